@@ -1,0 +1,47 @@
+# Thin wrapper around CMake.  `make` builds sluice only; `make run` and
+# `make test` also install missing Debian packages (scripts/deps.sh).
+BUILD ?= build
+CMAKE_FLAGS ?=
+JOBS ?= $(shell nproc)
+RUN_ARGS ?= -L proxy://127.0.0.1:1080
+
+.PHONY: all sluice deps run test test-asan fuzz bench clean format
+
+all: sluice
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+sluice: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) --target sluice -j $(JOBS)
+
+deps:
+	@scripts/deps.sh
+
+run: deps sluice
+	@echo "sluice: SOCKS4/4a/5 and HTTP proxy on 127.0.0.1:1080"
+	@echo "  try:  curl -x socks5h://127.0.0.1:1080 http://example.org/"
+	@echo "        curl -x http://127.0.0.1:1080 http://example.org/"
+	@echo "  stop with Ctrl-C"
+	./$(BUILD)/sluice $(RUN_ARGS)
+
+test: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure $(CTEST_ARGS)
+
+test-asan:
+	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DSLUICE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
+
+fuzz: deps
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DSLUICE_FUZZ=ON -DSLUICE_TESTS=OFF
+	cmake --build build-fuzz -j $(JOBS)
+	tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
+bench: deps sluice
+	bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Install the Debian packages sluice needs to build and test, if any are
+# missing.  Idempotent; prints nothing when everything is there.
+#   scripts/deps.sh          build + test packages
+#   scripts/deps.sh build    only what building sluice needs
+set -eu
+
+BUILD_PKGS="build-essential cmake pkg-config clang libuv1-dev libssl-dev libyaml-dev
+ libcmocka-dev libhttp-parser-dev"
+TEST_PKGS="curl socat openssl iperf3 tinyproxy microsocks dante-server procps
+ netcat-openbsd python3 psmisc"
+
+want="$BUILD_PKGS"
+[ "${1:-all}" = build ] || want="$want $TEST_PKGS"
+
+missing=""
+for p in $want; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing:$missing" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,180 @@
+/* acl: see acl.h.  Lists are short; a linear scan beats anything cleverer. */
+#include "core/acl.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cidr_parse(const char *s, cidr_t *out)
+{
+	char buf[64], *slash;
+	int max;
+	long bits;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = 0;
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, buf, out->addr) == 1) {
+		out->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+		out->family = AF_INET6;
+		max = 128;
+	} else {
+		return -EINVAL;
+	}
+	bits = max;
+	if (slash) {
+		char *end;
+		bits = strtol(slash + 1, &end, 10);
+		if (*end || end == slash + 1 || bits < 0 || bits > max)
+			return -EINVAL;
+	}
+	out->bits = (int)bits;
+	return 0;
+}
+
+int cidr_list_add(cidr_list_t *l, const char *csv, char *bad, size_t badlen)
+{
+	const char *p = csv;
+
+	while (*p) {
+		size_t n = strcspn(p, ", ");
+		char item[64];
+		cidr_t c;
+
+		if (n) {
+			snprintf(item, sizeof(item), "%.*s", (int)n, p);
+			if (n >= sizeof(item) || cidr_parse(item, &c) < 0) {
+				snprintf(bad, badlen, "%.*s", (int)n, p);
+				return -EINVAL;
+			}
+			l->v = realloc(l->v, (l->n + 1) * sizeof(*l->v));
+			if (!l->v)
+				abort();
+			l->v[l->n++] = c;
+		}
+		p += n;
+		while (*p == ',' || *p == ' ')
+			p++;
+	}
+	return 0;
+}
+
+static int prefix_eq(const uint8_t *a, const uint8_t *b, int bits)
+{
+	int full = bits / 8, rest = bits % 8;
+
+	if (memcmp(a, b, (size_t)full))
+		return 0;
+	if (!rest)
+		return 1;
+	uint8_t mask = (uint8_t)(0xff << (8 - rest));
+	return (a[full] & mask) == (b[full] & mask);
+}
+
+static int cidr_match(const cidr_t *c, const struct sockaddr *sa)
+{
+	const uint8_t *a;
+	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	if (sa->sa_family == AF_INET) {
+		a = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+		return c->family == AF_INET && prefix_eq(a, c->addr, c->bits);
+	}
+	if (sa->sa_family != AF_INET6)
+		return 0;
+	a = (const uint8_t *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+	if (c->family == AF_INET6)
+		return prefix_eq(a, c->addr, c->bits);
+	/* an IPv4 rule also covers the v4-mapped IPv6 form */
+	return !memcmp(a, v4mapped, 12) && prefix_eq(a + 12, c->addr, c->bits);
+}
+
+int cidr_list_match(const cidr_list_t *l, const struct sockaddr *sa)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (cidr_match(&l->v[i], sa))
+			return 1;
+	return 0;
+}
+
+void cidr_list_free(cidr_list_t *l)
+{
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+int acl_permits(const acl_t *a, const struct sockaddr *sa)
+{
+	if (!a)
+		return 1;
+	if (cidr_list_match(&a->deny, sa))
+		return 0;
+	return !a->allow.n || cidr_list_match(&a->allow, sa);
+}
+
+void acl_free(acl_t *a)
+{
+	cidr_list_free(&a->allow);
+	cidr_list_free(&a->deny);
+}
+
+void acl_add_restricted(acl_t *a)
+{
+	char bad[64];
+
+	cidr_list_add(&a->deny, "127.0.0.0/8,0.0.0.0/8,169.254.0.0/16,::1/128,::/128,fe80::/10",
+		      bad, sizeof(bad));
+}
+
+void sockaddr_ip(const struct sockaddr *sa, char *buf, size_t len)
+{
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, (socklen_t)len);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf,
+			  (socklen_t)len);
+	else
+		snprintf(buf, len, "?");
+}
+
+void sockaddr_str(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	sockaddr_ip(sa, ip, sizeof(ip));
+	if (sa->sa_family == AF_INET6)
+		snprintf(buf, len, "[%s]:%u", ip, ntohs(((const struct sockaddr_in6 *)sa)->sin6_port));
+	else if (sa->sa_family == AF_INET)
+		snprintf(buf, len, "%s:%u", ip, ntohs(((const struct sockaddr_in *)sa)->sin_port));
+	else
+		snprintf(buf, len, "?");
+}
+
+int sockaddr_is_loopback(const struct sockaddr *sa)
+{
+	static cidr_list_t lo;
+	char bad[8];
+
+	if (!lo.n)
+		cidr_list_add(&lo, "127.0.0.0/8,::1/128", bad, sizeof(bad));
+	return cidr_list_match(&lo, sa);
+}
+
+int sockaddr_is_any(const struct sockaddr *sa)
+{
+	static const uint8_t zero[16];
+
+	if (sa->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)sa)->sin_addr.s_addr == 0;
+	return sa->sa_family == AF_INET6 &&
+	       !memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr, zero, 16);
+}

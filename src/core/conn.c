@@ -1,0 +1,230 @@
+/* conn: see conn.h.
+ *
+ * Ownership: the listener's list holds every live conn.  Until conn_relay()
+ * the front end drives the client stream; from then on the relay owns both
+ * streams and conn only waits for its done callback.  Every path out goes
+ * through conn_free(), once.
+ */
+#include "core/conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/tcp.h"
+
+uint64_t conn_live;
+static uint64_t last_id;
+
+static const char *const state_names[] = {"handshake", "dialing", "relay", "closed"};
+
+uint64_t conn_next_id(void) { return ++last_id; }
+
+const char *conn_state_name(conn_state_t s) { return state_names[s]; }
+
+void conn_set_state(conn_t *c, conn_state_t s)
+{
+	log_trace(c->id, "%s -> %s", state_names[c->state], state_names[s]);
+	c->state = s;
+}
+
+static void on_handshake_timeout(uv_timer_t *t)
+{
+	conn_t *c = t->data;
+
+	conn_close(c, "handshake timeout");
+}
+
+conn_t *conn_new(listener_t *l, stream_t *client, const struct sockaddr *peer)
+{
+	conn_t *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		abort();
+	c->id = client->id;
+	c->l = l;
+	c->client = client;
+	memcpy(&c->peer, peer,
+	       peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	sockaddr_str(peer, c->peer_str, sizeof(c->peer_str));
+	c->t_start = uv_now(l->loop);
+	c->timer = malloc(sizeof(*c->timer));
+	if (!c->timer)
+		abort();
+	uv_timer_init(l->loop, c->timer);
+	c->timer->data = c;
+	if (l->handshake_timeout_ms)
+		uv_timer_start(c->timer, on_handshake_timeout, l->handshake_timeout_ms, 0);
+	c->next = l->conns;
+	if (l->conns)
+		l->conns->prev = c;
+	l->conns = c;
+	l->m->active++;
+	l->m->total++;
+	conn_live++;
+	log_debug(c->id, "%s: accepted %s", l->name, c->peer_str);
+	return c;
+}
+
+void conn_handshake_done(conn_t *c) { uv_timer_stop(c->timer); }
+
+static void conn_free(conn_t *c)
+{
+	listener_t *l = c->l;
+
+	conn_set_state(c, CONN_CLOSED);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	l->m->active--;
+	conn_live--;
+	if (c->front_free)
+		c->front_free(c->front);
+	uv_close((uv_handle_t *)c->timer, (uv_close_cb)free);
+	free(c);
+}
+
+void conn_close(conn_t *c, const char *reason)
+{
+	if (c->state == CONN_CLOSED)
+		return;
+	if (c->relay) {
+		relay_close(c->relay, reason); /* its callback frees c */
+		return;
+	}
+	log_debug(c->id, "closed: %s", reason);
+	if (c->dial)
+		dial_cancel(c->dial);
+	c->dial = NULL;
+	tcp_stream_reset(c->up);
+	stream_close(c->client);
+	conn_free(c);
+}
+
+/* ---- dial ---- */
+
+static void on_acl_refused(uv_timer_t *t)
+{
+	conn_t *c = t->data;
+
+	c->l->m->failed++;
+	c->dial_done(c, UV_EACCES);
+}
+
+static void on_dialed(void *ud, stream_t *s, int err)
+{
+	conn_t *c = ud;
+	listener_t *l = c->l;
+	char t[300];
+
+	c->dial = NULL;
+	metrics_observe_dial(l->m, (double)(uv_now(l->loop) - c->t_dial) / 1000.0);
+	target_str(&c->target, t, sizeof(t));
+	if (err < 0) {
+		l->m->failed++;
+		log_info(c->id, "%s -> %s: %s", c->peer_str, t, uv_strerror(err));
+		c->dial_done(c, err);
+		return;
+	}
+	log_debug(c->id, "%s -> %s: connected in %llu ms", c->peer_str, t,
+		  (unsigned long long)(uv_now(l->loop) - c->t_dial));
+	s->id = c->id;
+	c->up = s;
+	c->dial_done(c, 0);
+}
+
+void conn_dial(conn_t *c, const target_t *t, void (*done)(conn_t *c, int err))
+{
+	listener_t *l = c->l;
+	struct sockaddr_storage ss;
+	dial_opts_t o = {.id = c->id, .acl = &l->targets};
+	char ts[300];
+
+	c->target = *t;
+	c->dial_done = done;
+	c->t_dial = uv_now(l->loop);
+	conn_set_state(c, CONN_DIALING);
+	uv_timer_stop(c->timer);
+	target_str(t, ts, sizeof(ts));
+	log_info(c->id, "%s -> %s", c->peer_str, ts);
+	/* Names are resolved by the last hop; the direct dialer checks what
+	 * they resolve to.  Literals are checked here whatever the chain. */
+	if (target_is_ip(t, &ss) && !acl_permits(&l->targets, (struct sockaddr *)&ss)) {
+		log_info(c->id, "target %s refused by ACL", ts);
+		uv_timer_start(c->timer, on_acl_refused, 0, 0);
+		return;
+	}
+	c->dial = dial_start(l->chain, t, &o, l->connect_timeout_ms, on_dialed, c);
+}
+
+/* ---- relay ---- */
+
+static void on_relay_done(void *ud, const char *reason, uint64_t ab, uint64_t ba)
+{
+	conn_t *c = ud;
+
+	log_info(c->id, "closed (%s) after %.1f s: %llu bytes up, %llu down", reason,
+		 (double)(uv_now(c->l->loop) - c->t_start) / 1000.0, (unsigned long long)ab,
+		 (unsigned long long)ba);
+	c->relay = NULL;
+	c->client = c->up = NULL; /* closed by the relay */
+	conn_free(c);
+}
+
+void conn_relay(conn_t *c)
+{
+	listener_t *l = c->l;
+	relay_opts_t o = {
+	    .idle_ms = l->idle_timeout_ms,
+	    .ctr_ab = &l->m->bytes_in,
+	    .ctr_ba = &l->m->bytes_out,
+	};
+
+	uv_timer_stop(c->timer);
+	conn_set_state(c, CONN_RELAY);
+	c->relay = relay_start(l->loop, c->client, c->up, &o, on_relay_done, c);
+}
+
+/* ---- linger ---- */
+
+static void linger_read(stream_t *s, sbuf_t *b)
+{
+	conn_t *c = s->data;
+
+	sbuf_free(b);
+	if (!b)
+		conn_close(c, "client closed");
+}
+
+static void linger_drain(stream_t *s)
+{
+	if (s->wq_bytes == 0)
+		stream_shutdown(s); /* then wait for the client's FIN, or the timer */
+}
+
+static void linger_error(stream_t *s, int err) { conn_close(s->data, "client error"); }
+
+static const stream_cbs_t linger_cbs = {linger_read, linger_drain, linger_error};
+
+static void on_linger_timeout(uv_timer_t *t) { conn_close(t->data, "linger timeout"); }
+
+void conn_linger(conn_t *c, const char *reason)
+{
+	if (c->state == CONN_CLOSED)
+		return;
+	log_debug(c->id, "closing after reply: %s", reason);
+	if (c->dial)
+		dial_cancel(c->dial);
+	c->dial = NULL;
+	tcp_stream_reset(c->up);
+	c->up = NULL;
+	stream_set_cbs(c->client, &linger_cbs, c);
+	if (c->client->wq_bytes == 0)
+		stream_shutdown(c->client);
+	stream_read_start(c->client);
+	uv_timer_stop(c->timer);
+	uv_timer_start(c->timer, on_linger_timeout, 2000, 0);
+}

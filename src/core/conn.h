@@ -1,0 +1,57 @@
+/* conn: one client connection accepted by a listener, from admission to close.
+ *
+ * States: HANDSHAKE (the front end reads what the client wants) -> DIALING
+ * (the chain connects to the target) -> RELAY (bytes flow) -> closed.  The
+ * front end drives HANDSHAKE and decides what to send the client when the
+ * dial finishes; conn does the dial (target ACL, timeout, metrics, logs) and
+ * the relay.  conn_close() is the one idempotent teardown: it cancels the
+ * dial, closes both streams and frees the conn.
+ */
+#ifndef SLUICE_CONN_H
+#define SLUICE_CONN_H
+
+#include "core/dial.h"
+#include "core/listener.h"
+#include "core/relay.h"
+
+typedef enum conn_state { CONN_HANDSHAKE, CONN_DIALING, CONN_RELAY, CONN_CLOSED } conn_state_t;
+
+struct conn {
+	uint64_t id;
+	listener_t *l;
+	conn_state_t state;
+	stream_t *client;
+	stream_t *up;        /* after a successful dial */
+	struct sockaddr_storage peer;
+	char peer_str[64];
+	target_t target;
+	dial_t *dial;
+	relay_t *relay;
+	uv_timer_t *timer;   /* handshake timeout */
+	uint64_t t_start, t_dial;
+	void *front;         /* front end's per-connection state */
+	void (*front_free)(void *front);
+	conn_t *prev, *next; /* in l->conns */
+	void (*dial_done)(conn_t *c, int err);
+};
+
+uint64_t conn_next_id(void);
+/* Takes ownership of client; starts the handshake timer. */
+conn_t *conn_new(listener_t *l, stream_t *client, const struct sockaddr *peer);
+/* Dial t; on success c->up is set, then done(c, 0); on failure done(c, err)
+ * and the front end replies and closes. */
+void conn_dial(conn_t *c, const target_t *t, void (*done)(conn_t *c, int err));
+/* Relay c->client <-> c->up until either ends; then the conn closes. */
+void conn_relay(conn_t *c);
+void conn_close(conn_t *c, const char *reason);
+/* Close once what was written to the client is out (an error reply, say):
+ * takes over the client's callbacks, half-closes, waits at most 2 s. */
+void conn_linger(conn_t *c, const char *reason);
+void conn_set_state(conn_t *c, conn_state_t s);
+const char *conn_state_name(conn_state_t s);
+/* Stop the handshake timer (front ends that wait on the client for long). */
+void conn_handshake_done(conn_t *c);
+
+extern uint64_t conn_live; /* all listeners, for graceful shutdown */
+
+#endif

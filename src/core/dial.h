@@ -1,0 +1,91 @@
+/* dial: turning a target (host or IP, port) into a connected stream.
+ *
+ * A dialer is one hop of the chain.  Each hop reaches its own server through
+ * `next` (the hop before it, or the direct dialer), then asks that server for
+ * the target.  So `-F socks5://a -F http://b` is
+ *
+ *     http(b)  --next-->  socks5(a)  --next-->  direct
+ *
+ * and dialing T through the chain means: http asks socks5 for b, socks5 asks
+ * direct for a.  Names travel unresolved to the last hop (remote DNS, like
+ * socks5h); only the direct dialer resolves, and it checks every resolved
+ * address against the caller's target ACL.
+ *
+ * Errors are negative UV_E* codes: UV_ECONNREFUSED, UV_EHOSTUNREACH,
+ * UV_ENETUNREACH, UV_ETIMEDOUT, UV_EAI_NONAME (name not found), UV_EACCES
+ * (refused by an ACL), UV_EPROTO (the hop spoke nonsense).  Hops map the
+ * failures their servers report onto these, so a SOCKS front end can send
+ * the right reply code whatever the chain.
+ */
+#ifndef SLUICE_DIAL_H
+#define SLUICE_DIAL_H
+
+#include <uv.h>
+
+#include "core/acl.h"
+#include "core/stream.h"
+#include "core/url.h"
+
+typedef struct target {
+	char host[256]; /* name or IP literal, IPv6 without brackets */
+	uint16_t port;
+} target_t;
+
+int target_set(target_t *t, const char *host, uint16_t port); /* -EINVAL if host too long/empty */
+void target_str(const target_t *t, char *buf, size_t len);    /* host:port, [v6]:port */
+int target_is_ip(const target_t *t, struct sockaddr_storage *ss); /* 1 and fills ss if literal */
+
+typedef struct dial_opts {
+	uint64_t id;        /* connection id for logs */
+	const acl_t *acl;   /* target ACL, applied by the direct dialer; may be NULL */
+} dial_opts_t;
+
+typedef void (*dial_cb)(void *ud, stream_t *s, int err);
+
+typedef struct dial dial_t; /* an in-flight request; each dialer defines its own */
+typedef struct dialer dialer_t;
+
+typedef struct dialer_ops {
+	const char *scheme;
+	dial_t *(*dial)(dialer_t *d, const target_t *t, const dial_opts_t *o, dial_cb cb, void *ud);
+	/* cb will not be called after cancel; the request is freed. */
+	void (*cancel)(dialer_t *d, dial_t *req);
+	void (*free)(dialer_t *d);
+} dialer_ops_t;
+
+struct dialer {
+	const dialer_ops_t *ops;
+	dialer_t *next;   /* how this hop reaches its server (NULL for direct) */
+	uv_loop_t *loop;
+	target_t server;  /* this hop's server */
+};
+
+/* A hop constructor: reads its options from u (url_opt_*), reports errors
+ * naming the option.  Registered by scheme in registry.c. */
+typedef int (*hop_new_fn)(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
+			  size_t errlen);
+
+dialer_t *direct_dialer_new(uv_loop_t *loop);
+/* Build the chain from -F URLs in order (first = closest to us). */
+int chain_build(uv_loop_t *loop, url_t **hops, size_t n, dialer_t **out, char *err, size_t errlen);
+void chain_free(dialer_t *d);
+
+/* Dial through a chain with an overall timeout (0: none).  The callback
+ * gets UV_ETIMEDOUT when it runs out. */
+dial_t *dial_start(dialer_t *d, const target_t *t, const dial_opts_t *o, uint64_t timeout_ms,
+		   dial_cb cb, void *ud);
+void dial_cancel(dial_t *req); /* only for requests returned by dial_start */
+
+/* For hops: dial this hop's own server through d->next.  The target ACL
+ * is for the final target only, never for the servers of the chain.
+ * Dialers copy *o; they never keep the pointer. */
+static inline dial_t *dial_next(dialer_t *d, const dial_opts_t *o, dial_cb cb, void *ud)
+{
+	dial_opts_t o2 = *o;
+
+	o2.acl = NULL;
+	return d->next->ops->dial(d->next, &d->server, &o2, cb, ud);
+}
+static inline void dial_next_cancel(dialer_t *d, dial_t *req) { d->next->ops->cancel(d->next, req); }
+
+#endif

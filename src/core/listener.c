@@ -1,0 +1,205 @@
+/* listener: shared options, the TCP accept path and admission control
+ * (see listener.h for the options and the default target policy). */
+#include "core/listener.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/conn.h"
+#include "core/log.h"
+#include "core/tcp.h"
+
+#define DEFAULT_MAX_CONNS 4096
+#define DEFAULT_CONNECT_MS 10000
+#define DEFAULT_IDLE_MS 300000
+#define DEFAULT_HANDSHAKE_MS 15000
+#define RATE_SLOTS 4096
+
+int listener_bind_addr(url_t *u, struct sockaddr_storage *ss, char *err, size_t errlen)
+{
+	target_t t;
+
+	if (u->port < 0) {
+		snprintf(err, errlen, "a port is required (%s://IP:PORT)", u->scheme);
+		return -EINVAL;
+	}
+	if (!u->host[0] || target_set(&t, u->host, (uint16_t)u->port) < 0 || !target_is_ip(&t, ss)) {
+		if (!strcmp(u->host, "localhost")) {
+			target_set(&t, "127.0.0.1", (uint16_t)u->port);
+			target_is_ip(&t, ss);
+			return 0;
+		}
+		snprintf(err, errlen, "'%s': the address to listen on must be an IP (0.0.0.0, 127.0.0.1, [::])",
+			 u->host);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int acl_opt(url_t *u, const char *key, cidr_list_t *l, char *err, size_t errlen)
+{
+	const char *v;
+	char bad[64];
+
+	if (url_opt_str(u, key, &v) <= 0)
+		return 0;
+	if (cidr_list_add(l, v, bad, sizeof(bad)) < 0) {
+		snprintf(err, errlen, "option '%s': '%s' is not an address or CIDR prefix", key, bad);
+		return -EINVAL;
+	}
+	return 1;
+}
+
+int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, char *err,
+		 size_t errlen)
+{
+	const front_ops_t *ops = registry_front(u->scheme);
+	listener_t *l;
+	uint64_t rate = 0, burst = 0;
+	int r, ta, td;
+
+	*out = NULL;
+	if (!ops) {
+		char list[256];
+		registry_list(list, sizeof(list), 0);
+		snprintf(err, errlen, "unknown listener type (known: %s)", list);
+		return -EINVAL;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		abort();
+	l->ops = ops;
+	l->url = u;
+	l->loop = loop;
+	l->chain = chain;
+	l->max_conns = DEFAULT_MAX_CONNS;
+	l->connect_timeout_ms = DEFAULT_CONNECT_MS;
+	l->idle_timeout_ms = DEFAULT_IDLE_MS;
+	l->handshake_timeout_ms = DEFAULT_HANDSHAKE_MS;
+	if (u->host[0] && strchr(u->host, ':'))
+		snprintf(l->name, sizeof(l->name), "%s://[%s]:%d", u->scheme, u->host, u->port);
+	else if (u->port > 0)
+		snprintf(l->name, sizeof(l->name), "%s://%s:%d", u->scheme, u->host, u->port);
+	else
+		snprintf(l->name, sizeof(l->name), "%s://%s%s", u->scheme, u->host, u->path);
+
+	if (!ops->start && (r = listener_bind_addr(u, &l->bind, err, errlen)) < 0)
+		goto fail;
+	if ((r = acl_opt(u, "allow", &l->clients.allow, err, errlen)) < 0 ||
+	    (r = acl_opt(u, "deny", &l->clients.deny, err, errlen)) < 0 ||
+	    (r = ta = acl_opt(u, "allow-target", &l->targets.allow, err, errlen)) < 0 ||
+	    (r = td = acl_opt(u, "deny-target", &l->targets.deny, err, errlen)) < 0)
+		goto fail;
+	if (!ta && !td && l->bind.ss_family && !sockaddr_is_loopback((struct sockaddr *)&l->bind))
+		acl_add_restricted(&l->targets);
+	if ((r = url_opt_uint(u, "max-conns", 1000000, &l->max_conns, err, errlen)) < 0 ||
+	    (r = url_opt_uint(u, "rate", 1000000, &rate, err, errlen)) < 0 ||
+	    (r = url_opt_uint(u, "burst", 1000000, &burst, err, errlen)) < 0 ||
+	    (r = url_opt_duration(u, "connect-timeout", &l->connect_timeout_ms, err, errlen)) < 0 ||
+	    (r = url_opt_duration(u, "idle-timeout", &l->idle_timeout_ms, err, errlen)) < 0 ||
+	    (r = url_opt_duration(u, "handshake-timeout", &l->handshake_timeout_ms, err, errlen)) < 0)
+		goto fail;
+	if (rate)
+		l->rl = ratelimit_new((double)rate, burst ? (double)burst : (double)rate * 2, RATE_SLOTS);
+	if (ops->init && (r = ops->init(l, err, errlen)) < 0)
+		goto fail;
+	if ((r = url_check_opts(u, err, errlen)) < 0)
+		goto fail;
+	l->m = metrics_listener_new(l->name);
+	*out = l;
+	return 0;
+fail:
+	l->url = NULL; /* the caller still owns u */
+	listener_free(l);
+	return r;
+}
+
+static void on_connection(uv_stream_t *srv, int status)
+{
+	listener_t *l = srv->data;
+	struct sockaddr_storage peer;
+	int plen = sizeof(peer);
+	char pstr[64];
+	stream_t *s;
+	uint64_t id;
+	const char *why = NULL;
+
+	if (status < 0) {
+		log_warn(0, "%s: accept: %s", l->name, uv_strerror(status));
+		return;
+	}
+	id = conn_next_id();
+	if (tcp_stream_accept(srv, id, &s) < 0)
+		return;
+	if (uv_tcp_getpeername(tcp_stream_handle(s), (struct sockaddr *)&peer, &plen) < 0) {
+		stream_close(s);
+		return;
+	}
+	if (!acl_permits(&l->clients, (struct sockaddr *)&peer))
+		why = "client not allowed";
+	else if (l->m->active >= l->max_conns)
+		why = "too many connections";
+	else if (l->rl && !ratelimit_allow(l->rl, (struct sockaddr *)&peer, uv_now(l->loop)))
+		why = "connection rate exceeded";
+	if (why) {
+		sockaddr_str((struct sockaddr *)&peer, pstr, sizeof(pstr));
+		log_info(id, "%s: refused %s: %s", l->name, pstr, why);
+		l->m->rejected++;
+		tcp_stream_reset(s);
+		return;
+	}
+	l->ops->on_conn(conn_new(l, s, (struct sockaddr *)&peer));
+}
+
+int listener_start(listener_t *l, char *err, size_t errlen)
+{
+	int r;
+
+	if (l->ops->start) {
+		r = l->ops->start(l);
+		if (r < 0)
+			snprintf(err, errlen, "-L %s: %s", l->name, uv_strerror(r));
+		else
+			l->listening = 1;
+		return r;
+	}
+	uv_tcp_init(l->loop, &l->tcp);
+	l->tcp.data = l;
+	if ((r = uv_tcp_bind(&l->tcp, (struct sockaddr *)&l->bind, 0)) < 0 ||
+	    (r = uv_listen((uv_stream_t *)&l->tcp, 4096, on_connection)) < 0) {
+		snprintf(err, errlen, "-L %s: %s", l->name, uv_strerror(r));
+		uv_close((uv_handle_t *)&l->tcp, NULL);
+		return r;
+	}
+	l->listening = 1;
+	log_info(0, "listening on %s", l->name);
+	return 0;
+}
+
+void listener_stop(listener_t *l)
+{
+	if (!l->listening)
+		return;
+	l->listening = 0;
+	l->stopping = 1;
+	if (l->ops->stop)
+		l->ops->stop(l);
+	if (!l->ops->start)
+		uv_close((uv_handle_t *)&l->tcp, NULL);
+}
+
+void listener_free(listener_t *l)
+{
+	if (!l)
+		return;
+	while (l->conns)
+		conn_close(l->conns, "shutdown");
+	if (l->ops && l->ops->free)
+		l->ops->free(l);
+	acl_free(&l->clients);
+	acl_free(&l->targets);
+	ratelimit_free(l->rl);
+	free(l);
+}

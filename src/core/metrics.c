@@ -1,0 +1,270 @@
+/* metrics: see metrics.h.
+ *
+ * The HTTP side is deliberately tiny: one request per connection, the head
+ * read into a 4 KiB buffer, GET /metrics or GET /health answered, anything
+ * else 404, then the connection is closed once the answer is written.
+ */
+#include "core/metrics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/dial.h"
+#include "core/log.h"
+#include "core/tcp.h"
+#include "core/url.h"
+
+static metrics_listener_t *listeners, **listeners_tail = &listeners;
+static uint64_t start_ms;
+
+typedef struct writer {
+	struct writer *next;
+	metrics_writer_fn fn;
+	void *ud;
+} writer_t;
+static writer_t *writers;
+
+static const double dial_le[METRICS_DIAL_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+						     0.05,   0.1,   0.25,   0.5,   1,    5};
+
+void mbuf_printf(mbuf_t *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (b->p && b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		b->cap = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
+		b->p = realloc(b->p, b->cap);
+		if (!b->p)
+			abort();
+	}
+}
+
+metrics_listener_t *metrics_listener_new(const char *name)
+{
+	metrics_listener_t *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		abort();
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	*listeners_tail = m;
+	listeners_tail = &m->next;
+	return m;
+}
+
+void metrics_observe_dial(metrics_listener_t *m, double seconds)
+{
+	for (int i = 0; i < METRICS_DIAL_BUCKETS; i++)
+		if (seconds <= dial_le[i])
+			m->dial_buckets[i]++;
+	m->dial_count++;
+	m->dial_sum += seconds;
+}
+
+void metrics_register(metrics_writer_fn fn, void *ud)
+{
+	writer_t *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		abort();
+	w->fn = fn;
+	w->ud = ud;
+	w->next = writers;
+	writers = w;
+}
+
+static void counter(mbuf_t *b, const char *name, const char *help, const char *type)
+{
+	mbuf_printf(b, "# HELP sluice_%s %s\n# TYPE sluice_%s %s\n", name, help, name, type);
+}
+
+void metrics_render(mbuf_t *b)
+{
+	metrics_listener_t *m;
+
+#define EACH(field, mname, help, type)                                                             \
+	counter(b, mname, help, type);                                                             \
+	for (m = listeners; m; m = m->next)                                                        \
+		mbuf_printf(b, "sluice_%s{listener=\"%s\"} %llu\n", mname, m->name,                \
+			    (unsigned long long)m->field);
+	EACH(active, "connections_active", "Connections open now.", "gauge")
+	EACH(total, "connections_total", "Connections accepted.", "counter")
+	EACH(failed, "connections_failed_total", "Connections whose target could not be reached.",
+	     "counter")
+	EACH(rejected, "connections_rejected_total",
+	     "Connections refused by ACL, connection cap or rate limit.", "counter")
+	EACH(bytes_in, "bytes_received_total", "Bytes received from clients.", "counter")
+	EACH(bytes_out, "bytes_sent_total", "Bytes sent to clients.", "counter")
+#undef EACH
+	counter(b, "dial_duration_seconds", "Time to connect to a target through the chain.",
+		"histogram");
+	for (m = listeners; m; m = m->next) {
+		for (int i = 0; i < METRICS_DIAL_BUCKETS; i++)
+			mbuf_printf(b, "sluice_dial_duration_seconds_bucket{listener=\"%s\",le=\"%g\"} %llu\n",
+				    m->name, dial_le[i], (unsigned long long)m->dial_buckets[i]);
+		mbuf_printf(b, "sluice_dial_duration_seconds_bucket{listener=\"%s\",le=\"+Inf\"} %llu\n",
+			    m->name, (unsigned long long)m->dial_count);
+		mbuf_printf(b, "sluice_dial_duration_seconds_sum{listener=\"%s\"} %.6f\n", m->name,
+			    m->dial_sum);
+		mbuf_printf(b, "sluice_dial_duration_seconds_count{listener=\"%s\"} %llu\n", m->name,
+			    (unsigned long long)m->dial_count);
+	}
+	for (writer_t *w = writers; w; w = w->next)
+		w->fn(b, w->ud);
+}
+
+void metrics_render_health(mbuf_t *b)
+{
+	uint64_t up = start_ms ? (uv_hrtime() / 1000000 - start_ms) / 1000 : 0;
+
+	mbuf_printf(b, "{\"status\":\"ok\",\"version\":\"%s\",\"uptime_s\":%llu,\"listeners\":[",
+		    SLUICE_VERSION, (unsigned long long)up);
+	for (metrics_listener_t *m = listeners; m; m = m->next)
+		mbuf_printf(b, "%s{\"name\":\"%s\",\"active\":%llu,\"total\":%llu}",
+			    m == listeners ? "" : ",", m->name, (unsigned long long)m->active,
+			    (unsigned long long)m->total);
+	mbuf_printf(b, "]}\n");
+}
+
+/* ---- HTTP endpoint ---- */
+
+static uv_tcp_t server;
+static int serving;
+
+typedef struct mconn {
+	stream_t *s;
+	char req[4096];
+	size_t len;
+	int answered;
+} mconn_t;
+
+static void mc_close(mconn_t *c)
+{
+	stream_close(c->s);
+	free(c);
+}
+
+static void respond(mconn_t *c, int code, const char *ctype, mbuf_t *body)
+{
+	mbuf_t out = {0};
+
+	mbuf_printf(&out,
+		    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+		    "Connection: close\r\n\r\n%.*s",
+		    code, code == 200 ? "OK" : code == 404 ? "Not Found" : "Bad Request", ctype,
+		    body->len, (int)body->len, body->p ? body->p : "");
+	c->answered = 1;
+	if (stream_write(c->s, sbuf_from(out.p, out.len)) < 0 || c->s->wq_bytes == 0)
+		mc_close(c);
+	free(out.p);
+}
+
+static void mc_read(stream_t *s, sbuf_t *b)
+{
+	mconn_t *c = s->data;
+	mbuf_t body = {0};
+	size_t n;
+
+	if (!b || c->answered) {
+		sbuf_free(b);
+		if (!c->answered)
+			mc_close(c);
+		return;
+	}
+	n = b->len < sizeof(c->req) - 1 - c->len ? b->len : sizeof(c->req) - 1 - c->len;
+	memcpy(c->req + c->len, sbuf_ptr(b), n);
+	c->len += n;
+	c->req[c->len] = 0;
+	sbuf_free(b);
+	if (!strstr(c->req, "\r\n\r\n") && !strstr(c->req, "\n\n")) {
+		if (c->len >= sizeof(c->req) - 1) {
+			mbuf_printf(&body, "request too large\n");
+			respond(c, 400, "text/plain", &body);
+			free(body.p);
+		}
+		return;
+	}
+	stream_read_stop(s);
+	if (!strncmp(c->req, "GET /metrics ", 13) || !strncmp(c->req, "GET /metrics?", 13)) {
+		metrics_render(&body);
+		respond(c, 200, "text/plain; version=0.0.4", &body);
+	} else if (!strncmp(c->req, "GET /health ", 12)) {
+		metrics_render_health(&body);
+		respond(c, 200, "application/json", &body);
+	} else {
+		mbuf_printf(&body, "not found: try /metrics or /health\n");
+		respond(c, 404, "text/plain", &body);
+	}
+	free(body.p);
+}
+
+static void mc_drain(stream_t *s)
+{
+	mconn_t *c = s->data;
+
+	if (c->answered && s->wq_bytes == 0)
+		mc_close(c);
+}
+
+static void mc_error(stream_t *s, int err) { mc_close(s->data); }
+
+static const stream_cbs_t mc_cbs = {mc_read, mc_drain, mc_error};
+
+static void on_conn(uv_stream_t *srv, int status)
+{
+	mconn_t *c;
+	stream_t *s;
+
+	if (status < 0 || tcp_stream_accept(srv, 0, &s) < 0)
+		return;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		abort();
+	c->s = s;
+	stream_set_cbs(s, &mc_cbs, c);
+	stream_read_start(s);
+}
+
+int metrics_serve(uv_loop_t *loop, const char *addr, char *err, size_t errlen)
+{
+	char host[256];
+	uint16_t port;
+	struct sockaddr_storage ss;
+	target_t t;
+	int r;
+
+	start_ms = uv_hrtime() / 1000000;
+	if (hostport_parse(addr, host, sizeof(host), &port) < 0 || target_set(&t, host, port) < 0 ||
+	    !target_is_ip(&t, &ss)) {
+		snprintf(err, errlen, "--metrics: '%s' is not IP:PORT", addr);
+		return -1;
+	}
+	uv_tcp_init(loop, &server);
+	if ((r = uv_tcp_bind(&server, (struct sockaddr *)&ss, 0)) < 0 ||
+	    (r = uv_listen((uv_stream_t *)&server, 64, on_conn)) < 0) {
+		snprintf(err, errlen, "--metrics %s: %s", addr, uv_strerror(r));
+		uv_close((uv_handle_t *)&server, NULL);
+		return r;
+	}
+	serving = 1;
+	log_info(0, "metrics on http://%s/metrics and /health", addr);
+	return 0;
+}
+
+void metrics_stop(void)
+{
+	if (serving)
+		uv_close((uv_handle_t *)&server, NULL);
+	serving = 0;
+}

@@ -1,0 +1,55 @@
+/* registry: which scheme is which listener and which hop.  Adding a
+ * transport means adding a line here and a module, nothing else. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/listener.h"
+#include "front/http_proxy.h"
+#include "front/proxy.h"
+#include "front/socks.h"
+#include "front/tcpfwd.h"
+
+static const front_entry_t fronts[] = {
+	{"proxy", &proxy_front_ops},
+	{"socks", &socks_front_ops},
+	{"socks5", &socks5_front_ops},
+	{"socks4", &socks4_front_ops},
+	{"http", &http_front_ops},
+	{"tcp", &tcpfwd_front_ops},
+};
+
+static const struct {
+	const char *scheme;
+	hop_new_fn fn;
+} hops[] = {
+	{"socks5", socks5_hop_new},
+	{"socks5h", socks5_hop_new},
+	{"http", http_hop_new},
+};
+
+const front_ops_t *registry_front(const char *scheme)
+{
+	for (size_t i = 0; i < sizeof(fronts) / sizeof(fronts[0]); i++)
+		if (!strcmp(fronts[i].scheme, scheme))
+			return fronts[i].ops;
+	return NULL;
+}
+
+hop_new_fn registry_hop(const char *scheme)
+{
+	for (size_t i = 0; i < sizeof(hops) / sizeof(hops[0]); i++)
+		if (!strcmp(hops[i].scheme, scheme))
+			return hops[i].fn;
+	return NULL;
+}
+
+void registry_list(char *buf, size_t len, int want_hops)
+{
+	size_t n = want_hops ? sizeof(hops) / sizeof(hops[0]) : sizeof(fronts) / sizeof(fronts[0]);
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < n && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "",
+					want_hops ? hops[i].scheme : fronts[i].scheme);
+}

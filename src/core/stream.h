@@ -1,0 +1,77 @@
+/* stream: the one interface every byte path implements.
+ *
+ * Host TCP, TLS, a WebSocket connection, an SCTP stream, an lwIP pcb: each is
+ * a stream_t with an ops table.  The owner installs callbacks and reads
+ * events; the implementation never calls a callback from inside one of its
+ * own ops (errors of an op are its return value), so callers need no
+ * re-entrancy guards.
+ *
+ *   read:      cbs->on_read(s, chunk) hands over a chunk (ownership moves);
+ *              chunk == NULL is the peer's end of data (half-close).
+ *   write:     stream_write(s, chunk) takes ownership, even on error.
+ *              s->wq_bytes counts bytes accepted and not yet written; when a
+ *              write completes and wq_bytes drops to STREAM_LOW_WATER or
+ *              below, cbs->on_drain(s) fires (the "write completion").
+ *   pause:     stream_read_stop / stream_read_start (backpressure).
+ *   shutdown:  send end of data once the queued bytes are out.
+ *   error:     cbs->on_error(s, -errno) once; the owner must close.
+ *   close:     idempotent; no callback fires afterwards; memory is released
+ *              later by the implementation (libuv close callback).
+ */
+#ifndef SLUICE_STREAM_H
+#define SLUICE_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/sbuf.h"
+
+#define STREAM_HIGH_WATER (256 * 1024)
+#define STREAM_LOW_WATER (64 * 1024)
+
+typedef struct stream stream_t;
+
+typedef struct stream_cbs {
+	void (*on_read)(stream_t *s, sbuf_t *b);
+	void (*on_drain)(stream_t *s);
+	void (*on_error)(stream_t *s, int err);
+} stream_cbs_t;
+
+typedef struct stream_ops {
+	const char *name;
+	int (*write)(stream_t *s, sbuf_t *b);
+	int (*shutdown)(stream_t *s);
+	void (*read_start)(stream_t *s);
+	void (*read_stop)(stream_t *s);
+	void (*close)(stream_t *s);
+} stream_ops_t;
+
+struct stream {
+	const stream_ops_t *ops;
+	const stream_cbs_t *cbs;
+	void *data;      /* the owner's */
+	uint64_t id;     /* connection id for logs */
+	size_t wq_bytes; /* accepted by write, not yet on the wire */
+	unsigned closed : 1;
+};
+
+static inline void stream_set_cbs(stream_t *s, const stream_cbs_t *cbs, void *data)
+{
+	s->cbs = cbs;
+	s->data = data;
+}
+static inline int stream_write(stream_t *s, sbuf_t *b) { return s->ops->write(s, b); }
+static inline int stream_shutdown(stream_t *s) { return s->ops->shutdown(s); }
+static inline void stream_read_start(stream_t *s) { s->ops->read_start(s); }
+static inline void stream_read_stop(stream_t *s) { s->ops->read_stop(s); }
+static inline void stream_close(stream_t *s)
+{
+	if (s && !s->closed) {
+		s->closed = 1;
+		s->ops->close(s);
+	}
+}
+int stream_write_copy(stream_t *s, const void *p, size_t len);
+int stream_write_str(stream_t *s, const char *str);
+
+#endif

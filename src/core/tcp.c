@@ -1,0 +1,249 @@
+/* tcp: see tcp.h.
+ *
+ * Life cycle: new -> (accept | connect) -> reading/writing -> close.  The
+ * struct is freed in the uv_close callback; write and shutdown requests that
+ * are still pending then complete with UV_ECANCELED before it, and free their
+ * chunks.
+ */
+#include "core/tcp.h"
+
+#include <stdlib.h>
+
+#include "core/log.h"
+
+typedef struct tcp_stream {
+	stream_t s;
+	uv_tcp_t h;
+	uv_connect_t creq;
+	uv_shutdown_t sreq;
+	tcp_connect_cb ccb;
+	void *cud;
+	sbuf_t *rbuf; /* chunk lent to libuv for the current read */
+	unsigned reading : 1, shut : 1, eof : 1, reset : 1;
+} tcp_stream_t;
+
+typedef struct wreq {
+	uv_write_t req;
+	sbuf_t *b;
+} wreq_t;
+
+static const stream_ops_t tcp_ops;
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	tcp_stream_t *t = h->data;
+
+	if (!t->rbuf)
+		t->rbuf = sbuf_new(SBUF_DEFAULT);
+	buf->base = (char *)t->rbuf->data;
+	buf->len = t->rbuf->cap;
+}
+
+static void on_read(uv_stream_t *h, ssize_t n, const uv_buf_t *buf)
+{
+	tcp_stream_t *t = h->data;
+	sbuf_t *b;
+
+	if (n == 0)
+		return; /* EAGAIN: keep the chunk for the next read */
+	if (n > 0) {
+		b = t->rbuf;
+		t->rbuf = NULL;
+		b->off = 0;
+		b->len = (uint32_t)n;
+		t->s.cbs->on_read(&t->s, b);
+		return;
+	}
+	sbuf_free(t->rbuf);
+	t->rbuf = NULL;
+	uv_read_stop(h);
+	t->reading = 0;
+	if (n == UV_EOF) {
+		t->eof = 1;
+		t->s.cbs->on_read(&t->s, NULL);
+	} else {
+		t->s.cbs->on_error(&t->s, (int)n);
+	}
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+	wreq_t *w = (wreq_t *)req;
+	tcp_stream_t *t = req->handle->data;
+
+	t->s.wq_bytes -= w->b->len;
+	sbuf_free(w->b);
+	free(w);
+	if (t->s.closed)
+		return;
+	if (status < 0)
+		t->s.cbs->on_error(&t->s, status);
+	else if (t->s.wq_bytes <= STREAM_LOW_WATER && t->s.cbs->on_drain)
+		t->s.cbs->on_drain(&t->s);
+}
+
+static int tcp_write(stream_t *s, sbuf_t *b)
+{
+	tcp_stream_t *t = (tcp_stream_t *)s;
+	uv_buf_t buf;
+	wreq_t *w;
+	int r;
+
+	if (s->closed || t->shut) {
+		sbuf_free(b);
+		return UV_EPIPE;
+	}
+	if (!b->len) {
+		sbuf_free(b);
+		return 0;
+	}
+	buf = uv_buf_init((char *)sbuf_ptr(b), b->len);
+	r = uv_try_write((uv_stream_t *)&t->h, &buf, 1);
+	if (r == (int)b->len) {
+		sbuf_free(b);
+		return 0;
+	}
+	if (r > 0)
+		sbuf_consume(b, (size_t)r);
+	else if (r != UV_EAGAIN) {
+		sbuf_free(b);
+		return r;
+	}
+	w = malloc(sizeof(*w));
+	if (!w)
+		abort();
+	w->b = b;
+	buf = uv_buf_init((char *)sbuf_ptr(b), b->len);
+	r = uv_write(&w->req, (uv_stream_t *)&t->h, &buf, 1, on_write);
+	if (r < 0) {
+		sbuf_free(b);
+		free(w);
+		return r;
+	}
+	s->wq_bytes += b->len;
+	return 0;
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+	tcp_stream_t *t = req->handle->data;
+
+	if (status < 0 && status != UV_ECANCELED)
+		log_debug(t->s.id, "tcp shutdown: %s", uv_strerror(status));
+}
+
+static int tcp_shutdown(stream_t *s)
+{
+	tcp_stream_t *t = (tcp_stream_t *)s;
+
+	if (t->shut || s->closed)
+		return 0;
+	t->shut = 1;
+	return uv_shutdown(&t->sreq, (uv_stream_t *)&t->h, on_shutdown);
+}
+
+static void tcp_read_start(stream_t *s)
+{
+	tcp_stream_t *t = (tcp_stream_t *)s;
+
+	if (t->reading || t->eof || s->closed)
+		return;
+	if (uv_read_start((uv_stream_t *)&t->h, on_alloc, on_read) == 0)
+		t->reading = 1;
+}
+
+static void tcp_read_stop(stream_t *s)
+{
+	tcp_stream_t *t = (tcp_stream_t *)s;
+
+	if (!t->reading)
+		return;
+	uv_read_stop((uv_stream_t *)&t->h);
+	t->reading = 0;
+}
+
+static void on_close(uv_handle_t *h)
+{
+	tcp_stream_t *t = h->data;
+
+	sbuf_free(t->rbuf);
+	free(t);
+}
+
+static void tcp_close(stream_t *s)
+{
+	tcp_stream_t *t = (tcp_stream_t *)s;
+
+	if (t->reading)
+		uv_read_stop((uv_stream_t *)&t->h);
+	t->reading = 0;
+	if (t->reset && uv_tcp_close_reset(&t->h, on_close) == 0)
+		return;
+	uv_close((uv_handle_t *)&t->h, on_close);
+}
+
+static const stream_ops_t tcp_ops = {
+	.name = "tcp",
+	.write = tcp_write,
+	.shutdown = tcp_shutdown,
+	.read_start = tcp_read_start,
+	.read_stop = tcp_read_stop,
+	.close = tcp_close,
+};
+
+stream_t *tcp_stream_new(uv_loop_t *loop, uint64_t id)
+{
+	tcp_stream_t *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		abort();
+	uv_tcp_init(loop, &t->h);
+	t->h.data = t;
+	t->s.ops = &tcp_ops;
+	t->s.id = id;
+	return &t->s;
+}
+
+uv_tcp_t *tcp_stream_handle(stream_t *s) { return &((tcp_stream_t *)s)->h; }
+
+void tcp_stream_reset(stream_t *s)
+{
+	if (s && s->ops == &tcp_ops)
+		((tcp_stream_t *)s)->reset = 1;
+	stream_close(s);
+}
+
+int tcp_stream_accept(uv_stream_t *server, uint64_t id, stream_t **out)
+{
+	stream_t *s = tcp_stream_new(server->loop, id);
+	tcp_stream_t *t = (tcp_stream_t *)s;
+	int r = uv_accept(server, (uv_stream_t *)&t->h);
+
+	if (r < 0) {
+		stream_close(s);
+		return r;
+	}
+	uv_tcp_nodelay(&t->h, 1);
+	*out = s;
+	return 0;
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+	tcp_stream_t *t = req->handle->data;
+
+	if (t->s.closed)
+		return;
+	if (status == 0)
+		uv_tcp_nodelay(&t->h, 1);
+	t->ccb(&t->s, status, t->cud);
+}
+
+int tcp_stream_connect(stream_t *s, const struct sockaddr *sa, tcp_connect_cb cb, void *ud)
+{
+	tcp_stream_t *t = (tcp_stream_t *)s;
+
+	t->ccb = cb;
+	t->cud = ud;
+	return uv_tcp_connect(&t->creq, &t->h, sa, on_connect);
+}

@@ -1,0 +1,93 @@
+#!/bin/bash
+# The command-line contract: --help/--version, errors exit 2 naming the bad
+# option before anything listens, check -c, YAML/env/CLI precedence.
+. "$(dirname "$0")/lib.sh"
+
+out=$("$SLUICE" --version)
+check "--version prints the version" grep -Eq '^sluice [0-9]+\.[0-9]+' <<<"$out"
+check "--help exits 0 and lists listeners" bash -c "'$SLUICE' --help | grep -q proxy://"
+
+# expect_usage DESC NEEDLE ARGS...: exit status 2 and NEEDLE on stderr
+expect_usage() {
+	local desc=$1 needle=$2
+	shift 2
+	"$SLUICE" "$@" >"$T/out" 2>"$T/err"
+	local rc=$?
+	if [ $rc -eq 2 ] && grep -qF -- "$needle" "$T/err"; then
+		pass "$desc"
+	else
+		fail "$desc: rc=$rc, stderr: $(cat "$T/err")"
+	fi
+}
+
+p=$(free_port)
+expect_usage "unknown option is named" "'bogus'" -L "tcp://127.0.0.1:$p/127.0.0.1:9?bogus=1"
+expect_usage "option without a value" "'max-conns' needs a value" -L "proxy://127.0.0.1:$p?max-conns="
+expect_usage "bad number" "'max-conns'" -L "proxy://127.0.0.1:$p?max-conns=lots"
+expect_usage "bad port" "bad port '70000'" -L "proxy://127.0.0.1:70000"
+expect_usage "missing port" "port is required" -L "proxy://127.0.0.1"
+expect_usage "unknown listener type" "unknown listener type" -L "gopher://127.0.0.1:$p"
+expect_usage "unknown hop type" "unknown hop type" -L "proxy://127.0.0.1:$p" -F "gopher://h:1"
+expect_usage "bad CIDR" "'allow'" -L "proxy://127.0.0.1:$p?allow=10.0.0.0/99"
+expect_usage "port forward without target" "target" -L "tcp://127.0.0.1:$p"
+expect_usage "not a URL" "not a URL" -L "127.0.0.1:$p"
+expect_usage "nothing to do" "-L" 
+expect_usage "stray argument" "unexpected argument" -L "proxy://127.0.0.1:$p" extra
+
+# a bad second -L: the first must never have listened
+"$SLUICE" -L "proxy://127.0.0.1:$p" -L "proxy://127.0.0.1:$p?nope=1" 2>/dev/null &
+bad=$!
+sleep 0.3
+check_fails "nothing listens when a later -L is bad" bash -c "exec 3<>/dev/tcp/127.0.0.1/$p"
+wait $bad
+check_eq "and it exits 2" 2 $?
+
+# sluice check -c
+cat >"$T/ok.yaml" <<YAML
+log: info
+listen:
+  - proxy://127.0.0.1:$p
+  - url: socks5://127.0.0.1:$((p + 1))
+    allow: [127.0.0.0/8, "::1"]
+    max-conns: 10
+forward:
+  - socks5://127.0.0.1:1081
+YAML
+check "check accepts a valid file" bash -c "'$SLUICE' check -c '$T/ok.yaml' | grep -q 'configuration ok: 2 listeners, 1 hop'"
+printf 'listen:\n  - proxy://127.0.0.1:1080\nlisen: x\n' >"$T/bad.yaml"
+expect_usage "check names the bad key and line" "bad.yaml:3: unknown key 'lisen'" check -c "$T/bad.yaml"
+printf 'listen:\n  - url: proxy://127.0.0.1:1080\n    max-conn: 3\n' >"$T/bad2.yaml"
+expect_usage "check names a bad listener option" "'max-conn'" check -c "$T/bad2.yaml"
+
+# precedence: command line > environment > file
+web=$(free_port)
+mkdir -p "$T/www" && echo hello-precedence >"$T/www/index.html"
+http_server "$web" "$T/www"
+pf=$(free_port)
+pe=$(free_port)
+pc=$(free_port)
+printf 'listen: [ "tcp://127.0.0.1:%s/127.0.0.1:%s" ]\n' "$pf" "$web" >"$T/p.yaml"
+start file "$SLUICE" -c "$T/p.yaml"
+wait_port "$pf" && pass "the file's listener runs" || fail "the file's listener runs"
+SLUICE_LISTEN="tcp://127.0.0.1:$pe/127.0.0.1:$web" start env "$SLUICE" -c "$T/p.yaml"
+wait_port "$pe" && pass "SLUICE_LISTEN overrides the file" || fail "SLUICE_LISTEN overrides the file"
+SLUICE_LISTEN="tcp://127.0.0.1:$((pe + 7))/127.0.0.1:$web" start cli "$SLUICE" -c "$T/p.yaml" \
+	-L "tcp://127.0.0.1:$pc/127.0.0.1:$web"
+wait_port "$pc" && pass "-L overrides SLUICE_LISTEN" || fail "-L overrides SLUICE_LISTEN"
+check "and serves" bash -c "curl -fsS http://127.0.0.1:$pc/ | grep -q hello-precedence"
+
+# -q / -v
+check "info lines by default" grep -q "info  listening on" "$T/cli.log"
+pq=$(free_port)
+start quiet "$SLUICE" -q -L "tcp://127.0.0.1:$pq/127.0.0.1:$web"
+wait_port "$pq"
+curl -fsS "http://127.0.0.1:$pq/" >/dev/null
+check_fails "-q silences them" grep -q "info " "$T/quiet.log"
+pv=$(free_port)
+start verbose "$SLUICE" -v -L "tcp://127.0.0.1:$pv/127.0.0.1:$web"
+wait_port "$pv"
+curl -fsS "http://127.0.0.1:$pv/" >/dev/null
+sleep 0.2
+check "-v shows debug lines with connection ids" grep -Eq "debug \[c[0-9]+\]" "$T/verbose.log"
+
+finish

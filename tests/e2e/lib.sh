@@ -1,0 +1,125 @@
+# Shared helpers for end-to-end tests (sourced, not run).
+#
+#   . "$(dirname "$0")/lib.sh"
+#   port=$(free_port)
+#   start sluice1 "$SLUICE" -L "tcp://127.0.0.1:$port/127.0.0.1:$web"
+#   wait_port "$port"
+#   check "curl through the forward" curl -fsS "http://127.0.0.1:$port/"
+#   finish
+#
+# Every process started with `start` is killed on exit; logs are kept in
+# $T (a temp dir) and printed for the processes of a failed run.
+set -u
+
+: "${SLUICE:?set SLUICE to the sluice binary}"
+T=$(mktemp -d /tmp/sluice-e2e.XXXXXX)
+PIDS=""
+NPASS=0
+NFAIL=0
+SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	sleep 0.2
+	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	if [ "$NFAIL" -ne 0 ] || [ "${KEEP_LOGS:-0}" = 1 ]; then
+		for f in "$T"/*.log; do
+			[ -f "$f" ] || continue
+			echo "----- $f (last 40 lines)"
+			tail -n 40 "$f"
+		done
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+# A TCP port nobody listens on right now.
+free_port() {
+	python3 -c 'import socket
+s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start NAME CMD...: run CMD in the background, log to $T/NAME.log.
+start() {
+	local name=$1
+	shift
+	"$@" >"$T/$name.log" 2>&1 &
+	local pid=$!
+	PIDS="$PIDS $pid"
+	eval "PID_${name//[^a-zA-Z0-9_]/_}=$pid"
+}
+
+pid_of() {
+	local v="PID_${1//[^a-zA-Z0-9_]/_}"
+	echo "${!v}"
+}
+
+# wait_port PORT [SECONDS]: until something accepts on 127.0.0.1:PORT.
+wait_port() {
+	local port=$1 n=$(( ${2:-10} * 20 ))
+	while [ $n -gt 0 ]; do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.05
+		n=$((n - 1))
+	done
+	echo "port $port did not open" >&2
+	return 1
+}
+
+# A static HTTP server on 127.0.0.1:PORT serving DIR.
+http_server() {
+	local port=$1 dir=$2
+	start "http$port" python3 -m http.server --bind 127.0.0.1 --directory "$dir" "$port"
+	wait_port "$port"
+}
+
+pass() { NPASS=$((NPASS + 1)); echo "PASS: $1"; }
+fail() { NFAIL=$((NFAIL + 1)); echo "FAIL: $1"; }
+
+# check DESC CMD...: CMD must succeed.
+check() {
+	local desc=$1
+	shift
+	if "$@" >"$T/check.out" 2>&1; then
+		pass "$desc"
+	else
+		fail "$desc"
+		sed 's/^/    /' "$T/check.out" | tail -n 20
+	fi
+}
+
+# check_fails DESC CMD...: CMD must fail.
+check_fails() {
+	local desc=$1
+	shift
+	if "$@" >"$T/check.out" 2>&1; then
+		fail "$desc (it succeeded)"
+		sed 's/^/    /' "$T/check.out" | tail -n 20
+	else
+		pass "$desc"
+	fi
+}
+
+# check_eq DESC EXPECTED ACTUAL
+check_eq() {
+	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected '$2', got '$3'"; fi
+}
+
+# A file of SIZE (e.g. 1G, 100M) of random bytes in $T; prints its path.
+random_file() {
+	local size=$1 f="$T/data.$1"
+	[ -f "$f" ] || head -c "$size" /dev/urandom >"$f"
+	echo "$f"
+}
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# The process must still be running.
+alive() { kill -0 "$(pid_of "$1")" 2>/dev/null; }
+
+finish() {
+	echo "$NPASS passed, $NFAIL failed"
+	[ "$NFAIL" -eq 0 ]
+}
