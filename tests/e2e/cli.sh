@@ -59,6 +59,8 @@ expect_usage "check names the bad key and line" "bad.yaml:3: unknown key 'lisen'
 printf 'listen:\n  - url: proxy://127.0.0.1:1080\n    max-conn: 3\n' >"$T/bad2.yaml"
 expect_usage "check names a bad listener option" "'max-conn'" check -c "$T/bad2.yaml"
 
+check "the example configuration is valid" "$SLUICE" check -c "$SRCDIR/sluice.example.yaml"
+
 # precedence: command line > environment > file
 web=$(free_port)
 mkdir -p "$T/www" && echo hello-precedence >"$T/www/index.html"
