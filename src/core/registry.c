@@ -24,6 +24,8 @@ static const struct {
 } hops[] = {
 	{"socks5", socks5_hop_new},
 	{"socks5h", socks5_hop_new},
+	{"socks4", socks4_hop_new},
+	{"socks4a", socks4a_hop_new},
 	{"http", http_hop_new},
 };
 

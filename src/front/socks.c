@@ -1,0 +1,634 @@
+/* socks: the SOCKS4/4a/5 front end (see socks.h; wire formats in
+ * socks_proto.c, UDP relay in socks_udp.c, hops in socks_hop.c).
+ *
+ * One socks_conn_t per client, hung on c->front and freed with the conn.
+ * Its states:
+ *
+ *   HELLO    the first message: a SOCKS5 greeting (first byte 5) or a whole
+ *            SOCKS4/4a request (first byte 4)
+ *   AUTH     SOCKS5 RFC 1929 username/password
+ *   REQUEST  SOCKS5 request
+ *   DIALING  conn_dial() in flight, the client is not read
+ *   UDP      an UDP association lives as long as the control connection
+ *   DONE     reply sent; the conn relays (success) or lingers and closes
+ *
+ * Handshake bytes collect in buf (SK_BUF bytes: more is an error).  A client
+ * may pipeline (greeting, auth, request and even its first data in one
+ * segment); whatever follows the request is kept in `early` and written to
+ * the target before the relay starts.  Error replies go out through
+ * conn_linger(), which closes once they have left.
+ */
+#include "front/socks.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/conn.h"
+#include "core/log.h"
+#include "core/tcp.h"
+#include "front/socks_proto.h"
+#include "front/socks_udp.h"
+
+#define SK_BUF 1024
+
+typedef enum sk_state { SK_HELLO, SK_AUTH, SK_REQUEST, SK_DIALING, SK_UDP, SK_DONE } sk_state_t;
+
+static const char *const sk_state_names[] = {"hello", "auth", "request", "dialing", "udp", "done"};
+
+/* Legal transitions: bit n of sk_next[s] allows s -> n. */
+#define B(s) (1u << (s))
+static const unsigned sk_next[] = {
+    [SK_HELLO] = B(SK_AUTH) | B(SK_REQUEST) | B(SK_DIALING) | B(SK_DONE),
+    [SK_AUTH] = B(SK_REQUEST) | B(SK_DONE),
+    [SK_REQUEST] = B(SK_DIALING) | B(SK_UDP) | B(SK_DONE),
+    [SK_DIALING] = B(SK_DONE),
+    [SK_UDP] = B(SK_DONE),
+    [SK_DONE] = 0,
+};
+#undef B
+
+typedef struct socks_conn {
+	conn_t *c;
+	sk_state_t state;
+	unsigned versions;
+	uint8_t ver; /* 4 or 5 once known */
+	unsigned is_4a : 1;
+	unsigned any_auth : 1; /* no credentials configured but the client insists */
+	size_t len;
+	uint8_t buf[SK_BUF];
+	sbuf_queue_t early; /* client bytes after the request */
+	target_t target;
+	socks_udp_t *udp;
+} socks_conn_t;
+
+/* Result of one parsing pass over buf. */
+enum { STEP_MORE, STEP_GO, STEP_STOP };
+
+static void sk_set_state(socks_conn_t *k, sk_state_t s)
+{
+	if (!(sk_next[k->state] & (1u << s))) {
+		log_err(k->c->id, "socks: illegal state change %s -> %s", sk_state_names[k->state],
+		        sk_state_names[s]);
+		assert(0);
+	}
+	log_trace(k->c->id, "socks %s -> %s", sk_state_names[k->state], sk_state_names[s]);
+	k->state = s;
+}
+
+static const char *sk_name(const socks_conn_t *k)
+{
+	if (k->ver == 4)
+		return k->is_4a ? "socks4a" : "socks4";
+	return "socks5";
+}
+
+static void sk_free(void *p)
+{
+	socks_conn_t *k = p;
+
+	sbufq_clear(&k->early);
+	if (k->udp)
+		socks_udp_free(k->udp);
+	free(k);
+}
+
+/* Constant time in the contents (lengths are at most 255 and not secret
+ * enough to hide). */
+static int ct_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+	uint8_t pa[256] = {0}, pb[256] = {0};
+	unsigned d = alen != blen;
+
+	memcpy(pa, a, alen < 256 ? alen : 256);
+	memcpy(pb, b, blen < 256 ? blen : 256);
+	for (size_t i = 0; i < sizeof(pa); i++)
+		d |= pa[i] ^ pb[i];
+	return d == 0;
+}
+
+static const char *cfg_user(const socks_conn_t *k)
+{
+	return k->c->l->url->user;
+}
+static const char *cfg_pass(const socks_conn_t *k)
+{
+	return k->c->l->url->pass;
+}
+static int cfg_auth(const socks_conn_t *k)
+{
+	return cfg_user(k) || cfg_pass(k);
+}
+
+/* Write a reply; -1 (and the conn is closed) if the client is gone. */
+static int sk_send(socks_conn_t *k, const uint8_t *p, size_t n)
+{
+	int r = stream_write_copy(k->c->client, p, n);
+
+	if (r < 0) {
+		log_debug(k->c->id, "%s: reply: %s", sk_name(k), uv_strerror(r));
+		conn_close(k->c, "client write error");
+		return -1;
+	}
+	return 0;
+}
+
+/* Protocol error without a reply. */
+static int sk_bad(socks_conn_t *k, const char *why)
+{
+	log_info(k->c->id, "%s from %s: %s", k->ver ? sk_name(k) : "socks", k->c->peer_str, why);
+	sk_set_state(k, SK_DONE);
+	conn_close(k->c, why);
+	return STEP_STOP;
+}
+
+/* Send a final reply, then close once it is out. */
+static int sk_refuse(socks_conn_t *k, const uint8_t *p, size_t n, const char *why)
+{
+	log_info(k->c->id, "%s from %s: %s", sk_name(k), k->c->peer_str, why);
+	sk_set_state(k, SK_DONE);
+	if (sk_send(k, p, n) == 0)
+		conn_linger(k->c, why);
+	return STEP_STOP;
+}
+
+static int sk_refuse5(socks_conn_t *k, uint8_t rep, const char *why)
+{
+	uint8_t out[SOCKS5_REQ_MAX];
+
+	return sk_refuse(k, out, socks5_reply_encode(out, sizeof(out), rep, NULL), why);
+}
+
+static int sk_refuse4(socks_conn_t *k, const char *why)
+{
+	uint8_t out[8];
+
+	return sk_refuse(k, out,
+	                 socks4_reply_encode(out, sizeof(out), SOCKS4_REP_REJECTED, 0, NULL), why);
+}
+
+static void sk_consume(socks_conn_t *k, size_t n)
+{
+	memmove(k->buf, k->buf + n, k->len - n);
+	k->len -= n;
+}
+
+/* ---- SOCKS4 / 4a ---- */
+
+static int sk_socks4(socks_conn_t *k)
+{
+	socks4_request_t req;
+	size_t used;
+	char ip[16];
+
+	switch (socks4_request_parse(k->buf, k->len, &req, &used)) {
+	case SOCKS_NEED_MORE:
+		return STEP_MORE;
+	case SOCKS_ERROR:
+		if (k->buf[1] != SOCKS_CMD_CONNECT && k->buf[1] != SOCKS_CMD_BIND)
+			return sk_bad(k, "SOCKS4 request with an unknown command");
+		return sk_bad(k,
+		              "SOCKS4 userid or hostname too long (> 255 bytes) or hostname empty");
+	case SOCKS_OK:
+		break;
+	}
+	sk_consume(k, used);
+	k->is_4a = req.is_4a;
+	/* SOCKS4 sends no password: with one configured, it cannot pass.  A
+	 * user name alone must match the userid. */
+	if (cfg_pass(k) && cfg_pass(k)[0])
+		return sk_refuse4(k, "SOCKS4 refused: this listener requires a password");
+	if (cfg_user(k) &&
+	    !ct_equal(req.userid, strlen(req.userid), cfg_user(k), strlen(cfg_user(k))))
+		return sk_refuse4(k, "SOCKS4 userid does not match");
+	if (req.cmd != SOCKS_CMD_CONNECT)
+		return sk_refuse4(k, "SOCKS4 BIND is not supported");
+	if (req.is_4a) {
+		if (target_set(&k->target, req.host, req.port) < 0)
+			return sk_refuse4(k, "bad SOCKS4a hostname");
+	} else {
+		if (!req.ip[0] && !req.ip[1] && !req.ip[2] && !req.ip[3])
+			return sk_refuse4(k, "SOCKS4 request for 0.0.0.0");
+		snprintf(ip, sizeof(ip), "%u.%u.%u.%u", req.ip[0], req.ip[1], req.ip[2], req.ip[3]);
+		target_set(&k->target, ip, req.port);
+	}
+	return STEP_GO;
+}
+
+/* ---- SOCKS5 ---- */
+
+static int sk_greeting(socks_conn_t *k)
+{
+	socks5_greeting_t g;
+	uint8_t out[2], method;
+	size_t used;
+
+	switch (socks5_greeting_parse(k->buf, k->len, &g, &used)) {
+	case SOCKS_NEED_MORE:
+		return STEP_MORE;
+	case SOCKS_ERROR:
+		return sk_bad(k, "malformed SOCKS5 greeting (no methods)");
+	case SOCKS_OK:
+		break;
+	}
+	sk_consume(k, used);
+	if (cfg_auth(k))
+		method = socks5_greeting_has(&g, SOCKS5_METHOD_USERPASS) ? SOCKS5_METHOD_USERPASS
+		                                                         : SOCKS5_METHOD_NOACCEPT;
+	else if (socks5_greeting_has(&g, SOCKS5_METHOD_NONE))
+		method = SOCKS5_METHOD_NONE;
+	else if (socks5_greeting_has(&g, SOCKS5_METHOD_USERPASS)) {
+		method = SOCKS5_METHOD_USERPASS;
+		k->any_auth = 1; /* nothing configured: any name goes */
+	} else
+		method = SOCKS5_METHOD_NOACCEPT;
+	socks5_method_encode(out, sizeof(out), method);
+	if (method == SOCKS5_METHOD_NOACCEPT)
+		return sk_refuse(k, out, sizeof(out),
+		                 cfg_auth(k)
+		                     ? "client does not offer username/password authentication"
+		                     : "client offers no acceptable method");
+	if (sk_send(k, out, sizeof(out)) < 0)
+		return STEP_STOP;
+	sk_set_state(k, method == SOCKS5_METHOD_USERPASS ? SK_AUTH : SK_REQUEST);
+	return STEP_MORE;
+}
+
+static int sk_auth(socks_conn_t *k)
+{
+	socks5_userpass_t up;
+	const char *u = cfg_user(k) ? cfg_user(k) : "", *p = cfg_pass(k) ? cfg_pass(k) : "";
+	uint8_t out[2];
+	size_t used;
+	int ok;
+
+	switch (socks5_userpass_parse(k->buf, k->len, &up, &used)) {
+	case SOCKS_NEED_MORE:
+		return STEP_MORE;
+	case SOCKS_ERROR:
+		return sk_bad(k, "malformed RFC 1929 username/password request");
+	case SOCKS_OK:
+		break;
+	}
+	sk_consume(k, used);
+	/* Both compared, always, so the time does not tell which was wrong. */
+	ok = ct_equal(up.user, up.ulen, u, strlen(u));
+	ok &= ct_equal(up.pass, up.plen, p, strlen(p));
+	explicit_bzero(&up, sizeof(up));
+	if (!ok && !k->any_auth) {
+		socks5_auth_status_encode(out, sizeof(out), 0x01);
+		return sk_refuse(k, out, sizeof(out), "authentication failed");
+	}
+	socks5_auth_status_encode(out, sizeof(out), 0x00);
+	if (sk_send(k, out, sizeof(out)) < 0)
+		return STEP_STOP;
+	sk_set_state(k, SK_REQUEST);
+	return STEP_MORE;
+}
+
+static void sk_udp_read(stream_t *s, sbuf_t *b)
+{
+	socks_conn_t *k = s->data;
+
+	/* The control connection carries nothing after the reply. */
+	if (b) {
+		sbuf_free(b);
+		return;
+	}
+	sk_set_state(k, SK_DONE);
+	conn_close(k->c, "UDP association ended");
+}
+
+static void sk_udp_error(stream_t *s, int err)
+{
+	socks_conn_t *k = s->data;
+
+	sk_set_state(k, SK_DONE);
+	conn_close(k->c, "UDP control connection error");
+}
+
+static const stream_cbs_t sk_udp_cbs = {sk_udp_read, NULL, sk_udp_error};
+
+/* UDP ASSOCIATE.  The relay sends straight from this host: it does not go
+ * through the chain (no hop here carries datagrams). */
+static int sk_udp(socks_conn_t *k)
+{
+	static int warned;
+	conn_t *c = k->c;
+	listener_t *l = c->l;
+	struct sockaddr_storage local;
+	socks_addr_t bnd;
+	uint8_t out[SOCKS5_REQ_MAX];
+	char addr[64];
+	int len = sizeof(local), r;
+
+	if (l->chain && l->chain->next && !warned) {
+		warned = 1;
+		log_warn(c->id,
+		         "socks5 UDP ASSOCIATE is relayed directly, not through the -F chain");
+	}
+	/* Bind on the address the client reached us at, so the reply names
+	 * an address it can send to. */
+	if (strcmp(c->client->ops->name, "tcp") ||
+	    uv_tcp_getsockname(tcp_stream_handle(c->client), (struct sockaddr *)&local, &len) < 0)
+		memcpy(&local, &l->bind, sizeof(local));
+	r = socks_udp_new(l->loop, c->id, (struct sockaddr *)&local, (struct sockaddr *)&c->peer,
+	                  &l->targets, &k->udp);
+	if (r < 0) {
+		log_info(c->id, "socks5 UDP ASSOCIATE: %s", uv_strerror(r));
+		return sk_refuse5(k, socks5_rep_from_err(r), "UDP ASSOCIATE failed");
+	}
+	socks_udp_addr(k->udp, &local);
+	socks_addr_from_sa(&bnd, (struct sockaddr *)&local);
+	sockaddr_str((struct sockaddr *)&local, addr, sizeof(addr));
+	log_info(c->id, "socks5 UDP ASSOCIATE from %s: relay on %s", c->peer_str, addr);
+	conn_handshake_done(c);
+	sk_set_state(k, SK_UDP);
+	stream_set_cbs(c->client, &sk_udp_cbs, k);
+	if (sk_send(k, out, socks5_reply_encode(out, sizeof(out), SOCKS5_REP_OK, &bnd)) < 0)
+		return STEP_STOP;
+	stream_read_start(c->client);
+	return STEP_STOP;
+}
+
+static int sk_request(socks_conn_t *k)
+{
+	socks5_request_t req;
+	size_t used;
+	char host[256];
+
+	switch (socks5_request_parse(k->buf, k->len, &req, &used)) {
+	case SOCKS_NEED_MORE:
+		return STEP_MORE;
+	case SOCKS_ERROR:
+		if (req.rep == SOCKS5_REP_CMD_UNSUPP)
+			return sk_refuse5(k, req.rep, "unknown SOCKS5 command");
+		if (req.rep == SOCKS5_REP_ATYP_UNSUPP)
+			return sk_refuse5(k, req.rep, "unknown SOCKS5 address type");
+		if (req.rep)
+			return sk_refuse5(k, req.rep, "bad SOCKS5 domain name");
+		return sk_bad(k, "malformed SOCKS5 request (wrong version)");
+	case SOCKS_OK:
+		break;
+	}
+	sk_consume(k, used);
+	switch (req.cmd) {
+	case SOCKS_CMD_CONNECT:
+		socks_addr_host(&req.dst, host, sizeof(host));
+		if (target_set(&k->target, host, req.dst.port) < 0)
+			return sk_refuse5(k, SOCKS5_REP_FAIL, "bad SOCKS5 target");
+		return STEP_GO;
+	case SOCKS_CMD_UDP:
+		return sk_udp(k);
+	default:
+		return sk_refuse5(k, SOCKS5_REP_CMD_UNSUPP, "SOCKS5 BIND is not supported");
+	}
+}
+
+/* Parse what buf holds, message after message, as far as it goes. */
+static int sk_parse(socks_conn_t *k)
+{
+	sk_state_t before;
+	char why[64];
+	int r;
+
+	for (;;) {
+		before = k->state;
+		switch (k->state) {
+		case SK_HELLO:
+			if (!k->len)
+				return STEP_MORE;
+			if (k->buf[0] == SOCKS5_VER && (k->versions & SOCKS_V5)) {
+				k->ver = 5;
+				r = sk_greeting(k);
+			} else if (k->buf[0] == SOCKS4_VER && (k->versions & SOCKS_V4)) {
+				k->ver = 4;
+				r = sk_socks4(k);
+			} else {
+				snprintf(why, sizeof(why),
+				         "not a SOCKS%s client (first byte 0x%02x)",
+				         k->versions == SOCKS_V5   ? "5"
+				         : k->versions == SOCKS_V4 ? "4"
+				                                   : "",
+				         k->buf[0]);
+				return sk_bad(k, why);
+			}
+			break;
+		case SK_AUTH:
+			r = sk_auth(k);
+			break;
+		case SK_REQUEST:
+			r = sk_request(k);
+			break;
+		default:
+			return STEP_STOP;
+		}
+		/* MORE with a new state: a message was done, parse the next */
+		if (r != STEP_MORE || k->state == before)
+			return r;
+	}
+}
+
+static void sk_dialed(conn_t *c, int err)
+{
+	socks_conn_t *k = c->front;
+	struct sockaddr_storage local;
+	int len = sizeof(local);
+	socks_addr_t bnd = {.atyp = SOCKS5_ATYP_IPV4};
+	uint8_t out[SOCKS5_REQ_MAX];
+	size_t n;
+	sbuf_t *b;
+
+	sk_set_state(k, SK_DONE);
+	if (err < 0) {
+		uint8_t rep = socks5_rep_from_err(err);
+
+		if (k->ver == 4)
+			n = socks4_reply_encode(out, sizeof(out), SOCKS4_REP_REJECTED, 0, NULL);
+		else
+			n = socks5_reply_encode(out, sizeof(out), rep, NULL);
+		log_debug(c->id, "%s reply: %s", sk_name(k),
+		          k->ver == 4 ? "rejected" : socks5_rep_str(rep));
+		if (sk_send(k, out, n) == 0)
+			conn_linger(c, "dial failed");
+		return;
+	}
+	/* The bound address, when the upstream is a plain socket. */
+	if (!strcmp(c->up->ops->name, "tcp") &&
+	    uv_tcp_getsockname(tcp_stream_handle(c->up), (struct sockaddr *)&local, &len) == 0)
+		socks_addr_from_sa(&bnd, (struct sockaddr *)&local);
+	if (k->ver == 4)
+		n = socks4_reply_encode(out, sizeof(out), SOCKS4_REP_GRANTED,
+		                        bnd.atyp == SOCKS5_ATYP_IPV4 ? bnd.port : 0,
+		                        bnd.atyp == SOCKS5_ATYP_IPV4 ? bnd.ip : NULL);
+	else
+		n = socks5_reply_encode(out, sizeof(out), SOCKS5_REP_OK, &bnd);
+	if (sk_send(k, out, n) < 0)
+		return;
+	while ((b = sbufq_pop(&k->early))) {
+		if ((err = stream_write(c->up, b)) < 0) {
+			log_debug(c->id, "%s: early data: %s", sk_name(k), uv_strerror(err));
+			conn_close(c, "target write error");
+			return;
+		}
+	}
+	conn_relay(c);
+}
+
+/* The request is complete: keep what follows it and dial. */
+static void sk_go(socks_conn_t *k, sbuf_t *rest)
+{
+	conn_t *c = k->c;
+	char t[300];
+
+	stream_read_stop(c->client);
+	if (k->len)
+		sbufq_push(&k->early, sbuf_from(k->buf, k->len));
+	k->len = 0;
+	if (rest && rest->len)
+		sbufq_push(&k->early, rest);
+	else
+		sbuf_free(rest);
+	target_str(&k->target, t, sizeof(t));
+	log_debug(c->id, "%s CONNECT %s%s", sk_name(k), t,
+	          k->early.bytes ? " (with early data)" : "");
+	sk_set_state(k, SK_DIALING);
+	conn_handshake_done(c);
+	conn_dial(c, &k->target, sk_dialed);
+}
+
+/* Returns 1 when the handshake goes on and needs more bytes; 0 when the
+ * conn went elsewhere (dialing, UDP, closing or even freed). */
+static int sk_feed(socks_conn_t *k, sbuf_t *b)
+{
+	size_t n;
+	int r;
+
+	for (;;) {
+		n = b->len < sizeof(k->buf) - k->len ? b->len : sizeof(k->buf) - k->len;
+		memcpy(k->buf + k->len, sbuf_ptr(b), n);
+		k->len += n;
+		sbuf_consume(b, n);
+		r = sk_parse(k);
+		if (r == STEP_GO) {
+			sk_go(k, b);
+			return 0;
+		}
+		if (r == STEP_STOP)
+			break;
+		if (!b->len) {
+			sbuf_free(b);
+			return 1;
+		}
+		if (k->len == sizeof(k->buf)) {
+			sk_bad(k, "handshake too long");
+			break;
+		}
+	}
+	sbuf_free(b);
+	return 0;
+}
+
+static void sk_read(stream_t *s, sbuf_t *b)
+{
+	socks_conn_t *k = s->data;
+
+	if (!b) {
+		log_debug(k->c->id, "socks: client closed during the handshake (%s)",
+		          sk_state_names[k->state]);
+		sk_set_state(k, SK_DONE);
+		conn_close(k->c, "client closed");
+		return;
+	}
+	(void)sk_feed(k, b);
+}
+
+static void sk_error(stream_t *s, int err)
+{
+	socks_conn_t *k = s->data;
+
+	log_debug(k->c->id, "socks: client error during the handshake: %s", uv_strerror(err));
+	sk_set_state(k, SK_DONE);
+	conn_close(k->c, "client error");
+}
+
+static const stream_cbs_t sk_cbs = {sk_read, NULL, sk_error};
+
+void socks_serve(conn_t *c, sbuf_t *first, unsigned versions)
+{
+	socks_conn_t *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		abort();
+	k->c = c;
+	k->versions = versions;
+	c->front = k;
+	c->front_free = sk_free;
+	stream_set_cbs(c->client, &sk_cbs, k);
+	/* the bytes in `first` may end the handshake, or the conn */
+	if (!first || sk_feed(k, first))
+		stream_read_start(c->client);
+}
+
+/* ---- front ends ---- */
+
+static int socks_init_common(listener_t *l, char *err, size_t errlen)
+{
+	const url_t *u = l->url;
+
+	if ((u->user && strlen(u->user) > 255) || (u->pass && strlen(u->pass) > 255)) {
+		snprintf(err, errlen, "-L %s://: user name and password are limited to 255 bytes",
+		         u->scheme);
+		return -EINVAL;
+	}
+	if ((u->pass && !u->user) || (u->user && !u->user[0])) {
+		snprintf(err, errlen, "-L %s://: a password needs a user name (user:pass@)",
+		         u->scheme);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int socks4_init(listener_t *l, char *err, size_t errlen)
+{
+	if (l->url->pass && l->url->pass[0]) {
+		snprintf(err, errlen,
+		         "-L socks4://: SOCKS4 has no passwords (give a user name only, or use "
+		         "socks5://)");
+		return -EINVAL;
+	}
+	return socks_init_common(l, err, errlen);
+}
+
+static void socks_on_conn(conn_t *c)
+{
+	socks_serve(c, NULL, SOCKS_V4 | SOCKS_V5);
+}
+static void socks5_on_conn(conn_t *c)
+{
+	socks_serve(c, NULL, SOCKS_V5);
+}
+static void socks4_on_conn(conn_t *c)
+{
+	socks_serve(c, NULL, SOCKS_V4);
+}
+
+const front_ops_t socks_front_ops = {
+    .scheme = "socks",
+    .init = socks_init_common,
+    .on_conn = socks_on_conn,
+};
+
+const front_ops_t socks5_front_ops = {
+    .scheme = "socks5",
+    .init = socks_init_common,
+    .on_conn = socks5_on_conn,
+};
+
+const front_ops_t socks4_front_ops = {
+    .scheme = "socks4",
+    .init = socks4_init,
+    .on_conn = socks4_on_conn,
+};

@@ -1,0 +1,43 @@
+/* socks: the SOCKS4/4a/5 front end (`-L socks://`, `socks5://`, `socks4://`)
+ * and the socks5 / socks4 / socks4a hops (`-F socks5://[user:pass@]host:port`).
+ *
+ * Listener credentials are the URL's user and password: with them, SOCKS5
+ * clients must authenticate with RFC 1929 (compared in constant time) and
+ * SOCKS4 clients are refused (a user name alone must match the userid).
+ * Bytes a hop's server sends after its reply go to the caller through
+ * core/prebuf.
+ */
+#ifndef SLUICE_SOCKS_H
+#define SLUICE_SOCKS_H
+
+#include <uv.h>
+
+#include "core/dial.h"
+#include "core/listener.h"
+#include "core/sbuf.h"
+
+#define SOCKS_V4 0x1u /* SOCKS4 and SOCKS4a */
+#define SOCKS_V5 0x2u
+
+extern const front_ops_t socks_front_ops;  /* "socks": 4, 4a and 5 */
+extern const front_ops_t socks5_front_ops; /* "socks5" */
+extern const front_ops_t socks4_front_ops; /* "socks4": 4 and 4a */
+
+/* Serve an admitted connection whose first bytes (`first`, may be NULL) were
+ * already read; the client stream must not be reading.  Takes ownership of
+ * first, of the client's callbacks and of c->front / c->front_free (free
+ * any state of your own first).  c may be closed before this returns: do
+ * not touch it afterwards. */
+void socks_serve(conn_t *c, sbuf_t *first, unsigned versions);
+
+/* hop_new_fn for socks5:// and socks5h:// (names always go to the server). */
+int socks5_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
+                   size_t errlen);
+/* socks4:// (IPv4 literals only: names are refused with UV_EAFNOSUPPORT) and
+ * socks4a:// (names go to the server). */
+int socks4_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
+                   size_t errlen);
+int socks4a_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
+                    size_t errlen);
+
+#endif
