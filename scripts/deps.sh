@@ -6,9 +6,9 @@
 set -eu
 
 BUILD_PKGS="build-essential cmake pkg-config clang libuv1-dev libssl-dev libyaml-dev
- libcmocka-dev libhttp-parser-dev"
+ libcmocka-dev libhttp-parser-dev libwslay-dev"
 TEST_PKGS="curl socat openssl iperf3 tinyproxy microsocks dante-server procps
- netcat-openbsd python3 psmisc"
+ netcat-openbsd python3 python3-websockets psmisc"
 
 want="$BUILD_PKGS"
 [ "${1:-all}" = build ] || want="$want $TEST_PKGS"

@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "core/config.h"
+#include "core/crypto.h"
 #include "core/conn.h"
 #include "core/listener.h"
 #include "core/log.h"
@@ -28,6 +29,7 @@ extern char **environ;
 static const char usage[] =
 	"usage: sluice [options] -L URL [-L URL ...] [-F URL ...]\n"
 	"       sluice check [-c FILE] [options]\n"
+	"       sluice keygen\n"
 	"\n"
 	"Carries TCP connections through proxies and tunnels, in userspace.\n"
 	"\n"
@@ -46,8 +48,10 @@ static const char usage[] =
 	"  socks5://[user:pass@]IP:PORT SOCKS5 (socks4://, socks:// for 4/4a/5)\n"
 	"  http://[user:pass@]IP:PORT   HTTP proxy (CONNECT and absolute-form)\n"
 	"  tcp://IP:PORT/HOST:PORT      port forward\n"
+	"  ws://IP:PORT[/path]?key=KEY  WebSocket tunnel server (wss://...&cert=&certkey=)\n"
 	"Hops:\n"
 	"  socks5://[user:pass@]HOST:PORT, http://[user:pass@]HOST:PORT\n"
+	"  ws://HOST:PORT[/path]?key=KEY, wss://HOST:PORT[/path]?key=KEY[&ca=FILE]\n"
 	"\n"
 	"Listener options (?key=value&...): allow, deny, allow-target, deny-target\n"
 	"(CIDR lists), max-conns, rate, burst, connect-timeout, idle-timeout,\n"
@@ -144,6 +148,12 @@ int main(int argc, char **argv)
 	char err[URL_ERRLEN * 2];
 	int verbosity = 0, check = 0, c, r;
 
+	if (argc > 1 && !strcmp(argv[1], "keygen")) {
+		char key[64];
+		key_generate(key, sizeof(key));
+		printf("%s\n", key);
+		return 0;
+	}
 	if (argc > 1 && !strcmp(argv[1], "check")) {
 		check = 1;
 		argv++;

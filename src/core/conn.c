@@ -68,6 +68,13 @@ conn_t *conn_new(listener_t *l, stream_t *client, const struct sockaddr *peer)
 
 void conn_handshake_done(conn_t *c) { uv_timer_stop(c->timer); }
 
+void conn_set_deadline(conn_t *c, uint64_t ms)
+{
+	uv_timer_stop(c->timer);
+	if (ms)
+		uv_timer_start(c->timer, on_handshake_timeout, ms, 0);
+}
+
 static void conn_free(conn_t *c)
 {
 	listener_t *l = c->l;

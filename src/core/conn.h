@@ -51,6 +51,8 @@ void conn_set_state(conn_t *c, conn_state_t s);
 const char *conn_state_name(conn_state_t s);
 /* Stop the handshake timer (front ends that wait on the client for long). */
 void conn_handshake_done(conn_t *c);
+/* Restart it with another deadline (a tunnel waiting for its open). */
+void conn_set_deadline(conn_t *c, uint64_t ms);
 
 extern uint64_t conn_live; /* all listeners, for graceful shutdown */
 

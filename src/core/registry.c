@@ -8,6 +8,8 @@
 #include "front/proxy.h"
 #include "front/socks.h"
 #include "front/tcpfwd.h"
+#include "tunnel/wstun_client.h"
+#include "tunnel/wstun_server.h"
 
 static const front_entry_t fronts[] = {
 	{"proxy", &proxy_front_ops},
@@ -16,6 +18,8 @@ static const front_entry_t fronts[] = {
 	{"socks4", &socks4_front_ops},
 	{"http", &http_front_ops},
 	{"tcp", &tcpfwd_front_ops},
+	{"ws", &ws_front_ops},
+	{"wss", &wss_front_ops},
 };
 
 static const struct {
@@ -27,6 +31,8 @@ static const struct {
 	{"socks4", socks4_hop_new},
 	{"socks4a", socks4a_hop_new},
 	{"http", http_hop_new},
+	{"ws", ws_hop_new},
+	{"wss", wss_hop_new},
 };
 
 const front_ops_t *registry_front(const char *scheme)

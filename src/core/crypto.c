@@ -1,0 +1,146 @@
+/* crypto: see crypto.h. */
+#include "core/crypto.h"
+
+#include <errno.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/kdf.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+
+void random_bytes(void *p, size_t n)
+{
+	if (RAND_bytes(p, (int)n) != 1)
+		abort(); /* no randomness: nothing safe to do */
+}
+
+int ct_equal(const void *a, const void *b, size_t n) { return CRYPTO_memcmp(a, b, n) == 0; }
+
+static const char b64std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static size_t encode(const uint8_t *in, size_t n, char *out, const char *alpha, int pad)
+{
+	size_t o = 0, i;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		out[o++] = alpha[v >> 18];
+		out[o++] = alpha[(v >> 12) & 63];
+		out[o++] = alpha[(v >> 6) & 63];
+		out[o++] = alpha[v & 63];
+	}
+	if (i < n) {
+		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
+		out[o++] = alpha[v >> 18];
+		out[o++] = alpha[(v >> 12) & 63];
+		if (i + 1 < n)
+			out[o++] = alpha[(v >> 6) & 63];
+		else if (pad)
+			out[o++] = '=';
+		if (pad)
+			out[o++] = '=';
+	}
+	out[o] = 0;
+	return o;
+}
+
+size_t b64_encode(const uint8_t *in, size_t n, char *out) { return encode(in, n, out, b64std, 1); }
+size_t b64url_encode(const uint8_t *in, size_t n, char *out) { return encode(in, n, out, b64url, 0); }
+
+static int b64val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
+int b64_decode(const char *in, size_t n, uint8_t *out, size_t outlen)
+{
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t o = 0;
+
+	while (n && in[n - 1] == '=')
+		n--;
+	for (size_t i = 0; i < n; i++) {
+		int v = b64val(in[i]);
+		if (v < 0)
+			return -EINVAL;
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o >= outlen)
+				return -EINVAL;
+			out[o++] = (uint8_t)(acc >> bits);
+		}
+	}
+	if (bits >= 6) /* a lone trailing character carries no byte */
+		return -EINVAL;
+	return (int)o;
+}
+
+int key_parse(const char *s, uint8_t *key, size_t *len)
+{
+	int n = b64_decode(s, strlen(s), key, KEY_MAX);
+
+	if (n < 16)
+		return -EINVAL;
+	*len = (size_t)n;
+	return 0;
+}
+
+void key_generate(char *out, size_t len)
+{
+	uint8_t k[32];
+
+	random_bytes(k, sizeof(k));
+	if (len >= 45)
+		b64_encode(k, sizeof(k), out);
+	else if (len)
+		out[0] = 0;
+	OPENSSL_cleanse(k, sizeof(k));
+}
+
+int hkdf_sha256(const uint8_t *ikm, size_t ikmlen, const uint8_t *salt, size_t saltlen,
+		const char *info, uint8_t *out, size_t outlen)
+{
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *ctx;
+	OSSL_PARAM params[5], *p = params;
+	int r;
+
+	if (!kdf)
+		return -ENOSYS;
+	ctx = EVP_KDF_CTX_new(kdf);
+	EVP_KDF_free(kdf);
+	if (!ctx)
+		return -ENOMEM;
+	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, "SHA256", 0);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm, ikmlen);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, saltlen);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, strlen(info));
+	*p = OSSL_PARAM_construct_end();
+	r = EVP_KDF_derive(ctx, out, outlen, params) == 1 ? 0 : -EINVAL;
+	EVP_KDF_CTX_free(ctx);
+	return r;
+}
+
+void hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *data, size_t len, uint8_t out[32])
+{
+	unsigned int n = 32;
+
+	HMAC(EVP_sha256(), key, (int)keylen, data, len, out, &n);
+}

@@ -1,0 +1,37 @@
+/* crypto: the few primitives the tunnels share, on OpenSSL.
+ *
+ *   keys       `sluice keygen` prints 32 random bytes in base64; any
+ *              base64 (standard or URL alphabet, padded or not) of 16 to 64
+ *              bytes is accepted as a key.
+ *   hkdf       HKDF-SHA256 (RFC 5869).
+ *   hmac       HMAC-SHA256.
+ *   aead       ChaCha20-Poly1305 (RFC 8439) with a 64-bit counter nonce,
+ *              one context per direction, used by seal.h.
+ */
+#ifndef SLUICE_CRYPTO_H
+#define SLUICE_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KEY_MAX 64
+
+int key_parse(const char *b64, uint8_t *key, size_t *len); /* -EINVAL if not 16..64 bytes */
+void key_generate(char *b64, size_t len);                    /* 32 random bytes, base64 */
+
+int hkdf_sha256(const uint8_t *ikm, size_t ikmlen, const uint8_t *salt, size_t saltlen,
+		const char *info, uint8_t *out, size_t outlen);
+void hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *data, size_t len,
+		 uint8_t out[32]);
+int ct_equal(const void *a, const void *b, size_t n); /* constant time: 1 if equal */
+void random_bytes(void *p, size_t n);
+
+/* base64: standard alphabet with padding (b64) or URL-safe without (b64url).
+ * Encoders return the length written (out needs 4*ceil(n/3)+1); the
+ * decoder accepts both alphabets, padding optional, and returns the
+ * length or -EINVAL. */
+size_t b64_encode(const uint8_t *in, size_t n, char *out);
+size_t b64url_encode(const uint8_t *in, size_t n, char *out);
+int b64_decode(const char *in, size_t n, uint8_t *out, size_t outlen);
+
+#endif

@@ -1,0 +1,35 @@
+/* seal: authenticated encryption of a stream of records, one direction.
+ *
+ * ChaCha20-Poly1305 under a 32-byte key; the 96-bit nonce is 4 zero bytes
+ * and a 64-bit big-endian counter that starts at `first` and grows by one
+ * per record, so records cannot be dropped, replayed or reordered without
+ * the next open failing.  Each record is `ciphertext || 16-byte tag`.
+ * The WebSocket tunnel and the SCTP tunnel frame their messages with it.
+ */
+#ifndef SLUICE_SEAL_H
+#define SLUICE_SEAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SEAL_TAG 16
+#define SEAL_KEY 32
+
+typedef struct seal {
+	void *ctx; /* EVP_CIPHER_CTX */
+	uint64_t counter;
+	int encrypt;
+} seal_t;
+
+int seal_init(seal_t *s, const uint8_t key[SEAL_KEY], int encrypt, uint64_t first);
+void seal_free(seal_t *s);
+/* out must hold len + SEAL_TAG bytes; returns len + SEAL_TAG. */
+int seal_seal(seal_t *s, const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t len,
+	      uint8_t *out);
+/* in holds ciphertext and tag (len >= SEAL_TAG); out must hold
+ * len - SEAL_TAG bytes (may equal in).  Returns the plaintext length, or
+ * -EBADMSG if the record is not authentic (the counter does not advance). */
+int seal_open(seal_t *s, const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t len,
+	      uint8_t *out);
+
+#endif

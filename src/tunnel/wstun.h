@@ -1,0 +1,63 @@
+/* wstun: one tunneled TCP connection as a stream_t over a WebSocket.
+ *
+ * Both ends use it.  Outgoing data becomes DATA records (sealed unless the
+ * session runs with enc=none), a shutdown becomes an EOF record, and the
+ * records that arrive are opened and handed to the reader in order.  The
+ * control records (OPEN, OPEN_OK, OPEN_FAIL) go to the owner's ctl
+ * callback instead.
+ *
+ * Before the WebSocket exists (a client opening a fresh connection), writes
+ * queue in the stream; wstun_attach() then sends them.  Reads that arrive
+ * while the reader is paused queue too; the WebSocket stops reading once
+ * that queue holds STREAM_HIGH_WATER bytes.  A WebSocket that closes or
+ * fails under an open stream is an error for the reader (UV_ECONNRESET),
+ * so a relay resets the other side and nothing hangs.
+ */
+#ifndef SLUICE_WSTUN_H
+#define SLUICE_WSTUN_H
+
+#include <uv.h>
+
+#include "core/stream.h"
+#include "tunnel/ws.h"
+#include "tunnel/wstun_proto.h"
+
+typedef struct wstun wstun_t;
+
+/* A control record arrived (body is valid only during the call), or the
+ * WebSocket ended (type 0, body NULL). */
+typedef void (*wstun_ctl_fn)(wstun_t *t, uint8_t type, const uint8_t *body, size_t len);
+
+typedef struct wstun_sess {
+	int enc;                     /* records are sealed */
+	uint8_t tx_key[SEAL_KEY], rx_key[SEAL_KEY];
+	uint64_t tx_first, rx_first; /* first counters */
+} wstun_sess_t;
+
+wstun_t *wstun_new(uv_loop_t *loop, uint64_t id, wstun_ctl_fn ctl, void *owner);
+stream_t *wstun_stream(wstun_t *t);
+wstun_t *wstun_of(stream_t *s);
+void *wstun_owner(wstun_t *t);
+void wstun_set_owner(wstun_t *t, wstun_ctl_fn ctl, void *owner);
+
+/* The WebSocket is up: take it (ownership moves) with the session keys.
+ * Queued writes are sent now. */
+int wstun_attach(wstun_t *t, uv_loop_t *loop, stream_t *inner, sbuf_t *first, int client,
+		 const ws_opts_t *wo, const wstun_sess_t *sess);
+int wstun_attached(wstun_t *t);
+/* Send a control record now (after attach). */
+int wstun_send_ctl(wstun_t *t, uint8_t type, const uint8_t *body, size_t len);
+/* Take up to max queued bytes (not yet sent) for an open request. */
+size_t wstun_take_queued(wstun_t *t, uint8_t *out, size_t max);
+/* Before attach, closing the stream calls cancel(arg) so whoever is
+ * opening the WebSocket stops. */
+void wstun_set_canceler(wstun_t *t, void (*cancel)(void *arg), void *arg);
+/* The tunnel failed (open refused, WebSocket lost before it was up): the
+ * reader gets err.  Call from a callback, never from inside a stream op. */
+void wstun_fail(wstun_t *t, int err);
+
+/* Close the WebSocket with a code (after a failed open, say); the stream
+ * object stays for its owner, who closes it as usual. */
+void wstun_close_ws(wstun_t *t, uint16_t code, const char *reason);
+
+#endif

@@ -1,0 +1,13 @@
+/* wstun_client: the `-F ws://HOST:PORT[/path]?key=KEY` and
+ * `-F wss://HOST:PORT[/path]?key=KEY[&ca=ca.pem|&insecure=1]` hops. */
+#ifndef SLUICE_WSTUN_CLIENT_H
+#define SLUICE_WSTUN_CLIENT_H
+
+#include "core/dial.h"
+
+int ws_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
+	       size_t errlen);
+int wss_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
+		size_t errlen);
+
+#endif

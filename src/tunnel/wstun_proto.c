@@ -1,0 +1,211 @@
+/* wstun_proto: see wstun_proto.h and docs/ws-protocol.md. */
+#include "tunnel/wstun_proto.h"
+
+#include <errno.h>
+#include <string.h>
+
+int wstun_keys_init(wstun_keys_t *k, const uint8_t *key, size_t len)
+{
+	static const uint8_t salt[] = "sluice/ws/1";
+
+	if (len < 16 || len > KEY_MAX)
+		return -EINVAL;
+	memcpy(k->master, key, len);
+	k->mlen = len;
+	return hkdf_sha256(key, len, salt, sizeof(salt) - 1, "auth", k->auth, sizeof(k->auth));
+}
+
+int wstun_dir_key(const wstun_keys_t *k, const uint8_t cn[WSTUN_NONCE], const uint8_t *sn,
+		  uint8_t out[SEAL_KEY])
+{
+	uint8_t salt[2 * WSTUN_NONCE];
+
+	memcpy(salt, cn, WSTUN_NONCE);
+	if (!sn)
+		return hkdf_sha256(k->master, k->mlen, salt, WSTUN_NONCE, "c2s", out, SEAL_KEY);
+	memcpy(salt + WSTUN_NONCE, sn, WSTUN_NONCE);
+	return hkdf_sha256(k->master, k->mlen, salt, sizeof(salt), "s2c", out, SEAL_KEY);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+int wstun_token_build(const wstun_keys_t *k, uint8_t flags, uint64_t ts_ms,
+		      const uint8_t nonce[WSTUN_NONCE], const uint8_t *open, size_t open_len,
+		      uint8_t *out, size_t cap)
+{
+	size_t n = WSTUN_HDR;
+	uint8_t key[SEAL_KEY];
+	seal_t s;
+	int r;
+
+	flags &= (uint8_t)~WSTUN_F_OPEN;
+	if (open)
+		flags |= WSTUN_F_OPEN;
+	if (open_len > WSTUN_OPEN_MAX || cap < WSTUN_HDR + (open ? open_len + SEAL_TAG : 0) + WSTUN_MAC)
+		return -ENOSPC;
+	out[0] = WSTUN_VERSION;
+	out[1] = flags;
+	put64(out + 2, ts_ms);
+	memcpy(out + 10, nonce, WSTUN_NONCE);
+	if (open) {
+		if ((r = wstun_dir_key(k, nonce, NULL, key)) < 0 || (r = seal_init(&s, key, 1, 0)) < 0)
+			return r;
+		r = seal_seal(&s, out, WSTUN_HDR, open, open_len, out + n);
+		seal_free(&s);
+		if (r < 0)
+			return r;
+		n += (size_t)r;
+	}
+	hmac_sha256(k->auth, sizeof(k->auth), out, n, out + n);
+	return (int)(n + WSTUN_MAC);
+}
+
+int wstun_token_parse(const wstun_keys_t *k, const uint8_t *buf, size_t len, wstun_token_t *t)
+{
+	uint8_t mac[WSTUN_MAC], key[SEAL_KEY];
+	size_t body;
+	seal_t s;
+	int r;
+
+	if (len < WSTUN_HDR + WSTUN_MAC || len > WSTUN_TOKEN_MAX || buf[0] != WSTUN_VERSION)
+		return -EINVAL;
+	body = len - WSTUN_MAC;
+	hmac_sha256(k->auth, sizeof(k->auth), buf, body, mac);
+	if (!ct_equal(mac, buf + body, WSTUN_MAC))
+		return -EBADMSG;
+	t->flags = buf[1];
+	t->ts_ms = get64(buf + 2);
+	memcpy(t->nonce, buf + 10, WSTUN_NONCE);
+	t->open_len = 0;
+	if (!(t->flags & WSTUN_F_OPEN))
+		return body == WSTUN_HDR ? 0 : -EINVAL;
+	if (body < WSTUN_HDR + SEAL_TAG)
+		return -EINVAL;
+	if ((r = wstun_dir_key(k, t->nonce, NULL, key)) < 0 || (r = seal_init(&s, key, 0, 0)) < 0)
+		return r;
+	r = seal_open(&s, buf, WSTUN_HDR, buf + WSTUN_HDR, body - WSTUN_HDR, t->open);
+	seal_free(&s);
+	if (r < 0)
+		return -EBADMSG;
+	t->open_len = (size_t)r;
+	return 0;
+}
+
+static void answer_mac(const wstun_keys_t *k, const uint8_t *cn, const uint8_t *sn, uint8_t *mac)
+{
+	uint8_t msg[6 + 2 * WSTUN_NONCE];
+
+	memcpy(msg, "answer", 6);
+	memcpy(msg + 6, cn, WSTUN_NONCE);
+	memcpy(msg + 6 + WSTUN_NONCE, sn, WSTUN_NONCE);
+	hmac_sha256(k->auth, sizeof(k->auth), msg, sizeof(msg), mac);
+}
+
+void wstun_answer_build(const wstun_keys_t *k, const uint8_t cn[WSTUN_NONCE],
+			const uint8_t sn[WSTUN_NONCE], uint8_t out[WSTUN_ANSWER])
+{
+	memcpy(out, sn, WSTUN_NONCE);
+	answer_mac(k, cn, sn, out + WSTUN_NONCE);
+}
+
+int wstun_answer_check(const wstun_keys_t *k, const uint8_t cn[WSTUN_NONCE], const uint8_t *buf,
+		       size_t len, uint8_t sn[WSTUN_NONCE])
+{
+	uint8_t mac[WSTUN_MAC];
+
+	if (len != WSTUN_ANSWER)
+		return -EBADMSG;
+	answer_mac(k, cn, buf, mac);
+	if (!ct_equal(mac, buf + WSTUN_NONCE, WSTUN_MAC))
+		return -EBADMSG;
+	memcpy(sn, buf, WSTUN_NONCE);
+	return 0;
+}
+
+int wstun_open_encode(const target_t *t, const uint8_t *data, size_t dlen, uint8_t *out, size_t cap)
+{
+	size_t hl = strlen(t->host);
+
+	if (!hl || hl > 255 || dlen > WSTUN_FIRST_MAX || cap < 1 + hl + 2 + dlen)
+		return -ENOSPC;
+	out[0] = (uint8_t)hl;
+	memcpy(out + 1, t->host, hl);
+	out[1 + hl] = (uint8_t)(t->port >> 8);
+	out[2 + hl] = (uint8_t)t->port;
+	if (dlen)
+		memcpy(out + 3 + hl, data, dlen);
+	return (int)(3 + hl + dlen);
+}
+
+int wstun_open_parse(const uint8_t *buf, size_t len, target_t *t, const uint8_t **data, size_t *dlen)
+{
+	size_t hl;
+
+	if (len < 1)
+		return -EINVAL;
+	hl = buf[0];
+	if (!hl || len < 3 + hl || len - 3 - hl > WSTUN_FIRST_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < hl; i++)
+		if (buf[1 + i] <= ' ' || buf[1 + i] >= 0x7f || buf[1 + i] == '/')
+			return -EINVAL;
+	memcpy(t->host, buf + 1, hl);
+	t->host[hl] = 0;
+	t->port = (uint16_t)(buf[1 + hl] << 8 | buf[2 + hl]);
+	if (!t->port)
+		return -EINVAL;
+	*data = buf + 3 + hl;
+	*dlen = len - 3 - hl;
+	return 0;
+}
+
+sbuf_t *wstun_rec_build(seal_t *s, uint8_t type, const uint8_t *body, size_t len)
+{
+	sbuf_t *b = sbuf_new(1 + len + SEAL_TAG);
+	uint8_t *p = b->data;
+
+	p[0] = type;
+	if (len)
+		memcpy(p + 1, body, len);
+	b->len = (uint32_t)(1 + len);
+	if (s) {
+		/* in place: the cipher reads and writes the same bytes */
+		int r = seal_seal(s, NULL, 0, p, 1 + len, p);
+		if (r < 0) {
+			sbuf_free(b);
+			return NULL;
+		}
+		b->len = (uint32_t)r;
+	}
+	return b;
+}
+
+int wstun_rec_open(seal_t *s, sbuf_t *msg, uint8_t *type)
+{
+	if (s) {
+		int r = seal_open(s, NULL, 0, sbuf_ptr(msg), msg->len, sbuf_ptr(msg));
+		if (r < 0)
+			return -EBADMSG;
+		msg->len = (uint32_t)r;
+	}
+	if (!msg->len)
+		return -EINVAL;
+	*type = sbuf_ptr(msg)[0];
+	sbuf_consume(msg, 1);
+	if (*type < WSTUN_REC_OPEN || *type > WSTUN_REC_EOF)
+		return -EINVAL;
+	return 0;
+}

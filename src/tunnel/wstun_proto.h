@@ -1,0 +1,95 @@
+/* wstun_proto: the wire format of sluice's WebSocket tunnel (docs/ws-protocol.md).
+ *
+ * Pure functions: build and check the open token that rides in the HTTP
+ * upgrade request, the server's answer token, and the records that travel
+ * as WebSocket binary messages.  No I/O.
+ *
+ *   token   = ver(1) flags(1) ts_ms(8) nonce(16) [sealed_open] mac(32)
+ *             mac = HMAC-SHA256(K_auth, everything before it)
+ *             sealed_open = AEAD(K_c2s, counter 0, aad = the 26 header bytes,
+ *                                open body)      present iff flags & F_OPEN
+ *   answer  = server_nonce(16) mac(32)
+ *             mac = HMAC-SHA256(K_auth, "answer" || client_nonce || server_nonce)
+ *   record  = type(1) body            sealed (F_ENC): AEAD(K_dir, counter n)
+ *   open    = host_len(1) host port(2) first_bytes
+ *
+ * Keys: K_auth = HKDF(key, salt "sluice/ws/1", info "auth");
+ *       K_c2s  = HKDF(key, salt client_nonce, info "c2s");
+ *       K_s2c  = HKDF(key, salt client_nonce || server_nonce, info "s2c").
+ */
+#ifndef SLUICE_WSTUN_PROTO_H
+#define SLUICE_WSTUN_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/crypto.h"
+#include "core/dial.h"
+#include "core/sbuf.h"
+#include "core/seal.h"
+
+#define WSTUN_VERSION 1
+#define WSTUN_NONCE 16
+#define WSTUN_MAC 32
+#define WSTUN_HDR 26                   /* ver flags ts nonce */
+#define WSTUN_FIRST_MAX 4096           /* first bytes carried in the token */
+#define WSTUN_OPEN_MAX (1 + 255 + 2 + WSTUN_FIRST_MAX)
+#define WSTUN_TOKEN_MAX (WSTUN_HDR + WSTUN_OPEN_MAX + SEAL_TAG + WSTUN_MAC)
+#define WSTUN_ANSWER (WSTUN_NONCE + WSTUN_MAC)
+#define WSTUN_REC_MAX (64 * 1024)      /* largest record body */
+
+enum { WSTUN_F_ENC = 1, WSTUN_F_OPEN = 2 };
+enum {
+	WSTUN_REC_OPEN = 1,      /* c->s: open body (pooled connections) */
+	WSTUN_REC_OPEN_OK = 2,   /* s->c: the target is connected */
+	WSTUN_REC_OPEN_FAIL = 3, /* s->c: code(1, a SOCKS5 reply code) text */
+	WSTUN_REC_DATA = 4,
+	WSTUN_REC_EOF = 5,       /* no more data from this side (half-close) */
+};
+
+typedef struct wstun_keys {
+	uint8_t master[KEY_MAX];
+	size_t mlen;
+	uint8_t auth[32];
+} wstun_keys_t;
+
+int wstun_keys_init(wstun_keys_t *k, const uint8_t *key, size_t len);
+/* sn == NULL: the client-to-server key; else server-to-client. */
+int wstun_dir_key(const wstun_keys_t *k, const uint8_t cn[WSTUN_NONCE], const uint8_t *sn,
+		  uint8_t out[SEAL_KEY]);
+
+typedef struct wstun_token {
+	uint8_t flags;
+	uint64_t ts_ms;
+	uint8_t nonce[WSTUN_NONCE];
+	uint8_t open[WSTUN_OPEN_MAX]; /* decrypted open body when F_OPEN */
+	size_t open_len;
+} wstun_token_t;
+
+/* Build a token; open may be NULL (no F_OPEN).  Returns its length or
+ * -ENOSPC / -EINVAL. */
+int wstun_token_build(const wstun_keys_t *k, uint8_t flags, uint64_t ts_ms,
+		      const uint8_t nonce[WSTUN_NONCE], const uint8_t *open, size_t open_len,
+		      uint8_t *out, size_t cap);
+/* 0, -EINVAL (malformed), -EBADMSG (wrong MAC: another key, or tampered). */
+int wstun_token_parse(const wstun_keys_t *k, const uint8_t *buf, size_t len, wstun_token_t *t);
+
+void wstun_answer_build(const wstun_keys_t *k, const uint8_t cn[WSTUN_NONCE],
+			const uint8_t sn[WSTUN_NONCE], uint8_t out[WSTUN_ANSWER]);
+/* 0 and sn filled, or -EBADMSG. */
+int wstun_answer_check(const wstun_keys_t *k, const uint8_t cn[WSTUN_NONCE], const uint8_t *buf,
+		       size_t len, uint8_t sn[WSTUN_NONCE]);
+
+/* open body */
+int wstun_open_encode(const target_t *t, const uint8_t *data, size_t dlen, uint8_t *out,
+		      size_t cap);
+int wstun_open_parse(const uint8_t *buf, size_t len, target_t *t, const uint8_t **data,
+		     size_t *dlen);
+
+/* A record as a WebSocket message: type + body, sealed when s != NULL. */
+sbuf_t *wstun_rec_build(seal_t *s, uint8_t type, const uint8_t *body, size_t len);
+/* Open a record in place: on success *type is set and msg holds the body.
+ * -EBADMSG if not authentic, -EINVAL if empty or of an unknown type. */
+int wstun_rec_open(seal_t *s, sbuf_t *msg, uint8_t *type);
+
+#endif

@@ -1,0 +1,590 @@
+/* wstun_server: accepts WebSocket tunnels and dials their targets.
+ *
+ * Per connection: [TLS handshake] -> HTTP request head -> either a valid
+ * upgrade with an authentic, fresh, unseen open token (101, then the
+ * tunnel) or anything else (the decoy: what a plain web server would show).
+ * A token with an open request dials at once; a pooled connection waits
+ * for its OPEN record.  After OPEN_OK the conn relays the tunnel stream to
+ * the target like any other listener.
+ *
+ * Probing: wrong key, replay, stale clock, a browser, random bytes all get
+ * the same decoy page; only logs and metrics tell the reasons apart.
+ */
+#include "tunnel/wstun_server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/conn.h"
+#include "core/log.h"
+#include "core/replay.h"
+#include "core/tls.h"
+#include "front/http_proto.h"
+#include "front/socks_proto.h"
+#include "tunnel/wstun.h"
+
+#define HEAD_MAX (16 * 1024)
+
+static const char default_page[] =
+	"<!DOCTYPE html>\n<html>\n<head><title>Welcome</title></head>\n"
+	"<body>\n<h1>It works!</h1>\n<p>This is the default web page for this server.</p>\n"
+	"</body>\n</html>\n";
+
+enum { REJ_PROBE, REJ_MALFORMED, REJ_AUTH, REJ_SKEW, REJ_REPLAY, REJ_FULL, REJ_N };
+static const char *const rej_names[REJ_N] = {"probe", "malformed", "auth", "skew", "replay",
+					     "replay_cache_full"};
+
+typedef struct wsrv {
+	wstun_keys_t keys;
+	tls_ctx_t *tls;
+	char *path;
+	uint64_t skew_ms, open_timeout_ms, start_ms;
+	replay_t *replay;
+	int trust_xff;
+	char *page;        /* decoy page (file contents), or NULL */
+	size_t page_len;
+	char *dir;         /* decoy static directory, or NULL */
+	ws_opts_t wo;
+	uint64_t active, opens, rejected[REJ_N];
+	listener_t *l;
+} wsrv_t;
+
+typedef struct wconn {
+	conn_t *c;
+	wsrv_t *srv;
+	http_req_t req;
+	wstun_t *t;
+	uint8_t first[WSTUN_FIRST_MAX];
+	size_t first_len;
+	unsigned counted : 1;
+} wconn_t;
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- decoy ---- */
+
+static const char *ctype_of(const char *path)
+{
+	const char *dot = strrchr(path, '.');
+
+	if (!dot)
+		return "application/octet-stream";
+	if (!strcmp(dot, ".html") || !strcmp(dot, ".htm"))
+		return "text/html";
+	if (!strcmp(dot, ".css"))
+		return "text/css";
+	if (!strcmp(dot, ".js"))
+		return "application/javascript";
+	if (!strcmp(dot, ".png"))
+		return "image/png";
+	if (!strcmp(dot, ".jpg") || !strcmp(dot, ".jpeg"))
+		return "image/jpeg";
+	if (!strcmp(dot, ".txt"))
+		return "text/plain";
+	return "application/octet-stream";
+}
+
+/* Read a whole small file (at most 1 MiB). */
+static char *slurp(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char *p;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
+		close(fd);
+		return NULL;
+	}
+	p = malloc((size_t)st.st_size + 1);
+	if (!p)
+		abort();
+	if (read(fd, p, (size_t)st.st_size) != st.st_size) {
+		free(p);
+		close(fd);
+		return NULL;
+	}
+	close(fd);
+	*len = (size_t)st.st_size;
+	return p;
+}
+
+static void send_decoy(wconn_t *w, int reason, const char *why)
+{
+	conn_t *c = w->c;
+	wsrv_t *s = w->srv;
+	const char *body = s->page ? s->page : default_page, *ctype = "text/html";
+	size_t blen = s->page ? s->page_len : sizeof(default_page) - 1;
+	char *file = NULL, head[512];
+	int status = 200, head_only = w->req.method == HTTP_HEAD;
+	size_t flen;
+
+	s->rejected[reason]++;
+	log_info(c->id, "%s: %s: decoy page", c->peer_str, why);
+	if (s->dir && w->req.target.len && w->req.target.p[0] == '/') {
+		char rel[1024], full[1300];
+		size_t n = strcspn(w->req.target.p, "?#");
+		if (n > w->req.target.len)
+			n = w->req.target.len;
+		snprintf(rel, sizeof(rel), "%.*s", (int)n, w->req.target.p);
+		if (pct_decode(rel) < 0 || strstr(rel, "..")) {
+			status = 404;
+		} else {
+			snprintf(full, sizeof(full), "%s%s%s", s->dir, rel,
+				 rel[strlen(rel) - 1] == '/' ? "index.html" : "");
+			file = slurp(full, &flen);
+			if (file) {
+				body = file;
+				blen = flen;
+				ctype = ctype_of(full);
+			} else {
+				status = 404;
+			}
+		}
+		if (status == 404) {
+			body = "<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head>"
+			       "<body><h1>Not Found</h1></body></html>\n";
+			blen = strlen(body);
+		}
+	}
+	snprintf(head, sizeof(head),
+		 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+		 "Connection: close\r\n\r\n",
+		 status, status == 200 ? "OK" : "Not Found", ctype, blen);
+	stream_write_str(c->client, head);
+	if (!head_only)
+		stream_write_copy(c->client, body, blen);
+	free(file);
+	conn_linger(c, "decoy");
+}
+
+/* ---- the tunnel ---- */
+
+static void wconn_free(void *p)
+{
+	wconn_t *w = p;
+
+	http_req_free(&w->req);
+	if (w->counted)
+		w->srv->active--;
+	free(w);
+}
+
+static void on_dialed(conn_t *c, int err)
+{
+	wconn_t *w = c->front;
+	wstun_t *t = w->t;
+
+	if (err < 0) {
+		uint8_t body[1 + 64];
+		const char *msg = uv_strerror(err);
+		size_t n = strlen(msg) > 64 ? 64 : strlen(msg);
+		body[0] = socks5_rep_from_err(err);
+		memcpy(body + 1, msg, n);
+		wstun_send_ctl(t, WSTUN_REC_OPEN_FAIL, body, 1 + n);
+		conn_close(c, "open failed");
+		return;
+	}
+	if (w->first_len)
+		stream_write_copy(c->up, w->first, w->first_len);
+	wstun_send_ctl(t, WSTUN_REC_OPEN_OK, NULL, 0);
+	w->counted = 1;
+	w->srv->active++;
+	w->srv->opens++;
+	conn_relay(c);
+}
+
+static int start_open(wconn_t *w, const uint8_t *body, size_t len)
+{
+	target_t tg;
+	const uint8_t *data;
+	size_t dlen;
+
+	if (wstun_open_parse(body, len, &tg, &data, &dlen) < 0)
+		return -EINVAL;
+	memcpy(w->first, data, dlen);
+	w->first_len = dlen;
+	conn_dial(w->c, &tg, on_dialed);
+	return 0;
+}
+
+static void on_ctl(wstun_t *t, uint8_t type, const uint8_t *body, size_t len)
+{
+	wconn_t *w = wstun_owner(t);
+	conn_t *c = w->c;
+
+	if (type == 0) { /* the WebSocket ended */
+		if (c->state != CONN_RELAY)
+			conn_close(c, "websocket closed");
+		return;
+	}
+	if (type != WSTUN_REC_OPEN || c->state != CONN_HANDSHAKE || start_open(w, body, len) < 0) {
+		log_info(c->id, "ws tunnel: unexpected or bad record %u", type);
+		conn_close(c, "protocol error");
+	}
+}
+
+/* The value of cookie `name` in a Cookie header, into out. */
+static int cookie_value(const http_str_t *h, const char *name, char *out, size_t cap)
+{
+	size_t nl = strlen(name);
+	const char *p = h->p, *end = h->p + h->len;
+
+	while (p < end) {
+		while (p < end && (*p == ' ' || *p == ';'))
+			p++;
+		const char *semi = memchr(p, ';', (size_t)(end - p));
+		const char *e = semi ? semi : end;
+		if ((size_t)(e - p) > nl && !memcmp(p, name, nl) && p[nl] == '=') {
+			size_t vl = (size_t)(e - p) - nl - 1;
+			if (vl >= cap)
+				return -ENOSPC;
+			memcpy(out, p + nl + 1, vl);
+			out[vl] = 0;
+			return 0;
+		}
+		p = e;
+	}
+	return -ENOENT;
+}
+
+static void apply_xff(wconn_t *w)
+{
+	const http_str_t *x = http_req_header(&w->req, "X-Forwarded-For");
+	conn_t *c = w->c;
+	char ip[64];
+	target_t t;
+	struct sockaddr_storage ss;
+	const char *comma;
+	size_t n;
+
+	if (!w->srv->trust_xff || !x || !x->len)
+		return;
+	/* the rightmost entry is what the trusted proxy saw */
+	comma = x->p + x->len;
+	while (comma > x->p && comma[-1] != ',')
+		comma--;
+	while (comma < x->p + x->len && *comma == ' ')
+		comma++;
+	n = (size_t)(x->p + x->len - comma);
+	if (!n || n >= sizeof(ip))
+		return;
+	memcpy(ip, comma, n);
+	ip[n] = 0;
+	if (target_set(&t, ip, 0) < 0 || !target_is_ip(&t, &ss))
+		return;
+	log_debug(c->id, "client %s via %s (X-Forwarded-For)", ip, c->peer_str);
+	memcpy(&c->peer, &ss, sizeof(ss));
+	snprintf(c->peer_str, sizeof(c->peer_str), "%s", ip);
+}
+
+static void upgrade(wconn_t *w, const wstun_token_t *tok, sbuf_t *rest)
+{
+	conn_t *c = w->c;
+	wsrv_t *s = w->srv;
+	const http_str_t *key = http_req_header(&w->req, "Sec-WebSocket-Key");
+	char kbuf[64], resp[512], extra[160], ans64[80];
+	uint8_t sn[WSTUN_NONCE], ans[WSTUN_ANSWER];
+	wstun_sess_t sess = {.enc = tok->flags & WSTUN_F_ENC, .rx_first = 1};
+	stream_t *inner = c->client;
+	int n;
+
+	snprintf(kbuf, sizeof(kbuf), "%.*s", (int)(key->len < 63 ? key->len : 63), key->p);
+	random_bytes(sn, sizeof(sn));
+	wstun_answer_build(&s->keys, tok->nonce, sn, ans);
+	b64url_encode(ans, sizeof(ans), ans64);
+	snprintf(extra, sizeof(extra), "Set-Cookie: sid=%s; Path=/; HttpOnly\r\n", ans64);
+	n = ws_server_response(resp, sizeof(resp), kbuf, extra);
+	if (n < 0) {
+		sbuf_free(rest);
+		conn_close(c, "response too long");
+		return;
+	}
+	stream_write_copy(inner, resp, (size_t)n);
+	if (sess.enc) {
+		wstun_dir_key(&s->keys, tok->nonce, NULL, sess.rx_key);
+		wstun_dir_key(&s->keys, tok->nonce, sn, sess.tx_key);
+	}
+	w->t = wstun_new(c->l->loop, c->id, on_ctl, w);
+	c->client = wstun_stream(w->t);
+	if (wstun_attach(w->t, c->l->loop, inner, rest, 0, &s->wo, &sess) < 0) {
+		conn_close(c, "attach failed");
+		return;
+	}
+	log_debug(c->id, "ws tunnel up (%s)", sess.enc ? "sealed" : "enc=none");
+	if (tok->flags & WSTUN_F_OPEN) {
+		if (start_open(w, tok->open, tok->open_len) < 0)
+			conn_close(c, "bad open request");
+	} else {
+		conn_set_deadline(c, s->open_timeout_ms); /* a pooled connection */
+	}
+}
+
+static void on_request(wconn_t *w, sbuf_t *rest)
+{
+	conn_t *c = w->c;
+	wsrv_t *s = w->srv;
+	const http_str_t *ck = http_req_header(&w->req, "Cookie");
+	const http_str_t *ver = http_req_header(&w->req, "Sec-WebSocket-Version");
+	char tok64[(WSTUN_TOKEN_MAX * 4) / 3 + 8];
+	uint8_t raw[WSTUN_TOKEN_MAX];
+	wstun_token_t *tok;
+	size_t plen = strlen(s->path);
+	uint64_t now = wall_ms();
+	int n, r;
+
+	apply_xff(w);
+	if (s->trust_xff && !acl_permits(&c->l->clients, (struct sockaddr *)&c->peer)) {
+		sbuf_free(rest);
+		log_info(c->id, "%s: refused (X-Forwarded-For not allowed)", c->peer_str);
+		conn_close(c, "client not allowed");
+		return;
+	}
+	if (w->req.method != HTTP_GET || !w->req.upgrade || !http_req_header(&w->req, "Sec-WebSocket-Key") ||
+	    !ver || ver->len != 2 || memcmp(ver->p, "13", 2) || !ck ||
+	    w->req.target.len < plen || memcmp(w->req.target.p, s->path, plen) ||
+	    (w->req.target.len > plen && w->req.target.p[plen] != '?' && s->path[plen - 1] != '/')) {
+		sbuf_free(rest);
+		send_decoy(w, REJ_PROBE, "not a tunnel request");
+		return;
+	}
+	if (cookie_value(ck, "sid", tok64, sizeof(tok64)) < 0 ||
+	    (n = b64_decode(tok64, strlen(tok64), raw, sizeof(raw))) < 0) {
+		sbuf_free(rest);
+		send_decoy(w, REJ_MALFORMED, "no token");
+		return;
+	}
+	tok = malloc(sizeof(*tok));
+	if (!tok)
+		abort();
+	r = wstun_token_parse(&s->keys, raw, (size_t)n, tok);
+	if (r < 0) {
+		send_decoy(w, r == -EBADMSG ? REJ_AUTH : REJ_MALFORMED,
+			   r == -EBADMSG ? "token not authentic (wrong key?)" : "malformed token");
+	} else if (tok->ts_ms + s->skew_ms < now || tok->ts_ms > now + s->skew_ms ||
+		   (now < s->start_ms + s->skew_ms && tok->ts_ms + 1000 < s->start_ms)) {
+		/* the last test: a token older than this process may have been
+		 * seen by the one before it, whose replay cache is gone */
+		send_decoy(w, REJ_SKEW, "token timestamp outside the window");
+	} else if ((r = replay_check_add(s->replay, tok->nonce, now, now + 2 * s->skew_ms)) != REPLAY_NEW) {
+		send_decoy(w, r == REPLAY_SEEN ? REJ_REPLAY : REJ_FULL,
+			   r == REPLAY_SEEN ? "replayed token" : "replay cache full");
+	} else {
+		upgrade(w, tok, rest);
+		rest = NULL;
+	}
+	sbuf_free(rest);
+	free(tok);
+}
+
+static void hs_read(stream_t *st, sbuf_t *b)
+{
+	wconn_t *w = st->data;
+	conn_t *c = w->c;
+	size_t used = 0;
+	http_res_t r;
+
+	if (!b) {
+		conn_close(c, "client closed");
+		return;
+	}
+	r = http_req_feed(&w->req, sbuf_ptr(b), b->len, &used);
+	if (r == HTTP_MORE && w->req.len <= HEAD_MAX) {
+		sbuf_free(b);
+		return;
+	}
+	stream_read_stop(st);
+	if (r != HTTP_DONE) {
+		sbuf_free(b);
+		/* random bytes or an oversized head: a web server's 400 */
+		log_info(c->id, "%s: not HTTP (%s)", c->peer_str, w->req.error ? w->req.error : "too long");
+		w->srv->rejected[REJ_PROBE]++;
+		stream_write_str(c->client, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+					    "Connection: close\r\n\r\n");
+		conn_linger(c, "bad request");
+		return;
+	}
+	conn_handshake_done(c);
+	sbuf_consume(b, used);
+	if (!b->len) {
+		sbuf_free(b);
+		b = NULL;
+	}
+	on_request(w, b);
+}
+
+static void hs_error(stream_t *st, int err)
+{
+	wconn_t *w = st->data;
+
+	conn_close(w->c, "client error");
+}
+
+static const stream_cbs_t hs_cbs = {hs_read, NULL, hs_error};
+
+static void read_head(wconn_t *w)
+{
+	stream_set_cbs(w->c->client, &hs_cbs, w);
+	stream_read_start(w->c->client);
+}
+
+static void on_tls(void *ud, stream_t *s, int err)
+{
+	wconn_t *w = ud;
+
+	if (err < 0) {
+		log_info(w->c->id, "%s: TLS handshake failed: %s", w->c->peer_str, uv_strerror(err));
+		conn_close(w->c, "tls failed");
+		return;
+	}
+	read_head(w);
+}
+
+static void ws_on_conn(conn_t *c)
+{
+	wsrv_t *s = c->l->front;
+	wconn_t *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		abort();
+	w->c = c;
+	w->srv = s;
+	http_req_init(&w->req);
+	c->front = w;
+	c->front_free = wconn_free;
+	if (s->tls) {
+		c->client = tls_server_new(c->l->loop, s->tls, c->client, NULL);
+		tls_handshake(c->client, on_tls, w);
+		return;
+	}
+	read_head(w);
+}
+
+/* ---- set-up ---- */
+
+static void metrics_fn(mbuf_t *b, void *ud)
+{
+	wsrv_t *s = ud;
+
+	mbuf_printf(b, "sluice_ws_tunnels_active{listener=\"%s\"} %llu\n", s->l->name,
+		    (unsigned long long)s->active);
+	mbuf_printf(b, "sluice_ws_opens_total{listener=\"%s\"} %llu\n", s->l->name,
+		    (unsigned long long)s->opens);
+	for (int i = 0; i < REJ_N; i++)
+		mbuf_printf(b, "sluice_ws_rejected_total{listener=\"%s\",reason=\"%s\"} %llu\n",
+			    s->l->name, rej_names[i], (unsigned long long)s->rejected[i]);
+	mbuf_printf(b, "sluice_ws_replay_cache_entries{listener=\"%s\"} %zu\n", s->l->name,
+		    replay_size(s->replay));
+}
+
+static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
+{
+	wsrv_t *s = calloc(1, sizeof(*s));
+	url_t *u = l->url;
+	const char *key = NULL, *cert = NULL, *certkey = NULL, *decoy = NULL;
+	uint8_t k[KEY_MAX];
+	size_t klen;
+	uint64_t cache = 65536, ping = 30000, dead = 90000, maxmsg = 1 << 20;
+	struct stat st;
+	int r;
+
+	if (!s)
+		abort();
+	l->front = s;
+	s->l = l;
+	s->skew_ms = 120000;
+	s->open_timeout_ms = 600000;
+	s->start_ms = wall_ms();
+	if (url_opt_str(u, "key", &key) <= 0) {
+		snprintf(err, errlen, "option 'key' is required (make one with `sluice keygen`)");
+		return -EINVAL;
+	}
+	if (key_parse(key, k, &klen) < 0) {
+		snprintf(err, errlen, "option 'key': not base64 of 16 to 64 bytes (use `sluice keygen`)");
+		return -EINVAL;
+	}
+	wstun_keys_init(&s->keys, k, klen);
+	if ((r = url_opt_duration(u, "skew", &s->skew_ms, err, errlen)) < 0 ||
+	    (r = url_opt_duration(u, "open-timeout", &s->open_timeout_ms, err, errlen)) < 0 ||
+	    (r = url_opt_uint(u, "replay-cache", 10000000, &cache, err, errlen)) < 0 ||
+	    (r = url_opt_bool(u, "trust-xff", &s->trust_xff, err, errlen)) < 0 ||
+	    (r = url_opt_duration(u, "ping", &ping, err, errlen)) < 0 ||
+	    (r = url_opt_duration(u, "dead", &dead, err, errlen)) < 0 ||
+	    (r = url_opt_uint(u, "max-message", 64 << 20, &maxmsg, err, errlen)) < 0)
+		return r;
+	s->wo = (ws_opts_t){.max_message = maxmsg, .ping_ms = ping, .dead_ms = dead};
+	s->replay = replay_new(cache);
+	if (url_opt_str(u, "decoy", &decoy) > 0) {
+		if (stat(decoy, &st) < 0) {
+			snprintf(err, errlen, "option 'decoy': %s: %s", decoy, strerror(errno));
+			return -EINVAL;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			size_t n = strlen(decoy);
+			s->dir = strdup(decoy);
+			if (n && s->dir[n - 1] == '/')
+				s->dir[n - 1] = 0;
+		} else if (!(s->page = slurp(decoy, &s->page_len))) {
+			snprintf(err, errlen, "option 'decoy': %s: not a readable file under 1 MiB", decoy);
+			return -EINVAL;
+		}
+	}
+	s->path = strdup(u->path[0] ? u->path : "/");
+	if (tls) {
+		tls_opts_t o = {0};
+		if (url_opt_str(u, "cert", &cert) <= 0 || url_opt_str(u, "certkey", &certkey) <= 0) {
+			snprintf(err, errlen, "wss:// needs options 'cert' and 'certkey' (PEM files)");
+			return -EINVAL;
+		}
+		o.cert_file = cert;
+		o.key_file = certkey;
+		if ((r = tls_ctx_new_server(&o, &s->tls, err, errlen)) < 0)
+			return r;
+	}
+	metrics_register(metrics_fn, s);
+	return 0;
+}
+
+static int ws_init(listener_t *l, char *err, size_t errlen) { return ws_init_common(l, 0, err, errlen); }
+static int wss_init(listener_t *l, char *err, size_t errlen) { return ws_init_common(l, 1, err, errlen); }
+
+static void ws_free_front(listener_t *l)
+{
+	wsrv_t *s = l->front;
+
+	if (!s)
+		return;
+	tls_ctx_free(s->tls);
+	replay_free(s->replay);
+	free(s->path);
+	free(s->page);
+	free(s->dir);
+	free(s);
+}
+
+const front_ops_t ws_front_ops = {
+	.scheme = "ws",
+	.init = ws_init,
+	.on_conn = ws_on_conn,
+	.free = ws_free_front,
+};
+
+const front_ops_t wss_front_ops = {
+	.scheme = "wss",
+	.init = wss_init,
+	.on_conn = ws_on_conn,
+	.free = ws_free_front,
+};

@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""Independent peers for sluice's WebSocket tunnel (docs/ws-protocol.md),
+written from the spec with Python's standard library and python3-websockets
+(run with Debian's /usr/bin/python3).
+
+  wspeer.py token KEY [SKEW_MS]            print a pool token (no open) cookie value
+  wspeer.py client URL KEY                 websockets client: handshake with a token,
+                                           ping/pong, clean close (prints steps)
+  wspeer.py server PORT KEY SECONDS        websockets server that checks the token and
+                                           answers like a sluice server (Set-Cookie)
+  wspeer.py replay HOST PORT FILE          send a captured request twice, print both status lines
+  wspeer.py record PORT FILE               accept one connection, save its request head, close
+"""
+import asyncio
+import base64
+import hashlib
+import hmac
+import os
+import socket
+import struct
+import sys
+import time
+
+
+def b64any(s):
+    s = s.strip().replace("-", "+").replace("_", "/")
+    return base64.b64decode(s + "=" * (-len(s) % 4))
+
+
+def b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def hkdf(ikm, salt, info, n=32):
+    prk = hmac.new(salt, ikm, hashlib.sha256).digest()
+    out, t, i = b"", b"", 1
+    while len(out) < n:
+        t = hmac.new(prk, t + info + bytes([i]), hashlib.sha256).digest()
+        out += t
+        i += 1
+    return out[:n]
+
+
+def k_auth(key):
+    return hkdf(b64any(key), b"sluice/ws/1", b"auth")
+
+
+def token(key, skew_ms=0, nonce=None):
+    nonce = nonce or os.urandom(16)
+    ts = int(time.time() * 1000) + skew_ms
+    body = bytes([1, 1]) + struct.pack(">Q", ts) + nonce  # ENC flag, no open
+    return b64url(body + hmac.new(k_auth(key), body, hashlib.sha256).digest()), nonce
+
+
+def answer(key, cn, sn):
+    return sn + hmac.new(k_auth(key), b"answer" + cn + sn, hashlib.sha256).digest()
+
+
+async def client(url, key):
+    import websockets
+    tok, nonce = token(key)
+    async with websockets.connect(url, extra_headers={"Cookie": "sid=" + tok},
+                                  ping_interval=None) as ws:
+        print("handshake ok", flush=True)
+        sid = ws.response_headers.get("Set-Cookie", "")
+        ans = b64any(sid.split("sid=")[1].split(";")[0])
+        mac = hmac.new(k_auth(key), b"answer" + nonce + ans[:16], hashlib.sha256).digest()
+        print("answer ok" if hmac.compare_digest(mac, ans[16:]) else "answer BAD", flush=True)
+        pong = await ws.ping(b"hello")
+        await asyncio.wait_for(pong, 5)
+        print("pong ok", flush=True)
+        await ws.close(1000, "bye")
+        print("closed", ws.close_code, flush=True)
+
+
+async def server(port, key, secs):
+    import websockets
+
+    async def handler(ws, path=None):
+        print("connection", flush=True)
+        await asyncio.sleep(secs / 2)
+        await ws.close(1000, "done")
+        print("closed", ws.close_code, flush=True)
+
+    def extra_headers(path, request_headers):
+        ck = request_headers.get("Cookie", "")
+        raw = b64any(ck.split("sid=")[1].split(";")[0])
+        body, mac = raw[:-32], raw[-32:]
+        ok = hmac.compare_digest(hmac.new(k_auth(key), body, hashlib.sha256).digest(), mac)
+        print("token", "ok" if ok else "BAD", flush=True)
+        ans = answer(key, raw[10:26], os.urandom(16))
+        return [("Set-Cookie", "sid=" + b64url(ans) + "; Path=/")]
+
+    async with websockets.serve(handler, "127.0.0.1", port,
+                                extra_headers=extra_headers, ping_interval=None):
+        await asyncio.sleep(secs)
+
+
+def record(port, path):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(1)
+    c, _ = s.accept()
+    data = b""
+    while b"\r\n\r\n" not in data:
+        d = c.recv(65536)
+        if not d:
+            break
+        data += d
+    open(path, "wb").write(data[: data.index(b"\r\n\r\n") + 4])
+    c.close()
+
+
+def replay(host, port, path):
+    req = open(path, "rb").read()
+    for _ in range(2):
+        s = socket.create_connection((host, port), timeout=5)
+        s.sendall(req)
+        resp = b""
+        try:
+            while b"\r\n" not in resp:
+                d = s.recv(4096)
+                if not d:
+                    break
+                resp += d
+        except socket.timeout:
+            pass
+        print(resp.split(b"\r\n")[0].decode(errors="replace"), flush=True)
+        s.close()
+
+
+def main():
+    cmd = sys.argv[1]
+    if cmd == "token":
+        print(token(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 0)[0])
+    elif cmd == "client":
+        asyncio.run(client(sys.argv[2], sys.argv[3]))
+    elif cmd == "server":
+        asyncio.run(server(int(sys.argv[2]), sys.argv[3], float(sys.argv[4])))
+    elif cmd == "record":
+        record(int(sys.argv[2]), sys.argv[3])
+    elif cmd == "replay":
+        replay(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
