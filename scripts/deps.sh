@@ -8,7 +8,7 @@ set -eu
 BUILD_PKGS="build-essential cmake pkg-config clang libuv1-dev libssl-dev libyaml-dev
  libcmocka-dev libhttp-parser-dev libwslay-dev"
 TEST_PKGS="curl socat openssl iperf3 tinyproxy microsocks dante-server procps
- netcat-openbsd python3 python3-websockets psmisc"
+ netcat-openbsd python3 python3-websockets nginx psmisc"
 
 want="$BUILD_PKGS"
 [ "${1:-all}" = build ] || want="$want $TEST_PKGS"

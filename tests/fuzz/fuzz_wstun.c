@@ -1,0 +1,42 @@
+/* Fuzz target: the WebSocket tunnel's open token, open body and records
+ * (tunnel/wstun_proto), under a fixed key, sealed and plain. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tunnel/wstun_proto.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static wstun_keys_t k;
+	static int init;
+	static const uint8_t key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+	wstun_token_t *t;
+	target_t tg;
+	const uint8_t *d;
+	size_t dl;
+	uint8_t sn[WSTUN_NONCE], type, kb[SEAL_KEY];
+	seal_t s;
+	sbuf_t *m;
+
+	if (!init) {
+		wstun_keys_init(&k, key, sizeof(key));
+		init = 1;
+	}
+	t = malloc(sizeof(*t));
+	if (wstun_token_parse(&k, data, size, t) == 0 && t->open_len)
+		wstun_open_parse(t->open, t->open_len, &tg, &d, &dl);
+	free(t);
+	wstun_open_parse(data, size, &tg, &d, &dl);
+	wstun_answer_check(&k, key, data, size, sn);
+	m = sbuf_from(data, size);
+	wstun_rec_open(NULL, m, &type);
+	sbuf_free(m);
+	memset(kb, 0, sizeof(kb));
+	seal_init(&s, kb, 0, 0);
+	m = sbuf_from(data, size);
+	wstun_rec_open(&s, m, &type);
+	sbuf_free(m);
+	seal_free(&s);
+	return 0;
+}

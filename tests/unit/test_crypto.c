@@ -1,0 +1,282 @@
+/* Unit tests: core/crypto, core/seal, core/replay and the WebSocket tunnel's
+ * wire format (tunnel/wstun_proto), against published vectors where they
+ * exist (RFC 5869 HKDF, RFC 4231 HMAC) or computed by an independent
+ * implementation (ChaCha20-Poly1305 with our nonce layout). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/crypto.h"
+#include "core/replay.h"
+#include "core/seal.h"
+#include "tunnel/wstun_proto.h"
+
+static size_t unhex(const char *h, uint8_t *out)
+{
+	size_t n = 0;
+
+	while (h[0] && h[1]) {
+		unsigned v;
+		sscanf(h, "%2x", &v);
+		out[n++] = (uint8_t)v;
+		h += 2;
+	}
+	return n;
+}
+
+static void test_hkdf_rfc5869(void **st)
+{
+	uint8_t ikm[22], salt[13], okm[42], want[42];
+	const uint8_t info[] = {0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0};
+
+	memset(ikm, 0x0b, sizeof(ikm));
+	unhex("000102030405060708090a0b0c", salt);
+	unhex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
+	      want);
+	assert_int_equal(hkdf_sha256(ikm, sizeof(ikm), salt, sizeof(salt), (const char *)info, okm,
+				     sizeof(okm)),
+			 0);
+	assert_memory_equal(okm, want, sizeof(want));
+}
+
+static void test_hmac_rfc4231(void **st)
+{
+	uint8_t key[20], out[32], want[32];
+
+	memset(key, 0x0b, sizeof(key));
+	unhex("b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7", want);
+	hmac_sha256(key, sizeof(key), (const uint8_t *)"Hi There", 8, out);
+	assert_memory_equal(out, want, 32);
+}
+
+static void test_base64(void **st)
+{
+	uint8_t out[16];
+	char enc[32];
+
+	assert_int_equal(b64_encode((const uint8_t *)"foob", 4, enc), 8);
+	assert_string_equal(enc, "Zm9vYg==");
+	assert_int_equal(b64url_encode((const uint8_t *)"\xfb\xff", 2, enc), 3);
+	assert_string_equal(enc, "-_8");
+	assert_int_equal(b64_decode("Zm9vYg==", 8, out, sizeof(out)), 4);
+	assert_memory_equal(out, "foob", 4);
+	assert_int_equal(b64_decode("-_8", 3, out, sizeof(out)), 2);
+	assert_int_equal(b64_decode("+/8=", 4, out, sizeof(out)), 2);
+	assert_true(b64_decode("Zm9v!", 5, out, sizeof(out)) < 0);
+	assert_true(b64_decode("Z", 1, out, sizeof(out)) < 0);
+}
+
+static void test_keys(void **st)
+{
+	char k[64];
+	uint8_t raw[KEY_MAX];
+	size_t n;
+
+	key_generate(k, sizeof(k));
+	assert_int_equal(strlen(k), 44);
+	assert_int_equal(key_parse(k, raw, &n), 0);
+	assert_int_equal(n, 32);
+	assert_true(key_parse("c2hvcnQ=", raw, &n) < 0); /* "short" */
+	assert_true(key_parse("not base64!", raw, &n) < 0);
+}
+
+/* RFC 8439's plaintext, key and AAD, sealed with sluice's nonce layout
+ * (4 zero bytes, counter 7): the expected bytes were computed with Python's
+ * cryptography package (ChaCha20Poly1305), an implementation independent of
+ * OpenSSL's EVP interface as used here. */
+static void test_seal_vector(void **st)
+{
+	uint8_t key[32], aad[12], pt[114], ct[114 + 16], want[114 + 16], back[114];
+	const char *plain = "Ladies and Gentlemen of the class of '99: If I could offer you only one "
+			    "tip for the future, sunscreen would be it.";
+	seal_t s, o;
+
+	unhex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f", key);
+	unhex("50515253c0c1c2c3c4c5c6c7", aad);
+	memcpy(pt, plain, 114);
+	unhex("825859cc37758e2ef5ad8c2ec3144e9cd050f2f083e9303c216d3cbcef59cff439f5d7f8855a6af2"
+	      "a7fab60cbf79f3b18a9bf4bba9fef7e58f46958032871c57bb115af2e6a1d067d490b0359944db22"
+	      "20151673a67c7430a360cad9cad5030064ebed669ffa89f2f102f398bad1174f6f4a8f3aaa4b24db"
+	      "2ccec3e6e568a1c5d797",
+	      want);
+	assert_int_equal(seal_init(&s, key, 1, 7), 0);
+	assert_int_equal(seal_init(&o, key, 0, 7), 0);
+	assert_int_equal(seal_seal(&s, aad, sizeof(aad), pt, 114, ct), 130);
+	assert_memory_equal(ct, want, 130);
+	ct[5] ^= 1; /* tampered: refused, and the counter does not move */
+	assert_int_equal(seal_open(&o, aad, sizeof(aad), ct, 130, back), -74 /* -EBADMSG */);
+	ct[5] ^= 1;
+	assert_int_equal(seal_open(&o, aad, sizeof(aad), ct, 130, back), 114);
+	assert_memory_equal(back, pt, 114);
+	/* replaying the same record fails: the counter moved on */
+	assert_true(seal_open(&o, aad, sizeof(aad), ct, 130, back) < 0);
+	seal_free(&s);
+	seal_free(&o);
+}
+
+static void test_replay(void **st)
+{
+	replay_t *r = replay_new(16);
+	uint8_t n[16] = {1};
+
+	assert_int_equal(replay_check_add(r, n, 1000, 2000), REPLAY_NEW);
+	assert_int_equal(replay_check_add(r, n, 1500, 2500), REPLAY_SEEN);
+	assert_int_equal(replay_check_add(r, n, 2000, 3000), REPLAY_NEW); /* expired */
+	for (int i = 0; i < 15; i++) {
+		n[1] = (uint8_t)(i + 1);
+		assert_int_equal(replay_check_add(r, n, 2000, 5000), REPLAY_NEW);
+	}
+	n[1] = 99;
+	assert_int_equal(replay_check_add(r, n, 2000, 5000), REPLAY_FULL);
+	assert_int_equal(replay_check_add(r, n, 5000, 6000), REPLAY_NEW);
+	/* many entries with colliding first bytes: the hash is the nonce */
+	replay_free(r);
+	r = replay_new(1000);
+	for (int i = 0; i < 1000; i++) {
+		uint8_t m[16] = {0};
+		m[15] = (uint8_t)i;
+		m[14] = (uint8_t)(i >> 8);
+		assert_int_equal(replay_check_add(r, m, (uint64_t)i, 1000 + (uint64_t)i), REPLAY_NEW);
+	}
+	for (int i = 0; i < 1000; i++) {
+		uint8_t m[16] = {0};
+		m[15] = (uint8_t)i;
+		m[14] = (uint8_t)(i >> 8);
+		assert_int_equal(replay_check_add(r, m, 999, 2000), REPLAY_SEEN);
+	}
+	assert_int_equal(replay_size(r), 1000);
+	uint8_t m[16] = {9, 9};
+	assert_int_equal(replay_check_add(r, m, 1500, 3000), REPLAY_NEW); /* half expired */
+	assert_int_equal(replay_size(r), 500);
+	replay_free(r);
+}
+
+static wstun_keys_t keys(const char *b64)
+{
+	wstun_keys_t k;
+	uint8_t raw[KEY_MAX];
+	size_t n;
+
+	assert_int_equal(key_parse(b64, raw, &n), 0);
+	assert_int_equal(wstun_keys_init(&k, raw, n), 0);
+	return k;
+}
+
+static void test_token(void **st)
+{
+	wstun_keys_t k = keys("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+	wstun_keys_t other = keys("HxAREhMUFRYXGBkaGxwdHh8AAQIDBAUGBwgJCgsMDQ4=");
+	uint8_t nonce[16], open[WSTUN_OPEN_MAX], tok[WSTUN_TOKEN_MAX];
+	target_t t, t2;
+	wstun_token_t p;
+	const uint8_t *data;
+	size_t dlen;
+	int n, ol;
+
+	memset(nonce, 7, sizeof(nonce));
+	target_set(&t, "example.org", 443);
+	ol = wstun_open_encode(&t, (const uint8_t *)"GET / HTTP/1.1\r\n", 16, open, sizeof(open));
+	assert_int_equal(ol, 1 + 11 + 2 + 16);
+	n = wstun_token_build(&k, WSTUN_F_ENC, 1700000000123ULL, nonce, open, (size_t)ol, tok,
+			      sizeof(tok));
+	assert_int_equal(n, WSTUN_HDR + ol + SEAL_TAG + WSTUN_MAC);
+	assert_int_equal(wstun_token_parse(&k, tok, (size_t)n, &p), 0);
+	assert_int_equal(p.flags, WSTUN_F_ENC | WSTUN_F_OPEN);
+	assert_int_equal(p.ts_ms, 1700000000123ULL);
+	assert_memory_equal(p.nonce, nonce, 16);
+	assert_int_equal(wstun_open_parse(p.open, p.open_len, &t2, &data, &dlen), 0);
+	assert_string_equal(t2.host, "example.org");
+	assert_int_equal(t2.port, 443);
+	assert_int_equal(dlen, 16);
+	assert_memory_equal(data, "GET / HTTP/1.1\r\n", 16);
+	/* the target is not in clear in the token */
+	assert_null(memmem(tok, (size_t)n, "example.org", 11));
+	/* wrong key, tampering, truncation */
+	assert_int_equal(wstun_token_parse(&other, tok, (size_t)n, &p), -74);
+	for (int i = 0; i < n; i++) {
+		tok[i] ^= 0x40;
+		assert_true(wstun_token_parse(&k, tok, (size_t)n, &p) < 0);
+		tok[i] ^= 0x40;
+	}
+	for (int i = 0; i < n; i++)
+		assert_true(wstun_token_parse(&k, tok, (size_t)i, &p) < 0);
+	/* a pool token: no open */
+	n = wstun_token_build(&k, 0, 5, nonce, NULL, 0, tok, sizeof(tok));
+	assert_int_equal(n, WSTUN_HDR + WSTUN_MAC);
+	assert_int_equal(wstun_token_parse(&k, tok, (size_t)n, &p), 0);
+	assert_int_equal(p.flags, 0);
+	assert_int_equal(p.open_len, 0);
+}
+
+static void test_answer_and_records(void **st)
+{
+	wstun_keys_t k = keys("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+	uint8_t cn[16], sn[16], sn2[16], ans[WSTUN_ANSWER], kc[32], ks[32], kc2[32];
+	seal_t tx, rx;
+	sbuf_t *m;
+	uint8_t type;
+
+	memset(cn, 1, 16);
+	memset(sn, 2, 16);
+	wstun_answer_build(&k, cn, sn, ans);
+	assert_int_equal(wstun_answer_check(&k, cn, ans, sizeof(ans), sn2), 0);
+	assert_memory_equal(sn, sn2, 16);
+	cn[0] ^= 1;
+	assert_true(wstun_answer_check(&k, cn, ans, sizeof(ans), sn2) < 0);
+	cn[0] ^= 1;
+	wstun_dir_key(&k, cn, NULL, kc);
+	wstun_dir_key(&k, cn, sn, ks);
+	wstun_dir_key(&k, cn, NULL, kc2);
+	assert_memory_equal(kc, kc2, 32);
+	assert_memory_not_equal(kc, ks, 32);
+	seal_init(&tx, kc, 1, 1);
+	seal_init(&rx, kc, 0, 1);
+	m = wstun_rec_build(&tx, WSTUN_REC_DATA, (const uint8_t *)"payload", 7);
+	assert_int_equal(m->len, 1 + 7 + SEAL_TAG);
+	assert_int_equal(wstun_rec_open(&rx, m, &type), 0);
+	assert_int_equal(type, WSTUN_REC_DATA);
+	assert_int_equal(m->len, 7);
+	assert_memory_equal(sbuf_ptr(m), "payload", 7);
+	sbuf_free(m);
+	m = wstun_rec_build(&tx, 9, NULL, 0); /* unknown type */
+	assert_int_equal(wstun_rec_open(&rx, m, &type), -22);
+	sbuf_free(m);
+	m = wstun_rec_build(NULL, WSTUN_REC_EOF, NULL, 0); /* plain */
+	assert_int_equal(wstun_rec_open(NULL, m, &type), 0);
+	assert_int_equal(type, WSTUN_REC_EOF);
+	sbuf_free(m);
+	seal_free(&tx);
+	seal_free(&rx);
+}
+
+static void test_open_parse_bad(void **st)
+{
+	target_t t;
+	const uint8_t *d;
+	size_t dl;
+
+	assert_true(wstun_open_parse((const uint8_t *)"", 0, &t, &d, &dl) < 0);
+	assert_true(wstun_open_parse((const uint8_t *)"\x00\x00\x50", 3, &t, &d, &dl) < 0);
+	assert_true(wstun_open_parse((const uint8_t *)"\x05h", 2, &t, &d, &dl) < 0);
+	assert_true(wstun_open_parse((const uint8_t *)"\x01h\x00\x00", 4, &t, &d, &dl) < 0); /* port 0 */
+	assert_true(wstun_open_parse((const uint8_t *)"\x01 \x00\x50", 4, &t, &d, &dl) < 0);
+	assert_int_equal(wstun_open_parse((const uint8_t *)"\x01h\x00\x50xyz", 7, &t, &d, &dl), 0);
+	assert_int_equal(t.port, 80);
+	assert_int_equal(dl, 3);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hkdf_rfc5869),      cmocka_unit_test(test_hmac_rfc4231),
+		cmocka_unit_test(test_base64),            cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_seal_vector),      cmocka_unit_test(test_replay),
+		cmocka_unit_test(test_token),             cmocka_unit_test(test_answer_and_records),
+		cmocka_unit_test(test_open_parse_bad),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
