@@ -481,9 +481,9 @@ static void read_plain(tls_stream_t *t)
 			continue;
 		if (e == SSL_ERROR_WANT_READ)
 			return;
-		if (!t->want_read)
-			return; /* SSL_read says the same again when reading resumes */
 		if (e == SSL_ERROR_ZERO_RETURN) {
+			if (!t->want_read)
+				return; /* SSL_read says it again when reading resumes */
 			t->rd_eof = 1;
 			stream_read_stop(t->inner);
 			log_debug(t->s.id, "tls: end of data from peer (%s)",
@@ -608,7 +608,8 @@ static void tls_read_start(stream_t *s)
 		return;
 	stream_read_start(t->inner);
 	/* what is already here is delivered from the timer, not from this op */
-	if (t->inq.bytes || t->inner_eof || SSL_has_pending(t->ssl))
+	if (t->inq.bytes || t->inner_eof || SSL_has_pending(t->ssl) ||
+	    (SSL_get_shutdown(t->ssl) & SSL_RECEIVED_SHUTDOWN))
 		uv_timer_start(&t->kick, on_kick, 0, 0);
 }
 
