@@ -6,7 +6,8 @@
 set -eu
 
 BUILD_PKGS="build-essential cmake pkg-config clang libuv1-dev libssl-dev libyaml-dev
- libcmocka-dev libhttp-parser-dev libwslay-dev"
+ libcmocka-dev libhttp-parser-dev libwslay-dev
+ liblwip-dev libslirp-dev libglib2.0-dev libpcap-dev"
 TEST_PKGS="curl socat openssl iperf3 tinyproxy microsocks dante-server procps
  netcat-openbsd python3 python3-websockets nginx psmisc"
 
