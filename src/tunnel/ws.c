@@ -20,6 +20,9 @@
  *            chunks (out), so the bytes of many messages share one chunk.
  *            The chunks are written to the inner stream from a uv_prepare
  *            callback, once per loop iteration: writes are few and large.
+ *            ws_pending() is wslay's queue + out + the inner write queue;
+ *            on_drain reports it shrinking at or under the low mark, down
+ *            to empty, as a stream's does.
  *   pause    ws_pause stops reading the inner stream and holds messages
  *            wslay still completes from its buffer (held); ws_resume
  *            delivers them from the prepare callback.  While reading, rq is
@@ -91,16 +94,20 @@ void ws_accept_for(const char *key, char accept[WS_ACCEPT_LEN + 1])
 
 	if (!c || !EVP_DigestInit_ex(c, EVP_sha1(), NULL) ||
 	    !EVP_DigestUpdate(c, key, strlen(key)) ||
-	    !EVP_DigestUpdate(c, WS_GUID, sizeof(WS_GUID) - 1) || !EVP_DigestFinal_ex(c, md, &mdlen))
+	    !EVP_DigestUpdate(c, WS_GUID, sizeof(WS_GUID) - 1) ||
+	    !EVP_DigestFinal_ex(c, md, &mdlen))
 		abort();
 	EVP_MD_CTX_free(c);
 	b64(md, mdlen, accept);
 }
 
-static int has_crlf(const char *s) { return s && strpbrk(s, "\r\n") != NULL; }
+static int has_crlf(const char *s)
+{
+	return s && strpbrk(s, "\r\n") != NULL;
+}
 
 int ws_client_request(char *buf, size_t len, const char *host, const char *path, const char *key,
-		      const char *extra)
+                      const char *extra)
 {
 	int n;
 
@@ -109,14 +116,14 @@ int ws_client_request(char *buf, size_t len, const char *host, const char *path,
 	if (!path || !*path)
 		path = "/";
 	n = snprintf(buf, len,
-		     "GET %s HTTP/1.1\r\n"
-		     "Host: %s\r\n"
-		     "Upgrade: websocket\r\n"
-		     "Connection: Upgrade\r\n"
-		     "Sec-WebSocket-Key: %s\r\n"
-		     "Sec-WebSocket-Version: 13\r\n"
-		     "%s\r\n",
-		     path, host, key, extra ? extra : "");
+	             "GET %s HTTP/1.1\r\n"
+	             "Host: %s\r\n"
+	             "Upgrade: websocket\r\n"
+	             "Connection: Upgrade\r\n"
+	             "Sec-WebSocket-Key: %s\r\n"
+	             "Sec-WebSocket-Version: 13\r\n"
+	             "%s\r\n",
+	             path, host, key, extra ? extra : "");
 	if (n < 0 || (size_t)n >= len)
 		return -ENOSPC;
 	return n;
@@ -131,12 +138,12 @@ int ws_server_response(char *buf, size_t len, const char *key, const char *extra
 		return -EINVAL;
 	ws_accept_for(key, accept);
 	n = snprintf(buf, len,
-		     "HTTP/1.1 101 Switching Protocols\r\n"
-		     "Upgrade: websocket\r\n"
-		     "Connection: Upgrade\r\n"
-		     "Sec-WebSocket-Accept: %s\r\n"
-		     "%s\r\n",
-		     accept, extra ? extra : "");
+	             "HTTP/1.1 101 Switching Protocols\r\n"
+	             "Upgrade: websocket\r\n"
+	             "Connection: Upgrade\r\n"
+	             "Sec-WebSocket-Accept: %s\r\n"
+	             "%s\r\n",
+	             accept, extra ? extra : "");
 	if (n < 0 || (size_t)n >= len)
 		return -ENOSPC;
 	return n;
@@ -144,16 +151,19 @@ int ws_server_response(char *buf, size_t len, const char *key, const char *extra
 
 /* Response-head scan state for http_parser's callbacks. */
 typedef struct resp_scan {
-	const char *accept;                  /* expected Sec-WebSocket-Accept */
-	const char *want;                    /* header to copy, or NULL */
+	const char *accept; /* expected Sec-WebSocket-Accept */
+	const char *want;   /* header to copy, or NULL */
 	char *want_val;
 	size_t want_len;
-	const char *name, *val;              /* current header, in the head */
+	const char *name, *val; /* current header, in the head */
 	size_t nlen, vlen;
 	unsigned upgrade : 1, conn : 1, accept_ok : 1, accept_bad : 1, want_found : 1, done : 1;
 } resp_scan_t;
 
-static int is_ows(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+static int is_ows(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 static void trim(const char **p, size_t *n)
 {
@@ -271,7 +281,7 @@ static int reject(char *err, size_t errlen, const char *why, int status)
 }
 
 int ws_client_check_response(const char *head, size_t len, const char *key, const char *hdr_name,
-			     char *hdr_val, size_t hdr_len, char *err, size_t errlen)
+                             char *hdr_val, size_t hdr_len, char *err, size_t errlen)
 {
 	char accept[WS_ACCEPT_LEN + 1];
 	resp_scan_t s = {.accept = accept};
@@ -285,15 +295,17 @@ int ws_client_check_response(const char *head, size_t len, const char *key, cons
 	}
 	if (err && errlen)
 		err[0] = 0;
+	if (!key)
+		return reject(err, errlen, "no key", 0);
 	ws_accept_for(key, accept);
 	http_parser_init(&p, HTTP_RESPONSE);
 	p.data = &s;
 	http_parser_execute(&p, &resp_settings, head, len);
 	if (!s.done)
 		return reject(err, errlen,
-			      HTTP_PARSER_ERRNO(&p) == HPE_OK ? "incomplete response head"
-							      : "malformed response head",
-			      0);
+		              HTTP_PARSER_ERRNO(&p) == HPE_OK ? "incomplete response head"
+		                                              : "malformed response head",
+		              0);
 	if (p.http_major != 1 || p.http_minor < 1)
 		return reject(err, errlen, "not HTTP/1.1", 0);
 	if (p.status_code != 101)
@@ -367,7 +379,7 @@ static void ws_set_state(ws_t *w, ws_state_t to)
 
 	if (!(legal[w->state] & (1u << to))) {
 		log_err(w->id, "ws: illegal state change %s -> %s", state_names[w->state],
-			state_names[to]);
+		        state_names[to]);
 		abort();
 	}
 	log_debug(w->id, "ws %s -> %s", state_names[w->state], state_names[to]);
@@ -435,7 +447,7 @@ static void out_append(ws_t *w, const uint8_t *p, size_t len)
 
 /* Takes everything: backpressure is the owner's, through ws_pending(). */
 static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
-		       void *ud)
+                       void *ud)
 {
 	ws_t *w = ud;
 
@@ -480,7 +492,7 @@ static void too_big(ws_t *w)
 }
 
 static void frame_start_cb(wslay_event_context_ptr ctx,
-			   const struct wslay_event_on_frame_recv_start_arg *a, void *ud)
+                           const struct wslay_event_on_frame_recv_start_arg *a, void *ud)
 {
 	ws_t *w = ud;
 	size_t have, need;
@@ -518,7 +530,7 @@ static void frame_start_cb(wslay_event_context_ptr ctx,
 }
 
 static void frame_chunk_cb(wslay_event_context_ptr ctx,
-			   const struct wslay_event_on_frame_recv_chunk_arg *a, void *ud)
+                           const struct wslay_event_on_frame_recv_chunk_arg *a, void *ud)
 {
 	ws_t *w = ud;
 	sbuf_t *m = w->rx_msg;
@@ -538,6 +550,10 @@ static void deliver(ws_t *w, int opcode, sbuf_t *m)
 		sbuf_free(m);
 		return;
 	}
+	if (!w->cbs->on_message) {
+		sbuf_free(m);
+		return;
+	}
 	if (!w->paused && !w->held) {
 		w->cbs->on_message(w, opcode, m);
 		return;
@@ -553,7 +569,7 @@ static void deliver(ws_t *w, int opcode, sbuf_t *m)
 }
 
 static void msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *a,
-		   void *ud)
+                   void *ud)
 {
 	ws_t *w = ud;
 	sbuf_t *m;
@@ -667,8 +683,8 @@ static void finish(ws_t *w, int code, const char *reason)
 static void set_reading(ws_t *w)
 {
 	int want = w->inner && !w->paused && !w->eof &&
-		   (w->state == WS_OPEN || w->state == WS_CLOSING) &&
-		   wslay_event_get_read_enabled(w->ctx);
+	           (w->state == WS_OPEN || w->state == WS_CLOSING) &&
+	           wslay_event_get_read_enabled(w->ctx);
 
 	if (want == (int)w->reading)
 		return;
@@ -693,7 +709,10 @@ static void on_inner_read(stream_t *s, sbuf_t *b)
 	pump(w);
 }
 
-static void on_inner_drain(stream_t *s) { pump(s->data); }
+static void on_inner_drain(stream_t *s)
+{
+	pump(s->data);
+}
 
 static void on_inner_error(stream_t *s, int err)
 {
@@ -847,9 +866,9 @@ static void pump(ws_t *w)
 		finish(w, WSLAY_CODE_ABNORMAL_CLOSURE, "transport closed");
 		return;
 	}
-	/* like a TCP stream: report progress whenever the queue is at or
-	 * under the low mark and smaller than last reported, down to empty
-	 * (a relay ends only once its queues are empty) */
+	/* like a stream: report progress whenever the queue is at or under
+	 * the low mark and smaller than last reported, down to empty (a relay
+	 * ends only once its queues are empty) */
 	if (w->above && w->state == WS_OPEN && ws_pending(w) <= STREAM_LOW_WATER &&
 	    ws_pending(w) < w->drained_at) {
 		w->drained_at = ws_pending(w);
@@ -947,7 +966,7 @@ static void start_close_timer(ws_t *w)
 /* -- the API -- */
 
 ws_t *ws_new(uv_loop_t *loop, stream_t *inner, sbuf_t *first, int client, const ws_opts_t *o,
-	     const ws_cbs_t *cbs, void *ud)
+             const ws_cbs_t *cbs, void *ud)
 {
 	ws_t *w = calloc(1, sizeof(*w));
 	int r;
@@ -955,13 +974,9 @@ ws_t *ws_new(uv_loop_t *loop, stream_t *inner, sbuf_t *first, int client, const 
 	if (!w)
 		abort();
 	r = client ? wslay_event_context_client_init(&w->ctx, &wslay_cbs, w)
-		   : wslay_event_context_server_init(&w->ctx, &wslay_cbs, w);
-	if (r != 0) {
-		free(w);
-		sbuf_free(first);
-		stream_close(inner);
-		return NULL;
-	}
+	           : wslay_event_context_server_init(&w->ctx, &wslay_cbs, w);
+	if (r != 0)
+		abort(); /* out of memory, its only failure */
 	w->loop = loop;
 	w->inner = inner;
 	w->cbs = cbs;
@@ -977,7 +992,7 @@ ws_t *ws_new(uv_loop_t *loop, stream_t *inner, sbuf_t *first, int client, const 
 	wslay_event_config_set_no_buffering(w->ctx, 1);
 	/* a safety net: frame_start_cb enforces the cap on whole messages */
 	wslay_event_config_set_max_recv_msg_length(w->ctx,
-						   w->max_message < 125 ? 125 : w->max_message);
+	                                           w->max_message < 125 ? 125 : w->max_message);
 
 	uv_timer_init(loop, &w->timer);
 	uv_prepare_init(loop, &w->prep);
@@ -986,9 +1001,9 @@ ws_t *ws_new(uv_loop_t *loop, stream_t *inner, sbuf_t *first, int client, const 
 	w->last_rx = uv_now(loop);
 	if (w->ping_ms || w->dead_ms)
 		uv_timer_start(&w->timer, on_timer,
-			       w->ping_ms && (!w->dead_ms || w->ping_ms < w->dead_ms) ? w->ping_ms
-										: w->dead_ms,
-			       0);
+		               w->ping_ms && (!w->dead_ms || w->ping_ms < w->dead_ms) ? w->ping_ms
+		                                                                      : w->dead_ms,
+		               0);
 
 	stream_set_cbs(inner, &inner_cbs, w);
 	if (first && first->len)
@@ -999,13 +1014,19 @@ ws_t *ws_new(uv_loop_t *loop, stream_t *inner, sbuf_t *first, int client, const 
 	if (w->rq.bytes)
 		kick(w);
 	log_debug(w->id, "ws %s open (max message %zu)", client ? "client" : "server",
-		  w->max_message);
+	          w->max_message);
 	return w;
 }
 
-void *ws_data(ws_t *w) { return w->ud; }
+void *ws_data(ws_t *w)
+{
+	return w->ud;
+}
 
-uint64_t ws_id(ws_t *w) { return w->id; }
+uint64_t ws_id(ws_t *w)
+{
+	return w->id;
+}
 
 size_t ws_pending(ws_t *w)
 {

@@ -11,8 +11,9 @@
  *
  * Messages are whole: on_message gets one reassembled message as an sbuf
  * (ownership moves).  ws_send takes ownership of the sbuf.  ws_pending()
- * counts bytes queued and not yet written to the inner stream; on_drain
- * fires when it falls to STREAM_LOW_WATER or below after having been above.
+ * counts bytes queued and not yet written to the inner stream; after a
+ * ws_send, on_drain fires each time it is at STREAM_LOW_WATER or below and
+ * lower than when last reported, down to 0 (like a stream's on_drain).
  * on_close fires once, when the close handshake completes, the peer goes
  * away, the keepalive gives up, or a protocol error occurs (code 1002,
  * 1009, 1006 for a lost transport, ...); the owner then calls ws_free().

@@ -74,6 +74,7 @@ typedef struct opener {
 typedef struct wreq {
 	wcli_t *cl;
 	wstun_t *t;
+	struct opener *op; /* while a fresh WebSocket is opening for us */
 	dial_cb cb;
 	void *ud;
 	uv_timer_t timer;
@@ -420,6 +421,9 @@ static void answer(wreq_t *q, int err)
 	if (q->answered)
 		return;
 	q->answered = 1;
+	if (q->op) /* the opener outlives us: it must not call back */
+		q->op->ud = NULL;
+	q->op = NULL;
 	wstun_set_owner(q->t, late_ctl, q->cl);
 	if (err < 0) {
 		q->cl->fails++;
@@ -456,6 +460,8 @@ static void fresh_opened(opener_t *op, int err)
 {
 	wreq_t *q = op->ud;
 
+	if (q)
+		q->op = NULL;
 	if (q && !q->answered) {
 		if (err < 0)
 			answer(q, err); /* closes the stream */
@@ -492,7 +498,7 @@ static dial_t *ws_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, dia
 		log_debug(o->id, "%s: open through a pooled websocket", cl->name);
 	} else {
 		q->t = wstun_new(d->loop, o->id, req_ctl, q);
-		if (!opener_start(cl, q->t, o->id, t, fresh_opened, q)) {
+		if (!(q->op = opener_start(cl, q->t, o->id, t, fresh_opened, q))) {
 			q->err = UV_ENOMEM;
 			uv_timer_start(&q->timer, on_answer_timer, 0, 0);
 			return (dial_t *)q;

@@ -61,7 +61,10 @@ static void on_tick(uv_timer_t *t) {}
 		uv_timer_stop(&tick);                                                              \
 	} while (0)
 
-static void run_for(int ms) { RUN_UNTIL(0, ms); }
+static void run_for(int ms)
+{
+	RUN_UNTIL(0, ms);
+}
 
 /* ---- handshake helpers ---- */
 
@@ -88,24 +91,24 @@ static void test_make_key(void **st)
 static void test_client_request(void **st)
 {
 	const char *want = "GET /chat?x=1 HTTP/1.1\r\n"
-			   "Host: example.org:8080\r\n"
-			   "Upgrade: websocket\r\n"
-			   "Connection: Upgrade\r\n"
-			   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-			   "Sec-WebSocket-Version: 13\r\n"
-			   "Origin: http://example.org\r\n"
-			   "\r\n";
+	                   "Host: example.org:8080\r\n"
+	                   "Upgrade: websocket\r\n"
+	                   "Connection: Upgrade\r\n"
+	                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	                   "Sec-WebSocket-Version: 13\r\n"
+	                   "Origin: http://example.org\r\n"
+	                   "\r\n";
 	char buf[512];
 	int n = ws_client_request(buf, sizeof(buf), "example.org:8080", "/chat?x=1",
-				  "dGhlIHNhbXBsZSBub25jZQ==", "Origin: http://example.org\r\n");
+	                          "dGhlIHNhbXBsZSBub25jZQ==", "Origin: http://example.org\r\n");
 
 	assert_int_equal(n, (int)strlen(want));
 	assert_string_equal(buf, want);
 	for (size_t len = 0; len <= strlen(want); len++)
-		assert_int_equal(ws_client_request(buf, len, "example.org:8080", "/chat?x=1",
-						   "dGhlIHNhbXBsZSBub25jZQ==",
-						   "Origin: http://example.org\r\n"),
-				 -ENOSPC);
+		assert_int_equal(
+		    ws_client_request(buf, len, "example.org:8080", "/chat?x=1",
+		                      "dGhlIHNhbXBsZSBub25jZQ==", "Origin: http://example.org\r\n"),
+		    -ENOSPC);
 	/* no path means "/"; no header injection through the arguments */
 	n = ws_client_request(buf, sizeof(buf), "h", NULL, "k", NULL);
 	assert_true(n > 0);
@@ -117,14 +120,14 @@ static void test_client_request(void **st)
 static void test_server_response(void **st)
 {
 	const char *want = "HTTP/1.1 101 Switching Protocols\r\n"
-			   "Upgrade: websocket\r\n"
-			   "Connection: Upgrade\r\n"
-			   "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
-			   "Sec-WebSocket-Protocol: chat\r\n"
-			   "\r\n";
+	                   "Upgrade: websocket\r\n"
+	                   "Connection: Upgrade\r\n"
+	                   "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+	                   "Sec-WebSocket-Protocol: chat\r\n"
+	                   "\r\n";
 	char buf[512];
-	int n = ws_server_response(buf, sizeof(buf), "dGhlIHNhbXBsZSBub25jZQ==",
-				   "Sec-WebSocket-Protocol: chat\r\n");
+	int n = ws_server_response(buf, sizeof(buf),
+	                           "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Protocol: chat\r\n");
 
 	assert_int_equal(n, (int)strlen(want));
 	assert_string_equal(buf, want);
@@ -149,11 +152,11 @@ static void test_check_response_good(void **st)
 {
 	char val[16], err[128];
 	const char *odd = "HTTP/1.1 101 Web Socket Protocol Handshake\r\n"
-			  "upgrade: WebSocket\r\n"
-			  "CONNECTION: keep-alive, Upgrade\r\n"
-			  "sec-websocket-accept:   s3pPLMBiTxaQ9kYGzzhZRbK+xOo=  \r\n"
-			  "X-Long: 0123456789abcdefghij\r\n"
-			  "\r\n";
+	                  "upgrade: WebSocket\r\n"
+	                  "CONNECTION: keep-alive, Upgrade\r\n"
+	                  "sec-websocket-accept:   s3pPLMBiTxaQ9kYGzzhZRbK+xOo=  \r\n"
+	                  "X-Long: 0123456789abcdefghij\r\n"
+	                  "\r\n";
 	char buf[512];
 	int n;
 
@@ -161,20 +164,20 @@ static void test_check_response_good(void **st)
 	assert_string_equal(err, "");
 	/* copy of one header, truncated to the buffer */
 	assert_int_equal(ws_client_check_response(odd, strlen(odd), key, "x-long", val, sizeof(val),
-						  err, sizeof(err)),
-			 0);
+	                                          err, sizeof(err)),
+	                 0);
 	assert_string_equal(val, "0123456789abcde");
 	/* absent: "" */
 	assert_int_equal(ws_client_check_response(odd, strlen(odd), key, "X-None", val, sizeof(val),
-						  err, sizeof(err)),
-			 0);
+	                                          err, sizeof(err)),
+	                 0);
 	assert_string_equal(val, "");
 	/* our own response passes our own check; bytes after the head are ignored */
 	n = ws_server_response(buf, sizeof(buf), key, "X-Hop: 7\r\n");
 	memcpy(buf + n, "\x81\x02hi", 4);
 	assert_int_equal(ws_client_check_response(buf, (size_t)n + 4, key, "X-Hop", val,
-						  sizeof(val), err, sizeof(err)),
-			 0);
+	                                          sizeof(val), err, sizeof(err)),
+	                 0);
 	assert_string_equal(val, "7");
 }
 
@@ -219,8 +222,8 @@ static void test_check_response_bad(void **st)
 	    {"", "incomplete response head"},
 	};
 	const char *good = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-			   "Connection: Upgrade\r\n"
-			   "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+	                   "Connection: Upgrade\r\n"
+	                   "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
 	char err[128];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -232,7 +235,8 @@ static void test_check_response_bad(void **st)
 	for (size_t n = 0; n < strlen(good); n++) {
 		char *p = malloc(n ? n : 1);
 		memcpy(p, good, n);
-		assert_int_equal(ws_client_check_response(p, n, key, NULL, NULL, 0, NULL, 0), -EPROTO);
+		assert_int_equal(ws_client_check_response(p, n, key, NULL, NULL, 0, NULL, 0),
+		                 -EPROTO);
 		free(p);
 	}
 	assert_int_equal(check(good, err), 0);
@@ -256,13 +260,14 @@ typedef struct ep {
 	int closed, code;
 	char reason[128];
 	int drains;
+	size_t drain_pending; /* ws_pending() in the last on_drain */
 	/* sender for the backpressure test */
 	int sent, total;
 	size_t msg_len, max_pending;
 } ep_t;
 
 static ws_t *t_new(stream_t *s, sbuf_t *first, int client, const ws_opts_t *o, const ws_cbs_t *c,
-		   ep_t *e)
+                   ep_t *e)
 {
 	in_api++;
 	e->w = ws_new(loop, s, first, client, o, c, e);
@@ -389,6 +394,8 @@ static void on_drain(ws_t *w)
 	assert_int_equal(in_api, 0);
 	assert_false(e->freed);
 	e->drains++;
+	e->drain_pending = t_pending(e);
+	assert_true(e->drain_pending <= STREAM_LOW_WATER);
 	send_more(e);
 }
 
@@ -409,7 +416,8 @@ static const ws_cbs_t cbs = {.on_message = on_message, .on_drain = on_drain, .on
 static void send_more(ep_t *e)
 {
 	while (e->sent < e->total && t_pending(e) <= STREAM_HIGH_WATER) {
-		assert_int_equal(t_send(e, WS_OP_BINARY, make_msg((uint32_t)e->sent++, e->msg_len)), 0);
+		assert_int_equal(t_send(e, WS_OP_BINARY, make_msg((uint32_t)e->sent++, e->msg_len)),
+		                 0);
 		if (t_pending(e) > e->max_pending)
 			e->max_pending = t_pending(e);
 	}
@@ -457,7 +465,10 @@ static void unlisten(void)
 
 static int connected;
 
-static void on_connected(stream_t *s, int status, void *ud) { connected = status ? -1 : 1; }
+static void on_connected(stream_t *s, int status, void *ud)
+{
+	connected = status ? -1 : 1;
+}
 
 static stream_t *dial(int port)
 {
@@ -510,7 +521,10 @@ static void hs_read(stream_t *s, sbuf_t *b)
 	sbuf_free(b);
 }
 
-static void hs_error(stream_t *s, int err) { ((hs_t *)s->data)->err = err; }
+static void hs_error(stream_t *s, int err)
+{
+	((hs_t *)s->data)->err = err;
+}
 
 static const stream_cbs_t hs_cbs = {.on_read = hs_read, .on_error = hs_error};
 
@@ -545,20 +559,20 @@ static void client_hello(stream_t *s, hs_t *h, char *k, const char *host, const 
 
 /* Client side, step 2: check the 101 and start the ws_t. */
 static ws_t *client_finish(stream_t *s, hs_t *h, const char *k, const ws_opts_t *o, ep_t *e,
-			   char *srv_hdr, size_t srv_len)
+                           char *srv_hdr, size_t srv_len)
 {
 	char err[128];
 	size_t used = hs_head(h);
 
 	assert_int_equal(ws_client_check_response(h->buf, used, k, "X-Server", srv_hdr, srv_len,
-						  err, sizeof(err)),
-			 0);
+	                                          err, sizeof(err)),
+	                 0);
 	return t_new(s, rest(h, used), 1, o, &cbs, e);
 }
 
 /* Server side: parse the upgrade request with front/http_proto, answer. */
 static ws_t *server_accept(stream_t *s, const ws_opts_t *o, ep_t *e, char *path, size_t plen,
-			   char *hdr, size_t hlen)
+                           char *hdr, size_t hlen)
 {
 	hs_t *h = calloc(1, sizeof(*h));
 	http_req_t r;
@@ -636,6 +650,10 @@ static void test_messages(void **st)
 	assert_int_equal(s.last_op, WS_OP_TEXT);
 	assert_int_equal(s.last->len, 2);
 	assert_memory_equal(sbuf_ptr(s.last), "hi", 2);
+	/* on_drain reports the queue down to empty, even from below the mark */
+	RUN_UNTIL(c.drains, 1000);
+	assert_true(c.drains >= 1);
+	assert_int_equal(c.drain_pending, 0);
 	assert_int_equal(t_send(&c, WS_OP_BINARY, sbuf_new(0)), 0); /* empty */
 	RUN_UNTIL(s.nmsg == 2, 5000);
 	assert_int_equal(s.last_op, WS_OP_BINARY);
@@ -654,7 +672,7 @@ static void test_messages(void **st)
 	c.check_seq = 1;
 	for (uint32_t i = 0; i <= 1000; i++)
 		assert_int_equal(t_send(&s, WS_OP_BINARY, make_msg(i, i ? 4 + i % 89 : 512 * KIB)),
-				 0);
+		                 0);
 	RUN_UNTIL(c.nmsg == 1001, 10000);
 	assert_int_equal(c.nmsg, 1001);
 	assert_int_equal(c.seq_errors, 0);
@@ -960,7 +978,8 @@ static void test_protocol_errors(void **st)
 {
 	static const uint8_t ping126[] = {0x89, 0xfe, 0x00, 0x7e, 1, 2, 3, 4};
 	static const uint8_t huge[] = {0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4};
-	static const uint8_t nomin[] = {0x82, 0xfe, 0x00, 0x05, 1, 2, 3, 4, 'a', 'b', 'c', 'd', 'e'};
+	static const uint8_t nomin[] = {0x82, 0xfe, 0x00, 0x05, 1,   2,  3,
+	                                4,    'a',  'b',  'c',  'd', 'e'};
 	struct {
 		uint8_t b[256];
 		size_t n;
@@ -1210,7 +1229,7 @@ static int have_websockets(void)
 	if (access(PYTHON, X_OK) != 0 ||
 	    system(PYTHON " -c 'import websockets' >/dev/null 2>&1") != 0) {
 		print_message("skipped: " PYTHON " without the websockets module "
-			      "(apt-get install python3-websockets)\n");
+		              "(apt-get install python3-websockets)\n");
 		return 0;
 	}
 	return 1;
@@ -1227,7 +1246,7 @@ static FILE *py_start(const char *script, char *path, int arg)
 	assert_int_equal(write(fd, script, strlen(script)), (ssize_t)strlen(script));
 	close(fd);
 	snprintf(cmd, sizeof(cmd), "PYTHONWARNINGS=ignore timeout 30 " PYTHON " %s %d 2>&1", path,
-		 arg);
+	         arg);
 	return popen(cmd, "r");
 }
 
