@@ -1,0 +1,437 @@
+#!/usr/bin/env python3
+"""Measurement helpers for sluice's benchmarks (standard library only).
+
+The shell scripts in bench/ start and stop processes; this file measures
+them and formats the results.  Every number comes from /proc or from
+iperf3's JSON, so it works the same for sluice and for the peers.
+
+  lab.py ports N                      N distinct free TCP ports on 127.0.0.1
+  lab.py iperf PATH DIR PORT SECS ROUND [PID...]
+                                      one iperf3 run through 127.0.0.1:PORT;
+                                      prints a JSON line with Gbit/s, bytes and
+                                      the CPU and syscall counts of the PID trees
+  lab.py holdsrv PORT                 accept and hold connections, echo what
+                                      arrives (the far end of the idle test)
+  lab.py idle NAME FWD TARGET N PING PID...
+                                      memory of the PID trees before and while N
+                                      connections are held through FWD to TARGET
+  lab.py report FILE                  markdown tables from the JSON lines in FILE
+
+CPU is utime+stime+cutime+cstime summed over each PID and its descendants:
+children that exited and were reaped (socat forks one per connection) land
+in their parent's cutime/cstime, so nothing is lost.  /proc/PID/io is
+accumulated the same way by the kernel, which gives bytes per read()/write().
+"""
+import json
+import os
+import resource
+import selectors
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+CLK = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+# ---------------------------------------------------------------- /proc
+def proc_table():
+    """pid -> (ppid, cpu ticks incl. reaped children)"""
+    tab = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # rest[0] is field 3 (state): ppid is field 4, utime..cstime 14..17
+        tab[int(d)] = (int(rest[1]), sum(int(x) for x in rest[11:15]))
+    return tab
+
+
+def tree(tab, roots):
+    kids = {}
+    for pid, (ppid, _) in tab.items():
+        kids.setdefault(ppid, []).append(pid)
+    seen, todo = set(), [p for p in roots if p in tab]
+    while todo:
+        p = todo.pop()
+        if p not in seen:
+            seen.add(p)
+            todo.extend(kids.get(p, []))
+    return seen
+
+
+IO_KEYS = ("rchar", "wchar", "syscr", "syscw")
+
+
+def snap(roots):
+    """CPU ticks and read/write syscall counters summed over the trees."""
+    tab = proc_table()
+    procs = tree(tab, roots)
+    io = dict.fromkeys(IO_KEYS, 0)
+    for p in procs:
+        try:
+            with open("/proc/%d/io" % p) as f:
+                for line in f:
+                    k, v = line.split(":")
+                    if k in io:
+                        io[k] += int(v)
+        except OSError:
+            pass
+    return dict(ticks=sum(tab[p][1] for p in procs), procs=len(procs), **io)
+
+
+def mem(roots):
+    """RSS and PSS (KiB) summed over the trees."""
+    procs = tree(proc_table(), roots)
+    rss = pss = 0
+    for p in procs:
+        try:
+            with open("/proc/%d/smaps_rollup" % p) as f:
+                for line in f:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+        except OSError:
+            pass
+    return dict(rss_kb=rss, pss_kb=pss, procs=len(procs))
+
+
+def estab_on(port):
+    """ESTABLISHED sockets whose local port is PORT (accepted or queued)."""
+    n = 0
+    for fn in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(fn) as f:
+                next(f)
+                for line in f:
+                    p = line.split()
+                    if p[3] == "01" and int(p[1].rsplit(":", 1)[1], 16) == port:
+                        n += 1
+        except OSError:
+            pass
+    return n
+
+
+# ---------------------------------------------------------------- commands
+def cmd_ports(n):
+    socks = []
+    for _ in range(int(n)):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    print(" ".join(str(s.getsockname()[1]) for s in socks))
+
+
+def run_iperf3(port, secs, reverse):
+    cmd = ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", str(secs), "-J",
+           "--connect-timeout", "3000"]
+    if reverse:
+        cmd.append("-R")
+    try:
+        r = subprocess.run(["timeout", str(int(float(secs)) + 15)] + cmd,
+                           capture_output=True, text=True)
+        j = json.loads(r.stdout)
+    except (OSError, ValueError) as e:
+        return dict(error="iperf3: %s" % e)
+    if "error" in j:
+        return dict(error=j["error"])
+    # sum_received: what the receiving end got, whichever end that is (-R)
+    rcv = j["end"]["sum_received"]
+    return dict(bytes=rcv["bytes"], gbps=rcv["bits_per_second"] / 1e9)
+
+
+def cmd_iperf(path, direction, port, secs, rnd, *pids):
+    roots = [int(p) for p in pids]
+    res = None
+    for attempt in range(2):  # iperf3 -s can still be busy with the last test
+        a = snap(roots)
+        res = run_iperf3(port, secs, direction == "rev")
+        time.sleep(0.3)  # let socat's per-connection children exit and be reaped
+        b = snap(roots)
+        if "error" not in res:
+            break
+        time.sleep(1.5)
+    res.update(kind="iperf", path=path, dir=direction, round=int(rnd))
+    if roots and "error" not in res:
+        res["cpu_s"] = (b["ticks"] - a["ticks"]) / CLK
+        for k in IO_KEYS:
+            res[k] = b[k] - a[k]
+    print(json.dumps(res), flush=True)
+
+
+def cmd_holdsrv(port):
+    """Accept everything, keep it open, echo what arrives.  Non-blocking,
+    with a per-connection backlog, so one slow reader stalls nobody."""
+    raise_nofile()
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", int(port)))
+    ls.listen(4096)
+    ls.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(ls, selectors.EVENT_READ)
+    pending = {}  # socket -> bytes not yet echoed
+
+    def close(s):
+        sel.unregister(s)
+        pending.pop(s, None)
+        s.close()
+
+    while True:
+        for key, ev in sel.select():
+            s = key.fileobj
+            if s is ls:
+                try:
+                    c, _ = ls.accept()
+                except BlockingIOError:
+                    continue
+                c.setblocking(False)
+                sel.register(c, selectors.EVENT_READ)
+                continue
+            if ev & selectors.EVENT_READ:
+                try:
+                    d = s.recv(262144)
+                except BlockingIOError:
+                    d = None
+                except OSError:
+                    d = b""
+                if d == b"":
+                    close(s)
+                    continue
+                if d:
+                    pending[s] = pending.get(s, b"") + d
+            buf = pending.get(s)
+            if buf:
+                try:
+                    n = s.send(buf)
+                except BlockingIOError:
+                    n = 0
+                except OSError:
+                    close(s)
+                    continue
+                pending[s] = buf[n:]
+            want = selectors.EVENT_READ | (selectors.EVENT_WRITE if pending.get(s) else 0)
+            if key.events != want:
+                sel.modify(s, want)
+
+
+def cmd_idle(name, fwd, target, n, nbytes, *pids):
+    """Hold N connections through the relay at FWD to the holdsrv at TARGET.
+
+    Each connection first sends NBYTES and reads the echo back, then sits
+    idle: 0 is a connection that never carried a byte, a few bytes is a
+    keep-alive connection between requests, a few hundred KiB is one that
+    carried bulk data (full-sized reads) and went quiet."""
+    raise_nofile()
+    fwd, target, n, nbytes = int(fwd), int(target), int(n), int(nbytes)
+    roots = [int(p) for p in pids]
+    base = estab_on(target)
+    before = mem(roots)
+    conns, err = [], None
+    payload = b"x" * nbytes
+    t0 = time.time()
+    try:
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", fwd), timeout=10)
+            conns.append(s)
+            if nbytes:
+                s.sendall(payload)
+                got = 0
+                while got < nbytes:
+                    d = s.recv(min(nbytes - got, 1 << 20))
+                    if not d:
+                        raise RuntimeError("EOF before the echo")
+                    got += len(d)
+    except (OSError, RuntimeError) as e:
+        err = "after %d connections: %s" % (len(conns), e)
+    reached, deadline = 0, time.time() + 20
+    while time.time() < deadline:
+        reached = estab_on(target) - base
+        if reached >= len(conns):
+            break
+        time.sleep(0.2)
+    open_s = time.time() - t0
+    time.sleep(1.0)  # let the relay settle (socat: children finish starting)
+    during = mem(roots)
+    for s in conns:
+        s.close()
+    print(json.dumps(dict(kind="idle", name=name, bytes=nbytes, n=n, opened=len(conns),
+                          reached=reached, open_s=round(open_s, 2), error=err,
+                          before=before, during=during)), flush=True)
+
+
+# ---------------------------------------------------------------- report
+PATHS = [  # key, label, reference key for the ratio
+    ("raw", "raw: iperf3 direct, no relay", "raw"),
+    ("sluice", "sluice -L tcp://", "raw"),
+    ("socat", "socat (default -b 8192)", "raw"),
+    ("socat128", "socat -b 131072", "raw"),
+    ("ssh", "ssh -N -L, aes128-gcm@openssh.com", "raw"),
+]
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def spread(xs, f="%.2f"):
+    if not xs:
+        return "—"
+    return "%s (%s–%s)" % (f % statistics.median(xs), f % min(xs), f % max(xs))
+
+
+def per_round(rows, path, direction, field="gbps"):
+    return {r["round"]: r[field] for r in rows
+            if r["path"] == path and r["dir"] == direction and field in r}
+
+
+def ratios(rows, path, ref, direction):
+    a, b = per_round(rows, path, direction), per_round(rows, ref, direction)
+    return [a[k] / b[k] for k in a if b.get(k)]
+
+
+def throughput_table(rows, out):
+    out("| Path | Direction | Gbit/s, median (min–max) | × raw, same round | "
+        "relay CPU s/GB | relay KiB per read() / write() | failed runs |")
+    out("|---|---|---|---|---|---|---|")
+    for direction, dlabel in (("fwd", "client → server"), ("rev", "server → client (-R)")):
+        for key, label, ref in PATHS:
+            rs = [r for r in rows if r["path"] == key and r["dir"] == direction]
+            if not rs:
+                continue
+            ok = [r for r in rs if "gbps" in r]
+            g = [r["gbps"] for r in ok]
+            if key == ref:
+                ratio = "1 (reference)"
+            else:
+                x = med(ratios(rows, key, ref, direction))
+                ratio = "—" if x is None else "%.2f" % x
+            cpu = [r["cpu_s"] / (r["bytes"] / 1e9) for r in ok if "cpu_s" in r and r["bytes"]]
+            rd = sum(r.get("rchar", 0) for r in ok), sum(r.get("syscr", 0) for r in ok)
+            wr = sum(r.get("wchar", 0) for r in ok), sum(r.get("syscw", 0) for r in ok)
+            sz = "—"
+            if rd[1] and wr[1]:
+                sz = "%.1f / %.1f" % (rd[0] / rd[1] / 1024, wr[0] / wr[1] / 1024)
+            fails = len(rs) - len(ok)
+            errs = sorted({r["error"] for r in rs if "error" in r})
+            out("| %s | %s | %s | %s | %s | %s | %s |" % (
+                label, dlabel, spread(g) if g else "FAILED", ratio,
+                spread(cpu) if cpu else "—", sz,
+                ("%d: %s" % (fails, "; ".join(errs))[:120]) if fails else "0"))
+
+
+def carried(nbytes):
+    if not nbytes:
+        return "no data yet"
+    if nbytes >= 1024:
+        return "after %d KiB each way" % (nbytes // 1024)
+    return "after %d bytes each way" % nbytes
+
+
+def idle_table(rows, out):
+    out("| Relay | Connections | RSS MiB: idle → holding | RSS KiB/conn | "
+        "PSS MiB: idle → holding | PSS KiB/conn | Processes |")
+    out("|---|---|---|---|---|---|---|")
+    for r in rows:
+        b, d = r["before"], r["during"]
+        n = max(r["opened"], 1)
+        conn = "%d, %s" % (r["opened"], carried(r["bytes"]))
+        if r["reached"] < r["opened"] or r["error"]:
+            conn += " (only %d reached the target%s)" % (
+                r["reached"], "; " + r["error"] if r["error"] else "")
+        out("| %s | %s | %.1f → %.1f | %.1f | %.1f → %.1f | %.1f | %d → %d |" % (
+            r["name"], conn, b["rss_kb"] / 1024, d["rss_kb"] / 1024,
+            (d["rss_kb"] - b["rss_kb"]) / n, b["pss_kb"] / 1024, d["pss_kb"] / 1024,
+            (d["pss_kb"] - b["pss_kb"]) / n, b["procs"], d["procs"]))
+
+
+def aims(rows, idle, out):
+    """The issue's targets: throughput >= socat -b 131072, < 10 KiB/conn."""
+    x = med(ratios(rows, "sluice", "socat128", "fwd"))
+    if x is not None:
+        out("- Throughput, sluice ÷ socat -b 131072 (median of same-round ratios): "
+            "**%.2f** — aim ≥ 1: %s" % (x, "met" if x >= 1 else "**not met**"))
+    for r in idle:
+        if r["name"].startswith("sluice"):
+            kib = (r["during"]["rss_kb"] - r["before"]["rss_kb"]) / max(r["opened"], 1)
+            out("- Memory, %s, %s: **%.1f KiB RSS per connection** — aim < 10: %s" % (
+                r["name"], carried(r["bytes"]),
+                kib, "met" if kib < 10 else "**not met**"))
+
+
+SIGNALS = {129: "SIGHUP", 130: "SIGINT", 137: "SIGKILL", 139: "SIGSEGV", 134: "SIGABRT",
+           143: "SIGTERM"}
+
+
+def warnings(rows, deaths, out):
+    """Processes that died during the run, and paths without a single result.
+    Returns how many of them make the run untrustworthy."""
+    bad = 0
+    for d in deaths:
+        how = SIGNALS.get(d["status"], "exit status %d" % d["status"])
+        out("- **%s died** (%s), noticed before %s; restarted.%s" % (
+            d["what"], how, d["before"],
+            " Nothing in this benchmark sends it that signal: something else on the machine "
+            "kills processes by name." if d["status"] in (137, 143) else ""))
+        if d["what"] == "sluice":
+            bad += 1
+    for key in sorted({(r["path"], r["dir"]) for r in rows}):
+        if not [r for r in rows if (r["path"], r["dir"]) == key and "gbps" in r]:
+            out("- **%s %s: no successful run**" % key)
+            bad += 1
+    return bad
+
+
+def cmd_report(fn):
+    rows, idle, deaths = [], [], []
+    with open(fn) as f:
+        for line in f:
+            if line.strip():
+                r = json.loads(line)
+                {"iperf": rows, "idle": idle, "death": deaths}[r["kind"]].append(r)
+    out = print
+    if rows:
+        out("### Throughput: one iperf3 stream through the forward\n")
+        throughput_table(rows, out)
+        out("")
+    if idle:
+        out("### Memory with idle connections held open through the forward\n")
+        idle_table(idle, out)
+        out("")
+    out("### Against the aims\n")
+    aims(rows, idle, out)
+    out("")
+    bad = 0
+    if deaths or any("error" in r for r in rows):
+        out("### Warnings\n")
+        bad = warnings(rows, deaths, out)
+        out("")
+    sys.exit(3 if bad else 0)
+
+
+def main():
+    cmds = dict(ports=cmd_ports, iperf=cmd_iperf, holdsrv=cmd_holdsrv,
+                idle=cmd_idle, report=cmd_report)
+    if len(sys.argv) < 2 or sys.argv[1] not in cmds:
+        sys.exit(__doc__)
+    cmds[sys.argv[1]](*sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()
