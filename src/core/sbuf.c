@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FREELIST_MAX 64
+#define FREELIST_MAX ((8u << 20) / SBUF_DEFAULT) /* at most 8 MiB kept */
 
 static sbuf_t *freelist;
-static int nfree;
+static unsigned nfree;
 
 sbuf_t *sbuf_new(size_t cap)
 {

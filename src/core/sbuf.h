@@ -12,7 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SBUF_DEFAULT (64 * 1024)
+/* 128 KiB reads halve the syscalls of 64 KiB ones (bench/tcpfwd.sh). */
+#define SBUF_DEFAULT (128 * 1024)
 
 typedef struct sbuf {
 	struct sbuf *next; /* for whoever queues it */

@@ -13,7 +13,10 @@
 
 typedef struct tcp_stream {
 	stream_t s;
-	uv_tcp_t h;
+	union {
+		uv_tcp_t h;    /* TCP */
+		uv_pipe_t p;   /* or a UNIX socket: the same code serves both */
+	};
 	uv_connect_t creq;
 	uv_shutdown_t sreq;
 	tcp_connect_cb ccb;
@@ -44,8 +47,12 @@ static void on_read(uv_stream_t *h, ssize_t n, const uv_buf_t *buf)
 	tcp_stream_t *t = h->data;
 	sbuf_t *b;
 
-	if (n == 0)
-		return; /* EAGAIN: keep the chunk for the next read */
+	if (n == 0) {
+		/* EAGAIN: give the chunk back, an idle connection holds none */
+		sbuf_free(t->rbuf);
+		t->rbuf = NULL;
+		return;
+	}
 	if (n > 0) {
 		b = t->rbuf;
 		t->rbuf = NULL;
@@ -177,7 +184,7 @@ static void tcp_close(stream_t *s)
 	if (t->reading)
 		uv_read_stop((uv_stream_t *)&t->h);
 	t->reading = 0;
-	if (t->reset && uv_tcp_close_reset(&t->h, on_close) == 0)
+	if (t->reset && t->h.type == UV_TCP && uv_tcp_close_reset(&t->h, on_close) == 0)
 		return;
 	uv_close((uv_handle_t *)&t->h, on_close);
 }
@@ -205,6 +212,50 @@ stream_t *tcp_stream_new(uv_loop_t *loop, uint64_t id)
 }
 
 uv_tcp_t *tcp_stream_handle(stream_t *s) { return &((tcp_stream_t *)s)->h; }
+
+stream_t *unix_stream_new(uv_loop_t *loop, uint64_t id)
+{
+	tcp_stream_t *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		abort();
+	uv_pipe_init(loop, &t->p, 0);
+	t->p.data = t;
+	t->s.ops = &tcp_ops;
+	t->s.id = id;
+	return &t->s;
+}
+
+int unix_stream_accept(uv_stream_t *server, uint64_t id, stream_t **out)
+{
+	stream_t *s = unix_stream_new(server->loop, id);
+	int r = uv_accept(server, (uv_stream_t *)&((tcp_stream_t *)s)->p);
+
+	if (r < 0) {
+		stream_close(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+static void on_pipe_connect(uv_connect_t *req, int status)
+{
+	tcp_stream_t *t = req->handle->data;
+
+	if (!t->s.closed)
+		t->ccb(&t->s, status, t->cud);
+}
+
+int unix_stream_connect(stream_t *s, const char *path, tcp_connect_cb cb, void *ud)
+{
+	tcp_stream_t *t = (tcp_stream_t *)s;
+
+	t->ccb = cb;
+	t->cud = ud;
+	uv_pipe_connect(&t->creq, &t->p, path, on_pipe_connect);
+	return 0;
+}
 
 void tcp_stream_reset(stream_t *s)
 {

@@ -1,4 +1,4 @@
-/* tcp: a host TCP socket (libuv) as a stream_t.
+/* tcp: a host TCP socket (or a UNIX socket) as a stream_t.
  *
  * Reads go straight into default-size sbuf chunks that are handed to the
  * owner; writes try the socket at once and queue only what the kernel did
@@ -20,6 +20,10 @@ uv_tcp_t *tcp_stream_handle(stream_t *s);
 int tcp_stream_accept(uv_stream_t *server, uint64_t id, stream_t **out);
 /* Connect; cb is not called if the stream is closed first. */
 int tcp_stream_connect(stream_t *s, const struct sockaddr *sa, tcp_connect_cb cb, void *ud);
+/* The same over a UNIX socket (uv_pipe_t). */
+stream_t *unix_stream_new(uv_loop_t *loop, uint64_t id);
+int unix_stream_accept(uv_stream_t *server, uint64_t id, stream_t **out);
+int unix_stream_connect(stream_t *s, const char *path, tcp_connect_cb cb, void *ud);
 /* Close with RST instead of FIN (used when a relay is torn down by error). */
 void tcp_stream_reset(stream_t *s);
 
