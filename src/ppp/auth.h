@@ -65,7 +65,7 @@ void auth_tick(auth_t *a, uint64_t now_ms);
 const char *auth_peer_name(const auth_t *a);
 /* RFC 3079 master send/receive keys after MS-CHAPv2 success (16 bytes
  * each, from this side's point of view); -1 if not MS-CHAPv2 or not done.
- * Also gives the 16-byte NT password hash hash for SSTP's HLAK. */
+ * SSTP builds its HLAK from these. */
 int auth_mppe_keys(const auth_t *a, uint8_t send_key[16], uint8_t recv_key[16]);
 
 /* ---- the primitives, exposed for tests and for SSTP ---- */
