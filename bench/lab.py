@@ -10,12 +10,23 @@ iperf3's JSON, so it works the same for sluice and for the peers.
                                       one iperf3 run through 127.0.0.1:PORT;
                                       prints a JSON line with Gbit/s, bytes and
                                       the CPU and syscall counts of the PID trees
-  lab.py holdsrv PORT                 accept and hold connections, echo what
-                                      arrives (the far end of the idle test)
+  lab.py holdsrv PORT [--banner]      accept and hold connections, echo what
+                                      arrives (the far end of the idle test);
+                                      --banner: greet each one on accept
+  lab.py ttfb PATH MODE PORT N SECS ROUND [PID...]
+                                      up to N sequential new connections to
+                                      127.0.0.1:PORT (stop after SECS): time from
+                                      connect() to the first byte back, MODE
+                                      server (a banner) or client (we speak first)
   lab.py idle NAME FWD TARGET N PING PID...
                                       memory of the PID trees before and while N
                                       connections are held through FWD to TARGET
-  lab.py report FILE                  markdown tables from the JSON lines in FILE
+  lab.py report BENCH FILE            markdown tables from the JSON lines in
+                                      FILE (BENCH: tcpfwd or ws)
+
+Both also give the CPU the machine spent outside the benchmark's own
+processes (LAB_OWN: more pids of ours), as a percentage of one CPU: other
+work on the same CPUs that the numbers should be read against.
 
 CPU is utime+stime+cutime+cstime summed over each PID and its descendants:
 children that exited and were reaped (socat forks one per connection) land
@@ -93,6 +104,37 @@ def snap(roots):
     return dict(ticks=sum(tab[p][1] for p in procs), procs=len(procs), **io)
 
 
+def busy_ticks():
+    """Ticks the whole machine (all CPUs) spent busy: /proc/stat's first
+    line less idle and iowait (guest time is already inside user)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return sum(v) - v[3] - v[4]
+
+
+class Other:
+    """CPU the machine spent outside the processes of the benchmark: this
+    process and its children (iperf3 -c), the relay's trees and the ones
+    named in LAB_OWN (iperf3 -s, the first-byte targets).  Another tenant,
+    a build or a fuzzer on the same CPUs shows up here."""
+
+    def __init__(self, roots):
+        self.roots = list(roots) + [int(p) for p in os.environ.get("LAB_OWN", "").split()]
+        self.a = self.sample()
+
+    def sample(self):
+        ru = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+        mine = sum(r.ru_utime + r.ru_stime for r in ru) * CLK
+        return time.monotonic(), busy_ticks(), snap(self.roots)["ticks"] + mine
+
+    def pct(self):
+        """Percent of one CPU, averaged over the time since __init__."""
+        b = self.sample()
+        wall = b[0] - self.a[0]
+        other = (b[1] - self.a[1]) - (b[2] - self.a[2])
+        return round(max(other, 0) / CLK / wall * 100, 1) if wall > 0 else None
+
+
 def mem(roots):
     """RSS and PSS (KiB) summed over the trees."""
     procs = tree(proc_table(), roots)
@@ -127,6 +169,9 @@ def estab_on(port):
 
 
 # ---------------------------------------------------------------- commands
+TTFB_BANNER = b"hello\r\n"  # holdsrv --banner greets with it
+TTFB_PING = b"ping\r\n"     # ttfb client-first sends it, holdsrv echoes it
+
 def cmd_ports(n):
     socks = []
     for _ in range(int(n)):
@@ -158,6 +203,7 @@ def cmd_iperf(path, direction, port, secs, rnd, *pids):
     roots = [int(p) for p in pids]
     res = None
     for attempt in range(2):  # iperf3 -s can still be busy with the last test
+        other = Other(roots)
         a = snap(roots)
         res = run_iperf3(port, secs, direction == "rev")
         time.sleep(0.3)  # let socat's per-connection children exit and be reaped
@@ -165,7 +211,7 @@ def cmd_iperf(path, direction, port, secs, rnd, *pids):
         if "error" not in res:
             break
         time.sleep(1.5)
-    res.update(kind="iperf", path=path, dir=direction, round=int(rnd))
+    res.update(kind="iperf", path=path, dir=direction, round=int(rnd), other_pct=other.pct())
     if roots and "error" not in res:
         res["cpu_s"] = (b["ticks"] - a["ticks"]) / CLK
         for k in IO_KEYS:
@@ -173,9 +219,12 @@ def cmd_iperf(path, direction, port, secs, rnd, *pids):
     print(json.dumps(res), flush=True)
 
 
-def cmd_holdsrv(port):
+def cmd_holdsrv(port, banner=None):
     """Accept everything, keep it open, echo what arrives.  Non-blocking,
-    with a per-connection backlog, so one slow reader stalls nobody."""
+    with a per-connection backlog, so one slow reader stalls nobody.
+    With --banner, every connection is greeted as soon as it is accepted
+    (a server-first protocol such as SMTP or SSH)."""
+    banner = TTFB_BANNER if banner == "--banner" else None
     raise_nofile()
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     ls = socket.socket()
@@ -201,7 +250,13 @@ def cmd_holdsrv(port):
                 except BlockingIOError:
                     continue
                 c.setblocking(False)
+                c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 sel.register(c, selectors.EVENT_READ)
+                if banner:
+                    try:
+                        c.send(banner)  # a few bytes into an empty socket buffer
+                    except OSError:
+                        close(c)
                 continue
             if ev & selectors.EVENT_READ:
                 try:
@@ -275,19 +330,91 @@ def cmd_idle(name, fwd, target, n, nbytes, *pids):
                           before=before, during=during)), flush=True)
 
 
+def cmd_ttfb(path, mode, port, n, secs, rnd, *pids):
+    """Sequential new connections through 127.0.0.1:PORT, each timed from
+    just before connect() to the first byte received: MODE server waits for
+    the target's banner, MODE client sends a line first and waits for its
+    echo (what 0-RTT shortens).  A connection is closed once it has its
+    answer, and the next one starts 1 ms later, so that the tunnel has
+    taken the close in (and a pool refilled) before it.  Stops after N
+    connections or SECS seconds, whichever comes first."""
+    port, n, secs = int(port), int(n), float(secs)
+    other = Other([int(p) for p in pids])
+    want = TTFB_BANNER if mode == "server" else TTFB_PING
+    us, errs = [], []
+    end = time.monotonic() + secs
+    while len(us) + len(errs) < n and time.monotonic() < end:
+        s = socket.socket()
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.settimeout(5)
+        try:
+            t0 = time.perf_counter()
+            s.connect(("127.0.0.1", port))
+            if mode == "client":
+                s.sendall(TTFB_PING)
+            got = s.recv(64)
+            t1 = time.perf_counter()
+            if not got:
+                raise OSError("closed before the first byte")
+            while len(got) < len(want):  # the rest of the line, untimed
+                more = s.recv(64)
+                if not more:
+                    break
+                got += more
+            if got != want:
+                raise OSError("got %r, expected %r" % (got[:20], want))
+            us.append((t1 - t0) * 1e6)
+        except OSError as e:
+            errs.append(str(e) or type(e).__name__)
+        finally:
+            s.close()
+        time.sleep(0.001)
+    print(json.dumps(dict(kind="ttfb", path=path, mode=mode, round=int(rnd),
+                          us=[round(x, 1) for x in us], errors=errs[:5], nerr=len(errs),
+                          other_pct=other.pct())),
+          flush=True)
+
+
 # ---------------------------------------------------------------- report
-PATHS = [  # key, label, reference key for the ratio
+# Each benchmark's paths, in table order: key, label, reference key for the ratio.
+TCPFWD_PATHS = [
     ("raw", "raw: iperf3 direct, no relay", "raw"),
     ("sluice", "sluice -L tcp://", "raw"),
     ("socat", "socat (default -b 8192)", "raw"),
     ("socat128", "socat -b 131072", "raw"),
     ("ssh", "ssh -N -L, aes128-gcm@openssh.com", "raw"),
 ]
+WS_PATHS = [
+    ("raw", "raw: iperf3 direct, no tunnel", "raw"),
+    ("ws", "sluice ws:// (sealed, ChaCha20-Poly1305)", "raw"),
+    ("wss", "sluice wss:// (TLS, and sealed)", "raw"),
+    ("wss-none", "sluice wss:// enc=none (TLS only)", "raw"),
+    ("v2ray-ws", "v2ray VLESS over ws://", "raw"),
+    ("v2ray-wss", "v2ray VLESS over wss:// (TLS)", "raw"),
+    ("ss", "shadowsocks-libev ss-tunnel, chacha20-ietf-poly1305", "raw"),
+]
+WS_TTFB_PATHS = [  # key, label; "direct" is the reference
+    ("direct", "direct: no tunnel"),
+    ("ws", "sluice ws://, a fresh WebSocket per connection (fast-open)"),
+    ("ws-pool", "sluice ws:// pool=4 (a warm WebSocket per connection)"),
+    ("ws-nofo", "sluice ws:// fast-open=0 (waits for OPEN_OK)"),
+    ("v2ray-ws", "v2ray VLESS over ws://"),
+    ("ss", "shadowsocks-libev ss-tunnel"),
+]
+TTFB_MODES = [("server", "server first (banner)"), ("client", "client first (echo)")]
 
 
 def med(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
+
+
+def pct(xs, q):
+    """The q-quantile of xs (nearest rank), None for no data."""
+    if not xs:
+        return None
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, max(0, int(round(q * len(xs) + 0.5)) - 1))]
 
 
 def spread(xs, f="%.2f"):
@@ -306,12 +433,26 @@ def ratios(rows, path, ref, direction):
     return [a[k] / b[k] for k in a if b.get(k)]
 
 
-def throughput_table(rows, out):
+def io_sizes(ok):
+    """Bytes per read() and write() of the relay, or why there are none.
+    Counts from /proc/PID/io: relays that use recv()/send() (shadowsocks)
+    do not show up in them."""
+    rd = sum(r.get("rchar", 0) for r in ok), sum(r.get("syscr", 0) for r in ok)
+    wr = sum(r.get("wchar", 0) for r in ok), sum(r.get("syscw", 0) for r in ok)
+    moved = sum(r["bytes"] for r in ok)
+    if not (rd[1] and wr[1]):
+        return "—"
+    if rd[0] < moved / 2 or wr[0] < moved / 2:
+        return "— (recv/send)"
+    return "%.1f / %.1f" % (rd[0] / rd[1] / 1024, wr[0] / wr[1] / 1024)
+
+
+def throughput_table(rows, out, paths):
     out("| Path | Direction | Gbit/s, median (min–max) | × raw, same round | "
         "relay CPU s/GB | relay KiB per read() / write() | failed runs |")
     out("|---|---|---|---|---|---|---|")
     for direction, dlabel in (("fwd", "client → server"), ("rev", "server → client (-R)")):
-        for key, label, ref in PATHS:
+        for key, label, ref in paths:
             rs = [r for r in rows if r["path"] == key and r["dir"] == direction]
             if not rs:
                 continue
@@ -323,17 +464,60 @@ def throughput_table(rows, out):
                 x = med(ratios(rows, key, ref, direction))
                 ratio = "—" if x is None else "%.2f" % x
             cpu = [r["cpu_s"] / (r["bytes"] / 1e9) for r in ok if "cpu_s" in r and r["bytes"]]
-            rd = sum(r.get("rchar", 0) for r in ok), sum(r.get("syscr", 0) for r in ok)
-            wr = sum(r.get("wchar", 0) for r in ok), sum(r.get("syscw", 0) for r in ok)
-            sz = "—"
-            if rd[1] and wr[1]:
-                sz = "%.1f / %.1f" % (rd[0] / rd[1] / 1024, wr[0] / wr[1] / 1024)
             fails = len(rs) - len(ok)
             errs = sorted({r["error"] for r in rs if "error" in r})
             out("| %s | %s | %s | %s | %s | %s | %s |" % (
                 label, dlabel, spread(g) if g else "FAILED", ratio,
-                spread(cpu) if cpu else "—", sz,
+                spread(cpu) if cpu else "—", io_sizes(ok),
                 ("%d: %s" % (fails, "; ".join(errs))[:120]) if fails else "0"))
+
+
+def ttfb_stats(trows, path, mode):
+    """All samples of a path and mode, and per round: (median, p90)."""
+    rs = [r for r in trows if r["path"] == path and r["mode"] == mode]
+    alls = [x for r in rs for x in r["us"]]
+    rounds = {r["round"]: (med(r["us"]), pct(r["us"], 0.9)) for r in rs if r["us"]}
+    return rs, alls, rounds
+
+
+def ttfb_delta(trows, path, mode, i, ref="direct"):
+    """Median over rounds of (path - ref) in the same round; i: 0 median, 1 p90."""
+    a = ttfb_stats(trows, path, mode)[2]
+    b = ttfb_stats(trows, ref, mode)[2]
+    return med([a[k][i] - b[k][i] for k in a if k in b])
+
+
+def ttfb_table(trows, out, paths):
+    out("| Path | First byte from | µs median | µs p90 | median − direct, µs | "
+        "p90 − direct, µs | connections (failed) |")
+    out("|---|---|---|---|---|---|---|")
+    for mode, mlabel in TTFB_MODES:
+        for key, label in paths:
+            rs, alls, _ = ttfb_stats(trows, key, mode)
+            if not rs:
+                continue
+            nerr = sum(r["nerr"] for r in rs)
+            if key == "direct":
+                d50 = d90 = "reference"
+            else:
+                x, y = ttfb_delta(trows, key, mode, 0), ttfb_delta(trows, key, mode, 1)
+                d50 = "—" if x is None else "%+.0f" % x
+                d90 = "—" if y is None else "%+.0f" % y
+            out("| %s | %s | %s | %s | %s | %s | %d (%d) |" % (
+                label, mlabel, "%.0f" % pct(alls, 0.5) if alls else "FAILED",
+                "%.0f" % pct(alls, 0.9) if alls else "—", d50, d90, len(alls) + nerr, nerr))
+
+
+def other_line(rs, what, out):
+    """How busy the machine was with other work while RS ran."""
+    xs = [r["other_pct"] for r in rs if r.get("other_pct") is not None]
+    if not xs:
+        return
+    out("\nOther load during the %s: CPU the machine spent outside this benchmark's "
+        "processes, median **%.0f%%** of one CPU (max %.0f%%) on %d CPUs.%s" % (
+            what, med(xs), max(xs), os.cpu_count(),
+            " Something else was running: absolute numbers are low and noisy; the "
+            "same-round ratios and differences hold up better." if med(xs) >= 20 else ""))
 
 
 def carried(nbytes):
@@ -361,7 +545,7 @@ def idle_table(rows, out):
             (d["pss_kb"] - b["pss_kb"]) / n, b["procs"], d["procs"]))
 
 
-def aims(rows, idle, out):
+def aims_tcpfwd(rows, idle, trows, out):
     """The issue's targets: throughput >= socat -b 131072, < 10 KiB/conn."""
     x = med(ratios(rows, "sluice", "socat128", "fwd"))
     if x is not None:
@@ -375,12 +559,39 @@ def aims(rows, idle, out):
                 kib, "met" if kib < 10 else "**not met**"))
 
 
-SIGNALS = {129: "SIGHUP", 130: "SIGINT", 137: "SIGKILL", 139: "SIGSEGV", 134: "SIGABRT",
+def aims_ws(rows, idle, trows, out):
+    """The issue's targets: throughput at or above v2ray over WebSocket; a new
+    connection through a warm pool within 1 ms of a direct one."""
+    for a, b in (("ws", "v2ray-ws"), ("wss", "v2ray-wss"), ("wss-none", "v2ray-wss")):
+        for direction, dlabel in (("fwd", "client → server"), ("rev", "server → client")):
+            x = med(ratios(rows, a, b, direction))
+            if x is None:
+                continue
+            aim = a == "ws"
+            out("- Throughput, sluice %s ÷ %s, %s (median of same-round ratios): **%.2f**%s" % (
+                a, b, dlabel, x,
+                " — aim ≥ 1: %s" % ("met" if x >= 1 else "**not met**") if aim else ""))
+    for mode, mlabel in TTFB_MODES:
+        for path in ("ws-pool", "ws"):
+            x = ttfb_delta(trows, path, mode, 0)
+            y = ttfb_delta(trows, path, mode, 1)
+            if x is None:
+                continue
+            aim = path == "ws-pool"
+            out("- First byte, %s, %s: **%+.0f µs** median (p90 %+.0f µs) against direct%s" % (
+                path, mlabel, x, y,
+                " — aim ≤ 1000 µs: %s" % ("met" if x <= 1000 else "**not met**") if aim else ""))
+
+
+BENCHES = dict(tcpfwd=(TCPFWD_PATHS, [], aims_tcpfwd), ws=(WS_PATHS, WS_TTFB_PATHS, aims_ws))
+
+SIGNALS = {129: "SIGHUP", 130: "SIGINT", 134: "SIGABRT", 137: "SIGKILL", 139: "SIGSEGV",
            143: "SIGTERM"}
 
 
-def warnings(rows, deaths, out):
-    """Processes that died during the run, and paths without a single result.
+def warnings(rows, trows, deaths, exits, out):
+    """Processes that died during the run or did not stop cleanly at its end,
+    and paths without a single result.
     Returns how many of them make the run untrustworthy."""
     bad = 0
     for d in deaths:
@@ -389,44 +600,70 @@ def warnings(rows, deaths, out):
             d["what"], how, d["before"],
             " Nothing in this benchmark sends it that signal: something else on the machine "
             "kills processes by name." if d["status"] in (137, 143) else ""))
-        if d["what"] == "sluice":
+        if d["what"].startswith("sluice"):
+            bad += 1
+    for e in exits:
+        how = ("still running 10 s after SIGTERM" if e["status"] < 0 else
+               SIGNALS.get(e["status"], "exit status %d" % e["status"]))
+        out("- **%s did not exit cleanly on SIGTERM**: %s; its log ends `%s`" % (
+            e["what"], how, e["last"][-200:]))
+        if e["what"].startswith("sluice"):
             bad += 1
     for key in sorted({(r["path"], r["dir"]) for r in rows}):
         if not [r for r in rows if (r["path"], r["dir"]) == key and "gbps" in r]:
             out("- **%s %s: no successful run**" % key)
             bad += 1
+    for key in sorted({(r["path"], r["mode"]) for r in trows}):
+        rs = [r for r in trows if (r["path"], r["mode"]) == key]
+        nerr = sum(r["nerr"] for r in rs)
+        if nerr:
+            errs = sorted({e for r in rs for e in r["errors"]})
+            out("- first byte, %s %s-first: %d connections failed (%s)" % (
+                key + (nerr, "; ".join(errs)[:200])))
+        if not [x for r in rs for x in r["us"]]:
+            out("- **first byte, %s %s-first: no successful connection**" % key)
+            bad += 1
     return bad
 
 
-def cmd_report(fn):
-    rows, idle, deaths = [], [], []
+def cmd_report(bench, fn):
+    paths, ttfb_paths, aims = BENCHES[bench]
+    rows, idle, trows, deaths, exits = [], [], [], [], []
     with open(fn) as f:
         for line in f:
             if line.strip():
                 r = json.loads(line)
-                {"iperf": rows, "idle": idle, "death": deaths}[r["kind"]].append(r)
+                {"iperf": rows, "idle": idle, "ttfb": trows, "death": deaths,
+                 "exit": exits}[r["kind"]].append(r)
     out = print
     if rows:
         out("### Throughput: one iperf3 stream through the forward\n")
-        throughput_table(rows, out)
+        throughput_table(rows, out, paths)
+        other_line(rows, "iperf3 runs", out)
+        out("")
+    if trows:
+        out("### Time to first byte of a new connection through the forward\n")
+        ttfb_table(trows, out, ttfb_paths)
+        other_line(trows, "first-byte runs", out)
         out("")
     if idle:
         out("### Memory with idle connections held open through the forward\n")
         idle_table(idle, out)
         out("")
     out("### Against the aims\n")
-    aims(rows, idle, out)
+    aims(rows, idle, trows, out)
     out("")
     bad = 0
-    if deaths or any("error" in r for r in rows):
+    if (deaths or exits or any("error" in r for r in rows)
+            or any(r["nerr"] or not r["us"] for r in trows)):
         out("### Warnings\n")
-        bad = warnings(rows, deaths, out)
+        bad = warnings(rows, trows, deaths, exits, out)
         out("")
     sys.exit(3 if bad else 0)
 
 
 def main():
-    cmds = dict(ports=cmd_ports, iperf=cmd_iperf, holdsrv=cmd_holdsrv,
+    cmds = dict(ports=cmd_ports, iperf=cmd_iperf, holdsrv=cmd_holdsrv, ttfb=cmd_ttfb,
                 idle=cmd_idle, report=cmd_report)
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         sys.exit(__doc__)

@@ -7,6 +7,12 @@
 #   start NAME CMD...            # background process, logged to $T/NAME.log
 #   wait_port PORT
 #
+# and, for the iperf3 rounds, with the script's own start_path PATH (start
+# or restart the relay of one path, filling PORT[PATH] and RELAY[PATH]):
+#   start_iperf_server           # iperf3 -s on $P_IPERF
+#   check_paths                  # drop from ORDER the paths that do not work
+#   run_iperf_round R            # every PATH:DIR of ORDER once, into $RESULTS
+#
 # Everything listens on 127.0.0.1 only.  Every process started with `start`,
 # and every process it forked, is stopped when the script exits, however it
 # exits.  Progress goes to stderr; tables go to stdout.
@@ -18,6 +24,9 @@ SLUICE=${SLUICE:-$REPO/build/sluice}
 # shellcheck disable=SC2034 # used by the scripts that source this
 LAB=(python3 "$BENCH_DIR/lab.py")
 PIDS=()
+declare -A PNAME # pid -> the NAME it was started with (its log is $T/NAME.log)
+declare -A PORT  # path -> the port iperf3 -c connects to
+declare -A RELAY # path -> pids whose process trees are the relay
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 die() {
@@ -133,6 +142,7 @@ start() {
 	"$@" >"$T/$name.log" 2>&1 &
 	LAST_PID=$!
 	PIDS+=("$LAST_PID")
+	PNAME[$LAST_PID]=$name
 }
 
 # stop PID: stop one process started with `start`, and its children.
@@ -149,6 +159,35 @@ stop() {
 	kill -KILL "${all[@]}" 2>/dev/null || true
 }
 
+# stop_checked PID: stop one process started with `start` the way a user
+# would (SIGTERM alone, then up to 10 s to drain and exit), and record in
+# $RESULTS how it ended unless that was a clean exit 0.
+stop_checked() {
+	local pid=$1 what=${PNAME[$1]:-pid$1} rc=0 keep=() p
+	for p in "${PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		rc=-1
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	if ((rc == 0)); then
+		wait "$pid" 2>/dev/null || rc=$?
+	else
+		wait "$pid" 2>/dev/null || true
+	fi
+	PIDS=("${keep[@]}")
+	((rc == 0)) && return 0
+	log "WARNING: $what (pid $pid) did not end cleanly on SIGTERM: exit status $rc. Its log ends:"
+	tail -n 2 "$T/$what.log" >&2 || true
+	python3 -c 'import json,sys; print(json.dumps(dict(kind="exit", what=sys.argv[1],
+	    status=int(sys.argv[2]), last=sys.argv[3])))' \
+		"$what" "$rc" "$(tail -n 1 "$T/$what.log" 2>/dev/null)" >>"$RESULTS"
+}
+
 # wait_port PORT [SECONDS]: until something listens on 127.0.0.1:PORT.
 # Looks at /proc/net/tcp rather than connecting, so that no stray
 # connection reaches iperf3 -s (or opens an ssh channel).
@@ -161,4 +200,94 @@ wait_port() {
 	done
 	log "nothing listens on 127.0.0.1:$1"
 	return 1
+}
+
+# ------------------------------------------------------------- iperf3 rounds
+# A script that uses these sets P_IPERF, RESULTS (JSON lines for lab.py
+# report), SECS, ROUNDS, ORDER (PATH:DIR entries, DIR fwd or rev) and
+# defines start_path PATH.  OWN_PIDS: its other long-running processes (so
+# that lab.py can tell the machine's other load from ours).
+
+start_iperf_server() {
+	start iperf3 iperf3 -s -B 127.0.0.1 -p "$P_IPERF"
+	IPERF_PID=$LAST_PID
+	wait_port "$P_IPERF"
+}
+
+# died PID WHEN: if PID (started with `start`) is gone, say how it ended (its
+# exit status, or the signal that killed it) in the log and in the results,
+# and succeed.
+died() {
+	local pid=$1 what=${PNAME[$1]:-pid$1} rc=0
+	kill -0 "$pid" 2>/dev/null && return 1
+	wait "$pid" 2>/dev/null || rc=$?
+	log "WARNING: $what (pid $pid) died, exit status $rc; restarting it. Its log:"
+	tail -n 5 "$T/$what.log" >&2 || true
+	printf '{"kind": "death", "what": "%s", "status": %d, "before": "%s"}\n' \
+		"$what" "$rc" "$2" >>"$RESULTS"
+}
+
+# ensure_up PATH WHEN: the iperf3 server and the path's relay must be alive
+# before a run.  A crash of the relay is a finding, and something else on a
+# shared machine may kill a process by name: either way it is reported, and
+# restarted so that the other paths still get measured.
+ensure_up() {
+	local path=$1 p gone=0
+	if died "$IPERF_PID" "$2"; then
+		start_iperf_server
+	fi
+	for p in ${RELAY[$path]:-}; do
+		died "$p" "$2" && gone=1
+	done
+	if ((gone)); then
+		for p in ${RELAY[$path]}; do stop "$p"; done
+		start_path "$path"
+	fi
+}
+
+# A short transfer through every path before measuring: it proves the path
+# works (a broken one is dropped, and says so) and warms it up.
+check_paths() {
+	local path keep=() seen=" "
+	for path in "${ORDER[@]}"; do
+		path=${path%%:*}
+		[[ $seen == *" $path "* ]] && continue
+		seen+="$path "
+		if timeout 20 iperf3 -c 127.0.0.1 -p "${PORT[$path]}" -n 32M >"$T/check-$path.log" 2>&1; then
+			continue
+		fi
+		log "path $path does not work (see below); leaving it out"
+		tail -n 5 "$T/check-$path.log" >&2
+		unset "PORT[$path]"
+		sleep 1
+	done
+	for path in "${ORDER[@]}"; do
+		[ -n "${PORT[${path%%:*}]:-}" ] && keep+=("$path")
+	done
+	ORDER=("${keep[@]}")
+}
+
+# run_iperf_round R: one iperf3 run through every PATH:DIR of ORDER, in order.
+run_iperf_round() {
+	local r=$1 p path dir line
+	for p in "${ORDER[@]}"; do
+		path=${p%%:*} dir=${p##*:}
+		ensure_up "$path" "round $r $path $dir"
+		# shellcheck disable=SC2086 # RELAY holds a list of pids
+		line=$(LAB_OWN="$IPERF_PID ${OWN_PIDS:-}" "${LAB[@]}" iperf "$path" "$dir" "${PORT[$path]}" \
+			"$SECS" "$r" ${RELAY[$path]})
+		echo "$line" >>"$RESULTS"
+		log "round $r/$ROUNDS $path $dir: $(progress "$line")"
+	done
+}
+
+progress() { # one result line (iperf or ttfb), for the log
+	python3 -c 'import json,statistics as st,sys; r=json.loads(sys.argv[1])
+if r["kind"] == "ttfb":
+    print("%d connections, median %s us%s" % (len(r["us"]),
+          "%.0f" % st.median(r["us"]) if r["us"] else "-",
+          ", %d failed: %s" % (r["nerr"], r["errors"][0]) if r["nerr"] else ""))
+else:
+    print(r["error"] if "error" in r else "%.2f Gbit/s%s" % (r["gbps"],
+          ", relay %.2f CPU s" % r["cpu_s"] if "cpu_s" in r else ""))' "$1"
 }

@@ -13,7 +13,7 @@
 
 # The machine and the exact things measured, so a table can be read later.
 header() {
-	local rev
+	local rev knobs
 	rev=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)
 	echo "# sluice benchmarks, $(date '+%Y-%m-%d %H:%M %Z')"
 	echo
@@ -23,7 +23,8 @@ header() {
 	echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "- peers: $(socat -V 2>/dev/null | grep -m1 -o 'socat version [^ ]*'), $(ssh -V 2>&1)," \
 		"$(iperf3 --version | head -1 | cut -d' ' -f1-2)"
-	echo "- knobs: ROUNDS=${ROUNDS:-5} SECS=${SECS:-3} HOLD_N=${HOLD_N:-1000}"
+	knobs=$(env | grep -E '^(ROUNDS|SECS|HOLD_N|TTFB_N|TTFB_SECS)=' | sort | xargs echo) || true
+	echo "- knobs: ${knobs:-none set}; each benchmark gives the values it ran with"
 	echo
 }
 

@@ -41,9 +41,6 @@ SECS=${SECS:-3}
 HOLD_N=${HOLD_N:-1000}
 ORDER=(raw:fwd sluice:fwd socat:fwd socat128:fwd ssh:fwd raw:rev sluice:rev)
 
-declare -A PORT    # path -> the port iperf3 -c connects to
-declare -A RELAY   # path -> pids whose process trees are the relay
-
 need_pkgs iperf3 socat openssh-server openssh-client procps python3
 check_sluice
 # the watchdog's limit: the iperf3 runs plus two minutes of everything else
@@ -120,12 +117,6 @@ start_ssh_forward() { # PORT TARGET
 	wait_port "$port" 15
 }
 
-start_iperf_server() {
-	start iperf3 iperf3 -s -B 127.0.0.1 -p "$P_IPERF"
-	IPERF_PID=$LAST_PID
-	wait_port "$P_IPERF"
-}
-
 # start_path PATH: start (or restart) the relay of one path.
 start_path() {
 	case $1 in
@@ -162,82 +153,10 @@ setup_paths() {
 	for p in raw sluice socat socat128 ssh; do start_path "$p"; done
 }
 
-# died WHAT PID: if PID is gone, say how it ended (its exit status, or the
-# signal that killed it) in the log and in the results, and succeed.
-died() {
-	local what=$1 pid=$2 rc=0
-	kill -0 "$pid" 2>/dev/null && return 1
-	wait "$pid" 2>/dev/null || rc=$?
-	log "WARNING: $what (pid $pid) died, exit status $rc; restarting it. Its log:"
-	tail -n 5 "$T/$what.log" >&2 || true
-	printf '{"kind": "death", "what": "%s", "status": %d, "before": "%s"}\n' \
-		"$what" "$rc" "$3" >>"$RESULTS"
-}
-
-# ensure_up PATH WHEN: the iperf3 server and the path's relay must be alive
-# before a run.  A crash of the relay is a finding, and something else on a
-# shared machine may kill a process by name: either way it is reported, and
-# restarted so that the other paths still get measured.
-ensure_up() {
-	local path=$1 p gone=0
-	if died iperf3 "$IPERF_PID" "$2"; then
-		start_iperf_server
-	fi
-	for p in ${RELAY[$path]}; do
-		# the log is named after the path, or after sshd for ssh's server
-		if [ "$path" = ssh ] && [ "$p" = "$SSHD_PID" ]; then
-			died sshd "$p" "$2" && gone=1
-		else
-			died "$path" "$p" "$2" && gone=1
-		fi
-	done
-	if ((gone)); then
-		for p in ${RELAY[$path]}; do stop "$p"; done
-		start_path "$path"
-	fi
-}
-
-# A short transfer through every path before measuring: it proves the path
-# works (a broken one is dropped, and says so) and warms it up.
-check_paths() {
-	local path keep=() seen=" "
-	for path in "${ORDER[@]}"; do
-		path=${path%%:*}
-		[[ $seen == *" $path "* ]] && continue
-		seen+="$path "
-		if timeout 20 iperf3 -c 127.0.0.1 -p "${PORT[$path]}" -n 32M >"$T/check-$path.log" 2>&1; then
-			continue
-		fi
-		log "path $path does not work (see below); leaving it out"
-		tail -n 5 "$T/check-$path.log" >&2
-		unset "PORT[$path]"
-		sleep 1
-	done
-	for path in "${ORDER[@]}"; do
-		[ -n "${PORT[${path%%:*}]:-}" ] && keep+=("$path")
-	done
-	ORDER=("${keep[@]}")
-}
-
 # ------------------------------------------------------------- measuring
 run_rounds() {
-	local r p path dir line
-	for ((r = 1; r <= ROUNDS; r++)); do
-		for p in "${ORDER[@]}"; do
-			path=${p%%:*} dir=${p##*:}
-			ensure_up "$path" "round $r $path $dir"
-			# shellcheck disable=SC2086 # RELAY holds a list of pids
-			line=$("${LAB[@]}" iperf "$path" "$dir" "${PORT[$path]}" "$SECS" "$r" ${RELAY[$path]})
-			echo "$line" >>"$RESULTS"
-			log "round $r/$ROUNDS $path $dir: $(progress "$line")"
-		done
-	done
-}
-
-progress() { # one result line, for the log
-	python3 -c 'import json,sys; r=json.loads(sys.argv[1])
-print(r["error"] if "error" in r else "%.2f Gbit/s%s" % (r["gbps"],
-      ", relay %.2f CPU s" % r["cpu_s"] if "cpu_s" in r else ""))' "$1"
+	local r
+	for ((r = 1; r <= ROUNDS; r++)); do run_iperf_round "$r"; done
 }
 
 # idle NAME BYTES START-FUNCTION ARGS...: a fresh relay, HOLD_N connections
@@ -282,7 +201,7 @@ report() {
 		"sluice is one process, so RSS is its memory; socat forks one process per connection" \
 		"sharing most pages, so use its PSS. Kernel socket buffers are in neither."
 	echo
-	"${LAB[@]}" report "$RESULTS" || rc=$?
+	"${LAB[@]}" report tcpfwd "$RESULTS" || rc=$?
 	REPORTED=1
 	echo "Relays as run:"
 	echo
@@ -301,5 +220,6 @@ log "tcpfwd: ROUNDS=$ROUNDS SECS=$SECS HOLD_N=$HOLD_N SLUICE=$SLUICE"
 setup_paths
 check_paths
 run_rounds
+stop_checked "${RELAY[sluice]}" # as a user stops it: SIGTERM, and a clean exit
 measure_memory
 report

@@ -85,11 +85,18 @@ static void close_walk(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+/* Tear everything down from inside the loop, owners first (each closes
+ * its own handles), then whatever handles are left (signals, timers). */
 static void finish(void)
 {
-	for (size_t i = 0; i < nlisteners; i++)
-		while (listeners[i]->conns)
-			conn_close(listeners[i]->conns, "shutdown");
+	for (size_t i = 0; i < nlisteners; i++) {
+		url_t *lu = listeners[i]->url;
+		listener_free(listeners[i]);
+		url_free(lu);
+	}
+	nlisteners = 0;
+	chain_free(chain);
+	chain = NULL;
 	metrics_stop();
 	uv_walk(loop, close_walk, NULL);
 }
@@ -282,15 +289,7 @@ int main(int argc, char **argv)
 	uv_signal_start(&sig_int, on_signal, SIGINT);
 	uv_signal_start(&sig_term, on_signal, SIGTERM);
 	uv_run(loop, UV_RUN_DEFAULT);
-
-	for (size_t i = 0; i < nlisteners; i++) {
-		url_t *lu = listeners[i]->url;
-		listener_free(listeners[i]);
-		url_free(lu);
-	}
-	uv_run(loop, UV_RUN_DEFAULT);
 	free(listeners);
-	chain_free(chain);
 	for (size_t i = 0; i < file.forward.n; i++)
 		url_free(hops[i]);
 	free(hops);

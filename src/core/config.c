@@ -158,13 +158,14 @@ static int url_from_map(ywalk_t *w, yaml_node_t *map, char **out)
 			u = (char *)scalar(v);
 			continue;
 		}
-		if (qlen)
-			putch(&q, &qlen, '&');
-		append_escaped(&q, &qlen, ks);
-		putch(&q, &qlen, '=');
 		if (scalar(v)) {
+			if (qlen)
+				putch(&q, &qlen, '&');
+			append_escaped(&q, &qlen, ks);
+			putch(&q, &qlen, '=');
 			append_escaped(&q, &qlen, scalar(v));
 		} else if (v && v->type == YAML_SEQUENCE_NODE) {
+			/* a list becomes the option repeated: key=a&key=b */
 			yaml_node_item_t *it;
 			for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
 				const char *s = scalar(yaml_document_get_node(w->doc, *it));
@@ -172,8 +173,10 @@ static int url_from_map(ywalk_t *w, yaml_node_t *map, char **out)
 					free(q);
 					return yfail(w, v, "option '%s': list items must be strings", ks);
 				}
-				if (it != v->data.sequence.items.start)
-					putch(&q, &qlen, ',');
+				if (qlen)
+					putch(&q, &qlen, '&');
+				append_escaped(&q, &qlen, ks);
+				putch(&q, &qlen, '=');
 				append_escaped(&q, &qlen, s);
 			}
 		} else {

@@ -38,18 +38,33 @@ int listener_bind_addr(url_t *u, struct sockaddr_storage *ss, char *err, size_t 
 	return 0;
 }
 
-static int acl_opt(url_t *u, const char *key, cidr_list_t *l, char *err, size_t errlen)
+typedef struct acl_arg {
+	cidr_list_t *l;
+	const char *key;
+	char *err;
+	size_t errlen;
+} acl_arg_t;
+
+static int acl_one(void *ud, const char *v)
 {
-	const char *v;
+	acl_arg_t *a = ud;
 	char bad[64];
 
-	if (url_opt_str(u, key, &v) <= 0)
-		return 0;
-	if (cidr_list_add(l, v, bad, sizeof(bad)) < 0) {
-		snprintf(err, errlen, "option '%s': '%s' is not an address or CIDR prefix", key, bad);
+	if (cidr_list_add(a->l, v, bad, sizeof(bad)) < 0) {
+		snprintf(a->err, a->errlen, "option '%s': '%s' is not an address or CIDR prefix",
+			 a->key, bad);
 		return -EINVAL;
 	}
-	return 1;
+	return 0;
+}
+
+/* A CIDR list option, comma-separated and/or repeated: 1 if given. */
+int acl_opt(url_t *u, const char *key, cidr_list_t *l, char *err, size_t errlen)
+{
+	acl_arg_t a = {l, key, err, errlen};
+	int r = url_opt_each(u, key, acl_one, &a);
+
+	return r < 0 ? r : r > 0;
 }
 
 int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, char *err,
@@ -92,7 +107,8 @@ int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, c
 	    (r = ta = acl_opt(u, "allow-target", &l->targets.allow, err, errlen)) < 0 ||
 	    (r = td = acl_opt(u, "deny-target", &l->targets.deny, err, errlen)) < 0)
 		goto fail;
-	if (!ta && !td && l->bind.ss_family && !sockaddr_is_loopback((struct sockaddr *)&l->bind))
+	if (!ta && !td && !ops->no_default_deny && l->bind.ss_family &&
+	    !sockaddr_is_loopback((struct sockaddr *)&l->bind))
 		acl_add_restricted(&l->targets);
 	if ((r = url_opt_uint(u, "max-conns", 1000000, &l->max_conns, err, errlen)) < 0 ||
 	    (r = url_opt_uint(u, "rate", 1000000, &rate, err, errlen)) < 0 ||

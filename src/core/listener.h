@@ -47,6 +47,9 @@ typedef struct front_ops {
 	/* TCP front ends: a new admitted client.  The front end owns c now. */
 	void (*on_conn)(conn_t *c);
 	void (*free)(listener_t *l);
+	/* 1: the loopback default of deny-target does not apply (a gateway
+	 * whose host alias reaches 127.0.0.1 on purpose) */
+	int no_default_deny;
 } front_ops_t;
 
 struct listener {
@@ -78,6 +81,9 @@ int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, c
 int listener_start(listener_t *l, char *err, size_t errlen);
 void listener_stop(listener_t *l); /* stop accepting; live conns go on */
 void listener_free(listener_t *l);
+/* A CIDR list option (comma-separated and/or repeated): 1 if given, 0 if
+ * not, -EINVAL with a message naming it. */
+int acl_opt(url_t *u, const char *key, cidr_list_t *l, char *err, size_t errlen);
 /* Bind address of a URL's host/port (port required). */
 int listener_bind_addr(url_t *u, struct sockaddr_storage *ss, char *err, size_t errlen);
 

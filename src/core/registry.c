@@ -8,6 +8,9 @@
 #include "front/proxy.h"
 #include "front/socks.h"
 #include "front/tcpfwd.h"
+#include "ppp/pppgw.h"
+#include "ppp/ppphop.h"
+#include "tunnel/wstan.h"
 #include "tunnel/wstun_client.h"
 #include "tunnel/wstun_server.h"
 
@@ -20,6 +23,11 @@ static const front_entry_t fronts[] = {
 	{"tcp", &tcpfwd_front_ops},
 	{"ws", &ws_front_ops},
 	{"wss", &wss_front_ops},
+	{"wstan", &wstan_front_ops},
+	{"ppp", &ppp_front_ops},
+	{"ppp+tcp", &ppp_tcp_front_ops},
+	{"ppp+unix", &ppp_unix_front_ops},
+	{"ppp+stdio", &ppp_stdio_front_ops},
 };
 
 static const struct {
@@ -32,7 +40,10 @@ static const struct {
 	{"socks4a", socks4a_hop_new},
 	{"http", http_hop_new},
 	{"ws", ws_hop_new},
+	{"ppp+tcp", ppp_tcp_hop_new},
+	{"ppp+unix", ppp_unix_hop_new},
 	{"wss", wss_hop_new},
+	{"wstan", wstan_hop_new},
 };
 
 const front_ops_t *registry_front(const char *scheme)

@@ -121,9 +121,6 @@ static int parse_query(url_t *u, const char *q, char *err, size_t errlen)
 			return fail(err, errlen, "option with an empty name");
 		if (!o->val || !o->val[0])
 			return fail(err, errlen, "option '%s' needs a value (%s=...)", o->key, o->key);
-		for (size_t i = 0; i + 1 < u->nopts; i++)
-			if (!strcmp(u->opts[i].key, o->key))
-				return fail(err, errlen, "option '%s' given twice", o->key);
 		q += n;
 		if (*q == '&')
 			q++;
@@ -312,12 +309,31 @@ int url_opt_duration(url_t *u, const char *key, uint64_t *ms, char *err, size_t 
 	return 1;
 }
 
+int url_opt_each(url_t *u, const char *key, int (*fn)(void *ud, const char *val), void *ud)
+{
+	int n = 0, r;
+
+	for (size_t i = 0; i < u->nopts; i++) {
+		if (strcmp(u->opts[i].key, key))
+			continue;
+		u->opts[i].used = u->opts[i].multi = 1;
+		if ((r = fn(ud, u->opts[i].val)) < 0)
+			return r;
+		n++;
+	}
+	return n;
+}
+
 int url_check_opts(const url_t *u, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < u->nopts; i++)
+	for (size_t i = 0; i < u->nopts; i++) {
+		for (size_t j = 0; j < i && !u->opts[i].multi; j++)
+			if (!strcmp(u->opts[j].key, u->opts[i].key))
+				return fail(err, errlen, "option '%s' given twice", u->opts[i].key);
 		if (!u->opts[i].used)
 			return fail(err, errlen, "unknown option '%s' for %s://", u->opts[i].key,
 				    u->scheme);
+	}
 	return 0;
 }
 

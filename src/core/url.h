@@ -6,7 +6,9 @@
  * pass, path and values are percent-decoded.  `ppp:///dev/ttyUSB0` has an
  * empty host.  Options are looked up by the module that owns the scheme
  * through url_opt_*; url_check_opts() then rejects any option nobody asked
- * for, so a typo is an error that names the option.
+ * for, so a typo is an error that names the option.  A list option may be
+ * written comma-separated or repeated (allow=a,b or allow=a&allow=b); the
+ * YAML config writes lists as repeats.
  *
  * Errors are written to `err` as one line for the user and returned as
  * -EINVAL.
@@ -21,7 +23,7 @@
 
 typedef struct url_opt {
 	char *key, *val;
-	int used;
+	int used, multi;
 } url_opt_t;
 
 typedef struct url {
@@ -45,6 +47,10 @@ int url_opt_uint(url_t *u, const char *key, uint64_t max, uint64_t *out, char *e
 int url_opt_bool(url_t *u, const char *key, int *out, char *err, size_t errlen);
 /* Durations: "30" (seconds), "500ms", "10s", "2m", "1h" -> milliseconds. */
 int url_opt_duration(url_t *u, const char *key, uint64_t *ms, char *err, size_t errlen);
+/* Every value of a key that may repeat (key=a&key=b), in order: calls
+ * fn(ud, value) for each; returns how many, or fn's first negative result. */
+int url_opt_each(url_t *u, const char *key, int (*fn)(void *ud, const char *val), void *ud);
+/* Rejects unknown options, and repeats of options that take one value. */
 int url_check_opts(const url_t *u, char *err, size_t errlen);
 
 /* Split "host:port" (host may be [v6]) into parts; port required. */

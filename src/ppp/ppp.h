@@ -48,14 +48,18 @@ typedef struct ppp_ipcfg {
 
 typedef struct ppp_cbs {
 	/* bytes to write to the link (HDLC-framed, or one whole frame in
-	 * framing-free mode: protocol(2) + information, no address/control) */
+	 * framing-free mode: ff 03 + protocol(2) + information, no FCS; SSTP
+	 * peers expect the ff 03, see ppp.c) */
 	void (*output)(void *ud, const uint8_t *buf, size_t len);
 	/* an IPv4 or IPv6 packet arrived (proto PPP_IP or PPP_IPV6) */
 	void (*ip_input)(void *ud, uint16_t proto, const uint8_t *pkt, size_t len);
 	/* IPCP (and IPV6CP if negotiated) is up: IP may flow */
 	void (*up)(void *ud, const ppp_ipcfg_t *ip);
 	/* the link is down for good (terminated, failed auth, dead peer,
-	 * hostile peer); the owner frees the engine and closes the link */
+	 * hostile peer); the owner frees the engine and closes the link.
+	 * Called once, as the last thing the outermost ppp_* call does, so
+	 * ppp_free() from inside it is fine.  up() may come again after a
+	 * renegotiation. */
 	void (*down)(void *ud, const char *reason);
 	/* authenticator: the secret of a user, as auth_cbs_t.lookup */
 	int (*lookup)(void *ud, const char *user, char *secret, size_t cap);
@@ -67,7 +71,9 @@ typedef struct ppp_cfg {
 	int server;               /* 1: authenticator + address assigner */
 	int framing;              /* 1: async HDLC (serial, TCP, UNIX); 0: whole frames (SSTP) */
 	/* server: methods we accept, strongest first is what we ask for;
-	 * client: methods we agree to.  Bit mask of 1 << auth_method_t. */
+	 * client: methods we agree to.  Bit mask of 1 << auth_method_t.
+	 * 0 means all three for a server with require_auth and for a client
+	 * with a password, none otherwise. */
 	unsigned auth_methods;
 	int require_auth;         /* server: refuse peers that do not authenticate */
 	const char *name;         /* server: our CHAP name; client: user name */
@@ -83,7 +89,10 @@ typedef struct ppp_cfg {
 ppp_t *ppp_new(const ppp_cfg_t *cfg, const ppp_cbs_t *cbs, void *ud);
 void ppp_free(ppp_t *p);
 void ppp_start(ppp_t *p, uint64_t now_ms);                /* open LCP */
+/* Bytes from the link in any chunking (framing 1); with framing 0 each call
+ * is taken as one whole frame. */
 void ppp_input_bytes(ppp_t *p, const uint8_t *buf, size_t len, uint64_t now_ms);
+/* One whole frame (address/control optional, no FCS), in either mode. */
 void ppp_input_frame(ppp_t *p, const uint8_t *frame, size_t len, uint64_t now_ms);
 void ppp_tick(ppp_t *p, uint64_t now_ms);
 uint64_t ppp_next_deadline(const ppp_t *p);               /* 0: none */
@@ -98,6 +107,7 @@ uint16_t ppp_peer_mru(const ppp_t *p);
 
 typedef struct ppp_stats {
 	uint64_t frames_in, frames_out, bytes_in, bytes_out, ip_in, ip_out, bad_fcs, runts;
+	uint64_t oversize; /* HDLC frames longer than the receive buffer */
 } ppp_stats_t;
 const ppp_stats_t *ppp_stats(const ppp_t *p);
 

@@ -8,6 +8,7 @@
   tools.py concurrent PORT N [SIZE]         N connections open at once, each echoes SIZE bytes
   tools.py hold PORT N SECONDS              hold N idle connections open
   tools.py send PORT HEXBYTES [WAIT]        send raw bytes, print what comes back (hex) until close
+  tools.py dns-server ADDR PORT IP          answer every A query with IP (UDP)
 """
 import asyncio
 import hashlib
@@ -126,8 +127,35 @@ def send(port, hexbytes, wait):
     print(out.hex())
 
 
+def dns_server(addr, port, ip):
+    import struct
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((addr, port))
+    while True:
+        q, peer = s.recvfrom(2048)
+        if len(q) < 12:
+            continue
+        qid = struct.unpack(">H", q[:2])[0]
+        i = 12  # the question ends at the zero label, then type and class
+        while i < len(q) and q[i]:
+            i += 1 + q[i]
+        question = q[12:i + 5]
+        qtype = struct.unpack(">H", q[i + 1:i + 3])[0] if i + 3 <= len(q) else 0
+        if qtype == 1:
+            ans = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton(ip)
+            hdr = struct.pack(">HHHHHH", qid, 0x8180, 1, 1, 0, 0)
+        else:
+            ans = b""
+            hdr = struct.pack(">HHHHHH", qid, 0x8180, 1, 0, 0, 0)
+        s.sendto(hdr + question + ans, peer)
+
+
 def main():
-    cmd, port = sys.argv[1], int(sys.argv[2])
+    cmd = sys.argv[1]
+    if cmd == "dns-server":
+        dns_server(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+        return
+    port = int(sys.argv[2])
     if cmd == "echo-server":
         serve(port, echo)
     elif cmd == "halfclose-server":

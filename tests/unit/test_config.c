@@ -38,7 +38,7 @@ static void test_yaml(void **st)
 	assert_int_equal(c.listen.n, 2);
 	assert_string_equal(c.listen.v[0], "proxy://127.0.0.1:1080");
 	assert_string_equal(c.listen.v[1],
-			    "socks5://127.0.0.1:1081?allow=127.0.0.0/8,::1&max-conns=100");
+			    "socks5://127.0.0.1:1081?allow=127.0.0.0/8&allow=::1&max-conns=100");
 	assert_int_equal(c.forward.n, 1);
 	config_free(&c);
 }

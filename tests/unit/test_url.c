@@ -120,9 +120,29 @@ static void test_errors(void **st)
 	bad("socks5://[::1:80", "unterminated");
 	bad("ws://h:1?key", "needs a value");
 	bad("ws://h:1?key=", "needs a value");
-	bad("ws://h:1?key=a&key=b", "twice");
 	bad("ws://h:1?k=%zz", "escape");
 	bad("so cks://h:1", "scheme");
+}
+
+static int collect(void *ud, const char *v)
+{
+	strcat(ud, v);
+	strcat(ud, "|");
+	return 0;
+}
+
+static void test_repeats(void **st)
+{
+	url_t *u = ok("ppp+tcp://127.0.0.1:2323?service=a&service=b&key=x&key=y");
+	char all[64] = "", err[URL_ERRLEN];
+	const char *k;
+
+	assert_int_equal(url_opt_each(u, "service", collect, all), 2);
+	assert_string_equal(all, "a|b|");
+	assert_int_equal(url_opt_str(u, "key", &k), 1);
+	assert_int_equal(url_check_opts(u, err, sizeof(err)), -22);
+	assert_non_null(strstr(err, "'key' given twice"));
+	url_free(u);
 }
 
 static void test_hostport(void **st)
@@ -165,7 +185,7 @@ int main(void)
 		cmocka_unit_test(test_basic),          cmocka_unit_test(test_forward_and_options),
 		cmocka_unit_test(test_unknown_option), cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_ipv6_and_paths), cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_hostport),       cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_repeats), cmocka_unit_test(test_hostport),       cmocka_unit_test(test_duration),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

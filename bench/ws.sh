@@ -1,0 +1,312 @@
+#!/usr/bin/env bash
+# The WebSocket tunnel (sluice -F ws:// / wss:// to a sluice -L ws:// server)
+# against the WebSocket and shadowsocks tunnels a user would otherwise pick,
+# all on 127.0.0.1.  Every tunnel is a client and a server process with a
+# port forward in front of the client:
+#
+#   raw        iperf3 -c straight to iperf3 -s: the ceiling of this machine
+#   ws         sluice ws://, records sealed with ChaCha20-Poly1305 (default)
+#   wss        sluice wss://, TLS and sealed records
+#   wss-none   sluice wss:// enc=none: TLS only
+#   v2ray-ws   v2ray VLESS over ws:// (dokodemo-door in front of the client)
+#   v2ray-wss  v2ray VLESS over wss://
+#   ss         shadowsocks-libev ss-tunnel -> ss-server, chacha20-ietf-poly1305
+#
+# Throughput: one iperf3 stream per run, SECS seconds, both directions,
+# ROUNDS rounds; every round runs every path once in the same order, so slow
+# drift hits all paths alike.  The ratio to raw in the same round is the
+# number to compare.  Relay CPU is the tunnel's client and server processes
+# together.
+#
+# Time to first byte: TTFB_N sequential new connections per path, mode and
+# round (at most TTFB_SECS seconds), each timed from connect() to the first
+# byte back, against a server that greets on accept (server first: the
+# tunnel has nothing to send early) and an echo server that we speak to
+# first (client first: a tunnel with 0-RTT carries that line in its open).
+# Paths: direct; sluice ws:// with a fresh WebSocket per connection
+# (fast-open, the default); with pool=4 (a warm, authenticated WebSocket
+# waits); with fast-open=0 (the client waits for the server's OPEN_OK before
+# it answers the application); v2ray VLESS over ws://; ss-tunnel.  The
+# rounds alternate with the throughput rounds.
+#
+# Knobs: ROUNDS=3 SECS=3 TTFB_N=200 TTFB_SECS=4 SLUICE=./build/sluice KEEP=1
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+ROUNDS=${ROUNDS:-3}
+SECS=${SECS:-3}
+TTFB_N=${TTFB_N:-200}
+TTFB_SECS=${TTFB_SECS:-4}
+TPUT=(raw ws wss wss-none v2ray-ws v2ray-wss ss)
+ORDER=("${TPUT[@]/%/:fwd}" "${TPUT[@]/%/:rev}")
+TTFB=(direct ws ws-pool ws-nofo v2ray-ws ss)
+MODES=(server client)
+
+declare -A BPORT EPORT # TTFB path -> its forward to the banner / echo server
+declare -A GROUP       # TTFB path -> the path whose processes carry it
+
+need_pkgs iperf3 v2ray shadowsocks-libev openssl procps python3
+check_sluice
+# the watchdog: the iperf3 runs, the first-byte runs, two minutes of the rest
+bench_init ws $((${#ORDER[@]} * ROUNDS * (SECS + 3) + ${#TTFB[@]} * 2 * ROUNDS * (TTFB_SECS + 1) + 120))
+RESULTS=$T/results.jsonl
+: >"$RESULTS"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# ------------------------------------------------------------- ports, keys
+FREE=()
+read -r -a FREE <<<"$("${LAB[@]}" ports 40)"
+port() { # VAR: the next free port into VAR
+	printf -v "$1" '%s' "${FREE[0]}"
+	FREE=("${FREE[@]:1}")
+}
+port P_IPERF
+port P_BANNER
+port P_ECHO
+
+KEY=$("$SLUICE" keygen)
+UUID=$(cat /proc/sys/kernel/random/uuid)
+SSPW=$(head -c 18 /dev/urandom | base64)
+mkdir -p "$T/tls" "$T/v2ray"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+	-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+	-keyout "$T/tls/key.pem" -out "$T/tls/cert.pem" 2>"$T/openssl.log" ||
+	die "openssl could not make a certificate: $(cat "$T/openssl.log")"
+
+# ------------------------------------------------------------- the tunnels
+# sluice_pair PATH SCHEME CLIENT-OPTIONS [TTFB]: a sluice server on SCHEME and
+# a client whose forwards go to iperf3 (if PATH is a throughput path) and,
+# with TTFB, to the banner and the echo server.  Ports are taken once, so a
+# restarted pair listens where the old one did.
+sluice_pair() {
+	local path=$1 scheme=$2 copts=$3 ttfb=${4:-} srv sopts="" fwd=()
+	[ -n "${SPORT[$path]:-}" ] || {
+		port "SPORT[$path]"
+		port "PORT[$path]"
+		port "BPORT[$path]"
+		port "EPORT[$path]"
+	}
+	srv=${SPORT[$path]}
+	[ "$scheme" = wss ] && sopts="&cert=$T/tls/cert.pem&certkey=$T/tls/key.pem"
+	start "sluice-$path-srv" "$SLUICE" -L "$scheme://127.0.0.1:$srv?key=$KEY$sopts"
+	local spid=$LAST_PID
+	wait_port "$srv"
+	[[ " ${TPUT[*]} " == *" $path "* ]] && fwd+=(-L "tcp://127.0.0.1:${PORT[$path]}/127.0.0.1:$P_IPERF")
+	[ -n "$ttfb" ] && fwd+=(-L "tcp://127.0.0.1:${BPORT[$path]}/127.0.0.1:$P_BANNER"
+		-L "tcp://127.0.0.1:${EPORT[$path]}/127.0.0.1:$P_ECHO")
+	start "sluice-$path" "$SLUICE" "${fwd[@]}" -F "$scheme://127.0.0.1:$srv?key=$KEY$copts"
+	RELAY[$path]="$LAST_PID $spid"
+	[[ " ${TPUT[*]} " == *" $path "* ]] && wait_port "${PORT[$path]}"
+	[ -z "$ttfb" ] || wait_port "${EPORT[$path]}"
+}
+declare -A SPORT # path -> its tunnel server's port
+
+# v2ray_pair PATH SECURITY [TTFB]: VLESS over WebSocket (path /ws), security
+# none or tls, as run-all.sh in shared/bench-peers configures it: a
+# dokodemo-door inbound per forward on the client, freedom out of the server.
+v2ray_pair() {
+	local path=$1 sec=$2 ttfb=${3:-} srv tls_s="" tls_c="" ins
+	[ -n "${SPORT[$path]:-}" ] || {
+		port "SPORT[$path]"
+		port "PORT[$path]"
+		port "BPORT[$path]"
+		port "EPORT[$path]"
+	}
+	srv=${SPORT[$path]}
+	if [ "$sec" = tls ]; then
+		tls_s=',"security":"tls","tlsSettings":{"certificates":[{"certificateFile":"'$T/tls/cert.pem'","keyFile":"'$T/tls/key.pem'"}]}'
+		tls_c=',"security":"tls","tlsSettings":{"serverName":"localhost","allowInsecure":true}'
+	fi
+	cat >"$T/v2ray/$path-srv.json" <<-EOF
+		{"log": {"loglevel": "warning", "access": "none"},
+		 "inbounds": [{"listen": "127.0.0.1", "port": $srv, "protocol": "vless",
+		   "settings": {"clients": [{"id": "$UUID"}], "decryption": "none"},
+		   "streamSettings": {"network": "ws", "wsSettings": {"path": "/ws"}$tls_s}}],
+		 "outbounds": [{"protocol": "freedom", "settings": {}}]}
+	EOF
+	dokodemo() { # PORT TARGET
+		printf '{"listen": "127.0.0.1", "port": %s, "protocol": "dokodemo-door", "settings": {"address": "127.0.0.1", "port": %s, "network": "tcp"}}' "$1" "$2"
+	}
+	ins=$(dokodemo "${PORT[$path]}" "$P_IPERF")
+	[ -n "$ttfb" ] && ins+=", $(dokodemo "${BPORT[$path]}" "$P_BANNER"), $(dokodemo "${EPORT[$path]}" "$P_ECHO")"
+	cat >"$T/v2ray/$path.json" <<-EOF
+		{"log": {"loglevel": "warning", "access": "none"},
+		 "inbounds": [$ins],
+		 "outbounds": [{"protocol": "vless",
+		   "settings": {"vnext": [{"address": "127.0.0.1", "port": $srv, "users": [{"id": "$UUID", "encryption": "none"}]}]},
+		   "streamSettings": {"network": "ws", "wsSettings": {"path": "/ws"}$tls_c}}]}
+	EOF
+	start "v2ray-$path-srv" v2ray -config "$T/v2ray/$path-srv.json"
+	local spid=$LAST_PID
+	wait_port "$srv"
+	start "v2ray-$path" v2ray -config "$T/v2ray/$path.json"
+	RELAY[$path]="$LAST_PID $spid"
+	wait_port "${PORT[$path]}"
+	[ -z "$ttfb" ] || wait_port "${EPORT[$path]}"
+}
+
+# ss_group: ss-server, and an ss-tunnel per forward (ss-tunnel has one
+# target each), with run-all.sh's options.
+ss_group() {
+	local path=ss o=(-m chacha20-ietf-poly1305 -k "$SSPW" --no-delay -n 16384 -t 300) pids p
+	local name lport target
+	[ -n "${SPORT[$path]:-}" ] || {
+		port "SPORT[$path]"
+		port "PORT[$path]"
+		port "BPORT[$path]"
+		port "EPORT[$path]"
+	}
+	start ss-server ss-server -s 127.0.0.1 -p "${SPORT[$path]}" "${o[@]}"
+	pids=$LAST_PID
+	wait_port "${SPORT[$path]}"
+	for p in iperf:"${PORT[$path]}":$P_IPERF banner:"${BPORT[$path]}":$P_BANNER echo:"${EPORT[$path]}":$P_ECHO; do
+		IFS=: read -r name lport target <<<"$p"
+		start "ss-tunnel-$name" ss-tunnel -s 127.0.0.1 -p "${SPORT[$path]}" -b 127.0.0.1 \
+			-l "$lport" -L "127.0.0.1:$target" "${o[@]}"
+		pids+=" $LAST_PID"
+		wait_port "$lport"
+	done
+	RELAY[$path]=$pids # the idle tunnels add nothing to the CPU sums
+}
+
+# start_path PATH: start (or restart) the processes of one path.
+start_path() {
+	case $1 in
+	raw) PORT[raw]=$P_IPERF RELAY[raw]="" ;;
+	ws) sluice_pair ws ws "" ttfb ;;
+	ws-pool) sluice_pair ws-pool ws "&pool=4" ttfb ;;
+	ws-nofo) sluice_pair ws-nofo ws "&fast-open=0" ttfb ;;
+	wss) sluice_pair wss wss "&ca=$T/tls/cert.pem" ;;
+	wss-none) sluice_pair wss-none wss "&ca=$T/tls/cert.pem&enc=none" ;;
+	v2ray-ws) v2ray_pair v2ray-ws none ttfb ;;
+	v2ray-wss) v2ray_pair v2ray-wss tls ;;
+	ss) ss_group ;;
+	esac
+}
+
+start_targets() {
+	start banner "${LAB[@]}" holdsrv "$P_BANNER" --banner
+	BANNER_PID=$LAST_PID
+	start echo "${LAB[@]}" holdsrv "$P_ECHO"
+	ECHO_PID=$LAST_PID
+	wait_port "$P_BANNER"
+	wait_port "$P_ECHO"
+	OWN_PIDS="$BANNER_PID $ECHO_PID"
+}
+
+setup_paths() {
+	local p
+	start_iperf_server
+	start_targets
+	for p in raw ws ws-pool ws-nofo wss wss-none v2ray-ws v2ray-wss ss; do start_path "$p"; done
+	BPORT[direct]=$P_BANNER EPORT[direct]=$P_ECHO
+	GROUP=([direct]=raw [ws]=ws [ws-pool]=ws-pool [ws-nofo]=ws-nofo [v2ray-ws]=v2ray-ws [ss]=ss)
+}
+
+# ------------------------------------------------------------- first byte
+# A few connections through every TTFB path before measuring: a path that
+# cannot carry one is left out (and says so); the pool gets filled.
+check_ttfb() {
+	local path mode keep=() line ok
+	for path in "${TTFB[@]}"; do
+		ok=1
+		for mode in "${MODES[@]}"; do
+			line=$("${LAB[@]}" ttfb "$path" "$mode" "$(ttfb_port "$path" "$mode")" 5 5 0)
+			if ! python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["us"] and not r["nerr"] else 1)' "$line"; then
+				log "first byte through $path ($mode first) does not work: $(progress "$line"); leaving it out"
+				ok=0
+			fi
+		done
+		((ok)) && keep+=("$path")
+	done
+	TTFB=("${keep[@]}")
+}
+
+ttfb_port() { # PATH MODE
+	if [ "$2" = server ]; then echo "${BPORT[$1]}"; else echo "${EPORT[$1]}"; fi
+}
+
+# run_ttfb_round R: TTFB_N connections through every TTFB path in each mode.
+run_ttfb_round() {
+	local r=$1 path mode line
+	died "$BANNER_PID" "round $r first byte" || died "$ECHO_PID" "round $r first byte" && {
+		stop "$BANNER_PID"
+		stop "$ECHO_PID"
+		start_targets
+	}
+	for path in "${TTFB[@]}"; do
+		ensure_up "${GROUP[$path]}" "round $r first byte $path"
+		for mode in "${MODES[@]}"; do
+			# shellcheck disable=SC2086 # RELAY holds a list of pids
+			line=$(LAB_OWN="$IPERF_PID $OWN_PIDS" "${LAB[@]}" ttfb "$path" "$mode" \
+				"$(ttfb_port "$path" "$mode")" "$TTFB_N" "$TTFB_SECS" "$r" ${RELAY[${GROUP[$path]}]:-})
+			echo "$line" >>"$RESULTS"
+			log "round $r/$ROUNDS first byte $path, $mode first: $(progress "$line")"
+		done
+	done
+}
+
+run_rounds() {
+	local r
+	for ((r = 1; r <= ROUNDS; r++)); do
+		run_iperf_round "$r"
+		run_ttfb_round "$r"
+	done
+}
+
+# Stop every sluice as a user would (SIGTERM, drain, exit 0) and say so if
+# one does not: a crash on the way out loses connections and logs.
+stop_sluices() {
+	local path p
+	for path in ws ws-pool ws-nofo wss wss-none; do
+		for p in ${RELAY[$path]:-}; do # the client, then its server
+			stop_checked "$p"
+		done
+	done
+}
+
+# ------------------------------------------------------------- report
+report() {
+	local rc=0
+	echo "## ws: WebSocket tunnel"
+	echo
+	echo "iperf3, one stream, ${SECS}s per run, $ROUNDS rounds (every path once per round, in this order:" \
+		"${ORDER[*]}); cells are median (min–max) over the rounds." \
+		"*× raw* is the median over rounds of path ÷ raw in the same round and direction." \
+		"*Relay CPU s/GB* is user+system CPU of the tunnel's client and server processes" \
+		"per 10⁹ bytes delivered." \
+		"First byte: per round, up to $TTFB_N sequential new connections per path and mode" \
+		"(at most ${TTFB_SECS}s), each timed from connect() to the first byte received," \
+		"from a server that greets on accept (*server first*) or an echo server we send a line to" \
+		"(*client first*); the rounds alternate with the throughput rounds." \
+		"µs median and p90 are over all connections of all rounds;" \
+		"*− direct* is the median over rounds of (path − direct) in the same round."
+	echo
+	"${LAB[@]}" report ws "$RESULTS" || rc=$?
+	REPORTED=1
+	echo "Tunnels as run (KEY from \`sluice keygen\`, a self-signed P-256 certificate for 127.0.0.1):"
+	echo
+	echo '```'
+	echo "sluice ws   $SLUICE -L 'ws://127.0.0.1:${SPORT[ws]}?key=KEY'"
+	echo "            $SLUICE -L tcp://127.0.0.1:${PORT[ws]}/127.0.0.1:$P_IPERF -L ...banner -L ...echo -F 'ws://127.0.0.1:${SPORT[ws]}?key=KEY'"
+	echo "  ws-pool   the same with -F '...?key=KEY&pool=4';  ws-nofo: '&fast-open=0'"
+	echo "sluice wss  $SLUICE -L 'wss://127.0.0.1:${SPORT[wss]}?key=KEY&cert=cert.pem&certkey=key.pem'"
+	echo "            $SLUICE -L tcp://... -F 'wss://127.0.0.1:${SPORT[wss]}?key=KEY&ca=cert.pem'  (wss-none: '&enc=none')"
+	echo "v2ray       v2ray -config: VLESS inbound, streamSettings ws path /ws [tls]; client: dokodemo-door -> VLESS ws [tls, allowInsecure]"
+	echo "ss          ss-server -s 127.0.0.1 -p ${SPORT[ss]} -m chacha20-ietf-poly1305 -k PW --no-delay -n 16384 -t 300"
+	echo "            ss-tunnel -s 127.0.0.1 -p ${SPORT[ss]} -b 127.0.0.1 -l ${PORT[ss]} -L 127.0.0.1:$P_IPERF (same -m -k options)"
+	echo "iperf3      iperf3 -c 127.0.0.1 -p PORT -t $SECS -J [-R]"
+	echo "first byte  python3 bench/lab.py ttfb: connect(), [send 'ping'], recv(); targets: lab.py holdsrv [--banner]"
+	echo "versions    $(v2ray version 2>/dev/null | head -1); shadowsocks-libev $(dpkg-query -W -f='${Version}' shadowsocks-libev); $(openssl version)"
+	echo '```'
+	echo
+	return "$rc"
+}
+
+log "ws: ROUNDS=$ROUNDS SECS=$SECS TTFB_N=$TTFB_N TTFB_SECS=$TTFB_SECS SLUICE=$SLUICE"
+setup_paths
+check_paths
+check_ttfb
+run_rounds
+stop_sluices
+report

@@ -1,0 +1,293 @@
+/* pkthop: see pkthop.h.
+ *
+ * States: IDLE (no session; a timer starts one) -> STARTING (the link
+ * module is opening it) -> UP (lwIP has addresses, dials go straight to
+ * it) -> IDLE again on link down.  Dials made while not UP wait in a list;
+ * each is an entry the caller can cancel, and dial_start()'s timeout is the
+ * bound on how long it waits.
+ */
+#include "netstack/pkthop.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/metrics.h"
+
+#define BACKOFF_MIN 1000
+#define BACKOFF_MAX 30000
+#define MAX_WAITING 4096
+
+enum { PH_IDLE, PH_STARTING, PH_UP };
+static const char *const ph_names[] = {"idle", "starting", "up"};
+
+typedef struct pwait {
+	struct pwait *prev, *next;
+	pkthop_t *h;
+	target_t t;
+	dial_opts_t o;
+	dial_cb cb;
+	void *ud;
+	lwipep_dial_t *inner;
+} pwait_t;
+
+struct pkthop {
+	dialer_t d; /* our face to listeners; d.next reaches the server */
+	const pktlink_ops_t *ops;
+	void *link;
+	lwipep_t *ep;
+	char name[160];
+	int state;
+	uv_timer_t timer;
+	uint64_t backoff;
+	pwait_t *waiting; /* not yet handed to lwIP */
+	size_t nwaiting;
+	uint64_t sessions, drops;
+	lwipep_addr_t addr;
+};
+
+static void set_state(pkthop_t *h, int s)
+{
+	log_debug(0, "%s: session %s -> %s", h->name, ph_names[h->state], ph_names[s]);
+	h->state = s;
+}
+
+static int ep_out(void *ud, const uint8_t *pkt, size_t len)
+{
+	pkthop_t *h = ud;
+
+	if (h->state != PH_UP)
+		return UV_ENETDOWN;
+	return h->ops->send(h, pkt, len);
+}
+
+static void unlink_wait(pkthop_t *h, pwait_t *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else if (h->waiting == w)
+		h->waiting = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	w->prev = w->next = NULL;
+	h->nwaiting--;
+}
+
+static void on_connected(void *ud, stream_t *s, int err)
+{
+	pwait_t *w = ud;
+	dial_cb cb = w->cb;
+	void *cud = w->ud;
+
+	w->inner = NULL;
+	free(w);
+	cb(cud, s, err);
+}
+
+/* Hand a waiting dial to lwIP. */
+static void launch(pkthop_t *h, pwait_t *w)
+{
+	w->inner = lwipep_connect(h->ep, &w->t, &w->o, on_connected, w);
+}
+
+static void on_timer(uv_timer_t *t);
+
+static void start_session(pkthop_t *h)
+{
+	int r;
+
+	set_state(h, PH_STARTING);
+	h->sessions++;
+	r = h->ops->start(h);
+	if (r < 0) {
+		log_warn(0, "%s: cannot start a session: %s", h->name, uv_strerror(r));
+		set_state(h, PH_IDLE);
+		uv_timer_start(&h->timer, on_timer, h->backoff, 0);
+		h->backoff = h->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : h->backoff * 2;
+	}
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	pkthop_t *h = t->data;
+
+	if (h->state == PH_IDLE)
+		start_session(h);
+}
+
+void pkthop_link_up(pkthop_t *h, const lwipep_addr_t *a)
+{
+	char l[INET_ADDRSTRLEN], p[INET_ADDRSTRLEN], d[INET_ADDRSTRLEN] = "none";
+	int r;
+
+	h->addr = *a;
+	r = lwipep_set_addr(h->ep, a);
+	if (r < 0) {
+		log_err(0, "%s: the session's addresses are unusable: %s", h->name, uv_strerror(r));
+		h->ops->stop(h);
+		pkthop_link_down(h, "bad addresses");
+		return;
+	}
+	inet_ntop(AF_INET, &a->local, l, sizeof(l));
+	inet_ntop(AF_INET, &a->peer, p, sizeof(p));
+	if (a->dns4[0].s_addr)
+		inet_ntop(AF_INET, &a->dns4[0], d, sizeof(d));
+	log_info(0, "%s: session up: address %s, peer %s, DNS %s, MTU %u", h->name, l, p, d,
+		 a->mtu ? a->mtu : 1500);
+	set_state(h, PH_UP);
+	h->backoff = BACKOFF_MIN;
+	while (h->waiting) {
+		pwait_t *w = h->waiting;
+		unlink_wait(h, w);
+		launch(h, w);
+	}
+}
+
+void pkthop_link_input(pkthop_t *h, const uint8_t *pkt, size_t len)
+{
+	if (h->state == PH_UP)
+		lwipep_input(h->ep, pkt, len);
+}
+
+void pkthop_link_down(pkthop_t *h, const char *why)
+{
+	int was = h->state;
+
+	if (was == PH_IDLE)
+		return;
+	log_info(0, "%s: session down (%s); reconnecting in %llu ms", h->name, why,
+		 (unsigned long long)h->backoff);
+	h->drops++;
+	set_state(h, PH_IDLE);
+	if (was == PH_UP)
+		lwipep_down(h->ep, UV_ECONNRESET);
+	uv_timer_start(&h->timer, on_timer, h->backoff, 0);
+	h->backoff = h->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : h->backoff * 2;
+}
+
+/* ---- the dialer ---- */
+
+static dial_t *ph_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, dial_cb cb, void *ud)
+{
+	pkthop_t *h = (pkthop_t *)d;
+	pwait_t *w;
+
+	if (h->nwaiting >= MAX_WAITING)
+		return NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		abort();
+	w->h = h;
+	w->t = *t;
+	w->o = *o;
+	w->cb = cb;
+	w->ud = ud;
+	if (h->state == PH_UP) {
+		launch(h, w);
+		return (dial_t *)w;
+	}
+	w->next = h->waiting;
+	if (h->waiting)
+		h->waiting->prev = w;
+	h->waiting = w;
+	h->nwaiting++;
+	log_debug(o->id, "%s: waiting for the session", h->name);
+	if (h->state == PH_IDLE && !uv_is_active((uv_handle_t *)&h->timer))
+		uv_timer_start(&h->timer, on_timer, 0, 0);
+	return (dial_t *)w;
+}
+
+static void ph_cancel(dialer_t *d, dial_t *req)
+{
+	pkthop_t *h = (pkthop_t *)d;
+	pwait_t *w = (pwait_t *)req;
+
+	if (w->inner) {
+		lwipep_connect_cancel(w->inner);
+		free(w);
+		return;
+	}
+	unlink_wait(h, w);
+	free(w);
+}
+
+static void free_on_close(uv_handle_t *t) { free(t->data); }
+
+static void ph_free(dialer_t *d)
+{
+	pkthop_t *h = (pkthop_t *)d;
+
+	if (h->state != PH_IDLE)
+		h->ops->stop(h);
+	while (h->waiting) {
+		pwait_t *w = h->waiting;
+		unlink_wait(h, w);
+		free(w);
+	}
+	if (h->ops->free)
+		h->ops->free(h);
+	lwipep_free(h->ep);
+	uv_close((uv_handle_t *)&h->timer, free_on_close);
+}
+
+static const dialer_ops_t ph_ops = {"packet", ph_dial, ph_cancel, ph_free};
+
+static void metrics_fn(mbuf_t *b, void *ud)
+{
+	pkthop_t *h = ud;
+	lwipep_stats_t st;
+
+	lwipep_get_stats(h->ep, &st);
+	mbuf_printf(b, "sluice_tunnel_session_up{hop=\"%s\"} %d\n", h->name, h->state == PH_UP);
+	mbuf_printf(b, "sluice_tunnel_sessions_total{hop=\"%s\"} %llu\n", h->name,
+		    (unsigned long long)h->sessions);
+	mbuf_printf(b, "sluice_tunnel_session_drops_total{hop=\"%s\"} %llu\n", h->name,
+		    (unsigned long long)h->drops);
+	mbuf_printf(b, "sluice_tunnel_dials_waiting{hop=\"%s\"} %zu\n", h->name, h->nwaiting);
+	mbuf_printf(b, "sluice_tunnel_connections_active{hop=\"%s\"} %llu\n", h->name,
+		    (unsigned long long)st.conns_active);
+	mbuf_printf(b, "sluice_tunnel_bytes_in_total{hop=\"%s\"} %llu\n", h->name,
+		    (unsigned long long)st.bytes_in);
+	mbuf_printf(b, "sluice_tunnel_bytes_out_total{hop=\"%s\"} %llu\n", h->name,
+		    (unsigned long long)st.bytes_out);
+	mbuf_printf(b, "sluice_tunnel_packets_in_total{hop=\"%s\"} %llu\n", h->name,
+		    (unsigned long long)st.pkts_in);
+	mbuf_printf(b, "sluice_tunnel_packets_out_total{hop=\"%s\"} %llu\n", h->name,
+		    (unsigned long long)st.pkts_out);
+}
+
+pkthop_t *pkthop_new(uv_loop_t *loop, dialer_t *next, const target_t *server,
+		     const pktlink_ops_t *ops, void *link, const char *name)
+{
+	pkthop_t *h = calloc(1, sizeof(*h));
+	lwipep_opts_t eo = {.name = name};
+
+	if (!h)
+		abort();
+	h->d.ops = &ph_ops;
+	h->d.next = next;
+	h->d.loop = loop;
+	if (server)
+		h->d.server = *server;
+	h->ops = ops;
+	h->link = link;
+	h->backoff = BACKOFF_MIN;
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	uv_timer_init(loop, &h->timer);
+	h->timer.data = h;
+	if (lwipep_new(loop, &eo, ep_out, h, &h->ep) < 0) {
+		uv_close((uv_handle_t *)&h->timer, free_on_close);
+		return NULL;
+	}
+	metrics_register(metrics_fn, h);
+	/* open the session as soon as the loop runs: errors show at start-up */
+	uv_timer_start(&h->timer, on_timer, 0, 0);
+	return h;
+}
+
+void *pkthop_link(pkthop_t *h) { return h->link; }
+dialer_t *pkthop_dialer(pkthop_t *h) { return &h->d; }
+dialer_t *pkthop_next(pkthop_t *h) { return h->d.next; }
+const target_t *pkthop_server(pkthop_t *h) { return &h->d.server; }
+const char *pkthop_name(pkthop_t *h) { return h->name; }

@@ -1,0 +1,2036 @@
+/* slirpgw: see slirpgw.h.  How it works:
+ *
+ * Shim.  libslirp speaks Ethernet; the peer speaks IP.  Packets from the
+ * peer are parsed (bounds-checked, pkt_parse), judged by the policy
+ * (policy4/policy6: spoofed source, host alias, DNS alias, virtual network,
+ * loopback, target ACL, socket cap, restricted mode) and wrapped in a frame
+ * from a fixed fake MAC.  Frames from libslirp are unwrapped: IPv4 and IPv6
+ * go to the output callback, ARP requests and IPv6 Neighbour Solicitations
+ * are answered as a point-to-point link would (every address is the peer),
+ * anything else is dropped.  Answers are injected back into libslirp only
+ * after it returns: libslirp is never re-entered.  Every call into it goes
+ * through gw_enter()/gw_leave(); what arrives meanwhile (those answers,
+ * input from inside the output callback) waits in a bounded queue and runs
+ * in gw_leave(), and so does a slirpgw_free() made from the output callback.
+ *
+ * Loop.  libslirp owns no loop; SlirpCb gives us its sockets and timers.
+ *   - register_poll_fd / unregister_poll_fd create and close one uv_poll_t
+ *     per host socket (an fd-indexed table: fds are unique in the process).
+ *     Sockets are closed by libslirp right after unregister, so a handle
+ *     never outlives its fd.
+ *   - Which events each socket wants changes with libslirp's state, and only
+ *     changes when we call into it; each call marks the instance dirty,
+ *     which starts a uv_prepare.  The prepare runs slirp_pollfds_fill, starts
+ *     or stops each uv_poll to match, and arms one uv_timer with the timeout
+ *     libslirp asks for (<= 1 s; never postponed by later fills).
+ *   - uv_poll callbacks only record revents by fill index and start a
+ *     uv_check; the check runs slirp_pollfds_poll once for all of them.
+ *     The timer runs it with no events (TCP timers, UDP expiry).
+ *   - timer_new_opaque etc. (IPv6 router advertisements): a uv_timer each.
+ *   Nothing spins: a socket is polled only for what libslirp will consume.
+ *
+ * Services (all restricted mode reaches; full mode may have them too).
+ * libslirp 4.7 can hand us a connection of the peer in two ways:
+ * slirp_add_guestfwd, whose write_cb has no notion of connections (one
+ * opaque per address:port, no open, no close, no backpressure: the return
+ * value is ignored; slirp_socket_recv() reaches only the first socket that
+ * matches), so it cannot carry several TCP connections; and slirp_add_unix,
+ * which connect()s a new AF_UNIX socket per connection.  We use the latter:
+ * each instance listens on one socket per service in a private 0700
+ * directory, libslirp is restricted (nothing else is reachable even if the
+ * shim were wrong), and each accepted socket becomes a stream relayed to a
+ * connection dialed through the service's chain.
+ *
+ * The shim keeps a flow per service connection so that the peer sees a real
+ * connect: its SYN is held while we dial (DIALING) and only then given to
+ * libslirp (READY); a failed dial, a full cap, a rate limit or an ACL answer
+ * the SYN with a reset.  libslirp connects the AF_UNIX socket when the
+ * handshake completes, synchronously and with a blocking connect(), inside
+ * slirp_input(); right after each packet that may complete a handshake (one
+ * following a SYN we gave libslirp, or of no flow) we accept what is
+ * pending, so the connection found is that flow's (READY -> RELAY), and the
+ * listen queue never fills, whatever the peer sends (a full queue would
+ * block the loop).
+ *
+ *   flow:  DIALING --dial ok--> READY --accepted--> RELAY --relay done--> freed
+ *          any state --peer RST, timeout, error, gateway freed--> freed
+ *
+ * Ownership: the caller owns the instance and the services; an instance
+ * owns its flows, polls, timers and listening sockets; a relay owns both
+ * streams of a RELAY flow.  Memory goes in libuv close callbacks.
+ */
+#include "netstack/slirpgw.h"
+
+#include <errno.h>
+#include <math.h>
+#include <slirp/libslirp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "core/conn.h"
+#include "core/dial.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/ratelimit.h"
+#include "core/relay.h"
+#include "core/url.h"
+
+#define ETH_HLEN 14
+#define ETH_P_IP 0x0800
+#define ETH_P_ARP 0x0806
+#define ETH_P_IPV6 0x86dd
+#define ARP_LEN 28
+
+#define P_ICMP 1
+#define P_TCP 6
+#define P_UDP 17
+#define P_ICMP6 58
+
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_ACK 0x10
+
+#define QUEUE_MAX 64           /* frames waiting for libslirp to return */
+#define READY_TIMEOUT_MS 30000 /* SYN given to libslirp, handshake not done */
+#define LISTEN_BACKLOG 8
+#define POLLS_MAX (1u << 20) /* fd table bound */
+
+/* locally administered, "SL" */
+static const uint8_t peer_mac[6] = {0x02, 0x53, 0x4c, 0x00, 0x00, 0x01};
+
+/* ------------------------------------------------------------------ */
+/* packets                                                              */
+
+typedef struct pkt {
+	int v;      /* 4 or 6 */
+	size_t len; /* per the IP header (link padding excluded) */
+	size_t l4;  /* offset of the transport header; 0: not visible */
+	uint8_t proto;
+	uint8_t src[16], dst[16]; /* IPv4 in the first 4 bytes */
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint8_t flags;  /* TCP */
+	uint8_t type;   /* ICMP / ICMPv6 */
+	size_t payload; /* TCP payload bytes */
+} pkt_t;
+
+static uint16_t be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+static int parse_l4(pkt_t *p, const uint8_t *b, size_t off)
+{
+	size_t n = p->len - off;
+
+	switch (p->proto) {
+	case P_TCP:
+		if (n < 20 || (size_t)(b[off + 12] >> 4) * 4 < 20 ||
+		    (size_t)(b[off + 12] >> 4) * 4 > n)
+			return -EINVAL;
+		p->sport = be16(b + off);
+		p->dport = be16(b + off + 2);
+		p->seq = be32(b + off + 4);
+		p->ack = be32(b + off + 8);
+		p->flags = b[off + 13];
+		p->payload = n - (size_t)(b[off + 12] >> 4) * 4;
+		break;
+	case P_UDP:
+		if (n < 8)
+			return -EINVAL;
+		p->sport = be16(b + off);
+		p->dport = be16(b + off + 2);
+		break;
+	case P_ICMP:
+	case P_ICMP6:
+		if (n < 4)
+			return -EINVAL;
+		p->type = b[off];
+		break;
+	default:
+		return 0;
+	}
+	p->l4 = off;
+	return 0;
+}
+
+/* A pure parser: fills p from an IP packet of len bytes, or -EINVAL. */
+static int pkt_parse(const uint8_t *b, size_t len, pkt_t *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (len < 1)
+		return -EINVAL;
+	p->v = b[0] >> 4;
+	if (p->v == 4) {
+		size_t ihl = (size_t)(b[0] & 15) * 4;
+
+		if (len < 20 || ihl < 20)
+			return -EINVAL;
+		p->len = be16(b + 2);
+		if (p->len < ihl || p->len > len)
+			return -EINVAL;
+		p->proto = b[9];
+		memcpy(p->src, b + 12, 4);
+		memcpy(p->dst, b + 16, 4);
+		if (be16(b + 6) & 0x1fff) /* a later fragment: no transport header */
+			return 0;
+		return parse_l4(p, b, ihl);
+	}
+	if (p->v == 6) {
+		if (len < 40)
+			return -EINVAL;
+		p->len = 40 + (size_t)be16(b + 4);
+		if (p->len > len)
+			return -EINVAL;
+		p->proto = b[6];
+		memcpy(p->src, b + 8, 16);
+		memcpy(p->dst, b + 24, 16);
+		return parse_l4(p, b, 40); /* extension headers: transport not visible */
+	}
+	return -EINVAL;
+}
+
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+	for (; len > 1; p += 2, len -= 2)
+		sum += be16(p);
+	if (len)
+		sum += (uint32_t)p[0] << 8;
+	return sum;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* Transport checksum of an IPv4 or IPv6 packet whose l4 bytes are written. */
+static uint16_t csum_l4(const uint8_t *ip, int v, uint8_t proto, const uint8_t *l4, size_t n)
+{
+	uint32_t sum = 0;
+
+	if (v == 4)
+		sum = csum_add(sum, ip + 12, 8);
+	else
+		sum = csum_add(sum, ip + 8, 32);
+	sum += proto + (uint32_t)n;
+	return csum_fold(csum_add(sum, l4, n));
+}
+
+/* ------------------------------------------------------------------ */
+/* state                                                                */
+
+typedef struct gw_poll {
+	uv_poll_t h;
+	struct slirpgw *gw;
+	int fd, idx;   /* idx: into gw->pfd by the last fill, -1: not in it */
+	int want, cur; /* UV_* events: wanted by the last fill / started */
+	unsigned gen;
+	struct gw_poll *prev, *next;
+} gw_poll_t;
+
+typedef struct gw_timer {
+	uv_timer_t t;
+	struct slirpgw *gw;
+	SlirpTimerId id;
+	void *cb_opaque;
+} gw_timer_t;
+
+typedef struct qframe {
+	struct qframe *next;
+	int si; /* >= 0: a packet for service si: accept after it */
+	uint16_t sport;
+	size_t len;
+	uint8_t data[];
+} qframe_t;
+
+typedef enum flow_state { FLOW_DIALING, FLOW_READY, FLOW_RELAY } flow_state_t;
+static const char *const flow_state_names[] = {"DIALING", "READY", "RELAY"};
+
+typedef struct flow {
+	struct slirpgw *gw;
+	unsigned svc;
+	uint16_t sport;
+	flow_state_t state;
+	uint64_t id, t0, t_ready;
+	dial_t *dial;
+	stream_t *up;   /* READY: the dialed connection */
+	relay_t *relay; /* RELAY */
+	uint8_t *syn;   /* DIALING: the SYN we hold */
+	size_t synlen;
+	unsigned syn_passed : 1; /* a SYN went to libslirp, no accept since */
+	struct flow *prev, *next;
+} flow_t;
+
+typedef struct slot { /* one service of one instance */
+	int lfd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	uint64_t total, refused, failed;
+} slot_t;
+
+enum drop_reason { DR_MALFORMED, DR_SPOOFED, DR_POLICY, DR_SOCKETS, DR_FLOWS, DR_QUEUE, DR_N };
+static const char *const drop_names[DR_N] = {"malformed",  "spoofed",  "policy",
+					     "socket_cap", "flow_cap", "queue"};
+
+struct slirpgw_service {
+	char label[64]; /* ADDR:PORT, for logs and metrics */
+	struct in_addr addr;
+	uint16_t port;
+	target_t target;
+	dialer_t *chain;
+	url_t **hops;
+	size_t nhops;
+	acl_t clients, targets;
+	uint64_t max_conns, connect_ms, idle_ms;
+	double rate, burst;
+	tbucket_t tb;
+	uint64_t active, total, refused, failed, bytes_up, bytes_down;
+	uv_loop_t *loop;
+	struct slirpgw_service *mnext, **mprev;
+};
+
+struct slirpgw {
+	uv_loop_t *loop;
+	Slirp *slirp;
+	slirpgw_config_t cfg;
+	char name[128];
+	slirpgw_output_fn out;
+	void *ud;
+	uv_prepare_t prepare;
+	uv_check_t check;
+	uv_timer_t tick;
+	unsigned handles; /* of the three above still open */
+	gw_poll_t *polls;
+	struct pfd {
+		int fd, revents;
+	} * pfd;
+	size_t npfd, pfdcap;
+	unsigned gen;
+	qframe_t *qhead, *qtail;
+	unsigned qlen;
+	int depth; /* calls into libslirp under way */
+	flow_t *flows;
+	slot_t *slots;
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	uint8_t *frame; /* ETH_HLEN + mtu */
+	uint8_t slirp_mac[6];
+	slirpgw_stats_t st;
+	uint64_t drops[DR_N];
+	unsigned dirty : 1, pending : 1, kick : 1, closing : 1, free_pending : 1;
+	struct slirpgw *mnext, **mprev;
+};
+
+static gw_poll_t **byfd;
+static size_t nbyfd;
+static struct slirpgw *all_gws;
+static struct slirpgw_service *all_svcs;
+
+static void gw_dirty(slirpgw_t *gw);
+static void gw_enter(slirpgw_t *gw);
+static void gw_leave(slirpgw_t *gw);
+static void metrics_init(void);
+
+/* ------------------------------------------------------------------ */
+/* output to the peer                                                   */
+
+static void gw_output(slirpgw_t *gw, const uint8_t *pkt, size_t len)
+{
+	if (gw->closing || gw->free_pending)
+		return;
+	gw->st.pkts_out++;
+	gw->st.bytes_out += len;
+	pcapw_packet(gw->cfg.pcap, gw->cfg.id, PCAPW_OUT, pkt, len);
+	gw->out(gw->ud, pkt, len);
+}
+
+/* Answer a TCP segment as a closed port does (RFC 9293 3.10.7.1). */
+static void send_rst(slirpgw_t *gw, const pkt_t *p)
+{
+	uint8_t b[60];
+	size_t ih = p->v == 4 ? 20 : 40;
+	uint8_t *t = b + ih;
+	uint32_t seq = 0, ack = 0;
+	uint8_t flags = TH_RST;
+
+	if (p->proto != P_TCP || !p->l4 || (p->flags & TH_RST))
+		return;
+	if (p->flags & TH_ACK) {
+		seq = p->ack;
+	} else {
+		ack = p->seq + (uint32_t)p->payload + !!(p->flags & TH_SYN) + !!(p->flags & TH_FIN);
+		flags |= TH_ACK;
+	}
+	memset(b, 0, sizeof(b));
+	if (p->v == 4) {
+		b[0] = 0x45;
+		put16(b + 2, 40);
+		b[6] = 0x40; /* DF */
+		b[8] = 64;
+		b[9] = P_TCP;
+		memcpy(b + 12, p->dst, 4);
+		memcpy(b + 16, p->src, 4);
+		put16(b + 10, csum_fold(csum_add(0, b, 20)));
+	} else {
+		b[0] = 0x60;
+		put16(b + 4, 20);
+		b[6] = P_TCP;
+		b[7] = 64;
+		memcpy(b + 8, p->dst, 16);
+		memcpy(b + 24, p->src, 16);
+	}
+	put16(t, p->dport);
+	put16(t + 2, p->sport);
+	put32(t + 4, seq);
+	put32(t + 8, ack);
+	t[12] = 5 << 4;
+	t[13] = flags;
+	put16(t + 16, csum_l4(b, p->v, P_TCP, t, 20));
+	gw->st.resets++;
+	gw_output(gw, b, ih + 20);
+}
+
+/* ------------------------------------------------------------------ */
+/* input to libslirp                                                    */
+
+static void svc_drain(slirpgw_t *gw, unsigned si, uint16_t sport);
+
+static void queue_push(slirpgw_t *gw, qframe_t *q)
+{
+	q->next = NULL;
+	if (gw->qtail)
+		gw->qtail->next = q;
+	else
+		gw->qhead = q;
+	gw->qtail = q;
+	gw->qlen++;
+}
+
+/* Wrap an IP packet in a frame and give it to libslirp, now or, from
+ * inside libslirp, once it has returned.  si >= 0: the packet is for that
+ * service; accept the connection it may complete before anything else. */
+static int gw_to_slirp(slirpgw_t *gw, const uint8_t *pkt, size_t len, int si, uint16_t sport)
+{
+	uint8_t *f = gw->frame;
+	qframe_t *q = NULL;
+
+	if (gw->depth) {
+		if (gw->qlen >= QUEUE_MAX) {
+			gw->drops[DR_QUEUE]++;
+			gw->st.dropped++;
+			return -ENOBUFS;
+		}
+		q = malloc(sizeof(*q) + ETH_HLEN + len);
+		if (!q)
+			abort();
+		f = q->data;
+	}
+	memcpy(f, gw->slirp_mac, 6);
+	memcpy(f + 6, peer_mac, 6);
+	put16(f + 12, (pkt[0] >> 4) == 6 ? ETH_P_IPV6 : ETH_P_IP);
+	memcpy(f + ETH_HLEN, pkt, len);
+	if (q) {
+		q->len = ETH_HLEN + len;
+		q->si = si;
+		q->sport = sport;
+		queue_push(gw, q);
+		return 0;
+	}
+	gw_enter(gw);
+	slirp_input(gw->slirp, f, (int)(ETH_HLEN + len));
+	if (si >= 0)
+		svc_drain(gw, (unsigned)si, sport);
+	gw_leave(gw);
+	return 0;
+}
+
+/* A frame we built (ARP or NDP answer) for libslirp: always queued, since
+ * these are made while libslirp is sending. */
+static void gw_queue_frame(slirpgw_t *gw, const uint8_t *f, size_t len)
+{
+	qframe_t *q;
+
+	if (gw->qlen >= QUEUE_MAX)
+		return;
+	q = malloc(sizeof(*q) + len);
+	if (!q)
+		abort();
+	memcpy(q->data, f, len);
+	q->len = len;
+	q->si = -1;
+	queue_push(gw, q);
+	gw->kick = 1;
+}
+
+static int get_revents(int idx, void *opaque)
+{
+	slirpgw_t *gw = opaque;
+
+	return idx >= 0 && (size_t)idx < gw->npfd ? gw->pfd[idx].revents : 0;
+}
+
+static void gw_poll_slirp(slirpgw_t *gw)
+{
+	slirp_pollfds_poll(gw->slirp, 0, get_revents, gw);
+	for (size_t i = 0; i < gw->npfd; i++)
+		gw->pfd[i].revents = 0;
+}
+
+static void on_check(uv_check_t *c);
+
+static void gw_enter(slirpgw_t *gw)
+{
+	gw->depth++;
+}
+
+/* Back from libslirp: run what waited, then let the prepare refill. */
+static void gw_leave(slirpgw_t *gw)
+{
+	if (gw->depth > 1) {
+		gw->depth--;
+		return;
+	}
+	for (int round = 0; round < 16 && !gw->closing && !gw->free_pending; round++) {
+		while (gw->qhead && !gw->closing && !gw->free_pending) {
+			qframe_t *q = gw->qhead;
+
+			gw->qhead = q->next;
+			if (!gw->qhead)
+				gw->qtail = NULL;
+			gw->qlen--;
+			slirp_input(gw->slirp, q->data, (int)q->len);
+			if (q->si >= 0)
+				svc_drain(gw, (unsigned)q->si, q->sport);
+			free(q);
+		}
+		if (!gw->kick || gw->closing)
+			break;
+		/* an answered ARP/NDP query: send what waited for it */
+		gw->kick = 0;
+		gw_poll_slirp(gw);
+	}
+	gw->depth--;
+	gw_dirty(gw);
+	if (gw->free_pending) {
+		gw->free_pending = 0;
+		slirpgw_free(gw);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* from libslirp: frames for the peer                                   */
+
+static void answer_arp(slirpgw_t *gw, const uint8_t *f, size_t len)
+{
+	const uint8_t *a = f + ETH_HLEN;
+	uint8_t r[ETH_HLEN + ARP_LEN];
+
+	if (len < ETH_HLEN + ARP_LEN || be16(a) != 1 || be16(a + 2) != ETH_P_IP || a[4] != 6 ||
+	    a[5] != 4 || be16(a + 6) != 1 || !memcmp(a + 14, a + 24, 4))
+		return;
+	memcpy(r, a + 8, 6); /* to the asker */
+	memcpy(r + 6, peer_mac, 6);
+	put16(r + 12, ETH_P_ARP);
+	put16(r + 14, 1);
+	put16(r + 16, ETH_P_IP);
+	r[18] = 6;
+	r[19] = 4;
+	put16(r + 20, 2);            /* reply */
+	memcpy(r + 22, peer_mac, 6); /* sender: "us", whatever was asked */
+	memcpy(r + 28, a + 24, 4);
+	memcpy(r + 32, a + 8, 6); /* target: the asker */
+	memcpy(r + 38, a + 14, 4);
+	gw->st.arp_replies++;
+	gw_queue_frame(gw, r, sizeof(r));
+}
+
+/* A Neighbour Solicitation from libslirp, answered with an Advertisement
+ * (RFC 4861 4.4: solicited, override, target link-layer option). */
+static int answer_ns(slirpgw_t *gw, const uint8_t *ip, size_t len)
+{
+	uint8_t r[ETH_HLEN + 40 + 32], *r6 = r + ETH_HLEN, *ic = r6 + 40;
+
+	if (len < 40 + 24 || ip[6] != P_ICMP6 || ip[40] != 135 || ip[41] != 0 ||
+	    40 + (size_t)be16(ip + 4) > len)
+		return 0;
+	memcpy(r, gw->slirp_mac, 6);
+	memcpy(r + 6, peer_mac, 6);
+	put16(r + 12, ETH_P_IPV6);
+	memset(r6, 0, 40 + 32);
+	r6[0] = 0x60;
+	put16(r6 + 4, 32);
+	r6[6] = P_ICMP6;
+	r6[7] = 255;
+	memcpy(r6 + 8, ip + 48, 16); /* from the target */
+	memcpy(r6 + 24, ip + 8, 16); /* to the solicitor */
+	ic[0] = 136;
+	ic[4] = 0x60; /* S, O */
+	memcpy(ic + 8, ip + 48, 16);
+	ic[24] = 2; /* target link-layer address */
+	ic[25] = 1;
+	memcpy(ic + 26, peer_mac, 6);
+	put16(ic + 2, csum_l4(r6, 6, P_ICMP6, ic, 32));
+	gw->st.ndp_replies++;
+	gw_queue_frame(gw, r, sizeof(r));
+	return 1;
+}
+
+static ssize_t cb_send(const void *buf, size_t len, void *opaque)
+{
+	slirpgw_t *gw = opaque;
+	const uint8_t *f = buf;
+
+	if (len < ETH_HLEN || gw->closing)
+		return (ssize_t)len;
+	switch (be16(f + 12)) {
+	case ETH_P_IP:
+		memcpy(gw->slirp_mac, f + 6, 6);
+		if (len >= ETH_HLEN + 20)
+			gw_output(gw, f + ETH_HLEN, len - ETH_HLEN);
+		break;
+	case ETH_P_IPV6:
+		if (len >= ETH_HLEN + 40 && !answer_ns(gw, f + ETH_HLEN, len - ETH_HLEN))
+			gw_output(gw, f + ETH_HLEN, len - ETH_HLEN);
+		break;
+	case ETH_P_ARP:
+		answer_arp(gw, f, len);
+		break;
+	default:
+		break;
+	}
+	return (ssize_t)len;
+}
+
+/* ------------------------------------------------------------------ */
+/* libuv glue: sockets, timers                                          */
+
+static void on_poll_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void poll_drop(gw_poll_t *p)
+{
+	slirpgw_t *gw = p->gw;
+
+	if ((size_t)p->fd < nbyfd && byfd[p->fd] == p)
+		byfd[p->fd] = NULL;
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		gw->polls = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	gw->st.sockets--;
+	uv_close((uv_handle_t *)&p->h, on_poll_closed);
+}
+
+static void cb_register(int fd, void *opaque)
+{
+	slirpgw_t *gw = opaque;
+	gw_poll_t *p;
+	int r;
+
+	if (fd < 0 || (size_t)fd >= POLLS_MAX)
+		return;
+	if ((size_t)fd >= nbyfd) {
+		size_t n = nbyfd ? nbyfd : 64;
+
+		while (n <= (size_t)fd)
+			n *= 2;
+		byfd = realloc(byfd, n * sizeof(*byfd));
+		if (!byfd)
+			abort();
+		memset(byfd + nbyfd, 0, (n - nbyfd) * sizeof(*byfd));
+		nbyfd = n;
+	}
+	if (byfd[fd]) /* closed without unregister and reused: forget the old one */
+		poll_drop(byfd[fd]);
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		abort();
+	r = uv_poll_init_socket(gw->loop, &p->h, fd);
+	if (r < 0) {
+		log_err(gw->cfg.id, "slirpgw: cannot watch fd %d: %s", fd, uv_strerror(r));
+		free(p);
+		return;
+	}
+	p->h.data = p;
+	p->gw = gw;
+	p->fd = fd;
+	p->idx = -1;
+	p->next = gw->polls;
+	if (p->next)
+		p->next->prev = p;
+	gw->polls = p;
+	byfd[fd] = p;
+	gw->st.sockets++;
+}
+
+static void cb_unregister(int fd, void *opaque)
+{
+	slirpgw_t *gw = opaque;
+
+	if (fd >= 0 && (size_t)fd < nbyfd && byfd[fd] && byfd[fd]->gw == gw)
+		poll_drop(byfd[fd]);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+	gw_poll_t *p = h->data;
+	slirpgw_t *gw = p->gw;
+	int r = 0;
+
+	if (status < 0) {
+		r = SLIRP_POLL_ERR | SLIRP_POLL_HUP;
+		p->cur = 0; /* libuv stopped the handle */
+	}
+	if (events & UV_READABLE)
+		r |= SLIRP_POLL_IN;
+	if (events & UV_WRITABLE)
+		r |= SLIRP_POLL_OUT;
+	if (events & UV_PRIORITIZED)
+		r |= SLIRP_POLL_PRI;
+	if (events & UV_DISCONNECT)
+		r |= SLIRP_POLL_HUP;
+	if (p->idx < 0 || (size_t)p->idx >= gw->npfd || gw->closing)
+		return;
+	gw->pfd[p->idx].revents |= r;
+	if (!gw->pending) {
+		gw->pending = 1;
+		uv_check_start(&gw->check, on_check);
+	}
+}
+
+static int add_poll(int fd, int events, void *opaque)
+{
+	slirpgw_t *gw = opaque;
+	gw_poll_t *p = fd >= 0 && (size_t)fd < nbyfd ? byfd[fd] : NULL;
+	int want = 0;
+
+	if (!p || p->gw != gw)
+		return -1;
+	if (gw->npfd == gw->pfdcap) {
+		gw->pfdcap = gw->pfdcap ? gw->pfdcap * 2 : 16;
+		gw->pfd = realloc(gw->pfd, gw->pfdcap * sizeof(*gw->pfd));
+		if (!gw->pfd)
+			abort();
+	}
+	if (events & SLIRP_POLL_IN)
+		want |= UV_READABLE;
+	if (events & SLIRP_POLL_OUT)
+		want |= UV_WRITABLE;
+	if (events & SLIRP_POLL_PRI)
+		want |= UV_PRIORITIZED;
+	if (!want) /* errors and hangups are always reported */
+		want = UV_DISCONNECT;
+	gw->pfd[gw->npfd].fd = fd;
+	gw->pfd[gw->npfd].revents = 0;
+	p->idx = (int)gw->npfd;
+	p->want = want;
+	p->gen = gw->gen;
+	return (int)gw->npfd++;
+}
+
+static void on_tick(uv_timer_t *t);
+
+/* Ask libslirp which sockets want what, and make the uv_polls match. */
+static void on_prepare(uv_prepare_t *h)
+{
+	slirpgw_t *gw = h->data;
+	uint32_t timeout = UINT32_MAX;
+
+	uv_prepare_stop(h);
+	gw->dirty = 0;
+	if (gw->closing)
+		return;
+	gw->npfd = 0;
+	gw->gen++;
+	gw->depth++; /* fill may close expired sockets, never sends */
+	slirp_pollfds_fill(gw->slirp, &timeout, add_poll, gw);
+	gw->depth--;
+	for (gw_poll_t *p = gw->polls; p; p = p->next) {
+		int want = p->gen == gw->gen ? p->want : 0;
+
+		if (!want)
+			p->idx = -1;
+		if (want == p->cur)
+			continue;
+		if (!want) {
+			uv_poll_stop(&p->h);
+			p->cur = 0;
+		} else if (uv_poll_start(&p->h, want, on_poll) == 0) {
+			p->cur = want;
+		}
+	}
+	/* an earlier deadline stands: a busy peer must not postpone TCP timers */
+	if (!uv_is_active((uv_handle_t *)&gw->tick) || uv_timer_get_due_in(&gw->tick) > timeout)
+		uv_timer_start(&gw->tick, on_tick, timeout, 0);
+}
+
+static void gw_dirty(slirpgw_t *gw)
+{
+	if (gw->dirty || gw->closing)
+		return;
+	gw->dirty = 1;
+	uv_prepare_start(&gw->prepare, on_prepare);
+}
+
+static void on_check(uv_check_t *c)
+{
+	slirpgw_t *gw = c->data;
+
+	uv_check_stop(c);
+	if (!gw->pending || gw->closing)
+		return;
+	gw->pending = 0;
+	gw_enter(gw);
+	gw_poll_slirp(gw);
+	gw_leave(gw);
+}
+
+static void flows_expire(slirpgw_t *gw);
+
+static void on_tick(uv_timer_t *t)
+{
+	slirpgw_t *gw = t->data;
+
+	if (gw->closing)
+		return;
+	flows_expire(gw);
+	gw_enter(gw);
+	gw_poll_slirp(gw);
+	gw_leave(gw);
+}
+
+static void on_slirp_timer(uv_timer_t *h)
+{
+	gw_timer_t *t = h->data;
+	slirpgw_t *gw = t->gw;
+
+	if (gw->closing)
+		return;
+	gw_enter(gw);
+	slirp_handle_timer(gw->slirp, t->id, t->cb_opaque);
+	gw_leave(gw);
+}
+
+static void *cb_timer_new_opaque(SlirpTimerId id, void *cb_opaque, void *opaque)
+{
+	slirpgw_t *gw = opaque;
+	gw_timer_t *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		abort();
+	uv_timer_init(gw->loop, &t->t);
+	t->t.data = t;
+	t->gw = gw;
+	t->id = id;
+	t->cb_opaque = cb_opaque;
+	return t;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void cb_timer_free(void *timer, void *opaque)
+{
+	gw_timer_t *t = timer;
+
+	uv_close((uv_handle_t *)&t->t, on_timer_closed);
+}
+
+/* expire_ms is on the cb_clock clock, in milliseconds */
+static void cb_timer_mod(void *timer, int64_t expire_ms, void *opaque)
+{
+	gw_timer_t *t = timer;
+	int64_t delay = expire_ms - (int64_t)(uv_hrtime() / 1000000);
+
+	uv_timer_start(&t->t, on_slirp_timer, delay > 0 ? (uint64_t)delay : 0, 0);
+}
+
+static int64_t cb_clock(void *opaque)
+{
+	return (int64_t)uv_hrtime();
+}
+
+static void cb_guest_error(const char *msg, void *opaque)
+{
+	slirpgw_t *gw = opaque;
+
+	log_debug(gw->cfg.id, "slirpgw: peer: %s", msg);
+}
+
+static void cb_notify(void *opaque)
+{
+	gw_dirty(opaque);
+}
+
+static const SlirpCb slirp_cbs = {
+    .send_packet = cb_send,
+    .guest_error = cb_guest_error,
+    .clock_get_ns = cb_clock,
+    .timer_free = cb_timer_free,
+    .timer_mod = cb_timer_mod,
+    .register_poll_fd = cb_register,
+    .unregister_poll_fd = cb_unregister,
+    .notify = cb_notify,
+    .timer_new_opaque = cb_timer_new_opaque,
+};
+
+/* ------------------------------------------------------------------ */
+/* the AF_UNIX side of a service connection, as a stream                */
+
+typedef struct pipe_stream {
+	stream_t s;
+	uv_pipe_t h;
+	uv_shutdown_t sreq;
+	sbuf_t *rbuf;
+	unsigned reading : 1, shut : 1, eof : 1;
+} pipe_stream_t;
+
+typedef struct pipe_wreq {
+	uv_write_t req;
+	sbuf_t *b;
+} pipe_wreq_t;
+
+static void ps_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	pipe_stream_t *t = h->data;
+
+	if (!t->rbuf)
+		t->rbuf = sbuf_new(SBUF_DEFAULT);
+	buf->base = (char *)t->rbuf->data;
+	buf->len = t->rbuf->cap;
+}
+
+static void ps_read(uv_stream_t *h, ssize_t n, const uv_buf_t *buf)
+{
+	pipe_stream_t *t = h->data;
+	sbuf_t *b;
+
+	if (n == 0)
+		return;
+	if (n > 0) {
+		b = t->rbuf;
+		t->rbuf = NULL;
+		b->off = 0;
+		b->len = (uint32_t)n;
+		t->s.cbs->on_read(&t->s, b);
+		return;
+	}
+	sbuf_free(t->rbuf);
+	t->rbuf = NULL;
+	uv_read_stop(h);
+	t->reading = 0;
+	if (n == UV_EOF) {
+		t->eof = 1;
+		t->s.cbs->on_read(&t->s, NULL);
+	} else {
+		t->s.cbs->on_error(&t->s, (int)n);
+	}
+}
+
+static void ps_written(uv_write_t *req, int status)
+{
+	pipe_wreq_t *w = (pipe_wreq_t *)req;
+	pipe_stream_t *t = req->handle->data;
+
+	t->s.wq_bytes -= w->b->len;
+	sbuf_free(w->b);
+	free(w);
+	if (t->s.closed)
+		return;
+	if (status < 0)
+		t->s.cbs->on_error(&t->s, status);
+	else if (t->s.wq_bytes <= STREAM_LOW_WATER && t->s.cbs->on_drain)
+		t->s.cbs->on_drain(&t->s);
+}
+
+static int ps_write(stream_t *s, sbuf_t *b)
+{
+	pipe_stream_t *t = (pipe_stream_t *)s;
+	uv_buf_t buf;
+	pipe_wreq_t *w;
+	int r;
+
+	if (s->closed || t->shut) {
+		sbuf_free(b);
+		return UV_EPIPE;
+	}
+	if (!b->len) {
+		sbuf_free(b);
+		return 0;
+	}
+	buf = uv_buf_init((char *)sbuf_ptr(b), b->len);
+	r = uv_try_write((uv_stream_t *)&t->h, &buf, 1);
+	if (r == (int)b->len) {
+		sbuf_free(b);
+		return 0;
+	}
+	if (r > 0) {
+		sbuf_consume(b, (size_t)r);
+	} else if (r != UV_EAGAIN) {
+		sbuf_free(b);
+		return r;
+	}
+	w = malloc(sizeof(*w));
+	if (!w)
+		abort();
+	w->b = b;
+	buf = uv_buf_init((char *)sbuf_ptr(b), b->len);
+	r = uv_write(&w->req, (uv_stream_t *)&t->h, &buf, 1, ps_written);
+	if (r < 0) {
+		sbuf_free(b);
+		free(w);
+		return r;
+	}
+	s->wq_bytes += b->len;
+	return 0;
+}
+
+static void ps_shut(uv_shutdown_t *req, int status) {}
+
+static int ps_shutdown(stream_t *s)
+{
+	pipe_stream_t *t = (pipe_stream_t *)s;
+
+	if (t->shut || s->closed)
+		return 0;
+	t->shut = 1;
+	return uv_shutdown(&t->sreq, (uv_stream_t *)&t->h, ps_shut);
+}
+
+static void ps_read_start(stream_t *s)
+{
+	pipe_stream_t *t = (pipe_stream_t *)s;
+
+	if (t->reading || t->eof || s->closed)
+		return;
+	if (uv_read_start((uv_stream_t *)&t->h, ps_alloc, ps_read) == 0)
+		t->reading = 1;
+}
+
+static void ps_read_stop(stream_t *s)
+{
+	pipe_stream_t *t = (pipe_stream_t *)s;
+
+	if (!t->reading)
+		return;
+	uv_read_stop((uv_stream_t *)&t->h);
+	t->reading = 0;
+}
+
+static void ps_closed(uv_handle_t *h)
+{
+	pipe_stream_t *t = h->data;
+
+	sbuf_free(t->rbuf);
+	free(t);
+}
+
+static void ps_close(stream_t *s)
+{
+	pipe_stream_t *t = (pipe_stream_t *)s;
+
+	ps_read_stop(s);
+	uv_close((uv_handle_t *)&t->h, ps_closed);
+}
+
+static const stream_ops_t pipe_ops = {
+    .name = "slirp",
+    .write = ps_write,
+    .shutdown = ps_shutdown,
+    .read_start = ps_read_start,
+    .read_stop = ps_read_stop,
+    .close = ps_close,
+};
+
+/* Takes fd, even on error. */
+static int pipe_stream_open(uv_loop_t *loop, int fd, uint64_t id, stream_t **out)
+{
+	pipe_stream_t *t = calloc(1, sizeof(*t));
+	int r;
+
+	if (!t)
+		abort();
+	uv_pipe_init(loop, &t->h, 0);
+	t->h.data = t;
+	t->s.ops = &pipe_ops;
+	t->s.id = id;
+	r = uv_pipe_open(&t->h, fd);
+	if (r < 0) {
+		close(fd);
+		uv_close((uv_handle_t *)&t->h, ps_closed);
+		return r;
+	}
+	*out = &t->s;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* service flows                                                        */
+
+static void flow_set_state(flow_t *f, flow_state_t s)
+{
+	static const unsigned legal[] = {
+	    [FLOW_DIALING] = 1u << FLOW_READY,
+	    [FLOW_READY] = 1u << FLOW_RELAY,
+	    [FLOW_RELAY] = 0,
+	};
+
+	if (!(legal[f->state] & (1u << s))) {
+		log_err(f->id, "slirpgw: illegal flow transition %s -> %s",
+			flow_state_names[f->state], flow_state_names[s]);
+		abort();
+	}
+	log_trace(f->id, "flow %s -> %s", flow_state_names[f->state], flow_state_names[s]);
+	f->state = s;
+}
+
+static flow_t *flow_find(slirpgw_t *gw, unsigned si, uint16_t sport)
+{
+	for (flow_t *f = gw->flows; f; f = f->next)
+		if (f->svc == si && f->sport == sport)
+			return f;
+	return NULL;
+}
+
+static void flow_free(flow_t *f, const char *reason)
+{
+	slirpgw_t *gw = f->gw;
+
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		gw->flows = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	gw->cfg.services[f->svc]->active--;
+	gw->st.flows--;
+	log_debug(f->id, "slirpgw flow closed: %s", reason);
+	free(f->syn);
+	free(f);
+}
+
+static void flow_close(flow_t *f, const char *reason)
+{
+	switch (f->state) {
+	case FLOW_DIALING:
+		if (f->dial)
+			dial_cancel(f->dial);
+		break;
+	case FLOW_READY:
+		stream_close(f->up);
+		break;
+	case FLOW_RELAY:
+		relay_close(f->relay, reason); /* on_relay_done frees */
+		return;
+	}
+	flow_free(f, reason);
+}
+
+static void flows_expire(slirpgw_t *gw)
+{
+	uint64_t now = uv_now(gw->loop);
+	flow_t *f, *next;
+
+	for (f = gw->flows; f; f = next) {
+		next = f->next;
+		if (f->state == FLOW_READY && now - f->t_ready > READY_TIMEOUT_MS)
+			flow_close(f, "handshake timeout");
+	}
+}
+
+static void on_relay_done(void *ud, const char *reason, uint64_t up, uint64_t down)
+{
+	flow_t *f = ud;
+
+	log_info(f->id, "closed (%s) after %.1f s: %llu bytes up, %llu down", reason,
+		 (double)(uv_now(f->gw->loop) - f->t0) / 1000, (unsigned long long)up,
+		 (unsigned long long)down);
+	flow_free(f, reason);
+}
+
+static void flow_relay(flow_t *f, int fd)
+{
+	slirpgw_t *gw = f->gw;
+	slirpgw_service_t *svc = gw->cfg.services[f->svc];
+	relay_opts_t o = {
+	    .idle_ms = svc->idle_ms, .ctr_ab = &svc->bytes_up, .ctr_ba = &svc->bytes_down};
+	char t[300];
+	stream_t *s;
+
+	if (pipe_stream_open(gw->loop, fd, f->id, &s) < 0) {
+		flow_close(f, "cannot open the slirp side");
+		return;
+	}
+	flow_set_state(f, FLOW_RELAY);
+	target_str(&svc->target, t, sizeof(t));
+	log_info(f->id, "%s: %s -> %s", gw->name, svc->label, t);
+	f->relay = relay_start(gw->loop, s, f->up, &o, on_relay_done, f);
+	f->up = NULL;
+}
+
+/* Accept what libslirp connected while handling the last packet of
+ * (si, sport): that flow's connection, if it is READY; else nobody's
+ * (closed: the peer sees the connection end). */
+static void svc_drain(slirpgw_t *gw, unsigned si, uint16_t sport)
+{
+	slot_t *sl = &gw->slots[si];
+	flow_t *f = flow_find(gw, si, sport);
+	int fd;
+
+	if (gw->closing || sl->lfd < 0)
+		return;
+	for (;;) {
+		fd = accept4(sl->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (f)
+			f->syn_passed = 0;
+		if (f && f->state == FLOW_READY) {
+			flow_relay(f, fd);
+			f = NULL;
+		} else {
+			log_debug(gw->cfg.id, "slirpgw %s: connection of no flow closed",
+				  gw->cfg.services[si]->label);
+			close(fd);
+		}
+	}
+}
+
+static void on_dial(void *ud, stream_t *s, int err)
+{
+	flow_t *f = ud;
+	slirpgw_t *gw = f->gw;
+	slirpgw_service_t *svc = gw->cfg.services[f->svc];
+	uint8_t *syn = f->syn;
+	size_t synlen = f->synlen;
+	char t[300];
+	pkt_t p;
+
+	f->dial = NULL;
+	target_str(&svc->target, t, sizeof(t));
+	if (err < 0) {
+		int ok = pkt_parse(syn, synlen, &p) == 0;
+
+		log_info(f->id, "%s: %s -> %s: %s", gw->name, svc->label, t, uv_strerror(err));
+		svc->failed++;
+		gw->slots[f->svc].failed++;
+		flow_free(f, "dial failed"); /* first: the output callback may free gw */
+		if (ok)
+			send_rst(gw, &p);
+		return;
+	}
+	log_debug(f->id, "%s -> %s: connected in %llu ms", svc->label, t,
+		  (unsigned long long)(uv_now(gw->loop) - f->t0));
+	f->up = s;
+	f->syn = NULL;
+	f->syn_passed = 1;
+	f->t_ready = uv_now(gw->loop);
+	flow_set_state(f, FLOW_READY);
+	gw_to_slirp(gw, syn, synlen, -1, 0); /* now libslirp may answer the SYN */
+	free(syn);
+}
+
+static int acl_empty(const acl_t *a)
+{
+	return !a->allow.n && !a->deny.n;
+}
+
+/* Both checksums of a SYN we are about to act on (libslirp would drop a bad
+ * one, but only after we had dialed for it). */
+static int syn_ok(const uint8_t *pkt, const pkt_t *p)
+{
+	size_t ihl = (size_t)(pkt[0] & 15) * 4;
+
+	return csum_fold(csum_add(0, pkt, ihl)) == 0 &&
+	       csum_l4(pkt, 4, P_TCP, pkt + p->l4, p->len - p->l4) == 0;
+}
+
+static int flow_open(slirpgw_t *gw, unsigned si, const pkt_t *p, const uint8_t *pkt, size_t len)
+{
+	slirpgw_service_t *svc = gw->cfg.services[si];
+	slot_t *sl = &gw->slots[si];
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	const char *why = NULL;
+	int dr = DR_POLICY;
+	dial_opts_t o;
+	flow_t *f;
+
+	memcpy(&sa.sin_addr, p->src, 4);
+	if (!syn_ok(pkt, p)) {
+		gw->drops[DR_MALFORMED]++;
+		gw->st.dropped++;
+		return -EINVAL;
+	}
+	if (!acl_permits(&svc->clients, (struct sockaddr *)&sa)) {
+		why = "client ACL";
+	} else if (gw->st.flows >= gw->cfg.max_flows) {
+		why = "too many connections in this session";
+		dr = DR_FLOWS;
+	} else if (svc->active >= svc->max_conns) {
+		why = "connection cap";
+		dr = DR_FLOWS;
+	} else if (svc->rate > 0 &&
+		   !tbucket_take(&svc->tb, svc->rate, svc->burst, uv_now(gw->loop))) {
+		why = "rate limit";
+		dr = DR_FLOWS;
+	}
+	if (why) {
+		log_info(gw->cfg.id, "%s: %s refused: %s", gw->name, svc->label, why);
+		svc->refused++;
+		sl->refused++;
+		gw->drops[dr]++;
+		gw->st.dropped++;
+		send_rst(gw, p);
+		return dr == DR_FLOWS ? -ENOBUFS : -EACCES;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		abort();
+	f->gw = gw;
+	f->svc = si;
+	f->sport = p->sport;
+	f->state = FLOW_DIALING;
+	f->id = conn_next_id();
+	f->t0 = uv_now(gw->loop);
+	f->syn = malloc(len);
+	if (!f->syn)
+		abort();
+	memcpy(f->syn, pkt, len);
+	f->synlen = len;
+	f->next = gw->flows;
+	if (f->next)
+		f->next->prev = f;
+	gw->flows = f;
+	svc->active++;
+	svc->total++;
+	sl->total++;
+	gw->st.flows++;
+	gw->st.flows_total++;
+	gw->st.pkts_in++;
+	gw->st.bytes_in += len;
+	o.id = f->id;
+	o.acl = acl_empty(&svc->targets) ? NULL : &svc->targets;
+	f->dial = dial_start(svc->chain, &svc->target, &o, svc->connect_ms, on_dial, f);
+	return 0;
+}
+
+static int gw_pass(slirpgw_t *gw, const uint8_t *pkt, size_t len, int si, uint16_t sport)
+{
+	gw->st.pkts_in++;
+	gw->st.bytes_in += len;
+	return gw_to_slirp(gw, pkt, len, si, sport);
+}
+
+static int svc_input(slirpgw_t *gw, unsigned si, const pkt_t *p, const uint8_t *pkt, size_t len)
+{
+	flow_t *f = flow_find(gw, si, p->sport);
+
+	if (p->flags & TH_RST) {
+		if (f && f->state == FLOW_DIALING) {
+			flow_close(f, "reset by the peer");
+			return 0;
+		}
+		if (f && f->state == FLOW_READY)
+			flow_close(f, "reset by the peer");
+		return gw_pass(gw, pkt, len, -1, 0);
+	}
+	if ((p->flags & (TH_SYN | TH_ACK)) == TH_SYN) {
+		if (!f)
+			return flow_open(gw, si, p, pkt, len);
+		if (f->state != FLOW_DIALING) {
+			/* a retransmission (libslirp answers it again), or the port
+			 * reused while our relay lingers: what it connects, if
+			 * anything, is accepted and closed */
+			f->syn_passed = 1;
+			return gw_pass(gw, pkt, len, -1, 0);
+		}
+		if (len <= f->synlen && syn_ok(pkt, p)) { /* keep the latest */
+			memcpy(f->syn, pkt, len);
+			f->synlen = len;
+		}
+		return 0;
+	}
+	if (f && f->state == FLOW_DIALING)
+		return 0; /* nothing there yet to talk to */
+	/* Only a packet that follows a SYN given to libslirp can make it
+	 * connect; with no flow we cannot tell, so accept too. */
+	if (!f || f->syn_passed)
+		return gw_pass(gw, pkt, len, (int)si, p->sport);
+	return gw_pass(gw, pkt, len, -1, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* policy                                                               */
+
+enum verdict { V_PASS, V_DROP, V_REFUSE, V_SVC };
+
+static int opens_socket(const pkt_t *p)
+{
+	switch (p->proto) {
+	case P_TCP:
+		return p->l4 && (p->flags & (TH_SYN | TH_ACK)) == TH_SYN;
+	case P_UDP:
+		return 1;
+	case P_ICMP:
+		return p->l4 && p->type == 8;
+	case P_ICMP6:
+		return p->l4 && p->type == 128;
+	default:
+		return 0;
+	}
+}
+
+static int policy4(slirpgw_t *gw, const pkt_t *p, unsigned *si, int *why)
+{
+	const slirpgw_config_t *c = &gw->cfg;
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	uint32_t dst, mask = c->prefix ? htonl(~0u << (32 - c->prefix)) : 0;
+	uint32_t h;
+
+	*why = DR_POLICY;
+	memcpy(&dst, p->dst, 4);
+	h = ntohl(dst);
+	if (memcmp(p->src, &c->peer, 4)) {
+		*why = DR_SPOOFED;
+		return V_DROP;
+	}
+	if (p->proto == P_TCP && p->l4)
+		for (unsigned i = 0; i < c->nservices; i++)
+			if (dst == c->services[i]->addr.s_addr &&
+			    p->dport == c->services[i]->port) {
+				*si = i;
+				return V_SVC;
+			}
+	if ((dst == c->host.s_addr || dst == c->dns.s_addr) && p->proto == P_ICMP && p->l4 &&
+	    p->type == 8)
+		return V_PASS; /* ping the gateway: libslirp answers itself */
+	if (c->restricted)
+		return V_REFUSE;
+	if (dst == c->dns.s_addr)
+		return c->dns_forward ? V_PASS : V_REFUSE;
+	if (dst == c->host.s_addr) {
+		if (!c->host_loopback)
+			return V_REFUSE;
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	} else {
+		if ((dst & mask) == c->net.s_addr || h >> 28 >= 14 /* multicast, class E */ ||
+		    h >> 24 == 127 || h >> 24 == 0)
+			return V_REFUSE;
+		sa.sin_addr.s_addr = dst;
+	}
+	if (c->targets && !acl_permits(c->targets, (struct sockaddr *)&sa))
+		return V_REFUSE;
+	if (gw->st.sockets >= c->max_sockets && opens_socket(p)) {
+		*why = DR_SOCKETS;
+		return V_REFUSE;
+	}
+	return V_PASS;
+}
+
+static int in6_prefix(const uint8_t *a, const struct in6_addr *net, int bits)
+{
+	int i;
+
+	for (i = 0; bits >= 8; i++, bits -= 8)
+		if (a[i] != net->s6_addr[i])
+			return 0;
+	return !bits || !((a[i] ^ net->s6_addr[i]) & (0xff << (8 - bits)));
+}
+
+static int policy6(slirpgw_t *gw, const pkt_t *p, int *why)
+{
+	const slirpgw_config_t *c = &gw->cfg;
+	static const uint8_t zero[16], v4mapped[12] = {[10] = 0xff, [11] = 0xff};
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6};
+	int ndp = p->proto == P_ICMP6 && p->l4 && p->type >= 133 && p->type <= 137;
+	int echo = p->proto == P_ICMP6 && p->l4 && p->type == 128;
+
+	*why = DR_POLICY;
+	if (c->restricted || !c->ipv6)
+		return V_DROP;
+	if (!in6_prefix(p->src, &c->net6, c->prefix6) &&
+	    !(p->src[0] == 0xfe && (p->src[1] & 0xc0) == 0x80) &&
+	    !(ndp && !memcmp(p->src, zero, 16))) {
+		*why = DR_SPOOFED;
+		return V_DROP;
+	}
+	if (ndp)
+		return V_PASS; /* router and neighbour discovery with libslirp */
+	if (!memcmp(p->dst, &c->dns6, 16))
+		return c->dns_forward || echo ? V_PASS : V_REFUSE;
+	if (!memcmp(p->dst, &c->host6, 16)) {
+		if (echo)
+			return V_PASS;
+		if (!c->host_loopback)
+			return V_REFUSE;
+		sa.sin6_addr = in6addr_loopback;
+	} else {
+		if (p->dst[0] == 0xff || (p->dst[0] == 0xfe && (p->dst[1] & 0xc0) == 0x80) ||
+		    in6_prefix(p->dst, &c->net6, c->prefix6) || !memcmp(p->dst, zero, 15) ||
+		    !memcmp(p->dst, v4mapped, 12))
+			return V_REFUSE;
+		memcpy(&sa.sin6_addr, p->dst, 16);
+	}
+	if (c->targets && !acl_permits(c->targets, (struct sockaddr *)&sa))
+		return V_REFUSE;
+	if (gw->st.sockets >= c->max_sockets && opens_socket(p)) {
+		*why = DR_SOCKETS;
+		return V_REFUSE;
+	}
+	return V_PASS;
+}
+
+int slirpgw_input(slirpgw_t *gw, const uint8_t *pkt, size_t len)
+{
+	unsigned si = 0;
+	int why, v;
+	pkt_t p;
+
+	if (gw->closing || gw->free_pending)
+		return -EPIPE;
+	if (len > gw->cfg.mtu || pkt_parse(pkt, len, &p) < 0) {
+		gw->drops[DR_MALFORMED]++;
+		gw->st.dropped++;
+		return -EINVAL;
+	}
+	len = p.len;
+	pcapw_packet(gw->cfg.pcap, gw->cfg.id, PCAPW_IN, pkt, len);
+	v = p.v == 4 ? policy4(gw, &p, &si, &why) : policy6(gw, &p, &why);
+	switch (v) {
+	case V_SVC:
+		return svc_input(gw, si, &p, pkt, len);
+	case V_PASS:
+		return gw_pass(gw, pkt, len, -1, 0);
+	default:
+		gw->drops[why]++;
+		gw->st.dropped++;
+		if (v == V_REFUSE)
+			send_rst(gw, &p);
+		return why == DR_SOCKETS ? -ENOBUFS : -EACCES;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* instances                                                            */
+
+void slirpgw_config_default(slirpgw_config_t *c)
+{
+	memset(c, 0, sizeof(*c));
+	inet_pton(AF_INET, "10.0.2.15", &c->peer);
+	inet_pton(AF_INET, "10.0.2.0", &c->net);
+	c->prefix = 24;
+	inet_pton(AF_INET, "10.0.2.2", &c->host);
+	inet_pton(AF_INET, "10.0.2.3", &c->dns);
+	c->host_loopback = 1;
+	c->dns_forward = 1;
+	inet_pton(AF_INET6, "fd00::", &c->net6);
+	c->prefix6 = 64;
+	inet_pton(AF_INET6, "fd00::2", &c->host6);
+	inet_pton(AF_INET6, "fd00::3", &c->dns6);
+	c->mtu = 1500;
+	c->max_sockets = 1024;
+	c->max_flows = 256;
+}
+
+static int config_check(slirpgw_config_t *c)
+{
+	uint32_t mask, net;
+	uint32_t a[3] = {c->peer.s_addr, c->host.s_addr, c->dns.s_addr};
+
+	if (c->prefix < 8 || c->prefix > 30 || c->mtu < 576 || c->mtu > 65521 ||
+	    (c->ipv6 && (c->mtu < 1280 || c->prefix6 < 8 || c->prefix6 > 126)))
+		return -EINVAL;
+	mask = htonl(~0u << (32 - c->prefix));
+	net = c->net.s_addr & mask;
+	c->net.s_addr = net;
+	for (int i = 0; i < 3; i++) {
+		if ((a[i] & mask) != net || (a[i] & ~mask) == 0 || (a[i] & ~mask) == ~mask)
+			return -EINVAL;
+		for (int j = 0; j < i; j++)
+			if (a[i] == a[j])
+				return -EINVAL;
+	}
+	if (!c->max_sockets)
+		c->max_sockets = 1024;
+	if (!c->max_flows)
+		c->max_flows = 256;
+	if (c->restricted)
+		c->ipv6 = 0; /* libslirp forwards services over IPv4 only */
+	return 0;
+}
+
+static int slots_open(slirpgw_t *gw)
+{
+	const char *base = getenv("XDG_RUNTIME_DIR");
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int r;
+
+	gw->slots = calloc(gw->cfg.nservices, sizeof(*gw->slots));
+	if (!gw->slots)
+		abort();
+	for (size_t i = 0; i < gw->cfg.nservices; i++)
+		gw->slots[i].lfd = -1;
+	if (!base || !*base || strlen(base) > 64)
+		base = "/tmp";
+	snprintf(gw->dir, sizeof(gw->dir), "%s/sluice-gw-XXXXXX", base);
+	if (!mkdtemp(gw->dir)) { /* 0700: the sockets are ours alone */
+		r = -errno;
+		gw->dir[0] = 0;
+		return r;
+	}
+	for (size_t i = 0; i < gw->cfg.nservices; i++) {
+		slot_t *sl = &gw->slots[i];
+		slirpgw_service_t *svc = gw->cfg.services[i];
+		struct in_addr a = svc->addr;
+
+		if ((size_t)snprintf(sl->path, sizeof(sl->path), "%s/%zu", gw->dir, i) >=
+		    sizeof(sl->path))
+			return -ENAMETOOLONG;
+		memcpy(sa.sun_path, sl->path, sizeof(sl->path));
+		sl->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (sl->lfd < 0 || bind(sl->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			r = -errno;
+			sl->path[0] = 0; /* nothing to unlink */
+			return r;
+		}
+		if (listen(sl->lfd, LISTEN_BACKLOG) < 0)
+			return -errno;
+		if (slirp_add_unix(gw->slirp, sl->path, &a, svc->port) < 0) {
+			log_err(gw->cfg.id,
+				"%s: service %s: the address must be inside the virtual network, "
+				"not its host or DNS alias, and listed once",
+				gw->name, svc->label);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static void metrics_link(slirpgw_t *gw)
+{
+	metrics_init();
+	gw->mnext = all_gws;
+	if (all_gws)
+		all_gws->mprev = &gw->mnext;
+	gw->mprev = &all_gws;
+	all_gws = gw;
+}
+
+int slirpgw_new(uv_loop_t *loop, const slirpgw_config_t *c, slirpgw_output_fn out, void *ud,
+		slirpgw_t **gwp)
+{
+	slirpgw_t *gw = calloc(1, sizeof(*gw));
+	SlirpConfig sc;
+	int r;
+
+	if (!gw)
+		abort();
+	gw->cfg = *c;
+	if ((r = config_check(&gw->cfg)) < 0) {
+		free(gw);
+		return r;
+	}
+	gw->cfg.name = NULL;
+	snprintf(gw->name, sizeof(gw->name), "%s#%llu", c->name ? c->name : "slirpgw",
+		 (unsigned long long)c->id);
+	gw->loop = loop;
+	gw->out = out;
+	gw->ud = ud;
+	gw->frame = malloc(ETH_HLEN + gw->cfg.mtu);
+	if (!gw->frame)
+		abort();
+	gw->slirp_mac[0] = 0x52; /* libslirp's own: 52:55 and the host alias */
+	gw->slirp_mac[1] = 0x55;
+	memcpy(gw->slirp_mac + 2, &gw->cfg.host, 4);
+	uv_prepare_init(loop, &gw->prepare);
+	uv_check_init(loop, &gw->check);
+	uv_timer_init(loop, &gw->tick);
+	gw->prepare.data = gw->check.data = gw->tick.data = gw;
+	gw->handles = 3;
+	metrics_link(gw);
+
+	memset(&sc, 0, sizeof(sc));
+	sc.version = 4;
+	sc.restricted = gw->cfg.restricted;
+	sc.in_enabled = true;
+	sc.vnetwork = gw->cfg.net;
+	sc.vnetmask.s_addr = htonl(~0u << (32 - gw->cfg.prefix));
+	sc.vhost = gw->cfg.host;
+	sc.vdhcp_start = gw->cfg.peer;
+	sc.vnameserver = gw->cfg.dns;
+	sc.in6_enabled = gw->cfg.ipv6;
+	sc.vprefix_addr6 = gw->cfg.net6;
+	sc.vprefix_len = (uint8_t)gw->cfg.prefix6;
+	sc.vhost6 = gw->cfg.host6;
+	sc.vnameserver6 = gw->cfg.dns6;
+	sc.if_mtu = sc.if_mru = gw->cfg.mtu;
+	sc.disable_host_loopback = !gw->cfg.host_loopback;
+	sc.disable_dns = !gw->cfg.dns_forward;
+	sc.disable_dhcp = true;
+	gw->slirp = slirp_new(&sc, &slirp_cbs, gw);
+	if (!gw->slirp) {
+		r = -EINVAL;
+		goto fail;
+	}
+	if (gw->cfg.nservices && (r = slots_open(gw)) < 0) {
+		log_err(gw->cfg.id, "%s: service sockets: %s", gw->name, strerror(-r));
+		goto fail;
+	}
+	log_debug(gw->cfg.id, "%s: up, %s mode, %zu services", gw->name,
+		  gw->cfg.restricted ? "restricted" : "full", gw->cfg.nservices);
+	gw_dirty(gw);
+	*gwp = gw;
+	return 0;
+fail:
+	slirpgw_free(gw);
+	return r;
+}
+
+static void on_gw_closed(uv_handle_t *h)
+{
+	slirpgw_t *gw = h->data;
+
+	if (--gw->handles == 0)
+		free(gw);
+}
+
+void slirpgw_free(slirpgw_t *gw)
+{
+	if (!gw || gw->closing)
+		return;
+	if (gw->depth) { /* from inside libslirp (the output callback) */
+		gw->free_pending = 1;
+		return;
+	}
+	gw->closing = 1;
+	if (gw->mprev) {
+		*gw->mprev = gw->mnext;
+		if (gw->mnext)
+			gw->mnext->mprev = gw->mprev;
+	}
+	while (gw->flows)
+		flow_close(gw->flows, "gateway closed");
+	while (gw->qhead) {
+		qframe_t *q = gw->qhead;
+
+		gw->qhead = q->next;
+		free(q);
+	}
+	if (gw->slirp) {
+		gw->depth++;
+		slirp_cleanup(gw->slirp); /* unregisters its sockets, frees its timers */
+		gw->depth--;
+	}
+	while (gw->polls)
+		poll_drop(gw->polls);
+	for (size_t i = 0; gw->slots && i < gw->cfg.nservices; i++) {
+		if (gw->slots[i].lfd >= 0)
+			close(gw->slots[i].lfd);
+		if (gw->slots[i].path[0])
+			unlink(gw->slots[i].path);
+	}
+	if (gw->dir[0])
+		rmdir(gw->dir);
+	free(gw->slots);
+	free(gw->pfd);
+	free(gw->frame);
+	uv_close((uv_handle_t *)&gw->prepare, on_gw_closed);
+	uv_close((uv_handle_t *)&gw->check, on_gw_closed);
+	uv_close((uv_handle_t *)&gw->tick, on_gw_closed);
+}
+
+void slirpgw_get_stats(const slirpgw_t *gw, slirpgw_stats_t *st)
+{
+	*st = gw->st;
+}
+
+/* ------------------------------------------------------------------ */
+/* services                                                             */
+
+static int svc_fail(char *err, size_t errlen, const char *spec, const char *fmt, const char *arg)
+{
+	char msg[600];
+
+	snprintf(msg, sizeof(msg), fmt, arg);
+	snprintf(err, errlen, "service \"%.60s\": %s", spec, msg);
+	return -EINVAL;
+}
+
+static int parse_count(const char *s, double max, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || end == s || !isfinite(v) || v <= 0 || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int svc_option(slirpgw_service_t *s, char *key, char *val, char *err, size_t errlen,
+		      const char *spec)
+{
+	char bad[64], e2[URL_ERRLEN];
+	double d;
+
+	if (!strcmp(key, "via")) {
+		url_t *u;
+		url_t **h;
+
+		if (url_parse(val, &u, e2, sizeof(e2)) < 0)
+			return svc_fail(err, errlen, spec, "via: %s", e2);
+		h = realloc(s->hops, (s->nhops + 1) * sizeof(*h));
+		if (!h)
+			abort();
+		s->hops = h;
+		s->hops[s->nhops++] = u;
+	} else if (!strcmp(key, "max-conns")) {
+		if (parse_count(val, 1e6, &d) < 0 || d != floor(d))
+			return svc_fail(err, errlen, spec, "max-conns: not a count: %s", val);
+		s->max_conns = (uint64_t)d;
+	} else if (!strcmp(key, "rate")) {
+		if (parse_count(val, 1e6, &s->rate) < 0)
+			return svc_fail(err, errlen, spec, "rate: not a positive rate: %s", val);
+	} else if (!strcmp(key, "burst")) {
+		if (parse_count(val, 1e6, &s->burst) < 0 || s->burst < 1)
+			return svc_fail(err, errlen, spec, "burst: not a count >= 1: %s", val);
+	} else if (!strcmp(key, "allow") || !strcmp(key, "deny") || !strcmp(key, "allow-target") ||
+		   !strcmp(key, "deny-target")) {
+		acl_t *a = strstr(key, "target") ? &s->targets : &s->clients;
+		cidr_list_t *l = key[0] == 'a' ? &a->allow : &a->deny;
+
+		if (cidr_list_add(l, val, bad, sizeof(bad)) < 0) {
+			snprintf(e2, sizeof(e2), "%s: bad address or prefix: %s", key, bad);
+			return svc_fail(err, errlen, spec, "%s", e2);
+		}
+	} else if (!strcmp(key, "connect-timeout") || !strcmp(key, "idle-timeout")) {
+		uint64_t *ms = key[0] == 'c' ? &s->connect_ms : &s->idle_ms;
+
+		if (parse_duration_ms(val, ms) < 0) {
+			snprintf(e2, sizeof(e2), "%s: not a duration: %s", key, val);
+			return svc_fail(err, errlen, spec, "%s", e2);
+		}
+	} else {
+		return svc_fail(
+		    err, errlen, spec,
+		    "unknown option %s (known: via, max-conns, rate, burst, allow, deny, "
+		    "allow-target, deny-target, connect-timeout, idle-timeout)",
+		    key);
+	}
+	return 0;
+}
+
+static void svc_destroy(slirpgw_service_t *s)
+{
+	chain_free(s->chain);
+	for (size_t i = 0; i < s->nhops; i++)
+		url_free(s->hops[i]);
+	free(s->hops);
+	acl_free(&s->clients);
+	acl_free(&s->targets);
+	free(s);
+}
+
+int slirpgw_service_new(uv_loop_t *loop, const char *spec, slirpgw_service_t **out, char *err,
+			size_t errlen)
+{
+	slirpgw_service_t *s = calloc(1, sizeof(*s));
+	char *buf = strdup(spec), *save = NULL, *w, *arrow, *eq;
+	char host[256];
+	uint16_t port;
+	int r = -EINVAL;
+
+	if (!s || !buf)
+		abort();
+	s->loop = loop;
+	s->max_conns = 64;
+	s->connect_ms = 10000;
+	s->idle_ms = 300000;
+	w = strtok_r(buf, " \t\r\n", &save);
+	if (!w || !(arrow = strstr(w, "->"))) {
+		r = svc_fail(err, errlen, spec, "%sexpected ADDR:PORT->HOST:PORT", "");
+		goto fail;
+	}
+	*arrow = 0;
+	if (hostport_parse(w, host, sizeof(host), &port) < 0 || !port ||
+	    inet_pton(AF_INET, host, &s->addr) != 1) {
+		r = svc_fail(err, errlen, spec, "%s: the peer side must be IPv4-ADDRESS:PORT", w);
+		goto fail;
+	}
+	s->port = port;
+	inet_ntop(AF_INET, &s->addr, host, INET_ADDRSTRLEN);
+	host[INET_ADDRSTRLEN] = 0;
+	snprintf(s->label, sizeof(s->label), "%.15s:%u", host, port);
+	if (hostport_parse(arrow + 2, host, sizeof(host), &port) < 0 || !port ||
+	    target_set(&s->target, host, port) < 0) {
+		r = svc_fail(err, errlen, spec, "%s: the target must be HOST:PORT", arrow + 2);
+		goto fail;
+	}
+	while ((w = strtok_r(NULL, " \t\r\n", &save))) {
+		eq = strchr(w, '=');
+		if (!eq || eq == w || !eq[1]) {
+			r = svc_fail(err, errlen, spec, "%s: expected key=value", w);
+			goto fail;
+		}
+		*eq = 0;
+		if ((r = svc_option(s, w, eq + 1, err, errlen, spec)) < 0)
+			goto fail;
+	}
+	if (!s->burst && s->rate > 0)
+		s->burst = s->rate * 2 < 1 ? 1 : s->rate * 2;
+	tbucket_init(&s->tb, s->burst, uv_now(loop));
+	if ((r = chain_build(loop, s->hops, s->nhops, &s->chain, err, errlen)) < 0) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "%s", err);
+		svc_fail(err, errlen, spec, "%s", msg);
+		goto fail;
+	}
+	free(buf);
+	metrics_init();
+	s->mnext = all_svcs;
+	if (all_svcs)
+		all_svcs->mprev = &s->mnext;
+	s->mprev = &all_svcs;
+	all_svcs = s;
+	*out = s;
+	return 0;
+fail:
+	free(buf);
+	svc_destroy(s);
+	return r;
+}
+
+void slirpgw_service_free(slirpgw_service_t *s)
+{
+	if (!s)
+		return;
+	if (s->mprev) {
+		*s->mprev = s->mnext;
+		if (s->mnext)
+			s->mnext->mprev = s->mprev;
+	}
+	svc_destroy(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* metrics                                                              */
+
+static void family(mbuf_t *b, const char *name, const char *help, const char *type)
+{
+	mbuf_printf(b, "# HELP sluice_slirpgw_%s %s\n# TYPE sluice_slirpgw_%s %s\n", name, help,
+		    name, type);
+}
+
+static void metrics_write(mbuf_t *b, void *ud)
+{
+	slirpgw_t *g;
+	slirpgw_service_t *s;
+
+	if (!all_gws && !all_svcs)
+		return;
+	family(b, "packets_total", "IP packets between a gateway and its peer.", "counter");
+	for (g = all_gws; g; g = g->mnext)
+		mbuf_printf(b,
+			    "sluice_slirpgw_packets_total{gw=\"%s\",dir=\"in\"} %llu\n"
+			    "sluice_slirpgw_packets_total{gw=\"%s\",dir=\"out\"} %llu\n",
+			    g->name, (unsigned long long)g->st.pkts_in, g->name,
+			    (unsigned long long)g->st.pkts_out);
+	family(b, "bytes_total", "IP bytes between a gateway and its peer.", "counter");
+	for (g = all_gws; g; g = g->mnext)
+		mbuf_printf(b,
+			    "sluice_slirpgw_bytes_total{gw=\"%s\",dir=\"in\"} %llu\n"
+			    "sluice_slirpgw_bytes_total{gw=\"%s\",dir=\"out\"} %llu\n",
+			    g->name, (unsigned long long)g->st.bytes_in, g->name,
+			    (unsigned long long)g->st.bytes_out);
+	family(b, "dropped_total", "Packets from the peer dropped, by reason.", "counter");
+	for (g = all_gws; g; g = g->mnext)
+		for (int i = 0; i < DR_N; i++)
+			mbuf_printf(b,
+				    "sluice_slirpgw_dropped_total{gw=\"%s\",reason=\"%s\"} %llu\n",
+				    g->name, drop_names[i], (unsigned long long)g->drops[i]);
+	family(b, "resets_total", "TCP resets the gateway sent for refused connections.",
+	       "counter");
+	for (g = all_gws; g; g = g->mnext)
+		mbuf_printf(b, "sluice_slirpgw_resets_total{gw=\"%s\"} %llu\n", g->name,
+			    (unsigned long long)g->st.resets);
+	family(b, "sockets", "Host sockets open for the peer.", "gauge");
+	for (g = all_gws; g; g = g->mnext)
+		mbuf_printf(b, "sluice_slirpgw_sockets{gw=\"%s\"} %llu\n", g->name,
+			    (unsigned long long)g->st.sockets);
+	family(b, "service_connections_total", "Service connections opened, per session.",
+	       "counter");
+	for (g = all_gws; g; g = g->mnext)
+		for (size_t i = 0; g->slots && i < g->cfg.nservices; i++)
+			mbuf_printf(
+			    b,
+			    "sluice_slirpgw_service_connections_total{gw=\"%s\",service=\"%s\"} "
+			    "%llu\n",
+			    g->name, g->cfg.services[i]->label,
+			    (unsigned long long)g->slots[i].total);
+	family(b, "service_connections_active", "Service connections open now, all sessions.",
+	       "gauge");
+	for (s = all_svcs; s; s = s->mnext)
+		mbuf_printf(b, "sluice_slirpgw_service_connections_active{service=\"%s\"} %llu\n",
+			    s->label, (unsigned long long)s->active);
+	family(b, "service_refused_total", "Service connections refused by ACL, cap or rate.",
+	       "counter");
+	for (s = all_svcs; s; s = s->mnext)
+		mbuf_printf(b, "sluice_slirpgw_service_refused_total{service=\"%s\"} %llu\n",
+			    s->label, (unsigned long long)s->refused);
+	family(b, "service_failed_total", "Service connections whose target could not be reached.",
+	       "counter");
+	for (s = all_svcs; s; s = s->mnext)
+		mbuf_printf(b, "sluice_slirpgw_service_failed_total{service=\"%s\"} %llu\n",
+			    s->label, (unsigned long long)s->failed);
+	family(b, "service_bytes_total", "Service bytes, up (from peers) and down.", "counter");
+	for (s = all_svcs; s; s = s->mnext)
+		mbuf_printf(
+		    b,
+		    "sluice_slirpgw_service_bytes_total{service=\"%s\",dir=\"up\"} %llu\n"
+		    "sluice_slirpgw_service_bytes_total{service=\"%s\",dir=\"down\"} %llu\n",
+		    s->label, (unsigned long long)s->bytes_up, s->label,
+		    (unsigned long long)s->bytes_down);
+}
+
+static void metrics_init(void)
+{
+	static int done;
+
+	if (!done) {
+		done = 1;
+		metrics_register(metrics_write, NULL);
+	}
+}

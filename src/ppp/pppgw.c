@@ -1,0 +1,694 @@
+/* pppgw: PPP sessions whose IP traffic a libslirp gateway NATs to the
+ * host (see pppgw.h for the links).
+ *
+ * A session is a conn_t (so ACLs, caps, metrics and shutdown work as for
+ * every listener) whose client stream is the link: a TCP or UNIX
+ * connection, a serial device, or stdin/stdout.  Bytes from the link feed
+ * the PPP engine (server role: it authenticates the peer against the users
+ * file and assigns it an address); when IPCP is up, a slirpgw instance is
+ * created for the peer's address and IP packets flow between the engine
+ * and the gateway.  The engine's down callback ends the session: a TCP or
+ * UNIX link is closed, a serial line is hung up (DTR dropped) and reopened
+ * for the next call, stdio ends the process.
+ *
+ * Options (besides the shared listener ones):
+ *   users=FILE        name:password lines (required unless auth=none)
+ *   auth=LIST         mschapv2,chap,pap (default: all three, strongest
+ *                     asked first) or none
+ *   net=CIDR          the virtual network (10.0.2.0/24): host alias .2,
+ *                     DNS alias .3, peers from .15 on, one per session
+ *   restricted=1      only the services are reachable
+ *   service=SPEC      (repeatable) ADDR:PORT->HOST:PORT [via=URL] [max-conns=N]..
+ *                     (see slirpgw.h)
+ *   host-loopback=0   the host alias does not reach 127.0.0.1
+ *   pcap=FILE         capture every session's IP traffic
+ *   max-sessions=N    (default 16)
+ *   echo=D            LCP echo interval (default 10s; 0 = off)
+ *   ipv6=1            also IPV6CP
+ *   baud=N, flow=rtscts|none   serial lines only
+ */
+#include "ppp/pppgw.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "core/conn.h"
+#include "core/fdstream.h"
+#include "core/log.h"
+#include "core/tcp.h"
+#include "core/users.h"
+#include "netstack/pcap.h"
+#include "netstack/slirpgw.h"
+#include "ppp/ppp.h"
+
+#define MAX_SERVICES 64
+
+enum link_kind { LINK_TCP, LINK_UNIX, LINK_SERIAL, LINK_STDIO };
+
+typedef struct pgw {
+	listener_t *l;
+	enum link_kind kind;
+	users_t *users;
+	unsigned auth_methods;
+	int require_auth, restricted, host_loopback, ipv6;
+	struct in_addr net;
+	int prefix;
+	slirpgw_service_t *services[MAX_SERVICES];
+	size_t nservices;
+	pcapw_t *pcap;
+	uint64_t max_sessions, echo_ms, nsessions;
+	uint8_t *used; /* peer address slots in use */
+	size_t nslots;
+	/* UNIX */
+	uv_pipe_t pipe;
+	char *path;
+	/* serial */
+	char *device;
+	speed_t speed;
+	int rtscts;
+	uv_timer_t retry;
+	int serial_up;
+} pgw_t;
+
+typedef struct psess {
+	conn_t *c;
+	pgw_t *g;
+	ppp_t *ppp;
+	slirpgw_t *gw;
+	uv_timer_t *tick;
+	size_t slot;
+	uint64_t last_ip;
+	unsigned down : 1;
+} psess_t;
+
+static uint64_t now_ms(pgw_t *g)
+{
+	return uv_now(g->l->loop);
+}
+
+/* ---- the session ---- */
+
+static void ppp_out(void *ud, const uint8_t *buf, size_t len)
+{
+	psess_t *s = ud;
+
+	if (!s->down)
+		stream_write_copy(s->c->client, buf, len);
+}
+
+static void gw_out(void *ud, const uint8_t *pkt, size_t len)
+{
+	psess_t *s = ud;
+
+	/* a slow line: drop rather than queue without bound (TCP resends) */
+	if (s->ppp && !s->down && s->c->client->wq_bytes <= STREAM_HIGH_WATER)
+		ppp_send_ip(s->ppp, (pkt[0] >> 4) == 6 ? PPP_IPV6 : PPP_IP, pkt, len);
+}
+
+static void ppp_ip_in(void *ud, uint16_t proto, const uint8_t *pkt, size_t len)
+{
+	psess_t *s = ud;
+
+	s->last_ip = now_ms(s->g);
+	if (s->gw)
+		slirpgw_input(s->gw, pkt, len);
+}
+
+static struct in_addr slot_addr(pgw_t *g, size_t slot)
+{
+	struct in_addr a;
+
+	a.s_addr = htonl(ntohl(g->net.s_addr) + 15 + (uint32_t)slot);
+	return a;
+}
+
+static void ppp_up(void *ud, const ppp_ipcfg_t *ip)
+{
+	psess_t *s = ud;
+	pgw_t *g = s->g;
+	slirpgw_config_t cfg;
+	char a[INET_ADDRSTRLEN];
+	int r;
+
+	slirpgw_config_default(&cfg);
+	cfg.net = g->net;
+	cfg.prefix = g->prefix;
+	cfg.host.s_addr = htonl(ntohl(g->net.s_addr) + 2);
+	cfg.dns.s_addr = htonl(ntohl(g->net.s_addr) + 3);
+	cfg.peer = slot_addr(g, s->slot);
+	cfg.host_loopback = g->host_loopback;
+	cfg.restricted = g->restricted;
+	cfg.services = g->services;
+	cfg.nservices = g->nservices;
+	cfg.targets = &g->l->targets;
+	cfg.pcap = g->pcap;
+	cfg.id = s->c->id;
+	cfg.name = g->l->name;
+	cfg.ipv6 = g->ipv6;
+	r = slirpgw_new(g->l->loop, &cfg, gw_out, s, &s->gw);
+	inet_ntop(AF_INET, &cfg.peer, a, sizeof(a));
+	if (r < 0) {
+		log_err(s->c->id, "ppp: gateway for %s: %s", a, strerror(-r));
+		ppp_close(s->ppp, "gateway failed");
+		return;
+	}
+	s->last_ip = now_ms(g);
+	log_info(s->c->id, "ppp: up, peer %s%s%s, %s", a,
+	         auth_peer_name(ppp_auth(s->ppp))[0] ? " user " : "",
+	         auth_peer_name(ppp_auth(s->ppp)), g->restricted ? "restricted" : "full NAT");
+}
+
+static void session_end(psess_t *s, const char *reason);
+
+static void ppp_down(void *ud, const char *reason)
+{
+	psess_t *s = ud;
+
+	log_info(s->c->id, "ppp: down: %s", reason);
+	session_end(s, reason);
+}
+
+static int ppp_lookup(void *ud, const char *user, char *secret, size_t cap)
+{
+	psess_t *s = ud;
+
+	return users_lookup(s->g->users, user, secret, cap);
+}
+
+static void ppp_log(void *ud, int level, const char *msg)
+{
+	psess_t *s = ud;
+
+	LOG_AT(level, s->c->id, "ppp: %s", msg);
+}
+
+static const ppp_cbs_t ppp_cbs = {ppp_out, ppp_ip_in, ppp_up, ppp_down, ppp_lookup, ppp_log};
+
+static void link_read(stream_t *st, sbuf_t *b)
+{
+	psess_t *s = st->data;
+
+	if (!b) {
+		session_end(s, "link closed");
+		return;
+	}
+	ppp_input_bytes(s->ppp, sbuf_ptr(b), b->len, now_ms(s->g));
+	sbuf_free(b);
+}
+
+static void link_error(stream_t *st, int err)
+{
+	psess_t *s = st->data;
+
+	log_info(s->c->id, "ppp: link error: %s", uv_strerror(err));
+	session_end(s, "link error");
+}
+
+static const stream_cbs_t link_cbs = {link_read, NULL, link_error};
+
+static void on_tick(uv_timer_t *t)
+{
+	psess_t *s = t->data;
+	uint64_t now = now_ms(s->g);
+
+	ppp_tick(s->ppp, now);
+	if (s->down)
+		return;
+	if (s->gw && s->g->l->idle_timeout_ms && now - s->last_ip > s->g->l->idle_timeout_ms) {
+		log_info(s->c->id, "ppp: idle for %llu s",
+		         (unsigned long long)(now - s->last_ip) / 1000);
+		ppp_close(s->ppp, "idle timeout");
+	}
+}
+
+static void psess_free(void *p)
+{
+	psess_t *s = p;
+	pgw_t *g = s->g;
+
+	if (s->gw)
+		slirpgw_free(s->gw);
+	if (s->ppp)
+		ppp_free(s->ppp);
+	uv_timer_stop(s->tick);
+	uv_close((uv_handle_t *)s->tick, (uv_close_cb)free);
+	g->used[s->slot] = 0;
+	g->nsessions--;
+	free(s);
+}
+
+static void serial_reopen_later(pgw_t *g);
+
+static void session_end(psess_t *s, const char *reason)
+{
+	pgw_t *g = s->g;
+
+	if (s->down)
+		return;
+	s->down = 1;
+	if (g->kind == LINK_STDIO) {
+		log_info(0, "ppp: the stdio session ended: exiting");
+		raise(SIGTERM);
+	}
+	if (g->kind == LINK_SERIAL) {
+		g->serial_up = 0;
+		serial_reopen_later(g);
+	}
+	conn_close(s->c, reason);
+}
+
+static void pgw_on_conn(conn_t *c)
+{
+	pgw_t *g = c->l->front;
+	psess_t *s;
+	ppp_cfg_t cfg = {0};
+	size_t slot;
+
+	if (g->nsessions >= g->max_sessions) {
+		log_info(c->id, "ppp: session limit (%llu) reached",
+		         (unsigned long long)g->max_sessions);
+		c->l->m->rejected++;
+		conn_close(c, "session limit");
+		return;
+	}
+	for (slot = 0; slot < g->nslots && g->used[slot]; slot++)
+		;
+	if (slot == g->nslots) {
+		conn_close(c, "no address left");
+		return;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		abort();
+	s->c = c;
+	s->g = g;
+	s->slot = slot;
+	g->used[slot] = 1;
+	g->nsessions++;
+	c->front = s;
+	c->front_free = psess_free;
+	conn_handshake_done(c);
+	s->tick = malloc(sizeof(*s->tick));
+	if (!s->tick)
+		abort();
+	uv_timer_init(c->l->loop, s->tick);
+	s->tick->data = s;
+
+	cfg.server = 1;
+	cfg.framing = 1;
+	cfg.auth_methods = g->auth_methods;
+	cfg.require_auth = g->require_auth;
+	cfg.name = "sluice";
+	cfg.mru = 1500;
+	cfg.ip.local = htonl(ntohl(g->net.s_addr) + 2);
+	cfg.ip.peer = slot_addr(g, slot).s_addr;
+	cfg.ip.dns1 = htonl(ntohl(g->net.s_addr) + 3);
+	cfg.ipv6 = g->ipv6;
+	cfg.echo_interval_ms = g->echo_ms;
+	cfg.echo_failures = 3;
+	s->ppp = ppp_new(&cfg, &ppp_cbs, s);
+	stream_set_cbs(c->client, &link_cbs, s);
+	stream_read_start(c->client);
+	uv_timer_start(s->tick, on_tick, 100, 100);
+	ppp_start(s->ppp, now_ms(g));
+	log_info(c->id, "ppp: session from %s", c->peer_str);
+}
+
+/* ---- UNIX, serial, stdio links ---- */
+
+static void on_unix_conn(uv_stream_t *srv, int status)
+{
+	pgw_t *g = srv->data;
+	struct sockaddr_in none = {.sin_family = AF_INET};
+	stream_t *s;
+
+	if (status < 0 || unix_stream_accept(srv, conn_next_id(), &s) < 0)
+		return;
+	pgw_on_conn(conn_new(g->l, s, (struct sockaddr *)&none));
+}
+
+static int start_unix(pgw_t *g)
+{
+	int r;
+
+	unlink(g->path); /* a stale socket from an earlier run */
+	uv_pipe_init(g->l->loop, &g->pipe, 0);
+	g->pipe.data = g;
+	if ((r = uv_pipe_bind(&g->pipe, g->path)) < 0 ||
+	    (r = uv_listen((uv_stream_t *)&g->pipe, 16, on_unix_conn)) < 0) {
+		uv_close((uv_handle_t *)&g->pipe, NULL);
+		return r;
+	}
+	log_info(0, "listening on %s", g->l->name);
+	return 0;
+}
+
+static int serial_open(pgw_t *g)
+{
+	struct termios tio;
+	int fd = open(g->device, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC), bits = TIOCM_DTR;
+	struct sockaddr_in none = {.sin_family = AF_INET};
+
+	if (fd < 0)
+		return -errno;
+	if (tcgetattr(fd, &tio) == 0) {
+		cfmakeraw(&tio);
+		cfsetispeed(&tio, g->speed);
+		cfsetospeed(&tio, g->speed);
+		tio.c_cflag |= CS8 | CREAD | CLOCAL;
+		tio.c_cflag &= ~(PARENB | CSTOPB);
+		if (g->rtscts)
+			tio.c_cflag |= CRTSCTS;
+		else
+			tio.c_cflag &= ~CRTSCTS;
+		tio.c_cc[VMIN] = 1;
+		tio.c_cc[VTIME] = 0;
+		tcsetattr(fd, TCSANOW, &tio);
+		ioctl(fd, TIOCMBIS, &bits); /* raise DTR: ready for a call */
+	}
+	g->serial_up = 1;
+	log_info(0, "ppp: %s open at %u baud", g->device, (unsigned)g->speed);
+	pgw_on_conn(conn_new(g->l, fdstream_new(g->l->loop, fd, fd, 1, conn_next_id()),
+	                     (struct sockaddr *)&none));
+	return 0;
+}
+
+static void on_retry(uv_timer_t *t)
+{
+	pgw_t *g = t->data;
+	int r;
+
+	if (g->serial_up || g->l->stopping)
+		return;
+	if ((r = serial_open(g)) < 0) {
+		log_debug(0, "ppp: %s: %s; retrying", g->device, strerror(-r));
+		uv_timer_start(&g->retry, on_retry, 2000, 0);
+	}
+}
+
+/* After a call ends (or the device went away), DTR drops with the close;
+ * open again a little later for the next call. */
+static void serial_reopen_later(pgw_t *g)
+{
+	if (!g->l->stopping)
+		uv_timer_start(&g->retry, on_retry, 1000, 0);
+}
+
+static int pgw_start(listener_t *l)
+{
+	pgw_t *g = l->front;
+	struct sockaddr_in none = {.sin_family = AF_INET};
+	int r;
+
+	switch (g->kind) {
+	case LINK_UNIX:
+		return start_unix(g);
+	case LINK_SERIAL:
+		uv_timer_init(l->loop, &g->retry);
+		g->retry.data = g;
+		if ((r = serial_open(g)) < 0) {
+			log_warn(0, "ppp: %s: %s; will retry", g->device, strerror(-r));
+			uv_timer_start(&g->retry, on_retry, 2000, 0);
+		}
+		return 0;
+	case LINK_STDIO:
+		pgw_on_conn(conn_new(l, fdstream_new(l->loop, 0, 1, 0, conn_next_id()),
+		                     (struct sockaddr *)&none));
+		return 0;
+	default:
+		return UV_EINVAL;
+	}
+}
+
+static void pgw_stop(listener_t *l)
+{
+	pgw_t *g = l->front;
+
+	if (g->kind == LINK_UNIX) {
+		uv_close((uv_handle_t *)&g->pipe, NULL);
+		unlink(g->path);
+	} else if (g->kind == LINK_SERIAL) {
+		uv_timer_stop(&g->retry);
+		uv_close((uv_handle_t *)&g->retry, NULL);
+	}
+}
+
+/* ---- metrics ---- */
+
+static void metrics_fn(mbuf_t *b, void *ud)
+{
+	pgw_t *g = ud;
+
+	mbuf_printf(b, "sluice_ppp_sessions{listener=\"%s\"} %llu\n", g->l->name,
+	            (unsigned long long)g->nsessions);
+	for (conn_t *c = g->l->conns; c; c = c->next) {
+		psess_t *s = c->front;
+		const ppp_stats_t *ps;
+		slirpgw_stats_t gs = {0};
+		char a[INET_ADDRSTRLEN];
+		struct in_addr peer;
+
+		if (!s || !s->ppp)
+			continue;
+		ps = ppp_stats(s->ppp);
+		peer = slot_addr(g, s->slot);
+		inet_ntop(AF_INET, &peer, a, sizeof(a));
+		if (s->gw)
+			slirpgw_get_stats(s->gw, &gs);
+#define L "{listener=\"%s\",session=\"%llu\",peer=\"%s\"}"
+		mbuf_printf(b, "sluice_ppp_session_info" L "{lcp=\"%s\",phase=\"%s\"} 1\n",
+		            g->l->name, (unsigned long long)c->id, a, ppp_lcp_state(s->ppp),
+		            ppp_phase_name(ppp_phase(s->ppp)));
+		mbuf_printf(b, "sluice_ppp_frames_in" L " %llu\nsluice_ppp_frames_out" L " %llu\n",
+		            g->l->name, (unsigned long long)c->id, a,
+		            (unsigned long long)ps->frames_in, g->l->name,
+		            (unsigned long long)c->id, a, (unsigned long long)ps->frames_out);
+		mbuf_printf(b, "sluice_ppp_bytes_in" L " %llu\nsluice_ppp_bytes_out" L " %llu\n",
+		            g->l->name, (unsigned long long)c->id, a,
+		            (unsigned long long)ps->bytes_in, g->l->name, (unsigned long long)c->id,
+		            a, (unsigned long long)ps->bytes_out);
+		mbuf_printf(
+		    b, "sluice_ppp_ip_packets_in" L " %llu\nsluice_ppp_ip_packets_out" L " %llu\n",
+		    g->l->name, (unsigned long long)c->id, a, (unsigned long long)ps->ip_in,
+		    g->l->name, (unsigned long long)c->id, a, (unsigned long long)ps->ip_out);
+		mbuf_printf(
+		    b,
+		    "sluice_ppp_host_sockets" L " %llu\nsluice_ppp_service_connections" L " %llu\n",
+		    g->l->name, (unsigned long long)c->id, a, (unsigned long long)gs.sockets,
+		    g->l->name, (unsigned long long)c->id, a, (unsigned long long)gs.flows);
+#undef L
+	}
+}
+
+/* ---- options ---- */
+
+static int parse_auth(pgw_t *g, const char *v, char *err, size_t errlen)
+{
+	char buf[128], *tok, *save;
+
+	g->auth_methods = 0;
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "pap"))
+			g->auth_methods |= 1u << AUTH_PAP;
+		else if (!strcmp(tok, "chap"))
+			g->auth_methods |= 1u << AUTH_CHAP_MD5;
+		else if (!strcmp(tok, "mschapv2"))
+			g->auth_methods |= 1u << AUTH_MSCHAPV2;
+		else if (!strcmp(tok, "none"))
+			g->require_auth = 0;
+		else {
+			snprintf(err, errlen,
+			         "option 'auth': '%s' is not pap, chap, mschapv2 or none", tok);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+typedef struct svc_arg {
+	pgw_t *g;
+	char *err;
+	size_t errlen;
+} svc_arg_t;
+
+static int add_service(void *ud, const char *spec)
+{
+	svc_arg_t *a = ud;
+	int r;
+
+	if (a->g->nservices >= MAX_SERVICES) {
+		snprintf(a->err, a->errlen, "option 'service': at most %d", MAX_SERVICES);
+		return -EINVAL;
+	}
+	r = slirpgw_service_new(a->g->l->loop, spec, &a->g->services[a->g->nservices], a->err,
+	                        a->errlen);
+	if (r < 0)
+		return r;
+	a->g->nservices++;
+	return 0;
+}
+
+static speed_t baud_of(uint64_t b)
+{
+	static const struct {
+		uint64_t b;
+		speed_t s;
+	} t[] = {{9600, B9600},     {19200, B19200},   {38400, B38400},   {57600, B57600},
+	         {115200, B115200}, {230400, B230400}, {460800, B460800}, {921600, B921600}};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i].b == b)
+			return t[i].s;
+	return 0;
+}
+
+static int pgw_init(listener_t *l, enum link_kind kind, char *err, size_t errlen)
+{
+	pgw_t *g = calloc(1, sizeof(*g));
+	url_t *u = l->url;
+	const char *users = NULL, *auth = NULL, *net = NULL, *pcap = NULL, *flow = NULL;
+	uint64_t baud = 115200;
+	svc_arg_t sa = {g, err, errlen};
+	cidr_t cidr;
+	int r;
+
+	if (!g)
+		abort();
+	l->front = g;
+	g->l = l;
+	g->kind = kind;
+	g->auth_methods = 1u << AUTH_PAP | 1u << AUTH_CHAP_MD5 | 1u << AUTH_MSCHAPV2;
+	g->require_auth = 1;
+	g->host_loopback = 1;
+	g->max_sessions = 16;
+	g->echo_ms = 10000;
+	inet_pton(AF_INET, "10.0.2.0", &g->net);
+	g->prefix = 24;
+	if ((url_opt_str(u, "auth", &auth) > 0 && (r = parse_auth(g, auth, err, errlen)) < 0) ||
+	    (r = url_opt_bool(u, "restricted", &g->restricted, err, errlen)) < 0 ||
+	    (r = url_opt_bool(u, "host-loopback", &g->host_loopback, err, errlen)) < 0 ||
+	    (r = url_opt_bool(u, "ipv6", &g->ipv6, err, errlen)) < 0 ||
+	    (r = url_opt_uint(u, "max-sessions", 4096, &g->max_sessions, err, errlen)) < 0 ||
+	    (r = url_opt_duration(u, "echo", &g->echo_ms, err, errlen)) < 0 ||
+	    (r = url_opt_each(u, "service", add_service, &sa)) < 0)
+		return r;
+	if (url_opt_str(u, "net", &net) > 0) {
+		if (cidr_parse(net, &cidr) < 0 || cidr.family != AF_INET || cidr.bits > 26 ||
+		    cidr.bits < 8) {
+			snprintf(err, errlen,
+			         "option 'net': '%s' is not an IPv4 network from /8 to /26", net);
+			return -EINVAL;
+		}
+		memcpy(&g->net, cidr.addr, 4);
+		g->prefix = cidr.bits;
+	}
+	g->nslots = ((size_t)1 << (32 - g->prefix)) - 17;
+	if (g->nslots > g->max_sessions)
+		g->nslots = g->max_sessions;
+	g->used = calloc(g->nslots ? g->nslots : 1, 1);
+	if (g->require_auth) {
+		if (url_opt_str(u, "users", &users) <= 0) {
+			snprintf(err, errlen,
+			         "option 'users' is required (name:password lines), or auth=none");
+			return -EINVAL;
+		}
+		if ((r = users_load(users, &g->users, err, errlen)) < 0)
+			return r;
+		if (!g->auth_methods) {
+			snprintf(err, errlen,
+			         "option 'auth': name at least one of pap, chap, mschapv2");
+			return -EINVAL;
+		}
+	}
+	if (url_opt_str(u, "pcap", &pcap) > 0 &&
+	    (r = pcapw_open(l->loop, pcap, 0, 0, &g->pcap)) < 0) {
+		snprintf(err, errlen, "option 'pcap': %s: %s", pcap, strerror(-r));
+		return r;
+	}
+	metrics_register(metrics_fn, g);
+	if (g->restricted && !g->nservices) {
+		snprintf(err, errlen,
+		         "restricted=1 needs at least one service=ADDR:PORT->HOST:PORT");
+		return -EINVAL;
+	}
+	if (kind == LINK_SERIAL) {
+		if ((r = url_opt_uint(u, "baud", 4000000, &baud, err, errlen)) < 0)
+			return r;
+		if (!(g->speed = baud_of(baud))) {
+			snprintf(err, errlen, "option 'baud': %llu is not a standard rate",
+			         (unsigned long long)baud);
+			return -EINVAL;
+		}
+		if (url_opt_str(u, "flow", &flow) > 0) {
+			if (!strcmp(flow, "rtscts"))
+				g->rtscts = 1;
+			else if (strcmp(flow, "none")) {
+				snprintf(err, errlen, "option 'flow': rtscts or none");
+				return -EINVAL;
+			}
+		}
+		if (!u->path[0]) {
+			snprintf(err, errlen, "a device is required: ppp:///dev/ttyS0");
+			return -EINVAL;
+		}
+		g->device = strdup(u->path);
+	}
+	if (kind == LINK_UNIX) {
+		if (!u->path[0]) {
+			snprintf(err, errlen,
+			         "a socket path is required: ppp+unix:///path/to.sock");
+			return -EINVAL;
+		}
+		g->path = strdup(u->path);
+	}
+	return 0;
+}
+
+static int ppp_init(listener_t *l, char *e, size_t n)
+{
+	return pgw_init(l, LINK_SERIAL, e, n);
+}
+static int ppp_tcp_init(listener_t *l, char *e, size_t n)
+{
+	return pgw_init(l, LINK_TCP, e, n);
+}
+static int ppp_unix_init(listener_t *l, char *e, size_t n)
+{
+	return pgw_init(l, LINK_UNIX, e, n);
+}
+static int ppp_stdio_init(listener_t *l, char *e, size_t n)
+{
+	return pgw_init(l, LINK_STDIO, e, n);
+}
+
+static void pgw_free(listener_t *l)
+{
+	pgw_t *g = l->front;
+
+	if (!g)
+		return;
+	users_free(g->users);
+	if (g->pcap)
+		pcapw_close(g->pcap);
+	free(g->used);
+	free(g->path);
+	free(g->device);
+	free(g);
+}
+
+const front_ops_t ppp_front_ops = {"ppp", ppp_init, pgw_start, pgw_stop, pgw_on_conn, pgw_free, 1};
+const front_ops_t ppp_tcp_front_ops = {"ppp+tcp",   ppp_tcp_init, NULL, NULL,
+                                       pgw_on_conn, pgw_free,     1};
+const front_ops_t ppp_unix_front_ops = {"ppp+unix",  ppp_unix_init, pgw_start, pgw_stop,
+                                        pgw_on_conn, pgw_free,      1};
+const front_ops_t ppp_stdio_front_ops = {"ppp+stdio", ppp_stdio_init, pgw_start, NULL,
+                                         pgw_on_conn, pgw_free,       1};

@@ -1,0 +1,332 @@
+/* ppphop: see ppphop.h.  The session is a byte link (TCP through the rest
+ * of the chain, or a UNIX socket) carrying async-HDLC PPP; the engine runs
+ * in the client role; pkthop does the rest (lwIP, waiting dials,
+ * reconnects).
+ *
+ * Options: ipv6=1 (also IPV6CP), echo=D (LCP echo interval, default 10s),
+ * auth=LIST (methods we agree to; default pap,chap,mschapv2), peer-ip=IP
+ * (the address we give a server that asks for its own, as slirp does;
+ * default 10.0.2.2).
+ */
+#include "ppp/ppphop.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/tcp.h"
+#include "netstack/pkthop.h"
+#include "ppp/ppp.h"
+
+typedef struct plink {
+	pkthop_t *h;
+	uv_loop_t *loop;
+	int unix_sock;
+	char *path, *user, *pass;
+	unsigned auth_methods;
+	uint64_t echo_ms;
+	uint32_t peer_ip;
+	int ipv6;
+	dial_t *dial;
+	stream_t *s;
+	ppp_t *ppp;
+	uv_timer_t tick;
+	int tick_init;
+} plink_t;
+
+static uint64_t now_ms(plink_t *p)
+{
+	return uv_now(p->loop);
+}
+
+static void link_release(plink_t *p)
+{
+	if (p->dial)
+		dial_next_cancel(pkthop_dialer(p->h), p->dial);
+	p->dial = NULL;
+	stream_close(p->s);
+	p->s = NULL;
+	if (p->ppp)
+		ppp_free(p->ppp);
+	p->ppp = NULL;
+	uv_timer_stop(&p->tick);
+}
+
+static void fail(plink_t *p, const char *why)
+{
+	link_release(p);
+	pkthop_link_down(p->h, why);
+}
+
+static void ppp_out(void *ud, const uint8_t *buf, size_t len)
+{
+	plink_t *p = ud;
+
+	if (p->s)
+		stream_write_copy(p->s, buf, len);
+}
+
+static void ppp_ip(void *ud, uint16_t proto, const uint8_t *pkt, size_t len)
+{
+	plink_t *p = ud;
+
+	pkthop_link_input(p->h, pkt, len);
+}
+
+static void ppp_up(void *ud, const ppp_ipcfg_t *ip)
+{
+	plink_t *p = ud;
+	lwipep_addr_t a = {0};
+
+	a.local.s_addr = ip->local;
+	a.peer.s_addr = ip->peer;
+	a.dns4[0].s_addr = ip->dns1;
+	a.dns4[1].s_addr = ip->dns2;
+	a.mtu = ppp_peer_mru(p->ppp);
+	pkthop_link_up(p->h, &a);
+}
+
+static void ppp_down(void *ud, const char *reason)
+{
+	fail(ud, reason);
+}
+
+static void ppp_log(void *ud, int level, const char *msg)
+{
+	plink_t *p = ud;
+
+	LOG_AT(level, 0, "%s: ppp: %s", pkthop_name(p->h), msg);
+}
+
+static const ppp_cbs_t cbs = {ppp_out, ppp_ip, ppp_up, ppp_down, NULL, ppp_log};
+
+static void on_tick(uv_timer_t *t)
+{
+	plink_t *p = t->data;
+
+	if (p->ppp)
+		ppp_tick(p->ppp, now_ms(p));
+}
+
+static void s_read(stream_t *s, sbuf_t *b)
+{
+	plink_t *p = s->data;
+
+	if (!b) {
+		fail(p, "the server closed the link");
+		return;
+	}
+	ppp_input_bytes(p->ppp, sbuf_ptr(b), b->len, now_ms(p));
+	sbuf_free(b);
+}
+
+static void s_error(stream_t *s, int err)
+{
+	fail(s->data, uv_strerror(err));
+}
+
+static const stream_cbs_t s_cbs = {s_read, NULL, s_error};
+
+static void start_ppp(plink_t *p, stream_t *s)
+{
+	ppp_cfg_t cfg = {0};
+
+	p->s = s;
+	cfg.server = 0;
+	cfg.framing = 1;
+	cfg.auth_methods = p->auth_methods;
+	cfg.name = p->user ? p->user : "";
+	cfg.password = p->pass ? p->pass : "";
+	cfg.mru = 1500;
+	/* a server that asks us for its own address (slirp does) gets this */
+	cfg.ip.peer = p->peer_ip;
+	cfg.ipv6 = p->ipv6;
+	cfg.echo_interval_ms = p->echo_ms;
+	cfg.echo_failures = 3;
+	p->ppp = ppp_new(&cfg, &cbs, p);
+	stream_set_cbs(s, &s_cbs, p);
+	stream_read_start(s);
+	uv_timer_start(&p->tick, on_tick, 100, 100);
+	ppp_start(p->ppp, now_ms(p));
+}
+
+static void on_dialed(void *ud, stream_t *s, int err)
+{
+	plink_t *p = ud;
+
+	p->dial = NULL;
+	if (err < 0) {
+		char why[300];
+		snprintf(why, sizeof(why), "cannot reach the PPP server: %s", uv_strerror(err));
+		pkthop_link_down(p->h, why);
+		return;
+	}
+	start_ppp(p, s);
+}
+
+static void on_unix(stream_t *s, int status, void *ud)
+{
+	plink_t *p = ud;
+
+	if (status < 0) {
+		char why[300];
+		stream_close(s);
+		p->s = NULL;
+		snprintf(why, sizeof(why), "cannot reach %s: %s", p->path, uv_strerror(status));
+		pkthop_link_down(p->h, why);
+		return;
+	}
+	p->s = NULL;
+	start_ppp(p, s);
+}
+
+static int link_start(pkthop_t *h)
+{
+	plink_t *p = pkthop_link(h);
+	dial_opts_t o = {0};
+
+	if (p->unix_sock) {
+		p->s = unix_stream_new(p->loop, 0);
+		return unix_stream_connect(p->s, p->path, on_unix, p);
+	}
+	p->dial = dial_next(pkthop_dialer(h), &o, on_dialed, p);
+	return p->dial ? 0 : UV_ENOMEM;
+}
+
+static int link_send(pkthop_t *h, const uint8_t *pkt, size_t len)
+{
+	plink_t *p = pkthop_link(h);
+
+	if (!p->ppp)
+		return UV_ENETDOWN;
+	return ppp_send_ip(p->ppp, (pkt[0] >> 4) == 6 ? PPP_IPV6 : PPP_IP, pkt, len);
+}
+
+static void link_stop(pkthop_t *h)
+{
+	link_release(pkthop_link(h));
+}
+
+static void free_on_close(uv_handle_t *t)
+{
+	free(t->data);
+}
+
+static void link_free(pkthop_t *h)
+{
+	plink_t *p = pkthop_link(h);
+
+	link_release(p);
+	free(p->path);
+	free(p->user);
+	if (p->pass) {
+		memset(p->pass, 0, strlen(p->pass));
+		free(p->pass);
+	}
+	uv_close((uv_handle_t *)&p->tick, free_on_close);
+}
+
+static const pktlink_ops_t ppp_link_ops = {"ppp", link_start, link_send, link_stop, link_free};
+
+static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
+                   size_t errlen, int unix_sock)
+{
+	plink_t *p = calloc(1, sizeof(*p));
+	const char *auth = NULL;
+	char name[300];
+	target_t server = {0};
+	int r;
+
+	if (!p)
+		abort();
+	p->loop = loop;
+	p->unix_sock = unix_sock;
+	p->auth_methods = 1u << AUTH_PAP | 1u << AUTH_CHAP_MD5 | 1u << AUTH_MSCHAPV2;
+	p->echo_ms = 10000;
+	uv_timer_init(loop, &p->tick);
+	p->tick.data = p;
+	if ((r = url_opt_bool(u, "ipv6", &p->ipv6, err, errlen)) < 0 ||
+	    (r = url_opt_duration(u, "echo", &p->echo_ms, err, errlen)) < 0)
+		goto fail;
+	if (url_opt_str(u, "auth", &auth) > 0) {
+		char buf[128], *tok, *save;
+		p->auth_methods = 0;
+		snprintf(buf, sizeof(buf), "%s", auth);
+		for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			if (!strcmp(tok, "pap"))
+				p->auth_methods |= 1u << AUTH_PAP;
+			else if (!strcmp(tok, "chap"))
+				p->auth_methods |= 1u << AUTH_CHAP_MD5;
+			else if (!strcmp(tok, "mschapv2"))
+				p->auth_methods |= 1u << AUTH_MSCHAPV2;
+			else {
+				snprintf(err, errlen,
+				         "option 'auth': '%s' is not pap, chap or mschapv2", tok);
+				r = -EINVAL;
+				goto fail;
+			}
+		}
+	}
+	{
+		const char *pip = "10.0.2.2";
+		struct in_addr a;
+		url_opt_str(u, "peer-ip", &pip);
+		if (inet_pton(AF_INET, pip, &a) != 1) {
+			snprintf(err, errlen, "option 'peer-ip': '%s' is not an IPv4 address", pip);
+			r = -EINVAL;
+			goto fail;
+		}
+		p->peer_ip = a.s_addr;
+	}
+	if (u->user)
+		p->user = strdup(u->user);
+	if (u->pass)
+		p->pass = strdup(u->pass);
+	if (unix_sock) {
+		if (!u->path[0]) {
+			snprintf(err, errlen, "a socket path is required: ppp+unix:///path.sock");
+			r = -EINVAL;
+			goto fail;
+		}
+		p->path = strdup(u->path);
+		snprintf(name, sizeof(name), "ppp+unix://%s", u->path);
+	} else {
+		if (!u->host[0] || u->port < 0 ||
+		    target_set(&server, u->host, (uint16_t)u->port) < 0) {
+			snprintf(err, errlen, "a server is required: ppp+tcp://HOST:PORT");
+			r = -EINVAL;
+			goto fail;
+		}
+		target_str(&server, name + 10, sizeof(name) - 10);
+		memcpy(name, "ppp+tcp://", 10);
+	}
+	p->h = pkthop_new(loop, next, unix_sock ? NULL : &server, &ppp_link_ops, p, name);
+	if (!p->h) {
+		snprintf(err, errlen, "cannot start the lwIP endpoint (one loop per process)");
+		r = -EINVAL;
+		goto fail;
+	}
+	*out = pkthop_dialer(p->h);
+	return 0;
+fail:
+	free(p->path);
+	free(p->user);
+	free(p->pass);
+	uv_close((uv_handle_t *)&p->tick, free_on_close);
+	return r;
+}
+
+int ppp_tcp_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
+                    size_t errlen)
+{
+	return hop_new(loop, u, next, out, err, errlen, 0);
+}
+
+int ppp_unix_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
+                     size_t errlen)
+{
+	return hop_new(loop, u, next, out, err, errlen, 1);
+}

@@ -1,0 +1,15 @@
+/* ppphop: PPP's client role as a hop: `-F ppp+tcp://[user:pass@]HOST:PORT`
+ * or `-F ppp+unix://[user:pass@]/path.sock` dials a PPP server (slirp, a
+ * sluice gateway, a modem server), brings up LCP, authentication and IPCP,
+ * and carries connections over the link with the lwIP endpoint. */
+#ifndef SLUICE_PPPHOP_H
+#define SLUICE_PPPHOP_H
+
+#include "core/dial.h"
+
+int ppp_tcp_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
+		    size_t errlen);
+int ppp_unix_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
+		     size_t errlen);
+
+#endif

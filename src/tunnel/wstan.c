@@ -1,0 +1,2394 @@
+/* wstan: wstan 0.5's protocol, server (listener) and client (hop).
+ *
+ * The wire (docs/wstan.md has it all): every WebSocket message is binary
+ * and starts with a command byte.  REQ (connect to a target: a timestamp,
+ * the target as a SOCKS5 address, first bytes) and RST (this TCP
+ * connection is over, with an optional reason) end with a 10-byte
+ * HMAC-SHA1 of their ciphertext; DAT (stream bytes) has no MAC.  Without
+ * TLS each direction is one AES-CTR keystream running over all its
+ * messages (MACs excluded).  The client's nonce is its Sec-WebSocket-Key
+ * (compatible mode: a cookie); the server's is derived from it, so the
+ * handshake stays an ordinary WebSocket one.  A fresh connection carries
+ * its first REQ, first bytes included, base64-encoded in the URI path:
+ * the target is reached in the same round trip as the upgrade.  DGM
+ * carries a UDP datagram (a MAC and timestamp only in a URI).
+ *
+ * What it protects: only holders of the key can make a REQ or an RST the
+ * other side accepts, and a captured upgrade request replayed later is
+ * refused (timestamp within `skew`, nonce cache).  What it does not: DAT
+ * messages are encrypted but not authenticated (AES-CTR is malleable, so
+ * an on-path attacker can flip chosen bits of the stream), dropped or
+ * reordered messages go unnoticed, the client cannot tell a fake server,
+ * there is no forward secrecy, and sizes and timing show.  With tls=1
+ * (wstan's wss://) TLS does all of that instead and wstan adds only its
+ * MACs.  We implement it as it is, for compatibility.
+ *
+ * Pieces:
+ *   pure     key derivation, AES-CTR, MAC, message build/open, the URI.
+ *   tunnel   tun_t: one WebSocket carrying one TCP connection at a time.
+ *            IDLE --REQ--> USING --RST sent--> RESETTING --RST--> IDLE,
+ *            USING --RST received, RST answered--> IDLE, and CLOSED from
+ *            anywhere.  USING binds a wstream_t, the stream_t a relay
+ *            sees.  wstan has no half-close: a shutdown sends RST, the
+ *            peer's data after it is dropped, and the peer's RST is the
+ *            stream's end of data.  Then the tunnel can carry the next
+ *            connection.
+ *   server   listener front: [TLS] -> HTTP head -> checks -> 101 -> a
+ *            tunnel; each REQ dials its target through the conn and is
+ *            relayed; a DGM starts a UDP association instead (sent from
+ *            this host).  The conn lives as long as the WebSocket.  What
+ *            is not a valid request gets the decoy (tunnel/decoy.h).
+ *   client   hop: idle tunnels wait in a pool and a dial takes one (REQ as
+ *            a message); otherwise an opener connects [TLS], answers the
+ *            dial, waits up to first-wait for the application's first
+ *            bytes and sends the upgrade with REQ in the URI.
+ *
+ * Ownership: a tunnel belongs to its server conn or to the hop (a list); a
+ * wstream belongs to whoever the dial or the relay gave it to and points
+ * at its tunnel only while bound.  tun_free() may run inside any tunnel
+ * callback: the struct goes when the outermost one returns.
+ */
+#include "tunnel/wstan.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "core/conn.h"
+#include "core/crypto.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/relay.h"
+#include "core/replay.h"
+#include "core/tls.h"
+#include "front/http_proto.h"
+#include "tunnel/decoy.h"
+#include "tunnel/ws.h"
+
+#define DAT_MAX (64 * 1024) /* largest DAT payload we send */
+#define HEAD_MAX (16 * 1024)
+#define RESP_MAX (16 * 1024)
+#define LINGER_MS 2000
+#define TEXT_MAX 150 /* RST reason / error we send */
+#define RST_MAX (1 + 2 * TEXT_MAX + 3 + WSTAN_RST_PAD_MAX + WSTAN_MAC)
+#define REQ_MAX (1 + WSTAN_TS + WSTAN_ADDR_MAX + WSTAN_FIRST_MAX + WSTAN_MAC)
+#define STAR "\xe2\x98\x85" /* U+2605, between an RST's reason and error */
+#define NO_CACHE "Pragma: no-cache\r\nCache-Control: no-cache\r\n" /* as wstan sends */
+
+/* wstan's scrypt salt for passwords (a protocol constant) */
+static const uint8_t kdf_salt[16] = {0x6a, 0xbf, 0x20, 0x09, 0x3b, 0xd5, 0xc6, 0xc6,
+                                     0x76, 0x68, 0x07, 0xc1, 0xd6, 0xb2, 0x82, 0x2f};
+
+static double wall_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void free_on_close(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* ================================================================ pure */
+
+static int b64_std_val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* Python's base64.b64decode without validate=True: characters outside the
+ * standard alphabet are skipped, a complete padding ends the input, and a
+ * dangling partial quantum is an error.  Non-ASCII text is refused. */
+static int py_b64decode(const char *in, size_t n, uint8_t *out, size_t cap)
+{
+	unsigned quad = 0, pads = 0, left = 0;
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)in[i];
+		int v;
+
+		if (ch >= 0x80)
+			return -EINVAL;
+		if (ch == '=') {
+			if (quad >= 2 && quad + ++pads >= 4)
+				return (int)o;
+			continue;
+		}
+		if ((v = b64_std_val(ch)) < 0)
+			continue;
+		pads = 0;
+		if (quad && o >= cap)
+			return -ENOSPC;
+		switch (quad) {
+		case 0:
+			left = (unsigned)v;
+			break;
+		case 1:
+			out[o++] = (uint8_t)(left << 2 | (unsigned)v >> 4);
+			left = (unsigned)v & 0xf;
+			break;
+		case 2:
+			out[o++] = (uint8_t)(left << 4 | (unsigned)v >> 2);
+			left = (unsigned)v & 3;
+			break;
+		default:
+			out[o++] = (uint8_t)(left << 6 | (unsigned)v);
+			break;
+		}
+		quad = (quad + 1) & 3;
+	}
+	return quad ? -EINVAL : (int)o;
+}
+
+int wstan_key_init(wstan_key_t *k, const char *text)
+{
+	uint8_t raw[64], md[EVP_MAX_MD_SIZE];
+	size_t tl = text ? strlen(text) : 0;
+	unsigned mdlen = 0;
+
+	memset(k, 0, sizeof(*k));
+	if (!tl)
+		return -EINVAL;
+	if (py_b64decode(text, tl, raw, sizeof(raw)) == 16) {
+		memcpy(k->k, raw, 16);
+		k->len = 16;
+	} else {
+		if (EVP_PBE_scrypt(text, tl, kdf_salt, sizeof(kdf_salt), 1 << 14, 8, 1, 0, k->k,
+		                   32) != 1)
+			return -EINVAL;
+		k->len = 32;
+	}
+	OPENSSL_cleanse(raw, sizeof(raw));
+	/* the cookie name: SHA-1 of the key, as wstan 0.4 does (0.5's -z
+	 * crashes at start-up; see docs/wstan.md) */
+	if (EVP_Digest(k->k, k->len, md, &mdlen, EVP_sha1(), NULL) != 1)
+		return -EINVAL;
+	k->cookie[0] = '_';
+	k->cookie[1] = (char)('A' + md[19] % 26);
+	return 0;
+}
+
+int wstan_ctr_init(wstan_ctr_t *c, const wstan_key_t *k, const uint8_t iv[WSTAN_NONCE])
+{
+	EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+
+	c->ctx = NULL;
+	if (!x)
+		return -ENOMEM;
+	if (EVP_EncryptInit_ex(x, k->len == 32 ? EVP_aes_256_ctr() : EVP_aes_128_ctr(), NULL, k->k,
+	                       iv) != 1) {
+		EVP_CIPHER_CTX_free(x);
+		return -EINVAL;
+	}
+	c->ctx = x;
+	return 0;
+}
+
+void wstan_ctr_apply(wstan_ctr_t *c, uint8_t *p, size_t n)
+{
+	while (c->ctx && n) {
+		int chunk = n > (1u << 30) ? 1 << 30 : (int)n, outl = 0;
+
+		if (EVP_EncryptUpdate(c->ctx, p, &outl, p, chunk) != 1)
+			abort(); /* CTR cannot fail: something is badly wrong */
+		p += chunk;
+		n -= (size_t)chunk;
+	}
+}
+
+void wstan_ctr_free(wstan_ctr_t *c)
+{
+	EVP_CIPHER_CTX_free(c->ctx);
+	c->ctx = NULL;
+}
+
+static void mac10(const wstan_key_t *k, const uint8_t *p, size_t n, uint8_t out[WSTAN_MAC])
+{
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned ml = 0;
+
+	HMAC(EVP_sha1(), k->k, (int)k->len, p, n, md, &ml);
+	memcpy(out, md, WSTAN_MAC);
+}
+
+void wstan_nonce_default(const char *ws_key, uint8_t out[WSTAN_NONCE])
+{
+	char acc[WS_ACCEPT_LEN + 1];
+	uint8_t raw[24];
+
+	ws_accept_for(ws_key, acc);
+	b64_decode(acc, strlen(acc), raw, sizeof(raw));
+	memcpy(out, raw, WSTAN_NONCE);
+}
+
+void wstan_nonce_compat(const uint8_t cn[WSTAN_NONCE], uint8_t out[WSTAN_NONCE])
+{
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned ml = 0;
+
+	EVP_Digest(cn, WSTAN_NONCE, md, &ml, EVP_sha1(), NULL);
+	memcpy(out, md, WSTAN_NONCE);
+}
+
+static void put_double(uint8_t *p, double d)
+{
+	uint64_t v;
+
+	memcpy(&v, &d, sizeof(v));
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static double get_double(const uint8_t *p)
+{
+	uint64_t v = 0;
+	double d;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	memcpy(&d, &v, sizeof(d));
+	return d;
+}
+
+/* ADDRESS: RSV(0) ATYP(1 IPv4, 3 name, 4 IPv6) ADDR PORT, as wstan makes it. */
+static int addr_encode(const target_t *t, uint8_t *out, size_t cap)
+{
+	uint8_t ip[16];
+	size_t hl = strlen(t->host), n;
+
+	out[0] = 0;
+	if (inet_pton(AF_INET, t->host, ip) == 1) {
+		if (cap < 2 + 4 + 2)
+			return -ENOSPC;
+		out[1] = 1;
+		memcpy(out + 2, ip, 4);
+		n = 6;
+	} else if (inet_pton(AF_INET6, t->host, ip) == 1) {
+		if (cap < 2 + 16 + 2)
+			return -ENOSPC;
+		out[1] = 4;
+		memcpy(out + 2, ip, 16);
+		n = 18;
+	} else {
+		if (!hl || hl > 255)
+			return -EINVAL;
+		if (cap < 3 + hl + 2)
+			return -ENOSPC;
+		out[1] = 3;
+		out[2] = (uint8_t)hl;
+		memcpy(out + 3, t->host, hl);
+		n = 3 + hl;
+	}
+	out[n] = (uint8_t)(t->port >> 8);
+	out[n + 1] = (uint8_t)t->port;
+	return (int)(n + 2);
+}
+
+static int addr_parse(const uint8_t *p, size_t len, target_t *t, size_t *used)
+{
+	size_t n;
+
+	if (len < 2 || p[0] != 0)
+		return -EINVAL;
+	switch (p[1]) {
+	case 1:
+		if (len < 2 + 4 + 2)
+			return -EINVAL;
+		inet_ntop(AF_INET, p + 2, t->host, sizeof(t->host));
+		n = 6;
+		break;
+	case 4:
+		if (len < 2 + 16 + 2)
+			return -EINVAL;
+		inet_ntop(AF_INET6, p + 2, t->host, sizeof(t->host));
+		n = 18;
+		break;
+	case 3:
+		if (len < 3 || !p[2] || len < 3 + (size_t)p[2] + 2)
+			return -EINVAL;
+		for (size_t i = 0; i < p[2]; i++)
+			if (p[3 + i] <= ' ' || p[3 + i] >= 0x7f) /* wstan wants ASCII */
+				return -EINVAL;
+		memcpy(t->host, p + 3, p[2]);
+		t->host[p[2]] = 0;
+		n = 3 + (size_t)p[2];
+		break;
+	default:
+		return -EINVAL;
+	}
+	t->port = (uint16_t)(p[n] << 8 | p[n + 1]);
+	*used = n + 2;
+	return 0;
+}
+
+static void copy_text(char *dst, size_t cap, const uint8_t *p, size_t n)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 1 < cap; i++)
+		dst[o++] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
+	dst[o] = 0;
+}
+
+/* An RST's body: reason "★" error, then padding spaces. */
+static void rst_text(const uint8_t *p, size_t n, wstan_msg_t *m)
+{
+	const uint8_t *star = NULL;
+
+	while (n && (p[n - 1] == ' ' || (p[n - 1] >= '\t' && p[n - 1] <= '\r')))
+		n--;
+	for (size_t i = 0; i + 3 <= n && !star; i++)
+		if (!memcmp(p + i, STAR, 3))
+			star = p + i;
+	if (!star) {
+		copy_text(m->reason, sizeof(m->reason), p, n);
+		return;
+	}
+	copy_text(m->reason, sizeof(m->reason), p, (size_t)(star - p));
+	copy_text(m->err, sizeof(m->err), star + 3, n - (size_t)(star + 3 - p));
+}
+
+int wstan_msg_open(wstan_ctr_t *rx, const wstan_key_t *k, uint8_t *buf, size_t len, int uri,
+                   wstan_msg_t *m)
+{
+	uint8_t cmd, mac[WSTAN_MAC], *body;
+	size_t blen, used;
+
+	memset(m, 0, sizeof(*m));
+	if (!len)
+		return -EINVAL;
+	cmd = buf[0];
+	wstan_ctr_apply(rx, &cmd, 1);
+	m->cmd = cmd;
+	if (cmd > WSTAN_DGM || (uri && cmd == WSTAN_DAT))
+		return -EINVAL;
+	body = buf + 1;
+	blen = len - 1;
+	if (uri || cmd == WSTAN_REQ || cmd == WSTAN_RST) {
+		if (blen < WSTAN_MAC)
+			return -EINVAL;
+		blen -= WSTAN_MAC;
+		mac10(k, buf, len - WSTAN_MAC, mac);
+		if (CRYPTO_memcmp(mac, buf + len - WSTAN_MAC, WSTAN_MAC))
+			return -EBADMSG;
+	}
+	wstan_ctr_apply(rx, body, blen);
+	if (uri || cmd == WSTAN_REQ) {
+		if (blen < WSTAN_TS)
+			return -EINVAL;
+		m->has_ts = 1;
+		m->ts = get_double(body);
+		body += WSTAN_TS;
+		blen -= WSTAN_TS;
+	}
+	switch (cmd) {
+	case WSTAN_REQ:
+	case WSTAN_DGM:
+		if (addr_parse(body, blen, &m->target, &used) < 0)
+			return -EINVAL;
+		m->has_target = 1;
+		m->data = body + used;
+		m->dlen = blen - used;
+		break;
+	case WSTAN_DAT:
+		m->data = body;
+		m->dlen = blen;
+		break;
+	default: /* RST; in a URI only its timestamp counts */
+		if (!uri)
+			rst_text(body, blen, m);
+		break;
+	}
+	return 0;
+}
+
+int wstan_req_build(wstan_ctr_t *tx, const wstan_key_t *k, int dgm, double ts, const target_t *t,
+                    const uint8_t *data, size_t dlen, uint8_t *out, size_t cap)
+{
+	size_t n = 1 + WSTAN_TS;
+	int a;
+
+	if (cap < n + WSTAN_MAC)
+		return -ENOSPC;
+	out[0] = !t ? WSTAN_RST : dgm ? WSTAN_DGM : WSTAN_REQ;
+	put_double(out + 1, ts);
+	if (t) {
+		if ((a = addr_encode(t, out + n, cap - n)) < 0)
+			return a;
+		n += (size_t)a;
+		if (cap - n < dlen + WSTAN_MAC)
+			return -ENOSPC;
+		if (dlen)
+			memcpy(out + n, data, dlen);
+		n += dlen;
+	}
+	if (cap - n < WSTAN_MAC)
+		return -ENOSPC;
+	wstan_ctr_apply(tx, out, n);
+	mac10(k, out, n, out + n);
+	return (int)(n + WSTAN_MAC);
+}
+
+int wstan_rst_build(wstan_ctr_t *tx, const wstan_key_t *k, const char *reason, const char *err,
+                    size_t pad, uint8_t *out, size_t cap)
+{
+	size_t rl = strlen(reason), el = strlen(err), n = 1 + rl + 3 + el + pad;
+
+	if (cap < WSTAN_MAC || n > cap - WSTAN_MAC)
+		return -ENOSPC;
+	out[0] = WSTAN_RST;
+	memcpy(out + 1, reason, rl);
+	memcpy(out + 1 + rl, STAR, 3);
+	memcpy(out + 4 + rl, err, el);
+	memset(out + 4 + rl + el, ' ', pad);
+	wstan_ctr_apply(tx, out, n);
+	mac10(k, out, n, out + n);
+	return (int)(n + WSTAN_MAC);
+}
+
+int wstan_path_decode(const char *target, size_t tlen, const char *base, uint8_t *out, size_t cap)
+{
+	size_t n = 0, bl = strlen(base);
+
+	while (n < tlen && target[n] != '?' && target[n] != '#')
+		n++;
+	if (n < bl || memcmp(target, base, bl))
+		return -EINVAL;
+	target += bl;
+	n -= bl;
+	if (n && *target == '/') {
+		target++;
+		n--;
+	}
+	if (!n)
+		return -EINVAL;
+	return b64_decode(target, n, out, cap);
+}
+
+size_t wstan_b64url_pad(const uint8_t *in, size_t n, char *out)
+{
+	size_t len = b64_encode(in, n, out);
+
+	for (size_t i = 0; i < len; i++) {
+		if (out[i] == '+')
+			out[i] = '-';
+		else if (out[i] == '/')
+			out[i] = '_';
+	}
+	return len;
+}
+
+int wstan_cookie_nonce(const char *hdr, size_t len, const char *name, uint8_t out[WSTAN_NONCE])
+{
+	size_t nl = strlen(name);
+	const char *p = hdr, *end = hdr + len;
+
+	while (p < end) {
+		const char *e, *v;
+		uint8_t tmp[24];
+		size_t vl;
+
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ';'))
+			p++;
+		e = memchr(p, ';', (size_t)(end - p));
+		if (!e)
+			e = end;
+		if ((size_t)(e - p) > nl && !memcmp(p, name, nl) && p[nl] == '=') {
+			v = p + nl + 1;
+			vl = (size_t)(e - v);
+			while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+				vl--;
+			if (b64_decode(v, vl, tmp, sizeof(tmp)) != WSTAN_NONCE)
+				return -EINVAL;
+			memcpy(out, tmp, WSTAN_NONCE);
+			return 0;
+		}
+		p = e;
+	}
+	return -ENOENT;
+}
+
+/* ============================================================== tunnel */
+
+typedef enum tun_state { TUN_IDLE, TUN_USING, TUN_RESETTING, TUN_CLOSED } tun_state_t;
+static const char *const tun_state_names[] = {"idle", "using", "resetting", "closed"};
+
+typedef struct tun tun_t;
+typedef struct wstream wstream_t;
+typedef struct opener opener_t;
+
+typedef struct tun_cbs {
+	void (*on_msg)(tun_t *t, wstan_msg_t *m); /* REQ or DGM (server side) */
+	void (*on_idle)(tun_t *t);                /* an RST exchange is over */
+	void (*on_close)(tun_t *t);               /* the WebSocket is gone: tun_free() */
+} tun_cbs_t;
+
+struct tun {
+	uv_loop_t *loop;
+	uint64_t id;
+	const wstan_key_t *key;
+	const tun_cbs_t *cbs;
+	void *owner;
+	ws_t *ws; /* NULL while a client's upgrade is under way */
+	wstan_ctr_t tx, rx;
+	tun_state_t state;
+	wstream_t *cur; /* bound while USING (and RESETTING after a shutdown) */
+	int busy;       /* depth of tunnel callbacks on the stack */
+	unsigned client : 1, paused : 1, freed : 1, pooled : 1, closing : 1;
+	tun_t *next, *prev; /* client: every tunnel of the hop */
+	tun_t *pnext;       /* client: the pool */
+	uint64_t idle_since;
+	opener_t *op; /* client: the upgrade under way */
+};
+
+struct wstream {
+	stream_t s;
+	tun_t *t;         /* while bound */
+	sbuf_queue_t wq;  /* writes before the WebSocket is up */
+	sbuf_queue_t rq;  /* reads not yet delivered; a 0-byte chunk is EOF */
+	uv_timer_t timer; /* deferred delivery */
+	int err;          /* to deliver */
+	unsigned reading : 1, shut : 1, eof_queued : 1, err_sent : 1;
+};
+
+static void opener_poke(opener_t *op);
+static void opener_cancel(opener_t *op);
+
+static void tun_set_state(tun_t *t, tun_state_t to)
+{
+	static const unsigned legal[] = {
+	    [TUN_IDLE] = 1u << TUN_USING | 1u << TUN_CLOSED,
+	    [TUN_USING] = 1u << TUN_IDLE | 1u << TUN_RESETTING | 1u << TUN_CLOSED,
+	    [TUN_RESETTING] = 1u << TUN_IDLE | 1u << TUN_CLOSED,
+	    [TUN_CLOSED] = 0,
+	};
+
+	if (!(legal[t->state] & 1u << to)) {
+		log_err(t->id, "wstan: illegal tunnel state change %s -> %s",
+		        tun_state_names[t->state], tun_state_names[to]);
+		assert(0);
+	}
+	log_trace(t->id, "wstan tunnel: %s -> %s", tun_state_names[t->state], tun_state_names[to]);
+	t->state = to;
+}
+
+/* ---- the stream ---- */
+
+static void wstream_update_wq(wstream_t *st)
+{
+	st->s.wq_bytes = st->wq.bytes + (st->t && st->t->ws ? ws_pending(st->t->ws) : 0);
+}
+
+static void wstream_maybe_resume(wstream_t *st)
+{
+	tun_t *t = st->t;
+
+	if (t && t->paused && t->ws && st->rq.bytes < STREAM_LOW_WATER) {
+		t->paused = 0;
+		ws_resume(t->ws);
+	}
+}
+
+/* Deliver what is queued to a reading owner (never from inside an op). */
+static void wstream_flush(wstream_t *st)
+{
+	if (st->s.closed)
+		return;
+	if (st->err && !st->err_sent) {
+		sbufq_clear(&st->rq);
+		if (st->s.cbs && st->s.cbs->on_error) { /* else read_start comes back here */
+			st->err_sent = 1;
+			st->s.cbs->on_error(&st->s, st->err);
+		}
+		return;
+	}
+	while (!st->s.closed && st->reading && st->rq.head && st->s.cbs) {
+		sbuf_t *b = sbufq_pop(&st->rq);
+
+		if (!b->len) {
+			sbuf_free(b);
+			st->s.cbs->on_read(&st->s, NULL);
+			continue;
+		}
+		st->s.cbs->on_read(&st->s, b);
+	}
+	if (!st->s.closed)
+		wstream_maybe_resume(st);
+}
+
+static void wstream_on_timer(uv_timer_t *h)
+{
+	wstream_flush(h->data);
+}
+
+static void wstream_kick(wstream_t *st)
+{
+	if (!st->s.closed)
+		uv_timer_start(&st->timer, wstream_on_timer, 0, 0);
+}
+
+/* Bytes from the peer (b == NULL: its end of data), from tunnel callbacks. */
+static void wstream_push(wstream_t *st, sbuf_t *b)
+{
+	if (st->s.closed || st->err || st->eof_queued) {
+		sbuf_free(b);
+		return;
+	}
+	if (!b) {
+		st->eof_queued = 1;
+		b = sbuf_new(1);
+		b->len = 0;
+	}
+	sbufq_push(&st->rq, b);
+	if (st->rq.bytes >= STREAM_HIGH_WATER && st->t && st->t->ws && !st->t->paused) {
+		st->t->paused = 1;
+		ws_pause(st->t->ws);
+	}
+	wstream_flush(st);
+}
+
+/* The tunnel lets go of the stream; err (if any) reaches the owner later. */
+static void wstream_detach(wstream_t *st, int err)
+{
+	tun_t *t = st->t;
+
+	if (t) {
+		if (t->cur == st)
+			t->cur = NULL;
+		if (t->paused && t->ws) {
+			t->paused = 0;
+			ws_resume(t->ws);
+		}
+	}
+	st->t = NULL;
+	sbufq_clear(&st->wq);
+	st->s.wq_bytes = 0;
+	if (err && !st->err) {
+		st->err = err;
+		wstream_kick(st);
+	}
+}
+
+/* Take up to max bytes written before the WebSocket was up. */
+static size_t wstream_take(wstream_t *st, uint8_t *out, size_t max)
+{
+	size_t n = 0;
+
+	while (st->wq.head && n < max) {
+		sbuf_t *b = st->wq.head;
+		size_t k = b->len < max - n ? b->len : max - n;
+
+		memcpy(out + n, sbuf_ptr(b), k);
+		n += k;
+		if (k == b->len) {
+			sbuf_free(sbufq_pop(&st->wq));
+		} else {
+			sbuf_consume(b, k);
+			st->wq.bytes -= k;
+		}
+	}
+	wstream_update_wq(st);
+	return n;
+}
+
+static int tun_send_dat(tun_t *t, const uint8_t *p, size_t n);
+static int tun_reset(tun_t *t, const char *reason, const char *err);
+
+static int wst_write(stream_t *s, sbuf_t *b)
+{
+	wstream_t *st = (wstream_t *)s;
+	tun_t *t = st->t;
+	int r;
+
+	if (st->shut || st->err) {
+		sbuf_free(b);
+		return st->err ? st->err : UV_EPIPE;
+	}
+	if (!t || t->state != TUN_USING) { /* the peer ended this connection */
+		sbuf_free(b);
+		return 0;
+	}
+	if (!t->ws) {
+		sbufq_push(&st->wq, b);
+		wstream_update_wq(st);
+		opener_poke(t->op); /* may end the tunnel: t is not touched again */
+		return 0;
+	}
+	r = tun_send_dat(t, sbuf_ptr(b), b->len);
+	sbuf_free(b);
+	wstream_update_wq(st);
+	return r;
+}
+
+static int wst_shutdown(stream_t *s)
+{
+	wstream_t *st = (wstream_t *)s;
+	tun_t *t = st->t;
+
+	if (st->shut)
+		return 0;
+	st->shut = 1;
+	if (!t)
+		return 0;
+	if (!t->ws) {
+		opener_poke(t->op); /* the RST follows the upgrade */
+		return 0;
+	}
+	return t->state == TUN_USING ? tun_reset(t, "", "") : 0;
+}
+
+static void wst_read_start(stream_t *s)
+{
+	wstream_t *st = (wstream_t *)s;
+
+	st->reading = 1;
+	if (st->rq.head || (st->err && !st->err_sent))
+		wstream_kick(st);
+	else
+		wstream_maybe_resume(st);
+}
+
+static void wst_read_stop(stream_t *s)
+{
+	((wstream_t *)s)->reading = 0;
+}
+
+static void wst_close(stream_t *s)
+{
+	wstream_t *st = (wstream_t *)s;
+	tun_t *t = st->t;
+
+	uv_timer_stop(&st->timer);
+	if (t && !t->ws && t->op)
+		opener_cancel(t->op); /* detaches st, frees the tunnel */
+	else if (t && t->state == TUN_USING)
+		tun_reset(t, "", "");
+	if (st->t)
+		wstream_detach(st, 0);
+	sbufq_clear(&st->wq);
+	sbufq_clear(&st->rq);
+	uv_close((uv_handle_t *)&st->timer, free_on_close);
+}
+
+static const stream_ops_t wstream_ops = {
+    .name = "wstan",
+    .write = wst_write,
+    .shutdown = wst_shutdown,
+    .read_start = wst_read_start,
+    .read_stop = wst_read_stop,
+    .close = wst_close,
+};
+
+static wstream_t *wstream_new(uv_loop_t *loop, uint64_t id)
+{
+	wstream_t *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		abort();
+	st->s.ops = &wstream_ops;
+	st->s.id = id;
+	uv_timer_init(loop, &st->timer);
+	st->timer.data = st;
+	return st;
+}
+
+/* ---- the tunnel ---- */
+
+static tun_t *tun_new(uv_loop_t *loop, uint64_t id, const wstan_key_t *k, int client,
+                      const tun_cbs_t *cbs, void *owner)
+{
+	tun_t *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		abort();
+	t->loop = loop;
+	t->id = id;
+	t->key = k;
+	t->client = client;
+	t->cbs = cbs;
+	t->owner = owner;
+	return t;
+}
+
+static void tun_unbusy(tun_t *t)
+{
+	if (--t->busy == 0 && t->freed)
+		free(t);
+}
+
+static void tun_free(tun_t *t)
+{
+	if (!t || t->freed)
+		return;
+	t->freed = 1;
+	if (t->state != TUN_CLOSED)
+		tun_set_state(t, TUN_CLOSED);
+	if (t->cur)
+		wstream_detach(t->cur, UV_ECONNRESET);
+	if (t->ws)
+		ws_free(t->ws);
+	t->ws = NULL;
+	wstan_ctr_free(&t->tx);
+	wstan_ctr_free(&t->rx);
+	if (!t->busy)
+		free(t);
+}
+
+static void tun_bind(tun_t *t, wstream_t *st)
+{
+	tun_set_state(t, TUN_USING);
+	t->cur = st;
+	st->t = t;
+}
+
+static int tun_send_dat(tun_t *t, const uint8_t *p, size_t n)
+{
+	int r = 0;
+
+	for (size_t off = 0; off < n && r == 0;) {
+		size_t k = n - off > DAT_MAX ? DAT_MAX : n - off;
+		sbuf_t *m = sbuf_new(k + 1);
+
+		m->data[0] = WSTAN_DAT;
+		memcpy(m->data + 1, p + off, k);
+		m->len = (uint32_t)(k + 1);
+		wstan_ctr_apply(&t->tx, m->data, k + 1);
+		r = ws_send(t->ws, WS_OP_BINARY, m);
+		off += k;
+	}
+	return r;
+}
+
+static int tun_send_rst(tun_t *t, const char *reason, const char *err)
+{
+	char r1[TEXT_MAX + 1], e1[TEXT_MAX + 1];
+	uint8_t buf[RST_MAX];
+	uint16_t rnd;
+	int n;
+
+	snprintf(r1, sizeof(r1), "%s", reason);
+	snprintf(e1, sizeof(e1), "%s", err);
+	random_bytes(&rnd, sizeof(rnd));
+	n = wstan_rst_build(&t->tx, t->key, r1, e1,
+	                    WSTAN_RST_PAD_MIN + rnd % (WSTAN_RST_PAD_MAX - WSTAN_RST_PAD_MIN + 1),
+	                    buf, sizeof(buf));
+	if (n < 0 || !t->ws)
+		return UV_EINVAL;
+	return ws_send(t->ws, WS_OP_BINARY, sbuf_from(buf, (size_t)n));
+}
+
+/* USING -> RESETTING: this side is done with the connection. */
+static int tun_reset(tun_t *t, const char *reason, const char *err)
+{
+	tun_set_state(t, TUN_RESETTING);
+	return tun_send_rst(t, reason, err);
+}
+
+/* Close the WebSocket; what still arrives is not read (after an error the
+ * keystream is lost anyway). */
+static void tun_abort(tun_t *t, uint16_t code)
+{
+	t->closing = 1;
+	if (t->ws)
+		ws_close(t->ws, code, "");
+}
+
+static void tun_on_rst(tun_t *t, const wstan_msg_t *m)
+{
+	wstream_t *st = t->cur;
+
+	if (t->state == TUN_USING) {
+		tun_send_rst(t, "", "");
+		tun_set_state(t, TUN_IDLE);
+	} else if (t->state == TUN_RESETTING) {
+		tun_set_state(t, TUN_IDLE);
+	} else {
+		log_info(t->id, "wstan: a reset on an idle tunnel, closing");
+		tun_abort(t, 3001);
+		return;
+	}
+	if (m->reason[0])
+		log_info(t->id, "wstan: the peer reset the connection: %s%s%s", m->reason,
+		         m->err[0] ? ": " : "", m->err);
+	if (st) {
+		if (m->reason[0]) { /* a failure (could not connect, ...): a reset */
+			wstream_detach(st, UV_ECONNRESET);
+		} else {
+			wstream_detach(st, 0);
+			wstream_push(st, NULL);
+		}
+	}
+	if (!t->freed)
+		t->cbs->on_idle(t);
+}
+
+static void tun_on_message(ws_t *w, int opcode, sbuf_t *msg)
+{
+	tun_t *t = ws_data(w);
+	wstan_msg_t m;
+	int r;
+
+	if (t->freed || t->closing || t->state == TUN_CLOSED) {
+		sbuf_free(msg);
+		return;
+	}
+	t->busy++;
+	if (opcode != WS_OP_BINARY) {
+		log_info(t->id, "wstan: a text message, closing");
+		tun_abort(t, 3000);
+	} else if ((r = wstan_msg_open(&t->rx, t->key, sbuf_ptr(msg), msg->len, 0, &m)) < 0) {
+		log_info(t->id, "wstan: %s message, closing",
+		         r == -EBADMSG ? "an unauthentic (wrong key?)" : "a malformed");
+		tun_abort(t, 3000);
+	} else if (m.cmd == WSTAN_DAT) {
+		if (t->state == TUN_USING && t->cur && m.dlen) {
+			sbuf_consume(msg, 1);
+			wstream_push(t->cur, msg);
+			msg = NULL;
+		} /* else: after a reset, wstan drops it too */
+	} else if (m.cmd == WSTAN_RST) {
+		tun_on_rst(t, &m);
+	} else if (t->client) {
+		if (m.cmd == WSTAN_REQ) {
+			log_info(t->id, "wstan: a request from the server, closing");
+			tun_abort(t, 3000);
+		} /* DGM: we never asked for UDP */
+	} else if (m.cmd == WSTAN_REQ && t->state != TUN_IDLE) {
+		log_info(t->id, "wstan: a request on a busy tunnel, closing");
+		tun_abort(t, 3000);
+	} else {
+		t->cbs->on_msg(t, &m);
+	}
+	sbuf_free(msg);
+	tun_unbusy(t);
+}
+
+static void tun_on_drain(ws_t *w)
+{
+	tun_t *t = ws_data(w);
+	wstream_t *st = t->cur;
+
+	if (t->freed || !st)
+		return;
+	wstream_update_wq(st);
+	if (!st->s.closed && st->s.cbs && st->s.cbs->on_drain && st->s.wq_bytes <= STREAM_LOW_WATER)
+		st->s.cbs->on_drain(&st->s);
+}
+
+static void tun_on_close(ws_t *w, int code, const char *reason)
+{
+	tun_t *t = ws_data(w);
+	wstream_t *st = t->cur;
+
+	if (t->freed)
+		return;
+	t->busy++;
+	log_debug(t->id, "wstan: websocket closed (%d%s%s)", code, reason && *reason ? " " : "",
+	          reason ? reason : "");
+	if (st) {
+		/* after our RST, its answer was all the stream still waited for */
+		if (t->state == TUN_RESETTING) {
+			wstream_detach(st, 0);
+			wstream_push(st, NULL);
+		} else {
+			wstream_detach(st, UV_ECONNRESET);
+		}
+	}
+	if (t->state != TUN_CLOSED)
+		tun_set_state(t, TUN_CLOSED);
+	t->cbs->on_close(t);
+	tun_unbusy(t);
+}
+
+static const ws_cbs_t tun_ws_cbs = {tun_on_message, tun_on_drain, tun_on_close};
+
+/* ============================================================== server */
+
+enum { REJ_PROBE, REJ_MALFORMED, REJ_AUTH, REJ_SKEW, REJ_REPLAY, REJ_FULL, REJ_N };
+static const char *const rej_names[REJ_N] = {"probe", "malformed", "auth",
+                                             "skew",  "replay",    "replay_cache_full"};
+
+typedef struct wsrv {
+	listener_t *l;
+	wstan_key_t key;
+	tls_ctx_t *tls;
+	int enc; /* AES-CTR; 0 in TLS mode */
+	char *path, cookie[32];
+	uint64_t skew_ms, open_timeout_ms, start_ms;
+	replay_t *replay;
+	decoy_t *decoy;
+	ws_opts_t wo;
+	uint64_t tunnels, active, reqs, udp_assocs, udp_refused, rejected[REJ_N];
+} wsrv_t;
+
+typedef struct sconn {
+	conn_t *c;
+	wsrv_t *srv;
+	http_req_t req;
+	tun_t *t;
+	wstream_t *s;   /* the request whose dial is under way */
+	relay_t *relay; /* the request being relayed, or lingering after its reset */
+	uv_timer_t *linger;
+	stream_t hold;      /* c->client once upgraded: closing it ends the tunnel */
+	struct udp_ep *eps; /* a UDP association's endpoints */
+	size_t neps;
+	unsigned dying : 1, counted : 1;
+} sconn_t;
+
+static void srv_reject(sconn_t *w, int reason, const char *why)
+{
+	w->srv->rejected[reason]++;
+	log_info(w->c->id, "%s: %s: decoy page", w->c->peer_str, why);
+	decoy_send(w->srv->decoy, w->c, &w->req);
+}
+
+static void srv_relay_done(void *ud, const char *reason, uint64_t ab, uint64_t ba)
+{
+	sconn_t *w = ud;
+	conn_t *c = w->c;
+
+	w->relay = NULL;
+	c->up = NULL; /* closed by the relay */
+	w->srv->active--;
+	uv_timer_stop(w->linger);
+	log_info(c->id, "wstan request done (%s): %llu bytes up, %llu down", reason,
+	         (unsigned long long)ab, (unsigned long long)ba);
+	if (w->dying)
+		return;
+	conn_set_state(c, CONN_HANDSHAKE);
+	conn_set_deadline(c, w->srv->open_timeout_ms); /* for the next request */
+}
+
+static void srv_on_linger(uv_timer_t *h)
+{
+	sconn_t *w = h->data;
+
+	if (w->relay)
+		relay_close(w->relay, "reset by the client");
+}
+
+static void srv_on_dialed(conn_t *c, int err)
+{
+	sconn_t *w = c->front;
+	wstream_t *st = w->s;
+	listener_t *l = c->l;
+	relay_opts_t o = {
+	    .idle_ms = l->idle_timeout_ms, .ctr_ab = &l->m->bytes_in, .ctr_ba = &l->m->bytes_out};
+
+	w->s = NULL;
+	if (err < 0) {
+		if (st->t && w->t->state == TUN_USING) {
+			char tg[300], why[320];
+
+			target_str(&c->target, tg, sizeof(tg));
+			snprintf(why, sizeof(why), "can't connect to %s", tg);
+			tun_reset(w->t, why, uv_strerror(err));
+		}
+		stream_close(&st->s);
+		conn_set_state(c, CONN_HANDSHAKE);
+		conn_set_deadline(c, w->srv->open_timeout_ms);
+		return;
+	}
+	conn_set_state(c, CONN_RELAY);
+	w->srv->active++;
+	w->relay = relay_start(l->loop, &st->s, c->up, &o, srv_relay_done, w);
+}
+
+static void srv_start(sconn_t *w, const wstan_msg_t *m)
+{
+	conn_t *c = w->c;
+	wstream_t *st;
+
+	if (w->relay)
+		relay_close(w->relay, "next request");
+	if (c->dial) {
+		dial_cancel(c->dial);
+		c->dial = NULL;
+	}
+	if (w->s) {
+		stream_close(&w->s->s);
+		w->s = NULL;
+	}
+	st = wstream_new(c->l->loop, c->id);
+	tun_bind(w->t, st);
+	if (m->dlen)
+		wstream_push(st, sbuf_from(m->data, m->dlen));
+	w->s = st;
+	w->srv->reqs++;
+	conn_dial(c, &m->target, srv_on_dialed);
+}
+
+/* ---- UDP: wstan's DGM ----
+ *
+ * A DGM starts (or continues) a UDP association on an idle tunnel: one
+ * connected UDP socket per target the client names (at most UDP_EPS), sent
+ * from this host directly (not through a -F chain, like the SOCKS front
+ * end's UDP), names resolved here, the target ACL applied to what they
+ * resolve to.  Replies come back as DGM naming their source.  The client's
+ * RST ends the association.  Datagrams that find no room are dropped.
+ */
+#define UDP_EPS 16
+#define UDP_PENDING 8
+
+typedef struct udp_ep {
+	struct udp_ep *next;
+	sconn_t *w;
+	target_t target;
+	uv_udp_t h;
+	uv_getaddrinfo_t gai;
+	sbuf_queue_t pending; /* datagrams while the name resolves */
+	unsigned resolving : 1, ready : 1, closing : 1;
+} udp_ep_t;
+
+static void udp_ep_closed(uv_handle_t *h)
+{
+	udp_ep_t *ep = h->data;
+
+	sbufq_clear(&ep->pending);
+	free(ep);
+}
+
+static void udp_close_all(sconn_t *w)
+{
+	while (w->eps) {
+		udp_ep_t *ep = w->eps;
+
+		w->eps = ep->next;
+		ep->closing = 1;
+		ep->w = NULL;
+		if (!ep->resolving) /* else the resolver's callback closes it */
+			uv_close((uv_handle_t *)&ep->h, udp_ep_closed);
+	}
+	w->neps = 0;
+}
+
+static void udp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	static char slab[65536];
+
+	buf->base = slab;
+	buf->len = sizeof(slab);
+}
+
+static void udp_on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *sa,
+                        unsigned flags)
+{
+	udp_ep_t *ep = h->data;
+	sconn_t *w = ep->w;
+	tun_t *t = w ? w->t : NULL;
+	char host[INET6_ADDRSTRLEN];
+	target_t src;
+	sbuf_t *m;
+	int a;
+
+	if (n <= 0 || !sa || !t || !t->ws || t->state != TUN_USING ||
+	    ws_pending(t->ws) > STREAM_HIGH_WATER)
+		return;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host, sizeof(host));
+	else
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, host,
+		          sizeof(host));
+	target_set(&src, host, ntohs(((const struct sockaddr_in *)sa)->sin_port));
+	m = sbuf_new(1 + WSTAN_ADDR_MAX + (size_t)n);
+	m->data[0] = WSTAN_DGM;
+	a = addr_encode(&src, m->data + 1, WSTAN_ADDR_MAX);
+	memcpy(m->data + 1 + a, buf->base, (size_t)n);
+	m->len = (uint32_t)(1 + (size_t)a + (size_t)n);
+	wstan_ctr_apply(&t->tx, m->data, m->len);
+	ws_send(t->ws, WS_OP_BINARY, m);
+	conn_set_deadline(w->c, w->c->l->idle_timeout_ms ? w->c->l->idle_timeout_ms
+	                                                 : w->srv->open_timeout_ms);
+}
+
+static void udp_send(udp_ep_t *ep, const uint8_t *p, size_t n)
+{
+	uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+
+	uv_udp_try_send(&ep->h, &b, 1, NULL); /* UDP: a full socket drops it */
+}
+
+static void udp_ready(udp_ep_t *ep, const struct sockaddr *sa)
+{
+	sconn_t *w = ep->w;
+	char tg[300];
+	sbuf_t *b;
+
+	target_str(&ep->target, tg, sizeof(tg));
+	if (!acl_permits(&w->c->l->targets, sa) || uv_udp_connect(&ep->h, sa) < 0 ||
+	    uv_udp_recv_start(&ep->h, udp_alloc, udp_on_recv) < 0) {
+		log_info(w->c->id, "wstan: UDP to %s refused", tg);
+		sbufq_clear(&ep->pending);
+		return; /* stays, not ready: its datagrams are dropped */
+	}
+	log_info(w->c->id, "%s -> %s (udp)", w->c->peer_str, tg);
+	ep->ready = 1;
+	while ((b = sbufq_pop(&ep->pending))) {
+		udp_send(ep, sbuf_ptr(b), b->len);
+		sbuf_free(b);
+	}
+}
+
+static void udp_on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	udp_ep_t *ep = req->data;
+
+	ep->resolving = 0;
+	if (ep->closing) {
+		uv_freeaddrinfo(res);
+		uv_close((uv_handle_t *)&ep->h, udp_ep_closed);
+		return;
+	}
+	if (status < 0 || !res)
+		sbufq_clear(&ep->pending);
+	else
+		udp_ready(ep, res->ai_addr);
+	uv_freeaddrinfo(res);
+}
+
+static udp_ep_t *udp_ep_new(sconn_t *w, const target_t *tg)
+{
+	udp_ep_t *ep = calloc(1, sizeof(*ep));
+	struct sockaddr_storage ss;
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM};
+	char port[8];
+
+	if (!ep)
+		abort();
+	ep->w = w;
+	ep->target = *tg;
+	uv_udp_init(w->c->l->loop, &ep->h);
+	ep->h.data = ep;
+	ep->gai.data = ep;
+	ep->next = w->eps;
+	w->eps = ep;
+	w->neps++;
+	if (target_is_ip(tg, &ss)) {
+		udp_ready(ep, (struct sockaddr *)&ss);
+		return ep;
+	}
+	snprintf(port, sizeof(port), "%u", tg->port);
+	ep->resolving = 1;
+	if (uv_getaddrinfo(w->c->l->loop, &ep->gai, udp_on_resolved, tg->host, port, &hints) < 0)
+		ep->resolving = 0; /* never ready */
+	return ep;
+}
+
+static void srv_udp(sconn_t *w, const wstan_msg_t *m)
+{
+	dialer_t *chain = w->c->l->chain;
+	udp_ep_t *ep;
+
+	if (w->t->state == TUN_IDLE) {
+		if (chain && (chain->next || strcmp(chain->ops->scheme, "direct"))) {
+			/* datagrams cannot follow a -F chain: say so */
+			w->srv->udp_refused++;
+			tun_set_state(w->t, TUN_USING);
+			tun_reset(w->t, "udp is not supported through this server's chain", "");
+			return;
+		}
+		tun_set_state(w->t, TUN_USING);
+		conn_handshake_done(w->c);
+		w->srv->udp_assocs++;
+	} else if (w->t->state != TUN_USING || w->t->cur) {
+		return;
+	}
+	conn_set_deadline(w->c, w->c->l->idle_timeout_ms ? w->c->l->idle_timeout_ms
+	                                                 : w->srv->open_timeout_ms);
+	for (ep = w->eps; ep; ep = ep->next)
+		if (ep->target.port == m->target.port && !strcmp(ep->target.host, m->target.host))
+			break;
+	if (!ep) {
+		if (w->neps >= UDP_EPS)
+			return;
+		ep = udp_ep_new(w, &m->target);
+	}
+	if (ep->ready)
+		udp_send(ep, m->data, m->dlen);
+	else if (ep->resolving && ep->pending.bytes < UDP_PENDING * 1500 && m->dlen)
+		sbufq_push(&ep->pending, sbuf_from(m->data, m->dlen));
+}
+
+static int srv_fresh(wsrv_t *s, double ts, char *why, size_t len)
+{
+	double now = wall_s(), age = now - ts;
+
+	if (!isfinite(ts) || fabs(age) * 1000.0 > (double)s->skew_ms) {
+		snprintf(why, len, "request timestamp outside the window (%.0f s old)",
+		         isfinite(age) && fabs(age) < 1e9 ? age : 0.0);
+		return -1;
+	}
+	/* a restarted server lost its nonce cache: during the first window
+	 * it refuses requests from before its start */
+	if ((uint64_t)(now * 1000.0) < s->start_ms + s->skew_ms &&
+	    ts * 1000.0 + 1000.0 < (double)s->start_ms) {
+		snprintf(why, len, "request from before this server started");
+		return -1;
+	}
+	return 0;
+}
+
+static void srv_on_msg(tun_t *t, wstan_msg_t *m)
+{
+	sconn_t *w = t->owner;
+	char why[100];
+
+	if (m->cmd == WSTAN_DGM) {
+		srv_udp(w, m);
+		return;
+	}
+	if (w->srv->enc && srv_fresh(w->srv, m->ts, why, sizeof(why)) < 0) {
+		log_info(w->c->id, "wstan: %s on a reused tunnel, closing", why);
+		tun_abort(t, 3000);
+		return;
+	}
+	srv_start(w, m);
+}
+
+static void srv_on_idle(tun_t *t)
+{
+	sconn_t *w = t->owner;
+	conn_t *c = w->c;
+
+	if (w->s) { /* the client gave up while we were connecting */
+		if (c->dial) {
+			dial_cancel(c->dial);
+			c->dial = NULL;
+		}
+		stream_close(&w->s->s);
+		w->s = NULL;
+		conn_set_state(c, CONN_HANDSHAKE);
+	}
+	udp_close_all(w); /* the end of a UDP association */
+	if (w->relay)     /* the target gets what the client sent; not much longer */
+		uv_timer_start(w->linger, srv_on_linger, LINGER_MS, 0);
+	conn_set_deadline(c, w->srv->open_timeout_ms);
+}
+
+static void srv_on_close(tun_t *t)
+{
+	sconn_t *w = t->owner;
+
+	conn_close(w->c, "websocket closed");
+}
+
+static const tun_cbs_t srv_tun_cbs = {srv_on_msg, srv_on_idle, srv_on_close};
+
+/* c->client after the upgrade: what conn_close closes. */
+static int hold_write(stream_t *s, sbuf_t *b)
+{
+	sbuf_free(b);
+	return UV_EPIPE;
+}
+static int hold_shutdown(stream_t *s)
+{
+	return 0;
+}
+static void hold_nop(stream_t *s) {}
+
+static void hold_close(stream_t *s)
+{
+	sconn_t *w = (sconn_t *)((char *)s - offsetof(sconn_t, hold));
+
+	w->dying = 1;
+	uv_timer_stop(w->linger);
+	udp_close_all(w);
+	if (w->relay)
+		relay_close(w->relay, "tunnel closed");
+	if (w->s) {
+		stream_close(&w->s->s);
+		w->s = NULL;
+	}
+	tun_free(w->t);
+	w->t = NULL;
+}
+
+static const stream_ops_t hold_ops = {
+    .name = "wstan-tunnel",
+    .write = hold_write,
+    .shutdown = hold_shutdown,
+    .read_start = hold_nop,
+    .read_stop = hold_nop,
+    .close = hold_close,
+};
+
+static void srv_upgrade(sconn_t *w, const char *wskey, int compat, const uint8_t cn[WSTAN_NONCE],
+                        wstan_ctr_t *rx, const wstan_msg_t *m, sbuf_t *rest)
+{
+	conn_t *c = w->c;
+	wsrv_t *s = w->srv;
+	stream_t *inner = c->client;
+	uint8_t sn[WSTAN_NONCE];
+	char resp[256];
+	tun_t *t;
+	int n;
+
+	n = ws_server_response(resp, sizeof(resp), wskey, NULL);
+	if (n < 0) {
+		sbuf_free(rest);
+		conn_close(c, "response too long");
+		return;
+	}
+	t = tun_new(c->l->loop, c->id, &s->key, 0, &srv_tun_cbs, w);
+	if (s->enc) {
+		if (compat)
+			wstan_nonce_compat(cn, sn);
+		else
+			wstan_nonce_default(wskey, sn);
+		if (wstan_ctr_init(&t->tx, &s->key, sn) < 0) {
+			free(t);
+			sbuf_free(rest);
+			conn_close(c, "no cipher");
+			return;
+		}
+	}
+	t->rx = *rx; /* it has run over the request already */
+	rx->ctx = NULL;
+	stream_write_copy(inner, resp, (size_t)n);
+	w->t = t;
+	w->hold = (stream_t){.ops = &hold_ops, .id = c->id};
+	c->client = &w->hold;
+	w->counted = 1;
+	s->tunnels++;
+	conn_handshake_done(c);
+	t->ws = ws_new(c->l->loop, inner, rest, 0, &s->wo, &tun_ws_cbs, t);
+	log_debug(c->id, "wstan tunnel up (%s%s)", s->enc ? "AES-CTR" : "TLS",
+	          compat ? ", compatible mode" : "");
+	if (m->cmd == WSTAN_REQ)
+		srv_start(w, m);
+	else if (m->cmd == WSTAN_DGM)
+		srv_udp(w, m);
+	else
+		conn_set_deadline(c, s->open_timeout_ms); /* opened idle */
+}
+
+static void srv_on_request(sconn_t *w, sbuf_t *rest)
+{
+	conn_t *c = w->c;
+	wsrv_t *s = w->srv;
+	const http_str_t *key = http_req_header(&w->req, "Sec-WebSocket-Key");
+	const http_str_t *ver = http_req_header(&w->req, "Sec-WebSocket-Version");
+	const http_str_t *ck = http_req_header(&w->req, "Cookie");
+	char wskey[WS_KEY_LEN + 1], why[100];
+	uint8_t cn[WSTAN_NONCE], *raw = NULL;
+	wstan_ctr_t rx = {0};
+	wstan_msg_t *m = NULL;
+	int n, r, compat = 0;
+	uint64_t now_ms;
+
+	if (w->req.method != HTTP_GET || !w->req.upgrade || !ver || ver->len != 2 ||
+	    memcmp(ver->p, "13", 2) || !key || key->len != WS_KEY_LEN ||
+	    b64_decode(key->p, key->len, cn, sizeof(cn)) != WSTAN_NONCE) {
+		srv_reject(w, REJ_PROBE, "not a tunnel request");
+		goto out;
+	}
+	memcpy(wskey, key->p, WS_KEY_LEN);
+	wskey[WS_KEY_LEN] = 0;
+	if (ck && wstan_cookie_nonce(ck->p, ck->len, s->cookie, cn) == 0)
+		compat = 1; /* else cn is the Sec-WebSocket-Key's */
+	raw = malloc(WSTAN_URI_MAX);
+	m = malloc(sizeof(*m));
+	if (!raw || !m)
+		abort();
+	n = wstan_path_decode(w->req.target.p, w->req.target.len, s->path, raw, WSTAN_URI_MAX);
+	if (n <= 0) {
+		srv_reject(w, REJ_PROBE, "no request in the path");
+		goto out;
+	}
+	if (s->enc && wstan_ctr_init(&rx, &s->key, cn) < 0) {
+		conn_close(c, "no cipher");
+		goto out;
+	}
+	r = wstan_msg_open(&rx, &s->key, raw, (size_t)n, 1, m);
+	if (r < 0) {
+		srv_reject(w, r == -EBADMSG ? REJ_AUTH : REJ_MALFORMED,
+		           r == -EBADMSG ? "request not authentic (wrong key?)"
+		                         : "malformed request");
+		goto out;
+	}
+	if (s->enc) { /* TLS: wstan checks neither, and neither do we */
+		now_ms = (uint64_t)(wall_s() * 1000.0);
+		if (srv_fresh(s, m->ts, why, sizeof(why)) < 0) {
+			srv_reject(w, REJ_SKEW, why);
+			goto out;
+		}
+		r = replay_check_add(s->replay, cn, now_ms, now_ms + 2 * s->skew_ms);
+		if (r != REPLAY_NEW) {
+			srv_reject(w, r == REPLAY_SEEN ? REJ_REPLAY : REJ_FULL,
+			           r == REPLAY_SEEN ? "replayed request" : "replay cache full");
+			goto out;
+		}
+	}
+	srv_upgrade(w, wskey, compat, cn, &rx, m, rest);
+	rest = NULL;
+out:
+	sbuf_free(rest);
+	wstan_ctr_free(&rx);
+	free(raw);
+	free(m);
+}
+
+static void srv_hs_read(stream_t *st, sbuf_t *b)
+{
+	sconn_t *w = st->data;
+	conn_t *c = w->c;
+	size_t used = 0;
+	http_res_t r;
+
+	if (!b) {
+		conn_close(c, "client closed");
+		return;
+	}
+	r = http_req_feed(&w->req, sbuf_ptr(b), b->len, &used);
+	if (r == HTTP_MORE && w->req.len <= HEAD_MAX) {
+		sbuf_free(b);
+		return;
+	}
+	stream_read_stop(st);
+	if (r != HTTP_DONE) {
+		sbuf_free(b);
+		log_info(c->id, "%s: not HTTP (%s)", c->peer_str,
+		         w->req.error ? w->req.error : "too long");
+		w->srv->rejected[REJ_PROBE]++;
+		decoy_bad_request(c);
+		return;
+	}
+	sbuf_consume(b, used);
+	if (!b->len) {
+		sbuf_free(b);
+		b = NULL;
+	}
+	srv_on_request(w, b);
+}
+
+static void srv_hs_error(stream_t *st, int err)
+{
+	sconn_t *w = st->data;
+
+	conn_close(w->c, "client error");
+}
+
+static const stream_cbs_t srv_hs_cbs = {srv_hs_read, NULL, srv_hs_error};
+
+static void srv_read_head(sconn_t *w)
+{
+	stream_set_cbs(w->c->client, &srv_hs_cbs, w);
+	stream_read_start(w->c->client);
+}
+
+static void srv_on_tls(void *ud, stream_t *s, int err)
+{
+	sconn_t *w = ud;
+
+	if (err < 0) {
+		log_info(w->c->id, "%s: TLS handshake failed: %s", w->c->peer_str,
+		         uv_strerror(err));
+		conn_close(w->c, "tls failed");
+		return;
+	}
+	srv_read_head(w);
+}
+
+static void sconn_free(void *p)
+{
+	sconn_t *w = p;
+
+	http_req_free(&w->req);
+	if (w->counted)
+		w->srv->tunnels--;
+	uv_close((uv_handle_t *)w->linger, (uv_close_cb)free);
+	free(w);
+}
+
+static void srv_on_conn(conn_t *c)
+{
+	wsrv_t *s = c->l->front;
+	sconn_t *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		abort();
+	w->c = c;
+	w->srv = s;
+	w->linger = malloc(sizeof(*w->linger));
+	if (!w->linger)
+		abort();
+	uv_timer_init(c->l->loop, w->linger);
+	w->linger->data = w;
+	http_req_init(&w->req);
+	c->front = w;
+	c->front_free = sconn_free;
+	if (s->tls) {
+		c->client = tls_server_new(c->l->loop, s->tls, c->client, NULL);
+		tls_handshake(c->client, srv_on_tls, w);
+		return;
+	}
+	srv_read_head(w);
+}
+
+static void srv_metrics(mbuf_t *b, void *ud)
+{
+	wsrv_t *s = ud;
+	const char *n = s->l->name;
+
+	mbuf_printf(b, "sluice_wstan_tunnels{listener=\"%s\"} %llu\n", n,
+	            (unsigned long long)s->tunnels);
+	mbuf_printf(b, "sluice_wstan_requests_active{listener=\"%s\"} %llu\n", n,
+	            (unsigned long long)s->active);
+	mbuf_printf(b, "sluice_wstan_requests_total{listener=\"%s\"} %llu\n", n,
+	            (unsigned long long)s->reqs);
+	mbuf_printf(b, "sluice_wstan_udp_associations_total{listener=\"%s\"} %llu\n", n,
+	            (unsigned long long)s->udp_assocs);
+	mbuf_printf(b, "sluice_wstan_udp_refused_total{listener=\"%s\"} %llu\n", n,
+	            (unsigned long long)s->udp_refused);
+	for (int i = 0; i < REJ_N; i++)
+		mbuf_printf(b, "sluice_wstan_rejected_total{listener=\"%s\",reason=\"%s\"} %llu\n",
+		            n, rej_names[i], (unsigned long long)s->rejected[i]);
+	mbuf_printf(b, "sluice_wstan_replay_cache_entries{listener=\"%s\"} %zu\n", n,
+	            replay_size(s->replay));
+}
+
+static int srv_init(listener_t *l, char *err, size_t errlen)
+{
+	wsrv_t *s = calloc(1, sizeof(*s));
+	url_t *u = l->url;
+	const char *key = NULL, *cert = NULL, *certkey = NULL, *decoy = NULL, *cookie = NULL;
+	uint64_t cache = 65536, ping = 30000, dead = 90000, maxmsg = 1 << 20;
+	int tls = 0, r;
+
+	if (!s)
+		abort();
+	l->front = s;
+	s->l = l;
+	s->skew_ms = 60000;
+	s->open_timeout_ms = 600000;
+	s->start_ms = (uint64_t)(wall_s() * 1000.0);
+	if (url_opt_str(u, "key", &key) <= 0 || wstan_key_init(&s->key, key) < 0) {
+		snprintf(err, errlen, "option 'key' is required (wstan's key, or a password)");
+		return -EINVAL;
+	}
+	if ((r = url_opt_bool(u, "tls", &tls, err, errlen)) < 0 ||
+	    (r = url_opt_duration(u, "skew", &s->skew_ms, err, errlen)) < 0 ||
+	    (r = url_opt_duration(u, "open-timeout", &s->open_timeout_ms, err, errlen)) < 0 ||
+	    (r = url_opt_uint(u, "replay-cache", 10000000, &cache, err, errlen)) < 0 ||
+	    (r = url_opt_duration(u, "ping", &ping, err, errlen)) < 0 ||
+	    (r = url_opt_duration(u, "dead", &dead, err, errlen)) < 0 ||
+	    (r = url_opt_uint(u, "max-message", 64 << 20, &maxmsg, err, errlen)) < 0)
+		return r;
+	s->wo = (ws_opts_t){.max_message = maxmsg, .ping_ms = ping, .dead_ms = dead};
+	url_opt_str(u, "cookie", &cookie);
+	if (cookie &&
+	    (!*cookie || strlen(cookie) >= sizeof(s->cookie) || strpbrk(cookie, "=; \t\r\n"))) {
+		snprintf(err, errlen, "option 'cookie': a cookie name (default: from the key)");
+		return -EINVAL;
+	}
+	snprintf(s->cookie, sizeof(s->cookie), "%s", cookie ? cookie : s->key.cookie);
+	s->replay = replay_new(cache);
+	url_opt_str(u, "decoy", &decoy);
+	if ((r = decoy_new(decoy, &s->decoy, err, errlen)) < 0)
+		return r;
+	s->path = strdup(u->path[0] ? u->path : "/");
+	if (!s->path)
+		abort();
+	url_opt_str(u, "cert", &cert);
+	url_opt_str(u, "certkey", &certkey);
+	if (cert || certkey) {
+		tls_opts_t o = {.cert_file = cert, .key_file = certkey, .alpn = "http/1.1"};
+
+		if (!cert || !certkey) {
+			snprintf(err, errlen,
+			         "options 'cert' and 'certkey' go together (PEM files)");
+			return -EINVAL;
+		}
+		if ((r = tls_ctx_new_server(&o, &s->tls, err, errlen)) < 0)
+			return r;
+		tls = 1;
+	}
+	s->enc = !tls;
+	metrics_register(srv_metrics, s);
+	return 0;
+}
+
+static void srv_free(listener_t *l)
+{
+	wsrv_t *s = l->front;
+
+	if (!s)
+		return;
+	tls_ctx_free(s->tls);
+	replay_free(s->replay);
+	decoy_free(s->decoy);
+	free(s->path);
+	OPENSSL_cleanse(&s->key, sizeof(s->key));
+	free(s);
+}
+
+const front_ops_t wstan_front_ops = {
+    .scheme = "wstan",
+    .init = srv_init,
+    .on_conn = srv_on_conn,
+    .free = srv_free,
+};
+
+/* ============================================================== client */
+
+typedef struct wcli {
+	dialer_t d;
+	wstan_key_t key;
+	tls_ctx_t *tls;
+	char host_hdr[300], sni[256], base[512], name[160], cookie[64];
+	int enc, compat;
+	ws_opts_t wo;
+	uint64_t first_wait_ms, pool_idle_ms;
+	size_t pool_max, npool;
+	tun_t *tuns; /* every tunnel */
+	tun_t *pool; /* idle ones, most recent first */
+	uv_timer_t pool_timer;
+	uint64_t opens, reused, fails;
+	unsigned closing : 1;
+} wcli_t;
+
+typedef struct wreq wreq_t;
+
+struct opener {
+	wcli_t *cl;
+	tun_t *t;
+	wreq_t *q; /* the dial, until it is answered */
+	dial_t *dial;
+	stream_t *raw;
+	uv_timer_t *wait; /* first-wait */
+	target_t target;
+	uint8_t nonce[WSTAN_NONCE];
+	char wskey[WS_KEY_LEN + 1];
+	char resp[RESP_MAX + 1];
+	size_t rlen;
+	unsigned connected : 1, waited : 1, sent : 1;
+};
+
+struct wreq {
+	wcli_t *cl;
+	wstream_t *s;
+	opener_t *op;
+	dial_cb cb;
+	void *ud;
+	uv_timer_t timer;
+	int err;
+	unsigned answered : 1;
+};
+
+/* ---- tunnels of the hop ---- */
+
+static void cli_list_add(wcli_t *cl, tun_t *t)
+{
+	t->next = cl->tuns;
+	if (cl->tuns)
+		cl->tuns->prev = t;
+	cl->tuns = t;
+}
+
+static void cli_pool_remove(wcli_t *cl, tun_t *t)
+{
+	if (!t->pooled)
+		return;
+	for (tun_t **pp = &cl->pool; *pp; pp = &(*pp)->pnext) {
+		if (*pp == t) {
+			*pp = t->pnext;
+			break;
+		}
+	}
+	t->pooled = 0;
+	cl->npool--;
+}
+
+/* Unlink and free a tunnel. */
+static void cli_tun_drop(wcli_t *cl, tun_t *t)
+{
+	cli_pool_remove(cl, t);
+	if (t->prev)
+		t->prev->next = t->next;
+	else if (cl->tuns == t)
+		cl->tuns = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	t->next = t->prev = NULL;
+	tun_free(t);
+}
+
+static void cli_on_msg(tun_t *t, wstan_msg_t *m) {}
+
+static void cli_on_idle(tun_t *t)
+{
+	wcli_t *cl = t->owner;
+
+	if (cl->closing || cl->npool >= cl->pool_max) {
+		tun_abort(t, 1000);
+		return;
+	}
+	t->pnext = cl->pool;
+	cl->pool = t;
+	t->pooled = 1;
+	t->idle_since = uv_now(cl->d.loop);
+	cl->npool++;
+	log_debug(t->id, "%s: tunnel back in the pool (%zu idle)", cl->name, cl->npool);
+}
+
+static void cli_on_close(tun_t *t)
+{
+	cli_tun_drop(t->owner, t);
+}
+
+static const tun_cbs_t cli_tun_cbs = {cli_on_msg, cli_on_idle, cli_on_close};
+
+static void cli_on_pool_timer(uv_timer_t *h)
+{
+	wcli_t *cl = h->data;
+	uint64_t now = uv_now(cl->d.loop);
+
+	for (tun_t *t = cl->pool, *next; t; t = next) {
+		next = t->pnext;
+		if (now - t->idle_since >= cl->pool_idle_ms) {
+			cli_pool_remove(cl, t);
+			tun_abort(t, 1000);
+		}
+	}
+}
+
+/* ---- requests ---- */
+
+static void req_finish(wreq_t *q)
+{
+	uv_timer_stop(&q->timer);
+	uv_close((uv_handle_t *)&q->timer, free_on_close);
+}
+
+static void answer(wreq_t *q, int err)
+{
+	if (q->answered)
+		return;
+	q->answered = 1;
+	if (q->op)
+		q->op->q = NULL;
+	q->op = NULL;
+	if (err < 0) {
+		q->cl->fails++;
+		stream_close(&q->s->s);
+		q->cb(q->ud, NULL, err);
+	} else {
+		q->cl->opens++;
+		q->cb(q->ud, &q->s->s, 0);
+	}
+	req_finish(q);
+}
+
+static void on_answer_timer(uv_timer_t *h)
+{
+	wreq_t *q = h->data;
+
+	answer(q, q->err);
+}
+
+/* ---- the opener ---- */
+
+static void opener_free(opener_t *op)
+{
+	if (op->dial)
+		dial_next_cancel(&op->cl->d, op->dial);
+	stream_close(op->raw);
+	uv_close((uv_handle_t *)op->wait, (uv_close_cb)free);
+	free(op);
+}
+
+static void opener_fail(opener_t *op, int err, const char *why)
+{
+	wcli_t *cl = op->cl;
+	tun_t *t = op->t;
+	wreq_t *q = op->q;
+
+	log_info(t->id, "%s: %s", cl->name, why);
+	t->op = NULL;
+	if (t->cur)
+		wstream_detach(t->cur, q ? 0 : err); /* the caller has it: it gets err */
+	if (!q)
+		cl->fails++;
+	opener_free(op);
+	cli_tun_drop(cl, t);
+	if (q) {
+		q->op = NULL;
+		answer(q, err);
+	}
+}
+
+/* The stream was closed, or the dial canceled, while opening. */
+static void opener_cancel(opener_t *op)
+{
+	wcli_t *cl = op->cl;
+	tun_t *t = op->t;
+
+	t->op = NULL;
+	if (t->cur)
+		wstream_detach(t->cur, 0);
+	if (op->q)
+		op->q->op = NULL;
+	opener_free(op);
+	cli_tun_drop(cl, t);
+}
+
+static void on_resp_read(stream_t *s, sbuf_t *b)
+{
+	opener_t *op = s->data;
+	wcli_t *cl = op->cl;
+	tun_t *t = op->t;
+	wstream_t *st = t->cur;
+	uint8_t sn[WSTAN_NONCE];
+	char err[200], why[300], *end;
+	size_t n, hl;
+
+	if (!b) {
+		opener_fail(op, UV_ECONNRESET,
+		            "the server closed the connection during the upgrade");
+		return;
+	}
+	n = b->len < RESP_MAX - op->rlen ? b->len : RESP_MAX - op->rlen;
+	memcpy(op->resp + op->rlen, sbuf_ptr(b), n);
+	op->rlen += n;
+	op->resp[op->rlen] = 0;
+	end = strstr(op->resp, "\r\n\r\n");
+	if (!end) {
+		sbuf_free(b);
+		if (op->rlen >= RESP_MAX)
+			opener_fail(op, UV_EPROTO, "upgrade response too long");
+		return;
+	}
+	hl = (size_t)(end + 4 - op->resp);
+	sbuf_consume(b, b->len - (op->rlen - hl)); /* the rest is the WebSocket's */
+	stream_read_stop(s);
+	if (ws_client_check_response(op->resp, hl, op->wskey, NULL, NULL, 0, err, sizeof(err)) <
+	    0) {
+		sbuf_free(b);
+		snprintf(why, sizeof(why),
+		         "the server refused the tunnel (%s): wrong key, path, or clock?", err);
+		opener_fail(op, UV_EACCES, why);
+		return;
+	}
+	if (cl->enc) {
+		if (cl->compat)
+			wstan_nonce_compat(op->nonce, sn);
+		else
+			wstan_nonce_default(op->wskey, sn);
+		if (wstan_ctr_init(&t->rx, &cl->key, sn) < 0) {
+			sbuf_free(b);
+			opener_fail(op, UV_ENOMEM, "no cipher");
+			return;
+		}
+	}
+	if (!b->len) {
+		sbuf_free(b);
+		b = NULL;
+	}
+	s = op->raw;
+	op->raw = NULL;
+	t->op = NULL;
+	opener_free(op);
+	t->ws = ws_new(t->loop, s, b, 1, &cl->wo, &tun_ws_cbs, t);
+	log_debug(t->id, "%s: tunnel up", cl->name);
+	/* what the application wrote meanwhile, and its end if it came */
+	if (st) {
+		sbuf_t *c;
+
+		while ((c = sbufq_pop(&st->wq))) {
+			if (t->state == TUN_USING)
+				tun_send_dat(t, sbuf_ptr(c), c->len);
+			sbuf_free(c);
+		}
+	}
+	if (st && st->shut && t->state == TUN_USING)
+		tun_reset(t, "", "");
+	if (st)
+		wstream_update_wq(st);
+}
+
+static void on_resp_error(stream_t *s, int e)
+{
+	opener_fail(s->data, e, "connection lost during the upgrade");
+}
+
+static const stream_cbs_t resp_cbs = {on_resp_read, NULL, on_resp_error};
+
+static void send_upgrade(opener_t *op)
+{
+	wcli_t *cl = op->cl;
+	tun_t *t = op->t;
+	wstream_t *st = t->cur;
+	uint8_t first[WSTAN_FIRST_MAX], req[REQ_MAX];
+	char nb64[32], extra[160], *path, *buf;
+	size_t fl, plen, cap;
+	int n, tries = 0;
+
+	op->sent = 1;
+	uv_timer_stop(op->wait);
+	/* wstan's server takes the cookie's value with lstrip("NAME="), which
+	 * eats leading characters of that set: such a nonce is drawn again */
+	for (;;) {
+		random_bytes(op->nonce, sizeof(op->nonce));
+		b64_encode(op->nonce, sizeof(op->nonce), nb64);
+		if (!cl->compat || !strchr(cl->cookie, nb64[0]) || ++tries >= 1000)
+			break;
+	}
+	if (cl->compat)
+		ws_make_key(op->wskey);
+	else
+		memcpy(op->wskey, nb64, WS_KEY_LEN + 1);
+	if (cl->enc && wstan_ctr_init(&t->tx, &cl->key, op->nonce) < 0) {
+		opener_fail(op, UV_ENOMEM, "no cipher");
+		return;
+	}
+	fl = st ? wstream_take(st, first, sizeof(first)) : 0;
+	n = wstan_req_build(&t->tx, &cl->key, 0, wall_s(), &op->target, first, fl, req,
+	                    sizeof(req));
+	if (n < 0) {
+		opener_fail(op, UV_EINVAL, "cannot encode the request");
+		return;
+	}
+	plen = strlen(cl->base) + ((size_t)n + 2) / 3 * 4 + 1;
+	path = malloc(plen);
+	cap = plen + 512;
+	buf = malloc(cap);
+	if (!path || !buf)
+		abort();
+	strcpy(path, cl->base);
+	wstan_b64url_pad(req, (size_t)n, path + strlen(cl->base));
+	if (cl->compat)
+		snprintf(extra, sizeof(extra), "%sCookie: %s=%s\r\n", NO_CACHE, cl->cookie, nb64);
+	else
+		snprintf(extra, sizeof(extra), "%s", NO_CACHE);
+	n = ws_client_request(buf, cap, cl->host_hdr, path, op->wskey, extra);
+	free(path);
+	if (n < 0) {
+		free(buf);
+		opener_fail(op, UV_EINVAL, "upgrade request too long");
+		return;
+	}
+	log_debug(t->id, "%s: upgrade with the request and %zu first bytes", cl->name, fl);
+	stream_set_cbs(op->raw, &resp_cbs, op);
+	stream_write(op->raw, sbuf_from(buf, (size_t)n));
+	free(buf);
+	stream_read_start(op->raw);
+}
+
+/* Send the upgrade once connected and the first bytes are in (or the wait
+ * is over, or the application is done). */
+static void opener_poke(opener_t *op)
+{
+	wstream_t *st;
+
+	if (!op || !op->connected || op->sent)
+		return;
+	st = op->t->cur;
+	if (op->waited || !st || st->wq.bytes || st->shut)
+		send_upgrade(op);
+}
+
+static void on_first_wait(uv_timer_t *h)
+{
+	opener_t *op = h->data;
+
+	op->waited = 1;
+	opener_poke(op);
+}
+
+static void opener_connected(opener_t *op)
+{
+	op->connected = 1;
+	if (op->q) /* the caller gets its stream now, from the timer */
+		uv_timer_start(&op->q->timer, on_answer_timer, 0, 0);
+	if (op->cl->first_wait_ms)
+		uv_timer_start(op->wait, on_first_wait, op->cl->first_wait_ms, 0);
+	else
+		op->waited = 1;
+	opener_poke(op);
+}
+
+static void on_tls(void *ud, stream_t *s, int err)
+{
+	opener_t *op = ud;
+
+	if (err < 0) {
+		opener_fail(op, err, "TLS handshake failed");
+		return;
+	}
+	opener_connected(op);
+}
+
+static void on_dialed(void *ud, stream_t *s, int err)
+{
+	opener_t *op = ud;
+	wcli_t *cl = op->cl;
+	char why[400];
+
+	op->dial = NULL;
+	if (err < 0) {
+		snprintf(why, sizeof(why), "cannot reach %s:%u: %s", cl->d.server.host,
+		         cl->d.server.port, uv_strerror(err));
+		opener_fail(op, err, why);
+		return;
+	}
+	op->raw = s;
+	s->id = op->t->id;
+	if (cl->tls) {
+		op->raw = tls_client_new(cl->d.loop, cl->tls, s, cl->sni[0] ? cl->sni : NULL);
+		tls_handshake(op->raw, on_tls, op);
+		return;
+	}
+	opener_connected(op);
+}
+
+static opener_t *opener_start(wcli_t *cl, tun_t *t, wreq_t *q, const target_t *target)
+{
+	opener_t *op = calloc(1, sizeof(*op));
+	dial_opts_t o = {.id = t->id};
+
+	if (!op)
+		abort();
+	op->cl = cl;
+	op->t = t;
+	op->q = q;
+	op->target = *target;
+	op->wait = malloc(sizeof(*op->wait));
+	if (!op->wait)
+		abort();
+	uv_timer_init(cl->d.loop, op->wait);
+	op->wait->data = op;
+	t->op = op;
+	q->op = op;
+	op->dial = dial_next(&cl->d, &o, on_dialed, op);
+	if (!op->dial) {
+		t->op = NULL;
+		q->op = NULL;
+		uv_close((uv_handle_t *)op->wait, (uv_close_cb)free);
+		free(op);
+		return NULL;
+	}
+	return op;
+}
+
+/* ---- the hop ---- */
+
+static tun_t *pool_take(wcli_t *cl)
+{
+	tun_t *t = cl->pool;
+
+	if (t)
+		cli_pool_remove(cl, t);
+	return t;
+}
+
+static dial_t *cli_dial(dialer_t *d, const target_t *tg, const dial_opts_t *o, dial_cb cb, void *ud)
+{
+	wcli_t *cl = (wcli_t *)d;
+	wreq_t *q = calloc(1, sizeof(*q));
+	uint8_t req[REQ_MAX];
+	tun_t *t;
+	int n;
+
+	if (!q)
+		abort();
+	q->cl = cl;
+	q->cb = cb;
+	q->ud = ud;
+	uv_timer_init(d->loop, &q->timer);
+	q->timer.data = q;
+	q->s = wstream_new(d->loop, o->id);
+	if ((t = pool_take(cl))) {
+		t->id = o->id;
+		n = wstan_req_build(&t->tx, &cl->key, 0, wall_s(), tg, NULL, 0, req, sizeof(req));
+		if (n < 0) {
+			cli_on_idle(t); /* nothing was sent: back it goes */
+			q->err = UV_EINVAL;
+		} else {
+			tun_bind(t, q->s);
+			if (ws_send(t->ws, WS_OP_BINARY, sbuf_from(req, (size_t)n)) < 0)
+				q->err = UV_ECONNRESET; /* its close is on its way */
+			else
+				cl->reused++;
+			log_debug(o->id, "%s: request through a pooled tunnel", cl->name);
+		}
+		uv_timer_start(&q->timer, on_answer_timer, 0, 0);
+		return (dial_t *)q;
+	}
+	t = tun_new(d->loop, o->id, &cl->key, 1, &cli_tun_cbs, cl);
+	cli_list_add(cl, t);
+	tun_bind(t, q->s);
+	if (!opener_start(cl, t, q, tg)) {
+		wstream_detach(q->s, 0);
+		cli_tun_drop(cl, t);
+		q->err = UV_ENOMEM;
+		uv_timer_start(&q->timer, on_answer_timer, 0, 0);
+	}
+	return (dial_t *)q;
+}
+
+static void cli_cancel(dialer_t *d, dial_t *req)
+{
+	wreq_t *q = (wreq_t *)req;
+
+	if (q->answered)
+		return;
+	q->answered = 1;
+	stream_close(&q->s->s); /* an opener under way goes with it */
+	req_finish(q);
+}
+
+static void cli_free(dialer_t *d)
+{
+	wcli_t *cl = (wcli_t *)d;
+
+	cl->closing = 1;
+	if (uv_is_closing((uv_handle_t *)&cl->pool_timer)) {
+		/* the process is exiting and every handle was closed under us:
+		 * nothing can be released properly any more */
+		return;
+	}
+	while (cl->tuns) {
+		tun_t *t = cl->tuns;
+
+		if (t->op) {
+			if (t->op->q)
+				t->op->q->op = NULL;
+			opener_free(t->op);
+			t->op = NULL;
+		}
+		cli_tun_drop(cl, t);
+	}
+	tls_ctx_free(cl->tls);
+	OPENSSL_cleanse(&cl->key, sizeof(cl->key));
+	uv_close((uv_handle_t *)&cl->pool_timer, free_on_close);
+}
+
+static const dialer_ops_t cli_ops = {"wstan", cli_dial, cli_cancel, cli_free};
+
+static void cli_metrics(mbuf_t *b, void *ud)
+{
+	wcli_t *cl = ud;
+
+	mbuf_printf(b, "sluice_wstan_pool_size{hop=\"%s\"} %zu\n", cl->name, cl->npool);
+	mbuf_printf(b, "sluice_wstan_client_opens_total{hop=\"%s\"} %llu\n", cl->name,
+	            (unsigned long long)cl->opens);
+	mbuf_printf(b, "sluice_wstan_client_reused_total{hop=\"%s\"} %llu\n", cl->name,
+	            (unsigned long long)cl->reused);
+	mbuf_printf(b, "sluice_wstan_client_failures_total{hop=\"%s\"} %llu\n", cl->name,
+	            (unsigned long long)cl->fails);
+}
+
+int wstan_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
+                  size_t errlen)
+{
+	wcli_t *cl = calloc(1, sizeof(*cl));
+	const char *key = NULL, *host = NULL, *sni = NULL, *ca = NULL, *cookie = NULL;
+	uint64_t pool = 16, ping = 30000, dead = 90000;
+	int tls = 0, insecure = 0, port, r;
+	const char *br0, *br1;
+
+	if (!cl)
+		abort();
+	*out = NULL;
+	cl->d.ops = &cli_ops;
+	cl->d.next = next;
+	cl->d.loop = loop;
+	cl->first_wait_ms = 30; /* wstan waits 30 ms for the first bytes */
+	cl->pool_idle_ms = 300000;
+	uv_timer_init(loop, &cl->pool_timer);
+	cl->pool_timer.data = cl;
+	if ((r = url_opt_bool(u, "tls", &tls, err, errlen)) < 0)
+		goto fail;
+	port = u->port > 0 ? u->port : tls ? 443 : 80;
+	if (!u->host[0] || target_set(&cl->d.server, u->host, (uint16_t)port) < 0) {
+		snprintf(err, errlen, "a server address is required (wstan://HOST:PORT?key=KEY)");
+		goto fail;
+	}
+	br0 = strchr(u->host, ':') ? "[" : "";
+	br1 = strchr(u->host, ':') ? "]" : "";
+	snprintf(cl->name, sizeof(cl->name), "wstan://%s%s%s:%d%s", br0, u->host, br1, port,
+	         u->path);
+	if (url_opt_str(u, "key", &key) <= 0 || wstan_key_init(&cl->key, key) < 0) {
+		snprintf(err, errlen, "option 'key' is required (wstan's key, or a password)");
+		goto fail;
+	}
+	if ((r = url_opt_bool(u, "compat", &cl->compat, err, errlen)) < 0 ||
+	    (r = url_opt_uint(u, "pool", 1024, &pool, err, errlen)) < 0 ||
+	    (r = url_opt_duration(u, "pool-idle", &cl->pool_idle_ms, err, errlen)) < 0 ||
+	    (r = url_opt_duration(u, "first-wait", &cl->first_wait_ms, err, errlen)) < 0 ||
+	    (r = url_opt_duration(u, "ping", &ping, err, errlen)) < 0 ||
+	    (r = url_opt_duration(u, "dead", &dead, err, errlen)) < 0 ||
+	    (r = url_opt_bool(u, "insecure", &insecure, err, errlen)) < 0)
+		goto fail;
+	cl->pool_max = pool;
+	cl->enc = !tls;
+	cl->wo = (ws_opts_t){.max_message = 1 << 20, .ping_ms = ping, .dead_ms = dead};
+	url_opt_str(u, "cookie", &cookie);
+	if (cookie && (!*cookie || strlen(cookie) >= 32 || strpbrk(cookie, "=; \t\r\n"))) {
+		snprintf(err, errlen, "option 'cookie': a cookie name (default: from the key)");
+		goto fail;
+	}
+	snprintf(cl->cookie, sizeof(cl->cookie), "%s", cookie ? cookie : cl->key.cookie);
+	if (cookie)
+		cl->compat = 1;
+	url_opt_str(u, "host", &host);
+	url_opt_str(u, "sni", &sni);
+	url_opt_str(u, "ca", &ca);
+	if (host && strpbrk(host, "\r\n")) {
+		snprintf(err, errlen, "option 'host': one line");
+		goto fail;
+	}
+	if (host) /* wstan always sends host:port */
+		snprintf(cl->host_hdr, sizeof(cl->host_hdr), "%s", host);
+	else
+		snprintf(cl->host_hdr, sizeof(cl->host_hdr), "%s%s%s:%d", br0, u->host, br1, port);
+	if (strlen(u->path) + 2 > sizeof(cl->base) || strpbrk(u->path, " \r\n")) {
+		snprintf(err, errlen, "the path is too long or has spaces");
+		goto fail;
+	}
+	snprintf(cl->base, sizeof(cl->base), "%s%s", u->path[0] ? u->path : "/",
+	         u->path[0] && u->path[strlen(u->path) - 1] != '/' ? "/" : "");
+	if (tls) {
+		tls_opts_t o = {.ca_file = ca, .insecure = insecure, .alpn = "http/1.1"};
+
+		snprintf(cl->sni, sizeof(cl->sni), "%s", sni ? sni : u->host);
+		if ((r = tls_ctx_new_client(&o, &cl->tls, err, errlen)) < 0)
+			goto fail;
+	} else if (ca || insecure || sni) {
+		snprintf(err, errlen, "options 'ca', 'insecure' and 'sni' are for tls=1");
+		goto fail;
+	}
+	metrics_register(cli_metrics, cl);
+	uv_timer_start(&cl->pool_timer, cli_on_pool_timer, 5000, 5000);
+	uv_unref((uv_handle_t *)&cl->pool_timer);
+	*out = &cl->d;
+	return 0;
+fail:
+	tls_ctx_free(cl->tls);
+	uv_close((uv_handle_t *)&cl->pool_timer, free_on_close);
+	return -EINVAL;
+}

@@ -1,0 +1,105 @@
+#!/bin/bash
+# The PPP gateway against a real peer: Linux pppd in a QEMU VM
+# (../shared/peers) dials sluice over the VM's serial port (a UNIX socket),
+# authenticates with PAP, CHAP and MS-CHAPv2, fetches a page from a server on
+# the host's loopback through 10.0.2.2, resolves a name through the
+# gateway's DNS alias, and in restricted mode reaches only the listed
+# services.  Runs in its own network and mount namespace: the only network
+# is loopback, and /etc/resolv.conf points at a DNS server of the test's.
+set -u
+PEERS=${SLUICE_PEERS:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/peers}
+CACHE=${VMLAB_CACHE:-/tmp/sluice-peers}
+if [ -z "${IN_NS:-}" ]; then
+	[ -x "$PEERS/run-ppp-client.sh" ] || { echo "no peers harness at $PEERS"; exit 1; }
+	"$PEERS/build-image.sh" "$CACHE" >/dev/null || { echo "VM image build failed"; exit 1; }
+	IN_NS=1 exec unshare --net --mount "$0" "$@"
+fi
+. "$(dirname "$0")/lib.sh"
+ip link set lo up
+TOOLS="python3 $SRCDIR/tests/e2e/tools.py"
+
+# DNS: the host resolver is a test server on 127.0.0.1 that answers every
+# name with the host alias
+echo "nameserver 127.0.0.1" >"$T/resolv.conf"
+mount --bind "$T/resolv.conf" /etc/resolv.conf
+start dns $TOOLS dns-server 127.0.0.1 53 10.0.2.2
+
+TOKEN="ppp-ok-$$-$RANDOM"
+mkdir -p "$T/www"
+echo "$TOKEN" >"$T/www/token.txt"
+start web python3 -m http.server 8080 --bind 127.0.0.1 --directory "$T/www"
+wait_port 8080
+mkdir -p "$T/www2"
+echo "service-$TOKEN" >"$T/www2/token.txt"
+start web2 python3 -m http.server 8081 --bind 127.0.0.1 --directory "$T/www2"
+wait_port 8081
+
+printf 'alice:wonder land\nbob:builder\n' >"$T/users"
+chmod 600 "$T/users"
+
+# vm NAME SOCK [run-ppp-client options]: boot the VM against SOCK
+vm() {
+	local name=$1 sock=$2
+	shift 2
+	"$PEERS/run-ppp-client.sh" --cache "$CACHE" --timeout 120 "$@" "$sock" >"$T/vm-$name.log" 2>&1
+}
+
+# dns check and fetch by name inside the guest
+cat >"$T/dns.sh" <<'G'
+vm_log "resolving through the gateway"
+nslookup gateway.test 10.0.2.3 2>&1 | while read -r l; do vm_log "nslookup: $l"; done
+vm_http_get "http://gateway.test:8080/token.txt" "$HTTP_EXPECT" || { vm_result FAIL "fetch by name failed"; exit 1; }
+G
+
+for method in pap chap mschapv2; do
+	sock="$T/$method.sock"
+	start "gw-$method" "$SLUICE" -v -L "ppp+unix://$sock?users=$T/users&auth=$method&pcap=$T/$method.pcap" \
+		--metrics "127.0.0.1:$((9100 + ${#method}))"
+	for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+	case $method in
+	pap) refuse="refuse-chap refuse-mschap refuse-mschap-v2 refuse-eap" ;;
+	chap) refuse="refuse-pap refuse-mschap refuse-mschap-v2 refuse-eap" ;;
+	mschapv2) refuse="refuse-pap refuse-chap refuse-mschap refuse-eap" ;;
+	esac
+	if vm "$method" "$sock" --user alice --password "wonder land" --pppd-opts "$refuse" \
+		--url "http://10.0.2.2:8080/token.txt" --expect "$TOKEN" --guest-script "$T/dns.sh"; then
+		pass "pppd with $method: IPCP up, page from host loopback, name resolved through the gateway"
+	else
+		fail "pppd with $method"
+		tail -n 30 "$T/vm-$method.log"
+	fi
+	check "sluice logged the $method session up" grep -q "ppp: up, peer 10.0.2.15 user alice" "$T/gw-$method.log"
+	check "a pcap of the $method session was written" bash -c "[ \$(stat -c %s '$T/$method.pcap') -gt 100 ]"
+	kill "$(pid_of "gw-$method")"
+done
+
+# a wrong password is refused
+sock="$T/wrong.sock"
+start gw-wrong "$SLUICE" -v -L "ppp+unix://$sock?users=$T/users"
+for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+if vm wrong "$sock" --user alice --password "not it" --url none --ppp-timeout 20; then
+	fail "a wrong password must not bring PPP up"
+else
+	pass "a wrong password is refused"
+fi
+
+# restricted: only the listed service is reachable
+sock="$T/restricted.sock"
+start gw-restricted "$SLUICE" -v -L "ppp+unix://$sock?auth=none&restricted=1&service=10.0.2.100:80->127.0.0.1:8081"
+for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+cat >"$T/restricted.sh" <<'G'
+if timeout 8 wget -q -O /tmp/x http://10.0.2.2:8080/token.txt; then
+	vm_result FAIL "restricted mode let an unlisted service through"; exit 1
+fi
+vm_log "unlisted 10.0.2.2:8080 refused, as it should be"
+G
+if vm restricted "$sock" --url "http://10.0.2.100/token.txt" --expect "service-$TOKEN" \
+	--guest-script "$T/restricted.sh"; then
+	pass "restricted mode: the listed service works, anything else does not"
+else
+	fail "restricted mode"
+	tail -n 30 "$T/vm-restricted.log"
+fi
+check "the gateway survived every session" alive gw-restricted
+
+finish
