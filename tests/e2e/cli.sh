@@ -60,6 +60,9 @@ printf 'listen:\n  - url: proxy://127.0.0.1:1080\n    max-conn: 3\n' >"$T/bad2.y
 expect_usage "check names a bad listener option" "'max-conn'" check -c "$T/bad2.yaml"
 
 check "the example configuration is valid" "$SLUICE" check -c "$SRCDIR/sluice.example.yaml"
+printf 'alice:secret\n' >"$T/users.txt"
+chmod 600 "$T/users.txt"
+check "the PPP gateway example is valid" bash -c "cd '$T' && '$SLUICE' check -c '$SRCDIR/examples/ppp-gateway.yaml'"
 
 # precedence: command line > environment > file
 web=$(free_port)

@@ -34,7 +34,7 @@ echo "service-$TOKEN" >"$T/www2/token.txt"
 start web2 python3 -m http.server 8081 --bind 127.0.0.1 --directory "$T/www2"
 wait_port 8081
 
-printf 'alice:wonder land\nbob:builder\n' >"$T/users"
+printf 'alice:wonderland\nbob:builder\n' >"$T/users"
 chmod 600 "$T/users"
 
 # vm NAME SOCK [run-ppp-client options]: boot the VM against SOCK
@@ -47,7 +47,10 @@ vm() {
 # dns check and fetch by name inside the guest
 cat >"$T/dns.sh" <<'G'
 vm_log "resolving through the gateway"
-nslookup gateway.test 10.0.2.3 2>&1 | while read -r l; do vm_log "nslookup: $l"; done
+if ! nslookup gateway.test 10.0.2.3 2>&1 | grep -q "Address: 10.0.2.2"; then
+	vm_result FAIL "no answer from the gateway's DNS alias"; exit 1
+fi
+echo "nameserver 10.0.2.3" >/etc/resolv.conf
 vm_http_get "http://gateway.test:8080/token.txt" "$HTTP_EXPECT" || { vm_result FAIL "fetch by name failed"; exit 1; }
 G
 
@@ -61,7 +64,7 @@ for method in pap chap mschapv2; do
 	chap) refuse="refuse-pap refuse-mschap refuse-mschap-v2 refuse-eap" ;;
 	mschapv2) refuse="refuse-pap refuse-chap refuse-mschap refuse-eap" ;;
 	esac
-	if vm "$method" "$sock" --user alice --password "wonder land" --pppd-opts "$refuse" \
+	if vm "$method" "$sock" --user alice --password wonderland --pppd-opts "$refuse" \
 		--url "http://10.0.2.2:8080/token.txt" --expect "$TOKEN" --guest-script "$T/dns.sh"; then
 		pass "pppd with $method: IPCP up, page from host loopback, name resolved through the gateway"
 	else
@@ -69,8 +72,9 @@ for method in pap chap mschapv2; do
 		tail -n 30 "$T/vm-$method.log"
 	fi
 	check "sluice logged the $method session up" grep -q "ppp: up, peer 10.0.2.15 user alice" "$T/gw-$method.log"
-	check "a pcap of the $method session was written" bash -c "[ \$(stat -c %s '$T/$method.pcap') -gt 100 ]"
 	kill "$(pid_of "gw-$method")"
+	sleep 0.3
+	check "a pcap of the $method session was written" bash -c "[ \$(stat -c %s '$T/$method.pcap') -gt 100 ]"
 done
 
 # a wrong password is refused
