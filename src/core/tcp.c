@@ -8,6 +8,7 @@
 #include "core/tcp.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "core/log.h"
 
@@ -232,6 +233,20 @@ int unix_stream_accept(uv_stream_t *server, uint64_t id, stream_t **out)
 	int r = uv_accept(server, (uv_stream_t *)&((tcp_stream_t *)s)->p);
 
 	if (r < 0) {
+		stream_close(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+int unix_stream_open(uv_loop_t *loop, int fd, uint64_t id, stream_t **out)
+{
+	stream_t *s = unix_stream_new(loop, id);
+	int r = uv_pipe_open(&((tcp_stream_t *)s)->p, fd);
+
+	if (r < 0) {
+		close(fd);
 		stream_close(s);
 		return r;
 	}

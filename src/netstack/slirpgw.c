@@ -75,6 +75,7 @@
 #include "core/conn.h"
 #include "core/dial.h"
 #include "core/log.h"
+#include "core/tcp.h"
 #include "core/metrics.h"
 #include "core/ratelimit.h"
 #include "core/relay.h"
@@ -902,196 +903,6 @@ static const SlirpCb slirp_cbs = {
 };
 
 /* ------------------------------------------------------------------ */
-/* the AF_UNIX side of a service connection, as a stream                */
-
-typedef struct pipe_stream {
-	stream_t s;
-	uv_pipe_t h;
-	uv_shutdown_t sreq;
-	sbuf_t *rbuf;
-	unsigned reading : 1, shut : 1, eof : 1;
-} pipe_stream_t;
-
-typedef struct pipe_wreq {
-	uv_write_t req;
-	sbuf_t *b;
-} pipe_wreq_t;
-
-static void ps_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-	pipe_stream_t *t = h->data;
-
-	if (!t->rbuf)
-		t->rbuf = sbuf_new(SBUF_DEFAULT);
-	buf->base = (char *)t->rbuf->data;
-	buf->len = t->rbuf->cap;
-}
-
-static void ps_read(uv_stream_t *h, ssize_t n, const uv_buf_t *buf)
-{
-	pipe_stream_t *t = h->data;
-	sbuf_t *b;
-
-	if (n == 0)
-		return;
-	if (n > 0) {
-		b = t->rbuf;
-		t->rbuf = NULL;
-		b->off = 0;
-		b->len = (uint32_t)n;
-		t->s.cbs->on_read(&t->s, b);
-		return;
-	}
-	sbuf_free(t->rbuf);
-	t->rbuf = NULL;
-	uv_read_stop(h);
-	t->reading = 0;
-	if (n == UV_EOF) {
-		t->eof = 1;
-		t->s.cbs->on_read(&t->s, NULL);
-	} else {
-		t->s.cbs->on_error(&t->s, (int)n);
-	}
-}
-
-static void ps_written(uv_write_t *req, int status)
-{
-	pipe_wreq_t *w = (pipe_wreq_t *)req;
-	pipe_stream_t *t = req->handle->data;
-
-	t->s.wq_bytes -= w->b->len;
-	sbuf_free(w->b);
-	free(w);
-	if (t->s.closed)
-		return;
-	if (status < 0)
-		t->s.cbs->on_error(&t->s, status);
-	else if (t->s.wq_bytes <= STREAM_LOW_WATER && t->s.cbs->on_drain)
-		t->s.cbs->on_drain(&t->s);
-}
-
-static int ps_write(stream_t *s, sbuf_t *b)
-{
-	pipe_stream_t *t = (pipe_stream_t *)s;
-	uv_buf_t buf;
-	pipe_wreq_t *w;
-	int r;
-
-	if (s->closed || t->shut) {
-		sbuf_free(b);
-		return UV_EPIPE;
-	}
-	if (!b->len) {
-		sbuf_free(b);
-		return 0;
-	}
-	buf = uv_buf_init((char *)sbuf_ptr(b), b->len);
-	r = uv_try_write((uv_stream_t *)&t->h, &buf, 1);
-	if (r == (int)b->len) {
-		sbuf_free(b);
-		return 0;
-	}
-	if (r > 0) {
-		sbuf_consume(b, (size_t)r);
-	} else if (r != UV_EAGAIN) {
-		sbuf_free(b);
-		return r;
-	}
-	w = malloc(sizeof(*w));
-	if (!w)
-		abort();
-	w->b = b;
-	buf = uv_buf_init((char *)sbuf_ptr(b), b->len);
-	r = uv_write(&w->req, (uv_stream_t *)&t->h, &buf, 1, ps_written);
-	if (r < 0) {
-		sbuf_free(b);
-		free(w);
-		return r;
-	}
-	s->wq_bytes += b->len;
-	return 0;
-}
-
-static void ps_shut(uv_shutdown_t *req, int status) {}
-
-static int ps_shutdown(stream_t *s)
-{
-	pipe_stream_t *t = (pipe_stream_t *)s;
-
-	if (t->shut || s->closed)
-		return 0;
-	t->shut = 1;
-	return uv_shutdown(&t->sreq, (uv_stream_t *)&t->h, ps_shut);
-}
-
-static void ps_read_start(stream_t *s)
-{
-	pipe_stream_t *t = (pipe_stream_t *)s;
-
-	if (t->reading || t->eof || s->closed)
-		return;
-	if (uv_read_start((uv_stream_t *)&t->h, ps_alloc, ps_read) == 0)
-		t->reading = 1;
-}
-
-static void ps_read_stop(stream_t *s)
-{
-	pipe_stream_t *t = (pipe_stream_t *)s;
-
-	if (!t->reading)
-		return;
-	uv_read_stop((uv_stream_t *)&t->h);
-	t->reading = 0;
-}
-
-static void ps_closed(uv_handle_t *h)
-{
-	pipe_stream_t *t = h->data;
-
-	sbuf_free(t->rbuf);
-	free(t);
-}
-
-static void ps_close(stream_t *s)
-{
-	pipe_stream_t *t = (pipe_stream_t *)s;
-
-	ps_read_stop(s);
-	uv_close((uv_handle_t *)&t->h, ps_closed);
-}
-
-static const stream_ops_t pipe_ops = {
-    .name = "slirp",
-    .write = ps_write,
-    .shutdown = ps_shutdown,
-    .read_start = ps_read_start,
-    .read_stop = ps_read_stop,
-    .close = ps_close,
-};
-
-/* Takes fd, even on error. */
-static int pipe_stream_open(uv_loop_t *loop, int fd, uint64_t id, stream_t **out)
-{
-	pipe_stream_t *t = calloc(1, sizeof(*t));
-	int r;
-
-	if (!t)
-		abort();
-	uv_pipe_init(loop, &t->h, 0);
-	t->h.data = t;
-	t->s.ops = &pipe_ops;
-	t->s.id = id;
-	r = uv_pipe_open(&t->h, fd);
-	if (r < 0) {
-		close(fd);
-		uv_close((uv_handle_t *)&t->h, ps_closed);
-		return r;
-	}
-	*out = &t->s;
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
 /* service flows                                                        */
 
 static void flow_set_state(flow_t *f, flow_state_t s)
@@ -1184,7 +995,7 @@ static void flow_relay(flow_t *f, int fd)
 	char t[300];
 	stream_t *s;
 
-	if (pipe_stream_open(gw->loop, fd, f->id, &s) < 0) {
+	if (unix_stream_open(gw->loop, fd, f->id, &s) < 0) {
 		flow_close(f, "cannot open the slirp side");
 		return;
 	}

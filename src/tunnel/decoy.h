@@ -6,8 +6,7 @@
  * under the directory given with `decoy=DIR` (404 for the rest).  Bytes
  * that are not HTTP at all get a 400.  Nothing names sluice.
  *
- * Shared by the tunnel servers (wstan; wstun_server.c has the same logic
- * inline and can move to this).
+ * Shared by the tunnel servers (ws, wss, wstan).
  */
 #ifndef SLUICE_DECOY_H
 #define SLUICE_DECOY_H

@@ -13,13 +13,10 @@
 #include "tunnel/wstun_server.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "core/conn.h"
 #include "core/log.h"
@@ -27,14 +24,10 @@
 #include "core/tls.h"
 #include "front/http_proto.h"
 #include "front/socks_proto.h"
+#include "tunnel/decoy.h"
 #include "tunnel/wstun.h"
 
 #define HEAD_MAX (16 * 1024)
-
-static const char default_page[] =
-	"<!DOCTYPE html>\n<html>\n<head><title>Welcome</title></head>\n"
-	"<body>\n<h1>It works!</h1>\n<p>This is the default web page for this server.</p>\n"
-	"</body>\n</html>\n";
 
 enum { REJ_PROBE, REJ_MALFORMED, REJ_AUTH, REJ_SKEW, REJ_REPLAY, REJ_FULL, REJ_N };
 static const char *const rej_names[REJ_N] = {"probe", "malformed", "auth", "skew", "replay",
@@ -47,9 +40,7 @@ typedef struct wsrv {
 	uint64_t skew_ms, open_timeout_ms, start_ms;
 	replay_t *replay;
 	int trust_xff;
-	char *page;        /* decoy page (file contents), or NULL */
-	size_t page_len;
-	char *dir;         /* decoy static directory, or NULL */
+	decoy_t *decoy;
 	ws_opts_t wo;
 	uint64_t active, opens, rejected[REJ_N];
 	listener_t *l;
@@ -75,100 +66,11 @@ static uint64_t wall_ms(void)
 
 /* ---- decoy ---- */
 
-static const char *ctype_of(const char *path)
-{
-	const char *dot = strrchr(path, '.');
-
-	if (!dot)
-		return "application/octet-stream";
-	if (!strcmp(dot, ".html") || !strcmp(dot, ".htm"))
-		return "text/html";
-	if (!strcmp(dot, ".css"))
-		return "text/css";
-	if (!strcmp(dot, ".js"))
-		return "application/javascript";
-	if (!strcmp(dot, ".png"))
-		return "image/png";
-	if (!strcmp(dot, ".jpg") || !strcmp(dot, ".jpeg"))
-		return "image/jpeg";
-	if (!strcmp(dot, ".txt"))
-		return "text/plain";
-	return "application/octet-stream";
-}
-
-/* Read a whole small file (at most 1 MiB). */
-static char *slurp(const char *path, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	char *p;
-
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
-		close(fd);
-		return NULL;
-	}
-	p = malloc((size_t)st.st_size + 1);
-	if (!p)
-		abort();
-	if (read(fd, p, (size_t)st.st_size) != st.st_size) {
-		free(p);
-		close(fd);
-		return NULL;
-	}
-	close(fd);
-	*len = (size_t)st.st_size;
-	return p;
-}
-
 static void send_decoy(wconn_t *w, int reason, const char *why)
 {
-	conn_t *c = w->c;
-	wsrv_t *s = w->srv;
-	const char *body = s->page ? s->page : default_page, *ctype = "text/html";
-	size_t blen = s->page ? s->page_len : sizeof(default_page) - 1;
-	char *file = NULL, head[512];
-	int status = 200, head_only = w->req.method == HTTP_HEAD;
-	size_t flen;
-
-	s->rejected[reason]++;
-	log_info(c->id, "%s: %s: decoy page", c->peer_str, why);
-	if (s->dir && w->req.target.len && w->req.target.p[0] == '/') {
-		char rel[1024], full[1300];
-		size_t n = strcspn(w->req.target.p, "?#");
-		if (n > w->req.target.len)
-			n = w->req.target.len;
-		snprintf(rel, sizeof(rel), "%.*s", (int)n, w->req.target.p);
-		if (pct_decode(rel) < 0 || strstr(rel, "..")) {
-			status = 404;
-		} else {
-			snprintf(full, sizeof(full), "%s%s%s", s->dir, rel,
-				 rel[strlen(rel) - 1] == '/' ? "index.html" : "");
-			file = slurp(full, &flen);
-			if (file) {
-				body = file;
-				blen = flen;
-				ctype = ctype_of(full);
-			} else {
-				status = 404;
-			}
-		}
-		if (status == 404) {
-			body = "<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head>"
-			       "<body><h1>Not Found</h1></body></html>\n";
-			blen = strlen(body);
-		}
-	}
-	snprintf(head, sizeof(head),
-		 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-		 "Connection: close\r\n\r\n",
-		 status, status == 200 ? "OK" : "Not Found", ctype, blen);
-	stream_write_str(c->client, head);
-	if (!head_only)
-		stream_write_copy(c->client, body, blen);
-	free(file);
-	conn_linger(c, "decoy");
+	w->srv->rejected[reason]++;
+	log_info(w->c->id, "%s: %s: decoy page", w->c->peer_str, why);
+	decoy_send(w->srv->decoy, w->c, &w->req);
 }
 
 /* ---- the tunnel ---- */
@@ -412,9 +314,7 @@ static void hs_read(stream_t *st, sbuf_t *b)
 		/* random bytes or an oversized head: a web server's 400 */
 		log_info(c->id, "%s: not HTTP (%s)", c->peer_str, w->req.error ? w->req.error : "too long");
 		w->srv->rejected[REJ_PROBE]++;
-		stream_write_str(c->client, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
-					    "Connection: close\r\n\r\n");
-		conn_linger(c, "bad request");
+		decoy_bad_request(c);
 		return;
 	}
 	conn_handshake_done(c);
@@ -498,7 +398,6 @@ static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 	uint8_t k[KEY_MAX];
 	size_t klen;
 	uint64_t cache = 65536, ping = 30000, dead = 90000, maxmsg = 1 << 20;
-	struct stat st;
 	int r;
 
 	if (!s)
@@ -527,21 +426,9 @@ static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 		return r;
 	s->wo = (ws_opts_t){.max_message = maxmsg, .ping_ms = ping, .dead_ms = dead};
 	s->replay = replay_new(cache);
-	if (url_opt_str(u, "decoy", &decoy) > 0) {
-		if (stat(decoy, &st) < 0) {
-			snprintf(err, errlen, "option 'decoy': %s: %s", decoy, strerror(errno));
-			return -EINVAL;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			size_t n = strlen(decoy);
-			s->dir = strdup(decoy);
-			if (n && s->dir[n - 1] == '/')
-				s->dir[n - 1] = 0;
-		} else if (!(s->page = slurp(decoy, &s->page_len))) {
-			snprintf(err, errlen, "option 'decoy': %s: not a readable file under 1 MiB", decoy);
-			return -EINVAL;
-		}
-	}
+	url_opt_str(u, "decoy", &decoy);
+	if ((r = decoy_new(decoy, &s->decoy, err, errlen)) < 0)
+		return r;
 	s->path = strdup(u->path[0] ? u->path : "/");
 	if (tls) {
 		tls_opts_t o = {0};
@@ -570,8 +457,7 @@ static void ws_free_front(listener_t *l)
 	tls_ctx_free(s->tls);
 	replay_free(s->replay);
 	free(s->path);
-	free(s->page);
-	free(s->dir);
+	decoy_free(s->decoy);
 	free(s);
 }
 
