@@ -112,7 +112,7 @@ static int parse_query(url_t *u, const char *q, char *err, size_t errlen)
 		if (!u->opts)
 			abort();
 		o = &u->opts[u->nopts++];
-		o->used = 0;
+		o->used = o->multi = 0;
 		o->key = xstrndup(q, eq ? (size_t)(eq - q) : n);
 		o->val = eq ? xstrndup(eq + 1, n - (size_t)(eq - q) - 1) : NULL;
 		if (pct_decode(o->key) < 0 || (o->val && pct_decode(o->val) < 0))
