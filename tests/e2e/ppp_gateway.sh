@@ -87,6 +87,29 @@ else
 	pass "a wrong password is refused"
 fi
 
+# the same gateway on TCP (qemu -serial tcp:...) and on stdin/stdout (like
+# slirp, here behind socat), without authentication as asked
+tp=$(free_port)
+start gw-tcp "$SLUICE" -L "ppp+tcp://127.0.0.1:$tp?auth=none&max-sessions=2"
+wait_port "$tp"
+if vm tcp "tcp:127.0.0.1:$tp" --url "http://10.0.2.2:8080/token.txt" --expect "$TOKEN"; then
+	pass "ppp+tcp: pppd over the VM's serial port as TCP, page from host loopback"
+else
+	fail "ppp+tcp"
+	tail -n 30 "$T/vm-tcp.log"
+fi
+sock="$T/stdio.sock"
+printf '#!/bin/sh\nexec "%s" -L "ppp+stdio://?auth=none"\n' "$SLUICE" >"$T/stdio-gw.sh"
+chmod +x "$T/stdio-gw.sh"
+start gw-stdio socat UNIX-LISTEN:"$sock" EXEC:"$T/stdio-gw.sh"
+for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+if vm stdio "$sock" --url "http://10.0.2.2:8080/token.txt" --expect "$TOKEN"; then
+	pass "ppp+stdio: pppd talking to sluice's stdin/stdout"
+else
+	fail "ppp+stdio"
+	tail -n 30 "$T/vm-stdio.log"
+fi
+
 # restricted: only the listed service is reachable
 sock="$T/restricted.sock"
 start gw-restricted "$SLUICE" -v -L "ppp+unix://$sock?auth=none&restricted=1&service=10.0.2.100:80->127.0.0.1:8081"
