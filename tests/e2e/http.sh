@@ -20,7 +20,7 @@ BIG=${SLUICE_E2E_HTTP_BIG:-256M}
 # reading the body.  An optional third argument is an idle timeout after
 # which the server closes kept-alive connections.
 cat >"$T/origin.py" <<'EOF'
-import hashlib, http.server, socketserver, sys
+import hashlib, http.server, socket, socketserver, sys
 
 class H(http.server.SimpleHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -53,6 +53,16 @@ class H(http.server.SimpleHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.end_headers()
             self.close_connection = True
+            # a lingering close, as real servers do: closing with the body
+            # unread would send a RST that can overtake the answer
+            self.wfile.flush()
+            try:
+                self.connection.shutdown(socket.SHUT_WR)
+                self.connection.settimeout(2)
+                while self.connection.recv(65536):
+                    pass
+            except OSError:
+                pass
             return
         b = self.body()
         self.answer(("%d %s" % (len(b), hashlib.sha256(b).hexdigest())).encode())
