@@ -674,6 +674,10 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		b->len = pbuf_copy_partial(p, b->data, p->tot_len, 0);
 		pbuf_free(p);
 		sbufq_push(&t->rq, b);
+		/* no delayed ACK: a peer that sends a segment or two per round
+		 * trip (SoftEther's SecureNAT does) would wait for lwIP's 250 ms
+		 * timer each time */
+		tcp_ack_now(pcb);
 	} else {
 		t->got_fin = 1;
 		lw_check_done(t);
