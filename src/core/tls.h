@@ -28,7 +28,9 @@ typedef struct tls_opts {
 	/* client */
 	const char *ca_file;    /* PEM bundle; NULL: the system's CAs */
 	int insecure;           /* 1: no verification at all */
-	const char *pin_sha256; /* hex SHA-256 of the server certificate (DER); NULL: no pin */
+	const char *pin_sha256; /* hex SHA-256 of the server certificate (DER): that
+	                         * certificate and no other, chain and name unchecked;
+	                         * NULL: no pin */
 	/* server */
 	const char *cert_file, *key_file; /* PEM */
 	/* both */
