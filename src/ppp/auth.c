@@ -424,6 +424,31 @@ void mschapv2_authenticator_response(const char *password, const uint8_t nt_resp
 	OPENSSL_cleanse(h, sizeof(h));
 }
 
+int auth_methods_parse(const char *list, const char *opt, unsigned *mask, int *none_ok,
+                       char *err, size_t errlen)
+{
+	char buf[128], *tok, *save;
+
+	*mask = 0;
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "pap"))
+			*mask |= 1u << AUTH_PAP;
+		else if (!strcmp(tok, "chap"))
+			*mask |= 1u << AUTH_CHAP_MD5;
+		else if (!strcmp(tok, "mschapv2"))
+			*mask |= 1u << AUTH_MSCHAPV2;
+		else if (none_ok && !strcmp(tok, "none"))
+			*none_ok = 1;
+		else {
+			snprintf(err, errlen, "option '%s': '%s' is not pap, chap, mschapv2%s", opt,
+			         tok, none_ok ? " or none" : "");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 void mppe_master_keys(const char *password, const uint8_t nt_response[24], int is_server,
                       uint8_t send_key[16], uint8_t recv_key[16])
 {

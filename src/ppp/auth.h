@@ -68,6 +68,13 @@ const char *auth_peer_name(const auth_t *a);
  * SSTP builds its HLAK from these. */
 int auth_mppe_keys(const auth_t *a, uint8_t send_key[16], uint8_t recv_key[16]);
 
+/* A method list as users write it: "mschapv2,chap,pap" (and "none" when
+ * none_ok is given: *none_ok is then set when it appears).  Sets *mask to
+ * the methods named (1 << auth_method_t).  0, or -EINVAL with a message
+ * naming `opt`. */
+int auth_methods_parse(const char *list, const char *opt, unsigned *mask, int *none_ok,
+		       char *err, size_t errlen);
+
 /* ---- the primitives, exposed for tests and for SSTP ---- */
 void chap_md5_response(uint8_t id, const char *secret, size_t slen, const uint8_t *chal,
 		       size_t clen, uint8_t out[16]);

@@ -275,6 +275,8 @@ static void ncp_finished(ppp_t *p, fsm_t *f)
 static void enter_network(ppp_t *p)
 {
 	ppp_set_phase(p, PPP_NETWORK);
+	if (p->cbs.authed)
+		p->cbs.authed(p->ud);
 	fsm_up(&p->ipcp.fsm);
 	if (p->cfg.ipv6)
 		fsm_up(&p->ipv6cp.fsm);

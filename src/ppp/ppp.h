@@ -65,6 +65,10 @@ typedef struct ppp_cbs {
 	int (*lookup)(void *ud, const char *user, char *secret, size_t cap);
 	/* optional: a line for the log (level as in core/log.h) */
 	void (*log)(void *ud, int level, const char *msg);
+	/* optional: authentication is over (or was not asked for) and the
+	 * network phase starts now; ppp_auth() tells how.  SSTP sends its
+	 * Call Connected here, before the first NCP packet. */
+	void (*authed)(void *ud);
 } ppp_cbs_t;
 
 typedef struct ppp_cfg {

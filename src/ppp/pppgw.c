@@ -190,7 +190,7 @@ static void ppp_log(void *ud, int level, const char *msg)
 	LOG_AT(level, s->c->id, "ppp: %s", msg);
 }
 
-static const ppp_cbs_t ppp_cbs = {ppp_out, ppp_ip_in, ppp_up, ppp_down, ppp_lookup, ppp_log};
+static const ppp_cbs_t ppp_cbs = {ppp_out, ppp_ip_in, ppp_up, ppp_down, ppp_lookup, ppp_log, NULL};
 
 static void link_read(stream_t *st, sbuf_t *b)
 {
@@ -492,26 +492,11 @@ static void metrics_fn(mbuf_t *b, void *ud)
 
 static int parse_auth(pgw_t *g, const char *v, char *err, size_t errlen)
 {
-	char buf[128], *tok, *save;
+	int none = 0, r = auth_methods_parse(v, "auth", &g->auth_methods, &none, err, errlen);
 
-	g->auth_methods = 0;
-	snprintf(buf, sizeof(buf), "%s", v);
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (!strcmp(tok, "pap"))
-			g->auth_methods |= 1u << AUTH_PAP;
-		else if (!strcmp(tok, "chap"))
-			g->auth_methods |= 1u << AUTH_CHAP_MD5;
-		else if (!strcmp(tok, "mschapv2"))
-			g->auth_methods |= 1u << AUTH_MSCHAPV2;
-		else if (!strcmp(tok, "none"))
-			g->require_auth = 0;
-		else {
-			snprintf(err, errlen,
-			         "option 'auth': '%s' is not pap, chap, mschapv2 or none", tok);
-			return -EINVAL;
-		}
-	}
-	return 0;
+	if (none)
+		g->require_auth = 0;
+	return r;
 }
 
 typedef struct svc_arg {

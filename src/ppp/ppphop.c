@@ -101,7 +101,7 @@ static void ppp_log(void *ud, int level, const char *msg)
 	LOG_AT(level, 0, "%s: ppp: %s", pkthop_name(p->h), msg);
 }
 
-static const ppp_cbs_t cbs = {ppp_out, ppp_ip, ppp_up, ppp_down, NULL, ppp_log};
+static const ppp_cbs_t cbs = {ppp_out, ppp_ip, ppp_up, ppp_down, NULL, ppp_log, NULL};
 
 static void on_tick(uv_timer_t *t)
 {
@@ -251,25 +251,9 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	if ((r = url_opt_bool(u, "ipv6", &p->ipv6, err, errlen)) < 0 ||
 	    (r = url_opt_duration(u, "echo", &p->echo_ms, err, errlen)) < 0)
 		goto fail;
-	if (url_opt_str(u, "auth", &auth) > 0) {
-		char buf[128], *tok, *save;
-		p->auth_methods = 0;
-		snprintf(buf, sizeof(buf), "%s", auth);
-		for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-			if (!strcmp(tok, "pap"))
-				p->auth_methods |= 1u << AUTH_PAP;
-			else if (!strcmp(tok, "chap"))
-				p->auth_methods |= 1u << AUTH_CHAP_MD5;
-			else if (!strcmp(tok, "mschapv2"))
-				p->auth_methods |= 1u << AUTH_MSCHAPV2;
-			else {
-				snprintf(err, errlen,
-				         "option 'auth': '%s' is not pap, chap or mschapv2", tok);
-				r = -EINVAL;
-				goto fail;
-			}
-		}
-	}
+	if (url_opt_str(u, "auth", &auth) > 0 &&
+	    (r = auth_methods_parse(auth, "auth", &p->auth_methods, NULL, err, errlen)) < 0)
+		goto fail;
 	{
 		const char *pip = "10.0.2.2";
 		struct in_addr a;
