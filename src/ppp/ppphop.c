@@ -16,15 +16,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fdstream.h"
 #include "core/log.h"
 #include "core/tcp.h"
 #include "netstack/pkthop.h"
 #include "ppp/ppp.h"
 
+enum { LINK_TCP, LINK_UNIX, LINK_STDIO };
+
 typedef struct plink {
 	pkthop_t *h;
 	uv_loop_t *loop;
-	int unix_sock;
+	int kind; /* LINK_TCP, LINK_UNIX, LINK_STDIO */
+	int stdio_used;
 	char *path, *user, *pass;
 	unsigned auth_methods;
 	uint64_t echo_ms;
@@ -188,7 +192,15 @@ static int link_start(pkthop_t *h)
 	plink_t *p = pkthop_link(h);
 	dial_opts_t o = {0};
 
-	if (p->unix_sock) {
+	if (p->kind == LINK_STDIO) {
+		/* stdin/stdout carry one session only, like pppd's */
+		if (p->stdio_used)
+			return UV_EOF;
+		p->stdio_used = 1;
+		start_ppp(p, fdstream_new(p->loop, 0, 1, 0, 0));
+		return 0;
+	}
+	if (p->kind == LINK_UNIX) {
 		p->s = unix_stream_new(p->loop, 0);
 		return unix_stream_connect(p->s, p->path, on_unix, p);
 	}
@@ -232,7 +244,7 @@ static void link_free(pkthop_t *h)
 static const pktlink_ops_t ppp_link_ops = {"ppp", link_start, link_send, link_stop, link_free};
 
 static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
-                   size_t errlen, int unix_sock)
+                   size_t errlen, int kind)
 {
 	plink_t *p = calloc(1, sizeof(*p));
 	const char *auth = NULL;
@@ -243,7 +255,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	if (!p)
 		abort();
 	p->loop = loop;
-	p->unix_sock = unix_sock;
+	p->kind = kind;
 	p->auth_methods = 1u << AUTH_PAP | 1u << AUTH_CHAP_MD5 | 1u << AUTH_MSCHAPV2;
 	p->echo_ms = 10000;
 	uv_timer_init(loop, &p->tick);
@@ -269,7 +281,9 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 		p->user = strdup(u->user);
 	if (u->pass)
 		p->pass = strdup(u->pass);
-	if (unix_sock) {
+	if (kind == LINK_STDIO) {
+		snprintf(name, sizeof(name), "ppp+stdio://");
+	} else if (kind == LINK_UNIX) {
 		if (!u->path[0]) {
 			snprintf(err, errlen, "a socket path is required: ppp+unix:///path.sock");
 			r = -EINVAL;
@@ -287,7 +301,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 		target_str(&server, name + 10, sizeof(name) - 10);
 		memcpy(name, "ppp+tcp://", 10);
 	}
-	p->h = pkthop_new(loop, next, unix_sock ? NULL : &server, &ppp_link_ops, p, name);
+	p->h = pkthop_new(loop, next, kind != LINK_TCP ? NULL : &server, &ppp_link_ops, p, name);
 	if (!p->h) {
 		snprintf(err, errlen, "cannot start the lwIP endpoint (one loop per process)");
 		r = -EINVAL;
@@ -306,11 +320,17 @@ fail:
 int ppp_tcp_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
                     size_t errlen)
 {
-	return hop_new(loop, u, next, out, err, errlen, 0);
+	return hop_new(loop, u, next, out, err, errlen, LINK_TCP);
 }
 
 int ppp_unix_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
                      size_t errlen)
 {
-	return hop_new(loop, u, next, out, err, errlen, 1);
+	return hop_new(loop, u, next, out, err, errlen, LINK_UNIX);
+}
+
+int ppp_stdio_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
+                      size_t errlen)
+{
+	return hop_new(loop, u, next, out, err, errlen, LINK_STDIO);
 }

@@ -9,6 +9,10 @@
 
 int ppp_tcp_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
 		    size_t errlen);
+/* `-F ppp+stdio://[user:pass@]`: the PPP server is on our stdin/stdout
+ * (socat, ssh, a modem script); one session, not redialed. */
+int ppp_stdio_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
+		      size_t errlen);
 int ppp_unix_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
 		     size_t errlen);
 

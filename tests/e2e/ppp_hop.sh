@@ -1,6 +1,7 @@
 #!/bin/bash
 # PPP's client role as a hop, against two independent PPP servers: the
-# original slirp (Debian's package, in PPP mode on a pty) and sluice's own
+# original slirp (Debian's package, in PPP mode on a pty; reached over a
+# UNIX socket and over sluice's own stdin/stdout) and sluice's own
 # gateway.  A port forward through each reaches a web server on the host's
 # loopback (10.0.2.2); 100 MiB with sha256.  Runs in its own network
 # namespace (loopback only).
@@ -55,6 +56,18 @@ start hop-slirp "$SLUICE" -v -L "tcp://127.0.0.1:$f1/10.0.2.2:8080" -F "ppp+unix
 wait_port "$f1"
 fetch_through "sluice -> slirp" "$f1" "$SLIRP_BIG"
 check "the session came up with slirp's addresses" grep -q "session up: address 10.0.2.15" "$T/hop-slirp.log"
+
+# 1b. slirp again, this time on sluice's stdin/stdout (ppp+stdio hop):
+#     socat joins sluice's stdio to slirp's pty
+fs=$(free_port)
+printf '#!/bin/sh\nexec "%s" -v -L tcp://127.0.0.1:%s/10.0.2.2:8080 -F ppp+stdio://\n' \
+	"$SLUICE" "$fs" >"$T/hop-stdio.sh"
+chmod +x "$T/hop-stdio.sh"
+start hop-stdio socat EXEC:"$T/hop-stdio.sh" \
+	EXEC:"env HOME=$T/home LD_PRELOAD=$CACHE/slirp-select-fix.so slirp ppp",pty,setsid,ctty,raw,echo=0
+wait_port "$fs"
+fetch_through "sluice (stdio) -> slirp" "$fs" "$SLIRP_BIG"
+check "the stdio session came up with slirp's addresses" grep -q "session up: address 10.0.2.15" "$T/hop-stdio.log"
 
 # 2. sluice's own gateway as the PPP server, with PAP
 printf 'carol:ppp pass\n' >"$T/users"
