@@ -8,6 +8,8 @@
  */
 #include "netstack/pkthop.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +242,18 @@ static void metrics_fn(mbuf_t *b, void *ud)
 
 	lwipep_get_stats(h->ep, &st);
 	mbuf_printf(b, "sluice_tunnel_session_up{hop=\"%s\"} %d\n", h->name, h->state == PH_UP);
+	if (h->state == PH_UP) {
+		char l[INET_ADDRSTRLEN], d1[INET_ADDRSTRLEN] = "", d2[INET_ADDRSTRLEN] = "";
+		inet_ntop(AF_INET, &h->addr.local, l, sizeof(l));
+		if (h->addr.dns4[0].s_addr)
+			inet_ntop(AF_INET, &h->addr.dns4[0], d1, sizeof(d1));
+		if (h->addr.dns4[1].s_addr)
+			inet_ntop(AF_INET, &h->addr.dns4[1], d2, sizeof(d2));
+		mbuf_printf(b,
+			    "sluice_tunnel_session_info{hop=\"%s\",address=\"%s\",dns=\"%s%s%s\","
+			    "mtu=\"%u\"} 1\n",
+			    h->name, l, d1, d2[0] ? "," : "", d2, h->addr.mtu ? h->addr.mtu : 1500);
+	}
 	mbuf_printf(b, "sluice_tunnel_sessions_total{hop=\"%s\"} %llu\n", h->name,
 		    (unsigned long long)h->sessions);
 	mbuf_printf(b, "sluice_tunnel_session_drops_total{hop=\"%s\"} %llu\n", h->name,
@@ -257,11 +271,25 @@ static void metrics_fn(mbuf_t *b, void *ud)
 		    (unsigned long long)st.pkts_out);
 }
 
+int pkthop_opt_dns(url_t *u, const char **dns, char *err, size_t errlen)
+{
+	uint8_t a[16];
+
+	*dns = NULL;
+	if (url_opt_str(u, "dns", dns) <= 0)
+		return 0;
+	if (inet_pton(AF_INET, *dns, a) != 1 && inet_pton(AF_INET6, *dns, a) != 1) {
+		snprintf(err, errlen, "option 'dns': '%s' is not an IP address", *dns);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 pkthop_t *pkthop_new(uv_loop_t *loop, dialer_t *next, const target_t *server,
-		     const pktlink_ops_t *ops, void *link, const char *name)
+		     const pktlink_ops_t *ops, void *link, const char *name, const char *dns)
 {
 	pkthop_t *h = calloc(1, sizeof(*h));
-	lwipep_opts_t eo = {.name = name};
+	lwipep_opts_t eo = {.name = name, .dns_fallback = dns};
 
 	if (!h)
 		abort();

@@ -32,8 +32,14 @@ typedef struct pktlink_ops {
 	void (*free)(pkthop_t *h); /* the link's own state */
 } pktlink_ops_t;
 
+/* dns: a name server (IP literal) asked after the ones the session gives,
+ * or NULL.  NULL when lwIP is taken (one endpoint per process) or dns is
+ * not an IP literal. */
 pkthop_t *pkthop_new(uv_loop_t *loop, dialer_t *next, const target_t *server,
-		     const pktlink_ops_t *ops, void *link, const char *name);
+		     const pktlink_ops_t *ops, void *link, const char *name, const char *dns);
+/* The hop option every packet hop takes: dns=IP (the fallback above).
+ * 0 with *dns set or left NULL, or -EINVAL with a message. */
+int pkthop_opt_dns(url_t *u, const char **dns, char *err, size_t errlen);
 void *pkthop_link(pkthop_t *h);
 dialer_t *pkthop_dialer(pkthop_t *h);
 dialer_t *pkthop_next(pkthop_t *h);          /* how to reach the server */

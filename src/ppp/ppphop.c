@@ -6,7 +6,8 @@
  * Options: ipv6=1 (also IPV6CP), echo=D (LCP echo interval, default 10s),
  * auth=LIST (methods we agree to; default pap,chap,mschapv2), peer-ip=IP
  * (the address we give a server that asks for its own, as slirp does;
- * default 10.0.2.2).
+ * default 10.0.2.2), dns=IP (a name server asked after the ones IPCP
+ * gives).
  */
 #include "ppp/ppphop.h"
 
@@ -247,7 +248,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
                    size_t errlen, int kind)
 {
 	plink_t *p = calloc(1, sizeof(*p));
-	const char *auth = NULL;
+	const char *auth = NULL, *dns = NULL;
 	char name[300];
 	target_t server = {0};
 	int r;
@@ -262,6 +263,8 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	p->tick.data = p;
 	if ((r = url_opt_bool(u, "ipv6", &p->ipv6, err, errlen)) < 0 ||
 	    (r = url_opt_duration(u, "echo", &p->echo_ms, err, errlen)) < 0)
+		goto fail;
+	if ((r = pkthop_opt_dns(u, &dns, err, errlen)) < 0)
 		goto fail;
 	if (url_opt_str(u, "auth", &auth) > 0 &&
 	    (r = auth_methods_parse(auth, "auth", &p->auth_methods, NULL, err, errlen)) < 0)
@@ -301,7 +304,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 		target_str(&server, name + 10, sizeof(name) - 10);
 		memcpy(name, "ppp+tcp://", 10);
 	}
-	p->h = pkthop_new(loop, next, kind != LINK_TCP ? NULL : &server, &ppp_link_ops, p, name);
+	p->h = pkthop_new(loop, next, kind != LINK_TCP ? NULL : &server, &ppp_link_ops, p, name, dns);
 	if (!p->h) {
 		snprintf(err, errlen, "cannot start the lwIP endpoint (one loop per process)");
 		r = -EINVAL;
