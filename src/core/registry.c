@@ -10,6 +10,7 @@
 #include "front/tcpfwd.h"
 #include "ppp/pppgw.h"
 #include "ppp/ppphop.h"
+#include "sstp/sstp.h"
 #include "tunnel/wstan.h"
 #include "tunnel/wstun_client.h"
 #include "tunnel/wstun_server.h"
@@ -42,8 +43,10 @@ static const struct {
 	{"ws", ws_hop_new},
 	{"ppp+tcp", ppp_tcp_hop_new},
 	{"ppp+unix", ppp_unix_hop_new},
+	{"ppp+stdio", ppp_stdio_hop_new},
 	{"wss", wss_hop_new},
 	{"wstan", wstan_hop_new},
+	{"sstp", sstp_hop_new},
 };
 
 const front_ops_t *registry_front(const char *scheme)

@@ -1,0 +1,153 @@
+#!/bin/bash
+# The SSTP client against a real SSTP server: SoftEther VPN Server (Debian's
+# softether-vpnserver, started by ../shared/peers/softether-server.sh) with
+# SecureNAT, in a private network namespace.  The web server listens on
+# 10.77.0.1, an address that exists only on this namespace's loopback, so it
+# is reachable only through SoftEther's NAT, i.e. through the tunnel.
+#
+# Checked: MS-CHAPv2 and PAP sessions; curl through a port forward and
+# through the proxy (SOCKS5 and HTTP); a name resolved with the DNS server
+# the session gives; 100 MiB with sha256; 50 concurrent
+# connections; certificate pinning and verification; a wrong password; the
+# chain through an HTTP proxy; the server killed and restarted (sluice
+# redials and serves again); a clean disconnect on SIGTERM.
+set -u
+PEERS=${SLUICE_PEERS:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/peers}
+CACHE=${VMLAB_CACHE:-/tmp/sluice-peers}
+if [ -z "${IN_NS:-}" ]; then
+	mkdir -p "$CACHE"
+	"$PEERS/softether-server.sh" prepare "$CACHE" || exit 1
+	IN_NS=1 exec unshare --net --mount "$0" "$@"
+fi
+. "$(dirname "$0")/lib.sh"
+ip link set lo up
+ip addr add 10.77.0.1/32 dev lo
+# SecureNAT's DNS proxy asks the system's resolver: in here, that is a
+# name server of the test's own on the VPN side
+mount --make-rprivate /
+echo "nameserver 10.77.0.1" >"$T/resolv.conf"
+mount --bind "$T/resolv.conf" /etc/resolv.conf
+start dns /usr/bin/python3 "$SRCDIR/tests/e2e/tools.py" dns-server 10.77.0.1 53 10.77.0.1
+BIG=${SLUICE_E2E_SSTP_BIG:-100M}
+U=vpnuser
+PW='S3cret-pw!'
+SE="$T/se"
+
+se_start() { "$PEERS/softether-server.sh" start "$SE" "$U" "$PW" "$CACHE" 2>>"$T/softether.log"; }
+se_stop() { "$PEERS/softether-server.sh" stop "$SE" 2>>"$T/softether.log"; }
+trap 'se_stop; cleanup' EXIT
+
+mkdir -p "$T/www"
+TOKEN="through-sstp-$$-$RANDOM"
+echo "$TOKEN" >"$T/www/token.txt"
+big=$(random_file "$BIG")
+mv "$big" "$T/www/big"
+small=$(random_file 1M)
+mv "$small" "$T/www/small"
+start web /usr/bin/python3 -m http.server 8080 --bind 10.77.0.1 --directory "$T/www"
+se_start || { echo "FAIL: SoftEther did not start"; cat "$T/softether.log"; exit 1; }
+
+SURL="sstp://$U:$(printf %s "$PW" | sed 's/!/%21/')@127.0.0.1"
+
+# 1. MS-CHAPv2: a port forward and the proxy on one session
+f1=$(free_port)
+p1=$(free_port)
+m1=$(free_port)
+start cli "$SLUICE" -v --metrics "127.0.0.1:$m1" -L "tcp://127.0.0.1:$f1/10.77.0.1:8080" -L "proxy://127.0.0.1:$p1" \
+	-F "$SURL?insecure=1&auth=mschapv2"
+wait_port "$f1"
+check "MS-CHAPv2: a page through the port forward" bash -c \
+	"curl -fsS -m 30 http://127.0.0.1:$f1/token.txt | grep -qx '$TOKEN'"
+check "the session is MS-CHAPv2 with a crypto binding from its keys" bash -c \
+	"grep -q 'MS-CHAPv2' '$T/cli.log' && grep -q 'call connected (crypto binding SHA-256, MS-CHAPv2 keys)' '$T/cli.log'"
+check "the session got a SecureNAT address" grep -Eq "session up: address 192\.168\.30\." "$T/cli.log"
+check "metrics show the session, its address and DNS" bash -c \
+	"curl -fsS -m 5 http://127.0.0.1:$m1/metrics | grep -E 'sluice_tunnel_session_info\{hop=\"sstp://127.0.0.1:443\",address=\"192\.168\.30\.[0-9]+\",dns=\"[0-9.]+' "
+check "SOCKS5 through the proxy" bash -c \
+	"curl -fsS -m 30 -x socks5h://127.0.0.1:$p1 http://10.77.0.1:8080/token.txt | grep -qx '$TOKEN'"
+check "HTTP proxy through the proxy" bash -c \
+	"curl -fsS -m 30 -x http://127.0.0.1:$p1 http://10.77.0.1:8080/token.txt | grep -qx '$TOKEN'"
+check "a name resolved inside the VPN (the DNS server IPCP gave)" bash -c \
+	"curl -fsS -m 30 -x socks5h://127.0.0.1:$p1 http://web.inside.test:8080/token.txt | grep -qx '$TOKEN'"
+t0=$(date +%s.%N)
+got=$(curl -fsS -m 600 "http://127.0.0.1:$f1/big" | sha256sum | cut -d' ' -f1)
+t1=$(date +%s.%N)
+check_eq "$BIG through the tunnel with sha256" "$(sha "$T/www/big")" "$got"
+echo "    $(python3 -c "print(round($(stat -c %s "$T/www/big")*8/1e6/($t1-$t0),1))") Mbit/s"
+want=$(sha "$T/www/small")
+seq 50 | xargs -P 50 -I{} sh -c \
+	"curl -fsS -m 120 http://127.0.0.1:$f1/small | sha256sum | cut -d' ' -f1" >"$T/par.out"
+check_eq "50 concurrent connections, each 1 MiB with sha256" 50 "$(grep -cx "$want" "$T/par.out")"
+
+# 2. the server killed and started again: sluice redials, serves again
+se_stop
+check_fails "while the server is down, a connection fails cleanly" \
+	curl -fsS -m 10 "http://127.0.0.1:$f1/token.txt"
+check "sluice is still running" alive cli
+se_start
+check "after the restart sluice redials and serves again" bash -c \
+	"for i in \$(seq 30); do curl -fsS -m 10 http://127.0.0.1:$f1/token.txt 2>/dev/null | grep -qx '$TOKEN' && exit 0; sleep 1; done; exit 1"
+
+# 3. a clean disconnect on SIGTERM
+kill -TERM "$(pid_of cli)"
+for _ in $(seq 50); do alive cli || break; sleep 0.1; done
+check "SIGTERM: sluice exits" bash -c "! kill -0 $(pid_of cli) 2>/dev/null"
+check "SIGTERM: the call is disconnected, not dropped" grep -q "sstp: call disconnected" "$T/cli.log"
+
+# 4. PAP (the binding then uses a zero HLAK, as the spec says)
+f2=$(free_port)
+start pap "$SLUICE" -v -L "tcp://127.0.0.1:$f2/10.77.0.1:8080" -F "$SURL?insecure=1&auth=pap"
+wait_port "$f2"
+check "PAP: a page through the port forward" bash -c \
+	"curl -fsS -m 30 http://127.0.0.1:$f2/token.txt | grep -qx '$TOKEN'"
+check "PAP: the binding has no inner keys" grep -q "no inner keys" "$T/pap.log"
+kill "$(pid_of pap)"
+
+# 5. certificate checks: the default verification refuses SoftEther's
+#    self-signed certificate; a pin of its SHA-256 accepts it; a wrong pin refuses it
+pin=$(openssl s_client -connect 127.0.0.1:443 </dev/null 2>/dev/null |
+	openssl x509 -outform DER | sha256sum | cut -d' ' -f1)
+f3=$(free_port)
+start verify "$SLUICE" -v -L "tcp://127.0.0.1:$f3/10.77.0.1:8080" -F "$SURL"
+wait_port "$f3"
+check_fails "CA verification (default) refuses a self-signed server" \
+	curl -fsS -m 15 "http://127.0.0.1:$f3/token.txt"
+check "... and says why" grep -qi "certificate\|TLS" "$T/verify.log"
+kill "$(pid_of verify)"
+f4=$(free_port)
+start pinned "$SLUICE" -v -L "tcp://127.0.0.1:$f4/10.77.0.1:8080" -F "$SURL?pin=$pin"
+wait_port "$f4"
+check "a pinned certificate hash is accepted" bash -c \
+	"curl -fsS -m 30 http://127.0.0.1:$f4/token.txt | grep -qx '$TOKEN'"
+kill "$(pid_of pinned)"
+f5=$(free_port)
+start badpin "$SLUICE" -v -L "tcp://127.0.0.1:$f5/10.77.0.1:8080" \
+	-F "$SURL?pin=$(echo x | sha256sum | cut -d' ' -f1)"
+wait_port "$f5"
+check_fails "a wrong pin is refused" curl -fsS -m 15 "http://127.0.0.1:$f5/token.txt"
+kill "$(pid_of badpin)"
+
+# 6. a wrong password: no session, a clear error, the process stays up
+f6=$(free_port)
+start badpw "$SLUICE" -v -L "tcp://127.0.0.1:$f6/10.77.0.1:8080" \
+	-F "sstp://$U:wrong@127.0.0.1?insecure=1"
+wait_port "$f6"
+check_fails "a wrong password gets no session" curl -fsS -m 15 "http://127.0.0.1:$f6/token.txt"
+check "... with a clear error" grep -q "authentication failed\|auth.*fail" "$T/badpw.log"
+check "... and sluice stays up" alive badpw
+kill "$(pid_of badpw)"
+
+# 7. through an HTTP proxy (tinyproxy): -F http://proxy -F sstp://
+tp=$(free_port)
+printf 'Port %s\nListen 127.0.0.1\nTimeout 600\nMaxClients 100\nConnectPort 443\nLogLevel Connect\n' "$tp" >"$T/tinyproxy.conf"
+start tinyproxy tinyproxy -d -c "$T/tinyproxy.conf"
+wait_port "$tp"
+f7=$(free_port)
+start chain "$SLUICE" -v -L "tcp://127.0.0.1:$f7/10.77.0.1:8080" \
+	-F "http://127.0.0.1:$tp" -F "$SURL?insecure=1"
+wait_port "$f7"
+check "through an HTTP proxy in front of SSTP" bash -c \
+	"curl -fsS -m 30 http://127.0.0.1:$f7/token.txt | grep -qx '$TOKEN'"
+check "... the proxy carried the CONNECT" grep -q "CONNECT" "$T/tinyproxy.log"
+
+finish
