@@ -7,9 +7,9 @@ set -eu
 
 BUILD_PKGS="build-essential cmake pkg-config clang libuv1-dev libssl-dev libyaml-dev
  libcmocka-dev libhttp-parser-dev libwslay-dev
- liblwip-dev libslirp-dev libglib2.0-dev libpcap-dev"
+ liblwip-dev libslirp-dev libglib2.0-dev libpcap-dev libusrsctp-dev"
 TEST_PKGS="curl socat openssl iperf3 tinyproxy microsocks dante-server procps
- netcat-openbsd python3 python3-websockets nginx slirp iproute2 psmisc"
+ netcat-openbsd python3 python3-websockets nginx slirp iproute2 psmisc tor"
 
 want="$BUILD_PKGS"
 [ "${1:-all}" = build ] || want="$want $TEST_PKGS"
@@ -26,6 +26,18 @@ echo "deps: installing:$missing" >&2
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq >/dev/null
+# no daemon may start as a side effect (tor, nginx, tinyproxy would listen):
+# tests start their own
+policy=/usr/sbin/policy-rc.d
+added=0
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+	$SUDO chmod 755 "$policy"
+	added=1
+fi
+rc=0
+$SUDO apt-get update -qq >/dev/null || rc=$?
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+[ $rc -ne 0 ] || $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null || rc=$?
+[ $added = 0 ] || $SUDO rm -f "$policy"
+exit $rc
