@@ -62,8 +62,12 @@ static void link_release(plink_t *p)
 
 static void fail(plink_t *p, const char *why)
 {
+	char buf[256];
+
+	/* why may live in what link_release() frees (the engine's reason) */
+	snprintf(buf, sizeof(buf), "%.250s", why);
 	link_release(p);
-	pkthop_link_down(p->h, why);
+	pkthop_link_down(p->h, buf);
 }
 
 static void ppp_out(void *ud, const uint8_t *buf, size_t len)

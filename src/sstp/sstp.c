@@ -112,8 +112,12 @@ static void release(slink_t *l)
 
 static void fail(slink_t *l, const char *why)
 {
+	char buf[256];
+
+	/* why may live in what release() frees (the PPP engine's reason) */
+	snprintf(buf, sizeof(buf), "%.250s", why);
 	release(l);
-	pkthop_link_down(l->h, why);
+	pkthop_link_down(l->h, buf);
 }
 
 static void flush_tx(slink_t *l)
@@ -271,6 +275,7 @@ static void start_ppp(slink_t *l)
 	cfg.echo_interval_ms = 0; /* SSTP's own echo keeps the call alive */
 	l->ppp = ppp_new(&cfg, &ppp_cbs, l);
 	set_state(l, S_PPP);
+	l->deadline = now_ms(l) + l->nego_ms; /* MS-SSTP 3.2.2.1: again after the Ack */
 	ppp_start(l->ppp, now_ms(l));
 }
 
@@ -375,6 +380,13 @@ static void on_control(slink_t *l, const uint8_t *pkt, size_t len)
 		if (a)
 			sstp_attr_status(a, &id, &st, &x, &xl);
 		snprintf(why, sizeof(why), "the server aborted the call (%s)", sstp_status_name(st));
+		/* MS-SSTP 3.2.5.2: a Call Abort is answered with one */
+		{
+			uint8_t m[20];
+			send_raw(l, m, sstp_enc_status(m, SSTP_MSG_CALL_ABORT, SSTP_ATTR_NO_ERROR,
+			                               SSTP_STATUS_NO_ERROR));
+			flush_tx(l);
+		}
 		fail(l, why);
 		return;
 	}
@@ -502,6 +514,11 @@ static void on_tick(uv_timer_t *t)
 	slink_t *l = t->data;
 	uint64_t now = now_ms(l);
 
+	if (l->deadline && now >= l->deadline && l->state < S_REQUEST) {
+		fail(l, l->state == S_HTTP ? "no HTTP answer from the server in time"
+		                           : "the connection or TLS handshake did not complete in time");
+		return;
+	}
 	if (l->deadline && now >= l->deadline) {
 		abort_call(l, SSTP_ATTR_NO_ERROR, SSTP_STATUS_NEGOTIATION_TIMEOUT,
 		           l->state == S_PPP ? "PPP did not authenticate in time"
@@ -567,7 +584,7 @@ static void on_dialed(void *ud, stream_t *s, int err)
 	l->dial = NULL;
 	if (err < 0) {
 		snprintf(why, sizeof(why), "cannot reach the SSTP server: %s", uv_strerror(err));
-		pkthop_link_down(l->h, why);
+		fail(l, why);
 		return;
 	}
 	set_state(l, S_TLS);
@@ -585,7 +602,15 @@ static int link_start(pkthop_t *h)
 	l->rxlen = 0;
 	set_state(l, S_DIAL);
 	l->dial = dial_next(pkthop_dialer(h), &o, on_dialed, l);
-	return l->dial ? 0 : UV_ENOMEM;
+	if (!l->dial) {
+		l->state = S_IDLE;
+		return UV_ENOMEM;
+	}
+	/* the negotiation deadline also bounds the dial, TLS and HTTP */
+	l->last_rx = now_ms(l);
+	l->deadline = now_ms(l) + l->nego_ms;
+	uv_timer_start(&l->tick, on_tick, 100, 100);
+	return 0;
 }
 
 static int link_send(pkthop_t *h, const uint8_t *pkt, size_t len)
