@@ -118,6 +118,7 @@ static void lcp_reset(fsm_t *f)
 	w->neg_magic = 1;
 	w->magic = new_magic(0);
 	l->auth_refused = 0;
+	l->auth_rejects = 0;
 	if (l->cfg.server) {
 		w->auth = lcp_best_auth(l->cfg.auth_methods);
 		w->neg_auth = w->auth != AUTH_NONE;
@@ -401,7 +402,15 @@ static int lcp_got_rej(fsm_t *f, const uint8_t *opts, size_t len)
 			w.neg_accm = 0;
 			break;
 		case LCP_OPT_AUTH:
-			w.neg_auth = 0;
+			/* A server that must authenticate asks again a few
+			 * times: the Reject may be our own request echoed back
+			 * by a line not yet in raw mode (a guest's tty before
+			 * pppd sets it up, a modem), answered by ourselves.  A
+			 * peer that means it gets its way after Max-Failure,
+			 * and LCP up then ends the link ("refuses to
+			 * authenticate"). */
+			if (!l->cfg.require_auth || ++l->auth_rejects >= FSM_MAX_FAILURE)
+				w.neg_auth = 0;
 			break;
 		case LCP_OPT_MAGIC:
 			w.neg_magic = 0;

@@ -67,6 +67,7 @@ typedef struct lcp_cfg {
 	int server;
 	int framing;               /* 1: async HDLC: ACCM, PFC, ACFC are asked for */
 	unsigned auth_methods;     /* 1 << auth_method_t; server: to ask, client: to accept */
+	int require_auth;          /* server: see lcp_got_rej() */
 	uint16_t mru;              /* our MRU */
 	uint32_t accm;             /* async map we ask for */
 	uint64_t echo_interval_ms; /* 0: no keepalive */
@@ -78,6 +79,7 @@ typedef struct lcp {
 	lcp_cfg_t cfg;
 	lcp_opts_t want, got, his;
 	unsigned auth_refused; /* methods the peer Nak'd away this negotiation */
+	unsigned auth_rejects; /* Rejects of our Authentication-Protocol, this negotiation */
 	unsigned loops;        /* our magic came back */
 	unsigned echo_loops;   /* our Echo-Requests came back */
 	uint64_t echo_next;

@@ -631,6 +631,7 @@ ppp_t *ppp_new(const ppp_cfg_t *cfg, const ppp_cbs_t *cbs, void *ud)
 	lc.server = p->cfg.server;
 	lc.framing = p->cfg.framing;
 	lc.auth_methods = p->cfg.auth_methods;
+	lc.require_auth = p->cfg.server && p->cfg.require_auth;
 	lc.mru = p->cfg.mru;
 	lc.accm = p->cfg.accm;
 	lc.echo_interval_ms = p->cfg.echo_interval_ms;
