@@ -89,6 +89,14 @@ static void on_poll(uv_poll_t *h, int status, int events)
 	size_t before = f->wq.bytes;
 
 	if (status < 0) {
+		/* libuv reports POLLERR as UV_EBADF; on a tty that is a
+		 * hang-up (the other end of a pty closed), which read()
+		 * tells as EIO: the end of the stream, not an error */
+		if (status == UV_EBADF && f->reading && !f->eof) {
+			do_read(f);
+			if (f->s.closed || f->eof || f->dead)
+				return;
+		}
 		fail(f, status);
 		return;
 	}

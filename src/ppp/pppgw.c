@@ -23,6 +23,8 @@
  *   host-loopback=0   the host alias does not reach 127.0.0.1
  *   pcap=FILE         capture every session's IP traffic
  *   max-sessions=N    (default 16)
+ *   (on TCP and UNIX links a peer must reach IPCP within 60 s, or within
+ *   handshake-timeout if that is longer)
  *   echo=D            LCP echo interval (default 10s; 0 = off)
  *   ipv6=1            also IPV6CP
  *   baud=N, flow=rtscts|none   serial lines only
@@ -73,6 +75,7 @@ typedef struct pgw {
 	/* serial */
 	char *device;
 	speed_t speed;
+	uint64_t baud;
 	int rtscts;
 	uv_timer_t retry;
 	int serial_up;
@@ -86,6 +89,7 @@ typedef struct psess {
 	uv_timer_t *tick;
 	size_t slot;
 	uint64_t last_ip;
+	const char *end_reason;
 	unsigned down : 1;
 } psess_t;
 
@@ -138,6 +142,7 @@ static void ppp_up(void *ud, const ppp_ipcfg_t *ip)
 	char a[INET_ADDRSTRLEN];
 	int r;
 
+	conn_handshake_done(s->c);
 	slirpgw_config_default(&cfg);
 	cfg.net = g->net;
 	cfg.prefix = g->prefix;
@@ -197,6 +202,7 @@ static void link_read(stream_t *st, sbuf_t *b)
 	psess_t *s = st->data;
 
 	if (!b) {
+		log_info(s->c->id, "ppp: the link closed");
 		session_end(s, "link closed");
 		return;
 	}
@@ -247,6 +253,17 @@ static void psess_free(void *p)
 
 static void serial_reopen_later(pgw_t *g);
 
+static void on_end(uv_timer_t *t)
+{
+	psess_t *s = t->data;
+
+	conn_close(s->c, s->end_reason); /* frees s */
+}
+
+/* A session ends from deep inside its own callbacks (the engine's down()
+ * from ppp_tick() or ppp_input_bytes(), a write that fails inside
+ * ppp_out()), so the conn, and s with it, is freed on the next turn of
+ * the loop: nobody up the stack touches freed memory. */
 static void session_end(psess_t *s, const char *reason)
 {
 	pgw_t *g = s->g;
@@ -254,6 +271,7 @@ static void session_end(psess_t *s, const char *reason)
 	if (s->down)
 		return;
 	s->down = 1;
+	s->end_reason = reason;
 	if (g->kind == LINK_STDIO) {
 		log_info(0, "ppp: the stdio session ended: exiting");
 		raise(SIGTERM);
@@ -262,7 +280,9 @@ static void session_end(psess_t *s, const char *reason)
 		g->serial_up = 0;
 		serial_reopen_later(g);
 	}
-	conn_close(s->c, reason);
+	stream_read_stop(s->c->client);
+	uv_timer_stop(s->tick);
+	uv_timer_start(s->tick, on_end, 0, 0);
 }
 
 static void pgw_on_conn(conn_t *c)
@@ -295,7 +315,15 @@ static void pgw_on_conn(conn_t *c)
 	g->nsessions++;
 	c->front = s;
 	c->front_free = psess_free;
-	conn_handshake_done(c);
+	/* on TCP and UNIX links a peer must reach IPCP within a minute (or
+	 * handshake-timeout, if longer: a VM connects its serial port at boot,
+	 * long before its pppd speaks): one that never negotiates must not
+	 * hold a session slot for long */
+	if (g->kind == LINK_TCP || g->kind == LINK_UNIX)
+		conn_set_deadline(c, c->l->handshake_timeout_ms > 60000 ? c->l->handshake_timeout_ms
+		                                                        : 60000);
+	else
+		conn_handshake_done(c);
 	s->tick = malloc(sizeof(*s->tick));
 	if (!s->tick)
 		abort();
@@ -375,7 +403,7 @@ static int serial_open(pgw_t *g)
 		ioctl(fd, TIOCMBIS, &bits); /* raise DTR: ready for a call */
 	}
 	g->serial_up = 1;
-	log_info(0, "ppp: %s open at %u baud", g->device, (unsigned)g->speed);
+	log_info(0, "ppp: %s open at %llu baud", g->device, (unsigned long long)g->baud);
 	pgw_on_conn(conn_new(g->l, fdstream_new(g->l->loop, fd, fd, 1, conn_next_id()),
 	                     (struct sockaddr *)&none));
 	return 0;
@@ -608,6 +636,7 @@ static int pgw_init(listener_t *l, enum link_kind kind, char *err, size_t errlen
 	if (kind == LINK_SERIAL) {
 		if ((r = url_opt_uint(u, "baud", 4000000, &baud, err, errlen)) < 0)
 			return r;
+		g->baud = baud;
 		if (!(g->speed = baud_of(baud))) {
 			snprintf(err, errlen, "option 'baud': %llu is not a standard rate",
 			         (unsigned long long)baud);
