@@ -23,7 +23,7 @@ header() {
 	echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "- peers: $(socat -V 2>/dev/null | grep -m1 -o 'socat version [^ ]*'), $(ssh -V 2>&1)," \
 		"$(iperf3 --version | head -1 | cut -d' ' -f1-2)"
-	knobs=$(env | grep -E '^(ROUNDS|SECS|HOLD_N|TTFB_N|TTFB_SECS)=' | sort | xargs echo) || true
+	knobs=$(env | grep -E '^(ROUNDS|SECS|HOLD_N|TTFB_N|TTFB_SECS|PPP_BIG|SLIRP_BIG)=' | sort | xargs echo) || true
 	echo "- knobs: ${knobs:-none set}; each benchmark gives the values it ran with"
 	echo
 }

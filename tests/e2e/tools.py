@@ -174,5 +174,216 @@ def main():
         sys.exit(__doc__)
 
 
+# ---- PPP peers for ppp_guard.sh (imported, not run through main()):
+#
+#   PYTHONPATH=tests/e2e python3 -c 'import sys, tools; sys.exit(tools.ppp_main(sys.argv[1:]))' \
+#       hostile PORT SECS KIND...    one connection per KIND at once, each
+#                                    misbehaving until the gateway closes it
+#       probe PORT SECS              connect and wait up to SECS for the close
+#
+# KINDs: badfcs (LCP frames whose FCS is wrong), runt (frames of 1-3 bytes),
+# garbage (bytes without a flag), optflood (Configure-Requests of 370
+# options nobody knows), crflood (acceptable Configure-Requests without end,
+# ours never acknowledged), reneg (acknowledges ours and asks again, so LCP
+# reopens over and over).  hostile prints "KIND open port=P" when
+# connected and "KIND closed|open after=S admitted=0|1 sent=N" at the end
+# (admitted: the gateway spoke LCP to us, so we had a session and not a
+# refusal); it succeeds if the gateway closed every connection within SECS.
+# probe prints "closed|open after=S bytes=N lcp=0|1".
+
+def _fcs16_table():
+    t = []
+    for b in range(256):
+        v = b
+        for _ in range(8):
+            v = (v >> 1) ^ 0x8408 if v & 1 else v >> 1
+        t.append(v)
+    return t
+
+
+_FCS16 = _fcs16_table()
+
+
+def ppp_fcs16(data):
+    fcs = 0xFFFF
+    for b in data:
+        fcs = (fcs >> 8) ^ _FCS16[(fcs ^ b) & 0xFF]
+    return fcs
+
+
+def ppp_frame(proto, info, bad_fcs=False):
+    """An async-HDLC frame (RFC 1662): ff 03, protocol, info, FCS-16,
+    every control character escaped."""
+    import struct
+    body = b"\xff\x03" + struct.pack(">H", proto) + info
+    fcs = ppp_fcs16(body) ^ 0xFFFF
+    if bad_fcs:
+        fcs ^= 0x5A5A
+    body += struct.pack("<H", fcs)
+    out = bytearray(b"\x7e")
+    for b in body:
+        if b < 0x20 or b in (0x7E, 0x7D):
+            out += bytes((0x7D, b ^ 0x20))
+        else:
+            out.append(b)
+    out.append(0x7E)
+    return bytes(out)
+
+
+class PppDeframer:
+    """Bytes in, good frames (address .. information, FCS stripped) out."""
+
+    def __init__(self):
+        self.buf = bytearray()
+
+    def feed(self, data):
+        self.buf += data
+        frames = []
+        while True:
+            i = self.buf.find(b"\x7e")
+            if i < 0:
+                break
+            raw, self.buf = bytes(self.buf[:i]), self.buf[i + 1:]
+            f, esc = bytearray(), False
+            for b in raw:
+                if esc:
+                    f.append(b ^ 0x20)
+                    esc = False
+                elif b == 0x7D:
+                    esc = True
+                elif b >= 0x20:
+                    f.append(b)
+            if len(f) >= 4 and ppp_fcs16(f) == 0xF0B8:
+                frames.append(bytes(f[:-2]))
+        return frames
+
+
+def ppp_lcp(code, ident, data):
+    import struct
+    return ppp_frame(0xC021, struct.pack(">BBH", code, ident & 0xFF, 4 + len(data)) + data)
+
+
+def _ppp_hostile_one(port, secs, kind, report):
+    import select
+    import struct
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.setblocking(False)
+    report(f"{kind} open port={s.getsockname()[1]}")
+    t0 = time.time()
+    deframer = PppDeframer()
+    admitted, sent, ident, closed = 0, 0, 0, False
+    pending = b""
+    next_at = t0
+    while time.time() - t0 < secs:
+        now = time.time()
+        if not pending and now >= next_at:
+            ident += 1
+            if kind == "badfcs":
+                pending = ppp_frame(0xC021, struct.pack(">BBH", 1, ident & 0xFF, 8) +
+                                    b"\x01\x04\x05\xdc", bad_fcs=True) * 4
+                next_at = now + 0.01
+            elif kind == "runt":
+                pending = b"\x7e\x01\x7e\xff\x7e\xff\x03\x7e\xff\x03\xc0\x7e\x7e\x7e" * 8
+                next_at = now + 0.005
+            elif kind == "garbage":
+                pending = bytes(b if b != 0x7E else 0x55 for b in os.urandom(16384))
+                next_at = now + 0.008  # about 2 MB/s
+            elif kind == "optflood":
+                opts = b"".join(struct.pack(">BBH", 0x40 + (i % 0x80), 4, i)
+                                for i in range(370))
+                pending = ppp_lcp(1, ident, opts)
+                next_at = now + 0.01
+            elif kind in ("crflood", "reneg"):
+                # MRU 1500 and a fresh magic number: nothing to refuse
+                pending = ppp_lcp(1, ident, b"\x01\x04\x05\xdc\x05\x06" + os.urandom(4))
+                next_at = now + (0.005 if kind == "crflood" else 0.02)
+        timeout = max(0.0, min(next_at - time.time(), 0.05))
+        r, w, _ = select.select([s], [s] if pending else [], [], 0 if pending else timeout)
+        if r:
+            try:
+                d = s.recv(65536)
+            except (ConnectionError, OSError):
+                d = b""
+            if not d:
+                closed = True
+                break
+            for f in deframer.feed(d):
+                if f[:4] == b"\xff\x03\xc0\x21" and len(f) >= 8:
+                    admitted = 1
+                    if kind == "reneg" and f[4] == 1:  # ack the gateway's request
+                        pending += ppp_frame(0xC021, bytes((2,)) + f[5:])
+        if w and pending:
+            try:
+                n = s.send(pending)
+                sent += n
+                pending = pending[n:]
+            except BlockingIOError:
+                pass
+            except (ConnectionError, OSError):
+                closed = True
+                break
+        if not pending and not r:
+            time.sleep(max(0.0, min(next_at - time.time(), 0.01)))
+    s.close()
+    report(f"{kind} {'closed' if closed else 'open'} after={time.time() - t0:.1f} "
+           f"admitted={admitted} sent={sent}")
+    return closed
+
+
+def ppp_hostile(port, secs, kinds):
+    import threading
+    lock = threading.Lock()
+    res = {}
+
+    def report(line):
+        with lock:
+            print(line, flush=True)
+
+    def run(k):
+        try:
+            res[k] = _ppp_hostile_one(port, secs, k, report)
+        except Exception as e:  # noqa: BLE001 (a report, not a crash)
+            report(f"{k} error {e!r}")
+            res[k] = False
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in kinds]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return 0 if all(res.get(k) for k in kinds) else 1
+
+
+def ppp_probe(port, secs):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    t0 = time.time()
+    got, closed = b"", False
+    s.settimeout(0.05)
+    while time.time() - t0 < secs:
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            continue
+        except (ConnectionError, OSError):
+            d = b""
+        if not d:
+            closed = True
+            break
+        got += d
+    lcp = int(any(f[:4] == b"\xff\x03\xc0\x21" for f in PppDeframer().feed(got)))
+    print(f"{'closed' if closed else 'open'} after={time.time() - t0:.1f} "
+          f"bytes={len(got)} lcp={lcp}")
+    s.close()
+    return 0
+
+
+def ppp_main(argv):
+    if argv[0] == "hostile":
+        return ppp_hostile(int(argv[1]), float(argv[2]), argv[3:])
+    if argv[0] == "probe":
+        return ppp_probe(int(argv[1]), float(argv[2]))
+    return f"unknown: {argv[0]}"
+
+
 if __name__ == "__main__":
     main()
