@@ -23,6 +23,7 @@
 #include "core/listener.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "front/pt.h"
 
 extern char **environ;
 
@@ -30,6 +31,7 @@ static const char usage[] =
 	"usage: sluice [options] -L URL [-L URL ...] [-F URL ...]\n"
 	"       sluice check [-c FILE] [options]\n"
 	"       sluice keygen\n"
+	"       sluice pt [-v|-q] [--log-file FILE]   Tor pluggable transport (reads TOR_PT_*)\n"
 	"\n"
 	"Carries TCP connections through proxies and tunnels, in userspace.\n"
 	"\n"
@@ -164,6 +166,8 @@ int main(int argc, char **argv)
 		printf("%s\n", key);
 		return 0;
 	}
+	if (argc > 1 && !strcmp(argv[1], "pt"))
+		return pt_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "check")) {
 		check = 1;
 		argv++;
