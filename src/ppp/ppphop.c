@@ -85,17 +85,28 @@ static void ppp_ip(void *ud, uint16_t proto, const uint8_t *pkt, size_t len)
 	pkthop_link_input(p->h, pkt, len);
 }
 
-static void ppp_up(void *ud, const ppp_ipcfg_t *ip)
+void ppphop_link_up(pkthop_t *h, ppp_t *ppp, const ppp_ipcfg_t *ip)
 {
-	plink_t *p = ud;
 	lwipep_addr_t a = {0};
 
 	a.local.s_addr = ip->local;
 	a.peer.s_addr = ip->peer;
 	a.dns4[0].s_addr = ip->dns1;
 	a.dns4[1].s_addr = ip->dns2;
-	a.mtu = ppp_peer_mru(p->ppp);
-	pkthop_link_up(p->h, &a);
+	a.mtu = ppp_peer_mru(ppp);
+	pkthop_link_up(h, &a);
+}
+
+int ppphop_send_ip(ppp_t *ppp, const uint8_t *pkt, size_t len)
+{
+	return ppp_send_ip(ppp, (pkt[0] >> 4) == 6 ? PPP_IPV6 : PPP_IP, pkt, len);
+}
+
+static void ppp_up(void *ud, const ppp_ipcfg_t *ip)
+{
+	plink_t *p = ud;
+
+	ppphop_link_up(p->h, p->ppp, ip);
 }
 
 static void ppp_down(void *ud, const char *reason)
@@ -219,7 +230,7 @@ static int link_send(pkthop_t *h, const uint8_t *pkt, size_t len)
 
 	if (!p->ppp)
 		return UV_ENETDOWN;
-	return ppp_send_ip(p->ppp, (pkt[0] >> 4) == 6 ? PPP_IPV6 : PPP_IP, pkt, len);
+	return ppphop_send_ip(p->ppp, pkt, len);
 }
 
 static void link_stop(pkthop_t *h)

@@ -34,6 +34,7 @@
 #include "core/tls.h"
 #include "netstack/pkthop.h"
 #include "ppp/ppp.h"
+#include "ppp/ppphop.h"
 #include "sstp/sstp_proto.h"
 
 #define SSTP_MAX_RETRIES 3
@@ -197,14 +198,8 @@ static void ppp_ip(void *ud, uint16_t proto, const uint8_t *pkt, size_t len)
 static void ppp_up(void *ud, const ppp_ipcfg_t *ip)
 {
 	slink_t *l = ud;
-	lwipep_addr_t a = {0};
 
-	a.local.s_addr = ip->local;
-	a.peer.s_addr = ip->peer;
-	a.dns4[0].s_addr = ip->dns1;
-	a.dns4[1].s_addr = ip->dns2;
-	a.mtu = ppp_peer_mru(l->ppp);
-	pkthop_link_up(l->h, &a);
+	ppphop_link_up(l->h, l->ppp, ip);
 }
 
 static void ppp_down(void *ud, const char *reason)
@@ -622,7 +617,7 @@ static int link_send(pkthop_t *h, const uint8_t *pkt, size_t len)
 	/* a slow or stalled server: drop, as a router would; TCP recovers */
 	if (l->s->wq_bytes > STREAM_HIGH_WATER)
 		return UV_ENOBUFS;
-	return ppp_send_ip(l->ppp, (pkt[0] >> 4) == 6 ? PPP_IPV6 : PPP_IP, pkt, len);
+	return ppphop_send_ip(l->ppp, pkt, len);
 }
 
 /* Tear down now: say goodbye on the way out (LCP Terminate, Call
