@@ -11,6 +11,8 @@
 #include "ppp/pppgw.h"
 #include "ppp/ppphop.h"
 #include "sstp/sstp.h"
+#include "tunnel/sctp_client.h"
+#include "tunnel/sctp_server.h"
 #include "tunnel/wstan.h"
 #include "tunnel/wstun_client.h"
 #include "tunnel/wstun_server.h"
@@ -29,6 +31,8 @@ static const front_entry_t fronts[] = {
 	{"ppp+tcp", &ppp_tcp_front_ops},
 	{"ppp+unix", &ppp_unix_front_ops},
 	{"ppp+stdio", &ppp_stdio_front_ops},
+	{"sctp+udp", &sctp_udp_front_ops},
+	{"sctp", &sctp_front_ops},
 };
 
 static const struct {
@@ -47,6 +51,8 @@ static const struct {
 	{"wss", wss_hop_new},
 	{"wstan", wstan_hop_new},
 	{"sstp", sstp_hop_new},
+	{"sctp+udp", sctp_udp_hop_new},
+	{"sctp", sctp_hop_new},
 };
 
 const front_ops_t *registry_front(const char *scheme)

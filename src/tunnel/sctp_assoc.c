@@ -1,0 +1,1535 @@
+/* sctp_assoc: see sctp_assoc.h for the model.
+ *
+ * Loop side, in one place (rt_run, the uv_async callback):
+ *   1. take the events the usrsctp threads queued and dispatch them:
+ *      association changes, messages (stream 0: AUTH/AUTH_OK; others:
+ *      sealed records), "send space again";
+ *   2. pump every association marked dirty: round robin over its streams
+ *      that have something to send, one record each turn, until usrsctp
+ *      says EWOULDBLOCK (then wait for send space, or a short retry timer);
+ *   3. deliver what is pending to the streams' owners (reads, end of data,
+ *      drain, errors) -- the only place owner callbacks run, so stream ops
+ *      never call back into their caller;
+ *   4. free what is done: streams whose id is released (both CLOSEs) or
+ *      whose association is gone, and dead associations.
+ * Stream ops only change flags and queues and wake rt_run.
+ */
+#include "tunnel/sctp_assoc.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <usrsctp.h>
+
+#include "core/acl.h"
+#include "core/log.h"
+#include "front/socks_proto.h"
+
+#define PUMP_BURST 512 /* records per association per turn */
+#define RETRY_MS 5     /* when usrsctp's send buffer was full */
+
+sctp_stats_t sctp_stats;
+
+/* ---- events from usrsctp's threads ---- */
+
+enum { EV_MSG, EV_EOF };
+
+typedef struct ev {
+	struct ev *next;
+	uint64_t sock;
+	int kind, flags;
+	void *data; /* malloc'd by usrsctp; ours to free */
+	size_t len;
+	uint16_t sid;
+	sctp_assoc_t aid;
+} ev_t;
+
+typedef struct scstream scstream_t;
+
+enum { A_CONNECTING, A_AUTH, A_UP, A_DEAD };
+static const char *const astate_names[] = {"connecting", "auth", "up", "dead"};
+
+struct scsock {
+	scsock_t *next;
+	uint64_t id;
+	struct socket *so;
+	int server, udp;
+	const scassoc_cfg_t *cfg;
+	const scassoc_ops_t *ops;
+	void *ud;
+	scassoc_t *assocs;
+};
+
+struct scassoc {
+	scassoc_t *next; /* in sock->assocs */
+	scsock_t *sock;
+	sctp_assoc_t aid;
+	int state;
+	uint64_t id;
+	struct sockaddr_storage peer;
+	char peer_str[64];
+	uint8_t cn[SCTPP_NONCE], sn[SCTPP_NONCE];
+	uint32_t peer_window;
+	uint16_t nstreams; /* ids 1..nstreams-1 carry connections */
+	scstream_t **st;
+	uint32_t *gen;
+	uint16_t next_sid;
+	size_t nlive;
+	scstream_t *tx_head, *tx_tail;
+	sbuf_t *ctl;       /* a stream-0 message to send */
+	uint16_t part_sid; /* a partially delivered message */
+	uint8_t *part;
+	size_t part_len;
+	uv_timer_t *timer; /* auth timeout */
+	scassoc_t *dirty_next;
+	unsigned dirty : 1, blocked : 1, in_dead : 1, down_called : 1, own_sock : 1;
+};
+
+enum { S_OPENING, S_OPEN };
+
+struct scstream {
+	stream_t s; /* first */
+	scassoc_t *a;
+	uint16_t sid;
+	uint8_t state;
+	int err;
+	seal_t tx, rx;
+	sbuf_queue_t txq, rxq;
+	uint64_t tx_credit, rx_left, rx_unacked;
+	uint32_t credit_want;
+	sbuf_t *stalled;
+	uint8_t stalled_type;
+	uint8_t fail_body[1 + SCTPP_FAIL_TEXT];
+	size_t fail_len;
+	target_t target;
+	dial_cb cb;
+	void *ud;
+	scstream_t *tx_prev, *tx_next, *pend_prev, *pend_next, *grave_next;
+	unsigned owner_closed : 1, close_want : 1, close_sent : 1, close_rcvd : 1, eof_want : 1,
+	    eof_sent : 1, eof_rcvd : 1, eof_delivered : 1, paused : 1, open_want : 1, ok_want : 1,
+	    fail_want : 1, in_tx : 1, in_pend : 1, drain_want : 1, was_high : 1, in_grave : 1,
+	    err_delivered : 1, released : 1, keys : 1;
+};
+
+static struct {
+	int inited;
+	uint16_t port;
+	uv_loop_t *loop;
+	uv_async_t async;
+	uv_timer_t retry;
+	pthread_mutex_t mu;
+	ev_t *head, *tail;
+	int send_space;
+	scsock_t *socks;
+	scassoc_t *dirty;
+	scstream_t *pend_head, *pend_tail;
+	scstream_t *grave;
+	scassoc_t *dead;
+	uint64_t next_sock;
+	int nblocked;
+} rt = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void rt_wake(void)
+{
+	uv_async_send(&rt.async);
+}
+
+static int on_recv_cb(struct socket *so, union sctp_sockstore addr, void *data, size_t len,
+                      struct sctp_rcvinfo rcv, int flags, void *ulp)
+{
+	ev_t *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		abort();
+	e->sock = (uint64_t)(uintptr_t)ulp;
+	e->kind = data ? EV_MSG : EV_EOF;
+	e->data = data;
+	e->len = len;
+	e->flags = flags;
+	e->sid = rcv.rcv_sid;
+	e->aid = rcv.rcv_assoc_id;
+	pthread_mutex_lock(&rt.mu);
+	if (rt.tail)
+		rt.tail->next = e;
+	else
+		rt.head = e;
+	rt.tail = e;
+	pthread_mutex_unlock(&rt.mu);
+	uv_async_send(&rt.async);
+	return 1;
+}
+
+static int on_send_cb(struct socket *so, uint32_t sb_free, void *ulp)
+{
+	int wake;
+
+	pthread_mutex_lock(&rt.mu);
+	wake = !rt.send_space;
+	rt.send_space = 1;
+	pthread_mutex_unlock(&rt.mu);
+	if (wake)
+		uv_async_send(&rt.async);
+	return 0;
+}
+
+/* ---- small helpers ---- */
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void a_set_state(scassoc_t *a, int s)
+{
+	log_debug(a->id, "sctp %s: association %s -> %s", a->peer_str, astate_names[a->state],
+	          astate_names[s]);
+	a->state = s;
+}
+
+static void a_dirty(scassoc_t *a)
+{
+	if (a->dirty || a->state == A_DEAD)
+		return;
+	a->dirty = 1;
+	a->dirty_next = rt.dirty;
+	rt.dirty = a;
+	rt_wake();
+}
+
+static void tx_add(scstream_t *st)
+{
+	scassoc_t *a = st->a;
+
+	if (!a || st->in_tx || st->released)
+		return;
+	st->in_tx = 1;
+	st->tx_next = NULL;
+	st->tx_prev = a->tx_tail;
+	if (a->tx_tail)
+		a->tx_tail->tx_next = st;
+	else
+		a->tx_head = st;
+	a->tx_tail = st;
+	a_dirty(a);
+}
+
+static void tx_del(scstream_t *st)
+{
+	scassoc_t *a = st->a;
+
+	if (!st->in_tx)
+		return;
+	st->in_tx = 0;
+	if (st->tx_prev)
+		st->tx_prev->tx_next = st->tx_next;
+	else
+		a->tx_head = st->tx_next;
+	if (st->tx_next)
+		st->tx_next->tx_prev = st->tx_prev;
+	else
+		a->tx_tail = st->tx_prev;
+	st->tx_prev = st->tx_next = NULL;
+}
+
+static void pend_add(scstream_t *st)
+{
+	if (st->in_pend)
+		return;
+	st->in_pend = 1;
+	st->pend_next = NULL;
+	st->pend_prev = rt.pend_tail;
+	if (rt.pend_tail)
+		rt.pend_tail->pend_next = st;
+	else
+		rt.pend_head = st;
+	rt.pend_tail = st;
+	rt_wake();
+}
+
+static void pend_del(scstream_t *st)
+{
+	if (!st->in_pend)
+		return;
+	st->in_pend = 0;
+	if (st->pend_prev)
+		st->pend_prev->pend_next = st->pend_next;
+	else
+		rt.pend_head = st->pend_next;
+	if (st->pend_next)
+		st->pend_next->pend_prev = st->pend_prev;
+	else
+		rt.pend_tail = st->pend_prev;
+	st->pend_prev = st->pend_next = NULL;
+}
+
+static void grave_add(scstream_t *st)
+{
+	if (st->in_grave)
+		return;
+	st->in_grave = 1;
+	st->grave_next = rt.grave;
+	rt.grave = st;
+	rt_wake();
+}
+
+/* Both sides sent CLOSE: the id is free again. */
+static void st_release(scstream_t *st)
+{
+	scassoc_t *a = st->a;
+
+	if (st->released)
+		return;
+	st->released = 1;
+	if (a) {
+		tx_del(st);
+		if (a->st[st->sid] == st) {
+			a->st[st->sid] = NULL;
+			a->nlive--;
+		}
+		st->a = NULL;
+		if (!a->sock->server && a->sock->ops->avail && a->state == A_UP)
+			a->sock->ops->avail(a, a->sock->ud);
+	}
+	if (st->owner_closed)
+		grave_add(st);
+}
+
+static void st_check_release(scstream_t *st)
+{
+	if (st->close_sent && st->close_rcvd)
+		st_release(st);
+}
+
+/* A stream-level protocol error: tell the owner, send CLOSE. */
+static void st_reset(scstream_t *st, const char *why)
+{
+	log_info(st->s.id, "sctp stream %u: %s", st->sid, why);
+	sctp_stats.proto_errors++;
+	if (!st->err)
+		st->err = UV_ECONNRESET;
+	sbufq_clear(&st->txq);
+	st->s.wq_bytes = 0;
+	st->eof_want = 0;
+	st->close_want = 1;
+	tx_add(st);
+	pend_add(st);
+}
+
+/* ---- the stream_t ---- */
+
+static int st_write(stream_t *s, sbuf_t *b)
+{
+	scstream_t *st = (scstream_t *)s;
+
+	if (!st->a || st->err || st->close_want || st->eof_want) {
+		sbuf_free(b);
+		return st->err ? st->err : UV_EPIPE;
+	}
+	if (!b->len) {
+		sbuf_free(b);
+		return 0;
+	}
+	sbufq_push(&st->txq, b);
+	s->wq_bytes += b->len;
+	if (s->wq_bytes > STREAM_LOW_WATER)
+		st->was_high = 1;
+	tx_add(st);
+	return 0;
+}
+
+static int st_shutdown(stream_t *s)
+{
+	scstream_t *st = (scstream_t *)s;
+
+	if (!st->a || st->err)
+		return st->err ? st->err : UV_ENOTCONN;
+	st->eof_want = 1;
+	tx_add(st);
+	return 0;
+}
+
+static void st_read_start(stream_t *s)
+{
+	scstream_t *st = (scstream_t *)s;
+
+	st->paused = 0;
+	if (st->rxq.head || (st->eof_rcvd && !st->eof_delivered) || (st->err && !st->err_delivered))
+		pend_add(st);
+}
+
+static void st_read_stop(stream_t *s)
+{
+	((scstream_t *)s)->paused = 1;
+}
+
+static void st_close(stream_t *s)
+{
+	scstream_t *st = (scstream_t *)s;
+
+	st->owner_closed = 1;
+	st->cb = NULL;
+	s->cbs = NULL;
+	sbufq_clear(&st->rxq);
+	if (st->txq.bytes || st->err)
+		st->eof_want = 0; /* an abort: no EOF before the CLOSE */
+	sbufq_clear(&st->txq);
+	s->wq_bytes = 0;
+	if (st->a && !st->close_sent) {
+		st->close_want = 1;
+		tx_add(st);
+	} else if (!st->a || st->released) {
+		grave_add(st);
+	}
+}
+
+static const stream_ops_t st_ops = {"sctp",        st_write,     st_shutdown,
+                                    st_read_start, st_read_stop, st_close};
+
+int sctp_stream_is(const stream_t *s)
+{
+	return s && s->ops == &st_ops;
+}
+
+static scstream_t *st_new(scassoc_t *a, uint16_t sid, uint64_t id)
+{
+	scstream_t *st = calloc(1, sizeof(*st));
+	uint8_t kc[SEAL_KEY], ks[SEAL_KEY];
+	uint32_t gen = ++a->gen[sid];
+	int srv = a->sock->server;
+
+	if (!st)
+		abort();
+	st->s.ops = &st_ops;
+	st->s.id = id;
+	st->a = a;
+	st->sid = sid;
+	st->paused = 1;
+	st->tx_credit = a->peer_window;
+	st->rx_left = a->sock->cfg->window;
+	sctpp_stream_key(a->sock->cfg->keys, a->cn, a->sn, 0, sid, gen, kc);
+	sctpp_stream_key(a->sock->cfg->keys, a->cn, a->sn, 1, sid, gen, ks);
+	seal_init(&st->tx, srv ? ks : kc, 1, 0);
+	seal_init(&st->rx, srv ? kc : ks, 0, 0);
+	st->keys = 1;
+	a->st[sid] = st;
+	a->nlive++;
+	sctp_stats.streams++;
+	return st;
+}
+
+static void st_free(scstream_t *st)
+{
+	sbufq_clear(&st->rxq);
+	sbufq_clear(&st->txq);
+	sbuf_free(st->stalled);
+	if (st->keys) {
+		seal_free(&st->tx);
+		seal_free(&st->rx);
+	}
+	free(st);
+}
+
+/* ---- sending ---- */
+
+static int a_send(scassoc_t *a, uint16_t sid, const void *p, size_t len)
+{
+	struct sctp_sndinfo si = {0};
+	ssize_t r;
+
+	si.snd_sid = sid;
+	si.snd_ppid = htonl(SCTPP_PPID);
+	si.snd_assoc_id = a->aid;
+	r = usrsctp_sendv(a->sock->so, p, len, NULL, 0, &si, sizeof(si), SCTP_SENDV_SNDINFO, 0);
+	if (r < 0)
+		return errno == EWOULDBLOCK || errno == EAGAIN ? -EAGAIN : -errno;
+	return 0;
+}
+
+/* The next sealed record of st, or NULL if it has nothing to send. */
+static sbuf_t *st_next_record(scstream_t *st, uint8_t *type)
+{
+	static uint8_t tmp[SCTPP_DATA_MAX];
+	uint8_t body[SCTPP_OPEN_MAX];
+	sbuf_t *b;
+	int n;
+
+	if (st->stalled) {
+		b = st->stalled;
+		st->stalled = NULL;
+		*type = st->stalled_type;
+		return b;
+	}
+	if (st->close_sent)
+		return NULL;
+	if (st->open_want) {
+		st->open_want = 0;
+		n = sctpp_open_encode(&st->target, body, sizeof(body));
+		*type = SCTPP_OPEN;
+		return sctpp_rec_build(&st->tx, SCTPP_OPEN, body, n > 0 ? (size_t)n : 0);
+	}
+	if (st->fail_want) {
+		st->fail_want = 0;
+		*type = SCTPP_OPEN_FAIL;
+		return sctpp_rec_build(&st->tx, SCTPP_OPEN_FAIL, st->fail_body, st->fail_len);
+	}
+	if (st->ok_want) {
+		st->ok_want = 0;
+		*type = SCTPP_OPEN_OK;
+		return sctpp_rec_build(&st->tx, SCTPP_OPEN_OK, NULL, 0);
+	}
+	if (st->credit_want && !st->owner_closed) {
+		uint8_t c[4];
+		sctpp_credit_encode(st->credit_want, c);
+		st->credit_want = 0;
+		*type = SCTPP_CREDIT;
+		return sctpp_rec_build(&st->tx, SCTPP_CREDIT, c, 4);
+	}
+	if (st->txq.bytes && st->tx_credit && st->state == S_OPEN) {
+		size_t want = st->txq.bytes, got = 0;
+		if (want > st->tx_credit)
+			want = (size_t)st->tx_credit;
+		if (want > SCTPP_DATA_MAX)
+			want = SCTPP_DATA_MAX;
+		while (got < want) {
+			sbuf_t *h = st->txq.head;
+			size_t k = h->len < want - got ? h->len : want - got;
+			memcpy(tmp + got, sbuf_ptr(h), k);
+			got += k;
+			sbuf_consume(h, k);
+			st->txq.bytes -= k;
+			if (!h->len)
+				sbuf_free(sbufq_pop(&st->txq));
+		}
+		st->tx_credit -= got;
+		st->s.wq_bytes -= got;
+		sctp_stats.bytes_out += got;
+		if (st->s.wq_bytes <= STREAM_LOW_WATER) { /* a write completion */
+			st->was_high = 0;
+			st->drain_want = 1;
+			pend_add(st);
+		}
+		*type = SCTPP_DATA;
+		return sctpp_rec_build(&st->tx, SCTPP_DATA, tmp, got);
+	}
+	if (st->eof_want && !st->eof_sent && !st->txq.bytes && st->state == S_OPEN) {
+		*type = SCTPP_EOF;
+		return sctpp_rec_build(&st->tx, SCTPP_EOF, NULL, 0);
+	}
+	if (st->close_want) {
+		*type = SCTPP_CLOSE;
+		return sctpp_rec_build(&st->tx, SCTPP_CLOSE, NULL, 0);
+	}
+	return NULL;
+}
+
+static void on_retry(uv_timer_t *t);
+
+static void a_block(scassoc_t *a)
+{
+	if (a->blocked)
+		return;
+	a->blocked = 1;
+	rt.nblocked++;
+	sctp_stats.blocked++;
+	if (!uv_is_active((uv_handle_t *)&rt.retry))
+		uv_timer_start(&rt.retry, on_retry, RETRY_MS, 0);
+}
+
+static void a_fail(scassoc_t *a, int err, const char *why);
+
+static void a_pump(scassoc_t *a)
+{
+	int n = 0, r;
+
+	if (a->state == A_DEAD || a->blocked)
+		return;
+	if (a->ctl) {
+		r = a_send(a, 0, sbuf_ptr(a->ctl), a->ctl->len);
+		if (r == -EAGAIN) {
+			a_block(a);
+			return;
+		}
+		sbuf_free(a->ctl);
+		a->ctl = NULL;
+		if (r < 0) {
+			a_fail(a, UV_ECONNRESET, "send failed");
+			return;
+		}
+	}
+	if (a->state != A_UP)
+		return;
+	while (a->tx_head && n < PUMP_BURST) {
+		scstream_t *st = a->tx_head;
+		uint8_t type = 0;
+		sbuf_t *b;
+
+		tx_del(st);
+		b = st_next_record(st, &type);
+		if (!b)
+			continue; /* nothing more: stays out of the ring */
+		r = a_send(a, st->sid, b->data, b->len);
+		if (r == -EAGAIN) {
+			/* keep the sealed record: its counter is spent */
+			st->stalled = b;
+			st->stalled_type = type;
+			/* back at the head so its order holds */
+			st->in_tx = 1;
+			st->tx_prev = NULL;
+			st->tx_next = a->tx_head;
+			if (a->tx_head)
+				a->tx_head->tx_prev = st;
+			else
+				a->tx_tail = st;
+			a->tx_head = st;
+			a_block(a);
+			return;
+		}
+		sbuf_free(b);
+		if (r < 0) {
+			a_fail(a, UV_ECONNRESET, "send failed");
+			return;
+		}
+		n++;
+		if (type == SCTPP_EOF)
+			st->eof_sent = 1;
+		if (type == SCTPP_CLOSE) {
+			st->close_sent = 1;
+			st->close_want = 0;
+			st_check_release(st);
+			continue;
+		}
+		tx_add(st); /* maybe more: round robin */
+	}
+	if (a->tx_head)
+		a_dirty(a);
+}
+
+/* ---- receiving ---- */
+
+static void st_grant(scstream_t *st)
+{
+	uint32_t w = st->a ? st->a->sock->cfg->window : 0;
+
+	if (!w || st->close_sent || st->close_want || st->rx_unacked < w / 4)
+		return;
+	st->credit_want += (uint32_t)st->rx_unacked;
+	st->rx_left += st->rx_unacked;
+	st->rx_unacked = 0;
+	tx_add(st);
+}
+
+static void a_fail(scassoc_t *a, int err, const char *why);
+
+static void on_record(scassoc_t *a, scstream_t *st, uint8_t type, const uint8_t *body, size_t len)
+{
+	uint32_t inc;
+	uint8_t code;
+
+	switch (type) {
+	case SCTPP_OPEN_OK:
+		if (a->sock->server || st->state != S_OPENING) {
+			st_reset(st, "unexpected OPEN_OK");
+			return;
+		}
+		st->state = S_OPEN;
+		pend_add(st); /* the open callback */
+		break;
+	case SCTPP_OPEN_FAIL:
+		if (a->sock->server || st->state != S_OPENING ||
+		    sctpp_fail_parse(body, len, &code) < 0) {
+			st_reset(st, "unexpected OPEN_FAIL");
+			return;
+		}
+		st->err = socks5_err_from_rep(code);
+		log_debug(st->s.id, "sctp stream %u: the server could not connect: %s", st->sid,
+		          socks5_rep_str(code));
+		st->close_want = 1;
+		tx_add(st);
+		pend_add(st);
+		break;
+	case SCTPP_DATA:
+		if (len > st->rx_left || st->eof_rcvd) {
+			st_reset(st,
+			         len > st->rx_left ? "DATA beyond the window" : "DATA after EOF");
+			return;
+		}
+		st->rx_left -= len;
+		sctp_stats.bytes_in += len;
+		if (st->owner_closed || st->err)
+			break; /* nobody reads: drop */
+		sbufq_push(&st->rxq, sbuf_from(body, len));
+		if (!st->paused)
+			pend_add(st);
+		break;
+	case SCTPP_EOF:
+		if (st->eof_rcvd) {
+			st_reset(st, "second EOF");
+			return;
+		}
+		st->eof_rcvd = 1;
+		pend_add(st);
+		break;
+	case SCTPP_CREDIT:
+		if (sctpp_credit_parse(body, len, &inc) < 0 ||
+		    st->tx_credit + inc > 2ull * SCTPP_WINDOW_MAX) {
+			st_reset(st, "bad CREDIT");
+			return;
+		}
+		st->tx_credit += inc;
+		if (st->txq.bytes || st->eof_want)
+			tx_add(st);
+		break;
+	case SCTPP_CLOSE:
+		/* graceful only after both EOFs; else an abort */
+		st->close_rcvd = 1;
+		if (!st->owner_closed && !st->err &&
+		    !(st->state == S_OPEN && st->eof_rcvd && st->eof_sent)) {
+			st->err = st->state == S_OPENING && !a->sock->server ? UV_ECONNREFUSED
+			                                                     : UV_ECONNRESET;
+			pend_add(st);
+		}
+		st->eof_want = 0;
+		sbufq_clear(&st->txq);
+		st->s.wq_bytes = 0;
+		st_check_release(st);
+		break;
+	default:
+		st_reset(st, "unexpected record");
+	}
+}
+
+static void on_stream_msg(scassoc_t *a, uint16_t sid, uint8_t *buf, size_t len)
+{
+	scsock_t *so = a->sock;
+	scstream_t *st;
+	const uint8_t *body;
+	size_t blen;
+	uint8_t type;
+	target_t t;
+	int r;
+
+	if (a->state != A_UP || sid >= a->nstreams) {
+		a_fail(a, UV_EPROTO, "message before authentication");
+		return;
+	}
+	st = a->st[sid];
+	if (!st) {
+		if (!so->server) {
+			/* a stream we released: the server is late or lying */
+			a_fail(a, UV_EPROTO, "message on a closed stream");
+			return;
+		}
+		st = st_new(a, sid, 0);
+		st->state = S_OPENING;
+		st->owner_closed = 1; /* until the server takes it */
+		r = sctpp_rec_open(&st->rx, buf, len, &type, &body, &blen);
+		if (r < 0 || type != SCTPP_OPEN) {
+			a_fail(a, UV_EPROTO,
+			       r == -EBADMSG ? "record not authentic" : "first record is not OPEN");
+			return;
+		}
+		if (sctpp_open_parse(body, blen, &t) < 0) {
+			st_reset(st, "malformed OPEN");
+			return;
+		}
+		st->owner_closed = 0;
+		st->target = t;
+		sctp_stats.opens++;
+		so->ops->open(a, so->ud, &st->s, &t);
+		return;
+	}
+	if (st->close_rcvd) {
+		a_fail(a, UV_EPROTO, "record after CLOSE");
+		return;
+	}
+	r = sctpp_rec_open(&st->rx, buf, len, &type, &body, &blen);
+	if (r < 0) {
+		a_fail(a, UV_EPROTO, r == -EBADMSG ? "record not authentic" : "malformed record");
+		return;
+	}
+	log_trace(st->s.id, "sctp stream %u: %s (%zu)", sid, sctpp_type_name(type), blen);
+	on_record(a, st, type, body, blen);
+}
+
+static void on_ctl_msg(scassoc_t *a, const uint8_t *buf, size_t len)
+{
+	scsock_t *so = a->sock;
+	const scassoc_cfg_t *cfg = so->cfg;
+	sctpp_auth_t au;
+	uint8_t ans[SCTPP_AUTH_OK_LEN];
+	uint64_t now = wall_ms();
+	int r;
+
+	if (a->state != A_AUTH) {
+		a_fail(a, UV_EPROTO, "unexpected message on stream 0");
+		return;
+	}
+	if (so->server) {
+		r = sctpp_auth_parse(cfg->keys, buf, len, &au);
+		if (r < 0) {
+			a_fail(a, UV_EACCES,
+			       r == -EBADMSG ? "AUTH not authentic (wrong key?)"
+			                     : "malformed AUTH");
+			return;
+		}
+		if (au.ts_ms + cfg->skew_ms < now || au.ts_ms > now + cfg->skew_ms ||
+		    (now < cfg->start_ms + cfg->skew_ms && au.ts_ms + 1000 < cfg->start_ms)) {
+			a_fail(a, UV_EACCES, "AUTH timestamp outside the window");
+			return;
+		}
+		r = replay_check_add(cfg->replay, au.nonce, now, now + 2 * cfg->skew_ms);
+		if (r != REPLAY_NEW) {
+			a_fail(a, UV_EACCES,
+			       r == REPLAY_SEEN ? "replayed AUTH" : "replay cache full");
+			return;
+		}
+		memcpy(a->cn, au.nonce, SCTPP_NONCE);
+		random_bytes(a->sn, SCTPP_NONCE);
+		a->peer_window = au.window;
+		sctpp_answer_build(cfg->keys, a->cn, a->sn, cfg->window, ans);
+		a->ctl = sbuf_from(ans, sizeof(ans));
+	} else {
+		r = sctpp_answer_check(cfg->keys, a->cn, buf, len, a->sn, &a->peer_window);
+		if (r < 0) {
+			a_fail(a, UV_EACCES, "server's AUTH_OK is not authentic (another key?)");
+			return;
+		}
+	}
+	if (a->timer)
+		uv_timer_stop(a->timer);
+	a_set_state(a, A_UP);
+	sctp_stats.assocs_up++;
+	log_info(a->id, "%s: sctp association with %s up (%u streams)", cfg->name, a->peer_str,
+	         a->nstreams);
+	a_dirty(a);
+	if (so->ops->up)
+		so->ops->up(a, so->ud);
+}
+
+static void on_msg(scassoc_t *a, uint16_t sid, int flags, uint8_t *data, size_t len)
+{
+	size_t cap = sid ? SCTPP_REC_MAX : SCTPP_AUTH_LEN;
+
+	if (a->part || !(flags & MSG_EOR)) {
+		/* partial delivery: put the pieces together, bounded */
+		if ((a->part && a->part_sid != sid) || a->part_len + len > cap) {
+			a_fail(a, UV_EPROTO, "message too long");
+			return;
+		}
+		if (!a->part) {
+			a->part = malloc(cap);
+			if (!a->part)
+				abort();
+			a->part_sid = sid;
+			a->part_len = 0;
+		}
+		memcpy(a->part + a->part_len, data, len);
+		a->part_len += len;
+		if (!(flags & MSG_EOR))
+			return;
+		data = a->part;
+		len = a->part_len;
+	}
+	if (sid == 0)
+		on_ctl_msg(a, data, len);
+	else if (len > cap)
+		a_fail(a, UV_EPROTO, "record too long");
+	else
+		on_stream_msg(a, sid, data, len);
+	if (a->part) {
+		free(a->part);
+		a->part = NULL;
+	}
+}
+
+/* ---- associations ---- */
+
+static void sock_unlink(scsock_t *s);
+
+static void free_timer(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void on_auth_timeout(uv_timer_t *t)
+{
+	scassoc_t *a = t->data;
+
+	a_fail(a, UV_ETIMEDOUT, "no authentication in time");
+}
+
+static scassoc_t *a_new(scsock_t *so, sctp_assoc_t aid)
+{
+	scassoc_t *a = calloc(1, sizeof(*a));
+	static uint64_t ids;
+
+	if (!a)
+		abort();
+	a->sock = so;
+	a->aid = aid;
+	a->id = ++ids;
+	a->next = so->assocs;
+	so->assocs = a;
+	a->next_sid = 1;
+	return a;
+}
+
+static void a_setup_streams(scassoc_t *a, uint16_t out, uint16_t in)
+{
+	uint16_t n = out < in ? out : in;
+
+	if (n > SCTPA_STREAMS)
+		n = SCTPA_STREAMS;
+	a->nstreams = n;
+	a->st = calloc(n ? n : 1, sizeof(*a->st));
+	a->gen = calloc(n ? n : 1, sizeof(*a->gen));
+	if (!a->st || !a->gen)
+		abort();
+}
+
+/* Detach every stream, tell the owner, queue a for freeing. */
+static void a_fail(scassoc_t *a, int err, const char *why)
+{
+	scsock_t *so = a->sock;
+
+	if (a->state == A_DEAD)
+		return;
+	log_info(a->id, "%s: sctp association with %s %s: %s", so->cfg->name, a->peer_str,
+	         a->state == A_UP ? "lost" : "failed", why);
+	if (err == UV_EPROTO)
+		sctp_stats.proto_errors++;
+	if (so->server && a->state != A_CONNECTING) {
+		/* tell the peer at once */
+		struct sctp_sndinfo si = {.snd_flags = SCTP_ABORT, .snd_assoc_id = a->aid};
+		usrsctp_sendv(so->so, NULL, 0, NULL, 0, &si, sizeof(si), SCTP_SENDV_SNDINFO, 0);
+	}
+	a_set_state(a, A_DEAD);
+	for (uint16_t i = 1; i < a->nstreams; i++) {
+		scstream_t *st = a->st[i];
+		if (!st)
+			continue;
+		tx_del(st);
+		a->st[i] = NULL;
+		st->a = NULL;
+		if (!st->err)
+			st->err =
+			    st->state == S_OPENING && !so->server ? UV_ECONNABORTED : UV_ECONNRESET;
+		sbufq_clear(&st->txq);
+		st->s.wq_bytes = 0;
+		if (st->owner_closed)
+			grave_add(st);
+		else
+			pend_add(st);
+	}
+	a->nlive = 0;
+	if (a->blocked) {
+		a->blocked = 0;
+		rt.nblocked--;
+	}
+	/* unlink from the socket; a client's socket goes with its association */
+	for (scassoc_t **pp = &so->assocs; *pp; pp = &(*pp)->next)
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	if (!so->server) {
+		sock_unlink(so);
+		a->own_sock = 1;
+	}
+	a->next = rt.dead;
+	rt.dead = a;
+	a->in_dead = 1;
+	rt_wake();
+	if (!a->down_called) {
+		a->down_called = 1;
+		if (so->ops->down)
+			so->ops->down(a, so->ud, err, why);
+	}
+}
+
+static void a_free(scassoc_t *a)
+{
+	if (a->own_sock) {
+		struct linger lg = {1, 0}; /* close = ABORT */
+		usrsctp_setsockopt(a->sock->so, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		usrsctp_close(a->sock->so);
+		free(a->sock);
+	}
+	if (a->timer)
+		uv_close((uv_handle_t *)a->timer, free_timer);
+	sbuf_free(a->ctl);
+	free(a->part);
+	free(a->st);
+	free(a->gen);
+	free(a);
+}
+
+static scassoc_t *a_find(scsock_t *so, sctp_assoc_t aid)
+{
+	if (!so->server)
+		return so->assocs;
+	for (scassoc_t *a = so->assocs; a; a = a->next)
+		if (a->aid == aid)
+			return a;
+	return NULL;
+}
+
+static void peer_of(scsock_t *so, scassoc_t *a)
+{
+	struct sockaddr *addrs = NULL;
+	int n = usrsctp_getpaddrs(so->so, a->aid, &addrs);
+
+	if (n > 0 && addrs) {
+		memcpy(&a->peer, addrs,
+		       addrs->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+		                                    : sizeof(struct sockaddr_in));
+		sockaddr_str((struct sockaddr *)&a->peer, a->peer_str, sizeof(a->peer_str));
+	}
+	if (addrs)
+		usrsctp_freepaddrs(addrs);
+}
+
+static void on_assoc_change(scsock_t *so, const struct sctp_assoc_change *c)
+{
+	scassoc_t *a = a_find(so, c->sac_assoc_id);
+	const scassoc_cfg_t *cfg = so->cfg;
+
+	switch (c->sac_state) {
+	case SCTP_COMM_UP:
+		if (so->server) {
+			if (a) /* should not happen; start over */
+				a_fail(a, UV_ECONNRESET, "restarted");
+			a = a_new(so, c->sac_assoc_id);
+			peer_of(so, a);
+			a_setup_streams(a, c->sac_outbound_streams, c->sac_inbound_streams);
+			a->state = A_AUTH;
+			log_debug(a->id, "%s: sctp association from %s", cfg->name, a->peer_str);
+			if (cfg->clients &&
+			    !acl_permits(cfg->clients, (struct sockaddr *)&a->peer)) {
+				a_fail(a, UV_EACCES, "client not allowed");
+				return;
+			}
+			if (cfg->auth_timeout_ms) {
+				a->timer = malloc(sizeof(*a->timer));
+				if (!a->timer)
+					abort();
+				uv_timer_init(rt.loop, a->timer);
+				a->timer->data = a;
+				uv_timer_start(a->timer, on_auth_timeout, cfg->auth_timeout_ms, 0);
+			}
+		} else if (a && a->state == A_CONNECTING) {
+			sctpp_auth_t au = {.ts_ms = wall_ms(), .window = cfg->window};
+			uint8_t msg[SCTPP_AUTH_LEN];
+			a->aid = c->sac_assoc_id;
+			a_setup_streams(a, c->sac_outbound_streams, c->sac_inbound_streams);
+			random_bytes(a->cn, SCTPP_NONCE);
+			memcpy(au.nonce, a->cn, SCTPP_NONCE);
+			sctpp_auth_build(cfg->keys, &au, msg);
+			a->ctl = sbuf_from(msg, sizeof(msg));
+			a_set_state(a, A_AUTH);
+			a_dirty(a);
+		}
+		break;
+	case SCTP_RESTART:
+		if (a)
+			a_fail(a, UV_ECONNRESET, "peer restarted");
+		break;
+	case SCTP_COMM_LOST:
+		if (a)
+			a_fail(a, UV_ECONNRESET, "peer lost (no answer to heartbeats or data)");
+		break;
+	case SCTP_SHUTDOWN_COMP:
+		if (a)
+			a_fail(a, UV_ECONNRESET, "shut down by the peer");
+		break;
+	case SCTP_CANT_STR_ASSOC:
+		if (a)
+			a_fail(a, UV_ECONNREFUSED, "cannot reach the server");
+		break;
+	default:
+		break;
+	}
+}
+
+static scsock_t *sock_find(uint64_t id)
+{
+	for (scsock_t *s = rt.socks; s; s = s->next)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+static void dispatch(ev_t *e)
+{
+	scsock_t *so = sock_find(e->sock);
+	scassoc_t *a;
+
+	if (!so)
+		return;
+	if (e->kind == EV_EOF) {
+		if (!so->server && so->assocs)
+			a_fail(so->assocs, UV_ECONNRESET, "connection closed");
+		return;
+	}
+	if (e->flags & MSG_NOTIFICATION) {
+		const union sctp_notification *n = e->data;
+		if (e->len >= sizeof(n->sn_header) && n->sn_header.sn_type == SCTP_ASSOC_CHANGE &&
+		    e->len >= sizeof(struct sctp_assoc_change))
+			on_assoc_change(so, &n->sn_assoc_change);
+		return;
+	}
+	a = a_find(so, e->aid);
+	if (!a || a->state == A_DEAD)
+		return;
+	on_msg(a, e->sid, e->flags, e->data, e->len);
+}
+
+/* ---- delivering to owners ---- */
+
+static void deliver(scstream_t *st)
+{
+	stream_t *s = &st->s;
+
+	if (st->cb) { /* client: the open is answered */
+		dial_cb cb = st->cb;
+		void *ud = st->ud;
+		if (st->err) {
+			int err = st->err;
+			s->closed = 1;
+			st_close(s); /* sends CLOSE if the association is still there */
+			cb(ud, NULL, err);
+			return;
+		}
+		if (st->state != S_OPEN)
+			return;
+		st->cb = NULL;
+		cb(ud, s, 0);
+		if (st->owner_closed)
+			return;
+	}
+	if (st->owner_closed || !s->cbs)
+		return;
+	if (st->err) {
+		if (!st->err_delivered) {
+			st->err_delivered = 1;
+			if (s->cbs->on_error)
+				s->cbs->on_error(s, st->err);
+		}
+		return;
+	}
+	while (!st->paused && st->rxq.head && !st->owner_closed) {
+		sbuf_t *b = sbufq_pop(&st->rxq);
+		st->rx_unacked += b->len;
+		s->cbs->on_read(s, b);
+	}
+	if (st->owner_closed)
+		return;
+	st_grant(st);
+	if (!st->paused && st->eof_rcvd && !st->eof_delivered && !st->rxq.head) {
+		st->eof_delivered = 1;
+		s->cbs->on_read(s, NULL);
+		if (st->owner_closed)
+			return;
+	}
+	if (st->drain_want) {
+		st->drain_want = 0;
+		if (s->cbs->on_drain)
+			s->cbs->on_drain(s);
+	}
+}
+
+static void rt_run(uv_async_t *h)
+{
+	ev_t *e;
+	int space, rounds = 0;
+
+	pthread_mutex_lock(&rt.mu);
+	e = rt.head;
+	rt.head = rt.tail = NULL;
+	space = rt.send_space;
+	rt.send_space = 0;
+	pthread_mutex_unlock(&rt.mu);
+	while (e) {
+		ev_t *next = e->next;
+		dispatch(e);
+		free(e->data);
+		free(e);
+		e = next;
+	}
+	if (space && rt.nblocked) {
+		for (scsock_t *s = rt.socks; s; s = s->next)
+			for (scassoc_t *a = s->assocs; a; a = a->next)
+				if (a->blocked) {
+					a->blocked = 0;
+					rt.nblocked--;
+					a_dirty(a);
+				}
+	}
+	while ((rt.dirty || rt.pend_head) && rounds++ < 64) {
+		scassoc_t *list = rt.dirty;
+		rt.dirty = NULL;
+		while (list) {
+			scassoc_t *a = list;
+			list = a->dirty_next;
+			a->dirty = 0;
+			a_pump(a);
+		}
+		while (rt.pend_head) {
+			scstream_t *st = rt.pend_head;
+			pend_del(st);
+			deliver(st);
+		}
+	}
+	if (rt.dirty || rt.pend_head)
+		rt_wake();
+	while (rt.grave) {
+		scstream_t *st = rt.grave;
+		rt.grave = st->grave_next;
+		if (st->in_pend)
+			pend_del(st);
+		if (st->a) { /* its CLOSE still has to go out */
+			st->in_grave = 0;
+			continue;
+		}
+		st_free(st);
+	}
+	while (rt.dead) {
+		scassoc_t *a = rt.dead;
+		rt.dead = a->next;
+		if (a->dirty) { /* unlink from the dirty list */
+			for (scassoc_t **pp = &rt.dirty; *pp; pp = &(*pp)->dirty_next)
+				if (*pp == a) {
+					*pp = a->dirty_next;
+					break;
+				}
+		}
+		a_free(a);
+	}
+}
+
+static void on_retry(uv_timer_t *t)
+{
+	if (!rt.nblocked)
+		return;
+	for (scsock_t *s = rt.socks; s; s = s->next)
+		for (scassoc_t *a = s->assocs; a; a = a->next)
+			if (a->blocked) {
+				a->blocked = 0;
+				rt.nblocked--;
+				a_dirty(a);
+			}
+}
+
+/* ---- set-up ---- */
+
+/* usrsctp_init(0) opens no UDP socket at all: a client takes a port the
+ * kernel picks for a moment (free in IPv4 and IPv6, as usrsctp binds both). */
+static int ephemeral_udp_port(void)
+{
+	for (int tries = 0; tries < 20; tries++) {
+		struct sockaddr_in a = {.sin_family = AF_INET};
+		struct sockaddr_in6 a6 = {.sin6_family = AF_INET6};
+		socklen_t len = sizeof(a);
+		int fd = socket(AF_INET, SOCK_DGRAM, 0), fd6, ok;
+		if (fd < 0)
+			return -errno;
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+		    getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+			close(fd);
+			return -errno;
+		}
+		fd6 = socket(AF_INET6, SOCK_DGRAM, 0);
+		a6.sin6_port = a.sin_port;
+		if (fd6 >= 0)
+			setsockopt(fd6, IPPROTO_IPV6, IPV6_V6ONLY, &(int){1}, sizeof(int));
+		ok = fd6 < 0 || bind(fd6, (struct sockaddr *)&a6, sizeof(a6)) == 0;
+		if (fd6 >= 0)
+			close(fd6);
+		close(fd);
+		if (ok)
+			return ntohs(a.sin_port);
+	}
+	return -EADDRINUSE;
+}
+
+int sctp_rt_init(uv_loop_t *loop, uint16_t udp_port, char *err, size_t errlen)
+{
+	int p;
+
+	if (rt.inited) {
+		if (loop != rt.loop || (udp_port && udp_port != rt.port)) {
+			snprintf(err, errlen,
+			         "usrsctp already runs on UDP port %u in this process (one "
+			         "sctp+udp port per process)",
+			         rt.port);
+			return -EADDRINUSE;
+		}
+		return 0;
+	}
+	if (!udp_port) {
+		if ((p = ephemeral_udp_port()) < 0) {
+			snprintf(err, errlen, "no free UDP port for SCTP over UDP: %s",
+			         strerror(-p));
+			return p;
+		}
+		udp_port = (uint16_t)p;
+	}
+	rt.inited = 1;
+	rt.port = udp_port;
+	rt.loop = loop;
+	usrsctp_init(udp_port, NULL, NULL);
+	usrsctp_sysctl_set_sctp_blackhole(2); /* other processes' raw SCTP is not ours to abort */
+	usrsctp_sysctl_set_sctp_ecn_enable(0);
+	usrsctp_sysctl_set_sctp_rto_initial_default(500);
+	usrsctp_sysctl_set_sctp_rto_min_default(100);
+	usrsctp_sysctl_set_sctp_rto_max_default(1000);
+	usrsctp_sysctl_set_sctp_init_rto_max_default(1000);
+	usrsctp_sysctl_set_sctp_heartbeat_interval_default(1000);
+	usrsctp_sysctl_set_sctp_init_rtx_max_default(4);
+	usrsctp_sysctl_set_sctp_assoc_rtx_max_default(4);
+	usrsctp_sysctl_set_sctp_path_rtx_max_default(4);
+	uv_async_init(loop, &rt.async, rt_run);
+	uv_unref((uv_handle_t *)&rt.async);
+	uv_timer_init(loop, &rt.retry);
+	uv_unref((uv_handle_t *)&rt.retry);
+	rt.retry.data = NULL;
+	return 0;
+}
+
+uint16_t sctp_rt_udp_port(void)
+{
+	return rt.port;
+}
+
+static int sock_setup(scsock_t *s, const struct sockaddr *peer)
+{
+	struct socket *so = s->so;
+	const scassoc_cfg_t *cfg = s->cfg;
+	struct sctp_initmsg im = {.sinit_num_ostreams = SCTPA_STREAMS,
+	                          .sinit_max_instreams = SCTPA_STREAMS,
+	                          .sinit_max_attempts = 4,
+	                          .sinit_max_init_timeo = 1000};
+	struct sctp_paddrparams pp = {0};
+	struct sctp_assocparams ap = {0};
+	struct sctp_rtoinfo ri = {.srto_initial = 500, .srto_min = 100, .srto_max = 1000};
+	uint16_t types[] = {SCTP_ASSOC_CHANGE};
+	int one = 1, buf = (int)cfg->sndbuf;
+
+	usrsctp_set_non_blocking(so, 1);
+	if (usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_INITMSG, &im, sizeof(im)) < 0)
+		return -errno;
+	usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_NODELAY, &one, sizeof(one));
+	usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_RECVRCVINFO, &one, sizeof(one));
+	usrsctp_setsockopt(so, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	usrsctp_setsockopt(so, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		struct sctp_event ev = {
+		    .se_assoc_id = SCTP_FUTURE_ASSOC, .se_type = types[i], .se_on = 1};
+		if (usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_EVENT, &ev, sizeof(ev)) < 0)
+			return -errno;
+	}
+	/* dead peer found in seconds: heartbeats every hb_ms, a few retries,
+	 * retransmission timeouts capped at 1 s */
+	pp.spp_assoc_id = SCTP_FUTURE_ASSOC;
+	pp.spp_hbinterval = cfg->hb_ms;
+	pp.spp_pathmaxrxt = cfg->max_rtx;
+	pp.spp_flags = SPP_HB_ENABLE;
+	usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_PEER_ADDR_PARAMS, &pp, sizeof(pp));
+	ap.sasoc_assoc_id = SCTP_FUTURE_ASSOC;
+	ap.sasoc_asocmaxrxt = cfg->max_rtx;
+	usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_ASSOCINFO, &ap, sizeof(ap));
+	ri.srto_assoc_id = SCTP_FUTURE_ASSOC;
+	usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_RTOINFO, &ri, sizeof(ri));
+	if (s->udp && peer) {
+		struct sctp_udpencaps ue = {0};
+		ue.sue_port = htons(peer->sa_family == AF_INET6
+		                        ? ntohs(((const struct sockaddr_in6 *)peer)->sin6_port)
+		                        : ntohs(((const struct sockaddr_in *)peer)->sin_port));
+		if (usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_REMOTE_UDP_ENCAPS_PORT, &ue,
+		                       sizeof(ue)) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static scsock_t *sock_new(int family, int type, int server, int udp, const scassoc_cfg_t *cfg,
+                          const scassoc_ops_t *ops, void *ud)
+{
+	scsock_t *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		abort();
+	s->id = ++rt.next_sock;
+	s->server = server;
+	s->udp = udp;
+	s->cfg = cfg;
+	s->ops = ops;
+	s->ud = ud;
+	s->so = usrsctp_socket(family, type, IPPROTO_SCTP, on_recv_cb, on_send_cb, cfg->sndbuf / 4,
+	                       (void *)(uintptr_t)s->id);
+	if (!s->so) {
+		free(s);
+		return NULL;
+	}
+	s->next = rt.socks;
+	rt.socks = s;
+	return s;
+}
+
+static void sock_unlink(scsock_t *s)
+{
+	for (scsock_t **pp = &rt.socks; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+}
+
+int sctpa_listen(const struct sockaddr *bind, int udp, const scassoc_cfg_t *cfg,
+                 const scassoc_ops_t *ops, void *ud, scsock_t **out)
+{
+	scsock_t *s = sock_new(bind->sa_family, SOCK_SEQPACKET, 1, udp, cfg, ops, ud);
+	socklen_t len =
+	    bind->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int r;
+
+	if (!s)
+		return -errno ? -errno : -ENOMEM;
+	if ((r = sock_setup(s, NULL)) < 0 ||
+	    usrsctp_bind(s->so, (struct sockaddr *)bind, len) < 0 || usrsctp_listen(s->so, 1) < 0) {
+		r = r < 0 ? r : -errno;
+		sock_unlink(s);
+		usrsctp_close(s->so);
+		free(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+void sctp_sock_close(scsock_t *s)
+{
+	if (!s)
+		return;
+	/* no callbacks: the owner is going away */
+	static const scassoc_ops_t none = {0};
+	s->ops = &none;
+	while (s->assocs)
+		a_fail(s->assocs, UV_ECONNRESET, "closed");
+	sock_unlink(s);
+	usrsctp_close(s->so);
+	free(s);
+}
+
+int sctpa_connect(const struct sockaddr *to, int udp, const scassoc_cfg_t *cfg,
+                  const scassoc_ops_t *ops, void *ud, scassoc_t **out)
+{
+	scsock_t *s = sock_new(to->sa_family, SOCK_STREAM, 0, udp, cfg, ops, ud);
+	socklen_t len =
+	    to->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	scassoc_t *a;
+	int r;
+
+	if (!s)
+		return -errno ? -errno : -ENOMEM;
+	if ((r = sock_setup(s, to)) < 0 ||
+	    (usrsctp_connect(s->so, (struct sockaddr *)to, len) < 0 && errno != EINPROGRESS)) {
+		r = r < 0 ? r : -errno;
+		sock_unlink(s);
+		usrsctp_close(s->so);
+		free(s);
+		return r;
+	}
+	a = a_new(s, 0);
+	memcpy(&a->peer, to, len);
+	sockaddr_str(to, a->peer_str, sizeof(a->peer_str));
+	a->state = A_CONNECTING;
+	*out = a;
+	return 0;
+}
+
+void sctp_assoc_close(scassoc_t *a, const char *why)
+{
+	a->down_called = 1; /* no callback */
+	a_fail(a, UV_ECONNRESET, why);
+}
+
+int sctp_assoc_is_up(const scassoc_t *a)
+{
+	return a && a->state == A_UP;
+}
+const char *sctp_assoc_peer(const scassoc_t *a)
+{
+	return a->peer_str;
+}
+const struct sockaddr *sctp_assoc_peer_addr(const scassoc_t *a)
+{
+	return (const struct sockaddr *)&a->peer;
+}
+size_t sctp_assoc_nstreams(const scassoc_t *a)
+{
+	return a->nlive;
+}
+
+int sctp_assoc_open(scassoc_t *a, const target_t *t, uint64_t id, dial_cb cb, void *ud,
+                    stream_t **req)
+{
+	scstream_t *st;
+	uint16_t sid = 0;
+
+	if (a->state != A_UP || a->nstreams < 2)
+		return -EAGAIN;
+	for (uint16_t i = 0; i < a->nstreams - 1; i++) {
+		uint16_t c = (uint16_t)(1 + (a->next_sid - 1 + i) % (a->nstreams - 1));
+		if (!a->st[c]) {
+			sid = c;
+			break;
+		}
+	}
+	if (!sid)
+		return -EAGAIN;
+	a->next_sid = (uint16_t)(sid % (a->nstreams - 1) + 1);
+	st = st_new(a, sid, id);
+	st->state = S_OPENING;
+	st->target = *t;
+	st->cb = cb;
+	st->ud = ud;
+	st->open_want = 1;
+	tx_add(st);
+	*req = &st->s;
+	log_debug(id, "sctp stream %u: open", sid);
+	return 0;
+}
+
+void sctp_open_cancel(stream_t *req)
+{
+	stream_close(req);
+}
+
+void sctp_stream_answer(stream_t *s, int err)
+{
+	scstream_t *st = (scstream_t *)s;
+
+	if (!st->a || st->state != S_OPENING)
+		return;
+	if (err < 0) {
+		char text[SCTPP_FAIL_TEXT + 1];
+		int n;
+		snprintf(text, sizeof(text), "%s", uv_strerror(err));
+		n = sctpp_fail_encode(socks5_rep_from_err(err), text, st->fail_body,
+		                      sizeof(st->fail_body));
+		st->fail_len = n > 0 ? (size_t)n : 0;
+		st->fail_want = 1;
+	} else {
+		st->state = S_OPEN;
+		st->ok_want = 1;
+	}
+	tx_add(st);
+}

@@ -1,0 +1,102 @@
+/* sctp_assoc: usrsctp driven from the libuv loop, one association with its
+ * tunneled connections, each SCTP stream a stream_t.
+ *
+ * usrsctp runs its own threads (timers, UDP and raw receive).  Its callbacks
+ * (receive, send space) only copy what they got into an event, put it on a
+ * mutex-protected queue and wake the loop with a uv_async_t; everything else,
+ * usrsctp_sendv included, happens on the loop thread.  Callbacks carry the
+ * socket's integer id, never a pointer, so an event for a socket closed
+ * meanwhile is dropped.
+ *
+ * usrsctp is initialised once per process, with the UDP port of the first
+ * user: a `sctp+udp` listener's port, or 0 (an ephemeral port) when a hop
+ * comes first.  SCTP over UDP (RFC 6951) sets the peer's encapsulation port
+ * per socket; `sctp://` sends raw SCTP (root, or kernel-free hosts only).
+ *
+ * Association states: CONNECTING -> AUTH (client sent AUTH / server waits
+ * for it) -> UP -> DEAD.  A stream lifetime (client side): OPENING (OPEN
+ * sent) -> OPEN (OPEN_OK) -> closed by its owner, and its stream id is free
+ * again once both sides have sent CLOSE.  Flow control is per stream: each
+ * side may send DATA up to the window the other granted (AUTH / AUTH_OK
+ * give the initial window, CREDIT adds to it as the reader consumes), so a
+ * paused reader on one stream never fills the association.
+ */
+#ifndef SLUICE_SCTP_ASSOC_H
+#define SLUICE_SCTP_ASSOC_H
+
+#include <uv.h>
+
+#include "core/dial.h"
+#include "core/replay.h"
+#include "core/stream.h"
+#include "tunnel/sctp_proto.h"
+
+#define SCTPA_STREAMS 2048 /* streams asked for in each direction */
+
+typedef struct scassoc scassoc_t;
+typedef struct scsock scsock_t;
+
+typedef struct scassoc_ops {
+	/* authenticated; streams may be opened */
+	void (*up)(scassoc_t *a, void *ud);
+	/* gone (err < 0, why for logs); a is freed when this returns */
+	void (*down)(scassoc_t *a, void *ud, int err, const char *why);
+	/* server: the client opens s to t; answer with sctp_stream_answer() */
+	void (*open)(scassoc_t *a, void *ud, stream_t *s, const target_t *t);
+	/* client: a stream id was freed (waiting opens may go) */
+	void (*avail)(scassoc_t *a, void *ud);
+} scassoc_ops_t;
+
+typedef struct scassoc_cfg {
+	const char *name; /* for logs */
+	const sctpp_keys_t *keys;
+	uint32_t window;  /* receive window we grant per stream */
+	uint32_t hb_ms;   /* heartbeat interval */
+	uint16_t max_rtx; /* retransmissions before the peer is dead */
+	uint32_t sndbuf;
+	/* server */
+	replay_t *replay;
+	uint64_t skew_ms, start_ms, auth_timeout_ms;
+	const acl_t *clients;
+} scassoc_cfg_t;
+
+/* Initialise usrsctp once per process. */
+int sctp_rt_init(uv_loop_t *loop, uint16_t udp_port, char *err, size_t errlen);
+uint16_t sctp_rt_udp_port(void);
+
+/* Server: listen on bind (its port is the SCTP port; the UDP port is the
+ * runtime's).  cfg and ops must outlive the socket. */
+int sctpa_listen(const struct sockaddr *bind, int udp, const scassoc_cfg_t *cfg,
+                 const scassoc_ops_t *ops, void *ud, scsock_t **out);
+/* Close a socket: its associations are aborted without callbacks. */
+void sctp_sock_close(scsock_t *s);
+
+/* Client: connect to `to` (SCTP port = UDP encapsulation port for udp). */
+int sctpa_connect(const struct sockaddr *to, int udp, const scassoc_cfg_t *cfg,
+                  const scassoc_ops_t *ops, void *ud, scassoc_t **out);
+/* Abort an association; no callback fires. */
+void sctp_assoc_close(scassoc_t *a, const char *why);
+int sctp_assoc_is_up(const scassoc_t *a);
+const char *sctp_assoc_peer(const scassoc_t *a);
+const struct sockaddr *sctp_assoc_peer_addr(const scassoc_t *a);
+size_t sctp_assoc_nstreams(const scassoc_t *a); /* live stream ids */
+
+/* Client: open a stream to t.  cb(ud, s, 0) after OPEN_OK, cb(ud, NULL,
+ * err) on OPEN_FAIL, or cb(ud, NULL, UV_ECONNABORTED) when the association
+ * was lost before the answer (the open may be retried).  -EAGAIN when no
+ * stream id is free.  *req is for sctp_open_cancel(). */
+int sctp_assoc_open(scassoc_t *a, const target_t *t, uint64_t id, dial_cb cb, void *ud,
+                    stream_t **req);
+void sctp_open_cancel(stream_t *req);
+
+/* Server: answer an open: 0 sends OPEN_OK, else OPEN_FAIL with the SOCKS5
+ * code of err (the owner then closes s). */
+void sctp_stream_answer(stream_t *s, int err);
+int sctp_stream_is(const stream_t *s);
+
+typedef struct sctp_stats {
+	uint64_t assocs_up, streams, opens, bytes_in, bytes_out, proto_errors, blocked;
+} sctp_stats_t;
+extern sctp_stats_t sctp_stats;
+
+#endif

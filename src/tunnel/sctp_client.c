@@ -1,0 +1,417 @@
+/* sctp_client: one association per hop, shared by every connection.
+ *
+ * The association is brought up on the first dial (usrsctp starts then, so
+ * a listener in the same process picks its UDP port first), authenticated,
+ * and kept: when it is lost it is re-established with backoff (100 ms
+ * doubling to 5 s).  A dial takes a free stream id and sends OPEN; it
+ * waits in a queue while the association is down or every id is in use,
+ * within the caller's connect timeout (dial_start cancels it).  Streams in
+ * flight when the association dies fail with a reset; opens that had no
+ * answer yet go back to the queue.
+ */
+#include "tunnel/sctp_client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/metrics.h"
+#include "tunnel/sctp_assoc.h"
+
+#define BACKOFF_MIN 100
+#define BACKOFF_MAX 5000
+
+typedef struct creq creq_t;
+
+typedef struct sccli {
+	dialer_t d;
+	int udp;
+	char name[300];
+	sctpp_keys_t keys;
+	scassoc_cfg_t cfg;
+	scassoc_t *a;
+	uv_getaddrinfo_t *gai;
+	uv_timer_t timer;
+	uint64_t backoff_ms;
+	creq_t *wait_head, *wait_tail; /* waiting for the association or an id */
+	creq_t *flight;                /* OPEN sent, no answer yet */
+	uint64_t opens, fails, assocs;
+	unsigned started : 1, closing : 1;
+} sccli_t;
+
+struct creq {
+	creq_t *prev, *next;
+	sccli_t *cl;
+	target_t t;
+	uint64_t id;
+	dial_cb cb;
+	void *ud;
+	stream_t *st; /* in flight */
+	int waiting;
+};
+
+static void connect_now(sccli_t *cl);
+static void issue_waiting(sccli_t *cl);
+
+/* ---- request lists ---- */
+
+static void list_del(sccli_t *cl, creq_t *q)
+{
+	creq_t **head = q->waiting ? &cl->wait_head : &cl->flight;
+
+	if (q->prev)
+		q->prev->next = q->next;
+	else
+		*head = q->next;
+	if (q->next)
+		q->next->prev = q->prev;
+	else if (q->waiting)
+		cl->wait_tail = q->prev;
+	q->prev = q->next = NULL;
+}
+
+static void wait_push(sccli_t *cl, creq_t *q, int front)
+{
+	q->waiting = 1;
+	q->prev = q->next = NULL;
+	if (front) {
+		q->next = cl->wait_head;
+		if (cl->wait_head)
+			cl->wait_head->prev = q;
+		else
+			cl->wait_tail = q;
+		cl->wait_head = q;
+		return;
+	}
+	q->prev = cl->wait_tail;
+	if (cl->wait_tail)
+		cl->wait_tail->next = q;
+	else
+		cl->wait_head = q;
+	cl->wait_tail = q;
+}
+
+static void flight_push(sccli_t *cl, creq_t *q)
+{
+	q->waiting = 0;
+	q->prev = NULL;
+	q->next = cl->flight;
+	if (cl->flight)
+		cl->flight->prev = q;
+	cl->flight = q;
+}
+
+/* ---- opens ---- */
+
+static void on_open(void *ud, stream_t *s, int err)
+{
+	creq_t *q = ud;
+	sccli_t *cl = q->cl;
+
+	list_del(cl, q);
+	q->st = NULL;
+	if (err == UV_ECONNABORTED && !cl->closing) {
+		/* the association died before the server answered: try again */
+		wait_push(cl, q, 1);
+		connect_now(cl);
+		return;
+	}
+	if (err < 0)
+		cl->fails++;
+	else
+		cl->opens++;
+	q->cb(q->ud, s, err);
+	free(q);
+}
+
+static int issue(sccli_t *cl, creq_t *q)
+{
+	int r = sctp_assoc_open(cl->a, &q->t, q->id, on_open, q, &q->st);
+
+	if (r < 0)
+		return r;
+	flight_push(cl, q);
+	return 0;
+}
+
+static void issue_waiting(sccli_t *cl)
+{
+	while (cl->wait_head && sctp_assoc_is_up(cl->a)) {
+		creq_t *q = cl->wait_head;
+		list_del(cl, q);
+		if (issue(cl, q) < 0) {
+			wait_push(cl, q, 1);
+			return;
+		}
+	}
+}
+
+/* ---- the association ---- */
+
+static void cli_up(scassoc_t *a, void *ud)
+{
+	sccli_t *cl = ud;
+
+	cl->backoff_ms = 0;
+	cl->assocs++;
+	issue_waiting(cl);
+}
+
+static void cli_avail(scassoc_t *a, void *ud)
+{
+	issue_waiting(ud);
+}
+
+static void on_backoff(uv_timer_t *t)
+{
+	connect_now(t->data);
+}
+
+static void retry_later(sccli_t *cl)
+{
+	cl->backoff_ms = cl->backoff_ms ? cl->backoff_ms * 2 : BACKOFF_MIN;
+	if (cl->backoff_ms > BACKOFF_MAX)
+		cl->backoff_ms = BACKOFF_MAX;
+	uv_timer_start(&cl->timer, on_backoff, cl->backoff_ms, 0);
+}
+
+static void cli_down(scassoc_t *a, void *ud, int err, const char *why)
+{
+	sccli_t *cl = ud;
+
+	if (cl->a == a)
+		cl->a = NULL;
+	if (!cl->closing)
+		retry_later(cl);
+}
+
+static const scassoc_ops_t cli_ops = {.up = cli_up, .down = cli_down, .avail = cli_avail};
+
+static void connect_addr(sccli_t *cl, const struct sockaddr *sa)
+{
+	int r = sctpa_connect(sa, cl->udp, &cl->cfg, &cli_ops, cl, &cl->a);
+
+	if (r < 0) {
+		log_warn(0, "%s: cannot start an association: %s", cl->name, strerror(-r));
+		cl->a = NULL;
+		retry_later(cl);
+		return;
+	}
+	log_debug(0, "%s: associating", cl->name);
+}
+
+static void on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *res)
+{
+	sccli_t *cl = g->data;
+
+	free(g);
+	cl->gai = NULL;
+	if (cl->closing) {
+		if (res)
+			uv_freeaddrinfo(res);
+		return;
+	}
+	if (status < 0 || !res) {
+		log_warn(0, "%s: cannot resolve %s: %s", cl->name, cl->d.server.host,
+		         uv_strerror(status));
+		retry_later(cl);
+		return;
+	}
+	connect_addr(cl, res->ai_addr);
+	uv_freeaddrinfo(res);
+}
+
+static void connect_now(sccli_t *cl)
+{
+	struct sockaddr_storage ss;
+	char err[200], port[8];
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM};
+
+	if (cl->a || cl->gai || cl->closing || uv_is_active((uv_handle_t *)&cl->timer))
+		return;
+	if (!cl->started) {
+		if (sctp_rt_init(cl->d.loop, 0, err, sizeof(err)) < 0) {
+			log_err(0, "%s: %s", cl->name, err);
+			return;
+		}
+		cl->started = 1;
+	}
+	if (target_is_ip(&cl->d.server, &ss)) {
+		connect_addr(cl, (struct sockaddr *)&ss);
+		return;
+	}
+	cl->gai = malloc(sizeof(*cl->gai));
+	if (!cl->gai)
+		abort();
+	cl->gai->data = cl;
+	snprintf(port, sizeof(port), "%u", cl->d.server.port);
+	if (uv_getaddrinfo(cl->d.loop, cl->gai, on_resolved, cl->d.server.host, port, &hints) < 0) {
+		free(cl->gai);
+		cl->gai = NULL;
+		retry_later(cl);
+	}
+}
+
+/* ---- dialer ops ---- */
+
+static dial_t *sc_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, dial_cb cb, void *ud)
+{
+	sccli_t *cl = (sccli_t *)d;
+	creq_t *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		abort();
+	q->cl = cl;
+	q->t = *t;
+	q->id = o->id;
+	q->cb = cb;
+	q->ud = ud;
+	if (!sctp_assoc_is_up(cl->a) || cl->wait_head || issue(cl, q) < 0) {
+		wait_push(cl, q, 0);
+		connect_now(cl);
+	}
+	return (dial_t *)q;
+}
+
+static void sc_cancel(dialer_t *d, dial_t *req)
+{
+	sccli_t *cl = (sccli_t *)d;
+	creq_t *q = (creq_t *)req;
+
+	list_del(cl, q);
+	if (q->st)
+		sctp_open_cancel(q->st);
+	free(q);
+}
+
+static void free_on_close(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void sc_free(dialer_t *d)
+{
+	sccli_t *cl = (sccli_t *)d;
+
+	cl->closing = 1;
+	while (cl->wait_head) {
+		creq_t *q = cl->wait_head;
+		list_del(cl, q);
+		free(q);
+	}
+	while (cl->flight) {
+		creq_t *q = cl->flight;
+		list_del(cl, q);
+		if (q->st)
+			sctp_open_cancel(q->st);
+		free(q);
+	}
+	if (cl->a)
+		sctp_assoc_close(cl->a, "hop closed");
+	cl->a = NULL;
+	if (cl->gai)
+		uv_cancel((uv_req_t *)cl->gai);
+	uv_close((uv_handle_t *)&cl->timer, free_on_close);
+}
+
+static const dialer_ops_t sctp_udp_ops = {"sctp+udp", sc_dial, sc_cancel, sc_free};
+static const dialer_ops_t sctp_ops = {"sctp", sc_dial, sc_cancel, sc_free};
+
+static void metrics_fn(mbuf_t *b, void *ud)
+{
+	sccli_t *cl = ud;
+
+	mbuf_printf(b, "sluice_sctp_client_up{hop=\"%s\"} %d\n", cl->name, sctp_assoc_is_up(cl->a));
+	mbuf_printf(b, "sluice_sctp_client_associations_total{hop=\"%s\"} %llu\n", cl->name,
+	            (unsigned long long)cl->assocs);
+	mbuf_printf(b, "sluice_sctp_client_streams{hop=\"%s\"} %zu\n", cl->name,
+	            cl->a ? sctp_assoc_nstreams(cl->a) : 0);
+	mbuf_printf(b, "sluice_sctp_client_opens_total{hop=\"%s\"} %llu\n", cl->name,
+	            (unsigned long long)cl->opens);
+	mbuf_printf(b, "sluice_sctp_client_open_failures_total{hop=\"%s\"} %llu\n", cl->name,
+	            (unsigned long long)cl->fails);
+}
+
+static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
+                   size_t errlen, int udp)
+{
+	sccli_t *cl;
+	const char *key = NULL;
+	uint8_t k[KEY_MAX];
+	size_t klen;
+	uint64_t window = 1 << 20, hb = 1000, rtx = 4, sndbuf = 4 << 20;
+	int r;
+
+	*out = NULL;
+	if (next && next->ops && strcmp(next->ops->scheme, "direct")) {
+		snprintf(err, errlen,
+		         "%s:// must be the first hop (SCTP does not run through %s://)", u->scheme,
+		         next->ops->scheme);
+		return -EINVAL;
+	}
+	if (u->port <= 0 || !u->host[0]) {
+		snprintf(err, errlen, "a server address is required (%s://HOST:PORT?key=KEY)",
+		         u->scheme);
+		return -EINVAL;
+	}
+	if (url_opt_str(u, "key", &key) <= 0) {
+		snprintf(err, errlen, "option 'key' is required (the server's key)");
+		return -EINVAL;
+	}
+	if (key_parse(key, k, &klen) < 0) {
+		snprintf(err, errlen,
+		         "option 'key': not base64 of 16 to 64 bytes (use `sluice keygen`)");
+		return -EINVAL;
+	}
+	if ((r = url_opt_uint(u, "window", SCTPP_WINDOW_MAX, &window, err, errlen)) < 0 ||
+	    (r = url_opt_duration(u, "hb", &hb, err, errlen)) < 0 ||
+	    (r = url_opt_uint(u, "max-rtx", 100, &rtx, err, errlen)) < 0 ||
+	    (r = url_opt_uint(u, "sndbuf", 64 << 20, &sndbuf, err, errlen)) < 0)
+		return r;
+	if (window < SCTPP_WINDOW_MIN) {
+		snprintf(err, errlen, "option 'window': at least %d bytes", SCTPP_WINDOW_MIN);
+		return -EINVAL;
+	}
+	if (!hb || !rtx || sndbuf < 64 * 1024) {
+		snprintf(err, errlen,
+		         "options 'hb', 'max-rtx' and 'sndbuf' (>= 65536) must not be 0");
+		return -EINVAL;
+	}
+	cl = calloc(1, sizeof(*cl));
+	if (!cl)
+		abort();
+	cl->d.ops = udp ? &sctp_udp_ops : &sctp_ops;
+	cl->d.next = next;
+	cl->d.loop = loop;
+	cl->udp = udp;
+	target_set(&cl->d.server, u->host, (uint16_t)u->port);
+	snprintf(cl->name, sizeof(cl->name), "%s://%s%s%s:%d", u->scheme,
+	         strchr(u->host, ':') ? "[" : "", u->host, strchr(u->host, ':') ? "]" : "",
+	         u->port);
+	sctpp_keys_init(&cl->keys, k, klen);
+	cl->cfg.name = cl->name;
+	cl->cfg.keys = &cl->keys;
+	cl->cfg.window = (uint32_t)window;
+	cl->cfg.hb_ms = (uint32_t)hb;
+	cl->cfg.max_rtx = (uint16_t)rtx;
+	cl->cfg.sndbuf = (uint32_t)sndbuf;
+	uv_timer_init(loop, &cl->timer);
+	cl->timer.data = cl;
+	metrics_register(metrics_fn, cl);
+	*out = &cl->d;
+	return 0;
+}
+
+int sctp_udp_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
+                     size_t errlen)
+{
+	return hop_new(loop, u, next, out, err, errlen, 1);
+}
+
+int sctp_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
+                 size_t errlen)
+{
+	return hop_new(loop, u, next, out, err, errlen, 0);
+}

@@ -1,0 +1,261 @@
+/* sctp_proto: see sctp_proto.h and docs/sctp-protocol.md. */
+#include "tunnel/sctp_proto.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const type_names[] = {"?",    "OPEN", "OPEN_OK", "OPEN_FAIL",
+                                         "DATA", "EOF",  "CLOSE",   "CREDIT"};
+
+const char *sctpp_type_name(uint8_t type)
+{
+	return type <= SCTPP_CREDIT ? type_names[type] : "?";
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+int sctpp_keys_init(sctpp_keys_t *k, const uint8_t *key, size_t len)
+{
+	static const uint8_t salt[] = "sluice/sctp/1";
+
+	if (len < 16 || len > KEY_MAX)
+		return -EINVAL;
+	memcpy(k->master, key, len);
+	k->mlen = len;
+	return hkdf_sha256(key, len, salt, sizeof(salt) - 1, "auth", k->auth, sizeof(k->auth));
+}
+
+int sctpp_stream_key(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE],
+                     const uint8_t sn[SCTPP_NONCE], int s2c, uint16_t sid, uint32_t gen,
+                     uint8_t out[SEAL_KEY])
+{
+	uint8_t salt[2 * SCTPP_NONCE];
+	char info[32];
+
+	memcpy(salt, cn, SCTPP_NONCE);
+	memcpy(salt + SCTPP_NONCE, sn, SCTPP_NONCE);
+	snprintf(info, sizeof(info), "%s/%u/%u", s2c ? "s2c" : "c2s", sid, gen);
+	return hkdf_sha256(k->master, k->mlen, salt, sizeof(salt), info, out, SEAL_KEY);
+}
+
+static int window_ok(uint32_t w)
+{
+	return w >= SCTPP_WINDOW_MIN && w <= SCTPP_WINDOW_MAX;
+}
+
+void sctpp_auth_build(const sctpp_keys_t *k, const sctpp_auth_t *a, uint8_t out[SCTPP_AUTH_LEN])
+{
+	out[0] = SCTPP_VERSION;
+	put64(out + 1, a->ts_ms);
+	memcpy(out + 9, a->nonce, SCTPP_NONCE);
+	put32(out + 9 + SCTPP_NONCE, a->window);
+	hmac_sha256(k->auth, sizeof(k->auth), out, SCTPP_AUTH_LEN - SCTPP_MAC,
+	            out + SCTPP_AUTH_LEN - SCTPP_MAC);
+}
+
+int sctpp_auth_parse(const sctpp_keys_t *k, const uint8_t *buf, size_t len, sctpp_auth_t *a)
+{
+	uint8_t mac[SCTPP_MAC];
+
+	if (len != SCTPP_AUTH_LEN || buf[0] != SCTPP_VERSION)
+		return -EINVAL;
+	hmac_sha256(k->auth, sizeof(k->auth), buf, SCTPP_AUTH_LEN - SCTPP_MAC, mac);
+	if (!ct_equal(mac, buf + SCTPP_AUTH_LEN - SCTPP_MAC, SCTPP_MAC))
+		return -EBADMSG;
+	a->ts_ms = get64(buf + 1);
+	memcpy(a->nonce, buf + 9, SCTPP_NONCE);
+	a->window = get32(buf + 9 + SCTPP_NONCE);
+	return window_ok(a->window) ? 0 : -EINVAL;
+}
+
+static void answer_mac(const sctpp_keys_t *k, const uint8_t *cn, const uint8_t *sn,
+                       const uint8_t *win, uint8_t *mac)
+{
+	uint8_t msg[6 + 2 * SCTPP_NONCE + 4];
+
+	memcpy(msg, "answer", 6);
+	memcpy(msg + 6, cn, SCTPP_NONCE);
+	memcpy(msg + 6 + SCTPP_NONCE, sn, SCTPP_NONCE);
+	memcpy(msg + 6 + 2 * SCTPP_NONCE, win, 4);
+	hmac_sha256(k->auth, sizeof(k->auth), msg, sizeof(msg), mac);
+}
+
+void sctpp_answer_build(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE],
+                        const uint8_t sn[SCTPP_NONCE], uint32_t window,
+                        uint8_t out[SCTPP_AUTH_OK_LEN])
+{
+	memcpy(out, sn, SCTPP_NONCE);
+	put32(out + SCTPP_NONCE, window);
+	answer_mac(k, cn, sn, out + SCTPP_NONCE, out + SCTPP_NONCE + 4);
+}
+
+int sctpp_answer_check(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE], const uint8_t *buf,
+                       size_t len, uint8_t sn[SCTPP_NONCE], uint32_t *window)
+{
+	uint8_t mac[SCTPP_MAC];
+
+	if (len != SCTPP_AUTH_OK_LEN)
+		return -EINVAL;
+	answer_mac(k, cn, buf, buf + SCTPP_NONCE, mac);
+	if (!ct_equal(mac, buf + SCTPP_NONCE + 4, SCTPP_MAC))
+		return -EBADMSG;
+	memcpy(sn, buf, SCTPP_NONCE);
+	*window = get32(buf + SCTPP_NONCE);
+	return window_ok(*window) ? 0 : -EINVAL;
+}
+
+int sctpp_open_encode(const target_t *t, uint8_t *out, size_t cap)
+{
+	size_t hl = strlen(t->host);
+
+	if (!hl || hl > 255 || !t->port)
+		return -EINVAL;
+	if (cap < 3 + hl)
+		return -ENOSPC;
+	out[0] = (uint8_t)hl;
+	memcpy(out + 1, t->host, hl);
+	out[1 + hl] = (uint8_t)(t->port >> 8);
+	out[2 + hl] = (uint8_t)t->port;
+	return (int)(3 + hl);
+}
+
+int sctpp_open_parse(const uint8_t *buf, size_t len, target_t *t)
+{
+	size_t hl;
+
+	if (len < 1)
+		return -EINVAL;
+	hl = buf[0];
+	if (!hl || len != 3 + hl)
+		return -EINVAL;
+	for (size_t i = 0; i < hl; i++)
+		if (buf[1 + i] <= ' ' || buf[1 + i] >= 0x7f || buf[1 + i] == '/')
+			return -EINVAL;
+	memcpy(t->host, buf + 1, hl);
+	t->host[hl] = 0;
+	t->port = (uint16_t)(buf[1 + hl] << 8 | buf[2 + hl]);
+	return t->port ? 0 : -EINVAL;
+}
+
+int sctpp_fail_encode(uint8_t code, const char *text, uint8_t *out, size_t cap)
+{
+	size_t n = text ? strlen(text) : 0;
+
+	if (n > SCTPP_FAIL_TEXT)
+		n = SCTPP_FAIL_TEXT;
+	if (cap < 1 + n)
+		return -ENOSPC;
+	out[0] = code;
+	if (n)
+		memcpy(out + 1, text, n);
+	return (int)(1 + n);
+}
+
+int sctpp_fail_parse(const uint8_t *buf, size_t len, uint8_t *code)
+{
+	if (len < 1 || len > 1 + SCTPP_FAIL_TEXT)
+		return -EINVAL;
+	*code = buf[0];
+	return 0;
+}
+
+void sctpp_credit_encode(uint32_t inc, uint8_t out[4])
+{
+	put32(out, inc);
+}
+
+int sctpp_credit_parse(const uint8_t *buf, size_t len, uint32_t *inc)
+{
+	if (len != 4)
+		return -EINVAL;
+	*inc = get32(buf);
+	return *inc && *inc <= SCTPP_WINDOW_MAX ? 0 : -EINVAL;
+}
+
+int sctpp_rec_parse(const uint8_t *buf, size_t len, uint8_t *type, const uint8_t **body,
+                    size_t *blen)
+{
+	size_t n;
+
+	if (len < 1)
+		return -EINVAL;
+	*type = buf[0];
+	*body = buf + 1;
+	*blen = n = len - 1;
+	switch (*type) {
+	case SCTPP_OPEN:
+		return n >= 4 && n <= SCTPP_OPEN_MAX ? 0 : -EINVAL;
+	case SCTPP_OPEN_FAIL:
+		return n >= 1 && n <= 1 + SCTPP_FAIL_TEXT ? 0 : -EINVAL;
+	case SCTPP_DATA:
+		return n >= 1 && n <= SCTPP_DATA_MAX ? 0 : -EINVAL;
+	case SCTPP_CREDIT:
+		return n == 4 ? 0 : -EINVAL;
+	case SCTPP_OPEN_OK:
+	case SCTPP_EOF:
+	case SCTPP_CLOSE:
+		return n == 0 ? 0 : -EINVAL;
+	default:
+		return -EINVAL;
+	}
+}
+
+sbuf_t *sctpp_rec_build(seal_t *s, uint8_t type, const uint8_t *body, size_t len)
+{
+	sbuf_t *b;
+	int r;
+
+	if (len > SCTPP_DATA_MAX)
+		return NULL;
+	b = sbuf_new(1 + len + SEAL_TAG);
+	b->data[0] = type;
+	if (len)
+		memcpy(b->data + 1, body, len);
+	r = seal_seal(s, NULL, 0, b->data, 1 + len, b->data);
+	if (r < 0) {
+		sbuf_free(b);
+		return NULL;
+	}
+	b->len = (uint32_t)r;
+	return b;
+}
+
+int sctpp_rec_open(seal_t *s, uint8_t *buf, size_t len, uint8_t *type, const uint8_t **body,
+                   size_t *blen)
+{
+	int r;
+
+	if (len < SEAL_TAG + 1 || len > SCTPP_REC_MAX)
+		return -EINVAL;
+	r = seal_open(s, NULL, 0, buf, len, buf);
+	if (r < 0)
+		return -EBADMSG;
+	return sctpp_rec_parse(buf, (size_t)r, type, body, blen);
+}

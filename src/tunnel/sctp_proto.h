@@ -1,0 +1,109 @@
+/* sctp_proto: the wire format of sluice's SCTP tunnel (docs/sctp-protocol.md).
+ *
+ * Pure functions, no I/O.  One SCTP association carries many tunneled TCP
+ * connections, one SCTP stream each; every SCTP user message is one of:
+ *
+ *   stream 0, before anything else:
+ *     AUTH    c->s  ver(1) ts_ms(8) Nc(16) window(4) mac(32)
+ *                   mac = HMAC-SHA256(K_auth, every byte before it)
+ *     AUTH_OK s->c  Ns(16) window(4) mac(32)
+ *                   mac = HMAC-SHA256(K_auth, "answer" || Nc || Ns || window)
+ *   streams 1..n-1, one tunneled connection per stream lifetime:
+ *     record = AEAD(K_dir(sid, gen), counter, type(1) body)
+ *       OPEN      c->s  host_len(1) host port(2)
+ *       OPEN_OK   s->c  empty
+ *       OPEN_FAIL s->c  code(1, a SOCKS5 reply code) text(0..64)
+ *       DATA      both  1..SCTPP_DATA_MAX bytes
+ *       EOF       both  empty (half-close)
+ *       CLOSE     both  empty (this side is done with the stream id)
+ *       CREDIT    both  increment(4) > 0 (flow control, per stream)
+ *
+ * Keys: K_auth = HKDF(K, salt "sluice/sctp/1", info "auth");
+ *       K_dir(sid, gen) = HKDF(K, salt Nc || Ns, info "c2s/SID/GEN" or
+ *       "s2c/SID/GEN"), gen counting the lifetimes of that stream id in the
+ *       association, so no (key, counter) pair ever repeats.
+ */
+#ifndef SLUICE_SCTP_PROTO_H
+#define SLUICE_SCTP_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/crypto.h"
+#include "core/dial.h"
+#include "core/sbuf.h"
+#include "core/seal.h"
+
+#define SCTPP_VERSION 1
+#define SCTPP_NONCE 16
+#define SCTPP_MAC 32
+#define SCTPP_AUTH_LEN (1 + 8 + SCTPP_NONCE + 4 + SCTPP_MAC)
+#define SCTPP_AUTH_OK_LEN (SCTPP_NONCE + 4 + SCTPP_MAC)
+#define SCTPP_DATA_MAX (16 * 1024) /* largest DATA body */
+#define SCTPP_REC_MAX (1 + SCTPP_DATA_MAX + SEAL_TAG)
+#define SCTPP_OPEN_MAX (1 + 255 + 2)
+#define SCTPP_FAIL_TEXT 64
+#define SCTPP_WINDOW_MIN (64 * 1024)
+#define SCTPP_WINDOW_MAX (64 * 1024 * 1024)
+#define SCTPP_PPID 0x736c6331u /* "slc1" */
+
+enum {
+	SCTPP_OPEN = 1,
+	SCTPP_OPEN_OK = 2,
+	SCTPP_OPEN_FAIL = 3,
+	SCTPP_DATA = 4,
+	SCTPP_EOF = 5,
+	SCTPP_CLOSE = 6,
+	SCTPP_CREDIT = 7,
+};
+
+const char *sctpp_type_name(uint8_t type);
+
+typedef struct sctpp_keys {
+	uint8_t master[KEY_MAX];
+	size_t mlen;
+	uint8_t auth[32];
+} sctpp_keys_t;
+
+int sctpp_keys_init(sctpp_keys_t *k, const uint8_t *key, size_t len);
+/* s2c = 0: client-to-server key of (sid, gen); else server-to-client. */
+int sctpp_stream_key(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE],
+                     const uint8_t sn[SCTPP_NONCE], int s2c, uint16_t sid, uint32_t gen,
+                     uint8_t out[SEAL_KEY]);
+
+typedef struct sctpp_auth {
+	uint64_t ts_ms;
+	uint8_t nonce[SCTPP_NONCE];
+	uint32_t window;
+} sctpp_auth_t;
+
+void sctpp_auth_build(const sctpp_keys_t *k, const sctpp_auth_t *a, uint8_t out[SCTPP_AUTH_LEN]);
+/* 0, -EINVAL (malformed, bad window) or -EBADMSG (wrong MAC). */
+int sctpp_auth_parse(const sctpp_keys_t *k, const uint8_t *buf, size_t len, sctpp_auth_t *a);
+void sctpp_answer_build(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE],
+                        const uint8_t sn[SCTPP_NONCE], uint32_t window,
+                        uint8_t out[SCTPP_AUTH_OK_LEN]);
+/* 0 with sn and window filled, -EINVAL or -EBADMSG. */
+int sctpp_answer_check(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE], const uint8_t *buf,
+                       size_t len, uint8_t sn[SCTPP_NONCE], uint32_t *window);
+
+/* Bodies.  Encoders return the length or -ENOSPC/-EINVAL; parsers 0 or
+ * -EINVAL. */
+int sctpp_open_encode(const target_t *t, uint8_t *out, size_t cap);
+int sctpp_open_parse(const uint8_t *buf, size_t len, target_t *t);
+int sctpp_fail_encode(uint8_t code, const char *text, uint8_t *out, size_t cap);
+int sctpp_fail_parse(const uint8_t *buf, size_t len, uint8_t *code);
+void sctpp_credit_encode(uint32_t inc, uint8_t out[4]);
+int sctpp_credit_parse(const uint8_t *buf, size_t len, uint32_t *inc);
+
+/* A plaintext record: the type is known and the body length fits it. */
+int sctpp_rec_parse(const uint8_t *buf, size_t len, uint8_t *type, const uint8_t **body,
+                    size_t *blen);
+/* A sealed record as one SCTP message. */
+sbuf_t *sctpp_rec_build(seal_t *s, uint8_t type, const uint8_t *body, size_t len);
+/* Open in place (buf is modified): -EBADMSG if not authentic, -EINVAL if
+ * malformed; else type and body (pointing into buf). */
+int sctpp_rec_open(seal_t *s, uint8_t *buf, size_t len, uint8_t *type, const uint8_t **body,
+                   size_t *blen);
+
+#endif

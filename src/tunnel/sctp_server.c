@@ -1,0 +1,230 @@
+/* sctp_server: accepts SCTP associations, authenticates them, and turns
+ * every stream a client opens into a conn that dials its target.
+ *
+ * Per association (sctp_assoc): AUTH within handshake-timeout, else abort;
+ * the client ACL is checked when the association comes up.  Per stream:
+ * OPEN -> admission (max-conns, rate per client IP) -> conn_dial with the
+ * listener's connect-timeout and target ACL -> OPEN_OK and the relay (with
+ * idle-timeout), or OPEN_FAIL with the SOCKS5 code of the error.
+ */
+#include "tunnel/sctp_server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/conn.h"
+#include "core/log.h"
+#include "tunnel/sctp_assoc.h"
+
+typedef struct scsrv {
+	listener_t *l;
+	int udp;
+	sctpp_keys_t keys;
+	scassoc_cfg_t cfg;
+	replay_t *replay;
+	scsock_t *sock;
+	uint64_t assocs, refused;
+} scsrv_t;
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void tmp_read(stream_t *s, sbuf_t *b)
+{
+	sbuf_free(b);
+}
+static void tmp_error(stream_t *s, int err)
+{
+	conn_close(s->data, "client stream reset");
+}
+static const stream_cbs_t dialing_cbs = {tmp_read, NULL, tmp_error};
+
+static void on_dialed(conn_t *c, int err)
+{
+	if (err < 0) {
+		sctp_stream_answer(c->client, err);
+		conn_close(c, "open failed");
+		return;
+	}
+	sctp_stream_answer(c->client, 0);
+	conn_relay(c);
+}
+
+static void srv_open(scassoc_t *a, void *ud, stream_t *s, const target_t *t)
+{
+	scsrv_t *srv = ud;
+	listener_t *l = srv->l;
+	const struct sockaddr *peer = sctp_assoc_peer_addr(a);
+	const char *why = NULL;
+	conn_t *c;
+
+	s->id = conn_next_id();
+	if (l->stopping)
+		why = "listener stopping";
+	else if (l->m->active >= l->max_conns)
+		why = "too many connections";
+	else if (l->rl && !ratelimit_allow(l->rl, peer, uv_now(l->loop)))
+		why = "connection rate exceeded";
+	if (why) {
+		log_info(s->id, "%s: refused a stream from %s: %s", l->name, sctp_assoc_peer(a),
+		         why);
+		l->m->rejected++;
+		srv->refused++;
+		sctp_stream_answer(s, UV_EBUSY);
+		stream_close(s);
+		return;
+	}
+	c = conn_new(l, s, peer);
+	stream_set_cbs(s, &dialing_cbs, c);
+	conn_dial(c, t, on_dialed);
+}
+
+static void srv_up(scassoc_t *a, void *ud)
+{
+	((scsrv_t *)ud)->assocs++;
+}
+
+static void srv_down(scassoc_t *a, void *ud, int err, const char *why) {}
+
+static const scassoc_ops_t srv_ops = {.up = srv_up, .down = srv_down, .open = srv_open};
+
+static void metrics_fn(mbuf_t *b, void *ud)
+{
+	scsrv_t *s = ud;
+
+	mbuf_printf(b, "sluice_sctp_associations_total{listener=\"%s\"} %llu\n", s->l->name,
+	            (unsigned long long)s->assocs);
+	mbuf_printf(b, "sluice_sctp_streams_refused_total{listener=\"%s\"} %llu\n", s->l->name,
+	            (unsigned long long)s->refused);
+	mbuf_printf(b, "sluice_sctp_replay_cache_entries{listener=\"%s\"} %zu\n", s->l->name,
+	            replay_size(s->replay));
+}
+
+static int init_common(listener_t *l, int udp, char *err, size_t errlen)
+{
+	scsrv_t *s = calloc(1, sizeof(*s));
+	url_t *u = l->url;
+	const char *key = NULL;
+	uint8_t k[KEY_MAX];
+	size_t klen;
+	uint64_t cache = 65536, window = 1 << 20, hb = 1000, rtx = 4, sndbuf = 4 << 20;
+	struct sockaddr_storage ss;
+	int r;
+
+	if (!s)
+		abort();
+	l->front = s;
+	s->l = l;
+	s->udp = udp;
+	if ((r = listener_bind_addr(u, &ss, err, errlen)) < 0)
+		return r;
+	memcpy(&l->bind, &ss, sizeof(ss));
+	/* the shared default (listener.c) runs before init, when a non-TCP
+	 * listener has no bind address yet: apply it here */
+	if (!l->targets.allow.n && !l->targets.deny.n &&
+	    !sockaddr_is_loopback((struct sockaddr *)&ss))
+		acl_add_restricted(&l->targets);
+	if (url_opt_str(u, "key", &key) <= 0) {
+		snprintf(err, errlen, "option 'key' is required (make one with `sluice keygen`)");
+		return -EINVAL;
+	}
+	if (key_parse(key, k, &klen) < 0) {
+		snprintf(err, errlen,
+		         "option 'key': not base64 of 16 to 64 bytes (use `sluice keygen`)");
+		return -EINVAL;
+	}
+	sctpp_keys_init(&s->keys, k, klen);
+	s->cfg.skew_ms = 120000;
+	if ((r = url_opt_duration(u, "skew", &s->cfg.skew_ms, err, errlen)) < 0 ||
+	    (r = url_opt_uint(u, "replay-cache", 10000000, &cache, err, errlen)) < 0 ||
+	    (r = url_opt_uint(u, "window", SCTPP_WINDOW_MAX, &window, err, errlen)) < 0 ||
+	    (r = url_opt_duration(u, "hb", &hb, err, errlen)) < 0 ||
+	    (r = url_opt_uint(u, "max-rtx", 100, &rtx, err, errlen)) < 0 ||
+	    (r = url_opt_uint(u, "sndbuf", 64 << 20, &sndbuf, err, errlen)) < 0)
+		return r;
+	if (window < SCTPP_WINDOW_MIN) {
+		snprintf(err, errlen, "option 'window': at least %d bytes", SCTPP_WINDOW_MIN);
+		return -EINVAL;
+	}
+	if (!hb || !rtx || sndbuf < 64 * 1024) {
+		snprintf(err, errlen,
+		         "options 'hb', 'max-rtx' and 'sndbuf' (>= 65536) must not be 0");
+		return -EINVAL;
+	}
+	s->replay = replay_new(cache);
+	s->cfg.name = l->name;
+	s->cfg.keys = &s->keys;
+	s->cfg.window = (uint32_t)window;
+	s->cfg.hb_ms = (uint32_t)hb;
+	s->cfg.max_rtx = (uint16_t)rtx;
+	s->cfg.sndbuf = (uint32_t)sndbuf;
+	s->cfg.replay = s->replay;
+	s->cfg.start_ms = wall_ms();
+	s->cfg.auth_timeout_ms = l->handshake_timeout_ms;
+	s->cfg.clients = &l->clients;
+	metrics_register(metrics_fn, s);
+	return 0;
+}
+
+static int udp_init(listener_t *l, char *err, size_t errlen)
+{
+	return init_common(l, 1, err, errlen);
+}
+static int raw_init(listener_t *l, char *err, size_t errlen)
+{
+	return init_common(l, 0, err, errlen);
+}
+
+static int srv_start(listener_t *l)
+{
+	scsrv_t *s = l->front;
+	char err[200];
+	int r;
+
+	r = sctp_rt_init(l->loop, s->udp ? (uint16_t)l->url->port : 0, err, sizeof(err));
+	if (r < 0) {
+		log_err(0, "%s: %s", l->name, err);
+		return r;
+	}
+	r = sctpa_listen((struct sockaddr *)&l->bind, s->udp, &s->cfg, &srv_ops, s, &s->sock);
+	if (r < 0)
+		return r;
+	if (s->udp)
+		log_info(0, "listening on %s (SCTP over UDP port %u)", l->name, sctp_rt_udp_port());
+	else
+		log_info(0, "listening on %s (SCTP)", l->name);
+	return 0;
+}
+
+static void srv_free(listener_t *l)
+{
+	scsrv_t *s = l->front;
+
+	if (!s)
+		return;
+	sctp_sock_close(s->sock);
+	replay_free(s->replay);
+	free(s);
+}
+
+const front_ops_t sctp_udp_front_ops = {
+    .scheme = "sctp+udp",
+    .init = udp_init,
+    .start = srv_start,
+    .free = srv_free,
+};
+
+const front_ops_t sctp_front_ops = {
+    .scheme = "sctp",
+    .init = raw_init,
+    .start = srv_start,
+    .free = srv_free,
+};

@@ -1,0 +1,145 @@
+#!/bin/bash
+# SCTP tunnel end to end (SCTP over UDP, RFC 6951, on usrsctp): curl
+# through socks5:// -> sctp+udp -> server -> HTTP origin; half-close; 200
+# concurrent connections over one association; 1 GiB with sha256; a slow
+# reader on one stream while another stream runs at full speed (both
+# measured); a wrong key refused; the server restarted and the client
+# re-associating.
+. "$(dirname "$0")/lib.sh"
+TOOLS="python3 $SRCDIR/tests/e2e/tools.py"
+BIG=${SLUICE_E2E_BIG:-1G}
+
+cat >"$T/flow.py" <<'PY'
+import socket, sys, threading, time
+cmd = sys.argv[1]
+if cmd == "source":            # source PORT: every client gets zeros until it closes
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", int(sys.argv[2]))); s.listen(64)
+    blob = bytes(256 * 1024)
+    def serve(c):
+        try:
+            while True:
+                c.sendall(blob)
+        except OSError:
+            pass
+        c.close()
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+elif cmd == "fast":            # fast PORT BYTES: read BYTES, print MB/s
+    c = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+    want, got, t0 = int(sys.argv[3]), 0, time.time()
+    while got < want:
+        b = c.recv(1 << 20)
+        if not b:
+            break
+        got += len(b)
+    dt = time.time() - t0
+    print("%.1f" % (got / dt / 1e6) if got >= want else "short %d" % got)
+elif cmd == "slow":            # slow PORT SECONDS: read 4 KiB every 50 ms, print bytes
+    c = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    end, got = time.time() + float(sys.argv[3]), 0
+    while time.time() < end:
+        b = c.recv(4096)
+        if not b:
+            break
+        got += len(b)
+        time.sleep(0.05)
+    print(got)
+PY
+FLOW="/usr/bin/python3 $T/flow.py"
+
+KEY=$("$SLUICE" keygen)
+mkdir -p "$T/www"
+echo "hello through sctp" >"$T/www/index.html"
+web=$(free_port)
+http_server "$web" "$T/www"
+echo_port=$(free_port)
+start echo $TOOLS echo-server "$echo_port"
+wait_port "$echo_port"
+src=$(free_port)
+start source $FLOW source "$src"
+wait_port "$src"
+
+sp=$(free_port) # SCTP port and UDP port
+mp=$(free_port)
+start server "$SLUICE" -L "sctp+udp://127.0.0.1:$sp?key=$KEY" --metrics "127.0.0.1:$mp"
+wait_port "$mp"
+px=$(free_port)
+fw=$(free_port)
+sf=$(free_port)
+hf=$(free_port)
+hc=$(free_port)
+start hc $TOOLS halfclose-server "$hc"
+wait_port "$hc"
+start client "$SLUICE" -L "socks5://127.0.0.1:$px" -L "tcp://127.0.0.1:$fw/127.0.0.1:$echo_port" \
+	-L "tcp://127.0.0.1:$sf/127.0.0.1:$src" -L "tcp://127.0.0.1:$hf/127.0.0.1:$hc" \
+	-F "sctp+udp://127.0.0.1:$sp?key=$KEY"
+wait_port "$px"
+check "curl through socks5:// -> sctp+udp -> origin" bash -c \
+	"curl -fsS -m 10 --socks5-hostname 127.0.0.1:$px http://127.0.0.1:$web/ | grep -q 'hello through sctp'"
+check "the server sees the association over UDP" grep -q "sctp association with 127.0.0.1:[0-9]* up" "$T/server.log"
+check_eq "half-close through the tunnel" \
+	"got 5 $(printf 'hello' | sha256sum | cut -d' ' -f1)" "$($TOOLS halfclose-client "$hf" hello)"
+check "a refused target is reported (SOCKS5 reply 5)" bash -c \
+	"! curl -sS -m 5 --socks5-hostname 127.0.0.1:$px http://127.0.0.1:$(free_port)/ 2>&1 | grep -vq 'refused\\|reply 5\\|(97)'"
+
+check "200 concurrent connections over one association" $TOOLS concurrent "$fw" 200 2048
+check_eq "... all on one association" 1 "$(grep -c 'sctp association with .* up' "$T/client.log")"
+
+# a slow reader on one stream, a fast one on another, measured alone and together
+alone=$($FLOW fast "$sf" 268435456)
+$FLOW slow "$sf" 6 >"$T/slow.out" &
+slowpid=$!
+sleep 1
+together=$($FLOW fast "$sf" 268435456)
+wait $slowpid
+slow=$(cat "$T/slow.out")
+echo "    fast stream alone: $alone MB/s; beside a slow reader: $together MB/s; slow reader got $slow bytes in 6 s"
+check "a slow reader does not stall the other stream (>= 50% of its speed alone)" \
+	python3 -c "import sys; sys.exit(0 if float('$together') >= 0.5 * float('$alone') else 1)"
+check "and the slow reader still makes progress" test "${slow:-0}" -gt 100000
+
+big=$(random_file "$BIG")
+mv "$big" "$T/www/big"
+want=$(sha "$T/www/big")
+t0=$(date +%s.%N)
+got=$(curl -fsS --socks5-hostname "127.0.0.1:$px" "http://127.0.0.1:$web/big" | sha256sum | cut -d' ' -f1)
+t1=$(date +%s.%N)
+check_eq "$BIG through sctp+udp with sha256" "$want" "$got"
+echo "    $(python3 -c "print(round($(stat -c %s "$T/www/big")*8/1e9/($t1-$t0),2))") Gbit/s (incl. sha256)"
+rm -f "$T/www/big"
+
+check "metrics" bash -c "curl -fsS http://127.0.0.1:$mp/metrics | grep -q 'sluice_sctp_associations_total{listener=\"sctp+udp://127.0.0.1:$sp\"} 1'"
+
+# a wrong key: the association is refused, the dial fails within its timeout
+WRONG=$("$SLUICE" keygen)
+pw=$(free_port)
+start wrongkey "$SLUICE" -L "socks5://127.0.0.1:$pw?connect-timeout=3s" -F "sctp+udp://127.0.0.1:$sp?key=$WRONG"
+wait_port "$pw"
+check_fails "a wrong key cannot tunnel" curl -fsS -m 8 --socks5-hostname "127.0.0.1:$pw" "http://127.0.0.1:$web/"
+check "the server says why" grep -q "AUTH not authentic" "$T/server.log"
+kill "$(pid_of wrongkey)" 2>/dev/null
+
+# the server restarted: the client finds out (heartbeats / ABORT) and re-associates
+kill -9 "$(pid_of server)" # a crash: no ABORT, no SHUTDOWN
+sleep 1
+start server2 "$SLUICE" -L "sctp+udp://127.0.0.1:$sp?key=$KEY" --metrics "127.0.0.1:$mp"
+wait_port "$mp"
+ok=0
+t0=$(date +%s.%N)
+for _ in $(seq 1 30); do
+	if curl -fsS -m 5 --socks5-hostname "127.0.0.1:$px" "http://127.0.0.1:$web/" 2>/dev/null | grep -q 'hello through sctp'; then
+		ok=1
+		break
+	fi
+	sleep 0.5
+done
+t1=$(date +%s.%N)
+check_eq "the client re-associated after the server restarted" 1 "$ok"
+echo "    first success $(python3 -c "print(round($t1-$t0,1))") s after the new server was up"
+check "the client logged the loss" grep -q "association with .* lost" "$T/client.log"
+check "client and server still alive" bash -c "kill -0 $(pid_of client) && kill -0 $(pid_of server2)"
+
+finish
