@@ -147,7 +147,12 @@ void conn_dial(conn_t *c, const target_t *t, void (*done)(conn_t *c, int err))
 {
 	listener_t *l = c->l;
 	struct sockaddr_storage ss;
-	dial_opts_t o = {.id = c->id, .acl = &l->targets};
+	dial_opts_t o = {
+	    .id = c->id,
+	    .acl = &l->targets,
+	    .peer = (struct sockaddr *)&c->peer,
+	    .cred = c->cred,
+	};
 	char ts[300];
 
 	c->target = *t;

@@ -29,6 +29,7 @@ struct conn {
 	relay_t *relay;
 	uv_timer_t *timer;   /* handshake timeout */
 	uint64_t t_start, t_dial;
+	const dial_cred_t *cred; /* a front end's, passed to the chain by conn_dial */
 	void *front;         /* front end's per-connection state */
 	void (*front_free)(void *front);
 	conn_t *prev, *next; /* in l->conns */
@@ -39,7 +40,8 @@ uint64_t conn_next_id(void);
 /* Takes ownership of client; starts the handshake timer. */
 conn_t *conn_new(listener_t *l, stream_t *client, const struct sockaddr *peer);
 /* Dial t; on success c->up is set, then done(c, 0); on failure done(c, err)
- * and the front end replies and closes. */
+ * and the front end replies and closes.  The chain gets the client's
+ * address and c->cred in its dial_opts_t. */
 void conn_dial(conn_t *c, const target_t *t, void (*done)(conn_t *c, int err));
 /* Relay c->client <-> c->up until either ends; then the conn closes. */
 void conn_relay(conn_t *c);

@@ -35,9 +35,24 @@ int target_set(target_t *t, const char *host, uint16_t port); /* -EINVAL if host
 void target_str(const target_t *t, char *buf, size_t len);    /* host:port, [v6]:port */
 int target_is_ip(const target_t *t, struct sockaddr_storage *ss); /* 1 and fills ss if literal */
 
+/* SOCKS credentials as a client sent them (RFC 1929 user name and password,
+ * or the SOCKS4 USERID as user with an empty pass), for a dialer that reads
+ * them as data rather than a listener that checks them (`sluice pt`: the
+ * bridge arguments).  Not NUL-terminated (they may hold NULs); each at most
+ * 255 bytes. */
+typedef struct dial_cred {
+	const char *user, *pass;
+	size_t ulen, plen;
+} dial_cred_t;
+
+/* What the accepting side tells a dialer.  The pointers belong to the
+ * caller and stay valid until the dial ends or is canceled; dialers that do
+ * not need a field ignore it. */
 typedef struct dial_opts {
-	uint64_t id;        /* connection id for logs */
-	const acl_t *acl;   /* target ACL, applied by the direct dialer; may be NULL */
+	uint64_t id;                 /* connection id for logs */
+	const acl_t *acl;            /* target ACL, applied by the direct dialer; may be NULL */
+	const struct sockaddr *peer; /* the client a listener dials for; NULL otherwise */
+	const dial_cred_t *cred;     /* only from a listener that passes them on; else NULL */
 } dial_opts_t;
 
 typedef void (*dial_cb)(void *ud, stream_t *s, int err);
@@ -77,13 +92,15 @@ dial_t *dial_start(dialer_t *d, const target_t *t, const dial_opts_t *o, uint64_
 void dial_cancel(dial_t *req); /* only for requests returned by dial_start */
 
 /* For hops: dial this hop's own server through d->next.  The target ACL
- * is for the final target only, never for the servers of the chain.
- * Dialers copy *o; they never keep the pointer. */
+ * is for the final target only, never for the servers of the chain; the
+ * credentials are for the first dialer only.  Dialers copy *o; they never
+ * keep the pointer. */
 static inline dial_t *dial_next(dialer_t *d, const dial_opts_t *o, dial_cb cb, void *ud)
 {
 	dial_opts_t o2 = *o;
 
 	o2.acl = NULL;
+	o2.cred = NULL;
 	return d->next->ops->dial(d->next, &d->server, &o2, cb, ud);
 }
 static inline void dial_next_cancel(dialer_t *d, dial_t *req) { d->next->ops->cancel(d->next, req); }

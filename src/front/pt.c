@@ -1,23 +1,18 @@
-/* pt: see pt.h.  Three parts: the pure parsers; the client (a SOCKS front
- * end that reads the bridge arguments and keeps one hop per bridge); the
- * server (a fixed-destination dialer under each tunnel listener); then the
- * driver that reads the environment, talks to tor on stdout and runs the
- * loop.
+/* pt: see pt.h.  Three parts: the pure parsers; the client (a dialer that
+ * reads the bridge arguments and keeps one hop per bridge); the server (a
+ * fixed-destination dialer under each tunnel listener); then the driver
+ * that reads the environment, talks to tor on stdout and runs the loop.
  *
- * The SOCKS front end here is not front/socks.c: that one checks the
- * credentials against the listener's and throws them away, while tor uses
- * them as a channel for the bridge line's arguments.  Its states:
+ * Both sides are ordinary listeners with a dialer of ours as the chain:
  *
- *   HELLO    SOCKS5 greeting, or a whole SOCKS4/4a request (args in USERID)
- *   AUTH     RFC 1929 user/password: the arguments
- *   REQUEST  SOCKS5 CONNECT (the target is the bridge)
- *   DIALING  the bridge's hop is dialing
- *   DONE     reply sent; the conn relays, or lingers and closes
- *
- * The server's listeners are ordinary tunnel listeners (ws://, sctp+udp://)
- * whose chain is a pt_fixed dialer: the target inside the tunnel is not
- * used, every connection goes to tor.  The client's address for USERADDR
- * is the conn's peer, found by the dial's connection id on the listener.
+ *   client  front/socks.c in its SOCKS_PASS_CRED mode (tor puts the bridge
+ *           line's arguments in the SOCKS credentials), chain pt_client:
+ *           the target is the bridge; the credentials, read from
+ *           dial_opts_t, pick or make the bridge's hop, and the dial goes
+ *           through it.
+ *   server  the tunnel listeners (ws://, sctp+udp://), chain pt_fixed: the
+ *           target inside the tunnel is not used, every connection goes to
+ *           tor; the client's address for USERADDR is dial_opts_t.peer.
  */
 #include "front/pt.h"
 
@@ -33,14 +28,12 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "core/conn.h"
 #include "core/crypto.h"
 #include "core/dial.h"
 #include "core/listener.h"
 #include "core/log.h"
-#include "core/tcp.h"
 #include "front/extorport.h"
-#include "front/socks_proto.h"
+#include "front/socks.h"
 
 /* ---- pure parsers ---- */
 
@@ -315,7 +308,7 @@ static struct {
 	size_t nbridges;
 	listener_t *ls[NTRANSPORTS];
 	url_t *lus[NTRANSPORTS];
-	pt_fixed_t *fixed[NTRANSPORTS];
+	dialer_t *chains[NTRANSPORTS]; /* each listener's: pt_client or pt_fixed */
 	size_t nl;
 	uv_signal_t sig_term, sig_int;
 	uv_pipe_t in_pipe;
@@ -451,388 +444,107 @@ static void bridges_free(void)
 	pt.nbridges = 0;
 }
 
-/* ---- client: the SOCKS front end ---- */
+/* ---- client: the dialer under each SOCKS listener ---- */
 
-#define PS_BUF 1024
-
-typedef enum ps_state { PS_HELLO, PS_AUTH, PS_REQUEST, PS_DIALING, PS_DONE } ps_state_t;
-
-static const char *const ps_state_names[] = {"hello", "auth", "request", "dialing", "done"};
-#define B(s) (1u << (s))
-static const unsigned ps_next[] = {
-    [PS_HELLO] = B(PS_AUTH) | B(PS_REQUEST) | B(PS_DIALING) | B(PS_DONE),
-    [PS_AUTH] = B(PS_REQUEST) | B(PS_DONE),
-    [PS_REQUEST] = B(PS_DIALING) | B(PS_DONE),
-    [PS_DIALING] = B(PS_DONE),
-    [PS_DONE] = 0,
-};
-#undef B
-
-enum { STEP_MORE, STEP_GO, STEP_STOP };
-
-typedef struct ps_conn {
-	conn_t *c;
+/* The chain of a transport's SOCKS listener (front/socks.c with
+ * SOCKS_PASS_CRED): the target is the bridge, the credentials carry its
+ * arguments.  Each dial finds or makes the bridge's hop and goes through it;
+ * a bad argument list or hop option fails with UV_EINVAL (SOCKS reply 1) on
+ * the next loop turn. */
+typedef struct pt_client {
+	dialer_t d; /* no d.next: the bridge hops hang on pt.base */
 	const pt_transport_t *t;
-	ps_state_t state;
-	uint8_t ver;
-	size_t len;
-	uint8_t buf[PS_BUF];
-	pt_args_t args;
-	int bad_args;
-	target_t target;
-	sbuf_queue_t early;
-} ps_conn_t;
+} pt_client_t;
 
-static void ps_set_state(ps_conn_t *k, ps_state_t s)
+typedef struct client_req {
+	uv_timer_t timer; /* first (closed with free); only for a refusal (err != 0) */
+	dialer_t *hop;
+	dial_t *dial;
+	dial_cb cb;
+	void *ud;
+	int err;
+} client_req_t;
+
+static void client_dialed(void *ud, stream_t *s, int err)
 {
-	if (!(ps_next[k->state] & (1u << s))) {
-		log_err(k->c->id, "pt socks: illegal state change %s -> %s",
-		        ps_state_names[k->state], ps_state_names[s]);
-		abort();
-	}
-	log_trace(k->c->id, "pt socks %s -> %s", ps_state_names[k->state], ps_state_names[s]);
-	k->state = s;
+	client_req_t *q = ud;
+	dial_cb cb = q->cb;
+	void *cud = q->ud;
+
+	free(q);
+	cb(cud, s, err);
 }
 
-static void ps_free(void *p)
+static void client_refused(uv_timer_t *t)
 {
-	ps_conn_t *k = p;
+	client_req_t *q = t->data;
+	dial_cb cb = q->cb;
+	void *cud = q->ud;
+	int err = q->err;
 
-	sbufq_clear(&k->early);
-	explicit_bzero(&k->args, sizeof(k->args));
-	free(k);
+	uv_close((uv_handle_t *)&q->timer, (uv_close_cb)free);
+	cb(cud, NULL, err);
 }
 
-static int ps_send(ps_conn_t *k, const uint8_t *p, size_t n)
+static dial_t *client_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, dial_cb cb,
+                           void *ud)
 {
-	if (stream_write_copy(k->c->client, p, n) < 0) {
-		conn_close(k->c, "client write error");
-		return -1;
-	}
-	return 0;
-}
-
-static int ps_bad(ps_conn_t *k, const char *why)
-{
-	log_info(k->c->id, "pt %s socks: %s", k->t->name, why);
-	ps_set_state(k, PS_DONE);
-	conn_close(k->c, why);
-	return STEP_STOP;
-}
-
-/* A failure reply in the client's SOCKS version, then close. */
-static int ps_refuse(ps_conn_t *k, uint8_t rep5, const char *why)
-{
-	uint8_t out[SOCKS5_REQ_MAX];
-	size_t n;
-
-	log_info(k->c->id, "pt %s socks: %s", k->t->name, why);
-	ps_set_state(k, PS_DONE);
-	if (k->ver == 4)
-		n = socks4_reply_encode(out, sizeof(out), SOCKS4_REP_REJECTED, 0, NULL);
-	else
-		n = socks5_reply_encode(out, sizeof(out), rep5, NULL);
-	if (ps_send(k, out, n) == 0)
-		conn_linger(k->c, why);
-	return STEP_STOP;
-}
-
-static void ps_consume(ps_conn_t *k, size_t n)
-{
-	memmove(k->buf, k->buf + n, k->len - n);
-	k->len -= n;
-}
-
-static int ps_socks4(ps_conn_t *k)
-{
-	socks4_request_t req;
-	size_t used;
-	char ip[16];
-
-	switch (socks4_request_parse(k->buf, k->len, &req, &used)) {
-	case SOCKS_NEED_MORE:
-		return STEP_MORE;
-	case SOCKS_ERROR:
-		return ps_bad(k, "malformed SOCKS4 request");
-	case SOCKS_OK:
-		break;
-	}
-	ps_consume(k, used);
-	if (req.cmd != SOCKS_CMD_CONNECT)
-		return ps_refuse(k, 0, "SOCKS4 BIND is not supported");
-	k->bad_args = pt_args_parse(req.userid, strlen(req.userid), &k->args) < 0;
-	explicit_bzero(&req.userid, sizeof(req.userid));
-	if (req.is_4a) {
-		if (target_set(&k->target, req.host, req.port) < 0)
-			return ps_refuse(k, 0, "bad SOCKS4a host");
-	} else {
-		snprintf(ip, sizeof(ip), "%u.%u.%u.%u", req.ip[0], req.ip[1], req.ip[2], req.ip[3]);
-		target_set(&k->target, ip, req.port);
-	}
-	return STEP_GO;
-}
-
-static int ps_greeting(ps_conn_t *k)
-{
-	socks5_greeting_t g;
-	uint8_t out[2], m;
-	size_t used;
-
-	switch (socks5_greeting_parse(k->buf, k->len, &g, &used)) {
-	case SOCKS_NEED_MORE:
-		return STEP_MORE;
-	case SOCKS_ERROR:
-		return ps_bad(k, "malformed SOCKS5 greeting");
-	case SOCKS_OK:
-		break;
-	}
-	ps_consume(k, used);
-	/* tor offers username/password exactly when the bridge has arguments */
-	if (socks5_greeting_has(&g, SOCKS5_METHOD_USERPASS))
-		m = SOCKS5_METHOD_USERPASS;
-	else if (socks5_greeting_has(&g, SOCKS5_METHOD_NONE))
-		m = SOCKS5_METHOD_NONE;
-	else
-		m = SOCKS5_METHOD_NOACCEPT;
-	socks5_method_encode(out, sizeof(out), m);
-	if (ps_send(k, out, sizeof(out)) < 0)
-		return STEP_STOP;
-	if (m == SOCKS5_METHOD_NOACCEPT) {
-		ps_set_state(k, PS_DONE);
-		conn_linger(k->c, "no acceptable SOCKS5 method");
-		return STEP_STOP;
-	}
-	ps_set_state(k, m == SOCKS5_METHOD_USERPASS ? PS_AUTH : PS_REQUEST);
-	return STEP_MORE;
-}
-
-static int ps_auth(ps_conn_t *k)
-{
-	socks5_userpass_t up;
-	uint8_t out[2];
-	size_t used;
-
-	switch (socks5_userpass_parse(k->buf, k->len, &up, &used)) {
-	case SOCKS_NEED_MORE:
-		return STEP_MORE;
-	case SOCKS_ERROR:
-		return ps_bad(k, "malformed RFC 1929 request");
-	case SOCKS_OK:
-		break;
-	}
-	ps_consume(k, used);
-	k->bad_args = pt_socks5_args(up.user, up.ulen, up.pass, up.plen, &k->args) < 0;
-	explicit_bzero(&up, sizeof(up));
-	/* a bad argument list still gets status 0: the request is refused
-	 * with a reply code, which tor logs */
-	socks5_auth_status_encode(out, sizeof(out), 0);
-	if (ps_send(k, out, sizeof(out)) < 0)
-		return STEP_STOP;
-	ps_set_state(k, PS_REQUEST);
-	return STEP_MORE;
-}
-
-static int ps_request(ps_conn_t *k)
-{
-	socks5_request_t req;
-	size_t used;
-	char host[256];
-
-	switch (socks5_request_parse(k->buf, k->len, &req, &used)) {
-	case SOCKS_NEED_MORE:
-		return STEP_MORE;
-	case SOCKS_ERROR:
-		if (req.rep)
-			return ps_refuse(k, req.rep, "bad SOCKS5 request");
-		return ps_bad(k, "malformed SOCKS5 request");
-	case SOCKS_OK:
-		break;
-	}
-	ps_consume(k, used);
-	if (req.cmd != SOCKS_CMD_CONNECT)
-		return ps_refuse(k, SOCKS5_REP_CMD_UNSUPP, "only CONNECT is supported");
-	socks_addr_host(&req.dst, host, sizeof(host));
-	if (target_set(&k->target, host, req.dst.port) < 0)
-		return ps_refuse(k, SOCKS5_REP_FAIL, "bad SOCKS5 target");
-	return STEP_GO;
-}
-
-static int ps_parse(ps_conn_t *k)
-{
-	ps_state_t before;
-	int r;
-
-	for (;;) {
-		before = k->state;
-		switch (k->state) {
-		case PS_HELLO:
-			if (!k->len)
-				return STEP_MORE;
-			if (k->buf[0] == SOCKS5_VER) {
-				k->ver = 5;
-				r = ps_greeting(k);
-			} else if (k->buf[0] == SOCKS4_VER) {
-				k->ver = 4;
-				r = ps_socks4(k);
-			} else {
-				return ps_bad(k, "not a SOCKS client");
-			}
-			break;
-		case PS_AUTH:
-			r = ps_auth(k);
-			break;
-		case PS_REQUEST:
-			r = ps_request(k);
-			break;
-		default:
-			return STEP_STOP;
-		}
-		if (r != STEP_MORE || k->state == before)
-			return r;
-	}
-}
-
-static void ps_dialed(void *ud, stream_t *s, int err)
-{
-	conn_t *c = ud;
-	ps_conn_t *k = c->front;
-	uint8_t out[SOCKS5_REQ_MAX];
-	socks_addr_t bnd = {.atyp = SOCKS5_ATYP_IPV4};
-	size_t n;
-	sbuf_t *b;
-
-	c->dial = NULL;
-	if (err < 0) {
-		char why[400];
-		snprintf(why, sizeof(why), "bridge %s:%u: %s", k->target.host, k->target.port,
-		         uv_strerror(err));
-		c->l->m->failed++;
-		ps_refuse(k, socks5_rep_from_err(err), why);
-		return;
-	}
-	ps_set_state(k, PS_DONE);
-	s->id = c->id;
-	c->up = s;
-	log_info(c->id, "pt %s: tunnel to bridge %s:%u open", k->t->name, k->target.host,
-	         k->target.port);
-	if (k->ver == 4)
-		n = socks4_reply_encode(out, sizeof(out), SOCKS4_REP_GRANTED, 0, NULL);
-	else
-		n = socks5_reply_encode(out, sizeof(out), SOCKS5_REP_OK, &bnd);
-	if (ps_send(k, out, n) < 0)
-		return;
-	while ((b = sbufq_pop(&k->early))) {
-		if (stream_write(c->up, b) < 0) {
-			conn_close(c, "bridge write error");
-			return;
-		}
-	}
-	conn_relay(c);
-}
-
-static void ps_go(ps_conn_t *k, sbuf_t *rest)
-{
-	conn_t *c = k->c;
-	dialer_t *d;
-	dial_opts_t o = {.id = c->id};
+	pt_client_t *pc = (pt_client_t *)d;
+	const dial_cred_t *cr = o->cred;
+	client_req_t *q = calloc(1, sizeof(*q));
+	/* the bridge is the hop's server: no target ACL, as for any hop */
+	dial_opts_t o2 = {.id = o->id, .peer = o->peer};
+	pt_args_t a = {0};
 	char err[URL_ERRLEN];
+	int r = 0;
 
-	stream_read_stop(c->client);
-	if (k->len)
-		sbufq_push(&k->early, sbuf_from(k->buf, k->len));
-	k->len = 0;
-	if (rest && rest->len)
-		sbufq_push(&k->early, rest);
-	else
-		sbuf_free(rest);
-	conn_handshake_done(c);
-	if (k->bad_args) {
-		ps_refuse(k, SOCKS5_REP_FAIL,
-		          "malformed bridge arguments in the SOCKS credentials");
-		return;
-	}
-	if (bridge_get(k->t, &k->target, &k->args, &d, err, sizeof(err)) < 0) {
-		ps_refuse(k, SOCKS5_REP_FAIL, err);
-		return;
-	}
-	log_debug(c->id, "pt %s: CONNECT bridge %s:%u", k->t->name, k->target.host, k->target.port);
-	ps_set_state(k, PS_DIALING);
-	c->target = k->target;
-	c->t_dial = uv_now(c->l->loop);
-	conn_set_state(c, CONN_DIALING);
-	c->dial = dial_start(d, &k->target, &o, c->l->connect_timeout_ms, ps_dialed, c);
-}
-
-static int ps_feed(ps_conn_t *k, sbuf_t *b)
-{
-	size_t n;
-	int r;
-
-	for (;;) {
-		n = b->len < sizeof(k->buf) - k->len ? b->len : sizeof(k->buf) - k->len;
-		memcpy(k->buf + k->len, sbuf_ptr(b), n);
-		k->len += n;
-		sbuf_consume(b, n);
-		r = ps_parse(k);
-		if (r == STEP_GO) {
-			ps_go(k, b);
-			return 0;
-		}
-		if (r == STEP_STOP)
-			break;
-		if (!b->len) {
-			sbuf_free(b);
-			return 1;
-		}
-		if (k->len == sizeof(k->buf)) {
-			ps_bad(k, "handshake too long");
-			break;
-		}
-	}
-	sbuf_free(b);
-	return 0;
-}
-
-static void ps_read(stream_t *s, sbuf_t *b)
-{
-	ps_conn_t *k = s->data;
-
-	if (!b) {
-		ps_set_state(k, PS_DONE);
-		conn_close(k->c, "client closed");
-		return;
-	}
-	(void)ps_feed(k, b);
-}
-
-static void ps_error(stream_t *s, int err)
-{
-	ps_conn_t *k = s->data;
-
-	ps_set_state(k, PS_DONE);
-	conn_close(k->c, "client error");
-}
-
-static const stream_cbs_t ps_cbs = {ps_read, NULL, ps_error};
-
-static void ps_on_conn(conn_t *c)
-{
-	ps_conn_t *k = calloc(1, sizeof(*k));
-
-	if (!k)
+	if (!q)
 		abort();
-	k->c = c;
-	k->t = c->l->front;
-	c->front = k;
-	c->front_free = ps_free;
-	stream_set_cbs(c->client, &ps_cbs, k);
-	stream_read_start(c->client);
+	q->cb = cb;
+	q->ud = ud;
+	if (cr && pt_socks5_args(cr->user, cr->ulen, cr->pass, cr->plen, &a) < 0) {
+		log_info(o->id, "pt %s: malformed bridge arguments in the SOCKS credentials",
+		         pc->t->name);
+		r = UV_EINVAL;
+	} else if (bridge_get(pc->t, t, &a, &q->hop, err, sizeof(err)) < 0) {
+		log_info(o->id, "pt %s: %s", pc->t->name, err);
+		r = UV_EINVAL;
+	}
+	explicit_bzero(&a, sizeof(a));
+	if (r < 0) {
+		q->err = r;
+		uv_timer_init(d->loop, &q->timer);
+		q->timer.data = q;
+		uv_timer_start(&q->timer, client_refused, 0, 0);
+		return (dial_t *)q;
+	}
+	log_debug(o->id, "pt %s: CONNECT bridge %s:%u", pc->t->name, t->host, t->port);
+	q->dial = q->hop->ops->dial(q->hop, t, &o2, client_dialed, q);
+	if (!q->dial) {
+		free(q);
+		return NULL;
+	}
+	return (dial_t *)q;
 }
 
-static const front_ops_t pt_socks_ops = {
-    .scheme = "socks",
-    .on_conn = ps_on_conn,
-};
+static void client_cancel(dialer_t *d, dial_t *req)
+{
+	client_req_t *q = (client_req_t *)req;
+
+	if (q->err) {
+		uv_close((uv_handle_t *)&q->timer, (uv_close_cb)free);
+		return;
+	}
+	q->hop->ops->cancel(q->hop, q->dial);
+	free(q);
+}
+
+static void client_free(dialer_t *d)
+{
+	free(d);
+}
+
+static const dialer_ops_t client_ops = {"pt-bridge", client_dial, client_cancel, client_free};
 
 /* ---- server: every connection to tor ---- */
 
@@ -841,7 +553,6 @@ struct pt_fixed {
 	int ext;
 	uint8_t cookie[EXTOR_COOKIE_LEN];
 	const pt_transport_t *t;
-	listener_t *l;
 };
 
 typedef struct fixed_req {
@@ -895,12 +606,8 @@ static dial_t *fixed_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, 
 	q->cb = cb;
 	q->ud = ud;
 	q->id = o->id;
-	/* the client's address: the conn that asked, found by its id */
-	for (conn_t *c = f->l ? f->l->conns : NULL; c; c = c->next)
-		if (c->id == o->id) {
-			sockaddr_str((struct sockaddr *)&c->peer, q->useraddr, sizeof(q->useraddr));
-			break;
-		}
+	if (o->peer)
+		sockaddr_str(o->peer, q->useraddr, sizeof(q->useraddr));
 	if (q->useraddr[0] == '?')
 		q->useraddr[0] = 0;
 	q->dial = dial_next(d, o, fixed_connected, q);
@@ -943,14 +650,11 @@ static void stop_all(const char *why)
 		if (!pt.ls[i])
 			continue;
 		listener_stop(pt.ls[i]);
-		if (pt.ls[i]->ops == &pt_socks_ops)
-			pt.ls[i]->front = NULL;
 		listener_free(pt.ls[i]);
 		url_free(pt.lus[i]);
 		pt.ls[i] = NULL;
-		if (pt.fixed[i])
-			pt.fixed[i]->d.ops->free(&pt.fixed[i]->d);
-		pt.fixed[i] = NULL;
+		pt.chains[i]->ops->free(pt.chains[i]);
+		pt.chains[i] = NULL;
 	}
 	bridges_free();
 	chain_free(pt.base);
@@ -1111,12 +815,75 @@ static void bound_addr(listener_t *l, const char *host, int port, char *out, siz
 	snprintf(out, cap, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
 }
 
+/* The next transport of a TOR_PT_*_TRANSPORTS list ("*": all of ours),
+ * skipping the ones we do not have: 1 (*t set), 0 (end), -EINVAL. */
+typedef struct tlist {
+	const char *p;
+	size_t i; /* for "*" */
+} tlist_t;
+
+static int tlist_next(tlist_t *it, const pt_transport_t **t)
+{
+	char name[128];
+	int r;
+
+	if (!strcmp(it->p, "*")) {
+		if (it->i >= NTRANSPORTS)
+			return 0;
+		*t = &transports[it->i++];
+		return 1;
+	}
+	while ((r = pt_list_next(&it->p, name, sizeof(name))) > 0) {
+		if ((*t = transport_find(name)))
+			return 1;
+		log_info(0, "pt: transport %s is not ours: ignored", name);
+	}
+	return r;
+}
+
+/* A SOCKS listener on 127.0.0.1 whose chain is a pt_client for t. */
+static void client_one(const pt_transport_t *t)
+{
+	char err[URL_ERRLEN * 2], addr[128];
+	pt_client_t *pc = calloc(1, sizeof(*pc));
+	listener_t *l;
+
+	if (!pc)
+		abort();
+	pc->d.ops = &client_ops;
+	pc->d.loop = pt.loop;
+	pc->t = t;
+	if (url_parse("socks://127.0.0.1:1", &pt.lus[pt.nl], err, sizeof(err)) < 0 ||
+	    listener_new(pt.loop, pt.lus[pt.nl], &pc->d, &pt.ls[pt.nl], err, sizeof(err)) < 0) {
+		say("CMETHOD-ERROR %s %s", t->name, err);
+		url_free(pt.lus[pt.nl]);
+		free(pc);
+		return;
+	}
+	l = pt.ls[pt.nl];
+	l->ops = &socks_cred_front_ops; /* the credentials carry the arguments */
+	bind_any_port(l);
+	snprintf(l->name, sizeof(l->name), "pt-%s-socks", t->name);
+	if (listener_start(l, err, sizeof(err)) < 0) {
+		say("CMETHOD-ERROR %s %s", t->name, err);
+		listener_free(l);
+		url_free(pt.lus[pt.nl]);
+		free(pc);
+		return;
+	}
+	pt.chains[pt.nl] = &pc->d;
+	bound_addr(l, "127.0.0.1", 0, addr, sizeof(addr));
+	pt.nl++;
+	say("CMETHOD %s socks5 %s", t->name, addr);
+}
+
 static int client_setup(const char *list)
 {
 	const char *proxy = getenv("TOR_PT_PROXY");
-	char name[128], err[URL_ERRLEN * 2], addr[128];
+	char err[URL_ERRLEN * 2];
 	const pt_transport_t *t;
-	int r, all = !strcmp(list, "*");
+	tlist_t it = {list, 0};
+	int r;
 
 	if (proxy && *proxy) {
 		hop_new_fn fn;
@@ -1144,45 +911,11 @@ static int client_setup(const char *list)
 	} else {
 		pt.base = direct_dialer_new(pt.loop);
 	}
-	for (size_t i = 0; all ? i < NTRANSPORTS : 1; i++) {
-		if (all) {
-			t = &transports[i];
-		} else {
-			r = pt_list_next(&list, name, sizeof(name));
-			if (r < 0) {
-				say("ENV-ERROR TOR_PT_CLIENT_TRANSPORTS is malformed");
-				return 1;
-			}
-			if (r == 0)
-				break;
-			if (!(t = transport_find(name))) {
-				log_info(0, "pt: transport %s is not ours: ignored", name);
-				continue;
-			}
-		}
-		if (pt.nl >= NTRANSPORTS)
-			break;
-		if (url_parse("socks://127.0.0.1:1", &pt.lus[pt.nl], err, sizeof(err)) < 0 ||
-		    listener_new(pt.loop, pt.lus[pt.nl], pt.base, &pt.ls[pt.nl], err, sizeof(err)) <
-		        0) {
-			say("CMETHOD-ERROR %s %s", t->name, err);
-			url_free(pt.lus[pt.nl]);
-			continue;
-		}
-		pt.ls[pt.nl]->ops = &pt_socks_ops; /* ours, not front/socks.c */
-		bind_any_port(pt.ls[pt.nl]);
-		pt.ls[pt.nl]->front = (void *)t;
-		snprintf(pt.ls[pt.nl]->name, sizeof(pt.ls[pt.nl]->name), "pt-%s-socks", t->name);
-		if (listener_start(pt.ls[pt.nl], err, sizeof(err)) < 0) {
-			say("CMETHOD-ERROR %s %s", t->name, err);
-			pt.ls[pt.nl]->front = NULL;
-			listener_free(pt.ls[pt.nl]);
-			url_free(pt.lus[pt.nl]);
-			continue;
-		}
-		bound_addr(pt.ls[pt.nl], "127.0.0.1", 0, addr, sizeof(addr));
-		pt.nl++;
-		say("CMETHOD %s socks5 %s", t->name, addr);
+	while ((r = tlist_next(&it, &t)) > 0 && pt.nl < NTRANSPORTS)
+		client_one(t);
+	if (r < 0) {
+		say("ENV-ERROR TOR_PT_CLIENT_TRANSPORTS is malformed");
+		return 1;
 	}
 	say("CMETHODS DONE");
 	return 0;
@@ -1265,9 +998,8 @@ static int server_one(const pt_transport_t *t, const char *bindenv, const char *
 		fixed_free(&f->d);
 		return 0;
 	}
-	f->l = pt.ls[pt.nl];
-	if (!port && !f->l->ops->start)
-		bind_any_port(f->l);
+	if (!port && !pt.ls[pt.nl]->ops->start)
+		bind_any_port(pt.ls[pt.nl]);
 	if (listener_start(pt.ls[pt.nl], err, sizeof(err)) < 0) {
 		say("SMETHOD-ERROR %s %s", t->name, err);
 		listener_free(pt.ls[pt.nl]);
@@ -1275,7 +1007,7 @@ static int server_one(const pt_transport_t *t, const char *bindenv, const char *
 		fixed_free(&f->d);
 		return 0;
 	}
-	pt.fixed[pt.nl] = f;
+	pt.chains[pt.nl] = &f->d;
 	bound_addr(pt.ls[pt.nl], host, p, addr, sizeof(addr));
 	pt.nl++;
 	if (!pt_args_escape(key, esc, sizeof(esc))) {
@@ -1296,11 +1028,12 @@ static int server_setup(const char *list)
 	const char *extport = getenv("TOR_PT_EXTENDED_SERVER_PORT");
 	const char *cookiefile = getenv("TOR_PT_AUTH_COOKIE_FILE");
 	uint8_t cookie[EXTOR_COOKIE_LEN] = {0};
-	char host[256], name[128];
+	char host[256];
 	target_t to;
 	uint16_t port;
-	int ext = extport && *extport, r, all = !strcmp(list, "*");
+	int ext = extport && *extport, r;
 	const pt_transport_t *t;
+	tlist_t it = {list, 0};
 
 	if (bindenv && *bindenv && pt_bindaddr(bindenv, "", host, sizeof(host)) < 0) {
 		say("ENV-ERROR TOR_PT_SERVER_BINDADDR is malformed");
@@ -1335,26 +1068,12 @@ static int server_setup(const char *list)
 	target_set(&to, host, port);
 	if (ext && !target_is_ip(&to, &(struct sockaddr_storage){0}))
 		log_warn(0, "pt: the Extended ORPort %s is not an IP literal", extport);
-	for (size_t i = 0; all ? i < NTRANSPORTS : 1; i++) {
-		if (all) {
-			t = &transports[i];
-		} else {
-			r = pt_list_next(&list, name, sizeof(name));
-			if (r < 0) {
-				say("ENV-ERROR TOR_PT_SERVER_TRANSPORTS is malformed");
-				return 1;
-			}
-			if (r == 0)
-				break;
-			if (!(t = transport_find(name))) {
-				log_info(0, "pt: transport %s is not ours: ignored", name);
-				continue;
-			}
-		}
-		if (pt.nl >= NTRANSPORTS)
-			break;
+	while ((r = tlist_next(&it, &t)) > 0 && pt.nl < NTRANSPORTS)
 		if (server_one(t, bindenv, optenv, &to, ext, cookie) < 0)
 			return 1;
+	if (r < 0) {
+		say("ENV-ERROR TOR_PT_SERVER_TRANSPORTS is malformed");
+		return 1;
 	}
 	explicit_bzero(cookie, sizeof(cookie));
 	say("SMETHODS DONE");

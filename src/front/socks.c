@@ -17,6 +17,12 @@
  * segment); whatever follows the request is kept in `early` and written to
  * the target before the relay starts.  Error replies go out through
  * conn_linger(), which closes once they have left.
+ *
+ * With SOCKS_PASS_CRED (socks_cred_front_ops, for `sluice pt`) the
+ * credentials are data for the chain, not a password: any RFC 1929 user
+ * name and password, or SOCKS4 USERID, is accepted, kept as received and
+ * given to the chain's first dialer in dial_opts_t.cred.  UDP ASSOCIATE,
+ * which bypasses the chain, is refused then.
  */
 #include "front/socks.h"
 
@@ -56,12 +62,15 @@ typedef struct socks_conn {
 	unsigned versions;
 	uint8_t ver; /* 4 or 5 once known */
 	unsigned is_4a : 1;
-	unsigned any_auth : 1; /* no credentials configured but the client insists */
+	unsigned any_auth : 1;  /* no credentials configured but the client insists */
+	unsigned pass_cred : 1; /* SOCKS_PASS_CRED */
 	size_t len;
 	uint8_t buf[SK_BUF];
 	sbuf_queue_t early; /* client bytes after the request */
 	target_t target;
 	socks_udp_t *udp;
+	dial_cred_t cred; /* pass_cred: what the client sent, in user/pass */
+	char user[256], pass[256];
 } socks_conn_t;
 
 /* Result of one parsing pass over buf. */
@@ -92,6 +101,8 @@ static void sk_free(void *p)
 	sbufq_clear(&k->early);
 	if (k->udp)
 		socks_udp_free(k->udp);
+	explicit_bzero(k->user, sizeof(k->user));
+	explicit_bzero(k->pass, sizeof(k->pass));
 	free(k);
 }
 
@@ -109,13 +120,23 @@ static int ct_equal(const char *a, size_t alen, const char *b, size_t blen)
 	return d == 0;
 }
 
+/* SOCKS_PASS_CRED: keep the credentials for conn_dial (lengths <= 255). */
+static void sk_keep_cred(socks_conn_t *k, const char *u, size_t ulen, const char *p, size_t plen)
+{
+	memcpy(k->user, u, ulen);
+	memcpy(k->pass, p, plen);
+	k->cred = (dial_cred_t){.user = k->user, .ulen = ulen, .pass = k->pass, .plen = plen};
+	k->c->cred = &k->cred;
+}
+
+/* The listener's credentials; none when they are passed on. */
 static const char *cfg_user(const socks_conn_t *k)
 {
-	return k->c->l->url->user;
+	return k->pass_cred ? NULL : k->c->l->url->user;
 }
 static const char *cfg_pass(const socks_conn_t *k)
 {
-	return k->c->l->url->pass;
+	return k->pass_cred ? NULL : k->c->l->url->pass;
 }
 static int cfg_auth(const socks_conn_t *k)
 {
@@ -196,6 +217,9 @@ static int sk_socks4(socks_conn_t *k)
 	}
 	sk_consume(k, used);
 	k->is_4a = req.is_4a;
+	if (k->pass_cred)
+		sk_keep_cred(k, req.userid, strlen(req.userid), "", 0);
+	explicit_bzero(req.userid, sizeof(req.userid));
 	/* SOCKS4 sends no password: with one configured, it cannot pass.  A
 	 * user name alone must match the userid. */
 	if (cfg_pass(k) && cfg_pass(k)[0])
@@ -234,7 +258,10 @@ static int sk_greeting(socks_conn_t *k)
 		break;
 	}
 	sk_consume(k, used);
-	if (cfg_auth(k))
+	if (k->pass_cred && socks5_greeting_has(&g, SOCKS5_METHOD_USERPASS)) {
+		method = SOCKS5_METHOD_USERPASS; /* the credentials are wanted */
+		k->any_auth = 1;
+	} else if (cfg_auth(k))
 		method = socks5_greeting_has(&g, SOCKS5_METHOD_USERPASS) ? SOCKS5_METHOD_USERPASS
 		                                                         : SOCKS5_METHOD_NOACCEPT;
 	else if (socks5_greeting_has(&g, SOCKS5_METHOD_NONE))
@@ -273,6 +300,8 @@ static int sk_auth(socks_conn_t *k)
 		break;
 	}
 	sk_consume(k, used);
+	if (k->pass_cred)
+		sk_keep_cred(k, up.user, up.ulen, up.pass, up.plen);
 	/* Both compared, always, so the time does not tell which was wrong. */
 	ok = ct_equal(up.user, up.ulen, u, strlen(u));
 	ok &= ct_equal(up.pass, up.plen, p, strlen(p));
@@ -381,6 +410,9 @@ static int sk_request(socks_conn_t *k)
 			return sk_refuse5(k, SOCKS5_REP_FAIL, "bad SOCKS5 target");
 		return STEP_GO;
 	case SOCKS_CMD_UDP:
+		if (k->pass_cred)
+			return sk_refuse5(k, SOCKS5_REP_CMD_UNSUPP,
+			                  "UDP ASSOCIATE would bypass the chain here");
 		return sk_udp(k);
 	default:
 		return sk_refuse5(k, SOCKS5_REP_CMD_UNSUPP, "SOCKS5 BIND is not supported");
@@ -563,7 +595,8 @@ void socks_serve(conn_t *c, sbuf_t *first, unsigned versions)
 	if (!k)
 		abort();
 	k->c = c;
-	k->versions = versions;
+	k->versions = versions & (SOCKS_V4 | SOCKS_V5);
+	k->pass_cred = !!(versions & SOCKS_PASS_CRED);
 	c->front = k;
 	c->front_free = sk_free;
 	stream_set_cbs(c->client, &sk_cbs, k);
@@ -614,6 +647,10 @@ static void socks4_on_conn(conn_t *c)
 {
 	socks_serve(c, NULL, SOCKS_V4);
 }
+static void socks_cred_on_conn(conn_t *c)
+{
+	socks_serve(c, NULL, SOCKS_V4 | SOCKS_V5 | SOCKS_PASS_CRED);
+}
 
 const front_ops_t socks_front_ops = {
     .scheme = "socks",
@@ -631,4 +668,10 @@ const front_ops_t socks4_front_ops = {
     .scheme = "socks4",
     .init = socks4_init,
     .on_conn = socks4_on_conn,
+};
+
+const front_ops_t socks_cred_front_ops = {
+    .scheme = "socks",
+    .init = socks_init_common,
+    .on_conn = socks_cred_on_conn,
 };

@@ -18,13 +18,20 @@
 
 #define SOCKS_V4 0x1u /* SOCKS4 and SOCKS4a */
 #define SOCKS_V5 0x2u
+/* Not a check but a channel: accept any credentials (RFC 1929, SOCKS4
+ * USERID) and hand them to the chain in dial_opts_t.cred; no UDP. */
+#define SOCKS_PASS_CRED 0x4u
 
 extern const front_ops_t socks_front_ops;  /* "socks": 4, 4a and 5 */
 extern const front_ops_t socks5_front_ops; /* "socks5" */
 extern const front_ops_t socks4_front_ops; /* "socks4": 4 and 4a */
+/* Not registered: "socks" with SOCKS_PASS_CRED, for a listener whose chain
+ * reads the credentials (`sluice pt`); set l->ops after listener_new(). */
+extern const front_ops_t socks_cred_front_ops;
 
 /* Serve an admitted connection whose first bytes (`first`, may be NULL) were
- * already read; the client stream must not be reading.  Takes ownership of
+ * already read; `versions` is SOCKS_V4 and/or SOCKS_V5, maybe with
+ * SOCKS_PASS_CRED; the client stream must not be reading.  Takes ownership of
  * first, of the client's callbacks and of c->front / c->front_free (free
  * any state of your own first).  c may be closed before this returns: do
  * not touch it afterwards. */

@@ -4,7 +4,9 @@
  * after it (they must not be consumed).  Then the socks5 hop against a
  * scripted server in the same loop: target bytes that ride with the reply,
  * RFC 1929, failure codes, nonsense, and cancel at every stage (the
- * callback must never fire after it). */
+ * callback must never fire after it).  Last, the front end through that
+ * hop: what its chain is told (the client's address, and in the
+ * SOCKS_PASS_CRED mode the credentials as sent). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +20,7 @@
 #include <uv.h>
 
 #include "core/dial.h"
+#include "core/listener.h"
 #include "core/log.h"
 #include "core/url.h"
 #include "front/socks.h"
@@ -877,6 +880,140 @@ static void test_hop_new_errors(void **state)
 	}
 }
 
+/* ---- the front end: what the chain's dialer is told ---- */
+
+typedef struct cap_dialer {
+	dialer_t d;
+	int calls, has_cred, peer_family;
+	char user[256], pass[256];
+	size_t ulen, plen;
+	target_t t;
+} cap_dialer_t;
+
+/* Notes what it was given and fails (dial_start reports the NULL). */
+static dial_t *cap_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, dial_cb cb, void *ud)
+{
+	cap_dialer_t *c = (cap_dialer_t *)d;
+
+	c->calls++;
+	c->t = *t;
+	c->peer_family = o->peer ? o->peer->sa_family : -1;
+	c->has_cred = o->cred != NULL;
+	if (o->cred) {
+		assert_true(o->cred->ulen < sizeof(c->user) && o->cred->plen < sizeof(c->pass));
+		memcpy(c->user, o->cred->user, c->ulen = o->cred->ulen);
+		memcpy(c->pass, o->cred->pass, c->plen = o->cred->plen);
+	}
+	return NULL;
+}
+
+static void cap_cancel(dialer_t *d, dial_t *req) {}
+static void cap_free(dialer_t *d) {}
+
+static const dialer_ops_t cap_ops = {"cap", cap_dial, cap_cancel, cap_free};
+
+typedef struct front_test {
+	int cb_calls, cb_err;
+	listener_t *l;
+	dialer_t *hop;
+} front_test_t;
+
+static void ft_dialed(void *ud, stream_t *s, int err)
+{
+	front_test_t *f = ud;
+
+	f->cb_calls++;
+	f->cb_err = err;
+	if (s)
+		stream_close(s);
+	listener_stop(f->l);
+}
+
+/* A listener (ops: front) on a free port, a hop (scheme, userinfo) to it,
+ * one dial of bridge.example:443; what reached the chain is in *cap. */
+static void front_run(const front_ops_t *front, const char *scheme, const char *userinfo,
+                      cap_dialer_t *cap)
+{
+	uv_loop_t loop;
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	char url[1024], err[256];
+	url_t *lu, *hu;
+	target_t t;
+	dial_opts_t o = {.id = 1};
+	front_test_t f = {0};
+	hop_new_fn fn = strcmp(scheme, "socks5") ? socks4a_hop_new : socks5_hop_new;
+
+	memset(cap, 0, sizeof(*cap));
+	log_level = LOG_ERR;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	cap->d.ops = &cap_ops;
+	cap->d.loop = &loop;
+	assert_int_equal(url_parse("socks://127.0.0.1:1", &lu, err, sizeof(err)), 0);
+	assert_int_equal(listener_new(&loop, lu, &cap->d, &f.l, err, sizeof(err)), 0);
+	f.l->ops = front;
+	((struct sockaddr_in *)&f.l->bind)->sin_port = 0;
+	assert_int_equal(listener_start(f.l, err, sizeof(err)), 0);
+	uv_tcp_getsockname(&f.l->tcp, (struct sockaddr *)&ss, &len);
+	snprintf(url, sizeof(url), "%s://%s127.0.0.1:%u", scheme, userinfo,
+	         ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	assert_int_equal(url_parse(url, &hu, err, sizeof(err)), 0);
+	assert_int_equal(fn(&loop, hu, direct_dialer_new(&loop), &f.hop, err, sizeof(err)), 0);
+	target_set(&t, "bridge.example", 443);
+	assert_non_null(f.hop->ops->dial(f.hop, &t, &o, ft_dialed, &f));
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(f.cb_calls, 1);
+	assert_true(f.cb_err < 0);
+	listener_free(f.l);
+	chain_free(f.hop);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	url_free(hu);
+	url_free(lu);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_front_pass_cred(void **state)
+{
+	cap_dialer_t cap;
+	char user[256], userinfo[700];
+
+	/* SOCKS5: RFC 1929 user name and password, as sent */
+	front_run(&socks_cred_front_ops, "socks5", "key%3Dabc%3Bx%3D1:p%3Dq@", &cap);
+	assert_int_equal(cap.calls, 1);
+	assert_string_equal(cap.t.host, "bridge.example");
+	assert_int_equal(cap.t.port, 443);
+	assert_int_equal(cap.peer_family, AF_INET);
+	assert_true(cap.has_cred);
+	assert_int_equal(cap.ulen, 11);
+	assert_memory_equal(cap.user, "key=abc;x=1", 11);
+	assert_int_equal(cap.plen, 3);
+	assert_memory_equal(cap.pass, "p=q", 3);
+	/* the longest user name */
+	memset(user, 'u', 255);
+	user[255] = 0;
+	snprintf(userinfo, sizeof(userinfo), "%s:%s@", user, "x");
+	front_run(&socks_cred_front_ops, "socks5", userinfo, &cap);
+	assert_int_equal(cap.ulen, 255);
+	assert_memory_equal(cap.user, user, 255);
+	/* SOCKS4a: the USERID, no password */
+	front_run(&socks_cred_front_ops, "socks4a", "key%3Dabc@", &cap);
+	assert_int_equal(cap.calls, 1);
+	assert_true(cap.has_cred);
+	assert_int_equal(cap.ulen, 7);
+	assert_memory_equal(cap.user, "key=abc", 7);
+	assert_int_equal(cap.plen, 0);
+	/* no credentials offered: none passed */
+	front_run(&socks_cred_front_ops, "socks5", "", &cap);
+	assert_int_equal(cap.calls, 1);
+	assert_false(cap.has_cred);
+	/* a plain socks listener passes the client's address, never the
+	 * credentials (none configured: any name goes, and is dropped) */
+	front_run(&socks_front_ops, "socks5", "user:pw@", &cap);
+	assert_int_equal(cap.calls, 1);
+	assert_int_equal(cap.peer_family, AF_INET);
+	assert_false(cap.has_cred);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -909,6 +1046,7 @@ int main(void)
 	    cmocka_unit_test(test_hop_cancel),
 	    cmocka_unit_test(test_hop_socks4),
 	    cmocka_unit_test(test_hop_new_errors),
+	    cmocka_unit_test(test_front_pass_cred),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
