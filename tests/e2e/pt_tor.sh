@@ -193,6 +193,7 @@ ServerTransportPlugin ws,sctp exec $SLUICE pt -v --log-file $T/relay-pt.log
 ServerTransportListenAddr ws 127.0.0.1:$bws
 ServerTransportListenAddr sctp 127.0.0.1:$bsctp
 ServerTransportOptions ws key=$TKEY
+ServerTransportOptions sctp key=$TKEY
 Log info file $T/relay-tor.log
 EOF
 cat >"$T/client/torrc" <<EOF
@@ -202,8 +203,9 @@ UseBridges 1
 ShutdownWaitLength 0
 ClientTransportPlugin ws,sctp exec $SLUICE pt -v --log-file $T/client-pt.log
 Bridge ws 127.0.0.1:$bws key=$TKEY
-Log info file $T/client-tor.log
 EOF
+[ "$HAVE_SCTP" = 1 ] && echo "Bridge sctp 127.0.0.1:$bsctp key=$TKEY" >>"$T/client/torrc"
+echo "Log info file $T/client-tor.log" >>"$T/client/torrc"
 start relay "$TOR" -f "$T/relay/torrc"
 # wait_log FILE REGEX SECONDS
 wait_log() {
@@ -233,6 +235,10 @@ check "tor client: Successfully registered transport sctp" \
 	grep -q "Successfully registered transport sctp" "$T/client-tor.log"
 check "tor client reached the bridge through sluice pt (fingerprint learned)" \
 	wait_log "$T/client-tor.log" "Learned fingerprint [0-9A-F]{40} for bridge 127.0.0.1:$bws \\(with transport 'ws'\\)" 40
+if [ "$HAVE_SCTP" = 1 ]; then
+	check "tor client reached the bridge over sctp too (fingerprint learned)" \
+		wait_log "$T/client-tor.log" "Learned fingerprint [0-9A-F]{40} for bridge 127.0.0.1:$bsctp \\(with transport 'sctp'\\)" 40
+fi
 check "tor client fetched the bridge's descriptor through the tunnel" \
 	wait_log "$T/client-tor.log" "new bridge descriptor 'sluicepttest'" 20
 check "the relay's pt authenticated to tor's Extended ORPort" \
