@@ -63,6 +63,7 @@ check "the example configuration is valid" "$SLUICE" check -c "$SRCDIR/sluice.ex
 printf 'alice:secret\n' >"$T/users.txt"
 chmod 600 "$T/users.txt"
 check "the PPP gateway example is valid" bash -c "cd '$T' && '$SLUICE' check -c '$SRCDIR/examples/ppp-gateway.yaml'"
+check "the SSTP client example is valid" "$SLUICE" check -c "$SRCDIR/examples/sstp-client.yaml"
 
 # precedence: command line > environment > file
 web=$(free_port)
