@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "front/pt.h"
+#include "tunnel/sctp_assoc.h"
 
 extern char **environ;
 
@@ -103,6 +104,7 @@ static void finish(void)
 	chain_free(chain);
 	chain = NULL;
 	metrics_stop();
+	sctp_rt_stop(); /* usrsctp's threads outlive the loop */
 	uv_walk(loop, close_walk, NULL);
 }
 

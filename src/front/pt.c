@@ -34,6 +34,7 @@
 #include "core/log.h"
 #include "front/extorport.h"
 #include "front/socks.h"
+#include "tunnel/sctp_assoc.h"
 
 /* ---- pure parsers ---- */
 
@@ -670,6 +671,7 @@ static void close_walk(uv_handle_t *h, void *arg)
 static void shutdown_now(const char *why)
 {
 	stop_all(why);
+	sctp_rt_stop();
 	uv_walk(pt.loop, close_walk, NULL);
 }
 
@@ -1152,6 +1154,7 @@ int pt_main(int argc, char **argv)
 		r = server_setup(srv);
 	if (r) {
 		stop_all("configuration error");
+		sctp_rt_stop();
 		uv_walk(pt.loop, close_walk, NULL);
 		uv_run(pt.loop, UV_RUN_DEFAULT);
 		return r;

@@ -131,6 +131,7 @@ static struct {
 	scassoc_t *dead;
 	uint64_t next_sock;
 	int nblocked;
+	int stopped; /* under mu: the loop is going away, usrsctp's threads must not wake it */
 } rt = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static void rt_wake(void)
@@ -153,13 +154,19 @@ static int on_recv_cb(struct socket *so, union sctp_sockstore addr, void *data, 
 	e->sid = rcv.rcv_sid;
 	e->aid = rcv.rcv_assoc_id;
 	pthread_mutex_lock(&rt.mu);
+	if (rt.stopped) {
+		pthread_mutex_unlock(&rt.mu);
+		free(data);
+		free(e);
+		return 1;
+	}
 	if (rt.tail)
 		rt.tail->next = e;
 	else
 		rt.head = e;
 	rt.tail = e;
+	uv_async_send(&rt.async); /* under mu: never after sctp_rt_stop() closed it */
 	pthread_mutex_unlock(&rt.mu);
-	uv_async_send(&rt.async);
 	return 1;
 }
 
@@ -168,11 +175,11 @@ static int on_send_cb(struct socket *so, uint32_t sb_free, void *ulp)
 	int wake;
 
 	pthread_mutex_lock(&rt.mu);
-	wake = !rt.send_space;
+	wake = !rt.send_space && !rt.stopped;
 	rt.send_space = 1;
-	pthread_mutex_unlock(&rt.mu);
 	if (wake)
 		uv_async_send(&rt.async);
+	pthread_mutex_unlock(&rt.mu);
 	return 0;
 }
 
@@ -1301,6 +1308,29 @@ int sctp_rt_init(uv_loop_t *loop, uint16_t udp_port, char *err, size_t errlen)
 	uv_unref((uv_handle_t *)&rt.retry);
 	rt.retry.data = NULL;
 	return 0;
+}
+
+void sctp_rt_stop(void)
+{
+	ev_t *e;
+
+	if (!rt.inited)
+		return;
+	pthread_mutex_lock(&rt.mu);
+	rt.stopped = 1;
+	e = rt.head;
+	rt.head = rt.tail = NULL;
+	pthread_mutex_unlock(&rt.mu);
+	while (e) {
+		ev_t *next = e->next;
+		free(e->data);
+		free(e);
+		e = next;
+	}
+	if (!uv_is_closing((uv_handle_t *)&rt.async))
+		uv_close((uv_handle_t *)&rt.async, NULL);
+	if (!uv_is_closing((uv_handle_t *)&rt.retry))
+		uv_close((uv_handle_t *)&rt.retry, NULL);
 }
 
 uint16_t sctp_rt_udp_port(void)

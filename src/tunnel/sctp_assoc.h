@@ -63,6 +63,9 @@ typedef struct scassoc_cfg {
 /* Initialise usrsctp once per process. */
 int sctp_rt_init(uv_loop_t *loop, uint16_t udp_port, char *err, size_t errlen);
 uint16_t sctp_rt_udp_port(void);
+/* The loop is ending (after every listener and hop is freed): usrsctp's
+ * threads, which outlive it, stop waking it; its handles are closed. */
+void sctp_rt_stop(void);
 
 /* Server: listen on bind (its port is the SCTP port; the UDP port is the
  * runtime's).  cfg and ops must outlive the socket. */
