@@ -142,4 +142,17 @@ echo "    first success $(python3 -c "print(round($t1-$t0,1))") s after the new 
 check "the client logged the loss" grep -q "association with .* lost" "$T/client.log"
 check "client and server still alive" bash -c "kill -0 $(pid_of client) && kill -0 $(pid_of server2)"
 
+# SIGTERM to both at once, right after traffic: both exit 0 (usrsctp's
+# threads outlive the loop and must not touch it)
+curl -fsS -m 10 --socks5-hostname "127.0.0.1:$px" "http://127.0.0.1:$web/" >/dev/null 2>&1
+cpid=$(pid_of client)
+spid=$(pid_of server2)
+kill -TERM "$cpid" "$spid"
+wait "$cpid"
+rc_c=$?
+wait "$spid"
+rc_s=$?
+check_eq "SIGTERM: the client exits 0" 0 "$rc_c"
+check_eq "SIGTERM: the server exits 0" 0 "$rc_s"
+
 finish
