@@ -6,6 +6,8 @@
 #   direct     iperf3 -c straight to iperf3 -s: the ceiling of this machine
 #   ws         tcp forward -> sluice ws:// client -> sluice ws:// server -> iperf3
 #   sctp+udp   tcp forward -> sluice sctp+udp client -> server -> iperf3
+#   sctp-9000  the same with mtu=9000 on both sides (a fixed path MTU, as on
+#              a jumbo-frame LAN; the default discovers it, 1500 here)
 #
 # Each path runs with 1 and with 8 parallel connections (iperf3 -P), SECS
 # seconds each, ROUNDS rounds in the same order; the table gives the median
@@ -55,10 +57,19 @@ PORT[sctp+udp]=$(free_port)
 start sctp-srv "$SLUICE" -L "sctp+udp://127.0.0.1:$sc?key=$KEY" --metrics "127.0.0.1:$scm"
 wait_port "$scm"
 start sctp-cli "$SLUICE" -L "tcp://127.0.0.1:${PORT[sctp+udp]}/127.0.0.1:$ip" -F "sctp+udp://127.0.0.1:$sc?key=$KEY"
+# the same with a fixed 9000-byte path MTU (a jumbo-frame LAN; loopback)
+sj=$(free_port)
+sjm=$(free_port)
+PORT[sctp-9000]=$(free_port)
+start sctpj-srv "$SLUICE" -L "sctp+udp://127.0.0.1:$sj?key=$KEY&mtu=9000" --metrics "127.0.0.1:$sjm"
+wait_port "$sjm"
+start sctpj-cli "$SLUICE" -L "tcp://127.0.0.1:${PORT[sctp-9000]}/127.0.0.1:$ip" \
+	-F "sctp+udp://127.0.0.1:$sj?key=$KEY&mtu=9000"
 wait_port "${PORT[ws]}"
 wait_port "${PORT[sctp+udp]}"
+wait_port "${PORT[sctp-9000]}"
 
-PATHS=(direct ws sctp+udp)
+PATHS=(direct ws sctp+udp sctp-9000)
 declare -A R
 for r in $(seq 1 "$ROUNDS"); do
 	for p in "${PATHS[@]}"; do

@@ -1371,6 +1371,10 @@ static int sock_setup(scsock_t *s, const struct sockaddr *peer)
 	pp.spp_hbinterval = cfg->hb_ms;
 	pp.spp_pathmaxrxt = cfg->max_rtx;
 	pp.spp_flags = SPP_HB_ENABLE;
+	if (cfg->mtu) {
+		pp.spp_pathmtu = cfg->mtu;
+		pp.spp_flags |= SPP_PMTUD_DISABLE;
+	}
 	usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_PEER_ADDR_PARAMS, &pp, sizeof(pp));
 	ap.sasoc_assoc_id = SCTP_FUTURE_ASSOC;
 	ap.sasoc_asocmaxrxt = cfg->max_rtx;

@@ -54,6 +54,7 @@ typedef struct scassoc_cfg {
 	uint32_t hb_ms;   /* heartbeat interval */
 	uint16_t max_rtx; /* retransmissions before the peer is dead */
 	uint32_t sndbuf;
+	uint32_t mtu;     /* fixed path MTU (jumbo LANs, loopback); 0: usrsctp's own */
 	/* server */
 	replay_t *replay;
 	uint64_t skew_ms, start_ms, auth_timeout_ms;

@@ -341,7 +341,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	const char *key = NULL;
 	uint8_t k[KEY_MAX];
 	size_t klen;
-	uint64_t window = 1 << 20, hb = 1000, rtx = 4, sndbuf = 4 << 20;
+	uint64_t window = 1 << 20, hb = 1000, rtx = 4, sndbuf = 4 << 20, mtu = 0;
 	int r;
 
 	*out = NULL;
@@ -368,10 +368,15 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	if ((r = url_opt_uint(u, "window", SCTPP_WINDOW_MAX, &window, err, errlen)) < 0 ||
 	    (r = url_opt_duration(u, "hb", &hb, err, errlen)) < 0 ||
 	    (r = url_opt_uint(u, "max-rtx", 100, &rtx, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "sndbuf", 64 << 20, &sndbuf, err, errlen)) < 0)
+	    (r = url_opt_uint(u, "sndbuf", 64 << 20, &sndbuf, err, errlen)) < 0 ||
+	    (r = url_opt_uint(u, "mtu", 9000, &mtu, err, errlen)) < 0)
 		return r;
 	if (window < SCTPP_WINDOW_MIN) {
 		snprintf(err, errlen, "option 'window': at least %d bytes", SCTPP_WINDOW_MIN);
+		return -EINVAL;
+	}
+	if (mtu && mtu < 576) {
+		snprintf(err, errlen, "option 'mtu': at least 576 (or 0: discover it)");
 		return -EINVAL;
 	}
 	if (!hb || !rtx || sndbuf < 64 * 1024) {
@@ -397,6 +402,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	cl->cfg.hb_ms = (uint32_t)hb;
 	cl->cfg.max_rtx = (uint16_t)rtx;
 	cl->cfg.sndbuf = (uint32_t)sndbuf;
+	cl->cfg.mtu = (uint32_t)mtu;
 	uv_timer_init(loop, &cl->timer);
 	cl->timer.data = cl;
 	metrics_register(metrics_fn, cl);

@@ -115,7 +115,7 @@ static int init_common(listener_t *l, int udp, char *err, size_t errlen)
 	const char *key = NULL;
 	uint8_t k[KEY_MAX];
 	size_t klen;
-	uint64_t cache = 65536, window = 1 << 20, hb = 1000, rtx = 4, sndbuf = 4 << 20;
+	uint64_t cache = 65536, window = 1 << 20, hb = 1000, rtx = 4, sndbuf = 4 << 20, mtu = 0;
 	struct sockaddr_storage ss;
 	int r;
 
@@ -148,10 +148,15 @@ static int init_common(listener_t *l, int udp, char *err, size_t errlen)
 	    (r = url_opt_uint(u, "window", SCTPP_WINDOW_MAX, &window, err, errlen)) < 0 ||
 	    (r = url_opt_duration(u, "hb", &hb, err, errlen)) < 0 ||
 	    (r = url_opt_uint(u, "max-rtx", 100, &rtx, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "sndbuf", 64 << 20, &sndbuf, err, errlen)) < 0)
+	    (r = url_opt_uint(u, "sndbuf", 64 << 20, &sndbuf, err, errlen)) < 0 ||
+	    (r = url_opt_uint(u, "mtu", 9000, &mtu, err, errlen)) < 0)
 		return r;
 	if (window < SCTPP_WINDOW_MIN) {
 		snprintf(err, errlen, "option 'window': at least %d bytes", SCTPP_WINDOW_MIN);
+		return -EINVAL;
+	}
+	if (mtu && mtu < 576) {
+		snprintf(err, errlen, "option 'mtu': at least 576 (or 0: discover it)");
 		return -EINVAL;
 	}
 	if (!hb || !rtx || sndbuf < 64 * 1024) {
@@ -166,6 +171,7 @@ static int init_common(listener_t *l, int udp, char *err, size_t errlen)
 	s->cfg.hb_ms = (uint32_t)hb;
 	s->cfg.max_rtx = (uint16_t)rtx;
 	s->cfg.sndbuf = (uint32_t)sndbuf;
+	s->cfg.mtu = (uint32_t)mtu;
 	s->cfg.replay = s->replay;
 	s->cfg.start_ms = wall_ms();
 	s->cfg.auth_timeout_ms = l->handshake_timeout_ms;
