@@ -25,7 +25,10 @@
 #include <unistd.h>
 #include <usrsctp.h>
 
+#include <openssl/crypto.h>
+
 #include "core/acl.h"
+#include "core/crypto.h"
 #include "core/log.h"
 #include "front/socks_proto.h"
 
@@ -1307,6 +1310,54 @@ int sctp_rt_init(uv_loop_t *loop, uint16_t udp_port, char *err, size_t errlen)
 	uv_timer_init(loop, &rt.retry);
 	uv_unref((uv_handle_t *)&rt.retry);
 	rt.retry.data = NULL;
+	return 0;
+}
+
+int scassoc_cfg_parse(url_t *u, scassoc_cfg_t *cfg, sctpp_keys_t *keys, char *err,
+                      size_t errlen)
+{
+	const char *key = NULL;
+	uint8_t k[KEY_MAX];
+	size_t klen;
+	uint64_t window = 1 << 20, hb = 1000, rtx = 4, sndbuf = 4 << 20, mtu = 0;
+	int r;
+
+	if (url_opt_str(u, "key", &key) <= 0) {
+		snprintf(err, errlen, "option 'key' is required (make one with `sluice keygen`)");
+		return -EINVAL;
+	}
+	if (key_parse(key, k, &klen) < 0) {
+		snprintf(err, errlen,
+		         "option 'key': not base64 of 16 to 64 bytes (use `sluice keygen`)");
+		return -EINVAL;
+	}
+	if ((r = url_opt_uint(u, "window", SCTPP_WINDOW_MAX, &window, err, errlen)) < 0 ||
+	    (r = url_opt_duration(u, "hb", &hb, err, errlen)) < 0 ||
+	    (r = url_opt_uint(u, "max-rtx", 100, &rtx, err, errlen)) < 0 ||
+	    (r = url_opt_uint(u, "sndbuf", 64 << 20, &sndbuf, err, errlen)) < 0 ||
+	    (r = url_opt_uint(u, "mtu", 9000, &mtu, err, errlen)) < 0)
+		return r;
+	if (window < SCTPP_WINDOW_MIN) {
+		snprintf(err, errlen, "option 'window': at least %d bytes", SCTPP_WINDOW_MIN);
+		return -EINVAL;
+	}
+	if (mtu && mtu < 576) {
+		snprintf(err, errlen, "option 'mtu': at least 576 (or 0: discover it)");
+		return -EINVAL;
+	}
+	if (!hb || !rtx || sndbuf < 64 * 1024) {
+		snprintf(err, errlen,
+		         "options 'hb', 'max-rtx' and 'sndbuf' (>= 65536) must not be 0");
+		return -EINVAL;
+	}
+	sctpp_keys_init(keys, k, klen);
+	OPENSSL_cleanse(k, sizeof(k));
+	cfg->keys = keys;
+	cfg->window = (uint32_t)window;
+	cfg->hb_ms = (uint32_t)hb;
+	cfg->max_rtx = (uint16_t)rtx;
+	cfg->sndbuf = (uint32_t)sndbuf;
+	cfg->mtu = (uint32_t)mtu;
 	return 0;
 }
 

@@ -29,6 +29,7 @@
 #include "core/dial.h"
 #include "core/replay.h"
 #include "core/stream.h"
+#include "core/url.h"
 #include "tunnel/sctp_proto.h"
 
 #define SCTPA_STREAMS 2048 /* streams asked for in each direction */
@@ -60,6 +61,12 @@ typedef struct scassoc_cfg {
 	uint64_t skew_ms, start_ms, auth_timeout_ms;
 	const acl_t *clients;
 } scassoc_cfg_t;
+
+/* The options both ends take: key= (required), window, hb, max-rtx,
+ * sndbuf, mtu.  Fills keys and those fields of cfg; 0 or -EINVAL with a
+ * message naming the option. */
+int scassoc_cfg_parse(url_t *u, scassoc_cfg_t *cfg, sctpp_keys_t *keys, char *err,
+		      size_t errlen);
 
 /* Initialise usrsctp once per process. */
 int sctp_rt_init(uv_loop_t *loop, uint16_t udp_port, char *err, size_t errlen);

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "core/log.h"
 #include "core/metrics.h"
 #include "tunnel/sctp_assoc.h"
@@ -338,10 +340,8 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
                    size_t errlen, int udp)
 {
 	sccli_t *cl;
-	const char *key = NULL;
-	uint8_t k[KEY_MAX];
-	size_t klen;
-	uint64_t window = 1 << 20, hb = 1000, rtx = 4, sndbuf = 4 << 20, mtu = 0;
+	scassoc_cfg_t cfg = {0};
+	sctpp_keys_t keys;
 	int r;
 
 	*out = NULL;
@@ -356,37 +356,15 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 		         u->scheme);
 		return -EINVAL;
 	}
-	if (url_opt_str(u, "key", &key) <= 0) {
-		snprintf(err, errlen, "option 'key' is required (the server's key)");
-		return -EINVAL;
-	}
-	if (key_parse(key, k, &klen) < 0) {
-		snprintf(err, errlen,
-		         "option 'key': not base64 of 16 to 64 bytes (use `sluice keygen`)");
-		return -EINVAL;
-	}
-	if ((r = url_opt_uint(u, "window", SCTPP_WINDOW_MAX, &window, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "hb", &hb, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "max-rtx", 100, &rtx, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "sndbuf", 64 << 20, &sndbuf, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "mtu", 9000, &mtu, err, errlen)) < 0)
+	if ((r = scassoc_cfg_parse(u, &cfg, &keys, err, errlen)) < 0)
 		return r;
-	if (window < SCTPP_WINDOW_MIN) {
-		snprintf(err, errlen, "option 'window': at least %d bytes", SCTPP_WINDOW_MIN);
-		return -EINVAL;
-	}
-	if (mtu && mtu < 576) {
-		snprintf(err, errlen, "option 'mtu': at least 576 (or 0: discover it)");
-		return -EINVAL;
-	}
-	if (!hb || !rtx || sndbuf < 64 * 1024) {
-		snprintf(err, errlen,
-		         "options 'hb', 'max-rtx' and 'sndbuf' (>= 65536) must not be 0");
-		return -EINVAL;
-	}
 	cl = calloc(1, sizeof(*cl));
 	if (!cl)
 		abort();
+	cl->keys = keys;
+	cl->cfg = cfg;
+	cl->cfg.keys = &cl->keys;
+	OPENSSL_cleanse(&keys, sizeof(keys));
 	cl->d.ops = udp ? &sctp_udp_ops : &sctp_ops;
 	cl->d.next = next;
 	cl->d.loop = loop;
@@ -395,14 +373,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	snprintf(cl->name, sizeof(cl->name), "%s://%s%s%s:%d", u->scheme,
 	         strchr(u->host, ':') ? "[" : "", u->host, strchr(u->host, ':') ? "]" : "",
 	         u->port);
-	sctpp_keys_init(&cl->keys, k, klen);
 	cl->cfg.name = cl->name;
-	cl->cfg.keys = &cl->keys;
-	cl->cfg.window = (uint32_t)window;
-	cl->cfg.hb_ms = (uint32_t)hb;
-	cl->cfg.max_rtx = (uint16_t)rtx;
-	cl->cfg.sndbuf = (uint32_t)sndbuf;
-	cl->cfg.mtu = (uint32_t)mtu;
 	uv_timer_init(loop, &cl->timer);
 	cl->timer.data = cl;
 	metrics_register(metrics_fn, cl);

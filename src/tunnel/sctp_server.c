@@ -112,10 +112,7 @@ static int init_common(listener_t *l, int udp, char *err, size_t errlen)
 {
 	scsrv_t *s = calloc(1, sizeof(*s));
 	url_t *u = l->url;
-	const char *key = NULL;
-	uint8_t k[KEY_MAX];
-	size_t klen;
-	uint64_t cache = 65536, window = 1 << 20, hb = 1000, rtx = 4, sndbuf = 4 << 20, mtu = 0;
+	uint64_t cache = 65536;
 	struct sockaddr_storage ss;
 	int r;
 
@@ -132,46 +129,14 @@ static int init_common(listener_t *l, int udp, char *err, size_t errlen)
 	if (!l->targets.allow.n && !l->targets.deny.n &&
 	    !sockaddr_is_loopback((struct sockaddr *)&ss))
 		acl_add_restricted(&l->targets);
-	if (url_opt_str(u, "key", &key) <= 0) {
-		snprintf(err, errlen, "option 'key' is required (make one with `sluice keygen`)");
-		return -EINVAL;
-	}
-	if (key_parse(key, k, &klen) < 0) {
-		snprintf(err, errlen,
-		         "option 'key': not base64 of 16 to 64 bytes (use `sluice keygen`)");
-		return -EINVAL;
-	}
-	sctpp_keys_init(&s->keys, k, klen);
+	if ((r = scassoc_cfg_parse(u, &s->cfg, &s->keys, err, errlen)) < 0)
+		return r;
 	s->cfg.skew_ms = 120000;
 	if ((r = url_opt_duration(u, "skew", &s->cfg.skew_ms, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "replay-cache", 10000000, &cache, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "window", SCTPP_WINDOW_MAX, &window, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "hb", &hb, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "max-rtx", 100, &rtx, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "sndbuf", 64 << 20, &sndbuf, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "mtu", 9000, &mtu, err, errlen)) < 0)
+	    (r = url_opt_uint(u, "replay-cache", 10000000, &cache, err, errlen)) < 0)
 		return r;
-	if (window < SCTPP_WINDOW_MIN) {
-		snprintf(err, errlen, "option 'window': at least %d bytes", SCTPP_WINDOW_MIN);
-		return -EINVAL;
-	}
-	if (mtu && mtu < 576) {
-		snprintf(err, errlen, "option 'mtu': at least 576 (or 0: discover it)");
-		return -EINVAL;
-	}
-	if (!hb || !rtx || sndbuf < 64 * 1024) {
-		snprintf(err, errlen,
-		         "options 'hb', 'max-rtx' and 'sndbuf' (>= 65536) must not be 0");
-		return -EINVAL;
-	}
 	s->replay = replay_new(cache);
 	s->cfg.name = l->name;
-	s->cfg.keys = &s->keys;
-	s->cfg.window = (uint32_t)window;
-	s->cfg.hb_ms = (uint32_t)hb;
-	s->cfg.max_rtx = (uint16_t)rtx;
-	s->cfg.sndbuf = (uint32_t)sndbuf;
-	s->cfg.mtu = (uint32_t)mtu;
 	s->cfg.replay = s->replay;
 	s->cfg.start_ms = wall_ms();
 	s->cfg.auth_timeout_ms = l->handshake_timeout_ms;
