@@ -9,7 +9,8 @@ BUILD_PKGS="build-essential cmake pkg-config clang libuv1-dev libssl-dev libyaml
  libcmocka-dev libhttp-parser-dev libwslay-dev
  liblwip-dev libslirp-dev libglib2.0-dev libpcap-dev libusrsctp-dev"
 TEST_PKGS="curl socat openssl iperf3 tinyproxy microsocks dante-server procps
- netcat-openbsd python3 python3-websockets nginx slirp iproute2 psmisc tor"
+ netcat-openbsd python3 python3-websockets nginx slirp iproute2 psmisc tor
+ openssh-server openssh-client iputils-ping"
 
 want="$BUILD_PKGS"
 [ "${1:-all}" = build ] || want="$want $TEST_PKGS"
