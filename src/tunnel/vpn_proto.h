@@ -1,0 +1,208 @@
+/* vpn_proto: the wire protocol of the UDP VPN (docs/vpn-protocol.md), pure.
+ *
+ * No I/O, no loop, no allocation: the client and server modules
+ * (vpn_client.c, vpn_server.c) own sockets, timers and sessions; this file
+ * builds and checks datagrams.  Every parser takes (buf, len) and either
+ * fills its result or returns a negative errno; a datagram that is not
+ * exactly what it should be is -EBADMSG.
+ *
+ * Handshake (2 round trips; the server keeps no state until INIT passed
+ * mac1, the optional cookie check, the timestamp window and the replay
+ * cache):
+ *
+ *   client                                               server
+ *   INIT    e_c, ts, {user}k1, mac1, mac2   ------>
+ *                                           <------   COOKIE {cookie}   (under load)
+ *                                           <------   RESP   e_s, {salt, scrypt params}k2
+ *   CONFIRM {ClientProof, prev}k3           ------>
+ *                                           <------   ACCEPT {address, mtu, .., ServerSignature}k4
+ *   DATA    receiver, counter, {ip packet}  <----->   DATA
+ *
+ * k1 = f(DH(e_c, S)) authenticates the server (its static key S is pinned
+ * by the client); k2.. add DH(e_c, e_s) for forward secrecy; the client
+ * proves its password SCRAM-style (the server stores only StoredKey and
+ * ServerKey derived from scrypt(password, salt)), the server answers with
+ * ServerSignature, so both sides are also bound to the password.
+ */
+#ifndef SLUICE_VPN_PROTO_H
+#define SLUICE_VPN_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum vpn_msg {
+	VPN_MSG_INIT = 1,
+	VPN_MSG_RESP = 2,
+	VPN_MSG_CONFIRM = 3,
+	VPN_MSG_ACCEPT = 4,
+	VPN_MSG_COOKIE = 5,
+	VPN_MSG_DATA = 6,
+	VPN_MSG_KEYREQ = 7,
+	VPN_MSG_KEYRESP = 8,
+};
+
+#define VPN_KEY 32
+#define VPN_TAG 16
+#define VPN_MAC 16
+#define VPN_USER_MAX 63
+#define VPN_SALT 16
+
+#define VPN_INIT_LEN (4 + 4 + 32 + 8 + (64 + VPN_TAG) + VPN_MAC + VPN_MAC) /* 160 */
+#define VPN_INIT_MAC1_OFF (VPN_INIT_LEN - 2 * VPN_MAC)
+#define VPN_INIT_MAC2_OFF (VPN_INIT_LEN - VPN_MAC)
+#define VPN_RESP_LEN (4 + 4 + 4 + 32 + (20 + VPN_TAG)) /* 80 */
+#define VPN_CONFIRM_LEN (4 + 4 + (36 + VPN_TAG))       /* 60 */
+#define VPN_ACCEPT_BODY 52
+#define VPN_ACCEPT_LEN (4 + 4 + (VPN_ACCEPT_BODY + VPN_TAG)) /* 76 */
+#define VPN_COOKIE_LEN (4 + 4 + 12 + (16 + VPN_TAG))         /* 52 */
+#define VPN_KEYREQ_LEN 64 /* padded: the answer is no bigger than the question */
+#define VPN_KEYRESP_LEN (4 + 32)
+#define VPN_DATA_HDR 16
+#define VPN_OVERHEAD (VPN_DATA_HDR + VPN_TAG) /* 32 */
+#define VPN_PKT_MAX 65535
+
+/* Timers and limits (WireGuard's, except where docs/vpn-protocol.md says). */
+#define VPN_REKEY_AFTER_MS (120 * 1000)
+#define VPN_REJECT_AFTER_MS (180 * 1000)
+#define VPN_REKEY_AFTER_MSGS (1ull << 60)
+#define VPN_REJECT_AFTER_MSGS (UINT64_MAX - (1ull << 13))
+#define VPN_TS_WINDOW_MS (60 * 1000) /* allowed clock skew of INIT timestamps */
+#define VPN_COOKIE_SECRET_MS (120 * 1000)
+#define VPN_WINDOW 2048 /* replay window, packets */
+
+/* scrypt parameters of the users file (log2 N, r, p) */
+#define VPN_SCRYPT_LN 15
+#define VPN_SCRYPT_R 8
+#define VPN_SCRYPT_P 1
+
+/* ---- keys ---- */
+
+typedef struct vpn_static {
+	uint8_t priv[32], pub[32];
+	uint8_t mac1_key[32];   /* SHA256("mac1----" || pub) */
+	uint8_t cookie_key[32]; /* SHA256("cookie--" || pub) */
+} vpn_static_t;
+
+int vpn_keypair(uint8_t priv[32], uint8_t pub[32]);
+/* Fills the derived keys; priv may be NULL (client side: pub only). */
+int vpn_static_init(vpn_static_t *s, const uint8_t *priv, const uint8_t pub[32]);
+
+/* ---- password verifiers (SCRAM, RFC 5802, with scrypt) ---- */
+
+typedef struct vpn_verifier {
+	uint8_t salt[VPN_SALT];
+	uint8_t ln, r, p;
+	uint8_t stored_key[32]; /* SHA256(ClientKey) */
+	uint8_t server_key[32]; /* HMAC(SaltedPassword, "Server Key") */
+} vpn_verifier_t;
+
+/* SaltedPassword = scrypt(pw, salt, 2^ln, r, p); ClientKey = HMAC(SP, "Client Key").
+ * -EINVAL for parameters out of range (ln 1..20, r 1..16, p 1..4). */
+int vpn_scram_keys(const char *pw, const uint8_t salt[VPN_SALT], unsigned ln, unsigned r,
+                   unsigned p, uint8_t client_key[32], uint8_t server_key[32]);
+int vpn_verifier_make(const char *pw, unsigned ln, unsigned r, unsigned p, vpn_verifier_t *v);
+
+/* ---- handshake ---- */
+
+typedef struct vpn_hs {
+	uint8_t ck[32], h[32];
+	uint8_t e_priv[32], e_pub[32], re_pub[32];
+	uint8_t k[32];    /* key of the next handshake message */
+	uint8_t mac1[16]; /* of our INIT (cookie replies bind to it) */
+	uint32_t local_idx, remote_idx;
+	uint64_t ts;
+	char user[VPN_USER_MAX + 1];
+} vpn_hs_t;
+
+/* Addresses the server gives the client in ACCEPT (network byte order). */
+typedef struct vpn_assign {
+	uint32_t addr, gateway, dns;
+	uint8_t prefix;
+	uint16_t mtu;       /* the tunnel MTU the client should use */
+	uint16_t keepalive; /* seconds */
+} vpn_assign_t;
+
+/* client: INIT.  cookie: the last cookie from the server (16 bytes), or NULL. */
+int vpn_init_create(vpn_hs_t *hs, const vpn_static_t *server, const char *user, uint32_t idx,
+                    uint64_t ts_ms, const uint8_t *cookie, uint8_t out[VPN_INIT_LEN]);
+/* server: mac1 (0 or -EBADMSG); mac2 against cookie (0 or -EAGAIN). */
+int vpn_init_check_mac1(const vpn_static_t *s, const uint8_t *pkt, size_t len);
+int vpn_init_check_mac2(const uint8_t cookie[16], const uint8_t *pkt, size_t len);
+/* server: decrypts INIT into hs (user, ts, remote index, e_c).  The
+ * caller checks the time window and the replay cache (vpn_init_nonce). */
+int vpn_init_consume(vpn_hs_t *hs, const vpn_static_t *s, const uint8_t *pkt, size_t len);
+/* The 16-byte nonce that identifies an INIT (for the replay cache). */
+void vpn_init_nonce(const uint8_t *pkt, uint8_t nonce[16]);
+
+int vpn_resp_create(vpn_hs_t *hs, uint32_t idx, const vpn_verifier_t *v, uint8_t out[VPN_RESP_LEN]);
+int vpn_resp_consume(vpn_hs_t *hs, const uint8_t *pkt, size_t len, uint8_t salt[VPN_SALT],
+                     uint8_t *ln, uint8_t *r, uint8_t *p);
+
+int vpn_confirm_create(vpn_hs_t *hs, const uint8_t client_key[32], uint32_t prev_idx,
+                       uint8_t out[VPN_CONFIRM_LEN]);
+/* server: -EACCES for a wrong password, -EBADMSG for anything else. */
+int vpn_confirm_consume(vpn_hs_t *hs, const vpn_verifier_t *v, const uint8_t *pkt, size_t len,
+                        uint32_t *prev_idx);
+
+int vpn_accept_create(vpn_hs_t *hs, const uint8_t server_key[32], const vpn_assign_t *a,
+                      uint8_t out[VPN_ACCEPT_LEN]);
+/* client: -EACCES if the server signature is wrong. */
+int vpn_accept_consume(vpn_hs_t *hs, const uint8_t server_key[32], const uint8_t *pkt, size_t len,
+                       vpn_assign_t *a);
+
+/* Transport keys once CONFIRM was made / consumed. */
+void vpn_hs_transport(const vpn_hs_t *hs, int initiator, uint8_t send[32], uint8_t recv[32]);
+void vpn_hs_wipe(vpn_hs_t *hs);
+
+/* ---- cookies ---- */
+
+/* cookie = HMAC(secret, addr)[0..16]; addr is the sender's address bytes. */
+void vpn_cookie_make(const uint8_t secret[32], const void *addr, size_t alen, uint8_t cookie[16]);
+/* server: reply to an INIT (receiver = its sender index, binds to its mac1). */
+int vpn_cookie_create(const vpn_static_t *s, const uint8_t *init, const uint8_t cookie[16],
+                      uint8_t out[VPN_COOKIE_LEN]);
+/* client: the cookie, if the reply is for our pending INIT. */
+int vpn_cookie_consume(const vpn_static_t *server, const vpn_hs_t *hs, const uint8_t *pkt,
+                       size_t len, uint8_t cookie[16]);
+
+/* ---- key request (for clients that have no pinned key) ---- */
+void vpn_keyreq_create(uint8_t out[VPN_KEYREQ_LEN]);
+int vpn_keyreq_check(const uint8_t *pkt, size_t len);
+void vpn_keyresp_create(const uint8_t pub[32], uint8_t out[VPN_KEYRESP_LEN]);
+int vpn_keyresp_consume(const uint8_t *pkt, size_t len, uint8_t pub[32]);
+
+/* ---- transport ---- */
+
+typedef struct vpn_replay {
+	uint64_t top; /* highest counter accepted + 1; 0: none yet */
+	uint64_t bits[VPN_WINDOW / 64];
+} vpn_replay_t;
+
+/* 1 if ctr may be accepted (not too old, not seen); does not record it. */
+int vpn_replay_check(const vpn_replay_t *r, uint64_t ctr);
+void vpn_replay_update(vpn_replay_t *r, uint64_t ctr);
+
+typedef struct vpn_aead {
+	void *ctx; /* EVP_CIPHER_CTX, key set once */
+	int encrypt;
+} vpn_aead_t;
+
+int vpn_aead_init(vpn_aead_t *a, const uint8_t key[32], int encrypt);
+void vpn_aead_free(vpn_aead_t *a);
+
+/* out must hold VPN_OVERHEAD + len.  Returns the datagram length. */
+int vpn_data_seal(vpn_aead_t *a, uint32_t receiver, uint64_t ctr, const uint8_t *pkt, size_t len,
+                  uint8_t *out);
+/* Header only: receiver index and counter of a DATA datagram, or -EBADMSG. */
+int vpn_data_peek(const uint8_t *d, size_t len, uint32_t *receiver, uint64_t *ctr);
+/* Opens into out (len - VPN_OVERHEAD bytes), checks and then records the
+ * counter in the window.  Plaintext length, -EBADMSG (not authentic,
+ * malformed) or -EALREADY (replayed / too old). */
+int vpn_data_open(vpn_aead_t *a, vpn_replay_t *r, const uint8_t *d, size_t len, uint8_t *out);
+
+static inline uint32_t vpn_get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+#endif
