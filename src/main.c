@@ -25,6 +25,7 @@
 #include "core/metrics.h"
 #include "front/pt.h"
 #include "tunnel/sctp_assoc.h"
+#include "tunnel/vpn_users.h"
 
 extern char **environ;
 
@@ -33,6 +34,7 @@ static const char usage[] =
 	"       sluice check [-c FILE] [options]\n"
 	"       sluice keygen\n"
 	"       sluice pt [-v|-q] [--log-file FILE]   Tor pluggable transport (reads TOR_PT_*)\n"
+	"       sluice vpn-user add FILE NAME [ADDRESS]   add a VPN user (password on stdin)\n"
 	"\n"
 	"Carries TCP connections through proxies and tunnels, in userspace.\n"
 	"\n"
@@ -54,10 +56,13 @@ static const char usage[] =
 	"  ws://IP:PORT[/path]?key=KEY  WebSocket tunnel server (wss://...&cert=&certkey=)\n"
 	"  wstan://IP:PORT?key=KEY      wstan 0.5 compatible server\n"
 	"  ppp+tcp://IP:PORT?users=F    PPP gateway (also ppp:///dev/tty, ppp+unix://, ppp+stdio://)\n"
+	"  vpn://IP:PORT?users=F&net=CIDR  UDP VPN server (rootless NAT, or &tun=NAME)\n"
+	"  tun://NAME                   TUN device for the vpn:// hop (root)\n"
 	"Hops:\n"
 	"  socks5://[user:pass@]HOST:PORT, http://[user:pass@]HOST:PORT\n"
 	"  ws://HOST:PORT[/path]?key=KEY, wss://HOST:PORT[/path]?key=KEY[&ca=FILE]\n"
 	"  wstan://HOST:PORT?key=KEY, ppp+tcp://[user:pass@]HOST:PORT, ppp+unix://[user:pass@]/PATH\n"
+	"  vpn://user:pass@HOST:PORT[?pub=KEY] (UDP VPN, first hop)\n"
 	"\n"
 	"Listener options (?key=value&...): allow, deny, allow-target, deny-target\n"
 	"(CIDR lists), max-conns, rate, burst, connect-timeout, idle-timeout,\n"
@@ -170,6 +175,8 @@ int main(int argc, char **argv)
 	}
 	if (argc > 1 && !strcmp(argv[1], "pt"))
 		return pt_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "vpn-user"))
+		return vpn_user_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "check")) {
 		check = 1;
 		argv++;

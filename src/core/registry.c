@@ -13,6 +13,9 @@
 #include "sstp/sstp.h"
 #include "tunnel/sctp_client.h"
 #include "tunnel/sctp_server.h"
+#include "tunnel/vpn_client.h"
+#include "tunnel/vpn_server.h"
+#include "tunnel/vpn_tun.h"
 #include "tunnel/wstan.h"
 #include "tunnel/wstun_client.h"
 #include "tunnel/wstun_server.h"
@@ -33,6 +36,8 @@ static const front_entry_t fronts[] = {
 	{"ppp+stdio", &ppp_stdio_front_ops},
 	{"sctp+udp", &sctp_udp_front_ops},
 	{"sctp", &sctp_front_ops},
+	{"vpn", &vpn_front_ops},
+	{"tun", &tun_front_ops},
 };
 
 static const struct {
@@ -53,6 +58,7 @@ static const struct {
 	{"sstp", sstp_hop_new},
 	{"sctp+udp", sctp_udp_hop_new},
 	{"sctp", sctp_hop_new},
+	{"vpn", vpn_hop_new},
 };
 
 const front_ops_t *registry_front(const char *scheme)

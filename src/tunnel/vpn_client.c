@@ -1,0 +1,630 @@
+/* vpn_client: see vpn_client.h.  A pktlink for pkthop.
+ *
+ * States of one session: RESOLVE (the server's name) -> KEY (asking the
+ * server for its public key, only without pub=) -> HS (INIT sent, then
+ * CONFIRM sent) -> UP (transport keys; ACCEPT gave our address).  While
+ * UP, a rekey runs the same handshake in the background once the keys are
+ * REKEY_AFTER old; the old keys keep receiving until they expire.  A
+ * handshake that does not finish in 10 s, or 3 keepalive intervals
+ * without an authentic packet from the server, end the session; pkthop
+ * reconnects with backoff.  Each session has its own UDP socket (so its
+ * own source port); the server follows us if the address changes.
+ *
+ * Options: pub=KEY (the server's public key, base64: pinned; without it
+ * the first key the server shows is trusted for the life of the process,
+ * with a warning), mtu=N (path MTU, default 1500), keepalive=D (default:
+ * what the server asks, 15 s), rekey=D (default 120 s, at most that;
+ * shorter is for tests), dns=IP.
+ */
+#include "tunnel/vpn_client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/crypto.h"
+#include "core/log.h"
+#include "netstack/pkthop.h"
+#include "tunnel/vpn_proto.h"
+
+#define HS_TIMEOUT 10000
+#define HS_RETRY 1000
+#define BUF (VPN_PKT_MAX + VPN_OVERHEAD)
+
+enum { LS_IDLE, LS_RESOLVE, LS_KEY, LS_HS, LS_UP };
+static const char *const ls_names[] = {"idle", "resolve", "key", "handshake", "up"};
+enum { HS_NONE, HS_INIT, HS_CONFIRM };
+
+typedef struct ckp {
+	int valid;
+	uint32_t local, remote;
+	vpn_aead_t tx, rx;
+	vpn_replay_t rp;
+	uint64_t tx_ctr, created;
+} ckp_t;
+
+struct vcli {
+	pkthop_t *h;
+	uv_loop_t *loop;
+	char *user, *pass;
+	int have_pub;
+	vpn_static_t skey;
+	uint64_t mtu_path, ka_opt, ka_ms, rekey_ms;
+	uv_udp_t *udp;
+	uv_getaddrinfo_t *gai;
+	struct sockaddr_storage srv;
+	uv_timer_t tick;
+	int state, hs;
+	vpn_hs_t hss;
+	uint64_t hs_started, hs_sent;
+	uint8_t cookie[16];
+	uint64_t cookie_at;
+	int have_cookie;
+	uint8_t confirm[VPN_CONFIRM_LEN];
+	int have_ck;
+	uint8_t salt[VPN_SALT], ln, r, p, client_key[32], server_key[32];
+	ckp_t cur, prev;
+	uint64_t last_rx, last_tx;
+	uint8_t *buf;
+	vpn_tap_t tap;
+	int have_tap;
+	dialer_t *dialer;
+	struct vcli *next_client; /* all clients of the process, for vpn_client_tap() */
+};
+
+static vcli_t *clients;
+
+static uint64_t now_ms(vcli_t *c)
+{
+	return uv_now(c->loop);
+}
+
+static void set_state(vcli_t *c, int s)
+{
+	log_debug(0, "%s: %s -> %s", pkthop_name(c->h), ls_names[c->state], ls_names[s]);
+	c->state = s;
+}
+
+static void kp_clear(ckp_t *k)
+{
+	if (k->valid) {
+		vpn_aead_free(&k->tx);
+		vpn_aead_free(&k->rx);
+	}
+	memset(k, 0, sizeof(*k));
+}
+
+static void free_handle(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void release(vcli_t *c)
+{
+	if (c->gai) {
+		c->gai->data = NULL;
+		uv_cancel((uv_req_t *)c->gai);
+		c->gai = NULL;
+	}
+	if (c->udp) {
+		uv_close((uv_handle_t *)c->udp, free_handle);
+		c->udp = NULL;
+	}
+	kp_clear(&c->cur);
+	kp_clear(&c->prev);
+	vpn_hs_wipe(&c->hss);
+	c->hs = HS_NONE;
+	uv_timer_stop(&c->tick);
+	c->state = LS_IDLE;
+}
+
+static void fail(vcli_t *c, const char *why)
+{
+	if (c->have_tap && c->state == LS_UP)
+		c->tap.down(c->tap.ud);
+	release(c);
+	pkthop_link_down(c->h, why);
+}
+
+static void send_raw(vcli_t *c, const uint8_t *d, size_t n)
+{
+	uv_buf_t b = uv_buf_init((char *)d, (unsigned)n);
+
+	if (c->udp)
+		uv_udp_try_send(c->udp, &b, 1, (struct sockaddr *)&c->srv);
+}
+
+static void send_init(vcli_t *c)
+{
+	uint8_t m[VPN_INIT_LEN];
+	uint32_t idx;
+
+	if (c->have_cookie && now_ms(c) - c->cookie_at > VPN_COOKIE_SECRET_MS)
+		c->have_cookie = 0;
+	random_bytes(&idx, sizeof(idx));
+	{
+		/* the timestamp is wall-clock time (the server checks a window) */
+		uv_timeval64_t tv;
+		uv_gettimeofday(&tv);
+		if (vpn_init_create(&c->hss, &c->skey, c->user, idx,
+		                    (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000,
+		                    c->have_cookie ? c->cookie : NULL, m) < 0)
+			return;
+	}
+	c->hs = HS_INIT;
+	c->hs_sent = now_ms(c);
+	send_raw(c, m, sizeof(m));
+}
+
+static void start_handshake(vcli_t *c)
+{
+	c->hs_started = now_ms(c);
+	send_init(c);
+}
+
+static void send_data(vcli_t *c, const uint8_t *pkt, size_t len)
+{
+	ckp_t *k = &c->cur;
+	int n;
+
+	if (!k->valid || k->tx_ctr >= VPN_REJECT_AFTER_MSGS)
+		return;
+	n = vpn_data_seal(&k->tx, k->remote, k->tx_ctr++, pkt, len, c->buf);
+	if (n < 0)
+		return;
+	c->last_tx = now_ms(c);
+	send_raw(c, c->buf, (size_t)n);
+}
+
+static void on_resp(vcli_t *c, const uint8_t *d, size_t n)
+{
+	uint8_t salt[VPN_SALT], ln, r, p;
+
+	if (c->hs != HS_INIT || vpn_resp_consume(&c->hss, d, n, salt, &ln, &r, &p) < 0)
+		return;
+	if (!c->have_ck || memcmp(salt, c->salt, VPN_SALT) || ln != c->ln || r != c->r ||
+	    p != c->p) {
+		/* scrypt once per salt; later handshakes (rekeys) reuse it */
+		if (ln > VPN_SCRYPT_LN + 3 ||
+		    vpn_scram_keys(c->pass, salt, ln, r, p, c->client_key, c->server_key) < 0) {
+			fail(c, "the server asks for unreasonable scrypt parameters");
+			return;
+		}
+		memcpy(c->salt, salt, VPN_SALT);
+		c->ln = ln;
+		c->r = r;
+		c->p = p;
+		c->have_ck = 1;
+	}
+	if (vpn_confirm_create(&c->hss, c->client_key, c->cur.valid ? c->cur.remote : 0,
+	                       c->confirm) < 0)
+		return;
+	c->hs = HS_CONFIRM;
+	c->hs_sent = now_ms(c);
+	send_raw(c, c->confirm, sizeof(c->confirm));
+}
+
+static void on_accept(vcli_t *c, const uint8_t *d, size_t n)
+{
+	vpn_assign_t a;
+	uint8_t tx[32], rx[32];
+	lwipep_addr_t la = {0};
+	uint16_t mtu;
+	int r;
+
+	if (c->hs != HS_CONFIRM)
+		return;
+	r = vpn_accept_consume(&c->hss, c->server_key, d, n, &a);
+	if (r == -EACCES) {
+		fail(c, "the server does not know our password (wrong server or user file)");
+		return;
+	}
+	if (r < 0)
+		return;
+	vpn_hs_transport(&c->hss, 1, tx, rx);
+	kp_clear(&c->prev);
+	c->prev = c->cur;
+	memset(&c->cur, 0, sizeof(c->cur));
+	vpn_aead_init(&c->cur.tx, tx, 1);
+	vpn_aead_init(&c->cur.rx, rx, 0);
+	c->cur.valid = 1;
+	c->cur.local = c->hss.local_idx;
+	c->cur.remote = c->hss.remote_idx;
+	c->cur.created = now_ms(c);
+	vpn_hs_wipe(&c->hss);
+	c->hs = HS_NONE;
+	c->last_rx = now_ms(c);
+	c->ka_ms = c->ka_opt ? c->ka_opt : (a.keepalive ? a.keepalive * 1000ull : 15000);
+	if (c->state == LS_UP)
+		return; /* rekeyed */
+	mtu = (uint16_t)(c->mtu_path - (c->srv.ss_family == AF_INET6 ? 40 : 20) - 8 - VPN_OVERHEAD);
+	if (a.mtu && a.mtu < mtu)
+		mtu = a.mtu;
+	la.local.s_addr = a.addr;
+	la.peer.s_addr = a.gateway;
+	la.dns4[0].s_addr = a.dns;
+	la.mtu = mtu < LWIPEP_MTU_MIN ? LWIPEP_MTU_MIN : mtu;
+	set_state(c, LS_UP);
+	if (c->have_tap)
+		c->tap.up(c->tap.ud, a.addr, a.gateway, a.prefix, la.mtu);
+	{
+		char s[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &a.addr, s, sizeof(s));
+		log_info(0, "%s: up, address %s, MTU %u", pkthop_name(c->h), s, la.mtu);
+	}
+	pkthop_link_up(c->h, &la);
+}
+
+static void on_data(vcli_t *c, const uint8_t *d, size_t n)
+{
+	uint32_t idx;
+	uint64_t ctr;
+	ckp_t *k;
+	int m;
+
+	if (vpn_data_peek(d, n, &idx, &ctr) < 0)
+		return;
+	k = c->cur.valid && c->cur.local == idx     ? &c->cur
+	    : c->prev.valid && c->prev.local == idx ? &c->prev
+	                                            : NULL;
+	if (!k || now_ms(c) - k->created > VPN_REJECT_AFTER_MS)
+		return;
+	m = vpn_data_open(&k->rx, &k->rp, d, n, c->buf);
+	if (m < 0)
+		return;
+	c->last_rx = now_ms(c);
+	if (m > 0 && c->state == LS_UP) {
+		if (c->have_tap)
+			c->tap.input(c->tap.ud, c->buf, (size_t)m);
+		else
+			pkthop_link_input(c->h, c->buf, (size_t)m);
+	}
+}
+
+static void on_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
+{
+	static uint8_t rbuf[BUF];
+	(void)h;
+	(void)sz;
+	*b = uv_buf_init((char *)rbuf, sizeof(rbuf));
+}
+
+static int same_addr(const struct sockaddr *a, const struct sockaddr_storage *b)
+{
+	if (a->sa_family != b->ss_family)
+		return 0;
+	if (a->sa_family == AF_INET)
+		return !memcmp(a, b, sizeof(struct sockaddr_in) - 8);
+	return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+	               &((const struct sockaddr_in6 *)b)->sin6_addr, 16) &&
+	       ((const struct sockaddr_in6 *)a)->sin6_port ==
+	           ((const struct sockaddr_in6 *)b)->sin6_port;
+}
+
+static void on_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *b, const struct sockaddr *addr,
+                    unsigned flags)
+{
+	vcli_t *c = u->data;
+	const uint8_t *d = (const uint8_t *)b->base;
+	size_t n = (size_t)nread;
+
+	if (nread <= 0 || !addr || (flags & UV_UDP_PARTIAL) || !same_addr(addr, &c->srv) ||
+	    c->udp != u)
+		return;
+	switch (d[0]) {
+	case VPN_MSG_DATA:
+		on_data(c, d, n);
+		break;
+	case VPN_MSG_RESP:
+		on_resp(c, d, n);
+		break;
+	case VPN_MSG_ACCEPT:
+		on_accept(c, d, n);
+		break;
+	case VPN_MSG_COOKIE:
+		if (c->hs == HS_INIT &&
+		    vpn_cookie_consume(&c->skey, &c->hss, d, n, c->cookie) == 0) {
+			c->have_cookie = 1;
+			c->cookie_at = now_ms(c);
+			log_debug(0, "%s: the server is busy: cookie", pkthop_name(c->h));
+		}
+		break;
+	case VPN_MSG_KEYRESP:
+		if (c->state == LS_KEY) {
+			uint8_t pub[32];
+			char pb[64];
+			if (vpn_keyresp_consume(d, n, pub) < 0)
+				break;
+			vpn_static_init(&c->skey, NULL, pub);
+			c->have_pub = 1;
+			b64_encode(pub, 32, pb);
+			log_warn(
+			    0,
+			    "%s: trusting the server key %s for this process; pin it with pub=%s",
+			    pkthop_name(c->h), pb, pb);
+			set_state(c, LS_HS);
+			start_handshake(c);
+		}
+		break;
+	}
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	vcli_t *c = t->data;
+	uint64_t now = now_ms(c);
+
+	if (c->state == LS_KEY) {
+		if (now - c->hs_started > HS_TIMEOUT) {
+			fail(c, "no answer from the server");
+			return;
+		}
+		uint8_t m[VPN_KEYREQ_LEN];
+		vpn_keyreq_create(m);
+		send_raw(c, m, sizeof(m));
+		return;
+	}
+	if (c->state == LS_HS && now - c->hs_started > HS_TIMEOUT) {
+		fail(c, "handshake timed out (wrong password, key or server?)");
+		return;
+	}
+	if (c->hs != HS_NONE && now - c->hs_sent >= HS_RETRY) {
+		if (c->hs == HS_INIT) {
+			send_init(c);
+		} else if (now - c->hs_started > HS_TIMEOUT) {
+			/* a CONFIRM that gets no ACCEPT: start over */
+			start_handshake(c);
+		} else {
+			c->hs_sent = now;
+			send_raw(c, c->confirm, sizeof(c->confirm));
+		}
+	}
+	if (c->state != LS_UP)
+		return;
+	if (now - c->cur.created > VPN_REJECT_AFTER_MS) {
+		fail(c, "keys expired and rekeying failed");
+		return;
+	}
+	if (now - c->last_rx > 3 * c->ka_ms + 2000) {
+		fail(c, "the server went silent");
+		return;
+	}
+	if (c->hs == HS_NONE &&
+	    (now - c->cur.created > c->rekey_ms || c->cur.tx_ctr > VPN_REKEY_AFTER_MSGS))
+		start_handshake(c);
+	if (now - c->last_tx >= c->ka_ms)
+		send_data(c, NULL, 0);
+}
+
+static int open_udp(vcli_t *c)
+{
+	struct sockaddr_storage any = {0};
+	int r;
+
+	c->udp = malloc(sizeof(*c->udp));
+	if (!c->udp)
+		abort();
+	uv_udp_init(c->loop, c->udp);
+	c->udp->data = c;
+	any.ss_family = c->srv.ss_family;
+	if ((r = uv_udp_bind(c->udp, (struct sockaddr *)&any, 0)) < 0)
+		return r;
+	{
+		int sz = 4 << 20;
+		uv_recv_buffer_size((uv_handle_t *)c->udp, &sz);
+		sz = 4 << 20;
+		uv_send_buffer_size((uv_handle_t *)c->udp, &sz);
+	}
+	return uv_udp_recv_start(c->udp, on_alloc, on_recv);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	vcli_t *c = req->data;
+	int r;
+
+	free(req);
+	if (!c) {
+		uv_freeaddrinfo(res);
+		return;
+	}
+	c->gai = NULL;
+	if (status < 0 || !res) {
+		char why[300];
+		snprintf(why, sizeof(why), "cannot resolve the server: %s", uv_strerror(status));
+		uv_freeaddrinfo(res);
+		fail(c, why);
+		return;
+	}
+	memset(&c->srv, 0, sizeof(c->srv));
+	memcpy(&c->srv, res->ai_addr, res->ai_addrlen);
+	uv_freeaddrinfo(res);
+	if ((r = open_udp(c)) < 0) {
+		char why[300];
+		snprintf(why, sizeof(why), "UDP socket: %s", uv_strerror(r));
+		fail(c, why);
+		return;
+	}
+	c->hs_started = now_ms(c);
+	uv_timer_start(&c->tick, on_tick, 200, 200);
+	if (!c->have_pub) {
+		set_state(c, LS_KEY);
+		on_tick(&c->tick);
+		return;
+	}
+	set_state(c, LS_HS);
+	start_handshake(c);
+}
+
+static int link_start(pkthop_t *h)
+{
+	vcli_t *c = pkthop_link(h);
+	const target_t *t = pkthop_server(h);
+	struct addrinfo hints = {0};
+	char port[8];
+	int r;
+
+	hints.ai_socktype = SOCK_DGRAM;
+	snprintf(port, sizeof(port), "%u", t->port);
+	c->gai = malloc(sizeof(*c->gai));
+	if (!c->gai)
+		abort();
+	c->gai->data = c;
+	set_state(c, LS_RESOLVE);
+	r = uv_getaddrinfo(c->loop, c->gai, on_resolved, t->host, port, &hints);
+	if (r < 0) {
+		free(c->gai);
+		c->gai = NULL;
+		c->state = LS_IDLE;
+	}
+	return r;
+}
+
+static int link_send(pkthop_t *h, const uint8_t *pkt, size_t len)
+{
+	vcli_t *c = pkthop_link(h);
+
+	if (c->state != LS_UP)
+		return UV_ENETDOWN;
+	send_data(c, pkt, len);
+	return 0;
+}
+
+static void link_stop(pkthop_t *h)
+{
+	release(pkthop_link(h));
+}
+
+int vpn_client_tap(dialer_t *d, const vpn_tap_t *tap, vcli_t **out)
+{
+	for (vcli_t *c = clients; c; c = c->next_client)
+		if (c->dialer == d) {
+			if (tap)
+				c->tap = *tap;
+			c->have_tap = tap != NULL;
+			*out = c;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int vpn_client_send(vcli_t *c, const uint8_t *pkt, size_t len)
+{
+	if (c->state != LS_UP)
+		return -ENETDOWN;
+	send_data(c, pkt, len);
+	return 0;
+}
+
+static void free_on_close(uv_handle_t *t)
+{
+	vcli_t *c = t->data;
+
+	for (vcli_t **pp = &clients; *pp; pp = &(*pp)->next_client)
+		if (*pp == c) {
+			*pp = c->next_client;
+			break;
+		}
+	free(c->buf);
+	free(c);
+}
+
+static void link_free(pkthop_t *h)
+{
+	vcli_t *c = pkthop_link(h);
+
+	release(c);
+	free(c->user);
+	if (c->pass) {
+		memset(c->pass, 0, strlen(c->pass));
+		free(c->pass);
+	}
+	memset(c->client_key, 0, 32);
+	uv_close((uv_handle_t *)&c->tick, free_on_close);
+}
+
+static const pktlink_ops_t vpn_link_ops = {"vpn", link_start, link_send, link_stop, link_free};
+
+int vpn_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err, size_t errlen)
+{
+	vcli_t *c = calloc(1, sizeof(*c));
+	const char *pub = NULL, *dns = NULL;
+	target_t server = {0};
+	char name[300];
+	int r;
+
+	if (!c)
+		abort();
+	c->loop = loop;
+	c->mtu_path = 1500;
+	c->rekey_ms = VPN_REKEY_AFTER_MS;
+	c->buf = malloc(BUF);
+	if (!c->buf)
+		abort();
+	uv_timer_init(loop, &c->tick);
+	c->tick.data = c;
+	if (next && next->ops && strcmp(next->ops->scheme, "direct")) {
+		snprintf(err, errlen, "vpn:// runs over UDP: it must be the first -F hop");
+		r = -EINVAL;
+		goto fail;
+	}
+	if ((r = url_opt_uint(u, "mtu", 65535, &c->mtu_path, err, errlen)) < 0 ||
+	    (r = url_opt_duration(u, "keepalive", &c->ka_opt, err, errlen)) < 0 ||
+	    (r = url_opt_duration(u, "rekey", &c->rekey_ms, err, errlen)) < 0 ||
+	    (r = pkthop_opt_dns(u, &dns, err, errlen)) < 0)
+		goto fail;
+	if (c->rekey_ms < 1000 || c->rekey_ms > VPN_REKEY_AFTER_MS) {
+		snprintf(err, errlen, "option 'rekey': 1s to 120s");
+		r = -EINVAL;
+		goto fail;
+	}
+	if (c->mtu_path < 576 + 60 + 8 + VPN_OVERHEAD) {
+		snprintf(err, errlen, "option 'mtu': at least %d", 576 + 60 + 8 + VPN_OVERHEAD);
+		r = -EINVAL;
+		goto fail;
+	}
+	if (url_opt_str(u, "pub", &pub) > 0) {
+		uint8_t k[32];
+		if (b64_decode(pub, strlen(pub), k, sizeof(k)) != 32) {
+			snprintf(err, errlen, "option 'pub': want the server's base64 public key");
+			r = -EINVAL;
+			goto fail;
+		}
+		vpn_static_init(&c->skey, NULL, k);
+		c->have_pub = 1;
+	}
+	if (!u->user || !u->user[0] || strlen(u->user) > VPN_USER_MAX || !u->pass || !u->pass[0]) {
+		snprintf(err, errlen,
+		         "a user and password are required: vpn://USER:PASS@HOST:PORT");
+		r = -EINVAL;
+		goto fail;
+	}
+	if (!u->host[0] || u->port <= 0 || target_set(&server, u->host, (uint16_t)u->port) < 0) {
+		snprintf(err, errlen, "a server is required: vpn://USER:PASS@HOST:PORT");
+		r = -EINVAL;
+		goto fail;
+	}
+	c->user = strdup(u->user);
+	c->pass = strdup(u->pass);
+	memcpy(name, "vpn://", 6);
+	target_str(&server, name + 6, sizeof(name) - 6);
+	c->h = pkthop_new(loop, next, &server, &vpn_link_ops, c, name, dns);
+	if (!c->h) {
+		snprintf(err, errlen, "cannot start the lwIP endpoint (one loop per process)");
+		r = -EINVAL;
+		goto fail;
+	}
+	*out = pkthop_dialer(c->h);
+	c->dialer = *out;
+	c->next_client = clients;
+	clients = c;
+	return 0;
+fail:
+	free(c->user);
+	free(c->pass);
+	c->user = c->pass = NULL;
+	uv_close((uv_handle_t *)&c->tick, free_on_close);
+	return r;
+}

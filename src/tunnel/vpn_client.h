@@ -1,0 +1,27 @@
+/* vpn_client: the UDP VPN as a hop, `-F vpn://USER:PASS@HOST:PORT[?pub=KEY]`:
+ * a packet link for pkthop (lwIP endpoint), so -L tcp:// and -L proxy://
+ * reach hosts through the VPN without a device.  See vpn_client.c. */
+#ifndef SLUICE_VPN_CLIENT_H
+#define SLUICE_VPN_CLIENT_H
+
+#include "core/dial.h"
+
+/* A TUN endpoint instead of lwIP (`-L tun://NAME -F vpn://...`): once a tap
+ * is set, packets from the server go to tap->input instead of lwIP, and
+ * tap->up / tap->down follow the session.  vpn_client_tap() finds the vpn
+ * hop by its dialer (the last -F): -EINVAL if d is not one. */
+typedef struct vpn_tap {
+	void (*up)(void *ud, uint32_t addr, uint32_t gateway, int prefix, unsigned mtu);
+	void (*down)(void *ud);
+	void (*input)(void *ud, const uint8_t *pkt, size_t len);
+	void *ud;
+} vpn_tap_t;
+typedef struct vcli vcli_t;
+int vpn_client_tap(dialer_t *d, const vpn_tap_t *tap, vcli_t **out);
+/* A packet from the device to the server; -ENETDOWN when not up. */
+int vpn_client_send(vcli_t *c, const uint8_t *pkt, size_t len);
+
+int vpn_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
+                size_t errlen);
+
+#endif

@@ -1,0 +1,1010 @@
+/* vpn_server: the UDP VPN server (docs/vpn-protocol.md).
+ *
+ * One UDP socket.  Two kinds of objects:
+ *
+ *   keypair (kp)  one handshake and, once confirmed, one set of transport
+ *                 keys.  Lives in a fixed table; its 32-bit index is
+ *                 random high bits | table slot, so a datagram finds its
+ *                 keypair in O(1) and a stale index matches nothing.
+ *                 States: HALF (RESP sent, waiting for CONFIRM, at most
+ *                 HALF_TIMEOUT) -> UP (keys in use, at most REJECT_AFTER).
+ *   peer          one client: its user, tunnel address, current and
+ *                 previous keypair (rekeying overlaps them), its UDP
+ *                 address (updated by every authentic DATA: roaming) and,
+ *                 rootless, its libslirp gateway.  Ends after
+ *                 REJECT_AFTER without an authentic packet.
+ *
+ * Routing: a packet from a client whose destination is another client's
+ * address goes to that client; anything else goes to the sender's slirp
+ * gateway, whose host alias (the first address of net) reaches the server
+ * host's 127.0.0.1 unless host-loopback=0.
+ *
+ * Cheap rejection first: a datagram that is not exactly one of the known
+ * shapes is dropped; INIT needs a valid mac1 (one HMAC), and under load
+ * (more than handshake-rate INITs in a second) a valid mac2 too, or it gets
+ * a cookie reply and nothing else (no DH, no state).  The timestamp window
+ * and the nonce cache stop replayed INITs.
+ *
+ * Options (besides the shared listener ones):
+ *   users=FILE        scrypt verifiers (sluice vpn-user add); required
+ *   net=CIDR          tunnel network, /16../30 (default 10.10.0.0/24):
+ *                     .1 the server, last-but-one the DNS alias, clients
+ *                     from .2 (or the fixed address of their user)
+ *   key=FILE          the server's private key (base64); created if missing
+ *                     (default: USERS.key)
+ *   host-loopback=0   the server address does not reach 127.0.0.1
+ *   max-sessions=N    clients (default 64)
+ *   mtu=N             path MTU to clients (default 1500): tunnel MTU is
+ *                     N - IP - UDP - 32
+ *   keepalive=D       asked of clients (default 15s)
+ *   handshake-rate=N  INITs per second before cookies are required (50)
+ *   tun=NAME          (root) no NAT: a TUN device with the server address
+ *                     carries clients' traffic to the kernel, which routes
+ *                     (and, if the admin says so, NATs) it
+ */
+#include "tunnel/vpn_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/crypto.h"
+#include "core/log.h"
+#include "core/replay.h"
+#include "netstack/slirpgw.h"
+#include "netstack/tun.h"
+#include "tunnel/vpn_proto.h"
+#include "tunnel/vpn_users.h"
+
+#define KP_BITS 12
+#define KP_MAX (1u << KP_BITS)
+#define HALF_MAX 1024
+#define HALF_TIMEOUT 10000
+#define RECV_BUF (VPN_PKT_MAX + VPN_OVERHEAD)
+#define FAIL_LOCK_MS 10000
+#define FAIL_MAX 5
+#define COOKIE_BUDGET 2000 /* cookie replies per second */
+#define MMSG 16            /* datagrams per recvmmsg */
+
+enum { KP_FREE, KP_HALF, KP_UP };
+
+typedef struct vpeer vpeer_t;
+
+typedef struct vkp {
+	int state;
+	uint32_t idx, remote_idx;
+	uint64_t created;
+	vpn_hs_t hs;
+	const vpn_user_t *user;
+	vpeer_t *peer;
+	struct sockaddr_storage from;
+	vpn_aead_t tx, rx;
+	vpn_replay_t rp;
+	uint64_t tx_ctr;
+	uint8_t confirm[VPN_CONFIRM_LEN], accept[VPN_ACCEPT_LEN];
+} vkp_t;
+
+struct vpeer {
+	struct vsrv *g;
+	uint64_t id;
+	const vpn_user_t *user;
+	uint32_t addr; /* network order */
+	vkp_t *cur, *prev;
+	struct sockaddr_storage to;
+	uint64_t last_rx, last_tx;
+	slirpgw_t *gw;
+	uint64_t pkts_in, pkts_out;
+};
+
+typedef struct vsrv {
+	listener_t *l;
+	uv_udp_t udp;
+	uv_timer_t tick;
+	int udp_init, tick_init, closing;
+	vpn_users_t users;
+	vpn_static_t key;
+	const char *tun_dev;
+	tun_t *tun;
+	uint8_t cookie_secret[2][32];
+	uint64_t cookie_rotated;
+	uint8_t fake_secret[32];
+	replay_t *nonces;
+	vkp_t *kps; /* KP_MAX */
+	size_t nhalf;
+	vpeer_t **by_host; /* host part of net -> peer */
+	uint32_t net, mask, nhosts;
+	int prefix, host_loopback;
+	uint64_t max_sessions, npeers, mtu_path, keepalive_ms, hs_rate;
+	uint16_t tun_mtu;
+	uint64_t hs_window_start, hs_in_window, cookies_in_window;
+	uint8_t *buf, *out;
+	uint64_t next_id;
+	/* counters */
+	uint64_t c_init, c_cookie, c_badmac, c_replay, c_badauth, c_drop, c_up, c_big;
+	struct {
+		char name[VPN_USER_MAX + 1];
+		uint64_t until;
+		unsigned n;
+	} fails[64];
+} vsrv_t;
+
+static uint64_t now_ms(vsrv_t *g)
+{
+	return uv_now(g->l->loop);
+}
+
+static uint64_t wall_ms(void)
+{
+	uv_timeval64_t tv;
+	uv_gettimeofday(&tv);
+	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+static void send_to(vsrv_t *g, const struct sockaddr *to, const uint8_t *d, size_t n)
+{
+	uv_buf_t b = uv_buf_init((char *)d, (unsigned)n);
+
+	/* a full socket buffer drops the datagram, as a router would */
+	if (uv_udp_try_send(&g->udp, &b, 1, to) < 0)
+		g->c_drop++;
+}
+
+static size_t addr_key(const struct sockaddr_storage *ss, uint8_t *k)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+		memcpy(k, &a->sin_addr, 4);
+		memcpy(k + 4, &a->sin_port, 2);
+		return 6;
+	}
+	const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+	memcpy(k, &a->sin6_addr, 16);
+	memcpy(k + 16, &a->sin6_port, 2);
+	return 18;
+}
+
+/* ---- keypairs ---- */
+
+static vkp_t *kp_find(vsrv_t *g, uint32_t idx)
+{
+	vkp_t *k = &g->kps[idx & (KP_MAX - 1)];
+
+	return k->state != KP_FREE && k->idx == idx ? k : NULL;
+}
+
+static vkp_t *kp_alloc(vsrv_t *g)
+{
+	uint32_t start;
+
+	random_bytes(&start, sizeof(start));
+	for (uint32_t i = 0; i < KP_MAX; i++) {
+		uint32_t s = (start + i) & (KP_MAX - 1);
+		vkp_t *k = &g->kps[s];
+		if (k->state == KP_FREE) {
+			uint32_t hi;
+			memset(k, 0, sizeof(*k));
+			random_bytes(&hi, sizeof(hi));
+			k->idx = (hi << KP_BITS) | s;
+			k->created = now_ms(g);
+			return k;
+		}
+	}
+	return NULL;
+}
+
+static void kp_free(vsrv_t *g, vkp_t *k)
+{
+	if (k->state == KP_HALF)
+		g->nhalf--;
+	if (k->state == KP_UP) {
+		vpn_aead_free(&k->tx);
+		vpn_aead_free(&k->rx);
+	}
+	vpn_hs_wipe(&k->hs);
+	memset(k, 0, sizeof(*k));
+}
+
+/* ---- peers ---- */
+
+static void peer_free(vpeer_t *p, const char *why)
+{
+	vsrv_t *g = p->g;
+	char a[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &p->addr, a, sizeof(a));
+	log_info(p->id, "vpn: %s %s gone: %s", p->user->name, a, why);
+	if (p->cur)
+		kp_free(g, p->cur);
+	if (p->prev)
+		kp_free(g, p->prev);
+	g->by_host[ntohl(p->addr) & ~g->mask] = NULL;
+	if (p->gw)
+		slirpgw_free(p->gw);
+	g->npeers--;
+	free(p);
+}
+
+static void peer_send(vpeer_t *p, const uint8_t *pkt, size_t len)
+{
+	vsrv_t *g = p->g;
+	vkp_t *k = p->cur;
+	int n;
+
+	if (!k || len > VPN_PKT_MAX || k->tx_ctr >= VPN_REJECT_AFTER_MSGS) {
+		g->c_drop++;
+		return;
+	}
+	if (len > g->tun_mtu) {
+		g->c_big++;
+		log_debug(p->id, "vpn: %zu-byte packet over the tunnel MTU %u", len, g->tun_mtu);
+	}
+	n = vpn_data_seal(&k->tx, k->remote_idx, k->tx_ctr++, pkt, len, g->out);
+	if (n < 0)
+		return;
+	p->last_tx = now_ms(g);
+	p->pkts_out++;
+	send_to(g, (struct sockaddr *)&p->to, g->out, (size_t)n);
+}
+
+static void gw_out(void *ud, const uint8_t *pkt, size_t len)
+{
+	peer_send(ud, pkt, len);
+}
+
+static uint32_t host_addr(vsrv_t *g, uint32_t host)
+{
+	return htonl((ntohl(g->net) & g->mask) | host);
+}
+
+static int peer_new(vsrv_t *g, vkp_t *k, vpeer_t **out)
+{
+	vpeer_t *p;
+	uint32_t host = 0;
+
+	if (g->npeers >= g->max_sessions)
+		return -ENOSPC;
+	if (k->user->addr) {
+		host = ntohl(k->user->addr) & ~g->mask;
+		/* the user's fixed address: a restarted client takes it over */
+		if (g->by_host[host])
+			peer_free(g->by_host[host], "replaced by a new session of its user");
+	} else {
+		for (uint32_t h = 2; h < g->nhosts - 2; h++)
+			if (!g->by_host[h]) {
+				int fixed = 0;
+				for (size_t i = 0; i < g->users.n && !fixed; i++)
+					fixed = g->users.u[i].addr &&
+					        (ntohl(g->users.u[i].addr) & ~g->mask) == h;
+				if (!fixed) {
+					host = h;
+					break;
+				}
+			}
+		if (!host)
+			return -ENOSPC;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		abort();
+	p->g = g;
+	p->id = ++g->next_id;
+	p->user = k->user;
+	p->addr = host_addr(g, host);
+	p->last_rx = now_ms(g);
+	if (!g->tun) {
+		slirpgw_config_t cfg;
+		int r;
+		slirpgw_config_default(&cfg);
+		cfg.net.s_addr = host_addr(g, 0);
+		cfg.prefix = g->prefix;
+		cfg.host.s_addr = host_addr(g, 1);
+		cfg.dns.s_addr = host_addr(g, g->nhosts - 2);
+		cfg.peer.s_addr = p->addr;
+		cfg.host_loopback = g->host_loopback;
+		cfg.targets = &g->l->targets;
+		cfg.mtu = g->tun_mtu < 576 ? 576 : g->tun_mtu;
+		cfg.id = p->id;
+		cfg.name = g->l->name;
+		if ((r = slirpgw_new(g->l->loop, &cfg, gw_out, p, &p->gw)) < 0) {
+			free(p);
+			return r;
+		}
+	}
+	g->by_host[host] = p;
+	g->npeers++;
+	*out = p;
+	return 0;
+}
+
+/* ---- handshake ---- */
+
+static int user_locked(vsrv_t *g, const char *name, int failed)
+{
+	uint64_t now = now_ms(g);
+	size_t i, slot = 0;
+
+	for (i = 0; i < 64; i++)
+		if (!strcmp(g->fails[i].name, name))
+			break;
+	if (i == 64) {
+		if (!failed)
+			return 0;
+		for (i = 0; i < 64; i++)
+			if (g->fails[i].until < g->fails[slot].until)
+				slot = i;
+		i = slot;
+		snprintf(g->fails[i].name, sizeof(g->fails[i].name), "%s", name);
+		g->fails[i].n = 0;
+	}
+	if (g->fails[i].until && g->fails[i].until <= now) {
+		g->fails[i].n = 0;
+		g->fails[i].until = 0;
+	}
+	if (failed) {
+		g->fails[i].n++;
+		g->fails[i].until = now + FAIL_LOCK_MS;
+	}
+	return g->fails[i].n >= FAIL_MAX && g->fails[i].until > now;
+}
+
+static void fake_verifier(vsrv_t *g, const char *name, vpn_verifier_t *v)
+{
+	uint8_t m[32];
+
+	/* an unknown user gets a stable made-up salt: RESP does not tell */
+	hmac_sha256(g->fake_secret, 32, (const uint8_t *)name, strlen(name), m);
+	memset(v, 0, sizeof(*v));
+	memcpy(v->salt, m, VPN_SALT);
+	v->ln = VPN_SCRYPT_LN;
+	v->r = VPN_SCRYPT_R;
+	v->p = VPN_SCRYPT_P;
+	random_bytes(v->stored_key, 32);
+}
+
+static void on_init(vsrv_t *g, const uint8_t *d, size_t n, const struct sockaddr_storage *from)
+{
+	uint8_t cookie[16], ak[18], nonce[16], resp[VPN_RESP_LEN];
+	size_t al = addr_key(from, ak);
+	uint64_t now = now_ms(g), wall;
+	vpn_hs_t hs;
+	vpn_verifier_t fake;
+	const vpn_verifier_t *v;
+	vkp_t *k;
+
+	if (n != VPN_INIT_LEN) {
+		g->c_badmac++;
+		return;
+	}
+	if (now - g->hs_window_start >= 1000) {
+		g->hs_window_start = now;
+		g->hs_in_window = 0;
+		g->cookies_in_window = 0;
+	}
+	if (++g->hs_in_window > g->hs_rate) {
+		/* under load: only an INIT that proves its source address (mac2)
+		 * goes on; the rest get a cookie, within a budget, so that a
+		 * flood costs at most a few HMACs per datagram */
+		uint8_t c2[16];
+		vpn_cookie_make(g->cookie_secret[0], ak, al, cookie);
+		if (vpn_init_check_mac2(cookie, d, n) < 0) {
+			vpn_cookie_make(g->cookie_secret[1], ak, al, c2);
+			if (vpn_init_check_mac2(c2, d, n) < 0) {
+				uint8_t rep[VPN_COOKIE_LEN];
+				if (g->cookies_in_window >= COOKIE_BUDGET ||
+				    vpn_init_check_mac1(&g->key, d, n) < 0) {
+					g->c_drop++;
+					return;
+				}
+				g->cookies_in_window++;
+				g->c_cookie++;
+				if (vpn_cookie_create(&g->key, d, cookie, rep) == 0)
+					send_to(g, (const struct sockaddr *)from, rep, sizeof(rep));
+				return;
+			}
+		}
+	}
+	if (vpn_init_check_mac1(&g->key, d, n) < 0) {
+		g->c_badmac++;
+		return;
+	}
+	if (g->nhalf >= HALF_MAX) {
+		g->c_drop++;
+		return;
+	}
+	g->c_init++;
+	if (vpn_init_consume(&hs, &g->key, d, n) < 0) {
+		g->c_badmac++;
+		goto out;
+	}
+	wall = wall_ms();
+	if (hs.ts + VPN_TS_WINDOW_MS < wall || hs.ts > wall + VPN_TS_WINDOW_MS) {
+		log_debug(0, "vpn: INIT with a timestamp outside the window");
+		g->c_replay++;
+		goto out;
+	}
+	vpn_init_nonce(d, nonce);
+	if (replay_check_add(g->nonces, nonce, now, now + 2 * VPN_TS_WINDOW_MS) != REPLAY_NEW) {
+		log_info(0, "vpn: replayed handshake dropped");
+		g->c_replay++;
+		goto out;
+	}
+	{
+		const vpn_user_t *u = vpn_users_find(&g->users, hs.user);
+		if (u && !user_locked(g, u->name, 0)) {
+			v = &u->v;
+		} else {
+			fake_verifier(g, hs.user, &fake);
+			v = &fake;
+			u = NULL;
+		}
+		if (!(k = kp_alloc(g)))
+			goto out;
+		k->user = u;
+	}
+	k->hs = hs;
+	if (vpn_resp_create(&k->hs, k->idx, v, resp) < 0) {
+		kp_free(g, k);
+		goto out;
+	}
+	k->state = KP_HALF;
+	k->from = *from;
+	g->nhalf++;
+	send_to(g, (const struct sockaddr *)from, resp, sizeof(resp));
+out:
+	vpn_hs_wipe(&hs);
+}
+
+static void on_confirm(vsrv_t *g, const uint8_t *d, size_t n, const struct sockaddr_storage *from)
+{
+	vkp_t *k = kp_find(g, vpn_get32(d + 4));
+	uint8_t tx[32], rx[32];
+	uint32_t prev_idx = 0;
+	vpn_verifier_t dummy;
+	vpn_assign_t a = {0};
+	vpeer_t *p = NULL;
+	vkp_t *old;
+	char ip[64];
+	int r;
+
+	if (!k)
+		return;
+	if (k->state == KP_UP) {
+		/* our ACCEPT was lost: the same CONFIRM gets the same answer */
+		if (n == VPN_CONFIRM_LEN && ct_equal(d, k->confirm, n))
+			send_to(g, (const struct sockaddr *)from, k->accept, sizeof(k->accept));
+		return;
+	}
+	if (!k->user) {
+		fake_verifier(g, k->hs.user, &dummy);
+		r = vpn_confirm_consume(&k->hs, &dummy, d, n, &prev_idx);
+	} else {
+		r = vpn_confirm_consume(&k->hs, &k->user->v, d, n, &prev_idx);
+	}
+	sockaddr_str((const struct sockaddr *)from, ip, sizeof(ip));
+	if (r == -EACCES || (r == 0 && !k->user)) {
+		log_warn(0, "vpn: %s from %s: authentication failed", k->hs.user, ip);
+		g->c_badauth++;
+		if (k->user)
+			user_locked(g, k->user->name, 1);
+		kp_free(g, k);
+		return;
+	}
+	if (r < 0)
+		return; /* not the client's: leave the handshake to the real one */
+	memcpy(k->confirm, d, VPN_CONFIRM_LEN);
+	g->nhalf--;
+	k->state = KP_UP;
+	k->from = *from;
+	vpn_hs_transport(&k->hs, 0, tx, rx);
+	vpn_aead_init(&k->tx, tx, 1);
+	vpn_aead_init(&k->rx, rx, 0);
+	k->remote_idx = k->hs.remote_idx;
+	k->created = now_ms(g);
+	/* a rekey names the keypair it replaces */
+	old = prev_idx ? kp_find(g, prev_idx) : NULL;
+	if (old && old->state == KP_UP && old->peer && old->peer->user == k->user) {
+		p = old->peer;
+		if (p->prev && p->prev != p->cur)
+			kp_free(g, p->prev);
+		p->prev = p->cur;
+		p->cur = k;
+	} else if ((r = peer_new(g, k, &p)) < 0) {
+		log_warn(0, "vpn: %s from %s: no session: %s", k->user->name, ip, strerror(-r));
+		kp_free(g, k);
+		return;
+	} else {
+		p->cur = k;
+		g->c_up++;
+	}
+	k->peer = p;
+	p->to = *from;
+	p->last_rx = now_ms(g);
+	a.addr = p->addr;
+	a.gateway = host_addr(g, 1);
+	a.dns = host_addr(g, g->nhosts - 2);
+	a.prefix = (uint8_t)g->prefix;
+	a.mtu = g->tun_mtu;
+	a.keepalive = (uint16_t)(g->keepalive_ms / 1000);
+	vpn_accept_create(&k->hs, k->user->v.server_key, &a, k->accept);
+	{
+		char as[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &p->addr, as, sizeof(as));
+		log_info(p->id, "vpn: %s %s from %s: %s", k->user->name, as, ip,
+		         p->cur == k && p->prev ? "rekeyed" : "up");
+	}
+	send_to(g, (const struct sockaddr *)from, k->accept, sizeof(k->accept));
+}
+
+/* ---- transport ---- */
+
+static uint16_t ip_csum(const uint8_t *d, size_t n)
+{
+	uint32_t s = 0;
+
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)(d[i] << 8 | d[i + 1]);
+	if (n & 1)
+		s += (uint32_t)d[n - 1] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/* RFC 1191: a packet with DF that does not fit the tunnel is answered with
+ * "fragmentation needed" and the MTU, from the server's address. */
+static void icmp_too_big(vsrv_t *g, vpeer_t *p, const uint8_t *pkt, size_t len)
+{
+	uint8_t out[20 + 8 + 60 + 8] = {0};
+	size_t ihl = (size_t)(pkt[0] & 15) * 4, quote, total;
+	uint32_t src = host_addr(g, 1);
+	uint16_t c;
+
+	if (ihl < 20 || ihl > len || (pkt[9] == 1 && len > ihl && pkt[ihl] != 8))
+		return; /* never an ICMP error about an ICMP error */
+	quote = len < ihl + 8 ? len : ihl + 8;
+	total = 28 + quote;
+	out[0] = 0x45;
+	out[2] = (uint8_t)(total >> 8);
+	out[3] = (uint8_t)total;
+	out[8] = 64;
+	out[9] = 1;
+	memcpy(out + 12, &src, 4);
+	memcpy(out + 16, pkt + 12, 4);
+	c = ip_csum(out, 20);
+	out[10] = (uint8_t)(c >> 8);
+	out[11] = (uint8_t)c;
+	out[20] = 3;
+	out[21] = 4;
+	out[26] = (uint8_t)(g->tun_mtu >> 8);
+	out[27] = (uint8_t)g->tun_mtu;
+	memcpy(out + 28, pkt, quote);
+	c = ip_csum(out + 20, 8 + quote);
+	out[22] = (uint8_t)(c >> 8);
+	out[23] = (uint8_t)c;
+	g->c_big++;
+	peer_send(p, out, total);
+}
+
+static void route(vsrv_t *g, vpeer_t *p, const uint8_t *pkt, size_t len)
+{
+	uint32_t src, dst;
+	vpeer_t *q;
+
+	if (len < 20 || pkt[0] >> 4 != 4 || (size_t)(pkt[2] << 8 | pkt[3]) > len) {
+		g->c_drop++;
+		return;
+	}
+	memcpy(&src, pkt + 12, 4);
+	memcpy(&dst, pkt + 16, 4);
+	if (src != p->addr) { /* a client speaks only for its own address */
+		g->c_drop++;
+		return;
+	}
+	if (len > g->tun_mtu && (pkt[6] & 0x40)) {
+		icmp_too_big(g, p, pkt, len);
+		return;
+	}
+	if ((dst & htonl(g->mask)) == (g->net & htonl(g->mask)) &&
+	    (q = g->by_host[ntohl(dst) & ~g->mask]) != NULL && q != p) {
+		peer_send(q, pkt, len);
+		return;
+	}
+	if (g->tun)
+		tun_write(g->tun, pkt, len);
+	else if (p->gw)
+		slirpgw_input(p->gw, pkt, len);
+}
+
+/* A packet from the TUN device: to the client that owns its destination. */
+static void tun_in(void *ud, const uint8_t *pkt, size_t len)
+{
+	vsrv_t *g = ud;
+	uint32_t dst;
+	vpeer_t *q;
+
+	if (len < 20 || pkt[0] >> 4 != 4) {
+		g->c_drop++;
+		return;
+	}
+	memcpy(&dst, pkt + 16, 4);
+	if ((dst & htonl(g->mask)) != g->net || !(q = g->by_host[ntohl(dst) & ~g->mask])) {
+		g->c_drop++;
+		return;
+	}
+	peer_send(q, pkt, len);
+}
+
+static void on_data(vsrv_t *g, const uint8_t *d, size_t n, const struct sockaddr_storage *from)
+{
+	uint32_t idx;
+	uint64_t ctr;
+	vkp_t *k;
+	vpeer_t *p;
+	int m;
+
+	if (vpn_data_peek(d, n, &idx, &ctr) < 0 || !(k = kp_find(g, idx)) || k->state != KP_UP ||
+	    !(p = k->peer)) {
+		g->c_drop++;
+		return;
+	}
+	if (now_ms(g) - k->created > VPN_REJECT_AFTER_MS) {
+		g->c_drop++;
+		return;
+	}
+	m = vpn_data_open(&k->rx, &k->rp, d, n, g->buf);
+	if (m < 0) {
+		if (m == -EALREADY)
+			g->c_replay++;
+		else
+			g->c_badauth++;
+		return;
+	}
+	/* authentic and new: follow the client wherever it is now */
+	if (memcmp(&p->to, from, sizeof(*from))) {
+		char ip[64];
+		sockaddr_str((const struct sockaddr *)from, ip, sizeof(ip));
+		log_info(p->id, "vpn: %s roamed to %s", p->user->name, ip);
+		p->to = *from;
+	}
+	p->last_rx = now_ms(g);
+	p->pkts_in++;
+	if (m == 0) { /* keepalive: answer, so the client knows we are here */
+		peer_send(p, NULL, 0);
+		return;
+	}
+	route(g, p, g->buf, (size_t)m);
+}
+
+static void on_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
+{
+	static uint8_t rbuf[MMSG * 65536]; /* libuv reads 64 KiB chunks */
+	(void)h;
+	(void)sz;
+	*b = uv_buf_init((char *)rbuf, sizeof(rbuf));
+}
+
+static void on_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *b, const struct sockaddr *addr,
+                    unsigned flags)
+{
+	vsrv_t *g = u->data;
+	const uint8_t *d = (const uint8_t *)b->base;
+	struct sockaddr_storage from = {0};
+	size_t n = (size_t)nread;
+
+	if (nread <= 0 || !addr || (flags & UV_UDP_PARTIAL))
+		return;
+	memcpy(&from, addr,
+	       addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+	                                   : sizeof(struct sockaddr_in));
+	if (!acl_permits(&g->l->clients, addr)) {
+		g->c_drop++;
+		return;
+	}
+	switch (d[0]) {
+	case VPN_MSG_DATA:
+		on_data(g, d, n, &from);
+		break;
+	case VPN_MSG_INIT:
+		on_init(g, d, n, &from);
+		break;
+	case VPN_MSG_CONFIRM:
+		if (n == VPN_CONFIRM_LEN)
+			on_confirm(g, d, n, &from);
+		break;
+	case VPN_MSG_KEYREQ:
+		if (vpn_keyreq_check(d, n) == 0) {
+			uint8_t rep[VPN_KEYRESP_LEN];
+			vpn_keyresp_create(g->key.pub, rep);
+			send_to(g, addr, rep, sizeof(rep));
+		}
+		break;
+	default:
+		g->c_drop++;
+	}
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	vsrv_t *g = t->data;
+	uint64_t now = now_ms(g);
+
+	if (now - g->cookie_rotated >= VPN_COOKIE_SECRET_MS) {
+		memcpy(g->cookie_secret[1], g->cookie_secret[0], 32);
+		random_bytes(g->cookie_secret[0], 32);
+		g->cookie_rotated = now;
+	}
+	for (uint32_t i = 0; i < KP_MAX; i++) {
+		vkp_t *k = &g->kps[i];
+		if (k->state == KP_HALF && now - k->created > HALF_TIMEOUT)
+			kp_free(g, k);
+		else if (k->state == KP_UP && k->peer && k->peer->prev == k &&
+		         now - k->created > VPN_REJECT_AFTER_MS) {
+			k->peer->prev = NULL;
+			kp_free(g, k);
+		}
+	}
+	for (uint32_t h = 0; h < g->nhosts; h++) {
+		vpeer_t *p = g->by_host[h];
+		if (p && now - p->last_rx > VPN_REJECT_AFTER_MS)
+			peer_free(p, "silent too long");
+		else if (p && p->cur && now - p->cur->created > VPN_REJECT_AFTER_MS + 10000)
+			peer_free(p, "keys expired, no rekey");
+	}
+}
+
+/* ---- the listener ---- */
+
+static int load_key(vsrv_t *g, const char *path, char *err, size_t errlen)
+{
+	uint8_t priv[32], pub[32];
+	char b64[128], pb[64];
+	FILE *f = fopen(path, "r");
+	int r;
+
+	if (f) {
+		size_t n = fread(b64, 1, sizeof(b64) - 1, f);
+		fclose(f);
+		b64[n] = 0;
+		b64[strcspn(b64, "\r\n")] = 0;
+		if (b64_decode(b64, strlen(b64), priv, sizeof(priv)) != 32) {
+			snprintf(err, errlen, "option 'key': %s does not hold a base64 X25519 key",
+			         path);
+			return -EINVAL;
+		}
+	} else {
+		int fd;
+		if (errno != ENOENT || vpn_keypair(priv, pub) < 0 ||
+		    (fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0) {
+			snprintf(err, errlen, "option 'key': cannot read or create %s: %s", path,
+			         strerror(errno));
+			return -EINVAL;
+		}
+		b64_encode(priv, 32, b64);
+		strcat(b64, "\n");
+		r = (int)write(fd, b64, strlen(b64));
+		close(fd);
+		if (r < 0)
+			return -EIO;
+		log_info(0, "vpn: created server key %s", path);
+	}
+	r = vpn_static_init(&g->key, priv, NULL);
+	memset(priv, 0, sizeof(priv));
+	if (r < 0) {
+		snprintf(err, errlen, "option 'key': bad key in %s", path);
+		return r;
+	}
+	b64_encode(g->key.pub, 32, pb);
+	log_info(0, "vpn: server public key %s (clients: pub=%s)", pb, pb);
+	return 0;
+}
+
+static void metrics_fn(mbuf_t *b, void *ud)
+{
+	vsrv_t *g = ud;
+	const char *n = g->l->name;
+
+	mbuf_printf(b, "sluice_vpn_peers{listener=\"%s\"} %llu\n", n,
+	            (unsigned long long)g->npeers);
+	mbuf_printf(b, "sluice_vpn_handshakes_half_open{listener=\"%s\"} %zu\n", n, g->nhalf);
+	mbuf_printf(b, "sluice_vpn_handshakes_total{listener=\"%s\"} %llu\n", n,
+	            (unsigned long long)g->c_init);
+	mbuf_printf(b, "sluice_vpn_sessions_total{listener=\"%s\"} %llu\n", n,
+	            (unsigned long long)g->c_up);
+	mbuf_printf(b, "sluice_vpn_cookie_replies_total{listener=\"%s\"} %llu\n", n,
+	            (unsigned long long)g->c_cookie);
+	mbuf_printf(b, "sluice_vpn_bad_mac_total{listener=\"%s\"} %llu\n", n,
+	            (unsigned long long)g->c_badmac);
+	mbuf_printf(b, "sluice_vpn_replays_total{listener=\"%s\"} %llu\n", n,
+	            (unsigned long long)g->c_replay);
+	mbuf_printf(b, "sluice_vpn_auth_failures_total{listener=\"%s\"} %llu\n", n,
+	            (unsigned long long)g->c_badauth);
+	mbuf_printf(b, "sluice_vpn_dropped_total{listener=\"%s\"} %llu\n", n,
+	            (unsigned long long)g->c_drop);
+	mbuf_printf(b, "sluice_vpn_oversize_total{listener=\"%s\"} %llu\n", n,
+	            (unsigned long long)g->c_big);
+}
+
+static int vpn_init(listener_t *l, char *err, size_t errlen)
+{
+	vsrv_t *g = calloc(1, sizeof(*g));
+	const char *users = NULL, *net = "10.10.0.0/24", *keyfile = NULL;
+	char kpath[4096], ip[64];
+	uint64_t mtu = 1500;
+	int r, hl = 1;
+
+	if (!g)
+		abort();
+	l->front = g;
+	g->l = l;
+	g->max_sessions = 64;
+	g->keepalive_ms = 15000;
+	g->hs_rate = 50;
+	if ((r = listener_bind_addr(l->url, &l->bind, err, errlen)) < 0)
+		return r;
+	url_opt_str(l->url, "users", &users);
+	url_opt_str(l->url, "net", &net);
+	url_opt_str(l->url, "key", &keyfile);
+	url_opt_str(l->url, "tun", &g->tun_dev);
+	if ((r = url_opt_bool(l->url, "host-loopback", &hl, err, errlen)) < 0 ||
+	    (r = url_opt_uint(l->url, "max-sessions", 4096, &g->max_sessions, err, errlen)) < 0 ||
+	    (r = url_opt_uint(l->url, "mtu", 65535, &mtu, err, errlen)) < 0 ||
+	    (r = url_opt_duration(l->url, "keepalive", &g->keepalive_ms, err, errlen)) < 0 ||
+	    (r = url_opt_uint(l->url, "handshake-rate", 1000000, &g->hs_rate, err, errlen)) < 0)
+		return r;
+	g->host_loopback = hl;
+	if (!users) {
+		snprintf(err, errlen,
+		         "option 'users' is required: users=FILE (sluice vpn-user add)");
+		return -EINVAL;
+	}
+	{
+		char *slash = strchr(net, '/');
+		struct in_addr a;
+		int pfx = slash ? atoi(slash + 1) : -1;
+		size_t iplen = slash ? (size_t)(slash - net) : 0;
+		if (!slash || iplen >= sizeof(ip) || pfx < 16 || pfx > 29) {
+			snprintf(err, errlen,
+			         "option 'net': want an IPv4 CIDR /16 to /29, e.g. 10.10.0.0/24");
+			return -EINVAL;
+		}
+		memcpy(ip, net, iplen);
+		ip[iplen] = 0;
+		if (inet_pton(AF_INET, ip, &a) != 1) {
+			snprintf(err, errlen, "option 'net': '%s' is not an IPv4 address", ip);
+			return -EINVAL;
+		}
+		g->prefix = pfx;
+		g->mask = ~0u << (32 - pfx);
+		g->net = a.s_addr & htonl(g->mask);
+		g->nhosts = 1u << (32 - pfx);
+	}
+	if (mtu < 576 + 28 + 60 + VPN_OVERHEAD) {
+		snprintf(err, errlen, "option 'mtu': at least %d", 576 + 28 + 60 + VPN_OVERHEAD);
+		return -EINVAL;
+	}
+	g->mtu_path = mtu;
+	g->tun_mtu = (uint16_t)(mtu - (l->bind.ss_family == AF_INET6 ? 40 : 20) - 8 - VPN_OVERHEAD);
+	if ((r = vpn_users_load(users, &g->users, err, errlen)) < 0)
+		return r;
+	for (size_t i = 0; i < g->users.n; i++) {
+		uint32_t a = g->users.u[i].addr, h = ntohl(a) & ~g->mask;
+		if (a && ((a & htonl(g->mask)) != g->net || h < 2 || h >= g->nhosts - 2)) {
+			snprintf(err, errlen,
+			         "users file %s: the address of %s is not a client address of net",
+			         users, g->users.u[i].name);
+			return -EINVAL;
+		}
+	}
+	if (!keyfile) {
+		snprintf(kpath, sizeof(kpath), "%s.key", users);
+		keyfile = kpath;
+	}
+	if ((r = load_key(g, keyfile, err, errlen)) < 0)
+		return r;
+	g->kps = calloc(KP_MAX, sizeof(*g->kps));
+	g->by_host = calloc(g->nhosts, sizeof(*g->by_host));
+	g->buf = malloc(RECV_BUF);
+	g->out = malloc(RECV_BUF);
+	g->nonces = replay_new(65536);
+	if (!g->kps || !g->by_host || !g->buf || !g->out || !g->nonces)
+		abort();
+	random_bytes(g->cookie_secret, sizeof(g->cookie_secret));
+	random_bytes(g->fake_secret, sizeof(g->fake_secret));
+	return 0;
+}
+
+static int vpn_start(listener_t *l)
+{
+	vsrv_t *g = l->front;
+	int r;
+
+	uv_udp_init_ex(l->loop, &g->udp, (unsigned)l->bind.ss_family | UV_UDP_RECVMMSG);
+	g->udp.data = g;
+	g->udp_init = 1;
+	if ((r = uv_udp_bind(&g->udp, (struct sockaddr *)&l->bind, 0)) < 0)
+		return r;
+	{
+		int sz = 4 << 20;
+		uv_recv_buffer_size((uv_handle_t *)&g->udp, &sz);
+		sz = 4 << 20;
+		uv_send_buffer_size((uv_handle_t *)&g->udp, &sz);
+	}
+	if ((r = uv_udp_recv_start(&g->udp, on_alloc, on_recv)) < 0)
+		return r;
+	if (g->tun_dev) {
+		if ((r = tun_open(l->loop, g->tun_dev, tun_in, g, &g->tun)) < 0 ||
+		    (r = tun_set_addr(g->tun, (struct in_addr){.s_addr = host_addr(g, 1)},
+		                      g->prefix, g->tun_mtu)) < 0) {
+			log_err(0, "vpn: tun %s: %s (needs root or CAP_NET_ADMIN)", g->tun_dev,
+			        strerror(-r));
+			return r;
+		}
+		log_info(0, "vpn: tun %s up, clients' traffic goes to the kernel",
+		         tun_name(g->tun));
+	}
+	uv_timer_init(l->loop, &g->tick);
+	g->tick.data = g;
+	g->tick_init = 1;
+	g->cookie_rotated = now_ms(g);
+	uv_timer_start(&g->tick, on_tick, 1000, 1000);
+	metrics_register(metrics_fn, g);
+	log_info(0, "listening on %s (UDP VPN, %u users, tunnel MTU %u)", l->name,
+	         (unsigned)g->users.n, g->tun_mtu);
+	return 0;
+}
+
+static void vpn_stop(listener_t *l)
+{
+	vsrv_t *g = l->front;
+
+	if (g && g->udp_init)
+		uv_udp_recv_stop(&g->udp);
+}
+
+static void free_on_close(uv_handle_t *h)
+{
+	vsrv_t *g = h->data;
+
+	/* libuv finishes closes in no promised order: free after the last */
+	if (--g->closing == 0)
+		free(g);
+}
+
+static void vpn_free(listener_t *l)
+{
+	vsrv_t *g = l->front;
+
+	if (!g)
+		return;
+	for (uint32_t h = 0; g->by_host && h < g->nhosts; h++)
+		if (g->by_host[h])
+			peer_free(g->by_host[h], "server stopping");
+	for (uint32_t i = 0; g->kps && i < KP_MAX; i++)
+		if (g->kps[i].state != KP_FREE)
+			kp_free(g, &g->kps[i]);
+	vpn_users_free(&g->users);
+	if (g->tun)
+		tun_close(g->tun);
+	free(g->kps);
+	free(g->by_host);
+	free(g->buf);
+	free(g->out);
+	if (g->nonces)
+		replay_free(g->nonces);
+	memset(&g->key, 0, sizeof(g->key));
+	l->front = NULL;
+	g->closing = g->udp_init + g->tick_init;
+	if (g->udp_init)
+		uv_close((uv_handle_t *)&g->udp, free_on_close);
+	if (g->tick_init)
+		uv_close((uv_handle_t *)&g->tick, free_on_close);
+	if (!g->closing)
+		free(g);
+}
+
+const front_ops_t vpn_front_ops = {"vpn", vpn_init, vpn_start, vpn_stop, NULL, vpn_free, 1};
