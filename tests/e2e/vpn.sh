@@ -1,0 +1,151 @@
+#!/bin/bash
+# The UDP VPN, rootless on both sides, on loopback: the server NATs through
+# libslirp (10.10.0.1 = the server host's 127.0.0.1), the client is the lwIP
+# endpoint behind a SOCKS/HTTP proxy.  A UDP relay (vpn_relay.py) sits
+# between them to replay, modify and re-route datagrams.  Checks: 100 MiB
+# with sha256, the users file holds no password, a wrong password, a wrong
+# pinned key, a replayed handshake, replayed and modified transport
+# packets, a client whose address changes mid-transfer, and a flood of
+# forged handshakes while a transfer runs (throughput measured).
+. "$(dirname "$0")/lib.sh"
+E2E="$SRCDIR/tests/e2e"
+
+web=$(free_port); vp=$(free_port); rp=$(free_port); cp=$(free_port)
+pp=$(free_port); mp=$(free_port); bad=$(free_port); bad2=$(free_port)
+mkdir -p "$T/www"
+big=$(random_file 100M)
+ln -s "$big" "$T/www/big"
+echo "vpn-ok-$$" >"$T/www/token.txt"
+http_server "$web" "$T/www"
+
+ctl() {
+	python3 -c 'import socket,sys
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(10)
+s.sendto(sys.argv[2].encode(),("127.0.0.1",int(sys.argv[1]))); print(s.recv(999).decode().strip())' "$cp" "$1"
+}
+metric() {
+	curl -s "http://127.0.0.1:$mp/metrics" | awk -v m="$1" '$1 ~ "^"m"[{]" {print $2}' | head -1
+}
+
+# users file: scrypt verifiers only
+echo 'correct horse' | "$SLUICE" vpn-user add "$T/users.txt" alice >"$T/vpnuser.log" 2>&1
+printf 'builder\n' | "$SLUICE" vpn-user add "$T/users.txt" bob 10.10.0.20 >>"$T/vpnuser.log" 2>&1
+check "vpn-user add wrote two users" test "$(grep -c '^[a-z]*:\$scrypt\$ln=15,r=8,p=1\$' "$T/users.txt")" = 2
+check_fails "the users file holds no password" grep -q -e horse -e builder "$T/users.txt"
+
+start server "$SLUICE" -v --metrics "127.0.0.1:$mp" \
+	-L "vpn://127.0.0.1:$vp?users=$T/users.txt&net=10.10.0.0/24"
+wait_port "$mp"
+pub=$(sed -n 's/.*server public key \([^ ]*\) .*/\1/p' "$T/server.log" | head -1)
+check "the server shows its public key" test -n "$pub"
+start relay python3 "$E2E/vpn_relay.py" "$rp" "$vp" "$cp"
+sleep 0.3
+start client "$SLUICE" -v -L "proxy://127.0.0.1:$pp" \
+	-F "vpn://alice:correct%20horse@127.0.0.1:$rp?pub=$pub"
+wait_port "$pp"
+
+ok=0
+for _ in $(seq 50); do
+	curl -fsS --max-time 3 -x "socks5h://127.0.0.1:$pp" "http://10.10.0.1:$web/token.txt" 2>/dev/null |
+		grep -q "vpn-ok-$$" && { ok=1; break; }
+	sleep 0.2
+done
+check_eq "a page from the server's loopback through 10.10.0.1" 1 "$ok"
+
+# 100 MiB, twice: plain, then through the HTTP proxy side of the same port
+t0=$(date +%s.%N)
+curl -fsS --max-time 60 -x "socks5h://127.0.0.1:$pp" -o "$T/got1" "http://10.10.0.1:$web/big"
+t1=$(date +%s.%N)
+check_eq "100 MiB through the VPN (socks5), sha256" "$(sha "$big")" "$(sha "$T/got1")"
+base=$(python3 -c "print('%.0f' % (100*8/($t1-$t0)))")
+echo "    rootless VPN: 100 MiB in $(python3 -c "print('%.2f' % ($t1-$t0))") s = $base Mbit/s"
+rm -f "$T/got1"
+curl -fsS --max-time 60 -x "http://127.0.0.1:$pp" -o "$T/got2" "http://10.10.0.1:$web/big"
+check_eq "100 MiB through the VPN (http proxy), sha256" "$(sha "$big")" "$(sha "$T/got2")"
+rm -f "$T/got2"
+
+# a wrong password, an unknown user, a wrong pinned key
+start wrongpw "$SLUICE" -v -L "tcp://127.0.0.1:$bad/10.10.0.1:$web" \
+	-F "vpn://alice:wrong@127.0.0.1:$vp?pub=$pub"
+wait_port "$bad"
+check_fails "a wrong password gets nowhere" \
+	curl -fsS --max-time 4 "http://127.0.0.1:$bad/token.txt"
+check "the server logged the failed login" grep -q 'alice from .*authentication failed' "$T/server.log"
+kill "$(pid_of wrongpw)"
+otherkey=$(python3 -c 'import os,base64; print(base64.b64encode(os.urandom(32)).decode())')
+start wrongkey "$SLUICE" -v -L "tcp://127.0.0.1:$bad2/10.10.0.1:$web" \
+	-F "vpn://alice:correct%20horse@127.0.0.1:$vp?pub=$otherkey"
+wait_port "$bad2"
+check_fails "a client pinning another key gets nowhere" \
+	curl -fsS --max-time 3 "http://127.0.0.1:$bad2/token.txt"
+kill "$(pid_of wrongkey)"
+
+# a replayed handshake: no response, counted
+check_eq "a replayed handshake gets no response" "responses 0" "$(ctl replay-init)"
+check "the replay was counted" test "$(metric sluice_vpn_replays_total)" -ge 1
+
+# replayed and modified transport packets, and roaming, during a transfer
+r0=$(metric sluice_vpn_replays_total); a0=$(metric sluice_vpn_auth_failures_total)
+curl -fsS --max-time 60 --limit-rate 25M -x "socks5h://127.0.0.1:$pp" -o "$T/got3" \
+	"http://10.10.0.1:$web/big" &
+cpid=$!
+sleep 0.7
+ctl "replay-data 200" >/dev/null
+ctl "flip 200" >/dev/null
+sleep 0.3
+ctl roam >/dev/null
+wait "$cpid"
+check_eq "transfer with replays, flipped bits and a roaming client, sha256" \
+	"$(sha "$big")" "$(sha "$T/got3")"
+rm -f "$T/got3"
+r1=$(metric sluice_vpn_replays_total); a1=$(metric sluice_vpn_auth_failures_total)
+check "200 replayed transport packets were rejected" test $((r1 - r0)) -ge 200
+nflip=$(ctl stats | awk '{print $6}')
+check_eq "the relay modified 200 packets in flight" 200 "$nflip"
+check "200 modified transport packets were rejected" test $((a1 - a0)) -ge 200
+check "the server followed the roaming client" grep -q 'alice roamed to' "$T/server.log"
+
+# rekeying every second during a transfer
+pp3=$(free_port)
+start client3 "$SLUICE" -v -L "proxy://127.0.0.1:$pp3" \
+	-F "vpn://alice:correct%20horse@127.0.0.1:$vp?pub=$pub&rekey=1s"
+wait_port "$pp3"
+curl -fsS --max-time 60 --limit-rate 20M --retry 5 --retry-all-errors --retry-delay 1 \
+	-x "socks5h://127.0.0.1:$pp3" -o "$T/got5" "http://10.10.0.1:$web/big"
+check_eq "100 MiB while rekeying every second, sha256" "$(sha "$big")" "$(sha "$T/got5")"
+rm -f "$T/got5"
+check "the server saw rekeys" test "$(grep -c 'alice 10.10.0.[0-9]* from .*: rekeyed' "$T/server.log")" -ge 3
+kill "$(pid_of client3)"
+
+# a flood of forged handshakes while a real client (straight to the
+# server, no python relay in its path) transfers: throughput without and
+# with the flood, on the same 2 cores the flood generator uses
+pp2=$(free_port)
+start client2 "$SLUICE" -L "proxy://127.0.0.1:$pp2" \
+	-F "vpn://alice:correct%20horse@127.0.0.1:$vp?pub=$pub"
+wait_port "$pp2"
+curl -fsS --max-time 10 --retry 5 --retry-all-errors --retry-delay 1 \
+	-x "socks5h://127.0.0.1:$pp2" "http://10.10.0.1:$web/token.txt" >/dev/null
+t0=$(date +%s.%N)
+curl -fsS --max-time 60 -x "socks5h://127.0.0.1:$pp2" -o "$T/got4" "http://10.10.0.1:$web/big"
+t1=$(date +%s.%N)
+rm -f "$T/got4"
+base=$(python3 -c "print('%.0f' % (100*8/($t1-$t0)))")
+python3 "$E2E/vpn_flood.py" "$vp" "$pub" 6 >"$T/flood.out" 2>&1 &
+fpid=$!
+sleep 0.5
+t0=$(date +%s.%N)
+curl -fsS --max-time 60 -x "socks5h://127.0.0.1:$pp2" -o "$T/got4" "http://10.10.0.1:$web/big"
+t1=$(date +%s.%N)
+wait "$fpid"
+check_eq "100 MiB during a handshake flood, sha256" "$(sha "$big")" "$(sha "$T/got4")"
+flood=$(python3 -c "print('%.0f' % (100*8/($t1-$t0)))")
+echo "    direct client: $base Mbit/s without a flood, $flood Mbit/s during it; flood: $(cat "$T/flood.out")"
+check "the flood got cookie replies, not handshakes" \
+	awk '{exit !($4 > 0 && $6 == 0)}' "$T/flood.out"
+check "the real client kept at least a tenth of its throughput (one of the 2 cores runs the flood)" \
+	test "$flood" -ge $((base / 10))
+check "the flood established no session" test "$(metric sluice_vpn_sessions_total)" -le 3
+check "the server is alive" alive server
+check "the client is alive" alive client
+finish
