@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/bytes.h"
 #include "core/crypto.h"
 #include "core/log.h"
 
@@ -42,11 +43,6 @@
 
 /* ---- parser ---- */
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 static uint8_t lower(uint8_t c) { return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c; }
 
 static int label_char(char c)
@@ -187,14 +183,14 @@ int dns_response_parse(const uint8_t *m, size_t len, uint16_t id, const char *na
 		return -EINVAL;
 	if (len < 12)
 		return -EBADMSG;
-	flags = rd16(m + 2);
-	if (rd16(m) != id || !(flags & 0x8000) || (flags >> 11 & 0xf) != 0 || rd16(m + 4) != 1)
+	flags = get_be16(m + 2);
+	if (get_be16(m) != id || !(flags & 0x8000) || (flags >> 11 & 0xf) != 0 || get_be16(m + 4) != 1)
 		return -EPROTO;
-	an = rd16(m + 6);
+	an = get_be16(m + 6);
 	if (name_read(m, len, &off, w, &wlen) < 0 || off + 4 > len)
 		return -EBADMSG;
-	if (wlen != (size_t)qlen || memcmp(w, q, wlen) || rd16(m + off) != qtype ||
-	    rd16(m + off + 2) != 1)
+	if (wlen != (size_t)qlen || memcmp(w, q, wlen) || get_be16(m + off) != qtype ||
+	    get_be16(m + off + 2) != 1)
 		return -EPROTO;
 	off += 4;
 	out->rcode = flags & 0xf;
@@ -205,12 +201,12 @@ int dns_response_parse(const uint8_t *m, size_t len, uint16_t id, const char *na
 
 		if (name_read(m, len, &off, w, &wlen) < 0 || off + 10 > len)
 			return -EBADMSG;
-		r.type = rd16(m + off);
-		r.class = rd16(m + off + 2);
-		r.ttl = rd32(m + off + 4);
+		r.type = get_be16(m + off);
+		r.class = get_be16(m + off + 2);
+		r.ttl = get_be32(m + off + 4);
 		if (r.ttl & 0x80000000) /* RFC 2181 8: treat as zero */
 			r.ttl = 0;
-		r.rdlen = rd16(m + off + 8);
+		r.rdlen = get_be16(m + off + 8);
 		r.rdata = off + 10;
 		if (r.rdata + r.rdlen > len)
 			return -EBADMSG;

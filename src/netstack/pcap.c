@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/bytes.h"
 #include "core/log.h"
 
 #define SLL_HDR 16
@@ -88,12 +89,6 @@ int pcapw_open(uv_loop_t *loop, const char *path, uint64_t max_bytes, unsigned s
 	return 0;
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 void pcapw_packet(pcapw_t *w, uint64_t session, int dir, const uint8_t *pkt, size_t len)
 {
 	struct pcap_pkthdr h;
@@ -118,12 +113,12 @@ void pcapw_packet(pcapw_t *w, uint64_t session, int dir, const uint8_t *pkt, siz
 		w->st.dropped++;
 		return;
 	}
-	put16(w->rec, dir == PCAPW_OUT ? SLL_OUTGOING : SLL_HOST);
-	put16(w->rec + 2, ARPHRD_NONE_);
-	put16(w->rec + 4, 8);
+	put_be16(w->rec, dir == PCAPW_OUT ? SLL_OUTGOING : SLL_HOST);
+	put_be16(w->rec + 2, ARPHRD_NONE_);
+	put_be16(w->rec + 4, 8);
 	for (int i = 0; i < 8; i++)
 		w->rec[6 + i] = (uint8_t)(session >> (56 - 8 * i));
-	put16(w->rec + 14, proto);
+	put_be16(w->rec + 14, proto);
 	memcpy(w->rec + SLL_HDR, pkt, cap);
 	uv_gettimeofday(&tv);
 	h.ts.tv_sec = (time_t)tv.tv_sec;

@@ -72,6 +72,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/bytes.h"
 #include "core/conn.h"
 #include "core/dial.h"
 #include "core/log.h"
@@ -121,24 +122,6 @@ typedef struct pkt {
 	size_t payload; /* TCP payload bytes */
 } pkt_t;
 
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
 
 static int parse_l4(pkt_t *p, const uint8_t *b, size_t off)
 {
@@ -149,18 +132,18 @@ static int parse_l4(pkt_t *p, const uint8_t *b, size_t off)
 		if (n < 20 || (size_t)(b[off + 12] >> 4) * 4 < 20 ||
 		    (size_t)(b[off + 12] >> 4) * 4 > n)
 			return -EINVAL;
-		p->sport = be16(b + off);
-		p->dport = be16(b + off + 2);
-		p->seq = be32(b + off + 4);
-		p->ack = be32(b + off + 8);
+		p->sport = get_be16(b + off);
+		p->dport = get_be16(b + off + 2);
+		p->seq = get_be32(b + off + 4);
+		p->ack = get_be32(b + off + 8);
 		p->flags = b[off + 13];
 		p->payload = n - (size_t)(b[off + 12] >> 4) * 4;
 		break;
 	case P_UDP:
 		if (n < 8)
 			return -EINVAL;
-		p->sport = be16(b + off);
-		p->dport = be16(b + off + 2);
+		p->sport = get_be16(b + off);
+		p->dport = get_be16(b + off + 2);
 		break;
 	case P_ICMP:
 	case P_ICMP6:
@@ -187,20 +170,20 @@ static int pkt_parse(const uint8_t *b, size_t len, pkt_t *p)
 
 		if (len < 20 || ihl < 20)
 			return -EINVAL;
-		p->len = be16(b + 2);
+		p->len = get_be16(b + 2);
 		if (p->len < ihl || p->len > len)
 			return -EINVAL;
 		p->proto = b[9];
 		memcpy(p->src, b + 12, 4);
 		memcpy(p->dst, b + 16, 4);
-		if (be16(b + 6) & 0x1fff) /* a later fragment: no transport header */
+		if (get_be16(b + 6) & 0x1fff) /* a later fragment: no transport header */
 			return 0;
 		return parse_l4(p, b, ihl);
 	}
 	if (p->v == 6) {
 		if (len < 40)
 			return -EINVAL;
-		p->len = 40 + (size_t)be16(b + 4);
+		p->len = 40 + (size_t)get_be16(b + 4);
 		if (p->len > len)
 			return -EINVAL;
 		p->proto = b[6];
@@ -214,7 +197,7 @@ static int pkt_parse(const uint8_t *b, size_t len, pkt_t *p)
 static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
 {
 	for (; len > 1; p += 2, len -= 2)
-		sum += be16(p);
+		sum += get_be16(p);
 	if (len)
 		sum += (uint32_t)p[0] << 8;
 	return sum;
@@ -386,28 +369,28 @@ static void send_rst(slirpgw_t *gw, const pkt_t *p)
 	memset(b, 0, sizeof(b));
 	if (p->v == 4) {
 		b[0] = 0x45;
-		put16(b + 2, 40);
+		put_be16(b + 2, 40);
 		b[6] = 0x40; /* DF */
 		b[8] = 64;
 		b[9] = P_TCP;
 		memcpy(b + 12, p->dst, 4);
 		memcpy(b + 16, p->src, 4);
-		put16(b + 10, csum_fold(csum_add(0, b, 20)));
+		put_be16(b + 10, csum_fold(csum_add(0, b, 20)));
 	} else {
 		b[0] = 0x60;
-		put16(b + 4, 20);
+		put_be16(b + 4, 20);
 		b[6] = P_TCP;
 		b[7] = 64;
 		memcpy(b + 8, p->dst, 16);
 		memcpy(b + 24, p->src, 16);
 	}
-	put16(t, p->dport);
-	put16(t + 2, p->sport);
-	put32(t + 4, seq);
-	put32(t + 8, ack);
+	put_be16(t, p->dport);
+	put_be16(t + 2, p->sport);
+	put_be32(t + 4, seq);
+	put_be32(t + 8, ack);
 	t[12] = 5 << 4;
 	t[13] = flags;
-	put16(t + 16, csum_l4(b, p->v, P_TCP, t, 20));
+	put_be16(t + 16, csum_l4(b, p->v, P_TCP, t, 20));
 	gw->st.resets++;
 	gw_output(gw, b, ih + 20);
 }
@@ -449,7 +432,7 @@ static int gw_to_slirp(slirpgw_t *gw, const uint8_t *pkt, size_t len, int si, ui
 	}
 	memcpy(f, gw->slirp_mac, 6);
 	memcpy(f + 6, peer_mac, 6);
-	put16(f + 12, (pkt[0] >> 4) == 6 ? ETH_P_IPV6 : ETH_P_IP);
+	put_be16(f + 12, (pkt[0] >> 4) == 6 ? ETH_P_IPV6 : ETH_P_IP);
 	memcpy(f + ETH_HLEN, pkt, len);
 	if (q) {
 		q->len = ETH_HLEN + len;
@@ -547,17 +530,17 @@ static void answer_arp(slirpgw_t *gw, const uint8_t *f, size_t len)
 	const uint8_t *a = f + ETH_HLEN;
 	uint8_t r[ETH_HLEN + ARP_LEN];
 
-	if (len < ETH_HLEN + ARP_LEN || be16(a) != 1 || be16(a + 2) != ETH_P_IP || a[4] != 6 ||
-	    a[5] != 4 || be16(a + 6) != 1 || !memcmp(a + 14, a + 24, 4))
+	if (len < ETH_HLEN + ARP_LEN || get_be16(a) != 1 || get_be16(a + 2) != ETH_P_IP || a[4] != 6 ||
+	    a[5] != 4 || get_be16(a + 6) != 1 || !memcmp(a + 14, a + 24, 4))
 		return;
 	memcpy(r, a + 8, 6); /* to the asker */
 	memcpy(r + 6, peer_mac, 6);
-	put16(r + 12, ETH_P_ARP);
-	put16(r + 14, 1);
-	put16(r + 16, ETH_P_IP);
+	put_be16(r + 12, ETH_P_ARP);
+	put_be16(r + 14, 1);
+	put_be16(r + 16, ETH_P_IP);
 	r[18] = 6;
 	r[19] = 4;
-	put16(r + 20, 2);            /* reply */
+	put_be16(r + 20, 2);            /* reply */
 	memcpy(r + 22, peer_mac, 6); /* sender: "us", whatever was asked */
 	memcpy(r + 28, a + 24, 4);
 	memcpy(r + 32, a + 8, 6); /* target: the asker */
@@ -573,14 +556,14 @@ static int answer_ns(slirpgw_t *gw, const uint8_t *ip, size_t len)
 	uint8_t r[ETH_HLEN + 40 + 32], *r6 = r + ETH_HLEN, *ic = r6 + 40;
 
 	if (len < 40 + 24 || ip[6] != P_ICMP6 || ip[40] != 135 || ip[41] != 0 ||
-	    40 + (size_t)be16(ip + 4) > len)
+	    40 + (size_t)get_be16(ip + 4) > len)
 		return 0;
 	memcpy(r, gw->slirp_mac, 6);
 	memcpy(r + 6, peer_mac, 6);
-	put16(r + 12, ETH_P_IPV6);
+	put_be16(r + 12, ETH_P_IPV6);
 	memset(r6, 0, 40 + 32);
 	r6[0] = 0x60;
-	put16(r6 + 4, 32);
+	put_be16(r6 + 4, 32);
 	r6[6] = P_ICMP6;
 	r6[7] = 255;
 	memcpy(r6 + 8, ip + 48, 16); /* from the target */
@@ -591,7 +574,7 @@ static int answer_ns(slirpgw_t *gw, const uint8_t *ip, size_t len)
 	ic[24] = 2; /* target link-layer address */
 	ic[25] = 1;
 	memcpy(ic + 26, peer_mac, 6);
-	put16(ic + 2, csum_l4(r6, 6, P_ICMP6, ic, 32));
+	put_be16(ic + 2, csum_l4(r6, 6, P_ICMP6, ic, 32));
 	gw->st.ndp_replies++;
 	gw_queue_frame(gw, r, sizeof(r));
 	return 1;
@@ -604,7 +587,7 @@ static ssize_t cb_send(const void *buf, size_t len, void *opaque)
 
 	if (len < ETH_HLEN || gw->closing)
 		return (ssize_t)len;
-	switch (be16(f + 12)) {
+	switch (get_be16(f + 12)) {
 	case ETH_P_IP:
 		memcpy(gw->slirp_mac, f + 6, 6);
 		if (len >= ETH_HLEN + 20)

@@ -19,6 +19,7 @@
 
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/crypto.h"
 #include "core/log.h"
 #include "ppp/ppp.h"
@@ -31,19 +32,6 @@ static lcp_t *lcp_of(fsm_t *f)
 static uint64_t now_ms(const lcp_t *l)
 {
 	return *l->fsm.env->now;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
 }
 
 static uint32_t new_magic(uint32_t avoid)
@@ -138,13 +126,13 @@ static size_t lcp_build_req(fsm_t *f, uint8_t *buf, size_t cap)
 		fsm_opt_put(buf, cap, &n, LCP_OPT_MRU, v, 2);
 	}
 	if (w->neg_accm) {
-		wr32(v, w->accm);
+		put_be32(v, w->accm);
 		fsm_opt_put(buf, cap, &n, LCP_OPT_ACCM, v, 4);
 	}
 	if (w->neg_auth)
 		fsm_opt_put(buf, cap, &n, LCP_OPT_AUTH, v, auth_value(w->auth, v));
 	if (w->neg_magic) {
-		wr32(v, w->magic);
+		put_be32(v, w->magic);
 		fsm_opt_put(buf, cap, &n, LCP_OPT_MAGIC, v, 4);
 	}
 	if (w->pfc)
@@ -183,7 +171,7 @@ static int check_opt(lcp_t *l, const fsm_opt_t *o, uint8_t *nak, size_t *nlen, i
 		if (o->vlen != 4)
 			return V_REJ;
 		h->neg_accm = 1;
-		h->accm = rd32(o->val);
+		h->accm = get_be32(o->val);
 		return V_ACK;
 	case LCP_OPT_AUTH: {
 		auth_method_t m = auth_parse(o->val, o->vlen), best;
@@ -204,7 +192,7 @@ static int check_opt(lcp_t *l, const fsm_opt_t *o, uint8_t *nak, size_t *nlen, i
 	case LCP_OPT_MAGIC:
 		if (o->vlen != 4)
 			return V_REJ;
-		x = rd32(o->val);
+		x = get_be32(o->val);
 		if (l->want.neg_magic && x == l->want.magic) {
 			l->loops++;
 			fsm_log(&l->fsm, LOG_INFO, "our magic number came back (%u)", l->loops);
@@ -212,7 +200,7 @@ static int check_opt(lcp_t *l, const fsm_opt_t *o, uint8_t *nak, size_t *nlen, i
 				l->fsm.fail_req = "looped-back link";
 			if (!nak_ok)
 				return V_REJ;
-			wr32(v, new_magic(l->want.magic));
+			put_be32(v, new_magic(l->want.magic));
 			fsm_opt_put(nak, FSM_MAX_PKT, nlen, LCP_OPT_MAGIC, v, 4);
 			return V_NAK;
 		}
@@ -342,7 +330,7 @@ static int lcp_got_nak(fsm_t *f, const uint8_t *opts, size_t len)
 			break;
 		case LCP_OPT_ACCM:
 			if (o.vlen == 4 && l->cfg.framing) {
-				w.accm |= rd32(o.val);
+				w.accm |= get_be32(o.val);
 				w.neg_accm = 1;
 			}
 			break;
@@ -483,7 +471,7 @@ static void lcp_rxr(fsm_t *f, uint8_t code, uint8_t id, const uint8_t *data, siz
 		return; /* Discard-Request, Identification, Time-Remaining */
 	if (len < 4)
 		return;
-	if (ours && rd32(data) == ours) {
+	if (ours && get_be32(data) == ours) {
 		l->echo_loops++; /* acted on in lcp_tick, outside the fsm */
 		return;
 	}
@@ -493,7 +481,7 @@ static void lcp_rxr(fsm_t *f, uint8_t code, uint8_t id, const uint8_t *data, siz
 	}
 	if (len > sizeof(rep))
 		len = sizeof(rep);
-	wr32(rep, ours);
+	put_be32(rep, ours);
 	memcpy(rep + 4, data + 4, len - 4);
 	fsm_send(f, LCP_ECHO_REP, id, rep, len);
 }
@@ -551,7 +539,7 @@ void lcp_tick(lcp_t *l)
 		fsm_fail(f, "peer not responding to echo requests");
 		return;
 	}
-	wr32(v, l->got.neg_magic ? l->got.magic : 0);
+	put_be32(v, l->got.neg_magic ? l->got.magic : 0);
 	fsm_send(f, LCP_ECHO_REQ, fsm_next_id(f), v, 4);
 	l->echo_pending++;
 	l->echo_next = now_ms(l) + l->cfg.echo_interval_ms;

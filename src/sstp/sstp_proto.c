@@ -39,6 +39,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "core/bytes.h"
 #include "core/crypto.h"
 
 #define ATTR_HDR_LEN 4
@@ -54,46 +55,24 @@
 
 static const char cmk_seed[] = "SSTP inner method derived CMK";
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
-
 /* the 12-bit length of a packet or attribute header, at p */
 static size_t len12(const uint8_t *p)
 {
-	return get16(p) & 0x0fff;
+	return get_be16(p) & 0x0fff;
 }
 
 static void put_hdr(uint8_t *out, int control, size_t len)
 {
 	out[0] = SSTP_VERSION;
 	out[1] = control ? 1 : 0;
-	put16(out + 2, (uint16_t)(len & 0x0fff));
+	put_be16(out + 2, (uint16_t)(len & 0x0fff));
 }
 
 static void put_attr_hdr(uint8_t *out, uint8_t id, size_t len)
 {
 	out[0] = 0;
 	out[1] = id;
-	put16(out + 2, (uint16_t)(len & 0x0fff));
+	put_be16(out + 2, (uint16_t)(len & 0x0fff));
 }
 
 /* ---- framing ---- */
@@ -134,10 +113,10 @@ int sstp_parse_control(const uint8_t *pkt, size_t len, sstp_ctrl_t *c)
 
 	if (len < CTRL_HDR_LEN || pkt[0] != SSTP_VERSION || !(pkt[1] & 1) || len12(pkt + 2) != len)
 		return -1;
-	c->type = get16(pkt + 4);
+	c->type = get_be16(pkt + 4);
 	if (c->type < SSTP_MSG_CALL_CONNECT_REQUEST || c->type > SSTP_MSG_ECHO_RESPONSE)
 		return -1;
-	n = get16(pkt + 6);
+	n = get_be16(pkt + 6);
 	if (n > SSTP_MAX_ATTRS)
 		return -1;
 	off = CTRL_HDR_LEN;
@@ -184,7 +163,7 @@ int sstp_attr_status(const sstp_attr_t *a, uint8_t *attr_id, uint32_t *status,
 	    a->len > STATUS_VAL_MIN + STATUS_EXTRA_MAX)
 		return -1;
 	*attr_id = a->val[3];
-	*status = get32(a->val + 4);
+	*status = get_be32(a->val + 4);
 	*extra_len = a->len - STATUS_VAL_MIN;
 	*extra = *extra_len ? a->val + STATUS_VAL_MIN : NULL;
 	return 0;
@@ -236,15 +215,15 @@ const char *sstp_status_name(uint32_t status)
 static void put_ctrl_hdr(uint8_t *out, size_t len, uint16_t type, uint16_t nattrs)
 {
 	put_hdr(out, 1, len);
-	put16(out + 4, type);
-	put16(out + 6, nattrs);
+	put_be16(out + 4, type);
+	put_be16(out + 6, nattrs);
 }
 
 size_t sstp_enc_connect_request(uint8_t out[14])
 {
 	put_ctrl_hdr(out, 14, SSTP_MSG_CALL_CONNECT_REQUEST, 1);
 	put_attr_hdr(out + 8, SSTP_ATTR_ENCAPSULATED_PROTOCOL_ID, 6);
-	put16(out + 12, ENCAP_PPP);
+	put_be16(out + 12, ENCAP_PPP);
 	return 14;
 }
 
@@ -262,7 +241,7 @@ size_t sstp_enc_status(uint8_t out[20], uint16_t type, uint8_t attr_id, uint32_t
 	put_attr_hdr(out + 8, SSTP_ATTR_STATUS_INFO, 12);
 	memset(out + 12, 0, 3);
 	out[15] = attr_id;
-	put32(out + 16, status);
+	put_be32(out + 16, status);
 	return 20;
 }
 

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/bytes.h"
+
 static const char *const type_names[] = {"?",    "OPEN", "OPEN_OK", "OPEN_FAIL",
                                          "DATA", "EOF",  "CLOSE",   "CREDIT"};
 
@@ -13,33 +15,6 @@ const char *sctpp_type_name(uint8_t type)
 	return type <= SCTPP_CREDIT ? type_names[type] : "?";
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 int sctpp_keys_init(sctpp_keys_t *k, const uint8_t *key, size_t len)
 {
@@ -73,9 +48,9 @@ static int window_ok(uint32_t w)
 void sctpp_auth_build(const sctpp_keys_t *k, const sctpp_auth_t *a, uint8_t out[SCTPP_AUTH_LEN])
 {
 	out[0] = SCTPP_VERSION;
-	put64(out + 1, a->ts_ms);
+	put_be64(out + 1, a->ts_ms);
 	memcpy(out + 9, a->nonce, SCTPP_NONCE);
-	put32(out + 9 + SCTPP_NONCE, a->window);
+	put_be32(out + 9 + SCTPP_NONCE, a->window);
 	hmac_sha256(k->auth, sizeof(k->auth), out, SCTPP_AUTH_LEN - SCTPP_MAC,
 	            out + SCTPP_AUTH_LEN - SCTPP_MAC);
 }
@@ -89,9 +64,9 @@ int sctpp_auth_parse(const sctpp_keys_t *k, const uint8_t *buf, size_t len, sctp
 	hmac_sha256(k->auth, sizeof(k->auth), buf, SCTPP_AUTH_LEN - SCTPP_MAC, mac);
 	if (!ct_equal(mac, buf + SCTPP_AUTH_LEN - SCTPP_MAC, SCTPP_MAC))
 		return -EBADMSG;
-	a->ts_ms = get64(buf + 1);
+	a->ts_ms = get_be64(buf + 1);
 	memcpy(a->nonce, buf + 9, SCTPP_NONCE);
-	a->window = get32(buf + 9 + SCTPP_NONCE);
+	a->window = get_be32(buf + 9 + SCTPP_NONCE);
 	return window_ok(a->window) ? 0 : -EINVAL;
 }
 
@@ -112,7 +87,7 @@ void sctpp_answer_build(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE],
                         uint8_t out[SCTPP_AUTH_OK_LEN])
 {
 	memcpy(out, sn, SCTPP_NONCE);
-	put32(out + SCTPP_NONCE, window);
+	put_be32(out + SCTPP_NONCE, window);
 	answer_mac(k, cn, sn, out + SCTPP_NONCE, out + SCTPP_NONCE + 4);
 }
 
@@ -127,7 +102,7 @@ int sctpp_answer_check(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE], con
 	if (!ct_equal(mac, buf + SCTPP_NONCE + 4, SCTPP_MAC))
 		return -EBADMSG;
 	memcpy(sn, buf, SCTPP_NONCE);
-	*window = get32(buf + SCTPP_NONCE);
+	*window = get_be32(buf + SCTPP_NONCE);
 	return window_ok(*window) ? 0 : -EINVAL;
 }
 
@@ -188,14 +163,14 @@ int sctpp_fail_parse(const uint8_t *buf, size_t len, uint8_t *code)
 
 void sctpp_credit_encode(uint32_t inc, uint8_t out[4])
 {
-	put32(out, inc);
+	put_be32(out, inc);
 }
 
 int sctpp_credit_parse(const uint8_t *buf, size_t len, uint32_t *inc)
 {
 	if (len != 4)
 		return -EINVAL;
-	*inc = get32(buf);
+	*inc = get_be32(buf);
 	return *inc && *inc <= SCTPP_WINDOW_MAX ? 0 : -EINVAL;
 }
 

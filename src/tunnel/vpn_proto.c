@@ -20,31 +20,11 @@
 #include <openssl/kdf.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/crypto.h"
 
 #define PROTOCOL "sluice-vpn-v1 X25519 ChaCha20Poly1305 SHA256 scrypt"
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static void put64le(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64le(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
 
 static void sha256_2(const void *a, size_t al, const void *b, size_t bl, uint8_t out[32])
 {
@@ -229,7 +209,7 @@ int vpn_init_create(vpn_hs_t *hs, const vpn_static_t *server, const char *user, 
 		return r;
 	memset(out, 0, VPN_INIT_LEN);
 	out[0] = VPN_MSG_INIT;
-	put32(out + 4, idx);
+	put_le32(out + 4, idx);
 	memcpy(out + 8, hs->e_pub, 32);
 	for (int i = 0; i < 8; i++)
 		out[40 + i] = (uint8_t)(ts_ms >> (56 - 8 * i));
@@ -325,8 +305,8 @@ int vpn_resp_create(vpn_hs_t *hs, uint32_t idx, const vpn_verifier_t *v, uint8_t
 		return r;
 	memset(out, 0, VPN_RESP_LEN);
 	out[0] = VPN_MSG_RESP;
-	put32(out + 4, idx);
-	put32(out + 8, hs->remote_idx);
+	put_le32(out + 4, idx);
+	put_le32(out + 8, hs->remote_idx);
 	memcpy(out + 12, hs->e_pub, 32);
 	mix_hash(hs->h, out, 44);
 	if ((r = x25519(hs->e_priv, hs->re_pub, dh)) < 0 ||
@@ -385,7 +365,7 @@ int vpn_confirm_create(vpn_hs_t *hs, const uint8_t client_key[32], uint32_t prev
 
 	memset(out, 0, VPN_CONFIRM_LEN);
 	out[0] = VPN_MSG_CONFIRM;
-	put32(out + 4, hs->remote_idx);
+	put_le32(out + 4, hs->remote_idx);
 	if ((r = mix_key(hs->ck, hs->k, NULL, 0)) < 0)
 		return r;
 	mix_hash(hs->h, out, 8);
@@ -393,7 +373,7 @@ int vpn_confirm_create(vpn_hs_t *hs, const uint8_t client_key[32], uint32_t prev
 	hmac_sha256(stored, 32, hs->h, 32, sig);
 	for (int i = 0; i < 32; i++)
 		body[i] = client_key[i] ^ sig[i];
-	put32(body + 32, prev_idx);
+	put_le32(body + 32, prev_idx);
 	if ((r = aead(1, hs->k, zero_nonce, hs->h, 32, body, 36, out + 8)) < 0)
 		return r;
 	mix_hash(hs->h, out + 8, 52);
@@ -449,7 +429,7 @@ int vpn_accept_create(vpn_hs_t *hs, const uint8_t server_key[32], const vpn_assi
 
 	memset(out, 0, VPN_ACCEPT_LEN);
 	out[0] = VPN_MSG_ACCEPT;
-	put32(out + 4, hs->remote_idx);
+	put_le32(out + 4, hs->remote_idx);
 	accept_key(hs, k);
 	memcpy(h, hs->h, 32);
 	mix_hash(h, out, 8);
@@ -622,9 +602,9 @@ int vpn_data_seal(vpn_aead_t *a, uint32_t receiver, uint64_t ctr, const uint8_t 
 		return -EMSGSIZE;
 	out[0] = VPN_MSG_DATA;
 	out[1] = out[2] = out[3] = 0;
-	put32(out + 4, receiver);
-	put64le(out + 8, ctr);
-	put64le(nonce + 4, ctr);
+	put_le32(out + 4, receiver);
+	put_le64(out + 8, ctr);
+	put_le64(nonce + 4, ctr);
 	if (EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, 1) <= 0 ||
 	    EVP_CipherUpdate(c, NULL, &n, out, VPN_DATA_HDR) <= 0 ||
 	    (len && EVP_CipherUpdate(c, out + VPN_DATA_HDR, &n, pkt, (int)len) <= 0) ||
@@ -640,7 +620,7 @@ int vpn_data_peek(const uint8_t *d, size_t len, uint32_t *receiver, uint64_t *ct
 	    d[1] || d[2] || d[3])
 		return -EBADMSG;
 	*receiver = vpn_get32(d + 4);
-	*ctr = get64le(d + 8);
+	*ctr = get_le64(d + 8);
 	return 0;
 }
 
@@ -658,7 +638,7 @@ int vpn_data_open(vpn_aead_t *a, vpn_replay_t *r, const uint8_t *d, size_t len, 
 	if (!vpn_replay_check(r, ctr))
 		return -EALREADY;
 	plen = len - VPN_OVERHEAD;
-	put64le(nonce + 4, ctr);
+	put_le64(nonce + 4, ctr);
 	if (EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, 0) <= 0 ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, VPN_TAG,
 	                        (void *)(d + VPN_DATA_HDR + plen)) <= 0 ||

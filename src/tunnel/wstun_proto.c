@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/bytes.h"
+
 int wstun_keys_init(wstun_keys_t *k, const uint8_t *key, size_t len)
 {
 	static const uint8_t salt[] = "sluice/ws/1";
@@ -27,20 +29,6 @@ int wstun_dir_key(const wstun_keys_t *k, const uint8_t cn[WSTUN_NONCE], const ui
 	return hkdf_sha256(k->master, k->mlen, salt, sizeof(salt), "s2c", out, SEAL_KEY);
 }
 
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 int wstun_token_build(const wstun_keys_t *k, uint8_t flags, uint64_t ts_ms,
 		      const uint8_t nonce[WSTUN_NONCE], const uint8_t *open, size_t open_len,
@@ -58,7 +46,7 @@ int wstun_token_build(const wstun_keys_t *k, uint8_t flags, uint64_t ts_ms,
 		return -ENOSPC;
 	out[0] = WSTUN_VERSION;
 	out[1] = flags;
-	put64(out + 2, ts_ms);
+	put_be64(out + 2, ts_ms);
 	memcpy(out + 10, nonce, WSTUN_NONCE);
 	if (open) {
 		if ((r = wstun_dir_key(k, nonce, NULL, key)) < 0 || (r = seal_init(&s, key, 1, 0)) < 0)
@@ -87,7 +75,7 @@ int wstun_token_parse(const wstun_keys_t *k, const uint8_t *buf, size_t len, wst
 	if (!ct_equal(mac, buf + body, WSTUN_MAC))
 		return -EBADMSG;
 	t->flags = buf[1];
-	t->ts_ms = get64(buf + 2);
+	t->ts_ms = get_be64(buf + 2);
 	memcpy(t->nonce, buf + 10, WSTUN_NONCE);
 	t->open_len = 0;
 	if (!(t->flags & WSTUN_F_OPEN))
