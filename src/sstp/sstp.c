@@ -416,11 +416,34 @@ static int on_packet(slink_t *l, const uint8_t *pkt, size_t len)
 	}
 }
 
-/* Bytes from TLS: the HTTP response head first, then SSTP packets. */
-static void consume(slink_t *l)
+/* Whole packets at p, handled where they lie.  Returns the bytes used (a
+ * partial packet at the end is left), or -1 when the session is gone. */
+static long eat(slink_t *l, const uint8_t *p, size_t len)
 {
 	size_t off = 0;
 	int n;
+
+	while (off < len) {
+		n = sstp_packet_len(p + off, len - off);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			abort_call(l, SSTP_ATTR_NO_ERROR, SSTP_STATUS_INVALID_FRAME_RECEIVED,
+			           "malformed SSTP packet header");
+			return -1;
+		}
+		if (on_packet(l, p + off, (size_t)n) < 0)
+			return -1;
+		off += (size_t)n;
+	}
+	return (long)off;
+}
+
+/* The buffered bytes: the HTTP response head first, then SSTP packets. */
+static void consume(slink_t *l)
+{
+	size_t off = 0;
+	long n;
 
 	if (l->state == S_HTTP) {
 		int status = 0;
@@ -441,21 +464,9 @@ static void consume(slink_t *l)
 		off = (size_t)n;
 		send_request(l);
 	}
-	while (l->s && off < l->rxlen) {
-		n = sstp_packet_len(l->rx + off, l->rxlen - off);
-		if (n == 0)
-			break;
-		if (n < 0) {
-			abort_call(l, SSTP_ATTR_NO_ERROR, SSTP_STATUS_INVALID_FRAME_RECEIVED,
-			           "malformed SSTP packet header");
-			return;
-		}
-		if (on_packet(l, l->rx + off, (size_t)n) < 0)
-			return;
-		off += (size_t)n;
-	}
-	if (!l->s)
+	if ((n = eat(l, l->rx + off, l->rxlen - off)) < 0)
 		return;
+	off += (size_t)n;
 	memmove(l->rx, l->rx + off, l->rxlen - off);
 	l->rxlen -= off;
 }
@@ -474,6 +485,17 @@ static void s_read(stream_t *s, sbuf_t *b)
 	l->echoes = 0;
 	p = sbuf_ptr(b);
 	len = b->len;
+	/* nothing half-read: whole packets straight from the chunk; only a
+	 * packet cut by the chunk's end goes through the buffer */
+	if (!l->rxlen && l->state > S_HTTP) {
+		long n = eat(l, p, len);
+		if (n < 0) {
+			sbuf_free(b);
+			return;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
 	while (len && l->s == s) {
 		size_t n = sizeof(l->rx) - l->rxlen;
 		if (n > len)
