@@ -31,6 +31,7 @@
 #include "core/crypto.h"
 #include "core/log.h"
 #include "front/socks_proto.h"
+#include "tunnel/sctp_kern.h"
 
 #define PUMP_BURST 512 /* records per association per turn */
 #define RETRY_MS 5     /* when usrsctp's send buffer was full */
@@ -59,8 +60,9 @@ static const char *const astate_names[] = {"connecting", "auth", "up", "dead"};
 struct scsock {
 	scsock_t *next;
 	uint64_t id;
-	struct socket *so;
-	int server, udp;
+	struct socket *so; /* usrsctp's, or */
+	sckern_t *k;       /* the kernel's */
+	int server, stack;
 	const scassoc_cfg_t *cfg;
 	const scassoc_ops_t *ops;
 	void *ud;
@@ -453,6 +455,8 @@ static int a_send(scassoc_t *a, uint16_t sid, const void *p, size_t len)
 	struct sctp_sndinfo si = {0};
 	ssize_t r;
 
+	if (a->sock->k)
+		return sckern_send(a->sock->k, (uint32_t)a->aid, sid, SCTPP_PPID, p, len);
 	si.snd_sid = sid;
 	si.snd_ppid = htonl(SCTPP_PPID);
 	si.snd_assoc_id = a->aid;
@@ -816,8 +820,8 @@ static void on_ctl_msg(scassoc_t *a, const uint8_t *buf, size_t len)
 		uv_timer_stop(a->timer);
 	a_set_state(a, A_UP);
 	sctp_stats.assocs_up++;
-	log_info(a->id, "%s: sctp association with %s up (%u streams)", cfg->name, a->peer_str,
-	         a->nstreams);
+	log_info(a->id, "%s: sctp association with %s up (%u streams, %s)", cfg->name, a->peer_str,
+	         a->nstreams, sctpa_stack_names[so->stack]);
 	a_dirty(a);
 	if (so->ops->up)
 		so->ops->up(a, so->ud);
@@ -918,7 +922,11 @@ static void a_fail(scassoc_t *a, int err, const char *why)
 	if (so->server && a->state != A_CONNECTING) {
 		/* tell the peer at once */
 		struct sctp_sndinfo si = {.snd_flags = SCTP_ABORT, .snd_assoc_id = a->aid};
-		usrsctp_sendv(so->so, NULL, 0, NULL, 0, &si, sizeof(si), SCTP_SENDV_SNDINFO, 0);
+		if (so->k)
+			sckern_abort(so->k, (uint32_t)a->aid);
+		else
+			usrsctp_sendv(so->so, NULL, 0, NULL, 0, &si, sizeof(si), SCTP_SENDV_SNDINFO,
+			              0);
 	}
 	a_set_state(a, A_DEAD);
 	for (uint16_t i = 1; i < a->nstreams; i++) {
@@ -968,8 +976,12 @@ static void a_free(scassoc_t *a)
 {
 	if (a->own_sock) {
 		struct linger lg = {1, 0}; /* close = ABORT */
-		usrsctp_setsockopt(a->sock->so, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		usrsctp_close(a->sock->so);
+		if (a->sock->k) {
+			sckern_close(a->sock->k, 1);
+		} else {
+			usrsctp_setsockopt(a->sock->so, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+			usrsctp_close(a->sock->so);
+		}
 		free(a->sock);
 	}
 	if (a->timer)
@@ -994,8 +1006,14 @@ static scassoc_t *a_find(scsock_t *so, sctp_assoc_t aid)
 static void peer_of(scsock_t *so, scassoc_t *a)
 {
 	struct sockaddr *addrs = NULL;
-	int n = usrsctp_getpaddrs(so->so, a->aid, &addrs);
+	int n;
 
+	if (so->k) {
+		if (sckern_peer(so->k, (uint32_t)a->aid, &a->peer) == 0)
+			sockaddr_str((struct sockaddr *)&a->peer, a->peer_str, sizeof(a->peer_str));
+		return;
+	}
+	n = usrsctp_getpaddrs(so->so, a->aid, &addrs);
 	if (n > 0 && addrs) {
 		memcpy(&a->peer, addrs,
 		       addrs->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
@@ -1006,19 +1024,20 @@ static void peer_of(scsock_t *so, scassoc_t *a)
 		usrsctp_freepaddrs(addrs);
 }
 
-static void on_assoc_change(scsock_t *so, const struct sctp_assoc_change *c)
+/* An association change (SCTPK_*) from either transport. */
+static void on_change(scsock_t *so, sctp_assoc_t aid, int what, uint16_t out, uint16_t in)
 {
-	scassoc_t *a = a_find(so, c->sac_assoc_id);
+	scassoc_t *a = a_find(so, aid);
 	const scassoc_cfg_t *cfg = so->cfg;
 
-	switch (c->sac_state) {
-	case SCTP_COMM_UP:
+	switch (what) {
+	case SCTPK_UP:
 		if (so->server) {
 			if (a) /* should not happen; start over */
 				a_fail(a, UV_ECONNRESET, "restarted");
-			a = a_new(so, c->sac_assoc_id);
+			a = a_new(so, aid);
 			peer_of(so, a);
-			a_setup_streams(a, c->sac_outbound_streams, c->sac_inbound_streams);
+			a_setup_streams(a, out, in);
 			a->state = A_AUTH;
 			log_debug(a->id, "%s: sctp association from %s", cfg->name, a->peer_str);
 			if (cfg->clients &&
@@ -1037,8 +1056,8 @@ static void on_assoc_change(scsock_t *so, const struct sctp_assoc_change *c)
 		} else if (a && a->state == A_CONNECTING) {
 			sctpp_auth_t au = {.ts_ms = wall_ms(), .window = cfg->window};
 			uint8_t msg[SCTPP_AUTH_LEN];
-			a->aid = c->sac_assoc_id;
-			a_setup_streams(a, c->sac_outbound_streams, c->sac_inbound_streams);
+			a->aid = aid;
+			a_setup_streams(a, out, in);
 			random_bytes(a->cn, SCTPP_NONCE);
 			memcpy(au.nonce, a->cn, SCTPP_NONCE);
 			sctpp_auth_build(cfg->keys, &au, msg);
@@ -1047,25 +1066,51 @@ static void on_assoc_change(scsock_t *so, const struct sctp_assoc_change *c)
 			a_dirty(a);
 		}
 		break;
-	case SCTP_RESTART:
+	case SCTPK_RESTART:
 		if (a)
 			a_fail(a, UV_ECONNRESET, "peer restarted");
 		break;
-	case SCTP_COMM_LOST:
+	case SCTPK_LOST:
 		if (a)
 			a_fail(a, UV_ECONNRESET, "peer lost (no answer to heartbeats or data)");
 		break;
-	case SCTP_SHUTDOWN_COMP:
+	case SCTPK_SHUTDOWN:
 		if (a)
 			a_fail(a, UV_ECONNRESET, "shut down by the peer");
 		break;
-	case SCTP_CANT_STR_ASSOC:
+	case SCTPK_CANT_START:
 		if (a)
 			a_fail(a, UV_ECONNREFUSED, "cannot reach the server");
 		break;
 	default:
 		break;
 	}
+}
+
+/* usrsctp's association change, in the terms both transports share */
+static void on_assoc_change(scsock_t *so, const struct sctp_assoc_change *c)
+{
+	static const struct {
+		uint16_t state;
+		int what;
+	} map[] = {{SCTP_COMM_UP, SCTPK_UP},
+	           {SCTP_COMM_LOST, SCTPK_LOST},
+	           {SCTP_RESTART, SCTPK_RESTART},
+	           {SCTP_SHUTDOWN_COMP, SCTPK_SHUTDOWN},
+	           {SCTP_CANT_STR_ASSOC, SCTPK_CANT_START}};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (c->sac_state == map[i].state)
+			on_change(so, c->sac_assoc_id, map[i].what, c->sac_outbound_streams,
+			          c->sac_inbound_streams);
+}
+
+/* A client's one-to-one socket ended. */
+static void sock_eof(scsock_t *so, int err)
+{
+	if (!so->server && so->assocs)
+		a_fail(so->assocs, err == UV_ECONNREFUSED ? err : UV_ECONNRESET,
+		       err ? uv_strerror(err) : "connection closed");
 }
 
 static scsock_t *sock_find(uint64_t id)
@@ -1084,8 +1129,7 @@ static void dispatch(ev_t *e)
 	if (!so)
 		return;
 	if (e->kind == EV_EOF) {
-		if (!so->server && so->assocs)
-			a_fail(so->assocs, UV_ECONNRESET, "connection closed");
+		sock_eof(so, 0);
 		return;
 	}
 	if (e->flags & MSG_NOTIFICATION) {
@@ -1155,6 +1199,17 @@ static void deliver(scstream_t *st)
 	}
 }
 
+/* The socket takes data again: its associations may send. */
+static void sock_unblock(scsock_t *s)
+{
+	for (scassoc_t *a = s->assocs; a; a = a->next)
+		if (a->blocked) {
+			a->blocked = 0;
+			rt.nblocked--;
+			a_dirty(a);
+		}
+}
+
 static void rt_run(uv_async_t *h)
 {
 	ev_t *e;
@@ -1173,15 +1228,9 @@ static void rt_run(uv_async_t *h)
 		free(e);
 		e = next;
 	}
-	if (space && rt.nblocked) {
+	if (space && rt.nblocked)
 		for (scsock_t *s = rt.socks; s; s = s->next)
-			for (scassoc_t *a = s->assocs; a; a = a->next)
-				if (a->blocked) {
-					a->blocked = 0;
-					rt.nblocked--;
-					a_dirty(a);
-				}
-	}
+			sock_unblock(s);
 	while ((rt.dirty || rt.pend_head) && rounds++ < 64) {
 		scassoc_t *list = rt.dirty;
 		rt.dirty = NULL;
@@ -1229,13 +1278,42 @@ static void on_retry(uv_timer_t *t)
 	if (!rt.nblocked)
 		return;
 	for (scsock_t *s = rt.socks; s; s = s->next)
-		for (scassoc_t *a = s->assocs; a; a = a->next)
-			if (a->blocked) {
-				a->blocked = 0;
-				rt.nblocked--;
-				a_dirty(a);
-			}
+		sock_unblock(s);
 }
+
+/* ---- the kernel's sockets: their callbacks run on the loop ---- */
+
+static void k_msg(void *ud, uint32_t aid, uint16_t sid, int eor, uint8_t *data, size_t len)
+{
+	scsock_t *so = ud;
+	scassoc_t *a = a_find(so, (sctp_assoc_t)aid);
+
+	if (a && a->state != A_DEAD)
+		on_msg(a, sid, eor ? MSG_EOR : 0, data, len);
+}
+
+static void k_change(void *ud, uint32_t aid, int what, uint16_t out, uint16_t in)
+{
+	on_change(ud, (sctp_assoc_t)aid, what, out, in);
+}
+
+static void k_eof(void *ud, int err)
+{
+	sock_eof(ud, err < 0 ? uv_translate_sys_error(-err) : 0);
+}
+
+static void k_writable(void *ud)
+{
+	sock_unblock(ud);
+}
+
+static void k_done(void *ud)
+{
+	(void)ud;
+	rt_run(&rt.async); /* pump, deliver and free now, not a loop turn later */
+}
+
+static const sckern_ops_t kern_ops = {k_msg, k_change, k_eof, k_writable, k_done};
 
 /* ---- set-up ---- */
 
@@ -1269,12 +1347,26 @@ static int ephemeral_udp_port(void)
 	return -EADDRINUSE;
 }
 
-int sctp_rt_init(uv_loop_t *loop, uint16_t udp_port, char *err, size_t errlen)
+int sctp_rt_init(uv_loop_t *loop, int stack, uint16_t udp_port, char *err, size_t errlen)
 {
 	int p;
 
+	if (rt.loop && loop != rt.loop) {
+		snprintf(err, errlen, "SCTP runs on one loop per process");
+		return -EINVAL;
+	}
+	if (!rt.loop) {
+		rt.loop = loop;
+		uv_async_init(loop, &rt.async, rt_run);
+		uv_unref((uv_handle_t *)&rt.async);
+		uv_timer_init(loop, &rt.retry);
+		uv_unref((uv_handle_t *)&rt.retry);
+		rt.retry.data = NULL;
+	}
+	if (stack == SCTPA_KERNEL)
+		return 0;
 	if (rt.inited) {
-		if (loop != rt.loop || (udp_port && udp_port != rt.port)) {
+		if (udp_port && udp_port != rt.port) {
 			snprintf(err, errlen,
 			         "usrsctp already runs on UDP port %u in this process (one "
 			         "sctp+udp port per process)",
@@ -1293,7 +1385,6 @@ int sctp_rt_init(uv_loop_t *loop, uint16_t udp_port, char *err, size_t errlen)
 	}
 	rt.inited = 1;
 	rt.port = udp_port;
-	rt.loop = loop;
 	usrsctp_init(udp_port, NULL, NULL);
 	usrsctp_sysctl_set_sctp_blackhole(2); /* other processes' raw SCTP is not ours to abort */
 	usrsctp_sysctl_set_sctp_ecn_enable(0);
@@ -1305,16 +1396,10 @@ int sctp_rt_init(uv_loop_t *loop, uint16_t udp_port, char *err, size_t errlen)
 	usrsctp_sysctl_set_sctp_init_rtx_max_default(4);
 	usrsctp_sysctl_set_sctp_assoc_rtx_max_default(4);
 	usrsctp_sysctl_set_sctp_path_rtx_max_default(4);
-	uv_async_init(loop, &rt.async, rt_run);
-	uv_unref((uv_handle_t *)&rt.async);
-	uv_timer_init(loop, &rt.retry);
-	uv_unref((uv_handle_t *)&rt.retry);
-	rt.retry.data = NULL;
 	return 0;
 }
 
-int scassoc_cfg_parse(url_t *u, scassoc_cfg_t *cfg, sctpp_keys_t *keys, char *err,
-                      size_t errlen)
+int scassoc_cfg_parse(url_t *u, scassoc_cfg_t *cfg, sctpp_keys_t *keys, char *err, size_t errlen)
 {
 	const char *key = NULL;
 	uint8_t k[KEY_MAX];
@@ -1361,11 +1446,64 @@ int scassoc_cfg_parse(url_t *u, scassoc_cfg_t *cfg, sctpp_keys_t *keys, char *er
 	return 0;
 }
 
+const char *const sctpa_stack_names[] = {"SCTP over UDP, usrsctp", "kernel SCTP",
+                                         "SCTP on a raw socket, usrsctp"};
+
+/* usrsctp sends and receives raw SCTP: root or CAP_NET_RAW */
+static int raw_allowed(void)
+{
+	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_SCTP);
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+int sctpa_stack_parse(url_t *u, int udp, int *stack, char *err, size_t errlen)
+{
+	const char *v = "auto";
+	int kern = sckern_available();
+
+	if (udp) {
+		*stack = SCTPA_UDP;
+		return 0;
+	}
+	url_opt_str(u, "stack", &v);
+	if (!strcmp(v, "auto")) {
+		*stack = kern ? SCTPA_KERNEL : SCTPA_RAW;
+	} else if (!strcmp(v, "kernel")) {
+		if (!kern) {
+			snprintf(err, errlen,
+			         "stack=kernel: this kernel has no SCTP (modprobe sctp), so use "
+			         "stack=usrsctp (root) or sctp+udp://");
+			return -EPROTONOSUPPORT;
+		}
+		*stack = SCTPA_KERNEL;
+	} else if (!strcmp(v, "usrsctp")) {
+		*stack = SCTPA_RAW;
+	} else {
+		snprintf(err, errlen, "option 'stack': '%s' is not auto, kernel or usrsctp", v);
+		return -EINVAL;
+	}
+	if (*stack == SCTPA_RAW && !raw_allowed()) {
+		snprintf(err, errlen,
+		         "%susrsctp's raw SCTP socket needs root (CAP_NET_RAW); sctp+udp:// "
+		         "needs neither",
+		         kern ? "stack=usrsctp: " : "this kernel has no SCTP, and ");
+		return -EPERM;
+	}
+	if (*stack == SCTPA_RAW && kern)
+		log_warn(0, "stack=usrsctp on a kernel with SCTP: the kernel answers usrsctp's "
+		            "packets too (unload its sctp module, or use stack=kernel)");
+	return 0;
+}
+
 void sctp_rt_stop(void)
 {
 	ev_t *e;
 
-	if (!rt.inited)
+	if (!rt.loop)
 		return;
 	pthread_mutex_lock(&rt.mu);
 	rt.stopped = 1;
@@ -1432,7 +1570,7 @@ static int sock_setup(scsock_t *s, const struct sockaddr *peer)
 	usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_ASSOCINFO, &ap, sizeof(ap));
 	ri.srto_assoc_id = SCTP_FUTURE_ASSOC;
 	usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_RTOINFO, &ri, sizeof(ri));
-	if (s->udp && peer) {
+	if (s->stack == SCTPA_UDP && peer) {
 		struct sctp_udpencaps ue = {0};
 		ue.sue_port = htons(peer->sa_family == AF_INET6
 		                        ? ntohs(((const struct sockaddr_in6 *)peer)->sin6_port)
@@ -1444,30 +1582,6 @@ static int sock_setup(scsock_t *s, const struct sockaddr *peer)
 	return 0;
 }
 
-static scsock_t *sock_new(int family, int type, int server, int udp, const scassoc_cfg_t *cfg,
-                          const scassoc_ops_t *ops, void *ud)
-{
-	scsock_t *s = calloc(1, sizeof(*s));
-
-	if (!s)
-		abort();
-	s->id = ++rt.next_sock;
-	s->server = server;
-	s->udp = udp;
-	s->cfg = cfg;
-	s->ops = ops;
-	s->ud = ud;
-	s->so = usrsctp_socket(family, type, IPPROTO_SCTP, on_recv_cb, on_send_cb, cfg->sndbuf / 4,
-	                       (void *)(uintptr_t)s->id);
-	if (!s->so) {
-		free(s);
-		return NULL;
-	}
-	s->next = rt.socks;
-	rt.socks = s;
-	return s;
-}
-
 static void sock_unlink(scsock_t *s)
 {
 	for (scsock_t **pp = &rt.socks; *pp; pp = &(*pp)->next)
@@ -1477,26 +1591,72 @@ static void sock_unlink(scsock_t *s)
 		}
 }
 
-int sctpa_listen(const struct sockaddr *bind, int udp, const scassoc_cfg_t *cfg,
-                 const scassoc_ops_t *ops, void *ud, scsock_t **out)
+/* usrsctp's socket for s: bound and listening, or connecting to addr. */
+static int usr_open(scsock_t *s, const struct sockaddr *addr)
 {
-	scsock_t *s = sock_new(bind->sa_family, SOCK_SEQPACKET, 1, udp, cfg, ops, ud);
 	socklen_t len =
-	    bind->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	    addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int r;
+
+	s->so =
+	    usrsctp_socket(addr->sa_family, s->server ? SOCK_SEQPACKET : SOCK_STREAM, IPPROTO_SCTP,
+	                   on_recv_cb, on_send_cb, s->cfg->sndbuf / 4, (void *)(uintptr_t)s->id);
+	if (!s->so)
+		return errno ? -errno : -ENOMEM;
+	if ((r = sock_setup(s, s->server ? NULL : addr)) < 0)
+		goto fail;
+	if (s->server ? usrsctp_bind(s->so, (struct sockaddr *)addr, len) < 0 ||
+	                    usrsctp_listen(s->so, 1) < 0
+	              : usrsctp_connect(s->so, (struct sockaddr *)addr, len) < 0 &&
+	                    errno != EINPROGRESS) {
+		r = -errno;
+		goto fail;
+	}
+	return 0;
+fail:
+	usrsctp_close(s->so);
+	s->so = NULL;
+	return r;
+}
+
+/* A socket of the chosen stack, listening on addr (server) or connecting
+ * to it (client). */
+static int sock_open(int server, const struct sockaddr *addr, int stack, const scassoc_cfg_t *cfg,
+                     const scassoc_ops_t *ops, void *ud, scsock_t **out)
+{
+	scsock_t *s = calloc(1, sizeof(*s));
 	int r;
 
 	if (!s)
-		return -errno ? -errno : -ENOMEM;
-	if ((r = sock_setup(s, NULL)) < 0 ||
-	    usrsctp_bind(s->so, (struct sockaddr *)bind, len) < 0 || usrsctp_listen(s->so, 1) < 0) {
-		r = r < 0 ? r : -errno;
-		sock_unlink(s);
-		usrsctp_close(s->so);
+		abort();
+	s->id = ++rt.next_sock;
+	s->server = server;
+	s->stack = stack;
+	s->cfg = cfg;
+	s->ops = ops;
+	s->ud = ud;
+	if (stack == SCTPA_KERNEL) {
+		sckern_params_t kp = {SCTPA_STREAMS, cfg->hb_ms, cfg->max_rtx, cfg->sndbuf,
+		                      cfg->mtu};
+		r = server ? sckern_listen(rt.loop, addr, &kp, &kern_ops, s, &s->k)
+		           : sckern_connect(rt.loop, addr, &kp, &kern_ops, s, &s->k);
+	} else {
+		r = usr_open(s, addr);
+	}
+	if (r < 0) {
 		free(s);
 		return r;
 	}
+	s->next = rt.socks;
+	rt.socks = s;
 	*out = s;
 	return 0;
+}
+
+int sctpa_listen(const struct sockaddr *bind, int stack, const scassoc_cfg_t *cfg,
+                 const scassoc_ops_t *ops, void *ud, scsock_t **out)
+{
+	return sock_open(1, bind, stack, cfg, ops, ud, out);
 }
 
 void sctp_sock_close(scsock_t *s)
@@ -1509,31 +1669,26 @@ void sctp_sock_close(scsock_t *s)
 	while (s->assocs)
 		a_fail(s->assocs, UV_ECONNRESET, "closed");
 	sock_unlink(s);
-	usrsctp_close(s->so);
+	if (s->k)
+		sckern_close(s->k, 0);
+	else
+		usrsctp_close(s->so);
 	free(s);
 }
 
-int sctpa_connect(const struct sockaddr *to, int udp, const scassoc_cfg_t *cfg,
+int sctpa_connect(const struct sockaddr *to, int stack, const scassoc_cfg_t *cfg,
                   const scassoc_ops_t *ops, void *ud, scassoc_t **out)
 {
-	scsock_t *s = sock_new(to->sa_family, SOCK_STREAM, 0, udp, cfg, ops, ud);
-	socklen_t len =
-	    to->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	scsock_t *s;
 	scassoc_t *a;
 	int r;
 
-	if (!s)
-		return -errno ? -errno : -ENOMEM;
-	if ((r = sock_setup(s, to)) < 0 ||
-	    (usrsctp_connect(s->so, (struct sockaddr *)to, len) < 0 && errno != EINPROGRESS)) {
-		r = r < 0 ? r : -errno;
-		sock_unlink(s);
-		usrsctp_close(s->so);
-		free(s);
+	if ((r = sock_open(0, to, stack, cfg, ops, ud, &s)) < 0)
 		return r;
-	}
 	a = a_new(s, 0);
-	memcpy(&a->peer, to, len);
+	memcpy(&a->peer, to,
+	       to->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+	                                 : sizeof(struct sockaddr_in));
 	sockaddr_str(to, a->peer_str, sizeof(a->peer_str));
 	a->state = A_CONNECTING;
 	*out = a;

@@ -8,10 +8,15 @@
  * socket's integer id, never a pointer, so an event for a socket closed
  * meanwhile is dropped.
  *
+ * Three stacks carry the same associations:
+ *   SCTPA_UDP     usrsctp, SCTP over UDP (RFC 6951): `sctp+udp://`, no root;
+ *   SCTPA_KERNEL  the kernel's SCTP sockets (sctp_kern.c): `sctp://` where
+ *                 the kernel has SCTP;
+ *   SCTPA_RAW     usrsctp on a raw IP socket: `sctp://` elsewhere (root).
  * usrsctp is initialised once per process, with the UDP port of the first
  * user: a `sctp+udp` listener's port, or 0 (an ephemeral port) when a hop
- * comes first.  SCTP over UDP (RFC 6951) sets the peer's encapsulation port
- * per socket; `sctp://` sends raw SCTP (root, or kernel-free hosts only).
+ * comes first.  SCTP over UDP sets the peer's encapsulation port per
+ * socket.
  *
  * Association states: CONNECTING -> AUTH (client sent AUTH / server waits
  * for it) -> UP -> DEAD.  A stream lifetime (client side): OPENING (OPEN
@@ -33,6 +38,9 @@
 #include "tunnel/sctp_proto.h"
 
 #define SCTPA_STREAMS 2048 /* streams asked for in each direction */
+
+enum { SCTPA_UDP, SCTPA_KERNEL, SCTPA_RAW };
+extern const char *const sctpa_stack_names[];
 
 typedef struct scassoc scassoc_t;
 typedef struct scsock scsock_t;
@@ -68,8 +76,13 @@ typedef struct scassoc_cfg {
 int scassoc_cfg_parse(url_t *u, scassoc_cfg_t *cfg, sctpp_keys_t *keys, char *err,
 		      size_t errlen);
 
-/* Initialise usrsctp once per process. */
-int sctp_rt_init(uv_loop_t *loop, uint16_t udp_port, char *err, size_t errlen);
+/* The stack for a URL: SCTPA_UDP for sctp+udp; for sctp, option
+ * stack=auto|kernel|usrsctp (auto: the kernel's when it has SCTP, else
+ * usrsctp on a raw socket, which needs root).  0 or -errno with a message. */
+int sctpa_stack_parse(url_t *u, int udp, int *stack, char *err, size_t errlen);
+
+/* Set up the loop side once per process, and usrsctp for its stacks. */
+int sctp_rt_init(uv_loop_t *loop, int stack, uint16_t udp_port, char *err, size_t errlen);
 uint16_t sctp_rt_udp_port(void);
 /* The loop is ending (after every listener and hop is freed): usrsctp's
  * threads, which outlive it, stop waking it; its handles are closed. */
@@ -77,13 +90,13 @@ void sctp_rt_stop(void);
 
 /* Server: listen on bind (its port is the SCTP port; the UDP port is the
  * runtime's).  cfg and ops must outlive the socket. */
-int sctpa_listen(const struct sockaddr *bind, int udp, const scassoc_cfg_t *cfg,
+int sctpa_listen(const struct sockaddr *bind, int stack, const scassoc_cfg_t *cfg,
                  const scassoc_ops_t *ops, void *ud, scsock_t **out);
 /* Close a socket: its associations are aborted without callbacks. */
 void sctp_sock_close(scsock_t *s);
 
-/* Client: connect to `to` (SCTP port = UDP encapsulation port for udp). */
-int sctpa_connect(const struct sockaddr *to, int udp, const scassoc_cfg_t *cfg,
+/* Client: connect to `to` (SCTP port = UDP encapsulation port for SCTPA_UDP). */
+int sctpa_connect(const struct sockaddr *to, int stack, const scassoc_cfg_t *cfg,
                   const scassoc_ops_t *ops, void *ud, scassoc_t **out);
 /* Abort an association; no callback fires. */
 void sctp_assoc_close(scassoc_t *a, const char *why);

@@ -29,7 +29,7 @@ typedef struct creq creq_t;
 
 typedef struct sccli {
 	dialer_t d;
-	int udp;
+	int stack;
 	char name[300];
 	sctpp_keys_t keys;
 	scassoc_cfg_t cfg;
@@ -193,7 +193,7 @@ static const scassoc_ops_t cli_ops = {.up = cli_up, .down = cli_down, .avail = c
 
 static void connect_addr(sccli_t *cl, const struct sockaddr *sa)
 {
-	int r = sctpa_connect(sa, cl->udp, &cl->cfg, &cli_ops, cl, &cl->a);
+	int r = sctpa_connect(sa, cl->stack, &cl->cfg, &cli_ops, cl, &cl->a);
 
 	if (r < 0) {
 		log_warn(0, "%s: cannot start an association: %s", cl->name, strerror(-r));
@@ -201,7 +201,7 @@ static void connect_addr(sccli_t *cl, const struct sockaddr *sa)
 		retry_later(cl);
 		return;
 	}
-	log_debug(0, "%s: associating", cl->name);
+	log_debug(0, "%s: associating (%s)", cl->name, sctpa_stack_names[cl->stack]);
 }
 
 static void on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *res)
@@ -234,7 +234,7 @@ static void connect_now(sccli_t *cl)
 	if (cl->a || cl->gai || cl->closing || uv_is_active((uv_handle_t *)&cl->timer))
 		return;
 	if (!cl->started) {
-		if (sctp_rt_init(cl->d.loop, 0, err, sizeof(err)) < 0) {
+		if (sctp_rt_init(cl->d.loop, cl->stack, 0, err, sizeof(err)) < 0) {
 			log_err(0, "%s: %s", cl->name, err);
 			return;
 		}
@@ -342,7 +342,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	sccli_t *cl;
 	scassoc_cfg_t cfg = {0};
 	sctpp_keys_t keys;
-	int r;
+	int r, stack;
 
 	*out = NULL;
 	if (next && next->ops && strcmp(next->ops->scheme, "direct")) {
@@ -356,7 +356,8 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 		         u->scheme);
 		return -EINVAL;
 	}
-	if ((r = scassoc_cfg_parse(u, &cfg, &keys, err, errlen)) < 0)
+	if ((r = sctpa_stack_parse(u, udp, &stack, err, errlen)) < 0 ||
+	    (r = scassoc_cfg_parse(u, &cfg, &keys, err, errlen)) < 0)
 		return r;
 	cl = calloc(1, sizeof(*cl));
 	if (!cl)
@@ -368,7 +369,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	cl->d.ops = udp ? &sctp_udp_ops : &sctp_ops;
 	cl->d.next = next;
 	cl->d.loop = loop;
-	cl->udp = udp;
+	cl->stack = stack;
 	target_set(&cl->d.server, u->host, (uint16_t)u->port);
 	snprintf(cl->name, sizeof(cl->name), "%s://%s%s%s:%d", u->scheme,
 	         strchr(u->host, ':') ? "[" : "", u->host, strchr(u->host, ':') ? "]" : "",

@@ -21,7 +21,7 @@
 
 typedef struct scsrv {
 	listener_t *l;
-	int udp;
+	int stack;
 	sctpp_keys_t keys;
 	scassoc_cfg_t cfg;
 	replay_t *replay;
@@ -120,8 +120,8 @@ static int init_common(listener_t *l, int udp, char *err, size_t errlen)
 		abort();
 	l->front = s;
 	s->l = l;
-	s->udp = udp;
-	if ((r = listener_bind_addr(u, &ss, err, errlen)) < 0)
+	if ((r = sctpa_stack_parse(u, udp, &s->stack, err, errlen)) < 0 ||
+	    (r = listener_bind_addr(u, &ss, err, errlen)) < 0)
 		return r;
 	memcpy(&l->bind, &ss, sizeof(ss));
 	/* the shared default (listener.c) runs before init, when a non-TCP
@@ -160,18 +160,19 @@ static int srv_start(listener_t *l)
 	char err[200];
 	int r;
 
-	r = sctp_rt_init(l->loop, s->udp ? (uint16_t)l->url->port : 0, err, sizeof(err));
+	r = sctp_rt_init(l->loop, s->stack, s->stack == SCTPA_UDP ? (uint16_t)l->url->port : 0, err,
+	                 sizeof(err));
 	if (r < 0) {
 		log_err(0, "%s: %s", l->name, err);
 		return r;
 	}
-	r = sctpa_listen((struct sockaddr *)&l->bind, s->udp, &s->cfg, &srv_ops, s, &s->sock);
+	r = sctpa_listen((struct sockaddr *)&l->bind, s->stack, &s->cfg, &srv_ops, s, &s->sock);
 	if (r < 0)
 		return r;
-	if (s->udp)
+	if (s->stack == SCTPA_UDP)
 		log_info(0, "listening on %s (SCTP over UDP port %u)", l->name, sctp_rt_udp_port());
 	else
-		log_info(0, "listening on %s (SCTP)", l->name);
+		log_info(0, "listening on %s (%s)", l->name, sctpa_stack_names[s->stack]);
 	return 0;
 }
 
