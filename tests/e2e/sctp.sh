@@ -5,9 +5,15 @@
 # reader on one stream while another stream runs at full speed (both
 # measured); a wrong key refused; the server restarted and the client
 # re-associating.
+#
+# SCTP_SCHEME=sctp runs the same checks over native SCTP (sctp_native.sh
+# does, in its own network namespace); SCTP_STACK names the stack the logs
+# must show (sctpa_stack_names in src/tunnel/sctp_assoc.c).
 . "$(dirname "$0")/lib.sh"
 TOOLS="python3 $SRCDIR/tests/e2e/tools.py"
 BIG=${SLUICE_E2E_BIG:-1G}
+SCHEME=${SCTP_SCHEME:-sctp+udp}
+STACK=${SCTP_STACK:-SCTP over UDP, usrsctp}
 
 cat >"$T/flow.py" <<'PY'
 import socket, sys, threading, time
@@ -64,7 +70,7 @@ wait_port "$src"
 
 sp=$(free_port) # SCTP port and UDP port
 mp=$(free_port)
-start server "$SLUICE" -L "sctp+udp://127.0.0.1:$sp?key=$KEY" --metrics "127.0.0.1:$mp"
+start server "$SLUICE" -L "$SCHEME://127.0.0.1:$sp?key=$KEY" --metrics "127.0.0.1:$mp"
 wait_port "$mp"
 px=$(free_port)
 fw=$(free_port)
@@ -75,11 +81,12 @@ start hc $TOOLS halfclose-server "$hc"
 wait_port "$hc"
 start client "$SLUICE" -L "socks5://127.0.0.1:$px" -L "tcp://127.0.0.1:$fw/127.0.0.1:$echo_port" \
 	-L "tcp://127.0.0.1:$sf/127.0.0.1:$src" -L "tcp://127.0.0.1:$hf/127.0.0.1:$hc" \
-	-F "sctp+udp://127.0.0.1:$sp?key=$KEY"
+	-F "$SCHEME://127.0.0.1:$sp?key=$KEY"
 wait_port "$px"
-check "curl through socks5:// -> sctp+udp -> origin" bash -c \
+check "curl through socks5:// -> $SCHEME -> origin" bash -c \
 	"curl -fsS -m 10 --socks5-hostname 127.0.0.1:$px http://127.0.0.1:$web/ | grep -q 'hello through sctp'"
-check "the server sees the association over UDP" grep -q "sctp association with 127.0.0.1:[0-9]* up" "$T/server.log"
+check "the server sees the association ($STACK)" grep -q "sctp association with 127.0.0.1:[0-9]* up (.*, $STACK)" "$T/server.log"
+check "the client's association runs on $STACK too" grep -q "sctp association with .* up (.*, $STACK)" "$T/client.log"
 check_eq "half-close through the tunnel" \
 	"got 5 $(printf 'hello' | sha256sum | cut -d' ' -f1)" "$($TOOLS halfclose-client "$hf" hello)"
 check "a refused target is reported (SOCKS5 reply 5)" bash -c \
@@ -110,16 +117,16 @@ want=$(sha "$T/www/big")
 t0=$(date +%s.%N)
 got=$(curl -fsS --socks5-hostname "127.0.0.1:$px" "http://127.0.0.1:$web/big" | sha256sum | cut -d' ' -f1)
 t1=$(date +%s.%N)
-check_eq "$BIG through sctp+udp with sha256" "$want" "$got"
+check_eq "$BIG through $SCHEME with sha256" "$want" "$got"
 echo "    $(python3 -c "print(round($(stat -c %s "$T/www/big")*8/1e9/($t1-$t0),2))") Gbit/s (incl. sha256)"
 rm -f "$T/www/big"
 
-check "metrics" bash -c "curl -fsS http://127.0.0.1:$mp/metrics | grep -q 'sluice_sctp_associations_total{listener=\"sctp+udp://127.0.0.1:$sp\"} 1'"
+check "metrics" bash -c "curl -fsS http://127.0.0.1:$mp/metrics | grep -q 'sluice_sctp_associations_total{listener=\"$SCHEME://127.0.0.1:$sp\"} 1'"
 
 # a wrong key: the association is refused, the dial fails within its timeout
 WRONG=$("$SLUICE" keygen)
 pw=$(free_port)
-start wrongkey "$SLUICE" -L "socks5://127.0.0.1:$pw?connect-timeout=3s" -F "sctp+udp://127.0.0.1:$sp?key=$WRONG"
+start wrongkey "$SLUICE" -L "socks5://127.0.0.1:$pw?connect-timeout=3s" -F "$SCHEME://127.0.0.1:$sp?key=$WRONG"
 wait_port "$pw"
 check_fails "a wrong key cannot tunnel" curl -fsS -m 8 --socks5-hostname "127.0.0.1:$pw" "http://127.0.0.1:$web/"
 check "the server says why" grep -q "AUTH not authentic" "$T/server.log"
@@ -128,7 +135,7 @@ kill "$(pid_of wrongkey)" 2>/dev/null
 # the server restarted: the client finds out (heartbeats / ABORT) and re-associates
 kill -9 "$(pid_of server)" # a crash: no ABORT, no SHUTDOWN
 sleep 1
-start server2 "$SLUICE" -L "sctp+udp://127.0.0.1:$sp?key=$KEY" --metrics "127.0.0.1:$mp"
+start server2 "$SLUICE" -L "$SCHEME://127.0.0.1:$sp?key=$KEY" --metrics "127.0.0.1:$mp"
 wait_port "$mp"
 ok=0
 t0=$(date +%s.%N)
