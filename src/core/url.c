@@ -61,7 +61,7 @@ static char *xstrndup(const char *s, size_t n)
 	return p;
 }
 
-static int parse_port(const char *s, size_t n, int *port)
+static int parse_port_min(const char *s, size_t n, int *port, long min)
 {
 	long v = 0;
 
@@ -72,10 +72,15 @@ static int parse_port(const char *s, size_t n, int *port)
 			return -1;
 		v = v * 10 + (s[i] - '0');
 	}
-	if (v < 1 || v > 65535)
+	if (v < min || v > 65535)
 		return -1;
 	*port = (int)v;
 	return 0;
+}
+
+static int parse_port(const char *s, size_t n, int *port)
+{
+	return parse_port_min(s, n, port, 1);
 }
 
 void url_free(url_t *u)
@@ -337,7 +342,8 @@ int url_check_opts(const url_t *u, char *err, size_t errlen)
 	return 0;
 }
 
-int hostport_parse(const char *s, char *host, size_t hostlen, uint16_t *port)
+static int split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port,
+                          long min_port)
 {
 	const char *colon, *h = s;
 	size_t hl;
@@ -358,10 +364,21 @@ int hostport_parse(const char *s, char *host, size_t hostlen, uint16_t *port)
 		if (memchr(s, ':', hl))
 			return -EINVAL; /* bare IPv6 needs brackets */
 	}
-	if (hl == 0 || hl >= hostlen || parse_port(colon + 1, strlen(colon + 1), &p) < 0)
+	if (hl == 0 || hl >= hostlen ||
+	    parse_port_min(colon + 1, strlen(colon + 1), &p, min_port) < 0)
 		return -EINVAL;
 	memcpy(host, h, hl);
 	host[hl] = 0;
 	*port = (uint16_t)p;
 	return 0;
+}
+
+int hostport_parse(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+	return split_hostport(s, host, hostlen, port, 1);
+}
+
+int hostport_parse_any(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+	return split_hostport(s, host, hostlen, port, 0);
 }

@@ -53,8 +53,10 @@ int url_opt_each(url_t *u, const char *key, int (*fn)(void *ud, const char *val)
 /* Rejects unknown options, and repeats of options that take one value. */
 int url_check_opts(const url_t *u, char *err, size_t errlen);
 
-/* Split "host:port" (host may be [v6]) into parts; port required. */
+/* Split "host:port" (host may be [v6]) into parts; port required, 1..65535
+ * (hostport_parse_any: 0 too, "any port", as Tor's bind addresses say). */
 int hostport_parse(const char *s, char *host, size_t hostlen, uint16_t *port);
+int hostport_parse_any(const char *s, char *host, size_t hostlen, uint16_t *port);
 int parse_duration_ms(const char *s, uint64_t *ms);
 /* Percent-decode in place; -1 on a bad escape. */
 int pct_decode(char *s);

@@ -191,41 +191,6 @@ int pt_server_options(const char *env, const char *name, pt_args_t *a)
 	return 0;
 }
 
-/* host:port or [v6]:port, port 0..65535 (hostport_parse wants 1..). */
-static int split_hostport(const char *s, char *host, size_t cap, uint16_t *port)
-{
-	const char *colon, *h = s;
-	size_t hl;
-	char *end;
-	unsigned long p;
-
-	if (*s == '[') {
-		const char *rb = strchr(s, ']');
-		if (!rb || rb[1] != ':')
-			return -EINVAL;
-		h = s + 1;
-		hl = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon || memchr(s, ':', (size_t)(colon - s)))
-			return -EINVAL;
-		hl = (size_t)(colon - s);
-	}
-	if (!hl || hl >= cap || !colon[1])
-		return -EINVAL;
-	for (const char *d = colon + 1; *d; d++)
-		if (*d < '0' || *d > '9')
-			return -EINVAL;
-	p = strtoul(colon + 1, &end, 10);
-	if (p > 65535 || strlen(colon + 1) > 5)
-		return -EINVAL;
-	memcpy(host, h, hl);
-	host[hl] = 0;
-	*port = (uint16_t)p;
-	return 0;
-}
-
 int pt_bindaddr(const char *env, const char *name, char *out, size_t cap)
 {
 	char item[320], host[256];
@@ -236,7 +201,7 @@ int pt_bindaddr(const char *env, const char *name, char *out, size_t cap)
 	while ((r = pt_list_next(&p, item, sizeof(item))) > 0) {
 		dash = strchr(item, '-');
 		if (!dash || !pt_name_valid(item, (size_t)(dash - item)) ||
-		    split_hostport(dash + 1, host, sizeof(host), &port) < 0)
+		    hostport_parse_any(dash + 1, host, sizeof(host), &port) < 0)
 			return -EINVAL;
 		if (!found && (size_t)(dash - item) == strlen(name) &&
 		    !memcmp(item, name, strlen(name))) {
@@ -945,7 +910,7 @@ static int server_one(const pt_transport_t *t, const char *bindenv, const char *
 	}
 	if (r == 0)
 		strcpy(bind, "0.0.0.0:0");
-	if (split_hostport(bind, host, sizeof(host), &port) < 0) {
+	if (hostport_parse_any(bind, host, sizeof(host), &port) < 0) {
 		say("SMETHOD-ERROR %s bad bind address", t->name);
 		return 0;
 	}
