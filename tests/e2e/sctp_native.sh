@@ -83,7 +83,7 @@ while IFS= read -r line; do
 	esac
 done < <(grep -a "^CHECK " <<<"$console")
 n=$(grep -ac "^CHECK " <<<"$console")
-check_eq "b: the guest ran all its checks" 18 "$n"
+check_eq "b: the guest ran all its checks" 22 "$n"
 check_eq "b: the VM run passed" 0 "$vm_rc"
 if [ "$vm_rc" -ne 0 ]; then
 	tail -n 20 "$T/vm.log"

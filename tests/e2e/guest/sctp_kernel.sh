@@ -88,6 +88,24 @@ check "a wrong key cannot tunnel" sh -c "! timeout 10 wget -q -O - http://127.0.
 check "the server says why" grep -q "AUTH not authentic" /tmp/server.log
 kill $wrong
 
+# garbage from another SCTP stack (socat on the kernel's SCTP): that
+# association is dropped, the tunnel beside it keeps working
+before=$(grep -c "association with .* failed" /tmp/server.log)
+echo "not an AUTH message" | timeout 5 socat -u - SCTP-CONNECT:127.0.0.1:9899 2>/dev/null
+sleep 0.5
+check_eq "garbage on stream 0 drops that association only" $((before + 1)) \
+	"$(grep -c "association with .* failed" /tmp/server.log)"
+check "... and the tunnel beside it still carries a page" until_get 8081 /
+
+# IPv6: a second server and client on ::1
+$S -L "sctp://[::1]:9898?key=$KEY" >/tmp/server6.log 2>&1 &
+server6=$!
+$S -L "tcp://127.0.0.1:8083/127.0.0.1:8080" -F "sctp://[::1]:9898?key=$KEY" >/tmp/client6.log 2>&1 &
+client6=$!
+check "kernel SCTP over IPv6 (::1) carries a page" until_get 8083 /
+check "... the server saw [::1]" grep -q "sctp association with \[::1\]:[0-9]* up" /tmp/server6.log
+kill $client6 $server6
+
 # the server killed and started again: the client re-associates
 kill -9 $server
 sleep 0.5
@@ -107,7 +125,7 @@ check_eq "SIGTERM: the client exits 0" 0 "$rc_c"
 check_eq "SIGTERM: the server exits 0" 0 "$rc_s"
 
 if [ $NFAIL -ne 0 ]; then
-	for f in /tmp/server.log /tmp/server2.log /tmp/client.log /tmp/wrongkey.log; do
+	for f in /tmp/server.log /tmp/server2.log /tmp/client.log /tmp/wrongkey.log /tmp/server6.log /tmp/client6.log; do
 		vm_prefix "$(basename $f .log)" tail -n 30 $f
 	done
 	vm_result FAIL "$NFAIL checks failed"
