@@ -28,10 +28,13 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <openssl/crypto.h>
+
 #include "core/crypto.h"
 #include "core/dial.h"
 #include "core/listener.h"
 #include "core/log.h"
+#include "core/tunkey.h"
 #include "front/extorport.h"
 #include "front/socks.h"
 #include "tunnel/sctp_assoc.h"
@@ -680,64 +683,31 @@ static void watch_stdin(void)
 		log_warn(0, "pt: cannot watch stdin for TOR_PT_EXIT_ON_STDIN_CLOSE");
 }
 
-/* The state directory, made if missing (pt-spec: we may create it). */
-static int mkdirs(const char *path)
-{
-	char p[4096];
-	size_t n = strlen(path);
-
-	if (!n || n >= sizeof(p))
-		return -EINVAL;
-	memcpy(p, path, n + 1);
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	if (mkdir(p, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-/* The server key of transport `name`: read from the state directory, or
- * made and stored there on first run. */
+/* The server key of transport `name` in base64: read from the state
+ * directory, or made and stored there on first run (pt-spec: we may create
+ * the directory). */
 static int state_key(const char *dir, const char *name, char *key, size_t cap)
 {
-	char path[4200];
-	ssize_t n;
-	int fd, r;
+	char path[4200], err[300];
 	uint8_t k[KEY_MAX];
 	size_t klen;
+	int r;
 
 	if (!dir || !*dir)
 		return -ENOENT;
-	if ((r = mkdirs(dir)) < 0)
-		return r;
 	snprintf(path, sizeof(path), "%s%ssluice-%s.key", dir,
 	         dir[strlen(dir) - 1] == '/' ? "" : "/", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, key, cap - 1);
-		close(fd);
-		if (n <= 0)
-			return -EINVAL;
-		key[n] = 0;
-		key[strcspn(key, "\r\n")] = 0;
-		return key_parse(key, k, &klen) < 0 ? -EINVAL : 0;
+	if ((r = tunkey_file(path, 1, k, &klen, err, sizeof(err))) < 0) {
+		log_err(0, "pt: %s", err);
+		return r;
 	}
-	key_generate(key, cap);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, key, strlen(key));
-	r = n == (ssize_t)strlen(key) && write(fd, "\n", 1) == 1 ? 0 : -EIO;
-	close(fd);
-	if (r == 0)
+	if (r == 1)
 		log_info(0, "pt: made a new %s key in %s", name, path);
-	return r;
+	if (cap < 4 * ((klen + 2) / 3) + 1)
+		return -ENOSPC;
+	b64_encode(k, klen, key);
+	OPENSSL_cleanse(k, sizeof(k));
+	return 0;
 }
 
 /* A free UDP port on host (for tunnels whose listener cannot tell us the

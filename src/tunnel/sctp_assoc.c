@@ -30,6 +30,7 @@
 #include "core/acl.h"
 #include "core/crypto.h"
 #include "core/log.h"
+#include "core/tunkey.h"
 #include "front/socks_proto.h"
 #include "tunnel/sctp_kern.h"
 
@@ -1399,23 +1400,16 @@ int sctp_rt_init(uv_loop_t *loop, int stack, uint16_t udp_port, char *err, size_
 	return 0;
 }
 
-int scassoc_cfg_parse(url_t *u, scassoc_cfg_t *cfg, sctpp_keys_t *keys, char *err, size_t errlen)
+int scassoc_cfg_parse(url_t *u, int server, scassoc_cfg_t *cfg, sctpp_keys_t *keys, char *err,
+                      size_t errlen)
 {
-	const char *key = NULL;
 	uint8_t k[KEY_MAX];
 	size_t klen;
 	uint64_t window = 1 << 20, hb = 1000, rtx = 4, sndbuf = 4 << 20, mtu = 0;
 	int r;
 
-	if (url_opt_str(u, "key", &key) <= 0) {
-		snprintf(err, errlen, "option 'key' is required (make one with `sluice keygen`)");
-		return -EINVAL;
-	}
-	if (key_parse(key, k, &klen) < 0) {
-		snprintf(err, errlen,
-		         "option 'key': not base64 of 16 to 64 bytes (use `sluice keygen`)");
-		return -EINVAL;
-	}
+	if ((r = tunkey_get(u, server, k, &klen, err, errlen)) < 0)
+		return r;
 	if ((r = url_opt_uint(u, "window", SCTPP_WINDOW_MAX, &window, err, errlen)) < 0 ||
 	    (r = url_opt_duration(u, "hb", &hb, err, errlen)) < 0 ||
 	    (r = url_opt_uint(u, "max-rtx", 100, &rtx, err, errlen)) < 0 ||

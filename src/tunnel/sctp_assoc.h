@@ -70,10 +70,11 @@ typedef struct scassoc_cfg {
 	const acl_t *clients;
 } scassoc_cfg_t;
 
-/* The options both ends take: key= (required), window, hb, max-rtx,
- * sndbuf, mtu.  Fills keys and those fields of cfg; 0 or -EINVAL with a
- * message naming the option. */
-int scassoc_cfg_parse(url_t *u, scassoc_cfg_t *cfg, sctpp_keys_t *keys, char *err,
+/* The options both ends take: key= or keyfile= (core/tunkey.h: without
+ * them, the default key file, which a server creates), window, hb,
+ * max-rtx, sndbuf, mtu.  Fills keys and those fields of cfg; 0 or -errno
+ * with a message naming the option. */
+int scassoc_cfg_parse(url_t *u, int server, scassoc_cfg_t *cfg, sctpp_keys_t *keys, char *err,
 		      size_t errlen);
 
 /* The stack for a URL: SCTPA_UDP for sctp+udp; for sctp, option

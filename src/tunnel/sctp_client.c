@@ -357,7 +357,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 		return -EINVAL;
 	}
 	if ((r = sctpa_stack_parse(u, udp, &stack, err, errlen)) < 0 ||
-	    (r = scassoc_cfg_parse(u, &cfg, &keys, err, errlen)) < 0)
+	    (r = scassoc_cfg_parse(u, 0, &cfg, &keys, err, errlen)) < 0)
 		return r;
 	cl = calloc(1, sizeof(*cl));
 	if (!cl)

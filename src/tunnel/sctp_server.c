@@ -129,7 +129,7 @@ static int init_common(listener_t *l, int udp, char *err, size_t errlen)
 	if (!l->targets.allow.n && !l->targets.deny.n &&
 	    !sockaddr_is_loopback((struct sockaddr *)&ss))
 		acl_add_restricted(&l->targets);
-	if ((r = scassoc_cfg_parse(u, &s->cfg, &s->keys, err, errlen)) < 0)
+	if ((r = scassoc_cfg_parse(u, 1, &s->cfg, &s->keys, err, errlen)) < 0)
 		return r;
 	s->cfg.skew_ms = 120000;
 	if ((r = url_opt_duration(u, "skew", &s->cfg.skew_ms, err, errlen)) < 0 ||

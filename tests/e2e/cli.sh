@@ -96,4 +96,31 @@ curl -fsS "http://127.0.0.1:$pv/" >/dev/null
 sleep 0.2
 check "-v shows debug lines with connection ids" grep -Eq "debug \[c[0-9]+\]" "$T/verbose.log"
 
+# the SCTP examples of the contract carry no key: a server and a client run
+# by one user on one host share the default key file, which the server makes
+kh="$T/keyhome"
+mkdir -p "$kh"
+ks=$(free_port)
+kc=$(free_port)
+HOME=$kh expect_usage "a keyless client without the default key file: a clear error" \
+	"default key file $kh/.config/sluice/key does not exist" \
+	-L "socks5://127.0.0.1:$kc" -F "sctp+udp://127.0.0.1:$ks"
+HOME=$kh start keysrv "$SLUICE" -L "sctp+udp://127.0.0.1:$ks"
+for _ in $(seq 50); do grep -q "listening on" "$T/keysrv.log" && break; sleep 0.1; done
+check "a keyless server makes the default key file" grep -q "created the key file $kh/.config/sluice/key" "$T/keysrv.log"
+check_eq "... private to the user" "600" "$(stat -c %a "$kh/.config/sluice/key")"
+HOME=$kh start keycli "$SLUICE" -L "socks5://127.0.0.1:$kc" -F "sctp+udp://127.0.0.1:$ks"
+wait_port "$kc"
+check "a keyless client reaches the keyless server" bash -c \
+	"curl -fsS -m 10 --socks5-hostname 127.0.0.1:$kc http://127.0.0.1:$web/ | grep -q hello-precedence"
+# keyfile=: the key stays out of the command line
+kf=$(free_port)
+start keyfile "$SLUICE" -L "socks5://127.0.0.1:$kf" -F "sctp+udp://127.0.0.1:$ks?keyfile=$kh/.config/sluice/key"
+wait_port "$kf"
+check "keyfile= names the same key" bash -c \
+	"curl -fsS -m 10 --socks5-hostname 127.0.0.1:$kf http://127.0.0.1:$web/ | grep -q hello-precedence"
+expect_usage "key= and keyfile= together: refused" "give one of them" \
+	-L "sctp+udp://127.0.0.1:$ks?key=$("$SLUICE" keygen)&keyfile=$T/nokey"
+expect_usage "a missing keyfile= is named" "$T/nokey" -L "sctp+udp://127.0.0.1:$ks?keyfile=$T/nokey"
+
 finish

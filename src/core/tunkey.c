@@ -1,0 +1,175 @@
+/* tunkey: see tunkey.h. */
+#include "core/tunkey.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "core/log.h"
+
+int tunkey_default_path(char *out, size_t cap)
+{
+	const char *v;
+	int n;
+
+	if ((v = getenv("SLUICE_KEY_FILE")) && *v)
+		n = snprintf(out, cap, "%s", v);
+	else if ((v = getenv("XDG_CONFIG_HOME")) && *v == '/')
+		n = snprintf(out, cap, "%s/sluice/key", v);
+	else if ((v = getenv("HOME")) && *v == '/')
+		n = snprintf(out, cap, "%s/.config/sluice/key", v);
+	else
+		return -ENOENT;
+	return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+}
+
+/* The key on the first line of path.  -errno, or -EINVAL for what is not
+ * a key (with err set either way). */
+static int read_key(const char *path, uint8_t *key, size_t *len, char *err, size_t errlen)
+{
+	char buf[512];
+	struct stat st;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), r = 0;
+
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot read the key file %s: %s", path, strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077))
+		log_warn(0, "the key file %s can be read by others (chmod 600 it)", path);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot read the key file %s: %s", path, strerror(-r));
+		return r;
+	}
+	buf[n] = 0;
+	buf[strcspn(buf, "\r\n")] = 0;
+	for (size_t e = strlen(buf); e && (buf[e - 1] == ' ' || buf[e - 1] == '\t');)
+		buf[--e] = 0;
+	if (key_parse(buf + strspn(buf, " \t"), key, len) < 0) {
+		snprintf(err, errlen,
+		         "the key file %s does not hold a key (base64 of 16 to 64 bytes: "
+		         "`sluice keygen > %s`)",
+		         path, path);
+		r = -EINVAL;
+	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return r;
+}
+
+/* mkdir -p the directories above path, private ones (0700). */
+static int make_parents(const char *path)
+{
+	char dir[4096];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(dir))
+		return -ENAMETOOLONG;
+	memcpy(dir, path, n + 1);
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
+}
+
+/* A new key file at path; -EEXIST when one appeared meanwhile. */
+static int create_key(const char *path, char *err, size_t errlen)
+{
+	char b64[64];
+	int fd, r;
+	size_t n;
+
+	if ((r = make_parents(path)) < 0) {
+		snprintf(err, errlen, "cannot make the directory of %s: %s", path, strerror(-r));
+		return r;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+		if (r != -EEXIST)
+			snprintf(err, errlen, "cannot create the key file %s: %s", path,
+			         strerror(-r));
+		return r;
+	}
+	key_generate(b64, sizeof(b64));
+	n = strlen(b64);
+	b64[n++] = '\n';
+	r = write(fd, b64, n) == (ssize_t)n && fsync(fd) == 0 ? 0 : -errno;
+	OPENSSL_cleanse(b64, sizeof(b64));
+	close(fd);
+	if (r < 0) {
+		unlink(path);
+		snprintf(err, errlen, "cannot write the key file %s: %s", path, strerror(-r));
+	}
+	return r;
+}
+
+int tunkey_get(url_t *u, int server, uint8_t *key, size_t *len, char *err, size_t errlen)
+{
+	const char *k = NULL, *file = NULL;
+	char path[4096];
+	int r;
+
+	url_opt_str(u, "key", &k);
+	url_opt_str(u, "keyfile", &file);
+	if (k && file) {
+		snprintf(err, errlen, "options 'key' and 'keyfile': give one of them");
+		return -EINVAL;
+	}
+	if (k) {
+		if (key_parse(k, key, len) < 0) {
+			snprintf(
+			    err, errlen,
+			    "option 'key': not base64 of 16 to 64 bytes (use `sluice keygen`)");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (file)
+		return read_key(file, key, len, err, errlen);
+	if (tunkey_default_path(path, sizeof(path)) < 0) {
+		snprintf(err, errlen,
+		         "option 'key' or 'keyfile' is required (no HOME for a default key file)");
+		return -EINVAL;
+	}
+	r = tunkey_file(path, server, key, len, err, errlen);
+	if (r == -ENOENT && !server)
+		snprintf(err, errlen,
+		         "option 'key' or 'keyfile' is required: the default key file %s does "
+		         "not exist (a server run by this user creates it)",
+		         path);
+	if (r == 1)
+		log_info(0,
+		         "created the key file %s; clients on other hosts need key=<its contents>",
+		         path);
+	return r < 0 ? r : 0;
+}
+
+int tunkey_file(const char *path, int create, uint8_t *key, size_t *len, char *err, size_t errlen)
+{
+	int made = 0, r;
+
+	if (create && access(path, F_OK) < 0 && errno == ENOENT) {
+		r = create_key(path, err, errlen);
+		if (r < 0 && r != -EEXIST)
+			return r;
+		made = r == 0;
+	}
+	r = read_key(path, key, len, err, errlen);
+	return r < 0 ? r : made;
+}
