@@ -68,6 +68,7 @@ struct scsock {
 	const scassoc_ops_t *ops;
 	void *ud;
 	scassoc_t *assocs;
+	size_t nassocs;
 };
 
 struct scassoc {
@@ -892,6 +893,7 @@ static scassoc_t *a_new(scsock_t *so, sctp_assoc_t aid)
 	a->id = ++ids;
 	a->next = so->assocs;
 	so->assocs = a;
+	so->nassocs++;
 	a->next_sid = 1;
 	return a;
 }
@@ -956,6 +958,7 @@ static void a_fail(scassoc_t *a, int err, const char *why)
 	for (scassoc_t **pp = &so->assocs; *pp; pp = &(*pp)->next)
 		if (*pp == a) {
 			*pp = a->next;
+			so->nassocs--;
 			break;
 		}
 	if (!so->server) {
@@ -1044,6 +1047,10 @@ static void on_change(scsock_t *so, sctp_assoc_t aid, int what, uint16_t out, ui
 			if (cfg->clients &&
 			    !acl_permits(cfg->clients, (struct sockaddr *)&a->peer)) {
 				a_fail(a, UV_EACCES, "client not allowed");
+				return;
+			}
+			if (cfg->max_assocs && so->nassocs > cfg->max_assocs) {
+				a_fail(a, UV_EBUSY, "too many associations (max-assocs)");
 				return;
 			}
 			if (cfg->auth_timeout_ms) {

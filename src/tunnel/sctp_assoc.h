@@ -63,10 +63,11 @@ typedef struct scassoc_cfg {
 	uint32_t hb_ms;   /* heartbeat interval */
 	uint16_t max_rtx; /* retransmissions before the peer is dead */
 	uint32_t sndbuf;
-	uint32_t mtu;     /* fixed path MTU (jumbo LANs, loopback); 0: usrsctp's own */
+	uint32_t mtu; /* fixed path MTU (jumbo LANs, loopback); 0: usrsctp's own */
 	/* server */
 	replay_t *replay;
 	uint64_t skew_ms, start_ms, auth_timeout_ms;
+	uint32_t max_assocs; /* 0: no limit */
 	const acl_t *clients;
 } scassoc_cfg_t;
 
@@ -75,7 +76,7 @@ typedef struct scassoc_cfg {
  * max-rtx, sndbuf, mtu.  Fills keys and those fields of cfg; 0 or -errno
  * with a message naming the option. */
 int scassoc_cfg_parse(url_t *u, int server, scassoc_cfg_t *cfg, sctpp_keys_t *keys, char *err,
-		      size_t errlen);
+                      size_t errlen);
 
 /* The stack for a URL: SCTPA_UDP for sctp+udp; for sctp, option
  * stack=auto|kernel|usrsctp (auto: the kernel's when it has SCTP, else

@@ -2,7 +2,8 @@
  * every stream a client opens into a conn that dials its target.
  *
  * Per association (sctp_assoc): AUTH within handshake-timeout, else abort;
- * the client ACL is checked when the association comes up.  Per stream:
+ * the client ACL and max-assocs (default 1024) are checked when the
+ * association comes up.  Per stream:
  * OPEN -> admission (max-conns, rate per client IP) -> conn_dial with the
  * listener's connect-timeout and target ACL -> OPEN_OK and the relay (with
  * idle-timeout), or OPEN_FAIL with the SOCKS5 code of the error.
@@ -112,7 +113,7 @@ static int init_common(listener_t *l, int udp, char *err, size_t errlen)
 {
 	scsrv_t *s = calloc(1, sizeof(*s));
 	url_t *u = l->url;
-	uint64_t cache = 65536;
+	uint64_t cache = 65536, max_assocs = 1024;
 	struct sockaddr_storage ss;
 	int r;
 
@@ -133,8 +134,10 @@ static int init_common(listener_t *l, int udp, char *err, size_t errlen)
 		return r;
 	s->cfg.skew_ms = 120000;
 	if ((r = url_opt_duration(u, "skew", &s->cfg.skew_ms, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "replay-cache", 10000000, &cache, err, errlen)) < 0)
+	    (r = url_opt_uint(u, "replay-cache", 10000000, &cache, err, errlen)) < 0 ||
+	    (r = url_opt_uint(u, "max-assocs", 1000000, &max_assocs, err, errlen)) < 0)
 		return r;
+	s->cfg.max_assocs = (uint32_t)max_assocs;
 	s->replay = replay_new(cache);
 	s->cfg.name = l->name;
 	s->cfg.replay = s->replay;

@@ -132,6 +132,24 @@ check_fails "a wrong key cannot tunnel" curl -fsS -m 8 --socks5-hostname "127.0.
 check "the server says why" grep -q "AUTH not authentic" "$T/server.log"
 kill "$(pid_of wrongkey)" 2>/dev/null
 
+# max-assocs: a server that takes one association refuses a second client
+# and keeps serving the first
+lp=$(free_port)
+start limited "$SLUICE" -L "$SCHEME://127.0.0.1:$lp?key=$KEY&max-assocs=1"
+l1=$(free_port)
+l2=$(free_port)
+start lim1 "$SLUICE" -L "socks5://127.0.0.1:$l1" -F "$SCHEME://127.0.0.1:$lp?key=$KEY"
+wait_port "$l1"
+check "max-assocs=1: the first client is served" bash -c \
+	"curl -fsS -m 10 --socks5-hostname 127.0.0.1:$l1 http://127.0.0.1:$web/ | grep -q 'hello through sctp'"
+start lim2 "$SLUICE" -L "socks5://127.0.0.1:$l2?connect-timeout=3s" -F "$SCHEME://127.0.0.1:$lp?key=$KEY"
+wait_port "$l2"
+check_fails "max-assocs=1: a second client is refused" curl -fsS -m 8 --socks5-hostname "127.0.0.1:$l2" "http://127.0.0.1:$web/"
+check "... and the server says why" grep -q "too many associations" "$T/limited.log"
+check "... while the first is still served" bash -c \
+	"curl -fsS -m 10 --socks5-hostname 127.0.0.1:$l1 http://127.0.0.1:$web/ | grep -q 'hello through sctp'"
+kill "$(pid_of lim1)" "$(pid_of lim2)" "$(pid_of limited)" 2>/dev/null
+
 # the server restarted: the client finds out (heartbeats / ABORT) and re-associates
 kill -9 "$(pid_of server)" # a crash: no ABORT, no SHUTDOWN
 sleep 1
