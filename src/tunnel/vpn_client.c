@@ -237,8 +237,10 @@ static void on_accept(vcli_t *c, const uint8_t *d, size_t n)
 	c->hs = HS_NONE;
 	c->last_rx = now_ms(c);
 	c->ka_ms = c->ka_opt ? c->ka_opt : (a.keepalive ? a.keepalive * 1000ull : 15000);
-	if (c->state == LS_UP)
-		return; /* rekeyed */
+	if (c->state == LS_UP) { /* rekeyed: show the server we have the new keys */
+		send_data(c, NULL, 0);
+		return;
+	}
 	mtu = (uint16_t)(c->mtu_path - (c->srv.ss_family == AF_INET6 ? 40 : 20) - 8 - VPN_OVERHEAD);
 	if (a.mtu && a.mtu < mtu)
 		mtu = a.mtu;

@@ -86,6 +86,7 @@ typedef struct vkp {
 	vpn_aead_t tx, rx;
 	vpn_replay_t rp;
 	uint64_t tx_ctr;
+	int proven; /* a data packet came under these keys: the client has them */
 	uint8_t confirm[VPN_CONFIRM_LEN], accept[VPN_ACCEPT_LEN];
 } vkp_t;
 
@@ -235,6 +236,11 @@ static void peer_send(vpeer_t *p, const uint8_t *pkt, size_t len)
 	vkp_t *k = p->cur;
 	int n;
 
+	/* after a rekey, the old keys send until the client uses the new
+	 * ones: its ACCEPT may still be on the way, or lost */
+	if (k && !k->proven && p->prev && p->prev->state == KP_UP &&
+	    now_ms(g) - p->prev->created < VPN_REJECT_AFTER_MS)
+		k = p->prev;
 	if (!k || len > VPN_PKT_MAX || k->tx_ctr >= VPN_REJECT_AFTER_MSGS) {
 		g->c_drop++;
 		return;
@@ -664,6 +670,7 @@ static void on_data(vsrv_t *g, const uint8_t *d, size_t n, const struct sockaddr
 			g->c_badauth++;
 		return;
 	}
+	k->proven = 1;
 	/* authentic and new: follow the client wherever it is now */
 	if (memcmp(&p->to, from, sizeof(*from))) {
 		char ip[64];

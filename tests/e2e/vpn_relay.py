@@ -13,6 +13,12 @@ CONTROL_PORT, each answered with one line:
     flip N        flip one ciphertext bit in N client DATA packets in
                   flight, one in every 20 (the originals are not sent)
     roam          move the client's side of the relay to a new source port
+    drop-accept   drop the next ACCEPT the server sends (a rekey's, once the
+                  session is up), and count the server's DATA packets to
+                  the keys it announced until a later ACCEPT gets through:
+                  the client cannot open those yet
+    early         "early N done 0|1": that count, and whether the later
+                  ACCEPT went through
     stats         datagrams forwarded each way
 """
 import select
@@ -47,6 +53,10 @@ last_init = None
 last_data = None
 flip_next = 0
 n_flipped = 0
+drop_armed = False
+watch_idx = None
+n_early = 0
+accept_done = False
 n_up = n_down = 0
 
 
@@ -58,7 +68,7 @@ def fresh():
 
 
 def command(line):
-    global up, last_data, flip_next
+    global up, last_data, flip_next, drop_armed, n_early, accept_done
     words = line.split()
     if not words:
         return "?"
@@ -98,6 +108,11 @@ def command(line):
         bufs(up)
         old.close()
         return "roamed to %d" % up.getsockname()[1]
+    if words[0] == "drop-accept":
+        drop_armed, n_early, accept_done = True, 0, False
+        return "armed"
+    if words[0] == "early":
+        return "early %d done %d" % (n_early, int(accept_done))
     if words[0] == "stats":
         return "up %d down %d flipped %d" % (n_up, n_down, n_flipped)
     return "?"
@@ -132,6 +147,14 @@ while True:
                 d, _ = up.recvfrom(65536)
             except OSError:
                 continue
+            if d and d[0] == 4 and drop_armed:
+                drop_armed, watch_idx = False, d[4:8]
+                continue
+            if d and watch_idx is not None and d[4:8] == watch_idx:
+                if d[0] == 4:
+                    watch_idx, accept_done = None, True
+                elif d[0] == 6:
+                    n_early += 1
             if client:
                 try:
                     down.sendto(d, client)
