@@ -3,7 +3,9 @@
  * The association is brought up on the first dial (usrsctp starts then, so
  * a listener in the same process picks its UDP port first), authenticated,
  * and kept: when it is lost it is re-established with backoff (100 ms
- * doubling to 5 s).  A dial takes a free stream id and sends OPEN; it
+ * doubling to 5 s), as long as a dial waits or one came within keep= (60 s);
+ * a hop nobody uses stops redialing until its next dial (sluice pt keeps a
+ * hop per bridge tor ever named).  A dial takes a free stream id and sends OPEN; it
  * waits in a queue while the association is down or every id is in use,
  * within the caller's connect timeout (dial_start cancels it).  Streams in
  * flight when the association dies fail with a reset; opens that had no
@@ -24,6 +26,7 @@
 
 #define BACKOFF_MIN 100
 #define BACKOFF_MAX 5000
+#define KEEP_MS 60000 /* keep=: redial a lost association this long after the last dial */
 
 typedef struct creq creq_t;
 
@@ -36,7 +39,7 @@ typedef struct sccli {
 	scassoc_t *a;
 	uv_getaddrinfo_t *gai;
 	uv_timer_t timer;
-	uint64_t backoff_ms;
+	uint64_t backoff_ms, last_dial, keep_ms;
 	creq_t *wait_head, *wait_tail; /* waiting for the association or an id */
 	creq_t *flight;                /* OPEN sent, no answer yet */
 	uint64_t opens, fails, assocs;
@@ -166,9 +169,20 @@ static void cli_avail(scassoc_t *a, void *ud)
 	issue_waiting(ud);
 }
 
+/* Worth redialing: a dial waits, or one came lately. */
+static int wanted(sccli_t *cl)
+{
+	return cl->wait_head || uv_now(cl->d.loop) - cl->last_dial < cl->keep_ms;
+}
+
 static void on_backoff(uv_timer_t *t)
 {
-	connect_now(t->data);
+	sccli_t *cl = t->data;
+
+	if (wanted(cl))
+		connect_now(cl);
+	else
+		log_debug(0, "%s: idle, not redialing until the next connection", cl->name);
 }
 
 static void retry_later(sccli_t *cl)
@@ -265,6 +279,7 @@ static dial_t *sc_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, dia
 
 	if (!q)
 		abort();
+	cl->last_dial = uv_now(cl->d.loop);
 	q->cl = cl;
 	q->t = *t;
 	q->id = o->id;
@@ -342,6 +357,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	sccli_t *cl;
 	scassoc_cfg_t cfg = {0};
 	sctpp_keys_t keys;
+	uint64_t keep = KEEP_MS;
 	int r, stack;
 
 	*out = NULL;
@@ -357,7 +373,8 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 		return -EINVAL;
 	}
 	if ((r = sctpa_stack_parse(u, udp, &stack, err, errlen)) < 0 ||
-	    (r = scassoc_cfg_parse(u, 0, &cfg, &keys, err, errlen)) < 0)
+	    (r = scassoc_cfg_parse(u, 0, &cfg, &keys, err, errlen)) < 0 ||
+	    (r = url_opt_duration(u, "keep", &keep, err, errlen)) < 0)
 		return r;
 	cl = calloc(1, sizeof(*cl));
 	if (!cl)
@@ -370,6 +387,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	cl->d.next = next;
 	cl->d.loop = loop;
 	cl->stack = stack;
+	cl->keep_ms = keep;
 	target_set(&cl->d.server, u->host, (uint16_t)u->port);
 	snprintf(cl->name, sizeof(cl->name), "%s://%s%s%s:%d", u->scheme,
 	         strchr(u->host, ':') ? "[" : "", u->host, strchr(u->host, ':') ? "]" : "",

@@ -150,6 +150,27 @@ check "... while the first is still served" bash -c \
 	"curl -fsS -m 10 --socks5-hostname 127.0.0.1:$l1 http://127.0.0.1:$web/ | grep -q 'hello through sctp'"
 kill "$(pid_of lim1)" "$(pid_of lim2)" "$(pid_of limited)" 2>/dev/null
 
+# keep=: a hop nobody uses stops redialing a lost server, and dials again
+# with its next connection
+ip_=$(free_port)
+start idlesrv "$SLUICE" -L "$SCHEME://127.0.0.1:$ip_?key=$KEY"
+ic=$(free_port)
+start idlecli "$SLUICE" -v -L "socks5://127.0.0.1:$ic" -F "$SCHEME://127.0.0.1:$ip_?key=$KEY&keep=1s"
+wait_port "$ic"
+check "keep=1s: served" bash -c \
+	"curl -fsS -m 10 --socks5-hostname 127.0.0.1:$ic http://127.0.0.1:$web/ | grep -q 'hello through sctp'"
+kill -9 "$(pid_of idlesrv)"
+for _ in $(seq 100); do grep -q "idle, not redialing" "$T/idlecli.log" && break; sleep 0.1; done
+check "keep=1s: the idle hop stops redialing the lost server" grep -q "idle, not redialing" "$T/idlecli.log"
+n1=$(grep -c "associating" "$T/idlecli.log")
+sleep 3
+check_eq "... and stays quiet" "$n1" "$(grep -c "associating" "$T/idlecli.log")"
+start idlesrv2 "$SLUICE" -L "$SCHEME://127.0.0.1:$ip_?key=$KEY"
+sleep 0.5
+check "... until the next connection dials it again" bash -c \
+	"curl -fsS -m 10 --socks5-hostname 127.0.0.1:$ic http://127.0.0.1:$web/ | grep -q 'hello through sctp'"
+kill "$(pid_of idlecli)" "$(pid_of idlesrv2)" 2>/dev/null
+
 # the server restarted: the client finds out (heartbeats / ABORT) and re-associates
 kill -9 "$(pid_of server)" # a crash: no ABORT, no SHUTDOWN
 sleep 1
