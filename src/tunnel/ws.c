@@ -5,6 +5,13 @@
  * (Upgrade and Connection as case-insensitive token lists, the accept value
  * exactly).
  *
+ * Handshake I/O: ws_head_t and ws_open_t are small state machines on
+ * stream callbacks, owned (embedded) by the tunnel's per-connection state.
+ * A listener's: [TLS handshake] -> request head -> on_head.  A hop's:
+ * dial -> [TLS handshake] -> on_connected -> request (ws_open_send) ->
+ * response head -> on_up, or on_fail at any step.  Both only check the
+ * WebSocket parts; tokens, cookies and keys are the tunnel's business.
+ *
  * Connection: libwslay's event API does the framing, driven from our loop.
  *
  *   receive  inner on_read chunks queue on rq; wslay pulls them through
@@ -147,6 +154,16 @@ int ws_server_response(char *buf, size_t len, const char *key, const char *extra
 	if (n < 0 || (size_t)n >= len)
 		return -ENOSPC;
 	return n;
+}
+
+const http_str_t *ws_upgrade_key(const http_req_t *r)
+{
+	const http_str_t *ver = http_req_header(r, "Sec-WebSocket-Version");
+
+	if (r->method != HTTP_GET || !r->upgrade || !ver || ver->len != 2 ||
+	    memcmp(ver->p, "13", 2))
+		return NULL;
+	return http_req_header(r, "Sec-WebSocket-Key");
 }
 
 /* Response-head scan state for http_parser's callbacks. */
@@ -317,6 +334,302 @@ int ws_client_check_response(const char *head, size_t len, const char *key, cons
 	if (!s.accept_ok || s.accept_bad)
 		return reject(err, errlen, "bad Sec-WebSocket-Accept", 0);
 	return 0;
+}
+
+/* ---- a listener's side ---- */
+
+static void head_read(stream_t *st, sbuf_t *b)
+{
+	ws_head_t *h = st->data;
+	conn_t *c = h->c;
+	size_t used = 0;
+	http_res_t r;
+
+	if (!b) {
+		conn_close(c, "client closed");
+		return;
+	}
+	r = http_req_feed(h->req, sbuf_ptr(b), b->len, &used);
+	if (r == HTTP_MORE && h->req->len <= WS_HEAD_MAX) {
+		sbuf_free(b);
+		return;
+	}
+	stream_read_stop(st);
+	if (r != HTTP_DONE) {
+		sbuf_free(b);
+		/* random bytes or an oversized head: a web server's 400 */
+		log_info(c->id, "%s: not HTTP (%s)", c->peer_str,
+		         h->req->error ? h->req->error : "too long");
+		(*h->not_http)++;
+		decoy_bad_request(c);
+		return;
+	}
+	sbuf_consume(b, used);
+	if (!b->len) {
+		sbuf_free(b);
+		b = NULL;
+	}
+	h->on_head(h, b);
+}
+
+static void head_error(stream_t *st, int err)
+{
+	ws_head_t *h = st->data;
+
+	conn_close(h->c, "client error");
+}
+
+static const stream_cbs_t head_cbs = {head_read, NULL, head_error};
+
+static void head_start(ws_head_t *h)
+{
+	stream_set_cbs(h->c->client, &head_cbs, h);
+	stream_read_start(h->c->client);
+}
+
+static void head_on_tls(void *ud, stream_t *s, int err)
+{
+	ws_head_t *h = ud;
+
+	if (err < 0) {
+		log_info(h->c->id, "%s: TLS handshake failed: %s", h->c->peer_str,
+		         uv_strerror(err));
+		conn_close(h->c, "tls failed");
+		return;
+	}
+	head_start(h);
+}
+
+void ws_head_read(ws_head_t *h, tls_ctx_t *tls)
+{
+	conn_t *c = h->c;
+
+	if (tls) {
+		c->client = tls_server_new(c->l->loop, tls, c->client, NULL);
+		tls_handshake(c->client, head_on_tls, h);
+		return;
+	}
+	head_start(h);
+}
+
+void ws_head_decoy(ws_head_t *h, const decoy_t *d, uint64_t *count, const char *why)
+{
+	(*count)++;
+	log_info(h->c->id, "%s: %s: decoy page", h->c->peer_str, why);
+	decoy_send(d, h->c, h->req);
+}
+
+/* ---- a hop's side ---- */
+
+static void open_on_read(stream_t *s, sbuf_t *b)
+{
+	ws_open_t *o = s->data;
+	char err[200], why[300], *end;
+	size_t n, hl;
+
+	if (!b) {
+		o->ops->on_fail(o, UV_ECONNRESET, o->ops->closed_why);
+		return;
+	}
+	n = b->len < WS_RESP_MAX - o->rlen ? b->len : WS_RESP_MAX - o->rlen;
+	memcpy(o->resp + o->rlen, sbuf_ptr(b), n);
+	o->rlen += n;
+	o->resp[o->rlen] = 0;
+	end = strstr(o->resp, "\r\n\r\n");
+	if (!end) {
+		sbuf_free(b);
+		if (o->rlen >= WS_RESP_MAX)
+			o->ops->on_fail(o, UV_EPROTO, "upgrade response too long");
+		return;
+	}
+	hl = (size_t)(end + 4 - o->resp);
+	sbuf_consume(b, b->len - (o->rlen - hl)); /* the rest is the WebSocket's */
+	stream_read_stop(s);
+	if (ws_client_check_response(o->resp, hl, o->key, o->ops->want_hdr, o->hdr_val,
+	                             sizeof(o->hdr_val), err, sizeof(err)) < 0) {
+		sbuf_free(b);
+		snprintf(why, sizeof(why), o->ops->refused_fmt, err);
+		o->ops->on_fail(o, UV_EACCES, why);
+		return;
+	}
+	if (!b->len) {
+		sbuf_free(b);
+		b = NULL;
+	}
+	o->ops->on_up(o, b);
+}
+
+static void open_on_error(stream_t *s, int err)
+{
+	ws_open_t *o = s->data;
+
+	o->ops->on_fail(o, err, "connection lost during the upgrade");
+}
+
+static const stream_cbs_t open_cbs = {open_on_read, NULL, open_on_error};
+
+static void open_on_tls(void *ud, stream_t *s, int err)
+{
+	ws_open_t *o = ud;
+
+	if (err < 0) {
+		o->ops->on_fail(o, err, "TLS handshake failed");
+		return;
+	}
+	o->ops->on_connected(o);
+}
+
+static void open_on_dialed(void *ud, stream_t *s, int err)
+{
+	ws_open_t *o = ud;
+	char why[400];
+
+	o->dial = NULL;
+	if (err < 0) {
+		snprintf(why, sizeof(why), "cannot reach %s:%u: %s", o->d->server.host,
+		         o->d->server.port, uv_strerror(err));
+		o->ops->on_fail(o, err, why);
+		return;
+	}
+	o->raw = s;
+	s->id = o->id;
+	if (o->tls) {
+		o->raw = tls_client_new(o->d->loop, o->tls, s, o->sni);
+		tls_handshake(o->raw, open_on_tls, o);
+		return;
+	}
+	o->ops->on_connected(o);
+}
+
+int ws_open_start(ws_open_t *o, dialer_t *d, tls_ctx_t *tls, const char *sni, uint64_t id,
+                  const ws_open_ops_t *ops, void *data)
+{
+	dial_opts_t opts = {.id = id};
+
+	o->ops = ops;
+	o->data = data;
+	o->d = d;
+	o->tls = tls;
+	o->sni = sni && sni[0] ? sni : NULL;
+	o->id = id;
+	o->dial = dial_next(d, &opts, open_on_dialed, o);
+	return o->dial ? 0 : -ENOMEM;
+}
+
+int ws_open_send(ws_open_t *o, size_t cap, const char *host, const char *path, const char *extra)
+{
+	char *req = malloc(cap);
+	int n;
+
+	if (!req)
+		abort();
+	n = ws_client_request(req, cap, host, path, o->key, extra);
+	if (n < 0) {
+		free(req);
+		return n;
+	}
+	stream_set_cbs(o->raw, &open_cbs, o);
+	stream_write(o->raw, sbuf_from(req, (size_t)n));
+	free(req);
+	stream_read_start(o->raw);
+	return 0;
+}
+
+stream_t *ws_open_take(ws_open_t *o)
+{
+	stream_t *s = o->raw;
+
+	o->raw = NULL;
+	return s;
+}
+
+void ws_open_close(ws_open_t *o)
+{
+	if (o->dial)
+		dial_next_cancel(o->d, o->dial);
+	o->dial = NULL;
+	stream_close(o->raw);
+	o->raw = NULL;
+}
+
+int ws_hop_tls(url_t *u, int tls, int insecure, const char *tls_how, tls_ctx_t **ctx, char *sni,
+               size_t snilen, char *err, size_t errlen)
+{
+	const char *name = NULL, *ca = NULL;
+
+	url_opt_str(u, "sni", &name);
+	url_opt_str(u, "ca", &ca);
+	if (tls) {
+		tls_opts_t o = {.ca_file = ca, .insecure = insecure, .alpn = "http/1.1"};
+
+		snprintf(sni, snilen, "%s", name ? name : u->host);
+		return tls_ctx_new_client(&o, ctx, err, errlen);
+	}
+	if (ca || insecure || name) {
+		snprintf(err, errlen, "options 'ca', 'insecure' and 'sni' are for %s", tls_how);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- a hop's dial ---- */
+
+static void req_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void req_finish(ws_req_t *r)
+{
+	uv_timer_stop(&r->timer);
+	uv_close((uv_handle_t *)&r->timer, req_closed);
+}
+
+static void req_on_timer(uv_timer_t *h)
+{
+	ws_req_t *r = h->data;
+
+	ws_req_answer(r, r->err);
+}
+
+void ws_req_init(ws_req_t *r, uv_loop_t *loop, dial_cb cb, void *ud,
+                 void (*on_answer)(ws_req_t *r, int err))
+{
+	r->cb = cb;
+	r->ud = ud;
+	r->on_answer = on_answer;
+	uv_timer_init(loop, &r->timer);
+	r->timer.data = r;
+}
+
+void ws_req_answer(ws_req_t *r, int err)
+{
+	if (r->answered)
+		return;
+	r->answered = 1;
+	r->on_answer(r, err);
+	if (err < 0) {
+		stream_close(r->s);
+		r->cb(r->ud, NULL, err);
+	} else {
+		r->cb(r->ud, r->s, 0);
+	}
+	req_finish(r);
+}
+
+void ws_req_answer_soon(ws_req_t *r, int err)
+{
+	r->err = err;
+	uv_timer_start(&r->timer, req_on_timer, 0, 0);
+}
+
+void ws_req_cancel(ws_req_t *r)
+{
+	if (r->answered)
+		return;
+	r->answered = 1;
+	stream_close(r->s);
+	req_finish(r);
 }
 
 /* ---- connection ---- */

@@ -33,15 +33,16 @@
  *            peer's data after it is dropped, and the peer's RST is the
  *            stream's end of data.  Then the tunnel can carry the next
  *            connection.
- *   server   listener front: [TLS] -> HTTP head -> checks -> 101 -> a
- *            tunnel; each REQ dials its target through the conn and is
+ *   server   listener front: [TLS] -> HTTP head (ws_head_t) -> checks ->
+ *            101 -> a tunnel; each REQ dials its target through the conn and is
  *            relayed; a DGM starts a UDP association instead (sent from
  *            this host).  The conn lives as long as the WebSocket.  What
  *            is not a valid request gets the decoy (tunnel/decoy.h).
  *   client   hop: idle tunnels wait in a pool and a dial takes one (REQ as
- *            a message); otherwise an opener connects [TLS], answers the
- *            dial, waits up to first-wait for the application's first
- *            bytes and sends the upgrade with REQ in the URI.
+ *            a message); otherwise an opener connects [TLS] (ws_open_t),
+ *            answers the dial (ws_req_t), waits up to first-wait for the
+ *            application's first bytes and sends the upgrade with REQ in
+ *            the URI.
  *
  * Ownership: a tunnel belongs to its server conn or to the hop (a list); a
  * wstream belongs to whoever the dial or the relay gave it to and points
@@ -64,6 +65,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "core/bytes.h"
 #include "core/conn.h"
 #include "core/crypto.h"
 #include "core/log.h"
@@ -76,8 +78,6 @@
 #include "tunnel/ws.h"
 
 #define DAT_MAX (64 * 1024) /* largest DAT payload we send */
-#define HEAD_MAX (16 * 1024)
-#define RESP_MAX (16 * 1024)
 #define LINGER_MS 2000
 #define TEXT_MAX 150 /* RST reason / error we send */
 #define RST_MAX (1 + 2 * TEXT_MAX + 3 + WSTAN_RST_PAD_MAX + WSTAN_MAC)
@@ -104,62 +104,40 @@ static void free_on_close(uv_handle_t *h)
 
 /* ================================================================ pure */
 
-static int b64_std_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* Python's base64.b64decode without validate=True: characters outside the
  * standard alphabet are skipped, a complete padding ends the input, and a
- * dangling partial quantum is an error.  Non-ASCII text is refused. */
+ * dangling partial quantum is an error.  Non-ASCII text is refused.  The
+ * characters kept are decoded four at a time by http_b64_decode. */
 static int py_b64decode(const char *in, size_t n, uint8_t *out, size_t cap)
 {
-	unsigned quad = 0, pads = 0, left = 0;
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char q[4];
+	unsigned quad = 0, pads = 0;
 	size_t o = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)in[i];
-		int v;
+		char ch = in[i];
 
-		if (ch >= 0x80)
+		if ((unsigned char)ch >= 0x80)
 			return -EINVAL;
 		if (ch == '=') {
-			if (quad >= 2 && quad + ++pads >= 4)
-				return (int)o;
+			if (quad >= 2 && quad + ++pads >= 4) {
+				memset(q + quad, '=', 4 - quad); /* fits: counted below */
+				return (int)o + http_b64_decode(q, 4, out + o, cap - o);
+			}
 			continue;
 		}
-		if ((v = b64_std_val(ch)) < 0)
+		if (!memchr(alphabet, ch, 64))
 			continue;
 		pads = 0;
-		if (quad && o >= cap)
+		if (quad && o + quad > cap) /* its byte quad - 1 has no room */
 			return -ENOSPC;
-		switch (quad) {
-		case 0:
-			left = (unsigned)v;
-			break;
-		case 1:
-			out[o++] = (uint8_t)(left << 2 | (unsigned)v >> 4);
-			left = (unsigned)v & 0xf;
-			break;
-		case 2:
-			out[o++] = (uint8_t)(left << 4 | (unsigned)v >> 2);
-			left = (unsigned)v & 3;
-			break;
-		default:
-			out[o++] = (uint8_t)(left << 6 | (unsigned)v);
-			break;
+		q[quad++] = ch;
+		if (quad == 4) {
+			o += (size_t)http_b64_decode(q, 4, out + o, cap - o);
+			quad = 0;
 		}
-		quad = (quad + 1) & 3;
 	}
 	return quad ? -EINVAL : (int)o;
 }
@@ -259,17 +237,14 @@ static void put_double(uint8_t *p, double d)
 	uint64_t v;
 
 	memcpy(&v, &d, sizeof(v));
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
+	put_be64(p, v);
 }
 
 static double get_double(const uint8_t *p)
 {
-	uint64_t v = 0;
+	uint64_t v = get_be64(p);
 	double d;
 
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
 	memcpy(&d, &v, sizeof(d));
 	return d;
 }
@@ -1049,6 +1024,7 @@ typedef struct sconn {
 	conn_t *c;
 	wsrv_t *srv;
 	http_req_t req;
+	ws_head_t hs;
 	tun_t *t;
 	wstream_t *s;   /* the request whose dial is under way */
 	relay_t *relay; /* the request being relayed, or lingering after its reset */
@@ -1061,9 +1037,7 @@ typedef struct sconn {
 
 static void srv_reject(sconn_t *w, int reason, const char *why)
 {
-	w->srv->rejected[reason]++;
-	log_info(w->c->id, "%s: %s: decoy page", w->c->peer_str, why);
-	decoy_send(w->srv->decoy, w->c, &w->req);
+	ws_head_decoy(&w->hs, w->srv->decoy, &w->srv->rejected[reason], why);
 }
 
 static void srv_relay_done(void *ud, const char *reason, uint64_t ab, uint64_t ba)
@@ -1486,12 +1460,12 @@ static void srv_upgrade(sconn_t *w, const char *wskey, int compat, const uint8_t
 		conn_set_deadline(c, s->open_timeout_ms); /* opened idle */
 }
 
-static void srv_on_request(sconn_t *w, sbuf_t *rest)
+static void srv_on_request(ws_head_t *h, sbuf_t *rest)
 {
+	sconn_t *w = h->data;
 	conn_t *c = w->c;
 	wsrv_t *s = w->srv;
-	const http_str_t *key = http_req_header(&w->req, "Sec-WebSocket-Key");
-	const http_str_t *ver = http_req_header(&w->req, "Sec-WebSocket-Version");
+	const http_str_t *key = ws_upgrade_key(&w->req);
 	const http_str_t *ck = http_req_header(&w->req, "Cookie");
 	char wskey[WS_KEY_LEN + 1], why[100];
 	uint8_t cn[WSTAN_NONCE], *raw = NULL;
@@ -1500,8 +1474,7 @@ static void srv_on_request(sconn_t *w, sbuf_t *rest)
 	int n, r, compat = 0;
 	uint64_t now_ms;
 
-	if (w->req.method != HTTP_GET || !w->req.upgrade || !ver || ver->len != 2 ||
-	    memcmp(ver->p, "13", 2) || !key || key->len != WS_KEY_LEN ||
+	if (!key || key->len != WS_KEY_LEN ||
 	    b64_decode(key->p, key->len, cn, sizeof(cn)) != WSTAN_NONCE) {
 		srv_reject(w, REJ_PROBE, "not a tunnel request");
 		goto out;
@@ -1552,67 +1525,6 @@ out:
 	free(m);
 }
 
-static void srv_hs_read(stream_t *st, sbuf_t *b)
-{
-	sconn_t *w = st->data;
-	conn_t *c = w->c;
-	size_t used = 0;
-	http_res_t r;
-
-	if (!b) {
-		conn_close(c, "client closed");
-		return;
-	}
-	r = http_req_feed(&w->req, sbuf_ptr(b), b->len, &used);
-	if (r == HTTP_MORE && w->req.len <= HEAD_MAX) {
-		sbuf_free(b);
-		return;
-	}
-	stream_read_stop(st);
-	if (r != HTTP_DONE) {
-		sbuf_free(b);
-		log_info(c->id, "%s: not HTTP (%s)", c->peer_str,
-		         w->req.error ? w->req.error : "too long");
-		w->srv->rejected[REJ_PROBE]++;
-		decoy_bad_request(c);
-		return;
-	}
-	sbuf_consume(b, used);
-	if (!b->len) {
-		sbuf_free(b);
-		b = NULL;
-	}
-	srv_on_request(w, b);
-}
-
-static void srv_hs_error(stream_t *st, int err)
-{
-	sconn_t *w = st->data;
-
-	conn_close(w->c, "client error");
-}
-
-static const stream_cbs_t srv_hs_cbs = {srv_hs_read, NULL, srv_hs_error};
-
-static void srv_read_head(sconn_t *w)
-{
-	stream_set_cbs(w->c->client, &srv_hs_cbs, w);
-	stream_read_start(w->c->client);
-}
-
-static void srv_on_tls(void *ud, stream_t *s, int err)
-{
-	sconn_t *w = ud;
-
-	if (err < 0) {
-		log_info(w->c->id, "%s: TLS handshake failed: %s", w->c->peer_str,
-		         uv_strerror(err));
-		conn_close(w->c, "tls failed");
-		return;
-	}
-	srv_read_head(w);
-}
-
 static void sconn_free(void *p)
 {
 	sconn_t *w = p;
@@ -1641,12 +1553,8 @@ static void srv_on_conn(conn_t *c)
 	http_req_init(&w->req);
 	c->front = w;
 	c->front_free = sconn_free;
-	if (s->tls) {
-		c->client = tls_server_new(c->l->loop, s->tls, c->client, NULL);
-		tls_handshake(c->client, srv_on_tls, w);
-		return;
-	}
-	srv_read_head(w);
+	w->hs = (ws_head_t){c, &w->req, &s->rejected[REJ_PROBE], srv_on_request, w};
+	ws_head_read(&w->hs, s->tls);
 }
 
 static void srv_metrics(mbuf_t *b, void *ud)
@@ -1774,29 +1682,21 @@ typedef struct wcli {
 typedef struct wreq wreq_t;
 
 struct opener {
+	ws_open_t o; /* the dial, [TLS], the upgrade */
 	wcli_t *cl;
 	tun_t *t;
-	wreq_t *q; /* the dial, until it is answered */
-	dial_t *dial;
-	stream_t *raw;
+	wreq_t *q;        /* the dial, until it is answered */
 	uv_timer_t *wait; /* first-wait */
 	target_t target;
 	uint8_t nonce[WSTAN_NONCE];
-	char wskey[WS_KEY_LEN + 1];
-	char resp[RESP_MAX + 1];
-	size_t rlen;
 	unsigned connected : 1, waited : 1, sent : 1;
 };
 
 struct wreq {
+	ws_req_t r; /* first: the request's memory goes with it */
 	wcli_t *cl;
 	wstream_t *s;
 	opener_t *op;
-	dial_cb cb;
-	void *ud;
-	uv_timer_t timer;
-	int err;
-	unsigned answered : 1;
 };
 
 /* ---- tunnels of the hop ---- */
@@ -1878,45 +1778,24 @@ static void cli_on_pool_timer(uv_timer_t *h)
 
 /* ---- requests ---- */
 
-static void req_finish(wreq_t *q)
+static void on_answer(ws_req_t *r, int err)
 {
-	uv_timer_stop(&q->timer);
-	uv_close((uv_handle_t *)&q->timer, free_on_close);
-}
+	wreq_t *q = (wreq_t *)r;
 
-static void answer(wreq_t *q, int err)
-{
-	if (q->answered)
-		return;
-	q->answered = 1;
 	if (q->op)
 		q->op->q = NULL;
 	q->op = NULL;
-	if (err < 0) {
+	if (err < 0)
 		q->cl->fails++;
-		stream_close(&q->s->s);
-		q->cb(q->ud, NULL, err);
-	} else {
+	else
 		q->cl->opens++;
-		q->cb(q->ud, &q->s->s, 0);
-	}
-	req_finish(q);
-}
-
-static void on_answer_timer(uv_timer_t *h)
-{
-	wreq_t *q = h->data;
-
-	answer(q, q->err);
 }
 
 /* ---- the opener ---- */
 
 static void opener_free(opener_t *op)
 {
-	if (op->dial)
-		dial_next_cancel(&op->cl->d, op->dial);
-	stream_close(op->raw);
+	ws_open_close(&op->o);
 	uv_close((uv_handle_t *)op->wait, (uv_close_cb)free);
 	free(op);
 }
@@ -1937,7 +1816,7 @@ static void opener_fail(opener_t *op, int err, const char *why)
 	cli_tun_drop(cl, t);
 	if (q) {
 		q->op = NULL;
-		answer(q, err);
+		ws_req_answer(&q->r, err);
 	}
 }
 
@@ -1956,60 +1835,33 @@ static void opener_cancel(opener_t *op)
 	cli_tun_drop(cl, t);
 }
 
-static void on_resp_read(stream_t *s, sbuf_t *b)
+static void on_open_fail(ws_open_t *o, int err, const char *why)
 {
-	opener_t *op = s->data;
+	opener_fail(o->data, err, why);
+}
+
+/* The 101 is right: the server's keystream, then the tunnel. */
+static void on_open_up(ws_open_t *o, sbuf_t *b)
+{
+	opener_t *op = o->data;
 	wcli_t *cl = op->cl;
 	tun_t *t = op->t;
 	wstream_t *st = t->cur;
 	uint8_t sn[WSTAN_NONCE];
-	char err[200], why[300], *end;
-	size_t n, hl;
+	stream_t *s;
 
-	if (!b) {
-		opener_fail(op, UV_ECONNRESET,
-		            "the server closed the connection during the upgrade");
-		return;
-	}
-	n = b->len < RESP_MAX - op->rlen ? b->len : RESP_MAX - op->rlen;
-	memcpy(op->resp + op->rlen, sbuf_ptr(b), n);
-	op->rlen += n;
-	op->resp[op->rlen] = 0;
-	end = strstr(op->resp, "\r\n\r\n");
-	if (!end) {
-		sbuf_free(b);
-		if (op->rlen >= RESP_MAX)
-			opener_fail(op, UV_EPROTO, "upgrade response too long");
-		return;
-	}
-	hl = (size_t)(end + 4 - op->resp);
-	sbuf_consume(b, b->len - (op->rlen - hl)); /* the rest is the WebSocket's */
-	stream_read_stop(s);
-	if (ws_client_check_response(op->resp, hl, op->wskey, NULL, NULL, 0, err, sizeof(err)) <
-	    0) {
-		sbuf_free(b);
-		snprintf(why, sizeof(why),
-		         "the server refused the tunnel (%s): wrong key, path, or clock?", err);
-		opener_fail(op, UV_EACCES, why);
-		return;
-	}
 	if (cl->enc) {
 		if (cl->compat)
 			wstan_nonce_compat(op->nonce, sn);
 		else
-			wstan_nonce_default(op->wskey, sn);
+			wstan_nonce_default(o->key, sn);
 		if (wstan_ctr_init(&t->rx, &cl->key, sn) < 0) {
 			sbuf_free(b);
 			opener_fail(op, UV_ENOMEM, "no cipher");
 			return;
 		}
 	}
-	if (!b->len) {
-		sbuf_free(b);
-		b = NULL;
-	}
-	s = op->raw;
-	op->raw = NULL;
+	s = ws_open_take(o);
 	t->op = NULL;
 	opener_free(op);
 	t->ws = ws_new(t->loop, s, b, 1, &cl->wo, &tun_ws_cbs, t);
@@ -2030,20 +1882,13 @@ static void on_resp_read(stream_t *s, sbuf_t *b)
 		wstream_update_wq(st);
 }
 
-static void on_resp_error(stream_t *s, int e)
-{
-	opener_fail(s->data, e, "connection lost during the upgrade");
-}
-
-static const stream_cbs_t resp_cbs = {on_resp_read, NULL, on_resp_error};
-
 static void send_upgrade(opener_t *op)
 {
 	wcli_t *cl = op->cl;
 	tun_t *t = op->t;
 	wstream_t *st = t->cur;
 	uint8_t first[WSTAN_FIRST_MAX], req[REQ_MAX];
-	char nb64[32], extra[160], *path, *buf;
+	char nb64[32], extra[160], *path;
 	size_t fl, plen, cap;
 	int n, tries = 0;
 
@@ -2058,9 +1903,9 @@ static void send_upgrade(opener_t *op)
 			break;
 	}
 	if (cl->compat)
-		ws_make_key(op->wskey);
+		ws_make_key(op->o.key);
 	else
-		memcpy(op->wskey, nb64, WS_KEY_LEN + 1);
+		memcpy(op->o.key, nb64, WS_KEY_LEN + 1);
 	if (cl->enc && wstan_ctr_init(&t->tx, &cl->key, op->nonce) < 0) {
 		opener_fail(op, UV_ENOMEM, "no cipher");
 		return;
@@ -2075,8 +1920,7 @@ static void send_upgrade(opener_t *op)
 	plen = strlen(cl->base) + ((size_t)n + 2) / 3 * 4 + 1;
 	path = malloc(plen);
 	cap = plen + 512;
-	buf = malloc(cap);
-	if (!path || !buf)
+	if (!path)
 		abort();
 	strcpy(path, cl->base);
 	wstan_b64url_pad(req, (size_t)n, path + strlen(cl->base));
@@ -2084,18 +1928,13 @@ static void send_upgrade(opener_t *op)
 		snprintf(extra, sizeof(extra), "%sCookie: %s=%s\r\n", NO_CACHE, cl->cookie, nb64);
 	else
 		snprintf(extra, sizeof(extra), "%s", NO_CACHE);
-	n = ws_client_request(buf, cap, cl->host_hdr, path, op->wskey, extra);
+	n = ws_open_send(&op->o, cap, cl->host_hdr, path, extra);
 	free(path);
 	if (n < 0) {
-		free(buf);
 		opener_fail(op, UV_EINVAL, "upgrade request too long");
 		return;
 	}
 	log_debug(t->id, "%s: upgrade with the request and %zu first bytes", cl->name, fl);
-	stream_set_cbs(op->raw, &resp_cbs, op);
-	stream_write(op->raw, sbuf_from(buf, (size_t)n));
-	free(buf);
-	stream_read_start(op->raw);
 }
 
 /* Send the upgrade once connected and the first bytes are in (or the wait
@@ -2119,11 +1958,13 @@ static void on_first_wait(uv_timer_t *h)
 	opener_poke(op);
 }
 
-static void opener_connected(opener_t *op)
+static void opener_connected(ws_open_t *o)
 {
+	opener_t *op = o->data;
+
 	op->connected = 1;
 	if (op->q) /* the caller gets its stream now, from the timer */
-		uv_timer_start(&op->q->timer, on_answer_timer, 0, 0);
+		ws_req_answer_soon(&op->q->r, 0);
 	if (op->cl->first_wait_ms)
 		uv_timer_start(op->wait, on_first_wait, op->cl->first_wait_ms, 0);
 	else
@@ -2131,44 +1972,17 @@ static void opener_connected(opener_t *op)
 	opener_poke(op);
 }
 
-static void on_tls(void *ud, stream_t *s, int err)
-{
-	opener_t *op = ud;
-
-	if (err < 0) {
-		opener_fail(op, err, "TLS handshake failed");
-		return;
-	}
-	opener_connected(op);
-}
-
-static void on_dialed(void *ud, stream_t *s, int err)
-{
-	opener_t *op = ud;
-	wcli_t *cl = op->cl;
-	char why[400];
-
-	op->dial = NULL;
-	if (err < 0) {
-		snprintf(why, sizeof(why), "cannot reach %s:%u: %s", cl->d.server.host,
-		         cl->d.server.port, uv_strerror(err));
-		opener_fail(op, err, why);
-		return;
-	}
-	op->raw = s;
-	s->id = op->t->id;
-	if (cl->tls) {
-		op->raw = tls_client_new(cl->d.loop, cl->tls, s, cl->sni[0] ? cl->sni : NULL);
-		tls_handshake(op->raw, on_tls, op);
-		return;
-	}
-	opener_connected(op);
-}
+static const ws_open_ops_t open_ops = {
+    opener_connected,
+    on_open_up,
+    on_open_fail,
+    NULL,
+    "the server closed the connection during the upgrade",
+    "the server refused the tunnel (%s): wrong key, path, or clock?"};
 
 static opener_t *opener_start(wcli_t *cl, tun_t *t, wreq_t *q, const target_t *target)
 {
 	opener_t *op = calloc(1, sizeof(*op));
-	dial_opts_t o = {.id = t->id};
 
 	if (!op)
 		abort();
@@ -2183,8 +1997,7 @@ static opener_t *opener_start(wcli_t *cl, tun_t *t, wreq_t *q, const target_t *t
 	op->wait->data = op;
 	t->op = op;
 	q->op = op;
-	op->dial = dial_next(&cl->d, &o, on_dialed, op);
-	if (!op->dial) {
+	if (ws_open_start(&op->o, &cl->d, cl->tls, cl->sni, t->id, &open_ops, op) < 0) {
 		t->op = NULL;
 		q->op = NULL;
 		uv_close((uv_handle_t *)op->wait, (uv_close_cb)free);
@@ -2211,31 +2024,29 @@ static dial_t *cli_dial(dialer_t *d, const target_t *tg, const dial_opts_t *o, d
 	wreq_t *q = calloc(1, sizeof(*q));
 	uint8_t req[REQ_MAX];
 	tun_t *t;
-	int n;
+	int n, err = 0;
 
 	if (!q)
 		abort();
+	ws_req_init(&q->r, d->loop, cb, ud, on_answer);
 	q->cl = cl;
-	q->cb = cb;
-	q->ud = ud;
-	uv_timer_init(d->loop, &q->timer);
-	q->timer.data = q;
 	q->s = wstream_new(d->loop, o->id);
+	q->r.s = &q->s->s;
 	if ((t = pool_take(cl))) {
 		t->id = o->id;
 		n = wstan_req_build(&t->tx, &cl->key, 0, wall_s(), tg, NULL, 0, req, sizeof(req));
 		if (n < 0) {
 			cli_on_idle(t); /* nothing was sent: back it goes */
-			q->err = UV_EINVAL;
+			err = UV_EINVAL;
 		} else {
 			tun_bind(t, q->s);
 			if (ws_send(t->ws, WS_OP_BINARY, sbuf_from(req, (size_t)n)) < 0)
-				q->err = UV_ECONNRESET; /* its close is on its way */
+				err = UV_ECONNRESET; /* its close is on its way */
 			else
 				cl->reused++;
 			log_debug(o->id, "%s: request through a pooled tunnel", cl->name);
 		}
-		uv_timer_start(&q->timer, on_answer_timer, 0, 0);
+		ws_req_answer_soon(&q->r, err);
 		return (dial_t *)q;
 	}
 	t = tun_new(d->loop, o->id, &cl->key, 1, &cli_tun_cbs, cl);
@@ -2244,21 +2055,14 @@ static dial_t *cli_dial(dialer_t *d, const target_t *tg, const dial_opts_t *o, d
 	if (!opener_start(cl, t, q, tg)) {
 		wstream_detach(q->s, 0);
 		cli_tun_drop(cl, t);
-		q->err = UV_ENOMEM;
-		uv_timer_start(&q->timer, on_answer_timer, 0, 0);
+		ws_req_answer_soon(&q->r, UV_ENOMEM);
 	}
 	return (dial_t *)q;
 }
 
 static void cli_cancel(dialer_t *d, dial_t *req)
 {
-	wreq_t *q = (wreq_t *)req;
-
-	if (q->answered)
-		return;
-	q->answered = 1;
-	stream_close(&q->s->s); /* an opener under way goes with it */
-	req_finish(q);
+	ws_req_cancel(&((wreq_t *)req)->r); /* an opener under way goes with it */
 }
 
 static void cli_free(dialer_t *d)
@@ -2306,7 +2110,7 @@ int wstan_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, cha
                   size_t errlen)
 {
 	wcli_t *cl = calloc(1, sizeof(*cl));
-	const char *key = NULL, *host = NULL, *sni = NULL, *ca = NULL, *cookie = NULL;
+	const char *key = NULL, *host = NULL, *cookie = NULL;
 	uint64_t pool = 16, ping = 30000, dead = 90000;
 	int tls = 0, insecure = 0, port, r;
 	const char *br0, *br1;
@@ -2356,8 +2160,6 @@ int wstan_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, cha
 	if (cookie)
 		cl->compat = 1;
 	url_opt_str(u, "host", &host);
-	url_opt_str(u, "sni", &sni);
-	url_opt_str(u, "ca", &ca);
 	if (host && strpbrk(host, "\r\n")) {
 		snprintf(err, errlen, "option 'host': one line");
 		goto fail;
@@ -2372,16 +2174,9 @@ int wstan_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, cha
 	}
 	snprintf(cl->base, sizeof(cl->base), "%s%s", u->path[0] ? u->path : "/",
 	         u->path[0] && u->path[strlen(u->path) - 1] != '/' ? "/" : "");
-	if (tls) {
-		tls_opts_t o = {.ca_file = ca, .insecure = insecure, .alpn = "http/1.1"};
-
-		snprintf(cl->sni, sizeof(cl->sni), "%s", sni ? sni : u->host);
-		if ((r = tls_ctx_new_client(&o, &cl->tls, err, errlen)) < 0)
-			goto fail;
-	} else if (ca || insecure || sni) {
-		snprintf(err, errlen, "options 'ca', 'insecure' and 'sni' are for tls=1");
+	r = ws_hop_tls(u, tls, insecure, "tls=1", &cl->tls, cl->sni, sizeof(cl->sni), err, errlen);
+	if (r < 0)
 		goto fail;
-	}
 	metrics_register(cli_metrics, cl);
 	uv_timer_start(&cl->pool_timer, cli_on_pool_timer, 5000, 5000);
 	uv_unref((uv_handle_t *)&cl->pool_timer);

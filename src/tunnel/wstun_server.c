@@ -1,8 +1,9 @@
 /* wstun_server: accepts WebSocket tunnels and dials their targets.
  *
- * Per connection: [TLS handshake] -> HTTP request head -> either a valid
- * upgrade with an authentic, fresh, unseen open token (101, then the
- * tunnel) or anything else (the decoy: what a plain web server would show).
+ * Per connection: [TLS handshake] -> HTTP request head (tunnel/ws.h's
+ * ws_head_t) -> either a valid upgrade with an authentic, fresh, unseen
+ * open token (101, then the tunnel) or anything else (the decoy: what a
+ * plain web server would show).
  * A token with an open request dials at once; a pooled connection waits
  * for its OPEN record.  After OPEN_OK the conn relays the tunnel stream to
  * the target like any other listener.
@@ -27,11 +28,9 @@
 #include "tunnel/decoy.h"
 #include "tunnel/wstun.h"
 
-#define HEAD_MAX (16 * 1024)
-
 enum { REJ_PROBE, REJ_MALFORMED, REJ_AUTH, REJ_SKEW, REJ_REPLAY, REJ_FULL, REJ_N };
-static const char *const rej_names[REJ_N] = {"probe", "malformed", "auth", "skew", "replay",
-					     "replay_cache_full"};
+static const char *const rej_names[REJ_N] = {"probe", "malformed", "auth",
+                                             "skew",  "replay",    "replay_cache_full"};
 
 typedef struct wsrv {
 	wstun_keys_t keys;
@@ -50,6 +49,7 @@ typedef struct wconn {
 	conn_t *c;
 	wsrv_t *srv;
 	http_req_t req;
+	ws_head_t hs;
 	wstun_t *t;
 	uint8_t first[WSTUN_FIRST_MAX];
 	size_t first_len;
@@ -68,9 +68,7 @@ static uint64_t wall_ms(void)
 
 static void send_decoy(wconn_t *w, int reason, const char *why)
 {
-	w->srv->rejected[reason]++;
-	log_info(w->c->id, "%s: %s: decoy page", w->c->peer_str, why);
-	decoy_send(w->srv->decoy, w->c, &w->req);
+	ws_head_decoy(&w->hs, w->srv->decoy, &w->srv->rejected[reason], why);
 }
 
 /* ---- the tunnel ---- */
@@ -235,12 +233,12 @@ static void upgrade(wconn_t *w, const wstun_token_t *tok, sbuf_t *rest)
 	}
 }
 
-static void on_request(wconn_t *w, sbuf_t *rest)
+static void on_request(ws_head_t *h, sbuf_t *rest)
 {
+	wconn_t *w = h->data;
 	conn_t *c = w->c;
 	wsrv_t *s = w->srv;
 	const http_str_t *ck = http_req_header(&w->req, "Cookie");
-	const http_str_t *ver = http_req_header(&w->req, "Sec-WebSocket-Version");
 	char tok64[(WSTUN_TOKEN_MAX * 4) / 3 + 8];
 	uint8_t raw[WSTUN_TOKEN_MAX];
 	wstun_token_t *tok;
@@ -248,6 +246,7 @@ static void on_request(wconn_t *w, sbuf_t *rest)
 	uint64_t now = wall_ms();
 	int n, r;
 
+	conn_handshake_done(c);
 	apply_xff(w);
 	if (s->trust_xff && !acl_permits(&c->l->clients, (struct sockaddr *)&c->peer)) {
 		sbuf_free(rest);
@@ -255,10 +254,10 @@ static void on_request(wconn_t *w, sbuf_t *rest)
 		conn_close(c, "client not allowed");
 		return;
 	}
-	if (w->req.method != HTTP_GET || !w->req.upgrade || !http_req_header(&w->req, "Sec-WebSocket-Key") ||
-	    !ver || ver->len != 2 || memcmp(ver->p, "13", 2) || !ck ||
-	    w->req.target.len < plen || memcmp(w->req.target.p, s->path, plen) ||
-	    (w->req.target.len > plen && w->req.target.p[plen] != '?' && s->path[plen - 1] != '/')) {
+	if (!ws_upgrade_key(&w->req) || !ck || w->req.target.len < plen ||
+	    memcmp(w->req.target.p, s->path, plen) ||
+	    (w->req.target.len > plen && w->req.target.p[plen] != '?' &&
+	     s->path[plen - 1] != '/')) {
 		sbuf_free(rest);
 		send_decoy(w, REJ_PROBE, "not a tunnel request");
 		return;
@@ -275,82 +274,22 @@ static void on_request(wconn_t *w, sbuf_t *rest)
 	r = wstun_token_parse(&s->keys, raw, (size_t)n, tok);
 	if (r < 0) {
 		send_decoy(w, r == -EBADMSG ? REJ_AUTH : REJ_MALFORMED,
-			   r == -EBADMSG ? "token not authentic (wrong key?)" : "malformed token");
+		           r == -EBADMSG ? "token not authentic (wrong key?)" : "malformed token");
 	} else if (tok->ts_ms + s->skew_ms < now || tok->ts_ms > now + s->skew_ms ||
-		   (now < s->start_ms + s->skew_ms && tok->ts_ms + 1000 < s->start_ms)) {
+	           (now < s->start_ms + s->skew_ms && tok->ts_ms + 1000 < s->start_ms)) {
 		/* the last test: a token older than this process may have been
 		 * seen by the one before it, whose replay cache is gone */
 		send_decoy(w, REJ_SKEW, "token timestamp outside the window");
-	} else if ((r = replay_check_add(s->replay, tok->nonce, now, now + 2 * s->skew_ms)) != REPLAY_NEW) {
+	} else if ((r = replay_check_add(s->replay, tok->nonce, now, now + 2 * s->skew_ms)) !=
+	           REPLAY_NEW) {
 		send_decoy(w, r == REPLAY_SEEN ? REJ_REPLAY : REJ_FULL,
-			   r == REPLAY_SEEN ? "replayed token" : "replay cache full");
+		           r == REPLAY_SEEN ? "replayed token" : "replay cache full");
 	} else {
 		upgrade(w, tok, rest);
 		rest = NULL;
 	}
 	sbuf_free(rest);
 	free(tok);
-}
-
-static void hs_read(stream_t *st, sbuf_t *b)
-{
-	wconn_t *w = st->data;
-	conn_t *c = w->c;
-	size_t used = 0;
-	http_res_t r;
-
-	if (!b) {
-		conn_close(c, "client closed");
-		return;
-	}
-	r = http_req_feed(&w->req, sbuf_ptr(b), b->len, &used);
-	if (r == HTTP_MORE && w->req.len <= HEAD_MAX) {
-		sbuf_free(b);
-		return;
-	}
-	stream_read_stop(st);
-	if (r != HTTP_DONE) {
-		sbuf_free(b);
-		/* random bytes or an oversized head: a web server's 400 */
-		log_info(c->id, "%s: not HTTP (%s)", c->peer_str, w->req.error ? w->req.error : "too long");
-		w->srv->rejected[REJ_PROBE]++;
-		decoy_bad_request(c);
-		return;
-	}
-	conn_handshake_done(c);
-	sbuf_consume(b, used);
-	if (!b->len) {
-		sbuf_free(b);
-		b = NULL;
-	}
-	on_request(w, b);
-}
-
-static void hs_error(stream_t *st, int err)
-{
-	wconn_t *w = st->data;
-
-	conn_close(w->c, "client error");
-}
-
-static const stream_cbs_t hs_cbs = {hs_read, NULL, hs_error};
-
-static void read_head(wconn_t *w)
-{
-	stream_set_cbs(w->c->client, &hs_cbs, w);
-	stream_read_start(w->c->client);
-}
-
-static void on_tls(void *ud, stream_t *s, int err)
-{
-	wconn_t *w = ud;
-
-	if (err < 0) {
-		log_info(w->c->id, "%s: TLS handshake failed: %s", w->c->peer_str, uv_strerror(err));
-		conn_close(w->c, "tls failed");
-		return;
-	}
-	read_head(w);
 }
 
 static void ws_on_conn(conn_t *c)
@@ -365,12 +304,8 @@ static void ws_on_conn(conn_t *c)
 	http_req_init(&w->req);
 	c->front = w;
 	c->front_free = wconn_free;
-	if (s->tls) {
-		c->client = tls_server_new(c->l->loop, s->tls, c->client, NULL);
-		tls_handshake(c->client, on_tls, w);
-		return;
-	}
-	read_head(w);
+	w->hs = (ws_head_t){c, &w->req, &s->rejected[REJ_PROBE], on_request, w};
+	ws_head_read(&w->hs, s->tls);
 }
 
 /* ---- set-up ---- */
@@ -380,14 +315,14 @@ static void metrics_fn(mbuf_t *b, void *ud)
 	wsrv_t *s = ud;
 
 	mbuf_printf(b, "sluice_ws_tunnels_active{listener=\"%s\"} %llu\n", s->l->name,
-		    (unsigned long long)s->active);
+	            (unsigned long long)s->active);
 	mbuf_printf(b, "sluice_ws_opens_total{listener=\"%s\"} %llu\n", s->l->name,
-		    (unsigned long long)s->opens);
+	            (unsigned long long)s->opens);
 	for (int i = 0; i < REJ_N; i++)
 		mbuf_printf(b, "sluice_ws_rejected_total{listener=\"%s\",reason=\"%s\"} %llu\n",
-			    s->l->name, rej_names[i], (unsigned long long)s->rejected[i]);
+		            s->l->name, rej_names[i], (unsigned long long)s->rejected[i]);
 	mbuf_printf(b, "sluice_ws_replay_cache_entries{listener=\"%s\"} %zu\n", s->l->name,
-		    replay_size(s->replay));
+	            replay_size(s->replay));
 }
 
 static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
@@ -412,7 +347,8 @@ static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	if (key_parse(key, k, &klen) < 0) {
-		snprintf(err, errlen, "option 'key': not base64 of 16 to 64 bytes (use `sluice keygen`)");
+		snprintf(err, errlen,
+		         "option 'key': not base64 of 16 to 64 bytes (use `sluice keygen`)");
 		return -EINVAL;
 	}
 	wstun_keys_init(&s->keys, k, klen);
@@ -432,8 +368,10 @@ static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 	s->path = strdup(u->path[0] ? u->path : "/");
 	if (tls) {
 		tls_opts_t o = {0};
-		if (url_opt_str(u, "cert", &cert) <= 0 || url_opt_str(u, "certkey", &certkey) <= 0) {
-			snprintf(err, errlen, "wss:// needs options 'cert' and 'certkey' (PEM files)");
+		if (url_opt_str(u, "cert", &cert) <= 0 ||
+		    url_opt_str(u, "certkey", &certkey) <= 0) {
+			snprintf(err, errlen,
+			         "wss:// needs options 'cert' and 'certkey' (PEM files)");
 			return -EINVAL;
 		}
 		o.cert_file = cert;
@@ -445,8 +383,14 @@ static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 	return 0;
 }
 
-static int ws_init(listener_t *l, char *err, size_t errlen) { return ws_init_common(l, 0, err, errlen); }
-static int wss_init(listener_t *l, char *err, size_t errlen) { return ws_init_common(l, 1, err, errlen); }
+static int ws_init(listener_t *l, char *err, size_t errlen)
+{
+	return ws_init_common(l, 0, err, errlen);
+}
+static int wss_init(listener_t *l, char *err, size_t errlen)
+{
+	return ws_init_common(l, 1, err, errlen);
+}
 
 static void ws_free_front(listener_t *l)
 {
@@ -462,15 +406,15 @@ static void ws_free_front(listener_t *l)
 }
 
 const front_ops_t ws_front_ops = {
-	.scheme = "ws",
-	.init = ws_init,
-	.on_conn = ws_on_conn,
-	.free = ws_free_front,
+    .scheme = "ws",
+    .init = ws_init,
+    .on_conn = ws_on_conn,
+    .free = ws_free_front,
 };
 
 const front_ops_t wss_front_ops = {
-	.scheme = "wss",
-	.init = wss_init,
-	.on_conn = ws_on_conn,
-	.free = ws_free_front,
+    .scheme = "wss",
+    .init = wss_init,
+    .on_conn = ws_on_conn,
+    .free = ws_free_front,
 };
