@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/tunkey.h"
 #include "core/metrics.h"
 #include "core/tls.h"
 #include "front/socks_proto.h"
@@ -444,7 +445,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
                    size_t errlen, int tls)
 {
 	wcli_t *cl = calloc(1, sizeof(*cl));
-	const char *key = NULL, *enc = NULL, *host = NULL;
+	const char *enc = NULL, *host = NULL;
 	uint8_t k[KEY_MAX];
 	size_t klen;
 	uint64_t pool = 0, ping = 30000, dead = 90000;
@@ -470,15 +471,8 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	snprintf(cl->name, sizeof(cl->name), "%s://%s%s%s:%d%s", u->scheme,
 	         strchr(u->host, ':') ? "[" : "", u->host, strchr(u->host, ':') ? "]" : "", port,
 	         u->path);
-	if (url_opt_str(u, "key", &key) <= 0) {
-		snprintf(err, errlen, "option 'key' is required (the server's key)");
+	if ((r = tunkey_get(u, 0, k, &klen, err, errlen)) < 0)
 		goto fail;
-	}
-	if (key_parse(key, k, &klen) < 0) {
-		snprintf(err, errlen,
-		         "option 'key': not base64 of 16 to 64 bytes (use `sluice keygen`)");
-		goto fail;
-	}
 	wstun_keys_init(&cl->keys, k, klen);
 	if ((r = url_opt_uint(u, "pool", 64, &pool, err, errlen)) < 0 ||
 	    (r = url_opt_duration(u, "pool-idle", &cl->pool_idle_ms, err, errlen)) < 0 ||

@@ -21,6 +21,7 @@
 
 #include "core/conn.h"
 #include "core/log.h"
+#include "core/tunkey.h"
 #include "core/replay.h"
 #include "core/tls.h"
 #include "front/http_proto.h"
@@ -329,7 +330,7 @@ static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 {
 	wsrv_t *s = calloc(1, sizeof(*s));
 	url_t *u = l->url;
-	const char *key = NULL, *cert = NULL, *certkey = NULL, *decoy = NULL;
+	const char *cert = NULL, *certkey = NULL, *decoy = NULL;
 	uint8_t k[KEY_MAX];
 	size_t klen;
 	uint64_t cache = 65536, ping = 30000, dead = 90000, maxmsg = 1 << 20;
@@ -342,15 +343,8 @@ static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 	s->skew_ms = 120000;
 	s->open_timeout_ms = 600000;
 	s->start_ms = wall_ms();
-	if (url_opt_str(u, "key", &key) <= 0) {
-		snprintf(err, errlen, "option 'key' is required (make one with `sluice keygen`)");
-		return -EINVAL;
-	}
-	if (key_parse(key, k, &klen) < 0) {
-		snprintf(err, errlen,
-		         "option 'key': not base64 of 16 to 64 bytes (use `sluice keygen`)");
-		return -EINVAL;
-	}
+	if ((r = tunkey_get(u, 1, k, &klen, err, errlen)) < 0)
+		return r;
 	wstun_keys_init(&s->keys, k, klen);
 	if ((r = url_opt_duration(u, "skew", &s->skew_ms, err, errlen)) < 0 ||
 	    (r = url_opt_duration(u, "open-timeout", &s->open_timeout_ms, err, errlen)) < 0 ||

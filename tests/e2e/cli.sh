@@ -119,6 +119,15 @@ start keyfile "$SLUICE" -L "socks5://127.0.0.1:$kf" -F "sctp+udp://127.0.0.1:$ks
 wait_port "$kf"
 check "keyfile= names the same key" bash -c \
 	"curl -fsS -m 10 --socks5-hostname 127.0.0.1:$kf http://127.0.0.1:$web/ | grep -q hello-precedence"
+# the WebSocket tunnel takes the same key options
+wsp=$(free_port)
+wsc=$(free_port)
+HOME=$kh start keyws "$SLUICE" -L "ws://127.0.0.1:$wsp"
+wait_port "$wsp"
+HOME=$kh start keywsc "$SLUICE" -L "socks5://127.0.0.1:$wsc" -F "ws://127.0.0.1:$wsp"
+wait_port "$wsc"
+check "ws://: a keyless client and server share the default key file" bash -c \
+	"curl -fsS -m 10 --socks5-hostname 127.0.0.1:$wsc http://127.0.0.1:$web/ | grep -q hello-precedence"
 expect_usage "key= and keyfile= together: refused" "give one of them" \
 	-L "sctp+udp://127.0.0.1:$ks?key=$("$SLUICE" keygen)&keyfile=$T/nokey"
 expect_usage "a missing keyfile= is named" "$T/nokey" -L "sctp+udp://127.0.0.1:$ks?keyfile=$T/nokey"
