@@ -33,10 +33,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A TCP port nobody listens on right now.
+# A TCP port nobody listens on right now, and not one this test was given
+# before (the kernel may hand the same free port out twice; $T/ports keeps
+# what each call returned, as the calls run in subshells).
 free_port() {
-	python3 -c 'import socket
-s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+	python3 -c 'import socket, sys
+used = set(open(sys.argv[1]).read().split()) if __import__("os").path.exists(sys.argv[1]) else set()
+for _ in range(100):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = str(s.getsockname()[1]); s.close()
+    if p not in used:
+        break
+open(sys.argv[1], "a").write(p + "\n")
+print(p)' "$T/ports"
 }
 
 # start NAME CMD...: run CMD in the background, log to $T/NAME.log.
