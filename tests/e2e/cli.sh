@@ -6,6 +6,13 @@
 out=$("$SLUICE" --version)
 check "--version prints the version" grep -Eq '^sluice [0-9]+\.[0-9]+' <<<"$out"
 check "--help exits 0 and lists listeners" bash -c "'$SLUICE' --help | grep -q proxy://"
+# every listener and hop type the registry knows is named in --help
+help=$("$SLUICE" --help)
+missing=""
+for scheme in $(sed -n 's/^\t{"\([a-z0-9+]*\)", .*/\1/p' "$SRCDIR/src/core/registry.c" | sort -u); do
+	grep -q -- "$scheme://" <<<"$help" || missing="$missing $scheme"
+done
+check_eq "--help names every scheme in src/core/registry.c" "" "$missing"
 
 # expect_usage DESC NEEDLE ARGS...: exit status 2 and NEEDLE on stderr
 expect_usage() {
