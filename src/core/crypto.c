@@ -51,7 +51,7 @@ static size_t encode(const uint8_t *in, size_t n, char *out, const char *alpha, 
 size_t b64_encode(const uint8_t *in, size_t n, char *out) { return encode(in, n, out, b64std, 1); }
 size_t b64url_encode(const uint8_t *in, size_t n, char *out) { return encode(in, n, out, b64url, 0); }
 
-static int b64val(char c)
+int b64_value(char c, int url)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -59,9 +59,9 @@ static int b64val(char c)
 		return c - 'a' + 26;
 	if (c >= '0' && c <= '9')
 		return c - '0' + 52;
-	if (c == '+' || c == '-')
+	if (c == '+' || (url && c == '-'))
 		return 62;
-	if (c == '/' || c == '_')
+	if (c == '/' || (url && c == '_'))
 		return 63;
 	return -1;
 }
@@ -75,7 +75,7 @@ int b64_decode(const char *in, size_t n, uint8_t *out, size_t outlen)
 	while (n && in[n - 1] == '=')
 		n--;
 	for (size_t i = 0; i < n; i++) {
-		int v = b64val(in[i]);
+		int v = b64_value(in[i], 1);
 		if (v < 0)
 			return -EINVAL;
 		acc = acc << 6 | (uint32_t)v;

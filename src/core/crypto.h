@@ -33,5 +33,8 @@ void random_bytes(void *p, size_t n);
 size_t b64_encode(const uint8_t *in, size_t n, char *out);
 size_t b64url_encode(const uint8_t *in, size_t n, char *out);
 int b64_decode(const char *in, size_t n, uint8_t *out, size_t outlen);
+/* One character's value: the standard alphabet, and with url the URL-safe
+ * one's '-' and '_' too; -1 for anything else. */
+int b64_value(char c, int url);
 
 #endif

@@ -20,6 +20,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/crypto.h"
+
 enum { RQ_HEAD, RQ_BODY, RQ_DONE, RQ_ERROR };
 
 #define URL_UNSET ((size_t)-1)
@@ -684,21 +686,6 @@ http_res_t http_resp_eof(http_resp_t *r)
 
 /* ---- Basic credentials ---- */
 
-static int b64_val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 int http_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap)
 {
 	size_t o = 0;
@@ -715,7 +702,7 @@ int http_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap)
 			}
 			if (pad) /* data after padding */
 				return -EINVAL;
-			v[k] = b64_val((unsigned char)in[i + k]);
+			v[k] = b64_value(in[i + k], 0);
 			if (v[k] < 0)
 				return -EINVAL;
 		}
