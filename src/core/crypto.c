@@ -92,6 +92,16 @@ int b64_decode(const char *in, size_t n, uint8_t *out, size_t outlen)
 	return (int)o;
 }
 
+int tunnel_keys_init(tunnel_keys_t *k, const uint8_t *key, size_t len, const char *salt)
+{
+	if (len < 16 || len > KEY_MAX)
+		return -EINVAL;
+	memcpy(k->master, key, len);
+	k->mlen = len;
+	return hkdf_sha256(key, len, (const uint8_t *)salt, strlen(salt), "auth", k->auth,
+	                   sizeof(k->auth));
+}
+
 int key_parse(const char *s, uint8_t *key, size_t *len)
 {
 	int n = b64_decode(s, strlen(s), key, KEY_MAX);

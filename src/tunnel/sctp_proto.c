@@ -18,13 +18,7 @@ const char *sctpp_type_name(uint8_t type)
 
 int sctpp_keys_init(sctpp_keys_t *k, const uint8_t *key, size_t len)
 {
-	static const uint8_t salt[] = "sluice/sctp/1";
-
-	if (len < 16 || len > KEY_MAX)
-		return -EINVAL;
-	memcpy(k->master, key, len);
-	k->mlen = len;
-	return hkdf_sha256(key, len, salt, sizeof(salt) - 1, "auth", k->auth, sizeof(k->auth));
+	return tunnel_keys_init(k, key, len, "sluice/sctp/1");
 }
 
 int sctpp_stream_key(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE],

@@ -59,11 +59,7 @@ enum {
 
 const char *sctpp_type_name(uint8_t type);
 
-typedef struct sctpp_keys {
-	uint8_t master[KEY_MAX];
-	size_t mlen;
-	uint8_t auth[32];
-} sctpp_keys_t;
+typedef tunnel_keys_t sctpp_keys_t;
 
 int sctpp_keys_init(sctpp_keys_t *k, const uint8_t *key, size_t len);
 /* s2c = 0: client-to-server key of (sid, gen); else server-to-client. */

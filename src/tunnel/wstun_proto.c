@@ -8,13 +8,7 @@
 
 int wstun_keys_init(wstun_keys_t *k, const uint8_t *key, size_t len)
 {
-	static const uint8_t salt[] = "sluice/ws/1";
-
-	if (len < 16 || len > KEY_MAX)
-		return -EINVAL;
-	memcpy(k->master, key, len);
-	k->mlen = len;
-	return hkdf_sha256(key, len, salt, sizeof(salt) - 1, "auth", k->auth, sizeof(k->auth));
+	return tunnel_keys_init(k, key, len, "sluice/ws/1");
 }
 
 int wstun_dir_key(const wstun_keys_t *k, const uint8_t cn[WSTUN_NONCE], const uint8_t *sn,

@@ -47,11 +47,7 @@ enum {
 	WSTUN_REC_EOF = 5,       /* no more data from this side (half-close) */
 };
 
-typedef struct wstun_keys {
-	uint8_t master[KEY_MAX];
-	size_t mlen;
-	uint8_t auth[32];
-} wstun_keys_t;
+typedef tunnel_keys_t wstun_keys_t;
 
 int wstun_keys_init(wstun_keys_t *k, const uint8_t *key, size_t len);
 /* sn == NULL: the client-to-server key; else server-to-client. */
