@@ -30,53 +30,53 @@
 extern char **environ;
 
 static const char usage[] =
-	"usage: sluice [options] -L URL [-L URL ...] [-F URL ...]\n"
-	"       sluice check [-c FILE] [options]\n"
-	"       sluice keygen\n"
-	"       sluice pt [-v|-q] [--log-file FILE]   Tor pluggable transport (reads TOR_PT_*)\n"
-	"       sluice vpn-user add FILE NAME [ADDRESS]   add a VPN user (password on stdin)\n"
-	"\n"
-	"Carries TCP connections through proxies and tunnels, in userspace.\n"
-	"\n"
-	"  -L URL             listen (repeatable); all listeners share the chain\n"
-	"  -F URL             forward through this hop (repeatable, in order)\n"
-	"  -c FILE            read the configuration from a YAML file\n"
-	"  -v, -q             more / less logging (err warn info debug trace)\n"
-	"      --log-level L  set the log level\n"
-	"      --metrics ADDR serve /metrics and /health on IP:PORT\n"
-	"      --drain D      on SIGINT/SIGTERM, wait up to D for connections (5s)\n"
-	"  -h, --help         this text\n"
-	"  -V, --version      print the version\n"
-	"\n"
-	"Listeners:\n"
-	"  proxy://IP:PORT              SOCKS4/4a/5 and HTTP proxy on one port\n"
-	"  socks5://[user:pass@]IP:PORT SOCKS5 (socks4://, socks:// for 4/4a/5)\n"
-	"  http://[user:pass@]IP:PORT   HTTP proxy (CONNECT and absolute-form)\n"
-	"  tcp://IP:PORT/HOST:PORT      port forward\n"
-	"  ws://IP:PORT[/path]?key=KEY  WebSocket tunnel server (wss://...&cert=&certkey=)\n"
-	"  wstan://IP:PORT?key=KEY      wstan 0.5 compatible server\n"
-	"  sctp+udp://IP:PORT[?key=KEY] SCTP tunnel server over UDP (sctp:// on native SCTP)\n"
-	"  ppp+tcp://IP:PORT?users=F    PPP gateway (also ppp:///dev/tty, ppp+unix://, ppp+stdio://)\n"
-	"  vpn://IP:PORT?users=F&net=CIDR  UDP VPN server (rootless NAT, or &tun=NAME)\n"
-	"  tun://NAME                   TUN device for the vpn:// hop (root)\n"
-	"Hops:\n"
-	"  socks5://[user:pass@]HOST:PORT (also socks5h://, socks4://, socks4a://),\n"
-	"  http://[user:pass@]HOST:PORT\n"
-	"  ws://HOST:PORT[/path]?key=KEY, wss://HOST:PORT[/path]?key=KEY[&ca=FILE]\n"
-	"  wstan://HOST:PORT?key=KEY, ppp+tcp://[user:pass@]HOST:PORT, ppp+unix://[user:pass@]/PATH\n"
-	"  sctp+udp://HOST:PORT[?key=KEY], sctp://HOST:PORT[?key=KEY] (SCTP tunnel, first hop)\n"
-	"  sstp://user:pass@HOST[:PORT][?ca=FILE|insecure=1|pin=SHA256] (SSTP VPN), ppp+stdio://\n"
-	"  vpn://user:pass@HOST:PORT[?pub=KEY] (UDP VPN, first hop)\n"
-	"Tunnel keys (ws, wss, sctp): key=KEY, keyfile=FILE, or else the default\n"
-	"key file ~/.config/sluice/key ($SLUICE_KEY_FILE), which a server makes.\n"
-	"\n"
-	"Listener options (?key=value&...): allow, deny, allow-target, deny-target\n"
-	"(CIDR lists), max-conns, rate, burst, connect-timeout, idle-timeout,\n"
-	"handshake-timeout.\n"
-	"\n"
-	"Precedence: command line > SLUICE_* environment > -c FILE.\n"
-	"Environment: SLUICE_LISTEN, SLUICE_FORWARD (space-separated URLs),\n"
-	"SLUICE_LOG, SLUICE_METRICS, SLUICE_DRAIN.\n";
+    "usage: sluice [options] -L URL [-L URL ...] [-F URL ...]\n"
+    "       sluice check [-c FILE] [options]\n"
+    "       sluice keygen\n"
+    "       sluice pt [-v|-q] [--log-file FILE]   Tor pluggable transport (reads TOR_PT_*)\n"
+    "       sluice vpn-user add FILE NAME [ADDRESS]   add a VPN user (password on stdin)\n"
+    "\n"
+    "Carries TCP connections through proxies and tunnels, in userspace.\n"
+    "\n"
+    "  -L URL             listen (repeatable); all listeners share the chain\n"
+    "  -F URL             forward through this hop (repeatable, in order)\n"
+    "  -c FILE            read the configuration from a YAML file\n"
+    "  -v, -q             more / less logging (err warn info debug trace)\n"
+    "      --log-level L  set the log level\n"
+    "      --metrics ADDR serve /metrics and /health on IP:PORT\n"
+    "      --drain D      on SIGINT/SIGTERM, wait up to D for connections (5s)\n"
+    "  -h, --help         this text\n"
+    "  -V, --version      print the version\n"
+    "\n"
+    "Listeners:\n"
+    "  proxy://IP:PORT              SOCKS4/4a/5 and HTTP proxy on one port\n"
+    "  socks5://[user:pass@]IP:PORT SOCKS5 (socks4://, socks:// for 4/4a/5)\n"
+    "  http://[user:pass@]IP:PORT   HTTP proxy (CONNECT and absolute-form)\n"
+    "  tcp://IP:PORT/HOST:PORT      port forward\n"
+    "  ws://IP:PORT[/path]?key=KEY  WebSocket tunnel server (wss://...&cert=&certkey=)\n"
+    "  wstan://IP:PORT?key=KEY      wstan 0.5 compatible server\n"
+    "  sctp+udp://IP:PORT[?key=KEY] SCTP tunnel server over UDP (sctp:// on native SCTP)\n"
+    "  ppp+tcp://IP:PORT?users=F    PPP gateway (also ppp:///dev/tty, ppp+unix://, ppp+stdio://)\n"
+    "  vpn://IP:PORT?users=F&net=CIDR  UDP VPN server (rootless NAT, or &tun=NAME)\n"
+    "  tun://NAME                   TUN device for the vpn:// hop (root)\n"
+    "Hops:\n"
+    "  socks5://[user:pass@]HOST:PORT (also socks5h://, socks4://, socks4a://),\n"
+    "  http://[user:pass@]HOST:PORT\n"
+    "  ws://HOST:PORT[/path]?key=KEY, wss://HOST:PORT[/path]?key=KEY[&ca=FILE]\n"
+    "  wstan://HOST:PORT?key=KEY, ppp+tcp://[user:pass@]HOST:PORT, ppp+unix://[user:pass@]/PATH\n"
+    "  sctp+udp://HOST:PORT[?key=KEY], sctp://HOST:PORT[?key=KEY] (SCTP tunnel, first hop)\n"
+    "  sstp://user:pass@HOST[:PORT][?ca=FILE|insecure=1|pin=SHA256] (SSTP VPN), ppp+stdio://\n"
+    "  vpn://user:pass@HOST:PORT[?pub=KEY] (UDP VPN, first hop)\n"
+    "Tunnel keys (ws, wss, sctp): key=KEY, keyfile=FILE, or else the default\n"
+    "key file ~/.config/sluice/key ($SLUICE_KEY_FILE), which a server makes.\n"
+    "\n"
+    "Listener options (?key=value&...): allow, deny, allow-target, deny-target\n"
+    "(CIDR lists), max-conns, rate, burst, connect-timeout, idle-timeout,\n"
+    "handshake-timeout.\n"
+    "\n"
+    "Precedence: command line > SLUICE_* environment > -c FILE.\n"
+    "Environment: SLUICE_LISTEN, SLUICE_FORWARD (space-separated URLs),\n"
+    "SLUICE_LOG, SLUICE_METRICS, SLUICE_DRAIN.\n";
 
 static uv_loop_t *loop;
 static listener_t **listeners;
@@ -124,7 +124,7 @@ static void on_drain_tick(uv_timer_t *t)
 	if (conn_live == 0 || uv_now(loop) >= drain_deadline) {
 		if (conn_live)
 			log_info(0, "drain deadline: closing %llu connections",
-				 (unsigned long long)conn_live);
+			         (unsigned long long)conn_live);
 		uv_timer_stop(t);
 		finish();
 	}
@@ -138,8 +138,8 @@ static void on_signal(uv_signal_t *s, int signum)
 	}
 	stopping = 1;
 	log_info(0, "%s: no longer accepting; draining %llu connections (up to %llu ms)",
-		 signum == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)conn_live,
-		 (unsigned long long)drain_ms);
+	         signum == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)conn_live,
+	         (unsigned long long)drain_ms);
 	for (size_t i = 0; i < nlisteners; i++)
 		listener_stop(listeners[i]);
 	drain_deadline = uv_now(loop) + drain_ms;
@@ -162,12 +162,12 @@ enum { OPT_LOG = 256, OPT_METRICS, OPT_DRAIN };
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{"log-level", required_argument, NULL, OPT_LOG},
-		{"metrics", required_argument, NULL, OPT_METRICS},
-		{"drain", required_argument, NULL, OPT_DRAIN},
-		{NULL, 0, NULL, 0},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"metrics", required_argument, NULL, OPT_METRICS},
+	    {"drain", required_argument, NULL, OPT_DRAIN},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *cfgpath = NULL;
 	char err[URL_ERRLEN * 2];
@@ -233,7 +233,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		snprintf(err, sizeof(err), "unexpected argument '%s' (see sluice --help)", argv[optind]);
+		snprintf(err, sizeof(err), "unexpected argument '%s' (see sluice --help)",
+		         argv[optind]);
 		die_usage(err);
 	}
 	if (cfgpath && config_load_file(&file, cfgpath, err, sizeof(err)) < 0)
@@ -290,7 +291,8 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < nlisteners; i++)
 			printf("  listen  %s\n", listeners[i]->name);
 		for (dialer_t *d = chain; d && d->next; d = d->next)
-			printf("  hop     %s %s:%u\n", d->ops->scheme, d->server.host, d->server.port);
+			printf("  hop     %s %s:%u\n", d->ops->scheme, d->server.host,
+			       d->server.port);
 		return 0;
 	}
 

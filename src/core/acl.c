@@ -132,16 +132,17 @@ void acl_add_restricted(acl_t *a)
 	char bad[64];
 
 	cidr_list_add(&a->deny, "127.0.0.0/8,0.0.0.0/8,169.254.0.0/16,::1/128,::/128,fe80::/10",
-		      bad, sizeof(bad));
+	              bad, sizeof(bad));
 }
 
 void sockaddr_ip(const struct sockaddr *sa, char *buf, size_t len)
 {
 	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, (socklen_t)len);
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf,
+		          (socklen_t)len);
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf,
-			  (socklen_t)len);
+		          (socklen_t)len);
 	else
 		snprintf(buf, len, "?");
 }
@@ -152,7 +153,8 @@ void sockaddr_str(const struct sockaddr *sa, char *buf, size_t len)
 
 	sockaddr_ip(sa, ip, sizeof(ip));
 	if (sa->sa_family == AF_INET6)
-		snprintf(buf, len, "[%s]:%u", ip, ntohs(((const struct sockaddr_in6 *)sa)->sin6_port));
+		snprintf(buf, len, "[%s]:%u", ip,
+		         ntohs(((const struct sockaddr_in6 *)sa)->sin6_port));
 	else if (sa->sa_family == AF_INET)
 		snprintf(buf, len, "%s:%u", ip, ntohs(((const struct sockaddr_in *)sa)->sin_port));
 	else

@@ -95,7 +95,7 @@ static int yfail(ywalk_t *w, yaml_node_t *n, const char *fmt, const char *what)
 
 	snprintf(msg, sizeof(msg), fmt, what);
 	snprintf(w->err, w->errlen, "%s:%lu: %s", w->name,
-		 n ? (unsigned long)n->start_mark.line + 1 : 0UL, msg);
+	         n ? (unsigned long)n->start_mark.line + 1 : 0UL, msg);
 	return -EINVAL;
 }
 
@@ -167,11 +167,13 @@ static int url_from_map(ywalk_t *w, yaml_node_t *map, char **out)
 		} else if (v && v->type == YAML_SEQUENCE_NODE) {
 			/* a list becomes the option repeated: key=a&key=b */
 			yaml_node_item_t *it;
-			for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+			for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+			     it++) {
 				const char *s = scalar(yaml_document_get_node(w->doc, *it));
 				if (!s) {
 					free(q);
-					return yfail(w, v, "option '%s': list items must be strings", ks);
+					return yfail(w, v,
+					             "option '%s': list items must be strings", ks);
 				}
 				if (qlen)
 					putch(&q, &qlen, '&');
@@ -238,12 +240,13 @@ static int url_list(ywalk_t *w, yaml_node_t *n, strlist_t *l, const char *key)
 }
 
 static int apply_key(config_t *c, const char *k, const char *v, char *err, size_t errlen,
-		     const char *where)
+                     const char *where)
 {
 	if (!strcmp(k, "log")) {
 		int lvl = log_level_parse(v);
 		if (lvl < 0) {
-			snprintf(err, errlen, "%s: log level '%s' is not err/warn/info/debug/trace", where, v);
+			snprintf(err, errlen, "%s: log level '%s' is not err/warn/info/debug/trace",
+			         where, v);
 			return -EINVAL;
 		}
 		c->log_level = lvl;
@@ -252,7 +255,8 @@ static int apply_key(config_t *c, const char *k, const char *v, char *err, size_
 		c->metrics = xstrdup(v);
 	} else if (!strcmp(k, "drain")) {
 		if (parse_duration_ms(v, &c->drain_ms) < 0) {
-			snprintf(err, errlen, "%s: drain '%s' is not a duration (5s, 500ms)", where, v);
+			snprintf(err, errlen, "%s: drain '%s' is not a duration (5s, 500ms)", where,
+			         v);
 			return -EINVAL;
 		}
 		c->drain_set = 1;
@@ -263,7 +267,7 @@ static int apply_key(config_t *c, const char *k, const char *v, char *err, size_
 }
 
 int config_load_string(config_t *c, const char *yaml, size_t len, const char *name, char *err,
-		       size_t errlen)
+                       size_t errlen)
 {
 	yaml_parser_t p;
 	yaml_document_t doc;
@@ -275,7 +279,7 @@ int config_load_string(config_t *c, const char *yaml, size_t len, const char *na
 	yaml_parser_set_input_string(&p, (const unsigned char *)yaml, len);
 	if (!yaml_parser_load(&p, &doc)) {
 		snprintf(err, errlen, "%s:%lu: %s", name, (unsigned long)p.problem_mark.line + 1,
-			 p.problem ? p.problem : "YAML syntax error");
+		         p.problem ? p.problem : "YAML syntax error");
 		yaml_parser_delete(&p);
 		return -EINVAL;
 	}
@@ -286,8 +290,8 @@ int config_load_string(config_t *c, const char *yaml, size_t len, const char *na
 		r = yfail(&w, root, "%s", "the top level must be a map (listen:, forward:, ...)");
 		goto out;
 	}
-	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top;
-	     pr++) {
+	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
+	     pr < root->data.mapping.pairs.top; pr++) {
 		yaml_node_t *k = yaml_document_get_node(&doc, pr->key);
 		yaml_node_t *v = yaml_document_get_node(&doc, pr->value);
 		const char *ks = scalar(k);
@@ -303,14 +307,17 @@ int config_load_string(config_t *c, const char *yaml, size_t len, const char *na
 				goto out;
 			continue;
 		}
-		snprintf(where, sizeof(where), "%s:%lu", name, (unsigned long)k->start_mark.line + 1);
+		snprintf(where, sizeof(where), "%s:%lu", name,
+		         (unsigned long)k->start_mark.line + 1);
 		if (!scalar(v)) {
 			r = yfail(&w, v, "'%s' must be a single value", ks);
 			goto out;
 		}
 		r = apply_key(c, ks, scalar(v), err, errlen, where);
 		if (r > 0) {
-			r = yfail(&w, k, "unknown key '%s' (known: listen, forward, log, metrics, drain)", ks);
+			r = yfail(&w, k,
+			          "unknown key '%s' (known: listen, forward, log, metrics, drain)",
+			          ks);
 			goto out;
 		}
 		if (r < 0)

@@ -40,7 +40,7 @@ void strlist_clear(strlist_t *l);
 
 int config_load_file(config_t *c, const char *path, char *err, size_t errlen);
 int config_load_string(config_t *c, const char *yaml, size_t len, const char *name, char *err,
-		       size_t errlen);
+                       size_t errlen);
 /* Apply SLUICE_* variables from envp (NULL-terminated "K=V" strings). */
 int config_load_env(config_t *c, char **envp, char *err, size_t errlen);
 /* Overlay `top` onto `base` (values and lists that top set win). */

@@ -18,9 +18,15 @@ static uint64_t last_id;
 
 static const char *const state_names[] = {"handshake", "dialing", "relay", "closed"};
 
-uint64_t conn_next_id(void) { return ++last_id; }
+uint64_t conn_next_id(void)
+{
+	return ++last_id;
+}
 
-const char *conn_state_name(conn_state_t s) { return state_names[s]; }
+const char *conn_state_name(conn_state_t s)
+{
+	return state_names[s];
+}
 
 void conn_set_state(conn_t *c, conn_state_t s)
 {
@@ -45,7 +51,8 @@ conn_t *conn_new(listener_t *l, stream_t *client, const struct sockaddr *peer)
 	c->l = l;
 	c->client = client;
 	memcpy(&c->peer, peer,
-	       peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	       peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+	                                   : sizeof(struct sockaddr_in));
 	sockaddr_str(peer, c->peer_str, sizeof(c->peer_str));
 	c->t_start = uv_now(l->loop);
 	c->timer = malloc(sizeof(*c->timer));
@@ -66,7 +73,10 @@ conn_t *conn_new(listener_t *l, stream_t *client, const struct sockaddr *peer)
 	return c;
 }
 
-void conn_handshake_done(conn_t *c) { uv_timer_stop(c->timer); }
+void conn_handshake_done(conn_t *c)
+{
+	uv_timer_stop(c->timer);
+}
 
 void conn_set_deadline(conn_t *c, uint64_t ms)
 {
@@ -137,7 +147,7 @@ static void on_dialed(void *ud, stream_t *s, int err)
 		return;
 	}
 	log_debug(c->id, "%s -> %s: connected in %llu ms", c->peer_str, t,
-		  (unsigned long long)(uv_now(l->loop) - c->t_dial));
+	          (unsigned long long)(uv_now(l->loop) - c->t_dial));
 	s->id = c->id;
 	c->up = s;
 	c->dial_done(c, 0);
@@ -179,8 +189,8 @@ static void on_relay_done(void *ud, const char *reason, uint64_t ab, uint64_t ba
 	conn_t *c = ud;
 
 	log_info(c->id, "closed (%s) after %.1f s: %llu bytes up, %llu down", reason,
-		 (double)(uv_now(c->l->loop) - c->t_start) / 1000.0, (unsigned long long)ab,
-		 (unsigned long long)ba);
+	         (double)(uv_now(c->l->loop) - c->t_start) / 1000.0, (unsigned long long)ab,
+	         (unsigned long long)ba);
 	c->relay = NULL;
 	c->client = c->up = NULL; /* closed by the relay */
 	conn_free(c);
@@ -217,11 +227,17 @@ static void linger_drain(stream_t *s)
 		stream_shutdown(s); /* then wait for the client's FIN, or the timer */
 }
 
-static void linger_error(stream_t *s, int err) { conn_close(s->data, "client error"); }
+static void linger_error(stream_t *s, int err)
+{
+	conn_close(s->data, "client error");
+}
 
 static const stream_cbs_t linger_cbs = {linger_read, linger_drain, linger_error};
 
-static void on_linger_timeout(uv_timer_t *t) { conn_close(t->data, "linger timeout"); }
+static void on_linger_timeout(uv_timer_t *t)
+{
+	conn_close(t->data, "linger timeout");
+}
 
 void conn_linger(conn_t *c, const char *reason)
 {

@@ -21,16 +21,16 @@ struct conn {
 	listener_t *l;
 	conn_state_t state;
 	stream_t *client;
-	stream_t *up;        /* after a successful dial */
+	stream_t *up; /* after a successful dial */
 	struct sockaddr_storage peer;
 	char peer_str[64];
 	target_t target;
 	dial_t *dial;
 	relay_t *relay;
-	uv_timer_t *timer;   /* handshake timeout */
+	uv_timer_t *timer; /* handshake timeout */
 	uint64_t t_start, t_dial;
 	const dial_cred_t *cred; /* a front end's, passed to the chain by conn_dial */
-	void *front;         /* front end's per-connection state */
+	void *front;             /* front end's per-connection state */
 	void (*front_free)(void *front);
 	conn_t *prev, *next; /* in l->conns */
 	void (*dial_done)(conn_t *c, int err);

@@ -17,7 +17,10 @@ void random_bytes(void *p, size_t n)
 		abort(); /* no randomness: nothing safe to do */
 }
 
-int ct_equal(const void *a, const void *b, size_t n) { return CRYPTO_memcmp(a, b, n) == 0; }
+int ct_equal(const void *a, const void *b, size_t n)
+{
+	return CRYPTO_memcmp(a, b, n) == 0;
+}
 
 static const char b64std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -48,8 +51,14 @@ static size_t encode(const uint8_t *in, size_t n, char *out, const char *alpha, 
 	return o;
 }
 
-size_t b64_encode(const uint8_t *in, size_t n, char *out) { return encode(in, n, out, b64std, 1); }
-size_t b64url_encode(const uint8_t *in, size_t n, char *out) { return encode(in, n, out, b64url, 0); }
+size_t b64_encode(const uint8_t *in, size_t n, char *out)
+{
+	return encode(in, n, out, b64std, 1);
+}
+size_t b64url_encode(const uint8_t *in, size_t n, char *out)
+{
+	return encode(in, n, out, b64url, 0);
+}
 
 int b64_value(char c, int url)
 {
@@ -125,7 +134,7 @@ void key_generate(char *out, size_t len)
 }
 
 int hkdf_sha256(const uint8_t *ikm, size_t ikmlen, const uint8_t *salt, size_t saltlen,
-		const char *info, uint8_t *out, size_t outlen)
+                const char *info, uint8_t *out, size_t outlen)
 {
 	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
 	EVP_KDF_CTX *ctx;
@@ -148,7 +157,8 @@ int hkdf_sha256(const uint8_t *ikm, size_t ikmlen, const uint8_t *salt, size_t s
 	return r;
 }
 
-void hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *data, size_t len, uint8_t out[32])
+void hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *data, size_t len,
+                 uint8_t out[32])
 {
 	unsigned int n = 32;
 

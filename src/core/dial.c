@@ -149,7 +149,7 @@ static void on_resolved(uv_getaddrinfo_t *gai, int status, struct addrinfo *res)
 }
 
 static dial_t *direct_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, dial_cb cb,
-			   void *ud)
+                           void *ud)
 {
 	direct_req_t *q = calloc(1, sizeof(*q));
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
@@ -193,7 +193,10 @@ static void direct_cancel(dialer_t *d, dial_t *req)
 	free(q);
 }
 
-static void direct_free(dialer_t *d) { free(d); }
+static void direct_free(dialer_t *d)
+{
+	free(d);
+}
 
 static const dialer_ops_t direct_ops = {"direct", direct_dial, direct_cancel, direct_free};
 
@@ -220,8 +223,8 @@ int chain_build(uv_loop_t *loop, url_t **hops, size_t n, dialer_t **out, char *e
 		if (!fn) {
 			char list[256];
 			registry_list(list, sizeof(list), 1);
-			snprintf(err, errlen, "-F %s://: unknown hop type (known: %s)", hops[i]->scheme,
-				 list);
+			snprintf(err, errlen, "-F %s://: unknown hop type (known: %s)",
+			         hops[i]->scheme, list);
 			chain_free(d);
 			return -EINVAL;
 		}
@@ -285,7 +288,7 @@ static void on_timeout(uv_timer_t *timer)
 }
 
 dial_t *dial_start(dialer_t *d, const target_t *tg, const dial_opts_t *o, uint64_t timeout_ms,
-		   dial_cb cb, void *ud)
+                   dial_cb cb, void *ud)
 {
 	timed_t *t = calloc(1, sizeof(*t));
 

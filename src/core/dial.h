@@ -70,15 +70,15 @@ typedef struct dialer_ops {
 
 struct dialer {
 	const dialer_ops_t *ops;
-	dialer_t *next;   /* how this hop reaches its server (NULL for direct) */
+	dialer_t *next; /* how this hop reaches its server (NULL for direct) */
 	uv_loop_t *loop;
-	target_t server;  /* this hop's server */
+	target_t server; /* this hop's server */
 };
 
 /* A hop constructor: reads its options from u (url_opt_*), reports errors
  * naming the option.  Registered by scheme in registry.c. */
 typedef int (*hop_new_fn)(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
-			  size_t errlen);
+                          size_t errlen);
 
 dialer_t *direct_dialer_new(uv_loop_t *loop);
 /* Build the chain from -F URLs in order (first = closest to us). */
@@ -88,7 +88,7 @@ void chain_free(dialer_t *d);
 /* Dial through a chain with an overall timeout (0: none).  The callback
  * gets UV_ETIMEDOUT when it runs out. */
 dial_t *dial_start(dialer_t *d, const target_t *t, const dial_opts_t *o, uint64_t timeout_ms,
-		   dial_cb cb, void *ud);
+                   dial_cb cb, void *ud);
 void dial_cancel(dial_t *req); /* only for requests returned by dial_start */
 
 /* For hops: dial this hop's own server through d->next.  The target ACL
@@ -103,6 +103,9 @@ static inline dial_t *dial_next(dialer_t *d, const dial_opts_t *o, dial_cb cb, v
 	o2.cred = NULL;
 	return d->next->ops->dial(d->next, &d->server, &o2, cb, ud);
 }
-static inline void dial_next_cancel(dialer_t *d, dial_t *req) { d->next->ops->cancel(d->next, req); }
+static inline void dial_next_cancel(dialer_t *d, dial_t *req)
+{
+	d->next->ops->cancel(d->next, req);
+}
 
 #endif

@@ -207,12 +207,12 @@ static void fd_close(stream_t *s)
 }
 
 static const stream_ops_t fd_ops = {
-	.name = "fd",
-	.write = fd_write,
-	.shutdown = fd_shutdown,
-	.read_start = fd_read_start,
-	.read_stop = fd_read_stop,
-	.close = fd_close,
+    .name = "fd",
+    .write = fd_write,
+    .shutdown = fd_shutdown,
+    .read_start = fd_read_start,
+    .read_stop = fd_read_stop,
+    .close = fd_close,
 };
 
 stream_t *fdstream_new(uv_loop_t *loop, int rfd, int wfd, int own_fds, uint64_t id)

@@ -25,14 +25,16 @@ int listener_bind_addr(url_t *u, struct sockaddr_storage *ss, char *err, size_t 
 		snprintf(err, errlen, "a port is required (%s://IP:PORT)", u->scheme);
 		return -EINVAL;
 	}
-	if (!u->host[0] || target_set(&t, u->host, (uint16_t)u->port) < 0 || !target_is_ip(&t, ss)) {
+	if (!u->host[0] || target_set(&t, u->host, (uint16_t)u->port) < 0 ||
+	    !target_is_ip(&t, ss)) {
 		if (!strcmp(u->host, "localhost")) {
 			target_set(&t, "127.0.0.1", (uint16_t)u->port);
 			target_is_ip(&t, ss);
 			return 0;
 		}
-		snprintf(err, errlen, "'%s': the address to listen on must be an IP (0.0.0.0, 127.0.0.1, [::])",
-			 u->host);
+		snprintf(err, errlen,
+		         "'%s': the address to listen on must be an IP (0.0.0.0, 127.0.0.1, [::])",
+		         u->host);
 		return -EINVAL;
 	}
 	return 0;
@@ -52,7 +54,7 @@ static int acl_one(void *ud, const char *v)
 
 	if (cidr_list_add(a->l, v, bad, sizeof(bad)) < 0) {
 		snprintf(a->err, a->errlen, "option '%s': '%s' is not an address or CIDR prefix",
-			 a->key, bad);
+		         a->key, bad);
 		return -EINVAL;
 	}
 	return 0;
@@ -68,7 +70,7 @@ int acl_opt(url_t *u, const char *key, cidr_list_t *l, char *err, size_t errlen)
 }
 
 int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, char *err,
-		 size_t errlen)
+                 size_t errlen)
 {
 	const front_ops_t *ops = registry_front(u->scheme);
 	listener_t *l;
@@ -115,10 +117,12 @@ int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, c
 	    (r = url_opt_uint(u, "burst", 1000000, &burst, err, errlen)) < 0 ||
 	    (r = url_opt_duration(u, "connect-timeout", &l->connect_timeout_ms, err, errlen)) < 0 ||
 	    (r = url_opt_duration(u, "idle-timeout", &l->idle_timeout_ms, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "handshake-timeout", &l->handshake_timeout_ms, err, errlen)) < 0)
+	    (r = url_opt_duration(u, "handshake-timeout", &l->handshake_timeout_ms, err, errlen)) <
+	        0)
 		goto fail;
 	if (rate)
-		l->rl = ratelimit_new((double)rate, burst ? (double)burst : (double)rate * 2, RATE_SLOTS);
+		l->rl = ratelimit_new((double)rate, burst ? (double)burst : (double)rate * 2,
+		                      RATE_SLOTS);
 	if (ops->init && (r = ops->init(l, err, errlen)) < 0)
 		goto fail;
 	if ((r = url_check_opts(u, err, errlen)) < 0)

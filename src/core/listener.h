@@ -77,7 +77,7 @@ typedef struct front_entry {
 
 /* Parse the shared options and the front end's, bind nothing yet. */
 int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, char *err,
-		 size_t errlen);
+                 size_t errlen);
 int listener_start(listener_t *l, char *err, size_t errlen);
 void listener_stop(listener_t *l); /* stop accepting; live conns go on */
 void listener_free(listener_t *l);

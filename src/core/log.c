@@ -49,5 +49,5 @@ void log_msg(int level, uint64_t id, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "%s.%03dZ %-5s %s%s\n", ts, (int)(tv.tv_usec / 1000), log_level_name(level),
-		tag, line);
+	        tag, line);
 }

@@ -27,7 +27,7 @@ typedef struct writer {
 static writer_t *writers;
 
 static const double dial_le[METRICS_DIAL_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-						     0.05,   0.1,   0.25,   0.5,   1,    5};
+                                                     0.05,   0.1,   0.25,   0.5,   1,    5};
 
 void mbuf_printf(mbuf_t *b, const char *fmt, ...)
 {
@@ -97,7 +97,7 @@ void metrics_render(mbuf_t *b)
 	counter(b, mname, help, type);                                                             \
 	for (m = listeners; m; m = m->next)                                                        \
 		mbuf_printf(b, "sluice_%s{listener=\"%s\"} %llu\n", mname, m->name,                \
-			    (unsigned long long)m->field);
+		            (unsigned long long)m->field);
 	EACH(active, "connections_active", "Connections open now.", "gauge")
 	EACH(total, "connections_total", "Connections accepted.", "counter")
 	EACH(failed, "connections_failed_total", "Connections whose target could not be reached.",
@@ -108,17 +108,20 @@ void metrics_render(mbuf_t *b)
 	EACH(bytes_out, "bytes_sent_total", "Bytes sent to clients.", "counter")
 #undef EACH
 	counter(b, "dial_duration_seconds", "Time to connect to a target through the chain.",
-		"histogram");
+	        "histogram");
 	for (m = listeners; m; m = m->next) {
 		for (int i = 0; i < METRICS_DIAL_BUCKETS; i++)
-			mbuf_printf(b, "sluice_dial_duration_seconds_bucket{listener=\"%s\",le=\"%g\"} %llu\n",
-				    m->name, dial_le[i], (unsigned long long)m->dial_buckets[i]);
-		mbuf_printf(b, "sluice_dial_duration_seconds_bucket{listener=\"%s\",le=\"+Inf\"} %llu\n",
-			    m->name, (unsigned long long)m->dial_count);
+			mbuf_printf(
+			    b,
+			    "sluice_dial_duration_seconds_bucket{listener=\"%s\",le=\"%g\"} %llu\n",
+			    m->name, dial_le[i], (unsigned long long)m->dial_buckets[i]);
+		mbuf_printf(
+		    b, "sluice_dial_duration_seconds_bucket{listener=\"%s\",le=\"+Inf\"} %llu\n",
+		    m->name, (unsigned long long)m->dial_count);
 		mbuf_printf(b, "sluice_dial_duration_seconds_sum{listener=\"%s\"} %.6f\n", m->name,
-			    m->dial_sum);
-		mbuf_printf(b, "sluice_dial_duration_seconds_count{listener=\"%s\"} %llu\n", m->name,
-			    (unsigned long long)m->dial_count);
+		            m->dial_sum);
+		mbuf_printf(b, "sluice_dial_duration_seconds_count{listener=\"%s\"} %llu\n",
+		            m->name, (unsigned long long)m->dial_count);
 	}
 	for (writer_t *w = writers; w; w = w->next)
 		w->fn(b, w->ud);
@@ -129,11 +132,11 @@ void metrics_render_health(mbuf_t *b)
 	uint64_t up = start_ms ? (uv_hrtime() / 1000000 - start_ms) / 1000 : 0;
 
 	mbuf_printf(b, "{\"status\":\"ok\",\"version\":\"%s\",\"uptime_s\":%llu,\"listeners\":[",
-		    SLUICE_VERSION, (unsigned long long)up);
+	            SLUICE_VERSION, (unsigned long long)up);
 	for (metrics_listener_t *m = listeners; m; m = m->next)
 		mbuf_printf(b, "%s{\"name\":\"%s\",\"active\":%llu,\"total\":%llu}",
-			    m == listeners ? "" : ",", m->name, (unsigned long long)m->active,
-			    (unsigned long long)m->total);
+		            m == listeners ? "" : ",", m->name, (unsigned long long)m->active,
+		            (unsigned long long)m->total);
 	mbuf_printf(b, "]}\n");
 }
 
@@ -160,10 +163,13 @@ static void respond(mconn_t *c, int code, const char *ctype, mbuf_t *body)
 	mbuf_t out = {0};
 
 	mbuf_printf(&out,
-		    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-		    "Connection: close\r\n\r\n%.*s",
-		    code, code == 200 ? "OK" : code == 404 ? "Not Found" : "Bad Request", ctype,
-		    body->len, (int)body->len, body->p ? body->p : "");
+	            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	            "Connection: close\r\n\r\n%.*s",
+	            code,
+	            code == 200   ? "OK"
+	            : code == 404 ? "Not Found"
+	                          : "Bad Request",
+	            ctype, body->len, (int)body->len, body->p ? body->p : "");
 	c->answered = 1;
 	if (stream_write(c->s, sbuf_from(out.p, out.len)) < 0 || c->s->wq_bytes == 0)
 		mc_close(c);
@@ -217,7 +223,10 @@ static void mc_drain(stream_t *s)
 		mc_close(c);
 }
 
-static void mc_error(stream_t *s, int err) { mc_close(s->data); }
+static void mc_error(stream_t *s, int err)
+{
+	mc_close(s->data);
+}
 
 static const stream_cbs_t mc_cbs = {mc_read, mc_drain, mc_error};
 

@@ -18,9 +18,9 @@
 
 typedef struct metrics_listener {
 	struct metrics_listener *next;
-	char name[128];   /* the listener URL without credentials or options */
+	char name[128]; /* the listener URL without credentials or options */
 	uint64_t active, total, failed, rejected;
-	uint64_t bytes_in, bytes_out; /* from clients, to clients */
+	uint64_t bytes_in, bytes_out;                /* from clients, to clients */
 	uint64_t dial_buckets[METRICS_DIAL_BUCKETS]; /* cumulative counts per le bound */
 	uint64_t dial_count;
 	double dial_sum;

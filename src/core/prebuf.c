@@ -59,7 +59,10 @@ static int pb_write(stream_t *s, sbuf_t *b)
 	return r;
 }
 
-static int pb_shutdown(stream_t *s) { return stream_shutdown(((prebuf_t *)s)->inner); }
+static int pb_shutdown(stream_t *s)
+{
+	return stream_shutdown(((prebuf_t *)s)->inner);
+}
 
 static void pb_read_start(stream_t *s)
 {
@@ -98,12 +101,12 @@ static void pb_close(stream_t *s)
 }
 
 static const stream_ops_t prebuf_ops = {
-	.name = "prebuf",
-	.write = pb_write,
-	.shutdown = pb_shutdown,
-	.read_start = pb_read_start,
-	.read_stop = pb_read_stop,
-	.close = pb_close,
+    .name = "prebuf",
+    .write = pb_write,
+    .shutdown = pb_shutdown,
+    .read_start = pb_read_start,
+    .read_stop = pb_read_stop,
+    .close = pb_close,
 };
 
 stream_t *prebuf_wrap(uv_loop_t *loop, stream_t *inner, sbuf_t *first)

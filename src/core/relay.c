@@ -30,7 +30,10 @@ struct relay {
 	unsigned done : 1;
 };
 
-static void on_timer_closed(uv_handle_t *h) { free(h->data); }
+static void on_timer_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
 
 static void finish(relay_t *r, const char *reason, int reset)
 {
@@ -50,7 +53,10 @@ static void finish(relay_t *r, const char *reason, int reset)
 	uv_close((uv_handle_t *)&r->timer, on_timer_closed);
 }
 
-void relay_close(relay_t *r, const char *reason) { finish(r, reason, 0); }
+void relay_close(relay_t *r, const char *reason)
+{
+	finish(r, reason, 0);
+}
 
 static void check_done(relay_t *r)
 {
@@ -105,7 +111,7 @@ static void on_error(stream_t *s, int err)
 	side_t *sd = s->data;
 
 	log_debug(s->id, "relay: %s side error: %s", sd == &sd->r->a ? "client" : "target",
-		  uv_strerror(err));
+	          uv_strerror(err));
 	finish(sd->r, err == UV_ECONNRESET ? "reset" : "error", 1);
 }
 
@@ -125,7 +131,7 @@ static void on_timer(uv_timer_t *t)
 }
 
 relay_t *relay_start(uv_loop_t *loop, stream_t *a, stream_t *b, const relay_opts_t *o,
-		     relay_done_cb cb, void *ud)
+                     relay_done_cb cb, void *ud)
 {
 	relay_t *r = calloc(1, sizeof(*r));
 

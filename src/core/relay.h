@@ -18,16 +18,16 @@
 typedef struct relay relay_t;
 
 typedef struct relay_opts {
-	uint64_t idle_ms;                  /* 0: no idle timeout */
-	size_t high, low;                  /* 0: STREAM_HIGH_WATER / STREAM_LOW_WATER */
-	uint64_t *ctr_ab, *ctr_ba;         /* optional byte counters to add to */
+	uint64_t idle_ms;          /* 0: no idle timeout */
+	size_t high, low;          /* 0: STREAM_HIGH_WATER / STREAM_LOW_WATER */
+	uint64_t *ctr_ab, *ctr_ba; /* optional byte counters to add to */
 } relay_opts_t;
 
 /* reason is a static string; bytes a->b and b->a. */
 typedef void (*relay_done_cb)(void *ud, const char *reason, uint64_t ab, uint64_t ba);
 
 relay_t *relay_start(uv_loop_t *loop, stream_t *a, stream_t *b, const relay_opts_t *o,
-		     relay_done_cb cb, void *ud);
+                     relay_done_cb cb, void *ud);
 void relay_close(relay_t *r, const char *reason);
 
 #endif

@@ -11,10 +11,10 @@ typedef struct entry {
 } entry_t;
 
 struct replay {
-	entry_t *ring;     /* insertion order */
+	entry_t *ring; /* insertion order */
 	size_t cap, head, count;
-	int32_t *table;    /* indices into ring, -1 empty */
-	size_t tsize;      /* power of two */
+	int32_t *table; /* indices into ring, -1 empty */
+	size_t tsize;   /* power of two */
 };
 
 replay_t *replay_new(size_t cap)
@@ -94,7 +94,10 @@ int replay_check_add(replay_t *r, const uint8_t nonce[REPLAY_NONCE], uint64_t no
 	return REPLAY_NEW;
 }
 
-size_t replay_size(const replay_t *r) { return r->count; }
+size_t replay_size(const replay_t *r)
+{
+	return r->count;
+}
 
 void replay_free(replay_t *r)
 {

@@ -21,7 +21,7 @@ typedef struct replay replay_t;
 
 replay_t *replay_new(size_t capacity);
 int replay_check_add(replay_t *r, const uint8_t nonce[REPLAY_NONCE], uint64_t now_ms,
-		     uint64_t expiry_ms);
+                     uint64_t expiry_ms);
 size_t replay_size(const replay_t *r);
 void replay_free(replay_t *r);
 

@@ -24,7 +24,10 @@ typedef struct sbuf {
 sbuf_t *sbuf_new(size_t cap);
 sbuf_t *sbuf_from(const void *p, size_t len);
 void sbuf_free(sbuf_t *b);
-static inline uint8_t *sbuf_ptr(sbuf_t *b) { return b->data + b->off; }
+static inline uint8_t *sbuf_ptr(sbuf_t *b)
+{
+	return b->data + b->off;
+}
 void sbuf_consume(sbuf_t *b, size_t n);
 
 /* A FIFO of chunks with a byte count. */

@@ -37,7 +37,7 @@ static void nonce_of(uint64_t ctr, uint8_t n[12])
 }
 
 int seal_seal(seal_t *s, const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t len,
-	      uint8_t *out)
+              uint8_t *out)
 {
 	EVP_CIPHER_CTX *c = s->ctx;
 	uint8_t nonce[12];
@@ -46,14 +46,15 @@ int seal_seal(seal_t *s, const uint8_t *aad, size_t aadlen, const uint8_t *in, s
 	nonce_of(s->counter++, nonce);
 	if (EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, 1) != 1 ||
 	    (aadlen && EVP_CipherUpdate(c, NULL, &n, aad, (int)aadlen) != 1) ||
-	    EVP_CipherUpdate(c, out, &n, in, (int)len) != 1 || EVP_CipherFinal_ex(c, out + n, &f) != 1 ||
+	    EVP_CipherUpdate(c, out, &n, in, (int)len) != 1 ||
+	    EVP_CipherFinal_ex(c, out + n, &f) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, SEAL_TAG, out + len) != 1)
 		return -EINVAL;
 	return (int)len + SEAL_TAG;
 }
 
 int seal_open(seal_t *s, const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t len,
-	      uint8_t *out)
+              uint8_t *out)
 {
 	EVP_CIPHER_CTX *c = s->ctx;
 	uint8_t nonce[12], tag[SEAL_TAG];

@@ -25,11 +25,11 @@ int seal_init(seal_t *s, const uint8_t key[SEAL_KEY], int encrypt, uint64_t firs
 void seal_free(seal_t *s);
 /* out must hold len + SEAL_TAG bytes; returns len + SEAL_TAG. */
 int seal_seal(seal_t *s, const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t len,
-	      uint8_t *out);
+              uint8_t *out);
 /* in holds ciphertext and tag (len >= SEAL_TAG); out must hold
  * len - SEAL_TAG bytes (may equal in).  Returns the plaintext length, or
  * -EBADMSG if the record is not authentic (the counter does not advance). */
 int seal_open(seal_t *s, const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t len,
-	      uint8_t *out);
+              uint8_t *out);
 
 #endif

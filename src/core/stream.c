@@ -10,4 +10,7 @@ int stream_write_copy(stream_t *s, const void *p, size_t len)
 	return stream_write(s, sbuf_from(p, len));
 }
 
-int stream_write_str(stream_t *s, const char *str) { return stream_write_copy(s, str, strlen(str)); }
+int stream_write_str(stream_t *s, const char *str)
+{
+	return stream_write_copy(s, str, strlen(str));
+}

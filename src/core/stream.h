@@ -60,10 +60,22 @@ static inline void stream_set_cbs(stream_t *s, const stream_cbs_t *cbs, void *da
 	s->cbs = cbs;
 	s->data = data;
 }
-static inline int stream_write(stream_t *s, sbuf_t *b) { return s->ops->write(s, b); }
-static inline int stream_shutdown(stream_t *s) { return s->ops->shutdown(s); }
-static inline void stream_read_start(stream_t *s) { s->ops->read_start(s); }
-static inline void stream_read_stop(stream_t *s) { s->ops->read_stop(s); }
+static inline int stream_write(stream_t *s, sbuf_t *b)
+{
+	return s->ops->write(s, b);
+}
+static inline int stream_shutdown(stream_t *s)
+{
+	return s->ops->shutdown(s);
+}
+static inline void stream_read_start(stream_t *s)
+{
+	s->ops->read_start(s);
+}
+static inline void stream_read_stop(stream_t *s)
+{
+	s->ops->read_stop(s);
+}
 static inline void stream_close(stream_t *s)
 {
 	if (s && !s->closed) {

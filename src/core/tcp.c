@@ -15,8 +15,8 @@
 typedef struct tcp_stream {
 	stream_t s;
 	union {
-		uv_tcp_t h;    /* TCP */
-		uv_pipe_t p;   /* or a UNIX socket: the same code serves both */
+		uv_tcp_t h;  /* TCP */
+		uv_pipe_t p; /* or a UNIX socket: the same code serves both */
 	};
 	uv_connect_t creq;
 	uv_shutdown_t sreq;
@@ -191,12 +191,12 @@ static void tcp_close(stream_t *s)
 }
 
 static const stream_ops_t tcp_ops = {
-	.name = "tcp",
-	.write = tcp_write,
-	.shutdown = tcp_shutdown,
-	.read_start = tcp_read_start,
-	.read_stop = tcp_read_stop,
-	.close = tcp_close,
+    .name = "tcp",
+    .write = tcp_write,
+    .shutdown = tcp_shutdown,
+    .read_start = tcp_read_start,
+    .read_stop = tcp_read_stop,
+    .close = tcp_close,
 };
 
 stream_t *tcp_stream_new(uv_loop_t *loop, uint64_t id)
@@ -212,7 +212,10 @@ stream_t *tcp_stream_new(uv_loop_t *loop, uint64_t id)
 	return &t->s;
 }
 
-uv_tcp_t *tcp_stream_handle(stream_t *s) { return &((tcp_stream_t *)s)->h; }
+uv_tcp_t *tcp_stream_handle(stream_t *s)
+{
+	return &((tcp_stream_t *)s)->h;
+}
 
 stream_t *unix_stream_new(uv_loop_t *loop, uint64_t id)
 {

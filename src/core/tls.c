@@ -76,10 +76,10 @@ static const char *const state_names[TLS_NSTATES] = {"init", "handshake", "open"
 
 /* legal[from] is the set of states it may move to */
 static const unsigned legal[TLS_NSTATES] = {
-	[TLS_INIT] = 1u << TLS_HANDSHAKE | 1u << TLS_FAILED,
-	[TLS_HANDSHAKE] = 1u << TLS_OPEN | 1u << TLS_FAILED,
-	[TLS_OPEN] = 1u << TLS_FAILED,
-	[TLS_FAILED] = 0,
+    [TLS_INIT] = 1u << TLS_HANDSHAKE | 1u << TLS_FAILED,
+    [TLS_HANDSHAKE] = 1u << TLS_OPEN | 1u << TLS_FAILED,
+    [TLS_OPEN] = 1u << TLS_FAILED,
+    [TLS_FAILED] = 0,
 };
 
 typedef struct tls_stream {
@@ -109,7 +109,7 @@ static void tls_set_state(tls_stream_t *t, enum tls_state to)
 {
 	if (!(legal[t->state] & 1u << to)) {
 		log_err(t->s.id, "tls: illegal state change %s -> %s", state_names[t->state],
-			state_names[to]);
+		        state_names[to]);
 		abort();
 	}
 	log_trace(t->s.id, "tls %s -> %s", state_names[t->state], state_names[to]);
@@ -157,7 +157,8 @@ static void log_ssl(tls_stream_t *t, const char *what)
 		if (r)
 			n = snprintf(line + off, sizeof(line) - off, "%s%s", off ? "; " : "", r);
 		else
-			n = snprintf(line + off, sizeof(line) - off, "%serror %#lx", off ? "; " : "", e);
+			n = snprintf(line + off, sizeof(line) - off, "%serror %#lx",
+			             off ? "; " : "", e);
 		off = n < 0 ? off : off + (size_t)n;
 	}
 	ERR_clear_error();
@@ -166,7 +167,7 @@ static void log_ssl(tls_stream_t *t, const char *what)
 	v = t->ssl ? SSL_get_verify_result(t->ssl) : X509_V_OK;
 	if (v != X509_V_OK)
 		snprintf(line + off, sizeof(line) - off, "%s(certificate: %s)", off ? " " : "",
-			 X509_verify_cert_error_string(v));
+		         X509_verify_cert_error_string(v));
 	log_debug(t->s.id, "tls %s failed: %s", what, line[0] ? line : "no reason given");
 }
 
@@ -280,8 +281,8 @@ static BIO_METHOD *sbuf_bio_method(void)
 
 static void update_wq(tls_stream_t *t)
 {
-	t->s.wq_bytes = t->inner->wq_bytes + t->plainq.bytes + t->outq.bytes +
-			(t->wbuf ? t->wbuf->len : 0);
+	t->s.wq_bytes =
+	    t->inner->wq_bytes + t->plainq.bytes + t->outq.bytes + (t->wbuf ? t->wbuf->len : 0);
 }
 
 /* Hand everything OpenSSL wrote to the inner stream. */
@@ -389,8 +390,8 @@ static void handshake_done(tls_stream_t *t)
 	tls_set_state(t, TLS_OPEN);
 	SSL_get0_alpn_selected(t->ssl, &alpn, &alpn_len);
 	log_debug(t->s.id, "tls handshake done: %s%s%.*s%s", tls_describe(&t->s),
-		  alpn_len ? ", alpn " : "", (int)alpn_len, alpn ? (const char *)alpn : "",
-		  SSL_session_reused(t->ssl) ? ", resumed" : "");
+	          alpn_len ? ", alpn " : "", (int)alpn_len, alpn ? (const char *)alpn : "",
+	          SSL_session_reused(t->ssl) ? ", resumed" : "");
 	if (!t->want_read)
 		stream_read_stop(t->inner);
 	while ((b = sbufq_pop(&t->plainq))) {
@@ -487,7 +488,7 @@ static void read_plain(tls_stream_t *t)
 			t->rd_eof = 1;
 			stream_read_stop(t->inner);
 			log_debug(t->s.id, "tls: end of data from peer (%s)",
-				  t->bio_eof ? "connection closed" : "close_notify");
+			          t->bio_eof ? "connection closed" : "close_notify");
 			t->s.cbs->on_read(&t->s, NULL);
 			return;
 		}
@@ -511,7 +512,10 @@ static void pump(tls_stream_t *t)
 		read_plain(t);
 }
 
-static void on_kick(uv_timer_t *h) { pump(h->data); }
+static void on_kick(uv_timer_t *h)
+{
+	pump(h->data);
+}
 
 /* ---- inner stream callbacks ---- */
 
@@ -652,12 +656,12 @@ static void tls_close(stream_t *s)
 }
 
 static const stream_ops_t tls_ops = {
-	.name = "tls",
-	.write = tls_write,
-	.shutdown = tls_shutdown,
-	.read_start = tls_read_start,
-	.read_stop = tls_read_stop,
-	.close = tls_close,
+    .name = "tls",
+    .write = tls_write,
+    .shutdown = tls_shutdown,
+    .read_start = tls_read_start,
+    .read_stop = tls_read_stop,
+    .close = tls_close,
 };
 
 /* ---- streams ---- */
@@ -749,7 +753,10 @@ stream_t *tls_server_new(uv_loop_t *loop, tls_ctx_t *c, stream_t *inner, sbuf_t 
 	return &t->s;
 }
 
-int tls_is(stream_t *s) { return s && s->ops == &tls_ops; }
+int tls_is(stream_t *s)
+{
+	return s && s->ops == &tls_ops;
+}
 
 void tls_handshake(stream_t *s, tls_cb cb, void *ud)
 {
@@ -803,7 +810,7 @@ const char *tls_describe(stream_t *s)
 	if (!t->ssl || !SSL_is_init_finished(t->ssl))
 		return "TLS (no session yet)";
 	snprintf(t->desc, sizeof(t->desc), "%s %s", SSL_get_version(t->ssl),
-		 SSL_get_cipher_name(t->ssl));
+	         SSL_get_cipher_name(t->ssl));
 	return t->desc;
 }
 
@@ -820,7 +827,10 @@ static void ctx_unref(tls_ctx_t *c)
 	free(c);
 }
 
-void tls_ctx_free(tls_ctx_t *c) { ctx_unref(c); }
+void tls_ctx_free(tls_ctx_t *c)
+{
+	ctx_unref(c);
+}
 
 /* Can we open path?  -errno and "opt=path: reason" if not. */
 static int check_file(const char *opt, const char *path, char *err, size_t errlen)
@@ -896,7 +906,7 @@ static int parse_alpn(tls_ctx_t *c, const char *s, char *err, size_t errlen)
 }
 
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
-		       const unsigned char *in, unsigned int inlen, void *arg)
+                       const unsigned char *in, unsigned int inlen, void *arg)
 {
 	tls_ctx_t *c = arg;
 	unsigned char *sel;
@@ -928,7 +938,7 @@ static int verify_cert(X509_STORE_CTX *x, void *arg)
 		for (unsigned i = 0; leaf && n == 32 && i < n; i++)
 			snprintf(hex + 2 * i, 3, "%02x", md[i]);
 		log_warn(t ? t->s.id : 0,
-			 "tls: server certificate does not match the pin (its sha256 is %s)", hex);
+		         "tls: server certificate does not match the pin (its sha256 is %s)", hex);
 		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
 		return 0;
 	}
@@ -964,7 +974,8 @@ static tls_ctx_t *ctx_alloc(const SSL_METHOD *method, char *err, size_t errlen)
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(c->ssl, TLS1_2_VERSION);
-	SSL_CTX_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_mode(c->ssl,
+	                 SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_options(c->ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_read_ahead(c->ssl, 1);
 	return c;
@@ -1008,7 +1019,7 @@ int tls_ctx_new_client(const tls_opts_t *o, tls_ctx_t **out, char *err, size_t e
 		goto fail;
 	}
 	SSL_CTX_set_verify(c->ssl, c->verify || c->pinned ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
-			   NULL);
+	                   NULL);
 	if (c->pinned)
 		SSL_CTX_set_cert_verify_callback(c->ssl, verify_cert, c);
 	if (o->alpn) {
@@ -1022,7 +1033,7 @@ int tls_ctx_new_client(const tls_opts_t *o, tls_ctx_t **out, char *err, size_t e
 		}
 	}
 	SSL_CTX_set_session_cache_mode(c->ssl,
-				       SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	                               SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
 	SSL_CTX_sess_set_new_cb(c->ssl, new_session);
 	*out = c;
 	return 0;
@@ -1031,7 +1042,10 @@ fail:
 	return r;
 }
 
-static int no_passphrase(char *buf, int size, int rw, void *u) { return -1; }
+static int no_passphrase(char *buf, int size, int rw, void *u)
+{
+	return -1;
+}
 
 int tls_ctx_new_server(const tls_opts_t *o, tls_ctx_t **out, char *err, size_t errlen)
 {
@@ -1070,8 +1084,7 @@ int tls_ctx_new_server(const tls_opts_t *o, tls_ctx_t **out, char *err, size_t e
 	}
 	if (!SSL_CTX_use_PrivateKey(c->ssl, key) || !SSL_CTX_check_private_key(c->ssl)) {
 		ERR_clear_error();
-		seterr(err, errlen, "certkey=%s does not match cert=%s", o->key_file,
-		       o->cert_file);
+		seterr(err, errlen, "certkey=%s does not match cert=%s", o->key_file, o->cert_file);
 		r = -EINVAL;
 		goto fail;
 	}

@@ -37,7 +37,8 @@ int pct_decode(char *s)
 
 	for (; *s; s++) {
 		if (*s == '%') {
-			int hi = hexval((unsigned char)s[1]), lo = hi < 0 ? -1 : hexval((unsigned char)s[2]);
+			int hi = hexval((unsigned char)s[1]),
+			    lo = hi < 0 ? -1 : hexval((unsigned char)s[2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			*w++ = (char)(hi * 16 + lo);
@@ -125,7 +126,8 @@ static int parse_query(url_t *u, const char *q, char *err, size_t errlen)
 		if (!o->key[0])
 			return fail(err, errlen, "option with an empty name");
 		if (!o->val || !o->val[0])
-			return fail(err, errlen, "option '%s' needs a value (%s=...)", o->key, o->key);
+			return fail(err, errlen, "option '%s' needs a value (%s=...)", o->key,
+			            o->key);
 		q += n;
 		if (*q == '&')
 			q++;
@@ -203,7 +205,8 @@ int url_parse(const char *s, url_t **out, char *err, size_t errlen)
 	}
 	if (p < auth_end && *p == ':') {
 		if (parse_port(p + 1, (size_t)(auth_end - p - 1), &u->port) < 0) {
-			r = fail(err, errlen, "bad port '%.*s' (1-65535)", (int)(auth_end - p - 1), p + 1);
+			r = fail(err, errlen, "bad port '%.*s' (1-65535)", (int)(auth_end - p - 1),
+			         p + 1);
 			goto bad;
 		}
 	}
@@ -253,7 +256,7 @@ int url_opt_uint(url_t *u, const char *key, uint64_t max, uint64_t *out, char *e
 	v = strtoull(o->val, &end, 10);
 	if (errno || *end || !isdigit((unsigned char)o->val[0]) || v > max)
 		return fail(err, errlen, "option '%s': '%s' is not a number from 0 to %llu", key,
-			    o->val, (unsigned long long)max);
+		            o->val, (unsigned long long)max);
 	*out = v;
 	return 1;
 }
@@ -268,7 +271,7 @@ int url_opt_bool(url_t *u, const char *key, int *out, char *err, size_t errlen)
 	    !strcmp(o->val, "on"))
 		*out = 1;
 	else if (!strcmp(o->val, "0") || !strcmp(o->val, "false") || !strcmp(o->val, "no") ||
-		 !strcmp(o->val, "off"))
+	         !strcmp(o->val, "off"))
 		*out = 0;
 	else
 		return fail(err, errlen, "option '%s': '%s' is not 1/0/true/false", key, o->val);
@@ -310,7 +313,7 @@ int url_opt_duration(url_t *u, const char *key, uint64_t *ms, char *err, size_t 
 		return 0;
 	if (parse_duration_ms(o->val, ms) < 0)
 		return fail(err, errlen, "option '%s': '%s' is not a duration (30, 500ms, 10s, 2m)",
-			    key, o->val);
+		            key, o->val);
 	return 1;
 }
 
@@ -337,13 +340,12 @@ int url_check_opts(const url_t *u, char *err, size_t errlen)
 				return fail(err, errlen, "option '%s' given twice", u->opts[i].key);
 		if (!u->opts[i].used)
 			return fail(err, errlen, "unknown option '%s' for %s://", u->opts[i].key,
-				    u->scheme);
+			            u->scheme);
 	}
 	return 0;
 }
 
-static int split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port,
-                          long min_port)
+static int split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port, long min_port)
 {
 	const char *colon, *h = s;
 	size_t hl;

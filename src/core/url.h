@@ -27,12 +27,12 @@ typedef struct url_opt {
 } url_opt_t;
 
 typedef struct url {
-	char *raw;     /* as given, for messages (never logged: may hold secrets) */
-	char *scheme;  /* lower case */
+	char *raw;         /* as given, for messages (never logged: may hold secrets) */
+	char *scheme;      /* lower case */
 	char *user, *pass; /* NULL when absent */
-	char *host;    /* "" when absent; IPv6 without brackets */
-	int port;      /* -1 when absent */
-	char *path;    /* "" or starts with '/' */
+	char *host;        /* "" when absent; IPv6 without brackets */
+	int port;          /* -1 when absent */
+	char *path;        /* "" or starts with '/' */
 	url_opt_t *opts;
 	size_t nopts;
 } url_t;

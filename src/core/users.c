@@ -90,4 +90,7 @@ int users_lookup(const users_t *u, const char *name, char *out, size_t cap)
 	return -1;
 }
 
-size_t users_count(const users_t *u) { return u ? u->n : 0; }
+size_t users_count(const users_t *u)
+{
+	return u ? u->n : 0;
+}

@@ -26,7 +26,10 @@ static void sniff_read(stream_t *s, sbuf_t *b)
 		http_serve(c, b);
 }
 
-static void sniff_error(stream_t *s, int err) { conn_close(s->data, "client error"); }
+static void sniff_error(stream_t *s, int err)
+{
+	conn_close(s->data, "client error");
+}
 
 static const stream_cbs_t sniff_cbs = {sniff_read, NULL, sniff_error};
 
@@ -37,6 +40,6 @@ static void proxy_on_conn(conn_t *c)
 }
 
 const front_ops_t proxy_front_ops = {
-	.scheme = "proxy",
-	.on_conn = proxy_on_conn,
+    .scheme = "proxy",
+    .on_conn = proxy_on_conn,
 };

@@ -22,9 +22,9 @@ static int tcpfwd_init(listener_t *l, char *err, size_t errlen)
 	if (!t)
 		abort();
 	l->front = t;
-	if (p[0] != '/' ||
-	    hostport_parse(p + 1, t->host, sizeof(t->host), &t->port) < 0) {
-		snprintf(err, errlen, "the target is missing or bad: write tcp://BIND:PORT/HOST:PORT");
+	if (p[0] != '/' || hostport_parse(p + 1, t->host, sizeof(t->host), &t->port) < 0) {
+		snprintf(err, errlen,
+		         "the target is missing or bad: write tcp://BIND:PORT/HOST:PORT");
 		return -EINVAL;
 	}
 	return 0;
@@ -41,13 +41,19 @@ static void on_dialed(conn_t *c, int err)
 	conn_relay(c);
 }
 
-static void tcpfwd_on_conn(conn_t *c) { conn_dial(c, c->l->front, on_dialed); }
+static void tcpfwd_on_conn(conn_t *c)
+{
+	conn_dial(c, c->l->front, on_dialed);
+}
 
-static void tcpfwd_free(listener_t *l) { free(l->front); }
+static void tcpfwd_free(listener_t *l)
+{
+	free(l->front);
+}
 
 const front_ops_t tcpfwd_front_ops = {
-	.scheme = "tcp",
-	.init = tcpfwd_init,
-	.on_conn = tcpfwd_on_conn,
-	.free = tcpfwd_free,
+    .scheme = "tcp",
+    .init = tcpfwd_init,
+    .on_conn = tcpfwd_on_conn,
+    .free = tcpfwd_free,
 };

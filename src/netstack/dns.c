@@ -43,7 +43,10 @@
 
 /* ---- parser ---- */
 
-static uint8_t lower(uint8_t c) { return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c; }
+static uint8_t lower(uint8_t c)
+{
+	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+}
 
 static int label_char(char c)
 {
@@ -168,8 +171,8 @@ static int owner_is(const uint8_t *m, size_t len, const rr_t *r, const uint8_t *
 	return name_read(m, len, &off, o, &olen) == 0 && olen == wlen && !memcmp(o, w, wlen);
 }
 
-int dns_response_parse(const uint8_t *m, size_t len, uint16_t id, const char *name,
-		       uint16_t qtype, dns_result_t *out)
+int dns_response_parse(const uint8_t *m, size_t len, uint16_t id, const char *name, uint16_t qtype,
+                       dns_result_t *out)
 {
 	uint8_t q[WIRE_MAX + 2], w[WIRE_MAX + 1], cur[WIRE_MAX + 1];
 	rr_t rrs[MAX_RECORDS];
@@ -184,7 +187,8 @@ int dns_response_parse(const uint8_t *m, size_t len, uint16_t id, const char *na
 	if (len < 12)
 		return -EBADMSG;
 	flags = get_be16(m + 2);
-	if (get_be16(m) != id || !(flags & 0x8000) || (flags >> 11 & 0xf) != 0 || get_be16(m + 4) != 1)
+	if (get_be16(m) != id || !(flags & 0x8000) || (flags >> 11 & 0xf) != 0 ||
+	    get_be16(m + 4) != 1)
 		return -EPROTO;
 	an = get_be16(m + 6);
 	if (name_read(m, len, &off, w, &wlen) < 0 || off + 4 > len)
@@ -306,7 +310,7 @@ static int same_ip(const dns_addr_t *a, const ip_addr_t *ip)
 }
 
 dns_resolver_t *dns_resolver_new(uv_loop_t *loop, struct netif *netif, uint64_t log_id,
-				 void (*guard)(int enter))
+                                 void (*guard)(int enter))
 {
 	dns_resolver_t *r = calloc(1, sizeof(*r));
 
@@ -328,9 +332,15 @@ void dns_resolver_set_servers(dns_resolver_t *r, const dns_addr_t *s, size_t n)
 	r->preferred = 0;
 }
 
-size_t dns_resolver_nservers(const dns_resolver_t *r) { return r->nservers; }
+size_t dns_resolver_nservers(const dns_resolver_t *r)
+{
+	return r->nservers;
+}
 
-void dns_resolver_stats(const dns_resolver_t *r, dns_stats_t *out) { *out = r->st; }
+void dns_resolver_stats(const dns_resolver_t *r, dns_stats_t *out)
+{
+	*out = r->st;
+}
 
 static void canon(const char *name, char *out)
 {
@@ -364,7 +374,10 @@ int dns_cache_lookup(dns_resolver_t *r, const char *name, int want6, dns_result_
 	return 0;
 }
 
-void dns_cache_flush(dns_resolver_t *r) { memset(r->cache, 0, sizeof(r->cache)); }
+void dns_cache_flush(dns_resolver_t *r)
+{
+	memset(r->cache, 0, sizeof(r->cache));
+}
 
 static void cache_put(dns_resolver_t *r, const char *name, int want6, const dns_result_t *res)
 {
@@ -389,7 +402,10 @@ static void cache_put(dns_resolver_t *r, const char *name, int want6, const dns_
 	victim->expires = now + (uint64_t)ttl * 1000;
 }
 
-static void on_query_closed(uv_handle_t *h) { free(h->data); }
+static void on_query_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
 
 static void q_release(dns_query_t *q)
 {
@@ -428,9 +444,15 @@ static void q_finish(dns_query_t *q, int err, const dns_result_t *res)
 
 static void on_timer(uv_timer_t *t);
 
-static void q_new_id(dns_query_t *q) { random_bytes(&q->id, sizeof(q->id)); }
+static void q_new_id(dns_query_t *q)
+{
+	random_bytes(&q->id, sizeof(q->id));
+}
 
-static int all_failed(const dns_query_t *q) { return q->failed == (1u << q->nservers) - 1; }
+static int all_failed(const dns_query_t *q)
+{
+	return q->failed == (1u << q->nservers) - 1;
+}
 
 /* Sends try number q->tries to its server and arms the timer for it. */
 static void q_send(dns_query_t *q)
@@ -481,7 +503,7 @@ static void on_timer(uv_timer_t *t)
 }
 
 static void on_udp(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr,
-		   u16_t port)
+                   u16_t port)
 {
 	dns_query_t *q = arg;
 	uint8_t buf[ANSWER_MAX];
@@ -529,7 +551,7 @@ static void on_udp(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr
 }
 
 dns_query_t *dns_resolve(dns_resolver_t *r, const char *name, int want6, uint64_t timeout_ms,
-			 dns_cb cb, void *ud)
+                         dns_cb cb, void *ud)
 {
 	dns_query_t *q;
 	uint16_t port;

@@ -33,9 +33,9 @@
 #include <uv.h>
 
 #define DNS_PORT 53
-#define DNS_NAME_MAX 253      /* text form, without the trailing dot */
-#define DNS_QUERY_MAX 512     /* a query for a name of DNS_NAME_MAX fits */
-#define DNS_MAX_ADDRS 8       /* addresses kept per answer */
+#define DNS_NAME_MAX 253  /* text form, without the trailing dot */
+#define DNS_QUERY_MAX 512 /* a query for a name of DNS_NAME_MAX fits */
+#define DNS_MAX_ADDRS 8   /* addresses kept per answer */
 #define DNS_MAX_SERVERS 6
 #define DNS_CACHE_SIZE 64
 #define DNS_CACHE_TTL_MAX 3600
@@ -43,8 +43,13 @@
 #define DNS_TYPE_CNAME 5
 #define DNS_TYPE_AAAA 28
 
-enum dns_rcode { DNS_NOERROR = 0, DNS_FORMERR = 1, DNS_SERVFAIL = 2, DNS_NXDOMAIN = 3,
-		 DNS_REFUSED = 5 };
+enum dns_rcode {
+	DNS_NOERROR = 0,
+	DNS_FORMERR = 1,
+	DNS_SERVFAIL = 2,
+	DNS_NXDOMAIN = 3,
+	DNS_REFUSED = 5
+};
 
 typedef struct dns_addr {
 	int family; /* AF_INET or AF_INET6 */
@@ -68,7 +73,7 @@ int dns_query_build(uint8_t *buf, size_t cap, uint16_t id, const char *name, uin
 /* 0 and *out filled (any rcode), or -EBADMSG (malformed) / -EPROTO (not
  * an answer to this question). */
 int dns_response_parse(const uint8_t *buf, size_t len, uint16_t id, const char *name,
-		       uint16_t qtype, dns_result_t *out);
+                       uint16_t qtype, dns_result_t *out);
 
 /* ---- resolver ---- */
 
@@ -80,19 +85,19 @@ struct netif;
 typedef void (*dns_cb)(void *ud, int err, const dns_result_t *r);
 
 typedef struct dns_stats {
-	uint64_t lookups;    /* dns_resolve() calls and cache hits */
+	uint64_t lookups; /* dns_resolve() calls and cache hits */
 	uint64_t cache_hits;
-	uint64_t sent;       /* query packets */
-	uint64_t answers;    /* lookups answered with addresses */
-	uint64_t failures;   /* lookups that failed (any reason) */
-	uint64_t timeouts;   /* lookups that ran out of time */
+	uint64_t sent;     /* query packets */
+	uint64_t answers;  /* lookups answered with addresses */
+	uint64_t failures; /* lookups that failed (any reason) */
+	uint64_t timeouts; /* lookups that ran out of time */
 } dns_stats_t;
 
 /* Queries leave through netif (the pcbs are bound to it).  guard(1) and
  * guard(0), if set, bracket the lwIP calls the resolver makes from its own
  * timers (the owner's way to know it is inside lwIP). */
 dns_resolver_t *dns_resolver_new(uv_loop_t *loop, struct netif *netif, uint64_t log_id,
-				 void (*guard)(int enter));
+                                 void (*guard)(int enter));
 /* Replaces the server list (port 53); lookups in flight keep theirs. */
 void dns_resolver_set_servers(dns_resolver_t *r, const dns_addr_t *s, size_t n);
 size_t dns_resolver_nservers(const dns_resolver_t *r);
@@ -103,7 +108,7 @@ void dns_cache_flush(dns_resolver_t *r);
  * from inside dns_cancel() or dns_resolver_free().  NULL if the name is
  * invalid or there is no server (nothing is called then). */
 dns_query_t *dns_resolve(dns_resolver_t *r, const char *name, int want6, uint64_t timeout_ms,
-			 dns_cb cb, void *ud);
+                         dns_cb cb, void *ud);
 /* cb will not run; the query is freed. */
 void dns_cancel(dns_query_t *q);
 void dns_resolver_stats(const dns_resolver_t *r, dns_stats_t *out);

@@ -49,11 +49,10 @@
  * lwipep_input() and the timer.  The owner's on_read, on_drain and dial
  * callbacks run right there (lwIP lets them close or abort any pcb); if
  * the owner aborts the very pcb whose callback is running (pcb_kill while
- * core.cur is that pcb), the callback returns ERR_ABRT as lwIP requires.  Owner code never runs inside lwIP's
- * err callback (the pcb is half freed then): errors, and everything an op
- * would otherwise have to report from inside itself (data after
- * read_start, drain after a write that emptied the queue), go through the
- * stream's `kick` timer.
+ * core.cur is that pcb), the callback returns ERR_ABRT as lwIP requires.  Owner code never runs
+ * inside lwIP's err callback (the pcb is half freed then): errors, and everything an op would
+ * otherwise have to report from inside itself (data after read_start, drain after a write that
+ * emptied the queue), go through the stream's `kick` timer.
  *
  * A connection (lwtcp_t):
  *
@@ -142,8 +141,7 @@ struct lwtcp {
 };
 
 typedef enum dial_state { DS_RESOLVING, DS_CONNECTING, DS_NEXT, DS_FAILED, DS_DONE } dial_state_t;
-static const char *const dial_state_names[] = {"resolving", "connecting", "next", "failed",
-					       "done"};
+static const char *const dial_state_names[] = {"resolving", "connecting", "next", "failed", "done"};
 
 struct lwipep_dial {
 	lwipep_t *ep; /* NULL once the endpoint is freed */
@@ -178,7 +176,7 @@ static struct {
 	int cur_aborted;
 	pktref_t inq[INQ_MAX]; /* fed to lwipep_input() from inside lwIP */
 	unsigned inq_head, inq_len;
-	pktref_t *outq;        /* lwIP's output, emitted outside lwIP */
+	pktref_t *outq; /* lwIP's output, emitted outside lwIP */
 	size_t outq_head, outq_len, outq_cap;
 	unsigned inited : 1, registered : 1, flushing : 1;
 } core;
@@ -206,7 +204,10 @@ static void core_arm(void)
 	uv_timer_start(core.timer, on_core_timer, ms, 0);
 }
 
-static void core_enter(void) { core.depth++; }
+static void core_enter(void)
+{
+	core.depth++;
+}
 
 static void feed(lwipep_t *ep, struct pbuf *p)
 {
@@ -271,7 +272,10 @@ static void core_guard(int enter)
 		core_leave();
 }
 
-static void on_timer_freed(uv_handle_t *h) { free(h); }
+static void on_timer_freed(uv_handle_t *h)
+{
+	free(h);
+}
 
 static int core_attach(uv_loop_t *loop)
 {
@@ -432,8 +436,8 @@ static int v6_special(const uint8_t *a)
 {
 	const struct in6_addr *a6 = (const struct in6_addr *)a;
 
-	return IN6_IS_ADDR_LOOPBACK(a6) || IN6_IS_ADDR_UNSPECIFIED(a6) || IN6_IS_ADDR_MULTICAST(a6) ||
-	       IN6_IS_ADDR_LINKLOCAL(a6) || IN6_IS_ADDR_V4MAPPED(a6);
+	return IN6_IS_ADDR_LOOPBACK(a6) || IN6_IS_ADDR_UNSPECIFIED(a6) ||
+	       IN6_IS_ADDR_MULTICAST(a6) || IN6_IS_ADDR_LINKLOCAL(a6) || IN6_IS_ADDR_V4MAPPED(a6);
 }
 
 /* Whether we may send a SYN to a: never to ourselves or to loopback (see
@@ -774,9 +778,15 @@ static void lw_read_start(stream_t *s)
 		lw_kick(t);
 }
 
-static void lw_read_stop(stream_t *s) { ((lwtcp_t *)s)->reading = 0; }
+static void lw_read_stop(stream_t *s)
+{
+	((lwtcp_t *)s)->reading = 0;
+}
 
-static void on_kick_closed(uv_handle_t *h) { free(h->data); }
+static void on_kick_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
 
 static void lw_unlink(lwtcp_t *t)
 {
@@ -812,12 +822,12 @@ static void lw_close(stream_t *s)
 }
 
 static const stream_ops_t lw_ops = {
-	.name = "lwip",
-	.write = lw_write,
-	.shutdown = lw_shutdown,
-	.read_start = lw_read_start,
-	.read_stop = lw_read_stop,
-	.close = lw_close,
+    .name = "lwip",
+    .write = lw_write,
+    .shutdown = lw_shutdown,
+    .read_start = lw_read_start,
+    .read_stop = lw_read_stop,
+    .close = lw_close,
 };
 
 /* A connected pcb becomes a stream. */
@@ -857,11 +867,14 @@ static lwtcp_t *lw_new(lwipep_t *ep, struct tcp_pcb *pcb, uint64_t id)
 static void dl_set_state(lwipep_dial_t *q, dial_state_t s)
 {
 	log_trace(q->o.id, "lwip dial %s: %s -> %s", q->t.host, dial_state_names[q->state],
-		  dial_state_names[s]);
+	          dial_state_names[s]);
 	q->state = s;
 }
 
-static void dl_on_closed(uv_handle_t *h) { free(h->data); }
+static void dl_on_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
 
 static void dl_release(lwipep_dial_t *q)
 {
@@ -1021,7 +1034,7 @@ static void on_resolved(void *ud, int err, const dns_result_t *r)
 }
 
 lwipep_dial_t *lwipep_connect(lwipep_t *ep, const target_t *t, const dial_opts_t *o, dial_cb cb,
-			      void *ud)
+                              void *ud)
 {
 	lwipep_dial_t *q = calloc(1, sizeof(*q));
 	struct sockaddr_storage ss;
@@ -1083,13 +1096,19 @@ static dial_t *ep_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, dia
 	return (dial_t *)lwipep_connect(ep, t, o, cb, ud);
 }
 
-static void ep_cancel(dialer_t *d, dial_t *req) { lwipep_connect_cancel((lwipep_dial_t *)req); }
+static void ep_cancel(dialer_t *d, dial_t *req)
+{
+	lwipep_connect_cancel((lwipep_dial_t *)req);
+}
 
 static void ep_dialer_free(dialer_t *d) {}
 
 static const dialer_ops_t lwip_dialer_ops = {"lwip", ep_dial, ep_cancel, ep_dialer_free};
 
-dialer_t *lwipep_dialer(lwipep_t *ep) { return &ep->dialer; }
+dialer_t *lwipep_dialer(lwipep_t *ep)
+{
+	return &ep->dialer;
+}
 
 /* ---- the endpoint ---- */
 
@@ -1202,7 +1221,7 @@ int lwipep_set_addr(lwipep_t *ep, const lwipep_addr_t *a)
 	if (ep->has6)
 		inet_ntop(AF_INET6, &a->local6, l6, sizeof(l6));
 	log_info(ep->id, "%s: up, %s peer %s, %s, mtu %u, mss %u, %zu dns server(s)", ep->name, l4,
-		 p4, l6, mtu, lwipep_mss(ep), dns_resolver_nservers(ep->dns));
+	         p4, l6, mtu, lwipep_mss(ep), dns_resolver_nservers(ep->dns));
 	return 0;
 }
 
@@ -1253,7 +1272,7 @@ void lwipep_down(lwipep_t *ep, int err)
 }
 
 int lwipep_new(uv_loop_t *loop, const lwipep_opts_t *o, lwipep_output_fn out, void *ud,
-	       lwipep_t **epp)
+               lwipep_t **epp)
 {
 	lwipep_opts_t none = {0};
 	lwipep_t *ep;
@@ -1384,18 +1403,18 @@ static void metrics_fn(mbuf_t *b, void *ud)
 		const char *name;
 		size_t off;
 	} ctr[] = {
-		{"connections_total", offsetof(lwipep_stats_t, conns_total)},
-		{"connections_active", offsetof(lwipep_stats_t, conns_active)},
-		{"connections_failed_total", offsetof(lwipep_stats_t, conns_failed)},
-		{"bytes_in_total", offsetof(lwipep_stats_t, bytes_in)},
-		{"bytes_out_total", offsetof(lwipep_stats_t, bytes_out)},
-		{"packets_in_total", offsetof(lwipep_stats_t, pkts_in)},
-		{"packets_out_total", offsetof(lwipep_stats_t, pkts_out)},
-		{"packets_dropped_total", offsetof(lwipep_stats_t, pkts_dropped)},
-		{"dns_lookups_total", offsetof(lwipep_stats_t, dns_lookups)},
-		{"dns_cache_hits_total", offsetof(lwipep_stats_t, dns_cache_hits)},
-		{"dns_queries_total", offsetof(lwipep_stats_t, dns_queries)},
-		{"dns_failures_total", offsetof(lwipep_stats_t, dns_failures)},
+	    {"connections_total", offsetof(lwipep_stats_t, conns_total)},
+	    {"connections_active", offsetof(lwipep_stats_t, conns_active)},
+	    {"connections_failed_total", offsetof(lwipep_stats_t, conns_failed)},
+	    {"bytes_in_total", offsetof(lwipep_stats_t, bytes_in)},
+	    {"bytes_out_total", offsetof(lwipep_stats_t, bytes_out)},
+	    {"packets_in_total", offsetof(lwipep_stats_t, pkts_in)},
+	    {"packets_out_total", offsetof(lwipep_stats_t, pkts_out)},
+	    {"packets_dropped_total", offsetof(lwipep_stats_t, pkts_dropped)},
+	    {"dns_lookups_total", offsetof(lwipep_stats_t, dns_lookups)},
+	    {"dns_cache_hits_total", offsetof(lwipep_stats_t, dns_cache_hits)},
+	    {"dns_queries_total", offsetof(lwipep_stats_t, dns_queries)},
+	    {"dns_failures_total", offsetof(lwipep_stats_t, dns_failures)},
 	};
 	lwipep_stats_t st;
 
@@ -1403,8 +1422,8 @@ static void metrics_fn(mbuf_t *b, void *ud)
 		lwipep_get_stats(ep, &st);
 		for (size_t i = 0; i < sizeof(ctr) / sizeof(ctr[0]); i++)
 			mbuf_printf(b, "sluice_lwip_%s{ep=\"%s\"} %llu\n", ctr[i].name, ep->name,
-				    (unsigned long long)*(const uint64_t *)((const char *)&st +
-									     ctr[i].off));
+			            (unsigned long long)*(const uint64_t *)((const char *)&st +
+			                                                    ctr[i].off));
 	}
 	if (core.eps)
 		mbuf_printf(b, "sluice_lwip_input_queue_max %u\n", INQ_MAX);

@@ -56,16 +56,16 @@ typedef struct lwipep_opts {
 } lwipep_opts_t;
 
 typedef struct lwipep_addr {
-	struct in_addr local, peer;  /* IPv4; local 0.0.0.0: no IPv4 */
-	struct in6_addr local6;      /* IPv6, not link-local; :: for none */
-	uint16_t mtu;                /* link MTU; 0: 1500 */
+	struct in_addr local, peer;           /* IPv4; local 0.0.0.0: no IPv4 */
+	struct in6_addr local6;               /* IPv6, not link-local; :: for none */
+	uint16_t mtu;                         /* link MTU; 0: 1500 */
 	struct in_addr dns4[LWIPEP_MAX_DNS];  /* 0.0.0.0: unset */
 	struct in6_addr dns6[LWIPEP_MAX_DNS]; /* :: unset */
 } lwipep_addr_t;
 
 typedef struct lwipep_stats {
 	uint64_t conns_total, conns_active, conns_failed;
-	uint64_t bytes_in, bytes_out;     /* stream payload: from the tunnel, to it */
+	uint64_t bytes_in, bytes_out; /* stream payload: from the tunnel, to it */
 	uint64_t pkts_in, pkts_out, pkts_dropped;
 	uint64_t dns_lookups, dns_cache_hits, dns_queries, dns_failures;
 } lwipep_stats_t;
@@ -73,7 +73,7 @@ typedef struct lwipep_stats {
 /* UV_EINVAL: bad option (e.g. fallback not an IP literal); UV_EBUSY: lwIP
  * already runs on another loop. */
 int lwipep_new(uv_loop_t *loop, const lwipep_opts_t *o, lwipep_output_fn out, void *ud,
-	       lwipep_t **ep);
+               lwipep_t **ep);
 /* Link up, or new parameters.  A changed local address fails the
  * connections that used the old one (UV_ECONNABORTED).  UV_EINVAL if
  * there is neither an IPv4 nor an IPv6 address. */
@@ -99,7 +99,7 @@ void lwipep_get_stats(const lwipep_t *ep, lwipep_stats_t *st);
  * UV_EACCES (ACL), or the error given to lwipep_down(). */
 typedef struct lwipep_dial lwipep_dial_t;
 lwipep_dial_t *lwipep_connect(lwipep_t *ep, const target_t *t, const dial_opts_t *o, dial_cb cb,
-			      void *ud);
+                              void *ud);
 /* cb will not be called; the request is freed. */
 void lwipep_connect_cancel(lwipep_dial_t *q);
 

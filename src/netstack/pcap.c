@@ -47,7 +47,7 @@ static void on_flush(uv_timer_t *t)
 }
 
 int pcapw_open(uv_loop_t *loop, const char *path, uint64_t max_bytes, unsigned snaplen,
-	       pcapw_t **out)
+               pcapw_t **out)
 {
 	pcapw_t *w;
 	FILE *fp;
@@ -108,7 +108,7 @@ void pcapw_packet(pcapw_t *w, uint64_t session, int dir, const uint8_t *pkt, siz
 	if (w->max_bytes && w->written + 16 + SLL_HDR + cap > w->max_bytes) {
 		if (!w->capped)
 			log_warn(0, "pcap: file reached %llu bytes, not capturing any more",
-				 (unsigned long long)w->max_bytes);
+			         (unsigned long long)w->max_bytes);
 		w->capped = 1;
 		w->st.dropped++;
 		return;

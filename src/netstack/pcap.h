@@ -30,7 +30,7 @@ enum { PCAPW_IN = 0, PCAPW_OUT = 1 }; /* from the peer / to the peer */
 
 /* max_bytes 0: no cap.  snaplen 0: 65535. */
 int pcapw_open(uv_loop_t *loop, const char *path, uint64_t max_bytes, unsigned snaplen,
-	       pcapw_t **out);
+               pcapw_t **out);
 /* One IP packet (v4 or v6, by its first nibble); others are ignored. */
 void pcapw_packet(pcapw_t *w, uint64_t session, int dir, const uint8_t *pkt, size_t len);
 /* Flush and close; the struct goes in the timer's close callback. */

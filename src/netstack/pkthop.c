@@ -136,7 +136,7 @@ void pkthop_link_up(pkthop_t *h, const lwipep_addr_t *a)
 	if (a->dns4[0].s_addr)
 		inet_ntop(AF_INET, &a->dns4[0], d, sizeof(d));
 	log_info(0, "%s: session up: address %s, peer %s, DNS %s, MTU %u", h->name, l, p, d,
-		 a->mtu ? a->mtu : 1500);
+	         a->mtu ? a->mtu : 1500);
 	set_state(h, PH_UP);
 	h->backoff = BACKOFF_MIN;
 	while (h->waiting) {
@@ -159,7 +159,7 @@ void pkthop_link_down(pkthop_t *h, const char *why)
 	if (was == PH_IDLE)
 		return;
 	log_info(0, "%s: session down (%s); reconnecting in %llu ms", h->name, why,
-		 (unsigned long long)h->backoff);
+	         (unsigned long long)h->backoff);
 	h->drops++;
 	set_state(h, PH_IDLE);
 	if (was == PH_UP)
@@ -214,7 +214,10 @@ static void ph_cancel(dialer_t *d, dial_t *req)
 	free(w);
 }
 
-static void free_on_close(uv_handle_t *t) { free(t->data); }
+static void free_on_close(uv_handle_t *t)
+{
+	free(t->data);
+}
 
 static void ph_free(dialer_t *d)
 {
@@ -250,25 +253,25 @@ static void metrics_fn(mbuf_t *b, void *ud)
 		if (h->addr.dns4[1].s_addr)
 			inet_ntop(AF_INET, &h->addr.dns4[1], d2, sizeof(d2));
 		mbuf_printf(b,
-			    "sluice_tunnel_session_info{hop=\"%s\",address=\"%s\",dns=\"%s%s%s\","
-			    "mtu=\"%u\"} 1\n",
-			    h->name, l, d1, d2[0] ? "," : "", d2, h->addr.mtu ? h->addr.mtu : 1500);
+		            "sluice_tunnel_session_info{hop=\"%s\",address=\"%s\",dns=\"%s%s%s\","
+		            "mtu=\"%u\"} 1\n",
+		            h->name, l, d1, d2[0] ? "," : "", d2, h->addr.mtu ? h->addr.mtu : 1500);
 	}
 	mbuf_printf(b, "sluice_tunnel_sessions_total{hop=\"%s\"} %llu\n", h->name,
-		    (unsigned long long)h->sessions);
+	            (unsigned long long)h->sessions);
 	mbuf_printf(b, "sluice_tunnel_session_drops_total{hop=\"%s\"} %llu\n", h->name,
-		    (unsigned long long)h->drops);
+	            (unsigned long long)h->drops);
 	mbuf_printf(b, "sluice_tunnel_dials_waiting{hop=\"%s\"} %zu\n", h->name, h->nwaiting);
 	mbuf_printf(b, "sluice_tunnel_connections_active{hop=\"%s\"} %llu\n", h->name,
-		    (unsigned long long)st.conns_active);
+	            (unsigned long long)st.conns_active);
 	mbuf_printf(b, "sluice_tunnel_bytes_in_total{hop=\"%s\"} %llu\n", h->name,
-		    (unsigned long long)st.bytes_in);
+	            (unsigned long long)st.bytes_in);
 	mbuf_printf(b, "sluice_tunnel_bytes_out_total{hop=\"%s\"} %llu\n", h->name,
-		    (unsigned long long)st.bytes_out);
+	            (unsigned long long)st.bytes_out);
 	mbuf_printf(b, "sluice_tunnel_packets_in_total{hop=\"%s\"} %llu\n", h->name,
-		    (unsigned long long)st.pkts_in);
+	            (unsigned long long)st.pkts_in);
 	mbuf_printf(b, "sluice_tunnel_packets_out_total{hop=\"%s\"} %llu\n", h->name,
-		    (unsigned long long)st.pkts_out);
+	            (unsigned long long)st.pkts_out);
 }
 
 int pkthop_opt_dns(url_t *u, const char **dns, char *err, size_t errlen)
@@ -286,7 +289,7 @@ int pkthop_opt_dns(url_t *u, const char **dns, char *err, size_t errlen)
 }
 
 pkthop_t *pkthop_new(uv_loop_t *loop, dialer_t *next, const target_t *server,
-		     const pktlink_ops_t *ops, void *link, const char *name, const char *dns)
+                     const pktlink_ops_t *ops, void *link, const char *name, const char *dns)
 {
 	pkthop_t *h = calloc(1, sizeof(*h));
 	lwipep_opts_t eo = {.name = name, .dns_fallback = dns};
@@ -314,8 +317,23 @@ pkthop_t *pkthop_new(uv_loop_t *loop, dialer_t *next, const target_t *server,
 	return h;
 }
 
-void *pkthop_link(pkthop_t *h) { return h->link; }
-dialer_t *pkthop_dialer(pkthop_t *h) { return &h->d; }
-dialer_t *pkthop_next(pkthop_t *h) { return h->d.next; }
-const target_t *pkthop_server(pkthop_t *h) { return &h->d.server; }
-const char *pkthop_name(pkthop_t *h) { return h->name; }
+void *pkthop_link(pkthop_t *h)
+{
+	return h->link;
+}
+dialer_t *pkthop_dialer(pkthop_t *h)
+{
+	return &h->d;
+}
+dialer_t *pkthop_next(pkthop_t *h)
+{
+	return h->d.next;
+}
+const target_t *pkthop_server(pkthop_t *h)
+{
+	return &h->d.server;
+}
+const char *pkthop_name(pkthop_t *h)
+{
+	return h->name;
+}

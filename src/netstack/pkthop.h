@@ -36,13 +36,13 @@ typedef struct pktlink_ops {
  * or NULL.  NULL when lwIP is taken (one endpoint per process) or dns is
  * not an IP literal. */
 pkthop_t *pkthop_new(uv_loop_t *loop, dialer_t *next, const target_t *server,
-		     const pktlink_ops_t *ops, void *link, const char *name, const char *dns);
+                     const pktlink_ops_t *ops, void *link, const char *name, const char *dns);
 /* The hop option every packet hop takes: dns=IP (the fallback above).
  * 0 with *dns set or left NULL, or -EINVAL with a message. */
 int pkthop_opt_dns(url_t *u, const char **dns, char *err, size_t errlen);
 void *pkthop_link(pkthop_t *h);
 dialer_t *pkthop_dialer(pkthop_t *h);
-dialer_t *pkthop_next(pkthop_t *h);          /* how to reach the server */
+dialer_t *pkthop_next(pkthop_t *h); /* how to reach the server */
 const target_t *pkthop_server(pkthop_t *h);
 const char *pkthop_name(pkthop_t *h);
 void pkthop_link_up(pkthop_t *h, const lwipep_addr_t *a);

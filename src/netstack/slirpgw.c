@@ -122,7 +122,6 @@ typedef struct pkt {
 	size_t payload; /* TCP payload bytes */
 } pkt_t;
 
-
 static int parse_l4(pkt_t *p, const uint8_t *b, size_t off)
 {
 	size_t n = p->len - off;
@@ -276,7 +275,7 @@ typedef struct slot { /* one service of one instance */
 
 enum drop_reason { DR_MALFORMED, DR_SPOOFED, DR_POLICY, DR_SOCKETS, DR_FLOWS, DR_QUEUE, DR_N };
 static const char *const drop_names[DR_N] = {"malformed",  "spoofed",  "policy",
-					     "socket_cap", "flow_cap", "queue"};
+                                             "socket_cap", "flow_cap", "queue"};
 
 struct slirpgw_service {
 	char label[64]; /* ADDR:PORT, for logs and metrics */
@@ -530,8 +529,8 @@ static void answer_arp(slirpgw_t *gw, const uint8_t *f, size_t len)
 	const uint8_t *a = f + ETH_HLEN;
 	uint8_t r[ETH_HLEN + ARP_LEN];
 
-	if (len < ETH_HLEN + ARP_LEN || get_be16(a) != 1 || get_be16(a + 2) != ETH_P_IP || a[4] != 6 ||
-	    a[5] != 4 || get_be16(a + 6) != 1 || !memcmp(a + 14, a + 24, 4))
+	if (len < ETH_HLEN + ARP_LEN || get_be16(a) != 1 || get_be16(a + 2) != ETH_P_IP ||
+	    a[4] != 6 || a[5] != 4 || get_be16(a + 6) != 1 || !memcmp(a + 14, a + 24, 4))
 		return;
 	memcpy(r, a + 8, 6); /* to the asker */
 	memcpy(r + 6, peer_mac, 6);
@@ -540,7 +539,7 @@ static void answer_arp(slirpgw_t *gw, const uint8_t *f, size_t len)
 	put_be16(r + 16, ETH_P_IP);
 	r[18] = 6;
 	r[19] = 4;
-	put_be16(r + 20, 2);            /* reply */
+	put_be16(r + 20, 2);         /* reply */
 	memcpy(r + 22, peer_mac, 6); /* sender: "us", whatever was asked */
 	memcpy(r + 28, a + 24, 4);
 	memcpy(r + 32, a + 8, 6); /* target: the asker */
@@ -898,7 +897,7 @@ static void flow_set_state(flow_t *f, flow_state_t s)
 
 	if (!(legal[f->state] & (1u << s))) {
 		log_err(f->id, "slirpgw: illegal flow transition %s -> %s",
-			flow_state_names[f->state], flow_state_names[s]);
+		        flow_state_names[f->state], flow_state_names[s]);
 		abort();
 	}
 	log_trace(f->id, "flow %s -> %s", flow_state_names[f->state], flow_state_names[s]);
@@ -964,8 +963,8 @@ static void on_relay_done(void *ud, const char *reason, uint64_t up, uint64_t do
 	flow_t *f = ud;
 
 	log_info(f->id, "closed (%s) after %.1f s: %llu bytes up, %llu down", reason,
-		 (double)(uv_now(f->gw->loop) - f->t0) / 1000, (unsigned long long)up,
-		 (unsigned long long)down);
+	         (double)(uv_now(f->gw->loop) - f->t0) / 1000, (unsigned long long)up,
+	         (unsigned long long)down);
 	flow_free(f, reason);
 }
 
@@ -1014,7 +1013,7 @@ static void svc_drain(slirpgw_t *gw, unsigned si, uint16_t sport)
 			f = NULL;
 		} else {
 			log_debug(gw->cfg.id, "slirpgw %s: connection of no flow closed",
-				  gw->cfg.services[si]->label);
+			          gw->cfg.services[si]->label);
 			close(fd);
 		}
 	}
@@ -1044,7 +1043,7 @@ static void on_dial(void *ud, stream_t *s, int err)
 		return;
 	}
 	log_debug(f->id, "%s -> %s: connected in %llu ms", svc->label, t,
-		  (unsigned long long)(uv_now(gw->loop) - f->t0));
+	          (unsigned long long)(uv_now(gw->loop) - f->t0));
 	f->up = s;
 	f->syn = NULL;
 	f->syn_passed = 1;
@@ -1094,7 +1093,7 @@ static int flow_open(slirpgw_t *gw, unsigned si, const pkt_t *p, const uint8_t *
 		why = "connection cap";
 		dr = DR_FLOWS;
 	} else if (svc->rate > 0 &&
-		   !tbucket_take(&svc->tb, svc->rate, svc->burst, uv_now(gw->loop))) {
+	           !tbucket_take(&svc->tb, svc->rate, svc->burst, uv_now(gw->loop))) {
 		why = "rate limit";
 		dr = DR_FLOWS;
 	}
@@ -1421,9 +1420,9 @@ static int slots_open(slirpgw_t *gw)
 			return -errno;
 		if (slirp_add_unix(gw->slirp, sl->path, &a, svc->port) < 0) {
 			log_err(gw->cfg.id,
-				"%s: service %s: the address must be inside the virtual network, "
-				"not its host or DNS alias, and listed once",
-				gw->name, svc->label);
+			        "%s: service %s: the address must be inside the virtual network, "
+			        "not its host or DNS alias, and listed once",
+			        gw->name, svc->label);
 			return -EINVAL;
 		}
 	}
@@ -1441,7 +1440,7 @@ static void metrics_link(slirpgw_t *gw)
 }
 
 int slirpgw_new(uv_loop_t *loop, const slirpgw_config_t *c, slirpgw_output_fn out, void *ud,
-		slirpgw_t **gwp)
+                slirpgw_t **gwp)
 {
 	slirpgw_t *gw = calloc(1, sizeof(*gw));
 	SlirpConfig sc;
@@ -1456,7 +1455,7 @@ int slirpgw_new(uv_loop_t *loop, const slirpgw_config_t *c, slirpgw_output_fn ou
 	}
 	gw->cfg.name = NULL;
 	snprintf(gw->name, sizeof(gw->name), "%s#%llu", c->name ? c->name : "slirpgw",
-		 (unsigned long long)c->id);
+	         (unsigned long long)c->id);
 	gw->loop = loop;
 	gw->out = out;
 	gw->ud = ud;
@@ -1501,7 +1500,7 @@ int slirpgw_new(uv_loop_t *loop, const slirpgw_config_t *c, slirpgw_output_fn ou
 		goto fail;
 	}
 	log_debug(gw->cfg.id, "%s: up, %s mode, %zu services", gw->name,
-		  gw->cfg.restricted ? "restricted" : "full", gw->cfg.nservices);
+	          gw->cfg.restricted ? "restricted" : "full", gw->cfg.nservices);
 	gw_dirty(gw);
 	*gwp = gw;
 	return 0;
@@ -1594,7 +1593,7 @@ static int parse_count(const char *s, double max, double *out)
 }
 
 static int svc_option(slirpgw_service_t *s, char *key, char *val, char *err, size_t errlen,
-		      const char *spec)
+                      const char *spec)
 {
 	char bad[64], e2[URL_ERRLEN];
 	double d;
@@ -1621,7 +1620,7 @@ static int svc_option(slirpgw_service_t *s, char *key, char *val, char *err, siz
 		if (parse_count(val, 1e6, &s->burst) < 0 || s->burst < 1)
 			return svc_fail(err, errlen, spec, "burst: not a count >= 1: %s", val);
 	} else if (!strcmp(key, "allow") || !strcmp(key, "deny") || !strcmp(key, "allow-target") ||
-		   !strcmp(key, "deny-target")) {
+	           !strcmp(key, "deny-target")) {
 		acl_t *a = strstr(key, "target") ? &s->targets : &s->clients;
 		cidr_list_t *l = key[0] == 'a' ? &a->allow : &a->deny;
 
@@ -1658,7 +1657,7 @@ static void svc_destroy(slirpgw_service_t *s)
 }
 
 int slirpgw_service_new(uv_loop_t *loop, const char *spec, slirpgw_service_t **out, char *err,
-			size_t errlen)
+                        size_t errlen)
 {
 	slirpgw_service_t *s = calloc(1, sizeof(*s));
 	char *buf = strdup(spec), *save = NULL, *w, *arrow, *eq;
@@ -1745,7 +1744,7 @@ void slirpgw_service_free(slirpgw_service_t *s)
 static void family(mbuf_t *b, const char *name, const char *help, const char *type)
 {
 	mbuf_printf(b, "# HELP sluice_slirpgw_%s %s\n# TYPE sluice_slirpgw_%s %s\n", name, help,
-		    name, type);
+	            name, type);
 }
 
 static void metrics_write(mbuf_t *b, void *ud)
@@ -1758,32 +1757,32 @@ static void metrics_write(mbuf_t *b, void *ud)
 	family(b, "packets_total", "IP packets between a gateway and its peer.", "counter");
 	for (g = all_gws; g; g = g->mnext)
 		mbuf_printf(b,
-			    "sluice_slirpgw_packets_total{gw=\"%s\",dir=\"in\"} %llu\n"
-			    "sluice_slirpgw_packets_total{gw=\"%s\",dir=\"out\"} %llu\n",
-			    g->name, (unsigned long long)g->st.pkts_in, g->name,
-			    (unsigned long long)g->st.pkts_out);
+		            "sluice_slirpgw_packets_total{gw=\"%s\",dir=\"in\"} %llu\n"
+		            "sluice_slirpgw_packets_total{gw=\"%s\",dir=\"out\"} %llu\n",
+		            g->name, (unsigned long long)g->st.pkts_in, g->name,
+		            (unsigned long long)g->st.pkts_out);
 	family(b, "bytes_total", "IP bytes between a gateway and its peer.", "counter");
 	for (g = all_gws; g; g = g->mnext)
 		mbuf_printf(b,
-			    "sluice_slirpgw_bytes_total{gw=\"%s\",dir=\"in\"} %llu\n"
-			    "sluice_slirpgw_bytes_total{gw=\"%s\",dir=\"out\"} %llu\n",
-			    g->name, (unsigned long long)g->st.bytes_in, g->name,
-			    (unsigned long long)g->st.bytes_out);
+		            "sluice_slirpgw_bytes_total{gw=\"%s\",dir=\"in\"} %llu\n"
+		            "sluice_slirpgw_bytes_total{gw=\"%s\",dir=\"out\"} %llu\n",
+		            g->name, (unsigned long long)g->st.bytes_in, g->name,
+		            (unsigned long long)g->st.bytes_out);
 	family(b, "dropped_total", "Packets from the peer dropped, by reason.", "counter");
 	for (g = all_gws; g; g = g->mnext)
 		for (int i = 0; i < DR_N; i++)
 			mbuf_printf(b,
-				    "sluice_slirpgw_dropped_total{gw=\"%s\",reason=\"%s\"} %llu\n",
-				    g->name, drop_names[i], (unsigned long long)g->drops[i]);
+			            "sluice_slirpgw_dropped_total{gw=\"%s\",reason=\"%s\"} %llu\n",
+			            g->name, drop_names[i], (unsigned long long)g->drops[i]);
 	family(b, "resets_total", "TCP resets the gateway sent for refused connections.",
 	       "counter");
 	for (g = all_gws; g; g = g->mnext)
 		mbuf_printf(b, "sluice_slirpgw_resets_total{gw=\"%s\"} %llu\n", g->name,
-			    (unsigned long long)g->st.resets);
+		            (unsigned long long)g->st.resets);
 	family(b, "sockets", "Host sockets open for the peer.", "gauge");
 	for (g = all_gws; g; g = g->mnext)
 		mbuf_printf(b, "sluice_slirpgw_sockets{gw=\"%s\"} %llu\n", g->name,
-			    (unsigned long long)g->st.sockets);
+		            (unsigned long long)g->st.sockets);
 	family(b, "service_connections_total", "Service connections opened, per session.",
 	       "counter");
 	for (g = all_gws; g; g = g->mnext)
@@ -1798,17 +1797,17 @@ static void metrics_write(mbuf_t *b, void *ud)
 	       "gauge");
 	for (s = all_svcs; s; s = s->mnext)
 		mbuf_printf(b, "sluice_slirpgw_service_connections_active{service=\"%s\"} %llu\n",
-			    s->label, (unsigned long long)s->active);
+		            s->label, (unsigned long long)s->active);
 	family(b, "service_refused_total", "Service connections refused by ACL, cap or rate.",
 	       "counter");
 	for (s = all_svcs; s; s = s->mnext)
 		mbuf_printf(b, "sluice_slirpgw_service_refused_total{service=\"%s\"} %llu\n",
-			    s->label, (unsigned long long)s->refused);
+		            s->label, (unsigned long long)s->refused);
 	family(b, "service_failed_total", "Service connections whose target could not be reached.",
 	       "counter");
 	for (s = all_svcs; s; s = s->mnext)
 		mbuf_printf(b, "sluice_slirpgw_service_failed_total{service=\"%s\"} %llu\n",
-			    s->label, (unsigned long long)s->failed);
+		            s->label, (unsigned long long)s->failed);
 	family(b, "service_bytes_total", "Service bytes, up (from peers) and down.", "counter");
 	for (s = all_svcs; s; s = s->mnext)
 		mbuf_printf(

@@ -74,7 +74,7 @@ typedef struct slirpgw_config {
 	slirpgw_service_t *const *services; /* borrowed; must outlive the instance */
 	size_t nservices;
 	const acl_t *targets; /* full mode: destinations allowed (host alias checked
-				 as 127.0.0.1 / ::1); NULL: all.  Borrowed. */
+	                         as 127.0.0.1 / ::1); NULL: all.  Borrowed. */
 	size_t mtu;           /* largest packet either way (default 1500) */
 	unsigned max_sockets; /* host sockets (default 1024): new TCP reset, UDP dropped */
 	unsigned max_flows;   /* service connections (default 256) */
@@ -86,7 +86,7 @@ typedef struct slirpgw_config {
 void slirpgw_config_default(slirpgw_config_t *c);
 
 int slirpgw_new(uv_loop_t *loop, const slirpgw_config_t *c, slirpgw_output_fn out, void *ud,
-		slirpgw_t **gw);
+                slirpgw_t **gw);
 /* One IP packet from the peer.  0 when it entered the gateway (or was
  * queued), -EINVAL malformed, -EACCES refused by policy (TCP gets a reset),
  * -ENOBUFS over a cap, -EPIPE after slirpgw_free. */
@@ -126,7 +126,7 @@ void slirpgw_get_stats(const slirpgw_t *gw, slirpgw_stats_t *st);
  * 2 x rate); max-conns default 64; connect-timeout 10s; idle-timeout 5m.
  * Errors name the word at fault. */
 int slirpgw_service_new(uv_loop_t *loop, const char *spec, slirpgw_service_t **out, char *err,
-			size_t errlen);
+                        size_t errlen);
 /* After every instance that lists it was freed. */
 void slirpgw_service_free(slirpgw_service_t *s);
 

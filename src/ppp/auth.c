@@ -424,8 +424,8 @@ void mschapv2_authenticator_response(const char *password, const uint8_t nt_resp
 	OPENSSL_cleanse(h, sizeof(h));
 }
 
-int auth_methods_parse(const char *list, const char *opt, unsigned *mask, int *none_ok,
-                       char *err, size_t errlen)
+int auth_methods_parse(const char *list, const char *opt, unsigned *mask, int *none_ok, char *err,
+                       size_t errlen)
 {
 	char buf[128], *tok, *save;
 

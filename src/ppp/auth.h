@@ -48,10 +48,10 @@ typedef struct auth_cbs {
 } auth_cbs_t;
 
 typedef struct auth_cfg {
-	int authenticator;       /* 1: we check the peer; 0: we prove ourselves */
-	auth_method_t method;    /* as negotiated by LCP */
-	const char *name;        /* authenticator: our name in challenges; peer: user name */
-	const char *password;    /* peer */
+	int authenticator;    /* 1: we check the peer; 0: we prove ourselves */
+	auth_method_t method; /* as negotiated by LCP */
+	const char *name;     /* authenticator: our name in challenges; peer: user name */
+	const char *password; /* peer */
 } auth_cfg_t;
 
 auth_t *auth_new(const auth_cfg_t *cfg, const auth_cbs_t *cbs, void *ud);
@@ -72,23 +72,23 @@ int auth_mppe_keys(const auth_t *a, uint8_t send_key[16], uint8_t recv_key[16]);
  * none_ok is given: *none_ok is then set when it appears).  Sets *mask to
  * the methods named (1 << auth_method_t).  0, or -EINVAL with a message
  * naming `opt`. */
-int auth_methods_parse(const char *list, const char *opt, unsigned *mask, int *none_ok,
-		       char *err, size_t errlen);
+int auth_methods_parse(const char *list, const char *opt, unsigned *mask, int *none_ok, char *err,
+                       size_t errlen);
 
 /* ---- the primitives, exposed for tests and for SSTP ---- */
 void chap_md5_response(uint8_t id, const char *secret, size_t slen, const uint8_t *chal,
-		       size_t clen, uint8_t out[16]);
+                       size_t clen, uint8_t out[16]);
 void mschap_nt_password_hash(const char *password, uint8_t out[16]);
 void mschapv2_generate_nt_response(const uint8_t auth_challenge[16],
-				   const uint8_t peer_challenge[16], const char *user,
-				   const char *password, uint8_t out[24]);
+                                   const uint8_t peer_challenge[16], const char *user,
+                                   const char *password, uint8_t out[24]);
 /* "S=" + 40 hex digits, NUL-terminated (43 bytes). */
 void mschapv2_authenticator_response(const char *password, const uint8_t nt_response[24],
-				     const uint8_t peer_challenge[16],
-				     const uint8_t auth_challenge[16], const char *user,
-				     char out[43]);
+                                     const uint8_t peer_challenge[16],
+                                     const uint8_t auth_challenge[16], const char *user,
+                                     char out[43]);
 /* RFC 3079 3.4: GetMasterKey + GetAsymmetricStartKey for 128-bit keys. */
 void mppe_master_keys(const char *password, const uint8_t nt_response[24], int is_server,
-		      uint8_t send_key[16], uint8_t recv_key[16]);
+                      uint8_t send_key[16], uint8_t recv_key[16]);
 
 #endif

@@ -36,14 +36,19 @@
 typedef struct ppp ppp_t;
 
 typedef enum ppp_phase {
-	PPP_DEAD, PPP_ESTABLISH, PPP_AUTHENTICATE, PPP_NETWORK, PPP_RUNNING, PPP_TERMINATE
+	PPP_DEAD,
+	PPP_ESTABLISH,
+	PPP_AUTHENTICATE,
+	PPP_NETWORK,
+	PPP_RUNNING,
+	PPP_TERMINATE
 } ppp_phase_t;
 
 typedef struct ppp_ipcfg {
-	uint32_t local, peer;        /* IPv4, network byte order; 0 = ask / none */
-	uint32_t dns1, dns2;         /* server: what to give; client: what we got */
+	uint32_t local, peer;                /* IPv4, network byte order; 0 = ask / none */
+	uint32_t dns1, dns2;                 /* server: what to give; client: what we got */
 	uint8_t local_ifid[8], peer_ifid[8]; /* IPV6CP interface identifiers */
-	int ipv6;                    /* IPV6CP came up */
+	int ipv6;                            /* IPV6CP came up */
 } ppp_ipcfg_t;
 
 typedef struct ppp_cbs {
@@ -72,41 +77,41 @@ typedef struct ppp_cbs {
 } ppp_cbs_t;
 
 typedef struct ppp_cfg {
-	int server;               /* 1: authenticator + address assigner */
-	int framing;              /* 1: async HDLC (serial, TCP, UNIX); 0: whole frames (SSTP) */
+	int server;  /* 1: authenticator + address assigner */
+	int framing; /* 1: async HDLC (serial, TCP, UNIX); 0: whole frames (SSTP) */
 	/* server: methods we accept, strongest first is what we ask for;
 	 * client: methods we agree to.  Bit mask of 1 << auth_method_t.
 	 * 0 means all three for a server with require_auth and for a client
 	 * with a password, none otherwise. */
 	unsigned auth_methods;
-	int require_auth;         /* server: refuse peers that do not authenticate */
-	const char *name;         /* server: our CHAP name; client: user name */
-	const char *password;     /* client */
-	uint16_t mru;             /* default 1500 */
-	uint32_t accm;            /* async map we ask for (default 0) */
-	ppp_ipcfg_t ip;           /* server: local + peer address, DNS to give */
-	int ipv6;                 /* negotiate IPV6CP too */
+	int require_auth;          /* server: refuse peers that do not authenticate */
+	const char *name;          /* server: our CHAP name; client: user name */
+	const char *password;      /* client */
+	uint16_t mru;              /* default 1500 */
+	uint32_t accm;             /* async map we ask for (default 0) */
+	ppp_ipcfg_t ip;            /* server: local + peer address, DNS to give */
+	int ipv6;                  /* negotiate IPV6CP too */
 	uint64_t echo_interval_ms; /* 0: no keepalive (default 10 s) */
-	unsigned echo_failures;   /* default 3 */
+	unsigned echo_failures;    /* default 3 */
 } ppp_cfg_t;
 
 ppp_t *ppp_new(const ppp_cfg_t *cfg, const ppp_cbs_t *cbs, void *ud);
 void ppp_free(ppp_t *p);
-void ppp_start(ppp_t *p, uint64_t now_ms);                /* open LCP */
+void ppp_start(ppp_t *p, uint64_t now_ms); /* open LCP */
 /* Bytes from the link in any chunking (framing 1); with framing 0 each call
  * is taken as one whole frame. */
 void ppp_input_bytes(ppp_t *p, const uint8_t *buf, size_t len, uint64_t now_ms);
 /* One whole frame (address/control optional, no FCS), in either mode. */
 void ppp_input_frame(ppp_t *p, const uint8_t *frame, size_t len, uint64_t now_ms);
 void ppp_tick(ppp_t *p, uint64_t now_ms);
-uint64_t ppp_next_deadline(const ppp_t *p);               /* 0: none */
+uint64_t ppp_next_deadline(const ppp_t *p); /* 0: none */
 /* Send an IP packet (only in RUNNING; dropped otherwise). */
 int ppp_send_ip(ppp_t *p, uint16_t proto, const uint8_t *pkt, size_t len);
-void ppp_close(ppp_t *p, const char *reason);             /* LCP Terminate */
+void ppp_close(ppp_t *p, const char *reason); /* LCP Terminate */
 ppp_phase_t ppp_phase(const ppp_t *p);
 const char *ppp_phase_name(ppp_phase_t ph);
-const char *ppp_lcp_state(const ppp_t *p);                /* "Opened", "Req-Sent", ... */
-const auth_t *ppp_auth(const ppp_t *p);                   /* after authentication */
+const char *ppp_lcp_state(const ppp_t *p); /* "Opened", "Req-Sent", ... */
+const auth_t *ppp_auth(const ppp_t *p);    /* after authentication */
 uint16_t ppp_peer_mru(const ppp_t *p);
 
 typedef struct ppp_stats {

@@ -10,7 +10,6 @@
 
 #include "core/listener.h"
 
-extern const front_ops_t ppp_front_ops, ppp_tcp_front_ops, ppp_unix_front_ops,
-	ppp_stdio_front_ops;
+extern const front_ops_t ppp_front_ops, ppp_tcp_front_ops, ppp_unix_front_ops, ppp_stdio_front_ops;
 
 #endif

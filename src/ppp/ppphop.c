@@ -319,7 +319,8 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 		target_str(&server, name + 10, sizeof(name) - 10);
 		memcpy(name, "ppp+tcp://", 10);
 	}
-	p->h = pkthop_new(loop, next, kind != LINK_TCP ? NULL : &server, &ppp_link_ops, p, name, dns);
+	p->h =
+	    pkthop_new(loop, next, kind != LINK_TCP ? NULL : &server, &ppp_link_ops, p, name, dns);
 	if (!p->h) {
 		snprintf(err, errlen, "cannot start the lwIP endpoint (one loop per process)");
 		r = -EINVAL;

@@ -10,13 +10,13 @@
 #include "ppp/ppp.h"
 
 int ppp_tcp_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
-		    size_t errlen);
+                    size_t errlen);
 /* `-F ppp+stdio://[user:pass@]`: the PPP server is on our stdin/stdout
  * (socat, ssh, a modem script); one session, not redialed. */
 int ppp_stdio_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
-		      size_t errlen);
+                      size_t errlen);
 int ppp_unix_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
-		     size_t errlen);
+                     size_t errlen);
 
 /* For every PPP-carrying packet hop (this one, SSTP): IPCP is up, hand its
  * addresses, DNS servers and the peer's MRU to pkthop; an IP packet from

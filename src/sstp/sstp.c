@@ -41,12 +41,10 @@
 #define SSTP_RX_CAP (2 * SSTP_MAX_PACKET + 8192)
 #define SSTP_ECHO_TRIES 3
 
-typedef enum sstate {
-	S_IDLE, S_DIAL, S_TLS, S_HTTP, S_REQUEST, S_PPP, S_CONNECTED
-} sstate_t;
+typedef enum sstate { S_IDLE, S_DIAL, S_TLS, S_HTTP, S_REQUEST, S_PPP, S_CONNECTED } sstate_t;
 
-static const char *const state_names[] = {"idle", "dial", "tls", "http", "request", "ppp",
-                                          "connected"};
+static const char *const state_names[] = {"idle",    "dial", "tls",      "http",
+                                          "request", "ppp",  "connected"};
 
 typedef struct slink {
 	pkthop_t *h;
@@ -64,16 +62,16 @@ typedef struct slink {
 	stream_t *s;
 	ppp_t *ppp;
 	uv_timer_t tick;
-	uv_check_t flush;       /* writes of one loop turn go out as one record */
-	uint8_t tx[4096];       /* measured against SoftEther: 16 KiB batches of
-	                         * full-size packets lose uploads (its NAT drops
-	                         * bursts), one record per packet costs downloads */
+	uv_check_t flush; /* writes of one loop turn go out as one record */
+	uint8_t tx[4096]; /* measured against SoftEther: 16 KiB batches of
+	                   * full-size packets lose uploads (its NAT drops
+	                   * bursts), one record per packet costs downloads */
 	size_t txlen;
-	uint64_t deadline;      /* negotiation deadline (REQUEST, PPP) */
-	uint64_t last_rx;       /* Hello timer */
-	unsigned echoes;        /* Echo Requests sent since last_rx */
-	unsigned retries;       /* Call Connect Requests sent */
-	uint8_t hash;           /* chosen for the binding */
+	uint64_t deadline; /* negotiation deadline (REQUEST, PPP) */
+	uint64_t last_rx;  /* Hello timer */
+	unsigned echoes;   /* Echo Requests sent since last_rx */
+	unsigned retries;  /* Call Connect Requests sent */
+	uint8_t hash;      /* chosen for the binding */
 	uint8_t nonce[32];
 	uint8_t cert_sha1[20], cert_sha256[32];
 	uint8_t rx[SSTP_RX_CAP];
@@ -210,8 +208,9 @@ static void ppp_down(void *ud, const char *reason)
 	if (l->stopping)
 		return;
 	/* PPP ended: the call ends with it (MS-SSTP 3.2.5.3) */
-	send_raw(l, m, sstp_enc_status(m, SSTP_MSG_CALL_DISCONNECT, SSTP_ATTR_NO_ERROR,
-	                               SSTP_STATUS_NO_ERROR));
+	send_raw(
+	    l, m,
+	    sstp_enc_status(m, SSTP_MSG_CALL_DISCONNECT, SSTP_ATTR_NO_ERROR, SSTP_STATUS_NO_ERROR));
 	flush_tx(l);
 	if (l->s)
 		stream_shutdown(l->s);
@@ -374,12 +373,14 @@ static void on_control(slink_t *l, const uint8_t *pkt, size_t len)
 		size_t xl;
 		if (a)
 			sstp_attr_status(a, &id, &st, &x, &xl);
-		snprintf(why, sizeof(why), "the server aborted the call (%s)", sstp_status_name(st));
+		snprintf(why, sizeof(why), "the server aborted the call (%s)",
+		         sstp_status_name(st));
 		/* MS-SSTP 3.2.5.2: a Call Abort is answered with one */
 		{
 			uint8_t m[20];
-			send_raw(l, m, sstp_enc_status(m, SSTP_MSG_CALL_ABORT, SSTP_ATTR_NO_ERROR,
-			                               SSTP_STATUS_NO_ERROR));
+			send_raw(l, m,
+			         sstp_enc_status(m, SSTP_MSG_CALL_ABORT, SSTP_ATTR_NO_ERROR,
+			                         SSTP_STATUS_NO_ERROR));
 			flush_tx(l);
 		}
 		fail(l, why);
@@ -456,8 +457,8 @@ static void consume(slink_t *l)
 		}
 		if (status != 200) {
 			char why[96];
-			snprintf(why, sizeof(why), "the server answered HTTP %d to SSTP_DUPLEX_POST",
-			         status);
+			snprintf(why, sizeof(why),
+			         "the server answered HTTP %d to SSTP_DUPLEX_POST", status);
 			fail(l, why);
 			return;
 		}
@@ -532,8 +533,9 @@ static void on_tick(uv_timer_t *t)
 	uint64_t now = now_ms(l);
 
 	if (l->deadline && now >= l->deadline && l->state < S_REQUEST) {
-		fail(l, l->state == S_HTTP ? "no HTTP answer from the server in time"
-		                           : "the connection or TLS handshake did not complete in time");
+		fail(l, l->state == S_HTTP
+		            ? "no HTTP answer from the server in time"
+		            : "the connection or TLS handshake did not complete in time");
 		return;
 	}
 	if (l->deadline && now >= l->deadline) {
@@ -654,8 +656,9 @@ static void link_stop(pkthop_t *h)
 		if (l->ppp)
 			ppp_close(l->ppp, "shutting down");
 		l->stopping = 0;
-		send_raw(l, m, sstp_enc_status(m, SSTP_MSG_CALL_DISCONNECT, SSTP_ATTR_NO_ERROR,
-		                               SSTP_STATUS_NO_ERROR));
+		send_raw(l, m,
+		         sstp_enc_status(m, SSTP_MSG_CALL_DISCONNECT, SSTP_ATTR_NO_ERROR,
+		                         SSTP_STATUS_NO_ERROR));
 		flush_tx(l);
 		stream_shutdown(l->s);
 		log_info(0, "%s: sstp: call disconnected", pkthop_name(l->h));
@@ -759,8 +762,10 @@ int sstp_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char
 		goto fail;
 	}
 	if (!u->user || !u->pass) {
-		snprintf(err, errlen, "sstp:// needs a user name and a password: "
-		                      "sstp://user:pass@%s", u->host);
+		snprintf(err, errlen,
+		         "sstp:// needs a user name and a password: "
+		         "sstp://user:pass@%s",
+		         u->host);
 		goto fail;
 	}
 	url_opt_str(u, "ca", &ca);

@@ -13,6 +13,6 @@
 #include "core/dial.h"
 
 int sstp_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
-		 size_t errlen);
+                 size_t errlen);
 
 #endif

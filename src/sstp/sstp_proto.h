@@ -112,8 +112,8 @@ int sstp_attr_binding_req(const sstp_attr_t *a, uint8_t *hash_mask, uint8_t nonc
 /* Status Info (value: reserved 3, attribute id 1, status 4, then the
  * offending attribute's value, up to 64 bytes).  0, or -1. */
 int sstp_attr_status(const sstp_attr_t *a, uint8_t *attr_id, uint32_t *status,
-		     const uint8_t **extra, size_t *extra_len);
-const char *sstp_msg_name(uint16_t type);     /* "CALL_CONNECT_ACK", "?" */
+                     const uint8_t **extra, size_t *extra_len);
+const char *sstp_msg_name(uint16_t type);      /* "CALL_CONNECT_ACK", "?" */
 const char *sstp_status_name(uint32_t status); /* "NEGOTIATION_TIMEOUT", "?" */
 
 /* Encoders: write into out (which must have room for the stated length)
@@ -131,8 +131,8 @@ size_t sstp_enc_status(uint8_t out[20], uint16_t type, uint8_t attr_id, uint32_t
  * certificate's hash in that algorithm (20 or 32 bytes, padded here).
  * Returns SSTP_CALL_CONNECTED_LEN, or 0 if hash is neither. */
 size_t sstp_enc_call_connected(uint8_t out[SSTP_CALL_CONNECTED_LEN], uint8_t hash,
-			       const uint8_t nonce[32], const uint8_t *cert_hash,
-			       const uint8_t hlak[32]);
+                               const uint8_t nonce[32], const uint8_t *cert_hash,
+                               const uint8_t hlak[32]);
 
 /* ---- crypto binding pieces, exposed for tests ---- */
 /* hlak from the client's MS-CHAPv2 master keys; NULL keys: 32 zero bytes */

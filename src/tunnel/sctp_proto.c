@@ -15,7 +15,6 @@ const char *sctpp_type_name(uint8_t type)
 	return type <= SCTPP_CREDIT ? type_names[type] : "?";
 }
 
-
 int sctpp_keys_init(sctpp_keys_t *k, const uint8_t *key, size_t len)
 {
 	return tunnel_keys_init(k, key, len, "sluice/sctp/1");

@@ -25,7 +25,6 @@
 
 #define PROTOCOL "sluice-vpn-v1 X25519 ChaCha20Poly1305 SHA256 scrypt"
 
-
 static void sha256_2(const void *a, size_t al, const void *b, size_t bl, uint8_t out[32])
 {
 	EVP_MD_CTX *c = EVP_MD_CTX_new();

@@ -22,19 +22,31 @@ struct wstun {
 	void *owner;
 	void (*cancel)(void *arg);
 	void *cancel_arg;
-	sbuf_queue_t wq;   /* writes before attach */
-	sbuf_queue_t rq;   /* records read while paused */
-	uv_timer_t timer;  /* deferred delivery */
+	sbuf_queue_t wq;  /* writes before attach */
+	sbuf_queue_t rq;  /* records read while paused */
+	uv_timer_t timer; /* deferred delivery */
 	unsigned reading : 1, rx_eof : 1, rx_eof_queued : 1, shut_pending : 1, shut_sent : 1,
-		ws_dead : 1, error_sent : 1, high : 1;
+	    ws_dead : 1, error_sent : 1, high : 1;
 };
 
 static const stream_ops_t wstun_ops;
 
-stream_t *wstun_stream(wstun_t *t) { return &t->s; }
-wstun_t *wstun_of(stream_t *s) { return s->ops == &wstun_ops ? (wstun_t *)s : NULL; }
-void *wstun_owner(wstun_t *t) { return t->owner; }
-int wstun_attached(wstun_t *t) { return t->ws != NULL; }
+stream_t *wstun_stream(wstun_t *t)
+{
+	return &t->s;
+}
+wstun_t *wstun_of(stream_t *s)
+{
+	return s->ops == &wstun_ops ? (wstun_t *)s : NULL;
+}
+void *wstun_owner(wstun_t *t)
+{
+	return t->owner;
+}
+int wstun_attached(wstun_t *t)
+{
+	return t->ws != NULL;
+}
 
 void wstun_set_owner(wstun_t *t, wstun_ctl_fn ctl, void *owner)
 {
@@ -47,7 +59,10 @@ static void update_wq(wstun_t *t)
 	t->s.wq_bytes = t->ws ? ws_pending(t->ws) + t->wq.bytes : t->wq.bytes;
 }
 
-static void free_on_close(uv_handle_t *h) { free(h->data); }
+static void free_on_close(uv_handle_t *h)
+{
+	free(h->data);
+}
 
 static void free_all(wstun_t *t)
 {
@@ -102,7 +117,7 @@ static void on_message(ws_t *w, int opcode, sbuf_t *msg)
 
 	if (opcode != WS_OP_BINARY || wstun_rec_open(t->enc ? &t->rx : NULL, msg, &type) < 0) {
 		log_info(t->s.id, "ws tunnel: bad record (%s), closing",
-			 opcode != WS_OP_BINARY ? "not binary" : "not authentic");
+		         opcode != WS_OP_BINARY ? "not binary" : "not authentic");
 		sbuf_free(msg);
 		ws_close(w, 1008, "");
 		deliver_error(t, UV_EPROTO);
@@ -161,8 +176,8 @@ static void on_close(ws_t *w, int code, const char *reason)
 		free_all(t);
 		return;
 	}
-	log_debug(t->s.id, "ws tunnel: websocket closed (%d%s%s)", code, reason && *reason ? " " : "",
-		  reason ? reason : "");
+	log_debug(t->s.id, "ws tunnel: websocket closed (%d%s%s)", code,
+	          reason && *reason ? " " : "", reason ? reason : "");
 	if (t->ctl)
 		t->ctl(t, 0, NULL, 0);
 	if (!t->s.closed)
@@ -266,12 +281,12 @@ static void ws_sclose(stream_t *s)
 }
 
 static const stream_ops_t wstun_ops = {
-	.name = "ws",
-	.write = ws_write,
-	.shutdown = ws_shutdown,
-	.read_start = ws_read_start,
-	.read_stop = ws_read_stop,
-	.close = ws_sclose,
+    .name = "ws",
+    .write = ws_write,
+    .shutdown = ws_shutdown,
+    .read_start = ws_read_start,
+    .read_stop = ws_read_stop,
+    .close = ws_sclose,
 };
 
 wstun_t *wstun_new(uv_loop_t *loop, uint64_t id, wstun_ctl_fn ctl, void *owner)
@@ -291,7 +306,7 @@ wstun_t *wstun_new(uv_loop_t *loop, uint64_t id, wstun_ctl_fn ctl, void *owner)
 }
 
 int wstun_attach(wstun_t *t, uv_loop_t *loop, stream_t *inner, sbuf_t *first, int client,
-		 const ws_opts_t *wo, const wstun_sess_t *sess)
+                 const ws_opts_t *wo, const wstun_sess_t *sess)
 {
 	int r;
 

@@ -29,7 +29,7 @@ typedef struct wstun wstun_t;
 typedef void (*wstun_ctl_fn)(wstun_t *t, uint8_t type, const uint8_t *body, size_t len);
 
 typedef struct wstun_sess {
-	int enc;                     /* records are sealed */
+	int enc; /* records are sealed */
 	uint8_t tx_key[SEAL_KEY], rx_key[SEAL_KEY];
 	uint64_t tx_first, rx_first; /* first counters */
 } wstun_sess_t;
@@ -43,7 +43,7 @@ void wstun_set_owner(wstun_t *t, wstun_ctl_fn ctl, void *owner);
 /* The WebSocket is up: take it (ownership moves) with the session keys.
  * Queued writes are sent now. */
 int wstun_attach(wstun_t *t, uv_loop_t *loop, stream_t *inner, sbuf_t *first, int client,
-		 const ws_opts_t *wo, const wstun_sess_t *sess);
+                 const ws_opts_t *wo, const wstun_sess_t *sess);
 int wstun_attached(wstun_t *t);
 /* Send a control record now (after attach). */
 int wstun_send_ctl(wstun_t *t, uint8_t type, const uint8_t *body, size_t len);

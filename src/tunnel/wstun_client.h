@@ -5,9 +5,8 @@
 
 #include "core/dial.h"
 
-int ws_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
-	       size_t errlen);
+int ws_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err, size_t errlen);
 int wss_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
-		size_t errlen);
+                size_t errlen);
 
 #endif

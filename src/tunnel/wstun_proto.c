@@ -12,7 +12,7 @@ int wstun_keys_init(wstun_keys_t *k, const uint8_t *key, size_t len)
 }
 
 int wstun_dir_key(const wstun_keys_t *k, const uint8_t cn[WSTUN_NONCE], const uint8_t *sn,
-		  uint8_t out[SEAL_KEY])
+                  uint8_t out[SEAL_KEY])
 {
 	uint8_t salt[2 * WSTUN_NONCE];
 
@@ -23,10 +23,9 @@ int wstun_dir_key(const wstun_keys_t *k, const uint8_t cn[WSTUN_NONCE], const ui
 	return hkdf_sha256(k->master, k->mlen, salt, sizeof(salt), "s2c", out, SEAL_KEY);
 }
 
-
 int wstun_token_build(const wstun_keys_t *k, uint8_t flags, uint64_t ts_ms,
-		      const uint8_t nonce[WSTUN_NONCE], const uint8_t *open, size_t open_len,
-		      uint8_t *out, size_t cap)
+                      const uint8_t nonce[WSTUN_NONCE], const uint8_t *open, size_t open_len,
+                      uint8_t *out, size_t cap)
 {
 	size_t n = WSTUN_HDR;
 	uint8_t key[SEAL_KEY];
@@ -36,14 +35,16 @@ int wstun_token_build(const wstun_keys_t *k, uint8_t flags, uint64_t ts_ms,
 	flags &= (uint8_t)~WSTUN_F_OPEN;
 	if (open)
 		flags |= WSTUN_F_OPEN;
-	if (open_len > WSTUN_OPEN_MAX || cap < WSTUN_HDR + (open ? open_len + SEAL_TAG : 0) + WSTUN_MAC)
+	if (open_len > WSTUN_OPEN_MAX ||
+	    cap < WSTUN_HDR + (open ? open_len + SEAL_TAG : 0) + WSTUN_MAC)
 		return -ENOSPC;
 	out[0] = WSTUN_VERSION;
 	out[1] = flags;
 	put_be64(out + 2, ts_ms);
 	memcpy(out + 10, nonce, WSTUN_NONCE);
 	if (open) {
-		if ((r = wstun_dir_key(k, nonce, NULL, key)) < 0 || (r = seal_init(&s, key, 1, 0)) < 0)
+		if ((r = wstun_dir_key(k, nonce, NULL, key)) < 0 ||
+		    (r = seal_init(&s, key, 1, 0)) < 0)
 			return r;
 		r = seal_seal(&s, out, WSTUN_HDR, open, open_len, out + n);
 		seal_free(&s);
@@ -97,14 +98,14 @@ static void answer_mac(const wstun_keys_t *k, const uint8_t *cn, const uint8_t *
 }
 
 void wstun_answer_build(const wstun_keys_t *k, const uint8_t cn[WSTUN_NONCE],
-			const uint8_t sn[WSTUN_NONCE], uint8_t out[WSTUN_ANSWER])
+                        const uint8_t sn[WSTUN_NONCE], uint8_t out[WSTUN_ANSWER])
 {
 	memcpy(out, sn, WSTUN_NONCE);
 	answer_mac(k, cn, sn, out + WSTUN_NONCE);
 }
 
 int wstun_answer_check(const wstun_keys_t *k, const uint8_t cn[WSTUN_NONCE], const uint8_t *buf,
-		       size_t len, uint8_t sn[WSTUN_NONCE])
+                       size_t len, uint8_t sn[WSTUN_NONCE])
 {
 	uint8_t mac[WSTUN_MAC];
 
@@ -132,7 +133,8 @@ int wstun_open_encode(const target_t *t, const uint8_t *data, size_t dlen, uint8
 	return (int)(3 + hl + dlen);
 }
 
-int wstun_open_parse(const uint8_t *buf, size_t len, target_t *t, const uint8_t **data, size_t *dlen)
+int wstun_open_parse(const uint8_t *buf, size_t len, target_t *t, const uint8_t **data,
+                     size_t *dlen)
 {
 	size_t hl;
 

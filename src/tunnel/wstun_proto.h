@@ -31,12 +31,12 @@
 #define WSTUN_VERSION 1
 #define WSTUN_NONCE 16
 #define WSTUN_MAC 32
-#define WSTUN_HDR 26                   /* ver flags ts nonce */
-#define WSTUN_FIRST_MAX 4096           /* first bytes carried in the token */
+#define WSTUN_HDR 26         /* ver flags ts nonce */
+#define WSTUN_FIRST_MAX 4096 /* first bytes carried in the token */
 #define WSTUN_OPEN_MAX (1 + 255 + 2 + WSTUN_FIRST_MAX)
 #define WSTUN_TOKEN_MAX (WSTUN_HDR + WSTUN_OPEN_MAX + SEAL_TAG + WSTUN_MAC)
 #define WSTUN_ANSWER (WSTUN_NONCE + WSTUN_MAC)
-#define WSTUN_REC_MAX (64 * 1024)      /* largest record body */
+#define WSTUN_REC_MAX (64 * 1024) /* largest record body */
 
 enum { WSTUN_F_ENC = 1, WSTUN_F_OPEN = 2 };
 enum {
@@ -44,7 +44,7 @@ enum {
 	WSTUN_REC_OPEN_OK = 2,   /* s->c: the target is connected */
 	WSTUN_REC_OPEN_FAIL = 3, /* s->c: code(1, a SOCKS5 reply code) text */
 	WSTUN_REC_DATA = 4,
-	WSTUN_REC_EOF = 5,       /* no more data from this side (half-close) */
+	WSTUN_REC_EOF = 5, /* no more data from this side (half-close) */
 };
 
 typedef tunnel_keys_t wstun_keys_t;
@@ -52,7 +52,7 @@ typedef tunnel_keys_t wstun_keys_t;
 int wstun_keys_init(wstun_keys_t *k, const uint8_t *key, size_t len);
 /* sn == NULL: the client-to-server key; else server-to-client. */
 int wstun_dir_key(const wstun_keys_t *k, const uint8_t cn[WSTUN_NONCE], const uint8_t *sn,
-		  uint8_t out[SEAL_KEY]);
+                  uint8_t out[SEAL_KEY]);
 
 typedef struct wstun_token {
 	uint8_t flags;
@@ -65,22 +65,22 @@ typedef struct wstun_token {
 /* Build a token; open may be NULL (no F_OPEN).  Returns its length or
  * -ENOSPC / -EINVAL. */
 int wstun_token_build(const wstun_keys_t *k, uint8_t flags, uint64_t ts_ms,
-		      const uint8_t nonce[WSTUN_NONCE], const uint8_t *open, size_t open_len,
-		      uint8_t *out, size_t cap);
+                      const uint8_t nonce[WSTUN_NONCE], const uint8_t *open, size_t open_len,
+                      uint8_t *out, size_t cap);
 /* 0, -EINVAL (malformed), -EBADMSG (wrong MAC: another key, or tampered). */
 int wstun_token_parse(const wstun_keys_t *k, const uint8_t *buf, size_t len, wstun_token_t *t);
 
 void wstun_answer_build(const wstun_keys_t *k, const uint8_t cn[WSTUN_NONCE],
-			const uint8_t sn[WSTUN_NONCE], uint8_t out[WSTUN_ANSWER]);
+                        const uint8_t sn[WSTUN_NONCE], uint8_t out[WSTUN_ANSWER]);
 /* 0 and sn filled, or -EBADMSG. */
 int wstun_answer_check(const wstun_keys_t *k, const uint8_t cn[WSTUN_NONCE], const uint8_t *buf,
-		       size_t len, uint8_t sn[WSTUN_NONCE]);
+                       size_t len, uint8_t sn[WSTUN_NONCE]);
 
 /* open body */
 int wstun_open_encode(const target_t *t, const uint8_t *data, size_t dlen, uint8_t *out,
-		      size_t cap);
+                      size_t cap);
 int wstun_open_parse(const uint8_t *buf, size_t len, target_t *t, const uint8_t **data,
-		     size_t *dlen);
+                     size_t *dlen);
 
 /* A record as a WebSocket message: type + body, sealed when s != NULL. */
 sbuf_t *wstun_rec_build(seal_t *s, uint8_t type, const uint8_t *body, size_t len);

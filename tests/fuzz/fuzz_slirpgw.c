@@ -36,7 +36,7 @@ static void setup(void)
 	log_level = LOG_ERR - 1;
 	loop = uv_default_loop();
 	if (slirpgw_service_new(loop, "10.0.2.100:80->127.0.0.1:9 max-conns=8", &svc, err,
-				sizeof(err)) < 0)
+	                        sizeof(err)) < 0)
 		abort();
 	slirpgw_config_default(&c);
 	c.restricted = 1;

@@ -23,22 +23,22 @@ static void test_yaml(void **st)
 	config_t c;
 
 	load(&c, "log: debug\n"
-		 "metrics: 127.0.0.1:9090\n"
-		 "drain: 2s\n"
-		 "listen:\n"
-		 "  - proxy://127.0.0.1:1080\n"
-		 "  - url: socks5://127.0.0.1:1081\n"
-		 "    allow: [127.0.0.0/8, '::1']\n"
-		 "    max-conns: 100\n"
-		 "forward:\n"
-		 "  - socks5://127.0.0.1:1082\n");
+	         "metrics: 127.0.0.1:9090\n"
+	         "drain: 2s\n"
+	         "listen:\n"
+	         "  - proxy://127.0.0.1:1080\n"
+	         "  - url: socks5://127.0.0.1:1081\n"
+	         "    allow: [127.0.0.0/8, '::1']\n"
+	         "    max-conns: 100\n"
+	         "forward:\n"
+	         "  - socks5://127.0.0.1:1082\n");
 	assert_int_equal(c.log_level, LOG_DEBUG);
 	assert_string_equal(c.metrics, "127.0.0.1:9090");
 	assert_int_equal(c.drain_ms, 2000);
 	assert_int_equal(c.listen.n, 2);
 	assert_string_equal(c.listen.v[0], "proxy://127.0.0.1:1080");
 	assert_string_equal(c.listen.v[1],
-			    "socks5://127.0.0.1:1081?allow=127.0.0.0/8&allow=::1&max-conns=100");
+	                    "socks5://127.0.0.1:1081?allow=127.0.0.0/8&allow=::1&max-conns=100");
 	assert_int_equal(c.forward.n, 1);
 	config_free(&c);
 }
@@ -48,13 +48,13 @@ static void test_yaml_errors(void **st)
 	static const struct {
 		const char *y, *needle;
 	} cases[] = {
-		{"listen: [proxy://127.0.0.1:1080]\nlisen: x\n", "t.yaml:2: unknown key 'lisen'"},
-		{"log: loud\n", "log level 'loud'"},
-		{"listen:\n  - url: [a]\n", "'url' must be a string"},
-		{"listen:\n  - allow: 1.2.3.4\n", "needs 'url'"},
-		{"- a\n- b\n", "top level must be a map"},
-		{"listen: [\n", "t.yaml"},
-		{"drain: soon\n", "drain 'soon'"},
+	    {"listen: [proxy://127.0.0.1:1080]\nlisen: x\n", "t.yaml:2: unknown key 'lisen'"},
+	    {"log: loud\n", "log level 'loud'"},
+	    {"listen:\n  - url: [a]\n", "'url' must be a string"},
+	    {"listen:\n  - allow: 1.2.3.4\n", "needs 'url'"},
+	    {"- a\n- b\n", "top level must be a map"},
+	    {"listen: [\n", "t.yaml"},
+	    {"drain: soon\n", "drain 'soon'"},
 	};
 	char err[256];
 	config_t c;
@@ -62,7 +62,8 @@ static void test_yaml_errors(void **st)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		config_init(&c);
 		err[0] = 0;
-		if (config_load_string(&c, cases[i].y, strlen(cases[i].y), "t.yaml", err, sizeof(err)) >= 0)
+		if (config_load_string(&c, cases[i].y, strlen(cases[i].y), "t.yaml", err,
+		                       sizeof(err)) >= 0)
 			fail_msg("case %zu loaded", i);
 		if (!strstr(err, cases[i].needle))
 			fail_msg("case %zu: '%s' lacks '%s'", i, err, cases[i].needle);
@@ -73,8 +74,8 @@ static void test_yaml_errors(void **st)
 static void test_precedence(void **st)
 {
 	config_t file, env, cli;
-	char *envp[] = {"SLUICE_LISTEN=socks5://127.0.0.1:2 http://127.0.0.1:3",
-			"SLUICE_LOG=warn", "SLUICE_DRAIN=1s", "PATH=/bin", NULL};
+	char *envp[] = {"SLUICE_LISTEN=socks5://127.0.0.1:2 http://127.0.0.1:3", "SLUICE_LOG=warn",
+	                "SLUICE_DRAIN=1s", "PATH=/bin", NULL};
 	char err[256];
 
 	load(&file, "listen: [proxy://127.0.0.1:1]\nforward: [socks5://127.0.0.1:9]\nlog: debug\n");
@@ -113,10 +114,10 @@ static void test_env_errors(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_yaml),
-		cmocka_unit_test(test_yaml_errors),
-		cmocka_unit_test(test_precedence),
-		cmocka_unit_test(test_env_errors),
+	    cmocka_unit_test(test_yaml),
+	    cmocka_unit_test(test_yaml_errors),
+	    cmocka_unit_test(test_precedence),
+	    cmocka_unit_test(test_env_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,11 +35,12 @@ static void test_hkdf_rfc5869(void **st)
 
 	memset(ikm, 0x0b, sizeof(ikm));
 	unhex("000102030405060708090a0b0c", salt);
-	unhex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
-	      want);
-	assert_int_equal(hkdf_sha256(ikm, sizeof(ikm), salt, sizeof(salt), (const char *)info, okm,
-				     sizeof(okm)),
-			 0);
+	unhex(
+	    "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
+	    want);
+	assert_int_equal(
+	    hkdf_sha256(ikm, sizeof(ikm), salt, sizeof(salt), (const char *)info, okm, sizeof(okm)),
+	    0);
 	assert_memory_equal(okm, want, sizeof(want));
 }
 
@@ -91,8 +92,9 @@ static void test_keys(void **st)
 static void test_seal_vector(void **st)
 {
 	uint8_t key[32], aad[12], pt[114], ct[114 + 16], want[114 + 16], back[114];
-	const char *plain = "Ladies and Gentlemen of the class of '99: If I could offer you only one "
-			    "tip for the future, sunscreen would be it.";
+	const char *plain =
+	    "Ladies and Gentlemen of the class of '99: If I could offer you only one "
+	    "tip for the future, sunscreen would be it.";
 	seal_t s, o;
 
 	unhex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f", key);
@@ -140,7 +142,8 @@ static void test_replay(void **st)
 		uint8_t m[16] = {0};
 		m[15] = (uint8_t)i;
 		m[14] = (uint8_t)(i >> 8);
-		assert_int_equal(replay_check_add(r, m, (uint64_t)i, 1000 + (uint64_t)i), REPLAY_NEW);
+		assert_int_equal(replay_check_add(r, m, (uint64_t)i, 1000 + (uint64_t)i),
+		                 REPLAY_NEW);
 	}
 	for (int i = 0; i < 1000; i++) {
 		uint8_t m[16] = {0};
@@ -182,7 +185,7 @@ static void test_token(void **st)
 	ol = wstun_open_encode(&t, (const uint8_t *)"GET / HTTP/1.1\r\n", 16, open, sizeof(open));
 	assert_int_equal(ol, 1 + 11 + 2 + 16);
 	n = wstun_token_build(&k, WSTUN_F_ENC, 1700000000123ULL, nonce, open, (size_t)ol, tok,
-			      sizeof(tok));
+	                      sizeof(tok));
 	assert_int_equal(n, WSTUN_HDR + ol + SEAL_TAG + WSTUN_MAC);
 	assert_int_equal(wstun_token_parse(&k, tok, (size_t)n, &p), 0);
 	assert_int_equal(p.flags, WSTUN_F_ENC | WSTUN_F_OPEN);
@@ -262,7 +265,8 @@ static void test_open_parse_bad(void **st)
 	assert_true(wstun_open_parse((const uint8_t *)"", 0, &t, &d, &dl) < 0);
 	assert_true(wstun_open_parse((const uint8_t *)"\x00\x00\x50", 3, &t, &d, &dl) < 0);
 	assert_true(wstun_open_parse((const uint8_t *)"\x05h", 2, &t, &d, &dl) < 0);
-	assert_true(wstun_open_parse((const uint8_t *)"\x01h\x00\x00", 4, &t, &d, &dl) < 0); /* port 0 */
+	assert_true(wstun_open_parse((const uint8_t *)"\x01h\x00\x00", 4, &t, &d, &dl) <
+	            0); /* port 0 */
 	assert_true(wstun_open_parse((const uint8_t *)"\x01 \x00\x50", 4, &t, &d, &dl) < 0);
 	assert_int_equal(wstun_open_parse((const uint8_t *)"\x01h\x00\x50xyz", 7, &t, &d, &dl), 0);
 	assert_int_equal(t.port, 80);
@@ -272,11 +276,11 @@ static void test_open_parse_bad(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hkdf_rfc5869),      cmocka_unit_test(test_hmac_rfc4231),
-		cmocka_unit_test(test_base64),            cmocka_unit_test(test_keys),
-		cmocka_unit_test(test_seal_vector),      cmocka_unit_test(test_replay),
-		cmocka_unit_test(test_token),             cmocka_unit_test(test_answer_and_records),
-		cmocka_unit_test(test_open_parse_bad),
+	    cmocka_unit_test(test_hkdf_rfc5869),   cmocka_unit_test(test_hmac_rfc4231),
+	    cmocka_unit_test(test_base64),         cmocka_unit_test(test_keys),
+	    cmocka_unit_test(test_seal_vector),    cmocka_unit_test(test_replay),
+	    cmocka_unit_test(test_token),          cmocka_unit_test(test_answer_and_records),
+	    cmocka_unit_test(test_open_parse_bad),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,7 +24,6 @@ static struct sockaddr_storage addr(const char *ip)
 	return ss;
 }
 
-
 static int permits(const acl_t *a, const char *ip)
 {
 	struct sockaddr_storage ss = addr(ip);
@@ -54,12 +53,13 @@ static void test_acl(void **st)
 	char bad[64];
 
 	assert_true(permits(&a, "8.8.8.8")); /* empty: all */
-	assert_int_equal(cidr_list_add(&a.allow, "10.0.0.0/8, 192.168.0.0/16,2001:db8::/32", bad,
-				       sizeof(bad)), 0);
+	assert_int_equal(
+	    cidr_list_add(&a.allow, "10.0.0.0/8, 192.168.0.0/16,2001:db8::/32", bad, sizeof(bad)),
+	    0);
 	assert_int_equal(cidr_list_add(&a.deny, "10.1.0.0/16", bad, sizeof(bad)), 0);
 	assert_true(permits(&a, "10.2.3.4"));
-	assert_false(permits(&a, "10.1.3.4"));   /* deny wins */
-	assert_false(permits(&a, "11.0.0.1"));   /* not allowed */
+	assert_false(permits(&a, "10.1.3.4")); /* deny wins */
+	assert_false(permits(&a, "11.0.0.1")); /* not allowed */
 	assert_true(permits(&a, "192.168.200.1"));
 	assert_true(permits(&a, "2001:db8::5"));
 	assert_false(permits(&a, "2001:db9::5"));
@@ -94,7 +94,7 @@ static void test_tbucket(void **st)
 	tbucket_init(&b, 5, 1000);
 	while (tbucket_take(&b, 10, 5, 1000))
 		n++;
-	assert_int_equal(n, 5); /* the burst */
+	assert_int_equal(n, 5);                      /* the burst */
 	assert_false(tbucket_take(&b, 10, 5, 1050)); /* half a token */
 	assert_true(tbucket_take(&b, 10, 5, 1100));  /* one token after 100 ms at 10/s */
 	assert_false(tbucket_take(&b, 10, 5, 1100));
@@ -126,9 +126,9 @@ static void test_keyed(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cidr_parse), cmocka_unit_test(test_acl),
-		cmocka_unit_test(test_restricted), cmocka_unit_test(test_tbucket),
-		cmocka_unit_test(test_keyed),
+	    cmocka_unit_test(test_cidr_parse), cmocka_unit_test(test_acl),
+	    cmocka_unit_test(test_restricted), cmocka_unit_test(test_tbucket),
+	    cmocka_unit_test(test_keyed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

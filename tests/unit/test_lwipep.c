@@ -42,9 +42,9 @@
 /* ---- DNS vectors ---- */
 
 static const uint8_t q_vec[] = {
-	0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* header, RD */
-	4,    't',  'e',  's',  't',  7,    'e',  'x',  'a',  'm',  'p',  'l',  'e', 0,
-	0x00, 0x01, 0x00, 0x01, /* A IN */
+    0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* header, RD */
+    4,    't',  'e',  's',  't',  7,    'e',  'x',  'a',  'm',  'p',  'l',
+    'e',  0,    0x00, 0x01, 0x00, 0x01, /* A IN */
 };
 
 static void test_dns_query(void **state)
@@ -53,7 +53,7 @@ static void test_dns_query(void **state)
 	char longname[300];
 
 	assert_int_equal(dns_query_build(b, sizeof(b), 0x1234, "Test.EXAMPLE.", DNS_TYPE_A),
-			 sizeof(q_vec));
+	                 sizeof(q_vec));
 	assert_memory_equal(b, q_vec, sizeof(q_vec));
 	assert_int_equal(dns_query_build(b, 10, 1, "a.b", DNS_TYPE_A), -ENOSPC);
 	assert_true(dns_name_valid("a-b_c.example"));
@@ -103,13 +103,14 @@ static void test_dns_parse(void **state)
 	/* test.example CNAME alias.example (alias + pointer to "example");
 	 * other.example A 9.9.9.9; alias.example A 10.9.8.7 ttl 60 */
 	static const uint8_t a2[] = {
-		0xc0, 0x0c, 0, 5, 0, 1, 0, 0, 0x0e, 0x10, 0, 8, 5, 'a', 'l', 'i', 'a', 's', 0xc0, 0x11,
-		5, 'o', 't', 'h', 'e', 'r', 0xc0, 0x11, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 9, 9, 9, 9,
-		0xc0, 0x2a, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 9, 8, 7};
+	    0xc0, 0x0c, 0,   5,    0,    1,  0,   0,   0x0e, 0x10, 0,   8,    5,    'a',  'l',
+	    'i',  'a',  's', 0xc0, 0x11, 5,  'o', 't', 'h',  'e',  'r', 0xc0, 0x11, 0,    1,
+	    0,    1,    0,   0,    0,    60, 0,   4,   9,    9,    9,   9,    0xc0, 0x2a, 0,
+	    1,    0,    1,   0,    0,    0,  60,  0,   4,    10,   9,   8,    7};
 	static const uint8_t loop[] = {0xc0, 0x1e, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 1, 2, 3, 4};
 	static const uint8_t fwd[] = {0xc0, 0x40, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 1, 2, 3, 4};
-	static const uint8_t aaaa[] = {0xc0, 0x0c, 0, 28, 0, 1, 0, 0, 0, 5, 0, 16,
-				       0xfd, 0x77, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+	static const uint8_t aaaa[] = {0xc0, 0x0c, 0, 28, 0, 1, 0, 0, 0, 5, 0, 16, 0xfd, 0x77,
+	                               0,    0,    0, 0,  0, 0, 0, 0, 0, 0, 0, 0,  0,    1};
 
 	n = resp(m, 0x8180, 1, a1, sizeof(a1));
 	assert_int_equal(dns_response_parse(m, n, 0x1234, "test.example", DNS_TYPE_A, &r), 0);
@@ -125,7 +126,7 @@ static void test_dns_parse(void **state)
 	assert_int_equal(dns_response_parse(m, n, 0x1235, "test.example", DNS_TYPE_A, &r), -EPROTO);
 	assert_int_equal(dns_response_parse(m, n, 0x1234, "test.exampl", DNS_TYPE_A, &r), -EPROTO);
 	assert_int_equal(dns_response_parse(m, n, 0x1234, "test.example", DNS_TYPE_AAAA, &r),
-			 -EPROTO);
+	                 -EPROTO);
 	n = resp(m, 0x0180, 1, a1, sizeof(a1)); /* QR clear: a query */
 	assert_int_equal(dns_response_parse(m, n, 0x1234, "test.example", DNS_TYPE_A, &r), -EPROTO);
 	/* every truncation of a valid answer is malformed, never a crash */
@@ -149,11 +150,14 @@ static void test_dns_parse(void **state)
 	assert_true(r.truncated);
 
 	n = resp(m, 0x8180, 1, loop, sizeof(loop)); /* pointer to itself */
-	assert_int_equal(dns_response_parse(m, n, 0x1234, "test.example", DNS_TYPE_A, &r), -EBADMSG);
+	assert_int_equal(dns_response_parse(m, n, 0x1234, "test.example", DNS_TYPE_A, &r),
+	                 -EBADMSG);
 	n = resp(m, 0x8180, 1, fwd, sizeof(fwd)); /* pointer forward */
-	assert_int_equal(dns_response_parse(m, n, 0x1234, "test.example", DNS_TYPE_A, &r), -EBADMSG);
+	assert_int_equal(dns_response_parse(m, n, 0x1234, "test.example", DNS_TYPE_A, &r),
+	                 -EBADMSG);
 	n = resp(m, 0x8180, 2, a1, sizeof(a1)); /* ANCOUNT larger than the section */
-	assert_int_equal(dns_response_parse(m, n, 0x1234, "test.example", DNS_TYPE_A, &r), -EBADMSG);
+	assert_int_equal(dns_response_parse(m, n, 0x1234, "test.example", DNS_TYPE_A, &r),
+	                 -EBADMSG);
 
 	memcpy(m, q_vec, sizeof(q_vec));
 	m[sizeof(q_vec) - 3] = 28;
@@ -361,10 +365,13 @@ static uint16_t port4, port6, port_closed;
 static int smode;
 static uint64_t s_tx_total;
 static int srcvbuf; /* SO_RCVBUF of accepted sockets, 0: default */
-static sconn_t *sc;  /* the last accepted connection */
+static sconn_t *sc; /* the last accepted connection */
 static int accepted;
 
-static void s_closed(uv_handle_t *h) { free(h->data); }
+static void s_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
 
 static void s_close(sconn_t *c)
 {
@@ -502,7 +509,7 @@ static uint16_t listen_on(uv_tcp_t *h, int family, const char *ip)
 	assert_int_equal(uv_listen((uv_stream_t *)h, 16, s_on_conn), 0);
 	uv_tcp_getsockname(h, (struct sockaddr *)&ss, &len);
 	return ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-				       : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	                               : ((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
 /* ---- kernel side: DNS responder on 10.77.0.1:53 ---- */
@@ -510,7 +517,10 @@ static uint16_t listen_on(uv_tcp_t *h, int family, const char *ip)
 static uv_udp_t dns_srv;
 static int dns_queries;
 
-static void dns_sent(uv_udp_send_t *r, int status) { free(r); }
+static void dns_sent(uv_udp_send_t *r, int status)
+{
+	free(r);
+}
 
 static void dns_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
@@ -522,7 +532,7 @@ static void dns_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 /* Answers test.example and cname.example (CNAME test.example) with
  * 10.77.0.1; AAAA gets NODATA; anything else NXDOMAIN. */
 static void dns_on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sockaddr *from,
-			unsigned flags)
+                        unsigned flags)
 {
 	const uint8_t *q = (const uint8_t *)b->base;
 	uv_udp_send_t *req;
@@ -559,8 +569,9 @@ static void dns_on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct 
 	memset(m + 6, 0, 6);
 	len = off;
 	if (known && qtype == DNS_TYPE_A) {
-		static const uint8_t cn[] = {0xc0, 0x0c, 0, 5, 0, 1, 0, 0, 0, 60, 0, 14,
-					     4, 't', 'e', 's', 't', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0};
+		static const uint8_t cn[] = {0xc0, 0x0c, 0,   5,   0,   1,   0,   0,   0,
+		                             60,   0,    14,  4,   't', 'e', 's', 't', 7,
+		                             'e',  'x',  'a', 'm', 'p', 'l', 'e', 0};
 		static const uint8_t a[] = {0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 77, 0, 1};
 		if (cname) {
 			memcpy(m + len, cn, sizeof(cn));
@@ -610,7 +621,7 @@ static void ep_gone(void)
 }
 
 static const lwipep_opts_t opts_std = {
-	.name = "test", .id = 7, .connect_timeout_ms = 1500, .dns_timeout_ms = 4000};
+    .name = "test", .id = 7, .connect_timeout_ms = 1500, .dns_timeout_ms = 4000};
 
 static int ep_setup(void **state)
 {
@@ -746,7 +757,10 @@ static int dial(const char *host, uint16_t port, cli_t *c, unsigned wait_ms)
 
 /* ---- tests through the TUN ---- */
 
-static double mbps(uint64_t bytes, uint64_t ns) { return (double)bytes / MIB / ((double)ns / 1e9); }
+static double mbps(uint64_t bytes, uint64_t ns)
+{
+	return (double)bytes / MIB / ((double)ns / 1e9);
+}
 
 static void test_bulk_both_ways(void **state)
 {
@@ -978,7 +992,7 @@ static void test_backpressure_recv(void **state)
 	assert_true(tl >= 128);
 	memcpy(&acked, ti + 120, sizeof(acked));
 	print_message("paused reader: the kernel got %llu bytes acknowledged\n",
-		      (unsigned long long)acked);
+	              (unsigned long long)acked);
 	assert_true(acked <= 65535);
 	assert_true(acked >= 32768);
 	lwipep_get_stats(ep, &st);
@@ -1241,11 +1255,11 @@ static int rig_up(void **state)
 	signal(SIGPIPE, SIG_IGN); /* servers write to connections reset under them */
 	if (unshare(CLONE_NEWNET) < 0)
 		print_message("unshare(CLONE_NEWNET): %s; using the current namespace\n",
-			      strerror(errno));
+		              strerror(errno));
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(skip_why, sizeof(skip_why), "no TUN device: /dev/net/tun: %s",
-			 strerror(errno));
+		         strerror(errno));
 		return 0;
 	}
 	memset(&ifr, 0, sizeof(ifr));
@@ -1253,7 +1267,7 @@ static int rig_up(void **state)
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "sltest%%d");
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		snprintf(skip_why, sizeof(skip_why), "cannot create a TUN device: %s",
-			 strerror(errno));
+		         strerror(errno));
 		close(fd);
 		return 0;
 	}
@@ -1318,23 +1332,23 @@ static int rig_down(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dns_query),
-		cmocka_unit_test(test_dns_parse),
-		TUN_TEST(test_bulk_both_ways),
-		TUN_TEST(test_half_close),
-		TUN_TEST(test_refused),
-		TUN_TEST(test_timeout_and_cancel),
-		TUN_TEST(test_refused_locally),
-		TUN_TEST(test_backpressure_send),
-		TUN_TEST(test_backpressure_recv),
-		TUN_TEST(test_dns),
-		TUN_TEST(test_dns_fallback),
-		TUN_TEST(test_down),
-		TUN_TEST(test_ipv6),
-		TUN_TEST(test_mtu),
-		TUN_TEST(test_out_reentry),
-		TUN_TEST(test_filter_and_metrics),
-		TUN_TEST(test_throughput),
+	    cmocka_unit_test(test_dns_query),
+	    cmocka_unit_test(test_dns_parse),
+	    TUN_TEST(test_bulk_both_ways),
+	    TUN_TEST(test_half_close),
+	    TUN_TEST(test_refused),
+	    TUN_TEST(test_timeout_and_cancel),
+	    TUN_TEST(test_refused_locally),
+	    TUN_TEST(test_backpressure_send),
+	    TUN_TEST(test_backpressure_recv),
+	    TUN_TEST(test_dns),
+	    TUN_TEST(test_dns_fallback),
+	    TUN_TEST(test_down),
+	    TUN_TEST(test_ipv6),
+	    TUN_TEST(test_mtu),
+	    TUN_TEST(test_out_reentry),
+	    TUN_TEST(test_filter_and_metrics),
+	    TUN_TEST(test_throughput),
 	};
 
 	return cmocka_run_group_tests(tests, rig_up, rig_down);

@@ -256,9 +256,9 @@ static void test_reset_propagates(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_both_directions), cmocka_unit_test(test_half_close),
-		cmocka_unit_test(test_backpressure),    cmocka_unit_test(test_idle_timeout),
-		cmocka_unit_test(test_reset_propagates),
+	    cmocka_unit_test(test_both_directions),  cmocka_unit_test(test_half_close),
+	    cmocka_unit_test(test_backpressure),     cmocka_unit_test(test_idle_timeout),
+	    cmocka_unit_test(test_reset_propagates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

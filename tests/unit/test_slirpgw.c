@@ -114,7 +114,7 @@ static uint32_t get32(const uint8_t *p)
 
 /* An IPv4 packet around l4; transport checksum filled in for TCP, UDP, ICMP. */
 static size_t build_ip4(uint8_t *b, uint32_t src, uint32_t dst, uint8_t proto, const uint8_t *l4,
-			size_t n)
+                        size_t n)
 {
 	static uint16_t ipid = 1;
 	uint8_t *t = b + 20;
@@ -138,7 +138,7 @@ static size_t build_ip4(uint8_t *b, uint32_t src, uint32_t dst, uint8_t proto, c
 }
 
 static size_t build_ip6(uint8_t *b, const char *src, const char *dst, uint8_t nh, const uint8_t *l4,
-			size_t n)
+                        size_t n)
 {
 	uint8_t *t = b + 40;
 	uint32_t s;
@@ -360,7 +360,7 @@ static void hc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
 	hconn_t *c = s->data;
 	uv_buf_t r = srv_bulk ? uv_buf_init((char *)bulk, BULK)
-			      : uv_buf_init(RESPONSE, sizeof(RESPONSE) - 1);
+	                      : uv_buf_init(RESPONSE, sizeof(RESPONSE) - 1);
 
 	if (n < 0) {
 		hc_close(c);
@@ -681,7 +681,7 @@ static void test_ipv6_ping(void **state)
 	c.ipv6 = 1;
 	gw_start(&c);
 	assert_int_equal(slirpgw_input(gw, pkt, build_ip6(pkt, "fd00::15", "fd00::2", 58, l4, 10)),
-			 0);
+	                 0);
 	for (uint64_t end = now_ms() + 3000; !r && now_ms() < end; turn())
 		for (size_t i = 0; i < noutq; i++)
 			if (outq[i].len >= 48 && outq[i].p[0] >> 4 == 6 && outq[i].p[40] == 129)
@@ -782,7 +782,7 @@ static void test_policy(void **state)
 	assert_int_equal(slirpgw_input(gw, junk, sizeof(junk)), -EINVAL);
 	assert_int_equal(
 	    slirpgw_input(gw, pkt,
-			  build_ip4(pkt, ip4("10.0.2.16"), ip4("10.0.2.2"), 1, (uint8_t[8]){8}, 8)),
+	                  build_ip4(pkt, ip4("10.0.2.16"), ip4("10.0.2.2"), 1, (uint8_t[8]){8}, 8)),
 	    -EACCES);
 	/* host alias switched off, loopback itself, the virtual network, the ACL */
 	t = tcpc_new("10.0.2.2", (uint16_t)srv_port);
@@ -848,10 +848,10 @@ static void test_restricted(void **state)
 	assert_int_equal(t->send_err, -EACCES);
 	pump();
 	assert_true(t->rst_rcvd && clients[nclients - 2]->rst_rcvd &&
-		    clients[nclients - 3]->rst_rcvd);
+	            clients[nclients - 3]->rst_rcvd);
 	/* no DNS in restricted mode */
 	assert_int_equal(slirpgw_input(gw, pkt, dns_query(pkt, 1, "localhost", ip4("10.0.2.3"))),
-			 -EACCES);
+	                 -EACCES);
 	/* a listed service whose target refuses: the SYN is answered with a reset */
 	t = tcpc_new("10.0.2.101", 81);
 	assert_int_equal(t->send_err, 0);
@@ -866,7 +866,7 @@ static void test_restricted(void **state)
 
 	metrics_render(&m);
 	assert_non_null(strstr(m.p, "sluice_slirpgw_service_connections_total{gw=\"slirpgw#0\","
-				    "service=\"10.0.2.100:80\"} 2"));
+	                            "service=\"10.0.2.100:80\"} 2"));
 	assert_non_null(
 	    strstr(m.p, "sluice_slirpgw_service_failed_total{service=\"10.0.2.101:81\"} 1"));
 	assert_non_null(
@@ -1061,16 +1061,16 @@ static void test_service_spec(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = 0;
 		assert_int_equal(slirpgw_service_new(loop, bad[i].spec, &s, err, sizeof(err)),
-				 -EINVAL);
+		                 -EINVAL);
 		if (!strstr(err, bad[i].err))
 			fail_msg("%s: %s", bad[i].spec, err);
 	}
 	assert_int_equal(slirpgw_service_new(loop,
-					     "10.0.2.9:22->example.org:22 via=socks5://127.0.0.1:1 "
-					     "max-conns=4 rate=2 burst=3 allow-target=0.0.0.0/0 "
-					     "connect-timeout=2s idle-timeout=1m",
-					     &s, err, sizeof(err)),
-			 0);
+	                                     "10.0.2.9:22->example.org:22 via=socks5://127.0.0.1:1 "
+	                                     "max-conns=4 rate=2 burst=3 allow-target=0.0.0.0/0 "
+	                                     "connect-timeout=2s idle-timeout=1m",
+	                                     &s, err, sizeof(err)),
+	                 0);
 	/* not a forwardable address: the host alias */
 	slirpgw_service_free(s);
 	s = svc_new("10.0.2.2:80->127.0.0.1:80");

@@ -90,8 +90,8 @@ static int make_files(void **st)
 	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
 	X509_set_pubkey(x, k);
 	n = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1,
-				   0);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1,
+	                           -1, 0);
 	X509_set_issuer_name(x, n);
 	add_ext(x, NID_basic_constraints, "critical,CA:TRUE");
 	add_ext(x, NID_subject_key_identifier, "hash");
@@ -246,7 +246,10 @@ static void on_hs(void *ud, stream_t *s, int err)
 	send_more(e);
 }
 
-static void discard(stream_t *s, sbuf_t *b) { sbuf_free(b); }
+static void discard(stream_t *s, sbuf_t *b)
+{
+	sbuf_free(b);
+}
 static void ignore_error(stream_t *s, int err) {}
 static const stream_cbs_t discard_cbs = {discard, NULL, ignore_error};
 
@@ -308,11 +311,26 @@ static int run_until(cond_fn cond, int ms)
 	return cond();
 }
 
-static int never(void) { return 0; }
-static int both_hs(void) { return cli.hs_done && srv.hs_done; }
-static int client_hs(void) { return cli.hs_done; }
-static int was_accepted(void) { return accepted > 0; }
-static int connected(void) { return connect_status != 1; }
+static int never(void)
+{
+	return 0;
+}
+static int both_hs(void)
+{
+	return cli.hs_done && srv.hs_done;
+}
+static int client_hs(void)
+{
+	return cli.hs_done;
+}
+static int was_accepted(void)
+{
+	return accepted > 0;
+}
+static int connected(void)
+{
+	return connect_status != 1;
+}
 
 static void reset_ends(void)
 {
@@ -373,7 +391,7 @@ static void start_client(const tls_opts_t *o)
 		assert_int_equal(tls_ctx_new_client(o, &cctx, err, sizeof(err)), 0);
 	connect_status = 1;
 	assert_int_equal(tcp_stream_connect(t, (struct sockaddr *)&lsn_addr, on_tcp_connect, NULL),
-			 0);
+	                 0);
 }
 
 static void handshake(const tls_opts_t *o)
@@ -398,7 +416,10 @@ static void expect_fail(const tls_opts_t *o)
 
 /* ---- tests ---- */
 
-static int bulk_done(void) { return (cli.eof && srv.eof) || cli.err || srv.err; }
+static int bulk_done(void)
+{
+	return (cli.eof && srv.eof) || cli.err || srv.err;
+}
 
 static void test_bulk(void **st)
 {
@@ -423,7 +444,10 @@ static void test_bulk(void **st)
 	assert_int_equal(srv.s->wq_bytes, 0);
 }
 
-static int half_done(void) { return (cli.eof && srv.eof) || cli.err || srv.err; }
+static int half_done(void)
+{
+	return (cli.eof && srv.eof) || cli.err || srv.err;
+}
 
 static void test_half_close(void **st)
 {
@@ -459,7 +483,10 @@ static void test_early_write(void **st)
 	assert_string_equal(cli.rx, "bye");
 }
 
-static int cli_got_all(void) { return cli.eof || cli.err; }
+static int cli_got_all(void)
+{
+	return cli.eof || cli.err;
+}
 
 /* The reader pauses after its first chunk while the server keeps sending:
  * nothing arrives while paused, everything (from OpenSSL's buffers too)
@@ -509,9 +536,15 @@ typedef struct pipe {
 
 static void pipe_run(uv_timer_t *t);
 
-static pend_t *peer_of(pend_t *e) { return &e->p->e[e == &e->p->e[0]]; }
+static pend_t *peer_of(pend_t *e)
+{
+	return &e->p->e[e == &e->p->e[0]];
+}
 
-static void pipe_kick(pipe_t *p) { uv_timer_start(&p->timer, pipe_run, 0, 0); }
+static void pipe_kick(pipe_t *p)
+{
+	uv_timer_start(&p->timer, pipe_run, 0, 0);
+}
 
 static void pipe_deliver(pend_t *e)
 {
@@ -579,7 +612,10 @@ static void pipe_read_start(stream_t *s)
 	pipe_kick(e->p);
 }
 
-static void pipe_read_stop(stream_t *s) { ((pend_t *)s)->reading = 0; }
+static void pipe_read_stop(stream_t *s)
+{
+	((pend_t *)s)->reading = 0;
+}
 
 static void pipe_free(uv_handle_t *h)
 {
@@ -599,12 +635,12 @@ static void pipe_close(stream_t *s)
 }
 
 static const stream_ops_t pipe_ops = {
-	.name = "pipe",
-	.write = pipe_write,
-	.shutdown = pipe_shutdown,
-	.read_start = pipe_read_start,
-	.read_stop = pipe_read_stop,
-	.close = pipe_close,
+    .name = "pipe",
+    .write = pipe_write,
+    .shutdown = pipe_shutdown,
+    .read_start = pipe_read_start,
+    .read_stop = pipe_read_stop,
+    .close = pipe_close,
 };
 
 static void pipe_new(stream_t **a, stream_t **b)
@@ -691,8 +727,8 @@ static void test_verify_insecure(void **st)
 	expect_ok(&o);
 }
 
-static const char wrong_pin[] =
-	"00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff";
+static const char wrong_pin[] = "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:00:11:22:33:44:55:"
+                                "66:77:88:99:aa:bb:cc:dd:ee:ff";
 
 static void test_pin_wrong_insecure(void **st)
 {
@@ -939,7 +975,10 @@ static pid_t s_server(int port, const char *extra)
 	return pid;
 }
 
-static int get_done(void) { return cli.hs_err || cli.eof || cli.err; }
+static int get_done(void)
+{
+	return cli.hs_err || cli.eof || cli.err;
+}
 
 static void get_page(struct sockaddr_in *sa)
 {
@@ -948,7 +987,7 @@ static void get_page(struct sockaddr_in *sa)
 
 		connect_status = 1;
 		assert_int_equal(tcp_stream_connect(t, (struct sockaddr *)sa, on_tcp_connect, NULL),
-				 0);
+		                 0);
 		assert_true(run_until(connected, 5000));
 		if (connect_status == 0)
 			break;
@@ -997,37 +1036,43 @@ static void interop(const char *extra, const char *version)
 	waitpid(pid, &status, 0);
 }
 
-static void test_openssl_s_server(void **st) { interop(NULL, "TLSv1.3"); }
-static void test_openssl_s_server_tls12(void **st) { interop("-tls1_2", "TLSv1.2"); }
+static void test_openssl_s_server(void **st)
+{
+	interop(NULL, "TLSv1.3");
+}
+static void test_openssl_s_server_tls12(void **st)
+{
+	interop("-tls1_2", "TLSv1.2");
+}
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_bulk, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_half_close, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_early_write, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pause_resume, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_resume_buffered, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_system_cas, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_ca_file, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_insecure, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pin_wrong_insecure, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pin_wrong_ca, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pin_right, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pin_right_ca, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pin_right_system_cas, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hostname_mismatch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ip_literal, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ip_literal_mismatch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_sni, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_alpn, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_info, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_close_client_in_handshake, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_close_server_in_handshake, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_peer_vanishes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ctx_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_openssl_s_server, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_openssl_s_server_tls12, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bulk, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_half_close, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_early_write, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pause_resume, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_resume_buffered, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_verify_system_cas, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_verify_ca_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_verify_insecure, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pin_wrong_insecure, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pin_wrong_ca, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pin_right, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pin_right_ca, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pin_right_system_cas, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hostname_mismatch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ip_literal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ip_literal_mismatch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_sni, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_alpn, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_info, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_close_client_in_handshake, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_close_server_in_handshake, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_peer_vanishes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ctx_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_openssl_s_server, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_openssl_s_server_tls12, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, make_files, remove_files);
 }

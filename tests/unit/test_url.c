@@ -182,10 +182,11 @@ static void test_duration(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_basic),          cmocka_unit_test(test_forward_and_options),
-		cmocka_unit_test(test_unknown_option), cmocka_unit_test(test_bad_values),
-		cmocka_unit_test(test_ipv6_and_paths), cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_repeats), cmocka_unit_test(test_hostport),       cmocka_unit_test(test_duration),
+	    cmocka_unit_test(test_basic),          cmocka_unit_test(test_forward_and_options),
+	    cmocka_unit_test(test_unknown_option), cmocka_unit_test(test_bad_values),
+	    cmocka_unit_test(test_ipv6_and_paths), cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_repeats),        cmocka_unit_test(test_hostport),
+	    cmocka_unit_test(test_duration),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
