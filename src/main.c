@@ -22,6 +22,7 @@
 #include "core/conn.h"
 #include "core/listener.h"
 #include "core/log.h"
+#include "core/authguard.h"
 #include "core/metrics.h"
 #include "front/pt.h"
 #include "tunnel/sctp_assoc.h"
@@ -45,6 +46,8 @@ static const char usage[] =
     "      --log-level L  set the log level\n"
     "      --metrics ADDR serve /metrics and /health on IP:PORT\n"
     "      --drain D      on SIGINT/SIGTERM, wait up to D for connections (5s)\n"
+    "      --auth-guard S slow, then ban, sources that fail to log in: \"off\" or\n"
+    "                     free=3,delay=250ms,max-delay=4s,max-failures=10,window=10m,ban=10m\n"
     "  -h, --help         this text\n"
     "  -V, --version      print the version\n"
     "\n"
@@ -157,7 +160,7 @@ static void raise_fd_limit(void)
 	}
 }
 
-enum { OPT_LOG = 256, OPT_METRICS, OPT_DRAIN };
+enum { OPT_LOG = 256, OPT_METRICS, OPT_DRAIN, OPT_AUTH_GUARD };
 
 int main(int argc, char **argv)
 {
@@ -167,9 +170,11 @@ int main(int argc, char **argv)
 	    {"log-level", required_argument, NULL, OPT_LOG},
 	    {"metrics", required_argument, NULL, OPT_METRICS},
 	    {"drain", required_argument, NULL, OPT_DRAIN},
+	    {"auth-guard", required_argument, NULL, OPT_AUTH_GUARD},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *cfgpath = NULL;
+	authguard_cfg_t guard;
 	char err[URL_ERRLEN * 2];
 	int verbosity = 0, check = 0, c, r;
 
@@ -221,6 +226,10 @@ int main(int argc, char **argv)
 				die_usage("--drain: not a duration (5s, 500ms)");
 			cli.drain_set = 1;
 			break;
+		case OPT_AUTH_GUARD:
+			free(cli.auth_guard);
+			cli.auth_guard = strdup(optarg);
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -251,6 +260,10 @@ int main(int argc, char **argv)
 	if (log_level > LOG_TRACE)
 		log_level = LOG_TRACE;
 	drain_ms = file.drain_ms;
+	authguard_cfg_default(&guard);
+	if (file.auth_guard && authguard_cfg_parse(&guard, file.auth_guard, err, sizeof(err)) < 0)
+		die_usage(err);
+	authguard_configure(&guard);
 	if (!file.listen.n)
 		die_usage("nothing to do: give at least one -L URL (see sluice --help)");
 

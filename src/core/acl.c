@@ -171,6 +171,26 @@ int sockaddr_is_loopback(const struct sockaddr *sa)
 	return cidr_list_match(&lo, sa);
 }
 
+void sockaddr_key(const struct sockaddr *sa, uint8_t key[16])
+{
+	memset(key, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	}
+}
+
+uint64_t sockaddr_key_hash(const uint8_t key[16])
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ key[i]) * 1099511628211ULL;
+	return h;
+}
+
 int sockaddr_is_any(const struct sockaddr *sa)
 {
 	static const uint8_t zero[16];

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "core/authguard.h"
 #include "core/log.h"
 #include "core/url.h"
 
@@ -51,6 +52,7 @@ void config_free(config_t *c)
 	strlist_clear(&c->listen);
 	strlist_clear(&c->forward);
 	free(c->metrics);
+	free(c->auth_guard);
 	config_init(c);
 }
 
@@ -71,6 +73,11 @@ void config_merge(config_t *base, config_t *top)
 		free(base->metrics);
 		base->metrics = top->metrics;
 		top->metrics = NULL;
+	}
+	if (top->auth_guard) {
+		free(base->auth_guard);
+		base->auth_guard = top->auth_guard;
+		top->auth_guard = NULL;
 	}
 	if (top->log_level >= 0)
 		base->log_level = top->log_level;
@@ -260,6 +267,16 @@ static int apply_key(config_t *c, const char *k, const char *v, char *err, size_
 			return -EINVAL;
 		}
 		c->drain_set = 1;
+	} else if (!strcmp(k, "auth-guard")) {
+		authguard_cfg_t g;
+		char msg[160];
+		authguard_cfg_default(&g);
+		if (authguard_cfg_parse(&g, v, msg, sizeof(msg)) < 0) {
+			snprintf(err, errlen, "%s: %s", where, msg);
+			return -EINVAL;
+		}
+		free(c->auth_guard);
+		c->auth_guard = xstrdup(v);
 	} else {
 		return 1;
 	}
@@ -316,7 +333,8 @@ int config_load_string(config_t *c, const char *yaml, size_t len, const char *na
 		r = apply_key(c, ks, scalar(v), err, errlen, where);
 		if (r > 0) {
 			r = yfail(&w, k,
-			          "unknown key '%s' (known: listen, forward, log, metrics, drain)",
+			          "unknown key '%s' (known: listen, forward, log, metrics, drain, "
+			          "auth-guard)",
 			          ks);
 			goto out;
 		}
@@ -395,7 +413,7 @@ int config_load_env(config_t *c, char **envp, char *err, size_t errlen)
 			continue;
 		snprintf(key, sizeof(key), "%.*s", (int)(eq - e - 7), e + 7);
 		for (char *k = key; *k; k++)
-			*k = (char)(*k >= 'A' && *k <= 'Z' ? *k - 'A' + 'a' : *k);
+			*k = (char)(*k >= 'A' && *k <= 'Z' ? *k - 'A' + 'a' : *k == '_' ? '-' : *k);
 		if (!strcmp(key, "listen")) {
 			split_words(&c->listen, eq + 1);
 			continue;

@@ -5,6 +5,7 @@
  *   log: info                     # SLUICE_LOG      -v/-q/--log-level
  *   metrics: 127.0.0.1:9090       # SLUICE_METRICS  --metrics
  *   drain: 5s                     # SLUICE_DRAIN    --drain
+ *   auth-guard: ban=10m           # SLUICE_AUTH_GUARD --auth-guard (see authguard.h)
  *   listen:                       # SLUICE_LISTEN   -L (space-separated in env)
  *     - proxy://127.0.0.1:1080
  *     - url: socks5://127.0.0.1:1081
@@ -28,7 +29,8 @@ typedef struct strlist {
 typedef struct config {
 	strlist_t listen, forward;
 	char *metrics;
-	int log_level; /* -1: not set */
+	char *auth_guard; /* the authguard setting as written, NULL: defaults */
+	int log_level;    /* -1: not set */
 	uint64_t drain_ms;
 	int drain_set;
 } config_t;

@@ -1,6 +1,8 @@
 /* ratelimit: see ratelimit.h. */
 #include "core/ratelimit.h"
 
+#include "core/acl.h"
+
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,26 +56,6 @@ ratelimit_t *ratelimit_new(double rate, double burst, size_t slots)
 	return r;
 }
 
-static void key_of(const struct sockaddr *sa, uint8_t key[16])
-{
-	memset(key, 0, 16);
-	if (sa->sa_family == AF_INET) {
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-	} else if (sa->sa_family == AF_INET6) {
-		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-	}
-}
-
-static uint64_t hash16(const uint8_t k[16])
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-	for (int i = 0; i < 16; i++)
-		h = (h ^ k[i]) * 1099511628211ULL;
-	return h;
-}
-
 int ratelimit_allow(ratelimit_t *r, const struct sockaddr *sa, uint64_t now_ms)
 {
 	uint8_t key[16];
@@ -81,8 +63,8 @@ int ratelimit_allow(ratelimit_t *r, const struct sockaddr *sa, uint64_t now_ms)
 	slot_t *victim = NULL;
 	double best = -1;
 
-	key_of(sa, key);
-	h = hash16(key);
+	sockaddr_key(sa, key);
+	h = sockaddr_key_hash(key);
 	for (int i = 0; i < PROBES; i++) {
 		slot_t *s = &r->slots[(h + (uint64_t)i) % r->n];
 		if (s->used && !memcmp(s->key, key, 16))
