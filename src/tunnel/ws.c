@@ -443,7 +443,9 @@ static void open_on_read(stream_t *s, sbuf_t *b)
 		return;
 	}
 	hl = (size_t)(end + 4 - o->resp);
-	sbuf_consume(b, b->len - (o->rlen - hl)); /* the rest is the WebSocket's */
+	/* the head ends in this chunk, hl - (rlen - n) bytes into it; all that
+	 * follows is the WebSocket's, including what did not fit in resp */
+	sbuf_consume(b, hl - (o->rlen - n));
 	stream_read_stop(s);
 	if (ws_client_check_response(o->resp, hl, o->key, o->ops->want_hdr, o->hdr_val,
 	                             sizeof(o->hdr_val), err, sizeof(err)) < 0) {
