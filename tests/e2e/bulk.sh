@@ -3,6 +3,7 @@
 # SOCKS4a, HTTP absolute-form, HTTP CONNECT, proxy:// (SOCKS and HTTP on one
 # port), and a chain through a real microsocks and a real tinyproxy.
 . "$(dirname "$0")/lib.sh"
+need_cmd microsocks tinyproxy
 BIG=${SLUICE_E2E_BIG:-1G}
 
 mkdir -p "$T/www"

@@ -9,6 +9,7 @@
 # behind it), 101 upgrades, and bad input that must get an error reply while
 # sluice keeps serving.
 . "$(dirname "$0")/lib.sh"
+need_cmd tinyproxy openssl
 TOOLS="python3 $SRCDIR/tests/e2e/tools.py"
 BIG=${SLUICE_E2E_HTTP_BIG:-256M}
 

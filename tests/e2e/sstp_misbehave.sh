@@ -34,6 +34,7 @@
 # (16 s with ASan, three runs at once on two cores).
 set -u
 . "$(dirname "$0")/lib.sh"
+need_cmd openssl
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 SRV="$SRCDIR/tests/e2e/sstp_server.py"

@@ -4,6 +4,7 @@
 # (max-conns, client ACL, rate, target ACL and its default), metrics, and a
 # graceful drain on SIGTERM.
 . "$(dirname "$0")/lib.sh"
+need_cmd socat
 TOOLS="python3 $SRCDIR/tests/e2e/tools.py"
 BIG=${SLUICE_E2E_BIG:-1G}
 

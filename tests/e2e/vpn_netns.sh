@@ -8,12 +8,12 @@
 # ping, an HTTP download with sha256 and an ssh login (Debian's sshd in
 # the server namespace) through the tunnel; the two clients reach each
 # other; client1's address changes mid-transfer and the transfer goes on.
-# Needs root (skipped otherwise).
+# Needs root, /dev/net/tun, ssh and sshd (skipped otherwise).
 . "$(dirname "$0")/lib.sh"
-if [ "$(id -u)" != 0 ] || [ ! -c /dev/net/tun ]; then
-	echo "SKIP: needs root and /dev/net/tun"
-	exit 0
-fi
+need_tun
+need_cmd ip ssh ssh-keygen /usr/sbin/sshd
+ip netns add "vpnprobe$$" 2>/dev/null || skip "cannot create network namespaces"
+ip netns del "vpnprobe$$"
 S=vpnS$$; C1=vpnC1$$; C2=vpnC2$$
 nscleanup() {
 	cleanup

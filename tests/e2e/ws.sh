@@ -5,6 +5,8 @@
 # both ways; replayed open, clock skew, wrong key and probes all refused
 # with the decoy.
 . "$(dirname "$0")/lib.sh"
+need_cmd openssl
+need_py websockets
 TOOLS="python3 $SRCDIR/tests/e2e/tools.py"
 WSPEER="/usr/bin/python3 $SRCDIR/tests/e2e/wspeer.py"
 BIG=${SLUICE_E2E_BIG:-1G}

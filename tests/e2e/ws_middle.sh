@@ -4,7 +4,7 @@
 # behind nginx (TLS terminated by nginx, path-based, Upgrade headers), and
 # trusts X-Forwarded-For for logs and ACLs only when told to.
 . "$(dirname "$0")/lib.sh"
-command -v nginx >/dev/null || { echo "nginx missing (scripts/deps.sh installs it)"; exit 1; }
+need_cmd nginx tinyproxy openssl
 
 KEY=$("$SLUICE" keygen)
 mkdir -p "$T/www" "$T/nginx"

@@ -8,6 +8,7 @@
 # the real client against sluice's listener and sluice's hop against the
 # real server, in each mode wstan can run.  Loopback only.
 . "$(dirname "$0")/lib.sh"
+need_cmd socat openssl
 TOOLS="python3 $SRCDIR/tests/e2e/tools.py"
 WSPEER="/usr/bin/python3 $SRCDIR/tests/e2e/wspeer.py"
 BIG=${SLUICE_E2E_BIG:-256M}
