@@ -203,6 +203,7 @@ static int sk_socks4(socks_conn_t *k)
 	socks4_request_t req;
 	size_t used;
 	char ip[16];
+	int ok;
 
 	switch (socks4_request_parse(k->buf, k->len, &req, &used)) {
 	case SOCKS_NEED_MORE:
@@ -219,13 +220,14 @@ static int sk_socks4(socks_conn_t *k)
 	k->is_4a = req.is_4a;
 	if (k->pass_cred)
 		sk_keep_cred(k, req.userid, strlen(req.userid), "", 0);
-	explicit_bzero(req.userid, sizeof(req.userid));
 	/* SOCKS4 sends no password: with one configured, it cannot pass.  A
 	 * user name alone must match the userid. */
+	ok = !cfg_user(k) ||
+	     ct_equal(req.userid, strlen(req.userid), cfg_user(k), strlen(cfg_user(k)));
+	explicit_bzero(req.userid, sizeof(req.userid));
 	if (cfg_pass(k) && cfg_pass(k)[0])
 		return sk_refuse4(k, "SOCKS4 refused: this listener requires a password");
-	if (cfg_user(k) &&
-	    !ct_equal(req.userid, strlen(req.userid), cfg_user(k), strlen(cfg_user(k))))
+	if (!ok)
 		return sk_refuse4(k, "SOCKS4 userid does not match");
 	if (req.cmd != SOCKS_CMD_CONNECT)
 		return sk_refuse4(k, "SOCKS4 BIND is not supported");

@@ -59,10 +59,12 @@ closed=$(free_port)
 
 # --- the listeners: one process, several -L
 pa=$(free_port) pb=$(free_port) pc=$(free_port) pd=$(free_port) pe=$(free_port) pf=$(free_port)
+pg=$(free_port)
 start front "$SLUICE" -v -L "socks://127.0.0.1:$pa" -L "socks5://user:s3cret@127.0.0.1:$pb" \
 	-L "proxy://127.0.0.1:$pc" -L "socks4://127.0.0.1:$pd" \
-	-L "socks5://127.0.0.1:$pe?handshake-timeout=1" -L "socks://user:s3cret@127.0.0.1:$pf"
-for p in $pa $pb $pc $pd $pe $pf; do wait_port "$p"; done
+	-L "socks5://127.0.0.1:$pe?handshake-timeout=1" -L "socks://user:s3cret@127.0.0.1:$pf" \
+	-L "socks4://alice@127.0.0.1:$pg"
+for p in $pa $pb $pc $pd $pe $pf $pg; do wait_port "$p"; done
 
 # --- curl, every SOCKS flavour, on socks:// and proxy://
 for port in $pa $pc; do
@@ -89,6 +91,15 @@ check_fails "socks5:// listener refuses SOCKS4" curl -sS -m 5 --socks4a "127.0.0
 check "socks4:// listener: curl --socks4a" fetch --socks4a "127.0.0.1:$pd" "http://localhost:$web/"
 check_fails "socks4:// listener refuses SOCKS5" curl -sS -m 5 --socks5 "127.0.0.1:$pd" \
 	"http://127.0.0.1:$web/"
+# a SOCKS4 USERID is the only credential SOCKS4 has: the right one passes
+check "socks4://alice@: curl with USERID alice" fetch -x "socks4://alice@127.0.0.1:$pg" \
+	"http://127.0.0.1:$web/"
+check "socks4://alice@: curl --socks4a with USERID alice" fetch -x "socks4a://alice@127.0.0.1:$pg" \
+	"http://localhost:$web/"
+curl_reports "socks4://alice@: USERID bob is rejected" "(91)" \
+	-x "socks4://bob@127.0.0.1:$pg" "http://127.0.0.1:$web/"
+curl_reports "socks4://alice@: no USERID is rejected" "(91)" \
+	-x "socks4://127.0.0.1:$pg" "http://127.0.0.1:$web/"
 
 # --- failure replies, as curl shows them
 curl_reports "connection refused -> SOCKS5 reply 5" "(5)" \
