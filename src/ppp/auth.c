@@ -2,8 +2,8 @@
  *
  * One auth_t runs one method in one role.  Its state says what it waits for:
  *
- *   authenticator  PAP:  INITIAL -> WAIT_REQUEST -> SUCCESS | FAILURE
- *                  CHAP: INITIAL -> CHALLENGE_SENT -> SUCCESS | FAILURE
+ *   authenticator  PAP:  INITIAL -> WAIT_REQUEST -> SUCCESS | [HOLD ->] FAILURE
+ *                  CHAP: INITIAL -> CHALLENGE_SENT -> SUCCESS | [HOLD ->] FAILURE
  *   peer           PAP:  INITIAL -> REQUEST_SENT -> SUCCESS | FAILURE
  *                  CHAP: INITIAL -> WAIT_CHALLENGE -> RESPONSE_SENT
  *                                -> SUCCESS | FAILURE
@@ -32,6 +32,13 @@
  * verdict; CHAP: the current Identifier, with the stored reply) and the
  * CHAP peer still answers Challenges (RFC 1994 allows them in the network
  * phase), without a second done().
+ *
+ * The owner's judged() callback sees every verdict before it is sent (the
+ * gateway counts failures per source there, core/authguard.h): it may ask
+ * for a refusal to be held for a while (HOLD: the Nak or Failure waits in
+ * `last`, repeats from the peer are ignored, auth_tick() sends it when the
+ * time is up) or for the peer to get no answer at all (FAILURE at once,
+ * even for right credentials: the source is banned).
  *
  * MS-CHAPv2 is mutual: the peer ends the phase with failure unless the
  * Success carries the "S=" it computed itself.  On success both sides keep
@@ -471,13 +478,14 @@ typedef enum auth_state {
 	AUTH_REQUEST_SENT,   /* PAP peer */
 	AUTH_WAIT_CHALLENGE, /* CHAP peer */
 	AUTH_RESPONSE_SENT,  /* CHAP peer */
+	AUTH_HOLD,           /* authenticator: a refusal waits for hold_until */
 	AUTH_SUCCESS,
 	AUTH_FAILURE,
 } auth_state_t;
 
 static const char *const auth_state_names[] = {
-    "INITIAL",        "WAIT_REQUEST",  "CHALLENGE_SENT", "REQUEST_SENT",
-    "WAIT_CHALLENGE", "RESPONSE_SENT", "SUCCESS",        "FAILURE",
+    "INITIAL",       "WAIT_REQUEST", "CHALLENGE_SENT", "REQUEST_SENT", "WAIT_CHALLENGE",
+    "RESPONSE_SENT", "HOLD",         "SUCCESS",        "FAILURE",
 };
 
 static const char *const method_names[] = {"none", "PAP", "CHAP-MD5", "MS-CHAPv2"};
@@ -497,6 +505,8 @@ struct auth {
 	unsigned tries;      /* transmissions of it */
 	uint64_t next_at;    /* retransmission */
 	uint64_t give_up_at; /* the waiting roles' bound */
+	uint64_t hold_until; /* HOLD: when the refusal goes out */
+	char hold_msg[AUTH_MSG_MAX];
 	uint8_t chal[MSV2_CHAL_LEN]; /* the current challenge (peer: if it fits) */
 	size_t chal_len;
 	uint8_t verdict;            /* authenticator: the reply code given */
@@ -515,11 +525,12 @@ static void auth_set_state(auth_t *a, auth_state_t to)
 	    [AUTH_INITIAL] = 1u << AUTH_WAIT_REQUEST | 1u << AUTH_CHALLENGE_SENT |
 	                     1u << AUTH_REQUEST_SENT | 1u << AUTH_WAIT_CHALLENGE |
 	                     1u << AUTH_SUCCESS | 1u << AUTH_FAILURE,
-	    [AUTH_WAIT_REQUEST] = 1u << AUTH_SUCCESS | 1u << AUTH_FAILURE,
-	    [AUTH_CHALLENGE_SENT] = 1u << AUTH_SUCCESS | 1u << AUTH_FAILURE,
+	    [AUTH_WAIT_REQUEST] = 1u << AUTH_SUCCESS | 1u << AUTH_HOLD | 1u << AUTH_FAILURE,
+	    [AUTH_CHALLENGE_SENT] = 1u << AUTH_SUCCESS | 1u << AUTH_HOLD | 1u << AUTH_FAILURE,
 	    [AUTH_REQUEST_SENT] = 1u << AUTH_SUCCESS | 1u << AUTH_FAILURE,
 	    [AUTH_WAIT_CHALLENGE] = 1u << AUTH_RESPONSE_SENT | 1u << AUTH_FAILURE,
 	    [AUTH_RESPONSE_SENT] = 1u << AUTH_SUCCESS | 1u << AUTH_FAILURE,
+	    [AUTH_HOLD] = 1u << AUTH_FAILURE,
 	    [AUTH_SUCCESS] = 0,
 	    [AUTH_FAILURE] = 0,
 	};
@@ -590,6 +601,30 @@ static void send_pkt(auth_t *a, const uint8_t *pkt, size_t len)
 	a->cbs.send(a->ud, proto_of(a), pkt, len);
 }
 
+/* Authenticator: the verdict is reached and its reply (code, in `last`)
+ * is ready.  Asks the owner what to do with it, then sends it now, holds a
+ * refusal, or ends without an answer.  msg is done()'s message. */
+static void judge(auth_t *a, int good, uint8_t code, const char *msg, uint64_t now)
+{
+	int64_t hold = a->cbs.judged ? a->cbs.judged(a->ud, good) : 0;
+
+	a->verdict = code;
+	if (hold < 0) {
+		a->last_len = 0; /* repeats get no answer either */
+		finish(a, 0, "%s; no answer: the source is banned", msg);
+		return;
+	}
+	if (!good && hold > 0) {
+		snprintf(a->hold_msg, sizeof(a->hold_msg), "%s (refusal held %lld ms)", msg,
+		         (long long)hold);
+		a->hold_until = now + (uint64_t)hold;
+		auth_set_state(a, AUTH_HOLD);
+		return;
+	}
+	send_pkt(a, a->last, a->last_len);
+	finish(a, good, "%s", msg);
+}
+
 /* The secret of user from the owner, or -ENOENT.  NUL bytes in a name that
  * came off the wire make it unknown. */
 static int lookup(auth_t *a, const uint8_t *user, size_t ulen, char *secret, size_t cap)
@@ -628,19 +663,21 @@ static void pap_send_request(auth_t *a, uint64_t now)
 	send_pkt(a, a->last, a->last_len);
 }
 
-static void pap_reply(auth_t *a, uint8_t code, uint8_t id)
+/* The Ack or Nak for Identifier id, into `last`. */
+static void pap_build_reply(auth_t *a, uint8_t code, uint8_t id)
 {
 	static const char ok[] = "Access granted", bad[] = "Authentication failed";
 	const char *m = code == PAP_ACK ? ok : bad;
-	uint8_t ml = (uint8_t)strlen(m), buf[64];
+	uint8_t ml = (uint8_t)strlen(m);
 	part_t p[] = {{&ml, 1}, {m, ml}};
 
-	send_pkt(a, buf, build(buf, code, id, p, 2));
+	a->last_len = build(a->last, code, id, p, 2);
 }
 
-static void pap_authenticator_input(auth_t *a, uint8_t code, uint8_t id, const uint8_t *d, size_t n)
+static void pap_authenticator_input(auth_t *a, uint8_t code, uint8_t id, const uint8_t *d, size_t n,
+                                    uint64_t now)
 {
-	char secret[AUTH_SECRET_MAX + 1], who[80];
+	char secret[AUTH_SECRET_MAX + 1], who[80], msg[AUTH_MSG_MAX];
 	uint8_t h1[32], h2[32];
 	const uint8_t *user, *pw;
 	size_t ul, pl;
@@ -655,9 +692,14 @@ static void pap_authenticator_input(auth_t *a, uint8_t code, uint8_t id, const u
 	pl = d[1 + ul];
 	pw = d + 2 + ul;
 	if (a->state != AUTH_WAIT_REQUEST) {
-		/* the peer did not get our verdict and asks again (new id) */
-		if (a->state == AUTH_SUCCESS || a->state == AUTH_FAILURE)
-			pap_reply(a, a->verdict, id);
+		/* the peer did not get our verdict and asks again (new id): it
+		 * gets the verdict, or, when it is held, will get it for this id */
+		if (a->state == AUTH_HOLD)
+			pap_build_reply(a, a->verdict, id);
+		else if ((a->state == AUTH_SUCCESS || a->state == AUTH_FAILURE) && a->last_len) {
+			pap_build_reply(a, a->verdict, id);
+			send_pkt(a, a->last, a->last_len);
+		}
 		return;
 	}
 	sanitize(who, sizeof(who), user, ul);
@@ -673,15 +715,15 @@ static void pap_authenticator_input(auth_t *a, uint8_t code, uint8_t id, const u
 	OPENSSL_cleanse(secret, sizeof(secret));
 	OPENSSL_cleanse(h1, sizeof(h1));
 	OPENSSL_cleanse(h2, sizeof(h2));
-	a->verdict = good ? PAP_ACK : PAP_NAK;
-	pap_reply(a, a->verdict, id);
+	pap_build_reply(a, good ? PAP_ACK : PAP_NAK, id);
 	if (good) {
 		remember_peer(a, user, ul);
-		finish(a, 1, "PAP: user \"%s\" authenticated", who);
+		snprintf(msg, sizeof(msg), "PAP: user \"%s\" authenticated", who);
 	} else {
-		finish(a, 0, "PAP: %s for user \"%s\"", sl < 0 ? "unknown user" : "wrong password",
-		       who);
+		snprintf(msg, sizeof(msg), "PAP: %s for user \"%s\"",
+		         sl < 0 ? "unknown user" : "wrong password", who);
 	}
+	judge(a, good, good ? PAP_ACK : PAP_NAK, msg, now);
 }
 
 static void pap_peer_input(auth_t *a, uint8_t code, uint8_t id, const uint8_t *d, size_t n)
@@ -718,15 +760,13 @@ static void chap_send_challenge(auth_t *a, uint64_t now)
 	send_pkt(a, buf, build(buf, CHAP_CHALLENGE, a->id, p, 3));
 }
 
-/* The reply to the current Response: kept, to repeat it. */
-static void chap_reply(auth_t *a, uint8_t code, const char *msg)
+/* The reply to the current Response, into `last` (kept, to repeat it). */
+static void chap_build_reply(auth_t *a, uint8_t code, const char *msg)
 {
 	size_t ml = strlen(msg);
 	part_t p[] = {{msg, ml}};
 
-	a->verdict = code;
 	a->last_len = build(a->last, code, a->id, p, 1);
-	send_pkt(a, a->last, a->last_len);
 }
 
 static void msv2_fail_reply(auth_t *a)
@@ -738,14 +778,14 @@ static void msv2_fail_reply(auth_t *a)
 	random_bytes(c, sizeof(c));
 	hex_upper(c, sizeof(c), hex);
 	snprintf(msg, sizeof(msg), "E=691 R=0 C=%s V=3 M=Authentication failure", hex);
-	chap_reply(a, CHAP_FAILURE, msg);
+	chap_build_reply(a, CHAP_FAILURE, msg);
 }
 
 /* Verify a Response (Identifier already matched): Success or Failure. */
 static void chap_check_response(auth_t *a, const uint8_t *value, size_t vs, const uint8_t *name,
-                                size_t nl)
+                                size_t nl, uint64_t now)
 {
-	char secret[AUTH_SECRET_MAX + 1], who[80], user[AUTH_NAME_MAX + 1];
+	char secret[AUTH_SECRET_MAX + 1], who[80], user[AUTH_NAME_MAX + 1], done[AUTH_MSG_MAX];
 	uint8_t want[24], hash[16], ar[MSV2_AUTH_LEN];
 	const char *why = NULL;
 	int sl = -ENOENT, good = 0;
@@ -797,27 +837,30 @@ static void chap_check_response(auth_t *a, const uint8_t *value, size_t vs, cons
 	OPENSSL_cleanse(want, sizeof(want));
 
 	if (a->method == AUTH_CHAP_MD5) {
-		chap_reply(a, good ? CHAP_SUCCESS : CHAP_FAILURE,
-		           good ? "Access granted" : "Authentication failed");
+		chap_build_reply(a, good ? CHAP_SUCCESS : CHAP_FAILURE,
+		                 good ? "Access granted" : "Authentication failed");
 	} else if (good) {
 		char msg[64];
 		memcpy(msg, "S=", 2);
 		hex_upper(ar, sizeof(ar), msg + 2);
 		strcat(msg, " M=Access granted");
-		chap_reply(a, CHAP_SUCCESS, msg);
+		chap_build_reply(a, CHAP_SUCCESS, msg);
 	} else {
 		msv2_fail_reply(a);
 	}
 	if (good) {
 		remember_peer(a, name, nl);
-		finish(a, 1, "%s: user \"%s\" authenticated", method_names[a->method], who);
+		snprintf(done, sizeof(done), "%s: user \"%s\" authenticated",
+		         method_names[a->method], who);
 	} else {
-		finish(a, 0, "%s: %s for user \"%s\"", method_names[a->method], why, who);
+		snprintf(done, sizeof(done), "%s: %s for user \"%s\"", method_names[a->method], why,
+		         who);
 	}
+	judge(a, good, good ? CHAP_SUCCESS : CHAP_FAILURE, done, now);
 }
 
 static void chap_authenticator_input(auth_t *a, uint8_t code, uint8_t id, const uint8_t *d,
-                                     size_t n)
+                                     size_t n, uint64_t now)
 {
 	size_t vs;
 
@@ -833,7 +876,7 @@ static void chap_authenticator_input(auth_t *a, uint8_t code, uint8_t id, const 
 		return;
 	}
 	if (a->state == AUTH_CHALLENGE_SENT)
-		chap_check_response(a, d + 1, vs, d + 1 + vs, n - 1 - vs);
+		chap_check_response(a, d + 1, vs, d + 1 + vs, n - 1 - vs, now);
 }
 
 /* Peer: answer the Challenge id/value; keeps the Response to repeat it. */
@@ -1059,9 +1102,9 @@ void auth_input(auth_t *a, uint16_t proto, const uint8_t *pkt, size_t len, uint6
 	if (plen < 4 || plen > len)
 		return; /* octets past Length are padding; fewer than Length, truncated */
 	if (a->authenticator && a->method == AUTH_PAP)
-		pap_authenticator_input(a, pkt[0], pkt[1], pkt + 4, plen - 4);
+		pap_authenticator_input(a, pkt[0], pkt[1], pkt + 4, plen - 4, now_ms);
 	else if (a->authenticator)
-		chap_authenticator_input(a, pkt[0], pkt[1], pkt + 4, plen - 4);
+		chap_authenticator_input(a, pkt[0], pkt[1], pkt + 4, plen - 4, now_ms);
 	else if (a->method == AUTH_PAP)
 		pap_peer_input(a, pkt[0], pkt[1], pkt + 4, plen - 4);
 	else
@@ -1099,6 +1142,12 @@ void auth_tick(auth_t *a, uint64_t now_ms)
 			a->next_at = now_ms + AUTH_RESTART_MS;
 			send_pkt(a, a->last, a->last_len);
 		}
+		break;
+	case AUTH_HOLD:
+		if (now_ms < a->hold_until)
+			break;
+		send_pkt(a, a->last, a->last_len);
+		finish(a, 0, "%s", a->hold_msg);
 		break;
 	case AUTH_WAIT_REQUEST:
 		if (now_ms >= a->give_up_at)

@@ -45,6 +45,12 @@ typedef struct auth_cbs {
 	int (*lookup)(void *ud, const char *user, char *secret, size_t cap);
 	/* the phase is over: ok = 1 success; msg for logs */
 	void (*done)(void *ud, int ok, const char *msg);
+	/* authenticator, optional: the peer's credentials were checked (ok = 1
+	 * right); called before the answer is sent.  Return 0 to answer now,
+	 * N > 0 to hold a refusal N ms (auth_tick sends it), or < 0 to end the
+	 * phase in failure without any answer, whatever ok was (a banned
+	 * source). */
+	int64_t (*judged)(void *ud, int ok);
 } auth_cbs_t;
 
 typedef struct auth_cfg {

@@ -306,10 +306,18 @@ static void auth_done_cb(void *ud, int ok, const char *msg)
 	snprintf(p->auth_msg, sizeof(p->auth_msg), "%s", msg ? msg : "");
 }
 
+static int64_t auth_judged_cb(void *ud, int ok)
+{
+	ppp_t *p = ud;
+
+	return p->cbs.judged ? p->cbs.judged(p->ud, ok) : 0;
+}
+
 static const auth_cbs_t auth_cbs = {
     .send = auth_send_cb,
     .lookup = auth_lookup_cb,
     .done = auth_done_cb,
+    .judged = auth_judged_cb,
 };
 
 /* After auth ran: act on its verdict. */

@@ -74,6 +74,8 @@ typedef struct ppp_cbs {
 	 * network phase starts now; ppp_auth() tells how.  SSTP sends its
 	 * Call Connected here, before the first NCP packet. */
 	void (*authed)(void *ud);
+	/* optional, server: as auth_cbs_t.judged (hold or drop a refusal) */
+	int64_t (*judged)(void *ud, int ok);
 } ppp_cbs_t;
 
 typedef struct ppp_cfg {

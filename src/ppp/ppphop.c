@@ -121,7 +121,13 @@ static void ppp_log(void *ud, int level, const char *msg)
 	LOG_AT(level, 0, "%s: ppp: %s", pkthop_name(p->h), msg);
 }
 
-static const ppp_cbs_t cbs = {ppp_out, ppp_ip, ppp_up, ppp_down, NULL, ppp_log, NULL};
+static const ppp_cbs_t cbs = {
+    .output = ppp_out,
+    .ip_input = ppp_ip,
+    .up = ppp_up,
+    .down = ppp_down,
+    .log = ppp_log,
+};
 
 static void on_tick(uv_timer_t *t)
 {

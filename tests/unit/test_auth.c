@@ -192,6 +192,8 @@ typedef struct end {
 	int side; /* 0 authenticator, 1 peer */
 	auth_t *a;
 	int done, ok, free_in_done;
+	int64_t hold;  /* what judged() answers */
+	int judged_ok; /* the verdict it was told, -1 before */
 	char msg[256];
 	unsigned sent;
 	pkt_t last; /* last packet this end sent */
@@ -266,7 +268,15 @@ static void cb_done(void *ud, int ok, const char *msg)
 	}
 }
 
-static const auth_cbs_t cbs = {cb_send, cb_lookup, cb_done};
+static int64_t cb_judged(void *ud, int ok)
+{
+	end_t *e = ud;
+
+	e->judged_ok = ok;
+	return e->hold;
+}
+
+static const auth_cbs_t cbs = {cb_send, cb_lookup, cb_done, cb_judged};
 
 static link_t *link_new(auth_method_t m, const char *server_name, const char *user,
                         const char *password)
@@ -277,6 +287,7 @@ static link_t *link_new(auth_method_t m, const char *server_name, const char *us
 	l->now = 1000;
 	l->e[0].l = l->e[1].l = l;
 	l->e[1].side = 1;
+	l->e[0].judged_ok = l->e[1].judged_ok = -1;
 	l->e[0].a = auth_new(&sc, &cbs, &l->e[0]);
 	l->e[1].a = auth_new(&pc, &cbs, &l->e[1]);
 	assert_non_null(l->e[0].a);
@@ -1052,12 +1063,86 @@ static void test_nul_in_name(void **st)
 	link_free(l);
 }
 
+/* ---- judged(): refusals held, banned sources unanswered ---- */
+
+/* A refusal held 5 s: nothing goes out, the peer's repeat (at 3 s) is
+ * ignored, then the Nak/Failure and done(). */
+static void held_refusal(auth_method_t m, uint8_t refusal)
+{
+	link_t *l = link_new(m, "srv", "alice", "wrong");
+	unsigned sent, sent1;
+
+	l->e[0].hold = 5000;
+	start(l);
+	assert_int_equal(l->e[0].judged_ok, 0);
+	assert_int_equal(l->e[0].done, 0);
+	sent = l->e[0].sent;
+	sent1 = l->e[1].sent;
+	tick(l, 3000); /* the peer repeats itself: no answer */
+	assert_int_equal(l->e[1].sent, sent1 + 1);
+	tick(l, 1999);
+	assert_int_equal(l->e[0].done, 0);
+	assert_int_equal(l->e[0].sent, sent);
+	tick(l, 1);
+	assert_int_equal(l->e[0].sent, sent + 1);
+	assert_int_equal(l->e[0].last.b[0], refusal);
+	expect_result(l, 0, 0);
+	assert_non_null(strstr(l->e[0].msg, "held 5000 ms"));
+	link_free(l);
+}
+
+static void test_hold_pap(void **st)
+{
+	held_refusal(AUTH_PAP, 3);
+}
+
+static void test_hold_chap(void **st)
+{
+	held_refusal(AUTH_CHAP_MD5, 4); /* Failure */
+	held_refusal(AUTH_MSCHAPV2, 4);
+}
+
+/* Right credentials are never held. */
+static void test_hold_not_success(void **st)
+{
+	link_t *l = link_new(AUTH_MSCHAPV2, "srv", "alice", "wonderland");
+
+	l->e[0].hold = 2000;
+	start(l);
+	assert_int_equal(l->e[0].judged_ok, 1);
+	expect_result(l, 1, 1);
+	link_free(l);
+}
+
+/* A banned source: no answer at all, even to the right password, and none
+ * to its repeats. */
+static void test_banned_no_answer(void **st)
+{
+	auth_method_t ms[] = {AUTH_PAP, AUTH_CHAP_MD5, AUTH_MSCHAPV2};
+
+	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+		link_t *l = link_new(ms[i], "srv", "alice", "wonderland");
+		unsigned sent;
+
+		l->e[0].hold = -1;
+		start(l);
+		assert_int_equal(l->e[0].done, 1);
+		assert_int_equal(l->e[0].ok, 0);
+		assert_non_null(strstr(l->e[0].msg, "banned"));
+		assert_int_equal(l->e[1].done, 0); /* the peer heard nothing */
+		sent = l->e[0].sent;
+		tick(l, 3000);
+		assert_int_equal(l->e[0].sent, sent);
+		link_free(l);
+	}
+}
+
 /* ---- API edges ---- */
 
 static void test_api_edges(void **st)
 {
 	auth_cfg_t c = {1, AUTH_CHAP_MD5, "srv", NULL};
-	auth_cbs_t nolookup = {cb_send, NULL, cb_done};
+	auth_cbs_t nolookup = {cb_send, NULL, cb_done, NULL};
 	char longname[300];
 	uint8_t k1[16], k2[16];
 	end_t e = {0};
@@ -1220,6 +1305,10 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_malformed_to_peers),
 	    cmocka_unit_test(test_peer_rechallenge),
 	    cmocka_unit_test(test_nul_in_name),
+	    cmocka_unit_test(test_hold_pap),
+	    cmocka_unit_test(test_hold_chap),
+	    cmocka_unit_test(test_hold_not_success),
+	    cmocka_unit_test(test_banned_no_answer),
 	    cmocka_unit_test(test_api_edges),
 	    cmocka_unit_test(test_free_in_done),
 	    cmocka_unit_test(test_no_legacy_provider),
