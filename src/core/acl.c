@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 int cidr_parse(const char *s, cidr_t *out)
 {
@@ -143,6 +144,8 @@ void sockaddr_ip(const struct sockaddr *sa, char *buf, size_t len)
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf,
 		          (socklen_t)len);
+	else if (sa->sa_family == AF_UNIX)
+		snprintf(buf, len, "%s", ((const struct sockaddr_un *)sa)->sun_path);
 	else
 		snprintf(buf, len, "?");
 }
@@ -179,6 +182,19 @@ void sockaddr_key(const struct sockaddr *sa, uint8_t key[16])
 		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
 	} else if (sa->sa_family == AF_INET6) {
 		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	} else if (sa->sa_family == AF_UNIX) {
+		/* a link named by its path (a serial line): 0xff then a hash of
+		 * the path; ff00::/8 is multicast, never a source address */
+		const char *p = ((const struct sockaddr_un *)sa)->sun_path;
+		uint64_t h1 = 1469598103934665603ULL, h2 = 0x9e3779b97f4a7c15ULL;
+
+		for (; *p; p++) {
+			h1 = (h1 ^ (uint8_t)*p) * 1099511628211ULL;
+			h2 = (h2 ^ (uint8_t)*p) * 0xff51afd7ed558ccdULL;
+		}
+		key[0] = 0xff;
+		memcpy(key + 1, &h1, 8);
+		memcpy(key + 9, &h2, 7);
 	}
 }
 

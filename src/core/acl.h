@@ -48,8 +48,10 @@ void sockaddr_ip(const struct sockaddr *sa, char *buf, size_t len);
 /* "1.2.3.4:80" or "[::1]:80". */
 void sockaddr_str(const struct sockaddr *sa, char *buf, size_t len);
 int sockaddr_is_loopback(const struct sockaddr *sa);
-/* The address as 16 bytes (IPv4 as ::ffff:a.b.c.d), the key of the tables
- * kept per client address, and a hash of such a key. */
+/* The address as 16 bytes (IPv4 as ::ffff:a.b.c.d; an AF_UNIX address, a
+ * link named by its path, as ff + a hash of the path), the key of the
+ * tables kept per client address, and a hash of such a key.  sockaddr_ip()
+ * writes an AF_UNIX address as its path. */
 void sockaddr_key(const struct sockaddr *sa, uint8_t key[16]);
 uint64_t sockaddr_key_hash(const uint8_t key[16]);
 int sockaddr_is_any(const struct sockaddr *sa);

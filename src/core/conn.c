@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/authguard.h"
 #include "core/log.h"
 #include "core/tcp.h"
 
@@ -100,6 +101,7 @@ static void conn_free(conn_t *c)
 	conn_live--;
 	if (c->front_free)
 		c->front_free(c->front);
+	sbuf_free(c->held);
 	uv_close((uv_handle_t *)c->timer, (uv_close_cb)free);
 	free(c);
 }
@@ -255,4 +257,50 @@ void conn_linger(conn_t *c, const char *reason)
 	stream_read_start(c->client);
 	uv_timer_stop(c->timer);
 	uv_timer_start(c->timer, on_linger_timeout, 2000, 0);
+}
+
+/* ---- authentication ---- */
+
+int conn_auth_banned(conn_t *c)
+{
+	if (!authguard_banned((struct sockaddr *)&c->peer, uv_now(c->l->loop)))
+		return 0;
+	log_info(c->id, "%s is banned (auth-guard): closed without an answer", c->peer_str);
+	return 1;
+}
+
+void conn_auth_ok(conn_t *c)
+{
+	authguard_ok((struct sockaddr *)&c->peer);
+}
+
+static void on_held(uv_timer_t *t)
+{
+	conn_t *c = t->data;
+	sbuf_t *b = c->held;
+
+	c->held = NULL;
+	if (stream_write(c->client, b) < 0) {
+		conn_close(c, "client write error");
+		return;
+	}
+	conn_linger(c, c->held_why);
+}
+
+void conn_auth_refuse(conn_t *c, const char *what, const void *reply, size_t n, const char *why)
+{
+	int64_t hold = authguard_fail((struct sockaddr *)&c->peer, uv_now(c->l->loop), what, c->id);
+
+	if (hold < 0) {
+		conn_close(c, "banned");
+		return;
+	}
+	stream_read_stop(c->client);
+	stream_set_cbs(c->client, &linger_cbs, c); /* a reset or error closes it */
+	c->held = sbuf_from(reply, n);
+	c->held_why = why;
+	uv_timer_stop(c->timer);
+	uv_timer_start(c->timer, on_held, (uint64_t)hold, 0);
+	if (hold)
+		log_debug(c->id, "holding the refusal %lld ms (auth-guard)", (long long)hold);
 }

@@ -30,7 +30,9 @@ struct conn {
 	uv_timer_t *timer; /* handshake timeout */
 	uint64_t t_start, t_dial;
 	const dial_cred_t *cred; /* a front end's, passed to the chain by conn_dial */
-	void *front;             /* front end's per-connection state */
+	sbuf_t *held;            /* conn_auth_refuse: the refusal, sent when the timer fires */
+	const char *held_why;
+	void *front; /* front end's per-connection state */
 	void (*front_free)(void *front);
 	conn_t *prev, *next; /* in l->conns */
 	void (*dial_done)(conn_t *c, int err);
@@ -51,6 +53,22 @@ void conn_close(conn_t *c, const char *reason);
 void conn_linger(conn_t *c, const char *reason);
 void conn_set_state(conn_t *c, conn_state_t s);
 const char *conn_state_name(conn_state_t s);
+
+/* Front ends that check credentials count them with core/authguard.h
+ * against the client's address:
+ *   conn_auth_banned()  1 when the address is banned now: close the conn
+ *                       without an answer (do not even check)
+ *   conn_auth_ok()      the credentials were right
+ *   conn_auth_refuse()  they were wrong: `reply` (n bytes) is sent after the
+ *                       delay the guard asks for, then the conn lingers and
+ *                       closes; if this failure bans the address, no reply
+ *                       at all.  Meanwhile the client is not read and costs
+ *                       its slot only; the delay is bounded by the guard's
+ *                       max-delay.  what names the protocol for logs and
+ *                       metrics; why is a static string for the close log. */
+int conn_auth_banned(conn_t *c);
+void conn_auth_ok(conn_t *c);
+void conn_auth_refuse(conn_t *c, const char *what, const void *reply, size_t n, const char *why);
 /* Stop the handshake timer (front ends that wait on the client for long). */
 void conn_handshake_done(conn_t *c);
 /* Restart it with another deadline (a tunnel waiting for its open). */

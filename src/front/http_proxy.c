@@ -155,6 +155,22 @@ static void restart(http_conn_t *h)
 
 /* ---- replies ---- */
 
+/* The end of the exchange: nothing more is read or timed here. */
+static void hp_done(http_conn_t *h)
+{
+	hp_set_state(h, HP_DONE);
+	uv_timer_stop(&h->timer);
+	sbufq_clear(&h->pending);
+}
+
+/* An error response into out; its length, or <= 0. */
+static int error_bytes(http_conn_t *h, int status, const char *extra, const char *msg, char *out,
+                       size_t cap)
+{
+	return http_error_response(status, extra, msg,
+	                           h->req.method == HTTP_HEAD && h->req.status == 0, out, cap);
+}
+
 /* An error response, then close.  Only before any response byte. */
 static void reject(http_conn_t *h, int status, const char *extra, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -169,20 +185,36 @@ static void reject(http_conn_t *h, int status, const char *extra, const char *fm
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_info(c->id, "http: %d %s", status, msg);
-	hp_set_state(h, HP_DONE);
-	uv_timer_stop(&h->timer);
-	sbufq_clear(&h->pending);
+	hp_done(h);
 	if (h->resp_bytes) { /* too late for a reply */
 		conn_close(c, "upstream failed");
 		return;
 	}
-	n = http_error_response(status, extra, msg,
-	                        h->req.method == HTTP_HEAD && h->req.status == 0, out, sizeof(out));
+	n = error_bytes(h, status, extra, msg, out, sizeof(out));
 	if (n > 0 && stream_write_copy(c->client, out, (size_t)n) < 0) {
 		conn_close(c, "client gone");
 		return;
 	}
 	conn_linger(c, "error reply");
+}
+
+/* Proxy credentials are missing (a browser's first try: 407 at once) or
+ * wrong (counted by the guard, the 407 held as it says; conn.h). */
+static void reject_auth(http_conn_t *h, int given)
+{
+	static const char hdr[] = "Proxy-Authenticate: Basic realm=\"sluice\"\r\n",
+	                  msg[] = "Proxy authentication required.";
+	char out[2048];
+	int n;
+
+	if (!given) {
+		reject(h, 407, hdr, msg);
+		return;
+	}
+	log_info(h->c->id, "http: proxy authentication failed from %s", h->c->peer_str);
+	hp_done(h);
+	n = error_bytes(h, 407, hdr, msg, out, sizeof(out));
+	conn_auth_refuse(h->c, "http", out, n > 0 ? (size_t)n : 0, "authentication failed");
 }
 
 static const char *dial_error_text(int err)
@@ -539,13 +571,16 @@ static void on_request(http_conn_t *h)
 	h->close_after = 0;
 	if (u->user || u->pass) {
 		const http_str_t *auth = http_req_header(r, "proxy-authorization");
-		if (!http_basic_check(auth, u->user ? u->user : "", u->pass ? u->pass : "")) {
-			log_info(c->id, "http: proxy authentication %s from %s",
-			         auth ? "failed" : "missing", c->peer_str);
-			reject(h, 407, "Proxy-Authenticate: Basic realm=\"sluice\"\r\n",
-			       "Proxy authentication required.");
+		if (auth && conn_auth_banned(c)) {
+			hp_done(h);
+			conn_close(c, "banned");
 			return;
 		}
+		if (!http_basic_check(auth, u->user ? u->user : "", u->pass ? u->pass : "")) {
+			reject_auth(h, auth != NULL);
+			return;
+		}
+		conn_auth_ok(c);
 	}
 	switch (r->form) {
 	case HTTP_FORM_AUTHORITY:

@@ -16,7 +16,10 @@
  * may pipeline (greeting, auth, request and even its first data in one
  * segment); whatever follows the request is kept in `early` and written to
  * the target before the relay starts.  Error replies go out through
- * conn_linger(), which closes once they have left.
+ * conn_linger(), which closes once they have left.  Wrong credentials
+ * (RFC 1929, or a SOCKS4 USERID that must match) count against the client's
+ * address (core/authguard.h): the refusal is held for the delay the guard
+ * asks for, and a banned address is closed without an answer.
  *
  * With SOCKS_PASS_CRED (socks_cred_front_ops, for `sluice pt`) the
  * credentials are data for the chain, not a password: any RFC 1929 user
@@ -175,6 +178,23 @@ static int sk_refuse(socks_conn_t *k, const uint8_t *p, size_t n, const char *wh
 	return STEP_STOP;
 }
 
+/* Wrong credentials: the reply goes out when the guard says (conn.h). */
+static int sk_refuse_auth(socks_conn_t *k, const uint8_t *p, size_t n, const char *why)
+{
+	log_info(k->c->id, "%s from %s: %s", sk_name(k), k->c->peer_str, why);
+	sk_set_state(k, SK_DONE);
+	conn_auth_refuse(k->c, sk_name(k), p, n, why);
+	return STEP_STOP;
+}
+
+/* A banned address: closed without an answer, the credentials unchecked. */
+static int sk_banned(socks_conn_t *k)
+{
+	sk_set_state(k, SK_DONE);
+	conn_close(k->c, "banned");
+	return STEP_STOP;
+}
+
 static int sk_refuse5(socks_conn_t *k, uint8_t rep, const char *why)
 {
 	uint8_t out[SOCKS5_REQ_MAX];
@@ -203,6 +223,7 @@ static int sk_socks4(socks_conn_t *k)
 	socks4_request_t req;
 	size_t used;
 	char ip[16];
+	uint8_t out[8];
 	int ok;
 
 	switch (socks4_request_parse(k->buf, k->len, &req, &used)) {
@@ -227,8 +248,16 @@ static int sk_socks4(socks_conn_t *k)
 	explicit_bzero(req.userid, sizeof(req.userid));
 	if (cfg_pass(k) && cfg_pass(k)[0])
 		return sk_refuse4(k, "SOCKS4 refused: this listener requires a password");
-	if (!ok)
-		return sk_refuse4(k, "SOCKS4 userid does not match");
+	if (cfg_user(k)) {
+		if (conn_auth_banned(k->c))
+			return sk_banned(k);
+		if (!ok)
+			return sk_refuse_auth(
+			    k, out,
+			    socks4_reply_encode(out, sizeof(out), SOCKS4_REP_REJECTED, 0, NULL),
+			    "SOCKS4 userid does not match");
+		conn_auth_ok(k->c);
+	}
 	if (req.cmd != SOCKS_CMD_CONNECT)
 		return sk_refuse4(k, "SOCKS4 BIND is not supported");
 	if (req.is_4a) {
@@ -304,14 +333,20 @@ static int sk_auth(socks_conn_t *k)
 	sk_consume(k, used);
 	if (k->pass_cred)
 		sk_keep_cred(k, up.user, up.ulen, up.pass, up.plen);
+	if (!k->any_auth && conn_auth_banned(k->c)) {
+		explicit_bzero(&up, sizeof(up));
+		return sk_banned(k);
+	}
 	/* Both compared, always, so the time does not tell which was wrong. */
 	ok = ct_equal(up.user, up.ulen, u, strlen(u));
 	ok &= ct_equal(up.pass, up.plen, p, strlen(p));
 	explicit_bzero(&up, sizeof(up));
 	if (!ok && !k->any_auth) {
 		socks5_auth_status_encode(out, sizeof(out), 0x01);
-		return sk_refuse(k, out, sizeof(out), "authentication failed");
+		return sk_refuse_auth(k, out, sizeof(out), "authentication failed");
 	}
+	if (!k->any_auth)
+		conn_auth_ok(k->c);
 	socks5_auth_status_encode(out, sizeof(out), 0x00);
 	if (sk_send(k, out, sizeof(out)) < 0)
 		return STEP_STOP;

@@ -39,9 +39,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include "core/authguard.h"
 #include "core/conn.h"
 #include "core/fdstream.h"
 #include "core/log.h"
@@ -79,6 +81,9 @@ typedef struct pgw {
 	int rtscts;
 	uv_timer_t retry;
 	int serial_up;
+	/* who failed logins count against (core/authguard.h) on links without
+	 * a network address: the link itself, named by its path */
+	struct sockaddr_un link;
 } pgw_t;
 
 typedef struct psess {
@@ -181,6 +186,28 @@ static void ppp_down(void *ud, const char *reason)
 	session_end(s, reason);
 }
 
+/* The source failed logins count against: the TCP peer, or the link. */
+static const struct sockaddr *guard_src(const psess_t *s)
+{
+	if (s->g->kind == LINK_TCP)
+		return (const struct sockaddr *)&s->c->peer;
+	return (const struct sockaddr *)&s->g->link;
+}
+
+static int64_t ppp_judged(void *ud, int ok)
+{
+	psess_t *s = ud;
+	uint64_t now = now_ms(s->g);
+
+	if (authguard_banned(guard_src(s), now))
+		return AUTHGUARD_BANNED;
+	if (ok) {
+		authguard_ok(guard_src(s));
+		return 0;
+	}
+	return authguard_fail(guard_src(s), now, "ppp", s->c->id);
+}
+
 static int ppp_lookup(void *ud, const char *user, char *secret, size_t cap)
 {
 	psess_t *s = ud;
@@ -195,7 +222,15 @@ static void ppp_log(void *ud, int level, const char *msg)
 	LOG_AT(level, s->c->id, "ppp: %s", msg);
 }
 
-static const ppp_cbs_t ppp_cbs = {ppp_out, ppp_ip_in, ppp_up, ppp_down, ppp_lookup, ppp_log, NULL};
+static const ppp_cbs_t ppp_cbs = {
+    .output = ppp_out,
+    .ip_input = ppp_ip_in,
+    .up = ppp_up,
+    .down = ppp_down,
+    .lookup = ppp_lookup,
+    .log = ppp_log,
+    .judged = ppp_judged,
+};
 
 static void link_read(stream_t *st, sbuf_t *b)
 {
@@ -292,6 +327,13 @@ static void pgw_on_conn(conn_t *c)
 	ppp_cfg_t cfg = {0};
 	size_t slot;
 
+	if (g->kind == LINK_TCP && g->require_auth &&
+	    authguard_banned((struct sockaddr *)&c->peer, now_ms(g))) {
+		log_debug(c->id, "ppp: %s is banned (auth-guard)", c->peer_str);
+		c->l->m->rejected++;
+		conn_close(c, "banned");
+		return;
+	}
 	if (g->nsessions >= g->max_sessions) {
 		log_info(c->id, "ppp: session limit (%llu) reached",
 		         (unsigned long long)g->max_sessions);
@@ -586,6 +628,9 @@ static int pgw_init(listener_t *l, enum link_kind kind, char *err, size_t errlen
 	g->echo_ms = 10000;
 	inet_pton(AF_INET, "10.0.2.0", &g->net);
 	g->prefix = 24;
+	g->link.sun_family = AF_UNIX;
+	snprintf(g->link.sun_path, sizeof(g->link.sun_path), "%s",
+	         kind == LINK_STDIO ? "stdio" : u->path);
 	if ((url_opt_str(u, "auth", &auth) > 0 && (r = parse_auth(g, auth, err, errlen)) < 0) ||
 	    (r = url_opt_bool(u, "restricted", &g->restricted, err, errlen)) < 0 ||
 	    (r = url_opt_bool(u, "host-loopback", &g->host_loopback, err, errlen)) < 0 ||
