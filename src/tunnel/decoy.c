@@ -109,6 +109,24 @@ void decoy_free(decoy_t *d)
 	free(d);
 }
 
+int decoy_target_path(const char *target, size_t len, char *rel, size_t cap)
+{
+	size_t n = 0;
+
+	if (!len || target[0] != '/' || cap < 2)
+		return -EINVAL;
+	/* the request target is not NUL-terminated: stop at its length */
+	while (n < len && target[n] != '?' && target[n] != '#')
+		n++;
+	if (n >= cap)
+		return -ENAMETOOLONG;
+	memcpy(rel, target, n);
+	rel[n] = 0;
+	if (pct_decode(rel) < 0 || !rel[0] || strstr(rel, ".."))
+		return -EINVAL;
+	return 0;
+}
+
 void decoy_send(const decoy_t *d, conn_t *c, const http_req_t *req)
 {
 	const char *body = d->page ? d->page : default_page, *ctype = "text/html";
@@ -118,16 +136,9 @@ void decoy_send(const decoy_t *d, conn_t *c, const http_req_t *req)
 
 	if (d->dir && req->target.len && req->target.p[0] == '/') {
 		char rel[1024], full[1300];
-		size_t n = strcspn(req->target.p, "?#");
 
-		if (n > req->target.len)
-			n = req->target.len;
-		if (n >= sizeof(rel))
-			n = sizeof(rel) - 1;
-		memcpy(rel, req->target.p, n);
-		rel[n] = 0;
 		status = 404;
-		if (pct_decode(rel) == 0 && rel[0] && !strstr(rel, "..")) {
+		if (decoy_target_path(req->target.p, req->target.len, rel, sizeof(rel)) == 0) {
 			snprintf(full, sizeof(full), "%s%s%s", d->dir, rel,
 			         rel[strlen(rel) - 1] == '/' ? "index.html" : "");
 			if ((file = slurp(full, &flen))) {

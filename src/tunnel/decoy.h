@@ -23,6 +23,13 @@ typedef struct decoy decoy_t;
 int decoy_new(const char *path, decoy_t **out, char *err, size_t errlen);
 void decoy_free(decoy_t *d);
 
+/* The file a request target names under a decoy directory: the target
+ * (len bytes, not NUL-terminated) up to '?' or '#', percent-decoded, into
+ * rel.  0; -EINVAL for a target that is not an absolute path, does not
+ * decode or climbs with ".."; -ENAMETOOLONG when it does not fit in cap.
+ * Pure, for the fuzz target. */
+int decoy_target_path(const char *target, size_t len, char *rel, size_t cap);
+
 /* Answer the request like a web server, then let the conn linger out. */
 void decoy_send(const decoy_t *d, conn_t *c, const http_req_t *req);
 /* Answer bytes that are not an HTTP request: 400, then linger out. */
