@@ -714,7 +714,8 @@ static int ip_literal(const char *host, char *out, size_t outlen)
 	return inet_pton(AF_INET, out, a) == 1 || inet_pton(AF_INET6, out, a) == 1;
 }
 
-stream_t *tls_client_new(uv_loop_t *loop, tls_ctx_t *c, stream_t *inner, const char *sni)
+stream_t *tls_client_new(uv_loop_t *loop, tls_ctx_t *c, stream_t *inner, const char *sni,
+                         const char *verify)
 {
 	tls_stream_t *t = tls_new(loop, c, inner);
 	char ip[64];
@@ -722,19 +723,30 @@ stream_t *tls_client_new(uv_loop_t *loop, tls_ctx_t *c, stream_t *inner, const c
 	if (!t->ssl)
 		return &t->s;
 	SSL_set_connect_state(t->ssl);
-	if (!sni || !*sni)
+	if (!verify || !*verify)
+		verify = sni;
+	if (sni && *sni && !ip_literal(sni, ip, sizeof(ip)))
+		SSL_set_tlsext_host_name(t->ssl, sni);
+	if (!verify || !*verify) {
+		if (c->verify && !c->pinned) {
+			/* a chain that checks out proves nothing without a name */
+			log_warn(inner->id,
+			         "tls: no server name to verify the certificate against");
+			tls_fail(t, UV_EINVAL);
+			uv_timer_stop(&t->kick);
+		}
 		return &t->s;
-	t->host = strdup(sni);
+	}
+	t->host = strdup(sni && *sni ? sni : verify);
 	if (!t->host)
 		abort();
-	if (ip_literal(sni, ip, sizeof(ip))) {
+	if (ip_literal(verify, ip, sizeof(ip))) {
 		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), ip);
 	} else {
-		SSL_set_tlsext_host_name(t->ssl, sni);
 		SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		SSL_set1_host(t->ssl, sni);
+		SSL_set1_host(t->ssl, verify);
 	}
-	if (c->sess && c->sess_host && !strcmp(c->sess_host, sni) &&
+	if (c->sess && c->sess_host && !strcmp(c->sess_host, t->host) &&
 	    SSL_SESSION_is_resumable(c->sess))
 		SSL_set_session(t->ssl, c->sess);
 	return &t->s;

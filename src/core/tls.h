@@ -44,9 +44,12 @@ int tls_ctx_new_client(const tls_opts_t *o, tls_ctx_t **out, char *err, size_t e
 int tls_ctx_new_server(const tls_opts_t *o, tls_ctx_t **out, char *err, size_t errlen);
 void tls_ctx_free(tls_ctx_t *c);
 
-/* sni: sent as SNI and used as the name to verify (NULL: neither; an IP
- * literal is verified as an IP address and not sent as SNI). */
-stream_t *tls_client_new(uv_loop_t *loop, tls_ctx_t *c, stream_t *inner, const char *sni);
+/* sni: sent as SNI (NULL or "": none; an IP literal is never sent).
+ * verify: the name (or IP literal) the certificate must match, whatever
+ * SNI is sent; NULL or "": sni.  A verifying context with neither fails
+ * the handshake rather than accept any certificate its CAs signed. */
+stream_t *tls_client_new(uv_loop_t *loop, tls_ctx_t *c, stream_t *inner, const char *sni,
+                         const char *verify);
 /* first: bytes already read from inner (may be NULL); ownership moves. */
 stream_t *tls_server_new(uv_loop_t *loop, tls_ctx_t *c, stream_t *inner, sbuf_t *first);
 

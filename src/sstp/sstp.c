@@ -607,7 +607,7 @@ static void on_dialed(void *ud, stream_t *s, int err)
 		return;
 	}
 	set_state(l, S_TLS);
-	l->s = tls_client_new(l->loop, l->tls, s, l->sni);
+	l->s = tls_client_new(l->loop, l->tls, s, l->sni, NULL);
 	tls_handshake(l->s, on_tls, l);
 }
 

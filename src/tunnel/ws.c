@@ -496,15 +496,15 @@ static void open_on_dialed(void *ud, stream_t *s, int err)
 	o->raw = s;
 	s->id = o->id;
 	if (o->tls) {
-		o->raw = tls_client_new(o->d->loop, o->tls, s, o->sni);
+		o->raw = tls_client_new(o->d->loop, o->tls, s, o->names->sni, o->names->verify);
 		tls_handshake(o->raw, open_on_tls, o);
 		return;
 	}
 	o->ops->on_connected(o);
 }
 
-int ws_open_start(ws_open_t *o, dialer_t *d, tls_ctx_t *tls, const char *sni, uint64_t id,
-                  const ws_open_ops_t *ops, void *data)
+int ws_open_start(ws_open_t *o, dialer_t *d, tls_ctx_t *tls, const ws_tls_names_t *names,
+                  uint64_t id, const ws_open_ops_t *ops, void *data)
 {
 	dial_opts_t opts = {.id = id};
 
@@ -512,7 +512,7 @@ int ws_open_start(ws_open_t *o, dialer_t *d, tls_ctx_t *tls, const char *sni, ui
 	o->data = data;
 	o->d = d;
 	o->tls = tls;
-	o->sni = sni && sni[0] ? sni : NULL;
+	o->names = names;
 	o->id = id;
 	o->dial = dial_next(d, &opts, open_on_dialed, o);
 	return o->dial ? 0 : -ENOMEM;
@@ -554,17 +554,27 @@ void ws_open_close(ws_open_t *o)
 	o->raw = NULL;
 }
 
-int ws_hop_tls(url_t *u, int tls, int insecure, const char *tls_how, tls_ctx_t **ctx, char *sni,
-               size_t snilen, char *err, size_t errlen)
+int ws_hop_tls(url_t *u, int tls, int insecure, const char *tls_how, tls_ctx_t **ctx,
+               ws_tls_names_t *names, char *err, size_t errlen)
 {
-	const char *name = NULL, *ca = NULL;
+	const char *name = NULL, *ca = NULL, *host = NULL;
 
 	url_opt_str(u, "sni", &name);
 	url_opt_str(u, "ca", &ca);
+	url_opt_str(u, "host", &host);
 	if (tls) {
 		tls_opts_t o = {.ca_file = ca, .insecure = insecure, .alpn = "http/1.1"};
+		size_t n;
 
-		snprintf(sni, snilen, "%s", name ? name : u->host);
+		snprintf(names->sni, sizeof(names->sni), "%s", name ? name : u->host);
+		if (host && *host) { /* an HTTP Host value: drop its port */
+			const char *end = host[0] == '[' ? strchr(host, ']') : NULL;
+			n = end ? (size_t)(end - host) + 1 : strcspn(host, ":");
+		} else {
+			host = u->host;
+			n = strlen(host);
+		}
+		snprintf(names->verify, sizeof(names->verify), "%.*s", (int)n, host);
 		return tls_ctx_new_client(&o, ctx, err, errlen);
 	}
 	if (ca || insecure || name) {

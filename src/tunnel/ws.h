@@ -122,7 +122,7 @@ struct ws_open {
 	/* private */
 	dialer_t *d;
 	tls_ctx_t *tls;
-	const char *sni;
+	const struct ws_tls_names *names;
 	uint64_t id;
 	dial_t *dial;
 	stream_t *raw;
@@ -130,11 +130,18 @@ struct ws_open {
 	size_t rlen;
 };
 
-/* Dial d's server through d->next, then [a TLS handshake with tls, SNI sni
- * unless NULL or ""]; id names the transport in logs.  -ENOMEM if the dial
- * could not even start (no callback then). */
-int ws_open_start(ws_open_t *o, dialer_t *d, tls_ctx_t *tls, const char *sni, uint64_t id,
-                  const ws_open_ops_t *ops, void *data);
+/* The names a hop's TLS uses: the SNI it sends ("" for none: sni= left
+ * empty) and the name the certificate must match, which is always the
+ * server's (host=, else the URL's host), whatever SNI is sent. */
+typedef struct ws_tls_names {
+	char sni[256], verify[256];
+} ws_tls_names_t;
+
+/* Dial d's server through d->next, then [a TLS handshake with tls and
+ * names, which must outlive o]; id names the transport in logs.  -ENOMEM if
+ * the dial could not even start (no callback then). */
+int ws_open_start(ws_open_t *o, dialer_t *d, tls_ctx_t *tls, const ws_tls_names_t *names,
+                  uint64_t id, const ws_open_ops_t *ops, void *data);
 /* After on_connected: send GET host/path with o->key and extra (see
  * ws_client_request; the request must fit in cap bytes), then read the
  * response.  A negative errno: nothing was sent. */
@@ -146,11 +153,12 @@ stream_t *ws_open_take(ws_open_t *o);
 void ws_open_close(ws_open_t *o);
 
 /* A hop's TLS options from its URL.  With tls: the client context (ca=,
- * insecure, ALPN http/1.1) into *ctx and the SNI (sni=, else the host)
- * into sni.  Without: -EINVAL if ca=, insecure or sni= is given, naming
- * how TLS is asked for (tls_how: "wss://", say). */
-int ws_hop_tls(url_t *u, int tls, int insecure, const char *tls_how, tls_ctx_t **ctx, char *sni,
-               size_t snilen, char *err, size_t errlen);
+ * insecure, ALPN http/1.1) into *ctx and the names: SNI from sni= (empty:
+ * none), else the host; the name to verify from host= (without its port),
+ * else the host.  Without: -EINVAL if ca=, insecure or sni= is given,
+ * naming how TLS is asked for (tls_how: "wss://", say). */
+int ws_hop_tls(url_t *u, int tls, int insecure, const char *tls_how, tls_ctx_t **ctx,
+               ws_tls_names_t *names, char *err, size_t errlen);
 
 /* ---- a hop's dial, answered while its WebSocket opens ---- */
 

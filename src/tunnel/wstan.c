@@ -1667,7 +1667,8 @@ typedef struct wcli {
 	dialer_t d;
 	wstan_key_t key;
 	tls_ctx_t *tls;
-	char host_hdr[300], sni[256], base[512], name[160], cookie[64];
+	char host_hdr[300], base[512], name[160], cookie[64];
+	ws_tls_names_t names;
 	int enc, compat;
 	ws_opts_t wo;
 	uint64_t first_wait_ms, pool_idle_ms;
@@ -1997,7 +1998,7 @@ static opener_t *opener_start(wcli_t *cl, tun_t *t, wreq_t *q, const target_t *t
 	op->wait->data = op;
 	t->op = op;
 	q->op = op;
-	if (ws_open_start(&op->o, &cl->d, cl->tls, cl->sni, t->id, &open_ops, op) < 0) {
+	if (ws_open_start(&op->o, &cl->d, cl->tls, &cl->names, t->id, &open_ops, op) < 0) {
 		t->op = NULL;
 		q->op = NULL;
 		uv_close((uv_handle_t *)op->wait, (uv_close_cb)free);
@@ -2174,7 +2175,7 @@ int wstan_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, cha
 	}
 	snprintf(cl->base, sizeof(cl->base), "%s%s", u->path[0] ? u->path : "/",
 	         u->path[0] && u->path[strlen(u->path) - 1] != '/' ? "/" : "");
-	r = ws_hop_tls(u, tls, insecure, "tls=1", &cl->tls, cl->sni, sizeof(cl->sni), err, errlen);
+	r = ws_hop_tls(u, tls, insecure, "tls=1", &cl->tls, &cl->names, err, errlen);
 	if (r < 0)
 		goto fail;
 	metrics_register(cli_metrics, cl);

@@ -45,7 +45,8 @@ typedef struct wcli {
 	dialer_t d;
 	wstun_keys_t keys;
 	tls_ctx_t *tls;
-	char host_hdr[300], sni[256], path[512], name[128];
+	char host_hdr[300], path[512], name[128];
+	ws_tls_names_t names;
 	int enc, fast_open;
 	ws_opts_t wo;
 	size_t pool_size, npool, nfilling;
@@ -205,7 +206,7 @@ static opener_t *opener_start(wcli_t *cl, wstun_t *t, uint64_t id, const target_
 		op->has_target = 1;
 	}
 	wstun_set_canceler(t, opener_cancel, op);
-	if (ws_open_start(&op->o, &cl->d, cl->tls, cl->sni, id, &open_ops, op) < 0) {
+	if (ws_open_start(&op->o, &cl->d, cl->tls, &cl->names, id, &open_ops, op) < 0) {
 		/* could not even start */
 		wstun_set_canceler(t, NULL, NULL);
 		free(op);
@@ -509,7 +510,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 		         strchr(u->host, ':') ? "[" : "", u->host, strchr(u->host, ':') ? "]" : "",
 		         u->port);
 	snprintf(cl->path, sizeof(cl->path), "%s", u->path[0] ? u->path : "/");
-	r = ws_hop_tls(u, tls, insecure, "wss://", &cl->tls, cl->sni, sizeof(cl->sni), err, errlen);
+	r = ws_hop_tls(u, tls, insecure, "wss://", &cl->tls, &cl->names, err, errlen);
 	if (r < 0)
 		goto fail;
 	metrics_register(metrics_fn, cl);

@@ -144,7 +144,7 @@ static int timed_out, accepted, server_tls, close_server_in_accept;
 static end_t cli, srv;
 static stream_t *raw_srv; /* accepted tcp stream when server_tls is 0 */
 static tls_ctx_t *sctx, *cctx;
-static const char *sni;
+static const char *sni, *verify_name;
 static struct sockaddr_in lsn_addr;
 static int connect_status;
 
@@ -282,7 +282,7 @@ static void on_tcp_connect(stream_t *s, int status, void *ud)
 		stream_close(s);
 		return;
 	}
-	cli.s = tls_client_new(loop, cctx, s, sni);
+	cli.s = tls_client_new(loop, cctx, s, sni, verify_name);
 	tls_handshake(cli.s, on_hs, &cli);
 }
 
@@ -357,6 +357,7 @@ static int setup(void **st)
 	raw_srv = NULL;
 	cctx = NULL;
 	sni = "localhost";
+	verify_name = NULL;
 	assert_int_equal(tls_ctx_new_server(&so, &sctx, err, sizeof(err)), 0);
 	uv_timer_init(loop, &guard);
 	uv_tcp_init(loop, &lsn);
@@ -672,7 +673,7 @@ static void test_resume_buffered(void **st)
 
 	assert_int_equal(tls_ctx_new_client(&o, &cctx, err, sizeof(err)), 0);
 	pipe_new(&a, &b);
-	cli.s = tls_client_new(loop, cctx, a, "localhost");
+	cli.s = tls_client_new(loop, cctx, a, "localhost", NULL);
 	srv.s = tls_server_new(loop, sctx, b, NULL);
 	tls_handshake(cli.s, on_hs, &cli);
 	tls_handshake(srv.s, on_hs, &srv);
@@ -805,11 +806,44 @@ static void test_ip_literal_mismatch(void **st)
 	expect_fail(&o);
 }
 
-static void test_no_sni(void **st)
+/* no name at all: a chain the CA signed proves nothing, so a verifying
+ * client refuses rather than accept any certificate */
+static void test_no_name(void **st)
 {
 	tls_opts_t o = {.ca_file = cert_pem};
 
-	sni = NULL;
+	sni = "";
+	start_client(&o);
+	assert_true(run_until(client_hs, 5000));
+	assert_true(cli.hs_err < 0);
+}
+
+/* the name verified is the server's, whatever SNI is sent (none, or
+ * another name) */
+static void test_verify_name_no_sni(void **st)
+{
+	tls_opts_t o = {.ca_file = cert_pem};
+
+	sni = "";
+	verify_name = "localhost";
+	expect_ok(&o);
+}
+
+static void test_verify_name_not_sni(void **st)
+{
+	tls_opts_t o = {.ca_file = cert_pem};
+
+	sni = "localhost";
+	verify_name = "example.com";
+	expect_fail(&o);
+}
+
+static void test_verify_name_other_sni(void **st)
+{
+	tls_opts_t o = {.ca_file = cert_pem};
+
+	sni = "example.com";
+	verify_name = "localhost";
 	expect_ok(&o);
 }
 
@@ -1064,7 +1098,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_hostname_mismatch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ip_literal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ip_literal_mismatch, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_no_sni, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_name, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_verify_name_no_sni, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_verify_name_not_sni, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_verify_name_other_sni, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_alpn, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_info, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_close_client_in_handshake, setup, teardown),
