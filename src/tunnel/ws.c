@@ -70,6 +70,7 @@
 #include <wslay/wslay.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define WS_DEFAULT_MAX (1u << 20)
@@ -689,8 +690,11 @@ struct ws {
 	int handles; /* still open, for ws_free */
 
 	size_t drained_at; /* ws_pending() when on_drain last fired */
+	uint64_t tx_total; /* bytes appended to out, ever */
+	uint64_t tx_left;  /* payload bytes of the frame being sent */
+	uint64_t pong_end; /* tx_total at the end of the last pong queued */
 	unsigned paused : 1, reading : 1, eof : 1, above : 1, freed : 1;
-	unsigned rx_ctrl : 1, rx_drop : 1, rx_err : 1, werr : 1;
+	unsigned rx_ctrl : 1, rx_drop : 1, rx_err : 1, werr : 1, tx_drop : 1;
 };
 
 static void ws_set_state(ws_t *w, ws_state_t to)
@@ -770,14 +774,67 @@ static void out_append(ws_t *w, const uint8_t *p, size_t len)
 	}
 }
 
+static uint64_t pongs_dropped; /* process-wide, for the metric */
+static int metrics_on;
+
+static void pong_metrics(mbuf_t *b, void *ud)
+{
+	mbuf_printf(b, "sluice_ws_pongs_dropped_total %llu\n", (unsigned long long)pongs_dropped);
+}
+
+/* Bytes handed to the transport that it has not written yet. */
+static size_t out_pending(const ws_t *w)
+{
+	return w->out.bytes + (w->otail ? w->otail->len : 0) + (w->inner ? w->inner->wq_bytes : 0);
+}
+
+/* wslay answers every ping with a pong on its own; a peer that pings and
+ * never reads would pile them up here.  At most one pong waits to be
+ * written: while it does, later ones are dropped and counted (RFC 6455
+ * 5.5.3 lets an endpoint answer only some of a run of pings).  wslay's
+ * frame layer hands each frame's header to send_cb in one call (we take
+ * every byte), then its payload: tx_left follows where a frame ends. */
+static int drop_frame(ws_t *w, const uint8_t *h, size_t len)
+{
+	uint64_t pl;
+	size_t need = 2;
+
+	if (len < 2)
+		return 0;
+	pl = h[1] & 0x7f;
+	need = pl == 126 ? 4 : pl == 127 ? 10 : 2;
+	if (len < need)
+		return 0;
+	if (pl == 126)
+		pl = (uint64_t)h[2] << 8 | h[3];
+	else if (pl == 127)
+		for (size_t i = 2; i < 10; i++)
+			pl = (i == 2 ? 0 : pl << 8) | h[i];
+	w->tx_left = pl;
+	if ((h[0] & 0x0f) != WSLAY_PONG)
+		return 0;
+	if (w->pong_end > w->tx_total - out_pending(w)) {
+		pongs_dropped++;
+		return 1;
+	}
+	w->pong_end = w->tx_total + len + pl;
+	return 0;
+}
+
 /* Takes everything: backpressure is the owner's, through ws_pending(). */
 static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
                        void *ud)
 {
 	ws_t *w = ud;
 
-	if (w->inner)
+	if (!w->tx_left)
+		w->tx_drop = drop_frame(w, data, len);
+	else
+		w->tx_left -= len < w->tx_left ? len : w->tx_left;
+	if (w->inner && !w->tx_drop) {
 		out_append(w, data, len);
+		w->tx_total += len;
+	}
 	return (ssize_t)len;
 }
 
@@ -1314,6 +1371,10 @@ ws_t *ws_new(uv_loop_t *loop, stream_t *inner, sbuf_t *first, int client, const 
 	w->ping_ms = o ? o->ping_ms : 0;
 	w->dead_ms = o ? o->dead_ms : 0;
 	w->held_tail = &w->held;
+	if (!metrics_on) {
+		metrics_register(pong_metrics, NULL);
+		metrics_on = 1;
+	}
 	wslay_event_config_set_no_buffering(w->ctx, 1);
 	/* a safety net: frame_start_cb enforces the cap on whole messages */
 	wslay_event_config_set_max_recv_msg_length(w->ctx,
@@ -1355,8 +1416,12 @@ uint64_t ws_id(ws_t *w)
 
 size_t ws_pending(ws_t *w)
 {
-	return wslay_event_get_queued_msg_length(w->ctx) + w->out.bytes +
-	       (w->otail ? w->otail->len : 0) + (w->inner ? w->inner->wq_bytes : 0);
+	return wslay_event_get_queued_msg_length(w->ctx) + out_pending(w);
+}
+
+uint64_t ws_pongs_dropped(void)
+{
+	return pongs_dropped;
 }
 
 int ws_send(ws_t *w, int opcode, sbuf_t *msg)

@@ -210,6 +210,10 @@ ws_t *ws_new(uv_loop_t *loop, stream_t *inner, sbuf_t *first, int client, const 
 void *ws_data(ws_t *w);
 int ws_send(ws_t *w, int opcode, sbuf_t *msg);
 size_t ws_pending(ws_t *w);
+/* Pongs not sent because one was still waiting to be written (a peer
+ * that pings and does not read), process-wide; also the metric
+ * sluice_ws_pongs_dropped_total. */
+uint64_t ws_pongs_dropped(void);
 void ws_pause(ws_t *w); /* stop reading the inner stream */
 void ws_resume(ws_t *w);
 int ws_close(ws_t *w, uint16_t code, const char *reason); /* start the close handshake */
