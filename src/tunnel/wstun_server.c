@@ -29,9 +29,9 @@
 #include "tunnel/decoy.h"
 #include "tunnel/wstun.h"
 
-enum { REJ_PROBE, REJ_MALFORMED, REJ_AUTH, REJ_SKEW, REJ_REPLAY, REJ_FULL, REJ_N };
-static const char *const rej_names[REJ_N] = {"probe", "malformed", "auth",
-                                             "skew",  "replay",    "replay_cache_full"};
+enum { REJ_PROBE, REJ_MALFORMED, REJ_AUTH, REJ_SKEW, REJ_REPLAY, REJ_FULL, REJ_PLAIN, REJ_N };
+static const char *const rej_names[REJ_N] = {"probe",  "malformed",         "auth",    "skew",
+                                             "replay", "replay_cache_full", "enc_none"};
 
 typedef struct wsrv {
 	wstun_keys_t keys;
@@ -40,6 +40,7 @@ typedef struct wsrv {
 	uint64_t skew_ms, open_timeout_ms, start_ms;
 	replay_t *replay;
 	int trust_xff;
+	int plain_ok; /* enc=none accepted: wss://, or enc=any behind a TLS front end */
 	decoy_t *decoy;
 	ws_opts_t wo;
 	uint64_t active, opens, rejected[REJ_N];
@@ -276,6 +277,8 @@ static void on_request(ws_head_t *h, sbuf_t *rest)
 	if (r < 0) {
 		send_decoy(w, r == -EBADMSG ? REJ_AUTH : REJ_MALFORMED,
 		           r == -EBADMSG ? "token not authentic (wrong key?)" : "malformed token");
+	} else if (!(tok->flags & WSTUN_F_ENC) && !s->plain_ok) {
+		send_decoy(w, REJ_PLAIN, "enc=none over plain ws:// (see the server's enc=any)");
 	} else if (tok->ts_ms + s->skew_ms < now || tok->ts_ms > now + s->skew_ms ||
 	           (now < s->start_ms + s->skew_ms && tok->ts_ms + 1000 < s->start_ms)) {
 		/* the last test: a token older than this process may have been
@@ -330,7 +333,7 @@ static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 {
 	wsrv_t *s = calloc(1, sizeof(*s));
 	url_t *u = l->url;
-	const char *cert = NULL, *certkey = NULL, *decoy = NULL;
+	const char *cert = NULL, *certkey = NULL, *decoy = NULL, *enc = NULL;
 	uint8_t k[KEY_MAX];
 	size_t klen;
 	uint64_t cache = 65536, ping = 30000, dead = 90000, maxmsg = 1 << 20;
@@ -355,6 +358,19 @@ static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 	    (r = url_opt_uint(u, "max-message", 64 << 20, &maxmsg, err, errlen)) < 0)
 		return r;
 	s->wo = (ws_opts_t){.max_message = maxmsg, .ping_ms = ping, .dead_ms = dead};
+	s->plain_ok = tls;
+	if (url_opt_str(u, "enc", &enc) > 0) {
+		if (!strcmp(enc, "any"))
+			s->plain_ok = 1;
+		else if (strcmp(enc, "chacha20-poly1305")) {
+			snprintf(
+			    err, errlen,
+			    "option 'enc': chacha20-poly1305 (default on ws://: sealed records "
+			    "only) or any (also enc=none, for a ws:// server behind a TLS front "
+			    "end)");
+			return -EINVAL;
+		}
+	}
 	s->replay = replay_new(cache);
 	url_opt_str(u, "decoy", &decoy);
 	if ((r = decoy_new(decoy, &s->decoy, err, errlen)) < 0)
