@@ -10,6 +10,9 @@ written from the spec with Python's standard library and python3-websockets
                                            answers like a sluice server (Set-Cookie)
   wspeer.py replay HOST PORT FILE          send a captured request twice, print both status lines
   wspeer.py record PORT FILE               accept one connection, save its request head, close
+  wspeer.py plain HOST PORT PATH KEY       upgrade asking for enc=none, print the status line
+  wspeer.py pingflood HOST PORT PATH KEY MB  upgrade, then send MB MiB of pings and never
+                                           read; print the bytes sent
 """
 import asyncio
 import base64
@@ -45,10 +48,10 @@ def k_auth(key):
     return hkdf(b64any(key), b"sluice/ws/1", b"auth")
 
 
-def token(key, skew_ms=0, nonce=None):
+def token(key, skew_ms=0, nonce=None, flags=1):
     nonce = nonce or os.urandom(16)
     ts = int(time.time() * 1000) + skew_ms
-    body = bytes([1, 1]) + struct.pack(">Q", ts) + nonce  # ENC flag, no open
+    body = bytes([1, flags]) + struct.pack(">Q", ts) + nonce  # flags: ENC; no open
     return b64url(body + hmac.new(k_auth(key), body, hashlib.sha256).digest()), nonce
 
 
@@ -130,6 +133,45 @@ def replay(host, port, path):
         s.close()
 
 
+def upgrade(host, port, path, key, flags=1, rcvbuf=0):
+    """A raw socket after the upgrade request; returns (socket, status line)."""
+    tok, _ = token(key, flags=flags)
+    s = socket.socket()
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(5)
+    s.connect((host, port))
+    s.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nCookie: sid=%s\r\n\r\n"
+               % (path, host, port, tok)).encode())
+    resp = b""
+    while b"\r\n\r\n" not in resp:
+        d = s.recv(4096)
+        if not d:
+            break
+        resp += d
+    return s, resp.split(b"\r\n")[0].decode(errors="replace")
+
+
+def pingflood(host, port, path, key, mib):
+    s, status = upgrade(host, port, path, key, rcvbuf=4096)
+    if not status.startswith("HTTP/1.1 101"):
+        sys.exit("upgrade refused: " + status)
+    mask = os.urandom(4)
+    payload = bytes(125)
+    frame = bytes([0x89, 0x80 | 125]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    chunk = frame * 512
+    sent = 0
+    s.settimeout(30)
+    while sent < mib << 20:
+        s.sendall(chunk)
+        sent += len(chunk)
+    print(sent, flush=True)
+    time.sleep(0.5)  # let the server take the last of it before we go
+    s.close()
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "token":
@@ -140,6 +182,12 @@ def main():
         asyncio.run(server(int(sys.argv[2]), sys.argv[3], float(sys.argv[4])))
     elif cmd == "record":
         record(int(sys.argv[2]), sys.argv[3])
+    elif cmd == "plain":
+        s, status = upgrade(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], flags=0)
+        print(status)
+        s.close()
+    elif cmd == "pingflood":
+        pingflood(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]))
     elif cmd == "replay":
         replay(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     else:
