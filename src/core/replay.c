@@ -1,9 +1,19 @@
 /* replay: see replay.h.  The hash table has twice the ring's capacity and
- * uses tombstone-free deletion by re-inserting the rest of a probe run. */
+ * uses tombstone-free deletion by re-inserting the rest of a probe run.
+ * The stores are a short list (one per tunnel key in use). */
 #include "core/replay.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/crypto.h"
+#include "core/log.h"
 
 typedef struct entry {
 	uint8_t nonce[REPLAY_NONCE];
@@ -106,4 +116,193 @@ void replay_free(replay_t *r)
 	free(r->ring);
 	free(r->table);
 	free(r);
+}
+
+/* ---- the local backend ---- */
+
+static void *local_open(size_t cap)
+{
+	return replay_new(cap);
+}
+static int local_check_add(void *b, const uint8_t nonce[REPLAY_NONCE], uint64_t now, uint64_t exp)
+{
+	return replay_check_add(b, nonce, now, exp);
+}
+static size_t local_size(void *b)
+{
+	return replay_size(b);
+}
+static void local_close(void *b)
+{
+	replay_free(b);
+}
+
+const replay_backend_ops_t replay_local_ops = {"local", local_open, local_check_add, local_size,
+                                               local_close};
+
+/* ---- stores ---- */
+
+#define MARK_AHEAD_MS 1000 /* the high-water mark runs this far ahead of use */
+#define MARK_LEN 21        /* 20 digits and a newline */
+
+struct replay_store {
+	replay_store_t *next;
+	char kind[16];
+	uint8_t id[32];
+	int refs;
+	const replay_backend_ops_t *ops;
+	void *b;
+	uint64_t skew_ms; /* the widest window of the store's listeners */
+	uint64_t start_ms, floor, mark;
+	char *state; /* NULL: no high-water mark on disk */
+	int fd;
+};
+
+static replay_store_t *stores;
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int mark_write(replay_store_t *s, uint64_t mark)
+{
+	char buf[MARK_LEN + 1];
+
+	snprintf(buf, sizeof(buf), "%020" PRIu64 "\n", mark);
+	if (pwrite(s->fd, buf, MARK_LEN, 0) != MARK_LEN)
+		return -errno;
+	s->mark = mark;
+	return 0;
+}
+
+/* Open the state file: its mark is the floor; a new or unreadable file
+ * falls back to the skew rule until the first acceptance writes it. */
+static int state_open(replay_store_t *s, const char *path, char *err, size_t errlen)
+{
+	char buf[MARK_LEN + 1] = "";
+	ssize_t n;
+
+	s->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (s->fd < 0) {
+		snprintf(err, errlen, "option 'replay-state': %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	s->state = strdup(path);
+	if (!s->state)
+		abort();
+	n = pread(s->fd, buf, MARK_LEN, 0);
+	if (n == MARK_LEN && buf[MARK_LEN - 1] == '\n') {
+		s->mark = strtoull(buf, NULL, 10);
+		s->floor = s->mark;
+		log_info(0, "replay state %s: tokens stamped before %" PRIu64 " may have been used",
+		         path, s->mark);
+	} else {
+		log_info(0,
+		         "replay state %s: new, so the first %" PRIu64 " s after start count "
+		         "as possibly seen",
+		         path, s->skew_ms / 1000);
+	}
+	return 0;
+}
+
+int replay_store_get(const char *kind, const uint8_t id[32], const replay_conf_t *c,
+                     replay_store_t **out, char *err, size_t errlen)
+{
+	replay_store_t *s;
+	int r;
+
+	for (s = stores; s; s = s->next)
+		if (!strcmp(s->kind, kind) && ct_equal(s->id, id, 32))
+			break;
+	if (s) {
+		if (c->state && (!s->state || strcmp(s->state, c->state))) {
+			snprintf(err, errlen,
+			         "option 'replay-state': listeners with one key share one state "
+			         "file (%s)",
+			         s->state ? s->state : "none given on the first");
+			return -EINVAL;
+		}
+		if (c->skew_ms > s->skew_ms) {
+			s->skew_ms = c->skew_ms;
+			if (!s->mark && s->start_ms + s->skew_ms > s->floor)
+				s->floor = s->start_ms + s->skew_ms;
+		}
+		s->refs++;
+		*out = s;
+		return 0;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		abort();
+	snprintf(s->kind, sizeof(s->kind), "%s", kind);
+	memcpy(s->id, id, 32);
+	s->refs = 1;
+	s->fd = -1;
+	s->skew_ms = c->skew_ms;
+	s->start_ms = wall_ms();
+	s->floor = s->start_ms + s->skew_ms;
+	if (c->state && (r = state_open(s, c->state, err, errlen)) < 0) {
+		free(s);
+		return r;
+	}
+	s->ops = &replay_local_ops;
+	s->b = s->ops->open(c->capacity);
+	s->next = stores;
+	stores = s;
+	*out = s;
+	return 0;
+}
+
+void replay_store_put(replay_store_t *s)
+{
+	if (!s || --s->refs > 0)
+		return;
+	for (replay_store_t **pp = &stores; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	s->ops->close(s->b);
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->state);
+	free(s);
+}
+
+int replay_store_check(replay_store_t *s, const uint8_t nonce[REPLAY_NONCE], uint64_t ts,
+                       uint64_t now, uint64_t skew)
+{
+	int r;
+
+	if (ts + skew < now || ts > now + skew)
+		return REPLAY_STALE;
+	/* remembered while the widest window of the store could accept it */
+	r = s->ops->check_add(s->b, nonce, now, ts + s->skew_ms + 1);
+	if (r != REPLAY_NEW)
+		return r;
+	if (ts <= s->floor)
+		return REPLAY_UNSURE;
+	if (s->state && ts >= s->mark) {
+		/* write ahead: a successor must know this token may be used */
+		if (mark_write(s, ts + MARK_AHEAD_MS) < 0) {
+			log_warn(0, "replay state %s: %s; treating the open as possibly seen",
+			         s->state, strerror(errno));
+			return REPLAY_UNSURE;
+		}
+	}
+	return REPLAY_NEW;
+}
+
+size_t replay_store_size(const replay_store_t *s)
+{
+	return s->ops->size(s->b);
+}
+
+uint64_t replay_store_floor(const replay_store_t *s)
+{
+	return s->floor;
 }

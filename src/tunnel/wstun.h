@@ -32,6 +32,10 @@ typedef struct wstun_sess {
 	int enc; /* records are sealed */
 	uint8_t tx_key[SEAL_KEY], rx_key[SEAL_KEY];
 	uint64_t tx_first, rx_first; /* first counters */
+	/* client: an open to send as the first record, before any queued
+	 * DATA (the server did not take the one in the token); NULL: none */
+	const uint8_t *open;
+	size_t open_len;
 } wstun_sess_t;
 
 wstun_t *wstun_new(uv_loop_t *loop, uint64_t id, wstun_ctl_fn ctl, void *owner);
@@ -41,7 +45,7 @@ void *wstun_owner(wstun_t *t);
 void wstun_set_owner(wstun_t *t, wstun_ctl_fn ctl, void *owner);
 
 /* The WebSocket is up: take it (ownership moves) with the session keys.
- * Queued writes are sent now. */
+ * sess->open (if any), then queued writes, are sent now. */
 int wstun_attach(wstun_t *t, uv_loop_t *loop, stream_t *inner, sbuf_t *first, int client,
                  const ws_opts_t *wo, const wstun_sess_t *sess);
 int wstun_attached(wstun_t *t);

@@ -65,6 +65,8 @@ typedef struct opener {
 	target_t target;
 	int has_target;
 	uint8_t nonce[WSTUN_NONCE];
+	uint8_t open[WSTUN_OPEN_MAX]; /* the open in the token, resent if not taken */
+	size_t open_len;
 	void (*done)(struct opener *op, int err); /* err < 0: failed; t still exists */
 	void *ud;
 } opener_t;
@@ -115,25 +117,33 @@ static void on_open_fail(ws_open_t *o, int err, const char *why)
 	opener_fail(o->data, err, why);
 }
 
-/* The 101 is right: check the server's answer token, attach. */
+/* The 101 is right: check the server's answer token, attach.  A server
+ * that did not take the open in the token (it could not rule out a
+ * replay) gets it again as the first record, under the session keys. */
 static void on_open_up(ws_open_t *o, sbuf_t *b)
 {
 	opener_t *op = o->data;
 	wcli_t *cl = op->cl;
-	uint8_t ans[WSTUN_ANSWER + 8], sn[WSTUN_NONCE];
-	wstun_sess_t sess = {.enc = cl->enc, .tx_first = 1};
+	uint8_t ans[WSTUN_ANSWER + 8], sn[WSTUN_NONCE], status = 0;
+	wstun_sess_t sess = {.enc = cl->enc};
 	char *sid = strstr(o->hdr_val, "sid=");
 	int al;
 
 	if (!sid || (al = b64_decode(sid + 4, strcspn(sid + 4, "; "), ans, sizeof(ans))) < 0 ||
-	    wstun_answer_check(&cl->keys, op->nonce, ans, (size_t)al, sn) < 0) {
+	    wstun_answer_check(&cl->keys, op->nonce, ans, (size_t)al, sn, &status) < 0) {
 		sbuf_free(b);
 		opener_fail(op, UV_EACCES, "server's answer is not authentic (another key?)");
 		return;
 	}
 	if (sess.enc) {
-		wstun_dir_key(&cl->keys, op->nonce, NULL, sess.tx_key);
-		wstun_dir_key(&cl->keys, op->nonce, sn, sess.rx_key);
+		wstun_dir_key(&cl->keys, WSTUN_K_C2S, op->nonce, sn, sess.tx_key);
+		wstun_dir_key(&cl->keys, WSTUN_K_S2C, op->nonce, sn, sess.rx_key);
+	}
+	if (op->open_len && !(status & WSTUN_A_EARLY)) {
+		log_debug(op->id, "%s: the server did not take the 0-RTT open; sending it again",
+		          cl->name);
+		sess.open = op->open;
+		sess.open_len = op->open_len;
 	}
 	wstun_set_canceler(op->t, NULL, NULL);
 	if (wstun_attach(op->t, cl->d.loop, ws_open_take(o), b, 1, &cl->wo, &sess) < 0) {
@@ -148,8 +158,9 @@ static void send_upgrade(ws_open_t *o)
 {
 	opener_t *op = o->data;
 	wcli_t *cl = op->cl;
-	uint8_t open[WSTUN_OPEN_MAX], first[WSTUN_FIRST_MAX], tok[WSTUN_TOKEN_MAX];
+	uint8_t first[WSTUN_FIRST_MAX], tok[WSTUN_TOKEN_MAX];
 	char tok64[(WSTUN_TOKEN_MAX * 4) / 3 + 8], *extra;
+	wstun_bind_t bind = {cl->host_hdr, strlen(cl->host_hdr), cl->path, strlen(cl->path)};
 	size_t fl = 0, cap;
 	int ol = 0, tl, n;
 
@@ -157,11 +168,11 @@ static void send_upgrade(ws_open_t *o)
 	ws_make_key(o->key);
 	if (op->has_target) {
 		fl = wstun_take_queued(op->t, first, sizeof(first));
-		ol = wstun_open_encode(&op->target, first, fl, open, sizeof(open));
+		ol = wstun_open_encode(&op->target, first, fl, op->open, sizeof(op->open));
+		op->open_len = ol > 0 ? (size_t)ol : 0;
 	}
-	tl = wstun_token_build(&cl->keys, cl->enc ? WSTUN_F_ENC : 0, wall_ms(), op->nonce,
-	                       op->has_target && ol > 0 ? open : NULL, ol > 0 ? (size_t)ol : 0, tok,
-	                       sizeof(tok));
+	tl = wstun_token_build(&cl->keys, &bind, cl->enc ? WSTUN_F_ENC : 0, wall_ms(), op->nonce,
+	                       op->open_len ? op->open : NULL, op->open_len, tok, sizeof(tok));
 	if (tl < 0) {
 		opener_fail(op, UV_EINVAL, "could not build the open token");
 		return;

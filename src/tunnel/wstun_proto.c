@@ -2,6 +2,7 @@
 #include "tunnel/wstun_proto.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/bytes.h"
@@ -11,19 +12,49 @@ int wstun_keys_init(wstun_keys_t *k, const uint8_t *key, size_t len)
 	return tunnel_keys_init(k, key, len, "sluice/ws/1");
 }
 
-int wstun_dir_key(const wstun_keys_t *k, const uint8_t cn[WSTUN_NONCE], const uint8_t *sn,
-                  uint8_t out[SEAL_KEY])
+int wstun_dir_key(const wstun_keys_t *k, int which, const uint8_t cn[WSTUN_NONCE],
+                  const uint8_t *sn, uint8_t out[SEAL_KEY])
 {
 	uint8_t salt[2 * WSTUN_NONCE];
 
 	memcpy(salt, cn, WSTUN_NONCE);
+	if (which == WSTUN_K_EARLY)
+		return hkdf_sha256(k->master, k->mlen, salt, WSTUN_NONCE, "early", out, SEAL_KEY);
 	if (!sn)
-		return hkdf_sha256(k->master, k->mlen, salt, WSTUN_NONCE, "c2s", out, SEAL_KEY);
+		return -EINVAL;
 	memcpy(salt + WSTUN_NONCE, sn, WSTUN_NONCE);
-	return hkdf_sha256(k->master, k->mlen, salt, sizeof(salt), "s2c", out, SEAL_KEY);
+	return hkdf_sha256(k->master, k->mlen, salt, sizeof(salt),
+	                   which == WSTUN_K_C2S ? "c2s" : "s2c", out, SEAL_KEY);
 }
 
-int wstun_token_build(const wstun_keys_t *k, uint8_t flags, uint64_t ts_ms,
+/* HMAC-SHA256(K_auth, host_len host path_len path || msg) */
+static int token_mac(const wstun_keys_t *k, const wstun_bind_t *b, const uint8_t *msg, size_t len,
+                     uint8_t mac[WSTUN_MAC])
+{
+	uint8_t *buf;
+	size_t n = 0;
+
+	if (b->host_len > WSTUN_HOST_MAX || b->path_len > WSTUN_PATH_MAX)
+		return -EINVAL;
+	buf = malloc(1 + b->host_len + 2 + b->path_len + len);
+	if (!buf)
+		abort();
+	buf[n++] = (uint8_t)b->host_len;
+	for (size_t i = 0; i < b->host_len; i++) {
+		char c = b->host[i];
+		buf[n++] = (uint8_t)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+	}
+	put_be16(buf + n, (uint16_t)b->path_len);
+	n += 2;
+	memcpy(buf + n, b->path, b->path_len);
+	n += b->path_len;
+	memcpy(buf + n, msg, len);
+	hmac_sha256(k->auth, sizeof(k->auth), buf, n + len, mac);
+	free(buf);
+	return 0;
+}
+
+int wstun_token_build(const wstun_keys_t *k, const wstun_bind_t *b, uint8_t flags, uint64_t ts_ms,
                       const uint8_t nonce[WSTUN_NONCE], const uint8_t *open, size_t open_len,
                       uint8_t *out, size_t cap)
 {
@@ -43,7 +74,7 @@ int wstun_token_build(const wstun_keys_t *k, uint8_t flags, uint64_t ts_ms,
 	put_be64(out + 2, ts_ms);
 	memcpy(out + 10, nonce, WSTUN_NONCE);
 	if (open) {
-		if ((r = wstun_dir_key(k, nonce, NULL, key)) < 0 ||
+		if ((r = wstun_dir_key(k, WSTUN_K_EARLY, nonce, NULL, key)) < 0 ||
 		    (r = seal_init(&s, key, 1, 0)) < 0)
 			return r;
 		r = seal_seal(&s, out, WSTUN_HDR, open, open_len, out + n);
@@ -52,11 +83,13 @@ int wstun_token_build(const wstun_keys_t *k, uint8_t flags, uint64_t ts_ms,
 			return r;
 		n += (size_t)r;
 	}
-	hmac_sha256(k->auth, sizeof(k->auth), out, n, out + n);
+	if ((r = token_mac(k, b, out, n, out + n)) < 0)
+		return r;
 	return (int)(n + WSTUN_MAC);
 }
 
-int wstun_token_parse(const wstun_keys_t *k, const uint8_t *buf, size_t len, wstun_token_t *t)
+int wstun_token_parse(const wstun_keys_t *k, const wstun_bind_t *b, const uint8_t *buf, size_t len,
+                      wstun_token_t *t)
 {
 	uint8_t mac[WSTUN_MAC], key[SEAL_KEY];
 	size_t body;
@@ -66,8 +99,7 @@ int wstun_token_parse(const wstun_keys_t *k, const uint8_t *buf, size_t len, wst
 	if (len < WSTUN_HDR + WSTUN_MAC || len > WSTUN_TOKEN_MAX || buf[0] != WSTUN_VERSION)
 		return -EINVAL;
 	body = len - WSTUN_MAC;
-	hmac_sha256(k->auth, sizeof(k->auth), buf, body, mac);
-	if (!ct_equal(mac, buf + body, WSTUN_MAC))
+	if (token_mac(k, b, buf, body, mac) < 0 || !ct_equal(mac, buf + body, WSTUN_MAC))
 		return -EBADMSG;
 	t->flags = buf[1];
 	t->ts_ms = get_be64(buf + 2);
@@ -77,7 +109,8 @@ int wstun_token_parse(const wstun_keys_t *k, const uint8_t *buf, size_t len, wst
 		return body == WSTUN_HDR ? 0 : -EINVAL;
 	if (body < WSTUN_HDR + SEAL_TAG)
 		return -EINVAL;
-	if ((r = wstun_dir_key(k, t->nonce, NULL, key)) < 0 || (r = seal_init(&s, key, 0, 0)) < 0)
+	if ((r = wstun_dir_key(k, WSTUN_K_EARLY, t->nonce, NULL, key)) < 0 ||
+	    (r = seal_init(&s, key, 0, 0)) < 0)
 		return r;
 	r = seal_open(&s, buf, WSTUN_HDR, buf + WSTUN_HDR, body - WSTUN_HDR, t->open);
 	seal_free(&s);
@@ -87,34 +120,38 @@ int wstun_token_parse(const wstun_keys_t *k, const uint8_t *buf, size_t len, wst
 	return 0;
 }
 
-static void answer_mac(const wstun_keys_t *k, const uint8_t *cn, const uint8_t *sn, uint8_t *mac)
+static void answer_mac(const wstun_keys_t *k, const uint8_t *cn, const uint8_t *sn, uint8_t status,
+                       uint8_t *mac)
 {
-	uint8_t msg[6 + 2 * WSTUN_NONCE];
+	uint8_t msg[6 + 2 * WSTUN_NONCE + 1];
 
 	memcpy(msg, "answer", 6);
 	memcpy(msg + 6, cn, WSTUN_NONCE);
 	memcpy(msg + 6 + WSTUN_NONCE, sn, WSTUN_NONCE);
+	msg[6 + 2 * WSTUN_NONCE] = status;
 	hmac_sha256(k->auth, sizeof(k->auth), msg, sizeof(msg), mac);
 }
 
 void wstun_answer_build(const wstun_keys_t *k, const uint8_t cn[WSTUN_NONCE],
-                        const uint8_t sn[WSTUN_NONCE], uint8_t out[WSTUN_ANSWER])
+                        const uint8_t sn[WSTUN_NONCE], uint8_t status, uint8_t out[WSTUN_ANSWER])
 {
 	memcpy(out, sn, WSTUN_NONCE);
-	answer_mac(k, cn, sn, out + WSTUN_NONCE);
+	out[WSTUN_NONCE] = status;
+	answer_mac(k, cn, sn, status, out + WSTUN_NONCE + 1);
 }
 
 int wstun_answer_check(const wstun_keys_t *k, const uint8_t cn[WSTUN_NONCE], const uint8_t *buf,
-                       size_t len, uint8_t sn[WSTUN_NONCE])
+                       size_t len, uint8_t sn[WSTUN_NONCE], uint8_t *status)
 {
 	uint8_t mac[WSTUN_MAC];
 
 	if (len != WSTUN_ANSWER)
 		return -EBADMSG;
-	answer_mac(k, cn, buf, mac);
-	if (!ct_equal(mac, buf + WSTUN_NONCE, WSTUN_MAC))
+	answer_mac(k, cn, buf, buf[WSTUN_NONCE], mac);
+	if (!ct_equal(mac, buf + WSTUN_NONCE + 1, WSTUN_MAC))
 		return -EBADMSG;
 	memcpy(sn, buf, WSTUN_NONCE);
+	*status = buf[WSTUN_NONCE];
 	return 0;
 }
 

@@ -5,17 +5,23 @@
  * as WebSocket binary messages.  No I/O.
  *
  *   token   = ver(1) flags(1) ts_ms(8) nonce(16) [sealed_open] mac(32)
- *             mac = HMAC-SHA256(K_auth, everything before it)
- *             sealed_open = AEAD(K_c2s, counter 0, aad = the 26 header bytes,
- *                                open body)      present iff flags & F_OPEN
- *   answer  = server_nonce(16) mac(32)
- *             mac = HMAC-SHA256(K_auth, "answer" || client_nonce || server_nonce)
+ *             mac = HMAC-SHA256(K_auth, host_len(1) host path_len(2) path
+ *                                       || everything before it)
+ *             (host: the Host header in lower case; path: the request
+ *             target up to '?')
+ *             sealed_open = AEAD(K_early, counter 0, aad = the 26 header
+ *                                bytes, open body)   present iff flags & F_OPEN
+ *   answer  = server_nonce(16) status(1) mac(32)
+ *             mac = HMAC-SHA256(K_auth, "answer" || client_nonce ||
+ *                                       server_nonce || status)
+ *             status & A_EARLY: the open in the token was taken
  *   record  = type(1) body            sealed (F_ENC): AEAD(K_dir, counter n)
  *   open    = host_len(1) host port(2) first_bytes
  *
- * Keys: K_auth = HKDF(key, salt "sluice/ws/1", info "auth");
- *       K_c2s  = HKDF(key, salt client_nonce, info "c2s");
- *       K_s2c  = HKDF(key, salt client_nonce || server_nonce, info "s2c").
+ * Keys: K_auth  = HKDF(key, salt "sluice/ws/1", info "auth");
+ *       K_early = HKDF(key, salt client_nonce, info "early")  (the open only);
+ *       K_c2s   = HKDF(key, salt client_nonce || server_nonce, info "c2s");
+ *       K_s2c   = HKDF(key, salt client_nonce || server_nonce, info "s2c").
  */
 #ifndef SLUICE_WSTUN_PROTO_H
 #define SLUICE_WSTUN_PROTO_H
@@ -28,17 +34,21 @@
 #include "core/sbuf.h"
 #include "core/seal.h"
 
-#define WSTUN_VERSION 1
+#define WSTUN_VERSION 2
 #define WSTUN_NONCE 16
 #define WSTUN_MAC 32
 #define WSTUN_HDR 26         /* ver flags ts nonce */
 #define WSTUN_FIRST_MAX 4096 /* first bytes carried in the token */
 #define WSTUN_OPEN_MAX (1 + 255 + 2 + WSTUN_FIRST_MAX)
 #define WSTUN_TOKEN_MAX (WSTUN_HDR + WSTUN_OPEN_MAX + SEAL_TAG + WSTUN_MAC)
-#define WSTUN_ANSWER (WSTUN_NONCE + WSTUN_MAC)
+#define WSTUN_ANSWER (WSTUN_NONCE + 1 + WSTUN_MAC)
+#define WSTUN_HOST_MAX 255        /* the Host a token is bound to */
+#define WSTUN_PATH_MAX 2048       /* and its path */
 #define WSTUN_REC_MAX (64 * 1024) /* largest record body */
 
 enum { WSTUN_F_ENC = 1, WSTUN_F_OPEN = 2 };
+enum { WSTUN_A_EARLY = 1 }; /* answer status */
+enum { WSTUN_K_EARLY, WSTUN_K_C2S, WSTUN_K_S2C };
 enum {
 	WSTUN_REC_OPEN = 1,      /* c->s: open body (pooled connections) */
 	WSTUN_REC_OPEN_OK = 2,   /* s->c: the target is connected */
@@ -50,9 +60,19 @@ enum {
 typedef tunnel_keys_t wstun_keys_t;
 
 int wstun_keys_init(wstun_keys_t *k, const uint8_t *key, size_t len);
-/* sn == NULL: the client-to-server key; else server-to-client. */
-int wstun_dir_key(const wstun_keys_t *k, const uint8_t cn[WSTUN_NONCE], const uint8_t *sn,
-                  uint8_t out[SEAL_KEY]);
+/* A record key: which is WSTUN_K_EARLY (sn unused, may be NULL),
+ * WSTUN_K_C2S or WSTUN_K_S2C. */
+int wstun_dir_key(const wstun_keys_t *k, int which, const uint8_t cn[WSTUN_NONCE],
+                  const uint8_t *sn, uint8_t out[SEAL_KEY]);
+
+/* What a token is bound to: the Host header's value (compared in lower
+ * case) and the request path without its query. */
+typedef struct wstun_bind {
+	const char *host;
+	size_t host_len;
+	const char *path;
+	size_t path_len;
+} wstun_bind_t;
 
 typedef struct wstun_token {
 	uint8_t flags;
@@ -62,19 +82,21 @@ typedef struct wstun_token {
 	size_t open_len;
 } wstun_token_t;
 
-/* Build a token; open may be NULL (no F_OPEN).  Returns its length or
- * -ENOSPC / -EINVAL. */
-int wstun_token_build(const wstun_keys_t *k, uint8_t flags, uint64_t ts_ms,
+/* Build a token bound to b; open may be NULL (no F_OPEN).  Returns its
+ * length or -ENOSPC / -EINVAL. */
+int wstun_token_build(const wstun_keys_t *k, const wstun_bind_t *b, uint8_t flags, uint64_t ts_ms,
                       const uint8_t nonce[WSTUN_NONCE], const uint8_t *open, size_t open_len,
                       uint8_t *out, size_t cap);
-/* 0, -EINVAL (malformed), -EBADMSG (wrong MAC: another key, or tampered). */
-int wstun_token_parse(const wstun_keys_t *k, const uint8_t *buf, size_t len, wstun_token_t *t);
+/* 0, -EINVAL (malformed, or another version), -EBADMSG (wrong MAC:
+ * another key, another Host or path, or tampered). */
+int wstun_token_parse(const wstun_keys_t *k, const wstun_bind_t *b, const uint8_t *buf, size_t len,
+                      wstun_token_t *t);
 
 void wstun_answer_build(const wstun_keys_t *k, const uint8_t cn[WSTUN_NONCE],
-                        const uint8_t sn[WSTUN_NONCE], uint8_t out[WSTUN_ANSWER]);
-/* 0 and sn filled, or -EBADMSG. */
+                        const uint8_t sn[WSTUN_NONCE], uint8_t status, uint8_t out[WSTUN_ANSWER]);
+/* 0 with sn and *status filled, or -EBADMSG. */
 int wstun_answer_check(const wstun_keys_t *k, const uint8_t cn[WSTUN_NONCE], const uint8_t *buf,
-                       size_t len, uint8_t sn[WSTUN_NONCE]);
+                       size_t len, uint8_t sn[WSTUN_NONCE], uint8_t *status);
 
 /* open body */
 int wstun_open_encode(const target_t *t, const uint8_t *data, size_t dlen, uint8_t *out,

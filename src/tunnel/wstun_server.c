@@ -37,13 +37,14 @@ typedef struct wsrv {
 	wstun_keys_t keys;
 	tls_ctx_t *tls;
 	char *path;
-	uint64_t skew_ms, open_timeout_ms, start_ms;
-	replay_t *replay;
+	uint64_t skew_ms, open_timeout_ms;
+	replay_store_t *replay; /* shared by every listener with this key */
+	char *host;             /* host=: the Host tokens are bound to, else the header's */
 	int trust_xff;
 	int plain_ok; /* enc=none accepted: wss://, or enc=any behind a TLS front end */
 	decoy_t *decoy;
 	ws_opts_t wo;
-	uint64_t active, opens, rejected[REJ_N];
+	uint64_t active, opens, unsure, rejected[REJ_N];
 	listener_t *l;
 } wsrv_t;
 
@@ -193,20 +194,23 @@ static void apply_xff(wconn_t *w)
 	snprintf(c->peer_str, sizeof(c->peer_str), "%s", ip);
 }
 
-static void upgrade(wconn_t *w, const wstun_token_t *tok, sbuf_t *rest)
+/* early: the open in the token may be acted on (it cannot be a replay);
+ * else the client sends it again as a record under the session keys. */
+static void upgrade(wconn_t *w, const wstun_token_t *tok, int early, sbuf_t *rest)
 {
 	conn_t *c = w->c;
 	wsrv_t *s = w->srv;
 	const http_str_t *key = http_req_header(&w->req, "Sec-WebSocket-Key");
 	char kbuf[64], resp[512], extra[160], ans64[80];
 	uint8_t sn[WSTUN_NONCE], ans[WSTUN_ANSWER];
-	wstun_sess_t sess = {.enc = tok->flags & WSTUN_F_ENC, .rx_first = 1};
+	wstun_sess_t sess = {.enc = tok->flags & WSTUN_F_ENC};
 	stream_t *inner = c->client;
 	int n;
 
 	snprintf(kbuf, sizeof(kbuf), "%.*s", (int)(key->len < 63 ? key->len : 63), key->p);
 	random_bytes(sn, sizeof(sn));
-	wstun_answer_build(&s->keys, tok->nonce, sn, ans);
+	early = early && (tok->flags & WSTUN_F_OPEN);
+	wstun_answer_build(&s->keys, tok->nonce, sn, early ? WSTUN_A_EARLY : 0, ans);
 	b64url_encode(ans, sizeof(ans), ans64);
 	snprintf(extra, sizeof(extra), "Set-Cookie: sid=%s; Path=/; HttpOnly\r\n", ans64);
 	n = ws_server_response(resp, sizeof(resp), kbuf, extra);
@@ -217,8 +221,8 @@ static void upgrade(wconn_t *w, const wstun_token_t *tok, sbuf_t *rest)
 	}
 	stream_write_copy(inner, resp, (size_t)n);
 	if (sess.enc) {
-		wstun_dir_key(&s->keys, tok->nonce, NULL, sess.rx_key);
-		wstun_dir_key(&s->keys, tok->nonce, sn, sess.tx_key);
+		wstun_dir_key(&s->keys, WSTUN_K_C2S, tok->nonce, sn, sess.rx_key);
+		wstun_dir_key(&s->keys, WSTUN_K_S2C, tok->nonce, sn, sess.tx_key);
 	}
 	w->t = wstun_new(c->l->loop, c->id, on_ctl, w);
 	c->client = wstun_stream(w->t);
@@ -226,13 +230,32 @@ static void upgrade(wconn_t *w, const wstun_token_t *tok, sbuf_t *rest)
 		conn_close(c, "attach failed");
 		return;
 	}
-	log_debug(c->id, "ws tunnel up (%s)", sess.enc ? "sealed" : "enc=none");
-	if (tok->flags & WSTUN_F_OPEN) {
+	log_debug(c->id, "ws tunnel up (%s%s)", sess.enc ? "sealed" : "enc=none",
+	          (tok->flags & WSTUN_F_OPEN) && !early ? ", 0-RTT open not taken" : "");
+	if (early) {
 		if (start_open(w, tok->open, tok->open_len) < 0)
 			conn_close(c, "bad open request");
 	} else {
 		conn_set_deadline(c, s->open_timeout_ms); /* a pooled connection */
 	}
+}
+
+/* What the token must be bound to: the Host (host= if the server has it,
+ * for a front end that rewrites Host) and the path without its query. */
+static void token_bind(wconn_t *w, wstun_bind_t *b)
+{
+	const http_str_t *h = http_req_header(&w->req, "Host");
+	const char *q = memchr(w->req.target.p, '?', w->req.target.len);
+
+	if (w->srv->host) {
+		b->host = w->srv->host;
+		b->host_len = strlen(w->srv->host);
+	} else {
+		b->host = h ? h->p : "";
+		b->host_len = h ? h->len : 0;
+	}
+	b->path = w->req.target.p;
+	b->path_len = q ? (size_t)(q - w->req.target.p) : w->req.target.len;
 }
 
 static void on_request(ws_head_t *h, sbuf_t *rest)
@@ -244,8 +267,8 @@ static void on_request(ws_head_t *h, sbuf_t *rest)
 	char tok64[(WSTUN_TOKEN_MAX * 4) / 3 + 8];
 	uint8_t raw[WSTUN_TOKEN_MAX];
 	wstun_token_t *tok;
+	wstun_bind_t bind;
 	size_t plen = strlen(s->path);
-	uint64_t now = wall_ms();
 	int n, r;
 
 	conn_handshake_done(c);
@@ -273,24 +296,28 @@ static void on_request(ws_head_t *h, sbuf_t *rest)
 	tok = malloc(sizeof(*tok));
 	if (!tok)
 		abort();
-	r = wstun_token_parse(&s->keys, raw, (size_t)n, tok);
+	token_bind(w, &bind);
+	r = wstun_token_parse(&s->keys, &bind, raw, (size_t)n, tok);
 	if (r < 0) {
 		send_decoy(w, r == -EBADMSG ? REJ_AUTH : REJ_MALFORMED,
-		           r == -EBADMSG ? "token not authentic (wrong key?)" : "malformed token");
+		           r == -EBADMSG
+		               ? "token not authentic (wrong key, or another Host or path?)"
+		               : "malformed token (or another protocol version)");
 	} else if (!(tok->flags & WSTUN_F_ENC) && !s->plain_ok) {
 		send_decoy(w, REJ_PLAIN, "enc=none over plain ws:// (see the server's enc=any)");
-	} else if (tok->ts_ms + s->skew_ms < now || tok->ts_ms > now + s->skew_ms ||
-	           (now < s->start_ms + s->skew_ms && tok->ts_ms + 1000 < s->start_ms)) {
-		/* the last test: a token older than this process may have been
-		 * seen by the one before it, whose replay cache is gone */
-		send_decoy(w, REJ_SKEW, "token timestamp outside the window");
-	} else if ((r = replay_check_add(s->replay, tok->nonce, now, now + 2 * s->skew_ms)) !=
-	           REPLAY_NEW) {
-		send_decoy(w, r == REPLAY_SEEN ? REJ_REPLAY : REJ_FULL,
-		           r == REPLAY_SEEN ? "replayed token" : "replay cache full");
 	} else {
-		upgrade(w, tok, rest);
-		rest = NULL;
+		r = replay_store_check(s->replay, tok->nonce, tok->ts_ms, wall_ms(), s->skew_ms);
+		if (r == REPLAY_STALE)
+			send_decoy(w, REJ_SKEW, "token timestamp outside the window");
+		else if (r == REPLAY_SEEN || r == REPLAY_FULL)
+			send_decoy(w, r == REPLAY_SEEN ? REJ_REPLAY : REJ_FULL,
+			           r == REPLAY_SEEN ? "replayed token" : "replay cache full");
+		else {
+			if (r == REPLAY_UNSURE)
+				s->unsure++;
+			upgrade(w, tok, r == REPLAY_NEW, rest);
+			rest = NULL;
+		}
 	}
 	sbuf_free(rest);
 	free(tok);
@@ -325,15 +352,19 @@ static void metrics_fn(mbuf_t *b, void *ud)
 	for (int i = 0; i < REJ_N; i++)
 		mbuf_printf(b, "sluice_ws_rejected_total{listener=\"%s\",reason=\"%s\"} %llu\n",
 		            s->l->name, rej_names[i], (unsigned long long)s->rejected[i]);
+	mbuf_printf(b, "sluice_ws_early_refused_total{listener=\"%s\"} %llu\n", s->l->name,
+	            (unsigned long long)s->unsure);
 	mbuf_printf(b, "sluice_ws_replay_cache_entries{listener=\"%s\"} %zu\n", s->l->name,
-	            replay_size(s->replay));
+	            replay_store_size(s->replay));
 }
 
 static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 {
 	wsrv_t *s = calloc(1, sizeof(*s));
 	url_t *u = l->url;
-	const char *cert = NULL, *certkey = NULL, *decoy = NULL, *enc = NULL;
+	const char *cert = NULL, *certkey = NULL, *decoy = NULL, *enc = NULL, *state = NULL,
+	           *host = NULL;
+	replay_conf_t conf;
 	uint8_t k[KEY_MAX];
 	size_t klen;
 	uint64_t cache = 65536, ping = 30000, dead = 90000, maxmsg = 1 << 20;
@@ -345,7 +376,6 @@ static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 	s->l = l;
 	s->skew_ms = 120000;
 	s->open_timeout_ms = 600000;
-	s->start_ms = wall_ms();
 	if ((r = tunkey_get(u, 1, k, &klen, err, errlen)) < 0)
 		return r;
 	wstun_keys_init(&s->keys, k, klen);
@@ -371,7 +401,15 @@ static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 			return -EINVAL;
 		}
 	}
-	s->replay = replay_new(cache);
+	url_opt_str(u, "replay-state", &state);
+	conf = (replay_conf_t){.capacity = cache, .skew_ms = s->skew_ms, .state = state};
+	if ((r = replay_store_get("ws", s->keys.auth, &conf, &s->replay, err, errlen)) < 0)
+		return r;
+	if (url_opt_str(u, "host", &host) > 0) {
+		s->host = strdup(host);
+		if (!s->host)
+			abort();
+	}
 	url_opt_str(u, "decoy", &decoy);
 	if ((r = decoy_new(decoy, &s->decoy, err, errlen)) < 0)
 		return r;
@@ -409,7 +447,8 @@ static void ws_free_front(listener_t *l)
 	if (!s)
 		return;
 	tls_ctx_free(s->tls);
-	replay_free(s->replay);
+	replay_store_put(s->replay);
+	free(s->host);
 	free(s->path);
 	decoy_free(s->decoy);
 	free(s);

@@ -70,10 +70,10 @@ start wrongkey "$SLUICE" -L "proxy://127.0.0.1:$pw" -F "ws://127.0.0.1:$ws/tun?k
 wait_port "$pw"
 check_fails "a wrong key cannot tunnel" curl -fsS -m 5 --socks5-hostname "127.0.0.1:$pw" "http://127.0.0.1:$web/"
 check "the client says why" grep -q "refused the tunnel" "$T/wrongkey.log"
-tok=$($WSPEER token "$WRONG")
+tok=$($WSPEER token "$WRONG" 0 "127.0.0.1:$ws" /tun)
 check "a wrong-key upgrade sees the decoy page" bash -c \
 	"curl -sS -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Cookie: sid=$tok' http://127.0.0.1:$ws/tun | grep -q 'It works'"
-tok=$($WSPEER token "$KEY" -600000)
+tok=$($WSPEER token "$KEY" -600000 "127.0.0.1:$ws" /tun)
 check "a token 10 minutes old sees the decoy page" bash -c \
 	"curl -sS -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Cookie: sid=$tok' http://127.0.0.1:$ws/tun | grep -q 'It works'"
 

@@ -48,6 +48,8 @@ http {
         location /tun {
             proxy_pass http://127.0.0.1:$ws;
             proxy_http_version 1.1;
+            # the token is bound to the Host the client sent: pass it on
+            proxy_set_header Host \$http_host;
             proxy_set_header Upgrade \$http_upgrade;
             proxy_set_header Connection \$connection_upgrade;
             proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
@@ -109,7 +111,7 @@ check "and the server says so" grep -q "X-Forwarded-For not allowed" "$T/server.
 ws3=$(free_port)
 start notrust "$SLUICE" -v -L "ws://127.0.0.1:$ws3/tun?key=$KEY&deny=10.9.9.9"
 wait_port "$ws3"
-tok=$(/usr/bin/python3 "$SRCDIR/tests/e2e/wspeer.py" token "$KEY")
+tok=$(/usr/bin/python3 "$SRCDIR/tests/e2e/wspeer.py" token "$KEY" 0 "127.0.0.1:$ws3" /tun)
 curl -s -m 3 -H 'X-Forwarded-For: 10.9.9.9' -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
 	-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
 	-H "Cookie: sid=$tok" -o /dev/null "http://127.0.0.1:$ws3/tun"

@@ -3,13 +3,18 @@
 written from the spec with Python's standard library and python3-websockets
 (run with Debian's /usr/bin/python3).
 
-  wspeer.py token KEY [SKEW_MS]            print a pool token (no open) cookie value
+  wspeer.py token KEY SKEW_MS HOST PATH    print a pool token (no open) cookie value,
+                                           bound to that Host header and path
   wspeer.py client URL KEY                 websockets client: handshake with a token,
                                            ping/pong, clean close (prints steps)
   wspeer.py server PORT KEY SECONDS        websockets server that checks the token and
                                            answers like a sluice server (Set-Cookie)
   wspeer.py replay HOST PORT FILE          send a captured request twice, print both status lines
   wspeer.py record PORT FILE               accept one connection, save its request head, close
+  wspeer.py relay PORT TO_PORT FILE        a recording relay: forward one connection to
+                                           127.0.0.1:TO_PORT, save all the client sent
+  wspeer.py resend HOST PORT FILE          send a recorded stream as it was, print the
+                                           status line of the answer
   wspeer.py plain HOST PORT PATH KEY       upgrade asking for enc=none, print the status line
   wspeer.py pingflood HOST PORT PATH KEY MB  upgrade, then send MB MiB of pings and never
                                            read; print the bytes sent
@@ -48,27 +53,41 @@ def k_auth(key):
     return hkdf(b64any(key), b"sluice/ws/1", b"auth")
 
 
-def token(key, skew_ms=0, nonce=None, flags=1):
+def bind(host, path):
+    """What a version 2 token's MAC covers before the token itself."""
+    h = host.lower().encode()
+    p = path.split("?")[0].encode()
+    return bytes([len(h)]) + h + struct.pack(">H", len(p)) + p
+
+
+def token_mac(key, host, path, body):
+    return hmac.new(k_auth(key), bind(host, path) + body, hashlib.sha256).digest()
+
+
+def token(key, host, path, skew_ms=0, nonce=None, flags=1):
     nonce = nonce or os.urandom(16)
     ts = int(time.time() * 1000) + skew_ms
-    body = bytes([1, flags]) + struct.pack(">Q", ts) + nonce  # flags: ENC; no open
-    return b64url(body + hmac.new(k_auth(key), body, hashlib.sha256).digest()), nonce
+    body = bytes([2, flags]) + struct.pack(">Q", ts) + nonce  # flags: ENC; no open
+    return b64url(body + token_mac(key, host, path, body)), nonce
 
 
-def answer(key, cn, sn):
-    return sn + hmac.new(k_auth(key), b"answer" + cn + sn, hashlib.sha256).digest()
+def answer(key, cn, sn, status=0):
+    st = bytes([status])
+    return sn + st + hmac.new(k_auth(key), b"answer" + cn + sn + st, hashlib.sha256).digest()
 
 
 async def client(url, key):
+    import urllib.parse
     import websockets
-    tok, nonce = token(key)
+    u = urllib.parse.urlsplit(url)
+    tok, nonce = token(key, u.netloc, u.path or "/")
     async with websockets.connect(url, extra_headers={"Cookie": "sid=" + tok},
                                   ping_interval=None) as ws:
         print("handshake ok", flush=True)
         sid = ws.response_headers.get("Set-Cookie", "")
         ans = b64any(sid.split("sid=")[1].split(";")[0])
-        mac = hmac.new(k_auth(key), b"answer" + nonce + ans[:16], hashlib.sha256).digest()
-        print("answer ok" if hmac.compare_digest(mac, ans[16:]) else "answer BAD", flush=True)
+        mac = hmac.new(k_auth(key), b"answer" + nonce + ans[:17], hashlib.sha256).digest()
+        print("answer ok" if hmac.compare_digest(mac, ans[17:]) else "answer BAD", flush=True)
         pong = await ws.ping(b"hello")
         await asyncio.wait_for(pong, 5)
         print("pong ok", flush=True)
@@ -89,7 +108,8 @@ async def server(port, key, secs):
         ck = request_headers.get("Cookie", "")
         raw = b64any(ck.split("sid=")[1].split(";")[0])
         body, mac = raw[:-32], raw[-32:]
-        ok = hmac.compare_digest(hmac.new(k_auth(key), body, hashlib.sha256).digest(), mac)
+        host = request_headers.get("Host", "")
+        ok = raw[0] == 2 and hmac.compare_digest(token_mac(key, host, path, body), mac)
         print("token", "ok" if ok else "BAD", flush=True)
         ans = answer(key, raw[10:26], os.urandom(16))
         return [("Set-Cookie", "sid=" + b64url(ans) + "; Path=/")]
@@ -135,7 +155,7 @@ def replay(host, port, path):
 
 def upgrade(host, port, path, key, flags=1, rcvbuf=0):
     """A raw socket after the upgrade request; returns (socket, status line)."""
-    tok, _ = token(key, flags=flags)
+    tok, _ = token(key, "%s:%d" % (host, port), path, flags=flags)
     s = socket.socket()
     if rcvbuf:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -172,16 +192,74 @@ def pingflood(host, port, path, key, mib):
     s.close()
 
 
+def relay(port, to_port, path):
+    import select
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(1)
+    c, _ = s.accept()
+    u = socket.create_connection(("127.0.0.1", to_port))
+    rec = b""
+    ends = {c: u, u: c}
+    while ends:
+        r, _, _ = select.select(list(ends), [], [], 10)
+        if not r:
+            break
+        for a in r:
+            d = a.recv(65536)
+            if not d:
+                try:
+                    ends[a].shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+                del ends[a]
+                continue
+            if a is c:
+                rec += d
+            ends[a].sendall(d)
+    open(path, "wb").write(rec)
+
+
+def resend(host, port, path):
+    """As an attacker would: the recorded head, then, once the server has
+    answered (it dials the open's target meanwhile), the recorded rest."""
+    data = open(path, "rb").read()
+    end = data.index(b"\r\n\r\n") + 4
+    s = socket.create_connection((host, port), timeout=5)
+    s.sendall(data[:end])
+    resp = b""
+    s.settimeout(1)
+    try:
+        while b"\r\n\r\n" not in resp:
+            d = s.recv(65536)
+            if not d:
+                break
+            resp += d
+        time.sleep(0.3)
+        s.sendall(data[end:])
+        while s.recv(65536):
+            pass
+    except (socket.timeout, OSError):
+        pass
+    s.close()
+    print(resp.split(b"\r\n")[0].decode(errors="replace"), flush=True)
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "token":
-        print(token(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 0)[0])
+        print(token(sys.argv[2], sys.argv[4], sys.argv[5], int(sys.argv[3]))[0])
     elif cmd == "client":
         asyncio.run(client(sys.argv[2], sys.argv[3]))
     elif cmd == "server":
         asyncio.run(server(int(sys.argv[2]), sys.argv[3], float(sys.argv[4])))
     elif cmd == "record":
         record(int(sys.argv[2]), sys.argv[3])
+    elif cmd == "relay":
+        relay(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    elif cmd == "resend":
+        resend(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     elif cmd == "plain":
         s, status = upgrade(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], flags=0)
         print(status)

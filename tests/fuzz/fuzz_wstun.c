@@ -15,7 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	target_t tg;
 	const uint8_t *d;
 	size_t dl;
-	uint8_t sn[WSTUN_NONCE], type, kb[SEAL_KEY];
+	uint8_t sn[WSTUN_NONCE], type, kb[SEAL_KEY], status;
+	wstun_bind_t b = {"example.org", 11, "/tun", 4};
 	seal_t s;
 	sbuf_t *m;
 
@@ -24,11 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		init = 1;
 	}
 	t = malloc(sizeof(*t));
-	if (wstun_token_parse(&k, data, size, t) == 0 && t->open_len)
+	if (wstun_token_parse(&k, &b, data, size, t) == 0 && t->open_len)
 		wstun_open_parse(t->open, t->open_len, &tg, &d, &dl);
 	free(t);
 	wstun_open_parse(data, size, &tg, &d, &dl);
-	wstun_answer_check(&k, key, data, size, sn);
+	wstun_answer_check(&k, key, data, size, sn, &status);
 	m = sbuf_from(data, size);
 	wstun_rec_open(NULL, m, &type);
 	sbuf_free(m);

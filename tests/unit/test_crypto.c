@@ -8,7 +8,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/crypto.h"
 #include "core/replay.h"
@@ -158,6 +161,60 @@ static void test_replay(void **st)
 	replay_free(r);
 }
 
+static void test_replay_store(void **st)
+{
+	uint8_t id[32] = {1}, id2[32] = {2}, n[16] = {3};
+	replay_conf_t c = {.capacity = 64, .skew_ms = 1000};
+	replay_store_t *a, *b, *other;
+	char err[200], path[] = "/tmp/sluice-replay-XXXXXX";
+	uint64_t now = (uint64_t)time(NULL) * 1000, floor, t1;
+	int fd;
+
+	assert_int_equal(replay_store_get("ws", id, &c, &a, err, sizeof(err)), 0);
+	c.skew_ms = 2000; /* a second listener with the same key: the same store */
+	assert_int_equal(replay_store_get("ws", id, &c, &b, err, sizeof(err)), 0);
+	assert_ptr_equal(a, b);
+	assert_int_equal(replay_store_get("ws", id2, &c, &other, err, sizeof(err)), 0);
+	assert_ptr_not_equal(a, other);
+	floor = replay_store_floor(a);
+	assert_true(floor >= now + 2000); /* start + the widest skew */
+	assert_int_equal(replay_store_check(a, n, now - 5000, now, 1000), REPLAY_STALE);
+	assert_int_equal(replay_store_check(a, n, now + 5000, now, 1000), REPLAY_STALE);
+	/* before the floor: fresh and unseen, but a predecessor may have seen it */
+	assert_int_equal(replay_store_check(a, n, now, now, 1000), REPLAY_UNSURE);
+	assert_int_equal(replay_store_check(b, n, now, now, 2000), REPLAY_SEEN);
+	assert_int_equal(replay_store_check(other, n, now, now, 2000), REPLAY_UNSURE);
+	n[0]++;
+	/* after the floor (time has passed): new, then seen by the other listener */
+	assert_int_equal(replay_store_check(a, n, floor + 10, floor + 10, 1000), REPLAY_NEW);
+	assert_int_equal(replay_store_check(b, n, floor + 10, floor + 20, 2000), REPLAY_SEEN);
+	assert_int_equal(replay_store_size(a), 1); /* the first nonce expired by then */
+	replay_store_put(a);
+	replay_store_put(b);
+	replay_store_put(other);
+
+	/* a high-water mark on disk: a restarted store knows what was used */
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	c.state = path;
+	assert_int_equal(replay_store_get("ws", id, &c, &a, err, sizeof(err)), 0);
+	t1 = floor + 10000; /* past any floor a store made now can have */
+	assert_int_equal(replay_store_check(a, n, t1, t1, 2000), REPLAY_NEW);
+	c.state = "/tmp/another";
+	assert_true(replay_store_get("ws", id, &c, &b, err, sizeof(err)) < 0);
+	replay_store_put(a);
+	c.state = path;
+	assert_int_equal(replay_store_get("ws", id, &c, &a, err, sizeof(err)), 0);
+	assert_int_equal(replay_store_floor(a), t1 + 1000);
+	n[0]++;
+	assert_int_equal(replay_store_check(a, n, t1 + 500, t1 + 500, 2000), REPLAY_UNSURE);
+	n[0]++;
+	assert_int_equal(replay_store_check(a, n, t1 + 1001, t1 + 1001, 2000), REPLAY_NEW);
+	replay_store_put(a);
+	unlink(path);
+}
+
 static wstun_keys_t keys(const char *b64)
 {
 	wstun_keys_t k;
@@ -179,15 +236,29 @@ static void test_token(void **st)
 	const uint8_t *data;
 	size_t dlen;
 	int n, ol;
+	wstun_bind_t bind = {"srv.example:8443", 16, "/tun", 4};
+	wstun_bind_t upper = {"SRV.Example:8443", 16, "/tun", 4};
+	wstun_bind_t other_host = {"srv2.example:8443", 17, "/tun", 4};
+	wstun_bind_t other_path = {"srv.example:8443", 16, "/tun2", 5};
 
 	memset(nonce, 7, sizeof(nonce));
 	target_set(&t, "example.org", 443);
 	ol = wstun_open_encode(&t, (const uint8_t *)"GET / HTTP/1.1\r\n", 16, open, sizeof(open));
 	assert_int_equal(ol, 1 + 11 + 2 + 16);
-	n = wstun_token_build(&k, WSTUN_F_ENC, 1700000000123ULL, nonce, open, (size_t)ol, tok,
-	                      sizeof(tok));
+	n = wstun_token_build(&k, &bind, WSTUN_F_ENC, 1700000000123ULL, nonce, open, (size_t)ol,
+	                      tok, sizeof(tok));
 	assert_int_equal(n, WSTUN_HDR + ol + SEAL_TAG + WSTUN_MAC);
-	assert_int_equal(wstun_token_parse(&k, tok, (size_t)n, &p), 0);
+	assert_int_equal(tok[0], 2);
+	assert_int_equal(wstun_token_parse(&k, &bind, tok, (size_t)n, &p), 0);
+	/* bound to Host (in any case) and path, not to the query */
+	assert_int_equal(wstun_token_parse(&k, &upper, tok, (size_t)n, &p), 0);
+	assert_int_equal(wstun_token_parse(&k, &other_host, tok, (size_t)n, &p), -EBADMSG);
+	assert_int_equal(wstun_token_parse(&k, &other_path, tok, (size_t)n, &p), -EBADMSG);
+	/* a version 1 token is refused as malformed */
+	tok[0] = 1;
+	assert_int_equal(wstun_token_parse(&k, &bind, tok, (size_t)n, &p), -EINVAL);
+	tok[0] = 2;
+	assert_int_equal(wstun_token_parse(&k, &bind, tok, (size_t)n, &p), 0);
 	assert_int_equal(p.flags, WSTUN_F_ENC | WSTUN_F_OPEN);
 	assert_int_equal(p.ts_ms, 1700000000123ULL);
 	assert_memory_equal(p.nonce, nonce, 16);
@@ -199,18 +270,18 @@ static void test_token(void **st)
 	/* the target is not in clear in the token */
 	assert_null(memmem(tok, (size_t)n, "example.org", 11));
 	/* wrong key, tampering, truncation */
-	assert_int_equal(wstun_token_parse(&other, tok, (size_t)n, &p), -74);
+	assert_int_equal(wstun_token_parse(&other, &bind, tok, (size_t)n, &p), -74);
 	for (int i = 0; i < n; i++) {
 		tok[i] ^= 0x40;
-		assert_true(wstun_token_parse(&k, tok, (size_t)n, &p) < 0);
+		assert_true(wstun_token_parse(&k, &bind, tok, (size_t)n, &p) < 0);
 		tok[i] ^= 0x40;
 	}
 	for (int i = 0; i < n; i++)
-		assert_true(wstun_token_parse(&k, tok, (size_t)i, &p) < 0);
+		assert_true(wstun_token_parse(&k, &bind, tok, (size_t)i, &p) < 0);
 	/* a pool token: no open */
-	n = wstun_token_build(&k, 0, 5, nonce, NULL, 0, tok, sizeof(tok));
+	n = wstun_token_build(&k, &bind, 0, 5, nonce, NULL, 0, tok, sizeof(tok));
 	assert_int_equal(n, WSTUN_HDR + WSTUN_MAC);
-	assert_int_equal(wstun_token_parse(&k, tok, (size_t)n, &p), 0);
+	assert_int_equal(wstun_token_parse(&k, &bind, tok, (size_t)n, &p), 0);
 	assert_int_equal(p.flags, 0);
 	assert_int_equal(p.open_len, 0);
 }
@@ -218,24 +289,36 @@ static void test_token(void **st)
 static void test_answer_and_records(void **st)
 {
 	wstun_keys_t k = keys("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
-	uint8_t cn[16], sn[16], sn2[16], ans[WSTUN_ANSWER], kc[32], ks[32], kc2[32];
+	uint8_t cn[16], sn[16], sn2[16], ans[WSTUN_ANSWER], kc[32], ks[32], kc2[32], ke[32];
 	seal_t tx, rx;
 	sbuf_t *m;
-	uint8_t type;
+	uint8_t type, status;
 
 	memset(cn, 1, 16);
 	memset(sn, 2, 16);
-	wstun_answer_build(&k, cn, sn, ans);
-	assert_int_equal(wstun_answer_check(&k, cn, ans, sizeof(ans), sn2), 0);
+	wstun_answer_build(&k, cn, sn, WSTUN_A_EARLY, ans);
+	assert_int_equal(wstun_answer_check(&k, cn, ans, sizeof(ans), sn2, &status), 0);
 	assert_memory_equal(sn, sn2, 16);
+	assert_int_equal(status, WSTUN_A_EARLY);
+	ans[WSTUN_NONCE] = 0; /* the status is authenticated too */
+	assert_true(wstun_answer_check(&k, cn, ans, sizeof(ans), sn2, &status) < 0);
+	ans[WSTUN_NONCE] = WSTUN_A_EARLY;
 	cn[0] ^= 1;
-	assert_true(wstun_answer_check(&k, cn, ans, sizeof(ans), sn2) < 0);
+	assert_true(wstun_answer_check(&k, cn, ans, sizeof(ans), sn2, &status) < 0);
 	cn[0] ^= 1;
-	wstun_dir_key(&k, cn, NULL, kc);
-	wstun_dir_key(&k, cn, sn, ks);
-	wstun_dir_key(&k, cn, NULL, kc2);
-	assert_memory_equal(kc, kc2, 32);
+	/* the early key depends on the client's nonce only; the session keys
+	 * on both, so a replayed open meets another server nonce */
+	wstun_dir_key(&k, WSTUN_K_EARLY, cn, NULL, ke);
+	wstun_dir_key(&k, WSTUN_K_C2S, cn, sn, kc);
+	wstun_dir_key(&k, WSTUN_K_S2C, cn, sn, ks);
+	assert_memory_not_equal(kc, ke, 32);
 	assert_memory_not_equal(kc, ks, 32);
+	sn2[0] ^= 1;
+	wstun_dir_key(&k, WSTUN_K_C2S, cn, sn2, kc2);
+	assert_memory_not_equal(kc, kc2, 32);
+	wstun_dir_key(&k, WSTUN_K_C2S, cn, sn, kc2);
+	assert_memory_equal(kc, kc2, 32);
+	assert_int_equal(wstun_dir_key(&k, WSTUN_K_C2S, cn, NULL, kc2), -EINVAL);
 	seal_init(&tx, kc, 1, 1);
 	seal_init(&rx, kc, 0, 1);
 	m = wstun_rec_build(&tx, WSTUN_REC_DATA, (const uint8_t *)"payload", 7);
@@ -276,10 +359,15 @@ static void test_open_parse_bad(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_hkdf_rfc5869),   cmocka_unit_test(test_hmac_rfc4231),
-	    cmocka_unit_test(test_base64),         cmocka_unit_test(test_keys),
-	    cmocka_unit_test(test_seal_vector),    cmocka_unit_test(test_replay),
-	    cmocka_unit_test(test_token),          cmocka_unit_test(test_answer_and_records),
+	    cmocka_unit_test(test_hkdf_rfc5869),
+	    cmocka_unit_test(test_hmac_rfc4231),
+	    cmocka_unit_test(test_base64),
+	    cmocka_unit_test(test_keys),
+	    cmocka_unit_test(test_seal_vector),
+	    cmocka_unit_test(test_replay),
+	    cmocka_unit_test(test_replay_store),
+	    cmocka_unit_test(test_token),
+	    cmocka_unit_test(test_answer_and_records),
 	    cmocka_unit_test(test_open_parse_bad),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
