@@ -66,7 +66,7 @@ static void do_read(fds_t *f)
 		ssize_t n = read(f->rfd, b->data, b->cap);
 		if (n > 0) {
 			b->len = (uint32_t)n;
-			f->s.cbs->on_read(&f->s, b);
+			f->s.cbs->on_read(&f->s, sbuf_fit(b));
 			continue;
 		}
 		sbuf_free(b);

@@ -58,6 +58,17 @@ void sbuf_consume(sbuf_t *b, size_t n)
 	b->len -= (uint32_t)n;
 }
 
+sbuf_t *sbuf_fit(sbuf_t *b)
+{
+	sbuf_t *c;
+
+	if (b->cap != SBUF_DEFAULT || b->len > SBUF_DEFAULT / 4)
+		return b;
+	c = sbuf_from(sbuf_ptr(b), b->len);
+	sbuf_free(b);
+	return c;
+}
+
 void sbufq_push(sbuf_queue_t *q, sbuf_t *b)
 {
 	b->next = NULL;

@@ -29,6 +29,12 @@ static inline uint8_t *sbuf_ptr(sbuf_t *b)
 	return b->data + b->off;
 }
 void sbuf_consume(sbuf_t *b, size_t n);
+/* A default-size chunk that holds little (at most SBUF_DEFAULT / 4 bytes)
+ * becomes an exact-size copy and goes back to the free list: a chunk that
+ * may wait in a queue must not pin 128 KiB for a few bytes (a thousand
+ * connections each holding one short read would pin 128 MiB).  Other
+ * chunks are returned as they are. */
+sbuf_t *sbuf_fit(sbuf_t *b);
 
 /* A FIFO of chunks with a byte count. */
 typedef struct sbuf_queue {

@@ -59,7 +59,7 @@ static void on_read(uv_stream_t *h, ssize_t n, const uv_buf_t *buf)
 		t->rbuf = NULL;
 		b->off = 0;
 		b->len = (uint32_t)n;
-		t->s.cbs->on_read(&t->s, b);
+		t->s.cbs->on_read(&t->s, sbuf_fit(b));
 		return;
 	}
 	sbuf_free(t->rbuf);

@@ -469,7 +469,7 @@ static void read_plain(tls_stream_t *t)
 			log_ssl(t, "read");
 		fe = flush_out(t); /* key update answers and the like */
 		if (b->len)
-			t->s.cbs->on_read(&t->s, b);
+			t->s.cbs->on_read(&t->s, sbuf_fit(b));
 		else
 			sbuf_free(b);
 		if (t->s.closed || t->state != TLS_OPEN)

@@ -1181,13 +1181,7 @@ static void flush(ws_t *w)
 	if (w->otail) {
 		b = w->otail;
 		w->otail = NULL;
-		if (b->len < SBUF_DEFAULT / 4) {
-			/* a short tail may wait in a write queue: don't pin 64 KiB */
-			sbufq_push(&w->out, sbuf_from(sbuf_ptr(b), b->len));
-			sbuf_free(b);
-		} else {
-			sbufq_push(&w->out, b);
-		}
+		sbufq_push(&w->out, sbuf_fit(b)); /* a short tail may wait in a queue */
 	}
 	while ((b = sbufq_pop(&w->out))) {
 		if (stream_write(w->inner, b) < 0) {
