@@ -23,6 +23,7 @@
 #include "core/listener.h"
 #include "core/log.h"
 #include "core/authguard.h"
+#include "core/memtrim.h"
 #include "core/metrics.h"
 #include "front/pt.h"
 #include "tunnel/sctp_assoc.h"
@@ -320,6 +321,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	memtrim_start(loop);
 	uv_timer_init(loop, &drain_timer);
 	uv_signal_init(loop, &sig_int);
 	uv_signal_init(loop, &sig_term);

@@ -7,9 +7,19 @@
         what came within 2 s) and writes them in one piece: a reader that
         was slow to run then finds a WebSocket's 101 and many frames after
         it in a single read, as on a loaded machine
+  fx.py churn PROXY HOST PORT N [CONC] [SECONDS]
+        N short connections through the SOCKS5 proxy on 127.0.0.1:PROXY to
+        HOST:PORT (an echo server), CONC at a time: each sends 32 random
+        bytes, reads them back, closes.  Prints "churn ok=K failed=F rate=R/s"
+        and the most common errors; exit 0 when none failed.  Stops at
+        SECONDS (default 600), counting what did not run as failed.
 """
 import asyncio
+import os
+import socket
+import struct
 import sys
+import time
 
 
 def coalesce_relay(listen, upstream, hold):
@@ -61,10 +71,73 @@ def coalesce_relay(listen, upstream, hold):
     asyncio.run(main())
 
 
+async def socks_open(proxy, host, port, timeout=10):
+    r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", proxy), timeout)
+    try:
+        w.write(b"\x05\x01\x00")
+        if await asyncio.wait_for(r.readexactly(2), timeout) != b"\x05\x00":
+            raise ConnectionError("socks: no acceptable method")
+        w.write(b"\x05\x01\x00\x01" + socket.inet_aton(host) + struct.pack(">H", port))
+        rep = await asyncio.wait_for(r.readexactly(10), timeout)
+        if rep[1] != 0:
+            raise ConnectionError(f"socks: reply {rep[1]}")
+    except BaseException:
+        w.transport.abort()
+        raise
+    return r, w
+
+
+def churn(proxy, host, port, n, conc, secs):
+    errors = {}
+    done = [0, 0]
+
+    async def one():
+        payload = os.urandom(32)
+        r, w = await socks_open(proxy, host, port)
+        try:
+            w.write(payload)
+            got = await asyncio.wait_for(r.readexactly(len(payload)), 10)
+            if got != payload:
+                raise ValueError("echo differs")
+        finally:
+            w.close()
+
+    async def worker(left):
+        while left[0] > 0:
+            left[0] -= 1
+            try:
+                await one()
+                done[0] += 1
+            except Exception as e:  # noqa: BLE001 - counted and reported
+                done[1] += 1
+                k = type(e).__name__ + ": " + str(e)[:80]
+                errors[k] = errors.get(k, 0) + 1
+
+    async def main():
+        left = [n]
+        tasks = [asyncio.create_task(worker(left)) for _ in range(min(conc, n))]
+        await asyncio.wait(tasks, timeout=secs)
+        for t in tasks:
+            t.cancel()
+
+    t0 = time.time()
+    asyncio.run(main())
+    dt = time.time() - t0
+    failed = n - done[0]
+    print(f"churn ok={done[0]} failed={failed} rate={done[0] / dt:.0f}/s")
+    for k, v in sorted(errors.items(), key=lambda x: -x[1])[:5]:
+        print(f"  {v} x {k}")
+    sys.exit(0 if failed == 0 else 1)
+
+
 def main():
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "coalesce-relay":
         coalesce_relay(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+    elif cmd == "churn":
+        a = sys.argv[2:]
+        churn(int(a[0]), a[1], int(a[2]), int(a[3]), int(a[4]) if len(a) > 4 else 50,
+              float(a[5]) if len(a) > 5 else 600)
     else:
         sys.exit(__doc__)
 

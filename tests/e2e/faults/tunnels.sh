@@ -92,3 +92,17 @@ tun_ready() {
 	done
 	return 1
 }
+
+# rss_kb NAME / fds NAME: resident KiB and open descriptors of a process
+# started with `start`.
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$(pid_of "$1")/status"; }
+fds() { ls "/proc/$(pid_of "$1")/fd" | wc -l; }
+
+# Under AddressSanitizer resident memory says nothing about sluice's own
+# (the quarantine holds freed memory on purpose): memory checks skip.
+skip_if_asan() {
+	if ldd "$SLUICE" 2>/dev/null | grep -q libasan; then
+		echo "SKIP: resident memory is not sluice's own under AddressSanitizer"
+		exit 77
+	fi
+}
