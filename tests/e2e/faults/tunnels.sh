@@ -102,7 +102,6 @@ fds() { ls "/proc/$(pid_of "$1")/fd" | wc -l; }
 # (the quarantine holds freed memory on purpose): memory checks skip.
 skip_if_asan() {
 	if ldd "$SLUICE" 2>/dev/null | grep -q libasan; then
-		echo "SKIP: resident memory is not sluice's own under AddressSanitizer"
-		exit 77
+		skip "resident memory is not sluice's own under AddressSanitizer"
 	fi
 }
