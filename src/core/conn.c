@@ -12,7 +12,6 @@
 
 #include "core/authguard.h"
 #include "core/log.h"
-#include "core/tcp.h"
 
 uint64_t conn_live;
 static uint64_t last_id;
@@ -118,7 +117,7 @@ void conn_close(conn_t *c, const char *reason)
 	if (c->dial)
 		dial_cancel(c->dial);
 	c->dial = NULL;
-	tcp_stream_reset(c->up);
+	stream_reset(c->up);
 	stream_close(c->client);
 	conn_free(c);
 }
@@ -249,7 +248,7 @@ void conn_linger(conn_t *c, const char *reason)
 	if (c->dial)
 		dial_cancel(c->dial);
 	c->dial = NULL;
-	tcp_stream_reset(c->up);
+	stream_reset(c->up);
 	c->up = NULL;
 	stream_set_cbs(c->client, &linger_cbs, c);
 	if (c->client->wq_bytes == 0)

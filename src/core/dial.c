@@ -198,7 +198,13 @@ static void direct_free(dialer_t *d)
 	free(d);
 }
 
-static const dialer_ops_t direct_ops = {"direct", direct_dial, direct_cancel, direct_free};
+static const dialer_ops_t direct_ops = {
+    .scheme = "direct",
+    .dial = direct_dial,
+    .cancel = direct_cancel,
+    .free = direct_free,
+    .caps = DIALER_HOST,
+};
 
 dialer_t *direct_dialer_new(uv_loop_t *loop)
 {

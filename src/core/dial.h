@@ -66,7 +66,15 @@ typedef struct dialer_ops {
 	/* cb will not be called after cancel; the request is freed. */
 	void (*cancel)(dialer_t *d, dial_t *req);
 	void (*free)(dialer_t *d);
+	unsigned caps; /* DIALER_* */
 } dialer_ops_t;
+
+/* What a dialer can do; hops ask this, never the scheme.
+ *   DIALER_HOST  it reaches targets from this host's own sockets (the
+ *                direct dialer): a hop that needs sockets of its own (UDP,
+ *                SCTP) can run only over it, and datagrams a server sends
+ *                from this host honour the chain only when it is one. */
+#define DIALER_HOST (1u << 0)
 
 struct dialer {
 	const dialer_ops_t *ops;
@@ -74,6 +82,11 @@ struct dialer {
 	uv_loop_t *loop;
 	target_t server; /* this hop's server */
 };
+
+static inline unsigned dialer_caps(const dialer_t *d)
+{
+	return d && d->ops ? d->ops->caps : 0;
+}
 
 /* A hop constructor: reads its options from u (url_opt_*), reports errors
  * naming the option.  Registered by scheme in registry.c. */

@@ -167,7 +167,7 @@ static void on_connection(uv_stream_t *srv, int status)
 		sockaddr_str((struct sockaddr *)&peer, pstr, sizeof(pstr));
 		log_info(id, "%s: refused %s: %s", l->name, pstr, why);
 		l->m->rejected++;
-		tcp_stream_reset(s);
+		stream_reset(s);
 		return;
 	}
 	l->ops->on_conn(conn_new(l, s, (struct sockaddr *)&peer));

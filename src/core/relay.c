@@ -9,7 +9,6 @@
 #include <stdlib.h>
 
 #include "core/log.h"
-#include "core/tcp.h"
 
 typedef struct side {
 	struct relay *r;
@@ -41,8 +40,8 @@ static void finish(relay_t *r, const char *reason, int reset)
 		return;
 	r->done = 1;
 	if (reset) {
-		tcp_stream_reset(r->a.s);
-		tcp_stream_reset(r->b.s);
+		stream_reset(r->a.s);
+		stream_reset(r->b.s);
 	} else {
 		stream_close(r->a.s);
 		stream_close(r->b.s);

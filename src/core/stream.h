@@ -17,12 +17,21 @@
  *   error:     cbs->on_error(s, -errno) once; the owner must close.
  *   close:     idempotent; no callback fires afterwards; memory is released
  *              later by the implementation (libuv close callback).
+ *   reset:     an abortive close (TCP sends RST, not FIN), for a relay torn
+ *              down by an error; a stream without one closes as usual.
+ *   addr:      the local or the peer address of the socket under the
+ *              stream, where there is one on this host; UV_ENOTSUP else.
+ *
+ * Callers ask a stream through these ops; they never compare its ops table
+ * or its name to find out what it is.
  */
 #ifndef SLUICE_STREAM_H
 #define SLUICE_STREAM_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
 
 #include "core/sbuf.h"
 
@@ -44,6 +53,9 @@ typedef struct stream_ops {
 	void (*read_start)(stream_t *s);
 	void (*read_stop)(stream_t *s);
 	void (*close)(stream_t *s);
+	void (*reset)(stream_t *s); /* optional: abortive close */
+	/* optional: 0 and *ss filled, or a negative UV_E* code */
+	int (*addr)(stream_t *s, int peer, struct sockaddr_storage *ss);
 } stream_ops_t;
 
 struct stream {
@@ -82,6 +94,22 @@ static inline void stream_close(stream_t *s)
 		s->closed = 1;
 		s->ops->close(s);
 	}
+}
+/* Close with an abort where the stream has one (RST instead of FIN).
+ * NULL and an already closed stream are fine, as for stream_close. */
+static inline void stream_reset(stream_t *s)
+{
+	if (s && !s->closed) {
+		s->closed = 1;
+		if (s->ops->reset)
+			s->ops->reset(s);
+		else
+			s->ops->close(s);
+	}
+}
+static inline int stream_addr(stream_t *s, int peer, struct sockaddr_storage *ss)
+{
+	return s->ops->addr ? s->ops->addr(s, peer, ss) : UV_ENOTSUP;
 }
 int stream_write_copy(stream_t *s, const void *p, size_t len);
 int stream_write_str(stream_t *s, const char *str);

@@ -190,6 +190,24 @@ static void tcp_close(stream_t *s)
 	uv_close((uv_handle_t *)&t->h, on_close);
 }
 
+/* RST instead of FIN (a UNIX socket has none: it just closes). */
+static void tcp_reset(stream_t *s)
+{
+	((tcp_stream_t *)s)->reset = 1;
+	tcp_close(s);
+}
+
+static int tcp_addr(stream_t *s, int peer, struct sockaddr_storage *ss)
+{
+	tcp_stream_t *t = (tcp_stream_t *)s;
+	int len = sizeof(*ss);
+
+	if (t->h.type != UV_TCP)
+		return UV_ENOTSUP;
+	return peer ? uv_tcp_getpeername(&t->h, (struct sockaddr *)ss, &len)
+	            : uv_tcp_getsockname(&t->h, (struct sockaddr *)ss, &len);
+}
+
 static const stream_ops_t tcp_ops = {
     .name = "tcp",
     .write = tcp_write,
@@ -197,6 +215,8 @@ static const stream_ops_t tcp_ops = {
     .read_start = tcp_read_start,
     .read_stop = tcp_read_stop,
     .close = tcp_close,
+    .reset = tcp_reset,
+    .addr = tcp_addr,
 };
 
 stream_t *tcp_stream_new(uv_loop_t *loop, uint64_t id)
@@ -273,13 +293,6 @@ int unix_stream_connect(stream_t *s, const char *path, tcp_connect_cb cb, void *
 	t->cud = ud;
 	uv_pipe_connect(&t->creq, &t->p, path, on_pipe_connect);
 	return 0;
-}
-
-void tcp_stream_reset(stream_t *s)
-{
-	if (s && s->ops == &tcp_ops)
-		((tcp_stream_t *)s)->reset = 1;
-	stream_close(s);
 }
 
 int tcp_stream_accept(uv_stream_t *server, uint64_t id, stream_t **out)

@@ -26,7 +26,5 @@ int unix_stream_accept(uv_stream_t *server, uint64_t id, stream_t **out);
 int unix_stream_connect(stream_t *s, const char *path, tcp_connect_cb cb, void *ud);
 /* An already connected UNIX socket; takes fd, even on error. */
 int unix_stream_open(uv_loop_t *loop, int fd, uint64_t id, stream_t **out);
-/* Close with RST instead of FIN (used when a relay is torn down by error). */
-void tcp_stream_reset(stream_t *s);
 
 #endif

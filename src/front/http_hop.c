@@ -200,7 +200,8 @@ static void hop_free(dialer_t *d)
 	free(h);
 }
 
-static const dialer_ops_t http_hop_ops = {"http", hop_dial, hop_cancel, hop_free};
+static const dialer_ops_t http_hop_ops = {
+    .scheme = "http", .dial = hop_dial, .cancel = hop_cancel, .free = hop_free};
 
 int http_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
                  size_t errlen)

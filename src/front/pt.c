@@ -513,7 +513,8 @@ static void client_free(dialer_t *d)
 	free(d);
 }
 
-static const dialer_ops_t client_ops = {"pt-bridge", client_dial, client_cancel, client_free};
+static const dialer_ops_t client_ops = {
+    .scheme = "pt-bridge", .dial = client_dial, .cancel = client_cancel, .free = client_free};
 
 /* ---- server: every connection to tor ---- */
 
@@ -605,7 +606,8 @@ static void fixed_free(dialer_t *d)
 	free(d);
 }
 
-static const dialer_ops_t fixed_ops = {"pt-orport", fixed_dial, fixed_cancel, fixed_free};
+static const dialer_ops_t fixed_ops = {
+    .scheme = "pt-orport", .dial = fixed_dial, .cancel = fixed_cancel, .free = fixed_free};
 
 /* ---- the driver ---- */
 

@@ -37,7 +37,6 @@
 
 #include "core/conn.h"
 #include "core/log.h"
-#include "core/tcp.h"
 #include "front/socks_proto.h"
 #include "front/socks_udp.h"
 
@@ -388,7 +387,7 @@ static int sk_udp(socks_conn_t *k)
 	socks_addr_t bnd;
 	uint8_t out[SOCKS5_REQ_MAX];
 	char addr[64];
-	int len = sizeof(local), r;
+	int r;
 
 	if (l->chain && l->chain->next && !warned) {
 		warned = 1;
@@ -397,8 +396,7 @@ static int sk_udp(socks_conn_t *k)
 	}
 	/* Bind on the address the client reached us at, so the reply names
 	 * an address it can send to. */
-	if (strcmp(c->client->ops->name, "tcp") ||
-	    uv_tcp_getsockname(tcp_stream_handle(c->client), (struct sockaddr *)&local, &len) < 0)
+	if (stream_addr(c->client, 0, &local) < 0)
 		memcpy(&local, &l->bind, sizeof(local));
 	r = socks_udp_new(l->loop, c->id, (struct sockaddr *)&local, (struct sockaddr *)&c->peer,
 	                  &l->targets, &k->udp);
@@ -504,7 +502,6 @@ static void sk_dialed(conn_t *c, int err)
 {
 	socks_conn_t *k = c->front;
 	struct sockaddr_storage local;
-	int len = sizeof(local);
 	socks_addr_t bnd = {.atyp = SOCKS5_ATYP_IPV4};
 	uint8_t out[SOCKS5_REQ_MAX];
 	size_t n;
@@ -525,8 +522,7 @@ static void sk_dialed(conn_t *c, int err)
 		return;
 	}
 	/* The bound address, when the upstream is a plain socket. */
-	if (!strcmp(c->up->ops->name, "tcp") &&
-	    uv_tcp_getsockname(tcp_stream_handle(c->up), (struct sockaddr *)&local, &len) == 0)
+	if (stream_addr(c->up, 0, &local) == 0)
 		socks_addr_from_sa(&bnd, (struct sockaddr *)&local);
 	if (k->ver == 4)
 		n = socks4_reply_encode(out, sizeof(out), SOCKS4_REP_GRANTED,

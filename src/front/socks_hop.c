@@ -330,9 +330,12 @@ static void hop_free(dialer_t *d)
 	free(h);
 }
 
-static const dialer_ops_t socks5_hop_ops = {"socks5", hop_dial, hop_cancel, hop_free};
-static const dialer_ops_t socks4_hop_ops = {"socks4", hop_dial, hop_cancel, hop_free};
-static const dialer_ops_t socks4a_hop_ops = {"socks4a", hop_dial, hop_cancel, hop_free};
+static const dialer_ops_t socks5_hop_ops = {
+    .scheme = "socks5", .dial = hop_dial, .cancel = hop_cancel, .free = hop_free};
+static const dialer_ops_t socks4_hop_ops = {
+    .scheme = "socks4", .dial = hop_dial, .cancel = hop_cancel, .free = hop_free};
+static const dialer_ops_t socks4a_hop_ops = {
+    .scheme = "socks4a", .dial = hop_dial, .cancel = hop_cancel, .free = hop_free};
 
 static char *xstrdup(const char *s)
 {

@@ -12,7 +12,6 @@
 
 #include "core/conn.h"
 #include "core/log.h"
-#include "core/tcp.h"
 
 static int tcpfwd_init(listener_t *l, char *err, size_t errlen)
 {
@@ -33,7 +32,7 @@ static int tcpfwd_init(listener_t *l, char *err, size_t errlen)
 static void on_dialed(conn_t *c, int err)
 {
 	if (err < 0) {
-		tcp_stream_reset(c->client);
+		stream_reset(c->client);
 		c->client = NULL;
 		conn_close(c, "dial failed");
 		return;

@@ -1103,7 +1103,8 @@ static void ep_cancel(dialer_t *d, dial_t *req)
 
 static void ep_dialer_free(dialer_t *d) {}
 
-static const dialer_ops_t lwip_dialer_ops = {"lwip", ep_dial, ep_cancel, ep_dialer_free};
+static const dialer_ops_t lwip_dialer_ops = {
+    .scheme = "lwip", .dial = ep_dial, .cancel = ep_cancel, .free = ep_dialer_free};
 
 dialer_t *lwipep_dialer(lwipep_t *ep)
 {

@@ -236,7 +236,8 @@ static void ph_free(dialer_t *d)
 	uv_close((uv_handle_t *)&h->timer, free_on_close);
 }
 
-static const dialer_ops_t ph_ops = {"packet", ph_dial, ph_cancel, ph_free};
+static const dialer_ops_t ph_ops = {
+    .scheme = "packet", .dial = ph_dial, .cancel = ph_cancel, .free = ph_free};
 
 static void metrics_fn(mbuf_t *b, void *ud)
 {

@@ -403,13 +403,14 @@ static void st_close(stream_t *s)
 	}
 }
 
-static const stream_ops_t st_ops = {"sctp",        st_write,     st_shutdown,
-                                    st_read_start, st_read_stop, st_close};
-
-int sctp_stream_is(const stream_t *s)
-{
-	return s && s->ops == &st_ops;
-}
+static const stream_ops_t st_ops = {
+    .name = "sctp",
+    .write = st_write,
+    .shutdown = st_shutdown,
+    .read_start = st_read_start,
+    .read_stop = st_read_stop,
+    .close = st_close,
+};
 
 static scstream_t *st_new(scassoc_t *a, uint16_t sid, uint64_t id)
 {

@@ -118,7 +118,6 @@ void sctp_open_cancel(stream_t *req);
 /* Server: answer an open: 0 sends OPEN_OK, else OPEN_FAIL with the SOCKS5
  * code of err (the owner then closes s). */
 void sctp_stream_answer(stream_t *s, int err);
-int sctp_stream_is(const stream_t *s);
 
 typedef struct sctp_stats {
 	uint64_t assocs_up, streams, opens, bytes_in, bytes_out, proto_errors, blocked;

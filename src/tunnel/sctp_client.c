@@ -333,8 +333,10 @@ static void sc_free(dialer_t *d)
 	uv_close((uv_handle_t *)&cl->timer, free_on_close);
 }
 
-static const dialer_ops_t sctp_udp_ops = {"sctp+udp", sc_dial, sc_cancel, sc_free};
-static const dialer_ops_t sctp_ops = {"sctp", sc_dial, sc_cancel, sc_free};
+static const dialer_ops_t sctp_udp_ops = {
+    .scheme = "sctp+udp", .dial = sc_dial, .cancel = sc_cancel, .free = sc_free};
+static const dialer_ops_t sctp_ops = {
+    .scheme = "sctp", .dial = sc_dial, .cancel = sc_cancel, .free = sc_free};
 
 static void metrics_fn(mbuf_t *b, void *ud)
 {
@@ -361,7 +363,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	int r, stack;
 
 	*out = NULL;
-	if (next && next->ops && strcmp(next->ops->scheme, "direct")) {
+	if (next && !(dialer_caps(next) & DIALER_HOST)) {
 		snprintf(err, errlen,
 		         "%s:// must be the first hop (SCTP does not run through %s://)", u->scheme,
 		         next->ops->scheme);

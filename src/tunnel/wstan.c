@@ -1278,7 +1278,7 @@ static void srv_udp(sconn_t *w, const wstan_msg_t *m)
 	udp_ep_t *ep;
 
 	if (w->t->state == TUN_IDLE) {
-		if (chain && (chain->next || strcmp(chain->ops->scheme, "direct"))) {
+		if (chain && !(dialer_caps(chain) & DIALER_HOST)) {
 			/* datagrams cannot follow a -F chain: say so */
 			w->srv->udp_refused++;
 			tun_set_state(w->t, TUN_USING);
@@ -2092,7 +2092,8 @@ static void cli_free(dialer_t *d)
 	uv_close((uv_handle_t *)&cl->pool_timer, free_on_close);
 }
 
-static const dialer_ops_t cli_ops = {"wstan", cli_dial, cli_cancel, cli_free};
+static const dialer_ops_t cli_ops = {
+    .scheme = "wstan", .dial = cli_dial, .cancel = cli_cancel, .free = cli_free};
 
 static void cli_metrics(mbuf_t *b, void *ud)
 {

@@ -35,10 +35,6 @@ stream_t *wstun_stream(wstun_t *t)
 {
 	return &t->s;
 }
-wstun_t *wstun_of(stream_t *s)
-{
-	return s->ops == &wstun_ops ? (wstun_t *)s : NULL;
-}
 void *wstun_owner(wstun_t *t)
 {
 	return t->owner;

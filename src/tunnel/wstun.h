@@ -40,7 +40,6 @@ typedef struct wstun_sess {
 
 wstun_t *wstun_new(uv_loop_t *loop, uint64_t id, wstun_ctl_fn ctl, void *owner);
 stream_t *wstun_stream(wstun_t *t);
-wstun_t *wstun_of(stream_t *s);
 void *wstun_owner(wstun_t *t);
 void wstun_set_owner(wstun_t *t, wstun_ctl_fn ctl, void *owner);
 

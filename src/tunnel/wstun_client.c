@@ -439,8 +439,10 @@ static void ws_free_hop(dialer_t *d)
 	uv_close((uv_handle_t *)&cl->pool_timer, free_on_close);
 }
 
-static const dialer_ops_t ws_ops = {"ws", ws_dial, ws_cancel, ws_free_hop};
-static const dialer_ops_t wss_ops = {"wss", ws_dial, ws_cancel, ws_free_hop};
+static const dialer_ops_t ws_ops = {
+    .scheme = "ws", .dial = ws_dial, .cancel = ws_cancel, .free = ws_free_hop};
+static const dialer_ops_t wss_ops = {
+    .scheme = "wss", .dial = ws_dial, .cancel = ws_cancel, .free = ws_free_hop};
 
 static void metrics_fn(mbuf_t *b, void *ud)
 {

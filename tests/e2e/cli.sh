@@ -40,6 +40,12 @@ expect_usage "port forward without target" "target" -L "tcp://127.0.0.1:$p"
 expect_usage "not a URL" "not a URL" -L "127.0.0.1:$p"
 expect_usage "nothing to do" "-L" 
 expect_usage "stray argument" "unexpected argument" -L "proxy://127.0.0.1:$p" extra
+# hops that need this host's own sockets ask the hop below what it is
+k=$("$SLUICE" keygen)
+expect_usage "sctp+udp:// only over the host's sockets" "must be the first hop" \
+	-L "proxy://127.0.0.1:$p" -F socks5://127.0.0.1:1 -F "sctp+udp://127.0.0.1:9?key=$k"
+expect_usage "vpn:// only over the host's sockets" "must be the first -F hop" \
+	-L "proxy://127.0.0.1:$p" -F http://127.0.0.1:1 -F "vpn://a:b@127.0.0.1:9?pubkey=$k"
 
 # a bad second -L: the first must never have listened
 "$SLUICE" -L "proxy://127.0.0.1:$p" -L "proxy://127.0.0.1:$p?nope=1" 2>/dev/null &

@@ -242,14 +242,49 @@ static void test_reset_propagates(void **st)
 	pair_t p = setup(0);
 	struct linger lg = {1, 0};
 	uint8_t buf[8];
-	int eof;
+	ssize_t n;
 
 	setsockopt(p.b, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(p.b); /* RST */
 	p.b = socket(AF_INET, SOCK_STREAM, 0);
 	spin(50);
 	assert_true(done);
-	drain_fd(p.a, buf, sizeof(buf), 500, &eof);
+	assert_string_equal(reason, "reset");
+	/* the other side is reset too (stream_reset: RST, not FIN) */
+	for (int i = 0; i < 500; i++) {
+		errno = 0;
+		if ((n = read(p.a, buf, sizeof(buf))) >= 0 || errno != EAGAIN)
+			break;
+		spin(1);
+	}
+	assert_int_equal(n, -1);
+	assert_int_equal(errno, ECONNRESET);
+	teardown_pair(&p);
+}
+
+/* A stream is asked for its addresses: the TCP stream answers with the
+ * socket's own, a UNIX socket has none to give. */
+static void test_stream_addr(void **st)
+{
+	pair_t p = setup(0);
+	struct sockaddr_storage got, want;
+	socklen_t wl = sizeof(want);
+	int fds[2];
+	stream_t *u;
+
+	assert_int_equal(stream_addr(p.sa, 1, &got), 0);
+	assert_int_equal(getsockname(p.a, (struct sockaddr *)&want, &wl), 0);
+	assert_memory_equal(&got, &want, sizeof(struct sockaddr_in));
+	assert_int_equal(stream_addr(p.sa, 0, &got), 0);
+	wl = sizeof(want);
+	assert_int_equal(getpeername(p.a, (struct sockaddr *)&want, &wl), 0);
+	assert_memory_equal(&got, &want, sizeof(struct sockaddr_in));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	assert_int_equal(unix_stream_open(loop, fds[0], 2, &u), 0);
+	assert_int_equal(stream_addr(u, 0, &got), UV_ENOTSUP);
+	stream_reset(u); /* no RST on a UNIX socket: an ordinary close */
+	close(fds[1]);
+	relay_close(p.r, "test");
 	teardown_pair(&p);
 }
 
@@ -258,7 +293,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_both_directions),  cmocka_unit_test(test_half_close),
 	    cmocka_unit_test(test_backpressure),     cmocka_unit_test(test_idle_timeout),
-	    cmocka_unit_test(test_reset_propagates),
+	    cmocka_unit_test(test_reset_propagates), cmocka_unit_test(test_stream_addr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

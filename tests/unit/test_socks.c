@@ -910,7 +910,8 @@ static dial_t *cap_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, di
 static void cap_cancel(dialer_t *d, dial_t *req) {}
 static void cap_free(dialer_t *d) {}
 
-static const dialer_ops_t cap_ops = {"cap", cap_dial, cap_cancel, cap_free};
+static const dialer_ops_t cap_ops = {
+    .scheme = "cap", .dial = cap_dial, .cancel = cap_cancel, .free = cap_free};
 
 typedef struct front_test {
 	int cb_calls, cb_err;
