@@ -493,7 +493,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	    (r = url_opt_bool(u, "fast-open", &cl->fast_open, err, errlen)) < 0 ||
 	    (r = url_opt_duration(u, "ping", &ping, err, errlen)) < 0 ||
 	    (r = url_opt_duration(u, "dead", &dead, err, errlen)) < 0 ||
-	    (r = url_opt_bool(u, "insecure", &insecure, err, errlen)) < 0)
+	    (tls && (r = url_opt_bool(u, "insecure", &insecure, err, errlen)) < 0))
 		goto fail;
 	cl->pool_size = pool;
 	cl->wo = (ws_opts_t){.max_message = 1 << 20, .ping_ms = ping, .dead_ms = dead};
@@ -523,8 +523,10 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 		         strchr(u->host, ':') ? "[" : "", u->host, strchr(u->host, ':') ? "]" : "",
 		         u->port);
 	snprintf(cl->path, sizeof(cl->path), "%s", u->path[0] ? u->path : "/");
-	r = ws_hop_tls(u, tls, insecure, "wss://", &cl->tls, &cl->names, err, errlen);
-	if (r < 0)
+	/* ca, insecure and sni exist for wss:// only: for ws:// they are
+	 * unknown options, as everywhere else they do not apply */
+	if (tls &&
+	    (r = ws_hop_tls(u, tls, insecure, "wss://", &cl->tls, &cl->names, err, errlen)) < 0)
 		goto fail;
 	metrics_register(metrics_fn, cl);
 	if (cl->pool_size) {
