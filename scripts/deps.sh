@@ -7,10 +7,11 @@ set -eu
 
 BUILD_PKGS="build-essential cmake pkg-config clang libuv1-dev libssl-dev libyaml-dev
  libcmocka-dev libhttp-parser-dev libwslay-dev
- liblwip-dev libslirp-dev libglib2.0-dev libpcap-dev libusrsctp-dev"
+ liblwip-dev libslirp-dev libglib2.0-dev libpcap-dev libusrsctp-dev scdoc"
 TEST_PKGS="curl socat openssl iperf3 tinyproxy microsocks dante-server procps
  netcat-openbsd python3 python3-websockets nginx slirp iproute2 psmisc tor
- openssh-server openssh-client iputils-ping"
+ openssh-server openssh-client iputils-ping
+ groff-base"
 
 want="$BUILD_PKGS"
 [ "${1:-all}" = build ] || want="$want $TEST_PKGS"
