@@ -4,8 +4,13 @@ BUILD ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 RUN_ARGS ?= -L proxy://127.0.0.1:1080
+# make install: PREFIX, DESTDIR as usual; SYSCONFDIR defaults to /etc for
+# PREFIX=/usr and to PREFIX/etc otherwise.
+PREFIX ?= /usr/local
+DESTDIR ?=
+SYSCONFDIR ?=
 
-.PHONY: all sluice deps run test test-asan fuzz bench clean format
+.PHONY: all sluice deps run test test-asan fuzz bench clean format install uninstall
 
 all: sluice
 
@@ -39,6 +44,28 @@ fuzz: deps
 
 bench: deps sluice
 	bench/run.sh
+
+# The binary, man pages, bash completion, systemd unit, sysusers file,
+# example configuration and documents (cmake/docs.cmake says where).
+install: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) --target sluice sluice-docs -j $(JOBS)
+	DESTDIR="$(DESTDIR)" SLUICE_SYSCONFDIR="$(SYSCONFDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
+
+# Removes what `make install` with the same PREFIX, DESTDIR and SYSCONFDIR
+# installs (found by installing into a scratch directory), and the
+# directories of sluice's own that are left empty; configuration files of
+# yours in etc/sluice stay.
+uninstall: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) --target sluice sluice-docs -j $(JOBS)
+	rm -rf $(BUILD)/uninstall
+	DESTDIR="$(abspath $(BUILD))/uninstall" SLUICE_SYSCONFDIR="$(SYSCONFDIR)" \
+		cmake --install $(BUILD) --prefix "$(PREFIX)" >/dev/null
+	cd $(BUILD)/uninstall && find . ! -type d | while read -r f; do \
+		rm -fv "$(DESTDIR)/$${f#./}"; done
+	cd $(BUILD)/uninstall && find . -depth -type d \( -name sluice -o -path '*/sluice/*' \) | \
+		while read -r d; do \
+		rmdir "$(DESTDIR)/$${d#./}" 2>/dev/null || true; done
+	rm -rf $(BUILD)/uninstall
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

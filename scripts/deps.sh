@@ -11,7 +11,7 @@ BUILD_PKGS="build-essential cmake pkg-config clang libuv1-dev libssl-dev libyaml
 TEST_PKGS="curl socat openssl iperf3 tinyproxy microsocks dante-server procps
  netcat-openbsd python3 python3-websockets nginx slirp iproute2 psmisc tor
  openssh-server openssh-client iputils-ping
- groff-base"
+ man-db groff-base systemd"
 
 want="$BUILD_PKGS"
 [ "${1:-all}" = build ] || want="$want $TEST_PKGS"
