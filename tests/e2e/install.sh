@@ -10,6 +10,7 @@
 # without the TUN drop-in; `systemd-analyze security` reports its exposure.
 # make uninstall leaves no file behind, only a configuration of the user's.
 . "$(dirname "$0")/lib.sh"
+need_cmd make systemd-analyze systemd-sysusers man
 
 BUILD=$(cd "$(dirname "$SLUICE")" && pwd)
 ROOT=$T/root

@@ -10,6 +10,7 @@
 # warnings.  Both generated files come from man/options.txt, so a new or
 # renamed option fails here until that file says what it is.
 . "$(dirname "$0")/lib.sh"
+need_cmd openssl groff
 
 BUILD=$(dirname "$SLUICE")
 COMP=$BUILD/gen/sluice.bash
