@@ -24,7 +24,7 @@ import re
 import subprocess
 import sys
 
-sluice, srcdir, tmp = sys.argv[1:4]
+sluice, srcdir, tmp = (os.path.abspath(a) for a in sys.argv[1:4])
 key = open(os.path.join(tmp, "key")).read().strip()
 env = dict(os.environ, SLUICE_KEY_FILE=os.path.join(tmp, "key"))
 
