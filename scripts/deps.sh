@@ -12,9 +12,12 @@ TEST_PKGS="curl socat openssl iperf3 tinyproxy microsocks dante-server procps
  netcat-openbsd python3 python3-websockets nginx slirp iproute2 psmisc tor
  openssh-server openssh-client iputils-ping
  man-db groff-base systemd"
+# the peers lab (tests/peers): QEMU for its guest, the tools that build the
+# guest from Debian packages, SoftEther as the SSTP server
+LAB_PKGS="qemu-system-x86 cpio kmod xz-utils binutils util-linux softether-vpnserver"
 
 want="$BUILD_PKGS"
-[ "${1:-all}" = build ] || want="$want $TEST_PKGS"
+[ "${1:-all}" = build ] || want="$want $TEST_PKGS $LAB_PKGS"
 
 missing=""
 for p in $want; do
@@ -42,4 +45,12 @@ $SUDO apt-get update -qq >/dev/null || rc=$?
 # shellcheck disable=SC2086
 [ $rc -ne 0 ] || $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null || rc=$?
 [ $added = 0 ] || $SUDO rm -f "$policy"
+# the lab runs SoftEther by itself, in a namespace of each test's: the
+# package's own service must not start at the next boot either
+case " $missing " in
+*" softether-vpnserver "*)
+	$SUDO systemctl disable softether-vpnserver >/dev/null 2>&1 ||
+		$SUDO update-rc.d softether-vpnserver disable >/dev/null 2>&1 || true
+	;;
+esac
 exit $rc
