@@ -61,6 +61,25 @@ need_pkgs() {
 	rm -f "$out"
 }
 
+# need_peers image|softether|slirp...: what the benchmark needs of the
+# peers lab (tests/peers/README.md), then run as "$PEERS" ppp|vm|softether|
+# slirp ...  Where it cannot run (no root, no QEMU, no Debian mirror) the
+# benchmark says so in its output and exits 77, which run.sh reports as
+# skipped.  Call it before entering a network namespace.
+PEERS=$REPO/tests/peers/peers
+need_peers() {
+	local out rc=0
+	out=$("$PEERS" prepare "$@" 2>&1) || rc=$?
+	[ "$rc" = 0 ] && return 0
+	if [ "$rc" = 77 ]; then
+		echo "**$(basename "$0" .sh): $(grep -m 1 '^skipped: ' <<<"$out")**"
+		echo
+		exit 77
+	fi
+	printf '%s\n' "$out" >&2
+	die "the peers lab could not prepare: $*"
+}
+
 # The sluice binary, as an absolute path; it must exist.
 check_sluice() {
 	case $SLUICE in /*) ;; *) SLUICE=$PWD/$SLUICE ;; esac

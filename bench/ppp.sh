@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # ppp: the PPP gateway next to the original slirp, as a dial-up peer sees
-# them.  Real pppd runs in the peers' QEMU VM (../shared/peers, run-ppp-
-# client.sh) and downloads a file from a web server on the host's loopback
+# them.  Real pppd runs in the peers lab's QEMU guest (tests/peers,
+# `peers ppp`) and downloads a file from a web server on the host's loopback
 # through 10.0.2.2, once through sluice's gateway (-L ppp+unix://) and once
-# through Debian's slirp 1.0.17 in PPP mode (on a pty, as demo-slirp.sh
-# runs it), in the same run.  For each: MB/s, the ratio to slirp, the
+# through Debian's slirp 1.0.17 in PPP mode (on a pty, `peers slirp`), in
+# the same run.  For each: MB/s, the ratio to slirp, the
 # server's CPU seconds per GB (utime+stime from /proc/PID/stat, sampled
 # when the guest says the download starts and ends) and how busy QEMU was.
 #
@@ -18,21 +18,13 @@
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-PEERS=${SLUICE_PEERS:-$(cd "$REPO/.." && pwd)/shared/peers}
-CACHE=${VMLAB_CACHE:-/tmp/sluice-peers}
 PPP_BIG=${PPP_BIG:-8M}
 SLIRP_BIG=${SLIRP_BIG:-1M}
 
 if [ -z "${BENCH_PPP_NS:-}" ]; then
-	[ "$(id -u)" = 0 ] || die "ppp: needs root (a network namespace, the VM harness)"
-	[ -x "$PEERS/run-ppp-client.sh" ] || die "ppp: no peers harness at $PEERS"
-	need_pkgs socat slirp procps python3 gcc libc6-dev
+	need_pkgs socat slirp procps python3
 	check_sluice
-	"$PEERS/build-image.sh" "$CACHE" >/dev/null || die "ppp: VM image build failed"
-	# Debian's slirp exits at once on 64-bit without this preload (peers/README.md)
-	if [ ! -s "$CACHE/slirp-select-fix.so" ] || [ "$PEERS/slirp-select-fix.c" -nt "$CACHE/slirp-select-fix.so" ]; then
-		gcc -O2 -shared -fPIC -o "$CACHE/slirp-select-fix.so" "$PEERS/slirp-select-fix.c" -ldl
-	fi
+	need_peers image slirp
 	export SLUICE
 	BENCH_PPP_NS=1 exec unshare --net bash "$0" "$@"
 fi
@@ -80,8 +72,7 @@ measure() {
 		vm_log "BENCH-CHECK \$(wc -c </tmp/big) \$(sha256sum /tmp/big | cut -d' ' -f1)"
 	G
 	log "ppp: $name: $size through pppd in the VM"
-	env VMLAB_RUN="$run" "$PEERS/run-ppp-client.sh" --cache "$CACHE" --timeout 1100 --keep \
-		--url none --pppd-opts "$opts" --guest-script "$T/guest-$name.sh" "listen:$qs" \
+	"$PEERS" ppp --run "$run" --timeout 1100 --url none --pppd-opts "$opts" --guest-script "$T/guest-$name.sh" "listen:$qs" \
 		>"$T/vm-$name.log" 2>&1 &
 	vm=$!
 	on_console "$run/console.log" "pppd: Connect:" 120 "$vm" || { log "ppp: $name: pppd did not start"; wait "$vm" || true; return 1; }
@@ -131,7 +122,7 @@ measure sluice "$PPP_BIG" sluice "UNIX-CONNECT:$T/gw.sock" "" || log "ppp: the s
 # scratch dir; it asks the client for its own address, so give it 10.0.2.2
 echo "baudrate 100000000" >"$T/home/.slirprc"
 measure slirp "$SLIRP_BIG" slirp \
-	"EXEC:env HOME=$T/home LD_PRELOAD=$CACHE/slirp-select-fix.so slirp ppp,pty,setsid,ctty,raw,echo=0" \
+	"EXEC:env HOME=$T/home $PEERS slirp ppp,pty,setsid,ctty,raw,echo=0" \
 	":10.0.2.2" || log "ppp: the slirp run failed"
 stop_checked "$GW_PID"
 
@@ -202,8 +193,8 @@ print()
 print("```")
 print(f"sluice  {sluice} -L 'ppp+unix://TMP/gw.sock?auth=none'  <- socat UNIX-CONNECT:<VM ttyS1> UNIX-CONNECT:TMP/gw.sock")
 print("slirp   socat UNIX-CONNECT:<VM ttyS1> EXEC:'slirp ppp',pty,setsid,ctty,raw,echo=0  "
-      "(HOME with .slirprc 'baudrate 100000000', LD_PRELOAD slirp-select-fix.so)")
-print("pppd    115200 noauth local nocrtscts ... (run-ppp-client.sh defaults; ':10.0.2.2' for slirp)")
+      "(HOME with .slirprc 'baudrate 100000000', preloaded with tests/peers/slirp-select.c)")
+print("pppd    115200 noauth local nocrtscts ... (`peers ppp` defaults; ':10.0.2.2' for slirp)")
 print(f"sizes   PPP_BIG={big} SLIRP_BIG={sbig}")
 print("```")
 print()

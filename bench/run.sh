@@ -42,12 +42,18 @@ main() {
 		fi
 		ran=$((ran + 1))
 		log "bench: $name"
-		bash "$b" || {
-			rc=$?
+		local brc=0
+		bash "$b" || brc=$?
+		case $brc in
+		0) ;;
+		77) log "bench $name skipped" ;; # it printed why
+		*)
+			rc=$brc
 			log "bench $name failed (exit $rc)"
 			echo "**$name: failed (exit $rc), see stderr**"
 			echo
-		}
+			;;
+		esac
 	done
 	((ran)) || die "no benchmark matches: $*"
 	echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Kernel SCTP (`sctp://` where the kernel has it) next to SCTP over UDP on
 # usrsctp, the WebSocket tunnel and a direct connection, in one run.  This
-# host's kernel has no SCTP, so the whole run happens in the peers VM
-# (../shared/peers/run-vm.sh, whose kernel has SCTP): this build of sluice
-# and its libraries go in over 9p, and busybox wget fetches a file from
+# host's kernel has no SCTP, so the whole run happens in the peers lab's
+# guest (tests/peers, whose kernel has SCTP): this build of sluice and its
+# libraries go in over 9p (`peers vm --sluice`), and busybox wget fetches a file from
 # busybox httpd on the guest's loopback along each path (bench/guest/).
 #
 # The VM is emulated (TCG, one vCPU): every path's cost, sluice's crypto
@@ -11,28 +11,26 @@
 # free.  Read the ratios between the tunnels of the same run (the table
 # gives each against sctp+udp), not the MB/s.
 #
-# Knobs: ROUNDS=3 MB=32 SLUICE=./build/sluice VMLAB_CACHE=/tmp/sluice-peers
+# Knobs: ROUNDS=3 MB=32 SLUICE=./build/sluice SLUICE_PEERS_CACHE=DIR
 set -euo pipefail
 ROUNDS=${ROUNDS:-3}
 MB=${MB:-32}
 HERE=$(cd "$(dirname "$0")" && pwd)
 SLUICE=${SLUICE:-$HERE/../build/sluice}
-PEERS=${SLUICE_PEERS:-$(cd "$HERE/../.." && pwd)/shared/peers}
-CACHE=${VMLAB_CACHE:-/tmp/sluice-peers}
+PEERS=$HERE/../tests/peers/peers
 [ -x "$SLUICE" ] || { echo "bench/sctp-kernel.sh: build sluice first (make)" >&2; exit 1; }
-[ -x "$PEERS/run-vm.sh" ] || { echo "bench/sctp-kernel.sh: no peers harness at $PEERS" >&2; exit 1; }
+rc=0
+out=$("$PEERS" prepare image 2>&1) || rc=$?
+if [ "$rc" = 77 ]; then
+	echo "**sctp-kernel: $(grep -m 1 '^skipped: ' <<<"$out")**"
+	exit 77
+fi
+[ "$rc" = 0 ] || { echo "$out" >&2; exit 1; }
 T=$(mktemp -d /tmp/sluice-bench-sctpk.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-"$PEERS/build-image.sh" "$CACHE" >/dev/null
-mkdir -p "$T/share/lib"
-cp "$SLUICE" "$T/share/sluice"
-for l in $(ldd "$SLUICE" | awk '/=>/ { print $3 } /ld-linux/ { print $1 }'); do
-	cp -L "$l" "$T/share/lib/"
-done
 echo "booting the VM: $ROUNDS rounds of $MB MiB on 4 paths" >&2
-VMLAB_KEEP=1 VMLAB_RUN="$T/vmrun" VMLAB_MEM=512 "$PEERS/run-vm.sh" --cache "$CACHE" \
-	--timeout $((120 + ROUNDS * MB * 4)) --share "$T/share" --env MB="$MB" --env ROUNDS="$ROUNDS" \
-	"$HERE/guest/sctp_kernel.sh" >"$T/vm.log" 2>&1 || {
+"$PEERS" vm --run "$T/vmrun" --mem 512 --timeout $((120 + ROUNDS * MB * 4)) --sluice "$SLUICE" \
+	--env MB="$MB" --env ROUNDS="$ROUNDS" "$HERE/guest/sctp_kernel.sh" >"$T/vm.log" 2>&1 || {
 	tail -n 20 "$T/vm.log" >&2
 	exit 1
 }

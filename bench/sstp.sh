@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The SSTP client against a real SSTP server: SoftEther VPN Server (Debian's
-# softether-vpnserver, via ../shared/peers/softether-server.sh) with
+# softether-vpnserver, as the peers lab runs it: tests/peers/softether.sh) with
 # SecureNAT, in a private network namespace.  iperf3 -s listens on
 # 10.77.0.1, an address on the namespace's loopback that the tunnel reaches
 # through SecureNAT's NAT.
@@ -17,26 +17,22 @@
 # columns say which.
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
-PEERS=${SLUICE_PEERS:-$(cd "$REPO/.." && pwd)/shared/peers}
-CACHE=${VMLAB_CACHE:-/tmp/sluice-peers}
 ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-5}
 
 if [ -z "${IN_NS:-}" ]; then
 	need_pkgs iperf3 procps
 	check_sluice
-	[ -x "$PEERS/softether-server.sh" ] || die "no $PEERS/softether-server.sh"
-	mkdir -p "$CACHE"
-	"$PEERS/softether-server.sh" prepare "$CACHE" >&2
+	need_peers softether
 	IN_NS=1 exec unshare --net "$0" "$@"
 fi
 bench_init sstp 900
 ip link set lo up
 ip addr add 10.77.0.1/32 dev lo
 SE="$T/se"
-"$PEERS/softether-server.sh" start "$SE" bench 'bench-pw' "$CACHE" 2>"$T/softether.log" ||
+"$PEERS" softether start "$SE" bench 'bench-pw' >"$T/softether.log" 2>&1 ||
 	die "SoftEther did not start: $(cat "$T/softether.log")"
-trap '"$PEERS/softether-server.sh" stop "$SE" 2>/dev/null; on_exit' EXIT
+trap '"$PEERS" softether stop "$SE" 2>/dev/null; on_exit' EXIT
 start iperf iperf3 -s -B 10.77.0.1 -p 5201
 FWD=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 start sluice "$SLUICE" -q -L "tcp://127.0.0.1:$FWD/10.77.0.1:5201" \
@@ -53,7 +49,7 @@ cpu_of() { # pids... -> CPU seconds (utime + stime)
 	done
 	echo "$t"
 }
-se_pids() { pgrep -g "$(cat "$SE/vpnserver.pgid")" | xargs; }
+se_pids() { pgrep -g "$(cat "$SE/pgid")" | xargs; }
 
 # run PATH DIR: one iperf3 run; prints "gbit bytes sluice_ticks softether_ticks"
 run() {

@@ -102,8 +102,8 @@ sluice_pair() {
 declare -A SPORT # path -> its tunnel server's port
 
 # v2ray_pair PATH SECURITY [TTFB]: VLESS over WebSocket (path /ws), security
-# none or tls, as run-all.sh in shared/bench-peers configures it: a
-# dokodemo-door inbound per forward on the client, freedom out of the server.
+# none or tls: a dokodemo-door inbound per forward on the client, freedom
+# out of the server.
 v2ray_pair() {
 	local path=$1 sec=$2 ttfb=${3:-} srv tls_s="" tls_c="" ins
 	[ -n "${SPORT[$path]:-}" ] || {

@@ -1,11 +1,11 @@
 #!/bin/sh
-# Guest half of bench/sctp-kernel.sh (run by ../shared/peers/run-vm.sh, in a
+# Guest half of bench/sctp-kernel.sh (run by `tests/peers/peers vm`, in a
 # VM whose kernel has SCTP; /mnt holds sluice and its libraries).  Busybox
 # wget fetches one file from busybox httpd, all on the guest's loopback,
 # along each path in turn, ROUNDS times; every fetch prints
 #   BENCH <path> <round> <seconds> <bytes>
 # (seconds from /proc/uptime: 10 ms steps, so the file is large).
-. /etc/vmlab/lib.sh
+. /etc/peers/lib.sh
 S="/mnt/lib/ld-linux-x86-64.so.2 --library-path /mnt/lib /mnt/sluice"
 MB=${MB:-32}
 ROUNDS=${ROUNDS:-3}

@@ -17,6 +17,7 @@
 #   need_py websockets                  the same for /usr/bin/python3's modules
 #   need_tun                            skip unless /dev/net/tun opens
 #   in_netns --net --mount              re-run this test in new namespaces
+#   need_peers image softether slirp    the peers lab (tests/peers): $PEERS
 #   skip "WHY"                          anything else
 set -u
 
@@ -71,6 +72,22 @@ need_py() {
 need_tun() {
 	need_root "/dev/net/tun"
 	(exec 3<>/dev/net/tun) 2>/dev/null || skip "/dev/net/tun cannot be opened here"
+}
+
+# need_peers image|softether|slirp...: what the test needs of the peers lab
+# (tests/peers/README.md), built now or taken from its cache; then run the
+# lab as "$PEERS" ppp|sstpc|vm|softether|slirp ...  Call it before in_netns:
+# a first build downloads Debian packages.
+PEERS=$SRCDIR/tests/peers/peers
+need_peers() {
+	local out rc=0
+	out=$("$PEERS" prepare "$@" 2>&1) || rc=$?
+	[ "$rc" = 77 ] && skip "$(sed -n 's/^skipped: //p' <<<"$out")"
+	if [ "$rc" != 0 ]; then
+		echo "$out"
+		echo "FAIL: the peers lab could not prepare: $*"
+		exit 1
+	fi
 }
 
 # in_netns UNSHARE-OPTIONS...: run this test again, from the top, in new

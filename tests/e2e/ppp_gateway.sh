@@ -1,20 +1,15 @@
 #!/bin/bash
-# The PPP gateway against a real peer: Linux pppd in a QEMU VM
-# (../shared/peers) dials sluice over the VM's serial port (a UNIX socket),
+# The PPP gateway against a real peer: Linux pppd in the peers lab's QEMU
+# guest (tests/peers) dials sluice over the VM's serial port (a UNIX socket),
 # authenticates with PAP, CHAP and MS-CHAPv2, fetches a page from a server on
 # the host's loopback through 10.0.2.2, resolves a name through the
 # gateway's DNS alias, and in restricted mode reaches only the listed
 # services.  Runs in its own network and mount namespace: the only network
 # is loopback, and /etc/resolv.conf points at a DNS server of the test's.
 set -u
-PEERS=${SLUICE_PEERS:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/peers}
-CACHE=${VMLAB_CACHE:-/tmp/sluice-peers}
-if [ -z "${IN_NS:-}" ]; then
-	[ -x "$PEERS/run-ppp-client.sh" ] || { echo "no peers harness at $PEERS"; exit 1; }
-	"$PEERS/build-image.sh" "$CACHE" >/dev/null || { echo "VM image build failed"; exit 1; }
-	IN_NS=1 exec unshare --net --mount "$0" "$@"
-fi
 . "$(dirname "$0")/lib.sh"
+need_peers image
+in_netns --net --mount
 ip link set lo up
 TOOLS="python3 $SRCDIR/tests/e2e/tools.py"
 
@@ -37,11 +32,11 @@ wait_port 8081
 printf 'alice:wonderland\nbob:builder\n' >"$T/users"
 chmod 600 "$T/users"
 
-# vm NAME SOCK [run-ppp-client options]: boot the VM against SOCK
+# vm NAME SOCK [peers ppp options]: boot the guest against SOCK
 vm() {
 	local name=$1 sock=$2
 	shift 2
-	"$PEERS/run-ppp-client.sh" --cache "$CACHE" --timeout 120 "$@" "$sock" >"$T/vm-$name.log" 2>&1
+	"$PEERS" ppp --timeout 120 "$@" "$sock" >"$T/vm-$name.log" 2>&1
 }
 
 # dns check and fetch by name inside the guest

@@ -28,15 +28,10 @@
 # peers are closed 30 s after they connect).  GUARD_KEEP=DIR keeps a copy
 # of the temp dir (every process's log) there.
 set -u
-PEERS=${SLUICE_PEERS:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/peers}
-CACHE=${VMLAB_CACHE:-/tmp/sluice-peers}
-if [ -z "${IN_NS:-}" ]; then
-	[ -x "$PEERS/run-ppp-client.sh" ] || { echo "no peers harness at $PEERS"; exit 1; }
-	"$PEERS/build-image.sh" "$CACHE" >/dev/null || { echo "VM image build failed"; exit 1; }
-	command -v socat >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq socat >/dev/null
-	IN_NS=1 exec unshare --net "$0" "$@"
-fi
 . "$(dirname "$0")/lib.sh"
+need_cmd socat curl
+need_peers image
+in_netns --net
 ip link set lo up
 T0=$(date +%s)
 # the PPP helpers of tools.py (hostile, probe)
@@ -95,7 +90,7 @@ session_gone() {
 	done
 	return 1
 }
-# vm_dial NAME BRIDGE [run-ppp-client options]: boot the VM with its ttyS1
+# vm_dial NAME BRIDGE [peers ppp options]: boot the guest with its ttyS1
 # on a socket QEMU listens on; once pppd has put the tty in raw mode
 # ("Connect:" on the console), socat joins that socket to BRIDGE (a socat
 # address: the gateway's TCP port, or a pty).  Until then the guest's ttyS1
@@ -105,8 +100,7 @@ session_gone() {
 vm_dial() {
 	local name=$1 bridge=$2 run="$T/vmrun-$1" qs="$T/vm-$1.sock" vpid
 	shift 2
-	env VMLAB_RUN="$run" "$PEERS/run-ppp-client.sh" --cache "$CACHE" --timeout 60 "$@" \
-		"listen:$qs" >"$T/vm-$name.log" 2>&1 &
+	"$PEERS" ppp --run "$run" --timeout 60 "$@" "listen:$qs" >"$T/vm-$name.log" 2>&1 &
 	vpid=$!
 	for _ in $(seq 600); do
 		grep -aq "pppd: Connect:" "$run/console.log" 2>/dev/null && break

@@ -6,18 +6,11 @@
 # loopback (10.0.2.2); 100 MiB with sha256.  Runs in its own network
 # namespace (loopback only).
 set -u
-PEERS=${SLUICE_PEERS:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/peers}
-CACHE=${VMLAB_CACHE:-/tmp/sluice-peers}
-if [ -z "${IN_NS:-}" ]; then
-	command -v slirp >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slirp >/dev/null
-	mkdir -p "$CACHE"
-	# Debian's slirp exits at once on 64-bit without this preload (../shared/peers/README.md)
-	if [ ! -s "$CACHE/slirp-select-fix.so" ]; then
-		gcc -O2 -shared -fPIC -o "$CACHE/slirp-select-fix.so" "$PEERS/slirp-select-fix.c" -ldl || exit 1
-	fi
-	IN_NS=1 exec unshare --net "$0" "$@"
-fi
 . "$(dirname "$0")/lib.sh"
+need_cmd socat curl
+# `peers slirp` is Debian's slirp with the shim it needs on 64-bit hosts
+need_peers slirp
+in_netns --net
 ip link set lo up
 BIG=${SLUICE_E2E_PPP_BIG:-100M}
 # Debian's slirp 1.0.17 moves about 12 KB/s whatever its baudrate setting,
@@ -49,7 +42,7 @@ fetch_through() {
 # 1. the original slirp as the PPP server
 SOCK="$T/slirp.sock"
 start slirp socat UNIX-LISTEN:"$SOCK" \
-	EXEC:"env HOME=$T/home LD_PRELOAD=$CACHE/slirp-select-fix.so slirp ppp",pty,setsid,ctty,raw,echo=0
+	EXEC:"env HOME=$T/home $PEERS slirp ppp",pty,setsid,ctty,raw,echo=0
 for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
 f1=$(free_port)
 start hop-slirp "$SLUICE" -v -L "tcp://127.0.0.1:$f1/10.0.2.2:8080" -F "ppp+unix://$SOCK"
@@ -64,7 +57,7 @@ printf '#!/bin/sh\nexec "%s" -v -L tcp://127.0.0.1:%s/10.0.2.2:8080 -F ppp+stdio
 	"$SLUICE" "$fs" >"$T/hop-stdio.sh"
 chmod +x "$T/hop-stdio.sh"
 start hop-stdio socat EXEC:"$T/hop-stdio.sh" \
-	EXEC:"env HOME=$T/home LD_PRELOAD=$CACHE/slirp-select-fix.so slirp ppp",pty,setsid,ctty,raw,echo=0
+	EXEC:"env HOME=$T/home $PEERS slirp ppp",pty,setsid,ctty,raw,echo=0
 wait_port "$fs"
 fetch_through "sluice (stdio) -> slirp" "$fs" "$SLIRP_BIG"
 check "the stdio session came up with slirp's addresses" grep -q "session up: address 10.0.2.15" "$T/hop-stdio.log"

@@ -4,20 +4,17 @@
 #      whole of sctp.sh runs over it, in a network namespace of its own, so
 #      no other raw SCTP socket shares its packets; then the errors a user
 #      gets for a stack that cannot run here.
-#   b. a VM whose kernel has SCTP (../shared/peers/run-vm.sh): sluice from
-#      this build, with its libraries over 9p, on the kernel's SCTP sockets
+#   b. the peers lab's guest, whose kernel has SCTP (tests/peers): sluice from
+#      this build, with its libraries over 9p (peers vm --sluice), on the
+#      kernel's SCTP sockets
 #      (guest/sctp_kernel.sh): a page, a transfer with sha256, concurrent
 #      streams on one association, the kernel's own view of the association,
 #      a wrong key, a server restart, SIGTERM.
 set -u
-PEERS=${SLUICE_PEERS:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/peers}
-CACHE=${VMLAB_CACHE:-/tmp/sluice-peers}
-if [ -z "${IN_NS:-}" ]; then
-	[ -x "$PEERS/run-vm.sh" ] || { echo "no peers harness at $PEERS"; exit 1; }
-	"$PEERS/build-image.sh" "$CACHE" >/dev/null || { echo "VM image build failed"; exit 1; }
-	IN_NS=1 exec unshare --net "$0" "$@"
-fi
 . "$(dirname "$0")/lib.sh"
+need_cmd curl setpriv
+need_peers image
+in_netns --net
 ip link set lo up
 
 # ---- a. this host ----
@@ -61,21 +58,15 @@ fi
 
 # ---- b. kernel SCTP in the VM ----
 echo "--- b. kernel SCTP in the VM"
-mkdir -p "$T/share/lib"
-cp "$SLUICE" "$T/share/sluice"
-for l in $(ldd "$SLUICE" | awk '/=>/ { print $3 } /ld-linux/ { print $1 }'); do
-	cp -L "$l" "$T/share/lib/"
-done
 envs=()
 for v in ASAN_OPTIONS UBSAN_OPTIONS; do
 	[ -n "${!v:-}" ] && envs+=(--env "$v=${!v}")
 done
-VMLAB_KEEP=1 VMLAB_RUN="$T/vmrun" VMLAB_MEM=512 "$PEERS/run-vm.sh" --cache "$CACHE" \
-	--timeout 300 --share "$T/share" --env BIG_MB="${SCTP_VM_MB:-8}" "${envs[@]}" \
+"$PEERS" vm --run "$T/vmrun" --mem 512 --timeout 300 --sluice "$SLUICE" --env BIG_MB="${SCTP_VM_MB:-8}" "${envs[@]}" \
 	"$SRCDIR/tests/e2e/guest/sctp_kernel.sh" >"$T/vm.log" 2>&1
 vm_rc=$?
 console=$(tr -d '\r' <"$T/vmrun/console.log" 2>/dev/null)
-grep -a "^VMLAB-LOG\|^assocs\|^remaddr" <<<"$console" | sed 's/^/    vm: /'
+grep -a "^PEERS-LOG\|^assocs\|^remaddr" <<<"$console" | sed 's/^/    vm: /'
 while IFS= read -r line; do
 	case "$line" in
 	"CHECK PASS: "*) pass "b: ${line#CHECK PASS: }" ;;

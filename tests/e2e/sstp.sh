@@ -1,7 +1,7 @@
 #!/bin/bash
 # The SSTP client against a real SSTP server: SoftEther VPN Server (Debian's
-# softether-vpnserver, started by ../shared/peers/softether-server.sh) with
-# SecureNAT, in a private network namespace.  The web server listens on
+# softether-vpnserver, as the peers lab runs it: tests/peers/softether.sh)
+# with SecureNAT, in a private network namespace.  The web server listens on
 # 10.77.0.1, an address that exists only on this namespace's loopback, so it
 # is reachable only through SoftEther's NAT, i.e. through the tunnel.
 #
@@ -12,14 +12,10 @@
 # chain through an HTTP proxy; the server killed and restarted (sluice
 # redials and serves again); a clean disconnect on SIGTERM.
 set -u
-PEERS=${SLUICE_PEERS:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/peers}
-CACHE=${VMLAB_CACHE:-/tmp/sluice-peers}
-if [ -z "${IN_NS:-}" ]; then
-	mkdir -p "$CACHE"
-	"$PEERS/softether-server.sh" prepare "$CACHE" || exit 1
-	IN_NS=1 exec unshare --net --mount "$0" "$@"
-fi
 . "$(dirname "$0")/lib.sh"
+need_cmd curl openssl tinyproxy
+need_peers softether
+in_netns --net --mount
 ip link set lo up
 ip addr add 10.77.0.1/32 dev lo
 # SecureNAT's DNS proxy asks the system's resolver: in here, that is a
@@ -33,8 +29,8 @@ U=vpnuser
 PW='S3cret-pw!'
 SE="$T/se"
 
-se_start() { "$PEERS/softether-server.sh" start "$SE" "$U" "$PW" "$CACHE" 2>>"$T/softether.log"; }
-se_stop() { "$PEERS/softether-server.sh" stop "$SE" 2>>"$T/softether.log"; }
+se_start() { "$PEERS" softether start "$SE" "$U" "$PW" >>"$T/softether.log" 2>&1; }
+se_stop() { "$PEERS" softether stop "$SE" >>"$T/softether.log" 2>&1; }
 trap 'se_stop; cleanup' EXIT
 
 mkdir -p "$T/www"

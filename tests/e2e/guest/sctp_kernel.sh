@@ -1,10 +1,10 @@
 #!/bin/sh
-# Guest half of tests/e2e/sctp_native.sh, run by ../shared/peers/run-vm.sh
-# in a VM whose kernel has SCTP.  /mnt holds sluice and the libraries it
+# Guest half of tests/e2e/sctp_native.sh, run by `tests/peers/peers vm` in
+# the peers guest, whose kernel has SCTP.  /mnt holds sluice and the libraries it
 # links (run through their dynamic loader, as the guest has none of them).
 # Every check prints "CHECK PASS: ..." or "CHECK FAIL: ..." on the console;
 # the host counts them.  Busybox sh.
-. /etc/vmlab/lib.sh
+. /etc/peers/lib.sh
 S="/mnt/lib/ld-linux-x86-64.so.2 --library-path /mnt/lib /mnt/sluice"
 BIG_MB=${BIG_MB:-8}
 NFAIL=0
