@@ -6,6 +6,7 @@
 # must stay flat), and TLS name checks that a foreign sni= must
 # not turn off (unit tests in test_tls cover no SNI at all).
 . "$(dirname "$0")/lib.sh"
+need_cmd openssl
 WSPEER="/usr/bin/python3 $SRCDIR/tests/e2e/wspeer.py"
 
 KEY=$("$SLUICE" keygen)
