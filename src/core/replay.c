@@ -154,6 +154,7 @@ struct replay_store {
 	void *b;
 	uint64_t skew_ms; /* the widest window of the store's listeners */
 	uint64_t start_ms, floor, mark;
+	int round_trip;
 	char *state; /* NULL: no high-water mark on disk */
 	int fd;
 };
@@ -201,10 +202,7 @@ static int state_open(replay_store_t *s, const char *path, char *err, size_t err
 		log_info(0, "replay state %s: tokens stamped before %" PRIu64 " may have been used",
 		         path, s->mark);
 	} else {
-		log_info(0,
-		         "replay state %s: new, so the first %" PRIu64 " s after start count "
-		         "as possibly seen",
-		         path, s->skew_ms / 1000);
+		log_info(0, "replay state %s: new", path);
 	}
 	return 0;
 }
@@ -228,7 +226,7 @@ int replay_store_get(const char *kind, const uint8_t id[32], const replay_conf_t
 		}
 		if (c->skew_ms > s->skew_ms) {
 			s->skew_ms = c->skew_ms;
-			if (!s->mark && s->start_ms + s->skew_ms > s->floor)
+			if (s->round_trip && !s->mark && s->start_ms + s->skew_ms > s->floor)
 				s->floor = s->start_ms + s->skew_ms;
 		}
 		s->refs++;
@@ -244,7 +242,8 @@ int replay_store_get(const char *kind, const uint8_t id[32], const replay_conf_t
 	s->fd = -1;
 	s->skew_ms = c->skew_ms;
 	s->start_ms = wall_ms();
-	s->floor = s->start_ms + s->skew_ms;
+	s->round_trip = c->round_trip;
+	s->floor = s->start_ms + (s->round_trip ? s->skew_ms : 0);
 	if (c->state && (r = state_open(s, c->state, err, errlen)) < 0) {
 		free(s);
 		return r;

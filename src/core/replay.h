@@ -24,7 +24,9 @@
  *                   NEW     fresh, unseen, and after the floor
  *                 The floor covers restarts, whose cache is gone.  Without
  *                 a state file it is start + skew: a token the previous
- *                 process accepted had ts <= its last acceptance + skew.
+ *                 process accepted had ts <= its last acceptance + skew
+ *                 (only the start, for a protocol without a round trip to
+ *                 fall back on: see replay_conf_t).
  *                 With `replay-state=FILE` it is a high-water mark written
  *                 before each acceptance that raises it (every accepted ts
  *                 is below it), read back at start, so only tokens stamped
@@ -80,6 +82,12 @@ typedef struct replay_conf {
 	size_t capacity;   /* nonces remembered (the first listener's wins) */
 	uint64_t skew_ms;  /* this listener's clock window */
 	const char *state; /* replay-state=FILE for the high-water mark, or NULL */
+	/* 1: the protocol can take an UNSURE open one round trip later (ws),
+	 * so without a mark the floor is start + skew.  0: it can only refuse
+	 * (wstan), so the floor is the start: refusing every open for `skew`
+	 * after each start would cost more than the rest it closes (a token
+	 * stamped ahead of the clock, replayed across a restart). */
+	int round_trip;
 } replay_conf_t;
 
 /* The store of the key identified by (kind, id), e.g. ("ws", K_auth):

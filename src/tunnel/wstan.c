@@ -1013,8 +1013,8 @@ typedef struct wsrv {
 	tls_ctx_t *tls;
 	int enc; /* AES-CTR; 0 in TLS mode */
 	char *path, cookie[32];
-	uint64_t skew_ms, open_timeout_ms, start_ms;
-	replay_t *replay;
+	uint64_t skew_ms, open_timeout_ms;
+	replay_store_t *replay; /* shared by every wstan listener with this key */
 	decoy_t *decoy;
 	ws_opts_t wo;
 	uint64_t tunnels, active, reqs, udp_assocs, udp_refused, rejected[REJ_N];
@@ -1307,6 +1307,7 @@ static void srv_udp(sconn_t *w, const wstan_msg_t *m)
 		sbufq_push(&ep->pending, sbuf_from(m->data, m->dlen));
 }
 
+/* A REQ on a tunnel already up (AES-CTR mode): its timestamp in the window. */
 static int srv_fresh(wsrv_t *s, double ts, char *why, size_t len)
 {
 	double now = wall_s(), age = now - ts;
@@ -1316,14 +1317,41 @@ static int srv_fresh(wsrv_t *s, double ts, char *why, size_t len)
 		         isfinite(age) && fabs(age) < 1e9 ? age : 0.0);
 		return -1;
 	}
-	/* a restarted server lost its nonce cache: during the first window
-	 * it refuses requests from before its start */
-	if ((uint64_t)(now * 1000.0) < s->start_ms + s->skew_ms &&
-	    ts * 1000.0 + 1000.0 < (double)s->start_ms) {
-		snprintf(why, len, "request from before this server started");
+	return 0;
+}
+
+/* The request in a URI, judged in every mode: with TLS the URI is still a
+ * credential anyone who reads a front end's access log has.  Its replay
+ * identity is a keyed hash of the whole request as sent (the client's
+ * nonce alone would not do in TLS mode, where nothing depends on it). */
+static int srv_admit(sconn_t *w, const uint8_t *raw, size_t n, double ts)
+{
+	wsrv_t *s = w->srv;
+	uint8_t h[32];
+	uint64_t ts_ms;
+	int r;
+
+	if (!isfinite(ts) || ts < 0 || ts > 1e12) {
+		srv_reject(w, REJ_SKEW, "request timestamp outside the window");
 		return -1;
 	}
-	return 0;
+	ts_ms = (uint64_t)(ts * 1000.0);
+	hmac_sha256(s->key.k, s->key.len, raw, n, h);
+	r = replay_store_check(s->replay, h, ts_ms, (uint64_t)(wall_s() * 1000.0), s->skew_ms);
+	switch (r) {
+	case REPLAY_NEW:
+		return 0;
+	case REPLAY_STALE:
+		srv_reject(w, REJ_SKEW, "request timestamp outside the window");
+		return -1;
+	case REPLAY_UNSURE:
+		srv_reject(w, REJ_SKEW, "request from before this server started");
+		return -1;
+	default:
+		srv_reject(w, r == REPLAY_SEEN ? REJ_REPLAY : REJ_FULL,
+		           r == REPLAY_SEEN ? "replayed request" : "replay cache full");
+		return -1;
+	}
 }
 
 static void srv_on_msg(tun_t *t, wstan_msg_t *m)
@@ -1467,12 +1495,11 @@ static void srv_on_request(ws_head_t *h, sbuf_t *rest)
 	wsrv_t *s = w->srv;
 	const http_str_t *key = ws_upgrade_key(&w->req);
 	const http_str_t *ck = http_req_header(&w->req, "Cookie");
-	char wskey[WS_KEY_LEN + 1], why[100];
+	char wskey[WS_KEY_LEN + 1];
 	uint8_t cn[WSTAN_NONCE], *raw = NULL;
 	wstan_ctr_t rx = {0};
 	wstan_msg_t *m = NULL;
 	int n, r, compat = 0;
-	uint64_t now_ms;
 
 	if (!key || key->len != WS_KEY_LEN ||
 	    b64_decode(key->p, key->len, cn, sizeof(cn)) != WSTAN_NONCE) {
@@ -1503,19 +1530,8 @@ static void srv_on_request(ws_head_t *h, sbuf_t *rest)
 		                         : "malformed request");
 		goto out;
 	}
-	if (s->enc) { /* TLS: wstan checks neither, and neither do we */
-		now_ms = (uint64_t)(wall_s() * 1000.0);
-		if (srv_fresh(s, m->ts, why, sizeof(why)) < 0) {
-			srv_reject(w, REJ_SKEW, why);
-			goto out;
-		}
-		r = replay_check_add(s->replay, cn, now_ms, now_ms + 2 * s->skew_ms);
-		if (r != REPLAY_NEW) {
-			srv_reject(w, r == REPLAY_SEEN ? REJ_REPLAY : REJ_FULL,
-			           r == REPLAY_SEEN ? "replayed request" : "replay cache full");
-			goto out;
-		}
-	}
+	if (srv_admit(w, raw, (size_t)n, m->ts) < 0)
+		goto out;
 	srv_upgrade(w, wskey, compat, cn, &rx, m, rest);
 	rest = NULL;
 out:
@@ -1576,14 +1592,17 @@ static void srv_metrics(mbuf_t *b, void *ud)
 		mbuf_printf(b, "sluice_wstan_rejected_total{listener=\"%s\",reason=\"%s\"} %llu\n",
 		            n, rej_names[i], (unsigned long long)s->rejected[i]);
 	mbuf_printf(b, "sluice_wstan_replay_cache_entries{listener=\"%s\"} %zu\n", n,
-	            replay_size(s->replay));
+	            replay_store_size(s->replay));
 }
 
 static int srv_init(listener_t *l, char *err, size_t errlen)
 {
 	wsrv_t *s = calloc(1, sizeof(*s));
 	url_t *u = l->url;
-	const char *key = NULL, *cert = NULL, *certkey = NULL, *decoy = NULL, *cookie = NULL;
+	const char *key = NULL, *cert = NULL, *certkey = NULL, *decoy = NULL, *cookie = NULL,
+	           *state = NULL;
+	replay_conf_t conf;
+	uint8_t id[32];
 	uint64_t cache = 65536, ping = 30000, dead = 90000, maxmsg = 1 << 20;
 	int tls = 0, r;
 
@@ -1593,7 +1612,6 @@ static int srv_init(listener_t *l, char *err, size_t errlen)
 	s->l = l;
 	s->skew_ms = 60000;
 	s->open_timeout_ms = 600000;
-	s->start_ms = (uint64_t)(wall_s() * 1000.0);
 	if (url_opt_str(u, "key", &key) <= 0 || wstan_key_init(&s->key, key) < 0) {
 		snprintf(err, errlen, "option 'key' is required (wstan's key, or a password)");
 		return -EINVAL;
@@ -1614,7 +1632,11 @@ static int srv_init(listener_t *l, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	snprintf(s->cookie, sizeof(s->cookie), "%s", cookie ? cookie : s->key.cookie);
-	s->replay = replay_new(cache);
+	url_opt_str(u, "replay-state", &state);
+	conf = (replay_conf_t){.capacity = cache, .skew_ms = s->skew_ms, .state = state};
+	hmac_sha256(s->key.k, s->key.len, (const uint8_t *)"wstan replay store", 18, id);
+	if ((r = replay_store_get("wstan", id, &conf, &s->replay, err, errlen)) < 0)
+		return r;
 	url_opt_str(u, "decoy", &decoy);
 	if ((r = decoy_new(decoy, &s->decoy, err, errlen)) < 0)
 		return r;
@@ -1647,7 +1669,7 @@ static void srv_free(listener_t *l)
 	if (!s)
 		return;
 	tls_ctx_free(s->tls);
-	replay_free(s->replay);
+	replay_store_put(s->replay);
 	decoy_free(s->decoy);
 	free(s->path);
 	OPENSSL_cleanse(&s->key, sizeof(s->key));

@@ -402,7 +402,8 @@ static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 		}
 	}
 	url_opt_str(u, "replay-state", &state);
-	conf = (replay_conf_t){.capacity = cache, .skew_ms = s->skew_ms, .state = state};
+	conf = (replay_conf_t){
+	    .capacity = cache, .skew_ms = s->skew_ms, .state = state, .round_trip = 1};
 	if ((r = replay_store_get("ws", s->keys.auth, &conf, &s->replay, err, errlen)) < 0)
 		return r;
 	if (url_opt_str(u, "host", &host) > 0) {

@@ -164,7 +164,7 @@ static void test_replay(void **st)
 static void test_replay_store(void **st)
 {
 	uint8_t id[32] = {1}, id2[32] = {2}, n[16] = {3};
-	replay_conf_t c = {.capacity = 64, .skew_ms = 1000};
+	replay_conf_t c = {.capacity = 64, .skew_ms = 1000, .round_trip = 1};
 	replay_store_t *a, *b, *other;
 	char err[200], path[] = "/tmp/sluice-replay-XXXXXX";
 	uint64_t now = (uint64_t)time(NULL) * 1000, floor, t1;
