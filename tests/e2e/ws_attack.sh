@@ -17,7 +17,10 @@ http_server "$web" "$T/www"
 
 ws=$(free_port)
 wm=$(free_port)
-start server "$SLUICE" -L "ws://127.0.0.1:$ws/tun?key=$KEY&decoy=$T/www" --metrics "127.0.0.1:$wm"
+# under ASan, freed memory waits in a quarantine that would show as RSS:
+# this server gives it back at once, so RSS measures what is kept
+start server env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0" \
+	"$SLUICE" -L "ws://127.0.0.1:$ws/tun?key=$KEY&decoy=$T/www" --metrics "127.0.0.1:$wm"
 wait_port "$ws"
 
 # --- a request head of 1024 bytes whose target has no '?' or '#'
