@@ -127,11 +127,11 @@ int decoy_target_path(const char *target, size_t len, char *rel, size_t cap)
 	return 0;
 }
 
-void decoy_send(const decoy_t *d, conn_t *c, const http_req_t *req)
+size_t decoy_reply(const decoy_t *d, const http_req_t *req, char **out)
 {
 	const char *body = d->page ? d->page : default_page, *ctype = "text/html";
-	size_t blen = d->page ? d->page_len : sizeof(default_page) - 1, flen;
-	char *file = NULL, head[256];
+	size_t blen = d->page ? d->page_len : sizeof(default_page) - 1, flen, hl;
+	char *file = NULL, head[256], *r;
 	int status = 200;
 
 	if (d->dir && req->target.len && req->target.p[0] == '/') {
@@ -157,10 +157,26 @@ void decoy_send(const decoy_t *d, conn_t *c, const http_req_t *req)
 	         "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 	         "Connection: close\r\n\r\n",
 	         status, status == 200 ? "OK" : "Not Found", ctype, blen);
-	stream_write_str(c->client, head);
-	if (req->method != HTTP_HEAD)
-		stream_write_copy(c->client, body, blen);
+	if (req->method == HTTP_HEAD)
+		blen = 0;
+	hl = strlen(head);
+	r = malloc(hl + blen + 1);
+	if (!r)
+		abort();
+	memcpy(r, head, hl);
+	memcpy(r + hl, body, blen);
 	free(file);
+	*out = r;
+	return hl + blen;
+}
+
+void decoy_send(const decoy_t *d, conn_t *c, const http_req_t *req)
+{
+	char *r;
+	size_t n = decoy_reply(d, req, &r);
+
+	stream_write(c->client, sbuf_from(r, n));
+	free(r);
 	conn_linger(c, "decoy");
 }
 

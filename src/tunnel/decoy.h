@@ -30,6 +30,9 @@ void decoy_free(decoy_t *d);
  * Pure, for the fuzz target. */
 int decoy_target_path(const char *target, size_t len, char *rel, size_t cap);
 
+/* The whole answer a web server would give req (head and body) into a
+ * malloc'd *out; returns its length. */
+size_t decoy_reply(const decoy_t *d, const http_req_t *req, char **out);
 /* Answer the request like a web server, then let the conn linger out. */
 void decoy_send(const decoy_t *d, conn_t *c, const http_req_t *req);
 /* Answer bytes that are not an HTTP request: 400, then linger out. */

@@ -413,6 +413,18 @@ void ws_head_read(ws_head_t *h, tls_ctx_t *tls)
 	head_start(h);
 }
 
+void ws_head_decoy_auth(ws_head_t *h, const decoy_t *d, uint64_t *count, const char *what,
+                        const char *why)
+{
+	char *r;
+	size_t n = decoy_reply(d, h->req, &r);
+
+	(*count)++;
+	log_info(h->c->id, "%s: %s: decoy page", h->c->peer_str, why);
+	conn_auth_refuse(h->c, what, r, n, why);
+	free(r);
+}
+
 void ws_head_decoy(ws_head_t *h, const decoy_t *d, uint64_t *count, const char *why)
 {
 	(*count)++;

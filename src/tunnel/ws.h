@@ -90,6 +90,12 @@ struct ws_head {
 void ws_head_read(ws_head_t *h, tls_ctx_t *tls);
 /* Not a tunnel request (why, for the log): count it, answer with the decoy. */
 void ws_head_decoy(ws_head_t *h, const decoy_t *d, uint64_t *count, const char *why);
+/* The same for a wrong key: it counts against the client's address in the
+ * brute-force guard (core/authguard.h), which may hold the decoy for a
+ * while or, once the address is banned, send nothing (conn_auth_refuse;
+ * what names the protocol, why must be a static string). */
+void ws_head_decoy_auth(ws_head_t *h, const decoy_t *d, uint64_t *count, const char *what,
+                        const char *why);
 
 /* ---- a hop's side: the dial, [TLS], the request, the 101 ---- */
 

@@ -1501,6 +1501,10 @@ static void srv_on_request(ws_head_t *h, sbuf_t *rest)
 	wstan_msg_t *m = NULL;
 	int n, r, compat = 0;
 
+	if (conn_auth_banned(c)) { /* too many wrong keys from there: no answer */
+		conn_close(c, "banned");
+		goto out;
+	}
 	if (!key || key->len != WS_KEY_LEN ||
 	    b64_decode(key->p, key->len, cn, sizeof(cn)) != WSTAN_NONCE) {
 		srv_reject(w, REJ_PROBE, "not a tunnel request");
@@ -1524,14 +1528,17 @@ static void srv_on_request(ws_head_t *h, sbuf_t *rest)
 		goto out;
 	}
 	r = wstan_msg_open(&rx, &s->key, raw, (size_t)n, 1, m);
-	if (r < 0) {
-		srv_reject(w, r == -EBADMSG ? REJ_AUTH : REJ_MALFORMED,
-		           r == -EBADMSG ? "request not authentic (wrong key?)"
-		                         : "malformed request");
+	if (r == -EBADMSG) {
+		ws_head_decoy_auth(&w->hs, s->decoy, &s->rejected[REJ_AUTH], "wstan",
+		                   "request not authentic (wrong key?)");
+		goto out;
+	} else if (r < 0) {
+		srv_reject(w, REJ_MALFORMED, "malformed request");
 		goto out;
 	}
 	if (srv_admit(w, raw, (size_t)n, m->ts) < 0)
 		goto out;
+	conn_auth_ok(c);
 	srv_upgrade(w, wskey, compat, cn, &rx, m, rest);
 	rest = NULL;
 out:

@@ -279,6 +279,11 @@ static void on_request(ws_head_t *h, sbuf_t *rest)
 		conn_close(c, "client not allowed");
 		return;
 	}
+	if (conn_auth_banned(c)) { /* too many wrong keys from there: no answer */
+		sbuf_free(rest);
+		conn_close(c, "banned");
+		return;
+	}
 	if (!ws_upgrade_key(&w->req) || !ck || w->req.target.len < plen ||
 	    memcmp(w->req.target.p, s->path, plen) ||
 	    (w->req.target.len > plen && w->req.target.p[plen] != '?' &&
@@ -298,11 +303,11 @@ static void on_request(ws_head_t *h, sbuf_t *rest)
 		abort();
 	token_bind(w, &bind);
 	r = wstun_token_parse(&s->keys, &bind, raw, (size_t)n, tok);
-	if (r < 0) {
-		send_decoy(w, r == -EBADMSG ? REJ_AUTH : REJ_MALFORMED,
-		           r == -EBADMSG
-		               ? "token not authentic (wrong key, or another Host or path?)"
-		               : "malformed token (or another protocol version)");
+	if (r == -EBADMSG) {
+		ws_head_decoy_auth(&w->hs, s->decoy, &s->rejected[REJ_AUTH], "ws",
+		                   "token not authentic (wrong key, or another Host or path?)");
+	} else if (r < 0) {
+		send_decoy(w, REJ_MALFORMED, "malformed token (or another protocol version)");
 	} else if (!(tok->flags & WSTUN_F_ENC) && !s->plain_ok) {
 		send_decoy(w, REJ_PLAIN, "enc=none over plain ws:// (see the server's enc=any)");
 	} else {
@@ -315,6 +320,7 @@ static void on_request(ws_head_t *h, sbuf_t *rest)
 		else {
 			if (r == REPLAY_UNSURE)
 				s->unsure++;
+			conn_auth_ok(c);
 			upgrade(w, tok, r == REPLAY_NEW, rest);
 			rest = NULL;
 		}

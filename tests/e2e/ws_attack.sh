@@ -3,7 +3,8 @@
 # each against the real binary: a long request target into the decoy
 # directory (a heap over-read before the fix: an ASan build aborts), an
 # enc=none open on plain ws://, a peer that pings and never reads (memory
-# must stay flat), and TLS name checks that a foreign sni= must
+# must stay flat), wrong keys until the brute-force guard bans the source
+# (another source unaffected), and TLS name checks that a foreign sni= must
 # not turn off (unit tests in test_tls cover no SNI at all).
 . "$(dirname "$0")/lib.sh"
 need_cmd openssl
@@ -57,6 +58,17 @@ echo "    server RSS ${before} kB -> ${after} kB after $sent bytes of pings neve
 check "32 MiB of pings grow the server by less than 12 MiB" test "${after:-99999999}" -lt $((${before:-0} + 12288))
 check "the dropped pongs are counted" bash -c \
 	"curl -fsS http://127.0.0.1:$wm/metrics | grep -Eq '^sluice_ws_pongs_dropped_total [1-9]'"
+
+# --- wrong keys count in the brute-force guard: delayed, then banned,
+# while the right key from 127.0.0.2 keeps working
+gp=$(free_port)
+WRONG=$("$SLUICE" keygen)
+start guarded "$SLUICE" -v --auth-guard "free=1,delay=300ms,max-delay=600ms,max-failures=4,window=1m,ban=1m" \
+	-L "ws://127.0.0.1:$gp/tun?key=$KEY"
+wait_port "$gp"
+check "wrong keys from one source: decoy, held, then no answer; 127.0.0.2 unaffected" \
+	$WSPEER guard "$gp" /tun "$KEY" "$WRONG" 300
+check "one log line for the ban" grep -q "auth-guard: 127.0.0.1 banned for" "$T/guarded.log"
 
 # --- TLS: the name checked is always the server's, whatever SNI is sent
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=test CA" \

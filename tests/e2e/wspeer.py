@@ -15,6 +15,8 @@ written from the spec with Python's standard library and python3-websockets
                                            127.0.0.1:TO_PORT, save all the client sent
   wspeer.py resend HOST PORT FILE          send a recorded stream as it was, print the
                                            status line of the answer
+  wspeer.py guard PORT PATH KEY WRONG DELAY_MS  wrong keys from 127.0.0.1 until banned,
+                                           the right key from 127.0.0.2 throughout
   wspeer.py plain HOST PORT PATH KEY       upgrade asking for enc=none, print the status line
   wspeer.py pingflood HOST PORT PATH KEY MB  upgrade, then send MB MiB of pings and never
                                            read; print the bytes sent
@@ -153,10 +155,12 @@ def replay(host, port, path):
         s.close()
 
 
-def upgrade(host, port, path, key, flags=1, rcvbuf=0):
+def upgrade(host, port, path, key, flags=1, rcvbuf=0, src=None):
     """A raw socket after the upgrade request; returns (socket, status line)."""
     tok, _ = token(key, "%s:%d" % (host, port), path, flags=flags)
     s = socket.socket()
+    if src:
+        s.bind((src, 0))
     if rcvbuf:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     s.settimeout(5)
@@ -172,6 +176,37 @@ def upgrade(host, port, path, key, flags=1, rcvbuf=0):
             break
         resp += d
     return s, resp.split(b"\r\n")[0].decode(errors="replace")
+
+
+def guard(port, path, key, wrong, delay_ms):
+    def attempt(k, src):
+        t0 = time.monotonic()
+        s, status = upgrade("127.0.0.1", port, path, k, src=src)
+        s.close()
+        return status, (time.monotonic() - t0) * 1000
+
+    ok = True
+    banned = False
+    for i in range(8):
+        status, ms = attempt(wrong, "127.0.0.1")
+        print("wrong key %d from 127.0.0.1: %r after %d ms" % (i + 1, status, ms), flush=True)
+        if i == 0 and status != "HTTP/1.1 200 OK":
+            ok = False  # the first failure is free: the decoy at once
+        if i == 1 and (status != "HTTP/1.1 200 OK" or ms < delay_ms * 0.9):
+            ok = False  # then held
+        if status == "":
+            banned = True
+            break
+        good, _ = attempt(key, "127.0.0.2")
+        if good != "HTTP/1.1 101 Switching Protocols":
+            print("the right key from 127.0.0.2 was refused: %r" % good, flush=True)
+            ok = False
+    status, _ = attempt(key, "127.0.0.1")
+    print("right key from the banned 127.0.0.1: %r" % status, flush=True)
+    good, _ = attempt(key, "127.0.0.2")
+    print("right key from 127.0.0.2: %r" % good, flush=True)
+    ok = ok and banned and status == "" and good == "HTTP/1.1 101 Switching Protocols"
+    sys.exit(0 if ok else 1)
 
 
 def pingflood(host, port, path, key, mib):
@@ -264,6 +299,8 @@ def main():
         s, status = upgrade(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], flags=0)
         print(status)
         s.close()
+    elif cmd == "guard":
+        guard(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]))
     elif cmd == "pingflood":
         pingflood(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]))
     elif cmd == "replay":
