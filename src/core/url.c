@@ -234,6 +234,14 @@ static url_opt_t *find(url_t *u, const char *key)
 	return NULL;
 }
 
+int url_opt_given(const url_t *u, const char *key)
+{
+	for (size_t i = 0; i < u->nopts; i++)
+		if (!strcmp(u->opts[i].key, key))
+			return 1;
+	return 0;
+}
+
 int url_opt_str(url_t *u, const char *key, const char **out)
 {
 	url_opt_t *o = find(u, key);

@@ -50,6 +50,9 @@ int url_opt_duration(url_t *u, const char *key, uint64_t *ms, char *err, size_t 
 /* Every value of a key that may repeat (key=a&key=b), in order: calls
  * fn(ud, value) for each; returns how many, or fn's first negative result. */
 int url_opt_each(url_t *u, const char *key, int (*fn)(void *ud, const char *val), void *ud);
+/* 1 if the URL carries the option (whatever its value), else 0; does not
+ * count as reading it. */
+int url_opt_given(const url_t *u, const char *key);
 /* Rejects unknown options, and repeats of options that take one value. */
 int url_check_opts(const url_t *u, char *err, size_t errlen);
 

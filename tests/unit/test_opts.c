@@ -1,0 +1,175 @@
+/* Unit tests: core/opts (option schemas). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/opts.h"
+#include "core/url.h"
+
+typedef struct cfg {
+	const char *name;
+	int flag;
+	uint64_t count, wait_ms;
+	cidr_list_t nets;
+	const char *seen[4];
+	int nseen;
+	const char *extra;
+} cfg_t;
+
+static int one_item(void *obj, const char *val, char *err, size_t errlen)
+{
+	cfg_t *c = obj;
+
+	if (!strcmp(val, "bad")) {
+		snprintf(err, errlen, "option 'item': '%s' is bad", val);
+		return -EINVAL;
+	}
+	if (c->nseen < 4)
+		c->seen[c->nseen++] = val;
+	return 0;
+}
+
+static const opt_t base_opts[] = {
+    OPT_STR(cfg_t, name, "name", "anon", "NAME", "a name"),
+    OPT_BOOL(cfg_t, flag, "flag", "1", "a flag"),
+    OPT_UINT(cfg_t, count, "count", 100, "7", "a count"),
+    OPT_DURATION(cfg_t, wait_ms, "wait", "10s", "a wait"),
+    OPT_CIDRS(cfg_t, nets, "nets", "none", "networks"),
+    OPT_EACH("item", one_item, "X", "items"),
+};
+static const opt_schema_t base = OPT_SCHEMA(NULL, base_opts);
+static const opt_t more_opts[] = {
+    OPT_STR(cfg_t, extra, "extra", NULL, "FILE", "only in the extension"),
+};
+static const opt_schema_t more = OPT_SCHEMA(&base, more_opts);
+
+static url_t *parse(const char *s)
+{
+	url_t *u;
+	char err[URL_ERRLEN];
+
+	assert_int_equal(url_parse(s, &u, err, sizeof(err)), 0);
+	return u;
+}
+
+/* The error opts_parse gives for URL s, which must fail. */
+static void expect_err(const opt_schema_t *sc, const char *s, const char *want)
+{
+	url_t *u = parse(s);
+	cfg_t c = {0};
+	char err[URL_ERRLEN] = "";
+
+	assert_int_equal(opts_parse(sc, u, &c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, want);
+	cidr_list_free(&c.nets);
+	url_free(u);
+}
+
+static void test_defaults(void **st)
+{
+	url_t *u = parse("x://h:1");
+	cfg_t c = {0};
+	char err[URL_ERRLEN];
+
+	assert_int_equal(opts_parse(&more, u, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.name, "anon");
+	assert_int_equal(c.flag, 1);
+	assert_int_equal(c.count, 7);
+	assert_int_equal(c.wait_ms, 10000);
+	assert_int_equal(c.nets.n, 0);
+	assert_null(c.extra);
+	assert_int_equal(url_check_opts(u, err, sizeof(err)), 0);
+	url_free(u);
+}
+
+static void test_values(void **st)
+{
+	url_t *u = parse("x://h:1?name=bob&flag=off&count=100&wait=250ms&nets=10.0.0.0/8,::1"
+	                 "&nets=192.168.0.0/16&item=a&item=b&extra=f.pem");
+	cfg_t c = {0};
+	char err[URL_ERRLEN];
+
+	assert_int_equal(opts_parse(&more, u, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.name, "bob");
+	assert_int_equal(c.flag, 0);
+	assert_int_equal(c.count, 100);
+	assert_int_equal(c.wait_ms, 250);
+	assert_int_equal(c.nets.n, 3);
+	assert_int_equal(c.nseen, 2);
+	assert_string_equal(c.seen[0], "a");
+	assert_string_equal(c.seen[1], "b");
+	assert_string_equal(c.extra, "f.pem");
+	assert_int_equal(url_check_opts(u, err, sizeof(err)), 0);
+	cidr_list_free(&c.nets);
+	url_free(u);
+}
+
+/* the messages url_opt_* give, word for word */
+static void test_errors(void **st)
+{
+	expect_err(&base, "x://h:1?count=101",
+	           "option 'count': '101' is not a number from 0 to 100");
+	expect_err(&base, "x://h:1?count=-1", "option 'count': '-1' is not a number from 0 to 100");
+	expect_err(&base, "x://h:1?flag=maybe", "option 'flag': 'maybe' is not 1/0/true/false");
+	expect_err(&base, "x://h:1?wait=soon",
+	           "option 'wait': 'soon' is not a duration (30, 500ms, 10s, 2m)");
+	expect_err(&base, "x://h:1?nets=10.0.0.0/99",
+	           "option 'nets': '10.0.0.0/99' is not an address or CIDR prefix");
+	expect_err(&base, "x://h:1?item=a&item=bad", "option 'item': 'bad' is bad");
+}
+
+/* an option no schema read is unknown; one value given twice is refused */
+static void test_unknown_and_twice(void **st)
+{
+	url_t *u = parse("x://h:1?extra=f");
+	cfg_t c = {0};
+	char err[URL_ERRLEN];
+
+	assert_int_equal(opts_parse(&base, u, &c, err, sizeof(err)), 0);
+	assert_int_equal(url_check_opts(u, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "unknown option 'extra' for x://");
+	url_free(u);
+
+	u = parse("x://h:1?name=a&name=b");
+	assert_int_equal(opts_parse(&base, u, &c, err, sizeof(err)), 0);
+	assert_int_equal(url_check_opts(u, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "option 'name' given twice");
+	url_free(u);
+}
+
+static void test_check(void **st)
+{
+	static const opt_t twice[] = {
+	    OPT_BOOL(cfg_t, flag, "a", "0", "one"),
+	    OPT_BOOL(cfg_t, flag, "a", "0", "two"),
+	};
+	static const opt_t bad_def[] = {OPT_UINT(cfg_t, count, "n", 5, "6", "over its max")};
+	static const opt_t no_help[] = {OPT_BOOL(cfg_t, flag, "a", "0", "")};
+	static const opt_t base_dup[] = {OPT_STR(cfg_t, extra, "name", NULL, NULL, "again")};
+	const opt_schema_t s1 = OPT_SCHEMA(NULL, twice), s2 = OPT_SCHEMA(NULL, bad_def),
+	                   s3 = OPT_SCHEMA(NULL, no_help), s4 = OPT_SCHEMA(&base, base_dup);
+	char err[200];
+
+	assert_int_equal(opts_check(&more, err, sizeof(err)), 0);
+	assert_int_equal(opts_check(&s1, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "declared twice"));
+	assert_int_equal(opts_check(&s2, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "does not parse"));
+	assert_int_equal(opts_check(&s3, err, sizeof(err)), -EINVAL);
+	assert_int_equal(opts_check(&s4, err, sizeof(err)), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_defaults), cmocka_unit_test(test_values),
+	    cmocka_unit_test(test_errors),   cmocka_unit_test(test_unknown_and_twice),
+	    cmocka_unit_test(test_check),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
