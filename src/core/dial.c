@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/listener.h"
 #include "core/log.h"
 #include "core/tcp.h"
+#include "core/transport.h"
 
 int target_set(target_t *t, const char *host, uint16_t port)
 {
@@ -225,16 +225,16 @@ int chain_build(uv_loop_t *loop, url_t **hops, size_t n, dialer_t **out, char *e
 	int r;
 
 	for (size_t i = 0; i < n; i++) {
-		hop_new_fn fn = registry_hop(hops[i]->scheme);
-		if (!fn) {
+		const transport_scheme_t *ts = transport_hop(hops[i]->scheme);
+		if (!ts) {
 			char list[256];
-			registry_list(list, sizeof(list), 1);
+			transport_list(list, sizeof(list), 1);
 			snprintf(err, errlen, "-F %s://: unknown hop type (known: %s)",
 			         hops[i]->scheme, list);
 			chain_free(d);
 			return -EINVAL;
 		}
-		r = fn(loop, hops[i], d, &h, err, errlen);
+		r = ts->hop(loop, hops[i], d, &h, err, errlen);
 		if (r == 0 && (r = url_check_opts(hops[i], err, errlen)) < 0)
 			chain_free(h);
 		else if (r < 0)

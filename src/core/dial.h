@@ -89,7 +89,7 @@ static inline unsigned dialer_caps(const dialer_t *d)
 }
 
 /* A hop constructor: reads its options from u (url_opt_*), reports errors
- * naming the option.  Registered by scheme in registry.c. */
+ * naming the option.  A transport's descriptor names it (core/transport.h). */
 typedef int (*hop_new_fn)(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
                           size_t errlen);
 

@@ -10,11 +10,8 @@
 #include "core/conn.h"
 #include "core/log.h"
 #include "core/tcp.h"
+#include "core/transport.h"
 
-#define DEFAULT_MAX_CONNS 4096
-#define DEFAULT_CONNECT_MS 10000
-#define DEFAULT_IDLE_MS 300000
-#define DEFAULT_HANDSHAKE_MS 15000
 #define RATE_SLOTS 4096
 
 int listener_bind_addr(url_t *u, struct sockaddr_storage *ss, char *err, size_t errlen)
@@ -40,47 +37,43 @@ int listener_bind_addr(url_t *u, struct sockaddr_storage *ss, char *err, size_t 
 	return 0;
 }
 
-typedef struct acl_arg {
-	cidr_list_t *l;
-	const char *key;
-	char *err;
-	size_t errlen;
-} acl_arg_t;
+/* The options every listener takes, into listener_t.  rate and burst are
+ * read into the listener and become its rate limiter. */
+static const opt_t shared_opts[] = {
+    OPT_CIDRS(listener_t, clients.allow, "allow", "all", "clients allowed"),
+    OPT_CIDRS(listener_t, clients.deny, "deny", "none", "clients refused"),
+    OPT_CIDRS(listener_t, targets.allow, "allow-target", "all",
+              "targets allowed (checked on the addresses names resolve to)"),
+    OPT_CIDRS(listener_t, targets.deny, "deny-target",
+              "none on a loopback address; else loopback, 0.0.0.0/8, link-local",
+              "targets refused; allow-target overrides the default"),
+    OPT_UINT(listener_t, max_conns, "max-conns", 1000000, "4096", "concurrent connections"),
+    OPT_UINT(listener_t, rate, "rate", 1000000, "0",
+             "new connections per second per client IP (0: no limit)"),
+    OPT_UINT(listener_t, burst, "burst", 1000000, "0",
+             "connections a client IP may open at once (0: twice the rate)"),
+    OPT_DURATION(listener_t, connect_timeout_ms, "connect-timeout", "10s",
+                 "dialing the target through the chain"),
+    OPT_DURATION(listener_t, idle_timeout_ms, "idle-timeout", "5m",
+                 "a connection with no bytes either way is closed (0: never)"),
+    OPT_DURATION(listener_t, handshake_timeout_ms, "handshake-timeout", "15s",
+                 "time for a client to say what it wants"),
+};
 
-static int acl_one(void *ud, const char *v)
-{
-	acl_arg_t *a = ud;
-	char bad[64];
-
-	if (cidr_list_add(a->l, v, bad, sizeof(bad)) < 0) {
-		snprintf(a->err, a->errlen, "option '%s': '%s' is not an address or CIDR prefix",
-		         a->key, bad);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* A CIDR list option, comma-separated and/or repeated: 1 if given. */
-int acl_opt(url_t *u, const char *key, cidr_list_t *l, char *err, size_t errlen)
-{
-	acl_arg_t a = {l, key, err, errlen};
-	int r = url_opt_each(u, key, acl_one, &a);
-
-	return r < 0 ? r : r > 0;
-}
+const opt_schema_t listener_opts = OPT_SCHEMA(NULL, shared_opts);
 
 int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, char *err,
                  size_t errlen)
 {
-	const front_ops_t *ops = registry_front(u->scheme);
+	const transport_scheme_t *ts = transport_listener(u->scheme);
+	const front_ops_t *ops = ts ? ts->listen : NULL;
 	listener_t *l;
-	uint64_t rate = 0, burst = 0;
-	int r, ta, td;
+	int r;
 
 	*out = NULL;
 	if (!ops) {
 		char list[256];
-		registry_list(list, sizeof(list), 0);
+		transport_list(list, sizeof(list), 0);
 		snprintf(err, errlen, "unknown listener type (known: %s)", list);
 		return -EINVAL;
 	}
@@ -91,10 +84,6 @@ int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, c
 	l->url = u;
 	l->loop = loop;
 	l->chain = chain;
-	l->max_conns = DEFAULT_MAX_CONNS;
-	l->connect_timeout_ms = DEFAULT_CONNECT_MS;
-	l->idle_timeout_ms = DEFAULT_IDLE_MS;
-	l->handshake_timeout_ms = DEFAULT_HANDSHAKE_MS;
 	if (u->host[0] && strchr(u->host, ':'))
 		snprintf(l->name, sizeof(l->name), "%s://[%s]:%d", u->scheme, u->host, u->port);
 	else if (u->port > 0)
@@ -104,25 +93,15 @@ int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, c
 
 	if (!ops->start && (r = listener_bind_addr(u, &l->bind, err, errlen)) < 0)
 		goto fail;
-	if ((r = acl_opt(u, "allow", &l->clients.allow, err, errlen)) < 0 ||
-	    (r = acl_opt(u, "deny", &l->clients.deny, err, errlen)) < 0 ||
-	    (r = ta = acl_opt(u, "allow-target", &l->targets.allow, err, errlen)) < 0 ||
-	    (r = td = acl_opt(u, "deny-target", &l->targets.deny, err, errlen)) < 0)
+	if ((r = opts_parse(&listener_opts, u, l, err, errlen)) < 0)
 		goto fail;
-	if (!ta && !td && !ops->no_default_deny && l->bind.ss_family &&
+	if (!url_opt_given(u, "allow-target") && !url_opt_given(u, "deny-target") &&
+	    !ops->no_default_deny && l->bind.ss_family &&
 	    !sockaddr_is_loopback((struct sockaddr *)&l->bind))
 		acl_add_restricted(&l->targets);
-	if ((r = url_opt_uint(u, "max-conns", 1000000, &l->max_conns, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "rate", 1000000, &rate, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "burst", 1000000, &burst, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "connect-timeout", &l->connect_timeout_ms, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "idle-timeout", &l->idle_timeout_ms, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "handshake-timeout", &l->handshake_timeout_ms, err, errlen)) <
-	        0)
-		goto fail;
-	if (rate)
-		l->rl = ratelimit_new((double)rate, burst ? (double)burst : (double)rate * 2,
-		                      RATE_SLOTS);
+	if (l->rate)
+		l->rl = ratelimit_new(
+		    (double)l->rate, l->burst ? (double)l->burst : (double)l->rate * 2, RATE_SLOTS);
 	if (ops->init && (r = ops->init(l, err, errlen)) < 0)
 		goto fail;
 	if ((r = url_check_opts(u, err, errlen)) < 0)

@@ -31,6 +31,7 @@
 #include "core/acl.h"
 #include "core/dial.h"
 #include "core/metrics.h"
+#include "core/opts.h"
 #include "core/ratelimit.h"
 #include "core/url.h"
 
@@ -61,7 +62,7 @@ struct listener {
 	struct sockaddr_storage bind;
 	uv_tcp_t tcp;
 	acl_t clients, targets;
-	uint64_t max_conns;
+	uint64_t max_conns, rate, burst;
 	ratelimit_t *rl;
 	uint64_t connect_timeout_ms, idle_timeout_ms, handshake_timeout_ms;
 	void *front; /* front end's own state */
@@ -70,26 +71,15 @@ struct listener {
 	unsigned listening : 1, stopping : 1;
 };
 
-typedef struct front_entry {
-	const char *scheme;
-	const front_ops_t *ops;
-} front_entry_t;
-
 /* Parse the shared options and the front end's, bind nothing yet. */
 int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, char *err,
                  size_t errlen);
 int listener_start(listener_t *l, char *err, size_t errlen);
 void listener_stop(listener_t *l); /* stop accepting; live conns go on */
 void listener_free(listener_t *l);
-/* A CIDR list option (comma-separated and/or repeated): 1 if given, 0 if
- * not, -EINVAL with a message naming it. */
-int acl_opt(url_t *u, const char *key, cidr_list_t *l, char *err, size_t errlen);
+/* The options above, as a schema (core/opts.h) every listener takes. */
+extern const opt_schema_t listener_opts;
 /* Bind address of a URL's host/port (port required). */
 int listener_bind_addr(url_t *u, struct sockaddr_storage *ss, char *err, size_t errlen);
-
-/* registry.c */
-const front_ops_t *registry_front(const char *scheme);
-hop_new_fn registry_hop(const char *scheme);
-void registry_list(char *buf, size_t len, int hops);
 
 #endif

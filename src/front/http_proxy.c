@@ -40,6 +40,7 @@
 #include "core/conn.h"
 #include "core/log.h"
 #include "core/tcp.h"
+#include "core/transport.h"
 #include "front/http_proto.h"
 
 typedef enum hp_state { HP_HEAD, HP_DIAL, HP_XCHG, HP_FLUSH, HP_TUNNEL, HP_DONE } hp_state_t;
@@ -841,4 +842,19 @@ const front_ops_t http_front_ops = {
     .scheme = "http",
     .init = http_init,
     .on_conn = http_on_conn,
+};
+
+static const transport_scheme_t http_schemes[] = {
+    {.scheme = "http",
+     .listen = &http_front_ops,
+     .hop = http_hop_new,
+     .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS,
+     .listen_doc = {"http://[user:pass@]IP:PORT", "HTTP proxy (CONNECT and absolute-form)"},
+     .hop_doc = {"http://[user:pass@]HOST[:PORT]", "through an HTTP proxy (CONNECT; port 8080)"}},
+};
+
+const transport_t http_transport = {
+    .name = "http",
+    .summary = "HTTP proxy and HTTP CONNECT hop",
+    TRANSPORT_SCHEMES(http_schemes),
 };

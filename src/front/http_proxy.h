@@ -14,6 +14,7 @@
 
 #include "core/dial.h"
 #include "core/listener.h"
+#include "core/transport.h"
 #include "core/sbuf.h"
 
 extern const front_ops_t http_front_ops; /* "http" */
@@ -27,5 +28,7 @@ void http_serve(conn_t *c, sbuf_t *first);
 /* hop_new_fn for http:// (http_hop.c). */
 int http_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
                  size_t errlen);
+
+extern const transport_t http_transport;
 
 #endif

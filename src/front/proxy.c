@@ -4,6 +4,7 @@
 #include "front/proxy.h"
 
 #include "core/conn.h"
+#include "core/transport.h"
 #include "front/http_proxy.h"
 #include "front/socks.h"
 
@@ -42,4 +43,16 @@ static void proxy_on_conn(conn_t *c)
 const front_ops_t proxy_front_ops = {
     .scheme = "proxy",
     .on_conn = proxy_on_conn,
+};
+
+static const transport_scheme_t proxy_schemes[] = {
+    {.scheme = "proxy",
+     .listen = &proxy_front_ops,
+     .listen_doc = {"proxy://IP:PORT", "SOCKS4/4a/5 and HTTP proxy on one port"}},
+};
+
+const transport_t proxy_transport = {
+    .name = "proxy",
+    .summary = "SOCKS4/4a/5 and HTTP proxy on one port",
+    TRANSPORT_SCHEMES(proxy_schemes),
 };

@@ -3,7 +3,10 @@
 #define SLUICE_PROXY_H
 
 #include "core/listener.h"
+#include "core/transport.h"
 
 extern const front_ops_t proxy_front_ops;
+
+extern const transport_t proxy_transport;
 
 #endif

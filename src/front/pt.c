@@ -34,6 +34,7 @@
 #include "core/dial.h"
 #include "core/listener.h"
 #include "core/log.h"
+#include "core/transport.h"
 #include "core/tunkey.h"
 #include "front/extorport.h"
 #include "front/socks.h"
@@ -354,11 +355,11 @@ static int bridge_get(const pt_transport_t *t, const target_t *tg, const pt_args
                       dialer_t **out, char *err, size_t errlen)
 {
 	char key[4096];
-	hop_new_fn fn = registry_hop(t->scheme);
+	const transport_scheme_t *ts = transport_hop(t->scheme);
 	pt_bridge_t *b;
 	int r;
 
-	if (!fn) {
+	if (!ts) {
 		snprintf(err, errlen, "transport %s: %s:// is not built into this sluice", t->name,
 		         t->scheme);
 		return -ENOTSUP;
@@ -380,7 +381,7 @@ static int bridge_get(const pt_transport_t *t, const target_t *tg, const pt_args
 	if (!b)
 		abort();
 	if ((r = url_parse(key, &b->u, err, errlen)) < 0 ||
-	    (r = fn(pt.loop, b->u, pt.base, &b->d, err, errlen)) < 0) {
+	    (r = ts->hop(pt.loop, b->u, pt.base, &b->d, err, errlen)) < 0) {
 		url_free(b->u);
 		free(b);
 		return r;
@@ -825,16 +826,15 @@ static int client_setup(const char *list)
 	int r;
 
 	if (proxy && *proxy) {
-		hop_new_fn fn;
 		if (url_parse(proxy, &pt.proxy_url, err, sizeof(err)) < 0) {
 			say("PROXY-ERROR %s", err);
 			return 1;
 		}
-		fn = registry_hop(pt.proxy_url->scheme);
-		if (!fn || (strcmp(pt.proxy_url->scheme, "socks5") &&
-		            strcmp(pt.proxy_url->scheme, "socks4a") &&
-		            strcmp(pt.proxy_url->scheme, "socks4") &&
-		            strcmp(pt.proxy_url->scheme, "http"))) {
+		if (!transport_hop(pt.proxy_url->scheme) ||
+		    (strcmp(pt.proxy_url->scheme, "socks5") &&
+		     strcmp(pt.proxy_url->scheme, "socks4a") &&
+		     strcmp(pt.proxy_url->scheme, "socks4") &&
+		     strcmp(pt.proxy_url->scheme, "http"))) {
 			say("PROXY-ERROR proxy type %s is not supported (socks5, socks4a, socks4, "
 			    "http)",
 			    pt.proxy_url->scheme);
@@ -871,7 +871,7 @@ static int server_one(const pt_transport_t *t, const char *bindenv, const char *
 	int r, p;
 	size_t n;
 
-	if (!registry_front(t->scheme)) {
+	if (!transport_listener(t->scheme)) {
 		say("SMETHOD-ERROR %s %s:// is not built into this sluice", t->name, t->scheme);
 		return 0;
 	}

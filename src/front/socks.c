@@ -37,6 +37,7 @@
 
 #include "core/conn.h"
 #include "core/log.h"
+#include "core/transport.h"
 #include "front/socks_proto.h"
 #include "front/socks_udp.h"
 
@@ -707,4 +708,37 @@ const front_ops_t socks_cred_front_ops = {
     .scheme = "socks",
     .init = socks_init_common,
     .on_conn = socks_cred_on_conn,
+};
+
+static const transport_scheme_t socks_schemes[] = {
+    {.scheme = "socks",
+     .listen = &socks_front_ops,
+     .listen_doc = {"socks://[user:pass@]IP:PORT", "SOCKS4, 4a and 5 proxy"}},
+    {.scheme = "socks5",
+     .listen = &socks5_front_ops,
+     .hop = socks5_hop_new,
+     .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS,
+     .listen_doc = {"socks5://[user:pass@]IP:PORT", "SOCKS5 proxy (user:pass: RFC 1929)"},
+     .hop_doc = {"socks5://[user:pass@]HOST:PORT",
+                 "through a SOCKS5 server (names resolved there)"}},
+    {.scheme = "socks5h",
+     .hop = socks5_hop_new,
+     .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS,
+     .hop_doc = {"socks5h://[user:pass@]HOST:PORT", "the same as socks5://"}},
+    {.scheme = "socks4",
+     .listen = &socks4_front_ops,
+     .hop = socks4_hop_new,
+     .hop_caps = HOP_STREAMS,
+     .listen_doc = {"socks4://[user@]IP:PORT", "SOCKS4 and 4a proxy"},
+     .hop_doc = {"socks4://[user@]HOST:PORT", "through a SOCKS4 server (IPv4 targets only)"}},
+    {.scheme = "socks4a",
+     .hop = socks4a_hop_new,
+     .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS,
+     .hop_doc = {"socks4a://[user@]HOST:PORT", "through a SOCKS4a server"}},
+};
+
+const transport_t socks_transport = {
+    .name = "socks",
+    .summary = "SOCKS4/4a/5 proxy and hops",
+    TRANSPORT_SCHEMES(socks_schemes),
 };

@@ -14,6 +14,7 @@
 
 #include "core/dial.h"
 #include "core/listener.h"
+#include "core/transport.h"
 #include "core/sbuf.h"
 
 #define SOCKS_V4 0x1u /* SOCKS4 and SOCKS4a */
@@ -46,5 +47,7 @@ int socks4_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
                    size_t errlen);
 int socks4a_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
                     size_t errlen);
+
+extern const transport_t socks_transport;
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "core/conn.h"
 #include "core/log.h"
+#include "core/transport.h"
 
 static int tcpfwd_init(listener_t *l, char *err, size_t errlen)
 {
@@ -55,4 +56,16 @@ const front_ops_t tcpfwd_front_ops = {
     .init = tcpfwd_init,
     .on_conn = tcpfwd_on_conn,
     .free = tcpfwd_free,
+};
+
+static const transport_scheme_t tcpfwd_schemes[] = {
+    {.scheme = "tcp",
+     .listen = &tcpfwd_front_ops,
+     .listen_doc = {"tcp://IP:PORT/HOST:PORT", "port forward to HOST:PORT through the chain"}},
+};
+
+const transport_t tcpfwd_transport = {
+    .name = "tcp",
+    .summary = "port forward",
+    TRANSPORT_SCHEMES(tcpfwd_schemes),
 };

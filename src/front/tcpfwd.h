@@ -3,7 +3,10 @@
 #define SLUICE_TCPFWD_H
 
 #include "core/listener.h"
+#include "core/transport.h"
 
 extern const front_ops_t tcpfwd_front_ops;
+
+extern const transport_t tcpfwd_transport;
 
 #endif

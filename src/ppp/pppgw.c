@@ -48,10 +48,12 @@
 #include "core/fdstream.h"
 #include "core/log.h"
 #include "core/tcp.h"
+#include "core/transport.h"
 #include "core/users.h"
 #include "netstack/pcap.h"
 #include "netstack/slirpgw.h"
 #include "ppp/ppp.h"
+#include "ppp/ppphop.h"
 
 #define MAX_SERVICES 64
 
@@ -751,3 +753,33 @@ const front_ops_t ppp_unix_front_ops = {"ppp+unix",  ppp_unix_init, pgw_start, p
                                         pgw_on_conn, pgw_free,      1};
 const front_ops_t ppp_stdio_front_ops = {"ppp+stdio", ppp_stdio_init, pgw_start, NULL,
                                          pgw_on_conn, pgw_free,       1};
+
+static const transport_scheme_t ppp_schemes[] = {
+    {.scheme = "ppp",
+     .listen = &ppp_front_ops,
+     .listen_doc = {"ppp:///dev/TTY?users=FILE", "PPP gateway on a serial line"}},
+    {.scheme = "ppp+tcp",
+     .listen = &ppp_tcp_front_ops,
+     .hop = ppp_tcp_hop_new,
+     .hop_caps = HOP_STREAMS | HOP_PACKETS,
+     .listen_doc = {"ppp+tcp://IP:PORT?users=FILE", "PPP gateway, a session per TCP connection"},
+     .hop_doc = {"ppp+tcp://[user:pass@]HOST:PORT", "PPP client over TCP, on lwIP"}},
+    {.scheme = "ppp+unix",
+     .listen = &ppp_unix_front_ops,
+     .hop = ppp_unix_hop_new,
+     .hop_caps = HOP_STREAMS | HOP_PACKETS | HOP_FIRST_ONLY,
+     .listen_doc = {"ppp+unix:///PATH?users=FILE", "PPP gateway on a UNIX socket"},
+     .hop_doc = {"ppp+unix://[user:pass@]/PATH", "PPP client over a UNIX socket"}},
+    {.scheme = "ppp+stdio",
+     .listen = &ppp_stdio_front_ops,
+     .hop = ppp_stdio_hop_new,
+     .hop_caps = HOP_STREAMS | HOP_PACKETS | HOP_FIRST_ONLY,
+     .listen_doc = {"ppp+stdio://?users=FILE", "PPP gateway on stdin/stdout, like slirp"},
+     .hop_doc = {"ppp+stdio://[user:pass@]", "PPP client on stdin/stdout"}},
+};
+
+const transport_t ppp_transport = {
+    .name = "ppp",
+    .summary = "PPP gateway (SLiRP) and PPP client hop",
+    TRANSPORT_SCHEMES(ppp_schemes),
+};

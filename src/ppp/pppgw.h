@@ -9,7 +9,10 @@
 #define SLUICE_PPPGW_H
 
 #include "core/listener.h"
+#include "core/transport.h"
 
 extern const front_ops_t ppp_front_ops, ppp_tcp_front_ops, ppp_unix_front_ops, ppp_stdio_front_ops;
+
+extern const transport_t ppp_transport;
 
 #endif

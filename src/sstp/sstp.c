@@ -32,6 +32,7 @@
 
 #include "core/log.h"
 #include "core/tls.h"
+#include "core/transport.h"
 #include "netstack/pkthop.h"
 #include "ppp/ppp.h"
 #include "ppp/ppphop.h"
@@ -802,3 +803,17 @@ fail:
 	close_handles(l);
 	return r;
 }
+
+static const transport_scheme_t sstp_schemes[] = {
+    {.scheme = "sstp",
+     .hop = sstp_hop_new,
+     .hop_caps = HOP_STREAMS | HOP_PACKETS,
+     .hop_doc = {"sstp://user:pass@HOST[:PORT][?ca=FILE|insecure=1|pin=SHA256]",
+                 "an SSTP VPN, hosts inside it reached on lwIP"}},
+};
+
+const transport_t sstp_transport = {
+    .name = "sstp",
+    .summary = "SSTP VPN client (MS-SSTP) as a hop",
+    TRANSPORT_SCHEMES(sstp_schemes),
+};

@@ -11,8 +11,11 @@
 #define SLUICE_SSTP_H
 
 #include "core/dial.h"
+#include "core/transport.h"
 
 int sstp_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
                  size_t errlen);
+
+extern const transport_t sstp_transport;
 
 #endif

@@ -18,7 +18,9 @@
 
 #include "core/conn.h"
 #include "core/log.h"
+#include "core/transport.h"
 #include "tunnel/sctp_assoc.h"
+#include "tunnel/sctp_client.h"
 
 typedef struct scsrv {
 	listener_t *l;
@@ -202,4 +204,26 @@ const front_ops_t sctp_front_ops = {
     .init = raw_init,
     .start = srv_start,
     .free = srv_free,
+};
+
+static const transport_scheme_t sctp_schemes[] = {
+    {.scheme = "sctp+udp",
+     .listen = &sctp_udp_front_ops,
+     .hop = sctp_udp_hop_new,
+     .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS | HOP_FIRST_ONLY,
+     .listen_doc = {"sctp+udp://IP:PORT[?key=KEY]", "SCTP tunnel server over UDP (RFC 6951)"},
+     .hop_doc = {"sctp+udp://HOST:PORT[?key=KEY]", "through an SCTP tunnel server, over UDP"}},
+    {.scheme = "sctp",
+     .listen = &sctp_front_ops,
+     .hop = sctp_hop_new,
+     .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS | HOP_FIRST_ONLY,
+     .listen_doc = {"sctp://IP:PORT[?key=KEY]", "SCTP tunnel server on native SCTP"},
+     .hop_doc = {"sctp://HOST:PORT[?key=KEY]", "through an SCTP tunnel server, native SCTP"}},
+};
+
+const transport_t sctp_transport = {
+    .name = "sctp",
+    .summary = "SCTP tunnel, one SCTP stream per connection (docs/sctp-protocol.md)",
+    TRANSPORT_SCHEMES(sctp_schemes),
+    .stop = sctp_rt_stop,
 };

@@ -6,7 +6,10 @@
 #define SLUICE_SCTP_SERVER_H
 
 #include "core/listener.h"
+#include "core/transport.h"
 
 extern const front_ops_t sctp_udp_front_ops, sctp_front_ops;
+
+extern const transport_t sctp_transport;
 
 #endif

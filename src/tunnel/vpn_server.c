@@ -56,9 +56,12 @@
 #include "core/crypto.h"
 #include "core/log.h"
 #include "core/replay.h"
+#include "core/transport.h"
 #include "netstack/slirpgw.h"
 #include "netstack/tun.h"
+#include "tunnel/vpn_client.h"
 #include "tunnel/vpn_proto.h"
+#include "tunnel/vpn_tun.h"
 #include "tunnel/vpn_users.h"
 
 #define KP_BITS 12
@@ -1015,3 +1018,22 @@ static void vpn_free(listener_t *l)
 }
 
 const front_ops_t vpn_front_ops = {"vpn", vpn_init, vpn_start, vpn_stop, NULL, vpn_free, 1};
+
+static const transport_scheme_t vpn_schemes[] = {
+    {.scheme = "vpn",
+     .listen = &vpn_front_ops,
+     .hop = vpn_hop_new,
+     .hop_caps = HOP_STREAMS | HOP_PACKETS | HOP_FIRST_ONLY,
+     .listen_doc = {"vpn://IP:PORT?users=FILE&net=CIDR",
+                    "UDP VPN server (rootless NAT, or &tun=NAME)"},
+     .hop_doc = {"vpn://user:pass@HOST:PORT[?pub=KEY]", "through the UDP VPN, on lwIP"}},
+    {.scheme = "tun",
+     .listen = &tun_front_ops,
+     .listen_doc = {"tun://NAME", "TUN device for the vpn:// hop (root)"}},
+};
+
+const transport_t vpn_transport = {
+    .name = "vpn",
+    .summary = "UDP VPN (docs/vpn-protocol.md)",
+    TRANSPORT_SCHEMES(vpn_schemes),
+};

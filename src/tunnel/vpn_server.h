@@ -4,7 +4,10 @@
 #define SLUICE_VPN_SERVER_H
 
 #include "core/listener.h"
+#include "core/transport.h"
 
 extern const front_ops_t vpn_front_ops;
+
+extern const transport_t vpn_transport;
 
 #endif

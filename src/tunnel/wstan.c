@@ -73,6 +73,7 @@
 #include "core/relay.h"
 #include "core/replay.h"
 #include "core/tls.h"
+#include "core/transport.h"
 #include "front/http_proto.h"
 #include "tunnel/decoy.h"
 #include "tunnel/ws.h"
@@ -2218,3 +2219,18 @@ fail:
 	uv_close((uv_handle_t *)&cl->pool_timer, free_on_close);
 	return -EINVAL;
 }
+
+static const transport_scheme_t wstan_schemes[] = {
+    {.scheme = "wstan",
+     .listen = &wstan_front_ops,
+     .hop = wstan_hop_new,
+     .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS,
+     .listen_doc = {"wstan://IP:PORT[/path]?key=KEY", "wstan 0.5 compatible server"},
+     .hop_doc = {"wstan://HOST:PORT[/path]?key=KEY", "through a wstan server"}},
+};
+
+const transport_t wstan_transport = {
+    .name = "wstan",
+    .summary = "wstan-compatible WebSocket tunnel (docs/wstan.md)",
+    TRANSPORT_SCHEMES(wstan_schemes),
+};

@@ -19,6 +19,7 @@
 
 #include "core/dial.h"
 #include "core/listener.h"
+#include "core/transport.h"
 
 #define WSTAN_NONCE 16
 #define WSTAN_MAC 10 /* HMAC-SHA1, leftmost 10 bytes */
@@ -104,5 +105,7 @@ int wstan_cookie_nonce(const char *hdr, size_t len, const char *name, uint8_t ou
 extern const front_ops_t wstan_front_ops;
 int wstan_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
                   size_t errlen);
+
+extern const transport_t wstan_transport;
 
 #endif

@@ -21,6 +21,7 @@
 
 #include "core/conn.h"
 #include "core/log.h"
+#include "core/transport.h"
 #include "core/tunkey.h"
 #include "core/replay.h"
 #include "core/tls.h"
@@ -28,6 +29,7 @@
 #include "front/socks_proto.h"
 #include "tunnel/decoy.h"
 #include "tunnel/wstun.h"
+#include "tunnel/wstun_client.h"
 
 enum { REJ_PROBE, REJ_MALFORMED, REJ_AUTH, REJ_SKEW, REJ_REPLAY, REJ_FULL, REJ_PLAIN, REJ_N };
 static const char *const rej_names[REJ_N] = {"probe",  "malformed",         "auth",    "skew",
@@ -473,4 +475,26 @@ const front_ops_t wss_front_ops = {
     .init = wss_init,
     .on_conn = ws_on_conn,
     .free = ws_free_front,
+};
+
+static const transport_scheme_t ws_schemes[] = {
+    {.scheme = "ws",
+     .listen = &ws_front_ops,
+     .hop = ws_hop_new,
+     .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS,
+     .listen_doc = {"ws://IP:PORT[/path][?key=KEY]", "WebSocket tunnel server"},
+     .hop_doc = {"ws://HOST:PORT[/path][?key=KEY]", "through a WebSocket tunnel server"}},
+    {.scheme = "wss",
+     .listen = &wss_front_ops,
+     .hop = wss_hop_new,
+     .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS,
+     .listen_doc = {"wss://IP:PORT[/path]?cert=FILE&certkey=FILE[&key=KEY]",
+                    "WebSocket tunnel server over TLS"},
+     .hop_doc = {"wss://HOST:PORT[/path][?key=KEY&ca=FILE]", "the same over TLS"}},
+};
+
+const transport_t ws_transport = {
+    .name = "ws",
+    .summary = "WebSocket tunnel (docs/ws-protocol.md)",
+    TRANSPORT_SCHEMES(ws_schemes),
 };

@@ -5,7 +5,10 @@
 #define SLUICE_WSTUN_SERVER_H
 
 #include "core/listener.h"
+#include "core/transport.h"
 
 extern const front_ops_t ws_front_ops, wss_front_ops;
+
+extern const transport_t ws_transport;
 
 #endif

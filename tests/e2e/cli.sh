@@ -6,13 +6,15 @@
 out=$("$SLUICE" --version)
 check "--version prints the version" grep -Eq '^sluice [0-9]+\.[0-9]+' <<<"$out"
 check "--help exits 0 and lists listeners" bash -c "'$SLUICE' --help | grep -q proxy://"
-# every listener and hop type the registry knows is named in --help
+# every listener and hop type the transport table knows is named in --help
 help=$("$SLUICE" --help)
 missing=""
-for scheme in $(sed -n 's/^\t{"\([a-z0-9+]*\)", .*/\1/p' "$SRCDIR/src/core/registry.c" | sort -u); do
+schemes=$("$SLUICE" help --schemas | awk -F'\t' '$1 == "scheme" { print $3 }' | sort -u)
+for scheme in $schemes; do
 	grep -q -- "$scheme://" <<<"$help" || missing="$missing $scheme"
 done
-check_eq "--help names every scheme in src/core/registry.c" "" "$missing"
+check "the transport table lists the schemes" grep -qx "sctp+udp" <<<"$schemes"
+check_eq "--help names every scheme of the transport table" "" "$missing"
 
 # expect_usage DESC NEEDLE ARGS...: exit status 2 and NEEDLE on stderr
 expect_usage() {

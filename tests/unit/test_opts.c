@@ -1,4 +1,5 @@
-/* Unit tests: core/opts (option schemas). */
+/* Unit tests: core/opts (option schemas) and the schemas of every
+ * transport built in (app/transports.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +9,10 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "app/transports.h"
+#include "core/listener.h"
 #include "core/opts.h"
+#include "core/transport.h"
 #include "core/url.h"
 
 typedef struct cfg {
@@ -164,12 +168,62 @@ static void test_check(void **st)
 	assert_int_equal(opts_check(&s4, err, sizeof(err)), -EINVAL);
 }
 
+/* Every schema built in is well formed and does not clash with the
+ * listener options every listener also reads. */
+static void clash(void *ud, const opt_t *o)
+{
+	const opt_t *l = listener_opts.opts;
+
+	for (size_t i = 0; i < listener_opts.n; i++)
+		if (!strcmp(l[i].name, o->name))
+			fail_msg("%s://: option '%s' is also a listener option", (const char *)ud,
+			         o->name);
+}
+
+static void test_builtin_schemas(void **st)
+{
+	char err[200];
+	size_t nschemes = 0;
+
+	app_transports_register();
+	if (opts_check(&listener_opts, err, sizeof(err)) < 0)
+		fail_msg("listener options: %s", err);
+	for (const transport_t *const *t = transport_table(); *t; t++) {
+		assert_non_null((*t)->summary);
+		for (size_t i = 0; i < (*t)->nschemes; i++) {
+			const transport_scheme_t *s = &(*t)->schemes[i];
+			nschemes++;
+			assert_true(s->listen || s->hop);
+			if (s->listen) {
+				assert_non_null(s->listen_doc.usage);
+				assert_ptr_equal(transport_listener(s->scheme), s);
+			}
+			if (s->hop) {
+				assert_non_null(s->hop_doc.usage);
+				assert_true(s->hop_caps & HOP_STREAMS);
+				assert_ptr_equal(transport_hop(s->scheme), s);
+			}
+			if (s->listen_doc.opts) {
+				if (opts_check(s->listen_doc.opts, err, sizeof(err)) < 0)
+					fail_msg("-L %s://: %s", s->scheme, err);
+				opts_each(s->listen_doc.opts, clash, (void *)s->scheme);
+			}
+			if (s->hop_doc.opts && opts_check(s->hop_doc.opts, err, sizeof(err)) < 0)
+				fail_msg("-F %s://: %s", s->scheme, err);
+		}
+		assert_ptr_equal(transport_by_name((*t)->name), *t);
+	}
+	assert_true(nschemes >= 20);
+	assert_null(transport_listener("gopher"));
+	assert_null(transport_hop("proxy")); /* a listener only */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults), cmocka_unit_test(test_values),
 	    cmocka_unit_test(test_errors),   cmocka_unit_test(test_unknown_and_twice),
-	    cmocka_unit_test(test_check),
+	    cmocka_unit_test(test_check),    cmocka_unit_test(test_builtin_schemas),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "app/transports.h"
 #include "core/metrics.h"
 #include "core/url.h"
 #include "netstack/pcap.h"
@@ -1108,5 +1109,6 @@ int main(void)
 
 	signal(SIGPIPE, SIG_IGN);
 	loop = uv_default_loop();
+	app_transports_register(); /* listeners and chains find their transports */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include "app/transports.h"
 #include "core/dial.h"
 #include "core/listener.h"
 #include "core/log.h"
@@ -1050,5 +1051,6 @@ int main(void)
 	    cmocka_unit_test(test_front_pass_cred),
 	};
 
+	app_transports_register(); /* listeners and chains find their transports */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,321 @@
+/* help: every text the command line prints about itself, built from the
+ * subcommand table (app.h), the transport descriptors (core/transport.h)
+ * and their option schemas (core/opts.h), so nothing here is kept by hand
+ * beside them.
+ *
+ *   sluice --help            usage, the global options, every listener and
+ *                            hop with a line about it
+ *   sluice help              the same
+ *   sluice help TOPIC        a transport (by name or by any of its schemes)
+ *                            with its URL forms and options, or `listener`
+ *                            for the options every listener takes
+ *   sluice help --schemas    all of it as tab-separated records, for
+ *                            scripts/gen-options.py (docs, man page,
+ *                            completion): see schemas_dump()
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "app/app.h"
+#include "core/listener.h"
+#include "core/opts.h"
+#include "core/transport.h"
+
+static const char global_opts[] =
+    "Carries TCP connections through proxies and tunnels, in userspace.\n"
+    "\n"
+    "  -L URL             listen (repeatable); all listeners share the chain\n"
+    "  -F URL             forward through this hop (repeatable, in order)\n"
+    "  -c FILE            read the configuration from a YAML file\n"
+    "  -v, -q             more / less logging (err warn info debug trace)\n"
+    "      --log-level L  set the log level\n"
+    "      --metrics ADDR serve /metrics and /health on IP:PORT\n"
+    "      --drain D      on SIGINT/SIGTERM, wait up to D for connections (5s)\n"
+    "      --auth-guard S slow, then ban, sources that fail to log in: \"off\" or\n"
+    "                     free=3,delay=250ms,max-delay=4s,max-failures=10,window=10m,ban=10m\n"
+    "  -h, --help         this text\n"
+    "  -V, --version      print the version\n";
+
+static const char tail_text[] =
+    "Tunnel keys (ws, wss, sctp): key=KEY, keyfile=FILE, or else the default\n"
+    "key file ~/.config/sluice/key ($SLUICE_KEY_FILE), which a server makes.\n"
+    "\n"
+    "Precedence: command line > SLUICE_* environment > -c FILE.\n"
+    "Environment: SLUICE_LISTEN, SLUICE_FORWARD (space-separated URLs),\n"
+    "SLUICE_LOG, SLUICE_METRICS, SLUICE_DRAIN.\n";
+
+#define WIDTH 79
+
+/* text from column `col` (the cursor is at `at`), wrapped at WIDTH */
+static void wrap(FILE *f, int at, int col, const char *text)
+{
+	while (*text) {
+		size_t n = strlen(text), cut = n;
+		if (at < col)
+			at += fprintf(f, "%*s", col - at, "");
+		if ((int)n > WIDTH - at) {
+			cut = (size_t)(WIDTH - at);
+			while (cut > 0 && text[cut] != ' ')
+				cut--;
+			if (!cut) /* one long word */
+				cut = strcspn(text, " ");
+		}
+		fprintf(f, "%.*s\n", (int)cut, text);
+		text += cut;
+		text += strspn(text, " ");
+		at = 0;
+	}
+}
+
+/* "  left  text", text in a column; a long left part puts it on the next line */
+static void row(FILE *f, int indent, int col, const char *left, const char *text)
+{
+	int n = fprintf(f, "%*s%s", indent, "", left);
+
+	if (!text || !*text) {
+		fputc('\n', f);
+		return;
+	}
+	if (n >= col - 1) {
+		fputc('\n', f);
+		n = 0;
+	}
+	wrap(f, n, col, text);
+}
+
+static void list_role(FILE *f, int hops)
+{
+	for (const transport_t *const *t = transport_table(); *t; t++)
+		for (size_t i = 0; i < (*t)->nschemes; i++) {
+			const transport_scheme_t *s = &(*t)->schemes[i];
+			const transport_doc_t *d = hops ? &s->hop_doc : &s->listen_doc;
+			if ((hops ? s->hop == NULL : s->listen == NULL) || !d->usage)
+				continue;
+			row(f, 2, 33, d->usage, d->about);
+		}
+}
+
+typedef struct names {
+	char buf[1024];
+	size_t off;
+} names_t;
+
+static void opt_names(void *ud, const opt_t *o)
+{
+	names_t *n = ud;
+
+	if (n->off < sizeof(n->buf))
+		n->off += (size_t)snprintf(n->buf + n->off, sizeof(n->buf) - n->off, "%s%s",
+		                           n->off ? ", " : "", o->name);
+}
+
+void help_usage(FILE *f)
+{
+	names_t names = {.off = 0};
+	char line[1200];
+	size_t off;
+
+	for (size_t i = 0; i < app_ncmds; i++) {
+		const char *name = strcmp(app_cmds[i].name, "run") ? app_cmds[i].name : "";
+		fprintf(f, "%s sluice%s%s%s%s\n", i ? "      " : "usage:", *name ? " " : "", name,
+		        *app_cmds[i].args ? " " : "", app_cmds[i].args);
+	}
+	fputc('\n', f);
+	fputs(global_opts, f);
+	fputs("\nListeners (-L):\n", f);
+	list_role(f, 0);
+	fputs("Hops (-F):\n", f);
+	list_role(f, 1);
+	fputc('\n', f);
+	fputs(tail_text, f);
+	opts_each(&listener_opts, opt_names, &names);
+	snprintf(line, sizeof(line), "Listener options (?key=value&...): %s.", names.buf);
+	fputc('\n', f);
+	wrap(f, 0, 0, line);
+	off = (size_t)snprintf(line, sizeof(line),
+	                       "Each transport's URL forms and options: sluice help TRANSPORT");
+	for (const transport_t *const *t = transport_table(); *t && off < sizeof(line); t++)
+		off += (size_t)snprintf(line + off, sizeof(line) - off, "%s%s",
+		                        t == transport_table() ? " (" : ", ", (*t)->name);
+	if (off < sizeof(line))
+		snprintf(line + off, sizeof(line) - off, ").");
+	wrap(f, 0, 0, line);
+}
+
+/* ---- sluice help TOPIC ---- */
+
+static void opt_line(void *ud, const opt_t *o)
+{
+	FILE *f = ud;
+	char left[128], text[512];
+	const char *def = opt_default(o);
+
+	snprintf(left, sizeof(left), "%s=%s", o->name, opt_arg(o));
+	snprintf(text, sizeof(text), "%s%s%s%s", o->help, *def ? " (default: " : "", def,
+	         *def ? ")" : "");
+	row(f, 4, 30, left, text);
+}
+
+static void own_opts(FILE *f, const opt_schema_t *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		opt_line(f, &s->opts[i]);
+}
+
+/* The options of one role of every scheme, each schema once: a scheme
+ * whose schema is (or extends) one shown already says so. */
+static void role_opts(FILE *f, const transport_t *t, int hops)
+{
+	const opt_schema_t *shown[16];
+	const char *shown_by[16];
+	size_t nshown = 0;
+
+	for (size_t i = 0; i < t->nschemes; i++) {
+		const transport_scheme_t *s = &t->schemes[i];
+		const transport_doc_t *d = hops ? &s->hop_doc : &s->listen_doc;
+		const char *same = NULL, *base = NULL;
+
+		if (hops ? !s->hop : !s->listen)
+			continue;
+		if (!d->opts) {
+			fprintf(f, "  %s://: no options of its own\n", s->scheme);
+			continue;
+		}
+		for (size_t j = 0; j < nshown; j++) {
+			if (shown[j] == d->opts)
+				same = shown_by[j];
+			if (shown[j] == d->opts->base)
+				base = shown_by[j];
+		}
+		if (same) {
+			fprintf(f, "  %s://: the options of %s://\n", s->scheme, same);
+		} else if (base) {
+			fprintf(f, "  %s://: the options of %s://, and\n", s->scheme, base);
+			own_opts(f, d->opts);
+		} else {
+			fprintf(f, "  %s://:\n", s->scheme);
+			opts_each(d->opts, opt_line, f);
+		}
+		if (!same && nshown < sizeof(shown) / sizeof(shown[0])) {
+			shown[nshown] = d->opts;
+			shown_by[nshown++] = s->scheme;
+		}
+	}
+}
+
+static int has_role(const transport_t *t, int hops)
+{
+	for (size_t i = 0; i < t->nschemes; i++)
+		if (hops ? t->schemes[i].hop != NULL : t->schemes[i].listen != NULL)
+			return 1;
+	return 0;
+}
+
+static void help_transport(FILE *f, const transport_t *t)
+{
+	fprintf(f, "%s: %s\n", t->name, t->summary);
+	if (t->help)
+		fprintf(f, "\n%s\n", t->help);
+	for (int hops = 0; hops < 2; hops++) {
+		if (!has_role(t, hops))
+			continue;
+		fprintf(f, "\n%s\n", hops ? "As a hop (-F):" : "As a listener (-L):");
+		for (size_t i = 0; i < t->nschemes; i++) {
+			const transport_scheme_t *s = &t->schemes[i];
+			const transport_doc_t *d = hops ? &s->hop_doc : &s->listen_doc;
+			if ((hops ? s->hop != NULL : s->listen != NULL) && d->usage)
+				row(f, 2, 33, d->usage, d->about);
+		}
+		fprintf(f, "%s options:\n", hops ? "Hop" : "Listener");
+		role_opts(f, t, hops);
+		if (!hops)
+			fputs("  and the options of every listener: sluice help listener\n", f);
+	}
+}
+
+/* ---- sluice help --schemas ----
+ *
+ * One record per line, fields separated by tabs (no field holds a tab):
+ *
+ *   command    NAME ARGS HELP
+ *   transport  NAME SUMMARY
+ *   scheme     TRANSPORT SCHEME ROLE USAGE ABOUT        ROLE: listen or hop
+ *   option     TRANSPORT SCHEME ROLE NAME TYPE ARG DEFAULT HELP
+ *
+ * The listener options every listener takes are transport "listener",
+ * scheme "*", role "listen". */
+
+typedef struct dump {
+	FILE *f;
+	const char *transport, *scheme, *role;
+} dump_t;
+
+static void dump_opt(void *ud, const opt_t *o)
+{
+	dump_t *d = ud;
+
+	fprintf(d->f, "option\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d->transport, d->scheme, d->role,
+	        o->name, opt_type_name(o->type), opt_arg(o), opt_default(o), o->help);
+}
+
+static void schemas_dump(FILE *f)
+{
+	dump_t d = {f, "listener", "*", "listen"};
+
+	for (size_t i = 0; i < app_ncmds; i++)
+		fprintf(f, "command\t%s\t%s\t%s\n", app_cmds[i].name, app_cmds[i].args,
+		        app_cmds[i].help);
+	opts_each(&listener_opts, dump_opt, &d);
+	for (const transport_t *const *t = transport_table(); *t; t++) {
+		fprintf(f, "transport\t%s\t%s\n", (*t)->name, (*t)->summary);
+		for (size_t i = 0; i < (*t)->nschemes; i++) {
+			const transport_scheme_t *s = &(*t)->schemes[i];
+			for (int hops = 0; hops < 2; hops++) {
+				const transport_doc_t *doc = hops ? &s->hop_doc : &s->listen_doc;
+				if (hops ? !s->hop : !s->listen)
+					continue;
+				fprintf(f, "scheme\t%s\t%s\t%s\t%s\t%s\n", (*t)->name, s->scheme,
+				        hops ? "hop" : "listen", doc->usage ? doc->usage : "",
+				        doc->about ? doc->about : "");
+				d = (dump_t){f, (*t)->name, s->scheme, hops ? "hop" : "listen"};
+				if (doc->opts)
+					opts_each(doc->opts, dump_opt, &d);
+			}
+		}
+	}
+}
+
+int help_main(int argc, char **argv)
+{
+	const transport_t *t;
+
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		help_usage(stdout);
+		return 0;
+	}
+	if (argc > 2) {
+		fprintf(stderr, "sluice: help takes one topic (see sluice help)\n");
+		return 2;
+	}
+	if (!strcmp(argv[1], "--schemas")) {
+		schemas_dump(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "listener")) {
+		fputs("The options every listener takes (-L URL?key=value&...):\n", stdout);
+		opts_each(&listener_opts, opt_line, stdout);
+		return 0;
+	}
+	if (!(t = transport_by_name(argv[1]))) {
+		char list[512] = "";
+		size_t off = 0;
+		for (const transport_t *const *p = transport_table(); *p && off < sizeof(list); p++)
+			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
+			                        off ? ", " : "", (*p)->name);
+		fprintf(stderr, "sluice: help: no transport '%s' (known: %s, and listener)\n",
+		        argv[1], list);
+		return 2;
+	}
+	help_transport(stdout, t);
+	return 0;
+}

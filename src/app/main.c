@@ -1,0 +1,260 @@
+/* sluice: the command line.
+ *
+ *   sluice [run] [options] -L URL [-L URL...] [-F URL...]
+ *   sluice check [-c FILE] [options]     validate, print a summary, exit
+ *   sluice keygen | pt | vpn-user | help
+ *
+ * The subcommands are the table app_cmds; each is a function taking argv
+ * from its own name on.  `run` and `check` share one start-up in two
+ * phases: everything is parsed and built first (URLs, options, the chain,
+ * every listener), so a mistake exits with status 2 before anything
+ * listens; then the listeners bind and core/runtime.c runs the loop
+ * (SIGINT/SIGTERM stop accepting, let live connections drain for `drain`,
+ * default 5 s, and exit 0; a second signal exits at once).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "app/app.h"
+#include "app/transports.h"
+#include "core/authguard.h"
+#include "core/config.h"
+#include "core/crypto.h"
+#include "core/listener.h"
+#include "core/log.h"
+#include "core/memtrim.h"
+#include "core/metrics.h"
+#include "core/runtime.h"
+#include "core/transport.h"
+#include "front/pt.h"
+#include "tunnel/vpn_users.h"
+
+extern char **environ;
+
+static listener_t **listeners;
+static size_t nlisteners;
+static dialer_t *chain;
+/* static, not on a stack: an early exit(2) leaves them reachable */
+static config_t file, env, cli;
+static url_t **hops, *u;
+
+static void die_usage(const char *msg)
+{
+	fprintf(stderr, "sluice: %s\n", msg);
+	exit(2);
+}
+
+static void stop_listeners(void *ud)
+{
+	for (size_t i = 0; i < nlisteners; i++)
+		listener_stop(listeners[i]);
+}
+
+static void teardown(void *ud)
+{
+	for (size_t i = 0; i < nlisteners; i++) {
+		url_t *lu = listeners[i]->url;
+		listener_free(listeners[i]);
+		url_free(lu);
+	}
+	nlisteners = 0;
+	chain_free(chain);
+	chain = NULL;
+}
+
+static const runtime_hooks_t hooks = {stop_listeners, teardown, NULL, ""};
+
+enum { OPT_LOG = 256, OPT_METRICS, OPT_DRAIN, OPT_AUTH_GUARD };
+
+/* `sluice [run]` and `sluice check`: argv[0] is the subcommand's name. */
+static int run_or_check(int argc, char **argv, int check)
+{
+	static const struct option longopts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"metrics", required_argument, NULL, OPT_METRICS},
+	    {"drain", required_argument, NULL, OPT_DRAIN},
+	    {"auth-guard", required_argument, NULL, OPT_AUTH_GUARD},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cfgpath = NULL;
+	authguard_cfg_t guard;
+	char err[URL_ERRLEN * 2];
+	int verbosity = 0, c, r;
+	uv_loop_t *loop;
+
+	config_init(&file);
+	config_init(&env);
+	config_init(&cli);
+	while ((c = getopt_long(argc, argv, "L:F:c:vqhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'L':
+			strlist_push(&cli.listen, optarg);
+			break;
+		case 'F':
+			strlist_push(&cli.forward, optarg);
+			break;
+		case 'c':
+			cfgpath = optarg;
+			break;
+		case 'v':
+			verbosity++;
+			break;
+		case 'q':
+			verbosity--;
+			break;
+		case OPT_LOG:
+			if ((cli.log_level = log_level_parse(optarg)) < 0)
+				die_usage("--log-level: use err, warn, info, debug or trace");
+			break;
+		case OPT_METRICS:
+			free(cli.metrics);
+			cli.metrics = strdup(optarg);
+			break;
+		case OPT_DRAIN:
+			if (parse_duration_ms(optarg, &cli.drain_ms) < 0)
+				die_usage("--drain: not a duration (5s, 500ms)");
+			cli.drain_set = 1;
+			break;
+		case OPT_AUTH_GUARD:
+			free(cli.auth_guard);
+			cli.auth_guard = strdup(optarg);
+			break;
+		case 'h':
+			help_usage(stdout);
+			return 0;
+		case 'V':
+			printf("sluice %s\n", SLUICE_VERSION);
+			return 0;
+		default:
+			help_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, sizeof(err), "unexpected argument '%s' (see sluice --help)",
+		         argv[optind]);
+		die_usage(err);
+	}
+	if (cfgpath && config_load_file(&file, cfgpath, err, sizeof(err)) < 0)
+		die_usage(err);
+	if (config_load_env(&env, environ, err, sizeof(err)) < 0)
+		die_usage(err);
+	config_merge(&file, &env);
+	config_merge(&file, &cli);
+	runtime_log_level(file.log_level, verbosity);
+	authguard_cfg_default(&guard);
+	if (file.auth_guard && authguard_cfg_parse(&guard, file.auth_guard, err, sizeof(err)) < 0)
+		die_usage(err);
+	authguard_configure(&guard);
+	if (!file.listen.n)
+		die_usage("nothing to do: give at least one -L URL (see sluice --help)");
+
+	loop = runtime_init();
+
+	/* phase 1: parse and build everything */
+	hops = calloc(file.forward.n + 1, sizeof(*hops));
+	for (size_t i = 0; i < file.forward.n; i++) {
+		if (url_parse(file.forward.v[i], &hops[i], err, sizeof(err)) < 0) {
+			fprintf(stderr, "sluice: -F: %s\n", err);
+			return 2;
+		}
+	}
+	if (chain_build(loop, hops, file.forward.n, &chain, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sluice: %s\n", err);
+		return 2;
+	}
+	listeners = calloc(file.listen.n, sizeof(*listeners));
+	for (size_t i = 0; i < file.listen.n; i++) {
+		if (url_parse(file.listen.v[i], &u, err, sizeof(err)) < 0) {
+			fprintf(stderr, "sluice: -L: %s\n", err);
+			return 2;
+		}
+		if (listener_new(loop, u, chain, &listeners[i], err, sizeof(err)) < 0) {
+			fprintf(stderr, "sluice: -L %s://: %s\n", u->scheme, err);
+			return 2;
+		}
+		nlisteners++;
+	}
+	if (check) {
+		printf("configuration ok: %zu listener%s, %zu hop%s\n", nlisteners,
+		       nlisteners == 1 ? "" : "s", file.forward.n, file.forward.n == 1 ? "" : "s");
+		for (size_t i = 0; i < nlisteners; i++)
+			printf("  listen  %s\n", listeners[i]->name);
+		for (dialer_t *d = chain; d && d->next; d = d->next)
+			printf("  hop     %s %s:%u\n", d->ops->scheme, d->server.host,
+			       d->server.port);
+		return 0;
+	}
+
+	/* phase 2: bind and run */
+	if ((r = transports_start(loop, err, sizeof(err))) < 0) {
+		fprintf(stderr, "sluice: %s\n", err);
+		return 1;
+	}
+	if (file.metrics && metrics_serve(loop, file.metrics, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sluice: %s\n", err);
+		return 1;
+	}
+	for (size_t i = 0; i < nlisteners; i++) {
+		if ((r = listener_start(listeners[i], err, sizeof(err))) < 0) {
+			fprintf(stderr, "sluice: %s\n", err);
+			return 1;
+		}
+	}
+	memtrim_start(loop);
+	runtime_run(&hooks, file.drain_ms);
+	free(listeners);
+	for (size_t i = 0; i < file.forward.n; i++)
+		url_free(hops[i]);
+	free(hops);
+	config_free(&file);
+	config_free(&env);
+	config_free(&cli);
+	return 0;
+}
+
+static int run_main(int argc, char **argv)
+{
+	return run_or_check(argc, argv, 0);
+}
+
+static int check_main(int argc, char **argv)
+{
+	return run_or_check(argc, argv, 1);
+}
+
+static int keygen_main(int argc, char **argv)
+{
+	char key[64];
+
+	key_generate(key, sizeof(key));
+	printf("%s\n", key);
+	return 0;
+}
+
+const app_cmd_t app_cmds[] = {
+    {"run", run_main, "[options] -L URL [-L URL ...] [-F URL ...]",
+     "run listeners (`run` may be left out)"},
+    {"check", check_main, "[-c FILE] [options]", "validate the configuration, print a summary"},
+    {"keygen", keygen_main, "", "print a random base64 key"},
+    {"pt", pt_main, "[-v|-q] [--log-file FILE]", "Tor pluggable transport (reads TOR_PT_*)"},
+    {"vpn-user", vpn_user_main, "add FILE NAME [ADDRESS]", "add a VPN user (password on stdin)"},
+    {"help", help_main, "[TRANSPORT | listener | --schemas]",
+     "a transport's URL forms and options"},
+};
+const size_t app_ncmds = sizeof(app_cmds) / sizeof(app_cmds[0]);
+
+int main(int argc, char **argv)
+{
+	app_transports_register();
+	if (argc > 1)
+		for (size_t i = 0; i < app_ncmds; i++)
+			if (!strcmp(argv[1], app_cmds[i].name))
+				return app_cmds[i].fn(argc - 1, argv + 1);
+	return run_main(argc, argv);
+}

@@ -1,0 +1,43 @@
+/* runtime: the process's one loop, its signals and its drain, for every
+ * subcommand that runs listeners (`sluice` itself, `sluice pt`).
+ *
+ *   runtime_init()      the default loop; SIGPIPE ignored, the descriptor
+ *                       limit raised, resolver threads for slow names
+ *   runtime_run(h, D)   SIGINT/SIGTERM handlers, then the loop until it
+ *                       ends.  The first signal calls h->stop (stop
+ *                       accepting; live connections go on) and waits up to D
+ *                       for conn_live to reach 0; a second signal exits at
+ *                       once.  Then runtime_finish().
+ *   runtime_finish(why) tears down now: h->teardown (owners free their
+ *                       listeners and chains, each closing its handles),
+ *                       the metrics server, every transport's stop hook
+ *                       (usrsctp's threads outlive the loop otherwise), and
+ *                       whatever handles are left.  Idempotent.
+ *
+ * The loop is closed by runtime_run() before it returns.
+ */
+#ifndef SLUICE_RUNTIME_H
+#define SLUICE_RUNTIME_H
+
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct runtime_hooks {
+	void (*stop)(void *ud);     /* stop accepting (first signal) */
+	void (*teardown)(void *ud); /* free what the subcommand owns */
+	void *ud;
+	const char *tag; /* log prefix ("pt: "), or "" */
+} runtime_hooks_t;
+
+uv_loop_t *runtime_init(void);
+/* 0 when the loop ended normally. */
+int runtime_run(const runtime_hooks_t *h, uint64_t drain_ms);
+/* Tear down now (a configuration error before runtime_run, stdin closed):
+ * the loop then runs out. */
+void runtime_finish(const runtime_hooks_t *h, const char *why);
+
+/* The log level from a configured level (-1: keep the default) and the
+ * -v/-q count, clamped to err..trace. */
+void runtime_log_level(int level, int verbosity);
+
+#endif
