@@ -10,7 +10,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SYSCONFDIR ?=
 
-.PHONY: all sluice deps run test test-asan fuzz bench clean format install uninstall
+.PHONY: all sluice deps run test test-asan fuzz bench clean format lint docs install uninstall
 
 all: sluice
 
@@ -69,6 +69,15 @@ uninstall: $(BUILD)/CMakeCache.txt
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+# the conventions CI checks: clang-format clean, include layering
+lint:
+	scripts/check-format.sh
+	scripts/check-layers.sh
+
+# regenerate docs/options.md and README's option tables from the schemas
+docs: sluice
+	scripts/gen-options.py $(BUILD)/sluice
 
 clean:
 	rm -rf build build-asan build-fuzz
