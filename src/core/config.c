@@ -229,7 +229,7 @@ static int url_list(ywalk_t *w, yaml_node_t *n, strlist_t *l, const char *key)
 		return yfail(w, n, "'%s' must be a list of URLs", key);
 	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
 		yaml_node_t *item = yaml_document_get_node(w->doc, *it);
-		char *s;
+		char *s = NULL; /* gcc -O2 with _FORTIFY_SOURCE cannot see url_from_map set it */
 		int r;
 
 		if (scalar(item)) {
