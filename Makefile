@@ -10,7 +10,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SYSCONFDIR ?=
 
-.PHONY: all sluice deps run test test-asan fuzz bench clean format lint docs install uninstall
+.PHONY: all sluice deps run test test-asan fuzz bench clean format lint docs install uninstall deb
 
 all: sluice
 
@@ -67,6 +67,12 @@ uninstall: $(BUILD)/CMakeCache.txt
 		rmdir "$(DESTDIR)/$${d#./}" 2>/dev/null || true; done
 	rm -rf $(BUILD)/uninstall
 
+# The Debian package, built from a copy of the tree: sluice_VERSION_ARCH.deb
+# and the rest of dpkg-buildpackage's output land in DEB_OUT.
+DEB_OUT ?= build-deb
+deb:
+	scripts/deb.sh "$(DEB_OUT)"
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
@@ -80,4 +86,4 @@ docs: sluice
 	scripts/gen-options.py $(BUILD)/sluice
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-deb

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the Debian packages sluice needs to build and test, if any are
 # missing.  Idempotent; prints nothing when everything is there.
-#   scripts/deps.sh          build + test packages
+#   scripts/deps.sh          build + test packages (and what builds and
+#                            checks the Debian package)
 #   scripts/deps.sh build    only what building sluice needs
 set -eu
 
@@ -11,7 +12,8 @@ BUILD_PKGS="build-essential cmake pkg-config clang libuv1-dev libssl-dev libyaml
 TEST_PKGS="curl socat openssl iperf3 tinyproxy microsocks dante-server procps
  netcat-openbsd python3 python3-websockets nginx slirp iproute2 psmisc tor
  openssh-server openssh-client iputils-ping
- man-db groff-base systemd clang-format"
+ man-db groff-base systemd clang-format
+ debhelper dpkg-dev fakeroot lintian"
 # the peers lab (tests/peers): QEMU for its guest, the tools that build the
 # guest from Debian packages, SoftEther as the SSTP server
 LAB_PKGS="qemu-system-x86 cpio kmod xz-utils binutils util-linux softether-vpnserver"
