@@ -12,7 +12,7 @@ SLUICE=${SLUICE:-/usr/bin/sluice}
 . "$(dirname "$0")/../e2e/lib.sh"
 need_root "the package is installed system-wide"
 [ -x /usr/bin/sluice ] && dpkg-query -W sluice >/dev/null 2>&1 || skip "the sluice package is not installed"
-need_cmd curl systemd-analyze runuser
+need_cmd curl systemd-analyze setpriv
 
 check "user sluice exists (sysusers)" getent passwd sluice
 for f in /usr/share/man/man1/sluice.1.gz /usr/share/man/man5/sluice.yaml.5.gz \
@@ -23,7 +23,7 @@ for f in /usr/share/man/man1/sluice.1.gz /usr/share/man/man5/sluice.yaml.5.gz \
 done
 check "man -w sluice.yaml" man -w sluice.yaml
 check "the example configuration checks, as user sluice" \
-	runuser -u sluice -- /usr/bin/sluice check -c /etc/sluice/example.yaml
+	setpriv --reuid=sluice --regid=sluice --clear-groups /usr/bin/sluice check -c /etc/sluice/example.yaml
 check "/etc/sluice/example.yaml is a conffile" bash -c \
 	'dpkg-query -W -f="\${Conffiles}" sluice | grep -q "/etc/sluice/example.yaml"'
 
@@ -33,7 +33,7 @@ web=$(free_port)
 http_server "$web" "$T/www"
 px=$(free_port)
 mp=$(free_port)
-start proxy runuser -u sluice -- /usr/bin/sluice -v -L "proxy://127.0.0.1:$px" --metrics "127.0.0.1:$mp"
+start proxy setpriv --reuid=sluice --regid=sluice --clear-groups /usr/bin/sluice -v -L "proxy://127.0.0.1:$px" --metrics "127.0.0.1:$mp"
 wait_port "$px"
 total() { curl -fsS "http://127.0.0.1:$mp/metrics" |
 	sed -n "s/^sluice_connections_total{listener=\"proxy:\/\/127.0.0.1:$px\"} //p"; }
