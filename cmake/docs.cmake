@@ -1,6 +1,10 @@
 # Man pages, bash completion, systemd units and what `make install` puts
 # where.
 #
+# The pages and the completion are made from man/ and completion/: the URL
+# option lists from man/options.txt, the subcommands, options and schemes
+# from what the built binary prints (sluice --help, help --schemas).
+#
 # Paths follow the prefix given at install time (cmake --install --prefix,
 # make install PREFIX=...), so one build installs anywhere.  The
 # configuration directory is /etc for the prefix /usr and PREFIX/etc
@@ -22,7 +26,8 @@ set(gen_deps ${gen_sh} ${PROJECT_SOURCE_DIR}/man/gen-options.awk ${PROJECT_SOURC
 
 add_custom_command(OUTPUT ${SLUICE_GEN}/sluice.bash
   COMMAND sh ${gen_sh} bash ${PROJECT_SOURCE_DIR}/completion/sluice.bash.in ${SLUICE_GEN}/sluice.bash
-  DEPENDS ${gen_deps} ${PROJECT_SOURCE_DIR}/completion/sluice.bash.in
+    $<TARGET_FILE:sluice>
+  DEPENDS ${gen_deps} ${PROJECT_SOURCE_DIR}/completion/sluice.bash.in sluice
   COMMENT "bash completion from man/options.txt" VERBATIM)
 set(doc_outputs ${SLUICE_GEN}/sluice.bash)
 
@@ -34,8 +39,9 @@ if(SLUICE_MAN)
   endif()
   foreach(page sluice.1 sluice.yaml.5)
     add_custom_command(OUTPUT ${SLUICE_GEN}/${page}
-      COMMAND sh ${gen_sh} man ${PROJECT_SOURCE_DIR}/man/${page}.scd ${SLUICE_GEN}/${page} ${SCDOC}
-      DEPENDS ${gen_deps} ${PROJECT_SOURCE_DIR}/man/${page}.scd
+      COMMAND sh ${gen_sh} man ${PROJECT_SOURCE_DIR}/man/${page}.scd ${SLUICE_GEN}/${page}
+        $<TARGET_FILE:sluice> ${SCDOC}
+      DEPENDS ${gen_deps} ${PROJECT_SOURCE_DIR}/man/${page}.scd sluice
       COMMENT "man page ${page}" VERBATIM)
     list(APPEND doc_outputs ${SLUICE_GEN}/${page})
   endforeach()

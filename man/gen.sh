@@ -1,13 +1,31 @@
 #!/bin/sh
-# gen.sh MODE TEMPLATE OUT [SCDOC]: fill TEMPLATE from options.txt (next to
-# this script) with gen-options.awk; for MODE man, OUT is the page scdoc
-# makes of the result.
+# gen.sh MODE TEMPLATE OUT SLUICE [SCDOC]: fill TEMPLATE with gen-options.awk
+# from options.txt (next to this script) and from what the built binary
+# says of itself: the subcommands, schemes and transports of `sluice help
+# --schemas`, the options of `sluice --help`.  For MODE man, OUT is the
+# page scdoc makes of the result.
 set -eu
 dir=$(dirname "$0")
-mode=$1 tpl=$2 out=$3
-awk -v mode="$mode" -f "$dir/gen-options.awk" "$dir/options.txt" "$tpl" >"$out.tmp"
+mode=$1 tpl=$2 out=$3 sluice=$4
+schemas=$("$sluice" help --schemas)
+field() { printf '%s\n' "$schemas" | awk -F'\t' "$1" | awk '!seen[$0]++' | tr '\n' ' '; }
+commands=$(field '$1 == "command" { print $2 }')
+transports=$(field '$1 == "transport" { print $2 }')
+lschemes=$(field '$1 == "scheme" && $4 == "listen" { print $3 }')
+fschemes=$(field '$1 == "scheme" && $4 == "hop" { print $3 }')
+# "  -v, -q   ...", "      --log-level L  ...": the options, and which take a value
+opts=$("$sluice" --help | awk '/^ +-/ {
+	for (i = 1; i <= NF && $i ~ /^-/; i++) { o = $i; sub(/,$/, "", o); printf "%s ", o }
+}')
+argopts=$("$sluice" --help | awk '/^ +-/ {
+	for (i = 1; i <= NF && $i ~ /^-/; i++) o = $i
+	if ($i ~ /^[A-Z]+$/) printf "%s ", o
+}')
+awk -v mode="$mode" -v commands="$commands" -v transports="$transports" \
+	-v lschemes="$lschemes" -v fschemes="$fschemes" -v opts="$opts" -v argopts="$argopts" \
+	-f "$dir/gen-options.awk" "$dir/options.txt" "$tpl" >"$out.tmp"
 if [ "$mode" = man ]; then
-	"${4:-scdoc}" <"$out.tmp" >"$out.roff"
+	"${5:-scdoc}" <"$out.tmp" >"$out.roff"
 	rm -f "$out.tmp"
 	mv "$out.roff" "$out"
 else

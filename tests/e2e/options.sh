@@ -5,9 +5,9 @@
 # message), the binary is asked which URL options it takes
 # (options_probe.py: every option name in the sources, one `sluice check`
 # each), and the bash completion must offer exactly those after '?'; the
-# completion must offer every scheme after -L / -F and every subcommand of
-# --help; sluice(1) must name every scheme and option and render without
-# warnings.  Both generated files come from man/options.txt, so a new or
+# completion must offer every scheme after -L / -F, every subcommand and
+# every option of --help; sluice(1) must name every scheme, URL option,
+# subcommand and option, and render without warnings.  Both generated files come from man/options.txt, so a new or
 # renamed option fails here until that file says what it is.
 # ctest-label: slow
 # (2000 runs of sluice check: half a minute here, minutes under ASan,
@@ -65,10 +65,14 @@ for role in L F; do
 	check_eq "-$role: completion offers every scheme sluice knows" "$want" "$got"
 done
 
-subs=$("$SLUICE" --help | sed -n 's/^ *\(usage:\)\{0,1\} *sluice \([a-z][a-z-]*\).*/\2/p' | sort -u | tr '\n' ' ')
-got=$(complete_line "sluice " | sort | tr '\n' ' ')
-check "completion offers every subcommand of --help ($subs)" \
-	bash -c 'for s in $1; do [[ " $2 " == *" $s "* ]] || exit 1; done' _ "$subs" "$got"
+subs=$("$SLUICE" help --schemas | awk -F'\t' '$1 == "command" { print $2 }' | sort | tr '\n' ' ')
+check_eq "completion offers every subcommand" "$subs" "$(complete_line "sluice " | sort | tr '\n' ' ')"
+opts=$("$SLUICE" --help | awk '/^ +-/ { for (i = 1; i <= NF && $i ~ /^-/; i++) { sub(/,$/, "", $i); print $i } }' |
+	sort | tr '\n' ' ')
+check_eq "completion offers every option of --help" "$opts" "$(complete_line "sluice -" | sort | tr '\n' ' ')"
+for w in $subs $opts; do
+	grep -qE "\\\\fB$w(\\\\fR| )" "$MAN" || fail "sluice(1) does not describe $w"
+done
 check_eq "completion of a value: enc= of wss://" "wss://h:1?enc=none" \
 	"$(complete_line "sluice -F 'wss://h:1?enc=n")"
 check_eq "completion of --log-level" "debug" "$(complete_line "sluice --log-level d")"

@@ -37,6 +37,13 @@ for f in glob.glob(os.path.join(srcdir, "src", "**", "*.c"), recursive=True):
     text = open(f).read()
     names.update(call.findall(text))
     names.update(a or b for a, b in schema.findall(text))
+# and what help --schemas prints and man/options.txt documents
+dump = subprocess.run([sluice, "help", "--schemas"], capture_output=True, text=True).stdout
+names.update(f[4] for f in (line.split("\t") for line in dump.splitlines()) if f[0] == "option")
+for line in open(os.path.join(srcdir, "man", "options.txt")):
+    m = re.match(r"([a-z][a-z0-9-]*)=\S* [|] ", line)
+    if m:
+        names.add(m.group(1))
 
 
 def known_schemes(flag):
