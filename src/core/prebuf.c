@@ -1,54 +1,58 @@
-/* prebuf: see prebuf.h.  The wrapper mirrors the inner stream's wq_bytes
- * after every write and drain so a relay sees the real queue. */
+/* prebuf: see prebuf.h.  A message stream (core/msgstream.h) whose first
+ * message is the saved bytes: the inner stream starts reading only once
+ * they are delivered, and what it reads then passes through the same
+ * queue, so the order holds and the reader is never called from inside an
+ * op.  The wrapper mirrors the inner stream's wq_bytes after every write
+ * and drain so a relay sees the real queue. */
 #include "core/prebuf.h"
 
 #include <stdlib.h>
 
+#include "core/msgstream.h"
+
 typedef struct prebuf {
-	stream_t s;
+	msgstream_t m;
 	stream_t *inner;
-	sbuf_t *first;
-	uv_timer_t timer;
-	unsigned want_read : 1;
 } prebuf_t;
 
 static void in_read(stream_t *in, sbuf_t *b)
 {
 	prebuf_t *p = in->data;
 
-	p->s.cbs->on_read(&p->s, b);
+	msgstream_push(&p->m, b);
+	msgstream_deliver(&p->m);
 }
 
 static void in_drain(stream_t *in)
 {
 	prebuf_t *p = in->data;
 
-	p->s.wq_bytes = in->wq_bytes;
-	if (p->s.cbs->on_drain)
-		p->s.cbs->on_drain(&p->s);
+	p->m.s.wq_bytes = in->wq_bytes;
+	if (p->m.s.cbs->on_drain)
+		p->m.s.cbs->on_drain(&p->m.s);
 }
 
 static void in_error(stream_t *in, int err)
 {
 	prebuf_t *p = in->data;
 
-	p->s.cbs->on_error(&p->s, err);
+	msgstream_fail(&p->m, err);
+	msgstream_deliver(&p->m);
 }
 
 static const stream_cbs_t inner_cbs = {in_read, in_drain, in_error};
 
-static void deliver(uv_timer_t *t)
+/* The saved bytes are out: from now on the inner stream feeds the reader. */
+static void deliver(msgstream_t *m)
 {
-	prebuf_t *p = t->data;
-	sbuf_t *b = p->first;
+	prebuf_t *p = (prebuf_t *)m;
 
-	p->first = NULL;
-	if (b)
-		p->s.cbs->on_read(&p->s, b);
-	/* the reader may have paused or closed from its callback */
-	if (!p->s.closed && p->want_read)
+	msgstream_deliver(m);
+	if (!m->s.closed && m->reading && !m->rq.head)
 		stream_read_start(p->inner);
 }
+
+static const msgstream_hooks_t hooks = {.deliver = deliver};
 
 static int pb_write(stream_t *s, sbuf_t *b)
 {
@@ -68,10 +72,8 @@ static void pb_read_start(stream_t *s)
 {
 	prebuf_t *p = (prebuf_t *)s;
 
-	p->want_read = 1;
-	if (p->first)
-		uv_timer_start(&p->timer, deliver, 0, 0);
-	else
+	msgstream_read_start(&p->m);
+	if (!msgstream_pending(&p->m))
 		stream_read_start(p->inner);
 }
 
@@ -79,17 +81,8 @@ static void pb_read_stop(stream_t *s)
 {
 	prebuf_t *p = (prebuf_t *)s;
 
-	p->want_read = 0;
-	uv_timer_stop(&p->timer);
+	msgstream_read_stop(&p->m);
 	stream_read_stop(p->inner);
-}
-
-static void on_timer_close(uv_handle_t *h)
-{
-	prebuf_t *p = h->data;
-
-	sbuf_free(p->first);
-	free(p);
 }
 
 static void pb_close(stream_t *s)
@@ -97,7 +90,20 @@ static void pb_close(stream_t *s)
 	prebuf_t *p = (prebuf_t *)s;
 
 	stream_close(p->inner);
-	uv_close((uv_handle_t *)&p->timer, on_timer_close);
+	msgstream_release(&p->m, NULL);
+}
+
+static void pb_reset(stream_t *s)
+{
+	prebuf_t *p = (prebuf_t *)s;
+
+	stream_reset(p->inner);
+	msgstream_release(&p->m, NULL);
+}
+
+static int pb_addr(stream_t *s, int peer, struct sockaddr_storage *ss)
+{
+	return stream_addr(((prebuf_t *)s)->inner, peer, ss);
 }
 
 static const stream_ops_t prebuf_ops = {
@@ -107,6 +113,8 @@ static const stream_ops_t prebuf_ops = {
     .read_start = pb_read_start,
     .read_stop = pb_read_stop,
     .close = pb_close,
+    .reset = pb_reset,
+    .addr = pb_addr,
 };
 
 stream_t *prebuf_wrap(uv_loop_t *loop, stream_t *inner, sbuf_t *first)
@@ -120,12 +128,9 @@ stream_t *prebuf_wrap(uv_loop_t *loop, stream_t *inner, sbuf_t *first)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		abort();
-	p->s.ops = &prebuf_ops;
-	p->s.id = inner->id;
+	msgstream_init(&p->m, &prebuf_ops, inner->id, loop, &hooks);
 	p->inner = inner;
-	p->first = first;
-	uv_timer_init(loop, &p->timer);
-	p->timer.data = p;
+	msgstream_push(&p->m, first);
 	stream_set_cbs(inner, &inner_cbs, p);
-	return &p->s;
+	return &p->m.s;
 }
