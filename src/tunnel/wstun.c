@@ -3,7 +3,8 @@
  * Life cycle: new -> (writes queue) -> attach(ws) -> records flow ->
  * stream_close: an EOF-less close sends a WebSocket close (1000) and the
  * object is freed when the close handshake ends (or ws gives up).  Reads
- * are delivered from ws callbacks or, after a pause, from a zero timer.
+ * are delivered from ws callbacks or, after a pause, on a later turn
+ * (core/msgstream.h holds the queues, the marks and the error latch).
  */
 #include "tunnel/wstun.h"
 
@@ -11,9 +12,10 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/msgstream.h"
 
 struct wstun {
-	stream_t s;
+	msgstream_t m; /* first: reads, writes before attach, the error latch */
 	uv_loop_t *loop;
 	ws_t *ws;
 	seal_t tx, rx;
@@ -22,18 +24,14 @@ struct wstun {
 	void *owner;
 	void (*cancel)(void *arg);
 	void *cancel_arg;
-	sbuf_queue_t wq;  /* writes before attach */
-	sbuf_queue_t rq;  /* records read while paused */
-	uv_timer_t timer; /* deferred delivery */
-	unsigned reading : 1, rx_eof : 1, rx_eof_queued : 1, shut_pending : 1, shut_sent : 1,
-	    ws_dead : 1, error_sent : 1, high : 1;
+	unsigned shut_pending : 1, shut_sent : 1, ws_dead : 1;
 };
 
 static const stream_ops_t wstun_ops;
 
 stream_t *wstun_stream(wstun_t *t)
 {
-	return &t->s;
+	return &t->m.s;
 }
 void *wstun_owner(wstun_t *t)
 {
@@ -50,20 +48,30 @@ void wstun_set_owner(wstun_t *t, wstun_ctl_fn ctl, void *owner)
 	t->owner = owner;
 }
 
-static void update_wq(wstun_t *t)
+/* The WebSocket reads while the reader's queue is below the watermarks. */
+static void ms_pause(msgstream_t *m, int on)
 {
-	t->s.wq_bytes = t->ws ? ws_pending(t->ws) + t->wq.bytes : t->wq.bytes;
+	wstun_t *t = (wstun_t *)m;
+
+	if (!t->ws)
+		return;
+	if (on)
+		ws_pause(t->ws);
+	else
+		ws_resume(t->ws);
 }
 
-static void free_on_close(uv_handle_t *h)
+static size_t ms_pending(msgstream_t *m)
 {
-	free(h->data);
+	wstun_t *t = (wstun_t *)m;
+
+	return t->ws ? ws_pending(t->ws) : 0;
 }
+
+static const msgstream_hooks_t ms_hooks = {.pause = ms_pause, .pending = ms_pending};
 
 static void free_all(wstun_t *t)
 {
-	sbufq_clear(&t->wq);
-	sbufq_clear(&t->rq);
 	if (t->ws)
 		ws_free(t->ws);
 	t->ws = NULL;
@@ -71,39 +79,13 @@ static void free_all(wstun_t *t)
 		seal_free(&t->tx);
 		seal_free(&t->rx);
 	}
-	uv_close((uv_handle_t *)&t->timer, free_on_close);
+	msgstream_release(&t->m, NULL);
 }
 
 static void deliver_error(wstun_t *t, int err)
 {
-	if (t->s.closed || t->error_sent)
-		return;
-	t->error_sent = 1;
-	if (t->s.cbs && t->s.cbs->on_error)
-		t->s.cbs->on_error(&t->s, err);
-}
-
-/* Hand queued reads to the reader while it is reading. */
-static void flush_reads(wstun_t *t)
-{
-	while (!t->s.closed && t->reading && t->rq.head) {
-		sbuf_t *b = sbufq_pop(&t->rq);
-		if (!b->len) { /* the EOF marker */
-			sbuf_free(b);
-			t->s.cbs->on_read(&t->s, NULL);
-			continue;
-		}
-		t->s.cbs->on_read(&t->s, b);
-	}
-	if (!t->s.closed && t->ws && t->rq.bytes < STREAM_HIGH_WATER && t->reading)
-		ws_resume(t->ws);
-}
-
-static void on_timer(uv_timer_t *h)
-{
-	wstun_t *t = h->data;
-
-	flush_reads(t);
+	msgstream_fail(&t->m, err);
+	msgstream_deliver(&t->m);
 }
 
 static void on_message(ws_t *w, int opcode, sbuf_t *msg)
@@ -112,7 +94,7 @@ static void on_message(ws_t *w, int opcode, sbuf_t *msg)
 	uint8_t type;
 
 	if (opcode != WS_OP_BINARY || wstun_rec_open(t->enc ? &t->rx : NULL, msg, &type) < 0) {
-		log_info(t->s.id, "ws tunnel: bad record (%s), closing",
+		log_info(t->m.s.id, "ws tunnel: bad record (%s), closing",
 		         opcode != WS_OP_BINARY ? "not binary" : "not authentic");
 		sbuf_free(msg);
 		ws_close(w, 1008, "");
@@ -120,33 +102,12 @@ static void on_message(ws_t *w, int opcode, sbuf_t *msg)
 		return;
 	}
 	if (type == WSTUN_REC_DATA || type == WSTUN_REC_EOF) {
-		if (t->rx_eof) {
-			sbuf_free(msg);
-			return;
-		}
 		if (type == WSTUN_REC_EOF) {
-			t->rx_eof = 1;
-			msg->len = 0; /* marker */
-		} else if (!msg->len) {
 			sbuf_free(msg);
-			return;
+			msg = NULL;
 		}
-		if (t->s.closed) {
-			sbuf_free(msg);
-			return;
-		}
-		if (t->reading && !t->rq.head && t->s.cbs) {
-			if (type == WSTUN_REC_EOF) {
-				sbuf_free(msg);
-				t->s.cbs->on_read(&t->s, NULL);
-			} else {
-				t->s.cbs->on_read(&t->s, msg);
-			}
-			return;
-		}
-		sbufq_push(&t->rq, msg);
-		if (t->rq.bytes >= STREAM_HIGH_WATER)
-			ws_pause(w);
+		msgstream_push(&t->m, msg); /* dropped after the end or an error */
+		msgstream_deliver(&t->m);
 		return;
 	}
 	if (t->ctl)
@@ -156,11 +117,7 @@ static void on_message(ws_t *w, int opcode, sbuf_t *msg)
 
 static void on_drain(ws_t *w)
 {
-	wstun_t *t = ws_data(w);
-
-	update_wq(t);
-	if (!t->s.closed && t->s.cbs && t->s.cbs->on_drain && t->s.wq_bytes <= STREAM_LOW_WATER)
-		t->s.cbs->on_drain(&t->s);
+	msgstream_drained(&((wstun_t *)ws_data(w))->m);
 }
 
 static void on_close(ws_t *w, int code, const char *reason)
@@ -168,15 +125,15 @@ static void on_close(ws_t *w, int code, const char *reason)
 	wstun_t *t = ws_data(w);
 
 	t->ws_dead = 1;
-	if (t->s.closed) { /* we asked for this close: done */
+	if (t->m.s.closed) { /* we asked for this close: done */
 		free_all(t);
 		return;
 	}
-	log_debug(t->s.id, "ws tunnel: websocket closed (%d%s%s)", code,
+	log_debug(t->m.s.id, "ws tunnel: websocket closed (%d%s%s)", code,
 	          reason && *reason ? " " : "", reason ? reason : "");
 	if (t->ctl)
 		t->ctl(t, 0, NULL, 0);
-	if (!t->s.closed)
+	if (!t->m.s.closed)
 		deliver_error(t, UV_ECONNRESET);
 }
 
@@ -221,12 +178,11 @@ static int ws_write(stream_t *s, sbuf_t *b)
 		return UV_EPIPE;
 	}
 	if (!t->ws) {
-		sbufq_push(&t->wq, b);
-		update_wq(t);
+		msgstream_hold(&t->m, b);
 		return 0;
 	}
 	r = send_data(t, b);
-	update_wq(t);
+	msgstream_update_wq(&t->m);
 	return r;
 }
 
@@ -246,28 +202,18 @@ static int ws_shutdown(stream_t *s)
 
 static void ws_read_start(stream_t *s)
 {
-	wstun_t *t = (wstun_t *)s;
-
-	t->reading = 1;
-	if (t->rq.head)
-		uv_timer_start(&t->timer, on_timer, 0, 0);
-	else if (t->ws)
-		ws_resume(t->ws);
+	msgstream_read_start(&((wstun_t *)s)->m);
 }
 
 static void ws_read_stop(stream_t *s)
 {
-	wstun_t *t = (wstun_t *)s;
-
-	t->reading = 0;
-	uv_timer_stop(&t->timer); /* the WebSocket pauses once rq is full */
+	msgstream_read_stop(&((wstun_t *)s)->m); /* the WebSocket pauses once rq is full */
 }
 
 static void ws_sclose(stream_t *s)
 {
 	wstun_t *t = (wstun_t *)s;
 
-	uv_timer_stop(&t->timer);
 	if (!t->ws && t->cancel)
 		t->cancel(t->cancel_arg);
 	t->cancel = NULL;
@@ -291,19 +237,18 @@ wstun_t *wstun_new(uv_loop_t *loop, uint64_t id, wstun_ctl_fn ctl, void *owner)
 
 	if (!t)
 		abort();
-	t->s.ops = &wstun_ops;
-	t->s.id = id;
+	msgstream_init(&t->m, &wstun_ops, id, loop, &ms_hooks);
+	msgstream_set_marks(&t->m, STREAM_HIGH_WATER, STREAM_LOW_WATER);
 	t->loop = loop;
 	t->ctl = ctl;
 	t->owner = owner;
-	uv_timer_init(loop, &t->timer);
-	t->timer.data = t;
 	return t;
 }
 
 int wstun_attach(wstun_t *t, uv_loop_t *loop, stream_t *inner, sbuf_t *first, int client,
                  const ws_opts_t *wo, const wstun_sess_t *sess)
 {
+	sbuf_t *b;
 	int r;
 
 	t->cancel = NULL;
@@ -316,43 +261,26 @@ int wstun_attach(wstun_t *t, uv_loop_t *loop, stream_t *inner, sbuf_t *first, in
 			return r;
 		}
 	}
-	inner->id = t->s.id;
+	inner->id = t->m.s.id;
 	/* always read: control records and pings must get through while the
 	 * owner is not reading data; data then waits in rq (bounded) */
 	t->ws = ws_new(loop, inner, first, client, wo, &ws_cbs, t);
 	if (sess->open && (r = wstun_send_ctl(t, WSTUN_REC_OPEN, sess->open, sess->open_len)) < 0)
 		return r;
-	while (t->wq.head) {
-		sbuf_t *b = sbufq_pop(&t->wq);
+	while ((b = msgstream_pop_held(&t->m)))
 		if ((r = send_data(t, b)) < 0)
 			return r;
-	}
 	if (t->shut_pending && !t->shut_sent) {
 		t->shut_sent = 1;
 		send_rec(t, WSTUN_REC_EOF, NULL, 0);
 	}
-	update_wq(t);
+	msgstream_update_wq(&t->m);
 	return 0;
 }
 
 size_t wstun_take_queued(wstun_t *t, uint8_t *out, size_t max)
 {
-	size_t n = 0;
-
-	while (t->wq.head && n < max) {
-		sbuf_t *b = t->wq.head;
-		size_t k = b->len < max - n ? b->len : max - n;
-		memcpy(out + n, sbuf_ptr(b), k);
-		n += k;
-		if (k == b->len) {
-			sbuf_free(sbufq_pop(&t->wq));
-		} else {
-			sbuf_consume(b, k);
-			t->wq.bytes -= k;
-		}
-	}
-	update_wq(t);
-	return n;
+	return msgstream_take(&t->m, out, max);
 }
 
 void wstun_set_canceler(wstun_t *t, void (*cancel)(void *arg), void *arg)
@@ -364,8 +292,8 @@ void wstun_set_canceler(wstun_t *t, void (*cancel)(void *arg), void *arg)
 void wstun_fail(wstun_t *t, int err)
 {
 	t->cancel = NULL;
-	sbufq_clear(&t->wq);
-	update_wq(t);
+	sbufq_clear(&t->m.wq);
+	msgstream_update_wq(&t->m);
 	if (t->ws && !t->ws_dead)
 		ws_close(t->ws, 1000, "");
 	deliver_error(t, err);
