@@ -28,6 +28,7 @@
 #include <openssl/crypto.h>
 
 #include "core/acl.h"
+#include "core/authguard.h"
 #include "core/crypto.h"
 #include "core/log.h"
 #include "core/tunkey.h"
@@ -198,6 +199,12 @@ static uint64_t wall_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The clock the brute-force guard counts in (libuv's loop time). */
+static uint64_t mono_ms(void)
+{
+	return uv_hrtime() / 1000000;
 }
 
 static void a_set_state(scassoc_t *a, int s)
@@ -790,6 +797,8 @@ static void on_ctl_msg(scassoc_t *a, const uint8_t *buf, size_t len)
 	}
 	if (so->server) {
 		r = sctpp_auth_parse(cfg->keys, buf, len, &au);
+		if (r == -EBADMSG) /* a wrong key: the guard may ban the address */
+			authguard_fail((struct sockaddr *)&a->peer, mono_ms(), "sctp", a->id);
 		if (r < 0) {
 			a_fail(a, UV_EACCES,
 			       r == -EBADMSG ? "AUTH not authentic (wrong key?)"
@@ -807,6 +816,7 @@ static void on_ctl_msg(scassoc_t *a, const uint8_t *buf, size_t len)
 			       r == REPLAY_SEEN ? "replayed AUTH" : "replay cache full");
 			return;
 		}
+		authguard_ok((struct sockaddr *)&a->peer);
 		memcpy(a->cn, au.nonce, SCTPP_NONCE);
 		random_bytes(a->sn, SCTPP_NONCE);
 		a->peer_window = au.window;
@@ -1048,6 +1058,10 @@ static void on_change(scsock_t *so, sctp_assoc_t aid, int what, uint16_t out, ui
 			if (cfg->clients &&
 			    !acl_permits(cfg->clients, (struct sockaddr *)&a->peer)) {
 				a_fail(a, UV_EACCES, "client not allowed");
+				return;
+			}
+			if (authguard_banned((struct sockaddr *)&a->peer, mono_ms())) {
+				a_fail(a, UV_EACCES, "banned (auth-guard: too many wrong keys)");
 				return;
 			}
 			if (cfg->max_assocs && so->nassocs > cfg->max_assocs) {
