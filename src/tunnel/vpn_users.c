@@ -226,9 +226,19 @@ int vpn_user_main(int argc, char **argv)
 	}
 	OPENSSL_cleanse(pw, sizeof(pw));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0 || !(out = fdopen(fd, "w"))) {
+	/* a new file of ours, never one that is there already: not a link
+	 * planted to make us write elsewhere, nor another run's */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		int e = errno;
+		fprintf(stderr, "vpn-user: %s: %s%s\n", tmp, strerror(e),
+		        e == EEXIST ? " (another vpn-user running? if not, remove it)" : "");
+		return 1;
+	}
+	if (!(out = fdopen(fd, "w"))) {
 		fprintf(stderr, "vpn-user: %s: %s\n", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
 		return 1;
 	}
 	if ((in = fopen(path, "r"))) {

@@ -3,7 +3,8 @@
 # libslirp (10.10.0.1 = the server host's 127.0.0.1), the client is the lwIP
 # endpoint behind a SOCKS/HTTP proxy.  A UDP relay (vpn_relay.py) sits
 # between them to replay, modify and re-route datagrams.  Checks: 100 MiB
-# with sha256, the users file holds no password, a wrong password, a wrong
+# with sha256, the users file holds no password (and vpn-user add follows
+# no link planted at FILE.tmp), a wrong password, a wrong
 # pinned key, a replayed handshake, replayed and modified transport
 # packets, a client whose address changes mid-transfer, and a flood of
 # forged handshakes while a transfer runs (throughput measured).
@@ -32,6 +33,15 @@ echo 'correct horse' | "$SLUICE" vpn-user add "$T/users.txt" alice >"$T/vpnuser.
 printf 'builder\n' | "$SLUICE" vpn-user add "$T/users.txt" bob 10.10.0.20 >>"$T/vpnuser.log" 2>&1
 check "vpn-user add wrote two users" test "$(grep -c '^[a-z]*:\$scrypt\$ln=15,r=8,p=1\$' "$T/users.txt")" = 2
 check_fails "the users file holds no password" grep -q -e horse -e builder "$T/users.txt"
+# vpn-user add never follows a link planted at FILE.tmp, nor reuses a file
+# left there
+echo keep >"$T/victim"
+ln -s "$T/victim" "$T/users.txt.tmp"
+check_fails "vpn-user add refuses a symlink at FILE.tmp" \
+	sh -c "echo other | '$SLUICE' vpn-user add '$T/users.txt' carol"
+check_eq "... and the file it points to is untouched" keep "$(cat "$T/victim")"
+check_eq "... and so is the users file" 2 "$(grep -c : "$T/users.txt")"
+rm "$T/users.txt.tmp"
 
 start server "$SLUICE" -v --metrics "127.0.0.1:$mp" \
 	-L "vpn://127.0.0.1:$vp?users=$T/users.txt&net=10.10.0.0/24"
