@@ -11,7 +11,7 @@ BUILD_PKGS="build-essential cmake pkg-config clang libuv1-dev libssl-dev libyaml
  liblwip-dev libslirp-dev libglib2.0-dev libpcap-dev libusrsctp-dev scdoc"
 TEST_PKGS="curl socat openssl iperf3 tinyproxy microsocks dante-server procps
  netcat-openbsd python3 python3-websockets nginx slirp iproute2 psmisc tor
- openssh-server openssh-client iputils-ping
+ openssh-server openssh-client iputils-ping python3-cryptography
  man-db groff-base systemd clang-format
  debhelper dpkg-dev fakeroot lintian"
 # the peers lab (tests/peers): QEMU for its guest, the tools that build the

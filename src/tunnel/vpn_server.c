@@ -25,6 +25,16 @@
  * a cookie reply and nothing else (no DH, no state).  The timestamp window
  * and the nonce cache stop replayed INITs.
  *
+ * Fairness between sources (an IPv4 address or an IPv6 /64): under load
+ * each source gets its own budget of cookie replies and of handshakes; at
+ * most HALF_PER_SOURCE half-open handshakes per source (a new one replaces
+ * the source's oldest) and HALF_MAX in all (a new one replaces the oldest),
+ * so one source, or a few, can neither fill the table nor keep anyone else
+ * from logging in or rekeying.  Failed logins count per (user, source) in
+ * vpn_lock; a pair that failed too often is refused at CONFIRM (after the
+ * same work as any other), never at INIT, and every name, known or not,
+ * gets a RESP with a salt that is stable across tries and restarts.
+ *
  * Options (besides the shared listener ones):
  *   users=FILE        scrypt verifiers (sluice vpn-user add); required
  *   net=CIDR          tunnel network, /16../30 (default 10.10.0.0/24):
@@ -47,6 +57,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,11 +66,13 @@
 
 #include "core/crypto.h"
 #include "core/log.h"
+#include "core/ratelimit.h"
 #include "core/replay.h"
 #include "core/transport.h"
 #include "netstack/slirpgw.h"
 #include "netstack/tun.h"
 #include "tunnel/vpn_client.h"
+#include "tunnel/vpn_lock.h"
 #include "tunnel/vpn_proto.h"
 #include "tunnel/vpn_tun.h"
 #include "tunnel/vpn_users.h"
@@ -67,11 +80,13 @@
 #define KP_BITS 12
 #define KP_MAX (1u << KP_BITS)
 #define HALF_MAX 1024
+#define HALF_PER_SOURCE 8
 #define HALF_TIMEOUT 10000
 #define RECV_BUF (VPN_PKT_MAX + VPN_OVERHEAD)
-#define FAIL_LOCK_MS 10000
-#define FAIL_MAX 5
-#define COOKIE_BUDGET 2000 /* cookie replies per second */
+#define COOKIE_BUDGET 2000 /* cookie replies per second, in all */
+#define SRC_COOKIES 10     /* ... per source and second (burst: twice) */
+#define SRC_HANDSHAKES 10  /* handshakes under load, per source and second (burst: twice) */
+#define SRC_SLOTS 4096     /* sources the per-source budgets and locks follow */
 #define MMSG 16            /* datagrams per recvmmsg */
 
 enum { KP_FREE, KP_HALF, KP_UP };
@@ -86,6 +101,7 @@ typedef struct vkp {
 	const vpn_user_t *user;
 	vpeer_t *peer;
 	struct sockaddr_storage from;
+	uint8_t src[16]; /* vpn_source() of from */
 	vpn_aead_t tx, rx;
 	vpn_replay_t rp;
 	uint64_t tx_ctr;
@@ -116,8 +132,10 @@ typedef struct vsrv {
 	tun_t *tun;
 	uint8_t cookie_secret[2][32];
 	uint64_t cookie_rotated;
-	uint8_t fake_secret[32];
+	uint8_t fake_secret[32]; /* salts of unknown users: from the static key, stable */
 	replay_t *nonces;
+	ratelimit_t *src_cookies, *src_hs;
+	vlock_t *locks;
 	vkp_t *kps; /* KP_MAX */
 	size_t nhalf;
 	vpeer_t **by_host; /* host part of net -> peer */
@@ -130,11 +148,7 @@ typedef struct vsrv {
 	uint64_t next_id;
 	/* counters */
 	uint64_t c_init, c_cookie, c_badmac, c_replay, c_badauth, c_drop, c_up, c_big;
-	struct {
-		char name[VPN_USER_MAX + 1];
-		uint64_t until;
-		unsigned n;
-	} fails[64];
+	uint64_t c_limited, c_evicted, c_locked;
 } vsrv_t;
 
 static uint64_t now_ms(vsrv_t *g)
@@ -170,6 +184,14 @@ static size_t addr_key(const struct sockaddr_storage *ss, uint8_t *k)
 	memcpy(k, &a->sin6_addr, 16);
 	memcpy(k + 16, &a->sin6_port, 2);
 	return 18;
+}
+
+static int addr_eq(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	uint8_t ka[18], kb[18];
+	size_t n = addr_key(a, ka);
+
+	return a->ss_family == b->ss_family && n == addr_key(b, kb) && !memcmp(ka, kb, n);
 }
 
 /* ---- keypairs ---- */
@@ -332,40 +354,13 @@ static int peer_new(vsrv_t *g, vkp_t *k, vpeer_t **out)
 
 /* ---- handshake ---- */
 
-static int user_locked(vsrv_t *g, const char *name, int failed)
-{
-	uint64_t now = now_ms(g);
-	size_t i, slot = 0;
-
-	for (i = 0; i < 64; i++)
-		if (!strcmp(g->fails[i].name, name))
-			break;
-	if (i == 64) {
-		if (!failed)
-			return 0;
-		for (i = 0; i < 64; i++)
-			if (g->fails[i].until < g->fails[slot].until)
-				slot = i;
-		i = slot;
-		snprintf(g->fails[i].name, sizeof(g->fails[i].name), "%s", name);
-		g->fails[i].n = 0;
-	}
-	if (g->fails[i].until && g->fails[i].until <= now) {
-		g->fails[i].n = 0;
-		g->fails[i].until = 0;
-	}
-	if (failed) {
-		g->fails[i].n++;
-		g->fails[i].until = now + FAIL_LOCK_MS;
-	}
-	return g->fails[i].n >= FAIL_MAX && g->fails[i].until > now;
-}
-
 static void fake_verifier(vsrv_t *g, const char *name, vpn_verifier_t *v)
 {
 	uint8_t m[32];
 
-	/* an unknown user gets a stable made-up salt: RESP does not tell */
+	/* an unknown user gets a made-up salt, the same for the name on every
+	 * try and after restarts (fake_secret derives from the static key):
+	 * RESP does not tell */
 	hmac_sha256(g->fake_secret, 32, (const uint8_t *)name, strlen(name), m);
 	memset(v, 0, sizeof(*v));
 	memcpy(v->salt, m, VPN_SALT);
@@ -375,20 +370,69 @@ static void fake_verifier(vsrv_t *g, const char *name, vpn_verifier_t *v)
 	random_bytes(v->stored_key, 32);
 }
 
+/* A keypair for a new half-open handshake from `from`.  A source with
+ * HALF_PER_SOURCE of them gives up its oldest; a full table its oldest
+ * entry of all: whoever floods only displaces its own (or the stalest). */
+static vkp_t *half_alloc(vsrv_t *g, const struct sockaddr_storage *from)
+{
+	struct sockaddr_storage ss;
+	uint8_t key[16];
+	vkp_t *own_old = NULL, *old = NULL, *k;
+	unsigned own = 0;
+
+	vpn_source((const struct sockaddr *)from, &ss, key);
+	for (uint32_t i = 0; i < KP_MAX; i++) {
+		k = &g->kps[i];
+		if (k->state != KP_HALF)
+			continue;
+		if (!old || k->created < old->created)
+			old = k;
+		if (!memcmp(k->src, key, 16)) {
+			own++;
+			if (!own_old || k->created < own_old->created)
+				own_old = k;
+		}
+	}
+	if (own >= HALF_PER_SOURCE || g->nhalf >= HALF_MAX) {
+		kp_free(g, own >= HALF_PER_SOURCE ? own_old : old);
+		g->c_evicted++;
+	}
+	if (!(k = kp_alloc(g)))
+		return NULL;
+	k->from = *from;
+	memcpy(k->src, key, 16);
+	return k;
+}
+
+/* Under load: does INIT carry the mac2 of its source's cookie? */
+static int mac2_valid(vsrv_t *g, const uint8_t *d, size_t n, const uint8_t *ak, size_t al,
+                      uint8_t cookie[16])
+{
+	uint8_t c2[16];
+
+	vpn_cookie_make(g->cookie_secret[0], ak, al, cookie);
+	if (vpn_init_check_mac2(cookie, d, n) == 0)
+		return 1;
+	vpn_cookie_make(g->cookie_secret[1], ak, al, c2);
+	return vpn_init_check_mac2(c2, d, n) == 0;
+}
+
 static void on_init(vsrv_t *g, const uint8_t *d, size_t n, const struct sockaddr_storage *from)
 {
-	uint8_t cookie[16], ak[18], nonce[16], resp[VPN_RESP_LEN];
+	uint8_t cookie[16], ak[18], nonce[16], resp[VPN_RESP_LEN], skey[16];
 	size_t al = addr_key(from, ak);
 	uint64_t now = now_ms(g), wall;
+	struct sockaddr_storage src;
 	vpn_hs_t hs;
 	vpn_verifier_t fake;
-	const vpn_verifier_t *v;
+	const vpn_user_t *u;
 	vkp_t *k;
 
 	if (n != VPN_INIT_LEN) {
 		g->c_badmac++;
 		return;
 	}
+	vpn_source((const struct sockaddr *)from, &src, skey);
 	if (now - g->hs_window_start >= 1000) {
 		g->hs_window_start = now;
 		g->hs_in_window = 0;
@@ -396,33 +440,34 @@ static void on_init(vsrv_t *g, const uint8_t *d, size_t n, const struct sockaddr
 	}
 	if (++g->hs_in_window > g->hs_rate) {
 		/* under load: only an INIT that proves its source address (mac2)
-		 * goes on; the rest get a cookie, within a budget, so that a
-		 * flood costs at most a few HMACs per datagram */
-		uint8_t c2[16];
-		vpn_cookie_make(g->cookie_secret[0], ak, al, cookie);
-		if (vpn_init_check_mac2(cookie, d, n) < 0) {
-			vpn_cookie_make(g->cookie_secret[1], ak, al, c2);
-			if (vpn_init_check_mac2(c2, d, n) < 0) {
-				uint8_t rep[VPN_COOKIE_LEN];
-				if (g->cookies_in_window >= COOKIE_BUDGET ||
-				    vpn_init_check_mac1(&g->key, d, n) < 0) {
-					g->c_drop++;
-					return;
-				}
-				g->cookies_in_window++;
-				g->c_cookie++;
-				if (vpn_cookie_create(&g->key, d, cookie, rep) == 0)
-					send_to(g, (const struct sockaddr *)from, rep, sizeof(rep));
+		 * goes on; the rest get a cookie, within a budget in all and one
+		 * per source, so that a flood costs at most a few HMACs per
+		 * datagram and cannot use up anyone else's cookies */
+		if (!mac2_valid(g, d, n, ak, al, cookie)) {
+			uint8_t rep[VPN_COOKIE_LEN];
+			if (g->cookies_in_window >= COOKIE_BUDGET ||
+			    vpn_init_check_mac1(&g->key, d, n) < 0) {
+				g->c_drop++;
 				return;
 			}
+			if (!ratelimit_allow(g->src_cookies, (struct sockaddr *)&src, now)) {
+				g->c_limited++;
+				return;
+			}
+			g->cookies_in_window++;
+			g->c_cookie++;
+			if (vpn_cookie_create(&g->key, d, cookie, rep) == 0)
+				send_to(g, (const struct sockaddr *)from, rep, sizeof(rep));
+			return;
+		}
+		/* a proven source: its share of the handshakes */
+		if (!ratelimit_allow(g->src_hs, (struct sockaddr *)&src, now)) {
+			g->c_limited++;
+			return;
 		}
 	}
 	if (vpn_init_check_mac1(&g->key, d, n) < 0) {
 		g->c_badmac++;
-		return;
-	}
-	if (g->nhalf >= HALF_MAX) {
-		g->c_drop++;
 		return;
 	}
 	g->c_init++;
@@ -442,30 +487,39 @@ static void on_init(vsrv_t *g, const uint8_t *d, size_t n, const struct sockaddr
 		g->c_replay++;
 		goto out;
 	}
-	{
-		const vpn_user_t *u = vpn_users_find(&g->users, hs.user);
-		if (u && !user_locked(g, u->name, 0)) {
-			v = &u->v;
-		} else {
-			fake_verifier(g, hs.user, &fake);
-			v = &fake;
-			u = NULL;
-		}
-		if (!(k = kp_alloc(g)))
-			goto out;
-		k->user = u;
-	}
+	/* the same work for every name: a lookup that reads every entry, and
+	 * the made-up verifier, used or not */
+	u = vpn_users_lookup(&g->users, hs.user);
+	fake_verifier(g, hs.user, &fake);
+	if (!(k = half_alloc(g, from)))
+		goto out;
+	k->user = u;
 	k->hs = hs;
-	if (vpn_resp_create(&k->hs, k->idx, v, resp) < 0) {
+	if (vpn_resp_create(&k->hs, k->idx, u ? &u->v : &fake, resp) < 0) {
 		kp_free(g, k);
 		goto out;
 	}
 	k->state = KP_HALF;
-	k->from = *from;
 	g->nhalf++;
 	send_to(g, (const struct sockaddr *)from, resp, sizeof(resp));
 out:
 	vpn_hs_wipe(&hs);
+}
+
+/* A wrong password (or a user who does not exist, which looks the same). */
+static void login_failed(vsrv_t *g, vkp_t *k, const char *ip)
+{
+	uint64_t lock = vlock_fail(g->locks, k->hs.user, (struct sockaddr *)&k->from, now_ms(g));
+
+	g->c_badauth++;
+	if (lock)
+		log_warn(0,
+		         "vpn: %s from %s: authentication failed; this name is refused from "
+		         "this address for %llu s",
+		         k->hs.user, ip, (unsigned long long)(lock + 999) / 1000);
+	else
+		log_warn(0, "vpn: %s from %s: authentication failed", k->hs.user, ip);
+	kp_free(g, k);
 }
 
 static void on_confirm(vsrv_t *g, const uint8_t *d, size_t n, const struct sockaddr_storage *from)
@@ -473,50 +527,61 @@ static void on_confirm(vsrv_t *g, const uint8_t *d, size_t n, const struct socka
 	vkp_t *k = kp_find(g, vpn_get32(d + 4));
 	uint8_t tx[32], rx[32];
 	uint32_t prev_idx = 0;
-	vpn_verifier_t dummy;
+	vpn_verifier_t fake;
 	vpn_assign_t a = {0};
 	vpeer_t *p = NULL;
 	vkp_t *old;
+	uint64_t left;
 	char ip[64];
 	int r;
 
-	if (!k)
+	/* only the address the handshake came from gets an answer: a CONFIRM
+	 * replayed from elsewhere reflects nothing */
+	if (!k || !addr_eq(from, &k->from)) {
+		g->c_drop++;
 		return;
+	}
 	if (k->state == KP_UP) {
 		/* our ACCEPT was lost: the same CONFIRM gets the same answer */
 		if (n == VPN_CONFIRM_LEN && ct_equal(d, k->confirm, n))
 			send_to(g, (const struct sockaddr *)from, k->accept, sizeof(k->accept));
 		return;
 	}
-	if (!k->user) {
-		fake_verifier(g, k->hs.user, &dummy);
-		r = vpn_confirm_consume(&k->hs, &dummy, d, n, &prev_idx);
-	} else {
-		r = vpn_confirm_consume(&k->hs, &k->user->v, d, n, &prev_idx);
-	}
+	fake_verifier(g, k->hs.user, &fake);
+	r = vpn_confirm_consume(&k->hs, k->user ? &k->user->v : &fake, d, n, &prev_idx);
+	if (r < 0 && r != -EACCES)
+		return; /* not the client's: leave the handshake to the real one */
 	sockaddr_str((const struct sockaddr *)from, ip, sizeof(ip));
-	if (r == -EACCES || (r == 0 && !k->user)) {
-		log_warn(0, "vpn: %s from %s: authentication failed", k->hs.user, ip);
-		g->c_badauth++;
-		if (k->user)
-			user_locked(g, k->user->name, 1);
+	if (r < 0 || !k->user) {
+		login_failed(g, k, ip);
+		return;
+	}
+	/* a rekey names the keypair it replaces */
+	old = prev_idx ? kp_find(g, prev_idx) : NULL;
+	if (old && (old->state != KP_UP || !old->peer || old->peer->user != k->user))
+		old = NULL;
+	/* a pair that failed too often is refused, whatever the password; not
+	 * the rekey of a session from the address that session has proven */
+	left = vlock_left(g->locks, k->user->name, (struct sockaddr *)from, now_ms(g));
+	if (left && !(old && addr_eq(from, &old->peer->to))) {
+		log_warn(0,
+		         "vpn: %s from %s: refused, too many failures from this address (%llu s "
+		         "left)",
+		         k->user->name, ip, (unsigned long long)(left + 999) / 1000);
+		g->c_locked++;
 		kp_free(g, k);
 		return;
 	}
-	if (r < 0)
-		return; /* not the client's: leave the handshake to the real one */
+	vlock_ok(g->locks, k->user->name, (struct sockaddr *)from);
 	memcpy(k->confirm, d, VPN_CONFIRM_LEN);
 	g->nhalf--;
 	k->state = KP_UP;
-	k->from = *from;
 	vpn_hs_transport(&k->hs, 0, tx, rx);
 	vpn_aead_init(&k->tx, tx, 1);
 	vpn_aead_init(&k->rx, rx, 0);
 	k->remote_idx = k->hs.remote_idx;
 	k->created = now_ms(g);
-	/* a rekey names the keypair it replaces */
-	old = prev_idx ? kp_find(g, prev_idx) : NULL;
-	if (old && old->state == KP_UP && old->peer && old->peer->user == k->user) {
+	if (old) {
 		p = old->peer;
 		if (p->prev && p->prev != p->cur)
 			kp_free(g, p->prev);
@@ -837,6 +902,12 @@ static void metrics_fn(mbuf_t *b, void *ud)
 	            (unsigned long long)g->c_drop);
 	mbuf_printf(b, "sluice_vpn_oversize_total{listener=\"%s\"} %llu\n", n,
 	            (unsigned long long)g->c_big);
+	mbuf_printf(b, "sluice_vpn_source_limited_total{listener=\"%s\"} %llu\n", n,
+	            (unsigned long long)g->c_limited);
+	mbuf_printf(b, "sluice_vpn_handshakes_evicted_total{listener=\"%s\"} %llu\n", n,
+	            (unsigned long long)g->c_evicted);
+	mbuf_printf(b, "sluice_vpn_logins_locked_total{listener=\"%s\"} %llu\n", n,
+	            (unsigned long long)g->c_locked);
 }
 
 static int vpn_init(listener_t *l, char *err, size_t errlen)
@@ -921,10 +992,14 @@ static int vpn_init(listener_t *l, char *err, size_t errlen)
 	g->buf = malloc(RECV_BUF);
 	g->out = malloc(RECV_BUF);
 	g->nonces = replay_new(65536);
+	g->src_cookies = ratelimit_new(SRC_COOKIES, 2 * SRC_COOKIES, SRC_SLOTS);
+	g->src_hs = ratelimit_new(SRC_HANDSHAKES, 2 * SRC_HANDSHAKES, SRC_SLOTS);
+	g->locks = vlock_new(SRC_SLOTS);
 	if (!g->kps || !g->by_host || !g->buf || !g->out || !g->nonces)
 		abort();
 	random_bytes(g->cookie_secret, sizeof(g->cookie_secret));
-	random_bytes(g->fake_secret, sizeof(g->fake_secret));
+	hmac_sha256(g->key.priv, 32, (const uint8_t *)"sluice-vpn unknown users", 24,
+	            g->fake_secret);
 	return 0;
 }
 
@@ -1006,6 +1081,10 @@ static void vpn_free(listener_t *l)
 	free(g->out);
 	if (g->nonces)
 		replay_free(g->nonces);
+	ratelimit_free(g->src_cookies);
+	ratelimit_free(g->src_hs);
+	vlock_free(g->locks);
+	OPENSSL_cleanse(g->fake_secret, sizeof(g->fake_secret));
 	memset(&g->key, 0, sizeof(g->key));
 	l->front = NULL;
 	g->closing = g->udp_init + g->tick_init;

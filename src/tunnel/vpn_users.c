@@ -154,6 +154,18 @@ const vpn_user_t *vpn_users_find(const vpn_users_t *us, const char *name)
 	return NULL;
 }
 
+const vpn_user_t *vpn_users_lookup(const vpn_users_t *us, const char *name)
+{
+	char key[VPN_USER_MAX + 1] = {0};
+	const vpn_user_t *found = NULL;
+
+	strncpy(key, name, VPN_USER_MAX);
+	for (size_t i = 0; i < us->n; i++)
+		if (ct_equal(us->u[i].name, key, sizeof(key)))
+			found = &us->u[i];
+	return found;
+}
+
 void vpn_users_free(vpn_users_t *us)
 {
 	if (us->u)

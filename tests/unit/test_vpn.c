@@ -1,5 +1,6 @@
 /* Unit tests: tunnel/vpn_proto (handshake, cookies, transport, replay
- * window) and tunnel/vpn_users (the users file). */
+ * window), tunnel/vpn_users (the users file) and tunnel/vpn_lock (failed
+ * logins per user and source). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include "core/crypto.h"
+#include "tunnel/vpn_lock.h"
 #include "tunnel/vpn_proto.h"
 #include "tunnel/vpn_users.h"
 
@@ -238,12 +242,90 @@ static void test_users_file(void **st)
 	assert_int_equal(vpn_user_parse(line, &w), -EINVAL);
 }
 
+static struct sockaddr_storage sa(const char *ip, uint16_t port)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		ss.ss_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons(port);
+	} else {
+		assert_int_equal(inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&ss)->sin6_addr),
+		                 1);
+		ss.ss_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+	}
+	return ss;
+}
+
+#define SA(ip, port) ((struct sockaddr *)(struct sockaddr_storage[1]){sa(ip, port)})
+
+static void test_lock_backoff(void **st)
+{
+	vlock_t *t = vlock_new(64);
+	uint64_t now = 1000000, d;
+
+	/* free failures, then 1 s doubling up to the cap */
+	for (int i = 1; i < VLOCK_FREE; i++)
+		assert_int_equal(vlock_fail(t, "alice", SA("192.0.2.1", 1000 + i), now), 0);
+	assert_int_equal(vlock_left(t, "alice", SA("192.0.2.1", 5), now), 0);
+	assert_int_equal(vlock_fail(t, "alice", SA("192.0.2.1", 7), now), VLOCK_BASE_MS);
+	assert_int_equal(vlock_left(t, "alice", SA("192.0.2.1", 9), now + 400),
+	                 VLOCK_BASE_MS - 400);
+	assert_int_equal(vlock_fail(t, "alice", SA("192.0.2.1", 7), now), 2 * VLOCK_BASE_MS);
+	for (int i = 0; i < 20; i++)
+		d = vlock_fail(t, "alice", SA("192.0.2.1", 7), now);
+	assert_int_equal(d, VLOCK_MAX_MS);
+	/* the pair only: the user elsewhere, another name here */
+	assert_int_equal(vlock_left(t, "alice", SA("192.0.2.2", 7), now), 0);
+	assert_int_equal(vlock_left(t, "bob", SA("192.0.2.1", 7), now), 0);
+	assert_int_equal(vlock_left(t, "alice", SA("192.0.2.1", 7), now + VLOCK_MAX_MS), 0);
+	/* forgotten after a quiet while: the free failures again */
+	now += VLOCK_MAX_MS + VLOCK_FORGET_MS;
+	assert_int_equal(vlock_fail(t, "alice", SA("192.0.2.1", 7), now), 0);
+	/* a success clears it */
+	vlock_fail(t, "alice", SA("192.0.2.1", 7), now);
+	assert_true(vlock_fail(t, "alice", SA("192.0.2.1", 7), now) > 0);
+	vlock_ok(t, "alice", SA("192.0.2.1", 8));
+	assert_int_equal(vlock_left(t, "alice", SA("192.0.2.1", 7), now), 0);
+	assert_int_equal(vlock_fail(t, "alice", SA("192.0.2.1", 7), now), 0);
+	/* IPv6: the /64 is the source */
+	for (int i = 0; i < VLOCK_FREE; i++)
+		vlock_fail(t, "carol", SA("2001:db8:1:2::1", 1), now);
+	assert_true(vlock_left(t, "carol", SA("2001:db8:1:2:ffff::9", 1), now) > 0);
+	assert_int_equal(vlock_left(t, "carol", SA("2001:db8:1:3::1", 1), now), 0);
+	vlock_free(t);
+}
+
+/* A flood of other pairs does not flush a locked one out of the table. */
+static void test_lock_table(void **st)
+{
+	vlock_t *t = vlock_new(VLOCK_PROBES);
+	uint64_t now = 5000;
+	char name[32];
+
+	for (int i = 0; i < VLOCK_FREE + 3; i++)
+		vlock_fail(t, "alice", SA("198.51.100.7", 1), now);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(name, sizeof(name), "u%d", i);
+		vlock_fail(t, name, SA("198.51.100.7", 1), now);
+	}
+	assert_true(vlock_left(t, "alice", SA("198.51.100.7", 1), now) > 0);
+	vlock_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_handshake_and_transport), cmocka_unit_test(test_wrong_password),
-	    cmocka_unit_test(test_tampered_handshake),      cmocka_unit_test(test_cookie),
-	    cmocka_unit_test(test_replay_window),           cmocka_unit_test(test_users_file),
+	    cmocka_unit_test(test_handshake_and_transport),
+	    cmocka_unit_test(test_wrong_password),
+	    cmocka_unit_test(test_tampered_handshake),
+	    cmocka_unit_test(test_cookie),
+	    cmocka_unit_test(test_replay_window),
+	    cmocka_unit_test(test_users_file),
+	    cmocka_unit_test(test_lock_backoff),
+	    cmocka_unit_test(test_lock_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,340 @@
+#!/usr/bin/python3
+"""A sluice VPN client in Python (docs/vpn-protocol.md), for attacks.
+
+    /usr/bin/python3 vpn_peer.py COMMAND SERVER_PORT SERVER_PUB_B64 [ARGS] [--src IP]
+
+Commands (each prints one line of results; --src picks the loopback
+address the datagrams come from):
+
+  flood SECONDS        valid INITs (a real X25519 exchange and an encrypted
+                       user name; half for alice, half for made-up names) as
+                       fast as one process can make them (an ephemeral key
+                       serves 1000 INITs with distinct timestamps), from 4
+                       ports of one address; COOKIE replies are used
+                       honestly (mac2)
+                       -> "sent N cookies C responses R"
+  guess USER N EVERY   N handshakes with a wrong password proof, one every
+                       EVERY seconds -> "tries N responses R accepts A"
+  probe TRIES NAME...  TRIES handshakes per name, interleaved, each with a
+                       wrong proof -> JSON: per name, the datagram sizes
+                       seen, the distinct salts and scrypt parameters, the
+                       median INIT -> RESP time, the answers to CONFIRM
+  login USER PASSWORD [REPLAY_SRC]
+                       a real login (scrypt), then the CONFIRM sent again
+                       from the same socket, from another port and from
+                       REPLAY_SRC -> "accepted ADDR same S port P addr A"
+                       (how many datagrams each of the three got back)
+
+Needs the python3-cryptography package (Debian's python3).
+"""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import select
+import socket
+import statistics
+import sys
+import time
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+PROTOCOL = b"sluice-vpn-v1 X25519 ChaCha20Poly1305 SHA256 scrypt"
+INIT, RESP, CONFIRM, ACCEPT, COOKIE = 1, 2, 3, 4, 5
+ZERO = bytes(12)
+
+
+def sha(*parts):
+    return hashlib.sha256(b"".join(parts)).digest()
+
+
+def hkdf(ikm, salt, info, n):
+    return HKDF(algorithm=hashes.SHA256(), length=n, salt=salt, info=info).derive(ikm)
+
+
+def raw(pub):
+    return pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def mac16(key, data):
+    return hmac.new(key, data, hashlib.sha256).digest()[:16]
+
+
+class Ephemeral:
+    """A client ephemeral key and what follows from it before the
+    timestamp: a flood reuses one for many INITs (each is still new to the
+    server as long as its timestamp differs)."""
+
+    def __init__(self, spub):
+        self.e = X25519PrivateKey.generate()
+        self.pub = raw(self.e.public_key())
+        out = hkdf(self.e.exchange(X25519PublicKey.from_public_bytes(spub)), sha(PROTOCOL),
+                   b"sluice-vpn ck", 64)
+        self.ck, self.k = out[:32], out[32:]
+        self.aead = ChaCha20Poly1305(self.k)
+        self.h0 = sha(sha(PROTOCOL), spub)
+        self.mac1_key = sha(b"mac1----", spub)
+
+
+class Handshake:
+    """The client side of one handshake."""
+
+    def __init__(self, spub, user, eph=None, ts=None):
+        eph = eph or Ephemeral(spub)
+        self.e, self.ck, self.k = eph.e, eph.ck, eph.k
+        self.idx = int.from_bytes(os.urandom(4), "little")
+        ts = ts or int(time.time() * 1000)
+        hdr = bytes([INIT, 0, 0, 0]) + self.idx.to_bytes(4, "little") + eph.pub + \
+            ts.to_bytes(8, "big")
+        self.h = sha(eph.h0, hdr)
+        u = user.encode()
+        ct = eph.aead.encrypt(ZERO, (bytes([len(u)]) + u).ljust(64, b"\0"), self.h)
+        self.h = sha(self.h, ct)
+        body = hdr + ct
+        self.mac1 = mac16(eph.mac1_key, body)
+        self.body = body + self.mac1
+
+    def mix_key(self, ikm):
+        out = hkdf(ikm, self.ck, b"sluice-vpn ck", 64)
+        self.ck, self.k = out[:32], out[32:]
+
+    def init(self, cookie=None):
+        return self.body + (mac16(cookie, self.body) if cookie else bytes(16))
+
+    def resp(self, pkt):
+        """(salt, ln, r, p) from a RESP to this INIT, or None."""
+        if len(pkt) != 80 or pkt[0] != RESP or int.from_bytes(pkt[8:12], "little") != self.idx:
+            return None
+        h = sha(self.h, pkt[:44])
+        ck, k = self.ck, self.k
+        self.mix_key(self.e.exchange(X25519PublicKey.from_public_bytes(pkt[12:44])))
+        try:
+            body = ChaCha20Poly1305(self.k).decrypt(ZERO, pkt[44:80], h)
+        except Exception:
+            self.ck, self.k = ck, k
+            return None
+        self.h = sha(h, pkt[44:80])
+        self.remote = int.from_bytes(pkt[4:8], "little")
+        return body[:16], body[16], body[17], body[18]
+
+    def confirm(self, client_key=None, prev=0):
+        """CONFIRM with the proof of client_key, or a random (wrong) proof."""
+        hdr = bytes([CONFIRM, 0, 0, 0]) + self.remote.to_bytes(4, "little")
+        self.mix_key(b"")
+        self.h = sha(self.h, hdr)
+        if client_key is None:
+            proof = os.urandom(32)
+        else:
+            sig = hmac.new(sha(client_key), self.h, hashlib.sha256).digest()
+            proof = bytes(a ^ b for a, b in zip(client_key, sig))
+        ct = ChaCha20Poly1305(self.k).encrypt(ZERO, proof + prev.to_bytes(4, "little"), self.h)
+        self.h = sha(self.h, ct)
+        return hdr + ct
+
+    def accept(self, pkt, server_key):
+        """The tunnel address from an ACCEPT, or None."""
+        if len(pkt) != 76 or pkt[0] != ACCEPT:
+            return None
+        k = hkdf(self.h, self.ck, b"sluice-vpn accept", 32)
+        h = sha(self.h, pkt[:8])
+        try:
+            body = ChaCha20Poly1305(k).decrypt(ZERO, pkt[8:76], h)
+        except Exception:
+            return None
+        if not hmac.compare_digest(body[18:50], hmac.new(server_key, h, hashlib.sha256).digest()):
+            return None
+        return socket.inet_ntoa(body[:4])
+
+
+def cookie_of(spub, pkt, mac1):
+    if len(pkt) != 52 or pkt[0] != COOKIE:
+        return None
+    try:
+        return ChaCha20Poly1305(sha(b"cookie--", spub)).decrypt(pkt[8:20], pkt[20:52], mac1)
+    except Exception:
+        return None
+
+
+def udp(src):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((src, 0))
+    return s
+
+
+def recv(s, timeout):
+    """The next datagram within timeout seconds, or None."""
+    end = time.time() + timeout
+    while True:
+        left = end - time.time()
+        if left <= 0 or not select.select([s], [], [], left)[0]:
+            return None
+        return s.recv(65536)
+
+
+def exchange(s, server, spub, user, cookie=None, tries=4):
+    """INIT -> RESP (using a COOKIE if the server asks): (hs, resp fields,
+    seconds from the last INIT to its RESP, sizes of what came back)."""
+    sizes = []
+    for _ in range(tries):
+        hs = Handshake(spub, user)
+        t0 = time.time()
+        s.sendto(hs.init(cookie), server)
+        while True:
+            d = recv(s, 1.0)
+            if d is None:
+                break
+            sizes.append(len(d))
+            if d[0] == COOKIE:
+                cookie = cookie_of(spub, d, hs.mac1) or cookie
+                break
+            got = hs.resp(d)
+            if got:
+                return hs, got, time.time() - t0, sizes, cookie
+    return None, None, None, sizes, cookie
+
+
+def flood(server, spub, src, secs):
+    socks = [udp(src) for _ in range(4)]
+    for s in socks:
+        s.setblocking(False)
+    cookies = [None] * len(socks)
+    pending = {}
+    sent = ncookie = nresp = i = 0
+    end = time.time() + secs
+    while time.time() < end:
+        j = i % len(socks)
+        if i % 1000 == 0:
+            eph = Ephemeral(spub)
+            ts0 = int(time.time() * 1000) - 20000
+        hs = Handshake(spub, "alice" if i % 2 else "u%08x" % i, eph, ts0 + i % 1000)
+        i += 1
+        pending[hs.idx] = (j, hs.mac1)
+        if len(pending) > 50000:
+            pending.clear()
+        try:
+            socks[j].sendto(hs.init(cookies[j]), server)
+            sent += 1
+        except BlockingIOError:
+            pass
+        for k, s in enumerate(socks):
+            while True:
+                try:
+                    d = s.recv(2048)
+                except BlockingIOError:
+                    break
+                if d[0] == RESP:
+                    nresp += 1
+                elif d[0] == COOKIE and len(d) >= 8:
+                    p = pending.get(int.from_bytes(d[4:8], "little"))
+                    c = p and cookie_of(spub, d, p[1])
+                    if c:
+                        cookies[p[0]] = c
+                        ncookie += 1
+    print("sent %d cookies %d responses %d" % (sent, ncookie, nresp))
+
+
+def guess(server, spub, src, user, n, every):
+    s = udp(src)
+    cookie = None
+    resps = accepts = 0
+    for t in range(n):
+        t0 = time.time()
+        hs, got, _, _, cookie = exchange(s, server, spub, user, cookie)
+        if got:
+            resps += 1
+            s.sendto(hs.confirm(), server)
+            d = recv(s, 0.3)
+            accepts += d is not None and d[0] == ACCEPT
+        if t + 1 < n:
+            time.sleep(max(0.0, every - (time.time() - t0)))
+    print("tries %d responses %d accepts %d" % (n, resps, accepts))
+
+
+def probe(server, spub, src, tries, names):
+    s = udp(src)
+    cookie = None
+    out = {n: {"sizes": set(), "salts": set(), "params": set(), "ms": [], "confirm_answers": 0}
+           for n in names}
+    for _ in range(tries):
+        for name in names:
+            o = out[name]
+            hs, got, dt, sizes, cookie = exchange(s, server, spub, name, cookie)
+            o["sizes"].update(sizes)
+            if not got:
+                continue
+            o["salts"].add(got[0].hex())
+            o["params"].add("%d,%d,%d" % got[1:])
+            o["ms"].append(dt * 1000)
+            s.sendto(hs.confirm(), server)
+            d = recv(s, 0.3)
+            if d is not None:
+                o["confirm_answers"] += 1
+                o["sizes"].add(len(d))
+    for o in out.values():
+        o["median_ms"] = round(statistics.median(o["ms"]), 3) if o["ms"] else None
+        o["responses"] = len(o.pop("ms"))
+        for k in ("sizes", "salts", "params"):
+            o[k] = sorted(o[k])
+    print(json.dumps(out, sort_keys=True))
+
+
+def login(server, spub, src, user, pw, replay_src):
+    s = udp(src)
+    hs, got, _, _, _ = exchange(s, server, spub, user)
+    if not got:
+        print("no-response")
+        return
+    salt, ln, r, p = got
+    sp = hashlib.scrypt(pw.encode(), salt=salt, n=1 << ln, r=r, p=p, maxmem=1 << 27, dklen=32)
+    ck = hmac.new(sp, b"Client Key", hashlib.sha256).digest()
+    sk = hmac.new(sp, b"Server Key", hashlib.sha256).digest()
+    confirm = hs.confirm(ck)
+    addr = None
+    for _ in range(4):
+        s.sendto(confirm, server)
+        d = recv(s, 1.0)
+        addr = d is not None and hs.accept(d, sk)
+        if addr:
+            break
+    if not addr:
+        print("not-accepted")
+        return
+
+    def answers(sock):
+        sock.sendto(confirm, server)
+        n = 0
+        while recv(sock, 0.5) is not None:
+            n += 1
+        return n
+
+    print("accepted %s same %d port %d addr %d" % (addr, answers(s), answers(udp(src)),
+                                                   answers(udp(replay_src))))
+
+
+def main():
+    args = sys.argv[1:]
+    src = "127.0.0.1"
+    if "--src" in args:
+        i = args.index("--src")
+        src = args[i + 1]
+        del args[i:i + 2]
+    cmd, port, spub = args[0], int(args[1]), base64.b64decode(args[2])
+    server, rest = ("127.0.0.1", port), args[3:]
+    if cmd == "flood":
+        flood(server, spub, src, float(rest[0]))
+    elif cmd == "guess":
+        guess(server, spub, src, rest[0], int(rest[1]), float(rest[2]))
+    elif cmd == "probe":
+        probe(server, spub, src, int(rest[0]), rest[1:])
+    elif cmd == "login":
+        login(server, spub, src, rest[0], rest[1], rest[2] if len(rest) > 2 else "127.0.0.9")
+    else:
+        sys.exit("unknown command " + cmd)
+
+
+if __name__ == "__main__":
+    main()
