@@ -33,7 +33,11 @@
  * from logging in or rekeying.  Failed logins count per (user, source) in
  * vpn_lock; a pair that failed too often is refused at CONFIRM (after the
  * same work as any other), never at INIT, and every name, known or not,
- * gets a RESP with a salt that is stable across tries and restarts.
+ * gets a RESP with a salt that is stable across tries and restarts.  They
+ * also count per source in the process's core/authguard, which bans a
+ * source that keeps failing, whatever the names: a banned source's INITs
+ * and CONFIRMs get no answer at all.  (Its delays are not used: a VPN
+ * refusal is silence, there is no answer to hold.)
  *
  * Options (besides the shared listener ones):
  *   users=FILE        scrypt verifiers (sluice vpn-user add); required
@@ -64,6 +68,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/authguard.h"
 #include "core/crypto.h"
 #include "core/log.h"
 #include "core/ratelimit.h"
@@ -432,6 +437,10 @@ static void on_init(vsrv_t *g, const uint8_t *d, size_t n, const struct sockaddr
 		g->c_badmac++;
 		return;
 	}
+	if (authguard_banned((const struct sockaddr *)from, now)) {
+		g->c_drop++;
+		return;
+	}
 	vpn_source((const struct sockaddr *)from, &src, skey);
 	if (now - g->hs_window_start >= 1000) {
 		g->hs_window_start = now;
@@ -509,8 +518,10 @@ out:
 /* A wrong password (or a user who does not exist, which looks the same). */
 static void login_failed(vsrv_t *g, vkp_t *k, const char *ip)
 {
-	uint64_t lock = vlock_fail(g->locks, k->hs.user, (struct sockaddr *)&k->from, now_ms(g));
+	uint64_t now = now_ms(g);
+	uint64_t lock = vlock_fail(g->locks, k->hs.user, (struct sockaddr *)&k->from, now);
 
+	authguard_fail((struct sockaddr *)&k->from, now, "vpn", 0);
 	g->c_badauth++;
 	if (lock)
 		log_warn(0,
@@ -547,6 +558,10 @@ static void on_confirm(vsrv_t *g, const uint8_t *d, size_t n, const struct socka
 			send_to(g, (const struct sockaddr *)from, k->accept, sizeof(k->accept));
 		return;
 	}
+	if (authguard_banned((const struct sockaddr *)from, now_ms(g))) {
+		g->c_drop++;
+		return;
+	}
 	fake_verifier(g, k->hs.user, &fake);
 	r = vpn_confirm_consume(&k->hs, k->user ? &k->user->v : &fake, d, n, &prev_idx);
 	if (r < 0 && r != -EACCES)
@@ -573,6 +588,7 @@ static void on_confirm(vsrv_t *g, const uint8_t *d, size_t n, const struct socka
 		return;
 	}
 	vlock_ok(g->locks, k->user->name, (struct sockaddr *)from);
+	authguard_ok((const struct sockaddr *)from);
 	memcpy(k->confirm, d, VPN_CONFIRM_LEN);
 	g->nhalf--;
 	k->state = KP_UP;

@@ -9,6 +9,7 @@
 #     after a wrong CONFIRM, comparable times;
 #   - password guessing against alice from 127.0.0.2, 5 tries per 10 s,
 #     while alice logs in and rekeys every second from 127.0.0.1;
+#   - an address that keeps failing is banned (core/authguard);
 #   - a flood of valid INITs from 127.0.0.3 (cookies used honestly) while a
 #     new client logs in and the established one rekeys: both succeed, the
 #     half-open state stays bounded; the server's RSS is reported.
@@ -116,11 +117,23 @@ kill "$(pid_of newlogin)"
 # a known and an unknown name seen from outside, from an address in good
 # standing and from the locked-out one: no difference, and the salts are
 # those seen before the lockout
-$PEER probe "$vp" "$pub" 8 alice nosuchuser --src 127.0.0.4 >"$T/probe1.json"
+$PEER probe "$vp" "$pub" 4 alice nosuchuser --src 127.0.0.6 >"$T/probe1.json"
 check "a known and an unknown name look the same" same_shape "$T/probe1.json" "$T/probe0.json"
 sed 's/^/    /' "$T/check.out"
-$PEER probe "$vp" "$pub" 4 alice nosuchuser --src 127.0.0.2 >"$T/probe2.json"
+$PEER probe "$vp" "$pub" 1 alice nosuchuser --src 127.0.0.2 >"$T/probe2.json"
 check "... also from the locked-out address" same_shape "$T/probe2.json" "$T/probe0.json"
+
+# an address that keeps failing is banned by the process's guard
+# (core/authguard: the 10th failure within 10 minutes): after that it gets
+# no answer at all; alice, elsewhere, goes on
+start guess2 $PEER guess "$vp" "$pub" alice 11 0 --src 127.0.0.7
+wait "$(pid_of guess2)"
+check_eq "the 10th failure bans the address: no RESP after it" \
+	"tries 11 responses 10 accepts 0" "$(cat "$T/guess2.log")"
+check "the ban is logged" grep -q 'auth-guard: 127.0.0.7 banned .* vpn logins' "$T/server.log"
+check "... and counted" bash -c "curl -s http://127.0.0.1:$mp/metrics |
+	grep -q 'sluice_auth_bans_total{proto=\"vpn\"} 1'"
+check "alice's session still carries traffic" page "$pe"
 
 # a flood of valid INITs from one address while a new client logs in and
 # the established session rekeys

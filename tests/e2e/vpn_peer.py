@@ -243,7 +243,7 @@ def guess(server, spub, src, user, n, every):
     resps = accepts = 0
     for t in range(n):
         t0 = time.time()
-        hs, got, _, _, cookie = exchange(s, server, spub, user, cookie)
+        hs, got, _, _, cookie = exchange(s, server, spub, user, cookie, tries=2)
         if got:
             resps += 1
             s.sendto(hs.confirm(), server)
