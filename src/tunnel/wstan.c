@@ -357,6 +357,15 @@ int wstan_msg_open(wstan_ctr_t *rx, const wstan_key_t *k, uint8_t *buf, size_t l
 	memset(m, 0, sizeof(*m));
 	if (!len)
 		return -EINVAL;
+	/* a request in a URI always ends with a MAC over its ciphertext: check
+	 * it first, so a wrong key reads as one (not as a garbled command) */
+	if (uri) {
+		if (len < 1 + WSTAN_MAC)
+			return -EINVAL;
+		mac10(k, buf, len - WSTAN_MAC, mac);
+		if (CRYPTO_memcmp(mac, buf + len - WSTAN_MAC, WSTAN_MAC))
+			return -EBADMSG;
+	}
 	cmd = buf[0];
 	wstan_ctr_apply(rx, &cmd, 1);
 	m->cmd = cmd;
@@ -368,9 +377,11 @@ int wstan_msg_open(wstan_ctr_t *rx, const wstan_key_t *k, uint8_t *buf, size_t l
 		if (blen < WSTAN_MAC)
 			return -EINVAL;
 		blen -= WSTAN_MAC;
-		mac10(k, buf, len - WSTAN_MAC, mac);
-		if (CRYPTO_memcmp(mac, buf + len - WSTAN_MAC, WSTAN_MAC))
-			return -EBADMSG;
+		if (!uri) { /* checked above */
+			mac10(k, buf, len - WSTAN_MAC, mac);
+			if (CRYPTO_memcmp(mac, buf + len - WSTAN_MAC, WSTAN_MAC))
+				return -EBADMSG;
+		}
 	}
 	wstan_ctr_apply(rx, body, blen);
 	if (uri || cmd == WSTAN_REQ) {

@@ -4,7 +4,8 @@
 # two captures a real request in clear, as the front end's access log would
 # show its URI.  Sent again at once it meets the replay cache; sent after
 # the clock window (skew=1s here), the timestamp check.  Both see the decoy,
-# and the target sees the request once.
+# and the target sees the request once.  Then wrong keys until the
+# brute-force guard bans the address.
 . "$(dirname "$0")/lib.sh"
 need_cmd socat openssl
 WSPEER="/usr/bin/python3 $SRCDIR/tests/e2e/wspeer.py"
@@ -44,5 +45,25 @@ sleep 1.2
 check_eq "sent again after the window: the decoy" "HTTP/1.1 200 OK" "$($WSPEER resend 127.0.0.1 "$ws" "$T/captured")"
 check "as stale" grep -q "request timestamp outside the window" "$T/srv.log"
 check_eq "the target saw the request once" 1 "$(seen)"
+
+# wrong keys count in the brute-force guard: after max-failures the address
+# gets no answer, not even to the right key
+gs=$(free_port)
+start guarded "$SLUICE" -v --auth-guard "free=1,delay=100ms,max-delay=200ms,max-failures=3,window=1m,ban=1m" \
+	-L "wstan://127.0.0.1:$gs/t?key=$KEY"
+wait_port "$gs"
+WRONG=$(head -c 16 /dev/urandom | base64)
+pw=$(free_port)
+start wrong "$SLUICE" -L "proxy://127.0.0.1:$pw" -F "wstan://127.0.0.1:$gs/t?key=$WRONG"
+wait_port "$pw"
+for _ in 1 2 3 4; do
+	curl -fsS -m 3 --socks5-hostname "127.0.0.1:$pw" "http://127.0.0.1:$web/once" >/dev/null 2>&1
+done
+check "wrong wstan keys get 127.0.0.1 banned (one log line)" grep -q "auth-guard: 127.0.0.1 banned" "$T/guarded.log"
+pr=$(free_port)
+start right "$SLUICE" -L "proxy://127.0.0.1:$pr" -F "wstan://127.0.0.1:$gs/t?key=$KEY"
+wait_port "$pr"
+check_fails "then the right key from there gets no answer" \
+	curl -fsS -m 3 --socks5-hostname "127.0.0.1:$pr" "http://127.0.0.1:$web/once"
 
 finish
