@@ -14,12 +14,14 @@ static void *field(void *obj, const opt_t *o)
 /* A default as written into its field; -EINVAL if it does not parse. */
 static int apply_default(const opt_t *o, void *obj)
 {
-	char *end;
+	char *end, err[URL_ERRLEN];
 	int b;
 
 	if (!o->def)
 		return 0;
 	switch (o->type) {
+	case OT_FUNC:
+		return o->parse(obj, o->def, err, sizeof(err));
 	case OT_STR:
 		*(const char **)field(obj, o) = o->def;
 		return 0;
@@ -46,7 +48,7 @@ static int apply_default(const opt_t *o, void *obj)
 void opts_defaults(const opt_schema_t *s, void *obj)
 {
 	if (s->base)
-		opts_defaults(s->base, obj);
+		opts_defaults(s->base, (char *)obj + s->base_off);
 	for (size_t i = 0; i < s->n; i++)
 		apply_default(&s->opts[i], obj);
 }
@@ -82,7 +84,7 @@ static int each_one(void *ud, const char *v)
 {
 	each_arg_t *a = ud;
 
-	return a->o->each(a->obj, v, a->err, a->errlen);
+	return a->o->parse(a->obj, v, a->err, a->errlen);
 }
 
 static int parse_one(const opt_t *o, url_t *u, void *obj, char *err, size_t errlen)
@@ -115,6 +117,10 @@ static int parse_one(const opt_t *o, url_t *u, void *obj, char *err, size_t errl
 		r = url_opt_each(u, o->name, each_one, &a);
 		return r < 0 ? r : 0;
 	}
+	case OT_FUNC:
+		if (url_opt_str(u, o->name, &s) > 0)
+			return o->parse(obj, s, err, errlen);
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -123,7 +129,7 @@ static int parse_values(const opt_schema_t *s, url_t *u, void *obj, char *err, s
 {
 	int r;
 
-	if (s->base && (r = parse_values(s->base, u, obj, err, errlen)) < 0)
+	if (s->base && (r = parse_values(s->base, u, (char *)obj + s->base_off, err, errlen)) < 0)
 		return r;
 	for (size_t i = 0; i < s->n; i++)
 		if ((r = parse_one(&s->opts[i], u, obj, err, errlen)) < 0)
@@ -178,12 +184,12 @@ static void check_one(void *ud, const opt_t *o)
 		}
 	if (a->n < sizeof(a->seen) / sizeof(a->seen[0]))
 		a->seen[a->n++] = o;
-	if (o->type == OT_EACH && !o->each) {
+	if ((o->type == OT_EACH || o->type == OT_FUNC) && !o->parse) {
 		snprintf(a->err, a->errlen, "option '%s': a list option without a parser", o->name);
 		a->r = -EINVAL;
 		return;
 	}
-	if (o->def) {
+	if (o->def && o->type != OT_FUNC) { /* a parser's default needs the real struct */
 		opt_t t = *o;
 		t.off = 0; /* into scratch, not a real struct */
 		if (apply_default(&t, scratch) < 0) {
@@ -217,6 +223,8 @@ const char *opt_type_name(opt_type_t t)
 		return "cidr-list";
 	case OT_EACH:
 		return "list";
+	case OT_FUNC:
+		return "string";
 	}
 	return "?";
 }

@@ -14,9 +14,12 @@
  * transport's) has read it: "unknown option 'x' for ws://".
  *
  * A schema may extend a base schema (wss:// = ws:// + cert, certkey); the
- * base is parsed first, into the same struct.  Options whose meaning goes
- * beyond their type (a file that must exist, a list of methods) are read
- * as text here and checked by the module, which names the option.
+ * base is parsed first, into the same struct or into a struct inside it
+ * (OPT_SCHEMA_AT: the PPP link options of every PPP-carrying hop live in
+ * a ppp_link_opts_t that the SSTP hop's options embed).  A value with a
+ * syntax of its own (a list of methods, an address) has a parser
+ * (OT_FUNC); what needs the world (a file that must exist) is checked by
+ * the module, which names the option.
  *
  * The OPT_* macros check at compile time that the field has the type the
  * option writes.
@@ -32,12 +35,13 @@
 #include "core/url.h"
 
 typedef enum opt_type {
-	OT_STR,      /* const char *: the URL's copy, valid as long as the url_t */
+	OT_STR,      /* const char *: the URL's copy, valid as long as the url_t; NULL if absent */
 	OT_BOOL,     /* int: 1/0, true/false, yes/no, on/off */
 	OT_UINT,     /* uint64_t, 0 to .max */
 	OT_DURATION, /* uint64_t milliseconds: 30 (seconds), 500ms, 10s, 2m, 1h */
 	OT_CIDRS,    /* cidr_list_t: addresses or prefixes, comma-separated and/or repeated */
-	OT_EACH,     /* repeatable: .each(obj, value) for every value, in order */
+	OT_EACH,     /* repeatable: .parse(obj, value) for every value, in order */
+	OT_FUNC,     /* one value: .parse(obj, value); its default too */
 } opt_type_t;
 
 typedef struct opt {
@@ -50,13 +54,14 @@ typedef struct opt {
 	const char *def_doc; /* the default in words, when it is not a constant */
 	const char *arg;     /* the value in help: "FILE", "N", "CIDR,..." (NULL: by type) */
 	const char *help;    /* one line */
-	/* OT_EACH: one value; obj is the whole struct.  0 or -EINVAL with a
-	 * message naming the option. */
-	int (*each)(void *obj, const char *val, char *err, size_t errlen);
+	/* OT_EACH, OT_FUNC: one value into obj, the whole struct the schema
+	 * fills.  0 or -EINVAL with a message naming the option. */
+	int (*parse)(void *obj, const char *val, char *err, size_t errlen);
 } opt_t;
 
 typedef struct opt_schema {
-	const struct opt_schema *base; /* parsed first, into the same struct; may be NULL */
+	const struct opt_schema *base; /* parsed first; may be NULL */
+	size_t base_off;               /* where the base's struct is, inside ours */
 	const opt_t *opts;
 	size_t n;
 } opt_schema_t;
@@ -65,10 +70,12 @@ typedef struct opt_schema {
 	(offsetof(T, f) +                                                                          \
 	 0 * sizeof(char[__builtin_types_compatible_p(__typeof__(((T *)0)->f), ctype) ? 1 : -1]))
 
-#define OPT_STR(T, f, name_, def_, arg_, help_)                                                    \
+/* A string stays NULL when not given (the module decides what that means);
+ * def_doc_ says what it is then, for help. */
+#define OPT_STR(T, f, name_, def_doc_, arg_, help_)                                                \
 	{                                                                                          \
-		.name = name_, .type = OT_STR, .off = OPT_FIELD_(T, f, const char *), .def = def_, \
-		.arg = arg_, .help = help_                                                         \
+		.name = name_, .type = OT_STR, .off = OPT_FIELD_(T, f, const char *),              \
+		.def_doc = def_doc_, .arg = arg_, .help = help_                                    \
 	}
 #define OPT_BOOL(T, f, name_, def_, help_)                                                         \
 	{                                                                                          \
@@ -92,12 +99,22 @@ typedef struct opt_schema {
 	}
 #define OPT_EACH(name_, fn_, arg_, help_)                                                          \
 	{                                                                                          \
-		.name = name_, .type = OT_EACH, .arg = arg_, .help = help_, .each = fn_            \
+		.name = name_, .type = OT_EACH, .arg = arg_, .help = help_, .parse = fn_           \
+	}
+#define OPT_FUNC(name_, fn_, def_, arg_, help_)                                                    \
+	{                                                                                          \
+		.name = name_, .type = OT_FUNC, .def = def_, .arg = arg_, .help = help_,           \
+		.parse = fn_                                                                       \
 	}
 
 #define OPT_SCHEMA(base_, table_)                                                                  \
 	{                                                                                          \
-		base_, table_, sizeof(table_) / sizeof((table_)[0])                                \
+		base_, 0, table_, sizeof(table_) / sizeof((table_)[0])                             \
+	}
+/* base_'s struct is the member m of T */
+#define OPT_SCHEMA_AT(T, m, base_, table_)                                                         \
+	{                                                                                          \
+		base_, offsetof(T, m), table_, sizeof(table_) / sizeof((table_)[0])                \
 	}
 
 /* Apply the defaults of s (base first) to obj.  Cannot fail for a schema

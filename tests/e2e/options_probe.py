@@ -5,11 +5,11 @@
 
 Candidates are every option name the sources look up (url_opt_*(u, "name"),
 acl_opt(u, "name")) or declare in an option schema (OPT_BOOL(T, field,
-"name", ...), OPT_EACH("name", ...): src/core/opts.h).  For each listener and hop scheme the binary knows,
-`sluice check` must accept a minimal URL; then each candidate is added with
-the value 1: the scheme takes it unless sluice answers "unknown option".
-(A bad value, a missing file, "given twice": the option was looked up, so
-the scheme takes it.)  Prints one line per scheme:
+"name", ...), OPT_FUNC("name", ...): src/core/opts.h).  For each listener
+and hop scheme the binary knows, `sluice check` must accept a minimal URL;
+then each candidate is added with the value 1: the scheme takes it unless
+sluice answers "unknown option".  (A bad value, a missing file, "given
+twice": the option was looked up, so the scheme takes it.)  Prints one line per scheme:
 
     L proxy allow allow-target burst ...
     F socks5
@@ -32,7 +32,7 @@ env = dict(os.environ, SLUICE_KEY_FILE=os.path.join(tmp, "key"))
 names = set()
 call = re.compile(r'\b(?:url_opt_[a-z]+|acl_opt)\(\s*[^,()]+\s*,\s*"([a-z][a-z0-9-]*)"')
 schema = re.compile(r'\bOPT_(?:STR|BOOL|UINT|DURATION|CIDRS)\(\s*[^,()]+,\s*[^,()]+,\s*'
-                    r'"([a-z][a-z0-9-]*)"|\bOPT_EACH\(\s*"([a-z][a-z0-9-]*)"')
+                    r'"([a-z][a-z0-9-]*)"|\bOPT_(?:EACH|FUNC)\(\s*"([a-z][a-z0-9-]*)"')
 for f in glob.glob(os.path.join(srcdir, "src", "**", "*.c"), recursive=True):
     text = open(f).read()
     names.update(call.findall(text))

@@ -23,7 +23,15 @@ typedef struct cfg {
 	const char *seen[4];
 	int nseen;
 	const char *extra;
+	int pick;
 } cfg_t;
+
+/* a schema whose base fills a struct inside ours */
+typedef struct outer {
+	int before;
+	cfg_t in;
+	uint64_t after;
+} outer_t;
 
 static int one_item(void *obj, const char *val, char *err, size_t errlen)
 {
@@ -38,8 +46,21 @@ static int one_item(void *obj, const char *val, char *err, size_t errlen)
 	return 0;
 }
 
+static int pick(void *obj, const char *val, char *err, size_t errlen)
+{
+	cfg_t *c = obj;
+
+	if (strcmp(val, "a") && strcmp(val, "b")) {
+		snprintf(err, errlen, "option 'pick': a or b");
+		return -EINVAL;
+	}
+	c->pick = val[0] == 'a' ? 1 : 2;
+	return 0;
+}
+
 static const opt_t base_opts[] = {
-    OPT_STR(cfg_t, name, "name", "anon", "NAME", "a name"),
+    OPT_STR(cfg_t, name, "name", "none", "NAME", "a name"),
+    OPT_FUNC("pick", pick, "b", "a|b", "a choice"),
     OPT_BOOL(cfg_t, flag, "flag", "1", "a flag"),
     OPT_UINT(cfg_t, count, "count", 100, "7", "a count"),
     OPT_DURATION(cfg_t, wait_ms, "wait", "10s", "a wait"),
@@ -81,7 +102,8 @@ static void test_defaults(void **st)
 	char err[URL_ERRLEN];
 
 	assert_int_equal(opts_parse(&more, u, &c, err, sizeof(err)), 0);
-	assert_string_equal(c.name, "anon");
+	assert_null(c.name);
+	assert_int_equal(c.pick, 2);
 	assert_int_equal(c.flag, 1);
 	assert_int_equal(c.count, 7);
 	assert_int_equal(c.wait_ms, 10000);
@@ -94,7 +116,7 @@ static void test_defaults(void **st)
 static void test_values(void **st)
 {
 	url_t *u = parse("x://h:1?name=bob&flag=off&count=100&wait=250ms&nets=10.0.0.0/8,::1"
-	                 "&nets=192.168.0.0/16&item=a&item=b&extra=f.pem");
+	                 "&nets=192.168.0.0/16&item=a&item=b&extra=f.pem&pick=a");
 	cfg_t c = {0};
 	char err[URL_ERRLEN];
 
@@ -108,6 +130,7 @@ static void test_values(void **st)
 	assert_string_equal(c.seen[0], "a");
 	assert_string_equal(c.seen[1], "b");
 	assert_string_equal(c.extra, "f.pem");
+	assert_int_equal(c.pick, 1);
 	assert_int_equal(url_check_opts(u, err, sizeof(err)), 0);
 	cidr_list_free(&c.nets);
 	url_free(u);
@@ -125,6 +148,28 @@ static void test_errors(void **st)
 	expect_err(&base, "x://h:1?nets=10.0.0.0/99",
 	           "option 'nets': '10.0.0.0/99' is not an address or CIDR prefix");
 	expect_err(&base, "x://h:1?item=a&item=bad", "option 'item': 'bad' is bad");
+	expect_err(&base, "x://h:1?pick=c", "option 'pick': a or b");
+}
+
+static const opt_t outer_opts[] = {
+    OPT_UINT(outer_t, after, "after", 10, "3", "after the base"),
+};
+static const opt_schema_t outer = OPT_SCHEMA_AT(outer_t, in, &base, outer_opts);
+
+static void test_base_inside(void **st)
+{
+	url_t *u = parse("x://h:1?count=9&after=4");
+	outer_t o = {.before = 77};
+	char err[URL_ERRLEN];
+
+	assert_int_equal(opts_parse(&outer, u, &o, err, sizeof(err)), 0);
+	assert_int_equal(o.before, 77);
+	assert_int_equal(o.in.count, 9);
+	assert_int_equal(o.in.wait_ms, 10000);
+	assert_int_equal(o.in.pick, 2);
+	assert_int_equal(o.after, 4);
+	assert_int_equal(url_check_opts(u, err, sizeof(err)), 0);
+	url_free(u);
 }
 
 /* an option no schema read is unknown; one value given twice is refused */
@@ -221,9 +266,13 @@ static void test_builtin_schemas(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults), cmocka_unit_test(test_values),
-	    cmocka_unit_test(test_errors),   cmocka_unit_test(test_unknown_and_twice),
-	    cmocka_unit_test(test_check),    cmocka_unit_test(test_builtin_schemas),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_values),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_base_inside),
+	    cmocka_unit_test(test_unknown_and_twice),
+	    cmocka_unit_test(test_check),
+	    cmocka_unit_test(test_builtin_schemas),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
