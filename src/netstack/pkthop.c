@@ -275,18 +275,32 @@ static void metrics_fn(mbuf_t *b, void *ud)
 	            (unsigned long long)st.pkts_out);
 }
 
-int pkthop_opt_dns(url_t *u, const char **dns, char *err, size_t errlen)
+static int parse_dns(void *obj, const char *v, char *err, size_t errlen)
 {
+	pkthop_opts_t *o = obj;
 	uint8_t a[16];
 
-	*dns = NULL;
-	if (url_opt_str(u, "dns", dns) <= 0)
-		return 0;
-	if (inet_pton(AF_INET, *dns, a) != 1 && inet_pton(AF_INET6, *dns, a) != 1) {
-		snprintf(err, errlen, "option 'dns': '%s' is not an IP address", *dns);
+	if (inet_pton(AF_INET, v, a) != 1 && inet_pton(AF_INET6, v, a) != 1) {
+		snprintf(err, errlen, "option 'dns': '%s' is not an IP address", v);
 		return -EINVAL;
 	}
+	o->dns = v;
 	return 0;
+}
+
+static const opt_t opts[] = {
+    OPT_FUNC("dns", parse_dns, NULL, "IP", "a name server asked after the ones the session gives"),
+};
+
+const opt_schema_t pkthop_opts = OPT_SCHEMA(NULL, opts);
+
+int pkthop_opt_dns(url_t *u, const char **dns, char *err, size_t errlen)
+{
+	pkthop_opts_t o = {NULL};
+	int r = opts_parse(&pkthop_opts, u, &o, err, errlen);
+
+	*dns = o.dns;
+	return r;
 }
 
 pkthop_t *pkthop_new(uv_loop_t *loop, dialer_t *next, const target_t *server,

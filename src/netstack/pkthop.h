@@ -20,6 +20,7 @@
 #define SLUICE_PKTHOP_H
 
 #include "core/dial.h"
+#include "core/opts.h"
 #include "netstack/lwipep.h"
 
 typedef struct pkthop pkthop_t;
@@ -37,8 +38,15 @@ typedef struct pktlink_ops {
  * not an IP literal. */
 pkthop_t *pkthop_new(uv_loop_t *loop, dialer_t *next, const target_t *server,
                      const pktlink_ops_t *ops, void *link, const char *name, const char *dns);
-/* The hop option every packet hop takes: dns=IP (the fallback above).
- * 0 with *dns set or left NULL, or -EINVAL with a message. */
+/* The options every packet hop takes (dns=IP, the fallback above): a hop
+ * keeps a pkthop_opts_t inside its own options and bases its schema on
+ * pkthop_opts there (OPT_SCHEMA_AT). */
+typedef struct pkthop_opts {
+	const char *dns; /* an IP literal, or NULL */
+} pkthop_opts_t;
+extern const opt_schema_t pkthop_opts;
+/* The same read alone: 0 with *dns set or left NULL, or -EINVAL with a
+ * message. */
 int pkthop_opt_dns(url_t *u, const char **dns, char *err, size_t errlen);
 void *pkthop_link(pkthop_t *h);
 dialer_t *pkthop_dialer(pkthop_t *h);

@@ -763,19 +763,19 @@ static const transport_scheme_t ppp_schemes[] = {
      .hop = ppp_tcp_hop_new,
      .hop_caps = HOP_STREAMS | HOP_PACKETS,
      .listen_doc = {"ppp+tcp://IP:PORT?users=FILE", "PPP gateway, a session per TCP connection"},
-     .hop_doc = {"ppp+tcp://[user:pass@]HOST:PORT", "PPP client over TCP, on lwIP"}},
+     .hop_doc = {"ppp+tcp://[user:pass@]HOST:PORT", "PPP client over TCP, on lwIP", &ppphop_opts}},
     {.scheme = "ppp+unix",
      .listen = &ppp_unix_front_ops,
      .hop = ppp_unix_hop_new,
      .hop_caps = HOP_STREAMS | HOP_PACKETS | HOP_FIRST_ONLY,
      .listen_doc = {"ppp+unix:///PATH?users=FILE", "PPP gateway on a UNIX socket"},
-     .hop_doc = {"ppp+unix://[user:pass@]/PATH", "PPP client over a UNIX socket"}},
+     .hop_doc = {"ppp+unix://[user:pass@]/PATH", "PPP client over a UNIX socket", &ppphop_opts}},
     {.scheme = "ppp+stdio",
      .listen = &ppp_stdio_front_ops,
      .hop = ppp_stdio_hop_new,
      .hop_caps = HOP_STREAMS | HOP_PACKETS | HOP_FIRST_ONLY,
      .listen_doc = {"ppp+stdio://?users=FILE", "PPP gateway on stdin/stdout, like slirp"},
-     .hop_doc = {"ppp+stdio://[user:pass@]", "PPP client on stdin/stdout"}},
+     .hop_doc = {"ppp+stdio://[user:pass@]", "PPP client on stdin/stdout", &ppphop_opts}},
 };
 
 const transport_t ppp_transport = {

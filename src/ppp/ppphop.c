@@ -265,11 +265,49 @@ static void link_free(pkthop_t *h)
 
 static const pktlink_ops_t ppp_link_ops = {"ppp", link_start, link_send, link_stop, link_free};
 
+static int parse_auth(void *obj, const char *v, char *err, size_t errlen)
+{
+	return auth_methods_parse(v, "auth", &((ppp_link_opts_t *)obj)->auth, NULL, err, errlen);
+}
+
+static const opt_t link_opts[] = {
+    OPT_FUNC("auth", parse_auth, "pap,chap,mschapv2", "LIST", "authentication methods we agree to"),
+    OPT_DURATION(ppp_link_opts_t, echo_ms, "echo", "10s",
+                 "keepalive: an echo after this much silence (LCP; SSTP's own on sstp://)"),
+    OPT_BOOL(ppp_link_opts_t, ipv6, "ipv6", "0", "also negotiate IPV6CP"),
+};
+
+const opt_schema_t ppp_link_opts = OPT_SCHEMA_AT(ppp_link_opts_t, pkt, &pkthop_opts, link_opts);
+
+typedef struct hop_opts {
+	ppp_link_opts_t link;
+	uint32_t peer_ip;
+} hop_opts_t;
+
+static int parse_peer_ip(void *obj, const char *v, char *err, size_t errlen)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, v, &a) != 1) {
+		snprintf(err, errlen, "option 'peer-ip': '%s' is not an IPv4 address", v);
+		return -EINVAL;
+	}
+	((hop_opts_t *)obj)->peer_ip = a.s_addr;
+	return 0;
+}
+
+static const opt_t hop_opts[] = {
+    OPT_FUNC("peer-ip", parse_peer_ip, "10.0.2.2", "IP",
+             "the address given to a server that asks for one, as slirp does"),
+};
+
+const opt_schema_t ppphop_opts = OPT_SCHEMA_AT(hop_opts_t, link, &ppp_link_opts, hop_opts);
+
 static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
                    size_t errlen, int kind)
 {
 	plink_t *p = calloc(1, sizeof(*p));
-	const char *auth = NULL, *dns = NULL;
+	hop_opts_t o = {.peer_ip = 0}; /* and every other field 0 */
 	char name[300];
 	target_t server = {0};
 	int r;
@@ -278,29 +316,14 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 		abort();
 	p->loop = loop;
 	p->kind = kind;
-	p->auth_methods = 1u << AUTH_PAP | 1u << AUTH_CHAP_MD5 | 1u << AUTH_MSCHAPV2;
-	p->echo_ms = 10000;
 	uv_timer_init(loop, &p->tick);
 	p->tick.data = p;
-	if ((r = url_opt_bool(u, "ipv6", &p->ipv6, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "echo", &p->echo_ms, err, errlen)) < 0)
+	if ((r = opts_parse(&ppphop_opts, u, &o, err, errlen)) < 0)
 		goto fail;
-	if ((r = pkthop_opt_dns(u, &dns, err, errlen)) < 0)
-		goto fail;
-	if (url_opt_str(u, "auth", &auth) > 0 &&
-	    (r = auth_methods_parse(auth, "auth", &p->auth_methods, NULL, err, errlen)) < 0)
-		goto fail;
-	{
-		const char *pip = "10.0.2.2";
-		struct in_addr a;
-		url_opt_str(u, "peer-ip", &pip);
-		if (inet_pton(AF_INET, pip, &a) != 1) {
-			snprintf(err, errlen, "option 'peer-ip': '%s' is not an IPv4 address", pip);
-			r = -EINVAL;
-			goto fail;
-		}
-		p->peer_ip = a.s_addr;
-	}
+	p->auth_methods = o.link.auth;
+	p->echo_ms = o.link.echo_ms;
+	p->ipv6 = o.link.ipv6;
+	p->peer_ip = o.peer_ip;
 	if (u->user)
 		p->user = strdup(u->user);
 	if (u->pass)
@@ -325,8 +348,8 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 		target_str(&server, name + 10, sizeof(name) - 10);
 		memcpy(name, "ppp+tcp://", 10);
 	}
-	p->h =
-	    pkthop_new(loop, next, kind != LINK_TCP ? NULL : &server, &ppp_link_ops, p, name, dns);
+	p->h = pkthop_new(loop, next, kind != LINK_TCP ? NULL : &server, &ppp_link_ops, p, name,
+	                  o.link.pkt.dns);
 	if (!p->h) {
 		snprintf(err, errlen, "cannot start the lwIP endpoint (one loop per process)");
 		r = -EINVAL;

@@ -9,6 +9,19 @@
 #include "netstack/pkthop.h"
 #include "ppp/ppp.h"
 
+/* The options of every hop that carries PPP (this one, SSTP), and the
+ * packet hop's (dns=): a hop keeps a ppp_link_opts_t inside its own
+ * options and bases its schema on ppp_link_opts there. */
+typedef struct ppp_link_opts {
+	pkthop_opts_t pkt;
+	unsigned auth; /* 1 << AUTH_*: the methods we agree to */
+	uint64_t echo_ms;
+	int ipv6;
+} ppp_link_opts_t;
+extern const opt_schema_t ppp_link_opts;
+/* The PPP hop's: ppp_link_opts, and peer-ip= */
+extern const opt_schema_t ppphop_opts;
+
 int ppp_tcp_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
                     size_t errlen);
 /* `-F ppp+stdio://[user:pass@]`: the PPP server is on our stdin/stdout

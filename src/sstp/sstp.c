@@ -702,8 +702,17 @@ static void link_free(pkthop_t *h)
 
 static const pktlink_ops_t sstp_link_ops = {"sstp", link_start, link_send, link_stop, link_free};
 
-static int parse_hashes(const char *v, unsigned *mask, char *err, size_t errlen)
+typedef struct sstp_opts {
+	ppp_link_opts_t link;
+	const char *ca, *pin, *sni, *host;
+	int insecure;
+	unsigned hash; /* SSTP_HASH_* */
+	uint64_t nego_ms;
+} sstp_opts_t;
+
+static int parse_hashes(void *obj, const char *v, char *err, size_t errlen)
 {
+	unsigned *mask = &((sstp_opts_t *)obj)->hash;
 	char buf[64], *tok, *save;
 
 	*mask = 0;
@@ -721,38 +730,45 @@ static int parse_hashes(const char *v, unsigned *mask, char *err, size_t errlen)
 	return 0;
 }
 
+static const opt_t sstp_opt_table[] = {
+    OPT_STR(sstp_opts_t, ca, "ca", "the system's CAs", "FILE",
+            "verify the server's certificate against this PEM bundle"),
+    OPT_BOOL(sstp_opts_t, insecure, "insecure", "0", "do not verify the server's certificate"),
+    OPT_STR(sstp_opts_t, pin, "pin", NULL, "SHA256",
+            "the SHA-256 of the server's certificate (DER, hex): that certificate and no "
+            "other, self-signed ones included"),
+    OPT_STR(sstp_opts_t, sni, "sni", "the URL's host", "NAME", "the TLS server name"),
+    OPT_STR(sstp_opts_t, host, "host", "the URL's host", "NAME", "the HTTP Host header"),
+    OPT_FUNC("hash", parse_hashes, "sha256,sha1", "LIST", "crypto binding hashes we agree to"),
+    OPT_DURATION(sstp_opts_t, nego_ms, "timeout", "60s",
+                 "negotiation (Call Connect, then PPP authentication)"),
+};
+
+const opt_schema_t sstp_hop_opts = OPT_SCHEMA_AT(sstp_opts_t, link, &ppp_link_opts, sstp_opt_table);
+
 int sstp_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
                  size_t errlen)
 {
 	slink_t *l = calloc(1, sizeof(*l));
-	const char *ca = NULL, *pin = NULL, *sni = NULL, *host = NULL, *v = NULL, *dns = NULL;
-	int insecure = 0, r, port = u->port < 0 ? 443 : u->port;
+	sstp_opts_t o = {.ca = NULL}; /* and every other field 0 */
+	int r, port = u->port < 0 ? 443 : u->port;
 	target_t server = {0};
 	char name[300], hb[300];
 
 	if (!l)
 		abort();
 	l->loop = loop;
-	l->auth_methods = 1u << AUTH_PAP | 1u << AUTH_CHAP_MD5 | 1u << AUTH_MSCHAPV2;
-	l->hash_ok = SSTP_HASH_SHA256 | SSTP_HASH_SHA1;
-	l->echo_ms = 10000;
-	l->nego_ms = 60000;
 	uv_timer_init(loop, &l->tick);
 	l->tick.data = l;
 	uv_check_init(loop, &l->flush);
 	l->flush.data = l;
-	if ((r = url_opt_bool(u, "insecure", &insecure, err, errlen)) < 0 ||
-	    (r = url_opt_bool(u, "ipv6", &l->ipv6, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "echo", &l->echo_ms, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "timeout", &l->nego_ms, err, errlen)) < 0)
+	if ((r = opts_parse(&sstp_hop_opts, u, &o, err, errlen)) < 0)
 		goto fail;
-	if ((r = pkthop_opt_dns(u, &dns, err, errlen)) < 0)
-		goto fail;
-	if (url_opt_str(u, "auth", &v) > 0 &&
-	    (r = auth_methods_parse(v, "auth", &l->auth_methods, NULL, err, errlen)) < 0)
-		goto fail;
-	if (url_opt_str(u, "hash", &v) > 0 && (r = parse_hashes(v, &l->hash_ok, err, errlen)) < 0)
-		goto fail;
+	l->auth_methods = o.link.auth;
+	l->echo_ms = o.link.echo_ms;
+	l->ipv6 = o.link.ipv6;
+	l->hash_ok = o.hash;
+	l->nego_ms = o.nego_ms;
 	r = -EINVAL;
 	if (!l->echo_ms || !l->nego_ms) {
 		snprintf(err, errlen, "options 'echo' and 'timeout' must be more than 0");
@@ -769,18 +785,14 @@ int sstp_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char
 		         u->host);
 		goto fail;
 	}
-	url_opt_str(u, "ca", &ca);
-	url_opt_str(u, "pin", &pin);
-	url_opt_str(u, "sni", &sni);
-	url_opt_str(u, "host", &host);
 	{
-		tls_opts_t o = {.ca_file = ca, .insecure = insecure, .pin_sha256 = pin};
-		if ((r = tls_ctx_new_client(&o, &l->tls, err, errlen)) < 0)
+		tls_opts_t t = {.ca_file = o.ca, .insecure = o.insecure, .pin_sha256 = o.pin};
+		if ((r = tls_ctx_new_client(&t, &l->tls, err, errlen)) < 0)
 			goto fail;
 	}
-	l->sni = strdup(sni ? sni : u->host);
-	if (host)
-		snprintf(hb, sizeof(hb), "%s", host);
+	l->sni = strdup(o.sni ? o.sni : u->host);
+	if (o.host)
+		snprintf(hb, sizeof(hb), "%s", o.host);
 	else if (port == 443)
 		snprintf(hb, sizeof(hb), "%s", u->host);
 	else
@@ -791,7 +803,7 @@ int sstp_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char
 	l->pass = strdup(u->pass);
 	memcpy(name, "sstp://", 7);
 	target_str(&server, name + 7, sizeof(name) - 7);
-	l->h = pkthop_new(loop, next, &server, &sstp_link_ops, l, name, dns);
+	l->h = pkthop_new(loop, next, &server, &sstp_link_ops, l, name, o.link.pkt.dns);
 	if (!l->h) {
 		snprintf(err, errlen, "cannot start the lwIP endpoint (one loop per process)");
 		goto fail;
@@ -809,7 +821,7 @@ static const transport_scheme_t sstp_schemes[] = {
      .hop = sstp_hop_new,
      .hop_caps = HOP_STREAMS | HOP_PACKETS,
      .hop_doc = {"sstp://user:pass@HOST[:PORT][?ca=FILE|insecure=1|pin=SHA256]",
-                 "an SSTP VPN, hosts inside it reached on lwIP"}},
+                 "an SSTP VPN, hosts inside it reached on lwIP", &sstp_hop_opts}},
 };
 
 const transport_t sstp_transport = {

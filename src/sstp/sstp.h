@@ -16,6 +16,7 @@
 int sstp_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
                  size_t errlen);
 
+extern const opt_schema_t sstp_hop_opts;
 extern const transport_t sstp_transport;
 
 #endif
