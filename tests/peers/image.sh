@@ -79,7 +79,7 @@ for p in "${PKGS[@]}"; do have_deb "$p" || missing+=("$p"); done
 if ((${#missing[@]})); then
 	log "downloading ${#missing[*]} packages"
 	# _apt cannot write into a root-only cache: download as root, quietly
-	(cd "$DEBS" && apt-get download -q "${missing[@]}" 2>&1 | grep -v -e '^Get:' -e 'unsandboxed' >&2) || true
+	(cd "$DEBS" && apt-get download -qq "${missing[@]}" 2>&1 | grep '^E:' | head -n 3 >&2) || true
 	for p in "${missing[@]}"; do
 		have_deb "$p" || { log "could not download $p"; exit 77; }
 	done
