@@ -14,8 +14,10 @@
 # network namespace of the test's own.  Its configuration, logs and locks
 # (/var/lib/softether, /var/log/softether, /run/softether in Debian's
 # build) are bind mounts of DIR/lib, DIR/log and DIR/run in a mount
-# namespace of its own, so nothing of the host's changes.  The installed
-# package (scripts/deps.sh) is never modified and its service never runs.
+# namespace of its own, so nothing of the host's changes (but for those
+# three mount points, created empty where missing: the package's own
+# service would create them too).  The installed package
+# (scripts/deps.sh) is never modified and its service never runs.
 
 SOFTETHER_BIN=/usr/libexec/softether/vpnserver/vpnserver
 SOFTETHER_CMD=/usr/libexec/softether/vpncmd/vpncmd
