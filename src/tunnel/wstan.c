@@ -70,6 +70,7 @@
 #include "core/crypto.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/msgstream.h"
 #include "core/relay.h"
 #include "core/replay.h"
 #include "core/tls.h"
@@ -553,13 +554,9 @@ struct tun {
 };
 
 struct wstream {
-	stream_t s;
-	tun_t *t;         /* while bound */
-	sbuf_queue_t wq;  /* writes before the WebSocket is up */
-	sbuf_queue_t rq;  /* reads not yet delivered; a 0-byte chunk is EOF */
-	uv_timer_t timer; /* deferred delivery */
-	int err;          /* to deliver */
-	unsigned reading : 1, shut : 1, eof_queued : 1, err_sent : 1;
+	msgstream_t m; /* first: reads, writes before the upgrade, the error latch */
+	tun_t *t;      /* while bound */
+	unsigned shut : 1;
 };
 
 static void opener_poke(opener_t *op);
@@ -585,77 +582,35 @@ static void tun_set_state(tun_t *t, tun_state_t to)
 
 /* ---- the stream ---- */
 
-static void wstream_update_wq(wstream_t *st)
+/* The tunnel's WebSocket reads while the bound stream's queue is below the
+ * watermarks. */
+static void wstream_pause(msgstream_t *m, int on)
 {
-	st->s.wq_bytes = st->wq.bytes + (st->t && st->t->ws ? ws_pending(st->t->ws) : 0);
-}
+	tun_t *t = ((wstream_t *)m)->t;
 
-static void wstream_maybe_resume(wstream_t *st)
-{
-	tun_t *t = st->t;
-
-	if (t && t->paused && t->ws && st->rq.bytes < STREAM_LOW_WATER) {
-		t->paused = 0;
+	if (!t || !t->ws || t->paused == (unsigned)on)
+		return;
+	t->paused = (unsigned)on;
+	if (on)
+		ws_pause(t->ws);
+	else
 		ws_resume(t->ws);
-	}
 }
 
-/* Deliver what is queued to a reading owner (never from inside an op). */
-static void wstream_flush(wstream_t *st)
+static size_t wstream_pending(msgstream_t *m)
 {
-	if (st->s.closed)
-		return;
-	if (st->err && !st->err_sent) {
-		sbufq_clear(&st->rq);
-		if (st->s.cbs && st->s.cbs->on_error) { /* else read_start comes back here */
-			st->err_sent = 1;
-			st->s.cbs->on_error(&st->s, st->err);
-		}
-		return;
-	}
-	while (!st->s.closed && st->reading && st->rq.head && st->s.cbs) {
-		sbuf_t *b = sbufq_pop(&st->rq);
+	tun_t *t = ((wstream_t *)m)->t;
 
-		if (!b->len) {
-			sbuf_free(b);
-			st->s.cbs->on_read(&st->s, NULL);
-			continue;
-		}
-		st->s.cbs->on_read(&st->s, b);
-	}
-	if (!st->s.closed)
-		wstream_maybe_resume(st);
+	return t && t->ws ? ws_pending(t->ws) : 0;
 }
 
-static void wstream_on_timer(uv_timer_t *h)
-{
-	wstream_flush(h->data);
-}
-
-static void wstream_kick(wstream_t *st)
-{
-	if (!st->s.closed)
-		uv_timer_start(&st->timer, wstream_on_timer, 0, 0);
-}
+static const msgstream_hooks_t wstream_hooks = {.pause = wstream_pause, .pending = wstream_pending};
 
 /* Bytes from the peer (b == NULL: its end of data), from tunnel callbacks. */
 static void wstream_push(wstream_t *st, sbuf_t *b)
 {
-	if (st->s.closed || st->err || st->eof_queued) {
-		sbuf_free(b);
-		return;
-	}
-	if (!b) {
-		st->eof_queued = 1;
-		b = sbuf_new(1);
-		b->len = 0;
-	}
-	sbufq_push(&st->rq, b);
-	if (st->rq.bytes >= STREAM_HIGH_WATER && st->t && st->t->ws && !st->t->paused) {
-		st->t->paused = 1;
-		ws_pause(st->t->ws);
-	}
-	wstream_flush(st);
+	msgstream_push(&st->m, b);
+	msgstream_deliver(&st->m);
 }
 
 /* The tunnel lets go of the stream; err (if any) reaches the owner later. */
@@ -666,40 +621,16 @@ static void wstream_detach(wstream_t *st, int err)
 	if (t) {
 		if (t->cur == st)
 			t->cur = NULL;
-		if (t->paused && t->ws) {
-			t->paused = 0;
-			ws_resume(t->ws);
-		}
+		wstream_pause(&st->m, 0);
 	}
+	st->m.paused = 0;
 	st->t = NULL;
-	sbufq_clear(&st->wq);
-	st->s.wq_bytes = 0;
-	if (err && !st->err) {
-		st->err = err;
-		wstream_kick(st);
+	sbufq_clear(&st->m.wq);
+	st->m.s.wq_bytes = 0;
+	if (err && !st->m.err) {
+		msgstream_fail(&st->m, err);
+		msgstream_kick(&st->m);
 	}
-}
-
-/* Take up to max bytes written before the WebSocket was up. */
-static size_t wstream_take(wstream_t *st, uint8_t *out, size_t max)
-{
-	size_t n = 0;
-
-	while (st->wq.head && n < max) {
-		sbuf_t *b = st->wq.head;
-		size_t k = b->len < max - n ? b->len : max - n;
-
-		memcpy(out + n, sbuf_ptr(b), k);
-		n += k;
-		if (k == b->len) {
-			sbuf_free(sbufq_pop(&st->wq));
-		} else {
-			sbuf_consume(b, k);
-			st->wq.bytes -= k;
-		}
-	}
-	wstream_update_wq(st);
-	return n;
 }
 
 static int tun_send_dat(tun_t *t, const uint8_t *p, size_t n);
@@ -711,23 +642,22 @@ static int wst_write(stream_t *s, sbuf_t *b)
 	tun_t *t = st->t;
 	int r;
 
-	if (st->shut || st->err) {
+	if (st->shut || st->m.err) {
 		sbuf_free(b);
-		return st->err ? st->err : UV_EPIPE;
+		return st->m.err ? st->m.err : UV_EPIPE;
 	}
 	if (!t || t->state != TUN_USING) { /* the peer ended this connection */
 		sbuf_free(b);
 		return 0;
 	}
 	if (!t->ws) {
-		sbufq_push(&st->wq, b);
-		wstream_update_wq(st);
+		msgstream_hold(&st->m, b);
 		opener_poke(t->op); /* may end the tunnel: t is not touched again */
 		return 0;
 	}
 	r = tun_send_dat(t, sbuf_ptr(b), b->len);
 	sbuf_free(b);
-	wstream_update_wq(st);
+	msgstream_update_wq(&st->m);
 	return r;
 }
 
@@ -750,18 +680,12 @@ static int wst_shutdown(stream_t *s)
 
 static void wst_read_start(stream_t *s)
 {
-	wstream_t *st = (wstream_t *)s;
-
-	st->reading = 1;
-	if (st->rq.head || (st->err && !st->err_sent))
-		wstream_kick(st);
-	else
-		wstream_maybe_resume(st);
+	msgstream_read_start(&((wstream_t *)s)->m);
 }
 
 static void wst_read_stop(stream_t *s)
 {
-	((wstream_t *)s)->reading = 0;
+	msgstream_read_stop(&((wstream_t *)s)->m);
 }
 
 static void wst_close(stream_t *s)
@@ -769,16 +693,13 @@ static void wst_close(stream_t *s)
 	wstream_t *st = (wstream_t *)s;
 	tun_t *t = st->t;
 
-	uv_timer_stop(&st->timer);
 	if (t && !t->ws && t->op)
 		opener_cancel(t->op); /* detaches st, frees the tunnel */
 	else if (t && t->state == TUN_USING)
 		tun_reset(t, "", "");
 	if (st->t)
 		wstream_detach(st, 0);
-	sbufq_clear(&st->wq);
-	sbufq_clear(&st->rq);
-	uv_close((uv_handle_t *)&st->timer, free_on_close);
+	msgstream_release(&st->m, NULL);
 }
 
 static const stream_ops_t wstream_ops = {
@@ -796,10 +717,8 @@ static wstream_t *wstream_new(uv_loop_t *loop, uint64_t id)
 
 	if (!st)
 		abort();
-	st->s.ops = &wstream_ops;
-	st->s.id = id;
-	uv_timer_init(loop, &st->timer);
-	st->timer.data = st;
+	msgstream_init(&st->m, &wstream_ops, id, loop, &wstream_hooks);
+	msgstream_set_marks(&st->m, STREAM_HIGH_WATER, STREAM_LOW_WATER);
 	return st;
 }
 
@@ -981,9 +900,7 @@ static void tun_on_drain(ws_t *w)
 
 	if (t->freed || !st)
 		return;
-	wstream_update_wq(st);
-	if (!st->s.closed && st->s.cbs && st->s.cbs->on_drain && st->s.wq_bytes <= STREAM_LOW_WATER)
-		st->s.cbs->on_drain(&st->s);
+	msgstream_drained(&st->m);
 }
 
 static void tun_on_close(ws_t *w, int code, const char *reason)
@@ -1094,14 +1011,14 @@ static void srv_on_dialed(conn_t *c, int err)
 			snprintf(why, sizeof(why), "can't connect to %s", tg);
 			tun_reset(w->t, why, uv_strerror(err));
 		}
-		stream_close(&st->s);
+		stream_close(&st->m.s);
 		conn_set_state(c, CONN_HANDSHAKE);
 		conn_set_deadline(c, w->srv->open_timeout_ms);
 		return;
 	}
 	conn_set_state(c, CONN_RELAY);
 	w->srv->active++;
-	w->relay = relay_start(l->loop, &st->s, c->up, &o, srv_relay_done, w);
+	w->relay = relay_start(l->loop, &st->m.s, c->up, &o, srv_relay_done, w);
 }
 
 static void srv_start(sconn_t *w, const wstan_msg_t *m)
@@ -1116,7 +1033,7 @@ static void srv_start(sconn_t *w, const wstan_msg_t *m)
 		c->dial = NULL;
 	}
 	if (w->s) {
-		stream_close(&w->s->s);
+		stream_close(&w->s->m.s);
 		w->s = NULL;
 	}
 	st = wstream_new(c->l->loop, c->id);
@@ -1393,7 +1310,7 @@ static void srv_on_idle(tun_t *t)
 			dial_cancel(c->dial);
 			c->dial = NULL;
 		}
-		stream_close(&w->s->s);
+		stream_close(&w->s->m.s);
 		w->s = NULL;
 		conn_set_state(c, CONN_HANDSHAKE);
 	}
@@ -1434,7 +1351,7 @@ static void hold_close(stream_t *s)
 	if (w->relay)
 		relay_close(w->relay, "tunnel closed");
 	if (w->s) {
-		stream_close(&w->s->s);
+		stream_close(&w->s->m.s);
 		w->s = NULL;
 	}
 	tun_free(w->t);
@@ -1912,7 +1829,7 @@ static void on_open_up(ws_open_t *o, sbuf_t *b)
 	if (st) {
 		sbuf_t *c;
 
-		while ((c = sbufq_pop(&st->wq))) {
+		while ((c = msgstream_pop_held(&st->m))) {
 			if (t->state == TUN_USING)
 				tun_send_dat(t, sbuf_ptr(c), c->len);
 			sbuf_free(c);
@@ -1921,7 +1838,7 @@ static void on_open_up(ws_open_t *o, sbuf_t *b)
 	if (st && st->shut && t->state == TUN_USING)
 		tun_reset(t, "", "");
 	if (st)
-		wstream_update_wq(st);
+		msgstream_update_wq(&st->m);
 }
 
 static void send_upgrade(opener_t *op)
@@ -1952,7 +1869,7 @@ static void send_upgrade(opener_t *op)
 		opener_fail(op, UV_ENOMEM, "no cipher");
 		return;
 	}
-	fl = st ? wstream_take(st, first, sizeof(first)) : 0;
+	fl = st ? msgstream_take(&st->m, first, sizeof(first)) : 0;
 	n = wstan_req_build(&t->tx, &cl->key, 0, wall_s(), &op->target, first, fl, req,
 	                    sizeof(req));
 	if (n < 0) {
@@ -1988,7 +1905,7 @@ static void opener_poke(opener_t *op)
 	if (!op || !op->connected || op->sent)
 		return;
 	st = op->t->cur;
-	if (op->waited || !st || st->wq.bytes || st->shut)
+	if (op->waited || !st || st->m.wq.bytes || st->shut)
 		send_upgrade(op);
 }
 
@@ -2073,7 +1990,7 @@ static dial_t *cli_dial(dialer_t *d, const target_t *tg, const dial_opts_t *o, d
 	ws_req_init(&q->r, d->loop, cb, ud, on_answer);
 	q->cl = cl;
 	q->s = wstream_new(d->loop, o->id);
-	q->r.s = &q->s->s;
+	q->r.s = &q->s->m.s;
 	if ((t = pool_take(cl))) {
 		t->id = o->id;
 		n = wstan_req_build(&t->tx, &cl->key, 0, wall_s(), tg, NULL, 0, req, sizeof(req));
