@@ -52,9 +52,11 @@
  * core.cur is that pcb), the callback returns ERR_ABRT as lwIP requires.  Owner code never runs
  * inside lwIP's err callback (the pcb is half freed then): errors, and everything an op would
  * otherwise have to report from inside itself (data after read_start, drain after a write that
- * emptied the queue), go through the stream's `kick` timer.
+ * emptied the queue), go through the stream's kick: a zero timer whose turn
+ * enters lwIP first.
  *
- * A connection (lwtcp_t):
+ * A connection (lwtcp_t) is a message stream (core/msgstream.h: the
+ * queues, the latches, the kick):
  *
  *   wq   bytes the owner wrote that lwIP has no room for (tcp_sndbuf); the
  *        sent callback moves more with tcp_write(COPY) and fires on_drain
@@ -67,7 +69,7 @@
  *        must not find our callbacks when it frees the pcb silently.
  *
  * close = tcp_close(), which sends RST instead of FIN if data is left
- * unread; memory goes in the kick timer's close callback.
+ * unread; memory goes when the kick timer is closed.
  *
  * A dial: RESOLVING (DNS cache, else dns_resolve) -> CONNECTING, one
  * address after another, each bounded by connect_timeout -> stream, or
@@ -86,6 +88,7 @@
 #include "core/crypto.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/msgstream.h"
 #include "netstack/dns.h"
 
 #undef TCP_MSS /* netinet/tcp.h's socket option; lwipopts.h defines lwIP's */
@@ -129,15 +132,11 @@ struct lwipep {
 };
 
 struct lwtcp {
-	stream_t s;
+	msgstream_t m; /* first: rq, wq (what lwIP has no room for), the latches */
 	lwipep_t *ep;
 	lwtcp_t *next, **pprev;
 	struct tcp_pcb *pcb;
-	uv_timer_t kick;
-	sbuf_queue_t wq, rq;
-	int err;
-	unsigned reading : 1, got_fin : 1, eof_sent : 1, shut_req : 1, shut_done : 1, err_sent : 1,
-	    drain_due : 1;
+	unsigned got_fin : 1, shut_req : 1, shut_done : 1;
 };
 
 typedef enum dial_state { DS_RESOLVING, DS_CONNECTING, DS_NEXT, DS_FAILED, DS_DONE } dial_state_t;
@@ -554,14 +553,6 @@ static err_t nif_init(struct netif *n)
 
 static const stream_ops_t lw_ops;
 
-static void on_kick(uv_timer_t *h);
-
-static void lw_kick(lwtcp_t *t)
-{
-	if (!t->s.closed)
-		uv_timer_start(&t->kick, on_kick, 0, 0);
-}
-
 static void lw_release(lwtcp_t *t)
 {
 	if (t->pcb) {
@@ -584,9 +575,8 @@ static void lw_fail(lwtcp_t *t, int err)
 		t->pcb = NULL;
 		pcb_kill(pcb, 0);
 	}
-	if (!t->err)
-		t->err = err;
-	lw_kick(t);
+	msgstream_fail(&t->m, err);
+	msgstream_kick(&t->m);
 }
 
 /* Hands lwIP what fits of wq; from the sent and poll callbacks (notify)
@@ -596,7 +586,7 @@ static void lw_push(lwtcp_t *t, int notify)
 	size_t moved = 0;
 	sbuf_t *b;
 
-	while (t->pcb && (b = t->wq.head)) {
+	while (t->pcb && (b = t->m.wq.head)) {
 		u32_t room = tcp_sndbuf(t->pcb);
 		u16_t n = (u16_t)(b->len < room ? b->len : room);
 		u8_t flags = TCP_WRITE_FLAG_COPY;
@@ -608,65 +598,48 @@ static void lw_push(lwtcp_t *t, int notify)
 		if (tcp_write(t->pcb, sbuf_ptr(b), n, flags) != ERR_OK)
 			break; /* ERR_MEM: queue full, the sent callback retries */
 		sbuf_consume(b, n);
-		t->wq.bytes -= n;
+		t->m.wq.bytes -= n;
 		moved += n;
 		if (!b->len)
-			sbuf_free(sbufq_pop(&t->wq));
+			sbuf_free(sbufq_pop(&t->m.wq));
 	}
-	t->s.wq_bytes = t->wq.bytes;
+	t->m.s.wq_bytes = t->m.wq.bytes;
 	if (moved) {
 		if (t->ep)
 			t->ep->st.bytes_out += moved;
 		tcp_output(t->pcb);
 	}
-	if (t->pcb && t->shut_req && !t->shut_done && !t->wq.head &&
+	if (t->pcb && t->shut_req && !t->shut_done && !t->m.wq.head &&
 	    tcp_shutdown(t->pcb, 0, 1) == ERR_OK) {
 		t->shut_done = 1;
 		lw_check_done(t);
 	}
-	if (notify && moved && t->s.wq_bytes <= STREAM_LOW_WATER && !t->s.closed && t->s.cbs &&
-	    t->s.cbs->on_drain) {
-		t->drain_due = 0;
-		t->s.cbs->on_drain(&t->s);
-	}
+	if (notify && moved)
+		msgstream_drained(&t->m);
 }
 
-/* Gives the owner what it may have now: data while reading, then the end
- * of data, then a pending error or drain.  Nothing after an error. */
-static void lw_deliver(lwtcp_t *t)
+/* The owner gets data while reading, then the end of data, then an error
+ * or a drain owed (core/msgstream.h); each segment it takes opens the
+ * window by as much. */
+static void lw_consumed(msgstream_t *m, size_t n)
 {
-	while (!t->s.closed && t->reading && !t->err_sent && t->rq.head) {
-		sbuf_t *b = sbufq_pop(&t->rq);
-		if (t->pcb)
-			tcp_recved(t->pcb, (u16_t)b->len);
-		if (t->ep)
-			t->ep->st.bytes_in += b->len;
-		t->s.cbs->on_read(&t->s, b);
-	}
-	if (!t->s.closed && t->reading && !t->err_sent && t->got_fin && !t->eof_sent &&
-	    !t->rq.head) {
-		t->eof_sent = 1;
-		t->s.cbs->on_read(&t->s, NULL);
-	}
-	if (!t->s.closed && t->err && !t->err_sent && t->s.cbs) {
-		t->err_sent = 1;
-		t->s.cbs->on_error(&t->s, t->err);
-	}
-	if (!t->s.closed && t->drain_due && !t->err && t->s.cbs && t->s.cbs->on_drain) {
-		t->drain_due = 0;
-		if (t->s.wq_bytes <= STREAM_LOW_WATER)
-			t->s.cbs->on_drain(&t->s);
-	}
+	lwtcp_t *t = (lwtcp_t *)m;
+
+	if (t->pcb)
+		tcp_recved(t->pcb, (u16_t)n);
+	if (t->ep)
+		t->ep->st.bytes_in += n;
 }
 
-static void on_kick(uv_timer_t *h)
+/* A kick's turn: into lwIP first, as tcp_recved needs. */
+static void lw_turn(msgstream_t *m)
 {
-	lwtcp_t *t = h->data;
-
 	core_enter();
-	lw_deliver(t);
+	msgstream_deliver(m);
 	core_leave();
 }
+
+static const msgstream_hooks_t lw_hooks = {.deliver = lw_turn, .consumed = lw_consumed};
 
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
@@ -677,17 +650,18 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		sbuf_t *b = sbuf_new(p->tot_len);
 		b->len = pbuf_copy_partial(p, b->data, p->tot_len, 0);
 		pbuf_free(p);
-		sbufq_push(&t->rq, b);
+		msgstream_push(&t->m, b);
 		/* no delayed ACK: a peer that sends a segment or two per round
 		 * trip (SoftEther's SecureNAT does) would wait for lwIP's 250 ms
 		 * timer each time */
 		tcp_ack_now(pcb);
 	} else {
 		t->got_fin = 1;
+		msgstream_push(&t->m, NULL);
 		lw_check_done(t);
 	}
 	cb_begin(&f, pcb);
-	lw_deliver(t);
+	msgstream_deliver(&t->m);
 	return cb_end(&f);
 }
 
@@ -707,7 +681,7 @@ static err_t on_poll(void *arg, struct tcp_pcb *pcb)
 	cbframe_t f;
 
 	cb_begin(&f, pcb);
-	if (t->wq.head)
+	if (t->m.wq.head)
 		lw_push(t, 1);
 	return cb_end(&f);
 }
@@ -720,10 +694,9 @@ static void on_err(void *arg, err_t err)
 	t->pcb = NULL;
 	if (err == ERR_CLSD && t->got_fin && t->shut_done)
 		return;
-	log_debug(t->s.id, "lwip: connection ends: lwIP error %d", (int)err);
-	if (!t->err)
-		t->err = err_to_uv(err, 0);
-	lw_kick(t);
+	log_debug(t->m.s.id, "lwip: connection ends: lwIP error %d", (int)err);
+	msgstream_fail(&t->m, err_to_uv(err, 0));
+	msgstream_kick(&t->m);
 }
 
 static int lw_write(stream_t *s, sbuf_t *b)
@@ -733,22 +706,20 @@ static int lw_write(stream_t *s, sbuf_t *b)
 
 	if (s->closed || t->shut_req || !t->pcb) {
 		sbuf_free(b);
-		return t->err ? t->err : UV_EPIPE;
+		return t->m.err ? t->m.err : UV_EPIPE;
 	}
 	if (!b->len) {
 		sbuf_free(b);
 		return 0;
 	}
-	queued = t->wq.bytes;
-	sbufq_push(&t->wq, b);
-	s->wq_bytes = t->wq.bytes;
+	queued = t->m.wq.bytes;
+	sbufq_push(&t->m.wq, b);
+	s->wq_bytes = t->m.wq.bytes;
 	core_enter();
 	lw_push(t, 0);
 	core_leave();
-	if (queued > STREAM_LOW_WATER && s->wq_bytes <= STREAM_LOW_WATER) {
-		t->drain_due = 1; /* we moved what an owner may be waiting on */
-		lw_kick(t);
-	}
+	if (queued > STREAM_LOW_WATER && s->wq_bytes <= STREAM_LOW_WATER)
+		msgstream_drain_later(&t->m); /* we moved what an owner may be waiting on */
 	return 0;
 }
 
@@ -771,21 +742,14 @@ static void lw_read_start(stream_t *s)
 {
 	lwtcp_t *t = (lwtcp_t *)s;
 
-	if (t->reading || s->closed)
+	if (t->m.reading || s->closed)
 		return;
-	t->reading = 1;
-	if (t->rq.head || (t->got_fin && !t->eof_sent))
-		lw_kick(t);
+	msgstream_read_start(&t->m);
 }
 
 static void lw_read_stop(stream_t *s)
 {
-	((lwtcp_t *)s)->reading = 0;
-}
-
-static void on_kick_closed(uv_handle_t *h)
-{
-	free(h->data);
+	msgstream_read_stop(&((lwtcp_t *)s)->m);
 }
 
 static void lw_unlink(lwtcp_t *t)
@@ -805,8 +769,7 @@ static void lw_close(stream_t *s)
 {
 	lwtcp_t *t = (lwtcp_t *)s;
 
-	sbufq_clear(&t->wq);
-	sbufq_clear(&t->rq);
+	sbufq_clear(&t->m.wq);
 	s->wq_bytes = 0;
 	if (t->pcb) {
 		struct tcp_pcb *pcb = t->pcb;
@@ -817,8 +780,7 @@ static void lw_close(stream_t *s)
 		core_leave();
 	}
 	lw_unlink(t);
-	uv_timer_stop(&t->kick);
-	uv_close((uv_handle_t *)&t->kick, on_kick_closed);
+	msgstream_release(&t->m, NULL);
 }
 
 static const stream_ops_t lw_ops = {
@@ -838,12 +800,9 @@ static lwtcp_t *lw_new(lwipep_t *ep, struct tcp_pcb *pcb, uint64_t id)
 
 	if (!t)
 		abort();
-	t->s.ops = &lw_ops;
-	t->s.id = id;
+	msgstream_init(&t->m, &lw_ops, id, ep->loop, &lw_hooks);
 	t->ep = ep;
 	t->pcb = pcb;
-	uv_timer_init(ep->loop, &t->kick);
-	t->kick.data = t;
 	tcp_arg(pcb, t);
 	tcp_recv(pcb, on_recv);
 	tcp_sent(pcb, on_sent);
@@ -937,7 +896,7 @@ static err_t dl_on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 	q->pcb = NULL;
 	t = lw_new(q->ep, pcb, q->o.id);
 	cb_begin(&f, pcb);
-	dl_finish(q, &t->s, 0);
+	dl_finish(q, &t->m.s, 0);
 	return cb_end(&f);
 }
 
