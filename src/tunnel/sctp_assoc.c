@@ -31,6 +31,7 @@
 #include "core/authguard.h"
 #include "core/crypto.h"
 #include "core/log.h"
+#include "core/msgstream.h"
 #include "core/tunkey.h"
 #include "front/socks_proto.h"
 #include "tunnel/sctp_kern.h"
@@ -99,14 +100,15 @@ struct scassoc {
 
 enum { S_OPENING, S_OPEN };
 
+/* A stream is a message stream (core/msgstream.h): m.rq holds the DATA the
+ * owner has not taken, m.wq what it wrote that is not sent yet, m.err the
+ * latched failure; rt_run is its turn (the kick is pend_add). */
 struct scstream {
-	stream_t s; /* first */
+	msgstream_t m; /* first */
 	scassoc_t *a;
 	uint16_t sid;
 	uint8_t state;
-	int err;
 	seal_t tx, rx;
-	sbuf_queue_t txq, rxq;
 	uint64_t tx_credit, rx_left, rx_unacked;
 	uint32_t credit_want;
 	sbuf_t *stalled;
@@ -118,9 +120,8 @@ struct scstream {
 	void *ud;
 	scstream_t *tx_prev, *tx_next, *pend_prev, *pend_next, *grave_next;
 	unsigned owner_closed : 1, close_want : 1, close_sent : 1, close_rcvd : 1, eof_want : 1,
-	    eof_sent : 1, eof_rcvd : 1, eof_delivered : 1, paused : 1, open_want : 1, ok_want : 1,
-	    fail_want : 1, in_tx : 1, in_pend : 1, drain_want : 1, was_high : 1, in_grave : 1,
-	    err_delivered : 1, released : 1, keys : 1;
+	    eof_sent : 1, eof_rcvd : 1, open_want : 1, ok_want : 1, fail_want : 1, in_tx : 1,
+	    in_pend : 1, was_high : 1, in_grave : 1, released : 1, keys : 1;
 };
 
 static struct {
@@ -331,12 +332,11 @@ static void st_check_release(scstream_t *st)
 /* A stream-level protocol error: tell the owner, send CLOSE. */
 static void st_reset(scstream_t *st, const char *why)
 {
-	log_info(st->s.id, "sctp stream %u: %s", st->sid, why);
+	log_info(st->m.s.id, "sctp stream %u: %s", st->sid, why);
 	sctp_stats.proto_errors++;
-	if (!st->err)
-		st->err = UV_ECONNRESET;
-	sbufq_clear(&st->txq);
-	st->s.wq_bytes = 0;
+	msgstream_fail(&st->m, UV_ECONNRESET);
+	sbufq_clear(&st->m.wq);
+	st->m.s.wq_bytes = 0;
 	st->eof_want = 0;
 	st->close_want = 1;
 	tx_add(st);
@@ -349,16 +349,15 @@ static int st_write(stream_t *s, sbuf_t *b)
 {
 	scstream_t *st = (scstream_t *)s;
 
-	if (!st->a || st->err || st->close_want || st->eof_want) {
+	if (!st->a || st->m.err || st->close_want || st->eof_want) {
 		sbuf_free(b);
-		return st->err ? st->err : UV_EPIPE;
+		return st->m.err ? st->m.err : UV_EPIPE;
 	}
 	if (!b->len) {
 		sbuf_free(b);
 		return 0;
 	}
-	sbufq_push(&st->txq, b);
-	s->wq_bytes += b->len;
+	msgstream_hold(&st->m, b);
 	if (s->wq_bytes > STREAM_LOW_WATER)
 		st->was_high = 1;
 	tx_add(st);
@@ -369,8 +368,8 @@ static int st_shutdown(stream_t *s)
 {
 	scstream_t *st = (scstream_t *)s;
 
-	if (!st->a || st->err)
-		return st->err ? st->err : UV_ENOTCONN;
+	if (!st->a || st->m.err)
+		return st->m.err ? st->m.err : UV_ENOTCONN;
 	st->eof_want = 1;
 	tx_add(st);
 	return 0;
@@ -378,16 +377,12 @@ static int st_shutdown(stream_t *s)
 
 static void st_read_start(stream_t *s)
 {
-	scstream_t *st = (scstream_t *)s;
-
-	st->paused = 0;
-	if (st->rxq.head || (st->eof_rcvd && !st->eof_delivered) || (st->err && !st->err_delivered))
-		pend_add(st);
+	msgstream_read_start(&((scstream_t *)s)->m);
 }
 
 static void st_read_stop(stream_t *s)
 {
-	((scstream_t *)s)->paused = 1;
+	msgstream_read_stop(&((scstream_t *)s)->m);
 }
 
 static void st_close(stream_t *s)
@@ -397,10 +392,10 @@ static void st_close(stream_t *s)
 	st->owner_closed = 1;
 	st->cb = NULL;
 	s->cbs = NULL;
-	sbufq_clear(&st->rxq);
-	if (st->txq.bytes || st->err)
+	sbufq_clear(&st->m.rq);
+	if (st->m.wq.bytes || st->m.err)
 		st->eof_want = 0; /* an abort: no EOF before the CLOSE */
-	sbufq_clear(&st->txq);
+	sbufq_clear(&st->m.wq);
 	s->wq_bytes = 0;
 	if (st->a && !st->close_sent) {
 		st->close_want = 1;
@@ -419,6 +414,19 @@ static const stream_ops_t st_ops = {
     .close = st_close,
 };
 
+static void st_kick(msgstream_t *m)
+{
+	pend_add((scstream_t *)m);
+}
+
+/* The owner took a message: it counts towards the next CREDIT. */
+static void st_consumed(msgstream_t *m, size_t n)
+{
+	((scstream_t *)m)->rx_unacked += n;
+}
+
+static const msgstream_hooks_t st_hooks = {.kick = st_kick, .consumed = st_consumed};
+
 static scstream_t *st_new(scassoc_t *a, uint16_t sid, uint64_t id)
 {
 	scstream_t *st = calloc(1, sizeof(*st));
@@ -428,11 +436,9 @@ static scstream_t *st_new(scassoc_t *a, uint16_t sid, uint64_t id)
 
 	if (!st)
 		abort();
-	st->s.ops = &st_ops;
-	st->s.id = id;
+	msgstream_init(&st->m, &st_ops, id, NULL, &st_hooks);
 	st->a = a;
 	st->sid = sid;
-	st->paused = 1;
 	st->tx_credit = a->peer_window;
 	st->rx_left = a->sock->cfg->window;
 	sctpp_stream_key(a->sock->cfg->keys, a->cn, a->sn, 0, sid, gen, kc);
@@ -448,14 +454,12 @@ static scstream_t *st_new(scassoc_t *a, uint16_t sid, uint64_t id)
 
 static void st_free(scstream_t *st)
 {
-	sbufq_clear(&st->rxq);
-	sbufq_clear(&st->txq);
 	sbuf_free(st->stalled);
 	if (st->keys) {
 		seal_free(&st->tx);
 		seal_free(&st->rx);
 	}
-	free(st);
+	msgstream_release(&st->m, NULL); /* no timer: frees st now */
 }
 
 /* ---- sending ---- */
@@ -515,34 +519,23 @@ static sbuf_t *st_next_record(scstream_t *st, uint8_t *type)
 		*type = SCTPP_CREDIT;
 		return sctpp_rec_build(&st->tx, SCTPP_CREDIT, c, 4);
 	}
-	if (st->txq.bytes && st->tx_credit && st->state == S_OPEN) {
-		size_t want = st->txq.bytes, got = 0;
+	if (st->m.wq.bytes && st->tx_credit && st->state == S_OPEN) {
+		size_t want = st->m.wq.bytes, got;
 		if (want > st->tx_credit)
 			want = (size_t)st->tx_credit;
 		if (want > SCTPP_DATA_MAX)
 			want = SCTPP_DATA_MAX;
-		while (got < want) {
-			sbuf_t *h = st->txq.head;
-			size_t k = h->len < want - got ? h->len : want - got;
-			memcpy(tmp + got, sbuf_ptr(h), k);
-			got += k;
-			sbuf_consume(h, k);
-			st->txq.bytes -= k;
-			if (!h->len)
-				sbuf_free(sbufq_pop(&st->txq));
-		}
+		got = msgstream_take(&st->m, tmp, want);
 		st->tx_credit -= got;
-		st->s.wq_bytes -= got;
 		sctp_stats.bytes_out += got;
-		if (st->s.wq_bytes <= STREAM_LOW_WATER) { /* a write completion */
+		if (st->m.s.wq_bytes <= STREAM_LOW_WATER) { /* a write completion */
 			st->was_high = 0;
-			st->drain_want = 1;
-			pend_add(st);
+			msgstream_drain_later(&st->m);
 		}
 		*type = SCTPP_DATA;
 		return sctpp_rec_build(&st->tx, SCTPP_DATA, tmp, got);
 	}
-	if (st->eof_want && !st->eof_sent && !st->txq.bytes && st->state == S_OPEN) {
+	if (st->eof_want && !st->eof_sent && !st->m.wq.bytes && st->state == S_OPEN) {
 		*type = SCTPP_EOF;
 		return sctpp_rec_build(&st->tx, SCTPP_EOF, NULL, 0);
 	}
@@ -671,8 +664,8 @@ static void on_record(scassoc_t *a, scstream_t *st, uint8_t type, const uint8_t 
 			st_reset(st, "unexpected OPEN_FAIL");
 			return;
 		}
-		st->err = socks5_err_from_rep(code);
-		log_debug(st->s.id, "sctp stream %u: the server could not connect: %s", st->sid,
+		st->m.err = socks5_err_from_rep(code);
+		log_debug(st->m.s.id, "sctp stream %u: the server could not connect: %s", st->sid,
 		          socks5_rep_str(code));
 		st->close_want = 1;
 		tx_add(st);
@@ -686,10 +679,10 @@ static void on_record(scassoc_t *a, scstream_t *st, uint8_t type, const uint8_t 
 		}
 		st->rx_left -= len;
 		sctp_stats.bytes_in += len;
-		if (st->owner_closed || st->err)
+		if (st->owner_closed || st->m.err)
 			break; /* nobody reads: drop */
-		sbufq_push(&st->rxq, sbuf_from(body, len));
-		if (!st->paused)
+		msgstream_push(&st->m, sbuf_from(body, len));
+		if (st->m.reading)
 			pend_add(st);
 		break;
 	case SCTPP_EOF:
@@ -698,6 +691,7 @@ static void on_record(scassoc_t *a, scstream_t *st, uint8_t type, const uint8_t 
 			return;
 		}
 		st->eof_rcvd = 1;
+		msgstream_push(&st->m, NULL);
 		pend_add(st);
 		break;
 	case SCTPP_CREDIT:
@@ -707,21 +701,22 @@ static void on_record(scassoc_t *a, scstream_t *st, uint8_t type, const uint8_t 
 			return;
 		}
 		st->tx_credit += inc;
-		if (st->txq.bytes || st->eof_want)
+		if (st->m.wq.bytes || st->eof_want)
 			tx_add(st);
 		break;
 	case SCTPP_CLOSE:
 		/* graceful only after both EOFs; else an abort */
 		st->close_rcvd = 1;
-		if (!st->owner_closed && !st->err &&
+		if (!st->owner_closed && !st->m.err &&
 		    !(st->state == S_OPEN && st->eof_rcvd && st->eof_sent)) {
-			st->err = st->state == S_OPENING && !a->sock->server ? UV_ECONNREFUSED
-			                                                     : UV_ECONNRESET;
+			msgstream_fail(&st->m, st->state == S_OPENING && !a->sock->server
+			                           ? UV_ECONNREFUSED
+			                           : UV_ECONNRESET);
 			pend_add(st);
 		}
 		st->eof_want = 0;
-		sbufq_clear(&st->txq);
-		st->s.wq_bytes = 0;
+		sbufq_clear(&st->m.wq);
+		st->m.s.wq_bytes = 0;
 		st_check_release(st);
 		break;
 	default:
@@ -766,7 +761,7 @@ static void on_stream_msg(scassoc_t *a, uint16_t sid, uint8_t *buf, size_t len)
 		st->owner_closed = 0;
 		st->target = t;
 		sctp_stats.opens++;
-		so->ops->open(a, so->ud, &st->s, &t);
+		so->ops->open(a, so->ud, &st->m.s, &t);
 		return;
 	}
 	if (st->close_rcvd) {
@@ -778,7 +773,7 @@ static void on_stream_msg(scassoc_t *a, uint16_t sid, uint8_t *buf, size_t len)
 		a_fail(a, UV_EPROTO, r == -EBADMSG ? "record not authentic" : "malformed record");
 		return;
 	}
-	log_trace(st->s.id, "sctp stream %u: %s (%zu)", sid, sctpp_type_name(type), blen);
+	log_trace(st->m.s.id, "sctp stream %u: %s (%zu)", sid, sctpp_type_name(type), blen);
 	on_record(a, st, type, body, blen);
 }
 
@@ -950,11 +945,10 @@ static void a_fail(scassoc_t *a, int err, const char *why)
 		tx_del(st);
 		a->st[i] = NULL;
 		st->a = NULL;
-		if (!st->err)
-			st->err =
-			    st->state == S_OPENING && !so->server ? UV_ECONNABORTED : UV_ECONNRESET;
-		sbufq_clear(&st->txq);
-		st->s.wq_bytes = 0;
+		msgstream_fail(&st->m, st->state == S_OPENING && !so->server ? UV_ECONNABORTED
+		                                                             : UV_ECONNRESET);
+		sbufq_clear(&st->m.wq);
+		st->m.s.wq_bytes = 0;
 		if (st->owner_closed)
 			grave_add(st);
 		else
@@ -1172,13 +1166,13 @@ static void dispatch(ev_t *e)
 
 static void deliver(scstream_t *st)
 {
-	stream_t *s = &st->s;
+	stream_t *s = &st->m.s;
 
 	if (st->cb) { /* client: the open is answered */
 		dial_cb cb = st->cb;
 		void *ud = st->ud;
-		if (st->err) {
-			int err = st->err;
+		if (st->m.err) {
+			int err = st->m.err;
 			s->closed = 1;
 			st_close(s); /* sends CLOSE if the association is still there */
 			cb(ud, NULL, err);
@@ -1193,33 +1187,9 @@ static void deliver(scstream_t *st)
 	}
 	if (st->owner_closed || !s->cbs)
 		return;
-	if (st->err) {
-		if (!st->err_delivered) {
-			st->err_delivered = 1;
-			if (s->cbs->on_error)
-				s->cbs->on_error(s, st->err);
-		}
-		return;
-	}
-	while (!st->paused && st->rxq.head && !st->owner_closed) {
-		sbuf_t *b = sbufq_pop(&st->rxq);
-		st->rx_unacked += b->len;
-		s->cbs->on_read(s, b);
-	}
-	if (st->owner_closed)
-		return;
-	st_grant(st);
-	if (!st->paused && st->eof_rcvd && !st->eof_delivered && !st->rxq.head) {
-		st->eof_delivered = 1;
-		s->cbs->on_read(s, NULL);
-		if (st->owner_closed)
-			return;
-	}
-	if (st->drain_want) {
-		st->drain_want = 0;
-		if (s->cbs->on_drain)
-			s->cbs->on_drain(s);
-	}
+	msgstream_deliver(&st->m);
+	if (!st->owner_closed && !st->m.err)
+		st_grant(st);
 }
 
 /* The socket takes data again: its associations may send. */
@@ -1759,7 +1729,7 @@ int sctp_assoc_open(scassoc_t *a, const target_t *t, uint64_t id, dial_cb cb, vo
 	st->ud = ud;
 	st->open_want = 1;
 	tx_add(st);
-	*req = &st->s;
+	*req = &st->m.s;
 	log_debug(id, "sctp stream %u: open", sid);
 	return 0;
 }
