@@ -36,7 +36,7 @@ chmod 600 "$T/users"
 vm() {
 	local name=$1 sock=$2
 	shift 2
-	"$PEERS" ppp --timeout 120 "$@" "$sock" >"$T/vm-$name.log" 2>&1
+	"$PEERS" ppp --run "$T/vmrun-$name" --timeout 120 "$@" "$sock" >"$T/vm-$name.log" 2>&1
 }
 
 # dns check and fetch by name inside the guest

@@ -178,6 +178,7 @@ peers_vm_boot() {
 	done
 	wait "$PEERS_QEMU_PID" 2>/dev/null
 	PEERS_QEMU_PID=""
+	rm -f "$PEERS_RUN/initrd.gz" "$PEERS_RUN/extra.cpio.gz" # QEMU's input only
 	[ -n "$tail_pid" ] && wait "$tail_pid" 2>/dev/null
 	[ -s "$PEERS_RUN/qemu.log" ] && sed 's/^/qemu: /' "$PEERS_RUN/qemu.log" >&2
 	PEERS_WALL_MS=$((($(date +%s%N) - t0) / 1000000))
