@@ -26,8 +26,7 @@ cd "$(dirname "$0")/.."
 declare -A rank=([core]=0 [wire]=1 [netstack]=2 [ppp]=3 [front]=4 [tunnel]=4 [sstp]=4 [app]=5)
 
 # "file -> included header": the codecs socks_proto and http_proto move to
-# wire/ (issue 15, item 4); pt.c stops calling sctp_rt_stop() when it runs
-# on core/runtime.c.
+# wire/ (issue 15, item 4).
 exceptions="
 src/tunnel/decoy.h -> front/http_proto.h
 src/tunnel/ws.h -> front/http_proto.h
@@ -36,7 +35,6 @@ src/tunnel/wstun_server.c -> front/http_proto.h
 src/tunnel/wstun_server.c -> front/socks_proto.h
 src/tunnel/wstun_client.c -> front/socks_proto.h
 src/tunnel/sctp_assoc.c -> front/socks_proto.h
-src/front/pt.c -> tunnel/sctp_assoc.h
 "
 
 bad=0

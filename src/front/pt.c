@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,11 +33,11 @@
 #include "core/dial.h"
 #include "core/listener.h"
 #include "core/log.h"
+#include "core/runtime.h"
 #include "core/transport.h"
 #include "core/tunkey.h"
 #include "front/extorport.h"
 #include "front/socks.h"
-#include "tunnel/sctp_assoc.h"
 
 /* ---- pure parsers ---- */
 
@@ -280,10 +279,8 @@ static struct {
 	url_t *lus[NTRANSPORTS];
 	dialer_t *chains[NTRANSPORTS]; /* each listener's: pt_client or pt_fixed */
 	size_t nl;
-	uv_signal_t sig_term, sig_int;
 	uv_pipe_t in_pipe;
 	uv_tty_t in_tty;
-	int stopping;
 } pt;
 
 /* One line to tor. */
@@ -612,12 +609,10 @@ static const dialer_ops_t fixed_ops = {
 
 /* ---- the driver ---- */
 
-static void stop_all(const char *why)
+/* The runtime's teardown (core/runtime.h): every listener, its chain, the
+ * bridges and the base. */
+static void stop_all(void *ud)
 {
-	if (pt.stopping)
-		return;
-	pt.stopping = 1;
-	log_info(0, "pt: %s: shutting down", why);
 	for (size_t i = 0; i < pt.nl; i++) {
 		if (!pt.ls[i])
 			continue;
@@ -633,23 +628,8 @@ static void stop_all(const char *why)
 	pt.base = NULL;
 }
 
-static void close_walk(uv_handle_t *h, void *arg)
-{
-	if (!uv_is_closing(h))
-		uv_close(h, NULL);
-}
-
-static void shutdown_now(const char *why)
-{
-	stop_all(why);
-	sctp_rt_stop();
-	uv_walk(pt.loop, close_walk, NULL);
-}
-
-static void on_signal(uv_signal_t *s, int signum)
-{
-	shutdown_now(signum == SIGTERM ? "SIGTERM" : "SIGINT");
-}
+/* tor asks a transport to stop by a signal: at once, no drain */
+static const runtime_hooks_t hooks = {.teardown = stop_all, .tag = "pt: "};
 
 static void in_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
@@ -662,7 +642,7 @@ static void in_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 static void in_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	if (n < 0)
-		shutdown_now("stdin closed");
+		runtime_finish(&hooks, "stdin closed");
 }
 
 /* TOR_PT_EXIT_ON_STDIN_CLOSE=1: watch stdin for EOF. */
@@ -1066,11 +1046,7 @@ int pt_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	log_level += verbosity;
-	if (log_level < LOG_ERR)
-		log_level = LOG_ERR;
-	if (log_level > LOG_TRACE)
-		log_level = LOG_TRACE;
+	runtime_log_level(-1, verbosity);
 
 	r = pt_version_pick(ver);
 	if (r <= 0) {
@@ -1083,28 +1059,19 @@ int pt_main(int argc, char **argv)
 		    "set");
 		return 1;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	pt.loop = uv_default_loop();
+	pt.loop = runtime_init();
 	if (cli && *cli)
 		r = client_setup(cli);
 	else
 		r = server_setup(srv);
 	if (r) {
-		stop_all("configuration error");
-		sctp_rt_stop();
-		uv_walk(pt.loop, close_walk, NULL);
+		runtime_finish(&hooks, "configuration error");
 		uv_run(pt.loop, UV_RUN_DEFAULT);
 		return r;
 	}
-	uv_signal_init(pt.loop, &pt.sig_term);
-	uv_signal_init(pt.loop, &pt.sig_int);
-	uv_signal_start(&pt.sig_term, on_signal, SIGTERM);
-	uv_signal_start(&pt.sig_int, on_signal, SIGINT);
 	if (exit_stdin && !strcmp(exit_stdin, "1"))
 		watch_stdin();
-	uv_run(pt.loop, UV_RUN_DEFAULT);
-	uv_loop_close(pt.loop);
+	runtime_run(&hooks, 0);
 	url_free(pt.proxy_url);
-	log_info(0, "pt: bye");
 	return 0;
 }
