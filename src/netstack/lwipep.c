@@ -823,6 +823,27 @@ static lwtcp_t *lw_new(lwipep_t *ep, struct tcp_pcb *pcb, uint64_t id)
 
 /* ---- dials ---- */
 
+/* lwIP keeps a closed connection in TIME_WAIT for 2 MSL (two minutes)
+ * and, allocating from the heap, without limit: after ~16,000 short
+ * connections every ephemeral port had one, and each new dial's port
+ * search walked all of them once per port tried, stalling the loop for
+ * seconds (the VPN's peer then saw it go silent).  Like Linux's
+ * tcp_max_tw_buckets, keep at most TW_MAX and free the oldest (lwIP adds
+ * at the head of the list). */
+#define TW_MAX 2048
+
+static void tw_bound(void)
+{
+	struct tcp_pcb *p, *last = NULL;
+	unsigned n = 0;
+
+	for (p = tcp_tw_pcbs; p && !last; p = p->next)
+		if (++n == TW_MAX)
+			last = p;
+	while (last && last->next)
+		tcp_abort(last->next); /* a TIME_WAIT pcb is just freed */
+}
+
 static void dl_set_state(lwipep_dial_t *q, dial_state_t s)
 {
 	log_trace(q->o.id, "lwip dial %s: %s -> %s", q->t.host, dial_state_names[q->state],
@@ -929,6 +950,7 @@ static void dl_next(lwipep_dial_t *q)
 			q->err = r;
 			continue;
 		}
+		tw_bound();
 		pcb = tcp_new_ip_type(IP_GET_TYPE(a));
 		if (!pcb) {
 			q->err = UV_ENOMEM;
