@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "core/conn.h"
 #include "core/log.h"
@@ -115,6 +116,47 @@ fail:
 	return r;
 }
 
+/* Descriptors kept free for what the accepted connections still need (a
+ * dial each, TLS files, logs): a connection whose descriptor falls in this
+ * reserve is refused.  The kernel hands out the lowest free number, so
+ * descriptor n means at least n + 1 are open. */
+static int fd_reserve_hit(stream_t *s, uint64_t *limit)
+{
+	struct rlimit rl;
+	uv_os_fd_t fd;
+	uint64_t spare;
+
+	if (uv_fileno((uv_handle_t *)tcp_stream_handle(s), &fd) < 0 ||
+	    getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 0;
+	spare = rl.rlim_cur / 8;
+	spare = spare < 8 ? 8 : spare > 256 ? 256 : spare;
+	*limit = rl.rlim_cur;
+	return (uint64_t)fd + spare >= rl.rlim_cur;
+}
+
+/* At most one line every FD_LOG_MS, with how many were refused since. */
+#define FD_LOG_MS 5000
+
+static void log_fd_refusal(listener_t *l, uint64_t id, const char *peer, int fd_err, uint64_t limit)
+{
+	uint64_t now = uv_now(l->loop);
+
+	l->fd_refused++;
+	if (l->fd_logged_at && now - l->fd_logged_at < FD_LOG_MS)
+		return;
+	l->fd_logged_at = now;
+	if (fd_err)
+		log_warn(id, "%s: accept: %s: out of descriptors; raise the limit (ulimit -n)",
+		         l->name, uv_strerror(fd_err));
+	else
+		log_warn(id,
+		         "%s: refused %s: descriptors nearly exhausted (limit %llu): %llu "
+		         "connection%s refused so far; raise the limit (ulimit -n)",
+		         l->name, peer, (unsigned long long)limit,
+		         (unsigned long long)l->fd_refused, l->fd_refused == 1 ? "" : "s");
+}
+
 static void on_connection(uv_stream_t *srv, int status)
 {
 	listener_t *l = srv->data;
@@ -125,15 +167,31 @@ static void on_connection(uv_stream_t *srv, int status)
 	uint64_t id;
 	const char *why = NULL;
 
+	uint64_t limit = 0;
+	int r;
+
 	if (status < 0) {
-		log_warn(0, "%s: accept: %s", l->name, uv_strerror(status));
+		if (status == UV_EMFILE || status == UV_ENFILE)
+			log_fd_refusal(l, 0, NULL, status, 0);
+		else
+			log_warn(0, "%s: accept: %s", l->name, uv_strerror(status));
 		return;
 	}
 	id = conn_next_id();
-	if (tcp_stream_accept(srv, id, &s) < 0)
+	if ((r = tcp_stream_accept(srv, id, &s)) < 0) {
+		if (r == UV_EMFILE || r == UV_ENFILE)
+			log_fd_refusal(l, id, NULL, r, 0);
 		return;
+	}
 	if (uv_tcp_getpeername(tcp_stream_handle(s), (struct sockaddr *)&peer, &plen) < 0) {
 		stream_close(s);
+		return;
+	}
+	if (fd_reserve_hit(s, &limit)) {
+		sockaddr_str((struct sockaddr *)&peer, pstr, sizeof(pstr));
+		log_fd_refusal(l, id, pstr, 0, limit);
+		l->m->rejected++;
+		stream_reset(s);
 		return;
 	}
 	if (!acl_permits(&l->clients, (struct sockaddr *)&peer))

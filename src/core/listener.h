@@ -67,7 +67,8 @@ struct listener {
 	uint64_t connect_timeout_ms, idle_timeout_ms, handshake_timeout_ms;
 	void *front; /* front end's own state */
 	metrics_listener_t *m;
-	conn_t *conns; /* live connections, for shutdown */
+	conn_t *conns;                     /* live connections, for shutdown */
+	uint64_t fd_refused, fd_logged_at; /* refused for want of descriptors */
 	unsigned listening : 1, stopping : 1;
 };
 
