@@ -13,6 +13,16 @@
         bytes, reads them back, closes.  Prints "churn ok=K failed=F rate=R/s"
         and the most common errors; exit 0 when none failed.  Stops at
         SECONDS (default 600), counting what did not run as failed.
+        (fxc.c does the same much faster.)
+  fx.py hold PROXY HOST PORT N SECONDS
+        N connections through the SOCKS5 proxy to HOST:PORT (an echo
+        server), opened 50 at a time; each must echo 32 bytes.  Prints
+        "held=K refused=R" once all were tried, keeps the K open for
+        SECONDS, then closes them and prints "closed"
+  fx.py stall PROXY HOST PORT N SECONDS
+        N connections through the SOCKS5 proxy to HOST:PORT (a source that
+        sends without end) that never read: prints "stalled=K refused=R"
+        and keeps them for SECONDS
 """
 import asyncio
 import os
@@ -20,6 +30,8 @@ import socket
 import struct
 import sys
 import time
+
+ERRORS = (OSError, ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError)
 
 
 def coalesce_relay(listen, upstream, hold):
@@ -32,7 +44,7 @@ def coalesce_relay(listen, upstream, hold):
                         d = await asyncio.wait_for(r.read(65536), 2)
                     except asyncio.TimeoutError:
                         d = None
-                    if d is None or not d:
+                    if not d:
                         break
                     buf += d
                     if len(buf) < hold:
@@ -46,7 +58,6 @@ def coalesce_relay(listen, upstream, hold):
                 await w.drain()
             if buf:
                 w.write(buf)
-                buf, hold = b"", 0
                 await w.drain()
                 await pipe(r, w, 0)
                 return
@@ -64,11 +75,11 @@ def coalesce_relay(listen, upstream, hold):
         w.close()
         uw.close()
 
-    async def main():
+    async def serve():
         srv = await asyncio.start_server(handle, "127.0.0.1", listen, backlog=1024)
         async with srv:
             await srv.serve_forever()
-    asyncio.run(main())
+    asyncio.run(serve())
 
 
 async def socks_open(proxy, host, port, timeout=10):
@@ -89,7 +100,7 @@ async def socks_open(proxy, host, port, timeout=10):
 
 def churn(proxy, host, port, n, conc, secs):
     errors = {}
-    done = [0, 0]
+    done = [0]
 
     async def one():
         payload = os.urandom(32)
@@ -109,11 +120,10 @@ def churn(proxy, host, port, n, conc, secs):
                 await one()
                 done[0] += 1
             except Exception as e:  # noqa: BLE001 - counted and reported
-                done[1] += 1
                 k = type(e).__name__ + ": " + str(e)[:80]
                 errors[k] = errors.get(k, 0) + 1
 
-    async def main():
+    async def run():
         left = [n]
         tasks = [asyncio.create_task(worker(left)) for _ in range(min(conc, n))]
         await asyncio.wait(tasks, timeout=secs)
@@ -121,7 +131,7 @@ def churn(proxy, host, port, n, conc, secs):
             t.cancel()
 
     t0 = time.time()
-    asyncio.run(main())
+    asyncio.run(run())
     dt = time.time() - t0
     failed = n - done[0]
     print(f"churn ok={done[0]} failed={failed} rate={done[0] / dt:.0f}/s")
@@ -130,14 +140,49 @@ def churn(proxy, host, port, n, conc, secs):
     sys.exit(0 if failed == 0 else 1)
 
 
+def hold(proxy, host, port, n, secs, echo=True):
+    held, refused = [], [0]
+    sem = asyncio.Semaphore(50)
+
+    async def one():
+        async with sem:
+            try:
+                r, w = await socks_open(proxy, host, port)
+            except ERRORS:
+                refused[0] += 1
+                return
+            if echo:
+                try:
+                    w.write(b"x" * 32)
+                    await asyncio.wait_for(r.readexactly(32), 10)
+                except ERRORS:
+                    refused[0] += 1
+                    w.transport.abort()
+                    return
+            else:
+                w.transport.pause_reading()
+            held.append(w)
+
+    async def run():
+        await asyncio.gather(*[one() for _ in range(n)])
+        print(f"{'held' if echo else 'stalled'}={len(held)} refused={refused[0]}", flush=True)
+        await asyncio.sleep(secs)
+        for w in held:
+            w.transport.abort()
+        print("closed", flush=True)
+    asyncio.run(run())
+
+
 def main():
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
+    a = sys.argv[2:]
     if cmd == "coalesce-relay":
-        coalesce_relay(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+        coalesce_relay(int(a[0]), int(a[1]), int(a[2]))
     elif cmd == "churn":
-        a = sys.argv[2:]
         churn(int(a[0]), a[1], int(a[2]), int(a[3]), int(a[4]) if len(a) > 4 else 50,
               float(a[5]) if len(a) > 5 else 600)
+    elif cmd in ("hold", "stall"):
+        hold(int(a[0]), a[1], int(a[2]), int(a[3]), float(a[4]), cmd == "hold")
     else:
         sys.exit(__doc__)
 

@@ -2,6 +2,9 @@
  *
  *   fxc echo PORT
  *       an echo server on 127.0.0.1:PORT: every byte back, FIN for FIN
+ *   fxc source PORT
+ *       a server on 127.0.0.1:PORT that sends zeros to every client as fast
+ *       as it takes them, until it goes
  *   fxc churn PROXY HOST PORT N CONC SECONDS
  *       N short connections through the SOCKS5 proxy on 127.0.0.1:PROXY to
  *       HOST:PORT (an echo server), CONC at a time: each sends 32 random
@@ -18,6 +21,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +105,43 @@ static _Noreturn void echo(int port)
 				close(fd);
 				break;
 			}
+		}
+	}
+}
+
+/* ---- source ---- */
+
+static _Noreturn void source(int port)
+{
+	int lfd = listen_on(port), ep = epoll_create1(0);
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd}, evs[256];
+	static char zeros[65536];
+
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) < 0)
+		die("epoll");
+	for (;;) {
+		int n = epoll_wait(ep, evs, 256, -1);
+
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == lfd) {
+				int c;
+
+				while ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+					struct epoll_event ce = {.events = EPOLLOUT, .data.fd = c};
+					epoll_ctl(ep, EPOLL_CTL_ADD, c, &ce);
+				}
+				continue;
+			}
+			if (evs[i].events & (EPOLLERR | EPOLLHUP)) {
+				close(fd);
+				continue;
+			}
+			while (write(fd, zeros, sizeof(zeros)) > 0)
+				;
+			if (errno != EAGAIN)
+				close(fd);
 		}
 	}
 }
@@ -276,11 +317,16 @@ static int churn(int proxy, const char *host, int port, long n, int conc, double
 
 int main(int argc, char **argv)
 {
+	signal(SIGPIPE, SIG_IGN); /* a peer that went is an error, not our end */
 	if (argc == 3 && !strcmp(argv[1], "echo"))
 		echo(atoi(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "source"))
+		source(atoi(argv[2]));
 	if (argc == 8 && !strcmp(argv[1], "churn"))
 		return churn(atoi(argv[2]), argv[3], atoi(argv[4]), atol(argv[5]), atoi(argv[6]),
 		             atof(argv[7]));
-	fprintf(stderr, "usage: fxc echo PORT | fxc churn PROXY HOST PORT N CONC SECONDS\n");
+	fprintf(
+	    stderr,
+	    "usage: fxc echo PORT | fxc source PORT | fxc churn PROXY HOST PORT N CONC SECONDS\n");
 	return 2;
 }

@@ -12,8 +12,10 @@
 # ignored and the client is the whole path), ws, wss, wstan, sctp (SCTP over
 # UDP), vpn.  The server is named srv-KIND and the client cli-KIND unless
 # NAME is given.  Keys, certificates and the VPN's users file are made once
-# per test in $T.
+# per test in $T.  TUN_WRAP, if set, is a command prefix for both (taskset,
+# prlimit); TUN_VPN_OPTS is appended to the VPN hop's URL ("&keepalive=2s").
 FX="python3 $SRCDIR/tests/e2e/faults/fx.py"
+TUN_WRAP=${TUN_WRAP:-}
 TUNNELS_ALL="proxy ws wss wstan sctp vpn"
 
 tun_keys() {
@@ -35,12 +37,13 @@ tun_server() {
 	key=$(cat "$T/tun.key")
 	case $kind in
 	proxy) ;;
-	ws) start "$name" "$SLUICE" -L "ws://127.0.0.1:$port/t?key=$key" ;;
-	wss) start "$name" "$SLUICE" \
+	ws) start "$name" $TUN_WRAP "$SLUICE" -L "ws://127.0.0.1:$port/t?key=$key" ;;
+	wss) start "$name" $TUN_WRAP "$SLUICE" \
 		-L "wss://127.0.0.1:$port/t?key=$key&cert=$T/srv.pem&certkey=$T/srv.key" ;;
-	wstan) start "$name" "$SLUICE" -L "wstan://127.0.0.1:$port/t?key=$key" ;;
-	sctp) start "$name" "$SLUICE" -L "sctp+udp://127.0.0.1:$port?key=$key" ;;
-	vpn) start "$name" "$SLUICE" -L "vpn://127.0.0.1:$port?users=$T/vpnusers.txt&net=10.10.0.0/24" ;;
+	wstan) start "$name" $TUN_WRAP "$SLUICE" -L "wstan://127.0.0.1:$port/t?key=$key" ;;
+	sctp) start "$name" $TUN_WRAP "$SLUICE" -L "sctp+udp://127.0.0.1:$port?key=$key" ;;
+	vpn) start "$name" $TUN_WRAP "$SLUICE" \
+		-L "vpn://127.0.0.1:$port?users=$T/vpnusers.txt&net=10.10.0.0/24&key=$T/vpn.key" ;;
 	*) echo "unknown tunnel $kind" >&2; return 1 ;;
 	esac
 	case $kind in
@@ -64,7 +67,7 @@ tun_hop() {
 			[ -n "$pub" ] && break
 			sleep 0.1
 		done
-		echo "vpn://fault:fault%20pass@127.0.0.1:$port?pub=$pub"
+		echo "vpn://fault:fault%20pass@127.0.0.1:$port?pub=$pub${TUN_VPN_OPTS:-}"
 		;;
 	esac
 }
@@ -72,9 +75,9 @@ tun_hop() {
 tun_client() {
 	local kind=$1 proxy=$2 port=$3 name=${4:-cli-$1}
 	if [ "$kind" = proxy ]; then
-		start "$name" "$SLUICE" -L "proxy://127.0.0.1:$proxy"
+		start "$name" $TUN_WRAP "$SLUICE" -L "proxy://127.0.0.1:$proxy"
 	else
-		start "$name" "$SLUICE" -L "proxy://127.0.0.1:$proxy" -F "$(tun_hop "$kind" "$port")"
+		start "$name" $TUN_WRAP "$SLUICE" -L "proxy://127.0.0.1:$proxy" -F "$(tun_hop "$kind" "$port")"
 	fi
 	wait_port "$proxy"
 }
@@ -96,6 +99,9 @@ tun_ready() {
 # rss_kb NAME / fds NAME: resident KiB and open descriptors of a process
 # started with `start`.
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$(pid_of "$1")/status"; }
+hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$(pid_of "$1")/status"; }
+# cpu_ticks NAME: user + system time so far, in clock ticks
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$(pid_of "$1")/stat"; }
 fds() { ls "/proc/$(pid_of "$1")/fd" | wc -l; }
 
 # Under AddressSanitizer resident memory says nothing about sluice's own

@@ -1,0 +1,94 @@
+#!/bin/bash
+# Exhaustion, for each tunnel and the plain proxy, both ends run with
+# `ulimit -n 256`:
+#  - descriptors: 400 connections held open at once through the tunnel
+#    (each echoes first), then 1000 more attempts while they are held.
+#    The excess is refused, a log line says why, neither process dies or
+#    spins (CPU over 3 s at the limit stays under 20%), and once the held
+#    connections close 300 new ones all work;
+#  - memory: 150 connections whose application never reads, from a source
+#    that sends without end: each process stays under 2 MiB per connection
+#    above its start (the relay's bound: 256 KiB queued per direction
+#    before the sender is paused, plus a read chunk); peak RSS reported.
+# ctest-label: slow
+. "$(dirname "$0")/lib.sh"
+. "$SRCDIR/tests/e2e/faults/tunnels.sh"
+skip_if_asan
+need_cmd prlimit
+: "${FXC:?set FXC to the fxc binary (tests/e2e/faults/fxc.c)}"
+ulimit -n 8192 2>/dev/null || true
+TUNNELS=${SLUICE_TUNNELS:-$TUNNELS_ALL}
+LIMIT=256
+STALL=150
+
+echo_port=$(free_port)
+start echo "$FXC" echo "$echo_port"
+src_port=$(free_port)
+start source "$FXC" source "$src_port"
+wait_port "$echo_port"
+wait_port "$src_port"
+
+for kind in $TUNNELS; do
+	sp=$(free_port)
+	px=$(free_port)
+	TUN_WRAP="prlimit --nofile=$LIMIT:$LIMIT"
+	tun_server "$kind" "$sp"
+	tun_client "$kind" "$px" "$sp"
+	TUN_WRAP=""
+	procs="cli-$kind"
+	[ "$kind" = proxy ] || procs="srv-$kind cli-$kind"
+	tgt=$(tun_target "$kind")
+	check "$kind: up" $FXC churn "$px" "$tgt" "$echo_port" 20 5 60
+
+	# descriptors
+	$FX hold "$px" "$tgt" "$echo_port" 400 12 >"$T/hold-$kind.out" 2>&1 &
+	hp=$!
+	for _ in $(seq 150); do grep -q "held=" "$T/hold-$kind.out" && break; sleep 0.2; done
+	$FXC churn "$px" "$tgt" "$echo_port" 1000 50 20 >"$T/over-$kind.out" 2>&1
+	declare -A c0
+	for p in $procs; do c0[$p]=$(cpu_ticks "$p"); done
+	sleep 3
+	echo "    $kind: $(head -1 "$T/hold-$kind.out"); 1000 more while held: $(head -1 "$T/over-$kind.out")"
+	held=$(sed -n 's/^held=\([0-9]*\).*/\1/p' "$T/hold-$kind.out")
+	check "$kind: some connections held at the limit (${held:-0})" test "${held:-0}" -ge 50
+	check "$kind: the excess was refused" grep -Eq "refused=[1-9]|failed=[1-9]" "$T/hold-$kind.out" "$T/over-$kind.out"
+	for p in $procs; do
+		d=$(($(cpu_ticks "$p") - ${c0[$p]}))
+		check "$kind: $p does not spin at the limit ($d ticks in 3 s)" test "$d" -lt 60
+		check "$kind: $p alive" alive "$p"
+	done
+	check "$kind: a log line says descriptors ran out" \
+		grep -Eqi "descriptors|too many open files" $(for p in $procs; do echo "$T/$p.log"; done)
+	wait $hp
+	sleep 1
+	check "$kind: 300 new connections once the held ones closed" $FXC churn "$px" "$tgt" "$echo_port" 300 20 60
+
+	# memory: applications that stop reading
+	declare -A r0
+	for p in $procs; do r0[$p]=$(rss_kb "$p"); done
+	$FX stall "$px" "$tgt" "$src_port" "$STALL" 8 >"$T/stall-$kind.out" 2>&1 &
+	sp_=$!
+	peak=""
+	for p in $procs; do eval "pk_${p//-/_}=0"; done
+	for _ in $(seq 40); do
+		for p in $procs; do
+			v="pk_${p//-/_}"
+			r=$(rss_kb "$p")
+			[ "$r" -gt "${!v}" ] && eval "$v=$r"
+		done
+		sleep 0.25
+	done
+	wait $sp_
+	echo "    $kind: $(head -1 "$T/stall-$kind.out")"
+	ns=$(sed -n 's/^stalled=\([0-9]*\).*/\1/p' "$T/stall-$kind.out")
+	check "$kind: stalled readers connected (${ns:-0})" test "${ns:-0}" -ge 50
+	for p in $procs; do
+		v="pk_${p//-/_}"
+		per=$(((${!v} - ${r0[$p]}) / ${ns:-1}))
+		echo "    $kind: $p RSS ${r0[$p]} KiB -> peak ${!v} KiB with $ns stalled readers ($per KiB each)"
+		check "$kind: $p stays under 2 MiB per stalled connection" test "$per" -le 2048
+	done
+	for p in $procs; do kill "$(pid_of "$p")" 2>/dev/null; done
+done
+
+finish
