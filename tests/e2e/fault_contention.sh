@@ -1,0 +1,55 @@
+#!/bin/bash
+# Contention: 50 downloads of 5 MiB at once through each tunnel and the
+# plain proxy while both sluices share one CPU with two busy loops
+# (taskset -c 0: each gets about a third of it, and runs late).  Zero
+# failures, every download byte-exact.  The reads the late sluices make
+# then hold many frames at once, which once broke the WebSocket tunnels
+# (see ws_coalesced.sh for the deterministic form of that).
+# ctest-label: slow
+. "$(dirname "$0")/lib.sh"
+. "$SRCDIR/tests/e2e/faults/tunnels.sh"
+need_cmd taskset
+TUNNELS=${SLUICE_TUNNELS:-$TUNNELS_ALL}
+N=${SLUICE_E2E_PARALLEL:-50}
+CPU=$(taskset -pc $$ | sed 's/.*: *//; s/[-,].*//')
+
+mkdir -p "$T/www"
+head -c 5M /dev/urandom >"$T/www/big"
+echo ok >"$T/www/index.html"
+want=$(sha "$T/www/big")
+web=$(free_port)
+http_server "$web" "$T/www"
+start busy1 taskset -c "$CPU" sh -c 'while :; do :; done'
+start busy2 taskset -c "$CPU" sh -c 'while :; do :; done'
+
+for kind in $TUNNELS; do
+	sp=$(free_port)
+	px=$(free_port)
+	TUN_WRAP="taskset -c $CPU"
+	tun_server "$kind" "$sp"
+	tun_client "$kind" "$px" "$sp"
+	TUN_WRAP=""
+	tgt=$(tun_target "$kind")
+	check "$kind: up" tun_ready "$kind" "$px" "http://$tgt:$web/index.html" 30
+	t0=$(date +%s.%N)
+	pids=""
+	for i in $(seq "$N"); do
+		curl -sS -m 120 -o "$T/dl-$kind-$i" --socks5-hostname "127.0.0.1:$px" \
+			"http://$tgt:$web/big" 2>"$T/dl-$kind-$i.err" &
+		pids="$pids $!"
+	done
+	for p in $pids; do wait "$p"; done
+	t1=$(date +%s.%N)
+	ok=0
+	for i in $(seq "$N"); do
+		[ -s "$T/dl-$kind-$i" ] && [ "$(sha "$T/dl-$kind-$i")" = "$want" ] && ok=$((ok + 1))
+	done
+	errs=$(cat "$T"/dl-$kind-*.err | sed 's/curl: ([0-9]*) //' | cut -c1-50 | sort | uniq -c | sort -rn | head -3 | paste -sd';')
+	echo "    $kind: $ok/$N byte-exact in $(python3 -c "print(round($t1-$t0,1))") s, $(python3 -c "print(round($N*5*8/($t1-$t0),1))") Mbit/s in all ${errs:+(errors: $errs)}"
+	check_eq "$kind: $N parallel downloads under CPU contention, byte-exact" "$N" "$ok"
+	check "$kind: no tunnel reset in the logs" bash -c "! grep -h 'closed (reset)' '$T/cli-$kind.log' $([ "$kind" = proxy ] || echo "'$T/srv-$kind.log'")"
+	rm -f "$T"/dl-$kind-*
+	for n in "srv-$kind" "cli-$kind"; do kill "$(pid_of "$n")" 2>/dev/null; done
+done
+
+finish
