@@ -253,23 +253,20 @@ void authguard_metrics(mbuf_t *out, uint64_t now_ms)
 {
 	unsigned long long banned = 0;
 
-	mbuf_printf(out, "# HELP sluice_auth_failures_total Failed authentications, by protocol.\n"
-	                 "# TYPE sluice_auth_failures_total counter\n");
+	metrics_family(out, "sluice_auth_failures_total", "counter",
+	               "Failed authentications, by protocol.");
 	for (int i = 0; i < PROTOS && protos[i].name; i++)
 		mbuf_printf(out, "sluice_auth_failures_total{proto=\"%s\"} %llu\n", protos[i].name,
 		            (unsigned long long)protos[i].failures);
-	mbuf_printf(out, "# HELP sluice_auth_bans_total Sources banned after repeated failures.\n"
-	                 "# TYPE sluice_auth_bans_total counter\n");
+	metrics_family(out, "sluice_auth_bans_total", "counter",
+	               "Sources banned after repeated failures.");
 	for (int i = 0; i < PROTOS && protos[i].name; i++)
 		mbuf_printf(out, "sluice_auth_bans_total{proto=\"%s\"} %llu\n", protos[i].name,
 		            (unsigned long long)protos[i].bans);
 	for (int i = 0; table && i < SLOTS; i++)
 		banned += table[i].used && banned_at(&table[i], now_ms);
-	mbuf_printf(out,
-	            "# HELP sluice_auth_banned_sources Sources banned now.\n"
-	            "# TYPE sluice_auth_banned_sources gauge\n"
-	            "sluice_auth_banned_sources %llu\n",
-	            banned);
+	metrics_family(out, "sluice_auth_banned_sources", "gauge", "Sources banned now.");
+	mbuf_printf(out, "sluice_auth_banned_sources %llu\n", banned);
 }
 
 void authguard_reset(void)

@@ -7,6 +7,7 @@
 #include "core/metrics.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,17 +85,18 @@ void metrics_register(metrics_writer_fn fn, void *ud)
 	writers = w;
 }
 
-static void counter(mbuf_t *b, const char *name, const char *help, const char *type)
+void metrics_family(mbuf_t *b, const char *name, const char *type, const char *help)
 {
-	mbuf_printf(b, "# HELP sluice_%s %s\n# TYPE sluice_%s %s\n", name, help, name, type);
+	mbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-void metrics_render(mbuf_t *b)
+/* Everything, in the order the writers wrote it. */
+static void render_raw(mbuf_t *b)
 {
 	metrics_listener_t *m;
 
 #define EACH(field, mname, help, type)                                                             \
-	counter(b, mname, help, type);                                                             \
+	metrics_family(b, "sluice_" mname, type, help);                                            \
 	for (m = listeners; m; m = m->next)                                                        \
 		mbuf_printf(b, "sluice_%s{listener=\"%s\"} %llu\n", mname, m->name,                \
 		            (unsigned long long)m->field);
@@ -107,8 +109,8 @@ void metrics_render(mbuf_t *b)
 	EACH(bytes_in, "bytes_received_total", "Bytes received from clients.", "counter")
 	EACH(bytes_out, "bytes_sent_total", "Bytes sent to clients.", "counter")
 #undef EACH
-	counter(b, "dial_duration_seconds", "Time to connect to a target through the chain.",
-	        "histogram");
+	metrics_family(b, "sluice_dial_duration_seconds", "histogram",
+	               "Time to connect to a target through the chain.");
 	for (m = listeners; m; m = m->next) {
 		for (int i = 0; i < METRICS_DIAL_BUCKETS; i++)
 			mbuf_printf(
@@ -125,6 +127,130 @@ void metrics_render(mbuf_t *b)
 	}
 	for (writer_t *w = writers; w; w = w->next)
 		w->fn(b, w->ud);
+}
+
+/* ---- grouping by family ----
+ *
+ * The writers' text is cut into lines; each sample line belongs to the
+ * family of its name (a histogram's _bucket, _sum and _count to the
+ * histogram), each # HELP / # TYPE line to the family it names, the first
+ * of each kind kept.  Then every family is printed once, in the order
+ * families first appeared: HELP, TYPE, its samples in the order written. */
+
+typedef struct span {
+	const char *p;
+	size_t len;
+} span_t;
+
+typedef struct family {
+	span_t name, help, type;
+	size_t first, last; /* its sample lines, chained through line_t.next */
+} family_t;
+
+typedef struct line {
+	span_t text;
+	size_t next; /* the family's next sample line, or SIZE_MAX */
+} line_t;
+
+static int span_is(span_t a, const char *s, size_t n)
+{
+	return a.len == n && !memcmp(a.p, s, n);
+}
+
+static size_t family_find(family_t *f, size_t nf, const char *name, size_t n)
+{
+	for (size_t i = 0; i < nf; i++)
+		if (span_is(f[i].name, name, n))
+			return i;
+	return SIZE_MAX;
+}
+
+/* The family a sample called name[0..n) belongs to. */
+static size_t family_of(family_t *f, size_t nf, const char *name, size_t n)
+{
+	static const char *const sfx[] = {"_bucket", "_sum", "_count"};
+	size_t i = family_find(f, nf, name, n);
+
+	for (size_t k = 0; i == SIZE_MAX && k < 3; k++) {
+		size_t sl = strlen(sfx[k]), j;
+		if (n > sl && !memcmp(name + n - sl, sfx[k], sl) &&
+		    (j = family_find(f, nf, name, n - sl)) != SIZE_MAX &&
+		    span_is(f[j].type, "histogram", 9))
+			i = j;
+	}
+	return i;
+}
+
+static void regroup(const mbuf_t *in, mbuf_t *out)
+{
+	size_t nf = 0, capf = 16, nl = 0, capl = 64;
+	family_t *f = calloc(capf, sizeof(*f));
+	line_t *l = calloc(capl, sizeof(*l));
+	const char *p = in->p, *end = in->p + in->len;
+
+	if (!f || !l)
+		abort();
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p)), *name = p;
+		span_t text = {p, (size_t)((eol ? eol : end) - p)};
+		size_t n, i;
+		int meta = 0; /* 1: HELP, 2: TYPE */
+
+		p = eol ? eol + 1 : end;
+		if (!text.len)
+			continue;
+		if (text.len > 7 &&
+		    (!memcmp(text.p, "# HELP ", 7) || !memcmp(text.p, "# TYPE ", 7))) {
+			meta = text.p[2] == 'H' ? 1 : 2;
+			name = text.p + 7;
+		}
+		n = strcspn(name, meta ? " \n" : "{ \n");
+		if (name + n > text.p + text.len)
+			n = (size_t)(text.p + text.len - name);
+		i = meta ? family_find(f, nf, name, n) : family_of(f, nf, name, n);
+		if (i == SIZE_MAX) {
+			if (nf == capf && !(f = realloc(f, (capf *= 2) * sizeof(*f))))
+				abort();
+			i = nf++;
+			f[i] = (family_t){.name = {name, n}, .first = SIZE_MAX, .last = SIZE_MAX};
+		}
+		if (meta == 1 && !f[i].help.p)
+			f[i].help = text;
+		else if (meta == 2 && !f[i].type.p && name + n < text.p + text.len)
+			f[i].type =
+			    (span_t){name + n + 1, text.len - (size_t)(name + n + 1 - text.p)};
+		if (meta)
+			continue;
+		if (nl == capl && !(l = realloc(l, (capl *= 2) * sizeof(*l))))
+			abort();
+		l[nl] = (line_t){text, SIZE_MAX};
+		if (f[i].last == SIZE_MAX)
+			f[i].first = nl;
+		else
+			l[f[i].last].next = nl;
+		f[i].last = nl++;
+	}
+	for (size_t i = 0; i < nf; i++) {
+		if (f[i].help.p)
+			mbuf_printf(out, "%.*s\n", (int)f[i].help.len, f[i].help.p);
+		if (f[i].type.p)
+			mbuf_printf(out, "# TYPE %.*s %.*s\n", (int)f[i].name.len, f[i].name.p,
+			            (int)f[i].type.len, f[i].type.p);
+		for (size_t j = f[i].first; j != SIZE_MAX; j = l[j].next)
+			mbuf_printf(out, "%.*s\n", (int)l[j].text.len, l[j].text.p);
+	}
+	free(f);
+	free(l);
+}
+
+void metrics_render(mbuf_t *b)
+{
+	mbuf_t raw = {0};
+
+	render_raw(&raw);
+	if (raw.len)
+		regroup(&raw, b);
+	free(raw.p);
 }
 
 void metrics_render_health(mbuf_t *b)

@@ -5,7 +5,7 @@
  *
  * Counters are plain integers updated from the loop thread.  Modules with
  * state of their own (a tunnel session, a PPP link) register a writer that
- * appends its lines to /metrics.
+ * appends its lines to /metrics, each family after metrics_family().
  */
 #ifndef SLUICE_METRICS_H
 #define SLUICE_METRICS_H
@@ -33,6 +33,13 @@ typedef struct mbuf {
 void mbuf_printf(mbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 typedef void (*metrics_writer_fn)(mbuf_t *out, void *ud);
+
+/* A writer calls this before its first sample of a family (the full name,
+ * "sluice_ws_opens_total"; type "counter", "gauge" or "histogram"): the
+ * family's # HELP and # TYPE lines.  The writers of several instances
+ * repeat it; /metrics prints every family once, its samples together, as
+ * the text format wants. */
+void metrics_family(mbuf_t *b, const char *name, const char *type, const char *help);
 
 metrics_listener_t *metrics_listener_new(const char *name);
 void metrics_observe_dial(metrics_listener_t *m, double seconds);

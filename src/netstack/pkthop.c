@@ -245,6 +245,8 @@ static void metrics_fn(mbuf_t *b, void *ud)
 	lwipep_stats_t st;
 
 	lwipep_get_stats(h->ep, &st);
+	metrics_family(b, "sluice_tunnel_session_up", "gauge",
+	               "1 while the tunnel's session is up.");
 	mbuf_printf(b, "sluice_tunnel_session_up{hop=\"%s\"} %d\n", h->name, h->state == PH_UP);
 	if (h->state == PH_UP) {
 		char l[INET_ADDRSTRLEN], d1[INET_ADDRSTRLEN] = "", d2[INET_ADDRSTRLEN] = "";
@@ -253,24 +255,40 @@ static void metrics_fn(mbuf_t *b, void *ud)
 			inet_ntop(AF_INET, &h->addr.dns4[0], d1, sizeof(d1));
 		if (h->addr.dns4[1].s_addr)
 			inet_ntop(AF_INET, &h->addr.dns4[1], d2, sizeof(d2));
+		metrics_family(b, "sluice_tunnel_session_info", "gauge",
+		               "The session's address, name servers and MTU (value 1).");
 		mbuf_printf(b,
 		            "sluice_tunnel_session_info{hop=\"%s\",address=\"%s\",dns=\"%s%s%s\","
 		            "mtu=\"%u\"} 1\n",
 		            h->name, l, d1, d2[0] ? "," : "", d2, h->addr.mtu ? h->addr.mtu : 1500);
 	}
+	metrics_family(b, "sluice_tunnel_sessions_total", "counter", "Sessions brought up.");
 	mbuf_printf(b, "sluice_tunnel_sessions_total{hop=\"%s\"} %llu\n", h->name,
 	            (unsigned long long)h->sessions);
+	metrics_family(b, "sluice_tunnel_session_drops_total", "counter", "Sessions lost.");
 	mbuf_printf(b, "sluice_tunnel_session_drops_total{hop=\"%s\"} %llu\n", h->name,
 	            (unsigned long long)h->drops);
+	metrics_family(b, "sluice_tunnel_dials_waiting", "gauge",
+	               "Connections waiting for a session.");
 	mbuf_printf(b, "sluice_tunnel_dials_waiting{hop=\"%s\"} %zu\n", h->name, h->nwaiting);
+	metrics_family(b, "sluice_tunnel_connections_active", "gauge",
+	               "Connections carried inside the tunnel now.");
 	mbuf_printf(b, "sluice_tunnel_connections_active{hop=\"%s\"} %llu\n", h->name,
 	            (unsigned long long)st.conns_active);
+	metrics_family(b, "sluice_tunnel_bytes_in_total", "counter",
+	               "Bytes received from inside the tunnel.");
 	mbuf_printf(b, "sluice_tunnel_bytes_in_total{hop=\"%s\"} %llu\n", h->name,
 	            (unsigned long long)st.bytes_in);
+	metrics_family(b, "sluice_tunnel_bytes_out_total", "counter",
+	               "Bytes sent into the tunnel.");
 	mbuf_printf(b, "sluice_tunnel_bytes_out_total{hop=\"%s\"} %llu\n", h->name,
 	            (unsigned long long)st.bytes_out);
+	metrics_family(b, "sluice_tunnel_packets_in_total", "counter",
+	               "IP packets received from the tunnel.");
 	mbuf_printf(b, "sluice_tunnel_packets_in_total{hop=\"%s\"} %llu\n", h->name,
 	            (unsigned long long)st.pkts_in);
+	metrics_family(b, "sluice_tunnel_packets_out_total", "counter",
+	               "IP packets sent into the tunnel.");
 	mbuf_printf(b, "sluice_tunnel_packets_out_total{hop=\"%s\"} %llu\n", h->name,
 	            (unsigned long long)st.pkts_out);
 }

@@ -1741,12 +1741,6 @@ void slirpgw_service_free(slirpgw_service_t *s)
 /* ------------------------------------------------------------------ */
 /* metrics                                                              */
 
-static void family(mbuf_t *b, const char *name, const char *help, const char *type)
-{
-	mbuf_printf(b, "# HELP sluice_slirpgw_%s %s\n# TYPE sluice_slirpgw_%s %s\n", name, help,
-	            name, type);
-}
-
 static void metrics_write(mbuf_t *b, void *ud)
 {
 	slirpgw_t *g;
@@ -1754,37 +1748,40 @@ static void metrics_write(mbuf_t *b, void *ud)
 
 	if (!all_gws && !all_svcs)
 		return;
-	family(b, "packets_total", "IP packets between a gateway and its peer.", "counter");
+	metrics_family(b, "sluice_slirpgw_packets_total", "counter",
+	               "IP packets between a gateway and its peer.");
 	for (g = all_gws; g; g = g->mnext)
 		mbuf_printf(b,
 		            "sluice_slirpgw_packets_total{gw=\"%s\",dir=\"in\"} %llu\n"
 		            "sluice_slirpgw_packets_total{gw=\"%s\",dir=\"out\"} %llu\n",
 		            g->name, (unsigned long long)g->st.pkts_in, g->name,
 		            (unsigned long long)g->st.pkts_out);
-	family(b, "bytes_total", "IP bytes between a gateway and its peer.", "counter");
+	metrics_family(b, "sluice_slirpgw_bytes_total", "counter",
+	               "IP bytes between a gateway and its peer.");
 	for (g = all_gws; g; g = g->mnext)
 		mbuf_printf(b,
 		            "sluice_slirpgw_bytes_total{gw=\"%s\",dir=\"in\"} %llu\n"
 		            "sluice_slirpgw_bytes_total{gw=\"%s\",dir=\"out\"} %llu\n",
 		            g->name, (unsigned long long)g->st.bytes_in, g->name,
 		            (unsigned long long)g->st.bytes_out);
-	family(b, "dropped_total", "Packets from the peer dropped, by reason.", "counter");
+	metrics_family(b, "sluice_slirpgw_dropped_total", "counter",
+	               "Packets from the peer dropped, by reason.");
 	for (g = all_gws; g; g = g->mnext)
 		for (int i = 0; i < DR_N; i++)
 			mbuf_printf(b,
 			            "sluice_slirpgw_dropped_total{gw=\"%s\",reason=\"%s\"} %llu\n",
 			            g->name, drop_names[i], (unsigned long long)g->drops[i]);
-	family(b, "resets_total", "TCP resets the gateway sent for refused connections.",
-	       "counter");
+	metrics_family(b, "sluice_slirpgw_resets_total", "counter",
+	               "TCP resets the gateway sent for refused connections.");
 	for (g = all_gws; g; g = g->mnext)
 		mbuf_printf(b, "sluice_slirpgw_resets_total{gw=\"%s\"} %llu\n", g->name,
 		            (unsigned long long)g->st.resets);
-	family(b, "sockets", "Host sockets open for the peer.", "gauge");
+	metrics_family(b, "sluice_slirpgw_sockets", "gauge", "Host sockets open for the peer.");
 	for (g = all_gws; g; g = g->mnext)
 		mbuf_printf(b, "sluice_slirpgw_sockets{gw=\"%s\"} %llu\n", g->name,
 		            (unsigned long long)g->st.sockets);
-	family(b, "service_connections_total", "Service connections opened, per session.",
-	       "counter");
+	metrics_family(b, "sluice_slirpgw_service_connections_total", "counter",
+	               "Service connections opened, per session.");
 	for (g = all_gws; g; g = g->mnext)
 		for (size_t i = 0; g->slots && i < g->cfg.nservices; i++)
 			mbuf_printf(
@@ -1793,22 +1790,23 @@ static void metrics_write(mbuf_t *b, void *ud)
 			    "%llu\n",
 			    g->name, g->cfg.services[i]->label,
 			    (unsigned long long)g->slots[i].total);
-	family(b, "service_connections_active", "Service connections open now, all sessions.",
-	       "gauge");
+	metrics_family(b, "sluice_slirpgw_service_connections_active", "gauge",
+	               "Service connections open now, all sessions.");
 	for (s = all_svcs; s; s = s->mnext)
 		mbuf_printf(b, "sluice_slirpgw_service_connections_active{service=\"%s\"} %llu\n",
 		            s->label, (unsigned long long)s->active);
-	family(b, "service_refused_total", "Service connections refused by ACL, cap or rate.",
-	       "counter");
+	metrics_family(b, "sluice_slirpgw_service_refused_total", "counter",
+	               "Service connections refused by ACL, cap or rate.");
 	for (s = all_svcs; s; s = s->mnext)
 		mbuf_printf(b, "sluice_slirpgw_service_refused_total{service=\"%s\"} %llu\n",
 		            s->label, (unsigned long long)s->refused);
-	family(b, "service_failed_total", "Service connections whose target could not be reached.",
-	       "counter");
+	metrics_family(b, "sluice_slirpgw_service_failed_total", "counter",
+	               "Service connections whose target could not be reached.");
 	for (s = all_svcs; s; s = s->mnext)
 		mbuf_printf(b, "sluice_slirpgw_service_failed_total{service=\"%s\"} %llu\n",
 		            s->label, (unsigned long long)s->failed);
-	family(b, "service_bytes_total", "Service bytes, up (from peers) and down.", "counter");
+	metrics_family(b, "sluice_slirpgw_service_bytes_total", "counter",
+	               "Service bytes, up (from peers) and down.");
 	for (s = all_svcs; s; s = s->mnext)
 		mbuf_printf(
 		    b,

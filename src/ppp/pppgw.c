@@ -519,13 +519,25 @@ static void metrics_fn(mbuf_t *b, void *ud)
 {
 	pgw_t *g = ud;
 
+	metrics_family(b, "sluice_ppp_sessions", "gauge", "PPP sessions now.");
 	mbuf_printf(b, "sluice_ppp_sessions{listener=\"%s\"} %llu\n", g->l->name,
 	            (unsigned long long)g->nsessions);
+	if (!g->l->conns)
+		return;
+	metrics_family(b, "sluice_ppp_session_info", "gauge",
+	               "A session's LCP state and PPP phase (value 1).");
+	metrics_family(b, "sluice_ppp_frames_total", "counter", "PPP frames, by direction.");
+	metrics_family(b, "sluice_ppp_bytes_total", "counter",
+	               "PPP bytes on the link, by direction.");
+	metrics_family(b, "sluice_ppp_ip_packets_total", "counter", "IP packets, by direction.");
+	metrics_family(b, "sluice_ppp_host_sockets", "gauge", "Host sockets open for the session.");
+	metrics_family(b, "sluice_ppp_service_connections", "gauge",
+	               "Service connections of the session open now.");
 	for (conn_t *c = g->l->conns; c; c = c->next) {
 		psess_t *s = c->front;
 		const ppp_stats_t *ps;
 		slirpgw_stats_t gs = {0};
-		char a[INET_ADDRSTRLEN];
+		char a[INET_ADDRSTRLEN], l[300];
 		struct in_addr peer;
 
 		if (!s || !s->ppp)
@@ -535,28 +547,28 @@ static void metrics_fn(mbuf_t *b, void *ud)
 		inet_ntop(AF_INET, &peer, a, sizeof(a));
 		if (s->gw)
 			slirpgw_get_stats(s->gw, &gs);
-#define L "{listener=\"%s\",session=\"%llu\",peer=\"%s\"}"
-		mbuf_printf(b, "sluice_ppp_session_info" L "{lcp=\"%s\",phase=\"%s\"} 1\n",
-		            g->l->name, (unsigned long long)c->id, a, ppp_lcp_state(s->ppp),
-		            ppp_phase_name(ppp_phase(s->ppp)));
-		mbuf_printf(b, "sluice_ppp_frames_in" L " %llu\nsluice_ppp_frames_out" L " %llu\n",
-		            g->l->name, (unsigned long long)c->id, a,
-		            (unsigned long long)ps->frames_in, g->l->name,
-		            (unsigned long long)c->id, a, (unsigned long long)ps->frames_out);
-		mbuf_printf(b, "sluice_ppp_bytes_in" L " %llu\nsluice_ppp_bytes_out" L " %llu\n",
-		            g->l->name, (unsigned long long)c->id, a,
-		            (unsigned long long)ps->bytes_in, g->l->name, (unsigned long long)c->id,
-		            a, (unsigned long long)ps->bytes_out);
-		mbuf_printf(
-		    b, "sluice_ppp_ip_packets_in" L " %llu\nsluice_ppp_ip_packets_out" L " %llu\n",
-		    g->l->name, (unsigned long long)c->id, a, (unsigned long long)ps->ip_in,
-		    g->l->name, (unsigned long long)c->id, a, (unsigned long long)ps->ip_out);
-		mbuf_printf(
-		    b,
-		    "sluice_ppp_host_sockets" L " %llu\nsluice_ppp_service_connections" L " %llu\n",
-		    g->l->name, (unsigned long long)c->id, a, (unsigned long long)gs.sockets,
-		    g->l->name, (unsigned long long)c->id, a, (unsigned long long)gs.flows);
-#undef L
+		snprintf(l, sizeof(l), "listener=\"%s\",session=\"%llu\",peer=\"%s\"", g->l->name,
+		         (unsigned long long)c->id, a);
+		mbuf_printf(b, "sluice_ppp_session_info{%s,lcp=\"%s\",phase=\"%s\"} 1\n", l,
+		            ppp_lcp_state(s->ppp), ppp_phase_name(ppp_phase(s->ppp)));
+		mbuf_printf(b,
+		            "sluice_ppp_frames_total{%s,dir=\"in\"} %llu\n"
+		            "sluice_ppp_frames_total{%s,dir=\"out\"} %llu\n",
+		            l, (unsigned long long)ps->frames_in, l,
+		            (unsigned long long)ps->frames_out);
+		mbuf_printf(b,
+		            "sluice_ppp_bytes_total{%s,dir=\"in\"} %llu\n"
+		            "sluice_ppp_bytes_total{%s,dir=\"out\"} %llu\n",
+		            l, (unsigned long long)ps->bytes_in, l,
+		            (unsigned long long)ps->bytes_out);
+		mbuf_printf(b,
+		            "sluice_ppp_ip_packets_total{%s,dir=\"in\"} %llu\n"
+		            "sluice_ppp_ip_packets_total{%s,dir=\"out\"} %llu\n",
+		            l, (unsigned long long)ps->ip_in, l, (unsigned long long)ps->ip_out);
+		mbuf_printf(b, "sluice_ppp_host_sockets{%s} %llu\n", l,
+		            (unsigned long long)gs.sockets);
+		mbuf_printf(b, "sluice_ppp_service_connections{%s} %llu\n", l,
+		            (unsigned long long)gs.flows);
 	}
 }
 

@@ -342,13 +342,21 @@ static void metrics_fn(mbuf_t *b, void *ud)
 {
 	sccli_t *cl = ud;
 
+	metrics_family(b, "sluice_sctp_client_up", "gauge",
+	               "1 while the association to the server is up.");
 	mbuf_printf(b, "sluice_sctp_client_up{hop=\"%s\"} %d\n", cl->name, sctp_assoc_is_up(cl->a));
+	metrics_family(b, "sluice_sctp_client_associations_total", "counter",
+	               "Associations to the server brought up.");
 	mbuf_printf(b, "sluice_sctp_client_associations_total{hop=\"%s\"} %llu\n", cl->name,
 	            (unsigned long long)cl->assocs);
+	metrics_family(b, "sluice_sctp_client_streams", "gauge", "Streams open now.");
 	mbuf_printf(b, "sluice_sctp_client_streams{hop=\"%s\"} %zu\n", cl->name,
 	            cl->a ? sctp_assoc_nstreams(cl->a) : 0);
+	metrics_family(b, "sluice_sctp_client_opens_total", "counter", "Streams opened.");
 	mbuf_printf(b, "sluice_sctp_client_opens_total{hop=\"%s\"} %llu\n", cl->name,
 	            (unsigned long long)cl->opens);
+	metrics_family(b, "sluice_sctp_client_open_failures_total", "counter",
+	               "Stream opens the server refused or that failed.");
 	mbuf_printf(b, "sluice_sctp_client_open_failures_total{hop=\"%s\"} %llu\n", cl->name,
 	            (unsigned long long)cl->fails);
 }

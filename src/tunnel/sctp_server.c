@@ -103,10 +103,16 @@ static void metrics_fn(mbuf_t *b, void *ud)
 {
 	scsrv_t *s = ud;
 
+	metrics_family(b, "sluice_sctp_associations_total", "counter",
+	               "Client associations authenticated.");
 	mbuf_printf(b, "sluice_sctp_associations_total{listener=\"%s\"} %llu\n", s->l->name,
 	            (unsigned long long)s->assocs);
+	metrics_family(b, "sluice_sctp_streams_refused_total", "counter",
+	               "Stream opens refused (cap, rate, ACL, target).");
 	mbuf_printf(b, "sluice_sctp_streams_refused_total{listener=\"%s\"} %llu\n", s->l->name,
 	            (unsigned long long)s->refused);
+	metrics_family(b, "sluice_sctp_replay_cache_entries", "gauge",
+	               "Authentication nonces remembered against replay.");
 	mbuf_printf(b, "sluice_sctp_replay_cache_entries{listener=\"%s\"} %zu\n", s->l->name,
 	            replay_size(s->replay));
 }

@@ -1514,19 +1514,31 @@ static void srv_metrics(mbuf_t *b, void *ud)
 	wsrv_t *s = ud;
 	const char *n = s->l->name;
 
+	metrics_family(b, "sluice_wstan_tunnels", "gauge", "WebSockets open now.");
 	mbuf_printf(b, "sluice_wstan_tunnels{listener=\"%s\"} %llu\n", n,
 	            (unsigned long long)s->tunnels);
+	metrics_family(b, "sluice_wstan_requests_active", "gauge", "Connections carried now.");
 	mbuf_printf(b, "sluice_wstan_requests_active{listener=\"%s\"} %llu\n", n,
 	            (unsigned long long)s->active);
+	metrics_family(b, "sluice_wstan_requests_total", "counter",
+	               "Connection requests accepted.");
 	mbuf_printf(b, "sluice_wstan_requests_total{listener=\"%s\"} %llu\n", n,
 	            (unsigned long long)s->reqs);
+	metrics_family(b, "sluice_wstan_udp_associations_total", "counter",
+	               "UDP datagram requests relayed.");
 	mbuf_printf(b, "sluice_wstan_udp_associations_total{listener=\"%s\"} %llu\n", n,
 	            (unsigned long long)s->udp_assocs);
+	metrics_family(b, "sluice_wstan_udp_refused_total", "counter",
+	               "UDP datagram requests refused.");
 	mbuf_printf(b, "sluice_wstan_udp_refused_total{listener=\"%s\"} %llu\n", n,
 	            (unsigned long long)s->udp_refused);
+	metrics_family(b, "sluice_wstan_rejected_total", "counter",
+	               "Requests answered with the decoy, by reason.");
 	for (int i = 0; i < REJ_N; i++)
 		mbuf_printf(b, "sluice_wstan_rejected_total{listener=\"%s\",reason=\"%s\"} %llu\n",
 		            n, rej_names[i], (unsigned long long)s->rejected[i]);
+	metrics_family(b, "sluice_wstan_replay_cache_entries", "gauge",
+	               "Request nonces remembered against replay.");
 	mbuf_printf(b, "sluice_wstan_replay_cache_entries{listener=\"%s\"} %zu\n", n,
 	            replay_store_size(s->replay));
 }
@@ -2057,11 +2069,18 @@ static void cli_metrics(mbuf_t *b, void *ud)
 {
 	wcli_t *cl = ud;
 
+	metrics_family(b, "sluice_wstan_pool_size", "gauge", "Idle tunnels waiting in the pool.");
 	mbuf_printf(b, "sluice_wstan_pool_size{hop=\"%s\"} %zu\n", cl->name, cl->npool);
+	metrics_family(b, "sluice_wstan_client_opens_total", "counter",
+	               "WebSockets opened by the hop.");
 	mbuf_printf(b, "sluice_wstan_client_opens_total{hop=\"%s\"} %llu\n", cl->name,
 	            (unsigned long long)cl->opens);
+	metrics_family(b, "sluice_wstan_client_reused_total", "counter",
+	               "Connections carried by a pooled tunnel.");
 	mbuf_printf(b, "sluice_wstan_client_reused_total{hop=\"%s\"} %llu\n", cl->name,
 	            (unsigned long long)cl->reused);
+	metrics_family(b, "sluice_wstan_client_failures_total", "counter",
+	               "WebSockets the hop could not open.");
 	mbuf_printf(b, "sluice_wstan_client_failures_total{hop=\"%s\"} %llu\n", cl->name,
 	            (unsigned long long)cl->fails);
 }

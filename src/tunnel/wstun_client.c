@@ -448,9 +448,15 @@ static void metrics_fn(mbuf_t *b, void *ud)
 {
 	wcli_t *cl = ud;
 
+	metrics_family(b, "sluice_ws_pool_size", "gauge",
+	               "Authenticated WebSockets waiting in the pool.");
 	mbuf_printf(b, "sluice_ws_pool_size{hop=\"%s\"} %zu\n", cl->name, cl->npool);
+	metrics_family(b, "sluice_ws_client_opens_total", "counter",
+	               "WebSockets opened by the hop.");
 	mbuf_printf(b, "sluice_ws_client_opens_total{hop=\"%s\"} %llu\n", cl->name,
 	            (unsigned long long)cl->opens);
+	metrics_family(b, "sluice_ws_client_open_failures_total", "counter",
+	               "WebSockets the hop could not open.");
 	mbuf_printf(b, "sluice_ws_client_open_failures_total{hop=\"%s\"} %llu\n", cl->name,
 	            (unsigned long long)cl->fails);
 }

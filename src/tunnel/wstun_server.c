@@ -353,15 +353,24 @@ static void metrics_fn(mbuf_t *b, void *ud)
 {
 	wsrv_t *s = ud;
 
+	metrics_family(b, "sluice_ws_tunnels_active", "gauge", "WebSocket tunnels open now.");
 	mbuf_printf(b, "sluice_ws_tunnels_active{listener=\"%s\"} %llu\n", s->l->name,
 	            (unsigned long long)s->active);
+	metrics_family(b, "sluice_ws_opens_total", "counter", "Tunnel opens accepted.");
 	mbuf_printf(b, "sluice_ws_opens_total{listener=\"%s\"} %llu\n", s->l->name,
 	            (unsigned long long)s->opens);
+	metrics_family(b, "sluice_ws_rejected_total", "counter",
+	               "Requests answered with the decoy, by reason.");
 	for (int i = 0; i < REJ_N; i++)
 		mbuf_printf(b, "sluice_ws_rejected_total{listener=\"%s\",reason=\"%s\"} %llu\n",
 		            s->l->name, rej_names[i], (unsigned long long)s->rejected[i]);
+	metrics_family(b, "sluice_ws_early_refused_total", "counter",
+	               "Opens accepted without acting on their 0-RTT part (stamped before the "
+	               "replay floor).");
 	mbuf_printf(b, "sluice_ws_early_refused_total{listener=\"%s\"} %llu\n", s->l->name,
 	            (unsigned long long)s->unsure);
+	metrics_family(b, "sluice_ws_replay_cache_entries", "gauge",
+	               "Open tokens remembered against replay.");
 	mbuf_printf(b, "sluice_ws_replay_cache_entries{listener=\"%s\"} %zu\n", s->l->name,
 	            replay_store_size(s->replay));
 }

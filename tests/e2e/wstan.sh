@@ -33,7 +33,7 @@ want=$(sha "$T/www/big")
 get() { curl -fsS -m 20 --socks5-hostname "127.0.0.1:$1" "http://127.0.0.1:$web$2"; }
 hello() { get "$1" / | grep -q 'hello through wstan'; }
 bigsha() { get "$1" /big | sha256sum | cut -d' ' -f1; }
-metric() { curl -fsS "http://127.0.0.1:$1/metrics" | grep -F "$2" | awk '{print $NF}'; }
+metric() { curl -fsS "http://127.0.0.1:$1/metrics" | grep -v "^#" | grep -F "$2" | awk '{print $NF}'; }
 at_least() { [ "$(metric "$1" "$2")" -ge "$3" ]; }
 
 # --- sluice against sluice
