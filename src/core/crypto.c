@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/encoding.h"
+
 void random_bytes(void *p, size_t n)
 {
 	if (RAND_bytes(p, (int)n) != 1)
@@ -20,85 +22,6 @@ void random_bytes(void *p, size_t n)
 int ct_equal(const void *a, const void *b, size_t n)
 {
 	return CRYPTO_memcmp(a, b, n) == 0;
-}
-
-static const char b64std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static size_t encode(const uint8_t *in, size_t n, char *out, const char *alpha, int pad)
-{
-	size_t o = 0, i;
-
-	for (i = 0; i + 2 < n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		out[o++] = alpha[v >> 18];
-		out[o++] = alpha[(v >> 12) & 63];
-		out[o++] = alpha[(v >> 6) & 63];
-		out[o++] = alpha[v & 63];
-	}
-	if (i < n) {
-		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
-		out[o++] = alpha[v >> 18];
-		out[o++] = alpha[(v >> 12) & 63];
-		if (i + 1 < n)
-			out[o++] = alpha[(v >> 6) & 63];
-		else if (pad)
-			out[o++] = '=';
-		if (pad)
-			out[o++] = '=';
-	}
-	out[o] = 0;
-	return o;
-}
-
-size_t b64_encode(const uint8_t *in, size_t n, char *out)
-{
-	return encode(in, n, out, b64std, 1);
-}
-size_t b64url_encode(const uint8_t *in, size_t n, char *out)
-{
-	return encode(in, n, out, b64url, 0);
-}
-
-int b64_value(char c, int url)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || (url && c == '-'))
-		return 62;
-	if (c == '/' || (url && c == '_'))
-		return 63;
-	return -1;
-}
-
-int b64_decode(const char *in, size_t n, uint8_t *out, size_t outlen)
-{
-	uint32_t acc = 0;
-	int bits = 0;
-	size_t o = 0;
-
-	while (n && in[n - 1] == '=')
-		n--;
-	for (size_t i = 0; i < n; i++) {
-		int v = b64_value(in[i], 1);
-		if (v < 0)
-			return -EINVAL;
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o >= outlen)
-				return -EINVAL;
-			out[o++] = (uint8_t)(acc >> bits);
-		}
-	}
-	if (bits >= 6) /* a lone trailing character carries no byte */
-		return -EINVAL;
-	return (int)o;
 }
 
 int tunnel_keys_init(tunnel_keys_t *k, const uint8_t *key, size_t len, const char *salt)

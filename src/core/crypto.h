@@ -36,15 +36,4 @@ void hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *data, size_t 
 int ct_equal(const void *a, const void *b, size_t n); /* constant time: 1 if equal */
 void random_bytes(void *p, size_t n);
 
-/* base64: standard alphabet with padding (b64) or URL-safe without (b64url).
- * Encoders return the length written (out needs 4*ceil(n/3)+1); the
- * decoder accepts both alphabets, padding optional, and returns the
- * length or -EINVAL. */
-size_t b64_encode(const uint8_t *in, size_t n, char *out);
-size_t b64url_encode(const uint8_t *in, size_t n, char *out);
-int b64_decode(const char *in, size_t n, uint8_t *out, size_t outlen);
-/* One character's value: the standard alphabet, and with url the URL-safe
- * one's '-' and '_' too; -1 for anything else. */
-int b64_value(char c, int url);
-
 #endif

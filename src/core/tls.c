@@ -51,6 +51,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "core/encoding.h"
 #include "core/log.h"
 
 /* Ciphertext added per record, generously (TLS 1.3 AEAD: 22 bytes; TLS 1.2
@@ -859,34 +860,20 @@ static int check_file(const char *opt, const char *path, char *err, size_t errle
 }
 
 /* "ab:cd:..." or "abcd..." -> 32 bytes. */
+/* 64 hex digits, a ':' allowed between two bytes. */
 static int parse_pin(const char *s, uint8_t pin[32])
 {
+	char hex[64];
 	size_t n = 0;
-	int hi = -1;
 
 	for (; *s; s++) {
-		int v;
-
-		if (*s == ':' && hi < 0)
+		if (*s == ':' && n % 2 == 0)
 			continue;
-		if (*s >= '0' && *s <= '9')
-			v = *s - '0';
-		else if (*s >= 'a' && *s <= 'f')
-			v = *s - 'a' + 10;
-		else if (*s >= 'A' && *s <= 'F')
-			v = *s - 'A' + 10;
-		else
+		if (n == sizeof(hex))
 			return -EINVAL;
-		if (hi < 0) {
-			hi = v;
-			continue;
-		}
-		if (n == 32)
-			return -EINVAL;
-		pin[n++] = (uint8_t)(hi << 4 | v);
-		hi = -1;
+		hex[n++] = *s;
 	}
-	return n == 32 && hi < 0 ? 0 : -EINVAL;
+	return hex_decode(hex, n, pin, 32) == 32 ? 0 : -EINVAL;
 }
 
 /* "h2,http/1.1" -> ALPN wire format. */
@@ -947,8 +934,8 @@ static int verify_cert(X509_STORE_CTX *x, void *arg)
 	    CRYPTO_memcmp(md, c->pin, 32)) {
 		char hex[65] = "?";
 
-		for (unsigned i = 0; leaf && n == 32 && i < n; i++)
-			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		if (leaf && n == 32)
+			hex_encode(md, n, hex, 0);
 		log_warn(t ? t->s.id : 0,
 		         "tls: server certificate does not match the pin (its sha256 is %s)", hex);
 		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "core/log.h"
+#include "core/secret.h"
 
 typedef struct user {
 	char *name, *pass;
@@ -24,10 +25,7 @@ void users_free(users_t *u)
 		return;
 	for (size_t i = 0; i < u->n; i++) {
 		free(u->v[i].name);
-		if (u->v[i].pass) {
-			memset(u->v[i].pass, 0, strlen(u->v[i].pass));
-			free(u->v[i].pass);
-		}
+		secret_free_str(u->v[i].pass);
 	}
 	free(u->v);
 	free(u);

@@ -18,6 +18,7 @@
 
 #include "core/log.h"
 #include "core/prebuf.h"
+#include "core/secret.h"
 #include "front/http_proto.h"
 #include "front/http_proxy.h"
 
@@ -193,10 +194,7 @@ static void hop_free(dialer_t *d)
 {
 	http_hop_t *h = (http_hop_t *)d;
 
-	if (h->auth) {
-		memset(h->auth, 0, strlen(h->auth));
-		free(h->auth);
-	}
+	secret_free_str(h->auth);
 	free(h);
 }
 

@@ -21,6 +21,8 @@
 #include <strings.h>
 
 #include "core/crypto.h"
+#include "core/encoding.h"
+#include "core/secret.h"
 
 enum { RQ_HEAD, RQ_BODY, RQ_DONE, RQ_ERROR };
 
@@ -686,66 +688,6 @@ http_res_t http_resp_eof(http_resp_t *r)
 
 /* ---- Basic credentials ---- */
 
-int http_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap)
-{
-	size_t o = 0;
-
-	if (len % 4)
-		return -EINVAL;
-	for (size_t i = 0; i < len; i += 4) {
-		int v[4], pad = 0;
-		for (int k = 0; k < 4; k++) {
-			if (in[i + k] == '=' && i + 4 == len && k >= 2) {
-				v[k] = 0;
-				pad++;
-				continue;
-			}
-			if (pad) /* data after padding */
-				return -EINVAL;
-			v[k] = b64_value(in[i + k], 0);
-			if (v[k] < 0)
-				return -EINVAL;
-		}
-		if (pad == 1 && in[i + 2] == '=')
-			return -EINVAL;
-		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
-		             (uint32_t)v[3];
-		size_t nb = 3 - (size_t)pad;
-		if (cap - o < nb)
-			return -EINVAL;
-		out[o++] = (uint8_t)(w >> 16);
-		if (nb > 1)
-			out[o++] = (uint8_t)(w >> 8);
-		if (nb > 2)
-			out[o++] = (uint8_t)w;
-	}
-	return (int)o;
-}
-
-int http_b64_encode(const uint8_t *in, size_t len, char *out, size_t cap)
-{
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t need = (len + 2) / 3 * 4, o = 0;
-
-	if (cap < need + 1)
-		return -ENOSPC;
-	for (size_t i = 0; i < len; i += 3) {
-		size_t left = len - i;
-		uint32_t w = (uint32_t)in[i] << 16;
-		if (left > 1)
-			w |= (uint32_t)in[i + 1] << 8;
-		if (left > 2)
-			w |= in[i + 2];
-		out[o++] = tab[(w >> 18) & 63];
-		out[o++] = tab[(w >> 12) & 63];
-		out[o++] = left > 1 ? tab[(w >> 6) & 63] : '=';
-		out[o++] = left > 2 ? tab[w & 63] : '=';
-	}
-	out[o] = 0;
-	return (int)o;
-}
-
 #define CRED_MAX 512
 
 int http_basic_encode(const char *user, const char *pass, char *out, size_t cap)
@@ -754,12 +696,14 @@ int http_basic_encode(const char *user, const char *pass, char *out, size_t cap)
 	int n = snprintf(cred, sizeof(cred), "%s:%s", user ? user : "", pass ? pass : "");
 	int r;
 
-	if (n < 0 || (size_t)n >= sizeof(cred) || cap < 7)
+	if (n < 0 || (size_t)n >= sizeof(cred) || cap < 7 + B64_LEN((size_t)n)) {
+		secret_wipe(cred, sizeof(cred));
 		return -ENOSPC;
+	}
 	memcpy(out, "Basic ", 6);
-	r = http_b64_encode((const uint8_t *)cred, (size_t)n, out + 6, cap - 6);
-	memset(cred, 0, sizeof(cred));
-	return r < 0 ? r : r + 6;
+	r = (int)b64_encode((const uint8_t *)cred, (size_t)n, out + 6);
+	secret_wipe(cred, sizeof(cred));
+	return r + 6;
 }
 
 int http_basic_check(const http_str_t *value, const char *user, const char *pass)
@@ -779,7 +723,7 @@ int http_basic_check(const http_str_t *value, const char *user, const char *pass
 	v.p += 6;
 	v.len -= 6;
 	trim(&v);
-	glen = http_b64_decode(v.p, v.len, got, sizeof(got));
+	glen = b64_decode_strict(v.p, v.len, got, sizeof(got));
 	if (glen < 0)
 		return 0;
 	ulen = strlen(user ? user : "");
@@ -793,8 +737,8 @@ int http_basic_check(const http_str_t *value, const char *user, const char *pass
 	diff = (unsigned)((size_t)glen ^ wlen);
 	for (size_t i = 0; i < sizeof(got); i++)
 		diff |= (unsigned)(got[i] ^ want[i]);
-	memset(got, 0, sizeof(got));
-	memset(want, 0, sizeof(want));
+	secret_wipe(got, sizeof(got));
+	secret_wipe(want, sizeof(want));
 	return diff == 0;
 }
 

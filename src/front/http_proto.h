@@ -138,10 +138,6 @@ http_res_t http_resp_feed(http_resp_t *r, const uint8_t *buf, size_t len, size_t
 /* The connection ended: HTTP_DONE if that ended the response properly. */
 http_res_t http_resp_eof(http_resp_t *r);
 
-/* Base64 (RFC 4648, with padding).  decode returns the length or -EINVAL;
- * encode returns the length (NUL-terminated) or -ENOSPC. */
-int http_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap);
-int http_b64_encode(const uint8_t *in, size_t len, char *out, size_t cap);
 /* "Basic <base64(user:pass)>" into out; length or -ENOSPC. */
 int http_basic_encode(const char *user, const char *pass, char *out, size_t cap);
 /* 1 if the value of a Proxy-Authorization header is Basic with exactly

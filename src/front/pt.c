@@ -31,6 +31,7 @@
 
 #include "core/crypto.h"
 #include "core/dial.h"
+#include "core/encoding.h"
 #include "core/listener.h"
 #include "core/log.h"
 #include "core/runtime.h"

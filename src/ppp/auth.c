@@ -66,6 +66,7 @@
 #include <openssl/provider.h>
 
 #include "core/crypto.h"
+#include "core/encoding.h"
 #include "core/log.h"
 
 #define AUTH_RESTART_MS 3000
@@ -362,29 +363,6 @@ static int master_keys(const uint8_t hash[16], const uint8_t nt[24], int is_serv
 	return err;
 }
 
-static void hex_upper(const uint8_t *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789ABCDEF";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = 0;
-}
-
-static int hex_val(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* ---- the exported primitives: on a crypto failure the output is zeros,
  * which matches nothing a peer sends ---- */
 
@@ -427,7 +405,7 @@ void mschapv2_authenticator_response(const char *password, const uint8_t nt_resp
 		memset(r, 0, sizeof(r));
 	out[0] = 'S';
 	out[1] = '=';
-	hex_upper(r, 20, out + 2);
+	hex_encode(r, 20, out + 2, 1);
 	OPENSSL_cleanse(h, sizeof(h));
 }
 
@@ -776,7 +754,7 @@ static void msv2_fail_reply(auth_t *a)
 
 	/* R=0: no retry, so the challenge is only there because it must be */
 	random_bytes(c, sizeof(c));
-	hex_upper(c, sizeof(c), hex);
+	hex_encode(c, sizeof(c), hex, 1);
 	snprintf(msg, sizeof(msg), "E=691 R=0 C=%s V=3 M=Authentication failure", hex);
 	chap_build_reply(a, CHAP_FAILURE, msg);
 }
@@ -842,7 +820,7 @@ static void chap_check_response(auth_t *a, const uint8_t *value, size_t vs, cons
 	} else if (good) {
 		char msg[64];
 		memcpy(msg, "S=", 2);
-		hex_upper(ar, sizeof(ar), msg + 2);
+		hex_encode(ar, sizeof(ar), msg + 2, 1);
 		strcat(msg, " M=Access granted");
 		chap_build_reply(a, CHAP_SUCCESS, msg);
 	} else {
@@ -915,17 +893,10 @@ static void msv2_peer_success(auth_t *a, const uint8_t *m, size_t n)
 {
 	uint8_t got[MSV2_AUTH_LEN], hash[16];
 	char text[96] = "";
-	size_t i;
-	int hi, lo, bad = n < 2 + 2 * MSV2_AUTH_LEN || m[0] != 'S' || m[1] != '=';
+	int bad = n < 2 + 2 * MSV2_AUTH_LEN || m[0] != 'S' || m[1] != '=';
 
-	for (i = 0; !bad && i < MSV2_AUTH_LEN; i++) {
-		hi = hex_val(m[2 + 2 * i]);
-		lo = hex_val(m[3 + 2 * i]);
-		if (hi < 0 || lo < 0)
-			bad = 1;
-		else
-			got[i] = (uint8_t)(hi << 4 | lo);
-	}
+	if (!bad && hex_decode((const char *)m + 2, 2 * MSV2_AUTH_LEN, got, sizeof(got)) < 0)
+		bad = 1;
 	if (!bad && n > 2 + 2 * MSV2_AUTH_LEN && m[2 + 2 * MSV2_AUTH_LEN] != ' ')
 		bad = 1;
 	if (bad) {

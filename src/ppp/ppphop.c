@@ -19,6 +19,7 @@
 
 #include "core/fdstream.h"
 #include "core/log.h"
+#include "core/secret.h"
 #include "core/tcp.h"
 #include "netstack/pkthop.h"
 #include "ppp/ppp.h"
@@ -256,10 +257,7 @@ static void link_free(pkthop_t *h)
 	link_release(p);
 	free(p->path);
 	free(p->user);
-	if (p->pass) {
-		memset(p->pass, 0, strlen(p->pass));
-		free(p->pass);
-	}
+	secret_free_str(p->pass);
 	uv_close((uv_handle_t *)&p->tick, free_on_close);
 }
 

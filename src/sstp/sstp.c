@@ -31,6 +31,7 @@
 #include <openssl/crypto.h>
 
 #include "core/log.h"
+#include "core/secret.h"
 #include "core/tls.h"
 #include "core/transport.h"
 #include "netstack/pkthop.h"
@@ -684,10 +685,7 @@ static void free_strings(slink_t *l)
 	free(l->sni);
 	free(l->host_hdr);
 	free(l->user);
-	if (l->pass) {
-		memset(l->pass, 0, strlen(l->pass));
-		free(l->pass);
-	}
+	secret_free_str(l->pass);
 	tls_ctx_free(l->tls);
 }
 

@@ -25,7 +25,9 @@
 #include <string.h>
 
 #include "core/crypto.h"
+#include "core/encoding.h"
 #include "core/log.h"
+#include "core/secret.h"
 #include "netstack/pkthop.h"
 #include "tunnel/vpn_proto.h"
 
@@ -539,11 +541,8 @@ static void link_free(pkthop_t *h)
 
 	release(c);
 	free(c->user);
-	if (c->pass) {
-		memset(c->pass, 0, strlen(c->pass));
-		free(c->pass);
-	}
-	memset(c->client_key, 0, 32);
+	secret_free_str(c->pass);
+	secret_wipe(c->client_key, 32);
 	uv_close((uv_handle_t *)&c->tick, free_on_close);
 }
 

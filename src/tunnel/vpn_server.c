@@ -70,9 +70,11 @@
 
 #include "core/authguard.h"
 #include "core/crypto.h"
+#include "core/encoding.h"
 #include "core/log.h"
 #include "core/ratelimit.h"
 #include "core/replay.h"
+#include "core/secret.h"
 #include "core/transport.h"
 #include "netstack/slirpgw.h"
 #include "netstack/tun.h"
@@ -884,7 +886,7 @@ static int load_key(vsrv_t *g, const char *path, char *err, size_t errlen)
 		log_info(0, "vpn: created server key %s", path);
 	}
 	r = vpn_static_init(&g->key, priv, NULL);
-	memset(priv, 0, sizeof(priv));
+	secret_wipe(priv, sizeof(priv));
 	if (r < 0) {
 		snprintf(err, errlen, "option 'key': bad key in %s", path);
 		return r;
@@ -1126,7 +1128,7 @@ static void vpn_free(listener_t *l)
 	ratelimit_free(g->src_hs);
 	vlock_free(g->locks);
 	OPENSSL_cleanse(g->fake_secret, sizeof(g->fake_secret));
-	memset(&g->key, 0, sizeof(g->key));
+	secret_wipe(&g->key, sizeof(g->key));
 	l->front = NULL;
 	g->closing = g->udp_init + g->tick_init;
 	if (g->udp_init)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/crypto.h"
+#include "core/encoding.h"
 
 #define MAX_USERS 65536
 

@@ -69,6 +69,7 @@
 #include <openssl/rand.h>
 #include <wslay/wslay.h>
 
+#include "core/encoding.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -80,18 +81,13 @@
 
 /* ---- handshake helpers ---- */
 
-static void b64(const uint8_t *in, size_t n, char *out)
-{
-	EVP_EncodeBlock((unsigned char *)out, in, (int)n);
-}
-
 void ws_make_key(char key[WS_KEY_LEN + 1])
 {
 	uint8_t raw[16];
 
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		abort(); /* no randomness: nothing safe to do */
-	b64(raw, sizeof(raw), key);
+	b64_encode(raw, sizeof(raw), key);
 }
 
 void ws_accept_for(const char *key, char accept[WS_ACCEPT_LEN + 1])
@@ -106,7 +102,7 @@ void ws_accept_for(const char *key, char accept[WS_ACCEPT_LEN + 1])
 	    !EVP_DigestFinal_ex(c, md, &mdlen))
 		abort();
 	EVP_MD_CTX_free(c);
-	b64(md, mdlen, accept);
+	b64_encode(md, mdlen, accept);
 }
 
 static int has_crlf(const char *s)

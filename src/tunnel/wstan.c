@@ -68,6 +68,7 @@
 #include "core/bytes.h"
 #include "core/conn.h"
 #include "core/crypto.h"
+#include "core/encoding.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/msgstream.h"
@@ -106,44 +107,6 @@ static void free_on_close(uv_handle_t *h)
 
 /* ================================================================ pure */
 
-/* Python's base64.b64decode without validate=True: characters outside the
- * standard alphabet are skipped, a complete padding ends the input, and a
- * dangling partial quantum is an error.  Non-ASCII text is refused.  The
- * characters kept are decoded four at a time by http_b64_decode. */
-static int py_b64decode(const char *in, size_t n, uint8_t *out, size_t cap)
-{
-	static const char alphabet[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char q[4];
-	unsigned quad = 0, pads = 0;
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		char ch = in[i];
-
-		if ((unsigned char)ch >= 0x80)
-			return -EINVAL;
-		if (ch == '=') {
-			if (quad >= 2 && quad + ++pads >= 4) {
-				memset(q + quad, '=', 4 - quad); /* fits: counted below */
-				return (int)o + http_b64_decode(q, 4, out + o, cap - o);
-			}
-			continue;
-		}
-		if (!memchr(alphabet, ch, 64))
-			continue;
-		pads = 0;
-		if (quad && o + quad > cap) /* its byte quad - 1 has no room */
-			return -ENOSPC;
-		q[quad++] = ch;
-		if (quad == 4) {
-			o += (size_t)http_b64_decode(q, 4, out + o, cap - o);
-			quad = 0;
-		}
-	}
-	return quad ? -EINVAL : (int)o;
-}
-
 int wstan_key_init(wstan_key_t *k, const char *text)
 {
 	uint8_t raw[64], md[EVP_MAX_MD_SIZE];
@@ -153,7 +116,7 @@ int wstan_key_init(wstan_key_t *k, const char *text)
 	memset(k, 0, sizeof(*k));
 	if (!tl)
 		return -EINVAL;
-	if (py_b64decode(text, tl, raw, sizeof(raw)) == 16) {
+	if (b64_decode_py(text, tl, raw, sizeof(raw)) == 16) {
 		memcpy(k->k, raw, 16);
 		k->len = 16;
 	} else {

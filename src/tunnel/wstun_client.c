@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/encoding.h"
 #include "core/log.h"
 #include "core/tunkey.h"
 #include "core/metrics.h"

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "core/conn.h"
+#include "core/encoding.h"
 #include "core/log.h"
 #include "core/transport.h"
 #include "core/tunkey.h"

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/encoding.h"
 #include "front/http_proto.h"
 
 #define CHECK(x)                                                                                   \
@@ -95,7 +96,7 @@ static void misc(const uint8_t *d, size_t n)
 	s[n] = 0;
 	v = (http_str_t){s, n};
 	(void)http_basic_check(&v, "user", "pass");
-	(void)http_b64_decode(s, n, dec, sizeof(dec));
+	(void)b64_decode_strict(s, n, dec, sizeof(dec));
 	CHECK(http_html_escape(s, esc, sizeof(esc)) < sizeof(esc));
 	if (n < 1024)
 		CHECK(http_error_response(502, NULL, s, 0, page, sizeof(page)) > 0);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/crypto.h"
+#include "core/encoding.h"
 #include "core/replay.h"
 #include "core/seal.h"
 #include "tunnel/wstun_proto.h"

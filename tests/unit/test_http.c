@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "core/encoding.h"
 #include "front/http_proto.h"
 
 static http_res_t feed_str(http_req_t *r, const char *s, size_t *used)
@@ -633,18 +634,19 @@ static void test_base64(void **state)
 	uint8_t dec[64];
 
 	for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
-		int n = http_b64_encode((const uint8_t *)vec[i][0], strlen(vec[i][0]), enc,
-		                        sizeof(enc));
+		int n = (int)b64_encode((const uint8_t *)vec[i][0], strlen(vec[i][0]), enc);
 		assert_int_equal(n, strlen(vec[i][1]));
 		assert_string_equal(enc, vec[i][1]);
-		n = http_b64_decode(vec[i][1], strlen(vec[i][1]), dec, sizeof(dec));
+		n = b64_decode_strict(vec[i][1], strlen(vec[i][1]), dec, sizeof(dec));
 		assert_int_equal(n, strlen(vec[i][0]));
 		assert_memory_equal(dec, vec[i][0], (size_t)n);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_true(http_b64_decode(bad[i], strlen(bad[i]), dec, sizeof(dec)) < 0);
-	assert_true(http_b64_decode("Zm9vYmFy", 8, dec, 5) < 0);
-	assert_int_equal(http_b64_encode((const uint8_t *)"foo", 3, enc, 4), -ENOSPC);
+		assert_true(b64_decode_strict(bad[i], strlen(bad[i]), dec, sizeof(dec)) < 0);
+	assert_true(b64_decode_strict("Zm9vYmFy", 8, dec, 5) < 0);
+	assert_int_equal(http_basic_encode("a", "b", enc, 6 + 4), -ENOSPC);
+	assert_int_equal(http_basic_encode("a", "b", enc, 6 + 5), 10);
+	assert_string_equal(enc, "Basic YTpi");
 }
 
 static void test_basic(void **state)

@@ -36,6 +36,7 @@
 
 #include <uv.h>
 
+#include "core/encoding.h"
 #include "core/tcp.h"
 #include "front/http_proto.h"
 #include "tunnel/ws.h"
@@ -85,7 +86,7 @@ static void test_make_key(void **st)
 	ws_make_key(b);
 	assert_int_equal(strlen(a), WS_KEY_LEN);
 	assert_string_not_equal(a, b);
-	assert_int_equal(http_b64_decode(a, strlen(a), raw, sizeof(raw)), 16);
+	assert_int_equal(b64_decode_strict(a, strlen(a), raw, sizeof(raw)), 16);
 }
 
 static void test_client_request(void **st)

@@ -36,6 +36,7 @@
 #include <openssl/hmac.h>
 
 #include "core/crypto.h"
+#include "core/encoding.h"
 #include "front/http_proto.h"
 #include "tunnel/ws.h"
 #include "tunnel/wstan.h"
