@@ -203,7 +203,7 @@ static const dialer_ops_t direct_ops = {
     .dial = direct_dial,
     .cancel = direct_cancel,
     .free = direct_free,
-    .caps = DIALER_HOST,
+    .caps = HOP_STREAMS | HOP_DATAGRAMS | HOP_HOST,
 };
 
 dialer_t *direct_dialer_new(uv_loop_t *loop)

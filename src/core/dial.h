@@ -66,15 +66,23 @@ typedef struct dialer_ops {
 	/* cb will not be called after cancel; the request is freed. */
 	void (*cancel)(dialer_t *d, dial_t *req);
 	void (*free)(dialer_t *d);
-	unsigned caps; /* DIALER_* */
+	unsigned caps; /* HOP_* */
 } dialer_ops_t;
 
-/* What a dialer can do; hops ask this, never the scheme.
- *   DIALER_HOST  it reaches targets from this host's own sockets (the
- *                direct dialer): a hop that needs sockets of its own (UDP,
- *                SCTP) can run only over it, and datagrams a server sends
- *                from this host honour the chain only when it is one. */
-#define DIALER_HOST (1u << 0)
+/* What a hop carries and does, so callers ask instead of comparing scheme
+ * names: a transport declares them for each hop scheme (transport.h), a
+ * dialer may carry them in its ops (dialer_caps). */
+enum {
+	HOP_STREAMS = 1u << 0,    /* TCP-like byte streams to a target */
+	HOP_DATAGRAMS = 1u << 1,  /* UDP datagrams to a target */
+	HOP_PACKETS = 1u << 2,    /* IP packets (it runs a netstack inside the tunnel) */
+	HOP_REMOTE_DNS = 1u << 3, /* target names are resolved at the far end */
+	HOP_FIRST_ONLY = 1u << 4, /* has its own socket: must be the first hop (-F) */
+	/* it reaches targets from this host's own sockets (the direct dialer):
+	 * a HOP_FIRST_ONLY hop runs only over it, and datagrams a server sends
+	 * from this host honour the chain only when it is one */
+	HOP_HOST = 1u << 5,
+};
 
 struct dialer {
 	const dialer_ops_t *ops;

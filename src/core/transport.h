@@ -22,16 +22,6 @@
 #include "core/listener.h"
 #include "core/opts.h"
 
-/* What a hop carries and does, so callers ask instead of comparing
- * scheme names. */
-enum {
-	HOP_STREAMS = 1u << 0,    /* TCP-like byte streams to a target */
-	HOP_DATAGRAMS = 1u << 1,  /* UDP datagrams to a target */
-	HOP_PACKETS = 1u << 2,    /* IP packets (it runs a netstack inside the tunnel) */
-	HOP_REMOTE_DNS = 1u << 3, /* target names are resolved at the far end */
-	HOP_FIRST_ONLY = 1u << 4, /* has its own socket: must be the first hop (-F) */
-};
-
 /* One role of a scheme, for help and docs: the URL form, a line about it,
  * and the options it takes. */
 typedef struct transport_doc {
@@ -44,7 +34,7 @@ typedef struct transport_scheme {
 	const char *scheme;
 	const front_ops_t *listen; /* NULL: not a listener */
 	hop_new_fn hop;            /* NULL: not a hop */
-	unsigned hop_caps;         /* HOP_* */
+	unsigned hop_caps;         /* HOP_* (dial.h) */
 	/* listeners also take the shared listener options (listener.h) */
 	transport_doc_t listen_doc, hop_doc;
 } transport_scheme_t;

@@ -371,7 +371,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	int r, stack;
 
 	*out = NULL;
-	if (next && !(dialer_caps(next) & DIALER_HOST)) {
+	if (next && !(dialer_caps(next) & HOP_HOST)) {
 		snprintf(err, errlen,
 		         "%s:// must be the first hop (SCTP does not run through %s://)", u->scheme,
 		         next->ops->scheme);

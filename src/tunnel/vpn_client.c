@@ -566,7 +566,7 @@ int vpn_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char 
 		abort();
 	uv_timer_init(loop, &c->tick);
 	c->tick.data = c;
-	if (next && !(dialer_caps(next) & DIALER_HOST)) {
+	if (next && !(dialer_caps(next) & HOP_HOST)) {
 		snprintf(err, errlen, "vpn:// runs over UDP: it must be the first -F hop");
 		r = -EINVAL;
 		goto fail;

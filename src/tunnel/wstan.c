@@ -1170,7 +1170,7 @@ static void srv_udp(sconn_t *w, const wstan_msg_t *m)
 	udp_ep_t *ep;
 
 	if (w->t->state == TUN_IDLE) {
-		if (chain && !(dialer_caps(chain) & DIALER_HOST)) {
+		if (chain && !(dialer_caps(chain) & HOP_HOST)) {
 			/* datagrams cannot follow a -F chain: say so */
 			w->srv->udp_refused++;
 			tun_set_state(w->t, TUN_USING);
