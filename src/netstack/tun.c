@@ -116,6 +116,48 @@ fail:
 	return r;
 }
 
+/* struct in6_ifreq of <linux/ipv6.h>, which clashes with <netinet/in.h> */
+struct tun_in6_ifreq {
+	struct in6_addr addr;
+	uint32_t prefixlen;
+	int ifindex;
+};
+
+int tun_set_addr6(tun_t *t, const struct in6_addr *addr, int prefix)
+{
+	struct tun_in6_ifreq r6;
+	struct ifreq ifr;
+	char path[128];
+	int s, fd, r = 0;
+
+	/* no duplicate address detection: the address is ours by assignment,
+	 * and DAD would keep it unusable (tentative) for a second */
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/accept_dad", t->name);
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) >= 0) {
+		if (write(fd, "0", 1) < 0)
+			log_debug(0, "tun %s: accept_dad: %s", t->name, strerror(errno));
+		close(fd);
+	}
+	if ((s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", t->name);
+	if (ioctl(s, SIOCGIFINDEX, &ifr) < 0)
+		goto fail;
+	memset(&r6, 0, sizeof(r6));
+	r6.addr = *addr;
+	r6.prefixlen = (uint32_t)prefix;
+	r6.ifindex = ifr.ifr_ifindex;
+	if (ioctl(s, SIOCSIFADDR, &r6) < 0 && errno != EEXIST)
+		goto fail;
+	close(s);
+	return 0;
+fail:
+	r = -errno;
+	close(s);
+	return r;
+}
+
 int tun_write(tun_t *t, const uint8_t *pkt, size_t len)
 {
 	if (t->closed)

@@ -24,6 +24,10 @@ typedef void (*tun_input_fn)(void *ud, const uint8_t *pkt, size_t len);
 
 int tun_open(uv_loop_t *loop, const char *name, tun_input_fn in, void *ud, tun_t **out);
 int tun_set_addr(tun_t *t, struct in_addr addr, int prefix, unsigned mtu);
+/* Adds an IPv6 address and prefix (the kernel adds the route), without
+ * duplicate address detection; call after tun_set_addr() (which brings the
+ * device up). */
+int tun_set_addr6(tun_t *t, const struct in6_addr *addr, int prefix);
 int tun_write(tun_t *t, const uint8_t *pkt, size_t len);
 const char *tun_name(const tun_t *t);
 /* Closes the device (it disappears unless it is persistent); memory goes

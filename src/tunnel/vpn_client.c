@@ -250,13 +250,24 @@ static void on_accept(vcli_t *c, const uint8_t *d, size_t n)
 	la.peer.s_addr = a.gateway;
 	la.dns4[0].s_addr = a.dns;
 	la.mtu = mtu < LWIPEP_MTU_MIN ? LWIPEP_MTU_MIN : mtu;
+	if (a.prefix6 && la.mtu >= 1280) { /* IPv6 needs 1280 */
+		memcpy(&la.local6, a.addr6, 16);
+		memcpy(&la.dns6[0], a.dns6, 16);
+	}
 	set_state(c, LS_UP);
-	if (c->have_tap)
+	if (c->have_tap) {
 		c->tap.up(c->tap.ud, a.addr, a.gateway, a.prefix, la.mtu);
+		if (c->tap.up6 && !IN6_IS_ADDR_UNSPECIFIED(&la.local6))
+			c->tap.up6(c->tap.ud, &la.local6, a.prefix6);
+	}
 	{
-		char s[INET_ADDRSTRLEN];
+		char s[INET_ADDRSTRLEN], s6[INET6_ADDRSTRLEN + 20] = "";
 		inet_ntop(AF_INET, &a.addr, s, sizeof(s));
-		log_info(0, "%s: up, address %s, MTU %u", pkthop_name(c->h), s, la.mtu);
+		if (!IN6_IS_ADDR_UNSPECIFIED(&la.local6)) {
+			memcpy(s6, " and ", 5);
+			inet_ntop(AF_INET6, &la.local6, s6 + 5, sizeof(s6) - 5);
+		}
+		log_info(0, "%s: up, address %s%s, MTU %u", pkthop_name(c->h), s, s6, la.mtu);
 	}
 	pkthop_link_up(c->h, &la);
 }

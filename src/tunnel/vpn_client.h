@@ -4,6 +4,8 @@
 #ifndef SLUICE_VPN_CLIENT_H
 #define SLUICE_VPN_CLIENT_H
 
+#include <netinet/in.h>
+
 #include "core/dial.h"
 
 /* A TUN endpoint instead of lwIP (`-L tun://NAME -F vpn://...`): once a tap
@@ -12,6 +14,8 @@
  * hop by its dialer (the last -F): -EINVAL if d is not one. */
 typedef struct vpn_tap {
 	void (*up)(void *ud, uint32_t addr, uint32_t gateway, int prefix, unsigned mtu);
+	/* after up, when the server gives IPv6 too (optional) */
+	void (*up6)(void *ud, const struct in6_addr *addr, int prefix);
 	void (*down)(void *ud);
 	void (*input)(void *ud, const uint8_t *pkt, size_t len);
 	void *ud;

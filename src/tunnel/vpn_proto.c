@@ -422,11 +422,15 @@ static void accept_key(const vpn_hs_t *hs, uint8_t k[32])
 }
 
 int vpn_accept_create(vpn_hs_t *hs, const uint8_t server_key[32], const vpn_assign_t *a,
-                      uint8_t out[VPN_ACCEPT_LEN])
+                      uint8_t out[VPN_ACCEPT6_LEN])
 {
-	uint8_t k[32], h[32], body[VPN_ACCEPT_BODY] = {0};
+	uint8_t k[32], h[32], body[VPN_ACCEPT6_BODY] = {0};
+	size_t blen = a->prefix6 ? VPN_ACCEPT6_BODY : VPN_ACCEPT_BODY;
+	int r;
 
-	memset(out, 0, VPN_ACCEPT_LEN);
+	if (a->prefix > 32 || a->prefix6 > 128)
+		return -EINVAL;
+	memset(out, 0, 8 + blen + VPN_TAG);
 	out[0] = VPN_MSG_ACCEPT;
 	put_le32(out + 4, hs->remote_idx);
 	accept_key(hs, k);
@@ -441,26 +445,37 @@ int vpn_accept_create(vpn_hs_t *hs, const uint8_t server_key[32], const vpn_assi
 	body[16] = (uint8_t)(a->keepalive >> 8);
 	body[17] = (uint8_t)a->keepalive;
 	hmac_sha256(server_key, 32, h, 32, body + 18);
-	return aead(1, k, zero_nonce, h, 32, body, VPN_ACCEPT_BODY, out + 8);
+	if (a->prefix6) {
+		memcpy(body + VPN_ACCEPT_BODY, a->addr6, 16);
+		memcpy(body + VPN_ACCEPT_BODY + 16, a->dns6, 16);
+		body[VPN_ACCEPT_BODY + 32] = a->prefix6;
+	}
+	r = aead(1, k, zero_nonce, h, 32, body, blen, out + 8);
+	OPENSSL_cleanse(k, sizeof(k));
+	return r < 0 ? r : (int)(8 + blen + VPN_TAG);
 }
 
 int vpn_accept_consume(vpn_hs_t *hs, const uint8_t server_key[32], const uint8_t *pkt, size_t len,
                        vpn_assign_t *a)
 {
-	uint8_t k[32], h[32], body[VPN_ACCEPT_BODY], sig[32];
+	uint8_t k[32], h[32], body[VPN_ACCEPT6_BODY], sig[32];
+	size_t blen = len - 8 - VPN_TAG;
 	int r;
 
-	if (len != VPN_ACCEPT_LEN || pkt[0] != VPN_MSG_ACCEPT || pkt[1] || pkt[2] || pkt[3] ||
-	    vpn_get32(pkt + 4) != hs->local_idx)
+	if ((len != VPN_ACCEPT_LEN && len != VPN_ACCEPT6_LEN) || pkt[0] != VPN_MSG_ACCEPT ||
+	    pkt[1] || pkt[2] || pkt[3] || vpn_get32(pkt + 4) != hs->local_idx)
 		return -EBADMSG;
 	accept_key(hs, k);
 	memcpy(h, hs->h, 32);
 	mix_hash(h, pkt, 8);
-	if ((r = aead(0, k, zero_nonce, h, 32, pkt + 8, VPN_ACCEPT_BODY, body)) < 0)
+	r = aead(0, k, zero_nonce, h, 32, pkt + 8, blen, body);
+	OPENSSL_cleanse(k, sizeof(k));
+	if (r < 0)
 		return r;
 	hmac_sha256(server_key, 32, h, 32, sig);
 	if (!ct_equal(sig, body + 18, 32))
 		return -EACCES;
+	memset(a, 0, sizeof(*a));
 	memcpy(&a->addr, body, 4);
 	memcpy(&a->gateway, body + 4, 4);
 	memcpy(&a->dns, body + 8, 4);
@@ -469,6 +484,13 @@ int vpn_accept_consume(vpn_hs_t *hs, const uint8_t server_key[32], const uint8_t
 	a->keepalive = (uint16_t)(body[16] << 8 | body[17]);
 	if (a->prefix > 32)
 		return -EBADMSG;
+	if (blen == VPN_ACCEPT6_BODY) {
+		memcpy(a->addr6, body + VPN_ACCEPT_BODY, 16);
+		memcpy(a->dns6, body + VPN_ACCEPT_BODY + 16, 16);
+		a->prefix6 = body[VPN_ACCEPT_BODY + 32];
+		if (!a->prefix6 || a->prefix6 > 128)
+			return -EBADMSG;
+	}
 	return 0;
 }
 

@@ -53,8 +53,10 @@ enum vpn_msg {
 #define VPN_RESP_LEN (4 + 4 + 4 + 32 + (20 + VPN_TAG)) /* 80 */
 #define VPN_CONFIRM_LEN (4 + 4 + (36 + VPN_TAG))       /* 60 */
 #define VPN_ACCEPT_BODY 52
-#define VPN_ACCEPT_LEN (4 + 4 + (VPN_ACCEPT_BODY + VPN_TAG)) /* 76 */
-#define VPN_COOKIE_LEN (4 + 4 + 12 + (16 + VPN_TAG))         /* 52 */
+#define VPN_ACCEPT_LEN (4 + 4 + (VPN_ACCEPT_BODY + VPN_TAG))   /* 76 */
+#define VPN_ACCEPT6_BODY (VPN_ACCEPT_BODY + 36)                /* ... and an IPv6 block */
+#define VPN_ACCEPT6_LEN (4 + 4 + (VPN_ACCEPT6_BODY + VPN_TAG)) /* 112 */
+#define VPN_COOKIE_LEN (4 + 4 + 12 + (16 + VPN_TAG))           /* 52 */
 #define VPN_KEYREQ_LEN 64 /* padded: the answer is no bigger than the question */
 #define VPN_KEYRESP_LEN (4 + 32)
 #define VPN_DATA_HDR 16
@@ -114,10 +116,14 @@ typedef struct vpn_hs {
 	char user[VPN_USER_MAX + 1];
 } vpn_hs_t;
 
-/* Addresses the server gives the client in ACCEPT (network byte order). */
+/* Addresses the server gives the client in ACCEPT (network byte order).
+ * prefix6 0: no IPv6 (a 76-byte ACCEPT); otherwise addr6/prefix6 is the
+ * client's and dns6 the DNS alias (a 112-byte one). */
 typedef struct vpn_assign {
 	uint32_t addr, gateway, dns;
 	uint8_t prefix;
+	uint8_t prefix6;
+	uint8_t addr6[16], dns6[16];
 	uint16_t mtu;       /* the tunnel MTU the client should use */
 	uint16_t keepalive; /* seconds */
 } vpn_assign_t;
@@ -144,8 +150,10 @@ int vpn_confirm_create(vpn_hs_t *hs, const uint8_t client_key[32], uint32_t prev
 int vpn_confirm_consume(vpn_hs_t *hs, const vpn_verifier_t *v, const uint8_t *pkt, size_t len,
                         uint32_t *prev_idx);
 
+/* The ACCEPT's length (VPN_ACCEPT_LEN, or VPN_ACCEPT6_LEN with IPv6), or
+ * a negative errno. */
 int vpn_accept_create(vpn_hs_t *hs, const uint8_t server_key[32], const vpn_assign_t *a,
-                      uint8_t out[VPN_ACCEPT_LEN]);
+                      uint8_t out[VPN_ACCEPT6_LEN]);
 /* client: -EACCES if the server signature is wrong. */
 int vpn_accept_consume(vpn_hs_t *hs, const uint8_t server_key[32], const uint8_t *pkt, size_t len,
                        vpn_assign_t *a);

@@ -44,6 +44,10 @@
  *   net=CIDR          tunnel network, /16../30 (default 10.10.0.0/24):
  *                     .1 the server, last-but-one the DNS alias, clients
  *                     from .2 (or the fixed address of their user)
+ *   net6=CIDR         IPv6 inside the tunnel too (default none): a client
+ *                     gets the address of net6 with the host part of its
+ *                     IPv4 address, the server is ::1 of net6, the DNS
+ *                     alias the last-but-one host (as in net)
  *   key=FILE          the server's private key (base64); created if missing
  *                     (default: USERS.key)
  *   host-loopback=0   the server address does not reach 127.0.0.1
@@ -113,14 +117,16 @@ typedef struct vkp {
 	vpn_replay_t rp;
 	uint64_t tx_ctr;
 	int proven; /* a data packet came under these keys: the client has them */
-	uint8_t confirm[VPN_CONFIRM_LEN], accept[VPN_ACCEPT_LEN];
+	uint8_t confirm[VPN_CONFIRM_LEN], accept[VPN_ACCEPT6_LEN];
+	size_t accept_len;
 } vkp_t;
 
 struct vpeer {
 	struct vsrv *g;
 	uint64_t id;
 	const vpn_user_t *user;
-	uint32_t addr; /* network order */
+	uint32_t addr;     /* network order */
+	uint8_t addr6[16]; /* with net6 */
 	vkp_t *cur, *prev;
 	struct sockaddr_storage to;
 	uint64_t last_rx, last_tx;
@@ -148,6 +154,8 @@ typedef struct vsrv {
 	vpeer_t **by_host; /* host part of net -> peer */
 	uint32_t net, mask, nhosts;
 	int prefix, host_loopback;
+	int prefix6; /* 0: no IPv6 */
+	uint8_t net6[16];
 	uint64_t max_sessions, npeers, mtu_path, keepalive_ms, hs_rate;
 	uint16_t tun_mtu;
 	uint64_t hs_window_start, hs_in_window, cookies_in_window;
@@ -299,6 +307,30 @@ static uint32_t host_addr(vsrv_t *g, uint32_t host)
 	return htonl((ntohl(g->net) & g->mask) | host);
 }
 
+/* The address of net6 with this host part (which fits: see vpn_init). */
+static void host_addr6(const vsrv_t *g, uint32_t host, uint8_t out[16])
+{
+	memcpy(out, g->net6, 16);
+	for (int i = 15; i >= 12; i--, host >>= 8)
+		out[i] |= (uint8_t)host;
+}
+
+static uint32_t be32_at(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The host part of a, if a is a host address of net6 (the host part as
+ * wide as net's); else UINT32_MAX. */
+static uint32_t host_of6(const vsrv_t *g, const uint8_t *a)
+{
+	uint32_t low = be32_at(a + 12);
+
+	if (memcmp(a, g->net6, 12) || (low & g->mask) != be32_at(g->net6 + 12))
+		return UINT32_MAX;
+	return low & ~g->mask;
+}
+
 static int peer_new(vsrv_t *g, vkp_t *k, vpeer_t **out)
 {
 	vpeer_t *p;
@@ -333,6 +365,8 @@ static int peer_new(vsrv_t *g, vkp_t *k, vpeer_t **out)
 	p->id = ++g->next_id;
 	p->user = k->user;
 	p->addr = host_addr(g, host);
+	if (g->prefix6)
+		host_addr6(g, host, p->addr6);
 	p->last_rx = now_ms(g);
 	if (!g->tun) {
 		slirpgw_config_t cfg;
@@ -346,6 +380,13 @@ static int peer_new(vsrv_t *g, vkp_t *k, vpeer_t **out)
 		cfg.host_loopback = g->host_loopback;
 		cfg.targets = &g->l->targets;
 		cfg.mtu = g->tun_mtu < 576 ? 576 : g->tun_mtu;
+		if (g->prefix6) {
+			cfg.ipv6 = 1;
+			memcpy(&cfg.net6, g->net6, 16);
+			cfg.prefix6 = g->prefix6;
+			host_addr6(g, 1, cfg.host6.s6_addr);
+			host_addr6(g, g->nhosts - 2, cfg.dns6.s6_addr);
+		}
 		cfg.id = p->id;
 		cfg.name = g->l->name;
 		if ((r = slirpgw_new(g->l->loop, &cfg, gw_out, p, &p->gw)) < 0) {
@@ -557,7 +598,7 @@ static void on_confirm(vsrv_t *g, const uint8_t *d, size_t n, const struct socka
 	if (k->state == KP_UP) {
 		/* our ACCEPT was lost: the same CONFIRM gets the same answer */
 		if (n == VPN_CONFIRM_LEN && ct_equal(d, k->confirm, n))
-			send_to(g, (const struct sockaddr *)from, k->accept, sizeof(k->accept));
+			send_to(g, (const struct sockaddr *)from, k->accept, k->accept_len);
 		return;
 	}
 	if (authguard_banned((const struct sockaddr *)from, now_ms(g))) {
@@ -622,14 +663,24 @@ static void on_confirm(vsrv_t *g, const uint8_t *d, size_t n, const struct socka
 	a.prefix = (uint8_t)g->prefix;
 	a.mtu = g->tun_mtu;
 	a.keepalive = (uint16_t)(g->keepalive_ms / 1000);
-	vpn_accept_create(&k->hs, k->user->v.server_key, &a, k->accept);
+	if (g->prefix6) {
+		a.prefix6 = (uint8_t)g->prefix6;
+		memcpy(a.addr6, p->addr6, 16);
+		host_addr6(g, g->nhosts - 2, a.dns6);
+	}
+	r = vpn_accept_create(&k->hs, k->user->v.server_key, &a, k->accept);
+	k->accept_len = r < 0 ? 0 : (size_t)r;
 	{
-		char as[INET_ADDRSTRLEN];
+		char as[INET_ADDRSTRLEN], as6[INET6_ADDRSTRLEN] = "";
 		inet_ntop(AF_INET, &p->addr, as, sizeof(as));
-		log_info(p->id, "vpn: %s %s from %s: %s", k->user->name, as, ip,
+		if (g->prefix6) {
+			as6[0] = ' ';
+			inet_ntop(AF_INET6, p->addr6, as6 + 1, sizeof(as6) - 1);
+		}
+		log_info(p->id, "vpn: %s %s%s from %s: %s", k->user->name, as, as6, ip,
 		         p->cur == k && p->prev ? "rekeyed" : "up");
 	}
-	send_to(g, (const struct sockaddr *)from, k->accept, sizeof(k->accept));
+	send_to(g, (const struct sockaddr *)from, k->accept, k->accept_len);
 }
 
 /* ---- transport ---- */
@@ -682,11 +733,82 @@ static void icmp_too_big(vsrv_t *g, vpeer_t *p, const uint8_t *pkt, size_t len)
 	peer_send(p, out, total);
 }
 
+/* RFC 8201 / 4443: an IPv6 packet larger than the tunnel MTU is answered
+ * with ICMPv6 "packet too big" and the MTU, from the server's address. */
+static void icmp6_too_big(vsrv_t *g, vpeer_t *p, const uint8_t *pkt, size_t len)
+{
+	uint8_t out[1280];
+	size_t quote = len < sizeof(out) - 48 ? len : sizeof(out) - 48, plen = 8 + quote;
+	uint32_t s = 0;
+	uint16_t c;
+
+	if (pkt[6] == 58 && len > 40 && pkt[40] < 128)
+		return; /* never an ICMP error about an ICMP error */
+	memset(out, 0, 48);
+	out[0] = 0x60;
+	out[4] = (uint8_t)(plen >> 8);
+	out[5] = (uint8_t)plen;
+	out[6] = 58;
+	out[7] = 64;
+	host_addr6(g, 1, out + 8);
+	memcpy(out + 24, pkt + 8, 16);
+	out[40] = 2;
+	out[44] = (uint8_t)(g->tun_mtu >> 24);
+	out[45] = (uint8_t)(g->tun_mtu >> 16);
+	out[46] = (uint8_t)(g->tun_mtu >> 8);
+	out[47] = (uint8_t)g->tun_mtu;
+	memcpy(out + 48, pkt, quote);
+	/* checksum over the pseudo-header (addresses, length, next header) */
+	for (size_t i = 8; i < 40; i += 2)
+		s += (uint32_t)(out[i] << 8 | out[i + 1]);
+	s += (uint32_t)plen + 58;
+	for (size_t i = 40; i < 40 + plen; i += 2)
+		s += (uint32_t)(out[i] << 8 | (i + 1 < 40 + plen ? out[i + 1] : 0));
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	c = (uint16_t)~s;
+	out[42] = (uint8_t)(c >> 8);
+	out[43] = (uint8_t)c;
+	g->c_big++;
+	peer_send(p, out, 40 + plen);
+}
+
+static void route6(vsrv_t *g, vpeer_t *p, const uint8_t *pkt, size_t len)
+{
+	uint32_t h;
+	vpeer_t *q;
+
+	/* without net6 nothing is ours to carry; a client speaks only for its
+	 * own address (its link-local and unspecified-source neighbour and
+	 * multicast chatter has nowhere to go either) */
+	if (!g->prefix6 || len < 40 || (size_t)(pkt[4] << 8 | pkt[5]) + 40 > len ||
+	    memcmp(pkt + 8, p->addr6, 16)) {
+		g->c_drop++;
+		return;
+	}
+	if (len > g->tun_mtu) {
+		icmp6_too_big(g, p, pkt, len);
+		return;
+	}
+	if ((h = host_of6(g, pkt + 24)) != UINT32_MAX && (q = g->by_host[h]) != NULL && q != p) {
+		peer_send(q, pkt, len);
+		return;
+	}
+	if (g->tun)
+		tun_write(g->tun, pkt, len);
+	else if (p->gw)
+		slirpgw_input(p->gw, pkt, len);
+}
+
 static void route(vsrv_t *g, vpeer_t *p, const uint8_t *pkt, size_t len)
 {
 	uint32_t src, dst;
 	vpeer_t *q;
 
+	if (len && pkt[0] >> 4 == 6) {
+		route6(g, p, pkt, len);
+		return;
+	}
 	if (len < 20 || pkt[0] >> 4 != 4 || (size_t)(pkt[2] << 8 | pkt[3]) > len) {
 		g->c_drop++;
 		return;
@@ -716,9 +838,17 @@ static void route(vsrv_t *g, vpeer_t *p, const uint8_t *pkt, size_t len)
 static void tun_in(void *ud, const uint8_t *pkt, size_t len)
 {
 	vsrv_t *g = ud;
-	uint32_t dst;
+	uint32_t dst, h;
 	vpeer_t *q;
 
+	if (len >= 40 && pkt[0] >> 4 == 6 && g->prefix6) {
+		if ((h = host_of6(g, pkt + 24)) == UINT32_MAX || !(q = g->by_host[h])) {
+			g->c_drop++;
+			return;
+		}
+		peer_send(q, pkt, len);
+		return;
+	}
 	if (len < 20 || pkt[0] >> 4 != 4) {
 		g->c_drop++;
 		return;
@@ -956,7 +1086,7 @@ static void metrics_fn(mbuf_t *b, void *ud)
 static int vpn_init(listener_t *l, char *err, size_t errlen)
 {
 	vsrv_t *g = calloc(1, sizeof(*g));
-	const char *users = NULL, *net = "10.10.0.0/24", *keyfile = NULL;
+	const char *users = NULL, *net = "10.10.0.0/24", *net6 = NULL, *keyfile = NULL;
 	char kpath[4096], ip[64];
 	uint64_t mtu = 1500;
 	int r, hl = 1;
@@ -972,6 +1102,7 @@ static int vpn_init(listener_t *l, char *err, size_t errlen)
 		return r;
 	url_opt_str(l->url, "users", &users);
 	url_opt_str(l->url, "net", &net);
+	url_opt_str(l->url, "net6", &net6);
 	url_opt_str(l->url, "key", &keyfile);
 	url_opt_str(l->url, "tun", &g->tun_dev);
 	if ((r = url_opt_bool(l->url, "host-loopback", &hl, err, errlen)) < 0 ||
@@ -1007,12 +1138,42 @@ static int vpn_init(listener_t *l, char *err, size_t errlen)
 		g->net = a.s_addr & htonl(g->mask);
 		g->nhosts = 1u << (32 - pfx);
 	}
+	if (net6) {
+		char *slash = strchr(net6, '/');
+		int pfx = slash ? atoi(slash + 1) : -1, maxp = 128 - (32 - g->prefix);
+		size_t iplen = slash ? (size_t)(slash - net6) : 0;
+		if (!slash || iplen >= sizeof(ip) || pfx < 48 || pfx > maxp) {
+			snprintf(
+			    err, errlen,
+			    "option 'net6': want an IPv6 CIDR /48 to /%d (room for the hosts of "
+			    "net), e.g. fd00:10::/64",
+			    maxp);
+			return -EINVAL;
+		}
+		memcpy(ip, net6, iplen);
+		ip[iplen] = 0;
+		if (inet_pton(AF_INET6, ip, g->net6) != 1 || g->net6[0] == 0xff ||
+		    (g->net6[0] == 0xfe && (g->net6[1] & 0xc0) == 0x80)) {
+			snprintf(err, errlen, "option 'net6': '%s' is not a unicast IPv6 address",
+			         ip);
+			return -EINVAL;
+		}
+		for (int b = pfx; b < 128; b++)
+			g->net6[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
+		g->prefix6 = pfx;
+	}
 	if (mtu < 576 + 28 + 60 + VPN_OVERHEAD) {
 		snprintf(err, errlen, "option 'mtu': at least %d", 576 + 28 + 60 + VPN_OVERHEAD);
 		return -EINVAL;
 	}
 	g->mtu_path = mtu;
 	g->tun_mtu = (uint16_t)(mtu - (l->bind.ss_family == AF_INET6 ? 40 : 20) - 8 - VPN_OVERHEAD);
+	if (g->prefix6 && g->tun_mtu < 1280) {
+		snprintf(err, errlen,
+		         "option 'net6': IPv6 needs a tunnel MTU of 1280 (mtu=%d or more)",
+		         1280 + (l->bind.ss_family == AF_INET6 ? 40 : 20) + 8 + VPN_OVERHEAD);
+		return -EINVAL;
+	}
 	if ((r = vpn_users_load(users, &g->users, err, errlen)) < 0)
 		return r;
 	for (size_t i = 0; i < g->users.n; i++) {
@@ -1071,6 +1232,15 @@ static int vpn_start(listener_t *l)
 			log_err(0, "vpn: tun %s: %s (needs root or CAP_NET_ADMIN)", g->tun_dev,
 			        strerror(-r));
 			return r;
+		}
+		if (g->prefix6) {
+			struct in6_addr a6;
+			host_addr6(g, 1, a6.s6_addr);
+			if ((r = tun_set_addr6(g->tun, &a6, g->prefix6)) < 0) {
+				log_err(0, "vpn: tun %s: IPv6 address: %s", g->tun_dev,
+				        strerror(-r));
+				return r;
+			}
 		}
 		log_info(0, "vpn: tun %s up, clients' traffic goes to the kernel",
 		         tun_name(g->tun));

@@ -45,6 +45,23 @@ static void tap_up(void *ud, uint32_t addr, uint32_t gw, int prefix, unsigned mt
 		log_info(0, "tun %s: %s/%d, MTU %u", tun_name(v->tun), s, prefix, mtu);
 }
 
+static void tap_up6(void *ud, const struct in6_addr *a, int prefix)
+{
+	vtun_t *v = ud;
+	char s[INET6_ADDRSTRLEN];
+	int r;
+
+	if (!v->tun)
+		return;
+	inet_ntop(AF_INET6, a, s, sizeof(s));
+	r = tun_set_addr6(v->tun, a, prefix);
+	if (r < 0)
+		log_err(0, "tun %s: cannot set %s/%d: %s", tun_name(v->tun), s, prefix,
+		        strerror(-r));
+	else
+		log_info(0, "tun %s: %s/%d", tun_name(v->tun), s, prefix);
+}
+
 static void tap_down(void *ud)
 {
 	vtun_t *v = ud;
@@ -70,7 +87,7 @@ static void dev_input(void *ud, const uint8_t *pkt, size_t len)
 static int vt_init(listener_t *l, char *err, size_t errlen)
 {
 	vtun_t *v = calloc(1, sizeof(*v));
-	vpn_tap_t tap = {tap_up, tap_down, tap_input, v};
+	vpn_tap_t tap = {tap_up, tap_up6, tap_down, tap_input, v};
 
 	if (!v)
 		abort();

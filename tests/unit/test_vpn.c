@@ -63,7 +63,7 @@ static int handshake(pair_t *p, const char *pw)
 static void test_handshake_and_transport(void **st)
 {
 	pair_t p;
-	uint8_t acc[VPN_ACCEPT_LEN], ct[VPN_OVERHEAD + 100], pt[100], out[100];
+	uint8_t acc[VPN_ACCEPT6_LEN], ct[VPN_OVERHEAD + 100], pt[100], out[100];
 	uint8_t ctx[32], crx[32], stx[32], srx[32];
 	vpn_assign_t a = {.addr = 0x0200000a,
 	                  .gateway = 0x0100000a,
@@ -77,14 +77,38 @@ static void test_handshake_and_transport(void **st)
 
 	setup_pair(&p, "pw");
 	assert_int_equal(handshake(&p, "pw"), 0);
-	assert_int_equal(vpn_accept_create(&p.s, p.v.server_key, &a, acc), 0);
+	assert_int_equal(vpn_accept_create(&p.s, p.v.server_key, &a, acc), VPN_ACCEPT_LEN);
 	/* a server that does not know the password cannot sign */
 	{
 		uint8_t wrong[32] = {1};
 		vpn_hs_t copy = p.c;
-		assert_int_equal(vpn_accept_consume(&copy, wrong, acc, sizeof(acc), &b), -EACCES);
+		assert_int_equal(vpn_accept_consume(&copy, wrong, acc, VPN_ACCEPT_LEN, &b),
+		                 -EACCES);
 	}
-	assert_int_equal(vpn_accept_consume(&p.c, p.sk, acc, sizeof(acc), &b), 0);
+	/* with IPv6: the longer ACCEPT, and its block read back */
+	{
+		vpn_hs_t cs = p.s, cc = p.c;
+		vpn_assign_t a6 = a, b6;
+		uint8_t bad[VPN_ACCEPT6_LEN];
+		a6.prefix6 = 64;
+		memset(a6.addr6, 0xfd, 16);
+		memset(a6.dns6, 0xfe, 16);
+		assert_int_equal(vpn_accept_create(&cs, p.v.server_key, &a6, bad), VPN_ACCEPT6_LEN);
+		assert_int_equal(vpn_accept_consume(&cc, p.sk, bad, VPN_ACCEPT6_LEN, &b6), 0);
+		assert_int_equal(b6.prefix6, 64);
+		assert_memory_equal(b6.addr6, a6.addr6, 16);
+		assert_memory_equal(b6.dns6, a6.dns6, 16);
+		assert_int_equal(b6.addr, a.addr);
+		/* any other length, or a bit changed, is refused */
+		assert_int_equal(vpn_accept_consume(&cc, p.sk, bad, VPN_ACCEPT6_LEN - 1, &b6),
+		                 -EBADMSG);
+		bad[60] ^= 1;
+		assert_true(vpn_accept_consume(&cc, p.sk, bad, VPN_ACCEPT6_LEN, &b6) < 0);
+		a6.prefix6 = 129;
+		assert_int_equal(vpn_accept_create(&cs, p.v.server_key, &a6, bad), -EINVAL);
+	}
+	assert_int_equal(vpn_accept_consume(&p.c, p.sk, acc, VPN_ACCEPT_LEN, &b), 0);
+	assert_int_equal(b.prefix6, 0);
 	assert_int_equal(a.addr, b.addr);
 	assert_int_equal(a.gateway, b.gateway);
 	assert_int_equal(a.dns, b.dns);
