@@ -43,7 +43,7 @@ inC2() { ip netns exec "$C2" "$@"; }
 echo 'alice pw' | "$SLUICE" vpn-user add "$T/users.txt" alice 2>/dev/null
 echo 'bob pw' | "$SLUICE" vpn-user add "$T/users.txt" bob 10.10.0.20 2>/dev/null
 start server ip netns exec "$S" "$SLUICE" -v \
-	-L "vpn://0.0.0.0:5555?users=$T/users.txt&net=10.10.0.0/24&tun=vpns"
+	-L "vpn://0.0.0.0:5555?users=$T/users.txt&net=10.10.0.0/24&net6=fd11::/64&tun=vpns"
 for _ in $(seq 50); do
 	pub=$(sed -n 's/.*server public key \([^ ]*\) .*/\1/p' "$T/server.log" | head -1)
 	[ -n "$pub" ] && break
@@ -76,6 +76,20 @@ check "ping the server through the tunnel" ping3 "$C1" 10.10.0.1
 check "client1 pings client2" ping3 "$C1" 10.10.0.20
 check "client2 pings client1" ping3 "$C2" 10.10.0.2
 check "a big ping is fragmented and reassembled" ping3 "$C1" 10.10.0.1 4000
+# IPv6: the server's device has fd11::1, each client the address of net6
+# with its IPv4 host part (bob: .20, so fd11::14)
+up6() {
+	for _ in $(seq 50); do
+		ip -n "$1" -6 addr show vpnc 2>/dev/null | grep -q "inet6 $2/64" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "client1 got fd11::2, client2 fd11::14" eval 'up6 "$C1" fd11::2 && up6 "$C2" fd11::14'
+if command -v ping >/dev/null; then
+	check "ping -6 the server's device through the tunnel" inC1 ping -6 -c 2 -i 0.2 -W 2 fd11::1
+	check "client1 pings client2 over IPv6" inC1 ping -6 -c 2 -i 0.2 -W 2 fd11::14
+fi
 if command -v ping >/dev/null; then
 	# a device MTU above the tunnel's: a DF packet too big gets ICMP
 	# "fragmentation needed" with the tunnel MTU from the server
@@ -92,7 +106,10 @@ big=$(random_file 100M)
 ln -s "$big" "$T/www/big"
 start web ip netns exec "$S" python3 -m http.server 8080 --bind 10.10.0.1 --directory "$T/www"
 start web2 ip netns exec "$C2" python3 -m http.server 8081 --bind 10.10.0.20 --directory "$T/www"
-sleep 1
+for _ in $(seq 100); do # both servers listening (a loaded machine takes its time)
+	inS ss -ltn | grep -q 10.10.0.1:8080 && inC2 ss -ltn | grep -q 10.10.0.20:8081 && break
+	sleep 0.1
+done
 t0=$(date +%s.%N)
 inC1 curl -fsS --max-time 60 -o "$T/got1" http://10.10.0.1:8080/big
 t1=$(date +%s.%N)
