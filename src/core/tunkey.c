@@ -119,14 +119,31 @@ static int create_key(const char *path, char *err, size_t errlen)
 	return r;
 }
 
+static const opt_t opts[] = {
+    OPT_STR(tunkey_opts_t, key, "key", "the default key file", "KEY",
+            "the tunnel's key, base64 as sluice keygen prints it (it shows in ps; keyfile= "
+            "does not)"),
+    OPT_STR(tunkey_opts_t, keyfile, "keyfile", "the default key file", "FILE",
+            "a file whose first line is the key"),
+};
+
+const opt_schema_t tunkey_opts = OPT_SCHEMA(NULL, opts);
+
 int tunkey_get(url_t *u, int server, uint8_t *key, size_t *len, char *err, size_t errlen)
 {
-	const char *k = NULL, *file = NULL;
+	tunkey_opts_t o = {NULL, NULL};
+	int r = opts_parse(&tunkey_opts, u, &o, err, errlen);
+
+	return r < 0 ? r : tunkey_load(&o, server, key, len, err, errlen);
+}
+
+int tunkey_load(const tunkey_opts_t *o, int server, uint8_t *key, size_t *len, char *err,
+                size_t errlen)
+{
+	const char *k = o->key, *file = o->keyfile;
 	char path[4096];
 	int r;
 
-	url_opt_str(u, "key", &k);
-	url_opt_str(u, "keyfile", &file);
 	if (k && file) {
 		snprintf(err, errlen, "options 'key' and 'keyfile': give one of them");
 		return -EINVAL;

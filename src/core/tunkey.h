@@ -19,10 +19,21 @@
 #include <stdint.h>
 
 #include "core/crypto.h"
+#include "core/opts.h"
 #include "core/url.h"
 
-/* Fill key (KEY_MAX bytes) and *len from u's options or the default file.
+/* The options key= and keyfile=, as a schema a tunnel's options embed
+ * (OPT_SCHEMA_AT). */
+typedef struct tunkey_opts {
+	const char *key, *keyfile;
+} tunkey_opts_t;
+extern const opt_schema_t tunkey_opts;
+
+/* Fill key (KEY_MAX bytes) and *len from the options or the default file.
  * 0, or -errno with a message naming the option or the file. */
+int tunkey_load(const tunkey_opts_t *o, int server, uint8_t *key, size_t *len, char *err,
+                size_t errlen);
+/* The same from u's options. */
 int tunkey_get(url_t *u, int server, uint8_t *key, size_t *len, char *err, size_t errlen);
 
 /* The key in the file at path.  With create, a missing file is made first
