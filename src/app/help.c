@@ -156,8 +156,11 @@ static void opt_line(void *ud, const opt_t *o)
 	row(f, 4, 30, left, text);
 }
 
+/* Everything but the base: the schemas it takes in, then its own. */
 static void own_opts(FILE *f, const opt_schema_t *s)
 {
+	for (const opt_include_t *i = s->also; i && i->schema; i++)
+		opts_each(i->schema, opt_line, f);
 	for (size_t i = 0; i < s->n; i++)
 		opt_line(f, &s->opts[i]);
 }

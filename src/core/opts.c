@@ -49,6 +49,8 @@ void opts_defaults(const opt_schema_t *s, void *obj)
 {
 	if (s->base)
 		opts_defaults(s->base, (char *)obj + s->base_off);
+	for (const opt_include_t *i = s->also; i && i->schema; i++)
+		opts_defaults(i->schema, (char *)obj + i->off);
 	for (size_t i = 0; i < s->n; i++)
 		apply_default(&s->opts[i], obj);
 }
@@ -131,6 +133,9 @@ static int parse_values(const opt_schema_t *s, url_t *u, void *obj, char *err, s
 
 	if (s->base && (r = parse_values(s->base, u, (char *)obj + s->base_off, err, errlen)) < 0)
 		return r;
+	for (const opt_include_t *i = s->also; i && i->schema; i++)
+		if ((r = parse_values(i->schema, u, (char *)obj + i->off, err, errlen)) < 0)
+			return r;
 	for (size_t i = 0; i < s->n; i++)
 		if ((r = parse_one(&s->opts[i], u, obj, err, errlen)) < 0)
 			return r;
@@ -147,6 +152,8 @@ void opts_each(const opt_schema_t *s, void (*fn)(void *ud, const opt_t *o), void
 {
 	if (s->base)
 		opts_each(s->base, fn, ud);
+	for (const opt_include_t *i = s->also; i && i->schema; i++)
+		opts_each(i->schema, fn, ud);
 	for (size_t i = 0; i < s->n; i++)
 		fn(ud, &s->opts[i]);
 }

@@ -16,7 +16,10 @@
  * A schema may extend a base schema (wss:// = ws:// + cert, certkey); the
  * base is parsed first, into the same struct or into a struct inside it
  * (OPT_SCHEMA_AT: the PPP link options of every PPP-carrying hop live in
- * a ppp_link_opts_t that the SSTP hop's options embed).  A value with a
+ * a ppp_link_opts_t that the SSTP hop's options embed).  A schema may also
+ * take in several others, each into its own member (OPT_SCHEMA_WITH: the
+ * WebSocket tunnel server's options hold the tunnel key's and the
+ * WebSocket's).  A value with a
  * syntax of its own (a list of methods, an address) has a parser
  * (OT_FUNC); what needs the world (a file that must exist) is checked by
  * the module, which names the option.
@@ -59,11 +62,18 @@ typedef struct opt {
 	int (*parse)(void *obj, const char *val, char *err, size_t errlen);
 } opt_t;
 
+/* A schema parsed as part of another, into the struct at off inside it. */
+typedef struct opt_include {
+	const struct opt_schema *schema;
+	size_t off;
+} opt_include_t;
+
 typedef struct opt_schema {
 	const struct opt_schema *base; /* parsed first; may be NULL */
 	size_t base_off;               /* where the base's struct is, inside ours */
 	const opt_t *opts;
 	size_t n;
+	const opt_include_t *also; /* then these, ending with {NULL, 0}; may be NULL */
 } opt_schema_t;
 
 #define OPT_FIELD_(T, f, ctype)                                                                    \
@@ -109,12 +119,21 @@ typedef struct opt_schema {
 
 #define OPT_SCHEMA(base_, table_)                                                                  \
 	{                                                                                          \
-		base_, 0, table_, sizeof(table_) / sizeof((table_)[0])                             \
+		base_, 0, table_, sizeof(table_) / sizeof((table_)[0]), NULL                       \
 	}
 /* base_'s struct is the member m of T */
 #define OPT_SCHEMA_AT(T, m, base_, table_)                                                         \
 	{                                                                                          \
-		base_, offsetof(T, m), table_, sizeof(table_) / sizeof((table_)[0])                \
+		base_, offsetof(T, m), table_, sizeof(table_) / sizeof((table_)[0]), NULL          \
+	}
+/* several schemas inside ours: also_ is an opt_include_t array ending with {NULL, 0} */
+#define OPT_SCHEMA_WITH(also_, table_)                                                             \
+	{                                                                                          \
+		NULL, 0, table_, sizeof(table_) / sizeof((table_)[0]), also_                       \
+	}
+#define OPT_INCLUDE(T, m, schema_)                                                                 \
+	{                                                                                          \
+		schema_, offsetof(T, m)                                                            \
 	}
 
 /* Apply the defaults of s (base first) to obj.  Cannot fail for a schema

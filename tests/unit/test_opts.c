@@ -156,6 +156,36 @@ static const opt_t outer_opts[] = {
 };
 static const opt_schema_t outer = OPT_SCHEMA_AT(outer_t, in, &base, outer_opts);
 
+/* two schemas taken in, each into its own member, then our own options */
+typedef struct two {
+	cfg_t a;
+	outer_t b;
+	int own;
+} two_t;
+
+static const opt_include_t two_inc[] = {
+    OPT_INCLUDE(two_t, b, &outer),
+    {NULL, 0},
+};
+static const opt_t two_opts[] = {OPT_BOOL(two_t, own, "own", "1", "our own")};
+static const opt_schema_t two = OPT_SCHEMA_WITH(two_inc, two_opts);
+
+static void test_with(void **st)
+{
+	url_t *u = parse("x://h:1?count=5&after=2&own=0");
+	two_t t = {.a = {.count = 42}};
+	char err[URL_ERRLEN];
+
+	assert_int_equal(opts_parse(&two, u, &t, err, sizeof(err)), 0);
+	assert_int_equal(t.a.count, 42); /* not included: untouched */
+	assert_int_equal(t.b.in.count, 5);
+	assert_int_equal(t.b.after, 2);
+	assert_int_equal(t.own, 0);
+	assert_int_equal(opts_check(&two, err, sizeof(err)), 0);
+	assert_int_equal(url_check_opts(u, err, sizeof(err)), 0);
+	url_free(u);
+}
+
 static void test_base_inside(void **st)
 {
 	url_t *u = parse("x://h:1?count=9&after=4");
@@ -266,13 +296,10 @@ static void test_builtin_schemas(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),
-	    cmocka_unit_test(test_values),
-	    cmocka_unit_test(test_errors),
-	    cmocka_unit_test(test_base_inside),
-	    cmocka_unit_test(test_unknown_and_twice),
-	    cmocka_unit_test(test_check),
-	    cmocka_unit_test(test_builtin_schemas),
+	    cmocka_unit_test(test_defaults), cmocka_unit_test(test_values),
+	    cmocka_unit_test(test_errors),   cmocka_unit_test(test_base_inside),
+	    cmocka_unit_test(test_with),     cmocka_unit_test(test_unknown_and_twice),
+	    cmocka_unit_test(test_check),    cmocka_unit_test(test_builtin_schemas),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
