@@ -563,34 +563,60 @@ void ws_open_close(ws_open_t *o)
 	o->raw = NULL;
 }
 
-int ws_hop_tls(url_t *u, int tls, int insecure, const char *tls_how, tls_ctx_t **ctx,
-               ws_tls_names_t *names, char *err, size_t errlen)
-{
-	const char *name = NULL, *ca = NULL, *host = NULL;
+static const opt_t tls_opts[] = {
+    OPT_STR(ws_tls_opts_t, ca, "ca", "the system's CAs", "FILE",
+            "verify the server's certificate against this PEM bundle"),
+    OPT_BOOL(ws_tls_opts_t, insecure, "insecure", "0",
+             "do not verify the server's certificate at all"),
+    OPT_STR(ws_tls_opts_t, sni, "sni", "the server's host", "NAME", "the TLS server name"),
+};
 
-	url_opt_str(u, "sni", &name);
-	url_opt_str(u, "ca", &ca);
-	url_opt_str(u, "host", &host);
+const opt_schema_t ws_tls_opts = OPT_SCHEMA(NULL, tls_opts);
+
+static const opt_t keepalive_opts[] = {
+    OPT_DURATION(ws_opts_t, ping_ms, "ping", "30s", "WebSocket ping after this much silence"),
+    OPT_DURATION(ws_opts_t, dead_ms, "dead", "90s", "close a WebSocket silent this long"),
+};
+
+const opt_schema_t ws_keepalive_opts = OPT_SCHEMA(NULL, keepalive_opts);
+
+int ws_hop_tls_load(const ws_tls_opts_t *o, const char *url_host, const char *host, int tls,
+                    const char *tls_how, tls_ctx_t **ctx, ws_tls_names_t *names, char *err,
+                    size_t errlen)
+{
 	if (tls) {
-		tls_opts_t o = {.ca_file = ca, .insecure = insecure, .alpn = "http/1.1"};
+		tls_opts_t t = {.ca_file = o->ca, .insecure = o->insecure, .alpn = "http/1.1"};
 		size_t n;
 
-		snprintf(names->sni, sizeof(names->sni), "%s", name ? name : u->host);
+		snprintf(names->sni, sizeof(names->sni), "%s", o->sni ? o->sni : url_host);
 		if (host && *host) { /* an HTTP Host value: drop its port */
 			const char *end = host[0] == '[' ? strchr(host, ']') : NULL;
 			n = end ? (size_t)(end - host) + 1 : strcspn(host, ":");
 		} else {
-			host = u->host;
+			host = url_host;
 			n = strlen(host);
 		}
 		snprintf(names->verify, sizeof(names->verify), "%.*s", (int)n, host);
-		return tls_ctx_new_client(&o, ctx, err, errlen);
+		return tls_ctx_new_client(&t, ctx, err, errlen);
 	}
-	if (ca || insecure || name) {
+	if (o->ca || o->insecure || o->sni) {
 		snprintf(err, errlen, "options 'ca', 'insecure' and 'sni' are for %s", tls_how);
 		return -EINVAL;
 	}
 	return 0;
+}
+
+int ws_hop_tls(url_t *u, int tls, int insecure, const char *tls_how, tls_ctx_t **ctx,
+               ws_tls_names_t *names, char *err, size_t errlen)
+{
+	ws_tls_opts_t o = {NULL, NULL, 0};
+	const char *host = NULL;
+
+	url_opt_str(u, "sni", &o.sni);
+	url_opt_str(u, "ca", &o.ca);
+	url_opt_str(u, "host", &host);
+	o.insecure = insecure;
+	return ws_hop_tls_load(&o, u->host, host, tls, tls_how, ctx, names, err, errlen);
 }
 
 /* ---- a hop's dial ---- */

@@ -33,6 +33,7 @@
 #include <uv.h>
 
 #include "core/conn.h"
+#include "core/opts.h"
 #include "core/stream.h"
 #include "core/tls.h"
 #include "front/http_proto.h"
@@ -158,11 +159,23 @@ stream_t *ws_open_take(ws_open_t *o);
  * after this. */
 void ws_open_close(ws_open_t *o);
 
-/* A hop's TLS options from its URL.  With tls: the client context (ca=,
- * insecure, ALPN http/1.1) into *ctx and the names: SNI from sni= (empty:
- * none), else the host; the name to verify from host= (without its port),
- * else the host.  Without: -EINVAL if ca=, insecure or sni= is given,
- * naming how TLS is asked for (tls_how: "wss://", say). */
+/* A hop's TLS options: ca=, insecure=, sni= (a schema hops include). */
+typedef struct ws_tls_opts {
+	const char *ca, *sni;
+	int insecure;
+} ws_tls_opts_t;
+extern const opt_schema_t ws_tls_opts;
+
+/* A hop's TLS from its options.  With tls: the client context (ca,
+ * insecure, ALPN http/1.1) into *ctx and the names: SNI from sni (empty:
+ * none), else url_host; the name to verify from host (the hop's host=,
+ * without its port; may be NULL), else url_host.  Without: -EINVAL if
+ * ca, insecure or sni is given, naming how TLS is asked for (tls_how:
+ * "tls=1", say). */
+int ws_hop_tls_load(const ws_tls_opts_t *o, const char *url_host, const char *host, int tls,
+                    const char *tls_how, tls_ctx_t **ctx, ws_tls_names_t *names, char *err,
+                    size_t errlen);
+/* The same reading ca=, insecure (given here), sni= and host= from u. */
 int ws_hop_tls(url_t *u, int tls, int insecure, const char *tls_how, tls_ctx_t **ctx,
                ws_tls_names_t *names, char *err, size_t errlen);
 
@@ -208,6 +221,13 @@ typedef struct ws_opts {
 	uint64_t ping_ms;   /* send a ping after this much silence (0: never) */
 	uint64_t dead_ms;   /* no frame at all for this long: close 1006 (0: never) */
 } ws_opts_t;
+
+/* ping= and dead= into a ws_opts_t (30s, 90s), a schema every WebSocket
+ * tunnel includes; servers add max-message= (WS_MAX_MESSAGE_OPT). */
+extern const opt_schema_t ws_keepalive_opts;
+#define WS_MAX_MESSAGE_OPT(T, f)                                                                   \
+	OPT_UINT(T, f, "max-message", 64 << 20, "1048576",                                         \
+	         "largest WebSocket message accepted, in bytes")
 
 /* Takes ownership of inner (whose handshake is done); first holds bytes
  * already read after the handshake (may be NULL).  Reading starts at once. */

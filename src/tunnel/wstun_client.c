@@ -462,15 +462,67 @@ static void metrics_fn(mbuf_t *b, void *ud)
 	            (unsigned long long)cl->fails);
 }
 
+typedef struct wcli_opts {
+	tunkey_opts_t key;
+	ws_opts_t wo;
+	ws_tls_opts_t tls;
+	uint64_t pool, pool_idle_ms;
+	int fast_open, enc_none;
+	const char *host;
+} wcli_opts_t;
+
+static int parse_enc(void *obj, const char *v, char *err, size_t errlen)
+{
+	if (!strcmp(v, "none"))
+		((wcli_opts_t *)obj)->enc_none = 1;
+	else if (strcmp(v, "chacha20-poly1305")) {
+		snprintf(err, errlen, "option 'enc': use chacha20-poly1305 (default) or none");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const opt_include_t ws_hop_inc[] = {
+    OPT_INCLUDE(wcli_opts_t, key, &tunkey_opts),
+    OPT_INCLUDE(wcli_opts_t, wo, &ws_keepalive_opts),
+    {NULL, 0},
+};
+
+static const opt_t ws_hop_table[] = {
+    OPT_UINT(wcli_opts_t, pool, "pool", 64, "0",
+             "keep this many authenticated WebSockets open, ready for new connections"),
+    OPT_DURATION(wcli_opts_t, pool_idle_ms, "pool-idle", "60s",
+                 "replace a pooled WebSocket after this long unused"),
+    OPT_BOOL(wcli_opts_t, fast_open, "fast-open", "1",
+             "answer the application at once; 0 waits for the server's answer and reports its "
+             "exact error"),
+    OPT_FUNC("enc", parse_enc, NULL, "chacha20-poly1305|none",
+             "none turns the tunnel's own encryption off (wss:// only: TLS then protects the "
+             "data)"),
+    OPT_STR(wcli_opts_t, host, "host", "the server's host[:port]", "NAME",
+            "the HTTP Host header (for a CDN or reverse proxy); over wss:// the server's "
+            "certificate is checked against this name (without its port), whatever sni sends"),
+};
+
+const opt_schema_t ws_hop_opts = OPT_SCHEMA_WITH(ws_hop_inc, ws_hop_table);
+
+/* ca, insecure and sni exist for wss:// only: for ws:// they are unknown
+ * options, as everywhere else they do not apply */
+static const opt_include_t wss_hop_inc[] = {
+    OPT_INCLUDE(wcli_opts_t, tls, &ws_tls_opts),
+    {NULL, 0},
+};
+
+const opt_schema_t wss_hop_opts = {.base = &ws_hop_opts, .also = wss_hop_inc};
+
 static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
                    size_t errlen, int tls)
 {
 	wcli_t *cl = calloc(1, sizeof(*cl));
-	const char *enc = NULL, *host = NULL;
+	wcli_opts_t o = {.key = {NULL, NULL}}; /* and every other field 0 */
 	uint8_t k[KEY_MAX];
 	size_t klen;
-	uint64_t pool = 0, ping = 30000, dead = 90000;
-	int insecure = 0, port, r;
+	int port, r;
 
 	if (!cl)
 		abort();
@@ -478,9 +530,6 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	cl->d.ops = tls ? &wss_ops : &ws_ops;
 	cl->d.next = next;
 	cl->d.loop = loop;
-	cl->enc = 1;
-	cl->fast_open = 1;
-	cl->pool_idle_ms = 60000;
 	uv_timer_init(loop, &cl->pool_timer);
 	cl->pool_timer.data = cl;
 	port = u->port > 0 ? u->port : tls ? 443 : 80;
@@ -492,36 +541,23 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	snprintf(cl->name, sizeof(cl->name), "%s://%s%s%s:%d%s", u->scheme,
 	         strchr(u->host, ':') ? "[" : "", u->host, strchr(u->host, ':') ? "]" : "", port,
 	         u->path);
-	if ((r = tunkey_get(u, 0, k, &klen, err, errlen)) < 0)
+	if ((r = opts_parse(tls ? &wss_hop_opts : &ws_hop_opts, u, &o, err, errlen)) < 0 ||
+	    (r = tunkey_load(&o.key, 0, k, &klen, err, errlen)) < 0)
 		goto fail;
 	wstun_keys_init(&cl->keys, k, klen);
-	if ((r = url_opt_uint(u, "pool", 64, &pool, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "pool-idle", &cl->pool_idle_ms, err, errlen)) < 0 ||
-	    (r = url_opt_bool(u, "fast-open", &cl->fast_open, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "ping", &ping, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "dead", &dead, err, errlen)) < 0 ||
-	    (tls && (r = url_opt_bool(u, "insecure", &insecure, err, errlen)) < 0))
+	cl->pool_size = o.pool;
+	cl->pool_idle_ms = o.pool_idle_ms;
+	cl->fast_open = o.fast_open;
+	cl->wo =
+	    (ws_opts_t){.max_message = 1 << 20, .ping_ms = o.wo.ping_ms, .dead_ms = o.wo.dead_ms};
+	cl->enc = !o.enc_none;
+	if (!cl->enc && !tls) {
+		snprintf(err, errlen,
+		         "option 'enc=none' needs wss:// (TLS would be the only protection)");
 		goto fail;
-	cl->pool_size = pool;
-	cl->wo = (ws_opts_t){.max_message = 1 << 20, .ping_ms = ping, .dead_ms = dead};
-	if (url_opt_str(u, "enc", &enc) > 0) {
-		if (!strcmp(enc, "none"))
-			cl->enc = 0;
-		else if (strcmp(enc, "chacha20-poly1305")) {
-			snprintf(err, errlen,
-			         "option 'enc': use chacha20-poly1305 (default) or none");
-			goto fail;
-		}
-		if (!cl->enc && !tls) {
-			snprintf(
-			    err, errlen,
-			    "option 'enc=none' needs wss:// (TLS would be the only protection)");
-			goto fail;
-		}
 	}
-	url_opt_str(u, "host", &host);
-	if (host)
-		snprintf(cl->host_hdr, sizeof(cl->host_hdr), "%s", host);
+	if (o.host)
+		snprintf(cl->host_hdr, sizeof(cl->host_hdr), "%s", o.host);
 	else if (u->port < 0 || u->port == (tls ? 443 : 80))
 		snprintf(cl->host_hdr, sizeof(cl->host_hdr), "%s%s%s",
 		         strchr(u->host, ':') ? "[" : "", u->host, strchr(u->host, ':') ? "]" : "");
@@ -530,10 +566,8 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 		         strchr(u->host, ':') ? "[" : "", u->host, strchr(u->host, ':') ? "]" : "",
 		         u->port);
 	snprintf(cl->path, sizeof(cl->path), "%s", u->path[0] ? u->path : "/");
-	/* ca, insecure and sni exist for wss:// only: for ws:// they are
-	 * unknown options, as everywhere else they do not apply */
-	if (tls &&
-	    (r = ws_hop_tls(u, tls, insecure, "wss://", &cl->tls, &cl->names, err, errlen)) < 0)
+	if (tls && (r = ws_hop_tls_load(&o.tls, u->host, o.host, tls, "wss://", &cl->tls,
+	                                &cl->names, err, errlen)) < 0)
 		goto fail;
 	metrics_register(metrics_fn, cl);
 	if (cl->pool_size) {

@@ -376,74 +376,114 @@ static void metrics_fn(mbuf_t *b, void *ud)
 	            replay_store_size(s->replay));
 }
 
+typedef struct wsrv_opts {
+	tunkey_opts_t key;
+	ws_opts_t wo;
+	uint64_t skew_ms, open_timeout_ms, replay_cache;
+	int trust_xff, enc_any;
+	const char *replay_state, *host, *decoy, *cert, *certkey;
+} wsrv_opts_t;
+
+static int parse_enc(void *obj, const char *v, char *err, size_t errlen)
+{
+	if (!strcmp(v, "any"))
+		((wsrv_opts_t *)obj)->enc_any = 1;
+	else if (strcmp(v, "chacha20-poly1305")) {
+		snprintf(err, errlen,
+		         "option 'enc': chacha20-poly1305 (default on ws://: sealed records only) "
+		         "or any (also enc=none, for a ws:// server behind a TLS front end)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const opt_include_t ws_server_inc[] = {
+    OPT_INCLUDE(wsrv_opts_t, key, &tunkey_opts),
+    OPT_INCLUDE(wsrv_opts_t, wo, &ws_keepalive_opts),
+    {NULL, 0},
+};
+
+static const opt_t ws_server_table[] = {
+    WS_MAX_MESSAGE_OPT(wsrv_opts_t, wo.max_message),
+    OPT_DURATION(wsrv_opts_t, skew_ms, "skew", "2m", "how far a client's clock may be from ours"),
+    OPT_UINT(wsrv_opts_t, replay_cache, "replay-cache", 10000000, "65536",
+             "open tokens remembered, so that none is accepted twice (one cache per key for "
+             "the whole process)"),
+    OPT_STR(wsrv_opts_t, replay_state, "replay-state", "none", "FILE",
+            "a file for the replay high-water mark, so that a restarted server acts on 0-RTT "
+            "opens at once (without it, opens stamped within skew of the start cost a round "
+            "trip)"),
+    OPT_STR(wsrv_opts_t, host, "host", "the request's Host", "NAME",
+            "the Host clients use, when a front end rewrites it (open tokens are bound to the "
+            "Host and the path)"),
+    OPT_FUNC("enc", parse_enc, NULL, "chacha20-poly1305|any",
+             "any also accepts clients with enc=none on ws:// (for a server behind a TLS front "
+             "end); on wss:// they always are"),
+    OPT_DURATION(wsrv_opts_t, open_timeout_ms, "open-timeout", "10m",
+                 "how long a pooled WebSocket may wait for its open"),
+    OPT_STR(wsrv_opts_t, decoy, "decoy", "a small built-in page", "FILE",
+            "what everyone who is not a tunnel client sees: an HTML file, or a directory "
+            "served as a static site"),
+    OPT_BOOL(wsrv_opts_t, trust_xff, "trust-xff", "0",
+             "take the client address from X-Forwarded-For (behind a reverse proxy such as "
+             "nginx) for logs and ACLs"),
+};
+
+static const opt_schema_t ws_server_opts = OPT_SCHEMA_WITH(ws_server_inc, ws_server_table);
+
+static const opt_t wss_server_table[] = {
+    OPT_STR(wsrv_opts_t, cert, "cert", "required", "FILE", "the server's certificate chain (PEM)"),
+    OPT_STR(wsrv_opts_t, certkey, "certkey", "required", "FILE",
+            "the certificate's private key (PEM)"),
+};
+
+static const opt_schema_t wss_server_opts = OPT_SCHEMA(&ws_server_opts, wss_server_table);
+
 static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 {
 	wsrv_t *s = calloc(1, sizeof(*s));
 	url_t *u = l->url;
-	const char *cert = NULL, *certkey = NULL, *decoy = NULL, *enc = NULL, *state = NULL,
-	           *host = NULL;
+	wsrv_opts_t o = {.key = {NULL, NULL}}; /* and every other field 0 */
 	replay_conf_t conf;
 	uint8_t k[KEY_MAX];
 	size_t klen;
-	uint64_t cache = 65536, ping = 30000, dead = 90000, maxmsg = 1 << 20;
 	int r;
 
 	if (!s)
 		abort();
 	l->front = s;
 	s->l = l;
-	s->skew_ms = 120000;
-	s->open_timeout_ms = 600000;
-	if ((r = tunkey_get(u, 1, k, &klen, err, errlen)) < 0)
+	if ((r = opts_parse(tls ? &wss_server_opts : &ws_server_opts, u, &o, err, errlen)) < 0 ||
+	    (r = tunkey_load(&o.key, 1, k, &klen, err, errlen)) < 0)
 		return r;
 	wstun_keys_init(&s->keys, k, klen);
-	if ((r = url_opt_duration(u, "skew", &s->skew_ms, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "open-timeout", &s->open_timeout_ms, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "replay-cache", 10000000, &cache, err, errlen)) < 0 ||
-	    (r = url_opt_bool(u, "trust-xff", &s->trust_xff, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "ping", &ping, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "dead", &dead, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "max-message", 64 << 20, &maxmsg, err, errlen)) < 0)
-		return r;
-	s->wo = (ws_opts_t){.max_message = maxmsg, .ping_ms = ping, .dead_ms = dead};
-	s->plain_ok = tls;
-	if (url_opt_str(u, "enc", &enc) > 0) {
-		if (!strcmp(enc, "any"))
-			s->plain_ok = 1;
-		else if (strcmp(enc, "chacha20-poly1305")) {
-			snprintf(
-			    err, errlen,
-			    "option 'enc': chacha20-poly1305 (default on ws://: sealed records "
-			    "only) or any (also enc=none, for a ws:// server behind a TLS front "
-			    "end)");
-			return -EINVAL;
-		}
-	}
-	url_opt_str(u, "replay-state", &state);
-	conf = (replay_conf_t){
-	    .capacity = cache, .skew_ms = s->skew_ms, .state = state, .round_trip = 1};
+	s->skew_ms = o.skew_ms;
+	s->open_timeout_ms = o.open_timeout_ms;
+	s->trust_xff = o.trust_xff;
+	s->wo = o.wo;
+	s->plain_ok = tls || o.enc_any;
+	conf = (replay_conf_t){.capacity = o.replay_cache,
+	                       .skew_ms = s->skew_ms,
+	                       .state = o.replay_state,
+	                       .round_trip = 1};
 	if ((r = replay_store_get("ws", s->keys.auth, &conf, &s->replay, err, errlen)) < 0)
 		return r;
-	if (url_opt_str(u, "host", &host) > 0) {
-		s->host = strdup(host);
+	if (o.host) {
+		s->host = strdup(o.host);
 		if (!s->host)
 			abort();
 	}
-	url_opt_str(u, "decoy", &decoy);
-	if ((r = decoy_new(decoy, &s->decoy, err, errlen)) < 0)
+	if ((r = decoy_new(o.decoy, &s->decoy, err, errlen)) < 0)
 		return r;
 	s->path = strdup(u->path[0] ? u->path : "/");
 	if (tls) {
-		tls_opts_t o = {0};
-		if (url_opt_str(u, "cert", &cert) <= 0 ||
-		    url_opt_str(u, "certkey", &certkey) <= 0) {
+		tls_opts_t t = {.cert_file = o.cert, .key_file = o.certkey};
+		if (!o.cert || !o.certkey) {
 			snprintf(err, errlen,
 			         "wss:// needs options 'cert' and 'certkey' (PEM files)");
 			return -EINVAL;
 		}
-		o.cert_file = cert;
-		o.key_file = certkey;
-		if ((r = tls_ctx_new_server(&o, &s->tls, err, errlen)) < 0)
+		if ((r = tls_ctx_new_server(&t, &s->tls, err, errlen)) < 0)
 			return r;
 	}
 	metrics_register(metrics_fn, s);
@@ -492,15 +532,16 @@ static const transport_scheme_t ws_schemes[] = {
      .listen = &ws_front_ops,
      .hop = ws_hop_new,
      .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS,
-     .listen_doc = {"ws://IP:PORT[/path][?key=KEY]", "WebSocket tunnel server"},
-     .hop_doc = {"ws://HOST:PORT[/path][?key=KEY]", "through a WebSocket tunnel server"}},
+     .listen_doc = {"ws://IP:PORT[/path][?key=KEY]", "WebSocket tunnel server", &ws_server_opts},
+     .hop_doc = {"ws://HOST:PORT[/path][?key=KEY]", "through a WebSocket tunnel server",
+                 &ws_hop_opts}},
     {.scheme = "wss",
      .listen = &wss_front_ops,
      .hop = wss_hop_new,
      .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS,
      .listen_doc = {"wss://IP:PORT[/path]?cert=FILE&certkey=FILE[&key=KEY]",
-                    "WebSocket tunnel server over TLS"},
-     .hop_doc = {"wss://HOST:PORT[/path][?key=KEY&ca=FILE]", "the same over TLS"}},
+                    "WebSocket tunnel server over TLS", &wss_server_opts},
+     .hop_doc = {"wss://HOST:PORT[/path][?key=KEY&ca=FILE]", "the same over TLS", &wss_hop_opts}},
 };
 
 const transport_t ws_transport = {
