@@ -126,8 +126,10 @@ struct lwipep {
 	lwipep_addr_t addr;
 	int has4, has6;
 	s8_t slot6;
-	unsigned up : 1, dead : 1;
-	uint8_t *obuf; /* flattens chained pbufs for out() */
+	uint8_t ifid6[8];                   /* with ll6 */
+	unsigned up : 1, dead : 1, ll6 : 1; /* ll6: fe80::ifid6 and SLAAC */
+	unsigned slaac6 : 1;                /* local6 came from SLAAC */
+	uint8_t *obuf;                      /* flattens chained pbufs for out() */
 	lwipep_stats_t st;
 };
 
@@ -255,11 +257,15 @@ static void core_leave(void)
 	core_arm();
 }
 
+static void slaac_check(lwipep_t *ep);
+
 static void on_core_timer(uv_timer_t *h)
 {
 	core.due = 0;
 	core_enter();
 	sys_check_timeouts();
+	for (lwipep_t *ep = core.eps; ep; ep = ep->next)
+		slaac_check(ep);
 	core_leave();
 }
 
@@ -461,6 +467,7 @@ static int target_check(const lwipep_t *ep, const ip_addr_t *a)
 /* Input filter: addressed to us, not from us, not from loopback. */
 static int pkt_for_us(const lwipep_t *ep, const uint8_t *pkt, size_t len)
 {
+	const struct in6_addr *src6, *dst6;
 	uint32_t src, dst;
 
 	if (!len)
@@ -473,12 +480,23 @@ static int pkt_for_us(const lwipep_t *ep, const uint8_t *pkt, size_t len)
 		memcpy(&dst, pkt + 16, 4);
 		return dst == ep->addr.local.s_addr && src != dst && !v4_special(src);
 	case 6:
-		if (!ep->has6 || len < 40)
+		if (len < 40)
 			return 0;
-		return !memcmp(pkt + 24, &ep->addr.local6, 16) && memcmp(pkt + 8, pkt + 24, 16) &&
-		       !IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)(pkt + 8)) &&
-		       !IN6_IS_ADDR_UNSPECIFIED((const struct in6_addr *)(pkt + 8)) &&
-		       !IN6_IS_ADDR_MULTICAST((const struct in6_addr *)(pkt + 8));
+		src6 = (const struct in6_addr *)(pkt + 8);
+		dst6 = (const struct in6_addr *)(pkt + 24);
+		if (IN6_IS_ADDR_LOOPBACK(src6) || IN6_IS_ADDR_UNSPECIFIED(src6) ||
+		    IN6_IS_ADDR_MULTICAST(src6) || !memcmp(src6, dst6, 16))
+			return 0;
+		if (ep->has6 && !memcmp(dst6, &ep->addr.local6, 16))
+			return 1;
+		/* with an interface id: our link-local address, and neighbour
+		 * discovery (router advertisements) to all nodes */
+		if (!ep->ll6)
+			return 0;
+		if (IN6_IS_ADDR_LINKLOCAL(dst6) && !memcmp(pkt + 32, ep->ifid6, 8))
+			return 1;
+		return IN6_IS_ADDR_MC_LINKLOCAL(dst6) &&
+		       !memcmp(pkt + 26, "\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 14) && pkt[6] == 58;
 	}
 	return 0;
 }
@@ -1148,49 +1166,133 @@ static void set_servers(lwipep_t *ep, const lwipep_addr_t *a)
 	dns_cache_flush(ep->dns);
 }
 
+/* The link-local address fe80::ifid and autoconfiguration from router
+ * advertisements on, off, or to another interface id (dropping what the
+ * old one configured). */
+static void set_ll6(lwipep_t *ep, const uint8_t *ifid)
+{
+	ip6_addr_t ll;
+
+	if (ifid && ep->ll6 && !memcmp(ep->ifid6, ifid, 8))
+		return;
+	if (ep->ll6) {
+		for (s8_t i = 0; i < LWIP_IPV6_NUM_ADDRESSES; i++)
+			if (i != ep->slot6 || ep->slaac6)
+				netif_ip6_addr_set_state(&ep->nif, i, IP6_ADDR_INVALID);
+		if (ep->slaac6) {
+			ep->slot6 = -1;
+			ep->has6 = ep->slaac6 = 0;
+			memset(&ep->addr.local6, 0, 16);
+		}
+		netif_set_ip6_autoconfig_enabled(&ep->nif, 0);
+		ep->ll6 = 0;
+	}
+	if (!ifid)
+		return;
+	memcpy(ep->ifid6, ifid, 8);
+	memset(&ll, 0, sizeof(ll));
+	((uint8_t *)ll.addr)[0] = 0xfe;
+	((uint8_t *)ll.addr)[1] = 0x80;
+	memcpy((uint8_t *)ll.addr + 8, ifid, 8);
+	ip6_addr_assign_zone(&ll, IP6_UNICAST, &ep->nif);
+	netif_ip6_addr_set(&ep->nif, 0, &ll);
+	netif_ip6_addr_set_state(&ep->nif, 0, IP6_ADDR_PREFERRED);
+	netif_set_ip6_autoconfig_enabled(&ep->nif, 1);
+	ep->ll6 = 1;
+}
+
+/* From the timer: a preferred address from SLAAC becomes local6 (when
+ * the link gave none), or local6 from SLAAC is gone. */
+static void slaac_check(lwipep_t *ep)
+{
+	char s6[INET6_ADDRSTRLEN];
+	s8_t found = -1;
+
+	if (!ep->ll6 || !ep->up || (ep->has6 && !ep->slaac6))
+		return;
+	if (ep->slaac6) {
+		if (ip6_addr_isvalid(netif_ip6_addr_state(&ep->nif, ep->slot6)))
+			return;
+		log_info(ep->id, "%s: IPv6 address from autoconfiguration expired", ep->name);
+		ep_fail_all(ep, UV_ECONNABORTED);
+		memset(&ep->addr.local6, 0, 16);
+		ep->has6 = ep->slaac6 = 0;
+		ep->slot6 = -1;
+	}
+	for (s8_t i = 1; i < LWIP_IPV6_NUM_ADDRESSES && found < 0; i++)
+		if (ip6_addr_ispreferred(netif_ip6_addr_state(&ep->nif, i)) &&
+		    !ip6_addr_islinklocal(netif_ip6_addr(&ep->nif, i)) &&
+		    !v6_special((const uint8_t *)netif_ip6_addr(&ep->nif, i)->addr))
+			found = i;
+	if (found < 0)
+		return;
+	memcpy(&ep->addr.local6, netif_ip6_addr(&ep->nif, found)->addr, 16);
+	ep->slot6 = found;
+	ep->has6 = ep->slaac6 = 1;
+	set_servers(ep, &ep->addr);
+	inet_ntop(AF_INET6, &ep->addr.local6, s6, sizeof(s6));
+	log_info(ep->id,
+	         "%s: IPv6 address %s (autoconfigured from the peer's router advertisement)",
+	         ep->name, s6);
+}
+
 int lwipep_set_addr(lwipep_t *ep, const lwipep_addr_t *a)
 {
+	static const uint8_t no_ifid[8];
+	int has_ll = memcmp(a->ifid6, no_ifid, 8) != 0;
 	int has4 = a->local.s_addr != 0, has6 = !IN6_IS_ADDR_UNSPECIFIED(&a->local6);
 	unsigned mtu = a->mtu ? a->mtu : 1500;
 	ip4_addr_t ip, mask, gw;
 	ip6_addr_t ip6;
+	lwipep_addr_t na = *a;
 	char l4[INET_ADDRSTRLEN] = "-", p4[INET_ADDRSTRLEN] = "-", l6[INET6_ADDRSTRLEN] = "-";
 
-	if ((!has4 && !has6) || (has4 && v4_special(a->local.s_addr)) ||
+	if ((!has4 && !has6 && !has_ll) || (has4 && v4_special(a->local.s_addr)) ||
 	    (has6 && v6_special(a->local6.s6_addr)))
 		return UV_EINVAL;
 	if (mtu < LWIPEP_MTU_MIN)
 		mtu = LWIPEP_MTU_MIN;
 	core_enter();
+	/* the same link again: the address autoconfiguration gave stays */
+	if (!has6 && ep->slaac6 && has_ll && !memcmp(ep->ifid6, a->ifid6, 8)) {
+		na.local6 = ep->addr.local6;
+		has6 = 1;
+	}
 	if ((ep->has4 && (!has4 || ep->addr.local.s_addr != a->local.s_addr)) ||
-	    (ep->has6 && (!has6 || memcmp(&ep->addr.local6, &a->local6, 16))))
+	    (ep->has6 && (!has6 || memcmp(&ep->addr.local6, &na.local6, 16))))
 		ep_fail_all(ep, UV_ECONNABORTED);
-	if (ep->has6 && ep->slot6 >= 0 && (!has6 || memcmp(&ep->addr.local6, &a->local6, 16))) {
+	if (ep->has6 && ep->slot6 >= 0 && (!has6 || memcmp(&ep->addr.local6, &na.local6, 16))) {
 		netif_ip6_addr_set_state(&ep->nif, ep->slot6, IP6_ADDR_INVALID);
 		ep->slot6 = -1;
+		ep->slaac6 = 0;
 	}
+	if (!has6 || !ep->slaac6)
+		ep->slaac6 = 0;
+	set_ll6(ep, has_ll ? a->ifid6 : NULL);
 	ip.addr = has4 ? a->local.s_addr : 0;
 	mask.addr = has4 ? 0xffffffffu : 0;
 	gw.addr = has4 ? a->peer.s_addr : 0;
 	netif_set_addr(&ep->nif, &ip, &mask, &gw);
 	if (has6 && ep->slot6 < 0) {
-		memcpy(ip6.addr, a->local6.s6_addr, 16);
+		memcpy(ip6.addr, na.local6.s6_addr, 16);
 		ip6_addr_clear_zone(&ip6);
 		if (netif_add_ip6_address(&ep->nif, &ip6, &ep->slot6) == ERR_OK && ep->slot6 >= 0)
 			netif_ip6_addr_set_state(&ep->nif, ep->slot6, IP6_ADDR_PREFERRED);
 		else
 			ep->slot6 = -1;
 	}
-	ep->addr = *a;
+	ep->addr = na;
 	ep->addr.mtu = (uint16_t)mtu;
 	ep->has4 = has4;
 	ep->has6 = has6 && ep->slot6 >= 0;
 	ep->nif.mtu = (u16_t)mtu;
 	ep->nif.mtu6 = (u16_t)mtu;
-	set_servers(ep, a);
+	set_servers(ep, &na);
 	netif_set_link_up(&ep->nif);
 	netif_set_up(&ep->nif);
-	ep->nif.rs_count = 0; /* no router solicitations: nobody routes for us */
+	/* router solicitations only where a router may answer: with an
+	 * interface id and no address given (SLAAC) */
+	ep->nif.rs_count = ep->ll6 && !ep->has6 ? LWIP_ND6_MAX_MULTICAST_SOLICIT : 0;
 	if (!netif_default)
 		netif_set_default(&ep->nif);
 	ep->up = 1;
@@ -1201,7 +1303,9 @@ int lwipep_set_addr(lwipep_t *ep, const lwipep_addr_t *a)
 		inet_ntop(AF_INET, &a->peer, p4, sizeof(p4));
 	}
 	if (ep->has6)
-		inet_ntop(AF_INET6, &a->local6, l6, sizeof(l6));
+		inet_ntop(AF_INET6, &na.local6, l6, sizeof(l6));
+	else if (ep->ll6)
+		snprintf(l6, sizeof(l6), "IPv6 by autoconfiguration");
 	log_info(ep->id, "%s: up, %s peer %s, %s, mtu %u, mss %u, %zu dns server(s)", ep->name, l4,
 	         p4, l6, mtu, lwipep_mss(ep), dns_resolver_nservers(ep->dns));
 	return 0;

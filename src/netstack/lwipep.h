@@ -56,8 +56,14 @@ typedef struct lwipep_opts {
 } lwipep_opts_t;
 
 typedef struct lwipep_addr {
-	struct in_addr local, peer;           /* IPv4; local 0.0.0.0: no IPv4 */
-	struct in6_addr local6;               /* IPv6, not link-local; :: for none */
+	struct in_addr local, peer; /* IPv4; local 0.0.0.0: no IPv4 */
+	struct in6_addr local6;     /* IPv6, not link-local; :: for none */
+	/* IPV6CP's interface identifier (all zero: none): the link-local
+	 * address fe80::IFID, and stateless autoconfiguration (RFC 4862) from
+	 * the router advertisements of the peer: its /64 prefixes + IFID.
+	 * Without local6, IPv6 targets are reachable once such an address is
+	 * preferred (about 2 s after the advertisement: one DAD probe). */
+	uint8_t ifid6[8];
 	uint16_t mtu;                         /* link MTU; 0: 1500 */
 	struct in_addr dns4[LWIPEP_MAX_DNS];  /* 0.0.0.0: unset */
 	struct in6_addr dns6[LWIPEP_MAX_DNS]; /* :: unset */
@@ -76,7 +82,7 @@ int lwipep_new(uv_loop_t *loop, const lwipep_opts_t *o, lwipep_output_fn out, vo
                lwipep_t **ep);
 /* Link up, or new parameters.  A changed local address fails the
  * connections that used the old one (UV_ECONNABORTED).  UV_EINVAL if
- * there is neither an IPv4 nor an IPv6 address. */
+ * there is neither an IPv4 nor an IPv6 address nor an interface id. */
 int lwipep_set_addr(lwipep_t *ep, const lwipep_addr_t *a);
 /* One IP packet from the tunnel (copied). */
 void lwipep_input(lwipep_t *ep, const uint8_t *pkt, size_t len);

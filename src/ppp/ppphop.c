@@ -95,6 +95,8 @@ void ppphop_link_up(pkthop_t *h, ppp_t *ppp, const ppp_ipcfg_t *ip)
 	a.dns4[0].s_addr = ip->dns1;
 	a.dns4[1].s_addr = ip->dns2;
 	a.mtu = ppp_peer_mru(ppp);
+	if (ip->ipv6) /* link-local from IPV6CP, global addresses by SLAAC */
+		memcpy(a.ifid6, ip->local_ifid, 8);
 	pkthop_link_up(h, &a);
 }
 
