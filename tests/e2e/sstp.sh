@@ -92,11 +92,14 @@ check "SIGTERM: the call is disconnected, not dropped" grep -q "sstp: call disco
 
 # 4. PAP (the binding then uses a zero HLAK, as the spec says)
 f2=$(free_port)
-start pap "$SLUICE" -v -L "tcp://127.0.0.1:$f2/10.77.0.1:8080" -F "$SURL?insecure=1&auth=pap"
+#    (with ipv6=1: SoftEther negotiates IPV6CP too; SecureNAT routes no
+#    IPv6, so lwIP has only its link-local address and IPv4 carries on)
+start pap "$SLUICE" -v -L "tcp://127.0.0.1:$f2/10.77.0.1:8080" -F "$SURL?insecure=1&auth=pap&ipv6=1"
 wait_port "$f2"
 check "PAP: a page through the port forward" bash -c \
 	"curl -fsS -m 30 http://127.0.0.1:$f2/token.txt | grep -qx '$TOKEN'"
 check "PAP: the binding has no inner keys" grep -q "no inner keys" "$T/pap.log"
+check "SoftEther negotiated IPV6CP with sluice" grep -q "network up ipv4 ipv6" "$T/pap.log"
 kill "$(pid_of pap)"
 
 # 5. certificate checks: the default verification refuses SoftEther's
