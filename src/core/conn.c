@@ -62,10 +62,7 @@ conn_t *conn_new(listener_t *l, stream_t *client, const struct sockaddr *peer)
 	c->timer->data = c;
 	if (l->handshake_timeout_ms)
 		uv_timer_start(c->timer, on_handshake_timeout, l->handshake_timeout_ms, 0);
-	c->next = l->conns;
-	if (l->conns)
-		l->conns->prev = c;
-	l->conns = c;
+	queue_insert_head(&l->conns, &c->link);
 	l->m->active++;
 	l->m->total++;
 	conn_live++;
@@ -90,12 +87,7 @@ static void conn_free(conn_t *c)
 	listener_t *l = c->l;
 
 	conn_set_state(c, CONN_CLOSED);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		l->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	queue_remove(&c->link);
 	l->m->active--;
 	conn_live--;
 	if (c->front_free)

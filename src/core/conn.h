@@ -34,7 +34,7 @@ struct conn {
 	const char *held_why;
 	void *front; /* front end's per-connection state */
 	void (*front_free)(void *front);
-	conn_t *prev, *next; /* in l->conns */
+	queue_t link; /* in l->conns */
 	void (*dial_done)(conn_t *c, int err);
 };
 

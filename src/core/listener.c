@@ -84,6 +84,7 @@ int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, c
 	l->ops = ops;
 	l->url = u;
 	l->loop = loop;
+	queue_init(&l->conns);
 	l->chain = chain;
 	if (u->host[0] && strchr(u->host, ':'))
 		snprintf(l->name, sizeof(l->name), "%s://[%s]:%d", u->scheme, u->host, u->port);
@@ -251,8 +252,8 @@ void listener_free(listener_t *l)
 {
 	if (!l)
 		return;
-	while (l->conns)
-		conn_close(l->conns, "shutdown");
+	while (!queue_empty(&l->conns))
+		conn_close(queue_data(queue_first(&l->conns), conn_t, link), "shutdown");
 	if (l->ops && l->ops->free)
 		l->ops->free(l);
 	acl_free(&l->clients);

@@ -32,6 +32,7 @@
 #include "core/dial.h"
 #include "core/metrics.h"
 #include "core/opts.h"
+#include "core/queue.h"
 #include "core/ratelimit.h"
 #include "core/url.h"
 
@@ -67,7 +68,7 @@ struct listener {
 	uint64_t connect_timeout_ms, idle_timeout_ms, handshake_timeout_ms;
 	void *front; /* front end's own state */
 	metrics_listener_t *m;
-	conn_t *conns;                     /* live connections, for shutdown */
+	queue_t conns;                     /* live connections (conn_t.link) */
 	uint64_t fd_refused, fd_logged_at; /* refused for want of descriptors */
 	unsigned listening : 1, stopping : 1;
 };

@@ -29,6 +29,7 @@
 #include "core/log.h"
 
 #undef TCP_MSS /* netinet/tcp.h's socket option; lwipopts.h defines lwIP's */
+#include "core/queue.h"
 #include "lwip/ip_addr.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
@@ -267,14 +268,14 @@ struct dns_resolver {
 	void (*guard)(int enter);
 	dns_addr_t servers[DNS_MAX_SERVERS];
 	size_t nservers, preferred; /* preferred: the last one that answered */
-	dns_query_t *queries;
+	queue_t queries;            /* dns_query_t.link */
 	dns_stats_t st;
 	cache_ent_t cache[DNS_CACHE_SIZE];
 };
 
 struct dns_query {
 	dns_resolver_t *r;
-	dns_query_t *next, **pprev;
+	queue_t link;
 	char name[DNS_NAME_MAX + 2];
 	int want6;
 	uint16_t id, qtype;
@@ -320,6 +321,7 @@ dns_resolver_t *dns_resolver_new(uv_loop_t *loop, struct netif *netif, uint64_t 
 	r->netif = netif;
 	r->id = log_id;
 	r->guard = guard;
+	queue_init(&r->queries);
 	return r;
 }
 
@@ -413,9 +415,7 @@ static void q_release(dns_query_t *q)
 		udp_remove(q->pcb);
 		q->pcb = NULL;
 	}
-	*q->pprev = q->next;
-	if (q->next)
-		q->next->pprev = q->pprev;
+	queue_remove(&q->link);
 	uv_timer_stop(&q->timer);
 	uv_close((uv_handle_t *)&q->timer, on_query_closed);
 }
@@ -575,11 +575,7 @@ dns_query_t *dns_resolve(dns_resolver_t *r, const char *name, int want6, uint64_
 	q_new_id(q);
 	uv_timer_init(r->loop, &q->timer);
 	q->timer.data = q;
-	q->pprev = &r->queries;
-	q->next = r->queries;
-	if (q->next)
-		q->next->pprev = &q->next;
-	r->queries = q;
+	queue_insert_head(&r->queries, &q->link);
 	r->st.lookups++;
 
 	q->pcb = udp_new_ip_type(IPADDR_TYPE_ANY);
@@ -612,7 +608,7 @@ void dns_resolver_free(dns_resolver_t *r)
 {
 	if (!r)
 		return;
-	while (r->queries)
-		q_release(r->queries);
+	while (!queue_empty(&r->queries))
+		q_release(queue_data(queue_first(&r->queries), dns_query_t, link));
 	free(r);
 }

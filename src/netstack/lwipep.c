@@ -89,6 +89,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/msgstream.h"
+#include "core/queue.h"
 #include "netstack/dns.h"
 
 #undef TCP_MSS /* netinet/tcp.h's socket option; lwipopts.h defines lwIP's */
@@ -121,8 +122,8 @@ struct lwipep {
 	dns_addr_t fallback;
 	int has_fallback;
 	dns_resolver_t *dns;
-	lwtcp_t *streams;
-	lwipep_dial_t *dials;
+	queue_t streams; /* lwtcp_t.link */
+	queue_t dials;   /* lwipep_dial_t.link */
 	lwipep_addr_t addr;
 	int has4, has6;
 	s8_t slot6;
@@ -136,7 +137,7 @@ struct lwipep {
 struct lwtcp {
 	msgstream_t m; /* first: rq, wq (what lwIP has no room for), the latches */
 	lwipep_t *ep;
-	lwtcp_t *next, **pprev;
+	queue_t link; /* in ep->streams */
 	struct tcp_pcb *pcb;
 	unsigned got_fin : 1, shut_req : 1, shut_done : 1;
 };
@@ -146,7 +147,7 @@ static const char *const dial_state_names[] = {"resolving", "connecting", "next"
 
 struct lwipep_dial {
 	lwipep_t *ep; /* NULL once the endpoint is freed */
-	lwipep_dial_t *next, **pprev;
+	queue_t link; /* in ep->dials */
 	dial_state_t state;
 	target_t t;
 	dial_opts_t o;
@@ -772,13 +773,9 @@ static void lw_read_stop(stream_t *s)
 
 static void lw_unlink(lwtcp_t *t)
 {
-	if (!t->pprev)
+	if (!queue_linked(&t->link))
 		return;
-	*t->pprev = t->next;
-	if (t->next)
-		t->next->pprev = t->pprev;
-	t->pprev = NULL;
-	t->next = NULL;
+	queue_remove(&t->link);
 	if (t->ep)
 		t->ep->st.conns_active--;
 }
@@ -829,11 +826,7 @@ static lwtcp_t *lw_new(lwipep_t *ep, struct tcp_pcb *pcb, uint64_t id)
 	tcp_nagle_disable(pcb);
 	if (pcb->mss > lim)
 		pcb->mss = lim;
-	t->pprev = &ep->streams;
-	t->next = ep->streams;
-	if (t->next)
-		t->next->pprev = &t->next;
-	ep->streams = t;
+	queue_insert_head(&ep->streams, &t->link);
 	ep->st.conns_total++;
 	ep->st.conns_active++;
 	return t;
@@ -884,12 +877,7 @@ static void dl_release(lwipep_dial_t *q)
 		pcb_kill(q->pcb, 1);
 		q->pcb = NULL;
 	}
-	if (q->pprev) {
-		*q->pprev = q->next;
-		if (q->next)
-			q->next->pprev = q->pprev;
-		q->pprev = NULL;
-	}
+	queue_remove(&q->link);
 	dl_set_state(q, DS_DONE);
 	uv_timer_stop(&q->timer);
 	uv_close((uv_handle_t *)&q->timer, dl_on_closed);
@@ -1050,11 +1038,7 @@ lwipep_dial_t *lwipep_connect(lwipep_t *ep, const target_t *t, const dial_opts_t
 	q->state = DS_RESOLVING;
 	uv_timer_init(ep->loop, &q->timer);
 	q->timer.data = q;
-	q->pprev = &ep->dials;
-	q->next = ep->dials;
-	if (q->next)
-		q->next->pprev = &q->next;
-	ep->dials = q;
+	queue_insert_head(&ep->dials, &q->link);
 
 	core_enter();
 	if (!ep->up) {
@@ -1118,12 +1102,15 @@ static void ep_fail_all(lwipep_t *ep, int err)
 {
 	struct tcp_pcb *pcb, *next;
 	u8_t idx = netif_get_index(&ep->nif);
+	queue_t *q, *n;
 
-	for (lwtcp_t *t = ep->streams; t; t = t->next)
-		lw_fail(t, err);
-	for (lwipep_dial_t *q = ep->dials; q; q = q->next)
-		if (q->state != DS_FAILED)
-			dl_fail(q, err);
+	queue_foreach_safe (q, n, &ep->streams)
+		lw_fail(queue_data(q, lwtcp_t, link), err);
+	queue_foreach_safe (q, n, &ep->dials) {
+		lwipep_dial_t *dq = queue_data(q, lwipep_dial_t, link);
+		if (dq->state != DS_FAILED)
+			dl_fail(dq, err);
+	}
 	for (pcb = tcp_active_pcbs; pcb; pcb = next) {
 		next = pcb->next;
 		if (pcb->netif_idx == idx)
@@ -1369,6 +1356,8 @@ int lwipep_new(uv_loop_t *loop, const lwipep_opts_t *o, lwipep_output_fn out, vo
 	ep = calloc(1, sizeof(*ep));
 	if (!ep)
 		abort();
+	queue_init(&ep->streams);
+	queue_init(&ep->dials);
 	if (o->dns_fallback) {
 		if (inet_pton(AF_INET, o->dns_fallback, ep->fallback.a) == 1)
 			ep->fallback.family = AF_INET;
@@ -1416,22 +1405,17 @@ int lwipep_new(uv_loop_t *loop, const lwipep_opts_t *o, lwipep_output_fn out, vo
 void lwipep_free(lwipep_t *ep)
 {
 	lwipep_t **pp;
+	queue_t *q;
 
 	if (!ep || ep->dead)
 		return;
 	core_enter();
 	ep->up = 0;
 	ep_fail_all(ep, UV_ECONNABORTED);
-	for (lwtcp_t *t = ep->streams; t; t = t->next) {
-		t->ep = NULL;
-		t->pprev = NULL;
-	}
-	for (lwipep_dial_t *q = ep->dials; q; q = q->next) {
-		q->ep = NULL;
-		q->pprev = NULL;
-	}
-	ep->streams = NULL;
-	ep->dials = NULL;
+	while ((q = queue_pop(&ep->streams)))
+		queue_data(q, lwtcp_t, link)->ep = NULL;
+	while ((q = queue_pop(&ep->dials)))
+		queue_data(q, lwipep_dial_t, link)->ep = NULL;
 	for (unsigned i = 0; i < core.inq_len; i++) {
 		unsigned k = (core.inq_head + i) % INQ_MAX;
 		if (core.inq[k].ep == ep) {

@@ -16,6 +16,7 @@
 
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/queue.h"
 
 #define BACKOFF_MIN 1000
 #define BACKOFF_MAX 30000
@@ -25,7 +26,7 @@ enum { PH_IDLE, PH_STARTING, PH_UP };
 static const char *const ph_names[] = {"idle", "starting", "up"};
 
 typedef struct pwait {
-	struct pwait *prev, *next;
+	queue_t link; /* in h->waiting */
 	pkthop_t *h;
 	target_t t;
 	dial_opts_t o;
@@ -43,7 +44,7 @@ struct pkthop {
 	int state;
 	uv_timer_t timer;
 	uint64_t backoff;
-	pwait_t *waiting; /* not yet handed to lwIP */
+	queue_t waiting; /* pwait_t.link: not yet handed to lwIP */
 	size_t nwaiting;
 	uint64_t sessions, drops;
 	lwipep_addr_t addr;
@@ -66,13 +67,7 @@ static int ep_out(void *ud, const uint8_t *pkt, size_t len)
 
 static void unlink_wait(pkthop_t *h, pwait_t *w)
 {
-	if (w->prev)
-		w->prev->next = w->next;
-	else if (h->waiting == w)
-		h->waiting = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
-	w->prev = w->next = NULL;
+	queue_remove(&w->link);
 	h->nwaiting--;
 }
 
@@ -139,8 +134,8 @@ void pkthop_link_up(pkthop_t *h, const lwipep_addr_t *a)
 	         a->mtu ? a->mtu : 1500);
 	set_state(h, PH_UP);
 	h->backoff = BACKOFF_MIN;
-	while (h->waiting) {
-		pwait_t *w = h->waiting;
+	while (!queue_empty(&h->waiting)) {
+		pwait_t *w = queue_data(queue_first(&h->waiting), pwait_t, link);
 		unlink_wait(h, w);
 		launch(h, w);
 	}
@@ -189,10 +184,7 @@ static dial_t *ph_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, dia
 		launch(h, w);
 		return (dial_t *)w;
 	}
-	w->next = h->waiting;
-	if (h->waiting)
-		h->waiting->prev = w;
-	h->waiting = w;
+	queue_insert_head(&h->waiting, &w->link);
 	h->nwaiting++;
 	log_debug(o->id, "%s: waiting for the session", h->name);
 	if (h->state == PH_IDLE && !uv_is_active((uv_handle_t *)&h->timer))
@@ -225,8 +217,8 @@ static void ph_free(dialer_t *d)
 
 	if (h->state != PH_IDLE)
 		h->ops->stop(h);
-	while (h->waiting) {
-		pwait_t *w = h->waiting;
+	while (!queue_empty(&h->waiting)) {
+		pwait_t *w = queue_data(queue_first(&h->waiting), pwait_t, link);
 		unlink_wait(h, w);
 		free(w);
 	}
@@ -337,6 +329,7 @@ pkthop_t *pkthop_new(uv_loop_t *loop, dialer_t *next, const target_t *server,
 	h->ops = ops;
 	h->link = link;
 	h->backoff = BACKOFF_MIN;
+	queue_init(&h->waiting);
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	uv_timer_init(loop, &h->timer);
 	h->timer.data = h;

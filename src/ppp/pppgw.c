@@ -518,11 +518,12 @@ static void pgw_stop(listener_t *l)
 static void metrics_fn(mbuf_t *b, void *ud)
 {
 	pgw_t *g = ud;
+	queue_t *q;
 
 	metrics_family(b, "sluice_ppp_sessions", "gauge", "PPP sessions now.");
 	mbuf_printf(b, "sluice_ppp_sessions{listener=\"%s\"} %llu\n", g->l->name,
 	            (unsigned long long)g->nsessions);
-	if (!g->l->conns)
+	if (queue_empty(&g->l->conns))
 		return;
 	metrics_family(b, "sluice_ppp_session_info", "gauge",
 	               "A session's LCP state and PPP phase (value 1).");
@@ -533,7 +534,8 @@ static void metrics_fn(mbuf_t *b, void *ud)
 	metrics_family(b, "sluice_ppp_host_sockets", "gauge", "Host sockets open for the session.");
 	metrics_family(b, "sluice_ppp_service_connections", "gauge",
 	               "Service connections of the session open now.");
-	for (conn_t *c = g->l->conns; c; c = c->next) {
+	queue_foreach (q, &g->l->conns) {
+		conn_t *c = queue_data(q, conn_t, link);
 		psess_t *s = c->front;
 		const ppp_stats_t *ps;
 		slirpgw_stats_t gs = {0};
