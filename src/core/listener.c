@@ -92,6 +92,7 @@ int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, c
 		snprintf(l->name, sizeof(l->name), "%s://%s:%d", u->scheme, u->host, u->port);
 	else
 		snprintf(l->name, sizeof(l->name), "%s://%s%s", u->scheme, u->host, u->path);
+	url_name_escape(l->name, sizeof(l->name));
 
 	if (!ops->start && (r = listener_bind_addr(u, &l->bind, err, errlen)) < 0)
 		goto fail;

@@ -31,6 +31,37 @@ static int hexval(int c)
 	return -1;
 }
 
+void url_name_escape(char *s, size_t cap)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char tmp[512];
+	size_t n = 0;
+
+	for (const char *p = s; *p && n + 1 < sizeof(tmp); p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '"' || c == '\\' || c < 0x20 || c == 0x7f) {
+			if (n + 4 > sizeof(tmp))
+				break;
+			tmp[n++] = '%';
+			tmp[n++] = hex[c >> 4];
+			tmp[n++] = hex[c & 15];
+		} else {
+			tmp[n++] = (char)c;
+		}
+	}
+	tmp[n] = 0;
+	if (cap && n >= cap) { /* cut, but not inside an escape */
+		n = cap - 1;
+		if (n >= 1 && tmp[n - 1] == '%')
+			n -= 1;
+		else if (n >= 2 && tmp[n - 2] == '%')
+			n -= 2;
+		tmp[n] = 0;
+	}
+	if (cap)
+		memcpy(s, tmp, n + 1);
+}
+
 int pct_decode(char *s)
 {
 	char *w = s;

@@ -63,5 +63,9 @@ int hostport_parse_any(const char *s, char *host, size_t hostlen, uint16_t *port
 int parse_duration_ms(const char *s, uint64_t *ms);
 /* Percent-decode in place; -1 on a bad escape. */
 int pct_decode(char *s);
+/* A name made from a URL (a listener's, a hop's), made safe to print
+ * inside quotes (a Prometheus label, JSON, a log line): '"', '\\' and
+ * control bytes become %XX again, in place, cut to cap (never mid-escape). */
+void url_name_escape(char *s, size_t cap);
 
 #endif

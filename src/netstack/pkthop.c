@@ -331,6 +331,8 @@ pkthop_t *pkthop_new(uv_loop_t *loop, dialer_t *next, const target_t *server,
 	h->backoff = BACKOFF_MIN;
 	queue_init(&h->waiting);
 	snprintf(h->name, sizeof(h->name), "%s", name);
+	url_name_escape(h->name, sizeof(h->name));
+	eo.name = h->name;
 	uv_timer_init(loop, &h->timer);
 	h->timer.data = h;
 	if (lwipep_new(loop, &eo, ep_out, h, &h->ep) < 0) {

@@ -402,6 +402,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	snprintf(cl->name, sizeof(cl->name), "%s://%s%s%s:%d", u->scheme,
 	         strchr(u->host, ':') ? "[" : "", u->host, strchr(u->host, ':') ? "]" : "",
 	         u->port);
+	url_name_escape(cl->name, sizeof(cl->name));
 	cl->cfg.name = cl->name;
 	uv_timer_init(loop, &cl->timer);
 	cl->timer.data = cl;

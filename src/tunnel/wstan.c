@@ -2078,6 +2078,7 @@ int wstan_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, cha
 	br1 = strchr(u->host, ':') ? "]" : "";
 	snprintf(cl->name, sizeof(cl->name), "wstan://%s%s%s:%d%s", br0, u->host, br1, port,
 	         u->path);
+	url_name_escape(cl->name, sizeof(cl->name));
 	if (url_opt_str(u, "key", &key) <= 0 || wstan_key_init(&cl->key, key) < 0) {
 		snprintf(err, errlen, "option 'key' is required (wstan's key, or a password)");
 		goto fail;

@@ -541,6 +541,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	snprintf(cl->name, sizeof(cl->name), "%s://%s%s%s:%d%s", u->scheme,
 	         strchr(u->host, ':') ? "[" : "", u->host, strchr(u->host, ':') ? "]" : "", port,
 	         u->path);
+	url_name_escape(cl->name, sizeof(cl->name));
 	if ((r = opts_parse(tls ? &wss_hop_opts : &ws_hop_opts, u, &o, err, errlen)) < 0 ||
 	    (r = tunkey_load(&o.key, 0, k, &klen, err, errlen)) < 0)
 		goto fail;

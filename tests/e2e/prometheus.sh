@@ -2,7 +2,8 @@
 # /metrics against the real Prometheus: promtool and a Prometheus server.
 #
 # One sluice runs a server of every kind (proxy, SOCKS5 with a password,
-# ws, wstan, sctp+udp, the rootless UDP VPN, the PPP gateway); five more
+# ws, wstan, sctp+udp, the rootless UDP VPN, the PPP gateway, one on a
+# socket path with a quote and a backslash, which a label must escape); five more
 # are clients through each tunnel (ws, wstan, sctp+udp, vpn, ppp+tcp), and
 # curl fetches a page through every one, with a wrong password and a probe
 # of the ws server on the side, so every metric family the sources declare
@@ -34,7 +35,8 @@ start server "$SLUICE" -v --metrics "127.0.0.1:$m_srv" \
 	-L "wstan://127.0.0.1:$p_wstan?key=wstan%20pass" \
 	-L "sctp+udp://127.0.0.1:$p_sctp?key=$KEY" \
 	-L "vpn://127.0.0.1:$p_vpn?users=$T/users.vpn&net=10.77.0.0/24" \
-	-L "ppp+tcp://127.0.0.1:$p_ppp?users=$T/users.ppp"
+	-L "ppp+tcp://127.0.0.1:$p_ppp?users=$T/users.ppp" \
+	-L "ppp+unix://$T/quote%22back%5Cslash.sock?users=$T/users.ppp"
 wait_port "$m_srv"
 wait_port "$p_ppp"
 
@@ -73,6 +75,9 @@ for m in $all; do
 		'out=$(promtool check metrics <"$1" 2>&1); rc=$?; [ -z "$out" ] || echo "$out"; [ $rc = 0 ] && [ -z "$out" ]' \
 		_ "$T/metrics.$m"
 done
+
+check "a socket path's quote and backslash are escaped in its label" \
+	grep -q 'listener="ppp+unix://[^"]*/quote%22back%5Cslash.sock"' "$T/metrics.$m_srv"
 
 # every family the sources declare, and the core's in metrics.c
 declared=$(grep -rhoE '"sluice_[a-z0-9_]+"' "$SRCDIR/src" | tr -d '"' |

@@ -179,6 +179,21 @@ static void test_duration(void **st)
 	assert_true(parse_duration_ms("5d", &ms) < 0);
 }
 
+/* names made from URLs go inside quotes: /metrics labels, /health JSON */
+static void test_name_escape(void **st)
+{
+	char s[32] = "ppp+unix:///tmp/a\"b\\c\n";
+	char cut[12] = "x/\"\"\"\"";
+
+	url_name_escape(s, sizeof(s));
+	assert_string_equal(s, "ppp+unix:///tmp/a%22b%5Cc%0A");
+	url_name_escape(cut, sizeof(cut)); /* x/%22%22%22%22 does not fit: no half escape */
+	assert_string_equal(cut, "x/%22%22%22");
+	strcpy(s, "ws://h:1/plain");
+	url_name_escape(s, sizeof(s));
+	assert_string_equal(s, "ws://h:1/plain");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,7 +201,7 @@ int main(void)
 	    cmocka_unit_test(test_unknown_option), cmocka_unit_test(test_bad_values),
 	    cmocka_unit_test(test_ipv6_and_paths), cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_repeats),        cmocka_unit_test(test_hostport),
-	    cmocka_unit_test(test_duration),
+	    cmocka_unit_test(test_duration),       cmocka_unit_test(test_name_escape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
