@@ -48,20 +48,20 @@ declare -A PORT
 PORT[direct]=$ip
 ws=$(free_port)
 PORT[ws]=$(free_port)
-start ws-srv "$SLUICE" -L "ws://127.0.0.1:$ws?key=$KEY"
+start ws-srv "$SLUICE" -L "ws://127.0.0.1:$ws?host-loopback=1&key=$KEY"
 wait_port "$ws"
 start ws-cli "$SLUICE" -L "tcp://127.0.0.1:${PORT[ws]}/127.0.0.1:$ip" -F "ws://127.0.0.1:$ws?key=$KEY"
 sc=$(free_port)
 scm=$(free_port)
 PORT[sctp+udp]=$(free_port)
-start sctp-srv "$SLUICE" -L "sctp+udp://127.0.0.1:$sc?key=$KEY" --metrics "127.0.0.1:$scm"
+start sctp-srv "$SLUICE" -L "sctp+udp://127.0.0.1:$sc?host-loopback=1&key=$KEY" --metrics "127.0.0.1:$scm"
 wait_port "$scm"
 start sctp-cli "$SLUICE" -L "tcp://127.0.0.1:${PORT[sctp+udp]}/127.0.0.1:$ip" -F "sctp+udp://127.0.0.1:$sc?key=$KEY"
 # the same with a fixed 9000-byte path MTU (a jumbo-frame LAN; loopback)
 sj=$(free_port)
 sjm=$(free_port)
 PORT[sctp-9000]=$(free_port)
-start sctpj-srv "$SLUICE" -L "sctp+udp://127.0.0.1:$sj?key=$KEY&mtu=9000" --metrics "127.0.0.1:$sjm"
+start sctpj-srv "$SLUICE" -L "sctp+udp://127.0.0.1:$sj?host-loopback=1&key=$KEY&mtu=9000" --metrics "127.0.0.1:$sjm"
 wait_port "$sjm"
 start sctpj-cli "$SLUICE" -L "tcp://127.0.0.1:${PORT[sctp-9000]}/127.0.0.1:$ip" \
 	-F "sctp+udp://127.0.0.1:$sj?key=$KEY&mtu=9000"

@@ -88,7 +88,7 @@ sluice_pair() {
 	}
 	srv=${SPORT[$path]}
 	[ "$scheme" = wss ] && sopts="&cert=$T/tls/cert.pem&certkey=$T/tls/key.pem"
-	start "sluice-$path-srv" "$SLUICE" -L "$scheme://127.0.0.1:$srv?key=$KEY$sopts"
+	start "sluice-$path-srv" "$SLUICE" -L "$scheme://127.0.0.1:$srv?host-loopback=1&key=$KEY$sopts"
 	local spid=$LAST_PID
 	wait_port "$srv"
 	[[ " ${TPUT[*]} " == *" $path "* ]] && fwd+=(-L "tcp://127.0.0.1:${PORT[$path]}/127.0.0.1:$P_IPERF")

@@ -41,6 +41,14 @@ int cidr_parse(const char *s, cidr_t *out)
 	return 0;
 }
 
+static void cidr_list_push(cidr_list_t *l, const cidr_t *c)
+{
+	l->v = realloc(l->v, (l->n + 1) * sizeof(*l->v));
+	if (!l->v)
+		abort();
+	l->v[l->n++] = *c;
+}
+
 int cidr_list_add(cidr_list_t *l, const char *csv, char *bad, size_t badlen)
 {
 	const char *p = csv;
@@ -56,10 +64,7 @@ int cidr_list_add(cidr_list_t *l, const char *csv, char *bad, size_t badlen)
 				snprintf(bad, badlen, "%.*s", (int)n, p);
 				return -EINVAL;
 			}
-			l->v = realloc(l->v, (l->n + 1) * sizeof(*l->v));
-			if (!l->v)
-				abort();
-			l->v[l->n++] = c;
+			cidr_list_push(l, &c);
 		}
 		p += n;
 		while (*p == ',' || *p == ' ')
@@ -119,6 +124,8 @@ int acl_permits(const acl_t *a, const struct sockaddr *sa)
 		return 1;
 	if (cidr_list_match(&a->deny, sa))
 		return 0;
+	if (cidr_list_match(&a->guard, sa) && !cidr_list_match(&a->lift, sa))
+		return 0;
 	return !a->allow.n || cidr_list_match(&a->allow, sa);
 }
 
@@ -126,14 +133,30 @@ void acl_free(acl_t *a)
 {
 	cidr_list_free(&a->allow);
 	cidr_list_free(&a->deny);
+	cidr_list_free(&a->guard);
+	cidr_list_free(&a->lift);
 }
 
-void acl_add_restricted(acl_t *a)
+/* 1 if every address of in is inside out. */
+static int cidr_inside(const cidr_t *in, const cidr_t *out)
 {
+	return in->family == out->family && in->bits >= out->bits &&
+	       prefix_eq(in->addr, out->addr, out->bits);
+}
+
+void acl_guard(acl_t *a, const char *ranges)
+{
+	cidr_list_t add = {0};
 	char bad[64];
 
-	cidr_list_add(&a->deny, "127.0.0.0/8,0.0.0.0/8,169.254.0.0/16,::1/128,::/128,fe80::/10",
-	              bad, sizeof(bad));
+	cidr_list_add(&add, ranges, bad, sizeof(bad));
+	for (size_t i = 0; i < add.n; i++) {
+		cidr_list_push(&a->guard, &add.v[i]);
+		for (size_t j = 0; j < a->allow.n; j++)
+			if (cidr_inside(&a->allow.v[j], &add.v[i]))
+				cidr_list_push(&a->lift, &a->allow.v[j]);
+	}
+	cidr_list_free(&add);
 }
 
 void sockaddr_ip(const struct sockaddr *sa, char *buf, size_t len)

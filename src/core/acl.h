@@ -1,13 +1,16 @@
 /* acl: allow/deny lists of CIDR prefixes, for clients and for targets.
  *
- * Rule: an address is refused if it matches `deny`, else accepted if `allow`
- * is empty or it matches `allow`.  Lists are written "10.0.0.0/8,::1/128";
- * a bare address is a host prefix.
+ * Rule: an address is refused if it matches `deny`; else refused if it
+ * matches `guard` and no `lift` entry; else accepted if `allow` is empty or
+ * it matches `allow`.  Lists are written "10.0.0.0/8,::1/128"; a bare
+ * address is a host prefix; an IPv4 entry also matches the v4-mapped IPv6
+ * form of its addresses.
  *
- * acl_restricted() is the default target deny list of a listener reachable
- * from outside the host (see listener.c): loopback, "this host", link-local
- * and the v4-mapped forms of those, so that a server does not hand the world
- * its own 127.0.0.1 services by accident.
+ * `guard` holds the ranges a listener refuses by default (the target
+ * policy, listener.c): acl_guard() adds one of the classes below, and
+ * `lift` is kept as the `allow` entries that lie inside a guarded range, so
+ * that allow-target=127.0.0.1 reaches 127.0.0.1 (and nothing else) while a
+ * broad allow-target=0.0.0.0/0 does not open the guarded ranges.
  */
 #ifndef SLUICE_ACL_H
 #define SLUICE_ACL_H
@@ -30,7 +33,18 @@ typedef struct cidr_list {
 
 typedef struct acl {
 	cidr_list_t allow, deny;
+	cidr_list_t guard, lift;
 } acl_t;
+
+/* The host itself: loopback, "this host" (connecting to 0.0.0.0 or ::
+ * reaches the loopback). */
+#define ACL_HOST_LOOPBACK "127.0.0.0/8,0.0.0.0/8,::1/128,::/128"
+/* Link-local, and the cloud metadata services that live elsewhere:
+ * 169.254.169.254 (AWS, GCP, Azure, OpenStack, Oracle...), 169.254.170.2
+ * (ECS), fd00:ec2::254 (AWS over IPv6), 100.100.100.200 (Alibaba Cloud),
+ * 192.0.0.192 (Oracle Cloud Classic). */
+#define ACL_LINK_LOCAL                                                                             \
+	"169.254.0.0/16,fe80::/10,fd00:ec2::254/128,100.100.100.200/32,192.0.0.192/32"
 
 int cidr_parse(const char *s, cidr_t *out);
 /* Append every item of a comma-separated list; -EINVAL on the first bad one
@@ -41,7 +55,10 @@ void cidr_list_free(cidr_list_t *l);
 
 int acl_permits(const acl_t *a, const struct sockaddr *sa);
 void acl_free(acl_t *a);
-void acl_add_restricted(acl_t *a);
+/* Refuse a comma-separated list of ranges (one of the classes above)
+ * unless `allow` names addresses inside them.  Call it after `allow` is
+ * complete. */
+void acl_guard(acl_t *a, const char *ranges);
 
 /* "1.2.3.4" or "[::1]" style text of an address (no port). */
 void sockaddr_ip(const struct sockaddr *sa, char *buf, size_t len);

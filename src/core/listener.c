@@ -1,5 +1,19 @@
 /* listener: shared options, the TCP accept path and admission control
- * (see listener.h for the options and the default target policy). */
+ * (see listener.h for the options).
+ *
+ * The default target policy, one for every listener (SECURITY.md):
+ *
+ *   reach                          host loopback   link-local, metadata
+ *   this host's users (BIND on     allowed         allowed (gateways: refused)
+ *   loopback, LOCAL)
+ *   the network (BIND elsewhere,   refused         refused
+ *   REMOTE)
+ *
+ * host-loopback= and link-local= change either; the ranges go into the
+ * target ACL's guard list (acl.h), which every path that reaches a target
+ * checks: conn_dial, the direct dialer, the SOCKS5 UDP relay, the slirp
+ * gateways (whose host alias is reached as 127.0.0.1), wstan's UDP.
+ */
 #include "core/listener.h"
 
 #include <errno.h>
@@ -45,9 +59,16 @@ static const opt_t shared_opts[] = {
     OPT_CIDRS(listener_t, clients.deny, "deny", "none", "clients refused"),
     OPT_CIDRS(listener_t, targets.allow, "allow-target", "all",
               "targets allowed (checked on the addresses names resolve to)"),
-    OPT_CIDRS(listener_t, targets.deny, "deny-target",
-              "none on a loopback address; else loopback, 0.0.0.0/8, link-local",
-              "targets refused; allow-target overrides the default"),
+    OPT_CIDRS(listener_t, targets.deny, "deny-target", "none",
+              "targets refused (besides the default target policy)"),
+    OPT_BOOL_DOC(listener_t, host_loopback, "host-loopback",
+                 "1 where the clients are this host's users, else 0 (SECURITY.md)",
+                 "the host's loopback (127/8, ::1, 0/8, ::; a gateway's host alias) may be "
+                 "reached"),
+    OPT_BOOL_DOC(listener_t, link_local, "link-local",
+                 "1 for proxies and forwards serving this host's users, else 0",
+                 "link-local and cloud metadata addresses (169.254/16, fe80::/10, ...) may "
+                 "be reached"),
     OPT_UINT(listener_t, max_conns, "max-conns", 1000000, "4096", "concurrent connections"),
     OPT_UINT(listener_t, rate, "rate", 1000000, "0",
              "new connections per second per client IP (0: no limit)"),
@@ -62,6 +83,66 @@ static const opt_t shared_opts[] = {
 };
 
 const opt_schema_t listener_opts = OPT_SCHEMA(NULL, shared_opts);
+
+/* The options of a listener that relays to any target (front_ops_t.relay). */
+static const opt_t relay_opts[] = {
+    OPT_BOOL(listener_t, open, "open", "0",
+             "serve anyone on a non-loopback address without credentials or allow="),
+};
+
+const opt_schema_t listener_relay_opts = OPT_SCHEMA(NULL, relay_opts);
+
+/* Serves this host's users only. */
+static int is_local(const listener_t *l)
+{
+	if (l->ops->reach != REACH_BIND)
+		return l->ops->reach == REACH_LOCAL;
+	return !l->bind.ss_family || sockaddr_is_loopback((const struct sockaddr *)&l->bind);
+}
+
+/* host-loopback= and link-local= as given (1/0), or -1: the default. */
+static void target_policy(listener_t *l)
+{
+	int local = is_local(l);
+
+	if (l->host_loopback < 0)
+		l->host_loopback = local;
+	if (l->link_local < 0)
+		l->link_local = local && !l->ops->gateway;
+	if (!l->host_loopback)
+		acl_guard(&l->targets, ACL_HOST_LOOPBACK);
+	if (!l->link_local)
+		acl_guard(&l->targets, ACL_LINK_LOCAL);
+}
+
+int listener_host_loopback(const listener_t *l)
+{
+	struct sockaddr_in lo = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+	return acl_permits(&l->targets, (struct sockaddr *)&lo);
+}
+
+/* A proxy on the network with neither credentials nor allow= serves anyone
+ * who reaches it: only with open=1. */
+static int open_relay(listener_t *l, char *err, size_t errlen)
+{
+	const url_t *u = l->url;
+
+	if (!l->ops->relay || is_local(l) || u->user || u->pass || l->clients.allow.n)
+		return 0;
+	if (!l->open) {
+		snprintf(
+		    err, errlen,
+		    "%s would be an open proxy: anyone who can reach it could relay through "
+		    "it to any host.  Give credentials (user:pass@), allow=CIDR with your "
+		    "clients' addresses, bind 127.0.0.1, or add open=1 if that is what you want",
+		    l->name);
+		return -EINVAL;
+	}
+	log_warn(0, "%s: an open proxy (open=1): anyone who can reach it may relay through it",
+	         l->name);
+	return 0;
+}
 
 int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, char *err,
                  size_t errlen)
@@ -96,16 +177,18 @@ int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, c
 
 	if (!ops->start && (r = listener_bind_addr(u, &l->bind, err, errlen)) < 0)
 		goto fail;
-	if ((r = opts_parse(&listener_opts, u, l, err, errlen)) < 0)
+	l->host_loopback = l->link_local = -1; /* the target policy's, below */
+	if ((r = opts_parse(&listener_opts, u, l, err, errlen)) < 0 ||
+	    (ops->relay && (r = opts_parse(&listener_relay_opts, u, l, err, errlen)) < 0))
 		goto fail;
-	if (!url_opt_given(u, "allow-target") && !url_opt_given(u, "deny-target") &&
-	    !ops->no_default_deny && l->bind.ss_family &&
-	    !sockaddr_is_loopback((struct sockaddr *)&l->bind))
-		acl_add_restricted(&l->targets);
 	if (l->rate)
 		l->rl = ratelimit_new(
 		    (double)l->rate, l->burst ? (double)l->burst : (double)l->rate * 2, RATE_SLOTS);
 	if (ops->init && (r = ops->init(l, err, errlen)) < 0)
+		goto fail;
+	/* after init: a listener that starts itself sets its bind address there */
+	target_policy(l);
+	if ((r = open_relay(l, err, errlen)) < 0)
 		goto fail;
 	if ((r = url_check_opts(u, err, errlen)) < 0)
 		goto fail;

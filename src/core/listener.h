@@ -7,12 +7,19 @@
  *   allow=CIDR,..        clients allowed (default: all)
  *   deny=CIDR,..         clients refused
  *   allow-target=CIDR,.. targets allowed (checked on resolved addresses)
- *   deny-target=CIDR,..  targets refused.  Default: none when the listener
- *                        binds a loopback address (it serves this host's own
- *                        users, who can reach 127.0.0.1 anyway); loopback,
- *                        0.0.0.0/8 and link-local when it binds anything else,
- *                        so an exposed server is not an open door to the
- *                        host's private services.  allow-target overrides.
+ *   deny-target=CIDR,..  targets refused
+ *   host-loopback=0|1    the host's own loopback (ACL_HOST_LOOPBACK; a
+ *                        gateway's host alias) may be reached
+ *   link-local=0|1       link-local and cloud metadata addresses
+ *                        (ACL_LINK_LOCAL) may be reached
+ *                        The defaults are the target policy (listener.c,
+ *                        SECURITY.md): both on for a listener that serves
+ *                        this host's users only, both off for one reachable
+ *                        from the network; a gateway or tunnel server never
+ *                        reaches link-local by default.  An allow-target
+ *                        entry inside a refused range opens that part.
+ *   open=1               proxies: serve without credentials or allow= on a
+ *                        non-loopback address (refused otherwise)
  *   max-conns=N          concurrent connections (default 4096)
  *   rate=R[,burst=B]     new connections per second per client IP
  *   connect-timeout=D    dial timeout (default 10s)
@@ -39,6 +46,13 @@
 typedef struct listener listener_t;
 typedef struct conn conn_t;
 
+/* Who reaches a listener, for the default target policy (listener.c). */
+typedef enum front_reach {
+	REACH_BIND,   /* this host's users when bound to loopback (or to nothing) */
+	REACH_LOCAL,  /* local by construction: a serial line, stdio, a UNIX socket */
+	REACH_REMOTE, /* the network, whatever the bind address: a tunnel server */
+} front_reach_t;
+
 typedef struct front_ops {
 	const char *scheme;
 	/* Read scheme-specific options from l->url; store state in l->front. */
@@ -49,9 +63,14 @@ typedef struct front_ops {
 	/* TCP front ends: a new admitted client.  The front end owns c now. */
 	void (*on_conn)(conn_t *c);
 	void (*free)(listener_t *l);
-	/* 1: the loopback default of deny-target does not apply (a gateway
-	 * whose host alias reaches 127.0.0.1 on purpose) */
-	int no_default_deny;
+	front_reach_t reach;
+	/* a gateway or tunnel server: its peers are machines, not this host's
+	 * users, so link-local and metadata targets are refused by default
+	 * even where they are local */
+	unsigned gateway : 1;
+	/* a proxy that reaches any target: refused without credentials or
+	 * allow= on a non-loopback address unless open=1 */
+	unsigned relay : 1;
 } front_ops_t;
 
 struct listener {
@@ -66,7 +85,9 @@ struct listener {
 	uint64_t max_conns, rate, burst;
 	ratelimit_t *rl;
 	uint64_t connect_timeout_ms, idle_timeout_ms, handshake_timeout_ms;
-	void *front; /* front end's own state */
+	int host_loopback, link_local; /* the target policy (listener.c) */
+	int open;                      /* open=1: a proxy without credentials is meant */
+	void *front;                   /* front end's own state */
 	metrics_listener_t *m;
 	queue_t conns;                     /* live connections (conn_t.link) */
 	uint64_t fd_refused, fd_logged_at; /* refused for want of descriptors */
@@ -79,8 +100,12 @@ int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, c
 int listener_start(listener_t *l, char *err, size_t errlen);
 void listener_stop(listener_t *l); /* stop accepting; live conns go on */
 void listener_free(listener_t *l);
-/* The options above, as a schema (core/opts.h) every listener takes. */
-extern const opt_schema_t listener_opts;
+/* The options above, as a schema (core/opts.h) every listener takes; and
+ * open=, which listeners that relay to any target take besides. */
+extern const opt_schema_t listener_opts, listener_relay_opts;
+/* 1 when the listener's targets include the host's loopback (127.0.0.1):
+ * what a gateway's host alias may reach. */
+int listener_host_loopback(const listener_t *l);
 /* Bind address of a URL's host/port (port required). */
 int listener_bind_addr(url_t *u, struct sockaddr_storage *ss, char *err, size_t errlen);
 

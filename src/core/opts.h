@@ -92,6 +92,13 @@ typedef struct opt_schema {
 		.name = name_, .type = OT_BOOL, .off = OPT_FIELD_(T, f, int), .def = def_,         \
 		.help = help_                                                                      \
 	}
+/* A switch whose default depends on more than the option (def_doc says
+ * on what): the module sets the field to -1 before parsing. */
+#define OPT_BOOL_DOC(T, f, name_, def_doc_, help_)                                                 \
+	{                                                                                          \
+		.name = name_, .type = OT_BOOL, .off = OPT_FIELD_(T, f, int), .def_doc = def_doc_, \
+		.help = help_                                                                      \
+	}
 #define OPT_UINT(T, f, name_, max_, def_, help_)                                                   \
 	{                                                                                          \
 		.name = name_, .type = OT_UINT, .off = OPT_FIELD_(T, f, uint64_t), .max = max_,    \

@@ -839,6 +839,7 @@ static void http_on_conn(conn_t *c)
 }
 
 const front_ops_t http_front_ops = {
+    .relay = 1,
     .scheme = "http",
     .init = http_init,
     .on_conn = http_on_conn,
@@ -849,7 +850,8 @@ static const transport_scheme_t http_schemes[] = {
      .listen = &http_front_ops,
      .hop = http_hop_new,
      .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS,
-     .listen_doc = {"http://[user:pass@]IP:PORT", "HTTP proxy (CONNECT and absolute-form)"},
+     .listen_doc = {"http://[user:pass@]IP:PORT", "HTTP proxy (CONNECT and absolute-form)",
+                    &listener_relay_opts},
      .hop_doc = {"http://[user:pass@]HOST[:PORT]", "through an HTTP proxy (CONNECT; port 8080)"}},
 };
 

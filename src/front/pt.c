@@ -894,9 +894,10 @@ static int server_one(const pt_transport_t *t, const char *bindenv, const char *
 		say("SMETHOD-ERROR %s no free port on %s", t->name, host);
 		return 0;
 	}
-	/* the target inside the tunnel is never dialed: no ACL on it */
+	/* the target inside the tunnel is never dialed (everything goes to
+	 * tor): no policy on it */
 	if (url_build(url, sizeof(url), t->scheme, host, (unsigned)p, &a,
-	              "allow-target=0.0.0.0/0,::/0") < 0) {
+	              "host-loopback=1&link-local=1") < 0) {
 		say("SMETHOD-ERROR %s bad options", t->name);
 		return 0;
 	}

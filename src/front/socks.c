@@ -687,24 +687,28 @@ static void socks_cred_on_conn(conn_t *c)
 }
 
 const front_ops_t socks_front_ops = {
+    .relay = 1,
     .scheme = "socks",
     .init = socks_init_common,
     .on_conn = socks_on_conn,
 };
 
 const front_ops_t socks5_front_ops = {
+    .relay = 1,
     .scheme = "socks5",
     .init = socks_init_common,
     .on_conn = socks5_on_conn,
 };
 
 const front_ops_t socks4_front_ops = {
+    .relay = 1,
     .scheme = "socks4",
     .init = socks4_init,
     .on_conn = socks4_on_conn,
 };
 
 const front_ops_t socks_cred_front_ops = {
+    .relay = 1,
     .scheme = "socks",
     .init = socks_init_common,
     .on_conn = socks_cred_on_conn,
@@ -713,12 +717,13 @@ const front_ops_t socks_cred_front_ops = {
 static const transport_scheme_t socks_schemes[] = {
     {.scheme = "socks",
      .listen = &socks_front_ops,
-     .listen_doc = {"socks://[user:pass@]IP:PORT", "SOCKS4, 4a and 5 proxy"}},
+     .listen_doc = {"socks://[user:pass@]IP:PORT", "SOCKS4, 4a and 5 proxy", &listener_relay_opts}},
     {.scheme = "socks5",
      .listen = &socks5_front_ops,
      .hop = socks5_hop_new,
      .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS,
-     .listen_doc = {"socks5://[user:pass@]IP:PORT", "SOCKS5 proxy (user:pass: RFC 1929)"},
+     .listen_doc = {"socks5://[user:pass@]IP:PORT", "SOCKS5 proxy (user:pass: RFC 1929)",
+                    &listener_relay_opts},
      .hop_doc = {"socks5://[user:pass@]HOST:PORT",
                  "through a SOCKS5 server (names resolved there)"}},
     {.scheme = "socks5h",
@@ -729,7 +734,7 @@ static const transport_scheme_t socks_schemes[] = {
      .listen = &socks4_front_ops,
      .hop = socks4_hop_new,
      .hop_caps = HOP_STREAMS,
-     .listen_doc = {"socks4://[user@]IP:PORT", "SOCKS4 and 4a proxy"},
+     .listen_doc = {"socks4://[user@]IP:PORT", "SOCKS4 and 4a proxy", &listener_relay_opts},
      .hop_doc = {"socks4://[user@]HOST:PORT", "through a SOCKS4 server (IPv4 targets only)"}},
     {.scheme = "socks4a",
      .hop = socks4a_hop_new,

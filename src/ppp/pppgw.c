@@ -20,7 +20,10 @@
  *   restricted=1      only the services are reachable
  *   service=SPEC      (repeatable) ADDR:PORT->HOST:PORT [via=URL] [max-conns=N]..
  *                     (see slirpgw.h)
- *   host-loopback=0   the host alias does not reach 127.0.0.1
+ *   (the host alias reaches 127.0.0.1 when the target policy allows it,
+ *   listener.h: host-loopback=, by default on serial, UNIX and stdio links
+ *   and on TCP bound to a loopback address; link-local is refused unless
+ *   link-local=1)
  *   pcap=FILE         capture every session's IP traffic
  *   max-sessions=N    (default 16)
  *   (on TCP and UNIX links a peer must reach IPCP within 60 s, or within
@@ -64,7 +67,7 @@ typedef struct pgw {
 	enum link_kind kind;
 	users_t *users;
 	unsigned auth_methods;
-	int require_auth, restricted, host_loopback, ipv6;
+	int require_auth, restricted, ipv6;
 	struct in_addr net;
 	int prefix;
 	slirpgw_service_t *services[MAX_SERVICES];
@@ -156,7 +159,7 @@ static void ppp_up(void *ud, const ppp_ipcfg_t *ip)
 	cfg.host.s_addr = htonl(ntohl(g->net.s_addr) + 2);
 	cfg.dns.s_addr = htonl(ntohl(g->net.s_addr) + 3);
 	cfg.peer = slot_addr(g, s->slot);
-	cfg.host_loopback = g->host_loopback;
+	cfg.host_loopback = listener_host_loopback(g->l);
 	cfg.restricted = g->restricted;
 	cfg.services = g->services;
 	cfg.nservices = g->nservices;
@@ -639,7 +642,6 @@ static int pgw_init(listener_t *l, enum link_kind kind, char *err, size_t errlen
 	g->kind = kind;
 	g->auth_methods = 1u << AUTH_PAP | 1u << AUTH_CHAP_MD5 | 1u << AUTH_MSCHAPV2;
 	g->require_auth = 1;
-	g->host_loopback = 1;
 	g->max_sessions = 16;
 	g->echo_ms = 10000;
 	inet_pton(AF_INET, "10.0.2.0", &g->net);
@@ -649,7 +651,6 @@ static int pgw_init(listener_t *l, enum link_kind kind, char *err, size_t errlen
 	         kind == LINK_STDIO ? "stdio" : u->path);
 	if ((url_opt_str(u, "auth", &auth) > 0 && (r = parse_auth(g, auth, err, errlen)) < 0) ||
 	    (r = url_opt_bool(u, "restricted", &g->restricted, err, errlen)) < 0 ||
-	    (r = url_opt_bool(u, "host-loopback", &g->host_loopback, err, errlen)) < 0 ||
 	    (r = url_opt_bool(u, "ipv6", &g->ipv6, err, errlen)) < 0 ||
 	    (r = url_opt_uint(u, "max-sessions", 4096, &g->max_sessions, err, errlen)) < 0 ||
 	    (r = url_opt_duration(u, "echo", &g->echo_ms, err, errlen)) < 0 ||
@@ -760,13 +761,46 @@ static void pgw_free(listener_t *l)
 	free(g);
 }
 
-const front_ops_t ppp_front_ops = {"ppp", ppp_init, pgw_start, pgw_stop, pgw_on_conn, pgw_free, 1};
-const front_ops_t ppp_tcp_front_ops = {"ppp+tcp",   ppp_tcp_init, NULL, NULL,
-                                       pgw_on_conn, pgw_free,     1};
-const front_ops_t ppp_unix_front_ops = {"ppp+unix",  ppp_unix_init, pgw_start, pgw_stop,
-                                        pgw_on_conn, pgw_free,      1};
-const front_ops_t ppp_stdio_front_ops = {"ppp+stdio", ppp_stdio_init, pgw_start, NULL,
-                                         pgw_on_conn, pgw_free,       1};
+/* A serial line, a UNIX socket and stdio are local by construction: the
+ * host alias reaches 127.0.0.1 by default there, as in slirp.  On TCP it
+ * does only when the listener binds a loopback address. */
+const front_ops_t ppp_front_ops = {
+    .scheme = "ppp",
+    .init = ppp_init,
+    .start = pgw_start,
+    .stop = pgw_stop,
+    .on_conn = pgw_on_conn,
+    .free = pgw_free,
+    .reach = REACH_LOCAL,
+    .gateway = 1,
+};
+const front_ops_t ppp_tcp_front_ops = {
+    .scheme = "ppp+tcp",
+    .init = ppp_tcp_init,
+    .on_conn = pgw_on_conn,
+    .free = pgw_free,
+    .reach = REACH_BIND,
+    .gateway = 1,
+};
+const front_ops_t ppp_unix_front_ops = {
+    .scheme = "ppp+unix",
+    .init = ppp_unix_init,
+    .start = pgw_start,
+    .stop = pgw_stop,
+    .on_conn = pgw_on_conn,
+    .free = pgw_free,
+    .reach = REACH_LOCAL,
+    .gateway = 1,
+};
+const front_ops_t ppp_stdio_front_ops = {
+    .scheme = "ppp+stdio",
+    .init = ppp_stdio_init,
+    .start = pgw_start,
+    .on_conn = pgw_on_conn,
+    .free = pgw_free,
+    .reach = REACH_LOCAL,
+    .gateway = 1,
+};
 
 static const transport_scheme_t ppp_schemes[] = {
     {.scheme = "ppp",

@@ -133,11 +133,6 @@ static int init_common(listener_t *l, int udp, char *err, size_t errlen)
 	    (r = listener_bind_addr(u, &ss, err, errlen)) < 0)
 		return r;
 	memcpy(&l->bind, &ss, sizeof(ss));
-	/* the shared default (listener.c) runs before init, when a non-TCP
-	 * listener has no bind address yet: apply it here */
-	if (!l->targets.allow.n && !l->targets.deny.n &&
-	    !sockaddr_is_loopback((struct sockaddr *)&ss))
-		acl_add_restricted(&l->targets);
 	if ((r = scassoc_cfg_parse(u, 1, &s->cfg, &s->keys, err, errlen)) < 0)
 		return r;
 	s->cfg.skew_ms = 120000;
@@ -203,6 +198,8 @@ const front_ops_t sctp_udp_front_ops = {
     .init = udp_init,
     .start = srv_start,
     .free = srv_free,
+    .reach = REACH_REMOTE,
+    .gateway = 1,
 };
 
 const front_ops_t sctp_front_ops = {
@@ -210,6 +207,8 @@ const front_ops_t sctp_front_ops = {
     .init = raw_init,
     .start = srv_start,
     .free = srv_free,
+    .reach = REACH_REMOTE,
+    .gateway = 1,
 };
 
 static const transport_scheme_t sctp_schemes[] = {

@@ -17,7 +17,8 @@
  * Routing: a packet from a client whose destination is another client's
  * address goes to that client; anything else goes to the sender's slirp
  * gateway, whose host alias (the first address of net) reaches the server
- * host's 127.0.0.1 unless host-loopback=0.
+ * host's 127.0.0.1 when the target policy allows it (listener.h:
+ * host-loopback=1, the default only when bound to a loopback address).
  *
  * Cheap rejection first: a datagram that is not exactly one of the known
  * shapes is dropped; INIT needs a valid mac1 (one HMAC), and under load
@@ -50,7 +51,6 @@
  *                     alias the last-but-one host (as in net)
  *   key=FILE          the server's private key (base64); created if missing
  *                     (default: USERS.key)
- *   host-loopback=0   the server address does not reach 127.0.0.1
  *   max-sessions=N    clients (default 64)
  *   mtu=N             path MTU to clients (default 1500): tunnel MTU is
  *                     N - IP - UDP - 32
@@ -153,7 +153,7 @@ typedef struct vsrv {
 	size_t nhalf;
 	vpeer_t **by_host; /* host part of net -> peer */
 	uint32_t net, mask, nhosts;
-	int prefix, host_loopback;
+	int prefix;
 	int prefix6; /* 0: no IPv6 */
 	uint8_t net6[16];
 	uint64_t max_sessions, npeers, mtu_path, keepalive_ms, hs_rate;
@@ -377,7 +377,7 @@ static int peer_new(vsrv_t *g, vkp_t *k, vpeer_t **out)
 		cfg.host.s_addr = host_addr(g, 1);
 		cfg.dns.s_addr = host_addr(g, g->nhosts - 2);
 		cfg.peer.s_addr = p->addr;
-		cfg.host_loopback = g->host_loopback;
+		cfg.host_loopback = listener_host_loopback(g->l);
 		cfg.targets = &g->l->targets;
 		cfg.mtu = g->tun_mtu < 576 ? 576 : g->tun_mtu;
 		if (g->prefix6) {
@@ -1089,7 +1089,7 @@ static int vpn_init(listener_t *l, char *err, size_t errlen)
 	const char *users = NULL, *net = "10.10.0.0/24", *net6 = NULL, *keyfile = NULL;
 	char kpath[4096], ip[64];
 	uint64_t mtu = 1500;
-	int r, hl = 1;
+	int r;
 
 	if (!g)
 		abort();
@@ -1105,13 +1105,11 @@ static int vpn_init(listener_t *l, char *err, size_t errlen)
 	url_opt_str(l->url, "net6", &net6);
 	url_opt_str(l->url, "key", &keyfile);
 	url_opt_str(l->url, "tun", &g->tun_dev);
-	if ((r = url_opt_bool(l->url, "host-loopback", &hl, err, errlen)) < 0 ||
-	    (r = url_opt_uint(l->url, "max-sessions", 4096, &g->max_sessions, err, errlen)) < 0 ||
+	if ((r = url_opt_uint(l->url, "max-sessions", 4096, &g->max_sessions, err, errlen)) < 0 ||
 	    (r = url_opt_uint(l->url, "mtu", 65535, &mtu, err, errlen)) < 0 ||
 	    (r = url_opt_duration(l->url, "keepalive", &g->keepalive_ms, err, errlen)) < 0 ||
 	    (r = url_opt_uint(l->url, "handshake-rate", 1000000, &g->hs_rate, err, errlen)) < 0)
 		return r;
-	g->host_loopback = hl;
 	if (!users) {
 		snprintf(err, errlen,
 		         "option 'users' is required: users=FILE (sluice vpn-user add)");
@@ -1309,7 +1307,15 @@ static void vpn_free(listener_t *l)
 		free(g);
 }
 
-const front_ops_t vpn_front_ops = {"vpn", vpn_init, vpn_start, vpn_stop, NULL, vpn_free, 1};
+const front_ops_t vpn_front_ops = {
+    .scheme = "vpn",
+    .init = vpn_init,
+    .start = vpn_start,
+    .stop = vpn_stop,
+    .free = vpn_free,
+    .reach = REACH_BIND,
+    .gateway = 1,
+};
 
 static const transport_scheme_t vpn_schemes[] = {
     {.scheme = "vpn",

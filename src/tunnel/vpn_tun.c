@@ -134,4 +134,11 @@ static void vt_free(listener_t *l)
 	free(v);
 }
 
-const front_ops_t tun_front_ops = {"tun", vt_init, vt_start, vt_stop, NULL, vt_free, 1};
+const front_ops_t tun_front_ops = {
+    .scheme = "tun",
+    .init = vt_init,
+    .start = vt_start,
+    .stop = vt_stop,
+    .free = vt_free,
+    .reach = REACH_LOCAL,
+};

@@ -1592,6 +1592,8 @@ const front_ops_t wstan_front_ops = {
     .init = srv_init,
     .on_conn = srv_on_conn,
     .free = srv_free,
+    .reach = REACH_REMOTE,
+    .gateway = 1,
 };
 
 /* ============================================================== client */

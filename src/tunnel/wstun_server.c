@@ -518,6 +518,8 @@ const front_ops_t ws_front_ops = {
     .init = ws_init,
     .on_conn = ws_on_conn,
     .free = ws_free_front,
+    .reach = REACH_REMOTE,
+    .gateway = 1,
 };
 
 const front_ops_t wss_front_ops = {
@@ -525,6 +527,8 @@ const front_ops_t wss_front_ops = {
     .init = wss_init,
     .on_conn = ws_on_conn,
     .free = ws_free_front,
+    .reach = REACH_REMOTE,
+    .gateway = 1,
 };
 
 static const transport_scheme_t ws_schemes[] = {

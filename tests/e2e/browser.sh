@@ -68,8 +68,8 @@ wait_port "$m1"
 # WebSocket tunnel: a server whose decoy is the site, and a client
 KEY=$("$SLUICE" keygen)
 m2=$(free_port) m3=$(free_port) wsp=$(free_port) wsd=$(free_port) tun=$(free_port)
-start wsserver "$SLUICE" -v --metrics "127.0.0.1:$m2" -L "ws://127.0.0.1:$wsp/t?key=$KEY&decoy=$site" \
-	-L "ws://127.0.0.1:$wsd?key=$KEY"
+start wsserver "$SLUICE" -v --metrics "127.0.0.1:$m2" -L "ws://127.0.0.1:$wsp/t?host-loopback=1&key=$KEY&decoy=$site" \
+	-L "ws://127.0.0.1:$wsd?host-loopback=1&key=$KEY"
 start wsclient "$SLUICE" -v --metrics "127.0.0.1:$m3" -L "proxy://127.0.0.1:$tun" -F "ws://127.0.0.1:$wsp/t?key=$KEY"
 wait_port "$m2"
 wait_port "$m3"

@@ -49,6 +49,24 @@ expect_usage "sctp+udp:// only over the host's sockets" "must be the first hop" 
 expect_usage "vpn:// only over the host's sockets" "must be the first -F hop" \
 	-L "proxy://127.0.0.1:$p" -F http://127.0.0.1:1 -F "vpn://a:b@127.0.0.1:9?pubkey=$k"
 
+# an open proxy on the network is refused unless open=1 says so
+for scheme in proxy http socks5 socks4 socks; do
+	expect_usage "$scheme://0.0.0.0 without credentials or allow=: refused, open=1 named" \
+		"add open=1" -L "$scheme://0.0.0.0:$p"
+done
+expect_usage "proxy://[::] too" "open proxy" -L "proxy://[::]:$p"
+expect_usage "deny= is not enough" "open proxy" -L "proxy://0.0.0.0:$p?deny=10.0.0.0/8"
+po=$(free_port)
+start open "$SLUICE" -L "proxy://0.0.0.0:$po?open=1"
+wait_port "$po" && pass "open=1: it listens" || fail "open=1: it listens"
+check "open=1: a warning says it is open" grep -q "warn .*open proxy (open=1)" "$T/open.log"
+for u in "socks5://u:p@0.0.0.0" "http://u:p@0.0.0.0" "socks4://u@0.0.0.0" \
+	"proxy://0.0.0.0:PORT?allow=192.0.2.0/24" "tcp://0.0.0.0:PORT/127.0.0.1:9"; do
+	url=${u/PORT/$p}
+	[ "$url" = "$u" ] && url="$u:$p"
+	check "not open: $url" "$SLUICE" check -L "$url"
+done
+
 # a bad second -L: the first must never have listened
 "$SLUICE" -L "proxy://127.0.0.1:$p" -L "proxy://127.0.0.1:$p?nope=1" 2>/dev/null &
 bad=$!
@@ -120,7 +138,7 @@ kc=$(free_port)
 HOME=$kh expect_usage "a keyless client without the default key file: a clear error" \
 	"default key file $kh/.config/sluice/key does not exist" \
 	-L "socks5://127.0.0.1:$kc" -F "sctp+udp://127.0.0.1:$ks"
-HOME=$kh start keysrv "$SLUICE" -L "sctp+udp://127.0.0.1:$ks"
+HOME=$kh start keysrv "$SLUICE" -L "sctp+udp://127.0.0.1:$ks?host-loopback=1"
 for _ in $(seq 50); do grep -q "listening on" "$T/keysrv.log" && break; sleep 0.1; done
 check "a keyless server makes the default key file" grep -q "created the key file $kh/.config/sluice/key" "$T/keysrv.log"
 check_eq "... private to the user" "600" "$(stat -c %a "$kh/.config/sluice/key")"
@@ -137,7 +155,7 @@ check "keyfile= names the same key" bash -c \
 # the WebSocket tunnel takes the same key options
 wsp=$(free_port)
 wsc=$(free_port)
-HOME=$kh start keyws "$SLUICE" -L "ws://127.0.0.1:$wsp"
+HOME=$kh start keyws "$SLUICE" -L "ws://127.0.0.1:$wsp?host-loopback=1"
 wait_port "$wsp"
 HOME=$kh start keywsc "$SLUICE" -L "socks5://127.0.0.1:$wsc" -F "ws://127.0.0.1:$wsp"
 wait_port "$wsc"

@@ -31,7 +31,7 @@ env = dict(os.environ, SLUICE_KEY_FILE=os.path.join(tmp, "key"))
 
 names = set()
 call = re.compile(r'\b(?:url_opt_[a-z]+|acl_opt)\(\s*[^,()]+\s*,\s*"([a-z][a-z0-9-]*)"')
-schema = re.compile(r'\bOPT_(?:STR|BOOL|UINT|DURATION|CIDRS)\(\s*[^,()]+,\s*[^,()]+,\s*'
+schema = re.compile(r'\bOPT_(?:STR|BOOL|BOOL_DOC|UINT|DURATION|CIDRS)\(\s*[^,()]+,\s*[^,()]+,\s*'
                     r'"([a-z][a-z0-9-]*)"|\bOPT_(?:EACH|FUNC)\(\s*"([a-z][a-z0-9-]*)"')
 for f in glob.glob(os.path.join(srcdir, "src", "**", "*.c"), recursive=True):
     text = open(f).read()

@@ -31,9 +31,9 @@ p_wstan=$(free_port) p_sctp=$(free_port) p_vpn=$(free_port) p_ppp=$(free_port)
 start server "$SLUICE" -v --metrics "127.0.0.1:$m_srv" \
 	-L "proxy://127.0.0.1:$p_proxy" \
 	-L "socks5://u:right@127.0.0.1:$p_socks" \
-	-L "ws://127.0.0.1:$p_ws?key=$KEY" \
-	-L "wstan://127.0.0.1:$p_wstan?key=wstan%20pass" \
-	-L "sctp+udp://127.0.0.1:$p_sctp?key=$KEY" \
+	-L "ws://127.0.0.1:$p_ws?host-loopback=1&key=$KEY" \
+	-L "wstan://127.0.0.1:$p_wstan?host-loopback=1&key=wstan%20pass" \
+	-L "sctp+udp://127.0.0.1:$p_sctp?host-loopback=1&key=$KEY" \
 	-L "vpn://127.0.0.1:$p_vpn?users=$T/users.vpn&net=10.77.0.0/24" \
 	-L "ppp+tcp://127.0.0.1:$p_ppp?users=$T/users.ppp" \
 	-L "ppp+unix://$T/quote%22back%5Cslash.sock?users=$T/users.ppp"

@@ -70,7 +70,7 @@ wait_port "$src"
 
 sp=$(free_port) # SCTP port and UDP port
 mp=$(free_port)
-start server "$SLUICE" -L "$SCHEME://127.0.0.1:$sp?key=$KEY" --metrics "127.0.0.1:$mp"
+start server "$SLUICE" -L "$SCHEME://127.0.0.1:$sp?host-loopback=1&key=$KEY" --metrics "127.0.0.1:$mp"
 wait_port "$mp"
 px=$(free_port)
 fw=$(free_port)
@@ -135,7 +135,7 @@ kill "$(pid_of wrongkey)" 2>/dev/null
 # max-assocs: a server that takes one association refuses a second client
 # and keeps serving the first
 lp=$(free_port)
-start limited "$SLUICE" -L "$SCHEME://127.0.0.1:$lp?key=$KEY&max-assocs=1"
+start limited "$SLUICE" -L "$SCHEME://127.0.0.1:$lp?host-loopback=1&key=$KEY&max-assocs=1"
 l1=$(free_port)
 l2=$(free_port)
 start lim1 "$SLUICE" -L "socks5://127.0.0.1:$l1" -F "$SCHEME://127.0.0.1:$lp?key=$KEY"
@@ -153,7 +153,7 @@ kill "$(pid_of lim1)" "$(pid_of lim2)" "$(pid_of limited)" 2>/dev/null
 # keep=: a hop nobody uses stops redialing a lost server, and dials again
 # with its next connection
 ip_=$(free_port)
-start idlesrv "$SLUICE" -L "$SCHEME://127.0.0.1:$ip_?key=$KEY"
+start idlesrv "$SLUICE" -L "$SCHEME://127.0.0.1:$ip_?host-loopback=1&key=$KEY"
 ic=$(free_port)
 start idlecli "$SLUICE" -v -L "socks5://127.0.0.1:$ic" -F "$SCHEME://127.0.0.1:$ip_?key=$KEY&keep=1s"
 wait_port "$ic"
@@ -165,7 +165,7 @@ check "keep=1s: the idle hop stops redialing the lost server" grep -q "idle, not
 n1=$(grep -c "associating" "$T/idlecli.log")
 sleep 3
 check_eq "... and stays quiet" "$n1" "$(grep -c "associating" "$T/idlecli.log")"
-start idlesrv2 "$SLUICE" -L "$SCHEME://127.0.0.1:$ip_?key=$KEY"
+start idlesrv2 "$SLUICE" -L "$SCHEME://127.0.0.1:$ip_?host-loopback=1&key=$KEY"
 sleep 0.5
 check "... until the next connection dials it again" bash -c \
 	"curl -fsS -m 10 --socks5-hostname 127.0.0.1:$ic http://127.0.0.1:$web/ | grep -q 'hello through sctp'"
@@ -174,7 +174,7 @@ kill "$(pid_of idlecli)" "$(pid_of idlesrv2)" 2>/dev/null
 # the server restarted: the client finds out (heartbeats / ABORT) and re-associates
 kill -9 "$(pid_of server)" # a crash: no ABORT, no SHUTDOWN
 sleep 1
-start server2 "$SLUICE" -L "$SCHEME://127.0.0.1:$sp?key=$KEY" --metrics "127.0.0.1:$mp"
+start server2 "$SLUICE" -L "$SCHEME://127.0.0.1:$sp?host-loopback=1&key=$KEY" --metrics "127.0.0.1:$mp"
 wait_port "$mp"
 ok=0
 t0=$(date +%s.%N)

@@ -13,7 +13,7 @@ web=$(free_port)
 http_server "$web" "$T/www"
 sp=$(free_port)
 start server "$SLUICE" -v --auth-guard "free=1,delay=100ms,max-delay=200ms,max-failures=3,window=1m,ban=1m" \
-	-L "sctp+udp://127.0.0.1:$sp?key=$KEY"
+	-L "sctp+udp://127.0.0.1:$sp?host-loopback=1&key=$KEY"
 sleep 0.5
 # one association per client process (a client backs off after a refusal):
 # four wrong-key clients side by side

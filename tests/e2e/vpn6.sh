@@ -66,7 +66,7 @@ start web inS python3 -m http.server "$web" --bind :: --directory "$T/www"
 echo 'alice pw' | "$SLUICE" vpn-user add "$T/users.txt" alice 2>/dev/null
 echo 'bob pw' | "$SLUICE" vpn-user add "$T/users.txt" bob 10.10.0.20 2>/dev/null
 start server inS "$SLUICE" -v --metrics 127.0.0.1:9109 \
-	-L "vpn://192.168.81.1:5555?users=$T/users.txt&net=10.10.0.0/24&net6=fd10::/64"
+	-L "vpn://192.168.81.1:5555?users=$T/users.txt&net=10.10.0.0/24&net6=fd10::/64&host-loopback=1"
 for _ in $(seq 50); do
 	pub=$(sed -n 's/.*server public key \([^ ]*\) .*/\1/p' "$T/server.log" | head -1)
 	[ -n "$pub" ] && break

@@ -25,7 +25,7 @@ wait_port "$echo_port"
 # --- ws
 ws=$(free_port)
 wm=$(free_port)
-start wsserver "$SLUICE" -L "ws://127.0.0.1:$ws/tun?key=$KEY" --metrics "127.0.0.1:$wm"
+start wsserver "$SLUICE" -L "ws://127.0.0.1:$ws/tun?host-loopback=1&key=$KEY" --metrics "127.0.0.1:$wm"
 wait_port "$ws"
 px=$(free_port)
 start wsclient "$SLUICE" -L "proxy://127.0.0.1:$px" -F "ws://127.0.0.1:$ws/tun?key=$KEY"
@@ -121,7 +121,7 @@ printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$T/san.ext"
 openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial -days 2 \
 	-extfile "$T/san.ext" -out "$T/srv.pem" 2>/dev/null
 wss=$(free_port)
-start wssserver "$SLUICE" -L "wss://127.0.0.1:$wss?key=$KEY&cert=$T/srv.pem&certkey=$T/srv.key"
+start wssserver "$SLUICE" -L "wss://127.0.0.1:$wss?host-loopback=1&key=$KEY&cert=$T/srv.pem&certkey=$T/srv.key"
 wait_port "$wss"
 pss=$(free_port)
 start wssclient "$SLUICE" -L "proxy://127.0.0.1:$pss" -F "wss://localhost:$wss?key=$KEY&ca=$T/ca.pem"
@@ -151,7 +151,7 @@ kill "$(pid_of wsserver)"
 sleep 0.5
 check_fails "while the server is down, connections fail" \
 	curl -fsS -m 3 --socks5-hostname "127.0.0.1:$px" "http://127.0.0.1:$web/"
-start wsserver2 "$SLUICE" -L "ws://127.0.0.1:$ws/tun?key=$KEY"
+start wsserver2 "$SLUICE" -L "ws://127.0.0.1:$ws/tun?host-loopback=1&key=$KEY"
 wait_port "$ws"
 check "once it is back, new connections work" bash -c \
 	"curl -fsS --socks5-hostname 127.0.0.1:$px http://127.0.0.1:$web/ | grep -q 'hello through the tunnel'"

@@ -21,7 +21,7 @@ wm=$(free_port)
 # under ASan, freed memory waits in a quarantine that would show as RSS:
 # this server gives it back at once, so RSS measures what is kept
 start server env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0" \
-	"$SLUICE" -L "ws://127.0.0.1:$ws/tun?key=$KEY&decoy=$T/www" --metrics "127.0.0.1:$wm"
+	"$SLUICE" -L "ws://127.0.0.1:$ws/tun?host-loopback=1&key=$KEY&decoy=$T/www" --metrics "127.0.0.1:$wm"
 wait_port "$ws"
 
 # --- a request head of 1024 bytes whose target has no '?' or '#'
@@ -44,7 +44,7 @@ check_eq "enc=none over ws:// sees the decoy (a 404 from its directory)" "HTTP/1
 check "and it is counted" bash -c \
 	"curl -fsS http://127.0.0.1:$wm/metrics | grep -q 'reason=\"enc_none\"} 1'"
 ws2=$(free_port)
-start anyserver "$SLUICE" -L "ws://127.0.0.1:$ws2/tun?key=$KEY&enc=any"
+start anyserver "$SLUICE" -L "ws://127.0.0.1:$ws2/tun?host-loopback=1&key=$KEY&enc=any"
 wait_port "$ws2"
 check_eq "enc=any (behind a TLS front end) accepts it" "HTTP/1.1 101 Switching Protocols" \
 	"$($WSPEER plain 127.0.0.1 "$ws2" /tun "$KEY")"
@@ -64,7 +64,7 @@ check "the dropped pongs are counted" bash -c \
 gp=$(free_port)
 WRONG=$("$SLUICE" keygen)
 start guarded "$SLUICE" -v --auth-guard "free=1,delay=300ms,max-delay=600ms,max-failures=4,window=1m,ban=1m" \
-	-L "ws://127.0.0.1:$gp/tun?key=$KEY"
+	-L "ws://127.0.0.1:$gp/tun?host-loopback=1&key=$KEY"
 wait_port "$gp"
 check "wrong keys from one source: decoy, held, then no answer; 127.0.0.2 unaffected" \
 	$WSPEER guard "$gp" /tun "$KEY" "$WRONG" 300
@@ -79,7 +79,7 @@ printf 'subjectAltName=DNS:other.example\n' >"$T/san.ext"
 openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial -days 2 \
 	-extfile "$T/san.ext" -out "$T/srv.pem" 2>/dev/null
 wss=$(free_port)
-start wss "$SLUICE" -L "wss://127.0.0.1:$wss/t?key=$KEY&cert=$T/srv.pem&certkey=$T/srv.key"
+start wss "$SLUICE" -L "wss://127.0.0.1:$wss/t?host-loopback=1&key=$KEY&cert=$T/srv.pem&certkey=$T/srv.key"
 wait_port "$wss"
 try_client() { # NAME OPTIONS: curl through a client with those options
 	local p

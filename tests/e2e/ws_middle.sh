@@ -22,8 +22,8 @@ openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreates
 
 ws=$(free_port)
 ws2=$(free_port)
-start server "$SLUICE" -v -L "ws://127.0.0.1:$ws/tun?key=$KEY&trust-xff=1" \
-	-L "ws://127.0.0.1:$ws2/tun?key=$KEY&trust-xff=1&deny=127.0.0.7"
+start server "$SLUICE" -v -L "ws://127.0.0.1:$ws/tun?host-loopback=1&key=$KEY&trust-xff=1" \
+	-L "ws://127.0.0.1:$ws2/tun?host-loopback=1&key=$KEY&trust-xff=1&deny=127.0.0.7"
 wait_port "$ws" && wait_port "$ws2"
 
 ngx=$(free_port)
@@ -109,7 +109,7 @@ check "and the server says so" grep -q "X-Forwarded-For not allowed" "$T/server.
 
 # without trust-xff the header is ignored: a forged one changes nothing
 ws3=$(free_port)
-start notrust "$SLUICE" -v -L "ws://127.0.0.1:$ws3/tun?key=$KEY&deny=10.9.9.9"
+start notrust "$SLUICE" -v -L "ws://127.0.0.1:$ws3/tun?host-loopback=1&key=$KEY&deny=10.9.9.9"
 wait_port "$ws3"
 tok=$(/usr/bin/python3 "$SRCDIR/tests/e2e/wspeer.py" token "$KEY" 0 "127.0.0.1:$ws3" /tun)
 curl -s -m 3 -H 'X-Forwarded-For: 10.9.9.9' -H 'Connection: Upgrade' -H 'Upgrade: websocket' \

@@ -19,8 +19,8 @@ seen() { grep -c 'GET /once' "$T/http$web.log"; }
 printf '%020d\n' 0 >"$T/replay.state"
 ws=$(free_port)
 ws2=$(free_port)
-SERVER=("$SLUICE" -v -L "ws://127.0.0.1:$ws/tun?key=$KEY&replay-state=$T/replay.state"
-	-L "ws://127.0.0.1:$ws2/tun?key=$KEY&replay-state=$T/replay.state")
+SERVER=("$SLUICE" -v -L "ws://127.0.0.1:$ws/tun?host-loopback=1&key=$KEY&replay-state=$T/replay.state"
+	-L "ws://127.0.0.1:$ws2/tun?host-loopback=1&key=$KEY&replay-state=$T/replay.state")
 start server "${SERVER[@]}"
 wait_port "$ws" && wait_port "$ws2"
 

@@ -39,7 +39,7 @@ at_least() { [ "$(metric "$1" "$2")" -ge "$3" ]; }
 # --- sluice against sluice
 ws=$(free_port)
 sm=$(free_port)
-start srv "$SLUICE" -v -L "wstan://127.0.0.1:$ws/t?key=$KEY" --metrics "127.0.0.1:$sm"
+start srv "$SLUICE" -v -L "wstan://127.0.0.1:$ws/t?host-loopback=1&key=$KEY" --metrics "127.0.0.1:$sm"
 wait_port "$ws"
 px=$(free_port)
 cm=$(free_port)
@@ -82,7 +82,7 @@ wait_port "$pz"
 check "compatible mode (nonce in a cookie)" hello "$pz"
 check "the server saw a cookie" grep -q "compatible mode" "$T/srv.log"
 wp=$(free_port)
-start srvpass "$SLUICE" -L "wstan://127.0.0.1:$wp?key=$PASSQ"
+start srvpass "$SLUICE" -L "wstan://127.0.0.1:$wp?host-loopback=1&key=$PASSQ"
 wait_port "$wp"
 pp=$(free_port)
 start clipass "$SLUICE" -L "proxy://127.0.0.1:$pp" -F "wstan://127.0.0.1:$wp?key=$PASSQ"
@@ -96,7 +96,7 @@ printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$T/san.ext"
 openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial -days 2 \
 	-extfile "$T/san.ext" -out "$T/srv.pem" 2>/dev/null
 wt=$(free_port)
-start srvtls "$SLUICE" -v -L "wstan://127.0.0.1:$wt?key=$KEY&cert=$T/srv.pem&certkey=$T/srv.key"
+start srvtls "$SLUICE" -v -L "wstan://127.0.0.1:$wt?host-loopback=1&key=$KEY&cert=$T/srv.pem&certkey=$T/srv.key"
 wait_port "$wt"
 pt=$(free_port)
 start clitls "$SLUICE" -L "proxy://127.0.0.1:$pt" -F "wstan://localhost:$wt?key=$KEY&tls=1&ca=$T/ca.pem"

@@ -21,7 +21,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
 	-addext "subjectAltName=DNS:localhost" -keyout "$T/srv.key" -out "$T/srv.pem" 2>/dev/null
 
 ws=$(free_port)
-start srv "$SLUICE" -v -L "wstan://127.0.0.1:$ws/t?key=$KEY&tls=1&skew=1s"
+start srv "$SLUICE" -v -L "wstan://127.0.0.1:$ws/t?host-loopback=1&key=$KEY&tls=1&skew=1s"
 wait_port "$ws"
 rec=$(free_port)
 $WSPEER relay "$rec" "$ws" "$T/captured" &
@@ -50,7 +50,7 @@ check_eq "the target saw the request once" 1 "$(seen)"
 # gets no answer, not even to the right key
 gs=$(free_port)
 start guarded "$SLUICE" -v --auth-guard "free=1,delay=100ms,max-delay=200ms,max-failures=3,window=1m,ban=1m" \
-	-L "wstan://127.0.0.1:$gs/t?key=$KEY"
+	-L "wstan://127.0.0.1:$gs/t?host-loopback=1&key=$KEY"
 wait_port "$gs"
 WRONG=$(head -c 16 /dev/urandom | base64)
 pw=$(free_port)

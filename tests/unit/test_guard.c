@@ -73,16 +73,48 @@ static void test_acl(void **st)
 static void test_restricted(void **st)
 {
 	acl_t a = {0};
+	char bad[64];
 
-	acl_add_restricted(&a);
+	acl_guard(&a, ACL_HOST_LOOPBACK);
+	acl_guard(&a, ACL_LINK_LOCAL);
 	assert_false(permits(&a, "127.0.0.1"));
 	assert_false(permits(&a, "127.8.9.10"));
 	assert_false(permits(&a, "::1"));
+	assert_false(permits(&a, "::"));
 	assert_false(permits(&a, "::ffff:127.0.0.1"));
 	assert_false(permits(&a, "0.0.0.0"));
 	assert_false(permits(&a, "169.254.169.254"));
+	assert_false(permits(&a, "::ffff:169.254.169.254"));
+	assert_false(permits(&a, "fe80::1"));
+	assert_false(permits(&a, "fd00:ec2::254"));
+	assert_false(permits(&a, "100.100.100.200"));
+	assert_true(permits(&a, "100.100.100.201"));
 	assert_true(permits(&a, "93.184.216.34"));
+	assert_true(permits(&a, "10.1.2.3"));
 	assert_true(permits(&a, "2606:2800::1"));
+	acl_free(&a);
+
+	/* an allow entry inside a guarded range opens that part only */
+	assert_int_equal(cidr_list_add(&a.allow, "127.0.0.1,169.254.169.254", bad, sizeof(bad)), 0);
+	acl_guard(&a, ACL_HOST_LOOPBACK);
+	acl_guard(&a, ACL_LINK_LOCAL);
+	assert_true(permits(&a, "127.0.0.1"));
+	assert_false(permits(&a, "127.0.0.2"));
+	assert_true(permits(&a, "169.254.169.254"));
+	assert_false(permits(&a, "169.254.170.2"));
+	assert_false(permits(&a, "93.184.216.34")); /* allow is a whitelist */
+	acl_free(&a);
+
+	/* a broad allow entry does not open what is guarded */
+	assert_int_equal(cidr_list_add(&a.allow, "0.0.0.0/0,::/0", bad, sizeof(bad)), 0);
+	acl_guard(&a, ACL_HOST_LOOPBACK);
+	assert_false(permits(&a, "127.0.0.1"));
+	assert_false(permits(&a, "::1"));
+	assert_true(permits(&a, "93.184.216.34"));
+	assert_true(permits(&a, "169.254.169.254"));
+	/* deny still wins over a lifted address */
+	assert_int_equal(cidr_list_add(&a.deny, "93.184.216.0/24", bad, sizeof(bad)), 0);
+	assert_false(permits(&a, "93.184.216.34"));
 	acl_free(&a);
 }
 

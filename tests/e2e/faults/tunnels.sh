@@ -37,11 +37,11 @@ tun_server() {
 	key=$(cat "$T/tun.key")
 	case $kind in
 	proxy) ;;
-	ws) start "$name" $TUN_WRAP "$SLUICE" -L "ws://127.0.0.1:$port/t?key=$key" ;;
+	ws) start "$name" $TUN_WRAP "$SLUICE" -L "ws://127.0.0.1:$port/t?host-loopback=1&key=$key" ;;
 	wss) start "$name" $TUN_WRAP "$SLUICE" \
-		-L "wss://127.0.0.1:$port/t?key=$key&cert=$T/srv.pem&certkey=$T/srv.key" ;;
-	wstan) start "$name" $TUN_WRAP "$SLUICE" -L "wstan://127.0.0.1:$port/t?key=$key" ;;
-	sctp) start "$name" $TUN_WRAP "$SLUICE" -L "sctp+udp://127.0.0.1:$port?key=$key" ;;
+		-L "wss://127.0.0.1:$port/t?host-loopback=1&key=$key&cert=$T/srv.pem&certkey=$T/srv.key" ;;
+	wstan) start "$name" $TUN_WRAP "$SLUICE" -L "wstan://127.0.0.1:$port/t?host-loopback=1&key=$key" ;;
+	sctp) start "$name" $TUN_WRAP "$SLUICE" -L "sctp+udp://127.0.0.1:$port?host-loopback=1&key=$key" ;;
 	vpn) start "$name" $TUN_WRAP "$SLUICE" \
 		-L "vpn://127.0.0.1:$port?users=$T/vpnusers.txt&net=10.10.0.0/24&key=$T/vpn.key" ;;
 	*) echo "unknown tunnel $kind" >&2; return 1 ;;

@@ -38,7 +38,7 @@ want_big=$(sha256sum </tmp/www/big | cut -d' ' -f1)
 want_mid=$(sha256sum </tmp/www/mid | cut -d' ' -f1)
 httpd -p 127.0.0.1:8080 -h /tmp/www
 
-$S -L "sctp://127.0.0.1:9899?key=$KEY" --metrics 127.0.0.1:9100 >/tmp/server.log 2>&1 &
+$S -L "sctp://127.0.0.1:9899?host-loopback=1&key=$KEY" --metrics 127.0.0.1:9100 >/tmp/server.log 2>&1 &
 server=$!
 $S -L "tcp://127.0.0.1:8081/127.0.0.1:8080" -F "sctp://127.0.0.1:9899?key=$KEY" \
 	>/tmp/client.log 2>&1 &
@@ -98,7 +98,7 @@ check_eq "garbage on stream 0 drops that association only" $((before + 1)) \
 check "... and the tunnel beside it still carries a page" until_get 8081 /
 
 # IPv6: a second server and client on ::1
-$S -L "sctp://[::1]:9898?key=$KEY" >/tmp/server6.log 2>&1 &
+$S -L "sctp://[::1]:9898?host-loopback=1&key=$KEY" >/tmp/server6.log 2>&1 &
 server6=$!
 $S -L "tcp://127.0.0.1:8083/127.0.0.1:8080" -F "sctp://[::1]:9898?key=$KEY" >/tmp/client6.log 2>&1 &
 client6=$!
@@ -109,7 +109,7 @@ kill $client6 $server6
 # the server killed and started again: the client re-associates
 kill -9 $server
 sleep 0.5
-$S -L "sctp://127.0.0.1:9899?key=$KEY" >/tmp/server2.log 2>&1 &
+$S -L "sctp://127.0.0.1:9899?host-loopback=1&key=$KEY" >/tmp/server2.log 2>&1 &
 server=$!
 check "the client re-associates after the server restarted" until_get 8081 /
 check "... and fetches the page" grep -qx "$TOKEN" /tmp/until.out
