@@ -72,5 +72,13 @@ int sockaddr_is_loopback(const struct sockaddr *sa);
 void sockaddr_key(const struct sockaddr *sa, uint8_t key[16]);
 uint64_t sockaddr_key_hash(const uint8_t key[16]);
 int sockaddr_is_any(const struct sockaddr *sa);
+/* The length of an AF_INET or AF_INET6 address; its port (host order) and
+ * a new one; same IP (and port): 1.  ::ffff:a.b.c.d becomes a.b.c.d. */
+socklen_t sockaddr_len(const struct sockaddr *sa);
+uint16_t sockaddr_port(const struct sockaddr *sa);
+void sockaddr_set_port(struct sockaddr *sa, uint16_t port);
+int sockaddr_same_ip(const struct sockaddr *a, const struct sockaddr *b);
+int sockaddr_equal(const struct sockaddr *a, const struct sockaddr *b);
+void sockaddr_unmap(struct sockaddr_storage *ss);
 
 #endif

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/tcp.h"
 #include "core/transport.h"
+#include "core/udphost.h"
 
 int target_set(target_t *t, const char *host, uint16_t port)
 {
@@ -203,6 +204,8 @@ static const dialer_ops_t direct_ops = {
     .dial = direct_dial,
     .cancel = direct_cancel,
     .free = direct_free,
+    .dgram = udphost_dgram,
+    .dgram_cancel = udphost_dgram_cancel,
     .caps = HOP_STREAMS | HOP_DATAGRAMS | HOP_HOST,
 };
 

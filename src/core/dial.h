@@ -57,6 +57,11 @@ typedef struct dial_opts {
 
 typedef void (*dial_cb)(void *ud, stream_t *s, int err);
 
+/* A datagram flow (core/dgram.h) and its open callback: f on success, or
+ * NULL and err. */
+typedef struct dgram dgram_t;
+typedef void (*dgram_cb)(void *ud, dgram_t *f, int err);
+
 typedef struct dial dial_t; /* an in-flight request; each dialer defines its own */
 typedef struct dialer dialer_t;
 
@@ -66,12 +71,22 @@ typedef struct dialer_ops {
 	/* cb will not be called after cancel; the request is freed. */
 	void (*cancel)(dialer_t *d, dial_t *req);
 	void (*free)(dialer_t *d);
+	/* Datagram flows through this hop (core/dgram.h); NULL: it carries
+	 * none, and a chain containing it refuses datagrams.  dgram_cancel as
+	 * cancel: cb will not run, the request is freed. */
+	dial_t *(*dgram)(dialer_t *d, const dial_opts_t *o, dgram_cb cb, void *ud);
+	void (*dgram_cancel)(dialer_t *d, dial_t *req);
+	/* optional: the name servers this hop's tunnel session gave (see
+	 * chain_dns_servers in core/dgram.h) */
+	int (*dns_servers)(const dialer_t *d, struct sockaddr_storage *out, size_t max);
 	unsigned caps; /* HOP_* */
 } dialer_ops_t;
 
 /* What a hop carries and does, so callers ask instead of comparing scheme
  * names: a transport declares them for each hop scheme (transport.h), a
- * dialer may carry them in its ops (dialer_caps). */
+ * dialer may carry them in its ops (dialer_caps).  A dialer carries
+ * datagrams when its ops have .dgram (HOP_DATAGRAMS says so in the
+ * transport's descriptor). */
 enum {
 	HOP_STREAMS = 1u << 0,    /* TCP-like byte streams to a target */
 	HOP_DATAGRAMS = 1u << 1,  /* UDP datagrams to a target */
@@ -82,6 +97,9 @@ enum {
 	 * a HOP_FIRST_ONLY hop runs only over it, and datagrams a server sends
 	 * from this host honour the chain only when it is one */
 	HOP_HOST = 1u << 5,
+	/* its datagrams reach its server as datagrams, through the hop before
+	 * it (socks5's UDP ASSOCIATE): that hop must carry datagrams too */
+	HOP_DGRAM_NEXT = 1u << 6,
 };
 
 struct dialer {

@@ -1,0 +1,29 @@
+/* udphost: the direct dialer's datagram flow, this host's own UDP sockets.
+ *
+ * One unconnected UDP socket per address family, bound to the wildcard
+ * address and an ephemeral port on first use.  Each datagram's destination
+ * is resolved here (an IP literal at once; a name through the thread
+ * pool, a few at a time, the last one remembered for 30 s), and the
+ * resolved address must pass the flow's target ACL (dial_opts_t.acl, which
+ * must outlive the flow).  Replies are accepted only from the addresses
+ * the flow sent to (the last UDPHOST_PEERS of them): a restricted-cone
+ * NAT, not an open port.  Nothing queues: a datagram the socket will not
+ * take at once is dropped, as a router would.
+ */
+#ifndef SLUICE_UDPHOST_H
+#define SLUICE_UDPHOST_H
+
+#include "core/dgram.h"
+
+#define UDPHOST_PEERS 64
+#define UDPHOST_RESOLVING 16
+
+/* dialer ops .dgram / .dgram_cancel of the direct dialer. */
+dial_t *udphost_dgram(dialer_t *d, const dial_opts_t *o, dgram_cb cb, void *ud);
+void udphost_dgram_cancel(dialer_t *d, dial_t *req);
+
+/* The flow itself, for a listener that sends around the chain on purpose
+ * (`udp=direct`): ready at once. */
+dgram_t *udphost_flow_new(uv_loop_t *loop, uint64_t id, const acl_t *acl);
+
+#endif
