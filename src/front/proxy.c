@@ -42,15 +42,17 @@ static void proxy_on_conn(conn_t *c)
 
 const front_ops_t proxy_front_ops = {
     .scheme = "proxy",
+    .init = socks_listener_init,
     .on_conn = proxy_on_conn,
     .relay = 1,
+    .free = socks_listener_free,
 };
 
 static const transport_scheme_t proxy_schemes[] = {
     {.scheme = "proxy",
      .listen = &proxy_front_ops,
      .listen_doc = {"proxy://IP:PORT", "SOCKS4/4a/5 and HTTP proxy on one port",
-                    &listener_relay_opts}},
+                    &socks_listen_opts}},
 };
 
 const transport_t proxy_transport = {

@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "core/conn.h"
+#include "core/dgram.h"
 #include "core/log.h"
 #include "core/transport.h"
 #include "front/socks_proto.h"
@@ -72,6 +73,7 @@ typedef struct socks_conn {
 	sbuf_queue_t early; /* client bytes after the request */
 	target_t target;
 	socks_udp_t *udp;
+	unsigned udp_replied : 1;
 	dial_cred_t cred; /* pass_cred: what the client sent, in user/pass */
 	char user[256], pass[256];
 } socks_conn_t;
@@ -377,45 +379,78 @@ static void sk_udp_error(stream_t *s, int err)
 
 static const stream_cbs_t sk_udp_cbs = {sk_udp_read, NULL, sk_udp_error};
 
-/* UDP ASSOCIATE.  The relay sends straight from this host: it does not go
- * through the chain (no hop here carries datagrams). */
-static int sk_udp(socks_conn_t *k)
+/* The association's flow is up (err 0: reply and watch the control
+ * connection) or failed: before the reply, the reply says why; after it,
+ * the association is over. */
+static void sk_udp_event(void *ud, int err)
 {
-	static int warned;
+	socks_conn_t *k = ud;
 	conn_t *c = k->c;
-	listener_t *l = c->l;
 	struct sockaddr_storage local;
 	socks_addr_t bnd;
 	uint8_t out[SOCKS5_REQ_MAX];
 	char addr[64];
+
+	if (k->udp_replied) {
+		log_info(c->id, "socks5 UDP association: the chain lost it (%s)", uv_strerror(err));
+		sk_set_state(k, SK_DONE);
+		conn_close(c, "UDP association lost");
+		return;
+	}
+	if (err < 0) {
+		log_info(c->id, "socks5 UDP ASSOCIATE: %s", uv_strerror(err));
+		sk_refuse5(k, socks5_rep_from_err(err), "UDP ASSOCIATE failed");
+		return;
+	}
+	k->udp_replied = 1;
+	socks_udp_addr(k->udp, &local);
+	socks_addr_from_sa(&bnd, (struct sockaddr *)&local);
+	sockaddr_str((struct sockaddr *)&local, addr, sizeof(addr));
+	log_info(c->id, "socks5 UDP ASSOCIATE from %s: relay on %s", c->peer_str, addr);
+	stream_set_cbs(c->client, &sk_udp_cbs, k);
+	if (sk_send(k, out, socks5_reply_encode(out, sizeof(out), SOCKS5_REP_OK, &bnd)) < 0)
+		return;
+	stream_read_start(c->client);
+}
+
+/* UDP ASSOCIATE: a datagram flow through the chain, or, with udp=direct,
+ * from this host.  A chain with a hop that cannot carry datagrams is
+ * refused (reply 7), never bypassed. */
+static int sk_udp(socks_conn_t *k)
+{
+	conn_t *c = k->c;
+	listener_t *l = c->l;
+	socks_front_t *sf = l->front;
+	dialer_t *via = sf && sf->udp == SOCKS_UDP_DIRECT ? sf->direct : l->chain;
+	dial_opts_t o = {.id = c->id, .acl = &l->targets, .peer = (struct sockaddr *)&c->peer};
+	struct sockaddr_storage local;
+	const dialer_t *b;
+	char hop[300], why[512];
 	int r;
 
-	if (l->chain && l->chain->next && !warned) {
-		warned = 1;
-		log_warn(c->id,
-		         "socks5 UDP ASSOCIATE is relayed directly, not through the -F chain");
+	if (!sf || sf->udp == SOCKS_UDP_OFF)
+		return sk_refuse5(k, SOCKS5_REP_CMD_UNSUPP, "UDP ASSOCIATE is off here (udp=off)");
+	if ((b = chain_dgram_blocker(via))) {
+		dialer_name(b, hop, sizeof(hop));
+		snprintf(why, sizeof(why),
+		         "UDP ASSOCIATE refused: the hop %s cannot carry UDP (udp=direct on the "
+		         "listener sends it around the chain)",
+		         hop);
+		return sk_refuse5(k, SOCKS5_REP_CMD_UNSUPP, why);
 	}
 	/* Bind on the address the client reached us at, so the reply names
 	 * an address it can send to. */
 	if (stream_addr(c->client, 0, &local) < 0)
 		memcpy(&local, &l->bind, sizeof(local));
-	r = socks_udp_new(l->loop, c->id, (struct sockaddr *)&local, (struct sockaddr *)&c->peer,
-	                  &l->targets, &k->udp);
+	r = socks_udp_new(l->loop, (struct sockaddr *)&local, (struct sockaddr *)&c->peer, via, &o,
+	                  l->connect_timeout_ms, sk_udp_event, k, &k->udp);
 	if (r < 0) {
 		log_info(c->id, "socks5 UDP ASSOCIATE: %s", uv_strerror(r));
 		return sk_refuse5(k, socks5_rep_from_err(r), "UDP ASSOCIATE failed");
 	}
-	socks_udp_addr(k->udp, &local);
-	socks_addr_from_sa(&bnd, (struct sockaddr *)&local);
-	sockaddr_str((struct sockaddr *)&local, addr, sizeof(addr));
-	log_info(c->id, "socks5 UDP ASSOCIATE from %s: relay on %s", c->peer_str, addr);
 	conn_handshake_done(c);
 	sk_set_state(k, SK_UDP);
-	stream_set_cbs(c->client, &sk_udp_cbs, k);
-	if (sk_send(k, out, socks5_reply_encode(out, sizeof(out), SOCKS5_REP_OK, &bnd)) < 0)
-		return STEP_STOP;
-	stream_read_start(c->client);
-	return STEP_STOP;
+	return STEP_STOP; /* the client is not read until the flow is up */
 }
 
 static int sk_request(socks_conn_t *k)
@@ -448,7 +483,7 @@ static int sk_request(socks_conn_t *k)
 	case SOCKS_CMD_UDP:
 		if (k->pass_cred)
 			return sk_refuse5(k, SOCKS5_REP_CMD_UNSUPP,
-			                  "UDP ASSOCIATE would bypass the chain here");
+			                  "UDP ASSOCIATE is not offered to a pluggable transport");
 		return sk_udp(k);
 	default:
 		return sk_refuse5(k, SOCKS5_REP_CMD_UNSUPP, "SOCKS5 BIND is not supported");
@@ -658,6 +693,67 @@ static int socks_init_common(listener_t *l, char *err, size_t errlen)
 	return 0;
 }
 
+static int parse_udp(void *obj, const char *v, char *err, size_t errlen)
+{
+	int *mode = obj;
+
+	if (!strcmp(v, "chain"))
+		*mode = SOCKS_UDP_CHAIN;
+	else if (!strcmp(v, "direct"))
+		*mode = SOCKS_UDP_DIRECT;
+	else if (!strcmp(v, "off"))
+		*mode = SOCKS_UDP_OFF;
+	else {
+		snprintf(err, errlen, "option 'udp': use chain (default), direct or off");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const opt_t socks_opt_table[] = {
+    OPT_FUNC("udp", parse_udp, "chain", "chain|direct|off",
+             "UDP ASSOCIATE: through the -F chain (refused when a hop cannot carry UDP), "
+             "from this host around the chain, or refused"),
+};
+
+/* udp= alone, parsed here; with the relay listeners' options, for docs */
+static const opt_schema_t socks_udp_opts = OPT_SCHEMA(NULL, socks_opt_table);
+const opt_schema_t socks_listen_opts = OPT_SCHEMA(&listener_relay_opts, socks_opt_table);
+
+int socks_listener_init(listener_t *l, char *err, size_t errlen)
+{
+	socks_front_t *sf = calloc(1, sizeof(*sf));
+	int r;
+
+	if (!sf)
+		abort();
+	if ((r = opts_parse(&socks_udp_opts, l->url, &sf->udp, err, errlen)) < 0) {
+		free(sf);
+		return r;
+	}
+	if (sf->udp == SOCKS_UDP_DIRECT)
+		sf->direct = direct_dialer_new(l->loop);
+	l->front = sf;
+	return 0;
+}
+
+void socks_listener_free(listener_t *l)
+{
+	socks_front_t *sf = l->front;
+
+	if (sf)
+		chain_free(sf->direct);
+	free(sf);
+	l->front = NULL;
+}
+
+static int socks5_init(listener_t *l, char *err, size_t errlen)
+{
+	int r = socks_init_common(l, err, errlen);
+
+	return r < 0 ? r : socks_listener_init(l, err, errlen);
+}
+
 static int socks4_init(listener_t *l, char *err, size_t errlen)
 {
 	if (l->url->pass && l->url->pass[0]) {
@@ -689,15 +785,17 @@ static void socks_cred_on_conn(conn_t *c)
 const front_ops_t socks_front_ops = {
     .relay = 1,
     .scheme = "socks",
-    .init = socks_init_common,
+    .init = socks5_init,
     .on_conn = socks_on_conn,
+    .free = socks_listener_free,
 };
 
 const front_ops_t socks5_front_ops = {
     .relay = 1,
     .scheme = "socks5",
-    .init = socks_init_common,
+    .init = socks5_init,
     .on_conn = socks5_on_conn,
+    .free = socks_listener_free,
 };
 
 const front_ops_t socks4_front_ops = {
@@ -712,18 +810,19 @@ const front_ops_t socks_cred_front_ops = {
     .scheme = "socks",
     .init = socks_init_common,
     .on_conn = socks_cred_on_conn,
+    .free = socks_listener_free, /* what socks_front_ops' init made */
 };
 
 static const transport_scheme_t socks_schemes[] = {
     {.scheme = "socks",
      .listen = &socks_front_ops,
-     .listen_doc = {"socks://[user:pass@]IP:PORT", "SOCKS4, 4a and 5 proxy", &listener_relay_opts}},
+     .listen_doc = {"socks://[user:pass@]IP:PORT", "SOCKS4, 4a and 5 proxy", &socks_listen_opts}},
     {.scheme = "socks5",
      .listen = &socks5_front_ops,
      .hop = socks5_hop_new,
      .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS,
      .listen_doc = {"socks5://[user:pass@]IP:PORT", "SOCKS5 proxy (user:pass: RFC 1929)",
-                    &listener_relay_opts},
+                    &socks_listen_opts},
      .hop_doc = {"socks5://[user:pass@]HOST:PORT",
                  "through a SOCKS5 server (names resolved there)"}},
     {.scheme = "socks5h",

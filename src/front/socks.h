@@ -23,6 +23,20 @@
  * USERID) and hand them to the chain in dial_opts_t.cred; no UDP. */
 #define SOCKS_PASS_CRED 0x4u
 
+/* What a SOCKS5 listener does with UDP ASSOCIATE (option udp=): carry it
+ * through the chain (refused with reply 7 when a hop cannot), send it from
+ * this host around the chain, or refuse it.  l->front of socks, socks5
+ * and proxy listeners. */
+enum { SOCKS_UDP_CHAIN, SOCKS_UDP_DIRECT, SOCKS_UDP_OFF };
+typedef struct socks_front {
+	int udp;
+	dialer_t *direct; /* udp=direct */
+} socks_front_t;
+extern const opt_schema_t socks_listen_opts;
+/* front_ops init / free parts of a listener that serves SOCKS5 */
+int socks_listener_init(listener_t *l, char *err, size_t errlen);
+void socks_listener_free(listener_t *l);
+
 extern const front_ops_t socks_front_ops;  /* "socks": 4, 4a and 5 */
 extern const front_ops_t socks5_front_ops; /* "socks5" */
 extern const front_ops_t socks4_front_ops; /* "socks4": 4 and 4a */

@@ -1,17 +1,16 @@
-/* socks_udp: the datagram relay behind a SOCKS5 UDP ASSOCIATE (RFC 1928
- * section 7), owned by the SOCKS front end for as long as the client's TCP
- * control connection lives.
+/* socks_udp: the client side of a SOCKS5 UDP ASSOCIATE (RFC 1928 section
+ * 7), owned by the SOCKS front end for as long as the client's TCP control
+ * connection lives.
  *
  * One UDP socket per association, bound on the IP the client reached the
- * listener at.  Datagrams from the client's IP (its port is learned from the
- * first one) carry a SOCKS header naming the destination: the header is
- * stripped, names are resolved here (a few resolutions at a time, more are
- * dropped), the listener's target ACL is applied, and the payload is sent
- * from this host directly: the -F chain is not used.  Datagrams from the
- * last few addresses the client sent to are replies: they get a header
- * naming their source and go to the client; datagrams from anywhere else
- * are dropped (a restricted-cone NAT, not an open door to the client).
- * Fragments (FRAG != 0) are dropped.
+ * listener at, serves the client's IP only (its port is learned from its
+ * first datagram).  Each datagram carries a SOCKS header naming its
+ * destination: the header is stripped and the payload goes on a datagram
+ * flow (core/dgram.h) through the chain, which resolves names and applies
+ * the target ACL at its far end.  Replies come back from the flow naming
+ * their source, get a SOCKS header and go to the client.  Fragments
+ * (FRAG != 0), malformed headers and datagrams from anyone but the client
+ * are dropped and counted; the association goes on.
  */
 #ifndef SLUICE_SOCKS_UDP_H
 #define SLUICE_SOCKS_UDP_H
@@ -19,17 +18,23 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "core/acl.h"
+#include "core/dgram.h"
 
 typedef struct socks_udp socks_udp_t;
 
-/* Bind on local's IP (its port is ignored) and serve client's IP.  targets
- * may be NULL (everything allowed) and must outlive the association. */
-int socks_udp_new(uv_loop_t *loop, uint64_t id, const struct sockaddr *local,
-                  const struct sockaddr *client, const acl_t *targets, socks_udp_t **out);
+/* The flow is up (err 0), or failed (err < 0, before or after it was up:
+ * the association is over). */
+typedef void (*socks_udp_cb)(void *ud, int err);
+
+/* Bind on local's IP (its port is ignored), serve client's IP, and open a
+ * flow through chain (o and timeout_ms as for dgram_open).  cb runs later,
+ * never from inside this call. */
+int socks_udp_new(uv_loop_t *loop, const struct sockaddr *local, const struct sockaddr *client,
+                  dialer_t *chain, const dial_opts_t *o, uint64_t timeout_ms, socks_udp_cb cb,
+                  void *ud, socks_udp_t **out);
 /* The address the relay socket is bound to (for the reply). */
 void socks_udp_addr(const socks_udp_t *u, struct sockaddr_storage *ss);
-/* Close the socket; memory goes once pending resolutions return. */
+/* Close the socket and the flow; no callback afterwards. */
 void socks_udp_free(socks_udp_t *u);
 
 #endif

@@ -5,6 +5,7 @@
   socks_client.py udp PROXY ECHO                   UDP ASSOCIATE through PROXY, datagrams to
                                                    127.0.0.1:ECHO and localhost:ECHO
   socks_client.py udp-after-close PROXY ECHO       the relay stops with its TCP connection
+  socks_client.py udp-refused PROXY                UDP ASSOCIATE is answered with reply 7
   socks_client.py pipeline PROXY ECHO              greeting, request and data in one segment
   socks_client.py banner PROXY HOST PORT           CONNECT, print the first bytes the target sends
   socks_client.py fake-server PORT BANNER          a SOCKS5 server that sends its CONNECT reply and
@@ -79,6 +80,17 @@ def associate(proxy):
     if host == "0.0.0.0":
         host = "127.0.0.1"
     return s, (host, port)
+
+
+def udp_refused(proxy):
+    s = socket.create_connection(("127.0.0.1", proxy), timeout=5)
+    s.sendall(b"\x05\x01\x00")
+    assert recv_exact(s, 2) == b"\x05\x00", "method"
+    s.sendall(b"\x05\x03\x00\x01\x00\x00\x00\x00\x00\x00")
+    rep, _, _ = read_reply(s)
+    assert rep == 7, f"UDP ASSOCIATE reply {rep}, not 7 (command not supported)"
+    assert s.recv(1) == b"", "the connection stays open after the refusal"
+    print("udp-refused: ok")
 
 
 def udp_roundtrip(u, relay, dst_host, dst_port, payload, frag=0):
@@ -209,6 +221,8 @@ def main():
             udp_echo(int(a[0]))
         elif cmd == "udp":
             udp(int(a[0]), int(a[1]))
+        elif cmd == "udp-refused":
+            udp_refused(int(a[0]))
         elif cmd == "udp-after-close":
             udp_after_close(int(a[0]), int(a[1]))
         elif cmd == "pipeline":

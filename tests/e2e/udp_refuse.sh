@@ -1,0 +1,41 @@
+#!/bin/bash
+# A chain that cannot carry UDP refuses it, never sends it around: SOCKS5
+# UDP ASSOCIATE through -F http:// is answered with reply 7 and a log line
+# naming the hop, and no relay is made; udp=direct on the
+# listener, written on purpose, sends it from this host; udp=off refuses;
+# a bad udp= value stops the start with exit status 2.  A few seconds.
+. "$(dirname "$0")/lib.sh"
+
+SC="python3 $SRCDIR/tests/e2e/socks_client.py"
+uecho=$(free_port)
+start uecho $SC udp-echo "$uecho"
+hp=$(free_port) # nobody listens there: the hop is never dialed for UDP
+
+pr=$(free_port)
+start refuse "$SLUICE" -v -L "proxy://127.0.0.1:$pr" -F "http://127.0.0.1:$hp"
+wait_port "$pr"
+check "UDP ASSOCIATE through http:// is refused with reply 7" $SC udp-refused "$pr"
+sleep 0.2
+check "the log names the hop that cannot carry UDP" \
+	grep -q "the hop http://127.0.0.1:$hp cannot carry UDP" "$T/refuse.log"
+
+pd=$(free_port)
+start direct "$SLUICE" -L "proxy://127.0.0.1:$pd?udp=direct" -F "http://127.0.0.1:$hp"
+wait_port "$pd"
+check "udp=direct: UDP ASSOCIATE from this host, on purpose" $SC udp "$pd" "$uecho"
+
+po=$(free_port)
+start off "$SLUICE" -L "socks5://127.0.0.1:$po?udp=off"
+wait_port "$po"
+check "udp=off: refused with reply 7" $SC udp-refused "$po"
+
+pc=$(free_port)
+start plain "$SLUICE" -L "socks5://127.0.0.1:$pc"
+wait_port "$pc"
+check "no chain: the direct dialer carries UDP" $SC udp "$pc" "$uecho"
+
+rc=0
+"$SLUICE" -L "proxy://127.0.0.1:$(free_port)?udp=around" >"$T/bad.out" 2>&1 || rc=$?
+check_eq "udp=around: exit status 2" 2 "$rc"
+check "... naming the option" grep -q "option 'udp'" "$T/bad.out"
+finish
