@@ -606,19 +606,6 @@ int ws_hop_tls_load(const ws_tls_opts_t *o, const char *url_host, const char *ho
 	return 0;
 }
 
-int ws_hop_tls(url_t *u, int tls, int insecure, const char *tls_how, tls_ctx_t **ctx,
-               ws_tls_names_t *names, char *err, size_t errlen)
-{
-	ws_tls_opts_t o = {NULL, NULL, 0};
-	const char *host = NULL;
-
-	url_opt_str(u, "sni", &o.sni);
-	url_opt_str(u, "ca", &o.ca);
-	url_opt_str(u, "host", &host);
-	o.insecure = insecure;
-	return ws_hop_tls_load(&o, u->host, host, tls, tls_how, ctx, names, err, errlen);
-}
-
 /* ---- a hop's dial ---- */
 
 static void req_closed(uv_handle_t *h)

@@ -175,9 +175,6 @@ extern const opt_schema_t ws_tls_opts;
 int ws_hop_tls_load(const ws_tls_opts_t *o, const char *url_host, const char *host, int tls,
                     const char *tls_how, tls_ctx_t **ctx, ws_tls_names_t *names, char *err,
                     size_t errlen);
-/* The same reading ca=, insecure (given here), sni= and host= from u. */
-int ws_hop_tls(url_t *u, int tls, int insecure, const char *tls_how, tls_ctx_t **ctx,
-               ws_tls_names_t *names, char *err, size_t errlen);
 
 /* ---- a hop's dial, answered while its WebSocket opens ---- */
 

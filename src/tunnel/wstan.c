@@ -1506,65 +1506,93 @@ static void srv_metrics(mbuf_t *b, void *ud)
 	            replay_store_size(s->replay));
 }
 
+typedef struct wstan_srv_opts {
+	ws_opts_t wo;
+	const char *key, *cookie, *replay_state, *decoy, *cert, *certkey;
+	int tls;
+	uint64_t skew_ms, open_timeout_ms, replay_cache;
+} wstan_srv_opts_t;
+
+static const opt_include_t srv_inc[] = {
+    OPT_INCLUDE(wstan_srv_opts_t, wo, &ws_keepalive_opts),
+    {NULL, 0},
+};
+
+static const opt_t srv_table[] = {
+    OPT_STR(wstan_srv_opts_t, key, "key", "required", "KEY",
+            "the key: the base64 of 16 bytes that wstan -g prints, or a password"),
+    OPT_STR(wstan_srv_opts_t, cert, "cert", "none", "FILE",
+            "serve TLS with this certificate chain (the wss:// mode of wstan)"),
+    OPT_STR(wstan_srv_opts_t, certkey, "certkey", "none", "FILE", "the certificate's private key"),
+    OPT_BOOL(wstan_srv_opts_t, tls, "tls", "0",
+             "the wss:// mode of wstan, behind a TLS front end that is not sluice"),
+    OPT_DURATION(wstan_srv_opts_t, skew_ms, "skew", "60s",
+                 "how old or new a request's timestamp may be"),
+    OPT_UINT(wstan_srv_opts_t, replay_cache, "replay-cache", 10000000, "65536",
+             "nonces remembered"),
+    OPT_STR(wstan_srv_opts_t, replay_state, "replay-state", "none", "FILE",
+            "a file for the replay high-water mark, so that a restarted server acts on "
+            "requests at once (without it, requests stamped within skew of the start cost a "
+            "round trip)"),
+    OPT_DURATION(wstan_srv_opts_t, open_timeout_ms, "open-timeout", "10m",
+                 "how long an idle tunnel may wait for its next request"),
+    OPT_STR(wstan_srv_opts_t, decoy, "decoy", "a small built-in page", "FILE",
+            "what everyone else sees: a file, or a directory to serve"),
+    OPT_STR(wstan_srv_opts_t, cookie, "cookie", "from the key", "NAME",
+            "the cookie name of wstan's compatible mode"),
+    WS_MAX_MESSAGE_OPT(wstan_srv_opts_t, wo.max_message),
+};
+
+static const opt_schema_t srv_opts = OPT_SCHEMA_WITH(srv_inc, srv_table);
+
 static int srv_init(listener_t *l, char *err, size_t errlen)
 {
 	wsrv_t *s = calloc(1, sizeof(*s));
 	url_t *u = l->url;
-	const char *key = NULL, *cert = NULL, *certkey = NULL, *decoy = NULL, *cookie = NULL,
-	           *state = NULL;
+	wstan_srv_opts_t o = {.key = NULL}; /* and every other field 0 */
 	replay_conf_t conf;
 	uint8_t id[32];
-	uint64_t cache = 65536, ping = 30000, dead = 90000, maxmsg = 1 << 20;
-	int tls = 0, r;
+	int tls, r;
 
 	if (!s)
 		abort();
 	l->front = s;
 	s->l = l;
-	s->skew_ms = 60000;
-	s->open_timeout_ms = 600000;
-	if (url_opt_str(u, "key", &key) <= 0 || wstan_key_init(&s->key, key) < 0) {
+	if ((r = opts_parse(&srv_opts, u, &o, err, errlen)) < 0)
+		return r;
+	if (!o.key || wstan_key_init(&s->key, o.key) < 0) {
 		snprintf(err, errlen, "option 'key' is required (wstan's key, or a password)");
 		return -EINVAL;
 	}
-	if ((r = url_opt_bool(u, "tls", &tls, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "skew", &s->skew_ms, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "open-timeout", &s->open_timeout_ms, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "replay-cache", 10000000, &cache, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "ping", &ping, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "dead", &dead, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "max-message", 64 << 20, &maxmsg, err, errlen)) < 0)
-		return r;
-	s->wo = (ws_opts_t){.max_message = maxmsg, .ping_ms = ping, .dead_ms = dead};
-	url_opt_str(u, "cookie", &cookie);
-	if (cookie &&
-	    (!*cookie || strlen(cookie) >= sizeof(s->cookie) || strpbrk(cookie, "=; \t\r\n"))) {
+	tls = o.tls;
+	s->skew_ms = o.skew_ms;
+	s->open_timeout_ms = o.open_timeout_ms;
+	s->wo = o.wo;
+	if (o.cookie && (!*o.cookie || strlen(o.cookie) >= sizeof(s->cookie) ||
+	                 strpbrk(o.cookie, "=; \t\r\n"))) {
 		snprintf(err, errlen, "option 'cookie': a cookie name (default: from the key)");
 		return -EINVAL;
 	}
-	snprintf(s->cookie, sizeof(s->cookie), "%s", cookie ? cookie : s->key.cookie);
-	url_opt_str(u, "replay-state", &state);
-	conf = (replay_conf_t){.capacity = cache, .skew_ms = s->skew_ms, .state = state};
+	snprintf(s->cookie, sizeof(s->cookie), "%s", o.cookie ? o.cookie : s->key.cookie);
+	conf = (replay_conf_t){
+	    .capacity = o.replay_cache, .skew_ms = s->skew_ms, .state = o.replay_state};
 	hmac_sha256(s->key.k, s->key.len, (const uint8_t *)"wstan replay store", 18, id);
 	if ((r = replay_store_get("wstan", id, &conf, &s->replay, err, errlen)) < 0)
 		return r;
-	url_opt_str(u, "decoy", &decoy);
-	if ((r = decoy_new(decoy, &s->decoy, err, errlen)) < 0)
+	if ((r = decoy_new(o.decoy, &s->decoy, err, errlen)) < 0)
 		return r;
 	s->path = strdup(u->path[0] ? u->path : "/");
 	if (!s->path)
 		abort();
-	url_opt_str(u, "cert", &cert);
-	url_opt_str(u, "certkey", &certkey);
-	if (cert || certkey) {
-		tls_opts_t o = {.cert_file = cert, .key_file = certkey, .alpn = "http/1.1"};
+	if (o.cert || o.certkey) {
+		tls_opts_t t = {.cert_file = o.cert, .key_file = o.certkey, .alpn = "http/1.1"};
 
-		if (!cert || !certkey) {
+		if (!o.cert || !o.certkey) {
 			snprintf(err, errlen,
 			         "options 'cert' and 'certkey' go together (PEM files)");
 			return -EINVAL;
 		}
-		if ((r = tls_ctx_new_server(&o, &s->tls, err, errlen)) < 0)
+		if ((r = tls_ctx_new_server(&t, &s->tls, err, errlen)) < 0)
 			return r;
 		tls = 1;
 	}
@@ -2050,13 +2078,45 @@ static void cli_metrics(mbuf_t *b, void *ud)
 	            (unsigned long long)cl->fails);
 }
 
+typedef struct wstan_cli_opts {
+	ws_opts_t wo;
+	ws_tls_opts_t tls_o;
+	const char *key, *cookie, *host;
+	int tls, compat;
+	uint64_t pool, pool_idle_ms, first_wait_ms;
+} wstan_cli_opts_t;
+
+static const opt_include_t cli_inc[] = {
+    OPT_INCLUDE(wstan_cli_opts_t, wo, &ws_keepalive_opts),
+    OPT_INCLUDE(wstan_cli_opts_t, tls_o, &ws_tls_opts), /* with tls=1 only */
+    {NULL, 0},
+};
+
+static const opt_t cli_table[] = {
+    OPT_STR(wstan_cli_opts_t, key, "key", "required", "KEY", "the server's key, or a password"),
+    OPT_BOOL(wstan_cli_opts_t, tls, "tls", "0", "TLS to the server (the wss:// of wstan)"),
+    OPT_BOOL(wstan_cli_opts_t, compat, "compat", "0",
+             "the nonce travels in a cookie, as with wstan -z (for WebSocket proxies that "
+             "rewrite headers)"),
+    OPT_STR(wstan_cli_opts_t, cookie, "cookie", "from the key", "NAME",
+            "the cookie name (implies compat=1)"),
+    OPT_UINT(wstan_cli_opts_t, pool, "pool", 1024, "16", "finished tunnels kept for reuse"),
+    OPT_DURATION(wstan_cli_opts_t, pool_idle_ms, "pool-idle", "5m",
+                 "how long one waits in the pool"),
+    OPT_DURATION(wstan_cli_opts_t, first_wait_ms, "first-wait", "30ms",
+                 "how long a new tunnel waits for the application's first bytes, to send them "
+                 "with the upgrade"),
+    OPT_STR(wstan_cli_opts_t, host, "host", "host:port", "NAME", "the HTTP Host header"),
+};
+
+static const opt_schema_t cli_opts = OPT_SCHEMA_WITH(cli_inc, cli_table);
+
 int wstan_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
                   size_t errlen)
 {
 	wcli_t *cl = calloc(1, sizeof(*cl));
-	const char *key = NULL, *host = NULL, *cookie = NULL;
-	uint64_t pool = 16, ping = 30000, dead = 90000;
-	int tls = 0, insecure = 0, port, r;
+	wstan_cli_opts_t o = {.key = NULL}; /* and every other field 0 */
+	int port, r;
 	const char *br0, *br1;
 
 	if (!cl)
@@ -2065,13 +2125,11 @@ int wstan_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, cha
 	cl->d.ops = &cli_ops;
 	cl->d.next = next;
 	cl->d.loop = loop;
-	cl->first_wait_ms = 30; /* wstan waits 30 ms for the first bytes */
-	cl->pool_idle_ms = 300000;
 	uv_timer_init(loop, &cl->pool_timer);
 	cl->pool_timer.data = cl;
-	if ((r = url_opt_bool(u, "tls", &tls, err, errlen)) < 0)
+	if ((r = opts_parse(&cli_opts, u, &o, err, errlen)) < 0)
 		goto fail;
-	port = u->port > 0 ? u->port : tls ? 443 : 80;
+	port = u->port > 0 ? u->port : o.tls ? 443 : 80;
 	if (!u->host[0] || target_set(&cl->d.server, u->host, (uint16_t)port) < 0) {
 		snprintf(err, errlen, "a server address is required (wstan://HOST:PORT?key=KEY)");
 		goto fail;
@@ -2081,36 +2139,30 @@ int wstan_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, cha
 	snprintf(cl->name, sizeof(cl->name), "wstan://%s%s%s:%d%s", br0, u->host, br1, port,
 	         u->path);
 	url_name_escape(cl->name, sizeof(cl->name));
-	if (url_opt_str(u, "key", &key) <= 0 || wstan_key_init(&cl->key, key) < 0) {
+	if (!o.key || wstan_key_init(&cl->key, o.key) < 0) {
 		snprintf(err, errlen, "option 'key' is required (wstan's key, or a password)");
 		goto fail;
 	}
-	if ((r = url_opt_bool(u, "compat", &cl->compat, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "pool", 1024, &pool, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "pool-idle", &cl->pool_idle_ms, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "first-wait", &cl->first_wait_ms, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "ping", &ping, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "dead", &dead, err, errlen)) < 0 ||
-	    (r = url_opt_bool(u, "insecure", &insecure, err, errlen)) < 0)
-		goto fail;
-	cl->pool_max = pool;
-	cl->enc = !tls;
-	cl->wo = (ws_opts_t){.max_message = 1 << 20, .ping_ms = ping, .dead_ms = dead};
-	url_opt_str(u, "cookie", &cookie);
-	if (cookie && (!*cookie || strlen(cookie) >= 32 || strpbrk(cookie, "=; \t\r\n"))) {
+	cl->compat = o.compat;
+	cl->pool_max = o.pool;
+	cl->pool_idle_ms = o.pool_idle_ms;
+	cl->first_wait_ms = o.first_wait_ms; /* wstan waits 30 ms for the first bytes */
+	cl->enc = !o.tls;
+	cl->wo =
+	    (ws_opts_t){.max_message = 1 << 20, .ping_ms = o.wo.ping_ms, .dead_ms = o.wo.dead_ms};
+	if (o.cookie && (!*o.cookie || strlen(o.cookie) >= 32 || strpbrk(o.cookie, "=; \t\r\n"))) {
 		snprintf(err, errlen, "option 'cookie': a cookie name (default: from the key)");
 		goto fail;
 	}
-	snprintf(cl->cookie, sizeof(cl->cookie), "%s", cookie ? cookie : cl->key.cookie);
-	if (cookie)
+	snprintf(cl->cookie, sizeof(cl->cookie), "%s", o.cookie ? o.cookie : cl->key.cookie);
+	if (o.cookie)
 		cl->compat = 1;
-	url_opt_str(u, "host", &host);
-	if (host && strpbrk(host, "\r\n")) {
+	if (o.host && strpbrk(o.host, "\r\n")) {
 		snprintf(err, errlen, "option 'host': one line");
 		goto fail;
 	}
-	if (host) /* wstan always sends host:port */
-		snprintf(cl->host_hdr, sizeof(cl->host_hdr), "%s", host);
+	if (o.host) /* wstan always sends host:port */
+		snprintf(cl->host_hdr, sizeof(cl->host_hdr), "%s", o.host);
 	else
 		snprintf(cl->host_hdr, sizeof(cl->host_hdr), "%s%s%s:%d", br0, u->host, br1, port);
 	if (strlen(u->path) + 2 > sizeof(cl->base) || strpbrk(u->path, " \r\n")) {
@@ -2119,7 +2171,8 @@ int wstan_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, cha
 	}
 	snprintf(cl->base, sizeof(cl->base), "%s%s", u->path[0] ? u->path : "/",
 	         u->path[0] && u->path[strlen(u->path) - 1] != '/' ? "/" : "");
-	r = ws_hop_tls(u, tls, insecure, "tls=1", &cl->tls, &cl->names, err, errlen);
+	r = ws_hop_tls_load(&o.tls_o, u->host, o.host, o.tls, "tls=1", &cl->tls, &cl->names, err,
+	                    errlen);
 	if (r < 0)
 		goto fail;
 	metrics_register(cli_metrics, cl);
@@ -2138,8 +2191,8 @@ static const transport_scheme_t wstan_schemes[] = {
      .listen = &wstan_front_ops,
      .hop = wstan_hop_new,
      .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS,
-     .listen_doc = {"wstan://IP:PORT[/path]?key=KEY", "wstan 0.5 compatible server"},
-     .hop_doc = {"wstan://HOST:PORT[/path]?key=KEY", "through a wstan server"}},
+     .listen_doc = {"wstan://IP:PORT[/path]?key=KEY", "wstan 0.5 compatible server", &srv_opts},
+     .hop_doc = {"wstan://HOST:PORT[/path]?key=KEY", "through a wstan server", &cli_opts}},
 };
 
 const transport_t wstan_transport = {
