@@ -246,6 +246,49 @@ const char *pt_args_get(const pt_args_t *a, const char *key)
 	return NULL;
 }
 
+/* What a bridge line may say, per transport: key= and a few harmless
+ * tunables.  Anything else would let whoever wrote the bridge line set
+ * options of our hop: read a local file (keyfile=), turn TLS checks off
+ * (ca=, insecure=1), hold connections open (pool=). */
+static const struct {
+	const char *name;
+	const char *const args[4];
+} bridge_args[] = {
+    {"ws", {"fast-open", "ping", "dead"}},
+    {"sctp", {NULL}},
+};
+
+int pt_bridge_args_check(const char *name, const pt_args_t *a, char *err, size_t errlen)
+{
+	const char *const *ok = NULL;
+	size_t nok = sizeof(bridge_args[0].args) / sizeof(bridge_args[0].args[0]);
+
+	for (size_t i = 0; i < sizeof(bridge_args) / sizeof(bridge_args[0]); i++)
+		if (!strcmp(bridge_args[i].name, name))
+			ok = bridge_args[i].args;
+	if (!ok) {
+		snprintf(err, errlen, "no transport %s", name);
+		return -EINVAL;
+	}
+	if (!pt_args_get(a, "key")) {
+		snprintf(err, errlen, "the bridge line has no key= argument");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < a->n; i++) {
+		const char *k = a->kv[i].key;
+		size_t j = 0;
+
+		while (j < nok && ok[j] && strcmp(ok[j], k))
+			j++;
+		if (strcmp(k, "key") && (j == nok || !ok[j])) {
+			snprintf(err, errlen, "'%.64s' is not an argument of a %s bridge line", k,
+			         name);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 /* ---- shared state of the process ---- */
 
 typedef struct pt_transport {
@@ -473,6 +516,10 @@ static dial_t *client_dial(dialer_t *d, const target_t *t, const dial_opts_t *o,
 	if (cr && pt_socks5_args(cr->user, cr->ulen, cr->pass, cr->plen, &a) < 0) {
 		log_info(o->id, "pt %s: malformed bridge arguments in the SOCKS credentials",
 		         pc->t->name);
+		r = UV_EINVAL;
+	} else if (pt_bridge_args_check(pc->t->name, &a, err, sizeof(err)) < 0) {
+		log_warn(o->id, "pt %s: bridge %s:%u refused: %s", pc->t->name, t->host, t->port,
+		         err);
 		r = UV_EINVAL;
 	} else if (bridge_get(pc->t, t, &a, &q->hop, err, sizeof(err)) < 0) {
 		log_info(o->id, "pt %s: %s", pc->t->name, err);

@@ -12,7 +12,10 @@
  *           to it with the bridge's address as the target and the bridge
  *           line's arguments (key=...) in the SOCKS credentials.  One hop
  *           per (transport, bridge, arguments), made on first use from
- *           `scheme://bridge?args`, behind TOR_PT_PROXY when set.
+ *           `scheme://bridge?args`, behind TOR_PT_PROXY when set.  A
+ *           bridge line comes from wherever the user found it, so only the
+ *           arguments the transport defines become hop options
+ *           (pt_bridge_args_check): never keyfile=, ca=, insecure=, pool=.
  *   server  one tunnel listener per transport; its chain is a dialer that
  *           ignores the target the tunnel carries and connects every
  *           connection to TOR_PT_ORPORT, or to TOR_PT_EXTENDED_SERVER_PORT
@@ -77,6 +80,12 @@ size_t pt_args_escape(const char *in, char *out, size_t cap);
 
 /* A pt_args value, or NULL. */
 const char *pt_args_get(const pt_args_t *a, const char *key);
+
+/* A bridge line's arguments for transport `name` ("ws", "sctp"): key= is
+ * required and every other argument must be one the transport defines for
+ * bridge lines (ws: fast-open, ping, dead; sctp: none).  0, or -EINVAL with
+ * a message naming the offending argument. */
+int pt_bridge_args_check(const char *name, const pt_args_t *a, char *err, size_t errlen);
 
 /* `sluice pt [-v|-q] [--log-level L] [--log-file F]`: runs until stdin
  * closes (when TOR_PT_EXIT_ON_STDIN_CLOSE=1) or SIGTERM/SIGINT; returns the

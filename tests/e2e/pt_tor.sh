@@ -141,6 +141,14 @@ check "TOR_PT_PROXY: SOCKS5 -> socks5 proxy -> ws -> ORPort" $FAKE socks "$cpp" 
 check "TOR_PT_PROXY: the upstream proxy carried it" grep -q "127.0.0.1:$s1" "$T/upstream.log"
 check_fails "a malformed key is refused" $FAKE socks "$cp" "127.0.0.1:$s1" "key=nonsense"
 check_fails "arguments without '=' are refused" $FAKE socks "$cp" "127.0.0.1:$s1" "key"
+# a bridge line sets only what the transport defines: not our hop's files,
+# TLS checks or resources, and never without its key
+echo "$KEY" >"$T/local.key"
+for bad in "key=$KEY;insecure=1" "key=$KEY;ca=$T/cookie" "key=$KEY;pool=8" \
+	"keyfile=$T/local.key" "ping=20s"; do
+	check_fails "bridge arguments '${bad//$KEY/KEY}' are refused" $FAKE socks "$cp" "127.0.0.1:$s1" "$bad"
+done
+check "... and the client says why" grep -q "'pool' is not an argument of a ws bridge line" "$T/ptcli.log"
 check "SOCKS5 -> ws -> Extended ORPort (safe cookie)" $FAKE socks "$cp" "127.0.0.1:$s2" "key=$KEY"
 check "SOCKS4 -> ws -> Extended ORPort (safe cookie)" $FAKE socks "$cp" "127.0.0.1:$s2" "key=$KEY" 4
 check "Extended ORPort: authenticated, USERADDR and TRANSPORT ws" \

@@ -118,6 +118,38 @@ static void test_socks_args(void **st)
 	assert_string_equal(pt_args_get(&a, "ping"), "30s");
 }
 
+static void test_bridge_args(void **st)
+{
+	static const struct {
+		const char *name, *args;
+		int ok;
+	} cases[] = {
+	    {"ws", "key=abc", 1},
+	    {"ws", "key=abc;ping=20s;dead=60s;fast-open=0", 1},
+	    {"sctp", "key=abc", 1},
+	    {"ws", "", 0},                    /* key= is required */
+	    {"ws", "ping=20s", 0},            /* ... whatever else is there */
+	    {"ws", "keyfile=/etc/passwd", 0}, /* a local file */
+	    {"ws", "key=abc;keyfile=/etc/passwd", 0},
+	    {"ws", "key=abc;insecure=1", 0}, /* TLS checks */
+	    {"ws", "key=abc;ca=/tmp/evil.pem", 0},
+	    {"ws", "key=abc;pool=64", 0}, /* resources */
+	    {"ws", "key=abc;allow-target=0.0.0.0/0", 0},
+	    {"sctp", "key=abc;ping=20s", 0}, /* ws's, not sctp's */
+	    {"sctp", "key=abc;window=1", 0},
+	    {"obfs4", "key=abc", 0},
+	};
+	char err[128];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pt_args_t a = {0};
+
+		assert_int_equal(pt_args_parse(cases[i].args, strlen(cases[i].args), &a), 0);
+		if ((pt_bridge_args_check(cases[i].name, &a, err, sizeof(err)) == 0) != cases[i].ok)
+			fail_msg("%s %s: %s", cases[i].name, cases[i].args, err);
+	}
+}
+
 static void test_server_options(void **st)
 {
 	const char *spec = "scramblesuit:key=banana;automata:rule=110;automata:depth=3";
@@ -344,17 +376,12 @@ static void test_extor_failures(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_version),
-	    cmocka_unit_test(test_list),
-	    cmocka_unit_test(test_args),
-	    cmocka_unit_test(test_socks_args),
-	    cmocka_unit_test(test_server_options),
-	    cmocka_unit_test(test_bindaddr),
-	    cmocka_unit_test(test_escape),
-	    cmocka_unit_test(test_extor_hash),
-	    cmocka_unit_test(test_extor_cookie),
-	    cmocka_unit_test(test_extor_cmd),
-	    cmocka_unit_test(test_extor_handshake),
+	    cmocka_unit_test(test_version),        cmocka_unit_test(test_list),
+	    cmocka_unit_test(test_args),           cmocka_unit_test(test_socks_args),
+	    cmocka_unit_test(test_bridge_args),    cmocka_unit_test(test_server_options),
+	    cmocka_unit_test(test_bindaddr),       cmocka_unit_test(test_escape),
+	    cmocka_unit_test(test_extor_hash),     cmocka_unit_test(test_extor_cookie),
+	    cmocka_unit_test(test_extor_cmd),      cmocka_unit_test(test_extor_handshake),
 	    cmocka_unit_test(test_extor_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
