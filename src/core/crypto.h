@@ -5,8 +5,8 @@
  *              bytes is accepted as a key.
  *   hkdf       HKDF-SHA256 (RFC 5869).
  *   hmac       HMAC-SHA256.
- *   aead       ChaCha20-Poly1305 (RFC 8439) with a 64-bit counter nonce,
- *              one context per direction, used by seal.h.
+ *
+ * The AEAD ciphers are core/aead.h's, base64 and hex core/encoding.h's.
  */
 #ifndef SLUICE_CRYPTO_H
 #define SLUICE_CRYPTO_H

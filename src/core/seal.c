@@ -1,77 +1,49 @@
-/* seal: see seal.h.  The cipher context is set up once with the key; each
- * record only sets the nonce. */
+/* seal: see seal.h.  The AEAD context is set up once with the key; each
+ * record only brings its nonce, the counter. */
 #include "core/seal.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <string.h>
+
+#include "core/bytes.h"
 
 int seal_init(seal_t *s, const uint8_t key[SEAL_KEY], int encrypt, uint64_t first)
 {
-	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-
-	memset(s, 0, sizeof(*s));
-	if (!c)
-		return -ENOMEM;
-	if (EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, key, NULL, encrypt) != 1) {
-		EVP_CIPHER_CTX_free(c);
-		return -EINVAL;
-	}
-	s->ctx = c;
 	s->counter = first;
-	s->encrypt = encrypt;
-	return 0;
+	return aead_init(&s->a, AEAD_CHACHA20_POLY1305, key, encrypt);
 }
 
 void seal_free(seal_t *s)
 {
-	EVP_CIPHER_CTX_free(s->ctx);
-	s->ctx = NULL;
+	aead_free(&s->a);
 }
 
-static void nonce_of(uint64_t ctr, uint8_t n[12])
+static void nonce_of(uint64_t ctr, uint8_t n[AEAD_NONCE])
 {
 	memset(n, 0, 4);
-	for (int i = 0; i < 8; i++)
-		n[4 + i] = (uint8_t)(ctr >> (56 - 8 * i));
+	put_be64(n + 4, ctr);
 }
 
 int seal_seal(seal_t *s, const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t len,
               uint8_t *out)
 {
-	EVP_CIPHER_CTX *c = s->ctx;
-	uint8_t nonce[12];
-	int n = 0, f = 0;
+	uint8_t nonce[AEAD_NONCE];
 
 	nonce_of(s->counter++, nonce);
-	if (EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, 1) != 1 ||
-	    (aadlen && EVP_CipherUpdate(c, NULL, &n, aad, (int)aadlen) != 1) ||
-	    EVP_CipherUpdate(c, out, &n, in, (int)len) != 1 ||
-	    EVP_CipherFinal_ex(c, out + n, &f) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, SEAL_TAG, out + len) != 1)
-		return -EINVAL;
-	return (int)len + SEAL_TAG;
+	return aead_seal(&s->a, nonce, aad, aadlen, in, len, out);
 }
 
 int seal_open(seal_t *s, const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t len,
               uint8_t *out)
 {
-	EVP_CIPHER_CTX *c = s->ctx;
-	uint8_t nonce[12], tag[SEAL_TAG];
-	size_t plen;
-	int n = 0, f = 0;
+	uint8_t nonce[AEAD_NONCE];
+	int r;
 
 	if (len < SEAL_TAG)
 		return -EBADMSG;
-	plen = len - SEAL_TAG;
-	memcpy(tag, in + plen, SEAL_TAG);
 	nonce_of(s->counter, nonce);
-	if (EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, 0) != 1 ||
-	    (aadlen && EVP_CipherUpdate(c, NULL, &n, aad, (int)aadlen) != 1) ||
-	    EVP_CipherUpdate(c, out, &n, in, (int)plen) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, SEAL_TAG, tag) != 1 ||
-	    EVP_CipherFinal_ex(c, out + n, &f) != 1)
-		return -EBADMSG;
-	s->counter++;
-	return (int)plen;
+	r = aead_open(&s->a, nonce, aad, aadlen, in, len - SEAL_TAG, out);
+	if (r >= 0)
+		s->counter++;
+	return r;
 }

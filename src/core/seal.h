@@ -1,6 +1,6 @@
 /* seal: authenticated encryption of a stream of records, one direction.
  *
- * ChaCha20-Poly1305 under a 32-byte key; the 96-bit nonce is 4 zero bytes
+ * ChaCha20-Poly1305 (core/aead.h) under a 32-byte key; the 96-bit nonce is 4 zero bytes
  * and a 64-bit big-endian counter that starts at `first` and grows by one
  * per record, so records cannot be dropped, replayed or reordered without
  * the next open failing.  Each record is `ciphertext || 16-byte tag`.
@@ -12,13 +12,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SEAL_TAG 16
-#define SEAL_KEY 32
+#include "core/aead.h"
+
+#define SEAL_TAG AEAD_TAG
+#define SEAL_KEY AEAD_KEY
 
 typedef struct seal {
-	void *ctx; /* EVP_CIPHER_CTX */
+	aead_t a;
 	uint64_t counter;
-	int encrypt;
 } seal_t;
 
 int seal_init(seal_t *s, const uint8_t key[SEAL_KEY], int encrypt, uint64_t first);

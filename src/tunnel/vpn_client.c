@@ -42,7 +42,7 @@ enum { HS_NONE, HS_INIT, HS_CONFIRM };
 typedef struct ckp {
 	int valid;
 	uint32_t local, remote;
-	vpn_aead_t tx, rx;
+	aead_t tx, rx;
 	vpn_replay_t rp;
 	uint64_t tx_ctr, created;
 } ckp_t;
@@ -92,8 +92,8 @@ static void set_state(vcli_t *c, int s)
 static void kp_clear(ckp_t *k)
 {
 	if (k->valid) {
-		vpn_aead_free(&k->tx);
-		vpn_aead_free(&k->rx);
+		aead_free(&k->tx);
+		aead_free(&k->rx);
 	}
 	memset(k, 0, sizeof(*k));
 }
@@ -229,8 +229,8 @@ static void on_accept(vcli_t *c, const uint8_t *d, size_t n)
 	kp_clear(&c->prev);
 	c->prev = c->cur;
 	memset(&c->cur, 0, sizeof(c->cur));
-	vpn_aead_init(&c->cur.tx, tx, 1);
-	vpn_aead_init(&c->cur.rx, rx, 0);
+	aead_init(&c->cur.tx, AEAD_CHACHA20_POLY1305, tx, 1);
+	aead_init(&c->cur.rx, AEAD_CHACHA20_POLY1305, rx, 0);
 	c->cur.valid = 1;
 	c->cur.local = c->hss.local_idx;
 	c->cur.remote = c->hss.remote_idx;

@@ -114,27 +114,14 @@ int vpn_static_init(vpn_static_t *s, const uint8_t *priv, const uint8_t pub[32])
 
 /* ---- AEAD ---- */
 
+/* A handshake message under a key used once: 0 or -EBADMSG. */
 static int aead(int enc, const uint8_t key[32], const uint8_t nonce[12], const uint8_t *aad,
                 size_t aadlen, const uint8_t *in, size_t len, uint8_t *out)
 {
-	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-	int n = 0, f = 0, ok;
+	int r = enc ? aead_seal_once(AEAD_CHACHA20_POLY1305, key, nonce, aad, aadlen, in, len, out)
+	            : aead_open_once(AEAD_CHACHA20_POLY1305, key, nonce, aad, aadlen, in, len, out);
 
-	if (!c)
-		abort();
-	ok = EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, key, nonce, enc) > 0;
-	if (ok && !enc)
-		ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, VPN_TAG, (void *)(in + len)) > 0;
-	if (ok && aadlen)
-		ok = EVP_CipherUpdate(c, NULL, &n, aad, (int)aadlen) > 0;
-	if (ok && len)
-		ok = EVP_CipherUpdate(c, out, &n, in, (int)len) > 0;
-	if (ok)
-		ok = EVP_CipherFinal_ex(c, out + n, &f) > 0;
-	if (ok && enc)
-		ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, VPN_TAG, out + len) > 0;
-	EVP_CIPHER_CTX_free(c);
-	return ok ? 0 : -EBADMSG;
+	return r < 0 ? -EBADMSG : 0;
 }
 
 static const uint8_t zero_nonce[12];
@@ -591,33 +578,10 @@ void vpn_replay_update(vpn_replay_t *r, uint64_t ctr)
 	r->bits[(ctr / 64) % (VPN_WINDOW / 64)] |= 1ull << (ctr % 64);
 }
 
-int vpn_aead_init(vpn_aead_t *a, const uint8_t key[32], int encrypt)
-{
-	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-
-	if (!c)
-		abort();
-	if (EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, key, NULL, encrypt) <= 0) {
-		EVP_CIPHER_CTX_free(c);
-		return -EIO;
-	}
-	a->ctx = c;
-	a->encrypt = encrypt;
-	return 0;
-}
-
-void vpn_aead_free(vpn_aead_t *a)
-{
-	EVP_CIPHER_CTX_free(a->ctx);
-	a->ctx = NULL;
-}
-
-int vpn_data_seal(vpn_aead_t *a, uint32_t receiver, uint64_t ctr, const uint8_t *pkt, size_t len,
+int vpn_data_seal(aead_t *a, uint32_t receiver, uint64_t ctr, const uint8_t *pkt, size_t len,
                   uint8_t *out)
 {
-	EVP_CIPHER_CTX *c = a->ctx;
 	uint8_t nonce[12] = {0};
-	int n = 0, f = 0;
 
 	if (len > VPN_PKT_MAX)
 		return -EMSGSIZE;
@@ -626,11 +590,7 @@ int vpn_data_seal(vpn_aead_t *a, uint32_t receiver, uint64_t ctr, const uint8_t 
 	put_le32(out + 4, receiver);
 	put_le64(out + 8, ctr);
 	put_le64(nonce + 4, ctr);
-	if (EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, 1) <= 0 ||
-	    EVP_CipherUpdate(c, NULL, &n, out, VPN_DATA_HDR) <= 0 ||
-	    (len && EVP_CipherUpdate(c, out + VPN_DATA_HDR, &n, pkt, (int)len) <= 0) ||
-	    EVP_CipherFinal_ex(c, out + VPN_DATA_HDR + n, &f) <= 0 ||
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, VPN_TAG, out + VPN_DATA_HDR + len) <= 0)
+	if (aead_seal(a, nonce, out, VPN_DATA_HDR, pkt, len, out + VPN_DATA_HDR) < 0)
 		return -EIO;
 	return (int)(len + VPN_OVERHEAD);
 }
@@ -645,14 +605,12 @@ int vpn_data_peek(const uint8_t *d, size_t len, uint32_t *receiver, uint64_t *ct
 	return 0;
 }
 
-int vpn_data_open(vpn_aead_t *a, vpn_replay_t *r, const uint8_t *d, size_t len, uint8_t *out)
+int vpn_data_open(aead_t *a, vpn_replay_t *r, const uint8_t *d, size_t len, uint8_t *out)
 {
-	EVP_CIPHER_CTX *c = a->ctx;
 	uint8_t nonce[12] = {0};
 	uint32_t recv;
 	uint64_t ctr;
 	size_t plen;
-	int n = 0, f = 0;
 
 	if (vpn_data_peek(d, len, &recv, &ctr) < 0)
 		return -EBADMSG;
@@ -660,12 +618,7 @@ int vpn_data_open(vpn_aead_t *a, vpn_replay_t *r, const uint8_t *d, size_t len, 
 		return -EALREADY;
 	plen = len - VPN_OVERHEAD;
 	put_le64(nonce + 4, ctr);
-	if (EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, 0) <= 0 ||
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, VPN_TAG,
-	                        (void *)(d + VPN_DATA_HDR + plen)) <= 0 ||
-	    EVP_CipherUpdate(c, NULL, &n, d, VPN_DATA_HDR) <= 0 ||
-	    (plen && EVP_CipherUpdate(c, out, &n, d + VPN_DATA_HDR, (int)plen) <= 0) ||
-	    EVP_CipherFinal_ex(c, out + (plen ? n : 0), &f) <= 0)
+	if (aead_open(a, nonce, d, VPN_DATA_HDR, d + VPN_DATA_HDR, plen, out) < 0)
 		return -EBADMSG;
 	vpn_replay_update(r, ctr);
 	return (int)plen;

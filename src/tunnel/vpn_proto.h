@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/aead.h"
+
 enum vpn_msg {
 	VPN_MSG_INIT = 1,
 	VPN_MSG_RESP = 2,
@@ -190,23 +192,17 @@ typedef struct vpn_replay {
 int vpn_replay_check(const vpn_replay_t *r, uint64_t ctr);
 void vpn_replay_update(vpn_replay_t *r, uint64_t ctr);
 
-typedef struct vpn_aead {
-	void *ctx; /* EVP_CIPHER_CTX, key set once */
-	int encrypt;
-} vpn_aead_t;
-
-int vpn_aead_init(vpn_aead_t *a, const uint8_t key[32], int encrypt);
-void vpn_aead_free(vpn_aead_t *a);
-
-/* out must hold VPN_OVERHEAD + len.  Returns the datagram length. */
-int vpn_data_seal(vpn_aead_t *a, uint32_t receiver, uint64_t ctr, const uint8_t *pkt, size_t len,
+/* DATA is ChaCha20-Poly1305 (core/aead.h) under the session's key for its
+ * direction: aead_init(a, AEAD_CHACHA20_POLY1305, key, encrypt).
+ * out must hold VPN_OVERHEAD + len.  Returns the datagram length. */
+int vpn_data_seal(aead_t *a, uint32_t receiver, uint64_t ctr, const uint8_t *pkt, size_t len,
                   uint8_t *out);
 /* Header only: receiver index and counter of a DATA datagram, or -EBADMSG. */
 int vpn_data_peek(const uint8_t *d, size_t len, uint32_t *receiver, uint64_t *ctr);
 /* Opens into out (len - VPN_OVERHEAD bytes), checks and then records the
  * counter in the window.  Plaintext length, -EBADMSG (not authentic,
  * malformed) or -EALREADY (replayed / too old). */
-int vpn_data_open(vpn_aead_t *a, vpn_replay_t *r, const uint8_t *d, size_t len, uint8_t *out);
+int vpn_data_open(aead_t *a, vpn_replay_t *r, const uint8_t *d, size_t len, uint8_t *out);
 
 static inline uint32_t vpn_get32(const uint8_t *p)
 {

@@ -113,7 +113,7 @@ typedef struct vkp {
 	vpeer_t *peer;
 	struct sockaddr_storage from;
 	uint8_t src[16]; /* vpn_source() of from */
-	vpn_aead_t tx, rx;
+	aead_t tx, rx;
 	vpn_replay_t rp;
 	uint64_t tx_ctr;
 	int proven; /* a data packet came under these keys: the client has them */
@@ -243,8 +243,8 @@ static void kp_free(vsrv_t *g, vkp_t *k)
 	if (k->state == KP_HALF)
 		g->nhalf--;
 	if (k->state == KP_UP) {
-		vpn_aead_free(&k->tx);
-		vpn_aead_free(&k->rx);
+		aead_free(&k->tx);
+		aead_free(&k->rx);
 	}
 	vpn_hs_wipe(&k->hs);
 	memset(k, 0, sizeof(*k));
@@ -636,8 +636,8 @@ static void on_confirm(vsrv_t *g, const uint8_t *d, size_t n, const struct socka
 	g->nhalf--;
 	k->state = KP_UP;
 	vpn_hs_transport(&k->hs, 0, tx, rx);
-	vpn_aead_init(&k->tx, tx, 1);
-	vpn_aead_init(&k->rx, rx, 0);
+	aead_init(&k->tx, AEAD_CHACHA20_POLY1305, tx, 1);
+	aead_init(&k->rx, AEAD_CHACHA20_POLY1305, rx, 0);
 	k->remote_idx = k->hs.remote_idx;
 	k->created = now_ms(g);
 	if (old) {

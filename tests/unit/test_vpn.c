@@ -72,7 +72,7 @@ static void test_handshake_and_transport(void **st)
 	                  .mtu = 1420,
 	                  .keepalive = 15},
 	             b;
-	vpn_aead_t ce, sd;
+	aead_t ce, sd;
 	vpn_replay_t rp = {0};
 
 	setup_pair(&p, "pw");
@@ -122,8 +122,8 @@ static void test_handshake_and_transport(void **st)
 	assert_memory_not_equal(ctx, crx, 32);
 
 	memset(pt, 0x45, sizeof(pt));
-	assert_int_equal(vpn_aead_init(&ce, ctx, 1), 0);
-	assert_int_equal(vpn_aead_init(&sd, srx, 0), 0);
+	assert_int_equal(aead_init(&ce, AEAD_CHACHA20_POLY1305, ctx, 1), 0);
+	assert_int_equal(aead_init(&sd, AEAD_CHACHA20_POLY1305, srx, 0), 0);
 	for (uint64_t i = 0; i < 5; i++) {
 		int n = vpn_data_seal(&ce, 0x55667788, i, pt, sizeof(pt), ct);
 		assert_int_equal(n, sizeof(ct));
@@ -142,8 +142,8 @@ static void test_handshake_and_transport(void **st)
 	assert_int_equal(vpn_data_seal(&ce, 1, 9, NULL, 0, ct), VPN_OVERHEAD);
 	assert_int_equal(vpn_data_open(&sd, &rp, ct, VPN_OVERHEAD, out), 0);
 	assert_int_equal(vpn_data_open(&sd, &rp, ct, VPN_OVERHEAD - 1, out), -EBADMSG);
-	vpn_aead_free(&ce);
-	vpn_aead_free(&sd);
+	aead_free(&ce);
+	aead_free(&sd);
 }
 
 static void test_wrong_password(void **st)

@@ -1,0 +1,116 @@
+/* aead: see aead.h.  OpenSSL's EVP interface does the work: the context is
+ * set up with the cipher and key once, each record sets only the nonce. */
+#include "core/aead.h"
+
+#include <errno.h>
+#include <openssl/evp.h>
+#include <string.h>
+
+static const struct {
+	const char *name;
+	const EVP_CIPHER *(*cipher)(void);
+} algs[] = {
+    [AEAD_CHACHA20_POLY1305] = {"chacha20-poly1305", EVP_chacha20_poly1305},
+    [AEAD_AES_256_GCM] = {"aes-256-gcm", EVP_aes_256_gcm},
+};
+
+int aead_init(aead_t *a, aead_alg_t alg, const uint8_t key[AEAD_KEY], int encrypt)
+{
+	EVP_CIPHER_CTX *c;
+
+	memset(a, 0, sizeof(*a));
+	if ((unsigned)alg >= sizeof(algs) / sizeof(algs[0]))
+		return -EINVAL;
+	c = EVP_CIPHER_CTX_new();
+	if (!c)
+		return -ENOMEM;
+	if (EVP_CipherInit_ex(c, algs[alg].cipher(), NULL, NULL, NULL, encrypt) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, AEAD_NONCE, NULL) != 1 ||
+	    EVP_CipherInit_ex(c, NULL, NULL, key, NULL, encrypt) != 1) {
+		EVP_CIPHER_CTX_free(c);
+		return -EINVAL;
+	}
+	a->ctx = c;
+	a->encrypt = encrypt;
+	return 0;
+}
+
+void aead_free(aead_t *a)
+{
+	EVP_CIPHER_CTX_free(a->ctx);
+	a->ctx = NULL;
+}
+
+int aead_seal(aead_t *a, const uint8_t nonce[AEAD_NONCE], const uint8_t *aad, size_t aadlen,
+              const uint8_t *in, size_t len, uint8_t *out)
+{
+	EVP_CIPHER_CTX *c = a->ctx;
+	int n = 0, f = 0;
+
+	if (EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, 1) != 1 ||
+	    (aadlen && EVP_CipherUpdate(c, NULL, &n, aad, (int)aadlen) != 1) ||
+	    (len && EVP_CipherUpdate(c, out, &n, in, (int)len) != 1) ||
+	    EVP_CipherFinal_ex(c, out + (len ? n : 0), &f) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, AEAD_TAG, out + len) != 1)
+		return -EINVAL;
+	return (int)len + AEAD_TAG;
+}
+
+int aead_open(aead_t *a, const uint8_t nonce[AEAD_NONCE], const uint8_t *aad, size_t aadlen,
+              const uint8_t *in, size_t len, uint8_t *out)
+{
+	EVP_CIPHER_CTX *c = a->ctx;
+	uint8_t tag[AEAD_TAG];
+	int n = 0, f = 0;
+
+	memcpy(tag, in + len, AEAD_TAG); /* out may overwrite in */
+	if (EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, 0) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, AEAD_TAG, tag) != 1 ||
+	    (aadlen && EVP_CipherUpdate(c, NULL, &n, aad, (int)aadlen) != 1) ||
+	    (len && EVP_CipherUpdate(c, out, &n, in, (int)len) != 1) ||
+	    EVP_CipherFinal_ex(c, out + (len ? n : 0), &f) != 1)
+		return -EBADMSG;
+	return (int)len;
+}
+
+static int once(int enc, aead_alg_t alg, const uint8_t key[AEAD_KEY],
+                const uint8_t nonce[AEAD_NONCE], const uint8_t *aad, size_t aadlen,
+                const uint8_t *in, size_t len, uint8_t *out)
+{
+	aead_t a;
+	int r = aead_init(&a, alg, key, enc);
+
+	if (r < 0)
+		return r;
+	r = enc ? aead_seal(&a, nonce, aad, aadlen, in, len, out)
+	        : aead_open(&a, nonce, aad, aadlen, in, len, out);
+	aead_free(&a);
+	return r;
+}
+
+int aead_seal_once(aead_alg_t alg, const uint8_t key[AEAD_KEY], const uint8_t nonce[AEAD_NONCE],
+                   const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t len, uint8_t *out)
+{
+	return once(1, alg, key, nonce, aad, aadlen, in, len, out);
+}
+
+int aead_open_once(aead_alg_t alg, const uint8_t key[AEAD_KEY], const uint8_t nonce[AEAD_NONCE],
+                   const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t len, uint8_t *out)
+{
+	return once(0, alg, key, nonce, aad, aadlen, in, len, out);
+}
+
+int aead_alg_parse(const char *name, aead_alg_t *out)
+{
+	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
+		if (!strcmp(name, algs[i].name)) {
+			*out = (aead_alg_t)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *aead_alg_name(aead_alg_t alg)
+{
+	return (unsigned)alg < sizeof(algs) / sizeof(algs[0]) ? algs[alg].name : "?";
+}
