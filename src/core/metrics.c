@@ -85,9 +85,72 @@ void metrics_register(metrics_writer_fn fn, void *ud)
 	writers = w;
 }
 
+void metrics_unregister(metrics_writer_fn fn, void *ud)
+{
+	for (writer_t **pp = &writers; *pp; pp = &(*pp)->next)
+		if ((*pp)->fn == fn && (*pp)->ud == ud) {
+			writer_t *w = *pp;
+			*pp = w->next;
+			free(w);
+			return;
+		}
+}
+
 void metrics_family(mbuf_t *b, const char *name, const char *type, const char *help)
 {
 	mbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void metrics_sample(mbuf_t *b, const char *name, const char *type, const char *help,
+                    const char *labels, uint64_t v)
+{
+	metrics_family(b, name, type, help);
+	mbuf_printf(b, "%s%s%s%s %llu\n", name, *labels ? "{" : "", labels, *labels ? "}" : "",
+	            (unsigned long long)v);
+}
+
+static uint64_t field_value(const void *obj, const metric_t *m)
+{
+	const char *p = (const char *)obj + m->off;
+
+	switch (m->size) {
+	case 1:
+		return *(const uint8_t *)p;
+	case 2:
+		return *(const uint16_t *)p;
+	case 4:
+		return *(const uint32_t *)p;
+	default:
+		return *(const uint64_t *)p;
+	}
+}
+
+void metrics_table(mbuf_t *b, const metric_t *rows, size_t n, const void *obj, const char *labels)
+{
+	for (size_t i = 0; i < n; i++)
+		metrics_sample(b, rows[i].name, rows[i].type, rows[i].help, labels,
+		               field_value(obj, &rows[i]));
+}
+
+const char *metrics_label(char *buf, size_t len, const char *key, const char *value)
+{
+	size_t o = 0;
+
+	if (!len)
+		return buf;
+	o = (size_t)snprintf(buf, len, "%s=\"", key);
+	for (; *value && o + 3 < len; value++) {
+		char c = *value;
+		if (c == '\\' || c == '"' || c == '\n') {
+			buf[o++] = '\\';
+			c = c == '\n' ? 'n' : c;
+		}
+		buf[o++] = c;
+	}
+	if (o + 1 < len)
+		buf[o++] = '"';
+	buf[o < len ? o : len - 1] = 0;
+	return buf;
 }
 
 /* Everything, in the order the writers wrote it. */

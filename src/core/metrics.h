@@ -5,7 +5,10 @@
  *
  * Counters are plain integers updated from the loop thread.  Modules with
  * state of their own (a tunnel session, a PPP link) register a writer that
- * appends its lines to /metrics, each family after metrics_family().
+ * appends its lines to /metrics, each family after metrics_family(), and
+ * unregister it before that state goes.  A writer describes its counters
+ * in a table (metric_t rows: family, type, help, the field) and writes
+ * them with metrics_table(), rather than a printf per sample.
  */
 #ifndef SLUICE_METRICS_H
 #define SLUICE_METRICS_H
@@ -41,9 +44,34 @@ typedef void (*metrics_writer_fn)(mbuf_t *out, void *ud);
  * the text format wants. */
 void metrics_family(mbuf_t *b, const char *name, const char *type, const char *help);
 
+/* One row of a writer's table: a family with one sample per instance, the
+ * value an unsigned integer field (any width) of the instance's struct. */
+typedef struct metric {
+	const char *name, *type, *help;
+	size_t off, size;
+} metric_t;
+#define METRIC(obj_t, field, name_, type_, help_)                                                  \
+	{                                                                                          \
+		.name = (name_), .type = (type_), .help = (help_), .off = offsetof(obj_t, field),  \
+		.size = sizeof(((obj_t *)0)->field)                                                \
+	}
+/* Each row's family, then its sample "NAME{LABELS} VALUE" read from obj;
+ * labels is metrics_label()'s text, or "" for none. */
+void metrics_table(mbuf_t *b, const metric_t *rows, size_t n, const void *obj, const char *labels);
+#define METRICS_TABLE(b, rows, obj, labels)                                                        \
+	metrics_table((b), (rows), sizeof(rows) / sizeof((rows)[0]), (obj), (labels))
+/* One sample of a value that is computed, with its family. */
+void metrics_sample(mbuf_t *b, const char *name, const char *type, const char *help,
+                    const char *labels, uint64_t v);
+/* key="value" into buf, the value escaped as the text format wants (\\, \",
+ * \n); returns buf. */
+const char *metrics_label(char *buf, size_t len, const char *key, const char *value);
+
 metrics_listener_t *metrics_listener_new(const char *name);
 void metrics_observe_dial(metrics_listener_t *m, double seconds);
 void metrics_register(metrics_writer_fn fn, void *ud);
+/* Before ud goes: the writer (fn, ud) is not called again. */
+void metrics_unregister(metrics_writer_fn fn, void *ud);
 void metrics_render(mbuf_t *out);        /* the /metrics body */
 void metrics_render_health(mbuf_t *out); /* the /health body */
 /* Serve /metrics and /health on "host:port". */

@@ -1467,51 +1467,43 @@ void lwipep_get_stats(const lwipep_t *ep, lwipep_stats_t *st)
 	}
 }
 
+static const metric_t ep_metrics[] = {
+    METRIC(lwipep_stats_t, conns_total, "sluice_lwip_connections_total", "counter",
+           "TCP connections opened on the endpoint."),
+    METRIC(lwipep_stats_t, conns_active, "sluice_lwip_connections_active", "gauge",
+           "TCP connections open now."),
+    METRIC(lwipep_stats_t, conns_failed, "sluice_lwip_connections_failed_total", "counter",
+           "TCP connections that failed."),
+    METRIC(lwipep_stats_t, bytes_in, "sluice_lwip_bytes_in_total", "counter",
+           "TCP payload bytes received."),
+    METRIC(lwipep_stats_t, bytes_out, "sluice_lwip_bytes_out_total", "counter",
+           "TCP payload bytes sent."),
+    METRIC(lwipep_stats_t, pkts_in, "sluice_lwip_packets_in_total", "counter",
+           "IP packets received."),
+    METRIC(lwipep_stats_t, pkts_out, "sluice_lwip_packets_out_total", "counter",
+           "IP packets sent."),
+    METRIC(lwipep_stats_t, pkts_dropped, "sluice_lwip_packets_dropped_total", "counter",
+           "IP packets dropped on input."),
+    METRIC(lwipep_stats_t, dns_lookups, "sluice_lwip_dns_lookups_total", "counter",
+           "Names looked up inside the tunnel."),
+    METRIC(lwipep_stats_t, dns_cache_hits, "sluice_lwip_dns_cache_hits_total", "counter",
+           "Lookups answered from the cache."),
+    METRIC(lwipep_stats_t, dns_queries, "sluice_lwip_dns_queries_total", "counter",
+           "DNS queries sent."),
+    METRIC(lwipep_stats_t, dns_failures, "sluice_lwip_dns_failures_total", "counter",
+           "Lookups that failed."),
+};
+
 static void metrics_fn(mbuf_t *b, void *ud)
 {
-	static const struct {
-		const char *name, *type, *help;
-		size_t off;
-	} ctr[] = {
-	    {"sluice_lwip_connections_total", "counter", "TCP connections opened on the endpoint.",
-	     offsetof(lwipep_stats_t, conns_total)},
-	    {"sluice_lwip_connections_active", "gauge", "TCP connections open now.",
-	     offsetof(lwipep_stats_t, conns_active)},
-	    {"sluice_lwip_connections_failed_total", "counter", "TCP connections that failed.",
-	     offsetof(lwipep_stats_t, conns_failed)},
-	    {"sluice_lwip_bytes_in_total", "counter", "TCP payload bytes received.",
-	     offsetof(lwipep_stats_t, bytes_in)},
-	    {"sluice_lwip_bytes_out_total", "counter", "TCP payload bytes sent.",
-	     offsetof(lwipep_stats_t, bytes_out)},
-	    {"sluice_lwip_packets_in_total", "counter", "IP packets received.",
-	     offsetof(lwipep_stats_t, pkts_in)},
-	    {"sluice_lwip_packets_out_total", "counter", "IP packets sent.",
-	     offsetof(lwipep_stats_t, pkts_out)},
-	    {"sluice_lwip_packets_dropped_total", "counter", "IP packets dropped on input.",
-	     offsetof(lwipep_stats_t, pkts_dropped)},
-	    {"sluice_lwip_dns_lookups_total", "counter", "Names looked up inside the tunnel.",
-	     offsetof(lwipep_stats_t, dns_lookups)},
-	    {"sluice_lwip_dns_cache_hits_total", "counter", "Lookups answered from the cache.",
-	     offsetof(lwipep_stats_t, dns_cache_hits)},
-	    {"sluice_lwip_dns_queries_total", "counter", "DNS queries sent.",
-	     offsetof(lwipep_stats_t, dns_queries)},
-	    {"sluice_lwip_dns_failures_total", "counter", "Lookups that failed.",
-	     offsetof(lwipep_stats_t, dns_failures)},
-	};
 	lwipep_stats_t st;
+	char lab[160];
 
 	for (lwipep_t *ep = core.eps; ep; ep = ep->next) {
 		lwipep_get_stats(ep, &st);
-		for (size_t i = 0; i < sizeof(ctr) / sizeof(ctr[0]); i++) {
-			metrics_family(b, ctr[i].name, ctr[i].type, ctr[i].help);
-			mbuf_printf(b, "%s{ep=\"%s\"} %llu\n", ctr[i].name, ep->name,
-			            (unsigned long long)*(const uint64_t *)((const char *)&st +
-			                                                    ctr[i].off));
-		}
+		METRICS_TABLE(b, ep_metrics, &st, metrics_label(lab, sizeof(lab), "ep", ep->name));
 	}
-	if (core.eps) {
-		metrics_family(b, "sluice_lwip_input_queue_max", "gauge",
-		               "Packets the endpoint's input queue holds at most.");
-		mbuf_printf(b, "sluice_lwip_input_queue_max %u\n", INQ_MAX);
-	}
+	if (core.eps)
+		metrics_sample(b, "sluice_lwip_input_queue_max", "gauge",
+		               "Packets the endpoint's input queue holds at most.", "", INQ_MAX);
 }

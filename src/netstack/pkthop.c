@@ -211,10 +211,59 @@ static void free_on_close(uv_handle_t *t)
 	free(t->data);
 }
 
+static const metric_t hop_metrics[] = {
+    METRIC(pkthop_t, sessions, "sluice_tunnel_sessions_total", "counter", "Sessions brought up."),
+    METRIC(pkthop_t, drops, "sluice_tunnel_session_drops_total", "counter", "Sessions lost."),
+    METRIC(pkthop_t, nwaiting, "sluice_tunnel_dials_waiting", "gauge",
+           "Connections waiting for a session."),
+};
+
+static const metric_t ep_metrics[] = {
+    METRIC(lwipep_stats_t, conns_active, "sluice_tunnel_connections_active", "gauge",
+           "Connections carried inside the tunnel now."),
+    METRIC(lwipep_stats_t, bytes_in, "sluice_tunnel_bytes_in_total", "counter",
+           "Bytes received from inside the tunnel."),
+    METRIC(lwipep_stats_t, bytes_out, "sluice_tunnel_bytes_out_total", "counter",
+           "Bytes sent into the tunnel."),
+    METRIC(lwipep_stats_t, pkts_in, "sluice_tunnel_packets_in_total", "counter",
+           "IP packets received from the tunnel."),
+    METRIC(lwipep_stats_t, pkts_out, "sluice_tunnel_packets_out_total", "counter",
+           "IP packets sent into the tunnel."),
+};
+
+static void metrics_fn(mbuf_t *b, void *ud)
+{
+	pkthop_t *h = ud;
+	lwipep_stats_t st;
+	char lab[400];
+
+	lwipep_get_stats(h->ep, &st);
+	metrics_label(lab, sizeof(lab), "hop", h->name);
+	metrics_sample(b, "sluice_tunnel_session_up", "gauge",
+	               "1 while the tunnel's session is up.", lab, h->state == PH_UP);
+	if (h->state == PH_UP) {
+		char l[INET_ADDRSTRLEN], d1[INET_ADDRSTRLEN] = "", d2[INET_ADDRSTRLEN] = "";
+		inet_ntop(AF_INET, &h->addr.local, l, sizeof(l));
+		if (h->addr.dns4[0].s_addr)
+			inet_ntop(AF_INET, &h->addr.dns4[0], d1, sizeof(d1));
+		if (h->addr.dns4[1].s_addr)
+			inet_ntop(AF_INET, &h->addr.dns4[1], d2, sizeof(d2));
+		metrics_family(b, "sluice_tunnel_session_info", "gauge",
+		               "The session's address, name servers and MTU (value 1).");
+		mbuf_printf(b,
+		            "sluice_tunnel_session_info{%s,address=\"%s\",dns=\"%s%s%s\","
+		            "mtu=\"%u\"} 1\n",
+		            lab, l, d1, d2[0] ? "," : "", d2, h->addr.mtu ? h->addr.mtu : 1500);
+	}
+	METRICS_TABLE(b, hop_metrics, h, lab);
+	METRICS_TABLE(b, ep_metrics, &st, lab);
+}
+
 static void ph_free(dialer_t *d)
 {
 	pkthop_t *h = (pkthop_t *)d;
 
+	metrics_unregister(metrics_fn, h);
 	if (h->state != PH_IDLE)
 		h->ops->stop(h);
 	while (!queue_empty(&h->waiting)) {
@@ -230,60 +279,6 @@ static void ph_free(dialer_t *d)
 
 static const dialer_ops_t ph_ops = {
     .scheme = "packet", .dial = ph_dial, .cancel = ph_cancel, .free = ph_free};
-
-static void metrics_fn(mbuf_t *b, void *ud)
-{
-	pkthop_t *h = ud;
-	lwipep_stats_t st;
-
-	lwipep_get_stats(h->ep, &st);
-	metrics_family(b, "sluice_tunnel_session_up", "gauge",
-	               "1 while the tunnel's session is up.");
-	mbuf_printf(b, "sluice_tunnel_session_up{hop=\"%s\"} %d\n", h->name, h->state == PH_UP);
-	if (h->state == PH_UP) {
-		char l[INET_ADDRSTRLEN], d1[INET_ADDRSTRLEN] = "", d2[INET_ADDRSTRLEN] = "";
-		inet_ntop(AF_INET, &h->addr.local, l, sizeof(l));
-		if (h->addr.dns4[0].s_addr)
-			inet_ntop(AF_INET, &h->addr.dns4[0], d1, sizeof(d1));
-		if (h->addr.dns4[1].s_addr)
-			inet_ntop(AF_INET, &h->addr.dns4[1], d2, sizeof(d2));
-		metrics_family(b, "sluice_tunnel_session_info", "gauge",
-		               "The session's address, name servers and MTU (value 1).");
-		mbuf_printf(b,
-		            "sluice_tunnel_session_info{hop=\"%s\",address=\"%s\",dns=\"%s%s%s\","
-		            "mtu=\"%u\"} 1\n",
-		            h->name, l, d1, d2[0] ? "," : "", d2, h->addr.mtu ? h->addr.mtu : 1500);
-	}
-	metrics_family(b, "sluice_tunnel_sessions_total", "counter", "Sessions brought up.");
-	mbuf_printf(b, "sluice_tunnel_sessions_total{hop=\"%s\"} %llu\n", h->name,
-	            (unsigned long long)h->sessions);
-	metrics_family(b, "sluice_tunnel_session_drops_total", "counter", "Sessions lost.");
-	mbuf_printf(b, "sluice_tunnel_session_drops_total{hop=\"%s\"} %llu\n", h->name,
-	            (unsigned long long)h->drops);
-	metrics_family(b, "sluice_tunnel_dials_waiting", "gauge",
-	               "Connections waiting for a session.");
-	mbuf_printf(b, "sluice_tunnel_dials_waiting{hop=\"%s\"} %zu\n", h->name, h->nwaiting);
-	metrics_family(b, "sluice_tunnel_connections_active", "gauge",
-	               "Connections carried inside the tunnel now.");
-	mbuf_printf(b, "sluice_tunnel_connections_active{hop=\"%s\"} %llu\n", h->name,
-	            (unsigned long long)st.conns_active);
-	metrics_family(b, "sluice_tunnel_bytes_in_total", "counter",
-	               "Bytes received from inside the tunnel.");
-	mbuf_printf(b, "sluice_tunnel_bytes_in_total{hop=\"%s\"} %llu\n", h->name,
-	            (unsigned long long)st.bytes_in);
-	metrics_family(b, "sluice_tunnel_bytes_out_total", "counter",
-	               "Bytes sent into the tunnel.");
-	mbuf_printf(b, "sluice_tunnel_bytes_out_total{hop=\"%s\"} %llu\n", h->name,
-	            (unsigned long long)st.bytes_out);
-	metrics_family(b, "sluice_tunnel_packets_in_total", "counter",
-	               "IP packets received from the tunnel.");
-	mbuf_printf(b, "sluice_tunnel_packets_in_total{hop=\"%s\"} %llu\n", h->name,
-	            (unsigned long long)st.pkts_in);
-	metrics_family(b, "sluice_tunnel_packets_out_total", "counter",
-	               "IP packets sent into the tunnel.");
-	mbuf_printf(b, "sluice_tunnel_packets_out_total{hop=\"%s\"} %llu\n", h->name,
-	            (unsigned long long)st.pkts_out);
-}
 
 static int parse_dns(void *obj, const char *v, char *err, size_t errlen)
 {
