@@ -1,8 +1,9 @@
 #!/bin/sh
 # gen.sh MODE TEMPLATE OUT SLUICE [SCDOC]: fill TEMPLATE with gen-options.awk
-# from options.txt (next to this script) and from what the built binary
-# says of itself: the subcommands, schemes and transports of `sluice help
-# --schemas`, the options of `sluice --help`.  For MODE man, OUT is the
+# from what the built binary says of itself (the subcommands, schemes,
+# transports and option schemas of `sluice help --schemas`, the options of
+# `sluice --help`) and from options.txt next to this script (the URL
+# options of transports without a schema yet).  For MODE man, OUT is the
 # page scdoc makes of the result.
 set -eu
 dir=$(dirname "$0")
@@ -21,9 +22,11 @@ argopts=$("$sluice" --help | awk '/^ +-/ {
 	for (i = 1; i <= NF && $i ~ /^-/; i++) o = $i
 	if ($i ~ /^[A-Z]+$/) printf "%s ", o
 }')
+printf '%s\n' "$schemas" >"$out.schemas"
 awk -v mode="$mode" -v commands="$commands" -v transports="$transports" \
 	-v lschemes="$lschemes" -v fschemes="$fschemes" -v opts="$opts" -v argopts="$argopts" \
-	-f "$dir/gen-options.awk" "$dir/options.txt" "$tpl" >"$out.tmp"
+	-f "$dir/gen-options.awk" "$out.schemas" "$dir/options.txt" "$tpl" >"$out.tmp"
+rm -f "$out.schemas"
 if [ "$mode" = man ]; then
 	"${5:-scdoc}" <"$out.tmp" >"$out.roff"
 	rm -f "$out.tmp"

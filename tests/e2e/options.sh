@@ -73,6 +73,22 @@ check_eq "completion offers every option of --help" "$opts" "$(complete_line "sl
 for w in $subs $opts; do
 	grep -qE "\\\\fB$w(\\\\fR| )" "$MAN" || fail "sluice(1) does not describe $w"
 done
+stale=$("$SLUICE" help --schemas | python3 -c '
+import re, sys
+schema = {("L" if f[3] == "listen" else "F") + ":" + f[2]
+          for f in (l.rstrip("\n").split("\t") for l in sys.stdin) if f[0] == "option"}
+for line in open(sys.argv[1]):
+    m = re.match(r"\[([a-z0-9-]+)\]((?: \S+)+)", line)
+    if not m:
+        continue
+    role, keys = "", []
+    for w in m.group(2).split():
+        if w in ("-L", "-F"):
+            role = w[1]
+        else:
+            keys.append("L:*" if m.group(1) == "listen" else role + ":" + w)
+    print(" ".join(f"[{m.group(1)}]{k}" for k in keys if k in schema))' "$SRCDIR/man/options.txt")
+check_eq "man/options.txt lists nothing an option schema declares" "" "$(echo $stale)"
 check_eq "completion of a value: enc= of wss://" "wss://h:1?enc=none" \
 	"$(complete_line "sluice -F 'wss://h:1?enc=n")"
 check_eq "completion of --log-level" "debug" "$(complete_line "sluice --log-level d")"
