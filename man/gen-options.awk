@@ -258,6 +258,10 @@ mode == "man" && /@schemes -[LF]@/ {
 	next
 }
 
+mode == "man" && /@options|@schemes/ {
+	fatal("a marker of the old form, or misspelt: " $0)
+}
+
 mode == "bash" && /^# @options@$/ {
 	bash_out()
 	next
