@@ -71,6 +71,7 @@ struct scsock {
 	void *ud;
 	scassoc_t *assocs;
 	size_t nassocs;
+	sctp_sock_stats_t stats;
 };
 
 struct scassoc {
@@ -88,6 +89,7 @@ struct scassoc {
 	uint32_t *gen;
 	uint16_t next_sid;
 	size_t nlive;
+	uint64_t rxbuf; /* the streams' rq bytes: at most cfg->max_buffer */
 	scstream_t *tx_head, *tx_tail;
 	sbuf_t *ctl;       /* a stream-0 message to send */
 	uint16_t part_sid; /* a partially delivered message */
@@ -110,6 +112,7 @@ struct scstream {
 	uint8_t state;
 	seal_t tx, rx;
 	uint64_t tx_credit, rx_left, rx_unacked;
+	uint64_t rx_counted; /* of m.rq's bytes, those in a->rxbuf */
 	uint32_t credit_want;
 	sbuf_t *stalled;
 	uint8_t stalled_type;
@@ -301,6 +304,20 @@ static void grave_add(scstream_t *st)
 	rt_wake();
 }
 
+/* The association's count of unread bytes follows st's rq, which the
+ * owner takes from and msgstream may empty (an error); with leave, st
+ * leaves the association and takes its share out. */
+static void rx_sync(scstream_t *st, int leave)
+{
+	uint64_t now = leave ? 0 : st->m.rq.bytes;
+
+	if (st->a) {
+		st->a->rxbuf = st->a->rxbuf + now - st->rx_counted;
+		st->a->sock->stats.buffered = st->a->sock->stats.buffered + now - st->rx_counted;
+	}
+	st->rx_counted = now;
+}
+
 /* Both sides sent CLOSE: the id is free again. */
 static void st_release(scstream_t *st)
 {
@@ -310,6 +327,7 @@ static void st_release(scstream_t *st)
 		return;
 	st->released = 1;
 	if (a) {
+		rx_sync(st, 1);
 		tx_del(st);
 		if (a->st[st->sid] == st) {
 			a->st[st->sid] = NULL;
@@ -393,6 +411,7 @@ static void st_close(stream_t *s)
 	st->cb = NULL;
 	s->cbs = NULL;
 	sbufq_clear(&st->m.rq);
+	rx_sync(st, 0);
 	if (st->m.wq.bytes || st->m.err)
 		st->eof_want = 0; /* an abort: no EOF before the CLOSE */
 	sbufq_clear(&st->m.wq);
@@ -649,6 +668,10 @@ static void on_record(scassoc_t *a, scstream_t *st, uint8_t type, const uint8_t 
 	uint32_t inc;
 	uint8_t code;
 
+	/* we are done with the stream: what the peer sent before it saw our
+	 * CLOSE is dropped, only its own CLOSE still counts */
+	if ((st->close_want || st->close_sent) && type != SCTPP_CLOSE)
+		return;
 	switch (type) {
 	case SCTPP_OPEN_OK:
 		if (a->sock->server || st->state != S_OPENING) {
@@ -672,6 +695,12 @@ static void on_record(scassoc_t *a, scstream_t *st, uint8_t type, const uint8_t 
 		pend_add(st);
 		break;
 	case SCTPP_DATA:
+		if (st->state != S_OPEN) {
+			/* nothing is kept for a stream that is not open */
+			a->sock->stats.early++;
+			st_reset(st, "DATA before OPEN_OK");
+			return;
+		}
 		if (len > st->rx_left || st->eof_rcvd) {
 			st_reset(st,
 			         len > st->rx_left ? "DATA beyond the window" : "DATA after EOF");
@@ -681,13 +710,23 @@ static void on_record(scassoc_t *a, scstream_t *st, uint8_t type, const uint8_t 
 		sctp_stats.bytes_in += len;
 		if (st->owner_closed || st->m.err)
 			break; /* nobody reads: drop */
+		if (a->rxbuf + len > a->sock->cfg->max_buffer) {
+			/* every stream within its window, but too many of them
+			 * unread: the association holds no more */
+			a->sock->stats.buffer_resets++;
+			st_reset(st, "the association's receive buffer is full (assoc-buffer)");
+			return;
+		}
 		msgstream_push(&st->m, sbuf_from(body, len));
+		rx_sync(st, 0);
 		if (st->m.reading)
 			pend_add(st);
 		break;
 	case SCTPP_EOF:
-		if (st->eof_rcvd) {
-			st_reset(st, "second EOF");
+		if (st->state != S_OPEN || st->eof_rcvd) {
+			if (st->state != S_OPEN)
+				a->sock->stats.early++;
+			st_reset(st, st->eof_rcvd ? "second EOF" : "EOF before OPEN_OK");
 			return;
 		}
 		st->eof_rcvd = 1;
@@ -943,6 +982,7 @@ static void a_fail(scassoc_t *a, int err, const char *why)
 		if (!st)
 			continue;
 		tx_del(st);
+		rx_sync(st, 1);
 		a->st[i] = NULL;
 		st->a = NULL;
 		msgstream_fail(&st->m, st->state == S_OPENING && !so->server ? UV_ECONNABORTED
@@ -1188,6 +1228,7 @@ static void deliver(scstream_t *st)
 	if (st->owner_closed || !s->cbs)
 		return;
 	msgstream_deliver(&st->m);
+	rx_sync(st, 0);
 	if (!st->owner_closed && !st->m.err)
 		st_grant(st);
 }
@@ -1398,6 +1439,7 @@ int scassoc_cfg_parse(url_t *u, int server, scassoc_cfg_t *cfg, sctpp_keys_t *ke
 	uint8_t k[KEY_MAX];
 	size_t klen;
 	uint64_t window = 1 << 20, hb = 1000, rtx = 4, sndbuf = 4 << 20, mtu = 0;
+	uint64_t buffer = SCTPA_BUFFER_DEFAULT;
 	int r;
 
 	if ((r = tunkey_get(u, server, k, &klen, err, errlen)) < 0)
@@ -1406,10 +1448,18 @@ int scassoc_cfg_parse(url_t *u, int server, scassoc_cfg_t *cfg, sctpp_keys_t *ke
 	    (r = url_opt_duration(u, "hb", &hb, err, errlen)) < 0 ||
 	    (r = url_opt_uint(u, "max-rtx", 100, &rtx, err, errlen)) < 0 ||
 	    (r = url_opt_uint(u, "sndbuf", 64 << 20, &sndbuf, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "mtu", 9000, &mtu, err, errlen)) < 0)
+	    (r = url_opt_uint(u, "mtu", 9000, &mtu, err, errlen)) < 0 ||
+	    (r = url_opt_uint(u, "assoc-buffer", 1ull << 32, &buffer, err, errlen)) < 0)
 		return r;
 	if (window < SCTPP_WINDOW_MIN) {
 		snprintf(err, errlen, "option 'window': at least %d bytes", SCTPP_WINDOW_MIN);
+		return -EINVAL;
+	}
+	if (buffer < window) {
+		snprintf(err, errlen,
+		         "option 'assoc-buffer': at least the window (%llu bytes): one stream "
+		         "must be able to fill its window",
+		         (unsigned long long)window);
 		return -EINVAL;
 	}
 	if (mtu && mtu < 576) {
@@ -1425,6 +1475,7 @@ int scassoc_cfg_parse(url_t *u, int server, scassoc_cfg_t *cfg, sctpp_keys_t *ke
 	OPENSSL_cleanse(k, sizeof(k));
 	cfg->keys = keys;
 	cfg->window = (uint32_t)window;
+	cfg->max_buffer = buffer;
 	cfg->hb_ms = (uint32_t)hb;
 	cfg->max_rtx = (uint16_t)rtx;
 	cfg->sndbuf = (uint32_t)sndbuf;
@@ -1702,6 +1753,14 @@ const struct sockaddr *sctp_assoc_peer_addr(const scassoc_t *a)
 size_t sctp_assoc_nstreams(const scassoc_t *a)
 {
 	return a->nlive;
+}
+const sctp_sock_stats_t *sctp_sock_stats(const scsock_t *s)
+{
+	return &s->stats;
+}
+const sctp_sock_stats_t *sctp_assoc_stats(const scassoc_t *a)
+{
+	return &a->sock->stats;
 }
 
 int sctp_assoc_open(scassoc_t *a, const target_t *t, uint64_t id, dial_cb cb, void *ud,

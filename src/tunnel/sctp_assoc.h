@@ -24,7 +24,11 @@
  * again once both sides have sent CLOSE.  Flow control is per stream: each
  * side may send DATA up to the window the other granted (AUTH / AUTH_OK
  * give the initial window, CREDIT adds to it as the reader consumes), so a
- * paused reader on one stream never fills the association.
+ * paused reader on one stream never fills the association.  Nothing is
+ * taken on a stream before it is open (DATA or EOF before OPEN_OK resets
+ * it), and what an association holds for readers that have not taken it
+ * is capped by assoc-buffer (64 MiB): every stream within its window, but
+ * too many of them unread, and the stream whose DATA goes over is reset.
  */
 #ifndef SLUICE_SCTP_ASSOC_H
 #define SLUICE_SCTP_ASSOC_H
@@ -37,7 +41,8 @@
 #include "core/url.h"
 #include "tunnel/sctp_proto.h"
 
-#define SCTPA_STREAMS 2048 /* streams asked for in each direction */
+#define SCTPA_STREAMS 2048                 /* streams asked for in each direction */
+#define SCTPA_BUFFER_DEFAULT (64ull << 20) /* assoc-buffer */
 
 enum { SCTPA_UDP, SCTPA_KERNEL, SCTPA_RAW };
 extern const char *const sctpa_stack_names[];
@@ -59,9 +64,10 @@ typedef struct scassoc_ops {
 typedef struct scassoc_cfg {
 	const char *name; /* for logs */
 	const sctpp_keys_t *keys;
-	uint32_t window;  /* receive window we grant per stream */
-	uint32_t hb_ms;   /* heartbeat interval */
-	uint16_t max_rtx; /* retransmissions before the peer is dead */
+	uint32_t window;     /* receive window we grant per stream */
+	uint64_t max_buffer; /* bytes all streams together hold unread (assoc-buffer) */
+	uint32_t hb_ms;      /* heartbeat interval */
+	uint16_t max_rtx;    /* retransmissions before the peer is dead */
 	uint32_t sndbuf;
 	uint32_t mtu; /* fixed path MTU (jumbo LANs, loopback); 0: usrsctp's own */
 	/* server */
@@ -73,7 +79,7 @@ typedef struct scassoc_cfg {
 
 /* The options both ends take: key= or keyfile= (core/tunkey.h: without
  * them, the default key file, which a server creates), window, hb,
- * max-rtx, sndbuf, mtu.  Fills keys and those fields of cfg; 0 or -errno
+ * max-rtx, sndbuf, mtu, assoc-buffer.  Fills keys and those fields of cfg; 0 or -errno
  * with a message naming the option. */
 int scassoc_cfg_parse(url_t *u, int server, scassoc_cfg_t *cfg, sctpp_keys_t *keys, char *err,
                       size_t errlen);
@@ -118,6 +124,15 @@ void sctp_open_cancel(stream_t *req);
 /* Server: answer an open: 0 sends OPEN_OK, else OPEN_FAIL with the SOCKS5
  * code of err (the owner then closes s). */
 void sctp_stream_answer(stream_t *s, int err);
+
+/* Per socket (a server's associations together, or a client's one). */
+typedef struct sctp_sock_stats {
+	uint64_t buffered;      /* bytes received, not yet taken by their readers */
+	uint64_t buffer_resets; /* streams reset because assoc-buffer was full */
+	uint64_t early;         /* streams reset for DATA or EOF before OPEN_OK */
+} sctp_sock_stats_t;
+const sctp_sock_stats_t *sctp_sock_stats(const scsock_t *s);
+const sctp_sock_stats_t *sctp_assoc_stats(const scassoc_t *a);
 
 typedef struct sctp_stats {
 	uint64_t assocs_up, streams, opens, bytes_in, bytes_out, proto_errors, blocked;

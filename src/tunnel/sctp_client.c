@@ -359,6 +359,8 @@ static void metrics_fn(mbuf_t *b, void *ud)
 	               "Stream opens the server refused or that failed.");
 	mbuf_printf(b, "sluice_sctp_client_open_failures_total{hop=\"%s\"} %llu\n", cl->name,
 	            (unsigned long long)cl->fails);
+	mbuf_printf(b, "sluice_sctp_client_buffered_bytes{hop=\"%s\"} %llu\n", cl->name,
+	            cl->a ? (unsigned long long)sctp_assoc_stats(cl->a)->buffered : 0ull);
 }
 
 static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,

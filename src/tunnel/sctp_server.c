@@ -115,6 +115,15 @@ static void metrics_fn(mbuf_t *b, void *ud)
 	               "Authentication nonces remembered against replay.");
 	mbuf_printf(b, "sluice_sctp_replay_cache_entries{listener=\"%s\"} %zu\n", s->l->name,
 	            replay_size(s->replay));
+	if (s->sock) {
+		const sctp_sock_stats_t *st = sctp_sock_stats(s->sock);
+		mbuf_printf(b, "sluice_sctp_buffered_bytes{listener=\"%s\"} %llu\n", s->l->name,
+		            (unsigned long long)st->buffered);
+		mbuf_printf(b, "sluice_sctp_buffer_resets_total{listener=\"%s\"} %llu\n",
+		            s->l->name, (unsigned long long)st->buffer_resets);
+		mbuf_printf(b, "sluice_sctp_early_data_total{listener=\"%s\"} %llu\n", s->l->name,
+		            (unsigned long long)st->early);
+	}
 }
 
 static int init_common(listener_t *l, int udp, char *err, size_t errlen)
