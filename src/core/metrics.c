@@ -14,6 +14,7 @@
 
 #include "core/dial.h"
 #include "core/log.h"
+#include "core/queue.h"
 #include "core/tcp.h"
 #include "core/url.h"
 
@@ -329,13 +330,26 @@ void metrics_render_health(mbuf_t *b)
 	mbuf_printf(b, "]}\n");
 }
 
-/* ---- HTTP endpoint ---- */
+/* ---- HTTP endpoint ----
+ *
+ * Bounded like everything else that faces a client: at most
+ * METRICS_MAX_CONNS connections (a new one closes the oldest, so a client
+ * that holds many open cannot keep a scraper out), and each has
+ * METRICS_TIMEOUT_MS from accept to the last byte of its answer (a silent
+ * client, one that sends its head a byte at a time, one that does not read
+ * the answer).  One sweep timer runs while there are connections. */
 
 static uv_tcp_t server;
 static int serving;
+static queue_t mconns = {&mconns, &mconns}; /* oldest first */
+static size_t nmconns;
+static uv_timer_t sweep;
+static int sweep_init;
 
 typedef struct mconn {
+	queue_t link;
 	stream_t *s;
+	uint64_t start;
 	char req[4096];
 	size_t len;
 	int answered;
@@ -343,8 +357,26 @@ typedef struct mconn {
 
 static void mc_close(mconn_t *c)
 {
+	queue_remove(&c->link);
+	nmconns--;
 	stream_close(c->s);
 	free(c);
+	if (!nmconns)
+		uv_timer_stop(&sweep);
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+	queue_t *q, *n;
+
+	queue_foreach_safe (q, n, &mconns) {
+		mconn_t *c = queue_data(q, mconn_t, link);
+		if (uv_now(t->loop) - c->start < METRICS_TIMEOUT_MS)
+			break; /* the rest are younger */
+		log_debug(0, "metrics: a connection timed out (%s)",
+		          c->answered ? "answer not read" : "no request");
+		mc_close(c);
+	}
 }
 
 static void respond(mconn_t *c, int code, const char *ctype, mbuf_t *body)
@@ -426,10 +458,24 @@ static void on_conn(uv_stream_t *srv, int status)
 
 	if (status < 0 || tcp_stream_accept(srv, 0, &s) < 0)
 		return;
+	if (nmconns >= METRICS_MAX_CONNS) {
+		log_debug(0, "metrics: %d connections: the oldest closed", METRICS_MAX_CONNS);
+		mc_close(queue_data(queue_first(&mconns), mconn_t, link));
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		abort();
 	c->s = s;
+	c->start = uv_now(srv->loop);
+	queue_insert_tail(&mconns, &c->link);
+	if (!nmconns++) {
+		if (!sweep_init) {
+			uv_timer_init(srv->loop, &sweep);
+			uv_unref((uv_handle_t *)&sweep);
+			sweep_init = 1;
+		}
+		uv_timer_start(&sweep, on_sweep, 1000, 1000);
+	}
 	stream_set_cbs(s, &mc_cbs, c);
 	stream_read_start(s);
 }
@@ -465,4 +511,9 @@ void metrics_stop(void)
 	if (serving)
 		uv_close((uv_handle_t *)&server, NULL);
 	serving = 0;
+	while (nmconns)
+		mc_close(queue_data(queue_first(&mconns), mconn_t, link));
+	if (sweep_init)
+		uv_close((uv_handle_t *)&sweep, NULL);
+	sweep_init = 0;
 }

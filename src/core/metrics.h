@@ -74,7 +74,11 @@ void metrics_register(metrics_writer_fn fn, void *ud);
 void metrics_unregister(metrics_writer_fn fn, void *ud);
 void metrics_render(mbuf_t *out);        /* the /metrics body */
 void metrics_render_health(mbuf_t *out); /* the /health body */
-/* Serve /metrics and /health on "host:port". */
+/* Serve /metrics and /health on "host:port": at most METRICS_MAX_CONNS
+ * connections (a new one closes the oldest), each closed
+ * METRICS_TIMEOUT_MS after it was accepted, answered or not. */
+#define METRICS_MAX_CONNS 64
+#define METRICS_TIMEOUT_MS 10000
 int metrics_serve(uv_loop_t *loop, const char *addr, char *err, size_t errlen);
 void metrics_stop(void);
 

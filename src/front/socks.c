@@ -392,9 +392,12 @@ static void sk_udp_event(void *ud, int err)
 	char addr[64];
 
 	if (k->udp_replied) {
-		log_info(c->id, "socks5 UDP association: the chain lost it (%s)", uv_strerror(err));
+		if (err != UV_ETIMEDOUT)
+			log_info(c->id, "socks5 UDP association: the chain lost it (%s)",
+			         uv_strerror(err));
 		sk_set_state(k, SK_DONE);
-		conn_close(c, "UDP association lost");
+		conn_close(c,
+		           err == UV_ETIMEDOUT ? "UDP association idle" : "UDP association lost");
 		return;
 	}
 	if (err < 0) {
@@ -442,8 +445,10 @@ static int sk_udp(socks_conn_t *k)
 	 * an address it can send to. */
 	if (stream_addr(c->client, 0, &local) < 0)
 		memcpy(&local, &l->bind, sizeof(local));
+	/* no datagram either way for idle-timeout ends the association and
+	 * its control connection */
 	r = socks_udp_new(l->loop, (struct sockaddr *)&local, (struct sockaddr *)&c->peer, via, &o,
-	                  l->connect_timeout_ms, sk_udp_event, k, &k->udp);
+	                  l->connect_timeout_ms, l->idle_timeout_ms, sk_udp_event, k, &k->udp);
 	if (r < 0) {
 		log_info(c->id, "socks5 UDP ASSOCIATE: %s", uv_strerror(r));
 		return sk_refuse5(k, socks5_rep_from_err(r), "UDP ASSOCIATE failed");

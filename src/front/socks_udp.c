@@ -22,12 +22,15 @@ static uint8_t rbuf[UDP_MAX];
 
 struct socks_udp {
 	uv_udp_t h;
+	uv_timer_t idle;  /* the association's idle timeout */
+	unsigned handles; /* open; the struct goes with the last */
 	dgram_t *flow;
 	uint64_t id;
 	socks_udp_cb cb;
 	void *ud;
 	struct sockaddr_storage local, client;
 	uint64_t out, in, drops;
+	uint64_t idle_ms, last; /* last: uv_now of the last datagram either way */
 	unsigned client_known : 1, closing : 1;
 };
 
@@ -59,6 +62,7 @@ static void from_client(socks_udp_t *u, const uint8_t *p, size_t n)
 		return;
 	}
 	u->out++;
+	u->last = uv_now(u->h.loop);
 	dgram_send(u->flow, &t, dgram_buf(p + used, n - used));
 }
 
@@ -80,10 +84,12 @@ static void on_flow_recv(dgram_t *f, const struct sockaddr *src, sbuf_t *b)
 	b->len += (uint32_t)hl;
 	memcpy(sbuf_ptr(b), hdr, hl);
 	ub = uv_buf_init((char *)sbuf_ptr(b), b->len);
-	if (uv_udp_try_send(&u->h, &ub, 1, (struct sockaddr *)&u->client) < 0)
+	if (uv_udp_try_send(&u->h, &ub, 1, (struct sockaddr *)&u->client) < 0) {
 		dgram_drop(f, DGRAM_DROP_QUEUE, NULL);
-	else
+	} else {
 		u->in++;
+		u->last = uv_now(u->h.loop);
+	}
 	sbuf_free(b);
 }
 
@@ -141,12 +147,28 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
 
 static void on_close(uv_handle_t *h)
 {
-	free(h->data);
+	socks_udp_t *u = h->data;
+
+	if (!--u->handles)
+		free(u);
+}
+
+static void on_idle(uv_timer_t *t)
+{
+	socks_udp_t *u = t->data;
+	uint64_t quiet = uv_now(t->loop) - u->last;
+
+	if (quiet < u->idle_ms) {
+		uv_timer_start(&u->idle, on_idle, u->idle_ms - quiet, 0);
+		return;
+	}
+	log_info(u->id, "udp: association idle for %llu s", (unsigned long long)quiet / 1000);
+	u->cb(u->ud, UV_ETIMEDOUT);
 }
 
 int socks_udp_new(uv_loop_t *loop, const struct sockaddr *local, const struct sockaddr *client,
-                  dialer_t *chain, const dial_opts_t *o, uint64_t timeout_ms, socks_udp_cb cb,
-                  void *ud, socks_udp_t **out)
+                  dialer_t *chain, const dial_opts_t *o, uint64_t timeout_ms, uint64_t idle_ms,
+                  socks_udp_cb cb, void *ud, socks_udp_t **out)
 {
 	socks_udp_t *u = calloc(1, sizeof(*u));
 	int len = sizeof(u->local), r;
@@ -163,7 +185,13 @@ int socks_udp_new(uv_loop_t *loop, const struct sockaddr *local, const struct so
 	sockaddr_unmap(&u->local);
 	sockaddr_unmap(&u->client);
 	uv_udp_init(loop, &u->h);
-	u->h.data = u;
+	uv_timer_init(loop, &u->idle);
+	u->h.data = u->idle.data = u;
+	u->handles = 2;
+	u->idle_ms = idle_ms;
+	u->last = uv_now(loop);
+	if (idle_ms)
+		uv_timer_start(&u->idle, on_idle, idle_ms, 0);
 	if ((r = uv_udp_bind(&u->h, (struct sockaddr *)&u->local, 0)) < 0 ||
 	    (r = uv_udp_getsockname(&u->h, (struct sockaddr *)&u->local, &len)) < 0 ||
 	    (r = uv_udp_recv_start(&u->h, on_alloc, on_recv)) < 0) {
@@ -189,5 +217,6 @@ void socks_udp_free(socks_udp_t *u)
 	          (unsigned long long)u->out, (unsigned long long)u->in,
 	          (unsigned long long)(u->drops + (u->flow ? dgram_dropped(u->flow) : 0)));
 	dgram_close(u->flow);
+	uv_close((uv_handle_t *)&u->idle, on_close);
 	uv_close((uv_handle_t *)&u->h, on_close);
 }
