@@ -176,7 +176,8 @@ static void role_opts(FILE *f, const transport_t *t, int hops)
 	for (size_t i = 0; i < t->nschemes; i++) {
 		const transport_scheme_t *s = &t->schemes[i];
 		const transport_doc_t *d = hops ? &s->hop_doc : &s->listen_doc;
-		const char *same = NULL, *base = NULL;
+		const char *same = NULL, *base = NULL, *ext = NULL;
+		const opt_schema_t *ext_s = NULL;
 
 		if (hops ? !s->hop : !s->listen)
 			continue;
@@ -189,12 +190,21 @@ static void role_opts(FILE *f, const transport_t *t, int hops)
 				same = shown_by[j];
 			if (shown[j] == d->opts->base)
 				base = shown_by[j];
+			if (shown[j]->base == d->opts && !shown[j]->also) {
+				ext = shown_by[j];
+				ext_s = shown[j];
+			}
 		}
 		if (same) {
 			fprintf(f, "  %s://: the options of %s://\n", s->scheme, same);
 		} else if (base) {
 			fprintf(f, "  %s://: the options of %s://, and\n", s->scheme, base);
 			own_opts(f, d->opts);
+		} else if (ext) {
+			fprintf(f, "  %s://: the options of %s:// but", s->scheme, ext);
+			for (size_t k = 0; k < ext_s->n; k++)
+				fprintf(f, "%s %s", k ? "," : "", ext_s->opts[k].name);
+			fputc('\n', f);
 		} else {
 			fprintf(f, "  %s://:\n", s->scheme);
 			opts_each(d->opts, opt_line, f);

@@ -579,37 +579,94 @@ static void metrics_fn(mbuf_t *b, void *ud)
 
 /* ---- options ---- */
 
-static int parse_auth(pgw_t *g, const char *v, char *err, size_t errlen)
-{
-	int none = 0, r = auth_methods_parse(v, "auth", &g->auth_methods, &none, err, errlen);
+/* What the options say, before the gateway takes it over. */
+typedef struct pgw_opts {
+	pgw_t *g; /* service= makes its services in g */
+	unsigned auth;
+	int auth_none, restricted, ipv6, rtscts;
+	uint64_t max_sessions, echo_ms, baud;
+	struct in_addr net;
+	int prefix;
+	const char *users, *pcap;
+} pgw_opts_t;
 
-	if (none)
-		g->require_auth = 0;
-	return r;
+static int parse_auth(void *obj, const char *v, char *err, size_t errlen)
+{
+	pgw_opts_t *o = obj;
+
+	return auth_methods_parse(v, "auth", &o->auth, &o->auth_none, err, errlen);
 }
 
-typedef struct svc_arg {
-	pgw_t *g;
-	char *err;
-	size_t errlen;
-} svc_arg_t;
-
-static int add_service(void *ud, const char *spec)
+static int add_service(void *obj, const char *spec, char *err, size_t errlen)
 {
-	svc_arg_t *a = ud;
+	pgw_t *g = ((pgw_opts_t *)obj)->g;
 	int r;
 
-	if (a->g->nservices >= MAX_SERVICES) {
-		snprintf(a->err, a->errlen, "option 'service': at most %d", MAX_SERVICES);
+	if (g->nservices >= MAX_SERVICES) {
+		snprintf(err, errlen, "option 'service': at most %d", MAX_SERVICES);
 		return -EINVAL;
 	}
-	r = slirpgw_service_new(a->g->l->loop, spec, &a->g->services[a->g->nservices], a->err,
-	                        a->errlen);
+	r = slirpgw_service_new(g->l->loop, spec, &g->services[g->nservices], err, errlen);
 	if (r < 0)
 		return r;
-	a->g->nservices++;
+	g->nservices++;
 	return 0;
 }
+
+static int parse_net(void *obj, const char *v, char *err, size_t errlen)
+{
+	pgw_opts_t *o = obj;
+	cidr_t cidr;
+
+	if (cidr_parse(v, &cidr) < 0 || cidr.family != AF_INET || cidr.bits > 26 || cidr.bits < 8) {
+		snprintf(err, errlen, "option 'net': '%s' is not an IPv4 network from /8 to /26",
+		         v);
+		return -EINVAL;
+	}
+	memcpy(&o->net, cidr.addr, 4);
+	o->prefix = cidr.bits;
+	return 0;
+}
+
+static int parse_flow(void *obj, const char *v, char *err, size_t errlen)
+{
+	if (!strcmp(v, "rtscts"))
+		((pgw_opts_t *)obj)->rtscts = 1;
+	else if (strcmp(v, "none")) {
+		snprintf(err, errlen, "option 'flow': rtscts or none");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const opt_t gw_table[] = {
+    OPT_FUNC("auth", parse_auth, "pap,chap,mschapv2", "LIST",
+             "authentication methods offered (pap, chap, mschapv2), or none"),
+    OPT_BOOL(pgw_opts_t, restricted, "restricted", "0", "only the services are reachable"),
+    OPT_BOOL(pgw_opts_t, ipv6, "ipv6", "0", "also negotiate IPV6CP"),
+    OPT_UINT(pgw_opts_t, max_sessions, "max-sessions", 4096, "16", "sessions at once"),
+    OPT_DURATION(pgw_opts_t, echo_ms, "echo", "10s", "LCP echo interval (0: off)"),
+    OPT_EACH("service", add_service, "SPEC",
+             "(repeatable) ADDR:PORT->HOST:PORT [via=URL] [max-conns=N] ...: a port the peer "
+             "reaches at ADDR:PORT, dialed to HOST:PORT"),
+    OPT_FUNC("net", parse_net, "10.0.2.0/24", "CIDR",
+             "the virtual network (/8 to /26): .2 is the host alias, .3 the DNS alias, peers "
+             "get .15 on, one per session"),
+    OPT_STR(pgw_opts_t, users, "users", "required unless auth=none", "FILE",
+            "name:password lines; the peer authenticates against them"),
+    OPT_STR(pgw_opts_t, pcap, "pcap", "none", "FILE",
+            "write every session's IP traffic to this pcap file"),
+};
+
+const opt_schema_t pppgw_opts = OPT_SCHEMA(NULL, gw_table);
+
+static const opt_t serial_table[] = {
+    OPT_UINT(pgw_opts_t, baud, "baud", 4000000, "115200",
+             "line speed: 9600, 19200, 38400, 57600, 115200, 230400, 460800 or 921600"),
+    OPT_FUNC("flow", parse_flow, NULL, "rtscts|none", "hardware flow control (default: none)"),
+};
+
+const opt_schema_t pppgw_serial_opts = OPT_SCHEMA(&pppgw_opts, serial_table);
 
 static speed_t baud_of(uint64_t b)
 {
@@ -629,10 +686,7 @@ static int pgw_init(listener_t *l, enum link_kind kind, char *err, size_t errlen
 {
 	pgw_t *g = calloc(1, sizeof(*g));
 	url_t *u = l->url;
-	const char *users = NULL, *auth = NULL, *net = NULL, *pcap = NULL, *flow = NULL;
-	uint64_t baud = 115200;
-	svc_arg_t sa = {g, err, errlen};
-	cidr_t cidr;
+	pgw_opts_t o = {.g = g};
 	int r;
 
 	if (!g)
@@ -640,53 +694,43 @@ static int pgw_init(listener_t *l, enum link_kind kind, char *err, size_t errlen
 	l->front = g;
 	g->l = l;
 	g->kind = kind;
-	g->auth_methods = 1u << AUTH_PAP | 1u << AUTH_CHAP_MD5 | 1u << AUTH_MSCHAPV2;
-	g->require_auth = 1;
-	g->max_sessions = 16;
-	g->echo_ms = 10000;
-	inet_pton(AF_INET, "10.0.2.0", &g->net);
-	g->prefix = 24;
 	g->link.sun_family = AF_UNIX;
 	snprintf(g->link.sun_path, sizeof(g->link.sun_path), "%s",
 	         kind == LINK_STDIO ? "stdio" : u->path);
-	if ((url_opt_str(u, "auth", &auth) > 0 && (r = parse_auth(g, auth, err, errlen)) < 0) ||
-	    (r = url_opt_bool(u, "restricted", &g->restricted, err, errlen)) < 0 ||
-	    (r = url_opt_bool(u, "ipv6", &g->ipv6, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "max-sessions", 4096, &g->max_sessions, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "echo", &g->echo_ms, err, errlen)) < 0 ||
-	    (r = url_opt_each(u, "service", add_service, &sa)) < 0)
+	if ((r = opts_parse(kind == LINK_SERIAL ? &pppgw_serial_opts : &pppgw_opts, u, &o, err,
+	                    errlen)) < 0)
 		return r;
-	if (url_opt_str(u, "net", &net) > 0) {
-		if (cidr_parse(net, &cidr) < 0 || cidr.family != AF_INET || cidr.bits > 26 ||
-		    cidr.bits < 8) {
-			snprintf(err, errlen,
-			         "option 'net': '%s' is not an IPv4 network from /8 to /26", net);
-			return -EINVAL;
-		}
-		memcpy(&g->net, cidr.addr, 4);
-		g->prefix = cidr.bits;
-	}
+	g->auth_methods = o.auth;
+	g->require_auth = !o.auth_none;
+	g->restricted = o.restricted;
+	g->ipv6 = o.ipv6;
+	g->max_sessions = o.max_sessions;
+	g->echo_ms = o.echo_ms;
+	g->net = o.net;
+	g->prefix = o.prefix;
 	g->nslots = ((size_t)1 << (32 - g->prefix)) - 17;
 	if (g->nslots > g->max_sessions)
 		g->nslots = g->max_sessions;
 	g->used = calloc(g->nslots ? g->nslots : 1, 1);
 	if (g->require_auth) {
-		if (url_opt_str(u, "users", &users) <= 0) {
+		if (!o.users) {
 			snprintf(err, errlen,
 			         "option 'users' is required (name:password lines), or auth=none");
 			return -EINVAL;
 		}
-		if ((r = users_load(users, &g->users, err, errlen)) < 0)
+		if ((r = users_load(o.users, &g->users, err, errlen)) < 0)
 			return r;
 		if (!g->auth_methods) {
 			snprintf(err, errlen,
 			         "option 'auth': name at least one of pap, chap, mschapv2");
 			return -EINVAL;
 		}
+	} else if (o.users) {
+		snprintf(err, errlen, "option 'users' means nothing with auth=none");
+		return -EINVAL;
 	}
-	if (url_opt_str(u, "pcap", &pcap) > 0 &&
-	    (r = pcapw_open(l->loop, pcap, 0, 0, &g->pcap)) < 0) {
-		snprintf(err, errlen, "option 'pcap': %s: %s", pcap, strerror(-r));
+	if (o.pcap && (r = pcapw_open(l->loop, o.pcap, 0, 0, &g->pcap)) < 0) {
+		snprintf(err, errlen, "option 'pcap': %s: %s", o.pcap, strerror(-r));
 		return r;
 	}
 	metrics_register(metrics_fn, g);
@@ -696,21 +740,12 @@ static int pgw_init(listener_t *l, enum link_kind kind, char *err, size_t errlen
 		return -EINVAL;
 	}
 	if (kind == LINK_SERIAL) {
-		if ((r = url_opt_uint(u, "baud", 4000000, &baud, err, errlen)) < 0)
-			return r;
-		g->baud = baud;
-		if (!(g->speed = baud_of(baud))) {
+		g->baud = o.baud;
+		g->rtscts = o.rtscts;
+		if (!(g->speed = baud_of(o.baud))) {
 			snprintf(err, errlen, "option 'baud': %llu is not a standard rate",
-			         (unsigned long long)baud);
+			         (unsigned long long)o.baud);
 			return -EINVAL;
-		}
-		if (url_opt_str(u, "flow", &flow) > 0) {
-			if (!strcmp(flow, "rtscts"))
-				g->rtscts = 1;
-			else if (strcmp(flow, "none")) {
-				snprintf(err, errlen, "option 'flow': rtscts or none");
-				return -EINVAL;
-			}
 		}
 		if (!u->path[0]) {
 			snprintf(err, errlen, "a device is required: ppp:///dev/ttyS0");
@@ -805,24 +840,27 @@ const front_ops_t ppp_stdio_front_ops = {
 static const transport_scheme_t ppp_schemes[] = {
     {.scheme = "ppp",
      .listen = &ppp_front_ops,
-     .listen_doc = {"ppp:///dev/TTY?users=FILE", "PPP gateway on a serial line"}},
+     .listen_doc = {"ppp:///dev/TTY?users=FILE", "PPP gateway on a serial line",
+                    &pppgw_serial_opts}},
     {.scheme = "ppp+tcp",
      .listen = &ppp_tcp_front_ops,
      .hop = ppp_tcp_hop_new,
      .hop_caps = HOP_STREAMS | HOP_PACKETS,
-     .listen_doc = {"ppp+tcp://IP:PORT?users=FILE", "PPP gateway, a session per TCP connection"},
+     .listen_doc = {"ppp+tcp://IP:PORT?users=FILE", "PPP gateway, a session per TCP connection",
+                    &pppgw_opts},
      .hop_doc = {"ppp+tcp://[user:pass@]HOST:PORT", "PPP client over TCP, on lwIP", &ppphop_opts}},
     {.scheme = "ppp+unix",
      .listen = &ppp_unix_front_ops,
      .hop = ppp_unix_hop_new,
      .hop_caps = HOP_STREAMS | HOP_PACKETS | HOP_FIRST_ONLY,
-     .listen_doc = {"ppp+unix:///PATH?users=FILE", "PPP gateway on a UNIX socket"},
+     .listen_doc = {"ppp+unix:///PATH?users=FILE", "PPP gateway on a UNIX socket", &pppgw_opts},
      .hop_doc = {"ppp+unix://[user:pass@]/PATH", "PPP client over a UNIX socket", &ppphop_opts}},
     {.scheme = "ppp+stdio",
      .listen = &ppp_stdio_front_ops,
      .hop = ppp_stdio_hop_new,
      .hop_caps = HOP_STREAMS | HOP_PACKETS | HOP_FIRST_ONLY,
-     .listen_doc = {"ppp+stdio://?users=FILE", "PPP gateway on stdin/stdout, like slirp"},
+     .listen_doc = {"ppp+stdio://?users=FILE", "PPP gateway on stdin/stdout, like slirp",
+                    &pppgw_opts},
      .hop_doc = {"ppp+stdio://[user:pass@]", "PPP client on stdin/stdout", &ppphop_opts}},
 };
 

@@ -13,6 +13,8 @@
 
 extern const front_ops_t ppp_front_ops, ppp_tcp_front_ops, ppp_unix_front_ops, ppp_stdio_front_ops;
 
+/* The gateway's options; a serial line's (ppp://) add baud= and flow=. */
+extern const opt_schema_t pppgw_opts, pppgw_serial_opts;
 extern const transport_t ppp_transport;
 
 #endif
