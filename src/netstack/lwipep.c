@@ -100,6 +100,7 @@
 #include "lwip/priv/tcp_priv.h" /* tcp_active_pcbs, tcp_tw_pcbs */
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
+#include "netstack/lwipep_priv.h"
 
 #define TIMER_MAX_MS 250
 #define INQ_MAX 256 /* packets fed back from inside lwIP */
@@ -124,6 +125,7 @@ struct lwipep {
 	dns_resolver_t *dns;
 	queue_t streams; /* lwtcp_t.link */
 	queue_t dials;   /* lwipep_dial_t.link */
+	queue_t udp;     /* datagram flows (lwipudp.c) */
 	lwipep_addr_t addr;
 	int has4, has6;
 	s8_t slot6;
@@ -1104,6 +1106,7 @@ static void ep_fail_all(lwipep_t *ep, int err)
 	u8_t idx = netif_get_index(&ep->nif);
 	queue_t *q, *n;
 
+	lwudp_fail_all(&ep->udp, err);
 	queue_foreach_safe (q, n, &ep->streams)
 		lw_fail(queue_data(q, lwtcp_t, link), err);
 	queue_foreach_safe (q, n, &ep->dials) {
@@ -1357,6 +1360,7 @@ int lwipep_new(uv_loop_t *loop, const lwipep_opts_t *o, lwipep_output_fn out, vo
 	if (!ep)
 		abort();
 	queue_init(&ep->streams);
+	queue_init(&ep->udp);
 	queue_init(&ep->dials);
 	if (o->dns_fallback) {
 		if (inet_pton(AF_INET, o->dns_fallback, ep->fallback.a) == 1)
@@ -1416,6 +1420,7 @@ void lwipep_free(lwipep_t *ep)
 		queue_data(q, lwtcp_t, link)->ep = NULL;
 	while ((q = queue_pop(&ep->dials)))
 		queue_data(q, lwipep_dial_t, link)->ep = NULL;
+	lwudp_orphan_all(&ep->udp);
 	for (unsigned i = 0; i < core.inq_len; i++) {
 		unsigned k = (core.inq_head + i) % INQ_MAX;
 		if (core.inq[k].ep == ep) {
@@ -1492,6 +1497,14 @@ static const metric_t ep_metrics[] = {
            "DNS queries sent."),
     METRIC(lwipep_stats_t, dns_failures, "sluice_lwip_dns_failures_total", "counter",
            "Lookups that failed."),
+    METRIC(lwipep_stats_t, udp_flows_total, "sluice_lwip_udp_flows_total", "counter",
+           "Datagram flows opened on the endpoint."),
+    METRIC(lwipep_stats_t, udp_flows_active, "sluice_lwip_udp_flows_active", "gauge",
+           "Datagram flows open now."),
+    METRIC(lwipep_stats_t, udp_in, "sluice_lwip_udp_datagrams_in_total", "counter",
+           "UDP datagrams received by flows."),
+    METRIC(lwipep_stats_t, udp_out, "sluice_lwip_udp_datagrams_out_total", "counter",
+           "UDP datagrams sent by flows."),
 };
 
 static void metrics_fn(mbuf_t *b, void *ud)
@@ -1506,4 +1519,107 @@ static void metrics_fn(mbuf_t *b, void *ud)
 	if (core.eps)
 		metrics_sample(b, "sluice_lwip_input_queue_max", "gauge",
 		               "Packets the endpoint's input queue holds at most.", "", INQ_MAX);
+}
+
+/* ---- for lwipudp.c (lwipep_priv.h) ---- */
+
+void lwipep_core_enter(void)
+{
+	core_enter();
+}
+
+void lwipep_core_leave(void)
+{
+	core_leave();
+}
+
+struct netif *lwipep_netif(lwipep_t *ep)
+{
+	return &ep->nif;
+}
+
+uv_loop_t *lwipep_loop(const lwipep_t *ep)
+{
+	return ep->loop;
+}
+
+int lwipep_is_up(const lwipep_t *ep)
+{
+	return ep->up && !ep->dead;
+}
+
+int lwipep_has6(const lwipep_t *ep)
+{
+	return ep->has6;
+}
+
+int lwipep_target_ok(const lwipep_t *ep, const ip_addr_t *a)
+{
+	return target_check(ep, a);
+}
+
+dns_resolver_t *lwipep_resolver(lwipep_t *ep)
+{
+	return ep->dns;
+}
+
+uint32_t lwipep_dns_ms(const lwipep_t *ep)
+{
+	return ep->dns_ms;
+}
+
+lwipep_stats_t *lwipep_stats_of(lwipep_t *ep)
+{
+	return &ep->st;
+}
+
+queue_t *lwipep_udp_list(lwipep_t *ep)
+{
+	return &ep->udp;
+}
+
+void lwipep_ip_from_sa(const struct sockaddr *sa, ip_addr_t *ip)
+{
+	ip_from_sa(sa, ip);
+}
+
+void lwipep_sa_from_ip(const ip_addr_t *ip, uint16_t port, struct sockaddr_storage *ss)
+{
+	sa_from_ip(ip, port, ss);
+}
+
+void lwipep_ip_from_dns(const dns_addr_t *a, ip_addr_t *ip)
+{
+	ip_from_dns(a, ip);
+}
+
+int lwipep_dns_servers(const lwipep_t *ep, struct sockaddr_storage *out, size_t max)
+{
+	size_t n = 0;
+
+	if (!ep->up)
+		return 0;
+	for (int i = 0; i < LWIPEP_MAX_DNS && n < max; i++)
+		if (ep->has4 && ep->addr.dns4[i].s_addr) {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&out[n++];
+			memset(&out[n - 1], 0, sizeof(out[0]));
+			s4->sin_family = AF_INET;
+			s4->sin_port = htons(DNS_PORT);
+			s4->sin_addr = ep->addr.dns4[i];
+		}
+	for (int i = 0; i < LWIPEP_MAX_DNS && n < max; i++)
+		if (ep->has6 && !IN6_IS_ADDR_UNSPECIFIED(&ep->addr.dns6[i])) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&out[n++];
+			memset(&out[n - 1], 0, sizeof(out[0]));
+			s6->sin6_family = AF_INET6;
+			s6->sin6_port = htons(DNS_PORT);
+			s6->sin6_addr = ep->addr.dns6[i];
+		}
+	if (!n && ep->has_fallback && n < max) {
+		dns_addr_t *f = (dns_addr_t *)&ep->fallback;
+		ip_addr_t ip;
+		ip_from_dns(f, &ip);
+		sa_from_ip(&ip, DNS_PORT, &out[n++]);
+	}
+	return (int)n;
 }

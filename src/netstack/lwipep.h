@@ -74,6 +74,7 @@ typedef struct lwipep_stats {
 	uint64_t bytes_in, bytes_out; /* stream payload: from the tunnel, to it */
 	uint64_t pkts_in, pkts_out, pkts_dropped;
 	uint64_t dns_lookups, dns_cache_hits, dns_queries, dns_failures;
+	uint64_t udp_flows_total, udp_flows_active, udp_in, udp_out; /* datagrams */
 } lwipep_stats_t;
 
 /* UV_EINVAL: bad option (e.g. fallback not an IP literal); UV_EBUSY: lwIP
@@ -113,5 +114,22 @@ void lwipep_connect_cancel(lwipep_dial_t *q);
  * can hand it to any listener.  It belongs to ep: its free op does nothing
  * and it must not be used after lwipep_free(). */
 dialer_t *lwipep_dialer(lwipep_t *ep);
+
+/* Datagram flows (core/dgram.h) inside the tunnel: one UDP pcb per flow
+ * (a random port, bound to this endpoint), names resolved as for
+ * connections, o->acl checked on every resolved destination, replies
+ * accepted only from addresses the flow sent to.  cb(ud, flow, 0) on a
+ * later turn; UV_ENETUNREACH while the link is down.  The flow fails
+ * (on_error) when the link goes down or changes address; at most
+ * LWIPEP_UDP_MAX flows per endpoint (UV_EMFILE).  Sizes: any UDP payload
+ * up to DGRAM_MAX, fragmented by IP over the link MTU; lwIP reassembles
+ * at most IP_REASS_MAX_PBUFS (10) fragments coming back. */
+#define LWIPEP_UDP_MAX 4096
+#define LWIPEP_UDP_RESOLVING 8 /* datagrams of a flow waiting for a name */
+dial_t *lwipep_dgram(lwipep_t *ep, const dial_opts_t *o, dgram_cb cb, void *ud);
+void lwipep_dgram_cancel(dial_t *req);
+/* The name servers the link gave (port 53), else the fallback; 0 while
+ * the link is down. */
+int lwipep_dns_servers(const lwipep_t *ep, struct sockaddr_storage *out, size_t max);
 
 #endif

@@ -31,8 +31,11 @@ typedef struct pwait {
 	target_t t;
 	dial_opts_t o;
 	dial_cb cb;
+	dgram_cb dcb; /* a datagram flow instead of a connection */
 	void *ud;
 	lwipep_dial_t *inner;
+	dial_t *dinner;
+	int failing; /* dinner is the timer that reports the failure */
 } pwait_t;
 
 struct pkthop {
@@ -82,10 +85,48 @@ static void on_connected(void *ud, stream_t *s, int err)
 	cb(cud, s, err);
 }
 
+static void on_flow(void *ud, dgram_t *f, int err)
+{
+	pwait_t *w = ud;
+	dgram_cb cb = w->dcb;
+	void *cud = w->ud;
+
+	w->dinner = NULL;
+	free(w);
+	cb(cud, f, err);
+}
+
+static void free_handle(uv_handle_t *t)
+{
+	free(t);
+}
+
+static void on_flow_failed(uv_timer_t *t)
+{
+	pwait_t *w = t->data;
+
+	uv_close((uv_handle_t *)t, free_handle);
+	on_flow(w, NULL, UV_EMFILE);
+}
+
 /* Hand a waiting dial to lwIP. */
 static void launch(pkthop_t *h, pwait_t *w)
 {
-	w->inner = lwipep_connect(h->ep, &w->t, &w->o, on_connected, w);
+	if (!w->dcb) {
+		w->inner = lwipep_connect(h->ep, &w->t, &w->o, on_connected, w);
+		return;
+	}
+	if (!(w->dinner = lwipep_dgram(h->ep, &w->o, on_flow, w))) {
+		/* too many flows: said on a later turn, like any failure */
+		uv_timer_t *t = malloc(sizeof(*t));
+		if (!t)
+			abort();
+		uv_timer_init(h->d.loop, t);
+		t->data = w;
+		uv_timer_start(t, on_flow_failed, 0, 0);
+		w->dinner = (dial_t *)t; /* cancelled with it */
+		w->failing = 1;
+	}
 }
 
 static void on_timer(uv_timer_t *t);
@@ -165,7 +206,8 @@ void pkthop_link_down(pkthop_t *h, const char *why)
 
 /* ---- the dialer ---- */
 
-static dial_t *ph_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, dial_cb cb, void *ud)
+static dial_t *ph_open(dialer_t *d, const target_t *t, const dial_opts_t *o, dial_cb cb,
+                       dgram_cb dcb, void *ud)
 {
 	pkthop_t *h = (pkthop_t *)d;
 	pwait_t *w;
@@ -176,9 +218,11 @@ static dial_t *ph_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, dia
 	if (!w)
 		abort();
 	w->h = h;
-	w->t = *t;
+	if (t)
+		w->t = *t;
 	w->o = *o;
 	w->cb = cb;
+	w->dcb = dcb;
 	w->ud = ud;
 	if (h->state == PH_UP) {
 		launch(h, w);
@@ -192,6 +236,25 @@ static dial_t *ph_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, dia
 	return (dial_t *)w;
 }
 
+static dial_t *ph_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, dial_cb cb, void *ud)
+{
+	return ph_open(d, t, o, cb, NULL, ud);
+}
+
+/* A datagram flow: UDP pcbs on the endpoint, once the session is up. */
+static dial_t *ph_dgram(dialer_t *d, const dial_opts_t *o, dgram_cb cb, void *ud)
+{
+	return ph_open(d, NULL, o, NULL, cb, ud);
+}
+
+/* The name servers the session gave (IPCP, the VPN's ACCEPT), else dns=. */
+static int ph_dns_servers(const dialer_t *d, struct sockaddr_storage *out, size_t max)
+{
+	const pkthop_t *h = (const pkthop_t *)d;
+
+	return h->state == PH_UP ? lwipep_dns_servers(h->ep, out, max) : 0;
+}
+
 static void ph_cancel(dialer_t *d, dial_t *req)
 {
 	pkthop_t *h = (pkthop_t *)d;
@@ -199,6 +262,14 @@ static void ph_cancel(dialer_t *d, dial_t *req)
 
 	if (w->inner) {
 		lwipep_connect_cancel(w->inner);
+		free(w);
+		return;
+	}
+	if (w->dinner) {
+		if (w->failing)
+			uv_close((uv_handle_t *)w->dinner, free_handle);
+		else
+			lwipep_dgram_cancel(w->dinner);
 		free(w);
 		return;
 	}
@@ -277,8 +348,13 @@ static void ph_free(dialer_t *d)
 	uv_close((uv_handle_t *)&h->timer, free_on_close);
 }
 
-static const dialer_ops_t ph_ops = {
-    .scheme = "packet", .dial = ph_dial, .cancel = ph_cancel, .free = ph_free};
+static const dialer_ops_t ph_ops = {.scheme = "packet",
+                                    .dial = ph_dial,
+                                    .cancel = ph_cancel,
+                                    .free = ph_free,
+                                    .dgram = ph_dgram,
+                                    .dgram_cancel = ph_cancel,
+                                    .dns_servers = ph_dns_servers};
 
 static int parse_dns(void *obj, const char *v, char *err, size_t errlen)
 {

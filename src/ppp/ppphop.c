@@ -239,6 +239,10 @@ static int link_send(pkthop_t *h, const uint8_t *pkt, size_t len)
 
 	if (!p->ppp)
 		return UV_ENETDOWN;
+	/* a slow link: drop, as a router would (TCP recovers; datagrams,
+	 * which nothing slows down, must not pile up here) */
+	if (p->s && p->s->wq_bytes > STREAM_HIGH_WATER)
+		return UV_ENOBUFS;
 	return ppphop_send_ip(p->ppp, pkt, len);
 }
 

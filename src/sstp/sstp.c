@@ -817,7 +817,7 @@ fail:
 static const transport_scheme_t sstp_schemes[] = {
     {.scheme = "sstp",
      .hop = sstp_hop_new,
-     .hop_caps = HOP_STREAMS | HOP_PACKETS,
+     .hop_caps = HOP_STREAMS | HOP_DATAGRAMS | HOP_PACKETS,
      .hop_doc = {"sstp://user:pass@HOST[:PORT][?ca=FILE|insecure=1|pin=SHA256]",
                  "an SSTP VPN, hosts inside it reached on lwIP", &sstp_hop_opts}},
 };

@@ -1321,7 +1321,7 @@ static const transport_scheme_t vpn_schemes[] = {
     {.scheme = "vpn",
      .listen = &vpn_front_ops,
      .hop = vpn_hop_new,
-     .hop_caps = HOP_STREAMS | HOP_PACKETS | HOP_FIRST_ONLY,
+     .hop_caps = HOP_STREAMS | HOP_DATAGRAMS | HOP_PACKETS | HOP_FIRST_ONLY,
      .listen_doc = {"vpn://IP:PORT?users=FILE&net=CIDR",
                     "UDP VPN server (rootless NAT, or &tun=NAME)"},
      .hop_doc = {"vpn://user:pass@HOST:PORT[?pub=KEY]", "through the UDP VPN, on lwIP"}},
