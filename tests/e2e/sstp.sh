@@ -65,6 +65,29 @@ check "HTTP proxy through the proxy" bash -c \
 	"curl -fsS -m 30 -x http://127.0.0.1:$p1 http://10.77.0.1:8080/token.txt | grep -qx '$TOKEN'"
 check "a name resolved inside the VPN (the DNS server IPCP gave)" bash -c \
 	"curl -fsS -m 30 -x socks5h://127.0.0.1:$p1 http://web.inside.test:8080/token.txt | grep -qx '$TOKEN'"
+# UDP through the tunnel: dig behind v2ray (a dokodemo-door UDP inbound
+# and a socks outbound: a SOCKS5 UDP client of its own) asks the DNS
+# server IPCP gave (SecureNAT's DNS proxy), through the proxy's UDP
+# ASSOCIATE and the SSTP hop's lwIP UDP pcb
+sdns=$(sed -n 's/.*session up: address [0-9.]*, peer [0-9.]*, DNS \([0-9.]*\),.*/\1/p' "$T/cli.log" | head -1)
+if command -v v2ray >/dev/null && command -v dig >/dev/null && [ -n "$sdns" ]; then
+	vd=$(free_port)
+	cat >"$T/v2.json" <<J
+{"log": {"loglevel": "warning"},
+ "inbounds": [{"port": $vd, "listen": "127.0.0.1", "protocol": "dokodemo-door",
+   "settings": {"address": "$sdns", "port": 53, "network": "udp"}}],
+ "outbounds": [{"protocol": "socks", "settings": {"servers": [{"address": "127.0.0.1", "port": $p1}]}}]}
+J
+	start v2ray v2ray -config "$T/v2.json"
+	sleep 1
+	check_eq "UDP: dig through v2ray's SOCKS5 UDP and the SSTP hop to SecureNAT's DNS ($sdns)" \
+		10.77.0.1 "$(dig +short +time=3 +tries=2 @127.0.0.1 -p "$vd" udp.inside.test A)"
+	check "the datagrams went through the SSTP hop's UDP pcbs" bash -c \
+		"curl -fsS -m 5 http://127.0.0.1:$m1/metrics | grep -Eq '^sluice_lwip_udp_datagrams_in_total\{[^}]*\} [1-9]'"
+	kill "$(pid_of v2ray)"
+else
+	echo "    (no v2ray or dig: the UDP check is skipped)"
+fi
 t0=$(date +%s.%N)
 got=$(curl -fsS -m 600 "http://127.0.0.1:$f1/big" | sha256sum | cut -d' ' -f1)
 t1=$(date +%s.%N)
