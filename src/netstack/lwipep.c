@@ -442,10 +442,12 @@ static int v4_special(uint32_t be)
 
 static int v6_special(const uint8_t *a)
 {
-	const struct in6_addr *a6 = (const struct in6_addr *)a;
+	struct in6_addr a6;
 
-	return IN6_IS_ADDR_LOOPBACK(a6) || IN6_IS_ADDR_UNSPECIFIED(a6) ||
-	       IN6_IS_ADDR_MULTICAST(a6) || IN6_IS_ADDR_LINKLOCAL(a6) || IN6_IS_ADDR_V4MAPPED(a6);
+	memcpy(&a6, a, 16);
+	return IN6_IS_ADDR_LOOPBACK(&a6) || IN6_IS_ADDR_UNSPECIFIED(&a6) ||
+	       IN6_IS_ADDR_MULTICAST(&a6) || IN6_IS_ADDR_LINKLOCAL(&a6) ||
+	       IN6_IS_ADDR_V4MAPPED(&a6);
 }
 
 /* Whether we may send a SYN to a: never to ourselves or to loopback (see
@@ -470,7 +472,7 @@ static int target_check(const lwipep_t *ep, const ip_addr_t *a)
 /* Input filter: addressed to us, not from us, not from loopback. */
 static int pkt_for_us(const lwipep_t *ep, const uint8_t *pkt, size_t len)
 {
-	const struct in6_addr *src6, *dst6;
+	struct in6_addr src6, dst6;
 	uint32_t src, dst;
 
 	if (!len)
@@ -485,20 +487,20 @@ static int pkt_for_us(const lwipep_t *ep, const uint8_t *pkt, size_t len)
 	case 6:
 		if (len < 40)
 			return 0;
-		src6 = (const struct in6_addr *)(pkt + 8);
-		dst6 = (const struct in6_addr *)(pkt + 24);
-		if (IN6_IS_ADDR_LOOPBACK(src6) || IN6_IS_ADDR_UNSPECIFIED(src6) ||
-		    IN6_IS_ADDR_MULTICAST(src6) || !memcmp(src6, dst6, 16))
+		memcpy(&src6, pkt + 8, 16); /* the packet may sit at any alignment */
+		memcpy(&dst6, pkt + 24, 16);
+		if (IN6_IS_ADDR_LOOPBACK(&src6) || IN6_IS_ADDR_UNSPECIFIED(&src6) ||
+		    IN6_IS_ADDR_MULTICAST(&src6) || !memcmp(&src6, &dst6, 16))
 			return 0;
-		if (ep->has6 && !memcmp(dst6, &ep->addr.local6, 16))
+		if (ep->has6 && !memcmp(&dst6, &ep->addr.local6, 16))
 			return 1;
 		/* with an interface id: our link-local address, and neighbour
 		 * discovery (router advertisements) to all nodes */
 		if (!ep->ll6)
 			return 0;
-		if (IN6_IS_ADDR_LINKLOCAL(dst6) && !memcmp(pkt + 32, ep->ifid6, 8))
+		if (IN6_IS_ADDR_LINKLOCAL(&dst6) && !memcmp(pkt + 32, ep->ifid6, 8))
 			return 1;
-		return IN6_IS_ADDR_MC_LINKLOCAL(dst6) &&
+		return IN6_IS_ADDR_MC_LINKLOCAL(&dst6) &&
 		       !memcmp(pkt + 26, "\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 14) && pkt[6] == 58;
 	}
 	return 0;
