@@ -90,6 +90,7 @@ static void conn_free(conn_t *c)
 	queue_remove(&c->link);
 	l->m->active--;
 	conn_live--;
+	dgram_close(c->flow); /* before the front end's state goes */
 	if (c->front_free)
 		c->front_free(c->front);
 	sbuf_free(c->held);
@@ -105,7 +106,14 @@ void conn_close(conn_t *c, const char *reason)
 		relay_close(c->relay, reason); /* its callback frees c */
 		return;
 	}
-	log_debug(c->id, "closed: %s", reason);
+	if (c->flow)
+		log_info(c->id,
+		         "closed (%s) after %.1f s: %llu datagrams up, %llu down, %llu dropped",
+		         reason, (double)(uv_now(c->l->loop) - c->t_start) / 1000.0,
+		         (unsigned long long)c->flow->sent, (unsigned long long)c->flow->recvd,
+		         (unsigned long long)dgram_dropped(c->flow));
+	else
+		log_debug(c->id, "closed: %s", reason);
 	if (c->dial)
 		dial_cancel(c->dial);
 	c->dial = NULL;
@@ -173,6 +181,32 @@ void conn_dial(conn_t *c, const target_t *t, void (*done)(conn_t *c, int err))
 		return;
 	}
 	c->dial = dial_start(l->chain, t, &o, l->connect_timeout_ms, on_dialed, c);
+}
+
+/* ---- datagrams ---- */
+
+static void on_dgram_idle(uv_timer_t *t)
+{
+	conn_t *c = t->data;
+
+	if (uv_now(c->l->loop) - c->t_active >= c->l->idle_timeout_ms)
+		conn_close(c, "idle");
+}
+
+dgram_t *conn_dgram(conn_t *c, const dgram_cbs_t *cbs, void *data)
+{
+	listener_t *l = c->l;
+	dial_opts_t o = {.id = c->id, .acl = &l->targets, .peer = (struct sockaddr *)&c->peer};
+	uint64_t period = l->idle_timeout_ms / 4;
+
+	conn_set_state(c, CONN_RELAY);
+	conn_dgram_touch(c);
+	uv_timer_stop(c->timer);
+	if (l->idle_timeout_ms)
+		uv_timer_start(c->timer, on_dgram_idle, period < 1000 ? 1000 : period,
+		               period < 1000 ? 1000 : period);
+	c->flow = dgram_open(l->chain, &o, l->connect_timeout_ms, cbs, data);
+	return c->flow;
 }
 
 /* ---- relay ---- */

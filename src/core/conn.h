@@ -10,6 +10,7 @@
 #ifndef SLUICE_CONN_H
 #define SLUICE_CONN_H
 
+#include "core/dgram.h"
 #include "core/dial.h"
 #include "core/listener.h"
 #include "core/relay.h"
@@ -36,6 +37,8 @@ struct conn {
 	void (*front_free)(void *front);
 	queue_t link; /* in l->conns */
 	void (*dial_done)(conn_t *c, int err);
+	dgram_t *flow;     /* conn_dgram: a datagram association */
+	uint64_t t_active; /* its last datagram either way */
 };
 
 uint64_t conn_next_id(void);
@@ -45,6 +48,17 @@ conn_t *conn_new(listener_t *l, stream_t *client, const struct sockaddr *peer);
  * and the front end replies and closes.  The chain gets the client's
  * address and c->cred in its dial_opts_t. */
 void conn_dial(conn_t *c, const target_t *t, void (*done)(conn_t *c, int err));
+/* A datagram association instead of a relay (a tunnel server's UDP open,
+ * a udp:// listener's session): a flow through the listener's chain with
+ * its target ACL (core/dgram.h; ask chain_dgram_blocker() first to refuse
+ * by name).  The conn is RELAY from now on, owns the flow (closed with
+ * it; the callbacks are the front end's) and closes after idle-timeout
+ * without a datagram either way: mark each with conn_dgram_touch(). */
+dgram_t *conn_dgram(conn_t *c, const dgram_cbs_t *cbs, void *data);
+static inline void conn_dgram_touch(conn_t *c)
+{
+	c->t_active = uv_now(c->l->loop);
+}
 /* Relay c->client <-> c->up until either ends; then the conn closes. */
 void conn_relay(conn_t *c);
 void conn_close(conn_t *c, const char *reason);

@@ -28,15 +28,31 @@ const char *dgram_drop_name(dgram_drop_why_t why)
 	return why < DGRAM_DROP_N ? drop_names[why] : "?";
 }
 
+dgram_drop_why_t dgram_drop_why(int err)
+{
+	switch (err) {
+	case UV_ENOBUFS:
+	case UV_EAGAIN:
+		return DGRAM_DROP_QUEUE;
+	case UV_EMSGSIZE:
+		return DGRAM_DROP_SIZE;
+	case UV_EACCES:
+		return DGRAM_DROP_REFUSED;
+	default:
+		return DGRAM_DROP_SEND;
+	}
+}
+
 static void metrics_fn(mbuf_t *b, void *ud)
 {
-	mbuf_printf(b, "# HELP sluice_udp_dropped_total Datagrams dropped, by reason.\n"
-	               "# TYPE sluice_udp_dropped_total counter\n");
+	metrics_family(b, "sluice_udp_dropped_total", "counter", "Datagrams dropped, by reason.");
 	for (int i = 0; i < DGRAM_DROP_N; i++)
 		mbuf_printf(b, "sluice_udp_dropped_total{reason=\"%s\"} %llu\n", drop_names[i],
 		            (unsigned long long)dgram_drops[i]);
-	mbuf_printf(b, "sluice_udp_flows_active %llu\nsluice_udp_flows_total %llu\n",
-	            (unsigned long long)flows_active, (unsigned long long)flows_total);
+	metrics_family(b, "sluice_udp_flows_active", "gauge", "Datagram flows open now.");
+	mbuf_printf(b, "sluice_udp_flows_active %llu\n", (unsigned long long)flows_active);
+	metrics_family(b, "sluice_udp_flows_total", "counter", "Datagram flows opened.");
+	mbuf_printf(b, "sluice_udp_flows_total %llu\n", (unsigned long long)flows_total);
 }
 
 void dgram_init(dgram_t *f, const dgram_ops_t *ops, uint64_t id)

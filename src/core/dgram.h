@@ -147,6 +147,9 @@ void dgram_deliver(dgram_t *f, const struct sockaddr *src, sbuf_t *b);
 void dgram_fail(dgram_t *f, int err);
 void dgram_drop(dgram_t *f, dgram_drop_why_t why, sbuf_t *b);
 const char *dgram_drop_name(dgram_drop_why_t why);
+/* The reason for a send that failed with err: UV_ENOBUFS/UV_EAGAIN queue,
+ * UV_EMSGSIZE size, UV_EACCES refused, anything else send. */
+dgram_drop_why_t dgram_drop_why(int err);
 /* Drops of f and of the flows it wraps. */
 uint64_t dgram_dropped(const dgram_t *f);
 /* Process-wide drop counters, for metrics and tests. */

@@ -160,9 +160,7 @@ static void send_addr(uhflow_t *u, const struct sockaddr *sa, sbuf_t *b)
 	ub = uv_buf_init((char *)sbuf_ptr(b), b->len);
 	r = uv_udp_try_send(h, &ub, 1, sa);
 	if (r < 0) {
-		dgram_drop(&u->f,
-		           r == UV_EAGAIN || r == UV_ENOBUFS ? DGRAM_DROP_QUEUE : DGRAM_DROP_SEND,
-		           b);
+		dgram_drop(&u->f, dgram_drop_why(r), b);
 		return;
 	}
 	u->f.sent++;
