@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dgram.h"
 #include "core/log.h"
 #include "core/msgstream.h"
 
@@ -276,6 +277,41 @@ int wstun_attach(wstun_t *t, uv_loop_t *loop, stream_t *inner, sbuf_t *first, in
 	}
 	msgstream_update_wq(&t->m);
 	return 0;
+}
+
+int wstun_send_dgram(wstun_t *t, const target_t *addr, sbuf_t *b)
+{
+	uint8_t hdr[3 + 255];
+	int hl, r;
+
+	if (!t->ws || t->ws_dead) {
+		sbuf_free(b);
+		return UV_ENOTCONN;
+	}
+	if (ws_pending(t->ws) > DGRAM_QUEUE_MAX) {
+		sbuf_free(b);
+		return UV_ENOBUFS;
+	}
+	if ((hl = wstun_dgram_hdr(addr, hdr, sizeof(hdr))) < 0 || b->len > DGRAM_MAX) {
+		sbuf_free(b);
+		return UV_EMSGSIZE;
+	}
+	if (b->off < (uint32_t)hl) { /* no headroom: a chunk with some */
+		sbuf_t *nb = dgram_buf(sbuf_ptr(b), b->len);
+		sbuf_free(b);
+		b = nb;
+	}
+	b->off -= (uint32_t)hl;
+	b->len += (uint32_t)hl;
+	memcpy(sbuf_ptr(b), hdr, (size_t)hl);
+	r = send_rec(t, WSTUN_REC_DGRAM, sbuf_ptr(b), b->len);
+	sbuf_free(b);
+	return r;
+}
+
+size_t wstun_queued(wstun_t *t)
+{
+	return t->ws && !t->ws_dead ? ws_pending(t->ws) : 0;
 }
 
 size_t wstun_take_queued(wstun_t *t, uint8_t *out, size_t max)

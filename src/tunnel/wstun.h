@@ -50,6 +50,13 @@ int wstun_attach(wstun_t *t, uv_loop_t *loop, stream_t *inner, sbuf_t *first, in
 int wstun_attached(wstun_t *t);
 /* Send a control record now (after attach). */
 int wstun_send_ctl(wstun_t *t, uint8_t type, const uint8_t *body, size_t len);
+/* One datagram as a DGRAM record (ownership of b moves): addr goes in
+ * front of it, in b's headroom where there is room.  0; UV_ENOBUFS when
+ * more than DGRAM_QUEUE_MAX bytes wait on the WebSocket (dropped: the
+ * caller counts it); UV_EMSGSIZE; or the WebSocket's error. */
+int wstun_send_dgram(wstun_t *t, const target_t *addr, sbuf_t *b);
+/* Bytes the WebSocket has queued and not yet written (0 before attach). */
+size_t wstun_queued(wstun_t *t);
 /* Take up to max queued bytes (not yet sent) for an open request. */
 size_t wstun_take_queued(wstun_t *t, uint8_t *out, size_t max);
 /* Before attach, closing the stream calls cancel(arg) so whoever is

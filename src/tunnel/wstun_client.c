@@ -16,6 +16,13 @@
  *            first bytes flow while the WebSocket is still opening; an open
  *            the server refuses then shows as a reset.  With fast-open=0 the caller
  *            waits for OPEN_OK and gets the server's exact error.
+ *   flow     one datagram association (core/dgram.h) on one WebSocket, a
+ *            pooled one or a fresh one whose token carries no open: a
+ *            UDP_OPEN record, then DGRAM records both ways.  The flow is
+ *            ready once UDP_OPEN is sent; the server holds what comes
+ *            before its own flow is up, and a refusal (OPEN_FAIL) ends the
+ *            flow.  A datagram that finds more than DGRAM_QUEUE_MAX bytes
+ *            waiting on the WebSocket is dropped, never queued.
  */
 #include "tunnel/wstun_client.h"
 
@@ -26,6 +33,7 @@
 #include <time.h>
 
 #include "core/encoding.h"
+#include "core/dgram.h"
 #include "core/log.h"
 #include "core/tunkey.h"
 #include "core/metrics.h"
@@ -440,10 +448,193 @@ static void ws_free_hop(dialer_t *d)
 	uv_close((uv_handle_t *)&cl->pool_timer, free_on_close);
 }
 
-static const dialer_ops_t ws_ops = {
-    .scheme = "ws", .dial = ws_dial, .cancel = ws_cancel, .free = ws_free_hop};
-static const dialer_ops_t wss_ops = {
-    .scheme = "wss", .dial = ws_dial, .cancel = ws_cancel, .free = ws_free_hop};
+/* ---- datagram flows ---- */
+
+typedef struct wflow {
+	dgram_t f;
+	wcli_t *cl;
+	wstun_t *t;
+	opener_t *op;  /* while a fresh WebSocket opens */
+	uv_timer_t tm; /* a pooled WebSocket: the open's answer on the next turn */
+	dgram_cb cb;   /* until the flow is handed over */
+	void *ud;
+} wflow_t;
+
+static void wflow_freed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void wflow_release(wflow_t *wf)
+{
+	if (wf->t)
+		stream_close(wstun_stream(wf->t)); /* stops an opener too */
+	wf->t = NULL;
+	uv_close((uv_handle_t *)&wf->tm, wflow_freed);
+}
+
+static void wflow_ctl(wstun_t *t, uint8_t type, const uint8_t *body, size_t len)
+{
+	wflow_t *wf = wstun_owner(t);
+	struct sockaddr_storage ss;
+	const uint8_t *data;
+	size_t dlen;
+	target_t src;
+
+	switch (type) {
+	case WSTUN_REC_DGRAM:
+		if (wstun_dgram_parse(body, len, &src, &data, &dlen) < 0 ||
+		    !target_is_ip(&src, &ss)) {
+			dgram_drop(&wf->f, DGRAM_DROP_BAD, NULL);
+			return;
+		}
+		dgram_deliver(&wf->f, (struct sockaddr *)&ss, dgram_buf(data, dlen));
+		return;
+	case WSTUN_REC_OPEN_OK:
+		log_debug(wf->f.id, "%s: the server carries the datagrams", wf->cl->name);
+		return;
+	case WSTUN_REC_OPEN_FAIL:
+		log_info(wf->f.id, "%s: the server refused the datagrams: %s (%.*s)", wf->cl->name,
+		         len ? socks5_rep_str(body[0]) : "?", len > 1 ? (int)(len - 1) : 0,
+		         len > 1 ? (const char *)body + 1 : "");
+		dgram_fail(&wf->f, len ? socks5_err_from_rep(body[0]) : UV_EPROTO);
+		return;
+	case 0:
+		dgram_fail(&wf->f, UV_ECONNRESET);
+		return;
+	default:
+		log_info(wf->f.id, "%s: unexpected record %u on a datagram association",
+		         wf->cl->name, type);
+		dgram_fail(&wf->f, UV_EPROTO);
+	}
+}
+
+/* Stream bytes have no place on a datagram association. */
+static void wflow_read(stream_t *s, sbuf_t *b)
+{
+	wflow_t *wf = s->data;
+
+	sbuf_free(b);
+	dgram_fail(&wf->f, UV_EPROTO);
+}
+
+static void wflow_error(stream_t *s, int err)
+{
+	dgram_fail(&((wflow_t *)s->data)->f, err);
+}
+
+static const stream_cbs_t wflow_stream_cbs = {wflow_read, NULL, wflow_error};
+
+static int wflow_send(dgram_t *f, const target_t *dst, sbuf_t *b)
+{
+	wflow_t *wf = (wflow_t *)f;
+	int r;
+
+	if (!wf->t) {
+		dgram_drop(f, DGRAM_DROP_QUEUE, b);
+		return 0;
+	}
+	r = wstun_send_dgram(wf->t, dst, b);
+	if (r == 0)
+		f->sent++;
+	else
+		dgram_drop(f, dgram_drop_why(r), NULL);
+	return r == UV_EMSGSIZE ? r : 0;
+}
+
+static void wflow_close(dgram_t *f)
+{
+	wflow_release((wflow_t *)f);
+}
+
+static const dgram_ops_t wflow_ops = {"ws-udp", wflow_send, wflow_close};
+
+/* The WebSocket is up: say what it carries, hand the flow over. */
+static void wflow_up(wflow_t *wf)
+{
+	dgram_cb cb = wf->cb;
+	void *ud = wf->ud;
+	int r;
+
+	wf->cb = NULL;
+	wstun_set_owner(wf->t, wflow_ctl, wf);
+	stream_set_cbs(wstun_stream(wf->t), &wflow_stream_cbs, wf);
+	stream_read_start(wstun_stream(wf->t));
+	if ((r = wstun_send_ctl(wf->t, WSTUN_REC_UDP_OPEN, NULL, 0)) < 0) {
+		wflow_release(wf);
+		cb(ud, NULL, r);
+		return;
+	}
+	wf->cl->opens++;
+	cb(ud, &wf->f, 0);
+}
+
+static void wflow_opened(opener_t *op, int err)
+{
+	wflow_t *wf = op->ud;
+
+	wf->op = NULL;
+	if (err < 0) {
+		dgram_cb cb = wf->cb;
+		void *ud = wf->ud;
+		wf->cl->fails++;
+		wflow_release(wf);
+		cb(ud, NULL, err);
+		return;
+	}
+	wflow_up(wf);
+}
+
+static void wflow_pooled(uv_timer_t *h)
+{
+	wflow_up(h->data);
+}
+
+static dial_t *ws_dgram(dialer_t *d, const dial_opts_t *o, dgram_cb cb, void *ud)
+{
+	wcli_t *cl = (wcli_t *)d;
+	wflow_t *wf = calloc(1, sizeof(*wf));
+
+	if (!wf)
+		abort();
+	dgram_init(&wf->f, &wflow_ops, o->id);
+	wf->cl = cl;
+	wf->cb = cb;
+	wf->ud = ud;
+	uv_timer_init(d->loop, &wf->tm);
+	wf->tm.data = wf;
+	if ((wf->t = pool_take(cl))) {
+		wstun_stream(wf->t)->id = o->id;
+		wstun_set_owner(wf->t, wflow_ctl, wf);
+		uv_timer_start(&wf->tm, wflow_pooled, 0, 0);
+		log_debug(o->id, "%s: datagrams through a pooled websocket", cl->name);
+		return (dial_t *)wf;
+	}
+	wf->t = wstun_new(d->loop, o->id, wflow_ctl, wf);
+	if (!(wf->op = opener_start(cl, wf->t, o->id, NULL, wflow_opened, wf))) {
+		wflow_release(wf);
+		return NULL;
+	}
+	return (dial_t *)wf;
+}
+
+static void ws_dgram_cancel(dialer_t *d, dial_t *req)
+{
+	wflow_release((wflow_t *)req);
+}
+
+static const dialer_ops_t ws_ops = {.scheme = "ws",
+                                    .dial = ws_dial,
+                                    .cancel = ws_cancel,
+                                    .free = ws_free_hop,
+                                    .dgram = ws_dgram,
+                                    .dgram_cancel = ws_dgram_cancel};
+static const dialer_ops_t wss_ops = {.scheme = "wss",
+                                     .dial = ws_dial,
+                                     .cancel = ws_cancel,
+                                     .free = ws_free_hop,
+                                     .dgram = ws_dgram,
+                                     .dgram_cancel = ws_dgram_cancel};
 
 static void metrics_fn(mbuf_t *b, void *ud)
 {

@@ -170,15 +170,16 @@ int wstun_open_encode(const target_t *t, const uint8_t *data, size_t dlen, uint8
 	return (int)(3 + hl + dlen);
 }
 
-int wstun_open_parse(const uint8_t *buf, size_t len, target_t *t, const uint8_t **data,
-                     size_t *dlen)
+/* host_len(1) host port(2), then up to max bytes */
+static int addr_parse(const uint8_t *buf, size_t len, size_t max, target_t *t, const uint8_t **data,
+                      size_t *dlen)
 {
 	size_t hl;
 
 	if (len < 1)
 		return -EINVAL;
 	hl = buf[0];
-	if (!hl || len < 3 + hl || len - 3 - hl > WSTUN_FIRST_MAX)
+	if (!hl || len < 3 + hl || len - 3 - hl > max)
 		return -EINVAL;
 	for (size_t i = 0; i < hl; i++)
 		if (buf[1 + i] <= ' ' || buf[1 + i] >= 0x7f || buf[1 + i] == '/')
@@ -191,6 +192,31 @@ int wstun_open_parse(const uint8_t *buf, size_t len, target_t *t, const uint8_t 
 	*data = buf + 3 + hl;
 	*dlen = len - 3 - hl;
 	return 0;
+}
+
+int wstun_open_parse(const uint8_t *buf, size_t len, target_t *t, const uint8_t **data,
+                     size_t *dlen)
+{
+	return addr_parse(buf, len, WSTUN_FIRST_MAX, t, data, dlen);
+}
+
+int wstun_dgram_hdr(const target_t *t, uint8_t *out, size_t cap)
+{
+	size_t hl = strlen(t->host);
+
+	if (!hl || hl > 255 || cap < 3 + hl)
+		return -ENOSPC;
+	out[0] = (uint8_t)hl;
+	memcpy(out + 1, t->host, hl);
+	out[1 + hl] = (uint8_t)(t->port >> 8);
+	out[2 + hl] = (uint8_t)t->port;
+	return (int)(3 + hl);
+}
+
+int wstun_dgram_parse(const uint8_t *buf, size_t len, target_t *t, const uint8_t **data,
+                      size_t *dlen)
+{
+	return addr_parse(buf, len, WSTUN_DGRAM_MAX - 3 - 255, t, data, dlen);
 }
 
 sbuf_t *wstun_rec_build(seal_t *s, uint8_t type, const uint8_t *body, size_t len)
@@ -226,7 +252,7 @@ int wstun_rec_open(seal_t *s, sbuf_t *msg, uint8_t *type)
 		return -EINVAL;
 	*type = sbuf_ptr(msg)[0];
 	sbuf_consume(msg, 1);
-	if (*type < WSTUN_REC_OPEN || *type > WSTUN_REC_EOF)
+	if (*type < WSTUN_REC_OPEN || *type > WSTUN_REC_DGRAM)
 		return -EINVAL;
 	return 0;
 }

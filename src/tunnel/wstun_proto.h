@@ -17,6 +17,7 @@
  *             status & A_EARLY: the open in the token was taken
  *   record  = type(1) body            sealed (F_ENC): AEAD(K_dir, counter n)
  *   open    = host_len(1) host port(2) first_bytes
+ *   dgram   = host_len(1) host port(2) datagram     (UDP_OPEN associations)
  *
  * Keys: K_auth  = HKDF(key, salt "sluice/ws/1", info "auth");
  *       K_early = HKDF(key, salt client_nonce, info "early")  (the open only);
@@ -54,8 +55,14 @@ enum {
 	WSTUN_REC_OPEN_OK = 2,   /* s->c: the target is connected */
 	WSTUN_REC_OPEN_FAIL = 3, /* s->c: code(1, a SOCKS5 reply code) text */
 	WSTUN_REC_DATA = 4,
-	WSTUN_REC_EOF = 5, /* no more data from this side (half-close) */
+	WSTUN_REC_EOF = 5,      /* no more data from this side (half-close) */
+	WSTUN_REC_UDP_OPEN = 6, /* c->s: empty: this WebSocket carries a datagram association */
+	WSTUN_REC_DGRAM = 7,    /* both: an address (as in open) then one datagram */
 };
+/* A DGRAM body: host_len(1) host port(2) datagram, the layout of an open
+ * body (wstun_open_encode / wstun_open_parse); c->s the destination, s->c
+ * the source as an IP literal. */
+#define WSTUN_DGRAM_MAX (1 + 255 + 2 + 65507)
 
 typedef tunnel_keys_t wstun_keys_t;
 
@@ -103,6 +110,13 @@ int wstun_open_encode(const target_t *t, const uint8_t *data, size_t dlen, uint8
                       size_t cap);
 int wstun_open_parse(const uint8_t *buf, size_t len, target_t *t, const uint8_t **data,
                      size_t *dlen);
+
+/* The address in front of a DGRAM body: its length, or -ENOSPC. */
+int wstun_dgram_hdr(const target_t *t, uint8_t *out, size_t cap);
+/* A DGRAM body: 0 with the address and the datagram (pointing into buf),
+ * or -EINVAL (a bad address, port 0, a datagram over 65507 bytes). */
+int wstun_dgram_parse(const uint8_t *buf, size_t len, target_t *t, const uint8_t **data,
+                      size_t *dlen);
 
 /* A record as a WebSocket message: type + body, sealed when s != NULL. */
 sbuf_t *wstun_rec_build(seal_t *s, uint8_t type, const uint8_t *body, size_t len);

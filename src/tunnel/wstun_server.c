@@ -6,7 +6,11 @@
  * plain web server would show).
  * A token with an open request dials at once; a pooled connection waits
  * for its OPEN record.  After OPEN_OK the conn relays the tunnel stream to
- * the target like any other listener.
+ * the target like any other listener.  A UDP_OPEN record instead makes
+ * the connection a datagram association: a flow through this listener's
+ * chain (conn_dgram: the target ACL on every datagram, the idle timeout),
+ * DGRAM records both ways; a chain that cannot carry datagrams is refused
+ * with OPEN_FAIL 7, naming the hop in the log.
  *
  * Probing: wrong key, replay, stale clock, a browser, random bytes all get
  * the same decoy page; only logs and metrics tell the reasons apart.
@@ -20,6 +24,7 @@
 #include <time.h>
 
 #include "core/conn.h"
+#include "core/dgram.h"
 #include "core/encoding.h"
 #include "core/log.h"
 #include "core/transport.h"
@@ -48,6 +53,7 @@ typedef struct wsrv {
 	decoy_t *decoy;
 	ws_opts_t wo;
 	uint64_t active, opens, unsure, rejected[REJ_N];
+	uint64_t udp_assocs, udp_refused, udp_in, udp_out;
 	listener_t *l;
 } wsrv_t;
 
@@ -59,7 +65,7 @@ typedef struct wconn {
 	wstun_t *t;
 	uint8_t first[WSTUN_FIRST_MAX];
 	size_t first_len;
-	unsigned counted : 1;
+	unsigned counted : 1, udp : 1;
 } wconn_t;
 
 static uint64_t wall_ms(void)
@@ -113,6 +119,102 @@ static void on_dialed(conn_t *c, int err)
 	conn_relay(c);
 }
 
+/* ---- a datagram association ---- */
+
+static void flow_recv(dgram_t *f, const struct sockaddr *src, sbuf_t *b)
+{
+	wconn_t *w = f->data;
+	char ip[64];
+	target_t t;
+	int r;
+
+	sockaddr_ip(src, ip, sizeof(ip));
+	target_set(&t, ip, sockaddr_port(src));
+	if ((r = wstun_send_dgram(w->t, &t, b)) < 0) {
+		dgram_drop(f, dgram_drop_why(r), NULL);
+		return;
+	}
+	w->srv->udp_out++;
+	conn_dgram_touch(w->c);
+}
+
+static void flow_error(dgram_t *f, int err)
+{
+	wconn_t *w = f->data;
+
+	log_info(w->c->id, "ws tunnel: datagram flow: %s", uv_strerror(err));
+	conn_close(w->c, "datagram flow failed");
+}
+
+static void flow_ready(dgram_t *f)
+{
+	wconn_t *w = f->data;
+
+	wstun_send_ctl(w->t, WSTUN_REC_OPEN_OK, NULL, 0);
+}
+
+static const dgram_cbs_t flow_cbs = {flow_recv, flow_error, flow_ready};
+
+/* Stream bytes have no place on a datagram association. */
+static void udp_stream_read(stream_t *s, sbuf_t *b)
+{
+	wconn_t *w = s->data;
+
+	sbuf_free(b);
+	log_info(w->c->id, "ws tunnel: stream data on a datagram association");
+	conn_close(w->c, "protocol error");
+}
+
+static void udp_stream_error(stream_t *s, int err)
+{
+	wconn_t *w = s->data;
+
+	conn_close(w->c, "websocket closed");
+}
+
+static const stream_cbs_t udp_stream_cbs = {udp_stream_read, NULL, udp_stream_error};
+
+static void start_udp(wconn_t *w)
+{
+	conn_t *c = w->c;
+	const dialer_t *b = chain_dgram_blocker(c->l->chain);
+	uint8_t body[1 + 64];
+	char hop[256];
+
+	if (b) {
+		dialer_name(b, hop, sizeof(hop));
+		log_info(c->id, "ws tunnel: UDP from %s refused: the hop %s cannot carry UDP",
+		         c->peer_str, hop);
+		w->srv->udp_refused++;
+		body[0] = SOCKS5_REP_CMD_UNSUPP;
+		memcpy(body + 1, "udp not carried", 15);
+		wstun_send_ctl(w->t, WSTUN_REC_OPEN_FAIL, body, 16);
+		conn_close(c, "UDP refused");
+		return;
+	}
+	log_info(c->id, "%s: UDP association", c->peer_str);
+	w->udp = 1;
+	w->srv->udp_assocs++;
+	stream_set_cbs(c->client, &udp_stream_cbs, w);
+	stream_read_start(c->client);
+	conn_dgram(c, &flow_cbs, w);
+}
+
+static void udp_record(wconn_t *w, const uint8_t *body, size_t len)
+{
+	const uint8_t *data;
+	size_t dlen;
+	target_t t;
+
+	conn_dgram_touch(w->c);
+	if (wstun_dgram_parse(body, len, &t, &data, &dlen) < 0) {
+		dgram_drop(w->c->flow, DGRAM_DROP_BAD, NULL);
+		return;
+	}
+	w->srv->udp_in++;
+	dgram_send(w->c->flow, &t, dgram_buf(data, dlen));
+}
+
 static int start_open(wconn_t *w, const uint8_t *body, size_t len)
 {
 	target_t tg;
@@ -133,8 +235,16 @@ static void on_ctl(wstun_t *t, uint8_t type, const uint8_t *body, size_t len)
 	conn_t *c = w->c;
 
 	if (type == 0) { /* the WebSocket ended */
-		if (c->state != CONN_RELAY)
+		if (c->state != CONN_RELAY || w->udp)
 			conn_close(c, "websocket closed");
+		return;
+	}
+	if (w->udp && type == WSTUN_REC_DGRAM) {
+		udp_record(w, body, len);
+		return;
+	}
+	if (type == WSTUN_REC_UDP_OPEN && c->state == CONN_HANDSHAKE && !len) {
+		start_udp(w);
 		return;
 	}
 	if (type != WSTUN_REC_OPEN || c->state != CONN_HANDSHAKE || start_open(w, body, len) < 0) {
@@ -370,6 +480,20 @@ static void metrics_fn(mbuf_t *b, void *ud)
 	               "replay floor).");
 	mbuf_printf(b, "sluice_ws_early_refused_total{listener=\"%s\"} %llu\n", s->l->name,
 	            (unsigned long long)s->unsure);
+	metrics_family(b, "sluice_ws_udp_associations_total", "counter",
+	               "Datagram associations opened.");
+	mbuf_printf(b, "sluice_ws_udp_associations_total{listener=\"%s\"} %llu\n", s->l->name,
+	            (unsigned long long)s->udp_assocs);
+	metrics_family(b, "sluice_ws_udp_refused_total", "counter",
+	               "Datagram associations refused (the chain cannot carry UDP).");
+	mbuf_printf(b, "sluice_ws_udp_refused_total{listener=\"%s\"} %llu\n", s->l->name,
+	            (unsigned long long)s->udp_refused);
+	metrics_family(b, "sluice_ws_udp_datagrams_total", "counter",
+	               "Datagrams carried, from clients (in) and to them (out).");
+	mbuf_printf(b, "sluice_ws_udp_datagrams_total{listener=\"%s\",dir=\"in\"} %llu\n",
+	            s->l->name, (unsigned long long)s->udp_in);
+	mbuf_printf(b, "sluice_ws_udp_datagrams_total{listener=\"%s\",dir=\"out\"} %llu\n",
+	            s->l->name, (unsigned long long)s->udp_out);
 	metrics_family(b, "sluice_ws_replay_cache_entries", "gauge",
 	               "Open tokens remembered against replay.");
 	mbuf_printf(b, "sluice_ws_replay_cache_entries{listener=\"%s\"} %zu\n", s->l->name,
@@ -535,14 +659,14 @@ static const transport_scheme_t ws_schemes[] = {
     {.scheme = "ws",
      .listen = &ws_front_ops,
      .hop = ws_hop_new,
-     .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS,
+     .hop_caps = HOP_STREAMS | HOP_DATAGRAMS | HOP_REMOTE_DNS,
      .listen_doc = {"ws://IP:PORT[/path][?key=KEY]", "WebSocket tunnel server", &ws_server_opts},
      .hop_doc = {"ws://HOST:PORT[/path][?key=KEY]", "through a WebSocket tunnel server",
                  &ws_hop_opts}},
     {.scheme = "wss",
      .listen = &wss_front_ops,
      .hop = wss_hop_new,
-     .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS,
+     .hop_caps = HOP_STREAMS | HOP_DATAGRAMS | HOP_REMOTE_DNS,
      .listen_doc = {"wss://IP:PORT[/path]?cert=FILE&certkey=FILE[&key=KEY]",
                     "WebSocket tunnel server over TLS", &wss_server_opts},
      .hop_doc = {"wss://HOST:PORT[/path][?key=KEY&ca=FILE]", "the same over TLS", &wss_hop_opts}},

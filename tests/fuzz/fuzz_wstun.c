@@ -1,5 +1,5 @@
-/* Fuzz target: the WebSocket tunnel's open token, open body and records
- * (tunnel/wstun_proto), under a fixed key, sealed and plain. */
+/* Fuzz target: the WebSocket tunnel's open token, open body, DGRAM body
+ * and records (tunnel/wstun_proto), under a fixed key, sealed and plain. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		wstun_open_parse(t->open, t->open_len, &tg, &d, &dl);
 	free(t);
 	wstun_open_parse(data, size, &tg, &d, &dl);
+	if (wstun_dgram_parse(data, size, &tg, &d, &dl) == 0 && (d < data || d + dl > data + size))
+		abort(); /* the datagram lies inside the body */
 	wstun_answer_check(&k, key, data, size, sn, &status);
 	m = sbuf_from(data, size);
 	wstun_rec_open(NULL, m, &type);

@@ -357,10 +357,61 @@ static void test_open_parse_bad(void **st)
 	assert_int_equal(dl, 3);
 }
 
+/* DGRAM bodies: the open body's address, then a datagram of up to 65507
+ * bytes (an open body stops at 4096 first bytes). */
+static void test_dgram_body(void **st)
+{
+	static uint8_t buf[3 + 255 + 65508];
+	target_t t, t2;
+	const uint8_t *d;
+	size_t dl;
+	int hl;
+
+	target_set(&t, "2001:db8::1", 53);
+	hl = wstun_dgram_hdr(&t, buf, sizeof(buf));
+	assert_int_equal(hl, 3 + 11);
+	memset(buf + hl, 'x', 65507);
+	assert_int_equal(wstun_dgram_parse(buf, (size_t)hl + 65507, &t2, &d, &dl), 0);
+	assert_string_equal(t2.host, "2001:db8::1");
+	assert_int_equal(t2.port, 53);
+	assert_int_equal(dl, 65507);
+	assert_ptr_equal(d, buf + hl);
+	assert_true(wstun_dgram_parse(buf, (size_t)hl + 65508, &t2, &d, &dl) < 0); /* too big */
+	assert_true(wstun_open_parse(buf, (size_t)hl + 4097, &t2, &d, &dl) < 0);
+	assert_int_equal(wstun_dgram_parse(buf, (size_t)hl, &t2, &d, &dl), 0); /* empty: fine */
+	assert_int_equal(dl, 0);
+	assert_true(wstun_dgram_parse(buf, 2, &t2, &d, &dl) < 0);
+	memset(t.host, 'a', 256);
+	t.host[256 - 1] = 0; /* 255 bytes fit */
+	assert_int_equal(wstun_dgram_hdr(&t, buf, sizeof(buf)), 3 + 255);
+	assert_true(wstun_dgram_hdr(&t, buf, 3 + 254) < 0);
+}
+
+static void test_udp_records(void **st)
+{
+	sbuf_t *m;
+	uint8_t type;
+
+	/* the two record types of datagram associations are known */
+	m = wstun_rec_build(NULL, WSTUN_REC_UDP_OPEN, NULL, 0);
+	assert_int_equal(wstun_rec_open(NULL, m, &type), 0);
+	assert_int_equal(type, WSTUN_REC_UDP_OPEN);
+	sbuf_free(m);
+	m = wstun_rec_build(NULL, WSTUN_REC_DGRAM, (const uint8_t *)"\x01h\x00\x35q", 5);
+	assert_int_equal(wstun_rec_open(NULL, m, &type), 0);
+	assert_int_equal(type, WSTUN_REC_DGRAM);
+	sbuf_free(m);
+	m = wstun_rec_build(NULL, WSTUN_REC_DGRAM + 1, NULL, 0);
+	assert_int_equal(wstun_rec_open(NULL, m, &type), -22);
+	sbuf_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_hkdf_rfc5869),
+	    cmocka_unit_test(test_dgram_body),
+	    cmocka_unit_test(test_udp_records),
 	    cmocka_unit_test(test_hmac_rfc4231),
 	    cmocka_unit_test(test_base64),
 	    cmocka_unit_test(test_keys),
