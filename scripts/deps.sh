@@ -12,7 +12,7 @@ BUILD_PKGS="build-essential cmake pkg-config clang libuv1-dev libssl-dev libyaml
 TEST_PKGS="curl socat openssl iperf3 tinyproxy microsocks dante-server procps
  netcat-openbsd python3 python3-websockets nginx slirp iproute2 psmisc tor
  openssh-server openssh-client iputils-ping python3-cryptography
- dnsmasq-base bind9-dnsutils v2ray tcpdump
+ dnsmasq-base bind9-dnsutils v2ray tcpdump dante-client knot-dnsutils
  man-db groff-base systemd clang-format prometheus chromium
  debhelper dpkg-dev fakeroot lintian"
 # the peers lab (tests/peers): QEMU for its guest, the tools that build the
