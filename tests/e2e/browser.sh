@@ -87,6 +87,10 @@ for run in "socks-direct socks5://127.0.0.1:$socks $m1 socks5://127.0.0.1:$socks
 	check "$1: sluice sent the browser every byte of the site ($((after - before)) >= $SITE_BYTES)" \
 		test $((after - before)) -ge "$SITE_BYTES"
 done
+check "socks-direct: the SOCKS5 front end logged the browser's CONNECTs" \
+	grep -q "socks5 CONNECT 127.0.0.1:$web" "$T/direct.log"
+check "socks-ws, http-ws: the ws server dialed the site for the tunnel" \
+	grep -q -- "-> 127.0.0.1:$web" "$T/wsserver.log"
 for f in index.html style.css pic.png app.js; do
 	check "http-direct: the HTTP front end logged GET /$f" grep -q "http GET 127.0.0.1:$web/$f -> 200" "$T/direct.log"
 done
