@@ -433,10 +433,28 @@ static void free_on_close(uv_handle_t *h)
 	free(h->data);
 }
 
+static const metric_t hop_metrics[] = {
+    METRIC(wcli_t, npool, "sluice_ws_pool_size", "gauge",
+           "Authenticated WebSockets waiting in the pool."),
+    METRIC(wcli_t, opens, "sluice_ws_client_opens_total", "counter",
+           "WebSockets opened by the hop."),
+    METRIC(wcli_t, fails, "sluice_ws_client_open_failures_total", "counter",
+           "WebSockets the hop could not open."),
+};
+
+static void metrics_fn(mbuf_t *b, void *ud)
+{
+	wcli_t *cl = ud;
+	char lab[300];
+
+	METRICS_TABLE(b, hop_metrics, cl, metrics_label(lab, sizeof(lab), "hop", cl->name));
+}
+
 static void ws_free_hop(dialer_t *d)
 {
 	wcli_t *cl = (wcli_t *)d;
 
+	metrics_unregister(metrics_fn, cl);
 	cl->closing = 1;
 	while (cl->pool) {
 		pent_t *e = cl->pool;
@@ -635,23 +653,6 @@ static const dialer_ops_t wss_ops = {.scheme = "wss",
                                      .free = ws_free_hop,
                                      .dgram = ws_dgram,
                                      .dgram_cancel = ws_dgram_cancel};
-
-static void metrics_fn(mbuf_t *b, void *ud)
-{
-	wcli_t *cl = ud;
-
-	metrics_family(b, "sluice_ws_pool_size", "gauge",
-	               "Authenticated WebSockets waiting in the pool.");
-	mbuf_printf(b, "sluice_ws_pool_size{hop=\"%s\"} %zu\n", cl->name, cl->npool);
-	metrics_family(b, "sluice_ws_client_opens_total", "counter",
-	               "WebSockets opened by the hop.");
-	mbuf_printf(b, "sluice_ws_client_opens_total{hop=\"%s\"} %llu\n", cl->name,
-	            (unsigned long long)cl->opens);
-	metrics_family(b, "sluice_ws_client_open_failures_total", "counter",
-	               "WebSockets the hop could not open.");
-	mbuf_printf(b, "sluice_ws_client_open_failures_total{hop=\"%s\"} %llu\n", cl->name,
-	            (unsigned long long)cl->fails);
-}
 
 typedef struct wcli_opts {
 	tunkey_opts_t key;

@@ -460,44 +460,38 @@ static void ws_on_conn(conn_t *c)
 
 /* ---- set-up ---- */
 
+static const metric_t srv_metrics[] = {
+    METRIC(wsrv_t, active, "sluice_ws_tunnels_active", "gauge", "WebSocket tunnels open now."),
+    METRIC(wsrv_t, opens, "sluice_ws_opens_total", "counter", "Tunnel opens accepted."),
+    METRIC(wsrv_t, unsure, "sluice_ws_early_refused_total", "counter",
+           "Opens accepted without acting on their 0-RTT part (stamped before the replay "
+           "floor)."),
+    METRIC(wsrv_t, udp_assocs, "sluice_ws_udp_associations_total", "counter",
+           "Datagram associations opened."),
+    METRIC(wsrv_t, udp_refused, "sluice_ws_udp_refused_total", "counter",
+           "Datagram associations refused (the chain cannot carry UDP)."),
+};
+
 static void metrics_fn(mbuf_t *b, void *ud)
 {
 	wsrv_t *s = ud;
+	char lab[300], rl[360];
 
-	metrics_family(b, "sluice_ws_tunnels_active", "gauge", "WebSocket tunnels open now.");
-	mbuf_printf(b, "sluice_ws_tunnels_active{listener=\"%s\"} %llu\n", s->l->name,
-	            (unsigned long long)s->active);
-	metrics_family(b, "sluice_ws_opens_total", "counter", "Tunnel opens accepted.");
-	mbuf_printf(b, "sluice_ws_opens_total{listener=\"%s\"} %llu\n", s->l->name,
-	            (unsigned long long)s->opens);
-	metrics_family(b, "sluice_ws_rejected_total", "counter",
-	               "Requests answered with the decoy, by reason.");
-	for (int i = 0; i < REJ_N; i++)
-		mbuf_printf(b, "sluice_ws_rejected_total{listener=\"%s\",reason=\"%s\"} %llu\n",
-		            s->l->name, rej_names[i], (unsigned long long)s->rejected[i]);
-	metrics_family(b, "sluice_ws_early_refused_total", "counter",
-	               "Opens accepted without acting on their 0-RTT part (stamped before the "
-	               "replay floor).");
-	mbuf_printf(b, "sluice_ws_early_refused_total{listener=\"%s\"} %llu\n", s->l->name,
-	            (unsigned long long)s->unsure);
-	metrics_family(b, "sluice_ws_udp_associations_total", "counter",
-	               "Datagram associations opened.");
-	mbuf_printf(b, "sluice_ws_udp_associations_total{listener=\"%s\"} %llu\n", s->l->name,
-	            (unsigned long long)s->udp_assocs);
-	metrics_family(b, "sluice_ws_udp_refused_total", "counter",
-	               "Datagram associations refused (the chain cannot carry UDP).");
-	mbuf_printf(b, "sluice_ws_udp_refused_total{listener=\"%s\"} %llu\n", s->l->name,
-	            (unsigned long long)s->udp_refused);
-	metrics_family(b, "sluice_ws_udp_datagrams_total", "counter",
-	               "Datagrams carried, from clients (in) and to them (out).");
-	mbuf_printf(b, "sluice_ws_udp_datagrams_total{listener=\"%s\",dir=\"in\"} %llu\n",
-	            s->l->name, (unsigned long long)s->udp_in);
-	mbuf_printf(b, "sluice_ws_udp_datagrams_total{listener=\"%s\",dir=\"out\"} %llu\n",
-	            s->l->name, (unsigned long long)s->udp_out);
-	metrics_family(b, "sluice_ws_replay_cache_entries", "gauge",
-	               "Open tokens remembered against replay.");
-	mbuf_printf(b, "sluice_ws_replay_cache_entries{listener=\"%s\"} %zu\n", s->l->name,
-	            replay_store_size(s->replay));
+	metrics_label(lab, sizeof(lab), "listener", s->l->name);
+	METRICS_TABLE(b, srv_metrics, s, lab);
+	for (int i = 0; i < REJ_N; i++) {
+		snprintf(rl, sizeof(rl), "%s,reason=\"%s\"", lab, rej_names[i]);
+		metrics_sample(b, "sluice_ws_rejected_total", "counter",
+		               "Requests answered with the decoy, by reason.", rl, s->rejected[i]);
+	}
+	snprintf(rl, sizeof(rl), "%s,dir=\"in\"", lab);
+	metrics_sample(b, "sluice_ws_udp_datagrams_total", "counter",
+	               "Datagrams carried, from clients (in) and to them (out).", rl, s->udp_in);
+	snprintf(rl, sizeof(rl), "%s,dir=\"out\"", lab);
+	metrics_sample(b, "sluice_ws_udp_datagrams_total", "counter",
+	               "Datagrams carried, from clients (in) and to them (out).", rl, s->udp_out);
+	metrics_sample(b, "sluice_ws_replay_cache_entries", "gauge",
+	               "Open tokens remembered against replay.", lab, replay_store_size(s->replay));
 }
 
 typedef struct wsrv_opts {
@@ -629,6 +623,7 @@ static void ws_free_front(listener_t *l)
 
 	if (!s)
 		return;
+	metrics_unregister(metrics_fn, s);
 	tls_ctx_free(s->tls);
 	replay_store_put(s->replay);
 	free(s->host);
