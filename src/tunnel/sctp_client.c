@@ -308,10 +308,36 @@ static void free_on_close(uv_handle_t *h)
 	free(h->data);
 }
 
+static const metric_t hop_metrics[] = {
+    METRIC(sccli_t, assocs, "sluice_sctp_client_associations_total", "counter",
+           "Associations to the server brought up."),
+    METRIC(sccli_t, opens, "sluice_sctp_client_opens_total", "counter", "Streams opened."),
+    METRIC(sccli_t, fails, "sluice_sctp_client_open_failures_total", "counter",
+           "Stream opens the server refused or that failed."),
+};
+
+static void metrics_fn(mbuf_t *b, void *ud)
+{
+	sccli_t *cl = ud;
+	char lab[640];
+
+	metrics_label(lab, sizeof(lab), "hop", cl->name);
+	metrics_sample(b, "sluice_sctp_client_up", "gauge",
+	               "1 while the association to the server is up.", lab,
+	               (uint64_t)sctp_assoc_is_up(cl->a));
+	metrics_sample(b, "sluice_sctp_client_streams", "gauge", "Streams open now.", lab,
+	               cl->a ? sctp_assoc_nstreams(cl->a) : 0);
+	METRICS_TABLE(b, hop_metrics, cl, lab);
+	metrics_sample(b, "sluice_sctp_client_buffered_bytes", "gauge",
+	               "Bytes received on the association, not yet taken by their readers.", lab,
+	               cl->a ? sctp_assoc_stats(cl->a)->buffered : 0);
+}
+
 static void sc_free(dialer_t *d)
 {
 	sccli_t *cl = (sccli_t *)d;
 
+	metrics_unregister(metrics_fn, cl);
 	cl->closing = 1;
 	while (cl->wait_head) {
 		creq_t *q = cl->wait_head;
@@ -337,31 +363,6 @@ static const dialer_ops_t sctp_udp_ops = {
     .scheme = "sctp+udp", .dial = sc_dial, .cancel = sc_cancel, .free = sc_free};
 static const dialer_ops_t sctp_ops = {
     .scheme = "sctp", .dial = sc_dial, .cancel = sc_cancel, .free = sc_free};
-
-static void metrics_fn(mbuf_t *b, void *ud)
-{
-	sccli_t *cl = ud;
-
-	metrics_family(b, "sluice_sctp_client_up", "gauge",
-	               "1 while the association to the server is up.");
-	mbuf_printf(b, "sluice_sctp_client_up{hop=\"%s\"} %d\n", cl->name, sctp_assoc_is_up(cl->a));
-	metrics_family(b, "sluice_sctp_client_associations_total", "counter",
-	               "Associations to the server brought up.");
-	mbuf_printf(b, "sluice_sctp_client_associations_total{hop=\"%s\"} %llu\n", cl->name,
-	            (unsigned long long)cl->assocs);
-	metrics_family(b, "sluice_sctp_client_streams", "gauge", "Streams open now.");
-	mbuf_printf(b, "sluice_sctp_client_streams{hop=\"%s\"} %zu\n", cl->name,
-	            cl->a ? sctp_assoc_nstreams(cl->a) : 0);
-	metrics_family(b, "sluice_sctp_client_opens_total", "counter", "Streams opened.");
-	mbuf_printf(b, "sluice_sctp_client_opens_total{hop=\"%s\"} %llu\n", cl->name,
-	            (unsigned long long)cl->opens);
-	metrics_family(b, "sluice_sctp_client_open_failures_total", "counter",
-	               "Stream opens the server refused or that failed.");
-	mbuf_printf(b, "sluice_sctp_client_open_failures_total{hop=\"%s\"} %llu\n", cl->name,
-	            (unsigned long long)cl->fails);
-	mbuf_printf(b, "sluice_sctp_client_buffered_bytes{hop=\"%s\"} %llu\n", cl->name,
-	            cl->a ? (unsigned long long)sctp_assoc_stats(cl->a)->buffered : 0ull);
-}
 
 static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
                    size_t errlen, int udp)

@@ -99,31 +99,34 @@ static void srv_down(scassoc_t *a, void *ud, int err, const char *why) {}
 
 static const scassoc_ops_t srv_ops = {.up = srv_up, .down = srv_down, .open = srv_open};
 
+static const metric_t srv_metrics[] = {
+    METRIC(scsrv_t, assocs, "sluice_sctp_associations_total", "counter",
+           "Client associations authenticated."),
+    METRIC(scsrv_t, refused, "sluice_sctp_streams_refused_total", "counter",
+           "Stream opens refused (cap, rate, ACL, target)."),
+};
+
+static const metric_t sock_metrics[] = {
+    METRIC(sctp_sock_stats_t, buffered, "sluice_sctp_buffered_bytes", "gauge",
+           "Bytes received on the listener's associations, not yet taken by their readers."),
+    METRIC(sctp_sock_stats_t, buffer_resets, "sluice_sctp_buffer_resets_total", "counter",
+           "Streams reset because the association's receive buffer was full."),
+    METRIC(sctp_sock_stats_t, early, "sluice_sctp_early_data_total", "counter",
+           "Streams reset for DATA or EOF before their OPEN_OK."),
+};
+
 static void metrics_fn(mbuf_t *b, void *ud)
 {
 	scsrv_t *s = ud;
+	char lab[300];
 
-	metrics_family(b, "sluice_sctp_associations_total", "counter",
-	               "Client associations authenticated.");
-	mbuf_printf(b, "sluice_sctp_associations_total{listener=\"%s\"} %llu\n", s->l->name,
-	            (unsigned long long)s->assocs);
-	metrics_family(b, "sluice_sctp_streams_refused_total", "counter",
-	               "Stream opens refused (cap, rate, ACL, target).");
-	mbuf_printf(b, "sluice_sctp_streams_refused_total{listener=\"%s\"} %llu\n", s->l->name,
-	            (unsigned long long)s->refused);
-	metrics_family(b, "sluice_sctp_replay_cache_entries", "gauge",
-	               "Authentication nonces remembered against replay.");
-	mbuf_printf(b, "sluice_sctp_replay_cache_entries{listener=\"%s\"} %zu\n", s->l->name,
-	            replay_size(s->replay));
-	if (s->sock) {
-		const sctp_sock_stats_t *st = sctp_sock_stats(s->sock);
-		mbuf_printf(b, "sluice_sctp_buffered_bytes{listener=\"%s\"} %llu\n", s->l->name,
-		            (unsigned long long)st->buffered);
-		mbuf_printf(b, "sluice_sctp_buffer_resets_total{listener=\"%s\"} %llu\n",
-		            s->l->name, (unsigned long long)st->buffer_resets);
-		mbuf_printf(b, "sluice_sctp_early_data_total{listener=\"%s\"} %llu\n", s->l->name,
-		            (unsigned long long)st->early);
-	}
+	metrics_label(lab, sizeof(lab), "listener", s->l->name);
+	METRICS_TABLE(b, srv_metrics, s, lab);
+	metrics_sample(b, "sluice_sctp_replay_cache_entries", "gauge",
+	               "Authentication nonces remembered against replay.", lab,
+	               replay_size(s->replay));
+	if (s->sock)
+		METRICS_TABLE(b, sock_metrics, sctp_sock_stats(s->sock), lab);
 }
 
 static int init_common(listener_t *l, int udp, char *err, size_t errlen)
@@ -197,6 +200,7 @@ static void srv_free(listener_t *l)
 
 	if (!s)
 		return;
+	metrics_unregister(metrics_fn, s);
 	sctp_sock_close(s->sock);
 	replay_free(s->replay);
 	free(s);

@@ -1026,61 +1026,40 @@ static int load_key(vsrv_t *g, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+static const metric_t srv_metrics[] = {
+    METRIC(vsrv_t, npeers, "sluice_vpn_peers", "gauge", "Clients with a session now."),
+    METRIC(vsrv_t, nhalf, "sluice_vpn_handshakes_half_open", "gauge",
+           "Handshakes answered and waiting for their confirmation."),
+    METRIC(vsrv_t, c_init, "sluice_vpn_handshakes_total", "counter",
+           "Handshake initiations with a valid MAC."),
+    METRIC(vsrv_t, c_up, "sluice_vpn_sessions_total", "counter",
+           "Sessions (and rekeys) confirmed."),
+    METRIC(vsrv_t, c_cookie, "sluice_vpn_cookie_replies_total", "counter",
+           "Cookie replies sent under load."),
+    METRIC(vsrv_t, c_badmac, "sluice_vpn_bad_mac_total", "counter",
+           "Handshake packets with a wrong size or MAC."),
+    METRIC(vsrv_t, c_replay, "sluice_vpn_replays_total", "counter",
+           "Handshakes refused as stale (timestamp) or replayed."),
+    METRIC(vsrv_t, c_badauth, "sluice_vpn_auth_failures_total", "counter",
+           "Logins with a wrong user or password."),
+    METRIC(vsrv_t, c_drop, "sluice_vpn_dropped_total", "counter",
+           "Packets dropped: no keys, a full socket, table or cookie budget."),
+    METRIC(vsrv_t, c_big, "sluice_vpn_oversize_total", "counter",
+           "Packets over the tunnel MTU (answered with ICMP fragmentation needed)."),
+    METRIC(vsrv_t, c_limited, "sluice_vpn_source_limited_total", "counter",
+           "Handshakes and cookie replies refused by a source's rate."),
+    METRIC(vsrv_t, c_evicted, "sluice_vpn_handshakes_evicted_total", "counter",
+           "Half-open handshakes dropped to make room (per source or in all)."),
+    METRIC(vsrv_t, c_locked, "sluice_vpn_logins_locked_total", "counter",
+           "Logins refused while a user and address pair is locked out."),
+};
+
 static void metrics_fn(mbuf_t *b, void *ud)
 {
 	vsrv_t *g = ud;
-	const char *n = g->l->name;
+	char lab[300];
 
-	metrics_family(b, "sluice_vpn_peers", "gauge", "Clients with a session now.");
-	mbuf_printf(b, "sluice_vpn_peers{listener=\"%s\"} %llu\n", n,
-	            (unsigned long long)g->npeers);
-	metrics_family(b, "sluice_vpn_handshakes_half_open", "gauge",
-	               "Handshakes answered and waiting for their confirmation.");
-	mbuf_printf(b, "sluice_vpn_handshakes_half_open{listener=\"%s\"} %zu\n", n, g->nhalf);
-	metrics_family(b, "sluice_vpn_handshakes_total", "counter",
-	               "Handshake initiations with a valid MAC.");
-	mbuf_printf(b, "sluice_vpn_handshakes_total{listener=\"%s\"} %llu\n", n,
-	            (unsigned long long)g->c_init);
-	metrics_family(b, "sluice_vpn_sessions_total", "counter",
-	               "Sessions (and rekeys) confirmed.");
-	mbuf_printf(b, "sluice_vpn_sessions_total{listener=\"%s\"} %llu\n", n,
-	            (unsigned long long)g->c_up);
-	metrics_family(b, "sluice_vpn_cookie_replies_total", "counter",
-	               "Cookie replies sent under load.");
-	mbuf_printf(b, "sluice_vpn_cookie_replies_total{listener=\"%s\"} %llu\n", n,
-	            (unsigned long long)g->c_cookie);
-	metrics_family(b, "sluice_vpn_bad_mac_total", "counter",
-	               "Handshake packets with a wrong size or MAC.");
-	mbuf_printf(b, "sluice_vpn_bad_mac_total{listener=\"%s\"} %llu\n", n,
-	            (unsigned long long)g->c_badmac);
-	metrics_family(b, "sluice_vpn_replays_total", "counter",
-	               "Handshakes refused as stale (timestamp) or replayed.");
-	mbuf_printf(b, "sluice_vpn_replays_total{listener=\"%s\"} %llu\n", n,
-	            (unsigned long long)g->c_replay);
-	metrics_family(b, "sluice_vpn_auth_failures_total", "counter",
-	               "Logins with a wrong user or password.");
-	mbuf_printf(b, "sluice_vpn_auth_failures_total{listener=\"%s\"} %llu\n", n,
-	            (unsigned long long)g->c_badauth);
-	metrics_family(b, "sluice_vpn_dropped_total", "counter",
-	               "Packets dropped: no keys, a full socket, table or cookie budget.");
-	mbuf_printf(b, "sluice_vpn_dropped_total{listener=\"%s\"} %llu\n", n,
-	            (unsigned long long)g->c_drop);
-	metrics_family(b, "sluice_vpn_oversize_total", "counter",
-	               "Packets over the tunnel MTU (answered with ICMP fragmentation needed).");
-	mbuf_printf(b, "sluice_vpn_oversize_total{listener=\"%s\"} %llu\n", n,
-	            (unsigned long long)g->c_big);
-	metrics_family(b, "sluice_vpn_source_limited_total", "counter",
-	               "Handshakes and cookie replies refused by a source's rate.");
-	mbuf_printf(b, "sluice_vpn_source_limited_total{listener=\"%s\"} %llu\n", n,
-	            (unsigned long long)g->c_limited);
-	metrics_family(b, "sluice_vpn_handshakes_evicted_total", "counter",
-	               "Half-open handshakes dropped to make room (per source or in all).");
-	mbuf_printf(b, "sluice_vpn_handshakes_evicted_total{listener=\"%s\"} %llu\n", n,
-	            (unsigned long long)g->c_evicted);
-	metrics_family(b, "sluice_vpn_logins_locked_total", "counter",
-	               "Logins refused while a user and address pair is locked out.");
-	mbuf_printf(b, "sluice_vpn_logins_locked_total{listener=\"%s\"} %llu\n", n,
-	            (unsigned long long)g->c_locked);
+	METRICS_TABLE(b, srv_metrics, g, metrics_label(lab, sizeof(lab), "listener", g->l->name));
 }
 
 static int vpn_init(listener_t *l, char *err, size_t errlen)
@@ -1277,6 +1256,7 @@ static void vpn_free(listener_t *l)
 
 	if (!g)
 		return;
+	metrics_unregister(metrics_fn, g);
 	for (uint32_t h = 0; g->by_host && h < g->nhosts; h++)
 		if (g->by_host[h])
 			peer_free(g->by_host[h], "server stopping");
