@@ -1472,38 +1472,31 @@ static void srv_on_conn(conn_t *c)
 	ws_head_read(&w->hs, s->tls);
 }
 
+static const metric_t srv_metric_rows[] = {
+    METRIC(wsrv_t, tunnels, "sluice_wstan_tunnels", "gauge", "WebSockets open now."),
+    METRIC(wsrv_t, active, "sluice_wstan_requests_active", "gauge", "Connections carried now."),
+    METRIC(wsrv_t, reqs, "sluice_wstan_requests_total", "counter", "Connection requests accepted."),
+    METRIC(wsrv_t, udp_assocs, "sluice_wstan_udp_associations_total", "counter",
+           "UDP datagram requests relayed."),
+    METRIC(wsrv_t, udp_refused, "sluice_wstan_udp_refused_total", "counter",
+           "UDP datagram requests refused."),
+};
+
 static void srv_metrics(mbuf_t *b, void *ud)
 {
 	wsrv_t *s = ud;
-	const char *n = s->l->name;
+	char lab[300], rl[360];
 
-	metrics_family(b, "sluice_wstan_tunnels", "gauge", "WebSockets open now.");
-	mbuf_printf(b, "sluice_wstan_tunnels{listener=\"%s\"} %llu\n", n,
-	            (unsigned long long)s->tunnels);
-	metrics_family(b, "sluice_wstan_requests_active", "gauge", "Connections carried now.");
-	mbuf_printf(b, "sluice_wstan_requests_active{listener=\"%s\"} %llu\n", n,
-	            (unsigned long long)s->active);
-	metrics_family(b, "sluice_wstan_requests_total", "counter",
-	               "Connection requests accepted.");
-	mbuf_printf(b, "sluice_wstan_requests_total{listener=\"%s\"} %llu\n", n,
-	            (unsigned long long)s->reqs);
-	metrics_family(b, "sluice_wstan_udp_associations_total", "counter",
-	               "UDP datagram requests relayed.");
-	mbuf_printf(b, "sluice_wstan_udp_associations_total{listener=\"%s\"} %llu\n", n,
-	            (unsigned long long)s->udp_assocs);
-	metrics_family(b, "sluice_wstan_udp_refused_total", "counter",
-	               "UDP datagram requests refused.");
-	mbuf_printf(b, "sluice_wstan_udp_refused_total{listener=\"%s\"} %llu\n", n,
-	            (unsigned long long)s->udp_refused);
-	metrics_family(b, "sluice_wstan_rejected_total", "counter",
-	               "Requests answered with the decoy, by reason.");
-	for (int i = 0; i < REJ_N; i++)
-		mbuf_printf(b, "sluice_wstan_rejected_total{listener=\"%s\",reason=\"%s\"} %llu\n",
-		            n, rej_names[i], (unsigned long long)s->rejected[i]);
-	metrics_family(b, "sluice_wstan_replay_cache_entries", "gauge",
-	               "Request nonces remembered against replay.");
-	mbuf_printf(b, "sluice_wstan_replay_cache_entries{listener=\"%s\"} %zu\n", n,
-	            replay_store_size(s->replay));
+	metrics_label(lab, sizeof(lab), "listener", s->l->name);
+	METRICS_TABLE(b, srv_metric_rows, s, lab);
+	for (int i = 0; i < REJ_N; i++) {
+		snprintf(rl, sizeof(rl), "%s,reason=\"%s\"", lab, rej_names[i]);
+		metrics_sample(b, "sluice_wstan_rejected_total", "counter",
+		               "Requests answered with the decoy, by reason.", rl, s->rejected[i]);
+	}
+	metrics_sample(b, "sluice_wstan_replay_cache_entries", "gauge",
+	               "Request nonces remembered against replay.", lab,
+	               replay_store_size(s->replay));
 }
 
 typedef struct wstan_srv_opts {
@@ -1607,6 +1600,7 @@ static void srv_free(listener_t *l)
 
 	if (!s)
 		return;
+	metrics_unregister(srv_metrics, s);
 	tls_ctx_free(s->tls);
 	replay_store_put(s->replay);
 	decoy_free(s->decoy);
@@ -2029,10 +2023,29 @@ static void cli_cancel(dialer_t *d, dial_t *req)
 	ws_req_cancel(&((wreq_t *)req)->r); /* an opener under way goes with it */
 }
 
+static const metric_t cli_metric_rows[] = {
+    METRIC(wcli_t, npool, "sluice_wstan_pool_size", "gauge", "Idle tunnels waiting in the pool."),
+    METRIC(wcli_t, opens, "sluice_wstan_client_opens_total", "counter",
+           "WebSockets opened by the hop."),
+    METRIC(wcli_t, reused, "sluice_wstan_client_reused_total", "counter",
+           "Connections carried by a pooled tunnel."),
+    METRIC(wcli_t, fails, "sluice_wstan_client_failures_total", "counter",
+           "WebSockets the hop could not open."),
+};
+
+static void cli_metrics(mbuf_t *b, void *ud)
+{
+	wcli_t *cl = ud;
+	char lab[300];
+
+	METRICS_TABLE(b, cli_metric_rows, cl, metrics_label(lab, sizeof(lab), "hop", cl->name));
+}
+
 static void cli_free(dialer_t *d)
 {
 	wcli_t *cl = (wcli_t *)d;
 
+	metrics_unregister(cli_metrics, cl);
 	cl->closing = 1;
 	if (uv_is_closing((uv_handle_t *)&cl->pool_timer)) {
 		/* the process is exiting and every handle was closed under us:
@@ -2057,26 +2070,6 @@ static void cli_free(dialer_t *d)
 
 static const dialer_ops_t cli_ops = {
     .scheme = "wstan", .dial = cli_dial, .cancel = cli_cancel, .free = cli_free};
-
-static void cli_metrics(mbuf_t *b, void *ud)
-{
-	wcli_t *cl = ud;
-
-	metrics_family(b, "sluice_wstan_pool_size", "gauge", "Idle tunnels waiting in the pool.");
-	mbuf_printf(b, "sluice_wstan_pool_size{hop=\"%s\"} %zu\n", cl->name, cl->npool);
-	metrics_family(b, "sluice_wstan_client_opens_total", "counter",
-	               "WebSockets opened by the hop.");
-	mbuf_printf(b, "sluice_wstan_client_opens_total{hop=\"%s\"} %llu\n", cl->name,
-	            (unsigned long long)cl->opens);
-	metrics_family(b, "sluice_wstan_client_reused_total", "counter",
-	               "Connections carried by a pooled tunnel.");
-	mbuf_printf(b, "sluice_wstan_client_reused_total{hop=\"%s\"} %llu\n", cl->name,
-	            (unsigned long long)cl->reused);
-	metrics_family(b, "sluice_wstan_client_failures_total", "counter",
-	               "WebSockets the hop could not open.");
-	mbuf_printf(b, "sluice_wstan_client_failures_total{hop=\"%s\"} %llu\n", cl->name,
-	            (unsigned long long)cl->fails);
-}
 
 typedef struct wstan_cli_opts {
 	ws_opts_t wo;
