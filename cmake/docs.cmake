@@ -60,7 +60,7 @@ install(FILES README.md sluice.example.yaml DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR} FILES_MATCHING PATTERN "*.md")
 install(FILES examples/ppp-gateway.yaml examples/sstp-client.yaml
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
-install(FILES systemd/tun.conf systemd/sctp-raw.conf
+install(FILES systemd/tun.conf systemd/sctp-raw.conf systemd/serial.conf
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples/systemd)
 install(CODE "set(SLUICE_SRC \"${PROJECT_SOURCE_DIR}\")
 set(SLUICE_GEN \"${SLUICE_GEN}\")
