@@ -75,11 +75,22 @@ check_eq "allow=10.0.0.0/8 refuses a loopback client" "" "$($TOOLS send "$a" 686
 
 rl=$(free_port)
 start rate "$SLUICE" -L "tcp://127.0.0.1:$rl/127.0.0.1:$echo_port?rate=1&burst=2"
-wait_port "$rl" # this probe takes one token
-r1=$($TOOLS send "$rl" 6869 0.3)
-r2=$($TOOLS send "$rl" 6869 0.3)
-check_eq "rate=1,burst=2: within the burst" "6869" "$r1"
-check_eq "rate=1,burst=2: over it" "" "$r2"
+# wait without connecting (a probe would take a token), then open three
+# connections within milliseconds: the burst admits two, the third is over
+until ss -Hltn "sport = :$rl" | grep -q .; do sleep 0.05; done
+burst=$(python3 -c 'import socket, sys
+port = int(sys.argv[1])
+socks = [socket.create_connection(("127.0.0.1", port), timeout=2) for _ in range(3)]
+out = []
+for s in socks:
+    s.settimeout(0.5)
+    try:
+        s.sendall(b"hi")
+        out.append("echo" if s.recv(16) == b"hi" else "closed")
+    except OSError:
+        out.append("closed")
+print(" ".join(out))' "$rl")
+check_eq "rate=1,burst=2: two within the burst, the third over it" "echo echo closed" "$burst"
 sleep 1.2
 check_eq "rate: a token again after a second" "6869" "$($TOOLS send "$rl" 6869 0.3)"
 
