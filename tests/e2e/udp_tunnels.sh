@@ -12,6 +12,7 @@
 #   - dnsmasq and iperf3 saw only the tunnel server's address, and
 #     tcpdump on the client's link saw no UDP (or, for tunnels that are
 #     UDP themselves, none but to and from the tunnel server's port).
+# Tunnels: ws, wss, and the packet tunnels vpn:// and ppp+tcp:// (lwIP).
 # First a control: udp=direct, on purpose around the tunnel, must show in
 # both the target's log and the capture, or the checks prove nothing.
 # ctest-label: slow
@@ -84,4 +85,17 @@ one_tunnel control $LAB_C "" "?udp=direct|"
 one_tunnel ws $LAB_SO "ws://$LAB_S:8000?key=$KEY" "|-F ws://$LAB_S:8000?key=$KEY"
 one_tunnel wss $LAB_SO "wss://$LAB_S:8443?key=$KEY&cert=$T/cert.pem&certkey=$T/key.pem" \
 	"|-F wss://$LAB_S:8443?key=$KEY&ca=$T/cert.pem"
+# the packet tunnels: lwIP UDP pcbs on the client, each session's libslirp
+# NAT on the server (the VPN's own datagrams to its port are no leak)
+KEYF="$T/vpn.key"
+"$SLUICE" keygen >"$KEYF"
+VPUB=$(/usr/bin/python3 -c 'import base64, sys
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives import serialization as s
+k = X25519PrivateKey.from_private_bytes(base64.b64decode(open(sys.argv[1]).read().strip()))
+print(base64.b64encode(k.public_key().public_bytes(s.Encoding.Raw, s.PublicFormat.Raw)).decode())' "$KEYF")
+echo pw | "$SLUICE" vpn-user add "$T/vpn.users" alice >/dev/null 2>&1
+one_tunnel vpn $LAB_SO "vpn://$LAB_S:5555?users=$T/vpn.users&net=10.10.0.0/24&key=$KEYF" \
+	"|-F vpn://alice:pw@$LAB_S:5555?pub=$VPUB" "host $LAB_S and port 5555"
+one_tunnel ppp $LAB_SO "ppp+tcp://$LAB_S:2323?auth=none" "|-F ppp+tcp://$LAB_S:2323"
 finish
