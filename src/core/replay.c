@@ -20,30 +20,17 @@ typedef struct entry {
 	uint64_t expiry;
 } entry_t;
 
+/* The ring starts small and doubles when full, up to max: a cache sized
+ * for a million opens costs ~32 bytes for each one it holds, not 32 MiB
+ * from the start. */
+#define RING_FIRST 4096
+
 struct replay {
 	entry_t *ring; /* insertion order */
-	size_t cap, head, count;
+	size_t cap, max, head, count;
 	int32_t *table; /* indices into ring, -1 empty */
 	size_t tsize;   /* power of two */
 };
-
-replay_t *replay_new(size_t cap)
-{
-	replay_t *r = calloc(1, sizeof(*r));
-
-	if (!r)
-		abort();
-	r->cap = cap < 16 ? 16 : cap;
-	r->tsize = 32;
-	while (r->tsize < 2 * r->cap)
-		r->tsize <<= 1;
-	r->ring = calloc(r->cap, sizeof(*r->ring));
-	r->table = malloc(r->tsize * sizeof(*r->table));
-	if (!r->ring || !r->table)
-		abort();
-	memset(r->table, 0xff, r->tsize * sizeof(*r->table));
-	return r;
-}
 
 static size_t slot_of(const replay_t *r, const uint8_t *n)
 {
@@ -51,6 +38,48 @@ static size_t slot_of(const replay_t *r, const uint8_t *n)
 
 	memcpy(&h, n, sizeof(h)); /* nonces are random: their bytes are the hash */
 	return (size_t)(h & (r->tsize - 1));
+}
+
+/* Ring of cap entries (the live ones moved to its start, in order) and a
+ * table of at least twice that. */
+static void resize(replay_t *r, size_t cap)
+{
+	entry_t *ring = calloc(cap, sizeof(*ring));
+	size_t tsize = 32;
+
+	while (tsize < 2 * cap)
+		tsize <<= 1;
+	if (!ring)
+		abort();
+	for (size_t k = 0; k < r->count; k++)
+		ring[k] = r->ring[(r->head + k) % r->cap];
+	free(r->ring);
+	free(r->table);
+	r->ring = ring;
+	r->cap = cap;
+	r->head = 0;
+	r->tsize = tsize;
+	r->table = malloc(tsize * sizeof(*r->table));
+	if (!r->table)
+		abort();
+	memset(r->table, 0xff, tsize * sizeof(*r->table));
+	for (size_t k = 0; k < r->count; k++) {
+		size_t i = slot_of(r, ring[k].nonce);
+		while (r->table[i] != -1)
+			i = (i + 1) & (tsize - 1);
+		r->table[i] = (int32_t)k;
+	}
+}
+
+replay_t *replay_new(size_t cap)
+{
+	replay_t *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		abort();
+	r->max = cap < 16 ? 16 : cap;
+	resize(r, r->max < RING_FIRST ? r->max : RING_FIRST);
+	return r;
 }
 
 static void table_remove(replay_t *r, int32_t idx)
@@ -88,8 +117,13 @@ int replay_check_add(replay_t *r, const uint8_t nonce[REPLAY_NONCE], uint64_t no
 	for (i = slot_of(r, nonce); r->table[i] != -1; i = (i + 1) & (r->tsize - 1))
 		if (!memcmp(r->ring[r->table[i]].nonce, nonce, REPLAY_NONCE))
 			return REPLAY_SEEN;
-	if (r->count == r->cap)
-		return REPLAY_FULL;
+	if (r->count == r->cap) {
+		if (r->cap == r->max)
+			return REPLAY_FULL;
+		resize(r, r->cap * 2 < r->max ? r->cap * 2 : r->max);
+		for (i = slot_of(r, nonce); r->table[i] != -1; i = (i + 1) & (r->tsize - 1))
+			;
+	}
 	tail = (r->head + r->count) % r->cap;
 	memcpy(r->ring[tail].nonce, nonce, REPLAY_NONCE);
 	/* keep the ring ordered by expiry even if callers pass mixed windows */

@@ -1521,7 +1521,7 @@ static const opt_t srv_table[] = {
              "the wss:// mode of wstan, behind a TLS front end that is not sluice"),
     OPT_DURATION(wstan_srv_opts_t, skew_ms, "skew", "60s",
                  "how old or new a request's timestamp may be"),
-    OPT_UINT(wstan_srv_opts_t, replay_cache, "replay-cache", 10000000, "65536",
+    OPT_UINT(wstan_srv_opts_t, replay_cache, "replay-cache", 10000000, "1048576",
              "nonces remembered"),
     OPT_STR(wstan_srv_opts_t, replay_state, "replay-state", "none", "FILE",
             "a file for the replay high-water mark, so that a restarted server acts on "

@@ -524,7 +524,7 @@ static const opt_include_t ws_server_inc[] = {
 static const opt_t ws_server_table[] = {
     WS_MAX_MESSAGE_OPT(wsrv_opts_t, wo.max_message),
     OPT_DURATION(wsrv_opts_t, skew_ms, "skew", "2m", "how far a client's clock may be from ours"),
-    OPT_UINT(wsrv_opts_t, replay_cache, "replay-cache", 10000000, "65536",
+    OPT_UINT(wsrv_opts_t, replay_cache, "replay-cache", 10000000, "1048576",
              "open tokens remembered, so that none is accepted twice (one cache per key for "
              "the whole process)"),
     OPT_STR(wsrv_opts_t, replay_state, "replay-state", "none", "FILE",

@@ -160,6 +160,26 @@ static void test_replay(void **st)
 	assert_int_equal(replay_check_add(r, m, 1500, 3000), REPLAY_NEW); /* half expired */
 	assert_int_equal(replay_size(r), 500);
 	replay_free(r);
+
+	/* the ring grows from a few thousand entries to its cap, keeping all */
+	r = replay_new(100000);
+	for (uint32_t i = 0; i < 100000; i++) {
+		uint8_t k[16] = {0};
+		memcpy(k, &i, sizeof(i));
+		k[8] = 1;
+		assert_int_equal(replay_check_add(r, k, 10, 20 + i / 1000), REPLAY_NEW);
+	}
+	assert_int_equal(replay_size(r), 100000);
+	for (uint32_t i = 0; i < 100000; i += 997) {
+		uint8_t k[16] = {0};
+		memcpy(k, &i, sizeof(i));
+		k[8] = 1;
+		assert_int_equal(replay_check_add(r, k, 10, 200), REPLAY_SEEN);
+	}
+	assert_int_equal(replay_check_add(r, m, 10, 200), REPLAY_FULL);
+	assert_int_equal(replay_check_add(r, m, 21, 200), REPLAY_NEW); /* 2000 expired */
+	assert_int_equal(replay_size(r), 98001);
+	replay_free(r);
 }
 
 static void test_replay_store(void **st)
