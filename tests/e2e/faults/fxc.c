@@ -62,13 +62,14 @@ static int listen_on(int port)
 	return fd;
 }
 
-/* ---- echo ---- */
+/* ---- servers: echo and source ---- */
 
-static _Noreturn void echo(int port)
+/* Accept on 127.0.0.1:port and call on_ready(fd, events) for every event
+ * of a client, which is watched for `events`. */
+static _Noreturn void serve(int port, uint32_t events, void (*on_ready)(int fd, uint32_t ev))
 {
 	int lfd = listen_on(port), ep = epoll_create1(0);
 	struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd}, evs[256];
-	static char buf[65536];
 
 	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) < 0)
 		die("epoll");
@@ -76,74 +77,59 @@ static _Noreturn void echo(int port)
 		int n = epoll_wait(ep, evs, 256, -1);
 
 		for (int i = 0; i < n; i++) {
-			int fd = evs[i].data.fd;
+			int fd = evs[i].data.fd, c;
 
-			if (fd == lfd) {
-				int c;
-
-				while ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
-					struct epoll_event ce = {.events = EPOLLIN, .data.fd = c};
-					epoll_ctl(ep, EPOLL_CTL_ADD, c, &ce);
-				}
+			if (fd != lfd) {
+				on_ready(fd, evs[i].events);
 				continue;
 			}
-			for (;;) {
-				ssize_t r = read(fd, buf, sizeof(buf));
-
-				if (r > 0) {
-					/* small messages: the socket buffer takes them */
-					if (write(fd, buf, (size_t)r) != r) {
-						close(fd);
-						break;
-					}
-					continue;
-				}
-				if (r < 0 && errno == EAGAIN)
-					break;
-				if (r == 0)
-					shutdown(fd, SHUT_WR);
-				close(fd);
-				break;
+			while ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+				struct epoll_event ce = {.events = events, .data.fd = c};
+				epoll_ctl(ep, EPOLL_CTL_ADD, c, &ce);
 			}
 		}
 	}
 }
 
-/* ---- source ---- */
-
-static _Noreturn void source(int port)
+/* every byte back, FIN for FIN */
+static void echo_ready(int fd, uint32_t ev)
 {
-	int lfd = listen_on(port), ep = epoll_create1(0);
-	struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd}, evs[256];
+	static char buf[65536];
+
+	(void)ev;
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof(buf));
+
+		if (r > 0) {
+			/* small messages: the socket buffer takes them */
+			if (write(fd, buf, (size_t)r) != r) {
+				close(fd);
+				return;
+			}
+			continue;
+		}
+		if (r < 0 && errno == EAGAIN)
+			return;
+		if (r == 0)
+			shutdown(fd, SHUT_WR);
+		close(fd);
+		return;
+	}
+}
+
+/* zeros as fast as the client takes them */
+static void source_ready(int fd, uint32_t ev)
+{
 	static char zeros[65536];
 
-	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) < 0)
-		die("epoll");
-	for (;;) {
-		int n = epoll_wait(ep, evs, 256, -1);
-
-		for (int i = 0; i < n; i++) {
-			int fd = evs[i].data.fd;
-
-			if (fd == lfd) {
-				int c;
-
-				while ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
-					struct epoll_event ce = {.events = EPOLLOUT, .data.fd = c};
-					epoll_ctl(ep, EPOLL_CTL_ADD, c, &ce);
-				}
-				continue;
-			}
-			if (evs[i].events & (EPOLLERR | EPOLLHUP)) {
-				close(fd);
-				continue;
-			}
-			while (write(fd, zeros, sizeof(zeros)) > 0)
-				;
-			if (errno != EAGAIN)
-				close(fd);
-		}
+	if (ev & (EPOLLERR | EPOLLHUP)) {
+		close(fd);
+		return;
 	}
+	while (write(fd, zeros, sizeof(zeros)) > 0)
+		;
+	if (errno != EAGAIN)
+		close(fd);
 }
 
 /* ---- churn ---- */
@@ -319,9 +305,9 @@ int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN); /* a peer that went is an error, not our end */
 	if (argc == 3 && !strcmp(argv[1], "echo"))
-		echo(atoi(argv[2]));
+		serve(atoi(argv[2]), EPOLLIN, echo_ready);
 	if (argc == 3 && !strcmp(argv[1], "source"))
-		source(atoi(argv[2]));
+		serve(atoi(argv[2]), EPOLLOUT, source_ready);
 	if (argc == 8 && !strcmp(argv[1], "churn"))
 		return churn(atoi(argv[2]), argv[3], atoi(argv[4]), atol(argv[5]), atoi(argv[6]),
 		             atof(argv[7]));
