@@ -13,12 +13,8 @@ TUNNELS=${SLUICE_TUNNELS:-$TUNNELS_ALL}
 N=${SLUICE_E2E_PARALLEL:-50}
 CPU=$(taskset -pc $$ | sed 's/.*: *//; s/[-,].*//')
 
-mkdir -p "$T/www"
-head -c 5M /dev/urandom >"$T/www/big"
-echo ok >"$T/www/index.html"
+tun_web big=5M
 want=$(sha "$T/www/big")
-web=$(free_port)
-http_server "$web" "$T/www"
 start busy1 taskset -c "$CPU" sh -c 'while :; do :; done'
 start busy2 taskset -c "$CPU" sh -c 'while :; do :; done'
 

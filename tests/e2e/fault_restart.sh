@@ -14,12 +14,8 @@
 TUNNELS=${SLUICE_TUNNELS:-$TUNNELS_ALL}
 TUN_VPN_OPTS="&keepalive=2s"
 
-mkdir -p "$T/www"
-head -c 8M /dev/urandom >"$T/www/big"
-echo ok >"$T/www/index.html"
+tun_web big=8M
 want=$(sha "$T/www/big")
-web=$(free_port)
-http_server "$web" "$T/www"
 
 for kind in $TUNNELS; do
 	sp=$(free_port)
