@@ -315,6 +315,11 @@ int listener_start(listener_t *l, char *err, size_t errlen)
 		uv_close((uv_handle_t *)&l->tcp, NULL);
 		return r;
 	}
+	if (l->ops->listening && (r = l->ops->listening(l)) < 0) {
+		snprintf(err, errlen, "-L %s: %s", l->name, uv_strerror(r));
+		uv_close((uv_handle_t *)&l->tcp, NULL);
+		return r;
+	}
 	l->listening = 1;
 	log_info(0, "listening on %s", l->name);
 	return 0;

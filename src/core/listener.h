@@ -62,6 +62,9 @@ typedef struct front_ops {
 	void (*stop)(listener_t *l);
 	/* TCP front ends: a new admitted client.  The front end owns c now. */
 	void (*on_conn)(conn_t *c);
+	/* optional, TCP front ends: the TCP socket listens; start what serves
+	 * beside it (a UDP socket on the same address).  .stop then stops it. */
+	int (*listening)(listener_t *l);
 	void (*free)(listener_t *l);
 	front_reach_t reach;
 	/* a gateway or tunnel server: its peers are machines, not this host's
