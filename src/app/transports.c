@@ -13,6 +13,8 @@
 	X(socks)                                                                                   \
 	X(http)                                                                                    \
 	X(tcpfwd)                                                                                  \
+	X(udpfwd)                                                                                  \
+	X(dnsfwd)                                                                                  \
 	X(ws)                                                                                      \
 	X(wstan)                                                                                   \
 	X(ppp)                                                                                     \

@@ -64,6 +64,8 @@ def base(role, scheme):
     if role == "L":
         special = {
             "tcp": "tcp://127.0.0.1:1/127.0.0.1:2",
+            "udp": "udp://127.0.0.1:1/127.0.0.1:2",
+            "dns": "dns://127.0.0.1:1?server=127.0.0.1",
             "wss": f"wss://127.0.0.1:1?key={key}&cert={tmp}/c.pem&certkey={tmp}/k.pem",
             "ppp": f"ppp:///dev/null?users={tmp}/users.ppp",
             "ppp+unix": f"ppp+unix://{tmp}/ppp.sock?users={tmp}/users.ppp",
