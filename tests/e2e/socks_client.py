@@ -6,6 +6,14 @@
                                                    127.0.0.1:ECHO and localhost:ECHO
   socks_client.py udp-after-close PROXY ECHO       the relay stops with its TCP connection
   socks_client.py udp-refused PROXY                UDP ASSOCIATE is answered with reply 7
+  socks_client.py udp-acl PROXY ECHO DENIED        a datagram to DENIED:ECHO gets nothing back,
+                                                   the next to 127.0.0.1:ECHO its echo
+  socks_client.py assoc-flood PROXY N              N UDP ASSOCIATEs at once; print how many
+                                                   were granted
+  socks_client.py udp-flood PORT N                 one datagram from each of N sockets to
+                                                   127.0.0.1:PORT
+  socks_client.py udp-blast PORT MB                MB MiB of 1200-byte datagrams to
+                                                   127.0.0.1:PORT, as fast as they go
   socks_client.py pipeline PROXY ECHO              greeting, request and data in one segment
   socks_client.py banner PROXY HOST PORT           CONNECT, print the first bytes the target sends
   socks_client.py fake-server PORT BANNER          a SOCKS5 server that sends its CONNECT reply and
@@ -91,6 +99,62 @@ def udp_refused(proxy):
     assert rep == 7, f"UDP ASSOCIATE reply {rep}, not 7 (command not supported)"
     assert s.recv(1) == b"", "the connection stays open after the refusal"
     print("udp-refused: ok")
+
+
+def udp_acl(proxy, echo, denied):
+    ctl, relay = associate(proxy)
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.1", 0))
+    u.settimeout(0.7)
+    u.sendto(b"\x00\x00\x00" + addr(denied, echo) + b"refused", relay)
+    try:
+        d, _ = u.recvfrom(65535)
+        raise AssertionError(f"a refused target answered: {d!r}")
+    except socket.timeout:
+        pass
+    u.settimeout(3)
+    got = udp_roundtrip(u, relay, "127.0.0.1", echo, b"allowed")
+    assert got == b"allowed", got
+    ctl.close()
+    print("udp-acl: ok")
+
+
+def assoc_flood(proxy, n):
+    socks, granted = [], 0
+    for _ in range(n):
+        try:
+            s = socket.create_connection(("127.0.0.1", proxy), timeout=5)
+            s.sendall(b"\x05\x01\x00\x05\x03\x00\x01\x00\x00\x00\x00\x00\x00")
+            socks.append(s)
+        except OSError:
+            pass
+    for s in socks:
+        try:
+            if recv_exact(s, 2) == b"\x05\x00" and read_reply(s)[0] == 0:
+                granted += 1
+        except (OSError, EOFError, AssertionError, ValueError):
+            pass
+    print(granted, flush=True)
+    time.sleep(0.5)
+    for s in socks:
+        s.close()
+
+
+def udp_flood(port, n):
+    for _ in range(n):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.sendto(b"flood", ("127.0.0.1", port))
+        u.close()
+
+
+def udp_blast(port, mib):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    d = bytes(1200)
+    for _ in range((mib << 20) // len(d)):
+        try:
+            u.sendto(d, ("127.0.0.1", port))
+        except OSError:
+            pass
 
 
 def udp_roundtrip(u, relay, dst_host, dst_port, payload, frag=0):
@@ -223,6 +287,14 @@ def main():
             udp(int(a[0]), int(a[1]))
         elif cmd == "udp-refused":
             udp_refused(int(a[0]))
+        elif cmd == "udp-acl":
+            udp_acl(int(a[0]), int(a[1]), a[2])
+        elif cmd == "assoc-flood":
+            assoc_flood(int(a[0]), int(a[1]))
+        elif cmd == "udp-flood":
+            udp_flood(int(a[0]), int(a[1]))
+        elif cmd == "udp-blast":
+            udp_blast(int(a[0]), int(a[1]))
         elif cmd == "udp-after-close":
             udp_after_close(int(a[0]), int(a[1]))
         elif cmd == "pipeline":

@@ -9,6 +9,8 @@
 #     library does not wrap: its queries would not reach a SOCKS server);
 #   - dig through v2ray (a dokodemo-door whose socks outbound is sluice);
 #   - iperf3 -u through v2ray, and iperf3 -u under socksify;
+#   - dig through sluice's own dns:// (UDP and TCP) and udp:// forward, and
+#     iperf3 -u through a udp:// forward (its control through tcp://);
 #   - dnsmasq and iperf3 saw only the tunnel server's address, and
 #     tcpdump on the client's link saw no UDP (or, for tunnels that are
 #     UDP themselves, none but to and from the tunnel server's port).
@@ -48,7 +50,9 @@ one_tunnel() {
 	if [ -n "$srv" ]; then
 		start "srv_$name" ip netns exec dgS "$SLUICE" -L "$srv"
 	fi
-	start "cli_$name" "$SLUICE" -L "proxy://127.0.0.1:$PX${hop%%|*}" ${hop#*|}
+	start "cli_$name" "$SLUICE" -L "proxy://127.0.0.1:$PX${hop%%|*}" \
+		-L "dns://127.0.0.1:5353?server=$LAB_T" -L "udp://127.0.0.1:5354/$LAB_T:53" \
+		-L "tcp://127.0.0.1:5202/$LAB_T:5201" -L "udp://127.0.0.1:5202/$LAB_T:5201" ${hop#*|}
 	wait_port $PX
 	sleep 0.5
 	lab_v2ray $VDNS $VIPF $PX
@@ -64,10 +68,19 @@ one_tunnel() {
 	socksify_run iperf3 -u -c $LAB_T -b 20M -t 1 -l 1200 -J >"$T/iperf_sf_$name.json" 2>/dev/null
 	got=$(iperf_ok "$T/iperf_sf_$name.json")
 	check "$name: iperf3 -u under socksify ($got datagrams arrived)" test "$got" -gt 0
+	got=$(dig +short +tries=2 +time=3 -p 5353 @127.0.0.1 probe.test | tail -1)
+	check_eq "$name: dig through dns://" 10.9.9.9 "$got"
+	got=$(dig +short +tcp +tries=2 +time=3 -p 5353 @127.0.0.1 probe.test | tail -1)
+	check_eq "$name: dig +tcp through dns://" 10.9.9.9 "$got"
+	got=$(dig +short +tries=2 +time=3 -p 5354 @127.0.0.1 probe.test | tail -1)
+	check_eq "$name: dig through a udp:// forward" 10.9.9.9 "$got"
+	iperf3 -u -c 127.0.0.1 -p 5202 -b 20M -t 1 -l 1200 -J >"$T/iperf_fw_$name.json" 2>&1
+	got=$(iperf_ok "$T/iperf_fw_$name.json")
+	check "$name: iperf3 -u through a udp:// forward ($got datagrams arrived)" test "$got" -gt 0
 	lab_capture_stop
 	got=$(lab_dns_from $mark)
 	check_eq "$name: the DNS server saw only" "$expect " "$got"
-	got=$(grep "connected to" "$T/iperf3s.log" | tail -n 2 | awk '{print $(NF-2)}' | sort -u | tr '\n' ' ')
+	got=$(grep "connected to" "$T/iperf3s.log" | tail -n 3 | awk '{print $(NF-2)}' | sort -u | tr '\n' ' ')
 	check_eq "$name: iperf3 saw only" "$expect " "$got"
 	if [ "$expect" = $LAB_SO ]; then
 		got=$(lab_captured "udp${allowed:+ and not ($allowed)}")

@@ -20,6 +20,11 @@ written from the spec with Python's standard library and python3-websockets
   wspeer.py plain HOST PORT PATH KEY       upgrade asking for enc=none, print the status line
   wspeer.py pingflood HOST PORT PATH KEY MB  upgrade, then send MB MiB of pings and never
                                            read; print the bytes sent
+  wspeer.py udp HOST PORT PATH KEY ECHO    a datagram association (UDP_OPEN, DGRAM) with
+                                           malformed and oversized DGRAM records among good
+                                           ones to the UDP echo 127.0.0.1:ECHO; exit 0 if
+                                           every good one came back and the association
+                                           lived through the bad ones
 """
 import asyncio
 import base64
@@ -227,6 +232,101 @@ def pingflood(host, port, path, key, mib):
     s.close()
 
 
+def ws_frame(payload, opcode=2):
+    """A masked client frame."""
+    n = len(payload)
+    if n < 126:
+        head = bytes([0x80 | opcode, 0x80 | n])
+    elif n < 65536:
+        head = bytes([0x80 | opcode, 0x80 | 126]) + struct.pack(">H", n)
+    else:
+        head = bytes([0x80 | opcode, 0x80 | 127]) + struct.pack(">Q", n)
+    mask = os.urandom(4)
+    m = (mask * (n // 4 + 1))[:n]
+    return head + mask + bytes(a ^ b for a, b in zip(payload, m))
+
+
+def ws_read(s, buf):
+    """One whole (unmasked, unfragmented) server frame: (opcode, payload, rest)."""
+    while True:
+        if len(buf) >= 2:
+            n, off = buf[1] & 0x7f, 2
+            if n == 126 and len(buf) >= 4:
+                n, off = struct.unpack(">H", buf[2:4])[0], 4
+            elif n == 127 and len(buf) >= 10:
+                n, off = struct.unpack(">Q", buf[2:10])[0], 10
+            if n < 126 or off > 2:
+                if len(buf) >= off + n:
+                    return buf[0] & 0x0f, buf[off:off + n], buf[off + n:]
+        d = s.recv(65536)
+        if not d:
+            raise EOFError("the server closed the connection")
+        buf += d
+
+
+def udp(host, port, path, key, echo):
+    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+    tok, cn = token(key, "%s:%d" % (host, port), path)
+    s = socket.create_connection((host, port), timeout=5)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nCookie: sid=%s\r\n\r\n"
+               % (path, host, port, tok)).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(4096)
+    head, buf = head.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 101"), head.split(b"\r\n")[0]
+    ck = [l for l in head.split(b"\r\n") if l.lower().startswith(b"set-cookie:")][0].decode()
+    sn = b64any(ck.split("sid=")[1].split(";")[0])[:16]
+    k = b64any(key)
+    tx = ChaCha20Poly1305(hkdf(k, cn + sn, b"c2s"))
+    rx = ChaCha20Poly1305(hkdf(k, cn + sn, b"s2c"))
+    ctr = {"tx": 0, "rx": 0}
+
+    def send(rtype, body=b""):
+        nonce = bytes(4) + struct.pack(">Q", ctr["tx"])
+        ctr["tx"] += 1
+        s.sendall(ws_frame(tx.encrypt(nonce, bytes([rtype]) + body, None)))
+
+    def recv():
+        nonlocal buf
+        op, payload, buf = ws_read(s, buf)
+        assert op == 2, "opcode %d" % op
+        nonce = bytes(4) + struct.pack(">Q", ctr["rx"])
+        ctr["rx"] += 1
+        p = rx.decrypt(nonce, payload, None)
+        return p[0], p[1:]
+
+    def addr(h, p):
+        return bytes([len(h)]) + h + struct.pack(">H", p)
+
+    good = addr(b"127.0.0.1", echo)
+    send(6)  # UDP_OPEN
+    send(7, good + b"first")
+    bad = [b"",                                   # no address at all
+           b"\x00\x00\x35x",                      # empty host
+           addr(b"127.0.0.1", 0) + b"port 0",     # port 0
+           addr(b"a/b", 53) + b"slash",          # not a host
+           b"\x09127.0.0",                         # cut short
+           good + bytes(65508)]                   # one byte over the largest datagram
+    for b in bad:
+        send(7, b)
+    send(7, good + b"second")
+    got = []
+    while len(got) < 2:
+        t, body = recv()
+        if t == 2:  # OPEN_OK
+            continue
+        assert t == 7, "record type %d" % t
+        assert body[:len(good)] == good, "source %r" % body[:len(good)]
+        got.append(body[len(good):])
+    assert got == [b"first", b"second"], got
+    print("udp: %d malformed records dropped, the association lived" % len(bad))
+    s.sendall(ws_frame(struct.pack(">H", 1000), 8))
+    s.close()
+
+
 def relay(port, to_port, path):
     import select
     s = socket.socket()
@@ -301,6 +401,8 @@ def main():
         s.close()
     elif cmd == "guard":
         guard(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]))
+    elif cmd == "udp":
+        udp(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]))
     elif cmd == "pingflood":
         pingflood(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]))
     elif cmd == "replay":
