@@ -5,13 +5,15 @@
 #                                        127.0.0.1:PROXY whose hop is KIND's
 #                                        server at TUN_HOST:PORT
 #   tun_target KIND                      the address the server's 127.0.0.1 has
-#                                        through KIND (10.10.0.1 for the VPN)
+#                                        through KIND (10.10.0.1 for the VPN,
+#                                        10.0.2.2 for the PPP gateway)
 #   tun_ready KIND PROXY URL [SECONDS]   until URL loads through the client
 #   tun_web FILE=SIZE...                 files to download, served on $web
 #
 # KINDs: proxy (sluice as a plain SOCKS/HTTP proxy: no server; PORT is
 # ignored and the client is the whole path), ws, wss, wstan, sctp (SCTP over
-# UDP), vpn.  The server is named srv-KIND and the client cli-KIND unless
+# UDP), vpn, ppp (the PPP hop over TCP against sluice's own PPP gateway,
+# MS-CHAPv2; Debian's slirp, the other PPP peer, moves 12 KB/s).  The server is named srv-KIND and the client cli-KIND unless
 # NAME is given.  Keys, certificates and the VPN's users file are made once
 # per test in $T.  TUN_WRAP, if set, is a command prefix for both (taskset,
 # prlimit); TUN_VPN_OPTS is appended to the VPN hop's URL ("&keepalive=2s");
@@ -35,7 +37,7 @@ tun_wait() {
 	echo "port $TUN_HOST:$1 did not open" >&2
 	return 1
 }
-TUNNELS_ALL="proxy ws wss wstan sctp vpn"
+TUNNELS_ALL="proxy ws wss wstan sctp vpn ppp"
 
 tun_keys() {
 	[ -s "$T/tun.key" ] && return 0
@@ -48,6 +50,8 @@ tun_keys() {
 	openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
 		-days 2 -extfile "$T/san.ext" -out "$T/srv.pem" 2>/dev/null
 	echo 'fault pass' | "$SLUICE" vpn-user add "$T/vpnusers.txt" fault >/dev/null 2>&1
+	printf 'fault:fault pass\n' >"$T/pppusers"
+	chmod 600 "$T/pppusers"
 }
 
 tun_server() {
@@ -63,6 +67,8 @@ tun_server() {
 	sctp) start "$name" $TUN_WRAP "$SLUICE" -L "sctp+udp://$TUN_HOST:$port?key=$key&$TGT" ;;
 	vpn) start "$name" $TUN_WRAP "$SLUICE" \
 		-L "vpn://$TUN_HOST:$port?users=$T/vpnusers.txt&net=10.10.0.0/24&key=$T/vpn.key" ;;
+	ppp) start "$name" $TUN_WRAP "$SLUICE" \
+		-L "ppp+tcp://$TUN_HOST:$port?users=$T/pppusers&$TGT" ;;
 	*) echo "unknown tunnel $kind" >&2; return 1 ;;
 	esac
 	case $kind in
@@ -81,6 +87,7 @@ tun_hop() {
 	wss) echo "wss://$wh:$port/t?key=$key&ca=$T/ca.pem" ;;
 	wstan) echo "wstan://$TUN_HOST:$port/t?key=$key" ;;
 	sctp) echo "sctp+udp://$TUN_HOST:$port?key=$key" ;;
+	ppp) echo "ppp+tcp://fault:fault%20pass@$TUN_HOST:$port" ;;
 	vpn)
 		for _ in $(seq 50); do
 			pub=$(sed -n 's/.*server public key \([^ ]*\) .*/\1/p' "$T"/srv-vpn*.log 2>/dev/null | tail -1)
@@ -114,7 +121,11 @@ tun_web() {
 }
 
 tun_target() {
-	if [ "$1" = vpn ]; then echo 10.10.0.1; else echo 127.0.0.1; fi
+	case $1 in
+	vpn) echo 10.10.0.1 ;;
+	ppp) echo 10.0.2.2 ;; # the gateway host's loopback
+	*) echo 127.0.0.1 ;;
+	esac
 }
 
 tun_ready() {
