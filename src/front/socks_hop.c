@@ -12,6 +12,14 @@
  * server-first protocol such as SSH or SMTP may already have spoken) and are
  * handed on through prebuf_wrap().  Names go to the server unresolved.
  *
+ * A socks5 hop also carries datagram flows (core/dgram.h): the same states
+ * with UDP ASSOCIATE for CONNECT, then the flow sends each datagram with
+ * its SOCKS UDP header to the relay the server named (its own address
+ * when it names 0.0.0.0), on a flow through the hop before this one
+ * (HOP_DGRAM_NEXT: its datagrams are datagrams), and hands on the replies
+ * without theirs.  The association lives as long as its TCP connection to
+ * the server: that connection's end is the flow's.
+ *
  * cancel() closes the server stream or cancels the inner dial; after it the
  * callback never fires.  The hop's server is dialed without the listener's
  * target ACL: the operator chose it, and the ACL is about the final target.
@@ -23,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dgram.h"
 #include "core/log.h"
 #include "core/prebuf.h"
 #include "front/socks_proto.h"
@@ -51,6 +60,7 @@ typedef struct hop_req {
 	dial_opts_t o;
 	target_t t;
 	dial_cb cb;
+	dgram_cb fcb; /* a UDP ASSOCIATE: the flow's callback instead of cb */
 	void *ud;
 	size_t len;
 	uint8_t buf[HOP_BUF];
@@ -75,8 +85,17 @@ static const stream_cbs_t parked_cbs = {parked_read, NULL, parked_error};
 static void hq_finish(hop_req_t *q, stream_t *s, int err)
 {
 	dial_cb cb = q->cb;
+	dgram_cb fcb = q->fcb;
 	void *ud = q->ud;
 
+	if (fcb) { /* a UDP ASSOCIATE that failed */
+		log_debug(q->o.id, "socks5 hop %s:%u: UDP ASSOCIATE: %s", q->h->d.server.host,
+		          q->h->d.server.port, uv_strerror(err));
+		stream_close(q->s);
+		free(q);
+		fcb(ud, NULL, err);
+		return;
+	}
 	if (err < 0) {
 		log_debug(q->o.id, "%s hop %s:%u: %s", kind_names[q->h->kind], q->h->d.server.host,
 		          q->h->d.server.port, uv_strerror(err));
@@ -105,6 +124,12 @@ static int hq_send_request(hop_req_t *q)
 	size_t n;
 
 	hq_set_state(q, HQ_REPLY);
+	if (q->fcb) { /* where we send from is unknown here: 0.0.0.0:0 */
+		memset(&a, 0, sizeof(a));
+		a.atyp = SOCKS5_ATYP_IPV4;
+		n = socks5_request_encode(out, sizeof(out), SOCKS_CMD_UDP, &a);
+		return hq_write(q, out, n);
+	}
 	if (h->kind == HOP_SOCKS5) {
 		if (socks_addr_set_host(&a, q->t.host, q->t.port) < 0)
 			return UV_EINVAL;
@@ -145,6 +170,124 @@ static void hq_connected(hop_req_t *q, size_t used, sbuf_t *rest)
 	sbuf_free(rest);
 	q->s = NULL;
 	hq_finish(q, prebuf_wrap(q->h->d.loop, s, first), 0);
+}
+
+/* ---- a UDP association ---- */
+
+typedef struct sflow {
+	dgram_t f;
+	stream_t *ctl;  /* the TCP connection the association lives with */
+	dgram_t *relay; /* through the hop before this one */
+	target_t to;    /* the server's relay */
+} sflow_t;
+
+static int sf_send(dgram_t *f, const target_t *dst, sbuf_t *b)
+{
+	sflow_t *sf = (sflow_t *)f;
+	uint8_t hdr[SOCKS5_UDP_HDR_MAX];
+	socks_addr_t a;
+	size_t hl;
+
+	if (socks_addr_set_host(&a, dst->host, dst->port) < 0 ||
+	    !(hl = socks5_udp_encode(hdr, sizeof(hdr), &a))) {
+		dgram_drop(f, DGRAM_DROP_BAD, b);
+		return UV_EINVAL;
+	}
+	if (b->off < hl) { /* no headroom: a chunk with some */
+		sbuf_t *nb = dgram_buf(sbuf_ptr(b), b->len);
+		sbuf_free(b);
+		b = nb;
+	}
+	b->off -= (uint32_t)hl;
+	b->len += (uint32_t)hl;
+	memcpy(sbuf_ptr(b), hdr, hl);
+	f->sent++;
+	return dgram_send(sf->relay, &sf->to, b);
+}
+
+static void sf_close(dgram_t *f)
+{
+	sflow_t *sf = (sflow_t *)f;
+
+	dgram_close(sf->relay);
+	stream_close(sf->ctl);
+	free(sf);
+}
+
+static const dgram_ops_t sf_ops = {"socks5-udp", sf_send, sf_close};
+
+/* From the relay: strip the SOCKS header, the source is what it names. */
+static void sf_relay_recv(dgram_t *in, const struct sockaddr *src, sbuf_t *b)
+{
+	sflow_t *sf = in->data;
+	struct sockaddr_storage ss;
+	socks5_udp_hdr_t h;
+	size_t used;
+
+	if (socks5_udp_parse(sbuf_ptr(b), b->len, &h, &used) != SOCKS_OK || h.frag ||
+	    socks_addr_to_sa(&h.dst, &ss) < 0) {
+		dgram_drop(&sf->f, DGRAM_DROP_BAD, b);
+		return;
+	}
+	sbuf_consume(b, used);
+	dgram_deliver(&sf->f, (struct sockaddr *)&ss, b);
+}
+
+static void sf_relay_error(dgram_t *in, int err)
+{
+	dgram_fail(&((sflow_t *)in->data)->f, err);
+}
+
+static const dgram_cbs_t sf_relay_cbs = {sf_relay_recv, sf_relay_error, NULL};
+
+/* The TCP connection: nothing is expected on it; its end ends the flow. */
+static void sf_ctl_read(stream_t *s, sbuf_t *b)
+{
+	sflow_t *sf = s->data;
+
+	if (b) {
+		sbuf_free(b);
+		return;
+	}
+	dgram_fail(&sf->f, UV_ECONNRESET);
+}
+
+static void sf_ctl_error(stream_t *s, int err)
+{
+	dgram_fail(&((sflow_t *)s->data)->f, err);
+}
+
+static const stream_cbs_t sf_ctl_cbs = {sf_ctl_read, NULL, sf_ctl_error};
+
+/* UDP ASSOCIATE granted: the relay is bnd (the server's own address when
+ * it names none). */
+static void hq_associated(hop_req_t *q, const socks_addr_t *bnd)
+{
+	sflow_t *sf = calloc(1, sizeof(*sf));
+	dgram_cb fcb = q->fcb;
+	void *ud = q->ud;
+	char host[256];
+	struct sockaddr_storage ss;
+
+	if (!sf)
+		abort();
+	dgram_init(&sf->f, &sf_ops, q->o.id);
+	if (bnd->atyp != SOCKS5_ATYP_DOMAIN && socks_addr_to_sa(bnd, &ss) == 0 &&
+	    sockaddr_is_any((struct sockaddr *)&ss))
+		target_set(&sf->to, q->h->d.server.host, bnd->port);
+	else {
+		socks_addr_host(bnd, host, sizeof(host));
+		target_set(&sf->to, host, bnd->port);
+	}
+	log_debug(q->o.id, "socks5 hop %s:%u: UDP relay at %s:%u", q->h->d.server.host,
+	          q->h->d.server.port, sf->to.host, sf->to.port);
+	sf->ctl = q->s;
+	q->s = NULL;
+	stream_set_cbs(sf->ctl, &sf_ctl_cbs, sf);
+	sf->relay = dgram_open_next(&q->h->d, &q->o, &sf_relay_cbs, sf);
+	sf->f.inner = sf->relay;
+	free(q);
+	fcb(ud, &sf->f, 0);
 }
 
 /* One parsing pass; returns 1 when more bytes are needed, 0 when the
@@ -209,7 +352,11 @@ static int hq_parse(hop_req_t *q, sbuf_t *rest)
 			hq_finish(q, NULL, r);
 			return 0;
 		}
-		hq_connected(q, used, rest);
+		sbuf_free(q->fcb ? rest : NULL);
+		if (q->fcb)
+			hq_associated(q, &rp.bnd);
+		else
+			hq_connected(q, used, rest);
 		return 0;
 	default:
 		break;
@@ -309,6 +456,25 @@ static dial_t *hop_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, di
 	return (dial_t *)q;
 }
 
+static dial_t *hop_dgram(dialer_t *d, const dial_opts_t *o, dgram_cb cb, void *ud)
+{
+	hop_req_t *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		abort();
+	q->h = (socks_hop_t *)d;
+	q->o = *o;
+	q->o.acl = NULL; /* see the head comment */
+	q->fcb = cb;
+	q->ud = ud;
+	q->next = dial_next(d, &q->o, hq_server, q);
+	if (!q->next) {
+		free(q);
+		return NULL;
+	}
+	return (dial_t *)q;
+}
+
 static void hop_cancel(dialer_t *d, dial_t *req)
 {
 	hop_req_t *q = (hop_req_t *)req;
@@ -330,8 +496,13 @@ static void hop_free(dialer_t *d)
 	free(h);
 }
 
-static const dialer_ops_t socks5_hop_ops = {
-    .scheme = "socks5", .dial = hop_dial, .cancel = hop_cancel, .free = hop_free};
+static const dialer_ops_t socks5_hop_ops = {.scheme = "socks5",
+                                            .dial = hop_dial,
+                                            .cancel = hop_cancel,
+                                            .free = hop_free,
+                                            .dgram = hop_dgram,
+                                            .dgram_cancel = hop_cancel,
+                                            .caps = HOP_DGRAM_NEXT};
 static const dialer_ops_t socks4_hop_ops = {
     .scheme = "socks4", .dial = hop_dial, .cancel = hop_cancel, .free = hop_free};
 static const dialer_ops_t socks4a_hop_ops = {

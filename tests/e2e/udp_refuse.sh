@@ -1,7 +1,8 @@
 #!/bin/bash
 # A chain that cannot carry UDP refuses it, never sends it around: SOCKS5
 # UDP ASSOCIATE through -F http:// is answered with reply 7 and a log line
-# naming the hop, and no relay is made; udp=direct on the
+# naming the hop, and no relay is made (socks5 over http too: its UDP
+# would have to cross http); udp=direct on the
 # listener, written on purpose, sends it from this host; udp=off refuses;
 # a bad udp= value stops the start with exit status 2.  A few seconds.
 . "$(dirname "$0")/lib.sh"
@@ -18,6 +19,13 @@ check "UDP ASSOCIATE through http:// is refused with reply 7" $SC udp-refused "$
 sleep 0.2
 check "the log names the hop that cannot carry UDP" \
 	grep -q "the hop http://127.0.0.1:$hp cannot carry UDP" "$T/refuse.log"
+
+ps=$(free_port)
+start refuse2 "$SLUICE" -L "proxy://127.0.0.1:$ps" -F "http://127.0.0.1:$hp" -F "socks5://127.0.0.1:$hp"
+wait_port "$ps"
+check "socks5 over http: refused too (its UDP would have to cross http)" $SC udp-refused "$ps"
+sleep 0.2
+check "... naming the http hop" grep -q "the hop http://127.0.0.1:$hp cannot carry UDP" "$T/refuse2.log"
 
 pd=$(free_port)
 start direct "$SLUICE" -L "proxy://127.0.0.1:$pd?udp=direct" -F "http://127.0.0.1:$hp"

@@ -11,16 +11,18 @@
 #   - iperf3 -u through v2ray, and iperf3 -u under socksify;
 #   - dig through sluice's own dns:// (UDP and TCP) and udp:// forward, and
 #     iperf3 -u through a udp:// forward (its control through tcp://);
+# Tunnels: ws, wss, socks5 (Dante's danted: UDP ASSOCIATE upstream) and
+# socks5 over ws (the socks hop's datagrams inside the WebSocket).
 #   - dnsmasq and iperf3 saw only the tunnel server's address, and
 #     tcpdump on the client's link saw no UDP (or, for tunnels that are
-#     UDP themselves, none but to and from the tunnel server's port).
+#     UDP themselves, none but to and from the tunnel server).
 # Tunnels: ws, wss, and the packet tunnels vpn:// and ppp+tcp:// (lwIP).
 # First a control: udp=direct, on purpose around the tunnel, must show in
 # both the target's log and the capture, or the checks prove nothing.
 # ctest-label: slow
 . "$(dirname "$0")/lib.sh"
 
-need_cmd ip tcpdump dnsmasq iperf3 v2ray socksify kdig dig openssl
+need_cmd ip tcpdump dnsmasq iperf3 v2ray socksify kdig dig openssl danted
 need_root "network namespaces"
 in_netns --net --mount
 . "$SRCDIR/tests/e2e/udplab.inc"
@@ -96,6 +98,10 @@ one_tunnel() {
 
 one_tunnel control $LAB_C "" "?udp=direct|"
 one_tunnel ws $LAB_SO "ws://$LAB_S:8000?key=$KEY" "|-F ws://$LAB_S:8000?key=$KEY"
+lab_dante 1081
+one_tunnel socks5 $LAB_SO "" "|-F socks5://$LAB_S:1081" "host $LAB_S"
+one_tunnel ws+socks5 $LAB_SO "ws://$LAB_S:8000?key=$KEY" \
+	"|-F ws://$LAB_S:8000?key=$KEY -F socks5://$LAB_S:1081"
 one_tunnel wss $LAB_SO "wss://$LAB_S:8443?key=$KEY&cert=$T/cert.pem&certkey=$T/key.pem" \
 	"|-F wss://$LAB_S:8443?key=$KEY&ca=$T/cert.pem"
 # the packet tunnels: lwIP UDP pcbs on the client, each session's libslirp
