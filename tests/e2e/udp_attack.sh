@@ -70,8 +70,9 @@ sleep 0.5
 l="{listener=\"udp://127.0.0.1:$fp\"}"
 s=$(fmetric "sluice_udp_forward_sessions$l")
 r=$(fmetric "sluice_udp_forward_refused_total$l")
+# (the kernel may drop some of the burst before sluice reads it)
 check "500 client addresses: sessions capped at 50 ($s), the rest refused ($r)" \
-	test "${s:-999}" -le 50 -a "${r:-0}" -ge 450
+	test "${s:-999}" -eq 50 -a "${r:-0}" -gt 0
 sleep 2.5
 check_eq "idle sessions expire" 0 "$(fmetric "sluice_udp_forward_sessions$l")"
 check "a new client is served" python3 -c "
