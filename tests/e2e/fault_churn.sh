@@ -29,13 +29,7 @@ sample() {
 }
 
 for kind in $TUNNELS; do
-	sp=$(free_port)
-	px=$(free_port)
-	tun_server "$kind" "$sp"
-	tun_client "$kind" "$px" "$sp"
-	procs="cli-$kind"
-	[ "$kind" = proxy ] || procs="srv-$kind cli-$kind"
-	tgt=$(tun_target "$kind")
+	tun_up "$kind"
 	n=$N
 	[ "$kind" = wss ] && n=$((N / 5))
 	check "$kind: warm-up" $FXC churn "$px" "$tgt" "$echo_port" 200 50 60

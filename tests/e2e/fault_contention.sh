@@ -19,13 +19,7 @@ start busy1 taskset -c "$CPU" sh -c 'while :; do :; done'
 start busy2 taskset -c "$CPU" sh -c 'while :; do :; done'
 
 for kind in $TUNNELS; do
-	sp=$(free_port)
-	px=$(free_port)
-	TUN_WRAP="taskset -c $CPU"
-	tun_server "$kind" "$sp"
-	tun_client "$kind" "$px" "$sp"
-	TUN_WRAP=""
-	tgt=$(tun_target "$kind")
+	tun_up "$kind" taskset -c "$CPU"
 	check "$kind: up" tun_ready "$kind" "$px" "http://$tgt:$web/index.html" 30
 	t0=$(date +%s.%N)
 	pids=""

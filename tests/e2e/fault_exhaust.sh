@@ -29,15 +29,7 @@ wait_port "$echo_port"
 wait_port "$src_port"
 
 for kind in $TUNNELS; do
-	sp=$(free_port)
-	px=$(free_port)
-	TUN_WRAP="prlimit --nofile=$LIMIT:$LIMIT"
-	tun_server "$kind" "$sp"
-	tun_client "$kind" "$px" "$sp"
-	TUN_WRAP=""
-	procs="cli-$kind"
-	[ "$kind" = proxy ] || procs="srv-$kind cli-$kind"
-	tgt=$(tun_target "$kind")
+	tun_up "$kind" prlimit --nofile=$LIMIT:$LIMIT
 	check "$kind: up" $FXC churn "$px" "$tgt" "$echo_port" 20 5 60
 
 	# descriptors

@@ -18,11 +18,7 @@ tun_web big=8M
 want=$(sha "$T/www/big")
 
 for kind in $TUNNELS; do
-	sp=$(free_port)
-	px=$(free_port)
-	tun_server "$kind" "$sp"
-	tun_client "$kind" "$px" "$sp"
-	tgt=$(tun_target "$kind")
+	tun_up "$kind"
 	victim=srv-$kind
 	[ "$kind" = proxy ] && victim=cli-$kind
 	check "$kind: up" tun_ready "$kind" "$px" "http://$tgt:$web/index.html" 30

@@ -9,6 +9,7 @@
 #                                        10.0.2.2 for the PPP gateway)
 #   tun_ready KIND PROXY URL [SECONDS]   until URL loads through the client
 #   tun_web FILE=SIZE...                 files to download, served on $web
+#   tun_up KIND [WRAP...]                server and client: sets sp px tgt procs
 #
 # KINDs: proxy (sluice as a plain SOCKS/HTTP proxy: no server; PORT is
 # ignored and the client is the whole path), ws, wss, wstan, sctp (SCTP over
@@ -118,6 +119,23 @@ tun_web() {
 	echo ok >"$T/www/index.html"
 	web=$(free_port)
 	http_server "$web" "$T/www"
+}
+
+# tun_up KIND [WRAP...]: KIND's server and client on fresh ports, both run
+# under the command prefix WRAP; sets sp (server port), px (the client's
+# proxy port), tgt (tun_target) and procs (the sluice processes' names)
+tun_up() {
+	local kind=$1
+	shift
+	sp=$(free_port)
+	px=$(free_port)
+	TUN_WRAP="$*"
+	tun_server "$kind" "$sp"
+	tun_client "$kind" "$px" "$sp"
+	TUN_WRAP=""
+	tgt=$(tun_target "$kind")
+	procs="cli-$kind"
+	[ "$kind" = proxy ] || procs="srv-$kind cli-$kind"
 }
 
 tun_target() {
