@@ -249,24 +249,25 @@ void authguard_ok(const struct sockaddr *src)
 		memset(s, 0, sizeof(*s));
 }
 
+static const metric_t proto_rows[] = {
+    METRIC(proto_t, failures, "sluice_auth_failures_total", "counter",
+           "Failed authentications, by protocol."),
+    METRIC(proto_t, bans, "sluice_auth_bans_total", "counter",
+           "Sources banned after repeated failures."),
+};
+
 void authguard_metrics(mbuf_t *out, uint64_t now_ms)
 {
-	unsigned long long banned = 0;
+	uint64_t banned = 0;
+	char lab[64];
 
-	metrics_family(out, "sluice_auth_failures_total", "counter",
-	               "Failed authentications, by protocol.");
 	for (int i = 0; i < PROTOS && protos[i].name; i++)
-		mbuf_printf(out, "sluice_auth_failures_total{proto=\"%s\"} %llu\n", protos[i].name,
-		            (unsigned long long)protos[i].failures);
-	metrics_family(out, "sluice_auth_bans_total", "counter",
-	               "Sources banned after repeated failures.");
-	for (int i = 0; i < PROTOS && protos[i].name; i++)
-		mbuf_printf(out, "sluice_auth_bans_total{proto=\"%s\"} %llu\n", protos[i].name,
-		            (unsigned long long)protos[i].bans);
+		METRICS_TABLE(out, proto_rows, &protos[i],
+		              metrics_label(lab, sizeof(lab), "proto", protos[i].name));
 	for (int i = 0; table && i < SLOTS; i++)
 		banned += table[i].used && banned_at(&table[i], now_ms);
-	metrics_family(out, "sluice_auth_banned_sources", "gauge", "Sources banned now.");
-	mbuf_printf(out, "sluice_auth_banned_sources %llu\n", banned);
+	metrics_sample(out, "sluice_auth_banned_sources", "gauge", "Sources banned now.", "",
+	               banned);
 }
 
 void authguard_reset(void)

@@ -110,6 +110,12 @@ void metrics_sample(mbuf_t *b, const char *name, const char *type, const char *h
 	            (unsigned long long)v);
 }
 
+void metrics_families(mbuf_t *b, const metric_t *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		metrics_family(b, rows[i].name, rows[i].type, rows[i].help);
+}
+
 static uint64_t field_value(const void *obj, const metric_t *m)
 {
 	const char *p = (const char *)obj + m->off;
@@ -128,9 +134,18 @@ static uint64_t field_value(const void *obj, const metric_t *m)
 
 void metrics_table(mbuf_t *b, const metric_t *rows, size_t n, const void *obj, const char *labels)
 {
-	for (size_t i = 0; i < n; i++)
-		metrics_sample(b, rows[i].name, rows[i].type, rows[i].help, labels,
+	char both[512];
+
+	for (size_t i = 0; i < n; i++) {
+		const char *l = labels;
+		if (rows[i].extra) {
+			snprintf(both, sizeof(both), "%s%s%s", labels, *labels ? "," : "",
+			         rows[i].extra);
+			l = both;
+		}
+		metrics_sample(b, rows[i].name, rows[i].type, rows[i].help, l,
 		               field_value(obj, &rows[i]));
+	}
 }
 
 const char *metrics_label(char *buf, size_t len, const char *key, const char *value)
@@ -154,40 +169,42 @@ const char *metrics_label(char *buf, size_t len, const char *key, const char *va
 	return buf;
 }
 
+static const metric_t listener_rows[] = {
+    METRIC(metrics_listener_t, active, "sluice_connections_active", "gauge",
+           "Connections open now."),
+    METRIC(metrics_listener_t, total, "sluice_connections_total", "counter",
+           "Connections accepted."),
+    METRIC(metrics_listener_t, failed, "sluice_connections_failed_total", "counter",
+           "Connections whose target could not be reached."),
+    METRIC(metrics_listener_t, rejected, "sluice_connections_rejected_total", "counter",
+           "Connections refused by ACL, connection cap or rate limit."),
+    METRIC(metrics_listener_t, bytes_in, "sluice_bytes_received_total", "counter",
+           "Bytes received from clients."),
+    METRIC(metrics_listener_t, bytes_out, "sluice_bytes_sent_total", "counter",
+           "Bytes sent to clients."),
+};
+
 /* Everything, in the order the writers wrote it. */
 static void render_raw(mbuf_t *b)
 {
 	metrics_listener_t *m;
+	char lab[300];
 
-#define EACH(field, mname, help, type)                                                             \
-	metrics_family(b, "sluice_" mname, type, help);                                            \
-	for (m = listeners; m; m = m->next)                                                        \
-		mbuf_printf(b, "sluice_%s{listener=\"%s\"} %llu\n", mname, m->name,                \
-		            (unsigned long long)m->field);
-	EACH(active, "connections_active", "Connections open now.", "gauge")
-	EACH(total, "connections_total", "Connections accepted.", "counter")
-	EACH(failed, "connections_failed_total", "Connections whose target could not be reached.",
-	     "counter")
-	EACH(rejected, "connections_rejected_total",
-	     "Connections refused by ACL, connection cap or rate limit.", "counter")
-	EACH(bytes_in, "bytes_received_total", "Bytes received from clients.", "counter")
-	EACH(bytes_out, "bytes_sent_total", "Bytes sent to clients.", "counter")
-#undef EACH
+	for (m = listeners; m; m = m->next)
+		METRICS_TABLE(b, listener_rows, m,
+		              metrics_label(lab, sizeof(lab), "listener", m->name));
 	metrics_family(b, "sluice_dial_duration_seconds", "histogram",
 	               "Time to connect to a target through the chain.");
 	for (m = listeners; m; m = m->next) {
+		metrics_label(lab, sizeof(lab), "listener", m->name);
 		for (int i = 0; i < METRICS_DIAL_BUCKETS; i++)
-			mbuf_printf(
-			    b,
-			    "sluice_dial_duration_seconds_bucket{listener=\"%s\",le=\"%g\"} %llu\n",
-			    m->name, dial_le[i], (unsigned long long)m->dial_buckets[i]);
-		mbuf_printf(
-		    b, "sluice_dial_duration_seconds_bucket{listener=\"%s\",le=\"+Inf\"} %llu\n",
-		    m->name, (unsigned long long)m->dial_count);
-		mbuf_printf(b, "sluice_dial_duration_seconds_sum{listener=\"%s\"} %.6f\n", m->name,
-		            m->dial_sum);
-		mbuf_printf(b, "sluice_dial_duration_seconds_count{listener=\"%s\"} %llu\n",
-		            m->name, (unsigned long long)m->dial_count);
+			mbuf_printf(b, "sluice_dial_duration_seconds_bucket{%s,le=\"%g\"} %llu\n",
+			            lab, dial_le[i], (unsigned long long)m->dial_buckets[i]);
+		mbuf_printf(b, "sluice_dial_duration_seconds_bucket{%s,le=\"+Inf\"} %llu\n", lab,
+		            (unsigned long long)m->dial_count);
+		mbuf_printf(b, "sluice_dial_duration_seconds_sum{%s} %.6f\n", lab, m->dial_sum);
+		mbuf_printf(b, "sluice_dial_duration_seconds_count{%s} %llu\n", lab,
+		            (unsigned long long)m->dial_count);
 	}
 	for (writer_t *w = writers; w; w = w->next)
 		w->fn(b, w->ud);

@@ -45,21 +45,28 @@ typedef void (*metrics_writer_fn)(mbuf_t *out, void *ud);
 void metrics_family(mbuf_t *b, const char *name, const char *type, const char *help);
 
 /* One row of a writer's table: a family with one sample per instance, the
- * value an unsigned integer field (any width) of the instance's struct. */
+ * value an unsigned integer field (any width) of the instance's struct;
+ * METRIC_X adds labels of the row's own to the instance's (dir="in"). */
 typedef struct metric {
 	const char *name, *type, *help;
 	size_t off, size;
+	const char *extra; /* NULL: none */
 } metric_t;
-#define METRIC(obj_t, field, name_, type_, help_)                                                  \
+#define METRIC_X(obj_t, field, name_, type_, help_, extra_)                                        \
 	{                                                                                          \
 		.name = (name_), .type = (type_), .help = (help_), .off = offsetof(obj_t, field),  \
-		.size = sizeof(((obj_t *)0)->field)                                                \
+		.size = sizeof(((obj_t *)0)->field), .extra = (extra_)                             \
 	}
+#define METRIC(obj_t, field, name_, type_, help_) METRIC_X(obj_t, field, name_, type_, help_, NULL)
 /* Each row's family, then its sample "NAME{LABELS} VALUE" read from obj;
  * labels is metrics_label()'s text, or "" for none. */
 void metrics_table(mbuf_t *b, const metric_t *rows, size_t n, const void *obj, const char *labels);
 #define METRICS_TABLE(b, rows, obj, labels)                                                        \
 	metrics_table((b), (rows), sizeof(rows) / sizeof((rows)[0]), (obj), (labels))
+/* The rows' families alone (# HELP, # TYPE), for a writer that declares
+ * them while it has no instance to show. */
+void metrics_families(mbuf_t *b, const metric_t *rows, size_t n);
+#define METRICS_FAMILIES(b, rows) metrics_families((b), (rows), sizeof(rows) / sizeof((rows)[0]))
 /* One sample of a value that is computed, with its family. */
 void metrics_sample(mbuf_t *b, const char *name, const char *type, const char *help,
                     const char *labels, uint64_t v);

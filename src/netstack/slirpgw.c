@@ -1741,79 +1741,65 @@ void slirpgw_service_free(slirpgw_service_t *s)
 /* ------------------------------------------------------------------ */
 /* metrics                                                              */
 
+static const metric_t gw_rows[] = {
+    METRIC_X(slirpgw_stats_t, pkts_in, "sluice_slirpgw_packets_total", "counter",
+             "IP packets between a gateway and its peer.", "dir=\"in\""),
+    METRIC_X(slirpgw_stats_t, pkts_out, "sluice_slirpgw_packets_total", "counter",
+             "IP packets between a gateway and its peer.", "dir=\"out\""),
+    METRIC_X(slirpgw_stats_t, bytes_in, "sluice_slirpgw_bytes_total", "counter",
+             "IP bytes between a gateway and its peer.", "dir=\"in\""),
+    METRIC_X(slirpgw_stats_t, bytes_out, "sluice_slirpgw_bytes_total", "counter",
+             "IP bytes between a gateway and its peer.", "dir=\"out\""),
+    METRIC(slirpgw_stats_t, resets, "sluice_slirpgw_resets_total", "counter",
+           "TCP resets the gateway sent for refused connections."),
+    METRIC(slirpgw_stats_t, sockets, "sluice_slirpgw_sockets", "gauge",
+           "Host sockets open for the peer."),
+};
+
+static const metric_t svc_rows[] = {
+    METRIC(slirpgw_service_t, active, "sluice_slirpgw_service_connections_active", "gauge",
+           "Service connections open now, all sessions."),
+    METRIC(slirpgw_service_t, refused, "sluice_slirpgw_service_refused_total", "counter",
+           "Service connections refused by ACL, cap or rate."),
+    METRIC(slirpgw_service_t, failed, "sluice_slirpgw_service_failed_total", "counter",
+           "Service connections whose target could not be reached."),
+    METRIC_X(slirpgw_service_t, bytes_up, "sluice_slirpgw_service_bytes_total", "counter",
+             "Service bytes, up (from peers) and down.", "dir=\"up\""),
+    METRIC_X(slirpgw_service_t, bytes_down, "sluice_slirpgw_service_bytes_total", "counter",
+             "Service bytes, up (from peers) and down.", "dir=\"down\""),
+};
+
 static void metrics_write(mbuf_t *b, void *ud)
 {
-	slirpgw_t *g;
-	slirpgw_service_t *s;
+	char lab[200], l2[300];
 
 	if (!all_gws && !all_svcs)
 		return;
-	metrics_family(b, "sluice_slirpgw_packets_total", "counter",
-	               "IP packets between a gateway and its peer.");
-	for (g = all_gws; g; g = g->mnext)
-		mbuf_printf(b,
-		            "sluice_slirpgw_packets_total{gw=\"%s\",dir=\"in\"} %llu\n"
-		            "sluice_slirpgw_packets_total{gw=\"%s\",dir=\"out\"} %llu\n",
-		            g->name, (unsigned long long)g->st.pkts_in, g->name,
-		            (unsigned long long)g->st.pkts_out);
-	metrics_family(b, "sluice_slirpgw_bytes_total", "counter",
-	               "IP bytes between a gateway and its peer.");
-	for (g = all_gws; g; g = g->mnext)
-		mbuf_printf(b,
-		            "sluice_slirpgw_bytes_total{gw=\"%s\",dir=\"in\"} %llu\n"
-		            "sluice_slirpgw_bytes_total{gw=\"%s\",dir=\"out\"} %llu\n",
-		            g->name, (unsigned long long)g->st.bytes_in, g->name,
-		            (unsigned long long)g->st.bytes_out);
+	METRICS_FAMILIES(b, gw_rows);
+	METRICS_FAMILIES(b, svc_rows);
 	metrics_family(b, "sluice_slirpgw_dropped_total", "counter",
 	               "Packets from the peer dropped, by reason.");
-	for (g = all_gws; g; g = g->mnext)
-		for (int i = 0; i < DR_N; i++)
-			mbuf_printf(b,
-			            "sluice_slirpgw_dropped_total{gw=\"%s\",reason=\"%s\"} %llu\n",
-			            g->name, drop_names[i], (unsigned long long)g->drops[i]);
-	metrics_family(b, "sluice_slirpgw_resets_total", "counter",
-	               "TCP resets the gateway sent for refused connections.");
-	for (g = all_gws; g; g = g->mnext)
-		mbuf_printf(b, "sluice_slirpgw_resets_total{gw=\"%s\"} %llu\n", g->name,
-		            (unsigned long long)g->st.resets);
-	metrics_family(b, "sluice_slirpgw_sockets", "gauge", "Host sockets open for the peer.");
-	for (g = all_gws; g; g = g->mnext)
-		mbuf_printf(b, "sluice_slirpgw_sockets{gw=\"%s\"} %llu\n", g->name,
-		            (unsigned long long)g->st.sockets);
 	metrics_family(b, "sluice_slirpgw_service_connections_total", "counter",
 	               "Service connections opened, per session.");
-	for (g = all_gws; g; g = g->mnext)
-		for (size_t i = 0; g->slots && i < g->cfg.nservices; i++)
-			mbuf_printf(
-			    b,
-			    "sluice_slirpgw_service_connections_total{gw=\"%s\",service=\"%s\"} "
-			    "%llu\n",
-			    g->name, g->cfg.services[i]->label,
-			    (unsigned long long)g->slots[i].total);
-	metrics_family(b, "sluice_slirpgw_service_connections_active", "gauge",
-	               "Service connections open now, all sessions.");
-	for (s = all_svcs; s; s = s->mnext)
-		mbuf_printf(b, "sluice_slirpgw_service_connections_active{service=\"%s\"} %llu\n",
-		            s->label, (unsigned long long)s->active);
-	metrics_family(b, "sluice_slirpgw_service_refused_total", "counter",
-	               "Service connections refused by ACL, cap or rate.");
-	for (s = all_svcs; s; s = s->mnext)
-		mbuf_printf(b, "sluice_slirpgw_service_refused_total{service=\"%s\"} %llu\n",
-		            s->label, (unsigned long long)s->refused);
-	metrics_family(b, "sluice_slirpgw_service_failed_total", "counter",
-	               "Service connections whose target could not be reached.");
-	for (s = all_svcs; s; s = s->mnext)
-		mbuf_printf(b, "sluice_slirpgw_service_failed_total{service=\"%s\"} %llu\n",
-		            s->label, (unsigned long long)s->failed);
-	metrics_family(b, "sluice_slirpgw_service_bytes_total", "counter",
-	               "Service bytes, up (from peers) and down.");
-	for (s = all_svcs; s; s = s->mnext)
-		mbuf_printf(
-		    b,
-		    "sluice_slirpgw_service_bytes_total{service=\"%s\",dir=\"up\"} %llu\n"
-		    "sluice_slirpgw_service_bytes_total{service=\"%s\",dir=\"down\"} %llu\n",
-		    s->label, (unsigned long long)s->bytes_up, s->label,
-		    (unsigned long long)s->bytes_down);
+	for (slirpgw_t *g = all_gws; g; g = g->mnext) {
+		metrics_label(lab, sizeof(lab), "gw", g->name);
+		METRICS_TABLE(b, gw_rows, &g->st, lab);
+		for (int i = 0; i < DR_N; i++) {
+			snprintf(l2, sizeof(l2), "%s,reason=\"%s\"", lab, drop_names[i]);
+			metrics_sample(b, "sluice_slirpgw_dropped_total", "counter",
+			               "Packets from the peer dropped, by reason.", l2,
+			               g->drops[i]);
+		}
+		for (size_t i = 0; g->slots && i < g->cfg.nservices; i++) {
+			snprintf(l2, sizeof(l2), "%s,service=\"%s\"", lab,
+			         g->cfg.services[i]->label);
+			metrics_sample(b, "sluice_slirpgw_service_connections_total", "counter",
+			               "Service connections opened, per session.", l2,
+			               g->slots[i].total);
+		}
+	}
+	for (slirpgw_service_t *s = all_svcs; s; s = s->mnext)
+		METRICS_TABLE(b, svc_rows, s, metrics_label(lab, sizeof(lab), "service", s->label));
 }
 
 static void metrics_init(void)

@@ -518,62 +518,57 @@ static void pgw_stop(listener_t *l)
 
 /* ---- metrics ---- */
 
+static const metric_t sess_ppp_rows[] = {
+    METRIC_X(ppp_stats_t, frames_in, "sluice_ppp_frames_total", "counter",
+             "PPP frames, by direction.", "dir=\"in\""),
+    METRIC_X(ppp_stats_t, frames_out, "sluice_ppp_frames_total", "counter",
+             "PPP frames, by direction.", "dir=\"out\""),
+    METRIC_X(ppp_stats_t, bytes_in, "sluice_ppp_bytes_total", "counter",
+             "PPP bytes on the link, by direction.", "dir=\"in\""),
+    METRIC_X(ppp_stats_t, bytes_out, "sluice_ppp_bytes_total", "counter",
+             "PPP bytes on the link, by direction.", "dir=\"out\""),
+    METRIC_X(ppp_stats_t, ip_in, "sluice_ppp_ip_packets_total", "counter",
+             "IP packets, by direction.", "dir=\"in\""),
+    METRIC_X(ppp_stats_t, ip_out, "sluice_ppp_ip_packets_total", "counter",
+             "IP packets, by direction.", "dir=\"out\""),
+};
+
+static const metric_t sess_gw_rows[] = {
+    METRIC(slirpgw_stats_t, sockets, "sluice_ppp_host_sockets", "gauge",
+           "Host sockets open for the session."),
+    METRIC(slirpgw_stats_t, flows, "sluice_ppp_service_connections", "gauge",
+           "Service connections of the session open now."),
+};
+
 static void metrics_fn(mbuf_t *b, void *ud)
 {
 	pgw_t *g = ud;
 	queue_t *q;
+	char lab[300];
 
-	metrics_family(b, "sluice_ppp_sessions", "gauge", "PPP sessions now.");
-	mbuf_printf(b, "sluice_ppp_sessions{listener=\"%s\"} %llu\n", g->l->name,
-	            (unsigned long long)g->nsessions);
-	if (queue_empty(&g->l->conns))
-		return;
-	metrics_family(b, "sluice_ppp_session_info", "gauge",
-	               "A session's LCP state and PPP phase (value 1).");
-	metrics_family(b, "sluice_ppp_frames_total", "counter", "PPP frames, by direction.");
-	metrics_family(b, "sluice_ppp_bytes_total", "counter",
-	               "PPP bytes on the link, by direction.");
-	metrics_family(b, "sluice_ppp_ip_packets_total", "counter", "IP packets, by direction.");
-	metrics_family(b, "sluice_ppp_host_sockets", "gauge", "Host sockets open for the session.");
-	metrics_family(b, "sluice_ppp_service_connections", "gauge",
-	               "Service connections of the session open now.");
+	metrics_label(lab, sizeof(lab), "listener", g->l->name);
+	metrics_sample(b, "sluice_ppp_sessions", "gauge", "PPP sessions now.", lab, g->nsessions);
 	queue_foreach (q, &g->l->conns) {
 		conn_t *c = queue_data(q, conn_t, link);
 		psess_t *s = c->front;
-		const ppp_stats_t *ps;
 		slirpgw_stats_t gs = {0};
-		char a[INET_ADDRSTRLEN], l[300];
+		char a[INET_ADDRSTRLEN], l[400];
 		struct in_addr peer;
 
 		if (!s || !s->ppp)
 			continue;
-		ps = ppp_stats(s->ppp);
 		peer = slot_addr(g, s->slot);
 		inet_ntop(AF_INET, &peer, a, sizeof(a));
 		if (s->gw)
 			slirpgw_get_stats(s->gw, &gs);
-		snprintf(l, sizeof(l), "listener=\"%s\",session=\"%llu\",peer=\"%s\"", g->l->name,
+		snprintf(l, sizeof(l), "%s,session=\"%llu\",peer=\"%s\"", lab,
 		         (unsigned long long)c->id, a);
+		metrics_family(b, "sluice_ppp_session_info", "gauge",
+		               "A session's LCP state and PPP phase (value 1).");
 		mbuf_printf(b, "sluice_ppp_session_info{%s,lcp=\"%s\",phase=\"%s\"} 1\n", l,
 		            ppp_lcp_state(s->ppp), ppp_phase_name(ppp_phase(s->ppp)));
-		mbuf_printf(b,
-		            "sluice_ppp_frames_total{%s,dir=\"in\"} %llu\n"
-		            "sluice_ppp_frames_total{%s,dir=\"out\"} %llu\n",
-		            l, (unsigned long long)ps->frames_in, l,
-		            (unsigned long long)ps->frames_out);
-		mbuf_printf(b,
-		            "sluice_ppp_bytes_total{%s,dir=\"in\"} %llu\n"
-		            "sluice_ppp_bytes_total{%s,dir=\"out\"} %llu\n",
-		            l, (unsigned long long)ps->bytes_in, l,
-		            (unsigned long long)ps->bytes_out);
-		mbuf_printf(b,
-		            "sluice_ppp_ip_packets_total{%s,dir=\"in\"} %llu\n"
-		            "sluice_ppp_ip_packets_total{%s,dir=\"out\"} %llu\n",
-		            l, (unsigned long long)ps->ip_in, l, (unsigned long long)ps->ip_out);
-		mbuf_printf(b, "sluice_ppp_host_sockets{%s} %llu\n", l,
-		            (unsigned long long)gs.sockets);
-		mbuf_printf(b, "sluice_ppp_service_connections{%s} %llu\n", l,
-		            (unsigned long long)gs.flows);
+		METRICS_TABLE(b, sess_ppp_rows, ppp_stats(s->ppp), l);
+		METRICS_TABLE(b, sess_gw_rows, &gs, l);
 	}
 }
 
@@ -787,6 +782,7 @@ static void pgw_free(listener_t *l)
 
 	if (!g)
 		return;
+	metrics_unregister(metrics_fn, g);
 	users_free(g->users);
 	if (g->pcap)
 		pcapw_close(g->pcap);

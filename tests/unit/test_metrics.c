@@ -22,6 +22,8 @@ static const metric_t rows[] = {
     METRIC(thing_t, pool, "sluice_test_pool", "gauge", "Pooled now."),
     METRIC(thing_t, up, "sluice_test_up", "gauge", "1 while up."),
     METRIC(thing_t, small, "sluice_test_small", "gauge", "A narrow field."),
+    METRIC_X(thing_t, opens, "sluice_test_dir_total", "counter", "By direction.", "dir=\"in\""),
+    METRIC_X(thing_t, pool, "sluice_test_dir_total", "counter", "By direction.", "dir=\"out\""),
 };
 
 static void writer(mbuf_t *b, void *ud)
@@ -59,6 +61,8 @@ static void test_table(void **st)
 	assert_non_null(strstr(out, "sluice_test_up{hop=\"a\"} 1\n"));
 	assert_non_null(strstr(out, "sluice_test_small{hop=\"a\"} 65535\n"));
 	assert_non_null(strstr(out, "sluice_test_computed 14\n"));
+	assert_non_null(strstr(out, "sluice_test_dir_total{hop=\"a\",dir=\"in\"} 7\n"
+	                            "sluice_test_dir_total{hop=\"a\",dir=\"out\"} 3\n"));
 	assert_null(strstr(strstr(out, "# HELP sluice_test_pool") + 1, "# HELP sluice_test_pool"));
 	free(out);
 	/* a writer never outlives what it reads */
