@@ -14,7 +14,8 @@
  * Options (besides the shared listener ones):
  *   users=FILE        name:password lines (required unless auth=none)
  *   auth=LIST         mschapv2,chap,pap (default: all three, strongest
- *                     asked first) or none
+ *                     asked first; on TCP mschapv2,chap: PAP sends the
+ *                     password in clear over the network) or none
  *   net=CIDR          the virtual network (10.0.2.0/24): host alias .2,
  *                     DNS alias .3, peers from .15 on, one per session
  *   restricted=1      only the services are reachable
@@ -635,8 +636,14 @@ static int parse_flow(void *obj, const char *v, char *err, size_t errlen)
 }
 
 static const opt_t gw_table[] = {
-    OPT_FUNC("auth", parse_auth, "pap,chap,mschapv2", "LIST",
-             "authentication methods offered (pap, chap, mschapv2), or none"),
+    /* no .def: the default depends on the link (pgw_init) */
+    {.name = "auth",
+     .type = OT_FUNC,
+     .def_doc = "mschapv2,chap,pap; on ppp+tcp mschapv2,chap",
+     .arg = "LIST",
+     .help = "authentication methods offered (pap, chap, mschapv2), or none; PAP sends the "
+             "password in clear, so ppp+tcp offers it only when named",
+     .parse = parse_auth},
     OPT_BOOL(pgw_opts_t, restricted, "restricted", "0", "only the services are reachable"),
     OPT_BOOL(pgw_opts_t, ipv6, "ipv6", "0", "also negotiate IPV6CP"),
     OPT_UINT(pgw_opts_t, max_sessions, "max-sessions", 4096, "16", "sessions at once"),
@@ -692,6 +699,11 @@ static int pgw_init(listener_t *l, enum link_kind kind, char *err, size_t errlen
 	g->link.sun_family = AF_UNIX;
 	snprintf(g->link.sun_path, sizeof(g->link.sun_path), "%s",
 	         kind == LINK_STDIO ? "stdio" : u->path);
+	/* PAP sends the password in clear: not offered on TCP, where the link
+	 * crosses a network, unless auth= names it */
+	o.auth = 1u << AUTH_CHAP_MD5 | 1u << AUTH_MSCHAPV2;
+	if (kind != LINK_TCP)
+		o.auth |= 1u << AUTH_PAP;
 	if ((r = opts_parse(kind == LINK_SERIAL ? &pppgw_serial_opts : &pppgw_opts, u, &o, err,
 	                    errlen)) < 0)
 		return r;

@@ -6,7 +6,7 @@
 # while the right credentials from 127.0.0.2 keep working; the ban expires
 # (tests/e2e/guess.py does the steps).  One sluice per protocol, since the
 # guard counts failures per address across the whole process; they run side
-# by side (about 5 s).
+# by side (about 5 s).  And ppp+tcp does not offer PAP unless asked.
 . "$(dirname "$0")/lib.sh"
 
 DELAY=300 BAN=2500
@@ -21,6 +21,17 @@ start sp "$SLUICE" -v --auth-guard "$GUARD" --metrics "127.0.0.1:$pm" \
 	-L "ppp+tcp://127.0.0.1:$pp?users=$T/users&auth=pap"
 for p in $p5 $p4 $ph $pp $pm; do wait_port "$p"; done
 
+# PAP sends the password in clear: ppp+tcp does not offer it unless asked
+pd=$(free_port) pa=$(free_port)
+start pdef "$SLUICE" -L "ppp+tcp://127.0.0.1:$pd?users=$T/users"
+start pasked "$SLUICE" -L "ppp+tcp://127.0.0.1:$pa?users=$T/users&auth=mschapv2,chap,pap"
+wait_port "$pd"
+wait_port "$pa"
+python3 "$SRCDIR/tests/e2e/guess.py" pap-offered "$pd" >"$T/pap-default.out" 2>&1 &
+papd=$!
+python3 "$SRCDIR/tests/e2e/guess.py" pap-offered "$pa" >"$T/pap-asked.out" 2>&1 &
+papa=$!
+
 pids=""
 for x in "socks5 $p5" "socks4 $p4" "http $ph" "ppp $pp"; do
 	set -- $x
@@ -32,6 +43,10 @@ for pp_ in $pids; do
 	else fail "${pp_#*:}: guesser"; fi
 	sed 's/^/    /' "$T/guess-${pp_#*:}.out"
 done
+
+wait $papd $papa
+check_eq "ppp+tcp by default: a PAP-only peer is never offered PAP" "no pap" "$(cat "$T/pap-default.out")"
+check_eq "ppp+tcp with auth=...,pap: it is" "pap" "$(cat "$T/pap-asked.out")"
 
 for s in s5 s4 sh sp; do
 	check "$s: one log line for the ban" grep -q "auth-guard: 127.0.0.1 banned for" "$T/$s.log"

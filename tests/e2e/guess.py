@@ -2,6 +2,9 @@
 """A password guesser and a legitimate user, for tests/e2e/auth_guard.sh.
 
   guess.py PROTO PORT DELAY_MS BAN_MS
+  guess.py pap-offered PORT    a PPP peer that knows only PAP: "pap" when
+                               the gateway on PORT asks for PAP, else
+                               "no pap"
 
 PROTO is socks5, socks4, http or ppp (PAP).  The listener takes user
 "alice" with password "secret" (SOCKS4: USERID "alice"), and sluice runs
@@ -150,6 +153,45 @@ def ppp(src, port, tport, pw):
     return "timeout"
 
 
+def pap_offered(port):
+    """A peer that knows only PAP: it Naks whatever the gateway asks for,
+    suggesting PAP (c023).  "pap" when the gateway comes round to asking
+    for it within 6 s, else "no pap" (it gave up, closed, or went on asking
+    for CHAP)."""
+    s = dial("127.0.0.1", port)
+    s.settimeout(0.2)
+    d = PppDeframer()
+    s.sendall(ppp_lcp(1, 1, b""))
+    deadline = time.time() + 6
+    while time.time() < deadline:
+        try:
+            data = s.recv(4096)
+        except socket.timeout:
+            continue
+        except ConnectionError:
+            data = b""
+        if not data:
+            return "no pap"
+        for f in d.feed(data):
+            if struct.unpack(">H", f[2:4])[0] != 0xC021 or len(f) < 8:
+                continue
+            code, ident = f[4], f[5]
+            if code == 5:  # Terminate-Request
+                return "no pap"
+            if code != 1:
+                continue
+            opts, i = f[8:], 0
+            while i + 2 <= len(opts) and opts[i + 1] >= 2:
+                t, ln = opts[i], opts[i + 1]
+                if t == 3:
+                    if opts[i + 2:i + 4] == b"\xc0\x23":
+                        return "pap"
+                    nak = b"\x03\x04\xc0\x23"
+                    s.sendall(ppp_frame(0xC021, struct.pack(">BBH", 3, ident, 4 + len(nak)) + nak))
+                i += ln
+    return "no pap"
+
+
 def attempt(proto, src, port, tport, pw):
     t0 = time.time()
     try:
@@ -160,6 +202,9 @@ def attempt(proto, src, port, tport, pw):
 
 
 def main():
+    if sys.argv[1] == "pap-offered":
+        print(pap_offered(int(sys.argv[2])))
+        return 0
     name, port, delay, ban = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     proto = {"socks5": socks5, "socks4": socks4, "http": http, "ppp": ppp}[name]
     tport = target()

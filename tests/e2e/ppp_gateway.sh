@@ -1,7 +1,8 @@
 #!/bin/bash
 # The PPP gateway against a real peer: Linux pppd in the peers lab's QEMU
 # guest (tests/peers) dials sluice over the VM's serial port (a UNIX socket),
-# authenticates with PAP, CHAP and MS-CHAPv2, fetches a page from a server on
+# authenticates with PAP, CHAP and MS-CHAPv2 (and gets no session over TCP
+# with PAP alone, which ppp+tcp offers only when asked), fetches a page from a server on
 # the host's loopback through 10.0.2.2, resolves a name through the
 # gateway's DNS alias, and in restricted mode reaches only the listed
 # services.  Runs in its own network and mount namespace: the only network
@@ -93,6 +94,19 @@ else
 	fail "ppp+tcp"
 	tail -n 30 "$T/vm-tcp.log"
 fi
+# on TCP, PAP (the password in clear) is not offered unless auth= names it:
+# a pppd that knows only PAP gets no session from the default gateway
+tq=$(free_port)
+start gw-tcppap "$SLUICE" -v -L "ppp+tcp://127.0.0.1:$tq?users=$T/users"
+wait_port "$tq"
+if vm tcppap "tcp:127.0.0.1:$tq" --user alice --password wonderland --url none --ppp-timeout 20 \
+	--pppd-opts "refuse-chap refuse-mschap refuse-mschap-v2 refuse-eap"; then
+	fail "ppp+tcp must not offer PAP by default"
+else
+	pass "ppp+tcp by default: a PAP-only pppd gets no session"
+fi
+check_fails "... and was never authenticated with PAP" grep -q "authenticating the peer with PAP" \
+	"$T/gw-tcppap.log"
 sock="$T/stdio.sock"
 printf '#!/bin/sh\nexec "%s" -L "ppp+stdio://?auth=none"\n' "$SLUICE" >"$T/stdio-gw.sh"
 chmod +x "$T/stdio-gw.sh"
