@@ -773,10 +773,20 @@ static void icmp6_too_big(vsrv_t *g, vpeer_t *p, const uint8_t *pkt, size_t len)
 	peer_send(p, out, 40 + plen);
 }
 
+/* To q, another client, or out: the kernel (tun=) or p's gateway. */
+static void forward(vsrv_t *g, vpeer_t *p, vpeer_t *q, const uint8_t *pkt, size_t len)
+{
+	if (q && q != p)
+		peer_send(q, pkt, len);
+	else if (g->tun)
+		tun_write(g->tun, pkt, len);
+	else if (p->gw)
+		slirpgw_input(p->gw, pkt, len);
+}
+
 static void route6(vsrv_t *g, vpeer_t *p, const uint8_t *pkt, size_t len)
 {
 	uint32_t h;
-	vpeer_t *q;
 
 	/* without net6 nothing is ours to carry; a client speaks only for its
 	 * own address (its link-local and unspecified-source neighbour and
@@ -790,20 +800,13 @@ static void route6(vsrv_t *g, vpeer_t *p, const uint8_t *pkt, size_t len)
 		icmp6_too_big(g, p, pkt, len);
 		return;
 	}
-	if ((h = host_of6(g, pkt + 24)) != UINT32_MAX && (q = g->by_host[h]) != NULL && q != p) {
-		peer_send(q, pkt, len);
-		return;
-	}
-	if (g->tun)
-		tun_write(g->tun, pkt, len);
-	else if (p->gw)
-		slirpgw_input(p->gw, pkt, len);
+	h = host_of6(g, pkt + 24);
+	forward(g, p, h != UINT32_MAX ? g->by_host[h] : NULL, pkt, len);
 }
 
 static void route(vsrv_t *g, vpeer_t *p, const uint8_t *pkt, size_t len)
 {
 	uint32_t src, dst;
-	vpeer_t *q;
 
 	if (len && pkt[0] >> 4 == 6) {
 		route6(g, p, pkt, len);
@@ -823,15 +826,11 @@ static void route(vsrv_t *g, vpeer_t *p, const uint8_t *pkt, size_t len)
 		icmp_too_big(g, p, pkt, len);
 		return;
 	}
-	if ((dst & htonl(g->mask)) == (g->net & htonl(g->mask)) &&
-	    (q = g->by_host[ntohl(dst) & ~g->mask]) != NULL && q != p) {
-		peer_send(q, pkt, len);
-		return;
-	}
-	if (g->tun)
-		tun_write(g->tun, pkt, len);
-	else if (p->gw)
-		slirpgw_input(p->gw, pkt, len);
+	forward(g, p,
+	        (dst & htonl(g->mask)) == (g->net & htonl(g->mask))
+	            ? g->by_host[ntohl(dst) & ~g->mask]
+	            : NULL,
+	        pkt, len);
 }
 
 /* A packet from the TUN device: to the client that owns its destination. */

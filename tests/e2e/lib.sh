@@ -17,6 +17,7 @@
 #   need_py websockets                  the same for /usr/bin/python3's modules
 #   need_tun                            skip unless /dev/net/tun opens
 #   in_netns --net --mount              re-run this test in new namespaces
+#   netns_pair S C 192.168.81           two namespaces joined by a veth
 #   need_peers image softether slirp    the peers lab (tests/peers): $PEERS
 #   skip "WHY"                          anything else
 set -u
@@ -32,6 +33,10 @@ cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	sleep 0.2
 	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	for n in $NETNS; do
+		ip netns del "$n" 2>/dev/null
+		rm -rf "/etc/netns/$n"
+	done
 	if [ "$NFAIL" -ne 0 ] || [ "${KEEP_LOGS:-0}" = 1 ]; then
 		for f in "$T"/*.log; do
 			[ -f "$f" ] || continue
@@ -101,6 +106,33 @@ in_netns() {
 	trap - EXIT
 	SLUICE_E2E_NS=1 exec unshare "$@" bash "$0"
 }
+
+# netns_pair S C NET: two named network namespaces with loopback up and
+# a veth pair between them, S at NET.1/24 and C at NET.2/24 (NET: three
+# octets, e.g. 192.168.81); inS and inC run a command in them.  Both go on
+# exit, with /etc/netns/S and /etc/netns/C (files `ip netns exec` mounts
+# over /etc: write a resolv.conf there).  Skips without root or netns.
+NETNS=""
+netns_pair() {
+	local s=$1 c=$2 net=$3
+	need_root "network namespaces"
+	ip netns add "$s" 2>/dev/null || skip "cannot create network namespaces"
+	NETNS="$NETNS $s $c"
+	ip netns add "$c"
+	ip -n "$s" link set lo up
+	ip -n "$c" link set lo up
+	ip link add "v$s" type veth peer name "v$c"
+	ip link set "v$s" netns "$s"
+	ip link set "v$c" netns "$c"
+	ip -n "$s" addr add "$net.1/24" dev "v$s"
+	ip -n "$s" link set "v$s" up
+	ip -n "$c" addr add "$net.2/24" dev "v$c"
+	ip -n "$c" link set "v$c" up
+	NS_S=$s
+	NS_C=$c
+}
+inS() { ip netns exec "$NS_S" "$@"; }
+inC() { ip netns exec "$NS_C" "$@"; }
 
 # A TCP port nobody listens on right now, and not one this test was given
 # before (the kernel may hand the same free port out twice; $T/ports keeps

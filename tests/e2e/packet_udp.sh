@@ -21,33 +21,11 @@
 # and the client's memory stays bounded.  Needs root, dig, dnsmasq,
 # v2ray, tcpdump and socat (skipped otherwise).
 . "$(dirname "$0")/lib.sh"
-need_root "network namespaces"
 need_cmd ip dig dnsmasq v2ray tcpdump socat
-ip netns add "pkuprobe$$" 2>/dev/null || skip "cannot create network namespaces"
-ip netns del "pkuprobe$$"
 S=pkuS$$
 C=pkuC$$
-nscleanup() {
-	cleanup
-	ip netns del "$S" 2>/dev/null
-	ip netns del "$C" 2>/dev/null
-	rm -rf "/etc/netns/$S"
-}
-trap nscleanup EXIT
-for n in $S $C; do
-	ip netns add "$n"
-	ip -n "$n" link set lo up
-done
-ip link add pks$$ type veth peer name pkc$$
-ip link set pks$$ netns "$S"
-ip link set pkc$$ netns "$C"
-ip -n "$S" addr add 192.168.82.1/24 dev pks$$
-ip -n "$S" link set pks$$ up
-ip -n "$C" addr add 192.168.82.2/24 dev pkc$$
-ip -n "$C" link set pkc$$ up
+netns_pair "$S" "$C" 192.168.82
 ip -n "$S" addr add 172.31.99.1/32 dev lo
-inS() { ip netns exec "$S" "$@"; }
-inC() { ip netns exec "$C" "$@"; }
 
 mkdir -p "/etc/netns/$S"
 echo "nameserver 127.0.0.1" >"/etc/netns/$S/resolv.conf"
@@ -66,7 +44,7 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 
-start cap inC tcpdump -i pkc$$ -nn -U -w "$T/c.pcap" udp and not port 5555
+start cap inC tcpdump -i "v$C" -nn -U -w "$T/c.pcap" udp and not port 5555
 start vpn inC "$SLUICE" -v --metrics 127.0.0.1:9101 -L "socks5://127.0.0.1:1080?deny-target=172.31.99.0/24" \
 	-F "vpn://alice:pw@192.168.82.1:5555?pub=$pub"
 start ppp inC "$SLUICE" -v --metrics 127.0.0.1:9102 -L "socks5://127.0.0.1:1081" \

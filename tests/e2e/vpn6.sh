@@ -22,33 +22,12 @@
 . "$(dirname "$0")/lib.sh"
 need_tun
 need_cmd ip curl dnsmasq dig ping
-ip netns add "p6probe$$" 2>/dev/null || skip "cannot create network namespaces"
-ip netns del "p6probe$$"
 S=p6S$$
 C=p6C$$
-nscleanup() {
-	cleanup
-	ip netns del "$S" 2>/dev/null
-	ip netns del "$C" 2>/dev/null
-	rm -rf "/etc/netns/$S"
-}
-trap nscleanup EXIT
-for n in $S $C; do
-	ip netns add "$n"
-	ip -n "$n" link set lo up
-done
-ip link add p6s$$ type veth peer name p6c$$
-ip link set p6s$$ netns "$S"
-ip link set p6c$$ netns "$C"
-ip -n "$S" addr add 192.168.81.1/24 dev p6s$$
-ip -n "$S" link set p6s$$ up
-ip -n "$C" addr add 192.168.81.2/24 dev p6c$$
-ip -n "$C" link set p6c$$ up
+netns_pair "$S" "$C" 192.168.81
 ip -n "$S" addr add 172.31.99.1/32 dev lo
 ip -n "$S" addr add fd99::1/128 dev lo
 ip netns exec "$S" sysctl -qw net.ipv4.ping_group_range="0 2147483647"
-inS() { ip netns exec "$S" "$@"; }
-inC() { ip netns exec "$C" "$@"; }
 
 # S's resolver: dnsmasq, with a name that has only an AAAA record
 mkdir -p "/etc/netns/$S"

@@ -19,6 +19,7 @@
 
 #include "core/dgram.h"
 #include "core/log.h"
+#include "pktsum.h"
 #include "netstack/lwipep.h"
 
 static uv_loop_t *loop;
@@ -82,94 +83,21 @@ static void setup(void)
 		abort();
 }
 
-static uint16_t fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
-static uint32_t sum16(uint32_t s, const uint8_t *p, size_t n)
-{
-	for (; n > 1; p += 2, n -= 2)
-		s += (uint32_t)(p[0] << 8 | p[1]);
-	if (n)
-		s += (uint32_t)p[0] << 8;
-	return s;
-}
-
-static size_t csum_off(uint8_t proto)
-{
-	return proto == 6 ? 16 : proto == 17 ? 6 : proto == 1 || proto == 58 ? 2 : 0;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void fixup4(uint8_t *b, size_t n)
-{
-	size_t ihl = (size_t)(b[0] & 15) * 4, tot, off;
-	uint32_t s;
-
-	if (n < 20 || ihl < 20 || ihl > n)
-		return;
-	tot = (size_t)(b[2] << 8 | b[3]);
-	if (tot < ihl || tot > n)
-		return;
-	b[10] = b[11] = 0;
-	put16(b + 10, fold(sum16(0, b, ihl)));
-	off = csum_off(b[9]);
-	if (!off || tot - ihl < off + 2)
-		return;
-	b[ihl + off] = b[ihl + off + 1] = 0;
-	s = b[9] == 1 ? 0 : sum16(0, b + 12, 8) + b[9] + (uint32_t)(tot - ihl);
-	put16(b + ihl + off, fold(sum16(s, b + ihl, tot - ihl)));
-}
-
-/* No extension headers: the next header is the transport. */
-static void fixup6(uint8_t *b, size_t n)
-{
-	size_t plen, off;
-	uint32_t s;
-
-	if (n < 40)
-		return;
-	plen = n - 40;
-	put16(b + 4, (uint16_t)plen);
-	off = csum_off(b[6]);
-	if (!off || b[6] == 1 || plen < off + 2)
-		return;
-	b[40 + off] = b[40 + off + 1] = 0;
-	s = sum16(0, b + 8, 32) + (uint32_t)plen + b[6];
-	put16(b + 40 + off, fold(sum16(s, b + 40, plen)));
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	uint8_t flags;
+	long r;
 	uint8_t pkt[2048];
 
 	if (!loop)
 		setup();
-	while (size >= 3) {
-		uint8_t flags = data[0];
-		size_t n = (size_t)(data[1] << 8 | data[2]);
+	while ((r = pktsum_next(&data, &size, &flags, pkt, sizeof(pkt))) >= 0) {
+		size_t n = (size_t)r;
 
-		data += 3;
-		size -= 3;
-		if (n > size)
-			n = size;
-		if (n > sizeof(pkt))
-			n = sizeof(pkt);
-		memcpy(pkt, data, n);
-		data += n;
-		size -= n;
 		if (flags & 1)
-			fixup4(pkt, n);
+			pktsum_fix4(pkt, n);
 		if (flags & 2)
-			fixup6(pkt, n);
+			pktsum_fix6(pkt, n);
 		lwipep_input(ep, pkt, n);
 	}
 	uv_run(loop, UV_RUN_NOWAIT);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "pktsum.h"
 #include "netstack/slirpgw.h"
 
 static uv_loop_t *loop;
@@ -55,67 +56,19 @@ static void setup(void)
 		abort();
 }
 
-static uint16_t fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
-static uint32_t sum16(uint32_t s, const uint8_t *p, size_t n)
-{
-	for (; n > 1; p += 2, n -= 2)
-		s += (uint32_t)(p[0] << 8 | p[1]);
-	if (n)
-		s += (uint32_t)p[0] << 8;
-	return s;
-}
-
-static void fixup4(uint8_t *b, size_t n)
-{
-	size_t ihl = (size_t)(b[0] & 15) * 4, tot, off;
-	uint32_t s;
-
-	if (n < 20 || ihl < 20 || ihl > n)
-		return;
-	tot = (size_t)(b[2] << 8 | b[3]);
-	if (tot < ihl || tot > n)
-		return;
-	b[10] = b[11] = 0;
-	s = fold(sum16(0, b, ihl));
-	b[10] = (uint8_t)(s >> 8);
-	b[11] = (uint8_t)s;
-	off = b[9] == 6 ? 16 : b[9] == 17 ? 6 : b[9] == 1 ? 2 : 0;
-	if (!off || tot - ihl < off + 2)
-		return;
-	b[ihl + off] = b[ihl + off + 1] = 0;
-	s = b[9] == 1 ? 0 : sum16(0, b + 12, 8) + b[9] + (uint32_t)(tot - ihl);
-	s = fold(sum16(s, b + ihl, tot - ihl));
-	b[ihl + off] = (uint8_t)(s >> 8);
-	b[ihl + off + 1] = (uint8_t)s;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	uint8_t flags;
+	long r;
 	uint8_t pkt[1500];
 
 	if (!loop)
 		setup();
-	while (size >= 3) {
-		uint8_t flags = data[0];
-		size_t n = (size_t)(data[1] << 8 | data[2]);
+	while ((r = pktsum_next(&data, &size, &flags, pkt, sizeof(pkt))) >= 0) {
+		size_t n = (size_t)r;
 
-		data += 3;
-		size -= 3;
-		if (n > size)
-			n = size;
-		if (n > sizeof(pkt))
-			n = sizeof(pkt);
-		memcpy(pkt, data, n);
-		data += n;
-		size -= n;
 		if (flags & 1)
-			fixup4(pkt, n);
+			pktsum_fix4(pkt, n);
 		slirpgw_input(flags & 2 ? gw_f : gw_r, pkt, n);
 	}
 	uv_run(loop, UV_RUN_NOWAIT);
