@@ -46,9 +46,10 @@ done
 
 start cap inC tcpdump -i "v$C" -nn -U -w "$T/c.pcap" udp and not port 5555
 start vpn inC "$SLUICE" -v --metrics 127.0.0.1:9101 -L "socks5://127.0.0.1:1080?deny-target=172.31.99.0/24" \
+	-L dns://127.0.0.1:5453 -L udp://127.0.0.1:5455/10.10.0.254:53 \
 	-F "vpn://alice:pw@192.168.82.1:5555?pub=$pub"
 start ppp inC "$SLUICE" -v --metrics 127.0.0.1:9102 -L "socks5://127.0.0.1:1081" \
-	-F "ppp+tcp://192.168.82.1:2323"
+	-L dns://127.0.0.1:5454 -F "ppp+tcp://192.168.82.1:2323"
 cat >"$T/v2.json" <<J
 {"log": {"loglevel": "warning"},
  "inbounds": [
@@ -81,6 +82,12 @@ check_eq "VPN: dig A through v2ray and SOCKS5 UDP, answered inside the tunnel" 1
 check_eq "VPN: dig AAAA of an AAAA-only name" fd99::1 "$(d 5353 v6only.test AAAA)"
 check_eq "PPP hop: dig A through the DNS server IPCP gave" 172.31.99.1 "$(d 5354 a.test A)"
 check_eq "PPP hop: dig AAAA of an AAAA-only name" fd99::1 "$(d 5354 v6only.test AAAA)"
+# dns:// asks the servers the session gave (the VPN's ACCEPT, IPCP), over
+# UDP and TCP; udp:// forwards to the VPN's DNS alias
+check_eq "VPN: dig through -L dns:// (the session's DNS server)" fd99::1 "$(d 5453 v6only.test AAAA)"
+check_eq "VPN: dig +tcp through -L dns://" 172.31.99.1 "$(d 5453 +tcp a.test A)"
+check_eq "VPN: dig through -L udp:// to the DNS alias" 172.31.99.1 "$(d 5455 a.test A)"
+check_eq "PPP hop: dig through -L dns:// (IPCP's DNS server)" fd99::1 "$(d 5454 v6only.test AAAA)"
 check "dnsmasq answered those queries in S" grep -q "query\[AAAA\] v6only.test from 127.0.0.1" "$T/dns.log"
 # the VPN front denies 172.31.99.0/24 as a target: refused and counted
 # for every datagram; the PPP front allows it

@@ -49,8 +49,9 @@ SURL="sstp://$U:$(printf %s "$PW" | sed 's/!/%21/')@127.0.0.1"
 f1=$(free_port)
 p1=$(free_port)
 m1=$(free_port)
+d1=$(free_port)
 start cli "$SLUICE" -v --metrics "127.0.0.1:$m1" -L "tcp://127.0.0.1:$f1/10.77.0.1:8080" -L "proxy://127.0.0.1:$p1" \
-	-F "$SURL?insecure=1&auth=mschapv2"
+	-L "dns://127.0.0.1:$d1" -F "$SURL?insecure=1&auth=mschapv2"
 wait_port "$f1"
 check "MS-CHAPv2: a page through the port forward" bash -c \
 	"curl -fsS -m 30 http://127.0.0.1:$f1/token.txt | grep -qx '$TOKEN'"
@@ -85,6 +86,8 @@ J
 	check "the datagrams went through the SSTP hop's UDP pcbs" bash -c \
 		"curl -fsS -m 5 http://127.0.0.1:$m1/metrics | grep -Eq '^sluice_lwip_udp_datagrams_in_total\{[^}]*\} [1-9]'"
 	kill "$(pid_of v2ray)"
+	check_eq "UDP: dig through -L dns://, which asks the DNS server IPCP gave" \
+		10.77.0.1 "$(dig +short +time=3 +tries=2 @127.0.0.1 -p "$d1" dns.inside.test A)"
 else
 	echo "    (no v2ray or dig: the UDP check is skipped)"
 fi
