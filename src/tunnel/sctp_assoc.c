@@ -32,6 +32,7 @@
 #include "core/crypto.h"
 #include "core/log.h"
 #include "core/msgstream.h"
+#include "core/queue.h"
 #include "core/tunkey.h"
 #include "front/socks_proto.h"
 #include "tunnel/sctp_kern.h"
@@ -89,8 +90,8 @@ struct scassoc {
 	uint32_t *gen;
 	uint16_t next_sid;
 	size_t nlive;
-	uint64_t rxbuf; /* the streams' rq bytes: at most cfg->max_buffer */
-	scstream_t *tx_head, *tx_tail;
+	uint64_t rxbuf;    /* the streams' rq bytes: at most cfg->max_buffer */
+	queue_t tx;        /* scstream_t.tx_link: streams with something to send, round robin */
 	sbuf_t *ctl;       /* a stream-0 message to send */
 	uint16_t part_sid; /* a partially delivered message */
 	uint8_t *part;
@@ -121,10 +122,11 @@ struct scstream {
 	target_t target;
 	dial_cb cb;
 	void *ud;
-	scstream_t *tx_prev, *tx_next, *pend_prev, *pend_next, *grave_next;
+	queue_t tx_link, pend_link; /* in a->tx, in rt.pend */
+	scstream_t *grave_next;
 	unsigned owner_closed : 1, close_want : 1, close_sent : 1, close_rcvd : 1, eof_want : 1,
-	    eof_sent : 1, eof_rcvd : 1, open_want : 1, ok_want : 1, fail_want : 1, in_tx : 1,
-	    in_pend : 1, was_high : 1, in_grave : 1, released : 1, keys : 1;
+	    eof_sent : 1, eof_rcvd : 1, open_want : 1, ok_want : 1, fail_want : 1, was_high : 1,
+	    in_grave : 1, released : 1, keys : 1;
 };
 
 static struct {
@@ -138,13 +140,13 @@ static struct {
 	int send_space;
 	scsock_t *socks;
 	scassoc_t *dirty;
-	scstream_t *pend_head, *pend_tail;
+	queue_t pend; /* scstream_t.pend_link: owners to call back this turn */
 	scstream_t *grave;
 	scassoc_t *dead;
 	uint64_t next_sock;
 	int nblocked;
 	int stopped; /* under mu: the loop is going away, usrsctp's threads must not wake it */
-} rt = {.mu = PTHREAD_MUTEX_INITIALIZER};
+} rt = {.mu = PTHREAD_MUTEX_INITIALIZER, .pend = {&rt.pend, &rt.pend}};
 
 static void rt_wake(void)
 {
@@ -232,66 +234,28 @@ static void tx_add(scstream_t *st)
 {
 	scassoc_t *a = st->a;
 
-	if (!a || st->in_tx || st->released)
+	if (!a || queue_linked(&st->tx_link) || st->released)
 		return;
-	st->in_tx = 1;
-	st->tx_next = NULL;
-	st->tx_prev = a->tx_tail;
-	if (a->tx_tail)
-		a->tx_tail->tx_next = st;
-	else
-		a->tx_head = st;
-	a->tx_tail = st;
+	queue_insert_tail(&a->tx, &st->tx_link);
 	a_dirty(a);
 }
 
 static void tx_del(scstream_t *st)
 {
-	scassoc_t *a = st->a;
-
-	if (!st->in_tx)
-		return;
-	st->in_tx = 0;
-	if (st->tx_prev)
-		st->tx_prev->tx_next = st->tx_next;
-	else
-		a->tx_head = st->tx_next;
-	if (st->tx_next)
-		st->tx_next->tx_prev = st->tx_prev;
-	else
-		a->tx_tail = st->tx_prev;
-	st->tx_prev = st->tx_next = NULL;
+	queue_remove(&st->tx_link);
 }
 
 static void pend_add(scstream_t *st)
 {
-	if (st->in_pend)
+	if (queue_linked(&st->pend_link))
 		return;
-	st->in_pend = 1;
-	st->pend_next = NULL;
-	st->pend_prev = rt.pend_tail;
-	if (rt.pend_tail)
-		rt.pend_tail->pend_next = st;
-	else
-		rt.pend_head = st;
-	rt.pend_tail = st;
+	queue_insert_tail(&rt.pend, &st->pend_link);
 	rt_wake();
 }
 
 static void pend_del(scstream_t *st)
 {
-	if (!st->in_pend)
-		return;
-	st->in_pend = 0;
-	if (st->pend_prev)
-		st->pend_prev->pend_next = st->pend_next;
-	else
-		rt.pend_head = st->pend_next;
-	if (st->pend_next)
-		st->pend_next->pend_prev = st->pend_prev;
-	else
-		rt.pend_tail = st->pend_prev;
-	st->pend_prev = st->pend_next = NULL;
+	queue_remove(&st->pend_link);
 }
 
 static void grave_add(scstream_t *st)
@@ -601,8 +565,8 @@ static void a_pump(scassoc_t *a)
 	}
 	if (a->state != A_UP)
 		return;
-	while (a->tx_head && n < PUMP_BURST) {
-		scstream_t *st = a->tx_head;
+	while (!queue_empty(&a->tx) && n < PUMP_BURST) {
+		scstream_t *st = queue_data(queue_first(&a->tx), scstream_t, tx_link);
 		uint8_t type = 0;
 		sbuf_t *b;
 
@@ -616,14 +580,7 @@ static void a_pump(scassoc_t *a)
 			st->stalled = b;
 			st->stalled_type = type;
 			/* back at the head so its order holds */
-			st->in_tx = 1;
-			st->tx_prev = NULL;
-			st->tx_next = a->tx_head;
-			if (a->tx_head)
-				a->tx_head->tx_prev = st;
-			else
-				a->tx_tail = st;
-			a->tx_head = st;
+			queue_insert_head(&a->tx, &st->tx_link);
 			a_block(a);
 			return;
 		}
@@ -643,7 +600,7 @@ static void a_pump(scassoc_t *a)
 		}
 		tx_add(st); /* maybe more: round robin */
 	}
-	if (a->tx_head)
+	if (!queue_empty(&a->tx))
 		a_dirty(a);
 }
 
@@ -936,6 +893,7 @@ static scassoc_t *a_new(scsock_t *so, sctp_assoc_t aid)
 	a->sock = so;
 	a->aid = aid;
 	a->id = ++ids;
+	queue_init(&a->tx);
 	a->next = so->assocs;
 	so->assocs = a;
 	so->nassocs++;
@@ -1265,7 +1223,7 @@ static void rt_run(uv_async_t *h)
 	if (space && rt.nblocked)
 		for (scsock_t *s = rt.socks; s; s = s->next)
 			sock_unblock(s);
-	while ((rt.dirty || rt.pend_head) && rounds++ < 64) {
+	while ((rt.dirty || !queue_empty(&rt.pend)) && rounds++ < 64) {
 		scassoc_t *list = rt.dirty;
 		rt.dirty = NULL;
 		while (list) {
@@ -1274,19 +1232,18 @@ static void rt_run(uv_async_t *h)
 			a->dirty = 0;
 			a_pump(a);
 		}
-		while (rt.pend_head) {
-			scstream_t *st = rt.pend_head;
+		while (!queue_empty(&rt.pend)) {
+			scstream_t *st = queue_data(queue_first(&rt.pend), scstream_t, pend_link);
 			pend_del(st);
 			deliver(st);
 		}
 	}
-	if (rt.dirty || rt.pend_head)
+	if (rt.dirty || !queue_empty(&rt.pend))
 		rt_wake();
 	while (rt.grave) {
 		scstream_t *st = rt.grave;
 		rt.grave = st->grave_next;
-		if (st->in_pend)
-			pend_del(st);
+		pend_del(st);
 		if (st->a) { /* its CLOSE still has to go out */
 			st->in_grave = 0;
 			continue;

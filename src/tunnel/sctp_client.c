@@ -22,6 +22,7 @@
 
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/queue.h"
 #include "tunnel/sctp_assoc.h"
 
 #define BACKOFF_MIN 100
@@ -40,14 +41,14 @@ typedef struct sccli {
 	uv_getaddrinfo_t *gai;
 	uv_timer_t timer;
 	uint64_t backoff_ms, last_dial, keep_ms;
-	creq_t *wait_head, *wait_tail; /* waiting for the association or an id */
-	creq_t *flight;                /* OPEN sent, no answer yet */
+	queue_t waiting; /* creq_t.link: waiting for the association or an id */
+	queue_t flight;  /* creq_t.link: OPEN sent, no answer yet */
 	uint64_t opens, fails, assocs;
 	unsigned started : 1, closing : 1;
 } sccli_t;
 
 struct creq {
-	creq_t *prev, *next;
+	queue_t link; /* in cl->waiting or cl->flight */
 	sccli_t *cl;
 	target_t t;
 	uint64_t id;
@@ -64,48 +65,29 @@ static void issue_waiting(sccli_t *cl);
 
 static void list_del(sccli_t *cl, creq_t *q)
 {
-	creq_t **head = q->waiting ? &cl->wait_head : &cl->flight;
-
-	if (q->prev)
-		q->prev->next = q->next;
-	else
-		*head = q->next;
-	if (q->next)
-		q->next->prev = q->prev;
-	else if (q->waiting)
-		cl->wait_tail = q->prev;
-	q->prev = q->next = NULL;
+	queue_remove(&q->link);
 }
 
 static void wait_push(sccli_t *cl, creq_t *q, int front)
 {
 	q->waiting = 1;
-	q->prev = q->next = NULL;
-	if (front) {
-		q->next = cl->wait_head;
-		if (cl->wait_head)
-			cl->wait_head->prev = q;
-		else
-			cl->wait_tail = q;
-		cl->wait_head = q;
-		return;
-	}
-	q->prev = cl->wait_tail;
-	if (cl->wait_tail)
-		cl->wait_tail->next = q;
+	if (front)
+		queue_insert_head(&cl->waiting, &q->link);
 	else
-		cl->wait_head = q;
-	cl->wait_tail = q;
+		queue_insert_tail(&cl->waiting, &q->link);
 }
 
 static void flight_push(sccli_t *cl, creq_t *q)
 {
 	q->waiting = 0;
-	q->prev = NULL;
-	q->next = cl->flight;
-	if (cl->flight)
-		cl->flight->prev = q;
-	cl->flight = q;
+	queue_insert_head(&cl->flight, &q->link);
+}
+
+static creq_t *first_of(queue_t *h)
+{
+	queue_t *q = queue_first(h);
+
+	return q ? queue_data(q, creq_t, link) : NULL;
 }
 
 /* ---- opens ---- */
@@ -143,8 +125,8 @@ static int issue(sccli_t *cl, creq_t *q)
 
 static void issue_waiting(sccli_t *cl)
 {
-	while (cl->wait_head && sctp_assoc_is_up(cl->a)) {
-		creq_t *q = cl->wait_head;
+	while (!queue_empty(&cl->waiting) && sctp_assoc_is_up(cl->a)) {
+		creq_t *q = first_of(&cl->waiting);
 		list_del(cl, q);
 		if (issue(cl, q) < 0) {
 			wait_push(cl, q, 1);
@@ -172,7 +154,7 @@ static void cli_avail(scassoc_t *a, void *ud)
 /* Worth redialing: a dial waits, or one came lately. */
 static int wanted(sccli_t *cl)
 {
-	return cl->wait_head || uv_now(cl->d.loop) - cl->last_dial < cl->keep_ms;
+	return !queue_empty(&cl->waiting) || uv_now(cl->d.loop) - cl->last_dial < cl->keep_ms;
 }
 
 static void on_backoff(uv_timer_t *t)
@@ -285,7 +267,7 @@ static dial_t *sc_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, dia
 	q->id = o->id;
 	q->cb = cb;
 	q->ud = ud;
-	if (!sctp_assoc_is_up(cl->a) || cl->wait_head || issue(cl, q) < 0) {
+	if (!sctp_assoc_is_up(cl->a) || !queue_empty(&cl->waiting) || issue(cl, q) < 0) {
 		wait_push(cl, q, 0);
 		connect_now(cl);
 	}
@@ -339,13 +321,13 @@ static void sc_free(dialer_t *d)
 
 	metrics_unregister(metrics_fn, cl);
 	cl->closing = 1;
-	while (cl->wait_head) {
-		creq_t *q = cl->wait_head;
+	while (!queue_empty(&cl->waiting)) {
+		creq_t *q = first_of(&cl->waiting);
 		list_del(cl, q);
 		free(q);
 	}
-	while (cl->flight) {
-		creq_t *q = cl->flight;
+	while (!queue_empty(&cl->flight)) {
+		creq_t *q = first_of(&cl->flight);
 		list_del(cl, q);
 		if (q->st)
 			sctp_open_cancel(q->st);
@@ -392,6 +374,8 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	cl = calloc(1, sizeof(*cl));
 	if (!cl)
 		abort();
+	queue_init(&cl->waiting);
+	queue_init(&cl->flight);
 	cl->keys = keys;
 	cl->cfg = cfg;
 	cl->cfg.keys = &cl->keys;
