@@ -3,11 +3,11 @@
 # joined by a veth (C, the client; S, the server with iperf3 -s):
 #
 #   direct    iperf3 -u from C to S over the veth (the ceiling)
-#   v2ray     iperf3 -u -> v2ray (dokodemo-door, socks outbound) -> sluice
-#             SOCKS5 without a chain (UDP ASSOCIATE from C's own socket):
-#             what the SOCKS5 path costs by itself
-#   vpn       the same, sluice's SOCKS5 -F vpn:// (lwIP UDP pcbs in C,
-#             the VPN over the veth, the server's libslirp NAT in S)
+#   fwd       iperf3 -u -> sluice -L udp:// (and -L tcp:// on the same port
+#             for iperf3's control connection) without a chain: what the
+#             forward costs by itself
+#   vpn       the same forwards -F vpn:// (lwIP UDP pcbs in C, the VPN
+#             over the veth, the server's libslirp NAT in S)
 #   ppp       the same, -F ppp+tcp:// (PPP over TCP to sluice's PPP
 #             gateway in S, lwIP in C, libslirp in S)
 #   vpn-tun   iperf3 -u from C through a TUN client of the same VPN server
@@ -16,7 +16,7 @@
 # SECS seconds after one omitted) at rising
 # rates; the table gives the highest rate at which under 1% was lost, and
 # the loss at each rate (the least of TRIES tries).  Numbers depend on the machine and its load: read
-# the ratios between the paths of one run.  Needs root, iperf3, v2ray.
+# the ratios between the paths of one run.  Needs root and iperf3.
 set -euo pipefail
 SLUICE=${SLUICE:-$(cd "$(dirname "$0")/.." && pwd)/build/sluice}
 SECS=${SECS:-2}
@@ -43,7 +43,7 @@ skip() {
 	exit 0
 }
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-for c in iperf3 v2ray ip; do command -v $c >/dev/null || skip "$c is not installed"; done
+for c in iperf3 ip; do command -v $c >/dev/null || skip "$c is not installed"; done
 start() { # NAME CMD...
 	local n=$1
 	shift
@@ -77,31 +77,19 @@ for _ in $(seq 50); do
 	[ -n "$pub" ] && break
 	sleep 0.1
 done
-start s_direct inC "$SLUICE" -L "socks5://127.0.0.1:1080"
-start s_vpn inC "$SLUICE" -L "socks5://127.0.0.1:1081" -F "vpn://alice:pw@192.168.83.1:5555?pub=$pub"
-start s_ppp inC "$SLUICE" -L "socks5://127.0.0.1:1082" -F "ppp+tcp://192.168.83.1:2323"
+# fwd PORT: iperf3's control connection and its datagrams, to S's iperf3
+fwd() { echo "-L tcp://127.0.0.1:$1/172.31.98.1:5201 -L udp://127.0.0.1:$1/172.31.98.1:5201"; }
+# shellcheck disable=SC2046
+start s_direct inC "$SLUICE" $(fwd 5301)
+# shellcheck disable=SC2046
+start s_vpn inC "$SLUICE" $(fwd 5302) -F "vpn://alice:pw@192.168.83.1:5555?pub=$pub"
+# shellcheck disable=SC2046
+start s_ppp inC "$SLUICE" $(fwd 5303) -F "ppp+tcp://192.168.83.1:2323"
 tun=0
 if [ -c /dev/net/tun ]; then
 	start s_tun inC "$SLUICE" -L tun://budptun -F "vpn://bob:pw@192.168.83.1:5555?pub=$pub"
 	tun=1
 fi
-inbounds=""
-for i in 0 1 2; do
-	inbounds="$inbounds${inbounds:+,}{\"tag\":\"in$i\",\"listen\":\"127.0.0.1\",\"port\":$((5301 + i)),\"protocol\":\"dokodemo-door\",\"settings\":{\"address\":\"172.31.98.1\",\"port\":5201,\"network\":\"tcp,udp\"}}"
-done
-cat >"$T/v2.json" <<J
-{"log": {"loglevel": "warning"},
- "inbounds": [$inbounds],
- "outbounds": [
-  {"tag": "o0", "protocol": "socks", "settings": {"servers": [{"address": "127.0.0.1", "port": 1080}]}},
-  {"tag": "o1", "protocol": "socks", "settings": {"servers": [{"address": "127.0.0.1", "port": 1081}]}},
-  {"tag": "o2", "protocol": "socks", "settings": {"servers": [{"address": "127.0.0.1", "port": 1082}]}}],
- "routing": {"rules": [
-  {"type": "field", "inboundTag": ["in0"], "outboundTag": "o0"},
-  {"type": "field", "inboundTag": ["in1"], "outboundTag": "o1"},
-  {"type": "field", "inboundTag": ["in2"], "outboundTag": "o2"}]}}
-J
-start v2ray inC v2ray -config "$T/v2.json"
 for _ in $(seq 100); do
 	grep -q "session up" "$T/s_vpn.log" && grep -q "session up" "$T/s_ppp.log" && break
 	sleep 0.1
@@ -125,7 +113,7 @@ except Exception:
     print("0 100")' "$T/u.json"
 }
 declare -A BEST LOSS
-paths="v2ray vpn ppp"
+paths="fwd vpn ppp"
 [ $tun = 1 ] && paths="vpn-tun $paths"
 paths="direct $paths"
 for p in $paths; do
@@ -133,13 +121,13 @@ for p in $paths; do
 	case $p in
 	direct) host=172.31.98.1 port=5201 ;;
 	vpn-tun) host=172.31.98.1 port=5201 ;;
-	v2ray) host=127.0.0.1 port=5301 ;;
+	fwd) host=127.0.0.1 port=5301 ;;
 	vpn) host=127.0.0.1 port=5302 ;;
 	ppp) host=127.0.0.1 port=5303 ;;
 	esac
 	if [ "$p" = vpn-tun ]; then # C's route to the iperf3 server: the tunnel
 		ip -n "$C" route replace 172.31.98.1/32 dev budptun
-	else # or the veth (v2ray's own SOCKS5 path sends from C)
+	else # or the veth (the chainless forward sends from C)
 		ip -n "$C" route replace 172.31.98.1/32 via 192.168.83.1
 	fi
 	for r in $RATES; do
