@@ -44,6 +44,7 @@ start web inS python3 -m http.server "$web" --bind :: --directory "$T/www"
 
 echo 'alice pw' | "$SLUICE" vpn-user add "$T/users.txt" alice 2>/dev/null
 echo 'bob pw' | "$SLUICE" vpn-user add "$T/users.txt" bob 10.10.0.20 2>/dev/null
+echo 'carol pw' | "$SLUICE" vpn-user add "$T/users.txt" carol 2>/dev/null
 start server inS "$SLUICE" -v --metrics 127.0.0.1:9109 \
 	-L "vpn://192.168.81.1:5555?users=$T/users.txt&net=10.10.0.0/24&net6=fd10::/64&host-loopback=1"
 for _ in $(seq 50); do
@@ -134,6 +135,17 @@ sleep 0.5
 d1=$(metric sluice_vpn_dropped_total)
 check "40 spoofed IPv6 packets were dropped and counted ($d0 -> $d1)" test "$((d1 - d0))" -ge 40
 check_fails "... and none reached the far side" grep -q got "$T/spoofsink.log"
+# malformed and hostile IPv6 packets inside an authenticated session (a
+# client of our own: the kernel would not send these): dropped and
+# counted, the session goes on (its ping is answered), and one over the
+# MTU gets "packet too big"
+d0=$(metric sluice_vpn_dropped_total)
+out=$(VPN_PEER_SERVER=192.168.81.1 inS /usr/bin/python3 "$SRCDIR/tests/e2e/vpn_peer.py" \
+	badv6 5555 "$pub" carol "carol pw" --src 192.168.81.1 2>&1 | tail -1)
+d1=$(metric sluice_vpn_dropped_total)
+check_eq "hostile IPv6 in a session: packet too big once, the echo after them answered" \
+	"sent 141 too-big 1 echo 1" "$out"
+check "... and at least 100 of them dropped and counted ($d0 -> $d1)" test "$((d1 - d0))" -ge 100
 check_eq "the TUN client still reaches the far side" "$TOKEN" \
 	"$(inC curl -fsS --max-time 10 "http://[fd99::1]:$web/token.txt")"
 check "the server is alive" alive server

@@ -19,6 +19,13 @@ address the datagrams come from):
                        wrong proof -> JSON: per name, the datagram sizes
                        seen, the distinct salts and scrypt parameters, the
                        median INIT -> RESP time, the answers to CONFIRM
+  badv6 USER PASSWORD  a real login to a server with net6=, then through
+                       the session: malformed and hostile IPv6 packets
+                       (short, a payload length past the end, another's
+                       source, link-local and unspecified sources, one over
+                       the tunnel MTU), then an ICMPv6 echo to the server's
+                       address -> "sent N too-big T echo E" (T: packet-too-
+                       big answers, E: echo replies; both 1 when well)
   login USER PASSWORD [REPLAY_SRC]
                        a real login (scrypt), then the CONFIRM sent again
                        from the same socket, from another port and from
@@ -135,19 +142,28 @@ class Handshake:
         self.h = sha(self.h, ct)
         return hdr + ct
 
-    def accept(self, pkt, server_key):
-        """The tunnel address from an ACCEPT, or None."""
-        if len(pkt) != 76 or pkt[0] != ACCEPT:
+    def accept(self, pkt, server_key, want6=False):
+        """The tunnel address from an ACCEPT (76 bytes, or 112 with IPv6),
+        or None; with want6, (address, IPv6 address or None, DNS6)."""
+        if len(pkt) not in (76, 112) or pkt[0] != ACCEPT:
             return None
         k = hkdf(self.h, self.ck, b"sluice-vpn accept", 32)
         h = sha(self.h, pkt[:8])
         try:
-            body = ChaCha20Poly1305(k).decrypt(ZERO, pkt[8:76], h)
+            body = ChaCha20Poly1305(k).decrypt(ZERO, pkt[8:], h)
         except Exception:
             return None
         if not hmac.compare_digest(body[18:50], hmac.new(server_key, h, hashlib.sha256).digest()):
             return None
-        return socket.inet_ntoa(body[:4])
+        if not want6:
+            return socket.inet_ntoa(body[:4])
+        a6 = socket.inet_ntop(socket.AF_INET6, body[52:68]) if len(pkt) == 112 else None
+        return socket.inet_ntoa(body[:4]), a6, body[68:84]
+
+    def transport(self):
+        """(client->server, server->client) keys once CONFIRM was made."""
+        out = hkdf(self.h, self.ck, b"sluice-vpn transport", 64)
+        return out[:32], out[32:]
 
 
 def cookie_of(spub, pkt, mac1):
@@ -315,6 +331,95 @@ def login(server, spub, src, user, pw, replay_src):
                                                    answers(udp(replay_src))))
 
 
+def seal(key, receiver, ctr, pkt):
+    hdr = bytes([6, 0, 0, 0]) + receiver.to_bytes(4, "little") + ctr.to_bytes(8, "little")
+    return hdr + ChaCha20Poly1305(key).encrypt(bytes(4) + ctr.to_bytes(8, "little"), pkt, hdr)
+
+
+def icmp6(src, dst, typ, body):
+    """An ICMPv6 packet with its checksum."""
+    a, b = socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst)
+    msg = bytes([typ, 0, 0, 0]) + body
+    ph = a + b + len(msg).to_bytes(4, "big") + bytes(3) + bytes([58])
+    data = ph + msg + (b"\0" if len(msg) % 2 else b"")
+    s = sum(int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    msg = msg[:2] + (~s & 0xffff).to_bytes(2, "big") + msg[4:]
+    return bytes([0x60, 0, 0, 0]) + len(msg).to_bytes(2, "big") + bytes([58, 64]) + a + b + msg
+
+
+def badv6(server, spub, src, user, pw):
+    s = udp(src)
+    hs, got, _, _, _ = exchange(s, server, spub, user)
+    if not got:
+        print("no-response")
+        return
+    salt, ln, r, p = got
+    sp = hashlib.scrypt(pw.encode(), salt=salt, n=1 << ln, r=r, p=p, maxmem=1 << 27, dklen=32)
+    ck = hmac.new(sp, b"Client Key", hashlib.sha256).digest()
+    sk = hmac.new(sp, b"Server Key", hashlib.sha256).digest()
+    confirm = hs.confirm(ck)
+    acc = None
+    for _ in range(4):
+        s.sendto(confirm, server)
+        d = recv(s, 1.0)
+        acc = d is not None and hs.accept(d, sk, True)
+        if acc:
+            break
+    if not acc or not acc[1]:
+        print("not-accepted-with-ipv6")
+        return
+    me = acc[1]
+    net = me.rsplit(":", 1)[0] + ":"
+    srv6 = net + "1"
+    tx, rx = hs.transport()
+    ctr = [0]
+
+    def send(pkt):
+        s.sendto(seal(tx, hs.remote, ctr[0], pkt), server)
+        ctr[0] += 1
+
+    good = icmp6(me, srv6, 128, b"\x12\x34\x00\x01" + b"ping")
+    bad = [
+        good[:39],                                    # shorter than a header
+        good[:4] + (999).to_bytes(2, "big") + good[6:],  # payload length past the end
+        bytes([0x60]) + bytes(3),                     # a version nibble and nothing
+        icmp6(net + "99", srv6, 128, b"\x00\x01\x00\x01x"),   # another's address
+        icmp6("fe80::1", srv6, 128, b"\x00\x01\x00\x01x"),    # link-local source
+        icmp6("::", "ff02::2", 133, bytes(4)),           # a router solicitation from ::
+        icmp6(me, "ff02::1", 128, b"\x00\x01\x00\x01x"),      # to all nodes
+    ] * 20
+    for pkt in bad:
+        send(pkt)
+    send(icmp6(me, srv6, 128, b"\x00\x02\x00\x01" + bytes(1400)))  # over the tunnel MTU
+    too_big = echo = 0
+    deadline = time.time() + 3
+    sent_echo = False
+    while time.time() < deadline and not (too_big and echo):
+        if not sent_echo and too_big:
+            send(good)
+            sent_echo = True
+        d = recv(s, 0.5)
+        if d is None:
+            if not sent_echo:
+                send(good)
+                sent_echo = True
+            continue
+        if len(d) < 32 or d[0] != 6:
+            continue
+        c = int.from_bytes(d[8:16], "little")
+        try:
+            pkt = ChaCha20Poly1305(rx).decrypt(bytes(4) + d[8:16], d[16:], d[:16])
+        except Exception:
+            continue
+        if len(pkt) > 40 and pkt[0] >> 4 == 6 and pkt[6] == 58:
+            too_big += pkt[40] == 2
+            echo += pkt[40] == 129 and pkt[44:48] == b"\x12\x34\x00\x01"
+        del c
+    print("sent %d too-big %d echo %d" % (len(bad) + 1, too_big, echo))
+
+
 def main():
     args = sys.argv[1:]
     src = "127.0.0.1"
@@ -323,13 +428,15 @@ def main():
         src = args[i + 1]
         del args[i:i + 2]
     cmd, port, spub = args[0], int(args[1]), base64.b64decode(args[2])
-    server, rest = ("127.0.0.1", port), args[3:]
+    server, rest = (os.environ.get("VPN_PEER_SERVER", "127.0.0.1"), port), args[3:]
     if cmd == "flood":
         flood(server, spub, src, float(rest[0]))
     elif cmd == "guess":
         guess(server, spub, src, rest[0], int(rest[1]), float(rest[2]))
     elif cmd == "probe":
         probe(server, spub, src, int(rest[0]), rest[1:])
+    elif cmd == "badv6":
+        badv6(server, spub, src, rest[0], rest[1])
     elif cmd == "login":
         login(server, spub, src, rest[0], rest[1], rest[2] if len(rest) > 2 else "127.0.0.9")
     else:
