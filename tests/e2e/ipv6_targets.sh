@@ -1,0 +1,61 @@
+#!/bin/bash
+# An IPv6 literal target and an AAAA-only name through every stream tunnel
+# (the packet tunnels have theirs: vpn6.sh, ppp_hop6.sh, ppp_gateway6.sh):
+# a SOCKS5 client (curl) reaches http://[fd99::1]:8080/ and
+# http://v6only.test:8080/ through ws, wss, wstan, sctp+udp, a socks5 hop
+# and an http hop, each to its sluice server on loopback.  fd99::1 is an
+# address of this namespace's loopback; v6only.test has only an AAAA
+# record, at the namespace's resolver (dnsmasq), which the servers ask.
+# Runs in its own network and mount namespace.  A few seconds.
+set -u
+. "$(dirname "$0")/lib.sh"
+need_cmd curl dnsmasq openssl
+in_netns --net --mount
+ip link set lo up
+ip addr add fd99::1/128 dev lo
+mount --make-rprivate /
+echo "nameserver 127.0.0.1" >"$T/resolv.conf"
+mount --bind "$T/resolv.conf" /etc/resolv.conf
+start dns dnsmasq --no-daemon --no-resolv --no-hosts --port=53 --listen-address=127.0.0.1 \
+	--local=/test/ --bind-interfaces --user=root --pid-file="$T/dnsmasq.pid" \
+	--host-record=v6only.test,fd99::1 --log-queries
+TOKEN="v6-$$-$RANDOM"
+mkdir -p "$T/www"
+echo "$TOKEN" >"$T/www/token.txt"
+start web python3 -m http.server 8080 --bind fd99::1 --directory "$T/www"
+KEY=$("$SLUICE" keygen)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+	-keyout "$T/key.pem" -out "$T/cert.pem" -subj "/CN=127.0.0.1" \
+	-addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1
+for _ in $(seq 50); do ss -ltn | grep -q 'fd99::1\]:8080' && break; sleep 0.1; done
+
+# one NAME SERVER-URL HOP-URL: both targets through that tunnel
+one() {
+	local name=$1 srv=$2 hop=$3 pp
+	pp=$(free_port)
+	start "srv_$name" "$SLUICE" -v -L "$srv"
+	sleep 0.3
+	start "cli_$name" "$SLUICE" -v -L "socks5://127.0.0.1:$pp" -F "$hop"
+	wait_port "$pp"
+	check_eq "$name: the IPv6 literal [fd99::1]" "$TOKEN" \
+		"$(curl -fsS --max-time 10 -x "socks5h://127.0.0.1:$pp" "http://[fd99::1]:8080/token.txt")"
+	check_eq "$name: the AAAA-only name, resolved by the server" "$TOKEN" \
+		"$(curl -fsS --max-time 10 -x "socks5h://127.0.0.1:$pp" "http://v6only.test:8080/token.txt")"
+	kill "$(pid_of "cli_$name")" "$(pid_of "srv_$name")" 2>/dev/null
+}
+p() { free_port; }
+port=$(p)
+one ws "ws://127.0.0.1:$port?key=$KEY" "ws://127.0.0.1:$port?key=$KEY"
+port=$(p)
+one wss "wss://127.0.0.1:$port?key=$KEY&cert=$T/cert.pem&certkey=$T/key.pem" \
+	"wss://127.0.0.1:$port?key=$KEY&ca=$T/cert.pem"
+port=$(p)
+one wstan "wstan://127.0.0.1:$port?key=$KEY" "wstan://127.0.0.1:$port?key=$KEY"
+port=$(p)
+one sctp+udp "sctp+udp://127.0.0.1:$port?key=$KEY" "sctp+udp://127.0.0.1:$port?key=$KEY"
+port=$(p)
+one socks5 "socks5://127.0.0.1:$port" "socks5://127.0.0.1:$port"
+port=$(p)
+one http "http://127.0.0.1:$port" "http://127.0.0.1:$port"
+check "dnsmasq answered the servers' AAAA queries" grep -q "query\[AAAA\] v6only.test" "$T/dns.log"
+finish
