@@ -209,6 +209,21 @@ dgram_t *conn_dgram(conn_t *c, const dgram_cbs_t *cbs, void *data)
 	return c->flow;
 }
 
+void conn_dgram_end(conn_t *c)
+{
+	dgram_t *f = c->flow;
+
+	if (!f)
+		return;
+	log_info(c->id, "datagram association over: %llu up, %llu down, %llu dropped",
+	         (unsigned long long)f->sent, (unsigned long long)f->recvd,
+	         (unsigned long long)dgram_dropped(f));
+	c->flow = NULL;
+	dgram_close(f);
+	uv_timer_stop(c->timer);
+	conn_set_state(c, CONN_HANDSHAKE);
+}
+
 /* ---- relay ---- */
 
 static void on_relay_done(void *ud, const char *reason, uint64_t ab, uint64_t ba)

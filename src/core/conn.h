@@ -55,6 +55,9 @@ void conn_dial(conn_t *c, const target_t *t, void (*done)(conn_t *c, int err));
  * it; the callbacks are the front end's) and closes after idle-timeout
  * without a datagram either way: mark each with conn_dgram_touch(). */
 dgram_t *conn_dgram(conn_t *c, const dgram_cbs_t *cbs, void *data);
+/* End the association (a tunnel whose next request may be another): the
+ * flow is closed, the conn is HANDSHAKE again, its timer stopped. */
+void conn_dgram_end(conn_t *c);
 static inline void conn_dgram_touch(conn_t *c)
 {
 	c->t_active = uv_now(c->l->loop);
