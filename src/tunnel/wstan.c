@@ -68,6 +68,7 @@
 #include "core/bytes.h"
 #include "core/conn.h"
 #include "core/crypto.h"
+#include "core/dgram.h"
 #include "core/encoding.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -404,6 +405,24 @@ int wstan_req_build(wstan_ctr_t *tx, const wstan_key_t *k, int dgm, double ts, c
 	return (int)(n + WSTAN_MAC);
 }
 
+int wstan_dgm_build(wstan_ctr_t *tx, const target_t *t, const uint8_t *data, size_t dlen,
+                    uint8_t *out, size_t cap)
+{
+	int a;
+
+	if (cap < 1)
+		return -ENOSPC;
+	out[0] = WSTAN_DGM;
+	if ((a = addr_encode(t, out + 1, cap - 1)) < 0)
+		return a;
+	if (cap - 1 - (size_t)a < dlen)
+		return -ENOSPC;
+	if (dlen)
+		memcpy(out + 1 + a, data, dlen);
+	wstan_ctr_apply(tx, out, 1 + (size_t)a + dlen);
+	return (int)(1 + (size_t)a + dlen);
+}
+
 int wstan_rst_build(wstan_ctr_t *tx, const wstan_key_t *k, const char *reason, const char *err,
                     size_t pad, uint8_t *out, size_t cap)
 {
@@ -491,6 +510,7 @@ static const char *const tun_state_names[] = {"idle", "using", "resetting", "clo
 typedef struct tun tun_t;
 typedef struct wstream wstream_t;
 typedef struct opener opener_t;
+typedef struct uflow uflow_t;
 
 typedef struct tun_cbs {
 	void (*on_msg)(tun_t *t, wstan_msg_t *m); /* REQ or DGM (server side) */
@@ -508,6 +528,7 @@ struct tun {
 	wstan_ctr_t tx, rx;
 	tun_state_t state;
 	wstream_t *cur; /* bound while USING (and RESETTING after a shutdown) */
+	uflow_t *flow;  /* client: a UDP association bound instead, while USING */
 	int busy;       /* depth of tunnel callbacks on the stack */
 	unsigned client : 1, paused : 1, freed : 1, pooled : 1, closing : 1;
 	tun_t *next, *prev; /* client: every tunnel of the hop */
@@ -524,6 +545,9 @@ struct wstream {
 
 static void opener_poke(opener_t *op);
 static void opener_cancel(opener_t *op);
+static void tun_unflow(tun_t *t, int err);
+static void uflow_recv(tun_t *t, const wstan_msg_t *m);
+static void uflow_flush(uflow_t *uf);
 
 static void tun_set_state(tun_t *t, tun_state_t to)
 {
@@ -718,6 +742,7 @@ static void tun_free(tun_t *t)
 		tun_set_state(t, TUN_CLOSED);
 	if (t->cur)
 		wstream_detach(t->cur, UV_ECONNRESET);
+	tun_unflow(t, UV_ECONNRESET);
 	if (t->ws)
 		ws_free(t->ws);
 	t->ws = NULL;
@@ -811,6 +836,7 @@ static void tun_on_rst(tun_t *t, const wstan_msg_t *m)
 			wstream_push(st, NULL);
 		}
 	}
+	tun_unflow(t, m->reason[0] ? UV_ECONNREFUSED : UV_ECONNRESET);
 	if (!t->freed)
 		t->cbs->on_idle(t);
 }
@@ -845,7 +871,9 @@ static void tun_on_message(ws_t *w, int opcode, sbuf_t *msg)
 		if (m.cmd == WSTAN_REQ) {
 			log_info(t->id, "wstan: a request from the server, closing");
 			tun_abort(t, 3000);
-		} /* DGM: we never asked for UDP */
+		} else if (t->flow && t->state == TUN_USING) {
+			uflow_recv(t, &m); /* DGM: a reply of our UDP association */
+		}
 	} else if (m.cmd == WSTAN_REQ && t->state != TUN_IDLE) {
 		log_info(t->id, "wstan: a request on a busy tunnel, closing");
 		tun_abort(t, 3000);
@@ -885,6 +913,7 @@ static void tun_on_close(ws_t *w, int code, const char *reason)
 			wstream_detach(st, UV_ECONNRESET);
 		}
 	}
+	tun_unflow(t, UV_ECONNRESET);
 	if (t->state != TUN_CLOSED)
 		tun_set_state(t, TUN_CLOSED);
 	t->cbs->on_close(t);
@@ -909,7 +938,7 @@ typedef struct wsrv {
 	replay_store_t *replay; /* shared by every wstan listener with this key */
 	decoy_t *decoy;
 	ws_opts_t wo;
-	uint64_t tunnels, active, reqs, udp_assocs, udp_refused, rejected[REJ_N];
+	uint64_t tunnels, active, reqs, udp_assocs, udp_refused, udp_in, udp_out, rejected[REJ_N];
 } wsrv_t;
 
 typedef struct sconn {
@@ -921,9 +950,7 @@ typedef struct sconn {
 	wstream_t *s;   /* the request whose dial is under way */
 	relay_t *relay; /* the request being relayed, or lingering after its reset */
 	uv_timer_t *linger;
-	stream_t hold;      /* c->client once upgraded: closing it ends the tunnel */
-	struct udp_ep *eps; /* a UDP association's endpoints */
-	size_t neps;
+	stream_t hold; /* c->client once upgraded: closing it ends the tunnel */
 	unsigned dying : 1, counted : 1;
 } sconn_t;
 
@@ -1010,193 +1037,90 @@ static void srv_start(sconn_t *w, const wstan_msg_t *m)
 
 /* ---- UDP: wstan's DGM ----
  *
- * A DGM starts (or continues) a UDP association on an idle tunnel: one
- * connected UDP socket per target the client names (at most UDP_EPS), sent
- * from this host directly (not through a -F chain, like the SOCKS front
- * end's UDP), names resolved here, the target ACL applied to what they
- * resolve to.  Replies come back as DGM naming their source.  The client's
- * RST ends the association.  Datagrams that find no room are dropped.
+ * A DGM starts (or continues) a UDP association on an idle tunnel: a
+ * datagram flow through this listener's chain (conn_dgram: the target ACL
+ * on every datagram after resolution, the idle timeout); replies come back
+ * as DGM naming their source.  The client's RST ends the association.  A
+ * chain that cannot carry datagrams is refused with an RST, naming the hop
+ * in the log.  Datagrams that find no room are dropped and counted.
  */
-#define UDP_EPS 16
-#define UDP_PENDING 8
 
-typedef struct udp_ep {
-	struct udp_ep *next;
-	sconn_t *w;
-	target_t target;
-	uv_udp_t h;
-	uv_getaddrinfo_t gai;
-	sbuf_queue_t pending; /* datagrams while the name resolves */
-	unsigned resolving : 1, ready : 1, closing : 1;
-} udp_ep_t;
-
-static void udp_ep_closed(uv_handle_t *h)
+/* A DGM message (cmd, address, datagram) of a datagram from src. */
+static sbuf_t *dgm_message(tun_t *t, const struct sockaddr *src, const uint8_t *p, size_t n)
 {
-	udp_ep_t *ep = h->data;
-
-	sbufq_clear(&ep->pending);
-	free(ep);
-}
-
-static void udp_close_all(sconn_t *w)
-{
-	while (w->eps) {
-		udp_ep_t *ep = w->eps;
-
-		w->eps = ep->next;
-		ep->closing = 1;
-		ep->w = NULL;
-		if (!ep->resolving) /* else the resolver's callback closes it */
-			uv_close((uv_handle_t *)&ep->h, udp_ep_closed);
-	}
-	w->neps = 0;
-}
-
-static void udp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-	static char slab[65536];
-
-	buf->base = slab;
-	buf->len = sizeof(slab);
-}
-
-static void udp_on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *sa,
-                        unsigned flags)
-{
-	udp_ep_t *ep = h->data;
-	sconn_t *w = ep->w;
-	tun_t *t = w ? w->t : NULL;
 	char host[INET6_ADDRSTRLEN];
-	target_t src;
+	sbuf_t *m = sbuf_new(1 + WSTAN_ADDR_MAX + n);
+	target_t a;
+	int len;
+
+	sockaddr_ip(src, host, sizeof(host));
+	target_set(&a, host, sockaddr_port(src));
+	if ((len = wstan_dgm_build(&t->tx, &a, p, n, m->data, 1 + WSTAN_ADDR_MAX + n)) < 0) {
+		sbuf_free(m);
+		return NULL;
+	}
+	m->len = (uint32_t)len;
+	return m;
+}
+
+static void srv_flow_recv(dgram_t *f, const struct sockaddr *src, sbuf_t *b)
+{
+	sconn_t *w = f->data;
+	tun_t *t = w->t;
 	sbuf_t *m;
-	int a;
 
-	if (n <= 0 || !sa || !t || !t->ws || t->state != TUN_USING ||
-	    ws_pending(t->ws) > STREAM_HIGH_WATER)
-		return;
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host, sizeof(host));
-	else
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, host,
-		          sizeof(host));
-	target_set(&src, host, ntohs(((const struct sockaddr_in *)sa)->sin_port));
-	m = sbuf_new(1 + WSTAN_ADDR_MAX + (size_t)n);
-	m->data[0] = WSTAN_DGM;
-	a = addr_encode(&src, m->data + 1, WSTAN_ADDR_MAX);
-	memcpy(m->data + 1 + a, buf->base, (size_t)n);
-	m->len = (uint32_t)(1 + (size_t)a + (size_t)n);
-	wstan_ctr_apply(&t->tx, m->data, m->len);
-	ws_send(t->ws, WS_OP_BINARY, m);
-	conn_set_deadline(w->c, w->c->l->idle_timeout_ms ? w->c->l->idle_timeout_ms
-	                                                 : w->srv->open_timeout_ms);
-}
-
-static void udp_send(udp_ep_t *ep, const uint8_t *p, size_t n)
-{
-	uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-
-	uv_udp_try_send(&ep->h, &b, 1, NULL); /* UDP: a full socket drops it */
-}
-
-static void udp_ready(udp_ep_t *ep, const struct sockaddr *sa)
-{
-	sconn_t *w = ep->w;
-	char tg[300];
-	sbuf_t *b;
-
-	target_str(&ep->target, tg, sizeof(tg));
-	if (!acl_permits(&w->c->l->targets, sa) || uv_udp_connect(&ep->h, sa) < 0 ||
-	    uv_udp_recv_start(&ep->h, udp_alloc, udp_on_recv) < 0) {
-		log_info(w->c->id, "wstan: UDP to %s refused", tg);
-		sbufq_clear(&ep->pending);
-		return; /* stays, not ready: its datagrams are dropped */
-	}
-	log_info(w->c->id, "%s -> %s (udp)", w->c->peer_str, tg);
-	ep->ready = 1;
-	while ((b = sbufq_pop(&ep->pending))) {
-		udp_send(ep, sbuf_ptr(b), b->len);
-		sbuf_free(b);
-	}
-}
-
-static void udp_on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
-{
-	udp_ep_t *ep = req->data;
-
-	ep->resolving = 0;
-	if (ep->closing) {
-		uv_freeaddrinfo(res);
-		uv_close((uv_handle_t *)&ep->h, udp_ep_closed);
+	if (!t || !t->ws || t->state != TUN_USING || ws_pending(t->ws) > DGRAM_QUEUE_MAX) {
+		dgram_drop(f, DGRAM_DROP_QUEUE, b);
 		return;
 	}
-	if (status < 0 || !res)
-		sbufq_clear(&ep->pending);
-	else
-		udp_ready(ep, res->ai_addr);
-	uv_freeaddrinfo(res);
-}
-
-static udp_ep_t *udp_ep_new(sconn_t *w, const target_t *tg)
-{
-	udp_ep_t *ep = calloc(1, sizeof(*ep));
-	struct sockaddr_storage ss;
-	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM};
-	char port[8];
-
-	if (!ep)
-		abort();
-	ep->w = w;
-	ep->target = *tg;
-	uv_udp_init(w->c->l->loop, &ep->h);
-	ep->h.data = ep;
-	ep->gai.data = ep;
-	ep->next = w->eps;
-	w->eps = ep;
-	w->neps++;
-	if (target_is_ip(tg, &ss)) {
-		udp_ready(ep, (struct sockaddr *)&ss);
-		return ep;
+	m = dgm_message(t, src, sbuf_ptr(b), b->len);
+	sbuf_free(b);
+	if (!m || ws_send(t->ws, WS_OP_BINARY, m) < 0) {
+		dgram_drop(f, DGRAM_DROP_SEND, NULL);
+		return;
 	}
-	snprintf(port, sizeof(port), "%u", tg->port);
-	ep->resolving = 1;
-	if (uv_getaddrinfo(w->c->l->loop, &ep->gai, udp_on_resolved, tg->host, port, &hints) < 0)
-		ep->resolving = 0; /* never ready */
-	return ep;
+	w->srv->udp_out++;
+	conn_dgram_touch(w->c);
 }
+
+static void srv_flow_error(dgram_t *f, int err)
+{
+	sconn_t *w = f->data;
+
+	log_info(w->c->id, "wstan: the UDP association's flow failed: %s", uv_strerror(err));
+	conn_dgram_end(w->c);
+	if (w->t && w->t->state == TUN_USING)
+		tun_reset(w->t, "udp association lost", uv_strerror(err));
+}
+
+static const dgram_cbs_t srv_flow_cbs = {srv_flow_recv, srv_flow_error, NULL};
 
 static void srv_udp(sconn_t *w, const wstan_msg_t *m)
 {
-	dialer_t *chain = w->c->l->chain;
-	udp_ep_t *ep;
+	conn_t *c = w->c;
+	const dialer_t *blk;
+	char hop[256];
 
 	if (w->t->state == TUN_IDLE) {
-		if (chain && !(dialer_caps(chain) & HOP_HOST)) {
-			/* datagrams cannot follow a -F chain: say so */
+		if ((blk = chain_dgram_blocker(c->l->chain))) {
+			dialer_name(blk, hop, sizeof(hop));
+			log_info(c->id, "wstan: UDP from %s refused: the hop %s cannot carry UDP",
+			         c->peer_str, hop);
 			w->srv->udp_refused++;
 			tun_set_state(w->t, TUN_USING);
 			tun_reset(w->t, "udp is not supported through this server's chain", "");
 			return;
 		}
 		tun_set_state(w->t, TUN_USING);
-		conn_handshake_done(w->c);
 		w->srv->udp_assocs++;
-	} else if (w->t->state != TUN_USING || w->t->cur) {
+		log_info(c->id, "%s: UDP association", c->peer_str);
+		conn_dgram(c, &srv_flow_cbs, w);
+	} else if (w->t->state != TUN_USING || w->t->cur || !c->flow) {
 		return;
 	}
-	conn_set_deadline(w->c, w->c->l->idle_timeout_ms ? w->c->l->idle_timeout_ms
-	                                                 : w->srv->open_timeout_ms);
-	for (ep = w->eps; ep; ep = ep->next)
-		if (ep->target.port == m->target.port && !strcmp(ep->target.host, m->target.host))
-			break;
-	if (!ep) {
-		if (w->neps >= UDP_EPS)
-			return;
-		ep = udp_ep_new(w, &m->target);
-	}
-	if (ep->ready)
-		udp_send(ep, m->data, m->dlen);
-	else if (ep->resolving && ep->pending.bytes < UDP_PENDING * 1500 && m->dlen)
-		sbufq_push(&ep->pending, sbuf_from(m->data, m->dlen));
+	conn_dgram_touch(c);
+	w->srv->udp_in++;
+	dgram_send(c->flow, &m->target, dgram_buf(m->data, m->dlen));
 }
 
 /* A REQ on a tunnel already up (AES-CTR mode): its timestamp in the window. */
@@ -1277,8 +1201,9 @@ static void srv_on_idle(tun_t *t)
 		w->s = NULL;
 		conn_set_state(c, CONN_HANDSHAKE);
 	}
-	udp_close_all(w); /* the end of a UDP association */
-	if (w->relay)     /* the target gets what the client sent; not much longer */
+	if (c->flow) /* the end of a UDP association */
+		conn_dgram_end(c);
+	if (w->relay) /* the target gets what the client sent; not much longer */
 		uv_timer_start(w->linger, srv_on_linger, LINGER_MS, 0);
 	conn_set_deadline(c, w->srv->open_timeout_ms);
 }
@@ -1310,7 +1235,6 @@ static void hold_close(stream_t *s)
 
 	w->dying = 1;
 	uv_timer_stop(w->linger);
-	udp_close_all(w);
 	if (w->relay)
 		relay_close(w->relay, "tunnel closed");
 	if (w->s) {
@@ -1477,9 +1401,13 @@ static const metric_t srv_metric_rows[] = {
     METRIC(wsrv_t, active, "sluice_wstan_requests_active", "gauge", "Connections carried now."),
     METRIC(wsrv_t, reqs, "sluice_wstan_requests_total", "counter", "Connection requests accepted."),
     METRIC(wsrv_t, udp_assocs, "sluice_wstan_udp_associations_total", "counter",
-           "UDP datagram requests relayed."),
+           "UDP associations carried."),
     METRIC(wsrv_t, udp_refused, "sluice_wstan_udp_refused_total", "counter",
-           "UDP datagram requests refused."),
+           "UDP associations refused (the chain cannot carry UDP)."),
+    METRIC(wsrv_t, udp_in, "sluice_wstan_udp_datagrams_in_total", "counter",
+           "Datagrams from clients."),
+    METRIC(wsrv_t, udp_out, "sluice_wstan_udp_datagrams_out_total", "counter",
+           "Datagrams to clients."),
 };
 
 static void srv_metrics(mbuf_t *b, void *ud)
@@ -1643,9 +1571,11 @@ struct opener {
 	ws_open_t o; /* the dial, [TLS], the upgrade */
 	wcli_t *cl;
 	tun_t *t;
-	wreq_t *q;        /* the dial, until it is answered */
+	wreq_t *q;        /* the dial, until it is answered (NULL for a flow) */
 	uv_timer_t *wait; /* first-wait */
 	target_t target;
+	sbuf_t *dgm;      /* a flow's first datagram, for the URI */
+	unsigned udp : 1; /* a flow's: the URI has its DGM, or else an idle opener */
 	uint8_t nonce[WSTAN_NONCE];
 	unsigned connected : 1, waited : 1, sent : 1;
 };
@@ -1753,6 +1683,7 @@ static void on_answer(ws_req_t *r, int err)
 
 static void opener_free(opener_t *op)
 {
+	sbuf_free(op->dgm);
 	ws_open_close(&op->o);
 	uv_close((uv_handle_t *)op->wait, (uv_close_cb)free);
 	free(op);
@@ -1768,6 +1699,7 @@ static void opener_fail(opener_t *op, int err, const char *why)
 	t->op = NULL;
 	if (t->cur)
 		wstream_detach(t->cur, q ? 0 : err); /* the caller has it: it gets err */
+	tun_unflow(t, err);
 	if (!q)
 		cl->fails++;
 	opener_free(op);
@@ -1824,6 +1756,11 @@ static void on_open_up(ws_open_t *o, sbuf_t *b)
 	opener_free(op);
 	t->ws = ws_new(t->loop, s, b, 1, &cl->wo, &tun_ws_cbs, t);
 	log_debug(t->id, "%s: tunnel up", cl->name);
+	if (t->flow) { /* the datagrams that came during the upgrade */
+		cl->opens++;
+		uflow_flush(t->flow);
+		return;
+	}
 	/* what the application wrote meanwhile, and its end if it came */
 	if (st) {
 		sbuf_t *c;
@@ -1869,8 +1806,14 @@ static void send_upgrade(opener_t *op)
 		return;
 	}
 	fl = st ? msgstream_take(&st->m, first, sizeof(first)) : 0;
-	n = wstan_req_build(&t->tx, &cl->key, 0, wall_s(), &op->target, first, fl, req,
-	                    sizeof(req));
+	if (op->udp && op->dgm) /* the first DGM */
+		n = wstan_req_build(&t->tx, &cl->key, 1, wall_s(), &op->target, sbuf_ptr(op->dgm),
+		                    op->dgm->len, req, sizeof(req));
+	else if (op->udp) /* it was too big for a URI: an idle opener, it follows */
+		n = wstan_req_build(&t->tx, &cl->key, 1, wall_s(), NULL, NULL, 0, req, sizeof(req));
+	else
+		n = wstan_req_build(&t->tx, &cl->key, 0, wall_s(), &op->target, first, fl, req,
+		                    sizeof(req));
 	if (n < 0) {
 		opener_fail(op, UV_EINVAL, "cannot encode the request");
 		return;
@@ -1954,10 +1897,12 @@ static opener_t *opener_start(wcli_t *cl, tun_t *t, wreq_t *q, const target_t *t
 	uv_timer_init(cl->d.loop, op->wait);
 	op->wait->data = op;
 	t->op = op;
-	q->op = op;
+	if (q)
+		q->op = op;
 	if (ws_open_start(&op->o, &cl->d, cl->tls, &cl->names, t->id, &open_ops, op) < 0) {
 		t->op = NULL;
-		q->op = NULL;
+		if (q)
+			q->op = NULL;
 		uv_close((uv_handle_t *)op->wait, (uv_close_cb)free);
 		free(op);
 		return NULL;
@@ -2023,6 +1968,179 @@ static void cli_cancel(dialer_t *d, dial_t *req)
 	ws_req_cancel(&((wreq_t *)req)->r); /* an opener under way goes with it */
 }
 
+/* ---- datagram flows ----
+ *
+ * A UDP association (core/dgram.h) is a tunnel in USING with a flow bound
+ * instead of a stream: DGM messages both ways, the client's RST its end
+ * (the tunnel then goes back to the pool).  A pooled tunnel takes the
+ * first datagram as a message; a fresh one carries it in the upgrade's URI
+ * (with a timestamp and a MAC, as wstan does; a datagram too big for a URI
+ * follows an idle opener instead), and the datagrams sent during the
+ * upgrade wait, bounded, until it is up.  The flow is ready at once: the
+ * first datagram is what opens the tunnel.
+ */
+struct uflow {
+	dgram_t f;
+	wcli_t *cl;
+	tun_t *t; /* bound, from the first datagram on */
+	dgram_hq_t held;
+};
+
+/* The tunnel lets go of its flow; err (if any) reaches the flow's owner. */
+static void tun_unflow(tun_t *t, int err)
+{
+	uflow_t *uf = t->flow;
+
+	if (!uf)
+		return;
+	t->flow = NULL;
+	uf->t = NULL;
+	dgram_hq_clear(&uf->held);
+	if (err)
+		dgram_fail(&uf->f, err);
+}
+
+static void uflow_recv(tun_t *t, const wstan_msg_t *m)
+{
+	uflow_t *uf = t->flow;
+	struct sockaddr_storage ss;
+
+	if (!m->has_target || !target_is_ip(&m->target, &ss)) {
+		dgram_drop(&uf->f, DGRAM_DROP_BAD, NULL);
+		return;
+	}
+	dgram_deliver(&uf->f, (struct sockaddr *)&ss, dgram_buf(m->data, m->dlen));
+}
+
+static void uflow_send_now(uflow_t *uf, const target_t *dst, sbuf_t *b)
+{
+	tun_t *t = uf->t;
+	sbuf_t *m;
+	int n;
+
+	if (t->state != TUN_USING || ws_pending(t->ws) > DGRAM_QUEUE_MAX) {
+		dgram_drop(&uf->f, DGRAM_DROP_QUEUE, b);
+		return;
+	}
+	m = sbuf_new(1 + WSTAN_ADDR_MAX + b->len);
+	n = wstan_dgm_build(&t->tx, dst, sbuf_ptr(b), b->len, m->data, 1 + WSTAN_ADDR_MAX + b->len);
+	sbuf_free(b);
+	if (n < 0) {
+		sbuf_free(m);
+		dgram_drop(&uf->f, DGRAM_DROP_BAD, NULL);
+		return;
+	}
+	m->len = (uint32_t)n;
+	if (ws_send(t->ws, WS_OP_BINARY, m) < 0)
+		dgram_drop(&uf->f, DGRAM_DROP_SEND, NULL);
+	else
+		uf->f.sent++;
+}
+
+static void uflow_flush(uflow_t *uf)
+{
+	target_t dst;
+	sbuf_t *b;
+
+	while (uf->t && dgram_hq_pop(&uf->held, &dst, &b))
+		uflow_send_now(uf, &dst, b);
+}
+
+/* The first datagram: a pooled tunnel, or a fresh one with it in the URI. */
+static int uflow_bind(uflow_t *uf, const target_t *dst, sbuf_t *b)
+{
+	wcli_t *cl = uf->cl;
+	tun_t *t = pool_take(cl);
+	opener_t *op;
+
+	if (t) {
+		t->id = uf->f.id;
+		tun_set_state(t, TUN_USING);
+		t->flow = uf;
+		uf->t = t;
+		cl->reused++;
+		log_debug(uf->f.id, "%s: datagrams through a pooled tunnel", cl->name);
+		uflow_send_now(uf, dst, b);
+		return 0;
+	}
+	t = tun_new(cl->d.loop, uf->f.id, &cl->key, 1, &cli_tun_cbs, cl);
+	cli_list_add(cl, t);
+	tun_set_state(t, TUN_USING);
+	t->flow = uf;
+	uf->t = t;
+	if (!(op = opener_start(cl, t, NULL, dst))) {
+		tun_unflow(t, 0);
+		cli_tun_drop(cl, t);
+		sbuf_free(b);
+		return UV_ENOMEM;
+	}
+	op->udp = 1;
+	if (b->len <= WSTAN_FIRST_MAX)
+		op->dgm = b;
+	else if (dgram_hq_push(&uf->held, dst, b) < 0)
+		dgram_drop(&uf->f, DGRAM_DROP_QUEUE, NULL);
+	return 0;
+}
+
+static int uflow_send(dgram_t *f, const target_t *dst, sbuf_t *b)
+{
+	uflow_t *uf = (uflow_t *)f;
+
+	if (b->len > DGRAM_MAX) {
+		dgram_drop(f, DGRAM_DROP_SIZE, b);
+		return UV_EMSGSIZE;
+	}
+	if (!uf->t) {
+		if (uf->cl->closing) {
+			dgram_drop(f, DGRAM_DROP_SEND, b);
+			return 0;
+		}
+		return uflow_bind(uf, dst, b) < 0 ? (dgram_drop(f, DGRAM_DROP_SEND, NULL), 0) : 0;
+	}
+	if (!uf->t->ws) { /* the upgrade is under way */
+		if (dgram_hq_push(&uf->held, dst, b) < 0)
+			dgram_drop(f, DGRAM_DROP_QUEUE, NULL);
+		return 0;
+	}
+	uflow_send_now(uf, dst, b);
+	return 0;
+}
+
+static void uflow_close(dgram_t *f)
+{
+	uflow_t *uf = (uflow_t *)f;
+	tun_t *t = uf->t;
+
+	if (t) {
+		t->flow = NULL;
+		uf->t = NULL;
+		if (t->op)
+			opener_cancel(t->op); /* frees the tunnel */
+		else if (t->state == TUN_USING)
+			tun_reset(t, "", ""); /* the server's RST puts it back in the pool */
+	}
+	dgram_hq_clear(&uf->held);
+	free(uf);
+}
+
+static const dgram_ops_t uflow_ops = {"wstan-udp", uflow_send, uflow_close};
+
+static dial_t *cli_dgram(dialer_t *d, const dial_opts_t *o, dgram_cb cb, void *ud)
+{
+	uflow_t *uf = calloc(1, sizeof(*uf));
+
+	if (!uf)
+		abort();
+	dgram_init(&uf->f, &uflow_ops, o->id);
+	uf->cl = (wcli_t *)d;
+	return dgram_ready_soon(d->loop, &uf->f, cb, ud);
+}
+
+static void cli_dgram_cancel(dialer_t *d, dial_t *req)
+{
+	dgram_ready_cancel(req);
+}
+
 static const metric_t cli_metric_rows[] = {
     METRIC(wcli_t, npool, "sluice_wstan_pool_size", "gauge", "Idle tunnels waiting in the pool."),
     METRIC(wcli_t, opens, "sluice_wstan_client_opens_total", "counter",
@@ -2068,8 +2186,12 @@ static void cli_free(dialer_t *d)
 	uv_close((uv_handle_t *)&cl->pool_timer, free_on_close);
 }
 
-static const dialer_ops_t cli_ops = {
-    .scheme = "wstan", .dial = cli_dial, .cancel = cli_cancel, .free = cli_free};
+static const dialer_ops_t cli_ops = {.scheme = "wstan",
+                                     .dial = cli_dial,
+                                     .cancel = cli_cancel,
+                                     .free = cli_free,
+                                     .dgram = cli_dgram,
+                                     .dgram_cancel = cli_dgram_cancel};
 
 typedef struct wstan_cli_opts {
 	ws_opts_t wo;
@@ -2183,7 +2305,7 @@ static const transport_scheme_t wstan_schemes[] = {
     {.scheme = "wstan",
      .listen = &wstan_front_ops,
      .hop = wstan_hop_new,
-     .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS,
+     .hop_caps = HOP_STREAMS | HOP_DATAGRAMS | HOP_REMOTE_DNS,
      .listen_doc = {"wstan://IP:PORT[/path]?key=KEY", "wstan 0.5 compatible server", &srv_opts},
      .hop_doc = {"wstan://HOST:PORT[/path]?key=KEY", "through a wstan server", &cli_opts}},
 };

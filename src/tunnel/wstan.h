@@ -87,6 +87,11 @@ int wstan_msg_open(wstan_ctr_t *rx, const wstan_key_t *k, uint8_t *buf, size_t l
  * -EINVAL (a name longer than 255 bytes). */
 int wstan_req_build(wstan_ctr_t *tx, const wstan_key_t *k, int dgm, double ts, const target_t *t,
                     const uint8_t *data, size_t dlen, uint8_t *out, size_t cap);
+/* DGM as a WebSocket message (no timestamp, no MAC): the command, the
+ * address (a client's destination, a server's source) and the datagram,
+ * encrypted.  Returns the length or -ENOSPC / -EINVAL. */
+int wstan_dgm_build(wstan_ctr_t *tx, const target_t *t, const uint8_t *data, size_t dlen,
+                    uint8_t *out, size_t cap);
 /* RST: reason "★" err, pad spaces (wstan pads with 40..500), MAC. */
 int wstan_rst_build(wstan_ctr_t *tx, const wstan_key_t *k, const char *reason, const char *err,
                     size_t pad, uint8_t *out, size_t cap);

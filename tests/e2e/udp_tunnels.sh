@@ -11,7 +11,7 @@
 #   - iperf3 -u through v2ray, and iperf3 -u under socksify;
 #   - dig through sluice's own dns:// (UDP and TCP) and udp:// forward, and
 #     iperf3 -u through a udp:// forward (its control through tcp://);
-# Tunnels: ws, wss, socks5 (Dante's danted: UDP ASSOCIATE upstream) and
+# Tunnels: ws, wss, wstan (DGM), socks5 (Dante's danted: UDP ASSOCIATE upstream) and
 # socks5 over ws (the socks hop's datagrams inside the WebSocket).
 #   - dnsmasq and iperf3 saw only the tunnel server's address, and
 #     tcpdump on the client's link saw no UDP (or, for tunnels that are
@@ -98,6 +98,8 @@ one_tunnel() {
 
 one_tunnel control $LAB_C "" "?udp=direct|"
 one_tunnel ws $LAB_SO "ws://$LAB_S:8000?key=$KEY" "|-F ws://$LAB_S:8000?key=$KEY"
+WKEY=$(head -c 16 /dev/urandom | base64)
+one_tunnel wstan $LAB_SO "wstan://$LAB_S:8080?key=$WKEY" "|-F wstan://$LAB_S:8080?key=$WKEY"
 lab_dante 1081
 one_tunnel socks5 $LAB_SO "" "|-F socks5://$LAB_S:1081" "host $LAB_S"
 one_tunnel ws+socks5 $LAB_SO "ws://$LAB_S:8000?key=$KEY" \

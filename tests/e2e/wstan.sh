@@ -75,6 +75,14 @@ check_fails "a refused target: curl fails" curl -fsS -m 10 --socks5-hostname "12
 check "and the client logs the server's reason" grep -q "can't connect to 127.0.0.1:$dead" "$T/cli.log"
 check "the tunnel survives it" hello "$px"
 
+# UDP: the hop's DGM (the first in the URI), the server's flow
+SC="python3 $SRCDIR/tests/e2e/socks_client.py"
+uecho=$(free_port)
+start uecho2 $SC udp-echo "$uecho"
+check "UDP through the hop (a fresh tunnel: the first DGM in the URI)" $SC udp "$px" "$uecho"
+check "UDP again (a pooled tunnel)" $SC udp "$px" "$uecho"
+check "the second association took a pooled tunnel" grep -q "datagrams through a pooled tunnel" "$T/cli.log"
+
 # compatible mode, a password, TLS
 pz=$(free_port)
 start clicompat "$SLUICE" -v -L "proxy://127.0.0.1:$pz" -F "wstan://127.0.0.1:$ws/t?key=$KEY&compat=1"
@@ -203,6 +211,8 @@ p2=$(free_port)
 start cli2 "$SLUICE" -v -L "proxy://127.0.0.1:$p2" -F "wstan://127.0.0.1:$wsv/t?key=$KEY"
 wait_port "$p2"
 check "sluice client -> wstan server: curl" hello "$p2"
+check "sluice client -> wstan server: UDP (DGM from the hop)" bash -c \
+	"python3 $T/udp.py $p2 $udp | grep -q 'echo:ping0 echo:ping1 echo:ping2'"
 for i in 1 2 3; do hello "$p2"; done
 check "sluice client -> wstan server: pooled tunnels reused" grep -q "request through a pooled tunnel" "$T/cli2.log"
 f2=$(free_port)

@@ -559,7 +559,20 @@ static void check_capture(const capture_t *cp, int compat)
 		switch (m.cmd) {
 		case WSTAN_DGM: /* no timestamp, no MAC: the address, then the datagram */
 			assert_true(m.has_target);
-			/* fall through */
+			assert_int_equal(m.dlen + (size_t)(m.data - b), pl);
+			assert_memory_equal(m.data, p + (m.data - b), m.dlen);
+			/* sluice's builder (the hop's datagrams, the server's replies)
+			 * makes wstan's bytes from the address and the datagram */
+			{
+				uint8_t *d = malloc(m.dlen + 1);
+				assert_non_null(d);
+				memcpy(d, m.data, m.dlen);
+				assert_int_equal(
+				    wstan_dgm_build(bld, &m.target, d, m.dlen, b, wl + 1), (int)wl);
+				assert_memory_equal(b, w, wl);
+				free(d);
+			}
+			break;
 		case WSTAN_DAT:
 			assert_int_equal(m.dlen + (size_t)(m.data - b), pl);
 			assert_memory_equal(m.data, p + (m.data - b), m.dlen);
