@@ -76,6 +76,7 @@
 #include "core/conn.h"
 #include "core/dial.h"
 #include "core/log.h"
+#include "core/queue.h"
 #include "core/tcp.h"
 #include "core/metrics.h"
 #include "core/ratelimit.h"
@@ -231,7 +232,7 @@ typedef struct gw_poll {
 	int fd, idx;   /* idx: into gw->pfd by the last fill, -1: not in it */
 	int want, cur; /* UV_* events: wanted by the last fill / started */
 	unsigned gen;
-	struct gw_poll *prev, *next;
+	queue_t link; /* in gw->polls */
 } gw_poll_t;
 
 typedef struct gw_timer {
@@ -264,7 +265,7 @@ typedef struct flow {
 	uint8_t *syn;   /* DIALING: the SYN we hold */
 	size_t synlen;
 	unsigned syn_passed : 1; /* a SYN went to libslirp, no accept since */
-	struct flow *prev, *next;
+	queue_t link;            /* in gw->flows */
 } flow_t;
 
 typedef struct slot { /* one service of one instance */
@@ -291,7 +292,7 @@ struct slirpgw_service {
 	tbucket_t tb;
 	uint64_t active, total, refused, failed, bytes_up, bytes_down;
 	uv_loop_t *loop;
-	struct slirpgw_service *mnext, **mprev;
+	queue_t mlink; /* in all_svcs, for metrics */
 };
 
 struct slirpgw {
@@ -305,7 +306,7 @@ struct slirpgw {
 	uv_check_t check;
 	uv_timer_t tick;
 	unsigned handles; /* of the three above still open */
-	gw_poll_t *polls;
+	queue_t polls;    /* gw_poll_t.link */
 	struct pfd {
 		int fd, revents;
 	} * pfd;
@@ -313,8 +314,8 @@ struct slirpgw {
 	unsigned gen;
 	qframe_t *qhead, *qtail;
 	unsigned qlen;
-	int depth; /* calls into libslirp under way */
-	flow_t *flows;
+	int depth;     /* calls into libslirp under way */
+	queue_t flows; /* flow_t.link */
 	slot_t *slots;
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	uint8_t *frame; /* ETH_HLEN + mtu */
@@ -322,13 +323,13 @@ struct slirpgw {
 	slirpgw_stats_t st;
 	uint64_t drops[DR_N];
 	unsigned dirty : 1, pending : 1, kick : 1, closing : 1, free_pending : 1;
-	struct slirpgw *mnext, **mprev;
+	queue_t mlink; /* in all_gws, for metrics */
 };
 
 static gw_poll_t **byfd;
 static size_t nbyfd;
-static struct slirpgw *all_gws;
-static struct slirpgw_service *all_svcs;
+static queue_t all_gws = {&all_gws, &all_gws};    /* slirpgw_t.mlink */
+static queue_t all_svcs = {&all_svcs, &all_svcs}; /* slirpgw_service_t.mlink */
 
 static void gw_dirty(slirpgw_t *gw);
 static void gw_enter(slirpgw_t *gw);
@@ -619,12 +620,7 @@ static void poll_drop(gw_poll_t *p)
 
 	if ((size_t)p->fd < nbyfd && byfd[p->fd] == p)
 		byfd[p->fd] = NULL;
-	if (p->prev)
-		p->prev->next = p->next;
-	else
-		gw->polls = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
+	queue_remove(&p->link);
 	gw->st.sockets--;
 	uv_close((uv_handle_t *)&p->h, on_poll_closed);
 }
@@ -663,10 +659,7 @@ static void cb_register(int fd, void *opaque)
 	p->gw = gw;
 	p->fd = fd;
 	p->idx = -1;
-	p->next = gw->polls;
-	if (p->next)
-		p->next->prev = p;
-	gw->polls = p;
+	queue_insert_head(&gw->polls, &p->link);
 	byfd[fd] = p;
 	gw->st.sockets++;
 }
@@ -743,6 +736,7 @@ static void on_prepare(uv_prepare_t *h)
 {
 	slirpgw_t *gw = h->data;
 	uint32_t timeout = UINT32_MAX;
+	queue_t *q;
 
 	uv_prepare_stop(h);
 	gw->dirty = 0;
@@ -753,7 +747,8 @@ static void on_prepare(uv_prepare_t *h)
 	gw->depth++; /* fill may close expired sockets, never sends */
 	slirp_pollfds_fill(gw->slirp, &timeout, add_poll, gw);
 	gw->depth--;
-	for (gw_poll_t *p = gw->polls; p; p = p->next) {
+	queue_foreach (q, &gw->polls) {
+		gw_poll_t *p = queue_data(q, gw_poll_t, link);
 		int want = p->gen == gw->gen ? p->want : 0;
 
 		if (!want)
@@ -906,9 +901,13 @@ static void flow_set_state(flow_t *f, flow_state_t s)
 
 static flow_t *flow_find(slirpgw_t *gw, unsigned si, uint16_t sport)
 {
-	for (flow_t *f = gw->flows; f; f = f->next)
+	queue_t *q;
+
+	queue_foreach (q, &gw->flows) {
+		flow_t *f = queue_data(q, flow_t, link);
 		if (f->svc == si && f->sport == sport)
 			return f;
+	}
 	return NULL;
 }
 
@@ -916,12 +915,7 @@ static void flow_free(flow_t *f, const char *reason)
 {
 	slirpgw_t *gw = f->gw;
 
-	if (f->prev)
-		f->prev->next = f->next;
-	else
-		gw->flows = f->next;
-	if (f->next)
-		f->next->prev = f->prev;
+	queue_remove(&f->link);
 	gw->cfg.services[f->svc]->active--;
 	gw->st.flows--;
 	log_debug(f->id, "slirpgw flow closed: %s", reason);
@@ -949,10 +943,10 @@ static void flow_close(flow_t *f, const char *reason)
 static void flows_expire(slirpgw_t *gw)
 {
 	uint64_t now = uv_now(gw->loop);
-	flow_t *f, *next;
+	queue_t *q, *n;
 
-	for (f = gw->flows; f; f = next) {
-		next = f->next;
+	queue_foreach_safe (q, n, &gw->flows) {
+		flow_t *f = queue_data(q, flow_t, link);
 		if (f->state == FLOW_READY && now - f->t_ready > READY_TIMEOUT_MS)
 			flow_close(f, "handshake timeout");
 	}
@@ -1120,10 +1114,7 @@ static int flow_open(slirpgw_t *gw, unsigned si, const pkt_t *p, const uint8_t *
 		abort();
 	memcpy(f->syn, pkt, len);
 	f->synlen = len;
-	f->next = gw->flows;
-	if (f->next)
-		f->next->prev = f;
-	gw->flows = f;
+	queue_insert_head(&gw->flows, &f->link);
 	svc->active++;
 	svc->total++;
 	sl->total++;
@@ -1432,11 +1423,7 @@ static int slots_open(slirpgw_t *gw)
 static void metrics_link(slirpgw_t *gw)
 {
 	metrics_init();
-	gw->mnext = all_gws;
-	if (all_gws)
-		all_gws->mprev = &gw->mnext;
-	gw->mprev = &all_gws;
-	all_gws = gw;
+	queue_insert_head(&all_gws, &gw->mlink);
 }
 
 int slirpgw_new(uv_loop_t *loop, const slirpgw_config_t *c, slirpgw_output_fn out, void *ud,
@@ -1448,6 +1435,8 @@ int slirpgw_new(uv_loop_t *loop, const slirpgw_config_t *c, slirpgw_output_fn ou
 
 	if (!gw)
 		abort();
+	queue_init(&gw->polls);
+	queue_init(&gw->flows);
 	gw->cfg = *c;
 	if ((r = config_check(&gw->cfg)) < 0) {
 		free(gw);
@@ -1526,13 +1515,9 @@ void slirpgw_free(slirpgw_t *gw)
 		return;
 	}
 	gw->closing = 1;
-	if (gw->mprev) {
-		*gw->mprev = gw->mnext;
-		if (gw->mnext)
-			gw->mnext->mprev = gw->mprev;
-	}
-	while (gw->flows)
-		flow_close(gw->flows, "gateway closed");
+	queue_remove(&gw->mlink);
+	while (!queue_empty(&gw->flows))
+		flow_close(queue_data(queue_first(&gw->flows), flow_t, link), "gateway closed");
 	while (gw->qhead) {
 		qframe_t *q = gw->qhead;
 
@@ -1544,8 +1529,8 @@ void slirpgw_free(slirpgw_t *gw)
 		slirp_cleanup(gw->slirp); /* unregisters its sockets, frees its timers */
 		gw->depth--;
 	}
-	while (gw->polls)
-		poll_drop(gw->polls);
+	while (!queue_empty(&gw->polls))
+		poll_drop(queue_data(queue_first(&gw->polls), gw_poll_t, link));
 	for (size_t i = 0; gw->slots && i < gw->cfg.nservices; i++) {
 		if (gw->slots[i].lfd >= 0)
 			close(gw->slots[i].lfd);
@@ -1713,11 +1698,7 @@ int slirpgw_service_new(uv_loop_t *loop, const char *spec, slirpgw_service_t **o
 	}
 	free(buf);
 	metrics_init();
-	s->mnext = all_svcs;
-	if (all_svcs)
-		all_svcs->mprev = &s->mnext;
-	s->mprev = &all_svcs;
-	all_svcs = s;
+	queue_insert_head(&all_svcs, &s->mlink);
 	*out = s;
 	return 0;
 fail:
@@ -1730,11 +1711,7 @@ void slirpgw_service_free(slirpgw_service_t *s)
 {
 	if (!s)
 		return;
-	if (s->mprev) {
-		*s->mprev = s->mnext;
-		if (s->mnext)
-			s->mnext->mprev = s->mprev;
-	}
+	queue_remove(&s->mlink);
 	svc_destroy(s);
 }
 
@@ -1773,7 +1750,9 @@ static void metrics_write(mbuf_t *b, void *ud)
 {
 	char lab[200], l2[300];
 
-	if (!all_gws && !all_svcs)
+	queue_t *q;
+
+	if (queue_empty(&all_gws) && queue_empty(&all_svcs))
 		return;
 	METRICS_FAMILIES(b, gw_rows);
 	METRICS_FAMILIES(b, svc_rows);
@@ -1781,7 +1760,9 @@ static void metrics_write(mbuf_t *b, void *ud)
 	               "Packets from the peer dropped, by reason.");
 	metrics_family(b, "sluice_slirpgw_service_connections_total", "counter",
 	               "Service connections opened, per session.");
-	for (slirpgw_t *g = all_gws; g; g = g->mnext) {
+	queue_foreach (q, &all_gws) {
+		slirpgw_t *g = queue_data(q, slirpgw_t, mlink);
+
 		metrics_label(lab, sizeof(lab), "gw", g->name);
 		METRICS_TABLE(b, gw_rows, &g->st, lab);
 		for (int i = 0; i < DR_N; i++) {
@@ -1798,8 +1779,10 @@ static void metrics_write(mbuf_t *b, void *ud)
 			               g->slots[i].total);
 		}
 	}
-	for (slirpgw_service_t *s = all_svcs; s; s = s->mnext)
+	queue_foreach (q, &all_svcs) {
+		slirpgw_service_t *s = queue_data(q, slirpgw_service_t, mlink);
 		METRICS_TABLE(b, svc_rows, s, metrics_label(lab, sizeof(lab), "service", s->label));
+	}
 }
 
 static void metrics_init(void)

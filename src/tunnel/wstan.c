@@ -73,6 +73,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/msgstream.h"
+#include "core/queue.h"
 #include "core/relay.h"
 #include "core/replay.h"
 #include "core/tls.h"
@@ -530,9 +531,9 @@ struct tun {
 	wstream_t *cur; /* bound while USING (and RESETTING after a shutdown) */
 	uflow_t *flow;  /* client: a UDP association bound instead, while USING */
 	int busy;       /* depth of tunnel callbacks on the stack */
-	unsigned client : 1, paused : 1, freed : 1, pooled : 1, closing : 1;
-	tun_t *next, *prev; /* client: every tunnel of the hop */
-	tun_t *pnext;       /* client: the pool */
+	unsigned client : 1, paused : 1, freed : 1, closing : 1;
+	queue_t link;  /* client: in the hop's tunnels */
+	queue_t plink; /* client: in the hop's pool */
 	uint64_t idle_since;
 	opener_t *op; /* client: the upgrade under way */
 };
@@ -1558,8 +1559,8 @@ typedef struct wcli {
 	ws_opts_t wo;
 	uint64_t first_wait_ms, pool_idle_ms;
 	size_t pool_max, npool;
-	tun_t *tuns; /* every tunnel */
-	tun_t *pool; /* idle ones, most recent first */
+	queue_t tuns; /* tun_t.link: every tunnel */
+	queue_t pool; /* tun_t.plink: idle ones, most recent first */
 	uv_timer_t pool_timer;
 	uint64_t opens, reused, fails;
 	unsigned closing : 1;
@@ -1591,23 +1592,14 @@ struct wreq {
 
 static void cli_list_add(wcli_t *cl, tun_t *t)
 {
-	t->next = cl->tuns;
-	if (cl->tuns)
-		cl->tuns->prev = t;
-	cl->tuns = t;
+	queue_insert_head(&cl->tuns, &t->link);
 }
 
 static void cli_pool_remove(wcli_t *cl, tun_t *t)
 {
-	if (!t->pooled)
+	if (!queue_linked(&t->plink))
 		return;
-	for (tun_t **pp = &cl->pool; *pp; pp = &(*pp)->pnext) {
-		if (*pp == t) {
-			*pp = t->pnext;
-			break;
-		}
-	}
-	t->pooled = 0;
+	queue_remove(&t->plink);
 	cl->npool--;
 }
 
@@ -1615,13 +1607,7 @@ static void cli_pool_remove(wcli_t *cl, tun_t *t)
 static void cli_tun_drop(wcli_t *cl, tun_t *t)
 {
 	cli_pool_remove(cl, t);
-	if (t->prev)
-		t->prev->next = t->next;
-	else if (cl->tuns == t)
-		cl->tuns = t->next;
-	if (t->next)
-		t->next->prev = t->prev;
-	t->next = t->prev = NULL;
+	queue_remove(&t->link);
 	tun_free(t);
 }
 
@@ -1635,9 +1621,7 @@ static void cli_on_idle(tun_t *t)
 		tun_abort(t, 1000);
 		return;
 	}
-	t->pnext = cl->pool;
-	cl->pool = t;
-	t->pooled = 1;
+	queue_insert_head(&cl->pool, &t->plink);
 	t->idle_since = uv_now(cl->d.loop);
 	cl->npool++;
 	log_debug(t->id, "%s: tunnel back in the pool (%zu idle)", cl->name, cl->npool);
@@ -1654,9 +1638,10 @@ static void cli_on_pool_timer(uv_timer_t *h)
 {
 	wcli_t *cl = h->data;
 	uint64_t now = uv_now(cl->d.loop);
+	queue_t *q, *n;
 
-	for (tun_t *t = cl->pool, *next; t; t = next) {
-		next = t->pnext;
+	queue_foreach_safe (q, n, &cl->pool) {
+		tun_t *t = queue_data(q, tun_t, plink);
 		if (now - t->idle_since >= cl->pool_idle_ms) {
 			cli_pool_remove(cl, t);
 			tun_abort(t, 1000);
@@ -1914,7 +1899,8 @@ static opener_t *opener_start(wcli_t *cl, tun_t *t, wreq_t *q, const target_t *t
 
 static tun_t *pool_take(wcli_t *cl)
 {
-	tun_t *t = cl->pool;
+	queue_t *q = queue_first(&cl->pool);
+	tun_t *t = q ? queue_data(q, tun_t, plink) : NULL;
 
 	if (t)
 		cli_pool_remove(cl, t);
@@ -2170,8 +2156,8 @@ static void cli_free(dialer_t *d)
 		 * nothing can be released properly any more */
 		return;
 	}
-	while (cl->tuns) {
-		tun_t *t = cl->tuns;
+	while (!queue_empty(&cl->tuns)) {
+		tun_t *t = queue_data(queue_first(&cl->tuns), tun_t, link);
 
 		if (t->op) {
 			if (t->op->q)
@@ -2237,6 +2223,8 @@ int wstan_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, cha
 	if (!cl)
 		abort();
 	*out = NULL;
+	queue_init(&cl->tuns);
+	queue_init(&cl->pool);
 	cl->d.ops = &cli_ops;
 	cl->d.next = next;
 	cl->d.loop = loop;
