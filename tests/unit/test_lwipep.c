@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/dgram.h"
 #include "core/metrics.h"
 #include "netstack/dns.h"
 #include "netstack/lwipep.h"
@@ -1146,6 +1147,170 @@ static void test_ipv6(void **state)
 	spin(50);
 }
 
+/* ---- datagram flows ---- */
+
+typedef struct uecho {
+	uv_udp_t h;
+	int reply_from_other; /* answer from another socket (a stranger) */
+	uv_udp_t other;
+	unsigned got;
+} uecho_t;
+
+static uint8_t ubuf[65536];
+
+static void ue_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
+{
+	*b = uv_buf_init((char *)ubuf, sizeof(ubuf));
+}
+
+static void ue_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sockaddr *from,
+                    unsigned flags)
+{
+	uecho_t *e = h->data;
+	uv_buf_t r;
+
+	if (n <= 0 || !from)
+		return;
+	e->got++;
+	r = uv_buf_init(b->base, (unsigned)n);
+	uv_udp_try_send(e->reply_from_other ? &e->other : h, &r, 1, from);
+}
+
+static void ue_start(uecho_t *e, const char *ip, uint16_t *port)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+
+	memset(e, 0, sizeof(*e));
+	uv_udp_init(loop, &e->h);
+	uv_udp_init(loop, &e->other);
+	e->h.data = e;
+	if (strchr(ip, ':'))
+		uv_ip6_addr(ip, 0, (struct sockaddr_in6 *)&ss);
+	else
+		uv_ip4_addr(ip, 0, (struct sockaddr_in *)&ss);
+	assert_int_equal(uv_udp_bind(&e->h, (struct sockaddr *)&ss, 0), 0);
+	assert_int_equal(uv_udp_bind(&e->other, (struct sockaddr *)&ss, 0), 0);
+	uv_udp_getsockname(&e->h, (struct sockaddr *)&ss, &len);
+	*port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+	                                       : ((struct sockaddr_in *)&ss)->sin_port);
+	uv_udp_recv_start(&e->h, ue_alloc, ue_recv);
+}
+
+static void ue_stop(uecho_t *e)
+{
+	uv_close((uv_handle_t *)&e->h, NULL);
+	uv_close((uv_handle_t *)&e->other, NULL);
+	spin(10);
+}
+
+typedef struct fl {
+	dgram_t *f;
+	int opened, err, failed;
+	unsigned got;
+	size_t last_len;
+	char last_src[64];
+} fl_t;
+
+static void fl_recv(dgram_t *f, const struct sockaddr *src, sbuf_t *b)
+{
+	fl_t *x = f->data;
+
+	x->got++;
+	x->last_len = b->len;
+	sockaddr_ip(src, x->last_src, sizeof(x->last_src));
+	sbuf_free(b);
+}
+
+static void fl_error(dgram_t *f, int err)
+{
+	fl_t *x = f->data;
+
+	x->failed = err;
+}
+
+static const dgram_cbs_t fl_cbs = {fl_recv, fl_error, NULL};
+
+static void fl_opened(void *ud, dgram_t *f, int err)
+{
+	fl_t *x = ud;
+
+	x->opened = 1;
+	x->err = err;
+	x->f = f;
+	if (f)
+		dgram_set_cbs(f, &fl_cbs, x);
+}
+
+static void fl_send(fl_t *x, const char *host, uint16_t port, size_t n)
+{
+	static uint8_t pay[20000];
+	target_t t;
+
+	target_set(&t, host, port);
+	dgram_send(x->f, &t, dgram_buf(pay, n));
+}
+
+/* Flows on UDP pcbs: echoes of both families (one fragmented), a name
+ * resolved inside the tunnel, replies only from where the flow sent,
+ * loopback and the ACL refused, the link going down fails the flow. */
+static void test_udp(void **state)
+{
+	uecho_t e4, e6;
+	uint16_t p4, p6;
+	fl_t x = {0};
+	dial_opts_t o = {.id = 9};
+	acl_t acl = {0};
+	char bad[64];
+	uint64_t drops;
+
+	NEED_TUN();
+	ue_start(&e4, "10.77.0.1", &p4);
+	ue_start(&e6, "fd77::1", &p6);
+	cidr_list_add(&acl.deny, "10.77.0.50/32", bad, sizeof(bad));
+	o.acl = &acl;
+	assert_non_null(lwipep_dgram(ep, &o, fl_opened, &x));
+	assert_int_equal(x.opened, 0); /* never from inside the call */
+	RUN_UNTIL(x.opened, 1000);
+	assert_int_equal(x.err, 0);
+	fl_send(&x, "10.77.0.1", p4, 100);
+	RUN_UNTIL(x.got == 1, 2000);
+	assert_int_equal(x.last_len, 100);
+	assert_string_equal(x.last_src, "10.77.0.1");
+	fl_send(&x, "fd77::1", p6, 5000); /* fragmented both ways */
+	RUN_UNTIL(x.got == 2, 2000);
+	assert_int_equal(x.last_len, 5000);
+	assert_string_equal(x.last_src, "fd77::1");
+	fl_send(&x, "test.example", p4, 10); /* the tunnel's DNS: 10.77.0.1 */
+	RUN_UNTIL(x.got == 3, 3000);
+	assert_int_equal(x.got, 3);
+	/* refused: loopback, our own address, the ACL; counted, nothing sent */
+	drops = dgram_dropped(x.f);
+	fl_send(&x, "127.0.0.1", p4, 10);
+	fl_send(&x, "10.77.0.2", p4, 10);
+	fl_send(&x, "10.77.0.50", p4, 10);
+	assert_int_equal(dgram_dropped(x.f), drops + 3);
+	/* a reply from another port of the same host is a stranger's */
+	e4.reply_from_other = 1;
+	fl_send(&x, "10.77.0.1", p4, 10);
+	RUN_UNTIL(e4.got == 3, 2000);
+	spin(100);
+	assert_int_equal(x.got, 3);
+	assert_int_equal(dgram_dropped(x.f), drops + 4);
+	/* the link goes down: the flow fails, later */
+	lwipep_down(ep, UV_ECONNRESET);
+	assert_int_equal(x.failed, 0);
+	RUN_UNTIL(x.failed, 1000);
+	assert_int_equal(x.failed, UV_ECONNRESET);
+	dgram_close(x.f);
+	/* and no flow opens while it is down */
+	assert_null(lwipep_dgram(ep, &o, fl_opened, &x));
+	cidr_list_free(&acl.deny);
+	ue_stop(&e4);
+	ue_stop(&e6);
+	spin(20);
+}
+
 /* A 1280-byte link: lwIP announces and sends MSS 1240, so no packet is
  * larger than the MTU either way. */
 static void test_mtu(void **state)
@@ -1348,6 +1513,7 @@ int main(void)
 	    TUN_TEST(test_mtu),
 	    TUN_TEST(test_out_reentry),
 	    TUN_TEST(test_filter_and_metrics),
+	    TUN_TEST(test_udp),
 	    TUN_TEST(test_throughput),
 	};
 
