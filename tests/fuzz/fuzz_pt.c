@@ -1,8 +1,8 @@
 /* libFuzzer target for the pluggable transport's parsers: the TOR_PT_*
  * value parsers (version list, transport list, bind addresses, server
- * options), the SOCKS-carried argument lists, the ARGS escaper, and the
- * Extended ORPort handshake fed tor's side from the input, whole and in
- * pieces.  Invariants: nothing reads past the input, parsed strings are
+ * options), the SOCKS-carried argument lists and the bridge-line check,
+ * the ARGS escaper, and the Extended ORPort handshake fed tor's side from
+ * the input, whole and in pieces.  Invariants: nothing reads past the input, parsed strings are
  * terminated, and escaping then parsing an argument gives it back. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -107,8 +107,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size >= 1) {
 		size_t ul = data[0] % 256 < size - 1 ? data[0] % 256 : size - 1;
 		if (pt_socks5_args(s + 1, ul, s + 1 + ul, size - 1 - ul > 255 ? 255 : size - 1 - ul,
-		                   &a) == 0)
+		                   &a) == 0) {
+			char err[160];
+
 			args_invariants(&a);
+			/* a bridge line that passes names key and nothing like keyfile */
+			for (size_t t = 0; t < 2; t++)
+				if (pt_bridge_args_check(t ? "sctp" : "ws", &a, err, sizeof(err)) ==
+				    0)
+					check(pt_args_get(&a, "key") &&
+					      !pt_args_get(&a, "keyfile") &&
+					      !pt_args_get(&a, "pool") &&
+					      (!t || !pt_args_get(&a, "ping")));
+		}
 	}
 	if (pt_args_escape(s, esc, sizeof(esc)))
 		check(strlen(esc) >= strlen(s));
