@@ -93,18 +93,18 @@ static size_t quantum(const char *q, size_t n, int url, uint8_t *out, int *bad)
 	return n ? n - 1 : 0;
 }
 
-int b64_decode(const char *in, size_t n, uint8_t *out, size_t cap)
+/* n characters with no padding, a quantum at a time (the last may hold
+ * two or three). */
+static int decode_run(const char *in, size_t n, int url, uint8_t *out, size_t cap)
 {
 	uint8_t b[3];
 	size_t o = 0, k;
 	int bad = 0;
 
-	while (n && in[n - 1] == '=')
-		n--;
 	if (n % 4 == 1) /* a lone character carries no byte */
 		return -EINVAL;
 	for (size_t i = 0; i < n; i += 4) {
-		k = quantum(in + i, n - i < 4 ? n - i : 4, 1, b, &bad);
+		k = quantum(in + i, n - i < 4 ? n - i : 4, url, b, &bad);
 		if (cap - o < k)
 			return -EINVAL;
 		memcpy(out + o, b, k);
@@ -113,11 +113,16 @@ int b64_decode(const char *in, size_t n, uint8_t *out, size_t cap)
 	return bad < 0 ? -EINVAL : (int)o;
 }
 
+int b64_decode(const char *in, size_t n, uint8_t *out, size_t cap)
+{
+	while (n && in[n - 1] == '=')
+		n--;
+	return decode_run(in, n, 1, out, cap);
+}
+
 int b64_decode_strict(const char *in, size_t n, uint8_t *out, size_t cap)
 {
-	uint8_t b[3];
-	size_t o = 0, pad = 0, k;
-	int bad = 0;
+	size_t pad = 0;
 
 	if (n % 4)
 		return -EINVAL;
@@ -125,16 +130,7 @@ int b64_decode_strict(const char *in, size_t n, uint8_t *out, size_t cap)
 		pad++;
 	if (pad > 2)
 		return -EINVAL;
-	for (size_t i = 0; i < n; i += 4) {
-		size_t chars = i + 4 < n ? 4 : 4 - pad;
-
-		k = quantum(in + i, chars, 0, b, &bad);
-		if (cap - o < k)
-			return -EINVAL;
-		memcpy(out + o, b, k);
-		o += k;
-	}
-	return bad < 0 ? -EINVAL : (int)o;
+	return decode_run(in, n - pad, 0, out, cap);
 }
 
 int b64_decode_py(const char *in, size_t n, uint8_t *out, size_t cap)
