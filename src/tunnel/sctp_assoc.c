@@ -1390,23 +1390,38 @@ int sctp_rt_init(uv_loop_t *loop, int stack, uint16_t udp_port, char *err, size_
 	return 0;
 }
 
-int scassoc_cfg_parse(url_t *u, int server, scassoc_cfg_t *cfg, sctpp_keys_t *keys, char *err,
-                      size_t errlen)
+static const opt_include_t assoc_inc[] = {
+    OPT_INCLUDE(scassoc_opts_t, key, &tunkey_opts),
+    {NULL, 0},
+};
+
+static const opt_t assoc_table[] = {
+    OPT_UINT(scassoc_opts_t, window, "window", SCTPP_WINDOW_MAX, "1048576",
+             "receive window granted to each stream, in bytes (64 KiB to 64 MiB)"),
+    OPT_DURATION(scassoc_opts_t, hb_ms, "hb", "1s", "SCTP heartbeat interval"),
+    OPT_UINT(scassoc_opts_t, max_rtx, "max-rtx", 100, "4",
+             "retransmissions before the peer is taken for dead"),
+    OPT_UINT(scassoc_opts_t, sndbuf, "sndbuf", 64 << 20, "4194304",
+             "the association's send buffer, in bytes"),
+    OPT_UINT(scassoc_opts_t, mtu, "mtu", 9000, "0",
+             "a fixed path MTU (576 to 9000; 0: usrsctp's own)"),
+    OPT_UINT(scassoc_opts_t, buffer, "assoc-buffer", 1ull << 32, "67108864",
+             "bytes the association keeps for readers that have not taken them, all streams "
+             "together (at least window); a stream whose DATA would go over is reset"),
+};
+
+const opt_schema_t scassoc_opts = OPT_SCHEMA_WITH(assoc_inc, assoc_table);
+
+int scassoc_cfg_load(const scassoc_opts_t *o, int server, scassoc_cfg_t *cfg, sctpp_keys_t *keys,
+                     char *err, size_t errlen)
 {
 	uint8_t k[KEY_MAX];
 	size_t klen;
-	uint64_t window = 1 << 20, hb = 1000, rtx = 4, sndbuf = 4 << 20, mtu = 0;
-	uint64_t buffer = SCTPA_BUFFER_DEFAULT;
+	uint64_t window = o->window, hb = o->hb_ms, rtx = o->max_rtx, sndbuf = o->sndbuf,
+	         mtu = o->mtu, buffer = o->buffer;
 	int r;
 
-	if ((r = tunkey_get(u, server, k, &klen, err, errlen)) < 0)
-		return r;
-	if ((r = url_opt_uint(u, "window", SCTPP_WINDOW_MAX, &window, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "hb", &hb, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "max-rtx", 100, &rtx, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "sndbuf", 64 << 20, &sndbuf, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "mtu", 9000, &mtu, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "assoc-buffer", 1ull << 32, &buffer, err, errlen)) < 0)
+	if ((r = tunkey_load(&o->key, server, k, &klen, err, errlen)) < 0)
 		return r;
 	if (window < SCTPP_WINDOW_MIN) {
 		snprintf(err, errlen, "option 'window': at least %d bytes", SCTPP_WINDOW_MIN);
@@ -1454,16 +1469,23 @@ static int raw_allowed(void)
 	return 1;
 }
 
-int sctpa_stack_parse(url_t *u, int udp, int *stack, char *err, size_t errlen)
+static const opt_t stack_table[] = {
+    OPT_STR(sctpa_stack_opts_t, stack, "stack", "auto", "auto|kernel|usrsctp",
+            "the kernel's SCTP where it has SCTP, else usrsctp on a raw socket (root)"),
+};
+
+const opt_schema_t sctpa_stack_opts = OPT_SCHEMA(NULL, stack_table);
+
+int sctpa_stack_pick(const char *v, int udp, int *stack, char *err, size_t errlen)
 {
-	const char *v = "auto";
 	int kern = sckern_available();
 
 	if (udp) {
 		*stack = SCTPA_UDP;
 		return 0;
 	}
-	url_opt_str(u, "stack", &v);
+	if (!v)
+		v = "auto";
 	if (!strcmp(v, "auto")) {
 		*stack = kern ? SCTPA_KERNEL : SCTPA_RAW;
 	} else if (!strcmp(v, "kernel")) {

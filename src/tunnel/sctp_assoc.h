@@ -36,8 +36,10 @@
 #include <uv.h>
 
 #include "core/dial.h"
+#include "core/opts.h"
 #include "core/replay.h"
 #include "core/stream.h"
+#include "core/tunkey.h"
 #include "core/url.h"
 #include "tunnel/sctp_proto.h"
 
@@ -77,17 +79,30 @@ typedef struct scassoc_cfg {
 	const acl_t *clients;
 } scassoc_cfg_t;
 
-/* The options both ends take: key= or keyfile= (core/tunkey.h: without
- * them, the default key file, which a server creates), window, hb,
- * max-rtx, sndbuf, mtu, assoc-buffer.  Fills keys and those fields of cfg; 0 or -errno
- * with a message naming the option. */
-int scassoc_cfg_parse(url_t *u, int server, scassoc_cfg_t *cfg, sctpp_keys_t *keys, char *err,
-                      size_t errlen);
+/* The options both ends take, a schema the server's and the hop's take
+ * in: key= or keyfile= (core/tunkey.h: without them, the default key
+ * file, which a server creates), window, hb, max-rtx, sndbuf, mtu,
+ * assoc-buffer. */
+typedef struct scassoc_opts {
+	tunkey_opts_t key;
+	uint64_t window, hb_ms, max_rtx, sndbuf, mtu, buffer;
+} scassoc_opts_t;
+extern const opt_schema_t scassoc_opts;
+/* Check them together, load the key, fill keys and those fields of cfg;
+ * 0 or -errno with a message naming the option. */
+int scassoc_cfg_load(const scassoc_opts_t *o, int server, scassoc_cfg_t *cfg, sctpp_keys_t *keys,
+                     char *err, size_t errlen);
 
-/* The stack for a URL: SCTPA_UDP for sctp+udp; for sctp, option
- * stack=auto|kernel|usrsctp (auto: the kernel's when it has SCTP, else
- * usrsctp on a raw socket, which needs root).  0 or -errno with a message. */
-int sctpa_stack_parse(url_t *u, int udp, int *stack, char *err, size_t errlen);
+/* stack=auto|kernel|usrsctp, for sctp:// (not sctp+udp://), a schema
+ * too. */
+typedef struct sctpa_stack_opts {
+	const char *stack;
+} sctpa_stack_opts_t;
+extern const opt_schema_t sctpa_stack_opts;
+/* The stack: SCTPA_UDP for sctp+udp; for sctp, what stack= says (NULL:
+ * auto, the kernel's when it has SCTP, else usrsctp on a raw socket, which
+ * needs root).  0 or -errno with a message. */
+int sctpa_stack_pick(const char *v, int udp, int *stack, char *err, size_t errlen);
 
 /* Set up the loop side once per process, and usrsctp for its stacks. */
 int sctp_rt_init(uv_loop_t *loop, int stack, uint16_t udp_port, char *err, size_t errlen);

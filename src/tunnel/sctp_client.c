@@ -27,7 +27,6 @@
 
 #define BACKOFF_MIN 100
 #define BACKOFF_MAX 5000
-#define KEEP_MS 60000 /* keep=: redial a lost association this long after the last dial */
 
 typedef struct creq creq_t;
 
@@ -346,13 +345,38 @@ static const dialer_ops_t sctp_udp_ops = {
 static const dialer_ops_t sctp_ops = {
     .scheme = "sctp", .dial = sc_dial, .cancel = sc_cancel, .free = sc_free};
 
+typedef struct sccli_opts {
+	scassoc_opts_t assoc;
+	sctpa_stack_opts_t stack;
+	uint64_t keep_ms;
+} sccli_opts_t;
+
+static const opt_include_t udp_inc[] = {
+    OPT_INCLUDE(sccli_opts_t, assoc, &scassoc_opts),
+    {NULL, 0},
+};
+
+static const opt_t cli_table[] = {
+    OPT_DURATION(sccli_opts_t, keep_ms, "keep", "60s",
+                 "how long after its last connection the hop still redials a lost association"),
+};
+
+const opt_schema_t sctp_udp_hop_opts = OPT_SCHEMA_WITH(udp_inc, cli_table);
+
+static const opt_include_t raw_inc[] = {
+    OPT_INCLUDE(sccli_opts_t, stack, &sctpa_stack_opts),
+    {NULL, 0},
+};
+
+const opt_schema_t sctp_hop_opts = {.base = &sctp_udp_hop_opts, .also = raw_inc};
+
 static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
                    size_t errlen, int udp)
 {
 	sccli_t *cl;
 	scassoc_cfg_t cfg = {0};
 	sctpp_keys_t keys;
-	uint64_t keep = KEEP_MS;
+	sccli_opts_t o = {.keep_ms = 0}; /* and every other field 0 */
 	int r, stack;
 
 	*out = NULL;
@@ -367,9 +391,9 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 		         u->scheme);
 		return -EINVAL;
 	}
-	if ((r = sctpa_stack_parse(u, udp, &stack, err, errlen)) < 0 ||
-	    (r = scassoc_cfg_parse(u, 0, &cfg, &keys, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "keep", &keep, err, errlen)) < 0)
+	if ((r = opts_parse(udp ? &sctp_udp_hop_opts : &sctp_hop_opts, u, &o, err, errlen)) < 0 ||
+	    (r = sctpa_stack_pick(o.stack.stack, udp, &stack, err, errlen)) < 0 ||
+	    (r = scassoc_cfg_load(&o.assoc, 0, &cfg, &keys, err, errlen)) < 0)
 		return r;
 	cl = calloc(1, sizeof(*cl));
 	if (!cl)
@@ -384,7 +408,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	cl->d.next = next;
 	cl->d.loop = loop;
 	cl->stack = stack;
-	cl->keep_ms = keep;
+	cl->keep_ms = o.keep_ms;
 	target_set(&cl->d.server, u->host, (uint16_t)u->port);
 	snprintf(cl->name, sizeof(cl->name), "%s://%s%s%s:%d", u->scheme,
 	         strchr(u->host, ':') ? "[" : "", u->host, strchr(u->host, ':') ? "]" : "",

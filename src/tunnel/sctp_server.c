@@ -129,11 +129,41 @@ static void metrics_fn(mbuf_t *b, void *ud)
 		METRICS_TABLE(b, sock_metrics, sctp_sock_stats(s->sock), lab);
 }
 
+typedef struct scsrv_opts {
+	scassoc_opts_t assoc;
+	sctpa_stack_opts_t stack;
+	uint64_t skew_ms, replay_cache, max_assocs;
+} scsrv_opts_t;
+
+static const opt_include_t udp_inc[] = {
+    OPT_INCLUDE(scsrv_opts_t, assoc, &scassoc_opts),
+    {NULL, 0},
+};
+
+static const opt_t srv_table[] = {
+    OPT_DURATION(scsrv_opts_t, skew_ms, "skew", "2m", "how far a client's clock may be from ours"),
+    OPT_UINT(scsrv_opts_t, replay_cache, "replay-cache", 10000000, "65536", "nonces remembered"),
+    OPT_UINT(scsrv_opts_t, max_assocs, "max-assocs", 1000000, "1024",
+             "clients at once (0: no limit)"),
+};
+
+/* -L sctp+udp:// */
+static const opt_schema_t udp_srv_opts = OPT_SCHEMA_WITH(udp_inc, srv_table);
+
+static const opt_include_t raw_inc[] = {
+    OPT_INCLUDE(scsrv_opts_t, stack, &sctpa_stack_opts),
+    {NULL, 0},
+};
+
+/* -L sctp://: the same, and stack= */
+static const opt_schema_t raw_srv_opts = {.base = &udp_srv_opts, .also = raw_inc};
+
 static int init_common(listener_t *l, int udp, char *err, size_t errlen)
 {
 	scsrv_t *s = calloc(1, sizeof(*s));
 	url_t *u = l->url;
-	uint64_t cache = 65536, max_assocs = 1024;
+	scsrv_opts_t o = {.skew_ms = 0}; /* and every other field 0 */
+	uint64_t max_assocs;
 	struct sockaddr_storage ss;
 	int r;
 
@@ -141,19 +171,17 @@ static int init_common(listener_t *l, int udp, char *err, size_t errlen)
 		abort();
 	l->front = s;
 	s->l = l;
-	if ((r = sctpa_stack_parse(u, udp, &s->stack, err, errlen)) < 0 ||
+	if ((r = opts_parse(udp ? &udp_srv_opts : &raw_srv_opts, u, &o, err, errlen)) < 0 ||
+	    (r = sctpa_stack_pick(o.stack.stack, udp, &s->stack, err, errlen)) < 0 ||
 	    (r = listener_bind_addr(u, &ss, err, errlen)) < 0)
 		return r;
 	memcpy(&l->bind, &ss, sizeof(ss));
-	if ((r = scassoc_cfg_parse(u, 1, &s->cfg, &s->keys, err, errlen)) < 0)
+	if ((r = scassoc_cfg_load(&o.assoc, 1, &s->cfg, &s->keys, err, errlen)) < 0)
 		return r;
-	s->cfg.skew_ms = 120000;
-	if ((r = url_opt_duration(u, "skew", &s->cfg.skew_ms, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "replay-cache", 10000000, &cache, err, errlen)) < 0 ||
-	    (r = url_opt_uint(u, "max-assocs", 1000000, &max_assocs, err, errlen)) < 0)
-		return r;
+	s->cfg.skew_ms = o.skew_ms;
+	max_assocs = o.max_assocs;
+	s->replay = replay_new(o.replay_cache);
 	s->cfg.max_assocs = (uint32_t)max_assocs;
-	s->replay = replay_new(cache);
 	s->cfg.name = l->name;
 	s->cfg.replay = s->replay;
 	s->cfg.start_ms = wall_ms();
@@ -229,14 +257,17 @@ static const transport_scheme_t sctp_schemes[] = {
      .listen = &sctp_udp_front_ops,
      .hop = sctp_udp_hop_new,
      .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS | HOP_FIRST_ONLY,
-     .listen_doc = {"sctp+udp://IP:PORT[?key=KEY]", "SCTP tunnel server over UDP (RFC 6951)"},
-     .hop_doc = {"sctp+udp://HOST:PORT[?key=KEY]", "through an SCTP tunnel server, over UDP"}},
+     .listen_doc = {"sctp+udp://IP:PORT[?key=KEY]", "SCTP tunnel server over UDP (RFC 6951)",
+                    &udp_srv_opts},
+     .hop_doc = {"sctp+udp://HOST:PORT[?key=KEY]", "through an SCTP tunnel server, over UDP",
+                 &sctp_udp_hop_opts}},
     {.scheme = "sctp",
      .listen = &sctp_front_ops,
      .hop = sctp_hop_new,
      .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS | HOP_FIRST_ONLY,
-     .listen_doc = {"sctp://IP:PORT[?key=KEY]", "SCTP tunnel server on native SCTP"},
-     .hop_doc = {"sctp://HOST:PORT[?key=KEY]", "through an SCTP tunnel server, native SCTP"}},
+     .listen_doc = {"sctp://IP:PORT[?key=KEY]", "SCTP tunnel server on native SCTP", &raw_srv_opts},
+     .hop_doc = {"sctp://HOST:PORT[?key=KEY]", "through an SCTP tunnel server, native SCTP",
+                 &sctp_hop_opts}},
 };
 
 const transport_t sctp_transport = {
