@@ -115,15 +115,13 @@ def http(src, port, tport, pw):
     return {b"200": "ok", b"407": "refused"}.get(r[9:12], "other " + r.decode())
 
 
-def ppp(src, port, tport, pw):
-    """LCP to the opened state (ours: no options; theirs: acked as asked),
-    then a PAP Authenticate-Request; the answer decides."""
-    s = dial(src, port)
+def ppp_frames(s, secs):
+    """The PPP frames the gateway sends on s (LCP Configure-Request of ours
+    sent first), as (protocol, frame); None once it closes; ends after secs."""
     s.settimeout(0.2)
     d = PppDeframer()
     s.sendall(ppp_lcp(1, 1, b""))
-    acked = got_ack = False
-    deadline = time.time() + 10
+    deadline = time.time() + secs
     while time.time() < deadline:
         try:
             data = s.recv(4096)
@@ -132,25 +130,38 @@ def ppp(src, port, tport, pw):
         except ConnectionError:
             data = b""
         if not data:
-            s.close()
-            return "silent"
+            yield None
+            return
         for f in d.feed(data):
-            proto = struct.unpack(">H", f[2:4])[0]
-            code = f[4] if len(f) > 4 else 0
-            if proto == 0xC021 and code == 1:  # their Configure-Request: ack it
-                s.sendall(ppp_frame(0xC021, bytes((2,)) + f[5:]))
-                acked = True
-            elif proto == 0xC021 and code == 2:
-                got_ack = True
-            elif proto == 0xC023 and code in (2, 3):
-                s.close()
-                return "ok" if code == 2 else "refused"
-            if acked and got_ack:
-                acked = got_ack = False  # send the request once
-                body = bytes([len(USER)]) + USER + bytes([len(pw)]) + pw
-                s.sendall(ppp_frame(0xC023, struct.pack(">BBH", 1, 7, 4 + len(body)) + body))
+            if len(f) >= 8:
+                yield struct.unpack(">H", f[2:4])[0], f
+
+
+def ppp(src, port, tport, pw):
+    """LCP to the opened state (ours: no options; theirs: acked as asked),
+    then a PAP Authenticate-Request; the answer decides."""
+    s = dial(src, port)
+    acked = got_ack = False
+    r = "timeout"
+    for x in ppp_frames(s, 10):
+        if x is None:
+            r = "silent"
+            break
+        proto, f = x
+        if proto == 0xC021 and f[4] == 1:  # their Configure-Request: ack it
+            s.sendall(ppp_frame(0xC021, bytes((2,)) + f[5:]))
+            acked = True
+        elif proto == 0xC021 and f[4] == 2:
+            got_ack = True
+        elif proto == 0xC023 and f[4] in (2, 3):
+            r = "ok" if f[4] == 2 else "refused"
+            break
+        if acked and got_ack:
+            acked = got_ack = False  # send the request once
+            body = bytes([len(USER)]) + USER + bytes([len(pw)]) + pw
+            s.sendall(ppp_frame(0xC023, struct.pack(">BBH", 1, 7, 4 + len(body)) + body))
     s.close()
-    return "timeout"
+    return r
 
 
 def pap_offered(port):
@@ -159,36 +170,23 @@ def pap_offered(port):
     for it within 6 s, else "no pap" (it gave up, closed, or went on asking
     for CHAP)."""
     s = dial("127.0.0.1", port)
-    s.settimeout(0.2)
-    d = PppDeframer()
-    s.sendall(ppp_lcp(1, 1, b""))
-    deadline = time.time() + 6
-    while time.time() < deadline:
-        try:
-            data = s.recv(4096)
-        except socket.timeout:
+    for x in ppp_frames(s, 6):
+        if x is None or (x[0] == 0xC021 and x[1][4] == 5):  # closed, Terminate-Request
+            break
+        proto, f = x
+        if proto != 0xC021 or f[4] != 1:
             continue
-        except ConnectionError:
-            data = b""
-        if not data:
-            return "no pap"
-        for f in d.feed(data):
-            if struct.unpack(">H", f[2:4])[0] != 0xC021 or len(f) < 8:
-                continue
-            code, ident = f[4], f[5]
-            if code == 5:  # Terminate-Request
-                return "no pap"
-            if code != 1:
-                continue
-            opts, i = f[8:], 0
-            while i + 2 <= len(opts) and opts[i + 1] >= 2:
-                t, ln = opts[i], opts[i + 1]
-                if t == 3:
-                    if opts[i + 2:i + 4] == b"\xc0\x23":
-                        return "pap"
-                    nak = b"\x03\x04\xc0\x23"
-                    s.sendall(ppp_frame(0xC021, struct.pack(">BBH", 3, ident, 4 + len(nak)) + nak))
-                i += ln
+        opts, i = f[8:], 0
+        while i + 2 <= len(opts) and opts[i + 1] >= 2:
+            t, ln = opts[i], opts[i + 1]
+            if t == 3:
+                if opts[i + 2:i + 4] == b"\xc0\x23":
+                    s.close()
+                    return "pap"
+                nak = b"\x03\x04\xc0\x23"
+                s.sendall(ppp_frame(0xC021, struct.pack(">BBH", 3, f[5], 4 + len(nak)) + nak))
+            i += ln
+    s.close()
     return "no pap"
 
 

@@ -14,21 +14,15 @@
       GET /metrics must be answered.  Prints "evicted=E at_once
       closed=C after=S slow=closed|open scrape=ok|failed".
 """
+import os
 import select
 import socket
 import struct
 import sys
 import time
 
-
-def recv_exact(s, n):
-    b = b""
-    while len(b) < n:
-        d = s.recv(n - len(b))
-        if not d:
-            raise EOFError(f"closed after {len(b)} of {n} bytes")
-        b += d
-    return b
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from socks_client import recv_exact  # noqa: E402
 
 
 def associate(proxy):
