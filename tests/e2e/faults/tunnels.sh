@@ -67,7 +67,7 @@ tun_server() {
 	wstan) start "$name" $TUN_WRAP "$SLUICE" -L "wstan://$TUN_HOST:$port/t?key=$key&$TGT" ;;
 	sctp) start "$name" $TUN_WRAP "$SLUICE" -L "sctp+udp://$TUN_HOST:$port?key=$key&$TGT" ;;
 	vpn) start "$name" $TUN_WRAP "$SLUICE" \
-		-L "vpn://$TUN_HOST:$port?users=$T/vpnusers.txt&net=10.10.0.0/24&key=$T/vpn.key" ;;
+		-L "vpn://$TUN_HOST:$port?users=$T/vpnusers.txt&net=10.10.0.0/24&key=$T/vpn.key&$TGT" ;;
 	ppp) start "$name" $TUN_WRAP "$SLUICE" \
 		-L "ppp+tcp://$TUN_HOST:$port?users=$T/pppusers&$TGT" ;;
 	*) echo "unknown tunnel $kind" >&2; return 1 ;;
