@@ -4,7 +4,14 @@
  * NO_SYS=0, LWIP_TCPIP_CORE_LOCKING=1, SYS_LIGHTWEIGHT_PROT=1, the sys_arch
  * of contrib/ports/unix (pthreads), heap and pools from malloc
  * (MEM_LIBC_MALLOC, MEMP_MEM_MALLOC: MEM_SIZE, PBUF_POOL_SIZE and the
- * MEMP_NUM_* counts bound nothing), IPv4+IPv6, no DNS, no PPP.  TCP:
+ * MEMP_NUM_* counts bound nothing), IPv4+IPv6, no DNS, no PPP.  IPv6
+ * autoconfiguration and router solicitation are built in
+ * (LWIP_IPV6_AUTOCONFIG, LWIP_IPV6_SEND_ROUTER_SOLICIT): a PPP link, whose
+ * IPV6CP gives only an interface id, gets its global address from the
+ * peer's router advertisements (set_ll6, slaac_check); their RDNSS option
+ * is ignored (it needs LWIP_DNS), so names go to IPCP's servers, which
+ * answer AAAA too.  Reassembly holds at most IP_REASS_MAX_PBUFS (10)
+ * fragments: a datagram of more never arrives.  TCP:
  * TCP_MSS 1460, TCP_WND 65535 and TCP_SND_BUF 65535 (window scaling is on
  * with shift 1, which buys nothing with a 64 KiB window), TCP_SND_QUEUELEN
  * 180, no SACK, no timestamps, out-of-order queueing on, initial sequence
