@@ -13,12 +13,7 @@ need_cmd curl dnsmasq openssl
 in_netns --net --mount
 ip link set lo up
 ip addr add fd99::1/128 dev lo
-mount --make-rprivate /
-echo "nameserver 127.0.0.1" >"$T/resolv.conf"
-mount --bind "$T/resolv.conf" /etc/resolv.conf
-start dns dnsmasq --no-daemon --no-resolv --no-hosts --port=53 --listen-address=127.0.0.1 \
-	--local=/test/ --bind-interfaces --user=root --pid-file="$T/dnsmasq.pid" \
-	--host-record=v6only.test,fd99::1 --log-queries
+ns_resolver v6only.test,fd99::1
 TOKEN="v6-$$-$RANDOM"
 mkdir -p "$T/www"
 echo "$TOKEN" >"$T/www/token.txt"

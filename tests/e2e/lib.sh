@@ -18,6 +18,7 @@
 #   need_tun                            skip unless /dev/net/tun opens
 #   in_netns --net --mount              re-run this test in new namespaces
 #   netns_pair S C 192.168.81           two namespaces joined by a veth
+#   ns_resolver v6only.test,fd99::1     dnsmasq as the namespace's resolver
 #   need_peers image softether slirp    the peers lab (tests/peers): $PEERS
 #   skip "WHY"                          anything else
 set -u
@@ -133,6 +134,23 @@ netns_pair() {
 }
 inS() { ip netns exec "$NS_S" "$@"; }
 inC() { ip netns exec "$NS_C" "$@"; }
+
+# ns_resolver RECORD...: after in_netns --net --mount, dnsmasq on
+# 127.0.0.1:53 becomes this namespace's resolver (/etc/resolv.conf is
+# bound over), authoritative for .test, with --host-record=RECORD each
+# (e.g. v6only.test,fd99::1: a name with only an AAAA record); its log is
+# $T/dns.log.
+ns_resolver() {
+	local r args=""
+	need_cmd dnsmasq
+	for r in "$@"; do args="$args --host-record=$r"; done
+	mount --make-rprivate /
+	echo "nameserver 127.0.0.1" >"$T/resolv.conf"
+	mount --bind "$T/resolv.conf" /etc/resolv.conf
+	# shellcheck disable=SC2086
+	start dns dnsmasq --no-daemon --no-resolv --no-hosts --port=53 --listen-address=127.0.0.1 \
+		--local=/test/ --bind-interfaces --user=root --pid-file="$T/dnsmasq.pid" --log-queries $args
+}
 
 # A TCP port nobody listens on right now, and not one this test was given
 # before (the kernel may hand the same free port out twice; $T/ports keeps

@@ -298,26 +298,31 @@ def probe(server, spub, src, tries, names):
     print(json.dumps(out, sort_keys=True))
 
 
-def login(server, spub, src, user, pw, replay_src):
-    s = udp(src)
+def full_login(s, server, spub, user, pw, want6=False):
+    """A real login (scrypt): (handshake, CONFIRM, what accept() gave), or
+    (None, None, "no-response" | "not-accepted")."""
     hs, got, _, _, _ = exchange(s, server, spub, user)
     if not got:
-        print("no-response")
-        return
+        return None, None, "no-response"
     salt, ln, r, p = got
     sp = hashlib.scrypt(pw.encode(), salt=salt, n=1 << ln, r=r, p=p, maxmem=1 << 27, dklen=32)
     ck = hmac.new(sp, b"Client Key", hashlib.sha256).digest()
     sk = hmac.new(sp, b"Server Key", hashlib.sha256).digest()
     confirm = hs.confirm(ck)
-    addr = None
     for _ in range(4):
         s.sendto(confirm, server)
         d = recv(s, 1.0)
-        addr = d is not None and hs.accept(d, sk)
-        if addr:
-            break
-    if not addr:
-        print("not-accepted")
+        acc = d is not None and hs.accept(d, sk, want6)
+        if acc:
+            return hs, confirm, acc
+    return None, None, "not-accepted"
+
+
+def login(server, spub, src, user, pw, replay_src):
+    s = udp(src)
+    hs, confirm, addr = full_login(s, server, spub, user, pw)
+    if not hs:
+        print(addr)
         return
 
     def answers(sock):
@@ -351,24 +356,9 @@ def icmp6(src, dst, typ, body):
 
 def badv6(server, spub, src, user, pw):
     s = udp(src)
-    hs, got, _, _, _ = exchange(s, server, spub, user)
-    if not got:
-        print("no-response")
-        return
-    salt, ln, r, p = got
-    sp = hashlib.scrypt(pw.encode(), salt=salt, n=1 << ln, r=r, p=p, maxmem=1 << 27, dklen=32)
-    ck = hmac.new(sp, b"Client Key", hashlib.sha256).digest()
-    sk = hmac.new(sp, b"Server Key", hashlib.sha256).digest()
-    confirm = hs.confirm(ck)
-    acc = None
-    for _ in range(4):
-        s.sendto(confirm, server)
-        d = recv(s, 1.0)
-        acc = d is not None and hs.accept(d, sk, True)
-        if acc:
-            break
-    if not acc or not acc[1]:
-        print("not-accepted-with-ipv6")
+    hs, _, acc = full_login(s, server, spub, user, pw, True)
+    if not hs or not acc[1]:
+        print(acc if not hs else "accepted-without-ipv6")
         return
     me = acc[1]
     net = me.rsplit(":", 1)[0] + ":"
