@@ -554,28 +554,12 @@ int vpn_keyresp_consume(const uint8_t *pkt, size_t len, uint8_t pub[32])
 
 int vpn_replay_check(const vpn_replay_t *r, uint64_t ctr)
 {
-	if (ctr >= VPN_REJECT_AFTER_MSGS)
-		return 0;
-	if (ctr >= r->top)
-		return 1;
-	if (r->top - ctr > VPN_WINDOW)
-		return 0;
-	return !(r->bits[(ctr / 64) % (VPN_WINDOW / 64)] >> (ctr % 64) & 1);
+	return ctr < VPN_REJECT_AFTER_MSGS && rwin_check(r, ctr);
 }
 
 void vpn_replay_update(vpn_replay_t *r, uint64_t ctr)
 {
-	if (ctr >= r->top) {
-		uint64_t adv = ctr + 1 - r->top;
-		if (adv >= VPN_WINDOW) {
-			memset(r->bits, 0, sizeof(r->bits));
-		} else {
-			for (uint64_t c = r->top; c <= ctr; c++)
-				r->bits[(c / 64) % (VPN_WINDOW / 64)] &= ~(1ull << (c % 64));
-		}
-		r->top = ctr + 1;
-	}
-	r->bits[(ctr / 64) % (VPN_WINDOW / 64)] |= 1ull << (ctr % 64);
+	rwin_update(r, ctr);
 }
 
 int vpn_data_seal(aead_t *a, uint32_t receiver, uint64_t ctr, const uint8_t *pkt, size_t len,

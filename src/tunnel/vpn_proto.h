@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "core/aead.h"
+#include "core/rwin.h"
 
 enum vpn_msg {
 	VPN_MSG_INIT = 1,
@@ -183,10 +184,8 @@ int vpn_keyresp_consume(const uint8_t *pkt, size_t len, uint8_t pub[32]);
 
 /* ---- transport ---- */
 
-typedef struct vpn_replay {
-	uint64_t top; /* highest counter accepted + 1; 0: none yet */
-	uint64_t bits[VPN_WINDOW / 64];
-} vpn_replay_t;
+typedef rwin_t vpn_replay_t; /* core/rwin.h */
+_Static_assert(RWIN_SIZE == VPN_WINDOW, "the VPN's replay window is core/rwin's");
 
 /* 1 if ctr may be accepted (not too old, not seen); does not record it. */
 int vpn_replay_check(const vpn_replay_t *r, uint64_t ctr);
