@@ -30,9 +30,11 @@
 #include "core/acl.h"
 #include "core/authguard.h"
 #include "core/crypto.h"
+#include "core/dgram.h"
 #include "core/log.h"
 #include "core/msgstream.h"
 #include "core/queue.h"
+#include "core/rwin.h"
 #include "core/tunkey.h"
 #include "front/socks_proto.h"
 #include "tunnel/sctp_kern.h"
@@ -53,6 +55,7 @@ typedef struct ev {
 	void *data; /* malloc'd by usrsctp; ours to free */
 	size_t len;
 	uint16_t sid;
+	uint32_t ppid; /* host order */
 	sctp_assoc_t aid;
 } ev_t;
 
@@ -103,6 +106,17 @@ struct scassoc {
 
 enum { S_OPENING, S_OPEN };
 
+/* A datagram association on a stream lifetime: its own keys (a counter
+ * per message, sent in clear), a replay window for what arrives, and the
+ * owner's callback for each datagram. */
+typedef struct scdg {
+	aead_t tx, rx;
+	uint64_t tx_ctr;
+	rwin_t win;
+	sctp_dgram_fn fn;
+	void *ud;
+} scdg_t;
+
 /* A stream is a message stream (core/msgstream.h): m.rq holds the DATA the
  * owner has not taken, m.wq what it wrote that is not sent yet, m.err the
  * latched failure; rt_run is its turn (the kick is pend_add). */
@@ -122,6 +136,7 @@ struct scstream {
 	target_t target;
 	dial_cb cb;
 	void *ud;
+	struct scdg *dg;            /* a datagram association's state (UDP_OPEN) */
 	queue_t tx_link, pend_link; /* in a->tx, in rt.pend */
 	scstream_t *grave_next;
 	unsigned owner_closed : 1, close_want : 1, close_sent : 1, close_rcvd : 1, eof_want : 1,
@@ -166,6 +181,7 @@ static int on_recv_cb(struct socket *so, union sctp_sockstore addr, void *data, 
 	e->len = len;
 	e->flags = flags;
 	e->sid = rcv.rcv_sid;
+	e->ppid = ntohl(rcv.rcv_ppid);
 	e->aid = rcv.rcv_assoc_id;
 	pthread_mutex_lock(&rt.mu);
 	if (rt.stopped) {
@@ -437,6 +453,11 @@ static scstream_t *st_new(scassoc_t *a, uint16_t sid, uint64_t id)
 
 static void st_free(scstream_t *st)
 {
+	if (st->dg) {
+		aead_free(&st->dg->tx);
+		aead_free(&st->dg->rx);
+		free(st->dg);
+	}
 	sbuf_free(st->stalled);
 	if (st->keys) {
 		seal_free(&st->tx);
@@ -463,6 +484,48 @@ static int a_send(scassoc_t *a, uint16_t sid, const void *p, size_t len)
 	return 0;
 }
 
+/* A datagram: unordered and never retransmitted (PR-SCTP, RTX policy with
+ * 0 retransmissions), so a lost one is never late. */
+static int a_send_dgram(scassoc_t *a, uint16_t sid, const void *p, size_t len)
+{
+	struct sctp_sendv_spa spa = {0};
+	ssize_t r;
+
+	if (a->sock->k)
+		return sckern_send_dgram(a->sock->k, (uint32_t)a->aid, sid, SCTPP_PPID_DGRAM, p,
+		                         len);
+	spa.sendv_flags = SCTP_SEND_SNDINFO_VALID | SCTP_SEND_PRINFO_VALID;
+	spa.sendv_sndinfo.snd_sid = sid;
+	spa.sendv_sndinfo.snd_flags = SCTP_UNORDERED;
+	spa.sendv_sndinfo.snd_ppid = htonl(SCTPP_PPID_DGRAM);
+	spa.sendv_sndinfo.snd_assoc_id = a->aid;
+	spa.sendv_prinfo.pr_policy = SCTP_PR_SCTP_RTX;
+	spa.sendv_prinfo.pr_value = 0;
+	r = usrsctp_sendv(a->sock->so, p, len, NULL, 0, &spa, sizeof(spa), SCTP_SENDV_SPA, 0);
+	if (r < 0)
+		return errno == EWOULDBLOCK || errno == EAGAIN ? -EAGAIN : -errno;
+	return 0;
+}
+
+/* The datagram keys of st's lifetime. */
+static void st_make_dgram(scstream_t *st)
+{
+	scassoc_t *a = st->a;
+	uint8_t kc[SEAL_KEY], ks[SEAL_KEY];
+	int srv = a->sock->server;
+
+	st->dg = calloc(1, sizeof(*st->dg));
+	if (!st->dg)
+		abort();
+	sctpp_dgram_key(a->sock->cfg->keys, a->cn, a->sn, 0, st->sid, a->gen[st->sid], kc);
+	sctpp_dgram_key(a->sock->cfg->keys, a->cn, a->sn, 1, st->sid, a->gen[st->sid], ks);
+	if (aead_init(&st->dg->tx, AEAD_CHACHA20_POLY1305, srv ? ks : kc, 1) < 0 ||
+	    aead_init(&st->dg->rx, AEAD_CHACHA20_POLY1305, srv ? kc : ks, 0) < 0)
+		abort(); /* OpenSSL without ChaCha20-Poly1305: the records failed already */
+	OPENSSL_cleanse(kc, sizeof(kc));
+	OPENSSL_cleanse(ks, sizeof(ks));
+}
+
 /* The next sealed record of st, or NULL if it has nothing to send. */
 static sbuf_t *st_next_record(scstream_t *st, uint8_t *type)
 {
@@ -479,6 +542,11 @@ static sbuf_t *st_next_record(scstream_t *st, uint8_t *type)
 	}
 	if (st->close_sent)
 		return NULL;
+	if (st->open_want && st->dg) {
+		st->open_want = 0;
+		*type = SCTPP_UDP_OPEN;
+		return sctpp_rec_build(&st->tx, SCTPP_UDP_OPEN, NULL, 0);
+	}
 	if (st->open_want) {
 		st->open_want = 0;
 		n = sctpp_open_encode(&st->target, body, sizeof(body));
@@ -652,6 +720,10 @@ static void on_record(scassoc_t *a, scstream_t *st, uint8_t type, const uint8_t 
 		pend_add(st);
 		break;
 	case SCTPP_DATA:
+		if (st->dg) {
+			st_reset(st, "DATA on a datagram association");
+			return;
+		}
 		if (st->state != S_OPEN) {
 			/* nothing is kept for a stream that is not open */
 			a->sock->stats.early++;
@@ -745,9 +817,19 @@ static void on_stream_msg(scassoc_t *a, uint16_t sid, uint8_t *buf, size_t len)
 		st->state = S_OPENING;
 		st->owner_closed = 1; /* until the server takes it */
 		r = sctpp_rec_open(&st->rx, buf, len, &type, &body, &blen);
-		if (r < 0 || type != SCTPP_OPEN) {
+		if (r < 0 || (type != SCTPP_OPEN && type != SCTPP_UDP_OPEN)) {
 			a_fail(a, UV_EPROTO,
 			       r == -EBADMSG ? "record not authentic" : "first record is not OPEN");
+			return;
+		}
+		if (type == SCTPP_UDP_OPEN) {
+			st_make_dgram(st);
+			st->owner_closed = 0;
+			sctp_stats.opens++;
+			if (so->ops->open_dgram)
+				so->ops->open_dgram(a, so->ud, &st->m.s);
+			else
+				sctp_stream_answer(&st->m.s, UV_ENOTSUP);
 			return;
 		}
 		if (sctpp_open_parse(body, blen, &t) < 0) {
@@ -771,6 +853,38 @@ static void on_stream_msg(scassoc_t *a, uint16_t sid, uint8_t *buf, size_t len)
 	}
 	log_trace(st->m.s.id, "sctp stream %u: %s (%zu)", sid, sctpp_type_name(type), blen);
 	on_record(a, st, type, body, blen);
+}
+
+/* A datagram: any order, lost ones are gone; each is authenticated and
+ * checked against the replay window, and what does not pass is dropped
+ * and counted (the association goes on: a datagram is not a record). */
+static void on_dgram_msg(scassoc_t *a, uint16_t sid, uint8_t *buf, size_t len)
+{
+	scstream_t *st = sid && sid < a->nstreams ? a->st[sid] : NULL;
+	const uint8_t *d;
+	target_t addr;
+	uint64_t ctr;
+	size_t n;
+	int r;
+
+	if (a->state != A_UP || !st || !st->dg || st->state != S_OPEN || st->close_rcvd ||
+	    st->close_want || st->close_sent || sctpp_dgram_ctr(buf, len, &ctr) < 0 ||
+	    !rwin_check(&st->dg->win, ctr)) {
+		dgram_drops[DGRAM_DROP_BAD]++;
+		a->sock->stats.dgram_drops++;
+		return;
+	}
+	r = sctpp_dgram_open(&st->dg->rx, buf, len, &addr, &d, &n);
+	if (r != -EBADMSG)
+		rwin_update(&st->dg->win, ctr);
+	if (r < 0) {
+		dgram_drops[DGRAM_DROP_BAD]++;
+		a->sock->stats.dgram_drops++;
+		return;
+	}
+	sctp_stats.dgrams_in++;
+	if (st->dg->fn && !st->owner_closed)
+		st->dg->fn(st->dg->ud, &addr, dgram_buf(d, n)); /* st may be closed after */
 }
 
 static void on_ctl_msg(scassoc_t *a, const uint8_t *buf, size_t len)
@@ -831,9 +945,10 @@ static void on_ctl_msg(scassoc_t *a, const uint8_t *buf, size_t len)
 		so->ops->up(a, so->ud);
 }
 
-static void on_msg(scassoc_t *a, uint16_t sid, int flags, uint8_t *data, size_t len)
+static void on_msg(scassoc_t *a, uint16_t sid, uint32_t ppid, int flags, uint8_t *data, size_t len)
 {
-	size_t cap = sid ? SCTPP_REC_MAX : SCTPP_AUTH_LEN;
+	int dg = sid && ppid == SCTPP_PPID_DGRAM;
+	size_t cap = dg ? SCTPP_DGRAM_MAX : sid ? SCTPP_REC_MAX : SCTPP_AUTH_LEN;
 
 	if (a->part || !(flags & MSG_EOR)) {
 		/* partial delivery: put the pieces together, bounded */
@@ -857,6 +972,8 @@ static void on_msg(scassoc_t *a, uint16_t sid, int flags, uint8_t *data, size_t 
 	}
 	if (sid == 0)
 		on_ctl_msg(a, data, len);
+	else if (dg)
+		on_dgram_msg(a, sid, data, len);
 	else if (len > cap)
 		a_fail(a, UV_EPROTO, "record too long");
 	else
@@ -1157,7 +1274,7 @@ static void dispatch(ev_t *e)
 	a = a_find(so, e->aid);
 	if (!a || a->state == A_DEAD)
 		return;
-	on_msg(a, e->sid, e->flags, e->data, e->len);
+	on_msg(a, e->sid, e->ppid, e->flags, e->data, e->len);
 }
 
 /* ---- delivering to owners ---- */
@@ -1274,13 +1391,14 @@ static void on_retry(uv_timer_t *t)
 
 /* ---- the kernel's sockets: their callbacks run on the loop ---- */
 
-static void k_msg(void *ud, uint32_t aid, uint16_t sid, int eor, uint8_t *data, size_t len)
+static void k_msg(void *ud, uint32_t aid, uint16_t sid, uint32_t ppid, int eor, uint8_t *data,
+                  size_t len)
 {
 	scsock_t *so = ud;
 	scassoc_t *a = a_find(so, (sctp_assoc_t)aid);
 
 	if (a && a->state != A_DEAD)
-		on_msg(a, sid, eor ? MSG_EOR : 0, data, len);
+		on_msg(a, sid, ppid, eor ? MSG_EOR : 0, data, len);
 }
 
 static void k_change(void *ud, uint32_t aid, int what, uint16_t out, uint16_t in)
@@ -1379,6 +1497,7 @@ int sctp_rt_init(uv_loop_t *loop, int stack, uint16_t udp_port, char *err, size_
 	usrsctp_init(udp_port, NULL, NULL);
 	usrsctp_sysctl_set_sctp_blackhole(2); /* other processes' raw SCTP is not ours to abort */
 	usrsctp_sysctl_set_sctp_ecn_enable(0);
+	usrsctp_sysctl_set_sctp_pr_enable(1); /* PR-SCTP for datagrams (RFC 3758) */
 	usrsctp_sysctl_set_sctp_rto_initial_default(500);
 	usrsctp_sysctl_set_sctp_rto_min_default(100);
 	usrsctp_sysctl_set_sctp_rto_max_default(1000);
@@ -1742,8 +1861,8 @@ const sctp_sock_stats_t *sctp_assoc_stats(const scassoc_t *a)
 	return &a->sock->stats;
 }
 
-int sctp_assoc_open(scassoc_t *a, const target_t *t, uint64_t id, dial_cb cb, void *ud,
-                    stream_t **req)
+static int open_common(scassoc_t *a, const target_t *t, uint64_t id, dial_cb cb, void *ud,
+                       stream_t **req)
 {
 	scstream_t *st;
 	uint16_t sid = 0;
@@ -1762,13 +1881,67 @@ int sctp_assoc_open(scassoc_t *a, const target_t *t, uint64_t id, dial_cb cb, vo
 	a->next_sid = (uint16_t)(sid % (a->nstreams - 1) + 1);
 	st = st_new(a, sid, id);
 	st->state = S_OPENING;
-	st->target = *t;
+	if (t)
+		st->target = *t;
+	else
+		st_make_dgram(st);
 	st->cb = cb;
 	st->ud = ud;
 	st->open_want = 1;
 	tx_add(st);
 	*req = &st->m.s;
-	log_debug(id, "sctp stream %u: open", sid);
+	log_debug(id, "sctp stream %u: open%s", sid, t ? "" : " (datagrams)");
+	return 0;
+}
+
+int sctp_assoc_open(scassoc_t *a, const target_t *t, uint64_t id, dial_cb cb, void *ud,
+                    stream_t **req)
+{
+	return open_common(a, t, id, cb, ud, req);
+}
+
+int sctp_assoc_open_dgram(scassoc_t *a, uint64_t id, dial_cb cb, void *ud, stream_t **req)
+{
+	return open_common(a, NULL, id, cb, ud, req);
+}
+
+void sctp_dgram_set(stream_t *s, sctp_dgram_fn fn, void *ud)
+{
+	scstream_t *st = (scstream_t *)s;
+
+	if (st->dg) {
+		st->dg->fn = fn;
+		st->dg->ud = ud;
+	}
+}
+
+int sctp_dgram_send(stream_t *s, const target_t *addr, sbuf_t *b)
+{
+	static uint8_t out[SCTPP_DGRAM_MAX];
+	scstream_t *st = (scstream_t *)s;
+	scassoc_t *a = st->a;
+	int n, r;
+
+	if (!a || !st->dg || st->state != S_OPEN || a->state != A_UP || st->close_want ||
+	    st->close_sent || st->m.err) {
+		sbuf_free(b);
+		return UV_ENOTCONN;
+	}
+	if (a->blocked) { /* no room: a datagram is dropped, never queued */
+		sbuf_free(b);
+		return UV_ENOBUFS;
+	}
+	n = sctpp_dgram_seal(&st->dg->tx, st->dg->tx_ctr++, addr, sbuf_ptr(b), b->len, out,
+	                     sizeof(out));
+	sbuf_free(b);
+	if (n < 0)
+		return UV_EMSGSIZE;
+	r = a_send_dgram(a, st->sid, out, (size_t)n);
+	if (r == -EAGAIN)
+		return UV_ENOBUFS;
+	if (r < 0)
+		return UV_EPIPE;
+	sctp_stats.dgrams_out++;
 	return 0;
 }
 

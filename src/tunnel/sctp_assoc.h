@@ -61,6 +61,9 @@ typedef struct scassoc_ops {
 	void (*open)(scassoc_t *a, void *ud, stream_t *s, const target_t *t);
 	/* client: a stream id was freed (waiting opens may go) */
 	void (*avail)(scassoc_t *a, void *ud);
+	/* server: the client opens a datagram association on s (UDP_OPEN):
+	 * sctp_dgram_set(), then sctp_stream_answer().  NULL: refused (7). */
+	void (*open_dgram)(scassoc_t *a, void *ud, stream_t *s);
 } scassoc_ops_t;
 
 typedef struct scassoc_cfg {
@@ -136,6 +139,20 @@ int sctp_assoc_open(scassoc_t *a, const target_t *t, uint64_t id, dial_cb cb, vo
                     stream_t **req);
 void sctp_open_cancel(stream_t *req);
 
+/* Datagram associations (a stream lifetime that began with UDP_OPEN; its
+ * datagrams travel unordered and are never retransmitted: PR-SCTP).
+ * Client: open one as sctp_assoc_open (cb after OPEN_OK).  Both ends:
+ * fn gets each datagram that arrives (the destination on the server, the
+ * source on the client; ownership of b moves; it runs on the loop, never
+ * inside an op), and sctp_dgram_send sends one (ownership moves; 0,
+ * UV_ENOBUFS when the association has no room (dropped), UV_EMSGSIZE,
+ * UV_ENOTCONN).  The stream's close ends the association, as for a
+ * connection. */
+typedef void (*sctp_dgram_fn)(void *ud, const target_t *addr, sbuf_t *b);
+int sctp_assoc_open_dgram(scassoc_t *a, uint64_t id, dial_cb cb, void *ud, stream_t **req);
+void sctp_dgram_set(stream_t *s, sctp_dgram_fn fn, void *ud);
+int sctp_dgram_send(stream_t *s, const target_t *addr, sbuf_t *b);
+
 /* Server: answer an open: 0 sends OPEN_OK, else OPEN_FAIL with the SOCKS5
  * code of err (the owner then closes s). */
 void sctp_stream_answer(stream_t *s, int err);
@@ -145,12 +162,14 @@ typedef struct sctp_sock_stats {
 	uint64_t buffered;      /* bytes received, not yet taken by their readers */
 	uint64_t buffer_resets; /* streams reset because assoc-buffer was full */
 	uint64_t early;         /* streams reset for DATA or EOF before OPEN_OK */
+	uint64_t dgram_drops;   /* datagrams dropped on arrival (replayed, forged, late) */
 } sctp_sock_stats_t;
 const sctp_sock_stats_t *sctp_sock_stats(const scsock_t *s);
 const sctp_sock_stats_t *sctp_assoc_stats(const scassoc_t *a);
 
 typedef struct sctp_stats {
 	uint64_t assocs_up, streams, opens, bytes_in, bytes_out, proto_errors, blocked;
+	uint64_t dgrams_in, dgrams_out;
 } sctp_stats_t;
 extern sctp_stats_t sctp_stats;
 

@@ -9,7 +9,10 @@
  * waits in a queue while the association is down or every id is in use,
  * within the caller's connect timeout (dial_start cancels it).  Streams in
  * flight when the association dies fail with a reset; opens that had no
- * answer yet go back to the queue.
+ * answer yet go back to the queue.  A datagram flow (core/dgram.h) is a
+ * stream opened with UDP_OPEN the same way; its datagrams then travel
+ * unordered and are never retransmitted (PR-SCTP, see sctp_assoc.h), and
+ * one the association has no room for is dropped and counted.
  */
 #include "tunnel/sctp_client.h"
 
@@ -20,6 +23,7 @@
 
 #include <openssl/crypto.h>
 
+#include "core/dgram.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/queue.h"
@@ -52,10 +56,13 @@ struct creq {
 	target_t t;
 	uint64_t id;
 	dial_cb cb;
+	dgram_cb fcb; /* a datagram flow's open, instead of cb */
 	void *ud;
 	stream_t *st; /* in flight */
 	int waiting;
 };
+
+static void flow_opened(creq_t *q, stream_t *s, int err);
 
 static void connect_now(sccli_t *cl);
 static void issue_waiting(sccli_t *cl);
@@ -108,13 +115,17 @@ static void on_open(void *ud, stream_t *s, int err)
 		cl->fails++;
 	else
 		cl->opens++;
-	q->cb(q->ud, s, err);
+	if (q->fcb)
+		flow_opened(q, s, err);
+	else
+		q->cb(q->ud, s, err);
 	free(q);
 }
 
 static int issue(sccli_t *cl, creq_t *q)
 {
-	int r = sctp_assoc_open(cl->a, &q->t, q->id, on_open, q, &q->st);
+	int r = q->fcb ? sctp_assoc_open_dgram(cl->a, q->id, on_open, q, &q->st)
+	               : sctp_assoc_open(cl->a, &q->t, q->id, on_open, q, &q->st);
 
 	if (r < 0)
 		return r;
@@ -284,6 +295,101 @@ static void sc_cancel(dialer_t *d, dial_t *req)
 	free(q);
 }
 
+/* ---- datagram flows ---- */
+
+typedef struct scflow {
+	dgram_t f;
+	stream_t *s; /* the association's stream */
+} scflow_t;
+
+static void scf_dgram(void *ud, const target_t *src, sbuf_t *b)
+{
+	scflow_t *sf = ud;
+	struct sockaddr_storage ss;
+
+	if (!target_is_ip(src, &ss)) {
+		dgram_drop(&sf->f, DGRAM_DROP_BAD, b);
+		return;
+	}
+	dgram_deliver(&sf->f, (struct sockaddr *)&ss, b);
+}
+
+static void scf_read(stream_t *s, sbuf_t *b)
+{
+	scflow_t *sf = s->data;
+
+	sbuf_free(b);
+	dgram_fail(&sf->f, UV_EPROTO); /* no stream bytes on a datagram association */
+}
+
+static void scf_error(stream_t *s, int err)
+{
+	dgram_fail(&((scflow_t *)s->data)->f, err);
+}
+
+static const stream_cbs_t scf_cbs = {scf_read, NULL, scf_error};
+
+static int scf_send(dgram_t *f, const target_t *dst, sbuf_t *b)
+{
+	scflow_t *sf = (scflow_t *)f;
+	int r = sctp_dgram_send(sf->s, dst, b);
+
+	if (r < 0) {
+		dgram_drop(f, dgram_drop_why(r), NULL);
+		return r == UV_EMSGSIZE ? r : 0;
+	}
+	f->sent++;
+	return 0;
+}
+
+static void scf_close(dgram_t *f)
+{
+	scflow_t *sf = (scflow_t *)f;
+
+	stream_close(sf->s);
+	free(sf);
+}
+
+static const dgram_ops_t scf_ops = {"sctp-udp", scf_send, scf_close};
+
+static void flow_opened(creq_t *q, stream_t *s, int err)
+{
+	scflow_t *sf;
+
+	if (err < 0) {
+		q->fcb(q->ud, NULL, err);
+		return;
+	}
+	sf = calloc(1, sizeof(*sf));
+	if (!sf)
+		abort();
+	dgram_init(&sf->f, &scf_ops, q->id);
+	sf->s = s;
+	stream_set_cbs(s, &scf_cbs, sf);
+	sctp_dgram_set(s, scf_dgram, sf);
+	stream_read_start(s);
+	q->fcb(q->ud, &sf->f, 0);
+}
+
+static dial_t *sc_dgram(dialer_t *d, const dial_opts_t *o, dgram_cb cb, void *ud)
+{
+	sccli_t *cl = (sccli_t *)d;
+	creq_t *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		abort();
+	cl->last_dial = uv_now(cl->d.loop);
+	q->cl = cl;
+	q->id = o->id;
+	q->fcb = cb;
+	q->ud = ud;
+	if (!sctp_assoc_is_up(cl->a) || !queue_empty(&cl->waiting) || issue(cl, q) < 0) {
+		wait_push(cl, q, 0);
+		connect_now(cl);
+	}
+	return (dial_t *)q;
+}
+
 static void free_on_close(uv_handle_t *h)
 {
 	free(h->data);
@@ -340,10 +446,18 @@ static void sc_free(dialer_t *d)
 	uv_close((uv_handle_t *)&cl->timer, free_on_close);
 }
 
-static const dialer_ops_t sctp_udp_ops = {
-    .scheme = "sctp+udp", .dial = sc_dial, .cancel = sc_cancel, .free = sc_free};
-static const dialer_ops_t sctp_ops = {
-    .scheme = "sctp", .dial = sc_dial, .cancel = sc_cancel, .free = sc_free};
+static const dialer_ops_t sctp_udp_ops = {.scheme = "sctp+udp",
+                                          .dial = sc_dial,
+                                          .cancel = sc_cancel,
+                                          .free = sc_free,
+                                          .dgram = sc_dgram,
+                                          .dgram_cancel = sc_cancel};
+static const dialer_ops_t sctp_ops = {.scheme = "sctp",
+                                      .dial = sc_dial,
+                                      .cancel = sc_cancel,
+                                      .free = sc_free,
+                                      .dgram = sc_dgram,
+                                      .dgram_cancel = sc_cancel};
 
 typedef struct sccli_opts {
 	scassoc_opts_t assoc;

@@ -62,6 +62,12 @@ static int setup(int fd, const sckern_params_t *p)
 			return -errno;
 	}
 	set(fd, SCTP_NODELAY, &one, sizeof(one));
+	{
+		/* PR-SCTP (RFC 3758) for datagrams: a kernel without it sends
+		 * them reliably, which is slower but still correct */
+		struct sctp_assoc_value pr = {.assoc_id = SCTP_FUTURE_ASSOC, .assoc_value = 1};
+		set(fd, SCTP_PR_SUPPORTED, &pr, sizeof(pr));
+	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	/* a dead peer found in seconds, as with usrsctp (sctp_assoc.c) */
@@ -151,8 +157,8 @@ static int read_one(sckern_t *k)
 		if (c->cmsg_level == IPPROTO_SCTP && c->cmsg_type == SCTP_RCVINFO &&
 		    c->cmsg_len >= CMSG_LEN(sizeof(ri)))
 			memcpy(&ri, CMSG_DATA(c), sizeof(ri));
-	k->ops->msg(k->ud, (uint32_t)ri.rcv_assoc_id, ri.rcv_sid, !!(m.msg_flags & MSG_EOR), buf,
-	            (size_t)n);
+	k->ops->msg(k->ud, (uint32_t)ri.rcv_assoc_id, ri.rcv_sid, ntohl(ri.rcv_ppid),
+	            !!(m.msg_flags & MSG_EOR), buf, (size_t)n);
 	return 1;
 }
 
@@ -263,15 +269,21 @@ int sckern_connect(uv_loop_t *loop, const struct sockaddr *to, const sckern_para
 	return 0;
 }
 
-static ssize_t send_info(sckern_t *k, const struct sctp_sndinfo *si, const void *p, size_t len)
+/* pr: PR-SCTP information to send along, or NULL. */
+static ssize_t send_info(sckern_t *k, const struct sctp_sndinfo *si, const struct sctp_prinfo *pr,
+                         const void *p, size_t len)
 {
 	union {
 		struct cmsghdr h;
-		uint8_t b[CMSG_SPACE(sizeof(struct sctp_sndinfo))];
+		uint8_t b[CMSG_SPACE(sizeof(struct sctp_sndinfo)) +
+		          CMSG_SPACE(sizeof(struct sctp_prinfo))];
 	} cm;
 	struct iovec iov = {(void *)p, len};
-	struct msghdr m = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof(cm.b)};
+	struct msghdr m = {.msg_iov = &iov,
+	                   .msg_iovlen = 1,
+	                   .msg_control = cm.b,
+	                   .msg_controllen =
+	                       CMSG_SPACE(sizeof(*si)) + (pr ? CMSG_SPACE(sizeof(*pr)) : 0)};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
 
 	memset(cm.b, 0, sizeof(cm.b));
@@ -279,6 +291,13 @@ static ssize_t send_info(sckern_t *k, const struct sctp_sndinfo *si, const void 
 	c->cmsg_type = SCTP_SNDINFO;
 	c->cmsg_len = CMSG_LEN(sizeof(*si));
 	memcpy(CMSG_DATA(c), si, sizeof(*si));
+	if (pr) {
+		c = CMSG_NXTHDR(&m, c);
+		c->cmsg_level = IPPROTO_SCTP;
+		c->cmsg_type = SCTP_PRINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(*pr));
+		memcpy(CMSG_DATA(c), pr, sizeof(*pr));
+	}
 	return sendmsg(k->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
@@ -287,7 +306,7 @@ int sckern_send(sckern_t *k, uint32_t aid, uint16_t sid, uint32_t ppid, const vo
 	struct sctp_sndinfo si = {.snd_sid = sid, .snd_ppid = htonl(ppid)};
 
 	si.snd_assoc_id = (sctp_assoc_t)aid;
-	if (send_info(k, &si, p, len) >= 0)
+	if (send_info(k, &si, NULL, p, len) >= 0)
 		return 0;
 	if (errno == EAGAIN || errno == EWOULDBLOCK) {
 		if (!(k->events & UV_WRITABLE)) {
@@ -299,12 +318,25 @@ int sckern_send(sckern_t *k, uint32_t aid, uint16_t sid, uint32_t ppid, const vo
 	return -errno;
 }
 
+int sckern_send_dgram(sckern_t *k, uint32_t aid, uint16_t sid, uint32_t ppid, const void *p,
+                      size_t len)
+{
+	struct sctp_sndinfo si = {
+	    .snd_sid = sid, .snd_flags = SCTP_UNORDERED, .snd_ppid = htonl(ppid)};
+	struct sctp_prinfo pr = {.pr_policy = SCTP_PR_SCTP_RTX, .pr_value = 0};
+
+	si.snd_assoc_id = (sctp_assoc_t)aid;
+	if (send_info(k, &si, &pr, p, len) >= 0)
+		return 0;
+	return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
 void sckern_abort(sckern_t *k, uint32_t aid)
 {
 	struct sctp_sndinfo si = {.snd_flags = SCTP_ABORT};
 
 	si.snd_assoc_id = (sctp_assoc_t)aid;
-	(void)send_info(k, &si, NULL, 0);
+	(void)send_info(k, &si, NULL, NULL, 0);
 }
 
 int sckern_peer(sckern_t *k, uint32_t aid, struct sockaddr_storage *out)

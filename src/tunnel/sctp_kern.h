@@ -25,9 +25,11 @@ typedef struct sckern sckern_t;
 enum { SCTPK_UP, SCTPK_LOST, SCTPK_RESTART, SCTPK_SHUTDOWN, SCTPK_CANT_START };
 
 typedef struct sckern_ops {
-	/* a message piece on stream sid; eor: the message ends here.  data is
-	 * the backend's buffer, valid for the call only. */
-	void (*msg)(void *ud, uint32_t aid, uint16_t sid, int eor, uint8_t *data, size_t len);
+	/* a message piece on stream sid with its PPID (host order); eor: the
+	 * message ends here.  data is the backend's buffer, valid for the call
+	 * only. */
+	void (*msg)(void *ud, uint32_t aid, uint16_t sid, uint32_t ppid, int eor, uint8_t *data,
+	            size_t len);
 	/* an association change; out/in: stream counts (SCTPK_UP) */
 	void (*change)(void *ud, uint32_t aid, int what, uint16_t out, uint16_t in);
 	/* a one-to-one socket ended (err < 0 or 0 for end of stream) */
@@ -58,6 +60,10 @@ int sckern_connect(uv_loop_t *loop, const struct sockaddr *to, const sckern_para
 
 /* Send one message; 0, -EAGAIN (then `writable` follows), or -errno. */
 int sckern_send(sckern_t *k, uint32_t aid, uint16_t sid, uint32_t ppid, const void *p, size_t len);
+/* A datagram: unordered, never retransmitted (PR-SCTP, RTX policy with 0
+ * retransmissions).  0, -EAGAIN (no room: drop it) or -errno. */
+int sckern_send_dgram(sckern_t *k, uint32_t aid, uint16_t sid, uint32_t ppid, const void *p,
+                      size_t len);
 /* Send an ABORT on association aid. */
 void sckern_abort(sckern_t *k, uint32_t aid);
 /* The peer's primary address; 0 or -errno. */

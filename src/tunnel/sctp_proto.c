@@ -7,12 +7,12 @@
 
 #include "core/bytes.h"
 
-static const char *const type_names[] = {"?",    "OPEN", "OPEN_OK", "OPEN_FAIL",
-                                         "DATA", "EOF",  "CLOSE",   "CREDIT"};
+static const char *const type_names[] = {"?",   "OPEN",  "OPEN_OK", "OPEN_FAIL", "DATA",
+                                         "EOF", "CLOSE", "CREDIT",  "UDP_OPEN"};
 
 const char *sctpp_type_name(uint8_t type)
 {
-	return type <= SCTPP_CREDIT ? type_names[type] : "?";
+	return type <= SCTPP_UDP_OPEN ? type_names[type] : "?";
 }
 
 int sctpp_keys_init(sctpp_keys_t *k, const uint8_t *key, size_t len)
@@ -31,6 +31,88 @@ int sctpp_stream_key(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE],
 	memcpy(salt + SCTPP_NONCE, sn, SCTPP_NONCE);
 	snprintf(info, sizeof(info), "%s/%u/%u", s2c ? "s2c" : "c2s", sid, gen);
 	return hkdf_sha256(k->master, k->mlen, salt, sizeof(salt), info, out, SEAL_KEY);
+}
+
+int sctpp_dgram_key(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE],
+                    const uint8_t sn[SCTPP_NONCE], int s2c, uint16_t sid, uint32_t gen,
+                    uint8_t out[SEAL_KEY])
+{
+	uint8_t salt[2 * SCTPP_NONCE];
+	char info[40];
+
+	memcpy(salt, cn, SCTPP_NONCE);
+	memcpy(salt + SCTPP_NONCE, sn, SCTPP_NONCE);
+	snprintf(info, sizeof(info), "%s-dgram/%u/%u", s2c ? "s2c" : "c2s", sid, gen);
+	return hkdf_sha256(k->master, k->mlen, salt, sizeof(salt), info, out, SEAL_KEY);
+}
+
+static void dgram_nonce(uint64_t ctr, uint8_t nonce[AEAD_NONCE])
+{
+	memset(nonce, 0, 4);
+	put_be64(nonce + 4, ctr);
+}
+
+int sctpp_dgram_seal(aead_t *a, uint64_t ctr, const target_t *addr, const uint8_t *data,
+                     size_t dlen, uint8_t *out, size_t cap)
+{
+	uint8_t nonce[AEAD_NONCE];
+	size_t hl = strlen(addr->host), n;
+
+	if (!hl || hl > 255 || dlen > SCTPP_DGRAM_DATA_MAX)
+		return -EINVAL;
+	n = 8 + 1 + hl + 2 + dlen;
+	if (cap < n + SEAL_TAG)
+		return -ENOSPC;
+	put_be64(out, ctr);
+	out[8] = (uint8_t)hl;
+	memcpy(out + 9, addr->host, hl);
+	out[9 + hl] = (uint8_t)(addr->port >> 8);
+	out[10 + hl] = (uint8_t)addr->port;
+	if (dlen)
+		memmove(out + 11 + hl, data, dlen);
+	dgram_nonce(ctr, nonce);
+	if (aead_seal(a, nonce, out, 8, out + 8, n - 8, out + 8) < 0)
+		return -EINVAL;
+	return (int)(n + SEAL_TAG);
+}
+
+int sctpp_dgram_ctr(const uint8_t *buf, size_t len, uint64_t *ctr)
+{
+	if (len < 8 + 1 + 1 + 2 + SEAL_TAG || len > SCTPP_DGRAM_MAX)
+		return -EINVAL;
+	*ctr = get_be64(buf);
+	return 0;
+}
+
+int sctpp_dgram_open(aead_t *a, uint8_t *buf, size_t len, target_t *addr, const uint8_t **data,
+                     size_t *dlen)
+{
+	uint8_t nonce[AEAD_NONCE];
+	uint64_t ctr;
+	size_t n, hl;
+	int r;
+
+	if (sctpp_dgram_ctr(buf, len, &ctr) < 0)
+		return -EINVAL;
+	dgram_nonce(ctr, nonce);
+	r = aead_open(a, nonce, buf, 8, buf + 8, len - 8 - SEAL_TAG, buf + 8);
+	if (r < 0)
+		return -EBADMSG;
+	n = (size_t)r;
+	hl = buf[8];
+	if (!hl || n < 1 + hl + 2)
+		return -EINVAL;
+	for (size_t i = 0; i < hl; i++)
+		if (buf[9 + i] <= ' ' || buf[9 + i] >= 0x7f || buf[9 + i] == '/')
+			return -EINVAL;
+	memcpy(addr->host, buf + 9, hl);
+	addr->host[hl] = 0;
+	addr->port = (uint16_t)(buf[9 + hl] << 8 | buf[10 + hl]);
+	if (!addr->port)
+		return -EINVAL;
+	*data = buf + 11 + hl;
+	*dlen = n - 1 - hl - 2;
+	return 0;
 }
 
 static int window_ok(uint32_t w)
@@ -189,6 +271,7 @@ int sctpp_rec_parse(const uint8_t *buf, size_t len, uint8_t *type, const uint8_t
 	case SCTPP_OPEN_OK:
 	case SCTPP_EOF:
 	case SCTPP_CLOSE:
+	case SCTPP_UDP_OPEN:
 		return n == 0 ? 0 : -EINVAL;
 	default:
 		return -EINVAL;

@@ -17,6 +17,11 @@
  *       EOF       both  empty (half-close)
  *       CLOSE     both  empty (this side is done with the stream id)
  *       CREDIT    both  increment(4) > 0 (flow control, per stream)
+ *       UDP_OPEN  c->s  empty: this lifetime carries a datagram association
+ *     and, on a datagram association's stream, unordered and never
+ *     retransmitted (PR-SCTP, RFC 3758), PPID "slcd":
+ *       dgram = ctr(8) AEAD(K_dgram_dir(sid, gen), nonce ctr, aad ctr,
+ *                           host_len(1) host port(2) datagram)
  *
  * Keys: K_auth = HKDF(K, salt "sluice/sctp/1", info "auth");
  *       K_dir(sid, gen) = HKDF(K, salt Nc || Ns, info "c2s/SID/GEN" or
@@ -45,7 +50,10 @@
 #define SCTPP_FAIL_TEXT 64
 #define SCTPP_WINDOW_MIN (64 * 1024)
 #define SCTPP_WINDOW_MAX (64 * 1024 * 1024)
-#define SCTPP_PPID 0x736c6331u /* "slc1" */
+#define SCTPP_PPID 0x736c6331u       /* "slc1" */
+#define SCTPP_PPID_DGRAM 0x736c6364u /* "slcd": a datagram */
+#define SCTPP_DGRAM_DATA_MAX 65507   /* the largest datagram carried */
+#define SCTPP_DGRAM_MAX (8 + 1 + 255 + 2 + SCTPP_DGRAM_DATA_MAX + SEAL_TAG)
 
 enum {
 	SCTPP_OPEN = 1,
@@ -55,6 +63,7 @@ enum {
 	SCTPP_EOF = 5,
 	SCTPP_CLOSE = 6,
 	SCTPP_CREDIT = 7,
+	SCTPP_UDP_OPEN = 8,
 };
 
 const char *sctpp_type_name(uint8_t type);
@@ -66,6 +75,23 @@ int sctpp_keys_init(sctpp_keys_t *k, const uint8_t *key, size_t len);
 int sctpp_stream_key(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE],
                      const uint8_t sn[SCTPP_NONCE], int s2c, uint16_t sid, uint32_t gen,
                      uint8_t out[SEAL_KEY]);
+
+/* The datagram keys of (sid, gen), as sctpp_stream_key. */
+int sctpp_dgram_key(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE],
+                    const uint8_t sn[SCTPP_NONCE], int s2c, uint16_t sid, uint32_t gen,
+                    uint8_t out[SEAL_KEY]);
+/* A datagram message: its length (at most SCTPP_DGRAM_MAX), or -ENOSPC /
+ * -EINVAL (a name longer than 255, a datagram over 65507 bytes).  a is
+ * the direction's context (aead_init with the datagram key); ctr never
+ * twice under one key. */
+int sctpp_dgram_seal(aead_t *a, uint64_t ctr, const target_t *addr, const uint8_t *data,
+                     size_t dlen, uint8_t *out, size_t cap);
+/* Its counter without opening it (for the replay window), or -EINVAL. */
+int sctpp_dgram_ctr(const uint8_t *buf, size_t len, uint64_t *ctr);
+/* Open in place: 0 with the address and the datagram (pointing into buf),
+ * -EBADMSG (not authentic) or -EINVAL (malformed). */
+int sctpp_dgram_open(aead_t *a, uint8_t *buf, size_t len, target_t *addr, const uint8_t **data,
+                     size_t *dlen);
 
 typedef struct sctpp_auth {
 	uint64_t ts_ms;

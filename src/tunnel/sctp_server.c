@@ -6,7 +6,11 @@
  * association comes up.  Per stream:
  * OPEN -> admission (max-conns, rate per client IP) -> conn_dial with the
  * listener's connect-timeout and target ACL -> OPEN_OK and the relay (with
- * idle-timeout), or OPEN_FAIL with the SOCKS5 code of the error.
+ * idle-timeout), or OPEN_FAIL with the SOCKS5 code of the error.  A
+ * UDP_OPEN instead: the same admission, then a datagram flow through the
+ * listener's chain (conn_dgram: target ACL on every datagram, idle
+ * timeout), OPEN_OK once it is up; OPEN_FAIL 7 when a hop of the chain
+ * cannot carry datagrams, naming it in the log.
  */
 #include "tunnel/sctp_server.h"
 
@@ -17,6 +21,7 @@
 #include <time.h>
 
 #include "core/conn.h"
+#include "core/dgram.h"
 #include "core/log.h"
 #include "core/transport.h"
 #include "tunnel/sctp_assoc.h"
@@ -29,7 +34,7 @@ typedef struct scsrv {
 	scassoc_cfg_t cfg;
 	replay_t *replay;
 	scsock_t *sock;
-	uint64_t assocs, refused;
+	uint64_t assocs, refused, udp_assocs, udp_refused;
 } scsrv_t;
 
 static uint64_t wall_ms(void)
@@ -61,13 +66,12 @@ static void on_dialed(conn_t *c, int err)
 	conn_relay(c);
 }
 
-static void srv_open(scassoc_t *a, void *ud, stream_t *s, const target_t *t)
+/* Admission of a stream: a conn for it, or NULL (refused, answered, closed). */
+static conn_t *srv_admit(scsrv_t *srv, scassoc_t *a, stream_t *s)
 {
-	scsrv_t *srv = ud;
 	listener_t *l = srv->l;
 	const struct sockaddr *peer = sctp_assoc_peer_addr(a);
 	const char *why = NULL;
-	conn_t *c;
 
 	s->id = conn_next_id();
 	if (l->stopping)
@@ -83,11 +87,98 @@ static void srv_open(scassoc_t *a, void *ud, stream_t *s, const target_t *t)
 		srv->refused++;
 		sctp_stream_answer(s, UV_EBUSY);
 		stream_close(s);
-		return;
+		return NULL;
 	}
-	c = conn_new(l, s, peer);
+	return conn_new(l, s, peer);
+}
+
+static void srv_open(scassoc_t *a, void *ud, stream_t *s, const target_t *t)
+{
+	conn_t *c = srv_admit(ud, a, s);
+
+	if (!c)
+		return;
 	stream_set_cbs(s, &dialing_cbs, c);
 	conn_dial(c, t, on_dialed);
+}
+
+/* ---- datagram associations ---- */
+
+/* A datagram from the client, to dst. */
+static void tunnel_dgram(void *ud, const target_t *dst, sbuf_t *b)
+{
+	conn_t *c = ud;
+
+	conn_dgram_touch(c);
+	dgram_send(c->flow, dst, b);
+}
+
+/* A reply, to the client. */
+static void flow_recv(dgram_t *f, const struct sockaddr *src, sbuf_t *b)
+{
+	conn_t *c = f->data;
+	char ip[64];
+	target_t t;
+	int r;
+
+	sockaddr_ip(src, ip, sizeof(ip));
+	target_set(&t, ip, sockaddr_port(src));
+	if ((r = sctp_dgram_send(c->client, &t, b)) < 0) {
+		dgram_drop(f, dgram_drop_why(r), NULL);
+		return;
+	}
+	conn_dgram_touch(c);
+}
+
+static void flow_error(dgram_t *f, int err)
+{
+	conn_t *c = f->data;
+
+	log_info(c->id, "sctp: the datagram flow failed: %s", uv_strerror(err));
+	conn_close(c, "datagram flow failed");
+}
+
+static void flow_ready(dgram_t *f)
+{
+	conn_t *c = f->data;
+
+	sctp_stream_answer(c->client, 0);
+}
+
+static const dgram_cbs_t flow_cbs = {flow_recv, flow_error, flow_ready};
+
+static void udp_read(stream_t *s, sbuf_t *b)
+{
+	sbuf_free(b);
+	conn_close(s->data, b ? "stream data on a datagram association" : "client closed");
+}
+
+static const stream_cbs_t udp_cbs = {udp_read, NULL, tmp_error};
+
+static void srv_open_dgram(scassoc_t *a, void *ud, stream_t *s)
+{
+	scsrv_t *srv = ud;
+	conn_t *c = srv_admit(srv, a, s);
+	const dialer_t *blk;
+	char hop[256];
+
+	if (!c)
+		return;
+	stream_set_cbs(s, &udp_cbs, c);
+	if ((blk = chain_dgram_blocker(srv->l->chain))) {
+		dialer_name(blk, hop, sizeof(hop));
+		log_info(c->id, "sctp: UDP from %s refused: the hop %s cannot carry UDP",
+		         c->peer_str, hop);
+		srv->udp_refused++;
+		sctp_stream_answer(s, UV_ENOTSUP);
+		conn_close(c, "UDP refused");
+		return;
+	}
+	log_info(c->id, "%s: UDP association", c->peer_str);
+	srv->udp_assocs++;
+	sctp_dgram_set(s, tunnel_dgram, c);
+	stream_read_start(s);
+	conn_dgram(c, &flow_cbs, c);
 }
 
 static void srv_up(scassoc_t *a, void *ud)
@@ -97,13 +188,18 @@ static void srv_up(scassoc_t *a, void *ud)
 
 static void srv_down(scassoc_t *a, void *ud, int err, const char *why) {}
 
-static const scassoc_ops_t srv_ops = {.up = srv_up, .down = srv_down, .open = srv_open};
+static const scassoc_ops_t srv_ops = {
+    .up = srv_up, .down = srv_down, .open = srv_open, .open_dgram = srv_open_dgram};
 
 static const metric_t srv_metrics[] = {
     METRIC(scsrv_t, assocs, "sluice_sctp_associations_total", "counter",
            "Client associations authenticated."),
     METRIC(scsrv_t, refused, "sluice_sctp_streams_refused_total", "counter",
            "Stream opens refused (cap, rate, ACL, target)."),
+    METRIC(scsrv_t, udp_assocs, "sluice_sctp_udp_associations_total", "counter",
+           "Datagram associations carried."),
+    METRIC(scsrv_t, udp_refused, "sluice_sctp_udp_refused_total", "counter",
+           "Datagram associations refused (the chain cannot carry UDP)."),
 };
 
 static const metric_t sock_metrics[] = {
@@ -113,6 +209,8 @@ static const metric_t sock_metrics[] = {
            "Streams reset because the association's receive buffer was full."),
     METRIC(sctp_sock_stats_t, early, "sluice_sctp_early_data_total", "counter",
            "Streams reset for DATA or EOF before their OPEN_OK."),
+    METRIC(sctp_sock_stats_t, dgram_drops, "sluice_sctp_datagrams_dropped_total", "counter",
+           "Datagrams dropped on arrival (replayed, not authentic, no association)."),
 };
 
 static void metrics_fn(mbuf_t *b, void *ud)
@@ -256,7 +354,7 @@ static const transport_scheme_t sctp_schemes[] = {
     {.scheme = "sctp+udp",
      .listen = &sctp_udp_front_ops,
      .hop = sctp_udp_hop_new,
-     .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS | HOP_FIRST_ONLY,
+     .hop_caps = HOP_STREAMS | HOP_DATAGRAMS | HOP_REMOTE_DNS | HOP_FIRST_ONLY,
      .listen_doc = {"sctp+udp://IP:PORT[?key=KEY]", "SCTP tunnel server over UDP (RFC 6951)",
                     &udp_srv_opts},
      .hop_doc = {"sctp+udp://HOST:PORT[?key=KEY]", "through an SCTP tunnel server, over UDP",
@@ -264,7 +362,7 @@ static const transport_scheme_t sctp_schemes[] = {
     {.scheme = "sctp",
      .listen = &sctp_front_ops,
      .hop = sctp_hop_new,
-     .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS | HOP_FIRST_ONLY,
+     .hop_caps = HOP_STREAMS | HOP_DATAGRAMS | HOP_REMOTE_DNS | HOP_FIRST_ONLY,
      .listen_doc = {"sctp://IP:PORT[?key=KEY]", "SCTP tunnel server on native SCTP", &raw_srv_opts},
      .hop_doc = {"sctp://HOST:PORT[?key=KEY]", "through an SCTP tunnel server, native SCTP",
                  &sctp_hop_opts}},

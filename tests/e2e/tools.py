@@ -9,6 +9,11 @@
   tools.py hold PORT N SECONDS              hold N idle connections open
   tools.py send PORT HEXBYTES [WAIT]        send raw bytes, print what comes back (hex) until close
   tools.py dns-server ADDR PORT IP          answer every A query with IP (UDP)
+  tools.py lossy-udp-to PORT HOST PERCENT   a UDP relay 127.0.0.1:PORT -> HOST:PORT for one
+                                            client that drops PERCENT % of the datagrams each
+                                            way (a lossy link); it reads the SCTP inside and,
+                                            on SIGTERM, says how many DATA chunks it dropped
+                                            and how many of those were sent again
 """
 import asyncio
 import hashlib
@@ -150,8 +155,66 @@ def dns_server(addr, port, ip):
         s.sendto(hdr + question + ans, peer)
 
 
+def sctp_data_chunks(pkt):
+    """(tsn, unordered) of each DATA chunk of an SCTP packet."""
+    out, off = [], 12
+    while off + 4 <= len(pkt):
+        ctype, flags, clen = pkt[off], pkt[off + 1], int.from_bytes(pkt[off + 2:off + 4], "big")
+        if clen < 4:
+            break
+        if ctype == 0 and clen >= 16:
+            out.append((int.from_bytes(pkt[off + 4:off + 8], "big"), bool(flags & 4)))
+        off += (clen + 3) & ~3
+    return out
+
+
+def lossy_udp(port, host, percent):
+    import random
+    import select
+    import signal
+    front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    front.bind(("127.0.0.1", port))
+    back = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    back.connect((host, port))
+    client, n, dropped = None, 0, 0
+    gone = {True: set(), False: set()}  # dropped DATA chunks (direction, TSN), by unordered
+    again = {True: 0, False: 0}
+
+    def bye(*_):
+        print("lossy-udp: %d datagrams, %d dropped; DATA dropped unordered %d (again %d), "
+              "ordered %d (again %d)" % (n, dropped, len(gone[True]) + again[True], again[True],
+                                        len(gone[False]) + again[False], again[False]),
+              flush=True)
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, bye)
+    while True:
+        for s in select.select([front, back], [], [])[0]:
+            d, a = s.recvfrom(65535)
+            if s is front:
+                client = a
+            n += 1
+            chunks = sctp_data_chunks(d)
+            if random.random() * 100 < percent:
+                dropped += 1
+                for tsn, unordered in chunks:
+                    gone[unordered].add((s is front, tsn))
+                continue
+            for tsn, _ in chunks:
+                for u in (True, False):
+                    if (s is front, tsn) in gone[u]:
+                        again[u] += 1
+                        gone[u].discard((s is front, tsn))
+            if s is front:
+                back.send(d)
+            elif client:
+                front.sendto(d, client)
+
+
 def main():
     cmd = sys.argv[1]
+    if cmd == "lossy-udp-to":
+        lossy_udp(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]))
+        return
     if cmd == "dns-server":
         dns_server(sys.argv[2], int(sys.argv[3]), sys.argv[4])
         return

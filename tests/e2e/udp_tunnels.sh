@@ -11,7 +11,8 @@
 #   - iperf3 -u through v2ray, and iperf3 -u under socksify;
 #   - dig through sluice's own dns:// (UDP and TCP) and udp:// forward, and
 #     iperf3 -u through a udp:// forward (its control through tcp://);
-# Tunnels: ws, wss, wstan (DGM), socks5 (Dante's danted: UDP ASSOCIATE upstream) and
+# Tunnels: ws, wss, sctp+udp (PR-SCTP), wstan (DGM), socks5 (Dante's danted:
+# UDP ASSOCIATE upstream) and
 # socks5 over ws (the socks hop's datagrams inside the WebSocket).
 #   - dnsmasq and iperf3 saw only the tunnel server's address, and
 #     tcpdump on the client's link saw no UDP (or, for tunnels that are
@@ -91,13 +92,26 @@ one_tunnel() {
 		got=$(lab_captured "udp and dst host $LAB_T")
 		check "control: the capture shows the leak ($got datagrams)" test "$got" -gt 0
 	fi
-	kill $(pid_of v2ray) $(pid_of "cli_$name") 2>/dev/null
-	[ -n "$srv" ] && kill $(pid_of "srv_$name") 2>/dev/null
-	sleep 0.3
+	stop v2ray "cli_$name"
+	[ -n "$srv" ] && stop "srv_$name"
+}
+
+# stop NAME...: end the processes and wait until they are gone, so the
+# next capture sees nothing of theirs (an SCTP server's last heartbeats)
+stop() {
+	local p n
+	for n in "$@"; do kill "$(pid_of "$n")" 2>/dev/null; done
+	for n in "$@"; do
+		p=$(pid_of "$n")
+		for _ in $(seq 60); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null
+	done
 }
 
 one_tunnel control $LAB_C "" "?udp=direct|"
 one_tunnel ws $LAB_SO "ws://$LAB_S:8000?key=$KEY" "|-F ws://$LAB_S:8000?key=$KEY"
+one_tunnel sctp+udp $LAB_SO "sctp+udp://$LAB_S:9899?key=$KEY" "|-F sctp+udp://$LAB_S:9899?key=$KEY" \
+	"host $LAB_S"
 WKEY=$(head -c 16 /dev/urandom | base64)
 one_tunnel wstan $LAB_SO "wstan://$LAB_S:8080?key=$WKEY" "|-F wstan://$LAB_S:8080?key=$WKEY"
 lab_dante 1081

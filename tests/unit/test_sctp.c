@@ -6,7 +6,9 @@
  *     key, a flipped bit, a bad length, a bad version or window refused;
  *   - per-stream keys differ by direction, stream id and generation;
  *   - OPEN / OPEN_FAIL / CREDIT bodies and record type/length rules;
- *   - sealed records: round trip, tamper, replay and reorder refused.
+ *   - sealed records: round trip, tamper, replay and reorder refused;
+ *   - datagrams: their own keys, round trip in any order, tamper refused,
+ *     the replay window (core/rwin) takes late ones once and old ones never.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,10 +16,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/hmac.h>
 
+#include "core/rwin.h"
 #include "tunnel/sctp_proto.h"
 
 static const uint8_t KEY[32] = {0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a,
@@ -190,7 +194,10 @@ static void test_rec_rules(void **state)
 	assert_int_equal(sctpp_rec_parse(r, 3, &type, &body, &blen), -EINVAL);
 	r[0] = 0;
 	assert_int_equal(sctpp_rec_parse(r, 1, &type, &body, &blen), -EINVAL);
-	r[0] = 8;
+	r[0] = SCTPP_UDP_OPEN; /* a datagram association: no body either */
+	assert_int_equal(sctpp_rec_parse(r, 1, &type, &body, &blen), 0);
+	assert_int_equal(sctpp_rec_parse(r, 2, &type, &body, &blen), -EINVAL);
+	r[0] = 9;
 	assert_int_equal(sctpp_rec_parse(r, 1, &type, &body, &blen), -EINVAL);
 	assert_int_equal(sctpp_rec_parse(r, 0, &type, &body, &blen), -EINVAL);
 	big[0] = SCTPP_DATA;
@@ -239,12 +246,81 @@ static void test_sealed(void **state)
 	seal_free(&rx);
 }
 
+static void test_dgrams(void **state)
+{
+	static uint8_t m[3][SCTPP_DGRAM_MAX], big[SCTPP_DGRAM_DATA_MAX + 1];
+	uint8_t cn[SCTPP_NONCE] = {1}, sn[SCTPP_NONCE] = {2}, kd[SEAL_KEY], ks[SEAL_KEY];
+	sctpp_keys_t k;
+	aead_t tx, rx;
+	target_t t, got;
+	const uint8_t *d;
+	size_t dl;
+	uint64_t ctr;
+	int n[3];
+	rwin_t w = {0};
+
+	keys(&k, 0x10);
+	/* datagram keys are not the records' keys, and differ by direction */
+	assert_int_equal(sctpp_dgram_key(&k, cn, sn, 0, 3, 1, kd), 0);
+	assert_int_equal(sctpp_stream_key(&k, cn, sn, 0, 3, 1, ks), 0);
+	assert_memory_not_equal(kd, ks, SEAL_KEY);
+	assert_int_equal(sctpp_dgram_key(&k, cn, sn, 1, 3, 1, ks), 0);
+	assert_memory_not_equal(kd, ks, SEAL_KEY);
+	assert_int_equal(aead_init(&tx, AEAD_CHACHA20_POLY1305, kd, 1), 0);
+	assert_int_equal(aead_init(&rx, AEAD_CHACHA20_POLY1305, kd, 0), 0);
+	target_set(&t, "dns.example", 53);
+	for (int i = 0; i < 3; i++) {
+		char p[16];
+		snprintf(p, sizeof(p), "datagram %d", i);
+		n[i] = sctpp_dgram_seal(&tx, (uint64_t)i, &t, (const uint8_t *)p, strlen(p), m[i],
+		                        sizeof(m[i]));
+		assert_int_equal(n[i], 8 + 1 + 11 + 2 + (int)strlen(p) + SEAL_TAG);
+	}
+	/* any order: 2, then 0; each counter once */
+	for (int i = 2; i >= 0; i -= 2) {
+		assert_int_equal(sctpp_dgram_ctr(m[i], (size_t)n[i], &ctr), 0);
+		assert_int_equal(ctr, (uint64_t)i);
+		assert_true(rwin_check(&w, ctr));
+		assert_int_equal(sctpp_dgram_open(&rx, m[i], (size_t)n[i], &got, &d, &dl), 0);
+		rwin_update(&w, ctr);
+		assert_string_equal(got.host, "dns.example");
+		assert_int_equal(got.port, 53);
+		assert_int_equal(dl, 10);
+		assert_int_equal(d[9], '0' + i);
+	}
+	assert_false(rwin_check(&w, 2)); /* replayed */
+	assert_false(rwin_check(&w, 0));
+	assert_true(rwin_check(&w, 1)); /* late, not lost: still taken */
+	/* tampered: the counter is authenticated too */
+	m[1][0] ^= 1;
+	assert_int_equal(sctpp_dgram_open(&rx, m[1], (size_t)n[1], &got, &d, &dl), -EBADMSG);
+	m[1][0] ^= 1;
+	m[1][12] ^= 1;
+	assert_int_equal(sctpp_dgram_open(&rx, m[1], (size_t)n[1], &got, &d, &dl), -EBADMSG);
+	/* far behind the window: refused */
+	rwin_update(&w, 10000);
+	assert_false(rwin_check(&w, 10000 - RWIN_SIZE - 1));
+	assert_true(rwin_check(&w, 10000 - 5));
+	/* the largest datagram fits, one byte more does not; short input */
+	n[0] = sctpp_dgram_seal(&tx, 7, &t, big, SCTPP_DGRAM_DATA_MAX, m[0], sizeof(m[0]));
+	assert_true(n[0] > 0 && n[0] <= SCTPP_DGRAM_MAX);
+	assert_int_equal(sctpp_dgram_open(&rx, m[0], (size_t)n[0], &got, &d, &dl), 0);
+	assert_int_equal(dl, SCTPP_DGRAM_DATA_MAX);
+	assert_int_equal(sctpp_dgram_seal(&tx, 8, &t, big, sizeof(big), m[0], sizeof(m[0])),
+	                 -EINVAL);
+	assert_int_equal(sctpp_dgram_ctr(m[0], 8 + SEAL_TAG, &ctr), -EINVAL);
+	assert_int_equal(sctpp_dgram_open(&rx, m[0], 12, &got, &d, &dl), -EINVAL);
+	aead_free(&tx);
+	aead_free(&rx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_auth),        cmocka_unit_test(test_answer),
 	    cmocka_unit_test(test_stream_keys), cmocka_unit_test(test_bodies),
 	    cmocka_unit_test(test_rec_rules),   cmocka_unit_test(test_sealed),
+	    cmocka_unit_test(test_dgrams),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
