@@ -31,6 +31,12 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	sleep 0.3
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	# commands started through inS/inC run in subshells: end what is left
+	# in the namespaces too
+	for n in $S $C; do
+		# shellcheck disable=SC2046
+		kill -9 $(ip netns pids "$n" 2>/dev/null) 2>/dev/null || true
+	done
 	ip netns del "$S" 2>/dev/null || true
 	ip netns del "$C" 2>/dev/null || true
 	[ "${KEEP:-0}" = 1 ] || rm -rf "$T"

@@ -34,7 +34,16 @@ cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	sleep 0.2
 	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	# what runs in the test's namespaces goes with them (a command started
+	# through inS/inC runs in a subshell that the kills above do not reach)
 	for n in $NETNS; do
+		# shellcheck disable=SC2046
+		kill $(ip netns pids "$n" 2>/dev/null) 2>/dev/null
+	done
+	[ -n "$NETNS" ] && sleep 0.2
+	for n in $NETNS; do
+		# shellcheck disable=SC2046
+		kill -9 $(ip netns pids "$n" 2>/dev/null) 2>/dev/null
 		ip netns del "$n" 2>/dev/null
 		rm -rf "/etc/netns/$n"
 	done
