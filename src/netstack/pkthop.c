@@ -375,15 +375,6 @@ static const opt_t opts[] = {
 
 const opt_schema_t pkthop_opts = OPT_SCHEMA(NULL, opts);
 
-int pkthop_opt_dns(url_t *u, const char **dns, char *err, size_t errlen)
-{
-	pkthop_opts_t o = {NULL};
-	int r = opts_parse(&pkthop_opts, u, &o, err, errlen);
-
-	*dns = o.dns;
-	return r;
-}
-
 pkthop_t *pkthop_new(uv_loop_t *loop, dialer_t *next, const target_t *server,
                      const pktlink_ops_t *ops, void *link, const char *name, const char *dns)
 {

@@ -45,9 +45,6 @@ typedef struct pkthop_opts {
 	const char *dns; /* an IP literal, or NULL */
 } pkthop_opts_t;
 extern const opt_schema_t pkthop_opts;
-/* The same read alone: 0 with *dns set or left NULL, or -EINVAL with a
- * message. */
-int pkthop_opt_dns(url_t *u, const char **dns, char *err, size_t errlen);
 void *pkthop_link(pkthop_t *h);
 dialer_t *pkthop_dialer(pkthop_t *h);
 dialer_t *pkthop_next(pkthop_t *h); /* how to reach the server */

@@ -559,10 +559,32 @@ static void link_free(pkthop_t *h)
 
 static const pktlink_ops_t vpn_link_ops = {"vpn", link_start, link_send, link_stop, link_free};
 
+typedef struct vcli_opts {
+	pkthop_opts_t pkt;
+	const char *pub;
+	uint64_t mtu, keepalive_ms, rekey_ms;
+} vcli_opts_t;
+
+static const opt_t cli_table[] = {
+    OPT_STR(vcli_opts_t, pub, "pub", "none", "KEY",
+            "the server's public key (base64, logged by the server): pinned; without it the "
+            "first key the server shows is trusted for the life of the process"),
+    OPT_UINT(vcli_opts_t, mtu, "mtu", 65535, "1500", "path MTU to the server"),
+    {.name = "keepalive",
+     .type = OT_DURATION,
+     .off = OPT_FIELD_(vcli_opts_t, keepalive_ms, uint64_t),
+     .def_doc = "the server's",
+     .help = "keepalive interval"},
+    OPT_DURATION(vcli_opts_t, rekey_ms, "rekey", "2m", "new keys after this long (1s to 2m)"),
+};
+
+const opt_schema_t vpn_hop_opts = OPT_SCHEMA_AT(vcli_opts_t, pkt, &pkthop_opts, cli_table);
+_Static_assert(VPN_REKEY_AFTER_MS == 120000, "rekey='s default in the table is 2m");
+
 int vpn_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err, size_t errlen)
 {
 	vcli_t *c = calloc(1, sizeof(*c));
-	const char *pub = NULL, *dns = NULL;
+	vcli_opts_t o = {.pub = NULL}; /* and every other field 0 */
 	target_t server = {0};
 	char name[300];
 	int r;
@@ -570,8 +592,6 @@ int vpn_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char 
 	if (!c)
 		abort();
 	c->loop = loop;
-	c->mtu_path = 1500;
-	c->rekey_ms = VPN_REKEY_AFTER_MS;
 	c->buf = malloc(BUF);
 	if (!c->buf)
 		abort();
@@ -582,11 +602,11 @@ int vpn_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char 
 		r = -EINVAL;
 		goto fail;
 	}
-	if ((r = url_opt_uint(u, "mtu", 65535, &c->mtu_path, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "keepalive", &c->ka_opt, err, errlen)) < 0 ||
-	    (r = url_opt_duration(u, "rekey", &c->rekey_ms, err, errlen)) < 0 ||
-	    (r = pkthop_opt_dns(u, &dns, err, errlen)) < 0)
+	if ((r = opts_parse(&vpn_hop_opts, u, &o, err, errlen)) < 0)
 		goto fail;
+	c->mtu_path = o.mtu;
+	c->ka_opt = o.keepalive_ms;
+	c->rekey_ms = o.rekey_ms;
 	if (c->rekey_ms < 1000 || c->rekey_ms > VPN_REKEY_AFTER_MS) {
 		snprintf(err, errlen, "option 'rekey': 1s to 120s");
 		r = -EINVAL;
@@ -597,9 +617,9 @@ int vpn_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char 
 		r = -EINVAL;
 		goto fail;
 	}
-	if (url_opt_str(u, "pub", &pub) > 0) {
+	if (o.pub) {
 		uint8_t k[32];
-		if (b64_decode(pub, strlen(pub), k, sizeof(k)) != 32) {
+		if (b64_decode(o.pub, strlen(o.pub), k, sizeof(k)) != 32) {
 			snprintf(err, errlen, "option 'pub': want the server's base64 public key");
 			r = -EINVAL;
 			goto fail;
@@ -622,7 +642,7 @@ int vpn_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char 
 	c->pass = strdup(u->pass);
 	memcpy(name, "vpn://", 6);
 	target_str(&server, name + 6, sizeof(name) - 6);
-	c->h = pkthop_new(loop, next, &server, &vpn_link_ops, c, name, dns);
+	c->h = pkthop_new(loop, next, &server, &vpn_link_ops, c, name, o.pkt.dns);
 	if (!c->h) {
 		snprintf(err, errlen, "cannot start the lwIP endpoint (one loop per process)");
 		r = -EINVAL;

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 
 #include "core/dial.h"
+#include "core/opts.h"
 
 /* A TUN endpoint instead of lwIP (`-L tun://NAME -F vpn://...`): once a tap
  * is set, packets from the server go to tap->input instead of lwIP, and
@@ -24,6 +25,9 @@ typedef struct vcli vcli_t;
 int vpn_client_tap(dialer_t *d, const vpn_tap_t *tap, vcli_t **out);
 /* A packet from the device to the server; -ENETDOWN when not up. */
 int vpn_client_send(vcli_t *c, const uint8_t *pkt, size_t len);
+
+/* The hop's options: pub, mtu, keepalive, rekey and the packet hops' dns. */
+extern const opt_schema_t vpn_hop_opts;
 
 int vpn_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
                 size_t errlen);

@@ -1061,33 +1061,59 @@ static void metrics_fn(mbuf_t *b, void *ud)
 	METRICS_TABLE(b, srv_metrics, g, metrics_label(lab, sizeof(lab), "listener", g->l->name));
 }
 
+typedef struct vsrv_opts {
+	const char *users, *net, *net6, *key, *tun;
+	uint64_t max_sessions, mtu, keepalive_ms, hs_rate;
+} vsrv_opts_t;
+
+static const opt_t srv_table[] = {
+    OPT_STR(vsrv_opts_t, users, "users", "required", "FILE",
+            "the users file (sluice vpn-user add): scrypt verifiers, no passwords"),
+    OPT_STR(vsrv_opts_t, net, "net", "10.10.0.0/24", "CIDR",
+            "the tunnel network (/16 to /29): .1 is the server, clients from .2"),
+    OPT_STR(vsrv_opts_t, net6, "net6", "none", "CIDR",
+            "IPv6 inside the tunnel too: a client whose IPv4 address has host part h gets "
+            "this prefix + h, the server + 1"),
+    OPT_STR(vsrv_opts_t, key, "key", "USERS.key", "FILE",
+            "the server's private key (base64), made if missing"),
+    OPT_STR(vsrv_opts_t, tun, "tun", "none", "NAME",
+            "(root) a TUN device instead of the NAT: the kernel routes clients' traffic"),
+    OPT_UINT(vsrv_opts_t, max_sessions, "max-sessions", 4096, "64", "clients at once"),
+    OPT_UINT(vsrv_opts_t, mtu, "mtu", 65535, "1500",
+             "path MTU to clients (the tunnel MTU is this less 60 bytes)"),
+    OPT_DURATION(vsrv_opts_t, keepalive_ms, "keepalive", "15s",
+                 "keepalive interval asked of clients"),
+    OPT_UINT(vsrv_opts_t, hs_rate, "handshake-rate", 1000000, "50",
+             "handshakes per second before a cookie is required"),
+};
+
+const opt_schema_t vpn_server_opts = OPT_SCHEMA(NULL, srv_table);
+
 static int vpn_init(listener_t *l, char *err, size_t errlen)
 {
 	vsrv_t *g = calloc(1, sizeof(*g));
-	const char *users = NULL, *net = "10.10.0.0/24", *net6 = NULL, *keyfile = NULL;
+	vsrv_opts_t o = {.users = NULL}; /* and every other field 0 */
+	const char *users, *net, *net6, *keyfile;
 	char kpath[4096], ip[64];
-	uint64_t mtu = 1500;
+	uint64_t mtu;
 	int r;
 
 	if (!g)
 		abort();
 	l->front = g;
 	g->l = l;
-	g->max_sessions = 64;
-	g->keepalive_ms = 15000;
-	g->hs_rate = 50;
-	if ((r = listener_bind_addr(l->url, &l->bind, err, errlen)) < 0)
+	if ((r = listener_bind_addr(l->url, &l->bind, err, errlen)) < 0 ||
+	    (r = opts_parse(&vpn_server_opts, l->url, &o, err, errlen)) < 0)
 		return r;
-	url_opt_str(l->url, "users", &users);
-	url_opt_str(l->url, "net", &net);
-	url_opt_str(l->url, "net6", &net6);
-	url_opt_str(l->url, "key", &keyfile);
-	url_opt_str(l->url, "tun", &g->tun_dev);
-	if ((r = url_opt_uint(l->url, "max-sessions", 4096, &g->max_sessions, err, errlen)) < 0 ||
-	    (r = url_opt_uint(l->url, "mtu", 65535, &mtu, err, errlen)) < 0 ||
-	    (r = url_opt_duration(l->url, "keepalive", &g->keepalive_ms, err, errlen)) < 0 ||
-	    (r = url_opt_uint(l->url, "handshake-rate", 1000000, &g->hs_rate, err, errlen)) < 0)
-		return r;
+	users = o.users;
+	net = o.net ? o.net : "10.10.0.0/24";
+	net6 = o.net6;
+	keyfile = o.key;
+	mtu = o.mtu;
+	g->tun_dev = o.tun;
+	g->max_sessions = o.max_sessions;
+	g->keepalive_ms = o.keepalive_ms;
+	g->hs_rate = o.hs_rate;
 	if (!users) {
 		snprintf(err, errlen,
 		         "option 'users' is required: users=FILE (sluice vpn-user add)");
@@ -1302,8 +1328,9 @@ static const transport_scheme_t vpn_schemes[] = {
      .hop = vpn_hop_new,
      .hop_caps = HOP_STREAMS | HOP_DATAGRAMS | HOP_PACKETS | HOP_FIRST_ONLY,
      .listen_doc = {"vpn://IP:PORT?users=FILE&net=CIDR",
-                    "UDP VPN server (rootless NAT, or &tun=NAME)"},
-     .hop_doc = {"vpn://user:pass@HOST:PORT[?pub=KEY]", "through the UDP VPN, on lwIP"}},
+                    "UDP VPN server (rootless NAT, or &tun=NAME)", &vpn_server_opts},
+     .hop_doc = {"vpn://user:pass@HOST:PORT[?pub=KEY]", "through the UDP VPN, on lwIP",
+                 &vpn_hop_opts}},
     {.scheme = "tun",
      .listen = &tun_front_ops,
      .listen_doc = {"tun://NAME", "TUN device for the vpn:// hop (root)"}},

@@ -8,6 +8,7 @@
 
 extern const front_ops_t vpn_front_ops;
 
+extern const opt_schema_t vpn_server_opts;
 extern const transport_t vpn_transport;
 
 #endif
