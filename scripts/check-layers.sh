@@ -30,7 +30,7 @@ declare -A rank=([core]=0 [wire]=1 [netstack]=2 [ppp]=3 [front]=4 [tunnel]=4 [ss
 exceptions="
 src/tunnel/decoy.h -> front/http_proto.h
 src/tunnel/ws.h -> front/http_proto.h
-src/tunnel/wstan.c -> front/http_proto.h
+src/tunnel/wstan_server.c -> front/http_proto.h
 src/tunnel/wstun_server.c -> front/http_proto.h
 src/tunnel/wstun_server.c -> front/socks_proto.h
 src/tunnel/wstun_client.c -> front/socks_proto.h

@@ -110,6 +110,7 @@ int wstan_cookie_nonce(const char *hdr, size_t len, const char *name, uint8_t ou
 extern const front_ops_t wstan_front_ops;
 int wstan_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
                   size_t errlen);
+extern const opt_schema_t wstan_hop_opts;
 
 extern const transport_t wstan_transport;
 

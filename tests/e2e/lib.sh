@@ -191,6 +191,18 @@ pid_of() {
 }
 
 # wait_port PORT [SECONDS]: until something accepts on 127.0.0.1:PORT.
+# wait_udp_port PORT [SECONDS]: a UDP socket is bound to 127.0.0.1:PORT
+wait_udp_port() {
+	local port=$1 n=$(( ${2:-10} * 20 ))
+	while [ $n -gt 0 ]; do
+		[ -n "$(ss -Hlun "sport = :$port")" ] && return 0
+		sleep 0.05
+		n=$((n - 1))
+	done
+	echo "UDP port $port did not open" >&2
+	return 1
+}
+
 wait_port() {
 	local port=$1 n=$(( ${2:-10} * 20 ))
 	while [ $n -gt 0 ]; do

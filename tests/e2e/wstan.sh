@@ -79,6 +79,7 @@ check "the tunnel survives it" hello "$px"
 SC="python3 $SRCDIR/tests/e2e/socks_client.py"
 uecho=$(free_port)
 start uecho2 $SC udp-echo "$uecho"
+wait_udp_port "$uecho"
 check "UDP through the hop (a fresh tunnel: the first DGM in the URI)" $SC udp "$px" "$uecho"
 check "UDP again (a pooled tunnel)" $SC udp "$px" "$uecho"
 check "the second association took a pooled tunnel" grep -q "datagrams through a pooled tunnel" "$T/cli.log"
