@@ -852,7 +852,8 @@ static const transport_scheme_t http_schemes[] = {
      .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS,
      .listen_doc = {"http://[user:pass@]IP:PORT", "HTTP proxy (CONNECT and absolute-form)",
                     &listener_relay_opts},
-     .hop_doc = {"http://[user:pass@]HOST[:PORT]", "through an HTTP proxy (CONNECT; port 8080)"}},
+     .hop_doc = {.usage = "http://[user:pass@]HOST[:PORT]",
+                 .about = "through an HTTP proxy (CONNECT; port 8080)"}},
 };
 
 const transport_t http_transport = {

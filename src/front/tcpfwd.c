@@ -61,7 +61,8 @@ const front_ops_t tcpfwd_front_ops = {
 static const transport_scheme_t tcpfwd_schemes[] = {
     {.scheme = "tcp",
      .listen = &tcpfwd_front_ops,
-     .listen_doc = {"tcp://IP:PORT/HOST:PORT", "port forward to HOST:PORT through the chain"}},
+     .listen_doc = {.usage = "tcp://IP:PORT/HOST:PORT",
+                    .about = "port forward to HOST:PORT through the chain"}},
 };
 
 const transport_t tcpfwd_transport = {

@@ -328,9 +328,9 @@ const front_ops_t udpfwd_front_ops = {
 static const transport_scheme_t udpfwd_schemes[] = {
     {.scheme = "udp",
      .listen = &udpfwd_front_ops,
-     .listen_doc = {"udp://IP:PORT/HOST:PORT",
-                    "UDP port forward to HOST:PORT through the chain (idle-timeout: 60s "
-                    "unless given; max-conns: sessions)"}},
+     .listen_doc = {.usage = "udp://IP:PORT/HOST:PORT",
+                    .about = "UDP port forward to HOST:PORT through the chain (idle-timeout: 60s "
+                             "unless given; max-conns: sessions)"}},
 };
 
 const transport_t udpfwd_transport = {

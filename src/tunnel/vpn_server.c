@@ -1333,7 +1333,7 @@ static const transport_scheme_t vpn_schemes[] = {
                  &vpn_hop_opts}},
     {.scheme = "tun",
      .listen = &tun_front_ops,
-     .listen_doc = {"tun://NAME", "TUN device for the vpn:// hop (root)"}},
+     .listen_doc = {.usage = "tun://NAME", .about = "TUN device for the vpn:// hop (root)"}},
 };
 
 const transport_t vpn_transport = {

@@ -73,7 +73,7 @@ static void cb_done(void *ud, int ok, const char *msg)
 		abort(); /* done() fires once and never shows the password */
 }
 
-static const auth_cbs_t cbs = {cb_send, cb_lookup, cb_done};
+static const auth_cbs_t cbs = {.send = cb_send, .lookup = cb_lookup, .done = cb_done};
 
 static void alone(auth_method_t m, int authenticator, const uint8_t *d, size_t n)
 {

@@ -57,7 +57,7 @@ static void datagram(const uint8_t *d, size_t n)
 	uint32_t prev, idx;
 	uint64_t ctr;
 	vpn_assign_t a;
-	vpn_aead_t ae;
+	aead_t ae;
 	vpn_replay_t rp = {0};
 
 	if (vpn_init_check_mac1(&srv, d, n) == 0 && vpn_init_consume(&hs, &srv, d, n) == 0) {
@@ -97,10 +97,10 @@ static void datagram(const uint8_t *d, size_t n)
 	if (vpn_data_peek(d, n, &idx, &ctr) == 0) {
 		if (n < VPN_OVERHEAD || n > sizeof(buf) + VPN_OVERHEAD)
 			abort();
-		vpn_aead_init(&ae, tkey, 0);
+		aead_init(&ae, AEAD_CHACHA20_POLY1305, tkey, 0);
 		if (vpn_data_open(&ae, &rp, d, n, buf) >= 0)
 			abort();
-		vpn_aead_free(&ae);
+		aead_free(&ae);
 	}
 }
 
