@@ -124,6 +124,14 @@ typedef struct opt_schema {
 		.parse = fn_                                                                       \
 	}
 
+/* a value with a parser whose default is not a constant (def_doc_ says
+ * what happens when it is not given) */
+#define OPT_FUNC_DOC(name_, fn_, def_doc_, arg_, help_)                                            \
+	{                                                                                          \
+		.name = name_, .type = OT_FUNC, .def_doc = def_doc_, .arg = arg_, .help = help_,   \
+		.parse = fn_                                                                       \
+	}
+
 #define OPT_SCHEMA(base_, table_)                                                                  \
 	{                                                                                          \
 		base_, 0, table_, sizeof(table_) / sizeof((table_)[0]), NULL                       \

@@ -370,7 +370,8 @@ static int parse_dns(void *obj, const char *v, char *err, size_t errlen)
 }
 
 static const opt_t opts[] = {
-    OPT_FUNC("dns", parse_dns, NULL, "IP", "a name server asked after the ones the session gives"),
+    OPT_FUNC_DOC("dns", parse_dns, "none", "IP",
+                 "a name server asked after the ones the session gives"),
 };
 
 const opt_schema_t pkthop_opts = OPT_SCHEMA(NULL, opts);

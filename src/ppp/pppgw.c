@@ -665,7 +665,7 @@ const opt_schema_t pppgw_opts = OPT_SCHEMA(NULL, gw_table);
 static const opt_t serial_table[] = {
     OPT_UINT(pgw_opts_t, baud, "baud", 4000000, "115200",
              "line speed: 9600, 19200, 38400, 57600, 115200, 230400, 460800 or 921600"),
-    OPT_FUNC("flow", parse_flow, NULL, "rtscts|none", "hardware flow control (default: none)"),
+    OPT_FUNC_DOC("flow", parse_flow, "none", "rtscts|none", "hardware flow control"),
 };
 
 const opt_schema_t pppgw_serial_opts = OPT_SCHEMA(&pppgw_opts, serial_table);

@@ -277,7 +277,8 @@ static int parse_auth(void *obj, const char *v, char *err, size_t errlen)
 static const opt_t link_opts[] = {
     OPT_FUNC("auth", parse_auth, "pap,chap,mschapv2", "LIST", "authentication methods we agree to"),
     OPT_DURATION(ppp_link_opts_t, echo_ms, "echo", "10s",
-                 "keepalive: an echo after this much silence (LCP; SSTP's own on sstp://)"),
+                 "keepalive: an echo after this much silence (an LCP echo; on sstp:// an SSTP "
+                 "echo, the call dropped after 3 unanswered)"),
     OPT_BOOL(ppp_link_opts_t, ipv6, "ipv6", "0", "also negotiate IPV6CP"),
 };
 

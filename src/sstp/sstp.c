@@ -732,7 +732,7 @@ static const opt_t sstp_opt_table[] = {
     OPT_STR(sstp_opts_t, ca, "ca", "the system's CAs", "FILE",
             "verify the server's certificate against this PEM bundle"),
     OPT_BOOL(sstp_opts_t, insecure, "insecure", "0", "do not verify the server's certificate"),
-    OPT_STR(sstp_opts_t, pin, "pin", NULL, "SHA256",
+    OPT_STR(sstp_opts_t, pin, "pin", "none", "SHA256",
             "the SHA-256 of the server's certificate (DER, hex): that certificate and no "
             "other, self-signed ones included"),
     OPT_STR(sstp_opts_t, sni, "sni", "the URL's host", "NAME", "the TLS server name"),

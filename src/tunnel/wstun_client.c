@@ -688,9 +688,9 @@ static const opt_t ws_hop_table[] = {
     OPT_BOOL(wcli_opts_t, fast_open, "fast-open", "1",
              "answer the application at once; 0 waits for the server's answer and reports its "
              "exact error"),
-    OPT_FUNC("enc", parse_enc, NULL, "chacha20-poly1305|none",
-             "none turns the tunnel's own encryption off (wss:// only: TLS then protects the "
-             "data)"),
+    OPT_FUNC_DOC("enc", parse_enc, "chacha20-poly1305", "chacha20-poly1305|none",
+                 "none turns the tunnel's own encryption off (wss:// only: TLS then protects the "
+                 "data)"),
     OPT_STR(wcli_opts_t, host, "host", "the server's host[:port]", "NAME",
             "the HTTP Host header (for a CDN or reverse proxy); over wss:// the server's "
             "certificate is checked against this name (without its port), whatever sni sends"),

@@ -534,9 +534,9 @@ static const opt_t ws_server_table[] = {
     OPT_STR(wsrv_opts_t, host, "host", "the request's Host", "NAME",
             "the Host clients use, when a front end rewrites it (open tokens are bound to the "
             "Host and the path)"),
-    OPT_FUNC("enc", parse_enc, NULL, "chacha20-poly1305|any",
-             "any also accepts clients with enc=none on ws:// (for a server behind a TLS front "
-             "end); on wss:// they always are"),
+    OPT_FUNC_DOC("enc", parse_enc, "chacha20-poly1305 on ws://", "chacha20-poly1305|any",
+                 "any also accepts clients with enc=none on ws:// (for a server behind a TLS front "
+                 "end); on wss:// they always are"),
     OPT_DURATION(wsrv_opts_t, open_timeout_ms, "open-timeout", "10m",
                  "how long a pooled WebSocket may wait for its open"),
     OPT_STR(wsrv_opts_t, decoy, "decoy", "a small built-in page", "FILE",
