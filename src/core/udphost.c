@@ -74,6 +74,16 @@ static void add_peer(uhflow_t *u, const struct sockaddr *sa)
 		u->npeers++;
 }
 
+int udp_socket_buffers(uv_udp_t *h)
+{
+	int sz = 4 << 20;
+
+	uv_recv_buffer_size((uv_handle_t *)h, &sz);
+	sz = 4 << 20;
+	uv_send_buffer_size((uv_handle_t *)h, &sz);
+	return 0;
+}
+
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	buf->base = (char *)rbuf;
@@ -129,7 +139,7 @@ static uv_udp_t *sock_for(uhflow_t *u, int family)
 	u->nhandles++;
 	any.ss_family = (sa_family_t)family;
 	if ((r = uv_udp_bind(h, (struct sockaddr *)&any, i ? UV_UDP_IPV6ONLY : 0)) < 0 ||
-	    (r = uv_udp_recv_start(h, on_alloc, on_recv)) < 0) {
+	    (r = udp_socket_buffers(h)) < 0 || (r = uv_udp_recv_start(h, on_alloc, on_recv)) < 0) {
 		log_debug(u->f.id, "udp: %s socket: %s", i ? "IPv6" : "IPv4", uv_strerror(r));
 		uv_close((uv_handle_t *)h, on_handle_closed);
 		return NULL;

@@ -22,6 +22,12 @@
 dial_t *udphost_dgram(dialer_t *d, const dial_opts_t *o, dgram_cb cb, void *ud);
 void udphost_dgram_cancel(dialer_t *d, dial_t *req);
 
+/* Give a UDP socket (bound) buffers for bursts: 4 MiB each way where the
+ * kernel allows (net.core.rmem_max / wmem_max cap it).  A datagram a full
+ * buffer cannot take is lost, so a loaded machine needs the room.
+ * Returns 0: a smaller buffer is not an error. */
+int udp_socket_buffers(uv_udp_t *h);
+
 /* The flow itself, for a listener that sends around the chain on purpose
  * (`udp=direct`): ready at once. */
 dgram_t *udphost_flow_new(uv_loop_t *loop, uint64_t id, const acl_t *acl);

@@ -18,6 +18,7 @@
 #include "core/conn.h"
 #include "core/crypto.h"
 #include "core/dgram.h"
+#include "core/udphost.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -388,6 +389,7 @@ static int dns_listening(listener_t *l)
 	u->sweep.data = u;
 	u->open_handles++;
 	if ((r = uv_udp_bind(&u->sock, (struct sockaddr *)&l->bind, 0)) < 0 ||
+	    (r = udp_socket_buffers(&u->sock)) < 0 ||
 	    (r = uv_udp_recv_start(&u->sock, on_alloc, on_recv)) < 0)
 		return r;
 	uv_timer_start(&u->sweep, on_sweep, 1000, 1000);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/udphost.h"
 #include "front/socks_proto.h"
 
 #define UDP_MAX 65536
@@ -194,6 +195,7 @@ int socks_udp_new(uv_loop_t *loop, const struct sockaddr *local, const struct so
 		uv_timer_start(&u->idle, on_idle, idle_ms, 0);
 	if ((r = uv_udp_bind(&u->h, (struct sockaddr *)&u->local, 0)) < 0 ||
 	    (r = uv_udp_getsockname(&u->h, (struct sockaddr *)&u->local, &len)) < 0 ||
+	    (r = udp_socket_buffers(&u->h)) < 0 ||
 	    (r = uv_udp_recv_start(&u->h, on_alloc, on_recv)) < 0) {
 		socks_udp_free(u);
 		return r;

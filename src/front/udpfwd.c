@@ -26,6 +26,7 @@
 
 #include "core/conn.h"
 #include "core/dgram.h"
+#include "core/udphost.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/transport.h"
@@ -272,6 +273,7 @@ static int uf_start(listener_t *l)
 	u->sweep.data = u;
 	u->open_handles++;
 	if ((r = uv_udp_bind(&u->sock, (struct sockaddr *)&l->bind, 0)) < 0 ||
+	    (r = udp_socket_buffers(&u->sock)) < 0 ||
 	    (r = uv_udp_recv_start(&u->sock, on_alloc, on_recv)) < 0)
 		return r;
 	if (u->idle_ms)
