@@ -107,6 +107,7 @@
 #include "lwip/priv/tcp_priv.h" /* tcp_active_pcbs, tcp_tw_pcbs */
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
+#include "netstack/ippkt.h"
 #include "netstack/lwipep_priv.h"
 
 #define TIMER_MAX_MS 250
@@ -484,7 +485,7 @@ static int pkt_for_us(const lwipep_t *ep, const uint8_t *pkt, size_t len)
 
 	if (!len)
 		return 0;
-	switch (pkt[0] >> 4) {
+	switch (ippkt_version(pkt, len)) {
 	case 4:
 		if (!ep->has4 || len < 20)
 			return 0;

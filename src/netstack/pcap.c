@@ -18,6 +18,7 @@
 
 #include "core/bytes.h"
 #include "core/log.h"
+#include "netstack/ippkt.h"
 
 #define SLL_HDR 16
 #define SLL_HOST 0     /* packet type: addressed to us */
@@ -98,9 +99,9 @@ void pcapw_packet(pcapw_t *w, uint64_t session, int dir, const uint8_t *pkt, siz
 
 	if (!w || !w->d || !len)
 		return;
-	if ((pkt[0] >> 4) == 4)
+	if (ippkt_version(pkt, len) == 4)
 		proto = 0x0800;
-	else if ((pkt[0] >> 4) == 6)
+	else if (ippkt_version(pkt, len) == 6)
 		proto = 0x86dd;
 	else
 		return;

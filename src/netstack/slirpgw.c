@@ -82,22 +82,13 @@
 #include "core/ratelimit.h"
 #include "core/relay.h"
 #include "core/url.h"
+#include "netstack/ippkt.h"
 
 #define ETH_HLEN 14
 #define ETH_P_IP 0x0800
 #define ETH_P_ARP 0x0806
 #define ETH_P_IPV6 0x86dd
 #define ARP_LEN 28
-
-#define P_ICMP 1
-#define P_TCP 6
-#define P_UDP 17
-#define P_ICMP6 58
-
-#define TH_FIN 0x01
-#define TH_SYN 0x02
-#define TH_RST 0x04
-#define TH_ACK 0x10
 
 #define QUEUE_MAX 64           /* frames waiting for libslirp to return */
 #define READY_TIMEOUT_MS 30000 /* SYN given to libslirp, handshake not done */
@@ -106,122 +97,6 @@
 
 /* locally administered, "SL" */
 static const uint8_t peer_mac[6] = {0x02, 0x53, 0x4c, 0x00, 0x00, 0x01};
-
-/* ------------------------------------------------------------------ */
-/* packets                                                              */
-
-typedef struct pkt {
-	int v;      /* 4 or 6 */
-	size_t len; /* per the IP header (link padding excluded) */
-	size_t l4;  /* offset of the transport header; 0: not visible */
-	uint8_t proto;
-	uint8_t src[16], dst[16]; /* IPv4 in the first 4 bytes */
-	uint16_t sport, dport;
-	uint32_t seq, ack;
-	uint8_t flags;  /* TCP */
-	uint8_t type;   /* ICMP / ICMPv6 */
-	size_t payload; /* TCP payload bytes */
-} pkt_t;
-
-static int parse_l4(pkt_t *p, const uint8_t *b, size_t off)
-{
-	size_t n = p->len - off;
-
-	switch (p->proto) {
-	case P_TCP:
-		if (n < 20 || (size_t)(b[off + 12] >> 4) * 4 < 20 ||
-		    (size_t)(b[off + 12] >> 4) * 4 > n)
-			return -EINVAL;
-		p->sport = get_be16(b + off);
-		p->dport = get_be16(b + off + 2);
-		p->seq = get_be32(b + off + 4);
-		p->ack = get_be32(b + off + 8);
-		p->flags = b[off + 13];
-		p->payload = n - (size_t)(b[off + 12] >> 4) * 4;
-		break;
-	case P_UDP:
-		if (n < 8)
-			return -EINVAL;
-		p->sport = get_be16(b + off);
-		p->dport = get_be16(b + off + 2);
-		break;
-	case P_ICMP:
-	case P_ICMP6:
-		if (n < 4)
-			return -EINVAL;
-		p->type = b[off];
-		break;
-	default:
-		return 0;
-	}
-	p->l4 = off;
-	return 0;
-}
-
-/* A pure parser: fills p from an IP packet of len bytes, or -EINVAL. */
-static int pkt_parse(const uint8_t *b, size_t len, pkt_t *p)
-{
-	memset(p, 0, sizeof(*p));
-	if (len < 1)
-		return -EINVAL;
-	p->v = b[0] >> 4;
-	if (p->v == 4) {
-		size_t ihl = (size_t)(b[0] & 15) * 4;
-
-		if (len < 20 || ihl < 20)
-			return -EINVAL;
-		p->len = get_be16(b + 2);
-		if (p->len < ihl || p->len > len)
-			return -EINVAL;
-		p->proto = b[9];
-		memcpy(p->src, b + 12, 4);
-		memcpy(p->dst, b + 16, 4);
-		if (get_be16(b + 6) & 0x1fff) /* a later fragment: no transport header */
-			return 0;
-		return parse_l4(p, b, ihl);
-	}
-	if (p->v == 6) {
-		if (len < 40)
-			return -EINVAL;
-		p->len = 40 + (size_t)get_be16(b + 4);
-		if (p->len > len)
-			return -EINVAL;
-		p->proto = b[6];
-		memcpy(p->src, b + 8, 16);
-		memcpy(p->dst, b + 24, 16);
-		return parse_l4(p, b, 40); /* extension headers: transport not visible */
-	}
-	return -EINVAL;
-}
-
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
-{
-	for (; len > 1; p += 2, len -= 2)
-		sum += get_be16(p);
-	if (len)
-		sum += (uint32_t)p[0] << 8;
-	return sum;
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-/* Transport checksum of an IPv4 or IPv6 packet whose l4 bytes are written. */
-static uint16_t csum_l4(const uint8_t *ip, int v, uint8_t proto, const uint8_t *l4, size_t n)
-{
-	uint32_t sum = 0;
-
-	if (v == 4)
-		sum = csum_add(sum, ip + 12, 8);
-	else
-		sum = csum_add(sum, ip + 8, 32);
-	sum += proto + (uint32_t)n;
-	return csum_fold(csum_add(sum, l4, n));
-}
 
 /* ------------------------------------------------------------------ */
 /* state                                                                */
@@ -350,21 +225,22 @@ static void gw_output(slirpgw_t *gw, const uint8_t *pkt, size_t len)
 }
 
 /* Answer a TCP segment as a closed port does (RFC 9293 3.10.7.1). */
-static void send_rst(slirpgw_t *gw, const pkt_t *p)
+static void send_rst(slirpgw_t *gw, const ippkt_t *p)
 {
 	uint8_t b[60];
 	size_t ih = p->v == 4 ? 20 : 40;
 	uint8_t *t = b + ih;
 	uint32_t seq = 0, ack = 0;
-	uint8_t flags = TH_RST;
+	uint8_t flags = IPPKT_RST;
 
-	if (p->proto != P_TCP || !p->l4 || (p->flags & TH_RST))
+	if (p->proto != IPPKT_TCP || !p->l4 || (p->flags & IPPKT_RST))
 		return;
-	if (p->flags & TH_ACK) {
+	if (p->flags & IPPKT_ACK) {
 		seq = p->ack;
 	} else {
-		ack = p->seq + (uint32_t)p->payload + !!(p->flags & TH_SYN) + !!(p->flags & TH_FIN);
-		flags |= TH_ACK;
+		ack = p->seq + (uint32_t)p->payload + !!(p->flags & IPPKT_SYN) +
+		      !!(p->flags & IPPKT_FIN);
+		flags |= IPPKT_ACK;
 	}
 	memset(b, 0, sizeof(b));
 	if (p->v == 4) {
@@ -372,14 +248,14 @@ static void send_rst(slirpgw_t *gw, const pkt_t *p)
 		put_be16(b + 2, 40);
 		b[6] = 0x40; /* DF */
 		b[8] = 64;
-		b[9] = P_TCP;
+		b[9] = IPPKT_TCP;
 		memcpy(b + 12, p->dst, 4);
 		memcpy(b + 16, p->src, 4);
-		put_be16(b + 10, csum_fold(csum_add(0, b, 20)));
+		put_be16(b + 10, ippkt_csum(b, 20));
 	} else {
 		b[0] = 0x60;
 		put_be16(b + 4, 20);
-		b[6] = P_TCP;
+		b[6] = IPPKT_TCP;
 		b[7] = 64;
 		memcpy(b + 8, p->dst, 16);
 		memcpy(b + 24, p->src, 16);
@@ -390,7 +266,7 @@ static void send_rst(slirpgw_t *gw, const pkt_t *p)
 	put_be32(t + 8, ack);
 	t[12] = 5 << 4;
 	t[13] = flags;
-	put_be16(t + 16, csum_l4(b, p->v, P_TCP, t, 20));
+	put_be16(t + 16, ippkt_csum_l4(b, p->v, IPPKT_TCP, t, 20));
 	gw->st.resets++;
 	gw_output(gw, b, ih + 20);
 }
@@ -432,7 +308,7 @@ static int gw_to_slirp(slirpgw_t *gw, const uint8_t *pkt, size_t len, int si, ui
 	}
 	memcpy(f, gw->slirp_mac, 6);
 	memcpy(f + 6, peer_mac, 6);
-	put_be16(f + 12, (pkt[0] >> 4) == 6 ? ETH_P_IPV6 : ETH_P_IP);
+	put_be16(f + 12, ippkt_version(pkt, len) == 6 ? ETH_P_IPV6 : ETH_P_IP);
 	memcpy(f + ETH_HLEN, pkt, len);
 	if (q) {
 		q->len = ETH_HLEN + len;
@@ -555,7 +431,7 @@ static int answer_ns(slirpgw_t *gw, const uint8_t *ip, size_t len)
 {
 	uint8_t r[ETH_HLEN + 40 + 32], *r6 = r + ETH_HLEN, *ic = r6 + 40;
 
-	if (len < 40 + 24 || ip[6] != P_ICMP6 || ip[40] != 135 || ip[41] != 0 ||
+	if (len < 40 + 24 || ip[6] != IPPKT_ICMP6 || ip[40] != 135 || ip[41] != 0 ||
 	    40 + (size_t)get_be16(ip + 4) > len)
 		return 0;
 	memcpy(r, gw->slirp_mac, 6);
@@ -564,7 +440,7 @@ static int answer_ns(slirpgw_t *gw, const uint8_t *ip, size_t len)
 	memset(r6, 0, 40 + 32);
 	r6[0] = 0x60;
 	put_be16(r6 + 4, 32);
-	r6[6] = P_ICMP6;
+	r6[6] = IPPKT_ICMP6;
 	r6[7] = 255;
 	memcpy(r6 + 8, ip + 48, 16); /* from the target */
 	memcpy(r6 + 24, ip + 8, 16); /* to the solicitor */
@@ -574,7 +450,7 @@ static int answer_ns(slirpgw_t *gw, const uint8_t *ip, size_t len)
 	ic[24] = 2; /* target link-layer address */
 	ic[25] = 1;
 	memcpy(ic + 26, peer_mac, 6);
-	put_be16(ic + 2, csum_l4(r6, 6, P_ICMP6, ic, 32));
+	put_be16(ic + 2, ippkt_csum_l4(r6, 6, IPPKT_ICMP6, ic, 32));
 	gw->st.ndp_replies++;
 	gw_queue_frame(gw, r, sizeof(r));
 	return 1;
@@ -1021,12 +897,12 @@ static void on_dial(void *ud, stream_t *s, int err)
 	uint8_t *syn = f->syn;
 	size_t synlen = f->synlen;
 	char t[300];
-	pkt_t p;
+	ippkt_t p;
 
 	f->dial = NULL;
 	target_str(&svc->target, t, sizeof(t));
 	if (err < 0) {
-		int ok = pkt_parse(syn, synlen, &p) == 0;
+		int ok = ippkt_parse(syn, synlen, &p) == 0;
 
 		log_info(f->id, "%s: %s -> %s: %s", gw->name, svc->label, t, uv_strerror(err));
 		svc->failed++;
@@ -1054,15 +930,15 @@ static int acl_empty(const acl_t *a)
 
 /* Both checksums of a SYN we are about to act on (libslirp would drop a bad
  * one, but only after we had dialed for it). */
-static int syn_ok(const uint8_t *pkt, const pkt_t *p)
+static int syn_ok(const uint8_t *pkt, const ippkt_t *p)
 {
 	size_t ihl = (size_t)(pkt[0] & 15) * 4;
 
-	return csum_fold(csum_add(0, pkt, ihl)) == 0 &&
-	       csum_l4(pkt, 4, P_TCP, pkt + p->l4, p->len - p->l4) == 0;
+	return ippkt_csum(pkt, ihl) == 0 &&
+	       ippkt_csum_l4(pkt, 4, IPPKT_TCP, pkt + p->l4, p->len - p->l4) == 0;
 }
 
-static int flow_open(slirpgw_t *gw, unsigned si, const pkt_t *p, const uint8_t *pkt, size_t len)
+static int flow_open(slirpgw_t *gw, unsigned si, const ippkt_t *p, const uint8_t *pkt, size_t len)
 {
 	slirpgw_service_t *svc = gw->cfg.services[si];
 	slot_t *sl = &gw->slots[si];
@@ -1135,11 +1011,11 @@ static int gw_pass(slirpgw_t *gw, const uint8_t *pkt, size_t len, int si, uint16
 	return gw_to_slirp(gw, pkt, len, si, sport);
 }
 
-static int svc_input(slirpgw_t *gw, unsigned si, const pkt_t *p, const uint8_t *pkt, size_t len)
+static int svc_input(slirpgw_t *gw, unsigned si, const ippkt_t *p, const uint8_t *pkt, size_t len)
 {
 	flow_t *f = flow_find(gw, si, p->sport);
 
-	if (p->flags & TH_RST) {
+	if (p->flags & IPPKT_RST) {
 		if (f && f->state == FLOW_DIALING) {
 			flow_close(f, "reset by the peer");
 			return 0;
@@ -1148,7 +1024,7 @@ static int svc_input(slirpgw_t *gw, unsigned si, const pkt_t *p, const uint8_t *
 			flow_close(f, "reset by the peer");
 		return gw_pass(gw, pkt, len, -1, 0);
 	}
-	if ((p->flags & (TH_SYN | TH_ACK)) == TH_SYN) {
+	if ((p->flags & (IPPKT_SYN | IPPKT_ACK)) == IPPKT_SYN) {
 		if (!f)
 			return flow_open(gw, si, p, pkt, len);
 		if (f->state != FLOW_DIALING) {
@@ -1178,23 +1054,23 @@ static int svc_input(slirpgw_t *gw, unsigned si, const pkt_t *p, const uint8_t *
 
 enum verdict { V_PASS, V_DROP, V_REFUSE, V_SVC };
 
-static int opens_socket(const pkt_t *p)
+static int opens_socket(const ippkt_t *p)
 {
 	switch (p->proto) {
-	case P_TCP:
-		return p->l4 && (p->flags & (TH_SYN | TH_ACK)) == TH_SYN;
-	case P_UDP:
+	case IPPKT_TCP:
+		return p->l4 && (p->flags & (IPPKT_SYN | IPPKT_ACK)) == IPPKT_SYN;
+	case IPPKT_UDP:
 		return 1;
-	case P_ICMP:
+	case IPPKT_ICMP:
 		return p->l4 && p->type == 8;
-	case P_ICMP6:
+	case IPPKT_ICMP6:
 		return p->l4 && p->type == 128;
 	default:
 		return 0;
 	}
 }
 
-static int policy4(slirpgw_t *gw, const pkt_t *p, unsigned *si, int *why)
+static int policy4(slirpgw_t *gw, const ippkt_t *p, unsigned *si, int *why)
 {
 	const slirpgw_config_t *c = &gw->cfg;
 	struct sockaddr_in sa = {.sin_family = AF_INET};
@@ -1208,14 +1084,14 @@ static int policy4(slirpgw_t *gw, const pkt_t *p, unsigned *si, int *why)
 		*why = DR_SPOOFED;
 		return V_DROP;
 	}
-	if (p->proto == P_TCP && p->l4)
+	if (p->proto == IPPKT_TCP && p->l4)
 		for (unsigned i = 0; i < c->nservices; i++)
 			if (dst == c->services[i]->addr.s_addr &&
 			    p->dport == c->services[i]->port) {
 				*si = i;
 				return V_SVC;
 			}
-	if ((dst == c->host.s_addr || dst == c->dns.s_addr) && p->proto == P_ICMP && p->l4 &&
+	if ((dst == c->host.s_addr || dst == c->dns.s_addr) && p->proto == IPPKT_ICMP && p->l4 &&
 	    p->type == 8)
 		return V_PASS; /* ping the gateway: libslirp answers itself */
 	if (c->restricted)
@@ -1251,13 +1127,13 @@ static int in6_prefix(const uint8_t *a, const struct in6_addr *net, int bits)
 	return !bits || !((a[i] ^ net->s6_addr[i]) & (0xff << (8 - bits)));
 }
 
-static int policy6(slirpgw_t *gw, const pkt_t *p, int *why)
+static int policy6(slirpgw_t *gw, const ippkt_t *p, int *why)
 {
 	const slirpgw_config_t *c = &gw->cfg;
 	static const uint8_t zero[16], v4mapped[12] = {[10] = 0xff, [11] = 0xff};
 	struct sockaddr_in6 sa = {.sin6_family = AF_INET6};
-	int ndp = p->proto == P_ICMP6 && p->l4 && p->type >= 133 && p->type <= 137;
-	int echo = p->proto == P_ICMP6 && p->l4 && p->type == 128;
+	int ndp = p->proto == IPPKT_ICMP6 && p->l4 && p->type >= 133 && p->type <= 137;
+	int echo = p->proto == IPPKT_ICMP6 && p->l4 && p->type == 128;
 
 	*why = DR_POLICY;
 	if (c->restricted || !c->ipv6)
@@ -1298,11 +1174,11 @@ int slirpgw_input(slirpgw_t *gw, const uint8_t *pkt, size_t len)
 {
 	unsigned si = 0;
 	int why, v;
-	pkt_t p;
+	ippkt_t p;
 
 	if (gw->closing || gw->free_pending)
 		return -EPIPE;
-	if (len > gw->cfg.mtu || pkt_parse(pkt, len, &p) < 0) {
+	if (len > gw->cfg.mtu || ippkt_parse(pkt, len, &p) < 0) {
 		gw->drops[DR_MALFORMED]++;
 		gw->st.dropped++;
 		return -EINVAL;

@@ -54,6 +54,7 @@
 #include "core/tcp.h"
 #include "core/transport.h"
 #include "core/users.h"
+#include "netstack/ippkt.h"
 #include "netstack/pcap.h"
 #include "netstack/slirpgw.h"
 #include "ppp/ppp.h"
@@ -125,7 +126,7 @@ static void gw_out(void *ud, const uint8_t *pkt, size_t len)
 
 	/* a slow line: drop rather than queue without bound (TCP resends) */
 	if (s->ppp && !s->down && s->c->client->wq_bytes <= STREAM_HIGH_WATER)
-		ppp_send_ip(s->ppp, (pkt[0] >> 4) == 6 ? PPP_IPV6 : PPP_IP, pkt, len);
+		ppp_send_ip(s->ppp, ippkt_version(pkt, len) == 6 ? PPP_IPV6 : PPP_IP, pkt, len);
 }
 
 static void ppp_ip_in(void *ud, uint16_t proto, const uint8_t *pkt, size_t len)

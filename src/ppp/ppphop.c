@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/secret.h"
 #include "core/tcp.h"
+#include "netstack/ippkt.h"
 #include "netstack/pkthop.h"
 #include "ppp/ppp.h"
 
@@ -102,7 +103,7 @@ void ppphop_link_up(pkthop_t *h, ppp_t *ppp, const ppp_ipcfg_t *ip)
 
 int ppphop_send_ip(ppp_t *ppp, const uint8_t *pkt, size_t len)
 {
-	return ppp_send_ip(ppp, (pkt[0] >> 4) == 6 ? PPP_IPV6 : PPP_IP, pkt, len);
+	return ppp_send_ip(ppp, ippkt_version(pkt, len) == 6 ? PPP_IPV6 : PPP_IP, pkt, len);
 }
 
 static void ppp_up(void *ud, const ppp_ipcfg_t *ip)

@@ -80,6 +80,7 @@
 #include "core/replay.h"
 #include "core/secret.h"
 #include "core/transport.h"
+#include "netstack/ippkt.h"
 #include "netstack/slirpgw.h"
 #include "netstack/tun.h"
 #include "tunnel/vpn_client.h"
@@ -685,19 +686,6 @@ static void on_confirm(vsrv_t *g, const uint8_t *d, size_t n, const struct socka
 
 /* ---- transport ---- */
 
-static uint16_t ip_csum(const uint8_t *d, size_t n)
-{
-	uint32_t s = 0;
-
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)(d[i] << 8 | d[i + 1]);
-	if (n & 1)
-		s += (uint32_t)d[n - 1] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
 /* RFC 1191: a packet with DF that does not fit the tunnel is answered with
  * "fragmentation needed" and the MTU, from the server's address. */
 static void icmp_too_big(vsrv_t *g, vpeer_t *p, const uint8_t *pkt, size_t len)
@@ -718,7 +706,7 @@ static void icmp_too_big(vsrv_t *g, vpeer_t *p, const uint8_t *pkt, size_t len)
 	out[9] = 1;
 	memcpy(out + 12, &src, 4);
 	memcpy(out + 16, pkt + 12, 4);
-	c = ip_csum(out, 20);
+	c = ippkt_csum(out, 20);
 	out[10] = (uint8_t)(c >> 8);
 	out[11] = (uint8_t)c;
 	out[20] = 3;
@@ -726,7 +714,7 @@ static void icmp_too_big(vsrv_t *g, vpeer_t *p, const uint8_t *pkt, size_t len)
 	out[26] = (uint8_t)(g->tun_mtu >> 8);
 	out[27] = (uint8_t)g->tun_mtu;
 	memcpy(out + 28, pkt, quote);
-	c = ip_csum(out + 20, 8 + quote);
+	c = ippkt_csum(out + 20, 8 + quote);
 	out[22] = (uint8_t)(c >> 8);
 	out[23] = (uint8_t)c;
 	g->c_big++;
@@ -739,7 +727,6 @@ static void icmp6_too_big(vsrv_t *g, vpeer_t *p, const uint8_t *pkt, size_t len)
 {
 	uint8_t out[1280];
 	size_t quote = len < sizeof(out) - 48 ? len : sizeof(out) - 48, plen = 8 + quote;
-	uint32_t s = 0;
 	uint16_t c;
 
 	if (pkt[6] == 58 && len > 40 && pkt[40] < 128)
@@ -758,15 +745,7 @@ static void icmp6_too_big(vsrv_t *g, vpeer_t *p, const uint8_t *pkt, size_t len)
 	out[46] = (uint8_t)(g->tun_mtu >> 8);
 	out[47] = (uint8_t)g->tun_mtu;
 	memcpy(out + 48, pkt, quote);
-	/* checksum over the pseudo-header (addresses, length, next header) */
-	for (size_t i = 8; i < 40; i += 2)
-		s += (uint32_t)(out[i] << 8 | out[i + 1]);
-	s += (uint32_t)plen + 58;
-	for (size_t i = 40; i < 40 + plen; i += 2)
-		s += (uint32_t)(out[i] << 8 | (i + 1 < 40 + plen ? out[i + 1] : 0));
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	c = (uint16_t)~s;
+	c = ippkt_csum_l4(out, 6, IPPKT_ICMP6, out + 40, plen);
 	out[42] = (uint8_t)(c >> 8);
 	out[43] = (uint8_t)c;
 	g->c_big++;
@@ -808,11 +787,11 @@ static void route(vsrv_t *g, vpeer_t *p, const uint8_t *pkt, size_t len)
 {
 	uint32_t src, dst;
 
-	if (len && pkt[0] >> 4 == 6) {
+	if (ippkt_version(pkt, len) == 6) {
 		route6(g, p, pkt, len);
 		return;
 	}
-	if (len < 20 || pkt[0] >> 4 != 4 || (size_t)(pkt[2] << 8 | pkt[3]) > len) {
+	if (len < 20 || ippkt_version(pkt, len) != 4 || (size_t)(pkt[2] << 8 | pkt[3]) > len) {
 		g->c_drop++;
 		return;
 	}
@@ -840,7 +819,7 @@ static void tun_in(void *ud, const uint8_t *pkt, size_t len)
 	uint32_t dst, h;
 	vpeer_t *q;
 
-	if (len >= 40 && pkt[0] >> 4 == 6 && g->prefix6) {
+	if (len >= 40 && ippkt_version(pkt, len) == 6 && g->prefix6) {
 		if ((h = host_of6(g, pkt + 24)) == UINT32_MAX || !(q = g->by_host[h])) {
 			g->c_drop++;
 			return;
@@ -848,7 +827,7 @@ static void tun_in(void *ud, const uint8_t *pkt, size_t len)
 		peer_send(q, pkt, len);
 		return;
 	}
-	if (len < 20 || pkt[0] >> 4 != 4) {
+	if (len < 20 || ippkt_version(pkt, len) != 4) {
 		g->c_drop++;
 		return;
 	}
