@@ -67,7 +67,7 @@ static void teardown(void *ud)
 
 static const runtime_hooks_t hooks = {stop_listeners, teardown, NULL, ""};
 
-enum { OPT_LOG = 256, OPT_METRICS, OPT_DRAIN, OPT_AUTH_GUARD };
+enum { OPT_METRICS = 256, OPT_DRAIN, OPT_AUTH_GUARD };
 
 /* `sluice [run]` and `sluice check`: argv[0] is the subcommand's name. */
 static int run_or_check(int argc, char **argv, int check)
@@ -75,7 +75,7 @@ static int run_or_check(int argc, char **argv, int check)
 	static const struct option longopts[] = {
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
-	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"log-level", required_argument, NULL, RUNTIME_OPT_LOG_LEVEL},
 	    {"metrics", required_argument, NULL, OPT_METRICS},
 	    {"drain", required_argument, NULL, OPT_DRAIN},
 	    {"auth-guard", required_argument, NULL, OPT_AUTH_GUARD},
@@ -91,6 +91,10 @@ static int run_or_check(int argc, char **argv, int check)
 	config_init(&env);
 	config_init(&cli);
 	while ((c = getopt_long(argc, argv, "L:F:c:vqhV", longopts, NULL)) != -1) {
+		if ((r = runtime_log_opt(c, optarg, &cli.log_level, &verbosity)) < 0)
+			die_usage(RUNTIME_LOG_LEVEL_HELP);
+		if (r)
+			continue;
 		switch (c) {
 		case 'L':
 			strlist_push(&cli.listen, optarg);
@@ -100,16 +104,6 @@ static int run_or_check(int argc, char **argv, int check)
 			break;
 		case 'c':
 			cfgpath = optarg;
-			break;
-		case 'v':
-			verbosity++;
-			break;
-		case 'q':
-			verbosity--;
-			break;
-		case OPT_LOG:
-			if ((cli.log_level = log_level_parse(optarg)) < 0)
-				die_usage("--log-level: use err, warn, info, debug or trace");
 			break;
 		case OPT_METRICS:
 			free(cli.metrics);

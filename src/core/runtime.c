@@ -43,6 +43,22 @@ uv_loop_t *runtime_init(void)
 	return rt.loop;
 }
 
+int runtime_log_opt(int c, const char *arg, int *level, int *verbosity)
+{
+	switch (c) {
+	case 'v':
+		++*verbosity;
+		return 1;
+	case 'q':
+		--*verbosity;
+		return 1;
+	case RUNTIME_OPT_LOG_LEVEL:
+		return (*level = log_level_parse(arg)) < 0 ? -1 : 1;
+	default:
+		return 0;
+	}
+}
+
 void runtime_log_level(int level, int verbosity)
 {
 	if (level >= 0)

@@ -36,6 +36,14 @@ int runtime_run(const runtime_hooks_t *h, uint64_t drain_ms);
  * the loop then runs out. */
 void runtime_finish(const runtime_hooks_t *h, const char *why);
 
+/* The logging options of every subcommand that runs: -v and -q (one level
+ * more or less each) and --log-level L, whose getopt value is
+ * RUNTIME_OPT_LOG_LEVEL.  For getopt's c: 1 when it was one of them (the
+ * level goes to *level, the count to *verbosity), 0 when it is not, -1 for
+ * a level that is not one (RUNTIME_LOG_LEVEL_HELP says which are). */
+#define RUNTIME_OPT_LOG_LEVEL 0x10000
+#define RUNTIME_LOG_LEVEL_HELP "--log-level: use err, warn, info, debug or trace"
+int runtime_log_opt(int c, const char *arg, int *level, int *verbosity);
 /* The log level from a configured level (-1: keep the default) and the
  * -v/-q count, clamped to err..trace. */
 void runtime_log_level(int level, int verbosity);

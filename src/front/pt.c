@@ -1051,7 +1051,7 @@ static int server_setup(const char *list)
 int pt_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"log-level", required_argument, NULL, 'l'},
+	    {"log-level", required_argument, NULL, RUNTIME_OPT_LOG_LEVEL},
 	    {"log-file", required_argument, NULL, 'f'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -1060,28 +1060,18 @@ int pt_main(int argc, char **argv)
 	const char *srv = getenv("TOR_PT_SERVER_TRANSPORTS");
 	const char *exit_stdin = getenv("TOR_PT_EXIT_ON_STDIN_CLOSE");
 	const char *lvl = getenv("SLUICE_LOG");
-	int c, r, verbosity = 0;
+	int c, r, verbosity = 0, level = lvl ? log_level_parse(lvl) : -1;
 
 	pt.out = stdout;
-	if (lvl && log_level_parse(lvl) >= 0)
-		log_level = log_level_parse(lvl);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "vq", longopts, NULL)) != -1) {
+		if ((r = runtime_log_opt(c, optarg, &level, &verbosity)) < 0) {
+			fprintf(stderr, "sluice pt: " RUNTIME_LOG_LEVEL_HELP "\n");
+			return 2;
+		}
+		if (r)
+			continue;
 		switch (c) {
-		case 'v':
-			verbosity++;
-			break;
-		case 'q':
-			verbosity--;
-			break;
-		case 'l':
-			if ((r = log_level_parse(optarg)) < 0) {
-				fprintf(stderr, "sluice pt: --log-level: use err, warn, info, "
-				                "debug or trace\n");
-				return 2;
-			}
-			log_level = r;
-			break;
 		case 'f':
 			if (!freopen(optarg, "a", stderr)) {
 				fprintf(stdout, "ENV-ERROR cannot open the log file %s\n", optarg);
@@ -1095,7 +1085,7 @@ int pt_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	runtime_log_level(-1, verbosity);
+	runtime_log_level(level, verbosity);
 
 	r = pt_version_pick(ver);
 	if (r <= 0) {
