@@ -52,7 +52,7 @@ static void test_vectors(void **st)
 {
 	for (size_t i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++) {
 		const vec_t *v = &vecs[i];
-		uint8_t key[32], nonce[12], aad[32], pt[128], ct[128], tag[16], out[160], back[128];
+		uint8_t key[32], nonce[12], aad[32], pt[128], ct[128], tag[16], out[160], back[160];
 		size_t al = unhex(v->aad, aad, sizeof(aad)), pl, cl;
 		aead_t e, d;
 
