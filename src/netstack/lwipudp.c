@@ -22,6 +22,7 @@
 #include "core/acl.h"
 #include "core/dgram.h"
 #include "core/log.h"
+#include "core/queue.h"
 #include "netstack/lwipep_priv.h"
 
 #include "lwip/pbuf.h"
@@ -38,7 +39,7 @@ struct lwudp {
 	const acl_t *acl;
 	struct udp_pcb *pcb;
 	uv_timer_t timer; /* reports err */
-	lwres_t *res;     /* lookups in flight */
+	queue_t res;      /* lwres_t.link: lookups in flight */
 	unsigned nres;
 	struct sockaddr_storage peers[LWUDP_PEERS];
 	unsigned npeers, next_peer;
@@ -46,7 +47,7 @@ struct lwudp {
 };
 
 struct lwres {
-	lwres_t *next, **pprev;
+	queue_t link; /* in u->res */
 	lwudp_t *u;
 	dns_query_t *q;
 	uint16_t port;
@@ -75,9 +76,7 @@ static void add_peer(lwudp_t *u, const struct sockaddr *sa)
 
 static void res_free(lwres_t *r)
 {
-	*r->pprev = r->next;
-	if (r->next)
-		r->next->pprev = r->pprev;
+	queue_remove(&r->link);
 	r->u->nres--;
 	sbuf_free(r->b);
 	free(r);
@@ -86,9 +85,10 @@ static void res_free(lwres_t *r)
 /* The pcb and the lookups go (link down, close). */
 static void release(lwudp_t *u)
 {
-	while (u->res) {
-		dns_cancel(u->res->q);
-		res_free(u->res);
+	while (!queue_empty(&u->res)) {
+		lwres_t *r = queue_data(queue_first(&u->res), lwres_t, link);
+		dns_cancel(r->q);
+		res_free(r);
 	}
 	if (u->pcb) {
 		lwipep_core_enter();
@@ -281,11 +281,7 @@ static int lu_send(dgram_t *f, const target_t *dst, sbuf_t *b)
 		dgram_drop(f, DGRAM_DROP_RESOLVE, b);
 		return 0;
 	}
-	r->pprev = &u->res;
-	r->next = u->res;
-	if (r->next)
-		r->next->pprev = &r->next;
-	u->res = r;
+	queue_insert_head(&u->res, &r->link);
 	u->nres++;
 	return 0;
 }
@@ -348,6 +344,7 @@ dial_t *lwipep_dgram(lwipep_t *ep, const dial_opts_t *o, dgram_cb cb, void *ud)
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		abort();
+	queue_init(&u->res);
 	dgram_init(&u->f, &lu_ops, o->id);
 	u->ep = ep;
 	u->acl = o->acl;
