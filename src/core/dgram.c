@@ -118,6 +118,29 @@ sbuf_t *dgram_buf(const void *p, size_t n)
 	return b;
 }
 
+/* ---- peers ---- */
+
+int dgram_peers_has(const dgram_peers_t *p, const struct sockaddr *sa)
+{
+	/* newest first: a flow mostly hears from the one it just sent to */
+	for (unsigned i = 0; i < p->n; i++) {
+		unsigned k = (p->next + DGRAM_PEERS - 1 - i) % DGRAM_PEERS;
+		if (sockaddr_equal((const struct sockaddr *)&p->a[k], sa))
+			return 1;
+	}
+	return 0;
+}
+
+void dgram_peers_add(dgram_peers_t *p, const struct sockaddr *sa)
+{
+	if (dgram_peers_has(p, sa))
+		return;
+	memcpy(&p->a[p->next], sa, sockaddr_len(sa));
+	p->next = (p->next + 1) % DGRAM_PEERS;
+	if (p->n < DGRAM_PEERS)
+		p->n++;
+}
+
 /* ---- held datagrams ---- */
 
 struct dgram_held {

@@ -192,6 +192,16 @@ dgram_t *dgram_open_next(dialer_t *d, const dial_opts_t *o, const dgram_cbs_t *c
 dial_t *dgram_ready_soon(uv_loop_t *loop, dgram_t *f, dgram_cb cb, void *ud);
 void dgram_ready_cancel(dial_t *req);
 
+/* The addresses a flow sent to, the last DGRAM_PEERS of them: replies are
+ * taken only from these (a restricted-cone NAT, not an open port). */
+#define DGRAM_PEERS 32
+typedef struct dgram_peers {
+	struct sockaddr_storage a[DGRAM_PEERS];
+	unsigned n, next;
+} dgram_peers_t;
+int dgram_peers_has(const dgram_peers_t *p, const struct sockaddr *sa);
+void dgram_peers_add(dgram_peers_t *p, const struct sockaddr *sa);
+
 /* Datagrams held while something opens: a FIFO of (destination, chunk)
  * with a cap on count and bytes; over the cap a push drops the datagram. */
 typedef struct dgram_held dgram_held_t;

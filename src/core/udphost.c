@@ -27,8 +27,7 @@ typedef struct uhflow {
 	const acl_t *acl;
 	uv_udp_t *h[2]; /* IPv4, IPv6 */
 	unsigned nhandles, pending;
-	struct sockaddr_storage peers[UDPHOST_PEERS]; /* sent to: replies accepted */
-	unsigned npeers, next_peer;
+	dgram_peers_t peers; /* sent to: replies accepted */
 	char cache_name[256];
 	struct sockaddr_storage cache_sa;
 	uint64_t cache_until;
@@ -49,31 +48,6 @@ static void maybe_free(uhflow_t *u)
 		free(u);
 }
 
-static int is_peer(const uhflow_t *u, const struct sockaddr *sa)
-{
-	/* newest first: a flow mostly talks to the one it just sent to */
-	for (unsigned i = 0; i < u->npeers; i++) {
-		unsigned k = (u->next_peer + UDPHOST_PEERS - 1 - i) % UDPHOST_PEERS;
-		if (sockaddr_equal((const struct sockaddr *)&u->peers[k], sa))
-			return 1;
-	}
-	return 0;
-}
-
-static void add_peer(uhflow_t *u, const struct sockaddr *sa)
-{
-	unsigned last = (u->next_peer + UDPHOST_PEERS - 1) % UDPHOST_PEERS;
-
-	if (u->npeers && sockaddr_equal((const struct sockaddr *)&u->peers[last], sa))
-		return;
-	if (is_peer(u, sa))
-		return;
-	memcpy(&u->peers[u->next_peer], sa, sockaddr_len(sa));
-	u->next_peer = (u->next_peer + 1) % UDPHOST_PEERS;
-	if (u->npeers < UDPHOST_PEERS)
-		u->npeers++;
-}
-
 int udp_socket_buffers(uv_udp_t *h)
 {
 	int sz = 4 << 20;
@@ -84,7 +58,7 @@ int udp_socket_buffers(uv_udp_t *h)
 	return 0;
 }
 
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+void udp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	buf->base = (char *)rbuf;
 	buf->len = sizeof(rbuf);
@@ -105,7 +79,7 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct so
 		dgram_drop(&u->f, DGRAM_DROP_SIZE, NULL);
 		return;
 	}
-	if (!is_peer(u, addr)) {
+	if (!dgram_peers_has(&u->peers, addr)) {
 		dgram_drop(&u->f, DGRAM_DROP_STRANGER, NULL);
 		return;
 	}
@@ -139,7 +113,7 @@ static uv_udp_t *sock_for(uhflow_t *u, int family)
 	u->nhandles++;
 	any.ss_family = (sa_family_t)family;
 	if ((r = uv_udp_bind(h, (struct sockaddr *)&any, i ? UV_UDP_IPV6ONLY : 0)) < 0 ||
-	    (r = udp_socket_buffers(h)) < 0 || (r = uv_udp_recv_start(h, on_alloc, on_recv)) < 0) {
+	    (r = udp_socket_buffers(h)) < 0 || (r = uv_udp_recv_start(h, udp_alloc, on_recv)) < 0) {
 		log_debug(u->f.id, "udp: %s socket: %s", i ? "IPv6" : "IPv4", uv_strerror(r));
 		uv_close((uv_handle_t *)h, on_handle_closed);
 		return NULL;
@@ -166,7 +140,7 @@ static void send_addr(uhflow_t *u, const struct sockaddr *sa, sbuf_t *b)
 		dgram_drop(&u->f, DGRAM_DROP_SEND, b);
 		return;
 	}
-	add_peer(u, sa);
+	dgram_peers_add(&u->peers, sa);
 	ub = uv_buf_init((char *)sbuf_ptr(b), b->len);
 	r = uv_udp_try_send(h, &ub, 1, sa);
 	if (r < 0) {

@@ -6,7 +6,7 @@
  * pool, a few at a time, the last one remembered for 30 s), and the
  * resolved address must pass the flow's target ACL (dial_opts_t.acl, which
  * must outlive the flow).  Replies are accepted only from the addresses
- * the flow sent to (the last UDPHOST_PEERS of them): a restricted-cone
+ * the flow sent to (the last DGRAM_PEERS of them): a restricted-cone
  * NAT, not an open port.  Nothing queues: a datagram the socket will not
  * take at once is dropped, as a router would.
  */
@@ -15,7 +15,6 @@
 
 #include "core/dgram.h"
 
-#define UDPHOST_PEERS 64
 #define UDPHOST_RESOLVING 16
 
 /* dialer ops .dgram / .dgram_cancel of the direct dialer. */
@@ -27,6 +26,10 @@ void udphost_dgram_cancel(dialer_t *d, dial_t *req);
  * buffer cannot take is lost, so a loaded machine needs the room.
  * Returns 0: a smaller buffer is not an error. */
 int udp_socket_buffers(uv_udp_t *h);
+/* uv_alloc_cb of every UDP socket that finishes each datagram inside its
+ * receive callback (copies it or sends it on): one 64 KiB buffer for all,
+ * as everything runs on one thread. */
+void udp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 
 /* The flow itself, for a listener that sends around the chain on purpose
  * (`udp=direct`): ready at once. */

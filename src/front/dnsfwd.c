@@ -18,14 +18,11 @@
 #include "core/conn.h"
 #include "core/crypto.h"
 #include "core/dgram.h"
-#include "core/udphost.h"
+#include "core/udplisten.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
-#define RBUF_MAX 65536
 #define ID_TRIES 16
-
-static uint8_t rbuf[RBUF_MAX];
 
 typedef struct pend {
 	struct sockaddr_storage client;
@@ -38,14 +35,13 @@ typedef struct dnsfwd {
 	listener_t *l;
 	target_t server; /* server=, else empty */
 	unsigned next_server;
-	uv_udp_t sock;
-	uv_timer_t sweep;
+	udplisten_t ul; /* the socket, the sweep */
 	dgram_t *flow;
 	pend_t slots[DNSFWD_PENDING];
 	uint16_t map[65536]; /* our ID -> slot + 1 */
 	size_t npend;
 	uint64_t queries, answers, timeouts, servfails, drops;
-	unsigned open_handles, registered : 1;
+	unsigned registered : 1;
 } dnsfwd_t;
 
 /* ---- the pure part ---- */
@@ -128,7 +124,7 @@ static void send_client(dnsfwd_t *u, const struct sockaddr *to, const uint8_t *p
 {
 	uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
 
-	if (uv_udp_try_send(&u->sock, &b, 1, to) < 0)
+	if (uv_udp_try_send(&u->ul.sock, &b, 1, to) < 0)
 		u->drops++;
 }
 
@@ -239,12 +235,6 @@ static void on_query(dnsfwd_t *u, const struct sockaddr *client, const uint8_t *
 	sbuf_ptr(b)[0] = (uint8_t)(p->id >> 8);
 	sbuf_ptr(b)[1] = (uint8_t)p->id;
 	dgram_send(u->flow, &server, b);
-}
-
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-	buf->base = (char *)rbuf;
-	buf->len = sizeof(rbuf);
 }
 
 static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *addr,
@@ -382,17 +372,9 @@ static int dns_listening(listener_t *l)
 	dnsfwd_t *u = l->front;
 	int r;
 
-	uv_udp_init(l->loop, &u->sock);
-	u->sock.data = u;
-	u->open_handles++;
-	uv_timer_init(l->loop, &u->sweep);
-	u->sweep.data = u;
-	u->open_handles++;
-	if ((r = uv_udp_bind(&u->sock, (struct sockaddr *)&l->bind, 0)) < 0 ||
-	    (r = udp_socket_buffers(&u->sock)) < 0 ||
-	    (r = uv_udp_recv_start(&u->sock, on_alloc, on_recv)) < 0)
+	if ((r = udplisten_start(&u->ul, l->loop, (struct sockaddr *)&l->bind, u, on_recv, on_sweep,
+	                         1000)) < 0)
 		return r;
-	uv_timer_start(&u->sweep, on_sweep, 1000, 1000);
 	metrics_register(metrics_fn, u);
 	u->registered = 1;
 	return 0;
@@ -400,18 +382,8 @@ static int dns_listening(listener_t *l)
 
 static void dns_stop(listener_t *l)
 {
-	dnsfwd_t *u = l->front;
-
-	if (u && u->open_handles)
-		uv_udp_recv_stop(&u->sock);
-}
-
-static void handle_closed(uv_handle_t *h)
-{
-	dnsfwd_t *u = h->data;
-
-	if (--u->open_handles == 0)
-		free(u);
+	if (l->front)
+		udplisten_stop(&((dnsfwd_t *)l->front)->ul);
 }
 
 static void dns_free(listener_t *l)
@@ -424,12 +396,7 @@ static void dns_free(listener_t *l)
 	u->flow = NULL;
 	if (u->registered)
 		metrics_unregister(metrics_fn, u);
-	if (!u->open_handles) {
-		free(u);
-		return;
-	}
-	uv_close((uv_handle_t *)&u->sock, handle_closed);
-	uv_close((uv_handle_t *)&u->sweep, handle_closed);
+	udplisten_close(&u->ul, u, free);
 }
 
 const front_ops_t dnsfwd_front_ops = {

@@ -17,10 +17,6 @@
 #include "core/udphost.h"
 #include "front/socks_proto.h"
 
-#define UDP_MAX 65536
-
-static uint8_t rbuf[UDP_MAX];
-
 struct socks_udp {
 	uv_udp_t h;
 	uv_timer_t idle;  /* the association's idle timeout */
@@ -110,12 +106,6 @@ static void on_flow_ready(dgram_t *f)
 
 static const dgram_cbs_t flow_cbs = {on_flow_recv, on_flow_error, on_flow_ready};
 
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-	buf->base = (char *)rbuf;
-	buf->len = sizeof(rbuf);
-}
-
 static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
                     unsigned flags)
 {
@@ -196,7 +186,7 @@ int socks_udp_new(uv_loop_t *loop, const struct sockaddr *local, const struct so
 	if ((r = uv_udp_bind(&u->h, (struct sockaddr *)&u->local, 0)) < 0 ||
 	    (r = uv_udp_getsockname(&u->h, (struct sockaddr *)&u->local, &len)) < 0 ||
 	    (r = udp_socket_buffers(&u->h)) < 0 ||
-	    (r = uv_udp_recv_start(&u->h, on_alloc, on_recv)) < 0) {
+	    (r = uv_udp_recv_start(&u->h, udp_alloc, on_recv)) < 0) {
 		socks_udp_free(u);
 		return r;
 	}

@@ -26,29 +26,25 @@
 
 #include "core/conn.h"
 #include "core/dgram.h"
-#include "core/udphost.h"
+#include "core/udplisten.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/transport.h"
 
 #define UF_BUCKETS 1024
 #define UF_IDLE_DEFAULT 60000
-#define RBUF_MAX 65536
-
-static uint8_t rbuf[RBUF_MAX];
 
 typedef struct usess usess_t;
 
 typedef struct udpfwd {
 	listener_t *l;
 	target_t target;
-	uv_udp_t sock;
-	uv_timer_t sweep;
+	udplisten_t ul; /* the socket, the sweep */
 	uint64_t idle_ms;
 	usess_t *buckets[UF_BUCKETS];
 	size_t nsess;
 	uint64_t dgrams_in, dgrams_out, drops, refused;
-	unsigned open_handles, registered : 1;
+	unsigned registered : 1;
 } udpfwd_t;
 
 struct usess {
@@ -105,7 +101,7 @@ static void on_flow_recv(dgram_t *f, const struct sockaddr *src, sbuf_t *b)
 	usess_t *s = f->data;
 	udpfwd_t *u = s->u;
 	uv_buf_t ub = uv_buf_init((char *)sbuf_ptr(b), b->len);
-	int r = uv_udp_try_send(&u->sock, &ub, 1, (struct sockaddr *)&s->client);
+	int r = uv_udp_try_send(&u->ul.sock, &ub, 1, (struct sockaddr *)&s->client);
 
 	if (r < 0) {
 		u->drops++;
@@ -162,12 +158,6 @@ static usess_t *sess_new(udpfwd_t *u, const struct sockaddr *sa)
 	log_info(s->id, "udp: %s -> %s", peer, tgt);
 	s->flow = dgram_open(l->chain, &o, l->connect_timeout_ms, &flow_cbs, s);
 	return s;
-}
-
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-	buf->base = (char *)rbuf;
-	buf->len = sizeof(rbuf);
 }
 
 static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *addr,
@@ -266,18 +256,9 @@ static int uf_start(listener_t *l)
 	uint64_t period = u->idle_ms / 4 < 1000 ? 1000 : u->idle_ms / 4;
 	int r;
 
-	uv_udp_init(l->loop, &u->sock);
-	u->sock.data = u;
-	u->open_handles++;
-	uv_timer_init(l->loop, &u->sweep);
-	u->sweep.data = u;
-	u->open_handles++;
-	if ((r = uv_udp_bind(&u->sock, (struct sockaddr *)&l->bind, 0)) < 0 ||
-	    (r = udp_socket_buffers(&u->sock)) < 0 ||
-	    (r = uv_udp_recv_start(&u->sock, on_alloc, on_recv)) < 0)
+	if ((r = udplisten_start(&u->ul, l->loop, (struct sockaddr *)&l->bind, u, on_recv, on_sweep,
+	                         u->idle_ms ? period : 0)) < 0)
 		return r;
-	if (u->idle_ms)
-		uv_timer_start(&u->sweep, on_sweep, period, period);
 	metrics_register(metrics_fn, u);
 	u->registered = 1;
 	log_info(0, "listening on %s", l->name);
@@ -286,18 +267,7 @@ static int uf_start(listener_t *l)
 
 static void uf_stop(listener_t *l)
 {
-	udpfwd_t *u = l->front;
-
-	if (u->open_handles)
-		uv_udp_recv_stop(&u->sock);
-}
-
-static void handle_closed(uv_handle_t *h)
-{
-	udpfwd_t *u = h->data;
-
-	if (--u->open_handles == 0)
-		free(u);
+	udplisten_stop(&((udpfwd_t *)l->front)->ul);
 }
 
 static void uf_free(listener_t *l)
@@ -309,14 +279,9 @@ static void uf_free(listener_t *l)
 	for (unsigned b = 0; b < UF_BUCKETS; b++)
 		while (u->buckets[b])
 			sess_free(u->buckets[b], "shutdown");
-	if (!u->open_handles) {
-		free(u);
-		return;
-	}
 	if (u->registered)
 		metrics_unregister(metrics_fn, u);
-	uv_close((uv_handle_t *)&u->sock, handle_closed);
-	uv_close((uv_handle_t *)&u->sweep, handle_closed);
+	udplisten_close(&u->ul, u, free);
 }
 
 const front_ops_t udpfwd_front_ops = {

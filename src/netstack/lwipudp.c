@@ -7,7 +7,7 @@
  * LWIPEP_UDP_RESOLVING per flow; more are dropped.  Every destination,
  * literal or resolved, passes the endpoint's target check (never loopback,
  * multicast or our own address) and the caller's ACL before it is sent.
- * Replies are accepted only from the last LWUDP_PEERS addresses the flow
+ * Replies are accepted only from the last DGRAM_PEERS addresses the flow
  * sent to (a restricted-cone NAT, like the host's flows in core/udphost).
  *
  * Callbacks: replies are delivered from lwIP's receive callback, i.e.
@@ -28,8 +28,6 @@
 #include "lwip/pbuf.h"
 #include "lwip/udp.h"
 
-#define LWUDP_PEERS 16
-
 typedef struct lwres lwres_t;
 
 struct lwudp {
@@ -41,8 +39,7 @@ struct lwudp {
 	uv_timer_t timer; /* reports err */
 	queue_t res;      /* lwres_t.link: lookups in flight */
 	unsigned nres;
-	struct sockaddr_storage peers[LWUDP_PEERS];
-	unsigned npeers, next_peer;
+	dgram_peers_t peers; /* sent to: replies accepted */
 	int err;
 };
 
@@ -53,26 +50,6 @@ struct lwres {
 	uint16_t port;
 	sbuf_t *b;
 };
-
-static int is_peer(const lwudp_t *u, const struct sockaddr *sa)
-{
-	for (unsigned i = 0; i < u->npeers; i++) {
-		unsigned k = (u->next_peer + LWUDP_PEERS - 1 - i) % LWUDP_PEERS;
-		if (sockaddr_equal((const struct sockaddr *)&u->peers[k], sa))
-			return 1;
-	}
-	return 0;
-}
-
-static void add_peer(lwudp_t *u, const struct sockaddr *sa)
-{
-	if (is_peer(u, sa))
-		return;
-	memcpy(&u->peers[u->next_peer], sa, sockaddr_len(sa));
-	u->next_peer = (u->next_peer + 1) % LWUDP_PEERS;
-	if (u->npeers < LWUDP_PEERS)
-		u->npeers++;
-}
 
 static void res_free(lwres_t *r)
 {
@@ -119,7 +96,7 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
 		return;
 	}
 	lwipep_sa_from_ip(addr, port, &ss);
-	if (!is_peer(u, (struct sockaddr *)&ss)) {
+	if (!dgram_peers_has(&u->peers, (struct sockaddr *)&ss)) {
 		pbuf_free(p);
 		dgram_drop(&u->f, DGRAM_DROP_STRANGER, NULL);
 		return;
@@ -190,7 +167,7 @@ static void send_ip(lwudp_t *u, const ip_addr_t *ip, uint16_t port, sbuf_t *b)
 		return;
 	}
 	memcpy(p->payload, sbuf_ptr(b), b->len);
-	add_peer(u, (struct sockaddr *)&ss);
+	dgram_peers_add(&u->peers, (struct sockaddr *)&ss);
 	lwipep_core_enter();
 	e = udp_sendto(u->pcb, p, ip, port);
 	lwipep_core_leave();
