@@ -209,6 +209,21 @@ dgram_t *conn_dgram(conn_t *c, const dgram_cbs_t *cbs, void *data)
 	return c->flow;
 }
 
+int conn_dgram_refused(conn_t *c, const char *what)
+{
+	const dialer_t *b = chain_dgram_blocker(c->l->chain);
+	char hop[300];
+
+	if (!b) {
+		log_info(c->id, "%s: UDP association", c->peer_str);
+		return 0;
+	}
+	dialer_name(b, hop, sizeof(hop));
+	log_info(c->id, "%s: UDP from %s refused: the hop %s cannot carry UDP", what, c->peer_str,
+	         hop);
+	return 1;
+}
+
 void conn_dgram_end(conn_t *c)
 {
 	dgram_t *f = c->flow;

@@ -55,6 +55,11 @@ void conn_dial(conn_t *c, const target_t *t, void (*done)(conn_t *c, int err));
  * it; the callbacks are the front end's) and closes after idle-timeout
  * without a datagram either way: mark each with conn_dgram_touch(). */
 dgram_t *conn_dgram(conn_t *c, const dgram_cbs_t *cbs, void *data);
+/* A tunnel server's client asks for a datagram association: 1, with a
+ * log line naming the hop (what: the protocol, for the log), when the
+ * listener's chain cannot carry datagrams (the front end then refuses in
+ * its protocol's words); else 0, and the association is logged. */
+int conn_dgram_refused(conn_t *c, const char *what);
 /* End the association (a tunnel whose next request may be another): the
  * flow is closed, the conn is HANDSHAKE again, its timer stopped. */
 void conn_dgram_end(conn_t *c);

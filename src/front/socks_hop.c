@@ -436,7 +436,9 @@ static void hq_server(void *ud, stream_t *s, int err)
 	stream_read_start(s);
 }
 
-static dial_t *hop_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, dial_cb cb, void *ud)
+/* A request (t NULL: a UDP ASSOCIATE for a datagram flow). */
+static dial_t *hop_request(dialer_t *d, const target_t *t, const dial_opts_t *o, dial_cb cb,
+                           dgram_cb fcb, void *ud)
 {
 	hop_req_t *q = calloc(1, sizeof(*q));
 
@@ -445,8 +447,10 @@ static dial_t *hop_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, di
 	q->h = (socks_hop_t *)d;
 	q->o = *o;
 	q->o.acl = NULL; /* see the head comment */
-	q->t = *t;
+	if (t)
+		q->t = *t;
 	q->cb = cb;
+	q->fcb = fcb;
 	q->ud = ud;
 	q->next = dial_next(d, &q->o, hq_server, q);
 	if (!q->next) {
@@ -456,23 +460,14 @@ static dial_t *hop_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, di
 	return (dial_t *)q;
 }
 
+static dial_t *hop_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, dial_cb cb, void *ud)
+{
+	return hop_request(d, t, o, cb, NULL, ud);
+}
+
 static dial_t *hop_dgram(dialer_t *d, const dial_opts_t *o, dgram_cb cb, void *ud)
 {
-	hop_req_t *q = calloc(1, sizeof(*q));
-
-	if (!q)
-		abort();
-	q->h = (socks_hop_t *)d;
-	q->o = *o;
-	q->o.acl = NULL; /* see the head comment */
-	q->fcb = cb;
-	q->ud = ud;
-	q->next = dial_next(d, &q->o, hq_server, q);
-	if (!q->next) {
-		free(q);
-		return NULL;
-	}
-	return (dial_t *)q;
+	return hop_request(d, NULL, o, NULL, cb, ud);
 }
 
 static void hop_cancel(dialer_t *d, dial_t *req)

@@ -264,24 +264,33 @@ static void connect_now(sccli_t *cl)
 
 /* ---- dialer ops ---- */
 
-static dial_t *sc_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, dial_cb cb, void *ud)
+/* A request (t NULL: a datagram flow's): issued now, or queued for the
+ * association or a free stream id. */
+static dial_t *submit(sccli_t *cl, const target_t *t, const dial_opts_t *o, dial_cb cb,
+                      dgram_cb fcb, void *ud)
 {
-	sccli_t *cl = (sccli_t *)d;
 	creq_t *q = calloc(1, sizeof(*q));
 
 	if (!q)
 		abort();
 	cl->last_dial = uv_now(cl->d.loop);
 	q->cl = cl;
-	q->t = *t;
+	if (t)
+		q->t = *t;
 	q->id = o->id;
 	q->cb = cb;
+	q->fcb = fcb;
 	q->ud = ud;
 	if (!sctp_assoc_is_up(cl->a) || !queue_empty(&cl->waiting) || issue(cl, q) < 0) {
 		wait_push(cl, q, 0);
 		connect_now(cl);
 	}
 	return (dial_t *)q;
+}
+
+static dial_t *sc_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, dial_cb cb, void *ud)
+{
+	return submit((sccli_t *)d, t, o, cb, NULL, ud);
 }
 
 static void sc_cancel(dialer_t *d, dial_t *req)
@@ -373,21 +382,7 @@ static void flow_opened(creq_t *q, stream_t *s, int err)
 
 static dial_t *sc_dgram(dialer_t *d, const dial_opts_t *o, dgram_cb cb, void *ud)
 {
-	sccli_t *cl = (sccli_t *)d;
-	creq_t *q = calloc(1, sizeof(*q));
-
-	if (!q)
-		abort();
-	cl->last_dial = uv_now(cl->d.loop);
-	q->cl = cl;
-	q->id = o->id;
-	q->fcb = cb;
-	q->ud = ud;
-	if (!sctp_assoc_is_up(cl->a) || !queue_empty(&cl->waiting) || issue(cl, q) < 0) {
-		wait_push(cl, q, 0);
-		connect_now(cl);
-	}
-	return (dial_t *)q;
+	return submit((sccli_t *)d, NULL, o, NULL, cb, ud);
 }
 
 static void free_on_close(uv_handle_t *h)

@@ -20,30 +20,32 @@ int sctpp_keys_init(sctpp_keys_t *k, const uint8_t *key, size_t len)
 	return tunnel_keys_init(k, key, len, "sluice/sctp/1");
 }
 
-int sctpp_stream_key(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE],
-                     const uint8_t sn[SCTPP_NONCE], int s2c, uint16_t sid, uint32_t gen,
-                     uint8_t out[SEAL_KEY])
-{
-	uint8_t salt[2 * SCTPP_NONCE];
-	char info[32];
-
-	memcpy(salt, cn, SCTPP_NONCE);
-	memcpy(salt + SCTPP_NONCE, sn, SCTPP_NONCE);
-	snprintf(info, sizeof(info), "%s/%u/%u", s2c ? "s2c" : "c2s", sid, gen);
-	return hkdf_sha256(k->master, k->mlen, salt, sizeof(salt), info, out, SEAL_KEY);
-}
-
-int sctpp_dgram_key(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE],
-                    const uint8_t sn[SCTPP_NONCE], int s2c, uint16_t sid, uint32_t gen,
-                    uint8_t out[SEAL_KEY])
+/* HKDF(K, salt Nc || Ns, info "<dir><kind>/<sid>/<gen>") */
+static int dir_key(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE],
+                   const uint8_t sn[SCTPP_NONCE], int s2c, const char *kind, uint16_t sid,
+                   uint32_t gen, uint8_t out[SEAL_KEY])
 {
 	uint8_t salt[2 * SCTPP_NONCE];
 	char info[40];
 
 	memcpy(salt, cn, SCTPP_NONCE);
 	memcpy(salt + SCTPP_NONCE, sn, SCTPP_NONCE);
-	snprintf(info, sizeof(info), "%s-dgram/%u/%u", s2c ? "s2c" : "c2s", sid, gen);
+	snprintf(info, sizeof(info), "%s%s/%u/%u", s2c ? "s2c" : "c2s", kind, sid, gen);
 	return hkdf_sha256(k->master, k->mlen, salt, sizeof(salt), info, out, SEAL_KEY);
+}
+
+int sctpp_stream_key(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE],
+                     const uint8_t sn[SCTPP_NONCE], int s2c, uint16_t sid, uint32_t gen,
+                     uint8_t out[SEAL_KEY])
+{
+	return dir_key(k, cn, sn, s2c, "", sid, gen, out);
+}
+
+int sctpp_dgram_key(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE],
+                    const uint8_t sn[SCTPP_NONCE], int s2c, uint16_t sid, uint32_t gen,
+                    uint8_t out[SEAL_KEY])
+{
+	return dir_key(k, cn, sn, s2c, "-dgram", sid, gen, out);
 }
 
 static void dgram_nonce(uint64_t ctr, uint8_t nonce[AEAD_NONCE])

@@ -159,22 +159,16 @@ static void srv_open_dgram(scassoc_t *a, void *ud, stream_t *s)
 {
 	scsrv_t *srv = ud;
 	conn_t *c = srv_admit(srv, a, s);
-	const dialer_t *blk;
-	char hop[256];
 
 	if (!c)
 		return;
 	stream_set_cbs(s, &udp_cbs, c);
-	if ((blk = chain_dgram_blocker(srv->l->chain))) {
-		dialer_name(blk, hop, sizeof(hop));
-		log_info(c->id, "sctp: UDP from %s refused: the hop %s cannot carry UDP",
-		         c->peer_str, hop);
+	if (conn_dgram_refused(c, "sctp")) {
 		srv->udp_refused++;
 		sctp_stream_answer(s, UV_ENOTSUP);
 		conn_close(c, "UDP refused");
 		return;
 	}
-	log_info(c->id, "%s: UDP association", c->peer_str);
 	srv->udp_assocs++;
 	sctp_dgram_set(s, tunnel_dgram, c);
 	stream_read_start(s);

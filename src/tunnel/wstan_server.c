@@ -206,14 +206,9 @@ static const dgram_cbs_t srv_flow_cbs = {srv_flow_recv, srv_flow_error, NULL};
 static void srv_udp(sconn_t *w, const wstan_msg_t *m)
 {
 	conn_t *c = w->c;
-	const dialer_t *blk;
-	char hop[256];
 
 	if (w->t->state == TUN_IDLE) {
-		if ((blk = chain_dgram_blocker(c->l->chain))) {
-			dialer_name(blk, hop, sizeof(hop));
-			log_info(c->id, "wstan: UDP from %s refused: the hop %s cannot carry UDP",
-			         c->peer_str, hop);
+		if (conn_dgram_refused(c, "wstan")) {
 			w->srv->udp_refused++;
 			wstan_tun_set_state(w->t, TUN_USING);
 			wstan_tun_reset(w->t, "udp is not supported through this server's chain",
@@ -222,7 +217,6 @@ static void srv_udp(sconn_t *w, const wstan_msg_t *m)
 		}
 		wstan_tun_set_state(w->t, TUN_USING);
 		w->srv->udp_assocs++;
-		log_info(c->id, "%s: UDP association", c->peer_str);
 		conn_dgram(c, &srv_flow_cbs, w);
 	} else if (w->t->state != TUN_USING || w->t->cur || !c->flow) {
 		return;

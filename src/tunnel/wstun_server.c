@@ -177,14 +177,9 @@ static const stream_cbs_t udp_stream_cbs = {udp_stream_read, NULL, udp_stream_er
 static void start_udp(wconn_t *w)
 {
 	conn_t *c = w->c;
-	const dialer_t *b = chain_dgram_blocker(c->l->chain);
 	uint8_t body[1 + 64];
-	char hop[256];
 
-	if (b) {
-		dialer_name(b, hop, sizeof(hop));
-		log_info(c->id, "ws tunnel: UDP from %s refused: the hop %s cannot carry UDP",
-		         c->peer_str, hop);
+	if (conn_dgram_refused(c, "ws tunnel")) {
 		w->srv->udp_refused++;
 		body[0] = SOCKS5_REP_CMD_UNSUPP;
 		memcpy(body + 1, "udp not carried", 15);
@@ -192,7 +187,6 @@ static void start_udp(wconn_t *w)
 		conn_close(c, "UDP refused");
 		return;
 	}
-	log_info(c->id, "%s: UDP association", c->peer_str);
 	w->udp = 1;
 	w->srv->udp_assocs++;
 	stream_set_cbs(c->client, &udp_stream_cbs, w);
