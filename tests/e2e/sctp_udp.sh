@@ -37,19 +37,16 @@ sleep 0.5
 
 # datagrams, then a TCP transfer, through the one association
 iperf3 -u -c 127.0.0.1 -p 5202 -b 2M -l 1000 -t 3 -J >"$T/iperf.json" 2>&1
-got=$(/usr/bin/python3 -c 'import json, sys
-s = json.load(open(sys.argv[1]))["end"]
-print(s["sum_received"]["packets"] - s["sum_received"]["lost_packets"])' "$T/iperf.json" 2>/dev/null)
-check "iperf3 -u: datagrams went through (${got:-0} arrived)" test "${got:-0}" -gt 20 ||
-	grep -m3 '"error"' "$T/iperf.json"
+check "iperf3 -u ran through the forward" grep -q '"sum_sent"' "$T/iperf.json"
 got=$(curl -fsS -m 60 --socks5-hostname "127.0.0.1:$px" "http://$LAB_T:8080/f" | sha256sum | cut -d' ' -f1)
 check_eq "4 MiB over TCP through the same lossy association, sha256" "$(sha "$T/www/f")" "$got"
 kill "$(pid_of lossy)"
 sleep 0.3
 # what the relay saw of the SCTP inside: the DATA chunks it dropped, and
 # whether the sender sent them again
-read -r du au do ao <<<"$(sed -n 's/.*unordered \([0-9]*\) (again \([0-9]*\)), ordered \([0-9]*\) (again \([0-9]*\)).*/\1 \2 \3 \4/p' "$T/lossy.log")"
-echo "    the lossy link dropped ${du:-?} datagram chunks (sent again: ${au:-?}) and ${do:-?} stream chunks (sent again: ${ao:-?})"
+read -r pu du au do ao <<<"$(sed -n 's/.*passed unordered \([0-9]*\),.*dropped unordered \([0-9]*\) (again \([0-9]*\)), ordered \([0-9]*\) (again \([0-9]*\)).*/\1 \2 \3 \4 \5/p' "$T/lossy.log")"
+echo "    the lossy link passed ${pu:-?} datagram chunks, dropped ${du:-?} (sent again: ${au:-?}), and dropped ${do:-?} stream chunks (sent again: ${ao:-?})"
+check "datagrams crossed the link as unordered DATA chunks" test "${pu:-0}" -gt 100
 check "datagrams were lost on the link" test "${du:-0}" -gt 0
 check "a lost datagram is never sent again (PR-SCTP)" test "${au:-1}" -eq 0
 check "while lost stream data is (reliable streams, the same association)" test "${ao:-0}" -gt 0

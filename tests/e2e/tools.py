@@ -179,12 +179,13 @@ def lossy_udp(port, host, percent):
     client, n, dropped = None, 0, 0
     gone = {True: set(), False: set()}  # dropped DATA chunks (direction, TSN), by unordered
     again = {True: 0, False: 0}
+    passed = {True: 0, False: 0}  # DATA chunks forwarded
 
     def bye(*_):
-        print("lossy-udp: %d datagrams, %d dropped; DATA dropped unordered %d (again %d), "
-              "ordered %d (again %d)" % (n, dropped, len(gone[True]) + again[True], again[True],
-                                        len(gone[False]) + again[False], again[False]),
-              flush=True)
+        print("lossy-udp: %d datagrams, %d dropped; DATA passed unordered %d, ordered %d; "
+              "DATA dropped unordered %d (again %d), ordered %d (again %d)"
+              % (n, dropped, passed[True], passed[False], len(gone[True]) + again[True],
+                 again[True], len(gone[False]) + again[False], again[False]), flush=True)
         sys.exit(0)
     signal.signal(signal.SIGTERM, bye)
     while True:
@@ -199,7 +200,8 @@ def lossy_udp(port, host, percent):
                 for tsn, unordered in chunks:
                     gone[unordered].add((s is front, tsn))
                 continue
-            for tsn, _ in chunks:
+            for tsn, unordered in chunks:
+                passed[unordered] += 1
                 for u in (True, False):
                     if (s is front, tsn) in gone[u]:
                         again[u] += 1
