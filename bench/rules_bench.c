@@ -1,0 +1,225 @@
+/* bench_rules: the rule engine (src/core/route/rules.c) on a list the size
+ * of the ones people feed to clash or v2ray.
+ *
+ *   bench_rules [N [LOOKUPS]] [--write FILE]
+ *
+ * Makes N rules (default 100000) shaped like such lists: 70 % suffix
+ * names, 10 % exact names, 15 % IPv4 prefixes, 3 % IPv6 prefixes, a few
+ * keywords and globs, then MATCH.  Writes them to a file and loads it the
+ * way sluice does (rules_load_file, best of 3), then times LOOKUPS queries
+ * (default 1000000): a third names under listed suffixes, a third names
+ * listed nowhere, a third IPv4 literals, made beforehand (65536 of them,
+ * in turn) so that only the lookups are timed.  The same queries, fewer of
+ * them, through a plain first-to-last scan of the same rules give the
+ * ratio.
+ * With --write FILE it only writes the list (for bench/rules.sh's process
+ * comparison).  Prints one markdown table.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/route/rules.h"
+
+#define NQ 65536
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static unsigned long long rng = 88172645463325252ull;
+static unsigned rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (unsigned)(rng >> 11);
+}
+
+static const char *const tlds[] = {"com", "net", "org", "cn", "io", "example"};
+
+static void name_of(unsigned i, char *buf, size_t len)
+{
+	snprintf(buf, len, "s%x-%u.d%u.%s", i * 2654435761u, i % 97, i % 1013, tlds[i % 6]);
+}
+
+static char *make_list(size_t n, size_t *len)
+{
+	size_t cap = n * 64 + 1024, o = 0;
+	char *t = malloc(cap), name[128];
+
+	if (!t)
+		abort();
+	for (size_t i = 0; i + 1 < n; i++) {
+		unsigned k = (unsigned)(i % 100);
+		name_of((unsigned)i, name, sizeof(name));
+		if (k < 70)
+			o += (size_t)snprintf(t + o, cap - o, "DOMAIN-SUFFIX,%s,%s\n", name,
+			                      i % 3 ? "proxy" : "direct");
+		else if (k < 80)
+			o += (size_t)snprintf(t + o, cap - o, "DOMAIN,www.%s,proxy\n", name);
+		else if (k < 95)
+			o += (size_t)snprintf(
+			    t + o, cap - o, "IP-CIDR,%u.%u.%u.0/%u,direct,no-resolve\n",
+			    1 + rnd() % 223, rnd() % 256, rnd() % 256, 16 + rnd() % 9);
+		else if (k < 98)
+			o += (size_t)snprintf(t + o, cap - o, "IP-CIDR6,2001:%x:%x::/48,proxy\n",
+			                      rnd() % 65536, rnd() % 65536);
+		else if (i % 1000 == 98)
+			o += (size_t)snprintf(t + o, cap - o, "DOMAIN-KEYWORD,kw%zu,block\n", i);
+		else if (i % 1000 == 99)
+			o += (size_t)snprintf(t + o, cap - o, "DOMAIN-GLOB,ad%zu?.*,block\n", i);
+		else
+			o += (size_t)snprintf(t + o, cap - o, "DOMAIN-SUFFIX,x%zu.%s,proxy\n", i,
+			                      tlds[i % 6]);
+	}
+	o += (size_t)snprintf(t + o, cap - o, "MATCH,proxy\n");
+	*len = o;
+	return t;
+}
+
+/* ---- the plain scan ---- */
+
+static int scan_hit(const rule_t *r, const char *host, const uint8_t *key, int literal)
+{
+	size_t hn = strlen(host), vn = strlen(r->value);
+
+	switch (r->type) {
+	case RULE_DOMAIN:
+		return !literal && !strcmp(host, r->value);
+	case RULE_SUFFIX:
+		return !literal &&
+		       (!strcmp(host, r->value) ||
+		        (hn > vn && host[hn - vn - 1] == '.' && !strcmp(host + hn - vn, r->value)));
+	case RULE_KEYWORD:
+		return !literal && strstr(host, r->value);
+	case RULE_CIDR:
+		if (!literal)
+			return 0;
+		for (int b = 0; b < r->plen; b++)
+			if (((key[b / 8] ^ r->addr[b / 8]) >> (7 - b % 8)) & 1)
+				return 0;
+		return 1;
+	case RULE_MATCH:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static void query(size_t i, size_t nrules, char *host, size_t len, uint8_t key[16], int *lit)
+{
+	char name[128];
+
+	*lit = 0;
+	switch (i % 3) {
+	case 0: /* under a listed suffix (every tenth index is not a suffix rule: a miss too) */
+		name_of((unsigned)(rnd() % nrules), name, sizeof(name));
+		snprintf(host, len, "a%u.%s", rnd() % 100, name);
+		break;
+	case 1:
+		snprintf(host, len, "nowhere%u.unlisted%u.com", rnd(), rnd() % 1000);
+		break;
+	default:
+		snprintf(host, len, "%u.%u.%u.%u", 1 + rnd() % 223, rnd() % 256, rnd() % 256,
+		         rnd() % 256);
+		memset(key, 0, 16);
+		key[10] = key[11] = 0xff;
+		inet_pton(AF_INET, host, key + 12);
+		*lit = 1;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	size_t n = 100000, lookups = 1000000, len, scan_n;
+	const char *write_to = NULL;
+	char path[] = "/tmp/bench_rules.XXXXXX", err[300], host[300];
+	double t0, best = 1e9, t_lookup, t_scan;
+	unsigned long long sink = 0;
+	rules_t *rs = NULL;
+	rule_t *plain;
+	uint8_t key[16];
+	char *list, (*qs)[64];
+	FILE *f;
+	int fd, lit, need;
+
+	for (int i = 1, pos = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--write") && i + 1 < argc)
+			write_to = argv[++i];
+		else if (pos++ == 0)
+			n = strtoul(argv[i], NULL, 10);
+		else
+			lookups = strtoul(argv[i], NULL, 10);
+	}
+	list = make_list(n, &len);
+	if (write_to) {
+		if (!(f = fopen(write_to, "w")) || fwrite(list, 1, len, f) != len || fclose(f))
+			return perror(write_to), 1;
+		return 0;
+	}
+	if ((fd = mkstemp(path)) < 0 || write(fd, list, len) != (ssize_t)len)
+		return perror(path), 1;
+	close(fd);
+	for (int round = 0; round < 3; round++) {
+		rules_free(rs);
+		rs = rules_new();
+		t0 = now_s();
+		if (rules_load_file(rs, path, NULL, err, sizeof(err)) < 0)
+			return fprintf(stderr, "%s\n", err), 1;
+		if (now_s() - t0 < best)
+			best = now_s() - t0;
+	}
+	unlink(path);
+
+	qs = malloc(NQ * sizeof(*qs));
+	if (!qs)
+		abort();
+	for (size_t i = 0; i < NQ; i++)
+		query(i, n, qs[i], sizeof(qs[i]), key, &lit);
+	t0 = now_s();
+	for (size_t i = 0; i < lookups; i++)
+		sink +=
+		    rules_match(rs, &(route_query_t){.host = qs[i % NQ], .port = 443}, &need).index;
+	t_lookup = now_s() - t0;
+	free(qs);
+
+	plain = calloc(n, sizeof(*plain));
+	for (size_t i = 0; i < n; i++)
+		rules_get(rs, (uint32_t)i, &plain[i]);
+	scan_n = lookups / 500 ? lookups / 500 : 1;
+	rng = 88172645463325252ull;
+	t0 = now_s();
+	for (size_t i = 0; i < scan_n; i++) {
+		query(i, n, host, sizeof(host), key, &lit);
+		for (size_t k = 0; k < n; k++)
+			if (scan_hit(&plain[k], host, key, lit)) {
+				sink += k;
+				break;
+			}
+	}
+	t_scan = now_s() - t0;
+
+	printf("## rules: %zu rules (%.1f MB of text)\n\n", n, (double)len / 1e6);
+	printf("| measure | value |\n|---|---|\n");
+	printf("| load (rules_load_file, best of 3) | %.0f ms |\n", best * 1000);
+	printf(
+	    "| lookups, trie (%zu: a third each suffix names, unlisted names, IPv4) | %.2f M/s |\n",
+	    lookups, (double)lookups / t_lookup / 1e6);
+	printf("| lookups, plain first-to-last scan (%zu of them) | %.0f /s |\n", scan_n,
+	       (double)scan_n / t_scan);
+	printf("| trie / scan | %.0fx |\n\n",
+	       ((double)lookups / t_lookup) / ((double)scan_n / t_scan));
+	fprintf(stderr, "(checksum %llu)\n", sink);
+	rules_free(rs);
+	free(plain);
+	free(list);
+	return 0;
+}
