@@ -265,7 +265,10 @@ void dialer_name(const dialer_t *d, char *buf, size_t len)
 		snprintf(buf, len, "%s", d->ops->scheme);
 		return;
 	}
-	target_str(&d->server, t, sizeof(t));
+	if (d->server.port)
+		target_str(&d->server, t, sizeof(t));
+	else /* a name rather than a server (a group) */
+		snprintf(t, sizeof(t), "%s", d->server.host);
 	snprintf(buf, len, "%s://%s", d->ops->scheme, t);
 }
 
@@ -427,5 +430,6 @@ dgram_t *dgram_open_next(dialer_t *d, const dial_opts_t *o, const dgram_cbs_t *c
 
 	o2.acl = NULL;
 	o2.cred = NULL;
+	o2.why = NULL;
 	return dgram_open(d->next, &o2, 0, cbs, data);
 }

@@ -222,30 +222,39 @@ dialer_t *direct_dialer_new(uv_loop_t *loop)
 
 /* ---- chains ---- */
 
+int hop_build(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err, size_t errlen)
+{
+	const transport_scheme_t *ts = transport_hop(u->scheme);
+	char msg[256];
+	int r;
+
+	if (!ts) {
+		char list[256];
+		transport_list(list, sizeof(list), 1);
+		snprintf(err, errlen, "%s://: unknown hop type (known: %s)", u->scheme, list);
+		return -EINVAL;
+	}
+	r = ts->hop(loop, u, next, out, err, errlen);
+	if (r == 0 && (r = url_check_opts(u, err, errlen)) < 0)
+		(*out)->ops->free(*out); /* the hop only: next is the caller's */
+	if (r < 0) {
+		snprintf(msg, sizeof(msg), "%s", err);
+		snprintf(err, errlen, "%s://: %s", u->scheme, msg);
+	}
+	return r;
+}
+
 int chain_build(uv_loop_t *loop, url_t **hops, size_t n, dialer_t **out, char *err, size_t errlen)
 {
 	dialer_t *d = direct_dialer_new(loop), *h;
 	int r;
 
 	for (size_t i = 0; i < n; i++) {
-		const transport_scheme_t *ts = transport_hop(hops[i]->scheme);
-		if (!ts) {
-			char list[256];
-			transport_list(list, sizeof(list), 1);
-			snprintf(err, errlen, "-F %s://: unknown hop type (known: %s)",
-			         hops[i]->scheme, list);
-			chain_free(d);
-			return -EINVAL;
-		}
-		r = ts->hop(loop, hops[i], d, &h, err, errlen);
-		if (r == 0 && (r = url_check_opts(hops[i], err, errlen)) < 0)
-			chain_free(h);
-		else if (r < 0)
-			chain_free(d);
-		if (r < 0) {
-			char msg[256];
+		if ((r = hop_build(loop, hops[i], d, &h, err, errlen)) < 0) {
+			char msg[300];
 			snprintf(msg, sizeof(msg), "%s", err);
-			snprintf(err, errlen, "-F %s://: %s", hops[i]->scheme, msg);
+			snprintf(err, errlen, "-F %s", msg);
+			chain_free(d);
 			return r;
 		}
 		d = h;

@@ -53,6 +53,11 @@ typedef struct dial_opts {
 	const acl_t *acl;            /* target ACL, applied by the direct dialer; may be NULL */
 	const struct sockaddr *peer; /* the client a listener dials for; NULL otherwise */
 	const dial_cred_t *cred;     /* only from a listener that passes them on; else NULL */
+	/* where a dialer that fails for a reason a person should read (a
+	 * group whose members are all down, a rule that blocks) writes it,
+	 * for the front end's error page and the log; may be NULL */
+	char *why;
+	size_t whylen;
 } dial_opts_t;
 
 typedef void (*dial_cb)(void *ud, stream_t *s, int err);
@@ -79,6 +84,12 @@ typedef struct dialer_ops {
 	/* optional: the name servers this hop's tunnel session gave (see
 	 * chain_dns_servers in core/dgram.h) */
 	int (*dns_servers)(const dialer_t *d, struct sockaddr_storage *out, size_t max);
+	/* optional: reach this hop's server through d->next and complete the
+	 * hop's own handshake there (a WebSocket upgrade with the key) without
+	 * asking for a target, then let it go: cb(ud, NULL, 0), or an error;
+	 * for health checks (core/route/group.h).  probe_cancel as cancel. */
+	dial_t *(*probe)(dialer_t *d, const dial_opts_t *o, dial_cb cb, void *ud);
+	void (*probe_cancel)(dialer_t *d, dial_t *req);
 	unsigned caps; /* HOP_* */
 } dialer_ops_t;
 
@@ -120,6 +131,10 @@ typedef int (*hop_new_fn)(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **
                           size_t errlen);
 
 dialer_t *direct_dialer_new(uv_loop_t *loop);
+/* One hop of u's scheme on next (the transport's constructor, then the
+ * check for options nobody read).  On failure next is untouched and err
+ * names the scheme. */
+int hop_build(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err, size_t errlen);
 /* Build the chain from -F URLs in order (first = closest to us). */
 int chain_build(uv_loop_t *loop, url_t **hops, size_t n, dialer_t **out, char *err, size_t errlen);
 void chain_free(dialer_t *d);
@@ -140,6 +155,7 @@ static inline dial_t *dial_next(dialer_t *d, const dial_opts_t *o, dial_cb cb, v
 
 	o2.acl = NULL;
 	o2.cred = NULL;
+	o2.why = NULL;
 	return d->next->ops->dial(d->next, &d->server, &o2, cb, ud);
 }
 static inline void dial_next_cancel(dialer_t *d, dial_t *req)

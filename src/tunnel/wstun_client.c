@@ -641,18 +641,70 @@ static void ws_dgram_cancel(dialer_t *d, dial_t *req)
 	wflow_release((wflow_t *)req);
 }
 
+/* ---- probes: a WebSocket opened with the key and no target, then closed ---- */
+
+typedef struct wprobe {
+	wstun_t *t;
+	dial_cb cb;
+	void *ud;
+} wprobe_t;
+
+static void probe_opened(opener_t *op, int err)
+{
+	wprobe_t *p = op->ud;
+	dial_cb cb = p->cb;
+	void *ud = p->ud;
+
+	stream_close(wstun_stream(op->t));
+	free(p);
+	cb(ud, NULL, err);
+}
+
+static void probe_ctl(wstun_t *t, uint8_t type, const uint8_t *body, size_t len) {}
+
+static dial_t *ws_probe(dialer_t *d, const dial_opts_t *o, dial_cb cb, void *ud)
+{
+	wcli_t *cl = (wcli_t *)d;
+	wprobe_t *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		abort();
+	p->cb = cb;
+	p->ud = ud;
+	p->t = wstun_new(d->loop, o->id, probe_ctl, cl);
+	if (!opener_start(cl, p->t, o->id, NULL, probe_opened, p)) {
+		stream_close(wstun_stream(p->t));
+		free(p);
+		return NULL;
+	}
+	return (dial_t *)p;
+}
+
+/* Closing the stream while it opens ends the opener (opener_cancel). */
+static void ws_probe_cancel(dialer_t *d, dial_t *req)
+{
+	wprobe_t *p = (wprobe_t *)req;
+
+	stream_close(wstun_stream(p->t));
+	free(p);
+}
+
 static const dialer_ops_t ws_ops = {.scheme = "ws",
                                     .dial = ws_dial,
                                     .cancel = ws_cancel,
                                     .free = ws_free_hop,
                                     .dgram = ws_dgram,
-                                    .dgram_cancel = ws_dgram_cancel};
+                                    .dgram_cancel = ws_dgram_cancel,
+                                    .probe = ws_probe,
+                                    .probe_cancel = ws_probe_cancel};
 static const dialer_ops_t wss_ops = {.scheme = "wss",
                                      .dial = ws_dial,
                                      .cancel = ws_cancel,
                                      .free = ws_free_hop,
                                      .dgram = ws_dgram,
-                                     .dgram_cancel = ws_dgram_cancel};
+                                     .dgram_cancel = ws_dgram_cancel,
+                                     .probe = ws_probe,
+                                     .probe_cancel = ws_probe_cancel};
 
 typedef struct wcli_opts {
 	tunkey_opts_t key;
