@@ -19,6 +19,7 @@
 #include "app/app.h"
 #include "core/listener.h"
 #include "core/opts.h"
+#include "core/route/group.h"
 #include "core/transport.h"
 
 static const char global_opts[] =
@@ -26,6 +27,12 @@ static const char global_opts[] =
     "\n"
     "  -L URL             listen (repeatable); all listeners share the chain\n"
     "  -F URL             forward through this hop (repeatable, in order)\n"
+    "      --chain NAME=URL[,URL...]   another chain; a listener takes it with via=NAME\n"
+    "      --group NAME[?OPTS]=URL[,URL...]   alternatives for one hop: -F group://NAME\n"
+    "                     (sluice help group)\n"
+    "      --rule RULE    route by destination: DOMAIN-SUFFIX,example.org,NAME (direct,\n"
+    "                     block, a chain); first match wins (repeatable)\n"
+    "      --rules FILE   rules from a file, one a line, after those before it\n"
     "  -c FILE            read the configuration from a YAML file\n"
     "  -v, -q             more / less logging (err warn info debug trace)\n"
     "      --log-level L  set the log level\n"
@@ -246,6 +253,21 @@ static void help_transport(FILE *f, const transport_t *t)
 	}
 }
 
+/* Groups are not a transport (their members are hops of any), but a
+ * chain names one like a hop, and their options are a schema. */
+static const char group_summary[] = "alternative hops for one position, with health checks",
+                  group_usage[] = "group://NAME",
+                  group_about[] = "through a member of the group NAME (--group, groups:)";
+
+static void help_group(FILE *f)
+{
+	fprintf(f, "group: %s\n\n", group_summary);
+	fputs("  --group NAME[?OPTIONS]=URL[,URL...]    or groups: in the YAML file\n", f);
+	row(f, 2, 28, group_usage, group_about);
+	fputs("\nOptions:\n", f);
+	opts_each(&group_opts, opt_line, f);
+}
+
 /* ---- sluice help --schemas ----
  *
  * One record per line, fields separated by tabs (no field holds a tab):
@@ -279,6 +301,10 @@ static void schemas_dump(FILE *f)
 		fprintf(f, "command\t%s\t%s\t%s\n", app_cmds[i].name, app_cmds[i].args,
 		        app_cmds[i].help);
 	opts_each(&listener_opts, dump_opt, &d);
+	fprintf(f, "transport\tgroup\t%s\n", group_summary);
+	fprintf(f, "scheme\tgroup\tgroup\thop\t%s\t%s\n", group_usage, group_about);
+	d = (dump_t){f, "group", "group", "hop"};
+	opts_each(&group_opts, dump_opt, &d);
 	for (const transport_t *const *t = transport_table(); *t; t++) {
 		fprintf(f, "transport\t%s\t%s\n", (*t)->name, (*t)->summary);
 		for (size_t i = 0; i < (*t)->nschemes; i++) {
@@ -319,13 +345,17 @@ int help_main(int argc, char **argv)
 		opts_each(&listener_opts, opt_line, stdout);
 		return 0;
 	}
+	if (!strcmp(argv[1], "group")) {
+		help_group(stdout);
+		return 0;
+	}
 	if (!(t = transport_by_name(argv[1]))) {
 		char list[512] = "";
 		size_t off = 0;
 		for (const transport_t *const *p = transport_table(); *p && off < sizeof(list); p++)
 			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
 			                        off ? ", " : "", (*p)->name);
-		fprintf(stderr, "sluice: help: no transport '%s' (known: %s, and listener)\n",
+		fprintf(stderr, "sluice: help: no transport '%s' (known: %s, listener and group)\n",
 		        argv[1], list);
 		return 2;
 	}

@@ -27,6 +27,8 @@
 #include "core/log.h"
 #include "core/memtrim.h"
 #include "core/metrics.h"
+#include "core/route/pac.h"
+#include "core/route/routing.h"
 #include "core/runtime.h"
 #include "core/transport.h"
 #include "front/pt.h"
@@ -36,10 +38,9 @@ extern char **environ;
 
 static listener_t **listeners;
 static size_t nlisteners;
-static dialer_t *chain;
 /* static, not on a stack: an early exit(2) leaves them reachable */
 static config_t file, env, cli;
-static url_t **hops, *u;
+static url_t *u;
 
 static void die_usage(const char *msg)
 {
@@ -61,13 +62,18 @@ static void teardown(void *ud)
 		url_free(lu);
 	}
 	nlisteners = 0;
-	chain_free(chain);
-	chain = NULL;
+	pac_serve(NULL, 0);
+	routing_install(NULL);
 }
 
 static const runtime_hooks_t hooks = {stop_listeners, teardown, NULL, ""};
 
-enum { OPT_METRICS = 256, OPT_DRAIN, OPT_AUTH_GUARD };
+enum { OPT_METRICS = 256, OPT_DRAIN, OPT_AUTH_GUARD, OPT_CHAIN, OPT_GROUP, OPT_RULE, OPT_RULES };
+
+static void check_line(void *ud, const char *s)
+{
+	printf("  %s\n", s);
+}
 
 /* `sluice [run]` and `sluice check`: argv[0] is the subcommand's name. */
 static int run_or_check(int argc, char **argv, int check)
@@ -79,12 +85,18 @@ static int run_or_check(int argc, char **argv, int check)
 	    {"metrics", required_argument, NULL, OPT_METRICS},
 	    {"drain", required_argument, NULL, OPT_DRAIN},
 	    {"auth-guard", required_argument, NULL, OPT_AUTH_GUARD},
+	    {"chain", required_argument, NULL, OPT_CHAIN},
+	    {"group", required_argument, NULL, OPT_GROUP},
+	    {"rule", required_argument, NULL, OPT_RULE},
+	    {"rules", required_argument, NULL, OPT_RULES},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *cfgpath = NULL;
 	authguard_cfg_t guard;
-	char err[URL_ERRLEN * 2];
+	routing_t *rt;
+	char err[URL_ERRLEN * 4];
 	int verbosity = 0, c, r;
+	unsigned nrule = 0;
 	uv_loop_t *loop;
 
 	config_init(&file);
@@ -117,6 +129,20 @@ static int run_or_check(int argc, char **argv, int check)
 		case OPT_AUTH_GUARD:
 			free(cli.auth_guard);
 			cli.auth_guard = strdup(optarg);
+			break;
+		case OPT_CHAIN:
+			if (config_chain_arg(&cli, optarg, err, sizeof(err)) < 0)
+				die_usage(err);
+			break;
+		case OPT_GROUP:
+			if (config_group_arg(&cli, optarg, err, sizeof(err)) < 0)
+				die_usage(err);
+			break;
+		case OPT_RULE: /* "--rule:N" in messages: the Nth --rule */
+			config_rule_add(&cli, optarg, NULL, NULL, "--rule", ++nrule);
+			break;
+		case OPT_RULES:
+			config_rule_add(&cli, NULL, optarg, NULL, "--rules", 0);
 			break;
 		case 'h':
 			help_usage(stdout);
@@ -151,37 +177,36 @@ static int run_or_check(int argc, char **argv, int check)
 	loop = runtime_init();
 
 	/* phase 1: parse and build everything */
-	hops = calloc(file.forward.n + 1, sizeof(*hops));
-	for (size_t i = 0; i < file.forward.n; i++) {
-		if (url_parse(file.forward.v[i], &hops[i], err, sizeof(err)) < 0) {
-			fprintf(stderr, "sluice: -F: %s\n", err);
-			return 2;
-		}
-	}
-	if (chain_build(loop, hops, file.forward.n, &chain, err, sizeof(err)) < 0) {
+	if (routing_build(loop, &file, &rt, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sluice: %s\n", err);
 		return 2;
 	}
+	routing_install(rt);
 	listeners = calloc(file.listen.n, sizeof(*listeners));
 	for (size_t i = 0; i < file.listen.n; i++) {
 		if (url_parse(file.listen.v[i], &u, err, sizeof(err)) < 0) {
 			fprintf(stderr, "sluice: -L: %s\n", err);
 			return 2;
 		}
-		if (listener_new(loop, u, chain, &listeners[i], err, sizeof(err)) < 0) {
+		if (listener_new(loop, u, NULL, &listeners[i], err, sizeof(err)) < 0) {
 			fprintf(stderr, "sluice: -L %s://: %s\n", u->scheme, err);
 			return 2;
 		}
 		nlisteners++;
 	}
 	if (check) {
+		dialer_t *chain = routing_dialer(rt, "default");
 		printf("configuration ok: %zu listener%s, %zu hop%s\n", nlisteners,
 		       nlisteners == 1 ? "" : "s", file.forward.n, file.forward.n == 1 ? "" : "s");
 		for (size_t i = 0; i < nlisteners; i++)
-			printf("  listen  %s\n", listeners[i]->name);
+			printf("  listen  %s%s%s\n", listeners[i]->name,
+			       listeners[i]->via ? " via " : "",
+			       listeners[i]->via ? listeners[i]->via : "");
 		for (dialer_t *d = chain; d && d->next; d = d->next)
 			printf("  hop     %s %s:%u\n", d->ops->scheme, d->server.host,
 			       d->server.port);
+		if (routing_nchains(rt) > 2 || routing_rules(rt))
+			routing_describe(rt, check_line, NULL);
 		return 0;
 	}
 
@@ -194,6 +219,9 @@ static int run_or_check(int argc, char **argv, int check)
 		fprintf(stderr, "sluice: %s\n", err);
 		return 1;
 	}
+	if (file.metrics)
+		pac_serve(listeners, nlisteners);
+	routing_start(rt);
 	for (size_t i = 0; i < nlisteners; i++) {
 		if ((r = listener_start(listeners[i], err, sizeof(err))) < 0) {
 			fprintf(stderr, "sluice: %s\n", err);
@@ -203,9 +231,6 @@ static int run_or_check(int argc, char **argv, int check)
 	memtrim_start(loop);
 	runtime_run(&hooks, file.drain_ms);
 	free(listeners);
-	for (size_t i = 0; i < file.forward.n; i++)
-		url_free(hops[i]);
-	free(hops);
 	config_free(&file);
 	config_free(&env);
 	config_free(&cli);

@@ -47,8 +47,43 @@ void strlist_clear(strlist_t *l)
 	l->n = 0;
 }
 
+static void chain_def_free(chain_def_t *d)
+{
+	free(d->name);
+	free(d->where);
+	strlist_clear(&d->hops);
+}
+
+static void group_def_free(group_def_t *d)
+{
+	free(d->name);
+	free(d->opts);
+	free(d->where);
+	strlist_clear(&d->members);
+}
+
+static void rules_clear(config_t *c)
+{
+	for (size_t i = 0; i < c->nrules; i++) {
+		free(c->rules[i].text);
+		free(c->rules[i].file);
+		free(c->rules[i].action);
+		free(c->rules[i].src);
+	}
+	free(c->rules);
+	c->rules = NULL;
+	c->nrules = 0;
+}
+
 void config_free(config_t *c)
 {
+	for (size_t i = 0; i < c->nchains; i++)
+		chain_def_free(&c->chains[i]);
+	free(c->chains);
+	for (size_t i = 0; i < c->ngroups; i++)
+		group_def_free(&c->groups[i]);
+	free(c->groups);
+	rules_clear(c);
 	strlist_clear(&c->listen);
 	strlist_clear(&c->forward);
 	free(c->metrics);
@@ -65,10 +100,201 @@ static void list_take(strlist_t *dst, strlist_t *src)
 	memset(src, 0, sizeof(*src));
 }
 
+chain_def_t *config_chain(const config_t *c, const char *name)
+{
+	for (size_t i = 0; i < c->nchains; i++)
+		if (!strcmp(c->chains[i].name, name))
+			return &c->chains[i];
+	return NULL;
+}
+
+group_def_t *config_group(const config_t *c, const char *name)
+{
+	for (size_t i = 0; i < c->ngroups; i++)
+		if (!strcmp(c->groups[i].name, name))
+			return &c->groups[i];
+	return NULL;
+}
+
+/* A new chain named name, or the one of that name emptied. */
+static chain_def_t *chain_put(config_t *c, const char *name, const char *where)
+{
+	chain_def_t *d = config_chain(c, name);
+
+	if (d) {
+		chain_def_free(d);
+	} else {
+		c->chains = realloc(c->chains, (c->nchains + 1) * sizeof(*c->chains));
+		if (!c->chains)
+			abort();
+		d = &c->chains[c->nchains++];
+	}
+	memset(d, 0, sizeof(*d));
+	d->name = xstrdup(name);
+	d->where = xstrdup(where);
+	return d;
+}
+
+static group_def_t *group_put(config_t *c, const char *name, const char *where)
+{
+	group_def_t *d = config_group(c, name);
+
+	if (d) {
+		group_def_free(d);
+	} else {
+		c->groups = realloc(c->groups, (c->ngroups + 1) * sizeof(*c->groups));
+		if (!c->groups)
+			abort();
+		d = &c->groups[c->ngroups++];
+	}
+	memset(d, 0, sizeof(*d));
+	d->name = xstrdup(name);
+	d->where = xstrdup(where);
+	return d;
+}
+
+void config_rule_add(config_t *c, const char *text, const char *file, const char *action,
+                     const char *src, unsigned line)
+{
+	rule_def_t *r;
+
+	c->rules = realloc(c->rules, (c->nrules + 1) * sizeof(*c->rules));
+	if (!c->rules)
+		abort();
+	r = &c->rules[c->nrules++];
+	r->text = text ? xstrdup(text) : NULL;
+	r->file = file ? xstrdup(file) : NULL;
+	r->action = action ? xstrdup(action) : NULL;
+	r->src = xstrdup(src ? src : "");
+	r->line = line;
+	c->rules_set = 1;
+}
+
+int config_name_check(const char *what, const char *name, char *err, size_t errlen)
+{
+	static const char *const reserved[] = {"direct", "block", "reject"};
+	size_t n = strlen(name);
+
+	if (!n || n > 63 ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                 "0123456789-_.") != n) {
+		snprintf(err, errlen,
+		         "%s name '%.64s': use 1 to 63 letters, digits, '-', '_' or '.'", what,
+		         name);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (!strcasecmp(name, reserved[i])) {
+			snprintf(err, errlen, "%s name '%s' is reserved (rules use it)", what,
+			         name);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+/* Does a URL start at s ("scheme://")? */
+static int url_starts(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789+.-");
+
+	return n && s[0] >= 'a' && s[0] <= 'z' && !strncmp(s + n, "://", 3);
+}
+
+/* "URL,URL,...": split at the commas a scheme follows. */
+static void url_csv(strlist_t *l, const char *s)
+{
+	const char *start = s;
+
+	for (const char *p = s;; p++) {
+		if (*p && !(*p == ',' && url_starts(p + 1)))
+			continue;
+		char *one = strndup(start, (size_t)(p - start));
+		if (!one)
+			abort();
+		if (*one)
+			strlist_push(l, one);
+		free(one);
+		if (!*p)
+			break;
+		start = p + 1;
+	}
+}
+
+int config_chain_arg(config_t *c, const char *arg, char *err, size_t errlen)
+{
+	const char *eq = strchr(arg, '=');
+	char name[80];
+	chain_def_t *d;
+
+	if (!eq || (size_t)(eq - arg) >= sizeof(name) || !url_starts(eq + 1)) {
+		snprintf(err, errlen, "--chain '%.80s': write NAME=URL[,URL...]", arg);
+		return -EINVAL;
+	}
+	snprintf(name, sizeof(name), "%.*s", (int)(eq - arg), arg);
+	if (config_name_check("--chain: chain", name, err, errlen) < 0)
+		return -EINVAL;
+	d = chain_put(c, name, "--chain");
+	url_csv(&d->hops, eq + 1);
+	return 0;
+}
+
+int config_group_arg(config_t *c, const char *arg, char *err, size_t errlen)
+{
+	const char *eq = NULL, *q;
+	char name[80];
+	group_def_t *d;
+	size_t nl;
+
+	/* the first '=' that a URL follows: options hold '=' too */
+	for (const char *p = arg; (p = strchr(p, '=')); p++)
+		if (url_starts(p + 1)) {
+			eq = p;
+			break;
+		}
+	if (!eq) {
+		snprintf(err, errlen, "--group '%.80s': write NAME[?OPTIONS]=URL[,URL...]", arg);
+		return -EINVAL;
+	}
+	q = memchr(arg, '?', (size_t)(eq - arg));
+	nl = (size_t)((q ? q : eq) - arg);
+	if (nl >= sizeof(name)) {
+		snprintf(err, errlen, "--group: a name of at most 63 characters");
+		return -EINVAL;
+	}
+	snprintf(name, sizeof(name), "%.*s", (int)nl, arg);
+	if (config_name_check("--group: group", name, err, errlen) < 0)
+		return -EINVAL;
+	d = group_put(c, name, "--group");
+	if (q && eq > q + 1 && !(d->opts = strndup(q + 1, (size_t)(eq - q - 1))))
+		abort();
+	url_csv(&d->members, eq + 1);
+	return 0;
+}
+
 void config_merge(config_t *base, config_t *top)
 {
 	list_take(&base->listen, &top->listen);
 	list_take(&base->forward, &top->forward);
+	for (size_t i = 0; i < top->nchains; i++) {
+		chain_def_t *t = &top->chains[i], *d = chain_put(base, t->name, t->where);
+		d->hops = t->hops;
+		memset(&t->hops, 0, sizeof(t->hops));
+	}
+	for (size_t i = 0; i < top->ngroups; i++) {
+		group_def_t *t = &top->groups[i], *d = group_put(base, t->name, t->where);
+		d->members = t->members;
+		d->opts = t->opts;
+		memset(&t->members, 0, sizeof(t->members));
+		t->opts = NULL;
+	}
+	if (top->rules_set) {
+		rules_clear(base);
+		base->rules = top->rules;
+		base->nrules = top->nrules;
+		base->rules_set = 1;
+		top->rules = NULL;
+		top->nrules = 0;
+	}
 	if (top->metrics) {
 		free(base->metrics);
 		base->metrics = top->metrics;
@@ -92,6 +318,7 @@ void config_merge(config_t *base, config_t *top)
 typedef struct ywalk {
 	yaml_document_t *doc;
 	const char *name;
+	const char *dir; /* the file's folder ("" for none), for the paths it names */
 	char *err;
 	size_t errlen;
 } ywalk_t;
@@ -246,6 +473,151 @@ static int url_list(ywalk_t *w, yaml_node_t *n, strlist_t *l, const char *key)
 	return 0;
 }
 
+static unsigned yline(yaml_node_t *n)
+{
+	return n ? (unsigned)n->start_mark.line + 1 : 0;
+}
+
+static void ywhere(ywalk_t *w, yaml_node_t *n, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s:%u", w->name, yline(n));
+}
+
+/* chains: {NAME: URL | [URL or map, ...]} */
+static int y_chains(ywalk_t *w, config_t *c, yaml_node_t *n)
+{
+	char where[300];
+
+	if (!n || n->type != YAML_MAPPING_NODE)
+		return yfail(w, n, "%s", "'chains' maps names to lists of hops");
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
+		char msg[200];
+		chain_def_t *d;
+		int r;
+
+		if (!scalar(k))
+			return yfail(w, k, "%s", "chain names must be plain words");
+		if (config_name_check("chain", scalar(k), msg, sizeof(msg)) < 0)
+			return yfail(w, k, "%s", msg);
+		if (!strcmp(scalar(k), "default"))
+			return yfail(
+			    w, k, "%s",
+			    "the chain 'default' is the 'forward' list: write its hops there");
+		ywhere(w, k, where, sizeof(where));
+		d = chain_put(c, scalar(k), where);
+		if ((r = url_list(w, v, &d->hops, "chains")) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* groups: {NAME: {members: [...], OPTION: VALUE, ...}} */
+static int y_groups(ywalk_t *w, config_t *c, yaml_node_t *n)
+{
+	char where[300];
+
+	if (!n || n->type != YAML_MAPPING_NODE)
+		return yfail(w, n, "%s", "'groups' maps names to groups (members: and options)");
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
+		char msg[200], *q = NULL;
+		size_t qlen = 0;
+		group_def_t *d;
+		int r, members = 0;
+
+		if (!scalar(k))
+			return yfail(w, k, "%s", "group names must be plain words");
+		if (config_name_check("group", scalar(k), msg, sizeof(msg)) < 0)
+			return yfail(w, k, "%s", msg);
+		if (!v || v->type != YAML_MAPPING_NODE)
+			return yfail(w, v, "group '%s' is a map: members: [URL, ...] and options",
+			             scalar(k));
+		ywhere(w, k, where, sizeof(where));
+		d = group_put(c, scalar(k), where);
+		for (yaml_node_pair_t *o = v->data.mapping.pairs.start;
+		     o < v->data.mapping.pairs.top; o++) {
+			yaml_node_t *ok = yaml_document_get_node(w->doc, o->key);
+			yaml_node_t *ov = yaml_document_get_node(w->doc, o->value);
+			const char *ks = scalar(ok);
+
+			if (ks && !strcmp(ks, "members")) {
+				if ((r = url_list(w, ov, &d->members, "members")) < 0) {
+					free(q);
+					return r;
+				}
+				members = 1;
+				continue;
+			}
+			if (!ks || !scalar(ov)) {
+				free(q);
+				return yfail(w, ov, "group option '%s' must be a single value",
+				             ks ? ks : "?");
+			}
+			if (qlen)
+				putch(&q, &qlen, '&');
+			append_escaped(&q, &qlen, ks);
+			putch(&q, &qlen, '=');
+			append_escaped(&q, &qlen, scalar(ov));
+		}
+		d->opts = q;
+		if (!members)
+			return yfail(w, v, "group '%s' needs members: [URL, ...]", scalar(k));
+	}
+	return 0;
+}
+
+/* rules: [RULE | {file: PATH, action: ACTION}, ...] */
+static int y_rules(ywalk_t *w, config_t *c, yaml_node_t *n)
+{
+	if (!n || n->type != YAML_SEQUENCE_NODE)
+		return yfail(w, n, "%s", "'rules' is a list of rules and {file: PATH} items");
+	rules_clear(c);
+	c->rules_set = 1;
+	for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *item = yaml_document_get_node(w->doc, *it);
+		const char *file = NULL, *action = NULL;
+		char *path;
+
+		if (scalar(item)) {
+			config_rule_add(c, scalar(item), NULL, NULL, w->name, yline(item));
+			continue;
+		}
+		if (!item || item->type != YAML_MAPPING_NODE)
+			return yfail(w, item, "%s",
+			             "a rule is a line or {file: PATH, action: ACTION}");
+		for (yaml_node_pair_t *p = item->data.mapping.pairs.start;
+		     p < item->data.mapping.pairs.top; p++) {
+			const char *ks = scalar(yaml_document_get_node(w->doc, p->key));
+			const char *vs = scalar(yaml_document_get_node(w->doc, p->value));
+			if (ks && vs && !strcmp(ks, "file"))
+				file = vs;
+			else if (ks && vs && !strcmp(ks, "action"))
+				action = vs;
+			else
+				return yfail(w, item, "rule item key '%s': use file: and action:",
+				             ks ? ks : "?");
+		}
+		if (!file)
+			return yfail(w, item, "%s", "a rule item needs file: PATH");
+		path = malloc(strlen(w->dir) + strlen(file) + 2);
+		if (!path)
+			abort();
+		if (file[0] != '/' && w->dir[0])
+			sprintf(path, "%s/%s", w->dir, file);
+		else
+			strcpy(path, file);
+		config_rule_add(c, NULL, path, action, w->name, yline(item));
+		free(path);
+	}
+	return 0;
+}
+
 static int apply_key(config_t *c, const char *k, const char *v, char *err, size_t errlen,
                      const char *where)
 {
@@ -289,8 +661,15 @@ int config_load_string(config_t *c, const char *yaml, size_t len, const char *na
 	yaml_parser_t p;
 	yaml_document_t doc;
 	yaml_node_t *root;
-	ywalk_t w = {&doc, name, err, errlen};
+	ywalk_t w = {&doc, name, "", err, errlen};
+	char dir[512];
+	const char *slash = strrchr(name, '/');
 	int r = 0;
+
+	if (slash && (size_t)(slash - name) < sizeof(dir)) {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - name), name);
+		w.dir = slash == name ? "/" : dir;
+	}
 
 	yaml_parser_initialize(&p);
 	yaml_parser_set_input_string(&p, (const unsigned char *)yaml, len);
@@ -324,6 +703,14 @@ int config_load_string(config_t *c, const char *yaml, size_t len, const char *na
 				goto out;
 			continue;
 		}
+		if (!strcmp(ks, "chains") || !strcmp(ks, "groups") || !strcmp(ks, "rules")) {
+			r = ks[0] == 'c'   ? y_chains(&w, c, v)
+			    : ks[0] == 'g' ? y_groups(&w, c, v)
+			                   : y_rules(&w, c, v);
+			if (r < 0)
+				goto out;
+			continue;
+		}
 		snprintf(where, sizeof(where), "%s:%lu", name,
 		         (unsigned long)k->start_mark.line + 1);
 		if (!scalar(v)) {
@@ -332,10 +719,11 @@ int config_load_string(config_t *c, const char *yaml, size_t len, const char *na
 		}
 		r = apply_key(c, ks, scalar(v), err, errlen, where);
 		if (r > 0) {
-			r = yfail(&w, k,
-			          "unknown key '%s' (known: listen, forward, log, metrics, drain, "
-			          "auth-guard)",
-			          ks);
+			r = yfail(
+			    &w, k,
+			    "unknown key '%s' (known: listen, forward, chains, groups, rules, log, "
+			    "metrics, drain, auth-guard)",
+			    ks);
 			goto out;
 		}
 		if (r < 0)

@@ -13,6 +13,22 @@
  *       max-conns: 100
  *   forward:                      # SLUICE_FORWARD  -F
  *     - socks5://127.0.0.1:1082
+ *   chains:                       # --chain NAME=URL[,URL...]
+ *     corp: sstp://u:p@vpn.example.org          (one hop, or a list)
+ *     out: [socks5://127.0.0.1:1082, group://tunnels]
+ *   groups:                       # --group NAME[?OPTIONS]=URL[,URL...]
+ *     tunnels:
+ *       strategy: round-robin     # any other key is a group option
+ *       members: [ws://a:8000?key=K, ws://b:8000?key=K]
+ *   rules:                        # --rule RULE, --rules FILE
+ *     - DOMAIN-SUFFIX,corp.example.org,corp
+ *     - file: ads.txt             # a list, relative to this file's folder
+ *       action: block             # for its lines that name none
+ *     - MATCH,direct
+ *
+ * Chains and groups merge by name (a layer's chain replaces the one of
+ * the same name below); rules are a list like listen.  What they mean is
+ * core/route/routing.h's.
  */
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H
@@ -26,8 +42,38 @@ typedef struct strlist {
 	int set; /* this layer named the list */
 } strlist_t;
 
+/* A named chain: its hops in order. */
+typedef struct chain_def {
+	char *name;
+	strlist_t hops;
+	char *where; /* "FILE:LINE" or "--chain", for messages */
+} chain_def_t;
+
+/* A group: its options as a query ("strategy=round-robin&fails=2", or
+ * NULL) and its members, one hop URL each. */
+typedef struct group_def {
+	char *name, *opts;
+	strlist_t members;
+	char *where;
+} group_def_t;
+
+/* One item of rules: a rule (text, and where it was written: src, line),
+ * or a file of rules whose lines that name no action take action. */
+typedef struct rule_def {
+	char *text, *file, *action;
+	char *src;
+	unsigned line;
+} rule_def_t;
+
 typedef struct config {
 	strlist_t listen, forward;
+	chain_def_t *chains;
+	size_t nchains;
+	group_def_t *groups;
+	size_t ngroups;
+	rule_def_t *rules;
+	size_t nrules;
+	int rules_set;
 	char *metrics;
 	char *auth_guard; /* the authguard setting as written, NULL: defaults */
 	int log_level;    /* -1: not set */
@@ -47,5 +93,23 @@ int config_load_string(config_t *c, const char *yaml, size_t len, const char *na
 int config_load_env(config_t *c, char **envp, char *err, size_t errlen);
 /* Overlay `top` onto `base` (values and lists that top set win). */
 void config_merge(config_t *base, config_t *top);
+
+/* The command line's routing options:
+ *   --chain NAME=URL[,URL...]            config_chain_arg
+ *   --group NAME[?OPTIONS]=URL[,URL...]  config_group_arg
+ *   --rule RULE, --rules FILE            config_rule_add
+ * A list of URLs is split at each comma that a scheme follows
+ * ("ws://a?allow=1.2.3.4,5.6.7.8,ws://b" is two URLs). */
+int config_chain_arg(config_t *c, const char *arg, char *err, size_t errlen);
+int config_group_arg(config_t *c, const char *arg, char *err, size_t errlen);
+void config_rule_add(config_t *c, const char *text, const char *file, const char *action,
+                     const char *src, unsigned line);
+/* The chain or group of that name in c, or NULL. */
+chain_def_t *config_chain(const config_t *c, const char *name);
+group_def_t *config_group(const config_t *c, const char *name);
+/* A chain or group name: letters, digits, '-', '_', '.', at most 63,
+ * not one of the words rules reserve (direct, block, reject).  0 or
+ * -EINVAL with the reason. */
+int config_name_check(const char *what, const char *name, char *err, size_t errlen);
 
 #endif

@@ -93,6 +93,7 @@ static void conn_free(conn_t *c)
 	dgram_close(c->flow); /* before the front end's state goes */
 	if (c->front_free)
 		c->front_free(c->front);
+	listener_chain_drop(c->rt); /* after everything that may use its chains */
 	sbuf_free(c->held);
 	uv_close((uv_handle_t *)c->timer, (uv_close_cb)free);
 	free(c);
@@ -124,6 +125,17 @@ void conn_close(conn_t *c, const char *reason)
 
 /* ---- dial ---- */
 
+dialer_t *conn_chain(conn_t *c)
+{
+	dialer_t *d;
+
+	if (c->chain)
+		return c->chain;
+	d = listener_chain_take(c->l, &c->rt);
+	c->chain = d;
+	return d;
+}
+
 static void on_acl_refused(uv_timer_t *t)
 {
 	conn_t *c = t->data;
@@ -143,7 +155,8 @@ static void on_dialed(void *ud, stream_t *s, int err)
 	target_str(&c->target, t, sizeof(t));
 	if (err < 0) {
 		l->m->failed++;
-		log_info(c->id, "%s -> %s: %s", c->peer_str, t, uv_strerror(err));
+		log_info(c->id, "%s -> %s: %s%s%s", c->peer_str, t, uv_strerror(err),
+		         c->why[0] ? ": " : "", c->why);
 		c->dial_done(c, err);
 		return;
 	}
@@ -163,6 +176,8 @@ void conn_dial(conn_t *c, const target_t *t, void (*done)(conn_t *c, int err))
 	    .acl = &l->targets,
 	    .peer = (struct sockaddr *)&c->peer,
 	    .cred = c->cred,
+	    .why = c->why,
+	    .whylen = sizeof(c->why),
 	};
 	char ts[300];
 
@@ -180,7 +195,8 @@ void conn_dial(conn_t *c, const target_t *t, void (*done)(conn_t *c, int err))
 		uv_timer_start(c->timer, on_acl_refused, 0, 0);
 		return;
 	}
-	c->dial = dial_start(l->chain, t, &o, l->connect_timeout_ms, on_dialed, c);
+	c->why[0] = 0;
+	c->dial = dial_start(conn_chain(c), t, &o, l->connect_timeout_ms, on_dialed, c);
 }
 
 /* ---- datagrams ---- */
@@ -205,13 +221,13 @@ dgram_t *conn_dgram(conn_t *c, const dgram_cbs_t *cbs, void *data)
 	if (l->idle_timeout_ms)
 		uv_timer_start(c->timer, on_dgram_idle, period < 1000 ? 1000 : period,
 		               period < 1000 ? 1000 : period);
-	c->flow = dgram_open(l->chain, &o, l->connect_timeout_ms, cbs, data);
+	c->flow = dgram_open(conn_chain(c), &o, l->connect_timeout_ms, cbs, data);
 	return c->flow;
 }
 
 int conn_dgram_refused(conn_t *c, const char *what)
 {
-	const dialer_t *b = chain_dgram_blocker(c->l->chain);
+	const dialer_t *b = chain_dgram_blocker(conn_chain(c));
 	char hop[300];
 
 	if (!b) {

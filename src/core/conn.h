@@ -37,8 +37,11 @@ struct conn {
 	void (*front_free)(void *front);
 	queue_t link; /* in l->conns */
 	void (*dial_done)(conn_t *c, int err);
-	dgram_t *flow;     /* conn_dgram: a datagram association */
-	uint64_t t_active; /* its last datagram either way */
+	dgram_t *flow;      /* conn_dgram: a datagram association */
+	uint64_t t_active;  /* its last datagram either way */
+	struct routing *rt; /* the routing it dials through (a reference), or NULL */
+	dialer_t *chain;    /* conn_chain()'s answer, once asked */
+	char why[160];      /* a dialer's reason for a failure (dial_opts_t.why), or "" */
 };
 
 uint64_t conn_next_id(void);
@@ -67,6 +70,10 @@ static inline void conn_dgram_touch(conn_t *c)
 {
 	c->t_active = uv_now(c->l->loop);
 }
+/* The chain c's dials and flows take: the listener's own, or (a routed
+ * listener) its via= chain in the routing in force when c first asks,
+ * which c holds until it closes. */
+dialer_t *conn_chain(conn_t *c);
 /* Relay c->client <-> c->up until either ends; then the conn closes. */
 void conn_relay(conn_t *c);
 void conn_close(conn_t *c, const char *reason);

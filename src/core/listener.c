@@ -24,6 +24,7 @@
 
 #include "core/conn.h"
 #include "core/log.h"
+#include "core/route/routing.h"
 #include "core/tcp.h"
 #include "core/transport.h"
 
@@ -80,6 +81,8 @@ static const opt_t shared_opts[] = {
                  "a connection with no bytes either way is closed (0: never)"),
     OPT_DURATION(listener_t, handshake_timeout_ms, "handshake-timeout", "15s",
                  "time for a client to say what it wants"),
+    OPT_STR(listener_t, via, "via", "the rules, or the -F chain", "NAME",
+            "the chain its connections take: a --chain name, default or direct"),
 };
 
 const opt_schema_t listener_opts = OPT_SCHEMA(NULL, shared_opts);
@@ -144,6 +147,51 @@ static int open_relay(listener_t *l, char *err, size_t errlen)
 	return 0;
 }
 
+/* A listener without a chain of its own takes via='s from the routing. */
+static int listener_route(listener_t *l, char *err, size_t errlen)
+{
+	routing_t *rt = routing_current();
+	char names[512];
+
+	if (l->chain) {
+		if (l->via) {
+			snprintf(err, errlen, "option 'via': this listener has its own chain");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (!rt) {
+		snprintf(err, errlen, "no chains are configured");
+		return -EINVAL;
+	}
+	l->routed = 1;
+	if (!(l->chain = routing_dialer(rt, l->via))) {
+		routing_chain_names(rt, names, sizeof(names));
+		snprintf(err, errlen, "option 'via': no chain '%s' (chains: %s)", l->via, names);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+dialer_t *listener_chain_take(listener_t *l, struct routing **ref)
+{
+	dialer_t *d;
+
+	*ref = NULL;
+	if (!l->routed || !(*ref = routing_ref(routing_current())))
+		return l->chain;
+	if (!(d = routing_dialer(*ref, l->via))) {
+		log_warn(0, "%s: no chain '%s' now: the rules decide", l->name, l->via);
+		d = routing_dialer(*ref, NULL);
+	}
+	return d;
+}
+
+void listener_chain_drop(struct routing *ref)
+{
+	routing_unref(ref);
+}
+
 int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, char *err,
                  size_t errlen)
 {
@@ -180,6 +228,8 @@ int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, c
 	l->host_loopback = l->link_local = -1; /* the target policy's, below */
 	if ((r = opts_parse(&listener_opts, u, l, err, errlen)) < 0 ||
 	    (ops->relay && (r = opts_parse(&listener_relay_opts, u, l, err, errlen)) < 0))
+		goto fail;
+	if ((r = listener_route(l, err, errlen)) < 0)
 		goto fail;
 	if (l->rate)
 		l->rl = ratelimit_new(

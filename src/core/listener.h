@@ -25,6 +25,9 @@
  *   connect-timeout=D    dial timeout (default 10s)
  *   idle-timeout=D       relay idle timeout (default 5m, 0 = none)
  *   handshake-timeout=D  time for a client to say what it wants (default 15s)
+ *   via=NAME             the chain its connections take (core/route/routing.h):
+ *                        a --chain / chains: name, default or direct;
+ *                        without it, the rules decide (or default)
  *
  * A front end (socks, http, proxy, tcp, and later tunnel servers) supplies a
  * front_ops table.  TCP front ends leave .start NULL and get the shared
@@ -45,6 +48,7 @@
 
 typedef struct listener listener_t;
 typedef struct conn conn_t;
+struct routing; /* core/route/routing.h */
 
 /* Who reaches a listener, for the default target policy (listener.c). */
 typedef enum front_reach {
@@ -81,7 +85,9 @@ struct listener {
 	url_t *url;
 	char name[128];
 	uv_loop_t *loop;
-	dialer_t *chain;
+	dialer_t *chain; /* routed: the current routing's for via=, when built */
+	const char *via; /* via=, or NULL */
+	int routed;      /* built with no chain of its own: connections ask the routing */
 	struct sockaddr_storage bind;
 	uv_tcp_t tcp;
 	acl_t clients, targets;
@@ -97,12 +103,23 @@ struct listener {
 	unsigned listening : 1, stopping : 1;
 };
 
-/* Parse the shared options and the front end's, bind nothing yet. */
+/* Parse the shared options and the front end's, bind nothing yet.  chain
+ * NULL: the listener's connections take the chain via= names from the
+ * routing in force when they dial (core/route/routing.h; one must be
+ * installed). */
 int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, char *err,
                  size_t errlen);
 int listener_start(listener_t *l, char *err, size_t errlen);
 void listener_stop(listener_t *l); /* stop accepting; live conns go on */
 void listener_free(listener_t *l);
+/* The chain a new session of l takes now (its own, or via='s in the
+ * routing in force), and in *ref a reference on that routing to hold for
+ * as long as the session uses the chain (NULL for a listener with its own
+ * chain); release it with listener_chain_drop().  Connections do this
+ * through conn_chain(); listeners whose sessions are not connections
+ * (udp://, dns://) call it themselves. */
+dialer_t *listener_chain_take(listener_t *l, struct routing **ref);
+void listener_chain_drop(struct routing *ref);
 /* The options above, as a schema (core/opts.h) every listener takes; and
  * open=, which listeners that relay to any target take besides. */
 extern const opt_schema_t listener_opts, listener_relay_opts;

@@ -28,6 +28,20 @@ typedef struct writer {
 } writer_t;
 static writer_t *writers;
 
+typedef struct hwriter {
+	struct hwriter *next;
+	metrics_health_fn fn;
+	void *ud;
+} hwriter_t;
+static hwriter_t *hwriters;
+
+#define METRICS_PAGES 4
+static struct {
+	char path[64];
+	metrics_page_fn fn;
+	void *ud;
+} pages[METRICS_PAGES];
+
 static const double dial_le[METRICS_DIAL_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                      0.05,   0.1,   0.25,   0.5,   1,    5};
 
@@ -95,6 +109,38 @@ void metrics_unregister(metrics_writer_fn fn, void *ud)
 			free(w);
 			return;
 		}
+}
+
+void metrics_health_register(metrics_health_fn fn, void *ud)
+{
+	hwriter_t *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		abort();
+	w->fn = fn;
+	w->ud = ud;
+	w->next = hwriters;
+	hwriters = w;
+}
+
+void metrics_page(const char *path, metrics_page_fn fn, void *ud)
+{
+	int free_slot = -1;
+
+	for (int i = 0; i < METRICS_PAGES; i++) {
+		if (pages[i].fn && !strcmp(pages[i].path, path)) {
+			pages[i].fn = fn;
+			pages[i].ud = ud;
+			return;
+		}
+		if (!pages[i].fn && free_slot < 0)
+			free_slot = i;
+	}
+	if (fn && free_slot >= 0) {
+		snprintf(pages[free_slot].path, sizeof(pages[0].path), "%s", path);
+		pages[free_slot].fn = fn;
+		pages[free_slot].ud = ud;
+	}
 }
 
 void metrics_family(mbuf_t *b, const char *name, const char *type, const char *help)
@@ -337,14 +383,19 @@ void metrics_render(mbuf_t *b)
 void metrics_render_health(mbuf_t *b)
 {
 	uint64_t up = start_ms ? (uv_hrtime() / 1000000 - start_ms) / 1000 : 0;
+	mbuf_t more = {0};
+	int degraded = 0;
 
-	mbuf_printf(b, "{\"status\":\"ok\",\"version\":\"%s\",\"uptime_s\":%llu,\"listeners\":[",
-	            SLUICE_VERSION, (unsigned long long)up);
+	for (hwriter_t *w = hwriters; w; w = w->next)
+		w->fn(&more, &degraded, w->ud);
+	mbuf_printf(b, "{\"status\":\"%s\",\"version\":\"%s\",\"uptime_s\":%llu,\"listeners\":[",
+	            degraded ? "degraded" : "ok", SLUICE_VERSION, (unsigned long long)up);
 	for (metrics_listener_t *m = listeners; m; m = m->next)
 		mbuf_printf(b, "%s{\"name\":\"%s\",\"active\":%llu,\"total\":%llu}",
 		            m == listeners ? "" : ",", m->name, (unsigned long long)m->active,
 		            (unsigned long long)m->total);
-	mbuf_printf(b, "]}\n");
+	mbuf_printf(b, "]%.*s}\n", (int)more.len, more.p ? more.p : "");
+	free(more.p);
 }
 
 /* ---- HTTP endpoint ----
@@ -406,6 +457,7 @@ static void respond(mconn_t *c, int code, const char *ctype, mbuf_t *body)
 	            code,
 	            code == 200   ? "OK"
 	            : code == 404 ? "Not Found"
+	            : code == 503 ? "Service Unavailable"
 	                          : "Bad Request",
 	            ctype, body->len, (int)body->len, body->p ? body->p : "");
 	c->answered = 1;
@@ -414,11 +466,24 @@ static void respond(mconn_t *c, int code, const char *ctype, mbuf_t *body)
 	free(out.p);
 }
 
+/* The page a request asks for: "GET PATH " or "GET PATH?...". */
+static int page_of(const char *req)
+{
+	for (int i = 0; i < METRICS_PAGES; i++) {
+		size_t n = strlen(pages[i].path);
+		if (pages[i].fn && !strncmp(req, "GET ", 4) &&
+		    !strncmp(req + 4, pages[i].path, n) && (req[4 + n] == ' ' || req[4 + n] == '?'))
+			return i;
+	}
+	return -1;
+}
+
 static void mc_read(stream_t *s, sbuf_t *b)
 {
 	mconn_t *c = s->data;
 	mbuf_t body = {0};
 	size_t n;
+	int page;
 
 	if (!b || c->answered) {
 		sbuf_free(b);
@@ -446,6 +511,14 @@ static void mc_read(stream_t *s, sbuf_t *b)
 	} else if (!strncmp(c->req, "GET /health ", 12)) {
 		metrics_render_health(&body);
 		respond(c, 200, "application/json", &body);
+	} else if ((page = page_of(c->req)) >= 0) {
+		struct sockaddr_storage local;
+		const char *ctype = "text/plain";
+		int code;
+		if (stream_addr(s, 0, &local) < 0)
+			memset(&local, 0, sizeof(local));
+		code = pages[page].fn(&body, &ctype, (struct sockaddr *)&local, pages[page].ud);
+		respond(c, code, ctype, &body);
 	} else {
 		mbuf_printf(&body, "not found: try /metrics or /health\n");
 		respond(c, 404, "text/plain", &body);

@@ -79,6 +79,18 @@ void metrics_observe_dial(metrics_listener_t *m, double seconds);
 void metrics_register(metrics_writer_fn fn, void *ud);
 /* Before ud goes: the writer (fn, ud) is not called again. */
 void metrics_unregister(metrics_writer_fn fn, void *ud);
+/* More of /health: fn appends ",\"KEY\":VALUE" to the JSON object, and
+ * sets *degraded when what it reports is not well (the status says
+ * "degraded" then). */
+typedef void (*metrics_health_fn)(mbuf_t *out, int *degraded, void *ud);
+void metrics_health_register(metrics_health_fn fn, void *ud);
+/* Another page on the metrics server: GET path (exactly, or with a query)
+ * calls fn, which fills body and its content type and returns the HTTP
+ * status (200, 404); local is the address the request came in on.  fn
+ * NULL removes the page. */
+typedef int (*metrics_page_fn)(mbuf_t *body, const char **ctype, const struct sockaddr *local,
+                               void *ud);
+void metrics_page(const char *path, metrics_page_fn fn, void *ud);
 void metrics_render(mbuf_t *out);        /* the /metrics body */
 void metrics_render_health(mbuf_t *out); /* the /health body */
 /* Serve /metrics and /health on "host:port": at most METRICS_MAX_CONNS

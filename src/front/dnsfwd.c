@@ -37,6 +37,7 @@ typedef struct dnsfwd {
 	unsigned next_server;
 	udplisten_t ul; /* the socket, the sweep */
 	dgram_t *flow;
+	struct routing *rt; /* the routing the flow goes through (listener_chain_take) */
 	pend_t slots[DNSFWD_PENDING];
 	uint16_t map[65536]; /* our ID -> slot + 1 */
 	size_t npend;
@@ -167,6 +168,8 @@ static void on_flow_error(dgram_t *f, int err)
 	log_info(0, "%s: the chain lost the DNS flow: %s", u->l->name, uv_strerror(err));
 	dgram_close(f);
 	u->flow = NULL; /* the next query opens another */
+	listener_chain_drop(u->rt);
+	u->rt = NULL;
 }
 
 static const dgram_cbs_t flow_cbs = {on_flow_recv, on_flow_error, NULL};
@@ -229,7 +232,8 @@ static void on_query(dnsfwd_t *u, const struct sockaddr *client, const uint8_t *
 	}
 	if (!u->flow) {
 		o.id = conn_next_id();
-		u->flow = dgram_open(l->chain, &o, l->connect_timeout_ms, &flow_cbs, u);
+		u->flow = dgram_open(listener_chain_take(l, &u->rt), &o, l->connect_timeout_ms,
+		                     &flow_cbs, u);
 	}
 	b = dgram_buf(q, n);
 	sbuf_ptr(b)[0] = (uint8_t)(p->id >> 8);
@@ -394,6 +398,8 @@ static void dns_free(listener_t *l)
 		return;
 	dgram_close(u->flow);
 	u->flow = NULL;
+	listener_chain_drop(u->rt);
+	u->rt = NULL;
 	if (u->registered)
 		metrics_unregister(metrics_fn, u);
 	udplisten_close(&u->ul, u, free);

@@ -252,7 +252,11 @@ static void reject_dial(http_conn_t *h, const target_t *t, int err)
 	else if (err == UV_ETIMEDOUT)
 		status = 504;
 	target_str(t, ts, sizeof(ts));
-	reject(h, status, NULL, "Could not connect to %s: %s", ts, dial_error_text(err));
+	if (h->c->why[0]) /* a group all down, a rule that blocks */
+		reject(h, status, NULL, "Could not connect to %s: %s (%s).", ts,
+		       dial_error_text(err), h->c->why);
+	else
+		reject(h, status, NULL, "Could not connect to %s: %s", ts, dial_error_text(err));
 }
 
 static void drop_upstream(http_conn_t *h)

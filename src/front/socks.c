@@ -424,7 +424,7 @@ static int sk_udp(socks_conn_t *k)
 	conn_t *c = k->c;
 	listener_t *l = c->l;
 	socks_front_t *sf = l->front;
-	dialer_t *via = sf && sf->udp == SOCKS_UDP_DIRECT ? sf->direct : l->chain;
+	dialer_t *via = sf && sf->udp == SOCKS_UDP_DIRECT ? sf->direct : conn_chain(c);
 	dial_opts_t o = {.id = c->id, .acl = &l->targets, .peer = (struct sockaddr *)&c->peer};
 	struct sockaddr_storage local;
 	const dialer_t *b;

@@ -51,6 +51,7 @@ struct usess {
 	usess_t *next;
 	udpfwd_t *u;
 	dgram_t *flow;
+	struct routing *rt; /* the routing its flow goes through (listener_chain_take) */
 	struct sockaddr_storage client;
 	uint64_t id, last, t_start, in, out;
 };
@@ -90,6 +91,7 @@ static void sess_free(usess_t *s, const char *why)
 	         (unsigned long long)s->out, (unsigned long long)s->in,
 	         (unsigned long long)dgram_dropped(s->flow));
 	dgram_close(s->flow);
+	listener_chain_drop(s->rt);
 	u->nsess--;
 	u->l->m->active--;
 	free(s);
@@ -156,7 +158,8 @@ static usess_t *sess_new(udpfwd_t *u, const struct sockaddr *sa)
 	sockaddr_str(sa, peer, sizeof(peer));
 	target_str(&u->target, tgt, sizeof(tgt));
 	log_info(s->id, "udp: %s -> %s", peer, tgt);
-	s->flow = dgram_open(l->chain, &o, l->connect_timeout_ms, &flow_cbs, s);
+	s->flow =
+	    dgram_open(listener_chain_take(l, &s->rt), &o, l->connect_timeout_ms, &flow_cbs, s);
 	return s;
 }
 

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <string.h>
 
 #include "core/config.h"
@@ -111,13 +112,95 @@ static void test_env_errors(void **st)
 	config_free(&c);
 }
 
+static void test_routing_yaml(void **st)
+{
+	config_t c;
+
+	load(&c, "chains:\n"
+	         "  corp: sstp://u:p@vpn.example.org\n"
+	         "  out: [socks5://127.0.0.1:1, {url: group://tun}]\n"
+	         "groups:\n"
+	         "  tun:\n"
+	         "    strategy: round-robin\n"
+	         "    probe-interval: 2s\n"
+	         "    members:\n"
+	         "      - ws://a:1?key=K\n"
+	         "      - url: ws://b:1\n"
+	         "        key: 'K K'\n"
+	         "rules:\n"
+	         "  - DOMAIN-SUFFIX,corp.example.org,corp\n"
+	         "  - file: lists/ads.txt\n"
+	         "    action: block\n"
+	         "  - MATCH,out\n");
+	assert_int_equal(c.nchains, 2);
+	assert_string_equal(c.chains[0].name, "corp");
+	assert_int_equal(c.chains[0].hops.n, 1);
+	assert_string_equal(c.chains[1].hops.v[1], "group://tun");
+	assert_string_equal(c.chains[1].where, "t.yaml:3");
+	assert_int_equal(c.ngroups, 1);
+	assert_string_equal(c.groups[0].opts, "strategy=round-robin&probe-interval=2s");
+	assert_string_equal(c.groups[0].members.v[1], "ws://b:1?key=K%20K");
+	assert_int_equal(c.nrules, 3);
+	assert_string_equal(c.rules[0].text, "DOMAIN-SUFFIX,corp.example.org,corp");
+	assert_int_equal(c.rules[0].line, 13);
+	assert_string_equal(c.rules[1].file, "lists/ads.txt"); /* t.yaml has no folder */
+	assert_string_equal(c.rules[1].action, "block");
+	config_free(&c);
+}
+
+static void test_routing_args(void **st)
+{
+	static const struct {
+		const char *arg, *needle;
+	} bad[] = {
+	    {"corp", "NAME=URL"},
+	    {"=ws://a:1", "name ''"},
+	    {"direct=ws://a:1", "reserved"},
+	    {"c r=ws://a:1", "letters, digits"},
+	};
+	config_t c, top;
+	char err[256];
+
+	config_init(&c);
+	config_init(&top);
+	assert_int_equal(config_chain_arg(&c, "corp=sstp://u:p@h?allow=1.2.3.4,5.6.7.8,ws://b:2",
+	                                  err, sizeof(err)),
+	                 0);
+	assert_int_equal(c.chains[0].hops.n, 2);
+	assert_string_equal(c.chains[0].hops.v[0], "sstp://u:p@h?allow=1.2.3.4,5.6.7.8");
+	assert_string_equal(c.chains[0].hops.v[1], "ws://b:2");
+	assert_int_equal(config_group_arg(&c,
+	                                  "tun?strategy=failover&fails=2=ws://a:1?key=x=,ws://b:1",
+	                                  err, sizeof(err)),
+	                 0);
+	assert_string_equal(c.groups[0].name, "tun");
+	assert_string_equal(c.groups[0].opts, "strategy=failover&fails=2");
+	assert_int_equal(c.groups[0].members.n, 2);
+	assert_string_equal(c.groups[0].members.v[0], "ws://a:1?key=x=");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(config_chain_arg(&c, bad[i].arg, err, sizeof(err)), -EINVAL);
+		if (!strstr(err, bad[i].needle))
+			fail_msg("%s: '%s' lacks '%s'", bad[i].arg, err, bad[i].needle);
+	}
+	/* a layer's chain replaces the one of its name; its rules replace the list */
+	config_rule_add(&c, "MATCH,direct", NULL, NULL, "--rule", 1);
+	config_chain_arg(&top, "corp=ws://c:3", err, sizeof(err));
+	config_rule_add(&top, NULL, "x.txt", NULL, "--rules", 0);
+	config_merge(&c, &top);
+	assert_int_equal(c.nchains, 1);
+	assert_string_equal(c.chains[0].hops.v[0], "ws://c:3");
+	assert_int_equal(c.nrules, 1);
+	assert_string_equal(c.rules[0].file, "x.txt");
+	config_free(&c);
+	config_free(&top);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_yaml),
-	    cmocka_unit_test(test_yaml_errors),
-	    cmocka_unit_test(test_precedence),
-	    cmocka_unit_test(test_env_errors),
+	    cmocka_unit_test(test_yaml),         cmocka_unit_test(test_yaml_errors),
+	    cmocka_unit_test(test_precedence),   cmocka_unit_test(test_env_errors),
+	    cmocka_unit_test(test_routing_yaml), cmocka_unit_test(test_routing_args),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
