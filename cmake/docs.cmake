@@ -58,7 +58,7 @@ install(FILES ${SLUICE_GEN}/sluice.bash
 install(FILES systemd/sluice.sysusers DESTINATION lib/sysusers.d RENAME sluice.conf)
 install(FILES README.md sluice.example.yaml DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR} FILES_MATCHING PATTERN "*.md")
-install(FILES examples/ppp-gateway.yaml examples/sstp-client.yaml
+install(FILES examples/ppp-gateway.yaml examples/sstp-client.yaml examples/split-tunnel.yaml
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 install(FILES systemd/tun.conf systemd/sctp-raw.conf systemd/serial.conf
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples/systemd)

@@ -13,7 +13,7 @@ TEST_PKGS="curl socat openssl iperf3 tinyproxy microsocks dante-server procps
  netcat-openbsd python3 python3-websockets nginx slirp iproute2 psmisc tor
  openssh-server openssh-client iputils-ping python3-cryptography
  dnsmasq-base bind9-dnsutils v2ray tcpdump dante-client knot-dnsutils
- man-db groff-base systemd clang-format prometheus chromium
+ man-db groff-base systemd clang-format prometheus chromium wrk nodejs
  debhelper dpkg-dev fakeroot lintian"
 # the peers lab (tests/peers): QEMU for its guest, the tools that build the
 # guest from Debian packages, SoftEther as the SSTP server

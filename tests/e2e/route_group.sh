@@ -1,0 +1,104 @@
+#!/bin/bash
+# Server groups: two real sluice WebSocket servers behind one group, wrk
+# through the client's port forward, one server killed mid-run and brought
+# back.
+#
+#   - wrk opens a new connection per request (Connection: close), so new
+#     connections keep coming while server A is killed (SIGKILL): they must
+#     keep succeeding; the requests that fail may be at most the ones in
+#     flight (wrk's concurrency), and the test prints how many did;
+#   - the client's log shows connections retried on the other member, and
+#     A marked down;
+#   - A started again is probed back up and takes connections again (its
+#     own /metrics counts opens);
+#   - both servers down: a new connection fails at once, SOCKS reply 4 and
+#     an HTTP 502 page naming the group, and /health says degraded with
+#     every member down.
+# ctest-label: slow
+. "$(dirname "$0")/lib.sh"
+need_cmd wrk nginx curl
+
+mkdir -p "$T/nginx"
+web=$(free_port)
+cat >"$T/nginx/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $T/nginx/body;
+    proxy_temp_path $T/nginx/proxy;
+    fastcgi_temp_path $T/nginx/fastcgi;
+    uwsgi_temp_path $T/nginx/uwsgi;
+    scgi_temp_path $T/nginx/scgi;
+    server {
+        listen 127.0.0.1:$web;
+        location / { return 200 "ok\n"; }
+    }
+}
+CONF
+start nginx nginx -c "$T/nginx/nginx.conf" -e "$T/nginx/error.log"
+wait_port "$web"
+
+KEY=$("$SLUICE" keygen)
+a=$(free_port) b=$(free_port) ma=$(free_port) mb=$(free_port)
+server() { # NAME PORT METRICS
+	start "$1" "$SLUICE" --metrics "127.0.0.1:$3" -L "ws://127.0.0.1:$2?key=$KEY&host-loopback=1"
+	wait_port "$2"
+}
+server A "$a" "$ma"
+server B "$b" "$mb"
+opens() { curl -fsS -m 5 "http://127.0.0.1:$1/metrics" 2>/dev/null |
+	sed -n 's/^sluice_ws_opens_total{[^}]*} //p'; }
+
+f=$(free_port) s=$(free_port) m=$(free_port)
+start cli "$SLUICE" -v --metrics "127.0.0.1:$m" \
+	-L "tcp://127.0.0.1:$f/127.0.0.1:$web" -L "proxy://127.0.0.1:$s?connect-timeout=30s" \
+	--group "tun?strategy=round-robin&probe-interval=1s=ws://127.0.0.1:$a?key=$KEY,ws://127.0.0.1:$b?key=$KEY" \
+	-F group://tun
+wait_port "$f"
+check_eq "through the group" ok "$(curl -fsS -m 10 "http://127.0.0.1:$f/")"
+
+C=8
+wrk -t1 -c$C -d8s -H 'Connection: close' "http://127.0.0.1:$f/" >"$T/wrk.out" 2>&1 &
+wrkpid=$!
+sleep 2.5
+kill -9 "$(pid_of A)"
+sleep 2.5
+server A "$a" "$ma"
+wait $wrkpid
+cat "$T/wrk.out"
+total=$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$T/wrk.out")
+errs=$(sed -n 's/.*Socket errors: connect \([0-9]*\), read \([0-9]*\), write \([0-9]*\), timeout \([0-9]*\).*/\1 \2 \3 \4/p' "$T/wrk.out")
+non2xx=$(sed -n 's/.*Non-2xx or 3xx responses: \([0-9]*\).*/\1/p' "$T/wrk.out")
+failed=$((${non2xx:-0} + $(echo "${errs:-0}" | tr ' ' '+')))
+echo "    wrk: ${total:-0} requests, $failed failed (at most $C were in flight), A killed at 2.5 s, back at 5 s"
+check "wrk completed requests through the group" test "${total:-0}" -gt 100
+check "failed requests: $failed, at most the $C in flight" test "$failed" -le $C
+check "connections were retried on the other member" grep -q "trying another member" "$T/cli.log"
+check "A was taken down" grep -q "group tun: member ws://127.0.0.1:$a is down" "$T/cli.log"
+check "A was probed back up" grep -q "group tun: member ws://127.0.0.1:$a is up again" "$T/cli.log"
+for _ in $(seq 10); do curl -fsS -m 5 "http://127.0.0.1:$f/" >/dev/null; done
+check "A, started again, takes connections again ($(opens "$ma") opens)" test "$(opens "$ma")" -gt 0
+
+# every member down: at once, and saying so
+kill -9 "$(pid_of A)" "$(pid_of B)"
+for _ in $(seq 40); do
+	curl -fsS -m 2 "http://127.0.0.1:$m/health" | grep -q '"up":0,' && break
+	curl -sS -m 5 "http://127.0.0.1:$f/" >/dev/null 2>&1
+	sleep 0.25
+done
+h=$(curl -fsS -m 5 "http://127.0.0.1:$m/health")
+check "/health: degraded, the group has no member up" grep -q '"status":"degraded".*"name":"tun".*"up":0,' <<<"$h"
+t0=$(date +%s%N)
+curl -sS -m 20 -x "socks5h://127.0.0.1:$s" "http://127.0.0.1:$web/" 2>"$T/socks.err"
+check "all members down: SOCKS5 reply 4 (host unreachable)" grep -q "(4)" "$T/socks.err"
+code=$(curl -sS -m 20 -o "$T/502.html" -w '%{http_code}' -x "http://127.0.0.1:$s" "http://127.0.0.1:$web/")
+ms=$((($(date +%s%N) - t0) / 1000000))
+check_eq "... HTTP 502" 502 "$code"
+check "... whose page names the group" grep -q "group tun: all 2 members are down" "$T/502.html"
+check "... at once ($ms ms for both; the connect timeout is 30 s)" test "$ms" -lt 10000
+check "... counted" bash -c "curl -fsS http://127.0.0.1:$m/metrics | grep -Eq '^sluice_group_refused_total\{group=\"tun\",chain=\"default\"\} [1-9]'"
+finish
