@@ -735,36 +735,47 @@ out:
 	return r;
 }
 
-int config_load_file(config_t *c, const char *path, char *err, size_t errlen)
+int config_read_file(const char *path, size_t max, char **out, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
-	char *buf;
 	long n;
-	int r;
+	int r = 0;
 
-	if (!f) {
-		snprintf(err, errlen, "-c %s: %s", path, strerror(errno));
+	*out = NULL;
+	if (!f)
 		return -errno;
-	}
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	if (n < 0 || n > (1 << 20)) {
-		fclose(f);
-		snprintf(err, errlen, "-c %s: not a config file (over 1 MiB)", path);
-		return -EINVAL;
-	}
-	buf = malloc((size_t)n + 1);
-	if (!buf)
+	if (fseek(f, 0, SEEK_END) < 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) < 0)
+		r = -EIO;
+	else if ((unsigned long)n > max)
+		r = -EFBIG;
+	else if (!(*out = malloc((size_t)n + 1)))
 		abort();
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		fclose(f);
-		free(buf);
-		snprintf(err, errlen, "-c %s: read error", path);
-		return -EIO;
-	}
+	else if (fread(*out, 1, (size_t)n, f) != (size_t)n)
+		r = -EIO;
 	fclose(f);
-	r = config_load_string(c, buf, (size_t)n, path, err, errlen);
+	if (r < 0) {
+		free(*out);
+		*out = NULL;
+		return r;
+	}
+	(*out)[n] = 0;
+	*len = (size_t)n;
+	return 0;
+}
+
+int config_load_file(config_t *c, const char *path, char *err, size_t errlen)
+{
+	char *buf;
+	size_t n;
+	int r = config_read_file(path, 1 << 20, &buf, &n);
+
+	if (r == -EFBIG)
+		snprintf(err, errlen, "-c %s: not a config file (over 1 MiB)", path);
+	else if (r < 0)
+		snprintf(err, errlen, "-c %s: %s", path, strerror(-r));
+	if (r < 0)
+		return r == -EFBIG ? -EINVAL : r;
+	r = config_load_string(c, buf, n, path, err, errlen);
 	free(buf);
 	return r;
 }

@@ -17,7 +17,8 @@
 #   - an IP literal in a blocked prefix gets SOCKS reply 2 and an HTTP 403
 #     page naming the rule's file and line;
 #   - via= pins a listener to a chain whatever the rules say;
-#   - datagrams (dig through v2ray's SOCKS5 UDP) follow the same rules;
+#   - datagrams (dig through v2ray's SOCKS5 UDP, and through a udp://
+#     forward) follow the same rules;
 #   - the YAML file's chains:, groups: and rules: (a relative rule file);
 #   - a 100,000-line rule file loads, and its last rule matches;
 #   - rule files with errors stop sluice with FILE:LINE before it listens.
@@ -60,8 +61,9 @@ ip-cidr,127.0.0.0/8,tun
 DST-PORT,1,block
 MATCH,direct
 EOF
-p=$(free_port) pv=$(free_port) m=$(free_port)
+p=$(free_port) pv=$(free_port) m=$(free_port) uf=$(free_port)
 start cli "$SLUICE" -v --metrics "127.0.0.1:$m" -L "proxy://127.0.0.1:$p" \
+	-L "udp://127.0.0.1:$uf/127.0.0.54:53" \
 	-L "proxy://127.0.0.1:$pv?via=tun" --chain "tun=ws://127.0.0.1:$ts?key=$KEY" \
 	--rules "$T/rules.txt"
 wait_port "$p"
@@ -120,6 +122,12 @@ J
 		"curl -fsS http://127.0.0.1:$m/metrics | grep -Eq '^sluice_udp_dropped_total\{reason=\"refused\"\} [1-9]'"
 	check "... and logged" grep -q "UDP to 127.0.0.9:53 refused: blocked by the rules" "$T/cli.log"
 	kill "$(pid_of v2ray)"
+	# a udp:// forward follows the rules too (127.0.0.54: the tunnel)
+	f0=$(flows)
+	check_eq "a udp:// forward to the far side's name server" 127.0.0.1 \
+		"$(dig +short +time=3 +tries=2 @127.0.0.1 -p "$uf" fwd.remote.test A)"
+	check "... through the tunnel" test "$(flows)" -gt "${f0:-0}"
+	check_eq "... which resolved it" 1 "$(($(asked far fwd.remote.test) > 0))"
 else
 	echo "    (no v2ray or dig: the UDP checks are skipped)"
 fi

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "core/acl.h"
+#include "core/config.h"
 
 /* ---- parsing ---- */
 
@@ -1142,33 +1143,17 @@ int rules_load(rules_t *rs, const char *buf, size_t len, const char *file, const
 
 int rules_load_file(rules_t *rs, const char *path, const char *defaction, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
 	char *buf;
-	long n;
-	int r;
+	size_t n;
+	int r = config_read_file(path, RULES_FILE_MAX, &buf, &n);
 
-	if (!f) {
-		r = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return r;
-	}
-	if (fseek(f, 0, SEEK_END) < 0 || (n = ftell(f)) < 0 || (unsigned long)n > RULES_FILE_MAX ||
-	    fseek(f, 0, SEEK_SET) < 0) {
-		fclose(f);
-		snprintf(err, errlen, "%s: not a rule file (unreadable, or over 256 MiB)", path);
-		return -EINVAL;
-	}
-	buf = malloc((size_t)n + 1);
-	if (!buf)
-		abort();
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		fclose(f);
-		free(buf);
-		snprintf(err, errlen, "%s: read error", path);
-		return -EIO;
-	}
-	fclose(f);
-	r = rules_load(rs, buf, (size_t)n, path, defaction, err, errlen);
+	if (r == -EFBIG)
+		snprintf(err, errlen, "%s: not a rule file (over 256 MiB)", path);
+	else if (r < 0)
+		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+	if (r < 0)
+		return r == -EFBIG ? -EINVAL : r;
+	r = rules_load(rs, buf, n, path, defaction, err, errlen);
 	free(buf);
 	return r;
 }
