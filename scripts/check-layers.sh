@@ -25,17 +25,8 @@ cd "$(dirname "$0")/.."
 
 declare -A rank=([core]=0 [wire]=1 [netstack]=2 [ppp]=3 [front]=4 [tunnel]=4 [sstp]=4 [app]=5)
 
-# "file -> included header": the codecs socks_proto and http_proto move to
-# wire/ (issue 15, item 4).
-exceptions="
-src/tunnel/decoy.h -> front/http_proto.h
-src/tunnel/ws.h -> front/http_proto.h
-src/tunnel/wstan_server.c -> front/http_proto.h
-src/tunnel/wstun_server.c -> front/http_proto.h
-src/tunnel/wstun_server.c -> front/socks_proto.h
-src/tunnel/wstun_client.c -> front/socks_proto.h
-src/tunnel/sctp_assoc.c -> front/socks_proto.h
-"
+# "file -> included header": none left.
+exceptions=""
 
 bad=0
 used=""

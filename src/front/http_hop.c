@@ -19,8 +19,8 @@
 #include "core/log.h"
 #include "core/prebuf.h"
 #include "core/secret.h"
-#include "front/http_proto.h"
 #include "front/http_proxy.h"
+#include "wire/http_proto.h"
 
 #define HOP_DEFAULT_PORT 8080
 

@@ -41,7 +41,7 @@
 #include "core/log.h"
 #include "core/tcp.h"
 #include "core/transport.h"
-#include "front/http_proto.h"
+#include "wire/http_proto.h"
 
 typedef enum hp_state { HP_HEAD, HP_DIAL, HP_XCHG, HP_FLUSH, HP_TUNNEL, HP_DONE } hp_state_t;
 

@@ -39,8 +39,8 @@
 #include "core/dgram.h"
 #include "core/log.h"
 #include "core/transport.h"
-#include "front/socks_proto.h"
 #include "front/socks_udp.h"
+#include "wire/socks_proto.h"
 
 #define SK_BUF 1024
 

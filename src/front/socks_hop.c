@@ -34,7 +34,7 @@
 #include "core/dgram.h"
 #include "core/log.h"
 #include "core/prebuf.h"
-#include "front/socks_proto.h"
+#include "wire/socks_proto.h"
 
 #define HOP_BUF 512
 

@@ -15,7 +15,7 @@
 
 #include "core/log.h"
 #include "core/udphost.h"
-#include "front/socks_proto.h"
+#include "wire/socks_proto.h"
 
 struct socks_udp {
 	uv_udp_t h;

@@ -14,7 +14,7 @@
 #include <stddef.h>
 
 #include "core/conn.h"
-#include "front/http_proto.h"
+#include "wire/http_proto.h"
 
 typedef struct decoy decoy_t;
 

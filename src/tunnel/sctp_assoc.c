@@ -36,8 +36,8 @@
 #include "core/queue.h"
 #include "core/rwin.h"
 #include "core/tunkey.h"
-#include "front/socks_proto.h"
 #include "tunnel/sctp_kern.h"
+#include "wire/socks_proto.h"
 
 #define PUMP_BURST 512 /* records per association per turn */
 #define RETRY_MS 5     /* when usrsctp's send buffer was full */

@@ -36,8 +36,8 @@
 #include "core/opts.h"
 #include "core/stream.h"
 #include "core/tls.h"
-#include "front/http_proto.h"
 #include "tunnel/decoy.h"
+#include "wire/http_proto.h"
 
 #define WS_OP_TEXT 1
 #define WS_OP_BINARY 2

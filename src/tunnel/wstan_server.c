@@ -26,9 +26,9 @@
 #include "core/replay.h"
 #include "core/tls.h"
 #include "core/transport.h"
-#include "front/http_proto.h"
 #include "tunnel/decoy.h"
 #include "tunnel/wstan_tun.h"
+#include "wire/http_proto.h"
 
 #define LINGER_MS 2000
 

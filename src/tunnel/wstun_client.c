@@ -32,14 +32,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/encoding.h"
 #include "core/dgram.h"
+#include "core/encoding.h"
 #include "core/log.h"
-#include "core/tunkey.h"
 #include "core/metrics.h"
 #include "core/tls.h"
-#include "front/socks_proto.h"
+#include "core/tunkey.h"
 #include "tunnel/wstun.h"
+#include "wire/socks_proto.h"
 
 #define BACKOFF_MIN 500
 #define BACKOFF_MAX 30000

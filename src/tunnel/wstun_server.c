@@ -27,15 +27,15 @@
 #include "core/dgram.h"
 #include "core/encoding.h"
 #include "core/log.h"
-#include "core/transport.h"
-#include "core/tunkey.h"
 #include "core/replay.h"
 #include "core/tls.h"
-#include "front/http_proto.h"
-#include "front/socks_proto.h"
+#include "core/transport.h"
+#include "core/tunkey.h"
 #include "tunnel/decoy.h"
 #include "tunnel/wstun.h"
 #include "tunnel/wstun_client.h"
+#include "wire/http_proto.h"
+#include "wire/socks_proto.h"
 
 enum { REJ_PROBE, REJ_MALFORMED, REJ_AUTH, REJ_SKEW, REJ_REPLAY, REJ_FULL, REJ_PLAIN, REJ_N };
 static const char *const rej_names[REJ_N] = {"probe",  "malformed",         "auth",    "skew",

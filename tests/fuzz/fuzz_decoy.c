@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "front/http_proto.h"
 #include "tunnel/decoy.h"
+#include "wire/http_proto.h"
 
 #define CHECK(x)                                                                                   \
 	do {                                                                                       \

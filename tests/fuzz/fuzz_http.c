@@ -1,4 +1,4 @@
-/* libFuzzer target for front/http_proto.
+/* libFuzzer target for wire/http_proto.
  *
  * The first byte picks what the rest is: a stream of requests (heads,
  * bodies, rewrites, pipelined), a stream of responses to a given method, or
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "core/encoding.h"
-#include "front/http_proto.h"
+#include "wire/http_proto.h"
 
 #define CHECK(x)                                                                                   \
 	do {                                                                                       \

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "front/socks_proto.h"
+#include "wire/socks_proto.h"
 
 static void check(int cond)
 {

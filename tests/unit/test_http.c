@@ -1,4 +1,4 @@
-/* Unit tests for front/http_proto: request heads (every split, limits, bad
+/* Unit tests for wire/http_proto: request heads (every split, limits, bad
  * input), bodies (Content-Length, chunked with trailers, pipelining),
  * responses (HEAD, 204, 1xx, close-delimited, CONNECT), the rewrite for the
  * origin server, Basic credentials and error pages. */
@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "core/encoding.h"
-#include "front/http_proto.h"
+#include "wire/http_proto.h"
 
 static http_res_t feed_str(http_req_t *r, const char *s, size_t *used)
 {

@@ -25,7 +25,7 @@
 #include "core/log.h"
 #include "core/url.h"
 #include "front/socks.h"
-#include "front/socks_proto.h"
+#include "wire/socks_proto.h"
 
 /* Copy to an exact-size heap block so ASan sees any over-read. */
 static uint8_t *dup_exact(const uint8_t *p, size_t n)

@@ -38,8 +38,8 @@
 
 #include "core/encoding.h"
 #include "core/tcp.h"
-#include "front/http_proto.h"
 #include "tunnel/ws.h"
+#include "wire/http_proto.h"
 
 #define KIB 1024
 #define PYTHON "/usr/bin/python3"
@@ -571,7 +571,7 @@ static ws_t *client_finish(stream_t *s, hs_t *h, const char *k, const ws_opts_t 
 	return t_new(s, rest(h, used), 1, o, &cbs, e);
 }
 
-/* Server side: parse the upgrade request with front/http_proto, answer. */
+/* Server side: parse the upgrade request with wire/http_proto, answer. */
 static ws_t *server_accept(stream_t *s, const ws_opts_t *o, ep_t *e, char *path, size_t plen,
                            char *hdr, size_t hlen)
 {

@@ -37,9 +37,9 @@
 
 #include "core/crypto.h"
 #include "core/encoding.h"
-#include "front/http_proto.h"
 #include "tunnel/ws.h"
 #include "tunnel/wstan.h"
+#include "wire/http_proto.h"
 
 typedef struct vmsg {
 	int c2s;           /* client to server */

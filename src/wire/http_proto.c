@@ -12,7 +12,7 @@
  * the exact end of a body is found.  Responses use the same trick without
  * storing anything.
  */
-#include "front/http_proto.h"
+#include "wire/http_proto.h"
 
 #include <errno.h>
 #include <stdio.h>

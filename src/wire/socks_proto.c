@@ -6,7 +6,7 @@
  * a wrong version is reported as ERROR as soon as its byte arrives, and no
  * parser ever touches memory beyond buf + len.
  */
-#include "front/socks_proto.h"
+#include "wire/socks_proto.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
