@@ -19,7 +19,9 @@
 #   - via= pins a listener to a chain whatever the rules say;
 #   - datagrams (dig through v2ray's SOCKS5 UDP, and through a udp://
 #     forward) follow the same rules;
-#   - the YAML file's chains:, groups: and rules: (a relative rule file);
+#   - SRC-IP-CIDR: a client address blocked (curl --interface);
+#   - the YAML file's chains:, groups: and rules: (a relative rule file),
+#     streams and datagrams through its group;
 #   - a 100,000-line rule file loads, and its last rule matches;
 #   - rule files with errors stop sluice with FILE:LINE before it listens.
 . "$(dirname "$0")/lib.sh"
@@ -55,6 +57,8 @@ wait_port "$ts"
 cat >"$T/rules.txt" <<EOF
 # the test's rules
 IP-CIDR,127.0.0.9/32,block
+IP-CIDR,10.0.0.0/8,direct
+SRC-IP-CIDR,127.0.0.7/32,block
 DOMAIN-SUFFIX,remote.test,tun
 DOMAIN-SUFFIX,local.test,direct
 ip-cidr,127.0.0.0/8,tun
@@ -84,7 +88,7 @@ check_eq "a name no domain rule names" routed "$(get "http://127.0.0.1:$p" "http
 check_eq "... was resolved here for the CIDR rule" 1 "$(($(asked here c.other.test) > 0))"
 check_eq "... which sent its address through the tunnel" $((before + 1)) "$(far_dialed 127.0.0.1)"
 check_eq "... so the far side never saw the name" 0 "$(asked far c.other.test)"
-check "the log names the rule that decided" grep -q "route c.other.test:$web as 127.0.0.1: tun (.*rules.txt:5 IP-CIDR,127.0.0.0/8,tun)" "$T/cli.log"
+check "the log names the rule that decided" grep -q "route c.other.test:$web as 127.0.0.1: tun (.*rules.txt:7 IP-CIDR,127.0.0.0/8,tun)" "$T/cli.log"
 
 curl -sS -m 10 -x "socks5h://127.0.0.1:$p" "http://127.0.0.9:$web/t" >/dev/null 2>&1
 check_eq "a blocked prefix: SOCKS5 reply 2 (curl exit 97)" 97 $?
@@ -92,6 +96,9 @@ code=$(curl -sS -m 10 -o "$T/403.html" -w '%{http_code}' -x "http://127.0.0.1:$p
 check_eq "... HTTP 403" 403 "$code"
 check "... whose page names the rule" grep -q "blocked by the rule at .*rules.txt:2 IP-CIDR,127.0.0.9/32,block" "$T/403.html"
 check_fails "a blocked port" get "http://127.0.0.1:$p" "http://127.0.0.1:1/"
+curl -sS -m 10 --interface 127.0.0.7 -x "socks5h://127.0.0.1:$p" "http://127.0.0.1:$web/t" >/dev/null 2>&1
+check_eq "a blocked client (SRC-IP-CIDR): SOCKS5 reply 2" 97 $?
+check_eq "... while others pass" routed "$(get "socks5h://127.0.0.1:$p" "http://127.0.0.1:$web/t")"
 before=$(far_dialed 127.0.0.1)
 check_eq "via=tun: a listener pinned to the chain" routed "$(get "http://127.0.0.1:$pv" "http://127.0.0.1:$web/t")"
 check_eq "... went through the tunnel" $((before + 1)) "$(far_dialed 127.0.0.1)"
@@ -153,10 +160,12 @@ fi
 # the YAML file: chains, groups and rules (a rule file next to it)
 mkdir -p "$T/etc"
 printf 'DOMAIN-SUFFIX,yaml.test\n' >"$T/etc/list.txt"
-py=$(free_port)
+py=$(free_port) yu=$(free_port)
 cat >"$T/etc/sluice.yaml" <<EOF
 listen:
   - proxy://127.0.0.1:$py
+  - url: udp://127.0.0.1:$yu/127.0.0.54:53
+    via: out
 chains:
   out: [group://far]
 groups:
@@ -179,6 +188,11 @@ wait_port "$py"
 check_eq "a name of the YAML file's rule file goes through its group" routed \
 	"$(get "socks5h://127.0.0.1:$py" "http://y.yaml.test:$web/t")"
 check_eq "... to the far side" 1 "$(far_dialed y.yaml.test)"
+if command -v dig >/dev/null; then
+	check_eq "datagrams through the group (a udp:// forward with via=out)" 127.0.0.1 \
+		"$(dig +short +time=3 +tries=2 @127.0.0.1 -p "$yu" group.remote.test A)"
+	check_eq "... resolved at the far side" 1 "$(($(asked far group.remote.test) > 0))"
+fi
 
 # 100,000 rules: loads, and the last one before MATCH matches
 python3 -c "
