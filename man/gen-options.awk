@@ -209,6 +209,12 @@ function bash_out(   i, j, k, key, src, list, sk, ns, s, r, v, all) {
 		for (s = 1; s <= ns; s++) {
 			key = (r == 1 ? "L" : "F") ":" sk[s]
 			list = ""
+			# group://NAME takes none: the group's options are in --group
+			if (r == 2 && sk[s] == "group") {
+				optline[key] = ""
+				okeys[++nok] = key
+				continue
+			}
 			for (k = 1; k <= 2; k++) {
 				v = k == 1 && r == 1 ? "L:*" : k == 2 ? key : ""
 				if (v == "" || !(src = src_of(v)))

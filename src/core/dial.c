@@ -231,7 +231,8 @@ int hop_build(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *e
 	if (!ts) {
 		char list[256];
 		transport_list(list, sizeof(list), 1);
-		snprintf(err, errlen, "%s://: unknown hop type (known: %s)", u->scheme, list);
+		snprintf(err, errlen, "%s://: unknown hop type (known: %s, group)", u->scheme,
+		         list);
 		return -EINVAL;
 	}
 	r = ts->hop(loop, u, next, out, err, errlen);

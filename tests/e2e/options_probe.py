@@ -78,6 +78,7 @@ def base(role, scheme):
         special = {
             "ppp+unix": f"ppp+unix://{tmp}/ppp.sock", "ppp+stdio": "ppp+stdio://",
             "sstp": "sstp://u:p@127.0.0.1:1", "vpn": "vpn://u:p@127.0.0.1:1",
+            "group": "group://g",
         }
     return special.get(scheme) or tun.get(scheme) or f"{scheme}://127.0.0.1:1"
 
@@ -87,6 +88,8 @@ def check(role, scheme, url):
         args = ["-L", url] + (["-F", "vpn://u:p@127.0.0.1:1"] if scheme == "tun" else [])
     else:
         args = ["-L", "proxy://127.0.0.1:1", "-F", url]
+        if scheme == "group":  # a group is declared beside the chain that names it
+            args = ["--group", "g=socks5://127.0.0.1:1"] + args
     # cwd: a relative file an option names (pcap=1 makes one) lands in tmp
     p = subprocess.run([sluice, "check"] + args, capture_output=True, text=True, env=env, cwd=tmp)
     return p.returncode, p.stderr.strip()
@@ -100,7 +103,8 @@ def probe(role, scheme):
     taken = []
     for n in sorted(names):
         _, err = check(role, scheme, b + ("&" if "?" in b else "?") + n + "=1")
-        if f"unknown option '{n}'" not in err:
+        # group://NAME takes none: its options are in its definition
+        if f"unknown option '{n}'" not in err and "is named only" not in err:
             taken.append(n)
     return " ".join([role, scheme] + taken)
 
