@@ -4,14 +4,15 @@
 # One sluice runs a server of every kind (proxy, SOCKS5 with a password,
 # ws, wstan, sctp+udp, the rootless UDP VPN, the PPP gateway, one on a
 # socket path with a quote and a backslash, which a label must escape); five more
-# are clients through each tunnel (ws, wstan, sctp+udp, vpn, ppp+tcp), and
+# are clients through each tunnel (ws, wstan, sctp+udp, vpn, ppp+tcp), one
+# routes through a group with rules, a UDP and a DNS forward, and
 # curl fetches a page through every one, with a wrong password and a probe
 # of the ws server on the side, so every metric family the sources declare
 # is on some /metrics, with live sessions, pools, caches and refusals.
 # promtool check metrics must accept every /metrics (help, type, names,
 # one group per family), every family declared in the sources must show
 # up, and a Prometheus server (Debian's) started here on 127.0.0.1 scrapes
-# all six and answers sluice_connections_total of the proxy listener with
+# all seven and answers sluice_connections_total of the proxy listener with
 # the value /metrics shows.
 . "$(dirname "$0")/lib.sh"
 need_cmd prometheus promtool curl
@@ -52,7 +53,17 @@ client wstan "wstan://127.0.0.1:$p_wstan?key=wstan%20pass"
 client sctp "sctp+udp://127.0.0.1:$p_sctp?key=$KEY"
 client vpn "vpn://alice:vpn%20pass@127.0.0.1:$p_vpn"
 client ppp "ppp+tcp://carol:ppp%20pass@127.0.0.1:$p_ppp"
-for c in ws wstan sctp vpn ppp; do wait_port "${pport[$c]}"; done
+# and one that routes: a group of two ws members, rules, a UDP forward
+# and a DNS forwarder through the group
+mport[routed]=$(free_port) pport[routed]=$(free_port) p_udp=$(free_port) p_dns=$(free_port)
+start routed "$SLUICE" -v --metrics "127.0.0.1:${mport[routed]}" \
+	--group "tunnels=ws://127.0.0.1:$p_ws?key=$KEY,ws://127.0.0.1:$p_ws?key=$KEY" \
+	--rule "DOMAIN-SUFFIX,blocked.example,block" \
+	-L "proxy://127.0.0.1:${pport[routed]}" \
+	-L "udp://127.0.0.1:$p_udp/127.0.0.1:9" \
+	-L "dns://127.0.0.1:$p_dns?server=127.0.0.1:9" \
+	-F group://tunnels
+for c in ws wstan sctp vpn ppp routed; do wait_port "${pport[$c]}"; done
 
 fetch() { curl -fsS --max-time 20 -x "$1" "$2"; }
 check_eq "direct proxy" "metrics page" "$(fetch "socks5h://127.0.0.1:$p_proxy" "http://127.0.0.1:$web/")"
@@ -67,6 +78,14 @@ done
 # (10.0.2.2) reach the server host's loopback
 check_eq "through vpn" "metrics page" "$(fetch "socks5h://127.0.0.1:${pport[vpn]}" "http://10.77.0.1:$web/")"
 check_eq "through ppp" "metrics page" "$(fetch "socks5h://127.0.0.1:${pport[ppp]}" "http://10.0.2.2:$web/")"
+check_eq "through the group" "metrics page" "$(fetch "socks5h://127.0.0.1:${pport[routed]}" "http://127.0.0.1:$web/")"
+check_fails "a blocked domain" fetch "socks5h://127.0.0.1:${pport[routed]}" "http://www.blocked.example/"
+# a datagram through the UDP forward opens a flow through the group
+echo datagram >"/dev/udp/127.0.0.1/$p_udp"
+for _ in $(seq 50); do
+	curl -fsS "http://127.0.0.1:${mport[routed]}/metrics" | grep -q '^sluice_udp_flows_total [1-9]' && break
+	sleep 0.1
+done
 
 all="$m_srv ${mport[*]}"
 for m in $all; do
@@ -108,14 +127,14 @@ query() {
 r = json.load(sys.stdin)["data"]["result"]
 print(" ".join(sorted(x["value"][1] for x in r)))'
 }
-got="" ups=""
+got="" ups="" all_up=$(for m in $all; do printf '1 '; done | sed 's/ $//')
 for _ in $(seq 60); do
 	ups=$(query 'up{job="sluice"}' 2>/dev/null)
 	got=$(query "sluice_connections_total{listener=\"proxy://127.0.0.1:$p_proxy\"}" 2>/dev/null)
-	[ "$ups" = "1 1 1 1 1 1" ] && [ -n "$got" ] && break
+	[ "$ups" = "$all_up" ] && [ -n "$got" ] && break
 	sleep 0.5
 done
-check_eq "Prometheus scrapes all six (up)" "1 1 1 1 1 1" "$ups"
+check_eq "Prometheus scrapes all seven (up)" "$all_up" "$ups"
 check_eq "Prometheus answers sluice_connections_total of the proxy listener" "$want" "$got"
 check_eq "the proxy listener counted the one curl" "1" "$want"
 for m in $all; do
