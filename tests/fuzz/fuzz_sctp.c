@@ -1,4 +1,4 @@
-/* Fuzz target: the SCTP tunnel's messages (tunnel/sctp_proto): AUTH,
+/* Fuzz target: the SCTP tunnel's messages (tunnel/sctp/sctp_proto): AUTH,
  * AUTH_OK, the stream records (plain and sealed) and their bodies: OPEN,
  * OPEN_FAIL, CREDIT; CLOSE, EOF and UDP_OPEN are records with empty bodies;
  * datagram messages (sealed with an explicit counter).  Whatever parses
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tunnel/sctp_proto.h"
+#include "tunnel/sctp/sctp_proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

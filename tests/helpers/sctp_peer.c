@@ -30,7 +30,7 @@
 
 #include "core/crypto.h"
 #include "core/encoding.h"
-#include "tunnel/sctp_proto.h"
+#include "tunnel/sctp/sctp_proto.h"
 
 #define MAXN 2000
 

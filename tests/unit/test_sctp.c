@@ -1,4 +1,4 @@
-/* Unit tests: tunnel/sctp_proto, the SCTP tunnel's wire format
+/* Unit tests: tunnel/sctp/sctp_proto, the SCTP tunnel's wire format
  * (docs/sctp-protocol.md).
  *
  *   - AUTH / AUTH_OK: round trip; the MAC is HMAC-SHA256 under K_auth over
@@ -22,7 +22,7 @@
 #include <openssl/hmac.h>
 
 #include "core/rwin.h"
-#include "tunnel/sctp_proto.h"
+#include "tunnel/sctp/sctp_proto.h"
 
 static const uint8_t KEY[32] = {0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a,
                                 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25,

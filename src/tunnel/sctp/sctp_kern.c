@@ -1,5 +1,5 @@
 /* sctp_kern: see sctp_kern.h. */
-#include "tunnel/sctp_kern.h"
+#include "tunnel/sctp/sctp_kern.h"
 
 #include <errno.h>
 #include <fcntl.h>

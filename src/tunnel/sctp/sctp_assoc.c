@@ -14,7 +14,7 @@
  *      whose association is gone, and dead associations.
  * Stream ops only change flags and queues and wake rt_run.
  */
-#include "tunnel/sctp_assoc.h"
+#include "tunnel/sctp/sctp_assoc.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -36,7 +36,7 @@
 #include "core/queue.h"
 #include "core/rwin.h"
 #include "core/tunkey.h"
-#include "tunnel/sctp_kern.h"
+#include "tunnel/sctp/sctp_kern.h"
 #include "wire/socks_proto.h"
 
 #define PUMP_BURST 512 /* records per association per turn */

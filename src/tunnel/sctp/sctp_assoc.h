@@ -41,7 +41,7 @@
 #include "core/stream.h"
 #include "core/tunkey.h"
 #include "core/url.h"
-#include "tunnel/sctp_proto.h"
+#include "tunnel/sctp/sctp_proto.h"
 
 #define SCTPA_STREAMS 2048                 /* streams asked for in each direction */
 #define SCTPA_BUFFER_DEFAULT (64ull << 20) /* assoc-buffer */

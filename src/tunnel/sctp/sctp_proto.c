@@ -1,5 +1,5 @@
 /* sctp_proto: see sctp_proto.h and docs/sctp-protocol.md. */
-#include "tunnel/sctp_proto.h"
+#include "tunnel/sctp/sctp_proto.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -14,7 +14,7 @@
  * unordered and are never retransmitted (PR-SCTP, see sctp_assoc.h), and
  * one the association has no room for is dropped and counted.
  */
-#include "tunnel/sctp_client.h"
+#include "tunnel/sctp/sctp_client.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -27,7 +27,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/queue.h"
-#include "tunnel/sctp_assoc.h"
+#include "tunnel/sctp/sctp_assoc.h"
 
 #define BACKOFF_MIN 100
 #define BACKOFF_MAX 5000

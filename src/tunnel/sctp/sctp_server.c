@@ -12,7 +12,7 @@
  * timeout), OPEN_OK once it is up; OPEN_FAIL 7 when a hop of the chain
  * cannot carry datagrams, naming it in the log.
  */
-#include "tunnel/sctp_server.h"
+#include "tunnel/sctp/sctp_server.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -24,8 +24,8 @@
 #include "core/dgram.h"
 #include "core/log.h"
 #include "core/transport.h"
-#include "tunnel/sctp_assoc.h"
-#include "tunnel/sctp_client.h"
+#include "tunnel/sctp/sctp_assoc.h"
+#include "tunnel/sctp/sctp_client.h"
 
 typedef struct scsrv {
 	listener_t *l;
