@@ -71,6 +71,8 @@
  *   rq   segments received, copied into sbufs and delivered while reading;
  *        tcp_recved() is called only as they are delivered, so a paused
  *        reader closes the window: rq never holds more than TCP_WND.
+ *        Once the owner has taken all, the whole window is announced at
+ *        once (open_window: lwIP would wait until it grew by a segment).
  *   pcb  NULL once lwIP freed it (err callback), or once both FINs are
  *        through: then lwIP finishes TIME_WAIT/LAST_ACK on its own, and
  *        must not find our callbacks when it frees the pcb silently.
@@ -649,6 +651,27 @@ static void lw_push(lwtcp_t *t, int notify)
 		msgstream_drained(&t->m);
 }
 
+/* The owner has taken everything received: announce the whole window at
+ * once.  lwIP widens the announced window only by a segment or more at a
+ * time (the receiver's silly window avoidance), so after a segment shorter
+ * than that was read late it keeps announcing a little less than the full
+ * window.  A sender that checks each ACK against the window the same ACK
+ * carries ignores an ACK for more than that.  SoftEther's SecureNAT does:
+ * seen under CPU contention (fault_contention), it sent a full 64 KiB
+ * window, the earlier ACKs did not count, and the last one acknowledged
+ * 65535 bytes with a window of 64240; it resent the window's first
+ * segment every 130 ms for minutes, each time answered with that ACK.  A
+ * fully open window is never silly. */
+static void open_window(struct tcp_pcb *pcb)
+{
+	if (pcb->rcv_wnd != TCP_WND_MAX(pcb) || pcb->rcv_ann_wnd == pcb->rcv_wnd)
+		return;
+	pcb->rcv_ann_wnd = pcb->rcv_wnd;
+	pcb->rcv_ann_right_edge = pcb->rcv_nxt + pcb->rcv_wnd;
+	tcp_ack_now(pcb);
+	tcp_output(pcb);
+}
+
 /* The owner gets data while reading, then the end of data, then an error
  * or a drain owed (core/msgstream.h); each segment it takes opens the
  * window by as much. */
@@ -656,8 +679,10 @@ static void lw_consumed(msgstream_t *m, size_t n)
 {
 	lwtcp_t *t = (lwtcp_t *)m;
 
-	if (t->pcb)
+	if (t->pcb) {
 		tcp_recved(t->pcb, (u16_t)n);
+		open_window(t->pcb);
+	}
 	if (t->ep)
 		t->ep->st.bytes_in += n;
 }

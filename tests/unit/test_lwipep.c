@@ -184,12 +184,15 @@ static uv_poll_t tun_poll;
 static lwipep_t *ep;
 static size_t max_in, max_out; /* largest packet each way */
 static uint64_t blackholed;
-static int out_action; /* 1: the next output takes the link down, 2: frees ep */
+static int out_action;   /* 1: the next output takes the link down, 2: frees ep */
+static int out_win = -1; /* the window field of the last IPv4 TCP segment out, not SYN */
 
 static int tun_out(void *ud, const uint8_t *pkt, size_t len)
 {
 	struct in_addr bh;
 
+	if (len >= 40 && pkt[0] == 0x45 && pkt[9] == IPPROTO_TCP && !(pkt[33] & 0x02))
+		out_win = pkt[34] << 8 | pkt[35];
 	inet_pton(AF_INET, BLACKHOLE, &bh);
 	if (len >= 20 && (pkt[0] >> 4) == 4 && !memcmp(pkt + 16, &bh, 4)) {
 		blackholed++;
@@ -1013,6 +1016,38 @@ static void test_backpressure_recv(void **state)
 	spin(50);
 }
 
+/* Less than a segment arrives while the owner is not reading, and is read
+ * later: the window is whole again, and lwIP must say so at once although
+ * it grew by less than a segment since the last announcement.  (A sender
+ * that checks an ACK against the window that ACK carries, as SoftEther's
+ * SecureNAT does, otherwise never accepts the ACK of a full window it lost
+ * the earlier ACKs of, and the connection stalls.) */
+static void test_full_window_after_late_read(void **state)
+{
+	static char part[1000];
+	uv_buf_t b = uv_buf_init(part, sizeof(part));
+	int full, reduced;
+	cli_t c;
+
+	NEED_TUN();
+	smode = SM_NOREAD;
+	assert_int_equal(dial("10.77.0.1", port4, &c, 3000), 0);
+	spin(50);
+	full = out_win; /* the handshake's last ACK: nothing received yet */
+	assert_true(full > 0);
+	assert_int_equal(uv_try_write((uv_stream_t *)&sc->h, &b, 1), (int)sizeof(part));
+	spin(200);
+	reduced = out_win;
+	assert_true(reduced < full); /* acknowledged, not read */
+	stream_read_start(c.s);
+	RUN_UNTIL(c.rx_n == sizeof(part), 2000);
+	assert_int_equal(c.rx_n, sizeof(part));
+	spin(50);
+	assert_int_equal(out_win, full);
+	stream_close(c.s);
+	spin(50);
+}
+
 static void test_dns(void **state)
 {
 	cli_t c;
@@ -1501,6 +1536,7 @@ int main(void)
 	    cmocka_unit_test(test_dns_parse),
 	    TUN_TEST(test_bulk_both_ways),
 	    TUN_TEST(test_half_close),
+	    TUN_TEST(test_full_window_after_late_read),
 	    TUN_TEST(test_refused),
 	    TUN_TEST(test_timeout_and_cancel),
 	    TUN_TEST(test_refused_locally),
