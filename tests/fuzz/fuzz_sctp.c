@@ -11,41 +11,41 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static sctpp_keys_t k;
+	static sctp_proto_keys_t k;
 	static int init;
 	static const uint8_t key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
-	sctpp_auth_t au;
+	sctp_proto_auth_t au;
 	target_t t;
 	const uint8_t *body;
 	size_t blen;
-	uint8_t sn[SCTPP_NONCE], type, code, kb[SEAL_KEY], out[SCTPP_OPEN_MAX], *buf;
+	uint8_t sn[SCTP_PROTO_NONCE], type, code, kb[SEAL_KEY], out[SCTP_PROTO_OPEN_MAX], *buf;
 	uint32_t w, inc;
 	seal_t s;
 	int n;
 
 	if (!init) {
-		sctpp_keys_init(&k, key, sizeof(key));
+		sctp_proto_keys_init(&k, key, sizeof(key));
 		init = 1;
 	}
-	sctpp_auth_parse(&k, data, size, &au);
-	sctpp_answer_check(&k, key, data, size, sn, &w);
-	if (sctpp_rec_parse(data, size, &type, &body, &blen) == 0) {
+	sctp_proto_auth_parse(&k, data, size, &au);
+	sctp_proto_answer_check(&k, key, data, size, sn, &w);
+	if (sctp_proto_rec_parse(data, size, &type, &body, &blen) == 0) {
 		switch (type) {
-		case SCTPP_OPEN:
-			if (sctpp_open_parse(body, blen, &t) == 0) {
-				n = sctpp_open_encode(&t, out, sizeof(out));
+		case SCTP_PROTO_OPEN:
+			if (sctp_proto_open_parse(body, blen, &t) == 0) {
+				n = sctp_proto_open_encode(&t, out, sizeof(out));
 				if (n != (int)blen || memcmp(out, body, blen))
 					abort();
 			}
 			break;
-		case SCTPP_OPEN_FAIL:
-			if (sctpp_fail_parse(body, blen, &code) < 0)
+		case SCTP_PROTO_OPEN_FAIL:
+			if (sctp_proto_fail_parse(body, blen, &code) < 0)
 				abort();
 			break;
-		case SCTPP_CREDIT:
-			if (sctpp_credit_parse(body, blen, &inc) == 0) {
+		case SCTP_PROTO_CREDIT:
+			if (sctp_proto_credit_parse(body, blen, &inc) == 0) {
 				uint8_t c[4];
-				sctpp_credit_encode(inc, c);
+				sctp_proto_credit_encode(inc, c);
 				if (memcmp(c, body, 4))
 					abort();
 			}
@@ -54,13 +54,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 	}
-	sctpp_open_parse(data, size, &t);
+	sctp_proto_open_parse(data, size, &t);
 	/* sealed: almost never authentic, but the length checks run */
 	memset(kb, 0, sizeof(kb));
 	seal_init(&s, kb, 0, 0);
 	buf = malloc(size ? size : 1);
 	memcpy(buf, data, size);
-	sctpp_rec_open(&s, buf, size, &type, &body, &blen);
+	sctp_proto_rec_open(&s, buf, size, &type, &body, &blen);
 	free(buf);
 	seal_free(&s);
 	/* a datagram message: the length checks and the open run on anything;
@@ -74,12 +74,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		aead_init(&dtx, AEAD_CHACHA20_POLY1305, kb, 1);
 		aead_init(&drx, AEAD_CHACHA20_POLY1305, kb, 0);
 		memcpy(dm, data, size);
-		sctpp_dgram_ctr(dm, size, &ctr);
-		sctpp_dgram_open(&drx, dm, size, &t, &dd, &dl);
+		sctp_proto_dgram_ctr(dm, size, &ctr);
+		sctp_proto_dgram_open(&drx, dm, size, &t, &dd, &dl);
 		target_set(&t, "127.0.0.1", 53);
-		n = sctpp_dgram_seal(&dtx, size, &t, data, size, dm, size + 8 + 258 + SEAL_TAG);
-		if (size <= SCTPP_DGRAM_DATA_MAX &&
-		    (n < 0 || sctpp_dgram_open(&drx, dm, (size_t)n, &t, &dd, &dl) < 0 ||
+		n = sctp_proto_dgram_seal(&dtx, size, &t, data, size, dm,
+		                          size + 8 + 258 + SEAL_TAG);
+		if (size <= SCTP_PROTO_DGRAM_DATA_MAX &&
+		    (n < 0 || sctp_proto_dgram_open(&drx, dm, (size_t)n, &t, &dd, &dl) < 0 ||
 		     dl != size || memcmp(dd, data, size) || t.port != 53))
 			abort();
 		free(dm);
@@ -87,14 +88,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		aead_free(&drx);
 	}
 	/* and a record we seal ourselves always opens to what went in */
-	if (size <= SCTPP_DATA_MAX && size) {
+	if (size <= SCTP_PROTO_DATA_MAX && size) {
 		seal_t tx, rx;
 		sbuf_t *m;
 		seal_init(&tx, kb, 1, 7);
 		seal_init(&rx, kb, 0, 7);
-		m = sctpp_rec_build(&tx, SCTPP_DATA, data, size);
-		if (!m || sctpp_rec_open(&rx, m->data, m->len, &type, &body, &blen) < 0 ||
-		    type != SCTPP_DATA || blen != size || memcmp(body, data, size))
+		m = sctp_proto_rec_build(&tx, SCTP_PROTO_DATA, data, size);
+		if (!m || sctp_proto_rec_open(&rx, m->data, m->len, &type, &body, &blen) < 0 ||
+		    type != SCTP_PROTO_DATA || blen != size || memcmp(body, data, size))
 			abort();
 		sbuf_free(m);
 		seal_free(&tx);

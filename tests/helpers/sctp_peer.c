@@ -35,8 +35,8 @@
 #define MAXN 2000
 
 static struct socket *so;
-static sctpp_keys_t keys;
-static uint8_t cn[SCTPP_NONCE], sn[SCTPP_NONCE];
+static sctp_proto_keys_t keys;
+static uint8_t cn[SCTP_PROTO_NONCE], sn[SCTP_PROTO_NONCE];
 static seal_t tx[MAXN + 1], rx[MAXN + 1];
 static int first[MAXN + 1];  /* the first record type the server sent on each stream */
 static int closed[MAXN + 1]; /* a CLOSE came on it */
@@ -71,7 +71,7 @@ static int free_udp_port(void)
 /* One message on sid; waits while usrsctp's send buffer is full. */
 static void send_msg(uint16_t sid, const void *p, size_t len)
 {
-	struct sctp_sndinfo si = {.snd_sid = sid, .snd_ppid = htonl(SCTPP_PPID)};
+	struct sctp_sndinfo si = {.snd_sid = sid, .snd_ppid = htonl(SCTP_PROTO_PPID)};
 	double end = now() + 30;
 
 	while (usrsctp_sendv(so, p, len, NULL, 0, &si, sizeof(si), SCTP_SENDV_SNDINFO, 0) < 0) {
@@ -83,7 +83,7 @@ static void send_msg(uint16_t sid, const void *p, size_t len)
 
 static void send_rec(uint16_t sid, uint8_t type, const uint8_t *body, size_t len)
 {
-	sbuf_t *b = sctpp_rec_build(&tx[sid], type, body, len);
+	sbuf_t *b = sctp_proto_rec_build(&tx[sid], type, body, len);
 
 	send_msg(sid, sbuf_ptr(b), b->len);
 	sbuf_free(b);
@@ -122,7 +122,7 @@ static size_t recv_msg(uint8_t *buf, size_t cap, uint16_t *sid, double wait)
  * the first record type of each stream. */
 static void read_answers(unsigned n, double wait, int until_all)
 {
-	static uint8_t buf[SCTPP_REC_MAX + 64];
+	static uint8_t buf[SCTP_PROTO_REC_MAX + 64];
 	double end = now() + wait;
 
 	while (now() < end) {
@@ -135,11 +135,11 @@ static void read_answers(unsigned n, double wait, int until_all)
 		if (!len)
 			break;
 		if (sid < 1 || sid > n ||
-		    sctpp_rec_open(&rx[sid], buf, len, &type, &body, &blen) < 0)
+		    sctp_proto_rec_open(&rx[sid], buf, len, &type, &body, &blen) < 0)
 			continue;
 		if (!first[sid])
 			first[sid] = type;
-		if (type == SCTPP_CLOSE)
+		if (type == SCTP_PROTO_CLOSE)
 			closed[sid] = 1;
 		for (unsigned i = 1; i <= n; i++)
 			answered += first[i] != 0;
@@ -150,11 +150,12 @@ static void read_answers(unsigned n, double wait, int until_all)
 
 int main(int argc, char **argv)
 {
-	uint8_t key[64], msg[SCTPP_AUTH_LEN], body[SCTPP_OPEN_MAX], data[SCTPP_DATA_MAX] = {0};
+	uint8_t key[64], msg[SCTP_PROTO_AUTH_LEN], body[SCTP_PROTO_OPEN_MAX],
+	    data[SCTP_PROTO_DATA_MAX] = {0};
 	struct sctp_initmsg im = {.sinit_num_ostreams = 2048, .sinit_max_instreams = 2048};
 	struct sctp_udpencaps ue = {0};
 	struct sockaddr_in srv = {.sin_family = AF_INET};
-	sctpp_auth_t au = {0};
+	sctp_proto_auth_t au = {0};
 	target_t t;
 	uint32_t window;
 	unsigned n, ok = 0, fail = 0, nclosed = 0;
@@ -179,7 +180,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sctp_peer: bad key or target\n");
 		return 2;
 	}
-	sctpp_keys_init(&keys, key, (size_t)klen);
+	sctp_proto_keys_init(&keys, key, (size_t)klen);
 
 	usrsctp_init((uint16_t)free_udp_port(), NULL, NULL);
 	usrsctp_sysctl_set_sctp_blackhole(2);
@@ -204,40 +205,40 @@ int main(int argc, char **argv)
 	au.ts_ms = (uint64_t)time(NULL) * 1000;
 	memcpy(au.nonce, cn, sizeof(cn));
 	au.window = 1 << 20;
-	sctpp_auth_build(&keys, &au, msg);
+	sctp_proto_auth_build(&keys, &au, msg);
 	send_msg(0, msg, sizeof(msg));
 	{
 		uint8_t ans[256];
 		uint16_t sid;
 		size_t len = recv_msg(ans, sizeof(ans), &sid, 10);
-		if (!len || sid || sctpp_answer_check(&keys, cn, ans, len, sn, &window) < 0) {
+		if (!len || sid || sctp_proto_answer_check(&keys, cn, ans, len, sn, &window) < 0) {
 			fprintf(stderr, "sctp_peer: no AUTH_OK\n");
 			return 1;
 		}
 	}
 	for (unsigned i = 1; i <= n; i++) {
 		uint8_t kc[SEAL_KEY], ks[SEAL_KEY];
-		sctpp_stream_key(&keys, cn, sn, 0, (uint16_t)i, 1, kc);
-		sctpp_stream_key(&keys, cn, sn, 1, (uint16_t)i, 1, ks);
+		sctp_proto_stream_key(&keys, cn, sn, 0, (uint16_t)i, 1, kc);
+		sctp_proto_stream_key(&keys, cn, sn, 1, (uint16_t)i, 1, ks);
 		seal_init(&tx[i], kc, 1, 0);
 		seal_init(&rx[i], ks, 0, 0);
 	}
 
-	int blen = sctpp_open_encode(&t, body, sizeof(body));
+	int blen = sctp_proto_open_encode(&t, body, sizeof(body));
 	for (unsigned i = 1; i <= n; i++) {
-		send_rec((uint16_t)i, SCTPP_OPEN, body, (size_t)blen);
+		send_rec((uint16_t)i, SCTP_PROTO_OPEN, body, (size_t)blen);
 		if (!strcmp(mode, "early"))
 			for (uint32_t k = 0; k < window;
-			     k += SCTPP_DATA_MAX, sent += SCTPP_DATA_MAX)
-				send_rec((uint16_t)i, SCTPP_DATA, data, SCTPP_DATA_MAX);
+			     k += SCTP_PROTO_DATA_MAX, sent += SCTP_PROTO_DATA_MAX)
+				send_rec((uint16_t)i, SCTP_PROTO_DATA, data, SCTP_PROTO_DATA_MAX);
 	}
 	if (strcmp(mode, "early"))
 		read_answers(n, 15, 1);
 	if (!strcmp(mode, "stall"))
 		for (unsigned i = 1; i <= n; i++)
-			for (uint32_t k = 0; first[i] == SCTPP_OPEN_OK && k < window;
-			     k += SCTPP_DATA_MAX, sent += SCTPP_DATA_MAX)
-				send_rec((uint16_t)i, SCTPP_DATA, data, SCTPP_DATA_MAX);
+			for (uint32_t k = 0; first[i] == SCTP_PROTO_OPEN_OK && k < window;
+			     k += SCTP_PROTO_DATA_MAX, sent += SCTP_PROTO_DATA_MAX)
+				send_rec((uint16_t)i, SCTP_PROTO_DATA, data, SCTP_PROTO_DATA_MAX);
 	printf("sent %llu\n", (unsigned long long)sent);
 	fflush(stdout);
 	if (!strcmp(mode, "hold"))
@@ -245,8 +246,8 @@ int main(int argc, char **argv)
 	else
 		read_answers(n, secs, 0);
 	for (unsigned i = 1; i <= n; i++) {
-		ok += first[i] == SCTPP_OPEN_OK;
-		fail += first[i] == SCTPP_OPEN_FAIL;
+		ok += first[i] == SCTP_PROTO_OPEN_OK;
+		fail += first[i] == SCTP_PROTO_OPEN_FAIL;
 		nclosed += closed[i];
 	}
 	printf("open_ok %u open_fail %u close %u\n", ok, fail, nclosed);

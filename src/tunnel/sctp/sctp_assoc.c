@@ -64,29 +64,29 @@ typedef struct scstream scstream_t;
 enum { A_CONNECTING, A_AUTH, A_UP, A_DEAD };
 static const char *const astate_names[] = {"connecting", "auth", "up", "dead"};
 
-struct scsock {
-	scsock_t *next;
+struct sctp_sock {
+	sctp_sock_t *next;
 	uint64_t id;
 	struct socket *so; /* usrsctp's, or */
-	sckern_t *k;       /* the kernel's */
+	sctp_kern_t *k;    /* the kernel's */
 	int server, stack;
-	const scassoc_cfg_t *cfg;
-	const scassoc_ops_t *ops;
+	const sctp_assoc_cfg_t *cfg;
+	const sctp_assoc_ops_t *ops;
 	void *ud;
-	scassoc_t *assocs;
+	sctp_association_t *assocs;
 	size_t nassocs;
 	sctp_sock_stats_t stats;
 };
 
-struct scassoc {
-	scassoc_t *next; /* in sock->assocs */
-	scsock_t *sock;
+struct sctp_association {
+	sctp_association_t *next; /* in sock->assocs */
+	sctp_sock_t *sock;
 	sctp_assoc_t aid;
 	int state;
 	uint64_t id;
 	struct sockaddr_storage peer;
 	char peer_str[64];
-	uint8_t cn[SCTPP_NONCE], sn[SCTPP_NONCE];
+	uint8_t cn[SCTP_PROTO_NONCE], sn[SCTP_PROTO_NONCE];
 	uint32_t peer_window;
 	uint16_t nstreams; /* ids 1..nstreams-1 carry connections */
 	scstream_t **st;
@@ -100,7 +100,7 @@ struct scassoc {
 	uint8_t *part;
 	size_t part_len;
 	uv_timer_t *timer; /* auth timeout */
-	scassoc_t *dirty_next;
+	sctp_association_t *dirty_next;
 	unsigned dirty : 1, blocked : 1, in_dead : 1, down_called : 1, own_sock : 1;
 };
 
@@ -122,7 +122,7 @@ typedef struct scdg {
  * latched failure; rt_run is its turn (the kick is pend_add). */
 struct scstream {
 	msgstream_t m; /* first */
-	scassoc_t *a;
+	sctp_association_t *a;
 	uint16_t sid;
 	uint8_t state;
 	seal_t tx, rx;
@@ -131,7 +131,7 @@ struct scstream {
 	uint32_t credit_want;
 	sbuf_t *stalled;
 	uint8_t stalled_type;
-	uint8_t fail_body[1 + SCTPP_FAIL_TEXT];
+	uint8_t fail_body[1 + SCTP_PROTO_FAIL_TEXT];
 	size_t fail_len;
 	target_t target;
 	dial_cb cb;
@@ -153,11 +153,11 @@ static struct {
 	pthread_mutex_t mu;
 	ev_t *head, *tail;
 	int send_space;
-	scsock_t *socks;
-	scassoc_t *dirty;
+	sctp_sock_t *socks;
+	sctp_association_t *dirty;
 	queue_t pend; /* scstream_t.pend_link: owners to call back this turn */
 	scstream_t *grave;
-	scassoc_t *dead;
+	sctp_association_t *dead;
 	uint64_t next_sock;
 	int nblocked;
 	int stopped; /* under mu: the loop is going away, usrsctp's threads must not wake it */
@@ -229,14 +229,14 @@ static uint64_t mono_ms(void)
 	return uv_hrtime() / 1000000;
 }
 
-static void a_set_state(scassoc_t *a, int s)
+static void a_set_state(sctp_association_t *a, int s)
 {
 	log_debug(a->id, "sctp %s: association %s -> %s", a->peer_str, astate_names[a->state],
 	          astate_names[s]);
 	a->state = s;
 }
 
-static void a_dirty(scassoc_t *a)
+static void a_dirty(sctp_association_t *a)
 {
 	if (a->dirty || a->state == A_DEAD)
 		return;
@@ -248,7 +248,7 @@ static void a_dirty(scassoc_t *a)
 
 static void tx_add(scstream_t *st)
 {
-	scassoc_t *a = st->a;
+	sctp_association_t *a = st->a;
 
 	if (!a || queue_linked(&st->tx_link) || st->released)
 		return;
@@ -301,7 +301,7 @@ static void rx_sync(scstream_t *st, int leave)
 /* Both sides sent CLOSE: the id is free again. */
 static void st_release(scstream_t *st)
 {
-	scassoc_t *a = st->a;
+	sctp_association_t *a = st->a;
 
 	if (st->released)
 		return;
@@ -426,7 +426,7 @@ static void st_consumed(msgstream_t *m, size_t n)
 
 static const msgstream_hooks_t st_hooks = {.kick = st_kick, .consumed = st_consumed};
 
-static scstream_t *st_new(scassoc_t *a, uint16_t sid, uint64_t id)
+static scstream_t *st_new(sctp_association_t *a, uint16_t sid, uint64_t id)
 {
 	scstream_t *st = calloc(1, sizeof(*st));
 	uint8_t kc[SEAL_KEY], ks[SEAL_KEY];
@@ -440,8 +440,8 @@ static scstream_t *st_new(scassoc_t *a, uint16_t sid, uint64_t id)
 	st->sid = sid;
 	st->tx_credit = a->peer_window;
 	st->rx_left = a->sock->cfg->window;
-	sctpp_stream_key(a->sock->cfg->keys, a->cn, a->sn, 0, sid, gen, kc);
-	sctpp_stream_key(a->sock->cfg->keys, a->cn, a->sn, 1, sid, gen, ks);
+	sctp_proto_stream_key(a->sock->cfg->keys, a->cn, a->sn, 0, sid, gen, kc);
+	sctp_proto_stream_key(a->sock->cfg->keys, a->cn, a->sn, 1, sid, gen, ks);
 	seal_init(&st->tx, srv ? ks : kc, 1, 0);
 	seal_init(&st->rx, srv ? kc : ks, 0, 0);
 	st->keys = 1;
@@ -468,15 +468,15 @@ static void st_free(scstream_t *st)
 
 /* ---- sending ---- */
 
-static int a_send(scassoc_t *a, uint16_t sid, const void *p, size_t len)
+static int a_send(sctp_association_t *a, uint16_t sid, const void *p, size_t len)
 {
 	struct sctp_sndinfo si = {0};
 	ssize_t r;
 
 	if (a->sock->k)
-		return sckern_send(a->sock->k, (uint32_t)a->aid, sid, SCTPP_PPID, p, len);
+		return sctp_kern_send(a->sock->k, (uint32_t)a->aid, sid, SCTP_PROTO_PPID, p, len);
 	si.snd_sid = sid;
-	si.snd_ppid = htonl(SCTPP_PPID);
+	si.snd_ppid = htonl(SCTP_PROTO_PPID);
 	si.snd_assoc_id = a->aid;
 	r = usrsctp_sendv(a->sock->so, p, len, NULL, 0, &si, sizeof(si), SCTP_SENDV_SNDINFO, 0);
 	if (r < 0)
@@ -486,18 +486,18 @@ static int a_send(scassoc_t *a, uint16_t sid, const void *p, size_t len)
 
 /* A datagram: unordered and never retransmitted (PR-SCTP, RTX policy with
  * 0 retransmissions), so a lost one is never late. */
-static int a_send_dgram(scassoc_t *a, uint16_t sid, const void *p, size_t len)
+static int a_send_dgram(sctp_association_t *a, uint16_t sid, const void *p, size_t len)
 {
 	struct sctp_sendv_spa spa = {0};
 	ssize_t r;
 
 	if (a->sock->k)
-		return sckern_send_dgram(a->sock->k, (uint32_t)a->aid, sid, SCTPP_PPID_DGRAM, p,
-		                         len);
+		return sctp_kern_send_dgram(a->sock->k, (uint32_t)a->aid, sid,
+		                            SCTP_PROTO_PPID_DGRAM, p, len);
 	spa.sendv_flags = SCTP_SEND_SNDINFO_VALID | SCTP_SEND_PRINFO_VALID;
 	spa.sendv_sndinfo.snd_sid = sid;
 	spa.sendv_sndinfo.snd_flags = SCTP_UNORDERED;
-	spa.sendv_sndinfo.snd_ppid = htonl(SCTPP_PPID_DGRAM);
+	spa.sendv_sndinfo.snd_ppid = htonl(SCTP_PROTO_PPID_DGRAM);
 	spa.sendv_sndinfo.snd_assoc_id = a->aid;
 	spa.sendv_prinfo.pr_policy = SCTP_PR_SCTP_RTX;
 	spa.sendv_prinfo.pr_value = 0;
@@ -510,15 +510,15 @@ static int a_send_dgram(scassoc_t *a, uint16_t sid, const void *p, size_t len)
 /* The datagram keys of st's lifetime. */
 static void st_make_dgram(scstream_t *st)
 {
-	scassoc_t *a = st->a;
+	sctp_association_t *a = st->a;
 	uint8_t kc[SEAL_KEY], ks[SEAL_KEY];
 	int srv = a->sock->server;
 
 	st->dg = calloc(1, sizeof(*st->dg));
 	if (!st->dg)
 		abort();
-	sctpp_dgram_key(a->sock->cfg->keys, a->cn, a->sn, 0, st->sid, a->gen[st->sid], kc);
-	sctpp_dgram_key(a->sock->cfg->keys, a->cn, a->sn, 1, st->sid, a->gen[st->sid], ks);
+	sctp_proto_dgram_key(a->sock->cfg->keys, a->cn, a->sn, 0, st->sid, a->gen[st->sid], kc);
+	sctp_proto_dgram_key(a->sock->cfg->keys, a->cn, a->sn, 1, st->sid, a->gen[st->sid], ks);
 	if (aead_init(&st->dg->tx, AEAD_CHACHA20_POLY1305, srv ? ks : kc, 1) < 0 ||
 	    aead_init(&st->dg->rx, AEAD_CHACHA20_POLY1305, srv ? kc : ks, 0) < 0)
 		abort(); /* OpenSSL without ChaCha20-Poly1305: the records failed already */
@@ -529,8 +529,8 @@ static void st_make_dgram(scstream_t *st)
 /* The next sealed record of st, or NULL if it has nothing to send. */
 static sbuf_t *st_next_record(scstream_t *st, uint8_t *type)
 {
-	static uint8_t tmp[SCTPP_DATA_MAX];
-	uint8_t body[SCTPP_OPEN_MAX];
+	static uint8_t tmp[SCTP_PROTO_DATA_MAX];
+	uint8_t body[SCTP_PROTO_OPEN_MAX];
 	sbuf_t *b;
 	int n;
 
@@ -544,38 +544,39 @@ static sbuf_t *st_next_record(scstream_t *st, uint8_t *type)
 		return NULL;
 	if (st->open_want && st->dg) {
 		st->open_want = 0;
-		*type = SCTPP_UDP_OPEN;
-		return sctpp_rec_build(&st->tx, SCTPP_UDP_OPEN, NULL, 0);
+		*type = SCTP_PROTO_UDP_OPEN;
+		return sctp_proto_rec_build(&st->tx, SCTP_PROTO_UDP_OPEN, NULL, 0);
 	}
 	if (st->open_want) {
 		st->open_want = 0;
-		n = sctpp_open_encode(&st->target, body, sizeof(body));
-		*type = SCTPP_OPEN;
-		return sctpp_rec_build(&st->tx, SCTPP_OPEN, body, n > 0 ? (size_t)n : 0);
+		n = sctp_proto_open_encode(&st->target, body, sizeof(body));
+		*type = SCTP_PROTO_OPEN;
+		return sctp_proto_rec_build(&st->tx, SCTP_PROTO_OPEN, body, n > 0 ? (size_t)n : 0);
 	}
 	if (st->fail_want) {
 		st->fail_want = 0;
-		*type = SCTPP_OPEN_FAIL;
-		return sctpp_rec_build(&st->tx, SCTPP_OPEN_FAIL, st->fail_body, st->fail_len);
+		*type = SCTP_PROTO_OPEN_FAIL;
+		return sctp_proto_rec_build(&st->tx, SCTP_PROTO_OPEN_FAIL, st->fail_body,
+		                            st->fail_len);
 	}
 	if (st->ok_want) {
 		st->ok_want = 0;
-		*type = SCTPP_OPEN_OK;
-		return sctpp_rec_build(&st->tx, SCTPP_OPEN_OK, NULL, 0);
+		*type = SCTP_PROTO_OPEN_OK;
+		return sctp_proto_rec_build(&st->tx, SCTP_PROTO_OPEN_OK, NULL, 0);
 	}
 	if (st->credit_want && !st->owner_closed) {
 		uint8_t c[4];
-		sctpp_credit_encode(st->credit_want, c);
+		sctp_proto_credit_encode(st->credit_want, c);
 		st->credit_want = 0;
-		*type = SCTPP_CREDIT;
-		return sctpp_rec_build(&st->tx, SCTPP_CREDIT, c, 4);
+		*type = SCTP_PROTO_CREDIT;
+		return sctp_proto_rec_build(&st->tx, SCTP_PROTO_CREDIT, c, 4);
 	}
 	if (st->m.wq.bytes && st->tx_credit && st->state == S_OPEN) {
 		size_t want = st->m.wq.bytes, got;
 		if (want > st->tx_credit)
 			want = (size_t)st->tx_credit;
-		if (want > SCTPP_DATA_MAX)
-			want = SCTPP_DATA_MAX;
+		if (want > SCTP_PROTO_DATA_MAX)
+			want = SCTP_PROTO_DATA_MAX;
 		got = msgstream_take(&st->m, tmp, want);
 		st->tx_credit -= got;
 		sctp_stats.bytes_out += got;
@@ -583,23 +584,23 @@ static sbuf_t *st_next_record(scstream_t *st, uint8_t *type)
 			st->was_high = 0;
 			msgstream_drain_later(&st->m);
 		}
-		*type = SCTPP_DATA;
-		return sctpp_rec_build(&st->tx, SCTPP_DATA, tmp, got);
+		*type = SCTP_PROTO_DATA;
+		return sctp_proto_rec_build(&st->tx, SCTP_PROTO_DATA, tmp, got);
 	}
 	if (st->eof_want && !st->eof_sent && !st->m.wq.bytes && st->state == S_OPEN) {
-		*type = SCTPP_EOF;
-		return sctpp_rec_build(&st->tx, SCTPP_EOF, NULL, 0);
+		*type = SCTP_PROTO_EOF;
+		return sctp_proto_rec_build(&st->tx, SCTP_PROTO_EOF, NULL, 0);
 	}
 	if (st->close_want) {
-		*type = SCTPP_CLOSE;
-		return sctpp_rec_build(&st->tx, SCTPP_CLOSE, NULL, 0);
+		*type = SCTP_PROTO_CLOSE;
+		return sctp_proto_rec_build(&st->tx, SCTP_PROTO_CLOSE, NULL, 0);
 	}
 	return NULL;
 }
 
 static void on_retry(uv_timer_t *t);
 
-static void a_block(scassoc_t *a)
+static void a_block(sctp_association_t *a)
 {
 	if (a->blocked)
 		return;
@@ -610,9 +611,9 @@ static void a_block(scassoc_t *a)
 		uv_timer_start(&rt.retry, on_retry, RETRY_MS, 0);
 }
 
-static void a_fail(scassoc_t *a, int err, const char *why);
+static void a_fail(sctp_association_t *a, int err, const char *why);
 
-static void a_pump(scassoc_t *a)
+static void a_pump(sctp_association_t *a)
 {
 	int n = 0, r;
 
@@ -658,9 +659,9 @@ static void a_pump(scassoc_t *a)
 			return;
 		}
 		n++;
-		if (type == SCTPP_EOF)
+		if (type == SCTP_PROTO_EOF)
 			st->eof_sent = 1;
-		if (type == SCTPP_CLOSE) {
+		if (type == SCTP_PROTO_CLOSE) {
 			st->close_sent = 1;
 			st->close_want = 0;
 			st_check_release(st);
@@ -686,19 +687,20 @@ static void st_grant(scstream_t *st)
 	tx_add(st);
 }
 
-static void a_fail(scassoc_t *a, int err, const char *why);
+static void a_fail(sctp_association_t *a, int err, const char *why);
 
-static void on_record(scassoc_t *a, scstream_t *st, uint8_t type, const uint8_t *body, size_t len)
+static void on_record(sctp_association_t *a, scstream_t *st, uint8_t type, const uint8_t *body,
+                      size_t len)
 {
 	uint32_t inc;
 	uint8_t code;
 
 	/* we are done with the stream: what the peer sent before it saw our
 	 * CLOSE is dropped, only its own CLOSE still counts */
-	if ((st->close_want || st->close_sent) && type != SCTPP_CLOSE)
+	if ((st->close_want || st->close_sent) && type != SCTP_PROTO_CLOSE)
 		return;
 	switch (type) {
-	case SCTPP_OPEN_OK:
+	case SCTP_PROTO_OPEN_OK:
 		if (a->sock->server || st->state != S_OPENING) {
 			st_reset(st, "unexpected OPEN_OK");
 			return;
@@ -706,9 +708,9 @@ static void on_record(scassoc_t *a, scstream_t *st, uint8_t type, const uint8_t 
 		st->state = S_OPEN;
 		pend_add(st); /* the open callback */
 		break;
-	case SCTPP_OPEN_FAIL:
+	case SCTP_PROTO_OPEN_FAIL:
 		if (a->sock->server || st->state != S_OPENING ||
-		    sctpp_fail_parse(body, len, &code) < 0) {
+		    sctp_proto_fail_parse(body, len, &code) < 0) {
 			st_reset(st, "unexpected OPEN_FAIL");
 			return;
 		}
@@ -719,7 +721,7 @@ static void on_record(scassoc_t *a, scstream_t *st, uint8_t type, const uint8_t 
 		tx_add(st);
 		pend_add(st);
 		break;
-	case SCTPP_DATA:
+	case SCTP_PROTO_DATA:
 		if (st->dg) {
 			st_reset(st, "DATA on a datagram association");
 			return;
@@ -751,7 +753,7 @@ static void on_record(scassoc_t *a, scstream_t *st, uint8_t type, const uint8_t 
 		if (st->m.reading)
 			pend_add(st);
 		break;
-	case SCTPP_EOF:
+	case SCTP_PROTO_EOF:
 		if (st->state != S_OPEN || st->eof_rcvd) {
 			if (st->state != S_OPEN)
 				a->sock->stats.early++;
@@ -762,9 +764,9 @@ static void on_record(scassoc_t *a, scstream_t *st, uint8_t type, const uint8_t 
 		msgstream_push(&st->m, NULL);
 		pend_add(st);
 		break;
-	case SCTPP_CREDIT:
-		if (sctpp_credit_parse(body, len, &inc) < 0 ||
-		    st->tx_credit + inc > 2ull * SCTPP_WINDOW_MAX) {
+	case SCTP_PROTO_CREDIT:
+		if (sctp_proto_credit_parse(body, len, &inc) < 0 ||
+		    st->tx_credit + inc > 2ull * SCTP_PROTO_WINDOW_MAX) {
 			st_reset(st, "bad CREDIT");
 			return;
 		}
@@ -772,7 +774,7 @@ static void on_record(scassoc_t *a, scstream_t *st, uint8_t type, const uint8_t 
 		if (st->m.wq.bytes || st->eof_want)
 			tx_add(st);
 		break;
-	case SCTPP_CLOSE:
+	case SCTP_PROTO_CLOSE:
 		/* graceful only after both EOFs; else an abort */
 		st->close_rcvd = 1;
 		if (!st->owner_closed && !st->m.err &&
@@ -792,9 +794,9 @@ static void on_record(scassoc_t *a, scstream_t *st, uint8_t type, const uint8_t 
 	}
 }
 
-static void on_stream_msg(scassoc_t *a, uint16_t sid, uint8_t *buf, size_t len)
+static void on_stream_msg(sctp_association_t *a, uint16_t sid, uint8_t *buf, size_t len)
 {
-	scsock_t *so = a->sock;
+	sctp_sock_t *so = a->sock;
 	scstream_t *st;
 	const uint8_t *body;
 	size_t blen;
@@ -816,13 +818,13 @@ static void on_stream_msg(scassoc_t *a, uint16_t sid, uint8_t *buf, size_t len)
 		st = st_new(a, sid, 0);
 		st->state = S_OPENING;
 		st->owner_closed = 1; /* until the server takes it */
-		r = sctpp_rec_open(&st->rx, buf, len, &type, &body, &blen);
-		if (r < 0 || (type != SCTPP_OPEN && type != SCTPP_UDP_OPEN)) {
+		r = sctp_proto_rec_open(&st->rx, buf, len, &type, &body, &blen);
+		if (r < 0 || (type != SCTP_PROTO_OPEN && type != SCTP_PROTO_UDP_OPEN)) {
 			a_fail(a, UV_EPROTO,
 			       r == -EBADMSG ? "record not authentic" : "first record is not OPEN");
 			return;
 		}
-		if (type == SCTPP_UDP_OPEN) {
+		if (type == SCTP_PROTO_UDP_OPEN) {
 			st_make_dgram(st);
 			st->owner_closed = 0;
 			sctp_stats.opens++;
@@ -832,7 +834,7 @@ static void on_stream_msg(scassoc_t *a, uint16_t sid, uint8_t *buf, size_t len)
 				sctp_stream_answer(&st->m.s, UV_ENOTSUP);
 			return;
 		}
-		if (sctpp_open_parse(body, blen, &t) < 0) {
+		if (sctp_proto_open_parse(body, blen, &t) < 0) {
 			st_reset(st, "malformed OPEN");
 			return;
 		}
@@ -846,19 +848,19 @@ static void on_stream_msg(scassoc_t *a, uint16_t sid, uint8_t *buf, size_t len)
 		a_fail(a, UV_EPROTO, "record after CLOSE");
 		return;
 	}
-	r = sctpp_rec_open(&st->rx, buf, len, &type, &body, &blen);
+	r = sctp_proto_rec_open(&st->rx, buf, len, &type, &body, &blen);
 	if (r < 0) {
 		a_fail(a, UV_EPROTO, r == -EBADMSG ? "record not authentic" : "malformed record");
 		return;
 	}
-	log_trace(st->m.s.id, "sctp stream %u: %s (%zu)", sid, sctpp_type_name(type), blen);
+	log_trace(st->m.s.id, "sctp stream %u: %s (%zu)", sid, sctp_proto_type_name(type), blen);
 	on_record(a, st, type, body, blen);
 }
 
 /* A datagram: any order, lost ones are gone; each is authenticated and
  * checked against the replay window, and what does not pass is dropped
  * and counted (the association goes on: a datagram is not a record). */
-static void on_dgram_msg(scassoc_t *a, uint16_t sid, uint8_t *buf, size_t len)
+static void on_dgram_msg(sctp_association_t *a, uint16_t sid, uint8_t *buf, size_t len)
 {
 	scstream_t *st = sid && sid < a->nstreams ? a->st[sid] : NULL;
 	const uint8_t *d;
@@ -868,13 +870,13 @@ static void on_dgram_msg(scassoc_t *a, uint16_t sid, uint8_t *buf, size_t len)
 	int r;
 
 	if (a->state != A_UP || !st || !st->dg || st->state != S_OPEN || st->close_rcvd ||
-	    st->close_want || st->close_sent || sctpp_dgram_ctr(buf, len, &ctr) < 0 ||
+	    st->close_want || st->close_sent || sctp_proto_dgram_ctr(buf, len, &ctr) < 0 ||
 	    !rwin_check(&st->dg->win, ctr)) {
 		dgram_drops[DGRAM_DROP_BAD]++;
 		a->sock->stats.dgram_drops++;
 		return;
 	}
-	r = sctpp_dgram_open(&st->dg->rx, buf, len, &addr, &d, &n);
+	r = sctp_proto_dgram_open(&st->dg->rx, buf, len, &addr, &d, &n);
 	if (r != -EBADMSG)
 		rwin_update(&st->dg->win, ctr);
 	if (r < 0) {
@@ -887,12 +889,12 @@ static void on_dgram_msg(scassoc_t *a, uint16_t sid, uint8_t *buf, size_t len)
 		st->dg->fn(st->dg->ud, &addr, dgram_buf(d, n)); /* st may be closed after */
 }
 
-static void on_ctl_msg(scassoc_t *a, const uint8_t *buf, size_t len)
+static void on_ctl_msg(sctp_association_t *a, const uint8_t *buf, size_t len)
 {
-	scsock_t *so = a->sock;
-	const scassoc_cfg_t *cfg = so->cfg;
-	sctpp_auth_t au;
-	uint8_t ans[SCTPP_AUTH_OK_LEN];
+	sctp_sock_t *so = a->sock;
+	const sctp_assoc_cfg_t *cfg = so->cfg;
+	sctp_proto_auth_t au;
+	uint8_t ans[SCTP_PROTO_AUTH_OK_LEN];
 	uint64_t now = wall_ms();
 	int r;
 
@@ -901,7 +903,7 @@ static void on_ctl_msg(scassoc_t *a, const uint8_t *buf, size_t len)
 		return;
 	}
 	if (so->server) {
-		r = sctpp_auth_parse(cfg->keys, buf, len, &au);
+		r = sctp_proto_auth_parse(cfg->keys, buf, len, &au);
 		if (r == -EBADMSG) /* a wrong key: the guard may ban the address */
 			authguard_fail((struct sockaddr *)&a->peer, mono_ms(), "sctp", a->id);
 		if (r < 0) {
@@ -922,13 +924,13 @@ static void on_ctl_msg(scassoc_t *a, const uint8_t *buf, size_t len)
 			return;
 		}
 		authguard_ok((struct sockaddr *)&a->peer);
-		memcpy(a->cn, au.nonce, SCTPP_NONCE);
-		random_bytes(a->sn, SCTPP_NONCE);
+		memcpy(a->cn, au.nonce, SCTP_PROTO_NONCE);
+		random_bytes(a->sn, SCTP_PROTO_NONCE);
 		a->peer_window = au.window;
-		sctpp_answer_build(cfg->keys, a->cn, a->sn, cfg->window, ans);
+		sctp_proto_answer_build(cfg->keys, a->cn, a->sn, cfg->window, ans);
 		a->ctl = sbuf_from(ans, sizeof(ans));
 	} else {
-		r = sctpp_answer_check(cfg->keys, a->cn, buf, len, a->sn, &a->peer_window);
+		r = sctp_proto_answer_check(cfg->keys, a->cn, buf, len, a->sn, &a->peer_window);
 		if (r < 0) {
 			a_fail(a, UV_EACCES, "server's AUTH_OK is not authentic (another key?)");
 			return;
@@ -939,16 +941,17 @@ static void on_ctl_msg(scassoc_t *a, const uint8_t *buf, size_t len)
 	a_set_state(a, A_UP);
 	sctp_stats.assocs_up++;
 	log_info(a->id, "%s: sctp association with %s up (%u streams, %s)", cfg->name, a->peer_str,
-	         a->nstreams, sctpa_stack_names[so->stack]);
+	         a->nstreams, sctp_stack_names[so->stack]);
 	a_dirty(a);
 	if (so->ops->up)
 		so->ops->up(a, so->ud);
 }
 
-static void on_msg(scassoc_t *a, uint16_t sid, uint32_t ppid, int flags, uint8_t *data, size_t len)
+static void on_msg(sctp_association_t *a, uint16_t sid, uint32_t ppid, int flags, uint8_t *data,
+                   size_t len)
 {
-	int dg = sid && ppid == SCTPP_PPID_DGRAM;
-	size_t cap = dg ? SCTPP_DGRAM_MAX : sid ? SCTPP_REC_MAX : SCTPP_AUTH_LEN;
+	int dg = sid && ppid == SCTP_PROTO_PPID_DGRAM;
+	size_t cap = dg ? SCTP_PROTO_DGRAM_MAX : sid ? SCTP_PROTO_REC_MAX : SCTP_PROTO_AUTH_LEN;
 
 	if (a->part || !(flags & MSG_EOR)) {
 		/* partial delivery: put the pieces together, bounded */
@@ -986,7 +989,7 @@ static void on_msg(scassoc_t *a, uint16_t sid, uint32_t ppid, int flags, uint8_t
 
 /* ---- associations ---- */
 
-static void sock_unlink(scsock_t *s);
+static void sock_unlink(sctp_sock_t *s);
 
 static void free_timer(uv_handle_t *h)
 {
@@ -995,14 +998,14 @@ static void free_timer(uv_handle_t *h)
 
 static void on_auth_timeout(uv_timer_t *t)
 {
-	scassoc_t *a = t->data;
+	sctp_association_t *a = t->data;
 
 	a_fail(a, UV_ETIMEDOUT, "no authentication in time");
 }
 
-static scassoc_t *a_new(scsock_t *so, sctp_assoc_t aid)
+static sctp_association_t *a_new(sctp_sock_t *so, sctp_assoc_t aid)
 {
-	scassoc_t *a = calloc(1, sizeof(*a));
+	sctp_association_t *a = calloc(1, sizeof(*a));
 	static uint64_t ids;
 
 	if (!a)
@@ -1018,12 +1021,12 @@ static scassoc_t *a_new(scsock_t *so, sctp_assoc_t aid)
 	return a;
 }
 
-static void a_setup_streams(scassoc_t *a, uint16_t out, uint16_t in)
+static void a_setup_streams(sctp_association_t *a, uint16_t out, uint16_t in)
 {
 	uint16_t n = out < in ? out : in;
 
-	if (n > SCTPA_STREAMS)
-		n = SCTPA_STREAMS;
+	if (n > SCTP_ASSOC_STREAMS)
+		n = SCTP_ASSOC_STREAMS;
 	a->nstreams = n;
 	a->st = calloc(n ? n : 1, sizeof(*a->st));
 	a->gen = calloc(n ? n : 1, sizeof(*a->gen));
@@ -1032,9 +1035,9 @@ static void a_setup_streams(scassoc_t *a, uint16_t out, uint16_t in)
 }
 
 /* Detach every stream, tell the owner, queue a for freeing. */
-static void a_fail(scassoc_t *a, int err, const char *why)
+static void a_fail(sctp_association_t *a, int err, const char *why)
 {
-	scsock_t *so = a->sock;
+	sctp_sock_t *so = a->sock;
 
 	if (a->state == A_DEAD)
 		return;
@@ -1046,7 +1049,7 @@ static void a_fail(scassoc_t *a, int err, const char *why)
 		/* tell the peer at once */
 		struct sctp_sndinfo si = {.snd_flags = SCTP_ABORT, .snd_assoc_id = a->aid};
 		if (so->k)
-			sckern_abort(so->k, (uint32_t)a->aid);
+			sctp_kern_abort(so->k, (uint32_t)a->aid);
 		else
 			usrsctp_sendv(so->so, NULL, 0, NULL, 0, &si, sizeof(si), SCTP_SENDV_SNDINFO,
 			              0);
@@ -1075,7 +1078,7 @@ static void a_fail(scassoc_t *a, int err, const char *why)
 		rt.nblocked--;
 	}
 	/* unlink from the socket; a client's socket goes with its association */
-	for (scassoc_t **pp = &so->assocs; *pp; pp = &(*pp)->next)
+	for (sctp_association_t **pp = &so->assocs; *pp; pp = &(*pp)->next)
 		if (*pp == a) {
 			*pp = a->next;
 			so->nassocs--;
@@ -1096,12 +1099,12 @@ static void a_fail(scassoc_t *a, int err, const char *why)
 	}
 }
 
-static void a_free(scassoc_t *a)
+static void a_free(sctp_association_t *a)
 {
 	if (a->own_sock) {
 		struct linger lg = {1, 0}; /* close = ABORT */
 		if (a->sock->k) {
-			sckern_close(a->sock->k, 1);
+			sctp_kern_close(a->sock->k, 1);
 		} else {
 			usrsctp_setsockopt(a->sock->so, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 			usrsctp_close(a->sock->so);
@@ -1117,23 +1120,23 @@ static void a_free(scassoc_t *a)
 	free(a);
 }
 
-static scassoc_t *a_find(scsock_t *so, sctp_assoc_t aid)
+static sctp_association_t *a_find(sctp_sock_t *so, sctp_assoc_t aid)
 {
 	if (!so->server)
 		return so->assocs;
-	for (scassoc_t *a = so->assocs; a; a = a->next)
+	for (sctp_association_t *a = so->assocs; a; a = a->next)
 		if (a->aid == aid)
 			return a;
 	return NULL;
 }
 
-static void peer_of(scsock_t *so, scassoc_t *a)
+static void peer_of(sctp_sock_t *so, sctp_association_t *a)
 {
 	struct sockaddr *addrs = NULL;
 	int n;
 
 	if (so->k) {
-		if (sckern_peer(so->k, (uint32_t)a->aid, &a->peer) == 0)
+		if (sctp_kern_peer(so->k, (uint32_t)a->aid, &a->peer) == 0)
 			sockaddr_str((struct sockaddr *)&a->peer, a->peer_str, sizeof(a->peer_str));
 		return;
 	}
@@ -1149,10 +1152,10 @@ static void peer_of(scsock_t *so, scassoc_t *a)
 }
 
 /* An association change (SCTPK_*) from either transport. */
-static void on_change(scsock_t *so, sctp_assoc_t aid, int what, uint16_t out, uint16_t in)
+static void on_change(sctp_sock_t *so, sctp_assoc_t aid, int what, uint16_t out, uint16_t in)
 {
-	scassoc_t *a = a_find(so, aid);
-	const scassoc_cfg_t *cfg = so->cfg;
+	sctp_association_t *a = a_find(so, aid);
+	const sctp_assoc_cfg_t *cfg = so->cfg;
 
 	switch (what) {
 	case SCTPK_UP:
@@ -1186,13 +1189,13 @@ static void on_change(scsock_t *so, sctp_assoc_t aid, int what, uint16_t out, ui
 				uv_timer_start(a->timer, on_auth_timeout, cfg->auth_timeout_ms, 0);
 			}
 		} else if (a && a->state == A_CONNECTING) {
-			sctpp_auth_t au = {.ts_ms = wall_ms(), .window = cfg->window};
-			uint8_t msg[SCTPP_AUTH_LEN];
+			sctp_proto_auth_t au = {.ts_ms = wall_ms(), .window = cfg->window};
+			uint8_t msg[SCTP_PROTO_AUTH_LEN];
 			a->aid = aid;
 			a_setup_streams(a, out, in);
-			random_bytes(a->cn, SCTPP_NONCE);
-			memcpy(au.nonce, a->cn, SCTPP_NONCE);
-			sctpp_auth_build(cfg->keys, &au, msg);
+			random_bytes(a->cn, SCTP_PROTO_NONCE);
+			memcpy(au.nonce, a->cn, SCTP_PROTO_NONCE);
+			sctp_proto_auth_build(cfg->keys, &au, msg);
 			a->ctl = sbuf_from(msg, sizeof(msg));
 			a_set_state(a, A_AUTH);
 			a_dirty(a);
@@ -1220,7 +1223,7 @@ static void on_change(scsock_t *so, sctp_assoc_t aid, int what, uint16_t out, ui
 }
 
 /* usrsctp's association change, in the terms both transports share */
-static void on_assoc_change(scsock_t *so, const struct sctp_assoc_change *c)
+static void on_assoc_change(sctp_sock_t *so, const struct sctp_assoc_change *c)
 {
 	static const struct {
 		uint16_t state;
@@ -1238,16 +1241,16 @@ static void on_assoc_change(scsock_t *so, const struct sctp_assoc_change *c)
 }
 
 /* A client's one-to-one socket ended. */
-static void sock_eof(scsock_t *so, int err)
+static void sock_eof(sctp_sock_t *so, int err)
 {
 	if (!so->server && so->assocs)
 		a_fail(so->assocs, err == UV_ECONNREFUSED ? err : UV_ECONNRESET,
 		       err ? uv_strerror(err) : "connection closed");
 }
 
-static scsock_t *sock_find(uint64_t id)
+static sctp_sock_t *sock_find(uint64_t id)
 {
-	for (scsock_t *s = rt.socks; s; s = s->next)
+	for (sctp_sock_t *s = rt.socks; s; s = s->next)
 		if (s->id == id)
 			return s;
 	return NULL;
@@ -1255,8 +1258,8 @@ static scsock_t *sock_find(uint64_t id)
 
 static void dispatch(ev_t *e)
 {
-	scsock_t *so = sock_find(e->sock);
-	scassoc_t *a;
+	sctp_sock_t *so = sock_find(e->sock);
+	sctp_association_t *a;
 
 	if (!so)
 		return;
@@ -1309,9 +1312,9 @@ static void deliver(scstream_t *st)
 }
 
 /* The socket takes data again: its associations may send. */
-static void sock_unblock(scsock_t *s)
+static void sock_unblock(sctp_sock_t *s)
 {
-	for (scassoc_t *a = s->assocs; a; a = a->next)
+	for (sctp_association_t *a = s->assocs; a; a = a->next)
 		if (a->blocked) {
 			a->blocked = 0;
 			rt.nblocked--;
@@ -1338,13 +1341,13 @@ static void rt_run(uv_async_t *h)
 		e = next;
 	}
 	if (space && rt.nblocked)
-		for (scsock_t *s = rt.socks; s; s = s->next)
+		for (sctp_sock_t *s = rt.socks; s; s = s->next)
 			sock_unblock(s);
 	while ((rt.dirty || !queue_empty(&rt.pend)) && rounds++ < 64) {
-		scassoc_t *list = rt.dirty;
+		sctp_association_t *list = rt.dirty;
 		rt.dirty = NULL;
 		while (list) {
-			scassoc_t *a = list;
+			sctp_association_t *a = list;
 			list = a->dirty_next;
 			a->dirty = 0;
 			a_pump(a);
@@ -1368,10 +1371,10 @@ static void rt_run(uv_async_t *h)
 		st_free(st);
 	}
 	while (rt.dead) {
-		scassoc_t *a = rt.dead;
+		sctp_association_t *a = rt.dead;
 		rt.dead = a->next;
 		if (a->dirty) { /* unlink from the dirty list */
-			for (scassoc_t **pp = &rt.dirty; *pp; pp = &(*pp)->dirty_next)
+			for (sctp_association_t **pp = &rt.dirty; *pp; pp = &(*pp)->dirty_next)
 				if (*pp == a) {
 					*pp = a->dirty_next;
 					break;
@@ -1385,7 +1388,7 @@ static void on_retry(uv_timer_t *t)
 {
 	if (!rt.nblocked)
 		return;
-	for (scsock_t *s = rt.socks; s; s = s->next)
+	for (sctp_sock_t *s = rt.socks; s; s = s->next)
 		sock_unblock(s);
 }
 
@@ -1394,8 +1397,8 @@ static void on_retry(uv_timer_t *t)
 static void k_msg(void *ud, uint32_t aid, uint16_t sid, uint32_t ppid, int eor, uint8_t *data,
                   size_t len)
 {
-	scsock_t *so = ud;
-	scassoc_t *a = a_find(so, (sctp_assoc_t)aid);
+	sctp_sock_t *so = ud;
+	sctp_association_t *a = a_find(so, (sctp_assoc_t)aid);
 
 	if (a && a->state != A_DEAD)
 		on_msg(a, sid, ppid, eor ? MSG_EOR : 0, data, len);
@@ -1422,7 +1425,7 @@ static void k_done(void *ud)
 	rt_run(&rt.async); /* pump, deliver and free now, not a loop turn later */
 }
 
-static const sckern_ops_t kern_ops = {k_msg, k_change, k_eof, k_writable, k_done};
+static const sctp_kern_ops_t kern_ops = {k_msg, k_change, k_eof, k_writable, k_done};
 
 /* ---- set-up ---- */
 
@@ -1472,7 +1475,7 @@ int sctp_rt_init(uv_loop_t *loop, int stack, uint16_t udp_port, char *err, size_
 		uv_unref((uv_handle_t *)&rt.retry);
 		rt.retry.data = NULL;
 	}
-	if (stack == SCTPA_KERNEL)
+	if (stack == SCTP_STACK_KERNEL)
 		return 0;
 	if (rt.inited) {
 		if (udp_port && udp_port != rt.port) {
@@ -1510,29 +1513,29 @@ int sctp_rt_init(uv_loop_t *loop, int stack, uint16_t udp_port, char *err, size_
 }
 
 static const opt_include_t assoc_inc[] = {
-    OPT_INCLUDE(scassoc_opts_t, key, &tunkey_opts),
+    OPT_INCLUDE(sctp_assoc_opts_t, key, &tunkey_opts),
     {NULL, 0},
 };
 
 static const opt_t assoc_table[] = {
-    OPT_UINT(scassoc_opts_t, window, "window", SCTPP_WINDOW_MAX, "1048576",
+    OPT_UINT(sctp_assoc_opts_t, window, "window", SCTP_PROTO_WINDOW_MAX, "1048576",
              "receive window granted to each stream, in bytes (64 KiB to 64 MiB)"),
-    OPT_DURATION(scassoc_opts_t, hb_ms, "hb", "1s", "SCTP heartbeat interval"),
-    OPT_UINT(scassoc_opts_t, max_rtx, "max-rtx", 100, "4",
+    OPT_DURATION(sctp_assoc_opts_t, hb_ms, "hb", "1s", "SCTP heartbeat interval"),
+    OPT_UINT(sctp_assoc_opts_t, max_rtx, "max-rtx", 100, "4",
              "retransmissions before the peer is taken for dead"),
-    OPT_UINT(scassoc_opts_t, sndbuf, "sndbuf", 64 << 20, "4194304",
+    OPT_UINT(sctp_assoc_opts_t, sndbuf, "sndbuf", 64 << 20, "4194304",
              "the association's send buffer, in bytes"),
-    OPT_UINT(scassoc_opts_t, mtu, "mtu", 9000, "0",
+    OPT_UINT(sctp_assoc_opts_t, mtu, "mtu", 9000, "0",
              "a fixed path MTU (576 to 9000; 0: usrsctp's own)"),
-    OPT_UINT(scassoc_opts_t, buffer, "assoc-buffer", 1ull << 32, "67108864",
+    OPT_UINT(sctp_assoc_opts_t, buffer, "assoc-buffer", 1ull << 32, "67108864",
              "bytes the association keeps for readers that have not taken them, all streams "
              "together (at least window); a stream whose DATA would go over is reset"),
 };
 
-const opt_schema_t scassoc_opts = OPT_SCHEMA_WITH(assoc_inc, assoc_table);
+const opt_schema_t sctp_assoc_opts = OPT_SCHEMA_WITH(assoc_inc, assoc_table);
 
-int scassoc_cfg_load(const scassoc_opts_t *o, int server, scassoc_cfg_t *cfg, sctpp_keys_t *keys,
-                     char *err, size_t errlen)
+int sctp_assoc_cfg_load(const sctp_assoc_opts_t *o, int server, sctp_assoc_cfg_t *cfg,
+                        sctp_proto_keys_t *keys, char *err, size_t errlen)
 {
 	uint8_t k[KEY_MAX];
 	size_t klen;
@@ -1542,8 +1545,8 @@ int scassoc_cfg_load(const scassoc_opts_t *o, int server, scassoc_cfg_t *cfg, sc
 
 	if ((r = tunkey_load(&o->key, server, k, &klen, err, errlen)) < 0)
 		return r;
-	if (window < SCTPP_WINDOW_MIN) {
-		snprintf(err, errlen, "option 'window': at least %d bytes", SCTPP_WINDOW_MIN);
+	if (window < SCTP_PROTO_WINDOW_MIN) {
+		snprintf(err, errlen, "option 'window': at least %d bytes", SCTP_PROTO_WINDOW_MIN);
 		return -EINVAL;
 	}
 	if (buffer < window) {
@@ -1562,7 +1565,7 @@ int scassoc_cfg_load(const scassoc_opts_t *o, int server, scassoc_cfg_t *cfg, sc
 		         "options 'hb', 'max-rtx' and 'sndbuf' (>= 65536) must not be 0");
 		return -EINVAL;
 	}
-	sctpp_keys_init(keys, k, klen);
+	sctp_proto_keys_init(keys, k, klen);
 	OPENSSL_cleanse(k, sizeof(k));
 	cfg->keys = keys;
 	cfg->window = (uint32_t)window;
@@ -1574,8 +1577,8 @@ int scassoc_cfg_load(const scassoc_opts_t *o, int server, scassoc_cfg_t *cfg, sc
 	return 0;
 }
 
-const char *const sctpa_stack_names[] = {"SCTP over UDP, usrsctp", "kernel SCTP",
-                                         "SCTP on a raw socket, usrsctp"};
+const char *const sctp_stack_names[] = {"SCTP over UDP, usrsctp", "kernel SCTP",
+                                        "SCTP on a raw socket, usrsctp"};
 
 /* usrsctp sends and receives raw SCTP: root or CAP_NET_RAW */
 static int raw_allowed(void)
@@ -1589,24 +1592,24 @@ static int raw_allowed(void)
 }
 
 static const opt_t stack_table[] = {
-    OPT_STR(sctpa_stack_opts_t, stack, "stack", "auto", "auto|kernel|usrsctp",
+    OPT_STR(sctp_stack_opts_t, stack, "stack", "auto", "auto|kernel|usrsctp",
             "the kernel's SCTP where it has SCTP, else usrsctp on a raw socket (root)"),
 };
 
-const opt_schema_t sctpa_stack_opts = OPT_SCHEMA(NULL, stack_table);
+const opt_schema_t sctp_stack_opts = OPT_SCHEMA(NULL, stack_table);
 
-int sctpa_stack_pick(const char *v, int udp, int *stack, char *err, size_t errlen)
+int sctp_stack_pick(const char *v, int udp, int *stack, char *err, size_t errlen)
 {
-	int kern = sckern_available();
+	int kern = sctp_kern_available();
 
 	if (udp) {
-		*stack = SCTPA_UDP;
+		*stack = SCTP_STACK_UDP;
 		return 0;
 	}
 	if (!v)
 		v = "auto";
 	if (!strcmp(v, "auto")) {
-		*stack = kern ? SCTPA_KERNEL : SCTPA_RAW;
+		*stack = kern ? SCTP_STACK_KERNEL : SCTP_STACK_RAW;
 	} else if (!strcmp(v, "kernel")) {
 		if (!kern) {
 			snprintf(err, errlen,
@@ -1614,21 +1617,21 @@ int sctpa_stack_pick(const char *v, int udp, int *stack, char *err, size_t errle
 			         "stack=usrsctp (root) or sctp+udp://");
 			return -EPROTONOSUPPORT;
 		}
-		*stack = SCTPA_KERNEL;
+		*stack = SCTP_STACK_KERNEL;
 	} else if (!strcmp(v, "usrsctp")) {
-		*stack = SCTPA_RAW;
+		*stack = SCTP_STACK_RAW;
 	} else {
 		snprintf(err, errlen, "option 'stack': '%s' is not auto, kernel or usrsctp", v);
 		return -EINVAL;
 	}
-	if (*stack == SCTPA_RAW && !raw_allowed()) {
+	if (*stack == SCTP_STACK_RAW && !raw_allowed()) {
 		snprintf(err, errlen,
 		         "%susrsctp's raw SCTP socket needs root (CAP_NET_RAW); sctp+udp:// "
 		         "needs neither",
 		         kern ? "stack=usrsctp: " : "this kernel has no SCTP, and ");
 		return -EPERM;
 	}
-	if (*stack == SCTPA_RAW && kern)
+	if (*stack == SCTP_STACK_RAW && kern)
 		log_warn(0, "stack=usrsctp on a kernel with SCTP: the kernel answers usrsctp's "
 		            "packets too (unload its sctp module, or use stack=kernel)");
 	return 0;
@@ -1662,12 +1665,12 @@ uint16_t sctp_rt_udp_port(void)
 	return rt.port;
 }
 
-static int sock_setup(scsock_t *s, const struct sockaddr *peer)
+static int sock_setup(sctp_sock_t *s, const struct sockaddr *peer)
 {
 	struct socket *so = s->so;
-	const scassoc_cfg_t *cfg = s->cfg;
-	struct sctp_initmsg im = {.sinit_num_ostreams = SCTPA_STREAMS,
-	                          .sinit_max_instreams = SCTPA_STREAMS,
+	const sctp_assoc_cfg_t *cfg = s->cfg;
+	struct sctp_initmsg im = {.sinit_num_ostreams = SCTP_ASSOC_STREAMS,
+	                          .sinit_max_instreams = SCTP_ASSOC_STREAMS,
 	                          .sinit_max_attempts = 4,
 	                          .sinit_max_init_timeo = 1000};
 	struct sctp_paddrparams pp = {0};
@@ -1705,7 +1708,7 @@ static int sock_setup(scsock_t *s, const struct sockaddr *peer)
 	usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_ASSOCINFO, &ap, sizeof(ap));
 	ri.srto_assoc_id = SCTP_FUTURE_ASSOC;
 	usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_RTOINFO, &ri, sizeof(ri));
-	if (s->stack == SCTPA_UDP && peer) {
+	if (s->stack == SCTP_STACK_UDP && peer) {
 		struct sctp_udpencaps ue = {0};
 		ue.sue_port = htons(peer->sa_family == AF_INET6
 		                        ? ntohs(((const struct sockaddr_in6 *)peer)->sin6_port)
@@ -1717,9 +1720,9 @@ static int sock_setup(scsock_t *s, const struct sockaddr *peer)
 	return 0;
 }
 
-static void sock_unlink(scsock_t *s)
+static void sock_unlink(sctp_sock_t *s)
 {
-	for (scsock_t **pp = &rt.socks; *pp; pp = &(*pp)->next)
+	for (sctp_sock_t **pp = &rt.socks; *pp; pp = &(*pp)->next)
 		if (*pp == s) {
 			*pp = s->next;
 			break;
@@ -1727,7 +1730,7 @@ static void sock_unlink(scsock_t *s)
 }
 
 /* usrsctp's socket for s: bound and listening, or connecting to addr. */
-static int usr_open(scsock_t *s, const struct sockaddr *addr)
+static int usr_open(sctp_sock_t *s, const struct sockaddr *addr)
 {
 	socklen_t len =
 	    addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
@@ -1756,10 +1759,11 @@ fail:
 
 /* A socket of the chosen stack, listening on addr (server) or connecting
  * to it (client). */
-static int sock_open(int server, const struct sockaddr *addr, int stack, const scassoc_cfg_t *cfg,
-                     const scassoc_ops_t *ops, void *ud, scsock_t **out)
+static int sock_open(int server, const struct sockaddr *addr, int stack,
+                     const sctp_assoc_cfg_t *cfg, const sctp_assoc_ops_t *ops, void *ud,
+                     sctp_sock_t **out)
 {
-	scsock_t *s = calloc(1, sizeof(*s));
+	sctp_sock_t *s = calloc(1, sizeof(*s));
 	int r;
 
 	if (!s)
@@ -1770,11 +1774,11 @@ static int sock_open(int server, const struct sockaddr *addr, int stack, const s
 	s->cfg = cfg;
 	s->ops = ops;
 	s->ud = ud;
-	if (stack == SCTPA_KERNEL) {
-		sckern_params_t kp = {SCTPA_STREAMS, cfg->hb_ms, cfg->max_rtx, cfg->sndbuf,
-		                      cfg->mtu};
-		r = server ? sckern_listen(rt.loop, addr, &kp, &kern_ops, s, &s->k)
-		           : sckern_connect(rt.loop, addr, &kp, &kern_ops, s, &s->k);
+	if (stack == SCTP_STACK_KERNEL) {
+		sctp_kern_params_t kp = {SCTP_ASSOC_STREAMS, cfg->hb_ms, cfg->max_rtx, cfg->sndbuf,
+		                         cfg->mtu};
+		r = server ? sctp_kern_listen(rt.loop, addr, &kp, &kern_ops, s, &s->k)
+		           : sctp_kern_connect(rt.loop, addr, &kp, &kern_ops, s, &s->k);
 	} else {
 		r = usr_open(s, addr);
 	}
@@ -1788,34 +1792,34 @@ static int sock_open(int server, const struct sockaddr *addr, int stack, const s
 	return 0;
 }
 
-int sctpa_listen(const struct sockaddr *bind, int stack, const scassoc_cfg_t *cfg,
-                 const scassoc_ops_t *ops, void *ud, scsock_t **out)
+int sctp_sock_listen(const struct sockaddr *bind, int stack, const sctp_assoc_cfg_t *cfg,
+                     const sctp_assoc_ops_t *ops, void *ud, sctp_sock_t **out)
 {
 	return sock_open(1, bind, stack, cfg, ops, ud, out);
 }
 
-void sctp_sock_close(scsock_t *s)
+void sctp_sock_close(sctp_sock_t *s)
 {
 	if (!s)
 		return;
 	/* no callbacks: the owner is going away */
-	static const scassoc_ops_t none = {0};
+	static const sctp_assoc_ops_t none = {0};
 	s->ops = &none;
 	while (s->assocs)
 		a_fail(s->assocs, UV_ECONNRESET, "closed");
 	sock_unlink(s);
 	if (s->k)
-		sckern_close(s->k, 0);
+		sctp_kern_close(s->k, 0);
 	else
 		usrsctp_close(s->so);
 	free(s);
 }
 
-int sctpa_connect(const struct sockaddr *to, int stack, const scassoc_cfg_t *cfg,
-                  const scassoc_ops_t *ops, void *ud, scassoc_t **out)
+int sctp_assoc_connect(const struct sockaddr *to, int stack, const sctp_assoc_cfg_t *cfg,
+                       const sctp_assoc_ops_t *ops, void *ud, sctp_association_t **out)
 {
-	scsock_t *s;
-	scassoc_t *a;
+	sctp_sock_t *s;
+	sctp_association_t *a;
 	int r;
 
 	if ((r = sock_open(0, to, stack, cfg, ops, ud, &s)) < 0)
@@ -1830,38 +1834,38 @@ int sctpa_connect(const struct sockaddr *to, int stack, const scassoc_cfg_t *cfg
 	return 0;
 }
 
-void sctp_assoc_close(scassoc_t *a, const char *why)
+void sctp_assoc_close(sctp_association_t *a, const char *why)
 {
 	a->down_called = 1; /* no callback */
 	a_fail(a, UV_ECONNRESET, why);
 }
 
-int sctp_assoc_is_up(const scassoc_t *a)
+int sctp_assoc_is_up(const sctp_association_t *a)
 {
 	return a && a->state == A_UP;
 }
-const char *sctp_assoc_peer(const scassoc_t *a)
+const char *sctp_assoc_peer(const sctp_association_t *a)
 {
 	return a->peer_str;
 }
-const struct sockaddr *sctp_assoc_peer_addr(const scassoc_t *a)
+const struct sockaddr *sctp_assoc_peer_addr(const sctp_association_t *a)
 {
 	return (const struct sockaddr *)&a->peer;
 }
-size_t sctp_assoc_nstreams(const scassoc_t *a)
+size_t sctp_assoc_nstreams(const sctp_association_t *a)
 {
 	return a->nlive;
 }
-const sctp_sock_stats_t *sctp_sock_stats(const scsock_t *s)
+const sctp_sock_stats_t *sctp_sock_stats(const sctp_sock_t *s)
 {
 	return &s->stats;
 }
-const sctp_sock_stats_t *sctp_assoc_stats(const scassoc_t *a)
+const sctp_sock_stats_t *sctp_assoc_stats(const sctp_association_t *a)
 {
 	return &a->sock->stats;
 }
 
-static int open_common(scassoc_t *a, const target_t *t, uint64_t id, dial_cb cb, void *ud,
+static int open_common(sctp_association_t *a, const target_t *t, uint64_t id, dial_cb cb, void *ud,
                        stream_t **req)
 {
 	scstream_t *st;
@@ -1894,13 +1898,13 @@ static int open_common(scassoc_t *a, const target_t *t, uint64_t id, dial_cb cb,
 	return 0;
 }
 
-int sctp_assoc_open(scassoc_t *a, const target_t *t, uint64_t id, dial_cb cb, void *ud,
+int sctp_assoc_open(sctp_association_t *a, const target_t *t, uint64_t id, dial_cb cb, void *ud,
                     stream_t **req)
 {
 	return open_common(a, t, id, cb, ud, req);
 }
 
-int sctp_assoc_open_dgram(scassoc_t *a, uint64_t id, dial_cb cb, void *ud, stream_t **req)
+int sctp_assoc_open_dgram(sctp_association_t *a, uint64_t id, dial_cb cb, void *ud, stream_t **req)
 {
 	return open_common(a, NULL, id, cb, ud, req);
 }
@@ -1917,9 +1921,9 @@ void sctp_dgram_set(stream_t *s, sctp_dgram_fn fn, void *ud)
 
 int sctp_dgram_send(stream_t *s, const target_t *addr, sbuf_t *b)
 {
-	static uint8_t out[SCTPP_DGRAM_MAX];
+	static uint8_t out[SCTP_PROTO_DGRAM_MAX];
 	scstream_t *st = (scstream_t *)s;
-	scassoc_t *a = st->a;
+	sctp_association_t *a = st->a;
 	int n, r;
 
 	if (!a || !st->dg || st->state != S_OPEN || a->state != A_UP || st->close_want ||
@@ -1931,8 +1935,8 @@ int sctp_dgram_send(stream_t *s, const target_t *addr, sbuf_t *b)
 		sbuf_free(b);
 		return UV_ENOBUFS;
 	}
-	n = sctpp_dgram_seal(&st->dg->tx, st->dg->tx_ctr++, addr, sbuf_ptr(b), b->len, out,
-	                     sizeof(out));
+	n = sctp_proto_dgram_seal(&st->dg->tx, st->dg->tx_ctr++, addr, sbuf_ptr(b), b->len, out,
+	                          sizeof(out));
 	sbuf_free(b);
 	if (n < 0)
 		return UV_EMSGSIZE;
@@ -1957,11 +1961,11 @@ void sctp_stream_answer(stream_t *s, int err)
 	if (!st->a || st->state != S_OPENING)
 		return;
 	if (err < 0) {
-		char text[SCTPP_FAIL_TEXT + 1];
+		char text[SCTP_PROTO_FAIL_TEXT + 1];
 		int n;
 		snprintf(text, sizeof(text), "%s", uv_strerror(err));
-		n = sctpp_fail_encode(socks5_rep_from_err(err), text, st->fail_body,
-		                      sizeof(st->fail_body));
+		n = sctp_proto_fail_encode(socks5_rep_from_err(err), text, st->fail_body,
+		                           sizeof(st->fail_body));
 		st->fail_len = n > 0 ? (size_t)n : 0;
 		st->fail_want = 1;
 	} else {

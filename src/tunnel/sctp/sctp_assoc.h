@@ -9,10 +9,10 @@
  * meanwhile is dropped.
  *
  * Three stacks carry the same associations:
- *   SCTPA_UDP     usrsctp, SCTP over UDP (RFC 6951): `sctp+udp://`, no root;
- *   SCTPA_KERNEL  the kernel's SCTP sockets (sctp_kern.c): `sctp://` where
+ *   SCTP_STACK_UDP     usrsctp, SCTP over UDP (RFC 6951): `sctp+udp://`, no root;
+ *   SCTP_STACK_KERNEL  the kernel's SCTP sockets (sctp_kern.c): `sctp://` where
  *                 the kernel has SCTP;
- *   SCTPA_RAW     usrsctp on a raw IP socket: `sctp://` elsewhere (root).
+ *   SCTP_STACK_RAW     usrsctp on a raw IP socket: `sctp://` elsewhere (root).
  * usrsctp is initialised once per process, with the UDP port of the first
  * user: a `sctp+udp` listener's port, or 0 (an ephemeral port) when a hop
  * comes first.  SCTP over UDP sets the peer's encapsulation port per
@@ -43,32 +43,33 @@
 #include "core/url.h"
 #include "tunnel/sctp/sctp_proto.h"
 
-#define SCTPA_STREAMS 2048                 /* streams asked for in each direction */
-#define SCTPA_BUFFER_DEFAULT (64ull << 20) /* assoc-buffer */
+#define SCTP_ASSOC_STREAMS 2048                 /* streams asked for in each direction */
+#define SCTP_ASSOC_BUFFER_DEFAULT (64ull << 20) /* assoc-buffer */
 
-enum { SCTPA_UDP, SCTPA_KERNEL, SCTPA_RAW };
-extern const char *const sctpa_stack_names[];
+enum { SCTP_STACK_UDP, SCTP_STACK_KERNEL, SCTP_STACK_RAW };
+extern const char *const sctp_stack_names[];
 
-typedef struct scassoc scassoc_t;
-typedef struct scsock scsock_t;
+/* sctp_association_t, not sctp_assoc_t: that is the system's association id */
+typedef struct sctp_association sctp_association_t;
+typedef struct sctp_sock sctp_sock_t;
 
-typedef struct scassoc_ops {
+typedef struct sctp_assoc_ops {
 	/* authenticated; streams may be opened */
-	void (*up)(scassoc_t *a, void *ud);
+	void (*up)(sctp_association_t *a, void *ud);
 	/* gone (err < 0, why for logs); a is freed when this returns */
-	void (*down)(scassoc_t *a, void *ud, int err, const char *why);
+	void (*down)(sctp_association_t *a, void *ud, int err, const char *why);
 	/* server: the client opens s to t; answer with sctp_stream_answer() */
-	void (*open)(scassoc_t *a, void *ud, stream_t *s, const target_t *t);
+	void (*open)(sctp_association_t *a, void *ud, stream_t *s, const target_t *t);
 	/* client: a stream id was freed (waiting opens may go) */
-	void (*avail)(scassoc_t *a, void *ud);
+	void (*avail)(sctp_association_t *a, void *ud);
 	/* server: the client opens a datagram association on s (UDP_OPEN):
 	 * sctp_dgram_set(), then sctp_stream_answer().  NULL: refused (7). */
-	void (*open_dgram)(scassoc_t *a, void *ud, stream_t *s);
-} scassoc_ops_t;
+	void (*open_dgram)(sctp_association_t *a, void *ud, stream_t *s);
+} sctp_assoc_ops_t;
 
-typedef struct scassoc_cfg {
+typedef struct sctp_assoc_cfg {
 	const char *name; /* for logs */
-	const sctpp_keys_t *keys;
+	const sctp_proto_keys_t *keys;
 	uint32_t window;     /* receive window we grant per stream */
 	uint64_t max_buffer; /* bytes all streams together hold unread (assoc-buffer) */
 	uint32_t hb_ms;      /* heartbeat interval */
@@ -80,32 +81,32 @@ typedef struct scassoc_cfg {
 	uint64_t skew_ms, start_ms, auth_timeout_ms;
 	uint32_t max_assocs; /* 0: no limit */
 	const acl_t *clients;
-} scassoc_cfg_t;
+} sctp_assoc_cfg_t;
 
 /* The options both ends take, a schema the server's and the hop's take
  * in: key= or keyfile= (core/tunkey.h: without them, the default key
  * file, which a server creates), window, hb, max-rtx, sndbuf, mtu,
  * assoc-buffer. */
-typedef struct scassoc_opts {
+typedef struct sctp_assoc_opts {
 	tunkey_opts_t key;
 	uint64_t window, hb_ms, max_rtx, sndbuf, mtu, buffer;
-} scassoc_opts_t;
-extern const opt_schema_t scassoc_opts;
+} sctp_assoc_opts_t;
+extern const opt_schema_t sctp_assoc_opts;
 /* Check them together, load the key, fill keys and those fields of cfg;
  * 0 or -errno with a message naming the option. */
-int scassoc_cfg_load(const scassoc_opts_t *o, int server, scassoc_cfg_t *cfg, sctpp_keys_t *keys,
-                     char *err, size_t errlen);
+int sctp_assoc_cfg_load(const sctp_assoc_opts_t *o, int server, sctp_assoc_cfg_t *cfg,
+                        sctp_proto_keys_t *keys, char *err, size_t errlen);
 
 /* stack=auto|kernel|usrsctp, for sctp:// (not sctp+udp://), a schema
  * too. */
-typedef struct sctpa_stack_opts {
+typedef struct sctp_stack_opts {
 	const char *stack;
-} sctpa_stack_opts_t;
-extern const opt_schema_t sctpa_stack_opts;
-/* The stack: SCTPA_UDP for sctp+udp; for sctp, what stack= says (NULL:
+} sctp_stack_opts_t;
+extern const opt_schema_t sctp_stack_opts;
+/* The stack: SCTP_STACK_UDP for sctp+udp; for sctp, what stack= says (NULL:
  * auto, the kernel's when it has SCTP, else usrsctp on a raw socket, which
  * needs root).  0 or -errno with a message. */
-int sctpa_stack_pick(const char *v, int udp, int *stack, char *err, size_t errlen);
+int sctp_stack_pick(const char *v, int udp, int *stack, char *err, size_t errlen);
 
 /* Set up the loop side once per process, and usrsctp for its stacks. */
 int sctp_rt_init(uv_loop_t *loop, int stack, uint16_t udp_port, char *err, size_t errlen);
@@ -116,26 +117,26 @@ void sctp_rt_stop(void);
 
 /* Server: listen on bind (its port is the SCTP port; the UDP port is the
  * runtime's).  cfg and ops must outlive the socket. */
-int sctpa_listen(const struct sockaddr *bind, int stack, const scassoc_cfg_t *cfg,
-                 const scassoc_ops_t *ops, void *ud, scsock_t **out);
+int sctp_sock_listen(const struct sockaddr *bind, int stack, const sctp_assoc_cfg_t *cfg,
+                     const sctp_assoc_ops_t *ops, void *ud, sctp_sock_t **out);
 /* Close a socket: its associations are aborted without callbacks. */
-void sctp_sock_close(scsock_t *s);
+void sctp_sock_close(sctp_sock_t *s);
 
-/* Client: connect to `to` (SCTP port = UDP encapsulation port for SCTPA_UDP). */
-int sctpa_connect(const struct sockaddr *to, int stack, const scassoc_cfg_t *cfg,
-                  const scassoc_ops_t *ops, void *ud, scassoc_t **out);
+/* Client: connect to `to` (SCTP port = UDP encapsulation port for SCTP_STACK_UDP). */
+int sctp_assoc_connect(const struct sockaddr *to, int stack, const sctp_assoc_cfg_t *cfg,
+                       const sctp_assoc_ops_t *ops, void *ud, sctp_association_t **out);
 /* Abort an association; no callback fires. */
-void sctp_assoc_close(scassoc_t *a, const char *why);
-int sctp_assoc_is_up(const scassoc_t *a);
-const char *sctp_assoc_peer(const scassoc_t *a);
-const struct sockaddr *sctp_assoc_peer_addr(const scassoc_t *a);
-size_t sctp_assoc_nstreams(const scassoc_t *a); /* live stream ids */
+void sctp_assoc_close(sctp_association_t *a, const char *why);
+int sctp_assoc_is_up(const sctp_association_t *a);
+const char *sctp_assoc_peer(const sctp_association_t *a);
+const struct sockaddr *sctp_assoc_peer_addr(const sctp_association_t *a);
+size_t sctp_assoc_nstreams(const sctp_association_t *a); /* live stream ids */
 
 /* Client: open a stream to t.  cb(ud, s, 0) after OPEN_OK, cb(ud, NULL,
  * err) on OPEN_FAIL, or cb(ud, NULL, UV_ECONNABORTED) when the association
  * was lost before the answer (the open may be retried).  -EAGAIN when no
  * stream id is free.  *req is for sctp_open_cancel(). */
-int sctp_assoc_open(scassoc_t *a, const target_t *t, uint64_t id, dial_cb cb, void *ud,
+int sctp_assoc_open(sctp_association_t *a, const target_t *t, uint64_t id, dial_cb cb, void *ud,
                     stream_t **req);
 void sctp_open_cancel(stream_t *req);
 
@@ -149,7 +150,7 @@ void sctp_open_cancel(stream_t *req);
  * UV_ENOTCONN).  The stream's close ends the association, as for a
  * connection. */
 typedef void (*sctp_dgram_fn)(void *ud, const target_t *addr, sbuf_t *b);
-int sctp_assoc_open_dgram(scassoc_t *a, uint64_t id, dial_cb cb, void *ud, stream_t **req);
+int sctp_assoc_open_dgram(sctp_association_t *a, uint64_t id, dial_cb cb, void *ud, stream_t **req);
 void sctp_dgram_set(stream_t *s, sctp_dgram_fn fn, void *ud);
 int sctp_dgram_send(stream_t *s, const target_t *addr, sbuf_t *b);
 
@@ -164,8 +165,8 @@ typedef struct sctp_sock_stats {
 	uint64_t early;         /* streams reset for DATA or EOF before OPEN_OK */
 	uint64_t dgram_drops;   /* datagrams dropped on arrival (replayed, forged, late) */
 } sctp_sock_stats_t;
-const sctp_sock_stats_t *sctp_sock_stats(const scsock_t *s);
-const sctp_sock_stats_t *sctp_assoc_stats(const scassoc_t *a);
+const sctp_sock_stats_t *sctp_sock_stats(const sctp_sock_t *s);
+const sctp_sock_stats_t *sctp_assoc_stats(const sctp_association_t *a);
 
 typedef struct sctp_stats {
 	uint64_t assocs_up, streams, opens, bytes_in, bytes_out, proto_errors, blocked;

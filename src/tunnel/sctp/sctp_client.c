@@ -38,9 +38,9 @@ typedef struct sccli {
 	dialer_t d;
 	int stack;
 	char name[300];
-	sctpp_keys_t keys;
-	scassoc_cfg_t cfg;
-	scassoc_t *a;
+	sctp_proto_keys_t keys;
+	sctp_assoc_cfg_t cfg;
+	sctp_association_t *a;
 	uv_getaddrinfo_t *gai;
 	uv_timer_t timer;
 	uint64_t backoff_ms, last_dial, keep_ms;
@@ -147,7 +147,7 @@ static void issue_waiting(sccli_t *cl)
 
 /* ---- the association ---- */
 
-static void cli_up(scassoc_t *a, void *ud)
+static void cli_up(sctp_association_t *a, void *ud)
 {
 	sccli_t *cl = ud;
 
@@ -156,7 +156,7 @@ static void cli_up(scassoc_t *a, void *ud)
 	issue_waiting(cl);
 }
 
-static void cli_avail(scassoc_t *a, void *ud)
+static void cli_avail(sctp_association_t *a, void *ud)
 {
 	issue_waiting(ud);
 }
@@ -185,7 +185,7 @@ static void retry_later(sccli_t *cl)
 	uv_timer_start(&cl->timer, on_backoff, cl->backoff_ms, 0);
 }
 
-static void cli_down(scassoc_t *a, void *ud, int err, const char *why)
+static void cli_down(sctp_association_t *a, void *ud, int err, const char *why)
 {
 	sccli_t *cl = ud;
 
@@ -195,11 +195,11 @@ static void cli_down(scassoc_t *a, void *ud, int err, const char *why)
 		retry_later(cl);
 }
 
-static const scassoc_ops_t cli_ops = {.up = cli_up, .down = cli_down, .avail = cli_avail};
+static const sctp_assoc_ops_t cli_ops = {.up = cli_up, .down = cli_down, .avail = cli_avail};
 
 static void connect_addr(sccli_t *cl, const struct sockaddr *sa)
 {
-	int r = sctpa_connect(sa, cl->stack, &cl->cfg, &cli_ops, cl, &cl->a);
+	int r = sctp_assoc_connect(sa, cl->stack, &cl->cfg, &cli_ops, cl, &cl->a);
 
 	if (r < 0) {
 		log_warn(0, "%s: cannot start an association: %s", cl->name, strerror(-r));
@@ -207,7 +207,7 @@ static void connect_addr(sccli_t *cl, const struct sockaddr *sa)
 		retry_later(cl);
 		return;
 	}
-	log_debug(0, "%s: associating (%s)", cl->name, sctpa_stack_names[cl->stack]);
+	log_debug(0, "%s: associating (%s)", cl->name, sctp_stack_names[cl->stack]);
 }
 
 static void on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *res)
@@ -455,13 +455,13 @@ static const dialer_ops_t sctp_ops = {.scheme = "sctp",
                                       .dgram_cancel = sc_cancel};
 
 typedef struct sccli_opts {
-	scassoc_opts_t assoc;
-	sctpa_stack_opts_t stack;
+	sctp_assoc_opts_t assoc;
+	sctp_stack_opts_t stack;
 	uint64_t keep_ms;
 } sccli_opts_t;
 
 static const opt_include_t udp_inc[] = {
-    OPT_INCLUDE(sccli_opts_t, assoc, &scassoc_opts),
+    OPT_INCLUDE(sccli_opts_t, assoc, &sctp_assoc_opts),
     {NULL, 0},
 };
 
@@ -473,7 +473,7 @@ static const opt_t cli_table[] = {
 const opt_schema_t sctp_udp_hop_opts = OPT_SCHEMA_WITH(udp_inc, cli_table);
 
 static const opt_include_t raw_inc[] = {
-    OPT_INCLUDE(sccli_opts_t, stack, &sctpa_stack_opts),
+    OPT_INCLUDE(sccli_opts_t, stack, &sctp_stack_opts),
     {NULL, 0},
 };
 
@@ -483,8 +483,8 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
                    size_t errlen, int udp)
 {
 	sccli_t *cl;
-	scassoc_cfg_t cfg = {0};
-	sctpp_keys_t keys;
+	sctp_assoc_cfg_t cfg = {0};
+	sctp_proto_keys_t keys;
 	sccli_opts_t o = {.keep_ms = 0}; /* and every other field 0 */
 	int r, stack;
 
@@ -501,8 +501,8 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 		return -EINVAL;
 	}
 	if ((r = opts_parse(udp ? &sctp_udp_hop_opts : &sctp_hop_opts, u, &o, err, errlen)) < 0 ||
-	    (r = sctpa_stack_pick(o.stack.stack, udp, &stack, err, errlen)) < 0 ||
-	    (r = scassoc_cfg_load(&o.assoc, 0, &cfg, &keys, err, errlen)) < 0)
+	    (r = sctp_stack_pick(o.stack.stack, udp, &stack, err, errlen)) < 0 ||
+	    (r = sctp_assoc_cfg_load(&o.assoc, 0, &cfg, &keys, err, errlen)) < 0)
 		return r;
 	cl = calloc(1, sizeof(*cl));
 	if (!cl)

@@ -13,14 +13,14 @@
 
 #define READ_BURST 256 /* messages per poll callback: the loop keeps turning */
 
-struct sckern {
+struct sctp_kern {
 	uv_poll_t poll;
 	int fd, server, events, closed;
-	const sckern_ops_t *ops;
+	const sctp_kern_ops_t *ops;
 	void *ud;
 };
 
-int sckern_available(void)
+int sctp_kern_available(void)
 {
 	static int known = -1;
 
@@ -39,7 +39,7 @@ static void set(int fd, int opt, const void *v, socklen_t len)
 	(void)setsockopt(fd, IPPROTO_SCTP, opt, v, len);
 }
 
-static int setup(int fd, const sckern_params_t *p)
+static int setup(int fd, const sctp_kern_params_t *p)
 {
 	struct sctp_initmsg im = {.sinit_num_ostreams = p->streams,
 	                          .sinit_max_instreams = p->streams,
@@ -92,14 +92,14 @@ static int setup(int fd, const sckern_params_t *p)
 
 static void on_close(uv_handle_t *h)
 {
-	sckern_t *k = h->data;
+	sctp_kern_t *k = h->data;
 
 	if (k->fd >= 0)
 		close(k->fd);
 	free(k);
 }
 
-static void on_notification(sckern_t *k, const uint8_t *buf, size_t len)
+static void on_notification(sctp_kern_t *k, const uint8_t *buf, size_t len)
 {
 	const union sctp_notification *n = (const void *)buf;
 	const struct sctp_assoc_change *c = &n->sn_assoc_change;
@@ -132,7 +132,7 @@ static void on_notification(sckern_t *k, const uint8_t *buf, size_t len)
 }
 
 /* 0: nothing more now; 1: one message handled; -errno: the socket ended */
-static int read_one(sckern_t *k)
+static int read_one(sctp_kern_t *k)
 {
 	static uint8_t buf[64 * 1024];
 	union {
@@ -164,7 +164,7 @@ static int read_one(sckern_t *k)
 
 static void on_poll(uv_poll_t *h, int status, int events)
 {
-	sckern_t *k = h->data;
+	sctp_kern_t *k = h->data;
 
 	if (k->closed)
 		return;
@@ -193,10 +193,10 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		k->ops->done(k->ud);
 }
 
-static int open_sock(uv_loop_t *loop, int family, int server, const sckern_params_t *p,
-                     const sckern_ops_t *ops, void *ud, sckern_t **out)
+static int open_sock(uv_loop_t *loop, int family, int server, const sctp_kern_params_t *p,
+                     const sctp_kern_ops_t *ops, void *ud, sctp_kern_t **out)
 {
-	sckern_t *k;
+	sctp_kern_t *k;
 	int fd = socket(family,
 	                (server ? SOCK_SEQPACKET : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	                IPPROTO_SCTP),
@@ -230,10 +230,10 @@ static socklen_t sa_len(const struct sockaddr *sa)
 	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
-int sckern_listen(uv_loop_t *loop, const struct sockaddr *bind_to, const sckern_params_t *p,
-                  const sckern_ops_t *ops, void *ud, sckern_t **out)
+int sctp_kern_listen(uv_loop_t *loop, const struct sockaddr *bind_to, const sctp_kern_params_t *p,
+                     const sctp_kern_ops_t *ops, void *ud, sctp_kern_t **out)
 {
-	sckern_t *k;
+	sctp_kern_t *k;
 	int one = 1, r;
 
 	if ((r = open_sock(loop, bind_to->sa_family, 1, p, ops, ud, &k)) < 0)
@@ -241,7 +241,7 @@ int sckern_listen(uv_loop_t *loop, const struct sockaddr *bind_to, const sckern_
 	(void)setsockopt(k->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(k->fd, bind_to, sa_len(bind_to)) < 0 || listen(k->fd, 128) < 0) {
 		r = -errno;
-		sckern_close(k, 0);
+		sctp_kern_close(k, 0);
 		return r;
 	}
 	k->events = UV_READABLE;
@@ -250,17 +250,17 @@ int sckern_listen(uv_loop_t *loop, const struct sockaddr *bind_to, const sckern_
 	return 0;
 }
 
-int sckern_connect(uv_loop_t *loop, const struct sockaddr *to, const sckern_params_t *p,
-                   const sckern_ops_t *ops, void *ud, sckern_t **out)
+int sctp_kern_connect(uv_loop_t *loop, const struct sockaddr *to, const sctp_kern_params_t *p,
+                      const sctp_kern_ops_t *ops, void *ud, sctp_kern_t **out)
 {
-	sckern_t *k;
+	sctp_kern_t *k;
 	int r;
 
 	if ((r = open_sock(loop, to->sa_family, 0, p, ops, ud, &k)) < 0)
 		return r;
 	if (connect(k->fd, to, sa_len(to)) < 0 && errno != EINPROGRESS) {
 		r = -errno;
-		sckern_close(k, 0);
+		sctp_kern_close(k, 0);
 		return r;
 	}
 	k->events = UV_READABLE | UV_DISCONNECT;
@@ -270,8 +270,8 @@ int sckern_connect(uv_loop_t *loop, const struct sockaddr *to, const sckern_para
 }
 
 /* pr: PR-SCTP information to send along, or NULL. */
-static ssize_t send_info(sckern_t *k, const struct sctp_sndinfo *si, const struct sctp_prinfo *pr,
-                         const void *p, size_t len)
+static ssize_t send_info(sctp_kern_t *k, const struct sctp_sndinfo *si,
+                         const struct sctp_prinfo *pr, const void *p, size_t len)
 {
 	union {
 		struct cmsghdr h;
@@ -301,7 +301,8 @@ static ssize_t send_info(sckern_t *k, const struct sctp_sndinfo *si, const struc
 	return sendmsg(k->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
-int sckern_send(sckern_t *k, uint32_t aid, uint16_t sid, uint32_t ppid, const void *p, size_t len)
+int sctp_kern_send(sctp_kern_t *k, uint32_t aid, uint16_t sid, uint32_t ppid, const void *p,
+                   size_t len)
 {
 	struct sctp_sndinfo si = {.snd_sid = sid, .snd_ppid = htonl(ppid)};
 
@@ -318,8 +319,8 @@ int sckern_send(sckern_t *k, uint32_t aid, uint16_t sid, uint32_t ppid, const vo
 	return -errno;
 }
 
-int sckern_send_dgram(sckern_t *k, uint32_t aid, uint16_t sid, uint32_t ppid, const void *p,
-                      size_t len)
+int sctp_kern_send_dgram(sctp_kern_t *k, uint32_t aid, uint16_t sid, uint32_t ppid, const void *p,
+                         size_t len)
 {
 	struct sctp_sndinfo si = {
 	    .snd_sid = sid, .snd_flags = SCTP_UNORDERED, .snd_ppid = htonl(ppid)};
@@ -331,7 +332,7 @@ int sckern_send_dgram(sckern_t *k, uint32_t aid, uint16_t sid, uint32_t ppid, co
 	return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
 }
 
-void sckern_abort(sckern_t *k, uint32_t aid)
+void sctp_kern_abort(sctp_kern_t *k, uint32_t aid)
 {
 	struct sctp_sndinfo si = {.snd_flags = SCTP_ABORT};
 
@@ -339,7 +340,7 @@ void sckern_abort(sckern_t *k, uint32_t aid)
 	(void)send_info(k, &si, NULL, NULL, 0);
 }
 
-int sckern_peer(sckern_t *k, uint32_t aid, struct sockaddr_storage *out)
+int sctp_kern_peer(sctp_kern_t *k, uint32_t aid, struct sockaddr_storage *out)
 {
 	struct sctp_prim pr;
 	socklen_t len = sizeof(pr);
@@ -352,7 +353,7 @@ int sckern_peer(sckern_t *k, uint32_t aid, struct sockaddr_storage *out)
 	return 0;
 }
 
-void sckern_close(sckern_t *k, int hard)
+void sctp_kern_close(sctp_kern_t *k, int hard)
 {
 	if (!k || k->closed)
 		return;

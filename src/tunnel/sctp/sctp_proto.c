@@ -10,40 +10,40 @@
 static const char *const type_names[] = {"?",   "OPEN",  "OPEN_OK", "OPEN_FAIL", "DATA",
                                          "EOF", "CLOSE", "CREDIT",  "UDP_OPEN"};
 
-const char *sctpp_type_name(uint8_t type)
+const char *sctp_proto_type_name(uint8_t type)
 {
-	return type <= SCTPP_UDP_OPEN ? type_names[type] : "?";
+	return type <= SCTP_PROTO_UDP_OPEN ? type_names[type] : "?";
 }
 
-int sctpp_keys_init(sctpp_keys_t *k, const uint8_t *key, size_t len)
+int sctp_proto_keys_init(sctp_proto_keys_t *k, const uint8_t *key, size_t len)
 {
 	return tunnel_keys_init(k, key, len, "sluice/sctp/1");
 }
 
 /* HKDF(K, salt Nc || Ns, info "<dir><kind>/<sid>/<gen>") */
-static int dir_key(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE],
-                   const uint8_t sn[SCTPP_NONCE], int s2c, const char *kind, uint16_t sid,
+static int dir_key(const sctp_proto_keys_t *k, const uint8_t cn[SCTP_PROTO_NONCE],
+                   const uint8_t sn[SCTP_PROTO_NONCE], int s2c, const char *kind, uint16_t sid,
                    uint32_t gen, uint8_t out[SEAL_KEY])
 {
-	uint8_t salt[2 * SCTPP_NONCE];
+	uint8_t salt[2 * SCTP_PROTO_NONCE];
 	char info[40];
 
-	memcpy(salt, cn, SCTPP_NONCE);
-	memcpy(salt + SCTPP_NONCE, sn, SCTPP_NONCE);
+	memcpy(salt, cn, SCTP_PROTO_NONCE);
+	memcpy(salt + SCTP_PROTO_NONCE, sn, SCTP_PROTO_NONCE);
 	snprintf(info, sizeof(info), "%s%s/%u/%u", s2c ? "s2c" : "c2s", kind, sid, gen);
 	return hkdf_sha256(k->master, k->mlen, salt, sizeof(salt), info, out, SEAL_KEY);
 }
 
-int sctpp_stream_key(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE],
-                     const uint8_t sn[SCTPP_NONCE], int s2c, uint16_t sid, uint32_t gen,
-                     uint8_t out[SEAL_KEY])
+int sctp_proto_stream_key(const sctp_proto_keys_t *k, const uint8_t cn[SCTP_PROTO_NONCE],
+                          const uint8_t sn[SCTP_PROTO_NONCE], int s2c, uint16_t sid, uint32_t gen,
+                          uint8_t out[SEAL_KEY])
 {
 	return dir_key(k, cn, sn, s2c, "", sid, gen, out);
 }
 
-int sctpp_dgram_key(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE],
-                    const uint8_t sn[SCTPP_NONCE], int s2c, uint16_t sid, uint32_t gen,
-                    uint8_t out[SEAL_KEY])
+int sctp_proto_dgram_key(const sctp_proto_keys_t *k, const uint8_t cn[SCTP_PROTO_NONCE],
+                         const uint8_t sn[SCTP_PROTO_NONCE], int s2c, uint16_t sid, uint32_t gen,
+                         uint8_t out[SEAL_KEY])
 {
 	return dir_key(k, cn, sn, s2c, "-dgram", sid, gen, out);
 }
@@ -54,13 +54,13 @@ static void dgram_nonce(uint64_t ctr, uint8_t nonce[AEAD_NONCE])
 	put_be64(nonce + 4, ctr);
 }
 
-int sctpp_dgram_seal(aead_t *a, uint64_t ctr, const target_t *addr, const uint8_t *data,
-                     size_t dlen, uint8_t *out, size_t cap)
+int sctp_proto_dgram_seal(aead_t *a, uint64_t ctr, const target_t *addr, const uint8_t *data,
+                          size_t dlen, uint8_t *out, size_t cap)
 {
 	uint8_t nonce[AEAD_NONCE];
 	size_t hl = strlen(addr->host), n;
 
-	if (!hl || hl > 255 || dlen > SCTPP_DGRAM_DATA_MAX)
+	if (!hl || hl > 255 || dlen > SCTP_PROTO_DGRAM_DATA_MAX)
 		return -EINVAL;
 	n = 8 + 1 + hl + 2 + dlen;
 	if (cap < n + SEAL_TAG)
@@ -78,23 +78,23 @@ int sctpp_dgram_seal(aead_t *a, uint64_t ctr, const target_t *addr, const uint8_
 	return (int)(n + SEAL_TAG);
 }
 
-int sctpp_dgram_ctr(const uint8_t *buf, size_t len, uint64_t *ctr)
+int sctp_proto_dgram_ctr(const uint8_t *buf, size_t len, uint64_t *ctr)
 {
-	if (len < 8 + 1 + 1 + 2 + SEAL_TAG || len > SCTPP_DGRAM_MAX)
+	if (len < 8 + 1 + 1 + 2 + SEAL_TAG || len > SCTP_PROTO_DGRAM_MAX)
 		return -EINVAL;
 	*ctr = get_be64(buf);
 	return 0;
 }
 
-int sctpp_dgram_open(aead_t *a, uint8_t *buf, size_t len, target_t *addr, const uint8_t **data,
-                     size_t *dlen)
+int sctp_proto_dgram_open(aead_t *a, uint8_t *buf, size_t len, target_t *addr, const uint8_t **data,
+                          size_t *dlen)
 {
 	uint8_t nonce[AEAD_NONCE];
 	uint64_t ctr;
 	size_t n, hl;
 	int r;
 
-	if (sctpp_dgram_ctr(buf, len, &ctr) < 0)
+	if (sctp_proto_dgram_ctr(buf, len, &ctr) < 0)
 		return -EINVAL;
 	dgram_nonce(ctr, nonce);
 	r = aead_open(a, nonce, buf, 8, buf + 8, len - 8 - SEAL_TAG, buf + 8);
@@ -119,71 +119,74 @@ int sctpp_dgram_open(aead_t *a, uint8_t *buf, size_t len, target_t *addr, const 
 
 static int window_ok(uint32_t w)
 {
-	return w >= SCTPP_WINDOW_MIN && w <= SCTPP_WINDOW_MAX;
+	return w >= SCTP_PROTO_WINDOW_MIN && w <= SCTP_PROTO_WINDOW_MAX;
 }
 
-void sctpp_auth_build(const sctpp_keys_t *k, const sctpp_auth_t *a, uint8_t out[SCTPP_AUTH_LEN])
+void sctp_proto_auth_build(const sctp_proto_keys_t *k, const sctp_proto_auth_t *a,
+                           uint8_t out[SCTP_PROTO_AUTH_LEN])
 {
-	out[0] = SCTPP_VERSION;
+	out[0] = SCTP_PROTO_VERSION;
 	put_be64(out + 1, a->ts_ms);
-	memcpy(out + 9, a->nonce, SCTPP_NONCE);
-	put_be32(out + 9 + SCTPP_NONCE, a->window);
-	hmac_sha256(k->auth, sizeof(k->auth), out, SCTPP_AUTH_LEN - SCTPP_MAC,
-	            out + SCTPP_AUTH_LEN - SCTPP_MAC);
+	memcpy(out + 9, a->nonce, SCTP_PROTO_NONCE);
+	put_be32(out + 9 + SCTP_PROTO_NONCE, a->window);
+	hmac_sha256(k->auth, sizeof(k->auth), out, SCTP_PROTO_AUTH_LEN - SCTP_PROTO_MAC,
+	            out + SCTP_PROTO_AUTH_LEN - SCTP_PROTO_MAC);
 }
 
-int sctpp_auth_parse(const sctpp_keys_t *k, const uint8_t *buf, size_t len, sctpp_auth_t *a)
+int sctp_proto_auth_parse(const sctp_proto_keys_t *k, const uint8_t *buf, size_t len,
+                          sctp_proto_auth_t *a)
 {
-	uint8_t mac[SCTPP_MAC];
+	uint8_t mac[SCTP_PROTO_MAC];
 
-	if (len != SCTPP_AUTH_LEN || buf[0] != SCTPP_VERSION)
+	if (len != SCTP_PROTO_AUTH_LEN || buf[0] != SCTP_PROTO_VERSION)
 		return -EINVAL;
-	hmac_sha256(k->auth, sizeof(k->auth), buf, SCTPP_AUTH_LEN - SCTPP_MAC, mac);
-	if (!ct_equal(mac, buf + SCTPP_AUTH_LEN - SCTPP_MAC, SCTPP_MAC))
+	hmac_sha256(k->auth, sizeof(k->auth), buf, SCTP_PROTO_AUTH_LEN - SCTP_PROTO_MAC, mac);
+	if (!ct_equal(mac, buf + SCTP_PROTO_AUTH_LEN - SCTP_PROTO_MAC, SCTP_PROTO_MAC))
 		return -EBADMSG;
 	a->ts_ms = get_be64(buf + 1);
-	memcpy(a->nonce, buf + 9, SCTPP_NONCE);
-	a->window = get_be32(buf + 9 + SCTPP_NONCE);
+	memcpy(a->nonce, buf + 9, SCTP_PROTO_NONCE);
+	a->window = get_be32(buf + 9 + SCTP_PROTO_NONCE);
 	return window_ok(a->window) ? 0 : -EINVAL;
 }
 
-static void answer_mac(const sctpp_keys_t *k, const uint8_t *cn, const uint8_t *sn,
+static void answer_mac(const sctp_proto_keys_t *k, const uint8_t *cn, const uint8_t *sn,
                        const uint8_t *win, uint8_t *mac)
 {
-	uint8_t msg[6 + 2 * SCTPP_NONCE + 4];
+	uint8_t msg[6 + 2 * SCTP_PROTO_NONCE + 4];
 
 	memcpy(msg, "answer", 6);
-	memcpy(msg + 6, cn, SCTPP_NONCE);
-	memcpy(msg + 6 + SCTPP_NONCE, sn, SCTPP_NONCE);
-	memcpy(msg + 6 + 2 * SCTPP_NONCE, win, 4);
+	memcpy(msg + 6, cn, SCTP_PROTO_NONCE);
+	memcpy(msg + 6 + SCTP_PROTO_NONCE, sn, SCTP_PROTO_NONCE);
+	memcpy(msg + 6 + 2 * SCTP_PROTO_NONCE, win, 4);
 	hmac_sha256(k->auth, sizeof(k->auth), msg, sizeof(msg), mac);
 }
 
-void sctpp_answer_build(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE],
-                        const uint8_t sn[SCTPP_NONCE], uint32_t window,
-                        uint8_t out[SCTPP_AUTH_OK_LEN])
+void sctp_proto_answer_build(const sctp_proto_keys_t *k, const uint8_t cn[SCTP_PROTO_NONCE],
+                             const uint8_t sn[SCTP_PROTO_NONCE], uint32_t window,
+                             uint8_t out[SCTP_PROTO_AUTH_OK_LEN])
 {
-	memcpy(out, sn, SCTPP_NONCE);
-	put_be32(out + SCTPP_NONCE, window);
-	answer_mac(k, cn, sn, out + SCTPP_NONCE, out + SCTPP_NONCE + 4);
+	memcpy(out, sn, SCTP_PROTO_NONCE);
+	put_be32(out + SCTP_PROTO_NONCE, window);
+	answer_mac(k, cn, sn, out + SCTP_PROTO_NONCE, out + SCTP_PROTO_NONCE + 4);
 }
 
-int sctpp_answer_check(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE], const uint8_t *buf,
-                       size_t len, uint8_t sn[SCTPP_NONCE], uint32_t *window)
+int sctp_proto_answer_check(const sctp_proto_keys_t *k, const uint8_t cn[SCTP_PROTO_NONCE],
+                            const uint8_t *buf, size_t len, uint8_t sn[SCTP_PROTO_NONCE],
+                            uint32_t *window)
 {
-	uint8_t mac[SCTPP_MAC];
+	uint8_t mac[SCTP_PROTO_MAC];
 
-	if (len != SCTPP_AUTH_OK_LEN)
+	if (len != SCTP_PROTO_AUTH_OK_LEN)
 		return -EINVAL;
-	answer_mac(k, cn, buf, buf + SCTPP_NONCE, mac);
-	if (!ct_equal(mac, buf + SCTPP_NONCE + 4, SCTPP_MAC))
+	answer_mac(k, cn, buf, buf + SCTP_PROTO_NONCE, mac);
+	if (!ct_equal(mac, buf + SCTP_PROTO_NONCE + 4, SCTP_PROTO_MAC))
 		return -EBADMSG;
-	memcpy(sn, buf, SCTPP_NONCE);
-	*window = get_be32(buf + SCTPP_NONCE);
+	memcpy(sn, buf, SCTP_PROTO_NONCE);
+	*window = get_be32(buf + SCTP_PROTO_NONCE);
 	return window_ok(*window) ? 0 : -EINVAL;
 }
 
-int sctpp_open_encode(const target_t *t, uint8_t *out, size_t cap)
+int sctp_proto_open_encode(const target_t *t, uint8_t *out, size_t cap)
 {
 	size_t hl = strlen(t->host);
 
@@ -198,7 +201,7 @@ int sctpp_open_encode(const target_t *t, uint8_t *out, size_t cap)
 	return (int)(3 + hl);
 }
 
-int sctpp_open_parse(const uint8_t *buf, size_t len, target_t *t)
+int sctp_proto_open_parse(const uint8_t *buf, size_t len, target_t *t)
 {
 	size_t hl;
 
@@ -216,12 +219,12 @@ int sctpp_open_parse(const uint8_t *buf, size_t len, target_t *t)
 	return t->port ? 0 : -EINVAL;
 }
 
-int sctpp_fail_encode(uint8_t code, const char *text, uint8_t *out, size_t cap)
+int sctp_proto_fail_encode(uint8_t code, const char *text, uint8_t *out, size_t cap)
 {
 	size_t n = text ? strlen(text) : 0;
 
-	if (n > SCTPP_FAIL_TEXT)
-		n = SCTPP_FAIL_TEXT;
+	if (n > SCTP_PROTO_FAIL_TEXT)
+		n = SCTP_PROTO_FAIL_TEXT;
 	if (cap < 1 + n)
 		return -ENOSPC;
 	out[0] = code;
@@ -230,29 +233,29 @@ int sctpp_fail_encode(uint8_t code, const char *text, uint8_t *out, size_t cap)
 	return (int)(1 + n);
 }
 
-int sctpp_fail_parse(const uint8_t *buf, size_t len, uint8_t *code)
+int sctp_proto_fail_parse(const uint8_t *buf, size_t len, uint8_t *code)
 {
-	if (len < 1 || len > 1 + SCTPP_FAIL_TEXT)
+	if (len < 1 || len > 1 + SCTP_PROTO_FAIL_TEXT)
 		return -EINVAL;
 	*code = buf[0];
 	return 0;
 }
 
-void sctpp_credit_encode(uint32_t inc, uint8_t out[4])
+void sctp_proto_credit_encode(uint32_t inc, uint8_t out[4])
 {
 	put_be32(out, inc);
 }
 
-int sctpp_credit_parse(const uint8_t *buf, size_t len, uint32_t *inc)
+int sctp_proto_credit_parse(const uint8_t *buf, size_t len, uint32_t *inc)
 {
 	if (len != 4)
 		return -EINVAL;
 	*inc = get_be32(buf);
-	return *inc && *inc <= SCTPP_WINDOW_MAX ? 0 : -EINVAL;
+	return *inc && *inc <= SCTP_PROTO_WINDOW_MAX ? 0 : -EINVAL;
 }
 
-int sctpp_rec_parse(const uint8_t *buf, size_t len, uint8_t *type, const uint8_t **body,
-                    size_t *blen)
+int sctp_proto_rec_parse(const uint8_t *buf, size_t len, uint8_t *type, const uint8_t **body,
+                         size_t *blen)
 {
 	size_t n;
 
@@ -262,30 +265,30 @@ int sctpp_rec_parse(const uint8_t *buf, size_t len, uint8_t *type, const uint8_t
 	*body = buf + 1;
 	*blen = n = len - 1;
 	switch (*type) {
-	case SCTPP_OPEN:
-		return n >= 4 && n <= SCTPP_OPEN_MAX ? 0 : -EINVAL;
-	case SCTPP_OPEN_FAIL:
-		return n >= 1 && n <= 1 + SCTPP_FAIL_TEXT ? 0 : -EINVAL;
-	case SCTPP_DATA:
-		return n >= 1 && n <= SCTPP_DATA_MAX ? 0 : -EINVAL;
-	case SCTPP_CREDIT:
+	case SCTP_PROTO_OPEN:
+		return n >= 4 && n <= SCTP_PROTO_OPEN_MAX ? 0 : -EINVAL;
+	case SCTP_PROTO_OPEN_FAIL:
+		return n >= 1 && n <= 1 + SCTP_PROTO_FAIL_TEXT ? 0 : -EINVAL;
+	case SCTP_PROTO_DATA:
+		return n >= 1 && n <= SCTP_PROTO_DATA_MAX ? 0 : -EINVAL;
+	case SCTP_PROTO_CREDIT:
 		return n == 4 ? 0 : -EINVAL;
-	case SCTPP_OPEN_OK:
-	case SCTPP_EOF:
-	case SCTPP_CLOSE:
-	case SCTPP_UDP_OPEN:
+	case SCTP_PROTO_OPEN_OK:
+	case SCTP_PROTO_EOF:
+	case SCTP_PROTO_CLOSE:
+	case SCTP_PROTO_UDP_OPEN:
 		return n == 0 ? 0 : -EINVAL;
 	default:
 		return -EINVAL;
 	}
 }
 
-sbuf_t *sctpp_rec_build(seal_t *s, uint8_t type, const uint8_t *body, size_t len)
+sbuf_t *sctp_proto_rec_build(seal_t *s, uint8_t type, const uint8_t *body, size_t len)
 {
 	sbuf_t *b;
 	int r;
 
-	if (len > SCTPP_DATA_MAX)
+	if (len > SCTP_PROTO_DATA_MAX)
 		return NULL;
 	b = sbuf_new(1 + len + SEAL_TAG);
 	b->data[0] = type;
@@ -300,15 +303,15 @@ sbuf_t *sctpp_rec_build(seal_t *s, uint8_t type, const uint8_t *body, size_t len
 	return b;
 }
 
-int sctpp_rec_open(seal_t *s, uint8_t *buf, size_t len, uint8_t *type, const uint8_t **body,
-                   size_t *blen)
+int sctp_proto_rec_open(seal_t *s, uint8_t *buf, size_t len, uint8_t *type, const uint8_t **body,
+                        size_t *blen)
 {
 	int r;
 
-	if (len < SEAL_TAG + 1 || len > SCTPP_REC_MAX)
+	if (len < SEAL_TAG + 1 || len > SCTP_PROTO_REC_MAX)
 		return -EINVAL;
 	r = seal_open(s, NULL, 0, buf, len, buf);
 	if (r < 0)
 		return -EBADMSG;
-	return sctpp_rec_parse(buf, (size_t)r, type, body, blen);
+	return sctp_proto_rec_parse(buf, (size_t)r, type, body, blen);
 }

@@ -13,7 +13,7 @@
  *       OPEN      c->s  host_len(1) host port(2)
  *       OPEN_OK   s->c  empty
  *       OPEN_FAIL s->c  code(1, a SOCKS5 reply code) text(0..64)
- *       DATA      both  1..SCTPP_DATA_MAX bytes
+ *       DATA      both  1..SCTP_PROTO_DATA_MAX bytes
  *       EOF       both  empty (half-close)
  *       CLOSE     both  empty (this side is done with the stream id)
  *       CREDIT    both  increment(4) > 0 (flow control, per stream)
@@ -39,93 +39,96 @@
 #include "core/sbuf.h"
 #include "core/seal.h"
 
-#define SCTPP_VERSION 1
-#define SCTPP_NONCE 16
-#define SCTPP_MAC 32
-#define SCTPP_AUTH_LEN (1 + 8 + SCTPP_NONCE + 4 + SCTPP_MAC)
-#define SCTPP_AUTH_OK_LEN (SCTPP_NONCE + 4 + SCTPP_MAC)
-#define SCTPP_DATA_MAX (16 * 1024) /* largest DATA body */
-#define SCTPP_REC_MAX (1 + SCTPP_DATA_MAX + SEAL_TAG)
-#define SCTPP_OPEN_MAX (1 + 255 + 2)
-#define SCTPP_FAIL_TEXT 64
-#define SCTPP_WINDOW_MIN (64 * 1024)
-#define SCTPP_WINDOW_MAX (64 * 1024 * 1024)
-#define SCTPP_PPID 0x736c6331u       /* "slc1" */
-#define SCTPP_PPID_DGRAM 0x736c6364u /* "slcd": a datagram */
-#define SCTPP_DGRAM_DATA_MAX 65507   /* the largest datagram carried */
-#define SCTPP_DGRAM_MAX (8 + 1 + 255 + 2 + SCTPP_DGRAM_DATA_MAX + SEAL_TAG)
+#define SCTP_PROTO_VERSION 1
+#define SCTP_PROTO_NONCE 16
+#define SCTP_PROTO_MAC 32
+#define SCTP_PROTO_AUTH_LEN (1 + 8 + SCTP_PROTO_NONCE + 4 + SCTP_PROTO_MAC)
+#define SCTP_PROTO_AUTH_OK_LEN (SCTP_PROTO_NONCE + 4 + SCTP_PROTO_MAC)
+#define SCTP_PROTO_DATA_MAX (16 * 1024) /* largest DATA body */
+#define SCTP_PROTO_REC_MAX (1 + SCTP_PROTO_DATA_MAX + SEAL_TAG)
+#define SCTP_PROTO_OPEN_MAX (1 + 255 + 2)
+#define SCTP_PROTO_FAIL_TEXT 64
+#define SCTP_PROTO_WINDOW_MIN (64 * 1024)
+#define SCTP_PROTO_WINDOW_MAX (64 * 1024 * 1024)
+#define SCTP_PROTO_PPID 0x736c6331u       /* "slc1" */
+#define SCTP_PROTO_PPID_DGRAM 0x736c6364u /* "slcd": a datagram */
+#define SCTP_PROTO_DGRAM_DATA_MAX 65507   /* the largest datagram carried */
+#define SCTP_PROTO_DGRAM_MAX (8 + 1 + 255 + 2 + SCTP_PROTO_DGRAM_DATA_MAX + SEAL_TAG)
 
 enum {
-	SCTPP_OPEN = 1,
-	SCTPP_OPEN_OK = 2,
-	SCTPP_OPEN_FAIL = 3,
-	SCTPP_DATA = 4,
-	SCTPP_EOF = 5,
-	SCTPP_CLOSE = 6,
-	SCTPP_CREDIT = 7,
-	SCTPP_UDP_OPEN = 8,
+	SCTP_PROTO_OPEN = 1,
+	SCTP_PROTO_OPEN_OK = 2,
+	SCTP_PROTO_OPEN_FAIL = 3,
+	SCTP_PROTO_DATA = 4,
+	SCTP_PROTO_EOF = 5,
+	SCTP_PROTO_CLOSE = 6,
+	SCTP_PROTO_CREDIT = 7,
+	SCTP_PROTO_UDP_OPEN = 8,
 };
 
-const char *sctpp_type_name(uint8_t type);
+const char *sctp_proto_type_name(uint8_t type);
 
-typedef tunnel_keys_t sctpp_keys_t;
+typedef tunnel_keys_t sctp_proto_keys_t;
 
-int sctpp_keys_init(sctpp_keys_t *k, const uint8_t *key, size_t len);
+int sctp_proto_keys_init(sctp_proto_keys_t *k, const uint8_t *key, size_t len);
 /* s2c = 0: client-to-server key of (sid, gen); else server-to-client. */
-int sctpp_stream_key(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE],
-                     const uint8_t sn[SCTPP_NONCE], int s2c, uint16_t sid, uint32_t gen,
-                     uint8_t out[SEAL_KEY]);
+int sctp_proto_stream_key(const sctp_proto_keys_t *k, const uint8_t cn[SCTP_PROTO_NONCE],
+                          const uint8_t sn[SCTP_PROTO_NONCE], int s2c, uint16_t sid, uint32_t gen,
+                          uint8_t out[SEAL_KEY]);
 
-/* The datagram keys of (sid, gen), as sctpp_stream_key. */
-int sctpp_dgram_key(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE],
-                    const uint8_t sn[SCTPP_NONCE], int s2c, uint16_t sid, uint32_t gen,
-                    uint8_t out[SEAL_KEY]);
-/* A datagram message: its length (at most SCTPP_DGRAM_MAX), or -ENOSPC /
+/* The datagram keys of (sid, gen), as sctp_proto_stream_key. */
+int sctp_proto_dgram_key(const sctp_proto_keys_t *k, const uint8_t cn[SCTP_PROTO_NONCE],
+                         const uint8_t sn[SCTP_PROTO_NONCE], int s2c, uint16_t sid, uint32_t gen,
+                         uint8_t out[SEAL_KEY]);
+/* A datagram message: its length (at most SCTP_PROTO_DGRAM_MAX), or -ENOSPC /
  * -EINVAL (a name longer than 255, a datagram over 65507 bytes).  a is
  * the direction's context (aead_init with the datagram key); ctr never
  * twice under one key. */
-int sctpp_dgram_seal(aead_t *a, uint64_t ctr, const target_t *addr, const uint8_t *data,
-                     size_t dlen, uint8_t *out, size_t cap);
+int sctp_proto_dgram_seal(aead_t *a, uint64_t ctr, const target_t *addr, const uint8_t *data,
+                          size_t dlen, uint8_t *out, size_t cap);
 /* Its counter without opening it (for the replay window), or -EINVAL. */
-int sctpp_dgram_ctr(const uint8_t *buf, size_t len, uint64_t *ctr);
+int sctp_proto_dgram_ctr(const uint8_t *buf, size_t len, uint64_t *ctr);
 /* Open in place: 0 with the address and the datagram (pointing into buf),
  * -EBADMSG (not authentic) or -EINVAL (malformed). */
-int sctpp_dgram_open(aead_t *a, uint8_t *buf, size_t len, target_t *addr, const uint8_t **data,
-                     size_t *dlen);
+int sctp_proto_dgram_open(aead_t *a, uint8_t *buf, size_t len, target_t *addr, const uint8_t **data,
+                          size_t *dlen);
 
-typedef struct sctpp_auth {
+typedef struct sctp_proto_auth {
 	uint64_t ts_ms;
-	uint8_t nonce[SCTPP_NONCE];
+	uint8_t nonce[SCTP_PROTO_NONCE];
 	uint32_t window;
-} sctpp_auth_t;
+} sctp_proto_auth_t;
 
-void sctpp_auth_build(const sctpp_keys_t *k, const sctpp_auth_t *a, uint8_t out[SCTPP_AUTH_LEN]);
+void sctp_proto_auth_build(const sctp_proto_keys_t *k, const sctp_proto_auth_t *a,
+                           uint8_t out[SCTP_PROTO_AUTH_LEN]);
 /* 0, -EINVAL (malformed, bad window) or -EBADMSG (wrong MAC). */
-int sctpp_auth_parse(const sctpp_keys_t *k, const uint8_t *buf, size_t len, sctpp_auth_t *a);
-void sctpp_answer_build(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE],
-                        const uint8_t sn[SCTPP_NONCE], uint32_t window,
-                        uint8_t out[SCTPP_AUTH_OK_LEN]);
+int sctp_proto_auth_parse(const sctp_proto_keys_t *k, const uint8_t *buf, size_t len,
+                          sctp_proto_auth_t *a);
+void sctp_proto_answer_build(const sctp_proto_keys_t *k, const uint8_t cn[SCTP_PROTO_NONCE],
+                             const uint8_t sn[SCTP_PROTO_NONCE], uint32_t window,
+                             uint8_t out[SCTP_PROTO_AUTH_OK_LEN]);
 /* 0 with sn and window filled, -EINVAL or -EBADMSG. */
-int sctpp_answer_check(const sctpp_keys_t *k, const uint8_t cn[SCTPP_NONCE], const uint8_t *buf,
-                       size_t len, uint8_t sn[SCTPP_NONCE], uint32_t *window);
+int sctp_proto_answer_check(const sctp_proto_keys_t *k, const uint8_t cn[SCTP_PROTO_NONCE],
+                            const uint8_t *buf, size_t len, uint8_t sn[SCTP_PROTO_NONCE],
+                            uint32_t *window);
 
 /* Bodies.  Encoders return the length or -ENOSPC/-EINVAL; parsers 0 or
  * -EINVAL. */
-int sctpp_open_encode(const target_t *t, uint8_t *out, size_t cap);
-int sctpp_open_parse(const uint8_t *buf, size_t len, target_t *t);
-int sctpp_fail_encode(uint8_t code, const char *text, uint8_t *out, size_t cap);
-int sctpp_fail_parse(const uint8_t *buf, size_t len, uint8_t *code);
-void sctpp_credit_encode(uint32_t inc, uint8_t out[4]);
-int sctpp_credit_parse(const uint8_t *buf, size_t len, uint32_t *inc);
+int sctp_proto_open_encode(const target_t *t, uint8_t *out, size_t cap);
+int sctp_proto_open_parse(const uint8_t *buf, size_t len, target_t *t);
+int sctp_proto_fail_encode(uint8_t code, const char *text, uint8_t *out, size_t cap);
+int sctp_proto_fail_parse(const uint8_t *buf, size_t len, uint8_t *code);
+void sctp_proto_credit_encode(uint32_t inc, uint8_t out[4]);
+int sctp_proto_credit_parse(const uint8_t *buf, size_t len, uint32_t *inc);
 
 /* A plaintext record: the type is known and the body length fits it. */
-int sctpp_rec_parse(const uint8_t *buf, size_t len, uint8_t *type, const uint8_t **body,
-                    size_t *blen);
+int sctp_proto_rec_parse(const uint8_t *buf, size_t len, uint8_t *type, const uint8_t **body,
+                         size_t *blen);
 /* A sealed record as one SCTP message. */
-sbuf_t *sctpp_rec_build(seal_t *s, uint8_t type, const uint8_t *body, size_t len);
+sbuf_t *sctp_proto_rec_build(seal_t *s, uint8_t type, const uint8_t *body, size_t len);
 /* Open in place (buf is modified): -EBADMSG if not authentic, -EINVAL if
  * malformed; else type and body (pointing into buf). */
-int sctpp_rec_open(seal_t *s, uint8_t *buf, size_t len, uint8_t *type, const uint8_t **body,
-                   size_t *blen);
+int sctp_proto_rec_open(seal_t *s, uint8_t *buf, size_t len, uint8_t *type, const uint8_t **body,
+                        size_t *blen);
 
 #endif

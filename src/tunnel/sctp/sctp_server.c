@@ -30,10 +30,10 @@
 typedef struct scsrv {
 	listener_t *l;
 	int stack;
-	sctpp_keys_t keys;
-	scassoc_cfg_t cfg;
+	sctp_proto_keys_t keys;
+	sctp_assoc_cfg_t cfg;
 	replay_t *replay;
-	scsock_t *sock;
+	sctp_sock_t *sock;
 	uint64_t assocs, refused, udp_assocs, udp_refused;
 } scsrv_t;
 
@@ -67,7 +67,7 @@ static void on_dialed(conn_t *c, int err)
 }
 
 /* Admission of a stream: a conn for it, or NULL (refused, answered, closed). */
-static conn_t *srv_admit(scsrv_t *srv, scassoc_t *a, stream_t *s)
+static conn_t *srv_admit(scsrv_t *srv, sctp_association_t *a, stream_t *s)
 {
 	listener_t *l = srv->l;
 	const struct sockaddr *peer = sctp_assoc_peer_addr(a);
@@ -92,7 +92,7 @@ static conn_t *srv_admit(scsrv_t *srv, scassoc_t *a, stream_t *s)
 	return conn_new(l, s, peer);
 }
 
-static void srv_open(scassoc_t *a, void *ud, stream_t *s, const target_t *t)
+static void srv_open(sctp_association_t *a, void *ud, stream_t *s, const target_t *t)
 {
 	conn_t *c = srv_admit(ud, a, s);
 
@@ -155,7 +155,7 @@ static void udp_read(stream_t *s, sbuf_t *b)
 
 static const stream_cbs_t udp_cbs = {udp_read, NULL, tmp_error};
 
-static void srv_open_dgram(scassoc_t *a, void *ud, stream_t *s)
+static void srv_open_dgram(sctp_association_t *a, void *ud, stream_t *s)
 {
 	scsrv_t *srv = ud;
 	conn_t *c = srv_admit(srv, a, s);
@@ -175,14 +175,14 @@ static void srv_open_dgram(scassoc_t *a, void *ud, stream_t *s)
 	conn_dgram(c, &flow_cbs, c);
 }
 
-static void srv_up(scassoc_t *a, void *ud)
+static void srv_up(sctp_association_t *a, void *ud)
 {
 	((scsrv_t *)ud)->assocs++;
 }
 
-static void srv_down(scassoc_t *a, void *ud, int err, const char *why) {}
+static void srv_down(sctp_association_t *a, void *ud, int err, const char *why) {}
 
-static const scassoc_ops_t srv_ops = {
+static const sctp_assoc_ops_t srv_ops = {
     .up = srv_up, .down = srv_down, .open = srv_open, .open_dgram = srv_open_dgram};
 
 static const metric_t srv_metrics[] = {
@@ -222,13 +222,13 @@ static void metrics_fn(mbuf_t *b, void *ud)
 }
 
 typedef struct scsrv_opts {
-	scassoc_opts_t assoc;
-	sctpa_stack_opts_t stack;
+	sctp_assoc_opts_t assoc;
+	sctp_stack_opts_t stack;
 	uint64_t skew_ms, replay_cache, max_assocs;
 } scsrv_opts_t;
 
 static const opt_include_t udp_inc[] = {
-    OPT_INCLUDE(scsrv_opts_t, assoc, &scassoc_opts),
+    OPT_INCLUDE(scsrv_opts_t, assoc, &sctp_assoc_opts),
     {NULL, 0},
 };
 
@@ -243,7 +243,7 @@ static const opt_t srv_table[] = {
 static const opt_schema_t udp_srv_opts = OPT_SCHEMA_WITH(udp_inc, srv_table);
 
 static const opt_include_t raw_inc[] = {
-    OPT_INCLUDE(scsrv_opts_t, stack, &sctpa_stack_opts),
+    OPT_INCLUDE(scsrv_opts_t, stack, &sctp_stack_opts),
     {NULL, 0},
 };
 
@@ -264,11 +264,11 @@ static int init_common(listener_t *l, int udp, char *err, size_t errlen)
 	l->front = s;
 	s->l = l;
 	if ((r = opts_parse(udp ? &udp_srv_opts : &raw_srv_opts, u, &o, err, errlen)) < 0 ||
-	    (r = sctpa_stack_pick(o.stack.stack, udp, &s->stack, err, errlen)) < 0 ||
+	    (r = sctp_stack_pick(o.stack.stack, udp, &s->stack, err, errlen)) < 0 ||
 	    (r = listener_bind_addr(u, &ss, err, errlen)) < 0)
 		return r;
 	memcpy(&l->bind, &ss, sizeof(ss));
-	if ((r = scassoc_cfg_load(&o.assoc, 1, &s->cfg, &s->keys, err, errlen)) < 0)
+	if ((r = sctp_assoc_cfg_load(&o.assoc, 1, &s->cfg, &s->keys, err, errlen)) < 0)
 		return r;
 	s->cfg.skew_ms = o.skew_ms;
 	max_assocs = o.max_assocs;
@@ -298,19 +298,19 @@ static int srv_start(listener_t *l)
 	char err[200];
 	int r;
 
-	r = sctp_rt_init(l->loop, s->stack, s->stack == SCTPA_UDP ? (uint16_t)l->url->port : 0, err,
-	                 sizeof(err));
+	r = sctp_rt_init(l->loop, s->stack, s->stack == SCTP_STACK_UDP ? (uint16_t)l->url->port : 0,
+	                 err, sizeof(err));
 	if (r < 0) {
 		log_err(0, "%s: %s", l->name, err);
 		return r;
 	}
-	r = sctpa_listen((struct sockaddr *)&l->bind, s->stack, &s->cfg, &srv_ops, s, &s->sock);
+	r = sctp_sock_listen((struct sockaddr *)&l->bind, s->stack, &s->cfg, &srv_ops, s, &s->sock);
 	if (r < 0)
 		return r;
-	if (s->stack == SCTPA_UDP)
+	if (s->stack == SCTP_STACK_UDP)
 		log_info(0, "listening on %s (SCTP over UDP port %u)", l->name, sctp_rt_udp_port());
 	else
-		log_info(0, "listening on %s (%s)", l->name, sctpa_stack_names[s->stack]);
+		log_info(0, "listening on %s (%s)", l->name, sctp_stack_names[s->stack]);
 	return 0;
 }
 
