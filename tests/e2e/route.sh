@@ -17,8 +17,10 @@
 #   - an IP literal in a blocked prefix gets SOCKS reply 2 and an HTTP 403
 #     page naming the rule's file and line;
 #   - via= pins a listener to a chain whatever the rules say;
-#   - datagrams (dig through v2ray's SOCKS5 UDP, and through a udp://
-#     forward) follow the same rules;
+#   - DOMAIN matches the name only, DOMAIN-GLOB a pattern;
+#   - datagrams (dig through v2ray's SOCKS5 UDP, through a udp:// forward
+#     and through a dns:// forwarder, over UDP and TCP) follow the same
+#     rules;
 #   - SRC-IP-CIDR: a client address blocked (curl --interface);
 #   - the YAML file's chains:, groups: and rules: (a relative rule file),
 #     streams and datagrams through its group;
@@ -63,11 +65,13 @@ DOMAIN-SUFFIX,remote.test,tun
 DOMAIN-SUFFIX,local.test,direct
 ip-cidr,127.0.0.0/8,tun
 DST-PORT,1,block
+DOMAIN,exact.test,tun
+DOMAIN-GLOB,cdn?-*.test,tun
 MATCH,direct
 EOF
-p=$(free_port) pv=$(free_port) m=$(free_port) uf=$(free_port)
+p=$(free_port) pv=$(free_port) m=$(free_port) uf=$(free_port) df=$(free_port)
 start cli "$SLUICE" -v --metrics "127.0.0.1:$m" -L "proxy://127.0.0.1:$p" \
-	-L "udp://127.0.0.1:$uf/127.0.0.54:53" \
+	-L "udp://127.0.0.1:$uf/127.0.0.54:53" -L "dns://127.0.0.1:$df?server=127.0.0.54" \
 	-L "proxy://127.0.0.1:$pv?via=tun" --chain "tun=ws://127.0.0.1:$ts?key=$KEY" \
 	--rules "$T/rules.txt"
 wait_port "$p"
@@ -89,6 +93,16 @@ check_eq "... was resolved here for the CIDR rule" 1 "$(($(asked here c.other.te
 check_eq "... which sent its address through the tunnel" $((before + 1)) "$(far_dialed 127.0.0.1)"
 check_eq "... so the far side never saw the name" 0 "$(asked far c.other.test)"
 check "the log names the rule that decided" grep -q "route c.other.test:$web as 127.0.0.1: tun (.*rules.txt:7 IP-CIDR,127.0.0.0/8,tun)" "$T/cli.log"
+
+check_eq "DOMAIN: the exact name through the tunnel" routed "$(get "socks5h://127.0.0.1:$p" "http://exact.test:$web/t")"
+check_eq "... dialed by the far side by name" 1 "$(far_dialed exact.test)"
+check_eq "... but not a name under it (resolved here for the CIDR rule)" routed \
+	"$(get "socks5h://127.0.0.1:$p" "http://sub.exact.test:$web/t")"
+check_eq "... which the far side never saw" 0 "$(far_dialed sub.exact.test)"
+check_eq "DOMAIN-GLOB: a name of the pattern through the tunnel" routed "$(get "socks5h://127.0.0.1:$p" "http://cdn7-eu.test:$web/t")"
+check_eq "... dialed by the far side by name" 1 "$(far_dialed cdn7-eu.test)"
+get "socks5h://127.0.0.1:$p" "http://cdn-eu.test:$web/t" >/dev/null
+check_eq "... but not one outside it" 0 "$(far_dialed cdn-eu.test)"
 
 curl -sS -m 10 -x "socks5h://127.0.0.1:$p" "http://127.0.0.9:$web/t" >/dev/null 2>&1
 check_eq "a blocked prefix: SOCKS5 reply 2 (curl exit 97)" 97 $?
@@ -135,6 +149,15 @@ J
 		"$(dig +short +time=3 +tries=2 @127.0.0.1 -p "$uf" fwd.remote.test A)"
 	check "... through the tunnel" test "$(flows)" -gt "${f0:-0}"
 	check_eq "... which resolved it" 1 "$(($(asked far fwd.remote.test) > 0))"
+	# and a dns:// forwarder to it, over UDP and over TCP
+	f0=$(flows)
+	check_eq "a dns:// forwarder to the far side's name server (UDP)" 127.0.0.1 \
+		"$(dig +short +time=3 +tries=2 @127.0.0.1 -p "$df" dnsfwd.remote.test A)"
+	check "... through the tunnel" test "$(flows)" -gt "${f0:-0}"
+	before=$(grep -c -- "-> 127.0.0.54:53\$" "$T/far.log")
+	check_eq "... and over TCP" 127.0.0.1 \
+		"$(dig +tcp +short +time=3 +tries=1 @127.0.0.1 -p "$df" dnstcp.remote.test A)"
+	check_eq "... which the far side dialed" $((before + 1)) "$(grep -c -- "-> 127.0.0.54:53\$" "$T/far.log")"
 else
 	echo "    (no v2ray or dig: the UDP checks are skipped)"
 fi
