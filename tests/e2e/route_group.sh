@@ -11,9 +11,15 @@
 #     A marked down;
 #   - A started again is probed back up and takes connections again (its
 #     own /metrics counts opens);
+#   - while A is down its member metrics say so (up 0, failures counted);
+#   - the strategies, with A behind a relay that holds every chunk 60 ms
+#     (a far link): failover sends every connection to the first member
+#     (A, far), lowest-latency every one to B, whose handshakes were
+#     faster, as each server's own log shows;
 #   - both servers down: a new connection fails at once, SOCKS reply 4 and
 #     an HTTP 502 page naming the group, and /health says degraded with
-#     every member down.
+#     every member down; a member that is down is probed after 1 s, then
+#     2 s (backoff), not every second.
 # ctest-label: slow
 . "$(dirname "$0")/lib.sh"
 need_cmd wrk nginx curl
@@ -45,7 +51,7 @@ wait_port "$web"
 KEY=$("$SLUICE" keygen)
 a=$(free_port) b=$(free_port) ma=$(free_port) mb=$(free_port)
 server() { # NAME PORT METRICS
-	start "$1" "$SLUICE" --metrics "127.0.0.1:$3" -L "ws://127.0.0.1:$2?key=$KEY&host-loopback=1"
+	start "$1" "$SLUICE" -v --metrics "127.0.0.1:$3" -L "ws://127.0.0.1:$2?key=$KEY&host-loopback=1"
 	wait_port "$2"
 }
 server A "$a" "$ma"
@@ -67,6 +73,12 @@ wrkpid=$!
 sleep 2.5
 kill -9 "$(pid_of A)"
 sleep 2.5
+member() { # METRICS-PORT FAMILY MEMBER-PORT: the member's value
+	curl -fsS -m 5 "http://127.0.0.1:$1/metrics" |
+		sed -n "s/^sluice_group_member_$2{.*member=\"ws:\/\/127.0.0.1:$3\"} //p"
+}
+check_eq "while A is down: sluice_group_member_up says so" 0 "$(member "$m" up "$a")"
+check "... and counts its failures ($(member "$m" failures_total "$a"))" test "$(member "$m" failures_total "$a")" -gt 0
 server A "$a" "$ma"
 wait $wrkpid
 cat "$T/wrk.out"
@@ -83,8 +95,33 @@ check "A was probed back up" grep -q "group tun: member ws://127.0.0.1:$a is up 
 for _ in $(seq 10); do curl -fsS -m 5 "http://127.0.0.1:$f/" >/dev/null; done
 check "A, started again, takes connections again ($(opens "$ma") opens)" test "$(opens "$ma")" -gt 0
 
+# strategies: A behind a relay that holds every chunk 60 ms, B near
+r=$(free_port)
+start relay /usr/bin/python3 "$SRCDIR/tests/e2e/tools.py" slow-relay "$r" "$a" 60
+wait_port "$r"
+members="ws://127.0.0.1:$r?key=$KEY,ws://127.0.0.1:$b?key=$KEY"
+ffo=$(free_port) fll=$(free_port) mll=$(free_port)
+start fo "$SLUICE" -v -L "tcp://127.0.0.1:$ffo/127.0.0.1:$web" \
+	--group "s?strategy=failover&probe-interval=8s=$members" -F group://s
+start ll "$SLUICE" -v --metrics "127.0.0.1:$mll" -L "tcp://127.0.0.1:$fll/127.0.0.1:$web" \
+	--group "s?strategy=lowest-latency=$members" -F group://s
+wait_port "$ffo"
+wait_port "$fll"
+for _ in $(seq 50); do # the first probes measured both
+	[ "$(member "$mll" probes_ok_total "$r")" = 1 ] && [ "$(member "$mll" probes_ok_total "$b")" = 1 ] && break
+	sleep 0.2
+done
+dialed() { grep -c -- "-> 127.0.0.1:$web\$" "$T/$1.log"; }
+a0=$(dialed A) b0=$(dialed B)
+for _ in 1 2 3; do curl -fsS -m 10 "http://127.0.0.1:$fll/" >/dev/null; done
+check_eq "lowest-latency: all 3 connections to the near member B" "$((b0 + 3)) $a0" "$(dialed B) $(dialed A)"
+echo "    handshakes: A (relayed) $(member "$mll" latency_seconds "$r") s, B $(member "$mll" latency_seconds "$b") s"
+for _ in 1 2 3; do curl -fsS -m 10 "http://127.0.0.1:$ffo/" >/dev/null; done
+check_eq "failover: all 3 to the first member, A (through the relay)" "$((b0 + 3)) $((a0 + 3))" "$(dialed B) $(dialed A)"
+
 # every member down: at once, and saying so
 kill -9 "$(pid_of A)" "$(pid_of B)"
+curl -sS -m 10 "http://127.0.0.1:$ffo/" >/dev/null 2>&1 # takes fo's members down
 for _ in $(seq 40); do
 	curl -fsS -m 2 "http://127.0.0.1:$m/health" | grep -q '"up":0,' && break
 	curl -sS -m 5 "http://127.0.0.1:$f/" >/dev/null 2>&1
@@ -101,4 +138,14 @@ check_eq "... HTTP 502" 502 "$code"
 check "... whose page names the group" grep -q "group tun: all 2 members are down" "$T/502.html"
 check "... at once ($ms ms for both; the connect timeout is 30 s)" test "$ms" -lt 10000
 check "... counted" bash -c "curl -fsS http://127.0.0.1:$m/metrics | grep -Eq '^sluice_group_refused_total\{group=\"tun\",chain=\"default\"\} [1-9]'"
+# fo's B went down by the curl above (probe-interval 8 s): probes after 1 s, then 2 s
+for _ in $(seq 60); do
+	[ "$(grep -c "group s: probe of ws://127.0.0.1:$b:" "$T/fo.log")" -ge 2 ] && break
+	sleep 0.2
+done
+gaps=$(grep -e "group s: member ws://127.0.0.1:$b is down" -e "group s: probe of ws://127.0.0.1:$b:" "$T/fo.log" |
+	head -3 | sed 's/^[^T]*T\([0-9:.]*\)Z.*/\1/' |
+	awk -F: '{ t = $1 * 3600 + $2 * 60 + $3; if (NR > 1) printf "%.1f ", t - p; p = t }')
+echo "    a member down, probed after: $gaps(seconds)"
+check "... with backoff: 1 s, then 2 s" awk -v g="$gaps" 'BEGIN { split(g, x, " "); exit !(x[1] >= 0.9 && x[2] >= 1.8) }'
 finish

@@ -9,6 +9,9 @@
   tools.py hold PORT N SECONDS              hold N idle connections open
   tools.py send PORT HEXBYTES [WAIT]        send raw bytes, print what comes back (hex) until close
   tools.py dns-server ADDR PORT IP          answer every A query with IP (UDP)
+  tools.py slow-relay PORT TO MS            a TCP relay 127.0.0.1:PORT -> 127.0.0.1:TO that
+                                            holds the connect and every chunk MS ms each way
+                                            (a far link; this kernel has no netem)
   tools.py lossy-udp-to PORT HOST PERCENT   a UDP relay 127.0.0.1:PORT -> HOST:PORT for one
                                             client that drops PERCENT % of the datagrams each
                                             way (a lossy link); it reads the SCTP inside and,
@@ -212,8 +215,55 @@ def lossy_udp(port, host, percent):
                 front.sendto(d, client)
 
 
+def slow_relay(port, to, ms):
+    delay = ms / 1000.0
+
+    async def pipe(r, w):
+        q = asyncio.Queue()
+
+        async def deliver():
+            try:
+                while True:
+                    at, d = await q.get()
+                    await asyncio.sleep(max(0.0, at - time.monotonic()))
+                    if not d:
+                        w.write_eof()
+                        return
+                    w.write(d)
+                    await w.drain()
+            except (ConnectionError, OSError):
+                pass
+
+        t = asyncio.ensure_future(deliver())
+        try:
+            while True:
+                d = await r.read(65536)
+                q.put_nowait((time.monotonic() + delay, d))
+                if not d:
+                    break
+        except (ConnectionError, OSError):
+            q.put_nowait((time.monotonic() + delay, b""))
+        await t
+
+    async def handler(r, w):
+        await asyncio.sleep(delay)
+        try:
+            ur, uw = await asyncio.open_connection("127.0.0.1", to)
+        except OSError:
+            w.close()
+            return
+        await asyncio.gather(pipe(r, uw), pipe(ur, w))
+        w.close()
+        uw.close()
+
+    serve(port, handler)
+
+
 def main():
     cmd = sys.argv[1]
+    if cmd == "slow-relay":
+        slow_relay(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
+        return
     if cmd == "lossy-udp-to":
         lossy_udp(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]))
         return
