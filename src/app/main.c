@@ -32,7 +32,7 @@
 #include "core/runtime.h"
 #include "core/transport.h"
 #include "front/pt.h"
-#include "tunnel/vpn_users.h"
+#include "tunnel/vpn/vpn_users.h"
 
 extern char **environ;
 

@@ -1,4 +1,4 @@
-/* fuzz_vpn: arbitrary bytes into tunnel/vpn_proto and tunnel/vpn_users.
+/* fuzz_vpn: arbitrary bytes into tunnel/vpn/vpn_proto and tunnel/vpn/vpn_users.
  *
  *   1. The input as a datagram, handed to every parser of both sides, the
  *      way vpn_server.c and vpn_client.c dispatch it (each with a fresh
@@ -18,8 +18,8 @@
 #include <string.h>
 
 #include "core/crypto.h"
-#include "tunnel/vpn_proto.h"
-#include "tunnel/vpn_users.h"
+#include "tunnel/vpn/vpn_proto.h"
+#include "tunnel/vpn/vpn_users.h"
 
 static int ready;
 static vpn_static_t srv, view;

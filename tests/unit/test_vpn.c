@@ -1,5 +1,5 @@
-/* Unit tests: tunnel/vpn_proto (handshake, cookies, transport, replay
- * window), tunnel/vpn_users (the users file) and tunnel/vpn_lock (failed
+/* Unit tests: tunnel/vpn/vpn_proto (handshake, cookies, transport, replay
+ * window), tunnel/vpn/vpn_users (the users file) and tunnel/vpn/vpn_lock (failed
  * logins per user and source). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,9 +13,9 @@
 #include <arpa/inet.h>
 
 #include "core/crypto.h"
-#include "tunnel/vpn_lock.h"
-#include "tunnel/vpn_proto.h"
-#include "tunnel/vpn_users.h"
+#include "tunnel/vpn/vpn_lock.h"
+#include "tunnel/vpn/vpn_proto.h"
+#include "tunnel/vpn/vpn_users.h"
 
 #define LN 4 /* cheap scrypt for tests */
 

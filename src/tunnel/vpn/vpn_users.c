@@ -1,6 +1,6 @@
 /* vpn_users: see vpn_users.h.  Parsing is strict: a malformed line is an
  * error naming the file and line, never a user with a weak verifier. */
-#include "tunnel/vpn_users.h"
+#include "tunnel/vpn/vpn_users.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -13,7 +13,7 @@
  *   COOKIE   0 type | 4 receiver | 8 nonce[12] | 20 {cookie}+tag
  *   DATA     0 type | 4 receiver | 8 counter | 16 {packet}+tag
  */
-#include "tunnel/vpn_proto.h"
+#include "tunnel/vpn/vpn_proto.h"
 
 #include <errno.h>
 #include <openssl/evp.h>

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tunnel/vpn_proto.h"
+#include "tunnel/vpn/vpn_proto.h"
 
 typedef struct vpn_user {
 	char name[VPN_USER_MAX + 1];

@@ -1,12 +1,12 @@
 /* vpn_lock: see vpn_lock.h. */
-#include "tunnel/vpn_lock.h"
+#include "tunnel/vpn/vpn_lock.h"
 
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/crypto.h"
-#include "tunnel/vpn_proto.h"
+#include "tunnel/vpn/vpn_proto.h"
 
 typedef struct ent {
 	uint8_t src[16];

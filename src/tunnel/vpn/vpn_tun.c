@@ -8,7 +8,7 @@
  * device stays, and packets written to it are dropped.  The device goes
  * away with the process.
  */
-#include "tunnel/vpn_tun.h"
+#include "tunnel/vpn/vpn_tun.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,7 +18,7 @@
 
 #include "core/log.h"
 #include "netstack/tun.h"
-#include "tunnel/vpn_client.h"
+#include "tunnel/vpn/vpn_client.h"
 
 typedef struct vtun {
 	listener_t *l;

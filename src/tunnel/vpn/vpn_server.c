@@ -60,7 +60,7 @@
  *                     carries clients' traffic to the kernel, which routes
  *                     (and, if the admin says so, NATs) it
  */
-#include "tunnel/vpn_server.h"
+#include "tunnel/vpn/vpn_server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -83,11 +83,11 @@
 #include "netstack/ippkt.h"
 #include "netstack/slirpgw.h"
 #include "netstack/tun.h"
-#include "tunnel/vpn_client.h"
-#include "tunnel/vpn_lock.h"
-#include "tunnel/vpn_proto.h"
-#include "tunnel/vpn_tun.h"
-#include "tunnel/vpn_users.h"
+#include "tunnel/vpn/vpn_client.h"
+#include "tunnel/vpn/vpn_lock.h"
+#include "tunnel/vpn/vpn_proto.h"
+#include "tunnel/vpn/vpn_tun.h"
+#include "tunnel/vpn/vpn_users.h"
 
 #define KP_BITS 12
 #define KP_MAX (1u << KP_BITS)

@@ -16,7 +16,7 @@
  * what the server asks, 15 s), rekey=D (default 120 s, at most that;
  * shorter is for tests), dns=IP.
  */
-#include "tunnel/vpn_client.h"
+#include "tunnel/vpn/vpn_client.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,7 +29,7 @@
 #include "core/log.h"
 #include "core/secret.h"
 #include "netstack/pkthop.h"
-#include "tunnel/vpn_proto.h"
+#include "tunnel/vpn/vpn_proto.h"
 
 #define HS_TIMEOUT 10000
 #define HS_RETRY 1000
