@@ -6,6 +6,9 @@
 # and an http hop, each to its sluice server on loopback.  fd99::1 is an
 # address of this namespace's loopback; v6only.test has only an AAAA
 # record, at the namespace's resolver (dnsmasq), which the servers ask.
+# A socks4:// hop cannot carry an IPv6 address: refused, and the web
+# server, reachable from here directly, sees nothing; socks4a:// carries
+# the AAAA-only name.
 # Runs in its own network and mount namespace.  A few seconds.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -52,5 +55,25 @@ port=$(p)
 one socks5 "socks5://127.0.0.1:$port" "socks5://127.0.0.1:$port"
 port=$(p)
 one http "http://127.0.0.1:$port" "http://127.0.0.1:$port"
+# socks4:// has no way to send an IPv6 address: the request is refused,
+# although fd99::1 is reachable from here directly (nothing goes around
+# the hop); socks4a:// sends the name, which its server resolves
+port=$(p)
+start srv_s4 "$SLUICE" -v -L "socks://127.0.0.1:$port"
+pp=$(p)
+start cli_s4 "$SLUICE" -v -L "socks5://127.0.0.1:$pp" -F "socks4://127.0.0.1:$port"
+pa=$(p)
+start cli_s4a "$SLUICE" -v -L "socks5://127.0.0.1:$pa" -F "socks4a://127.0.0.1:$port"
+wait_port "$pp"
+wait_port "$pa"
+seen=$(grep -c "GET /token.txt" "$T/web.log")
+check_fails "socks4: the IPv6 literal [fd99::1] is refused" \
+	curl -fsS --max-time 10 -x "socks5h://127.0.0.1:$pp" "http://[fd99::1]:8080/token.txt"
+check "... as an address family socks4 cannot carry" \
+	grep -q "\[fd99::1\]:8080: address family not supported" "$T/cli_s4.log"
+check_eq "... and the web server saw no request (none went around)" "$seen" \
+	"$(grep -c "GET /token.txt" "$T/web.log")"
+check_eq "socks4a: the AAAA-only name, resolved by its server" "$TOKEN" \
+	"$(curl -fsS --max-time 10 -x "socks5h://127.0.0.1:$pa" "http://v6only.test:8080/token.txt")"
 check "dnsmasq answered the servers' AAAA queries" grep -q "query\[AAAA\] v6only.test" "$T/dns.log"
 finish
