@@ -3,8 +3,8 @@
 # through socks5:// -> sctp+udp -> server -> HTTP origin; half-close; 200
 # concurrent connections over one association; 1 GiB with sha256; a slow
 # reader on one stream while another stream runs at full speed (both
-# measured); a wrong key refused; the server restarted and the client
-# re-associating.
+# measured); iperf3 -u through a udp:// forward; a wrong key refused;
+# the server restarted and the client re-associating.
 #
 # SCTP_SCHEME=sctp runs the same checks over native SCTP (sctp_native.sh
 # does, in its own network namespace); SCTP_STACK names the stack the logs
@@ -122,6 +122,34 @@ echo "    $(python3 -c "print(round($(stat -c %s "$T/www/big")*8/1e9/($t1-$t0),2
 rm -f "$T/www/big"
 
 check "metrics" bash -c "curl -fsS http://127.0.0.1:$mp/metrics | grep -q 'sluice_sctp_associations_total{listener=\"$SCHEME://127.0.0.1:$sp\"} 1'"
+
+# datagrams: iperf3 -u through -L udp:// (its control connection through
+# -L tcp:// on the same port): a stream of the association per flow, each
+# datagram unordered and never retransmitted (PR-SCTP); the server counts
+# the datagram association, so the datagrams went through the tunnel
+if command -v iperf3 >/dev/null; then
+	i3=$(free_port)
+	start iperf3s iperf3 -s -B 127.0.0.1 -p "$i3"
+	uf=$(free_port)
+	start udpcli "$SLUICE" -L "udp://127.0.0.1:$uf/127.0.0.1:$i3" -L "tcp://127.0.0.1:$uf/127.0.0.1:$i3" \
+		-F "$SCHEME://127.0.0.1:$sp?key=$KEY"
+	# no probe connections: iperf3 -s takes them for tests and is busy
+	for _ in $(seq 50); do
+		grep -q "Server listening" "$T/iperf3s.log" &&
+			grep -q "listening on tcp://127.0.0.1:$uf" "$T/udpcli.log" && break
+		sleep 0.1
+	done
+	iperf3 -u -c 127.0.0.1 -p "$uf" -b 10M -t 1 -l 1200 -J >"$T/iperf.json" 2>&1
+	got=$(python3 -c 'import json, sys
+s = json.load(open(sys.argv[1])).get("end", {}).get("sum", {})
+print(s.get("packets", 0) - s.get("lost_packets", 0))' "$T/iperf.json" 2>/dev/null || echo 0)
+	check "iperf3 -u through udp:// over $SCHEME ($got datagrams arrived)" test "${got:-0}" -gt 0
+	check "... as a datagram association of the server" bash -c \
+		"curl -fsS http://127.0.0.1:$mp/metrics | grep -Eq '^sluice_sctp_udp_associations_total(\{[^}]*\})? [1-9]'"
+	kill "$(pid_of udpcli)" "$(pid_of iperf3s)" 2>/dev/null
+else
+	echo "    (no iperf3: the datagram check is skipped)"
+fi
 
 # a wrong key: the association is refused, the dial fails within its timeout
 WRONG=$("$SLUICE" keygen)
