@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# UDP through the stream tunnels, beside v2ray's UDP over VLESS/WebSocket,
-# in one run on 127.0.0.1:
+# UDP through the tunnels, beside v2ray's UDP over VLESS/WebSocket, in one
+# run on 127.0.0.1:
 #
 #   direct    iperf3 -u straight to iperf3 -s: the ceiling of this machine
 #   fwd       sluice -L udp:// without a chain: what the forward costs
@@ -8,6 +8,11 @@
 #   wstan     the same over wstan:// (wstan 0.5's DGM)
 #   sctp      the same over sctp+udp:// (PR-SCTP datagrams)
 #   socks5    the same over socks5:// to Dante's danted (UDP ASSOCIATE)
+#   vpn       the same over vpn:// (lwIP UDP pcbs in the client, the
+#             rootless server's libslirp NAT; targets at 10.10.0.1, the
+#             server host's loopback)
+#   ppp       the same over ppp+tcp:// to sluice's PPP gateway (lwIP in the
+#             client, libslirp in the gateway; targets at 10.0.2.2)
 #   v2ray-ws  v2ray VLESS over ws:// (a dokodemo-door for TCP and UDP in
 #             front of the client, freedom out of the server)
 #
@@ -25,7 +30,7 @@
 # compare the paths of one run (the ratios to v2ray-ws), not runs.
 #
 # Knobs: RATES="50 100 200 400 800 1600" SECS=2 TRIES=2 QUERIES=1000
-#        PATHS="direct fwd ws wss wstan sctp socks5 v2ray-ws" KEEP=1
+#        PATHS="direct fwd ws wss wstan sctp socks5 vpn ppp v2ray-ws" KEEP=1
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -33,7 +38,7 @@ RATES=${RATES:-"50 100 200 400 800 1600"} # Mbit/s
 SECS=${SECS:-2}
 TRIES=${TRIES:-2}
 QUERIES=${QUERIES:-1000}
-read -r -a PATHS <<<"${PATHS:-direct fwd ws wss wstan sctp socks5 v2ray-ws}"
+read -r -a PATHS <<<"${PATHS:-direct fwd ws wss wstan sctp socks5 vpn ppp v2ray-ws}"
 
 need_pkgs iperf3 v2ray dante-server dnsmasq-base openssl python3
 check_sluice
@@ -63,19 +68,44 @@ wait_port "$P_IPERF"
 start dnsmasq dnsmasq --no-daemon --user=root --no-resolv --no-hosts --listen-address=127.0.0.1 \
 	--bind-interfaces --port "$P_DNS" --address=/probe.test/10.9.9.9 --cache-size=1000
 
-# sluice_path PATH SERVER-URL HOP-URL: its server (if any) and its client
+# sluice_path PATH SERVER-URL HOP-URL [TARGET-HOST]: its server (if any)
+# and its client, whose forwards lead to TARGET-HOST (127.0.0.1)
 sluice_path() {
-	local path=$1 srv=$2 hop=$3 sp
+	local path=$1 srv=$2 hop=$3 tg=${4:-127.0.0.1} sp
 	port "UPORT[$path]"
 	port "DPORT[$path]"
 	if [ -n "$srv" ]; then
 		start "$path-srv" "$SLUICE" -L "$srv"
 		sleep 0.3
 	fi
-	start "$path" "$SLUICE" -L "tcp://127.0.0.1:${UPORT[$path]}/127.0.0.1:$P_IPERF" \
-		-L "udp://127.0.0.1:${UPORT[$path]}/127.0.0.1:$P_IPERF" \
-		-L "dns://127.0.0.1:${DPORT[$path]}?server=127.0.0.1:$P_DNS" ${hop:+-F "$hop"}
+	start "$path" "$SLUICE" -L "tcp://127.0.0.1:${UPORT[$path]}/$tg:$P_IPERF" \
+		-L "udp://127.0.0.1:${UPORT[$path]}/$tg:$P_IPERF" \
+		-L "dns://127.0.0.1:${DPORT[$path]}?server=$tg:$P_DNS" ${hop:+-F "$hop"}
 	wait_port "${UPORT[$path]}"
+}
+
+# the packet tunnels' sessions come up after the listeners: wait for them
+session_up() {
+	local i
+	for i in $(seq 100); do
+		grep -q "session up" "$T/$1.log" && return 0
+		sleep 0.1
+	done
+	die "$1: no session"
+}
+
+vpn_path() {
+	local sp pub="" i
+	port sp
+	echo pw | "$SLUICE" vpn-user add "$T/vpn.users" alice >/dev/null 2>&1
+	start vpn-srv "$SLUICE" -L "vpn://127.0.0.1:$sp?users=$T/vpn.users&net=10.10.0.0/24"
+	for i in $(seq 50); do
+		pub=$(sed -n 's/.*server public key \([^ ]*\) .*/\1/p' "$T/vpn-srv.log" | head -1)
+		[ -n "$pub" ] && break
+		sleep 0.1
+	done
+	sluice_path vpn "" "vpn://alice:pw@127.0.0.1:$sp?pub=$pub" 10.10.0.1
+	session_up vpn
 }
 
 v2ray_path() {
@@ -153,6 +183,12 @@ start_path() {
 		wait_port "$sp"
 		sluice_path socks5 "" "socks5://127.0.0.1:$sp"
 		;;
+	vpn) vpn_path ;;
+	ppp)
+		port sp
+		sluice_path ppp "ppp+tcp://127.0.0.1:$sp?auth=none&host-loopback=1" "ppp+tcp://127.0.0.1:$sp" 10.0.2.2
+		session_up ppp
+		;;
 	v2ray-ws) v2ray_path ;;
 	esac
 }
@@ -226,7 +262,7 @@ done
 REPORTED=1
 
 v2=${BEST[v2ray-ws]:-0}
-echo "## udp: iperf3 -u and DNS through the stream tunnels"
+echo "## udp: iperf3 -u and DNS through the tunnels"
 echo
 echo "$(date -u +%F), $(nproc) cores (shared with other work: compare within the run)," \
 	"iperf3 -u -l 1200, ${SECS}s per try, best of $TRIES; $QUERIES DNS queries per path."
