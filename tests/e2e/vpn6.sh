@@ -17,7 +17,9 @@
 # of the server (answered by libslirp) and of the far side (forwarded by
 # libslirp from S's own ICMP sockets: net.ipv4.ping_group_range is set in
 # S), HTTP to IPv6 literals and to an AAAA-only name resolved inside the
-# tunnel (dnsmasq behind the gateway's DNS alias), through both clients.
+# tunnel (dnsmasq behind the gateway's DNS alias), through both clients;
+# a datagram over IPv6 from the lwIP client (dig through a udp:// forward
+# to the DNS alias fd10::fe).
 # Needs root, /dev/net/tun, dnsmasq, curl, dig and ping (skipped otherwise).
 . "$(dirname "$0")/lib.sh"
 need_tun
@@ -54,7 +56,7 @@ for _ in $(seq 50); do
 done
 start tunc inC "$SLUICE" -v -L tun://p6tun -F "vpn://alice:alice%20pw@192.168.81.1:5555?pub=$pub"
 pp=1080
-start lwip inC "$SLUICE" -v -L "proxy://127.0.0.1:$pp" \
+start lwip inC "$SLUICE" -v -L "proxy://127.0.0.1:$pp" -L "udp://127.0.0.1:5353/[fd10::fe]:53" \
 	-F "vpn://bob:bob%20pw@192.168.81.1:5555?pub=$pub"
 up6() {
 	for _ in $(seq 100); do
@@ -106,6 +108,8 @@ check_eq "lwIP: HTTP to the AAAA-only name, resolved inside the tunnel" "$TOKEN"
 check_eq "lwIP: HTTP CONNECT to [fd10::1]" "$TOKEN" \
 	"$(inC curl -fsS --max-time 10 -p -x "http://127.0.0.1:$pp" "http://[fd10::1]:$web/token.txt")"
 check "dnsmasq answered the name inside S" grep -q "v6only.test" "$T/dns.log"
+check_eq "lwIP: UDP over IPv6, dig through a udp:// forward to the DNS alias fd10::fe" "fd99::1" \
+	"$(inC dig +short +time=3 +tries=2 -p 5353 @127.0.0.1 v6only.test AAAA)"
 
 # a packet too big for the tunnel gets ICMPv6 "packet too big" with the
 # tunnel MTU from the server; a packet from an address that is not the
