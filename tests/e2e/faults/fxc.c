@@ -1,10 +1,11 @@
 /* fxc: the fast peers of sluice's fault tests (one thread, epoll).
  *
- *   fxc echo PORT
- *       an echo server on 127.0.0.1:PORT: every byte back, FIN for FIN
- *   fxc source PORT
- *       a server on 127.0.0.1:PORT that sends zeros to every client as fast
- *       as it takes them, until it goes
+ *   fxc echo PORT [ADDR]
+ *       an echo server on ADDR:PORT (default 127.0.0.1): every byte back,
+ *       FIN for FIN
+ *   fxc source PORT [ADDR]
+ *       a server on ADDR:PORT that sends zeros to every client as fast as
+ *       it takes them, until it goes
  *   fxc churn PROXY HOST PORT N CONC SECONDS
  *       N short connections through the SOCKS5 proxy on 127.0.0.1:PROXY to
  *       HOST:PORT (an echo server), CONC at a time: each sends 32 random
@@ -48,12 +49,15 @@ static void die(const char *what)
 	exit(2);
 }
 
-static int listen_on(int port)
+static int listen_on(const char *addr, int port)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
 
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (inet_pton(AF_INET, addr, &a.sin_addr) != 1) {
+		fprintf(stderr, "not an IPv4 address: %s\n", addr);
+		exit(2);
+	}
 	if (fd < 0)
 		die("socket");
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -64,11 +68,12 @@ static int listen_on(int port)
 
 /* ---- servers: echo and source ---- */
 
-/* Accept on 127.0.0.1:port and call on_ready(fd, events) for every event
+/* Accept on addr:port and call on_ready(fd, events) for every event
  * of a client, which is watched for `events`. */
-static _Noreturn void serve(int port, uint32_t events, void (*on_ready)(int fd, uint32_t ev))
+static _Noreturn void serve(const char *addr, int port, uint32_t events,
+                            void (*on_ready)(int fd, uint32_t ev))
 {
-	int lfd = listen_on(port), ep = epoll_create1(0);
+	int lfd = listen_on(addr, port), ep = epoll_create1(0);
 	struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd}, evs[256];
 
 	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) < 0)
@@ -304,15 +309,16 @@ static int churn(int proxy, const char *host, int port, long n, int conc, double
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN); /* a peer that went is an error, not our end */
-	if (argc == 3 && !strcmp(argv[1], "echo"))
-		serve(atoi(argv[2]), EPOLLIN, echo_ready);
-	if (argc == 3 && !strcmp(argv[1], "source"))
-		serve(atoi(argv[2]), EPOLLOUT, source_ready);
+	const char *addr = argc == 4 ? argv[3] : "127.0.0.1";
+
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "echo"))
+		serve(addr, atoi(argv[2]), EPOLLIN, echo_ready);
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "source"))
+		serve(addr, atoi(argv[2]), EPOLLOUT, source_ready);
 	if (argc == 8 && !strcmp(argv[1], "churn"))
 		return churn(atoi(argv[2]), argv[3], atoi(argv[4]), atol(argv[5]), atoi(argv[6]),
 		             atof(argv[7]));
-	fprintf(
-	    stderr,
-	    "usage: fxc echo PORT | fxc source PORT | fxc churn PROXY HOST PORT N CONC SECONDS\n");
+	fprintf(stderr, "usage: fxc echo PORT [ADDR] | fxc source PORT [ADDR] | fxc churn PROXY "
+	                "HOST PORT N CONC SECONDS\n");
 	return 2;
 }
