@@ -16,9 +16,10 @@ skip_if_asan
 ulimit -n 8192 2>/dev/null || true
 N=${SLUICE_CHURN:-100000}
 TUNNELS=${SLUICE_TUNNELS:-$TUNNELS_ALL}
+tun_netns
 
 echo_port=$(free_port)
-start echo "$FXC" echo "$echo_port"
+start echo "$FXC" echo "$echo_port" "$TUN_LISTEN"
 wait_port "$echo_port"
 
 # sample NAME...: "rss/fds" of each process, as one field
@@ -57,7 +58,7 @@ for kind in $TUNNELS; do
 		check "$kind: $p RSS back to baseline (${rss0[$p]} -> $r KiB)" test "$r" -le $((${rss0[$p]} + 24576))
 		check_eq "$kind: $p descriptors back to baseline" "${fd0[$p]}" "$f"
 	done
-	for p in $procs; do kill "$(pid_of "$p")" 2>/dev/null; done
+	tun_down "$kind"
 done
 
 finish

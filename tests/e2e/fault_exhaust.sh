@@ -18,13 +18,14 @@ need_cmd prlimit
 : "${FXC:?set FXC to the fxc binary (tests/e2e/faults/fxc.c)}"
 ulimit -n 8192 2>/dev/null || true
 TUNNELS=${SLUICE_TUNNELS:-$TUNNELS_ALL}
+tun_netns
 LIMIT=256
 STALL=150
 
 echo_port=$(free_port)
-start echo "$FXC" echo "$echo_port"
+start echo "$FXC" echo "$echo_port" "$TUN_LISTEN"
 src_port=$(free_port)
-start source "$FXC" source "$src_port"
+start source "$FXC" source "$src_port" "$TUN_LISTEN"
 wait_port "$echo_port"
 wait_port "$src_port"
 
@@ -80,7 +81,7 @@ for kind in $TUNNELS; do
 		echo "    $kind: $p RSS ${r0[$p]} KiB -> peak ${!v} KiB with $ns stalled readers ($per KiB each)"
 		check "$kind: $p stays under 2 MiB per stalled connection" test "$per" -le 2048
 	done
-	for p in $procs; do kill "$(pid_of "$p")" 2>/dev/null; done
+	tun_down "$kind"
 done
 
 finish

@@ -12,6 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$SRCDIR/tests/e2e/faults/tunnels.sh"
 TUNNELS=${SLUICE_TUNNELS:-$TUNNELS_ALL}
+tun_netns
 TUN_VPN_OPTS="&keepalive=2s"
 
 tun_web big=8M
@@ -39,7 +40,7 @@ for kind in $TUNNELS; do
 		sleep 0.2
 	done
 	echo "    $kind: $n of 20 downloads under way at the kill"
-	kill -9 "$(pid_of "$victim")"
+	tun_kill "$victim" KILL
 	t0=$(date +%s.%N)
 	sleep 1
 	if [ "$kind" = proxy ]; then
@@ -73,9 +74,7 @@ for kind in $TUNNELS; do
 	got=$(curl -sS -m 60 --socks5-hostname "127.0.0.1:$px" "http://$tgt:$web/big" | sha256sum | cut -d' ' -f1)
 	check_eq "$kind: a full download after the restart, byte-exact" "$want" "$got"
 	[ "$kind" = proxy ] || check "$kind: the client survived" alive "cli-$kind"
-	for n in "srv-$kind-2" "cli-$kind" "cli-$kind-2"; do
-		p=$(pid_of "$n" 2>/dev/null) && [ -n "$p" ] && kill "$p" 2>/dev/null
-	done
+	tun_down "$kind"
 done
 
 finish
