@@ -1,16 +1,17 @@
 #!/bin/bash
 # Network faults between client and server, for each tunnel and the plain
 # proxy, beside plain TCP over the same path.  Two network namespaces (A:
-# curl and the clients; B: the servers and the web server) joined by a
-# wire of our own (faults/wire.py, two TUN devices: this kernel has no
-# netem) that drops, delays and reorders packets or goes down:
+# curl and the clients; B: the servers, SoftEther for sstp, and the web
+# server) joined by a wire of our own (faults/wire.py, two TUN devices:
+# this kernel has no netem) that drops, delays and reorders packets or
+# goes down:
 #   clean, 1% loss, 5% loss, 200 ms round trip (100 ms each way),
 #   reordering (25% of packets overtake the rest, held 10 ms), and the
 #   link down for 10 s in the middle of a rate-limited download.
 # Every download must be byte-exact; throughput is printed beside plain
 # TCP's under the same impairment (never gated on).  TCP-based tunnels
-# keep their connections across the outage; the SCTP association and the
-# VPN session must carry the download through it too.
+# (SSTP included) keep their connections across the outage; the VPN
+# session carries the download through it too, and SCTP re-associates.
 # Needs root and /dev/net/tun, else skipped.
 # ctest-label: slow
 if [ -z "${FLT_INNER:-}" ]; then
@@ -44,6 +45,10 @@ fi
 TUNNELS=${SLUICE_TUNNELS:-$TUNNELS_ALL}
 TUN_HOST=10.213.0.2
 INB="ip netns exec $FLT_B"
+# every server in B, SoftEther too, with SecureNAT's target on B's loopback
+TUN_NS=$INB
+tun_netns --here
+case " $TUNNELS " in *" sstp "*) ip -n "$FLT_B" addr add "$TUN_SSTP_TGT/32" dev lo ;; esac
 
 wire() {
 	echo "$*" >"$FLT_CTL.new" && mv "$FLT_CTL.new" "$FLT_CTL"
@@ -103,9 +108,7 @@ for kind in $kinds; do
 	*)
 		sp=$(free_port)
 		p=$(free_port)
-		TUN_WRAP=$INB
 		tun_server "$kind" "$sp"
-		TUN_WRAP=""
 		tun_client "$kind" "$p" "$sp"
 		tgt=$(tun_target "$kind")
 		px=127.0.0.1:$p
@@ -151,9 +154,7 @@ for kind in $kinds; do
 		fetch "$kind after the outage" "$px" "http://$tgt:$web/f2" 2
 	fi
 	[ "$kind" = tcp ] || [ "$kind" = proxy ] || check "$kind: the client survived" alive "cli-$kind"
-	for n in "srv-$kind" "cli-$kind"; do
-		p=$(pid_of "$n" 2>/dev/null) && [ -n "$p" ] && kill "$p" 2>/dev/null
-	done
+	tun_down "$kind"
 done
 
 echo "    Mbit/s through each tunnel (shared 2-core machine; a userspace wire)"
