@@ -21,31 +21,21 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/tls.h"
+#include "tunnel/ws_hop.h"
 #include "tunnel/wstan_tun.h"
 
 #define REQ_MAX (1 + WSTAN_TS + WSTAN_ADDR_MAX + WSTAN_FIRST_MAX + WSTAN_MAC)
 #define NO_CACHE "Pragma: no-cache\r\nCache-Control: no-cache\r\n" /* as wstan sends */
 
-static void free_on_close(uv_handle_t *h)
-{
-	free(h->data);
-}
-
 typedef struct wcli {
-	dialer_t d;
+	ws_hop_t h; /* first */
 	wstan_key_t key;
-	tls_ctx_t *tls;
-	char host_hdr[300], base[512], name[160], cookie[64];
-	ws_tls_names_t names;
+	char base[512], cookie[64];
 	int enc, compat;
-	ws_opts_t wo;
-	uint64_t first_wait_ms, pool_idle_ms;
-	size_t pool_max, npool;
+	uint64_t first_wait_ms;
+	size_t pool_max;
 	queue_t tuns; /* wstan_tun_t.link: every tunnel */
 	queue_t pool; /* wstan_tun_t.plink: idle ones, most recent first */
-	uv_timer_t pool_timer;
-	uint64_t opens, reused, fails;
-	unsigned closing : 1;
 } wcli_t;
 
 typedef struct wreq wreq_t;
@@ -82,7 +72,7 @@ static void cli_pool_remove(wcli_t *cl, wstan_tun_t *t)
 	if (!queue_linked(&t->plink))
 		return;
 	queue_remove(&t->plink);
-	cl->npool--;
+	cl->h.npool--;
 }
 
 /* Unlink and free a tunnel. */
@@ -119,14 +109,14 @@ static void cli_on_idle(wstan_tun_t *t)
 {
 	wcli_t *cl = t->owner;
 
-	if (cl->closing || cl->npool >= cl->pool_max) {
+	if (cl->h.closing || cl->h.npool >= cl->pool_max) {
 		wstan_tun_abort(t, 1000);
 		return;
 	}
 	queue_insert_head(&cl->pool, &t->plink);
-	t->idle_since = uv_now(cl->d.loop);
-	cl->npool++;
-	log_debug(t->id, "%s: tunnel back in the pool (%zu idle)", cl->name, cl->npool);
+	t->idle_since = uv_now(cl->h.d.loop);
+	cl->h.npool++;
+	log_debug(t->id, "%s: tunnel back in the pool (%zu idle)", cl->h.name, cl->h.npool);
 }
 
 static void cli_on_close(wstan_tun_t *t)
@@ -146,12 +136,12 @@ static const wstan_tun_cbs_t cli_tun_cbs = {
 static void cli_on_pool_timer(uv_timer_t *h)
 {
 	wcli_t *cl = h->data;
-	uint64_t now = uv_now(cl->d.loop);
+	uint64_t now = uv_now(cl->h.d.loop);
 	queue_t *q, *n;
 
 	queue_foreach_safe (q, n, &cl->pool) {
 		wstan_tun_t *t = queue_data(q, wstan_tun_t, plink);
-		if (now - t->idle_since >= cl->pool_idle_ms) {
+		if (now - t->idle_since >= cl->h.pool_idle_ms) {
 			cli_pool_remove(cl, t);
 			wstan_tun_abort(t, 1000);
 		}
@@ -167,10 +157,7 @@ static void on_answer(ws_req_t *r, int err)
 	if (q->op)
 		q->op->q = NULL;
 	q->op = NULL;
-	if (err < 0)
-		q->cl->fails++;
-	else
-		q->cl->opens++;
+	ws_hop_count(&q->cl->h, err);
 }
 
 /* ---- the opener ---- */
@@ -189,13 +176,13 @@ static void opener_fail(opener_t *op, int err, const char *why)
 	wstan_tun_t *t = op->t;
 	wreq_t *q = op->q;
 
-	log_info(t->id, "%s: %s", cl->name, why);
+	log_info(t->id, "%s: %s", cl->h.name, why);
 	t->op = NULL;
 	if (t->cur)
 		wstan_stream_detach(t->cur, q ? 0 : err); /* the caller has it: it gets err */
 	tun_unflow(t, err);
 	if (!q)
-		cl->fails++;
+		cl->h.fails++;
 	opener_free(op);
 	cli_tun_drop(cl, t);
 	if (q) {
@@ -248,10 +235,10 @@ static void on_open_up(ws_open_t *o, sbuf_t *b)
 	s = ws_open_take(o);
 	t->op = NULL;
 	opener_free(op);
-	wstan_tun_start(t, s, b, &cl->wo);
-	log_debug(t->id, "%s: tunnel up", cl->name);
+	wstan_tun_start(t, s, b, &cl->h.wo);
+	log_debug(t->id, "%s: tunnel up", cl->h.name);
 	if (t->flow) { /* the datagrams that came during the upgrade */
-		cl->opens++;
+		cl->h.opens++;
 		uflow_flush(t->flow);
 		return;
 	}
@@ -324,13 +311,13 @@ static void send_upgrade(opener_t *op)
 		snprintf(extra, sizeof(extra), "%sCookie: %s=%s\r\n", NO_CACHE, cl->cookie, nb64);
 	else
 		snprintf(extra, sizeof(extra), "%s", NO_CACHE);
-	n = ws_open_send(&op->o, cap, cl->host_hdr, path, extra);
+	n = ws_open_send(&op->o, cap, cl->h.host_hdr, path, extra);
 	free(path);
 	if (n < 0) {
 		opener_fail(op, UV_EINVAL, "upgrade request too long");
 		return;
 	}
-	log_debug(t->id, "%s: upgrade with the request and %zu first bytes", cl->name, fl);
+	log_debug(t->id, "%s: upgrade with the request and %zu first bytes", cl->h.name, fl);
 }
 
 /* Send the upgrade once connected and the first bytes are in (or the wait
@@ -389,12 +376,12 @@ static opener_t *opener_start(wcli_t *cl, wstan_tun_t *t, wreq_t *q, const targe
 	op->wait = malloc(sizeof(*op->wait));
 	if (!op->wait)
 		abort();
-	uv_timer_init(cl->d.loop, op->wait);
+	uv_timer_init(cl->h.d.loop, op->wait);
 	op->wait->data = op;
 	t->op = op;
 	if (q)
 		q->op = op;
-	if (ws_open_start(&op->o, &cl->d, cl->tls, &cl->names, t->id, &open_ops, op) < 0) {
+	if (ws_open_start(&op->o, &cl->h.d, cl->h.tls, &cl->h.names, t->id, &open_ops, op) < 0) {
 		t->op = NULL;
 		if (q)
 			q->op = NULL;
@@ -443,8 +430,8 @@ static dial_t *cli_dial(dialer_t *d, const target_t *tg, const dial_opts_t *o, d
 			if (ws_send(t->ws, WS_OP_BINARY, sbuf_from(req, (size_t)n)) < 0)
 				err = UV_ECONNRESET; /* its close is on its way */
 			else
-				cl->reused++;
-			log_debug(o->id, "%s: request through a pooled tunnel", cl->name);
+				cl->h.reused++;
+			log_debug(o->id, "%s: request through a pooled tunnel", cl->h.name);
 		}
 		ws_req_answer_soon(&q->r, err);
 		return (dial_t *)q;
@@ -555,12 +542,12 @@ static int uflow_bind(uflow_t *uf, const target_t *dst, sbuf_t *b)
 		wstan_tun_set_state(t, TUN_USING);
 		t->flow = uf;
 		uf->t = t;
-		cl->reused++;
-		log_debug(uf->f.id, "%s: datagrams through a pooled tunnel", cl->name);
+		cl->h.reused++;
+		log_debug(uf->f.id, "%s: datagrams through a pooled tunnel", cl->h.name);
 		uflow_send_now(uf, dst, b);
 		return 0;
 	}
-	t = wstan_tun_new(cl->d.loop, uf->f.id, &cl->key, 1, &cli_tun_cbs, cl);
+	t = wstan_tun_new(cl->h.d.loop, uf->f.id, &cl->key, 1, &cli_tun_cbs, cl);
 	cli_list_add(cl, t);
 	wstan_tun_set_state(t, TUN_USING);
 	t->flow = uf;
@@ -588,7 +575,7 @@ static int uflow_send(dgram_t *f, const target_t *dst, sbuf_t *b)
 		return UV_EMSGSIZE;
 	}
 	if (!uf->t) {
-		if (uf->cl->closing) {
+		if (uf->cl->h.closing) {
 			dgram_drop(f, DGRAM_DROP_SEND, b);
 			return 0;
 		}
@@ -639,30 +626,20 @@ static void cli_dgram_cancel(dialer_t *d, dial_t *req)
 }
 
 static const metric_t cli_metric_rows[] = {
-    METRIC(wcli_t, npool, "sluice_wstan_pool_size", "gauge", "Idle tunnels waiting in the pool."),
-    METRIC(wcli_t, opens, "sluice_wstan_client_opens_total", "counter",
+    METRIC(ws_hop_t, npool, "sluice_wstan_pool_size", "gauge", "Idle tunnels waiting in the pool."),
+    METRIC(ws_hop_t, opens, "sluice_wstan_client_opens_total", "counter",
            "WebSockets opened by the hop."),
-    METRIC(wcli_t, reused, "sluice_wstan_client_reused_total", "counter",
+    METRIC(ws_hop_t, reused, "sluice_wstan_client_reused_total", "counter",
            "Connections carried by a pooled tunnel."),
-    METRIC(wcli_t, fails, "sluice_wstan_client_failures_total", "counter",
+    METRIC(ws_hop_t, fails, "sluice_wstan_client_failures_total", "counter",
            "WebSockets the hop could not open."),
 };
-
-static void cli_metrics(mbuf_t *b, void *ud)
-{
-	wcli_t *cl = ud;
-	char lab[300];
-
-	METRICS_TABLE(b, cli_metric_rows, cl, metrics_label(lab, sizeof(lab), "hop", cl->name));
-}
 
 static void cli_free(dialer_t *d)
 {
 	wcli_t *cl = (wcli_t *)d;
 
-	metrics_unregister(cli_metrics, cl);
-	cl->closing = 1;
-	if (uv_is_closing((uv_handle_t *)&cl->pool_timer)) {
+	if (ws_hop_stop(&cl->h)) {
 		/* the process is exiting and every handle was closed under us:
 		 * nothing can be released properly any more */
 		return;
@@ -678,9 +655,8 @@ static void cli_free(dialer_t *d)
 		}
 		cli_tun_drop(cl, t);
 	}
-	tls_ctx_free(cl->tls);
 	OPENSSL_cleanse(&cl->key, sizeof(cl->key));
-	uv_close((uv_handle_t *)&cl->pool_timer, free_on_close);
+	ws_hop_release(&cl->h);
 }
 
 static const dialer_ops_t cli_ops = {.scheme = "wstan",
@@ -728,41 +704,28 @@ int wstan_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, cha
 {
 	wcli_t *cl = calloc(1, sizeof(*cl));
 	wstan_cli_opts_t o = {.key = NULL}; /* and every other field 0 */
-	int port, r;
-	const char *br0, *br1;
+	int r;
 
 	if (!cl)
 		abort();
 	*out = NULL;
 	queue_init(&cl->tuns);
 	queue_init(&cl->pool);
-	cl->d.ops = &cli_ops;
-	cl->d.next = next;
-	cl->d.loop = loop;
-	uv_timer_init(loop, &cl->pool_timer);
-	cl->pool_timer.data = cl;
-	if ((r = opts_parse(&wstan_hop_opts, u, &o, err, errlen)) < 0)
+	ws_hop_init(&cl->h, loop, next, &cli_ops, cli_metric_rows,
+	            sizeof(cli_metric_rows) / sizeof(cli_metric_rows[0]));
+	if ((r = opts_parse(&wstan_hop_opts, u, &o, err, errlen)) < 0 ||
+	    (r = ws_hop_server(&cl->h, u, o.tls, err, errlen)) < 0)
 		goto fail;
-	port = u->port > 0 ? u->port : o.tls ? 443 : 80;
-	if (!u->host[0] || target_set(&cl->d.server, u->host, (uint16_t)port) < 0) {
-		snprintf(err, errlen, "a server address is required (wstan://HOST:PORT?key=KEY)");
-		goto fail;
-	}
-	br0 = strchr(u->host, ':') ? "[" : "";
-	br1 = strchr(u->host, ':') ? "]" : "";
-	snprintf(cl->name, sizeof(cl->name), "wstan://%s%s%s:%d%s", br0, u->host, br1, port,
-	         u->path);
-	url_name_escape(cl->name, sizeof(cl->name));
 	if (!o.key || wstan_key_init(&cl->key, o.key) < 0) {
 		snprintf(err, errlen, "option 'key' is required (wstan's key, or a password)");
 		goto fail;
 	}
 	cl->compat = o.compat;
 	cl->pool_max = o.pool;
-	cl->pool_idle_ms = o.pool_idle_ms;
+	cl->h.pool_idle_ms = o.pool_idle_ms;
 	cl->first_wait_ms = o.first_wait_ms; /* wstan waits 30 ms for the first bytes */
 	cl->enc = !o.tls;
-	cl->wo =
+	cl->h.wo =
 	    (ws_opts_t){.max_message = 1 << 20, .ping_ms = o.wo.ping_ms, .dead_ms = o.wo.dead_ms};
 	if (o.cookie && (!*o.cookie || strlen(o.cookie) >= 32 || strpbrk(o.cookie, "=; \t\r\n"))) {
 		snprintf(err, errlen, "option 'cookie': a cookie name (default: from the key)");
@@ -771,31 +734,23 @@ int wstan_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, cha
 	snprintf(cl->cookie, sizeof(cl->cookie), "%s", o.cookie ? o.cookie : cl->key.cookie);
 	if (o.cookie)
 		cl->compat = 1;
-	if (o.host && strpbrk(o.host, "\r\n")) {
-		snprintf(err, errlen, "option 'host': one line");
+	/* wstan always sends host:port */
+	if ((r = ws_hop_host(&cl->h, u, o.host, o.tls, 1, err, errlen)) < 0)
 		goto fail;
-	}
-	if (o.host) /* wstan always sends host:port */
-		snprintf(cl->host_hdr, sizeof(cl->host_hdr), "%s", o.host);
-	else
-		snprintf(cl->host_hdr, sizeof(cl->host_hdr), "%s%s%s:%d", br0, u->host, br1, port);
 	if (strlen(u->path) + 2 > sizeof(cl->base) || strpbrk(u->path, " \r\n")) {
 		snprintf(err, errlen, "the path is too long or has spaces");
 		goto fail;
 	}
 	snprintf(cl->base, sizeof(cl->base), "%s%s", u->path[0] ? u->path : "/",
 	         u->path[0] && u->path[strlen(u->path) - 1] != '/' ? "/" : "");
-	r = ws_hop_tls_load(&o.tls_o, u->host, o.host, o.tls, "tls=1", &cl->tls, &cl->names, err,
-	                    errlen);
+	r = ws_hop_tls_load(&o.tls_o, u->host, o.host, o.tls, "tls=1", &cl->h.tls, &cl->h.names,
+	                    err, errlen);
 	if (r < 0)
 		goto fail;
-	metrics_register(cli_metrics, cl);
-	uv_timer_start(&cl->pool_timer, cli_on_pool_timer, 5000, 5000);
-	uv_unref((uv_handle_t *)&cl->pool_timer);
-	*out = &cl->d;
+	ws_hop_start(&cl->h, cli_on_pool_timer, 5000, 5000);
+	*out = &cl->h.d;
 	return 0;
 fail:
-	tls_ctx_free(cl->tls);
-	uv_close((uv_handle_t *)&cl->pool_timer, free_on_close);
+	ws_hop_release(&cl->h);
 	return -EINVAL;
 }

@@ -38,6 +38,7 @@
 #include "core/metrics.h"
 #include "core/tls.h"
 #include "core/tunkey.h"
+#include "tunnel/ws_hop.h"
 #include "tunnel/wstun.h"
 #include "wire/socks_proto.h"
 
@@ -51,19 +52,13 @@ typedef struct pent {
 } pent_t;
 
 typedef struct wcli {
-	dialer_t d;
+	ws_hop_t h; /* first */
 	wstun_keys_t keys;
-	tls_ctx_t *tls;
-	char host_hdr[300], path[512], name[128];
-	ws_tls_names_t names;
+	char path[512];
 	int enc, fast_open;
-	ws_opts_t wo;
-	size_t pool_size, npool, nfilling;
-	uint64_t pool_idle_ms, backoff_ms, retry_at;
+	size_t pool_size, nfilling;
+	uint64_t backoff_ms, retry_at;
 	pent_t *pool;
-	uv_timer_t pool_timer;
-	uint64_t opens, fails;
-	unsigned closing : 1;
 } wcli_t;
 
 typedef struct opener {
@@ -105,7 +100,7 @@ static void opener_free(opener_t *op)
 
 static void opener_fail(opener_t *op, int err, const char *why)
 {
-	log_info(op->id, "%s: %s", op->cl->name, why);
+	log_info(op->id, "%s: %s", op->cl->h.name, why);
 	if (op->t)
 		wstun_set_canceler(op->t, NULL, NULL);
 	op->done(op, err);
@@ -150,12 +145,12 @@ static void on_open_up(ws_open_t *o, sbuf_t *b)
 	}
 	if (op->open_len && !(status & WSTUN_A_EARLY)) {
 		log_debug(op->id, "%s: the server did not take the 0-RTT open; sending it again",
-		          cl->name);
+		          cl->h.name);
 		sess.open = op->open;
 		sess.open_len = op->open_len;
 	}
 	wstun_set_canceler(op->t, NULL, NULL);
-	if (wstun_attach(op->t, cl->d.loop, ws_open_take(o), b, 1, &cl->wo, &sess) < 0) {
+	if (wstun_attach(op->t, cl->h.d.loop, ws_open_take(o), b, 1, &cl->h.wo, &sess) < 0) {
 		opener_fail(op, UV_EPROTO, "could not attach the websocket");
 		return;
 	}
@@ -169,7 +164,7 @@ static void send_upgrade(ws_open_t *o)
 	wcli_t *cl = op->cl;
 	uint8_t first[WSTUN_FIRST_MAX], tok[WSTUN_TOKEN_MAX];
 	char tok64[(WSTUN_TOKEN_MAX * 4) / 3 + 8], *extra;
-	wstun_bind_t bind = {cl->host_hdr, strlen(cl->host_hdr), cl->path, strlen(cl->path)};
+	wstun_bind_t bind = {cl->h.host_hdr, strlen(cl->h.host_hdr), cl->path, strlen(cl->path)};
 	size_t fl = 0, cap;
 	int ol = 0, tl, n;
 
@@ -192,13 +187,13 @@ static void send_upgrade(ws_open_t *o)
 	if (!extra)
 		abort();
 	snprintf(extra, cap, "Cookie: sid=%s\r\n", tok64);
-	n = ws_open_send(o, cap + 1024, cl->host_hdr, cl->path, extra);
+	n = ws_open_send(o, cap + 1024, cl->h.host_hdr, cl->path, extra);
 	free(extra);
 	if (n < 0) {
 		opener_fail(op, UV_EINVAL, "upgrade request too long");
 		return;
 	}
-	log_debug(op->id, "%s: upgrade with %s, %zu first bytes", cl->name,
+	log_debug(op->id, "%s: upgrade with %s, %zu first bytes", cl->h.name,
 	          op->has_target ? "open" : "no target (pool)", fl);
 }
 
@@ -226,7 +221,7 @@ static opener_t *opener_start(wcli_t *cl, wstun_t *t, uint64_t id, const target_
 		op->has_target = 1;
 	}
 	wstun_set_canceler(t, opener_cancel, op);
-	if (ws_open_start(&op->o, &cl->d, cl->tls, &cl->names, id, &open_ops, op) < 0) {
+	if (ws_open_start(&op->o, &cl->h.d, cl->h.tls, &cl->h.names, id, &open_ops, op) < 0) {
 		/* could not even start */
 		wstun_set_canceler(t, NULL, NULL);
 		free(op);
@@ -249,10 +244,10 @@ static void pool_ctl(wstun_t *t, uint8_t type, const uint8_t *body, size_t len)
 		if ((*pp)->t == t) {
 			pent_t *e = *pp;
 			*pp = e->next;
-			cl->npool--;
+			cl->h.npool--;
 			stream_close(wstun_stream(e->t));
 			free(e);
-			log_debug(0, "%s: pooled websocket closed by the server", cl->name);
+			log_debug(0, "%s: pooled websocket closed by the server", cl->h.name);
 			break;
 		}
 	}
@@ -270,7 +265,7 @@ static void pool_opened(opener_t *op, int err)
 		cl->backoff_ms = cl->backoff_ms ? cl->backoff_ms * 2 : BACKOFF_MIN;
 		if (cl->backoff_ms > BACKOFF_MAX)
 			cl->backoff_ms = BACKOFF_MAX;
-		cl->retry_at = uv_now(cl->d.loop) + cl->backoff_ms;
+		cl->retry_at = uv_now(cl->h.d.loop) + cl->backoff_ms;
 		return;
 	}
 	cl->backoff_ms = 0;
@@ -278,22 +273,22 @@ static void pool_opened(opener_t *op, int err)
 	if (!e)
 		abort();
 	e->t = op->t;
-	e->born = uv_now(cl->d.loop);
+	e->born = uv_now(cl->h.d.loop);
 	wstun_set_owner(e->t, pool_ctl, cl);
 	e->next = cl->pool;
 	cl->pool = e;
-	cl->npool++;
+	cl->h.npool++;
 }
 
 static void pool_fill(wcli_t *cl)
 {
-	if (cl->closing || uv_now(cl->d.loop) < cl->retry_at)
+	if (cl->h.closing || uv_now(cl->h.d.loop) < cl->retry_at)
 		return;
-	while (cl->npool + cl->nfilling < cl->pool_size) {
-		wstun_t *t = wstun_new(cl->d.loop, 0, pool_ctl, cl);
+	while (cl->h.npool + cl->nfilling < cl->pool_size) {
+		wstun_t *t = wstun_new(cl->h.d.loop, 0, pool_ctl, cl);
 		if (!opener_start(cl, t, 0, NULL, pool_opened, NULL)) {
 			stream_close(wstun_stream(t));
-			cl->retry_at = uv_now(cl->d.loop) + BACKOFF_MAX;
+			cl->retry_at = uv_now(cl->h.d.loop) + BACKOFF_MAX;
 			return;
 		}
 		cl->nfilling++;
@@ -303,13 +298,13 @@ static void pool_fill(wcli_t *cl)
 static void on_pool_timer(uv_timer_t *h)
 {
 	wcli_t *cl = h->data;
-	uint64_t now = uv_now(cl->d.loop);
+	uint64_t now = uv_now(cl->h.d.loop);
 
 	for (pent_t **pp = &cl->pool; *pp;) {
 		pent_t *e = *pp;
-		if (now - e->born >= cl->pool_idle_ms) {
+		if (now - e->born >= cl->h.pool_idle_ms) {
 			*pp = e->next;
-			cl->npool--;
+			cl->h.npool--;
 			stream_close(wstun_stream(e->t));
 			free(e);
 		} else {
@@ -327,7 +322,7 @@ static wstun_t *pool_take(wcli_t *cl)
 	if (!e)
 		return NULL;
 	cl->pool = e->next;
-	cl->npool--;
+	cl->h.npool--;
 	t = e->t;
 	free(e);
 	pool_fill(cl);
@@ -354,10 +349,7 @@ static void on_answer(ws_req_t *r, int err)
 		q->op->ud = NULL;
 	q->op = NULL;
 	wstun_set_owner(q->t, late_ctl, q->cl);
-	if (err < 0)
-		q->cl->fails++;
-	else
-		q->cl->opens++;
+	ws_hop_count(&q->cl->h, err);
 }
 
 /* Control records while the caller waits (fast-open=0). */
@@ -409,7 +401,7 @@ static dial_t *ws_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, dia
 			ws_req_answer_soon(&q->r, UV_ECONNRESET);
 			return (dial_t *)q;
 		}
-		log_debug(o->id, "%s: open through a pooled websocket", cl->name);
+		log_debug(o->id, "%s: open through a pooled websocket", cl->h.name);
 	} else {
 		q->t = wstun_new(d->loop, o->id, req_ctl, q);
 		q->r.s = wstun_stream(q->t);
@@ -428,42 +420,27 @@ static void ws_cancel(dialer_t *d, dial_t *req)
 	ws_req_cancel(&((wreq_t *)req)->r);
 }
 
-static void free_on_close(uv_handle_t *h)
-{
-	free(h->data);
-}
-
 static const metric_t hop_metrics[] = {
-    METRIC(wcli_t, npool, "sluice_ws_pool_size", "gauge",
+    METRIC(ws_hop_t, npool, "sluice_ws_pool_size", "gauge",
            "Authenticated WebSockets waiting in the pool."),
-    METRIC(wcli_t, opens, "sluice_ws_client_opens_total", "counter",
+    METRIC(ws_hop_t, opens, "sluice_ws_client_opens_total", "counter",
            "WebSockets opened by the hop."),
-    METRIC(wcli_t, fails, "sluice_ws_client_open_failures_total", "counter",
+    METRIC(ws_hop_t, fails, "sluice_ws_client_open_failures_total", "counter",
            "WebSockets the hop could not open."),
 };
-
-static void metrics_fn(mbuf_t *b, void *ud)
-{
-	wcli_t *cl = ud;
-	char lab[300];
-
-	METRICS_TABLE(b, hop_metrics, cl, metrics_label(lab, sizeof(lab), "hop", cl->name));
-}
 
 static void ws_free_hop(dialer_t *d)
 {
 	wcli_t *cl = (wcli_t *)d;
 
-	metrics_unregister(metrics_fn, cl);
-	cl->closing = 1;
+	ws_hop_stop(&cl->h);
 	while (cl->pool) {
 		pent_t *e = cl->pool;
 		cl->pool = e->next;
 		stream_close(wstun_stream(e->t));
 		free(e);
 	}
-	tls_ctx_free(cl->tls);
-	uv_close((uv_handle_t *)&cl->pool_timer, free_on_close);
+	ws_hop_release(&cl->h);
 }
 
 /* ---- datagram flows ---- */
@@ -509,12 +486,12 @@ static void wflow_ctl(wstun_t *t, uint8_t type, const uint8_t *body, size_t len)
 		dgram_deliver(&wf->f, (struct sockaddr *)&ss, dgram_buf(data, dlen));
 		return;
 	case WSTUN_REC_OPEN_OK:
-		log_debug(wf->f.id, "%s: the server carries the datagrams", wf->cl->name);
+		log_debug(wf->f.id, "%s: the server carries the datagrams", wf->cl->h.name);
 		return;
 	case WSTUN_REC_OPEN_FAIL:
-		log_info(wf->f.id, "%s: the server refused the datagrams: %s (%.*s)", wf->cl->name,
-		         len ? socks5_rep_str(body[0]) : "?", len > 1 ? (int)(len - 1) : 0,
-		         len > 1 ? (const char *)body + 1 : "");
+		log_info(wf->f.id, "%s: the server refused the datagrams: %s (%.*s)",
+		         wf->cl->h.name, len ? socks5_rep_str(body[0]) : "?",
+		         len > 1 ? (int)(len - 1) : 0, len > 1 ? (const char *)body + 1 : "");
 		dgram_fail(&wf->f, len ? socks5_err_from_rep(body[0]) : UV_EPROTO);
 		return;
 	case 0:
@@ -522,7 +499,7 @@ static void wflow_ctl(wstun_t *t, uint8_t type, const uint8_t *body, size_t len)
 		return;
 	default:
 		log_info(wf->f.id, "%s: unexpected record %u on a datagram association",
-		         wf->cl->name, type);
+		         wf->cl->h.name, type);
 		dgram_fail(&wf->f, UV_EPROTO);
 	}
 }
@@ -583,7 +560,7 @@ static void wflow_up(wflow_t *wf)
 		cb(ud, NULL, r);
 		return;
 	}
-	wf->cl->opens++;
+	wf->cl->h.opens++;
 	cb(ud, &wf->f, 0);
 }
 
@@ -595,7 +572,7 @@ static void wflow_opened(opener_t *op, int err)
 	if (err < 0) {
 		dgram_cb cb = wf->cb;
 		void *ud = wf->ud;
-		wf->cl->fails++;
+		wf->cl->h.fails++;
 		wflow_release(wf);
 		cb(ud, NULL, err);
 		return;
@@ -625,7 +602,7 @@ static dial_t *ws_dgram(dialer_t *d, const dial_opts_t *o, dgram_cb cb, void *ud
 		wstun_stream(wf->t)->id = o->id;
 		wstun_set_owner(wf->t, wflow_ctl, wf);
 		uv_timer_start(&wf->tm, wflow_pooled, 0, 0);
-		log_debug(o->id, "%s: datagrams through a pooled websocket", cl->name);
+		log_debug(o->id, "%s: datagrams through a pooled websocket", cl->h.name);
 		return (dial_t *)wf;
 	}
 	wf->t = wstun_new(d->loop, o->id, wflow_ctl, wf);
@@ -766,34 +743,22 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	wcli_opts_t o = {.key = {NULL, NULL}}; /* and every other field 0 */
 	uint8_t k[KEY_MAX];
 	size_t klen;
-	int port, r;
+	int r;
 
 	if (!cl)
 		abort();
 	*out = NULL;
-	cl->d.ops = tls ? &wss_ops : &ws_ops;
-	cl->d.next = next;
-	cl->d.loop = loop;
-	uv_timer_init(loop, &cl->pool_timer);
-	cl->pool_timer.data = cl;
-	port = u->port > 0 ? u->port : tls ? 443 : 80;
-	if (!u->host[0] || target_set(&cl->d.server, u->host, (uint16_t)port) < 0) {
-		snprintf(err, errlen, "a server address is required (%s://HOST:PORT?key=KEY)",
-		         u->scheme);
-		goto fail;
-	}
-	snprintf(cl->name, sizeof(cl->name), "%s://%s%s%s:%d%s", u->scheme,
-	         strchr(u->host, ':') ? "[" : "", u->host, strchr(u->host, ':') ? "]" : "", port,
-	         u->path);
-	url_name_escape(cl->name, sizeof(cl->name));
-	if ((r = opts_parse(tls ? &wss_hop_opts : &ws_hop_opts, u, &o, err, errlen)) < 0 ||
+	ws_hop_init(&cl->h, loop, next, tls ? &wss_ops : &ws_ops, hop_metrics,
+	            sizeof(hop_metrics) / sizeof(hop_metrics[0]));
+	if ((r = ws_hop_server(&cl->h, u, tls, err, errlen)) < 0 ||
+	    (r = opts_parse(tls ? &wss_hop_opts : &ws_hop_opts, u, &o, err, errlen)) < 0 ||
 	    (r = tunkey_load(&o.key, 0, k, &klen, err, errlen)) < 0)
 		goto fail;
 	wstun_keys_init(&cl->keys, k, klen);
 	cl->pool_size = o.pool;
-	cl->pool_idle_ms = o.pool_idle_ms;
+	cl->h.pool_idle_ms = o.pool_idle_ms;
 	cl->fast_open = o.fast_open;
-	cl->wo =
+	cl->h.wo =
 	    (ws_opts_t){.max_message = 1 << 20, .ping_ms = o.wo.ping_ms, .dead_ms = o.wo.dead_ms};
 	cl->enc = !o.enc_none;
 	if (!cl->enc && !tls) {
@@ -801,29 +766,17 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 		         "option 'enc=none' needs wss:// (TLS would be the only protection)");
 		goto fail;
 	}
-	if (o.host)
-		snprintf(cl->host_hdr, sizeof(cl->host_hdr), "%s", o.host);
-	else if (u->port < 0 || u->port == (tls ? 443 : 80))
-		snprintf(cl->host_hdr, sizeof(cl->host_hdr), "%s%s%s",
-		         strchr(u->host, ':') ? "[" : "", u->host, strchr(u->host, ':') ? "]" : "");
-	else
-		snprintf(cl->host_hdr, sizeof(cl->host_hdr), "%s%s%s:%d",
-		         strchr(u->host, ':') ? "[" : "", u->host, strchr(u->host, ':') ? "]" : "",
-		         u->port);
-	snprintf(cl->path, sizeof(cl->path), "%s", u->path[0] ? u->path : "/");
-	if (tls && (r = ws_hop_tls_load(&o.tls, u->host, o.host, tls, "wss://", &cl->tls,
-	                                &cl->names, err, errlen)) < 0)
+	if ((r = ws_hop_host(&cl->h, u, o.host, tls, 0, err, errlen)) < 0)
 		goto fail;
-	metrics_register(metrics_fn, cl);
-	if (cl->pool_size) {
-		uv_timer_start(&cl->pool_timer, on_pool_timer, 0, 1000);
-		uv_unref((uv_handle_t *)&cl->pool_timer);
-	}
-	*out = &cl->d;
+	snprintf(cl->path, sizeof(cl->path), "%s", u->path[0] ? u->path : "/");
+	if (tls && (r = ws_hop_tls_load(&o.tls, u->host, o.host, tls, "wss://", &cl->h.tls,
+	                                &cl->h.names, err, errlen)) < 0)
+		goto fail;
+	ws_hop_start(&cl->h, cl->pool_size ? on_pool_timer : NULL, 0, 1000);
+	*out = &cl->h.d;
 	return 0;
 fail:
-	tls_ctx_free(cl->tls);
-	uv_close((uv_handle_t *)&cl->pool_timer, free_on_close);
+	ws_hop_release(&cl->h);
 	return -EINVAL;
 }
 

@@ -1,0 +1,101 @@
+/* ws_hop: the part of a WebSocket tunnel hop that does not depend on the
+ * tunnel's protocol (see ws_hop.h). */
+#include "tunnel/ws_hop.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ws_hop_init(ws_hop_t *h, uv_loop_t *loop, dialer_t *next, const dialer_ops_t *ops,
+                 const metric_t *rows, size_t nrows)
+{
+	h->d.ops = ops;
+	h->d.next = next;
+	h->d.loop = loop;
+	h->rows = rows;
+	h->nrows = nrows;
+	uv_timer_init(loop, &h->pool_timer);
+	h->pool_timer.data = h;
+}
+
+int ws_hop_server(ws_hop_t *h, const url_t *u, int tls, char *err, size_t errlen)
+{
+	int port = u->port > 0 ? u->port : tls ? 443 : 80;
+	int v6 = strchr(u->host, ':') != NULL;
+
+	if (!u->host[0] || target_set(&h->d.server, u->host, (uint16_t)port) < 0) {
+		snprintf(err, errlen, "a server address is required (%s://HOST:PORT?key=KEY)",
+		         u->scheme);
+		return -EINVAL;
+	}
+	snprintf(h->name, sizeof(h->name), "%s://%s%s%s:%d%s", u->scheme, v6 ? "[" : "", u->host,
+	         v6 ? "]" : "", port, u->path);
+	url_name_escape(h->name, sizeof(h->name));
+	return 0;
+}
+
+int ws_hop_host(ws_hop_t *h, const url_t *u, const char *host, int tls, int always_port, char *err,
+                size_t errlen)
+{
+	int v6 = strchr(u->host, ':') != NULL;
+	int port = u->port > 0 ? u->port : tls ? 443 : 80;
+
+	if (host && strpbrk(host, "\r\n")) {
+		snprintf(err, errlen, "option 'host': one line");
+		return -EINVAL;
+	}
+	if (host)
+		snprintf(h->host_hdr, sizeof(h->host_hdr), "%s", host);
+	else if (!always_port && port == (tls ? 443 : 80))
+		snprintf(h->host_hdr, sizeof(h->host_hdr), "%s%s%s", v6 ? "[" : "", u->host,
+		         v6 ? "]" : "");
+	else
+		snprintf(h->host_hdr, sizeof(h->host_hdr), "%s%s%s:%d", v6 ? "[" : "", u->host,
+		         v6 ? "]" : "", port);
+	return 0;
+}
+
+void ws_hop_count(ws_hop_t *h, int err)
+{
+	if (err < 0)
+		h->fails++;
+	else
+		h->opens++;
+}
+
+static void metrics_fn(mbuf_t *b, void *ud)
+{
+	ws_hop_t *h = ud;
+	char lab[300];
+
+	metrics_table(b, h->rows, h->nrows, h, metrics_label(lab, sizeof(lab), "hop", h->name));
+}
+
+void ws_hop_start(ws_hop_t *h, uv_timer_cb pool_cb, uint64_t first_ms, uint64_t every_ms)
+{
+	metrics_register(metrics_fn, h);
+	if (pool_cb) {
+		uv_timer_start(&h->pool_timer, pool_cb, first_ms, every_ms);
+		uv_unref((uv_handle_t *)&h->pool_timer);
+	}
+}
+
+int ws_hop_stop(ws_hop_t *h)
+{
+	metrics_unregister(metrics_fn, h);
+	h->closing = 1;
+	return uv_is_closing((uv_handle_t *)&h->pool_timer) != 0;
+}
+
+static void free_on_close(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void ws_hop_release(ws_hop_t *h)
+{
+	tls_ctx_free(h->tls);
+	h->tls = NULL;
+	uv_close((uv_handle_t *)&h->pool_timer, free_on_close);
+}
