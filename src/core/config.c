@@ -4,9 +4,13 @@
 #include "core/config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "core/authguard.h"
@@ -737,29 +741,55 @@ out:
 
 int config_read_file(const char *path, size_t max, char **out, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	long n;
-	int r = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+	struct stat st;
+	size_t n = 0, cap;
+	char *b;
 
 	*out = NULL;
-	if (!f)
+	if (fd < 0)
 		return -errno;
-	if (fseek(f, 0, SEEK_END) < 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) < 0)
-		r = -EIO;
-	else if ((unsigned long)n > max)
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (S_ISDIR(st.st_mode))
+		r = -EISDIR;
+	else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max)
 		r = -EFBIG;
-	else if (!(*out = malloc((size_t)n + 1)))
-		abort();
-	else if (fread(*out, 1, (size_t)n, f) != (size_t)n)
-		r = -EIO;
-	fclose(f);
 	if (r < 0) {
-		free(*out);
-		*out = NULL;
+		close(fd);
 		return r;
 	}
-	(*out)[n] = 0;
-	*len = (size_t)n;
+	/* a regular file's size, else (a pipe, /dev/stdin) growing as it comes */
+	cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 2 : 65536;
+	if (cap > max + 2)
+		cap = max + 2;
+	if (!(b = malloc(cap)))
+		abort();
+	for (;;) {
+		ssize_t k;
+		if (n + 1 == cap) {
+			cap = cap * 2 > max + 2 ? max + 2 : cap * 2;
+			if (!(b = realloc(b, cap)))
+				abort();
+		}
+		k = read(fd, b + n, cap - 1 - n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			r = -errno;
+		else if ((n += (size_t)k) > max)
+			r = -EFBIG;
+		if (k <= 0 || r < 0)
+			break;
+	}
+	close(fd);
+	if (r < 0) {
+		free(b);
+		return r;
+	}
+	b[n] = 0;
+	*out = b;
+	*len = n;
 	return 0;
 }
 

@@ -87,8 +87,9 @@ void strlist_push(strlist_t *l, const char *s);
 void strlist_clear(strlist_t *l);
 
 int config_load_file(config_t *c, const char *path, char *err, size_t errlen);
-/* A whole file into *out (NUL-terminated, len bytes; the caller frees):
- * 0, -EFBIG when over max bytes, or -errno. */
+/* A whole file into *out (NUL-terminated, len bytes; the caller frees),
+ * a regular file or one that is read to its end (a pipe, /dev/stdin):
+ * 0, -EFBIG when over max bytes, -EISDIR for a directory, or -errno. */
 int config_read_file(const char *path, size_t max, char **out, size_t *len);
 int config_load_string(config_t *c, const char *yaml, size_t len, const char *name, char *err,
                        size_t errlen);

@@ -25,7 +25,8 @@
 #   - the YAML file's chains:, groups: and rules: (a relative rule file),
 #     streams and datagrams through its group;
 #   - a 100,000-line rule file loads, and its last rule matches;
-#   - rule files with errors stop sluice with FILE:LINE before it listens.
+#   - rule files with errors stop sluice with FILE:LINE before it listens;
+#     a directory is refused as one, a pipe is read to its end.
 . "$(dirname "$0")/lib.sh"
 need_cmd curl dnsmasq
 need_root "namespaces"
@@ -259,4 +260,10 @@ check "... and says which chains there are" grep -q "option 'via': no chain 'nop
 "$SLUICE" -L "proxy://127.0.0.1:$pbad" -F group://none 2>"$T/bad5.err"
 check_eq "a chain naming no group: exit 2" 2 $?
 check "... says so" grep -q "no group 'none'" "$T/bad5.err"
+# a directory (a plain error, not a size) and a pipe (read to its end)
+"$SLUICE" -L "proxy://127.0.0.1:$pbad" --rules "$T" 2>"$T/bad6.err"
+check_eq "a directory as the rule file: exit 2" 2 $?
+check "... says so" grep -q "$T: Is a directory" "$T/bad6.err"
+check "rules from a pipe (--rules <(...))" bash -c \
+	"'$SLUICE' check -L proxy://127.0.0.1:1 --rules <(printf 'DOMAIN,a.test,direct\nMATCH,direct\n') | grep -q 'rules   2'"
 finish

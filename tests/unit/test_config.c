@@ -5,7 +5,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/log.h"
@@ -195,12 +199,67 @@ static void test_routing_args(void **st)
 	config_free(&top);
 }
 
+/* config_read_file: a regular file, a pipe read to its end, the cap on
+ * either, a directory. */
+static void test_read_file(void **st)
+{
+	char dir[] = "/tmp/test_config.XXXXXX", path[64], pipe_path[64], *b;
+	int fds[2];
+	size_t n;
+	FILE *f;
+	pid_t pid;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("MATCH,direct\n", f);
+	fclose(f);
+	assert_int_equal(config_read_file(path, 100, &b, &n), 0);
+	assert_int_equal(n, 13);
+	assert_string_equal(b, "MATCH,direct\n");
+	free(b);
+	assert_int_equal(config_read_file(path, 12, &b, &n), -EFBIG);
+	assert_null(b);
+	assert_int_equal(config_read_file(dir, 100, &b, &n), -EISDIR);
+	assert_int_equal(config_read_file("/nonexistent/x", 100, &b, &n), -ENOENT);
+	/* a pipe: 200,000 bytes in chunks, read to its end; and over a cap */
+	for (int cap = 0; cap < 2; cap++) {
+		assert_int_equal(pipe(fds), 0);
+		if (!(pid = fork())) {
+			char chunk[1000];
+			memset(chunk, 'x', sizeof(chunk));
+			close(fds[0]);
+			for (int i = 0; i < 200; i++)
+				if (write(fds[1], chunk, sizeof(chunk)) != (ssize_t)sizeof(chunk))
+					_exit(1);
+			_exit(0);
+		}
+		close(fds[1]);
+		snprintf(pipe_path, sizeof(pipe_path), "/dev/fd/%d", fds[0]);
+		if (cap) {
+			assert_int_equal(config_read_file(pipe_path, 150000, &b, &n), -EFBIG);
+		} else {
+			assert_int_equal(config_read_file(pipe_path, 200000, &b, &n), 0);
+			assert_int_equal(n, 200000);
+			assert_int_equal(b[199999], 'x');
+			assert_int_equal(b[200000], 0);
+			free(b);
+		}
+		close(fds[0]);
+		waitpid(pid, NULL, 0);
+	}
+	unlink(path);
+	rmdir(dir);
+	(void)st;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_yaml),         cmocka_unit_test(test_yaml_errors),
 	    cmocka_unit_test(test_precedence),   cmocka_unit_test(test_env_errors),
 	    cmocka_unit_test(test_routing_yaml), cmocka_unit_test(test_routing_args),
+	    cmocka_unit_test(test_read_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

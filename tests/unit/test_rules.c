@@ -102,6 +102,10 @@ static void test_parse(void **st)
 	}
 	assert_int_equal(rule_parse("  # a comment", 13, NULL, &r, err, sizeof(err)), 0);
 	assert_int_equal(rule_parse("\r", 1, NULL, &r, err, sizeof(err)), 0);
+	/* the message quotes the line, but no terminal escape from it */
+	assert_int_equal(rule_parse("DOM\x1b[2JAIN,a.b,direct", 21, NULL, &r, err, sizeof(err)),
+	                 -EINVAL);
+	assert_non_null(strstr(err, "unknown rule type 'DOM?[2JAIN'"));
 }
 
 /* A list whose lines name no action takes the caller's, and bare values

@@ -352,8 +352,8 @@ static int parse_value(const field_t *v, rule_t *r, char *err, size_t errlen)
 	}
 }
 
-int rule_parse(const char *line, size_t len, const char *defaction, rule_t *r, char *err,
-               size_t errlen)
+static int parse_line(const char *line, size_t len, const char *defaction, rule_t *r, char *err,
+                      size_t errlen)
 {
 	field_t f[RULE_FIELDS], act;
 	size_t nf, i = 0;
@@ -419,6 +419,18 @@ int rule_parse(const char *line, size_t len, const char *defaction, rule_t *r, c
 		r->no_resolve = 1;
 	}
 	return parse_action(&act, r, err, errlen) < 0 ? -EINVAL : 1;
+}
+
+int rule_parse(const char *line, size_t len, const char *defaction, rule_t *r, char *err,
+               size_t errlen)
+{
+	int k = parse_line(line, len, defaction, r, err, errlen);
+
+	/* the message quotes the line: no control characters to a terminal */
+	for (char *p = err; k < 0 && errlen && *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return k;
 }
 
 static void addr_str(const rule_t *r, char *buf, size_t len)
