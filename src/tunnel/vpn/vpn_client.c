@@ -28,12 +28,14 @@
 #include "core/encoding.h"
 #include "core/log.h"
 #include "core/secret.h"
+#include "core/udpsock.h"
 #include "netstack/pkthop.h"
 #include "tunnel/vpn/vpn_proto.h"
 
 #define HS_TIMEOUT 10000
 #define HS_RETRY 1000
 #define BUF (VPN_PKT_MAX + VPN_OVERHEAD)
+#define RUN_BUF (256 * 1024) /* a TUN super-packet's datagrams */
 
 enum { LS_IDLE, LS_RESOLVE, LS_KEY, LS_HS, LS_UP };
 static const char *const ls_names[] = {"idle", "resolve", "key", "handshake", "up"};
@@ -54,7 +56,8 @@ struct vcli {
 	int have_pub;
 	vpn_static_t skey;
 	uint64_t mtu_path, ka_opt, ka_ms, rekey_ms;
-	uv_udp_t *udp;
+	int offload;
+	udpsock_t *udp;
 	uv_getaddrinfo_t *gai;
 	struct sockaddr_storage srv;
 	uv_timer_t tick;
@@ -69,7 +72,7 @@ struct vcli {
 	uint8_t salt[VPN_SALT], ln, r, p, client_key[32], server_key[32];
 	ckp_t cur, prev;
 	uint64_t last_rx, last_tx;
-	uint8_t *buf;
+	uint8_t *buf, *run;
 	vpn_tap_t tap;
 	int have_tap;
 	dialer_t *dialer;
@@ -98,11 +101,6 @@ static void kp_clear(ckp_t *k)
 	memset(k, 0, sizeof(*k));
 }
 
-static void free_handle(uv_handle_t *h)
-{
-	free(h);
-}
-
 static void release(vcli_t *c)
 {
 	if (c->gai) {
@@ -111,7 +109,7 @@ static void release(vcli_t *c)
 		c->gai = NULL;
 	}
 	if (c->udp) {
-		uv_close((uv_handle_t *)c->udp, free_handle);
+		udpsock_close(c->udp);
 		c->udp = NULL;
 	}
 	kp_clear(&c->cur);
@@ -132,10 +130,8 @@ static void fail(vcli_t *c, const char *why)
 
 static void send_raw(vcli_t *c, const uint8_t *d, size_t n)
 {
-	uv_buf_t b = uv_buf_init((char *)d, (unsigned)n);
-
 	if (c->udp)
-		uv_udp_try_send(c->udp, &b, 1, (struct sockaddr *)&c->srv);
+		udpsock_send(c->udp, (struct sockaddr *)&c->srv, d, n);
 }
 
 static void send_init(vcli_t *c)
@@ -298,14 +294,6 @@ static void on_data(vcli_t *c, const uint8_t *d, size_t n)
 	}
 }
 
-static void on_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
-{
-	static uint8_t rbuf[BUF];
-	(void)h;
-	(void)sz;
-	*b = uv_buf_init((char *)rbuf, sizeof(rbuf));
-}
-
 static int same_addr(const struct sockaddr *a, const struct sockaddr_storage *b)
 {
 	if (a->sa_family != b->ss_family)
@@ -318,15 +306,11 @@ static int same_addr(const struct sockaddr *a, const struct sockaddr_storage *b)
 	           ((const struct sockaddr_in6 *)b)->sin6_port;
 }
 
-static void on_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *b, const struct sockaddr *addr,
-                    unsigned flags)
+static void on_recv(void *ud, uint8_t *d, size_t n, const struct sockaddr *addr)
 {
-	vcli_t *c = u->data;
-	const uint8_t *d = (const uint8_t *)b->base;
-	size_t n = (size_t)nread;
+	vcli_t *c = ud;
 
-	if (nread <= 0 || !addr || (flags & UV_UDP_PARTIAL) || !same_addr(addr, &c->srv) ||
-	    c->udp != u)
+	if (!n || !same_addr(addr, &c->srv) || !c->udp)
 		return;
 	switch (d[0]) {
 	case VPN_MSG_DATA:
@@ -418,21 +402,18 @@ static int open_udp(vcli_t *c)
 	struct sockaddr_storage any = {0};
 	int r;
 
-	c->udp = malloc(sizeof(*c->udp));
-	if (!c->udp)
-		abort();
-	uv_udp_init(c->loop, c->udp);
-	c->udp->data = c;
 	any.ss_family = c->srv.ss_family;
-	if ((r = uv_udp_bind(c->udp, (struct sockaddr *)&any, 0)) < 0)
+	if ((r = udpsock_open(c->loop, (struct sockaddr *)&any,
+	                      c->offload ? UDPSOCK_GRO | UDPSOCK_GSO : 0, on_recv, c, &c->udp)) < 0)
 		return r;
-	{
-		int sz = 4 << 20;
-		uv_recv_buffer_size((uv_handle_t *)c->udp, &sz);
-		sz = 4 << 20;
-		uv_send_buffer_size((uv_handle_t *)c->udp, &sz);
+	if (c->have_tap) {
+		unsigned o = udpsock_offloads(c->udp);
+		log_info(0, "%s: UDP %s, %s", pkthop_name(c->h),
+		         o & UDPSOCK_GSO ? "GSO (one send per run of datagrams)"
+		                         : "without GSO (sendmmsg)",
+		         o & UDPSOCK_GRO ? "GRO (one read per run)" : "without GRO (recvmmsg)");
 	}
-	return uv_udp_recv_start(c->udp, on_alloc, on_recv);
+	return 0;
 }
 
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
@@ -525,12 +506,32 @@ int vpn_client_tap(dialer_t *d, const vpn_tap_t *tap, vcli_t **out)
 	return -EINVAL;
 }
 
-int vpn_client_send(vcli_t *c, const uint8_t *pkt, size_t len)
+int vpn_client_offload(const vcli_t *c)
 {
+	return c->offload;
+}
+
+int vpn_client_send(vcli_t *c, const uint8_t *pkt, size_t len, const vnet_hdr_t *h)
+{
+	ckp_t *k = &c->cur;
+	size_t stride, last;
+	int n;
+
 	if (c->state != LS_UP)
 		return -ENETDOWN;
-	send_data(c, pkt, len);
-	return 0;
+	if (!h) {
+		send_data(c, pkt, len);
+		return 0;
+	}
+	if (!k->valid || k->tx_ctr >= VPN_REJECT_AFTER_MSGS - VPN_RUN_MAX)
+		return -ENETDOWN;
+	n = vpn_data_seal_run(&k->tx, k->remote, &k->tx_ctr, pkt, len, h, c->run, RUN_BUF, &stride,
+	                      &last);
+	if (n <= 0)
+		return n;
+	c->last_tx = now_ms(c);
+	return udpsock_send_run(c->udp, (struct sockaddr *)&c->srv, c->run, stride, (size_t)n,
+	                        last);
 }
 
 static void free_on_close(uv_handle_t *t)
@@ -543,6 +544,7 @@ static void free_on_close(uv_handle_t *t)
 			break;
 		}
 	free(c->buf);
+	free(c->run);
 	free(c);
 }
 
@@ -563,6 +565,7 @@ typedef struct vcli_opts {
 	pkthop_opts_t pkt;
 	const char *pub;
 	uint64_t mtu, keepalive_ms, rekey_ms;
+	int offload;
 } vcli_opts_t;
 
 static const opt_t cli_table[] = {
@@ -576,6 +579,9 @@ static const opt_t cli_table[] = {
      .def_doc = "the server's",
      .help = "keepalive interval"},
     OPT_DURATION(vcli_opts_t, rekey_ms, "rekey", "2m", "new keys after this long (1s to 2m)"),
+    OPT_BOOL(vcli_opts_t, offload, "offload", "1",
+             "the kernel's offloads where it has them: UDP GSO and GRO on the socket, TSO and "
+             "USO on a tun:// device (0: one packet per read and write, as without them)"),
 };
 
 const opt_schema_t vpn_hop_opts = OPT_SCHEMA_AT(vcli_opts_t, pkt, &pkthop_opts, cli_table);
@@ -593,7 +599,8 @@ int vpn_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char 
 		abort();
 	c->loop = loop;
 	c->buf = malloc(BUF);
-	if (!c->buf)
+	c->run = malloc(RUN_BUF);
+	if (!c->buf || !c->run)
 		abort();
 	uv_timer_init(loop, &c->tick);
 	c->tick.data = c;
@@ -607,6 +614,7 @@ int vpn_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char 
 	c->mtu_path = o.mtu;
 	c->ka_opt = o.keepalive_ms;
 	c->rekey_ms = o.rekey_ms;
+	c->offload = o.offload;
 	if (c->rekey_ms < 1000 || c->rekey_ms > VPN_REKEY_AFTER_MS) {
 		snprintf(err, errlen, "option 'rekey': 1s to 120s");
 		r = -EINVAL;

@@ -8,6 +8,7 @@
 
 #include "core/dial.h"
 #include "core/opts.h"
+#include "netstack/vnet.h"
 
 /* A TUN endpoint instead of lwIP (`-L tun://NAME -F vpn://...`): once a tap
  * is set, packets from the server go to tap->input instead of lwIP, and
@@ -23,8 +24,12 @@ typedef struct vpn_tap {
 } vpn_tap_t;
 typedef struct vcli vcli_t;
 int vpn_client_tap(dialer_t *d, const vpn_tap_t *tap, vcli_t **out);
-/* A packet from the device to the server; -ENETDOWN when not up. */
-int vpn_client_send(vcli_t *c, const uint8_t *pkt, size_t len);
+/* The hop's offload= option (a tun:// device follows it). */
+int vpn_client_offload(const vcli_t *c);
+/* A packet from the device to the server, or a super-packet with its
+ * header h (a device with offloads: sent as one run of datagrams, with
+ * UDP GSO where there is); -ENETDOWN when not up. */
+int vpn_client_send(vcli_t *c, const uint8_t *pkt, size_t len, const vnet_hdr_t *h);
 
 /* The hop's options: pub, mtu, keepalive, rekey and the packet hops' dns. */
 extern const opt_schema_t vpn_hop_opts;

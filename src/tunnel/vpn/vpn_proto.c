@@ -579,6 +579,38 @@ int vpn_data_seal(aead_t *a, uint32_t receiver, uint64_t ctr, const uint8_t *pkt
 	return (int)(len + VPN_OVERHEAD);
 }
 
+int vpn_data_seal_run(aead_t *a, uint32_t receiver, uint64_t *ctr, const uint8_t *pkt, size_t len,
+                      const vnet_hdr_t *h, uint8_t *out, size_t cap, size_t *stride, size_t *last)
+{
+	uint16_t lens[VPN_RUN_MAX];
+	size_t st, max;
+	int n, sl, r;
+
+	if (!h || (h->gso_type == VNET_GSO_NONE && !(h->flags & VNET_F_NEEDS_CSUM))) {
+		if (len + VPN_OVERHEAD > cap)
+			return -ENOSPC;
+		if ((r = vpn_data_seal(a, receiver, (*ctr)++, pkt, len, out)) < 0)
+			return r;
+		*stride = *last = (size_t)r;
+		return 1;
+	}
+	if ((sl = vnet_seg_len(h, pkt, len)) < 0)
+		return sl;
+	st = (size_t)sl + VPN_OVERHEAD;
+	max = cap / st < VPN_RUN_MAX ? cap / st : VPN_RUN_MAX;
+	n = vnet_segment(h, pkt, len, out + VPN_DATA_HDR, st, max, lens);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		uint8_t *d = out + (size_t)i * st;
+		if ((r = vpn_data_seal(a, receiver, (*ctr)++, d + VPN_DATA_HDR, lens[i], d)) < 0)
+			return r;
+		*last = (size_t)r;
+	}
+	*stride = st;
+	return n;
+}
+
 int vpn_data_peek(const uint8_t *d, size_t len, uint32_t *receiver, uint64_t *ctr)
 {
 	if (len < VPN_OVERHEAD || len > VPN_PKT_MAX + VPN_OVERHEAD || d[0] != VPN_MSG_DATA ||

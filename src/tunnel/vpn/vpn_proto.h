@@ -32,6 +32,7 @@
 
 #include "core/aead.h"
 #include "core/rwin.h"
+#include "netstack/vnet.h"
 
 enum vpn_msg {
 	VPN_MSG_INIT = 1,
@@ -196,6 +197,14 @@ void vpn_replay_update(vpn_replay_t *r, uint64_t ctr);
  * out must hold VPN_OVERHEAD + len.  Returns the datagram length. */
 int vpn_data_seal(aead_t *a, uint32_t receiver, uint64_t ctr, const uint8_t *pkt, size_t len,
                   uint8_t *out);
+/* A TUN super-packet (netstack/vnet.h: h, NULL for a plain packet) as a
+ * run of DATA datagrams laid end to end at out (cap bytes), for one UDP
+ * GSO send: each *stride bytes but the last, which is *last; counters
+ * from *ctr on (advanced).  The number of datagrams, -EINVAL (a header or
+ * packet that does not hold together) or -ENOSPC. */
+int vpn_data_seal_run(aead_t *a, uint32_t receiver, uint64_t *ctr, const uint8_t *pkt, size_t len,
+                      const vnet_hdr_t *h, uint8_t *out, size_t cap, size_t *stride, size_t *last);
+#define VPN_RUN_MAX 1024 /* datagrams in one run */
 /* Header only: receiver index and counter of a DATA datagram, or -EBADMSG. */
 int vpn_data_peek(const uint8_t *d, size_t len, uint32_t *receiver, uint64_t *ctr);
 /* Opens into out (len - VPN_OVERHEAD bytes), checks and then records the

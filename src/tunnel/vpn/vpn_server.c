@@ -80,6 +80,7 @@
 #include "core/replay.h"
 #include "core/secret.h"
 #include "core/transport.h"
+#include "core/udpsock.h"
 #include "netstack/ippkt.h"
 #include "netstack/slirpgw.h"
 #include "netstack/tun.h"
@@ -95,11 +96,11 @@
 #define HALF_PER_SOURCE 8
 #define HALF_TIMEOUT 10000
 #define RECV_BUF (VPN_PKT_MAX + VPN_OVERHEAD)
-#define COOKIE_BUDGET 2000 /* cookie replies per second, in all */
-#define SRC_COOKIES 10     /* ... per source and second (burst: twice) */
-#define SRC_HANDSHAKES 10  /* handshakes under load, per source and second (burst: twice) */
-#define SRC_SLOTS 4096     /* sources the per-source budgets and locks follow */
-#define MMSG 16            /* datagrams per recvmmsg */
+#define COOKIE_BUDGET 2000   /* cookie replies per second, in all */
+#define SRC_COOKIES 10       /* ... per source and second (burst: twice) */
+#define SRC_HANDSHAKES 10    /* handshakes under load, per source and second (burst: twice) */
+#define SRC_SLOTS 4096       /* sources the per-source budgets and locks follow */
+#define RUN_BUF (256 * 1024) /* a TUN super-packet's datagrams */
 
 enum { KP_FREE, KP_HALF, KP_UP };
 
@@ -137,12 +138,13 @@ struct vpeer {
 
 typedef struct vsrv {
 	listener_t *l;
-	uv_udp_t udp;
+	udpsock_t *udp;
 	uv_timer_t tick;
-	int udp_init, tick_init, closing;
+	int tick_init, closing;
 	vpn_users_t users;
 	vpn_static_t key;
 	const char *tun_dev;
+	int offload;
 	tun_t *tun;
 	uint8_t cookie_secret[2][32];
 	uint64_t cookie_rotated;
@@ -160,7 +162,7 @@ typedef struct vsrv {
 	uint64_t max_sessions, npeers, mtu_path, keepalive_ms, hs_rate;
 	uint16_t tun_mtu;
 	uint64_t hs_window_start, hs_in_window, cookies_in_window;
-	uint8_t *buf, *out;
+	uint8_t *buf, *out, *run;
 	uint64_t next_id;
 	/* counters */
 	uint64_t c_init, c_cookie, c_badmac, c_replay, c_badauth, c_drop, c_up, c_big;
@@ -181,10 +183,8 @@ static uint64_t wall_ms(void)
 
 static void send_to(vsrv_t *g, const struct sockaddr *to, const uint8_t *d, size_t n)
 {
-	uv_buf_t b = uv_buf_init((char *)d, (unsigned)n);
-
 	/* a full socket buffer drops the datagram, as a router would */
-	if (uv_udp_try_send(&g->udp, &b, 1, to) < 0)
+	if (udpsock_send(g->udp, to, d, n) < 0)
 		g->c_drop++;
 }
 
@@ -271,10 +271,13 @@ static void peer_free(vpeer_t *p, const char *why)
 	free(p);
 }
 
-static void peer_send(vpeer_t *p, const uint8_t *pkt, size_t len)
+/* A packet to p, or a super-packet from the TUN device with its header h
+ * (sent as one run of datagrams). */
+static void peer_send_run(vpeer_t *p, const uint8_t *pkt, size_t len, const vnet_hdr_t *h)
 {
 	vsrv_t *g = p->g;
 	vkp_t *k = p->cur;
+	size_t stride, last;
 	int n;
 
 	/* after a rekey, the old keys send until the client uses the new
@@ -282,8 +285,22 @@ static void peer_send(vpeer_t *p, const uint8_t *pkt, size_t len)
 	if (k && !k->proven && p->prev && p->prev->state == KP_UP &&
 	    now_ms(g) - p->prev->created < VPN_REJECT_AFTER_MS)
 		k = p->prev;
-	if (!k || len > VPN_PKT_MAX || k->tx_ctr >= VPN_REJECT_AFTER_MSGS) {
+	if (!k || len > VPN_PKT_MAX || k->tx_ctr >= VPN_REJECT_AFTER_MSGS - VPN_RUN_MAX) {
 		g->c_drop++;
+		return;
+	}
+	if (h) {
+		n = vpn_data_seal_run(&k->tx, k->remote_idx, &k->tx_ctr, pkt, len, h, g->run,
+		                      RUN_BUF, &stride, &last);
+		if (n <= 0) {
+			g->c_drop++;
+			return;
+		}
+		p->last_tx = now_ms(g);
+		p->pkts_out += (uint64_t)n;
+		if (udpsock_send_run(g->udp, (struct sockaddr *)&p->to, g->run, stride, (size_t)n,
+		                     last) < 0)
+			g->c_drop++;
 		return;
 	}
 	if (len > g->tun_mtu) {
@@ -296,6 +313,11 @@ static void peer_send(vpeer_t *p, const uint8_t *pkt, size_t len)
 	p->last_tx = now_ms(g);
 	p->pkts_out++;
 	send_to(g, (struct sockaddr *)&p->to, g->out, (size_t)n);
+}
+
+static void peer_send(vpeer_t *p, const uint8_t *pkt, size_t len)
+{
+	peer_send_run(p, pkt, len, NULL);
 }
 
 static void gw_out(void *ud, const uint8_t *pkt, size_t len)
@@ -813,7 +835,7 @@ static void route(vsrv_t *g, vpeer_t *p, const uint8_t *pkt, size_t len)
 }
 
 /* A packet from the TUN device: to the client that owns its destination. */
-static void tun_in(void *ud, const uint8_t *pkt, size_t len)
+static void tun_in(void *ud, const uint8_t *pkt, size_t len, const vnet_hdr_t *vh)
 {
 	vsrv_t *g = ud;
 	uint32_t dst, h;
@@ -824,7 +846,7 @@ static void tun_in(void *ud, const uint8_t *pkt, size_t len)
 			g->c_drop++;
 			return;
 		}
-		peer_send(q, pkt, len);
+		peer_send_run(q, pkt, len, vh);
 		return;
 	}
 	if (len < 20 || ippkt_version(pkt, len) != 4) {
@@ -836,7 +858,7 @@ static void tun_in(void *ud, const uint8_t *pkt, size_t len)
 		g->c_drop++;
 		return;
 	}
-	peer_send(q, pkt, len);
+	peer_send_run(q, pkt, len, vh);
 }
 
 static void on_data(vsrv_t *g, const uint8_t *d, size_t n, const struct sockaddr_storage *from)
@@ -881,23 +903,12 @@ static void on_data(vsrv_t *g, const uint8_t *d, size_t n, const struct sockaddr
 	route(g, p, g->buf, (size_t)m);
 }
 
-static void on_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
+static void on_recv(void *ud, uint8_t *d, size_t n, const struct sockaddr *addr)
 {
-	static uint8_t rbuf[MMSG * 65536]; /* libuv reads 64 KiB chunks */
-	(void)h;
-	(void)sz;
-	*b = uv_buf_init((char *)rbuf, sizeof(rbuf));
-}
-
-static void on_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *b, const struct sockaddr *addr,
-                    unsigned flags)
-{
-	vsrv_t *g = u->data;
-	const uint8_t *d = (const uint8_t *)b->base;
+	vsrv_t *g = ud;
 	struct sockaddr_storage from = {0};
-	size_t n = (size_t)nread;
 
-	if (nread <= 0 || !addr || (flags & UV_UDP_PARTIAL))
+	if (!n)
 		return;
 	memcpy(&from, addr,
 	       addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
@@ -1043,6 +1054,7 @@ static void metrics_fn(mbuf_t *b, void *ud)
 typedef struct vsrv_opts {
 	const char *users, *net, *net6, *key, *tun;
 	uint64_t max_sessions, mtu, keepalive_ms, hs_rate;
+	int offload;
 } vsrv_opts_t;
 
 static const opt_t srv_table[] = {
@@ -1064,6 +1076,9 @@ static const opt_t srv_table[] = {
                  "keepalive interval asked of clients"),
     OPT_UINT(vsrv_opts_t, hs_rate, "handshake-rate", 1000000, "50",
              "handshakes per second before a cookie is required"),
+    OPT_BOOL(vsrv_opts_t, offload, "offload", "1",
+             "the kernel's offloads where it has them: UDP GSO and GRO on the socket, TSO and "
+             "USO on the tun= device (0: one packet per read and write, as without them)"),
 };
 
 const opt_schema_t vpn_server_opts = OPT_SCHEMA(NULL, srv_table);
@@ -1090,6 +1105,7 @@ static int vpn_init(listener_t *l, char *err, size_t errlen)
 	keyfile = o.key;
 	mtu = o.mtu;
 	g->tun_dev = o.tun;
+	g->offload = o.offload;
 	g->max_sessions = o.max_sessions;
 	g->keepalive_ms = o.keepalive_ms;
 	g->hs_rate = o.hs_rate;
@@ -1176,11 +1192,12 @@ static int vpn_init(listener_t *l, char *err, size_t errlen)
 	g->by_host = calloc(g->nhosts, sizeof(*g->by_host));
 	g->buf = malloc(RECV_BUF);
 	g->out = malloc(RECV_BUF);
+	g->run = malloc(RUN_BUF);
 	g->nonces = replay_new(65536);
 	g->src_cookies = ratelimit_new(SRC_COOKIES, 2 * SRC_COOKIES, SRC_SLOTS);
 	g->src_hs = ratelimit_new(SRC_HANDSHAKES, 2 * SRC_HANDSHAKES, SRC_SLOTS);
 	g->locks = vlock_new(SRC_SLOTS);
-	if (!g->kps || !g->by_host || !g->buf || !g->out || !g->nonces)
+	if (!g->kps || !g->by_host || !g->buf || !g->out || !g->run || !g->nonces)
 		abort();
 	random_bytes(g->cookie_secret, sizeof(g->cookie_secret));
 	hmac_sha256(g->key.priv, 32, (const uint8_t *)"sluice-vpn unknown users", 24,
@@ -1193,21 +1210,12 @@ static int vpn_start(listener_t *l)
 	vsrv_t *g = l->front;
 	int r;
 
-	uv_udp_init_ex(l->loop, &g->udp, (unsigned)l->bind.ss_family | UV_UDP_RECVMMSG);
-	g->udp.data = g;
-	g->udp_init = 1;
-	if ((r = uv_udp_bind(&g->udp, (struct sockaddr *)&l->bind, 0)) < 0)
-		return r;
-	{
-		int sz = 4 << 20;
-		uv_recv_buffer_size((uv_handle_t *)&g->udp, &sz);
-		sz = 4 << 20;
-		uv_send_buffer_size((uv_handle_t *)&g->udp, &sz);
-	}
-	if ((r = uv_udp_recv_start(&g->udp, on_alloc, on_recv)) < 0)
+	if ((r = udpsock_open(l->loop, (struct sockaddr *)&l->bind,
+	                      g->offload ? UDPSOCK_GRO | UDPSOCK_GSO : 0, on_recv, g, &g->udp)) < 0)
 		return r;
 	if (g->tun_dev) {
-		if ((r = tun_open(l->loop, g->tun_dev, tun_in, g, &g->tun)) < 0 ||
+		if ((r = tun_open(l->loop, g->tun_dev, g->offload ? TUN_OFFLOAD : 0, tun_in, g,
+		                  &g->tun)) < 0 ||
 		    (r = tun_set_addr(g->tun, (struct in_addr){.s_addr = host_addr(g, 1)},
 		                      g->prefix, g->tun_mtu)) < 0) {
 			log_err(0, "vpn: tun %s: %s (needs root or CAP_NET_ADMIN)", g->tun_dev,
@@ -1223,8 +1231,14 @@ static int vpn_start(listener_t *l)
 				return r;
 			}
 		}
-		log_info(0, "vpn: tun %s up, clients' traffic goes to the kernel",
-		         tun_name(g->tun));
+		log_info(0, "vpn: tun %s up, clients' traffic goes to the kernel (offloads %s)",
+		         tun_name(g->tun), tun_offloads(g->tun));
+		log_info(0, "vpn: UDP %s, %s",
+		         udpsock_offloads(g->udp) & UDPSOCK_GSO
+		             ? "GSO (one send per run of datagrams)"
+		             : "without GSO (sendmmsg)",
+		         udpsock_offloads(g->udp) & UDPSOCK_GRO ? "GRO (one read per run)"
+		                                                : "without GRO (recvmmsg)");
 	}
 	uv_timer_init(l->loop, &g->tick);
 	g->tick.data = g;
@@ -1241,8 +1255,8 @@ static void vpn_stop(listener_t *l)
 {
 	vsrv_t *g = l->front;
 
-	if (g && g->udp_init)
-		uv_udp_recv_stop(&g->udp);
+	if (g && g->udp)
+		udpsock_recv_stop(g->udp);
 }
 
 static void free_on_close(uv_handle_t *h)
@@ -1282,9 +1296,9 @@ static void vpn_free(listener_t *l)
 	OPENSSL_cleanse(g->fake_secret, sizeof(g->fake_secret));
 	secret_wipe(&g->key, sizeof(g->key));
 	l->front = NULL;
-	g->closing = g->udp_init + g->tick_init;
-	if (g->udp_init)
-		uv_close((uv_handle_t *)&g->udp, free_on_close);
+	udpsock_close(g->udp);
+	free(g->run);
+	g->closing = g->tick_init;
 	if (g->tick_init)
 		uv_close((uv_handle_t *)&g->tick, free_on_close);
 	if (!g->closing)

@@ -77,11 +77,11 @@ static void tap_input(void *ud, const uint8_t *pkt, size_t len)
 		tun_write(v->tun, pkt, len);
 }
 
-static void dev_input(void *ud, const uint8_t *pkt, size_t len)
+static void dev_input(void *ud, const uint8_t *pkt, size_t len, const vnet_hdr_t *h)
 {
 	vtun_t *v = ud;
 
-	vpn_client_send(v->c, pkt, len);
+	vpn_client_send(v->c, pkt, len, h);
 }
 
 static int vt_init(listener_t *l, char *err, size_t errlen)
@@ -109,12 +109,14 @@ static int vt_init(listener_t *l, char *err, size_t errlen)
 static int vt_start(listener_t *l)
 {
 	vtun_t *v = l->front;
-	int r = tun_open(l->loop, v->name, dev_input, v, &v->tun);
+	int r = tun_open(l->loop, v->name, vpn_client_offload(v->c) ? TUN_OFFLOAD : 0, dev_input, v,
+	                 &v->tun);
 
 	if (r < 0) {
 		log_err(0, "tun %s: %s (needs root or CAP_NET_ADMIN)", v->name, strerror(-r));
 		return r;
 	}
+	log_info(0, "tun %s: offloads %s", tun_name(v->tun), tun_offloads(v->tun));
 	log_info(0, "tun %s: waiting for the VPN session", tun_name(v->tun));
 	return 0;
 }

@@ -1,0 +1,268 @@
+/* udpsock: see udpsock.h.  One thread: every socket reads into the same
+ * static buffers, each datagram is handed out (and done with) before the
+ * next read. */
+#include "core/udpsock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+#define RBATCH 8             /* reads per recvmmsg */
+#define RSLOT (65536 + 4096) /* a GRO read is at most 64 KiB */
+#define RTURNS 8             /* recvmmsg calls per wakeup */
+#define GSO_SEGS 64          /* UDP_MAX_SEGMENTS */
+#define GSO_BYTES 65000      /* a run's bytes per sendmsg (an IP datagram's limit) */
+#define MMSG 64
+
+struct udpsock {
+	uv_poll_t poll;
+	int fd;
+	unsigned want, have;
+	int closed;
+	udpsock_recv_fn cb;
+	void *ud;
+};
+
+static uint8_t rbuf[RBATCH][RSLOT];
+
+unsigned udpsock_offloads(const udpsock_t *u)
+{
+	return u->have;
+}
+
+int udpsock_fd(const udpsock_t *u)
+{
+	return u->fd;
+}
+
+static size_t sa_len(const struct sockaddr *sa)
+{
+	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+static void deliver(udpsock_t *u, uint8_t *d, size_t n, size_t seg, const struct sockaddr *from)
+{
+	if (!seg || seg >= n) {
+		u->cb(u->ud, d, n, from);
+		return;
+	}
+	for (size_t off = 0; off < n && !u->closed; off += seg)
+		u->cb(u->ud, d + off, n - off < seg ? n - off : seg, from);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+	udpsock_t *u = p->data;
+	struct mmsghdr m[RBATCH];
+	struct iovec iov[RBATCH];
+	struct sockaddr_storage from[RBATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl[RBATCH];
+	(void)events;
+
+	if (status < 0)
+		return;
+	for (int turn = 0; turn < RTURNS && !u->closed; turn++) {
+		int got;
+		memset(m, 0, sizeof(m));
+		for (int i = 0; i < RBATCH; i++) {
+			iov[i].iov_base = rbuf[i];
+			iov[i].iov_len = RSLOT;
+			m[i].msg_hdr.msg_iov = &iov[i];
+			m[i].msg_hdr.msg_iovlen = 1;
+			m[i].msg_hdr.msg_name = &from[i];
+			m[i].msg_hdr.msg_namelen = sizeof(from[i]);
+			m[i].msg_hdr.msg_control = ctl[i].buf;
+			m[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
+		}
+		got = recvmmsg(u->fd, m, RBATCH, MSG_DONTWAIT, NULL);
+		if (got <= 0)
+			return;
+		for (int i = 0; i < got && !u->closed; i++) {
+			size_t seg = 0;
+			if (m[i].msg_hdr.msg_flags & MSG_TRUNC)
+				continue;
+			for (struct cmsghdr *c = CMSG_FIRSTHDR(&m[i].msg_hdr); c;
+			     c = CMSG_NXTHDR(&m[i].msg_hdr, c))
+				if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+					int v;
+					memcpy(&v, CMSG_DATA(c), sizeof(v));
+					seg = v > 0 ? (size_t)v : 0;
+				}
+			deliver(u, rbuf[i], m[i].msg_len, seg, (struct sockaddr *)&from[i]);
+		}
+		if (got < RBATCH)
+			return;
+	}
+}
+
+int udpsock_open(uv_loop_t *loop, const struct sockaddr *addr, unsigned flags, udpsock_recv_fn cb,
+                 void *ud, udpsock_t **out)
+{
+	int fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1, r;
+	udpsock_t *u;
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, addr, (socklen_t)sa_len(addr)) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		abort();
+	u->fd = fd;
+	u->cb = cb;
+	u->ud = ud;
+	u->want = flags;
+	if ((flags & UDPSOCK_GRO) && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0)
+		u->have |= UDPSOCK_GRO;
+	if (flags & UDPSOCK_GSO) { /* probed: the first run that fails turns it off */
+		int seg = 0;
+		socklen_t sl = sizeof(seg);
+		if (getsockopt(fd, SOL_UDP, UDP_SEGMENT, &seg, &sl) == 0)
+			u->have |= UDPSOCK_GSO;
+	}
+	{
+		int sz = 4 << 20;
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	}
+	uv_poll_init(loop, &u->poll, fd);
+	u->poll.data = u;
+	uv_poll_start(&u->poll, UV_READABLE, on_poll);
+	*out = u;
+	return 0;
+}
+
+static void free_on_close(uv_handle_t *h)
+{
+	udpsock_t *u = h->data;
+
+	close(u->fd); /* only now: libuv no longer watches it */
+	free(u);
+}
+
+void udpsock_close(udpsock_t *u)
+{
+	if (!u || u->closed)
+		return;
+	u->closed = 1;
+	uv_poll_stop(&u->poll);
+	uv_close((uv_handle_t *)&u->poll, free_on_close);
+}
+
+void udpsock_recv_stop(udpsock_t *u)
+{
+	if (!u->closed)
+		uv_poll_stop(&u->poll);
+}
+
+int udpsock_send(udpsock_t *u, const struct sockaddr *to, const uint8_t *d, size_t n)
+{
+	if (u->closed)
+		return -EPIPE;
+	if (sendto(u->fd, d, n, MSG_DONTWAIT, to, (socklen_t)sa_len(to)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* count datagrams of stride bytes (the last: last) with one sendmsg */
+static int send_gso(udpsock_t *u, const struct sockaddr *to, const uint8_t *buf, size_t stride,
+                    size_t count, size_t last)
+{
+	struct iovec iov = {(void *)buf, (count - 1) * stride + last};
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr mh = {.msg_name = (void *)to,
+	                    .msg_namelen = (socklen_t)sa_len(to),
+	                    .msg_iov = &iov,
+	                    .msg_iovlen = 1};
+	uint16_t seg = (uint16_t)stride;
+	struct cmsghdr *c;
+
+	if (count > 1) {
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_UDP;
+		c->cmsg_type = UDP_SEGMENT;
+		c->cmsg_len = CMSG_LEN(sizeof(seg));
+		memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+	}
+	return sendmsg(u->fd, &mh, MSG_DONTWAIT) < 0 ? -errno : 0;
+}
+
+static int send_mmsg(udpsock_t *u, const struct sockaddr *to, const uint8_t *buf, size_t stride,
+                     size_t n, size_t last)
+{
+	struct mmsghdr m[MMSG];
+	struct iovec iov[MMSG];
+
+	for (size_t done = 0; done < n;) {
+		size_t k = n - done < MMSG ? n - done : MMSG;
+		int r;
+		memset(m, 0, k * sizeof(m[0]));
+		for (size_t i = 0; i < k; i++) {
+			iov[i].iov_base = (void *)(buf + (done + i) * stride);
+			iov[i].iov_len = done + i + 1 == n ? last : stride;
+			m[i].msg_hdr.msg_iov = &iov[i];
+			m[i].msg_hdr.msg_iovlen = 1;
+			m[i].msg_hdr.msg_name = (void *)to;
+			m[i].msg_hdr.msg_namelen = (socklen_t)sa_len(to);
+		}
+		r = sendmmsg(u->fd, m, (unsigned)k, MSG_DONTWAIT);
+		if (r <= 0)
+			return r < 0 ? -errno : -EAGAIN;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+int udpsock_send_run(udpsock_t *u, const struct sockaddr *to, const uint8_t *buf, size_t stride,
+                     size_t n, size_t last)
+{
+	size_t per;
+
+	if (u->closed)
+		return -EPIPE;
+	if (!n)
+		return 0;
+	if (n == 1)
+		return udpsock_send(u, to, buf, last);
+	if (!(u->have & UDPSOCK_GSO) || stride > GSO_BYTES)
+		return send_mmsg(u, to, buf, stride, n, last);
+	per = GSO_BYTES / stride;
+	if (per > GSO_SEGS)
+		per = GSO_SEGS;
+	for (size_t done = 0; done < n;) {
+		size_t k = n - done < per ? n - done : per;
+		int r =
+		    send_gso(u, to, buf + done * stride, stride, k, done + k == n ? last : stride);
+		if (r == -EIO || r == -EINVAL || r == -EOPNOTSUPP || r == -ENOPROTOOPT) {
+			/* the route's device cannot checksum for us, or an old kernel */
+			u->have &= ~UDPSOCK_GSO;
+			log_info(
+			    0,
+			    "udp: no UDP GSO on this route (%s): one datagram per send (sendmmsg)",
+			    strerror(-r));
+			return send_mmsg(u, to, buf + done * stride, stride, n - done, last);
+		}
+		if (r < 0)
+			return r;
+		done += k;
+	}
+	return 0;
+}
