@@ -20,13 +20,22 @@
 #define GSO_BYTES 65000      /* a run's bytes per sendmsg (an IP datagram's limit) */
 #define MMSG 64
 
+#define QBUF (2 * UDPSOCK_DGRAM_MAX) /* one run, and room for the datagram after it */
+
 struct udpsock {
 	uv_poll_t poll;
+	uv_check_t check; /* flushes the queue at the end of the loop turn */
+	uv_idle_t idle;   /* ... and keeps the loop from blocking before that */
 	int fd;
 	unsigned want, have;
-	int closed;
+	int closed, closing;
 	udpsock_recv_fn cb;
 	void *ud;
+	/* the queued run: qn datagrams, each qstride bytes but the last (qlast) */
+	uint8_t *q;
+	size_t qn, qstride, qlast, qbytes;
+	int qclosed, qsched;
+	struct sockaddr_storage qto;
 };
 
 static uint8_t rbuf[RBATCH][RSLOT];
@@ -137,9 +146,15 @@ int udpsock_open(uv_loop_t *loop, const struct sockaddr *addr, unsigned flags, u
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	}
+	if (!(u->q = malloc(QBUF)))
+		abort();
 	uv_poll_init(loop, &u->poll, fd);
 	u->poll.data = u;
 	uv_poll_start(&u->poll, UV_READABLE, on_poll);
+	uv_check_init(loop, &u->check);
+	u->check.data = u;
+	uv_idle_init(loop, &u->idle);
+	u->idle.data = u;
 	*out = u;
 	return 0;
 }
@@ -148,7 +163,10 @@ static void free_on_close(uv_handle_t *h)
 {
 	udpsock_t *u = h->data;
 
+	if (--u->closing) /* three handles, in no promised order */
+		return;
 	close(u->fd); /* only now: libuv no longer watches it */
+	free(u->q);
 	free(u);
 }
 
@@ -156,9 +174,13 @@ void udpsock_close(udpsock_t *u)
 {
 	if (!u || u->closed)
 		return;
+	udpsock_flush(u);
 	u->closed = 1;
+	u->closing = 3;
 	uv_poll_stop(&u->poll);
 	uv_close((uv_handle_t *)&u->poll, free_on_close);
+	uv_close((uv_handle_t *)&u->check, free_on_close);
+	uv_close((uv_handle_t *)&u->idle, free_on_close);
 }
 
 void udpsock_recv_stop(udpsock_t *u)
@@ -171,6 +193,8 @@ int udpsock_send(udpsock_t *u, const struct sockaddr *to, const uint8_t *d, size
 {
 	if (u->closed)
 		return -EPIPE;
+	if (u->qn)
+		udpsock_flush(u);
 	if (sendto(u->fd, d, n, MSG_DONTWAIT, to, (socklen_t)sa_len(to)) < 0)
 		return -errno;
 	return 0;
@@ -240,6 +264,8 @@ int udpsock_send_run(udpsock_t *u, const struct sockaddr *to, const uint8_t *buf
 		return -EPIPE;
 	if (!n)
 		return 0;
+	if (u->qn)
+		udpsock_flush(u);
 	if (n == 1)
 		return udpsock_send(u, to, buf, last);
 	if (!(u->have & UDPSOCK_GSO) || stride > GSO_BYTES)
@@ -265,4 +291,73 @@ int udpsock_send_run(udpsock_t *u, const struct sockaddr *to, const uint8_t *buf
 		done += k;
 	}
 	return 0;
+}
+
+static int same_to(const udpsock_t *u, const struct sockaddr *to)
+{
+	return !memcmp(&u->qto, to, sa_len(to));
+}
+
+static void on_turn_end(uv_check_t *c)
+{
+	udpsock_flush(c->data);
+}
+
+static void on_idle(uv_idle_t *i)
+{
+	udpsock_flush(i->data);
+}
+
+void udpsock_flush(udpsock_t *u)
+{
+	size_t n = u->qn;
+
+	if (u->qsched) {
+		uv_check_stop(&u->check);
+		uv_idle_stop(&u->idle);
+		u->qsched = 0;
+	}
+	if (!n || u->closed)
+		return;
+	u->qn = 0; /* first: udpsock_send_run() flushes too */
+	u->qbytes = 0;
+	u->qclosed = 0;
+	udpsock_send_run(u, (struct sockaddr *)&u->qto, u->q, u->qstride, n, u->qlast);
+}
+
+uint8_t *udpsock_slot(udpsock_t *u, const struct sockaddr *to, size_t max)
+{
+	if (u->qn && (u->qclosed || !same_to(u, to) || u->qn >= GSO_SEGS ||
+	              u->qbytes + u->qstride > GSO_BYTES || u->qbytes + max > QBUF))
+		udpsock_flush(u);
+	if (!u->qn)
+		memcpy(&u->qto, to, sa_len(to));
+	return u->q + u->qbytes;
+}
+
+void udpsock_commit(udpsock_t *u, size_t len)
+{
+	if (u->closed)
+		return;
+	if (!u->qn) {
+		u->qstride = len;
+	} else if (len > u->qstride) { /* cannot join the run: it goes first */
+		size_t n = u->qn, at = u->qbytes;
+		u->qn = 0;
+		u->qbytes = 0;
+		u->qclosed = 0;
+		udpsock_send_run(u, (struct sockaddr *)&u->qto, u->q, u->qstride, n, u->qlast);
+		memmove(u->q, u->q + at, len);
+		u->qstride = len;
+	} else if (len < u->qstride) {
+		u->qclosed = 1; /* a shorter one ends the run */
+	}
+	u->qn++;
+	u->qbytes += len;
+	u->qlast = len;
+	if (!u->qsched) {
+		uv_check_start(&u->check, on_turn_end);
+		uv_idle_start(&u->idle, on_idle);
+		u->qsched = 1;
+	}
 }

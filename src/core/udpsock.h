@@ -8,8 +8,17 @@
  * shorter), laid end to end, takes one sendmsg with UDP GSO (UDP_SEGMENT)
  * per 64 KiB.  Where the kernel or the route lacks either, the socket says
  * so once in the log and goes on without it: plain recvmmsg, and sendmmsg.
- * Nothing queues: a datagram the kernel will not take at once is dropped,
- * as a router would (the packets inside are TCP's to resend).
+ * Datagrams can also be queued (udpsock_slot, udpsock_commit) rather than
+ * sent: they are written straight into the socket's run buffer and go out
+ * at the end of the loop turn (a uv_check, and a uv_idle so that the loop
+ * does not block first), one UDP GSO send for each run of one size and one
+ * destination: a burst of packets that the loop turn produced one by one
+ * (lwIP's or libslirp's segments) costs one system call.  The run buffer
+ * holds one run; a datagram for another destination, or larger than the
+ * run's, sends what is queued first.  A direct send sends the queue first,
+ * so the order is kept.  Nothing else queues: a datagram the kernel will
+ * not take at once is dropped, as a router would (the packets inside are
+ * TCP's to resend).
  *
  * The receive callback may close the socket; no further datagram is
  * delivered then.  Memory goes in the libuv close callback.  Errors are 0
@@ -43,6 +52,15 @@ int udpsock_send(udpsock_t *u, const struct sockaddr *to, const uint8_t *d, size
  * (at most stride). */
 int udpsock_send_run(udpsock_t *u, const struct sockaddr *to, const uint8_t *buf, size_t stride,
                      size_t n, size_t last);
+/* Where to write the next queued datagram for to, at most max bytes
+ * (max <= UDPSOCK_DGRAM_MAX); then udpsock_commit() with its length.  No
+ * other call on the socket in between. */
+uint8_t *udpsock_slot(udpsock_t *u, const struct sockaddr *to, size_t max);
+void udpsock_commit(udpsock_t *u, size_t len);
+/* Sends what is queued now. */
+void udpsock_flush(udpsock_t *u);
+#define UDPSOCK_DGRAM_MAX 65600
+
 /* What is in use: "GSO", "GRO" as asked and granted. */
 unsigned udpsock_offloads(const udpsock_t *u);
 

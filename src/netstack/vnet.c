@@ -139,7 +139,7 @@ static int gso_layout(const vnet_hdr_t *h, const uint8_t *pkt, size_t len, size_
 		*l4 = h->csum_start;
 	} else {
 		*l4 = (size_t)(pkt[0] & 15) * 4;
-		if (pkt[0] >> 4 != 4 || *l4 < 20 || pkt[9] != want ||
+		if (pkt[0] >> 4 != 4 || *l4 < 20 || pkt[9] != want || (pkt[6] & 0x3f) || pkt[7] ||
 		    (size_t)(pkt[2] << 8 | pkt[3]) != len)
 			return -EINVAL;
 	}

@@ -167,13 +167,18 @@ static void send_data(vcli_t *c, const uint8_t *pkt, size_t len)
 	ckp_t *k = &c->cur;
 	int n;
 
-	if (!k->valid || k->tx_ctr >= VPN_REJECT_AFTER_MSGS)
+	uint8_t *out;
+
+	if (!k->valid || k->tx_ctr >= VPN_REJECT_AFTER_MSGS || !c->udp || len > VPN_PKT_MAX)
 		return;
-	n = vpn_data_seal(&k->tx, k->remote, k->tx_ctr++, pkt, len, c->buf);
+	/* sealed straight into the socket's queue: the loop turn's packets go
+	 * out together, with UDP GSO where they make a run */
+	out = udpsock_slot(c->udp, (struct sockaddr *)&c->srv, len + VPN_OVERHEAD);
+	n = vpn_data_seal(&k->tx, k->remote, k->tx_ctr++, pkt, len, out);
 	if (n < 0)
 		return;
 	c->last_tx = now_ms(c);
-	send_raw(c, c->buf, (size_t)n);
+	udpsock_commit(c->udp, (size_t)n);
 }
 
 static void on_resp(vcli_t *c, const uint8_t *d, size_t n)

@@ -162,7 +162,7 @@ typedef struct vsrv {
 	uint64_t max_sessions, npeers, mtu_path, keepalive_ms, hs_rate;
 	uint16_t tun_mtu;
 	uint64_t hs_window_start, hs_in_window, cookies_in_window;
-	uint8_t *buf, *out, *run;
+	uint8_t *buf, *run;
 	uint64_t next_id;
 	/* counters */
 	uint64_t c_init, c_cookie, c_badmac, c_replay, c_badauth, c_drop, c_up, c_big;
@@ -307,12 +307,15 @@ static void peer_send_run(vpeer_t *p, const uint8_t *pkt, size_t len, const vnet
 		g->c_big++;
 		log_debug(p->id, "vpn: %zu-byte packet over the tunnel MTU %u", len, g->tun_mtu);
 	}
-	n = vpn_data_seal(&k->tx, k->remote_idx, k->tx_ctr++, pkt, len, g->out);
+	/* sealed straight into the socket's queue: the loop turn's packets go
+	 * out together, with UDP GSO where they make a run */
+	n = vpn_data_seal(&k->tx, k->remote_idx, k->tx_ctr++, pkt, len,
+	                  udpsock_slot(g->udp, (struct sockaddr *)&p->to, len + VPN_OVERHEAD));
 	if (n < 0)
 		return;
 	p->last_tx = now_ms(g);
 	p->pkts_out++;
-	send_to(g, (struct sockaddr *)&p->to, g->out, (size_t)n);
+	udpsock_commit(g->udp, (size_t)n);
 }
 
 static void peer_send(vpeer_t *p, const uint8_t *pkt, size_t len)
@@ -1191,13 +1194,12 @@ static int vpn_init(listener_t *l, char *err, size_t errlen)
 	g->kps = calloc(KP_MAX, sizeof(*g->kps));
 	g->by_host = calloc(g->nhosts, sizeof(*g->by_host));
 	g->buf = malloc(RECV_BUF);
-	g->out = malloc(RECV_BUF);
 	g->run = malloc(RUN_BUF);
 	g->nonces = replay_new(65536);
 	g->src_cookies = ratelimit_new(SRC_COOKIES, 2 * SRC_COOKIES, SRC_SLOTS);
 	g->src_hs = ratelimit_new(SRC_HANDSHAKES, 2 * SRC_HANDSHAKES, SRC_SLOTS);
 	g->locks = vlock_new(SRC_SLOTS);
-	if (!g->kps || !g->by_host || !g->buf || !g->out || !g->run || !g->nonces)
+	if (!g->kps || !g->by_host || !g->buf || !g->run || !g->nonces)
 		abort();
 	random_bytes(g->cookie_secret, sizeof(g->cookie_secret));
 	hmac_sha256(g->key.priv, 32, (const uint8_t *)"sluice-vpn unknown users", 24,
@@ -1287,7 +1289,6 @@ static void vpn_free(listener_t *l)
 	free(g->kps);
 	free(g->by_host);
 	free(g->buf);
-	free(g->out);
 	if (g->nonces)
 		replay_free(g->nonces);
 	ratelimit_free(g->src_cookies);
