@@ -1,6 +1,7 @@
 /* Unit tests: netstack/vnet (cutting TUN super-packets, gathering TCP
  * segments back) and the VPN's runs of datagrams made from them
- * (vpn_data_seal_run), opened in shuffled order through the replay window.
+ * (vpn_data_seal_run), opened in shuffled order through the replay window,
+ * and runs reordered against each other.
  * Every packet made is checked as a receiver would: IPv4 header checksum,
  * TCP/UDP checksum with the pseudo-header, lengths, sequence numbers,
  * flags, and the payload byte for byte. */
@@ -360,12 +361,74 @@ static void test_vpn_run_shuffled(void **st)
 	aead_free(&rx);
 }
 
+/* Runs reordered against each other, as GRO reads of two sockets' queues
+ * or a network can hand them over: the later run first, then the earlier
+ * one, each datagram accepted once; then the window moves on by more than
+ * VPN_WINDOW counters and the first run, replayed, is refused whole. */
+static void test_vpn_runs_reordered(void **st)
+{
+	enum { RUNS = 3 };
+	uint8_t key[32];
+	aead_t tx, rx;
+	vpn_replay_t rp = {0};
+	vnet_hdr_t h = tso(0);
+	size_t len = make_tcp(pkt, 0, PAY, 0x10), stride[RUNS], last[RUNS];
+	static uint8_t runs[RUNS][64 * 2048];
+	uint8_t out[2048];
+	uint64_t ctr = 1;
+	int n[RUNS];
+	static const int order[RUNS] = {2, 0, 1};
+	(void)st;
+
+	memset(key, 9, sizeof(key));
+	aead_init(&tx, AEAD_CHACHA20_POLY1305, key, 1);
+	aead_init(&rx, AEAD_CHACHA20_POLY1305, key, 0);
+	for (int k = 0; k < RUNS; k++) {
+		n[k] = vpn_data_seal_run(&tx, 7, &ctr, pkt, len, &h, runs[k], sizeof(runs[k]),
+		                         &stride[k], &last[k]);
+		assert_int_equal(n[k], 8);
+	}
+	assert_int_equal(vnet_segment(&h, pkt, len, segs, 2048, 64, lens), 8);
+	for (int k = 0; k < RUNS; k++) {
+		int r = order[k];
+		/* back to front inside each run too */
+		for (int i = n[r] - 1; i >= 0; i--) {
+			size_t dl = i + 1 < n[r] ? stride[r] : last[r];
+			int m = vpn_data_open(&rx, &rp, runs[r] + (size_t)i * stride[r], dl, out);
+			assert_int_equal(m, lens[i]);
+			assert_memory_equal(out, segs + (size_t)i * 2048, lens[i]);
+			assert_int_equal(
+			    vpn_data_open(&rx, &rp, runs[r] + (size_t)i * stride[r], dl, out),
+			    -EALREADY);
+		}
+	}
+	/* one datagram far ahead moves the window past every run */
+	ctr += VPN_WINDOW;
+	n[0] = vpn_data_seal_run(&tx, 7, &ctr, segs, lens[0], NULL, out, sizeof(out), &stride[1],
+	                         &last[1]);
+	assert_int_equal(n[0], 1);
+	{
+		static uint8_t plain[2048];
+		assert_int_equal(vpn_data_open(&rx, &rp, out, last[1], plain), lens[0]);
+	}
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(vpn_data_open(&rx, &rp, runs[0] + (size_t)i * stride[0],
+		                               i + 1 < 8 ? stride[0] : last[0], out),
+		                 -EALREADY);
+	aead_free(&tx);
+	aead_free(&rx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_tso4),        cmocka_unit_test(test_tso6),
-	    cmocka_unit_test(test_gro_refuses), cmocka_unit_test(test_uso_and_csum),
-	    cmocka_unit_test(test_malformed),   cmocka_unit_test(test_vpn_run_shuffled),
+	    cmocka_unit_test(test_tso4),
+	    cmocka_unit_test(test_tso6),
+	    cmocka_unit_test(test_gro_refuses),
+	    cmocka_unit_test(test_uso_and_csum),
+	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_vpn_run_shuffled),
+	    cmocka_unit_test(test_vpn_runs_reordered),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
