@@ -18,8 +18,8 @@
 #     faster, as each server's own log shows;
 #   - both servers down: a new connection fails at once, SOCKS reply 4 and
 #     an HTTP 502 page naming the group, and /health says degraded with
-#     every member down; a member that is down is probed after 1 s, then
-#     2 s (backoff), not every second.
+#     every member down; a failed connection takes a member down, and it is then
+#     probed after 1 s, then 2 s (backoff), not every second.
 # ctest-label: slow
 . "$(dirname "$0")/lib.sh"
 need_cmd wrk nginx curl
@@ -146,6 +146,8 @@ done
 gaps=$(grep -e "group s: member ws://127.0.0.1:$b is down" -e "group s: probe of ws://127.0.0.1:$b:" "$T/fo.log" |
 	head -3 | sed 's/^[^T]*T\([0-9:.]*\)Z.*/\1/' |
 	awk -F: '{ t = $1 * 3600 + $2 * 60 + $3; if (NR > 1) printf "%.1f ", t - p; p = t }')
+check "fo's B was taken down by real use (its connection failed), not by a probe" \
+	grep -Eq "group s: member ws://127.0.0.1:$b is down \((dial|connection): connection refused\)" "$T/fo.log"
 echo "    a member down, probed after: $gaps(seconds)"
 check "... with backoff: 1 s, then 2 s" awk -v g="$gaps" 'BEGIN { split(g, x, " "); exit !(x[1] >= 0.9 && x[2] >= 1.8) }'
 finish
