@@ -96,7 +96,12 @@ try:
 except socket.timeout:
     pass
 print(good, bad)'
-	sleep 0.5
+	# the receiver must be bound before the bursts go (a busy machine may
+	# take longer than the bursts last to start Python)
+	for _ in $(seq 100); do
+		ip netns exec "$NS_S" ss -lun | grep -q '10.10.0.1:7777 ' && break
+		sleep 0.1
+	done
 	ip netns exec "$NS_C" python3 -c '
 import socket, hashlib, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
