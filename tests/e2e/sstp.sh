@@ -7,7 +7,8 @@
 #
 # Checked: MS-CHAPv2 and PAP sessions; curl through a port forward and
 # through the proxy (SOCKS5 and HTTP); a name resolved with the DNS server
-# the session gives; 100 MiB with sha256; 50 concurrent
+# the session gives; UDP (dig through v2ray's SOCKS5 UDP and dns://,
+# iperf3 -u through a udp:// forward); 100 MiB with sha256; 50 concurrent
 # connections; certificate pinning and verification; a wrong password; the
 # chain through an HTTP proxy; the server killed and restarted (sluice
 # redials and serves again); a clean disconnect on SIGTERM.
@@ -50,8 +51,9 @@ f1=$(free_port)
 p1=$(free_port)
 m1=$(free_port)
 d1=$(free_port)
+i1=$(free_port)
 start cli "$SLUICE" -v --metrics "127.0.0.1:$m1" -L "tcp://127.0.0.1:$f1/10.77.0.1:8080" -L "proxy://127.0.0.1:$p1" \
-	-L "dns://127.0.0.1:$d1" -F "$SURL?insecure=1&auth=mschapv2"
+	-L "dns://127.0.0.1:$d1" -L "tcp://127.0.0.1:$i1/10.77.0.1:5201" -L "udp://127.0.0.1:$i1/10.77.0.1:5201" -F "$SURL?insecure=1&auth=mschapv2"
 wait_port "$f1"
 check "MS-CHAPv2: a page through the port forward" bash -c \
 	"curl -fsS -m 30 http://127.0.0.1:$f1/token.txt | grep -qx '$TOKEN'"
@@ -90,6 +92,23 @@ J
 		10.77.0.1 "$(dig +short +time=3 +tries=2 @127.0.0.1 -p "$d1" dns.inside.test A)"
 else
 	echo "    (no v2ray or dig: the UDP check is skipped)"
+fi
+# an iperf3 -u stream through a udp:// forward (its control connection
+# through tcp:// on the same port), SecureNAT's UDP NAT to iperf3 -s
+if command -v iperf3 >/dev/null; then
+	lwip_out() { curl -fsS -m 5 "http://127.0.0.1:$m1/metrics" |
+		sed -n 's/^sluice_lwip_udp_datagrams_out_total{[^}]*} \([0-9]*\)$/\1/p' | head -1; }
+	start iperf3s iperf3 -s -B 10.77.0.1 -p 5201
+	for _ in $(seq 50); do grep -q "Server listening" "$T/iperf3s.log" && break; sleep 0.1; done
+	o0=$(lwip_out)
+	iperf3 -u -c 127.0.0.1 -p "$i1" -b 5M -t 1 -l 1200 -J >"$T/iperf.json" 2>&1
+	got=$(python3 -c 'import json, sys
+s = json.load(open(sys.argv[1])).get("end", {}).get("sum", {})
+print(s.get("packets", 0) - s.get("lost_packets", 0))' "$T/iperf.json" 2>/dev/null || echo 0)
+	o1=$(lwip_out)
+	check "UDP: iperf3 -u through a udp:// forward and SecureNAT ($got datagrams arrived)" test "${got:-0}" -gt 0
+	check "... sent by the SSTP hop's UDP pcbs (${o0:-0} -> ${o1:-0})" test "$((${o1:-0} - ${o0:-0}))" -ge "${got:-1}"
+	kill "$(pid_of iperf3s)"
 fi
 t0=$(date +%s.%N)
 got=$(curl -fsS -m 600 "http://127.0.0.1:$f1/big" | sha256sum | cut -d' ' -f1)
