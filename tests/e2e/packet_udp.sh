@@ -12,7 +12,8 @@
 #
 # Checks: dig A and AAAA (an AAAA-only name) through each hop, answered by
 # dnsmasq behind the tunnel's DNS server (the VPN's alias, IPCP's);
-# the far side's UDP echo sees the datagram come from S, not from C; a
+# the far side's UDP echo sees the datagram come from S, not from C, also
+# through a udp:// forward to a name resolved inside the tunnel; a
 # capture on C's side of the veth shows no UDP leaving C but the VPN's
 # own; datagrams to refused targets (loopback inside the tunnel, the
 # listener's deny-target) are dropped and counted; a flood of 20000
@@ -46,10 +47,10 @@ done
 
 start cap inC tcpdump -i "v$C" -nn -U -w "$T/c.pcap" udp and not port 5555
 start vpn inC "$SLUICE" -v --metrics 127.0.0.1:9101 -L "socks5://127.0.0.1:1080?deny-target=172.31.99.0/24" \
-	-L dns://127.0.0.1:5453 -L udp://127.0.0.1:5455/10.10.0.254:53 \
+	-L dns://127.0.0.1:5453 -L udp://127.0.0.1:5455/10.10.0.254:53 -L udp://127.0.0.1:5457/a.test:7777 \
 	-F "vpn://alice:pw@192.168.82.1:5555?pub=$pub"
 start ppp inC "$SLUICE" -v --metrics 127.0.0.1:9102 -L "socks5://127.0.0.1:1081" \
-	-L dns://127.0.0.1:5454 -F "ppp+tcp://192.168.82.1:2323"
+	-L dns://127.0.0.1:5454 -L udp://127.0.0.1:5458/a.test:7777 -F "ppp+tcp://192.168.82.1:2323"
 cat >"$T/v2.json" <<J
 {"log": {"loglevel": "warning"},
  "inbounds": [
@@ -105,6 +106,18 @@ for _ in 1 2 3; do # UDP: a first datagram may be lost while v2ray associates
 done
 check "PPP hop: the far side saw the datagram come from S ($out)" \
 	grep -Eq '^from (172\.31\.99\.1|127\.0\.0\.1|192\.168\.82\.1)(:[0-9]+)?$' <<<"$out"
+# a udp:// forward to a name only S's resolver knows: resolved inside the
+# tunnel, by the session's DNS server (C's resolver has never heard of it)
+for hop in VPN:5457 PPP:5458; do
+	n0=$(grep -c "query\[A\] a.test" "$T/dns.log")
+	for _ in 1 2 3; do
+		out=$(echo hello | inC socat -t 2 - UDP4:127.0.0.1:"${hop#*:}" 2>&1)
+		[ -n "$out" ] && break
+	done
+	check "${hop%%:*}: a udp:// forward to a.test reaches the far side ($out)" \
+		grep -Eq '^from (172\.31\.99\.1|127\.0\.0\.1|192\.168\.82\.1)(:[0-9]+)?$' <<<"$out"
+	check "... the name asked inside the tunnel" test "$(grep -c "query\[A\] a.test" "$T/dns.log")" -gt "$n0"
+done
 
 # sizes: datagrams above the link MTU are fragmented by lwIP on the way
 # out and reassembled on the way back; lwIP reassembles at most 10
