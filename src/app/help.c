@@ -17,31 +17,32 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "core/config.h"
 #include "core/listener.h"
 #include "core/opts.h"
 #include "core/route/group.h"
 #include "core/transport.h"
 
-static const char global_opts[] =
-    "Carries TCP connections through proxies and tunnels, in userspace.\n"
-    "\n"
-    "  -L URL             listen (repeatable); all listeners share the chain\n"
-    "  -F URL             forward through this hop (repeatable, in order)\n"
-    "      --chain NAME=URL[,URL...]   another chain; a listener takes it with via=NAME\n"
-    "      --group NAME[?OPTS]=URL[,URL...]   alternatives for one hop: -F group://NAME\n"
-    "                     (sluice help group)\n"
-    "      --rule RULE    route by destination: DOMAIN-SUFFIX,example.org,NAME (direct,\n"
-    "                     block, a chain); first match wins (repeatable)\n"
-    "      --rules FILE   rules from a file, one a line, after those before it\n"
-    "  -c FILE            read the configuration from a YAML file\n"
-    "  -v, -q             more / less logging (err warn info debug trace)\n"
-    "      --log-level L  set the log level\n"
-    "      --metrics ADDR serve /metrics and /health on IP:PORT\n"
-    "      --drain D      on SIGINT/SIGTERM, wait up to D for connections (5s)\n"
-    "      --auth-guard S slow, then ban, sources that fail to log in: \"off\" or\n"
-    "                     free=3,delay=250ms,max-delay=4s,max-failures=10,window=10m,ban=10m\n"
-    "  -h, --help         this text\n"
-    "  -V, --version      print the version\n";
+/* The options that are not settings (config.h), around the settings. */
+static const char *const opts_head[][2] = {
+    {"-L URL", "listen (repeatable); all listeners share the chain"},
+    {"-F URL", "forward through this hop (repeatable, in order)"},
+    {"-c FILE", "read the configuration from a YAML file"},
+    {"-v, -q", "more / less logging (err warn info debug trace)"},
+};
+static const char *const opts_route[][2] = {
+    {"--chain NAME=URL[,URL...]", "another chain; a listener takes it with via=NAME"},
+    {"--group NAME[?OPTS]=URL[,URL...]",
+     "alternatives for one hop: -F group://NAME (sluice help group)"},
+    {"--rule RULE", "route by destination: DOMAIN-SUFFIX,example.org,NAME (direct, block, a "
+                    "chain); first match wins (repeatable)"},
+    {"--rules FILE", "rules from a file, one a line, after those before it"},
+};
+static const char *const opts_tail[][2] = {
+    {"-h, --help", "this text"},
+    {"-V, --version", "print the version"},
+};
+#define OPT_COL 24
 
 static const char tail_text[] =
     "Tunnel keys (ws, wss, sctp): key=KEY, keyfile=FILE, or else the default\n"
@@ -127,8 +128,20 @@ void help_usage(FILE *f)
 		fprintf(f, "%s sluice%s%s%s%s\n", i ? "      " : "usage:", *name ? " " : "", name,
 		        *app_cmds[i].args ? " " : "", app_cmds[i].args);
 	}
-	fputc('\n', f);
-	fputs(global_opts, f);
+	fputs("\nCarries TCP connections through proxies and tunnels, in userspace.\n\n", f);
+	for (size_t i = 0; i < sizeof(opts_head) / sizeof(opts_head[0]); i++)
+		row(f, 2, OPT_COL, opts_head[i][0], opts_head[i][1]);
+	for (size_t i = 0; i < sizeof(opts_route) / sizeof(opts_route[0]); i++)
+		row(f, 6, OPT_COL, opts_route[i][0], opts_route[i][1]);
+	for (size_t i = 0; i < config_nsettings; i++) {
+		const config_setting_t *st = &config_settings[i];
+		char left[64];
+		snprintf(left, sizeof(left), "--%s%s%s", st->flag, st->arg ? " " : "",
+		         st->arg ? st->arg : "");
+		row(f, 6, OPT_COL, left, st->help);
+	}
+	for (size_t i = 0; i < sizeof(opts_tail) / sizeof(opts_tail[0]); i++)
+		row(f, 2, OPT_COL, opts_tail[i][0], opts_tail[i][1]);
 	fputs("\nListeners (-L):\n", f);
 	list_role(f, 0);
 	fputs("Hops (-F):\n", f);

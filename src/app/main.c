@@ -66,31 +66,53 @@ static void teardown(void *ud)
 	routing_install(NULL);
 }
 
-static const runtime_hooks_t hooks = {stop_listeners, teardown, NULL, ""};
+static const runtime_hooks_t hooks = {.stop = stop_listeners, .teardown = teardown, .tag = ""};
 
-enum { OPT_METRICS = 256, OPT_DRAIN, OPT_AUTH_GUARD, OPT_CHAIN, OPT_GROUP, OPT_RULE, OPT_RULES };
+enum { OPT_CHAIN = 256, OPT_GROUP, OPT_RULE, OPT_RULES };
 
 static void check_line(void *ud, const char *s)
 {
 	printf("  %s\n", s);
 }
 
+/* The log's sink, format and rate from the configuration. */
+static int log_setup(const config_t *c, char *err, size_t errlen)
+{
+	log_cfg_t lc = {.file = c->log_file,
+	                .syslog = c->log_syslog && *c->log_syslog ? c->log_syslog : NULL,
+	                .format = c->log_format < 0 ? LOG_TEXT : c->log_format,
+	                .rate = c->log_rate};
+
+	return log_configure(&lc, err, errlen);
+}
+
+enum { OPT_SETTING = 1000 }; /* + the index in config_settings[] */
+
+/* -h, -V and every setting's --flag. */
+static const struct option *longopts(void)
+{
+	static struct option o[64];
+	size_t n = 0;
+
+	if (o[0].name)
+		return o;
+	o[n++] = (struct option){"help", no_argument, NULL, 'h'};
+	o[n++] = (struct option){"version", no_argument, NULL, 'V'};
+	o[n++] = (struct option){"chain", required_argument, NULL, OPT_CHAIN};
+	o[n++] = (struct option){"group", required_argument, NULL, OPT_GROUP};
+	o[n++] = (struct option){"rule", required_argument, NULL, OPT_RULE};
+	o[n++] = (struct option){"rules", required_argument, NULL, OPT_RULES};
+	for (size_t i = 0; i < config_nsettings && n + 1 < sizeof(o) / sizeof(o[0]); i++)
+		o[n++] = (struct option){config_settings[i].flag,
+		                         config_settings[i].optional ? optional_argument
+		                                                     : required_argument,
+		                         NULL, OPT_SETTING + (int)i};
+	return o;
+}
+
 /* `sluice [run]` and `sluice check`: argv[0] is the subcommand's name. */
 static int run_or_check(int argc, char **argv, int check)
 {
-	static const struct option longopts[] = {
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"log-level", required_argument, NULL, RUNTIME_OPT_LOG_LEVEL},
-	    {"metrics", required_argument, NULL, OPT_METRICS},
-	    {"drain", required_argument, NULL, OPT_DRAIN},
-	    {"auth-guard", required_argument, NULL, OPT_AUTH_GUARD},
-	    {"chain", required_argument, NULL, OPT_CHAIN},
-	    {"group", required_argument, NULL, OPT_GROUP},
-	    {"rule", required_argument, NULL, OPT_RULE},
-	    {"rules", required_argument, NULL, OPT_RULES},
-	    {NULL, 0, NULL, 0},
-	};
 	const char *cfgpath = NULL;
 	authguard_cfg_t guard;
 	routing_t *rt;
@@ -102,11 +124,19 @@ static int run_or_check(int argc, char **argv, int check)
 	config_init(&file);
 	config_init(&env);
 	config_init(&cli);
-	while ((c = getopt_long(argc, argv, "L:F:c:vqhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "L:F:c:vqhV", longopts(), NULL)) != -1) {
 		if ((r = runtime_log_opt(c, optarg, &cli.log_level, &verbosity)) < 0)
 			die_usage(RUNTIME_LOG_LEVEL_HELP);
 		if (r)
 			continue;
+		if (c >= OPT_SETTING && c < OPT_SETTING + (int)config_nsettings) {
+			const config_setting_t *st = &config_settings[c - OPT_SETTING];
+			char where[64];
+			snprintf(where, sizeof(where), "--%s", st->flag);
+			if (config_set(&cli, st, optarg, where, err, sizeof(err)) < 0)
+				die_usage(err);
+			continue;
+		}
 		switch (c) {
 		case 'L':
 			strlist_push(&cli.listen, optarg);
@@ -116,19 +146,6 @@ static int run_or_check(int argc, char **argv, int check)
 			break;
 		case 'c':
 			cfgpath = optarg;
-			break;
-		case OPT_METRICS:
-			free(cli.metrics);
-			cli.metrics = strdup(optarg);
-			break;
-		case OPT_DRAIN:
-			if (parse_duration_ms(optarg, &cli.drain_ms) < 0)
-				die_usage("--drain: not a duration (5s, 500ms)");
-			cli.drain_set = 1;
-			break;
-		case OPT_AUTH_GUARD:
-			free(cli.auth_guard);
-			cli.auth_guard = strdup(optarg);
 			break;
 		case OPT_CHAIN:
 			if (config_chain_arg(&cli, optarg, err, sizeof(err)) < 0)
@@ -173,6 +190,10 @@ static int run_or_check(int argc, char **argv, int check)
 	authguard_configure(&guard);
 	if (!file.listen.n)
 		die_usage("nothing to do: give at least one -L URL (see sluice --help)");
+	if (!check && (r = log_setup(&file, err, sizeof(err))) < 0) {
+		fprintf(stderr, "sluice: %s\n", err);
+		return 1;
+	}
 
 	loop = runtime_init();
 

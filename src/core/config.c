@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "core/authguard.h"
@@ -21,6 +22,8 @@ void config_init(config_t *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->log_level = -1;
+	c->log_format = -1;
+	c->log_rate = LOG_RATE_DEFAULT;
 	c->drain_ms = 5000;
 }
 
@@ -92,6 +95,8 @@ void config_free(config_t *c)
 	strlist_clear(&c->forward);
 	free(c->metrics);
 	free(c->auth_guard);
+	free(c->log_file);
+	free(c->log_syslog);
 	config_init(c);
 }
 
@@ -275,6 +280,15 @@ int config_group_arg(config_t *c, const char *arg, char *err, size_t errlen)
 	return 0;
 }
 
+static void str_take(char **dst, char **src)
+{
+	if (!*src)
+		return;
+	free(*dst);
+	*dst = *src;
+	*src = NULL;
+}
+
 void config_merge(config_t *base, config_t *top)
 {
 	list_take(&base->listen, &top->listen);
@@ -299,18 +313,18 @@ void config_merge(config_t *base, config_t *top)
 		top->rules = NULL;
 		top->nrules = 0;
 	}
-	if (top->metrics) {
-		free(base->metrics);
-		base->metrics = top->metrics;
-		top->metrics = NULL;
-	}
-	if (top->auth_guard) {
-		free(base->auth_guard);
-		base->auth_guard = top->auth_guard;
-		top->auth_guard = NULL;
-	}
+	str_take(&base->metrics, &top->metrics);
+	str_take(&base->auth_guard, &top->auth_guard);
+	str_take(&base->log_file, &top->log_file);
+	str_take(&base->log_syslog, &top->log_syslog);
 	if (top->log_level >= 0)
 		base->log_level = top->log_level;
+	if (top->log_format >= 0)
+		base->log_format = top->log_format;
+	if (top->log_rate_set) {
+		base->log_rate = top->log_rate;
+		base->log_rate_set = 1;
+	}
 	if (top->drain_set) {
 		base->drain_ms = top->drain_ms;
 		base->drain_set = 1;
@@ -329,7 +343,7 @@ typedef struct ywalk {
 
 static int yfail(ywalk_t *w, yaml_node_t *n, const char *fmt, const char *what)
 {
-	char msg[200];
+	char msg[800];
 
 	snprintf(msg, sizeof(msg), fmt, what);
 	snprintf(w->err, w->errlen, "%s:%lu: %s", w->name,
@@ -622,41 +636,142 @@ static int y_rules(ywalk_t *w, config_t *c, yaml_node_t *n)
 	return 0;
 }
 
-static int apply_key(config_t *c, const char *k, const char *v, char *err, size_t errlen,
-                     const char *where)
+/* ---- the settings: one table for YAML keys, SLUICE_* and the command line ---- */
+
+static int set_str(char **dst, const char *v)
 {
-	if (!strcmp(k, "log")) {
-		int lvl = log_level_parse(v);
-		if (lvl < 0) {
-			snprintf(err, errlen, "%s: log level '%s' is not err/warn/info/debug/trace",
-			         where, v);
-			return -EINVAL;
-		}
-		c->log_level = lvl;
-	} else if (!strcmp(k, "metrics")) {
-		free(c->metrics);
-		c->metrics = xstrdup(v);
-	} else if (!strcmp(k, "drain")) {
-		if (parse_duration_ms(v, &c->drain_ms) < 0) {
-			snprintf(err, errlen, "%s: drain '%s' is not a duration (5s, 500ms)", where,
-			         v);
-			return -EINVAL;
-		}
-		c->drain_set = 1;
-	} else if (!strcmp(k, "auth-guard")) {
-		authguard_cfg_t g;
-		char msg[160];
-		authguard_cfg_default(&g);
-		if (authguard_cfg_parse(&g, v, msg, sizeof(msg)) < 0) {
-			snprintf(err, errlen, "%s: %s", where, msg);
-			return -EINVAL;
-		}
-		free(c->auth_guard);
-		c->auth_guard = xstrdup(v);
-	} else {
-		return 1;
+	free(*dst);
+	*dst = xstrdup(v);
+	return 0;
+}
+
+static int set_log(config_t *c, const char *v, char *err, size_t errlen)
+{
+	if ((c->log_level = log_level_parse(v)) >= 0)
+		return 0;
+	c->log_level = -1;
+	snprintf(err, errlen, "log level '%s' is not err, warn, info, debug or trace", v);
+	return -EINVAL;
+}
+
+static int set_log_file(config_t *c, const char *v, char *err, size_t errlen)
+{
+	return set_str(&c->log_file, v);
+}
+
+static int set_log_syslog(config_t *c, const char *v, char *err, size_t errlen)
+{
+	int b = -1;
+
+	if (!v || !*v)
+		b = 1;
+	else if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcasecmp(v, "on") ||
+	         !strcmp(v, "1"))
+		b = 1;
+	else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcasecmp(v, "off") ||
+	         !strcmp(v, "0"))
+		b = 0;
+	if (b < 0 && v[0] != '/') {
+		snprintf(err, errlen, "log-syslog '%s' is neither yes, no nor a socket's path", v);
+		return -EINVAL;
+	}
+	return set_str(&c->log_syslog, b == 1 ? LOG_SYSLOG_DEFAULT : b == 0 ? "" : v);
+}
+
+static int set_log_format(config_t *c, const char *v, char *err, size_t errlen)
+{
+	if ((c->log_format = log_format_parse(v)) >= 0)
+		return 0;
+	snprintf(err, errlen, "log format '%s' is not text or json", v);
+	return -EINVAL;
+}
+
+static int set_log_rate(config_t *c, const char *v, char *err, size_t errlen)
+{
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno || end == v || (*end && strcmp(end, "/s")) || n > 1000000) {
+		snprintf(err, errlen,
+		         "log rate '%s' is not a number of lines a second (0 to 1000000)", v);
+		return -EINVAL;
+	}
+	c->log_rate = n;
+	c->log_rate_set = 1;
+	return 0;
+}
+
+static int set_metrics(config_t *c, const char *v, char *err, size_t errlen)
+{
+	return set_str(&c->metrics, v);
+}
+
+static int set_drain(config_t *c, const char *v, char *err, size_t errlen)
+{
+	if (parse_duration_ms(v, &c->drain_ms) < 0) {
+		snprintf(err, errlen, "drain '%s' is not a duration (5s, 500ms)", v);
+		return -EINVAL;
+	}
+	c->drain_set = 1;
+	return 0;
+}
+
+static int set_auth_guard(config_t *c, const char *v, char *err, size_t errlen)
+{
+	authguard_cfg_t g;
+
+	authguard_cfg_default(&g);
+	if (authguard_cfg_parse(&g, v, err, errlen) < 0)
+		return -EINVAL;
+	return set_str(&c->auth_guard, v);
+}
+
+const config_setting_t config_settings[] = {
+    {"log", "log-level", "L", 0, "the log level: err, warn, info, debug, trace", set_log},
+    {"log-file", "log-file", "FILE", 0, "log to FILE (opened again on SIGUSR1)", set_log_file},
+    {"log-syslog", "log-syslog", NULL, 1,
+     "log to syslog (/dev/log; --log-syslog=SOCKET for another)", set_log_syslog},
+    {"log-format", "log-format", "F", 0, "text or json (one object a line)", set_log_format},
+    {"log-rate", "log-rate", "N", 0,
+     "lines a second each source may log (20; 0: no limit); the rest are counted", set_log_rate},
+    {"metrics", "metrics", "ADDR", 0,
+     "serve /metrics, /health, /ready, /live and /status on IP:PORT", set_metrics},
+    {"drain", "drain", "D", 0, "on SIGINT/SIGTERM, wait up to D for connections (5s)", set_drain},
+    {"auth-guard", "auth-guard", "S", 0,
+     "slow, then ban, sources that fail to log in: \"off\" or "
+     "free=3,delay=250ms,max-delay=4s,max-failures=10,window=10m,ban=10m",
+     set_auth_guard},
+};
+const size_t config_nsettings = sizeof(config_settings) / sizeof(config_settings[0]);
+
+const config_setting_t *config_setting(const char *key)
+{
+	for (size_t i = 0; i < config_nsettings; i++)
+		if (!strcmp(config_settings[i].key, key))
+			return &config_settings[i];
+	return NULL;
+}
+
+int config_set(config_t *c, const config_setting_t *s, const char *v, const char *where, char *err,
+               size_t errlen)
+{
+	char msg[300];
+
+	if (s->set(c, v, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "%s: %s", where, msg);
+		return -EINVAL;
 	}
 	return 0;
+}
+
+static void known_keys(char *buf, size_t len)
+{
+	size_t o = (size_t)snprintf(buf, len, "listen, forward, chains, groups, rules");
+
+	for (size_t i = 0; i < config_nsettings && o < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, ", %s", config_settings[i].key);
 }
 
 int config_load_string(config_t *c, const char *yaml, size_t len, const char *name, char *err,
@@ -721,16 +836,14 @@ int config_load_string(config_t *c, const char *yaml, size_t len, const char *na
 			r = yfail(&w, v, "'%s' must be a single value", ks);
 			goto out;
 		}
-		r = apply_key(c, ks, scalar(v), err, errlen, where);
-		if (r > 0) {
-			r = yfail(
-			    &w, k,
-			    "unknown key '%s' (known: listen, forward, chains, groups, rules, log, "
-			    "metrics, drain, auth-guard)",
-			    ks);
+		if (!config_setting(ks)) {
+			char known[400], msg[600];
+			known_keys(known, sizeof(known));
+			snprintf(msg, sizeof(msg), "unknown key '%s' (known: %s)", ks, known);
+			r = yfail(&w, k, "%s", msg);
 			goto out;
 		}
-		if (r < 0)
+		if ((r = config_set(c, config_setting(ks), scalar(v), where, err, errlen)) < 0)
 			goto out;
 	}
 out:
@@ -853,8 +966,8 @@ int config_load_env(config_t *c, char **envp, char *err, size_t errlen)
 		}
 		char where[80];
 		snprintf(where, sizeof(where), "SLUICE_%.*s", (int)(eq - e - 7), e + 7);
-		r = apply_key(c, key, eq + 1, err, errlen, where);
-		if (r < 0)
+		if (config_setting(key) &&
+		    (r = config_set(c, config_setting(key), eq + 1, where, err, errlen)) < 0)
 			return r;
 	}
 	return 0;

@@ -3,6 +3,10 @@
  * names a list (listen, forward) replaces the whole list of the layers below.
  *
  *   log: info                     # SLUICE_LOG      -v/-q/--log-level
+ *   log-file: /var/log/sluice.log # SLUICE_LOG_FILE --log-file (and the
+ *                                 # other settings of config_settings[]:
+ *                                 # log-syslog, log-format, log-rate,
+ *                                 # each SLUICE_KEY and --key)
  *   metrics: 127.0.0.1:9090       # SLUICE_METRICS  --metrics
  *   drain: 5s                     # SLUICE_DRAIN    --drain
  *   auth-guard: ban=10m           # SLUICE_AUTH_GUARD --auth-guard (see authguard.h)
@@ -79,7 +83,30 @@ typedef struct config {
 	int log_level;    /* -1: not set */
 	uint64_t drain_ms;
 	int drain_set;
+	char *log_file;
+	char *log_syslog; /* the socket; "" when turned off */
+	int log_format;   /* -1: not set */
+	uint64_t log_rate;
+	int log_rate_set;
 } config_t;
+
+/* One setting other than the lists: YAML key KEY, variable SLUICE_KEY
+ * (upper case, '-' as '_'), command-line option --flag.  arg is the
+ * option's value in help; optional: the option may be given bare
+ * (--log-syslog), its value then NULL. */
+typedef struct config_setting {
+	const char *key, *flag, *arg;
+	int optional;
+	const char *help;
+	int (*set)(config_t *c, const char *v, char *err, size_t errlen);
+} config_setting_t;
+extern const config_setting_t config_settings[];
+extern const size_t config_nsettings;
+/* The setting of a YAML key, or NULL. */
+const config_setting_t *config_setting(const char *key);
+/* Set it from v; an error is "WHERE: reason". */
+int config_set(config_t *c, const config_setting_t *s, const char *v, const char *where, char *err,
+               size_t errlen);
 
 void config_init(config_t *c);
 void config_free(config_t *c);

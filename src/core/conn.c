@@ -16,6 +16,40 @@
 uint64_t conn_live;
 static uint64_t last_id;
 
+/* Live conns by id, for the fields of their log lines (log.h). */
+#define CONN_BUCKETS 4096
+static conn_t *by_id[CONN_BUCKETS];
+
+static int conn_log_fields(uint64_t id, log_fields_t *f)
+{
+	static char target[300];
+	conn_t *c = by_id[id % CONN_BUCKETS];
+
+	while (c && c->id != id)
+		c = c->hnext;
+	if (!c)
+		return 0;
+	f->listener = c->l->name;
+	f->peer = c->peer_str;
+	f->peer_addr = (const struct sockaddr *)&c->peer;
+	f->target = NULL;
+	if (c->target.host[0]) {
+		target_str(&c->target, target, sizeof(target));
+		f->target = target;
+	}
+	return 1;
+}
+
+static void by_id_remove(conn_t *c)
+{
+	conn_t **pp = &by_id[c->id % CONN_BUCKETS];
+
+	while (*pp && *pp != c)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = c->hnext;
+}
+
 static const char *const state_names[] = {"handshake", "dialing", "relay", "closed"};
 
 uint64_t conn_next_id(void)
@@ -63,6 +97,9 @@ conn_t *conn_new(listener_t *l, stream_t *client, const struct sockaddr *peer)
 	if (l->handshake_timeout_ms)
 		uv_timer_start(c->timer, on_handshake_timeout, l->handshake_timeout_ms, 0);
 	queue_insert_head(&l->conns, &c->link);
+	log_set_fields(conn_log_fields); /* core/log.h cannot name conn.c */
+	c->hnext = by_id[c->id % CONN_BUCKETS];
+	by_id[c->id % CONN_BUCKETS] = c;
 	l->m->active++;
 	l->m->total++;
 	conn_live++;
@@ -88,6 +125,7 @@ static void conn_free(conn_t *c)
 
 	conn_set_state(c, CONN_CLOSED);
 	queue_remove(&c->link);
+	by_id_remove(c);
 	l->m->active--;
 	conn_live--;
 	dgram_close(c->flow); /* before the front end's state goes */

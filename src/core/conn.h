@@ -42,6 +42,7 @@ struct conn {
 	struct routing *rt; /* the routing it dials through (a reference), or NULL */
 	dialer_t *chain;    /* conn_chain()'s answer, once asked */
 	char why[160];      /* a dialer's reason for a failure (dial_opts_t.why), or "" */
+	conn_t *hnext;      /* conn.c's table of live conns by id */
 };
 
 uint64_t conn_next_id(void);

@@ -3,11 +3,16 @@
  *
  *   runtime_init()      the default loop; SIGPIPE ignored, the descriptor
  *                       limit raised, resolver threads for slow names
- *   runtime_run(h, D)   SIGINT/SIGTERM handlers, then the loop until it
- *                       ends.  The first signal calls h->stop (stop
+ *   runtime_run(h, D)   the signal handlers, then the loop until it ends.
+ *                       SIGINT/SIGTERM: the first calls h->stop (stop
  *                       accepting; live connections go on) and waits up to D
  *                       for conn_live to reach 0; a second signal exits at
- *                       once.  Then runtime_finish().
+ *                       once.  Then runtime_finish().  SIGHUP calls
+ *                       h->reload; SIGUSR1 opens the log file again
+ *                       (core/log.h).  A timer tells the service manager
+ *                       (core/sdnotify.h) READY=1 once h->ready says so,
+ *                       pings its watchdog, and says what the log's rate
+ *                       limit suppressed.
  *   runtime_finish(why) tears down now: h->teardown (owners free their
  *                       listeners and chains, each closing its handles),
  *                       the metrics server, every transport's stop hook
@@ -27,6 +32,11 @@ typedef struct runtime_hooks {
 	void (*teardown)(void *ud); /* free what the subcommand owns */
 	void *ud;
 	const char *tag; /* log prefix ("pt: "), or "" */
+	/* SIGHUP; NULL: the signal is logged and ignored */
+	void (*reload)(void *ud);
+	/* 1 when the process is ready (listening, its sessions up); else 0
+	 * and what it waits for in why.  NULL: ready once running. */
+	int (*ready)(void *ud, char *why, size_t len);
 } runtime_hooks_t;
 
 uv_loop_t *runtime_init(void);
@@ -44,6 +54,11 @@ void runtime_finish(const runtime_hooks_t *h, const char *why);
 #define RUNTIME_OPT_LOG_LEVEL 0x10000
 #define RUNTIME_LOG_LEVEL_HELP "--log-level: use err, warn, info, debug or trace"
 int runtime_log_opt(int c, const char *arg, int *level, int *verbosity);
+/* Tell the service manager that a reload began (RELOADING=1) or ended
+ * (READY=1 and a STATUS line). */
+void runtime_reloading(void);
+void runtime_reloaded(const char *status);
+
 /* The log level from a configured level (-1: keep the default) and the
  * -v/-q count, clamped to err..trace. */
 void runtime_log_level(int level, int verbosity);

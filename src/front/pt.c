@@ -1072,13 +1072,17 @@ int pt_main(int argc, char **argv)
 		if (r)
 			continue;
 		switch (c) {
-		case 'f':
-			if (!freopen(optarg, "a", stderr)) {
-				fprintf(stdout, "ENV-ERROR cannot open the log file %s\n", optarg);
+		case 'f': {
+			/* tor owns stdout and stderr: the log goes to the file */
+			log_cfg_t lc = {
+			    .file = optarg, .format = LOG_TEXT, .rate = LOG_RATE_DEFAULT};
+			char err[300];
+			if (log_configure(&lc, err, sizeof(err)) < 0) {
+				fprintf(stdout, "ENV-ERROR %s\n", err);
 				return 1;
 			}
-			setvbuf(stderr, NULL, _IOLBF, 0);
 			break;
+		}
 		default:
 			fprintf(stderr,
 			        "usage: sluice pt [-v|-q] [--log-level L] [--log-file FILE]\n");

@@ -253,13 +253,63 @@ static void test_read_file(void **st)
 	(void)st;
 }
 
+/* The settings of config_settings[]: YAML, SLUICE_*, their syntax. */
+static void test_settings(void **st)
+{
+	config_t c, e;
+	char *envp[] = {"SLUICE_LOG=DEBUG", "SLUICE_LOG_FORMAT=JSON", "SLUICE_LOG_RATE=5/s", NULL};
+	char err[256];
+
+	load(&c, "log: Warning\nlog-file: /var/log/s.log\nlog-syslog: yes\nlog-format: text\n"
+	         "log-rate: 0\n");
+	assert_int_equal(c.log_level, LOG_WARN);
+	assert_string_equal(c.log_file, "/var/log/s.log");
+	assert_string_equal(c.log_syslog, LOG_SYSLOG_DEFAULT);
+	assert_int_equal(c.log_format, LOG_TEXT);
+	assert_int_equal(c.log_rate, 0);
+	config_init(&e);
+	assert_int_equal(config_load_env(&e, envp, err, sizeof(err)), 0);
+	config_merge(&c, &e);
+	assert_int_equal(c.log_level, LOG_DEBUG);
+	assert_int_equal(c.log_format, LOG_JSON);
+	assert_int_equal(c.log_rate, 5);
+	assert_string_equal(c.log_file, "/var/log/s.log"); /* the file's, not named again */
+	config_free(&c);
+	config_free(&e);
+
+	load(&c, "log-syslog: /run/other.sock\n");
+	assert_string_equal(c.log_syslog, "/run/other.sock");
+	config_free(&c);
+	load(&c, "log-syslog: no\n");
+	assert_string_equal(c.log_syslog, "");
+	config_free(&c);
+
+	static const struct {
+		const char *y, *needle;
+	} bad[] = {
+	    {"log-format: xml\n", "t.yaml:1: log format 'xml'"},
+	    {"log-rate: lots\n", "log rate 'lots'"},
+	    {"log-syslog: maybe\n", "log-syslog 'maybe'"},
+	    {"usr: x\n", "known: listen, forward, chains, groups, rules, log, log-file"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		config_init(&c);
+		err[0] = 0;
+		assert_true(config_load_string(&c, bad[i].y, strlen(bad[i].y), "t.yaml", err,
+		                               sizeof(err)) < 0);
+		if (!strstr(err, bad[i].needle))
+			fail_msg("case %zu: '%s' lacks '%s'", i, err, bad[i].needle);
+		config_free(&c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_yaml),         cmocka_unit_test(test_yaml_errors),
 	    cmocka_unit_test(test_precedence),   cmocka_unit_test(test_env_errors),
 	    cmocka_unit_test(test_routing_yaml), cmocka_unit_test(test_routing_args),
-	    cmocka_unit_test(test_read_file),
+	    cmocka_unit_test(test_read_file),    cmocka_unit_test(test_settings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
