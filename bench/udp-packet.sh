@@ -19,6 +19,8 @@
 # the ratios between the paths of one run.  Needs root and iperf3.
 set -euo pipefail
 SLUICE=${SLUICE:-$(cd "$(dirname "$0")/.." && pwd)/build/sluice}
+# run as root, a sluice that serves the network must be told to stay root (core/priv.h)
+[ "$(id -u)" = 0 ] && export SLUICE_USER="${SLUICE_USER-root}"
 SECS=${SECS:-2}
 RATES=${RATES:-"25 50 100 200 400 800"} # Mbit/s
 TRIES=${TRIES:-2}                          # per rate; the least loss counts

@@ -22,6 +22,8 @@
 # VPNOPTS adds options to the VPN client's URL.
 set -euo pipefail
 SLUICE=${SLUICE:-$(cd "$(dirname "$0")/.." && pwd)/build/sluice}
+# run as root, a sluice that serves the network must be told to stay root (core/priv.h)
+[ "$(id -u)" = 0 ] && export SLUICE_USER="${SLUICE_USER-root}"
 ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-3}
 T=$(mktemp -d /tmp/sluice-bench-vpn.XXXXXX)

@@ -13,6 +13,7 @@
  * default 5 s, and exit 0; a second signal exits at once).
  */
 #include <getopt.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 #include "core/metrics.h"
 #include "core/route/pac.h"
 #include "core/route/routing.h"
+#include "core/priv.h"
 #include "core/runtime.h"
 #include "core/transport.h"
 #include "front/pt.h"
@@ -86,6 +88,37 @@ static int log_setup(const config_t *c, char *err, size_t errlen)
 	return log_configure(&lc, err, errlen);
 }
 
+/* As root without user:, nothing the network reaches (priv.h).  A port
+ * under 1024 stays bindable after the drop, for a reload that moves it. */
+static int refuse_root(const priv_t *p, char *err, size_t errlen)
+{
+	char host[256];
+	uint16_t port = 0;
+	int r;
+
+	for (size_t i = 0; i < nlisteners; i++) {
+		const struct sockaddr_storage *b = &listeners[i]->bind;
+		if (b->ss_family && listeners[i]->url->port > 0 && listeners[i]->url->port < 1024)
+			priv_need(CAP_NET_BIND_SERVICE);
+		if (listener_reachable(listeners[i]) &&
+		    (r = priv_refuse_root(p, listeners[i]->name, err, errlen)) < 0)
+			return r;
+	}
+	if (file.metrics && hostport_parse(file.metrics, host, sizeof(host), &port) == 0) {
+		struct sockaddr_storage ss;
+		target_t t;
+		char what[300];
+		if (port < 1024)
+			priv_need(CAP_NET_BIND_SERVICE);
+		snprintf(what, sizeof(what), "--metrics %s", file.metrics);
+		if (target_set(&t, host, port) == 0 && target_is_ip(&t, &ss) &&
+		    !sockaddr_is_loopback((struct sockaddr *)&ss) &&
+		    (r = priv_refuse_root(p, what, err, errlen)) < 0)
+			return r;
+	}
+	return 0;
+}
+
 enum { OPT_SETTING = 1000 }; /* + the index in config_settings[] */
 
 /* -h, -V and every setting's --flag. */
@@ -116,6 +149,7 @@ static int run_or_check(int argc, char **argv, int check)
 	const char *cfgpath = NULL;
 	authguard_cfg_t guard;
 	routing_t *rt;
+	priv_t priv;
 	char err[URL_ERRLEN * 4];
 	int verbosity = 0, c, r;
 	unsigned nrule = 0;
@@ -190,6 +224,8 @@ static int run_or_check(int argc, char **argv, int check)
 	authguard_configure(&guard);
 	if (!file.listen.n)
 		die_usage("nothing to do: give at least one -L URL (see sluice --help)");
+	if (priv_lookup(file.user, file.group, &priv, err, sizeof(err)) < 0)
+		die_usage(err);
 	if (!check && (r = log_setup(&file, err, sizeof(err))) < 0) {
 		fprintf(stderr, "sluice: %s\n", err);
 		return 1;
@@ -232,6 +268,10 @@ static int run_or_check(int argc, char **argv, int check)
 	}
 
 	/* phase 2: bind and run */
+	if ((r = refuse_root(&priv, err, sizeof(err))) < 0) {
+		fprintf(stderr, "sluice: %s\n", err);
+		return 2;
+	}
 	if ((r = transports_start(loop, err, sizeof(err))) < 0) {
 		fprintf(stderr, "sluice: %s\n", err);
 		return 1;
@@ -248,6 +288,12 @@ static int run_or_check(int argc, char **argv, int check)
 			fprintf(stderr, "sluice: %s\n", err);
 			return 1;
 		}
+	}
+	if (priv.set && !priv.keep)
+		log_chown(priv.uid, priv.gid);
+	if (priv_drop(&priv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sluice: %s\n", err);
+		return 1;
 	}
 	memtrim_start(loop);
 	runtime_run(&hooks, file.drain_ms);

@@ -97,6 +97,8 @@ void config_free(config_t *c)
 	free(c->auth_guard);
 	free(c->log_file);
 	free(c->log_syslog);
+	free(c->user);
+	free(c->group);
 	config_init(c);
 }
 
@@ -317,6 +319,8 @@ void config_merge(config_t *base, config_t *top)
 	str_take(&base->auth_guard, &top->auth_guard);
 	str_take(&base->log_file, &top->log_file);
 	str_take(&base->log_syslog, &top->log_syslog);
+	str_take(&base->user, &top->user);
+	str_take(&base->group, &top->group);
 	if (top->log_level >= 0)
 		base->log_level = top->log_level;
 	if (top->log_format >= 0)
@@ -728,6 +732,24 @@ static int set_auth_guard(config_t *c, const char *v, char *err, size_t errlen)
 	return set_str(&c->auth_guard, v);
 }
 
+static int set_user(config_t *c, const char *v, char *err, size_t errlen)
+{
+	if (!*v) {
+		snprintf(err, errlen, "user: a user name or number is needed");
+		return -EINVAL;
+	}
+	return set_str(&c->user, v);
+}
+
+static int set_group(config_t *c, const char *v, char *err, size_t errlen)
+{
+	if (!*v) {
+		snprintf(err, errlen, "group: a group name or number is needed");
+		return -EINVAL;
+	}
+	return set_str(&c->group, v);
+}
+
 const config_setting_t config_settings[] = {
     {"log", "log-level", "L", 0, "the log level: err, warn, info, debug, trace", set_log},
     {"log-file", "log-file", "FILE", 0, "log to FILE (opened again on SIGUSR1)", set_log_file},
@@ -743,6 +765,10 @@ const config_setting_t config_settings[] = {
      "slow, then ban, sources that fail to log in: \"off\" or "
      "free=3,delay=250ms,max-delay=4s,max-failures=10,window=10m,ban=10m",
      set_auth_guard},
+    {"user", "user", "NAME", 0,
+     "once listening, run as this user (root: stay root, needed to serve the network as root)",
+     set_user},
+    {"group", "group", "NAME", 0, "with user: this group (default: the user's)", set_group},
 };
 const size_t config_nsettings = sizeof(config_settings) / sizeof(config_settings[0]);
 

@@ -5,8 +5,8 @@
  *   log: info                     # SLUICE_LOG      -v/-q/--log-level
  *   log-file: /var/log/sluice.log # SLUICE_LOG_FILE --log-file (and the
  *                                 # other settings of config_settings[]:
- *                                 # log-syslog, log-format, log-rate,
- *                                 # each SLUICE_KEY and --key)
+ *                                 # log-syslog, log-format, log-rate, user,
+ *                                 # group, each SLUICE_KEY and --key)
  *   metrics: 127.0.0.1:9090       # SLUICE_METRICS  --metrics
  *   drain: 5s                     # SLUICE_DRAIN    --drain
  *   auth-guard: ban=10m           # SLUICE_AUTH_GUARD --auth-guard (see authguard.h)
@@ -88,6 +88,7 @@ typedef struct config {
 	int log_format;   /* -1: not set */
 	uint64_t log_rate;
 	int log_rate_set;
+	char *user, *group; /* user: drop to it once listening ("root": stay) */
 } config_t;
 
 /* One setting other than the lists: YAML key KEY, variable SLUICE_KEY

@@ -118,6 +118,12 @@ static void target_policy(listener_t *l)
 		acl_guard(&l->targets, ACL_LINK_LOCAL);
 }
 
+int listener_reachable(const listener_t *l)
+{
+	return l->ops->reach != REACH_LOCAL && l->bind.ss_family &&
+	       !sockaddr_is_loopback((const struct sockaddr *)&l->bind);
+}
+
 int listener_host_loopback(const listener_t *l)
 {
 	struct sockaddr_in lo = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};

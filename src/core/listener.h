@@ -126,6 +126,10 @@ extern const opt_schema_t listener_opts, listener_relay_opts;
 /* 1 when the listener's targets include the host's loopback (127.0.0.1):
  * what a gateway's host alias may reach. */
 int listener_host_loopback(const listener_t *l);
+/* 1 when the network reaches it: its socket is bound to an address other
+ * than loopback (a wildcard too); never a serial line, stdio, a UNIX
+ * socket or a TUN device. */
+int listener_reachable(const listener_t *l);
 /* Bind address of a URL's host/port (port required). */
 int listener_bind_addr(url_t *u, struct sockaddr_storage *ss, char *err, size_t errlen);
 

@@ -257,23 +257,26 @@ static void test_read_file(void **st)
 static void test_settings(void **st)
 {
 	config_t c, e;
-	char *envp[] = {"SLUICE_LOG=DEBUG", "SLUICE_LOG_FORMAT=JSON", "SLUICE_LOG_RATE=5/s", NULL};
+	char *envp[] = {"SLUICE_LOG=DEBUG", "SLUICE_LOG_FORMAT=JSON", "SLUICE_LOG_RATE=5/s",
+	                "SLUICE_USER=nobody", NULL};
 	char err[256];
 
 	load(&c, "log: Warning\nlog-file: /var/log/s.log\nlog-syslog: yes\nlog-format: text\n"
-	         "log-rate: 0\n");
+	         "log-rate: 0\nuser: sluice\ngroup: sluice\n");
 	assert_int_equal(c.log_level, LOG_WARN);
 	assert_string_equal(c.log_file, "/var/log/s.log");
 	assert_string_equal(c.log_syslog, LOG_SYSLOG_DEFAULT);
 	assert_int_equal(c.log_format, LOG_TEXT);
 	assert_int_equal(c.log_rate, 0);
+	assert_string_equal(c.user, "sluice");
 	config_init(&e);
 	assert_int_equal(config_load_env(&e, envp, err, sizeof(err)), 0);
 	config_merge(&c, &e);
 	assert_int_equal(c.log_level, LOG_DEBUG);
 	assert_int_equal(c.log_format, LOG_JSON);
 	assert_int_equal(c.log_rate, 5);
-	assert_string_equal(c.log_file, "/var/log/s.log"); /* the file's, not named again */
+	assert_string_equal(c.user, "nobody");
+	assert_string_equal(c.group, "sluice"); /* the file's, not named again */
 	config_free(&c);
 	config_free(&e);
 
@@ -290,6 +293,7 @@ static void test_settings(void **st)
 	    {"log-format: xml\n", "t.yaml:1: log format 'xml'"},
 	    {"log-rate: lots\n", "log rate 'lots'"},
 	    {"log-syslog: maybe\n", "log-syslog 'maybe'"},
+	    {"user: ''\n", "user name"},
 	    {"usr: x\n", "known: listen, forward, chains, groups, rules, log, log-file"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -12,11 +12,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "core/priv.h"
 #include "netstack/tun.h"
 #include "tunnel/vpn/vpn_client.h"
 
@@ -118,6 +120,8 @@ static int vt_start(listener_t *l)
 	}
 	log_info(0, "tun %s: offloads %s", tun_name(v->tun), tun_offloads(v->tun));
 	log_info(0, "tun %s: waiting for the VPN session", tun_name(v->tun));
+	/* each session addresses the device, after a drop of root too */
+	priv_need(CAP_NET_ADMIN);
 	return 0;
 }
 
