@@ -45,14 +45,16 @@ dgram_drop_why_t dgram_drop_why(int err)
 
 static void metrics_fn(mbuf_t *b, void *ud)
 {
-	metrics_family(b, "sluice_udp_dropped_total", "counter", "Datagrams dropped, by reason.");
+	char lab[64];
+
 	for (int i = 0; i < DGRAM_DROP_N; i++)
-		mbuf_printf(b, "sluice_udp_dropped_total{reason=\"%s\"} %llu\n", drop_names[i],
-		            (unsigned long long)dgram_drops[i]);
-	metrics_family(b, "sluice_udp_flows_active", "gauge", "Datagram flows open now.");
-	mbuf_printf(b, "sluice_udp_flows_active %llu\n", (unsigned long long)flows_active);
-	metrics_family(b, "sluice_udp_flows_total", "counter", "Datagram flows opened.");
-	mbuf_printf(b, "sluice_udp_flows_total %llu\n", (unsigned long long)flows_total);
+		metrics_sample(
+		    b, "sluice_udp_dropped_total", "counter", "Datagrams dropped, by reason.",
+		    metrics_label(lab, sizeof(lab), "reason", drop_names[i]), dgram_drops[i]);
+	metrics_sample(b, "sluice_udp_flows_active", "gauge", "Datagram flows open now.", "",
+	               flows_active);
+	metrics_sample(b, "sluice_udp_flows_total", "counter", "Datagram flows opened.", "",
+	               flows_total);
 }
 
 void dgram_init(dgram_t *f, const dgram_ops_t *ops, uint64_t id)
@@ -255,6 +257,21 @@ const dialer_t *chain_dgram_blocker(const dialer_t *d)
 			return NULL;
 	}
 	return NULL;
+}
+
+int chain_dgram_require(const dialer_t *chain, const char *what, char *err, size_t errlen)
+{
+	const dialer_t *blk = chain_dgram_blocker(chain);
+	char hop[256];
+
+	if (!blk)
+		return 0;
+	dialer_name(blk, hop, sizeof(hop));
+	snprintf(err, errlen,
+	         "the hop %s cannot carry UDP: %s needs a chain that does (nothing is sent "
+	         "around it)",
+	         hop, what);
+	return -EINVAL;
 }
 
 void dialer_name(const dialer_t *d, char *buf, size_t len)

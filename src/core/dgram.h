@@ -173,6 +173,10 @@ dgram_t *dgram_open(dialer_t *chain, const dial_opts_t *o, uint64_t timeout_ms,
  * them from the hop before it, which has none), or NULL if the chain
  * carries them. */
 const dialer_t *chain_dgram_blocker(const dialer_t *chain);
+/* For a listener that cannot work without datagrams (what: "dns://"):
+ * -EINVAL and "the hop H cannot carry UDP: WHAT needs a chain that does
+ * (nothing is sent around it)" when a hop stops them, else 0. */
+int chain_dgram_require(const dialer_t *chain, const char *what, char *err, size_t errlen);
 /* "http://127.0.0.1:3128" for logs: the hop's scheme and server. */
 void dialer_name(const dialer_t *d, char *buf, size_t len);
 /* The name servers the chain's tunnel gave (its last hop's session):

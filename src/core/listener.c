@@ -77,8 +77,8 @@ static const opt_t shared_opts[] = {
              "connections a client IP may open at once (0: twice the rate)"),
     OPT_DURATION(listener_t, connect_timeout_ms, "connect-timeout", "10s",
                  "dialing the target through the chain"),
-    OPT_DURATION(listener_t, idle_timeout_ms, "idle-timeout", "5m",
-                 "a connection with no bytes either way is closed (0: never)"),
+    OPT_DURATION_DOC(listener_t, idle_timeout_ms, "idle-timeout", "5m",
+                     "a connection with no bytes either way is closed (0: never)"),
     OPT_DURATION(listener_t, handshake_timeout_ms, "handshake-timeout", "15s",
                  "time for a client to say what it wants"),
     OPT_STR(listener_t, via, "via", "the rules, or the -F chain", "NAME",
@@ -232,6 +232,7 @@ int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, c
 	if (!ops->start && (r = listener_bind_addr(u, &l->bind, err, errlen)) < 0)
 		goto fail;
 	l->host_loopback = l->link_local = -1; /* the target policy's, below */
+	l->idle_timeout_ms = ops->idle_timeout_ms ? ops->idle_timeout_ms : LISTENER_IDLE_DEFAULT;
 	if ((r = opts_parse(&listener_opts, u, l, err, errlen)) < 0 ||
 	    (ops->relay && (r = opts_parse(&listener_relay_opts, u, l, err, errlen)) < 0))
 		goto fail;

@@ -78,7 +78,11 @@ typedef struct front_ops {
 	/* a proxy that reaches any target: refused without credentials or
 	 * allow= on a non-loopback address unless open=1 */
 	unsigned relay : 1;
+	/* idle-timeout when it is not given; 0: LISTENER_IDLE_DEFAULT */
+	uint64_t idle_timeout_ms;
 } front_ops_t;
+
+#define LISTENER_IDLE_DEFAULT (5 * 60 * 1000)
 
 struct listener {
 	const front_ops_t *ops;

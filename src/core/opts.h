@@ -109,6 +109,12 @@ typedef struct opt_schema {
 		.name = name_, .type = OT_DURATION, .off = OPT_FIELD_(T, f, uint64_t),             \
 		.def = def_, .help = help_                                                         \
 	}
+/* The field keeps the module's default when the option is absent. */
+#define OPT_DURATION_DOC(T, f, name_, def_doc_, help_)                                             \
+	{                                                                                          \
+		.name = name_, .type = OT_DURATION, .off = OPT_FIELD_(T, f, uint64_t),             \
+		.def_doc = def_doc_, .help = help_                                                 \
+	}
 #define OPT_CIDRS(T, f, name_, def_doc_, help_)                                                    \
 	{                                                                                          \
 		.name = name_, .type = OT_CIDRS, .off = OPT_FIELD_(T, f, cidr_list_t),             \

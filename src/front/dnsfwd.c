@@ -42,7 +42,6 @@ typedef struct dnsfwd {
 	uint16_t map[65536]; /* our ID -> slot + 1 */
 	size_t npend;
 	uint64_t queries, answers, timeouts, servfails, drops;
-	unsigned registered : 1;
 } dnsfwd_t;
 
 /* ---- the pure part ---- */
@@ -298,27 +297,27 @@ static void dns_on_conn(conn_t *c)
 
 /* ---- set-up ---- */
 
+#define DNS_Q_HELP "UDP queries forwarded, answered, timed out, answered SERVFAIL here."
+static const metric_t dns_metrics[] = {
+    METRIC_X(dnsfwd_t, queries, "sluice_dns_queries_total", "counter", DNS_Q_HELP,
+             "result=\"forwarded\""),
+    METRIC_X(dnsfwd_t, answers, "sluice_dns_queries_total", "counter", DNS_Q_HELP,
+             "result=\"answered\""),
+    METRIC_X(dnsfwd_t, timeouts, "sluice_dns_queries_total", "counter", DNS_Q_HELP,
+             "result=\"timeout\""),
+    METRIC_X(dnsfwd_t, servfails, "sluice_dns_queries_total", "counter", DNS_Q_HELP,
+             "result=\"servfail\""),
+    METRIC(dnsfwd_t, drops, "sluice_dns_dropped_total", "counter",
+           "UDP queries dropped (malformed, refused, too many in flight)."),
+    METRIC(dnsfwd_t, npend, "sluice_dns_pending", "gauge", "UDP queries waiting for an answer."),
+};
+
 static void metrics_fn(mbuf_t *b, void *ud)
 {
 	dnsfwd_t *u = ud;
-	const char *n = u->l->name;
+	char lab[300];
 
-	metrics_family(b, "sluice_dns_queries_total", "counter",
-	               "UDP queries forwarded, answered, timed out, answered SERVFAIL here.");
-	mbuf_printf(b, "sluice_dns_queries_total{listener=\"%s\",result=\"forwarded\"} %llu\n", n,
-	            (unsigned long long)u->queries);
-	mbuf_printf(b, "sluice_dns_queries_total{listener=\"%s\",result=\"answered\"} %llu\n", n,
-	            (unsigned long long)u->answers);
-	mbuf_printf(b, "sluice_dns_queries_total{listener=\"%s\",result=\"timeout\"} %llu\n", n,
-	            (unsigned long long)u->timeouts);
-	mbuf_printf(b, "sluice_dns_queries_total{listener=\"%s\",result=\"servfail\"} %llu\n", n,
-	            (unsigned long long)u->servfails);
-	metrics_family(b, "sluice_dns_dropped_total", "counter",
-	               "UDP queries dropped (malformed, refused, too many in flight).");
-	mbuf_printf(b, "sluice_dns_dropped_total{listener=\"%s\"} %llu\n", n,
-	            (unsigned long long)u->drops);
-	metrics_family(b, "sluice_dns_pending", "gauge", "UDP queries waiting for an answer.");
-	mbuf_printf(b, "sluice_dns_pending{listener=\"%s\"} %zu\n", n, u->npend);
+	METRICS_TABLE(b, dns_metrics, u, metrics_label(lab, sizeof(lab), "listener", u->l->name));
 }
 
 typedef struct dns_lopts {
@@ -336,8 +335,6 @@ static int dns_init(listener_t *l, char *err, size_t errlen)
 {
 	dnsfwd_t *u = calloc(1, sizeof(*u));
 	dns_lopts_t o = {0};
-	const dialer_t *blk;
-	char hop[256];
 	int r;
 
 	if (!u)
@@ -360,15 +357,7 @@ static int dns_init(listener_t *l, char *err, size_t errlen)
 		         "servers of its own");
 		return -EINVAL;
 	}
-	if ((blk = chain_dgram_blocker(l->chain))) {
-		dialer_name(blk, hop, sizeof(hop));
-		snprintf(err, errlen,
-		         "the hop %s cannot carry UDP: dns:// needs a chain that does "
-		         "(nothing is sent around it)",
-		         hop);
-		return -EINVAL;
-	}
-	return 0;
+	return chain_dgram_require(l->chain, "dns://", err, errlen);
 }
 
 static int dns_listening(listener_t *l)
@@ -380,7 +369,6 @@ static int dns_listening(listener_t *l)
 	                         1000)) < 0)
 		return r;
 	metrics_register(metrics_fn, u);
-	u->registered = 1;
 	return 0;
 }
 
@@ -400,8 +388,7 @@ static void dns_free(listener_t *l)
 	u->flow = NULL;
 	listener_chain_drop(u->rt);
 	u->rt = NULL;
-	if (u->registered)
-		metrics_unregister(metrics_fn, u);
+	metrics_unregister(metrics_fn, u);
 	udplisten_close(&u->ul, u, free);
 }
 

@@ -44,7 +44,6 @@ typedef struct udpfwd {
 	usess_t *buckets[UF_BUCKETS];
 	size_t nsess;
 	uint64_t dgrams_in, dgrams_out, drops, refused;
-	unsigned registered : 1;
 } udpfwd_t;
 
 struct usess {
@@ -201,31 +200,29 @@ static void on_sweep(uv_timer_t *t)
 	}
 }
 
+static const metric_t uf_metrics[] = {
+    METRIC(udpfwd_t, nsess, "sluice_udp_forward_sessions", "gauge",
+           "UDP forward sessions open now."),
+    METRIC(udpfwd_t, refused, "sluice_udp_forward_refused_total", "counter",
+           "Clients refused a session (ACL, rate, max-conns)."),
+    METRIC_X(udpfwd_t, dgrams_in, "sluice_udp_forward_datagrams_total", "counter",
+             "Datagrams from clients (in) and to them (out).", "dir=\"in\""),
+    METRIC_X(udpfwd_t, dgrams_out, "sluice_udp_forward_datagrams_total", "counter",
+             "Datagrams from clients (in) and to them (out).", "dir=\"out\""),
+};
+
 static void metrics_fn(mbuf_t *b, void *ud)
 {
 	udpfwd_t *u = ud;
-	const char *n = u->l->name;
+	char lab[300];
 
-	metrics_family(b, "sluice_udp_forward_sessions", "gauge", "UDP forward sessions open now.");
-	mbuf_printf(b, "sluice_udp_forward_sessions{listener=\"%s\"} %zu\n", n, u->nsess);
-	metrics_family(b, "sluice_udp_forward_refused_total", "counter",
-	               "Clients refused a session (ACL, rate, max-conns).");
-	mbuf_printf(b, "sluice_udp_forward_refused_total{listener=\"%s\"} %llu\n", n,
-	            (unsigned long long)u->refused);
-	metrics_family(b, "sluice_udp_forward_datagrams_total", "counter",
-	               "Datagrams from clients (in) and to them (out).");
-	mbuf_printf(b, "sluice_udp_forward_datagrams_total{listener=\"%s\",dir=\"in\"} %llu\n", n,
-	            (unsigned long long)u->dgrams_in);
-	mbuf_printf(b, "sluice_udp_forward_datagrams_total{listener=\"%s\",dir=\"out\"} %llu\n", n,
-	            (unsigned long long)u->dgrams_out);
+	METRICS_TABLE(b, uf_metrics, u, metrics_label(lab, sizeof(lab), "listener", u->l->name));
 }
 
 static int uf_init(listener_t *l, char *err, size_t errlen)
 {
 	udpfwd_t *u = calloc(1, sizeof(*u));
 	const char *p = l->url->path;
-	const dialer_t *blk;
-	char hop[256];
 	int r;
 
 	if (!u)
@@ -240,16 +237,9 @@ static int uf_init(listener_t *l, char *err, size_t errlen)
 		         "the target is missing or bad: write udp://BIND:PORT/HOST:PORT");
 		return -EINVAL;
 	}
-	if ((blk = chain_dgram_blocker(l->chain))) {
-		dialer_name(blk, hop, sizeof(hop));
-		snprintf(err, errlen,
-		         "the hop %s cannot carry UDP: a udp:// forward needs a chain "
-		         "that does (nothing is sent around it)",
-		         hop);
-		return -EINVAL;
-	}
-	/* UDP sessions have no end but silence: a minute, unless told */
-	u->idle_ms = url_opt_given(l->url, "idle-timeout") ? l->idle_timeout_ms : UF_IDLE_DEFAULT;
+	if ((r = chain_dgram_require(l->chain, "a udp:// forward", err, errlen)) < 0)
+		return r;
+	u->idle_ms = l->idle_timeout_ms;
 	return 0;
 }
 
@@ -263,7 +253,6 @@ static int uf_start(listener_t *l)
 	                         u->idle_ms ? period : 0)) < 0)
 		return r;
 	metrics_register(metrics_fn, u);
-	u->registered = 1;
 	log_info(0, "listening on %s", l->name);
 	return 0;
 }
@@ -282,8 +271,7 @@ static void uf_free(listener_t *l)
 	for (unsigned b = 0; b < UF_BUCKETS; b++)
 		while (u->buckets[b])
 			sess_free(u->buckets[b], "shutdown");
-	if (u->registered)
-		metrics_unregister(metrics_fn, u);
+	metrics_unregister(metrics_fn, u);
 	udplisten_close(&u->ul, u, free);
 }
 
@@ -293,6 +281,7 @@ const front_ops_t udpfwd_front_ops = {
     .start = uf_start,
     .stop = uf_stop,
     .free = uf_free,
+    .idle_timeout_ms = UF_IDLE_DEFAULT, /* UDP sessions have no end but silence */
 };
 
 static const transport_scheme_t udpfwd_schemes[] = {
