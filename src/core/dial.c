@@ -19,12 +19,32 @@
 #include "core/transport.h"
 #include "core/udphost.h"
 
+/* A host that the resolver reads as an IPv4 address in one of inet_aton's
+ * other forms (2130706433, 127.1, 0x7f.0.0.1, 0177.0.0.1): its dotted quad
+ * in out, 1; else 0. */
+static int ipv4_other_form(const char *host, char out[INET_ADDRSTRLEN])
+{
+	struct in_addr a;
+
+	if (host[strspn(host, "0123456789abcdefABCDEFxX.")] || inet_pton(AF_INET, host, &a) == 1 ||
+	    !inet_aton(host, &a))
+		return 0;
+	return inet_ntop(AF_INET, &a, out, INET_ADDRSTRLEN) != NULL;
+}
+
 int target_set(target_t *t, const char *host, uint16_t port)
 {
+	char quad[INET_ADDRSTRLEN];
 	size_t n = strlen(host);
 
 	if (!n || n >= sizeof(t->host))
 		return -EINVAL;
+	/* as the address the direct dialer would reach, so that rules and
+	 * logs see it (and a chain's far end is not left to guess) */
+	if (ipv4_other_form(host, quad)) {
+		host = quad;
+		n = strlen(quad);
+	}
 	memcpy(t->host, host, n + 1);
 	t->port = port;
 	return 0;

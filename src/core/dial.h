@@ -31,8 +31,11 @@ typedef struct target {
 	uint16_t port;
 } target_t;
 
-int target_set(target_t *t, const char *host, uint16_t port); /* -EINVAL if host too long/empty */
-void target_str(const target_t *t, char *buf, size_t len);    /* host:port, [v6]:port */
+/* -EINVAL if host is too long or empty.  An IPv4 address in one of
+ * inet_aton's other forms (2130706433, 127.1, 0x7f.0.0.1) is stored as its
+ * dotted quad, the address a resolver would make of it. */
+int target_set(target_t *t, const char *host, uint16_t port);
+void target_str(const target_t *t, char *buf, size_t len);        /* host:port, [v6]:port */
 int target_is_ip(const target_t *t, struct sockaddr_storage *ss); /* 1 and fills ss if literal */
 
 /* SOCKS credentials as a client sent them (RFC 1929 user name and password,

@@ -60,6 +60,7 @@ wait_port "$ts"
 cat >"$T/rules.txt" <<EOF
 # the test's rules
 IP-CIDR,127.0.0.9/32,block
+IP-CIDR,127.0.0.10/32,block,no-resolve
 IP-CIDR,10.0.0.0/8,direct
 SRC-IP-CIDR,127.0.0.7/32,block
 DOMAIN-SUFFIX,remote.test,tun
@@ -93,7 +94,7 @@ check_eq "a name no domain rule names" routed "$(get "http://127.0.0.1:$p" "http
 check_eq "... was resolved here for the CIDR rule" 1 "$(($(asked here c.other.test) > 0))"
 check_eq "... which sent its address through the tunnel" $((before + 1)) "$(far_dialed 127.0.0.1)"
 check_eq "... so the far side never saw the name" 0 "$(asked far c.other.test)"
-check "the log names the rule that decided" grep -q "route c.other.test:$web as 127.0.0.1: tun (.*rules.txt:7 IP-CIDR,127.0.0.0/8,tun)" "$T/cli.log"
+check "the log names the rule that decided" grep -q "route c.other.test:$web as 127.0.0.1: tun (.*rules.txt:8 IP-CIDR,127.0.0.0/8,tun)" "$T/cli.log"
 
 check_eq "DOMAIN: the exact name through the tunnel" routed "$(get "socks5h://127.0.0.1:$p" "http://exact.test:$web/t")"
 check_eq "... dialed by the far side by name" 1 "$(far_dialed exact.test)"
@@ -110,6 +111,26 @@ check_eq "a blocked prefix: SOCKS5 reply 2 (curl exit 97)" 97 $?
 code=$(curl -sS -m 10 -o "$T/403.html" -w '%{http_code}' -x "http://127.0.0.1:$p" "http://127.0.0.9:$web/t")
 check_eq "... HTTP 403" 403 "$code"
 check "... whose page names the rule" grep -q "blocked by the rule at .*rules.txt:2 IP-CIDR,127.0.0.9/32,block" "$T/403.html"
+# the address as a number (2130706442 = 127.0.0.10; curl would rewrite
+# it, so raw requests): blocked all the same, no-resolve or not
+raw_http() { # HOST: the HTTP proxy's status line for GET http://HOST:web/t
+	exec 3<>"/dev/tcp/127.0.0.1/$p"
+	printf 'GET http://%s:%s/t HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$1" "$web" "$1" >&3
+	head -n 1 <&3 | tr -d '\r'
+	exec 3<&-
+}
+raw_socks() { # HOST: the SOCKS5 reply code for a CONNECT to HOST:web by name
+	local n hi lo
+	n=$(printf '\\x%02x' ${#1}) hi=$(printf '\\x%02x' $((web >> 8))) lo=$(printf '\\x%02x' $((web & 255)))
+	exec 3<>"/dev/tcp/127.0.0.1/$p"
+	# shellcheck disable=SC2059
+	printf "\x05\x01\x00\x05\x01\x00\x03$n%s$hi$lo" "$1" >&3
+	head -c 4 <&3 | od -An -tu1 | awk '{ print $4 }'
+	exec 3<&-
+}
+check_eq "a blocked address written as a number (no-resolve): HTTP 403" "HTTP/1.1 403 Forbidden" "$(raw_http 2130706442)"
+check_eq "... and in other inet_aton forms: SOCKS5 reply 2" "2 2 2" \
+	"$(raw_socks 2130706442) $(raw_socks 127.10) $(raw_socks 0x7f.0.0.012)"
 check_fails "a blocked port" get "http://127.0.0.1:$p" "http://127.0.0.1:1/"
 curl -sS -m 10 --interface 127.0.0.7 -x "socks5h://127.0.0.1:$p" "http://127.0.0.1:$web/t" >/dev/null 2>&1
 check_eq "a blocked client (SRC-IP-CIDR): SOCKS5 reply 2" 97 $?

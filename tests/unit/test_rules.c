@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dial.h"
 #include "core/route/rules.h"
 
 static rules_t *load(const char *text)
@@ -359,6 +360,33 @@ static void test_against_scan(void **st)
 	rules_free(rs);
 }
 
+/* A target written as one of inet_aton's other IPv4 forms is the address
+ * a resolver would make of it (target_set), so an address rule with
+ * no-resolve cannot be walked around by spelling the address as a number. */
+static void test_numeric_forms(void **st)
+{
+	static const char *const forms[] = {"2130706441",   "127.9",   "0x7f.0.0.9",
+	                                    "0177.0.0.011", "127.0.9", "0x7F000009"};
+	rules_t *rs = load("IP-CIDR,127.0.0.9/32,block,no-resolve\nMATCH,direct\n");
+	target_t t;
+
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		assert_int_equal(target_set(&t, forms[i], 80), 0);
+		assert_string_equal(t.host, "127.0.0.9");
+		assert_string_equal(route(rs, t.host, 80, NULL, 0, NULL), "block");
+	}
+	/* names and other literals stay as they are */
+	static const char *const same[] = {"127.0.0.9",        "example.org", "cafe.bad",
+	                                   "0xcafe.example",   "1.2.3.4.5",   "127.0.0.9.",
+	                                   "::ffff:127.0.0.9", "1e100"};
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		assert_int_equal(target_set(&t, same[i], 80), 0);
+		assert_string_equal(t.host, same[i]);
+	}
+	rules_free(rs);
+	(void)st;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +397,7 @@ int main(void)
 	    cmocka_unit_test(test_errors_name_the_line),
 	    cmocka_unit_test(test_actions),
 	    cmocka_unit_test(test_against_scan),
+	    cmocka_unit_test(test_numeric_forms),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
