@@ -78,6 +78,9 @@ typedef struct front_ops {
 	/* a proxy that reaches any target: refused without credentials or
 	 * allow= on a non-loopback address unless open=1 */
 	unsigned relay : 1;
+	/* a proxy's keyword in a proxy auto-config file ("PROXY", "SOCKS5",
+	 * "SOCKS"): /proxy.pac may send browsers to it; NULL: not a proxy */
+	const char *pac;
 	/* idle-timeout when it is not given; 0: LISTENER_IDLE_DEFAULT */
 	uint64_t idle_timeout_ms;
 } front_ops_t;

@@ -845,6 +845,7 @@ static void http_on_conn(conn_t *c)
 const front_ops_t http_front_ops = {
     .relay = 1,
     .scheme = "http",
+    .pac = "PROXY",
     .init = http_init,
     .on_conn = http_on_conn,
 };

@@ -42,6 +42,7 @@ static void proxy_on_conn(conn_t *c)
 
 const front_ops_t proxy_front_ops = {
     .scheme = "proxy",
+    .pac = "PROXY",
     .init = socks_listener_init,
     .on_conn = proxy_on_conn,
     .relay = 1,

@@ -894,12 +894,13 @@ static int server_one(const pt_transport_t *t, const char *bindenv, const char *
 	char err[URL_ERRLEN * 2], bind[300], host[256], key[128], esc[256], url[8192], addr[300];
 	const char *state = getenv("TOR_PT_STATE_LOCATION");
 	pt_args_t a = {0};
+	const transport_scheme_t *ts;
 	pt_fixed_t *f;
 	uint16_t port;
 	int r, p;
 	size_t n;
 
-	if (!transport_listener(t->scheme)) {
+	if (!(ts = transport_listener(t->scheme))) {
 		say("SMETHOD-ERROR %s %s:// is not built into this sluice", t->name, t->scheme);
 		return 0;
 	}
@@ -935,8 +936,8 @@ static int server_one(const pt_transport_t *t, const char *bindenv, const char *
 	while ((n = strlen(key)) && key[n - 1] == '=')
 		key[n - 1] = 0;
 	p = port;
-	if (!p && !strcmp(t->scheme, "ws"))
-		p = 1; /* placeholder: see bind_any_port() */
+	if (!p && !ts->listen->start) /* on the shared TCP accept path */
+		p = 1;                /* placeholder: see bind_any_port() */
 	else if (!p && (p = free_udp_port(host)) < 0) {
 		say("SMETHOD-ERROR %s no free port on %s", t->name, host);
 		return 0;

@@ -790,6 +790,7 @@ static void socks_cred_on_conn(conn_t *c)
 const front_ops_t socks_front_ops = {
     .relay = 1,
     .scheme = "socks",
+    .pac = "SOCKS5",
     .init = socks5_init,
     .on_conn = socks_on_conn,
     .free = socks_listener_free,
@@ -798,6 +799,7 @@ const front_ops_t socks_front_ops = {
 const front_ops_t socks5_front_ops = {
     .relay = 1,
     .scheme = "socks5",
+    .pac = "SOCKS5",
     .init = socks5_init,
     .on_conn = socks5_on_conn,
     .free = socks_listener_free,
@@ -806,6 +808,7 @@ const front_ops_t socks5_front_ops = {
 const front_ops_t socks4_front_ops = {
     .relay = 1,
     .scheme = "socks4",
+    .pac = "SOCKS",
     .init = socks4_init,
     .on_conn = socks4_on_conn,
 };

@@ -173,7 +173,7 @@ void pac_render(const routing_t *rt, const char *proxy, mbuf_t *out)
 /* ---- serving ---- */
 
 static struct {
-	char scheme[16];
+	const char *kind; /* the listener's keyword: PROXY, SOCKS5, SOCKS */
 	struct sockaddr_storage bind;
 	int on;
 	/* the last file, for the routing and proxy it was made for */
@@ -187,7 +187,6 @@ static int pac_page(mbuf_t *body, const char **ctype, const struct sockaddr *loc
 	routing_t *rt = routing_current();
 	struct sockaddr_storage at;
 	char ip[64], proxy[128];
-	const char *kind;
 
 	if (!rt) {
 		mbuf_printf(body, "no routing\n");
@@ -200,10 +199,8 @@ static int pac_page(mbuf_t *body, const char **ctype, const struct sockaddr *loc
 		sockaddr_set_port((struct sockaddr *)&at, port);
 	}
 	sockaddr_ip((struct sockaddr *)&at, ip, sizeof(ip));
-	kind = !strcmp(pac.scheme, "socks4")                                   ? "SOCKS"
-	       : !strcmp(pac.scheme, "socks5") || !strcmp(pac.scheme, "socks") ? "SOCKS5"
-	                                                                       : "PROXY";
-	snprintf(proxy, sizeof(proxy), "%s %s:%u", kind, ip, sockaddr_port((struct sockaddr *)&at));
+	snprintf(proxy, sizeof(proxy), "%s %s:%u", pac.kind, ip,
+	         sockaddr_port((struct sockaddr *)&at));
 	if (pac.rt != rt || strcmp(pac.proxy, proxy)) {
 		free(pac.text.p);
 		memset(&pac.text, 0, sizeof(pac.text));
@@ -218,8 +215,6 @@ static int pac_page(mbuf_t *body, const char **ctype, const struct sockaddr *loc
 
 void pac_serve(listener_t **ls, size_t n)
 {
-	static const char *const proxies[] = {"proxy", "http", "socks5", "socks", "socks4"};
-
 	if (!ls) {
 		metrics_page("/proxy.pac", NULL, NULL);
 		free(pac.text.p);
@@ -228,15 +223,13 @@ void pac_serve(listener_t **ls, size_t n)
 	}
 	for (size_t i = 0; i < n; i++) {
 		const listener_t *l = ls[i];
-		for (size_t k = 0; k < sizeof(proxies) / sizeof(proxies[0]); k++) {
-			if (l->via || strcmp(l->url->scheme, proxies[k]))
-				continue;
-			snprintf(pac.scheme, sizeof(pac.scheme), "%s", proxies[k]);
-			memcpy(&pac.bind, &l->bind, sizeof(pac.bind));
-			pac.on = 1;
-			metrics_page("/proxy.pac", pac_page, NULL);
-			log_info(0, "/proxy.pac sends browsers to %s", l->name);
-			return;
-		}
+		if (l->via || !l->ops->pac)
+			continue;
+		pac.kind = l->ops->pac;
+		memcpy(&pac.bind, &l->bind, sizeof(pac.bind));
+		pac.on = 1;
+		metrics_page("/proxy.pac", pac_page, NULL);
+		log_info(0, "/proxy.pac sends browsers to %s", l->name);
+		return;
 	}
 }
