@@ -185,8 +185,11 @@ static int run_or_check(int argc, char **argv, int check)
 			if (config_chain_arg(&cli, optarg, err, sizeof(err)) < 0)
 				die_usage(err);
 			break;
-		case OPT_GROUP:
-			if (config_group_arg(&cli, optarg, err, sizeof(err)) < 0)
+		case OPT_GROUP: /* NAME=URL,... a routing group; a bare NAME, --user's group */
+			if (!strchr(optarg, '=')
+			        ? config_set(&cli, config_setting("group"), optarg, "--group", err,
+			                     sizeof(err)) < 0
+			        : config_group_arg(&cli, optarg, err, sizeof(err)) < 0)
 				die_usage(err);
 			break;
 		case OPT_RULE: /* "--rule:N" in messages: the Nth --rule */

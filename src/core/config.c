@@ -768,7 +768,10 @@ const config_setting_t config_settings[] = {
     {"user", "user", "NAME", 0,
      "once listening, run as this user (root: stay root, needed to serve the network as root)",
      set_user},
-    {"group", "group", "NAME", 0, "with user: this group (default: the user's)", set_group},
+    {"group", "group", "NAME", 0,
+     "with user: this group (default: the user's); a NAME without =URL, unlike a routing "
+     "--group",
+     set_group},
 };
 const size_t config_nsettings = sizeof(config_settings) / sizeof(config_settings[0]);
 

@@ -4,7 +4,8 @@
 #
 #   - as root without --user, a listener or --metrics on an address other
 #     than loopback is refused, exit 2, with a message naming --user;
-#     loopback ones run; --user root runs on purpose
+#     loopback ones run; --user root runs on purpose; --group NAME (without
+#     =URL, which would make it a routing group) sets the group
 #   - a TUN VPN client (-L tun:// -F vpn://, in a network namespace the
 #     test makes, against a VPN server in another) started with
 #     --user nobody: runs as nobody with no capability but CAP_NET_ADMIN,
@@ -34,6 +35,15 @@ start asroot env -u SLUICE_USER "$SLUICE" --user root -L "proxy://0.0.0.0:$q?ope
 check "--user root serves the network as root" wait_port "$q"
 check_eq "--user with no such user is a configuration error" 2 \
 	"$("$SLUICE" check --user no-such-user-here -L tcp://127.0.0.1:1/127.0.0.1:2 >/dev/null 2>&1; echo $?)"
+# --group NAME (no =URL: not a routing group) picks the group to become
+if getent group daemon >/dev/null; then
+	g=$(free_port)
+	start grp "$SLUICE" --user nobody --group daemon -L "tcp://127.0.0.1:$g/127.0.0.1:1"
+	wait_port "$g"
+	for _ in $(seq 50); do grep -q "running as nobody" "$T/grp.log" && break; sleep 0.1; done
+	check_eq "--user nobody --group daemon: runs with daemon's gid" "$(getent group daemon | cut -d: -f3)" \
+		"$(sed -n 's/^Gid:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$(pid_of grp)/status")"
+fi
 
 # ---- a TUN VPN client dropped to nobody ----
 netns_pair "prS$$" "prC$$" 192.168.83
