@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "front/extorport.h"
-#include "front/pt.h"
+#include "front/pt_proto.h"
 
 static void check(int cond)
 {

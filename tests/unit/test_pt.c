@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "front/extorport.h"
-#include "front/pt.h"
+#include "front/pt_proto.h"
 
 static void test_version(void **st)
 {
