@@ -69,6 +69,7 @@ ip-cidr,127.0.0.0/8,tun
 DST-PORT,1,block
 DOMAIN,exact.test,tun
 DOMAIN-GLOB,cdn?-*.test,tun
+IP-CIDR6,::1/128,block,no-resolve
 MATCH,direct
 EOF
 p=$(free_port) pv=$(free_port) m=$(free_port) uf=$(free_port) df=$(free_port)
@@ -112,7 +113,7 @@ code=$(curl -sS -m 10 -o "$T/403.html" -w '%{http_code}' -x "http://127.0.0.1:$p
 check_eq "... HTTP 403" 403 "$code"
 check "... whose page names the rule" grep -q "blocked by the rule at .*rules.txt:2 IP-CIDR,127.0.0.9/32,block" "$T/403.html"
 # the address as a number (2130706442 = 127.0.0.10; curl would rewrite
-# it, so raw requests): blocked all the same, no-resolve or not
+# it, so raw requests), or IPv6 with a zone: blocked all the same
 raw_http() { # HOST: the HTTP proxy's status line for GET http://HOST:web/t
 	exec 3<>"/dev/tcp/127.0.0.1/$p"
 	printf 'GET http://%s:%s/t HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$1" "$web" "$1" >&3
@@ -131,6 +132,7 @@ raw_socks() { # HOST: the SOCKS5 reply code for a CONNECT to HOST:web by name
 check_eq "a blocked address written as a number (no-resolve): HTTP 403" "HTTP/1.1 403 Forbidden" "$(raw_http 2130706442)"
 check_eq "... and in other inet_aton forms: SOCKS5 reply 2" "2 2 2" \
 	"$(raw_socks 2130706442) $(raw_socks 127.10) $(raw_socks 0x7f.0.0.012)"
+check_eq "an IPv6 address with a zone (::1%1) is that address: SOCKS5 reply 2" 2 "$(raw_socks "::1%1")"
 check_fails "a blocked port" get "http://127.0.0.1:$p" "http://127.0.0.1:1/"
 curl -sS -m 10 --interface 127.0.0.7 -x "socks5h://127.0.0.1:$p" "http://127.0.0.1:$web/t" >/dev/null 2>&1
 check_eq "a blocked client (SRC-IP-CIDR): SOCKS5 reply 2" 97 $?

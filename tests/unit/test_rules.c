@@ -375,6 +375,13 @@ static void test_numeric_forms(void **st)
 		assert_string_equal(t.host, "127.0.0.9");
 		assert_string_equal(route(rs, t.host, 80, NULL, 0, NULL), "block");
 	}
+	/* an IPv6 literal with a zone is that address */
+	rules_free(rs);
+	rs = load("IP-CIDR6,fe80::/10,block,no-resolve\nMATCH,direct\n");
+	assert_string_equal(route(rs, "fe80::1%1", 80, NULL, 0, NULL), "block");
+	assert_string_equal(route(rs, "fe80::1%eth0", 80, NULL, 0, NULL), "block");
+	assert_string_equal(route(rs, "fe80::1%", 80, NULL, 0, NULL), "block");
+	assert_string_equal(route(rs, "fe80.example%1", 80, NULL, 0, NULL), "direct");
 	/* names and other literals stay as they are */
 	static const char *const same[] = {"127.0.0.9",        "example.org", "cafe.bad",
 	                                   "0xcafe.example",   "1.2.3.4.5",   "127.0.0.9.",

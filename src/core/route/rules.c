@@ -722,12 +722,22 @@ int rules_load_file(rules_t *rs, const char *path, const char *defaction, char *
 	return r;
 }
 
+/* An IP literal's key; an IPv6 one with a zone (fe80::1%eth0, ::1%1),
+ * which the resolver takes as the address, is that address. */
 static int literal_key(const char *host, uint8_t key[16])
 {
+	const char *zone = strchr(host, '%');
+	char a[INET6_ADDRSTRLEN];
+
 	memset(key, 0, 16);
 	if (inet_pton(AF_INET, host, key + 12) == 1) {
 		key[10] = key[11] = 0xff;
 		return 1;
+	}
+	if (zone && (size_t)(zone - host) < sizeof(a)) {
+		memcpy(a, host, (size_t)(zone - host));
+		a[zone - host] = 0;
+		host = a;
 	}
 	return inet_pton(AF_INET6, host, key) == 1;
 }
