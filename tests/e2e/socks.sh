@@ -224,7 +224,8 @@ sends "RFC 1929 with version 5: closed after the method reply" "$pb" 05010205047
 t0=$(date +%s.%N)
 sends "truncated request: closed by handshake-timeout=1" "$pe" 0501000501 0500 4
 t1=$(date +%s.%N)
-check "... within 2 s" python3 -c "import sys; sys.exit(0 if $t1 - $t0 < 2.5 else 1)"
+# well before the default (15 s): handshake-timeout=1 took, however loaded the machine
+check "... long before the default handshake timeout" python3 -c "import sys; sys.exit(0 if $t1 - $t0 < 8 else 1)"
 check "sluice still serves after all that" fetch --socks5-hostname "127.0.0.1:$pa" \
 	"http://localhost:$web/"
 check "and it is still running" alive front
