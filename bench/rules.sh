@@ -4,7 +4,9 @@
 #   in process  bench_rules (bench/rules_bench.c): a 100k-line list loaded
 #               as sluice loads it (best of 3), lookups per second through
 #               the tries, and the same queries through a plain
-#               first-to-last scan for the ratio
+#               first-to-last scan for the ratio; each in the process's
+#               CPU time (what it costs, however busy a shared machine is)
+#               and in wall time
 #   processes   the same list (its 100k rules as v2ray routing rules:
 #               domain:, full:, keyword:, IP ranges) checked by
 #               `sluice check --rules FILE` and by `v2ray -test`, each from
