@@ -11,11 +11,14 @@
 #     A marked down;
 #   - A started again is probed back up and takes connections again (its
 #     own /metrics counts opens);
+#   - a target that refuses fails the request but not the member;
 #   - while A is down its member metrics say so (up 0, failures counted);
 #   - the strategies, with A behind a relay that holds every chunk 60 ms
 #     (a far link): failover sends every connection to the first member
 #     (A, far), lowest-latency every one to B, whose handshakes were
 #     faster, as each server's own log shows;
+#   - a group after another hop (Dante): the members reach their servers
+#     through it;
 #   - both servers down: a new connection fails at once, SOCKS reply 4 and
 #     an HTTP 502 page naming the group, and /health says degraded with
 #     every member down; a failed connection takes a member down, and it is then
@@ -58,6 +61,10 @@ server A "$a" "$ma"
 server B "$b" "$mb"
 opens() { curl -fsS -m 5 "http://127.0.0.1:$1/metrics" 2>/dev/null |
 	sed -n 's/^sluice_ws_opens_total{[^}]*} //p'; }
+member() { # METRICS-PORT FAMILY MEMBER-PORT: the member's value
+	curl -fsS -m 5 "http://127.0.0.1:$1/metrics" |
+		sed -n "s/^sluice_group_member_$2{.*member=\"ws:\/\/127.0.0.1:$3\"} //p"
+}
 
 f=$(free_port) s=$(free_port) m=$(free_port)
 start cli "$SLUICE" -v --metrics "127.0.0.1:$m" \
@@ -66,6 +73,13 @@ start cli "$SLUICE" -v --metrics "127.0.0.1:$m" \
 	-F group://tun
 wait_port "$f"
 check_eq "through the group" ok "$(curl -fsS -m 10 "http://127.0.0.1:$f/")"
+# a target that refuses is the target's failure, not the member's
+closed=$(free_port)
+check_eq "a refused target: HTTP 502" 502 \
+	"$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -x "http://127.0.0.1:$s" "http://127.0.0.1:$closed/")"
+curl -sS -m 10 -o /dev/null -x "socks5h://127.0.0.1:$s" "http://127.0.0.1:$closed/" 2>/dev/null
+check_eq "... and both members stay up, no failure counted (up up failures failures)" "1 1 0 0" \
+	"$(member "$m" up "$a") $(member "$m" up "$b") $(member "$m" failures_total "$a") $(member "$m" failures_total "$b")"
 
 C=8
 wrk -t1 -c$C -d8s -H 'Connection: close' "http://127.0.0.1:$f/" >"$T/wrk.out" 2>&1 &
@@ -73,10 +87,6 @@ wrkpid=$!
 sleep 2.5
 kill -9 "$(pid_of A)"
 sleep 2.5
-member() { # METRICS-PORT FAMILY MEMBER-PORT: the member's value
-	curl -fsS -m 5 "http://127.0.0.1:$1/metrics" |
-		sed -n "s/^sluice_group_member_$2{.*member=\"ws:\/\/127.0.0.1:$3\"} //p"
-}
 check_eq "while A is down: sluice_group_member_up says so" 0 "$(member "$m" up "$a")"
 check "... and counts its failures ($(member "$m" failures_total "$a"))" test "$(member "$m" failures_total "$a")" -gt 0
 server A "$a" "$ma"
@@ -118,6 +128,39 @@ check_eq "lowest-latency: all 3 connections to the near member B" "$((b0 + 3)) $
 echo "    handshakes: A (relayed) $(member "$mll" latency_seconds "$r") s, B $(member "$mll" latency_seconds "$b") s"
 for _ in 1 2 3; do curl -fsS -m 10 "http://127.0.0.1:$ffo/" >/dev/null; done
 check_eq "failover: all 3 to the first member, A (through the relay)" "$((b0 + 3)) $((a0 + 3))" "$(dialed B) $(dialed A)"
+
+# a group after another hop: its members reach their servers through Dante
+if command -v danted >/dev/null; then
+	dp=$(free_port) fd=$(free_port)
+	cat >"$T/danted.conf" <<EOF
+logoutput: $T/danted-own.log
+internal: 127.0.0.1 port = $dp
+external: 127.0.0.1
+socksmethod: none
+clientmethod: none
+user.privileged: root
+user.unprivileged: nobody
+client pass {
+	from: 127.0.0.0/8 to: 0.0.0.0/0
+}
+socks pass {
+	from: 127.0.0.0/8 to: 0.0.0.0/0
+	command: connect
+	log: connect
+}
+EOF
+	start danted danted -f "$T/danted.conf" -p "$T/danted.pid" -N 1
+	wait_port "$dp"
+	start viadante "$SLUICE" -v -L "tcp://127.0.0.1:$fd/127.0.0.1:$web" -F "socks5://127.0.0.1:$dp" \
+		--group "d=ws://127.0.0.1:$a?key=$KEY,ws://127.0.0.1:$b?key=$KEY" -F group://d
+	wait_port "$fd"
+	a0=$(dialed A) b0=$(dialed B)
+	check_eq "a group after a SOCKS5 hop (Dante)" ok "$(curl -fsS -m 10 "http://127.0.0.1:$fd/")"
+	check "... its member reached its server through Dante" \
+		grep -Eq "tcp/connect .* -> 127\.0\.0\.1\.[0-9]+ 127\.0\.0\.1\.$a\$" "$T/danted-own.log"
+	check_eq "... and that server (A, the first) dialed the page" "$((a0 + 1)) $b0" "$(dialed A) $(dialed B)"
+	kill "$(cat "$T/danted.pid")" 2>/dev/null
+fi
 
 # every member down: at once, and saying so
 kill -9 "$(pid_of A)" "$(pid_of B)"
