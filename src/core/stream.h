@@ -12,6 +12,11 @@
  *              s->wq_bytes counts bytes accepted and not yet written; when a
  *              write completes and wq_bytes drops to STREAM_LOW_WATER or
  *              below, cbs->on_drain(s) fires (the "write completion").
+ *   writev:    stream_writev(s, queue) writes every chunk of a queue, in
+ *              order, as one batch where the stream can (TCP: one writev(2);
+ *              TLS: the records of all of them in one write below), else
+ *              one write each; it takes every chunk and leaves the queue
+ *              empty, even on error.
  *   pause:     stream_read_stop / stream_read_start (backpressure).
  *   shutdown:  send end of data once the queued bytes are out.
  *   error:     cbs->on_error(s, -errno) once; the owner must close.
@@ -49,6 +54,7 @@ typedef struct stream_cbs {
 typedef struct stream_ops {
 	const char *name;
 	int (*write)(stream_t *s, sbuf_t *b);
+	int (*writev)(stream_t *s, sbuf_queue_t *q); /* optional: a batch */
 	int (*shutdown)(stream_t *s);
 	void (*read_start)(stream_t *s);
 	void (*read_stop)(stream_t *s);
@@ -111,6 +117,7 @@ static inline int stream_addr(stream_t *s, int peer, struct sockaddr_storage *ss
 {
 	return s->ops->addr ? s->ops->addr(s, peer, ss) : UV_ENOTSUP;
 }
+int stream_writev(stream_t *s, sbuf_queue_t *q);
 int stream_write_copy(stream_t *s, const void *p, size_t len);
 int stream_write_str(stream_t *s, const char *str);
 

@@ -26,10 +26,14 @@ typedef struct tcp_stream {
 	unsigned reading : 1, shut : 1, eof : 1, reset : 1;
 } tcp_stream_t;
 
+/* One uv_write of one chunk or of a chain of them (linked through next). */
 typedef struct wreq {
 	uv_write_t req;
 	sbuf_t *b;
+	size_t bytes;
 } wreq_t;
+
+#define TCP_IOV 64 /* chunks per writev(2) tried at once */
 
 static const stream_ops_t tcp_ops;
 
@@ -78,9 +82,13 @@ static void on_write(uv_write_t *req, int status)
 {
 	wreq_t *w = (wreq_t *)req;
 	tcp_stream_t *t = req->handle->data;
+	sbuf_t *b, *next;
 
-	t->s.wq_bytes -= w->b->len;
-	sbuf_free(w->b);
+	t->s.wq_bytes -= w->bytes;
+	for (b = w->b; b; b = next) {
+		next = b->next;
+		sbuf_free(b);
+	}
 	free(w);
 	if (t->s.closed)
 		return;
@@ -120,7 +128,9 @@ static int tcp_write(stream_t *s, sbuf_t *b)
 	w = malloc(sizeof(*w));
 	if (!w)
 		abort();
+	b->next = NULL;
 	w->b = b;
+	w->bytes = b->len;
 	buf = uv_buf_init((char *)sbuf_ptr(b), b->len);
 	r = uv_write(&w->req, (uv_stream_t *)&t->h, &buf, 1, on_write);
 	if (r < 0) {
@@ -129,6 +139,81 @@ static int tcp_write(stream_t *s, sbuf_t *b)
 		return r;
 	}
 	s->wq_bytes += b->len;
+	return 0;
+}
+
+/* Drop n written bytes from the front of q. */
+static void q_written(sbuf_queue_t *q, size_t n)
+{
+	while (n && q->head) {
+		sbuf_t *b = q->head;
+
+		if (b->len <= n) {
+			n -= b->len;
+			sbuf_free(sbufq_pop(q));
+		} else {
+			sbuf_consume(b, n);
+			q->bytes -= n;
+			n = 0;
+		}
+	}
+}
+
+/* As much as the socket takes now in writev(2)s of up to TCP_IOV chunks;
+ * the rest in one uv_write, the chunks chained in its request. */
+static int tcp_writev(stream_t *s, sbuf_queue_t *q)
+{
+	tcp_stream_t *t = (tcp_stream_t *)s;
+	uv_buf_t stack[TCP_IOV], *bufs = stack;
+	size_t n, total;
+	sbuf_t *b;
+	wreq_t *w;
+	int r;
+
+	if (s->closed || t->shut) {
+		sbufq_clear(q);
+		return UV_EPIPE;
+	}
+	while (q->head) {
+		for (n = 0, total = 0, b = q->head; b && n < TCP_IOV; b = b->next, n++) {
+			stack[n] = uv_buf_init((char *)sbuf_ptr(b), b->len);
+			total += b->len;
+		}
+		r = uv_try_write((uv_stream_t *)&t->h, stack, (unsigned)n);
+		if (r == UV_EAGAIN)
+			break;
+		if (r < 0) {
+			sbufq_clear(q);
+			return r;
+		}
+		q_written(q, (size_t)r);
+		if ((size_t)r < total)
+			break;
+	}
+	if (!q->head)
+		return 0;
+	for (n = 0, b = q->head; b; b = b->next)
+		n++;
+	if (n > TCP_IOV && !(bufs = malloc(n * sizeof(*bufs))))
+		abort();
+	for (n = 0, b = q->head; b; b = b->next, n++)
+		bufs[n] = uv_buf_init((char *)sbuf_ptr(b), b->len);
+	w = malloc(sizeof(*w));
+	if (!w)
+		abort();
+	w->b = q->head;
+	w->bytes = q->bytes;
+	r = uv_write(&w->req, (uv_stream_t *)&t->h, bufs, (unsigned)n, on_write);
+	if (bufs != stack)
+		free(bufs);
+	if (r < 0) {
+		free(w);
+		sbufq_clear(q);
+		return r;
+	}
+	s->wq_bytes += w->bytes;
+	q->head = q->tail = NULL;
+	q->bytes = 0;
 	return 0;
 }
 
@@ -211,6 +296,7 @@ static int tcp_addr(stream_t *s, int peer, struct sockaddr_storage *ss)
 static const stream_ops_t tcp_ops = {
     .name = "tcp",
     .write = tcp_write,
+    .writev = tcp_writev,
     .shutdown = tcp_shutdown,
     .read_start = tcp_read_start,
     .read_stop = tcp_read_stop,

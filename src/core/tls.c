@@ -589,6 +589,41 @@ static int tls_write(stream_t *s, sbuf_t *b)
 	return r;
 }
 
+/* A batch: the records of every chunk, then one write below. */
+static int tls_writev(stream_t *s, sbuf_queue_t *q)
+{
+	tls_stream_t *t = (tls_stream_t *)s;
+	sbuf_t *b;
+	int r = 0;
+
+	if (s->closed || t->wr_shut || t->state == TLS_FAILED) {
+		sbufq_clear(q);
+		return t->state == TLS_FAILED && t->err ? t->err : UV_EPIPE;
+	}
+	if (t->state != TLS_OPEN) {
+		while ((b = sbufq_pop(q)))
+			sbufq_push(&t->plainq, b);
+		update_wq(t);
+		return 0;
+	}
+	if (!t->wbuf)
+		t->wbuf_hint = q->bytes + (q->bytes / REC_PLAIN + 8) * REC_OVERHEAD;
+	while ((b = sbufq_pop(q))) {
+		if (r < 0 || !b->len)
+			sbuf_free(b);
+		else
+			r = write_plain(t, b);
+	}
+	if (!r)
+		r = flush_out(t);
+	else
+		flush_out(t);
+	update_wq(t);
+	if (r < 0)
+		tls_fail(t, r);
+	return r;
+}
+
 static int tls_shutdown(stream_t *s)
 {
 	tls_stream_t *t = (tls_stream_t *)s;
@@ -659,6 +694,7 @@ static void tls_close(stream_t *s)
 static const stream_ops_t tls_ops = {
     .name = "tls",
     .write = tls_write,
+    .writev = tls_writev,
     .shutdown = tls_shutdown,
     .read_start = tls_read_start,
     .read_stop = tls_read_stop,

@@ -4,7 +4,8 @@
  * DNS:localhost) is made with the OpenSSL API in a temporary directory.
  * Each test runs a libuv TCP listener and a client in the same loop, wraps
  * both sides' tcp streams in TLS and checks: bulk transfer both ways with
- * checksums and backpressure, half-close, pausing with records buffered
+ * checksums and backpressure (chunk by chunk, and in batches through
+ * stream_writev, also on plain TCP), half-close, pausing with records buffered
  * inside OpenSSL, certificate verification (system CAs, ca_file, insecure,
  * pins, host names), closing in the middle of the handshake, the context
  * error messages, and a real peer (openssl s_server) including session
@@ -130,6 +131,7 @@ typedef struct end {
 	/* sending BULK-style data */
 	uint64_t tx_left, tx_rng, tx_sum;
 	unsigned shut_when_sent : 1, shut : 1, stop_after_first : 1;
+	unsigned batch : 1; /* stream_writev of many chunks of any size */
 	/* receiving */
 	uint64_t rx_n, rx_sum;
 	char rx[65536];
@@ -140,7 +142,7 @@ typedef struct end {
 static uv_loop_t *loop;
 static uv_tcp_t lsn;
 static uv_timer_t guard;
-static int timed_out, accepted, server_tls, close_server_in_accept;
+static int timed_out, accepted, server_tls, close_server_in_accept, plain;
 static end_t cli, srv;
 static stream_t *raw_srv; /* accepted tcp stream when server_tls is 0 */
 static tls_ctx_t *sctx, *cctx;
@@ -165,8 +167,36 @@ static uint64_t xorshift(uint64_t *s)
 	return *s = x;
 }
 
+/* A batch: up to 100 chunks of 0 to 70000 bytes (more than one writev(2)
+ * takes at once, empty ones among them), through stream_writev. */
+static void send_batch(end_t *e)
+{
+	sbuf_queue_t q = {0};
+	size_t k = 1 + xorshift(&e->tx_rng) % 100;
+
+	for (size_t j = 0; j < k && e->tx_left; j++) {
+		size_t n = xorshift(&e->tx_rng) % 70000;
+		sbuf_t *b;
+
+		if (n > e->tx_left)
+			n = e->tx_left;
+		b = sbuf_new(n ? n : 1);
+		for (size_t i = 0; i < n; i++)
+			b->data[i] = (uint8_t)xorshift(&e->tx_rng);
+		b->len = (uint32_t)n;
+		e->tx_sum = fnv(e->tx_sum, b->data, n);
+		e->tx_left -= n;
+		sbufq_push(&q, b);
+	}
+	assert_int_equal(stream_writev(e->s, &q), 0);
+	assert_null(q.head);
+	assert_int_equal(q.bytes, 0);
+}
+
 static void send_more(end_t *e)
 {
+	while (e->batch && e->tx_left && e->s->wq_bytes <= STREAM_HIGH_WATER)
+		send_batch(e);
 	while (e->tx_left && e->s->wq_bytes <= STREAM_HIGH_WATER) {
 		size_t n = e->tx_left < SBUF_DEFAULT ? e->tx_left : SBUF_DEFAULT;
 		sbuf_t *b = sbuf_new(SBUF_DEFAULT);
@@ -262,7 +292,9 @@ static void on_conn(uv_stream_t *l, int status)
 	accepted++;
 	if (!server_tls) {
 		raw_srv = in;
-		stream_set_cbs(in, &discard_cbs, NULL);
+		stream_set_cbs(in, plain ? &end_cbs : &discard_cbs, plain ? &srv : NULL);
+		if (plain)
+			srv.s = in;
 		stream_read_start(in);
 		return;
 	}
@@ -280,6 +312,13 @@ static void on_tcp_connect(stream_t *s, int status, void *ud)
 	connect_status = status;
 	if (status < 0) {
 		stream_close(s);
+		return;
+	}
+	if (plain) {
+		cli.s = s;
+		stream_set_cbs(s, &end_cbs, &cli);
+		stream_read_start(s);
+		send_more(&cli);
 		return;
 	}
 	cli.s = tls_client_new(loop, cctx, s, sni, verify_name);
@@ -354,6 +393,7 @@ static int setup(void **st)
 	accepted = 0;
 	server_tls = 1;
 	close_server_in_accept = 0;
+	plain = 0;
 	raw_srv = NULL;
 	cctx = NULL;
 	sni = "localhost";
@@ -371,7 +411,8 @@ static int setup(void **st)
 static int teardown(void **st)
 {
 	stream_close(cli.s);
-	stream_close(srv.s);
+	if (srv.s != raw_srv)
+		stream_close(srv.s);
 	stream_close(raw_srv);
 	uv_close((uv_handle_t *)&lsn, NULL);
 	uv_close((uv_handle_t *)&guard, NULL);
@@ -388,7 +429,7 @@ static void start_client(const tls_opts_t *o)
 	stream_t *t = tcp_stream_new(loop, 1);
 	char err[256] = "";
 
-	if (!cctx)
+	if (!cctx && !plain)
 		assert_int_equal(tls_ctx_new_client(o, &cctx, err, sizeof(err)), 0);
 	connect_status = 1;
 	assert_int_equal(tcp_stream_connect(t, (struct sockaddr *)&lsn_addr, on_tcp_connect, NULL),
@@ -440,6 +481,53 @@ static void test_bulk(void **st)
 	/* chunks of several records, not one per record */
 	assert_true(cli.rx_n / (uint64_t)cli.reads > 16384);
 	assert_true(srv.rx_n / (uint64_t)srv.reads > 16384);
+	assert_true(run_until(never, 20) == 0);
+	assert_int_equal(cli.s->wq_bytes, 0);
+	assert_int_equal(srv.s->wq_bytes, 0);
+}
+
+/* The same with every write a batch (stream_writev): the records of a
+ * batch go below in one write. */
+static void test_bulk_batched(void **st)
+{
+	tls_opts_t o = {.ca_file = cert_pem};
+
+	cli.tx_left = srv.tx_left = BULK;
+	cli.shut_when_sent = srv.shut_when_sent = 1;
+	cli.batch = srv.batch = 1;
+	expect_ok(&o);
+	assert_true(run_until(bulk_done, 60000));
+	assert_int_equal(cli.err, 0);
+	assert_int_equal(srv.err, 0);
+	assert_int_equal(srv.rx_n, BULK);
+	assert_int_equal(cli.rx_n, BULK);
+	assert_true(srv.rx_sum == cli.tx_sum);
+	assert_true(cli.rx_sum == srv.tx_sum);
+	assert_true(run_until(never, 20) == 0);
+	assert_int_equal(cli.s->wq_bytes, 0);
+	assert_int_equal(srv.s->wq_bytes, 0);
+}
+
+/* stream_writev on plain TCP, both ways: batches written in order, the
+ * socket's partial writes resumed, the write queue counted and drained. */
+static void test_tcp_writev(void **st)
+{
+	server_tls = 0;
+	plain = 1;
+	cli.tx_left = srv.tx_left = BULK;
+	cli.shut_when_sent = srv.shut_when_sent = 1;
+	cli.batch = srv.batch = 1;
+	start_client(NULL);
+	assert_true(run_until(was_accepted, 5000));
+	send_more(&srv);
+	assert_true(run_until(bulk_done, 60000));
+	assert_int_equal(cli.err, 0);
+	assert_int_equal(srv.err, 0);
+	assert_int_equal(srv.rx_n, BULK);
+	assert_int_equal(cli.rx_n, BULK);
+	assert_true(srv.rx_sum == cli.tx_sum);
+	assert_true(cli.rx_sum == srv.tx_sum);
+	assert_true(cli.drains > 0 && srv.drains > 0);
 	assert_true(run_until(never, 20) == 0);
 	assert_int_equal(cli.s->wq_bytes, 0);
 	assert_int_equal(srv.s->wq_bytes, 0);
@@ -1083,6 +1171,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_bulk, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bulk_batched, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tcp_writev, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_half_close, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_early_write, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pause_resume, setup, teardown),
