@@ -56,6 +56,22 @@ int aead_seal(aead_t *a, const uint8_t nonce[AEAD_NONCE], const uint8_t *aad, si
 	return (int)len + AEAD_TAG;
 }
 
+int aead_seal2(aead_t *a, const uint8_t nonce[AEAD_NONCE], const uint8_t *aad, size_t aadlen,
+               const uint8_t *p1, size_t n1, const uint8_t *p2, size_t n2, uint8_t *out)
+{
+	EVP_CIPHER_CTX *c = a->ctx;
+	int n = 0, m = 0, f = 0;
+
+	if (EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, 1) != 1 ||
+	    (aadlen && EVP_CipherUpdate(c, NULL, &n, aad, (int)aadlen) != 1) ||
+	    (n1 && EVP_CipherUpdate(c, out, &n, p1, (int)n1) != 1) ||
+	    (n2 && EVP_CipherUpdate(c, out + (n1 ? n : 0), &m, p2, (int)n2) != 1) ||
+	    EVP_CipherFinal_ex(c, out + (n1 ? n : 0) + (n2 ? m : 0), &f) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, AEAD_TAG, out + n1 + n2) != 1)
+		return -EINVAL;
+	return (int)(n1 + n2) + AEAD_TAG;
+}
+
 int aead_open(aead_t *a, const uint8_t nonce[AEAD_NONCE], const uint8_t *aad, size_t aadlen,
               const uint8_t *in, size_t len, uint8_t *out)
 {

@@ -36,6 +36,11 @@ void aead_free(aead_t *a);
  * may be in.  Returns len + AEAD_TAG. */
 int aead_seal(aead_t *a, const uint8_t nonce[AEAD_NONCE], const uint8_t *aad, size_t aadlen,
               const uint8_t *in, size_t len, uint8_t *out);
+/* The same for a plaintext in two pieces, p1 || p2 (a record's type byte
+ * and its body, say), sealed straight into out, which must not overlap
+ * them: the encryption is the copy.  Returns n1 + n2 + AEAD_TAG. */
+int aead_seal2(aead_t *a, const uint8_t nonce[AEAD_NONCE], const uint8_t *aad, size_t aadlen,
+               const uint8_t *p1, size_t n1, const uint8_t *p2, size_t n2, uint8_t *out);
 /* in holds len bytes of ciphertext followed by the tag; out gets len bytes
  * (may be in).  Returns len or -EBADMSG. */
 int aead_open(aead_t *a, const uint8_t nonce[AEAD_NONCE], const uint8_t *aad, size_t aadlen,

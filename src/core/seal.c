@@ -33,6 +33,14 @@ int seal_seal(seal_t *s, const uint8_t *aad, size_t aadlen, const uint8_t *in, s
 	return aead_seal(&s->a, nonce, aad, aadlen, in, len, out);
 }
 
+int seal_seal2(seal_t *s, const uint8_t *p1, size_t n1, const uint8_t *p2, size_t n2, uint8_t *out)
+{
+	uint8_t nonce[AEAD_NONCE];
+
+	nonce_of(s->counter++, nonce);
+	return aead_seal2(&s->a, nonce, NULL, 0, p1, n1, p2, n2, out);
+}
+
 int seal_open(seal_t *s, const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t len,
               uint8_t *out)
 {

@@ -27,6 +27,8 @@ void seal_free(seal_t *s);
 /* out must hold len + SEAL_TAG bytes; returns len + SEAL_TAG. */
 int seal_seal(seal_t *s, const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t len,
               uint8_t *out);
+/* p1 || p2 sealed into out (no overlap; see aead_seal2). */
+int seal_seal2(seal_t *s, const uint8_t *p1, size_t n1, const uint8_t *p2, size_t n2, uint8_t *out);
 /* in holds ciphertext and tag (len >= SEAL_TAG); out must hold
  * len - SEAL_TAG bytes (may equal in).  Returns the plaintext length, or
  * -EBADMSG if the record is not authentic (the counter does not advance). */

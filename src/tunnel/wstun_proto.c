@@ -219,24 +219,28 @@ int wstun_dgram_parse(const uint8_t *buf, size_t len, target_t *t, const uint8_t
 	return addr_parse(buf, len, WSTUN_DGRAM_MAX - 3 - 255, t, data, dlen);
 }
 
-sbuf_t *wstun_rec_build(seal_t *s, uint8_t type, const uint8_t *body, size_t len)
+sbuf_t *wstun_rec_build(seal_t *s, size_t room, uint8_t type, const uint8_t *body, size_t len)
 {
-	sbuf_t *b = sbuf_new(1 + len + SEAL_TAG);
-	uint8_t *p = b->data;
+	size_t need = room + 1 + len + SEAL_TAG;
+	/* a pooled chunk for a full-sized record: no allocation per record */
+	sbuf_t *b = sbuf_new(need > SBUF_DEFAULT / 2 && need <= SBUF_DEFAULT ? SBUF_DEFAULT : need);
+	uint8_t *p = b->data + room;
 
-	p[0] = type;
-	if (len)
-		memcpy(p + 1, body, len);
-	b->len = (uint32_t)(1 + len);
+	b->off = (uint32_t)room;
 	if (s) {
-		/* in place: the cipher reads and writes the same bytes */
-		int r = seal_seal(s, NULL, 0, p, 1 + len, p);
+		/* sealed from where the body lies into the record: no copy first */
+		int r = seal_seal2(s, &type, 1, body, len, p);
 		if (r < 0) {
 			sbuf_free(b);
 			return NULL;
 		}
 		b->len = (uint32_t)r;
+		return b;
 	}
+	p[0] = type;
+	if (len)
+		memcpy(p + 1, body, len);
+	b->len = (uint32_t)(1 + len);
 	return b;
 }
 

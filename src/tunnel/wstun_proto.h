@@ -118,8 +118,9 @@ int wstun_dgram_hdr(const target_t *t, uint8_t *out, size_t cap);
 int wstun_dgram_parse(const uint8_t *buf, size_t len, target_t *t, const uint8_t **data,
                       size_t *dlen);
 
-/* A record as a WebSocket message: type + body, sealed when s != NULL. */
-sbuf_t *wstun_rec_build(seal_t *s, uint8_t type, const uint8_t *body, size_t len);
+/* A record as a WebSocket message: type + body, sealed when s != NULL,
+ * with room bytes free in front of it (for the frame header). */
+sbuf_t *wstun_rec_build(seal_t *s, size_t room, uint8_t type, const uint8_t *body, size_t len);
 /* Open a record in place: on success *type is set and msg holds the body.
  * -EBADMSG if not authentic, -EINVAL if empty or of an unknown type. */
 int wstun_rec_open(seal_t *s, sbuf_t *msg, uint8_t *type);

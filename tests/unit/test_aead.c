@@ -125,6 +125,37 @@ static void test_names(void **st)
 	assert_int_equal(aead_alg_parse("rot13", &a), -EINVAL);
 }
 
+/* aead_seal2: a plaintext in two pieces, split anywhere (across the block
+ * sizes of both ciphers), seals to what the whole does, with and without
+ * associated data. */
+static void test_seal2(void **st)
+{
+	static const aead_alg_t algs[] = {AEAD_CHACHA20_POLY1305, AEAD_AES_256_GCM};
+	uint8_t key[32], nonce[12] = {9}, aad[13] = {5}, pt[200], a[200 + AEAD_TAG],
+	                 b[200 + AEAD_TAG];
+
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i + 3);
+	for (size_t i = 0; i < sizeof(pt); i++)
+		pt[i] = (uint8_t)(i * 29);
+	for (size_t k = 0; k < 2; k++) {
+		aead_t e;
+
+		assert_int_equal(aead_init(&e, algs[k], key, 1), 0);
+		for (size_t n = 0; n <= sizeof(pt); n += n < 70 ? 1 : 13)
+			for (size_t cut = 0; cut <= n; cut += cut < 20 ? 1 : 17)
+				for (size_t al = 0; al <= sizeof(aad); al += sizeof(aad)) {
+					assert_int_equal(aead_seal(&e, nonce, aad, al, pt, n, a),
+					                 (int)(n + AEAD_TAG));
+					assert_int_equal(aead_seal2(&e, nonce, aad, al, pt, cut,
+					                            pt + cut, n - cut, b),
+					                 (int)(n + AEAD_TAG));
+					assert_memory_equal(a, b, n + AEAD_TAG);
+				}
+		aead_free(&e);
+	}
+}
+
 /* seal: counter nonces, so a dropped, replayed or reordered record fails,
  * and a failed open does not move the counter. */
 static void test_seal_order(void **st)
@@ -149,9 +180,8 @@ static void test_seal_order(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_vectors),
-	    cmocka_unit_test(test_empty),
-	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_vectors),    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_names),      cmocka_unit_test(test_seal2),
 	    cmocka_unit_test(test_seal_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -342,17 +342,17 @@ static void test_answer_and_records(void **st)
 	assert_int_equal(wstun_dir_key(&k, WSTUN_K_C2S, cn, NULL, kc2), -EINVAL);
 	seal_init(&tx, kc, 1, 1);
 	seal_init(&rx, kc, 0, 1);
-	m = wstun_rec_build(&tx, WSTUN_REC_DATA, (const uint8_t *)"payload", 7);
+	m = wstun_rec_build(&tx, 0, WSTUN_REC_DATA, (const uint8_t *)"payload", 7);
 	assert_int_equal(m->len, 1 + 7 + SEAL_TAG);
 	assert_int_equal(wstun_rec_open(&rx, m, &type), 0);
 	assert_int_equal(type, WSTUN_REC_DATA);
 	assert_int_equal(m->len, 7);
 	assert_memory_equal(sbuf_ptr(m), "payload", 7);
 	sbuf_free(m);
-	m = wstun_rec_build(&tx, 9, NULL, 0); /* unknown type */
+	m = wstun_rec_build(&tx, 0, 9, NULL, 0); /* unknown type */
 	assert_int_equal(wstun_rec_open(&rx, m, &type), -22);
 	sbuf_free(m);
-	m = wstun_rec_build(NULL, WSTUN_REC_EOF, NULL, 0); /* plain */
+	m = wstun_rec_build(NULL, 0, WSTUN_REC_EOF, NULL, 0); /* plain */
 	assert_int_equal(wstun_rec_open(NULL, m, &type), 0);
 	assert_int_equal(type, WSTUN_REC_EOF);
 	sbuf_free(m);
@@ -407,21 +407,67 @@ static void test_dgram_body(void **st)
 	assert_true(wstun_dgram_hdr(&t, buf, 3 + 254) < 0);
 }
 
+/* A record built with room in front, sealed from two pieces (type, body)
+ * straight into it, is byte for byte the record sealed from one buffer,
+ * for every length around the cipher's block sizes and a full-sized one. */
+static void test_record_room(void **st)
+{
+	static const size_t lens[] = {0, 1, 15, 16, 63, 64, 65, 255, 256, 1000, 65536};
+	uint8_t key[SEAL_KEY], *body = malloc(65536), *flat = malloc(1 + 65536 + SEAL_TAG);
+	seal_t a, b, rx;
+	uint8_t type;
+
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i * 7 + 1);
+	for (size_t i = 0; i < 65536; i++)
+		body[i] = (uint8_t)(i * 131 + 7);
+	seal_init(&a, key, 1, 0);
+	seal_init(&b, key, 1, 0);
+	seal_init(&rx, key, 0, 0);
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		size_t n = lens[i];
+		sbuf_t *m = wstun_rec_build(&a, 14, WSTUN_REC_DATA, body, n);
+
+		flat[0] = WSTUN_REC_DATA;
+		memcpy(flat + 1, body, n);
+		assert_int_equal(seal_seal(&b, NULL, 0, flat, 1 + n, flat),
+		                 (int)(1 + n + SEAL_TAG));
+		assert_int_equal(m->off, 14);
+		assert_int_equal(m->len, 1 + n + SEAL_TAG);
+		assert_memory_equal(sbuf_ptr(m), flat, 1 + n + SEAL_TAG);
+		assert_int_equal(wstun_rec_open(&rx, m, &type), 0);
+		assert_int_equal(type, WSTUN_REC_DATA);
+		assert_int_equal(m->len, n);
+		assert_memory_equal(sbuf_ptr(m), body, n);
+		sbuf_free(m);
+		m = wstun_rec_build(NULL, 14, WSTUN_REC_DATA, body, n); /* plain */
+		assert_int_equal(m->off, 14);
+		assert_int_equal(sbuf_ptr(m)[0], WSTUN_REC_DATA);
+		assert_memory_equal(sbuf_ptr(m) + 1, body, n);
+		sbuf_free(m);
+	}
+	seal_free(&a);
+	seal_free(&b);
+	seal_free(&rx);
+	free(body);
+	free(flat);
+}
+
 static void test_udp_records(void **st)
 {
 	sbuf_t *m;
 	uint8_t type;
 
 	/* the two record types of datagram associations are known */
-	m = wstun_rec_build(NULL, WSTUN_REC_UDP_OPEN, NULL, 0);
+	m = wstun_rec_build(NULL, 0, WSTUN_REC_UDP_OPEN, NULL, 0);
 	assert_int_equal(wstun_rec_open(NULL, m, &type), 0);
 	assert_int_equal(type, WSTUN_REC_UDP_OPEN);
 	sbuf_free(m);
-	m = wstun_rec_build(NULL, WSTUN_REC_DGRAM, (const uint8_t *)"\x01h\x00\x35q", 5);
+	m = wstun_rec_build(NULL, 0, WSTUN_REC_DGRAM, (const uint8_t *)"\x01h\x00\x35q", 5);
 	assert_int_equal(wstun_rec_open(NULL, m, &type), 0);
 	assert_int_equal(type, WSTUN_REC_DGRAM);
 	sbuf_free(m);
-	m = wstun_rec_build(NULL, WSTUN_REC_DGRAM + 1, NULL, 0);
+	m = wstun_rec_build(NULL, 0, WSTUN_REC_DGRAM + 1, NULL, 0);
 	assert_int_equal(wstun_rec_open(NULL, m, &type), -22);
 	sbuf_free(m);
 }
@@ -429,17 +475,12 @@ static void test_udp_records(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_hkdf_rfc5869),
-	    cmocka_unit_test(test_dgram_body),
-	    cmocka_unit_test(test_udp_records),
-	    cmocka_unit_test(test_hmac_rfc4231),
-	    cmocka_unit_test(test_base64),
-	    cmocka_unit_test(test_keys),
-	    cmocka_unit_test(test_seal_vector),
-	    cmocka_unit_test(test_replay),
-	    cmocka_unit_test(test_replay_store),
-	    cmocka_unit_test(test_token),
-	    cmocka_unit_test(test_answer_and_records),
+	    cmocka_unit_test(test_hkdf_rfc5869),   cmocka_unit_test(test_dgram_body),
+	    cmocka_unit_test(test_record_room),    cmocka_unit_test(test_udp_records),
+	    cmocka_unit_test(test_hmac_rfc4231),   cmocka_unit_test(test_base64),
+	    cmocka_unit_test(test_keys),           cmocka_unit_test(test_seal_vector),
+	    cmocka_unit_test(test_replay),         cmocka_unit_test(test_replay_store),
+	    cmocka_unit_test(test_token),          cmocka_unit_test(test_answer_and_records),
 	    cmocka_unit_test(test_open_parse_bad),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
