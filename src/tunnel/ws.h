@@ -1,20 +1,24 @@
 /* ws: an RFC 6455 WebSocket connection over any stream_t (TCP, TLS, a
  * proxy tunnel), once its opening handshake (tunnel/ws_handshake.h) is done.
  *
- * The connection object (ws_t) frames messages with libwslay: masking on
- * the client side, fragmentation and reassembly with a size cap, ping/pong
- * keepalive with a dead-peer timeout, the close handshake with codes,
- * backpressure.
+ * The connection object (ws_t) frames messages itself (tunnel/ws_frame.h):
+ * masking on the client side, fragmentation and reassembly with a size cap,
+ * ping/pong keepalive with a dead-peer timeout, the close handshake with
+ * codes, backpressure.
  *
  * Messages are whole: on_message gets one reassembled message as an sbuf
- * (ownership moves).  ws_send takes ownership of the sbuf.  ws_pending()
- * counts bytes queued and not yet written to the inner stream; after a
- * ws_send, on_drain fires each time it is at STREAM_LOW_WATER or below and
- * lower than when last reported, down to 0 (like a stream's on_drain).
- * on_close fires once, when the close handshake completes, the peer goes
- * away, the keepalive gives up, or a protocol error occurs (code 1002,
- * 1009, 1006 for a lost transport, ...); the owner then calls ws_free().
- * No callback fires from inside a ws_* call, and none after ws_free().
+ * (ownership moves).  ws_send takes ownership of the sbuf; a message with
+ * WS_HEADROOM bytes free in front of its data (off >= WS_HEADROOM) is framed
+ * where it lies, header written into that room and payload masked in place,
+ * so a caller that builds its messages with the room (the ws tunnel's
+ * records) costs no copy here.  ws_pending() counts bytes queued and not
+ * yet written to the inner stream; after a ws_send, on_drain fires each
+ * time it is at STREAM_LOW_WATER or below and lower than when last
+ * reported, down to 0 (like a stream's on_drain).  on_close fires once,
+ * when the close handshake completes, the peer goes away, the keepalive
+ * gives up, or a protocol error occurs (code 1002, 1007, 1009, 1006 for a
+ * lost transport, ...); the owner then calls ws_free().  No callback fires
+ * from inside a ws_* call, and none after ws_free().
  */
 #ifndef SLUICE_WS_H
 #define SLUICE_WS_H
@@ -25,10 +29,11 @@
 
 #include "core/opts.h"
 #include "core/stream.h"
+#include "tunnel/ws_frame.h"
 #include "tunnel/ws_handshake.h"
 
-#define WS_OP_TEXT 1
-#define WS_OP_BINARY 2
+/* Room for the largest frame header in front of a message's data. */
+#define WS_HEADROOM WS_HDR_MAX
 
 typedef struct ws ws_t;
 

@@ -142,7 +142,7 @@ static const ws_cbs_t ws_cbs = {on_message, on_drain, on_close};
 
 static int send_rec(wstun_t *t, uint8_t type, const uint8_t *body, size_t len)
 {
-	sbuf_t *m = wstun_rec_build(t->enc ? &t->tx : NULL, 0, type, body, len);
+	sbuf_t *m = wstun_rec_build(t->enc ? &t->tx : NULL, WS_HEADROOM, type, body, len);
 
 	if (!m)
 		return UV_EPROTO;
