@@ -60,10 +60,10 @@ typedef struct wsrv {
 typedef struct wconn {
 	conn_t *c;
 	wsrv_t *srv;
-	http_req_t req;
+	http_req_t *req; /* the upgrade request, until the upgrade */
 	ws_head_t hs;
 	wstun_t *t;
-	uint8_t first[WSTUN_FIRST_MAX];
+	uint8_t *first; /* from the open, until the target is connected */
 	size_t first_len;
 	unsigned counted : 1, udp : 1;
 } wconn_t;
@@ -85,11 +85,23 @@ static void send_decoy(wconn_t *w, int reason, const char *why)
 
 /* ---- the tunnel ---- */
 
+/* An idle tunnel keeps no trace of its upgrade request. */
+static void drop_req(wconn_t *w)
+{
+	if (!w->req)
+		return;
+	http_req_free(w->req);
+	free(w->req);
+	w->req = NULL;
+	w->hs.req = NULL;
+}
+
 static void wconn_free(void *p)
 {
 	wconn_t *w = p;
 
-	http_req_free(&w->req);
+	drop_req(w);
+	free(w->first);
 	if (w->counted)
 		w->srv->active--;
 	free(w);
@@ -112,6 +124,9 @@ static void on_dialed(conn_t *c, int err)
 	}
 	if (w->first_len)
 		stream_write_copy(c->up, w->first, w->first_len);
+	free(w->first);
+	w->first = NULL;
+	w->first_len = 0;
 	wstun_send_ctl(t, WSTUN_REC_OPEN_OK, NULL, 0);
 	w->counted = 1;
 	w->srv->active++;
@@ -217,7 +232,12 @@ static int start_open(wconn_t *w, const uint8_t *body, size_t len)
 
 	if (wstun_open_parse(body, len, &tg, &data, &dlen) < 0)
 		return -EINVAL;
-	memcpy(w->first, data, dlen);
+	if (dlen) {
+		free(w->first);
+		if (!(w->first = malloc(dlen)))
+			abort();
+		memcpy(w->first, data, dlen);
+	}
 	w->first_len = dlen;
 	conn_dial(w->c, &tg, on_dialed);
 	return 0;
@@ -273,7 +293,7 @@ static int cookie_value(const http_str_t *h, const char *name, char *out, size_t
 
 static void apply_xff(wconn_t *w)
 {
-	const http_str_t *x = http_req_header(&w->req, "X-Forwarded-For");
+	const http_str_t *x = http_req_header(w->req, "X-Forwarded-For");
 	conn_t *c = w->c;
 	char ip[64];
 	target_t t;
@@ -307,7 +327,7 @@ static void upgrade(wconn_t *w, const wstun_token_t *tok, int early, sbuf_t *res
 {
 	conn_t *c = w->c;
 	wsrv_t *s = w->srv;
-	const http_str_t *key = http_req_header(&w->req, "Sec-WebSocket-Key");
+	const http_str_t *key = http_req_header(w->req, "Sec-WebSocket-Key");
 	char kbuf[64], resp[512], extra[160], ans64[80];
 	uint8_t sn[WSTUN_NONCE], ans[WSTUN_ANSWER];
 	wstun_sess_t sess = {.enc = tok->flags & WSTUN_F_ENC};
@@ -315,6 +335,7 @@ static void upgrade(wconn_t *w, const wstun_token_t *tok, int early, sbuf_t *res
 	int n;
 
 	snprintf(kbuf, sizeof(kbuf), "%.*s", (int)(key->len < 63 ? key->len : 63), key->p);
+	drop_req(w);
 	random_bytes(sn, sizeof(sn));
 	early = early && (tok->flags & WSTUN_F_OPEN);
 	wstun_answer_build(&s->keys, tok->nonce, sn, early ? WSTUN_A_EARLY : 0, ans);
@@ -351,8 +372,8 @@ static void upgrade(wconn_t *w, const wstun_token_t *tok, int early, sbuf_t *res
  * for a front end that rewrites Host) and the path without its query. */
 static void token_bind(wconn_t *w, wstun_bind_t *b)
 {
-	const http_str_t *h = http_req_header(&w->req, "Host");
-	const char *q = memchr(w->req.target.p, '?', w->req.target.len);
+	const http_str_t *h = http_req_header(w->req, "Host");
+	const char *q = memchr(w->req->target.p, '?', w->req->target.len);
 
 	if (w->srv->host) {
 		b->host = w->srv->host;
@@ -361,8 +382,8 @@ static void token_bind(wconn_t *w, wstun_bind_t *b)
 		b->host = h ? h->p : "";
 		b->host_len = h ? h->len : 0;
 	}
-	b->path = w->req.target.p;
-	b->path_len = q ? (size_t)(q - w->req.target.p) : w->req.target.len;
+	b->path = w->req->target.p;
+	b->path_len = q ? (size_t)(q - w->req->target.p) : w->req->target.len;
 }
 
 static void on_request(ws_head_t *h, sbuf_t *rest)
@@ -370,7 +391,7 @@ static void on_request(ws_head_t *h, sbuf_t *rest)
 	wconn_t *w = h->data;
 	conn_t *c = w->c;
 	wsrv_t *s = w->srv;
-	const http_str_t *ck = http_req_header(&w->req, "Cookie");
+	const http_str_t *ck = http_req_header(w->req, "Cookie");
 	char tok64[(WSTUN_TOKEN_MAX * 4) / 3 + 8];
 	uint8_t raw[WSTUN_TOKEN_MAX];
 	wstun_token_t *tok;
@@ -391,9 +412,9 @@ static void on_request(ws_head_t *h, sbuf_t *rest)
 		conn_close(c, "banned");
 		return;
 	}
-	if (!ws_upgrade_key(&w->req) || !ck || w->req.target.len < plen ||
-	    memcmp(w->req.target.p, s->path, plen) ||
-	    (w->req.target.len > plen && w->req.target.p[plen] != '?' &&
+	if (!ws_upgrade_key(w->req) || !ck || w->req->target.len < plen ||
+	    memcmp(w->req->target.p, s->path, plen) ||
+	    (w->req->target.len > plen && w->req->target.p[plen] != '?' &&
 	     s->path[plen - 1] != '/')) {
 		sbuf_free(rest);
 		send_decoy(w, REJ_PROBE, "not a tunnel request");
@@ -445,10 +466,12 @@ static void ws_on_conn(conn_t *c)
 		abort();
 	w->c = c;
 	w->srv = s;
-	http_req_init(&w->req);
+	if (!(w->req = malloc(sizeof(*w->req))))
+		abort();
+	http_req_init(w->req);
 	c->front = w;
 	c->front_free = wconn_free;
-	w->hs = (ws_head_t){c, &w->req, &s->rejected[REJ_PROBE], on_request, w};
+	w->hs = (ws_head_t){c, w->req, &s->rejected[REJ_PROBE], on_request, w};
 	ws_head_read(&w->hs, s->tls);
 }
 
