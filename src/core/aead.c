@@ -4,7 +4,12 @@
 
 #include <errno.h>
 #include <openssl/evp.h>
+#include <stdlib.h>
 #include <string.h>
+#if defined(__aarch64__) && defined(__linux__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
 
 static const struct {
 	const char *name;
@@ -12,6 +17,7 @@ static const struct {
 } algs[] = {
     [AEAD_CHACHA20_POLY1305] = {"chacha20-poly1305", EVP_chacha20_poly1305},
     [AEAD_AES_256_GCM] = {"aes-256-gcm", EVP_aes_256_gcm},
+    [AEAD_AES_128_GCM] = {"aes-128-gcm", EVP_aes_128_gcm},
 };
 
 int aead_init(aead_t *a, aead_alg_t alg, const uint8_t key[AEAD_KEY], int encrypt)
@@ -129,4 +135,25 @@ int aead_alg_parse(const char *name, aead_alg_t *out)
 const char *aead_alg_name(aead_alg_t alg)
 {
 	return (unsigned)alg < sizeof(algs) / sizeof(algs[0]) ? algs[alg].name : "?";
+}
+
+int aead_hw_aes(void)
+{
+	static int known = -1;
+	const char *no = getenv("SLUICE_NO_AES");
+
+	if (no && *no && strcmp(no, "0"))
+		return 0;
+	if (known < 0) {
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_cpu_init();
+		known = __builtin_cpu_supports("aes") && __builtin_cpu_supports("pclmul");
+#elif defined(__aarch64__) && defined(__linux__)
+		unsigned long hw = getauxval(AT_HWCAP);
+		known = (hw & HWCAP_AES) && (hw & HWCAP_PMULL);
+#else
+		known = 0;
+#endif
+	}
+	return known;
 }

@@ -7,10 +7,16 @@
 
 #include "core/bytes.h"
 
-int seal_init(seal_t *s, const uint8_t key[SEAL_KEY], int encrypt, uint64_t first)
+int seal_init_alg(seal_t *s, aead_alg_t alg, const uint8_t key[SEAL_KEY], int encrypt,
+                  uint64_t first)
 {
 	s->counter = first;
-	return aead_init(&s->a, AEAD_CHACHA20_POLY1305, key, encrypt);
+	return aead_init(&s->a, alg, key, encrypt);
+}
+
+int seal_init(seal_t *s, const uint8_t key[SEAL_KEY], int encrypt, uint64_t first)
+{
+	return seal_init_alg(s, AEAD_CHACHA20_POLY1305, key, encrypt, first);
 }
 
 void seal_free(seal_t *s)

@@ -1,6 +1,7 @@
 /* seal: authenticated encryption of a stream of records, one direction.
  *
- * ChaCha20-Poly1305 (core/aead.h) under a 32-byte key; the 96-bit nonce is 4 zero bytes
+ * ChaCha20-Poly1305 (or another AEAD of core/aead.h) under a 32-byte key;
+ * the 96-bit nonce is 4 zero bytes
  * and a 64-bit big-endian counter that starts at `first` and grows by one
  * per record, so records cannot be dropped, replayed or reordered without
  * the next open failing.  Each record is `ciphertext || 16-byte tag`.
@@ -23,6 +24,9 @@ typedef struct seal {
 } seal_t;
 
 int seal_init(seal_t *s, const uint8_t key[SEAL_KEY], int encrypt, uint64_t first);
+/* The same under another AEAD. */
+int seal_init_alg(seal_t *s, aead_alg_t alg, const uint8_t key[SEAL_KEY], int encrypt,
+                  uint64_t first);
 void seal_free(seal_t *s);
 /* out must hold len + SEAL_TAG bytes; returns len + SEAL_TAG. */
 int seal_seal(seal_t *s, const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t len,
