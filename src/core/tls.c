@@ -51,6 +51,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "core/aead.h"
 #include "core/encoding.h"
 #include "core/log.h"
 
@@ -995,7 +996,7 @@ static int new_session(SSL *ssl, SSL_SESSION *sess)
 	return 1; /* we keep the reference */
 }
 
-static tls_ctx_t *ctx_alloc(const SSL_METHOD *method, char *err, size_t errlen)
+static tls_ctx_t *ctx_alloc(const SSL_METHOD *method, const char *ciphers, char *err, size_t errlen)
 {
 	tls_ctx_t *c = calloc(1, sizeof(*c));
 
@@ -1011,8 +1012,19 @@ static tls_ctx_t *ctx_alloc(const SSL_METHOD *method, char *err, size_t errlen)
 	SSL_CTX_set_min_proto_version(c->ssl, TLS1_2_VERSION);
 	SSL_CTX_set_mode(c->ssl,
 	                 SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	SSL_CTX_set_options(c->ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_options(c->ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
+	                                SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA);
 	SSL_CTX_set_read_ahead(c->ssl, 1);
+	if (!ciphers)
+		ciphers = aead_hw_aes() ? TLS_CIPHERS_AES : TLS_CIPHERS_CHACHA;
+	if (!SSL_CTX_set_ciphersuites(c->ssl, ciphers)) {
+		ERR_clear_error();
+		seterr(err, errlen, "ciphers=%s: not a list of TLS 1.3 cipher suites (%s, say)",
+		       ciphers, TLS_CIPHERS_AES);
+		SSL_CTX_free(c->ssl);
+		free(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -1025,9 +1037,9 @@ int tls_ctx_new_client(const tls_opts_t *o, tls_ctx_t **out, char *err, size_t e
 	*out = NULL;
 	if (!o)
 		o = &none;
-	c = ctx_alloc(TLS_client_method(), err, errlen);
+	c = ctx_alloc(TLS_client_method(), o->ciphers, err, errlen);
 	if (!c)
-		return -ENOMEM;
+		return -EINVAL;
 	c->verify = !o->insecure;
 	if (o->pin_sha256) {
 		if (parse_pin(o->pin_sha256, c->pin) < 0) {
@@ -1097,9 +1109,9 @@ int tls_ctx_new_server(const tls_opts_t *o, tls_ctx_t **out, char *err, size_t e
 	if ((r = check_file("cert", o->cert_file, err, errlen)) < 0 ||
 	    (r = check_file("certkey", o->key_file, err, errlen)) < 0)
 		return r;
-	c = ctx_alloc(TLS_server_method(), err, errlen);
+	c = ctx_alloc(TLS_server_method(), o->ciphers, err, errlen);
 	if (!c)
-		return -ENOMEM;
+		return -EINVAL;
 	if (!SSL_CTX_use_certificate_chain_file(c->ssl, o->cert_file)) {
 		seterr(err, errlen, "cert=%s: cannot load a PEM certificate: %s", o->cert_file,
 		       ssl_reason());

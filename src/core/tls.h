@@ -35,7 +35,18 @@ typedef struct tls_opts {
 	const char *cert_file, *key_file; /* PEM */
 	/* both */
 	const char *alpn; /* e.g. "http/1.1"; NULL: none */
+	/* TLS 1.3 cipher suites in order of preference, OpenSSL's names joined
+	 * by ':' (TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256); NULL:
+	 * TLS_CIPHERS_AES where this CPU has AES instructions, else
+	 * TLS_CIPHERS_CHACHA.  A server follows its own order, except that it
+	 * moves ChaCha20-Poly1305 first for a client that lists it first (one
+	 * without AES instructions, by the same rule). */
+	const char *ciphers;
 } tls_opts_t;
+
+#define TLS_CIPHERS_AES "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384"
+#define TLS_CIPHERS_CHACHA                                                                         \
+	"TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384"
 
 typedef struct tls_ctx tls_ctx_t;
 

@@ -344,6 +344,7 @@ static void head_on_tls(void *ud, stream_t *s, int err)
 		conn_close(h->c, "tls failed");
 		return;
 	}
+	log_debug(h->c->id, "%s", tls_describe(s));
 	head_start(h);
 }
 
@@ -437,6 +438,7 @@ static void open_on_tls(void *ud, stream_t *s, int err)
 		o->ops->on_fail(o, err, "TLS handshake failed");
 		return;
 	}
+	log_debug(s->id, "%s", tls_describe(s));
 	o->ops->on_connected(o);
 }
 
@@ -519,6 +521,8 @@ static const opt_t tls_opts[] = {
     OPT_BOOL(ws_tls_opts_t, insecure, "insecure", "0",
              "do not verify the server's certificate at all"),
     OPT_STR(ws_tls_opts_t, sni, "sni", "the server's host", "NAME", "the TLS server name"),
+    OPT_STR(ws_tls_opts_t, ciphers, "ciphers", "AES-128-GCM first where this CPU has AES", "LIST",
+            "the TLS 1.3 cipher suites offered, in order (OpenSSL's names joined by ':')"),
 };
 
 const opt_schema_t ws_tls_opts = OPT_SCHEMA(NULL, tls_opts);
@@ -528,7 +532,10 @@ int ws_hop_tls_load(const ws_tls_opts_t *o, const char *url_host, const char *ho
                     size_t errlen)
 {
 	if (tls) {
-		tls_opts_t t = {.ca_file = o->ca, .insecure = o->insecure, .alpn = "http/1.1"};
+		tls_opts_t t = {.ca_file = o->ca,
+		                .insecure = o->insecure,
+		                .alpn = "http/1.1",
+		                .ciphers = o->ciphers};
 		size_t n;
 
 		snprintf(names->sni, sizeof(names->sni), "%s", o->sni ? o->sni : url_host);
@@ -542,8 +549,9 @@ int ws_hop_tls_load(const ws_tls_opts_t *o, const char *url_host, const char *ho
 		snprintf(names->verify, sizeof(names->verify), "%.*s", (int)n, host);
 		return tls_ctx_new_client(&t, ctx, err, errlen);
 	}
-	if (o->ca || o->insecure || o->sni) {
-		snprintf(err, errlen, "options 'ca', 'insecure' and 'sni' are for %s", tls_how);
+	if (o->ca || o->insecure || o->sni || o->ciphers) {
+		snprintf(err, errlen, "options 'ca', 'insecure', 'sni' and 'ciphers' are for %s",
+		         tls_how);
 		return -EINVAL;
 	}
 	return 0;

@@ -145,7 +145,7 @@ void ws_open_close(ws_open_t *o);
 
 /* A hop's TLS options: ca=, insecure=, sni= (a schema hops include). */
 typedef struct ws_tls_opts {
-	const char *ca, *sni;
+	const char *ca, *sni, *ciphers;
 	int insecure;
 } ws_tls_opts_t;
 extern const opt_schema_t ws_tls_opts;

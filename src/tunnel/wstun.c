@@ -255,9 +255,11 @@ int wstun_attach(wstun_t *t, uv_loop_t *loop, stream_t *inner, sbuf_t *first, in
 	t->cancel = NULL;
 	t->enc = sess->enc;
 	if (t->enc) {
-		if ((r = seal_init(&t->tx, sess->tx_key, 1, sess->tx_first)) < 0)
+		aead_alg_t alg = sess->aes ? AEAD_AES_128_GCM : AEAD_CHACHA20_POLY1305;
+
+		if ((r = seal_init_alg(&t->tx, alg, sess->tx_key, 1, sess->tx_first)) < 0)
 			return r;
-		if ((r = seal_init(&t->rx, sess->rx_key, 0, sess->rx_first)) < 0) {
+		if ((r = seal_init_alg(&t->rx, alg, sess->rx_key, 0, sess->rx_first)) < 0) {
 			seal_free(&t->tx);
 			return r;
 		}

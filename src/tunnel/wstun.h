@@ -30,6 +30,7 @@ typedef void (*wstun_ctl_fn)(wstun_t *t, uint8_t type, const uint8_t *body, size
 
 typedef struct wstun_sess {
 	int enc; /* records are sealed */
+	int aes; /* with AES-128-GCM (else ChaCha20-Poly1305) */
 	uint8_t tx_key[SEAL_KEY], rx_key[SEAL_KEY];
 	uint64_t tx_first, rx_first; /* first counters */
 	/* client: an open to send as the first record, before any queued

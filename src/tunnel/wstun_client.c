@@ -32,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/aead.h"
 #include "core/dgram.h"
 #include "core/encoding.h"
 #include "core/log.h"
@@ -55,7 +56,7 @@ typedef struct wcli {
 	ws_hop_t h; /* first */
 	wstun_keys_t keys;
 	char path[512];
-	int enc, fast_open;
+	int enc, aes, fast_open; /* aes: offer AES-128-GCM records */
 	size_t pool_size, nfilling;
 	uint64_t backoff_ms, retry_at;
 	pent_t *pool;
@@ -139,6 +140,13 @@ static void on_open_up(ws_open_t *o, sbuf_t *b)
 		opener_fail(op, UV_EACCES, "server's answer is not authentic (another key?)");
 		return;
 	}
+	if ((status & WSTUN_A_AES) && !(cl->enc && cl->aes)) {
+		sbuf_free(b);
+		opener_fail(op, UV_EPROTO,
+		            "server chose AES-128-GCM records, which were not offered");
+		return;
+	}
+	sess.aes = !!(status & WSTUN_A_AES);
 	if (sess.enc) {
 		wstun_dir_key(&cl->keys, WSTUN_K_C2S, op->nonce, sn, sess.tx_key);
 		wstun_dir_key(&cl->keys, WSTUN_K_S2C, op->nonce, sn, sess.rx_key);
@@ -175,8 +183,9 @@ static void send_upgrade(ws_open_t *o)
 		ol = wstun_open_encode(&op->target, first, fl, op->open, sizeof(op->open));
 		op->open_len = ol > 0 ? (size_t)ol : 0;
 	}
-	tl = wstun_token_build(&cl->keys, &bind, cl->enc ? WSTUN_F_ENC : 0, wall_ms(), op->nonce,
-	                       op->open_len ? op->open : NULL, op->open_len, tok, sizeof(tok));
+	tl = wstun_token_build(
+	    &cl->keys, &bind, cl->enc ? WSTUN_F_ENC | (cl->aes ? WSTUN_F_AES : 0) : 0, wall_ms(),
+	    op->nonce, op->open_len ? op->open : NULL, op->open_len, tok, sizeof(tok));
 	if (tl < 0) {
 		opener_fail(op, UV_EINVAL, "could not build the open token");
 		return;
@@ -688,19 +697,27 @@ typedef struct wcli_opts {
 	ws_opts_t wo;
 	ws_tls_opts_t tls;
 	uint64_t pool, pool_idle_ms;
-	int fast_open, enc_none;
+	int fast_open, enc; /* enc: ENC_* */
 	const char *host;
 } wcli_opts_t;
 
+enum { ENC_AUTO, ENC_CHACHA, ENC_AES, ENC_NONE };
+
 static int parse_enc(void *obj, const char *v, char *err, size_t errlen)
 {
-	if (!strcmp(v, "none"))
-		((wcli_opts_t *)obj)->enc_none = 1;
-	else if (strcmp(v, "chacha20-poly1305")) {
-		snprintf(err, errlen, "option 'enc': use chacha20-poly1305 (default) or none");
-		return -EINVAL;
-	}
-	return 0;
+	static const char *const names[] = {[ENC_AUTO] = "auto",
+	                                    [ENC_CHACHA] = "chacha20-poly1305",
+	                                    [ENC_AES] = "aes-128-gcm",
+	                                    [ENC_NONE] = "none"};
+
+	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
+		if (!strcmp(v, names[i])) {
+			((wcli_opts_t *)obj)->enc = i;
+			return 0;
+		}
+	snprintf(err, errlen,
+	         "option 'enc': use auto (default), chacha20-poly1305, aes-128-gcm or none");
+	return -EINVAL;
 }
 
 static const opt_include_t ws_hop_inc[] = {
@@ -717,9 +734,11 @@ static const opt_t ws_hop_table[] = {
     OPT_BOOL(wcli_opts_t, fast_open, "fast-open", "1",
              "answer the application at once; 0 waits for the server's answer and reports its "
              "exact error"),
-    OPT_FUNC_DOC("enc", parse_enc, "chacha20-poly1305", "chacha20-poly1305|none",
-                 "none turns the tunnel's own encryption off (wss:// only: TLS then protects the "
-                 "data)"),
+    OPT_FUNC_DOC("enc", parse_enc, "auto", "auto|chacha20-poly1305|aes-128-gcm|none",
+                 "the records' cipher: auto offers AES-128-GCM where this CPU has AES "
+                 "instructions (the server takes it where it has them too), else "
+                 "ChaCha20-Poly1305; none turns the tunnel's own encryption off (wss:// only: TLS "
+                 "then protects the data)"),
     OPT_STR(wcli_opts_t, host, "host", "the server's host[:port]", "NAME",
             "the HTTP Host header (for a CDN or reverse proxy); over wss:// the server's "
             "certificate is checked against this name (without its port), whatever sni sends"),
@@ -760,7 +779,8 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	cl->fast_open = o.fast_open;
 	cl->h.wo =
 	    (ws_opts_t){.max_message = 1 << 20, .ping_ms = o.wo.ping_ms, .dead_ms = o.wo.dead_ms};
-	cl->enc = !o.enc_none;
+	cl->enc = o.enc != ENC_NONE;
+	cl->aes = o.enc == ENC_AES || (o.enc == ENC_AUTO && aead_hw_aes());
 	if (!cl->enc && !tls) {
 		snprintf(err, errlen,
 		         "option 'enc=none' needs wss:// (TLS would be the only protection)");

@@ -15,7 +15,10 @@
  *             mac = HMAC-SHA256(K_auth, "answer" || client_nonce ||
  *                                       server_nonce || status)
  *             status & A_EARLY: the open in the token was taken
- *   record  = type(1) body            sealed (F_ENC): AEAD(K_dir, counter n)
+ *             status & A_AES: records are sealed with AES-128-GCM (the
+ *             token offered it with F_AES)
+ *   record  = type(1) body            sealed (F_ENC): AEAD(K_dir, counter n),
+ *             ChaCha20-Poly1305, or AES-128-GCM under K_dir's first half
  *   open    = host_len(1) host port(2) first_bytes
  *   dgram   = host_len(1) host port(2) datagram     (UDP_OPEN associations)
  *
@@ -47,8 +50,8 @@
 #define WSTUN_PATH_MAX 2048       /* and its path */
 #define WSTUN_REC_MAX (64 * 1024) /* largest record body */
 
-enum { WSTUN_F_ENC = 1, WSTUN_F_OPEN = 2 };
-enum { WSTUN_A_EARLY = 1 }; /* answer status */
+enum { WSTUN_F_ENC = 1, WSTUN_F_OPEN = 2, WSTUN_F_AES = 4 };
+enum { WSTUN_A_EARLY = 1, WSTUN_A_AES = 2 }; /* answer status */
 enum { WSTUN_K_EARLY, WSTUN_K_C2S, WSTUN_K_S2C };
 enum {
 	WSTUN_REC_OPEN = 1,      /* c->s: open body (pooled connections) */

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/aead.h"
 #include "core/conn.h"
 #include "core/dgram.h"
 #include "core/encoding.h"
@@ -338,7 +339,11 @@ static void upgrade(wconn_t *w, const wstun_token_t *tok, int early, sbuf_t *res
 	drop_req(w);
 	random_bytes(sn, sizeof(sn));
 	early = early && (tok->flags & WSTUN_F_OPEN);
-	wstun_answer_build(&s->keys, tok->nonce, sn, early ? WSTUN_A_EARLY : 0, ans);
+	/* AES-128-GCM records when the client offers them and this CPU too
+	 * runs AES in hardware */
+	sess.aes = sess.enc && (tok->flags & WSTUN_F_AES) && aead_hw_aes();
+	wstun_answer_build(&s->keys, tok->nonce, sn,
+	                   (early ? WSTUN_A_EARLY : 0) | (sess.aes ? WSTUN_A_AES : 0), ans);
 	b64url_encode(ans, sizeof(ans), ans64);
 	snprintf(extra, sizeof(extra), "Set-Cookie: sid=%s; Path=/; HttpOnly\r\n", ans64);
 	n = ws_server_response(resp, sizeof(resp), kbuf, extra);
@@ -358,7 +363,10 @@ static void upgrade(wconn_t *w, const wstun_token_t *tok, int early, sbuf_t *res
 		conn_close(c, "attach failed");
 		return;
 	}
-	log_debug(c->id, "ws tunnel up (%s%s)", sess.enc ? "sealed" : "enc=none",
+	log_debug(c->id, "ws tunnel up (%s%s)",
+	          !sess.enc  ? "enc=none"
+	          : sess.aes ? "sealed, aes-128-gcm"
+	                     : "sealed, chacha20-poly1305",
 	          (tok->flags & WSTUN_F_OPEN) && !early ? ", 0-RTT open not taken" : "");
 	if (early) {
 		if (start_open(w, tok->open, tok->open_len) < 0)
@@ -516,7 +524,7 @@ typedef struct wsrv_opts {
 	ws_opts_t wo;
 	uint64_t skew_ms, open_timeout_ms, replay_cache;
 	int trust_xff, enc_any;
-	const char *replay_state, *host, *decoy, *cert, *certkey;
+	const char *replay_state, *host, *decoy, *cert, *certkey, *ciphers;
 } wsrv_opts_t;
 
 static int parse_enc(void *obj, const char *v, char *err, size_t errlen)
@@ -570,6 +578,9 @@ static const opt_t wss_server_table[] = {
     OPT_STR(wsrv_opts_t, cert, "cert", "required", "FILE", "the server's certificate chain (PEM)"),
     OPT_STR(wsrv_opts_t, certkey, "certkey", "required", "FILE",
             "the certificate's private key (PEM)"),
+    OPT_STR(wsrv_opts_t, ciphers, "ciphers", "AES-128-GCM first where this CPU has AES", "LIST",
+            "the TLS 1.3 cipher suites accepted, in order of preference (OpenSSL's names "
+            "joined by ':')"),
 };
 
 static const opt_schema_t wss_server_opts = OPT_SCHEMA(&ws_server_opts, wss_server_table);
@@ -612,7 +623,7 @@ static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 		return r;
 	s->path = strdup(u->path[0] ? u->path : "/");
 	if (tls) {
-		tls_opts_t t = {.cert_file = o.cert, .key_file = o.certkey};
+		tls_opts_t t = {.cert_file = o.cert, .key_file = o.certkey, .ciphers = o.ciphers};
 		if (!o.cert || !o.certkey) {
 			snprintf(err, errlen,
 			         "wss:// needs options 'cert' and 'certkey' (PEM files)");

@@ -7,8 +7,10 @@ written from the spec with Python's standard library and python3-websockets
                                            bound to that Host header and path
   wspeer.py client URL KEY                 websockets client: handshake with a token,
                                            ping/pong, clean close (prints steps)
-  wspeer.py server PORT KEY SECONDS        websockets server that checks the token and
-                                           answers like a sluice server (Set-Cookie)
+  wspeer.py server PORT KEY SECONDS [STATUS]  websockets server that checks the token and
+                                           answers like a sluice server (Set-Cookie), with
+                                           that answer status (default 0); prints the
+                                           token's flags
   wspeer.py replay HOST PORT FILE          send a captured request twice, print both status lines
   wspeer.py record PORT FILE               accept one connection, save its request head, close
   wspeer.py relay PORT TO_PORT FILE        a recording relay: forward one connection to
@@ -102,7 +104,7 @@ async def client(url, key):
         print("closed", ws.close_code, flush=True)
 
 
-async def server(port, key, secs):
+async def server(port, key, secs, status=0):
     import websockets
 
     async def handler(ws, path=None):
@@ -117,8 +119,8 @@ async def server(port, key, secs):
         body, mac = raw[:-32], raw[-32:]
         host = request_headers.get("Host", "")
         ok = raw[0] == 2 and hmac.compare_digest(token_mac(key, host, path, body), mac)
-        print("token", "ok" if ok else "BAD", flush=True)
-        ans = answer(key, raw[10:26], os.urandom(16))
+        print("token", "ok" if ok else "BAD", "flags", raw[1], flush=True)
+        ans = answer(key, raw[10:26], os.urandom(16), status)
         return [("Set-Cookie", "sid=" + b64url(ans) + "; Path=/")]
 
     async with websockets.serve(handler, "127.0.0.1", port,
@@ -388,7 +390,8 @@ def main():
     elif cmd == "client":
         asyncio.run(client(sys.argv[2], sys.argv[3]))
     elif cmd == "server":
-        asyncio.run(server(int(sys.argv[2]), sys.argv[3], float(sys.argv[4])))
+        asyncio.run(server(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]),
+                           int(sys.argv[5]) if len(sys.argv) > 5 else 0))
     elif cmd == "record":
         record(int(sys.argv[2]), sys.argv[3])
     elif cmd == "relay":
