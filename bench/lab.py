@@ -21,6 +21,15 @@ iperf3's JSON, so it works the same for sluice and for the peers.
   lab.py idle NAME FWD TARGET N PING PID...
                                       memory of the PID trees before and while N
                                       connections are held through FWD to TARGET
+  lab.py wrk PATH PORT SECS ROUND [PID...]
+                                      wrk, 8 connections, each request on a new
+                                      connection (Connection: close), to the HTTP
+                                      server behind 127.0.0.1:PORT: requests/s
+  lab.py profile SECS OUT [LABEL=]PID...
+                                      perf record each PID for SECS seconds (at
+                                      the same time), then print its CPU by
+                                      object and its top 10 symbols, a markdown
+                                      table per process
   lab.py report BENCH FILE            markdown tables from the JSON lines in
                                       FILE (BENCH: tcpfwd or ws)
 
@@ -219,6 +228,73 @@ def cmd_iperf(path, direction, port, secs, rnd, *pids):
     print(json.dumps(res), flush=True)
 
 
+def cmd_wrk(path, port, secs, rnd, *pids):
+    """New connections per second: wrk with Connection: close, so every
+    request is a new connection through the tunnel."""
+    roots = [int(p) for p in pids]
+    other = Other(roots)
+    a = snap(roots)
+    p = subprocess.run(["wrk", "-t1", "-c8", "-d%ss" % secs, "-H", "Connection: close",
+                        "http://127.0.0.1:%s/" % port],
+                       capture_output=True, text=True, timeout=float(secs) + 30)
+    b = snap(roots)
+    res = dict(kind="rate", path=path, round=int(rnd), other_pct=other.pct())
+    rps = errs = None
+    for line in p.stdout.splitlines():
+        w = line.split()
+        if line.startswith("Requests/sec:"):
+            rps = float(w[1])
+        elif line.strip().startswith("Socket errors:"):
+            errs = line.strip()
+        elif line.strip().startswith("Non-2xx"):
+            errs = (errs + "; " if errs else "") + line.strip()
+    if rps is None:
+        res["error"] = (p.stderr or p.stdout).strip()[-200:] or "wrk printed no rate"
+    else:
+        res["rps"] = rps
+        if errs:
+            res["wrk_errors"] = errs
+        if roots:
+            res["cpu_s"] = (b["ticks"] - a["ticks"]) / CLK
+            res["n"] = rps * float(secs)
+    print(json.dumps(res), flush=True)
+
+
+def perf_rows(fn, sort, n):
+    rep = subprocess.run(["perf", "report", "-i", fn, "--stdio", "--no-children", "-q",
+                          "--sort", sort, "--percent-limit", "0.5"],
+                         capture_output=True, text=True)
+    return [l.split(None, 3) for l in rep.stdout.splitlines() if l.strip()][:n]
+
+
+def cmd_profile(secs, out, *pids):
+    """perf record every PID (all its threads) for SECS seconds at once,
+    then where its CPU went: by object (kernel, libcrypto, the program) and
+    its 10 hottest symbols (self time, % of that process's samples).
+    Symbols of libraries without debug symbols show as addresses."""
+    recs = []
+    for arg in pids:
+        label, _, p = arg.rpartition("=")
+        fn = "%s.%s.data" % (out, p)
+        try:
+            name = open("/proc/%s/comm" % p).read().strip()
+        except OSError:
+            continue
+        recs.append((p, (label + ", " if label else "") + name, fn, subprocess.Popen(
+            ["perf", "record", "-q", "-F", "999", "-p", str(p), "-o", fn, "--", "sleep", secs],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+    for p, name, fn, pr in recs:
+        pr.wait()
+        objs = ", ".join("%s %s" % (r[1], r[0]) for r in perf_rows(fn, "dso", 5) if len(r) >= 2)
+        print("%s (pid %s); by object: %s\n" % (name, p, objs or "no samples"))
+        print("| % self | object | symbol |\n|---|---|---|")
+        for r in perf_rows(fn, "dso,sym", 10):
+            if len(r) == 4:
+                sym = r[3].replace("[.] ", "").replace("[k] ", "(kernel) ").strip()
+                print("| %s | %s | `%s` |" % (r[0], r[1], sym[:70]))
+        print()
+
+
 def cmd_holdsrv(port, banner=None):
     """Accept everything, keep it open, echo what arrives.  Non-blocking,
     with a per-connection backlog, so one slow reader stalls nobody.
@@ -386,12 +462,25 @@ TCPFWD_PATHS = [
 ]
 WS_PATHS = [
     ("raw", "raw: iperf3 direct, no tunnel", "raw"),
-    ("ws", "sluice ws:// (sealed, ChaCha20-Poly1305)", "raw"),
+    ("ws", "sluice ws:// (sealed: AES-128-GCM with AES-NI, else ChaCha20-Poly1305)", "raw"),
+    ("ws-chacha", "sluice ws:// enc=chacha20-poly1305", "raw"),
     ("wss", "sluice wss:// (TLS, and sealed)", "raw"),
     ("wss-none", "sluice wss:// enc=none (TLS only)", "raw"),
+    ("ws-base", "SLUICE_BASE ws:// (the build compared against)", "raw"),
+    ("wss-base", "SLUICE_BASE wss://", "raw"),
+    ("wss-none-base", "SLUICE_BASE wss:// enc=none", "raw"),
+    ("stunnel", "stunnel client → stunnel server (TLS 1.3, AES-128-GCM)", "raw"),
     ("v2ray-ws", "v2ray VLESS over ws://", "raw"),
     ("v2ray-wss", "v2ray VLESS over wss:// (TLS)", "raw"),
     ("ss", "shadowsocks-libev ss-tunnel, chacha20-ietf-poly1305", "raw"),
+]
+WS_RATE_PATHS = [  # key, label; "direct" is the reference
+    ("direct", "direct: no tunnel"),
+    ("tcp", "sluice -L tcp:// (a plain forward)"),
+    ("ws", "sluice ws://, a fresh WebSocket per connection"),
+    ("ws-pool", "sluice ws:// pool=4"),
+    ("v2ray-ws", "v2ray VLESS over ws://"),
+    ("ss", "shadowsocks-libev ss-tunnel"),
 ]
 WS_TTFB_PATHS = [  # key, label; "direct" is the reference
     ("direct", "direct: no tunnel"),
@@ -545,7 +634,7 @@ def idle_table(rows, out):
             (d["pss_kb"] - b["pss_kb"]) / n, b["procs"], d["procs"]))
 
 
-def aims_tcpfwd(rows, idle, trows, out):
+def aims_tcpfwd(rows, idle, trows, out, rrows=()):
     """The issue's targets: throughput >= socat -b 131072, < 10 KiB/conn."""
     x = med(ratios(rows, "sluice", "socat128", "fwd"))
     if x is not None:
@@ -559,31 +648,96 @@ def aims_tcpfwd(rows, idle, trows, out):
                 kib, "met" if kib < 10 else "**not met**"))
 
 
-def aims_ws(rows, idle, trows, out):
-    """The issue's targets: throughput at or above v2ray over WebSocket; a new
-    connection through a warm pool within 1 ms of a direct one."""
-    for a, b in (("ws", "v2ray-ws"), ("wss", "v2ray-wss"), ("wss-none", "v2ray-wss")):
+def cpu_per_gb(rows, path, direction):
+    """Per round: relay CPU seconds per GB."""
+    return {r["round"]: r["cpu_s"] / (r["bytes"] / 1e9) for r in rows
+            if r["path"] == path and r["dir"] == direction and "cpu_s" in r and r.get("bytes")}
+
+
+def rounds_str(xs):
+    return ", ".join("%.2f" % x for x in xs)
+
+
+def rate_rounds(rrows, path):
+    return {r["round"]: r["rps"] for r in rrows if r["path"] == path and "rps" in r}
+
+
+def rate_table(rrows, out, paths):
+    out("| Path | new connections/s, median (min–max) | × direct, same round | "
+        "relay CPU ms per 1000 connections | failed runs |")
+    out("|---|---|---|---|---|")
+    for key, label in paths:
+        rs = [r for r in rrows if r["path"] == key]
+        if not rs:
+            continue
+        ok = [r for r in rs if "rps" in r]
+        a, b = rate_rounds(rrows, key), rate_rounds(rrows, "direct")
+        ratio = ("1 (reference)" if key == "direct" else
+                 "%.2f" % med([a[k] / b[k] for k in a if b.get(k)]) if a and b else "—")
+        cpu = [r["cpu_s"] * 1e6 / r["n"] for r in ok if r.get("n")]
+        errs = sorted({r.get("error") or r.get("wrk_errors") for r in rs
+                       if r.get("error") or r.get("wrk_errors")})
+        out("| %s | %s | %s | %s | %s |" % (
+            label, spread([r["rps"] for r in ok], "%.0f") if ok else "FAILED", ratio,
+            spread(cpu, "%.0f") if cpu else "—",
+            "%d%s" % (len(rs) - len(ok), (": " + "; ".join(errs))[:160] if errs else "")))
+
+
+def aims_ws(rows, idle, trows, out, rrows=()):
+    """The issue's targets (issue 17), each as the median of same-round
+    ratios with every round's ratio after it."""
+    for a, b, aim in (("ws", "v2ray-ws", 2.0), ("ws", "ss", 1.5), ("ws-chacha", "ss", None),
+                      ("wss-none", "stunnel", 1.0), ("wss", "stunnel", 0.8),
+                      ("wss", "v2ray-wss", None), ("ws", "ws-base", None),
+                      ("wss", "wss-base", None), ("wss-none", "wss-none-base", None)):
         for direction, dlabel in (("fwd", "client → server"), ("rev", "server → client")):
-            x = med(ratios(rows, a, b, direction))
-            if x is None:
+            xs = ratios(rows, a, b, direction)
+            if not xs:
                 continue
-            aim = a == "ws"
-            out("- Throughput, sluice %s ÷ %s, %s (median of same-round ratios): **%.2f**%s" % (
-                a, b, dlabel, x,
-                " — aim ≥ 1: %s" % ("met" if x >= 1 else "**not met**") if aim else ""))
+            x = med(xs)
+            out("- Throughput, %s ÷ %s, %s: **%.2f** (rounds: %s)%s" % (
+                a, b, dlabel, x, rounds_str(xs),
+                " — aim ≥ %g: %s" % (aim, "met" if x >= aim else "**not met**") if aim else ""))
+    for a, b in (("ws", "v2ray-ws"), ("ws", "ss"), ("wss-none", "stunnel"), ("wss", "stunnel")):
+        for direction, dlabel in (("fwd", "client → server"), ("rev", "server → client")):
+            ca, cb = cpu_per_gb(rows, a, direction), cpu_per_gb(rows, b, direction)
+            xs = [ca[k] / cb[k] for k in ca if cb.get(k)]
+            if not xs:
+                continue
+            x = med(xs)
+            out("- CPU per GB, %s ÷ %s, %s: **%.2f** (rounds: %s) — aim < 1: %s" % (
+                a, b, dlabel, x, rounds_str(xs), "met" if x < 1 else "**not met**"))
+    for a, b, aim in (("ws", "ss", 1.5), ("ws-pool", "ss", 1.5), ("ws", "tcp", None)):
+        ra, rb = rate_rounds(rrows, a), rate_rounds(rrows, b)
+        xs = [ra[k] / rb[k] for k in ra if rb.get(k)]
+        if not xs:
+            continue
+        x = med(xs)
+        out("- New connections/s, %s ÷ %s: **%.2f** (rounds: %s)%s" % (
+            a, b, x, rounds_str(xs),
+            " — aim ≥ %g: %s" % (aim, "met" if x >= aim else "**not met**") if aim else ""))
     for mode, mlabel in TTFB_MODES:
         for path in ("ws-pool", "ws"):
-            x = ttfb_delta(trows, path, mode, 0)
-            y = ttfb_delta(trows, path, mode, 1)
-            if x is None:
+            a = ttfb_stats(trows, path, mode)[2]
+            b = ttfb_stats(trows, "ss", mode)[2]
+            xs = [a[k][0] / b[k][0] for k in a if k in b and b[k][0]]
+            if not xs:
                 continue
-            aim = path == "ws-pool"
-            out("- First byte, %s, %s: **%+.0f µs** median (p90 %+.0f µs) against direct%s" % (
-                path, mlabel, x, y,
-                " — aim ≤ 1000 µs: %s" % ("met" if x <= 1000 else "**not met**") if aim else ""))
+            x = med(xs)
+            out("- First byte, %s ÷ ss, %s (medians, same round): **%.2f** (rounds: %s) — "
+                "aim ≤ 1.2: %s" % (path, mlabel, x, rounds_str(xs),
+                                   "met" if x <= 1.2 else "**not met**"))
+    for r in idle:
+        kib = (r["during"]["rss_kb"] - r["before"]["rss_kb"]) / max(r["opened"], 1)
+        pkib = (r["during"]["pss_kb"] - r["before"]["pss_kb"]) / max(r["opened"], 1)
+        out("- Memory per idle connection, %s: **%.1f KiB RSS, %.1f KiB PSS**%s" % (
+            r["name"], kib, pkib,
+            " — aim ≤ 8: %s" % ("met" if kib <= 8 else "**not met**")
+            if r["name"].startswith("sluice ws") else ""))
 
 
 BENCHES = dict(tcpfwd=(TCPFWD_PATHS, [], aims_tcpfwd), ws=(WS_PATHS, WS_TTFB_PATHS, aims_ws))
+RATE_PATHS = dict(ws=WS_RATE_PATHS)
 
 SIGNALS = {129: "SIGHUP", 130: "SIGINT", 134: "SIGABRT", 137: "SIGKILL", 139: "SIGSEGV",
            143: "SIGTERM"}
@@ -628,13 +782,13 @@ def warnings(rows, trows, deaths, exits, out):
 
 def cmd_report(bench, fn):
     paths, ttfb_paths, aims = BENCHES[bench]
-    rows, idle, trows, deaths, exits = [], [], [], [], []
+    rows, idle, trows, deaths, exits, rrows = [], [], [], [], [], []
     with open(fn) as f:
         for line in f:
             if line.strip():
                 r = json.loads(line)
                 {"iperf": rows, "idle": idle, "ttfb": trows, "death": deaths,
-                 "exit": exits}[r["kind"]].append(r)
+                 "exit": exits, "rate": rrows}[r["kind"]].append(r)
     out = print
     if rows:
         out("### Throughput: one iperf3 stream through the forward\n")
@@ -646,12 +800,17 @@ def cmd_report(bench, fn):
         ttfb_table(trows, out, ttfb_paths)
         other_line(trows, "first-byte runs", out)
         out("")
+    if rrows:
+        out("### New connections per second (wrk, Connection: close) through the forward\n")
+        rate_table(rrows, out, RATE_PATHS.get(bench, []))
+        other_line(rrows, "wrk runs", out)
+        out("")
     if idle:
         out("### Memory with idle connections held open through the forward\n")
         idle_table(idle, out)
         out("")
     out("### Against the aims\n")
-    aims(rows, idle, trows, out)
+    aims(rows, idle, trows, out, rrows)
     out("")
     bad = 0
     if (deaths or exits or any("error" in r for r in rows)
@@ -664,7 +823,7 @@ def cmd_report(bench, fn):
 
 def main():
     cmds = dict(ports=cmd_ports, iperf=cmd_iperf, holdsrv=cmd_holdsrv, ttfb=cmd_ttfb,
-                idle=cmd_idle, report=cmd_report)
+                idle=cmd_idle, wrk=cmd_wrk, profile=cmd_profile, report=cmd_report)
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         sys.exit(__doc__)
     cmds[sys.argv[1]](*sys.argv[2:])
