@@ -81,6 +81,28 @@ int msgstream_push(msgstream_t *m, sbuf_t *b)
 	return 0;
 }
 
+uint8_t *msgstream_room(msgstream_t *m, size_t n, size_t min)
+{
+	sbuf_t *b = m->rq.tail;
+
+	if (m->s.closed || m->err || m->eof || m->dgram)
+		return NULL;
+	if (!b || b->cap - b->off - b->len < n) {
+		b = sbuf_new(n > min ? n : min);
+		sbufq_push(&m->rq, b);
+		m->nrq++;
+	}
+	return sbuf_ptr(b) + b->len;
+}
+
+void msgstream_grow(msgstream_t *m, size_t n)
+{
+	m->rq.tail->len += (uint32_t)n;
+	m->rq.bytes += n;
+	if (m->high && !m->paused && m->rq.bytes >= m->high)
+		set_paused(m, 1);
+}
+
 void msgstream_fail(msgstream_t *m, int err)
 {
 	if (!m->err)
@@ -146,7 +168,7 @@ void msgstream_kick(msgstream_t *m)
 		return;
 	if (m->hooks && m->hooks->kick)
 		m->hooks->kick(m);
-	else
+	else if (!uv_is_active((uv_handle_t *)&m->timer))
 		uv_timer_start(&m->timer, on_timer, 0, 0);
 }
 

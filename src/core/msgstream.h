@@ -89,6 +89,13 @@ void msgstream_set_dgram(msgstream_t *m, size_t max_bytes, size_t max_msgs);
  * it was dropped (datagram mode at the cap, after an error, after the end,
  * after close).  Nothing is delivered yet: deliver or kick next. */
 int msgstream_push(msgstream_t *m, sbuf_t *b);
+/* Stream mode: room for n more bytes at the end of what waits, so that a
+ * burst of segments reaches the reader as one chunk: the last queued chunk
+ * if it has that room, else a new one of at least min bytes queued empty.
+ * Write at most n bytes there, then msgstream_grow() by what was written.
+ * NULL if nothing more is taken (closed, failed, at its end). */
+uint8_t *msgstream_room(msgstream_t *m, size_t n, size_t min);
+void msgstream_grow(msgstream_t *m, size_t n);
 /* Latch an error (the first one wins); deliver or kick next. */
 void msgstream_fail(msgstream_t *m, int err);
 void msgstream_deliver(msgstream_t *m);

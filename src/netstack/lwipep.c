@@ -53,8 +53,9 @@
  * endpoints; and it re-arms the timer if lwIP now wants it earlier.
  *
  * Callbacks.  lwIP calls back (recv, sent, connected, err, poll) only from
- * lwipep_input() and the timer.  The owner's on_read, on_drain and dial
- * callbacks run right there (lwIP lets them close or abort any pcb); if
+ * lwipep_input() and the timer.  The owner's on_drain and dial callbacks
+ * run right there (lwIP lets them close or abort any pcb); on_read runs
+ * from the kick (below), so a loop turn's segments arrive together; if
  * the owner aborts the very pcb whose callback is running (pcb_kill while
  * core.cur is that pcb), the callback returns ERR_ABRT as lwIP requires.  Owner code never runs
  * inside lwIP's err callback (the pcb is half freed then): errors, and everything an op would
@@ -68,7 +69,12 @@
  *   wq   bytes the owner wrote that lwIP has no room for (tcp_sndbuf); the
  *        sent callback moves more with tcp_write(COPY) and fires on_drain
  *        at or below STREAM_LOW_WATER; shutdown sends FIN once wq is empty.
- *   rq   segments received, copied into sbufs and delivered while reading;
+ *   rq   segments received, copied end to end into chunks
+ *        (msgstream_room) and delivered while reading on the next turn
+ *        (the kick): a burst of segments is one read for the owner, and
+ *        one write to a socket behind it.  The kick's turn then sends the
+ *        ACK lwIP still holds back (it acknowledges every second segment
+ *        at once): no segment waits for lwIP's 250 ms timer.
  *        tcp_recved() is called only as they are delivered, so a paused
  *        reader closes the window: rq never holds more than TCP_WND.
  *        Once the owner has taken all, the whole window is announced at
@@ -117,6 +123,9 @@
 #define CONNECT_TIMEOUT_MS 30000
 #define DNS_TIMEOUT_MS 5000
 #define POLL_INTERVAL 4 /* tcp_poll: every 2 s (coarse timer) */
+/* segments gather into chunks of this size: a paused reader pins at most
+ * TCP_WND in them and a chunk more */
+#define RQ_CHUNK (32 * 1024)
 
 typedef struct lwtcp lwtcp_t;
 
@@ -680,7 +689,8 @@ static void lw_consumed(msgstream_t *m, size_t n)
 	lwtcp_t *t = (lwtcp_t *)m;
 
 	if (t->pcb) {
-		tcp_recved(t->pcb, (u16_t)n);
+		for (size_t k = n; k; k -= k > 0xffff ? 0xffff : k)
+			tcp_recved(t->pcb, (u16_t)(k > 0xffff ? 0xffff : k));
 		open_window(t->pcb);
 	}
 	if (t->ep)
@@ -690,8 +700,18 @@ static void lw_consumed(msgstream_t *m, size_t n)
 /* A kick's turn: into lwIP first, as tcp_recved needs. */
 static void lw_turn(msgstream_t *m)
 {
+	lwtcp_t *t = (lwtcp_t *)m;
+
 	core_enter();
 	msgstream_deliver(m);
+	/* an ACK lwIP is still holding back (it acknowledges every second
+	 * segment at once) goes now, not on its 250 ms timer: a peer that
+	 * sends a segment or two per round trip (SoftEther's SecureNAT does)
+	 * would wait that long each time */
+	if (!m->s.closed && t->pcb && (t->pcb->flags & TF_ACK_DELAY)) {
+		tcp_ack_now(t->pcb);
+		tcp_output(t->pcb);
+	}
 	core_leave();
 }
 
@@ -700,25 +720,21 @@ static const msgstream_hooks_t lw_hooks = {.deliver = lw_turn, .consumed = lw_co
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
 	lwtcp_t *t = arg;
-	cbframe_t f;
 
 	if (p) {
-		sbuf_t *b = sbuf_new(p->tot_len);
-		b->len = pbuf_copy_partial(p, b->data, p->tot_len, 0);
+		uint8_t *d = msgstream_room(&t->m, p->tot_len, RQ_CHUNK);
+
+		if (d)
+			msgstream_grow(&t->m, pbuf_copy_partial(p, d, p->tot_len, 0));
 		pbuf_free(p);
-		msgstream_push(&t->m, b);
-		/* no delayed ACK: a peer that sends a segment or two per round
-		 * trip (SoftEther's SecureNAT does) would wait for lwIP's 250 ms
-		 * timer each time */
-		tcp_ack_now(pcb);
 	} else {
 		t->got_fin = 1;
 		msgstream_push(&t->m, NULL);
 		lw_check_done(t);
 	}
-	cb_begin(&f, pcb);
-	msgstream_deliver(&t->m);
-	return cb_end(&f);
+	/* the owner reads on the next turn, the loop turn's segments together */
+	msgstream_kick(&t->m);
+	return ERR_OK;
 }
 
 static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)

@@ -361,6 +361,42 @@ static void test_own_turn(void **st)
 	assert_int_equal(freed, 1); /* no timer: done at once */
 }
 
+/* Segments appended with room/grow reach the reader as one chunk, byte
+ * for byte and in order; a chunk without room for the next starts another;
+ * nothing is taken after the end, and a datagram stream takes none. */
+static void test_room(void **st)
+{
+	tstream_t *t = tnew(&hooks);
+	uint8_t *d;
+	size_t k;
+
+	for (k = 0; k < 3; k++) {
+		d = msgstream_room(&t->m, 100, 250);
+		assert_non_null(d);
+		memset(d, 'A' + (int)k, 100);
+		msgstream_grow(&t->m, 100);
+	}
+	/* 250 bytes held 200: the third went into a second chunk */
+	assert_int_equal(t->m.nrq, 2);
+	assert_int_equal(t->m.rq.bytes, 300);
+	assert_memory_equal(sbuf_ptr(t->m.rq.head) + 100, "BBBB", 4);
+	assert_memory_equal(sbuf_ptr(t->m.rq.tail), "CCCC", 4);
+	msgstream_push(&t->m, NULL);
+	assert_null(msgstream_room(&t->m, 1, 1));
+	stream_read_start(&t->m.s);
+	turn();
+	assert_int_equal(nev, 3);
+	assert_int_equal(evs[0].len, 200);
+	assert_int_equal(evs[1].len, 100);
+	assert_int_equal(evs[2].kind, 'e');
+	assert_int_equal(t->consumed, 300);
+	stream_close(&t->m.s);
+	t = tnew(&hooks);
+	msgstream_set_dgram(&t->m, 1000, 4);
+	assert_null(msgstream_room(&t->m, 1, 1));
+	stream_close(&t->m.s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -373,6 +409,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_datagrams, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_own_turn, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_room, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
