@@ -47,6 +47,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include "core/bytes.h"
 #include "core/log.h"
 
@@ -65,6 +68,9 @@ static const uint8_t peer_mac[6] = {0x02, 0x53, 0x4c, 0x00, 0x00, 0x01};
 /* ------------------------------------------------------------------ */
 /* state                                                                */
 
+#define FLOWKEY 37   /* version, source, destination, ports */
+#define FLOWTAB 1024 /* buckets of the corkable sockets' table */
+
 typedef struct gw_poll {
 	uv_poll_t h;
 	struct slirpgw *gw;
@@ -72,6 +78,13 @@ typedef struct gw_poll {
 	int want, cur; /* UV_* events: wanted by the last fill / started */
 	unsigned gen;
 	queue_t link; /* in gw->polls */
+	/* a TCP socket libslirp opened for the peer's SYN: found by that
+	 * flow (in gw->flowtab), corked while the turn's segments go in */
+	struct gw_poll *fnext;
+	queue_t clink; /* in gw->corked while corked */
+	uint32_t fhash;
+	uint8_t key[FLOWKEY];
+	unsigned keyed : 1, corked : 1;
 } gw_poll_t;
 
 typedef struct gw_timer {
@@ -369,10 +382,100 @@ static void on_poll_closed(uv_handle_t *h)
 	free(h->data);
 }
 
+/* ---- corking: the peer's segments of one loop turn, one write out ----
+ *
+ * libslirp writes each TCP segment of the peer to the host socket as it
+ * comes (send() per segment): on loopback each one runs the receiver's
+ * whole input path and wakes it.  The socket a SYN made is keyed by the
+ * peer's flow; a segment with data corks it (TCP_CORK) before libslirp
+ * writes, and the next prepare (after every callback of the turn, before
+ * the loop polls) uncorks it: what the turn wrote leaves together, and
+ * nothing waits past the turn. */
+
+static uint32_t flow_key(const ippkt_t *p, uint8_t k[FLOWKEY])
+{
+	size_t al = p->v == 4 ? 4 : 16;
+	uint32_t h = 2166136261u;
+
+	memset(k, 0, FLOWKEY);
+	k[0] = (uint8_t)p->v;
+	memcpy(k + 1, p->src, al);
+	memcpy(k + 17, p->dst, al);
+	put_be16(k + 33, p->sport);
+	put_be16(k + 35, p->dport);
+	for (size_t i = 0; i < FLOWKEY; i++)
+		h = (h ^ k[i]) * 16777619u;
+	return h;
+}
+
+static void flow_add(slirpgw_t *gw, gw_poll_t *p, const ippkt_t *syn)
+{
+	gw_poll_t **b;
+
+	if (!gw->flowtab && !(gw->flowtab = calloc(FLOWTAB, sizeof(*gw->flowtab))))
+		abort();
+	p->fhash = flow_key(syn, p->key);
+	b = &gw->flowtab[p->fhash % FLOWTAB];
+	p->fnext = *b;
+	*b = p;
+	p->keyed = 1;
+}
+
+static void flow_del(slirpgw_t *gw, gw_poll_t *p)
+{
+	if (p->corked) {
+		queue_remove(&p->clink);
+		p->corked = 0;
+	}
+	if (!p->keyed)
+		return;
+	for (gw_poll_t **b = &gw->flowtab[p->fhash % FLOWTAB]; *b; b = &(*b)->fnext)
+		if (*b == p) {
+			*b = p->fnext;
+			break;
+		}
+	p->keyed = 0;
+}
+
+/* A segment with data of the peer's flow f is about to go in. */
+static void flow_cork(slirpgw_t *gw, const ippkt_t *f)
+{
+	uint8_t k[FLOWKEY];
+	uint32_t h;
+	gw_poll_t *p;
+	int one = 1;
+
+	if (!gw->flowtab)
+		return;
+	h = flow_key(f, k);
+	for (p = gw->flowtab[h % FLOWTAB]; p; p = p->fnext)
+		if (p->fhash == h && !memcmp(p->key, k, FLOWKEY))
+			break;
+	if (!p || p->corked || setsockopt(p->fd, IPPROTO_TCP, TCP_CORK, &one, sizeof(one)) < 0)
+		return;
+	p->corked = 1;
+	queue_insert_tail(&gw->corked, &p->clink);
+	gw->st.corks++;
+}
+
+static void flows_uncork(slirpgw_t *gw)
+{
+	int zero = 0;
+
+	while (!queue_empty(&gw->corked)) {
+		gw_poll_t *p = queue_data(queue_first(&gw->corked), gw_poll_t, clink);
+
+		queue_remove(&p->clink);
+		p->corked = 0;
+		setsockopt(p->fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof(zero));
+	}
+}
+
 static void poll_drop(gw_poll_t *p)
 {
 	slirpgw_t *gw = p->gw;
 
+	flow_del(gw, p);
 	if ((size_t)p->fd < nbyfd && byfd[p->fd] == p)
 		byfd[p->fd] = NULL;
 	queue_remove(&p->link);
@@ -414,7 +517,12 @@ static void cb_register(int fd, void *opaque)
 	p->gw = gw;
 	p->fd = fd;
 	p->idx = -1;
+	queue_init(&p->clink);
 	queue_insert_head(&gw->polls, &p->link);
+	if (gw->opening) { /* the host socket of the SYN going in */
+		flow_add(gw, p, gw->opening);
+		gw->opening = NULL;
+	}
 	byfd[fd] = p;
 	gw->st.sockets++;
 }
@@ -495,6 +603,7 @@ static void on_prepare(uv_prepare_t *h)
 
 	uv_prepare_stop(h);
 	gw->dirty = 0;
+	flows_uncork(gw);
 	if (gw->closing)
 		return;
 	gw->npfd = 0;
@@ -780,7 +889,15 @@ int slirpgw_input(slirpgw_t *gw, const uint8_t *pkt, size_t len)
 	case V_SVC:
 		return slirpgw_svc_input(gw, si, &p, pkt, len);
 	case V_PASS:
-		return slirpgw_pass(gw, pkt, len, -1, 0);
+		if (p.proto != IPPKT_TCP || !p.l4)
+			return slirpgw_pass(gw, pkt, len, -1, 0);
+		if ((p.flags & (IPPKT_SYN | IPPKT_ACK)) == IPPKT_SYN && !gw->depth)
+			gw->opening = &p;
+		else if (p.payload)
+			flow_cork(gw, &p);
+		v = slirpgw_pass(gw, pkt, len, -1, 0);
+		gw->opening = NULL;
+		return v;
 	default:
 		gw->drops[why]++;
 		gw->st.dropped++;
@@ -855,6 +972,7 @@ int slirpgw_new(uv_loop_t *loop, const slirpgw_config_t *c, slirpgw_output_fn ou
 	if (!gw)
 		abort();
 	queue_init(&gw->polls);
+	queue_init(&gw->corked);
 	queue_init(&gw->flows);
 	gw->cfg = *c;
 	if ((r = config_check(&gw->cfg)) < 0) {
@@ -921,8 +1039,10 @@ static void on_gw_closed(uv_handle_t *h)
 {
 	slirpgw_t *gw = h->data;
 
-	if (--gw->handles == 0)
+	if (--gw->handles == 0) {
+		free(gw->flowtab);
 		free(gw);
+	}
 }
 
 void slirpgw_free(slirpgw_t *gw)

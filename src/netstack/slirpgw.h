@@ -100,6 +100,7 @@ typedef struct slirpgw_stats {
 	uint64_t pkts_out, bytes_out;      /* to the peer */
 	uint64_t dropped;                  /* from the peer, dropped (malformed, policy, caps) */
 	uint64_t resets;                   /* resets the gateway itself sent the peer */
+	uint64_t corks;                    /* host sockets corked for a loop turn's segments */
 	uint64_t arp_replies, ndp_replies; /* libslirp's neighbour queries answered */
 	uint64_t sockets;                  /* host sockets open now */
 	uint64_t flows;                    /* service connections open now */

@@ -58,8 +58,11 @@ struct slirpgw {
 	uv_prepare_t prepare;
 	uv_check_t check;
 	uv_timer_t tick;
-	unsigned handles; /* of the three above still open */
-	queue_t polls;    /* gw_poll_t.link */
+	unsigned handles;         /* of the three above still open */
+	queue_t polls;            /* gw_poll_t.link */
+	struct gw_poll **flowtab; /* TCP host sockets by the peer's flow */
+	queue_t corked;           /* gw_poll_t.clink: to uncork this turn */
+	const ippkt_t *opening;   /* the SYN libslirp is being given */
 	struct pfd {
 		int fd, revents;
 	} * pfd;

@@ -3,16 +3,18 @@
 # libslirp (10.10.0.1 = the server host's 127.0.0.1), the client is the lwIP
 # endpoint behind a SOCKS/HTTP proxy.  A UDP relay (vpn_relay.py) sits
 # between them to replay, modify and re-route datagrams.  Checks: 100 MiB
-# with sha256, the users file holds no password (and vpn-user add follows
-# no link planted at FILE.tmp), a wrong password, a wrong
-# pinned key, a replayed handshake, replayed and modified transport
+# down and 32 MiB up with sha256, the users file holds no password (and
+# vpn-user add follows no link planted at FILE.tmp), a wrong password, a
+# wrong pinned key, a replayed handshake, replayed and modified transport
 # packets, a client whose address changes mid-transfer, and a flood of
 # forged handshakes while a transfer runs (throughput measured).
 . "$(dirname "$0")/lib.sh"
 E2E="$SRCDIR/tests/e2e"
+need_cmd curl socat
 
 web=$(free_port); vp=$(free_port); rp=$(free_port); cp=$(free_port)
 pp=$(free_port); mp=$(free_port); bad=$(free_port); bad2=$(free_port)
+up=$(free_port); sink=$(free_port)
 mkdir -p "$T/www"
 big=$(random_file 100M)
 ln -s "$big" "$T/www/big"
@@ -50,7 +52,7 @@ pub=$(sed -n 's/.*server public key \([^ ]*\) .*/\1/p' "$T/server.log" | head -1
 check "the server shows its public key" test -n "$pub"
 start relay python3 "$E2E/vpn_relay.py" "$rp" "$vp" "$cp"
 sleep 0.3
-start client "$SLUICE" -v -L "proxy://127.0.0.1:$pp" \
+start client "$SLUICE" -v -L "proxy://127.0.0.1:$pp" -L "tcp://127.0.0.1:$up/10.10.0.1:$sink" \
 	-F "vpn://alice:correct%20horse@127.0.0.1:$rp?pub=$pub"
 wait_port "$pp"
 
@@ -73,6 +75,21 @@ rm -f "$T/got1"
 curl -fsS --max-time 60 -x "http://127.0.0.1:$pp" -o "$T/got2" "http://10.10.0.1:$web/big"
 check_eq "100 MiB through the VPN (http proxy), sha256" "$(sha "$big")" "$(sha "$T/got2")"
 rm -f "$T/got2"
+# 32 MiB up: lwIP sends, the server's libslirp writes to a socket on its
+# loopback (corked for each loop turn's segments)
+head -c 32M "$big" >"$T/up.src"
+start sink socat -u "TCP-LISTEN:$sink,bind=127.0.0.1,reuseaddr" "CREATE:$T/up.got"
+for _ in $(seq 50); do
+	ss -ltn | grep -q "127.0.0.1:$sink " && break
+	sleep 0.1
+done
+timeout 60 socat -u "OPEN:$T/up.src" "TCP:127.0.0.1:$up"
+for _ in $(seq 100); do
+	kill -0 "$(pid_of sink)" 2>/dev/null || break
+	sleep 0.1
+done
+check_eq "32 MiB up through the VPN (tcp forward), sha256" "$(sha "$T/up.src")" "$(sha "$T/up.got")"
+rm -f "$T/up.src" "$T/up.got"
 
 # a wrong password, an unknown user, a wrong pinned key
 start wrongpw "$SLUICE" -v -L "tcp://127.0.0.1:$bad/10.10.0.1:$web" \
