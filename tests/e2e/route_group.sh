@@ -17,6 +17,8 @@
 #     (a far link): failover sends every connection to the first member
 #     (A, far), lowest-latency every one to B, whose handshakes were
 #     faster, as each server's own log shows;
+#   - datagrams through fo's udp:// forward go to the first member, and
+#     once it is gone (the relay killed) to the next;
 #   - a group after another hop (Dante): the members reach their servers
 #     through it;
 #   - both servers down: a new connection fails at once, SOCKS reply 4 and
@@ -110,13 +112,27 @@ r=$(free_port)
 start relay /usr/bin/python3 "$SRCDIR/tests/e2e/tools.py" slow-relay "$r" "$a" 60
 wait_port "$r"
 members="ws://127.0.0.1:$r?key=$KEY,ws://127.0.0.1:$b?key=$KEY"
-ffo=$(free_port) fll=$(free_port) mll=$(free_port)
-start fo "$SLUICE" -v -L "tcp://127.0.0.1:$ffo/127.0.0.1:$web" \
+ffo=$(free_port) fll=$(free_port) mll=$(free_port) fu=$(free_port) dport=$(free_port)
+udp=0
+if command -v dig >/dev/null && command -v dnsmasq >/dev/null; then
+	udp=1 # a name server for datagrams through fo's udp:// forward
+	start dns dnsmasq --no-daemon --user=root --no-resolv --no-hosts --conf-file=/dev/null \
+		--listen-address=127.0.0.1 --bind-interfaces --port "$dport" --address=/#/127.0.0.7
+fi
+start fo "$SLUICE" -v -L "tcp://127.0.0.1:$ffo/127.0.0.1:$web" -L "udp://127.0.0.1:$fu/127.0.0.1:$dport" \
 	--group "s?strategy=failover&probe-interval=8s=$members" -F group://s
 start ll "$SLUICE" -v --metrics "127.0.0.1:$mll" -L "tcp://127.0.0.1:$fll/127.0.0.1:$web" \
 	--group "s?strategy=lowest-latency=$members" -F group://s
-wait_port "$ffo"
-wait_port "$fll"
+# (not wait_port: its connection would be forwarded, a dial to count)
+listening() { # NAME PORT: NAME's log says it listens on PORT
+	for _ in $(seq 200); do
+		grep -q "listening on tcp://127.0.0.1:$2\$" "$T/$1.log" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+listening fo "$ffo"
+listening ll "$fll"
 for _ in $(seq 50); do # the first probes measured both
 	[ "$(member "$mll" probes_ok_total "$r")" = 1 ] && [ "$(member "$mll" probes_ok_total "$b")" = 1 ] && break
 	sleep 0.2
@@ -128,6 +144,22 @@ check_eq "lowest-latency: all 3 connections to the near member B" "$((b0 + 3)) $
 echo "    handshakes: A (relayed) $(member "$mll" latency_seconds "$r") s, B $(member "$mll" latency_seconds "$b") s"
 for _ in 1 2 3; do curl -fsS -m 10 "http://127.0.0.1:$ffo/" >/dev/null; done
 check_eq "failover: all 3 to the first member, A (through the relay)" "$((b0 + 3)) $((a0 + 3))" "$(dialed B) $(dialed A)"
+if [ "$udp" = 1 ]; then
+	udpflows() { # METRICS-PORT: flows the server opened (0 before the first)
+		local v
+		v=$(curl -fsS -m 5 "http://127.0.0.1:$1/metrics" | sed -n 's/^sluice_udp_flows_total //p')
+		echo "${v:-0}"
+	}
+	fa=$(udpflows "$ma") fb=$(udpflows "$mb")
+	check_eq "datagrams through the group (dig through fo's udp:// forward)" 127.0.0.7 \
+		"$(dig +short +time=3 +tries=2 @127.0.0.1 -p "$fu" a.test)"
+	check_eq "... carried by the first member, A" "$((fa + 1)) $fb" "$(udpflows "$ma") $(udpflows "$mb")"
+	kill -9 "$(pid_of relay)"
+	check_eq "the first member gone (its relay killed): the next flow still answered" 127.0.0.7 \
+		"$(dig +short +time=3 +tries=2 @127.0.0.1 -p "$fu" b.test)"
+	check "... by the next member, B" test "$(udpflows "$mb")" -gt "$fb"
+	check "... and fo took the first member down" grep -q "group s: member ws://127.0.0.1:$r is down" "$T/fo.log"
+fi
 
 # a group after another hop: its members reach their servers through Dante
 if command -v danted >/dev/null; then
@@ -153,7 +185,7 @@ EOF
 	wait_port "$dp"
 	start viadante "$SLUICE" -v -L "tcp://127.0.0.1:$fd/127.0.0.1:$web" -F "socks5://127.0.0.1:$dp" \
 		--group "d=ws://127.0.0.1:$a?key=$KEY,ws://127.0.0.1:$b?key=$KEY" -F group://d
-	wait_port "$fd"
+	listening viadante "$fd"
 	a0=$(dialed A) b0=$(dialed B)
 	check_eq "a group after a SOCKS5 hop (Dante)" ok "$(curl -fsS -m 10 "http://127.0.0.1:$fd/")"
 	check "... its member reached its server through Dante" \
