@@ -204,6 +204,9 @@ for _ in $(seq 40); do
 done
 h=$(curl -fsS -m 5 "http://127.0.0.1:$m/health")
 check "/health: degraded, the group has no member up" grep -q '"status":"degraded".*"name":"tun".*"up":0,' <<<"$h"
+check "... and lists each member, down, with its failures" bash -c \
+	"grep -Eq '\"name\":\"ws://127.0.0.1:$a\",\"up\":false,\"latency_ms\":[0-9.]+,\"failures\":[1-9]' <<<'$h' &&
+	 grep -Eq '\"name\":\"ws://127.0.0.1:$b\",\"up\":false,\"latency_ms\":[0-9.]+,\"failures\":[1-9]' <<<'$h'"
 t0=$(date +%s%N)
 curl -sS -m 20 -x "socks5h://127.0.0.1:$s" "http://127.0.0.1:$web/" 2>"$T/socks.err"
 check "all members down: SOCKS5 reply 4 (host unreachable)" grep -q "(4)" "$T/socks.err"
