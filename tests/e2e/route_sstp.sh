@@ -16,7 +16,8 @@
 # direct, and its server saw this side's 10.78.0.1.  A name under
 # inside.test, routed to corp by a domain rule, resolves only with the
 # DNS server inside (this side's resolver answers nothing): it was
-# resolved at the far end.
+# resolved at the far end.  Datagrams follow the same rules: dig through a
+# udp:// forward to 10.77.0.1:53 gets the company's DNS, through the tunnel.
 . "$(dirname "$0")/lib.sh"
 need_cmd curl ip
 need_peers softether
@@ -59,8 +60,9 @@ DOMAIN-SUFFIX,inside.test,corp
 IP-CIDR,10.77.0.0/16,corp
 MATCH,direct
 EOF
-p=$(free_port) m=$(free_port)
+p=$(free_port) m=$(free_port) u=$(free_port)
 start cli "$SLUICE" -v --metrics "127.0.0.1:$m" -L "proxy://127.0.0.1:$p" \
+	-L "udp://127.0.0.1:$u/10.77.0.1:53" \
 	--chain "corp=sstp://$U:$PW@10.78.0.2?insecure=1" --rules "$T/rules.txt"
 wait_port "$p"
 seen() { grep -c "^$2 - - .*\"GET /$3 HTTP" "$T/$1.log"; } # LOG CLIENT FILE
@@ -76,6 +78,10 @@ check_eq "and the same through the HTTP proxy" "corp page" \
 check_eq "... (two corp requests, both from SecureNAT)" 2 "$(seen webcorp 10.77.0.1 corp.txt)"
 check_eq "a name inside, resolved by the company's DNS through the tunnel" "corp page" \
 	"$(curl -fsS -m 30 -x "socks5h://127.0.0.1:$p" http://web.inside.test:8080/corp.txt)"
+if command -v dig >/dev/null; then
+	check_eq "datagrams by the same rules: dig through a udp:// forward to the company's DNS" 10.77.0.1 \
+		"$(dig +short +time=5 +tries=2 @127.0.0.1 -p "$u" anything.inside.test A)"
+fi
 check "the log shows each route" bash -c \
 	"grep -q 'route 10.77.0.1:8080: corp' '$T/cli.log' && grep -q 'route 10.78.0.2:8081: direct' '$T/cli.log' && grep -q 'route web.inside.test:8080: corp' '$T/cli.log'"
 check_eq "one SSTP session carried them" 1 "$(grep -c "sstp: call connected" "$T/cli.log")"
