@@ -1,5 +1,5 @@
 /* fuzz_decoy: the decoy directory's mapping of a request target to a file
- * (tunnel/decoy.h), which runs before any authentication.
+ * (tunnel/ws/decoy.h), which runs before any authentication.
  *
  * The input is tried twice: as a raw request target (the fuzzer's buffer
  * ends exactly where the target does, as a target inside a full request
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tunnel/decoy.h"
+#include "tunnel/ws/decoy.h"
 #include "wire/http_proto.h"
 
 #define CHECK(x)                                                                                   \

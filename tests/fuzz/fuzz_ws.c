@@ -1,4 +1,4 @@
-/* fuzz_ws: arbitrary bytes into tunnel/ws, two ways.
+/* fuzz_ws: arbitrary bytes into tunnel/ws/ws, two ways.
  *
  *   1. The whole input as a client's view of the server's response head:
  *      ws_client_check_response (with a header copied out).
@@ -19,7 +19,7 @@
 
 #include <uv.h>
 
-#include "tunnel/ws.h"
+#include "tunnel/ws/ws.h"
 
 #define F_CLIENT 0x01
 #define F_PAUSE 0x02

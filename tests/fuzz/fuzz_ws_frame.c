@@ -1,4 +1,4 @@
-/* fuzz_ws_frame: the frame codec (tunnel/ws_frame.h) against libwslay's
+/* fuzz_ws_frame: the frame codec (tunnel/ws/ws_frame.h) against libwslay's
  * frame layer, on the same bytes.
  *
  * The input is a peer's byte stream.  Our side parses frame after frame
@@ -16,7 +16,7 @@
 
 #include <wslay/wslay.h>
 
-#include "tunnel/ws_frame.h"
+#include "tunnel/ws/ws_frame.h"
 
 #define MAXF 64
 

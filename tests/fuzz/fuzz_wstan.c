@@ -1,5 +1,5 @@
 /* Fuzz target: wstan's message parser, URI and cookie decoding
- * (tunnel/wstan).
+ * (tunnel/ws/wstan).
  *
  * The input is a mode byte, then messages, each prefixed by a 2-byte
  * length.  Mode bit 0: AES-CTR (a fixed key and nonce) or none (TLS mode);
@@ -16,7 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "tunnel/wstan.h"
+#include "tunnel/ws/wstan.h"
 
 static wstan_key_t key;
 

@@ -1,10 +1,10 @@
 /* Fuzz target: the WebSocket tunnel's open token, open body, DGRAM body
- * and records (tunnel/wstun_proto), under a fixed key, sealed and plain. */
+ * and records (tunnel/ws/wstun_proto), under a fixed key, sealed and plain. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tunnel/wstun_proto.h"
+#include "tunnel/ws/wstun_proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

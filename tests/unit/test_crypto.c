@@ -1,5 +1,5 @@
 /* Unit tests: core/crypto, core/seal, core/replay and the WebSocket tunnel's
- * wire format (tunnel/wstun_proto), against published vectors where they
+ * wire format (tunnel/ws/wstun_proto), against published vectors where they
  * exist (RFC 5869 HKDF, RFC 4231 HMAC) or computed by an independent
  * implementation (ChaCha20-Poly1305 with our nonce layout). */
 #include <setjmp.h>
@@ -17,7 +17,7 @@
 #include "core/encoding.h"
 #include "core/replay.h"
 #include "core/seal.h"
-#include "tunnel/wstun_proto.h"
+#include "tunnel/ws/wstun_proto.h"
 
 static size_t unhex(const char *h, uint8_t *out)
 {

@@ -1,4 +1,4 @@
-/* Unit tests for tunnel/ws.
+/* Unit tests for tunnel/ws/ws.
  *
  *   - handshake helpers: the RFC 6455 key/accept vector, request and
  *     response text, response checks (good ones with odd spelling, bad
@@ -38,7 +38,7 @@
 
 #include "core/encoding.h"
 #include "core/tcp.h"
-#include "tunnel/ws.h"
+#include "tunnel/ws/ws.h"
 #include "wire/http_proto.h"
 
 #define KIB 1024

@@ -1,4 +1,4 @@
-/* test_ws_frame: the frame codec of tunnel/ws_frame.h.
+/* test_ws_frame: the frame codec of tunnel/ws/ws_frame.h.
  *
  * The examples of RFC 6455 section 5.7, byte for byte, both ways; masking
  * at every length and payload offset against a byte loop; headers and
@@ -19,7 +19,7 @@
 #include <cmocka.h>
 #include <wslay/wslay.h>
 
-#include "tunnel/ws_frame.h"
+#include "tunnel/ws/ws_frame.h"
 
 static const uint8_t rfc_key[4] = {0x37, 0xfa, 0x21, 0x3d};
 

@@ -1,4 +1,4 @@
-/* Unit tests: tunnel/wstan against captures of the real wstan 0.5.0.
+/* Unit tests: tunnel/ws/wstan against captures of the real wstan 0.5.0.
  *
  * The vectors were recorded on loopback: a real wstan 0.5.0 client talked
  * to a real wstan 0.5.0 server through a small recorder that logged the
@@ -37,8 +37,8 @@
 
 #include "core/crypto.h"
 #include "core/encoding.h"
-#include "tunnel/ws.h"
-#include "tunnel/wstan.h"
+#include "tunnel/ws/ws.h"
+#include "tunnel/ws/wstan.h"
 #include "wire/http_proto.h"
 
 typedef struct vmsg {

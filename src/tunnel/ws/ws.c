@@ -1,6 +1,6 @@
 /* ws: see ws.h.
  *
- * The connection frames its own messages (tunnel/ws_frame.h), driven from
+ * The connection frames its own messages (tunnel/ws/ws_frame.h), driven from
  * our loop.  Every byte of a tunnel passes through here, so the data path
  * is built for it: one pass over a payload each way, no per-frame
  * allocation beyond the message buffer, writes batched.
@@ -53,7 +53,7 @@
  * handles; the memory goes in the last handle's close callback, so ws_free
  * is safe from inside any of our callbacks.
  */
-#include "tunnel/ws.h"
+#include "tunnel/ws/ws.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* ws_hop: the part of a WebSocket tunnel hop that does not depend on the
  * tunnel's protocol (see ws_hop.h). */
-#include "tunnel/ws_hop.h"
+#include "tunnel/ws/ws_hop.h"
 
 #include <errno.h>
 #include <stdio.h>

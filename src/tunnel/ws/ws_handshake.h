@@ -10,7 +10,7 @@
  *     the request its owner builds, the 101) and ws_req_t answers the hop's
  *     dial meanwhile.
  *
- * What follows the handshake is tunnel/ws.h's connection object.
+ * What follows the handshake is tunnel/ws/ws.h's connection object.
  */
 #ifndef SLUICE_WS_HANDSHAKE_H
 #define SLUICE_WS_HANDSHAKE_H
@@ -24,7 +24,7 @@
 #include "core/stream.h"
 #include "core/tls.h"
 #include "wire/http_proto.h"
-#include "tunnel/decoy.h"
+#include "tunnel/ws/decoy.h"
 
 /* ---- handshake helpers ---- */
 

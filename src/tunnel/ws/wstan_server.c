@@ -4,9 +4,9 @@
  * (wstan_tun.h); each REQ dials its target through the conn and is
  * relayed; a DGM starts a UDP association instead, through the listener's
  * chain.  The conn lives as long as the WebSocket.  What is not a valid
- * request gets the decoy (tunnel/decoy.h).
+ * request gets the decoy (tunnel/ws/decoy.h).
  */
-#include "tunnel/wstan.h"
+#include "tunnel/ws/wstan.h"
 
 #include <errno.h>
 #include <math.h>
@@ -26,8 +26,8 @@
 #include "core/replay.h"
 #include "core/tls.h"
 #include "core/transport.h"
-#include "tunnel/decoy.h"
-#include "tunnel/wstan_tun.h"
+#include "tunnel/ws/decoy.h"
+#include "tunnel/ws/wstan_tun.h"
 #include "wire/http_proto.h"
 
 #define LINGER_MS 2000

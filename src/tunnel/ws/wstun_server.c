@@ -1,6 +1,6 @@
 /* wstun_server: accepts WebSocket tunnels and dials their targets.
  *
- * Per connection: [TLS handshake] -> HTTP request head (tunnel/ws.h's
+ * Per connection: [TLS handshake] -> HTTP request head (tunnel/ws/ws.h's
  * ws_head_t) -> either a valid upgrade with an authentic, fresh, unseen
  * open token (101, then the tunnel) or anything else (the decoy: what a
  * plain web server would show).
@@ -15,7 +15,7 @@
  * Probing: wrong key, replay, stale clock, a browser, random bytes all get
  * the same decoy page; only logs and metrics tell the reasons apart.
  */
-#include "tunnel/wstun_server.h"
+#include "tunnel/ws/wstun_server.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -32,9 +32,9 @@
 #include "core/tls.h"
 #include "core/transport.h"
 #include "core/tunkey.h"
-#include "tunnel/decoy.h"
-#include "tunnel/wstun.h"
-#include "tunnel/wstun_client.h"
+#include "tunnel/ws/decoy.h"
+#include "tunnel/ws/wstun.h"
+#include "tunnel/ws/wstun_client.h"
 #include "wire/http_proto.h"
 #include "wire/socks_proto.h"
 

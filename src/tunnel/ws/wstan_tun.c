@@ -1,5 +1,5 @@
 /* wstan_tun: see wstan_tun.h. */
-#include "tunnel/wstan_tun.h"
+#include "tunnel/ws/wstan_tun.h"
 
 #include <assert.h>
 #include <stdio.h>

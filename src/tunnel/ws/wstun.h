@@ -19,8 +19,8 @@
 #include <uv.h>
 
 #include "core/stream.h"
-#include "tunnel/ws.h"
-#include "tunnel/wstun_proto.h"
+#include "tunnel/ws/ws.h"
+#include "tunnel/ws/wstun_proto.h"
 
 typedef struct wstun wstun_t;
 

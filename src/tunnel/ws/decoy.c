@@ -1,6 +1,6 @@
 /* decoy: see decoy.h.  Files are read per request (a decoy directory is
  * for the odd visitor, not for traffic); the single-file page is read once. */
-#include "tunnel/decoy.h"
+#include "tunnel/ws/decoy.h"
 
 #include <errno.h>
 #include <fcntl.h>

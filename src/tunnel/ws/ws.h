@@ -1,7 +1,7 @@
 /* ws: an RFC 6455 WebSocket connection over any stream_t (TCP, TLS, a
- * proxy tunnel), once its opening handshake (tunnel/ws_handshake.h) is done.
+ * proxy tunnel), once its opening handshake (tunnel/ws/ws_handshake.h) is done.
  *
- * The connection object (ws_t) frames messages itself (tunnel/ws_frame.h):
+ * The connection object (ws_t) frames messages itself (tunnel/ws/ws_frame.h):
  * masking on the client side, fragmentation and reassembly with a size cap,
  * ping/pong keepalive with a dead-peer timeout, the close handshake with
  * codes, backpressure.
@@ -29,8 +29,8 @@
 
 #include "core/opts.h"
 #include "core/stream.h"
-#include "tunnel/ws_frame.h"
-#include "tunnel/ws_handshake.h"
+#include "tunnel/ws/ws_frame.h"
+#include "tunnel/ws/ws_handshake.h"
 
 /* Room for the largest frame header in front of a message's data. */
 #define WS_HEADROOM WS_HDR_MAX

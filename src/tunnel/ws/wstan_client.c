@@ -6,7 +6,7 @@
  * and sends the upgrade with REQ in the URI.  A datagram flow takes a
  * tunnel of its own (DGM messages).
  */
-#include "tunnel/wstan.h"
+#include "tunnel/ws/wstan.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,8 +21,8 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/tls.h"
-#include "tunnel/ws_hop.h"
-#include "tunnel/wstan_tun.h"
+#include "tunnel/ws/ws_hop.h"
+#include "tunnel/ws/wstan_tun.h"
 
 #define REQ_MAX (1 + WSTAN_TS + WSTAN_ADDR_MAX + WSTAN_FIRST_MAX + WSTAN_MAC)
 #define NO_CACHE "Pragma: no-cache\r\nCache-Control: no-cache\r\n" /* as wstan sends */

@@ -24,7 +24,7 @@
  *            flow.  A datagram that finds more than DGRAM_QUEUE_MAX bytes
  *            waiting on the WebSocket is dropped, never queued.
  */
-#include "tunnel/wstun_client.h"
+#include "tunnel/ws/wstun_client.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,8 +39,8 @@
 #include "core/metrics.h"
 #include "core/tls.h"
 #include "core/tunkey.h"
-#include "tunnel/ws_hop.h"
-#include "tunnel/wstun.h"
+#include "tunnel/ws/ws_hop.h"
+#include "tunnel/ws/wstun.h"
 #include "wire/socks_proto.h"
 
 #define BACKOFF_MIN 500

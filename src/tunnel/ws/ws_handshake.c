@@ -12,7 +12,7 @@
  * head -> on_up, or on_fail at any step.  Both only check the WebSocket
  * parts; tokens, cookies and keys are the tunnel's business.
  */
-#include "tunnel/ws_handshake.h"
+#include "tunnel/ws/ws_handshake.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -23,7 +23,7 @@
  * (wstan's wss://) TLS does all of that instead and wstan adds only its
  * MACs.  We implement it as it is, for compatibility.
  */
-#include "tunnel/wstan.h"
+#include "tunnel/ws/wstan.h"
 
 #include <errno.h>
 #include <math.h>
@@ -38,7 +38,7 @@
 #include "core/bytes.h"
 #include "core/crypto.h"
 #include "core/encoding.h"
-#include "tunnel/ws.h"
+#include "tunnel/ws/ws.h"
 
 #define STAR "\xe2\x98\x85" /* U+2605, between an RST's reason and error */
 

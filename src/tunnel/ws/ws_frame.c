@@ -1,5 +1,5 @@
 /* ws_frame: see ws_frame.h. */
-#include "tunnel/ws_frame.h"
+#include "tunnel/ws/ws_frame.h"
 
 #include <errno.h>
 #include <string.h>

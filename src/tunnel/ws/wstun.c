@@ -6,7 +6,7 @@
  * are delivered from ws callbacks or, after a pause, on a later turn
  * (core/msgstream.h holds the queues, the marks and the error latch).
  */
-#include "tunnel/wstun.h"
+#include "tunnel/ws/wstun.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -23,8 +23,8 @@
 
 #include "core/msgstream.h"
 #include "core/queue.h"
-#include "tunnel/ws.h"
-#include "tunnel/wstan.h"
+#include "tunnel/ws/ws.h"
+#include "tunnel/ws/wstan.h"
 
 #define DAT_MAX (64 * 1024) /* largest DAT payload we send */
 #define TEXT_MAX 150        /* RST reason / error we send */

@@ -1,5 +1,5 @@
 /* wstun_proto: see wstun_proto.h and docs/ws-protocol.md. */
-#include "tunnel/wstun_proto.h"
+#include "tunnel/ws/wstun_proto.h"
 
 #include <errno.h>
 #include <stdlib.h>

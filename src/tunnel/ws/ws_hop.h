@@ -24,7 +24,7 @@
 #include "core/dial.h"
 #include "core/metrics.h"
 #include "core/url.h"
-#include "tunnel/ws.h"
+#include "tunnel/ws/ws.h"
 
 typedef struct ws_hop {
 	dialer_t d; /* first */
