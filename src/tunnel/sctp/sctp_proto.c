@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/bytes.h"
+#include "wire/wire_addr.h"
 
 static const char *const type_names[] = {"?",   "OPEN",  "OPEN_OK", "OPEN_FAIL", "DATA",
                                          "EOF", "CLOSE", "CREDIT",  "UDP_OPEN"};
@@ -66,10 +67,7 @@ int sctp_proto_dgram_seal(aead_t *a, uint64_t ctr, const target_t *addr, const u
 	if (cap < n + SEAL_TAG)
 		return -ENOSPC;
 	put_be64(out, ctr);
-	out[8] = (uint8_t)hl;
-	memcpy(out + 9, addr->host, hl);
-	out[9 + hl] = (uint8_t)(addr->port >> 8);
-	out[10 + hl] = (uint8_t)addr->port;
+	wire_addr_encode(addr, out + 8, cap - 8);
 	if (dlen)
 		memmove(out + 11 + hl, data, dlen);
 	dgram_nonce(ctr, nonce);
@@ -91,7 +89,7 @@ int sctp_proto_dgram_open(aead_t *a, uint8_t *buf, size_t len, target_t *addr, c
 {
 	uint8_t nonce[AEAD_NONCE];
 	uint64_t ctr;
-	size_t n, hl;
+	size_t n;
 	int r;
 
 	if (sctp_proto_dgram_ctr(buf, len, &ctr) < 0)
@@ -101,19 +99,10 @@ int sctp_proto_dgram_open(aead_t *a, uint8_t *buf, size_t len, target_t *addr, c
 	if (r < 0)
 		return -EBADMSG;
 	n = (size_t)r;
-	hl = buf[8];
-	if (!hl || n < 1 + hl + 2)
+	if ((r = wire_addr_parse(buf + 8, n, addr)) < 0)
 		return -EINVAL;
-	for (size_t i = 0; i < hl; i++)
-		if (buf[9 + i] <= ' ' || buf[9 + i] >= 0x7f || buf[9 + i] == '/')
-			return -EINVAL;
-	memcpy(addr->host, buf + 9, hl);
-	addr->host[hl] = 0;
-	addr->port = (uint16_t)(buf[9 + hl] << 8 | buf[10 + hl]);
-	if (!addr->port)
-		return -EINVAL;
-	*data = buf + 11 + hl;
-	*dlen = n - 1 - hl - 2;
+	*data = buf + 8 + r;
+	*dlen = n - (size_t)r;
 	return 0;
 }
 
@@ -188,35 +177,16 @@ int sctp_proto_answer_check(const sctp_proto_keys_t *k, const uint8_t cn[SCTP_PR
 
 int sctp_proto_open_encode(const target_t *t, uint8_t *out, size_t cap)
 {
-	size_t hl = strlen(t->host);
-
-	if (!hl || hl > 255 || !t->port)
+	if (!t->port)
 		return -EINVAL;
-	if (cap < 3 + hl)
-		return -ENOSPC;
-	out[0] = (uint8_t)hl;
-	memcpy(out + 1, t->host, hl);
-	out[1 + hl] = (uint8_t)(t->port >> 8);
-	out[2 + hl] = (uint8_t)t->port;
-	return (int)(3 + hl);
+	return wire_addr_encode(t, out, cap);
 }
 
 int sctp_proto_open_parse(const uint8_t *buf, size_t len, target_t *t)
 {
-	size_t hl;
+	int n = wire_addr_parse(buf, len, t);
 
-	if (len < 1)
-		return -EINVAL;
-	hl = buf[0];
-	if (!hl || len != 3 + hl)
-		return -EINVAL;
-	for (size_t i = 0; i < hl; i++)
-		if (buf[1 + i] <= ' ' || buf[1 + i] >= 0x7f || buf[1 + i] == '/')
-			return -EINVAL;
-	memcpy(t->host, buf + 1, hl);
-	t->host[hl] = 0;
-	t->port = (uint16_t)(buf[1 + hl] << 8 | buf[2 + hl]);
-	return t->port ? 0 : -EINVAL;
+	return n < 0 || (size_t)n != len ? -EINVAL : 0;
 }
 
 int sctp_proto_fail_encode(uint8_t code, const char *text, uint8_t *out, size_t cap)

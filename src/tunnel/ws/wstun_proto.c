@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/bytes.h"
+#include "wire/wire_addr.h"
 
 int wstun_keys_init(wstun_keys_t *k, const uint8_t *key, size_t len)
 {
@@ -157,40 +158,25 @@ int wstun_answer_check(const wstun_keys_t *k, const uint8_t cn[WSTUN_NONCE], con
 
 int wstun_open_encode(const target_t *t, const uint8_t *data, size_t dlen, uint8_t *out, size_t cap)
 {
-	size_t hl = strlen(t->host);
+	int n = dlen > WSTUN_FIRST_MAX ? -ENOSPC : wire_addr_encode(t, out, cap);
 
-	if (!hl || hl > 255 || dlen > WSTUN_FIRST_MAX || cap < 1 + hl + 2 + dlen)
+	if (n < 0 || cap - (size_t)n < dlen)
 		return -ENOSPC;
-	out[0] = (uint8_t)hl;
-	memcpy(out + 1, t->host, hl);
-	out[1 + hl] = (uint8_t)(t->port >> 8);
-	out[2 + hl] = (uint8_t)t->port;
 	if (dlen)
-		memcpy(out + 3 + hl, data, dlen);
-	return (int)(3 + hl + dlen);
+		memcpy(out + n, data, dlen);
+	return n + (int)dlen;
 }
 
 /* host_len(1) host port(2), then up to max bytes */
 static int addr_parse(const uint8_t *buf, size_t len, size_t max, target_t *t, const uint8_t **data,
                       size_t *dlen)
 {
-	size_t hl;
+	int n = wire_addr_parse(buf, len, t);
 
-	if (len < 1)
+	if (n < 0 || len - (size_t)n > max)
 		return -EINVAL;
-	hl = buf[0];
-	if (!hl || len < 3 + hl || len - 3 - hl > max)
-		return -EINVAL;
-	for (size_t i = 0; i < hl; i++)
-		if (buf[1 + i] <= ' ' || buf[1 + i] >= 0x7f || buf[1 + i] == '/')
-			return -EINVAL;
-	memcpy(t->host, buf + 1, hl);
-	t->host[hl] = 0;
-	t->port = (uint16_t)(buf[1 + hl] << 8 | buf[2 + hl]);
-	if (!t->port)
-		return -EINVAL;
-	*data = buf + 3 + hl;
-	*dlen = len - 3 - hl;
+	*data = buf + n;
+	*dlen = len - (size_t)n;
 	return 0;
 }
 
