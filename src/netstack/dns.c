@@ -290,7 +290,7 @@ struct dns_query {
 	void *ud;
 };
 
-static void to_ip(const dns_addr_t *a, ip_addr_t *ip)
+void dns_addr_lwip(const dns_addr_t *a, ip_addr_t *ip)
 {
 	memset(ip, 0, sizeof(*ip));
 	if (a->family == AF_INET) {
@@ -479,7 +479,7 @@ static void q_send(dns_query_t *q)
 	if (!p)
 		return;
 	memcpy(p->payload, buf, (size_t)n);
-	to_ip(&q->servers[k], &dst);
+	dns_addr_lwip(&q->servers[k], &dst);
 	q->asked |= 1u << k;
 	q->r->st.sent++;
 	if (udp_sendto(q->pcb, p, &dst, DNS_PORT) != ERR_OK)

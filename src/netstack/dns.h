@@ -56,6 +56,10 @@ typedef struct dns_addr {
 	uint8_t a[16];
 } dns_addr_t;
 
+/* The address as lwIP's ip_addr_t (lwip/ip_addr.h). */
+struct ip_addr;
+void dns_addr_lwip(const dns_addr_t *a, struct ip_addr *ip);
+
 typedef struct dns_result {
 	int rcode;
 	int truncated;

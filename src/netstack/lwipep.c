@@ -439,19 +439,6 @@ static void sa_from_ip(const ip_addr_t *ip, uint16_t port, struct sockaddr_stora
 	}
 }
 
-static void ip_from_dns(const dns_addr_t *a, ip_addr_t *ip)
-{
-	memset(ip, 0, sizeof(*ip));
-	if (a->family == AF_INET) {
-		IP_SET_TYPE(ip, IPADDR_TYPE_V4);
-		memcpy(&ip_2_ip4(ip)->addr, a->a, 4);
-	} else {
-		IP_SET_TYPE(ip, IPADDR_TYPE_V6);
-		memcpy(ip_2_ip6(ip)->addr, a->a, 16);
-		ip6_addr_clear_zone(ip_2_ip6(ip));
-	}
-}
-
 static int v4_special(uint32_t be)
 {
 	uint32_t h = ntohl(be);
@@ -1066,7 +1053,7 @@ static void on_resolved(void *ud, int err, const dns_result_t *r)
 		return;
 	}
 	for (size_t i = 0; i < r->n; i++)
-		ip_from_dns(&r->addr[i], &q->addrs[i]);
+		dns_addr_lwip(&r->addr[i], &q->addrs[i]);
 	q->naddr = r->n;
 	q->cur = 0;
 	dl_set_state(q, DS_NEXT);
@@ -1639,11 +1626,6 @@ void lwipep_sa_from_ip(const ip_addr_t *ip, uint16_t port, struct sockaddr_stora
 	sa_from_ip(ip, port, ss);
 }
 
-void lwipep_ip_from_dns(const dns_addr_t *a, ip_addr_t *ip)
-{
-	ip_from_dns(a, ip);
-}
-
 int lwipep_dns_servers(const lwipep_t *ep, struct sockaddr_storage *out, size_t max)
 {
 	size_t n = 0;
@@ -1669,7 +1651,7 @@ int lwipep_dns_servers(const lwipep_t *ep, struct sockaddr_storage *out, size_t 
 	if (!n && ep->has_fallback && n < max) {
 		dns_addr_t *f = (dns_addr_t *)&ep->fallback;
 		ip_addr_t ip;
-		ip_from_dns(f, &ip);
+		dns_addr_lwip(f, &ip);
 		sa_from_ip(&ip, DNS_PORT, &out[n++]);
 	}
 	return (int)n;

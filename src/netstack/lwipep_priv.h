@@ -34,7 +34,6 @@ lwipep_stats_t *lwipep_stats_of(lwipep_t *ep);
 queue_t *lwipep_udp_list(lwipep_t *ep); /* lwudp_t.link */
 void lwipep_ip_from_sa(const struct sockaddr *sa, ip_addr_t *ip);
 void lwipep_sa_from_ip(const ip_addr_t *ip, uint16_t port, struct sockaddr_storage *ss);
-void lwipep_ip_from_dns(const dns_addr_t *a, ip_addr_t *ip);
 
 /* lwipudp.c: the endpoint's flows fail with err (on a later turn); their
  * pcbs and lookups go now.  Then, from lwipep_free(), they forget ep. */

@@ -189,7 +189,7 @@ static void send_resolved(lwudp_t *u, const dns_result_t *res, uint16_t port, sb
 
 	for (size_t i = 0; i < res->n; i++) {
 		struct sockaddr_storage ss;
-		lwipep_ip_from_dns(&res->addr[i], &ip);
+		dns_addr_lwip(&res->addr[i], &ip);
 		lwipep_sa_from_ip(&ip, port, &ss);
 		if (lwipep_target_ok(u->ep, &ip) == 0 &&
 		    acl_permits(u->acl, (struct sockaddr *)&ss)) {
