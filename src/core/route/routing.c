@@ -566,8 +566,15 @@ static void rr_dispatch(rreq_t *q)
 		log_info(q->o.id, "route %s: %s (%s)", ts, route_name(rt, q->hit), why);
 	}
 	if (!q->via) {
-		if (q->o.why && q->o.whylen)
-			snprintf(q->o.why, q->o.whylen, "blocked by the rule at %s", why);
+		if (q->o.why && q->o.whylen) { /* the client sees the rule, not where it is kept */
+			rule_t r;
+			char text[400] = "of the default";
+			if (q->hit.index != RULE_NONE) {
+				rules_get(rt->rules, q->hit.index, &r);
+				rule_format(&r, text, sizeof(text));
+			}
+			snprintf(q->o.why, q->o.whylen, "blocked by the rule %s", text);
+		}
 		rr_fail_soon(q, UV_EACCES);
 		return;
 	}
