@@ -607,3 +607,20 @@ int fsm_opt_put(uint8_t *buf, size_t cap, size_t *len, uint8_t type, const void 
 	*len += 2 + vlen;
 	return 0;
 }
+
+int fsm_verdict(uint8_t *rep, size_t cap, size_t *replen, size_t rlen, const uint8_t *nak,
+                size_t nlen)
+{
+	if (rlen) {
+		*replen = rlen;
+		return CP_CONF_REJ;
+	}
+	if (nlen) {
+		if (nlen > cap)
+			nlen = cap;
+		memcpy(rep, nak, nlen);
+		*replen = nlen;
+		return CP_CONF_NAK;
+	}
+	return CP_CONF_ACK;
+}

@@ -213,5 +213,10 @@ int fsm_opt_next(const uint8_t *opts, size_t len, size_t *off, fsm_opt_t *o);
 int fsm_opts_valid(const uint8_t *opts, size_t len);
 /* Append an option to a reply; returns 0, or -1 if it does not fit. */
 int fsm_opt_put(uint8_t *buf, size_t cap, size_t *len, uint8_t type, const void *val, size_t vlen);
+/* The end of a check_req: Configure-Reject when rep holds rejected options
+ * (rlen bytes), else Configure-Nak with the nlen bytes of nak (cut to cap),
+ * else Configure-Ack; *replen is set for the first two. */
+int fsm_verdict(uint8_t *rep, size_t cap, size_t *replen, size_t rlen, const uint8_t *nak,
+                size_t nlen);
 
 #endif

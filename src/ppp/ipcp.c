@@ -120,20 +120,9 @@ static int ipcp_check_req(fsm_t *f, const uint8_t *opts, size_t len, uint8_t *re
 	}
 	if (r < 0)
 		return 0;
-	if (rlen) {
-		*replen = rlen;
-		return CP_CONF_REJ;
-	}
-	if (!saw_addr && c->cfg.server && c->cfg.peer && nak_ok)
+	if (!rlen && !saw_addr && c->cfg.server && c->cfg.peer && nak_ok)
 		fsm_opt_put(nak, FSM_MAX_PKT, &nlen, IPCP_OPT_ADDR, &c->cfg.peer, 4);
-	if (nlen) {
-		if (nlen > cap)
-			nlen = cap;
-		memcpy(rep, nak, nlen);
-		*replen = nlen;
-		return CP_CONF_NAK;
-	}
-	return CP_CONF_ACK;
+	return fsm_verdict(rep, cap, replen, rlen, nak, nlen);
 }
 
 static int ipcp_got_nak(fsm_t *f, const uint8_t *opts, size_t len)

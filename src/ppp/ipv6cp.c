@@ -80,16 +80,7 @@ static int ipv6cp_check_req(fsm_t *f, const uint8_t *opts, size_t len, uint8_t *
 	}
 	if (r < 0)
 		return 0;
-	if (rlen) {
-		*replen = rlen;
-		return CP_CONF_REJ;
-	}
-	if (nlen) {
-		memcpy(rep, nak, nlen);
-		*replen = nlen;
-		return CP_CONF_NAK;
-	}
-	return CP_CONF_ACK;
+	return fsm_verdict(rep, cap, replen, rlen, nak, nlen);
 }
 
 static int ipv6cp_got_nak(fsm_t *f, const uint8_t *opts, size_t len)

@@ -264,18 +264,7 @@ static int lcp_check_req(fsm_t *f, const uint8_t *opts, size_t len, uint8_t *rep
 	}
 	if (r < 0)
 		return 0; /* a mangled option list: silently discarded */
-	if (rlen) {
-		*replen = rlen;
-		return CP_CONF_REJ;
-	}
-	if (nlen) {
-		if (nlen > cap)
-			nlen = cap;
-		memcpy(rep, nak, nlen);
-		*replen = nlen;
-		return CP_CONF_NAK;
-	}
-	return CP_CONF_ACK;
+	return fsm_verdict(rep, cap, replen, rlen, nak, nlen);
 }
 
 static void lcp_got_ack(fsm_t *f)
