@@ -395,7 +395,7 @@ static void on_poll_closed(uv_handle_t *h)
 static uint32_t flow_key(const ippkt_t *p, uint8_t k[FLOWKEY])
 {
 	size_t al = p->v == 4 ? 4 : 16;
-	uint32_t h = 2166136261u;
+	uint32_t h = 0;
 
 	memset(k, 0, FLOWKEY);
 	k[0] = (uint8_t)p->v;
@@ -403,9 +403,14 @@ static uint32_t flow_key(const ippkt_t *p, uint8_t k[FLOWKEY])
 	memcpy(k + 17, p->dst, al);
 	put_be16(k + 33, p->sport);
 	put_be16(k + 35, p->dport);
-	for (size_t i = 0; i < FLOWKEY; i++)
-		h = (h ^ k[i]) * 16777619u;
-	return h;
+	for (size_t i = 1; i < 33; i += 4) { /* the addresses' words, then the ports */
+		uint32_t w;
+
+		memcpy(&w, k + i, 4);
+		h = (h ^ w) * 0x9e3779b1u;
+	}
+	h = (h ^ get_be32(k + 33) ^ k[0]) * 0x85ebca6bu;
+	return h ^ h >> 15;
 }
 
 static void flow_add(slirpgw_t *gw, gw_poll_t *p, const ippkt_t *syn)
