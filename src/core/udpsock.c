@@ -36,6 +36,8 @@ struct udpsock {
 	size_t qn, qstride, qlast, qbytes;
 	int qclosed, qsched;
 	struct sockaddr_storage qto;
+	void (*tfn)(void *ud); /* the owner's end of the turn, before the queue goes */
+	void *tud;
 };
 
 static uint8_t rbuf[RBATCH][RSLOT];
@@ -298,25 +300,47 @@ static int same_to(const udpsock_t *u, const struct sockaddr *to)
 	return !memcmp(&u->qto, to, sa_len(to));
 }
 
+static void turn_end(udpsock_t *u)
+{
+	if (u->tfn && !u->closed)
+		u->tfn(u->tud); /* may queue more */
+	if (u->qsched) {
+		uv_check_stop(&u->check);
+		uv_idle_stop(&u->idle);
+		u->qsched = 0;
+	}
+	udpsock_flush(u);
+}
+
 static void on_turn_end(uv_check_t *c)
 {
-	udpsock_flush(c->data);
+	turn_end(c->data);
 }
 
 static void on_idle(uv_idle_t *i)
 {
-	udpsock_flush(i->data);
+	turn_end(i->data);
+}
+
+void udpsock_on_turn_end(udpsock_t *u, void (*fn)(void *ud), void *ud)
+{
+	u->tfn = fn;
+	u->tud = ud;
+}
+
+void udpsock_arm(udpsock_t *u)
+{
+	if (!u->qsched && !u->closed) {
+		uv_check_start(&u->check, on_turn_end);
+		uv_idle_start(&u->idle, on_idle);
+		u->qsched = 1;
+	}
 }
 
 void udpsock_flush(udpsock_t *u)
 {
 	size_t n = u->qn;
 
-	if (u->qsched) {
-		uv_check_stop(&u->check);
-		uv_idle_stop(&u->idle);
-		u->qsched = 0;
-	}
 	if (!n || u->closed)
 		return;
 	u->qn = 0; /* first: udpsock_send_run() flushes too */
@@ -355,9 +379,5 @@ void udpsock_commit(udpsock_t *u, size_t len)
 	u->qn++;
 	u->qbytes += len;
 	u->qlast = len;
-	if (!u->qsched) {
-		uv_check_start(&u->check, on_turn_end);
-		uv_idle_start(&u->idle, on_idle);
-		u->qsched = 1;
-	}
+	udpsock_arm(u);
 }

@@ -59,6 +59,12 @@ uint8_t *udpsock_slot(udpsock_t *u, const struct sockaddr *to, size_t max);
 void udpsock_commit(udpsock_t *u, size_t len);
 /* Sends what is queued now. */
 void udpsock_flush(udpsock_t *u);
+/* fn(ud) runs at the end of every loop turn in which something was queued
+ * or udpsock_arm() was called, before the queue goes: an owner that holds
+ * packets back until then (a pure ACK a later one may replace) queues
+ * them there. */
+void udpsock_on_turn_end(udpsock_t *u, void (*fn)(void *ud), void *ud);
+void udpsock_arm(udpsock_t *u);
 #define UDPSOCK_DGRAM_MAX 65600
 
 /* What is in use: "GSO", "GRO" as asked and granted. */

@@ -81,6 +81,8 @@
 #include "core/secret.h"
 #include "core/transport.h"
 #include "core/udpsock.h"
+#include "core/queue.h"
+#include "netstack/ackthin.h"
 #include "netstack/ippkt.h"
 #include "netstack/slirpgw.h"
 #include "netstack/tun.h"
@@ -134,6 +136,8 @@ struct vpeer {
 	uint64_t last_rx, last_tx;
 	slirpgw_t *gw;
 	uint64_t pkts_in, pkts_out;
+	ackthin_t thin; /* the gateway's pure ACK held until the turn ends */
+	queue_t tlink;  /* in g->thin_q while one is held */
 };
 
 typedef struct vsrv {
@@ -163,6 +167,7 @@ typedef struct vsrv {
 	uint16_t tun_mtu;
 	uint64_t hs_window_start, hs_in_window, cookies_in_window;
 	uint8_t *buf, *run;
+	queue_t thin_q; /* vpeer_t.tlink: peers holding an ACK back */
 	uint64_t next_id;
 	/* counters */
 	uint64_t c_init, c_cookie, c_badmac, c_replay, c_badauth, c_drop, c_up, c_big;
@@ -265,6 +270,7 @@ static void peer_free(vpeer_t *p, const char *why)
 	if (p->prev)
 		kp_free(g, p->prev);
 	g->by_host[ntohl(p->addr) & ~g->mask] = NULL;
+	queue_remove(&p->tlink);
 	if (p->gw)
 		slirpgw_free(p->gw);
 	g->npeers--;
@@ -323,9 +329,39 @@ static void peer_send(vpeer_t *p, const uint8_t *pkt, size_t len)
 	peer_send_run(p, pkt, len, NULL);
 }
 
+/* libslirp acknowledges every segment at once; of a turn's ACKs of one
+ * flow only the last goes (netstack/ackthin.h), at the end of the turn */
 static void gw_out(void *ud, const uint8_t *pkt, size_t len)
 {
-	peer_send(ud, pkt, len);
+	vpeer_t *p = ud;
+	uint8_t prev[ACKTHIN_MAX];
+	size_t pl;
+	int held = ackthin_offer(&p->thin, pkt, len, prev, &pl);
+
+	if (pl)
+		peer_send(p, prev, pl);
+	if (!held) {
+		peer_send(p, pkt, len);
+		return;
+	}
+	if (!queue_linked(&p->tlink))
+		queue_insert_tail(&p->g->thin_q, &p->tlink);
+	udpsock_arm(p->g->udp);
+}
+
+static void thin_flush(void *ud)
+{
+	vsrv_t *g = ud;
+	uint8_t b[ACKTHIN_MAX];
+
+	while (!queue_empty(&g->thin_q)) {
+		vpeer_t *p = queue_data(queue_first(&g->thin_q), vpeer_t, tlink);
+		size_t n = ackthin_take(&p->thin, b);
+
+		queue_remove(&p->tlink);
+		if (n)
+			peer_send(p, b, n);
+	}
 }
 
 static uint32_t host_addr(vsrv_t *g, uint32_t host)
@@ -387,6 +423,7 @@ static int peer_new(vsrv_t *g, vkp_t *k, vpeer_t **out)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		abort();
+	queue_init(&p->tlink);
 	p->g = g;
 	p->id = ++g->next_id;
 	p->user = k->user;
@@ -1097,6 +1134,7 @@ static int vpn_init(listener_t *l, char *err, size_t errlen)
 
 	if (!g)
 		abort();
+	queue_init(&g->thin_q);
 	l->front = g;
 	g->l = l;
 	if ((r = listener_bind_addr(l->url, &l->bind, err, errlen)) < 0 ||
@@ -1215,6 +1253,7 @@ static int vpn_start(listener_t *l)
 	if ((r = udpsock_open(l->loop, (struct sockaddr *)&l->bind,
 	                      g->offload ? UDPSOCK_GRO | UDPSOCK_GSO : 0, on_recv, g, &g->udp)) < 0)
 		return r;
+	udpsock_on_turn_end(g->udp, thin_flush, g);
 	if (g->tun_dev) {
 		if ((r = tun_open(l->loop, g->tun_dev, g->offload ? TUN_OFFLOAD : 0, tun_in, g,
 		                  &g->tun)) < 0 ||
