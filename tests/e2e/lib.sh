@@ -272,6 +272,14 @@ sha() { sha256sum "$1" | cut -d' ' -f1; }
 # The process must still be running.
 alive() { kill -0 "$(pid_of "$1")" 2>/dev/null; }
 
+# iperf_arrived FILE: the datagrams an `iperf3 -u -J` run got through
+# (its receiver's count less the lost ones), 0 when it did not run
+iperf_arrived() {
+	python3 -c 'import json, sys
+s = json.load(open(sys.argv[1])).get("end", {}).get("sum", {})
+print(s.get("packets", 0) - s.get("lost_packets", 0))' "$1" 2>/dev/null || echo 0
+}
+
 finish() {
 	echo "$NPASS passed, $NFAIL failed"
 	[ "$NFAIL" -eq 0 ]

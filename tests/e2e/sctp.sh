@@ -140,9 +140,7 @@ if command -v iperf3 >/dev/null; then
 		sleep 0.1
 	done
 	iperf3 -u -c 127.0.0.1 -p "$uf" -b 10M -t 1 -l 1200 -J >"$T/iperf.json" 2>&1
-	got=$(python3 -c 'import json, sys
-s = json.load(open(sys.argv[1])).get("end", {}).get("sum", {})
-print(s.get("packets", 0) - s.get("lost_packets", 0))' "$T/iperf.json" 2>/dev/null || echo 0)
+	got=$(iperf_arrived "$T/iperf.json")
 	check "iperf3 -u through udp:// over $SCHEME ($got datagrams arrived)" test "${got:-0}" -gt 0
 	check "... as a datagram association of the server" bash -c \
 		"curl -fsS http://127.0.0.1:$mp/metrics | grep -Eq '^sluice_sctp_udp_associations_total(\{[^}]*\})? [1-9]'"

@@ -102,9 +102,7 @@ if command -v iperf3 >/dev/null; then
 	for _ in $(seq 50); do grep -q "Server listening" "$T/iperf3s.log" && break; sleep 0.1; done
 	o0=$(lwip_out)
 	iperf3 -u -c 127.0.0.1 -p "$i1" -b 5M -t 1 -l 1200 -J >"$T/iperf.json" 2>&1
-	got=$(python3 -c 'import json, sys
-s = json.load(open(sys.argv[1])).get("end", {}).get("sum", {})
-print(s.get("packets", 0) - s.get("lost_packets", 0))' "$T/iperf.json" 2>/dev/null || echo 0)
+	got=$(iperf_arrived "$T/iperf.json")
 	o1=$(lwip_out)
 	check "UDP: iperf3 -u through a udp:// forward and SecureNAT ($got datagrams arrived)" test "${got:-0}" -gt 0
 	check "... sent by the SSTP hop's UDP pcbs (${o0:-0} -> ${o1:-0})" test "$((${o1:-0} - ${o0:-0}))" -ge "${got:-1}"

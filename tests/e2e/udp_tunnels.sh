@@ -39,14 +39,6 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
 	-keyout "$T/key.pem" -out "$T/cert.pem" -subj "/CN=tunnel" \
 	-addext "subjectAltName=IP:$LAB_S" >/dev/null 2>&1
 
-# iperf3's JSON: datagrams the server received, or 0.
-iperf_ok() {
-	/usr/bin/python3 -c 'import json, sys
-j = json.load(open(sys.argv[1]))
-s = j.get("end", {}).get("sum", {})
-print(s.get("packets", 0) - s.get("lost_packets", 0))' "$1" 2>/dev/null || echo 0
-}
-
 # one_tunnel NAME EXPECT SERVER-URL HOP-URL [CAPTURE-FILTER-OF-ALLOWED-UDP]
 one_tunnel() {
 	local name=$1 expect=$2 srv=$3 hop=$4 allowed=${5:-} mark got
@@ -66,10 +58,10 @@ one_tunnel() {
 	got=$(dig +short +tries=2 +time=3 -p $VDNS @127.0.0.1 probe.test | tail -1)
 	check_eq "$name: dig through v2ray" 10.9.9.9 "$got"
 	iperf3 -u -c 127.0.0.1 -p $VIPF -b 20M -t 1 -l 1200 -J >"$T/iperf_v2_$name.json" 2>&1
-	got=$(iperf_ok "$T/iperf_v2_$name.json")
+	got=$(iperf_arrived "$T/iperf_v2_$name.json")
 	check "$name: iperf3 -u through v2ray ($got datagrams arrived)" test "$got" -gt 0
 	socksify_run iperf3 -u -c $LAB_T -b 20M -t 1 -l 1200 -J >"$T/iperf_sf_$name.json" 2>/dev/null
-	got=$(iperf_ok "$T/iperf_sf_$name.json")
+	got=$(iperf_arrived "$T/iperf_sf_$name.json")
 	check "$name: iperf3 -u under socksify ($got datagrams arrived)" test "$got" -gt 0
 	got=$(dig +short +tries=2 +time=3 -p 5353 @127.0.0.1 probe.test | tail -1)
 	check_eq "$name: dig through dns://" 10.9.9.9 "$got"
@@ -78,7 +70,7 @@ one_tunnel() {
 	got=$(dig +short +tries=2 +time=3 -p 5354 @127.0.0.1 probe.test | tail -1)
 	check_eq "$name: dig through a udp:// forward" 10.9.9.9 "$got"
 	iperf3 -u -c 127.0.0.1 -p 5202 -b 20M -t 1 -l 1200 -J >"$T/iperf_fw_$name.json" 2>&1
-	got=$(iperf_ok "$T/iperf_fw_$name.json")
+	got=$(iperf_arrived "$T/iperf_fw_$name.json")
 	check "$name: iperf3 -u through a udp:// forward ($got datagrams arrived)" test "$got" -gt 0
 	lab_capture_stop
 	got=$(lab_dns_from $mark)
