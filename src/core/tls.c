@@ -561,6 +561,20 @@ static const stream_cbs_t inner_cbs = {in_read, in_drain, in_error};
 
 /* ---- stream ops ---- */
 
+/* After the records of a write: send them (also after an error, for
+ * what went before it), then the write queue's size, then the error. */
+static int write_done(tls_stream_t *t, int r)
+{
+	if (!r)
+		r = flush_out(t);
+	else
+		flush_out(t);
+	update_wq(t);
+	if (r < 0)
+		tls_fail(t, r);
+	return r;
+}
+
 static int tls_write(stream_t *s, sbuf_t *b)
 {
 	tls_stream_t *t = (tls_stream_t *)s;
@@ -580,14 +594,7 @@ static int tls_write(stream_t *s, sbuf_t *b)
 		return 0;
 	}
 	r = write_plain(t, b);
-	if (!r)
-		r = flush_out(t);
-	else
-		flush_out(t);
-	update_wq(t);
-	if (r < 0)
-		tls_fail(t, r);
-	return r;
+	return write_done(t, r);
 }
 
 /* A batch: the records of every chunk, then one write below. */
@@ -615,14 +622,7 @@ static int tls_writev(stream_t *s, sbuf_queue_t *q)
 		else
 			r = write_plain(t, b);
 	}
-	if (!r)
-		r = flush_out(t);
-	else
-		flush_out(t);
-	update_wq(t);
-	if (r < 0)
-		tls_fail(t, r);
-	return r;
+	return write_done(t, r);
 }
 
 static int tls_shutdown(stream_t *s)
