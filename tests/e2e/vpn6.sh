@@ -19,7 +19,8 @@
 # S), HTTP to IPv6 literals and to an AAAA-only name resolved inside the
 # tunnel (dnsmasq behind the gateway's DNS alias), through both clients;
 # a datagram over IPv6 from the lwIP client (dig through a udp:// forward
-# to the DNS alias fd10::fe).
+# to the DNS alias fd10::fe); a server without net6, whose lwIP client
+# refuses IPv6 targets.
 # Needs root, /dev/net/tun, dnsmasq, curl, dig and ping (skipped otherwise).
 . "$(dirname "$0")/lib.sh"
 need_tun
@@ -153,4 +154,22 @@ check "... and at least 100 of them dropped and counted ($d0 -> $d1)" test "$((d
 check_eq "the TUN client still reaches the far side" "$TOKEN" \
 	"$(inC curl -fsS --max-time 10 "http://[fd99::1]:$web/token.txt")"
 check "the server is alive" alive server
+
+# a server without net6: its rootless client has no IPv6 address, and an
+# IPv6 target is refused by the client, never sent anywhere else
+start server4 inS "$SLUICE" -L "vpn://192.168.81.1:5556?users=$T/users.txt&net=10.10.0.0/24&host-loopback=1"
+for _ in $(seq 50); do
+	pub4=$(sed -n 's/.*server public key \([^ ]*\) .*/\1/p' "$T/server4.log" | head -1)
+	[ -n "$pub4" ] && break
+	sleep 0.1
+done
+p4=1084
+start lwip4 inC "$SLUICE" -v -L "socks5://127.0.0.1:$p4" -F "vpn://carol:carol%20pw@192.168.81.1:5556?pub=$pub4"
+check "the IPv4-only lwIP client is up" wait_port_in "$p4"
+for _ in $(seq 50); do grep -q "session up" "$T/lwip4.log" && break; sleep 0.1; done
+seen=$(grep -c "GET /token.txt" "$T/web.log")
+check_fails "without net6: the IPv6 literal [fd99::1] is refused" \
+	inC curl -fsS --max-time 10 -x "socks5h://127.0.0.1:$p4" "http://[fd99::1]:$web/token.txt"
+check "... as unreachable" grep -q "\[fd99::1\]:$web: network is unreachable" "$T/lwip4.log"
+check_eq "... and the web server saw nothing more" "$seen" "$(grep -c "GET /token.txt" "$T/web.log")"
 finish
