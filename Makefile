@@ -30,9 +30,11 @@ run: deps sluice
 	@echo "  stop with Ctrl-C"
 	./$(BUILD)/sluice $(RUN_ARGS)
 
+# ctest -j: the unit tests run beside each other, each e2e test alone
+# (RUN_SERIAL, tests/CMakeLists.txt)
 test: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
-	cd $(BUILD) && ctest --output-on-failure $(CTEST_ARGS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 test-asan:
 	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DSLUICE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
