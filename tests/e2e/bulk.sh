@@ -1,10 +1,10 @@
 #!/bin/bash
-# 1 GiB through every front end with sha256 checked: SOCKS5 (remote name),
+# 256 MiB (SLUICE_E2E_BIG) through every front end with sha256 checked: SOCKS5 (remote name),
 # SOCKS4a, HTTP absolute-form, HTTP CONNECT, proxy:// (SOCKS and HTTP on one
 # port), and a chain through a real microsocks and a real tinyproxy.
 . "$(dirname "$0")/lib.sh"
 need_cmd microsocks tinyproxy
-BIG=${SLUICE_E2E_BIG:-1G}
+BIG=${SLUICE_E2E_BIG:-256M}
 
 mkdir -p "$T/www"
 big=$(random_file "$BIG")

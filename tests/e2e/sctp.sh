@@ -1,7 +1,7 @@
 #!/bin/bash
 # SCTP tunnel end to end (SCTP over UDP, RFC 6951, on usrsctp): curl
 # through socks5:// -> sctp+udp -> server -> HTTP origin; half-close; 200
-# concurrent connections over one association; 1 GiB with sha256; a slow
+# concurrent connections over one association; 256 MiB (SLUICE_E2E_BIG) with sha256; a slow
 # reader on one stream while another stream runs at full speed (both
 # measured); iperf3 -u through a udp:// forward; a wrong key refused;
 # the server restarted and the client re-associating.
@@ -11,7 +11,7 @@
 # must show (sctp_stack_names in src/tunnel/sctp/sctp_assoc.c).
 . "$(dirname "$0")/lib.sh"
 TOOLS="python3 $SRCDIR/tests/e2e/tools.py"
-BIG=${SLUICE_E2E_BIG:-1G}
+BIG=${SLUICE_E2E_BIG:-256M}
 SCHEME=${SCTP_SCHEME:-sctp+udp}
 STACK=${SCTP_STACK:-SCTP over UDP, usrsctp}
 

@@ -1,18 +1,18 @@
 #!/bin/bash
 # Port forward (-L tcp://) end to end, plus what every listener shares:
-# 1 GiB with sha256, half-close, 1,000 concurrent connections, guard rails
+# 256 MiB (SLUICE_E2E_BIG) with sha256, half-close, 1,000 concurrent connections, guard rails
 # (max-conns, client ACL, rate, target ACL and its default), metrics, and a
 # graceful drain on SIGTERM.
 . "$(dirname "$0")/lib.sh"
 need_cmd socat
 TOOLS="python3 $SRCDIR/tests/e2e/tools.py"
-BIG=${SLUICE_E2E_BIG:-1G}
+BIG=${SLUICE_E2E_BIG:-256M}
 
 echo_port=$(free_port)
 start echo $TOOLS echo-server "$echo_port"
 wait_port "$echo_port"
 
-# --- 1 GiB through the forward, sha256 checked
+# --- 256 MiB through the forward, sha256 checked
 big=$(random_file "$BIG")
 want=$(sha "$big")
 src=$(free_port)
