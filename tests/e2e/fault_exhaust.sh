@@ -34,7 +34,7 @@ for kind in $TUNNELS; do
 	check "$kind: up" $FXC churn "$px" "$tgt" "$echo_port" 20 5 60
 
 	# descriptors
-	$FX hold "$px" "$tgt" "$echo_port" 400 12 >"$T/hold-$kind.out" 2>&1 &
+	$FX hold "$px" "$tgt" "$echo_port" 400 60 >"$T/hold-$kind.out" 2>&1 &
 	hp=$!
 	for _ in $(seq 150); do grep -q "held=" "$T/hold-$kind.out" && break; sleep 0.2; done
 	$FXC churn "$px" "$tgt" "$echo_port" 1000 50 20 >"$T/over-$kind.out" 2>&1
@@ -52,6 +52,8 @@ for kind in $TUNNELS; do
 	done
 	check "$kind: a log line says descriptors ran out" \
 		grep -Eqi "descriptors|too many open files" $(for p in $procs; do echo "$T/$p.log"; done)
+	# the held connections close with their process
+	kill $hp 2>/dev/null
 	wait $hp
 	sleep 1
 	check "$kind: 300 new connections once the held ones closed" $FXC churn "$px" "$tgt" "$echo_port" 300 20 60
@@ -59,18 +61,28 @@ for kind in $TUNNELS; do
 	# memory: applications that stop reading
 	declare -A r0
 	for p in $procs; do r0[$p]=$(rss_kb "$p"); done
-	$FX stall "$px" "$tgt" "$src_port" "$STALL" 8 >"$T/stall-$kind.out" 2>&1 &
+	$FX stall "$px" "$tgt" "$src_port" "$STALL" 30 >"$T/stall-$kind.out" 2>&1 &
 	sp_=$!
-	peak=""
 	for p in $procs; do eval "pk_${p//-/_}=0"; done
-	for _ in $(seq 40); do
+	# sampled while they connect and once all are, until the peaks have
+	# stopped growing (no process 256 KiB higher for 3 s; at most 20 s):
+	# the source fills what the tunnel and the relay queue for them
+	still=0
+	for _ in $(seq 160); do
+		grew=0
 		for p in $procs; do
 			v="pk_${p//-/_}"
 			r=$(rss_kb "$p")
+			[ "$r" -gt $((${!v} + 256)) ] && grew=1
 			[ "$r" -gt "${!v}" ] && eval "$v=$r"
 		done
+		if grep -q "stalled=" "$T/stall-$kind.out"; then
+			[ $grew = 1 ] && still=0 || still=$((still + 1))
+			[ $still -ge 12 ] && break
+		fi
 		sleep 0.25
 	done
+	kill $sp_ 2>/dev/null
 	wait $sp_
 	echo "    $kind: $(head -1 "$T/stall-$kind.out")"
 	ns=$(sed -n 's/^stalled=\([0-9]*\).*/\1/p' "$T/stall-$kind.out")
