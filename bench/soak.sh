@@ -11,7 +11,9 @@
 # connections (fxc churn, 50 at a time), a 4 MiB download with sha256, and
 # 20 connections held open 5 s.  An error is a failed connection or a
 # download that was not byte-exact.  Builds fxc (tests/e2e/faults/fxc.c)
-# into build/ if missing.  Loopback only; the table goes to stdout.
+# into build/ if missing.  Loopback only; with sstp among the tunnels
+# (SoftEther from tests/peers, as root) the whole run moves into network and
+# mount namespaces of its own first.  The table goes to stdout.
 set -u
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 export SLUICE=${SLUICE:-$REPO/build/sluice}
@@ -27,12 +29,14 @@ fi
 . "$REPO/tests/e2e/lib.sh"
 . "$REPO/tests/e2e/faults/tunnels.sh"
 TUNNELS=${SOAK_TUNNELS:-$TUNNELS_ALL}
+# sstp (SoftEther) makes the whole run move into namespaces of its own
+tun_netns
 ulimit -n 8192 2>/dev/null || true
 
 tun_web f4=4M
 want=$(sha "$T/www/f4")
 echo_port=$(free_port)
-start echo "$FXC" echo "$echo_port"
+start echo "$FXC" echo "$echo_port" "$TUN_LISTEN"
 wait_port "$echo_port"
 
 declare -A PX
@@ -70,11 +74,11 @@ for kind in $TUNNELS; do
 	tpids="$tpids $!"
 done
 
-procs() { if [ "$1" = proxy ]; then echo "cli-$1"; else echo "cli-$1 srv-$1"; fi; }
 echo "# sluice soak: $SOAK_SECS s of mixed traffic, $(date '+%Y-%m-%d %H:%M %Z')"
 echo
 echo "$(nproc) CPUs (shared), load average at start $(cut -d' ' -f1-3 /proc/loadavg)." \
-	"Per tunnel: errors so far, then RSS MiB and open descriptors of client/server."
+	"Per tunnel: errors so far, then RSS MiB and open descriptors of client/server" \
+	"(sstp: the client only; its server is SoftEther)."
 echo
 printf '| s |'
 for kind in $TUNNELS; do printf ' %s err | RSS MiB | fds |' "$kind"; done
@@ -86,7 +90,7 @@ row() {
 	printf '| %s |' "$(($(date +%s) - START))"
 	for kind in $TUNNELS; do
 		local rss="" fd=""
-		for p in $(procs "$kind"); do
+		for p in $(tun_procs "$kind"); do
 			rss="$rss${rss:+/}$(($(rss_kb "$p") / 1024))"
 			fd="$fd${fd:+/}$(fds "$p")"
 		done

@@ -224,7 +224,7 @@ tun_up() {
 tun_procs() {
 	case $1 in
 	proxy | sstp) echo "cli-$1" ;;
-	*) echo "srv-$1 cli-$1" ;;
+	*) echo "cli-$1 srv-$1" ;;
 	esac
 }
 
