@@ -6,7 +6,7 @@
 #   softether_start DIR USER PASS start it, hub DEFAULT, user USER/PASS,
 #                                 SSTP on, SecureNAT on (virtual host
 #                                 192.168.30.1, DHCP 192.168.30.10-200)
-#   softether_stop DIR
+#   softether_stop DIR [KILL]     (KILL: SIGKILL at once, as a crash would)
 #   softether_ns DIR CMD...       CMD with DIR's state in place of SoftEther's
 #                                 (`peers softether exec DIR CMD...`)
 #
@@ -77,12 +77,14 @@ softether_stop() {
 	local dir=$1 pg
 	[ -s "$dir/pgid" ] || return 0
 	pg=$(cat "$dir/pgid")
-	# vpnserver ignores SIGTERM for seconds while it saves its state
-	kill -TERM -- "-$pg" 2>/dev/null
-	for _ in $(seq 20); do
-		kill -0 -- "-$pg" 2>/dev/null || break
-		sleep 0.1
-	done
+	if [ "${2:-TERM}" != KILL ]; then
+		# vpnserver ignores SIGTERM for seconds while it saves its state
+		kill -TERM -- "-$pg" 2>/dev/null
+		for _ in $(seq 20); do
+			kill -0 -- "-$pg" 2>/dev/null || break
+			sleep 0.1
+		done
+	fi
 	kill -KILL -- "-$pg" 2>/dev/null
 	for _ in $(seq 30); do
 		kill -0 -- "-$pg" 2>/dev/null || break

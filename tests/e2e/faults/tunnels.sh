@@ -101,19 +101,12 @@ tun_netns() {
 # configuration (and certificate) again
 TUN_SE=$T/softether
 tun_sstp_stop() {
-	local pg
 	[ -s "$TUN_SE/pgid" ] || return 0
 	if [ "${1:-TERM}" = KILL ]; then
-		pg=$(cat "$TUN_SE/pgid")
-		kill -KILL -- "-$pg" 2>/dev/null
-		for _ in $(seq 50); do
-			kill -0 -- "-$pg" 2>/dev/null || break
-			sleep 0.1
-		done
-		rm -f "$TUN_SE/pgid"
+		"$PEERS" softether stop "$TUN_SE" KILL
 	else
-		"$PEERS" softether stop "$TUN_SE" >/dev/null 2>&1
-	fi
+		"$PEERS" softether stop "$TUN_SE"
+	fi >/dev/null 2>&1
 }
 
 tun_keys() {
