@@ -102,6 +102,7 @@ struct sctp_association {
 	uv_timer_t *timer; /* auth timeout */
 	sctp_association_t *dirty_next;
 	unsigned dirty : 1, blocked : 1, in_dead : 1, down_called : 1, own_sock : 1;
+	unsigned held : 1; /* a wrong key's refusal waits for the auth guard's delay */
 };
 
 enum { S_OPENING, S_OPEN };
@@ -889,6 +890,8 @@ static void on_dgram_msg(sctp_association_t *a, uint16_t sid, uint8_t *buf, size
 		st->dg->fn(st->dg->ud, &addr, dgram_buf(d, n)); /* st may be closed after */
 }
 
+static void on_auth_timeout(uv_timer_t *t);
+
 static void on_ctl_msg(sctp_association_t *a, const uint8_t *buf, size_t len)
 {
 	sctp_sock_t *so = a->sock;
@@ -898,14 +901,26 @@ static void on_ctl_msg(sctp_association_t *a, const uint8_t *buf, size_t len)
 	uint64_t now = wall_ms();
 	int r;
 
+	if (a->held) /* refused already: nothing more is read */
+		return;
 	if (a->state != A_AUTH) {
 		a_fail(a, UV_EPROTO, "unexpected message on stream 0");
 		return;
 	}
 	if (so->server) {
 		r = sctp_proto_auth_parse(cfg->keys, buf, len, &au);
-		if (r == -EBADMSG) /* a wrong key: the guard may ban the address */
-			authguard_fail((struct sockaddr *)&a->peer, mono_ms(), "sctp", a->id);
+		if (r == -EBADMSG) { /* a wrong key: the guard delays the answer or bans */
+			int64_t hold =
+			    authguard_fail((struct sockaddr *)&a->peer, mono_ms(), "sctp", a->id);
+			if (hold > 0 && a->timer) {
+				log_debug(a->id,
+				          "wrong key: the refusal waits %lld ms (auth-guard)",
+				          (long long)hold);
+				a->held = 1;
+				uv_timer_start(a->timer, on_auth_timeout, (uint64_t)hold, 0);
+				return;
+			}
+		}
 		if (r < 0) {
 			a_fail(a, UV_EACCES,
 			       r == -EBADMSG ? "AUTH not authentic (wrong key?)"
@@ -1000,7 +1015,10 @@ static void on_auth_timeout(uv_timer_t *t)
 {
 	sctp_association_t *a = t->data;
 
-	a_fail(a, UV_ETIMEDOUT, "no authentication in time");
+	if (a->held)
+		a_fail(a, UV_EACCES, "AUTH not authentic (wrong key?)");
+	else
+		a_fail(a, UV_ETIMEDOUT, "no authentication in time");
 }
 
 static sctp_association_t *a_new(sctp_sock_t *so, sctp_assoc_t aid)
