@@ -51,7 +51,8 @@ static size_t seg(uint8_t *p, int v6, uint16_t port, uint8_t flags, uint32_t ack
 	t[13] = flags;
 	t[14] = (uint8_t)(win >> 8);
 	t[15] = (uint8_t)win;
-	memcpy(t + 20, opts, olen);
+	if (olen)
+		memcpy(t + 20, opts, olen);
 	return len;
 }
 
