@@ -50,6 +50,9 @@ uint32_t ippkt_csum_add(uint32_t sum, const uint8_t *p, size_t len);
 uint16_t ippkt_csum_fold(uint32_t sum);
 /* The checksum of len bytes (an IPv4 header: 0 when it is right). */
 uint16_t ippkt_csum(const uint8_t *p, size_t len);
+/* The sum of the pseudo-header of the IPv4 or IPv6 packet ip (addresses,
+ * next header, length n), to go on with ippkt_csum_add(). */
+uint32_t ippkt_csum_pseudo(const uint8_t *ip, int v, uint8_t proto, size_t n);
 /* A transport checksum: the pseudo-header of the IPv4 or IPv6 packet ip
  * (addresses, next header, length n), then the n bytes at l4. */
 uint16_t ippkt_csum_l4(const uint8_t *ip, int v, uint8_t proto, const uint8_t *l4, size_t n);

@@ -3,6 +3,8 @@
  * the same way), 32 bits at a time into a 64-bit accumulator. */
 #include "netstack/vnet.h"
 
+#include "netstack/ippkt.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
@@ -32,65 +34,6 @@ void vnet_hdr_put(const vnet_hdr_t *h, uint8_t b[VNET_HDR_LEN])
 	memcpy(b + 8, &h->csum_offset, 2);
 }
 
-/* n may be odd only for the last piece of a sum */
-static uint64_t sum_add(uint64_t s, const uint8_t *p, size_t n)
-{
-	uint32_t w;
-	uint16_t v;
-
-	while (n >= 16) {
-		uint32_t a[4];
-		memcpy(a, p, 16);
-		s += (uint64_t)a[0] + a[1] + a[2] + a[3];
-		p += 16;
-		n -= 16;
-	}
-	while (n >= 4) {
-		memcpy(&w, p, 4);
-		s += w;
-		p += 4;
-		n -= 4;
-	}
-	if (n >= 2) {
-		memcpy(&v, p, 2);
-		s += v;
-		p += 2;
-		n -= 2;
-	}
-	if (n) {
-		uint8_t b[2] = {p[0], 0};
-		memcpy(&v, b, 2);
-		s += v;
-	}
-	return s;
-}
-
-static uint16_t fold(uint64_t s)
-{
-	s = (s & 0xffffffffu) + (s >> 32);
-	s = (s & 0xffffffffu) + (s >> 32);
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
-
-/* the TCP/UDP pseudo-header of a packet whose L4 part is l4len bytes */
-static uint64_t pseudo(const uint8_t *pkt, uint8_t proto, size_t l4len)
-{
-	uint64_t s;
-
-	if (pkt[0] >> 4 == 6)
-		s = sum_add(0, pkt + 8, 32);
-	else
-		s = sum_add(0, pkt + 12, 8);
-	return s + htons(proto) + htons((uint16_t)l4len);
-}
-
-uint16_t vnet_ip_csum(const uint8_t *hdr, size_t n)
-{
-	return (uint16_t)~fold(sum_add(0, hdr, n));
-}
-
 /* IPv4 or IPv6 with TCP or UDP right after the fixed header; the L4
  * offset and protocol, or -EINVAL */
 static int l4_of(const uint8_t *pkt, size_t len, size_t *l4, uint8_t *proto)
@@ -118,7 +61,7 @@ int vnet_l4_csum_ok(const uint8_t *pkt, size_t len)
 
 	if (l4_of(pkt, len, &l4, &proto) < 0 || (proto != 6 && proto != 17))
 		return 0;
-	return fold(sum_add(pseudo(pkt, proto, len - l4), pkt + l4, len - l4)) == 0xffff;
+	return ippkt_csum_l4(pkt, pkt[0] >> 4, proto, pkt + l4, len - l4) == 0;
 }
 
 /* The L4 offset and all headers' length of a packet vnet_segment() is to
@@ -189,10 +132,9 @@ int vnet_segment(const vnet_hdr_t *h, const uint8_t *pkt, size_t len, uint8_t *o
 		if (h->flags & VNET_F_NEEDS_CSUM) { /* the field holds the pseudo-header's sum */
 			if ((size_t)h->csum_start + h->csum_offset + 2 > len)
 				return -EINVAL;
-			c = (uint16_t)~fold(sum_add(0, out + h->csum_start, len - h->csum_start));
-			if (!c)
-				c = 0xffff;
-			memcpy(out + h->csum_start + h->csum_offset, &c, 2);
+			c = ippkt_csum_fold(
+			    ippkt_csum_add(0, out + h->csum_start, len - h->csum_start));
+			put16(out + h->csum_start + h->csum_offset, c ? c : 0xffff);
 		}
 		lens[0] = (uint16_t)len;
 		return 1;
@@ -225,8 +167,7 @@ int vnet_segment(const vnet_hdr_t *h, const uint8_t *pkt, size_t len, uint8_t *o
 			put16(o + 2, (uint16_t)tot);
 			put16(o + 4, (uint16_t)(id + i));
 			o[10] = o[11] = 0;
-			c = vnet_ip_csum(o, l4);
-			memcpy(o + 10, &c, 2);
+			put16(o + 10, ippkt_csum(o, l4));
 		}
 		if (tcp) {
 			uint32_t s = seq + (uint32_t)off;
@@ -239,15 +180,12 @@ int vnet_segment(const vnet_hdr_t *h, const uint8_t *pkt, size_t len, uint8_t *o
 			if (i)
 				t[13] &= (uint8_t)~TCP_CWR;
 			t[16] = t[17] = 0;
-			c = (uint16_t)~fold(sum_add(pseudo(o, 6, tot - l4), t, tot - l4));
-			memcpy(t + 16, &c, 2);
+			put16(t + 16, ippkt_csum_l4(o, v6 ? 6 : 4, 6, t, tot - l4));
 		} else {
 			put16(t + 4, (uint16_t)(tot - l4));
 			t[6] = t[7] = 0;
-			c = (uint16_t)~fold(sum_add(pseudo(o, 17, tot - l4), t, tot - l4));
-			if (!c)
-				c = 0xffff;
-			memcpy(t + 6, &c, 2);
+			c = ippkt_csum_l4(o, v6 ? 6 : 4, 17, t, tot - l4);
+			put16(t + 6, c ? c : 0xffff);
 		}
 		lens[i] = (uint16_t)tot;
 	}
@@ -335,7 +273,6 @@ size_t vnet_gro_finish(vnet_gro_t *g, const uint8_t **out)
 	uint8_t *p = g->buf + VNET_HDR_LEN;
 	vnet_hdr_t h = {0};
 	size_t n = g->len;
-	uint16_t c;
 
 	if (!n)
 		return 0;
@@ -345,12 +282,11 @@ size_t vnet_gro_finish(vnet_gro_t *g, const uint8_t **out)
 		} else {
 			put16(p + 2, (uint16_t)n);
 			p[10] = p[11] = 0;
-			c = vnet_ip_csum(p, 20);
-			memcpy(p + 10, &c, 2);
+			put16(p + 10, ippkt_csum(p, 20));
 		}
 		/* partial: the pseudo-header's sum, the kernel adds the rest */
-		c = fold(pseudo(p, 6, n - g->l4));
-		memcpy(p + g->l4 + 16, &c, 2);
+		put16(p + g->l4 + 16, (uint16_t)~ippkt_csum_fold(
+		                          ippkt_csum_pseudo(p, g->l4 == 40 ? 6 : 4, 6, n - g->l4)));
 		h.flags = VNET_F_NEEDS_CSUM;
 		h.gso_type = g->l4 == 40 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4;
 		h.hdr_len = (uint16_t)g->hl;

@@ -57,9 +57,8 @@ int vnet_seg_len(const vnet_hdr_t *h, const uint8_t *pkt, size_t len);
 int vnet_segment(const vnet_hdr_t *h, const uint8_t *pkt, size_t len, uint8_t *out, size_t stride,
                  size_t max, uint16_t *lens);
 
-/* One's complement checksum over an IPv4 header / the internet checksum of
- * a TCP or UDP packet with its pseudo-header (0 when it checks). */
-uint16_t vnet_ip_csum(const uint8_t *hdr, size_t n);
+/* 1 if the TCP or UDP checksum of the packet checks (netstack/ippkt's
+ * sums, which this file uses throughout). */
 int vnet_l4_csum_ok(const uint8_t *pkt, size_t len);
 
 typedef struct vnet_gro {

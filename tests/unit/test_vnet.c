@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "netstack/ippkt.h"
 #include "netstack/vnet.h"
 #include "tunnel/vpn/vpn_proto.h"
 
@@ -106,7 +107,7 @@ static void check_segments(int v6, int n, size_t plen, uint8_t flags)
 			assert_int_equal(s[4] << 8 | s[5], lens[i] - 40);
 		} else {
 			assert_int_equal(s[2] << 8 | s[3], lens[i]);
-			assert_int_equal(vnet_ip_csum(s, 20), 0);
+			assert_int_equal(ippkt_csum(s, 20), 0);
 			assert_int_equal(s[4] << 8 | s[5], 0x1234 + i);
 		}
 		assert_int_equal(pl, i + 1 < n ? MSS : plen - (size_t)(n - 1) * MSS);
@@ -249,7 +250,7 @@ static void test_uso_and_csum(void **st)
 		assert_int_equal(lens[i], 28 + (i < 2 ? 1000 : 500));
 		assert_int_equal(s[24] << 8 | s[25], lens[i] - 20);
 		assert_true(vnet_l4_csum_ok(s, lens[i]));
-		assert_int_equal(vnet_ip_csum(s, 20), 0);
+		assert_int_equal(ippkt_csum(s, 20), 0);
 		assert_memory_equal(s + 28, payload + i * 1000, lens[i] - 28);
 	}
 	/* one packet whose checksum the kernel left partial: the field holds
