@@ -20,5 +20,6 @@ extern const size_t app_ncmds;
 /* help.c: `sluice --help`, `sluice help [TOPIC | --schemas]` */
 void help_usage(FILE *f);
 int help_main(int argc, char **argv);
+int status_main(int argc, char **argv); /* status.c */
 
 #endif

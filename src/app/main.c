@@ -24,6 +24,7 @@
 #include "core/authguard.h"
 #include "core/config.h"
 #include "core/crypto.h"
+#include "core/health.h"
 #include "core/listener.h"
 #include "core/log.h"
 #include "core/memtrim.h"
@@ -65,10 +66,18 @@ static void teardown(void *ud)
 	}
 	nlisteners = 0;
 	pac_serve(NULL, 0);
+	health_listeners(NULL, 0);
 	routing_install(NULL);
 }
 
-static const runtime_hooks_t hooks = {.stop = stop_listeners, .teardown = teardown, .tag = ""};
+/* Ready for the service manager: healthy (core/health.h). */
+static int ready(void *ud, char *why, size_t len)
+{
+	return health_check(why, len);
+}
+
+static const runtime_hooks_t hooks = {
+    .stop = stop_listeners, .teardown = teardown, .tag = "", .ready = ready};
 
 enum { OPT_CHAIN = 256, OPT_GROUP, OPT_RULE, OPT_RULES };
 
@@ -283,8 +292,11 @@ static int run_or_check(int argc, char **argv, int check)
 		fprintf(stderr, "sluice: %s\n", err);
 		return 1;
 	}
-	if (file.metrics)
+	health_listeners(listeners, nlisteners);
+	if (file.metrics) {
 		pac_serve(listeners, nlisteners);
+		health_serve();
+	}
 	routing_start(rt);
 	for (size_t i = 0; i < nlisteners; i++) {
 		if ((r = listener_start(listeners[i], err, sizeof(err))) < 0) {
@@ -298,6 +310,7 @@ static int run_or_check(int argc, char **argv, int check)
 		fprintf(stderr, "sluice: %s\n", err);
 		return 1;
 	}
+	health_started(1);
 	memtrim_start(loop);
 	runtime_run(&hooks, file.drain_ms);
 	free(listeners);
@@ -330,6 +343,8 @@ const app_cmd_t app_cmds[] = {
     {"run", run_main, "[options] -L URL [-L URL ...] [-F URL ...]",
      "run listeners (`run` may be left out)"},
     {"check", check_main, "[-c FILE] [options]", "validate the configuration, print a summary"},
+    {"status", status_main, "[-c FILE] [--metrics IP:PORT] [--json]",
+     "what a running sluice says about itself (/status): listeners, chains, sessions"},
     {"keygen", keygen_main, "", "print a random base64 key"},
     {"pt", pt_main, "[-v|-q] [--log-file FILE]", "Tor pluggable transport (reads TOR_PT_*)"},
     {"vpn-user", vpn_user_main, "add FILE NAME [ADDRESS]", "add a VPN user (password on stdin)"},

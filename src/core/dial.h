@@ -71,6 +71,7 @@ typedef struct dgram dgram_t;
 typedef void (*dgram_cb)(void *ud, dgram_t *f, int err);
 
 typedef struct dial dial_t; /* an in-flight request; each dialer defines its own */
+struct hop_session;
 typedef struct dialer dialer_t;
 
 typedef struct dialer_ops {
@@ -93,8 +94,25 @@ typedef struct dialer_ops {
 	 * for health checks (core/route/group.h).  probe_cancel as cancel. */
 	dial_t *(*probe)(dialer_t *d, const dial_opts_t *o, dial_cb cb, void *ud);
 	void (*probe_cancel)(dialer_t *d, dial_t *req);
+	/* optional: a hop that keeps a session of its own (SSTP, the VPN, a
+	 * PPP link, an SCTP association; a group, up while a member is)
+	 * says how it is, for /health and /status (core/health.h) */
+	void (*session)(const dialer_t *d, struct hop_session *s);
 	unsigned caps; /* HOP_* */
 } dialer_ops_t;
+
+/* A hop's session as dialer_ops_t.session tells it.  ok is what /health
+ * reads: 1 while it is up, or idle because nothing asked for it yet; 0
+ * while it is wanted and not up (starting, or lost and redialing). */
+typedef struct hop_session {
+	const char *kind;  /* "sstp", "vpn", "ppp", "sctp", "group" */
+	const char *state; /* "up", "starting", "down", "idle" */
+	int ok;
+	char address[64]; /* the address the session gave this side, or "" */
+	char why[160];    /* why it is not up, or "" */
+	uint64_t since;   /* uv_now() when it last came up, or 0 */
+	uint64_t bytes_in, bytes_out;
+} hop_session_t;
 
 /* What a hop carries and does, so callers ask instead of comparing scheme
  * names: a transport declares them for each hop scheme (transport.h), a

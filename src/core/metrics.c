@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/dial.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/queue.h"
 #include "core/tcp.h"
@@ -35,7 +36,7 @@ typedef struct hwriter {
 } hwriter_t;
 static hwriter_t *hwriters;
 
-#define METRICS_PAGES 4
+#define METRICS_PAGES 8
 static struct {
 	char path[64];
 	metrics_page_fn fn;
@@ -380,7 +381,7 @@ void metrics_render(mbuf_t *b)
 	free(raw.p);
 }
 
-void metrics_render_health(mbuf_t *b)
+void metrics_render_health(mbuf_t *b, const char *why)
 {
 	uint64_t up = start_ms ? (uv_hrtime() / 1000000 - start_ms) / 1000 : 0;
 	mbuf_t more = {0};
@@ -388,8 +389,14 @@ void metrics_render_health(mbuf_t *b)
 
 	for (hwriter_t *w = hwriters; w; w = w->next)
 		w->fn(&more, &degraded, w->ud);
-	mbuf_printf(b, "{\"status\":\"%s\",\"version\":\"%s\",\"uptime_s\":%llu,\"listeners\":[",
-	            degraded ? "degraded" : "ok", SLUICE_VERSION, (unsigned long long)up);
+	mbuf_printf(b, "{\"status\":\"%s\",", why ? "unhealthy" : degraded ? "degraded" : "ok");
+	if (why) {
+		char e[600];
+		json_escape(e, sizeof(e), why);
+		mbuf_printf(b, "\"reason\":\"%s\",", e);
+	}
+	mbuf_printf(b, "\"version\":\"%s\",\"uptime_s\":%llu,\"listeners\":[", SLUICE_VERSION,
+	            (unsigned long long)up);
 	for (metrics_listener_t *m = listeners; m; m = m->next)
 		mbuf_printf(b, "%s{\"name\":\"%s\",\"active\":%llu,\"total\":%llu}",
 		            m == listeners ? "" : ",", m->name, (unsigned long long)m->active,
@@ -508,17 +515,22 @@ static void mc_read(stream_t *s, sbuf_t *b)
 	if (!strncmp(c->req, "GET /metrics ", 13) || !strncmp(c->req, "GET /metrics?", 13)) {
 		metrics_render(&body);
 		respond(c, 200, "text/plain; version=0.0.4", &body);
-	} else if (!strncmp(c->req, "GET /health ", 12)) {
-		metrics_render_health(&body);
-		respond(c, 200, "application/json", &body);
 	} else if ((page = page_of(c->req)) >= 0) {
 		struct sockaddr_storage local;
 		const char *ctype = "text/plain";
+		char query[256] = "";
+		const char *q = c->req + 4 + strlen(pages[page].path);
 		int code;
+		if (*q == '?')
+			snprintf(query, sizeof(query), "%.*s", (int)strcspn(q + 1, " \r\n"), q + 1);
 		if (stream_addr(s, 0, &local) < 0)
 			memset(&local, 0, sizeof(local));
-		code = pages[page].fn(&body, &ctype, (struct sockaddr *)&local, pages[page].ud);
+		code =
+		    pages[page].fn(&body, &ctype, (struct sockaddr *)&local, query, pages[page].ud);
 		respond(c, code, ctype, &body);
+	} else if (!strncmp(c->req, "GET /health ", 12)) {
+		metrics_render_health(&body, NULL);
+		respond(c, 200, "application/json", &body);
 	} else {
 		mbuf_printf(&body, "not found: try /metrics or /health\n");
 		respond(c, 404, "text/plain", &body);

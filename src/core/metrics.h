@@ -1,7 +1,8 @@
 /* metrics: counters per listener and an HTTP endpoint that shows them.
  *
  *   GET /metrics  Prometheus text format
- *   GET /health   {"status":"ok","uptime_s":...,"listeners":[...]}
+ *   GET /health   {"status":"ok","uptime_s":...,"listeners":[...]}; a page
+ *                 registered for /health (core/health.h) answers instead
  *
  * Counters are plain integers updated from the loop thread.  Modules with
  * state of their own (a tunnel session, a PPP link) register a writer that
@@ -86,13 +87,16 @@ typedef void (*metrics_health_fn)(mbuf_t *out, int *degraded, void *ud);
 void metrics_health_register(metrics_health_fn fn, void *ud);
 /* Another page on the metrics server: GET path (exactly, or with a query)
  * calls fn, which fills body and its content type and returns the HTTP
- * status (200, 404); local is the address the request came in on.  fn
+ * status (200, 404); local is the address the request came in on, query
+ * what followed '?' in the path ("" for none).  fn
  * NULL removes the page. */
 typedef int (*metrics_page_fn)(mbuf_t *body, const char **ctype, const struct sockaddr *local,
-                               void *ud);
+                               const char *query, void *ud);
 void metrics_page(const char *path, metrics_page_fn fn, void *ud);
-void metrics_render(mbuf_t *out);        /* the /metrics body */
-void metrics_render_health(mbuf_t *out); /* the /health body */
+void metrics_render(mbuf_t *out); /* the /metrics body */
+/* the /health body: status "ok" (or "degraded" when a health writer
+ * says so), or "unhealthy" and the reason when why is not NULL */
+void metrics_render_health(mbuf_t *out, const char *why);
 /* Serve /metrics and /health on "host:port": at most METRICS_MAX_CONNS
  * connections (a new one closes the oldest), each closed
  * METRICS_TIMEOUT_MS after it was accepted, answered or not. */

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "core/conn.h"
+#include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/sdnotify.h"
@@ -122,6 +123,7 @@ static void on_signal(uv_signal_t *s, int signum)
 		exit(0);
 	}
 	rt.stopping = 1;
+	health_draining();
 	log_info(0, "%s%s: no longer accepting; draining %llu connections (up to %llu ms)", tag,
 	         signum == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)conn_live,
 	         (unsigned long long)rt.drain_ms);
@@ -180,8 +182,20 @@ static void on_tick(uv_timer_t *t)
 	char why[sizeof(rt.waiting)] = "";
 
 	log_tick();
-	if (rt.ready || rt.stopping)
+	if (rt.stopping)
 		return;
+	if (rt.ready) { /* a STATUS line when health changes */
+		int ok = !rt.h->ready || rt.h->ready(rt.h->ud, why, sizeof(why));
+		if (strcmp(why, rt.waiting)) {
+			snprintf(rt.waiting, sizeof(rt.waiting), "%s", why);
+			if (ok)
+				sdnotify("STATUS=serving (%llu connections)",
+				         (unsigned long long)conn_live);
+			else
+				sdnotify("STATUS=unhealthy: %s", why);
+		}
+		return;
+	}
 	if (rt.h->ready && !rt.h->ready(rt.h->ud, why, sizeof(why))) {
 		if (strcmp(why, rt.waiting)) {
 			snprintf(rt.waiting, sizeof(rt.waiting), "%s", why);
@@ -191,6 +205,7 @@ static void on_tick(uv_timer_t *t)
 		return;
 	}
 	rt.ready = 1;
+	rt.waiting[0] = 0;
 	sdnotify("READY=1\nSTATUS=serving (%llu connections)", (unsigned long long)conn_live);
 	uv_timer_start(t, on_tick, 1000, 1000);
 }

@@ -51,6 +51,8 @@ struct pkthop {
 	size_t nwaiting;
 	uint64_t sessions, drops;
 	lwipep_addr_t addr;
+	uint64_t up_since;
+	char why[160]; /* why the last session went down, or "" */
 };
 
 static void set_state(pkthop_t *h, int s)
@@ -140,6 +142,7 @@ static void start_session(pkthop_t *h)
 	r = h->ops->start(h);
 	if (r < 0) {
 		log_warn(0, "%s: cannot start a session: %s", h->name, uv_strerror(r));
+		snprintf(h->why, sizeof(h->why), "cannot start a session: %s", uv_strerror(r));
 		set_state(h, PH_IDLE);
 		uv_timer_start(&h->timer, on_timer, h->backoff, 0);
 		h->backoff = h->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : h->backoff * 2;
@@ -174,6 +177,8 @@ void pkthop_link_up(pkthop_t *h, const lwipep_addr_t *a)
 	log_info(0, "%s: session up: address %s, peer %s, DNS %s, MTU %u", h->name, l, p, d,
 	         a->mtu ? a->mtu : 1500);
 	set_state(h, PH_UP);
+	h->up_since = uv_now(h->d.loop);
+	h->why[0] = 0;
 	h->backoff = BACKOFF_MIN;
 	while (!queue_empty(&h->waiting)) {
 		pwait_t *w = queue_data(queue_first(&h->waiting), pwait_t, link);
@@ -197,6 +202,7 @@ void pkthop_link_down(pkthop_t *h, const char *why)
 	log_info(0, "%s: session down (%s); reconnecting in %llu ms", h->name, why,
 	         (unsigned long long)h->backoff);
 	h->drops++;
+	snprintf(h->why, sizeof(h->why), "%s", why);
 	set_state(h, PH_IDLE);
 	if (was == PH_UP)
 		lwipep_down(h->ep, UV_ECONNRESET);
@@ -348,13 +354,33 @@ static void ph_free(dialer_t *d)
 	uv_close((uv_handle_t *)&h->timer, free_on_close);
 }
 
+/* Up, or wanted: a packet hop opens its session at start and keeps it. */
+static void ph_session(const dialer_t *d, hop_session_t *s)
+{
+	const pkthop_t *h = (const pkthop_t *)d;
+	lwipep_stats_t st;
+
+	s->kind = h->ops->scheme;
+	s->ok = h->state == PH_UP;
+	s->state = h->state == PH_UP ? "up" : h->why[0] ? "down" : "starting";
+	snprintf(s->why, sizeof(s->why), "%s", h->state == PH_UP ? "" : h->why);
+	if (h->state == PH_UP) {
+		inet_ntop(AF_INET, &h->addr.local, s->address, sizeof(s->address));
+		s->since = h->up_since;
+	}
+	lwipep_get_stats(h->ep, &st);
+	s->bytes_in = st.bytes_in;
+	s->bytes_out = st.bytes_out;
+}
+
 static const dialer_ops_t ph_ops = {.scheme = "packet",
                                     .dial = ph_dial,
                                     .cancel = ph_cancel,
                                     .free = ph_free,
                                     .dgram = ph_dgram,
                                     .dgram_cancel = ph_cancel,
-                                    .dns_servers = ph_dns_servers};
+                                    .dns_servers = ph_dns_servers,
+                                    .session = ph_session};
 
 static int parse_dns(void *obj, const char *v, char *err, size_t errlen)
 {

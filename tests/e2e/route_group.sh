@@ -22,7 +22,7 @@
 #   - a group after another hop (Dante): the members reach their servers
 #     through it;
 #   - both servers down: a new connection fails at once, SOCKS reply 4 and
-#     an HTTP 502 page naming the group, and /health says degraded with
+#     an HTTP 502 page naming the group, and /health says 503 with
 #     every member down; a failed connection takes a member down, and it is then
 #     probed after 1 s, then 2 s (backoff), not every second.
 # ctest-label: slow
@@ -198,12 +198,13 @@ fi
 kill -9 "$(pid_of A)" "$(pid_of B)"
 curl -sS -m 10 "http://127.0.0.1:$ffo/" >/dev/null 2>&1 # takes fo's members down
 for _ in $(seq 40); do
-	curl -fsS -m 2 "http://127.0.0.1:$m/health" | grep -q '"up":0,' && break
+	curl -sS -m 2 "http://127.0.0.1:$m/health" | grep -q '"up":0,' && break
 	curl -sS -m 5 "http://127.0.0.1:$f/" >/dev/null 2>&1
 	sleep 0.25
 done
-h=$(curl -fsS -m 5 "http://127.0.0.1:$m/health")
-check "/health: degraded, the group has no member up" grep -q '"status":"degraded".*"name":"tun".*"up":0,' <<<"$h"
+h=$(curl -sS -m 5 -w ' %{http_code}' "http://127.0.0.1:$m/health" | tr -d '\n')
+check "/health: 503, the group the listeners depend on has no member up" grep -q \
+	'"status":"unhealthy","reason":"[^"]*: chain default: group://tun is down: every member of group tun is down".*"name":"tun".*"up":0,.* 503$' <<<"$h"
 check "... and lists each member, down, with its failures" bash -c \
 	"grep -Eq '\"name\":\"ws://127.0.0.1:$a\",\"up\":false,\"latency_ms\":[0-9.]+,\"failures\":[1-9]' <<<'$h' &&
 	 grep -Eq '\"name\":\"ws://127.0.0.1:$b\",\"up\":false,\"latency_ms\":[0-9.]+,\"failures\":[1-9]' <<<'$h'"

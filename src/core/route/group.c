@@ -755,6 +755,21 @@ static void group_free(dialer_t *d)
 	free(g);
 }
 
+/* Up while a member is. */
+static void group_session(const dialer_t *d, hop_session_t *s)
+{
+	const group_t *g = (const group_t *)d;
+	size_t up = 0;
+
+	for (size_t i = 0; i < g->n; i++)
+		up += (size_t)g->m[i].up;
+	s->kind = "group";
+	s->ok = up > 0;
+	s->state = up ? "up" : "down";
+	if (!up)
+		snprintf(s->why, sizeof(s->why), "every member of group %s is down", g->name);
+}
+
 int group_new(uv_loop_t *loop, url_t *u, url_t **members, size_t n, dialer_t *next,
               const char *chain, dialer_t **out, char *err, size_t errlen)
 {
@@ -848,6 +863,7 @@ int group_new(uv_loop_t *loop, url_t *u, url_t **members, size_t n, dialer_t *ne
 	                        .dgram = dgram ? group_dgram : NULL,
 	                        .dgram_cancel = dgram ? group_dgram_cancel : NULL,
 	                        .dns_servers = dns ? group_dns : NULL,
+	                        .session = group_session,
 	                        .caps = (caps & ~HOP_DGRAM_NEXT) | need_next};
 	g->d.ops = &g->ops;
 	group_watch_add(g);

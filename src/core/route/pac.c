@@ -182,7 +182,8 @@ static struct {
 	mbuf_t text;
 } pac;
 
-static int pac_page(mbuf_t *body, const char **ctype, const struct sockaddr *local, void *ud)
+static int pac_page(mbuf_t *body, const char **ctype, const struct sockaddr *local,
+                    const char *query, void *ud)
 {
 	routing_t *rt = routing_current();
 	struct sockaddr_storage at;

@@ -402,6 +402,31 @@ dialer_t *routing_dialer(routing_t *rt, const char *via)
 	return c ? c->head : NULL;
 }
 
+void routing_chains(const routing_t *rt, routing_chain_fn fn, void *ud)
+{
+	for (size_t i = 0; i < rt->nchains; i++)
+		fn(ud, rt->chains[i].name, rt->chains[i].hops, rt->chains[i].head);
+}
+
+void routing_deps(const routing_t *rt, const dialer_t *d, routing_chain_fn fn, void *ud)
+{
+	if (d != &rt->router) {
+		for (size_t i = 0; i < rt->nchains; i++)
+			if (rt->chains[i].head == d) {
+				fn(ud, rt->chains[i].name, rt->chains[i].hops, rt->chains[i].head);
+				return;
+			}
+		return; /* direct */
+	}
+	for (size_t i = 0; i < rt->nchains; i++) {
+		int used = i == 0; /* "default": where no rule matches */
+		for (size_t a = 2; a < rt->nact && !used; a++)
+			used = rt->act[a] == rt->chains[i].head;
+		if (used)
+			fn(ud, rt->chains[i].name, rt->chains[i].hops, rt->chains[i].head);
+	}
+}
+
 const rules_t *routing_rules(const routing_t *rt)
 {
 	return rt->rules;

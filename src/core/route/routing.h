@@ -64,6 +64,14 @@ routing_t *routing_current(void);
 dialer_t *routing_dialer(routing_t *rt, const char *via);
 /* "default, corp, direct": the names via= may take. */
 void routing_chain_names(const routing_t *rt, char *buf, size_t len);
+/* Each chain (default first; not direct): its name, its hops as text
+ * (no credentials) and its first dialer. */
+typedef void (*routing_chain_fn)(void *ud, const char *name, const char *hops, dialer_t *head);
+void routing_chains(const routing_t *rt, routing_chain_fn fn, void *ud);
+/* The chains a dialer from routing_dialer() sends through: that chain,
+ * or for the rules' router "default" and every chain a rule names; none
+ * for direct. */
+void routing_deps(const routing_t *rt, const dialer_t *d, routing_chain_fn fn, void *ud);
 const rules_t *routing_rules(const routing_t *rt); /* NULL: none */
 /* 1 when the rules' action a (RULE_NONE: no rule matched) reaches its
  * targets from this host: direct, or a chain without hops. */

@@ -46,7 +46,8 @@ typedef struct sccli {
 	uint64_t backoff_ms, last_dial, keep_ms;
 	queue_t waiting; /* creq_t.link: waiting for the association or an id */
 	queue_t flight;  /* creq_t.link: OPEN sent, no answer yet */
-	uint64_t opens, fails, assocs;
+	uint64_t opens, fails, assocs, up_since;
+	char why[160]; /* why the last association ended, or "" */
 	unsigned started : 1, closing : 1;
 } sccli_t;
 
@@ -153,6 +154,8 @@ static void cli_up(sctp_association_t *a, void *ud)
 
 	cl->backoff_ms = 0;
 	cl->assocs++;
+	cl->up_since = uv_now(cl->d.loop);
+	cl->why[0] = 0;
 	issue_waiting(cl);
 }
 
@@ -191,6 +194,7 @@ static void cli_down(sctp_association_t *a, void *ud, int err, const char *why)
 
 	if (cl->a == a)
 		cl->a = NULL;
+	snprintf(cl->why, sizeof(cl->why), "%s", why ? why : uv_strerror(err));
 	if (!cl->closing)
 		retry_later(cl);
 }
@@ -441,18 +445,35 @@ static void sc_free(dialer_t *d)
 	uv_close((uv_handle_t *)&cl->timer, free_on_close);
 }
 
+/* The association comes up on the first dial: idle until one is wanted. */
+static void sc_session(const dialer_t *d, hop_session_t *s)
+{
+	const sccli_t *cl = (const sccli_t *)d;
+	int up = sctp_assoc_is_up(cl->a);
+
+	s->kind = "sctp";
+	s->ok = up || !wanted((sccli_t *)cl);
+	s->state = up ? "up" : !s->ok ? (cl->why[0] ? "down" : "starting") : "idle";
+	if (!up)
+		snprintf(s->why, sizeof(s->why), "%s", cl->why);
+	else
+		s->since = cl->up_since;
+}
+
 static const dialer_ops_t sctp_udp_ops = {.scheme = "sctp+udp",
                                           .dial = sc_dial,
                                           .cancel = sc_cancel,
                                           .free = sc_free,
                                           .dgram = sc_dgram,
-                                          .dgram_cancel = sc_cancel};
+                                          .dgram_cancel = sc_cancel,
+                                          .session = sc_session};
 static const dialer_ops_t sctp_ops = {.scheme = "sctp",
                                       .dial = sc_dial,
                                       .cancel = sc_cancel,
                                       .free = sc_free,
                                       .dgram = sc_dgram,
-                                      .dgram_cancel = sc_cancel};
+                                      .dgram_cancel = sc_cancel,
+                                      .session = sc_session};
 
 typedef struct sccli_opts {
 	sctp_assoc_opts_t assoc;
