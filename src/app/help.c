@@ -18,6 +18,7 @@
 
 #include "app/app.h"
 #include "core/config.h"
+#include "core/cred.h"
 #include "core/listener.h"
 #include "core/opts.h"
 #include "core/route/group.h"
@@ -261,6 +262,17 @@ static void help_transport(FILE *f, const transport_t *t)
 		}
 		fprintf(f, "%s options:\n", hops ? "Hop" : "Listener");
 		role_opts(f, t, hops);
+		for (size_t i = 0; i < t->nschemes; i++) {
+			const transport_scheme_t *s = &t->schemes[i];
+			if ((hops ? s->hop != NULL : s->listen != NULL) &&
+			    (hops ? s->hop_doc.pass : s->listen_doc.pass)) {
+				fputs("  and where user:pass@ is taken, the password from "
+				      "elsewhere:\n",
+				      f);
+				opts_each(&cred_opts, opt_line, f);
+				break;
+			}
+		}
 		if (!hops)
 			fputs("  and the options of every listener: sluice help listener\n", f);
 	}
@@ -332,6 +344,8 @@ static void schemas_dump(FILE *f)
 				d = (dump_t){f, (*t)->name, s->scheme, hops ? "hop" : "listen"};
 				if (doc->opts)
 					opts_each(doc->opts, dump_opt, &d);
+				if (doc->pass)
+					opts_each(&cred_opts, dump_opt, &d);
 			}
 		}
 	}

@@ -16,6 +16,7 @@
 
 #include "core/log.h"
 #include "core/tcp.h"
+#include "core/cred.h"
 #include "core/transport.h"
 #include "core/udphost.h"
 
@@ -255,7 +256,9 @@ int hop_build(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *e
 		         list);
 		return -EINVAL;
 	}
-	r = ts->hop(loop, u, next, out, err, errlen);
+	r = ts->hop_doc.pass ? cred_load(u, err, errlen) : 0;
+	if (r == 0)
+		r = ts->hop(loop, u, next, out, err, errlen);
 	if (r == 0 && (r = url_check_opts(u, err, errlen)) < 0)
 		(*out)->ops->free(*out); /* the hop only: next is the caller's */
 	if (r < 0) {

@@ -23,6 +23,7 @@
 #include <sys/resource.h>
 
 #include "core/conn.h"
+#include "core/cred.h"
 #include "core/log.h"
 #include "core/route/routing.h"
 #include "core/tcp.h"
@@ -233,7 +234,8 @@ int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, c
 		goto fail;
 	l->host_loopback = l->link_local = -1; /* the target policy's, below */
 	l->idle_timeout_ms = ops->idle_timeout_ms ? ops->idle_timeout_ms : LISTENER_IDLE_DEFAULT;
-	if ((r = opts_parse(&listener_opts, u, l, err, errlen)) < 0 ||
+	if ((ts->listen_doc.pass && (r = cred_load(u, err, errlen)) < 0) ||
+	    (r = opts_parse(&listener_opts, u, l, err, errlen)) < 0 ||
 	    (ops->relay && (r = opts_parse(&listener_relay_opts, u, l, err, errlen)) < 0))
 		goto fail;
 	if ((r = listener_route(l, err, errlen)) < 0)

@@ -28,6 +28,8 @@ typedef struct transport_doc {
 	const char *usage;        /* "ws://IP:PORT[/path]?key=KEY" */
 	const char *about;        /* "WebSocket tunnel server" */
 	const opt_schema_t *opts; /* NULL: none of its own */
+	/* it takes user:pass@, and so cred_opts (core/cred.h) besides opts */
+	unsigned pass : 1;
 } transport_doc_t;
 
 typedef struct transport_scheme {

@@ -11,7 +11,9 @@
 
 #include <openssl/crypto.h>
 
+#include "core/cred.h"
 #include "core/log.h"
+#include "core/secret.h"
 
 int tunkey_default_path(char *out, size_t cap)
 {
@@ -33,38 +35,21 @@ int tunkey_default_path(char *out, size_t cap)
  * a key (with err set either way). */
 static int read_key(const char *path, uint8_t *key, size_t *len, char *err, size_t errlen)
 {
-	char buf[512];
-	struct stat st;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), r = 0;
+	char *line;
+	int r = cred_read_line(path, "the key file", &line, err, errlen);
 
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot read the key file %s: %s", path, strerror(-r));
+	if (r < 0 && r != -EINVAL)
 		return r;
+	if (r == 0 && key_parse(line + strspn(line, " \t"), key, len) == 0) {
+		secret_free_str(line);
+		return 0;
 	}
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077))
-		log_warn(0, "the key file %s can be read by others (chmod 600 it)", path);
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot read the key file %s: %s", path, strerror(-r));
-		return r;
-	}
-	buf[n] = 0;
-	buf[strcspn(buf, "\r\n")] = 0;
-	for (size_t e = strlen(buf); e && (buf[e - 1] == ' ' || buf[e - 1] == '\t');)
-		buf[--e] = 0;
-	if (key_parse(buf + strspn(buf, " \t"), key, len) < 0) {
-		snprintf(err, errlen,
-		         "the key file %s does not hold a key (base64 of 16 to 64 bytes: "
-		         "`sluice keygen > %s`)",
-		         path, path);
-		r = -EINVAL;
-	}
-	OPENSSL_cleanse(buf, sizeof(buf));
-	return r;
+	secret_free_str(line);
+	snprintf(err, errlen,
+	         "the key file %s does not hold a key (base64 of 16 to 64 bytes: "
+	         "`sluice keygen > %s`)",
+	         path, path);
+	return -EINVAL;
 }
 
 /* mkdir -p the directories above path, private ones (0700). */
@@ -125,13 +110,18 @@ static const opt_t opts[] = {
             "does not)"),
     OPT_STR(tunkey_opts_t, keyfile, "keyfile", "the default key file", "FILE",
             "a file whose first line is the key"),
+    OPT_STR(tunkey_opts_t, keyfile, "key-file", "the default key file", "FILE",
+            "the same as keyfile="),
+    OPT_STR(tunkey_opts_t, keycred, "key-cred", "the default key file", "NAME",
+            "the key in the systemd credential NAME (the file NAME in "
+            "$CREDENTIALS_DIRECTORY)"),
 };
 
 const opt_schema_t tunkey_opts = OPT_SCHEMA(NULL, opts);
 
 int tunkey_get(url_t *u, int server, uint8_t *key, size_t *len, char *err, size_t errlen)
 {
-	tunkey_opts_t o = {NULL, NULL};
+	tunkey_opts_t o = {NULL, NULL, NULL};
 	int r = opts_parse(&tunkey_opts, u, &o, err, errlen);
 
 	return r < 0 ? r : tunkey_load(&o, server, key, len, err, errlen);
@@ -141,12 +131,21 @@ int tunkey_load(const tunkey_opts_t *o, int server, uint8_t *key, size_t *len, c
                 size_t errlen)
 {
 	const char *k = o->key, *file = o->keyfile;
-	char path[4096];
+	char path[4096], cpath[4096];
 	int r;
 
-	if (k && file) {
-		snprintf(err, errlen, "options 'key' and 'keyfile': give one of them");
+	if (!!k + !!file + !!o->keycred > 1) {
+		snprintf(err, errlen, "options 'key', 'keyfile' and 'key-cred': give one of them");
 		return -EINVAL;
+	}
+	if (o->keycred) {
+		if (cred_path(o->keycred, cpath, sizeof(cpath)) < 0) {
+			snprintf(err, errlen,
+			         "option 'key-cred': no $CREDENTIALS_DIRECTORY or a bad name '%s'",
+			         o->keycred);
+			return -EINVAL;
+		}
+		file = cpath;
 	}
 	if (k) {
 		if (key_parse(k, key, len) < 0) {

@@ -1,7 +1,9 @@
 /* tunkey: the shared key of a tunnel URL (sctp, sctp+udp, ws, wss).
  *
  *   key=BASE64     the key itself (it shows in `ps`; keyfile= does not)
- *   keyfile=PATH   a file whose first line is the key
+ *   keyfile=PATH   a file whose first line is the key (key-file= too)
+ *   key-cred=NAME  the systemd credential NAME: the file NAME in
+ *                  $CREDENTIALS_DIRECTORY (core/cred.h)
  *   neither        the default key file: $SLUICE_KEY_FILE, else
  *                  $XDG_CONFIG_HOME/sluice/key, else ~/.config/sluice/key.
  *                  A server creates it (mode 0600, 32 random bytes) when it
@@ -25,7 +27,7 @@
 /* The options key= and keyfile=, as a schema a tunnel's options embed
  * (OPT_SCHEMA_AT). */
 typedef struct tunkey_opts {
-	const char *key, *keyfile;
+	const char *key, *keyfile, *keycred;
 } tunkey_opts_t;
 extern const opt_schema_t tunkey_opts;
 

@@ -856,9 +856,10 @@ static const transport_scheme_t http_schemes[] = {
      .hop = http_hop_new,
      .hop_caps = HOP_STREAMS | HOP_REMOTE_DNS,
      .listen_doc = {"http://[user:pass@]IP:PORT", "HTTP proxy (CONNECT and absolute-form)",
-                    &listener_relay_opts},
+                    &listener_relay_opts, 1},
      .hop_doc = {.usage = "http://[user:pass@]HOST[:PORT]",
-                 .about = "through an HTTP proxy (CONNECT; port 8080)"}},
+                 .about = "through an HTTP proxy (CONNECT; port 8080)",
+                 .pass = 1}},
 };
 
 const transport_t http_transport = {

@@ -819,7 +819,7 @@ static const transport_scheme_t sstp_schemes[] = {
      .hop = sstp_hop_new,
      .hop_caps = HOP_STREAMS | HOP_DATAGRAMS | HOP_PACKETS,
      .hop_doc = {"sstp://user:pass@HOST[:PORT][?ca=FILE|insecure=1|pin=SHA256]",
-                 "an SSTP VPN, hosts inside it reached on lwIP", &sstp_hop_opts}},
+                 "an SSTP VPN, hosts inside it reached on lwIP", &sstp_hop_opts, 1}},
 };
 
 const transport_t sstp_transport = {

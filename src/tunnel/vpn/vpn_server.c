@@ -1363,7 +1363,7 @@ static const transport_scheme_t vpn_schemes[] = {
      .listen_doc = {"vpn://IP:PORT?users=FILE&net=CIDR",
                     "UDP VPN server (rootless NAT, or &tun=NAME)", &vpn_server_opts},
      .hop_doc = {"vpn://user:pass@HOST:PORT[?pub=KEY]", "through the UDP VPN, on lwIP",
-                 &vpn_hop_opts}},
+                 &vpn_hop_opts, 1}},
     {.scheme = "tun",
      .listen = &tun_front_ops,
      .listen_doc = {.usage = "tun://NAME", .about = "TUN device for the vpn:// hop (root)"}},
