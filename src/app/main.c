@@ -23,6 +23,7 @@
 #include "app/transports.h"
 #include "core/authguard.h"
 #include "core/config.h"
+#include "core/cred.h"
 #include "core/crypto.h"
 #include "core/health.h"
 #include "core/listener.h"
@@ -40,7 +41,12 @@
 extern char **environ;
 
 static listener_t **listeners;
+static char **lsrc; /* the -L each was built from and its files (cred_url_key) */
 static size_t nlisteners;
+static const char *cfgpath;
+static int saved_argc, verbosity;
+static char **saved_argv;
+static uv_loop_t *loop;
 /* static, not on a stack: an early exit(2) leaves them reachable */
 static config_t file, env, cli;
 static url_t *u;
@@ -57,17 +63,234 @@ static void stop_listeners(void *ud)
 		listener_stop(listeners[i]);
 }
 
+static void retired_free(int all);
+
 static void teardown(void *ud)
 {
 	for (size_t i = 0; i < nlisteners; i++) {
 		url_t *lu = listeners[i]->url;
 		listener_free(listeners[i]);
 		url_free(lu);
+		free(lsrc[i]);
 	}
 	nlisteners = 0;
+	retired_free(1);
 	pac_serve(NULL, 0);
 	health_listeners(NULL, 0);
 	routing_install(NULL);
+}
+
+/* ---- reload (SIGHUP) ----
+ *
+ * The configuration is read again from its three layers and checked as
+ * `sluice check` does; anything wrong and the running one stays, the
+ * reason in the log.  Otherwise: a new routing, its chains shared with
+ * the old one where their definition did not change (with their tunnel
+ * sessions); listeners whose -L is the same are kept with their sockets,
+ * new ones bound, removed ones stop accepting and are freed once their
+ * connections end (a listener whose -L changed is both).  New connections
+ * take the new routing; those in flight hold the old one to their end. */
+
+/* A listener's -L and what the files it names are now: one whose key
+ * file changed is made anew. */
+static char *listen_key(const char *url)
+{
+	char *k = NULL;
+	size_t n = 0;
+
+	cred_url_key(&k, &n, url);
+	return k;
+}
+
+static listener_t **retired;
+static size_t nretired;
+static uv_timer_t retire_timer;
+static int retire_init;
+
+/* Free the retired listeners whose connections ended (all: now). */
+static void retired_free(int all)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < nretired; i++) {
+		listener_t *l = retired[i];
+		if (!all && !queue_empty(&l->conns)) {
+			retired[k++] = l;
+			continue;
+		}
+		url_t *lu = l->url;
+		listener_free(l);
+		url_free(lu);
+	}
+	nretired = k;
+	if (!nretired && retire_init)
+		uv_timer_stop(&retire_timer);
+}
+
+static void on_retire(uv_timer_t *t)
+{
+	retired_free(0);
+}
+
+static void retire(listener_t *l)
+{
+	listener_stop(l);
+	retired = realloc(retired, (nretired + 1) * sizeof(*retired));
+	if (!retired)
+		abort();
+	retired[nretired++] = l;
+	if (!retire_init) {
+		uv_timer_init(loop, &retire_timer);
+		uv_unref((uv_handle_t *)&retire_timer);
+		retire_init = 1;
+	}
+	uv_timer_start(&retire_timer, on_retire, 1000, 1000);
+}
+
+static int log_setup(const config_t *c, char *err, size_t errlen);
+static int parse_args(int argc, char **argv, config_t *cli, int *verbosity, char *err,
+                      size_t errlen);
+static int load_layers(config_t *f, config_t *e, config_t *c, char *err, size_t errlen);
+
+static void reload(void *ud)
+{
+	config_t f, e, c;
+	routing_t *old = routing_ref(routing_current()), *rt = NULL;
+	listener_t **nl = NULL;
+	char **ns = NULL;
+	int *kept = calloc(nlisteners + 1, sizeof(int)), *fresh = NULL;
+	char err[URL_ERRLEN * 4], msg[URL_ERRLEN * 3];
+	size_t nn = 0, added = 0;
+	int v = 0, r;
+	authguard_cfg_t guard;
+
+	if (!kept)
+		abort();
+	runtime_reloading();
+	log_info(0, "SIGHUP: reading the configuration again%s%s", cfgpath ? " from " : "",
+	         cfgpath ? cfgpath : "");
+	config_init(&f);
+	config_init(&e);
+	config_init(&c);
+	if (parse_args(saved_argc, saved_argv, &c, &v, err, sizeof(err)) != 0 ||
+	    load_layers(&f, &e, &c, err, sizeof(err)) < 0)
+		goto refused;
+	if (routing_build(loop, &f, old, &rt, err, sizeof(err)) < 0)
+		goto refused;
+	routing_install(rt); /* listener_new reads it; old is ours still */
+	nn = f.listen.n;
+	nl = calloc(nn, sizeof(*nl));
+	ns = calloc(nn, sizeof(*ns));
+	fresh = calloc(nn, sizeof(*fresh));
+	if (!nl || !ns || !fresh)
+		abort();
+	for (size_t i = 0; i < nn; i++) {
+		url_t *lu;
+		ns[i] = listen_key(f.listen.v[i]);
+		for (size_t j = 0; j < nlisteners && !nl[i]; j++)
+			if (!kept[j] && !strcmp(lsrc[j], ns[i])) {
+				kept[j] = 1;
+				nl[i] = listeners[j];
+			}
+		if (nl[i]) {
+			dialer_t *d = nl[i]->routed ? routing_dialer(rt, nl[i]->via) : nl[i]->chain;
+			if (nl[i]->ops->start && d != nl[i]->chain) {
+				snprintf(err, sizeof(err),
+				         "%s: its chain changed, and it cannot move to another: "
+				         "restart sluice for that",
+				         nl[i]->name);
+				goto undo;
+			}
+			continue;
+		}
+		if (url_parse(f.listen.v[i], &lu, msg, sizeof(msg)) < 0) {
+			snprintf(err, sizeof(err), "-L: %s", msg);
+			goto undo;
+		}
+		if (listener_new(loop, lu, NULL, &nl[i], msg, sizeof(msg)) < 0) {
+			snprintf(err, sizeof(err), "-L %.20s://: %s", lu->scheme, msg);
+			url_free(lu);
+			nl[i] = NULL;
+			goto undo;
+		}
+		fresh[i] = 1;
+		added++;
+	}
+	/* bind the new ones; an old one on the same address first goes */
+	for (size_t i = 0; i < nn; i++) {
+		if (!fresh[i])
+			continue;
+		for (size_t j = 0; j < nlisteners; j++)
+			if (!kept[j] && listeners[j]->listening && nl[i]->bind.ss_family &&
+			    !memcmp(&listeners[j]->bind, &nl[i]->bind, sizeof(nl[i]->bind)))
+				listener_stop(listeners[j]);
+		if ((r = listener_start(nl[i], err, sizeof(err))) < 0)
+			goto undo;
+	}
+	/* taken */
+	for (size_t i = 0; i < nn; i++)
+		if (!fresh[i] && nl[i]->routed)
+			nl[i]->chain = routing_dialer(rt, nl[i]->via);
+	for (size_t j = 0; j < nlisteners; j++) {
+		if (!kept[j])
+			retire(listeners[j]);
+		free(lsrc[j]);
+	}
+	log_info(0, "reload: %zu listener%s (%zu new, %zu gone)", nn, nn == 1 ? "" : "s", added,
+	         nlisteners + added - nn);
+	free(listeners);
+	free(lsrc);
+	listeners = nl;
+	lsrc = ns;
+	nlisteners = nn;
+	health_listeners(listeners, nlisteners);
+	if (file.metrics)
+		pac_serve(listeners, nlisteners);
+	routing_start(rt);
+	routing_unref(old);
+	if (f.metrics && (!file.metrics || strcmp(f.metrics, file.metrics)))
+		log_warn(0, "reload: metrics: stays %s until a restart",
+		         file.metrics ? file.metrics : "off");
+	runtime_log_level(f.log_level, v);
+	authguard_cfg_default(&guard);
+	if (f.auth_guard)
+		authguard_cfg_parse(&guard, f.auth_guard, err, sizeof(err));
+	authguard_configure(&guard);
+	if (log_setup(&f, err, sizeof(err)) < 0)
+		log_err(0, "reload: the log: %s (it stays where it was)", err);
+	free(f.metrics); /* the running one's is file's */
+	f.metrics = file.metrics;
+	file.metrics = NULL;
+	config_free(&file);
+	file = f;
+	config_free(&e);
+	config_free(&c);
+	free(kept);
+	free(fresh);
+	runtime_reloaded("serving (reloaded)");
+	return;
+undo:
+	for (size_t i = 0; i < nn; i++) {
+		if (fresh && fresh[i]) {
+			url_t *lu = nl[i]->url;
+			listener_free(nl[i]);
+			url_free(lu);
+		}
+		free(ns ? ns[i] : NULL);
+	}
+	routing_install(old); /* takes our reference; rt goes */
+	old = NULL;
+refused:
+	routing_unref(old);
+	free(nl);
+	free(ns);
+	free(fresh);
+	free(kept);
+	config_free(&f);
+	config_free(&e);
+	config_free(&c);
+	log_err(0, "reload refused: %s; the running configuration stays", err);
+	runtime_reloaded("serving (a reload was refused: see the log)");
 }
 
 /* Ready for the service manager: healthy (core/health.h). */
@@ -77,7 +300,7 @@ static int ready(void *ud, char *why, size_t len)
 }
 
 static const runtime_hooks_t hooks = {
-    .stop = stop_listeners, .teardown = teardown, .tag = "", .ready = ready};
+    .stop = stop_listeners, .teardown = teardown, .tag = "", .ready = ready, .reload = reload};
 
 enum { OPT_CHAIN = 256, OPT_GROUP, OPT_RULE, OPT_RULES };
 
@@ -152,90 +375,126 @@ static const struct option *longopts(void)
 	return o;
 }
 
-/* `sluice [run]` and `sluice check`: argv[0] is the subcommand's name. */
-static int run_or_check(int argc, char **argv, int check)
+/* The command line into cli: 0; 1 after -h or -V (exit 0); -1 and err
+ * (a usage error); -2 (help on stderr, exit 2).  Again on each reload
+ * (optind = 0), from the same argv. */
+static int parse_args(int argc, char **argv, config_t *cli, int *verbosity, char *err,
+                      size_t errlen)
 {
-	const char *cfgpath = NULL;
-	authguard_cfg_t guard;
-	routing_t *rt;
-	priv_t priv;
-	char err[URL_ERRLEN * 4];
-	int verbosity = 0, c, r;
 	unsigned nrule = 0;
-	uv_loop_t *loop;
+	int c, r;
 
-	config_init(&file);
-	config_init(&env);
-	config_init(&cli);
+	optind = 0;
 	while ((c = getopt_long(argc, argv, "L:F:c:vqhV", longopts(), NULL)) != -1) {
-		if ((r = runtime_log_opt(c, optarg, &cli.log_level, &verbosity)) < 0)
-			die_usage(RUNTIME_LOG_LEVEL_HELP);
+		if ((r = runtime_log_opt(c, optarg, &cli->log_level, verbosity)) < 0) {
+			snprintf(err, errlen, "%s", RUNTIME_LOG_LEVEL_HELP);
+			return -1;
+		}
 		if (r)
 			continue;
 		if (c >= OPT_SETTING && c < OPT_SETTING + (int)config_nsettings) {
 			const config_setting_t *st = &config_settings[c - OPT_SETTING];
 			char where[64];
 			snprintf(where, sizeof(where), "--%s", st->flag);
-			if (config_set(&cli, st, optarg, where, err, sizeof(err)) < 0)
-				die_usage(err);
+			if (config_set(cli, st, optarg, where, err, errlen) < 0)
+				return -1;
 			continue;
 		}
 		switch (c) {
 		case 'L':
-			strlist_push(&cli.listen, optarg);
+			strlist_push(&cli->listen, optarg);
 			break;
 		case 'F':
-			strlist_push(&cli.forward, optarg);
+			strlist_push(&cli->forward, optarg);
 			break;
 		case 'c':
 			cfgpath = optarg;
 			break;
 		case OPT_CHAIN:
-			if (config_chain_arg(&cli, optarg, err, sizeof(err)) < 0)
-				die_usage(err);
+			if (config_chain_arg(cli, optarg, err, errlen) < 0)
+				return -1;
 			break;
 		case OPT_GROUP: /* NAME=URL,... a routing group; a bare NAME, --user's group */
-			if (!strchr(optarg, '=')
-			        ? config_set(&cli, config_setting("group"), optarg, "--group", err,
-			                     sizeof(err)) < 0
-			        : config_group_arg(&cli, optarg, err, sizeof(err)) < 0)
-				die_usage(err);
+			if (!strchr(optarg, '=') ? config_set(cli, config_setting("group"), optarg,
+			                                      "--group", err, errlen) < 0
+			                         : config_group_arg(cli, optarg, err, errlen) < 0)
+				return -1;
 			break;
 		case OPT_RULE: /* "--rule:N" in messages: the Nth --rule */
-			config_rule_add(&cli, optarg, NULL, NULL, "--rule", ++nrule);
+			config_rule_add(cli, optarg, NULL, NULL, "--rule", ++nrule);
 			break;
 		case OPT_RULES:
-			config_rule_add(&cli, NULL, optarg, NULL, "--rules", 0);
+			config_rule_add(cli, NULL, optarg, NULL, "--rules", 0);
 			break;
 		case 'h':
 			help_usage(stdout);
-			return 0;
+			return 1;
 		case 'V':
 			printf("sluice %s\n", SLUICE_VERSION);
-			return 0;
+			return 1;
 		default:
 			help_usage(stderr);
-			return 2;
+			return -2;
 		}
 	}
 	if (optind < argc) {
-		snprintf(err, sizeof(err), "unexpected argument '%s' (see sluice --help)",
-		         argv[optind]);
-		die_usage(err);
+		snprintf(err, errlen, "unexpected argument '%s' (see sluice --help)", argv[optind]);
+		return -1;
 	}
-	if (cfgpath && config_load_file(&file, cfgpath, err, sizeof(err)) < 0)
+	return 0;
+}
+
+/* The configuration from its three layers into *f (env and cli are used
+ * up); 0, or -1 and err. */
+static int load_layers(config_t *f, config_t *e, config_t *c, char *err, size_t errlen)
+{
+	authguard_cfg_t guard;
+
+	if (cfgpath && config_load_file(f, cfgpath, err, errlen) < 0)
+		return -1;
+	if (config_load_env(e, environ, err, errlen) < 0)
+		return -1;
+	config_merge(f, e);
+	config_merge(f, c);
+	authguard_cfg_default(&guard);
+	if (f->auth_guard && authguard_cfg_parse(&guard, f->auth_guard, err, errlen) < 0)
+		return -1;
+	if (!f->listen.n) {
+		snprintf(err, errlen,
+		         "nothing to do: give at least one -L URL (see sluice --help)");
+		return -1;
+	}
+	return 0;
+}
+
+/* `sluice [run]` and `sluice check`: argv[0] is the subcommand's name. */
+static int run_or_check(int argc, char **argv, int check)
+{
+	authguard_cfg_t guard;
+	routing_t *rt;
+	priv_t priv;
+	char err[URL_ERRLEN * 4];
+	int r;
+
+	config_init(&file);
+	config_init(&env);
+	config_init(&cli);
+	saved_argc = argc;
+	saved_argv = argv;
+	r = parse_args(argc, argv, &cli, &verbosity, err, sizeof(err));
+	if (r == 1)
+		return 0;
+	if (r == -2)
+		return 2;
+	if (r < 0)
 		die_usage(err);
-	if (config_load_env(&env, environ, err, sizeof(err)) < 0)
+	if (load_layers(&file, &env, &cli, err, sizeof(err)) < 0)
 		die_usage(err);
-	config_merge(&file, &env);
-	config_merge(&file, &cli);
 	runtime_log_level(file.log_level, verbosity);
 	authguard_cfg_default(&guard);
-	if (file.auth_guard && authguard_cfg_parse(&guard, file.auth_guard, err, sizeof(err)) < 0)
-		die_usage(err);
+	if (file.auth_guard) /* load_layers read it */
+		authguard_cfg_parse(&guard, file.auth_guard, err, sizeof(err));
 	authguard_configure(&guard);
-	if (!file.listen.n)
-		die_usage("nothing to do: give at least one -L URL (see sluice --help)");
 	if (priv_lookup(file.user, file.group, &priv, err, sizeof(err)) < 0)
 		die_usage(err);
 	if (!check && (r = log_setup(&file, err, sizeof(err))) < 0) {
@@ -246,13 +505,17 @@ static int run_or_check(int argc, char **argv, int check)
 	loop = runtime_init();
 
 	/* phase 1: parse and build everything */
-	if (routing_build(loop, &file, &rt, err, sizeof(err)) < 0) {
+	if (routing_build(loop, &file, NULL, &rt, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sluice: %s\n", err);
 		return 2;
 	}
 	routing_install(rt);
 	listeners = calloc(file.listen.n, sizeof(*listeners));
+	lsrc = calloc(file.listen.n, sizeof(*lsrc));
+	if (!listeners || !lsrc)
+		abort();
 	for (size_t i = 0; i < file.listen.n; i++) {
+		lsrc[i] = listen_key(file.listen.v[i]);
 		if (url_parse(file.listen.v[i], &u, err, sizeof(err)) < 0) {
 			fprintf(stderr, "sluice: -L: %s\n", err);
 			return 2;

@@ -3,12 +3,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/crypto.h"
 #include "core/log.h"
 #include "core/secret.h"
 
@@ -131,4 +133,66 @@ int cred_load(url_t *u, char *err, size_t errlen)
 	secret_free_str(u->pass);
 	u->pass = pass;
 	return 0;
+}
+
+/* ---- what a URL's files are now ---- */
+
+void cred_str_append(char **s, size_t *len, const char *t)
+{
+	size_t n = strlen(t);
+
+	*s = realloc(*s, *len + n + 1);
+	if (!*s)
+		abort();
+	memcpy(*s + *len, t, n + 1);
+	*len += n;
+}
+
+/* What a file an option names is now (a changed key or password file
+ * makes a different chain): its inode, size and time, or nothing. */
+static void stamp(char **k, size_t *len, const char *opt, const char *val)
+{
+	char path[4096], buf[128];
+	struct stat st;
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	size_t ol = strlen(opt);
+
+	if (!strcmp(opt, "pass-env")) { /* a digest, not the password itself */
+		const char *v = getenv(val);
+		uint8_t mac[32];
+		if (!v)
+			return;
+		hmac_sha256((const uint8_t *)"chain", 5, (const uint8_t *)v, strlen(v), mac);
+		for (int i = 0; i < 16; i++)
+			snprintf(buf + 2 * i, sizeof(buf) - 2 * i, "%02x", mac[i]);
+		cred_str_append(k, len, buf);
+		return;
+	}
+	if (ol > 5 && !strcmp(opt + ol - 5, "-cred") && dir)
+		snprintf(path, sizeof(path), "%s/%s", dir, val);
+	else
+		snprintf(path, sizeof(path), "%s", val);
+	if (!strchr(path, '/') || stat(path, &st) < 0)
+		return;
+	snprintf(buf, sizeof(buf), "[%llu:%llu:%lld.%09ld]", (unsigned long long)st.st_ino,
+	         (unsigned long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	cred_str_append(k, len, buf);
+}
+
+void cred_url_key(char **k, size_t *len, const char *url)
+{
+	const char *q = strchr(url, '?');
+
+	cred_str_append(k, len, url);
+	while (q && *q) {
+		char opt[64], val[2048];
+		size_t n = strcspn(++q, "&"), e = strcspn(q, "=&");
+		if (e < n && e < sizeof(opt) && n - e - 1 < sizeof(val)) {
+			snprintf(opt, sizeof(opt), "%.*s", (int)e, q);
+			snprintf(val, sizeof(val), "%.*s", (int)(n - e - 1), q + e + 1);
+			stamp(k, len, opt, val);
+		}
+		q += n;
+	}
+	cred_str_append(k, len, "\n");
 }

@@ -34,4 +34,12 @@ int cred_path(const char *name, char *out, size_t cap);
  * what names it in messages ("the password file"). */
 int cred_read_line(const char *path, const char *what, char **out, char *err, size_t errlen);
 
+/* What a URL is now, for a reload to tell whether it changed: the URL
+ * appended to *s (a string of *len bytes, grown), and after it the inode,
+ * size and time of each file its options name (pass-file=, keyfile=,
+ * key-cred=, users=, ...: a value that is a path, or a credential's name)
+ * and a digest of pass-env='s variable.  cred_str_append appends t. */
+void cred_url_key(char **s, size_t *len, const char *url);
+void cred_str_append(char **s, size_t *len, const char *t);
+
 #endif

@@ -70,9 +70,12 @@ void mbuf_printf(mbuf_t *b, const char *fmt, ...)
 
 metrics_listener_t *metrics_listener_new(const char *name)
 {
-	metrics_listener_t *m = calloc(1, sizeof(*m));
+	metrics_listener_t *m;
 
-	if (!m)
+	for (m = listeners; m; m = m->next) /* a listener made again by a reload */
+		if (!strcmp(m->name, name))
+			return m;
+	if (!(m = calloc(1, sizeof(*m))))
 		abort();
 	snprintf(m->name, sizeof(m->name), "%s", name);
 	*listeners_tail = m;

@@ -75,6 +75,8 @@ void metrics_sample(mbuf_t *b, const char *name, const char *type, const char *h
  * \n); returns buf. */
 const char *metrics_label(char *buf, size_t len, const char *key, const char *value);
 
+/* The counters of the listener called name: new, or the ones a listener
+ * of that name had before (a reload that made it again counts on). */
 metrics_listener_t *metrics_listener_new(const char *name);
 void metrics_observe_dial(metrics_listener_t *m, double seconds);
 void metrics_register(metrics_writer_fn fn, void *ud);

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cred.h"
+#include "core/crypto.h"
 #include "core/dgram.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -30,10 +32,25 @@
 #define RF_NAME_TTL_MS 30000
 #define RF_OPEN_TIMEOUT_MS 10000
 
+/* A chain's dialers and what they were built from, shared by the
+ * routings built from the same definition (a reload keeps them, and with
+ * them their tunnel sessions). */
+typedef struct cown {
+	int refs;
+	dialer_t *head;
+	char *key;    /* the definition: chain_key() */
+	url_t **urls; /* some hops keep pointers into them */
+	size_t nurls;
+	dialer_t **groups;
+	size_t ngroups;
+	int started;
+} cown_t;
+
 typedef struct rchain {
 	char name[64];
 	dialer_t *head;
 	char hops[512]; /* for sluice check */
+	cown_t *own;
 } rchain_t;
 
 struct routing {
@@ -47,10 +64,6 @@ struct routing {
 	uint64_t *count; /* decisions per action, and [nact] for "no rule" */
 	size_t nact;
 	dialer_t router;
-	url_t **urls; /* what the hops were built from; some keep pointers into them */
-	size_t nurls;
-	dialer_t **groups;
-	size_t ngroups;
 	int started;
 };
 
@@ -58,12 +71,46 @@ static routing_t *current;
 
 /* ---- building ---- */
 
-static void keep_url(routing_t *rt, url_t *u)
+static void cown_unref(cown_t *o)
 {
-	rt->urls = realloc(rt->urls, (rt->nurls + 1) * sizeof(*rt->urls));
-	if (!rt->urls)
+	if (!o || --o->refs > 0)
+		return;
+	chain_free(o->head);
+	for (size_t i = 0; i < o->nurls; i++)
+		url_free(o->urls[i]);
+	free(o->urls);
+	free(o->groups);
+	free(o->key);
+	free(o);
+}
+
+static void keep_url(cown_t *o, url_t *u)
+{
+	o->urls = realloc(o->urls, (o->nurls + 1) * sizeof(*o->urls));
+	if (!o->urls)
 		abort();
-	rt->urls[rt->nurls++] = u;
+	o->urls[o->nurls++] = u;
+}
+
+/* Everything a chain is built from: its hops, the groups it names with
+ * their options and members, the files their options name. */
+static char *chain_key(const config_t *cfg, const strlist_t *hops)
+{
+	char *k = NULL;
+	size_t len = 0;
+
+	cred_str_append(&k, &len, "");
+	for (size_t i = 0; i < hops->n; i++) {
+		const group_def_t *gd;
+		cred_url_key(&k, &len, hops->v[i]);
+		if (strncmp(hops->v[i], "group://", 8) || !(gd = config_group(cfg, hops->v[i] + 8)))
+			continue;
+		cred_str_append(&k, &len, gd->opts ? gd->opts : "");
+		cred_str_append(&k, &len, "\n");
+		for (size_t j = 0; j < gd->members.n; j++)
+			cred_url_key(&k, &len, gd->members.v[j]);
+	}
+	return k;
 }
 
 static void prefix_err(char *err, size_t errlen, const char *prefix)
@@ -76,12 +123,12 @@ static void prefix_err(char *err, size_t errlen, const char *prefix)
 	snprintf(err, errlen, "%s: %s", prefix, msg);
 }
 
-static int parse_keep(routing_t *rt, const char *s, url_t **u, char *err, size_t errlen)
+static int parse_keep(cown_t *o, const char *s, url_t **u, char *err, size_t errlen)
 {
 	int r = url_parse(s, u, err, errlen);
 
 	if (r == 0)
-		keep_url(rt, *u);
+		keep_url(o, *u);
 	return r;
 }
 
@@ -97,7 +144,7 @@ static void group_names(const config_t *cfg, char *buf, size_t len)
 }
 
 /* group://NAME in a chain: the group's definition built on prev. */
-static int build_group(routing_t *rt, const config_t *cfg, url_t *ref, dialer_t *prev,
+static int build_group(routing_t *rt, cown_t *own, const config_t *cfg, url_t *ref, dialer_t *prev,
                        const char *chain, dialer_t **out, char *err, size_t errlen)
 {
 	const group_def_t *gd = config_group(cfg, ref->host);
@@ -120,13 +167,13 @@ static int build_group(routing_t *rt, const config_t *cfg, url_t *ref, dialer_t 
 	}
 	snprintf(buf, sizeof(buf), "group://%s%s%s", gd->name, gd->opts ? "?" : "",
 	         gd->opts ? gd->opts : "");
-	if ((r = parse_keep(rt, buf, &gu, err, errlen)) < 0)
+	if ((r = parse_keep(own, buf, &gu, err, errlen)) < 0)
 		return r;
 	members = calloc(gd->members.n + 1, sizeof(*members));
 	if (!members)
 		abort();
 	for (size_t i = 0; i < gd->members.n; i++)
-		if ((r = parse_keep(rt, gd->members.v[i], &members[i], err, errlen)) < 0) {
+		if ((r = parse_keep(own, gd->members.v[i], &members[i], err, errlen)) < 0) {
 			free(members);
 			snprintf(buf, sizeof(buf), "group %s (%s)", gd->name, gd->where);
 			prefix_err(err, errlen, buf);
@@ -139,20 +186,31 @@ static int build_group(routing_t *rt, const config_t *cfg, url_t *ref, dialer_t 
 		prefix_err(err, errlen, buf);
 		return r;
 	}
-	rt->groups = realloc(rt->groups, (rt->ngroups + 1) * sizeof(*rt->groups));
-	if (!rt->groups)
+	own->groups = realloc(own->groups, (own->ngroups + 1) * sizeof(*own->groups));
+	if (!own->groups)
 		abort();
-	rt->groups[rt->ngroups++] = *out;
+	own->groups[own->ngroups++] = *out;
 	return 0;
 }
 
 /* A chain from its hop URLs, as chain_build does, with groups. */
-static int build_chain(routing_t *rt, const config_t *cfg, const char *name, const strlist_t *hops,
-                       const char *where, char *err, size_t errlen)
+/* The chain of old whose definition is key, or NULL. */
+static cown_t *cown_find(const routing_t *old, const char *key)
 {
-	dialer_t *d = direct_dialer_new(rt->loop), *h;
+	for (size_t i = 0; old && i < old->nchains; i++)
+		if (old->chains[i].own && !strcmp(old->chains[i].own->key, key))
+			return old->chains[i].own;
+	return NULL;
+}
+
+static int build_chain(routing_t *rt, const routing_t *old, const config_t *cfg, const char *name,
+                       const strlist_t *hops, const char *where, char *err, size_t errlen)
+{
+	dialer_t *d, *h;
 	char prefix[200], hop[400];
 	rchain_t *c;
+	cown_t *own;
+	char *key = chain_key(cfg, hops);
 	size_t o = 0;
 	int r;
 
@@ -163,12 +221,32 @@ static int build_chain(routing_t *rt, const config_t *cfg, const char *name, con
 	c = &rt->chains[rt->nchains];
 	memset(c, 0, sizeof(*c));
 	snprintf(c->name, sizeof(c->name), "%s", name);
+	if ((own = cown_find(old, key))) { /* the same as before: its hops and sessions */
+		const rchain_t *oc = NULL;
+		for (size_t i = 0; i < old->nchains; i++)
+			if (old->chains[i].own == own)
+				oc = &old->chains[i];
+		own->refs++;
+		free(key);
+		c->own = own;
+		c->head = own->head;
+		snprintf(c->hops, sizeof(c->hops), "%s", oc->hops);
+		rt->nchains++;
+		log_debug(0, "chain %s: kept as it was", name);
+		return 0;
+	}
+	own = calloc(1, sizeof(*own));
+	if (!own)
+		abort();
+	own->refs = 1;
+	own->key = key;
+	d = direct_dialer_new(rt->loop);
 	for (size_t i = 0; i < hops->n; i++) {
 		url_t *u;
-		if ((r = parse_keep(rt, hops->v[i], &u, err, errlen)) < 0)
+		if ((r = parse_keep(own, hops->v[i], &u, err, errlen)) < 0)
 			goto fail;
 		if (!strcmp(u->scheme, "group"))
-			r = build_group(rt, cfg, u, d, name, &h, err, errlen);
+			r = build_group(rt, own, cfg, u, d, name, &h, err, errlen);
 		else
 			r = hop_build(rt->loop, u, d, &h, err, errlen);
 		if (r < 0)
@@ -188,11 +266,13 @@ static int build_chain(routing_t *rt, const config_t *cfg, const char *name, con
 	}
 	if (!hops->n)
 		snprintf(c->hops, sizeof(c->hops), "direct");
-	c->head = d;
+	c->head = own->head = d;
+	c->own = own;
 	rt->nchains++;
 	return 0;
 fail:
-	chain_free(d);
+	own->head = d;
+	cown_unref(own);
 	if (strcmp(where, "-F")) {
 		prefix_err(err, errlen, prefix);
 	} else { /* as chain_build says it */
@@ -289,21 +369,18 @@ static void routing_free(routing_t *rt)
 {
 	metrics_unregister(metrics_fn, rt);
 	for (size_t i = 0; i < rt->nchains; i++)
-		chain_free(rt->chains[i].head);
+		cown_unref(rt->chains[i].own);
 	free(rt->chains);
 	if (rt->direct)
 		rt->direct->ops->free(rt->direct);
 	rules_free(rt->rules);
 	free(rt->act);
 	free(rt->count);
-	for (size_t i = 0; i < rt->nurls; i++)
-		url_free(rt->urls[i]);
-	free(rt->urls);
-	free(rt->groups);
 	free(rt);
 }
 
-int routing_build(uv_loop_t *loop, const config_t *cfg, routing_t **out, char *err, size_t errlen)
+int routing_build(uv_loop_t *loop, const config_t *cfg, const routing_t *old, routing_t **out,
+                  char *err, size_t errlen)
 {
 	routing_t *rt = calloc(1, sizeof(*rt));
 	const chain_def_t *def = config_chain(cfg, "default");
@@ -324,23 +401,24 @@ int routing_build(uv_loop_t *loop, const config_t *cfg, routing_t **out, char *e
 		r = -EINVAL;
 		goto fail;
 	}
-	if ((r = build_chain(rt, cfg, "default", def ? &def->hops : &cfg->forward,
+	if ((r = build_chain(rt, old, cfg, "default", def ? &def->hops : &cfg->forward,
 	                     def ? def->where : "-F", err, errlen)) < 0)
 		goto fail;
 	for (size_t i = 0; i < cfg->nchains; i++) {
 		const chain_def_t *c = &cfg->chains[i];
 		if (c == def)
 			continue;
-		if ((r = build_chain(rt, cfg, c->name, &c->hops, c->where, err, errlen)) < 0)
+		if ((r = build_chain(rt, old, cfg, c->name, &c->hops, c->where, err, errlen)) < 0)
 			goto fail;
 	}
 	for (size_t i = 0; i < cfg->ngroups; i++) {
 		int used = 0;
-		for (size_t k = 0; k < rt->ngroups; k++) {
-			char n[300];
-			dialer_name(rt->groups[k], n, sizeof(n));
-			used |= !strcmp(n + strlen("group://"), cfg->groups[i].name);
-		}
+		for (size_t c = 0; c < rt->nchains; c++)
+			for (size_t k = 0; k < rt->chains[c].own->ngroups; k++) {
+				char n[300];
+				dialer_name(rt->chains[c].own->groups[k], n, sizeof(n));
+				used |= !strcmp(n + strlen("group://"), cfg->groups[i].name);
+			}
 		if (!used)
 			log_warn(0, "%s: group %s is in no chain (a chain names it as group://%s)",
 			         cfg->groups[i].where, cfg->groups[i].name, cfg->groups[i].name);
@@ -360,8 +438,9 @@ void routing_start(routing_t *rt)
 	if (!rt || rt->started)
 		return;
 	rt->started = 1;
-	for (size_t i = 0; i < rt->ngroups; i++)
-		group_start(rt->groups[i]);
+	for (size_t c = 0; c < rt->nchains; c++)
+		for (size_t i = 0; i < rt->chains[c].own->ngroups; i++)
+			group_start(rt->chains[c].own->groups[i]);
 }
 
 routing_t *routing_ref(routing_t *rt)

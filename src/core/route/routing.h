@@ -30,6 +30,11 @@
  * counted (never sent around), and a name that needs resolving waits
  * (bounded) while it resolves.
  *
+ * A reload builds a new routing with the current one as old: a chain whose
+ * definition did not change (its hops, the groups it names, the files
+ * their options name: chain_key) is the old one, shared, with its tunnel
+ * sessions; the rest is built anew.
+ *
  * Lifetime: routing_build() makes one from a configuration, checking
  * everything (an unknown chain in a rule is "FILE:LINE: no chain 'x'").
  * The process has one current routing (routing_install); a connection
@@ -48,7 +53,8 @@ typedef struct routing routing_t;
 
 /* Everything of cfg that routing reads: forward (the default chain),
  * chains, groups, rules.  0, or -EINVAL and a message for the user. */
-int routing_build(uv_loop_t *loop, const config_t *cfg, routing_t **out, char *err, size_t errlen);
+int routing_build(uv_loop_t *loop, const config_t *cfg, const routing_t *old, routing_t **out,
+                  char *err, size_t errlen);
 /* Start what runs by itself (the groups' probes), once the loop runs. */
 void routing_start(routing_t *rt);
 
