@@ -3,7 +3,10 @@
 # with WatchdogSec= sees it: a datagram socket named by $NOTIFY_SOCKET
 # (the receiver here records each datagram, and when READY=1 comes,
 # whether the listener accepts at that moment):
-#   - READY=1 once every listener is bound, with a STATUS line
+#   - READY=1 once every listener is bound, with a STATUS line; with a
+#     PPP hop whose server is not there yet, only once it is and the
+#     session is up (STATUS says what it waits for meanwhile)
+#   - SIGHUP: RELOADING=1 with MONOTONIC_USEC, then READY=1
 #   - WATCHDOG=1 at half of $WATCHDOG_USEC, from the loop: a stopped
 #     process (SIGSTOP, as a loop that is stuck) sends none
 #   - STOPPING=1 on SIGTERM
@@ -51,9 +54,30 @@ check_eq "a stopped loop sends no WATCHDOG=1" "$n2" "$(grep -c "WATCHDOG=1" "$T/
 kill -CONT "$(pid_of sluice)"
 sleep 0.5
 check "it pings again once running" test "$(grep -c "WATCHDOG=1" "$T/notes")" -gt "$n2"
+kill -HUP "$(pid_of sluice)"
+sleep 0.3
+check "SIGHUP: RELOADING=1" grep -q "RELOADING=1" "$T/notes"
+check "with MONOTONIC_USEC" grep -Eq "MONOTONIC_USEC=[0-9]+" "$T/notes"
+check_eq "then READY=1 again" 2 "$(grep -c "READY=1" "$T/notes")"
 kill -TERM "$(pid_of sluice)"
 sleep 0.3
 check "STOPPING=1 on SIGTERM" grep -q "STOPPING=1" "$T/notes"
+
+# READY=1 waits for the sessions the listeners depend on: a PPP hop whose
+# server is not there yet; STATUS says what it waits for
+r=$(free_port)
+pp=$(free_port)
+start recv3 python3 "$T/recv.py" "$T/notify3.sock" "$r" "$T/notes3"
+bound "$T/notes3"
+start sluice3 env NOTIFY_SOCKET="$T/notify3.sock" "$SLUICE" -L "tcp://127.0.0.1:$r/127.0.0.1:1" \
+	-F "ppp+tcp://127.0.0.1:$pp"
+wait_port "$r"
+sleep 1
+check_eq "no READY=1 while the PPP session is down" 0 "$(grep -c "READY=1" "$T/notes3")"
+check "STATUS says what it waits for" grep -q "STATUS=waiting for tcp://127.0.0.1:$r: chain default: ppp://127.0.0.1:$pp is" "$T/notes3"
+start pppgw "$SLUICE" -L "ppp+tcp://127.0.0.1:$pp?auth=none"
+for _ in $(seq 150); do grep -q "READY=1" "$T/notes3" 2>/dev/null && break; sleep 0.1; done
+check "READY=1 once the PPP server is there and the session up" grep -q "READY=1" "$T/notes3"
 
 # the abstract namespace, and no watchdog asked for: none sent
 q=$(free_port)
