@@ -13,6 +13,10 @@
 #             server host's loopback)
 #   ppp       the same over ppp+tcp:// to sluice's PPP gateway (lwIP in the
 #             client, libslirp in the gateway; targets at 10.0.2.2)
+#   sstp      the same over sstp:// to SoftEther (the peers lab's) through
+#             its SecureNAT, to targets at 10.77.0.1 (an address of the
+#             loopback); SoftEther listens on every address, so with sstp
+#             the whole run takes a network namespace of its own
 #   v2ray-ws  v2ray VLESS over ws:// (a dokodemo-door for TCP and UDP in
 #             front of the client, freedom out of the server)
 #
@@ -30,7 +34,7 @@
 # compare the paths of one run (the ratios to v2ray-ws), not runs.
 #
 # Knobs: RATES="50 100 200 400 800 1600" SECS=2 TRIES=2 QUERIES=1000
-#        PATHS="direct fwd ws wss wstan sctp socks5 vpn ppp v2ray-ws" KEEP=1
+#        PATHS="direct fwd ws wss wstan sctp socks5 vpn ppp sstp v2ray-ws" KEEP=1
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -38,12 +42,25 @@ RATES=${RATES:-"50 100 200 400 800 1600"} # Mbit/s
 SECS=${SECS:-2}
 TRIES=${TRIES:-2}
 QUERIES=${QUERIES:-1000}
-read -r -a PATHS <<<"${PATHS:-direct fwd ws wss wstan sctp socks5 vpn ppp v2ray-ws}"
+read -r -a PATHS <<<"${PATHS:-direct fwd ws wss wstan sctp socks5 vpn ppp sstp v2ray-ws}"
 
 need_pkgs iperf3 v2ray dante-server dnsmasq-base openssl python3
 check_sluice
+if [[ " ${PATHS[*]} " == *" sstp "* ]] && [ -z "${IN_NS:-}" ]; then
+	if "$PEERS" prepare softether >/dev/null 2>&1 && unshare --net true 2>/dev/null; then
+		PATHS="${PATHS[*]}" IN_NS=1 exec unshare --net "$0" "$@"
+	fi
+	log "no SoftEther or no namespaces here: the sstp path is left out"
+	read -r -a PATHS <<<"${PATHS[*]/sstp/}"
+fi
+SE=""
+if [ -n "${IN_NS:-}" ]; then
+	ip link set lo up
+	ip addr add 10.77.0.1/32 dev lo
+fi
 nrates=$(wc -w <<<"$RATES")
 bench_init udp $((${#PATHS[@]} * (nrates * TRIES * (SECS + 4) + 60) + 120))
+trap '[ -z "$SE" ] || "$PEERS" softether stop "$SE" 2>/dev/null; on_exit' EXIT
 
 FREE=()
 read -r -a FREE <<<"$("${LAB[@]}" ports 40)"
@@ -63,9 +80,12 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
 	-subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
 	-keyout "$T/tls/key.pem" -out "$T/tls/cert.pem" 2>/dev/null
 
+# (in the run's own namespace, 10.77.0.1 too: SecureNAT's way to them)
 start iperf3 iperf3 -s -B 127.0.0.1 -p "$P_IPERF"
 wait_port "$P_IPERF"
+[ -z "${IN_NS:-}" ] || start iperf3-sstp iperf3 -s -B 10.77.0.1 -p "$P_IPERF"
 start dnsmasq dnsmasq --no-daemon --user=root --no-resolv --no-hosts --listen-address=127.0.0.1 \
+	${IN_NS:+--listen-address=10.77.0.1} \
 	--bind-interfaces --port "$P_DNS" --address=/probe.test/10.9.9.9 --cache-size=1000
 
 # sluice_path PATH SERVER-URL HOP-URL [TARGET-HOST]: its server (if any)
@@ -189,6 +209,13 @@ start_path() {
 		sluice_path ppp "ppp+tcp://127.0.0.1:$sp?auth=none&host-loopback=1" "ppp+tcp://127.0.0.1:$sp" 10.0.2.2
 		session_up ppp
 		;;
+	sstp)
+		SE=$T/se
+		"$PEERS" softether start "$SE" bench bench-pw >"$T/softether.log" 2>&1 ||
+			die "SoftEther did not start: $(cat "$T/softether.log")"
+		sluice_path sstp "" "sstp://bench:bench-pw@127.0.0.1?insecure=1" 10.77.0.1
+		session_up sstp
+		;;
 	v2ray-ws) v2ray_path ;;
 	esac
 }
@@ -256,8 +283,9 @@ for p in "${PATHS[@]}"; do
 		fi
 	done
 	for pid in "${PIDS[@]}"; do
-		case ${PNAME[$pid]} in watchdog | iperf3 | dnsmasq) ;; *) stop "$pid" ;; esac
+		case ${PNAME[$pid]} in watchdog | iperf3* | dnsmasq) ;; *) stop "$pid" ;; esac
 	done
+	[ "$p" = sstp ] && "$PEERS" softether stop "$SE"
 done
 REPORTED=1
 
