@@ -146,7 +146,7 @@ static inline unsigned dialer_caps(const dialer_t *d)
 	return d && d->ops ? d->ops->caps : 0;
 }
 
-/* A hop constructor: reads its options from u (url_opt_*), reports errors
+/* A hop constructor: reads its options from u (its schema, opts_parse), reports errors
  * naming the option.  A transport's descriptor names it (core/transport.h). */
 typedef int (*hop_new_fn)(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *err,
                           size_t errlen);

@@ -325,12 +325,11 @@ static void metrics_fn(mbuf_t *b, void *ud)
 			inet_ntop(AF_INET, &h->addr.dns4[0], d1, sizeof(d1));
 		if (h->addr.dns4[1].s_addr)
 			inet_ntop(AF_INET, &h->addr.dns4[1], d2, sizeof(d2));
-		metrics_family(b, "sluice_tunnel_session_info", "gauge",
-		               "The session's address, name servers and MTU (value 1).");
-		mbuf_printf(b,
-		            "sluice_tunnel_session_info{%s,address=\"%s\",dns=\"%s%s%s\","
-		            "mtu=\"%u\"} 1\n",
-		            lab, l, d1, d2[0] ? "," : "", d2, h->addr.mtu ? h->addr.mtu : 1500);
+		char il[600];
+		snprintf(il, sizeof(il), "%s,address=\"%s\",dns=\"%s%s%s\",mtu=\"%u\"", lab, l, d1,
+		         d2[0] ? "," : "", d2, h->addr.mtu ? h->addr.mtu : 1500);
+		metrics_sample(b, "sluice_tunnel_session_info", "gauge",
+		               "The session's address, name servers and MTU (value 1).", il, 1);
 	}
 	METRICS_TABLE(b, hop_metrics, h, lab);
 	METRICS_TABLE(b, ep_metrics, &st, lab);

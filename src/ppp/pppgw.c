@@ -554,7 +554,7 @@ static void metrics_fn(mbuf_t *b, void *ud)
 		conn_t *c = queue_data(q, conn_t, link);
 		psess_t *s = c->front;
 		slirpgw_stats_t gs = {0};
-		char a[INET_ADDRSTRLEN], l[400];
+		char a[INET_ADDRSTRLEN], l[400], il[480];
 		struct in_addr peer;
 
 		if (!s || !s->ppp)
@@ -565,10 +565,10 @@ static void metrics_fn(mbuf_t *b, void *ud)
 			slirpgw_get_stats(s->gw, &gs);
 		snprintf(l, sizeof(l), "%s,session=\"%llu\",peer=\"%s\"", lab,
 		         (unsigned long long)c->id, a);
-		metrics_family(b, "sluice_ppp_session_info", "gauge",
-		               "A session's LCP state and PPP phase (value 1).");
-		mbuf_printf(b, "sluice_ppp_session_info{%s,lcp=\"%s\",phase=\"%s\"} 1\n", l,
-		            ppp_lcp_state(s->ppp), ppp_phase_name(ppp_phase(s->ppp)));
+		snprintf(il, sizeof(il), "%s,lcp=\"%s\",phase=\"%s\"", l, ppp_lcp_state(s->ppp),
+		         ppp_phase_name(ppp_phase(s->ppp)));
+		metrics_sample(b, "sluice_ppp_session_info", "gauge",
+		               "A session's LCP state and PPP phase (value 1).", il, 1);
 		METRICS_TABLE(b, sess_ppp_rows, ppp_stats(s->ppp), l);
 		METRICS_TABLE(b, sess_gw_rows, &gs, l);
 	}

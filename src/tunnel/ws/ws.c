@@ -168,9 +168,9 @@ static int metrics_on;
 
 static void pong_metrics(mbuf_t *b, void *ud)
 {
-	metrics_family(b, "sluice_ws_pongs_dropped_total", "counter",
-	               "WebSocket pongs not queued because one was still waiting to be written.");
-	mbuf_printf(b, "sluice_ws_pongs_dropped_total %llu\n", (unsigned long long)pongs_dropped);
+	metrics_sample(b, "sluice_ws_pongs_dropped_total", "counter",
+	               "WebSocket pongs not queued because one was still waiting to be written.",
+	               "", pongs_dropped);
 }
 
 /* -- send -- */
