@@ -42,6 +42,11 @@ typedef struct plink {
 	ppp_t *ppp;
 	uv_timer_t tick;
 	int tick_init;
+	/* the frames of one loop turn, written together on the next (a zero
+	 * timer): one write per turn, not one per packet */
+	sbuf_t *out;
+	uv_timer_t flush;
+	int handles; /* tick and flush: p goes when both are closed */
 } plink_t;
 
 static uint64_t now_ms(plink_t *p)
@@ -54,6 +59,9 @@ static void link_release(plink_t *p)
 	if (p->dial)
 		dial_next_cancel(pkthop_dialer(p->h), p->dial);
 	p->dial = NULL;
+	sbuf_free(p->out);
+	p->out = NULL;
+	uv_timer_stop(&p->flush);
 	stream_close(p->s);
 	p->s = NULL;
 	if (p->ppp)
@@ -72,12 +80,40 @@ static void fail(plink_t *p, const char *why)
 	pkthop_link_down(p->h, buf);
 }
 
+static void out_flush(plink_t *p)
+{
+	sbuf_t *b = p->out;
+
+	p->out = NULL;
+	if (b && p->s)
+		stream_write(p->s, b);
+	else
+		sbuf_free(b);
+}
+
+static void on_flush(uv_timer_t *t)
+{
+	out_flush(t->data);
+}
+
 static void ppp_out(void *ud, const uint8_t *buf, size_t len)
 {
 	plink_t *p = ud;
 
-	if (p->s)
+	if (!p->s)
+		return;
+	if (p->out && p->out->cap - p->out->len < len)
+		out_flush(p);
+	if (len > SBUF_DEFAULT) {
 		stream_write_copy(p->s, buf, len);
+		return;
+	}
+	if (!p->out)
+		p->out = sbuf_new(SBUF_DEFAULT);
+	memcpy(p->out->data + p->out->len, buf, len);
+	p->out->len += (uint32_t)len;
+	if (!uv_is_active((uv_handle_t *)&p->flush))
+		uv_timer_start(&p->flush, on_flush, 0, 0);
 }
 
 static void ppp_ip(void *ud, uint16_t proto, const uint8_t *pkt, size_t len)
@@ -254,7 +290,10 @@ static void link_stop(pkthop_t *h)
 
 static void free_on_close(uv_handle_t *t)
 {
-	free(t->data);
+	plink_t *p = t->data;
+
+	if (--p->handles == 0)
+		free(p);
 }
 
 static void link_free(pkthop_t *h)
@@ -266,6 +305,7 @@ static void link_free(pkthop_t *h)
 	free(p->user);
 	secret_free_str(p->pass);
 	uv_close((uv_handle_t *)&p->tick, free_on_close);
+	uv_close((uv_handle_t *)&p->flush, free_on_close);
 }
 
 static const pktlink_ops_t ppp_link_ops = {"ppp", link_start, link_send, link_stop, link_free};
@@ -324,6 +364,9 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	p->kind = kind;
 	uv_timer_init(loop, &p->tick);
 	p->tick.data = p;
+	uv_timer_init(loop, &p->flush);
+	p->flush.data = p;
+	p->handles = 2;
 	if ((r = opts_parse(&ppphop_opts, u, &o, err, errlen)) < 0)
 		goto fail;
 	p->auth_methods = o.link.auth;
@@ -368,6 +411,7 @@ fail:
 	free(p->user);
 	free(p->pass);
 	uv_close((uv_handle_t *)&p->tick, free_on_close);
+	uv_close((uv_handle_t *)&p->flush, free_on_close);
 	return r;
 }
 
