@@ -38,6 +38,12 @@ wait_port "$p4"
 check "through socks4a:// too" $SC udp-refused "$p4"
 sleep 0.2
 check "... naming it" grep -q "the hop socks4a://127.0.0.1:$hp cannot carry UDP" "$T/refuse4.log"
+p44=$(free_port)
+start refuse44 "$SLUICE" -L "proxy://127.0.0.1:$p44" -F "socks4://127.0.0.1:$hp"
+wait_port "$p44"
+check "through socks4:// too" $SC udp-refused "$p44"
+sleep 0.2
+check "... naming it" grep -q "the hop socks4://127.0.0.1:$hp cannot carry UDP" "$T/refuse44.log"
 
 pd=$(free_port)
 start direct "$SLUICE" -L "proxy://127.0.0.1:$pd?udp=direct" -F "http://127.0.0.1:$hp"
