@@ -1,10 +1,15 @@
 /* dial: targets, the direct dialer, chains and timed dials (see dial.h).
  *
- * Direct dial states: RESOLVING (uv_getaddrinfo; numeric-only for literals) ->
- * CONNECTING (each resolved address in turn, ACL-checked) -> done.  A cancel
- * during RESOLVING cannot stop the resolver thread, so the request is marked
- * and freed when the resolver returns; a cancel during CONNECTING closes the
- * socket, whose connect callback then never reaches us.
+ * Direct dial states: RESOLVING (uv_getaddrinfo) -> CONNECTING (each
+ * resolved address in turn, ACL-checked) -> done.  An IP literal the ACL
+ * lets through starts CONNECTING at once: the resolver would only parse it,
+ * on a thread-pool thread and back (two thread hand-offs per connection).
+ * A literal that fails there (the ACL, a connect that fails at once) still
+ * goes through the resolver (AI_NUMERICHOST: no lookup), so that no
+ * callback runs before dial() returns.  A cancel during RESOLVING cannot
+ * stop the resolver thread, so the request is marked and freed when the
+ * resolver returns; a cancel during CONNECTING closes the socket, whose
+ * connect callback then never reaches us.
  */
 #include "core/dial.h"
 
@@ -186,10 +191,20 @@ static dial_t *direct_dial(dialer_t *d, const target_t *t, const dial_opts_t *o,
 	q->ud = ud;
 	q->t = *t;
 	q->gai.data = q;
-	/* Literals go through the resolver too (AI_NUMERICHOST, no lookup):
-	 * the callback must never run before dial() returns. */
-	if (target_is_ip(t, &q->lit))
+	if (target_is_ip(t, &q->lit)) {
+		/* connect now if nothing can fail before dial() returns */
+		if (acl_permits(q->o.acl, (struct sockaddr *)&q->lit)) {
+			q->s = tcp_stream_new(d->loop, q->o.id);
+			if (tcp_stream_connect(q->s, (struct sockaddr *)&q->lit, on_connected, q) ==
+			    0)
+				return (dial_t *)q;
+			stream_close(q->s);
+			q->s = NULL;
+		}
+		/* else the resolver (AI_NUMERICHOST, no lookup) and try_next say
+		 * why, from the loop */
 		hints.ai_flags = AI_NUMERICHOST;
+	}
 	snprintf(port, sizeof(port), "%u", t->port);
 	q->resolving = 1;
 	r = uv_getaddrinfo(d->loop, &q->gai, on_resolved, t->host, port, &hints);
