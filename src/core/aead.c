@@ -1,9 +1,14 @@
 /* aead: see aead.h.  OpenSSL's EVP interface does the work: the context is
- * set up with the cipher and key once, each record sets only the nonce. */
+ * set up with the cipher and key once, each record sets only the nonce.
+ * The ciphers are fetched from OpenSSL's provider once per process: the
+ * EVP_chacha20_poly1305()-style handles make OpenSSL 3 look the cipher up
+ * by name, under a lock, on every context set up (one per direction of
+ * every tunneled connection). */
 #include "core/aead.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__aarch64__) && defined(__linux__)
@@ -12,27 +17,39 @@
 #endif
 
 static const struct {
-	const char *name;
-	const EVP_CIPHER *(*cipher)(void);
+	const char *name, *ossl; /* ours, OpenSSL's */
 } algs[] = {
-    [AEAD_CHACHA20_POLY1305] = {"chacha20-poly1305", EVP_chacha20_poly1305},
-    [AEAD_AES_256_GCM] = {"aes-256-gcm", EVP_aes_256_gcm},
-    [AEAD_AES_128_GCM] = {"aes-128-gcm", EVP_aes_128_gcm},
+    [AEAD_CHACHA20_POLY1305] = {"chacha20-poly1305", "ChaCha20-Poly1305"},
+    [AEAD_AES_256_GCM] = {"aes-256-gcm", "AES-256-GCM"},
+    [AEAD_AES_128_GCM] = {"aes-128-gcm", "AES-128-GCM"},
 };
+#define NALGS (sizeof(algs) / sizeof(algs[0]))
+
+static EVP_CIPHER *fetched[NALGS];
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+
+static void fetch_all(void)
+{
+	for (size_t i = 0; i < NALGS; i++)
+		fetched[i] = EVP_CIPHER_fetch(NULL, algs[i].ossl, NULL);
+}
 
 int aead_init(aead_t *a, aead_alg_t alg, const uint8_t key[AEAD_KEY], int encrypt)
 {
 	EVP_CIPHER_CTX *c;
 
 	memset(a, 0, sizeof(*a));
-	if ((unsigned)alg >= sizeof(algs) / sizeof(algs[0]))
+	if ((unsigned)alg >= NALGS)
+		return -EINVAL;
+	pthread_once(&fetch_once, fetch_all);
+	if (!fetched[alg])
 		return -EINVAL;
 	c = EVP_CIPHER_CTX_new();
 	if (!c)
 		return -ENOMEM;
-	if (EVP_CipherInit_ex(c, algs[alg].cipher(), NULL, NULL, NULL, encrypt) != 1 ||
+	if (EVP_CipherInit_ex2(c, fetched[alg], NULL, NULL, encrypt, NULL) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, AEAD_NONCE, NULL) != 1 ||
-	    EVP_CipherInit_ex(c, NULL, NULL, key, NULL, encrypt) != 1) {
+	    EVP_CipherInit_ex2(c, NULL, key, NULL, encrypt, NULL) != 1) {
 		EVP_CIPHER_CTX_free(c);
 		return -EINVAL;
 	}
@@ -124,7 +141,7 @@ int aead_open_once(aead_alg_t alg, const uint8_t key[AEAD_KEY], const uint8_t no
 
 int aead_alg_parse(const char *name, aead_alg_t *out)
 {
-	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
+	for (size_t i = 0; i < NALGS; i++)
 		if (!strcmp(name, algs[i].name)) {
 			*out = (aead_alg_t)i;
 			return 0;
@@ -134,7 +151,7 @@ int aead_alg_parse(const char *name, aead_alg_t *out)
 
 const char *aead_alg_name(aead_alg_t alg)
 {
-	return (unsigned)alg < sizeof(algs) / sizeof(algs[0]) ? algs[alg].name : "?";
+	return (unsigned)alg < NALGS ? algs[alg].name : "?";
 }
 
 int aead_hw_aes(void)

@@ -46,6 +46,14 @@ static void test_hkdf_rfc5869(void **st)
 	    hkdf_sha256(ikm, sizeof(ikm), salt, sizeof(salt), (const char *)info, okm, sizeof(okm)),
 	    0);
 	assert_memory_equal(okm, want, sizeof(want));
+	/* test case 3: no salt (HashLen zeros) and no info */
+	unhex(
+	    "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8",
+	    want);
+	assert_int_equal(hkdf_sha256(ikm, sizeof(ikm), NULL, 0, "", okm, sizeof(okm)), 0);
+	assert_memory_equal(okm, want, sizeof(want));
+	/* longer than 255 blocks is refused */
+	assert_int_equal(hkdf_sha256(ikm, sizeof(ikm), NULL, 0, "", okm, 255 * 32 + 1), -EINVAL);
 }
 
 static void test_hmac_rfc4231(void **st)
