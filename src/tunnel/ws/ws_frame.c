@@ -104,35 +104,6 @@ static v16_t key_block(const uint8_t key[4], uint64_t at, uint8_t k[16])
 	return kv;
 }
 
-void ws_mask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t at)
-{
-	uint8_t k[16];
-	v16_t kv = key_block(key, at, k), a, b, c, d;
-	size_t i = 0;
-
-	for (; i + 64 <= n; i += 64) {
-		memcpy(&a, p + i, 16);
-		memcpy(&b, p + i + 16, 16);
-		memcpy(&c, p + i + 32, 16);
-		memcpy(&d, p + i + 48, 16);
-		a ^= kv;
-		b ^= kv;
-		c ^= kv;
-		d ^= kv;
-		memcpy(p + i, &a, 16);
-		memcpy(p + i + 16, &b, 16);
-		memcpy(p + i + 32, &c, 16);
-		memcpy(p + i + 48, &d, 16);
-	}
-	for (; i + 16 <= n; i += 16) {
-		memcpy(&a, p + i, 16);
-		a ^= kv;
-		memcpy(p + i, &a, 16);
-	}
-	for (; i < n; i++)
-		p[i] ^= k[i & 15];
-}
-
 void ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4], uint64_t at)
 {
 	uint8_t k[16];
@@ -160,6 +131,11 @@ void ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[
 	}
 	for (; i < n; i++)
 		dst[i] = src[i] ^ k[i & 15];
+}
+
+void ws_mask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t at)
+{
+	ws_mask_copy(p, p, n, key, at); /* each block is read before it is written */
 }
 
 /* UTF-8 (RFC 3629): the state inside a character is 2 | need << 2 |

@@ -64,7 +64,8 @@ static inline size_t ws_frame_header_len(uint64_t len, int masked)
 
 /* XOR key over p[0..n), p being payload bytes from offset `at` on. */
 void ws_mask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t at);
-/* The same, from src into dst (which must not overlap). */
+/* The same, from src into dst (the same buffer, or one that does not
+ * overlap it). */
 void ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4], uint64_t at);
 
 /* UTF-8: *state starts at WS_UTF8_OK; feed every byte of a text in order.
