@@ -281,7 +281,7 @@ def cmd_profile(secs, out, *pids):
         except OSError:
             continue
         recs.append((p, (label + ", " if label else "") + name, fn, subprocess.Popen(
-            ["perf", "record", "-q", "-F", "999", "-p", str(p), "-o", fn, "--", "sleep", secs],
+            ["perf", "record", "-q", "-F", "1999", "-p", str(p), "-o", fn, "--", "sleep", secs],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
     for p, name, fn, pr in recs:
         pr.wait()
@@ -481,6 +481,7 @@ WS_RATE_PATHS = [  # key, label; "direct" is the reference
     ("ws-pool", "sluice ws:// pool=4"),
     ("v2ray-ws", "v2ray VLESS over ws://"),
     ("ss", "shadowsocks-libev ss-tunnel"),
+    ("ws-base", "SLUICE_BASE ws://, a fresh WebSocket per connection"),
 ]
 WS_TTFB_PATHS = [  # key, label; "direct" is the reference
     ("direct", "direct: no tunnel"),
@@ -707,7 +708,8 @@ def aims_ws(rows, idle, trows, out, rrows=()):
             x = med(xs)
             out("- CPU per GB, %s ÷ %s, %s: **%.2f** (rounds: %s) — aim < 1: %s" % (
                 a, b, dlabel, x, rounds_str(xs), "met" if x < 1 else "**not met**"))
-    for a, b, aim in (("ws", "ss", 1.5), ("ws-pool", "ss", 1.5), ("ws", "tcp", None)):
+    for a, b, aim in (("ws", "ss", 1.5), ("ws-pool", "ss", 1.5), ("ws", "tcp", None),
+                      ("ws", "ws-base", None)):
         ra, rb = rate_rounds(rrows, a), rate_rounds(rrows, b)
         xs = [ra[k] / rb[k] for k in ra if rb.get(k)]
         if not xs:

@@ -71,6 +71,7 @@ fi
 ORDER=("${TPUT[@]/%/:fwd}" "${TPUT[@]/%/:rev}")
 TTFB=(direct ws ws-pool ws-nofo v2ray-ws ss)
 RATEP=(direct tcp ws ws-pool v2ray-ws ss)
+[ -n "$SLUICE_BASE" ] && RATEP+=(ws-base)
 ((RATE)) || RATEP=()
 MODES=(server client)
 
@@ -273,7 +274,7 @@ start_path() {
 	raw) PORT[raw]=$P_IPERF RELAY[raw]="" ;;
 	ws) sluice_pair ws ws "" ttfb ;;
 	ws-chacha) sluice_pair ws-chacha ws "&enc=chacha20-poly1305" ;;
-	ws-base) sluice_pair ws-base ws "" ;;
+	ws-base) sluice_pair ws-base ws "" ttfb ;;
 	wss-base) sluice_pair wss-base wss "&ca=$T/tls/cert.pem" ;;
 	wss-none-base) sluice_pair wss-none-base wss "&ca=$T/tls/cert.pem&enc=none" ;;
 	stunnel) stunnel_pair ;;
@@ -321,12 +322,17 @@ setup_paths() {
 	local p
 	start_iperf_server
 	start_targets
-	for p in "${TPUT[@]}" ws ws-pool ws-nofo v2ray-ws ss; do
+	for p in "${TPUT[@]}" ws ws-pool ws-nofo v2ray-ws ss "${RATEP[@]}"; do
+		[[ $p == direct || $p == tcp ]] && continue
 		[ -n "${RELAY[$p]+set}" ] || start_path "$p"
 	done
 	((RATE || HOLD_N)) && start_path tcp
+	# the idle test's pair, fresh (no heap left over from the rounds) but
+	# started now, while its ports are sure to be free
+	((HOLD_N)) && sluice_pair ws-idle ws "" ttfb
 	BPORT[direct]=$P_BANNER EPORT[direct]=$P_ECHO HPORT[direct]=$P_HTTP
-	GROUP=([direct]=raw [ws]=ws [ws-pool]=ws-pool [ws-nofo]=ws-nofo [v2ray-ws]=v2ray-ws [ss]=ss [tcp]=tcp)
+	GROUP=([direct]=raw [ws]=ws [ws-pool]=ws-pool [ws-nofo]=ws-nofo [v2ray-ws]=v2ray-ws [ss]=ss [tcp]=tcp
+		[ws-base]=ws-base)
 }
 
 # ------------------------------------------------------------- first byte
@@ -390,7 +396,6 @@ run_rate_round() {
 run_idle() {
 	local c s
 	((HOLD_N)) || return 0
-	sluice_pair ws-idle ws "" ttfb # fresh: no heap left over from the rounds
 	read -r c s <<<"${RELAY[ws-idle]}"
 	"${LAB[@]}" idle "sluice ws client" "${EPORT[ws-idle]}" "$P_ECHO" "$HOLD_N" 16 "$c" >>"$RESULTS"
 	"${LAB[@]}" idle "sluice ws server" "${EPORT[ws-idle]}" "$P_ECHO" "$HOLD_N" 16 "$s" >>"$RESULTS"
