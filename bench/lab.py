@@ -734,7 +734,7 @@ def aims_ws(rows, idle, trows, out, rrows=()):
         pkib = (r["during"]["pss_kb"] - r["before"]["pss_kb"]) / max(r["opened"], 1)
         out("- Memory per idle connection, %s: **%.1f KiB RSS, %.1f KiB PSS**%s" % (
             r["name"], kib, pkib,
-            " — aim ≤ 8: %s" % ("met" if kib <= 8 else "**not met**")
+            " — aim ≤ 8 a side, 16 for both: %s" % ("met" if kib <= 16 else "**not met**")
             if r["name"].startswith("sluice ws") else ""))
 
 

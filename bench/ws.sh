@@ -39,7 +39,7 @@
 # sluice -L tcp:// (a plain forward), ws, ws pool=4, v2ray-ws, ss.
 #
 # Memory per idle connection (HOLD_N > 0): HOLD_N connections held through
-# ws (the client and the server measured apart), ss and the plain forward,
+# ws (a fresh pair, client and server together), ss and the plain forward,
 # after 16 bytes each way, to the echo server.
 #
 # Profiles (PROFILE=1): after the rounds, every throughput path in each
@@ -392,13 +392,12 @@ run_rate_round() {
 }
 
 # Memory per idle connection: HOLD_N connections through each relay (the
-# ws client and server apart) after 16 bytes each way.
+# ws client and server together, as for ss) after 16 bytes each way.
 run_idle() {
 	local c s
 	((HOLD_N)) || return 0
 	read -r c s <<<"${RELAY[ws-idle]}"
-	"${LAB[@]}" idle "sluice ws client" "${EPORT[ws-idle]}" "$P_ECHO" "$HOLD_N" 16 "$c" >>"$RESULTS"
-	"${LAB[@]}" idle "sluice ws server" "${EPORT[ws-idle]}" "$P_ECHO" "$HOLD_N" 16 "$s" >>"$RESULTS"
+	"${LAB[@]}" idle "sluice ws client + server" "${EPORT[ws-idle]}" "$P_ECHO" "$HOLD_N" 16 "$c" "$s" >>"$RESULTS"
 	# shellcheck disable=SC2086 # RELAY holds a list of pids
 	"${LAB[@]}" idle "ss-tunnel + ss-server" "${EPORT[ss]}" "$P_ECHO" "$HOLD_N" 16 ${RELAY[ss]} >>"$RESULTS"
 	"${LAB[@]}" idle "sluice -L tcp://" "${EPORT[tcp]}" "$P_ECHO" "$HOLD_N" 16 "${RELAY[tcp]}" >>"$RESULTS"
