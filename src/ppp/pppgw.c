@@ -54,6 +54,7 @@
 #include "core/tcp.h"
 #include "core/transport.h"
 #include "core/users.h"
+#include "core/wbatch.h"
 #include "netstack/ippkt.h"
 #include "netstack/pcap.h"
 #include "netstack/slirpgw.h"
@@ -99,6 +100,7 @@ typedef struct psess {
 	ppp_t *ppp;
 	slirpgw_t *gw;
 	uv_timer_t *tick;
+	wbatch_t out; /* the frames of one loop turn, one write */
 	size_t slot;
 	uint64_t last_ip;
 	const char *end_reason;
@@ -117,7 +119,7 @@ static void ppp_out(void *ud, const uint8_t *buf, size_t len)
 	psess_t *s = ud;
 
 	if (!s->down)
-		stream_write_copy(s->c->client, buf, len);
+		wbatch_write(&s->out, s->c->client, buf, len);
 }
 
 static void gw_out(void *ud, const uint8_t *pkt, size_t len)
@@ -288,6 +290,7 @@ static void psess_free(void *p)
 		ppp_free(s->ppp);
 	uv_timer_stop(s->tick);
 	uv_close((uv_handle_t *)s->tick, (uv_close_cb)free);
+	wbatch_close(&s->out);
 	g->used[s->slot] = 0;
 	g->nsessions--;
 	free(s);
@@ -323,6 +326,7 @@ static void session_end(psess_t *s, const char *reason)
 		serial_reopen_later(g);
 	}
 	stream_read_stop(s->c->client);
+	wbatch_flush(&s->out); /* what the engine said last (LCP Terminate) */
 	uv_timer_stop(s->tick);
 	uv_timer_start(s->tick, on_end, 0, 0);
 }
@@ -378,6 +382,7 @@ static void pgw_on_conn(conn_t *c)
 		abort();
 	uv_timer_init(c->l->loop, s->tick);
 	s->tick->data = s;
+	wbatch_init(&s->out, c->l->loop);
 
 	cfg.server = 1;
 	cfg.framing = 1;

@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/secret.h"
 #include "core/tcp.h"
+#include "core/wbatch.h"
 #include "netstack/ippkt.h"
 #include "netstack/pkthop.h"
 #include "ppp/ppp.h"
@@ -42,11 +43,7 @@ typedef struct plink {
 	ppp_t *ppp;
 	uv_timer_t tick;
 	int tick_init;
-	/* the frames of one loop turn, written together on the next (a zero
-	 * timer): one write per turn, not one per packet */
-	sbuf_t *out;
-	uv_timer_t flush;
-	int handles; /* tick and flush: p goes when both are closed */
+	wbatch_t out; /* the frames of one loop turn, one write */
 } plink_t;
 
 static uint64_t now_ms(plink_t *p)
@@ -59,9 +56,7 @@ static void link_release(plink_t *p)
 	if (p->dial)
 		dial_next_cancel(pkthop_dialer(p->h), p->dial);
 	p->dial = NULL;
-	sbuf_free(p->out);
-	p->out = NULL;
-	uv_timer_stop(&p->flush);
+	wbatch_flush(&p->out); /* what the engine said last goes before the close */
 	stream_close(p->s);
 	p->s = NULL;
 	if (p->ppp)
@@ -80,40 +75,12 @@ static void fail(plink_t *p, const char *why)
 	pkthop_link_down(p->h, buf);
 }
 
-static void out_flush(plink_t *p)
-{
-	sbuf_t *b = p->out;
-
-	p->out = NULL;
-	if (b && p->s)
-		stream_write(p->s, b);
-	else
-		sbuf_free(b);
-}
-
-static void on_flush(uv_timer_t *t)
-{
-	out_flush(t->data);
-}
-
 static void ppp_out(void *ud, const uint8_t *buf, size_t len)
 {
 	plink_t *p = ud;
 
-	if (!p->s)
-		return;
-	if (p->out && p->out->cap - p->out->len < len)
-		out_flush(p);
-	if (len > SBUF_DEFAULT) {
-		stream_write_copy(p->s, buf, len);
-		return;
-	}
-	if (!p->out)
-		p->out = sbuf_new(SBUF_DEFAULT);
-	memcpy(p->out->data + p->out->len, buf, len);
-	p->out->len += (uint32_t)len;
-	if (!uv_is_active((uv_handle_t *)&p->flush))
-		uv_timer_start(&p->flush, on_flush, 0, 0);
+	if (p->s)
+		wbatch_write(&p->out, p->s, buf, len);
 }
 
 static void ppp_ip(void *ud, uint16_t proto, const uint8_t *pkt, size_t len)
@@ -290,10 +257,7 @@ static void link_stop(pkthop_t *h)
 
 static void free_on_close(uv_handle_t *t)
 {
-	plink_t *p = t->data;
-
-	if (--p->handles == 0)
-		free(p);
+	free(t->data);
 }
 
 static void link_free(pkthop_t *h)
@@ -304,8 +268,8 @@ static void link_free(pkthop_t *h)
 	free(p->path);
 	free(p->user);
 	secret_free_str(p->pass);
+	wbatch_close(&p->out);
 	uv_close((uv_handle_t *)&p->tick, free_on_close);
-	uv_close((uv_handle_t *)&p->flush, free_on_close);
 }
 
 static const pktlink_ops_t ppp_link_ops = {"ppp", link_start, link_send, link_stop, link_free};
@@ -364,9 +328,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	p->kind = kind;
 	uv_timer_init(loop, &p->tick);
 	p->tick.data = p;
-	uv_timer_init(loop, &p->flush);
-	p->flush.data = p;
-	p->handles = 2;
+	wbatch_init(&p->out, loop);
 	if ((r = opts_parse(&ppphop_opts, u, &o, err, errlen)) < 0)
 		goto fail;
 	p->auth_methods = o.link.auth;
@@ -410,8 +372,8 @@ fail:
 	free(p->path);
 	free(p->user);
 	free(p->pass);
+	wbatch_close(&p->out);
 	uv_close((uv_handle_t *)&p->tick, free_on_close);
-	uv_close((uv_handle_t *)&p->flush, free_on_close);
 	return r;
 }
 
