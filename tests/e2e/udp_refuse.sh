@@ -32,18 +32,14 @@ check "socks5 over http: refused too (its UDP would have to cross http)" $SC udp
 sleep 0.2
 check "... naming the http hop" grep -q "the hop http://127.0.0.1:$hp cannot carry UDP" "$T/refuse2.log"
 
-p4=$(free_port)
-start refuse4 "$SLUICE" -L "proxy://127.0.0.1:$p4" -F "socks4a://127.0.0.1:$hp"
-wait_port "$p4"
-check "through socks4a:// too" $SC udp-refused "$p4"
-sleep 0.2
-check "... naming it" grep -q "the hop socks4a://127.0.0.1:$hp cannot carry UDP" "$T/refuse4.log"
-p44=$(free_port)
-start refuse44 "$SLUICE" -L "proxy://127.0.0.1:$p44" -F "socks4://127.0.0.1:$hp"
-wait_port "$p44"
-check "through socks4:// too" $SC udp-refused "$p44"
-sleep 0.2
-check "... naming it" grep -q "the hop socks4://127.0.0.1:$hp cannot carry UDP" "$T/refuse44.log"
+for v in socks4a socks4; do
+	p4=$(free_port)
+	start "refuse-$v" "$SLUICE" -L "proxy://127.0.0.1:$p4" -F "$v://127.0.0.1:$hp"
+	wait_port "$p4"
+	check "through $v:// too" $SC udp-refused "$p4"
+	sleep 0.2
+	check "... naming it" grep -q "the hop $v://127.0.0.1:$hp cannot carry UDP" "$T/refuse-$v.log"
+done
 
 pd=$(free_port)
 start direct "$SLUICE" -L "proxy://127.0.0.1:$pd?udp=direct" -F "http://127.0.0.1:$hp"
