@@ -216,17 +216,25 @@ static void reload(void *ud)
 		fresh[i] = 1;
 		added++;
 	}
-	/* bind the new ones; an old one on the same address first goes */
-	for (size_t i = 0; i < nn; i++) {
-		if (!fresh[i])
-			continue;
-		for (size_t j = 0; j < nlisteners; j++)
-			if (!kept[j] && listeners[j]->listening && nl[i]->bind.ss_family &&
-			    !memcmp(&listeners[j]->bind, &nl[i]->bind, sizeof(nl[i]->bind)))
-				listener_stop(listeners[j]);
-		if ((r = listener_start(nl[i], err, sizeof(err))) < 0)
-			goto undo;
-	}
+	/* bind the new ones; one on the address of an old one takes its
+	 * place (its socket, where both are TCP): both passes start what
+	 * listens on a new address before any old one stops */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < nn; i++) {
+			listener_t *same = NULL;
+			if (!fresh[i])
+				continue;
+			for (size_t j = 0; j < nlisteners && !same; j++)
+				if (!kept[j] && listeners[j]->listening && nl[i]->bind.ss_family &&
+				    !memcmp(&listeners[j]->bind, &nl[i]->bind, sizeof(nl[i]->bind)))
+					same = listeners[j];
+			if (!same != !pass)
+				continue;
+			r = same ? listener_take(nl[i], same, err, sizeof(err))
+			         : listener_start(nl[i], err, sizeof(err));
+			if (r < 0)
+				goto undo;
+		}
 	/* taken */
 	for (size_t i = 0; i < nn; i++)
 		if (!fresh[i] && nl[i]->routed)
@@ -271,7 +279,9 @@ static void reload(void *ud)
 	return;
 undo:
 	for (size_t i = 0; i < nn; i++) {
-		if (fresh && fresh[i]) {
+		if (fresh && fresh[i] && nl[i]->listening) {
+			retire(nl[i]); /* its handles close first */
+		} else if (fresh && fresh[i]) {
 			url_t *lu = nl[i]->url;
 			listener_free(nl[i]);
 			url_free(lu);

@@ -17,10 +17,12 @@
 #include "core/listener.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "core/conn.h"
 #include "core/cred.h"
@@ -354,6 +356,42 @@ static void on_connection(uv_stream_t *srv, int status)
 	l->ops->on_conn(conn_new(l, s, (struct sockaddr *)&peer));
 }
 
+/* l's TCP socket listens (fd >= 0: that socket, already bound and
+ * listening, is l's now); then what serves beside it. */
+static int tcp_listen(listener_t *l, int fd, char *err, size_t errlen)
+{
+	int r;
+
+	uv_tcp_init(l->loop, &l->tcp);
+	l->tcp.data = l;
+	if (fd >= 0 && (r = uv_tcp_open(&l->tcp, fd)) < 0)
+		close(fd);
+	else if (fd >= 0)
+		r = uv_listen((uv_stream_t *)&l->tcp, 4096, on_connection);
+	else if ((r = uv_tcp_bind(&l->tcp, (struct sockaddr *)&l->bind, 0)) >= 0)
+		r = uv_listen((uv_stream_t *)&l->tcp, 4096, on_connection);
+	if (r < 0) {
+		snprintf(err, errlen, "-L %s: %s", l->name, uv_strerror(r));
+		uv_close((uv_handle_t *)&l->tcp, NULL);
+		return r;
+	}
+	return 0;
+}
+
+static int serve_beside(listener_t *l, char *err, size_t errlen)
+{
+	int r;
+
+	if (l->ops->listening && (r = l->ops->listening(l)) < 0) {
+		snprintf(err, errlen, "-L %s: %s", l->name, uv_strerror(r));
+		uv_close((uv_handle_t *)&l->tcp, NULL);
+		return r;
+	}
+	l->listening = 1;
+	log_info(0, "listening on %s", l->name);
+	return 0;
+}
+
 int listener_start(listener_t *l, char *err, size_t errlen)
 {
 	int r;
@@ -366,22 +404,28 @@ int listener_start(listener_t *l, char *err, size_t errlen)
 			l->listening = 1;
 		return r;
 	}
-	uv_tcp_init(l->loop, &l->tcp);
-	l->tcp.data = l;
-	if ((r = uv_tcp_bind(&l->tcp, (struct sockaddr *)&l->bind, 0)) < 0 ||
-	    (r = uv_listen((uv_stream_t *)&l->tcp, 4096, on_connection)) < 0) {
-		snprintf(err, errlen, "-L %s: %s", l->name, uv_strerror(r));
-		uv_close((uv_handle_t *)&l->tcp, NULL);
+	if ((r = tcp_listen(l, -1, err, errlen)) < 0)
 		return r;
+	return serve_beside(l, err, errlen);
+}
+
+int listener_take(listener_t *l, listener_t *old, char *err, size_t errlen)
+{
+	uv_os_fd_t fd;
+	int r, nfd;
+
+	if (l->ops->start || old->ops->start || !old->listening ||
+	    uv_fileno((uv_handle_t *)&old->tcp, &fd) < 0 ||
+	    (nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		listener_stop(old);
+		return listener_start(l, err, errlen);
 	}
-	if (l->ops->listening && (r = l->ops->listening(l)) < 0) {
-		snprintf(err, errlen, "-L %s: %s", l->name, uv_strerror(r));
-		uv_close((uv_handle_t *)&l->tcp, NULL);
+	/* the socket stays open and listening throughout: clients queued in
+	 * its backlog are accepted by l */
+	if ((r = tcp_listen(l, nfd, err, errlen)) < 0)
 		return r;
-	}
-	l->listening = 1;
-	log_info(0, "listening on %s", l->name);
-	return 0;
+	listener_stop(old); /* and what served beside it, before l's starts */
+	return serve_beside(l, err, errlen);
 }
 
 void listener_stop(listener_t *l)

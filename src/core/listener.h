@@ -117,6 +117,10 @@ struct listener {
 int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, char *err,
                  size_t errlen);
 int listener_start(listener_t *l, char *err, size_t errlen);
+/* Start l on the address old listens on, in old's place: a TCP listener
+ * takes old's socket (never closed, so no client is refused meanwhile),
+ * and old stops accepting; others stop old, then bind. */
+int listener_take(listener_t *l, listener_t *old, char *err, size_t errlen);
 void listener_stop(listener_t *l); /* stop accepting; live conns go on */
 void listener_free(listener_t *l);
 /* The chain a new session of l takes now (its own, or via='s in the

@@ -66,13 +66,18 @@ check_eq "G, added, serves" reloaded "$(curl -fsS -m 5 "http://127.0.0.1:$g/")"
 check_eq "F serves" reloaded "$(curl -fsS -m 5 "http://127.0.0.1:$f/")"
 check "new connections take the new chain (the proxy carried $(through_proxy))" \
 	test "$(through_proxy)" -ge $((before + 2))
-wait $wrkpid
-cat "$T/wrk.out"
-total=$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$T/wrk.out")
-errs=$(sed -n 's/.*Socket errors: connect \([0-9]*\), read \([0-9]*\), write \([0-9]*\), timeout \([0-9]*\).*/\1+\2+\3+\4/p' "$T/wrk.out")
-non2xx=$(sed -n 's/.*Non-2xx or 3xx responses: \([0-9]*\).*/\1/p' "$T/wrk.out")
-failed=$((${non2xx:-0} + ${errs:-0}))
-echo "    wrk: ${total:-0} requests across the reload, $failed failed"
+# wrk_done PID: wrk's requests and failed ones (socket errors, a refused
+# connection among them, and non-2xx answers) in $total and $failed
+wrk_done() {
+	wait "$1"
+	cat "$T/wrk.out"
+	total=$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$T/wrk.out")
+	errs=$(sed -n 's/.*Socket errors: connect \([0-9]*\), read \([0-9]*\), write \([0-9]*\), timeout \([0-9]*\).*/\1+\2+\3+\4/p' "$T/wrk.out")
+	non2xx=$(sed -n 's/.*Non-2xx or 3xx responses: \([0-9]*\).*/\1/p' "$T/wrk.out")
+	failed=$((${non2xx:-0} + ${errs:-0}))
+	echo "    wrk: ${total:-0} requests across the reload, $failed failed"
+}
+wrk_done $wrkpid
 check "wrk made requests" test "${total:-0}" -gt 50
 check_eq "none failed" 0 "$failed"
 check "some of wrk's went through the proxy, after the reload" test "$(through_proxy)" -gt 10
@@ -102,7 +107,12 @@ check "a reload with nothing changed: 0 new, 0 gone" grep -q "reload: 2 listener
 check "/status lists both listeners and the proxy chain" bash -c \
 	"curl -fsS http://127.0.0.1:$m/status | grep -q '\"chains\":\[{\"name\":\"default\",\"hops\":\"socks5://127.0.0.1:$px\"}\]'"
 # G removed: it stops accepting; F changed (a limit): it moves to a new
-# listener on the same address
+# listener on the same address, which takes F's socket: wrk, a new
+# connection for each request, sees none refused or reset meanwhile, over
+# eleven such moves (the limit changed back and forth)
+wrk -t1 -c8 -d5s -H 'Connection: close' "http://127.0.0.1:$f/" >"$T/wrk.out" 2>&1 &
+wrkpid=$!
+sleep 1
 cat >"$T/c.yaml" <<EOF
 listen:
   - tcp://127.0.0.1:$f/127.0.0.1:$web?max-conns=100
@@ -113,12 +123,43 @@ EOF
 kill -HUP "$(pid_of main)"
 sleep 0.5
 check "G removed, F changed: 1 new, 2 gone" grep -q "reload: 1 listener (1 new, 2 gone)" "$T/main.log"
+for k in $(seq 10); do
+	sed -i "s/max-conns=[0-9]*/max-conns=$((100 + k % 2))/" "$T/c.yaml"
+	kill -HUP "$(pid_of main)"
+	sleep 0.3
+done
+wrk_done $wrkpid
+check_eq "F moved ten times more" 10 "$(grep -c "reload: 1 listener (1 new, 1 gone)" "$T/main.log")"
+check "wrk made requests, each on its own connection" test "${total:-0}" -gt 50
+check_eq "none refused or failed while F moved to its new listener" 0 "$failed"
 check "G no longer accepts" bash -c "! curl -fsS -m 3 http://127.0.0.1:$g/"
 check_eq "F, changed, serves" reloaded "$(curl -fsS -m 5 "http://127.0.0.1:$f/")"
 check "with its new limit in /status" bash -c \
 	"curl -fsS http://127.0.0.1:$m/status | grep -q '\"max_conns\":100,'"
 check_eq "/metrics has one series per listener name" 1 \
 	"$(curl -fsS "http://127.0.0.1:$m/metrics" | grep -c "^sluice_connections_total{listener=\"tcp://127.0.0.1:$f\"}")"
+# F moves to another port: the new one listens before the old one
+# closes, so a client that tries the old port, then the new one, always
+# gets in
+f2=$(free_port)
+sed -i "s|127.0.0.1:$f/|127.0.0.1:$f2/|" "$T/c.yaml"
+(
+	n=0 bad=0
+	while [ $n -lt 150 ]; do
+		curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$f/" 2>/dev/null ||
+			curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$f2/" || bad=$((bad + 1))
+		n=$((n + 1))
+	done
+	echo "$bad" >"$T/moved.bad"
+) &
+loop=$!
+sleep 0.5
+kill -HUP "$(pid_of main)"
+wait $loop
+check_eq "F moved to another port: 1 new, 1 gone" 11 \
+	"$(grep -c "reload: 1 listener (1 new, 1 gone)" "$T/main.log")"
+check "the old port no longer accepts" bash -c "! curl -fsS -m 3 http://127.0.0.1:$f/"
+check_eq "no request found neither port listening" 0 "$(cat "$T/moved.bad")"
 check "the process lived through it all" alive main
 
 # a tunnel session whose chain did not change is kept: a vpn:// hop to a
