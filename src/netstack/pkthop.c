@@ -52,7 +52,8 @@ struct pkthop {
 	uint64_t sessions, drops;
 	lwipep_addr_t addr;
 	uint64_t up_since;
-	char why[160]; /* why the last session went down, or "" */
+	uint64_t dev_in, dev_out; /* packets that bypass lwIP (pkthop_link_count) */
+	char why[160];            /* why the last session went down, or "" */
 };
 
 static void set_state(pkthop_t *h, int s)
@@ -368,8 +369,14 @@ static void ph_session(const dialer_t *d, hop_session_t *s)
 		s->since = h->up_since;
 	}
 	lwipep_get_stats(h->ep, &st);
-	s->bytes_in = st.bytes_in;
-	s->bytes_out = st.bytes_out;
+	s->bytes_in = st.bytes_in + h->dev_in;
+	s->bytes_out = st.bytes_out + h->dev_out;
+}
+
+void pkthop_link_count(pkthop_t *h, size_t in, size_t out)
+{
+	h->dev_in += in;
+	h->dev_out += out;
 }
 
 static const dialer_ops_t ph_ops = {.scheme = "packet",

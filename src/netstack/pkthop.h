@@ -53,5 +53,8 @@ const char *pkthop_name(pkthop_t *h);
 void pkthop_link_up(pkthop_t *h, const lwipep_addr_t *a);
 void pkthop_link_input(pkthop_t *h, const uint8_t *pkt, size_t len);
 void pkthop_link_down(pkthop_t *h, const char *why);
+/* Packets the link carries past lwIP (a TUN device's): their bytes count
+ * in the session's, beside lwIP's. */
+void pkthop_link_count(pkthop_t *h, size_t in, size_t out);
 
 #endif

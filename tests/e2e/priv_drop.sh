@@ -60,6 +60,7 @@ server() {
 server
 mkdir -m 700 "$T/rootonly"
 start client ip netns exec "$NS_C" "$SLUICE" -v --user nobody --log-file "$T/rootonly/client.log" \
+	--metrics 127.0.0.1:9109 \
 	-L tun://prvc -F "vpn://alice:alice%20pw@192.168.83.1:5555?pub=$pub&keepalive=1s"
 up() {
 	for _ in $(seq 100); do
@@ -86,8 +87,20 @@ for _ in $(seq 100); do
 	ip netns exec "$NS_S" ss -ltn | grep -q 10.10.0.1:8080 && break
 	sleep 0.05
 done
+# the session's bytes in /status, each way: "IN OUT"
+sess_bytes() {
+	inC curl -fsS http://127.0.0.1:9109/status | python3 -c \
+		'import json,sys; s=json.load(sys.stdin)["sessions"][0]; print(s["bytes_in"], s["bytes_out"])'
+}
+read -r in0 out0 <<<"$(sess_bytes)"
 check_eq "HTTP through the TUN device of the dropped client" "through the dropped client" \
 	"$(inC curl -fsS --max-time 10 http://10.10.0.1:8080/)"
+head -c 1000000 /dev/urandom >"$T/www/big"
+check "a download of 1 MB through it" inC curl -fsS --max-time 20 -o /dev/null http://10.10.0.1:8080/big
+read -r in1 out1 <<<"$(sess_bytes)"
+echo "    /status: the session's bytes in $in0 -> $in1, out $out0 -> $out1"
+check "/status: the TUN session's bytes in grew by the download at least" test $((in1 - in0)) -ge 1000000
+check "... and its bytes out by the requests" test "$out1" -gt "$out0"
 
 # the server goes and comes back: the device is addressed again (CAP_NET_ADMIN kept)
 addressed() { grep -c "tun prvc: 10.10.0.2/24" "$T/rootonly/client.log"; }

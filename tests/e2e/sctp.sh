@@ -77,11 +77,12 @@ fw=$(free_port)
 sf=$(free_port)
 hf=$(free_port)
 hc=$(free_port)
+mc=$(free_port)
 start hc $TOOLS halfclose-server "$hc"
 wait_port "$hc"
 start client "$SLUICE" -L "socks5://127.0.0.1:$px" -L "tcp://127.0.0.1:$fw/127.0.0.1:$echo_port" \
 	-L "tcp://127.0.0.1:$sf/127.0.0.1:$src" -L "tcp://127.0.0.1:$hf/127.0.0.1:$hc" \
-	-F "$SCHEME://127.0.0.1:$sp?key=$KEY"
+	-F "$SCHEME://127.0.0.1:$sp?key=$KEY" --metrics "127.0.0.1:$mc"
 wait_port "$px"
 check "curl through socks5:// -> $SCHEME -> origin" bash -c \
 	"curl -fsS -m 10 --socks5-hostname 127.0.0.1:$px http://127.0.0.1:$web/ | grep -q 'hello through sctp'"
@@ -114,11 +115,22 @@ check "and the slow reader still makes progress" test "${slow:-0}" -gt 100000
 big=$(random_file "$BIG")
 mv "$big" "$T/www/big"
 want=$(sha "$T/www/big")
+# the association's bytes in /status, each way: "IN OUT"
+sess_bytes() {
+	curl -fsS "http://127.0.0.1:$mc/status" | python3 -c \
+		'import json,sys; s=json.load(sys.stdin)["sessions"][0]; print(s["bytes_in"], s["bytes_out"])'
+}
+read -r in0 out0 <<<"$(sess_bytes)"
 t0=$(date +%s.%N)
 got=$(curl -fsS --socks5-hostname "127.0.0.1:$px" "http://127.0.0.1:$web/big" | sha256sum | cut -d' ' -f1)
 t1=$(date +%s.%N)
 check_eq "$BIG through $SCHEME with sha256" "$want" "$got"
 echo "    $(python3 -c "print(round($(stat -c %s "$T/www/big")*8/1e9/($t1-$t0),2))") Gbit/s (incl. sha256)"
+read -r in1 out1 <<<"$(sess_bytes)"
+echo "    /status: the association's bytes in $in0 -> $in1, out $out0 -> $out1"
+check "/status: the association's bytes in grew by the download's size at least" \
+	test "$((in1 - in0))" -ge "$(stat -c %s "$T/www/big")"
+check "... and its bytes out by the request" test "$out1" -gt "$out0"
 rm -f "$T/www/big"
 
 check "metrics" bash -c "curl -fsS http://127.0.0.1:$mp/metrics | grep -q 'sluice_sctp_associations_total{listener=\"$SCHEME://127.0.0.1:$sp\"} 1'"

@@ -93,7 +93,8 @@ struct sctp_association {
 	uint32_t *gen;
 	uint16_t next_sid;
 	size_t nlive;
-	uint64_t rxbuf;    /* the streams' rq bytes: at most cfg->max_buffer */
+	uint64_t rxbuf;               /* the streams' rq bytes: at most cfg->max_buffer */
+	uint64_t bytes_in, bytes_out; /* streams' data and datagrams' payloads */
 	queue_t tx;        /* scstream_t.tx_link: streams with something to send, round robin */
 	sbuf_t *ctl;       /* a stream-0 message to send */
 	uint16_t part_sid; /* a partially delivered message */
@@ -581,6 +582,7 @@ static sbuf_t *st_next_record(scstream_t *st, uint8_t *type)
 		got = msgstream_take(&st->m, tmp, want);
 		st->tx_credit -= got;
 		sctp_stats.bytes_out += got;
+		st->a->bytes_out += got;
 		if (st->m.s.wq_bytes <= STREAM_LOW_WATER) { /* a write completion */
 			st->was_high = 0;
 			msgstream_drain_later(&st->m);
@@ -740,6 +742,7 @@ static void on_record(sctp_association_t *a, scstream_t *st, uint8_t type, const
 		}
 		st->rx_left -= len;
 		sctp_stats.bytes_in += len;
+		a->bytes_in += len;
 		if (st->owner_closed || st->m.err)
 			break; /* nobody reads: drop */
 		if (a->rxbuf + len > a->sock->cfg->max_buffer) {
@@ -886,6 +889,7 @@ static void on_dgram_msg(sctp_association_t *a, uint16_t sid, uint8_t *buf, size
 		return;
 	}
 	sctp_stats.dgrams_in++;
+	a->bytes_in += n;
 	if (st->dg->fn && !st->owner_closed)
 		st->dg->fn(st->dg->ud, &addr, dgram_buf(d, n)); /* st may be closed after */
 }
@@ -1737,6 +1741,11 @@ int sctp_assoc_is_up(const sctp_association_t *a)
 {
 	return a && a->state == A_UP;
 }
+void sctp_assoc_bytes(const sctp_association_t *a, uint64_t *in, uint64_t *out)
+{
+	*in = a ? a->bytes_in : 0;
+	*out = a ? a->bytes_out : 0;
+}
 const char *sctp_assoc_peer(const sctp_association_t *a)
 {
 	return a->peer_str;
@@ -1817,6 +1826,7 @@ int sctp_dgram_send(stream_t *s, const target_t *addr, sbuf_t *b)
 	static uint8_t out[SCTP_PROTO_DGRAM_MAX];
 	scstream_t *st = (scstream_t *)s;
 	sctp_association_t *a = st->a;
+	size_t len;
 	int n, r;
 
 	if (!a || !st->dg || st->state != S_OPEN || a->state != A_UP || st->close_want ||
@@ -1828,6 +1838,7 @@ int sctp_dgram_send(stream_t *s, const target_t *addr, sbuf_t *b)
 		sbuf_free(b);
 		return UV_ENOBUFS;
 	}
+	len = b->len;
 	n = sctp_proto_dgram_seal(&st->dg->tx, st->dg->tx_ctr++, addr, sbuf_ptr(b), b->len, out,
 	                          sizeof(out));
 	sbuf_free(b);
@@ -1839,6 +1850,7 @@ int sctp_dgram_send(stream_t *s, const target_t *addr, sbuf_t *b)
 	if (r < 0)
 		return UV_EPIPE;
 	sctp_stats.dgrams_out++;
+	a->bytes_out += len;
 	return 0;
 }
 

@@ -85,6 +85,9 @@ int sctp_assoc_connect(const struct sockaddr *to, int stack, const sctp_assoc_cf
 /* Abort an association; no callback fires. */
 void sctp_assoc_close(sctp_association_t *a, const char *why);
 int sctp_assoc_is_up(const sctp_association_t *a);
+/* What crossed it: its streams' data and its datagrams' payloads, each
+ * way (0 for NULL). */
+void sctp_assoc_bytes(const sctp_association_t *a, uint64_t *in, uint64_t *out);
 const char *sctp_assoc_peer(const sctp_association_t *a);
 const struct sockaddr *sctp_assoc_peer_addr(const sctp_association_t *a);
 size_t sctp_assoc_nstreams(const sctp_association_t *a); /* live stream ids */

@@ -47,7 +47,8 @@ typedef struct sccli {
 	queue_t waiting; /* creq_t.link: waiting for the association or an id */
 	queue_t flight;  /* creq_t.link: OPEN sent, no answer yet */
 	uint64_t opens, fails, assocs, up_since;
-	char why[160]; /* why the last association ended, or "" */
+	uint64_t bytes_in, bytes_out; /* the ended associations' */
+	char why[160];                /* why the last association ended, or "" */
 	unsigned started : 1, closing : 1;
 } sccli_t;
 
@@ -191,7 +192,11 @@ static void retry_later(sccli_t *cl)
 static void cli_down(sctp_association_t *a, void *ud, int err, const char *why)
 {
 	sccli_t *cl = ud;
+	uint64_t in, out;
 
+	sctp_assoc_bytes(a, &in, &out);
+	cl->bytes_in += in;
+	cl->bytes_out += out;
 	if (cl->a == a)
 		cl->a = NULL;
 	snprintf(cl->why, sizeof(cl->why), "%s", why ? why : uv_strerror(err));
@@ -450,6 +455,7 @@ static void sc_session(const dialer_t *d, hop_session_t *s)
 {
 	const sccli_t *cl = (const sccli_t *)d;
 	int up = sctp_assoc_is_up(cl->a);
+	uint64_t in, out;
 
 	s->kind = "sctp";
 	s->ok = up || !wanted((sccli_t *)cl);
@@ -458,6 +464,9 @@ static void sc_session(const dialer_t *d, hop_session_t *s)
 		snprintf(s->why, sizeof(s->why), "%s", cl->why);
 	else
 		s->since = cl->up_since;
+	sctp_assoc_bytes(cl->a, &in, &out);
+	s->bytes_in = cl->bytes_in + in;
+	s->bytes_out = cl->bytes_out + out;
 }
 
 static const dialer_ops_t sctp_udp_ops = {.scheme = "sctp+udp",

@@ -292,9 +292,10 @@ static void on_data(vcli_t *c, const uint8_t *d, size_t n)
 		return;
 	c->last_rx = now_ms(c);
 	if (m > 0 && c->state == LS_UP) {
-		if (c->have_tap)
+		if (c->have_tap) {
+			pkthop_link_count(c->h, (size_t)m, 0);
 			c->tap.input(c->tap.ud, c->buf, (size_t)m);
-		else
+		} else
 			pkthop_link_input(c->h, c->buf, (size_t)m);
 	}
 }
@@ -526,6 +527,7 @@ int vpn_client_send(vcli_t *c, const uint8_t *pkt, size_t len, const vnet_hdr_t 
 		return -ENETDOWN;
 	if (!h) {
 		send_data(c, pkt, len);
+		pkthop_link_count(c->h, 0, len);
 		return 0;
 	}
 	if (!k->valid || k->tx_ctr >= VPN_REJECT_AFTER_MSGS - VPN_RUN_MAX)
@@ -535,6 +537,7 @@ int vpn_client_send(vcli_t *c, const uint8_t *pkt, size_t len, const vnet_hdr_t 
 	if (n <= 0)
 		return n;
 	c->last_tx = now_ms(c);
+	pkthop_link_count(c->h, 0, len);
 	return udpsock_send_run(c->udp, (struct sockaddr *)&c->srv, c->run, stride, (size_t)n,
 	                        last);
 }
