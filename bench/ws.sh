@@ -422,8 +422,13 @@ run_profiles() {
 			echo "#### $path, $([ "$dir" = fwd ] && echo "client → server" || echo "server → client")"
 			echo
 			read -r c s rest <<<"${RELAY[$path]}"
-			# shellcheck disable=SC2086 # the rest of RELAY: more pids
-			"${LAB[@]}" profile "$PROFILE_SECS" "$T/perf-$path-$dir" "client=$c" "server=$s" $rest
+			if [ "$path" = ss ]; then # its server, then a tunnel per target
+				# shellcheck disable=SC2086 # RELAY holds a list of pids
+				"${LAB[@]}" profile "$PROFILE_SECS" "$T/perf-$path-$dir" ${RELAY[$path]}
+			else
+				# shellcheck disable=SC2086 # the rest of RELAY: more pids
+				"${LAB[@]}" profile "$PROFILE_SECS" "$T/perf-$path-$dir" "client=$c" "server=$s" $rest
+			fi
 		} >>"$T/profile.md"
 		wait "$ip" || true
 		log "profile $path $dir: done"
