@@ -15,6 +15,7 @@ void ws_hop_init(ws_hop_t *h, uv_loop_t *loop, dialer_t *next, const dialer_ops_
 	h->d.loop = loop;
 	h->rows = rows;
 	h->nrows = nrows;
+	queue_init(&h->pool);
 	uv_timer_init(loop, &h->pool_timer);
 	h->pool_timer.data = h;
 }
@@ -54,6 +55,45 @@ int ws_hop_host(ws_hop_t *h, const url_t *u, const char *host, int tls, int alwa
 		snprintf(h->host_hdr, sizeof(h->host_hdr), "%s%s%s:%d", v6 ? "[" : "", u->host,
 		         v6 ? "]" : "", port);
 	return 0;
+}
+
+void ws_hop_pool_put(ws_hop_t *h, ws_pooled_t *e)
+{
+	e->since = uv_now(h->d.loop);
+	queue_insert_head(&h->pool, &e->link);
+	h->npool++;
+}
+
+void ws_hop_pool_remove(ws_hop_t *h, ws_pooled_t *e)
+{
+	if (!queue_linked(&e->link))
+		return;
+	queue_remove(&e->link);
+	h->npool--;
+}
+
+ws_pooled_t *ws_hop_pool_take(ws_hop_t *h)
+{
+	queue_t *q = queue_first(&h->pool);
+	ws_pooled_t *e = q ? queue_data(q, ws_pooled_t, link) : NULL;
+
+	if (e)
+		ws_hop_pool_remove(h, e);
+	return e;
+}
+
+void ws_hop_pool_expire(ws_hop_t *h, void (*fn)(ws_hop_t *h, ws_pooled_t *e))
+{
+	uint64_t now = uv_now(h->d.loop);
+	queue_t *q, *n;
+
+	queue_foreach_safe (q, n, &h->pool) {
+		ws_pooled_t *e = queue_data(q, ws_pooled_t, link);
+		if (now - e->since >= h->pool_idle_ms) {
+			ws_hop_pool_remove(h, e);
+			fn(h, e);
+		}
+	}
 }
 
 void ws_hop_count(ws_hop_t *h, int err)

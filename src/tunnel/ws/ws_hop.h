@@ -9,6 +9,9 @@
  *                    timer, the metric rows (over ws_hop_t's fields);
  *   ws_hop_server(), ws_hop_host(), ws_hop_tls_load() as it reads its URL;
  *   ws_hop_start()   registers the writer, starts the pool timer;
+ *   ws_hop_pool_*()  the idle WebSockets, most recent first, each with the
+ *                    time it went idle: put, take, remove, and the
+ *                    timer's sweep of those idle for pool_idle_ms;
  *   ws_hop_stop()    first thing in the dialer's free: the writer goes,
  *                    closing is set; then the hop ends its own tunnels;
  *   ws_hop_release() last: TLS, and the timer's close frees the struct
@@ -23,8 +26,16 @@
 
 #include "core/dial.h"
 #include "core/metrics.h"
+#include "core/queue.h"
 #include "core/url.h"
 #include "tunnel/ws/ws.h"
+
+/* One idle WebSocket of a hop's pool: a member of the hop's own struct
+ * for it (queue_data() finds that). */
+typedef struct ws_pooled {
+	queue_t link;
+	uint64_t since; /* idle since (uv_now) */
+} ws_pooled_t;
 
 typedef struct ws_hop {
 	dialer_t d; /* first */
@@ -33,6 +44,7 @@ typedef struct ws_hop {
 	ws_opts_t wo;
 	char host_hdr[300], name[160];
 	uv_timer_t pool_timer;
+	queue_t pool;          /* ws_pooled_t.link, most recent first */
 	size_t npool;          /* idle WebSockets the pool holds */
 	uint64_t pool_idle_ms; /* how long one may wait there */
 	uint64_t opens, reused, fails;
@@ -51,6 +63,14 @@ int ws_hop_server(ws_hop_t *h, const url_t *u, int tls, char *err, size_t errlen
  * host, with its port unless it is the default one and !always_port. */
 int ws_hop_host(ws_hop_t *h, const url_t *u, const char *host, int tls, int always_port, char *err,
                 size_t errlen);
+void ws_hop_pool_put(ws_hop_t *h, ws_pooled_t *e);
+/* The most recent one, off the pool; NULL when it is empty. */
+ws_pooled_t *ws_hop_pool_take(ws_hop_t *h);
+/* Off the pool if it is there. */
+void ws_hop_pool_remove(ws_hop_t *h, ws_pooled_t *e);
+/* Each one idle for pool_idle_ms or more: off the pool, then to fn. */
+void ws_hop_pool_expire(ws_hop_t *h, void (*fn)(ws_hop_t *h, ws_pooled_t *e));
+
 /* A dial answered: err < 0 counts a failure, else an open. */
 void ws_hop_count(ws_hop_t *h, int err);
 void ws_hop_start(ws_hop_t *h, uv_timer_cb pool_cb, uint64_t first_ms, uint64_t every_ms);

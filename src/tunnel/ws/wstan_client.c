@@ -35,7 +35,6 @@ typedef struct wcli {
 	uint64_t first_wait_ms;
 	size_t pool_max;
 	queue_t tuns; /* wstan_tun_t.link: every tunnel */
-	queue_t pool; /* wstan_tun_t.plink: idle ones, most recent first */
 } wcli_t;
 
 typedef struct wreq wreq_t;
@@ -69,10 +68,7 @@ static void cli_list_add(wcli_t *cl, wstan_tun_t *t)
 
 static void cli_pool_remove(wcli_t *cl, wstan_tun_t *t)
 {
-	if (!queue_linked(&t->plink))
-		return;
-	queue_remove(&t->plink);
-	cl->h.npool--;
+	ws_hop_pool_remove(&cl->h, &t->pooled);
 }
 
 /* Unlink and free a tunnel. */
@@ -113,9 +109,7 @@ static void cli_on_idle(wstan_tun_t *t)
 		wstan_tun_abort(t, 1000);
 		return;
 	}
-	queue_insert_head(&cl->pool, &t->plink);
-	t->idle_since = uv_now(cl->h.d.loop);
-	cl->h.npool++;
+	ws_hop_pool_put(&cl->h, &t->pooled);
 	log_debug(t->id, "%s: tunnel back in the pool (%zu idle)", cl->h.name, cl->h.npool);
 }
 
@@ -133,19 +127,14 @@ static const wstan_tun_cbs_t cli_tun_cbs = {
     .on_unbind = tun_unflow,
 };
 
+static void cli_pool_expired(ws_hop_t *h, ws_pooled_t *e)
+{
+	wstan_tun_abort(queue_data(e, wstan_tun_t, pooled), 1000);
+}
+
 static void cli_on_pool_timer(uv_timer_t *h)
 {
-	wcli_t *cl = h->data;
-	uint64_t now = uv_now(cl->h.d.loop);
-	queue_t *q, *n;
-
-	queue_foreach_safe (q, n, &cl->pool) {
-		wstan_tun_t *t = queue_data(q, wstan_tun_t, plink);
-		if (now - t->idle_since >= cl->h.pool_idle_ms) {
-			cli_pool_remove(cl, t);
-			wstan_tun_abort(t, 1000);
-		}
-	}
+	ws_hop_pool_expire(h->data, cli_pool_expired);
 }
 
 /* ---- requests ---- */
@@ -396,12 +385,9 @@ static opener_t *opener_start(wcli_t *cl, wstan_tun_t *t, wreq_t *q, const targe
 
 static wstan_tun_t *pool_take(wcli_t *cl)
 {
-	queue_t *q = queue_first(&cl->pool);
-	wstan_tun_t *t = q ? queue_data(q, wstan_tun_t, plink) : NULL;
+	ws_pooled_t *e = ws_hop_pool_take(&cl->h);
 
-	if (t)
-		cli_pool_remove(cl, t);
-	return t;
+	return e ? queue_data(e, wstan_tun_t, pooled) : NULL;
 }
 
 static dial_t *cli_dial(dialer_t *d, const target_t *tg, const dial_opts_t *o, dial_cb cb, void *ud)
@@ -710,7 +696,6 @@ int wstan_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, cha
 		abort();
 	*out = NULL;
 	queue_init(&cl->tuns);
-	queue_init(&cl->pool);
 	ws_hop_init(&cl->h, loop, next, &cli_ops, cli_metric_rows,
 	            sizeof(cli_metric_rows) / sizeof(cli_metric_rows[0]));
 	if ((r = opts_parse(&wstan_hop_opts, u, &o, err, errlen)) < 0 ||

@@ -24,6 +24,7 @@
 #include "core/msgstream.h"
 #include "core/queue.h"
 #include "tunnel/ws/ws.h"
+#include "tunnel/ws/ws_hop.h"
 #include "tunnel/ws/wstan.h"
 
 #define DAT_MAX (64 * 1024) /* largest DAT payload we send */
@@ -62,10 +63,9 @@ struct wstan_tun {
 	uflow_t *flow;       /* client: a UDP association bound instead, while USING */
 	int busy;            /* depth of tunnel callbacks on the stack */
 	unsigned client : 1, paused : 1, freed : 1, closing : 1;
-	queue_t link;  /* client: in the hop's tunnels */
-	queue_t plink; /* client: in the hop's pool */
-	uint64_t idle_since;
-	opener_t *op; /* client: the upgrade under way */
+	queue_t link;       /* client: in the hop's tunnels */
+	ws_pooled_t pooled; /* client: in the hop's pool */
+	opener_t *op;       /* client: the upgrade under way */
 };
 
 struct wstan_stream {

@@ -47,9 +47,8 @@
 #define BACKOFF_MAX 30000
 
 typedef struct pent {
-	struct pent *next;
+	ws_pooled_t p; /* in the hop's pool */
 	wstun_t *t;
-	uint64_t born;
 } pent_t;
 
 typedef struct wcli {
@@ -59,7 +58,6 @@ typedef struct wcli {
 	int enc, aes, fast_open; /* aes: offer AES-128-GCM records */
 	size_t pool_size, nfilling;
 	uint64_t backoff_ms, retry_at;
-	pent_t *pool;
 } wcli_t;
 
 typedef struct opener {
@@ -246,14 +244,14 @@ static void pool_fill(wcli_t *cl);
 static void pool_ctl(wstun_t *t, uint8_t type, const uint8_t *body, size_t len)
 {
 	wcli_t *cl = wstun_owner(t);
+	queue_t *q;
 
 	if (type != 0)
 		return; /* nothing is expected on an idle connection */
-	for (pent_t **pp = &cl->pool; *pp; pp = &(*pp)->next) {
-		if ((*pp)->t == t) {
-			pent_t *e = *pp;
-			*pp = e->next;
-			cl->h.npool--;
+	queue_foreach (q, &cl->h.pool) {
+		pent_t *e = queue_data(q, pent_t, p);
+		if (e->t == t) {
+			ws_hop_pool_remove(&cl->h, &e->p);
 			stream_close(wstun_stream(e->t));
 			free(e);
 			log_debug(0, "%s: pooled websocket closed by the server", cl->h.name);
@@ -282,11 +280,8 @@ static void pool_opened(opener_t *op, int err)
 	if (!e)
 		abort();
 	e->t = op->t;
-	e->born = uv_now(cl->h.d.loop);
 	wstun_set_owner(e->t, pool_ctl, cl);
-	e->next = cl->pool;
-	cl->pool = e;
-	cl->h.npool++;
+	ws_hop_pool_put(&cl->h, &e->p);
 }
 
 static void pool_fill(wcli_t *cl)
@@ -304,34 +299,30 @@ static void pool_fill(wcli_t *cl)
 	}
 }
 
+static void pent_free(ws_hop_t *h, ws_pooled_t *p)
+{
+	pent_t *e = queue_data(p, pent_t, p);
+
+	stream_close(wstun_stream(e->t));
+	free(e);
+}
+
 static void on_pool_timer(uv_timer_t *h)
 {
 	wcli_t *cl = h->data;
-	uint64_t now = uv_now(cl->h.d.loop);
 
-	for (pent_t **pp = &cl->pool; *pp;) {
-		pent_t *e = *pp;
-		if (now - e->born >= cl->h.pool_idle_ms) {
-			*pp = e->next;
-			cl->h.npool--;
-			stream_close(wstun_stream(e->t));
-			free(e);
-		} else {
-			pp = &e->next;
-		}
-	}
+	ws_hop_pool_expire(&cl->h, pent_free);
 	pool_fill(cl);
 }
 
 static wstun_t *pool_take(wcli_t *cl)
 {
-	pent_t *e = cl->pool;
+	ws_pooled_t *p = ws_hop_pool_take(&cl->h);
+	pent_t *e = p ? queue_data(p, pent_t, p) : NULL;
 	wstun_t *t;
 
 	if (!e)
 		return NULL;
-	cl->pool = e->next;
-	cl->h.npool--;
 	t = e->t;
 	free(e);
 	pool_fill(cl);
@@ -441,14 +432,11 @@ static const metric_t hop_metrics[] = {
 static void ws_free_hop(dialer_t *d)
 {
 	wcli_t *cl = (wcli_t *)d;
+	ws_pooled_t *p;
 
 	ws_hop_stop(&cl->h);
-	while (cl->pool) {
-		pent_t *e = cl->pool;
-		cl->pool = e->next;
-		stream_close(wstun_stream(e->t));
-		free(e);
-	}
+	while ((p = ws_hop_pool_take(&cl->h)))
+		pent_free(&cl->h, p);
 	ws_hop_release(&cl->h);
 }
 
