@@ -188,15 +188,9 @@ int wstun_open_parse(const uint8_t *buf, size_t len, target_t *t, const uint8_t 
 
 int wstun_dgram_hdr(const target_t *t, uint8_t *out, size_t cap)
 {
-	size_t hl = strlen(t->host);
+	int n = wire_addr_encode(t, out, cap);
 
-	if (!hl || hl > 255 || cap < 3 + hl)
-		return -ENOSPC;
-	out[0] = (uint8_t)hl;
-	memcpy(out + 1, t->host, hl);
-	out[1 + hl] = (uint8_t)(t->port >> 8);
-	out[2 + hl] = (uint8_t)t->port;
-	return (int)(3 + hl);
+	return n < 0 ? -ENOSPC : n;
 }
 
 int wstun_dgram_parse(const uint8_t *buf, size_t len, target_t *t, const uint8_t **data,
