@@ -404,8 +404,9 @@ const front_ops_t dnsfwd_front_ops = {
 static const transport_scheme_t dnsfwd_schemes[] = {
     {.scheme = "dns",
      .listen = &dnsfwd_front_ops,
-     .listen_doc = {"dns://IP:PORT", "DNS forwarder (UDP and TCP) asking through the chain",
-                    &dns_listen_opts}},
+     .listen_doc = {.usage = "dns://IP:PORT",
+                    .about = "DNS forwarder (UDP and TCP) asking through the chain",
+                    .opts = &dns_listen_opts}},
 };
 
 const transport_t dnsfwd_transport = {

@@ -52,8 +52,9 @@ const front_ops_t proxy_front_ops = {
 static const transport_scheme_t proxy_schemes[] = {
     {.scheme = "proxy",
      .listen = &proxy_front_ops,
-     .listen_doc = {"proxy://IP:PORT", "SOCKS4/4a/5 and HTTP proxy on one port",
-                    &socks_listen_opts}},
+     .listen_doc = {.usage = "proxy://IP:PORT",
+                    .about = "SOCKS4/4a/5 and HTTP proxy on one port",
+                    .opts = &socks_listen_opts}},
 };
 
 const transport_t proxy_transport = {

@@ -818,8 +818,10 @@ static const transport_scheme_t sstp_schemes[] = {
     {.scheme = "sstp",
      .hop = sstp_hop_new,
      .hop_caps = HOP_STREAMS | HOP_DATAGRAMS | HOP_PACKETS,
-     .hop_doc = {"sstp://user:pass@HOST[:PORT][?ca=FILE|insecure=1|pin=SHA256]",
-                 "an SSTP VPN, hosts inside it reached on lwIP", &sstp_hop_opts, 1}},
+     .hop_doc = {.usage = "sstp://user:pass@HOST[:PORT][?ca=FILE|insecure=1|pin=SHA256]",
+                 .about = "an SSTP VPN, hosts inside it reached on lwIP",
+                 .opts = &sstp_hop_opts,
+                 .pass = 1}},
 };
 
 const transport_t sstp_transport = {

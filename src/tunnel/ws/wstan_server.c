@@ -656,8 +656,12 @@ static const transport_scheme_t wstan_schemes[] = {
      .listen = &wstan_front_ops,
      .hop = wstan_hop_new,
      .hop_caps = HOP_STREAMS | HOP_DATAGRAMS | HOP_REMOTE_DNS,
-     .listen_doc = {"wstan://IP:PORT[/path]?key=KEY", "wstan 0.5 compatible server", &srv_opts},
-     .hop_doc = {"wstan://HOST:PORT[/path]?key=KEY", "through a wstan server", &wstan_hop_opts}},
+     .listen_doc = {.usage = "wstan://IP:PORT[/path]?key=KEY",
+                    .about = "wstan 0.5 compatible server",
+                    .opts = &srv_opts},
+     .hop_doc = {.usage = "wstan://HOST:PORT[/path]?key=KEY",
+                 .about = "through a wstan server",
+                 .opts = &wstan_hop_opts}},
 };
 
 const transport_t wstan_transport = {

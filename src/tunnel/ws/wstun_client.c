@@ -747,7 +747,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
                    size_t errlen, int tls)
 {
 	wcli_t *cl = calloc(1, sizeof(*cl));
-	wcli_opts_t o = {.key = {NULL, NULL}}; /* and every other field 0 */
+	wcli_opts_t o = {0};
 	uint8_t k[KEY_MAX];
 	size_t klen;
 	int r;

@@ -589,7 +589,7 @@ static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 {
 	wsrv_t *s = calloc(1, sizeof(*s));
 	url_t *u = l->url;
-	wsrv_opts_t o = {.key = {NULL, NULL}}; /* and every other field 0 */
+	wsrv_opts_t o = {0};
 	replay_conf_t conf;
 	uint8_t k[KEY_MAX];
 	size_t klen;
@@ -683,16 +683,22 @@ static const transport_scheme_t ws_schemes[] = {
      .listen = &ws_front_ops,
      .hop = ws_hop_new,
      .hop_caps = HOP_STREAMS | HOP_DATAGRAMS | HOP_REMOTE_DNS,
-     .listen_doc = {"ws://IP:PORT[/path][?key=KEY]", "WebSocket tunnel server", &ws_server_opts},
-     .hop_doc = {"ws://HOST:PORT[/path][?key=KEY]", "through a WebSocket tunnel server",
-                 &ws_hop_opts}},
+     .listen_doc = {.usage = "ws://IP:PORT[/path][?key=KEY]",
+                    .about = "WebSocket tunnel server",
+                    .opts = &ws_server_opts},
+     .hop_doc = {.usage = "ws://HOST:PORT[/path][?key=KEY]",
+                 .about = "through a WebSocket tunnel server",
+                 .opts = &ws_hop_opts}},
     {.scheme = "wss",
      .listen = &wss_front_ops,
      .hop = wss_hop_new,
      .hop_caps = HOP_STREAMS | HOP_DATAGRAMS | HOP_REMOTE_DNS,
-     .listen_doc = {"wss://IP:PORT[/path]?cert=FILE&certkey=FILE[&key=KEY]",
-                    "WebSocket tunnel server over TLS", &wss_server_opts},
-     .hop_doc = {"wss://HOST:PORT[/path][?key=KEY&ca=FILE]", "the same over TLS", &wss_hop_opts}},
+     .listen_doc = {.usage = "wss://IP:PORT[/path]?cert=FILE&certkey=FILE[&key=KEY]",
+                    .about = "WebSocket tunnel server over TLS",
+                    .opts = &wss_server_opts},
+     .hop_doc = {.usage = "wss://HOST:PORT[/path][?key=KEY&ca=FILE]",
+                 .about = "the same over TLS",
+                 .opts = &wss_hop_opts}},
 };
 
 const transport_t ws_transport = {
