@@ -64,7 +64,7 @@ typedef struct slink {
 	stream_t *s;
 	ppp_t *ppp;
 	uv_timer_t tick;
-	uv_check_t flush; /* writes of one loop turn go out as one record */
+	uv_idle_t flush;  /* writes of one loop turn go out as one record */
 	uint8_t tx[4096]; /* measured against SoftEther: 16 KiB batches of
 	                   * full-size packets lose uploads (its NAT drops
 	                   * bursts), one record per packet costs downloads */
@@ -105,7 +105,7 @@ static void release(slink_t *l)
 		ppp_free(l->ppp);
 	l->ppp = NULL;
 	uv_timer_stop(&l->tick);
-	uv_check_stop(&l->flush);
+	uv_idle_stop(&l->flush);
 	l->rxlen = 0;
 	l->txlen = 0;
 	l->state = S_IDLE;
@@ -126,16 +126,19 @@ static void flush_tx(slink_t *l)
 	if (l->s && l->txlen)
 		stream_write_copy(l->s, l->tx, l->txlen);
 	l->txlen = 0;
-	uv_check_stop(&l->flush);
+	uv_idle_stop(&l->flush);
 }
 
-static void on_flush(uv_check_t *c)
+static void on_flush(uv_idle_t *c)
 {
 	flush_tx(c->data);
 }
 
 /* Packets are gathered and written once per loop turn (or per 4 KiB):
- * one TLS record and one system call for many packets. */
+ * one TLS record and one system call for many packets.  An idle handle,
+ * not a check: packets made outside the I/O callbacks (lwIP's ACKs at the
+ * end of a turn, its timers) would otherwise wait in the batch while the
+ * loop blocks in poll, up to lwIP's next timer. */
 static void send_raw(slink_t *l, const uint8_t *buf, size_t len)
 {
 	if (!l->s)
@@ -145,7 +148,7 @@ static void send_raw(slink_t *l, const uint8_t *buf, size_t len)
 		flush_tx(l);
 	memcpy(l->tx + l->txlen, buf, len);
 	if (!l->txlen)
-		uv_check_start(&l->flush, on_flush);
+		uv_idle_start(&l->flush, on_flush);
 	l->txlen += len;
 }
 
@@ -673,7 +676,7 @@ static void free_on_close(uv_handle_t *t)
 	free(t->data);
 }
 
-/* the check handle closes first; the timer's close frees the link */
+/* the idle handle closes first; the timer's close frees the link */
 static void close_handles(slink_t *l)
 {
 	uv_close((uv_handle_t *)&l->flush, NULL);
@@ -758,7 +761,7 @@ int sstp_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char
 	l->loop = loop;
 	uv_timer_init(loop, &l->tick);
 	l->tick.data = l;
-	uv_check_init(loop, &l->flush);
+	uv_idle_init(loop, &l->flush);
 	l->flush.data = l;
 	if ((r = opts_parse(&sstp_hop_opts, u, &o, err, errlen)) < 0)
 		goto fail;
