@@ -190,7 +190,10 @@ EOF
 	check_eq "a group after a SOCKS5 hop (Dante)" ok "$(curl -fsS -m 10 "http://127.0.0.1:$fd/")"
 	check "... its member reached its server through Dante" \
 		grep -Eq "tcp/connect .* -> 127\.0\.0\.1\.[0-9]+ 127\.0\.0\.1\.$a\$" "$T/danted-own.log"
-	check_eq "... and that server (A, the first) dialed the page" "$((a0 + 1)) $b0" "$(dialed A) $(dialed B)"
+	# (A may also log a late dial of an earlier client: B's count is the proof)
+	a1=$(dialed A) b1=$(dialed B)
+	check "... and that server (A, the first) dialed the page, not B ($a0 -> $a1, $b0 -> $b1)" \
+		test "$a1" -gt "$a0" -a "$b1" -eq "$b0"
 	kill "$(cat "$T/danted.pid")" 2>/dev/null
 fi
 
