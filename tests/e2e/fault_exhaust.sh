@@ -52,8 +52,9 @@ for kind in $TUNNELS; do
 		check "$kind: $p does not spin at the limit ($d ticks in 3 s)" test "$d" -lt 60
 		check "$kind: $p alive" alive "$p"
 	done
-	check "$kind: a log line says descriptors ran out" \
-		grep -Eqi "descriptors|too many open files" $(for p in $procs; do echo "$T/$p.log"; done)
+	logs=$(for p in $procs; do echo "$T/$p.log"; done)
+	for _ in $(seq 50); do grep -Eqi "descriptors|too many open files" $logs && break; sleep 0.2; done
+	check "$kind: a log line says descriptors ran out" grep -Eqi "descriptors|too many open files" $logs
 	# the held connections close with their process
 	kill $hp 2>/dev/null
 	wait $hp
