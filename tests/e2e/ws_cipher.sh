@@ -49,6 +49,10 @@ through() {
 	got=$(curl -fsS -m 20 --socks5-hostname "127.0.0.1:$p" "http://127.0.0.1:$web/blob" | sha256sum | cut -d' ' -f1)
 	[ "$got" = "$want" ] || echo "blob-corrupt"
 	grep -o 'ws tunnel up (sealed, [a-z0-9-]*' "$T/$log.log" | tail -1 | sed 's/.*, //'
+	# called in $(...): finish()'s list of PIDS never sees this client
+	kill "$(pid_of "$name")" 2>/dev/null
+	wait "$(pid_of "$name")" 2>/dev/null
+	true
 }
 
 check_eq "enc=auto: $HW, the blob intact" "$HW" "$(through auto server "ws://127.0.0.1:$ws?key=$KEY")"
