@@ -9,7 +9,7 @@ set -eu
 BUILD_PKGS="build-essential cmake pkg-config clang libuv1-dev libssl-dev libyaml-dev
  libcmocka-dev libhttp-parser-dev libwslay-dev
  liblwip-dev libslirp-dev libglib2.0-dev libpcap-dev libusrsctp-dev scdoc"
-TEST_PKGS="curl socat openssl iperf3 tinyproxy microsocks dante-server procps ethtool
+TEST_PKGS="curl logrotate socat openssl iperf3 tinyproxy microsocks dante-server procps ethtool
  netcat-openbsd python3 python3-websockets nginx slirp iproute2 psmisc tor
  openssh-server openssh-client iputils-ping python3-cryptography
  dnsmasq-base bind9-dnsutils v2ray tcpdump dante-client knot-dnsutils
