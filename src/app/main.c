@@ -152,6 +152,28 @@ static int parse_args(int argc, char **argv, config_t *cli, int *verbosity, char
                       size_t errlen);
 static int load_layers(config_t *f, config_t *e, config_t *c, char *err, size_t errlen);
 
+static int differ(const char *a, const char *b)
+{
+	return !a != !b || (a && strcmp(a, b));
+}
+
+/* What a reload applies beside the listeners and chains, and what it
+ * says needs a restart: the metrics server's address (its socket was
+ * bound once), user and group (the process dropped to them once). */
+static void reload_settings(const config_t *f)
+{
+	if (differ(f->metrics, file.metrics))
+		log_warn(0, "reload: metrics: stays %s until a restart (systemctl restart)",
+		         file.metrics ? file.metrics : "off");
+	if (differ(f->user, file.user) || differ(f->group, file.group))
+		log_warn(0, "reload: user/group: unchanged until a restart (systemctl restart): "
+		            "privileges are dropped once, at start");
+	if (f->drain_ms != file.drain_ms) {
+		runtime_drain(f->drain_ms);
+		log_info(0, "reload: drain: %llu ms from now on", (unsigned long long)f->drain_ms);
+	}
+}
+
 static void reload(void *ud)
 {
 	config_t f, e, c;
@@ -194,14 +216,21 @@ static void reload(void *ud)
 			}
 		if (nl[i]) {
 			dialer_t *d = nl[i]->routed ? routing_dialer(rt, nl[i]->via) : nl[i]->chain;
-			if (nl[i]->ops->start && d != nl[i]->chain) {
+			if (d == nl[i]->chain || nl[i]->ops->chain_use == CHAIN_PER_CONN)
+				continue;
+			if (nl[i]->ops->chain_use == CHAIN_FIXED) {
 				snprintf(err, sizeof(err),
-				         "%s: its chain changed, and it cannot move to another: "
-				         "restart sluice for that",
+				         "%s: its chain changed, and its session cannot move to "
+				         "another chain: restart sluice to apply it (systemctl "
+				         "restart), or leave its chain as it is",
 				         nl[i]->name);
 				goto undo;
 			}
-			continue;
+			/* CHAIN_AT_INIT: made anew on the new chain, in its place */
+			for (size_t j = 0; j < nlisteners; j++)
+				if (listeners[j] == nl[i])
+					kept[j] = 0;
+			nl[i] = NULL;
 		}
 		if (url_parse(f.listen.v[i], &lu, msg, sizeof(msg)) < 0) {
 			snprintf(err, sizeof(err), "-L: %s", msg);
@@ -217,16 +246,21 @@ static void reload(void *ud)
 		added++;
 	}
 	/* bind the new ones; one on the address of an old one takes its
-	 * place (its socket, where both are TCP): both passes start what
+	 * place (its TCP socket, where both have one; its UDP socket, where
+	 * both are of a scheme that serves datagrams): both passes start what
 	 * listens on a new address before any old one stops */
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < nn; i++) {
 			listener_t *same = NULL;
 			if (!fresh[i])
 				continue;
-			for (size_t j = 0; j < nlisteners && !same; j++)
+			/* of the same scheme first: it takes the sockets of both kinds */
+			for (size_t j = 0; j < nlisteners; j++)
 				if (!kept[j] && listeners[j]->listening && nl[i]->bind.ss_family &&
-				    !memcmp(&listeners[j]->bind, &nl[i]->bind, sizeof(nl[i]->bind)))
+				    !memcmp(&listeners[j]->bind, &nl[i]->bind,
+				            sizeof(nl[i]->bind)) &&
+				    (!same ||
+				     (same->ops != nl[i]->ops && listeners[j]->ops == nl[i]->ops)))
 					same = listeners[j];
 			if (!same != !pass)
 				continue;
@@ -256,9 +290,7 @@ static void reload(void *ud)
 		pac_serve(listeners, nlisteners);
 	routing_start(rt);
 	routing_unref(old);
-	if (f.metrics && (!file.metrics || strcmp(f.metrics, file.metrics)))
-		log_warn(0, "reload: metrics: stays %s until a restart",
-		         file.metrics ? file.metrics : "off");
+	reload_settings(&f);
 	runtime_log_level(f.log_level, v);
 	authguard_cfg_default(&guard);
 	if (f.auth_guard)

@@ -224,6 +224,7 @@ int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, c
 	l->loop = loop;
 	queue_init(&l->conns);
 	l->chain = chain;
+	l->taken_fd = -1;
 	if (u->host[0] && strchr(u->host, ':'))
 		snprintf(l->name, sizeof(l->name), "%s://[%s]:%d", u->scheme, u->host, u->port);
 	else if (u->port > 0)
@@ -412,8 +413,11 @@ int listener_start(listener_t *l, char *err, size_t errlen)
 int listener_take(listener_t *l, listener_t *old, char *err, size_t errlen)
 {
 	uv_os_fd_t fd;
-	int r, nfd;
+	int r, nfd, dfd;
 
+	if (old->listening && l->ops == old->ops && l->ops->dgram_fd &&
+	    (dfd = l->ops->dgram_fd(old)) >= 0)
+		l->taken_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0); /* failed: l binds */
 	if (l->ops->start || old->ops->start || !old->listening ||
 	    uv_fileno((uv_handle_t *)&old->tcp, &fd) < 0 ||
 	    (nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
@@ -426,6 +430,14 @@ int listener_take(listener_t *l, listener_t *old, char *err, size_t errlen)
 		return r;
 	listener_stop(old); /* and what served beside it, before l's starts */
 	return serve_beside(l, err, errlen);
+}
+
+int listener_taken_fd(listener_t *l)
+{
+	int fd = l->taken_fd;
+
+	l->taken_fd = -1;
+	return fd;
 }
 
 void listener_stop(listener_t *l)
@@ -448,6 +460,8 @@ void listener_free(listener_t *l)
 		conn_close(queue_data(queue_first(&l->conns), conn_t, link), "shutdown");
 	if (l->ops && l->ops->free)
 		l->ops->free(l);
+	if (l->taken_fd >= 0)
+		close(l->taken_fd);
 	acl_free(&l->clients);
 	acl_free(&l->targets);
 	ratelimit_free(l->rl);

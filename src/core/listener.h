@@ -70,6 +70,10 @@ typedef struct front_ops {
 	 * beside it (a UDP socket on the same address).  .stop then stops it. */
 	int (*listening)(listener_t *l);
 	void (*free)(listener_t *l);
+	/* optional: the UDP socket it serves datagrams on (its own, or the one
+	 * beside its TCP socket), for a listener of the same scheme that takes
+	 * its place (listener_take) to serve on; -1: none */
+	int (*dgram_fd)(listener_t *l);
 	front_reach_t reach;
 	/* a gateway or tunnel server: its peers are machines, not this host's
 	 * users, so link-local and metadata targets are refused by default
@@ -83,6 +87,13 @@ typedef struct front_ops {
 	const char *pac;
 	/* idle-timeout when it is not given; 0: LISTENER_IDLE_DEFAULT */
 	uint64_t idle_timeout_ms;
+	/* what a reload that changes the chain of a kept listener does: by
+	 * default, nothing (each connection asks for its chain); CHAIN_AT_INIT,
+	 * init checks the chain (what it carries, its name servers) or holds
+	 * a flow on it: the listener is made anew, in the old one's place
+	 * (listener_take); CHAIN_FIXED, its session lives on its chain (a TUN
+	 * device's VPN session): the reload is refused */
+	enum { CHAIN_PER_CONN, CHAIN_AT_INIT, CHAIN_FIXED } chain_use;
 } front_ops_t;
 
 #define LISTENER_IDLE_DEFAULT (5 * 60 * 1000)
@@ -107,6 +118,7 @@ struct listener {
 	metrics_listener_t *m;
 	queue_t conns;                     /* live connections (conn_t.link) */
 	uint64_t fd_refused, fd_logged_at; /* refused for want of descriptors */
+	int taken_fd; /* listener_take: a UDP socket to serve on, not bind (-1: bind) */
 	unsigned listening : 1, stopping : 1;
 };
 
@@ -119,8 +131,13 @@ int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, c
 int listener_start(listener_t *l, char *err, size_t errlen);
 /* Start l on the address old listens on, in old's place: a TCP listener
  * takes old's socket (never closed, so no client is refused meanwhile),
- * and old stops accepting; others stop old, then bind. */
+ * and old stops accepting; one of old's scheme with a datagram socket
+ * (.dgram_fd) takes that socket too (datagrams queued in it are l's, and
+ * old's sessions still reply through it); others stop old, then bind. */
 int listener_take(listener_t *l, listener_t *old, char *err, size_t errlen);
+/* The UDP socket listener_take gave l (the front end owns it now), or -1:
+ * bind one. */
+int listener_taken_fd(listener_t *l);
 void listener_stop(listener_t *l); /* stop accepting; live conns go on */
 void listener_free(listener_t *l);
 /* The chain a new session of l takes now (its own, or via='s in the

@@ -171,6 +171,11 @@ void runtime_reloading(void)
 	         (unsigned long long)monotonic_us());
 }
 
+void runtime_drain(uint64_t drain_ms)
+{
+	rt.drain_ms = drain_ms;
+}
+
 void runtime_reloaded(const char *status)
 {
 	sdnotify("READY=1\nSTATUS=%s", status);

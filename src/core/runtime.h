@@ -54,6 +54,8 @@ void runtime_finish(const runtime_hooks_t *h, const char *why);
 #define RUNTIME_OPT_LOG_LEVEL 0x10000
 #define RUNTIME_LOG_LEVEL_HELP "--log-level: use err, warn, info, debug or trace"
 int runtime_log_opt(int c, const char *arg, int *level, int *verbosity);
+/* The drain of the next SIGINT/SIGTERM (a reload's drain:). */
+void runtime_drain(uint64_t drain_ms);
 /* Tell the service manager that a reload began (RELOADING=1) or ended
  * (READY=1 and a STATUS line). */
 void runtime_reloading(void);

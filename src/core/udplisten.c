@@ -2,11 +2,12 @@
 #include "core/udplisten.h"
 
 #include <stddef.h>
+#include <unistd.h>
 
 #include "core/udphost.h"
 
-int udplisten_start(udplisten_t *u, uv_loop_t *loop, const struct sockaddr *bind, void *owner,
-                    uv_udp_recv_cb recv, uv_timer_cb tick, uint64_t period_ms)
+int udplisten_start(udplisten_t *u, uv_loop_t *loop, const struct sockaddr *bind, int fd,
+                    void *owner, uv_udp_recv_cb recv, uv_timer_cb tick, uint64_t period_ms)
 {
 	int r;
 
@@ -15,12 +16,22 @@ int udplisten_start(udplisten_t *u, uv_loop_t *loop, const struct sockaddr *bind
 	uv_timer_init(loop, &u->tick);
 	u->sock.data = u->tick.data = owner;
 	u->open = 2;
-	if ((r = uv_udp_bind(&u->sock, bind, 0)) < 0 || (r = udp_socket_buffers(&u->sock)) < 0 ||
+	if (fd >= 0 && (r = uv_udp_open(&u->sock, fd)) < 0)
+		close(fd);
+	if ((fd >= 0 ? r : (r = uv_udp_bind(&u->sock, bind, 0))) < 0 ||
+	    (r = udp_socket_buffers(&u->sock)) < 0 ||
 	    (r = uv_udp_recv_start(&u->sock, udp_alloc, recv)) < 0)
 		return r;
 	if (period_ms)
 		uv_timer_start(&u->tick, tick, period_ms, period_ms);
 	return 0;
+}
+
+int udplisten_fd(udplisten_t *u)
+{
+	uv_os_fd_t fd;
+
+	return u->open && uv_fileno((uv_handle_t *)&u->sock, &fd) == 0 ? fd : -1;
 }
 
 void udplisten_stop(udplisten_t *u)

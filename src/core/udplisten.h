@@ -17,10 +17,14 @@ typedef struct udplisten {
 	unsigned open; /* handles not yet closed */
 } udplisten_t;
 
-/* Bind, read into recv, tick every period_ms (0: never).  On failure the
- * handles are open still: close as usual. */
-int udplisten_start(udplisten_t *u, uv_loop_t *loop, const struct sockaddr *bind, void *owner,
-                    uv_udp_recv_cb recv, uv_timer_cb tick, uint64_t period_ms);
+/* Bind (or serve on fd, a socket bound already, which u owns now: a
+ * listener's predecessor's, listener_taken_fd; -1: bind), read into recv,
+ * tick every period_ms (0: never).  On failure the handles are open
+ * still: close as usual. */
+int udplisten_start(udplisten_t *u, uv_loop_t *loop, const struct sockaddr *bind, int fd,
+                    void *owner, uv_udp_recv_cb recv, uv_timer_cb tick, uint64_t period_ms);
+/* The socket's descriptor, or -1 (front_ops.dgram_fd). */
+int udplisten_fd(udplisten_t *u);
 void udplisten_stop(udplisten_t *u); /* stop reading */
 /* Close both handles; done(owner) runs once they are closed (now when
  * nothing was started). */

@@ -365,8 +365,8 @@ static int dns_listening(listener_t *l)
 	dnsfwd_t *u = l->front;
 	int r;
 
-	if ((r = udplisten_start(&u->ul, l->loop, (struct sockaddr *)&l->bind, u, on_recv, on_sweep,
-	                         1000)) < 0)
+	if ((r = udplisten_start(&u->ul, l->loop, (struct sockaddr *)&l->bind, listener_taken_fd(l),
+	                         u, on_recv, on_sweep, 1000)) < 0)
 		return r;
 	metrics_register(metrics_fn, u);
 	return 0;
@@ -376,6 +376,11 @@ static void dns_stop(listener_t *l)
 {
 	if (l->front)
 		udplisten_stop(&((dnsfwd_t *)l->front)->ul);
+}
+
+static int dns_dgram_fd(listener_t *l)
+{
+	return l->front ? udplisten_fd(&((dnsfwd_t *)l->front)->ul) : -1;
 }
 
 static void dns_free(listener_t *l)
@@ -399,6 +404,8 @@ const front_ops_t dnsfwd_front_ops = {
     .listening = dns_listening,
     .stop = dns_stop,
     .free = dns_free,
+    .dgram_fd = dns_dgram_fd,
+    .chain_use = CHAIN_AT_INIT, /* init checks it; one flow on it for every query */
 };
 
 static const transport_scheme_t dnsfwd_schemes[] = {

@@ -249,8 +249,8 @@ static int uf_start(listener_t *l)
 	uint64_t period = u->idle_ms / 4 < 1000 ? 1000 : u->idle_ms / 4;
 	int r;
 
-	if ((r = udplisten_start(&u->ul, l->loop, (struct sockaddr *)&l->bind, u, on_recv, on_sweep,
-	                         u->idle_ms ? period : 0)) < 0)
+	if ((r = udplisten_start(&u->ul, l->loop, (struct sockaddr *)&l->bind, listener_taken_fd(l),
+	                         u, on_recv, on_sweep, u->idle_ms ? period : 0)) < 0)
 		return r;
 	metrics_register(metrics_fn, u);
 	log_info(0, "listening on %s", l->name);
@@ -260,6 +260,11 @@ static int uf_start(listener_t *l)
 static void uf_stop(listener_t *l)
 {
 	udplisten_stop(&((udpfwd_t *)l->front)->ul);
+}
+
+static int uf_dgram_fd(listener_t *l)
+{
+	return l->front ? udplisten_fd(&((udpfwd_t *)l->front)->ul) : -1;
 }
 
 static void uf_free(listener_t *l)
@@ -281,7 +286,9 @@ const front_ops_t udpfwd_front_ops = {
     .start = uf_start,
     .stop = uf_stop,
     .free = uf_free,
+    .dgram_fd = uf_dgram_fd,
     .idle_timeout_ms = UF_IDLE_DEFAULT, /* UDP sessions have no end but silence */
+    .chain_use = CHAIN_AT_INIT,
 };
 
 static const transport_scheme_t udpfwd_schemes[] = {

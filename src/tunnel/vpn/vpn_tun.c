@@ -147,4 +147,5 @@ const front_ops_t tun_front_ops = {
     .stop = vt_stop,
     .free = vt_free,
     .reach = REACH_LOCAL,
+    .chain_use = CHAIN_FIXED, /* the device is the VPN session's */
 };
