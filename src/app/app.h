@@ -21,5 +21,6 @@ extern const size_t app_ncmds;
 void help_usage(FILE *f);
 int help_main(int argc, char **argv);
 int status_main(int argc, char **argv); /* status.c */
+int reload_main(int argc, char **argv); /* control.c */
 
 #endif

@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "app/app.h"
+#include "app/control.h"
 #include "app/transports.h"
 #include "core/authguard.h"
 #include "core/config.h"
@@ -75,6 +76,7 @@ static void teardown(void *ud)
 	}
 	nlisteners = 0;
 	retired_free(1);
+	control_stop();
 	pac_serve(NULL, 0);
 	health_listeners(NULL, 0);
 	routing_install(NULL);
@@ -168,13 +170,17 @@ static void reload_settings(const config_t *f)
 	if (differ(f->user, file.user) || differ(f->group, file.group))
 		log_warn(0, "reload: user/group: unchanged until a restart (systemctl restart): "
 		            "privileges are dropped once, at start");
+	if (differ(f->control, file.control))
+		log_warn(0, "reload: control: stays %s until a restart (systemctl restart)",
+		         file.control && *file.control ? file.control : "as it was");
 	if (f->drain_ms != file.drain_ms) {
 		runtime_drain(f->drain_ms);
 		log_info(0, "reload: drain: %llu ms from now on", (unsigned long long)f->drain_ms);
 	}
 }
 
-static void reload(void *ud)
+/* Reload: 0 and what changed in out, or -1 and why it was refused. */
+static int reload_config(const char *who, char *out, size_t outlen)
 {
 	config_t f, e, c;
 	routing_t *old = routing_ref(routing_current()), *rt = NULL;
@@ -189,7 +195,7 @@ static void reload(void *ud)
 	if (!kept)
 		abort();
 	runtime_reloading();
-	log_info(0, "SIGHUP: reading the configuration again%s%s", cfgpath ? " from " : "",
+	log_info(0, "%s: reading the configuration again%s%s", who, cfgpath ? " from " : "",
 	         cfgpath ? cfgpath : "");
 	config_init(&f);
 	config_init(&e);
@@ -266,6 +272,11 @@ static void reload(void *ud)
 				continue;
 			r = same ? listener_take(nl[i], same, err, sizeof(err))
 			         : listener_start(nl[i], err, sizeof(err));
+			if (r == UV_EADDRINUSE && same) /* a socket it cannot take */
+				snprintf(err, sizeof(err),
+				         "%s: changed, and it cannot take the running one's "
+				         "socket: restart sluice to apply it (systemctl restart)",
+				         nl[i]->name);
 			if (r < 0)
 				goto undo;
 		}
@@ -278,8 +289,9 @@ static void reload(void *ud)
 			retire(listeners[j]);
 		free(lsrc[j]);
 	}
-	log_info(0, "reload: %zu listener%s (%zu new, %zu gone)", nn, nn == 1 ? "" : "s", added,
+	snprintf(out, outlen, "%zu listener%s (%zu new, %zu gone)", nn, nn == 1 ? "" : "s", added,
 	         nlisteners + added - nn);
+	log_info(0, "reload: %s", out);
 	free(listeners);
 	free(lsrc);
 	listeners = nl;
@@ -308,7 +320,7 @@ static void reload(void *ud)
 	free(kept);
 	free(fresh);
 	runtime_reloaded("serving (reloaded)");
-	return;
+	return 0;
 undo:
 	for (size_t i = 0; i < nn; i++) {
 		if (fresh && fresh[i] && nl[i]->listening) {
@@ -333,6 +345,36 @@ refused:
 	config_free(&c);
 	log_err(0, "reload refused: %s; the running configuration stays", err);
 	runtime_reloaded("serving (a reload was refused: see the log)");
+	snprintf(out, outlen, "%s", err);
+	return -1;
+}
+
+static void reload(void *ud)
+{
+	char out[URL_ERRLEN * 4];
+
+	reload_config("SIGHUP", out, sizeof(out));
+}
+
+/* The control socket's requests (app/control.h). */
+static void on_control(const char *cmd, mbuf_t *out)
+{
+	char msg[URL_ERRLEN * 4];
+
+	if (!strcmp(cmd, "reload")) {
+		if (reload_config("control: reload", msg, sizeof(msg)) < 0)
+			mbuf_printf(out, "refused: %s\n", msg);
+		else
+			mbuf_printf(out, "ok: %s\n", msg);
+	} else if (!strcmp(cmd, "status") || !strcmp(cmd, "status json")) {
+		mbuf_printf(out, "ok\n");
+		if (cmd[6])
+			health_status(out);
+		else
+			health_status_text(out);
+	} else {
+		mbuf_printf(out, "refused: unknown request (reload, status, status json)\n");
+	}
 }
 
 /* Ready for the service manager: healthy (core/health.h). */
@@ -515,7 +557,7 @@ static int run_or_check(int argc, char **argv, int check)
 	authguard_cfg_t guard;
 	routing_t *rt;
 	priv_t priv;
-	char err[URL_ERRLEN * 4];
+	char err[URL_ERRLEN * 4], cpath[256];
 	int r;
 
 	config_init(&file);
@@ -609,6 +651,13 @@ static int run_or_check(int argc, char **argv, int check)
 			return 1;
 		}
 	}
+	if ((r = control_path(file.control, cpath, sizeof(cpath))) < 0 ||
+	    (r == 0 &&
+	     control_serve(loop, cpath, on_control, priv.set && !priv.keep ? (int)priv.uid : -1,
+	                   (int)priv.gid, err, sizeof(err)) < 0)) {
+		fprintf(stderr, "sluice: %s\n", r < 0 ? "--control: the path is too long" : err);
+		return 1;
+	}
 	if (priv.set && !priv.keep)
 		log_chown(priv.uid, priv.gid);
 	if (priv_drop(&priv, err, sizeof(err)) < 0) {
@@ -648,7 +697,9 @@ const app_cmd_t app_cmds[] = {
     {"run", run_main, "[options] -L URL [-L URL ...] [-F URL ...]",
      "run listeners (`run` may be left out)"},
     {"check", check_main, "[-c FILE] [options]", "validate the configuration, print a summary"},
-    {"status", status_main, "[-c FILE] [--metrics IP:PORT] [--json]",
+    {"reload", reload_main, "[-c FILE] [--control PATH]",
+     "make a running sluice read its configuration again; refused: why, exit 1"},
+    {"status", status_main, "[-c FILE] [--metrics IP:PORT | --control PATH] [--json]",
      "what a running sluice says about itself (/status): listeners, chains, sessions"},
     {"keygen", keygen_main, "", "print a random base64 key"},
     {"pt", pt_main, "[-v|-q] [--log-file FILE]", "Tor pluggable transport (reads TOR_PT_*)"},

@@ -1,8 +1,11 @@
-/* `sluice status [-c FILE] [--metrics IP:PORT] [--json]`: what a running
- * sluice says on its metrics server's /status (core/health.h), as text
- * for people or, with --json, the document itself.  The address is
- * --metrics, else the metrics: of the file, else $SLUICE_METRICS.  Exit 0
- * when it is healthy, 1 when not, 2 when it cannot be asked. */
+/* `sluice status [-c FILE] [--metrics IP:PORT | --control PATH] [--json]`:
+ * what a running sluice says on its metrics server's /status
+ * (core/health.h), or on its control socket (app/control.h), as text for
+ * people or, with --json, the document itself.  The metrics server is
+ * --metrics, else the metrics: of the file, else $SLUICE_METRICS; the
+ * control socket is asked when --control is given or no metrics server
+ * is known (control_client_path).  Exit 0 when it is healthy, 1 when
+ * not, 2 when it cannot be asked. */
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -13,6 +16,7 @@
 #include <unistd.h>
 
 #include "app/app.h"
+#include "app/control.h"
 #include "core/config.h"
 #include "core/dial.h"
 #include "core/url.h"
@@ -66,19 +70,66 @@ static long http_get(const char *addr, const char *path, char *buf, size_t cap, 
 	return (long)len;
 }
 
+static int file_has_metrics(const char *cfgpath)
+{
+	config_t file;
+	char err[600];
+	int has;
+
+	config_init(&file);
+	has = config_load_file(&file, cfgpath, err, sizeof(err)) < 0 || file.metrics;
+	config_free(&file);
+	return has; /* a broken file: the metrics path says why */
+}
+
+static int healthy(const char *doc, int json)
+{
+	return json ? !strncmp(doc, "{\"status\":\"ok\"", 14) : !!strstr(doc, ": healthy\n");
+}
+
+/* The status on the control socket. */
+static int status_control(const char *control, const char *cfgpath, int json)
+{
+	char path[256], err[600];
+	mbuf_t reply = {0};
+	int r;
+
+	if ((r = control_client_path(control, cfgpath, path, sizeof(path), err, sizeof(err))) !=
+	    0) {
+		fprintf(stderr, "sluice status: %s\n",
+		        r < 0 ? err
+		              : "where is sluice? give --metrics IP:PORT, --control PATH, or -c "
+		                "FILE (with metrics: or control:)");
+		return 2;
+	}
+	if (control_ask(path, json ? "status json" : "status", &reply, err, sizeof(err)) < 0 ||
+	    strncmp(reply.p, "ok\n", 3)) {
+		fprintf(stderr, "sluice status: %s", reply.p ? reply.p : err);
+		if (!reply.p)
+			fputc('\n', stderr);
+		free(reply.p);
+		return 2;
+	}
+	fputs(reply.p + 3, stdout);
+	r = healthy(reply.p + 3, json) ? 0 : 1;
+	free(reply.p);
+	return r;
+}
+
 int status_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"metrics", required_argument, NULL, 'm'},
+	    {"control", required_argument, NULL, 'C'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	static char buf[1 << 20];
-	const char *addr = NULL, *cfgpath = NULL;
+	const char *addr = NULL, *cfgpath = NULL, *control = NULL;
 	char err[600];
 	config_t file;
-	int json = 0, c, healthy;
+	int json = 0, c;
 	long n;
 
 	config_init(&file);
@@ -90,16 +141,24 @@ int status_main(int argc, char **argv)
 		case 'm':
 			addr = optarg;
 			break;
+		case 'C':
+			control = optarg;
+			break;
 		case 'j':
 			json = 1;
 			break;
 		case 'h':
-			printf("usage: sluice status [-c FILE] [--metrics IP:PORT] [--json]\n");
+			printf(
+			    "usage: sluice status [-c FILE] [--metrics IP:PORT | --control PATH] "
+			    "[--json]\n");
 			return 0;
 		default:
 			return 2;
 		}
 	}
+	if (control ||
+	    (!addr && !getenv("SLUICE_METRICS") && !(cfgpath && file_has_metrics(cfgpath))))
+		return status_control(control, cfgpath, json);
 	if (!addr && cfgpath) {
 		if (config_load_file(&file, cfgpath, err, sizeof(err)) < 0) {
 			fprintf(stderr, "sluice: %s\n", err);
@@ -124,6 +183,5 @@ int status_main(int argc, char **argv)
 		return 2;
 	}
 	fwrite(buf, 1, (size_t)n, stdout);
-	healthy = json ? !strncmp(buf, "{\"status\":\"ok\"", 14) : !!strstr(buf, ": healthy\n");
-	return healthy ? 0 : 1;
+	return healthy(buf, json) ? 0 : 1;
 }

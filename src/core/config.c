@@ -99,6 +99,7 @@ void config_free(config_t *c)
 	free(c->log_syslog);
 	free(c->user);
 	free(c->group);
+	free(c->control);
 	config_init(c);
 }
 
@@ -321,6 +322,7 @@ void config_merge(config_t *base, config_t *top)
 	str_take(&base->log_syslog, &top->log_syslog);
 	str_take(&base->user, &top->user);
 	str_take(&base->group, &top->group);
+	str_take(&base->control, &top->control);
 	if (top->log_level >= 0)
 		base->log_level = top->log_level;
 	if (top->log_format >= 0)
@@ -750,6 +752,15 @@ static int set_group(config_t *c, const char *v, char *err, size_t errlen)
 	return set_str(&c->group, v);
 }
 
+static int set_control(config_t *c, const char *v, char *err, size_t errlen)
+{
+	if (*v && *v != '/') {
+		snprintf(err, errlen, "control: an absolute path is needed (or \"\": none)");
+		return -EINVAL;
+	}
+	return set_str(&c->control, v);
+}
+
 const config_setting_t config_settings[] = {
     {"log", "log-level", "L", 0, "the log level: err, warn, info, debug, trace", set_log},
     {"log-file", "log-file", "FILE", 0, "log to FILE (opened again on SIGUSR1)", set_log_file},
@@ -772,6 +783,10 @@ const config_setting_t config_settings[] = {
      "with user: this group (default: the user's); a NAME without =URL, unlike a routing "
      "--group",
      set_group},
+    {"control", "control", "PATH", 0,
+     "the control socket (sluice reload, sluice status); default "
+     "$RUNTIME_DIRECTORY/control under systemd, \"\": none",
+     set_control},
 };
 const size_t config_nsettings = sizeof(config_settings) / sizeof(config_settings[0]);
 

@@ -9,6 +9,7 @@
  *                                 # group, each SLUICE_KEY and --key)
  *   metrics: 127.0.0.1:9090       # SLUICE_METRICS  --metrics
  *   drain: 5s                     # SLUICE_DRAIN    --drain
+ *   control: /run/sluice/control  # SLUICE_CONTROL  --control
  *   auth-guard: ban=10m           # SLUICE_AUTH_GUARD --auth-guard (see authguard.h)
  *   listen:                       # SLUICE_LISTEN   -L (space-separated in env)
  *     - proxy://127.0.0.1:1080
@@ -89,6 +90,7 @@ typedef struct config {
 	uint64_t log_rate;
 	int log_rate_set;
 	char *user, *group; /* user: drop to it once listening ("root": stay) */
+	char *control;      /* the control socket's path; "": none (app/control.h) */
 } config_t;
 
 /* One setting other than the lists: YAML key KEY, variable SLUICE_KEY
