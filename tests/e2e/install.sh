@@ -42,6 +42,9 @@ check "man finds the installed sluice.yaml(5)" bash -c \
 check "make install PREFIX=<dir>" mk install PREFIX="$PFX"
 UNIT=$PFX/lib/systemd/system/sluice@.service
 check_eq "the unit names the prefix" "ExecStart=$PFX/bin/sluice -c $PFX/etc/sluice/%i.yaml" "$(grep '^ExecStart=' "$UNIT")"
+check_eq "and reloads with its sluice reload (the control socket in its runtime directory)" \
+	"ExecReload=$PFX/bin/sluice reload RuntimeDirectory=sluice/%i" \
+	"$(grep -E '^(ExecReload|RuntimeDirectory)=' "$UNIT" | tr '\n' ' ' | sed 's/ $//')"
 # systemd-analyze verify exits 0 on an unknown key (a warning): quiet or fail
 verify() {
 	local out
