@@ -59,53 +59,8 @@
 #include "netstack/pcap.h"
 #include "netstack/slirpgw.h"
 #include "ppp/ppp.h"
+#include "ppp/pppgw_priv.h"
 #include "ppp/ppphop.h"
-
-#define MAX_SERVICES 64
-
-enum link_kind { LINK_TCP, LINK_UNIX, LINK_SERIAL, LINK_STDIO };
-
-typedef struct pgw {
-	listener_t *l;
-	enum link_kind kind;
-	users_t *users;
-	unsigned auth_methods;
-	int require_auth, restricted, ipv6;
-	struct in_addr net;
-	int prefix;
-	slirpgw_service_t *services[MAX_SERVICES];
-	size_t nservices;
-	pcapw_t *pcap;
-	uint64_t max_sessions, echo_ms, nsessions;
-	uint8_t *used; /* peer address slots in use */
-	size_t nslots;
-	/* UNIX */
-	uv_pipe_t pipe;
-	char *path;
-	/* serial */
-	char *device;
-	speed_t speed;
-	uint64_t baud;
-	int rtscts;
-	uv_timer_t retry;
-	int serial_up;
-	/* who failed logins count against (core/authguard.h) on links without
-	 * a network address: the link itself, named by its path */
-	struct sockaddr_un link;
-} pgw_t;
-
-typedef struct psess {
-	conn_t *c;
-	pgw_t *g;
-	ppp_t *ppp;
-	slirpgw_t *gw;
-	uv_timer_t *tick;
-	wbatch_t out; /* the frames of one loop turn, one write */
-	size_t slot;
-	uint64_t last_ip;
-	const char *end_reason;
-	unsigned down : 1;
-} psess_t;
 
 static uint64_t now_ms(pgw_t *g)
 {
@@ -118,8 +73,17 @@ static void ppp_out(void *ud, const uint8_t *buf, size_t len)
 {
 	psess_t *s = ud;
 
-	if (!s->down)
+	if (s->down)
+		return;
+	if (s->link)
+		s->link->output(s->link_ud, buf, len);
+	else
 		wbatch_write(&s->out, s->c->client, buf, len);
+}
+
+void pgw_session_write(psess_t *s, const void *p, size_t len)
+{
+	wbatch_write(&s->out, s->c->client, p, len);
 }
 
 static void gw_out(void *ud, const uint8_t *pkt, size_t len)
@@ -140,12 +104,25 @@ static void ppp_ip_in(void *ud, uint16_t proto, const uint8_t *pkt, size_t len)
 		slirpgw_input(s->gw, pkt, len);
 }
 
-static struct in_addr slot_addr(pgw_t *g, size_t slot)
+/* The other sessions of s's user that are up (have a gateway). */
+static uint64_t user_sessions(const psess_t *s)
 {
-	struct in_addr a;
+	const auth_t *a = ppp_auth(s->ppp);
+	const char *user = a ? auth_peer_name(a) : "";
+	uint64_t n = 0;
+	queue_t *q;
 
-	a.s_addr = htonl(ntohl(g->net.s_addr) + 15 + (uint32_t)slot);
-	return a;
+	if (!user[0])
+		return 0;
+	queue_foreach (q, &s->g->l->conns) {
+		psess_t *o = queue_data(q, conn_t, link)->front;
+		const auth_t *oa;
+
+		if (o && o != s && o->gw && o->ppp && (oa = ppp_auth(o->ppp)) &&
+		    !strcmp(auth_peer_name(oa), user))
+			n++;
+	}
+	return n;
 }
 
 static void ppp_up(void *ud, const ppp_ipcfg_t *ip)
@@ -154,15 +131,28 @@ static void ppp_up(void *ud, const ppp_ipcfg_t *ip)
 	pgw_t *g = s->g;
 	slirpgw_config_t cfg;
 	char a[INET_ADDRSTRLEN];
+	const char *why = NULL;
 	int r;
 
+	if (s->link && s->link->up && s->link->up(s->link_ud, &why) < 0) {
+		log_info(s->c->id, "ppp: %s", why);
+		ppp_close(s->ppp, why);
+		return;
+	}
+	if (g->max_per_user && user_sessions(s) >= g->max_per_user) {
+		log_info(s->c->id, "ppp: user %s has %llu sessions already (max-per-user)",
+		         auth_peer_name(ppp_auth(s->ppp)), (unsigned long long)g->max_per_user);
+		g->l->m->rejected++;
+		ppp_close(s->ppp, "too many sessions for this user");
+		return;
+	}
 	conn_handshake_done(s->c);
 	slirpgw_config_default(&cfg);
 	cfg.net = g->net;
 	cfg.prefix = g->prefix;
 	cfg.host.s_addr = htonl(ntohl(g->net.s_addr) + 2);
 	cfg.dns.s_addr = htonl(ntohl(g->net.s_addr) + 3);
-	cfg.peer = slot_addr(g, s->slot);
+	cfg.peer = pgw_slot_addr(g, s->slot);
 	cfg.host_loopback = listener_host_loopback(g->l);
 	cfg.restricted = g->restricted;
 	cfg.services = g->services;
@@ -198,7 +188,7 @@ static void ppp_down(void *ud, const char *reason)
 /* The source failed logins count against: the TCP peer, or the link. */
 static const struct sockaddr *guard_src(const psess_t *s)
 {
-	if (s->g->kind == LINK_TCP)
+	if (s->g->kind == LINK_TCP || s->g->kind == LINK_FRAMED)
 		return (const struct sockaddr *)&s->c->peer;
 	return (const struct sockaddr *)&s->g->link;
 }
@@ -231,8 +221,17 @@ static void ppp_log(void *ud, int level, const char *msg)
 	LOG_AT(level, s->c->id, "ppp: %s", msg);
 }
 
+static void ppp_authed(void *ud)
+{
+	psess_t *s = ud;
+
+	if (s->link && s->link->authed)
+		s->link->authed(s->link_ud);
+}
+
 static const ppp_cbs_t ppp_cbs = {
     .output = ppp_out,
+    .authed = ppp_authed,
     .ip_input = ppp_ip_in,
     .up = ppp_up,
     .down = ppp_down,
@@ -291,6 +290,8 @@ static void psess_free(void *p)
 	uv_timer_stop(s->tick);
 	uv_close((uv_handle_t *)s->tick, (uv_close_cb)free);
 	wbatch_close(&s->out);
+	if (s->link && s->link->free)
+		s->link->free(s->link_ud);
 	g->used[s->slot] = 0;
 	g->nsessions--;
 	free(s);
@@ -326,37 +327,40 @@ static void session_end(psess_t *s, const char *reason)
 		serial_reopen_later(g);
 	}
 	stream_read_stop(s->c->client);
+	if (s->link && s->link->down)
+		s->link->down(s->link_ud, reason);
 	wbatch_flush(&s->out); /* what the engine said last (LCP Terminate) */
 	uv_timer_stop(s->tick);
 	uv_timer_start(s->tick, on_end, 0, 0);
 }
 
-static void pgw_on_conn(conn_t *c)
+/* Admits c (bans, the session cap, a free address) and makes its session
+ * c's front; NULL when refused, c closed. */
+static psess_t *session_new(conn_t *c)
 {
 	pgw_t *g = c->l->front;
 	psess_t *s;
-	ppp_cfg_t cfg = {0};
 	size_t slot;
 
-	if (g->kind == LINK_TCP && g->require_auth &&
+	if ((g->kind == LINK_TCP || g->kind == LINK_FRAMED) && g->require_auth &&
 	    authguard_banned((struct sockaddr *)&c->peer, now_ms(g))) {
 		log_debug(c->id, "ppp: %s is banned (auth-guard)", c->peer_str);
 		c->l->m->rejected++;
 		conn_close(c, "banned");
-		return;
+		return NULL;
 	}
 	if (g->nsessions >= g->max_sessions) {
 		log_info(c->id, "ppp: session limit (%llu) reached",
 		         (unsigned long long)g->max_sessions);
 		c->l->m->rejected++;
 		conn_close(c, "session limit");
-		return;
+		return NULL;
 	}
 	for (slot = 0; slot < g->nslots && g->used[slot]; slot++)
 		;
 	if (slot == g->nslots) {
 		conn_close(c, "no address left");
-		return;
+		return NULL;
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -369,10 +373,13 @@ static void pgw_on_conn(conn_t *c)
 	c->front = s;
 	c->front_free = psess_free;
 	/* on TCP and UNIX links a peer must reach IPCP within a minute (or
-	 * handshake-timeout, if longer: a VM connects its serial port at boot,
-	 * long before its pppd speaks): one that never negotiates must not
-	 * hold a session slot for long */
-	if (g->kind == LINK_TCP || g->kind == LINK_UNIX)
+	 * handshake-timeout, if longer: a VM connects its serial port at
+	 * boot, long before its pppd speaks); on a framed link (SSTP: a
+	 * client that dials when its user asks) within handshake-timeout.
+	 * One that never negotiates must not hold a session slot for long. */
+	if (g->kind == LINK_FRAMED)
+		conn_set_deadline(c, c->l->handshake_timeout_ms);
+	else if (g->kind == LINK_TCP || g->kind == LINK_UNIX)
 		conn_set_deadline(c, c->l->handshake_timeout_ms > 60000 ? c->l->handshake_timeout_ms
 		                                                        : 60000);
 	else
@@ -383,24 +390,65 @@ static void pgw_on_conn(conn_t *c)
 	uv_timer_init(c->l->loop, s->tick);
 	s->tick->data = s;
 	wbatch_init(&s->out, c->l->loop);
+	return s;
+}
+
+void pgw_session_start(psess_t *s)
+{
+	pgw_t *g = s->g;
+	ppp_cfg_t cfg = {0};
 
 	cfg.server = 1;
-	cfg.framing = 1;
+	cfg.framing = !s->link;
 	cfg.auth_methods = g->auth_methods;
 	cfg.require_auth = g->require_auth;
 	cfg.name = "sluice";
 	cfg.mru = 1500;
 	cfg.ip.local = htonl(ntohl(g->net.s_addr) + 2);
-	cfg.ip.peer = slot_addr(g, slot).s_addr;
+	cfg.ip.peer = pgw_slot_addr(g, s->slot).s_addr;
 	cfg.ip.dns1 = htonl(ntohl(g->net.s_addr) + 3);
 	cfg.ipv6 = g->ipv6;
 	cfg.echo_interval_ms = g->echo_ms;
 	cfg.echo_failures = 3;
 	s->ppp = ppp_new(&cfg, &ppp_cbs, s);
-	stream_set_cbs(c->client, &link_cbs, s);
-	stream_read_start(c->client);
 	uv_timer_start(s->tick, on_tick, 100, 100);
 	ppp_start(s->ppp, now_ms(g));
+}
+
+psess_t *pgw_session_new(conn_t *c, const pgw_link_t *link, void *link_ud)
+{
+	psess_t *s = session_new(c);
+
+	if (!s) {
+		if (link->free)
+			link->free(link_ud);
+		return NULL;
+	}
+	s->link = link;
+	s->link_ud = link_ud;
+	return s;
+}
+
+void pgw_session_frame(psess_t *s, const uint8_t *frame, size_t len)
+{
+	if (s->ppp && !s->down)
+		ppp_input_frame(s->ppp, frame, len, now_ms(s->g));
+}
+
+void pgw_session_end(psess_t *s, const char *reason)
+{
+	session_end(s, reason);
+}
+
+void pgw_on_conn(conn_t *c)
+{
+	psess_t *s = session_new(c);
+
+	if (!s)
+		return;
+	stream_set_cbs(c->client, &link_cbs, s);
+	stream_read_start(c->client);
+	pgw_session_start(s);
 	log_info(c->id, "ppp: session from %s", c->peer_str);
 }
 
@@ -484,7 +532,7 @@ static void serial_reopen_later(pgw_t *g)
 		uv_timer_start(&g->retry, on_retry, 1000, 0);
 }
 
-static int pgw_start(listener_t *l)
+int pgw_start(listener_t *l)
 {
 	pgw_t *g = l->front;
 	struct sockaddr_in none = {.sin_family = AF_INET};
@@ -510,7 +558,7 @@ static int pgw_start(listener_t *l)
 	}
 }
 
-static void pgw_stop(listener_t *l)
+void pgw_stop(listener_t *l)
 {
 	pgw_t *g = l->front;
 
@@ -522,378 +570,3 @@ static void pgw_stop(listener_t *l)
 		uv_close((uv_handle_t *)&g->retry, NULL);
 	}
 }
-
-/* ---- metrics ---- */
-
-static const metric_t sess_ppp_rows[] = {
-    METRIC_X(ppp_stats_t, frames_in, "sluice_ppp_frames_total", "counter",
-             "PPP frames, by direction.", "dir=\"in\""),
-    METRIC_X(ppp_stats_t, frames_out, "sluice_ppp_frames_total", "counter",
-             "PPP frames, by direction.", "dir=\"out\""),
-    METRIC_X(ppp_stats_t, bytes_in, "sluice_ppp_bytes_total", "counter",
-             "PPP bytes on the link, by direction.", "dir=\"in\""),
-    METRIC_X(ppp_stats_t, bytes_out, "sluice_ppp_bytes_total", "counter",
-             "PPP bytes on the link, by direction.", "dir=\"out\""),
-    METRIC_X(ppp_stats_t, ip_in, "sluice_ppp_ip_packets_total", "counter",
-             "IP packets, by direction.", "dir=\"in\""),
-    METRIC_X(ppp_stats_t, ip_out, "sluice_ppp_ip_packets_total", "counter",
-             "IP packets, by direction.", "dir=\"out\""),
-};
-
-static const metric_t sess_gw_rows[] = {
-    METRIC(slirpgw_stats_t, sockets, "sluice_ppp_host_sockets", "gauge",
-           "Host sockets open for the session."),
-    METRIC(slirpgw_stats_t, flows, "sluice_ppp_service_connections", "gauge",
-           "Service connections of the session open now."),
-};
-
-static void metrics_fn(mbuf_t *b, void *ud)
-{
-	pgw_t *g = ud;
-	queue_t *q;
-	char lab[300];
-
-	metrics_label(lab, sizeof(lab), "listener", g->l->name);
-	metrics_sample(b, "sluice_ppp_sessions", "gauge", "PPP sessions now.", lab, g->nsessions);
-	queue_foreach (q, &g->l->conns) {
-		conn_t *c = queue_data(q, conn_t, link);
-		psess_t *s = c->front;
-		slirpgw_stats_t gs = {0};
-		char a[INET_ADDRSTRLEN], l[400], il[480];
-		struct in_addr peer;
-
-		if (!s || !s->ppp)
-			continue;
-		peer = slot_addr(g, s->slot);
-		inet_ntop(AF_INET, &peer, a, sizeof(a));
-		if (s->gw)
-			slirpgw_get_stats(s->gw, &gs);
-		snprintf(l, sizeof(l), "%s,session=\"%llu\",peer=\"%s\"", lab,
-		         (unsigned long long)c->id, a);
-		snprintf(il, sizeof(il), "%s,lcp=\"%s\",phase=\"%s\"", l, ppp_lcp_state(s->ppp),
-		         ppp_phase_name(ppp_phase(s->ppp)));
-		metrics_sample(b, "sluice_ppp_session_info", "gauge",
-		               "A session's LCP state and PPP phase (value 1).", il, 1);
-		METRICS_TABLE(b, sess_ppp_rows, ppp_stats(s->ppp), l);
-		METRICS_TABLE(b, sess_gw_rows, &gs, l);
-	}
-}
-
-/* ---- options ---- */
-
-/* What the options say, before the gateway takes it over. */
-typedef struct pgw_opts {
-	pgw_t *g; /* service= makes its services in g */
-	unsigned auth;
-	int auth_none, restricted, ipv6, rtscts;
-	uint64_t max_sessions, echo_ms, baud;
-	struct in_addr net;
-	int prefix;
-	const char *users, *pcap;
-} pgw_opts_t;
-
-static int parse_auth(void *obj, const char *v, char *err, size_t errlen)
-{
-	pgw_opts_t *o = obj;
-
-	return auth_methods_parse(v, "auth", &o->auth, &o->auth_none, err, errlen);
-}
-
-static int add_service(void *obj, const char *spec, char *err, size_t errlen)
-{
-	pgw_t *g = ((pgw_opts_t *)obj)->g;
-	int r;
-
-	if (g->nservices >= MAX_SERVICES) {
-		snprintf(err, errlen, "option 'service': at most %d", MAX_SERVICES);
-		return -EINVAL;
-	}
-	r = slirpgw_service_new(g->l->loop, spec, &g->services[g->nservices], err, errlen);
-	if (r < 0)
-		return r;
-	g->nservices++;
-	return 0;
-}
-
-static int parse_net(void *obj, const char *v, char *err, size_t errlen)
-{
-	pgw_opts_t *o = obj;
-	cidr_t cidr;
-
-	if (cidr_parse(v, &cidr) < 0 || cidr.family != AF_INET || cidr.bits > 26 || cidr.bits < 8) {
-		snprintf(err, errlen, "option 'net': '%s' is not an IPv4 network from /8 to /26",
-		         v);
-		return -EINVAL;
-	}
-	memcpy(&o->net, cidr.addr, 4);
-	o->prefix = cidr.bits;
-	return 0;
-}
-
-static int parse_flow(void *obj, const char *v, char *err, size_t errlen)
-{
-	if (!strcmp(v, "rtscts"))
-		((pgw_opts_t *)obj)->rtscts = 1;
-	else if (strcmp(v, "none")) {
-		snprintf(err, errlen, "option 'flow': rtscts or none");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static const opt_t gw_table[] = {
-    /* no .def: the default depends on the link (pgw_init) */
-    {.name = "auth",
-     .type = OT_FUNC,
-     .def_doc = "mschapv2,chap,pap; on ppp+tcp mschapv2,chap",
-     .arg = "LIST",
-     .help = "authentication methods offered (pap, chap, mschapv2), or none; PAP sends the "
-             "password in clear, so ppp+tcp offers it only when named",
-     .parse = parse_auth},
-    OPT_BOOL(pgw_opts_t, restricted, "restricted", "0", "only the services are reachable"),
-    OPT_BOOL(pgw_opts_t, ipv6, "ipv6", "0", "also negotiate IPV6CP"),
-    OPT_UINT(pgw_opts_t, max_sessions, "max-sessions", 4096, "16", "sessions at once"),
-    OPT_DURATION(pgw_opts_t, echo_ms, "echo", "10s", "LCP echo interval (0: off)"),
-    OPT_EACH("service", add_service, "SPEC",
-             "(repeatable) ADDR:PORT->HOST:PORT [via=URL] [max-conns=N] ...: a port the peer "
-             "reaches at ADDR:PORT, dialed to HOST:PORT"),
-    OPT_FUNC("net", parse_net, "10.0.2.0/24", "CIDR",
-             "the virtual network (/8 to /26): .2 is the host alias, .3 the DNS alias, peers "
-             "get .15 on, one per session"),
-    OPT_STR(pgw_opts_t, users, "users", "required unless auth=none", "FILE",
-            "name:password lines; the peer authenticates against them"),
-    OPT_STR(pgw_opts_t, pcap, "pcap", "none", "FILE",
-            "write every session's IP traffic to this pcap file"),
-};
-
-const opt_schema_t pppgw_opts = OPT_SCHEMA(NULL, gw_table);
-
-static const opt_t serial_table[] = {
-    OPT_UINT(pgw_opts_t, baud, "baud", 4000000, "115200",
-             "line speed: 9600, 19200, 38400, 57600, 115200, 230400, 460800 or 921600"),
-    OPT_FUNC_DOC("flow", parse_flow, "none", "rtscts|none", "hardware flow control"),
-};
-
-const opt_schema_t pppgw_serial_opts = OPT_SCHEMA(&pppgw_opts, serial_table);
-
-static speed_t baud_of(uint64_t b)
-{
-	static const struct {
-		uint64_t b;
-		speed_t s;
-	} t[] = {{9600, B9600},     {19200, B19200},   {38400, B38400},   {57600, B57600},
-	         {115200, B115200}, {230400, B230400}, {460800, B460800}, {921600, B921600}};
-
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (t[i].b == b)
-			return t[i].s;
-	return 0;
-}
-
-static int pgw_init(listener_t *l, enum link_kind kind, char *err, size_t errlen)
-{
-	pgw_t *g = calloc(1, sizeof(*g));
-	url_t *u = l->url;
-	pgw_opts_t o = {.g = g};
-	int r;
-
-	if (!g)
-		abort();
-	l->front = g;
-	g->l = l;
-	g->kind = kind;
-	g->link.sun_family = AF_UNIX;
-	snprintf(g->link.sun_path, sizeof(g->link.sun_path), "%s",
-	         kind == LINK_STDIO ? "stdio" : u->path);
-	/* PAP sends the password in clear: not offered on TCP, where the link
-	 * crosses a network, unless auth= names it */
-	o.auth = 1u << AUTH_CHAP_MD5 | 1u << AUTH_MSCHAPV2;
-	if (kind != LINK_TCP)
-		o.auth |= 1u << AUTH_PAP;
-	if ((r = opts_parse(kind == LINK_SERIAL ? &pppgw_serial_opts : &pppgw_opts, u, &o, err,
-	                    errlen)) < 0)
-		return r;
-	g->auth_methods = o.auth;
-	g->require_auth = !o.auth_none;
-	g->restricted = o.restricted;
-	g->ipv6 = o.ipv6;
-	g->max_sessions = o.max_sessions;
-	g->echo_ms = o.echo_ms;
-	g->net = o.net;
-	g->prefix = o.prefix;
-	g->nslots = ((size_t)1 << (32 - g->prefix)) - 17;
-	if (g->nslots > g->max_sessions)
-		g->nslots = g->max_sessions;
-	g->used = calloc(g->nslots ? g->nslots : 1, 1);
-	if (g->require_auth) {
-		if (!o.users) {
-			snprintf(err, errlen,
-			         "option 'users' is required (name:password lines), or auth=none");
-			return -EINVAL;
-		}
-		if ((r = users_load(o.users, &g->users, err, errlen)) < 0)
-			return r;
-		if (!g->auth_methods) {
-			snprintf(err, errlen,
-			         "option 'auth': name at least one of pap, chap, mschapv2");
-			return -EINVAL;
-		}
-	} else if (o.users) {
-		snprintf(err, errlen, "option 'users' means nothing with auth=none");
-		return -EINVAL;
-	}
-	if (o.pcap && (r = pcapw_open(l->loop, o.pcap, 0, 0, &g->pcap)) < 0) {
-		snprintf(err, errlen, "option 'pcap': %s: %s", o.pcap, strerror(-r));
-		return r;
-	}
-	metrics_register(metrics_fn, g);
-	if (g->restricted && !g->nservices) {
-		snprintf(err, errlen,
-		         "restricted=1 needs at least one service=ADDR:PORT->HOST:PORT");
-		return -EINVAL;
-	}
-	if (kind == LINK_SERIAL) {
-		g->baud = o.baud;
-		g->rtscts = o.rtscts;
-		if (!(g->speed = baud_of(o.baud))) {
-			snprintf(err, errlen, "option 'baud': %llu is not a standard rate",
-			         (unsigned long long)o.baud);
-			return -EINVAL;
-		}
-		if (!u->path[0]) {
-			snprintf(err, errlen, "a device is required: ppp:///dev/ttyS0");
-			return -EINVAL;
-		}
-		g->device = strdup(u->path);
-	}
-	if (kind == LINK_UNIX) {
-		if (!u->path[0]) {
-			snprintf(err, errlen,
-			         "a socket path is required: ppp+unix:///path/to.sock");
-			return -EINVAL;
-		}
-		g->path = strdup(u->path);
-	}
-	return 0;
-}
-
-static int ppp_init(listener_t *l, char *e, size_t n)
-{
-	return pgw_init(l, LINK_SERIAL, e, n);
-}
-static int ppp_tcp_init(listener_t *l, char *e, size_t n)
-{
-	return pgw_init(l, LINK_TCP, e, n);
-}
-static int ppp_unix_init(listener_t *l, char *e, size_t n)
-{
-	return pgw_init(l, LINK_UNIX, e, n);
-}
-static int ppp_stdio_init(listener_t *l, char *e, size_t n)
-{
-	return pgw_init(l, LINK_STDIO, e, n);
-}
-
-static void pgw_free(listener_t *l)
-{
-	pgw_t *g = l->front;
-
-	if (!g)
-		return;
-	metrics_unregister(metrics_fn, g);
-	users_free(g->users);
-	if (g->pcap)
-		pcapw_close(g->pcap);
-	free(g->used);
-	free(g->path);
-	free(g->device);
-	free(g);
-}
-
-/* A serial line, a UNIX socket and stdio are local by construction: the
- * host alias reaches 127.0.0.1 by default there, as in slirp.  On TCP it
- * does only when the listener binds a loopback address. */
-const front_ops_t ppp_front_ops = {
-    .scheme = "ppp",
-    .init = ppp_init,
-    .start = pgw_start,
-    .stop = pgw_stop,
-    .on_conn = pgw_on_conn,
-    .free = pgw_free,
-    .reach = REACH_LOCAL,
-    .gateway = 1,
-};
-const front_ops_t ppp_tcp_front_ops = {
-    .scheme = "ppp+tcp",
-    .init = ppp_tcp_init,
-    .on_conn = pgw_on_conn,
-    .free = pgw_free,
-    .reach = REACH_BIND,
-    .gateway = 1,
-};
-const front_ops_t ppp_unix_front_ops = {
-    .scheme = "ppp+unix",
-    .init = ppp_unix_init,
-    .start = pgw_start,
-    .stop = pgw_stop,
-    .on_conn = pgw_on_conn,
-    .free = pgw_free,
-    .reach = REACH_LOCAL,
-    .gateway = 1,
-};
-const front_ops_t ppp_stdio_front_ops = {
-    .scheme = "ppp+stdio",
-    .init = ppp_stdio_init,
-    .start = pgw_start,
-    .on_conn = pgw_on_conn,
-    .free = pgw_free,
-    .reach = REACH_LOCAL,
-    .gateway = 1,
-};
-
-static const transport_scheme_t ppp_schemes[] = {
-    {.scheme = "ppp",
-     .listen = &ppp_front_ops,
-     .listen_doc = {.usage = "ppp:///dev/TTY?users=FILE",
-                    .about = "PPP gateway on a serial line",
-                    .opts = &pppgw_serial_opts}},
-    {.scheme = "ppp+tcp",
-     .listen = &ppp_tcp_front_ops,
-     .hop = ppp_tcp_hop_new,
-     .hop_caps = HOP_STREAMS | HOP_DATAGRAMS | HOP_PACKETS,
-     .listen_doc = {.usage = "ppp+tcp://IP:PORT?users=FILE",
-                    .about = "PPP gateway, a session per TCP connection",
-                    .opts = &pppgw_opts},
-     .hop_doc = {.usage = "ppp+tcp://[user:pass@]HOST:PORT",
-                 .about = "PPP client over TCP, on lwIP",
-                 .opts = &ppphop_opts,
-                 .pass = 1}},
-    {.scheme = "ppp+unix",
-     .listen = &ppp_unix_front_ops,
-     .hop = ppp_unix_hop_new,
-     .hop_caps = HOP_STREAMS | HOP_DATAGRAMS | HOP_PACKETS | HOP_FIRST_ONLY,
-     .listen_doc = {.usage = "ppp+unix:///PATH?users=FILE",
-                    .about = "PPP gateway on a UNIX socket",
-                    .opts = &pppgw_opts},
-     .hop_doc = {.usage = "ppp+unix://[user:pass@]/PATH",
-                 .about = "PPP client over a UNIX socket",
-                 .opts = &ppphop_opts,
-                 .pass = 1}},
-    {.scheme = "ppp+stdio",
-     .listen = &ppp_stdio_front_ops,
-     .hop = ppp_stdio_hop_new,
-     .hop_caps = HOP_STREAMS | HOP_DATAGRAMS | HOP_PACKETS | HOP_FIRST_ONLY,
-     .listen_doc = {.usage = "ppp+stdio://?users=FILE",
-                    .about = "PPP gateway on stdin/stdout, like slirp",
-                    .opts = &pppgw_opts},
-     .hop_doc = {.usage = "ppp+stdio://[user:pass@]",
-                 .about = "PPP client on stdin/stdout",
-                 .opts = &ppphop_opts,
-                 .pass = 1}},
-};
-
-const transport_t ppp_transport = {
-    .name = "ppp",
-    .summary = "PPP gateway (SLiRP) and PPP client hop",
-    TRANSPORT_SCHEMES(ppp_schemes),
-};
