@@ -34,6 +34,8 @@
 #include <assert.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -44,7 +46,6 @@
 
 #define ATTR_HDR_LEN 4
 #define CTRL_HDR_LEN 8 /* packet header + message type + attribute count */
-#define ENCAP_PPP 0x0001
 
 #define BINDING_REQ_VAL 36 /* reserved 3, bitmask 1, nonce 32 */
 #define BINDING_ATTR_LEN 104
@@ -223,7 +224,7 @@ size_t sstp_enc_connect_request(uint8_t out[14])
 {
 	put_ctrl_hdr(out, 14, SSTP_MSG_CALL_CONNECT_REQUEST, 1);
 	put_attr_hdr(out + 8, SSTP_ATTR_ENCAPSULATED_PROTOCOL_ID, 6);
-	put_be16(out + 12, ENCAP_PPP);
+	put_be16(out + 12, SSTP_ENCAP_PPP);
 	return 14;
 }
 
@@ -417,4 +418,135 @@ int sstp_http_response(const uint8_t *buf, size_t len, int *status)
 		return -1;
 	*status = code;
 	return (int)(i + 1);
+}
+
+/* ---- the server side ---- */
+
+size_t sstp_enc_connect_ack(uint8_t out[SSTP_CONNECT_ACK_LEN], uint8_t hash_mask,
+                            const uint8_t nonce[32])
+{
+	put_ctrl_hdr(out, SSTP_CONNECT_ACK_LEN, SSTP_MSG_CALL_CONNECT_ACK, 1);
+	put_attr_hdr(out + 8, SSTP_ATTR_CRYPTO_BINDING_REQ, ATTR_HDR_LEN + BINDING_REQ_VAL);
+	memset(out + 12, 0, 3);
+	out[15] = hash_mask;
+	memcpy(out + 16, nonce, 32);
+	return SSTP_CONNECT_ACK_LEN;
+}
+
+int sstp_attr_encap(const sstp_attr_t *a, uint16_t *proto)
+{
+	if (a->id != SSTP_ATTR_ENCAPSULATED_PROTOCOL_ID || a->len != 2)
+		return -1;
+	*proto = get_be16(a->val);
+	return 0;
+}
+
+void sstp_hlak_server(uint8_t hlak[32], const uint8_t *send_key16, const uint8_t *recv_key16)
+{
+	/* the client's send key is our receive key */
+	sstp_hlak_client(hlak, recv_key16, send_key16);
+}
+
+int sstp_check_call_connected(const uint8_t *pkt, size_t len, uint8_t hash_mask,
+                              const uint8_t nonce[32], const uint8_t cert_sha1[20],
+                              const uint8_t cert_sha256[32], const uint8_t hlak[32], uint8_t *hash)
+{
+	sstp_ctrl_t c;
+	const sstp_attr_t *a;
+	uint8_t want[SSTP_CALL_CONNECTED_LEN], h;
+	const uint8_t *cert;
+	int same;
+
+	if (len != SSTP_CALL_CONNECTED_LEN || sstp_parse_control(pkt, len, &c) < 0 ||
+	    c.type != SSTP_MSG_CALL_CONNECTED || c.nattrs != 1 ||
+	    !(a = sstp_find_attr(&c, SSTP_ATTR_CRYPTO_BINDING)) ||
+	    a->len != BINDING_ATTR_LEN - ATTR_HDR_LEN)
+		return SSTP_BIND_MALFORMED;
+	h = a->val[3];
+	if ((h != SSTP_HASH_SHA1 && h != SSTP_HASH_SHA256) || !(h & hash_mask))
+		return SSTP_BIND_HASH;
+	if (CRYPTO_memcmp(a->val + 4, nonce, 32))
+		return SSTP_BIND_NONCE;
+	cert = h == SSTP_HASH_SHA256 ? cert_sha256 : cert_sha1;
+	if (CRYPTO_memcmp(a->val + 36, cert, h == SSTP_HASH_SHA256 ? 32 : 20))
+		return SSTP_BIND_CERT;
+	if (sstp_enc_call_connected(want, h, nonce, cert, hlak) != SSTP_CALL_CONNECTED_LEN)
+		return SSTP_BIND_MALFORMED;
+	same = !CRYPTO_memcmp(want, pkt, SSTP_CALL_CONNECTED_LEN);
+	OPENSSL_cleanse(want, sizeof(want));
+	if (!same)
+		return SSTP_BIND_MAC;
+	*hash = h;
+	return 0;
+}
+
+const char *sstp_bind_error(int e)
+{
+	switch (e) {
+	case SSTP_BIND_MALFORMED:
+		return "malformed Call Connected";
+	case SSTP_BIND_HASH:
+		return "a crypto binding hash that was not offered";
+	case SSTP_BIND_NONCE:
+		return "the nonce is not ours";
+	case SSTP_BIND_CERT:
+		return "the client saw another certificate (a TLS man in the middle?)";
+	case SSTP_BIND_MAC:
+		return "the Compound MAC is wrong";
+	}
+	return "?";
+}
+
+int sstp_http_request_parse(const uint8_t *buf, size_t len, int *sstp)
+{
+	static const char method[] = "SSTP_DUPLEX_POST ", uri[] = SSTP_URI;
+	size_t n = len < HTTP_HEAD_MAX ? len : HTTP_HEAD_MAX, i, eol = 0, sp;
+
+	for (i = 0; i < n; i++) {
+		if (buf[i] == 0)
+			return -1;
+		if (buf[i] == '\r' && i + 1 < n && buf[i + 1] != '\n')
+			return -1;
+		if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r'))
+			return -1;
+		if (buf[i] == '\n' && !eol)
+			eol = i;
+		if (i >= 3 && buf[i] == '\n' && buf[i - 2] == '\n')
+			break;
+	}
+	if (i == n)
+		return len >= HTTP_HEAD_MAX ? -1 : 0;
+	/* the request line: METHOD SP TARGET SP HTTP/1.x CR LF */
+	if (eol < 10 || memcmp(buf + eol - 10, " HTTP/1.", 8) ||
+	    (buf[eol - 2] != '0' && buf[eol - 2] != '1'))
+		return -1;
+	for (sp = 0; sp < eol && buf[sp] != ' '; sp++)
+		;
+	if (sp == 0 || sp >= eol - 10)
+		return -1;
+	*sstp = sp + 1 == sizeof(method) - 1 && !memcmp(buf, method, sizeof(method) - 1) &&
+	        eol - 10 - (sp + 1) == sizeof(uri) - 1 &&
+	        !strncasecmp((const char *)buf + sp + 1, uri, sizeof(uri) - 1);
+	return (int)(i + 1);
+}
+
+size_t sstp_http_ok(char *out, size_t cap, long long now)
+{
+	char date[64];
+	time_t t = (time_t)now;
+	struct tm tm;
+	int n;
+
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	n = snprintf(out, cap,
+	             "HTTP/1.1 200\r\n"
+	             "Content-Length: 18446744073709551615\r\n"
+	             "Server: Microsoft-HTTPAPI/2.0\r\n"
+	             "Date: %s\r\n"
+	             "\r\n",
+	             date);
+	if (n < 0 || (size_t)n >= cap)
+		return 0;
+	return (size_t)n;
 }

@@ -1,5 +1,5 @@
 /* sstp_proto: the wire format of MS-SSTP (Secure Socket Tunneling
- * Protocol), client side.  Pure: bytes in, bytes out, no I/O, no loop.
+ * Protocol), both sides.  Pure: bytes in, bytes out, no I/O, no loop.
  *
  * Layout (MS-SSTP 2.2):
  *   packet     version(1) = 0x10 | reserved(7 bits) C(1 bit) | R(4 bits) length(12 bits)
@@ -152,5 +152,48 @@ void sstp_guid(char out[39]);
  * the blank line) once it is complete, with the status code in *status;
  * 0 when more bytes are needed; -1 when malformed or longer than 4096. */
 int sstp_http_response(const uint8_t *buf, size_t len, int *status);
+
+/* ---- the server side ---- */
+
+#define SSTP_CONNECT_ACK_LEN 48 /* header 8 + Crypto Binding Request 40 */
+
+/* Call Connect Ack with a Crypto Binding Request: the hashes offered
+ * (SSTP_HASH_* bits) and the server's nonce. */
+size_t sstp_enc_connect_ack(uint8_t out[SSTP_CONNECT_ACK_LEN], uint8_t hash_mask,
+                            const uint8_t nonce[32]);
+/* Encapsulated Protocol Id (value: protocol 2).  0, or -1. */
+int sstp_attr_encap(const sstp_attr_t *a, uint16_t *proto);
+#define SSTP_ENCAP_PPP 0x0001
+
+/* Checks a client's Call Connected (the whole packet) against what the
+ * server sent and holds: the nonce of its Ack, the hashes it offered, its
+ * certificate's SHA-1 and SHA-256, and the HLAK from its MS-CHAPv2 keys
+ * (sstp_hlak_server).  0 and *hash (the one the client chose), or one of
+ * the SSTP_BIND_* failures below; the MAC is compared in constant time. */
+enum {
+	SSTP_BIND_MALFORMED = -1, /* not a 112-byte Call Connected with one Crypto Binding */
+	SSTP_BIND_HASH = -2,      /* a hash the server did not offer */
+	SSTP_BIND_NONCE = -3,     /* not the nonce of our Ack */
+	SSTP_BIND_CERT = -4,      /* not our certificate: a TLS man in the middle */
+	SSTP_BIND_MAC = -5,       /* the Compound MAC is wrong */
+};
+int sstp_check_call_connected(const uint8_t *pkt, size_t len, uint8_t hash_mask,
+                              const uint8_t nonce[32], const uint8_t cert_sha1[20],
+                              const uint8_t cert_sha256[32], const uint8_t hlak[32], uint8_t *hash);
+const char *sstp_bind_error(int e);
+/* The HLAK as the client computes it, from the server's MS-CHAPv2 master
+ * keys (its send key is the client's receive key); NULL keys: zeros. */
+void sstp_hlak_server(uint8_t hlak[32], const uint8_t *send_key16, const uint8_t *recv_key16);
+
+/* A request head, through the blank line.  Returns its length once
+ * complete, with *sstp = 1 when it is "SSTP_DUPLEX_POST <SSTP_URI>
+ * HTTP/1.x" (the resource compared without case), 0 for any other
+ * request; 0 when more bytes are needed; -1 when it is not an HTTP/1.x
+ * request head or is longer than 4096 bytes. */
+int sstp_http_request_parse(const uint8_t *buf, size_t len, int *sstp);
+/* The answer to SSTP_DUPLEX_POST, as Windows' server gives it: 200 with
+ * the endless Content-Length, Server and Date.  now is the time for Date.
+ * Returns the length written, or 0 if cap is too small. */
+size_t sstp_http_ok(char *out, size_t cap, long long now);
 
 #endif

@@ -10,6 +10,10 @@
  *   2. The input as the server's HTTP response: sstp_http_response() must
  *      answer a head inside the input and at most 4096 bytes, with a status
  *      of three digits, and the same answer for the head alone.
+ *   3. The input as a client's request head (sstp_http_request_parse(),
+ *      the same rules) and every packet as a client's Call Connected
+ *      (sstp_check_call_connected(): a failure code, or success only for
+ *      the packet the fixed keys, nonce and certificate make).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -81,6 +85,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (sstp_is_control(data + off) &&
 		    sstp_parse_control(data + off, (size_t)n, &c) == 0)
 			check_attrs(data + off, (size_t)n, &c);
+		{
+			static const uint8_t zero[32];
+			uint8_t hash = 0, want[SSTP_CALL_CONNECTED_LEN];
+			int r = sstp_check_call_connected(data + off, (size_t)n, 3, zero, zero,
+			                                  zero, zero, &hash);
+
+			if (r > 0 || r < SSTP_BIND_MAC || !sstp_bind_error(r))
+				abort();
+			if (r == 0 &&
+			    (sstp_enc_call_connected(want, hash, zero, zero, zero) != (size_t)n ||
+			     memcmp(want, data + off, (size_t)n)))
+				abort();
+		}
 		off += (size_t)n;
 	}
 
@@ -93,6 +110,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	} else if (n == 0 && size >= 4096) {
 		abort();
+	}
+
+	/* 3: a client's request head */
+	{
+		int sstp = -1, again_sstp = -1;
+
+		n = sstp_http_request_parse(data, size, &sstp);
+		if (n > 0) {
+			if ((size_t)n > size || n > 4096 || (sstp != 0 && sstp != 1))
+				abort();
+			if (sstp_http_request_parse(data, (size_t)n, &again_sstp) != n ||
+			    again_sstp != sstp)
+				abort();
+		} else if (n == 0 && size >= 4096) {
+			abort();
+		}
 	}
 	return 0;
 }

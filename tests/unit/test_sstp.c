@@ -831,6 +831,116 @@ static void test_call_connected_bad_hash(void **st)
 	assert_int_equal(sstp_enc_call_connected(out, 0x80, nonce, cert, hlak), 0);
 }
 
+/* The server side: Ack layout, and a Call Connected checked the way the
+ * server does, from the server's own MS-CHAPv2 keys (RFC 2759 9.2). */
+static void test_server_binding(void **st)
+{
+	uint8_t nt[24], csend[16], crecv[16], ssend[16], srecv[16], chlak[32], shlak[32];
+	uint8_t nonce[32], sha1[20], sha256[32], ack[SSTP_CONNECT_ACK_LEN], mask = 0, n2[32];
+	uint8_t pkt[SSTP_CALL_CONNECTED_LEN], bad[SSTP_CALL_CONNECTED_LEN], hash = 0;
+	sstp_ctrl_t c;
+
+	(void)st;
+	unhex("82309ECD8D708B5EA08FAA3981CD83544233114A3D85D6DF", nt, 24);
+	mppe_master_keys("clientPass", nt, 0, csend, crecv);
+	mppe_master_keys("clientPass", nt, 1, ssend, srecv);
+	sstp_hlak_client(chlak, csend, crecv);
+	sstp_hlak_server(shlak, ssend, srecv);
+	assert_memory_equal(chlak, shlak, 32);
+
+	for (size_t i = 0; i < 32; i++)
+		nonce[i] = (uint8_t)(i * 7 + 1), sha256[i] = (uint8_t)(0xa0 + i);
+	memcpy(sha1, sha256 + 3, 20);
+	assert_int_equal(sstp_enc_connect_ack(ack, SSTP_HASH_SHA256 | SSTP_HASH_SHA1, nonce),
+	                 SSTP_CONNECT_ACK_LEN);
+	assert_int_equal(sstp_parse_control(ack, sizeof(ack), &c), 0);
+	assert_int_equal(c.type, SSTP_MSG_CALL_CONNECT_ACK);
+	assert_int_equal(sstp_attr_binding_req(&c.attrs[0], &mask, n2), 0);
+	assert_int_equal(mask, SSTP_HASH_SHA256 | SSTP_HASH_SHA1);
+	assert_memory_equal(n2, nonce, 32);
+
+	/* what the client sends, checked by the server: good */
+	sstp_enc_call_connected(pkt, SSTP_HASH_SHA256, nonce, sha256, chlak);
+	assert_int_equal(
+	    sstp_check_call_connected(pkt, sizeof(pkt), 3, nonce, sha1, sha256, shlak, &hash), 0);
+	assert_int_equal(hash, SSTP_HASH_SHA256);
+	sstp_enc_call_connected(pkt, SSTP_HASH_SHA1, nonce, sha1, chlak);
+	assert_int_equal(
+	    sstp_check_call_connected(pkt, sizeof(pkt), 3, nonce, sha1, sha256, shlak, &hash), 0);
+	assert_int_equal(hash, SSTP_HASH_SHA1);
+	/* a hash we did not offer */
+	assert_int_equal(sstp_check_call_connected(pkt, sizeof(pkt), SSTP_HASH_SHA256, nonce, sha1,
+	                                           sha256, shlak, &hash),
+	                 SSTP_BIND_HASH);
+	/* another nonce (a replayed Call Connected) */
+	n2[5] ^= 1;
+	sstp_enc_call_connected(pkt, SSTP_HASH_SHA256, n2, sha256, chlak);
+	assert_int_equal(
+	    sstp_check_call_connected(pkt, sizeof(pkt), 3, nonce, sha1, sha256, shlak, &hash),
+	    SSTP_BIND_NONCE);
+	/* another certificate: the client talked TLS with someone else */
+	memcpy(bad, sha256, 32);
+	bad[0] ^= 1;
+	sstp_enc_call_connected(pkt, SSTP_HASH_SHA256, nonce, bad, chlak);
+	assert_int_equal(
+	    sstp_check_call_connected(pkt, sizeof(pkt), 3, nonce, sha1, sha256, shlak, &hash),
+	    SSTP_BIND_CERT);
+	/* a MAC from other keys (zero HLAK: the client claims PAP), or altered */
+	memset(bad, 0, 32);
+	sstp_enc_call_connected(pkt, SSTP_HASH_SHA256, nonce, sha256, bad);
+	assert_int_equal(
+	    sstp_check_call_connected(pkt, sizeof(pkt), 3, nonce, sha1, sha256, shlak, &hash),
+	    SSTP_BIND_MAC);
+	sstp_enc_call_connected(pkt, SSTP_HASH_SHA256, nonce, sha256, chlak);
+	pkt[100] ^= 0x40;
+	assert_int_equal(
+	    sstp_check_call_connected(pkt, sizeof(pkt), 3, nonce, sha1, sha256, shlak, &hash),
+	    SSTP_BIND_MAC);
+	/* wrong length or type */
+	assert_int_equal(
+	    sstp_check_call_connected(pkt, sizeof(pkt) - 1, 3, nonce, sha1, sha256, shlak, &hash),
+	    SSTP_BIND_MALFORMED);
+	assert_int_equal(
+	    sstp_check_call_connected(ack, sizeof(ack), 3, nonce, sha1, sha256, shlak, &hash),
+	    SSTP_BIND_MALFORMED);
+	assert_string_not_equal(sstp_bind_error(SSTP_BIND_CERT), "?");
+}
+
+static void test_server_http(void **st)
+{
+	static const char req[] = "SSTP_DUPLEX_POST /sra_{BA195980-CD49-458B-9E23-C84EE0ADCD75}/ "
+	                          "HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551615"
+	                          "\r\nSSTPCORRELATIONID: {1}\r\n\r\nrest";
+	static const char get[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	char out[256];
+	int sstp = -1;
+	size_t n;
+
+	(void)st;
+	assert_int_equal(sstp_http_request_parse((const uint8_t *)req, sizeof(req) - 1, &sstp),
+	                 (int)(sizeof(req) - 1 - 4));
+	assert_int_equal(sstp, 1);
+	/* every prefix of the head: more bytes needed */
+	for (n = 0; n < sizeof(req) - 1 - 4; n++)
+		assert_int_equal(sstp_http_request_parse((const uint8_t *)req, n, &sstp), 0);
+	assert_int_equal(sstp_http_request_parse((const uint8_t *)get, sizeof(get) - 1, &sstp),
+	                 (int)(sizeof(get) - 1));
+	assert_int_equal(sstp, 0);
+	assert_int_equal(sstp_http_request_parse((const uint8_t *)"GET /\n\n", 7, &sstp), -1);
+	assert_int_equal(sstp_http_request_parse((const uint8_t *)"x\r\n\r\n", 5, &sstp), -1);
+	assert_int_equal(
+	    sstp_http_request_parse((const uint8_t *)"SSTP_DUPLEX_POST /sra_/ HTTP/1.1\r\n\r\n", 36,
+	                            &sstp),
+	    36);
+	assert_int_equal(sstp, 0);
+	n = sstp_http_ok(out, sizeof(out), 0);
+	assert_true(n > 0);
+	assert_string_equal(out, "HTTP/1.1 200\r\nContent-Length: 18446744073709551615\r\n"
+	                         "Server: Microsoft-HTTPAPI/2.0\r\n"
+	                         "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\n");
+	assert_int_equal(sstp_http_ok(out, 20, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -852,6 +962,8 @@ int main(void)
 	    cmocka_unit_test(test_crypto_binding_mschapv2),
 	    cmocka_unit_test(test_crypto_binding_pap),
 	    cmocka_unit_test(test_call_connected_bad_hash),
+	    cmocka_unit_test(test_server_binding),
+	    cmocka_unit_test(test_server_http),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
