@@ -8,11 +8,14 @@
 #   direct   iperf3 -c 10.77.0.1: the same server without any tunnel
 #   sstp     iperf3 -c to a sluice port forward -> sstp:// -> SoftEther ->
 #            SecureNAT -> 10.77.0.1
+#   sstpd    iperf3 -c to a second sluice port forward -> sstp:// -> sluice's
+#            own SSTP server (-L sstp://, its libslirp gateway) -> 10.77.0.1
 #
 # One iperf3 stream per run, SECS seconds, upload (client -> server) and
 # download (-R), ROUNDS rounds alternating the paths.  CPU per GB is
 # sluice's own (utime + stime) and SoftEther's (its whole process group),
-# over the bytes moved.  SecureNAT is a userspace TCP/IP stack too, so the
+# over the bytes moved (for sstpd: the client's and the server's, each).
+# SecureNAT is a userspace TCP/IP stack too, so the
 # sstp row is bounded by whichever of the two stacks is slower: the CPU
 # columns say which.
 # shellcheck source=bench/lib.sh
@@ -21,7 +24,7 @@ ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-5}
 
 if [ -z "${IN_NS:-}" ]; then
-	need_pkgs iperf3 procps
+	need_pkgs iperf3 procps openssl
 	check_sluice
 	need_peers softether
 	IN_NS=1 exec unshare --net "$0" "$@"
@@ -39,6 +42,19 @@ start sluice "$SLUICE" -q -L "tcp://127.0.0.1:$FWD/10.77.0.1:5201" \
 	-F "sstp://bench:bench-pw@127.0.0.1?insecure=1"
 SLUICE_PID=$LAST_PID
 wait_port "$FWD"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 \
+	-subj /CN=bench >/dev/null 2>&1
+echo 'bench:bench-pw' >"$T/users"
+chmod 600 "$T/users"
+SP=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+start sstpd "$SLUICE" -q -L "sstp://127.0.0.1:$SP?cert=$T/cert.pem&certkey=$T/key.pem&users=$T/users&net=10.88.0.0/24"
+SSTPD_PID=$LAST_PID
+wait_port "$SP"
+FWD2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+start sluice2 "$SLUICE" -q -L "tcp://127.0.0.1:$FWD2/10.77.0.1:5201" \
+	-F "sstp://bench:bench-pw@127.0.0.1:$SP?insecure=1"
+SLUICE2_PID=$LAST_PID
+wait_port "$FWD2"
 sleep 1
 
 cpu_of() { # pids... -> CPU seconds (utime + stime)
@@ -51,21 +67,26 @@ cpu_of() { # pids... -> CPU seconds (utime + stime)
 }
 se_pids() { pgrep -g "$(cat "$SE/pgid")" | xargs; }
 
-# run PATH DIR: one iperf3 run; prints "gbit bytes sluice_ticks softether_ticks"
+# run PATH DIR: one iperf3 run; prints "gbit bytes client_ticks server_ticks"
+# (the server: SoftEther for sstp, sluice's SSTP server for sstpd)
 run() {
-	local path=$1 dir=$2 host port rflag="" out s0 s1 e0 e1
-	if [ "$path" = direct ]; then host=10.77.0.1 port=5201; else host=127.0.0.1 port=$FWD; fi
+	local path=$1 dir=$2 host=127.0.0.1 port rflag="" out s0 s1 e0 e1 cpid spids
+	case $path in
+	direct) host=10.77.0.1 port=5201 cpid="" spids="" ;;
+	sstp) port=$FWD cpid=$SLUICE_PID spids=$(se_pids) ;;
+	sstpd) port=$FWD2 cpid=$SLUICE2_PID spids=$SSTPD_PID ;;
+	esac
 	[ "$dir" = down ] && rflag=-R
-	s0=$(cpu_of "$SLUICE_PID")
-	# shellcheck disable=SC2046
-	e0=$(cpu_of $(se_pids))
+	s0=$(cpu_of $cpid)
+	# shellcheck disable=SC2086
+	e0=$(cpu_of $spids)
 	out=$(iperf3 -c "$host" -p "$port" -t "$SECS" $rflag -J) || {
 		echo "0 0 0 0"
 		return
 	}
-	s1=$(cpu_of "$SLUICE_PID")
-	# shellcheck disable=SC2046
-	e1=$(cpu_of $(se_pids))
+	s1=$(cpu_of $cpid)
+	# shellcheck disable=SC2086
+	e1=$(cpu_of $spids)
 	python3 -c '
 import json, sys
 j = json.loads(sys.argv[1])
@@ -77,7 +98,7 @@ print(round(r["bits_per_second"] / 1e9, 3), int(r["bytes"]), *sys.argv[2:])
 declare -A SUM
 for r in $(seq "$ROUNDS"); do
 	for dir in up down; do
-		for path in direct sstp; do
+		for path in direct sstp sstpd; do
 			read -r g b sc ec < <(run "$path" "$dir")
 			log "round $r $path $dir: $g Gbit/s"
 			SUM[$path.$dir]="${SUM[$path.$dir]:-} $g:$b:$sc:$ec"
@@ -86,23 +107,24 @@ for r in $(seq "$ROUNDS"); do
 done
 
 hz=$(getconf CLK_TCK)
-echo "## SSTP client to SoftEther (SecureNAT), iperf3, ${SECS}s x $ROUNDS rounds"
+echo "## SSTP client to SoftEther (SecureNAT) and to sluice's SSTP server, iperf3, ${SECS}s x $ROUNDS rounds"
 echo
-echo "| direction | direct Gbit/s | sstp Gbit/s | sstp / direct | sluice CPU s/GB | SoftEther CPU s/GB |"
-echo "| --- | --- | --- | --- | --- | --- |"
+echo "| direction | direct Gbit/s | via SoftEther | via sluice's server | sluice ÷ SoftEther | client CPU s/GB (SoftEther / sluice) | server CPU s/GB (SoftEther / sluice) |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
 for dir in up down; do
-	python3 - "$hz" "$dir" "${SUM[direct.$dir]}" "${SUM[sstp.$dir]}" <<'PY'
+	python3 - "$hz" "$dir" "${SUM[direct.$dir]}" "${SUM[sstp.$dir]}" "${SUM[sstpd.$dir]}" <<'PY'
 import statistics, sys
 hz = int(sys.argv[1]); d = sys.argv[2]
 def parse(s): return [tuple(float(x) for x in t.split(":")) for t in s.split()]
-direct, sstp = parse(sys.argv[3]), parse(sys.argv[4])
-dg = statistics.median(x[0] for x in direct)
-sg = statistics.median(x[0] for x in sstp)
-gb = sum(x[1] for x in sstp) / 1e9 or 1
-sc = sum(x[2] for x in sstp) / hz / gb
-ec = sum(x[3] for x in sstp) / hz / gb
+direct, se, sd = parse(sys.argv[3]), parse(sys.argv[4]), parse(sys.argv[5])
+med = lambda rows: statistics.median(x[0] for x in rows)
+def cpu(rows, i):
+    gb = sum(x[1] for x in rows) / 1e9 or 1
+    return sum(x[i] for x in rows) / hz / gb
+dg, eg, sg = med(direct), med(se), med(sd)
 name = "upload (client -> server)" if d == "up" else "download (server -> client)"
-print(f"| {name} | {dg:.2f} | {sg:.3f} | {sg / dg if dg else 0:.3f} | {sc:.1f} | {ec:.1f} |")
+print(f"| {name} | {dg:.2f} | {eg:.3f} | {sg:.3f} | {sg / eg if eg else 0:.2f} | "
+      f"{cpu(se, 2):.1f} / {cpu(sd, 2):.1f} | {cpu(se, 3):.1f} / {cpu(sd, 3):.1f} |")
 PY
 done
 echo

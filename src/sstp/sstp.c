@@ -38,6 +38,7 @@
 #include "ppp/ppp.h"
 #include "ppp/ppphop.h"
 #include "sstp/sstp_proto.h"
+#include "sstp/sstpd.h"
 
 #define SSTP_MAX_RETRIES 3
 #define SSTP_RX_CAP (2 * SSTP_MAX_PACKET + 8192)
@@ -819,6 +820,10 @@ fail:
 
 static const transport_scheme_t sstp_schemes[] = {
     {.scheme = "sstp",
+     .listen = &sstpd_front_ops,
+     .listen_doc = {.usage = "sstp://IP:PORT?cert=FILE&certkey=FILE&users=FILE",
+                    .about = "SSTP VPN server: clients NATed to the host's network (no root)",
+                    .opts = &sstpd_opts},
      .hop = sstp_hop_new,
      .hop_caps = HOP_STREAMS | HOP_DATAGRAMS | HOP_PACKETS,
      .hop_doc = {.usage = "sstp://user:pass@HOST[:PORT][?ca=FILE|insecure=1|pin=SHA256]",
@@ -829,6 +834,6 @@ static const transport_scheme_t sstp_schemes[] = {
 
 const transport_t sstp_transport = {
     .name = "sstp",
-    .summary = "SSTP VPN client (MS-SSTP) as a hop",
+    .summary = "SSTP VPN client (MS-SSTP) as a hop, and SSTP server",
     TRANSPORT_SCHEMES(sstp_schemes),
 };

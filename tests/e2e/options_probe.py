@@ -72,6 +72,7 @@ def base(role, scheme):
             "ppp+stdio": f"ppp+stdio://?users={tmp}/users.ppp",
             "ppp+tcp": f"ppp+tcp://127.0.0.1:1?users={tmp}/users.ppp",
             "vpn": f"vpn://127.0.0.1:1?users={tmp}/users.vpn",
+            "sstp": f"sstp://127.0.0.1:1?cert={tmp}/c.pem&certkey={tmp}/k.pem&users={tmp}/users.ppp",
             "tun": "tun://sl-opt0",
         }
     else:

@@ -41,6 +41,9 @@ for ip in $PING_IPS; do
 	ping -c 2 -W 3 "$ip" >/tmp/ping.out 2>&1 || { vm_log "ping $ip failed"; ok=0; }
 	sed 's/^/ping: /' /tmp/ping.out
 done
+if [ -f /peers/extra.sh ]; then
+	. /peers/extra.sh || ok=0
+fi
 for u in $HTTP_URLS; do vm_http_get "$u" "$HTTP_EXPECT" || ok=0; done
 vm_stop_pppd
 _p=$(pidof sstpc) && kill $_p
