@@ -540,7 +540,7 @@ size_t sstp_http_ok(char *out, size_t cap, long long now)
 	gmtime_r(&t, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
 	n = snprintf(out, cap,
-	             "HTTP/1.1 200\r\n"
+	             "HTTP/1.1 200 OK\r\n"
 	             "Content-Length: 18446744073709551615\r\n"
 	             "Server: Microsoft-HTTPAPI/2.0\r\n"
 	             "Date: %s\r\n"

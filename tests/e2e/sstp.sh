@@ -192,4 +192,22 @@ check "through an HTTP proxy in front of SSTP" bash -c \
 	"curl -fsS -m 30 http://127.0.0.1:$f7/token.txt | grep -qx '$TOKEN'"
 check "... the proxy carried the CONNECT" grep -q "CONNECT" "$T/tinyproxy.log"
 
+# 8. sluice's own SSTP server (-L sstp://) answers as SoftEther does, byte
+# for byte: the head of the 200 (Date's value aside) and the Call Connect
+# Ack (the nonce aside; the hash bitmap too: SoftEther offers SHA-256
+# only, sluice SHA-256 and SHA-1 unless hash= says otherwise)
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/sd-key.pem" -out "$T/sd-cert.pem" -days 2 \
+	-subj /CN=sstp.test >/dev/null 2>&1
+printf 'u:p\n' >"$T/sd-users"
+chmod 600 "$T/sd-users"
+sdp=$(free_port)
+start sstpd "$SLUICE" -L "sstp://127.0.0.1:$sdp?cert=$T/sd-cert.pem&certkey=$T/sd-key.pem&users=$T/sd-users&hash=sha256"
+wait_port "$sdp"
+PROBE="python3 $SRCDIR/tests/e2e/sstpd_probe.py"
+$PROBE dump 127.0.0.1 443 >"$T/dump-softether" 2>&1
+$PROBE dump 127.0.0.1 "$sdp" >"$T/dump-sluice" 2>&1
+cat "$T/dump-softether"
+check "sluice's SSTP server answers SSTP_DUPLEX_POST and Call Connect Request as SoftEther does" \
+	diff "$T/dump-softether" "$T/dump-sluice"
+
 finish

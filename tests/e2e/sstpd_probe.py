@@ -15,7 +15,12 @@ server did, one word on the first line, then details:
     not-ppp     Call Connect Request for protocol 2, four times: expects
                 Naks then Call Abort, prints "nak N abort"
     get         "GET / HTTP/1.1": prints the status line
+    dump        SSTP_DUPLEX_POST and Call Connect Request as Windows sends
+                them: prints the answer's head (Date's value and the
+                order of its lines aside) and the Call Connect Ack in hex
+                with its nonce masked, to compare servers byte by byte
 """
+import re
 import socket
 import ssl
 import struct
@@ -34,6 +39,10 @@ def connect(host, port):
 
 
 def http(s):
+    return http_head(s).split("\r\n")[0]
+
+
+def http_head(s):
     s.sendall(b"SSTP_DUPLEX_POST " + URI + b" HTTP/1.1\r\nHost: x\r\n"
               b"SSTPCORRELATIONID: {0}\r\nContent-Length: 18446744073709551615\r\n\r\n")
     head = b""
@@ -42,7 +51,7 @@ def http(s):
         if not b:
             raise SystemExit("closed before the HTTP answer")
         head += b
-    return head.split(b"\r\n")[0].decode()
+    return head.decode()
 
 
 def packet(s):
@@ -82,6 +91,19 @@ def main():
         s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         print(s.recv(4096).split(b"\r\n")[0].decode())
         return
+    if mode == "dump":
+        head = http_head(s)
+        lines = head.split("\r\n")
+        print(lines[0])
+        for h in sorted(x for x in lines[1:] if x):
+            print(re.sub(r"^(date:).*", r"\1 *", h, flags=re.I))
+        s.sendall(connect_request())
+        p = until_control(s)
+        b = bytearray(p[2]) if p else b""
+        if p and p[1] == 2 and len(b) == 48:
+            b[16:48] = b"N" * 32
+        print(b.hex())
+        return
     print("# " + http(s), file=sys.stderr)
     if mode == "silent":
         s.sendall(connect_request())
@@ -103,6 +125,8 @@ def main():
         s.sendall(struct.pack(">BBH", 0x20, 1, 8) + b"\x00\x01\x00\x00")
         p = until_control(s)
         print("abort" if p and p[1] == 5 else "got %r" % (p,))
+    elif mode == "dump":
+        pass
     elif mode == "not-ppp":
         naks = 0
         for _ in range(4):

@@ -935,7 +935,7 @@ static void test_server_http(void **st)
 	assert_int_equal(sstp, 0);
 	n = sstp_http_ok(out, sizeof(out), 0);
 	assert_true(n > 0);
-	assert_string_equal(out, "HTTP/1.1 200\r\nContent-Length: 18446744073709551615\r\n"
+	assert_string_equal(out, "HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n"
 	                         "Server: Microsoft-HTTPAPI/2.0\r\n"
 	                         "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\n");
 	assert_int_equal(sstp_http_ok(out, 20, 0), 0);
