@@ -5,15 +5,13 @@
  * is built for it: one pass over a payload each way, no per-frame
  * allocation beyond the message buffer, writes batched.
  *
+ * This file owns the connection: its states, the send path, the timer, the
+ * inner stream's callbacks and the API.  The receive path (frames from the
+ * inner stream's chunks to whole messages) is ws_rx.c; the structure they
+ * share is ws_priv.h.
+ *
  *   receive  inner on_read chunks queue on rq and are parsed at once while
- *            the owner reads.  A header split between chunks is gathered in
- *            hdr (14 bytes).  A data frame's payload is unmasked while it
- *            is copied into the message's sbuf (ws_mask_copy: the one copy
- *            of the receive path), which is sized from the frame header, so
- *            a message in one frame is allocated once and never grows.
- *            Control frames (at most 125 bytes) go into ctl; pings are
- *            answered, a close ends reading.  The reassembled size is
- *            capped; text is checked as UTF-8 as it arrives.
+ *            the owner reads (ws_rx_parse, ws_rx.c).
  *   send     ws_send frames the message in place when it has WS_HEADROOM in
  *            front of its data (else copies it once), masks it in place on
  *            the client side (ws_mask) and queues it on out; out goes to the
@@ -64,20 +62,11 @@
 #include "core/bytes.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "tunnel/ws/ws_priv.h"
 
 #define WS_DEFAULT_MAX (1u << 20)
 #define WS_MAX_MAX (1u << 30)
 #define WS_CLOSE_MS 2000
-#define WS_REASON_MAX 123 /* a control frame's 125 bytes minus the code */
-
-enum {
-	WS_CODE_NORMAL = 1000,
-	WS_CODE_PROTOCOL = 1002,
-	WS_CODE_NO_STATUS = 1005,
-	WS_CODE_ABNORMAL = 1006,
-	WS_CODE_BAD_DATA = 1007,
-	WS_CODE_TOO_BIG = 1009,
-};
 
 static const opt_t keepalive_opts[] = {
     OPT_DURATION(ws_opts_t, ping_ms, "ping", "30s", "WebSocket ping after this much silence"),
@@ -86,51 +75,9 @@ static const opt_t keepalive_opts[] = {
 
 const opt_schema_t ws_keepalive_opts = OPT_SCHEMA(NULL, keepalive_opts);
 
-typedef enum ws_state { WS_OPEN, WS_CLOSING, WS_FLUSHING, WS_CLOSED } ws_state_t;
-
 static const char *const state_names[] = {"OPEN", "CLOSING", "FLUSHING", "CLOSED"};
 
-struct ws {
-	uv_loop_t *loop;
-	stream_t *inner; /* NULL once closed */
-	const ws_cbs_t *cbs;
-	void *ud;
-	uint64_t id;
-	ws_state_t state;
-	int client;
-	size_t max_message;
-	uint64_t ping_ms, dead_ms;
-	uint64_t last_rx, last_ping, close_at;
-
-	/* receive */
-	sbuf_queue_t rq;         /* read from inner, not yet parsed */
-	uint8_t hdr[WS_HDR_MAX]; /* a frame header split between chunks */
-	uint8_t hlen;
-	ws_frame_t f;   /* the frame being received (in_frame) */
-	uint64_t f_off; /* its payload bytes received so far */
-	sbuf_t *rx_msg; /* the data message being reassembled */
-	int rx_op;      /* its opcode; 0: none under way */
-	uint32_t rx_utf8;
-	uint8_t ctl[WS_CTRL_MAX];
-
-	/* send */
-	sbuf_queue_t out;  /* frames not yet handed to inner */
-	uint64_t tx_total; /* bytes put on out, ever */
-	uint64_t pong_end; /* tx_total at the end of the last pong queued */
-
-	uint16_t code; /* for on_close */
-	char reason[WS_REASON_MAX + 1];
-
-	uv_timer_t timer;
-	uv_idle_t idle;
-	int handles; /* still open, for ws_free */
-
-	size_t drained_at; /* ws_pending() when on_drain last fired */
-	unsigned paused : 1, reading : 1, eof : 1, above : 1, freed : 1;
-	unsigned in_frame : 1, rx_done : 1, close_sent : 1, werr : 1;
-};
-
-static void ws_set_state(ws_t *w, ws_state_t to)
+void ws_set_state(ws_t *w, ws_state_t to)
 {
 	static const unsigned legal[] = {
 	    [WS_OPEN] = 1u << WS_CLOSING | 1u << WS_FLUSHING | 1u << WS_CLOSED,
@@ -148,7 +95,7 @@ static void ws_set_state(ws_t *w, ws_state_t to)
 	w->state = to;
 }
 
-static void set_reason(char *dst, const void *p, size_t n)
+void ws_set_reason(char *dst, const void *p, size_t n)
 {
 	if (n > WS_REASON_MAX)
 		n = WS_REASON_MAX;
@@ -156,10 +103,8 @@ static void set_reason(char *dst, const void *p, size_t n)
 	dst[n] = 0;
 }
 
-static void kick(ws_t *w);
 static void pump(ws_t *w);
 static void on_timer(uv_timer_t *t);
-static void start_close_timer(ws_t *w);
 
 /* -- metrics -- */
 
@@ -242,7 +187,7 @@ static void queue_control(ws_t *w, int opcode, const uint8_t *p, size_t n)
 }
 
 /* Our close frame: code (none if 0) and reason.  Nothing follows it. */
-static void queue_close(ws_t *w, uint16_t code, const char *reason, size_t rlen)
+void ws_queue_close(ws_t *w, uint16_t code, const char *reason, size_t rlen)
 {
 	uint8_t p[WS_CTRL_MAX];
 	size_t n = 0;
@@ -265,7 +210,7 @@ static void queue_close(ws_t *w, uint16_t code, const char *reason, size_t rlen)
  * here: at most one pong waits to be written; while it does, later ones
  * are dropped and counted (RFC 6455 5.5.3 lets an endpoint answer only some
  * of a run of pings). */
-static void queue_pong(ws_t *w, const uint8_t *p, size_t n)
+void ws_queue_pong(ws_t *w, const uint8_t *p, size_t n)
 {
 	if (w->close_sent || !w->inner)
 		return;
@@ -284,265 +229,6 @@ static void flush(ws_t *w)
 		return;
 	if (stream_writev(w->inner, &w->out) < 0)
 		w->werr = 1;
-}
-
-/* -- receive -- */
-
-/* Size for a message buffer: exact for small ones (a relay may queue many),
- * a pooled default-size chunk when it would be at least half used. */
-static size_t msg_cap(size_t need)
-{
-	if (need > SBUF_DEFAULT / 2 && need <= SBUF_DEFAULT)
-		return SBUF_DEFAULT;
-	return need;
-}
-
-static const char *code_reason(uint16_t code)
-{
-	switch (code) {
-	case WS_CODE_TOO_BIG:
-		return "message too big";
-	case WS_CODE_BAD_DATA:
-		return "invalid payload data";
-	default:
-		return "protocol error";
-	}
-}
-
-/* Reading is over: drop what is left of it. */
-static void rx_stop(ws_t *w)
-{
-	w->rx_done = 1;
-	w->in_frame = 0;
-	w->hlen = 0;
-	sbufq_clear(&w->rq);
-	sbuf_free(w->rx_msg);
-	w->rx_msg = NULL;
-	w->rx_op = 0;
-}
-
-/* A protocol error: our close with its code, then FLUSHING. */
-static void rx_fail(ws_t *w, uint16_t code)
-{
-	rx_stop(w);
-	if (w->state == WS_OPEN) {
-		const char *why = code_reason(code);
-
-		queue_close(w, code, NULL, 0);
-		w->code = code;
-		set_reason(w->reason, why, strlen(why));
-		ws_set_state(w, WS_FLUSHING);
-		start_close_timer(w);
-	} else if (w->state == WS_CLOSING) {
-		ws_set_state(w, WS_FLUSHING);
-	}
-}
-
-static int valid_close_code(uint16_t code)
-{
-	return (code >= 1000 && code <= 1011 && code != 1004 && code != 1005 && code != 1006) ||
-	       (code >= 3000 && code <= 4999);
-}
-
-/* The peer's close frame (its payload in ctl): answered with the same code
- * and reason, unless ours went first. */
-static void rx_close(ws_t *w, size_t n)
-{
-	uint16_t code = 0;
-	uint32_t u8 = WS_UTF8_OK;
-
-	if (n == 1 || (n >= 2 && !valid_close_code(code = get_be16(w->ctl)))) {
-		rx_fail(w, WS_CODE_PROTOCOL);
-		return;
-	}
-	if (n > 2) {
-		ws_utf8(&u8, w->ctl + 2, n - 2);
-		if (u8 != WS_UTF8_OK) {
-			rx_fail(w, WS_CODE_BAD_DATA);
-			return;
-		}
-	}
-	rx_stop(w);
-	if (w->state == WS_OPEN) {
-		queue_close(w, code, (const char *)w->ctl + 2, n > 2 ? n - 2 : 0);
-		w->code = code ? code : WS_CODE_NO_STATUS;
-		set_reason(w->reason, w->ctl + 2, n > 2 ? n - 2 : 0);
-		ws_set_state(w, WS_FLUSHING);
-		start_close_timer(w);
-	} else if (w->state == WS_CLOSING) {
-		ws_set_state(w, WS_FLUSHING);
-	}
-}
-
-/* A frame header arrived: check it, make room for a data frame. */
-static int rx_frame_start(ws_t *w)
-{
-	ws_frame_t *f = &w->f;
-	size_t have, need;
-
-	if (ws_frame_check(f, !w->client, w->rx_op != 0) < 0) {
-		rx_fail(w, WS_CODE_PROTOCOL);
-		return -1;
-	}
-	w->in_frame = 1;
-	w->f_off = 0;
-	if (ws_is_control(f->opcode))
-		return 0;
-	if (f->opcode != WS_OP_CONT) {
-		w->rx_op = f->opcode;
-		w->rx_utf8 = WS_UTF8_OK;
-	}
-	have = w->rx_msg ? w->rx_msg->len : 0;
-	if (f->len > w->max_message - have) {
-		rx_fail(w, WS_CODE_TOO_BIG);
-		return -1;
-	}
-	need = have + (size_t)f->len;
-	if (!w->rx_msg) {
-		w->rx_msg = sbuf_new(msg_cap(need));
-	} else if (w->rx_msg->cap < need) {
-		size_t cap = 2 * (size_t)w->rx_msg->cap;
-		sbuf_t *b;
-
-		if (cap < need)
-			cap = need;
-		if (cap > w->max_message)
-			cap = w->max_message;
-		b = sbuf_new(cap);
-		memcpy(b->data, sbuf_ptr(w->rx_msg), have);
-		b->len = (uint32_t)have;
-		sbuf_free(w->rx_msg);
-		w->rx_msg = b;
-	}
-	return 0;
-}
-
-/* The frame's payload is all here. */
-static void rx_frame_end(ws_t *w)
-{
-	ws_frame_t *f = &w->f;
-	sbuf_t *m;
-
-	w->in_frame = 0;
-	switch (f->opcode) {
-	case WS_OP_PING:
-		queue_pong(w, w->ctl, (size_t)f->len);
-		kick(w);
-		return;
-	case WS_OP_PONG:
-		return; /* liveness is any byte */
-	case WS_OP_CLOSE:
-		rx_close(w, (size_t)f->len);
-		return;
-	default:
-		break;
-	}
-	if (!f->fin)
-		return;
-	if (w->rx_op == WS_OP_TEXT && w->rx_utf8 != WS_UTF8_OK) {
-		rx_fail(w, WS_CODE_BAD_DATA);
-		return;
-	}
-	m = w->rx_msg;
-	w->rx_msg = NULL;
-	f->opcode = (uint8_t)w->rx_op;
-	w->rx_op = 0;
-	if (w->cbs->on_message)
-		w->cbs->on_message(w, f->opcode, m);
-	else
-		sbuf_free(m);
-}
-
-/* Payload bytes of the current frame from the front of rq. */
-static void rx_payload(ws_t *w, sbuf_t *b)
-{
-	ws_frame_t *f = &w->f;
-	size_t n = b->len;
-	uint8_t *dst;
-
-	if (n > f->len - w->f_off)
-		n = (size_t)(f->len - w->f_off);
-	if (ws_is_control(f->opcode)) {
-		dst = w->ctl + w->f_off;
-	} else {
-		dst = sbuf_ptr(w->rx_msg) + w->rx_msg->len;
-		w->rx_msg->len += (uint32_t)n;
-	}
-	if (f->masked)
-		ws_mask_copy(dst, sbuf_ptr(b), n, f->key, w->f_off);
-	else
-		memcpy(dst, sbuf_ptr(b), n);
-	sbuf_consume(b, n);
-	w->rq.bytes -= n;
-	w->f_off += n;
-	if (w->rx_op == WS_OP_TEXT && !ws_is_control(f->opcode)) {
-		ws_utf8(&w->rx_utf8, dst, n);
-		if (w->rx_utf8 == WS_UTF8_BAD)
-			rx_fail(w, WS_CODE_BAD_DATA);
-	}
-}
-
-/* A header from the front of rq: 1 when f holds one, 0 for more bytes,
- * -1 after an error. */
-static int rx_header(ws_t *w)
-{
-	sbuf_t *b = w->rq.head;
-	size_t n;
-	int r;
-
-	if (!w->hlen) {
-		r = ws_frame_parse(sbuf_ptr(b), b->len, &w->f);
-		if (r > 0) {
-			sbuf_consume(b, (size_t)r);
-			w->rq.bytes -= (size_t)r;
-			return 1;
-		}
-	} else {
-		n = WS_HDR_MAX - w->hlen < (size_t)b->len ? WS_HDR_MAX - w->hlen : b->len;
-		memcpy(w->hdr + w->hlen, sbuf_ptr(b), n);
-		r = ws_frame_parse(w->hdr, w->hlen + n, &w->f);
-		if (r > 0) {
-			n = (size_t)r - w->hlen;
-			sbuf_consume(b, n);
-			w->rq.bytes -= n;
-			w->hlen = 0;
-			return 1;
-		}
-	}
-	if (r < 0) {
-		rx_fail(w, WS_CODE_PROTOCOL);
-		return -1;
-	}
-	/* the header goes on in the next chunk: keep what this one has */
-	n = b->len;
-	memcpy(w->hdr + w->hlen, sbuf_ptr(b), n);
-	w->hlen = (uint8_t)(w->hlen + n);
-	sbuf_consume(b, n);
-	w->rq.bytes -= n;
-	return 0;
-}
-
-/* Parse rq while the owner reads; stops when paused, when reading ends,
- * or when the owner frees or closes us from a callback. */
-static void rx_parse(ws_t *w)
-{
-	while (w->rq.head && !w->paused && !w->freed && !w->rx_done &&
-	       (w->state == WS_OPEN || w->state == WS_CLOSING)) {
-		sbuf_t *b = w->rq.head;
-
-		if (!b->len) {
-			sbuf_free(sbufq_pop(&w->rq));
-			continue;
-		}
-		if (!w->in_frame) {
-			if (rx_header(w) <= 0 || rx_frame_start(w) < 0)
-				continue;
-		} else {
-			rx_payload(w, b);
-		}
-		if (w->in_frame && w->f_off == w->f.len)
-			rx_frame_end(w);
-	}
 }
 
 /* -- inner stream -- */
@@ -631,7 +317,7 @@ static void pump(ws_t *w)
 {
 	if (w->freed || w->state == WS_CLOSED)
 		return;
-	rx_parse(w);
+	ws_rx_parse(w);
 	if (w->freed || w->state == WS_CLOSED)
 		return;
 
@@ -679,7 +365,7 @@ static void on_idle(uv_idle_t *h)
 	pump(h->data);
 }
 
-static void kick(ws_t *w)
+void ws_kick(ws_t *w)
 {
 	if (!w->freed && !uv_is_active((uv_handle_t *)&w->idle))
 		uv_idle_start(&w->idle, on_idle);
@@ -711,7 +397,7 @@ static void keepalive(ws_t *w)
 
 		if (now >= base + w->ping_ms) {
 			queue_control(w, WS_OP_PING, NULL, 0);
-			kick(w);
+			ws_kick(w);
 			w->last_ping = base = now;
 		}
 		next = base + w->ping_ms;
@@ -746,7 +432,7 @@ static void on_timer(uv_timer_t *t)
 	}
 }
 
-static void start_close_timer(ws_t *w)
+void ws_start_close_timer(ws_t *w)
 {
 	w->close_at = uv_now(w->loop) + WS_CLOSE_MS;
 	rearm(w, w->close_at);
@@ -795,7 +481,7 @@ ws_t *ws_new(uv_loop_t *loop, stream_t *inner, sbuf_t *first, int client, const 
 		sbuf_free(first);
 	set_reading(w);
 	if (w->rq.bytes)
-		kick(w);
+		ws_kick(w);
 	log_debug(w->id, "ws %s open (max message %zu)", client ? "client" : "server",
 	          w->max_message);
 	return w;
@@ -838,7 +524,7 @@ int ws_send(ws_t *w, int opcode, sbuf_t *msg)
 		w->above = 1;
 		w->drained_at = SIZE_MAX;
 	}
-	kick(w);
+	ws_kick(w);
 	return 0;
 }
 
@@ -856,24 +542,24 @@ void ws_resume(ws_t *w)
 		return;
 	w->paused = 0;
 	w->last_rx = uv_now(w->loop);
-	kick(w); /* what rq holds is parsed from the idle callback */
+	ws_kick(w); /* what rq holds is parsed from the idle callback */
 }
 
 int ws_close(ws_t *w, uint16_t code, const char *reason)
 {
 	size_t rlen = reason ? strlen(reason) : 0;
 
-	if (!valid_close_code(code) || rlen > WS_REASON_MAX)
+	if (!ws_valid_close_code(code) || rlen > WS_REASON_MAX)
 		return UV_EINVAL;
 	if (w->freed || w->state != WS_OPEN || !w->inner || w->close_sent)
 		return UV_EALREADY;
 	/* data queued before the close leaves first: out is in order */
-	queue_close(w, code, reason, rlen);
+	ws_queue_close(w, code, reason, rlen);
 	w->code = code;
-	set_reason(w->reason, reason ? reason : "", rlen);
+	ws_set_reason(w->reason, reason ? reason : "", rlen);
 	ws_set_state(w, WS_CLOSING);
-	start_close_timer(w);
-	kick(w);
+	ws_start_close_timer(w);
+	ws_kick(w);
 	return 0;
 }
 
