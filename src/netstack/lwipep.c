@@ -145,6 +145,7 @@ struct lwipep {
 	queue_t streams; /* lwtcp_t.link */
 	queue_t dials;   /* lwipep_dial_t.link */
 	queue_t udp;     /* datagram flows (lwipudp.c) */
+	queue_t listens; /* listening ports (lwiplisten.c) */
 	lwipep_addr_t addr;
 	int has4, has6;
 	s8_t slot6;
@@ -286,8 +287,10 @@ static void on_core_timer(uv_timer_t *h)
 	core.due = 0;
 	core_enter();
 	sys_check_timeouts();
-	for (lwipep_t *ep = core.eps; ep; ep = ep->next)
+	for (lwipep_t *ep = core.eps; ep; ep = ep->next) {
 		slaac_check(ep);
+		lwlisten_prune(&ep->listens);
+	}
 	core_leave();
 }
 
@@ -345,11 +348,6 @@ static void core_detach(void)
 
 /* Callback frames: remember which pcb's callback runs, so that aborting it
  * from inside turns into the ERR_ABRT lwIP expects. */
-typedef struct cbframe {
-	struct tcp_pcb *pcb;
-	int aborted;
-} cbframe_t;
-
 static void cb_begin(cbframe_t *f, struct tcp_pcb *pcb)
 {
 	f->pcb = core.cur;
@@ -838,6 +836,38 @@ static void lw_close(stream_t *s)
 	msgstream_release(&t->m, NULL);
 }
 
+/* Abortive: RST, whatever is queued either way. */
+static void lw_reset(stream_t *s)
+{
+	lwtcp_t *t = (lwtcp_t *)s;
+
+	sbufq_clear(&t->m.wq);
+	s->wq_bytes = 0;
+	if (t->pcb) {
+		struct tcp_pcb *pcb = t->pcb;
+		core_enter();
+		lw_release(t);
+		pcb_kill(pcb, 1);
+		core_leave();
+	}
+	lw_unlink(t);
+	msgstream_release(&t->m, NULL);
+}
+
+/* The addresses inside the tunnel: ours (the session's) and the peer's. */
+static int lw_addr(stream_t *s, int peer, struct sockaddr_storage *ss)
+{
+	lwtcp_t *t = (lwtcp_t *)s;
+
+	if (!t->pcb)
+		return UV_ENOTCONN;
+	if (peer)
+		sa_from_ip(&t->pcb->remote_ip, t->pcb->remote_port, ss);
+	else
+		sa_from_ip(&t->pcb->local_ip, t->pcb->local_port, ss);
+	return 0;
+}
+
 static const stream_ops_t lw_ops = {
     .name = "lwip",
     .write = lw_write,
@@ -845,6 +875,8 @@ static const stream_ops_t lw_ops = {
     .read_start = lw_read_start,
     .read_stop = lw_read_stop,
     .close = lw_close,
+    .reset = lw_reset,
+    .addr = lw_addr,
 };
 
 /* A connected pcb becomes a stream. */
@@ -1343,7 +1375,8 @@ void lwipep_input(lwipep_t *ep, const uint8_t *pkt, size_t len)
 {
 	struct pbuf *p;
 
-	if (!ep->up || len > 0xffff || !pkt_for_us(ep, pkt, len)) {
+	if (!ep->up || len > 0xffff || !pkt_for_us(ep, pkt, len) ||
+	    !lwlisten_admit(&ep->listens, pkt, len)) {
 		ep->st.pkts_dropped++;
 		return;
 	}
@@ -1400,6 +1433,7 @@ int lwipep_new(uv_loop_t *loop, const lwipep_opts_t *o, lwipep_output_fn out, vo
 	queue_init(&ep->streams);
 	queue_init(&ep->udp);
 	queue_init(&ep->dials);
+	queue_init(&ep->listens);
 	if (o->dns_fallback) {
 		if (inet_pton(AF_INET, o->dns_fallback, ep->fallback.a) == 1)
 			ep->fallback.family = AF_INET;
@@ -1459,6 +1493,7 @@ void lwipep_free(lwipep_t *ep)
 	while ((q = queue_pop(&ep->dials)))
 		queue_data(q, lwipep_dial_t, link)->ep = NULL;
 	lwudp_orphan_all(&ep->udp);
+	lwlisten_orphan_all(&ep->listens);
 	for (unsigned i = 0; i < core.inq_len; i++) {
 		unsigned k = (core.inq_head + i) % INQ_MAX;
 		if (core.inq[k].ep == ep) {
@@ -1614,6 +1649,26 @@ lwipep_stats_t *lwipep_stats_of(lwipep_t *ep)
 queue_t *lwipep_udp_list(lwipep_t *ep)
 {
 	return &ep->udp;
+}
+
+queue_t *lwipep_listen_list(lwipep_t *ep)
+{
+	return &ep->listens;
+}
+
+void lwipep_cb_begin(cbframe_t *f, struct tcp_pcb *pcb)
+{
+	cb_begin(f, pcb);
+}
+
+err_t lwipep_cb_end(cbframe_t *f)
+{
+	return cb_end(f);
+}
+
+stream_t *lwipep_accepted(lwipep_t *ep, struct tcp_pcb *pcb, uint64_t id)
+{
+	return &lw_new(ep, pcb, id)->m.s;
 }
 
 void lwipep_ip_from_sa(const struct sockaddr *sa, ip_addr_t *ip)

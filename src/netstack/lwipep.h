@@ -14,6 +14,7 @@
  *     lwipep_input(pkt) ------>    lwIP        ----------->   stream on_read
  *     out(pkt)          <------    lwIP        <-----------   stream_write
  *                                  dialer  <-- dial(target) -- listener/relay
+ *     lwipep_listen()   ------>    accepts on a port   ----->   accept cb (stream)
  *     lwipep_down(err)  ------>    every connection and dial fails with err
  *     lwipep_free()
  *
@@ -128,6 +129,28 @@ dialer_t *lwipep_dialer(lwipep_t *ep);
 #define LWIPEP_UDP_RESOLVING 8 /* datagrams of a flow waiting for a name */
 dial_t *lwipep_dgram(lwipep_t *ep, const dial_opts_t *o, dgram_cb cb, void *ud);
 void lwipep_dgram_cancel(dial_t *req);
+/* Listening inside the tunnel (lwiplisten.c): TCP on port at whatever
+ * addresses the link gives (each session's, across reconnects), dual
+ * stack.  cb runs from lwipep_input() once a handshake completes, with
+ * the new connection (read-stopped) and its peer; it returns 0 and owns
+ * the stream, or a negative UV_E* and the connection is reset (RST) and
+ * freed here.  At most syn_max handshakes wait at once (0:
+ * LWIPEP_SYN_MAX); SYNs past that are dropped, as a full backlog drops
+ * them, and counted.  A port nobody listens on answers RST (lwIP).
+ * Errors: UV_EADDRINUSE (a listener on that port already), UV_ENOMEM.
+ * Connections accepted stay when the listener goes. */
+#define LWIPEP_SYN_MAX 64
+typedef struct lwipep_listen lwipep_listen_t;
+typedef int (*lwipep_accept_cb)(void *ud, stream_t *s, const struct sockaddr *peer);
+typedef struct lwipep_listen_stats {
+	uint64_t accepted, refused, syn_dropped;
+} lwipep_listen_stats_t;
+int lwipep_listen(lwipep_t *ep, uint16_t port, unsigned syn_max, lwipep_accept_cb cb, void *ud,
+                  lwipep_listen_t **out);
+/* cb will not run again; the port answers RST from now on. */
+void lwipep_unlisten(lwipep_listen_t *l);
+void lwipep_listen_stats(const lwipep_listen_t *l, lwipep_listen_stats_t *st);
+
 /* The name servers the link gave (port 53), else the fallback; 0 while
  * the link is down. */
 int lwipep_dns_servers(const lwipep_t *ep, struct sockaddr_storage *out, size_t max);

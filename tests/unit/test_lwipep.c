@@ -35,6 +35,7 @@
 #include "core/dgram.h"
 #include "core/metrics.h"
 #include "netstack/dns.h"
+#include "netstack/ippkt.h"
 #include "netstack/lwipep.h"
 
 #define MIB (1024 * 1024)
@@ -1527,6 +1528,179 @@ static int rig_down(void **state)
 	return 0;
 }
 
+/* ---- listening: the kernel connects to the endpoint ---- */
+
+typedef struct acc {
+	int n, refuse;
+	cli_t c;
+	struct sockaddr_storage peer;
+} acc_t;
+
+static int on_accepted(void *ud, stream_t *s, const struct sockaddr *peer)
+{
+	acc_t *a = ud;
+
+	a->n++;
+	if (a->refuse)
+		return UV_EACCES;
+	memcpy(&a->peer, peer, sizeof(struct sockaddr_in6));
+	memset(&a->c, 0, sizeof(a->c));
+	a->c.s = s;
+	a->c.rx_h = FNV0;
+	stream_set_cbs(s, &c_cbs, &a->c);
+	stream_read_start(s);
+	return 0;
+}
+
+/* A non-blocking kernel socket connecting to the endpoint. */
+static int k_connect(int family, const char *ip, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		inet_pton(AF_INET, ip, &s4->sin_addr);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		inet_pton(AF_INET6, ip, &s6->sin6_addr);
+	}
+	assert_true(fd >= 0);
+	assert_true(connect(fd, (struct sockaddr *)&ss, sizeof(ss)) < 0 && errno == EINPROGRESS);
+	return fd;
+}
+
+static int so_error(int fd)
+{
+	int e = 0;
+	socklen_t l = sizeof(e);
+
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l);
+	return e;
+}
+
+/* A TCP SYN from src:sport to the endpoint's 10.77.0.2:dport. */
+static size_t syn4(uint8_t *p, uint32_t src, uint16_t sport, uint16_t dport)
+{
+	uint16_t c;
+
+	memset(p, 0, 40);
+	p[0] = 0x45;
+	p[3] = 40;
+	p[8] = 64;
+	p[9] = IPPKT_TCP;
+	memcpy(p + 12, &src, 4);
+	inet_pton(AF_INET, "10.77.0.2", p + 16);
+	c = ippkt_csum(p, 20);
+	p[10] = (uint8_t)(c >> 8);
+	p[11] = (uint8_t)c;
+	p[20] = (uint8_t)(sport >> 8);
+	p[21] = (uint8_t)sport;
+	p[22] = (uint8_t)(dport >> 8);
+	p[23] = (uint8_t)dport;
+	p[24] = 0x12; /* seq */
+	p[32] = 5 << 4;
+	p[33] = IPPKT_SYN;
+	p[34] = 0xff;
+	p[35] = 0xff;
+	c = ippkt_csum_l4(p, 4, IPPKT_TCP, p + 20, 20);
+	p[36] = (uint8_t)(c >> 8);
+	p[37] = (uint8_t)c;
+	return 40;
+}
+
+static void test_listen(void **state)
+{
+	lwipep_listen_t *l, *l2;
+	lwipep_listen_stats_t st;
+	lwipep_stats_t es;
+	acc_t a = {0};
+	char buf[64];
+	uint8_t pkt[40];
+	int fd, fd2, e;
+
+	NEED_TUN();
+	assert_int_equal(lwipep_listen(ep, 8080, 8, on_accepted, &a, &l), 0);
+	assert_int_equal(lwipep_listen(ep, 8080, 8, on_accepted, &a, &l2), UV_EADDRINUSE);
+
+	/* the kernel connects to the endpoint's address, both ways bytes */
+	fd = k_connect(AF_INET, "10.77.0.2", 8080);
+	RUN_UNTIL(a.n == 1, 3000);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(a.peer.ss_family, AF_INET);
+	assert_int_equal(send(fd, "ping", 4, 0), 4);
+	RUN_UNTIL(a.c.rx_n == 4, 3000);
+	assert_memory_equal(a.c.head, "ping", 4);
+	assert_int_equal(stream_write_str(a.c.s, "pong"), 0);
+	memset(buf, 0, sizeof(buf));
+	for (int i = 0; i < 300 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0; i++)
+		spin(10);
+	assert_string_equal(buf, "pong");
+	/* the connection outlives its listener */
+	lwipep_unlisten(l);
+	assert_int_equal(send(fd, "more", 4, 0), 4);
+	RUN_UNTIL(a.c.rx_n == 8, 3000);
+	assert_int_equal(a.c.rx_n, 8);
+	stream_close(a.c.s);
+	close(fd);
+
+	/* no listener: RST */
+	fd = k_connect(AF_INET, "10.77.0.2", 8080);
+	e = 0;
+	for (int i = 0; i < 300 && !(e = so_error(fd)); i++) /* reading SO_ERROR clears it */
+		spin(10);
+	assert_int_equal(e, ECONNREFUSED);
+	close(fd);
+
+	/* IPv6; and a refusal resets the connection */
+	assert_int_equal(lwipep_listen(ep, 8081, 8, on_accepted, &a, &l), 0);
+	fd = k_connect(AF_INET6, "fd77::2", 8081);
+	RUN_UNTIL(a.n == 2, 3000);
+	assert_int_equal(a.peer.ss_family, AF_INET6);
+	stream_close(a.c.s);
+	close(fd);
+	a.refuse = 1;
+	fd = k_connect(AF_INET, "10.77.0.2", 8081);
+	RUN_UNTIL(a.n == 3, 3000);
+	e = EAGAIN;
+	for (int i = 0; i < 300 && e == EAGAIN; i++) {
+		spin(10);
+		e = recv(fd, buf, sizeof(buf), MSG_DONTWAIT) < 0 ? errno : 0;
+	}
+	assert_int_equal(e, ECONNRESET);
+	close(fd);
+
+	/* a flood of SYNs from forged sources: at most syn_max wait, the rest
+	 * are dropped and counted; a real client still gets in once the
+	 * half-open ones are gone */
+	lwipep_get_stats(ep, &es);
+	for (uint32_t i = 0; i < 500; i++)
+		lwipep_input(ep, pkt, syn4(pkt, htonl(0x0a4d0100 + i), (uint16_t)(1024 + i), 8081));
+	lwipep_listen_stats(l, &st);
+	assert_int_equal(st.syn_dropped, 500 - 8);
+	assert_int_equal(st.accepted, 1);
+	assert_int_equal(st.refused, 1);
+	fd2 = k_connect(AF_INET, "10.77.0.2", 8081);
+	spin(300);
+	assert_int_equal(a.n, 3); /* its SYN was dropped too */
+	lwipep_unlisten(l);
+	close(fd2);
+	assert_int_equal(lwipep_listen(ep, 8081, 8, on_accepted, &a, &l), 0);
+	a.refuse = 0;
+	fd = k_connect(AF_INET, "10.77.0.2", 8081);
+	RUN_UNTIL(a.n == 4, 3000);
+	assert_int_equal(a.n, 4);
+	stream_close(a.c.s);
+	close(fd);
+	lwipep_unlisten(l);
+	spin(50);
+}
+
 #define TUN_TEST(f) cmocka_unit_test_setup_teardown(f, ep_setup, ep_teardown)
 
 int main(void)
@@ -1550,6 +1724,7 @@ int main(void)
 	    TUN_TEST(test_out_reentry),
 	    TUN_TEST(test_filter_and_metrics),
 	    TUN_TEST(test_udp),
+	    TUN_TEST(test_listen),
 	    TUN_TEST(test_throughput),
 	};
 
