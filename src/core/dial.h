@@ -95,7 +95,8 @@ typedef struct dialer_ops {
 	dial_t *(*probe)(dialer_t *d, const dial_opts_t *o, dial_cb cb, void *ud);
 	void (*probe_cancel)(dialer_t *d, dial_t *req);
 	/* optional: a hop that keeps a session of its own (SSTP, the VPN, a
-	 * PPP link, an SCTP association; a group, up while a member is)
+	 * PPP link, an SCTP association, a WebSocket pool; a group, up while
+	 * a member is)
 	 * says how it is, for /health and /status (core/health.h) */
 	void (*session)(const dialer_t *d, struct hop_session *s);
 	unsigned caps; /* HOP_* */
@@ -105,7 +106,7 @@ typedef struct dialer_ops {
  * reads: 1 while it is up, or idle because nothing asked for it yet; 0
  * while it is wanted and not up (starting, or lost and redialing). */
 typedef struct hop_session {
-	const char *kind;  /* "sstp", "vpn", "ppp", "sctp", "group" */
+	const char *kind;  /* "sstp", "vpn", "ppp", "sctp", "group", "ws"... */
 	const char *state; /* "up", "starting", "down", "idle" */
 	int ok;
 	char address[64]; /* the address the session gave this side, or "" */

@@ -7,7 +7,8 @@
  * choose, of "default" and every chain a rule names.  A hop with a
  * session says how it is (dialer_ops_t.session, core/dial.h): SSTP, the
  * VPN and PPP hops while their session is up; an SCTP association while it
- * is up or nobody asked for it yet; a group while one member is up.
+ * is up or nobody asked for it yet; a group while one member is up; a
+ * WebSocket hop's pool always (/status shows it).
  *
  * On the metrics server (--metrics):
  *   GET /health   200 {"status":"ok",...}, or 503 {"status":"unhealthy",

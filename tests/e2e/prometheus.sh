@@ -7,7 +7,8 @@
 # are clients through each tunnel (ws, wstan, sctp+udp, vpn, ppp+tcp), one
 # routes through a group with rules, a UDP and a DNS forward, and
 # curl fetches a page through every one, with a wrong password and a probe
-# of the ws server on the side, so every metric family the sources declare
+# of the ws server on the side (the ws client's pool is a session in
+# /status), so every metric family the sources declare
 # is on some /metrics, with live sessions, pools, caches and refusals.
 # promtool check metrics must accept every /metrics (help, type, names,
 # one group per family), every family declared in the sources must show
@@ -80,6 +81,18 @@ check_eq "through vpn" "metrics page" "$(fetch "socks5h://127.0.0.1:${pport[vpn]
 check_eq "through ppp" "metrics page" "$(fetch "socks5h://127.0.0.1:${pport[ppp]}" "http://10.0.2.2:$web/")"
 check_eq "through the group" "metrics page" "$(fetch "socks5h://127.0.0.1:${pport[routed]}" "http://127.0.0.1:$web/")"
 check_fails "a blocked domain" fetch "socks5h://127.0.0.1:${pport[routed]}" "http://www.blocked.example/"
+# a ws hop's pool is a session in /status: up while it holds idle
+# WebSockets (pool=2), counted; never what makes /health fail
+wspool() {
+	curl -fsS "http://127.0.0.1:${mport[ws]}/status" | python3 -c '
+import json, sys
+s = [x for x in json.load(sys.stdin)["sessions"] if x["name"] == sys.argv[1]]
+print(s[0]["state"], s[0]["ok"], s[0]["why"]) if s else print("none")' "ws://127.0.0.1:$p_ws"
+}
+for _ in $(seq 50); do case $(wspool) in up*) break ;; esac; sleep 0.1; done
+check "the ws pool is a session in /status: $(wspool)" \
+	bash -c "[[ '$(wspool)' =~ ^up\ True\ pool:\ 2\ idle\ WebSockets\;\ [0-9]+\ opened ]]"
+check "and in sluice status" bash -c "'$SLUICE' status --metrics 127.0.0.1:${mport[ws]} | grep -q 'ws://127.0.0.1:$p_ws  up (pool: 2 idle'"
 # a datagram through the UDP forward opens a flow through the group
 echo datagram >"/dev/udp/127.0.0.1/$p_udp"
 for _ in $(seq 50); do

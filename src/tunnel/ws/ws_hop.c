@@ -20,6 +20,19 @@ void ws_hop_init(ws_hop_t *h, uv_loop_t *loop, dialer_t *next, const dialer_ops_
 	h->pool_timer.data = h;
 }
 
+void ws_hop_session(const dialer_t *d, hop_session_t *s)
+{
+	const ws_hop_t *h = (const ws_hop_t *)d;
+
+	s->kind = d->ops->scheme;
+	s->state = h->npool ? "up" : "idle";
+	s->ok = 1;
+	snprintf(s->why, sizeof(s->why),
+	         "pool: %zu idle WebSocket%s; %llu opened, %llu reused, %llu failed", h->npool,
+	         h->npool == 1 ? "" : "s", (unsigned long long)h->opens,
+	         (unsigned long long)h->reused, (unsigned long long)h->fails);
+}
+
 int ws_hop_server(ws_hop_t *h, const url_t *u, int tls, char *err, size_t errlen)
 {
 	int port = u->port > 0 ? u->port : tls ? 443 : 80;

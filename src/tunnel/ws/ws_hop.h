@@ -12,6 +12,7 @@
  *   ws_hop_pool_*()  the idle WebSockets, most recent first, each with the
  *                    time it went idle: put, take, remove, and the
  *                    timer's sweep of those idle for pool_idle_ms;
+ *   ws_hop_session() the pool as a session in /status;
  *   ws_hop_stop()    first thing in the dialer's free: the writer goes,
  *                    closing is set; then the hop ends its own tunnels;
  *   ws_hop_release() last: TLS, and the timer's close frees the struct
@@ -71,6 +72,11 @@ void ws_hop_pool_remove(ws_hop_t *h, ws_pooled_t *e);
 /* Each one idle for pool_idle_ms or more: off the pool, then to fn. */
 void ws_hop_pool_expire(ws_hop_t *h, void (*fn)(ws_hop_t *h, ws_pooled_t *e));
 
+/* dialer_ops_t.session: the pool, for /status (never unhealthy: a pool
+ * that cannot fill fails the dials, which say why): up while it holds
+ * idle WebSockets, idle when it holds none; why counts them and the
+ * opens, reuses and failures. */
+void ws_hop_session(const dialer_t *d, struct hop_session *s);
 /* A dial answered: err < 0 counts a failure, else an open. */
 void ws_hop_count(ws_hop_t *h, int err);
 void ws_hop_start(ws_hop_t *h, uv_timer_cb pool_cb, uint64_t first_ms, uint64_t every_ms);

@@ -650,7 +650,8 @@ static const dialer_ops_t cli_ops = {.scheme = "wstan",
                                      .cancel = cli_cancel,
                                      .free = cli_free,
                                      .dgram = cli_dgram,
-                                     .dgram_cancel = cli_dgram_cancel};
+                                     .dgram_cancel = cli_dgram_cancel,
+                                     .session = ws_hop_session};
 
 typedef struct wstan_cli_opts {
 	ws_opts_t wo;

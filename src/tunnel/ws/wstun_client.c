@@ -670,7 +670,8 @@ static const dialer_ops_t ws_ops = {.scheme = "ws",
                                     .dgram = ws_dgram,
                                     .dgram_cancel = ws_dgram_cancel,
                                     .probe = ws_probe,
-                                    .probe_cancel = ws_probe_cancel};
+                                    .probe_cancel = ws_probe_cancel,
+                                    .session = ws_hop_session};
 static const dialer_ops_t wss_ops = {.scheme = "wss",
                                      .dial = ws_dial,
                                      .cancel = ws_cancel,
@@ -678,7 +679,8 @@ static const dialer_ops_t wss_ops = {.scheme = "wss",
                                      .dgram = ws_dgram,
                                      .dgram_cancel = ws_dgram_cancel,
                                      .probe = ws_probe,
-                                     .probe_cancel = ws_probe_cancel};
+                                     .probe_cancel = ws_probe_cancel,
+                                     .session = ws_hop_session};
 
 typedef struct wcli_opts {
 	tunkey_opts_t key;
