@@ -8,13 +8,13 @@ set -eu
 
 BUILD_PKGS="build-essential cmake pkg-config clang libuv1-dev libssl-dev libyaml-dev
  libcmocka-dev libhttp-parser-dev libwslay-dev
- liblwip-dev libslirp-dev libglib2.0-dev libpcap-dev libusrsctp-dev scdoc"
+ liblwip-dev libslirp-dev libglib2.0-dev libpcap-dev libusrsctp-dev libhiredis-dev scdoc"
 TEST_PKGS="curl logrotate socat openssl iperf3 tinyproxy microsocks dante-server procps ethtool
  netcat-openbsd python3 python3-websockets nginx slirp iproute2 psmisc tor
  openssh-server openssh-client iputils-ping python3-cryptography
  dnsmasq-base bind9-dnsutils v2ray tcpdump dante-client knot-dnsutils
  man-db groff-base systemd clang-format prometheus chromium wrk nodejs
- debhelper dpkg-dev fakeroot lintian haproxy libnginx-mod-stream"
+ debhelper dpkg-dev fakeroot lintian haproxy libnginx-mod-stream redis-server"
 # the peers lab (tests/peers): QEMU for its guest, the tools that build the
 # guest from Debian packages, SoftEther as the SSTP server
 LAB_PKGS="qemu-system-x86 cpio kmod xz-utils binutils util-linux softether-vpnserver"
@@ -34,7 +34,8 @@ echo "deps: installing:$missing" >&2
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
-# no daemon may start as a side effect (tor, nginx, tinyproxy would listen):
+# no daemon may start as a side effect (tor, nginx, tinyproxy, haproxy,
+# redis-server would listen):
 # tests start their own
 policy=/usr/sbin/policy-rc.d
 added=0

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/crypto.h"
+#include "core/json.h"
 #include "core/log.h"
 
 typedef struct entry {
@@ -191,7 +192,20 @@ struct replay_store {
 	int round_trip;
 	char *state; /* NULL: no high-water mark on disk */
 	int fd;
+	const replay_shared_ops_t *sops; /* a cache shared with other instances, or NULL */
+	void *sb;
+	char *shared; /* its URL */
 };
+
+struct replay_wait {
+	replay_store_t *s;
+	uint64_t ts;
+	replay_done_fn fn;
+	void *ud;
+	void *req; /* the shared cache's */
+};
+
+static const replay_shared_ops_t *const shared_kinds[] = {&replay_redis_ops};
 
 static replay_store_t *stores;
 
@@ -241,6 +255,57 @@ static int state_open(replay_store_t *s, const char *path, char *err, size_t err
 	return 0;
 }
 
+static void health_fn(mbuf_t *b, int *degraded, void *ud);
+static int health_registered;
+
+static void shared_metrics(mbuf_t *b, void *ud)
+{
+	replay_store_t *s = ud;
+	char lab[64];
+
+	metrics_label(lab, sizeof(lab), "kind", s->kind);
+	s->sops->metrics(s->sb, b, lab);
+}
+
+/* replay=URL: the backend its scheme names, in a namespace of the key's
+ * own (a hash of its id: nothing of the key reaches the shared cache). */
+static int shared_open(replay_store_t *s, const replay_conf_t *c, char *err, size_t errlen)
+{
+	const replay_shared_ops_t *ops = NULL;
+	uint8_t h[32];
+	char ns[48];
+	size_t n;
+	int r;
+
+	for (size_t i = 0; i < sizeof(shared_kinds) / sizeof(shared_kinds[0]); i++) {
+		n = strlen(shared_kinds[i]->scheme);
+		if (!strncmp(c->shared, shared_kinds[i]->scheme, n) &&
+		    !strncmp(c->shared + n, "://", 3))
+			ops = shared_kinds[i];
+	}
+	if (!ops) {
+		snprintf(err, errlen, "option 'replay': redis://HOST:PORT[/DB] (not %s)",
+		         c->shared);
+		return -EINVAL;
+	}
+	hmac_sha256(s->id, 32, (const uint8_t *)"replay namespace", 16, h);
+	n = (size_t)snprintf(ns, sizeof(ns), "%s:", s->kind);
+	for (int i = 0; i < 8 && n + 2 < sizeof(ns); i++, n += 2)
+		snprintf(ns + n, sizeof(ns) - n, "%02x", h[i]);
+	if ((r = ops->open(c->loop, c->shared, c->shared_timeout_ms, ns, &s->sb, err, errlen)) < 0)
+		return r;
+	if (!health_registered) {
+		health_registered = 1;
+		metrics_health_register(health_fn, NULL);
+	}
+	s->sops = ops;
+	s->shared = strdup(c->shared);
+	if (!s->shared)
+		abort();
+	metrics_register(shared_metrics, s);
+	return 0;
+}
+
 int replay_store_get(const char *kind, const uint8_t id[32], const replay_conf_t *c,
                      replay_store_t **out, char *err, size_t errlen)
 {
@@ -256,6 +321,14 @@ int replay_store_get(const char *kind, const uint8_t id[32], const replay_conf_t
 			         "option 'replay-state': listeners with one key share one state "
 			         "file (%s)",
 			         s->state ? s->state : "none given on the first");
+			return -EINVAL;
+		}
+		if ((c->shared || s->shared) &&
+		    (!c->shared || !s->shared || strcmp(c->shared, s->shared))) {
+			snprintf(
+			    err, errlen,
+			    "option 'replay': listeners with one key share one replay cache (%s)",
+			    s->shared ? s->shared : "this process's, on the first");
 			return -EINVAL;
 		}
 		if (c->skew_ms > s->skew_ms) {
@@ -282,6 +355,13 @@ int replay_store_get(const char *kind, const uint8_t id[32], const replay_conf_t
 		free(s);
 		return r;
 	}
+	if (c->shared && (r = shared_open(s, c, err, errlen)) < 0) {
+		if (s->fd >= 0)
+			close(s->fd);
+		free(s->state);
+		free(s);
+		return r;
+	}
 	s->ops = &replay_local_ops;
 	s->b = s->ops->open(c->capacity);
 	s->next = stores;
@@ -300,23 +380,21 @@ void replay_store_put(replay_store_t *s)
 			break;
 		}
 	s->ops->close(s->b);
+	if (s->sops) {
+		metrics_unregister(shared_metrics, s);
+		s->sops->close(s->sb);
+		free(s->shared);
+	}
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s->state);
 	free(s);
 }
 
-int replay_store_check(replay_store_t *s, const uint8_t nonce[REPLAY_NONCE], uint64_t ts,
-                       uint64_t now, uint64_t skew)
+/* A fresh token whose nonce no cache has seen: NEW, or UNSURE when a
+ * process before this one may have seen it. */
+static int admit(replay_store_t *s, uint64_t ts)
 {
-	int r;
-
-	if (ts + skew < now || ts > now + skew)
-		return REPLAY_STALE;
-	/* remembered while the widest window of the store could accept it */
-	r = s->ops->check_add(s->b, nonce, now, ts + s->skew_ms + 1);
-	if (r != REPLAY_NEW)
-		return r;
 	if (ts <= s->floor)
 		return REPLAY_UNSURE;
 	if (s->state && ts >= s->mark) {
@@ -328,6 +406,102 @@ int replay_store_check(replay_store_t *s, const uint8_t nonce[REPLAY_NONCE], uin
 		}
 	}
 	return REPLAY_NEW;
+}
+
+/* STALE, or the local cache's verdict (the nonce remembered while the
+ * widest window of the store could accept it). */
+static int judge_local(replay_store_t *s, const uint8_t nonce[REPLAY_NONCE], uint64_t ts,
+                       uint64_t now, uint64_t skew)
+{
+	if (ts + skew < now || ts > now + skew)
+		return REPLAY_STALE;
+	return s->ops->check_add(s->b, nonce, now, ts + s->skew_ms + 1);
+}
+
+int replay_store_check(replay_store_t *s, const uint8_t nonce[REPLAY_NONCE], uint64_t ts,
+                       uint64_t now, uint64_t skew)
+{
+	int r = judge_local(s, nonce, ts, now, skew);
+
+	return r == REPLAY_NEW ? admit(s, ts) : r;
+}
+
+static void shared_done(void *ud, int v)
+{
+	replay_wait_t *w = ud;
+	replay_store_t *s = w->s;
+
+	if (v == REPLAY_NEW)
+		v = admit(s, w->ts);
+	w->fn(w->ud, v);
+	free(w);
+	replay_store_put(s);
+}
+
+int replay_store_judge(replay_store_t *s, const uint8_t nonce[REPLAY_NONCE], uint64_t ts,
+                       uint64_t now, uint64_t skew, replay_done_fn fn, void *ud,
+                       replay_wait_t **out)
+{
+	replay_wait_t *w;
+	int r = judge_local(s, nonce, ts, now, skew);
+
+	*out = NULL;
+	if (r != REPLAY_NEW || !s->sops)
+		return r == REPLAY_NEW ? admit(s, ts) : r;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		abort();
+	*w = (replay_wait_t){.s = s, .ts = ts, .fn = fn, .ud = ud};
+	r = s->sops->check(s->sb, nonce, ts + s->skew_ms + 1 - now, shared_done, w, &w->req);
+	if (r != REPLAY_PENDING) {
+		free(w);
+		return r == REPLAY_NEW ? admit(s, ts) : r;
+	}
+	s->refs++; /* the store outlives its pending checks */
+	*out = w;
+	return REPLAY_PENDING;
+}
+
+void replay_wait_cancel(replay_wait_t *w)
+{
+	replay_store_t *s;
+
+	if (!w)
+		return;
+	s = w->s;
+	s->sops->cancel(w->req);
+	free(w);
+	replay_store_put(s);
+}
+
+int replay_store_shared(const replay_store_t *s)
+{
+	return s->sops != NULL;
+}
+
+static void health_fn(mbuf_t *b, int *degraded, void *ud)
+{
+	char why[200], e1[300], e2[400];
+	int first = 1;
+
+	(void)ud;
+	for (replay_store_t *s = stores; s; s = s->next) {
+		const char *st;
+		if (!s->sops)
+			continue;
+		st = s->sops->state(s->sb, why, sizeof(why));
+		if (strcmp(st, "up"))
+			*degraded = 1;
+		json_escape(e1, sizeof(e1), s->shared);
+		json_escape(e2, sizeof(e2), why);
+		mbuf_printf(b,
+		            "%s{\"kind\":\"%s\",\"backend\":\"%s\",\"state\":\"%s\","
+		            "\"reason\":\"%s\"}",
+		            first ? ",\"replay\":[" : ",", s->kind, e1, st, e2);
+		first = 0;
+	}
+	if (!first)
+		mbuf_printf(b, "]");
 }
 
 size_t replay_store_size(const replay_store_t *s)

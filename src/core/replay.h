@@ -35,24 +35,40 @@
  *                 round trip (docs/ws-protocol.md); one that cannot
  *                 refuses it (wstan).
  *
- *                 The cache behind a store is a backend behind an ops
- *                 table; this process's table (replay_t) is the one there
- *                 is.  Several server instances behind a load balancer
- *                 need a backend they share (Redis SET NX PX, say): it
- *                 plugs in as another ops table.  The verdict is taken
- *                 synchronously today; a networked backend makes check
- *                 asynchronous at its two callers (the ws and wstan
- *                 servers' request handlers).
+ *                 The cache behind a store is this process's (replay_t).
+ *                 Several instances behind a load balancer also ask a
+ *                 cache they share (replay_shared_ops_t; Redis, in
+ *                 core/replay_redis.c): the local cache first (a replay at
+ *                 this instance costs no round trip), then the shared one,
+ *                 whose answer comes later: replay_store_judge() answers
+ *                 PENDING and calls back from the loop.  When the shared
+ *                 cache cannot answer (unreachable, too slow, too many
+ *                 checks waiting) the verdict is DOWN: the token is not
+ *                 known to be new, so a caller treats it as UNSURE or
+ *                 refuses it; never as NEW.  /health lists the shared
+ *                 caches ("replay": kind, backend, state, reason) and says
+ *                 "degraded" while one is not up.
  */
 #ifndef SLUICE_REPLAY_H
 #define SLUICE_REPLAY_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
+
+#include "core/metrics.h"
 
 #define REPLAY_NONCE 16
 
-enum { REPLAY_NEW = 0, REPLAY_SEEN = 1, REPLAY_FULL = 2, REPLAY_STALE = 3, REPLAY_UNSURE = 4 };
+enum {
+	REPLAY_NEW = 0,
+	REPLAY_SEEN = 1,
+	REPLAY_FULL = 2,
+	REPLAY_STALE = 3,
+	REPLAY_UNSURE = 4,
+	REPLAY_DOWN = 5,   /* the shared cache could not answer */
+	REPLAY_PENDING = 6 /* replay_store_judge(): the verdict comes later */
+};
 
 typedef struct replay replay_t;
 
@@ -76,6 +92,27 @@ typedef struct replay_backend_ops {
 
 extern const replay_backend_ops_t replay_local_ops; /* replay_t, in this process */
 
+/* A cache shared by several processes, asked over the network.  check()
+ * records key (REPLAY_NONCE bytes, already namespaced by the store) for
+ * ttl_ms unless it is there: REPLAY_DOWN at once when it cannot ask (down,
+ * queue full), else REPLAY_PENDING with *req, and cb(ud, REPLAY_NEW |
+ * _SEEN | _DOWN) exactly once later, from the loop, unless cancel(*req)
+ * first.  state() is "up", "connecting" or "down", with why. */
+typedef void (*replay_shared_cb)(void *ud, int verdict);
+typedef struct replay_shared_ops {
+	const char *scheme; /* of the replay= URL: "redis" */
+	int (*open)(uv_loop_t *loop, const char *url, uint64_t timeout_ms, const char *ns,
+	            void **out, char *err, size_t errlen);
+	int (*check)(void *b, const uint8_t key[REPLAY_NONCE], uint64_t ttl_ms, replay_shared_cb cb,
+	             void *ud, void **req);
+	void (*cancel)(void *req);
+	const char *(*state)(void *b, char *why, size_t len);
+	void (*metrics)(void *b, mbuf_t *out, const char *labels);
+	void (*close)(void *b); /* no check may be pending */
+} replay_shared_ops_t;
+
+extern const replay_shared_ops_t replay_redis_ops;
+
 typedef struct replay_store replay_store_t;
 
 typedef struct replay_conf {
@@ -88,7 +125,21 @@ typedef struct replay_conf {
 	 * after each start would cost more than the rest it closes (a token
 	 * stamped ahead of the clock, replayed across a restart). */
 	int round_trip;
+	/* replay=URL: a cache shared with other instances, or NULL */
+	const char *shared;
+	uint64_t shared_timeout_ms; /* how long one check may wait */
+	uv_loop_t *loop;
 } replay_conf_t;
+
+/* The options of a server that can share its cache, for its opts table
+ * (core/opts.h). */
+#define REPLAY_SHARED_OPTS(T, url, timeout)                                                        \
+	OPT_STR(T, url, "replay", "this process's cache", "redis://HOST:PORT[/DB]",                \
+	        "a replay cache shared with the other instances behind a load balancer "           \
+	        "(docs/deploy.md): a token is accepted by the first instance that records it"),    \
+	    OPT_DURATION(T, timeout, "replay-timeout", "500ms",                                    \
+	                 "how long an open waits for the shared replay cache; past it the cache "  \
+	                 "counts as down (docs/deploy.md)")
 
 /* The store of the key identified by (kind, id), e.g. ("ws", K_auth):
  * made on first use, shared afterwards; each get needs a put.  -errno with
@@ -103,7 +154,20 @@ void replay_store_put(replay_store_t *s);
  * remembered for as long as any listener of the store could accept it. */
 int replay_store_check(replay_store_t *s, const uint8_t nonce[REPLAY_NONCE], uint64_t ts_ms,
                        uint64_t now_ms, uint64_t skew_ms);
+/* The same, for a store that may have a shared cache: REPLAY_PENDING and
+ * fn(ud, verdict) later (once, from the loop) unless replay_wait_cancel(*w)
+ * before; the verdicts add REPLAY_DOWN.  Without a shared cache it always
+ * answers at once. */
+typedef struct replay_wait replay_wait_t;
+typedef void (*replay_done_fn)(void *ud, int verdict);
+int replay_store_judge(replay_store_t *s, const uint8_t nonce[REPLAY_NONCE], uint64_t ts_ms,
+                       uint64_t now_ms, uint64_t skew_ms, replay_done_fn fn, void *ud,
+                       replay_wait_t **w);
+void replay_wait_cancel(replay_wait_t *w);
+/* 1 when the store asks a shared cache. */
+int replay_store_shared(const replay_store_t *s);
 size_t replay_store_size(const replay_store_t *s);
+
 /* Tokens stamped at or before this may have been seen by an earlier process. */
 uint64_t replay_store_floor(const replay_store_t *s);
 

@@ -32,9 +32,9 @@
 
 #define LINGER_MS 2000
 
-enum { REJ_PROBE, REJ_MALFORMED, REJ_AUTH, REJ_SKEW, REJ_REPLAY, REJ_FULL, REJ_N };
-static const char *const rej_names[REJ_N] = {"probe", "malformed", "auth",
-                                             "skew",  "replay",    "replay_cache_full"};
+enum { REJ_PROBE, REJ_MALFORMED, REJ_AUTH, REJ_SKEW, REJ_REPLAY, REJ_FULL, REJ_DOWN, REJ_N };
+static const char *const rej_names[REJ_N] = {
+    "probe", "malformed", "auth", "skew", "replay", "replay_cache_full", "replay_cache_down"};
 
 typedef struct wsrv {
 	listener_t *l;
@@ -49,6 +49,17 @@ typedef struct wsrv {
 	uint64_t tunnels, active, reqs, udp_assocs, udp_refused, udp_in, udp_out, rejected[REJ_N];
 } wsrv_t;
 
+/* An authentic upgrade request, while the replay cache judges it. */
+typedef struct spend {
+	char wskey[WS_KEY_LEN + 1];
+	int compat;
+	uint8_t cn[WSTAN_NONCE];
+	uint8_t *raw; /* the request, which m points into */
+	wstan_msg_t *m;
+	wstan_ctr_t rx;
+	sbuf_t *rest;
+} spend_t;
+
 typedef struct sconn {
 	conn_t *c;
 	wsrv_t *srv;
@@ -59,8 +70,21 @@ typedef struct sconn {
 	relay_t *relay;    /* the request being relayed, or lingering after its reset */
 	uv_timer_t *linger;
 	stream_t hold; /* c->client once upgraded: closing it ends the tunnel */
+	spend_t *pend;
+	replay_wait_t *wait;
 	unsigned dying : 1, counted : 1;
 } sconn_t;
+
+static void spend_free(spend_t *p)
+{
+	if (!p)
+		return;
+	sbuf_free(p->rest);
+	wstan_ctr_free(&p->rx);
+	free(p->raw);
+	free(p->m);
+	free(p);
+}
 
 static void srv_reject(sconn_t *w, int reason, const char *why)
 {
@@ -239,39 +263,69 @@ static int srv_fresh(wsrv_t *s, double ts, char *why, size_t len)
 	return 0;
 }
 
+static void srv_upgrade(sconn_t *w, const char *wskey, int compat, const uint8_t cn[WSTAN_NONCE],
+                        wstan_ctr_t *rx, const wstan_msg_t *m, sbuf_t *rest);
+
+/* The replay verdict on the request in w->pend: upgrade, or the decoy.
+ * A request the cache could not vouch for is refused: wstan has no round
+ * trip to fall back on. */
+static void srv_verdict(sconn_t *w, int r)
+{
+	spend_t *p = w->pend;
+
+	w->pend = NULL;
+	switch (r) {
+	case REPLAY_NEW:
+		conn_auth_ok(w->c);
+		srv_upgrade(w, p->wskey, p->compat, p->cn, &p->rx, p->m, p->rest);
+		p->rest = NULL;
+		break;
+	case REPLAY_STALE:
+		srv_reject(w, REJ_SKEW, "request timestamp outside the window");
+		break;
+	case REPLAY_UNSURE:
+		srv_reject(w, REJ_SKEW, "request from before this server started");
+		break;
+	case REPLAY_DOWN:
+		srv_reject(w, REJ_DOWN, "replay cache unreachable: request refused");
+		break;
+	default:
+		srv_reject(w, r == REPLAY_SEEN ? REJ_REPLAY : REJ_FULL,
+		           r == REPLAY_SEEN ? "replayed request" : "replay cache full");
+	}
+	spend_free(p);
+}
+
+static void srv_on_verdict(void *ud, int r)
+{
+	sconn_t *w = ud;
+
+	w->wait = NULL;
+	srv_verdict(w, r);
+}
+
 /* The request in a URI, judged in every mode: with TLS the URI is still a
  * credential anyone who reads a front end's access log has.  Its replay
  * identity is a keyed hash of the whole request as sent (the client's
  * nonce alone would not do in TLS mode, where nothing depends on it). */
-static int srv_admit(sconn_t *w, const uint8_t *raw, size_t n, double ts)
+static void srv_admit(sconn_t *w, size_t n)
 {
 	wsrv_t *s = w->srv;
+	spend_t *p = w->pend;
+	double ts = p->m->ts;
 	uint8_t h[32];
-	uint64_t ts_ms;
 	int r;
 
 	if (!isfinite(ts) || ts < 0 || ts > 1e12) {
-		srv_reject(w, REJ_SKEW, "request timestamp outside the window");
-		return -1;
+		srv_verdict(w, REPLAY_STALE);
+		return;
 	}
-	ts_ms = (uint64_t)(ts * 1000.0);
-	hmac_sha256(s->key.k, s->key.len, raw, n, h);
-	r = replay_store_check(s->replay, h, ts_ms, (uint64_t)(wstan_wall_s() * 1000.0),
-	                       s->skew_ms);
-	switch (r) {
-	case REPLAY_NEW:
-		return 0;
-	case REPLAY_STALE:
-		srv_reject(w, REJ_SKEW, "request timestamp outside the window");
-		return -1;
-	case REPLAY_UNSURE:
-		srv_reject(w, REJ_SKEW, "request from before this server started");
-		return -1;
-	default:
-		srv_reject(w, r == REPLAY_SEEN ? REJ_REPLAY : REJ_FULL,
-		           r == REPLAY_SEEN ? "replayed request" : "replay cache full");
-		return -1;
-	}
+	hmac_sha256(s->key.k, s->key.len, p->raw, n, h);
+	r = replay_store_judge(s->replay, h, (uint64_t)(ts * 1000.0),
+	                       (uint64_t)(wstan_wall_s() * 1000.0), s->skew_ms, srv_on_verdict, w,
+	                       &w->wait);
+	if (r != REPLAY_PENDING)
+		srv_verdict(w, r);
 }
 
 static void srv_on_msg(wstan_tun_t *t, wstan_msg_t *m)
@@ -416,57 +470,52 @@ static void srv_on_request(ws_head_t *h, sbuf_t *rest)
 	wsrv_t *s = w->srv;
 	const http_str_t *key = ws_upgrade_key(&w->req);
 	const http_str_t *ck = http_req_header(&w->req, "Cookie");
-	char wskey[WS_KEY_LEN + 1];
-	uint8_t cn[WSTAN_NONCE], *raw = NULL;
-	wstan_ctr_t rx = {0};
-	wstan_msg_t *m = NULL;
-	int n, r, compat = 0;
+	spend_t *p;
+	int n, r;
 
 	if (conn_auth_banned(c)) { /* too many wrong keys from there: no answer */
+		sbuf_free(rest);
 		conn_close(c, "banned");
-		goto out;
+		return;
 	}
-	if (!key || key->len != WS_KEY_LEN ||
-	    b64_decode(key->p, key->len, cn, sizeof(cn)) != WSTAN_NONCE) {
-		srv_reject(w, REJ_PROBE, "not a tunnel request");
-		goto out;
-	}
-	memcpy(wskey, key->p, WS_KEY_LEN);
-	wskey[WS_KEY_LEN] = 0;
-	if (ck && wstan_cookie_nonce(ck->p, ck->len, s->cookie, cn) == 0)
-		compat = 1; /* else cn is the Sec-WebSocket-Key's */
-	raw = malloc(WSTAN_URI_MAX);
-	m = malloc(sizeof(*m));
-	if (!raw || !m)
+	if (!(p = calloc(1, sizeof(*p))))
 		abort();
-	n = wstan_path_decode(w->req.target.p, w->req.target.len, s->path, raw, WSTAN_URI_MAX);
+	p->rest = rest;
+	if (!key || key->len != WS_KEY_LEN ||
+	    b64_decode(key->p, key->len, p->cn, sizeof(p->cn)) != WSTAN_NONCE) {
+		srv_reject(w, REJ_PROBE, "not a tunnel request");
+		goto fail;
+	}
+	memcpy(p->wskey, key->p, WS_KEY_LEN);
+	if (ck && wstan_cookie_nonce(ck->p, ck->len, s->cookie, p->cn) == 0)
+		p->compat = 1; /* else cn is the Sec-WebSocket-Key's */
+	p->raw = malloc(WSTAN_URI_MAX);
+	p->m = malloc(sizeof(*p->m));
+	if (!p->raw || !p->m)
+		abort();
+	n = wstan_path_decode(w->req.target.p, w->req.target.len, s->path, p->raw, WSTAN_URI_MAX);
 	if (n <= 0) {
 		srv_reject(w, REJ_PROBE, "no request in the path");
-		goto out;
+		goto fail;
 	}
-	if (s->enc && wstan_ctr_init(&rx, &s->key, cn) < 0) {
+	if (s->enc && wstan_ctr_init(&p->rx, &s->key, p->cn) < 0) {
 		conn_close(c, "no cipher");
-		goto out;
+		goto fail;
 	}
-	r = wstan_msg_open(&rx, &s->key, raw, (size_t)n, 1, m);
+	r = wstan_msg_open(&p->rx, &s->key, p->raw, (size_t)n, 1, p->m);
 	if (r == -EBADMSG) {
 		ws_head_decoy_auth(&w->hs, s->decoy, &s->rejected[REJ_AUTH], "wstan",
 		                   "request not authentic (wrong key?)");
-		goto out;
+		goto fail;
 	} else if (r < 0) {
 		srv_reject(w, REJ_MALFORMED, "malformed request");
-		goto out;
+		goto fail;
 	}
-	if (srv_admit(w, raw, (size_t)n, m->ts) < 0)
-		goto out;
-	conn_auth_ok(c);
-	srv_upgrade(w, wskey, compat, cn, &rx, m, rest);
-	rest = NULL;
-out:
-	sbuf_free(rest);
-	wstan_ctr_free(&rx);
-	free(raw);
-	free(m);
+	w->pend = p;
+	srv_admit(w, (size_t)n);
+	return;
+fail:
+	spend_free(p);
 }
 
 static void sconn_free(void *p)
@@ -474,6 +523,8 @@ static void sconn_free(void *p)
 	sconn_t *w = p;
 
 	http_req_free(&w->req);
+	replay_wait_cancel(w->wait);
+	spend_free(w->pend);
 	if (w->counted)
 		w->srv->tunnels--;
 	uv_close((uv_handle_t *)w->linger, (uv_close_cb)free);
@@ -534,9 +585,9 @@ static void srv_metrics(mbuf_t *b, void *ud)
 
 typedef struct wstan_srv_opts {
 	ws_opts_t wo;
-	const char *key, *cookie, *replay_state, *decoy, *cert, *certkey;
+	const char *key, *cookie, *replay, *replay_state, *decoy, *cert, *certkey;
 	int tls;
-	uint64_t skew_ms, open_timeout_ms, replay_cache;
+	uint64_t skew_ms, open_timeout_ms, replay_cache, replay_timeout_ms;
 } wstan_srv_opts_t;
 
 static const opt_include_t srv_inc[] = {
@@ -560,6 +611,7 @@ static const opt_t srv_table[] = {
             "a file for the replay high-water mark, so that a restarted server acts on "
             "requests at once (without it, requests stamped within skew of the start cost a "
             "round trip)"),
+    REPLAY_SHARED_OPTS(wstan_srv_opts_t, replay, replay_timeout_ms),
     OPT_DURATION(wstan_srv_opts_t, open_timeout_ms, "open-timeout", "10m",
                  "how long an idle tunnel may wait for its next request"),
     OPT_STR(wstan_srv_opts_t, decoy, "decoy", "a small built-in page", "FILE",
@@ -600,8 +652,12 @@ static int srv_init(listener_t *l, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	snprintf(s->cookie, sizeof(s->cookie), "%s", o.cookie ? o.cookie : s->key.cookie);
-	conf = (replay_conf_t){
-	    .capacity = o.replay_cache, .skew_ms = s->skew_ms, .state = o.replay_state};
+	conf = (replay_conf_t){.capacity = o.replay_cache,
+	                       .skew_ms = s->skew_ms,
+	                       .state = o.replay_state,
+	                       .shared = o.replay,
+	                       .shared_timeout_ms = o.replay_timeout_ms,
+	                       .loop = l->loop};
 	hmac_sha256(s->key.k, s->key.len, (const uint8_t *)"wstan replay store", 18, id);
 	if ((r = replay_store_get("wstan", id, &conf, &s->replay, err, errlen)) < 0)
 		return r;

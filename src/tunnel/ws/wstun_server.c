@@ -38,9 +38,20 @@
 #include "wire/http_proto.h"
 #include "wire/socks_proto.h"
 
-enum { REJ_PROBE, REJ_MALFORMED, REJ_AUTH, REJ_SKEW, REJ_REPLAY, REJ_FULL, REJ_PLAIN, REJ_N };
-static const char *const rej_names[REJ_N] = {"probe",  "malformed",         "auth",    "skew",
-                                             "replay", "replay_cache_full", "enc_none"};
+enum {
+	REJ_PROBE,
+	REJ_MALFORMED,
+	REJ_AUTH,
+	REJ_SKEW,
+	REJ_REPLAY,
+	REJ_FULL,
+	REJ_PLAIN,
+	REJ_DOWN,
+	REJ_N
+};
+static const char *const rej_names[REJ_N] = {"probe",    "malformed",        "auth",
+                                             "skew",     "replay",           "replay_cache_full",
+                                             "enc_none", "replay_cache_down"};
 
 typedef struct wsrv {
 	wstun_keys_t keys;
@@ -53,7 +64,7 @@ typedef struct wsrv {
 	int plain_ok; /* enc=none accepted: wss://, or enc=any behind a TLS front end */
 	decoy_t *decoy;
 	ws_opts_t wo;
-	uint64_t active, opens, unsure, rejected[REJ_N];
+	uint64_t active, opens, unsure, down, rejected[REJ_N];
 	uint64_t udp_assocs, udp_refused, udp_in, udp_out;
 	listener_t *l;
 } wsrv_t;
@@ -66,6 +77,9 @@ typedef struct wconn {
 	wstun_t *t;
 	uint8_t *first; /* from the open, until the target is connected */
 	size_t first_len;
+	replay_wait_t *wait; /* the shared replay cache's verdict, awaited with: */
+	wstun_token_t *tok;
+	sbuf_t *rest;
 	unsigned counted : 1, udp : 1;
 } wconn_t;
 
@@ -103,6 +117,9 @@ static void wconn_free(void *p)
 
 	drop_req(w);
 	free(w->first);
+	replay_wait_cancel(w->wait);
+	free(w->tok);
+	sbuf_free(w->rest);
 	if (w->counted)
 		w->srv->active--;
 	free(w);
@@ -394,6 +411,48 @@ static void token_bind(wconn_t *w, wstun_bind_t *b)
 	b->path_len = q ? (size_t)(q - w->req->target.p) : w->req->target.len;
 }
 
+/* The replay verdict on w->tok.  DOWN (the shared cache did not answer):
+ * a sealed token is taken as UNSURE (its open, if any, comes again under
+ * keys from both nonces, which a replay cannot make); an enc=none token
+ * has no such keys and is refused. */
+static void verdict(wconn_t *w, int r)
+{
+	wsrv_t *s = w->srv;
+	wstun_token_t *tok = w->tok;
+	sbuf_t *rest = w->rest;
+
+	w->tok = NULL;
+	w->rest = NULL;
+	if (r == REPLAY_DOWN && !(tok->flags & WSTUN_F_ENC))
+		send_decoy(w, REJ_DOWN, "replay cache unreachable, and the token is not sealed");
+	else if (r == REPLAY_STALE)
+		send_decoy(w, REJ_SKEW, "token timestamp outside the window");
+	else if (r == REPLAY_SEEN || r == REPLAY_FULL)
+		send_decoy(w, r == REPLAY_SEEN ? REJ_REPLAY : REJ_FULL,
+		           r == REPLAY_SEEN ? "replayed token" : "replay cache full");
+	else {
+		if (r == REPLAY_UNSURE)
+			s->unsure++;
+		if (r == REPLAY_DOWN) {
+			s->down++;
+			log_info(w->c->id, "replay cache unreachable: the open waits a round trip");
+		}
+		conn_auth_ok(w->c);
+		upgrade(w, tok, r == REPLAY_NEW, rest);
+		rest = NULL;
+	}
+	sbuf_free(rest);
+	free(tok);
+}
+
+static void on_verdict(void *ud, int r)
+{
+	wconn_t *w = ud;
+
+	w->wait = NULL;
+	verdict(w, r);
+}
+
 static void on_request(ws_head_t *h, sbuf_t *rest)
 {
 	wconn_t *w = h->data;
@@ -447,19 +506,13 @@ static void on_request(ws_head_t *h, sbuf_t *rest)
 	} else if (!(tok->flags & WSTUN_F_ENC) && !s->plain_ok) {
 		send_decoy(w, REJ_PLAIN, "enc=none over plain ws:// (see the server's enc=any)");
 	} else {
-		r = replay_store_check(s->replay, tok->nonce, tok->ts_ms, wall_ms(), s->skew_ms);
-		if (r == REPLAY_STALE)
-			send_decoy(w, REJ_SKEW, "token timestamp outside the window");
-		else if (r == REPLAY_SEEN || r == REPLAY_FULL)
-			send_decoy(w, r == REPLAY_SEEN ? REJ_REPLAY : REJ_FULL,
-			           r == REPLAY_SEEN ? "replayed token" : "replay cache full");
-		else {
-			if (r == REPLAY_UNSURE)
-				s->unsure++;
-			conn_auth_ok(c);
-			upgrade(w, tok, r == REPLAY_NEW, rest);
-			rest = NULL;
-		}
+		w->tok = tok;
+		w->rest = rest;
+		r = replay_store_judge(s->replay, tok->nonce, tok->ts_ms, wall_ms(), s->skew_ms,
+		                       on_verdict, w, &w->wait);
+		if (r != REPLAY_PENDING)
+			verdict(w, r);
+		return;
 	}
 	sbuf_free(rest);
 	free(tok);
@@ -491,6 +544,9 @@ static const metric_t srv_metrics[] = {
     METRIC(wsrv_t, unsure, "sluice_ws_early_refused_total", "counter",
            "Opens accepted without acting on their 0-RTT part (stamped before the replay "
            "floor)."),
+    METRIC(wsrv_t, down, "sluice_ws_early_unverified_total", "counter",
+           "Opens accepted without acting on their 0-RTT part (the shared replay cache did not "
+           "answer)."),
     METRIC(wsrv_t, udp_assocs, "sluice_ws_udp_associations_total", "counter",
            "Datagram associations opened."),
     METRIC(wsrv_t, udp_refused, "sluice_ws_udp_refused_total", "counter",
@@ -522,9 +578,9 @@ static void metrics_fn(mbuf_t *b, void *ud)
 typedef struct wsrv_opts {
 	tunkey_opts_t key;
 	ws_opts_t wo;
-	uint64_t skew_ms, open_timeout_ms, replay_cache;
+	uint64_t skew_ms, open_timeout_ms, replay_cache, replay_timeout_ms;
 	int trust_xff, enc_any;
-	const char *replay_state, *host, *decoy, *cert, *certkey, *ciphers;
+	const char *replay, *replay_state, *host, *decoy, *cert, *certkey, *ciphers;
 } wsrv_opts_t;
 
 static int parse_enc(void *obj, const char *v, char *err, size_t errlen)
@@ -556,6 +612,7 @@ static const opt_t ws_server_table[] = {
             "a file for the replay high-water mark, so that a restarted server acts on 0-RTT "
             "opens at once (without it, opens stamped within skew of the start cost a round "
             "trip)"),
+    REPLAY_SHARED_OPTS(wsrv_opts_t, replay, replay_timeout_ms),
     OPT_STR(wsrv_opts_t, host, "host", "the request's Host", "NAME",
             "the Host clients use, when a front end rewrites it (open tokens are bound to the "
             "Host and the path)"),
@@ -611,7 +668,10 @@ static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 	conf = (replay_conf_t){.capacity = o.replay_cache,
 	                       .skew_ms = s->skew_ms,
 	                       .state = o.replay_state,
-	                       .round_trip = 1};
+	                       .round_trip = 1,
+	                       .shared = o.replay,
+	                       .shared_timeout_ms = o.replay_timeout_ms,
+	                       .loop = l->loop};
 	if ((r = replay_store_get("ws", s->keys.auth, &conf, &s->replay, err, errlen)) < 0)
 		return r;
 	if (o.host) {
