@@ -2,7 +2,9 @@
 # Several ws:// server instances behind HAProxy, sharing their replay cache
 # through Redis (docs/deploy.md): HAProxy in front of three sluice
 # instances, one redis-server behind them, all on loopback.
-#   - a client through HAProxy moves a file byte for byte;
+#   - a client through HAProxy moves a file byte for byte; the instances
+#     take its address from HAProxy's X-Forwarded-For, and from no one
+#     else's (trust-xff-from=);
 #   - an open recorded at one instance and replayed to each of the three
 #     directly is refused by all (and, as a control, taken by an instance
 #     that keeps its own cache);
@@ -53,7 +55,7 @@ for i in 1 2 3 4; do
 	[ "$i" = 1 ] || [ "$i" = 3 ] &&
 		wstan=(-L "wstan://127.0.0.1:${wt[i]}/t?host-loopback=1&key=pw-scale$shared")
 	start "ws$i" "$SLUICE" -v --metrics "127.0.0.1:${mp[i]}" \
-		-L "ws://127.0.0.1:${ws[i]}/tun?host-loopback=1&key=$KEY&trust-xff=1&replay-state=$T/state$i$shared" \
+		-L "ws://127.0.0.1:${ws[i]}/tun?host-loopback=1&key=$KEY&trust-xff-from=127.0.0.2&replay-state=$T/state$i$shared" \
 		"${wstan[@]}"
 done
 for i in 1 2 3 4; do wait_port "${ws[i]}" && wait_port "${mp[i]}"; done
@@ -87,7 +89,7 @@ backend sluice
 	balance roundrobin
 	option httpchk GET /health
 	http-check expect status 200
-	default-server check inter 200 fall 2 rise 2
+	default-server check inter 200 fall 2 rise 2 source 127.0.0.2
 	server s1 127.0.0.1:${ws[1]} port ${mp[1]}
 	server s2 127.0.0.1:${ws[2]} port ${mp[2]}
 	server s3 127.0.0.1:${ws[3]} port ${mp[3]}
@@ -103,8 +105,11 @@ check "a file through HAProxy arrives byte for byte" bash -c \
 for _ in 1 2 3 4 5 6; do curl -fsS -m 5 "http://127.0.0.1:$fw/small" >/dev/null; done
 check "HAProxy spread the opens over all three" bash -c \
 	"grep -l 'ws tunnel up' '$T/ws1.log' '$T/ws2.log' '$T/ws3.log' | wc -l | grep -qx 3"
-check "the instances saw the client's address from X-Forwarded-For" \
-	grep -Eq "client 127.0.0.1 via 127.0.0.1:[0-9]+ \(X-Forwarded-For\)" "$T/ws1.log"
+check "the instances took the client's address from HAProxy's X-Forwarded-For" \
+	grep -Eq "client 127.0.0.1 via 127.0.0.2:[0-9]+ \(X-Forwarded-For\)" "$T/ws1.log"
+curl -s -m 2 -o /dev/null -H "X-Forwarded-For: 203.0.113.9" "http://127.0.0.1:${ws[1]}/tun"
+check "an X-Forwarded-For straight from a client (not trust-xff-from) is ignored" bash -c \
+	"grep -q 'X-Forwarded-For from 127.0.0.1:[0-9]* ignored' '$T/ws1.log' && ! grep -q 'client 203.0.113.9' '$T/ws1.log'"
 
 # ---- a recorded open, replayed to every instance ----
 rec=$(free_port)

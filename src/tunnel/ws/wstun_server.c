@@ -61,7 +61,8 @@ typedef struct wsrv {
 	replay_store_t *replay; /* shared by every listener with this key */
 	char *host;             /* host=: the Host tokens are bound to, else the header's */
 	int trust_xff;
-	int plain_ok; /* enc=none accepted: wss://, or enc=any behind a TLS front end */
+	cidr_list_t xff_from; /* trust-xff-from=: only these peers' (empty: any) */
+	int plain_ok;         /* enc=none accepted: wss://, or enc=any behind a TLS front end */
 	decoy_t *decoy;
 	ws_opts_t wo;
 	uint64_t active, opens, unsure, down, rejected[REJ_N];
@@ -321,6 +322,12 @@ static void apply_xff(wconn_t *w)
 
 	if (!w->srv->trust_xff || !x || !x->len)
 		return;
+	if (w->srv->xff_from.n &&
+	    !cidr_list_match(&w->srv->xff_from, (struct sockaddr *)&c->peer)) {
+		log_debug(c->id, "X-Forwarded-For from %s ignored (not in trust-xff-from)",
+		          c->peer_str);
+		return;
+	}
 	/* the rightmost entry is what the trusted proxy saw */
 	comma = x->p + x->len;
 	while (comma > x->p && comma[-1] != ',')
@@ -580,6 +587,7 @@ typedef struct wsrv_opts {
 	ws_opts_t wo;
 	uint64_t skew_ms, open_timeout_ms, replay_cache, replay_timeout_ms;
 	int trust_xff, enc_any;
+	cidr_list_t xff_from;
 	const char *replay, *replay_state, *host, *decoy, *cert, *certkey, *ciphers;
 } wsrv_opts_t;
 
@@ -627,6 +635,10 @@ static const opt_t ws_server_table[] = {
     OPT_BOOL(wsrv_opts_t, trust_xff, "trust-xff", "0",
              "take the client address from X-Forwarded-For (behind a reverse proxy such as "
              "nginx) for logs and ACLs"),
+    OPT_CIDRS(wsrv_opts_t, xff_from, "trust-xff-from", "any peer",
+              "take X-Forwarded-For only from these peers (the load balancers; implies "
+              "trust-xff), so that a client that reaches the server directly cannot name "
+              "another address"),
 };
 
 static const opt_schema_t ws_server_opts = OPT_SCHEMA_WITH(ws_server_inc, ws_server_table);
@@ -656,13 +668,14 @@ static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 		abort();
 	l->front = s;
 	s->l = l;
-	if ((r = opts_parse(tls ? &wss_server_opts : &ws_server_opts, u, &o, err, errlen)) < 0 ||
-	    (r = tunkey_load(&o.key, 1, k, &klen, err, errlen)) < 0)
+	r = opts_parse(tls ? &wss_server_opts : &ws_server_opts, u, &o, err, errlen);
+	s->xff_from = o.xff_from; /* ws_free_front's, whatever happens next */
+	if (r < 0 || (r = tunkey_load(&o.key, 1, k, &klen, err, errlen)) < 0)
 		return r;
 	wstun_keys_init(&s->keys, k, klen);
 	s->skew_ms = o.skew_ms;
 	s->open_timeout_ms = o.open_timeout_ms;
-	s->trust_xff = o.trust_xff;
+	s->trust_xff = o.trust_xff || o.xff_from.n;
 	s->wo = o.wo;
 	s->plain_ok = tls || o.enc_any;
 	conf = (replay_conf_t){.capacity = o.replay_cache,
@@ -714,6 +727,7 @@ static void ws_free_front(listener_t *l)
 	metrics_unregister(metrics_fn, s);
 	tls_ctx_free(s->tls);
 	replay_store_put(s->replay);
+	cidr_list_free(&s->xff_from);
 	free(s->host);
 	free(s->path);
 	decoy_free(s->decoy);
