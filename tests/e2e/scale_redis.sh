@@ -1,8 +1,9 @@
 #!/bin/bash
-# Several ws:// server instances behind HAProxy, sharing their replay cache
+# Several ws:// server instances behind HAProxy (and nginx), sharing their replay cache
 # through Redis (docs/deploy.md): HAProxy in front of three sluice
 # instances, one redis-server behind them, all on loopback.
-#   - a client through HAProxy moves a file byte for byte; the instances
+#   - a client through HAProxy, and one through nginx, move a file byte for
+#     byte (the configurations of docs/deploy.md); the instances
 #     take its address from HAProxy's X-Forwarded-For, and from no one
 #     else's (trust-xff-from=);
 #   - an open recorded at one instance and replayed to each of the three
@@ -110,6 +111,60 @@ check "the instances took the client's address from HAProxy's X-Forwarded-For" \
 curl -s -m 2 -o /dev/null -H "X-Forwarded-For: 203.0.113.9" "http://127.0.0.1:${ws[1]}/tun"
 check "an X-Forwarded-For straight from a client (not trust-xff-from) is ignored" bash -c \
 	"grep -q 'X-Forwarded-For from 127.0.0.1:[0-9]* ignored' '$T/ws1.log' && ! grep -q 'client 203.0.113.9' '$T/ws1.log'"
+
+# nginx in front of instances 1 and 3, configured as docs/deploy.md says
+# (from 127.0.0.2, which trust-xff-from trusts)
+if command -v nginx >/dev/null; then
+	np=$(free_port)
+	mkdir -p "$T/nginx"
+	cat >"$T/nginx/nginx.conf" <<EOF
+daemon off;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log warn;
+events {}
+http {
+	access_log $T/nginx/access.log;
+	client_body_temp_path $T/nginx/body;
+	proxy_temp_path $T/nginx/proxy;
+	fastcgi_temp_path $T/nginx/fastcgi;
+	uwsgi_temp_path $T/nginx/uwsgi;
+	scgi_temp_path $T/nginx/scgi;
+	map \$http_upgrade \$connection_upgrade {
+		default upgrade;
+		''      close;
+	}
+	upstream sluice {
+		least_conn;
+		server 127.0.0.1:${ws[1]} max_fails=1 fail_timeout=10s;
+		server 127.0.0.1:${ws[3]} max_fails=1 fail_timeout=10s;
+	}
+	server {
+		listen 127.0.0.1:$np;
+		location /tun {
+			proxy_pass http://sluice;
+			proxy_http_version 1.1;
+			proxy_set_header Host \$http_host;
+			proxy_set_header Upgrade \$http_upgrade;
+			proxy_set_header Connection \$connection_upgrade;
+			proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+			proxy_read_timeout 1h;
+			proxy_send_timeout 1h;
+			proxy_buffering off;
+			proxy_next_upstream error timeout;
+			proxy_bind 127.0.0.2;
+		}
+	}
+}
+EOF
+	start nginx nginx -c "$T/nginx/nginx.conf"
+	wait_port "$np"
+	fwn=$(free_port)
+	start nclient "$SLUICE" -L "tcp://127.0.0.1:$fwn/127.0.0.1:$web" -F "ws://127.0.0.1:$np/tun?key=$KEY"
+	wait_port "$fwn"
+	check "a file through nginx arrives byte for byte" bash -c \
+		"curl -fsS -m 20 http://127.0.0.1:$fwn/big -o '$T/got2' && [ \"\$(sha256sum <'$T/got2' | cut -c1-64)\" = '$(sha "$big")' ]"
+	kill "$(pid_of nginx)"
+fi
 
 # ---- a recorded open, replayed to every instance ----
 rec=$(free_port)
