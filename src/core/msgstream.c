@@ -53,6 +53,17 @@ static void set_paused(msgstream_t *m, int on)
 		m->hooks->pause(m, on);
 }
 
+/* Stream mode with marks: the producer runs while the reader reads and rq
+ * holds less than `high` bytes.  A reader that stops (the relay, its own
+ * queue full) already holds its bound: a second full queue here would
+ * double what a stalled connection costs. */
+static void pause_if_full(msgstream_t *m)
+{
+	if (!m->dgram && m->high && !m->paused && m->rq.bytes &&
+	    (m->rq.bytes >= m->high || !m->reading))
+		set_paused(m, 1);
+}
+
 int msgstream_push(msgstream_t *m, sbuf_t *b)
 {
 	if (m->s.closed || m->err || m->eof) {
@@ -76,8 +87,7 @@ int msgstream_push(msgstream_t *m, sbuf_t *b)
 	}
 	sbufq_push(&m->rq, b);
 	m->nrq++;
-	if (!m->dgram && m->high && !m->paused && m->rq.bytes >= m->high)
-		set_paused(m, 1);
+	pause_if_full(m);
 	return 0;
 }
 
@@ -99,8 +109,7 @@ void msgstream_grow(msgstream_t *m, size_t n)
 {
 	m->rq.tail->len += (uint32_t)n;
 	m->rq.bytes += n;
-	if (m->high && !m->paused && m->rq.bytes >= m->high)
-		set_paused(m, 1);
+	pause_if_full(m);
 }
 
 void msgstream_fail(msgstream_t *m, int err)
@@ -116,7 +125,7 @@ int msgstream_pending(const msgstream_t *m)
 
 static void maybe_resume(msgstream_t *m)
 {
-	if (m->paused && m->rq.bytes < m->low)
+	if (m->paused && m->reading && m->rq.bytes < m->low)
 		set_paused(m, 0);
 }
 
@@ -206,6 +215,8 @@ void msgstream_read_start(msgstream_t *m)
 void msgstream_read_stop(msgstream_t *m)
 {
 	m->reading = 0;
+	if (!m->dgram && m->high && !m->paused)
+		set_paused(m, 1);
 }
 
 void msgstream_hold(msgstream_t *m, sbuf_t *b)

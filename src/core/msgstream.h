@@ -10,7 +10,9 @@
  *   rq     messages received and not yet delivered, in order.  One sbuf is
  *          one message and is delivered as it came, so a datagram flow keeps
  *          its boundaries.  With watermarks, hooks->pause stops the
- *          producer once rq holds `high` bytes and restarts it below `low`.
+ *          producer once rq holds `high` bytes, or holds anything while
+ *          the reader is not reading (a reader that stops keeps its own
+ *          bounded queue), and restarts it below `low` once it reads.
  *   eof    the producer's end of data: delivered after the last message,
  *          while reading.
  *   err    an error latch: the first error wins, reaches the reader once

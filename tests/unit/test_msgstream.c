@@ -229,18 +229,23 @@ static void test_error_while_paused(void **st)
 	stream_close(&t->m.s);
 }
 
-/* Watermarks: the producer stops at high and restarts below low. */
+/* Watermarks: while the reader reads, the producer stops at high and
+ * restarts below low. */
 static void test_watermarks(void **st)
 {
 	tstream_t *t = tnew(&hooks);
 
 	msgstream_set_marks(&t->m, 100, 40);
+	stream_read_start(&t->m.s);
+	turn();
 	for (int i = 0; i < 3; i++)
 		msgstream_push(&t->m, msg(30));
 	assert_int_equal(t->pauses, 0); /* 90 < 100 */
 	msgstream_push(&t->m, msg(30));
 	assert_int_equal(t->pauses, 1);
 	msgstream_push(&t->m, msg(30)); /* still accepted: the producer had it in flight */
+	assert_int_equal(t->pauses, 1);
+	stream_read_stop(&t->m.s); /* already paused */
 	assert_int_equal(t->pauses, 1);
 	stream_read_start(&t->m.s);
 	stream_read_stop(&t->m.s); /* paused again before the turn: nothing */
@@ -251,6 +256,33 @@ static void test_watermarks(void **st)
 	turn();
 	assert_int_equal(nev, 5);
 	assert_int_equal(t->resumes, 1);
+	stream_close(&t->m.s);
+}
+
+/* A reader that stops (its own queue full) stops the producer at once: rq
+ * does not fill to high behind it, so a stalled reader costs its own bound
+ * and not a second one here.  So does a message before the reader starts. */
+static void test_stopped_reader_pauses(void **st)
+{
+	tstream_t *t = tnew(&hooks);
+
+	msgstream_set_marks(&t->m, 100, 40);
+	msgstream_push(&t->m, msg(30)); /* nobody reads yet */
+	assert_int_equal(t->pauses, 1);
+	stream_read_start(&t->m.s);
+	turn();
+	assert_int_equal(nev, 1);
+	assert_int_equal(t->resumes, 1);
+	stream_read_stop(&t->m.s);
+	assert_int_equal(t->pauses, 2); /* with rq empty, far under high */
+	msgstream_push(&t->m, msg(30)); /* in flight: accepted */
+	assert_int_equal(t->pauses, 2);
+	turn();
+	assert_int_equal(nev, 1);
+	stream_read_start(&t->m.s);
+	turn();
+	assert_int_equal(nev, 2);
+	assert_int_equal(t->resumes, 2);
 	stream_close(&t->m.s);
 }
 
@@ -404,6 +436,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_order_and_latch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_error_while_paused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_watermarks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stopped_reader_pauses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_close_inside_callback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_take, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
