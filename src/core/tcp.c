@@ -8,6 +8,7 @@
 #include "core/tcp.h"
 
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -407,11 +408,58 @@ static void on_connect(uv_connect_t *req, int status)
 	t->ccb(&t->s, status, t->cud);
 }
 
+/* The last descriptors are never a dial's: they stay free for accept(2).
+ * When accept fails with EMFILE, libuv accepts what waits on a spare
+ * descriptor and closes it without telling the listener, which could then
+ * neither refuse with its log line nor say why.  With these kept, an
+ * accepted connection lands in the listener's own reserve (listener.c,
+ * limit / 8) and is refused there, said in its log.  The limit is read on
+ * the first dial, after runtime_init raised it. */
+#define DIAL_KEEP_MIN 4
+#define DIAL_LOG_MS 5000
+
+static int dial_fd_refused(tcp_stream_t *t)
+{
+	static uint64_t limit, refused, logged_at;
+	uv_os_fd_t fd;
+	uint64_t keep, now;
+
+	if (!limit) {
+		struct rlimit rl;
+		limit = getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY
+		            ? UINT64_MAX
+		            : (uint64_t)rl.rlim_cur;
+	}
+	if (limit == UINT64_MAX || uv_fileno((uv_handle_t *)&t->h, &fd) < 0)
+		return 0;
+	keep = limit / 32 < DIAL_KEEP_MIN ? DIAL_KEEP_MIN : limit / 32;
+	if ((uint64_t)fd + keep < limit)
+		return 0;
+	refused++;
+	now = uv_now(t->h.loop);
+	if (!logged_at || now - logged_at >= DIAL_LOG_MS) {
+		logged_at = now;
+		log_warn(
+		    t->s.id,
+		    "connect: refused: descriptors nearly exhausted (limit %llu, the last %llu "
+		    "kept for accepting): %llu connect%s refused so far; raise the limit "
+		    "(ulimit -n)",
+		    (unsigned long long)limit, (unsigned long long)keep,
+		    (unsigned long long)refused, refused == 1 ? "" : "s");
+	}
+	return 1;
+}
+
 int tcp_stream_connect(stream_t *s, const struct sockaddr *sa, tcp_connect_cb cb, void *ud)
 {
 	tcp_stream_t *t = (tcp_stream_t *)s;
+	int r;
 
 	t->ccb = cb;
 	t->cud = ud;
-	return uv_tcp_connect(&t->creq, &t->h, sa, on_connect);
+	r = uv_tcp_connect(&t->creq, &t->h, sa, on_connect);
+	/* the caller closes s on an error, which cancels the connect */
+	if (r == 0 && dial_fd_refused(t))
+		return UV_EMFILE;
+	return r;
 }

@@ -18,7 +18,9 @@ stream_t *tcp_stream_new(uv_loop_t *loop, uint64_t id);
 uv_tcp_t *tcp_stream_handle(stream_t *s);
 /* Accept one pending connection of `server` into a new stream. */
 int tcp_stream_accept(uv_stream_t *server, uint64_t id, stream_t **out);
-/* Connect; cb is not called if the stream is closed first. */
+/* Connect; cb is not called if the stream is closed first.  UV_EMFILE
+ * (said in the log) when the socket would take one of the last
+ * descriptors, which stay free for accepting. */
 int tcp_stream_connect(stream_t *s, const struct sockaddr *sa, tcp_connect_cb cb, void *ud);
 /* The same over a UNIX socket (uv_pipe_t). */
 stream_t *unix_stream_new(uv_loop_t *loop, uint64_t id);

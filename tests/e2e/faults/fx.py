@@ -19,6 +19,11 @@
         server), opened 50 at a time; each must echo 32 bytes.  Prints
         "held=K refused=R" once all were tried, keeps the K open for
         SECONDS, then closes them and prints "closed"
+  fx.py prime PROXY HOST PORT N SECONDS
+        N connections to the SOCKS5 proxy that greet it and wait, all
+        accepted before any asks for HOST:PORT; then all ask at once, so
+        that the proxy's dials, not its accepts, use up its descriptors.
+        Prints "primed=N connected=K failed=F", keeps them for SECONDS
   fx.py stall PROXY HOST PORT N SECONDS
         N connections through the SOCKS5 proxy to HOST:PORT (a source that
         sends without end) that never read: prints "stalled=K refused=R"
@@ -173,6 +178,39 @@ def hold(proxy, host, port, n, secs, echo=True):
     asyncio.run(run())
 
 
+def prime(proxy, host, port, n, secs):
+    conns = []
+
+    async def greet():
+        try:
+            r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", proxy), 10)
+            w.write(b"\x05\x01\x00")
+            if await asyncio.wait_for(r.readexactly(2), 10) == b"\x05\x00":
+                conns.append((r, w))
+                return
+            w.transport.abort()
+        except ERRORS:
+            pass
+
+    async def ask(r, w):
+        try:
+            w.write(b"\x05\x01\x00\x01" + socket.inet_aton(host) + struct.pack(">H", port))
+            rep = await asyncio.wait_for(r.readexactly(10), 10)
+            return rep[1] == 0
+        except ERRORS:
+            return False
+
+    async def run():
+        for _ in range(n):  # one at a time: the accepted descriptors come first
+            await greet()
+        ok = await asyncio.gather(*[ask(r, w) for r, w in conns])
+        print(f"primed={len(conns)} connected={sum(ok)} failed={len(ok) - sum(ok)}", flush=True)
+        await asyncio.sleep(secs)
+        for _, w in conns:
+            w.transport.abort()
+    asyncio.run(run())
+
+
 def main():
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     a = sys.argv[2:]
@@ -181,6 +219,8 @@ def main():
     elif cmd == "churn":
         churn(int(a[0]), a[1], int(a[2]), int(a[3]), int(a[4]) if len(a) > 4 else 50,
               float(a[5]) if len(a) > 5 else 600)
+    elif cmd == "prime":
+        prime(int(a[0]), a[1], int(a[2]), int(a[3]), float(a[4]))
     elif cmd in ("hold", "stall"):
         hold(int(a[0]), a[1], int(a[2]), int(a[3]), float(a[4]), cmd == "hold")
     else:
