@@ -8,7 +8,7 @@
 #
 # SCTP_SCHEME=sctp runs the same checks over native SCTP (sctp_native.sh
 # does, in its own network namespace); SCTP_STACK names the stack the logs
-# must show (sctp_stack_names in src/tunnel/sctp/sctp_assoc.c).
+# must show (sctp_stack_names in src/tunnel/sctp/sctp_cfg.c).
 . "$(dirname "$0")/lib.sh"
 TOOLS="python3 $SRCDIR/tests/e2e/tools.py"
 BIG=${SLUICE_E2E_BIG:-256M}

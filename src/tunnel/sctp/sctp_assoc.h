@@ -29,6 +29,9 @@
  * it), and what an association holds for readers that have not taken it
  * is capped by assoc-buffer (64 MiB): every stream within its window, but
  * too many of them unread, and the stream whose DATA goes over is reset.
+ *
+ * Three files implement it: sctp_rt.c (the runtime and its sockets),
+ * sctp_assoc.c (an association) and sctp_stream.c (its streams).
  */
 #ifndef SLUICE_SCTP_ASSOC_H
 #define SLUICE_SCTP_ASSOC_H
