@@ -303,7 +303,11 @@ int control_client_path(const char *opt, const char *cfgpath, char *buf, size_t 
 	config_free(&file);
 	if (r < 0)
 		snprintf(err, errlen, "--control: the path is too long");
-	return r;
+	else if (r > 0)
+		snprintf(err, errlen,
+		         "where is sluice's control socket? give --control PATH, or -c FILE "
+		         "(with control:)");
+	return r ? -1 : 0;
 }
 
 /* `sluice reload [-c FILE] [--control PATH]`: exit 0 when the running
@@ -336,11 +340,8 @@ int reload_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if ((r = control_client_path(opt, cfgpath, path, sizeof(path), err, sizeof(err))) != 0) {
-		fprintf(stderr, "sluice reload: %s\n",
-		        r < 0 ? err
-		              : "where is the control socket? give --control PATH, or -c FILE "
-		                "(with control:)");
+	if (control_client_path(opt, cfgpath, path, sizeof(path), err, sizeof(err)) < 0) {
+		fprintf(stderr, "sluice reload: %s\n", err);
 		return 2;
 	}
 	if (control_ask(path, "reload", &reply, err, sizeof(err)) < 0) {

@@ -41,7 +41,7 @@ void control_stop(void);
 
 /* The path a client asks at: opt (--control), else the control: of the
  * file at cfgpath (NULL: none), else $SLUICE_CONTROL, else the runtime
- * directory's; 0, 1 (none known), or -1 and err (the file). */
+ * directory's; 0, or -1 and err (none known, the file, too long). */
 int control_client_path(const char *opt, const char *cfgpath, char *buf, size_t len, char *err,
                         size_t errlen);
 

@@ -94,12 +94,8 @@ static int status_control(const char *control, const char *cfgpath, int json)
 	mbuf_t reply = {0};
 	int r;
 
-	if ((r = control_client_path(control, cfgpath, path, sizeof(path), err, sizeof(err))) !=
-	    0) {
-		fprintf(stderr, "sluice status: %s\n",
-		        r < 0 ? err
-		              : "where is sluice? give --metrics IP:PORT, --control PATH, or -c "
-		                "FILE (with metrics: or control:)");
+	if (control_client_path(control, cfgpath, path, sizeof(path), err, sizeof(err)) < 0) {
+		fprintf(stderr, "sluice status: %s (or --metrics IP:PORT)\n", err);
 		return 2;
 	}
 	if (control_ask(path, json ? "status json" : "status", &reply, err, sizeof(err)) < 0 ||
