@@ -28,6 +28,9 @@
 static const char *const opts_head[][2] = {
     {"-L URL", "listen (repeatable); all listeners share the chain"},
     {"-F URL", "forward through this hop (repeatable, in order)"},
+    {"-R tcp://BIND:PORT/HOST:PORT",
+     "reverse forward: the last hop's server listens on BIND:PORT and sends each connection "
+     "back to HOST:PORT from here (repeatable; the server must allow it: reverse=)"},
     {"-c FILE", "read the configuration from a YAML file"},
     {"-v, -q", "more / less logging (err warn info debug trace)"},
 };
@@ -50,7 +53,7 @@ static const char tail_text[] =
     "key file ~/.config/sluice/key ($SLUICE_KEY_FILE), which a server makes.\n"
     "\n"
     "Precedence: command line > SLUICE_* environment > -c FILE.\n"
-    "Environment: SLUICE_LISTEN, SLUICE_FORWARD (space-separated URLs),\n"
+    "Environment: SLUICE_LISTEN, SLUICE_FORWARD, SLUICE_REVERSE (space-separated),\n"
     "SLUICE_LOG, SLUICE_METRICS, SLUICE_DRAIN.\n";
 
 #define WIDTH 79

@@ -34,6 +34,7 @@
 #include "core/route/pac.h"
 #include "core/route/routing.h"
 #include "core/priv.h"
+#include "core/reverse.h"
 #include "core/runtime.h"
 #include "core/transport.h"
 #include "front/pt.h"
@@ -51,6 +52,11 @@ static uv_loop_t *loop;
 /* static, not on a stack: an early exit(2) leaves them reachable */
 static config_t file, env, cli;
 static url_t *u;
+/* -R: parsed with everything else, started once the listeners listen;
+ * they keep the routing they started on (a reload leaves them) */
+static revfwd_t **revs;
+static size_t nrevs;
+static struct routing *rev_rt;
 
 static void die_usage(const char *msg)
 {
@@ -75,6 +81,11 @@ static void teardown(void *ud)
 		free(lsrc[i]);
 	}
 	nlisteners = 0;
+	for (size_t i = 0; i < nrevs; i++)
+		revfwd_free(revs[i]);
+	nrevs = 0;
+	routing_unref(rev_rt);
+	rev_rt = NULL;
 	retired_free(1);
 	control_stop();
 	pac_serve(NULL, 0);
@@ -469,7 +480,7 @@ static int parse_args(int argc, char **argv, config_t *cli, int *verbosity, char
 	int c, r;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "L:F:c:vqhV", longopts(), NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "L:F:R:c:vqhV", longopts(), NULL)) != -1) {
 		if ((r = runtime_log_opt(c, optarg, &cli->log_level, verbosity)) < 0) {
 			snprintf(err, errlen, "%s", RUNTIME_LOG_LEVEL_HELP);
 			return -1;
@@ -490,6 +501,9 @@ static int parse_args(int argc, char **argv, config_t *cli, int *verbosity, char
 			break;
 		case 'F':
 			strlist_push(&cli->forward, optarg);
+			break;
+		case 'R':
+			strlist_push(&cli->reverse, optarg);
 			break;
 		case 'c':
 			cfgpath = optarg;
@@ -543,9 +557,9 @@ static int load_layers(config_t *f, config_t *e, config_t *c, char *err, size_t 
 	authguard_cfg_default(&guard);
 	if (f->auth_guard && authguard_cfg_parse(&guard, f->auth_guard, err, errlen) < 0)
 		return -1;
-	if (!f->listen.n) {
+	if (!f->listen.n && !f->reverse.n) {
 		snprintf(err, errlen,
-		         "nothing to do: give at least one -L URL (see sluice --help)");
+		         "nothing to do: give at least one -L or -R URL (see sluice --help)");
 		return -1;
 	}
 	return 0;
@@ -610,6 +624,20 @@ static int run_or_check(int argc, char **argv, int check)
 		}
 		nlisteners++;
 	}
+	revs = calloc(file.reverse.n + 1, sizeof(*revs));
+	if (!revs)
+		abort();
+	for (size_t i = 0; i < file.reverse.n; i++) {
+		if (revfwd_parse(file.reverse.v[i], &revs[i], err, sizeof(err)) < 0) {
+			fprintf(stderr, "sluice: %s\n", err);
+			return 2;
+		}
+		nrevs++;
+		if (revfwd_check(revs[i], routing_dialer(rt, "default"), err, sizeof(err)) < 0) {
+			fprintf(stderr, "sluice: %s\n", err);
+			return 2;
+		}
+	}
 	if (check) {
 		dialer_t *chain = routing_dialer(rt, "default");
 		printf("configuration ok: %zu listener%s, %zu hop%s\n", nlisteners,
@@ -621,6 +649,8 @@ static int run_or_check(int argc, char **argv, int check)
 		for (dialer_t *d = chain; d && d->next; d = d->next)
 			printf("  hop     %s %s:%u\n", d->ops->scheme, d->server.host,
 			       d->server.port);
+		for (size_t i = 0; i < file.reverse.n; i++)
+			printf("  reverse %s\n", file.reverse.v[i]);
 		if (routing_nchains(rt) > 2 || routing_rules(rt))
 			routing_describe(rt, check_line, NULL);
 		return 0;
@@ -658,6 +688,14 @@ static int run_or_check(int argc, char **argv, int check)
 		fprintf(stderr, "sluice: %s\n", r < 0 ? "--control: the path is too long" : err);
 		return 1;
 	}
+	rev_rt = nrevs ? routing_ref(rt) : NULL;
+	for (size_t i = 0; i < nrevs; i++) {
+		if ((r = revfwd_start(revs[i], loop, routing_dialer(rt, "default"), 10000, err,
+		                      sizeof(err))) < 0) {
+			fprintf(stderr, "sluice: %s\n", err);
+			return 2;
+		}
+	}
 	if (priv.set && !priv.keep)
 		log_chown(priv.uid, priv.gid);
 	if (priv_drop(&priv, err, sizeof(err)) < 0) {
@@ -668,6 +706,7 @@ static int run_or_check(int argc, char **argv, int check)
 	memtrim_start(loop);
 	runtime_run(&hooks, file.drain_ms);
 	free(listeners);
+	free(revs);
 	config_free(&file);
 	config_free(&env);
 	config_free(&cli);

@@ -93,6 +93,7 @@ void config_free(config_t *c)
 	rules_clear(c);
 	strlist_clear(&c->listen);
 	strlist_clear(&c->forward);
+	strlist_clear(&c->reverse);
 	free(c->metrics);
 	free(c->auth_guard);
 	free(c->log_file);
@@ -296,6 +297,7 @@ void config_merge(config_t *base, config_t *top)
 {
 	list_take(&base->listen, &top->listen);
 	list_take(&base->forward, &top->forward);
+	list_take(&base->reverse, &top->reverse);
 	for (size_t i = 0; i < top->nchains; i++) {
 		chain_def_t *t = &top->chains[i], *d = chain_put(base, t->name, t->where);
 		d->hops = t->hops;
@@ -812,7 +814,7 @@ int config_set(config_t *c, const config_setting_t *s, const char *v, const char
 
 static void known_keys(char *buf, size_t len)
 {
-	size_t o = (size_t)snprintf(buf, len, "listen, forward, chains, groups, rules");
+	size_t o = (size_t)snprintf(buf, len, "listen, forward, reverse, chains, groups, rules");
 
 	for (size_t i = 0; i < config_nsettings && o < len; i++)
 		o += (size_t)snprintf(buf + o, len - o, ", %s", config_settings[i].key);
@@ -860,8 +862,12 @@ int config_load_string(config_t *c, const char *yaml, size_t len, const char *na
 			r = yfail(&w, k, "%s", "keys must be plain words");
 			goto out;
 		}
-		if (!strcmp(ks, "listen") || !strcmp(ks, "forward")) {
-			r = url_list(&w, v, ks[0] == 'l' ? &c->listen : &c->forward, ks);
+		if (!strcmp(ks, "listen") || !strcmp(ks, "forward") || !strcmp(ks, "reverse")) {
+			r = url_list(&w, v,
+			             ks[0] == 'l'   ? &c->listen
+			             : ks[0] == 'f' ? &c->forward
+			                            : &c->reverse,
+			             ks);
 			if (r < 0)
 				goto out;
 			continue;
@@ -1006,6 +1012,10 @@ int config_load_env(config_t *c, char **envp, char *err, size_t errlen)
 		}
 		if (!strcmp(key, "forward")) {
 			split_words(&c->forward, eq + 1);
+			continue;
+		}
+		if (!strcmp(key, "reverse")) {
+			split_words(&c->reverse, eq + 1);
 			continue;
 		}
 		char where[80];

@@ -18,6 +18,8 @@
  *       max-conns: 100
  *   forward:                      # SLUICE_FORWARD  -F
  *     - socks5://127.0.0.1:1082
+ *   reverse:                      # SLUICE_REVERSE  -R (core/reverse.h)
+ *     - tcp://0.0.0.0:8080/127.0.0.1:3000
  *   chains:                       # --chain NAME=URL[,URL...]
  *     corp: sstp://u:p@vpn.example.org          (one hop, or a list)
  *     out: [socks5://127.0.0.1:1082, group://tunnels]
@@ -71,7 +73,7 @@ typedef struct rule_def {
 } rule_def_t;
 
 typedef struct config {
-	strlist_t listen, forward;
+	strlist_t listen, forward, reverse;
 	chain_def_t *chains;
 	size_t nchains;
 	group_def_t *groups;

@@ -99,6 +99,9 @@ typedef struct dialer_ops {
 	 * a member is)
 	 * says how it is, for /health and /status (core/health.h) */
 	void (*session)(const dialer_t *d, struct hop_session *s);
+	/* optional: the hop's server (or netstack) can listen on our behalf:
+	 * reverse forwards, -R (core/reverse.h) */
+	const struct rev_hop_ops *reverse;
 	unsigned caps; /* HOP_* */
 } dialer_ops_t;
 

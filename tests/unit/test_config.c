@@ -36,7 +36,9 @@ static void test_yaml(void **st)
 	         "    allow: [127.0.0.0/8, '::1']\n"
 	         "    max-conns: 100\n"
 	         "forward:\n"
-	         "  - socks5://127.0.0.1:1082\n");
+	         "  - socks5://127.0.0.1:1082\n"
+	         "reverse:\n"
+	         "  - tcp://0.0.0.0:8080/127.0.0.1:3000\n");
 	assert_int_equal(c.log_level, LOG_DEBUG);
 	assert_string_equal(c.metrics, "127.0.0.1:9090");
 	assert_int_equal(c.drain_ms, 2000);
@@ -45,6 +47,8 @@ static void test_yaml(void **st)
 	assert_string_equal(c.listen.v[1],
 	                    "socks5://127.0.0.1:1081?allow=127.0.0.0/8&allow=::1&max-conns=100");
 	assert_int_equal(c.forward.n, 1);
+	assert_int_equal(c.reverse.n, 1);
+	assert_string_equal(c.reverse.v[0], "tcp://0.0.0.0:8080/127.0.0.1:3000");
 	config_free(&c);
 }
 
@@ -79,8 +83,12 @@ static void test_yaml_errors(void **st)
 static void test_precedence(void **st)
 {
 	config_t file, env, cli;
-	char *envp[] = {"SLUICE_LISTEN=socks5://127.0.0.1:2 http://127.0.0.1:3", "SLUICE_LOG=warn",
-	                "SLUICE_DRAIN=1s", "PATH=/bin", NULL};
+	char *envp[] = {"SLUICE_LISTEN=socks5://127.0.0.1:2 http://127.0.0.1:3",
+	                "SLUICE_LOG=warn",
+	                "SLUICE_DRAIN=1s",
+	                "PATH=/bin",
+	                "SLUICE_REVERSE=tcp://:8080/127.0.0.1:1 tcp://:8081/127.0.0.1:2",
+	                NULL};
 	char err[256];
 
 	load(&file, "listen: [proxy://127.0.0.1:1]\nforward: [socks5://127.0.0.1:9]\nlog: debug\n");
@@ -92,6 +100,8 @@ static void test_precedence(void **st)
 	assert_int_equal(file.listen.n, 2); /* env replaced the file's list */
 	assert_string_equal(file.listen.v[1], "http://127.0.0.1:3");
 	assert_int_equal(file.forward.n, 1); /* env did not name it: file's stays */
+	assert_int_equal(file.reverse.n, 2);
+	assert_string_equal(file.reverse.v[1], "tcp://:8081/127.0.0.1:2");
 	assert_int_equal(file.log_level, LOG_WARN);
 	assert_int_equal(file.drain_ms, 1000);
 	strlist_push(&cli.listen, "tcp://127.0.0.1:4/127.0.0.1:5");
@@ -294,7 +304,7 @@ static void test_settings(void **st)
 	    {"log-rate: lots\n", "log rate 'lots'"},
 	    {"log-syslog: maybe\n", "log-syslog 'maybe'"},
 	    {"user: ''\n", "user name"},
-	    {"usr: x\n", "known: listen, forward, chains, groups, rules, log, log-file"},
+	    {"usr: x\n", "known: listen, forward, reverse, chains, groups, rules, log, log-file"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		config_init(&c);

@@ -1,0 +1,750 @@
+/* reverse: see reverse.h.
+ *
+ * Every revfwd and revsrv carries a rev_stat_t in one list, which one
+ * metrics writer and one /health writer walk.  A revfwd's states:
+ *
+ *   claiming -> claimed -> (lost | refused) -> waiting -> claiming ...
+ *
+ * A revsrv has one: claimed, from revsrv_listen to revsrv_close.  Both
+ * own their connections (rconn_t): a revfwd's from the announce (the
+ * local dial) to the relay's end; a revsrv's from the accept (waiting for
+ * the join) to the relay's end.  uv handles are closed, and the object
+ * freed, in their close callbacks.
+ */
+#include "core/reverse.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/conn.h"
+#include "core/crypto.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/ratelimit.h"
+#include "core/relay.h"
+#include "core/tcp.h"
+
+#define BACKOFF_MIN 500
+#define BACKOFF_MAX 30000
+#define LOCAL_IDLE_MS (5 * 60 * 1000)
+
+/* ---- the shared view: /metrics and /health ---- */
+
+typedef struct rev_stat {
+	queue_t link;
+	const char *side;  /* "client" or "server" */
+	const char *state; /* claiming claimed waiting refused */
+	char name[600];    /* bind/target (client), bind (server) */
+	char why[160];     /* the last refusal or loss */
+	uint64_t claims, conns, active, refused, bytes_in, bytes_out;
+} rev_stat_t;
+
+static queue_t stats = {&stats, &stats};
+static int writers;
+
+static void rev_metrics(mbuf_t *b, void *ud)
+{
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} rows[] = {
+	    {"sluice_reverse_claimed", "gauge",
+	     "1 while the reverse listener is claimed (listening on the server).", (size_t)-1},
+	    {"sluice_reverse_claims_total", "counter", "Times the listener was claimed.",
+	     offsetof(rev_stat_t, claims)},
+	    {"sluice_reverse_connections_total", "counter", "Connections accepted by it.",
+	     offsetof(rev_stat_t, conns)},
+	    {"sluice_reverse_connections_active", "gauge", "Its connections open now.",
+	     offsetof(rev_stat_t, active)},
+	    {"sluice_reverse_refused_total", "counter",
+	     "Its connections refused (guard rails, caps, a target that refused).",
+	     offsetof(rev_stat_t, refused)},
+	    {"sluice_reverse_bytes_in_total", "counter",
+	     "Bytes from the public side towards the target.", offsetof(rev_stat_t, bytes_in)},
+	    {"sluice_reverse_bytes_out_total", "counter",
+	     "Bytes from the target to the public side.", offsetof(rev_stat_t, bytes_out)},
+	};
+	queue_t *q;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		metrics_family(b, rows[i].name, rows[i].type, rows[i].help);
+		queue_foreach (q, &stats) {
+			rev_stat_t *st = queue_data(q, rev_stat_t, link);
+			char lab[800], esc[640];
+			uint64_t v = rows[i].off == (size_t)-1
+			                 ? !strcmp(st->state, "claimed")
+			                 : *(const uint64_t *)((const char *)st + rows[i].off);
+			json_escape(esc, sizeof(esc), st->name);
+			snprintf(lab, sizeof(lab), "side=\"%s\",reverse=\"%s\"", st->side, esc);
+			mbuf_printf(b, "%s{%s} %llu\n", rows[i].name, lab, (unsigned long long)v);
+		}
+	}
+}
+
+/* A client's forward that is not claimed makes /health "degraded". */
+static void rev_health(mbuf_t *b, int *degraded, void *ud)
+{
+	queue_t *q;
+	int first = 1;
+
+	if (queue_empty(&stats))
+		return;
+	mbuf_printf(b, ",\"reverse\":[");
+	queue_foreach (q, &stats) {
+		rev_stat_t *st = queue_data(q, rev_stat_t, link);
+		char name[1200], why[340];
+		json_escape(name, sizeof(name), st->name);
+		json_escape(why, sizeof(why), st->why);
+		mbuf_printf(
+		    b,
+		    "%s{\"side\":\"%s\",\"listen\":\"%s\",\"state\":\"%s\",\"claims\":%llu,"
+		    "\"connections\":%llu,\"active\":%llu,\"refused\":%llu,\"bytes_in\":%llu,"
+		    "\"bytes_out\":%llu%s%s%s}",
+		    first ? "" : ",", st->side, name, st->state, (unsigned long long)st->claims,
+		    (unsigned long long)st->conns, (unsigned long long)st->active,
+		    (unsigned long long)st->refused, (unsigned long long)st->bytes_in,
+		    (unsigned long long)st->bytes_out, st->why[0] ? ",\"why\":\"" : "", why,
+		    st->why[0] ? "\"" : "");
+		first = 0;
+		if (strcmp(st->state, "claimed") && !strcmp(st->side, "client"))
+			*degraded = 1;
+	}
+	mbuf_printf(b, "]");
+}
+
+static void stat_add(rev_stat_t *st)
+{
+	if (!writers) {
+		metrics_register(rev_metrics, NULL);
+		metrics_health_register(rev_health, NULL);
+		writers = 1;
+	}
+	queue_insert_tail(&stats, &st->link);
+}
+
+static void stat_remove(rev_stat_t *st)
+{
+	queue_remove(&st->link);
+}
+
+/* ---- one connection, on either side ---- */
+
+typedef struct rconn {
+	queue_t link;
+	uint64_t conn, id, since;
+	stream_t *pub;  /* server: the public connection, until the relay */
+	dial_t *dial;   /* client: the local dial */
+	relay_t *relay; /* then the relay */
+	rev_stat_t *st; /* its owner's */
+	void *owner;    /* revfwd_t or revsrv_t */
+	uint64_t gen;   /* client: the claim it came through */
+	char peer[64];
+} rconn_t;
+
+static void rconn_relayed(void *ud, const char *reason, uint64_t ab, uint64_t ba)
+{
+	rconn_t *rc = ud;
+
+	log_info(rc->id, "reverse %s: closed (%s): %llu bytes in, %llu out", rc->st->name, reason,
+	         (unsigned long long)ab, (unsigned long long)ba);
+	rc->st->active--;
+	queue_remove(&rc->link);
+	free(rc);
+}
+
+/* a: the side towards the public client, b: towards the target */
+static void rconn_relay(rconn_t *rc, uv_loop_t *loop, stream_t *a, stream_t *b, uint64_t idle_ms)
+{
+	relay_opts_t o = {
+	    .idle_ms = idle_ms, .ctr_ab = &rc->st->bytes_in, .ctr_ba = &rc->st->bytes_out};
+
+	rc->st->active++;
+	rc->relay = relay_start(loop, a, b, &o, rconn_relayed, rc);
+}
+
+/* Close every connection of q: relays end (and free theirs), the rest
+ * are closed here. */
+static void rconns_close(queue_t *q)
+{
+	while (!queue_empty(q)) {
+		rconn_t *rc = queue_data(queue_first(q), rconn_t, link);
+		if (rc->relay) {
+			relay_close(rc->relay, "reverse listener closed");
+			continue; /* rconn_relayed took it off */
+		}
+		if (rc->dial)
+			dial_cancel(rc->dial);
+		if (rc->pub)
+			stream_close(rc->pub);
+		queue_remove(&rc->link);
+		free(rc);
+	}
+}
+
+/* ---- the client ---- */
+
+struct revfwd {
+	rev_stat_t st;
+	target_t bind, target;
+	uv_loop_t *loop;
+	dialer_t *hop, *direct;
+	const rev_hop_ops_t *ops;
+	rev_claim_t *claim;
+	uint64_t gen, backoff_ms, connect_ms;
+	uv_timer_t *timer;
+	queue_t conns;
+	char hopname[300];
+};
+
+int revfwd_parse(const char *spec, revfwd_t **out, char *err, size_t errlen)
+{
+	static const char usage[] = "-R: write tcp://BIND:PORT/HOST:PORT (the server listens on "
+	                            "BIND:PORT, this host dials HOST:PORT)";
+	char host[256];
+	uint16_t port;
+	url_t *u = NULL;
+	revfwd_t *f;
+	char msg[URL_ERRLEN];
+
+	*out = NULL;
+	if (url_parse(spec, &u, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "-R: %s", msg);
+		return -EINVAL;
+	}
+	if (strcmp(u->scheme, "tcp") || u->port < 1 || !u->path[0] || u->nopts || u->user) {
+		snprintf(err, errlen, "%s", usage);
+		url_free(u);
+		return -EINVAL;
+	}
+	if (hostport_parse(u->path + 1, host, sizeof(host), &port) < 0) {
+		snprintf(err, errlen, "-R: '%s': the target must be HOST:PORT", u->path + 1);
+		url_free(u);
+		return -EINVAL;
+	}
+	if (!(f = calloc(1, sizeof(*f))))
+		abort();
+	if (target_set(&f->bind, u->host[0] ? u->host : "0.0.0.0", (uint16_t)u->port) < 0 ||
+	    target_set(&f->target, host, port) < 0) {
+		snprintf(err, errlen, "%s", usage);
+		url_free(u);
+		free(f);
+		return -EINVAL;
+	}
+	struct sockaddr_storage ss;
+	if (!target_is_ip(&f->bind, &ss)) {
+		snprintf(err, errlen,
+		         "-R: '%s': the address the server listens on must be an IP (0.0.0.0, "
+		         "127.0.0.1, [::])",
+		         u->host);
+		url_free(u);
+		free(f);
+		return -EINVAL;
+	}
+	url_free(u);
+	queue_init(&f->conns);
+	f->st.side = "client";
+	f->st.state = "idle";
+	target_str(&f->bind, host, sizeof(host));
+	target_str(&f->target, msg, sizeof(msg));
+	snprintf(f->st.name, sizeof(f->st.name), "%s/%s", host, msg);
+	*out = f;
+	return 0;
+}
+
+static void claim(revfwd_t *f);
+
+static void on_retry(uv_timer_t *t)
+{
+	claim(t->data);
+}
+
+static void f_claimed(void *ud, const target_t *bound)
+{
+	revfwd_t *f = ud;
+	char b[300];
+
+	target_str(bound, b, sizeof(b));
+	f->st.state = "claimed";
+	f->st.why[0] = 0;
+	f->st.claims++;
+	f->backoff_ms = 0;
+	log_info(0, "reverse %s: the server listens on %s (%s)", f->st.name, b, f->hopname);
+}
+
+static void f_ended(void *ud, int err, const char *why)
+{
+	revfwd_t *f = ud;
+	int refused = err == UV_EACCES;
+
+	f->claim = NULL;
+	f->gen++;
+	f->st.state = refused ? "refused" : "waiting";
+	snprintf(f->st.why, sizeof(f->st.why), "%s", why ? why : uv_strerror(err));
+	if (refused)
+		f->backoff_ms = BACKOFF_MAX;
+	else
+		f->backoff_ms = !f->backoff_ms                    ? BACKOFF_MIN
+		                : f->backoff_ms * 2 > BACKOFF_MAX ? BACKOFF_MAX
+		                                                  : f->backoff_ms * 2;
+	if (refused)
+		log_err(0, "reverse %s: refused by the server: %s (again in %llu s)", f->st.name,
+		        f->st.why, (unsigned long long)f->backoff_ms / 1000);
+	else
+		log_warn(0, "reverse %s: %s; claiming again in %.1f s", f->st.name, f->st.why,
+		         (double)f->backoff_ms / 1000.0);
+	uv_timer_start(f->timer, on_retry, f->backoff_ms, 0);
+}
+
+static void on_local(void *ud, stream_t *s, int err)
+{
+	rconn_t *rc = ud;
+	revfwd_t *f = rc->owner;
+	stream_t *tun;
+
+	rc->dial = NULL;
+	if (err < 0 || rc->gen != f->gen || !f->claim) {
+		if (err < 0) {
+			log_info(rc->id, "reverse %s: %s: %s (the public side is closed)",
+			         f->st.name, rc->peer, uv_strerror(err));
+			f->st.refused++;
+			if (rc->gen == f->gen && f->claim)
+				f->ops->refuse(f->hop, f->claim, rc->conn);
+		}
+		if (s)
+			stream_close(s);
+		queue_remove(&rc->link);
+		free(rc);
+		return;
+	}
+	if (!(tun = f->ops->join(f->hop, f->claim, rc->conn, rc->id))) {
+		stream_close(s);
+		f->st.refused++;
+		queue_remove(&rc->link);
+		free(rc);
+		return;
+	}
+	rconn_relay(rc, f->loop, tun, s, LOCAL_IDLE_MS);
+}
+
+static void f_accept(void *ud, uint64_t conn, const char *peer)
+{
+	revfwd_t *f = ud;
+	rconn_t *rc = calloc(1, sizeof(*rc));
+	dial_opts_t o = {0};
+
+	if (!rc)
+		abort();
+	rc->conn = conn;
+	rc->id = conn_next_id();
+	rc->st = &f->st;
+	rc->owner = f;
+	rc->gen = f->gen;
+	snprintf(rc->peer, sizeof(rc->peer), "%s", peer);
+	f->st.conns++;
+	queue_insert_tail(&f->conns, &rc->link);
+	log_info(rc->id, "reverse %s: connection from %s", f->st.name, peer);
+	o.id = rc->id;
+	rc->dial = dial_start(f->direct, &f->target, &o, f->connect_ms, on_local, rc);
+}
+
+static const rev_cbs_t fwd_cbs = {f_claimed, f_accept, f_ended};
+
+static void claim(revfwd_t *f)
+{
+	f->st.state = "claiming";
+	f->claim = f->ops->listen(f->hop, &f->bind, &fwd_cbs, f);
+	if (!f->claim)
+		f_ended(f, UV_ECONNREFUSED, "the tunnel could not start");
+}
+
+int revfwd_check(const revfwd_t *f, const dialer_t *chain, char *err, size_t errlen)
+{
+	if (!chain || !chain->next || !chain->ops->reverse) {
+		if (!chain || !chain->next)
+			snprintf(err, errlen,
+			         "-R %s: needs a hop whose server listens for us: -F ws://... or "
+			         "-F wss://...",
+			         f->st.name);
+		else
+			snprintf(err, errlen,
+			         "-R %s: the last hop (-F) must be one whose server can listen for "
+			         "us (ws, wss); %s:// cannot",
+			         f->st.name, chain->ops->scheme);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+int revfwd_start(revfwd_t *f, uv_loop_t *loop, dialer_t *chain, uint64_t connect_timeout_ms,
+                 char *err, size_t errlen)
+{
+	int r;
+
+	if ((r = revfwd_check(f, chain, err, errlen)) < 0)
+		return r;
+	f->loop = loop;
+	f->hop = chain;
+	f->ops = chain->ops->reverse;
+	f->connect_ms = connect_timeout_ms;
+	f->direct = direct_dialer_new(loop);
+	target_str(&chain->server, f->hopname, sizeof(f->hopname));
+	if (!(f->timer = malloc(sizeof(*f->timer))))
+		abort();
+	uv_timer_init(loop, f->timer);
+	f->timer->data = f;
+	stat_add(&f->st);
+	claim(f);
+	return 0;
+}
+
+static void timer_freed(uv_handle_t *h)
+{
+	free(h);
+}
+
+void revfwd_free(revfwd_t *f)
+{
+	if (!f)
+		return;
+	if (f->claim)
+		f->ops->release(f->hop, f->claim);
+	f->claim = NULL;
+	rconns_close(&f->conns);
+	if (f->timer) {
+		stat_remove(&f->st);
+		uv_close((uv_handle_t *)f->timer, timer_freed);
+	}
+	if (f->direct)
+		f->direct->ops->free(f->direct);
+	free(f);
+}
+
+/* ---- the server ---- */
+
+struct revsrv {
+	rev_stat_t st;
+	queue_t link; /* all claims */
+	const void *owner;
+	listener_t *l;
+	target_t bound;
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	revsrv_cbs_t cbs;
+	void *ud;
+	queue_t pend, live;
+	size_t npend;
+	int open_handles;
+};
+
+static queue_t claims = {&claims, &claims};
+
+static void srv_handle_closed(uv_handle_t *h)
+{
+	revsrv_t *s = h->data;
+
+	if (--s->open_handles == 0)
+		free(s);
+}
+
+static void refuse_pub(revsrv_t *s, stream_t *pub, uint64_t id, const char *peer, const char *why)
+{
+	log_info(id, "reverse %s: refused %s: %s", s->st.name, peer, why);
+	s->st.refused++;
+	s->l->m->rejected++;
+	stream_reset(pub);
+}
+
+static void on_pub(uv_stream_t *srv, int status)
+{
+	revsrv_t *s = srv->data;
+	listener_t *l = s->l;
+	struct sockaddr_storage peer;
+	int plen = sizeof(peer);
+	char pstr[64];
+	stream_t *pub;
+	rconn_t *rc;
+	uint64_t id;
+
+	if (status < 0)
+		return;
+	id = conn_next_id();
+	if (tcp_stream_accept(srv, id, &pub) < 0)
+		return;
+	if (uv_tcp_getpeername(tcp_stream_handle(pub), (struct sockaddr *)&peer, &plen) < 0) {
+		stream_close(pub);
+		return;
+	}
+	sockaddr_str((struct sockaddr *)&peer, pstr, sizeof(pstr));
+	if (!acl_permits(&l->clients, (struct sockaddr *)&peer))
+		return refuse_pub(s, pub, id, pstr, "client not allowed");
+	if (s->npend >= REV_PENDING_MAX)
+		return refuse_pub(s, pub, id, pstr, "too many connections waiting for the client");
+	if (s->st.active + s->npend >= l->max_conns)
+		return refuse_pub(s, pub, id, pstr, "too many connections");
+	if (l->rl && !ratelimit_allow(l->rl, (struct sockaddr *)&peer, uv_now(l->loop)))
+		return refuse_pub(s, pub, id, pstr, "connection rate exceeded");
+	if (!(rc = calloc(1, sizeof(*rc))))
+		abort();
+	random_bytes(&rc->conn, sizeof(rc->conn));
+	rc->id = id;
+	rc->pub = pub;
+	rc->st = &s->st;
+	rc->owner = s;
+	rc->since = uv_now(l->loop);
+	snprintf(rc->peer, sizeof(rc->peer), "%s", pstr);
+	queue_insert_tail(&s->pend, &rc->link);
+	s->npend++;
+	s->st.conns++;
+	log_info(id, "reverse %s: connection from %s, waiting for the client", s->st.name, pstr);
+	s->cbs.announce(s->ud, rc->conn, pstr);
+}
+
+static rconn_t *pend_find(revsrv_t *s, uint64_t conn)
+{
+	queue_t *q;
+
+	queue_foreach (q, &s->pend) {
+		rconn_t *rc = queue_data(q, rconn_t, link);
+		if (rc->conn == conn)
+			return rc;
+	}
+	return NULL;
+}
+
+static void pend_drop(revsrv_t *s, rconn_t *rc, const char *why)
+{
+	log_info(rc->id, "reverse %s: %s: %s", s->st.name, rc->peer, why);
+	queue_remove(&rc->link);
+	s->npend--;
+	stream_close(rc->pub); /* a FIN: the client sees a clean close */
+	free(rc);
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+	revsrv_t *s = t->data;
+	uint64_t now = uv_now(t->loop);
+
+	while (!queue_empty(&s->pend)) {
+		rconn_t *rc = queue_data(queue_first(&s->pend), rconn_t, link);
+		if (now - rc->since < REV_JOIN_MS)
+			break;
+		s->st.refused++;
+		pend_drop(s, rc, "the client did not take it in time");
+	}
+}
+
+int revsrv_listen(listener_t *l, const void *owner, const target_t *bind, const char *who,
+                  const revsrv_cbs_t *cbs, void *ud, revsrv_t **out)
+{
+	revsrv_t *s = calloc(1, sizeof(*s));
+	struct sockaddr_storage ss;
+	int len = sizeof(ss), r;
+	char b[300];
+
+	if (!s)
+		abort();
+	*out = NULL;
+	if (!target_is_ip(bind, &ss)) {
+		free(s);
+		return UV_EINVAL;
+	}
+	s->l = l;
+	s->owner = owner;
+	s->cbs = *cbs;
+	s->ud = ud;
+	queue_init(&s->pend);
+	queue_init(&s->live);
+	uv_tcp_init(l->loop, &s->tcp);
+	s->tcp.data = s;
+	s->open_handles = 1;
+	if ((r = uv_tcp_bind(&s->tcp, (struct sockaddr *)&ss, 0)) < 0 ||
+	    (r = uv_listen((uv_stream_t *)&s->tcp, 128, on_pub)) < 0 ||
+	    (r = uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&ss, &len)) < 0) {
+		uv_close((uv_handle_t *)&s->tcp, srv_handle_closed);
+		return r;
+	}
+	sockaddr_ip((struct sockaddr *)&ss, b, sizeof(b));
+	target_set(&s->bound, b, sockaddr_port((struct sockaddr *)&ss));
+	uv_timer_init(l->loop, &s->timer);
+	s->timer.data = s;
+	s->open_handles++;
+	uv_timer_start(&s->timer, on_sweep, 1000, 1000);
+	s->st.side = "server";
+	s->st.state = "claimed";
+	s->st.claims = 1;
+	target_str(&s->bound, b, sizeof(b));
+	snprintf(s->st.name, sizeof(s->st.name), "%s", b);
+	stat_add(&s->st);
+	queue_insert_tail(&claims, &s->link);
+	log_info(0, "reverse %s: listening for %s (%s)", b, who, l->name);
+	*out = s;
+	return 0;
+}
+
+void revsrv_bound(const revsrv_t *s, target_t *out)
+{
+	*out = s->bound;
+}
+
+revsrv_t *revsrv_find(const void *owner, uint64_t conn)
+{
+	queue_t *q;
+
+	queue_foreach (q, &claims) {
+		revsrv_t *s = queue_data(q, revsrv_t, link);
+		if (s->owner == owner && pend_find(s, conn))
+			return s;
+	}
+	return NULL;
+}
+
+int revsrv_join(revsrv_t *s, uint64_t conn, stream_t *tunnel, uint64_t idle_ms)
+{
+	rconn_t *rc = pend_find(s, conn);
+	stream_t *pub;
+
+	if (!rc) {
+		stream_close(tunnel);
+		return -ENOENT;
+	}
+	queue_remove(&rc->link);
+	s->npend--;
+	queue_insert_tail(&s->live, &rc->link);
+	pub = rc->pub;
+	rc->pub = NULL;
+	log_debug(rc->id, "reverse %s: %s joined", s->st.name, rc->peer);
+	rconn_relay(rc, s->l->loop, pub, tunnel, idle_ms);
+	return 0;
+}
+
+void revsrv_refuse(revsrv_t *s, uint64_t conn)
+{
+	rconn_t *rc = pend_find(s, conn);
+
+	if (!rc)
+		return;
+	s->st.refused++;
+	pend_drop(s, rc, "the client could not reach its target");
+}
+
+size_t revsrv_count(const void *owner)
+{
+	queue_t *q;
+	size_t n = 0;
+
+	queue_foreach (q, &claims)
+		n += queue_data(q, revsrv_t, link)->owner == owner;
+	return n;
+}
+
+void revsrv_close(revsrv_t *s)
+{
+	if (!s)
+		return;
+	log_info(0, "reverse %s: released", s->st.name);
+	queue_remove(&s->link);
+	stat_remove(&s->st);
+	rconns_close(&s->pend);
+	rconns_close(&s->live);
+	uv_close((uv_handle_t *)&s->tcp, srv_handle_closed);
+	uv_close((uv_handle_t *)&s->timer, srv_handle_closed);
+}
+
+/* ---- reverse= ---- */
+
+static int allow_one(rev_allow_t *a, const char *e, size_t n, char *err, size_t errlen)
+{
+	char buf[128], *ports = buf, *dash;
+	rev_allow_ent_t *ent;
+	unsigned long lo, hi;
+	char *end;
+
+	if (!n || n >= sizeof(buf) || a->n >= REV_ALLOW_MAX)
+		goto bad;
+	memcpy(buf, e, n);
+	buf[n] = 0;
+	ent = &a->v[a->n];
+	memset(ent, 0, sizeof(*ent));
+	/* IP:PORTS, [v6]:PORTS or PORTS */
+	char *colon = buf[0] == '[' ? strstr(buf, "]:") : strrchr(buf, ':');
+	if (colon) {
+		target_t t;
+		char *host = buf;
+		if (buf[0] == '[') {
+			host = buf + 1;
+			*colon = 0;
+			ports = colon + 2;
+		} else {
+			*colon = 0;
+			ports = colon + 1;
+		}
+		if (strcmp(host, "*") &&
+		    (target_set(&t, host, 1) < 0 || !target_is_ip(&t, &ent->addr)))
+			goto bad;
+	}
+	lo = strtoul(ports, &end, 10);
+	hi = lo;
+	if ((dash = end) && *dash == '-')
+		hi = strtoul(dash + 1, &end, 10);
+	if (end == ports || *end || !lo || hi < lo || hi > 65535 || ports[0] == '-' ||
+	    ports[0] == '+' || (dash[0] == '-' && (dash[1] < '0' || dash[1] > '9')))
+		goto bad;
+	ent->lo = (uint16_t)lo;
+	ent->hi = (uint16_t)hi;
+	a->n++;
+	return 0;
+bad:
+	if (a->n >= REV_ALLOW_MAX)
+		snprintf(err, errlen, "option 'reverse': at most %d entries", REV_ALLOW_MAX);
+	else
+		snprintf(err, errlen,
+		         "option 'reverse': '%.*s': write PORT, PORT-PORT, IP:PORT-PORT or "
+		         "[IPv6]:PORT (ports 1-65535)",
+		         (int)(n > 100 ? 100 : n), e);
+	return -EINVAL;
+}
+
+int rev_allow_parse(rev_allow_t *a, const char *s, char *err, size_t errlen)
+{
+	while (*s) {
+		size_t n = strcspn(s, ",");
+		int r = allow_one(a, s, n, err, errlen);
+		if (r < 0)
+			return r;
+		s += n;
+		if (*s == ',')
+			s++;
+	}
+	return 0;
+}
+
+int rev_allow_check(const rev_allow_t *a, const target_t *bind, char *why, size_t len)
+{
+	struct sockaddr_storage ss;
+	char b[300];
+
+	target_str(bind, b, sizeof(b));
+	if (!a->n) {
+		snprintf(why, len, "this server allows no reverse forwards (its reverse= option)");
+		return -EACCES;
+	}
+	if (!target_is_ip(bind, &ss)) {
+		snprintf(why, len, "%s: the address must be an IP", b);
+		return -EACCES;
+	}
+	for (size_t i = 0; i < a->n; i++) {
+		const rev_allow_ent_t *e = &a->v[i];
+		if (bind->port < e->lo || bind->port > e->hi)
+			continue;
+		if (e->addr.ss_family && !sockaddr_same_ip((const struct sockaddr *)&e->addr,
+		                                           (const struct sockaddr *)&ss))
+			continue;
+		return 0;
+	}
+	snprintf(why, len, "%s is not among the addresses this server lets clients claim", b);
+	return -EACCES;
+}

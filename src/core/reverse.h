@@ -1,0 +1,139 @@
+/* reverse: reverse forwards, a listener on the far side of a hop.
+ *
+ *   -R tcp://BIND:PORT/HOST:PORT    (YAML `reverse:`, SLUICE_REVERSE)
+ *
+ * asks the last hop of the default chain to have its server (or, for a
+ * packet hop, its netstack) listen on BIND:PORT; each connection accepted
+ * there comes back through the tunnel and is relayed to HOST:PORT, which
+ * this host dials directly.  Like `ssh -R` and chisel's `R:`.
+ *
+ * Three pieces live here, so that every hop and every tunnel server shares
+ * them:
+ *
+ *   revfwd   one -R on the client: parsed before anything listens
+ *            (revfwd_parse), started on a chain (revfwd_start).  It asks
+ *            the hop to claim, and claims again after a refusal or a loss
+ *            with a backoff (0.5 s doubling to 30 s; a refusal waits the
+ *            30 s).  For each connection the hop announces it dials the
+ *            target, then asks the hop for the tunnel side (join) and
+ *            relays, or tells the hop it could not (refuse), so the public
+ *            side closes at once.
+ *   revsrv   one claim on a tunnel server: a TCP socket on the bind address
+ *            with the hosting listener's guard rails (client ACL, rate,
+ *            max-conns as a cap on the claim's connections); each accepted
+ *            connection waits (paused, at most REV_PENDING_MAX per claim,
+ *            REV_JOIN_MS) until the client joins it with a tunnel stream,
+ *            then the two are relayed.  Closing the claim closes the socket
+ *            and everything waiting: the port is free again.
+ *   rev_allow  what a server's operator lets key holders claim
+ *            (`reverse=` on a tunnel server): a pure parser and a check.
+ *
+ * Each revfwd and revsrv shows in /metrics (sluice_reverse_*) and /health
+ * ("reverse": [...]), with its side (client or server), state, connections
+ * and bytes.
+ */
+#ifndef SLUICE_REVERSE_H
+#define SLUICE_REVERSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/dial.h"
+#include "core/listener.h"
+
+#define REV_PENDING_MAX 64 /* accepted connections waiting for a join, per claim */
+#define REV_JOIN_MS 10000  /* how long one waits */
+#define REV_ALLOW_MAX 64   /* entries of reverse= */
+#define REV_CLAIMS_DEFAULT 8
+
+/* ---- the hop's side (dialer_ops_t.reverse) ---- */
+
+typedef struct rev_claim rev_claim_t; /* the hop's own */
+
+typedef struct rev_cbs {
+	/* the server listens; bound is what it says it listens on */
+	void (*claimed)(void *ud, const target_t *bound);
+	/* a connection arrived there (conn: the hop's name for it, peer: the
+	 * public client as text); answer with the hop's join or refuse */
+	void (*accept)(void *ud, uint64_t conn, const char *peer);
+	/* the claim is over: refused (UV_EACCES, why from the server) or lost
+	 * (the tunnel went); the hop frees it after this returns, and calls
+	 * nothing more */
+	void (*ended)(void *ud, int err, const char *why);
+} rev_cbs_t;
+
+typedef struct rev_hop_ops {
+	/* ask the server to listen on bind; NULL when it cannot even start
+	 * (the caller retries later) */
+	rev_claim_t *(*listen)(dialer_t *d, const target_t *bind, const rev_cbs_t *cbs, void *ud);
+	/* give it back: no callback after this */
+	void (*release)(dialer_t *d, rev_claim_t *c);
+	/* the tunnel side of an announced connection, as a stream that may be
+	 * written at once; NULL when none can be had */
+	stream_t *(*join)(dialer_t *d, rev_claim_t *c, uint64_t conn, uint64_t id);
+	/* the target could not be reached: the server closes its side */
+	void (*refuse)(dialer_t *d, rev_claim_t *c, uint64_t conn);
+} rev_hop_ops_t;
+
+/* ---- the client: one -R ---- */
+
+typedef struct revfwd revfwd_t;
+
+/* "tcp://BIND:PORT/HOST:PORT": 0 and a new revfwd, or -EINVAL and err. */
+int revfwd_parse(const char *spec, revfwd_t **out, char *err, size_t errlen);
+/* 0 when chain's last hop can listen for f; else -ENOTSUP and err. */
+int revfwd_check(const revfwd_t *f, const dialer_t *chain, char *err, size_t errlen);
+/* Claim through chain's last hop (revfwd_check first).  The chain must
+ * outlive the revfwd. */
+int revfwd_start(revfwd_t *f, uv_loop_t *loop, dialer_t *chain, uint64_t connect_timeout_ms,
+                 char *err, size_t errlen);
+/* Release the claim, close its connections, free. */
+void revfwd_free(revfwd_t *f);
+
+/* ---- the server: one claim ---- */
+
+typedef struct revsrv revsrv_t;
+
+typedef struct revsrv_cbs {
+	/* a public connection waits for a join: tell the client */
+	void (*announce)(void *ud, uint64_t conn, const char *peer);
+} revsrv_cbs_t;
+
+/* Listen on bind for a claim made through listener l (its guard rails
+ * apply); owner tags it for revsrv_find.  0, or a UV_E* error. */
+int revsrv_listen(listener_t *l, const void *owner, const target_t *bind, const char *who,
+                  const revsrv_cbs_t *cbs, void *ud, revsrv_t **out);
+/* The address it listens on. */
+void revsrv_bound(const revsrv_t *s, target_t *out);
+/* The claim of that owner with a waiting connection conn, or NULL. */
+revsrv_t *revsrv_find(const void *owner, uint64_t conn);
+/* Relay the waiting connection conn with tunnel (taken, even on error):
+ * 0, or -ENOENT (it is gone: tunnel is closed). */
+int revsrv_join(revsrv_t *s, uint64_t conn, stream_t *tunnel, uint64_t idle_ms);
+/* The client could not reach its target: close that connection. */
+void revsrv_refuse(revsrv_t *s, uint64_t conn);
+/* Stop listening, close what waits and what is relayed; free. */
+void revsrv_close(revsrv_t *s);
+/* Claims live for this owner now. */
+size_t revsrv_count(const void *owner);
+
+/* ---- what a server lets key holders claim ---- */
+
+typedef struct rev_allow_ent {
+	struct sockaddr_storage addr; /* ss_family 0: any address */
+	uint16_t lo, hi;
+} rev_allow_ent_t;
+
+typedef struct rev_allow {
+	rev_allow_ent_t v[REV_ALLOW_MAX];
+	size_t n; /* 0: reverse forwards are refused */
+} rev_allow_t;
+
+/* Add "[IP:]PORT[-PORT]" entries, comma-separated (IPv6 in brackets);
+ * 0, or -EINVAL and err naming the bad entry. */
+int rev_allow_parse(rev_allow_t *a, const char *s, char *err, size_t errlen);
+/* 0 when bind (an IP literal) is allowed; else -EACCES and why. */
+int rev_allow_check(const rev_allow_t *a, const target_t *bind, char *why, size_t len);
+
+#endif
