@@ -434,7 +434,7 @@ struct revsrv {
 	uv_timer_t timer;
 	revsrv_cbs_t cbs;
 	void *ud;
-	queue_t pend, live;
+	queue_t pend, live, gone; /* gone: closing with a FIN, reading to its end */
 	size_t npend;
 	int open_handles;
 };
@@ -514,13 +514,43 @@ static rconn_t *pend_find(revsrv_t *s, uint64_t conn)
 	return NULL;
 }
 
+static void gone_free(rconn_t *rc)
+{
+	stream_close(rc->pub);
+	queue_remove(&rc->link);
+	free(rc);
+}
+
+static void gone_read(stream_t *st, sbuf_t *b)
+{
+	if (!b) {
+		gone_free(st->data);
+		return;
+	}
+	sbuf_free(b);
+}
+
+static void gone_error(stream_t *st, int err)
+{
+	gone_free(st->data);
+}
+
+static const stream_cbs_t gone_cbs = {gone_read, NULL, gone_error};
+
+/* A connection nobody will serve is closed with a FIN, not a reset: its
+ * unread request is read and dropped (closing a socket with unread data
+ * resets it) until the client closes too, or REV_JOIN_MS. */
 static void pend_drop(revsrv_t *s, rconn_t *rc, const char *why)
 {
 	log_info(rc->id, "reverse %s: %s: %s", s->st.name, rc->peer, why);
 	queue_remove(&rc->link);
 	s->npend--;
-	stream_close(rc->pub); /* a FIN: the client sees a clean close */
-	free(rc);
+	queue_insert_tail(&s->gone, &rc->link);
+	rc->since = uv_now(s->l->loop);
+	stream_set_cbs(rc->pub, &gone_cbs, rc);
+	stream_read_start(rc->pub);
+	if (stream_shutdown(rc->pub) < 0)
+		gone_free(rc);
 }
 
 static void on_sweep(uv_timer_t *t)
@@ -534,6 +564,12 @@ static void on_sweep(uv_timer_t *t)
 			break;
 		s->st.refused++;
 		pend_drop(s, rc, "the client did not take it in time");
+	}
+	while (!queue_empty(&s->gone)) {
+		rconn_t *rc = queue_data(queue_first(&s->gone), rconn_t, link);
+		if (now - rc->since < REV_JOIN_MS)
+			break;
+		gone_free(rc);
 	}
 }
 
@@ -558,6 +594,7 @@ int revsrv_listen(listener_t *l, const void *owner, const target_t *bind, const 
 	s->ud = ud;
 	queue_init(&s->pend);
 	queue_init(&s->live);
+	queue_init(&s->gone);
 	uv_tcp_init(l->loop, &s->tcp);
 	s->tcp.data = s;
 	s->open_handles = 1;
@@ -650,6 +687,7 @@ void revsrv_close(revsrv_t *s)
 	stat_remove(&s->st);
 	rconns_close(&s->pend);
 	rconns_close(&s->live);
+	rconns_close(&s->gone);
 	uv_close((uv_handle_t *)&s->tcp, srv_handle_closed);
 	uv_close((uv_handle_t *)&s->timer, srv_handle_closed);
 }

@@ -1,4 +1,5 @@
-/* Fuzz target: the WebSocket tunnel's open token, open body, DGRAM body
+/* Fuzz target: the WebSocket tunnel's open token, open body, DGRAM body,
+ * the reverse forward's conn bodies (ACCEPT, JOIN, REFUSE)
  * and records (tunnel/ws/wstun_proto), under a fixed key, sealed and plain. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,6 +32,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	wstun_open_parse(data, size, &tg, &d, &dl);
 	if (wstun_dgram_parse(data, size, &tg, &d, &dl) == 0 && (d < data || d + dl > data + size))
 		abort(); /* the datagram lies inside the body */
+	{
+		char peer[WSTUN_PEER_MAX + 1];
+		uint64_t conn;
+		if (wstun_conn_parse(data, size, &conn, peer, sizeof(peer)) == 0 &&
+		    strlen(peer) > WSTUN_PEER_MAX)
+			abort();
+		wstun_conn_parse(data, size, &conn, NULL, 0);
+	}
 	wstun_answer_check(&k, key, data, size, sn, &status);
 	m = sbuf_from(data, size);
 	wstun_rec_open(NULL, m, &type);

@@ -268,7 +268,8 @@ int wstun_attach(wstun_t *t, uv_loop_t *loop, stream_t *inner, sbuf_t *first, in
 	/* always read: control records and pings must get through while the
 	 * owner is not reading data; data then waits in rq (bounded) */
 	t->ws = ws_new(loop, inner, first, client, wo, &ws_cbs, t);
-	if (sess->open && (r = wstun_send_ctl(t, WSTUN_REC_OPEN, sess->open, sess->open_len)) < 0)
+	if (sess->open && (r = wstun_send_ctl(t, sess->open_type ? sess->open_type : WSTUN_REC_OPEN,
+	                                      sess->open, sess->open_len)) < 0)
 		return r;
 	while ((b = msgstream_pop_held(&t->m)))
 		if ((r = send_data(t, b)) < 0)

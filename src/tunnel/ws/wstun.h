@@ -37,6 +37,7 @@ typedef struct wstun_sess {
 	 * DATA (the server did not take the one in the token); NULL: none */
 	const uint8_t *open;
 	size_t open_len;
+	uint8_t open_type; /* that record's type: 0 is OPEN (LISTEN, JOIN too) */
 } wstun_sess_t;
 
 wstun_t *wstun_new(uv_loop_t *loop, uint64_t id, wstun_ctl_fn ctl, void *owner);

@@ -61,7 +61,15 @@ enum {
 	WSTUN_REC_EOF = 5,      /* no more data from this side (half-close) */
 	WSTUN_REC_UDP_OPEN = 6, /* c->s: empty: this WebSocket carries a datagram association */
 	WSTUN_REC_DGRAM = 7,    /* both: an address (as in open) then one datagram */
+	/* reverse forwards (docs/ws-protocol.md) */
+	WSTUN_REC_LISTEN = 8,    /* c->s: an address (as in open): listen there for me */
+	WSTUN_REC_LISTEN_OK = 9, /* s->c: the address the server listens on */
+	WSTUN_REC_ACCEPT = 10,   /* s->c: conn(8) peer(text): a connection waits */
+	WSTUN_REC_JOIN = 11,     /* c->s: conn(8): this WebSocket carries that connection */
+	WSTUN_REC_REFUSE = 12,   /* c->s: conn(8): the target refused; close it */
 };
+#define WSTUN_CONN_ID 8
+#define WSTUN_PEER_MAX 63
 /* A DGRAM body: host_len(1) host port(2) datagram, the layout of an open
  * body (wstun_open_encode / wstun_open_parse); c->s the destination, s->c
  * the source as an IP literal. */
@@ -120,6 +128,14 @@ int wstun_dgram_hdr(const target_t *t, uint8_t *out, size_t cap);
  * or -EINVAL (a bad address, port 0, a datagram over 65507 bytes). */
 int wstun_dgram_parse(const uint8_t *buf, size_t len, target_t *t, const uint8_t **data,
                       size_t *dlen);
+
+/* ACCEPT's body: conn(8, big-endian) then the public peer as text
+ * (IP:PORT, at most WSTUN_PEER_MAX bytes); its length.  JOIN's and
+ * REFUSE's: conn(8) alone (peer NULL). */
+size_t wstun_conn_encode(uint64_t conn, const char *peer, uint8_t *out, size_t cap);
+/* 0 with conn and peer (NUL-terminated, "" when absent; peer may be NULL
+ * for JOIN and REFUSE, whose body is exactly 8 bytes), or -EINVAL. */
+int wstun_conn_parse(const uint8_t *buf, size_t len, uint64_t *conn, char *peer, size_t peercap);
 
 /* A record as a WebSocket message: type + body, sealed when s != NULL,
  * with room bytes free in front of it (for the frame header). */

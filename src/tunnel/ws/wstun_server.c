@@ -29,6 +29,7 @@
 #include "core/encoding.h"
 #include "core/log.h"
 #include "core/replay.h"
+#include "core/reverse.h"
 #include "core/tls.h"
 #include "core/transport.h"
 #include "core/tunkey.h"
@@ -67,6 +68,8 @@ typedef struct wsrv {
 	ws_opts_t wo;
 	uint64_t active, opens, unsure, down, rejected[REJ_N];
 	uint64_t udp_assocs, udp_refused, udp_in, udp_out;
+	rev_allow_t allow; /* reverse=: what key holders may claim */
+	uint64_t rev_claims, rev_refused;
 	listener_t *l;
 } wsrv_t;
 
@@ -81,6 +84,7 @@ typedef struct wconn {
 	replay_wait_t *wait; /* the shared replay cache's verdict, awaited with: */
 	wstun_token_t *tok;
 	sbuf_t *rest;
+	revsrv_t *rev; /* a LISTEN's claim: released with the WebSocket */
 	unsigned counted : 1, udp : 1;
 } wconn_t;
 
@@ -121,6 +125,7 @@ static void wconn_free(void *p)
 	replay_wait_cancel(w->wait);
 	free(w->tok);
 	sbuf_free(w->rest);
+	revsrv_close(w->rev);
 	if (w->counted)
 		w->srv->active--;
 	free(w);
@@ -243,6 +248,116 @@ static void udp_record(wconn_t *w, const uint8_t *body, size_t len)
 	dgram_send(w->c->flow, &t, dgram_buf(data, dlen));
 }
 
+/* ---- reverse forwards: LISTEN, ACCEPT, JOIN, REFUSE ---- */
+
+static void send_fail(wstun_t *t, uint8_t code, const char *msg)
+{
+	uint8_t body[1 + 160];
+	size_t n = strlen(msg) > 160 ? 160 : strlen(msg);
+
+	body[0] = code;
+	memcpy(body + 1, msg, n);
+	wstun_send_ctl(t, WSTUN_REC_OPEN_FAIL, body, 1 + n);
+}
+
+static void rev_announce(void *ud, uint64_t conn, const char *peer)
+{
+	wconn_t *w = ud;
+	uint8_t body[WSTUN_CONN_ID + WSTUN_PEER_MAX];
+
+	wstun_send_ctl(w->t, WSTUN_REC_ACCEPT, body,
+	               wstun_conn_encode(conn, peer, body, sizeof(body)));
+}
+
+static const revsrv_cbs_t rev_cbs = {rev_announce};
+
+/* A LISTEN: the operator's reverse= and the per-key cap decide; the
+ * claim lives as long as this WebSocket. */
+static void start_listen(wconn_t *w, const uint8_t *body, size_t len)
+{
+	wsrv_t *s = w->srv;
+	conn_t *c = w->c;
+	const uint8_t *data;
+	size_t dlen;
+	target_t b;
+	char why[200], who[120];
+	uint8_t ok[1 + 255 + 2];
+	int r, n;
+
+	if (wstun_open_parse(body, len, &b, &data, &dlen) < 0 || dlen) {
+		log_info(c->id, "ws tunnel: bad LISTEN record");
+		conn_close(c, "protocol error");
+		return;
+	}
+	if (c->l->stopping) { /* draining: the client claims from the next server */
+		send_fail(w->t, SOCKS5_REP_FAIL, "the server is shutting down");
+		conn_close(c, "reverse listener refused: shutting down");
+		return;
+	}
+	if (rev_allow_check(&s->allow, &b, why, sizeof(why)) < 0) {
+	} else if (revsrv_count(s) >= s->rev_claims) {
+		snprintf(
+		    why, sizeof(why),
+		    "this key holds %llu reverse listeners already (the server's reverse-claims)",
+		    (unsigned long long)s->rev_claims);
+	} else {
+		snprintf(who, sizeof(who), "%s, conn %llu", c->peer_str, (unsigned long long)c->id);
+		r = revsrv_listen(c->l, s, &b, who, &rev_cbs, w, &w->rev);
+		if (r < 0) {
+			snprintf(why, sizeof(why), "cannot listen there: %s", uv_strerror(r));
+			s->rev_refused++;
+			log_warn(c->id, "ws tunnel: reverse listener refused to %s: %s",
+			         c->peer_str, why);
+			send_fail(w->t, SOCKS5_REP_FAIL, why);
+			conn_close(c, "reverse listener refused");
+			return;
+		}
+		revsrv_bound(w->rev, &b);
+		n = wstun_open_encode(&b, NULL, 0, ok, sizeof(ok));
+		wstun_send_ctl(w->t, WSTUN_REC_LISTEN_OK, ok, n > 0 ? (size_t)n : 0);
+		conn_set_deadline(c, 0); /* it lives while the WebSocket does */
+		return;
+	}
+	s->rev_refused++;
+	log_warn(c->id, "ws tunnel: reverse listener refused to %s: %s", c->peer_str, why);
+	send_fail(w->t, SOCKS5_REP_NOT_ALLOWED, why);
+	conn_close(c, "reverse listener refused");
+}
+
+static void joined_ctl(wstun_t *t, uint8_t type, const uint8_t *body, size_t len) {}
+
+/* A JOIN: this WebSocket carries a waiting public connection from now on;
+ * the claim's relay owns it, the conn goes. */
+static void start_join(wconn_t *w, const uint8_t *body, size_t len)
+{
+	conn_t *c = w->c;
+	uint64_t conn;
+	revsrv_t *rs;
+	stream_t *ws;
+
+	if (wstun_conn_parse(body, len, &conn, NULL, 0) < 0 || !(rs = revsrv_find(w->srv, conn))) {
+		log_info(c->id, "ws tunnel: JOIN for no waiting connection");
+		conn_close(c, "protocol error");
+		return;
+	}
+	ws = c->client;
+	c->client = NULL;
+	wstun_set_owner(w->t, joined_ctl, NULL);
+	revsrv_join(rs, conn, ws, c->l->idle_timeout_ms);
+	conn_close(c, "joined a reverse connection");
+}
+
+static void rev_refuse(wconn_t *w, const uint8_t *body, size_t len)
+{
+	uint64_t conn;
+
+	if (wstun_conn_parse(body, len, &conn, NULL, 0) < 0) {
+		conn_close(w->c, "protocol error");
+		return;
+	}
+	revsrv_refuse(w->rev, conn);
+}
+
 static int start_open(wconn_t *w, const uint8_t *body, size_t len)
 {
 	target_t tg;
@@ -276,11 +391,24 @@ static void on_ctl(wstun_t *t, uint8_t type, const uint8_t *body, size_t len)
 		udp_record(w, body, len);
 		return;
 	}
-	if (type == WSTUN_REC_UDP_OPEN && c->state == CONN_HANDSHAKE && !len) {
+	if (type == WSTUN_REC_UDP_OPEN && c->state == CONN_HANDSHAKE && !len && !w->rev) {
 		start_udp(w);
 		return;
 	}
-	if (type != WSTUN_REC_OPEN || c->state != CONN_HANDSHAKE || start_open(w, body, len) < 0) {
+	if (type == WSTUN_REC_REFUSE && w->rev) {
+		rev_refuse(w, body, len);
+		return;
+	}
+	if ((type == WSTUN_REC_LISTEN || type == WSTUN_REC_JOIN) && c->state == CONN_HANDSHAKE &&
+	    !w->rev && !w->udp) {
+		if (type == WSTUN_REC_LISTEN)
+			start_listen(w, body, len);
+		else
+			start_join(w, body, len);
+		return;
+	}
+	if (type != WSTUN_REC_OPEN || c->state != CONN_HANDSHAKE || w->rev ||
+	    start_open(w, body, len) < 0) {
 		log_info(c->id, "ws tunnel: unexpected or bad record %u", type);
 		conn_close(c, "protocol error");
 	}
@@ -558,6 +686,9 @@ static const metric_t srv_metrics[] = {
            "Datagram associations opened."),
     METRIC(wsrv_t, udp_refused, "sluice_ws_udp_refused_total", "counter",
            "Datagram associations refused (the chain cannot carry UDP)."),
+    METRIC(wsrv_t, rev_refused, "sluice_ws_reverse_refused_total", "counter",
+           "Reverse listeners refused (not in reverse=, over reverse-claims, or the bind "
+           "failed)."),
 };
 
 static void metrics_fn(mbuf_t *b, void *ud)
@@ -585,9 +716,10 @@ static void metrics_fn(mbuf_t *b, void *ud)
 typedef struct wsrv_opts {
 	tunkey_opts_t key;
 	ws_opts_t wo;
-	uint64_t skew_ms, open_timeout_ms, replay_cache, replay_timeout_ms;
+	uint64_t skew_ms, open_timeout_ms, replay_cache, replay_timeout_ms, rev_claims;
 	int trust_xff, enc_any;
 	cidr_list_t xff_from;
+	rev_allow_t allow;
 	const char *replay, *replay_state, *host, *decoy, *cert, *certkey, *ciphers;
 } wsrv_opts_t;
 
@@ -602,6 +734,11 @@ static int parse_enc(void *obj, const char *v, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+static int parse_reverse(void *obj, const char *v, char *err, size_t errlen)
+{
+	return rev_allow_parse(&((wsrv_opts_t *)obj)->allow, v, err, errlen);
 }
 
 static const opt_include_t ws_server_inc[] = {
@@ -632,6 +769,12 @@ static const opt_t ws_server_table[] = {
     OPT_STR(wsrv_opts_t, decoy, "decoy", "a small built-in page", "FILE",
             "what everyone who is not a tunnel client sees: an HTML file, or a directory "
             "served as a static site"),
+    OPT_FUNC_DOC("reverse", parse_reverse, "none (refused)", "[IP:]PORT[-PORT],...",
+                 "where key holders may have this server listen for them (reverse forwards, "
+                 "-R): ports, ranges, each optionally bound to one address; the listener's "
+                 "allow=, deny=, rate= and max-conns apply to whoever connects there"),
+    OPT_UINT(wsrv_opts_t, rev_claims, "reverse-claims", 1024, "8",
+             "reverse listeners the key may hold at once"),
     OPT_BOOL(wsrv_opts_t, trust_xff, "trust-xff", "0",
              "take the client address from X-Forwarded-For (behind a reverse proxy such as "
              "nginx) for logs and ACLs"),
@@ -676,6 +819,8 @@ static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 	s->skew_ms = o.skew_ms;
 	s->open_timeout_ms = o.open_timeout_ms;
 	s->trust_xff = o.trust_xff || o.xff_from.n;
+	s->allow = o.allow;
+	s->rev_claims = o.rev_claims;
 	s->wo = o.wo;
 	s->plain_ok = tls || o.enc_any;
 	conf = (replay_conf_t){.capacity = o.replay_cache,
@@ -734,10 +879,25 @@ static void ws_free_front(listener_t *l)
 	free(s);
 }
 
+/* Stop accepting: the reverse listeners stop too (their WebSockets
+ * close, so their clients claim again from whoever listens next). */
+static void ws_stop(listener_t *l)
+{
+	queue_t *q, *n;
+
+	queue_foreach_safe (q, n, &l->conns) {
+		conn_t *c = queue_data(q, conn_t, link);
+		wconn_t *w = c->front;
+		if (w && w->rev)
+			conn_close(c, "shutdown: reverse listener released");
+	}
+}
+
 const front_ops_t ws_front_ops = {
     .scheme = "ws",
     .init = ws_init,
     .on_conn = ws_on_conn,
+    .stop = ws_stop,
     .free = ws_free_front,
     .reach = REACH_REMOTE,
     .gateway = 1,
@@ -747,6 +907,7 @@ const front_ops_t wss_front_ops = {
     .scheme = "wss",
     .init = wss_init,
     .on_conn = ws_on_conn,
+    .stop = ws_stop,
     .free = ws_free_front,
     .reach = REACH_REMOTE,
     .gateway = 1,
