@@ -2,9 +2,10 @@
 # /metrics against the real Prometheus: promtool and a Prometheus server.
 #
 # One sluice runs a server of every kind (proxy, SOCKS5 with a password,
-# ws, wstan, sctp+udp, the rootless UDP VPN, the PPP gateway, one on a
-# socket path with a quote and a backslash, which a label must escape); five more
-# are clients through each tunnel (ws, wstan, sctp+udp, vpn, ppp+tcp), one
+# ws, wstan, sctp+udp, the rootless UDP VPN, the PPP gateway, the SSTP
+# server, one on a socket path with a quote and a backslash, which a label
+# must escape); six more are clients through each tunnel (ws, wstan,
+# sctp+udp, vpn, ppp+tcp, sstp), one
 # routes through a group with rules, a UDP and a DNS forward, and
 # curl fetches a page through every one, with a wrong password and a probe
 # of the ws server on the side (the ws client's pool is a session in
@@ -13,7 +14,7 @@
 # promtool check metrics must accept every /metrics (help, type, names,
 # one group per family), every family declared in the sources must show
 # up, and a Prometheus server (Debian's) started here on 127.0.0.1 scrapes
-# all seven and answers sluice_connections_total of the proxy listener with
+# all eight and answers sluice_connections_total of the proxy listener with
 # the value /metrics shows.
 . "$(dirname "$0")/lib.sh"
 need_cmd prometheus promtool curl
@@ -30,6 +31,9 @@ chmod 600 "$T/users.ppp"
 
 m_srv=$(free_port) p_proxy=$(free_port) p_socks=$(free_port) p_ws=$(free_port)
 p_wstan=$(free_port) p_sctp=$(free_port) p_vpn=$(free_port) p_ppp=$(free_port)
+p_sstp=$(free_port)
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 \
+	-subj /CN=sstp.test >/dev/null 2>&1
 start server "$SLUICE" -v --metrics "127.0.0.1:$m_srv" \
 	-L "proxy://127.0.0.1:$p_proxy" \
 	-L "socks5://u:right@127.0.0.1:$p_socks" \
@@ -38,6 +42,7 @@ start server "$SLUICE" -v --metrics "127.0.0.1:$m_srv" \
 	-L "sctp+udp://127.0.0.1:$p_sctp?host-loopback=1&key=$KEY" \
 	-L "vpn://127.0.0.1:$p_vpn?users=$T/users.vpn&net=10.77.0.0/24" \
 	-L "ppp+tcp://127.0.0.1:$p_ppp?users=$T/users.ppp" \
+	-L "sstp://127.0.0.1:$p_sstp?cert=$T/cert.pem&certkey=$T/key.pem&users=$T/users.ppp&net=10.78.0.0/24" \
 	-L "ppp+unix://$T/quote%22back%5Cslash.sock?users=$T/users.ppp"
 wait_port "$m_srv"
 wait_port "$p_ppp"
@@ -54,6 +59,7 @@ client wstan "wstan://127.0.0.1:$p_wstan?key=wstan%20pass"
 client sctp "sctp+udp://127.0.0.1:$p_sctp?key=$KEY"
 client vpn "vpn://alice:vpn%20pass@127.0.0.1:$p_vpn"
 client ppp "ppp+tcp://carol:ppp%20pass@127.0.0.1:$p_ppp"
+client sstp "sstp://carol:ppp%20pass@127.0.0.1:$p_sstp?insecure=1"
 # and one that routes: a group of two ws members, rules, a UDP forward
 # and a DNS forwarder through the group
 mport[routed]=$(free_port) pport[routed]=$(free_port) p_udp=$(free_port) p_dns=$(free_port)
@@ -64,7 +70,7 @@ start routed "$SLUICE" -v --metrics "127.0.0.1:${mport[routed]}" \
 	-L "udp://127.0.0.1:$p_udp/127.0.0.1:9" \
 	-L "dns://127.0.0.1:$p_dns?server=127.0.0.1:9" \
 	-F group://tunnels
-for c in ws wstan sctp vpn ppp routed; do wait_port "${pport[$c]}"; done
+for c in ws wstan sctp vpn ppp sstp routed; do wait_port "${pport[$c]}"; done
 
 fetch() { curl -fsS --max-time 20 -x "$1" "$2"; }
 check_eq "direct proxy" "metrics page" "$(fetch "socks5h://127.0.0.1:$p_proxy" "http://127.0.0.1:$web/")"
@@ -79,6 +85,9 @@ done
 # (10.0.2.2) reach the server host's loopback
 check_eq "through vpn" "metrics page" "$(fetch "socks5h://127.0.0.1:${pport[vpn]}" "http://10.77.0.1:$web/")"
 check_eq "through ppp" "metrics page" "$(fetch "socks5h://127.0.0.1:${pport[ppp]}" "http://10.0.2.2:$web/")"
+check_eq "through sstp" "metrics page" "$(fetch "socks5h://127.0.0.1:${pport[sstp]}" "http://10.78.0.2:$web/")"
+# a request that is not SSTP, for the SSTP server's refusals
+check_fails "a GET to the SSTP server is not SSTP" curl -fsSk --max-time 5 -o /dev/null "https://127.0.0.1:$p_sstp/"
 check_eq "through the group" "metrics page" "$(fetch "socks5h://127.0.0.1:${pport[routed]}" "http://127.0.0.1:$web/")"
 check_fails "a blocked domain" fetch "socks5h://127.0.0.1:${pport[routed]}" "http://www.blocked.example/"
 # a ws hop's pool is a session in /status: up while it holds idle
@@ -147,7 +156,7 @@ for _ in $(seq 60); do
 	[ "$ups" = "$all_up" ] && [ -n "$got" ] && break
 	sleep 0.5
 done
-check_eq "Prometheus scrapes all seven (up)" "$all_up" "$ups"
+check_eq "Prometheus scrapes all eight (up)" "$all_up" "$ups"
 check_eq "Prometheus answers sluice_connections_total of the proxy listener" "$want" "$got"
 check_eq "the proxy listener counted the one curl" "1" "$want"
 for m in $all; do
