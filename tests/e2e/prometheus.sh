@@ -3,7 +3,7 @@
 #
 # One sluice runs a server of every kind (proxy, SOCKS5 with a password,
 # ws, wstan, sctp+udp, the rootless UDP VPN, the PPP gateway, the SSTP
-# server, one on a socket path with a quote and a backslash, which a label
+# server, a ws server whose shared replay cache (Redis) is down, one on a socket path with a quote and a backslash, which a label
 # must escape); six more are clients through each tunnel (ws, wstan,
 # sctp+udp, vpn, ppp+tcp, sstp), one
 # routes through a group with rules, a UDP and a DNS forward, and
@@ -25,19 +25,21 @@ echo "metrics page" >"$T/www/index.html"
 http_server "$web" "$T/www"
 
 KEY=$("$SLUICE" keygen)
+KEY2=$("$SLUICE" keygen)
 echo 'vpn pass' | "$SLUICE" vpn-user add "$T/users.vpn" alice >/dev/null 2>&1
 printf 'carol:ppp pass\n' >"$T/users.ppp"
 chmod 600 "$T/users.ppp"
 
 m_srv=$(free_port) p_proxy=$(free_port) p_socks=$(free_port) p_ws=$(free_port)
 p_wstan=$(free_port) p_sctp=$(free_port) p_vpn=$(free_port) p_ppp=$(free_port)
-p_sstp=$(free_port)
+p_sstp=$(free_port) p_ws2=$(free_port) p_noredis=$(free_port)
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 \
 	-subj /CN=sstp.test >/dev/null 2>&1
 start server "$SLUICE" -v --metrics "127.0.0.1:$m_srv" \
 	-L "proxy://127.0.0.1:$p_proxy" \
 	-L "socks5://u:right@127.0.0.1:$p_socks" \
 	-L "ws://127.0.0.1:$p_ws?host-loopback=1&key=$KEY" \
+	-L "ws://127.0.0.1:$p_ws2?key=$KEY2&replay=redis://127.0.0.1:$p_noredis/0" \
 	-L "wstan://127.0.0.1:$p_wstan?host-loopback=1&key=wstan%20pass" \
 	-L "sctp+udp://127.0.0.1:$p_sctp?host-loopback=1&key=$KEY" \
 	-L "vpn://127.0.0.1:$p_vpn?users=$T/users.vpn&net=10.77.0.0/24" \
