@@ -8,7 +8,12 @@
  *            SOCKS4/4a request (first byte 4)
  *   AUTH     SOCKS5 RFC 1929 username/password
  *   REQUEST  SOCKS5 request
- *   DIALING  conn_dial() in flight, the client is not read
+ *   DIALING  conn_dial() in flight, the client is not read; or, for a
+ *            BIND (RFC 1928), the first reply sent and a socket listening
+ *            for the one connection from DST.ADDR, which the second reply
+ *            names before the relay starts.  BIND is served only where the
+ *            chain is direct: a peer reaching this host through a socket
+ *            of its own would go around the chain's hops.
  *   UDP      an UDP association lives as long as the control connection
  *   DONE     reply sent; the conn relays (success) or lingers and closes
  *
@@ -38,6 +43,7 @@
 #include "core/conn.h"
 #include "core/dgram.h"
 #include "core/log.h"
+#include "core/tcp.h"
 #include "core/transport.h"
 #include "front/socks_udp.h"
 #include "wire/socks_proto.h"
@@ -73,8 +79,10 @@ typedef struct socks_conn {
 	sbuf_queue_t early; /* client bytes after the request */
 	target_t target;
 	socks_udp_t *udp;
-	unsigned udp_replied : 1;
-	dial_cred_t cred; /* pass_cred: what the client sent, in user/pass */
+	unsigned udp_replied : 1, bind : 1;
+	uv_tcp_t *bind_srv;                /* BIND: listening for the peer */
+	struct sockaddr_storage bind_from; /* BIND: DST.ADDR, or family 0 for any */
+	dial_cred_t cred;                  /* pass_cred: what the client sent, in user/pass */
 	char user[256], pass[256];
 } socks_conn_t;
 
@@ -104,6 +112,8 @@ static void sk_free(void *p)
 	socks_conn_t *k = p;
 
 	sbufq_clear(&k->early);
+	if (k->bind_srv)
+		uv_close((uv_handle_t *)k->bind_srv, (uv_close_cb)free);
 	if (k->udp)
 		socks_udp_free(k->udp);
 	explicit_bzero(k->user, sizeof(k->user));
@@ -490,8 +500,16 @@ static int sk_request(socks_conn_t *k)
 			return sk_refuse5(k, SOCKS5_REP_CMD_UNSUPP,
 			                  "UDP ASSOCIATE is not offered to a pluggable transport");
 		return sk_udp(k);
-	default:
-		return sk_refuse5(k, SOCKS5_REP_CMD_UNSUPP, "SOCKS5 BIND is not supported");
+	default: /* BIND */
+		socks_addr_host(&req.dst, host, sizeof(host));
+		if (target_set(&k->target, host, req.dst.port) < 0)
+			return sk_refuse5(k, SOCKS5_REP_FAIL, "bad SOCKS5 BIND address");
+		if (!target_is_ip(&k->target, &k->bind_from) ||
+		    (k->bind_from.ss_family == AF_INET &&
+		     !((struct sockaddr_in *)&k->bind_from)->sin_addr.s_addr))
+			k->bind_from.ss_family = 0; /* a name or 0.0.0.0: whoever comes */
+		k->bind = 1;
+		return STEP_GO;
 	}
 }
 
@@ -539,6 +557,8 @@ static int sk_parse(socks_conn_t *k)
 	}
 }
 
+static void sk_reply_relay(socks_conn_t *k, const socks_addr_t *bnd);
+
 static void sk_dialed(conn_t *c, int err)
 {
 	socks_conn_t *k = c->front;
@@ -546,7 +566,6 @@ static void sk_dialed(conn_t *c, int err)
 	socks_addr_t bnd = {.atyp = SOCKS5_ATYP_IPV4};
 	uint8_t out[SOCKS5_REQ_MAX];
 	size_t n;
-	sbuf_t *b;
 
 	sk_set_state(k, SK_DONE);
 	if (err < 0) {
@@ -565,6 +584,19 @@ static void sk_dialed(conn_t *c, int err)
 	/* The bound address, when the upstream is a plain socket. */
 	if (stream_addr(c->up, 0, &local) == 0)
 		socks_addr_from_sa(&bnd, (struct sockaddr *)&local);
+	sk_reply_relay(k, &bnd);
+}
+
+/* The success reply naming bnd, the early data, the relay. */
+static void sk_reply_relay(socks_conn_t *k, const socks_addr_t *bnd_)
+{
+	conn_t *c = k->c;
+	socks_addr_t bnd = *bnd_;
+	uint8_t out[SOCKS5_REQ_MAX];
+	size_t n;
+	sbuf_t *b;
+	int err;
+
 	if (k->ver == 4)
 		n = socks4_reply_encode(out, sizeof(out), SOCKS4_REP_GRANTED,
 		                        bnd.atyp == SOCKS5_ATYP_IPV4 ? bnd.port : 0,
@@ -581,6 +613,120 @@ static void sk_dialed(conn_t *c, int err)
 		}
 	}
 	conn_relay(c);
+}
+
+/* ---- BIND ---- */
+
+#define BIND_WAIT_MS 60000 /* for the peer to connect */
+
+static void sk_bind_conn(uv_stream_t *srv, int status)
+{
+	socks_conn_t *k = srv->data;
+	conn_t *c = k->c;
+	struct sockaddr_storage peer;
+	int plen = sizeof(peer);
+	socks_addr_t bnd;
+	char pstr[64];
+	stream_t *s;
+
+	if (status < 0 || tcp_stream_accept(srv, c->id, &s) < 0)
+		return;
+	if (uv_tcp_getpeername(tcp_stream_handle(s), (struct sockaddr *)&peer, &plen) < 0) {
+		stream_close(s);
+		return;
+	}
+	sockaddr_unmap(&peer);
+	sockaddr_str((struct sockaddr *)&peer, pstr, sizeof(pstr));
+	if ((k->bind_from.ss_family &&
+	     !sockaddr_same_ip((struct sockaddr *)&peer, (struct sockaddr *)&k->bind_from)) ||
+	    !acl_permits(&c->l->targets, (struct sockaddr *)&peer)) {
+		log_info(c->id, "socks5 BIND: %s is not the peer it was for; refused", pstr);
+		stream_reset(s);
+		return;
+	}
+	log_info(c->id, "socks5 BIND: %s connected", pstr);
+	stream_read_stop(c->client);
+	uv_close((uv_handle_t *)k->bind_srv, (uv_close_cb)free);
+	k->bind_srv = NULL;
+	conn_set_deadline(c, 0);
+	sk_set_state(k, SK_DONE);
+	c->up = s;
+	socks_addr_from_sa(&bnd, (struct sockaddr *)&peer);
+	sk_reply_relay(k, &bnd);
+}
+
+/* While the peer is awaited the client is read: bytes it sends early wait
+ * for the peer (at most SK_BUF: then it is not read), its close ends it. */
+static void sk_bind_read(stream_t *s, sbuf_t *b)
+{
+	socks_conn_t *k = s->data;
+
+	if (!b) {
+		sk_set_state(k, SK_DONE);
+		conn_close(k->c, "client closed while BIND waited");
+		return;
+	}
+	sbufq_push(&k->early, b);
+	if (k->early.bytes >= SK_BUF)
+		stream_read_stop(s);
+}
+
+static void sk_bind_error(stream_t *s, int err)
+{
+	socks_conn_t *k = s->data;
+
+	sk_set_state(k, SK_DONE);
+	conn_close(k->c, "client error while BIND waited");
+}
+
+static const stream_cbs_t sk_bind_cbs = {sk_bind_read, NULL, sk_bind_error};
+
+/* Listen where the client reached us, port chosen by the system; the
+ * first reply names it.  The peer has BIND_WAIT_MS to come. */
+static void sk_bind(socks_conn_t *k)
+{
+	conn_t *c = k->c;
+	struct sockaddr_storage local;
+	int len = sizeof(local), r;
+	socks_addr_t bnd;
+	uint8_t out[SOCKS5_REQ_MAX];
+	char a[64];
+
+	if (k->ver != 5) {
+		sk_refuse(k, out,
+		          socks4_reply_encode(out, sizeof(out), SOCKS4_REP_REJECTED, 0, NULL),
+		          "SOCKS4 BIND is not supported");
+		return;
+	}
+	if (conn_chain(c)->next) {
+		sk_refuse5(
+		    k, SOCKS5_REP_CMD_UNSUPP,
+		    "SOCKS5 BIND through a chain is not supported (the peer would reach this "
+		    "host around the chain)");
+		return;
+	}
+	if (stream_addr(c->client, 0, &local) < 0)
+		memcpy(&local, &c->l->bind, sizeof(local));
+	sockaddr_set_port((struct sockaddr *)&local, 0);
+	if (!(k->bind_srv = malloc(sizeof(*k->bind_srv))))
+		abort();
+	uv_tcp_init(c->l->loop, k->bind_srv);
+	k->bind_srv->data = k;
+	if ((r = uv_tcp_bind(k->bind_srv, (struct sockaddr *)&local, 0)) < 0 ||
+	    (r = uv_listen((uv_stream_t *)k->bind_srv, 4, sk_bind_conn)) < 0 ||
+	    (r = uv_tcp_getsockname(k->bind_srv, (struct sockaddr *)&local, &len)) < 0) {
+		log_info(c->id, "socks5 BIND: %s", uv_strerror(r));
+		sk_refuse5(k, SOCKS5_REP_FAIL, "BIND could not listen");
+		return;
+	}
+	sockaddr_str((struct sockaddr *)&local, a, sizeof(a));
+	log_info(c->id, "socks5 BIND from %s: listening on %s", c->peer_str, a);
+	socks_addr_from_sa(&bnd, (struct sockaddr *)&local);
+	if (sk_send(k, out, socks5_reply_encode(out, sizeof(out), SOCKS5_REP_OK, &bnd)) < 0)
+		return;
+	conn_set_deadline(c, BIND_WAIT_MS);
+	stream_set_cbs(c->client, &sk_bind_cbs, k);
+	stream_read_start(c->client);
 }
 
 /* The request is complete: keep what follows it and dial. */
@@ -602,7 +748,10 @@ static void sk_go(socks_conn_t *k, sbuf_t *rest)
 	          k->early.bytes ? " (with early data)" : "");
 	sk_set_state(k, SK_DIALING);
 	conn_handshake_done(c);
-	conn_dial(c, &k->target, sk_dialed);
+	if (k->bind)
+		sk_bind(k);
+	else
+		conn_dial(c, &k->target, sk_dialed);
 }
 
 /* Returns 1 when the handshake goes on and needs more bytes; 0 when the

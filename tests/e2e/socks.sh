@@ -212,7 +212,9 @@ sends "SOCKS5 greeting with no methods: closed" "$pa" 0500 ""
 sends "SOCKS5 request with version 4: closed after the method reply" "$pa" \
 	050100040100017f0000010050 0500
 sends "unknown command: reply 7" "$pa" 050100050900017f0000010050 050005070001000000000000
-sends "BIND: reply 7" "$pa" 050100050200017f0000010050 050005070001000000000000
+# BIND is served (tests/e2e/socks_bind.sh): the first reply names a port on 127.0.0.1
+got=$($TOOLS send "$pa" 050100050200017f0000010050 2 2>/dev/null)
+check "BIND: reply 0, a port on 127.0.0.1" bash -c "[[ '$got' == 0500050000017f000001???? ]]"
 sends "unknown address type: reply 8" "$pa" 050100050100027f0000010050 050005080001000000000000
 sends "empty domain name: reply 1" "$pa" 05010005010003000050 050005010001000000000000
 sends "SOCKS4 BIND: rejected" "$pa" 040200507f00000100 005b000000000000

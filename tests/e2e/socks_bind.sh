@@ -1,0 +1,84 @@
+#!/bin/bash
+# SOCKS5 BIND (RFC 1928) on the SOCKS front end: curl in FTP active mode
+# (--ftp-port) under Dante's socksify, whose BIND request sluice serves,
+# fetches a file from pyftpdlib: the FTP server's data connection comes in
+# on the port sluice's first reply named.  Then the refusals: a BIND whose
+# peer is not the one it named is not handed over; a BIND through a chain
+# is refused (7), since the peer would reach this host around the hops.
+. "$(dirname "$0")/lib.sh"
+need_cmd socksify curl
+need_py pyftpdlib
+mkdir -p "$T/ftp"
+echo "a file over an active-mode data connection" >"$T/ftp/f.txt"
+fp=$(free_port)
+start ftpd /usr/bin/python3 -c "
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+a = DummyAuthorizer(); a.add_anonymous('$T/ftp')
+FTPHandler.authorizer = a
+FTPServer(('127.0.0.1', $fp), FTPHandler).serve_forever()"
+sp=$(free_port)
+start socks "$SLUICE" -v -L "socks5://127.0.0.1:$sp"
+wait_port "$fp"
+wait_port "$sp"
+cat >"$T/dante.conf" <<DANTE
+route {
+	from: 0.0.0.0/0 to: 0.0.0.0/0 via: 127.0.0.1 port = $sp
+	proxyprotocol: socks_v5
+	method: none
+	command: bind connect
+}
+DANTE
+got=$(SOCKS_CONF="$T/dante.conf" timeout 20 socksify curl -sS -P 127.0.0.1 "ftp://127.0.0.1:$fp/f.txt")
+check_eq "curl --ftp-port under socksify: the file came" "a file over an active-mode data connection" "$got"
+check "sluice served the BIND and the FTP server's data connection came to it" \
+	grep -q "socks5 BIND: 127.0.0.1:[0-9]* connected" "$T/socks.log"
+n=$(wc -c <"$T/ftp/f.txt")
+check "the relay carried the file ($n bytes down)" grep -q "0 bytes up, $n down" "$T/socks.log"
+
+# bind PORT DST: a raw BIND naming DST; prints the replies' codes, and
+# what happens when someone from 127.0.0.1 connects to the bound port
+bind() {
+	/usr/bin/python3 - "$1" "$2" <<'PY'
+import socket, struct, sys
+port, dst = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(b"\x05\x01\x00")
+assert s.recv(2) == b"\x05\x00"
+s.sendall(b"\x05\x02\x00\x01" + socket.inet_aton(dst) + struct.pack(">H", 21))
+r = s.recv(10)
+print("reply", r[1])
+if r[1] != 0:
+    sys.exit(0)
+bport = struct.unpack(">H", r[8:10])[0]
+p = socket.create_connection(("127.0.0.1", bport), timeout=5)
+p.settimeout(2)
+try:
+    print("peer", "closed" if p.recv(1) == b"" else "data")
+except ConnectionResetError:
+    print("peer reset")
+except socket.timeout:
+    print("peer waits")
+s.settimeout(1)
+try:
+    print("second", s.recv(10)[1:2].hex() or "none")
+except socket.timeout:
+    print("second none")
+PY
+}
+out=$(bind "$sp" 127.0.0.2)
+check "a BIND for 127.0.0.2: a connection from 127.0.0.1 is reset, no second reply" \
+	bash -c "[ \"$(echo $out)\" = 'reply 0 peer reset second none' ]"
+out=$(bind "$sp" 127.0.0.1)
+check "a BIND for 127.0.0.1: the peer is taken, the second reply says so" \
+	bash -c "[ \"$(echo $out)\" = 'reply 0 peer waits second 00' ]"
+up=$(free_port)
+start upstream "$SLUICE" -L "socks5://127.0.0.1:$up"
+cp=$(free_port)
+start chained "$SLUICE" -L "socks5://127.0.0.1:$cp" -F "socks5://127.0.0.1:$up"
+wait_port "$up"
+wait_port "$cp"
+check_eq "a BIND through a chain: refused with 7 (command not supported)" "reply 7" "$(bind "$cp" 0.0.0.0)"
+check "... saying why" grep -q "BIND through a chain is not supported" "$T/chained.log"
+finish
