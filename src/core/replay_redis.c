@@ -163,7 +163,7 @@ static void set_state(redis_t *r, rstate_t st, const char *why)
 	if (st == R_DOWN && !r->warned)
 		log_warn(0,
 		         "replay redis %s: %s -> down (%s): 0-RTT opens are taken one round "
-		         "trip later (ws) or refused (wstan) until it answers again",
+		         "trip later (ws) or refused (wstan, sctp) until it answers again",
 		         r->name, rstate_names[r->state], why);
 	else if (st == R_UP)
 		log_info(0, "replay redis %s: %s -> up", r->name, rstate_names[r->state]);

@@ -177,16 +177,64 @@ void sctp_assoc_pump(sctp_association_t *a)
 
 static void on_auth_timeout(uv_timer_t *t);
 
+static void auth_done(sctp_association_t *a)
+{
+	sctp_sock_t *so = a->sock;
+
+	if (a->timer)
+		uv_timer_stop(a->timer);
+	a_set_state(a, A_UP);
+	sctp_stats.assocs_up++;
+	log_info(a->id, "%s: sctp association with %s up (%u streams, %s)", so->cfg->name,
+	         a->peer_str, a->nstreams, sctp_stack_names[so->stack]);
+	sctp_assoc_dirty(a);
+	if (so->ops->up)
+		so->ops->up(a, so->ud);
+}
+
+/* The replay verdict on the AUTH whose nonce is a->cn.  UNSURE (stamped
+ * before this process started) passes: the restart window is judged with
+ * the clock in on_ctl_msg, with its own second of tolerance.  DOWN (a
+ * shared cache did not answer) is refused: SCTP has no round trip to fall
+ * back on. */
+static void server_verdict(sctp_association_t *a, int r)
+{
+	const sctp_assoc_cfg_t *cfg = a->sock->cfg;
+	uint8_t ans[SCTP_PROTO_AUTH_OK_LEN];
+
+	if (r != REPLAY_NEW && r != REPLAY_UNSURE) {
+		sctp_assoc_fail(a, UV_EACCES,
+		                r == REPLAY_SEEN    ? "replayed AUTH"
+		                : r == REPLAY_DOWN  ? "replay cache unreachable: AUTH refused"
+		                : r == REPLAY_STALE ? "AUTH timestamp outside the window"
+		                                    : "replay cache full");
+		return;
+	}
+	authguard_ok((struct sockaddr *)&a->peer);
+	random_bytes(a->sn, SCTP_PROTO_NONCE);
+	sctp_proto_answer_build(cfg->keys, a->cn, a->sn, cfg->window, ans);
+	a->ctl = sbuf_from(ans, sizeof(ans));
+	auth_done(a);
+}
+
+static void on_replay_verdict(void *ud, int r)
+{
+	sctp_association_t *a = ud;
+
+	a->rwait = NULL;
+	if (a->state == A_AUTH) /* else it failed meanwhile (the auth timeout) */
+		server_verdict(a, r);
+}
+
 static void on_ctl_msg(sctp_association_t *a, const uint8_t *buf, size_t len)
 {
 	sctp_sock_t *so = a->sock;
 	const sctp_assoc_cfg_t *cfg = so->cfg;
 	sctp_proto_auth_t au;
-	uint8_t ans[SCTP_PROTO_AUTH_OK_LEN];
 	uint64_t now = wall_ms();
 	int r;
 
-	if (a->held) /* refused already: nothing more is read */
+	if (a->held || a->rwait) /* refused already, or judged: nothing more is read */
 		return;
 	if (a->state != A_AUTH) {
 		sctp_assoc_fail(a, UV_EPROTO, "unexpected message on stream 0");
@@ -217,35 +265,20 @@ static void on_ctl_msg(sctp_association_t *a, const uint8_t *buf, size_t len)
 			sctp_assoc_fail(a, UV_EACCES, "AUTH timestamp outside the window");
 			return;
 		}
-		r = replay_check_add(cfg->replay, au.nonce, now, now + 2 * cfg->skew_ms);
-		if (r != REPLAY_NEW) {
-			sctp_assoc_fail(a, UV_EACCES,
-			                r == REPLAY_SEEN ? "replayed AUTH" : "replay cache full");
-			return;
-		}
-		authguard_ok((struct sockaddr *)&a->peer);
 		memcpy(a->cn, au.nonce, SCTP_PROTO_NONCE);
-		random_bytes(a->sn, SCTP_PROTO_NONCE);
 		a->peer_window = au.window;
-		sctp_proto_answer_build(cfg->keys, a->cn, a->sn, cfg->window, ans);
-		a->ctl = sbuf_from(ans, sizeof(ans));
-	} else {
-		r = sctp_proto_answer_check(cfg->keys, a->cn, buf, len, a->sn, &a->peer_window);
-		if (r < 0) {
-			sctp_assoc_fail(a, UV_EACCES,
-			                "server's AUTH_OK is not authentic (another key?)");
-			return;
-		}
+		r = replay_store_judge(cfg->replay, au.nonce, au.ts_ms, now, cfg->skew_ms,
+		                       on_replay_verdict, a, &a->rwait);
+		if (r != REPLAY_PENDING)
+			server_verdict(a, r);
+		return;
 	}
-	if (a->timer)
-		uv_timer_stop(a->timer);
-	a_set_state(a, A_UP);
-	sctp_stats.assocs_up++;
-	log_info(a->id, "%s: sctp association with %s up (%u streams, %s)", cfg->name, a->peer_str,
-	         a->nstreams, sctp_stack_names[so->stack]);
-	sctp_assoc_dirty(a);
-	if (so->ops->up)
-		so->ops->up(a, so->ud);
+	r = sctp_proto_answer_check(cfg->keys, a->cn, buf, len, a->sn, &a->peer_window);
+	if (r < 0) {
+		sctp_assoc_fail(a, UV_EACCES, "server's AUTH_OK is not authentic (another key?)");
+		return;
+	}
+	auth_done(a);
 }
 
 void sctp_assoc_on_msg(sctp_association_t *a, uint16_t sid, uint32_t ppid, int flags, uint8_t *data,
@@ -415,6 +448,7 @@ void sctp_assoc_free(sctp_association_t *a)
 	}
 	if (a->timer)
 		uv_close((uv_handle_t *)a->timer, free_timer);
+	replay_wait_cancel(a->rwait);
 	sbuf_free(a->ctl);
 	free(a->part);
 	free(a->st);

@@ -28,7 +28,7 @@ typedef struct sctp_assoc_cfg {
 	uint32_t sndbuf;
 	uint32_t mtu; /* fixed path MTU (jumbo LANs, loopback); 0: usrsctp's own */
 	/* server */
-	replay_t *replay;
+	replay_store_t *replay; /* one per key for the process, maybe shared (replay=) */
 	uint64_t skew_ms, start_ms, auth_timeout_ms;
 	uint32_t max_assocs; /* 0: no limit */
 	const acl_t *clients;

@@ -15,6 +15,7 @@
 #include "core/msgstream.h"
 #include "core/queue.h"
 #include "core/rwin.h"
+#include "core/replay.h"
 #include "tunnel/sctp/sctp_assoc.h"
 #include "tunnel/sctp/sctp_kern.h"
 
@@ -61,7 +62,8 @@ struct sctp_association {
 	uv_timer_t *timer; /* auth timeout */
 	sctp_association_t *dirty_next;
 	unsigned dirty : 1, blocked : 1, in_dead : 1, down_called : 1, own_sock : 1;
-	unsigned held : 1; /* a wrong key's refusal waits for the auth guard's delay */
+	unsigned held : 1;    /* a wrong key's refusal waits for the auth guard's delay */
+	replay_wait_t *rwait; /* an AUTH's replay verdict, from a shared cache */
 };
 
 enum { S_OPENING, S_OPEN };

@@ -32,7 +32,7 @@ typedef struct scsrv {
 	int stack;
 	sctp_proto_keys_t keys;
 	sctp_assoc_cfg_t cfg;
-	replay_t *replay;
+	replay_store_t *replay;
 	sctp_sock_t *sock;
 	uint64_t assocs, refused, udp_assocs, udp_refused;
 } scsrv_t;
@@ -216,7 +216,7 @@ static void metrics_fn(mbuf_t *b, void *ud)
 	METRICS_TABLE(b, srv_metrics, s, lab);
 	metrics_sample(b, "sluice_sctp_replay_cache_entries", "gauge",
 	               "Authentication nonces remembered against replay.", lab,
-	               replay_size(s->replay));
+	               replay_store_size(s->replay));
 	if (s->sock)
 		METRICS_TABLE(b, sock_metrics, sctp_sock_stats(s->sock), lab);
 }
@@ -224,7 +224,8 @@ static void metrics_fn(mbuf_t *b, void *ud)
 typedef struct scsrv_opts {
 	sctp_assoc_opts_t assoc;
 	sctp_stack_opts_t stack;
-	uint64_t skew_ms, replay_cache, max_assocs;
+	uint64_t skew_ms, replay_cache, max_assocs, replay_timeout_ms;
+	const char *replay;
 } scsrv_opts_t;
 
 static const opt_include_t udp_inc[] = {
@@ -235,6 +236,7 @@ static const opt_include_t udp_inc[] = {
 static const opt_t srv_table[] = {
     OPT_DURATION(scsrv_opts_t, skew_ms, "skew", "2m", "how far a client's clock may be from ours"),
     OPT_UINT(scsrv_opts_t, replay_cache, "replay-cache", 10000000, "65536", "nonces remembered"),
+    REPLAY_SHARED_OPTS(scsrv_opts_t, replay, replay_timeout_ms),
     OPT_UINT(scsrv_opts_t, max_assocs, "max-assocs", 1000000, "1024",
              "clients at once (0: no limit)"),
 };
@@ -255,6 +257,7 @@ static int init_common(listener_t *l, int udp, char *err, size_t errlen)
 	scsrv_t *s = calloc(1, sizeof(*s));
 	url_t *u = l->url;
 	scsrv_opts_t o = {.skew_ms = 0}; /* and every other field 0 */
+	replay_conf_t conf;
 	uint64_t max_assocs;
 	struct sockaddr_storage ss;
 	int r;
@@ -272,7 +275,15 @@ static int init_common(listener_t *l, int udp, char *err, size_t errlen)
 		return r;
 	s->cfg.skew_ms = o.skew_ms;
 	max_assocs = o.max_assocs;
-	s->replay = replay_new(o.replay_cache);
+	/* round_trip 0: SCTP has no round trip to fall back on, so the floor
+	 * is the start (and the restart window is judged with the clock) */
+	conf = (replay_conf_t){.capacity = o.replay_cache,
+	                       .skew_ms = o.skew_ms,
+	                       .shared = o.replay,
+	                       .shared_timeout_ms = o.replay_timeout_ms,
+	                       .loop = l->loop};
+	if ((r = replay_store_get("sctp", s->keys.auth, &conf, &s->replay, err, errlen)) < 0)
+		return r;
 	s->cfg.max_assocs = (uint32_t)max_assocs;
 	s->cfg.name = l->name;
 	s->cfg.replay = s->replay;
@@ -322,7 +333,7 @@ static void srv_free(listener_t *l)
 		return;
 	metrics_unregister(metrics_fn, s);
 	sctp_sock_close(s->sock);
-	replay_free(s->replay);
+	replay_store_put(s->replay);
 	free(s);
 }
 
