@@ -1129,6 +1129,8 @@ int tls_ctx_new_server(const tls_opts_t *o, tls_ctx_t **out, char *err, size_t e
 		r = -EINVAL;
 		goto fail;
 	}
+	if (o->no_tickets)
+		SSL_CTX_set_num_tickets(c->ssl, 0);
 	if (!SSL_CTX_use_PrivateKey(c->ssl, key) || !SSL_CTX_check_private_key(c->ssl)) {
 		ERR_clear_error();
 		seterr(err, errlen, "certkey=%s does not match cert=%s", o->key_file, o->cert_file);

@@ -6,9 +6,10 @@
 # verifies the Compound MAC and refuses the call otherwise), gets an
 # address from net=, fetches a page from the host's loopback through the
 # gateway's host alias and resolves a name through its DNS alias.  A wrong
-# password brings no session up.  Runs in its own network and mount
-# namespace: /etc/resolv.conf points at the test's DNS server, which
-# answers every name with the host alias.
+# password brings no session up (three tries: sstpc 1.0.18 sometimes quits
+# before its first SSTP message, see tests/peers/guest/sstpc.sh).  Runs in
+# its own network and mount namespace: /etc/resolv.conf points at the
+# test's DNS server, which answers every name with the host alias.
 set -u
 . "$(dirname "$0")/lib.sh"
 need_cmd openssl
@@ -54,7 +55,7 @@ check "the server verified sstpc's crypto binding (MS-CHAPv2 keys)" \
 check "the server gave sstpc an address from net=" grep -q "ppp: up, peer 10.77.0.15 user alice" \
 	"$T/server.log"
 
-if "$PEERS" sstpc --run "$T/vmrun-wrong" --timeout 120 --tries 1 --ppp-timeout 20 --url none \
+if "$PEERS" sstpc --run "$T/vmrun-wrong" --timeout 150 --tries 3 --ppp-timeout 15 --url none \
 	127.0.0.1:443 alice "not it" >"$T/vm-wrong.log" 2>&1; then
 	fail "a wrong password must not bring the call up"
 else

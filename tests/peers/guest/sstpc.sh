@@ -7,6 +7,8 @@
 # sstp-client 1.0.18 now and then ends right after "Connected to" with
 # "The event loop terminated unsuccessfully" when the server answers very
 # fast (a server on loopback), before any SSTP message: hence the tries.
+# The cause: a TLS 1.3 session ticket that arrives alone, before the
+# server's 200, makes its read fail; sluice's SSTP server sends no tickets.
 . /etc/peers/lib.sh
 vm_ppp_ipup
 # ip-up runs with an empty environment: the routes are written into it
