@@ -221,6 +221,15 @@ wait_port() {
 	return 1
 }
 
+# start_redis PORT: a redis-server (started as "redis") on 127.0.0.1:PORT,
+# its files in $T/redis, nothing saved; again after a kill, the same.
+start_redis() {
+	mkdir -p "$T/redis"
+	start redis redis-server --port "$1" --bind 127.0.0.1 --dir "$T/redis" --save "" \
+		--appendonly no
+	wait_port "$1"
+}
+
 # A static HTTP server on 127.0.0.1:PORT serving DIR.
 http_server() {
 	local port=$1 dir=$2

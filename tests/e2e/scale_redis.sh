@@ -23,7 +23,7 @@ need_py websockets
 WSPEER="/usr/bin/python3 $SRCDIR/tests/e2e/wspeer.py"
 
 KEY=$("$SLUICE" keygen)
-mkdir -p "$T/www" "$T/redis"
+mkdir -p "$T/www"
 big=$(random_file 4M)
 cp "$big" "$T/www/big"
 echo "small" >"$T/www/small"
@@ -55,12 +55,7 @@ record() {
 }
 
 rp=$(free_port)
-start_redis() {
-	start redis redis-server --port "$rp" --bind 127.0.0.1 --dir "$T/redis" --save "" \
-		--appendonly no
-	wait_port "$rp"
-}
-start_redis
+start_redis "$rp"
 
 # three instances (and a fourth, the control, with its own cache); a state
 # file saying nothing was used yet, so that opens are 0-RTT from the start
@@ -261,7 +256,7 @@ wait_port "$fwt2"
 check_fails "wstan with Redis down: the request is refused" curl -fsS -m 5 "http://127.0.0.1:$fwt2/small"
 check "and the log says why" grep -q "replay cache unreachable: request refused" "$T/ws3.log"
 
-start_redis
+start_redis "$rp"
 check "Redis back: /health of instances 1 and 3 says ok, every shared cache up" bash -c \
 	"for _ in \$(seq 50); do curl -fsS http://127.0.0.1:${mp[1]}/health | grep -q '\"status\":\"ok\"' && curl -fsS http://127.0.0.1:${mp[3]}/health | grep -q '\"status\":\"ok\"' && exit 0; sleep 0.1; done; exit 1"
 check "and opens through HAProxy work" curl -fsS -m 5 "http://127.0.0.1:$fw/small"

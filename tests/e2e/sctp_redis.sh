@@ -9,18 +9,13 @@
 need_cmd redis-server curl
 
 KEY=$("$SLUICE" keygen)
-mkdir -p "$T/www" "$T/redis"
+mkdir -p "$T/www"
 echo "through sctp" >"$T/www/f"
 web=$(free_port)
 http_server "$web" "$T/www"
 
 rp=$(free_port)
-start_redis() {
-	start redis redis-server --port "$rp" --bind 127.0.0.1 --dir "$T/redis" --save "" \
-		--appendonly no
-	wait_port "$rp"
-}
-start_redis
+start_redis "$rp"
 
 sp=() mp=()
 for i in 1 2; do
@@ -65,7 +60,7 @@ f3=$FW
 check_fails "a new association is refused" get "$f3"
 check "and the log says why" grep -q "replay cache unreachable: AUTH refused" "$T/srv2.log"
 
-start_redis
+start_redis "$rp"
 check "Redis back: instance 2 says ok" up 2
 client c4 2
 f4=$FW
