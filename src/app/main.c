@@ -647,7 +647,7 @@ static int run_or_check(int argc, char **argv, int check)
 			       listeners[i]->via ? " via " : "",
 			       listeners[i]->via ? listeners[i]->via : "");
 		for (dialer_t *d = chain; d && d->next; d = d->next)
-			printf("  hop     %s %s:%u\n", d->ops->scheme, d->server.host,
+			printf("  hop     %s %s:%u\n", dialer_scheme(d), d->server.host,
 			       d->server.port);
 		for (size_t i = 0; i < file.reverse.n; i++)
 			printf("  reverse %s\n", file.reverse.v[i]);

@@ -279,14 +279,14 @@ void dialer_name(const dialer_t *d, char *buf, size_t len)
 	char t[300];
 
 	if (!d->next) { /* the direct dialer has no server */
-		snprintf(buf, len, "%s", d->ops->scheme);
+		snprintf(buf, len, "%s", dialer_scheme(d));
 		return;
 	}
 	if (d->server.port)
 		target_str(&d->server, t, sizeof(t));
 	else /* a name rather than a server (a group) */
 		snprintf(t, sizeof(t), "%s", d->server.host);
-	snprintf(buf, len, "%s://%s", d->ops->scheme, t);
+	snprintf(buf, len, "%s://%s", dialer_scheme(d), t);
 }
 
 int chain_dns_servers(const dialer_t *chain, struct sockaddr_storage *out, size_t max)

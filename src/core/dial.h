@@ -75,6 +75,9 @@ struct hop_session;
 typedef struct dialer dialer_t;
 
 typedef struct dialer_ops {
+	/* the scheme of its dialers, unless a dialer names its own
+	 * (dialer_t.scheme): one table serves the schemes of a family that
+	 * differ only in data (ws and wss, sctp and sctp+udp) */
 	const char *scheme;
 	dial_t *(*dial)(dialer_t *d, const target_t *t, const dial_opts_t *o, dial_cb cb, void *ud);
 	/* cb will not be called after cancel; the request is freed. */
@@ -142,12 +145,19 @@ struct dialer {
 	const dialer_ops_t *ops;
 	dialer_t *next; /* how this hop reaches its server (NULL for direct) */
 	uv_loop_t *loop;
-	target_t server; /* this hop's server */
+	target_t server;    /* this hop's server */
+	const char *scheme; /* a static string; NULL: ops->scheme */
 };
 
 static inline unsigned dialer_caps(const dialer_t *d)
 {
 	return d && d->ops ? d->ops->caps : 0;
+}
+
+/* The scheme d was built for ("wss"), for names and messages. */
+static inline const char *dialer_scheme(const dialer_t *d)
+{
+	return d->scheme ? d->scheme : d->ops->scheme;
 }
 
 /* A hop constructor: reads its options from u (its schema, opts_parse), reports errors

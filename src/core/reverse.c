@@ -372,7 +372,7 @@ int revfwd_check(const revfwd_t *f, const dialer_t *chain, char *err, size_t err
 			snprintf(err, errlen,
 			         "-R %s: the last hop (-F) must be one whose server can listen for "
 			         "us (ws, wss); %s:// cannot",
-			         f->st.name, chain->ops->scheme);
+			         f->st.name, dialer_scheme(chain));
 		return -ENOTSUP;
 	}
 	return 0;

@@ -189,6 +189,7 @@ static void watch_init(gmember_t *m, dialer_t *next)
 	m->watch.next = next;
 	m->watch.loop = next->loop;
 	m->watch.server = next->server;
+	m->watch.scheme = next->scheme;
 }
 
 /* ---- tries ---- */

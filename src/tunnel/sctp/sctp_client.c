@@ -469,13 +469,6 @@ static void sc_session(const dialer_t *d, hop_session_t *s)
 	s->bytes_out = cl->bytes_out + out;
 }
 
-static const dialer_ops_t sctp_udp_ops = {.scheme = "sctp+udp",
-                                          .dial = sc_dial,
-                                          .cancel = sc_cancel,
-                                          .free = sc_free,
-                                          .dgram = sc_dgram,
-                                          .dgram_cancel = sc_cancel,
-                                          .session = sc_session};
 static const dialer_ops_t sctp_ops = {.scheme = "sctp",
                                       .dial = sc_dial,
                                       .cancel = sc_cancel,
@@ -522,7 +515,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	if (next && !(dialer_caps(next) & HOP_HOST)) {
 		snprintf(err, errlen,
 		         "%s:// must be the first hop (SCTP does not run through %s://)", u->scheme,
-		         next->ops->scheme);
+		         dialer_scheme(next));
 		return -EINVAL;
 	}
 	if (u->port <= 0 || !u->host[0]) {
@@ -543,7 +536,8 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	cl->cfg = cfg;
 	cl->cfg.keys = &cl->keys;
 	OPENSSL_cleanse(&keys, sizeof(keys));
-	cl->d.ops = udp ? &sctp_udp_ops : &sctp_ops;
+	cl->d.ops = &sctp_ops;
+	cl->d.scheme = udp ? "sctp+udp" : "sctp";
 	cl->d.next = next;
 	cl->d.loop = loop;
 	cl->stack = stack;

@@ -24,7 +24,7 @@ void ws_hop_session(const dialer_t *d, hop_session_t *s)
 {
 	const ws_hop_t *h = (const ws_hop_t *)d;
 
-	s->kind = d->ops->scheme;
+	s->kind = dialer_scheme(d);
 	s->state = h->npool ? "up" : "idle";
 	s->ok = 1;
 	snprintf(s->why, sizeof(s->why),

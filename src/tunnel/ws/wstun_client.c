@@ -826,16 +826,6 @@ static const dialer_ops_t ws_ops = {.scheme = "ws",
                                     .probe_cancel = ws_probe_cancel,
                                     .session = ws_hop_session,
                                     .reverse = &ws_rev_ops};
-static const dialer_ops_t wss_ops = {.scheme = "wss",
-                                     .dial = ws_dial,
-                                     .cancel = ws_cancel,
-                                     .free = ws_free_hop,
-                                     .dgram = ws_dgram,
-                                     .dgram_cancel = ws_dgram_cancel,
-                                     .probe = ws_probe,
-                                     .probe_cancel = ws_probe_cancel,
-                                     .session = ws_hop_session,
-                                     .reverse = &ws_rev_ops};
 
 typedef struct wcli_opts {
 	tunkey_opts_t key;
@@ -912,8 +902,9 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 	if (!cl)
 		abort();
 	*out = NULL;
-	ws_hop_init(&cl->h, loop, next, tls ? &wss_ops : &ws_ops, hop_metrics,
+	ws_hop_init(&cl->h, loop, next, &ws_ops, hop_metrics,
 	            sizeof(hop_metrics) / sizeof(hop_metrics[0]));
+	cl->h.d.scheme = tls ? "wss" : "ws";
 	if ((r = ws_hop_server(&cl->h, u, tls, err, errlen)) < 0 ||
 	    (r = opts_parse(tls ? &wss_hop_opts : &ws_hop_opts, u, &o, err, errlen)) < 0 ||
 	    (r = tunkey_load(&o.key, 0, k, &klen, err, errlen)) < 0)
