@@ -138,11 +138,16 @@ for i in $(seq 15); do
 	kill -9 $p
 	wait $p 2>/dev/null
 done
-sleep 2
+# the first client's pool (pool=4) opens and closes WebSockets of its own
+# meanwhile: the baseline is within 4 descriptors
+for _ in $(seq 50); do [ "$(fds)" -le $((fd0 + 4)) ] && break; sleep 0.2; done
 fd1=$(fds)
 rss1=$(rss)
-echo "    server descriptors $fd0 -> $fd1, RSS $rss0 -> $rss1 kB after 15 claim-and-drop clients"
-check "descriptors back to baseline after the churn" test "$fd1" -le "$fd0"
+claims=$(grep -c "reverse $S:809[01]: listening for" "$T/server2.log")
+echo "    server descriptors $fd0 -> $fd1, RSS $rss0 -> $rss1 kB after 15 claim-and-drop clients ($claims claims)"
+check "the churn claimed (at least 15 claims)" test "$claims" -ge 15
+check "descriptors back to baseline after the churn (within the other client's pool of 4)" \
+	test "$fd1" -le $((fd0 + 4))
 check "RSS within 4 MB of baseline" test "$rss1" -le $((rss0 + 4096))
 check "the forward still works after it all" up 8080
 
