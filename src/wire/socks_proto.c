@@ -107,6 +107,34 @@ static int rd_addr(rd_t *r, socks_addr_t *a)
 	return 0;
 }
 
+/* A version byte, v1 or v2: NEED_MORE before it arrives, ERROR when it is
+ * neither, else OK. */
+static socks_res_t rd_ver(rd_t *r, uint8_t v1, uint8_t v2)
+{
+	uint8_t v = rd_u8(r);
+
+	if (r->shrt)
+		return SOCKS_NEED_MORE;
+	return v == v1 || v == v2 ? SOCKS_OK : SOCKS_ERROR;
+}
+
+/* A version byte that must be ver, then a length byte that must not be 0
+ * and that many bytes into out: a SOCKS5 greeting, and the head of an RFC
+ * 1929 request.  NEED_MORE before the version byte, ERROR on a wrong
+ * version or a zero length, else OK (the cursor may still be short). */
+static socks_res_t rd_ver_vec(rd_t *r, uint8_t ver, uint8_t *n, void *out)
+{
+	socks_res_t res = rd_ver(r, ver, ver);
+
+	if (res != SOCKS_OK)
+		return res;
+	*n = rd_u8(r);
+	if (!r->shrt && *n == 0)
+		return SOCKS_ERROR;
+	rd_bytes(r, out, *n);
+	return SOCKS_OK;
+}
+
 static socks_res_t rd_done(const rd_t *r, size_t *used)
 {
 	if (r->shrt)
@@ -177,6 +205,29 @@ static void wr_addr(wr_t *w, const socks_addr_t *a)
 static size_t wr_done(const wr_t *w)
 {
 	return w->fail ? 0 : w->pos;
+}
+
+/* Two bytes: a version and a code (a method choice, an auth status). */
+static size_t wr_pair(uint8_t *out, size_t cap, uint8_t ver, uint8_t code)
+{
+	wr_t w = {out, cap, 0, 0};
+
+	wr_u8(&w, ver);
+	wr_u8(&w, code);
+	return wr_done(&w);
+}
+
+/* VER, a command or reply code, RSV, an address: a SOCKS5 request or
+ * reply. */
+static size_t wr_v5_addr(uint8_t *out, size_t cap, uint8_t code, const socks_addr_t *a)
+{
+	wr_t w = {out, cap, 0, 0};
+
+	wr_u8(&w, SOCKS5_VER);
+	wr_u8(&w, code);
+	wr_u8(&w, 0);
+	wr_addr(&w, a);
+	return wr_done(&w);
 }
 
 /* --- addresses -------------------------------------------------------------- */
@@ -265,17 +316,9 @@ socks_res_t socks5_greeting_parse(const uint8_t *buf, size_t len, socks5_greetin
                                   size_t *used)
 {
 	rd_t r = {buf, len, 0, 0};
-	uint8_t ver = rd_u8(&r);
+	socks_res_t res = rd_ver_vec(&r, SOCKS5_VER, &g->nmethods, g->methods);
 
-	if (r.shrt)
-		return SOCKS_NEED_MORE;
-	if (ver != SOCKS5_VER)
-		return SOCKS_ERROR;
-	g->nmethods = rd_u8(&r);
-	if (!r.shrt && g->nmethods == 0)
-		return SOCKS_ERROR;
-	rd_bytes(&r, g->methods, g->nmethods);
-	return rd_done(&r, used);
+	return res != SOCKS_OK ? res : rd_done(&r, used);
 }
 
 int socks5_greeting_has(const socks5_greeting_t *g, uint8_t method)
@@ -285,27 +328,17 @@ int socks5_greeting_has(const socks5_greeting_t *g, uint8_t method)
 
 size_t socks5_method_encode(uint8_t *out, size_t cap, uint8_t method)
 {
-	wr_t w = {out, cap, 0, 0};
-
-	wr_u8(&w, SOCKS5_VER);
-	wr_u8(&w, method);
-	return wr_done(&w);
+	return wr_pair(out, cap, SOCKS5_VER, method);
 }
 
 socks_res_t socks5_userpass_parse(const uint8_t *buf, size_t len, socks5_userpass_t *up,
                                   size_t *used)
 {
 	rd_t r = {buf, len, 0, 0};
-	uint8_t ver = rd_u8(&r);
+	socks_res_t res = rd_ver_vec(&r, SOCKS5_AUTH_VER, &up->ulen, up->user);
 
-	if (r.shrt)
-		return SOCKS_NEED_MORE;
-	if (ver != SOCKS5_AUTH_VER)
-		return SOCKS_ERROR;
-	up->ulen = rd_u8(&r);
-	if (!r.shrt && up->ulen == 0)
-		return SOCKS_ERROR;
-	rd_bytes(&r, up->user, up->ulen);
+	if (res != SOCKS_OK)
+		return res;
 	up->plen = rd_u8(&r);
 	rd_bytes(&r, up->pass, up->plen);
 	if (r.shrt)
@@ -317,24 +350,18 @@ socks_res_t socks5_userpass_parse(const uint8_t *buf, size_t len, socks5_userpas
 
 size_t socks5_auth_status_encode(uint8_t *out, size_t cap, uint8_t status)
 {
-	wr_t w = {out, cap, 0, 0};
-
-	wr_u8(&w, SOCKS5_AUTH_VER);
-	wr_u8(&w, status);
-	return wr_done(&w);
+	return wr_pair(out, cap, SOCKS5_AUTH_VER, status);
 }
 
 socks_res_t socks5_request_parse(const uint8_t *buf, size_t len, socks5_request_t *req,
                                  size_t *used)
 {
 	rd_t r = {buf, len, 0, 0};
-	uint8_t ver = rd_u8(&r);
+	socks_res_t res;
 
 	req->rep = 0;
-	if (r.shrt)
-		return SOCKS_NEED_MORE;
-	if (ver != SOCKS5_VER)
-		return SOCKS_ERROR;
+	if ((res = rd_ver(&r, SOCKS5_VER, SOCKS5_VER)) != SOCKS_OK)
+		return res;
 	req->cmd = rd_u8(&r);
 	if (r.shrt)
 		return SOCKS_NEED_MORE;
@@ -355,13 +382,8 @@ socks_res_t socks5_request_parse(const uint8_t *buf, size_t len, socks5_request_
 size_t socks5_reply_encode(uint8_t *out, size_t cap, uint8_t rep, const socks_addr_t *bnd)
 {
 	static const socks_addr_t any = {.atyp = SOCKS5_ATYP_IPV4};
-	wr_t w = {out, cap, 0, 0};
 
-	wr_u8(&w, SOCKS5_VER);
-	wr_u8(&w, rep);
-	wr_u8(&w, 0);
-	wr_addr(&w, bnd ? bnd : &any);
-	return wr_done(&w);
+	return wr_v5_addr(out, cap, rep, bnd ? bnd : &any);
 }
 
 /* --- SOCKS4 / SOCKS4a server side -------------------------------------------- */
@@ -370,12 +392,10 @@ socks_res_t socks4_request_parse(const uint8_t *buf, size_t len, socks4_request_
                                  size_t *used)
 {
 	rd_t r = {buf, len, 0, 0};
-	uint8_t ver = rd_u8(&r);
+	socks_res_t res = rd_ver(&r, SOCKS4_VER, SOCKS4_VER);
 
-	if (r.shrt)
-		return SOCKS_NEED_MORE;
-	if (ver != SOCKS4_VER)
-		return SOCKS_ERROR;
+	if (res != SOCKS_OK)
+		return res;
 	req->cmd = rd_u8(&r);
 	if (r.shrt)
 		return SOCKS_NEED_MORE;
@@ -471,13 +491,7 @@ size_t socks5_userpass_encode(uint8_t *out, size_t cap, const char *user, const 
 
 size_t socks5_request_encode(uint8_t *out, size_t cap, uint8_t cmd, const socks_addr_t *dst)
 {
-	wr_t w = {out, cap, 0, 0};
-
-	wr_u8(&w, SOCKS5_VER);
-	wr_u8(&w, cmd);
-	wr_u8(&w, 0);
-	wr_addr(&w, dst);
-	return wr_done(&w);
+	return wr_v5_addr(out, cap, cmd, dst);
 }
 
 size_t socks4_request_encode(uint8_t *out, size_t cap, uint8_t cmd, uint16_t port,
@@ -505,12 +519,10 @@ size_t socks4_request_encode(uint8_t *out, size_t cap, uint8_t cmd, uint16_t por
 socks_res_t socks5_method_parse(const uint8_t *buf, size_t len, uint8_t *method, size_t *used)
 {
 	rd_t r = {buf, len, 0, 0};
-	uint8_t ver = rd_u8(&r);
+	socks_res_t res = rd_ver(&r, SOCKS5_VER, SOCKS5_VER);
 
-	if (r.shrt)
-		return SOCKS_NEED_MORE;
-	if (ver != SOCKS5_VER)
-		return SOCKS_ERROR;
+	if (res != SOCKS_OK)
+		return res;
 	*method = rd_u8(&r);
 	return rd_done(&r, used);
 }
@@ -518,12 +530,10 @@ socks_res_t socks5_method_parse(const uint8_t *buf, size_t len, uint8_t *method,
 socks_res_t socks5_auth_status_parse(const uint8_t *buf, size_t len, uint8_t *status, size_t *used)
 {
 	rd_t r = {buf, len, 0, 0};
-	uint8_t ver = rd_u8(&r);
+	socks_res_t res = rd_ver(&r, SOCKS5_AUTH_VER, SOCKS5_VER);
 
-	if (r.shrt)
-		return SOCKS_NEED_MORE;
-	if (ver != SOCKS5_AUTH_VER && ver != SOCKS5_VER)
-		return SOCKS_ERROR;
+	if (res != SOCKS_OK)
+		return res;
 	*status = rd_u8(&r);
 	return rd_done(&r, used);
 }
@@ -531,12 +541,10 @@ socks_res_t socks5_auth_status_parse(const uint8_t *buf, size_t len, uint8_t *st
 socks_res_t socks5_reply_parse(const uint8_t *buf, size_t len, socks5_reply_t *rp, size_t *used)
 {
 	rd_t r = {buf, len, 0, 0};
-	uint8_t ver = rd_u8(&r);
+	socks_res_t res = rd_ver(&r, SOCKS5_VER, SOCKS5_VER);
 
-	if (r.shrt)
-		return SOCKS_NEED_MORE;
-	if (ver != SOCKS5_VER)
-		return SOCKS_ERROR;
+	if (res != SOCKS_OK)
+		return res;
 	rp->rep = rd_u8(&r);
 	(void)rd_u8(&r);
 	if (rd_addr(&r, &rp->bnd) < 0)
@@ -547,13 +555,11 @@ socks_res_t socks5_reply_parse(const uint8_t *buf, size_t len, socks5_reply_t *r
 socks_res_t socks4_reply_parse(const uint8_t *buf, size_t len, uint8_t *rep, size_t *used)
 {
 	rd_t r = {buf, len, 0, 0};
-	uint8_t vn = rd_u8(&r);
+	socks_res_t res = rd_ver(&r, 0, SOCKS4_VER);
 	uint8_t skip[6];
 
-	if (r.shrt)
-		return SOCKS_NEED_MORE;
-	if (vn != 0 && vn != SOCKS4_VER)
-		return SOCKS_ERROR;
+	if (res != SOCKS_OK)
+		return res;
 	*rep = rd_u8(&r);
 	rd_bytes(&r, skip, sizeof(skip));
 	return rd_done(&r, used);
