@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../tests/unit/rules_scan.h"
 #include "core/route/rules.h"
 
 #define NQ 65536
@@ -102,34 +103,7 @@ static char *make_list(size_t n, size_t *len)
 	return t;
 }
 
-/* ---- the plain scan ---- */
-
-static int scan_hit(const rule_t *r, const char *host, const uint8_t *key, int literal)
-{
-	size_t hn = strlen(host), vn = strlen(r->value);
-
-	switch (r->type) {
-	case RULE_DOMAIN:
-		return !literal && !strcmp(host, r->value);
-	case RULE_SUFFIX:
-		return !literal &&
-		       (!strcmp(host, r->value) ||
-		        (hn > vn && host[hn - vn - 1] == '.' && !strcmp(host + hn - vn, r->value)));
-	case RULE_KEYWORD:
-		return !literal && strstr(host, r->value);
-	case RULE_CIDR:
-		if (!literal)
-			return 0;
-		for (int b = 0; b < r->plen; b++)
-			if (((key[b / 8] ^ r->addr[b / 8]) >> (7 - b % 8)) & 1)
-				return 0;
-		return 1;
-	case RULE_MATCH:
-		return 1;
-	default:
-		return 0;
-	}
-}
+/* ---- the queries (the plain scan: tests/unit/rules_scan.h) ---- */
 
 static void query(size_t i, size_t nrules, char *host, size_t len, uint8_t key[16], int *lit)
 {
@@ -219,7 +193,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < scan_n; i++) {
 		query(i, n, host, sizeof(host), key, &lit);
 		for (size_t k = 0; k < n; k++)
-			if (scan_hit(&plain[k], host, key, lit)) {
+			if (rules_scan_one(&plain[k], host, 443, key, lit)) {
 				sink += k;
 				break;
 			}

@@ -15,6 +15,7 @@
 
 #include "core/dial.h"
 #include "core/route/rules.h"
+#include "rules_scan.h"
 
 static rules_t *load(const char *text)
 {
@@ -262,38 +263,6 @@ static void test_actions(void **st)
 
 /* ---- against a plain scan ---- */
 
-static int scan_one(const rule_t *r, const char *host, uint16_t port, const uint8_t *key,
-                    int literal)
-{
-	size_t hn = strlen(host), vn = strlen(r->value);
-
-	switch (r->type) {
-	case RULE_DOMAIN:
-		return !literal && !strcmp(host, r->value);
-	case RULE_SUFFIX:
-		return !literal &&
-		       (!strcmp(host, r->value) ||
-		        (hn > vn && host[hn - vn - 1] == '.' && !strcmp(host + hn - vn, r->value)));
-	case RULE_CIDR:
-		if (!literal)
-			return 0;
-		for (int i = 0; i < r->plen; i++)
-			if (((key[i / 8] ^ r->addr[i / 8]) >> (7 - i % 8)) & 1)
-				return 0;
-		return 1;
-	case RULE_KEYWORD:
-		return !literal && strstr(host, r->value) != NULL;
-	case RULE_GLOB:
-		return !literal && fnmatch(r->value, host, 0) == 0;
-	case RULE_PORT:
-		return port >= r->port_lo && port <= r->port_hi;
-	case RULE_MATCH:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 static void test_against_scan(void **st)
 {
 	static const char *const tld[] = {"com", "org", "net", "example"};
@@ -348,7 +317,7 @@ static void test_against_scan(void **st)
 			         rand() % 300, tld[rand() % 4]);
 		}
 		for (size_t i = 0; i < n; i++)
-			if (scan_one(&list[i], host, port, key, literal)) {
+			if (rules_scan_one(&list[i], host, port, key, literal)) {
 				want = i;
 				break;
 			}
