@@ -78,10 +78,11 @@ deb:
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-# the conventions CI checks: clang-format clean, include layering
+# the conventions CI checks: clang-format clean, include layering, file size
 lint:
 	scripts/check-format.sh
 	scripts/check-layers.sh
+	scripts/check-size.sh
 
 # regenerate docs/options.md and README's option tables from the schemas
 docs: sluice
