@@ -14,7 +14,7 @@
 #include "core/log.h"
 #include "core/secret.h"
 
-/* only for the docs: cred_load() reads them itself */
+/* where the password is: cred_load() reads them through cred_opts */
 typedef struct cred_doc {
 	const char *file, *env, *cred;
 } cred_doc_t;
@@ -87,13 +87,16 @@ int cred_read_line(const char *path, const char *what, char **out, char *err, si
 
 int cred_load(url_t *u, char *err, size_t errlen)
 {
-	const char *file = NULL, *env = NULL, *name = NULL, *v;
+	const char *file, *env, *name, *v;
 	char path[4096], *pass = NULL;
+	cred_doc_t o = {0}; /* the schema has no defaults: NULL, not given */
 	int r;
 
-	url_opt_str(u, "pass-file", &file);
-	url_opt_str(u, "pass-env", &env);
-	url_opt_str(u, "pass-cred", &name);
+	if ((r = opts_parse(&cred_opts, u, &o, err, errlen)) < 0)
+		return r;
+	file = o.file;
+	env = o.env;
+	name = o.cred;
 	if (!file && !env && !name)
 		return 0;
 	if (!!file + !!env + !!name > 1) {
