@@ -51,6 +51,7 @@ record() {
 	curl -fsS -m 5 "http://127.0.0.1:$fw/$what" | grep -q "$what" || rc=1
 	kill "$(pid_of "$name")"
 	wait "$relay"
+	[ -s "$file" ] || { echo "nothing recorded in $file" >&2; rc=1; }
 	return $rc
 }
 
@@ -71,6 +72,10 @@ for i in 1 2 3 4; do
 	wstan=()
 	[ "$i" = 1 ] || [ "$i" = 3 ] &&
 		wstan=(-L "wstan://127.0.0.1:${wt[i]}/t?host-loopback=1&key=pw-scale$shared")
+	# on 3, another key whose checks outwait its handshake-timeout: a
+	# connection closed while its check waits
+	[ "$i" = 3 ] && wc=$(free_port) &&
+		wstan+=(-L "wstan://127.0.0.1:$wc/t?host-loopback=1&key=pw-cancel&handshake-timeout=1s&replay=redis://127.0.0.1:$rp/3&replay-timeout=5s")
 	start "ws$i" "$SLUICE" -v --metrics "127.0.0.1:${mp[i]}" \
 		-L "ws://127.0.0.1:${ws[i]}/tun?host-loopback=1&key=$KEY&trust-xff-from=127.0.0.2&replay-state=$T/state$i$shared" \
 		"${wstan[@]}"
@@ -227,7 +232,16 @@ kill -STOP "$(pid_of redis)"
 t0=$(date +%s%N)
 check "with Redis frozen an open still goes through" curl -fsS -m 5 "http://127.0.0.1:$fw/small"
 ms=$((($(date +%s%N) - t0) / 1000000))
+fwc=$(free_port)
+start cclient "$SLUICE" -L "tcp://127.0.0.1:$fwc/127.0.0.1:$web" -F "wstan://127.0.0.1:$wc/t?key=pw-cancel"
+wait_port "$fwc"
+check_fails "a wstan request whose check outwaits handshake-timeout fails" \
+	curl -fsS -m 3 "http://127.0.0.1:$fwc/small"
+check "it was closed by the handshake timeout while its check waited" \
+	grep -q "closed: handshake timeout" "$T/ws3.log"
 kill -CONT "$(pid_of redis)"
+sleep 0.5
+check "the instance outlived the answer to the check of a closed connection" alive ws3
 echo "an open with Redis frozen took $ms ms (replay-timeout=300ms)"
 check "after replay-timeout, not acted on at once" grep -q "replay cache unreachable: the open waits a round trip" \
 	"$T/ws1.log" "$T/ws3.log"

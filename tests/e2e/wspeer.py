@@ -344,7 +344,10 @@ def relay(port, to_port, path):
         if not r:
             break
         for a in r:
-            d = a.recv(65536)
+            try:
+                d = a.recv(65536)
+            except OSError:  # a reset ends that side as a close would
+                d = b""
             if not d:
                 try:
                     ends[a].shutdown(socket.SHUT_WR)
@@ -354,7 +357,10 @@ def relay(port, to_port, path):
                 continue
             if a is c:
                 rec += d
-            ends[a].sendall(d)
+            try:
+                ends[a].sendall(d)
+            except OSError:
+                pass
     open(path, "wb").write(rec)
 
 
