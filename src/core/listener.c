@@ -263,23 +263,40 @@ fail:
 	return r;
 }
 
+/* The descriptor limit: 0 for none.  Read again only when a descriptor
+ * lands in the reserve (the limit may have been raised from outside since,
+ * with prlimit(1)), so an accept costs no system call for it. */
+static uint64_t fd_limit(int fresh)
+{
+	static uint64_t cached;
+	struct rlimit rl;
+
+	if (cached && !fresh)
+		return cached;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return cached = 0;
+	return cached = rl.rlim_cur;
+}
+
 /* Descriptors kept free for what the accepted connections still need (a
  * dial each, TLS files, logs): a connection whose descriptor falls in this
  * reserve is refused.  The kernel hands out the lowest free number, so
  * descriptor n means at least n + 1 are open. */
 static int fd_reserve_hit(stream_t *s, uint64_t *limit)
 {
-	struct rlimit rl;
 	uv_os_fd_t fd;
-	uint64_t spare;
 
-	if (uv_fileno((uv_handle_t *)tcp_stream_handle(s), &fd) < 0 ||
-	    getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+	if (uv_fileno((uv_handle_t *)tcp_stream_handle(s), &fd) < 0)
 		return 0;
-	spare = rl.rlim_cur / 8;
-	spare = spare < 8 ? 8 : spare > 256 ? 256 : spare;
-	*limit = rl.rlim_cur;
-	return (uint64_t)fd + spare >= rl.rlim_cur;
+	for (int fresh = 0; fresh < 2; fresh++) {
+		uint64_t lim = fd_limit(fresh), spare = lim / 8;
+
+		spare = spare < 8 ? 8 : spare > 256 ? 256 : spare;
+		*limit = lim;
+		if (!lim || (uint64_t)fd + spare < lim)
+			return 0;
+	}
+	return 1;
 }
 
 /* At most one line every FD_LOG_MS, with how many were refused since. */
