@@ -14,15 +14,51 @@
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/encoding.h"
 
+/* Random bytes come from a per-thread pool filled RAND_BYTES_POOL at a
+ * time: OpenSSL's generator asks for the process id on every call (its
+ * fork check), a system call per nonce, key and mask of a new connection.
+ * Bytes handed out are wiped from the pool; a forked child starts with an
+ * empty pool, so it never repeats its parent's bytes. */
+#define RAND_BYTES_POOL 512
+
+static __thread uint8_t rpool[RAND_BYTES_POOL];
+static __thread size_t rpool_used = RAND_BYTES_POOL;
+
+static void rpool_forked(void)
+{
+	OPENSSL_cleanse(rpool, sizeof(rpool));
+	rpool_used = RAND_BYTES_POOL;
+}
+
+static void rpool_atfork(void)
+{
+	pthread_atfork(NULL, NULL, rpool_forked);
+}
+
 void random_bytes(void *p, size_t n)
 {
-	if (RAND_bytes(p, (int)n) != 1)
-		abort(); /* no randomness: nothing safe to do */
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	if (n > RAND_BYTES_POOL / 4) {
+		if (RAND_bytes(p, (int)n) != 1)
+			abort(); /* no randomness: nothing safe to do */
+		return;
+	}
+	if (rpool_used + n > RAND_BYTES_POOL) {
+		pthread_once(&once, rpool_atfork);
+		if (RAND_bytes(rpool, RAND_BYTES_POOL) != 1)
+			abort();
+		rpool_used = 0;
+	}
+	memcpy(p, rpool + rpool_used, n);
+	OPENSSL_cleanse(rpool + rpool_used, n);
+	rpool_used += n;
 }
 
 int ct_equal(const void *a, const void *b, size_t n)

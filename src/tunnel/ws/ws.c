@@ -57,7 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
+#include "core/crypto.h"
 
 #include "core/bytes.h"
 #include "core/log.h"
@@ -126,20 +126,6 @@ static size_t out_pending(const ws_t *w)
 	return w->out.bytes + (w->inner ? w->inner->wq_bytes : 0);
 }
 
-static void genmask(uint8_t key[4])
-{
-	static _Thread_local uint8_t pool[512];
-	static _Thread_local size_t used = sizeof(pool);
-
-	if (used + 4 > sizeof(pool)) {
-		if (RAND_bytes(pool, sizeof(pool)) != 1)
-			abort(); /* no randomness: nothing safe to do */
-		used = 0;
-	}
-	memcpy(key, pool + used, 4);
-	used += 4;
-}
-
 /* Frame msg (ownership moves) and queue it: in place when it has room in
  * front, else in a new buffer, with the payload masked on the way. */
 static void queue_frame(ws_t *w, int opcode, sbuf_t *msg)
@@ -149,7 +135,7 @@ static void queue_frame(ws_t *w, int opcode, sbuf_t *msg)
 	sbuf_t *f;
 
 	if (w->client) {
-		genmask(key);
+		random_bytes(key, 4);
 		k = key;
 	}
 	if (msg->off >= hl) {

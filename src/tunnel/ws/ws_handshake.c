@@ -22,7 +22,7 @@
 
 #include <http_parser.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
+#include "core/crypto.h"
 
 #include "core/encoding.h"
 #include "core/log.h"
@@ -35,8 +35,7 @@ void ws_make_key(char key[WS_KEY_LEN + 1])
 {
 	uint8_t raw[16];
 
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		abort(); /* no randomness: nothing safe to do */
+	random_bytes(raw, sizeof(raw));
 	b64_encode(raw, sizeof(raw), key);
 }
 
