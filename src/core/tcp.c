@@ -24,7 +24,12 @@ typedef struct tcp_stream {
 	tcp_connect_cb ccb;
 	void *cud;
 	sbuf_t *rbuf; /* chunk lent to libuv for the current read */
-	unsigned reading : 1, shut : 1, eof : 1, reset : 1;
+	/* armed: libuv reads for a connect under way, which the owner has not
+	 * asked for yet (tcp_stream_connect says why) */
+	unsigned reading : 1, armed : 1, shut : 1, eof : 1, reset : 1;
+	/* in_read: inside the owner's on_read; stop_later: it stopped reading
+	 * there, which takes effect when it returns (on_read says why) */
+	unsigned in_read : 1, stop_later : 1;
 } tcp_stream_t;
 
 /* One uv_write of one chunk or of a chain of them (linked through next). */
@@ -64,7 +69,19 @@ static void on_read(uv_stream_t *h, ssize_t n, const uv_buf_t *buf)
 		t->rbuf = NULL;
 		b->off = 0;
 		b->len = (uint32_t)n;
+		/* An owner that hands the stream on from here (a handshake to
+		 * the protocol after it) stops reading and the next one starts
+		 * again at once.  Told to libuv, that pair would cost an epoll
+		 * registration anew (tcp_stream_connect explains), so a stop
+		 * made here is told only if it still holds on the way out. */
+		t->in_read = 1;
 		t->s.cbs->on_read(&t->s, sbuf_fit(b));
+		t->in_read = 0;
+		if (t->stop_later) {
+			t->stop_later = 0;
+			if (!t->reading && !t->s.closed)
+				uv_read_stop(h);
+		}
 		return;
 	}
 	sbuf_free(t->rbuf);
@@ -242,6 +259,16 @@ static void tcp_read_start(stream_t *s)
 
 	if (t->reading || t->eof || s->closed)
 		return;
+	if (t->stop_later) { /* libuv never stopped */
+		t->stop_later = 0;
+		t->reading = 1;
+		return;
+	}
+	if (t->armed) {
+		t->armed = 0;
+		t->reading = 1;
+		return;
+	}
 	if (uv_read_start((uv_stream_t *)&t->h, on_alloc, on_read) == 0)
 		t->reading = 1;
 }
@@ -250,10 +277,15 @@ static void tcp_read_stop(stream_t *s)
 {
 	tcp_stream_t *t = (tcp_stream_t *)s;
 
-	if (!t->reading)
+	if (!t->reading && !t->armed)
 		return;
+	if (t->in_read && t->reading) {
+		t->reading = 0;
+		t->stop_later = 1;
+		return;
+	}
 	uv_read_stop((uv_stream_t *)&t->h);
-	t->reading = 0;
+	t->reading = t->armed = 0;
 }
 
 static void on_close(uv_handle_t *h)
@@ -268,9 +300,8 @@ static void tcp_close(stream_t *s)
 {
 	tcp_stream_t *t = (tcp_stream_t *)s;
 
-	if (t->reading)
-		uv_read_stop((uv_stream_t *)&t->h);
-	t->reading = 0;
+	uv_read_stop((uv_stream_t *)&t->h); /* nothing if it was not reading */
+	t->reading = t->armed = t->stop_later = 0;
 	if (t->reset && t->h.type == UV_TCP && uv_tcp_close_reset(&t->h, on_close) == 0)
 		return;
 	uv_close((uv_handle_t *)&t->h, on_close);
@@ -406,6 +437,8 @@ static void on_connect(uv_connect_t *req, int status)
 	if (status == 0)
 		uv_tcp_nodelay(&t->h, 1);
 	t->ccb(&t->s, status, t->cud);
+	if (t->armed && !t->s.closed) /* the owner did not start reading */
+		tcp_read_stop(&t->s);
 }
 
 /* The last descriptors are never a dial's: they stay free for accept(2).
@@ -450,6 +483,13 @@ static int dial_fd_refused(tcp_stream_t *t)
 	return 1;
 }
 
+/* Reading is started with the connect, before the owner asks for it: libuv
+ * forgets a descriptor's epoll registration when its last watcher stops
+ * (the connect's), so reading started from the connect callback would cost
+ * an EPOLL_CTL_ADD that fails with EEXIST and then an EPOLL_CTL_MOD.  With
+ * reading armed the registration carries on: one MOD.  libuv reads nothing
+ * before the connect has completed, and on_connect disarms it if the owner
+ * did not start reading from its callback. */
 int tcp_stream_connect(stream_t *s, const struct sockaddr *sa, tcp_connect_cb cb, void *ud)
 {
 	tcp_stream_t *t = (tcp_stream_t *)s;
@@ -461,5 +501,8 @@ int tcp_stream_connect(stream_t *s, const struct sockaddr *sa, tcp_connect_cb cb
 	/* the caller closes s on an error, which cancels the connect */
 	if (r == 0 && dial_fd_refused(t))
 		return UV_EMFILE;
+	if (r == 0 && !t->reading && !t->armed &&
+	    uv_read_start((uv_stream_t *)&t->h, on_alloc, on_read) == 0)
+		t->armed = 1;
 	return r;
 }
