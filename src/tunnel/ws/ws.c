@@ -20,6 +20,10 @@
  *            cost one system call.  ws_pending() is out + the inner write
  *            queue; on_drain reports it shrinking at or under the low
  *            mark, down to empty, as a stream's does.
+ *   head     ws_head puts the server's 101 on out ahead of every frame;
+ *            held, it stays there (flush skips it) until a frame joins it
+ *            or the idle handle has run twice, so an open's answer that is
+ *            ready within one loop turn shares its write(2).
  *   pause    ws_pause stops reading the inner stream and parsing: what is
  *            left of the current chunk waits on rq, so the receive side
  *            never holds more than a read chunk, a frame header and one
@@ -57,9 +61,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/crypto.h"
-
 #include "core/bytes.h"
+#include "core/crypto.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "tunnel/ws/ws_priv.h"
@@ -213,6 +216,9 @@ static void flush(ws_t *w)
 {
 	if (!w->inner || !w->out.head)
 		return;
+	if (w->hold && w->out.head == w->out.tail && w->state == WS_OPEN)
+		return; /* ws_head's answer alone: it waits for company */
+	w->hold = 0;
 	if (stream_writev(w->inner, &w->out) < 0)
 		w->werr = 1;
 }
@@ -347,8 +353,13 @@ static void pump(ws_t *w)
 
 static void on_idle(uv_idle_t *h)
 {
-	uv_idle_stop(h);
-	pump(h->data);
+	ws_t *w = h->data;
+
+	if (w->hold)
+		w->hold--;
+	if (!w->hold)
+		uv_idle_stop(h);
+	pump(w);
 }
 
 void ws_kick(ws_t *w)
@@ -471,6 +482,18 @@ ws_t *ws_new(uv_loop_t *loop, stream_t *inner, sbuf_t *first, int client, const 
 	log_debug(w->id, "ws %s open (max message %zu)", client ? "client" : "server",
 	          w->max_message);
 	return w;
+}
+
+void ws_head(ws_t *w, sbuf_t *b, int wait)
+{
+	if (!w->inner || w->out.head) {
+		sbuf_free(b);
+		return;
+	}
+	w->tx_total += b->len;
+	sbufq_push(&w->out, b);
+	w->hold = wait ? 2 : 0;
+	ws_kick(w);
 }
 
 void *ws_data(ws_t *w)

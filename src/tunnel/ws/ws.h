@@ -60,6 +60,13 @@ extern const opt_schema_t ws_keepalive_opts;
  * already read after the handshake (may be NULL).  Reading starts at once. */
 ws_t *ws_new(uv_loop_t *loop, stream_t *inner, sbuf_t *first, int client, const ws_opts_t *o,
              const ws_cbs_t *cbs, void *ud);
+/* Server: the handshake's answer (the 101; ownership moves), written
+ * ahead of the first frames.  With wait, it waits for them up to one loop
+ * turn (the idle callbacks of two iterations, the poll between them never
+ * blocking): an answer that has an open's result to carry (the target
+ * dialed with the upgrade) leaves with it in one write.  Call it right
+ * after ws_new, before any ws_send. */
+void ws_head(ws_t *w, sbuf_t *b, int wait);
 void *ws_data(ws_t *w);
 int ws_send(ws_t *w, int opcode, sbuf_t *msg);
 size_t ws_pending(ws_t *w);

@@ -63,6 +63,7 @@ struct ws {
 	int handles; /* still open, for ws_free */
 
 	size_t drained_at; /* ws_pending() when on_drain last fired */
+	uint8_t hold;      /* ws_head's answer waits on out for this many idle runs */
 	unsigned paused : 1, reading : 1, eof : 1, above : 1, freed : 1;
 	unsigned in_frame : 1, rx_done : 1, close_sent : 1, werr : 1;
 };

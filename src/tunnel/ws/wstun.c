@@ -282,6 +282,14 @@ int wstun_attach(wstun_t *t, uv_loop_t *loop, stream_t *inner, sbuf_t *first, in
 	return 0;
 }
 
+void wstun_head(wstun_t *t, sbuf_t *b, int wait)
+{
+	if (t->ws)
+		ws_head(t->ws, b, wait);
+	else
+		sbuf_free(b);
+}
+
 int wstun_send_dgram(wstun_t *t, const target_t *addr, sbuf_t *b)
 {
 	uint8_t hdr[3 + 255];

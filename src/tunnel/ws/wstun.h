@@ -49,6 +49,9 @@ void wstun_set_owner(wstun_t *t, wstun_ctl_fn ctl, void *owner);
  * sess->open (if any), then queued writes, are sent now. */
 int wstun_attach(wstun_t *t, uv_loop_t *loop, stream_t *inner, sbuf_t *first, int client,
                  const ws_opts_t *wo, const wstun_sess_t *sess);
+/* Server, right after wstun_attach: the 101 ahead of the first records
+ * (ws_head; wait: hold it for an open's answer).  Ownership moves. */
+void wstun_head(wstun_t *t, sbuf_t *b, int wait);
 int wstun_attached(wstun_t *t);
 /* Send a control record now (after attach). */
 int wstun_send_ctl(wstun_t *t, uint8_t type, const uint8_t *body, size_t len);

@@ -504,7 +504,6 @@ static void upgrade(wconn_t *w, const wstun_token_t *tok, int early, sbuf_t *res
 		conn_close(c, "response too long");
 		return;
 	}
-	stream_write_copy(inner, resp, (size_t)n);
 	if (sess.enc) {
 		wstun_dir_key(&s->keys, WSTUN_K_C2S, tok->nonce, sn, sess.rx_key);
 		wstun_dir_key(&s->keys, WSTUN_K_S2C, tok->nonce, sn, sess.tx_key);
@@ -515,6 +514,11 @@ static void upgrade(wconn_t *w, const wstun_token_t *tok, int early, sbuf_t *res
 		conn_close(c, "attach failed");
 		return;
 	}
+	/* with an open to act on, the 101 waits a loop turn for its OPEN_OK
+	 * (a target that connects at once): one write, one read for the
+	 * client, and nothing later in the client's way (it may send no
+	 * record before the 101, and the target cannot take them sooner) */
+	wstun_head(w->t, sbuf_from(resp, (size_t)n), early);
 	log_debug(c->id, "ws tunnel up (%s%s)",
 	          !sess.enc  ? "enc=none"
 	          : sess.aes ? "sealed, aes-128-gcm"
