@@ -441,6 +441,42 @@ static void open_on_tls(void *ud, stream_t *s, int err)
 	o->ops->on_connected(o);
 }
 
+/* A plain connection to the server is up: the request waits for the
+ * check phase of this loop turn, after the other events the same poll
+ * returned.  Bytes the application sent with its connect are often among
+ * them (the hop's dial started at its accept), and queued by then they
+ * ride in the request (a 0-RTT open's first bytes) instead of following
+ * the 101 a round trip later.  One check handle serves every opener. */
+static queue_t later = {&later, &later};
+static uv_check_t later_h;
+static int later_on;
+
+static void on_later(uv_check_t *h)
+{
+	queue_t *q;
+
+	uv_check_stop(h);
+	while ((q = queue_pop(&later))) {
+		ws_open_t *o = queue_data(q, ws_open_t, later);
+		o->ops->on_connected(o);
+	}
+}
+
+static void connected_later(ws_open_t *o)
+{
+	if (!later_on) {
+		uv_check_init(o->d->loop, &later_h);
+		uv_unref((uv_handle_t *)&later_h);
+		later_on = 1;
+	}
+	if (later_h.loop != o->d->loop || uv_is_closing((uv_handle_t *)&later_h)) {
+		o->ops->on_connected(o); /* another loop, or this one shutting down */
+		return;
+	}
+	queue_insert_tail(&later, &o->later);
+	uv_check_start(&later_h, on_later);
+}
+
 static void open_on_dialed(void *ud, stream_t *s, int err)
 {
 	ws_open_t *o = ud;
@@ -460,7 +496,11 @@ static void open_on_dialed(void *ud, stream_t *s, int err)
 		tls_handshake(o->raw, open_on_tls, o);
 		return;
 	}
-	o->ops->on_connected(o);
+	/* reading from now on (what the server says before the request is
+	 * a bad head too) keeps the connect's epoll registration (tcp.c) */
+	stream_set_cbs(o->raw, &open_cbs, o);
+	stream_read_start(o->raw);
+	connected_later(o);
 }
 
 int ws_open_start(ws_open_t *o, dialer_t *d, tls_ctx_t *tls, const ws_tls_names_t *names,
@@ -507,6 +547,7 @@ stream_t *ws_open_take(ws_open_t *o)
 
 void ws_open_close(ws_open_t *o)
 {
+	queue_remove(&o->later);
 	if (o->dial)
 		dial_next_cancel(o->d, o->dial);
 	o->dial = NULL;

@@ -21,6 +21,7 @@
 
 #include "core/conn.h"
 #include "core/opts.h"
+#include "core/queue.h"
 #include "core/stream.h"
 #include "core/tls.h"
 #include "wire/http_proto.h"
@@ -117,6 +118,7 @@ struct ws_open {
 	uint64_t id;
 	dial_t *dial;
 	stream_t *raw;
+	queue_t later; /* on_connected waits for the loop's check phase */
 	char resp[WS_RESP_MAX + 1];
 	size_t rlen;
 };
