@@ -6,7 +6,7 @@
 # claims AES records the client did not offer is refused.  wss:// puts
 # TLS_AES_128_GCM_SHA256 first where the CPU has AES, follows its own order
 # against openssl s_client, except that a client listing ChaCha20 first
-# gets ChaCha20; ciphers= sets the list.  SLUICE_NO_AES=1 plays a CPU
+# gets ChaCha20; ciphers= sets the list (on the wstan server too).  SLUICE_NO_AES=1 plays a CPU
 # without AES.  Every case moves a file through the tunnel and checks it.
 . "$(dirname "$0")/lib.sh"
 need_py websockets
@@ -102,6 +102,14 @@ s_client() {
 	TLS_AES_128_GCM_SHA256 "$(s_client TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256)"
 check_eq "openssl s_client listing ChaCha20 first gets ChaCha20" TLS_CHACHA20_POLY1305_SHA256 \
 	"$(s_client TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256)"
+# the wstan server in its wss:// mode takes ciphers= too
+wt=$(free_port)
+start wstan "$SLUICE" -v -L "wstan://127.0.0.1:$wt/t?host-loopback=1&key=cipher-test-password&cert=$T/cert.pem&certkey=$T/key.pem&ciphers=TLS_CHACHA20_POLY1305_SHA256"
+wait_port "$wt"
+wss=$wt
+check_eq "wstan server, ciphers=TLS_CHACHA20_POLY1305_SHA256: s_client offering AES-128 first gets ChaCha20" \
+	TLS_CHACHA20_POLY1305_SHA256 "$(s_client TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256)"
+check_eq "and one offering only AES-128 gets no session" "" "$(s_client TLS_AES_128_GCM_SHA256)"
 timeout 5 "$SLUICE" -L "wss://127.0.0.1:$(free_port)?key=$KEY&cert=$T/cert.pem&certkey=$T/key.pem&ciphers=TLS_ROT13" >"$T/bad.log" 2>&1
 rc=$?
 check "ciphers= that names no suite stops the server with a reason" \

@@ -585,7 +585,7 @@ static void srv_metrics(mbuf_t *b, void *ud)
 
 typedef struct wstan_srv_opts {
 	ws_opts_t wo;
-	const char *key, *cookie, *replay, *replay_state, *decoy, *cert, *certkey;
+	const char *key, *cookie, *replay, *replay_state, *decoy, *cert, *certkey, *ciphers;
 	int tls;
 	uint64_t skew_ms, open_timeout_ms, replay_cache, replay_timeout_ms;
 } wstan_srv_opts_t;
@@ -601,6 +601,10 @@ static const opt_t srv_table[] = {
     OPT_STR(wstan_srv_opts_t, cert, "cert", "none", "FILE",
             "serve TLS with this certificate chain (the wss:// mode of wstan)"),
     OPT_STR(wstan_srv_opts_t, certkey, "certkey", "none", "FILE", "the certificate's private key"),
+    OPT_STR(wstan_srv_opts_t, ciphers, "ciphers", "AES-128-GCM first where this CPU has AES",
+            "LIST",
+            "the TLS 1.3 cipher suites accepted, in order of preference (OpenSSL's names "
+            "joined by ':'; with cert=)"),
     OPT_BOOL(wstan_srv_opts_t, tls, "tls", "0",
              "the wss:// mode of wstan, behind a TLS front end that is not sluice"),
     OPT_DURATION(wstan_srv_opts_t, skew_ms, "skew", "60s",
@@ -667,7 +671,10 @@ static int srv_init(listener_t *l, char *err, size_t errlen)
 	if (!s->path)
 		abort();
 	if (o.cert || o.certkey) {
-		tls_opts_t t = {.cert_file = o.cert, .key_file = o.certkey, .alpn = "http/1.1"};
+		tls_opts_t t = {.cert_file = o.cert,
+		                .key_file = o.certkey,
+		                .alpn = "http/1.1",
+		                .ciphers = o.ciphers};
 
 		if (!o.cert || !o.certkey) {
 			snprintf(err, errlen,
@@ -677,6 +684,9 @@ static int srv_init(listener_t *l, char *err, size_t errlen)
 		if ((r = tls_ctx_new_server(&t, &s->tls, err, errlen)) < 0)
 			return r;
 		tls = 1;
+	} else if (o.ciphers) {
+		snprintf(err, errlen, "option 'ciphers' is for a server with 'cert' and 'certkey'");
+		return -EINVAL;
 	}
 	s->enc = !tls;
 	metrics_register(srv_metrics, s);
