@@ -25,6 +25,12 @@ iperf3's JSON, so it works the same for sluice and for the peers.
                                       wrk, 8 connections, each request on a new
                                       connection (Connection: close), to the HTTP
                                       server behind 127.0.0.1:PORT: requests/s
+  lab.py syscalls PATH PORT N [LABEL=]PID...
+                                      N sequential HTTP requests, each on a new
+                                      connection, to the server behind
+                                      127.0.0.1:PORT while strace -c counts the
+                                      system calls of each PID: calls per
+                                      connection per process, by call
   lab.py profile SECS OUT [LABEL=]PID...
                                       perf record each PID for SECS seconds (at
                                       the same time), then print its CPU by
@@ -258,6 +264,64 @@ def cmd_wrk(path, port, secs, rnd, *pids):
             res["cpu_s"] = (b["ticks"] - a["ticks"]) / CLK
             res["n"] = rps * float(secs)
     print(json.dumps(res), flush=True)
+
+
+def strace_counts(fn):
+    """{syscall: calls} from an strace -c summary."""
+    calls = {}
+    with open(fn) as f:
+        for line in f:
+            w = line.split()
+            if len(w) >= 5 and w[0][0].isdigit() and w[-1] != "total":
+                calls[w[-1]] = int(w[3])
+    return calls
+
+
+def cmd_syscalls(path, port, n, *pids):
+    """System calls per new connection, for each process of a path: the
+    one number here that another tenant of a shared machine cannot move.
+    The requests are sequential (connect, GET with Connection: close, read
+    to EOF), so every connection costs its full count; at a higher rate an
+    event loop shares some of its calls (epoll_wait) between connections."""
+    port, n = int(port), int(n)
+    req = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    procs, out = [], {}
+    for i, arg in enumerate(pids):
+        label, _, pid = arg.rpartition("=")
+        fn = "/tmp/lab-strace-%d-%d" % (os.getpid(), i)
+        procs.append((label or pid, fn, subprocess.Popen(
+            ["strace", "-c", "-f", "-o", fn, "-p", pid],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+    time.sleep(1.0)  # strace attached to every thread
+    ok, err = 0, None
+    t0 = time.time()
+    for _ in range(n):
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(req)
+            got = b""
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                got += d
+            s.close()
+            if got.startswith(b"HTTP/1.1 200"):
+                ok += 1
+        except OSError as e:
+            err = str(e)
+    secs = time.time() - t0
+    time.sleep(0.3)  # the last close reaches both ends
+    for label, fn, p in procs:
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=10)
+        calls = strace_counts(fn)
+        os.unlink(fn)
+        out[label] = dict(per_conn=round(sum(calls.values()) / max(ok, 1), 1),
+                          top={k: round(v / max(ok, 1), 2) for k, v in
+                               sorted(calls.items(), key=lambda kv: -kv[1])[:8]})
+    print(json.dumps(dict(kind="sys", path=path, n=n, ok=ok, secs=round(secs, 2),
+                          error=err, procs=out)), flush=True)
 
 
 def perf_rows(fn, sort, n):
@@ -684,6 +748,22 @@ def rate_table(rrows, out, paths):
             "%d%s" % (len(rs) - len(ok), (": " + "; ".join(errs))[:160] if errs else "")))
 
 
+def syscalls_table(srows, out):
+    out("| Path | process | calls per connection | the most frequent, per connection |")
+    out("|---|---|---|---|")
+    for r in srows:
+        if not r["ok"]:
+            out("| %s | — | FAILED: %s | |" % (r["path"], r.get("error")))
+            continue
+        for label, p in r["procs"].items():
+            out("| %s | %s | %.1f | %s |" % (
+                r["path"], label, p["per_conn"],
+                ", ".join("%s %.1f" % kv for kv in p["top"].items())))
+    out("")
+    out("%s connections per path, one after another." % ", ".join(
+        "%s: %d" % (r["path"], r["ok"]) for r in srows))
+
+
 def aims_ws(rows, idle, trows, out, rrows=()):
     """The issue's targets (issue 17), each as the median of same-round
     ratios with every round's ratio after it."""
@@ -784,13 +864,13 @@ def warnings(rows, trows, deaths, exits, out):
 
 def cmd_report(bench, fn):
     paths, ttfb_paths, aims = BENCHES[bench]
-    rows, idle, trows, deaths, exits, rrows = [], [], [], [], [], []
+    rows, idle, trows, deaths, exits, rrows, srows = [], [], [], [], [], [], []
     with open(fn) as f:
         for line in f:
             if line.strip():
                 r = json.loads(line)
                 {"iperf": rows, "idle": idle, "ttfb": trows, "death": deaths,
-                 "exit": exits, "rate": rrows}[r["kind"]].append(r)
+                 "exit": exits, "rate": rrows, "sys": srows}[r["kind"]].append(r)
     out = print
     if rows:
         out("### Throughput: one iperf3 stream through the forward\n")
@@ -806,6 +886,10 @@ def cmd_report(bench, fn):
         out("### New connections per second (wrk, Connection: close) through the forward\n")
         rate_table(rrows, out, RATE_PATHS.get(bench, []))
         other_line(rrows, "wrk runs", out)
+        out("")
+    if srows:
+        out("### System calls per new connection (strace -c, sequential requests)\n")
+        syscalls_table(srows, out)
         out("")
     if idle:
         out("### Memory with idle connections held open through the forward\n")
@@ -825,7 +909,8 @@ def cmd_report(bench, fn):
 
 def main():
     cmds = dict(ports=cmd_ports, iperf=cmd_iperf, holdsrv=cmd_holdsrv, ttfb=cmd_ttfb,
-                idle=cmd_idle, wrk=cmd_wrk, profile=cmd_profile, report=cmd_report)
+                idle=cmd_idle, wrk=cmd_wrk, syscalls=cmd_syscalls, profile=cmd_profile,
+                report=cmd_report)
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         sys.exit(__doc__)
     cmds[sys.argv[1]](*sys.argv[2:])

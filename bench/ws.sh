@@ -38,6 +38,12 @@
 # close, RATE_SECS per path and round, to nginx through: nothing (direct),
 # sluice -L tcp:// (a plain forward), ws, ws pool=4, v2ray-ws, ss.
 #
+# System calls per new connection (SYSCALLS_N > 0): SYSCALLS_N sequential
+# requests to nginx through ws, ws pool=4, ss and the plain forward (and
+# ws-base), with strace -c on each of the path's processes: calls per
+# connection for each end, the one measure another tenant of a shared
+# machine cannot move.
+#
 # Memory per idle connection (HOLD_N > 0): HOLD_N connections held through
 # ws (a fresh pair, client and server together), ss and the plain forward,
 # after 16 bytes each way, to the echo server.
@@ -47,7 +53,7 @@
 # PROFILE_SECS; the 10 hottest symbols per process follow the tables.
 #
 # Knobs: ROUNDS=3 SECS=3 TTFB_N=200 TTFB_SECS=4 RATE=1 RATE_SECS=3 HOLD_N=500
-#        PROFILE=0 PROFILE_SECS=2 PATHS="ws ss ..." (throughput paths; raw is
+#        SYSCALLS_N=300 PROFILE=0 PROFILE_SECS=2 PATHS="ws ss ..." (throughput paths; raw is
 #        always run) SLUICE=./build/sluice SLUICE_BASE= KEEP=1
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -59,6 +65,7 @@ TTFB_SECS=${TTFB_SECS:-4}
 RATE=${RATE:-1}
 RATE_SECS=${RATE_SECS:-3}
 HOLD_N=${HOLD_N:-500}
+SYSCALLS_N=${SYSCALLS_N:-300}
 PROFILE=${PROFILE:-0}
 PROFILE_SECS=${PROFILE_SECS:-2}
 SLUICE_BASE=${SLUICE_BASE:-}
@@ -81,12 +88,14 @@ declare -A GROUP             # first-byte/rate path -> the path whose processes 
 pkgs=(iperf3 v2ray shadowsocks-libev stunnel4 openssl procps python3)
 ((RATE)) && pkgs+=(wrk nginx)
 ((PROFILE)) && pkgs+=(linux-perf)
+((SYSCALLS_N)) && pkgs+=(strace)
 need_pkgs "${pkgs[@]}"
 check_sluice
 [ -z "$SLUICE_BASE" ] || [ -x "$SLUICE_BASE" ] || die "SLUICE_BASE=$SLUICE_BASE is not executable"
 # the watchdog: the iperf3 runs, the first-byte runs, two minutes of the rest
 bench_init ws $((${#ORDER[@]} * ROUNDS * (SECS + 3) + ${#TTFB[@]} * 2 * ROUNDS * (TTFB_SECS + 1) +
-	${#RATEP[@]} * ROUNDS * (RATE_SECS + 2) + PROFILE * ${#ORDER[@]} * (PROFILE_SECS + 8) + 240))
+	${#RATEP[@]} * ROUNDS * (RATE_SECS + 2) + PROFILE * ${#ORDER[@]} * (PROFILE_SECS + 8) +
+	5 * (SYSCALLS_N / 20 + 5) + 240))
 RESULTS=$T/results.jsonl
 : >"$RESULTS"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -129,6 +138,11 @@ sluice_pair() {
 	}
 	srv=${SPORT[$path]}
 	[ "$scheme" = wss ] && sopts="&cert=$T/tls/cert.pem&certkey=$T/tls/key.pem"
+	# a replay mark of now: the server acts on 0-RTT opens from the start,
+	# as one does once it has run for the skew window (120 s); without it,
+	# the early rounds would measure a freshly restarted server
+	printf '%020d\n' "$(date +%s%3N)" >"$T/replay-$path"
+	sopts+="&replay-state=$T/replay-$path"
 	start "sluice-$path-srv" "$bin" -L "$scheme://127.0.0.1:$srv?host-loopback=1&key=$KEY$sopts"
 	local spid=$LAST_PID
 	wait_port "$srv"
@@ -326,7 +340,7 @@ setup_paths() {
 		[[ $p == direct || $p == tcp ]] && continue
 		[ -n "${RELAY[$p]+set}" ] || start_path "$p"
 	done
-	((RATE || HOLD_N)) && start_path tcp
+	((RATE || HOLD_N || SYSCALLS_N)) && start_path tcp
 	# the idle test's pair, fresh (no heap left over from the rounds) but
 	# started now, while its ports are sure to be free
 	((HOLD_N)) && sluice_pair ws-idle ws "" ttfb
@@ -402,6 +416,27 @@ run_idle() {
 	"${LAB[@]}" idle "ss-tunnel + ss-server" "${EPORT[ss]}" "$P_ECHO" "$HOLD_N" 16 ${RELAY[ss]} >>"$RESULTS"
 	"${LAB[@]}" idle "sluice -L tcp://" "${EPORT[tcp]}" "$P_ECHO" "$HOLD_N" 16 "${RELAY[tcp]}" >>"$RESULTS"
 	log "idle: $HOLD_N connections through ws, ss and the forward: done"
+}
+
+# System calls per connection, for each end of ws, ws-pool, ss, the plain
+# forward (and ws-base).
+run_syscalls() {
+	local path c s rest
+	((SYSCALLS_N)) || return 0
+	for path in ws ws-pool ss tcp ${SLUICE_BASE:+ws-base}; do
+		ensure_up "${GROUP[$path]}" "syscalls $path"
+		case $path in
+		ss) # ss-server, then the tunnels to iperf3, banner, echo, nginx
+			read -r s _ _ _ c <<<"${RELAY[ss]}"
+			"${LAB[@]}" syscalls ss "${HPORT[ss]}" "$SYSCALLS_N" "ss-tunnel=$c" "ss-server=$s" ;;
+		tcp)
+			"${LAB[@]}" syscalls tcp "${HPORT[tcp]}" "$SYSCALLS_N" "sluice=${RELAY[tcp]}" ;;
+		*)
+			read -r c s rest <<<"${RELAY[$path]}"
+			"${LAB[@]}" syscalls "$path" "${HPORT[$path]}" "$SYSCALLS_N" "client=$c" "server=$s" ;;
+		esac >>"$RESULTS"
+		log "syscalls $path: done"
+	done
 }
 
 # Profiles: each throughput path once more per direction, perf on each of
@@ -491,6 +526,7 @@ report() {
 	echo "iperf3      iperf3 -c 127.0.0.1 -p PORT -t $SECS -J [-R]"
 	echo "first byte  python3 bench/lab.py ttfb: connect(), [send 'ping'], recv(); targets: lab.py holdsrv [--banner]"
 	echo "rate        wrk -t1 -c8 -d${RATE_SECS}s -H 'Connection: close' http://127.0.0.1:PORT/ (nginx: return 200)"
+	echo "syscalls    python3 bench/lab.py syscalls: $SYSCALLS_N sequential GETs (Connection: close) to nginx, strace -c -f -p on each process"
 	echo "memory      python3 bench/lab.py idle: $HOLD_N connections, 16 bytes echoed each, held; RSS/PSS before and while held"
 	echo "versions    $(v2ray version 2>/dev/null | head -1); shadowsocks-libev $(dpkg-query -W -f='${Version}' shadowsocks-libev); stunnel $(dpkg-query -W -f='${Version}' stunnel4); $(openssl version)"
 	echo '```'
@@ -504,6 +540,7 @@ check_paths
 check_ttfb
 run_rounds
 run_idle
+run_syscalls
 run_profiles
 stop_sluices
 report || rc=$?
