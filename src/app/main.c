@@ -101,7 +101,9 @@ static void teardown(void *ud)
  * the old one where their definition did not change (with their tunnel
  * sessions); listeners whose -L is the same are kept with their sockets,
  * new ones bound, removed ones stop accepting and are freed once their
- * connections end (a listener whose -L changed is both).  New connections
+ * connections end (a listener whose -L changed is both, unless its front
+ * end takes the new options in place: .adopt in core/listener.h, for
+ * servers whose clients' sessions a new listener would end).  New connections
  * take the new routing; those in flight hold the old one to their end. */
 
 /* A listener's -L and what the files it names are now: one whose key
@@ -198,6 +200,7 @@ static int reload_config(const char *who, char *out, size_t outlen)
 	listener_t **nl = NULL;
 	char **ns = NULL;
 	int *kept = calloc(nlisteners + 1, sizeof(int)), *fresh = NULL;
+	listener_t **adopt = NULL; /* the running one nl[i] changes in place */
 	char err[URL_ERRLEN * 4], msg[URL_ERRLEN * 3];
 	size_t nn = 0, added = 0;
 	int v = 0, r;
@@ -221,7 +224,8 @@ static int reload_config(const char *who, char *out, size_t outlen)
 	nl = calloc(nn, sizeof(*nl));
 	ns = calloc(nn, sizeof(*ns));
 	fresh = calloc(nn, sizeof(*fresh));
-	if (!nl || !ns || !fresh)
+	adopt = calloc(nn + 1, sizeof(*adopt));
+	if (!nl || !ns || !fresh || !adopt)
 		abort();
 	for (size_t i = 0; i < nn; i++) {
 		url_t *lu;
@@ -281,6 +285,23 @@ static int reload_config(const char *who, char *out, size_t outlen)
 					same = listeners[j];
 			if (!same != !pass)
 				continue;
+			/* one whose sessions would end if made anew takes the new
+			 * options in place, once every other one is bound */
+			if (same && (r = listener_adopt_check(same, nl[i], msg, sizeof(msg))) !=
+			                UV_ENOTSUP) {
+				if (r < 0) {
+					snprintf(err, sizeof(err),
+					         "%s: %s: restart sluice to apply it (systemctl "
+					         "restart), or leave it as it is",
+					         nl[i]->name, msg);
+					goto undo;
+				}
+				for (size_t j = 0; j < nlisteners; j++)
+					if (listeners[j] == same)
+						kept[j] = 1;
+				adopt[i] = same;
+				continue;
+			}
 			r = same ? listener_take(nl[i], same, err, sizeof(err))
 			         : listener_start(nl[i], err, sizeof(err));
 			if (r == UV_EADDRINUSE && same) /* a socket it cannot take */
@@ -292,6 +313,18 @@ static int reload_config(const char *who, char *out, size_t outlen)
 				goto undo;
 		}
 	/* taken */
+	for (size_t i = 0; i < nn; i++) {
+		url_t *lu;
+		if (!adopt[i])
+			continue;
+		listener_adopt(adopt[i], nl[i]);
+		lu = nl[i]->url; /* adopt[i]'s old one now */
+		listener_free(nl[i]);
+		url_free(lu);
+		nl[i] = adopt[i];
+		fresh[i] = 0;
+		added--;
+	}
 	for (size_t i = 0; i < nn; i++)
 		if (!fresh[i] && nl[i]->routed)
 			nl[i]->chain = routing_dialer(rt, nl[i]->via);
@@ -330,6 +363,7 @@ static int reload_config(const char *who, char *out, size_t outlen)
 	config_free(&c);
 	free(kept);
 	free(fresh);
+	free(adopt);
 	runtime_reloaded("serving (reloaded)");
 	return 0;
 undo:
@@ -350,6 +384,7 @@ refused:
 	free(nl);
 	free(ns);
 	free(fresh);
+	free(adopt);
 	free(kept);
 	config_free(&f);
 	config_free(&e);

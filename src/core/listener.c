@@ -449,6 +449,43 @@ int listener_take(listener_t *l, listener_t *old, char *err, size_t errlen)
 	return serve_beside(l, err, errlen);
 }
 
+int listener_adopt_check(listener_t *l, listener_t *nl, char *err, size_t errlen)
+{
+	if (l->ops != nl->ops || !l->ops->adopt || !l->listening || nl->listening)
+		return UV_ENOTSUP;
+	return l->ops->adopt_check(l, nl, err, errlen);
+}
+
+#define SWAP(a, b)                                                                                 \
+	do {                                                                                       \
+		__typeof__(a) t_ = (a);                                                            \
+		(a) = (b);                                                                         \
+		(b) = t_;                                                                          \
+	} while (0)
+
+void listener_adopt(listener_t *l, listener_t *nl)
+{
+	/* the acls are swapped by value: what points at l's (a session's
+	 * target policy) follows the new ones */
+	SWAP(l->url, nl->url);
+	SWAP(l->via, nl->via);
+	SWAP(l->routed, nl->routed);
+	SWAP(l->chain, nl->chain);
+	SWAP(l->clients, nl->clients);
+	SWAP(l->targets, nl->targets);
+	SWAP(l->max_conns, nl->max_conns);
+	SWAP(l->rate, nl->rate);
+	SWAP(l->burst, nl->burst);
+	SWAP(l->rl, nl->rl);
+	SWAP(l->connect_timeout_ms, nl->connect_timeout_ms);
+	SWAP(l->idle_timeout_ms, nl->idle_timeout_ms);
+	SWAP(l->handshake_timeout_ms, nl->handshake_timeout_ms);
+	SWAP(l->host_loopback, nl->host_loopback);
+	SWAP(l->link_local, nl->link_local);
+	SWAP(l->open, nl->open);
+	l->ops->adopt(l, nl);
+}
+
 int listener_taken_fd(listener_t *l)
 {
 	int fd = l->taken_fd;

@@ -74,6 +74,16 @@ typedef struct front_ops {
 	 * beside its TCP socket), for a listener of the same scheme that takes
 	 * its place (listener_take) to serve on; -1: none */
 	int (*dgram_fd)(listener_t *l);
+	/* optional: a reload changed l's options but not its address, and
+	 * making it anew would end its sessions.  nl is the listener of the
+	 * new options (of l's scheme, inited, never started).  adopt_check:
+	 * 0 if l, running, can take nl's options in place, or <0 and in err
+	 * the option that cannot change while it serves; adopt (after a 0,
+	 * cannot fail): l takes them, keeping its socket and the sessions the
+	 * new options still allow; it may take state from nl, which is freed
+	 * after (listener_adopt) */
+	int (*adopt_check)(listener_t *l, listener_t *nl, char *err, size_t errlen);
+	void (*adopt)(listener_t *l, listener_t *nl);
 	front_reach_t reach;
 	/* a gateway or tunnel server: its peers are machines, not this host's
 	 * users, so link-local and metadata targets are refused by default
@@ -138,6 +148,16 @@ int listener_take(listener_t *l, listener_t *old, char *err, size_t errlen);
 /* The UDP socket listener_take gave l (the front end owns it now), or -1:
  * bind one. */
 int listener_taken_fd(listener_t *l);
+/* A reload changed a running listener's -L but not its address, scheme or
+ * anything its front end cannot change in place (.adopt_check): 0 if l can
+ * take nl's options in place, UV_ENOTSUP if its front end does not do
+ * that, or <0 and why not in err. */
+int listener_adopt_check(listener_t *l, listener_t *nl, char *err, size_t errlen);
+/* After a 0 from listener_adopt_check: l takes nl's options (the shared
+ * ones, its URL and via=, and its front end's), keeping its socket, its
+ * sessions and its connections; nl is left with l's old URL and options,
+ * to be freed as a listener never started. */
+void listener_adopt(listener_t *l, listener_t *nl);
 void listener_stop(listener_t *l); /* stop accepting; live conns go on */
 void listener_free(listener_t *l);
 /* The chain a new session of l takes now (its own, or via='s in the

@@ -16,8 +16,13 @@
 #   - a socket left by a killed sluice is replaced at start; one that a
 #     running sluice answers on is not taken (start fails);
 #   - kill -HUP still reloads;
-#   - a changed vpn:// listener, which cannot take its predecessor's UDP
-#     socket: refused, saying to restart.
+#   - a vpn:// server whose users file and options change takes them in
+#     place: a download through a client's session goes on intact across
+#     the reload, the session is not redialed, a user added logs in, a
+#     user removed loses the session (logged), the others keep theirs;
+#     one whose net= changed is refused, naming it and saying to restart,
+#     and the running one stays; an sctp+udp:// server likewise (its
+#     max-assocs= changes in place under a download; window= is refused).
 . "$(dirname "$0")/lib.sh"
 need_cmd curl python3
 
@@ -129,14 +134,79 @@ wait_port "$c"
 check "the socket is \$RUNTIME_DIRECTORY/control" test -S "$T/run/control"
 check "where sluice reload finds it" env RUNTIME_DIRECTORY="$T/run" "$SLUICE" reload
 
+# a VPN server whose users file and options change: in place, its
+# clients' sessions kept
 echo 'alice pw' | "$SLUICE" vpn-user add "$T/users.txt" alice 2>/dev/null
+big=$(random_file 2M)
+mv "$big" "$T/www/big"
 vs=$(free_port)
-printf 'listen: ["vpn://127.0.0.1:%s?users=%s&net=10.10.0.0/24"]\ncontrol: %s/vctl\n' \
-	"$vs" "$T/users.txt" "$T" >"$T/v.yaml"
+vopts="users=$T/users.txt&net=10.10.0.0/24&host-loopback=1"
+printf 'listen: ["vpn://127.0.0.1:%s?%s"]\ncontrol: %s/vctl\n' "$vs" "$vopts" "$T" >"$T/v.yaml"
 start vsrv "$SLUICE" -c "$T/v.yaml"
-for _ in $(seq 200); do [ -S "$T/vctl" ] && break; sleep 0.1; done
-sed -i 's|/24"|/24\&max-conns=9"|' "$T/v.yaml"
+for _ in $(seq 200); do
+	pub=$(sed -n 's/.*server public key \([^ ]*\) .*/\1/p' "$T/vsrv.log" | head -1)
+	[ -n "$pub" ] && [ -S "$T/vctl" ] && break
+	sleep 0.05
+done
+ca=$(free_port) cb=$(free_port)
+start va "$SLUICE" -L "tcp://127.0.0.1:$ca/10.10.0.1:$web" -F "vpn://alice:alice%20pw@127.0.0.1:$vs?pub=$pub"
+wait_port "$ca"
+check_eq "alice through the VPN" controlled "$(curl -fsS -m 10 "http://127.0.0.1:$ca/")"
+# a download in flight across the reload
+curl -fsS -m 30 --limit-rate 400k -o "$T/big.got" "http://127.0.0.1:$ca/big" &
+dl=$!
+sleep 1
+echo 'bob pw' | "$SLUICE" vpn-user add "$T/users.txt" bob 2>/dev/null
+sed -i 's|host-loopback=1|host-loopback=1\&max-sessions=8\&max-conns=9|' "$T/v.yaml"
+out=$("$SLUICE" reload -c "$T/v.yaml")
+check_eq "a VPN server's users and options changed: reloaded in place" \
+	"0 reloaded: 1 listener (0 new, 0 gone)" "$? $out"
+check "its log says what it kept" grep -q "vpn://127.0.0.1:$vs: reloaded in place: 2 users, 1 sessions kept, 0 ended; max-sessions=8" "$T/vsrv.log"
+wait "$dl"
+check_eq "the download in flight across it ends intact" "$(sha256sum <"$T/www/big")" "$(sha256sum <"$T/big.got")"
+check_eq "alice still through the VPN" controlled "$(curl -fsS -m 10 "http://127.0.0.1:$ca/")"
+check_eq "on the session she had: it came up once" 1 "$(grep -c "session up" "$T/va.log")"
+start vb "$SLUICE" -L "tcp://127.0.0.1:$cb/10.10.0.1:$web" -F "vpn://bob:bob%20pw@127.0.0.1:$vs?pub=$pub"
+wait_port "$cb"
+check_eq "bob, added, logs in" controlled "$(curl -fsS -m 10 "http://127.0.0.1:$cb/")"
+sed -i '/^alice:/d' "$T/users.txt"
+check "alice removed: reloaded" "$SLUICE" reload -c "$T/v.yaml"
+check "her session ends, logged" grep -q "vpn: alice 10.10.0.2 gone: no longer in the users file (reload)" "$T/vsrv.log"
+check "nothing passes for her" bash -c "! curl -fsS -m 3 http://127.0.0.1:$ca/"
+check_eq "bob's session goes on" controlled "$(curl -fsS -m 10 "http://127.0.0.1:$cb/")"
+sed -i 's|net=10.10.0.0/24|net=10.11.0.0/24|' "$T/v.yaml"
 "$SLUICE" reload -c "$T/v.yaml" 2>"$T/verr"
-check_eq "a changed vpn:// listener: refused (exit 1)" 1 $?
-check "saying to restart" grep -q "vpn://127.0.0.1:$vs: changed, and it cannot take the running one's socket: restart sluice to apply it" "$T/verr"
+check_eq "a VPN server's net= changed: refused (exit 1)" 1 $?
+check "naming the option, saying to restart" grep -q "vpn://127.0.0.1:$vs: net=: changed, and it cannot change while the VPN server runs (its clients' sessions hold it): restart sluice to apply it" "$T/verr"
+check_eq "bob's session goes on after the refusal" controlled "$(curl -fsS -m 10 "http://127.0.0.1:$cb/")"
+check_eq "on the session he had: it came up once" 1 "$(grep -c "session up" "$T/vb.log")"
+
+# an SCTP server (over UDP) likewise: max-assocs changes in place, the
+# association and a download through it go on; window= cannot change
+key=$("$SLUICE" keygen)
+ss=$(free_port) sc=$(free_port)
+sopts="key=$key&host-loopback=1"
+printf 'listen: ["sctp+udp://127.0.0.1:%s?%s"]\ncontrol: %s/sctl\n' "$ss" "$sopts" "$T" >"$T/s.yaml"
+start ssrv "$SLUICE" -c "$T/s.yaml"
+for _ in $(seq 200); do [ -S "$T/sctl" ] && break; sleep 0.05; done
+start scli "$SLUICE" -L "tcp://127.0.0.1:$sc/127.0.0.1:$web" -F "sctp+udp://127.0.0.1:$ss?key=$key"
+wait_port "$sc"
+check_eq "through the SCTP tunnel" controlled "$(curl -fsS -m 10 "http://127.0.0.1:$sc/")"
+curl -fsS -m 30 --limit-rate 400k -o "$T/sbig.got" "http://127.0.0.1:$sc/big" &
+dl=$!
+sleep 1
+sed -i 's|host-loopback=1|host-loopback=1\&max-assocs=8|' "$T/s.yaml"
+out=$("$SLUICE" reload -c "$T/s.yaml")
+check_eq "an SCTP server's options changed: reloaded in place" \
+	"0 reloaded: 1 listener (0 new, 0 gone)" "$? $out"
+check "its log says so" grep -q "sctp+udp://127.0.0.1:$ss: reloaded in place: max-assocs=8" "$T/ssrv.log"
+wait "$dl"
+check_eq "the download in flight across it ends intact" "$(sha256sum <"$T/www/big")" "$(sha256sum <"$T/sbig.got")"
+check_eq "still through the SCTP tunnel" controlled "$(curl -fsS -m 10 "http://127.0.0.1:$sc/")"
+check_eq "on the association it had: it came up once" 1 "$(grep -c "sctp association with .* up" "$T/ssrv.log")"
+sed -i 's|max-assocs=8|max-assocs=8\&window=262144|' "$T/s.yaml"
+"$SLUICE" reload -c "$T/s.yaml" 2>"$T/serr"
+check_eq "an SCTP server's window= changed: refused (exit 1)" 1 $?
+check "naming the option, saying to restart" grep -q "sctp+udp://127.0.0.1:$ss: window=: changed, and it cannot change while the SCTP server runs (its socket and associations hold it): restart sluice to apply it" "$T/serr"
+check_eq "the tunnel goes on after the refusal" controlled "$(curl -fsS -m 10 "http://127.0.0.1:$sc/")"
 finish

@@ -15,6 +15,7 @@
 #include "tunnel/sctp/sctp_server.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,9 @@ typedef struct scsrv {
 	sctp_assoc_cfg_t cfg;
 	replay_store_t *replay;
 	sctp_sock_t *sock;
+	/* what its replay store was asked for (the store is the key's) */
+	uint64_t replay_cache, replay_timeout_ms;
+	char *replay_url;
 	uint64_t assocs, refused, udp_assocs, udp_refused;
 } scsrv_t;
 
@@ -284,6 +288,10 @@ static int init_common(listener_t *l, int udp, char *err, size_t errlen)
 	                       .loop = l->loop};
 	if ((r = replay_store_get("sctp", s->keys.auth, &conf, &s->replay, err, errlen)) < 0)
 		return r;
+	s->replay_cache = o.replay_cache;
+	s->replay_timeout_ms = o.replay_timeout_ms;
+	if (o.replay && !(s->replay_url = strdup(o.replay)))
+		abort();
 	s->cfg.max_assocs = (uint32_t)max_assocs;
 	s->cfg.name = l->name;
 	s->cfg.replay = s->replay;
@@ -325,6 +333,60 @@ static int srv_start(listener_t *l)
 	return 0;
 }
 
+/* A reload: what the associations read as they come up changes in place
+ * (max-assocs, and the shared allow= and handshake-timeout); what the
+ * socket, a running association or the key's replay store holds cannot. */
+static int srv_adopt_check(listener_t *l, listener_t *nl, char *err, size_t errlen)
+{
+	const scsrv_t *s = l->front, *n = nl->front;
+	const char *what = NULL;
+
+	if (s->stack != n->stack)
+		what = "stack";
+	else if (s->keys.mlen != n->keys.mlen ||
+	         CRYPTO_memcmp(s->keys.master, n->keys.master, s->keys.mlen))
+		what = "key";
+	else if (s->cfg.window != n->cfg.window)
+		what = "window";
+	else if (s->cfg.max_buffer != n->cfg.max_buffer)
+		what = "assoc-buffer";
+	else if (s->cfg.hb_ms != n->cfg.hb_ms)
+		what = "hb";
+	else if (s->cfg.max_rtx != n->cfg.max_rtx)
+		what = "max-rtx";
+	else if (s->cfg.sndbuf != n->cfg.sndbuf)
+		what = "sndbuf";
+	else if (s->cfg.mtu != n->cfg.mtu)
+		what = "mtu";
+	else if (s->replay_cache != n->replay_cache)
+		what = "replay-cache";
+	else if (!s->replay_url != !n->replay_url ||
+	         (s->replay_url && strcmp(s->replay_url, n->replay_url)))
+		what = "replay";
+	else if (s->replay_timeout_ms != n->replay_timeout_ms)
+		what = "replay-timeout";
+	else if (s->cfg.skew_ms != n->cfg.skew_ms)
+		what = "skew"; /* the replay store's window too */
+	if (!what)
+		return 0;
+	snprintf(err, errlen,
+	         "%s=: changed, and it cannot change while the SCTP server runs (its socket and "
+	         "associations hold it)",
+	         what);
+	return UV_EINVAL;
+}
+
+static void srv_adopt(listener_t *l, listener_t *nl)
+{
+	scsrv_t *s = l->front;
+	const scsrv_t *n = nl->front;
+
+	s->cfg.max_assocs = n->cfg.max_assocs;
+	s->cfg.auth_timeout_ms = l->handshake_timeout_ms; /* l's new one */
+	log_info(0, "%s: reloaded in place: max-assocs=%u skew=%llums, associations kept", l->name,
+	         (unsigned)s->cfg.max_assocs, (unsigned long long)s->cfg.skew_ms);
+}
+
 static void srv_free(listener_t *l)
 {
 	scsrv_t *s = l->front;
@@ -334,6 +396,7 @@ static void srv_free(listener_t *l)
 	metrics_unregister(metrics_fn, s);
 	sctp_sock_close(s->sock);
 	replay_store_put(s->replay);
+	free(s->replay_url);
 	free(s);
 }
 
@@ -342,6 +405,8 @@ const front_ops_t sctp_udp_front_ops = {
     .init = udp_init,
     .start = srv_start,
     .free = srv_free,
+    .adopt_check = srv_adopt_check,
+    .adopt = srv_adopt,
     .reach = REACH_REMOTE,
     .gateway = 1,
 };
@@ -351,6 +416,8 @@ const front_ops_t sctp_front_ops = {
     .init = raw_init,
     .start = srv_start,
     .free = srv_free,
+    .adopt_check = srv_adopt_check,
+    .adopt = srv_adopt,
     .reach = REACH_REMOTE,
     .gateway = 1,
 };

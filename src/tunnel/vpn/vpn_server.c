@@ -1300,6 +1300,94 @@ static void vpn_stop(listener_t *l)
 		udpsock_recv_stop(g->udp);
 }
 
+/* ---- reload: new options in place ---- */
+
+static int vpn_adopt_check(listener_t *l, listener_t *nl, char *err, size_t errlen)
+{
+	const vsrv_t *g = l->front, *n = nl->front;
+	const char *what = NULL;
+
+	if (g->net != n->net || g->prefix != n->prefix)
+		what = "net";
+	else if (g->prefix6 != n->prefix6 || memcmp(g->net6, n->net6, sizeof(g->net6)))
+		what = "net6";
+	else if (CRYPTO_memcmp(&g->key, &n->key, sizeof(g->key)))
+		what = "key";
+	else if (!g->tun_dev != !n->tun_dev || (g->tun_dev && strcmp(g->tun_dev, n->tun_dev)))
+		what = "tun";
+	else if (g->mtu_path != n->mtu_path)
+		what = "mtu";
+	else if (g->offload != n->offload)
+		what = "offload";
+	if (!what)
+		return 0;
+	snprintf(err, errlen,
+	         "%s=: changed, and it cannot change while the VPN server runs (its clients' "
+	         "sessions hold it)",
+	         what);
+	return UV_EINVAL;
+}
+
+/* The entry of the new users file u's session may go on under: the same
+ * name, password verifier and fixed address; NULL: it ends. */
+static const vpn_user_t *user_kept(const vpn_users_t *us, const vpn_user_t *u)
+{
+	const vpn_user_t *nu = vpn_users_find(us, u->name);
+
+	if (!nu || memcmp(&nu->v, &u->v, sizeof(nu->v)) || nu->addr != u->addr)
+		return NULL;
+	return nu;
+}
+
+static void vpn_adopt(listener_t *l, listener_t *nl)
+{
+	vsrv_t *g = l->front, *n = nl->front;
+	vpn_users_t t;
+	uint64_t kept = 0, ended = 0;
+
+	for (uint32_t h = 0; h < g->nhosts; h++) {
+		vpeer_t *p = g->by_host[h];
+		const vpn_user_t *nu;
+		if (!p)
+			continue;
+		if (!(nu = user_kept(&n->users, p->user))) {
+			peer_free(p, vpn_users_find(&n->users, p->user->name)
+			                 ? "its entry in the users file changed (reload)"
+			                 : "no longer in the users file (reload)");
+			ended++;
+			continue;
+		}
+		p->user = nu;
+		kept++;
+	}
+	/* handshakes (and a kept peer's keys) follow their user's entry */
+	for (uint32_t i = 0; i < KP_MAX; i++) {
+		vkp_t *k = &g->kps[i];
+		const vpn_user_t *nu;
+		if (k->state == KP_FREE || !k->user)
+			continue;
+		if (k->peer)
+			k->user = k->peer->user;
+		else if ((nu = user_kept(&n->users, k->user)))
+			k->user = nu;
+		else
+			kp_free(g, k);
+	}
+	t = g->users;
+	g->users = n->users;
+	n->users = t;
+	g->tun_dev = n->tun_dev; /* the same name, in l's URL now */
+	g->max_sessions = n->max_sessions;
+	g->keepalive_ms = n->keepalive_ms;
+	g->hs_rate = n->hs_rate;
+	log_info(0,
+	         "%s: reloaded in place: %zu users, %llu sessions kept, %llu ended; "
+	         "max-sessions=%llu keepalive=%llums handshake-rate=%llu",
+	         l->name, g->users.n, (unsigned long long)kept, (unsigned long long)ended,
+	         (unsigned long long)g->max_sessions, (unsigned long long)g->keepalive_ms,
+	         (unsigned long long)g->hs_rate);
+}
+
 static void free_on_close(uv_handle_t *h)
 {
 	vsrv_t *g = h->data;
@@ -1351,6 +1439,8 @@ const front_ops_t vpn_front_ops = {
     .start = vpn_start,
     .stop = vpn_stop,
     .free = vpn_free,
+    .adopt_check = vpn_adopt_check,
+    .adopt = vpn_adopt,
     .reach = REACH_BIND,
     .gateway = 1,
 };
