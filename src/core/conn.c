@@ -151,6 +151,10 @@ void conn_close(conn_t *c, const char *reason)
 		         reason, (double)(uv_now(c->l->loop) - c->t_start) / 1000.0,
 		         (unsigned long long)c->flow->sent, (unsigned long long)c->flow->recvd,
 		         (unsigned long long)dgram_dropped(c->flow));
+	else if (c->t_dial) /* it had an opening line: it gets a closing one */
+		log_info(c->id, "closed (%s) after %.1f s: %llu bytes up, %llu down", reason,
+		         (double)(uv_now(c->l->loop) - c->t_start) / 1000.0,
+		         (unsigned long long)c->bytes_up, (unsigned long long)c->bytes_down);
 	else
 		log_debug(c->id, "closed: %s", reason);
 	if (c->dial)
@@ -192,9 +196,11 @@ static void on_dialed(void *ud, stream_t *s, int err)
 	metrics_observe_dial(l->m, (double)(uv_now(l->loop) - c->t_dial) / 1000.0);
 	target_str(&c->target, t, sizeof(t));
 	if (err < 0) {
+		char msg[600];
+
 		l->m->failed++;
-		log_info(c->id, "%s -> %s: %s%s%s", c->peer_str, t, uv_strerror(err),
-		         c->why[0] ? ": " : "", c->why);
+		conn_fail_text(c, err, msg, sizeof(msg));
+		log_info(c->id, "%s: %s", c->peer_str, msg);
 		c->dial_done(c, err);
 		return;
 	}
@@ -216,6 +222,7 @@ void conn_dial(conn_t *c, const target_t *t, void (*done)(conn_t *c, int err))
 	    .cred = c->cred,
 	    .why = c->why,
 	    .whylen = sizeof(c->why),
+	    .fail = &c->fail,
 	};
 	char ts[300];
 
@@ -234,7 +241,25 @@ void conn_dial(conn_t *c, const target_t *t, void (*done)(conn_t *c, int err))
 		return;
 	}
 	c->why[0] = 0;
+	c->fail = (stream_fail_t){0};
 	c->dial = dial_start(conn_chain(c), t, &o, l->connect_timeout_ms, on_dialed, c);
+}
+
+void conn_fail_text(const conn_t *c, int err, char *buf, size_t len)
+{
+	dial_fail_text(&c->target, err, &c->fail, c->why, buf, len);
+}
+
+void conn_late_fail(conn_t *c, int err, const stream_fail_t *f)
+{
+	char msg[600];
+
+	if (f)
+		c->fail = *f;
+	c->l->m->failed++;
+	c->l->m->failed_late++;
+	conn_fail_text(c, err, msg, sizeof(msg));
+	log_info(c->id, "%s: %s (after fast-open)", c->peer_str, msg);
 }
 
 /* ---- datagrams ---- */
@@ -298,10 +323,17 @@ void conn_dgram_end(conn_t *c)
 static void on_relay_done(void *ud, const char *reason, uint64_t ab, uint64_t ba)
 {
 	conn_t *c = ud;
+	stream_fail_t f;
+	int err = c->relay ? relay_b_error(c->relay, &f) : 0;
 
+	/* a tunnel's open that failed after the client was told it worked */
+	if (err < 0 && f.hop && !ba) {
+		conn_late_fail(c, err, &f);
+		reason = "target failed";
+	}
 	log_info(c->id, "closed (%s) after %.1f s: %llu bytes up, %llu down", reason,
-	         (double)(uv_now(c->l->loop) - c->t_start) / 1000.0, (unsigned long long)ab,
-	         (unsigned long long)ba);
+	         (double)(uv_now(c->l->loop) - c->t_start) / 1000.0,
+	         (unsigned long long)(ab + c->bytes_up), (unsigned long long)(ba + c->bytes_down));
 	c->relay = NULL;
 	c->client = c->up = NULL; /* closed by the relay */
 	conn_free(c);

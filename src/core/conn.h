@@ -42,7 +42,11 @@ struct conn {
 	struct routing *rt; /* the routing it dials through (a reference), or NULL */
 	dialer_t *chain;    /* conn_chain()'s answer, once asked */
 	char why[160];      /* a dialer's reason for a failure (dial_opts_t.why), or "" */
-	conn_t *hnext;      /* conn.c's table of live conns by id */
+	stream_fail_t fail; /* where the dial failed (dial_opts_t.fail) */
+	/* bytes a front end passed itself before a relay, if any (the HTTP
+	 * front end's exchanges): in the closing line with the relay's */
+	uint64_t bytes_up, bytes_down;
+	conn_t *hnext; /* conn.c's table of live conns by id */
 };
 
 uint64_t conn_next_id(void);
@@ -52,6 +56,14 @@ conn_t *conn_new(listener_t *l, stream_t *client, const struct sockaddr *peer);
  * and the front end replies and closes.  The chain gets the client's
  * address and c->cred in its dial_opts_t. */
 void conn_dial(conn_t *c, const target_t *t, void (*done)(conn_t *c, int err));
+/* The sentence for c's failed connection to its target (dial_fail_text
+ * with c's target, fail and why): for a front end's error page or reply. */
+void conn_fail_text(const conn_t *c, int err, char *buf, size_t len);
+/* c->up failed before any byte came back (a tunnel's fast-open answered
+ * before its server reached the target): logged as the target failing
+ * and counted (sluice_connections_failed_late_total); err and where from
+ * the stream.  The front end then answers or closes as it can. */
+void conn_late_fail(conn_t *c, int err, const stream_fail_t *f);
 /* A datagram association instead of a relay (a tunnel server's UDP open,
  * a udp:// listener's session): a flow through the listener's chain with
  * its target ACL (core/dgram.h; ask chain_dgram_blocker() first to refuse

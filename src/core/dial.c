@@ -377,3 +377,50 @@ void dial_cancel(dial_t *req)
 	uv_timer_stop(&t->timer);
 	uv_close((uv_handle_t *)&t->timer, (uv_close_cb)free);
 }
+
+/* ---- failures in words ---- */
+
+const char *dial_error_text(int err)
+{
+	switch (err) {
+	case UV_ECONNREFUSED:
+		return "connection refused";
+	case UV_ETIMEDOUT:
+		return "timed out";
+	case UV_EACCES:
+		return "not allowed by policy";
+	case UV_EHOSTUNREACH:
+		return "host unreachable";
+	case UV_ENETUNREACH:
+		return "network unreachable";
+	case UV_EAI_NONAME:
+		return "name not found";
+	case UV_EAI_AGAIN:
+		return "name lookup failed temporarily";
+	case UV_EPROTO:
+		return "the next proxy failed";
+	case UV_ECONNRESET:
+		return "connection reset";
+	default:
+		return uv_strerror(err);
+	}
+}
+
+void dial_fail_text(const target_t *t, int err, const stream_fail_t *f, const char *why, char *buf,
+                    size_t len)
+{
+	char ts[300];
+	int n;
+
+	target_str(t, ts, sizeof(ts));
+	if (f && f->hop && f->at_hop)
+		n = snprintf(buf, len, "Could not reach %s (on the way to %s): %s", f->hop, ts,
+		             dial_error_text(err));
+	else if (f && f->hop)
+		n = snprintf(buf, len, "Could not connect to %s: %s, reached through %s", ts,
+		             dial_error_text(err), f->hop);
+	else
+		n = snprintf(buf, len, "Could not connect to %s: %s", ts, dial_error_text(err));
+	if (why && why[0] && n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, " (%s)", why);
+}

@@ -61,6 +61,9 @@ typedef struct dial_opts {
 	 * for the front end's error page and the log; may be NULL */
 	char *why;
 	size_t whylen;
+	/* where a failing dial failed (core/stream.h), filled by a tunnel hop
+	 * before its failing cb; may be NULL */
+	stream_fail_t *fail;
 } dial_opts_t;
 
 typedef void (*dial_cb)(void *ud, stream_t *s, int err);
@@ -166,6 +169,16 @@ typedef int (*hop_new_fn)(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **
                           size_t errlen);
 
 dialer_t *direct_dialer_new(uv_loop_t *loop);
+/* A dial error in words a person reads ("name not found", "connection
+ * refused"), the same through every front end and tunnel. */
+const char *dial_error_text(int err);
+/* The one sentence a front end and the log give for a failed connection
+ * to t: "Could not connect to T: E", ", reached through HOP" when a
+ * tunnel's server could not reach it, "Could not reach HOP (on the way to
+ * T): E" when the hop's own server could not be reached, and why (a
+ * dialer's reason, dial_opts_t.why) in parentheses when there is one. */
+void dial_fail_text(const target_t *t, int err, const stream_fail_t *f, const char *why, char *buf,
+                    size_t len);
 /* One hop of u's scheme on next (the transport's constructor, then the
  * check for options nobody read).  On failure next is untouched and err
  * names the scheme. */
@@ -191,6 +204,7 @@ static inline dial_t *dial_next(dialer_t *d, const dial_opts_t *o, dial_cb cb, v
 	o2.acl = NULL;
 	o2.cred = NULL;
 	o2.why = NULL;
+	o2.fail = NULL; /* a failure there is this hop's: it says so itself */
 	return d->next->ops->dial(d->next, &d->server, &o2, cb, ud);
 }
 static inline void dial_next_cancel(dialer_t *d, dial_t *req)

@@ -226,6 +226,9 @@ static const metric_t listener_rows[] = {
            "Connections accepted."),
     METRIC(metrics_listener_t, failed, "sluice_connections_failed_total", "counter",
            "Connections whose target could not be reached."),
+    METRIC(metrics_listener_t, failed_late, "sluice_connections_failed_late_total", "counter",
+           "Connections answered as connected before the tunnel's server had reached the "
+           "target (fast-open), whose target then failed."),
     METRIC(metrics_listener_t, rejected, "sluice_connections_rejected_total", "counter",
            "Connections refused by ACL, connection cap or rate limit."),
     METRIC(metrics_listener_t, bytes_in, "sluice_bytes_received_total", "counter",

@@ -24,6 +24,9 @@ typedef struct metrics_listener {
 	struct metrics_listener *next;
 	char name[128]; /* the listener URL without credentials or options */
 	uint64_t active, total, failed, rejected;
+	/* connections answered as connected (fast-open) whose target then
+	 * failed: also in failed */
+	uint64_t failed_late;
 	uint64_t bytes_in, bytes_out;                /* from clients, to clients */
 	uint64_t dial_buckets[METRICS_DIAL_BUCKETS]; /* cumulative counts per le bound */
 	uint64_t dial_count;

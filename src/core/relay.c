@@ -26,6 +26,8 @@ struct relay {
 	size_t high, low;
 	relay_done_cb cb;
 	void *ud;
+	int b_err;            /* the error b's stream ended the relay with */
+	stream_fail_t b_fail; /* and where it was */
 	unsigned done : 1;
 };
 
@@ -55,6 +57,12 @@ static void finish(relay_t *r, const char *reason, int reset)
 void relay_close(relay_t *r, const char *reason)
 {
 	finish(r, reason, 0);
+}
+
+int relay_b_error(const relay_t *r, stream_fail_t *f)
+{
+	*f = r->b_fail;
+	return r->b_err;
 }
 
 static void check_done(relay_t *r)
@@ -111,6 +119,10 @@ static void on_error(stream_t *s, int err)
 
 	log_debug(s->id, "relay: %s side error: %s", sd == &sd->r->a ? "client" : "target",
 	          uv_strerror(err));
+	if (sd == &sd->r->b && !sd->r->done) {
+		sd->r->b_err = err;
+		sd->r->b_fail = s->fail;
+	}
 	finish(sd->r, err == UV_ECONNRESET ? "reset" : "error", 1);
 }
 

@@ -29,5 +29,8 @@ typedef void (*relay_done_cb)(void *ud, const char *reason, uint64_t ab, uint64_
 relay_t *relay_start(uv_loop_t *loop, stream_t *a, stream_t *b, const relay_opts_t *o,
                      relay_done_cb cb, void *ud);
 void relay_close(relay_t *r, const char *reason);
+/* In the done callback: the error b's stream (the target side) ended the
+ * relay with, and its fail (core/stream.h) in *f; 0 if it did not. */
+int relay_b_error(const relay_t *r, stream_fail_t *f);
 
 #endif

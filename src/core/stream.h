@@ -45,6 +45,18 @@
 
 typedef struct stream stream_t;
 
+/* Where a connection through a tunnel failed, so that the front end can say
+ * which hop it was: hop is the name of the hop that knows (a string that
+ * lives as long as the chain), NULL for this host's own dial; at_hop is 1
+ * when that hop could not reach its own server, 0 when its server could
+ * not reach the target.  A stream that fails late (a tunnel's fast-open:
+ * the caller had the stream before the server's answer) sets its `fail`
+ * before on_error; a dialer fills dial_opts_t.fail before a failing cb. */
+typedef struct stream_fail {
+	const char *hop;
+	unsigned at_hop;
+} stream_fail_t;
+
 typedef struct stream_cbs {
 	void (*on_read)(stream_t *s, sbuf_t *b);
 	void (*on_drain)(stream_t *s);
@@ -67,9 +79,10 @@ typedef struct stream_ops {
 struct stream {
 	const stream_ops_t *ops;
 	const stream_cbs_t *cbs;
-	void *data;      /* the owner's */
-	uint64_t id;     /* connection id for logs */
-	size_t wq_bytes; /* accepted by write, not yet on the wire */
+	void *data;         /* the owner's */
+	uint64_t id;        /* connection id for logs */
+	size_t wq_bytes;    /* accepted by write, not yet on the wire */
+	stream_fail_t fail; /* set before an on_error that is a late open failure */
 	unsigned closed : 1;
 };
 

@@ -218,45 +218,17 @@ static void reject_auth(http_conn_t *h, int given)
 	conn_auth_refuse(h->c, "http", out, n > 0 ? (size_t)n : 0, "authentication failed");
 }
 
-static const char *dial_error_text(int err)
+static void reject_dial(http_conn_t *h, int err)
 {
-	switch (err) {
-	case UV_ECONNREFUSED:
-		return "connection refused";
-	case UV_ETIMEDOUT:
-		return "timed out";
-	case UV_EACCES:
-		return "not allowed by policy";
-	case UV_EHOSTUNREACH:
-		return "host unreachable";
-	case UV_ENETUNREACH:
-		return "network unreachable";
-	case UV_EAI_NONAME:
-		return "name not found";
-	case UV_EAI_AGAIN:
-		return "name lookup failed temporarily";
-	case UV_EPROTO:
-		return "the next proxy failed";
-	default:
-		return uv_strerror(err);
-	}
-}
-
-static void reject_dial(http_conn_t *h, const target_t *t, int err)
-{
-	char ts[300];
+	char msg[600];
 	int status = 502;
 
 	if (err == UV_EACCES)
 		status = 403;
 	else if (err == UV_ETIMEDOUT)
 		status = 504;
-	target_str(t, ts, sizeof(ts));
-	if (h->c->why[0]) /* a group all down, a rule that blocks */
-		reject(h, status, NULL, "Could not connect to %s: %s (%s).", ts,
-		       dial_error_text(err), h->c->why);
-	else
-		reject(h, status, NULL, "Could not connect to %s: %s", ts, dial_error_text(err));
+	conn_fail_text(h->c, err, msg, sizeof(msg));
+	reject(h, status, NULL, "%s", msg);
 }
 
 static void drop_upstream(http_conn_t *h)
@@ -299,9 +271,11 @@ static void flush_pending_up(http_conn_t *h)
 {
 	sbuf_t *b;
 
-	while ((b = sbufq_pop(&h->pending)))
+	while ((b = sbufq_pop(&h->pending))) {
+		h->c->bytes_up += b->len;
 		if (stream_write(h->c->up, b) < 0)
 			break;
+	}
 	sbufq_clear(&h->pending);
 }
 
@@ -320,10 +294,14 @@ static void on_connect_dialed(conn_t *c, int err)
 	http_conn_t *h = c->front;
 	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 
+	char ts[300];
+
 	if (err < 0) {
-		reject_dial(h, &c->target, err);
+		reject_dial(h, err);
 		return;
 	}
+	target_str(&c->target, ts, sizeof(ts));
+	log_info(c->id, "http CONNECT %s -> 200", ts);
 	if (stream_write_copy(c->client, ok, sizeof(ok) - 1) < 0) {
 		conn_close(c, "client gone");
 		return;
@@ -444,6 +422,7 @@ static void up_read(stream_t *s, sbuf_t *b)
 	if (res == HTTP_DONE && h->resp.upgrade) {
 		/* 101: the rest is another protocol, relayed as it is */
 		h->resp_bytes += b->len;
+		c->bytes_down += b->len;
 		c->l->m->bytes_out += b->len;
 		log_exchange(h);
 		if (stream_write(c->client, b) < 0) {
@@ -460,6 +439,7 @@ static void up_read(stream_t *s, sbuf_t *b)
 		b->len = (uint32_t)used;
 	}
 	h->resp_bytes += used;
+	c->bytes_down += used;
 	c->l->m->bytes_out += used;
 	if (stream_write(c->client, b) < 0) {
 		conn_close(c, "client gone");
@@ -493,7 +473,15 @@ static void up_error(stream_t *s, int err)
 		drop_upstream(h);
 		return;
 	}
-	upstream_broken(h, uv_strerror(err));
+	if (s->fail.hop && !h->resp_bytes && !h->up_reused) {
+		/* a tunnel answered before its server reached the target
+		 * (fast-open): the target failed, say so as for a dial */
+		conn_late_fail(h->c, err, &s->fail);
+		drop_upstream(h);
+		reject_dial(h, err);
+		return;
+	}
+	upstream_broken(h, dial_error_text(err));
 }
 
 static const stream_cbs_t up_cbs = {up_read, up_drain, up_error};
@@ -525,6 +513,7 @@ static void begin_exchange(http_conn_t *h)
 		return;
 	}
 	head->len = (uint32_t)n;
+	c->bytes_up += head->len;
 	if (stream_write(c->up, head) < 0) {
 		upstream_broken(h, "closed the connection");
 		return;
@@ -538,7 +527,7 @@ static void on_forward_dialed(conn_t *c, int err)
 	http_conn_t *h = c->front;
 
 	if (err < 0) {
-		reject_dial(h, &c->target, err);
+		reject_dial(h, err);
 		return;
 	}
 	h->up_target = c->target;
@@ -654,6 +643,7 @@ static int pump_body(http_conn_t *h)
 		out = sbuf_from(sbuf_ptr(b), used);
 		pending_consume(h, used);
 	}
+	c->bytes_up += out->len;
 	if (stream_write(c->up, out) < 0) {
 		upstream_broken(h, "closed the connection");
 		return -1;
@@ -739,8 +729,10 @@ static void cli_read(stream_t *s, sbuf_t *b)
 			finish(h); /* the last response is still on its way */
 			return;
 		}
+		if (h->state == HP_HEAD)
+			drop_upstream(h); /* an idle kept one: closed as a socket is */
 		hp_set_state(h, HP_DONE);
-		conn_close(c, "client closed");
+		conn_close(c, "done");
 		return;
 	}
 	c->l->m->bytes_in += b->len;

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <uv.h>
 
 typedef struct rd {
@@ -637,4 +638,67 @@ const char *socks5_rep_str(uint8_t rep)
 	};
 
 	return rep < sizeof(s) / sizeof(s[0]) ? s[rep] : "unknown reply code";
+}
+
+/* --- tunnel open failures ---------------------------------------------- */
+
+#define NAME_NOT_FOUND "name not found"
+
+size_t tun_fail_encode(int err, uint8_t *out, size_t cap)
+{
+	const char *msg = err == UV_EAI_NONAME ? NAME_NOT_FOUND : uv_strerror(err);
+	size_t n = strlen(msg) > 64 ? 64 : strlen(msg);
+
+	if (cap < 1 + n)
+		return 0;
+	out[0] = socks5_rep_from_err(err);
+	memcpy(out + 1, msg, n);
+	return 1 + n;
+}
+
+static int has_text(const uint8_t *p, size_t len, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (size_t i = 0; i + n <= len; i++)
+		if (!strncasecmp((const char *)p + i, word, n))
+			return 1;
+	return 0;
+}
+
+int tun_fail_err(const uint8_t *body, size_t len)
+{
+	if (len < 1)
+		return UV_EPROTO;
+	if (body[0] == SOCKS5_REP_HOST_UNREACH &&
+	    (has_text(body + 1, len - 1, NAME_NOT_FOUND) ||
+	     has_text(body + 1, len - 1, "unknown node or service")))
+		return UV_EAI_NONAME;
+	return socks5_err_from_rep(body[0]);
+}
+
+int tun_err_from_text(const char *text)
+{
+	static const struct {
+		const char *word;
+		int err;
+	} words[] = {
+	    {NAME_NOT_FOUND, UV_EAI_NONAME},
+	    {"unknown node or service", UV_EAI_NONAME},   /* libuv */
+	    {"name or service not known", UV_EAI_NONAME}, /* glibc, as Python says it */
+	    {"nodename nor servname", UV_EAI_NONAME},     /* BSD */
+	    {"no address associated", UV_EAI_NONAME},
+	    {"refused", UV_ECONNREFUSED},
+	    {"connect call failed", UV_ECONNREFUSED}, /* asyncio's refused connect */
+	    {"timed out", UV_ETIMEDOUT},
+	    {"timeout", UV_ETIMEDOUT},
+	    {"network is unreachable", UV_ENETUNREACH},
+	    {"unreachable", UV_EHOSTUNREACH},
+	};
+	size_t len = strlen(text);
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (has_text((const uint8_t *)text, len, words[i].word))
+			return words[i].err;
+	return 0;
 }

@@ -201,4 +201,18 @@ uint8_t socks5_rep_from_err(int err);
 int socks5_err_from_rep(uint8_t rep);
 const char *socks5_rep_str(uint8_t rep);
 
+/* A tunnel's open failure (the ws and sctp OPEN_FAIL body: code(1) text,
+ * docs/ws-protocol.md): a SOCKS5 code and a short text.  SOCKS5 has no
+ * code for a name that does not resolve: it goes as 4 (host unreachable,
+ * what an older peer reads) with the text "name not found", which
+ * tun_fail_err reads back as UV_EAI_NONAME (as it does the text older
+ * sluice servers sent, libuv's "unknown node or service").  The body's
+ * length (at most 1 + 64), or 0 if cap is too small. */
+size_t tun_fail_encode(int err, uint8_t *out, size_t cap);
+int tun_fail_err(const uint8_t *body, size_t len);
+/* A failure that a peer put in words only (wstan's RST: "can't connect
+ * to HOST:PORT" and an error text, from Python or from sluice): the UV_E*
+ * code it names, or 0 when it names none we know. */
+int tun_err_from_text(const char *text);
+
 #endif

@@ -259,6 +259,26 @@ def slow_relay(port, to, ms):
     serve(port, handler)
 
 
+def blackhole(port):
+    """A port whose connects time out: a listener that never accepts, its
+    queue full (backlog 0 and a connection in it), so the kernel drops
+    every further SYN."""
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", port))
+    ls.listen(0)
+    held = []
+    for _ in range(2):
+        c = socket.socket()
+        c.setblocking(False)
+        try:
+            c.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        held.append(c)
+    time.sleep(1e9)
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "slow-relay":
@@ -277,6 +297,8 @@ def main():
         serve(port, halfclose)
     elif cmd == "silent-server":
         serve(port, silent)
+    elif cmd == "blackhole":
+        blackhole(port)
     elif cmd == "halfclose-client":
         halfclose_client(port, sys.argv[3])
     elif cmd == "concurrent":

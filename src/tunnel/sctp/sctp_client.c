@@ -60,7 +60,8 @@ struct creq {
 	dial_cb cb;
 	dgram_cb fcb; /* a datagram flow's open, instead of cb */
 	void *ud;
-	stream_t *st; /* in flight */
+	stream_t *st;        /* in flight */
+	stream_fail_t *fail; /* the dial's, or NULL */
 	int waiting;
 };
 
@@ -113,6 +114,8 @@ static void on_open(void *ud, stream_t *s, int err)
 		connect_now(cl);
 		return;
 	}
+	if (err < 0 && q->fail) /* the server's OPEN_FAIL */
+		*q->fail = (stream_fail_t){cl->name, 0};
 	if (err < 0)
 		cl->fails++;
 	else
@@ -287,6 +290,7 @@ static dial_t *submit(sccli_t *cl, const target_t *t, const dial_opts_t *o, dial
 	if (t)
 		q->t = *t;
 	q->id = o->id;
+	q->fail = o->fail;
 	q->cb = cb;
 	q->fcb = fcb;
 	q->ud = ud;

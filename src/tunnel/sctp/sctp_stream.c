@@ -20,6 +20,7 @@
 #include <openssl/crypto.h>
 
 #include "core/crypto.h"
+#include "core/dial.h"
 #include "core/dgram.h"
 #include "core/log.h"
 #include "core/msgstream.h"
@@ -133,6 +134,10 @@ static int st_write(stream_t *s, sbuf_t *b)
 		sbuf_free(b);
 		return st->m.err ? st->m.err : UV_EPIPE;
 	}
+	if (st->close_rcvd) { /* the peer closed after its EOF: nobody reads it */
+		sbuf_free(b);
+		return 0;
+	}
 	if (!b->len) {
 		sbuf_free(b);
 		return 0;
@@ -165,7 +170,7 @@ static void st_read_stop(stream_t *s)
 	msgstream_read_stop(&((scstream_t *)s)->m);
 }
 
-static void st_close(stream_t *s)
+static void st_end(stream_t *s, int graceful)
 {
 	scstream_t *st = (scstream_t *)s;
 
@@ -174,8 +179,10 @@ static void st_close(stream_t *s)
 	s->cbs = NULL;
 	sbufq_clear(&st->m.rq);
 	sctp_stream_rx_sync(st, 0);
-	if (st->m.wq.bytes || st->m.err)
+	if (!graceful || st->m.wq.bytes || st->m.err)
 		st->eof_want = 0; /* an abort: no EOF before the CLOSE */
+	else if (st->state == S_OPEN && !st->close_rcvd)
+		st->eof_want = 1; /* as close(2): an EOF, then the CLOSE */
 	sbufq_clear(&st->m.wq);
 	s->wq_bytes = 0;
 	if (st->a && !st->close_sent) {
@@ -186,6 +193,16 @@ static void st_close(stream_t *s)
 	}
 }
 
+static void st_close(stream_t *s)
+{
+	st_end(s, 1);
+}
+
+static void st_abort(stream_t *s)
+{
+	st_end(s, 0);
+}
+
 static const stream_ops_t st_ops = {
     .name = "sctp",
     .write = st_write,
@@ -193,6 +210,7 @@ static const stream_ops_t st_ops = {
     .read_start = st_read_start,
     .read_stop = st_read_stop,
     .close = st_close,
+    .reset = st_abort,
 };
 
 static void st_kick(msgstream_t *m)
@@ -379,9 +397,9 @@ static void on_record(sctp_association_t *a, scstream_t *st, uint8_t type, const
 			st_reset(st, "unexpected OPEN_FAIL");
 			return;
 		}
-		st->m.err = socks5_err_from_rep(code);
+		st->m.err = tun_fail_err(body, len);
 		log_debug(st->m.s.id, "sctp stream %u: the server could not connect: %s", st->sid,
-		          socks5_rep_str(code));
+		          dial_error_text(st->m.err));
 		st->close_want = 1;
 		sctp_stream_tx_add(st);
 		sctp_stream_pend_add(st);
@@ -441,10 +459,11 @@ static void on_record(sctp_association_t *a, scstream_t *st, uint8_t type, const
 			sctp_stream_tx_add(st);
 		break;
 	case SCTP_PROTO_CLOSE:
-		/* graceful only after both EOFs; else an abort */
+		/* graceful after the peer's EOF (its close(2): this side
+		 * finishes what it relays, what it still writes is dropped);
+		 * else an abort */
 		st->close_rcvd = 1;
-		if (!st->owner_closed && !st->m.err &&
-		    !(st->state == S_OPEN && st->eof_rcvd && st->eof_sent)) {
+		if (!st->owner_closed && !st->m.err && !(st->state == S_OPEN && st->eof_rcvd)) {
 			msgstream_fail(&st->m, st->state == S_OPENING && !a->sock->server
 			                           ? UV_ECONNREFUSED
 			                           : UV_ECONNRESET);
@@ -688,12 +707,7 @@ void sctp_stream_answer(stream_t *s, int err)
 	if (!st->a || st->state != S_OPENING)
 		return;
 	if (err < 0) {
-		char text[SCTP_PROTO_FAIL_TEXT + 1];
-		int n;
-		snprintf(text, sizeof(text), "%s", uv_strerror(err));
-		n = sctp_proto_fail_encode(socks5_rep_from_err(err), text, st->fail_body,
-		                           sizeof(st->fail_body));
-		st->fail_len = n > 0 ? (size_t)n : 0;
+		st->fail_len = tun_fail_encode(err, st->fail_body, sizeof(st->fail_body));
 		st->fail_want = 1;
 	} else {
 		st->state = S_OPEN;

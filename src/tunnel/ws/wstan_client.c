@@ -57,6 +57,7 @@ struct wreq {
 	wcli_t *cl;
 	wstan_stream_t *s;
 	opener_t *op;
+	stream_fail_t *fail; /* the dial's, or NULL */
 };
 
 /* ---- tunnels of the hop ---- */
@@ -167,8 +168,12 @@ static void opener_fail(opener_t *op, int err, const char *why)
 
 	log_info(t->id, "%s: %s", cl->h.name, why);
 	t->op = NULL;
+	if (t->cur && !q) /* the caller has it: it gets err, from the hop */
+		t->cur->m.s.fail = (stream_fail_t){cl->h.name, 1};
+	if (q && q->fail)
+		*q->fail = (stream_fail_t){cl->h.name, 1};
 	if (t->cur)
-		wstan_stream_detach(t->cur, q ? 0 : err); /* the caller has it: it gets err */
+		wstan_stream_detach(t->cur, q ? 0 : err);
 	tun_unflow(t, err);
 	if (!q)
 		cl->h.fails++;
@@ -402,6 +407,7 @@ static dial_t *cli_dial(dialer_t *d, const target_t *tg, const dial_opts_t *o, d
 		abort();
 	ws_req_init(&q->r, d->loop, cb, ud, on_answer);
 	q->cl = cl;
+	q->fail = o->fail;
 	q->s = wstan_stream_new(d->loop, o->id);
 	q->r.s = &q->s->m.s;
 	if ((t = pool_take(cl))) {
@@ -423,6 +429,7 @@ static dial_t *cli_dial(dialer_t *d, const target_t *tg, const dial_opts_t *o, d
 		return (dial_t *)q;
 	}
 	t = wstan_tun_new(d->loop, o->id, &cl->key, 1, &cli_tun_cbs, cl);
+	t->hop = cl->h.name;
 	cli_list_add(cl, t);
 	wstan_tun_bind(t, q->s);
 	if (!opener_start(cl, t, q, tg)) {
@@ -534,6 +541,7 @@ static int uflow_bind(uflow_t *uf, const target_t *dst, sbuf_t *b)
 		return 0;
 	}
 	t = wstan_tun_new(cl->h.d.loop, uf->f.id, &cl->key, 1, &cli_tun_cbs, cl);
+	t->hop = cl->h.name;
 	cli_list_add(cl, t);
 	wstan_tun_set_state(t, TUN_USING);
 	t->flow = uf;

@@ -8,6 +8,7 @@
 
 #include "core/crypto.h"
 #include "core/log.h"
+#include "wire/socks_proto.h"
 
 static const char *const tun_state_names[] = {"idle", "using", "resetting", "closed"};
 
@@ -296,7 +297,11 @@ static void tun_on_rst(wstan_tun_t *t, const wstan_msg_t *m)
 		         m->err[0] ? ": " : "", m->err);
 	if (st) {
 		if (m->reason[0]) { /* a failure (could not connect, ...): a reset */
-			wstan_stream_detach(st, UV_ECONNRESET);
+			int err = tun_err_from_text(m->err);
+
+			if (t->client && t->hop)
+				st->m.s.fail = (stream_fail_t){t->hop, 0};
+			wstan_stream_detach(st, err ? err : UV_ECONNRESET);
 		} else {
 			wstan_stream_detach(st, 0);
 			wstan_stream_push(st, NULL);

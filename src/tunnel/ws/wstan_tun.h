@@ -66,6 +66,7 @@ struct wstan_tun {
 	queue_t link;       /* client: in the hop's tunnels */
 	ws_pooled_t pooled; /* client: in the hop's pool */
 	opener_t *op;       /* client: the upgrade under way */
+	const char *hop;    /* client: the hop's name, for a failure's stream_fail_t */
 };
 
 struct wstan_stream {

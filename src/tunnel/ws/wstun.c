@@ -1,8 +1,12 @@
 /* wstun: see wstun.h.
  *
  * Life cycle: new -> (writes queue) -> attach(ws) -> records flow ->
- * stream_close: an EOF-less close sends a WebSocket close (1000) and the
- * object is freed when the close handshake ends (or ws gives up).  Reads
+ * stream_close: like close(2) on a socket, an end of data (an EOF record,
+ * unless one went) and a WebSocket close (1000); stream_reset: the close
+ * alone, an abort.  The object is freed when the close handshake ends (or
+ * ws gives up).  A peer's close after its EOF is its clean end: nothing is
+ * reported; what this side still writes goes nowhere, as to a socket the
+ * peer closed.  Reads
  * are delivered from ws callbacks or, after a pause, on a later turn
  * (core/msgstream.h holds the queues, the marks and the error latch).
  */
@@ -25,7 +29,7 @@ struct wstun {
 	void *owner;
 	void (*cancel)(void *arg);
 	void *cancel_arg;
-	unsigned shut_pending : 1, shut_sent : 1, ws_dead : 1;
+	unsigned shut_pending : 1, shut_sent : 1, ws_dead : 1, peer_done : 1;
 };
 
 static const stream_ops_t wstun_ops;
@@ -134,6 +138,11 @@ static void on_close(ws_t *w, int code, const char *reason)
 	          reason && *reason ? " " : "", reason ? reason : "");
 	if (t->ctl)
 		t->ctl(t, 0, NULL, 0);
+	if (!t->m.s.closed && t->m.eof && code == 1000) {
+		t->peer_done = 1; /* its EOF, then its close: a clean end */
+		msgstream_drain_later(&t->m);
+		return;
+	}
 	if (!t->m.s.closed)
 		deliver_error(t, UV_ECONNRESET);
 }
@@ -174,6 +183,10 @@ static int ws_write(stream_t *s, sbuf_t *b)
 	wstun_t *t = (wstun_t *)s;
 	int r;
 
+	if (t->peer_done && !s->closed && !t->shut_pending) {
+		sbuf_free(b); /* the peer closed after its EOF: nobody reads it */
+		return 0;
+	}
 	if (s->closed || t->shut_pending || t->ws_dead) {
 		sbuf_free(b);
 		return UV_EPIPE;
@@ -211,16 +224,30 @@ static void ws_read_stop(stream_t *s)
 	msgstream_read_stop(&((wstun_t *)s)->m); /* the WebSocket pauses once rq is full */
 }
 
-static void ws_sclose(stream_t *s)
+static void sclose(stream_t *s, int eof)
 {
 	wstun_t *t = (wstun_t *)s;
 
+	if (eof && t->ws && !t->ws_dead && !t->shut_sent) {
+		t->shut_pending = t->shut_sent = 1;
+		send_rec(t, WSTUN_REC_EOF, NULL, 0);
+	}
 	if (!t->ws && t->cancel)
 		t->cancel(t->cancel_arg);
 	t->cancel = NULL;
 	if (t->ws && !t->ws_dead && ws_close(t->ws, 1000, "") == 0)
 		return; /* freed from on_close */
 	free_all(t);
+}
+
+static void ws_sclose(stream_t *s)
+{
+	sclose(s, 1);
+}
+
+static void ws_sreset(stream_t *s)
+{
+	sclose(s, 0);
 }
 
 static const stream_ops_t wstun_ops = {
@@ -230,6 +257,7 @@ static const stream_ops_t wstun_ops = {
     .read_start = ws_read_start,
     .read_stop = ws_read_stop,
     .close = ws_sclose,
+    .reset = ws_sreset,
 };
 
 wstun_t *wstun_new(uv_loop_t *loop, uint64_t id, wstun_ctl_fn ctl, void *owner)

@@ -80,7 +80,8 @@ typedef struct wreq {
 	ws_req_t r; /* first: the request's memory goes with it */
 	wcli_t *cl;
 	wstun_t *t;
-	struct opener *op; /* while a fresh WebSocket is opening for us */
+	struct opener *op;   /* while a fresh WebSocket is opening for us */
+	stream_fail_t *fail; /* the dial's, or NULL */
 } wreq_t;
 
 static uint64_t wall_ms(void)
@@ -337,10 +338,15 @@ static wstun_t *pool_take(wcli_t *cl)
 /* After the caller has its stream: only failures matter. */
 static void late_ctl(wstun_t *t, uint8_t type, const uint8_t *body, size_t len)
 {
+	wcli_t *cl = wstun_owner(t);
+
 	if (type == WSTUN_REC_OPEN_FAIL && len >= 1) {
-		log_info(wstun_stream(t)->id, "ws tunnel: the server could not connect: %s",
-		         socks5_rep_str(body[0]));
-		wstun_fail(t, socks5_err_from_rep(body[0]));
+		int err = tun_fail_err(body, len);
+
+		log_info(wstun_stream(t)->id, "%s: the server could not connect: %s", cl->h.name,
+		         dial_error_text(err));
+		wstun_stream(t)->fail = (stream_fail_t){cl->h.name, 0};
+		wstun_fail(t, err);
 	}
 }
 
@@ -362,9 +368,11 @@ static void req_ctl(wstun_t *t, uint8_t type, const uint8_t *body, size_t len)
 
 	if (type == WSTUN_REC_OPEN_OK)
 		ws_req_answer(&q->r, 0);
-	else if (type == WSTUN_REC_OPEN_FAIL)
-		ws_req_answer(&q->r, len >= 1 ? socks5_err_from_rep(body[0]) : UV_EPROTO);
-	else if (type == 0)
+	else if (type == WSTUN_REC_OPEN_FAIL) {
+		if (q->fail)
+			*q->fail = (stream_fail_t){q->cl->h.name, 0};
+		ws_req_answer(&q->r, tun_fail_err(body, len));
+	} else if (type == 0)
 		ws_req_answer(&q->r, UV_ECONNRESET);
 }
 
@@ -375,12 +383,16 @@ static void fresh_opened(opener_t *op, int err)
 	if (q)
 		q->op = NULL;
 	if (q && !q->r.answered) {
+		if (err < 0 && q->fail) /* the hop's own server */
+			*q->fail = (stream_fail_t){op->cl->h.name, 1};
 		if (err < 0)
 			ws_req_answer(&q->r, err); /* closes the stream */
 		return;                            /* else wait for OPEN_OK */
 	}
-	if (err < 0) /* the caller already has the stream */
+	if (err < 0) { /* the caller already has the stream */
+		wstun_stream(op->t)->fail = (stream_fail_t){op->cl->h.name, 1};
 		wstun_fail(op->t, err);
+	}
 }
 
 static dial_t *ws_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, dial_cb cb, void *ud)
@@ -394,6 +406,7 @@ static dial_t *ws_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, dia
 		abort();
 	ws_req_init(&q->r, d->loop, cb, ud, on_answer);
 	q->cl = cl;
+	q->fail = o->fail;
 	q->t = pool_take(cl);
 	if (q->t) {
 		q->r.s = wstun_stream(q->t);

@@ -138,16 +138,17 @@ static void on_dialed(conn_t *c, int err)
 
 	if (err < 0) {
 		uint8_t body[1 + 64];
-		const char *msg = uv_strerror(err);
-		size_t n = strlen(msg) > 64 ? 64 : strlen(msg);
-		body[0] = socks5_rep_from_err(err);
-		memcpy(body + 1, msg, n);
-		wstun_send_ctl(t, WSTUN_REC_OPEN_FAIL, body, 1 + n);
+
+		wstun_send_ctl(t, WSTUN_REC_OPEN_FAIL, body,
+		               tun_fail_encode(err, body, sizeof(body)));
 		conn_close(c, "open failed");
 		return;
 	}
-	if (w->first_len)
+	if (w->first_len) { /* the 0-RTT bytes: counted as the relay's are */
+		c->bytes_up += w->first_len;
+		c->l->m->bytes_in += w->first_len;
 		stream_write_copy(c->up, w->first, w->first_len);
+	}
 	free(w->first);
 	w->first = NULL;
 	w->first_len = 0;
