@@ -430,8 +430,16 @@ static void on_held(uv_timer_t *t)
 
 void conn_auth_refuse(conn_t *c, const char *what, const void *reply, size_t n, const char *why)
 {
-	int64_t hold = authguard_fail((struct sockaddr *)&c->peer, uv_now(c->l->loop), what, c->id);
+	conn_auth_hold(c, conn_auth_count(c, what), reply, n, why);
+}
 
+int64_t conn_auth_count(conn_t *c, const char *what)
+{
+	return authguard_fail((struct sockaddr *)&c->peer, uv_now(c->l->loop), what, c->id);
+}
+
+void conn_auth_hold(conn_t *c, int64_t hold, const void *reply, size_t n, const char *why)
+{
 	if (hold < 0) {
 		conn_close(c, "banned");
 		return;

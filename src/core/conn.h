@@ -111,6 +111,11 @@ const char *conn_state_name(conn_state_t s);
 int conn_auth_banned(conn_t *c);
 void conn_auth_ok(conn_t *c);
 void conn_auth_refuse(conn_t *c, const char *what, const void *reply, size_t n, const char *why);
+/* conn_auth_refuse in two steps, for a front end that answers a failure
+ * the guard does not delay in its own way: count it (the hold the guard
+ * asks for in ms, or AUTHGUARD_BANNED), then refuse with that hold. */
+int64_t conn_auth_count(conn_t *c, const char *what);
+void conn_auth_hold(conn_t *c, int64_t hold, const void *reply, size_t n, const char *why);
 /* Stop the handshake timer (front ends that wait on the client for long). */
 void conn_handshake_done(conn_t *c);
 /* Restart it with another deadline (a tunnel waiting for its open). */

@@ -1,5 +1,6 @@
 /* fuzz_decoy: the decoy directory's mapping of a request target to a file
- * (tunnel/ws/decoy.h), which runs before any authentication.
+ * and its reading of an If-Modified-Since date (tunnel/ws/decoy.h), which
+ * run before any authentication.
  *
  * The input is tried twice: as a raw request target (the fuzzer's buffer
  * ends exactly where the target does, as a target inside a full request
@@ -10,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tunnel/ws/decoy.h"
 #include "wire/http_proto.h"
@@ -20,6 +22,17 @@
 			abort();                                                                   \
 	} while (0)
 
+/* a ".." or "." segment left in a resolved path */
+static int climbs(const char *rel)
+{
+	for (const char *p = rel; (p = strchr(p, '/'));) {
+		size_t n = strcspn(++p, "/");
+		if ((n == 2 && !strncmp(p, "..", 2)) || (n == 1 && p[0] == '.'))
+			return 1;
+	}
+	return 0;
+}
+
 static void map(const char *target, size_t len)
 {
 	char rel[1024];
@@ -27,8 +40,20 @@ static void map(const char *target, size_t len)
 	if (decoy_target_path(target, len, rel, sizeof(rel)) == 0) {
 		CHECK(strlen(rel) < sizeof(rel));
 		CHECK(rel[0] == '/');
-		CHECK(!strstr(rel, ".."));
+		CHECK(!climbs(rel));
 	}
+}
+
+static void date(const uint8_t *data, size_t size)
+{
+	char s[128];
+	time_t t;
+
+	if (size >= sizeof(s))
+		size = sizeof(s) - 1;
+	memcpy(s, data, size);
+	s[size] = 0;
+	(void)decoy_http_date(s, &t);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -37,6 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t used;
 
 	map((const char *)data, size);
+	date(data, size);
 	http_req_init(&r);
 	if (http_req_feed(&r, data, size, &used) == HTTP_DONE)
 		map(r.target.p, r.target.len);

@@ -284,6 +284,47 @@ int ws_client_check_response(const char *head, size_t len, const char *key, cons
 
 /* ---- a listener's side ---- */
 
+static void keep_raw(ws_head_t *h, const sbuf_t *b)
+{
+	size_t have = h->raw ? h->raw->len : 0;
+	sbuf_t *n;
+
+	if (!h->decoy || !decoy_passes(h->decoy) || have + b->len > WS_HEAD_MAX + 65536)
+		return;
+	n = sbuf_new(have + b->len);
+	if (have)
+		memcpy(n->data, sbuf_ptr(h->raw), have);
+	memcpy(n->data + have, b->data + b->off, b->len);
+	n->len = (uint32_t)(have + b->len);
+	sbuf_free(h->raw);
+	h->raw = n;
+}
+
+/* 0 when the raw bytes' request line is complete and cannot be a
+ * WebSocket upgrade (GET target HTTP/1.x); 1 while it may be. */
+static int may_be_upgrade(const sbuf_t *raw)
+{
+	const char *p = (const char *)raw->data + raw->off, *end = p + raw->len, *nl;
+
+	while (p < end && (*p == '\r' || *p == '\n')) /* as the parser skips them */
+		p++;
+	if (p == end)
+		return 1;
+	if ((size_t)(end - p) >= 4 && memcmp(p, "GET ", 4))
+		return 0;
+	if (!(nl = memchr(p, '\n', (size_t)(end - p))))
+		return 1;
+	if (nl > p && nl[-1] == '\r')
+		nl--;
+	return nl - p > 13 && !memcmp(nl - 9, " HTTP/1.", 8);
+}
+
+void ws_head_release(ws_head_t *h)
+{
+	sbuf_free(h->raw);
+	h->raw = NULL;
+}
+
 static void head_read(stream_t *st, sbuf_t *b)
 {
 	ws_head_t *h = st->data;
@@ -293,6 +334,19 @@ static void head_read(stream_t *st, sbuf_t *b)
 
 	if (!b) {
 		conn_close(c, "client closed");
+		return;
+	}
+	keep_raw(h, b);
+	if (h->raw && !may_be_upgrade(h->raw)) {
+		/* not even its request line can open a tunnel: the web server
+		 * gets it now, as it came (an HTTP/0.9 line, a POST, ...) */
+		sbuf_free(b);
+		stream_read_stop(st);
+		log_info(c->id, "%s: not a tunnel request: passed to the decoy web server",
+		         c->peer_str);
+		(*h->not_http)++;
+		decoy_pass(h->decoy, c, h->raw);
+		h->raw = NULL;
 		return;
 	}
 	r = http_req_feed(h->req, sbuf_ptr(b), b->len, &used);
@@ -307,6 +361,11 @@ static void head_read(stream_t *st, sbuf_t *b)
 		log_info(c->id, "%s: not HTTP (%s)", c->peer_str,
 		         h->req->error ? h->req->error : "too long");
 		(*h->not_http)++;
+		if (h->decoy && decoy_passes(h->decoy)) {
+			decoy_pass(h->decoy, c, h->raw);
+			h->raw = NULL;
+			return;
+		}
 		decoy_bad_request(c);
 		return;
 	}
@@ -362,18 +421,40 @@ void ws_head_read(ws_head_t *h, tls_ctx_t *tls)
 void ws_head_decoy_auth(ws_head_t *h, const decoy_t *d, uint64_t *count, const char *what,
                         const char *why)
 {
+	int64_t hold = conn_auth_count(h->c, what);
 	char *r;
-	size_t n = decoy_reply(d, h->req, &r);
+	size_t n;
 
 	(*count)++;
+	if (decoy_passes(d) && hold >= 0) {
+		/* a web server's answer at a web server's pace: the guard counts
+		 * the failure (and bans) but does not hold the answer, which
+		 * would tell a prober apart from a request to that server */
+		log_info(h->c->id, "%s: %s: passed to the decoy web server", h->c->peer_str, why);
+		decoy_pass(d, h->c, h->raw);
+		h->raw = NULL;
+		return;
+	}
+	if (hold == 0) { /* the decoy's answer as to anyone, kept alive if it keeps */
+		log_info(h->c->id, "%s: %s: decoy page", h->c->peer_str, why);
+		decoy_send(d, h->c, h->req);
+		return;
+	}
+	n = decoy_reply(d, h->req, 0, &r, NULL);
 	log_info(h->c->id, "%s: %s: decoy page", h->c->peer_str, why);
-	conn_auth_refuse(h->c, what, r, n, why);
+	conn_auth_hold(h->c, hold, r, n, why);
 	free(r);
 }
 
 void ws_head_decoy(ws_head_t *h, const decoy_t *d, uint64_t *count, const char *why)
 {
 	(*count)++;
+	if (decoy_passes(d)) {
+		log_info(h->c->id, "%s: %s: passed to the decoy web server", h->c->peer_str, why);
+		decoy_pass(d, h->c, h->raw);
+		h->raw = NULL;
+		return;
+	}
 	log_info(h->c->id, "%s: %s: decoy page", h->c->peer_str, why);
 	decoy_send(d, h->c, h->req);
 }

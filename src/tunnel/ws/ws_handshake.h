@@ -70,7 +70,11 @@ struct ws_head {
 	uint64_t *not_http;
 	void (*on_head)(ws_head_t *h, sbuf_t *rest);
 	void *data;
+	const decoy_t *decoy; /* for bytes that are not a request head */
+	sbuf_t *raw;          /* every byte read, for a decoy that passes them on */
 };
+/* The raw bytes go (the owner, when its conn is a tunnel or goes). */
+void ws_head_release(ws_head_t *h);
 
 /* With tls, c->client becomes the TLS stream and its handshake comes first. */
 void ws_head_read(ws_head_t *h, tls_ctx_t *tls);

@@ -522,6 +522,7 @@ static void sconn_free(void *p)
 {
 	sconn_t *w = p;
 
+	ws_head_release(&w->hs);
 	http_req_free(&w->req);
 	replay_wait_cancel(w->wait);
 	spend_free(w->pend);
@@ -548,7 +549,7 @@ static void srv_on_conn(conn_t *c)
 	http_req_init(&w->req);
 	c->front = w;
 	c->front_free = sconn_free;
-	w->hs = (ws_head_t){c, &w->req, &s->rejected[REJ_PROBE], srv_on_request, w};
+	w->hs = (ws_head_t){c, &w->req, &s->rejected[REJ_PROBE], srv_on_request, w, s->decoy, NULL};
 	ws_head_read(&w->hs, s->tls);
 }
 
@@ -585,7 +586,8 @@ static void srv_metrics(mbuf_t *b, void *ud)
 
 typedef struct wstan_srv_opts {
 	ws_opts_t wo;
-	const char *key, *cookie, *replay, *replay_state, *decoy, *cert, *certkey, *ciphers;
+	const char *key, *cookie, *replay, *replay_state, *decoy, *decoy_server, *cert, *certkey,
+	    *ciphers;
 	int tls;
 	uint64_t skew_ms, open_timeout_ms, replay_cache, replay_timeout_ms;
 } wstan_srv_opts_t;
@@ -618,8 +620,11 @@ static const opt_t srv_table[] = {
     REPLAY_SHARED_OPTS(wstan_srv_opts_t, replay, replay_timeout_ms),
     OPT_DURATION(wstan_srv_opts_t, open_timeout_ms, "open-timeout", "10m",
                  "how long an idle tunnel may wait for its next request"),
-    OPT_STR(wstan_srv_opts_t, decoy, "decoy", "a small built-in page", "FILE",
-            "what everyone else sees: a file, or a directory to serve"),
+    OPT_STR(wstan_srv_opts_t, decoy, "decoy", "a small built-in page", "FILE|DIR|URL",
+            "what everyone else sees: a file, a directory to serve, or http://HOST:PORT, "
+            "a web server every such connection is passed to"),
+    OPT_STR(wstan_srv_opts_t, decoy_server, "decoy-server", "nginx", "NAME",
+            "the Server header of the decoy's own answers (empty: none)"),
     OPT_STR(wstan_srv_opts_t, cookie, "cookie", "from the key", "NAME",
             "the cookie name of wstan's compatible mode"),
     WS_MAX_MESSAGE_OPT(wstan_srv_opts_t, wo.max_message),
@@ -665,7 +670,7 @@ static int srv_init(listener_t *l, char *err, size_t errlen)
 	hmac_sha256(s->key.k, s->key.len, (const uint8_t *)"wstan replay store", 18, id);
 	if ((r = replay_store_get("wstan", id, &conf, &s->replay, err, errlen)) < 0)
 		return r;
-	if ((r = decoy_new(o.decoy, &s->decoy, err, errlen)) < 0)
+	if ((r = decoy_new(o.decoy, o.decoy_server, &s->decoy, err, errlen)) < 0)
 		return r;
 	s->path = strdup(u->path[0] ? u->path : "/");
 	if (!s->path)

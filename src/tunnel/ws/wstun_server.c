@@ -114,6 +114,7 @@ static void drop_req(wconn_t *w)
 	free(w->req);
 	w->req = NULL;
 	w->hs.req = NULL;
+	ws_head_release(&w->hs);
 }
 
 static void wconn_free(void *p)
@@ -672,7 +673,7 @@ static void ws_on_conn(conn_t *c)
 	http_req_init(w->req);
 	c->front = w;
 	c->front_free = wconn_free;
-	w->hs = (ws_head_t){c, w->req, &s->rejected[REJ_PROBE], on_request, w};
+	w->hs = (ws_head_t){c, w->req, &s->rejected[REJ_PROBE], on_request, w, s->decoy, NULL};
 	ws_head_read(&w->hs, s->tls);
 }
 
@@ -725,7 +726,7 @@ typedef struct wsrv_opts {
 	int trust_xff, enc_any;
 	cidr_list_t xff_from;
 	rev_allow_t allow;
-	const char *replay, *replay_state, *host, *decoy, *cert, *certkey, *ciphers;
+	const char *replay, *replay_state, *host, *decoy, *decoy_server, *cert, *certkey, *ciphers;
 } wsrv_opts_t;
 
 static int parse_enc(void *obj, const char *v, char *err, size_t errlen)
@@ -771,9 +772,12 @@ static const opt_t ws_server_table[] = {
                  "end); on wss:// they always are"),
     OPT_DURATION(wsrv_opts_t, open_timeout_ms, "open-timeout", "10m",
                  "how long a pooled WebSocket may wait for its open"),
-    OPT_STR(wsrv_opts_t, decoy, "decoy", "a small built-in page", "FILE",
-            "what everyone who is not a tunnel client sees: an HTML file, or a directory "
-            "served as a static site"),
+    OPT_STR(wsrv_opts_t, decoy, "decoy", "a small built-in page", "FILE|DIR|URL",
+            "what everyone who is not a tunnel client sees: an HTML file, a directory "
+            "served as a static site, or http://HOST:PORT, a web server every such "
+            "connection is passed to"),
+    OPT_STR(wsrv_opts_t, decoy_server, "decoy-server", "nginx", "NAME",
+            "the Server header of the decoy's own answers (empty: none)"),
     OPT_FUNC_DOC("reverse", parse_reverse, "none (refused)", "[IP:]PORT[-PORT],...",
                  "where key holders may have this server listen for them (reverse forwards, "
                  "-R): ports, ranges, each optionally bound to one address; the listener's "
@@ -842,7 +846,7 @@ static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 		if (!s->host)
 			abort();
 	}
-	if ((r = decoy_new(o.decoy, &s->decoy, err, errlen)) < 0)
+	if ((r = decoy_new(o.decoy, o.decoy_server, &s->decoy, err, errlen)) < 0)
 		return r;
 	s->path = strdup(u->path[0] ? u->path : "/");
 	if (tls) {

@@ -1,0 +1,86 @@
+#!/bin/bash
+# An active prober cannot tell a sluice ws server with decoy=http://... from
+# the web server it fronts: prober.py sends the same 50 requests (paths,
+# methods, malformed heads, wrong-key, stale, other-path and replayed
+# upgrades) to sluice and to nginx directly, and every answer (status,
+# headers but Date, body, connection kept or closed) must match.  Then the
+# tunnel still works through the same server.  And decoy=DIR on nginx's
+# root, with nginx's Server header, answers ordinary requests (paths,
+# directories, HEAD, methods, If-Modified-Since, keep-alive, a path that
+# climbs above the root) as nginx does, and the same to wrong keys and
+# replays.  Loopback only; a few seconds.
+. "$(dirname "$0")/lib.sh"
+need_cmd nginx
+
+KEY=$("$SLUICE" keygen)
+mkdir -p "$T/site/sub" "$T/nginx"
+echo "<html><body>the site</body></html>" >"$T/site/index.html"
+echo "a page" >"$T/site/sub/page.html"
+echo "User-agent: *" >"$T/site/robots.txt"
+mkdir -p "$T/site/noidx"
+ngx=$(free_port)
+cat >"$T/nginx/nginx.conf" <<CONF
+daemon off;
+user root;
+worker_processes 1;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log $T/nginx/access.log;
+    client_body_temp_path $T/nginx/body;
+    proxy_temp_path $T/nginx/proxy;
+    fastcgi_temp_path $T/nginx/fastcgi;
+    uwsgi_temp_path $T/nginx/uwsgi;
+    scgi_temp_path $T/nginx/scgi;
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    server {
+        listen 127.0.0.1:$ngx;
+        root $T/site;
+        # nginx names its own port in a redirect; sluice's differs here,
+        # where both listen on loopback side by side (on port 80 neither would)
+        port_in_redirect off;
+    }
+}
+CONF
+start nginx nginx -c "$T/nginx/nginx.conf" -p "$T/nginx"
+wait_port "$ngx"
+
+web=$(free_port)
+mkdir -p "$T/www"
+echo "through the tunnel" >"$T/www/index.html"
+http_server "$web" "$T/www"
+
+ws=$(free_port) m=$(free_port)
+start server "$SLUICE" -v --metrics "127.0.0.1:$m" \
+	-L "ws://127.0.0.1:$ws/tun?host-loopback=1&key=$KEY&decoy=http://127.0.0.1:$ngx"
+wait_port "$ws"
+
+check "50 probes: sluice answers as nginx does, one for one" \
+	python3 "$SRCDIR/tests/e2e/prober.py" "$ws" "$ngx" "$KEY" /tun
+grep -A2 "^DIFF" "$T/check.out" | sed "s/^/    /"; tail -n 3 "$T/check.out" | sed "s/^/    /"
+
+px=$(free_port)
+start client "$SLUICE" -L "proxy://127.0.0.1:$px" -F "ws://127.0.0.1:$ws/tun?key=$KEY"
+wait_port "$px"
+check "the tunnel works through the same server" bash -c \
+	"curl -fsS -m 10 --socks5-hostname 127.0.0.1:$px http://127.0.0.1:$web/ | grep -q 'through the tunnel'"
+check "a browser's visit is nginx's page" bash -c \
+	"curl -fsS -m 10 http://127.0.0.1:$ws/ | grep -q 'the site'"
+check "the failures are logged as passed to the decoy" \
+	grep -q "token not authentic.*passed to the decoy web server" "$T/server.log"
+check "and the replay" grep -q "replayed token: passed to the decoy web server" "$T/server.log"
+# decoy=DIR: a static web server's answers, as nginx gives them
+ngx_server=$(curl -sI "http://127.0.0.1:$ngx/" | sed -n 's/^Server: //p' | tr -d '\r')
+lm=$(curl -sI "http://127.0.0.1:$ngx/index.html" | sed -n 's/^Last-Modified: //p' | tr -d '\r')
+wd=$(free_port)
+start dirserver "$SLUICE" -v -L "ws://127.0.0.1:$wd/tun?key=$KEY&decoy=$T/site&decoy-server=$ngx_server"
+wait_port "$wd"
+check "decoy=DIR: ordinary requests answered as nginx ($ngx_server) answers them" \
+	python3 "$SRCDIR/tests/e2e/prober.py" "$wd" "$ngx" "$KEY" /tun static "$lm"
+grep -A2 "^DIFF" "$T/check.out" | sed "s/^/    /"; tail -n 3 "$T/check.out" | sed "s/^/    /"
+
+rej=$(curl -fsS "http://127.0.0.1:$m/metrics" | sed -n 's/^sluice_ws_rejected_total{.*reason="auth"} //p')
+check "and counted ($rej wrong keys)" test "${rej:-0}" -ge 3
+finish
