@@ -38,6 +38,7 @@
 
 #include "core/encoding.h"
 #include "core/tcp.h"
+#include "tunnel/ws/decoy.h"
 #include "tunnel/ws/ws.h"
 #include "wire/http_proto.h"
 
@@ -1372,28 +1373,59 @@ static int teardown(void **st)
 	return 0;
 }
 
+/* decoy=DIR: a request target as a static web server maps it */
+static void test_decoy_paths(void **state)
+{
+	static const struct {
+		const char *target, *want; /* want NULL: refused (a 400) */
+	} cases[] = {
+	    {"/", "/"},
+	    {"/index.html?x=1", "/index.html"},
+	    {"/a/../index.html", "/index.html"},
+	    {"/./a/./b", "/a/b"},
+	    {"/a/b/..", "/a/"},
+	    {"/a/.", "/a/"},
+	    {"/%69ndex.html", "/index.html"},
+	    {"/sub/../../x", NULL},
+	    {"/..", NULL},
+	    {"/%2e%2e/etc/passwd", NULL},
+	    {"/..%2fetc", NULL},
+	    {"/a%00b", NULL},
+	    {"/%zz", NULL},
+	    {"index.html", NULL},
+	};
+	char rel[256];
+	time_t t;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r =
+		    decoy_target_path(cases[i].target, strlen(cases[i].target), rel, sizeof(rel));
+		if (!cases[i].want) {
+			assert_true(r < 0);
+			continue;
+		}
+		assert_int_equal(r, 0);
+		assert_string_equal(rel, cases[i].want);
+	}
+	assert_int_equal(decoy_http_date("Sun, 06 Nov 1994 08:49:37 GMT", &t), 0);
+	assert_int_equal((long long)t, 784111777LL);
+	assert_true(decoy_http_date("Sun, 06 Nov 1994 08:49:37", &t) < 0);
+	assert_true(decoy_http_date("yesterday", &t) < 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_accept_vector),
-	    cmocka_unit_test(test_make_key),
-	    cmocka_unit_test(test_client_request),
-	    cmocka_unit_test(test_server_response),
-	    cmocka_unit_test(test_check_response_good),
-	    cmocka_unit_test(test_check_response_bad),
-	    cmocka_unit_test(test_messages),
-	    cmocka_unit_test(test_close_handshake),
-	    cmocka_unit_test(test_too_big),
-	    cmocka_unit_test(test_keepalive),
-	    cmocka_unit_test(test_transport_loss),
-	    cmocka_unit_test(test_backpressure),
-	    cmocka_unit_test(test_free_in_callback),
-	    cmocka_unit_test(test_protocol_errors),
-	    cmocka_unit_test(test_fragments_and_ping),
-	    cmocka_unit_test(test_silent_peer),
-	    cmocka_unit_test(test_client_errors),
-	    cmocka_unit_test(test_interop_client),
-	    cmocka_unit_test(test_interop_server),
+	    cmocka_unit_test(test_accept_vector),      cmocka_unit_test(test_decoy_paths),
+	    cmocka_unit_test(test_make_key),           cmocka_unit_test(test_client_request),
+	    cmocka_unit_test(test_server_response),    cmocka_unit_test(test_check_response_good),
+	    cmocka_unit_test(test_check_response_bad), cmocka_unit_test(test_messages),
+	    cmocka_unit_test(test_close_handshake),    cmocka_unit_test(test_too_big),
+	    cmocka_unit_test(test_keepalive),          cmocka_unit_test(test_transport_loss),
+	    cmocka_unit_test(test_backpressure),       cmocka_unit_test(test_free_in_callback),
+	    cmocka_unit_test(test_protocol_errors),    cmocka_unit_test(test_fragments_and_ping),
+	    cmocka_unit_test(test_silent_peer),        cmocka_unit_test(test_client_errors),
+	    cmocka_unit_test(test_interop_client),     cmocka_unit_test(test_interop_server),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
