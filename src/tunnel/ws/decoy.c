@@ -431,7 +431,8 @@ typedef struct dsess {
 	conn_t *c;
 	const decoy_t *d;
 	http_req_t req;
-	void *front; /* the tunnel server's, freed with ours */
+	uint64_t *count; /* requests answered, or NULL */
+	void *front;     /* the tunnel server's, freed with ours */
 	void (*front_free)(void *front);
 } dsess_t;
 
@@ -468,7 +469,9 @@ static void dsess_read(stream_t *s, sbuf_t *b)
 	log_info(c->id, "%s: decoy: %.*s %.*s", c->peer_str, (int)k->req.method_str.len,
 	         k->req.method_str.p, (int)(k->req.target.len > 200 ? 200 : k->req.target.len),
 	         k->req.target.p);
-	decoy_send(k->d, c, &k->req);
+	if (k->count)
+		(*k->count)++;
+	decoy_send(k->d, c, &k->req, k->count);
 }
 
 static void dsess_error(stream_t *s, int err)
@@ -480,7 +483,7 @@ static void dsess_error(stream_t *s, int err)
 
 static const stream_cbs_t dsess_cbs = {dsess_read, NULL, dsess_error};
 
-void decoy_send(const decoy_t *d, conn_t *c, const http_req_t *req)
+void decoy_send(const decoy_t *d, conn_t *c, const http_req_t *req, uint64_t *count)
 {
 	dsess_t *k;
 	char *r;
@@ -502,6 +505,7 @@ void decoy_send(const decoy_t *d, conn_t *c, const http_req_t *req)
 			abort();
 		k->c = c;
 		k->d = d;
+		k->count = count;
 		http_req_init(&k->req);
 		k->front = c->front;
 		k->front_free = c->front_free;

@@ -58,8 +58,9 @@ int decoy_http_date(const char *s, time_t *out);
  * one) answers every request with itself and closes. */
 size_t decoy_reply(const decoy_t *d, const http_req_t *req, int may_keep, char **out, int *keep);
 /* Answer the request like a web server; then read the next one on a kept
- * connection (at most 5 s idle), or let the conn linger out. */
-void decoy_send(const decoy_t *d, conn_t *c, const http_req_t *req);
+ * connection (at most 5 s idle), counting each in *count (if not NULL), or
+ * let the conn linger out. */
+void decoy_send(const decoy_t *d, conn_t *c, const http_req_t *req, uint64_t *count);
 /* Answer bytes that are not an HTTP request: 400, then linger out. */
 void decoy_bad_request(conn_t *c);
 

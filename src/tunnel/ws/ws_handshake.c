@@ -437,7 +437,7 @@ void ws_head_decoy_auth(ws_head_t *h, const decoy_t *d, uint64_t *count, const c
 	}
 	if (hold == 0) { /* the decoy's answer as to anyone, kept alive if it keeps */
 		log_info(h->c->id, "%s: %s: decoy page", h->c->peer_str, why);
-		decoy_send(d, h->c, h->req);
+		decoy_send(d, h->c, h->req, h->not_http);
 		return;
 	}
 	n = decoy_reply(d, h->req, 0, &r, NULL);
@@ -456,7 +456,7 @@ void ws_head_decoy(ws_head_t *h, const decoy_t *d, uint64_t *count, const char *
 		return;
 	}
 	log_info(h->c->id, "%s: %s: decoy page", h->c->peer_str, why);
-	decoy_send(d, h->c, h->req);
+	decoy_send(d, h->c, h->req, h->not_http);
 }
 
 /* ---- a hop's side ---- */
