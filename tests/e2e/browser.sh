@@ -2,7 +2,10 @@
 # A real browser through sluice: Chromium (headless) loads a page with a
 # stylesheet, an image and a script from a local web server, through
 # sluice's SOCKS5 and HTTP proxy front ends, directly and through a
-# WebSocket tunnel, and visits a ws server's decoy pages.
+# WebSocket tunnel, and visits a ws server's decoy pages.  For a name that
+# does not resolve it shows the proxy's 502 page with the same sentence
+# directly and through the tunnel (tests/e2e/errors.sh checks every error
+# through every tunnel with curl).
 #
 # What the browser rendered is checked, not only that bytes moved: the
 # script runs at the load event and writes into the page the image's size
@@ -97,6 +100,21 @@ done
 opens=$(curl -fsS "http://127.0.0.1:$m2/metrics" |
 	sed -n "s|^sluice_ws_opens_total{listener=\"ws://127.0.0.1:$wsp\"} ||p")
 check "the ws server opened tunnels for the browser ($opens)" test "${opens:-0}" -ge 2
+
+# what a browser shows for a name that does not resolve: the proxy's 502
+# page, the same sentence directly and through the tunnel (which names it)
+browse nx-direct "http://nx.invalid/" "http://127.0.0.1:$http" >"$T/dom.nx-direct"
+check "http-direct: Chromium shows the 502 page for an unknown name" \
+	grep -qF "Could not connect to nx.invalid:80: name not found</p>" "$T/dom.nx-direct"
+browse nx-ws "http://nx.invalid/" "http://127.0.0.1:$tun" >"$T/dom.nx-ws"
+check "http-ws: and through the tunnel, naming it" grep -qF \
+	"Could not connect to nx.invalid:80: name not found, reached through ws://127.0.0.1:$wsp/t</p>" \
+	"$T/dom.nx-ws"
+check "http-ws: the client's log says the same" grep -qF \
+	"http: 502 Could not connect to nx.invalid:80: name not found, reached through ws://127.0.0.1:$wsp/t" \
+	"$T/wsclient.log"
+check "http-ws: the server's log says its own dial failed" grep -qF \
+	"Could not connect to nx.invalid:80: name not found" "$T/wsserver.log"
 
 # the decoy: a browser at the tunnel server sees a web site, here ours,
 # and at a server without decoy= the built-in page
