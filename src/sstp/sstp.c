@@ -41,7 +41,6 @@
 #include "sstp/sstpd.h"
 
 #define SSTP_MAX_RETRIES 3
-#define SSTP_RX_CAP (2 * SSTP_MAX_PACKET + 8192)
 #define SSTP_ECHO_TRIES 3
 
 typedef enum sstate { S_IDLE, S_DIAL, S_TLS, S_HTTP, S_REQUEST, S_PPP, S_CONNECTED } sstate_t;
@@ -77,8 +76,7 @@ typedef struct slink {
 	uint8_t hash;      /* chosen for the binding */
 	uint8_t nonce[32];
 	uint8_t cert_sha1[20], cert_sha256[32];
-	uint8_t rx[SSTP_RX_CAP];
-	size_t rxlen;
+	sstp_rx_t rx;
 	uint64_t pkts_in, pkts_out, bad;
 } slink_t;
 
@@ -107,7 +105,8 @@ static void release(slink_t *l)
 	l->ppp = NULL;
 	uv_timer_stop(&l->tick);
 	uv_idle_stop(&l->flush);
-	l->rxlen = 0;
+	l->rx.len = 0;
+	l->rx.in_head = 0;
 	l->txlen = 0;
 	l->state = S_IDLE;
 }
@@ -423,66 +422,40 @@ static int on_packet(slink_t *l, const uint8_t *pkt, size_t len)
 	}
 }
 
-/* Whole packets at p, handled where they lie.  Returns the bytes used (a
- * partial packet at the end is left), or -1 when the session is gone. */
-static long eat(slink_t *l, const uint8_t *p, size_t len)
+/* The server's answer head: 200, or the session fails. */
+static long on_head(void *ud, const uint8_t *p, size_t len)
 {
-	size_t off = 0;
-	int n;
+	slink_t *l = ud;
+	int status = 0, n = sstp_http_response(p, len, &status);
+	char why[96];
 
-	while (off < len) {
-		n = sstp_packet_len(p + off, len - off);
-		if (n == 0)
-			break;
-		if (n < 0) {
-			abort_call(l, SSTP_ATTR_NO_ERROR, SSTP_STATUS_INVALID_FRAME_RECEIVED,
-			           "malformed SSTP packet header");
-			return -1;
-		}
-		if (on_packet(l, p + off, (size_t)n) < 0)
-			return -1;
-		off += (size_t)n;
+	if (n == 0)
+		return 0;
+	if (n < 0) {
+		fail(l, "the server's answer is not HTTP");
+		return -1;
 	}
-	return (long)off;
+	if (status != 200) {
+		snprintf(why, sizeof(why), "the server answered HTTP %d to SSTP_DUPLEX_POST",
+		         status);
+		fail(l, why);
+		return -1;
+	}
+	send_request(l);
+	return n;
 }
 
-/* The buffered bytes: the HTTP response head first, then SSTP packets. */
-static void consume(slink_t *l)
+static int on_packet_cb(void *ud, const uint8_t *pkt, size_t len)
 {
-	size_t off = 0;
-	long n;
-
-	if (l->state == S_HTTP) {
-		int status = 0;
-		n = sstp_http_response(l->rx, l->rxlen, &status);
-		if (n == 0)
-			return;
-		if (n < 0) {
-			fail(l, "the server's answer is not HTTP");
-			return;
-		}
-		if (status != 200) {
-			char why[96];
-			snprintf(why, sizeof(why),
-			         "the server answered HTTP %d to SSTP_DUPLEX_POST", status);
-			fail(l, why);
-			return;
-		}
-		off = (size_t)n;
-		send_request(l);
-	}
-	if ((n = eat(l, l->rx + off, l->rxlen - off)) < 0)
-		return;
-	off += (size_t)n;
-	memmove(l->rx, l->rx + off, l->rxlen - off);
-	l->rxlen -= off;
+	return on_packet(ud, pkt, len);
 }
+
+static const sstp_rx_cbs_t rx_cbs = {on_head, on_packet_cb};
 
 static void s_read(stream_t *s, sbuf_t *b)
 {
 	slink_t *l = s->data;
-	const uint8_t *p;
-	size_t len;
+	int r;
 
 	if (!b) {
 		fail(l, "the server closed the connection");
@@ -490,34 +463,13 @@ static void s_read(stream_t *s, sbuf_t *b)
 	}
 	l->last_rx = now_ms(l);
 	l->echoes = 0;
-	p = sbuf_ptr(b);
-	len = b->len;
-	/* nothing half-read: whole packets straight from the chunk; only a
-	 * packet cut by the chunk's end goes through the buffer */
-	if (!l->rxlen && l->state > S_HTTP) {
-		long n = eat(l, p, len);
-		if (n < 0) {
-			sbuf_free(b);
-			return;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	while (len && l->s == s) {
-		size_t n = sizeof(l->rx) - l->rxlen;
-		if (n > len)
-			n = len;
-		memcpy(l->rx + l->rxlen, p, n);
-		l->rxlen += n;
-		p += n;
-		len -= n;
-		consume(l);
-		if (l->s == s && l->rxlen == sizeof(l->rx)) {
-			fail(l, "the server's HTTP answer is too long");
-			break;
-		}
-	}
+	r = sstp_rx_feed(&l->rx, sbuf_ptr(b), b->len, &rx_cbs, l);
 	sbuf_free(b);
+	if (r == SSTP_RX_BAD)
+		abort_call(l, SSTP_ATTR_NO_ERROR, SSTP_STATUS_INVALID_FRAME_RECEIVED,
+		           "malformed SSTP packet header");
+	else if (r == SSTP_RX_LONG)
+		fail(l, "the server's HTTP answer is too long");
 }
 
 static void s_error(stream_t *s, int err)
@@ -593,6 +545,7 @@ static void on_tls(void *ud, stream_t *s, int err)
 		return;
 	}
 	set_state(l, S_HTTP);
+	l->rx.in_head = 1;
 	l->last_rx = now_ms(l);
 	l->deadline = now_ms(l) + l->nego_ms;
 	stream_set_cbs(s, &s_cbs, l);
@@ -624,7 +577,7 @@ static int link_start(pkthop_t *h)
 
 	l->retries = 0;
 	l->echoes = 0;
-	l->rxlen = 0;
+	l->rx.len = 0;
 	set_state(l, S_DIAL);
 	l->dial = dial_next(pkthop_dialer(h), &o, on_dialed, l);
 	if (!l->dial) {
@@ -714,22 +667,7 @@ typedef struct sstp_opts {
 
 static int parse_hashes(void *obj, const char *v, char *err, size_t errlen)
 {
-	unsigned *mask = &((sstp_opts_t *)obj)->hash;
-	char buf[64], *tok, *save;
-
-	*mask = 0;
-	snprintf(buf, sizeof(buf), "%s", v);
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (!strcmp(tok, "sha256"))
-			*mask |= SSTP_HASH_SHA256;
-		else if (!strcmp(tok, "sha1"))
-			*mask |= SSTP_HASH_SHA1;
-		else {
-			snprintf(err, errlen, "option 'hash': '%s' is not sha256 or sha1", tok);
-			return -EINVAL;
-		}
-	}
-	return 0;
+	return sstp_hash_list_parse(v, &((sstp_opts_t *)obj)->hash, err, errlen);
 }
 
 static const opt_t sstp_opt_table[] = {

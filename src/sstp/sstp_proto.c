@@ -32,6 +32,7 @@
 #include "sstp/sstp_proto.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -103,6 +104,76 @@ void sstp_data_header(uint8_t out[4], size_t payload_len)
 {
 	assert(payload_len + SSTP_HDR_LEN <= SSTP_MAX_PACKET);
 	put_hdr(out, 0, payload_len + SSTP_HDR_LEN);
+}
+
+/* ---- a byte stream into packets ---- */
+
+/* Whole packets at p: the bytes used (a partial packet at the end is
+ * left), or SSTP_RX_STOP / SSTP_RX_BAD. */
+static long rx_packets(const uint8_t *p, size_t len, const sstp_rx_cbs_t *cbs, void *ud)
+{
+	size_t off = 0;
+	int n;
+
+	while (off < len) {
+		n = sstp_packet_len(p + off, len - off);
+		if (n == 0)
+			break;
+		if (n < 0)
+			return SSTP_RX_BAD;
+		if (cbs->packet(ud, p + off, (size_t)n) < 0)
+			return SSTP_RX_STOP;
+		off += (size_t)n;
+	}
+	return (long)off;
+}
+
+/* What buf holds: the head first, then packets. */
+static int rx_consume(sstp_rx_t *rx, const sstp_rx_cbs_t *cbs, void *ud)
+{
+	size_t off = 0;
+	long n;
+
+	if (rx->in_head) {
+		n = cbs->head(ud, rx->buf, rx->len);
+		if (n == 0)
+			return rx->len == sizeof(rx->buf) ? SSTP_RX_LONG : 0;
+		if (n < 0)
+			return SSTP_RX_STOP;
+		rx->in_head = 0;
+		off = (size_t)n;
+	}
+	if ((n = rx_packets(rx->buf + off, rx->len - off, cbs, ud)) < 0)
+		return (int)n;
+	off += (size_t)n;
+	memmove(rx->buf, rx->buf + off, rx->len - off);
+	rx->len -= off;
+	return 0;
+}
+
+int sstp_rx_feed(sstp_rx_t *rx, const uint8_t *p, size_t len, const sstp_rx_cbs_t *cbs, void *ud)
+{
+	int r;
+
+	if (!rx->len && !rx->in_head) {
+		long n = rx_packets(p, len, cbs, ud);
+		if (n < 0)
+			return (int)n;
+		p += n;
+		len -= (size_t)n;
+	}
+	while (len) {
+		size_t n = sizeof(rx->buf) - rx->len;
+		if (n > len)
+			n = len;
+		memcpy(rx->buf + rx->len, p, n);
+		rx->len += n;
+		p += n;
+		len -= n;
+		if ((r = rx_consume(rx, cbs, ud)) < 0)
+			return r;
+	}
+	return 0;
 }
 
 /* ---- control messages ---- */
@@ -418,6 +489,25 @@ int sstp_http_response(const uint8_t *buf, size_t len, int *status)
 		return -1;
 	*status = code;
 	return (int)(i + 1);
+}
+
+int sstp_hash_list_parse(const char *v, unsigned *mask, char *err, size_t errlen)
+{
+	char buf[64], *tok, *save;
+
+	*mask = 0;
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "sha256"))
+			*mask |= SSTP_HASH_SHA256;
+		else if (!strcmp(tok, "sha1"))
+			*mask |= SSTP_HASH_SHA1;
+		else {
+			snprintf(err, errlen, "option 'hash': '%s' is not sha256 or sha1", tok);
+			return -EINVAL;
+		}
+	}
+	return 0;
 }
 
 /* ---- the server side ---- */

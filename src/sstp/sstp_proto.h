@@ -86,6 +86,35 @@ int sstp_is_control(const uint8_t *pkt);
  * payload_len + 4 must be <= SSTP_MAX_PACKET. */
 void sstp_data_header(uint8_t out[4], size_t payload_len);
 
+/* ---- a byte stream into packets (both sides) ---- */
+
+/* The bytes of a connection: the HTTP head first (the request or the
+ * answer, as the owner's head() judges it), then whole SSTP packets, each
+ * handed to packet() where it lies in the chunk when nothing is buffered;
+ * only a packet cut by a chunk's end is gathered in buf. */
+typedef struct sstp_rx {
+	uint8_t buf[2 * SSTP_MAX_PACKET + 8192];
+	size_t len;
+	int in_head; /* the owner sets it while the HTTP head is to come */
+} sstp_rx_t;
+
+typedef struct sstp_rx_cbs {
+	/* the head: its length once complete (in_head is then cleared),
+	 * 0 for more bytes, < 0 to stop (the owner ended the session) */
+	long (*head)(void *ud, const uint8_t *p, size_t n);
+	/* one whole packet: 0 to go on, < 0 to stop */
+	int (*packet)(void *ud, const uint8_t *pkt, size_t n);
+} sstp_rx_cbs_t;
+
+enum {
+	SSTP_RX_STOP = -1, /* a callback said stop */
+	SSTP_RX_BAD = -2,  /* a malformed packet header */
+	SSTP_RX_LONG = -3, /* the head does not fit in buf */
+};
+/* Feeds one chunk.  0, or one of SSTP_RX_*: the owner ends the session
+ * (for BAD and LONG, with the reason they name). */
+int sstp_rx_feed(sstp_rx_t *rx, const uint8_t *p, size_t len, const sstp_rx_cbs_t *cbs, void *ud);
+
 /* ---- control messages ---- */
 
 typedef struct sstp_attr {
@@ -152,6 +181,10 @@ void sstp_guid(char out[39]);
  * the blank line) once it is complete, with the status code in *status;
  * 0 when more bytes are needed; -1 when malformed or longer than 4096. */
 int sstp_http_response(const uint8_t *buf, size_t len, int *status);
+
+/* "sha256,sha1" (option hash=, both sides) into SSTP_HASH_* bits; 0, or
+ * -EINVAL with a message naming the option. */
+int sstp_hash_list_parse(const char *v, unsigned *mask, char *err, size_t errlen);
 
 /* ---- the server side ---- */
 

@@ -47,7 +47,6 @@
 #include "ppp/pppgw_priv.h"
 #include "sstp/sstp_proto.h"
 
-#define RX_CAP (2 * SSTP_MAX_PACKET + 4096)
 #define MAX_NAKS 3
 
 typedef enum cstate { C_TLS, C_HTTP, C_REQUEST, C_PPP, C_CONNECTED, C_DONE } cstate_t;
@@ -70,8 +69,7 @@ typedef struct scall {
 	cstate_t state;
 	unsigned naks;
 	uint8_t nonce[32];
-	uint8_t rx[RX_CAP];
-	size_t rxlen;
+	sstp_rx_t rx;
 } scall_t;
 
 static void set_state(scall_t *k, cstate_t st)
@@ -268,32 +266,19 @@ static void on_control(scall_t *k, const uint8_t *pkt, size_t len)
 	abort_call(k, SSTP_ATTR_NO_ERROR, SSTP_STATUS_UNACCEPTED_FRAME_RECEIVED, why);
 }
 
-/* Whole packets at p.  Returns the bytes used (a partial packet at the end
- * is left), or -1 once the call is over. */
-static long eat(scall_t *k, const uint8_t *p, size_t len)
+/* One whole packet: 0, or -1 once the call is over. */
+static int on_packet(void *ud, const uint8_t *p, size_t n)
 {
-	size_t off = 0;
-	int n;
+	scall_t *k = ud;
 
-	while (off < len && k->state != C_DONE) {
-		n = sstp_packet_len(p + off, len - off);
-		if (n == 0)
-			break;
-		if (n < 0) {
-			abort_call(k, SSTP_ATTR_NO_ERROR, SSTP_STATUS_INVALID_FRAME_RECEIVED,
-			           "malformed SSTP packet header");
-			return -1;
-		}
-		if (sstp_is_control(p + off))
-			on_control(k, p + off, (size_t)n);
-		else if (k->state >= C_PPP)
-			pgw_session_frame(k->s, p + off + SSTP_HDR_LEN, (size_t)n - SSTP_HDR_LEN);
-		else
-			abort_call(k, SSTP_ATTR_NO_ERROR, SSTP_STATUS_UNACCEPTED_FRAME_RECEIVED,
-			           "data packet before the call was accepted");
-		off += (size_t)n;
-	}
-	return k->state == C_DONE ? -1 : (long)off;
+	if (sstp_is_control(p))
+		on_control(k, p, n);
+	else if (k->state >= C_PPP)
+		pgw_session_frame(k->s, p + SSTP_HDR_LEN, n - SSTP_HDR_LEN);
+	else
+		abort_call(k, SSTP_ATTR_NO_ERROR, SSTP_STATUS_UNACCEPTED_FRAME_RECEIVED,
+		           "data packet before the call was accepted");
+	return k->state == C_DONE ? -1 : 0;
 }
 
 static void http_refuse(scall_t *k, const char *status, const char *why)
@@ -309,44 +294,36 @@ static void http_refuse(scall_t *k, const char *status, const char *why)
 	pgw_session_end(k->s, why);
 }
 
-/* The buffered bytes: the request head first, then SSTP packets. */
-static void consume(scall_t *k)
+/* The request head: SSTP_DUPLEX_POST is answered 200, anything else
+ * refused. */
+static long on_head(void *ud, const uint8_t *p, size_t len)
 {
-	size_t off = 0;
-	long n;
+	scall_t *k = ud;
+	int sstp = 0, n = sstp_http_request_parse(p, len, &sstp);
+	char ok[256];
 
-	if (k->state == C_HTTP) {
-		int sstp = 0;
-		char ok[256];
-
-		n = sstp_http_request_parse(k->rx, k->rxlen, &sstp);
-		if (n == 0)
-			return;
-		if (n < 0) {
-			http_refuse(k, "400 Bad Request", "not an HTTP request");
-			return;
-		}
-		if (!sstp) {
-			http_refuse(k, "404 Not Found", "not an SSTP request");
-			return;
-		}
-		off = (size_t)n;
-		pgw_session_write(k->s, ok, sstp_http_ok(ok, sizeof(ok), (long long)time(NULL)));
-		k->d->calls++;
-		set_state(k, C_REQUEST);
+	if (n == 0)
+		return 0;
+	if (n < 0) {
+		http_refuse(k, "400 Bad Request", "not an HTTP request");
+		return -1;
 	}
-	if ((n = eat(k, k->rx + off, k->rxlen - off)) < 0)
-		return;
-	off += (size_t)n;
-	memmove(k->rx, k->rx + off, k->rxlen - off);
-	k->rxlen -= off;
+	if (!sstp) {
+		http_refuse(k, "404 Not Found", "not an SSTP request");
+		return -1;
+	}
+	pgw_session_write(k->s, ok, sstp_http_ok(ok, sizeof(ok), (long long)time(NULL)));
+	k->d->calls++;
+	set_state(k, C_REQUEST);
+	return n;
 }
+
+static const sstp_rx_cbs_t rx_cbs = {on_head, on_packet};
 
 static void on_read(stream_t *st, sbuf_t *b)
 {
 	scall_t *k = st->data;
-	const uint8_t *p;
-	size_t len;
+	int r;
 
 	if (!b) {
 		if (k->state != C_DONE) {
@@ -355,35 +332,13 @@ static void on_read(stream_t *st, sbuf_t *b)
 		}
 		return;
 	}
-	p = sbuf_ptr(b);
-	len = b->len;
-	/* whole packets straight from the chunk; only a packet cut by the
-	 * chunk's end goes through the buffer */
-	if (!k->rxlen && k->state > C_HTTP) {
-		long n = eat(k, p, len);
-		if (n < 0) {
-			sbuf_free(b);
-			return;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	while (len && k->state != C_DONE) {
-		size_t n = sizeof(k->rx) - k->rxlen;
-		if (n > len)
-			n = len;
-		memcpy(k->rx + k->rxlen, p, n);
-		k->rxlen += n;
-		p += n;
-		len -= n;
-		consume(k);
-		if (k->state == C_HTTP && k->rxlen == sizeof(k->rx)) {
-			http_refuse(k, "431 Request Header Fields Too Large",
-			            "request head too long");
-			break;
-		}
-	}
+	r = sstp_rx_feed(&k->rx, sbuf_ptr(b), b->len, &rx_cbs, k);
 	sbuf_free(b);
+	if (r == SSTP_RX_BAD)
+		abort_call(k, SSTP_ATTR_NO_ERROR, SSTP_STATUS_INVALID_FRAME_RECEIVED,
+		           "malformed SSTP packet header");
+	else if (r == SSTP_RX_LONG)
+		http_refuse(k, "431 Request Header Fields Too Large", "request head too long");
 }
 
 static void on_error(stream_t *st, int err)
@@ -402,6 +357,7 @@ static const stream_cbs_t call_cbs = {on_read, NULL, on_error};
 static void start_reading(scall_t *k)
 {
 	set_state(k, C_HTTP);
+	k->rx.in_head = 1;
 	stream_set_cbs(k->c->client, &call_cbs, k);
 	stream_read_start(k->c->client);
 }
@@ -454,22 +410,7 @@ typedef struct sstpd_opts {
 
 static int parse_hashes(void *obj, const char *v, char *err, size_t errlen)
 {
-	sstpd_opts_t *o = obj;
-	char buf[64], *tok, *save;
-
-	o->hash = 0;
-	snprintf(buf, sizeof(buf), "%s", v);
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (!strcmp(tok, "sha256"))
-			o->hash |= SSTP_HASH_SHA256;
-		else if (!strcmp(tok, "sha1"))
-			o->hash |= SSTP_HASH_SHA1;
-		else {
-			snprintf(err, errlen, "option 'hash': '%s' is not sha256 or sha1", tok);
-			return -EINVAL;
-		}
-	}
-	return 0;
+	return sstp_hash_list_parse(v, &((sstpd_opts_t *)obj)->hash, err, errlen);
 }
 
 static const opt_t sstpd_table[] = {

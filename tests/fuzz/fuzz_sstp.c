@@ -10,6 +10,9 @@
  *   2. The input as the server's HTTP response: sstp_http_response() must
  *      answer a head inside the input and at most 4096 bytes, with a status
  *      of three digits, and the same answer for the head alone.
+ *   4. The input fed in chunks to sstp_rx_feed() (the head first, as a
+ *      request): every packet it hands over is whole, and the packets
+ *      cover the bytes after the head in order.
  *   3. The input as a client's request head (sstp_http_request_parse(),
  *      the same rules) and every packet as a client's Call Connected
  *      (sstp_check_call_connected(): a failure code, or success only for
@@ -68,6 +71,35 @@ static void check_attrs(const uint8_t *pkt, size_t len, const sstp_ctrl_t *c)
 		abort();
 }
 
+typedef struct rxcheck {
+	const uint8_t *data;
+	size_t size, next; /* where the next packet must start */
+	int headed;
+} rxcheck_t;
+
+static long rx_head(void *ud, const uint8_t *p, size_t n)
+{
+	rxcheck_t *c = ud;
+	int sstp = 0, r = sstp_http_request_parse(p, n, &sstp);
+
+	if (r > 0) {
+		c->headed = 1;
+		c->next = (size_t)r;
+	}
+	return r < 0 ? -1 : r;
+}
+
+static int rx_packet(void *ud, const uint8_t *p, size_t n)
+{
+	rxcheck_t *c = ud;
+
+	if (!c->headed || n < SSTP_HDR_LEN || sstp_packet_len(p, n) != (int)n ||
+	    c->next + n > c->size || memcmp(p, c->data + c->next, n))
+		abort();
+	c->next += n;
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t off = 0;
@@ -110,6 +142,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	} else if (n == 0 && size >= 4096) {
 		abort();
+	}
+
+	/* 4: chunked into the reassembler */
+	{
+		static const sstp_rx_cbs_t cbs = {rx_head, rx_packet};
+		static sstp_rx_t rx;
+		rxcheck_t c = {data, size, 0, 0};
+		size_t off = 0, step = size ? (size_t)data[0] % 97 + 1 : 1;
+
+		rx.len = 0;
+		rx.in_head = 1;
+		while (off < size) {
+			size_t n = size - off < step ? size - off : step;
+			if (sstp_rx_feed(&rx, data + off, n, &cbs, &c) < 0)
+				break;
+			off += n;
+		}
 	}
 
 	/* 3: a client's request head */
