@@ -804,7 +804,7 @@ static void test_throughput(void **state)
 	/* kernel -> lwIP */
 	smode = SM_SEND;
 	s_tx_total = n;
-	assert_int_equal(dial("10.77.0.1", port4, &c, 3000), 0);
+	assert_int_equal(dial("10.77.0.1", port4, &c, 15000), 0);
 	t0 = uv_hrtime();
 	stream_read_start(c.s);
 	RUN_UNTIL(c.eof, 60000);
@@ -817,7 +817,7 @@ static void test_throughput(void **state)
 	/* lwIP -> kernel */
 	smode = SM_BULK;
 	s_tx_total = 0;
-	assert_int_equal(dial("10.77.0.1", port4, &c, 3000), 0);
+	assert_int_equal(dial("10.77.0.1", port4, &c, 15000), 0);
 	c.tx_total = n;
 	c.shut_after = 1;
 	t0 = uv_hrtime();
