@@ -105,6 +105,13 @@ typedef struct dialer_ops {
 	 * a member is)
 	 * says how it is, for /health and /status (core/health.h) */
 	void (*session)(const dialer_t *d, struct hop_session *s);
+	/* optional: a SOCKS5 BIND through this hop, the last of the chain:
+	 * its server listens for one connection from t.  bound(ud, addr)
+	 * for each of the server's two answers (where it listens, then who
+	 * connected), then cb(ud, s, 0) with that connection, or cb(ud,
+	 * NULL, err).  cancel() as for dial. */
+	dial_t *(*bind)(dialer_t *d, const target_t *t, const dial_opts_t *o,
+	                void (*bound)(void *ud, const target_t *addr), dial_cb cb, void *ud);
 	/* optional: the hop's server (or netstack) can listen on our behalf:
 	 * reverse forwards, -R (core/reverse.h) */
 	const struct rev_hop_ops *reverse;

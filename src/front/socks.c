@@ -82,7 +82,11 @@ typedef struct socks_conn {
 	unsigned udp_replied : 1, bind : 1;
 	uv_tcp_t *bind_srv;                /* BIND: listening for the peer */
 	struct sockaddr_storage bind_from; /* BIND: DST.ADDR, or family 0 for any */
-	dial_cred_t cred;                  /* pass_cred: what the client sent, in user/pass */
+	dialer_t *bind_hop;                /* or the hop whose server listens, */
+	dial_t *bind_req;                  /* with this request */
+	target_t bind_addr;                /* its last answer */
+	unsigned bind_replied : 1;
+	dial_cred_t cred; /* pass_cred: what the client sent, in user/pass */
 	char user[256], pass[256];
 } socks_conn_t;
 
@@ -114,6 +118,8 @@ static void sk_free(void *p)
 	sbufq_clear(&k->early);
 	if (k->bind_srv)
 		uv_close((uv_handle_t *)k->bind_srv, (uv_close_cb)free);
+	if (k->bind_req)
+		k->bind_hop->ops->cancel(k->bind_hop, k->bind_req);
 	if (k->udp)
 		socks_udp_free(k->udp);
 	explicit_bzero(k->user, sizeof(k->user));
@@ -681,6 +687,80 @@ static void sk_bind_error(stream_t *s, int err)
 
 static const stream_cbs_t sk_bind_cbs = {sk_bind_read, NULL, sk_bind_error};
 
+/* The hop's server answered: where it listens (the first reply), then
+ * who connected (kept for the second, sent with the relay). */
+static void sk_hop_bound(void *ud, const target_t *addr)
+{
+	socks_conn_t *k = ud;
+	conn_t *c = k->c;
+	uint8_t out[SOCKS5_REQ_MAX];
+	char a[300];
+	socks_addr_t bnd;
+
+	k->bind_addr = *addr;
+	if (k->bind_replied)
+		return;
+	k->bind_replied = 1;
+	target_str(addr, a, sizeof(a));
+	log_info(c->id, "socks5 BIND from %s: the hop's server listens on %s", c->peer_str, a);
+	if (socks_addr_set_host(&bnd, addr->host, addr->port) < 0 ||
+	    sk_send(k, out, socks5_reply_encode(out, sizeof(out), SOCKS5_REP_OK, &bnd)) < 0)
+		return;
+	conn_set_deadline(c, BIND_WAIT_MS);
+	stream_set_cbs(c->client, &sk_bind_cbs, k);
+	stream_read_start(c->client);
+}
+
+static void sk_hop_bind_done(void *ud, stream_t *s, int err)
+{
+	socks_conn_t *k = ud;
+	conn_t *c = k->c;
+	socks_addr_t bnd;
+	char a[300];
+
+	k->bind_req = NULL;
+	if (err < 0 && !k->bind_replied) {
+		sk_refuse5(k, socks5_rep_from_err(err), "BIND through the hop failed");
+		return;
+	}
+	if (err < 0) {
+		log_info(c->id, "socks5 BIND through the hop: %s", uv_strerror(err));
+		sk_set_state(k, SK_DONE);
+		conn_close(c, "BIND failed");
+		return;
+	}
+	target_str(&k->bind_addr, a, sizeof(a));
+	log_info(c->id, "socks5 BIND: %s connected (through the hop)", a);
+	stream_read_stop(c->client);
+	conn_set_deadline(c, 0);
+	sk_set_state(k, SK_DONE);
+	c->up = s;
+	if (socks_addr_set_host(&bnd, k->bind_addr.host, k->bind_addr.port) < 0)
+		memset(&bnd, 0, sizeof(bnd)), bnd.atyp = SOCKS5_ATYP_IPV4;
+	sk_reply_relay(k, &bnd);
+}
+
+/* Through a chain, its last hop's server listens (a socks5 hop asks its
+ * server for a BIND); a hop that cannot is refused (7): a peer reaching
+ * this host would go around the chain. */
+static void sk_bind_hop(socks_conn_t *k, dialer_t *d)
+{
+	conn_t *c = k->c;
+	dial_opts_t o = {.id = c->id, .acl = &c->l->targets, .peer = (struct sockaddr *)&c->peer};
+
+	if (!d->ops->bind) {
+		sk_refuse5(k, SOCKS5_REP_CMD_UNSUPP,
+		           "SOCKS5 BIND through this chain is not supported: its last hop cannot "
+		           "listen (a socks5 hop can; the peer must never reach this host around "
+		           "the chain)");
+		return;
+	}
+	k->bind_hop = d;
+	k->bind_req = d->ops->bind(d, &k->target, &o, sk_hop_bound, sk_hop_bind_done, k);
+	if (!k->bind_req)
+		sk_refuse5(k, SOCKS5_REP_FAIL, "BIND through the hop could not start");
+}
+
 /* Listen where the client reached us, port chosen by the system; the
  * first reply names it.  The peer has BIND_WAIT_MS to come. */
 static void sk_bind(socks_conn_t *k)
@@ -699,10 +779,7 @@ static void sk_bind(socks_conn_t *k)
 		return;
 	}
 	if (conn_chain(c)->next) {
-		sk_refuse5(
-		    k, SOCKS5_REP_CMD_UNSUPP,
-		    "SOCKS5 BIND through a chain is not supported (the peer would reach this "
-		    "host around the chain)");
+		sk_bind_hop(k, conn_chain(c));
 		return;
 	}
 	if (stream_addr(c->client, 0, &local) < 0)

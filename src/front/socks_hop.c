@@ -5,7 +5,8 @@
  *   SERVER  dial_next() reaches the hop's server
  *   METHOD  greeting sent, waiting for the server's method choice (SOCKS5)
  *   AUTH    RFC 1929 sent, waiting for its status (SOCKS5 with credentials)
- *   REPLY   CONNECT sent, waiting for the reply
+ *   REPLY   CONNECT sent, waiting for the reply (a BIND: for two replies,
+ *           each handed to the caller's bound() as it comes)
  *
  * then the callback gets the server stream.  Server replies are parsed from
  * a small buffer; bytes that came after the reply belong to the target (a
@@ -61,6 +62,8 @@ typedef struct hop_req {
 	target_t t;
 	dial_cb cb;
 	dgram_cb fcb; /* a UDP ASSOCIATE: the flow's callback instead of cb */
+	void (*bound)(void *ud, const target_t *addr); /* a BIND */
+	int replies;                                   /* a BIND's, so far */
 	void *ud;
 	size_t len;
 	uint8_t buf[HOP_BUF];
@@ -133,7 +136,8 @@ static int hq_send_request(hop_req_t *q)
 	if (h->kind == HOP_SOCKS5) {
 		if (socks_addr_set_host(&a, q->t.host, q->t.port) < 0)
 			return UV_EINVAL;
-		n = socks5_request_encode(out, sizeof(out), SOCKS_CMD_CONNECT, &a);
+		n = socks5_request_encode(out, sizeof(out),
+		                          q->bound ? SOCKS_CMD_BIND : SOCKS_CMD_CONNECT, &a);
 		return hq_write(q, out, n);
 	}
 	if (target_is_ip(&q->t, &ss)) {
@@ -352,6 +356,21 @@ static int hq_parse(hop_req_t *q, sbuf_t *rest)
 			hq_finish(q, NULL, r);
 			return 0;
 		}
+		if (q->bound) {
+			char host[256];
+			target_t at;
+			socks_addr_host(&rp.bnd, host, sizeof(host));
+			target_set(&at, host, rp.bnd.port);
+			q->bound(q->ud, &at);
+			if (++q->replies == 1) { /* the second comes when the peer does */
+				memmove(q->buf, q->buf + used, q->len - used);
+				q->len -= used;
+				if (q->len || (rest && rest->len))
+					return hq_parse(q, rest);
+				sbuf_free(rest);
+				return 1;
+			}
+		}
 		sbuf_free(q->fcb ? rest : NULL);
 		if (q->fcb)
 			hq_associated(q, &rp.bnd);
@@ -470,6 +489,16 @@ static dial_t *hop_dgram(dialer_t *d, const dial_opts_t *o, dgram_cb cb, void *u
 	return hop_request(d, NULL, o, NULL, cb, ud);
 }
 
+static dial_t *hop_bind(dialer_t *d, const target_t *t, const dial_opts_t *o,
+                        void (*bound)(void *ud, const target_t *addr), dial_cb cb, void *ud)
+{
+	hop_req_t *q = (hop_req_t *)hop_request(d, t, o, cb, NULL, ud);
+
+	if (q)
+		q->bound = bound;
+	return (dial_t *)q;
+}
+
 static void hop_cancel(dialer_t *d, dial_t *req)
 {
 	hop_req_t *q = (hop_req_t *)req;
@@ -497,6 +526,7 @@ static const dialer_ops_t socks5_hop_ops = {.scheme = "socks5",
                                             .free = hop_free,
                                             .dgram = hop_dgram,
                                             .dgram_cancel = hop_cancel,
+                                            .bind = hop_bind,
                                             .caps = HOP_DGRAM_NEXT};
 static const dialer_ops_t socks4_hop_ops = {
     .scheme = "socks4", .dial = hop_dial, .cancel = hop_cancel, .free = hop_free};

@@ -3,8 +3,10 @@
 # (--ftp-port) under Dante's socksify, whose BIND request sluice serves,
 # fetches a file from pyftpdlib: the FTP server's data connection comes in
 # on the port sluice's first reply named.  Then the refusals: a BIND whose
-# peer is not the one it named is not handed over; a BIND through a chain
-# is refused (7), since the peer would reach this host around the hops.
+# peer is not the one it named is not handed over.  Through a socks5 hop
+# the BIND goes on to the hop's server (another sluice here), which
+# listens; through a hop that cannot (ws) it is refused (7), since the
+# peer would reach this host around the hops.
 . "$(dirname "$0")/lib.sh"
 need_cmd socksify curl
 need_py pyftpdlib
@@ -47,17 +49,24 @@ s = socket.create_connection(("127.0.0.1", port), timeout=5)
 s.sendall(b"\x05\x01\x00")
 assert s.recv(2) == b"\x05\x00"
 s.sendall(b"\x05\x02\x00\x01" + socket.inet_aton(dst) + struct.pack(">H", 21))
-r = s.recv(10)
+r = b""
+while len(r) < 10:
+    c = s.recv(10 - len(r))
+    if not c:
+        break
+    r += c
 print("reply", r[1])
 if r[1] != 0:
     sys.exit(0)
 bport = struct.unpack(">H", r[8:10])[0]
-p = socket.create_connection(("127.0.0.1", bport), timeout=5)
-p.settimeout(2)
 try:
+    p = socket.create_connection(("127.0.0.1", bport), timeout=5)
+    p.settimeout(2)
     print("peer", "closed" if p.recv(1) == b"" else "data")
-except ConnectionResetError:
+except (ConnectionResetError, BrokenPipeError):
     print("peer reset")
+except ConnectionRefusedError:
+    print("peer refused")
 except socket.timeout:
     print("peer waits")
 s.settimeout(1)
@@ -67,18 +76,33 @@ except socket.timeout:
     print("second none")
 PY
 }
-out=$(bind "$sp" 127.0.0.2)
-check "a BIND for 127.0.0.2: a connection from 127.0.0.1 is reset, no second reply" \
-	bash -c "[ \"$(echo $out)\" = 'reply 0 peer reset second none' ]"
-out=$(bind "$sp" 127.0.0.1)
-check "a BIND for 127.0.0.1: the peer is taken, the second reply says so" \
-	bash -c "[ \"$(echo $out)\" = 'reply 0 peer waits second 00' ]"
+check_eq "a BIND for 127.0.0.2: a connection from 127.0.0.1 is reset, no second reply" \
+	"reply 0 peer reset second none" "$(echo $(bind "$sp" 127.0.0.2))"
+check_eq "a BIND for 127.0.0.1: the peer is taken, the second reply says so" \
+	"reply 0 peer waits second 00" "$(echo $(bind "$sp" 127.0.0.1))"
 up=$(free_port)
-start upstream "$SLUICE" -L "socks5://127.0.0.1:$up"
+start upstream "$SLUICE" -v -L "socks5://127.0.0.1:$up"
 cp=$(free_port)
-start chained "$SLUICE" -L "socks5://127.0.0.1:$cp" -F "socks5://127.0.0.1:$up"
+start chained "$SLUICE" -v -L "socks5://127.0.0.1:$cp" -F "socks5://127.0.0.1:$up"
 wait_port "$up"
 wait_port "$cp"
-check_eq "a BIND through a chain: refused with 7 (command not supported)" "reply 7" "$(bind "$cp" 0.0.0.0)"
-check "... saying why" grep -q "BIND through a chain is not supported" "$T/chained.log"
+sed -i "s/port = $sp/port = $cp/" "$T/dante.conf"
+got=$(SOCKS_CONF="$T/dante.conf" timeout 20 socksify curl -sS -P 127.0.0.1 "ftp://127.0.0.1:$fp/f.txt")
+check_eq "through a socks5 hop: curl --ftp-port under socksify got the file" \
+	"a file over an active-mode data connection" "$got"
+check "the hop's server (the upstream sluice) listened and took the data connection" \
+	grep -q "socks5 BIND: 127.0.0.1:[0-9]* connected" "$T/upstream.log"
+check "the first sluice relayed it, naming the upstream's port" \
+	grep -q "connected (through the hop)" "$T/chained.log"
+check_eq "through a socks5 hop, a raw BIND for 127.0.0.1 is served the same" \
+	"reply 0 peer waits second 00" "$(echo $(bind "$cp" 127.0.0.1))"
+wp=$(free_port)
+KEY=$("$SLUICE" keygen)
+start wsserver "$SLUICE" -L "ws://127.0.0.1:$wp?key=$KEY"
+wc=$(free_port)
+start wschained "$SLUICE" -L "socks5://127.0.0.1:$wc" -F "ws://127.0.0.1:$wp?key=$KEY"
+wait_port "$wp"
+wait_port "$wc"
+check_eq "a BIND through a ws hop: refused with 7 (command not supported)" "reply 7" "$(bind "$wc" 0.0.0.0)"
+check "... saying why" grep -q "BIND through this chain is not supported" "$T/wschained.log"
 finish
