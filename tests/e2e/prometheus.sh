@@ -4,8 +4,8 @@
 # One sluice runs a server of every kind (proxy, SOCKS5 with a password,
 # ws, wstan, sctp+udp, the rootless UDP VPN, the PPP gateway, the SSTP
 # server, a ws server whose shared replay cache (Redis) is down, one on a socket path with a quote and a backslash, which a label
-# must escape); six more are clients through each tunnel (ws, wstan,
-# sctp+udp, vpn, ppp+tcp, sstp), one
+# must escape); seven more are clients through each tunnel (ws, wstan,
+# sctp+udp, vpn, ppp+tcp, sstp) and one a reverse forward's, one
 # routes through a group with rules, a UDP and a DNS forward, and
 # curl fetches a page through every one, with a wrong password and a probe
 # of the ws server on the side (the ws client's pool is a session in
@@ -14,7 +14,7 @@
 # promtool check metrics must accept every /metrics (help, type, names,
 # one group per family), every family declared in the sources must show
 # up, and a Prometheus server (Debian's) started here on 127.0.0.1 scrapes
-# all eight and answers sluice_connections_total of the proxy listener with
+# all nine and answers sluice_connections_total of the proxy listener with
 # the value /metrics shows.
 . "$(dirname "$0")/lib.sh"
 need_cmd prometheus promtool curl
@@ -32,13 +32,13 @@ chmod 600 "$T/users.ppp"
 
 m_srv=$(free_port) p_proxy=$(free_port) p_socks=$(free_port) p_ws=$(free_port)
 p_wstan=$(free_port) p_sctp=$(free_port) p_vpn=$(free_port) p_ppp=$(free_port)
-p_sstp=$(free_port) p_ws2=$(free_port) p_noredis=$(free_port)
+p_sstp=$(free_port) p_ws2=$(free_port) p_noredis=$(free_port) p_rev=$(free_port)
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 \
 	-subj /CN=sstp.test >/dev/null 2>&1
 start server "$SLUICE" -v --metrics "127.0.0.1:$m_srv" \
 	-L "proxy://127.0.0.1:$p_proxy" \
 	-L "socks5://u:right@127.0.0.1:$p_socks" \
-	-L "ws://127.0.0.1:$p_ws?host-loopback=1&key=$KEY" \
+	-L "ws://127.0.0.1:$p_ws?host-loopback=1&key=$KEY&reverse=127.0.0.1:$p_rev" \
 	-L "ws://127.0.0.1:$p_ws2?key=$KEY2&replay=redis://127.0.0.1:$p_noredis/0" \
 	-L "wstan://127.0.0.1:$p_wstan?host-loopback=1&key=wstan%20pass" \
 	-L "sctp+udp://127.0.0.1:$p_sctp?host-loopback=1&key=$KEY" \
@@ -62,6 +62,10 @@ client sctp "sctp+udp://127.0.0.1:$p_sctp?key=$KEY"
 client vpn "vpn://alice:vpn%20pass@127.0.0.1:$p_vpn"
 client ppp "ppp+tcp://carol:ppp%20pass@127.0.0.1:$p_ppp"
 client sstp "sstp://carol:ppp%20pass@127.0.0.1:$p_sstp?insecure=1"
+# a reverse forward: the ws server listens on p_rev for this client
+mport[rev]=$(free_port) pport[rev]=$(free_port)
+start rev "$SLUICE" -v --metrics "127.0.0.1:${mport[rev]}" -L "proxy://127.0.0.1:${pport[rev]}" \
+	-R "tcp://127.0.0.1:$p_rev/127.0.0.1:$web" -F "ws://127.0.0.1:$p_ws?key=$KEY"
 # and one that routes: a group of two ws members, rules, a UDP forward
 # and a DNS forwarder through the group
 mport[routed]=$(free_port) pport[routed]=$(free_port) p_udp=$(free_port) p_dns=$(free_port)
@@ -72,7 +76,7 @@ start routed "$SLUICE" -v --metrics "127.0.0.1:${mport[routed]}" \
 	-L "udp://127.0.0.1:$p_udp/127.0.0.1:9" \
 	-L "dns://127.0.0.1:$p_dns?server=127.0.0.1:9" \
 	-F group://tunnels
-for c in ws wstan sctp vpn ppp sstp routed; do wait_port "${pport[$c]}"; done
+for c in ws wstan sctp vpn ppp sstp rev routed; do wait_port "${pport[$c]}"; done
 
 fetch() { curl -fsS --max-time 20 -x "$1" "$2"; }
 check_eq "direct proxy" "metrics page" "$(fetch "socks5h://127.0.0.1:$p_proxy" "http://127.0.0.1:$web/")"
@@ -90,6 +94,8 @@ check_eq "through ppp" "metrics page" "$(fetch "socks5h://127.0.0.1:${pport[ppp]
 check_eq "through sstp" "metrics page" "$(fetch "socks5h://127.0.0.1:${pport[sstp]}" "http://10.78.0.2:$web/")"
 # a request that is not SSTP, for the SSTP server's refusals
 check_fails "a GET to the SSTP server is not SSTP" curl -fsSk --max-time 5 -o /dev/null "https://127.0.0.1:$p_sstp/"
+wait_port "$p_rev" 20
+check_eq "through the reverse forward" "metrics page" "$(curl -fsS --max-time 20 "http://127.0.0.1:$p_rev/")"
 check_eq "through the group" "metrics page" "$(fetch "socks5h://127.0.0.1:${pport[routed]}" "http://127.0.0.1:$web/")"
 check_fails "a blocked domain" fetch "socks5h://127.0.0.1:${pport[routed]}" "http://www.blocked.example/"
 # a ws hop's pool is a session in /status: up while it holds idle
@@ -158,7 +164,7 @@ for _ in $(seq 60); do
 	[ "$ups" = "$all_up" ] && [ -n "$got" ] && break
 	sleep 0.5
 done
-check_eq "Prometheus scrapes all eight (up)" "$all_up" "$ups"
+check_eq "Prometheus scrapes all nine (up)" "$all_up" "$ups"
 check_eq "Prometheus answers sluice_connections_total of the proxy listener" "$want" "$got"
 check_eq "the proxy listener counted the one curl" "1" "$want"
 for m in $all; do
