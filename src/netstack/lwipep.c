@@ -162,6 +162,7 @@ struct lwtcp {
 	queue_t link; /* in ep->streams */
 	struct tcp_pcb *pcb;
 	unsigned got_fin : 1, shut_req : 1, shut_done : 1;
+	unsigned accepted : 1; /* from a listener (lwiplisten.c) */
 };
 
 typedef enum dial_state { DS_RESOLVING, DS_CONNECTING, DS_NEXT, DS_FAILED, DS_DONE } dial_state_t;
@@ -816,6 +817,8 @@ static void lw_unlink(lwtcp_t *t)
 	queue_remove(&t->link);
 	if (t->ep)
 		t->ep->st.conns_active--;
+	if (t->ep && t->accepted)
+		t->ep->st.accepts_active--;
 }
 
 static void lw_close(stream_t *s)
@@ -1578,6 +1581,14 @@ static const metric_t ep_metrics[] = {
            "UDP datagrams received by flows."),
     METRIC(lwipep_stats_t, udp_out, "sluice_lwip_udp_datagrams_out_total", "counter",
            "UDP datagrams sent by flows."),
+    METRIC(lwipep_stats_t, accepts_total, "sluice_lwip_accepts_total", "counter",
+           "TCP connections accepted on the endpoint's listening ports."),
+    METRIC(lwipep_stats_t, accepts_active, "sluice_lwip_accepts_active", "gauge",
+           "Accepted TCP connections open now."),
+    METRIC(lwipep_stats_t, accepts_refused, "sluice_lwip_accepts_refused_total", "counter",
+           "Accepted TCP connections refused (reset) by the guard rails."),
+    METRIC(lwipep_stats_t, syns_dropped, "sluice_lwip_syns_dropped_total", "counter",
+           "SYNs dropped at a listening port's cap of half-open handshakes."),
 };
 
 static void metrics_fn(mbuf_t *b, void *ud)
@@ -1668,7 +1679,12 @@ err_t lwipep_cb_end(cbframe_t *f)
 
 stream_t *lwipep_accepted(lwipep_t *ep, struct tcp_pcb *pcb, uint64_t id)
 {
-	return &lw_new(ep, pcb, id)->m.s;
+	lwtcp_t *t = lw_new(ep, pcb, id);
+
+	t->accepted = 1;
+	ep->st.accepts_total++;
+	ep->st.accepts_active++;
+	return &t->m.s;
 }
 
 void lwipep_ip_from_sa(const struct sockaddr *sa, ip_addr_t *ip)

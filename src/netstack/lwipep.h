@@ -76,6 +76,9 @@ typedef struct lwipep_stats {
 	uint64_t pkts_in, pkts_out, pkts_dropped;
 	uint64_t dns_lookups, dns_cache_hits, dns_queries, dns_failures;
 	uint64_t udp_flows_total, udp_flows_active, udp_in, udp_out; /* datagrams */
+	/* listening: connections accepted (and open now), refused by the
+	 * owner, SYNs dropped at a port's cap of half-open handshakes */
+	uint64_t accepts_total, accepts_active, accepts_refused, syns_dropped;
 } lwipep_stats_t;
 
 /* UV_EINVAL: bad option (e.g. fallback not an IP literal); UV_EBUSY: lwIP

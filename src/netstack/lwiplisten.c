@@ -93,6 +93,7 @@ int lwlisten_admit(queue_t *list, const uint8_t *pkt, size_t len)
 		}
 	}
 	if (l->syn_est >= l->syn_max) {
+		lwipep_stats_of(l->ep)->syns_dropped++;
 		if (!l->st.syn_dropped++)
 			log_warn(0, "lwip: port %u: %u handshakes wait already: SYNs dropped",
 			         l->port, l->syn_max);
@@ -117,6 +118,7 @@ void lwlisten_prune(queue_t *list)
 			    p->listener == (struct tcp_pcb_listen *)l->pcb) {
 				tcp_abandon(p, 0);
 				l->st.syn_dropped++;
+				lwipep_stats_of(l->ep)->syns_dropped++;
 				extra--;
 				n--;
 			}
@@ -146,6 +148,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 	lwipep_cb_begin(&f, pcb);
 	if (l->cb(l->ud, s, (struct sockaddr *)&peer) < 0) {
 		l->st.refused++;
+		lwipep_stats_of(l->ep)->accepts_refused++;
 		stream_reset(s);
 	} else {
 		l->st.accepted++;

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/queue.h"
+#include "netstack/pktrev.h"
 
 #define BACKOFF_MIN 1000
 #define BACKOFF_MAX 30000
@@ -53,6 +54,7 @@ struct pkthop {
 	lwipep_addr_t addr;
 	uint64_t up_since;
 	uint64_t dev_in, dev_out; /* packets that bypass lwIP (pkthop_link_count) */
+	pkthop_opts_t o;          /* rev_allow: a copy of our own */
 	char why[160];            /* why the last session went down, or "" */
 };
 
@@ -351,6 +353,7 @@ static void ph_free(dialer_t *d)
 	if (h->ops->free)
 		h->ops->free(h);
 	lwipep_free(h->ep);
+	free((char *)h->o.rev_allow);
 	uv_close((uv_handle_t *)&h->timer, free_on_close);
 }
 
@@ -386,7 +389,8 @@ static const dialer_ops_t ph_ops = {.scheme = "packet",
                                     .dgram = ph_dgram,
                                     .dgram_cancel = ph_cancel,
                                     .dns_servers = ph_dns_servers,
-                                    .session = ph_session};
+                                    .session = ph_session,
+                                    .reverse = &pktrev_ops};
 
 static int parse_dns(void *obj, const char *v, char *err, size_t errlen)
 {
@@ -401,20 +405,48 @@ static int parse_dns(void *obj, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
+static int parse_rev_allow(void *obj, const char *v, char *err, size_t errlen)
+{
+	pkthop_opts_t *o = obj;
+	cidr_list_t l = {0};
+	char bad[128];
+	int r = cidr_list_add(&l, v, bad, sizeof(bad));
+
+	cidr_list_free(&l);
+	if (r < 0) {
+		snprintf(err, errlen, "option 'reverse-allow': '%s' is not an address or prefix",
+		         bad);
+		return -EINVAL;
+	}
+	o->rev_allow = v;
+	return 0;
+}
+
 static const opt_t opts[] = {
     OPT_FUNC_DOC("dns", parse_dns, "none", "IP",
                  "a name server asked after the ones the session gives"),
+    OPT_FUNC_DOC("reverse-allow", parse_rev_allow, "all", "CIDR,...",
+                 "hosts inside the tunnel that may connect to the ports -R opens on the "
+                 "session's address"),
+    OPT_UINT(pkthop_opts_t, rev_max, "reverse-max-conns", 1000000, "256",
+             "connections those ports carry at once, all together"),
+    OPT_UINT(pkthop_opts_t, rev_rate, "reverse-rate", 1000000, "0",
+             "new connections to those ports per second per host (0: no limit)"),
 };
 
 const opt_schema_t pkthop_opts = OPT_SCHEMA(NULL, opts);
 
 pkthop_t *pkthop_new(uv_loop_t *loop, dialer_t *next, const target_t *server,
-                     const pktlink_ops_t *ops, void *link, const char *name, const char *dns)
+                     const pktlink_ops_t *ops, void *link, const char *name, const pkthop_opts_t *o)
 {
 	pkthop_t *h = calloc(1, sizeof(*h));
-	lwipep_opts_t eo = {.name = name, .dns_fallback = dns};
+	lwipep_opts_t eo = {.name = name, .dns_fallback = o->dns};
 
 	if (!h)
+		abort();
+	h->o = *o;
+	h->o.dns = NULL;
+	if (o->rev_allow && !(h->o.rev_allow = strdup(o->rev_allow)))
 		abort();
 	h->d.ops = &ph_ops;
 	h->d.next = next;
@@ -431,6 +463,7 @@ pkthop_t *pkthop_new(uv_loop_t *loop, dialer_t *next, const target_t *server,
 	uv_timer_init(loop, &h->timer);
 	h->timer.data = h;
 	if (lwipep_new(loop, &eo, ep_out, h, &h->ep) < 0) {
+		free((char *)h->o.rev_allow);
 		uv_close((uv_handle_t *)&h->timer, free_on_close);
 		return NULL;
 	}
@@ -459,4 +492,18 @@ const target_t *pkthop_server(pkthop_t *h)
 const char *pkthop_name(pkthop_t *h)
 {
 	return h->name;
+}
+lwipep_t *pkthop_ep(pkthop_t *h)
+{
+	return h->ep;
+}
+const pkthop_opts_t *pkthop_opts_of(pkthop_t *h)
+{
+	return &h->o;
+}
+struct in_addr pkthop_address(pkthop_t *h)
+{
+	struct in_addr none = {0};
+
+	return h->state == PH_UP ? h->addr.local : none;
 }

@@ -33,23 +33,32 @@ typedef struct pktlink_ops {
 	void (*free)(pkthop_t *h); /* the link's own state */
 } pktlink_ops_t;
 
-/* dns: a name server (IP literal) asked after the ones the session gives,
- * or NULL.  NULL when lwIP is taken (one endpoint per process) or dns is
- * not an IP literal. */
-pkthop_t *pkthop_new(uv_loop_t *loop, dialer_t *next, const target_t *server,
-                     const pktlink_ops_t *ops, void *link, const char *name, const char *dns);
-/* The options every packet hop takes (dns=IP, the fallback above): a hop
- * keeps a pkthop_opts_t inside its own options and bases its schema on
- * pkthop_opts there (OPT_SCHEMA_AT). */
+/* o->dns: a name server (IP literal) asked after the ones the session
+ * gives, or NULL.  NULL when lwIP is taken (one endpoint per process) or
+ * dns is not an IP literal. */
+/* The options every packet hop takes: a hop keeps a pkthop_opts_t inside
+ * its own options and bases its schema on pkthop_opts there
+ * (OPT_SCHEMA_AT).  The reverse-* ones guard the ports -R opens on the
+ * session's address (pktrev.c). */
 typedef struct pkthop_opts {
-	const char *dns; /* an IP literal, or NULL */
+	const char *dns;       /* an IP literal, or NULL */
+	const char *rev_allow; /* reverse-allow=: CIDRs (checked), or NULL: all */
+	uint64_t rev_max;      /* reverse-max-conns= */
+	uint64_t rev_rate;     /* reverse-rate=: per client address and second, 0: none */
 } pkthop_opts_t;
 extern const opt_schema_t pkthop_opts;
+pkthop_t *pkthop_new(uv_loop_t *loop, dialer_t *next, const target_t *server,
+                     const pktlink_ops_t *ops, void *link, const char *name,
+                     const pkthop_opts_t *o);
 void *pkthop_link(pkthop_t *h);
 dialer_t *pkthop_dialer(pkthop_t *h);
 dialer_t *pkthop_next(pkthop_t *h); /* how to reach the server */
 const target_t *pkthop_server(pkthop_t *h);
 const char *pkthop_name(pkthop_t *h);
+lwipep_t *pkthop_ep(pkthop_t *h);
+const pkthop_opts_t *pkthop_opts_of(pkthop_t *h);
+/* The session's IPv4 address, or 0.0.0.0 while it is down. */
+struct in_addr pkthop_address(pkthop_t *h);
 void pkthop_link_up(pkthop_t *h, const lwipep_addr_t *a);
 void pkthop_link_input(pkthop_t *h, const uint8_t *pkt, size_t len);
 void pkthop_link_down(pkthop_t *h, const char *why);

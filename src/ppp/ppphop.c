@@ -360,7 +360,7 @@ static int hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, ch
 		memcpy(name, "ppp+tcp://", 10);
 	}
 	p->h = pkthop_new(loop, next, kind != LINK_TCP ? NULL : &server, &ppp_link_ops, p, name,
-	                  o.link.pkt.dns);
+	                  &o.link.pkt);
 	if (!p->h) {
 		snprintf(err, errlen, "cannot start the lwIP endpoint (one loop per process)");
 		r = -EINVAL;

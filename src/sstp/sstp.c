@@ -743,7 +743,7 @@ int sstp_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char
 	l->pass = strdup(u->pass);
 	memcpy(name, "sstp://", 7);
 	target_str(&server, name + 7, sizeof(name) - 7);
-	l->h = pkthop_new(loop, next, &server, &sstp_link_ops, l, name, o.link.pkt.dns);
+	l->h = pkthop_new(loop, next, &server, &sstp_link_ops, l, name, &o.link.pkt);
 	if (!l->h) {
 		snprintf(err, errlen, "cannot start the lwIP endpoint (one loop per process)");
 		goto fail;

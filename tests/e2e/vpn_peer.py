@@ -26,6 +26,16 @@ address the datagrams come from):
                        the tunnel MTU), then an ICMPv6 echo to the server's
                        address -> "sent N too-big T echo E" (T: packet-too-
                        big answers, E: echo replies; both 1 when well)
+  synflood USER PASSWORD DST PORT N
+                       a real login, then N TCP SYNs from our tunnel
+                       address (N source ports) to DST:PORT inside the
+                       tunnel, as fast as we can, then 3 s of listening
+                       -> "sent N synack S rst R" (S: distinct source ports
+                       answered with SYN-ACK, R: with RST)
+  connect USER PASSWORD DST PORT
+                       the same with one SYN, whose handshake we complete
+                       (the ACK of the SYN-ACK), then 3 s of listening
+                       -> "sent 1 synack S rst R"
   login USER PASSWORD [REPLAY_SRC]
                        a real login (scrypt), then the CONFIRM sent again
                        from the same socket, from another port and from
@@ -410,6 +420,70 @@ def badv6(server, spub, src, user, pw):
     print("sent %d too-big %d echo %d" % (len(bad) + 1, too_big, echo))
 
 
+def tcp_seg(src, dst, sport, dport, seq, ack, flags):
+    """An IPv4 TCP segment without payload, with both checksums."""
+    a, b = socket.inet_aton(src), socket.inet_aton(dst)
+
+    def csum(data):
+        if len(data) % 2:
+            data += b"\0"
+        s = sum(int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2))
+        while s >> 16:
+            s = (s & 0xffff) + (s >> 16)
+        return (~s & 0xffff).to_bytes(2, "big")
+
+    tcp = (sport.to_bytes(2, "big") + dport.to_bytes(2, "big") + seq.to_bytes(4, "big") +
+           ack.to_bytes(4, "big") + bytes([5 << 4, flags]) + (65535).to_bytes(2, "big") + bytes(4))
+    tcp = tcp[:16] + csum(a + b + bytes([0, 6]) + len(tcp).to_bytes(2, "big") + tcp) + tcp[18:]
+    ip = bytes([0x45, 0]) + (20 + len(tcp)).to_bytes(2, "big") + bytes(4) + bytes([64, 6, 0, 0]) + a + b
+    return ip[:10] + csum(ip) + ip[12:] + tcp
+
+
+def synflood(server, spub, src, user, pw, dst, dport, n, complete=False):
+    """N SYNs from N source ports; with complete, each SYN-ACK is
+    acknowledged (the handshake completes)."""
+    s = udp(src)
+    hs, _, me = full_login(s, server, spub, user, pw)
+    if not hs:
+        print(me)
+        return
+    tx, rx = hs.transport()
+    synack, rst = set(), set()
+    ctr = [0]
+
+    def send(pkt):
+        s.sendto(seal(tx, hs.remote, ctr[0], pkt), server)
+        ctr[0] += 1
+
+    def drain(timeout):
+        while True:
+            d = recv(s, timeout)
+            if d is None:
+                return
+            if len(d) < 32 or d[0] != 6:
+                continue
+            try:
+                pkt = ChaCha20Poly1305(rx).decrypt(bytes(4) + d[8:16], d[16:], d[:16])
+            except Exception:
+                continue
+            if len(pkt) >= 40 and pkt[0] == 0x45 and pkt[9] == 6:
+                port, flags = int.from_bytes(pkt[22:24], "big"), pkt[33]
+                if flags & 0x12 == 0x12:
+                    if complete and port not in synack:
+                        seq = int.from_bytes(pkt[24:28], "big")
+                        send(tcp_seg(me, dst, port, dport, 1001, (seq + 1) & 0xffffffff, 0x10))
+                    synack.add(port)
+                elif flags & 0x04:
+                    rst.add(port)
+
+    for i in range(n):
+        send(tcp_seg(me, dst, 10000 + i, dport, 1000, 0, 0x02))
+        if i % 64 == 63:
+            drain(0.001)
+    drain(3.0)
+    print("sent %d synack %d rst %d" % (n, len(synack), len(rst)))
+
+
 def main():
     args = sys.argv[1:]
     src = "127.0.0.1"
@@ -427,6 +501,10 @@ def main():
         probe(server, spub, src, int(rest[0]), rest[1:])
     elif cmd == "badv6":
         badv6(server, spub, src, rest[0], rest[1])
+    elif cmd == "synflood":
+        synflood(server, spub, src, rest[0], rest[1], rest[2], int(rest[3]), int(rest[4]))
+    elif cmd == "connect":
+        synflood(server, spub, src, rest[0], rest[1], rest[2], int(rest[3]), 1, True)
     elif cmd == "login":
         login(server, spub, src, rest[0], rest[1], rest[2] if len(rest) > 2 else "127.0.0.9")
     else:

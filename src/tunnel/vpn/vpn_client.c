@@ -658,7 +658,7 @@ int vpn_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char 
 	c->pass = strdup(u->pass);
 	memcpy(name, "vpn://", 6);
 	target_str(&server, name + 6, sizeof(name) - 6);
-	c->h = pkthop_new(loop, next, &server, &vpn_link_ops, c, name, o.pkt.dns);
+	c->h = pkthop_new(loop, next, &server, &vpn_link_ops, c, name, &o.pkt);
 	if (!c->h) {
 		snprintf(err, errlen, "cannot start the lwIP endpoint (one loop per process)");
 		r = -EINVAL;
