@@ -821,7 +821,9 @@ static void lw_unlink(lwtcp_t *t)
 		t->ep->st.accepts_active--;
 }
 
-static void lw_close(stream_t *s)
+/* Closes s: with a FIN (lwIP sends RST itself when received data is
+ * unread, or if it cannot), or with RST (rst). */
+static void lw_end(stream_t *s, int rst)
 {
 	lwtcp_t *t = (lwtcp_t *)s;
 
@@ -831,7 +833,7 @@ static void lw_close(stream_t *s)
 		struct tcp_pcb *pcb = t->pcb;
 		core_enter();
 		lw_release(t);
-		if (tcp_close(pcb) != ERR_OK)
+		if (rst || tcp_close(pcb) != ERR_OK)
 			pcb_kill(pcb, 1);
 		core_leave();
 	}
@@ -839,22 +841,15 @@ static void lw_close(stream_t *s)
 	msgstream_release(&t->m, NULL);
 }
 
+static void lw_close(stream_t *s)
+{
+	lw_end(s, 0);
+}
+
 /* Abortive: RST, whatever is queued either way. */
 static void lw_reset(stream_t *s)
 {
-	lwtcp_t *t = (lwtcp_t *)s;
-
-	sbufq_clear(&t->m.wq);
-	s->wq_bytes = 0;
-	if (t->pcb) {
-		struct tcp_pcb *pcb = t->pcb;
-		core_enter();
-		lw_release(t);
-		pcb_kill(pcb, 1);
-		core_leave();
-	}
-	lw_unlink(t);
-	msgstream_release(&t->m, NULL);
+	lw_end(s, 1);
 }
 
 /* The addresses inside the tunnel: ours (the session's) and the peer's. */
