@@ -371,7 +371,7 @@ int revfwd_check(const revfwd_t *f, const dialer_t *chain, char *err, size_t err
 		else
 			snprintf(err, errlen,
 			         "-R %s: the last hop (-F) must be one whose server can listen for "
-			         "us (ws, wss); %s:// cannot",
+			         "us (ws, wss) or listen itself (sstp, vpn, ppp); %s:// cannot",
 			         f->st.name, dialer_scheme(chain));
 		return -ENOTSUP;
 	}
