@@ -15,7 +15,7 @@ TEST_PKGS="curl logrotate socat openssl iperf3 tinyproxy microsocks dante-server
  dnsmasq-base bind9-dnsutils v2ray tcpdump dante-client knot-dnsutils
  man-db groff-base systemd clang-format prometheus chromium wrk nodejs
  debhelper dpkg-dev fakeroot lintian haproxy libnginx-mod-stream redis-server
- python3-pyftpdlib"
+ python3-pyftpdlib nftables"
 # the peers lab (tests/peers): QEMU for its guest, the tools that build the
 # guest from Debian packages, SoftEther as the SSTP server
 LAB_PKGS="qemu-system-x86 cpio kmod xz-utils binutils util-linux softether-vpnserver"
