@@ -371,15 +371,8 @@ static void on_control(slink_t *l, const uint8_t *pkt, size_t len)
 		fail(l, "the server disconnected the call");
 		return;
 	case SSTP_MSG_CALL_ABORT: {
-		const sstp_attr_t *a = sstp_find_attr(&c, SSTP_ATTR_STATUS_INFO);
-		uint8_t id = 0;
-		uint32_t st = 0;
-		const uint8_t *x;
-		size_t xl;
-		if (a)
-			sstp_attr_status(a, &id, &st, &x, &xl);
 		snprintf(why, sizeof(why), "the server aborted the call (%s)",
-		         sstp_status_name(st));
+		         sstp_status_name(sstp_ctrl_status(&c)));
 		/* MS-SSTP 3.2.5.2: a Call Abort is answered with one */
 		{
 			uint8_t m[20];

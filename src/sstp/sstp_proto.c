@@ -241,6 +241,19 @@ int sstp_attr_status(const sstp_attr_t *a, uint8_t *attr_id, uint32_t *status,
 	return 0;
 }
 
+uint32_t sstp_ctrl_status(const sstp_ctrl_t *c)
+{
+	const sstp_attr_t *a = sstp_find_attr(c, SSTP_ATTR_STATUS_INFO);
+	const uint8_t *x;
+	uint8_t id = 0;
+	uint32_t st = SSTP_STATUS_NO_ERROR;
+	size_t xl;
+
+	if (a && sstp_attr_status(a, &id, &st, &x, &xl) < 0)
+		st = SSTP_STATUS_NO_ERROR;
+	return st;
+}
+
 const char *sstp_msg_name(uint16_t type)
 {
 	static const char *const names[] = {
@@ -461,15 +474,14 @@ static int status_line_ok(const uint8_t *buf, size_t n)
 	return i == 13 ? 1 : 0;
 }
 
-int sstp_http_response(const uint8_t *buf, size_t len, int *status)
+/* Where a head ends: 1 with *end at the last LF of its CR LF CR LF (and
+ * *eol at the first line's LF), 0 when more bytes are needed, -1 when a
+ * byte before it is a NUL, a bare CR or a bare LF, or no end within
+ * HTTP_HEAD_MAX. */
+static int head_end(const uint8_t *buf, size_t len, size_t *end, size_t *eol)
 {
-	size_t n = len < HTTP_HEAD_MAX ? len : HTTP_HEAD_MAX, i;
-	int st, code;
+	size_t n = len < HTTP_HEAD_MAX ? len : HTTP_HEAD_MAX, i, first = 0;
 
-	st = status_line_ok(buf, n);
-	if (st < 0)
-		return -1;
-	/* every byte up to the blank line: no NUL, CR only before LF, LF only after CR */
 	for (i = 0; i < n; i++) {
 		if (buf[i] == 0)
 			return -1;
@@ -477,11 +489,29 @@ int sstp_http_response(const uint8_t *buf, size_t len, int *status)
 			return -1;
 		if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r'))
 			return -1;
+		if (buf[i] == '\n' && !first)
+			first = i;
 		if (i >= 3 && buf[i] == '\n' && buf[i - 2] == '\n')
 			break; /* CR LF CR LF, given the two rules above */
 	}
 	if (i == n)
 		return len >= HTTP_HEAD_MAX ? -1 : 0;
+	*end = i;
+	if (eol)
+		*eol = first;
+	return 1;
+}
+
+int sstp_http_response(const uint8_t *buf, size_t len, int *status)
+{
+	size_t n = len < HTTP_HEAD_MAX ? len : HTTP_HEAD_MAX, i;
+	int st, code, r;
+
+	st = status_line_ok(buf, n);
+	if (st < 0)
+		return -1;
+	if ((r = head_end(buf, len, &i, NULL)) <= 0)
+		return r;
 	if (st != 1)
 		return -1; /* the head ended inside the status line */
 	code = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
@@ -590,22 +620,11 @@ const char *sstp_bind_error(int e)
 int sstp_http_request_parse(const uint8_t *buf, size_t len, int *sstp)
 {
 	static const char method[] = "SSTP_DUPLEX_POST ", uri[] = SSTP_URI;
-	size_t n = len < HTTP_HEAD_MAX ? len : HTTP_HEAD_MAX, i, eol = 0, sp;
+	size_t i, eol = 0, sp;
+	int r;
 
-	for (i = 0; i < n; i++) {
-		if (buf[i] == 0)
-			return -1;
-		if (buf[i] == '\r' && i + 1 < n && buf[i + 1] != '\n')
-			return -1;
-		if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r'))
-			return -1;
-		if (buf[i] == '\n' && !eol)
-			eol = i;
-		if (i >= 3 && buf[i] == '\n' && buf[i - 2] == '\n')
-			break;
-	}
-	if (i == n)
-		return len >= HTTP_HEAD_MAX ? -1 : 0;
+	if ((r = head_end(buf, len, &i, &eol)) <= 0)
+		return r;
 	/* the request line: METHOD SP TARGET SP HTTP/1.x CR LF */
 	if (eol < 10 || memcmp(buf + eol - 10, " HTTP/1.", 8) ||
 	    (buf[eol - 2] != '0' && buf[eol - 2] != '1'))

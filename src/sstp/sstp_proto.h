@@ -142,6 +142,9 @@ int sstp_attr_binding_req(const sstp_attr_t *a, uint8_t *hash_mask, uint8_t nonc
  * offending attribute's value, up to 64 bytes).  0, or -1. */
 int sstp_attr_status(const sstp_attr_t *a, uint8_t *attr_id, uint32_t *status,
                      const uint8_t **extra, size_t *extra_len);
+/* The status of a message's Status Info attribute (Call Abort, Call
+ * Disconnect, Nak), SSTP_STATUS_NO_ERROR when it has none or it is bad. */
+uint32_t sstp_ctrl_status(const sstp_ctrl_t *c);
 const char *sstp_msg_name(uint16_t type);      /* "CALL_CONNECT_ACK", "?" */
 const char *sstp_status_name(uint32_t status); /* "NEGOTIATION_TIMEOUT", "?" */
 

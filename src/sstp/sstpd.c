@@ -242,22 +242,13 @@ static void on_control(scall_t *k, const uint8_t *pkt, size_t len)
 		set_state(k, C_DONE);
 		pgw_session_end(k->s, "the client disconnected the call");
 		return;
-	case SSTP_MSG_CALL_ABORT: {
-		const sstp_attr_t *a = sstp_find_attr(&c, SSTP_ATTR_STATUS_INFO);
-		uint8_t id = 0;
-		uint32_t st = 0;
-		const uint8_t *x;
-		size_t xl;
-
-		if (a)
-			sstp_attr_status(a, &id, &st, &x, &xl);
+	case SSTP_MSG_CALL_ABORT:
 		snprintf(why, sizeof(why), "the client aborted the call (%s)",
-		         sstp_status_name(st));
+		         sstp_status_name(sstp_ctrl_status(&c)));
 		log_info(k->c->id, "sstp: %s", why);
 		set_state(k, C_DONE);
 		pgw_session_end(k->s, "the client aborted the call");
 		return;
-	}
 	default:
 		break;
 	}
