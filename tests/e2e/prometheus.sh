@@ -3,10 +3,11 @@
 #
 # One sluice runs a server of every kind (proxy, SOCKS5 with a password,
 # ws, wstan, sctp+udp, the rootless UDP VPN, the PPP gateway, the SSTP
-# server, a ws server whose shared replay cache (Redis) is down, one on a socket path with a quote and a backslash, which a label
-# must escape); seven more are clients through each tunnel (ws, wstan,
-# sctp+udp, vpn, ppp+tcp, sstp) and one a reverse forward's, one
-# routes through a group with rules, a UDP and a DNS forward, and
+# server, a ws server whose shared replay cache (Redis) is down, one on a
+# socket path with a quote and a backslash, which a label must escape);
+# seven more are clients through each tunnel (ws, wstan, sctp+udp, vpn,
+# ppp+tcp, sstp) and one a reverse forward's, one routes through a group
+# with rules, a UDP and a DNS forward, and
 # curl fetches a page through every one, with a wrong password and a probe
 # of the ws server on the side (the ws client's pool is a session in
 # /status), so every metric family the sources declare
