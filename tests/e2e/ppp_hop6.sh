@@ -58,7 +58,7 @@ start hop4 "$SLUICE" -v -L "socks5://127.0.0.1:$pp2" -L "udp://127.0.0.1:$uf2/[f
 wait_port "$pp2"
 check_fails "without ipv6=1 the IPv6 literal is refused" \
 	curl -fsS --max-time 10 -x "socks5h://127.0.0.1:$pp2" "http://[fd99::1]:8080/token.txt"
-check "... as unreachable" grep -q "\[fd99::1\]:8080: network is unreachable" "$T/hop4.log"
+check "... as unreachable" grep -q "Could not connect to \[fd99::1\]:8080: network unreachable" "$T/hop4.log"
 check_fails "... and so are datagrams to it" dig +short +time=1 +tries=2 -p "$uf2" @127.0.0.1 v6udp.test A
 check_eq "... which never reach the name server, reachable from here directly" "$seen" "$(udp6_seen)"
 check "the gateway is alive" alive gw

@@ -139,6 +139,9 @@ f2=$(free_port)
 #    IPv6, so lwIP has only its link-local address and IPv4 carries on)
 start pap "$SLUICE" -v -L "tcp://127.0.0.1:$f2/10.77.0.1:8080" -F "$SURL?insecure=1&auth=pap&ipv6=1"
 wait_port "$f2"
+# (SecureNAT sometimes takes 9 s to answer IPCP, nearly all of a dial's
+# 10 s wait for the session: wait for the session first)
+for _ in $(seq 300); do grep -q "session up" "$T/pap.log" && break; sleep 0.1; done
 check "PAP: a page through the port forward" bash -c \
 	"curl -fsS -m 30 http://127.0.0.1:$f2/token.txt | grep -qx '$TOKEN'"
 check "PAP: the binding has no inner keys" grep -q "no inner keys" "$T/pap.log"

@@ -83,6 +83,6 @@ for _ in $(seq 300); do grep -aq "session up" "$T/cli4.log" && break; sleep 0.1;
 seen=$(grep -c "GET /token.txt" "$T/web.log")
 check_fails "without ipv6=1: HTTP to [fd78::1] is refused" \
 	curl -fsS --max-time 10 -x "socks5h://127.0.0.1:$p4" "http://[fd78::1]:8080/token.txt"
-check "... as unreachable" grep -aq "\[fd78::1\]:8080: network is unreachable" "$T/cli4.log"
+check "... as unreachable" grep -aq "Could not connect to \[fd78::1\]:8080: network unreachable" "$T/cli4.log"
 check_eq "... and the web server saw nothing more" "$seen" "$(grep -c "GET /token.txt" "$T/web.log")"
 finish

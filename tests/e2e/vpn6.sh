@@ -170,6 +170,6 @@ for _ in $(seq 50); do grep -q "session up" "$T/lwip4.log" && break; sleep 0.1; 
 seen=$(grep -c "GET /token.txt" "$T/web.log")
 check_fails "without net6: the IPv6 literal [fd99::1] is refused" \
 	inC curl -fsS --max-time 10 -x "socks5h://127.0.0.1:$p4" "http://[fd99::1]:$web/token.txt"
-check "... as unreachable" grep -q "\[fd99::1\]:$web: network is unreachable" "$T/lwip4.log"
+check "... as unreachable" grep -q "Could not connect to \[fd99::1\]:$web: network unreachable" "$T/lwip4.log"
 check_eq "... and the web server saw nothing more" "$seen" "$(grep -c "GET /token.txt" "$T/web.log")"
 finish
