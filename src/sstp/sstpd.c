@@ -506,8 +506,9 @@ static int sstpd_init(listener_t *l, char *err, size_t errlen)
 	if ((r = cert_hashes(o.cert, d->cert_sha1, d->cert_sha256, err, errlen)) < 0)
 		return r;
 	if (o.tls) {
-		/* a call lasts hours and is never resumed: no session tickets,
-		 * which sstpc 1.0.18 fails on when one arrives before the 200 */
+		/* a call lasts hours and is never resumed: no session tickets
+		 * (sstpc 1.0.18 quits more often when one arrives before the
+		 * 200) */
 		tls_opts_t t = {.cert_file = o.cert,
 		                .key_file = o.certkey,
 		                .ciphers = o.ciphers,
