@@ -33,9 +33,9 @@ typedef struct tls_opts {
 	                         * NULL: no pin */
 	/* server */
 	const char *cert_file, *key_file; /* PEM */
-	int no_tickets;                   /* 1: no TLS 1.3 session tickets after the handshake (some
-	                                   * clients, sstpc among them, fail on a ticket record
-	                                   * that arrives alone before the first data) */
+	/* 1: no TLS 1.3 session tickets after the handshake, for servers whose
+	 * clients never resume (the SSTP server) */
+	int no_tickets;
 	/* both */
 	const char *alpn; /* e.g. "http/1.1"; NULL: none */
 	/* TLS 1.3 cipher suites in order of preference, OpenSSL's names joined
