@@ -302,7 +302,8 @@ static int fd_reserve_hit(stream_t *s, uint64_t *limit)
 /* At most one line every FD_LOG_MS, with how many were refused since. */
 #define FD_LOG_MS 5000
 
-static void log_fd_refusal(listener_t *l, uint64_t id, const char *peer, int fd_err, uint64_t limit)
+static void log_fd_refusal(listener_t *l, const char *who, uint64_t id, const char *peer,
+                           int fd_err, uint64_t limit)
 {
 	uint64_t now = uv_now(l->loop);
 
@@ -317,8 +318,37 @@ static void log_fd_refusal(listener_t *l, uint64_t id, const char *peer, int fd_
 		log_warn(id,
 		         "%s: refused %s: descriptors nearly exhausted (limit %llu): %llu "
 		         "connection%s refused so far; raise the limit (ulimit -n)",
-		         l->name, peer, (unsigned long long)limit,
-		         (unsigned long long)l->fd_refused, l->fd_refused == 1 ? "" : "s");
+		         who, peer, (unsigned long long)limit, (unsigned long long)l->fd_refused,
+		         l->fd_refused == 1 ? "" : "s");
+}
+
+int listener_admit(listener_t *l, const char *who, stream_t *s, const struct sockaddr *peer,
+                   uint64_t active, uint64_t id)
+{
+	const char *why = NULL;
+	uint64_t limit = 0;
+	char pstr[64];
+
+	sockaddr_str(peer, pstr, sizeof(pstr));
+	if (s && fd_reserve_hit(s, &limit)) {
+		log_fd_refusal(l, who, id, pstr, 0, limit);
+		l->m->rejected++;
+		stream_reset(s);
+		return 0;
+	}
+	if (!acl_permits(&l->clients, peer))
+		why = "client not allowed";
+	else if (active >= l->max_conns)
+		why = "too many connections";
+	else if (l->rl && !ratelimit_allow(l->rl, peer, uv_now(l->loop)))
+		why = "connection rate exceeded";
+	if (!why)
+		return 1;
+	log_info(id, "%s: refused %s: %s", who, pstr, why);
+	l->m->rejected++;
+	if (s)
+		stream_reset(s);
+	return 0;
 }
 
 static void on_connection(uv_stream_t *srv, int status)
@@ -326,17 +356,13 @@ static void on_connection(uv_stream_t *srv, int status)
 	listener_t *l = srv->data;
 	struct sockaddr_storage peer;
 	int plen = sizeof(peer);
-	char pstr[64];
 	stream_t *s;
 	uint64_t id;
-	const char *why = NULL;
-
-	uint64_t limit = 0;
 	int r;
 
 	if (status < 0) {
 		if (status == UV_EMFILE || status == UV_ENFILE)
-			log_fd_refusal(l, 0, NULL, status, 0);
+			log_fd_refusal(l, l->name, 0, NULL, status, 0);
 		else
 			log_warn(0, "%s: accept: %s", l->name, uv_strerror(status));
 		return;
@@ -344,34 +370,15 @@ static void on_connection(uv_stream_t *srv, int status)
 	id = conn_next_id();
 	if ((r = tcp_stream_accept(srv, id, &s)) < 0) {
 		if (r == UV_EMFILE || r == UV_ENFILE)
-			log_fd_refusal(l, id, NULL, r, 0);
+			log_fd_refusal(l, l->name, id, NULL, r, 0);
 		return;
 	}
 	if (uv_tcp_getpeername(tcp_stream_handle(s), (struct sockaddr *)&peer, &plen) < 0) {
 		stream_close(s);
 		return;
 	}
-	if (fd_reserve_hit(s, &limit)) {
-		sockaddr_str((struct sockaddr *)&peer, pstr, sizeof(pstr));
-		log_fd_refusal(l, id, pstr, 0, limit);
-		l->m->rejected++;
-		stream_reset(s);
-		return;
-	}
-	if (!acl_permits(&l->clients, (struct sockaddr *)&peer))
-		why = "client not allowed";
-	else if (l->m->active >= l->max_conns)
-		why = "too many connections";
-	else if (l->rl && !ratelimit_allow(l->rl, (struct sockaddr *)&peer, uv_now(l->loop)))
-		why = "connection rate exceeded";
-	if (why) {
-		sockaddr_str((struct sockaddr *)&peer, pstr, sizeof(pstr));
-		log_info(id, "%s: refused %s: %s", l->name, pstr, why);
-		l->m->rejected++;
-		stream_reset(s);
-		return;
-	}
-	l->ops->on_conn(conn_new(l, s, (struct sockaddr *)&peer));
+	if (listener_admit(l, l->name, s, (struct sockaddr *)&peer, l->m->active, id))
+		l->ops->on_conn(conn_new(l, s, (struct sockaddr *)&peer));
 }
 
 /* l's TCP socket listens (fd >= 0: that socket, already bound and

@@ -158,6 +158,13 @@ int listener_adopt_check(listener_t *l, listener_t *nl, char *err, size_t errlen
  * sessions and its connections; nl is left with l's old URL and options,
  * to be freed as a listener never started. */
 void listener_adopt(listener_t *l, listener_t *nl);
+/* The guard rails of every accept on l, the shared path's and a reverse
+ * listener's public side (core/reverse.h): descriptors to spare (s's;
+ * s NULL for a datagram peer, which has none), the client ACL, active
+ * against max-conns, the rate.  1: admitted; 0: refused, logged as
+ * "WHO: refused PEER: why", counted in l's rejected, s reset. */
+int listener_admit(listener_t *l, const char *who, stream_t *s, const struct sockaddr *peer,
+                   uint64_t active, uint64_t id);
 void listener_stop(listener_t *l); /* stop accepting; live conns go on */
 void listener_free(listener_t *l);
 /* The chain a new session of l takes now (its own, or via='s in the

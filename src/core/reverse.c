@@ -23,7 +23,6 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "core/ratelimit.h"
 #include "core/relay.h"
 #include "core/tcp.h"
 
@@ -463,7 +462,7 @@ static void on_pub(uv_stream_t *srv, int status)
 	listener_t *l = s->l;
 	struct sockaddr_storage peer;
 	int plen = sizeof(peer);
-	char pstr[64];
+	char pstr[64], who[620];
 	stream_t *pub;
 	rconn_t *rc;
 	uint64_t id;
@@ -478,14 +477,13 @@ static void on_pub(uv_stream_t *srv, int status)
 		return;
 	}
 	sockaddr_str((struct sockaddr *)&peer, pstr, sizeof(pstr));
-	if (!acl_permits(&l->clients, (struct sockaddr *)&peer))
-		return refuse_pub(s, pub, id, pstr, "client not allowed");
 	if (s->npend >= REV_PENDING_MAX)
 		return refuse_pub(s, pub, id, pstr, "too many connections waiting for the client");
-	if (s->st.active + s->npend >= l->max_conns)
-		return refuse_pub(s, pub, id, pstr, "too many connections");
-	if (l->rl && !ratelimit_allow(l->rl, (struct sockaddr *)&peer, uv_now(l->loop)))
-		return refuse_pub(s, pub, id, pstr, "connection rate exceeded");
+	snprintf(who, sizeof(who), "reverse %s", s->st.name);
+	if (!listener_admit(l, who, pub, (struct sockaddr *)&peer, s->st.active + s->npend, id)) {
+		s->st.refused++;
+		return;
+	}
 	if (!(rc = calloc(1, sizeof(*rc))))
 		abort();
 	random_bytes(&rc->conn, sizeof(rc->conn));

@@ -10,7 +10,8 @@
 # server restart is claimed again by the client on its own; a port the
 # server does not allow is refused, with the reason in both logs; the
 # per-key cap on claims; claim-and-drop churn brings the server's
-# descriptors and RSS back; a local target that refuses closes the public
+# descriptors and RSS back; the public side refuses connections that
+# would leave no descriptors to spare; a local target that refuses closes the public
 # connection at once with a FIN (curl: empty reply), not a reset or a hang;
 # /metrics and /health on both ends show each reverse listener.  wrk's
 # requests/s through the reverse forward beside the server direct, same
@@ -150,6 +151,33 @@ check "descriptors back to baseline after the churn (within the other client's p
 	test "$fd1" -le $((fd0 + 4))
 check "RSS within 4 MB of baseline" test "$rss1" -le $((rss0 + 4096))
 check "the forward still works after it all" up 8080
+
+# the public side keeps descriptors to spare as every listener does: a
+# server limited to 64 descriptors, 60 connections held on its claimed
+# port; the excess is refused (reset, a log line), the server lives, and
+# once they close the forward serves again
+start lowfd ip netns exec rev21s prlimit --nofile=64:64 "$SLUICE" -v \
+	-L "ws://$S:8103?key=$KEY&reverse=$S:8098"
+start lowfdc ip netns exec rev21c "$SLUICE" -R "tcp://$S:8098/127.0.0.1:8000" \
+	-F "ws://$S:8103?key=$KEY"
+check "low-descriptor server: the forward works" up 8098
+inS python3 -c '
+import socket, sys, time
+held = []
+for _ in range(60):
+    try:
+        s = socket.create_connection((sys.argv[1], 8098), timeout=2)
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        held.append(s)
+    except OSError:
+        pass
+time.sleep(2)
+' "$S"
+check "low-descriptor server: the excess refused for want of descriptors" \
+	grep -q "reverse $S:8098: refused .*descriptors nearly exhausted" "$T/lowfd.log"
+check "low-descriptor server: alive" kill -0 "$(pid_of lowfd)"
+check "low-descriptor server: serves again once they closed" up 8098
+kill "$(pid_of lowfdc)" "$(pid_of lowfd)"
 
 # --- the same over wss://
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=rev" \
