@@ -9,9 +9,9 @@
 # Checks: the client reaches in only through its own outbound tunnel; a
 # server restart is claimed again by the client on its own; a port the
 # server does not allow is refused, with the reason in both logs; the
-# per-key cap on claims; claim-and-drop churn brings the server's
-# descriptors and RSS back; the public side refuses connections that
-# would leave no descriptors to spare; a local target that refuses closes the public
+# per-key cap on claims (one cap over two listeners with the key);
+# claim-and-drop churn brings the server's descriptors and RSS back; a
+# local target that refuses closes the public
 # connection at once with a FIN (curl: empty reply), not a reset or a hang;
 # /metrics and /health on both ends show each reverse listener.  wrk's
 # requests/s through the reverse forward beside the server direct, same
@@ -36,11 +36,13 @@ head -c 100000 /dev/urandom >"$T/www/blob"
 echo "hello from behind the wall" >"$T/www/index.html"
 start web ip netns exec rev21c python3 -m http.server --bind 0.0.0.0 --directory "$T/www" 8000
 WP=8100 # server side: the ws tunnel
+WP2=8102 # a second ws listener with the same key (reverse-claims is per key)
 SM=9100 # server metrics
 CM=9101 # client metrics (inside C)
 srv() {
 	start "server$1" ip netns exec rev21s "$SLUICE" -v \
 		-L "ws://$S:$WP?key=$KEY&reverse=$S:8080-8099&reverse-claims=8" \
+		-L "ws://$S:$WP2?key=$KEY&reverse=$S:8080-8099&reverse-claims=8" \
 		--metrics "$S:$SM" --drain 1s
 }
 srv 1
@@ -113,13 +115,14 @@ check "server: refused, and to whom" grep -q "reverse listener refused to 10.121
 check "nothing listens on the refused port" bash -c "! ip netns exec rev21s curl -sS -m 2 http://$S:7000/"
 kill "$(pid_of client2)"
 
-# the per-key cap: the client holds 2, so 6 more of these 10 claims fit
+# the per-key cap, over all the server's listeners: the client holds 2
+# through the first, so 6 more of these 10 claims through the second fit
 args=()
 for p in $(seq 8082 8091); do args+=(-R "tcp://$S:$p/127.0.0.1:8000"); done
-start greedy ip netns exec rev21c "$SLUICE" "${args[@]}" -F "ws://$S:$WP?key=$KEY"
+start greedy ip netns exec rev21c "$SLUICE" "${args[@]}" -F "ws://$S:$WP2?key=$KEY"
 sleep 2
 n=$(sm | grep -c '^sluice_reverse_claimed{side="server".*} 1')
-check_eq "claims per key capped at reverse-claims=8" 8 "$n"
+check_eq "claims per key capped at reverse-claims=8 across two listeners" 8 "$n"
 check "the claims over the cap were refused with the reason" \
 	grep -q "this key holds 8 reverse listeners already" "$T/greedy.log"
 kill "$(pid_of greedy)"

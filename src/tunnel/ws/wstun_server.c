@@ -274,7 +274,10 @@ static void rev_announce(void *ud, uint64_t conn, const char *peer)
 static const revsrv_cbs_t rev_cbs = {rev_announce};
 
 /* A LISTEN: the operator's reverse= and the per-key cap decide; the
- * claim lives as long as this WebSocket. */
+ * claim lives as long as this WebSocket.  Claims belong to the key, not
+ * to this listener: the key's replay store, one per key in the process,
+ * is their owner, so reverse-claims counts the key's claims on every
+ * listener (ws and wss) and a JOIN finds its connection on any of them. */
 static void start_listen(wconn_t *w, const uint8_t *body, size_t len)
 {
 	wsrv_t *s = w->srv;
@@ -297,14 +300,14 @@ static void start_listen(wconn_t *w, const uint8_t *body, size_t len)
 		return;
 	}
 	if (rev_allow_check(&s->allow, &b, why, sizeof(why)) < 0) {
-	} else if (revsrv_count(s) >= s->rev_claims) {
+	} else if (revsrv_count(s->replay) >= s->rev_claims) {
 		snprintf(
 		    why, sizeof(why),
 		    "this key holds %llu reverse listeners already (the server's reverse-claims)",
 		    (unsigned long long)s->rev_claims);
 	} else {
 		snprintf(who, sizeof(who), "%s, conn %llu", c->peer_str, (unsigned long long)c->id);
-		r = revsrv_listen(c->l, s, &b, who, &rev_cbs, w, &w->rev);
+		r = revsrv_listen(c->l, s->replay, &b, who, &rev_cbs, w, &w->rev);
 		if (r < 0) {
 			snprintf(why, sizeof(why), "cannot listen there: %s", uv_strerror(r));
 			s->rev_refused++;
@@ -337,7 +340,8 @@ static void start_join(wconn_t *w, const uint8_t *body, size_t len)
 	revsrv_t *rs;
 	stream_t *ws;
 
-	if (wstun_conn_parse(body, len, &conn, NULL, 0) < 0 || !(rs = revsrv_find(w->srv, conn))) {
+	if (wstun_conn_parse(body, len, &conn, NULL, 0) < 0 ||
+	    !(rs = revsrv_find(w->srv->replay, conn))) {
 		log_info(c->id, "ws tunnel: JOIN for no waiting connection");
 		conn_close(c, "protocol error");
 		return;
@@ -783,7 +787,8 @@ static const opt_t ws_server_table[] = {
                  "-R): ports, ranges, each optionally bound to one address; the listener's "
                  "allow=, deny=, rate= and max-conns apply to whoever connects there"),
     OPT_UINT(wsrv_opts_t, rev_claims, "reverse-claims", 1024, "8",
-             "reverse listeners the key may hold at once"),
+             "reverse listeners the key may hold at once, on all this server's listeners "
+             "together"),
     OPT_BOOL(wsrv_opts_t, trust_xff, "trust-xff", "0",
              "take the client address from X-Forwarded-For (behind a reverse proxy such as "
              "nginx) for logs and ACLs"),
