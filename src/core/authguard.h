@@ -7,7 +7,8 @@
  * one is refused only after a delay that doubles from `delay` up to
  * `max-delay`; at `max-failures` within `window` the source is banned for
  * `ban`: it gets no answer at all, one log line says so, and a metric counts
- * it.  A success clears the source's count; failures older than `window`
+ * it.  (The WebSocket tunnel servers take only the counting and the ban
+ * from here: their answer is the decoy's, never held nor dropped.)  A success clears the source's count; failures older than `window`
  * are forgotten.
  *
  * Only a source is ever blocked, never a user name: an attacker guessing

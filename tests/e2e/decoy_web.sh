@@ -3,8 +3,10 @@
 # the web server it fronts: prober.py sends the same 50 requests (paths,
 # methods, malformed heads, wrong-key, stale, other-path and replayed
 # upgrades) to sluice and to nginx directly, and every answer (status,
-# headers but Date, body, connection kept or closed) must match.  Then the
-# tunnel still works through the same server.  And decoy=DIR on nginx's
+# headers but Date, body, connection kept or closed) must match, also after
+# the prober has failed 20 times in a row and is banned (its right key is
+# then refused, with nginx's answer).  Then the tunnel still works through
+# the same server, from another address.  And decoy=DIR on nginx's
 # root, with nginx's Server header, answers ordinary requests (paths,
 # directories, HEAD, methods, If-Modified-Since, keep-alive, a path that
 # climbs above the root) as nginx does, and the same to wrong keys and
@@ -57,8 +59,8 @@ start server "$SLUICE" -v --metrics "127.0.0.1:$m" \
 	-L "ws://127.0.0.1:$ws/tun?host-loopback=1&key=$KEY&decoy=http://127.0.0.1:$ngx"
 wait_port "$ws"
 
-check "50 probes: sluice answers as nginx does, one for one" \
-	python3 "$SRCDIR/tests/e2e/prober.py" "$ws" "$ngx" "$KEY" /tun
+check "50 probes after 20 failures: sluice answers as nginx does, one for one" \
+	python3 "$SRCDIR/tests/e2e/prober.py" "$ws" "$ngx" "$KEY" /tun ban
 grep -A2 "^DIFF" "$T/check.out" | sed "s/^/    /"; tail -n 3 "$T/check.out" | sed "s/^/    /"
 
 px=$(free_port)
@@ -71,15 +73,21 @@ check "a browser's visit is nginx's page" bash -c \
 check "the failures are logged as passed to the decoy" \
 	grep -q "token not authentic.*passed to the decoy web server" "$T/server.log"
 check "and the replay" grep -q "replayed token: passed to the decoy web server" "$T/server.log"
+check "the 20 failures banned the prober's address" grep -q "auth-guard: 127.0.0.2 banned for" "$T/server.log"
+check "and its right key, during the ban, got nginx's answer, not a tunnel" \
+	grep -q "127.0.0.2:[0-9]* is banned (auth-guard): a right key, refused" "$T/server.log"
 # decoy=DIR: a static web server's answers, as nginx gives them
 ngx_server=$(curl -sI "http://127.0.0.1:$ngx/" | sed -n 's/^Server: //p' | tr -d '\r')
 lm=$(curl -sI "http://127.0.0.1:$ngx/index.html" | sed -n 's/^Last-Modified: //p' | tr -d '\r')
 wd=$(free_port)
 start dirserver "$SLUICE" -v -L "ws://127.0.0.1:$wd/tun?key=$KEY&decoy=$T/site&decoy-server=$ngx_server"
 wait_port "$wd"
-check "decoy=DIR: ordinary requests answered as nginx ($ngx_server) answers them" \
-	python3 "$SRCDIR/tests/e2e/prober.py" "$wd" "$ngx" "$KEY" /tun static "$lm"
+check "decoy=DIR: 20 failures, then ordinary requests answered as nginx ($ngx_server) answers them" \
+	python3 "$SRCDIR/tests/e2e/prober.py" "$wd" "$ngx" "$KEY" /tun static "$lm" ban
 grep -A2 "^DIFF" "$T/check.out" | sed "s/^/    /"; tail -n 3 "$T/check.out" | sed "s/^/    /"
+
+check "decoy=DIR: the ban still refuses the right key" \
+	grep -q "127.0.0.2:[0-9]* is banned (auth-guard): a right key, refused" "$T/dirserver.log"
 
 rej=$(curl -fsS "http://127.0.0.1:$m/metrics" | sed -n 's/^sluice_ws_rejected_total{.*reason="auth"} //p')
 check "and counted ($rej wrong keys)" test "${rej:-0}" -ge 3

@@ -3,7 +3,7 @@ is a web server (decoy=http://...) and to that web server directly; the
 answers must match one for one (status line, headers but Date, body, and
 whether the connection stays open after them).
 
-  prober.py SLUICE_PORT WEB_PORT KEY PATH [static LAST_MODIFIED]
+  prober.py SLUICE_PORT WEB_PORT KEY PATH [static LAST_MODIFIED] [ban]
 
 With `static`, the requests are ordinary ones to a static site (paths,
 directories, HEAD, other methods, If-Modified-Since with the index's
@@ -14,11 +14,19 @@ KEY and PATH are the tunnel's, for the upgrades it sends: wrong keys, a
 replayed upgrade (first used once, for real, on the sluice server), a
 stale timestamp, another path, a token that does not parse.  Prints one
 line per request and the answer times, and exits 1 on any difference.
+
+With `ban`, the prober speaks from 127.0.0.2 (a source of its own for the
+server's brute-force guard) and first fails 20 times in a row with wrong
+keys, which bans that source; the requests above come after, and last an
+upgrade with the right key, which must get what the web server gives it
+(the decoy's answer, never a 101).  Each request goes to both servers at
+once.
 """
 import os
 import socket
 import statistics
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -157,9 +165,14 @@ class Sock(socket.socket):
     buf = b""
 
 
+SOURCE = ""
+
+
 def probe(port, data, nresp, head_only):
     s = Sock()
     s.settimeout(5)
+    if SOURCE:
+        s.bind((SOURCE, 0))
     t0 = time.monotonic()
     s.connect(("127.0.0.1", port))
     s.sendall(data)
@@ -184,9 +197,24 @@ def probe(port, data, nresp, head_only):
     return out, state, took
 
 
+def both(sp, wp, data, nresp):
+    """The same request to both servers at once: (sluice's, the web server's)."""
+    head_only = data.startswith(b"HEAD")
+    web = []
+    t = threading.Thread(target=lambda: web.append(probe(wp, data, nresp, head_only)))
+    t.start()
+    a = probe(sp, data, nresp, head_only)
+    t.join()
+    return a, web[0]
+
+
 def main():
+    global SOURCE
     sp, wp, key, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
     static = len(sys.argv) > 5 and sys.argv[5] == "static"
+    ban = "ban" in sys.argv[5:]
+    if ban:
+        SOURCE = "127.0.0.2"
     reqs = requests_static(key, path, sys.argv[6]) if static else requests(key, path)
     # a real open, once, so that its replay below is a replay
     tok, _ = wspeer.token(key, HOST, path)
@@ -199,12 +227,18 @@ def main():
     if not static:
         reqs.append(("replayed upgrade again", first, 1))
         assert len(reqs) >= 50, len(reqs)
+    if ban:
+        wrong = wspeer.b64url(os.urandom(32))
+        fails = []
+        for i in range(20):
+            tok, _ = wspeer.token(wrong, HOST, path)
+            fails.append(("failure %d of 20" % (i + 1), upgrade_req(path, tok), 1))
+        tok, _ = wspeer.token(key, HOST, path)
+        reqs = fails + reqs + [("right key, banned", upgrade_req(path, tok), 1)]
     bad = 0
     times = {"sluice": [], "web": []}
     for name, data, nresp in reqs:
-        head_only = data.startswith(b"HEAD")
-        a = probe(sp, data, nresp, head_only)
-        b = probe(wp, data, nresp, head_only)
+        a, b = both(sp, wp, data, nresp)
         times["sluice"].append(a[2])
         times["web"].append(b[2])
         same = a[0] == b[0] and a[1] == b[1]

@@ -59,16 +59,19 @@ check "32 MiB of pings grow the server by less than 12 MiB" test "${after:-99999
 check "the dropped pongs are counted" bash -c \
 	"curl -fsS http://127.0.0.1:$wm/metrics | grep -Eq '^sluice_ws_pongs_dropped_total [1-9]'"
 
-# --- wrong keys count in the brute-force guard: delayed, then banned,
-# while the right key from 127.0.0.2 keeps working
+# --- wrong keys count in the brute-force guard, which bans the address;
+# every answer is the decoy's all the same (no hold, no silence), the right
+# key from the banned address gets it too, and from 127.0.0.2 keeps working
 gp=$(free_port)
 WRONG=$("$SLUICE" keygen)
 start guarded "$SLUICE" -v --auth-guard "free=1,delay=300ms,max-delay=600ms,max-failures=4,window=1m,ban=1m" \
 	-L "ws://127.0.0.1:$gp/tun?host-loopback=1&key=$KEY"
 wait_port "$gp"
-check "wrong keys from one source: decoy, held, then no answer; 127.0.0.2 unaffected" \
+check "wrong keys from one source: the decoy each time, then for the right key too; 127.0.0.2 unaffected" \
 	$WSPEER guard "$gp" /tun "$KEY" "$WRONG" 300
 check "one log line for the ban" grep -q "auth-guard: 127.0.0.1 banned for" "$T/guarded.log"
+check "and one for the right key refused during it" \
+	grep -q "127.0.0.1:[0-9]* is banned (auth-guard): a right key, refused" "$T/guarded.log"
 
 # --- TLS: the name checked is always the server's, whatever SNI is sent
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=test CA" \

@@ -47,7 +47,7 @@ check "as stale" grep -q "request timestamp outside the window" "$T/srv.log"
 check_eq "the target saw the request once" 1 "$(seen)"
 
 # wrong keys count in the brute-force guard: after max-failures the address
-# gets no answer, not even to the right key
+# gets the decoy, even for the right key
 gs=$(free_port)
 start guarded "$SLUICE" -v --auth-guard "free=1,delay=100ms,max-delay=200ms,max-failures=3,window=1m,ban=1m" \
 	-L "wstan://127.0.0.1:$gs/t?host-loopback=1&key=$KEY"
@@ -63,7 +63,8 @@ check "wrong wstan keys get 127.0.0.1 banned (one log line)" grep -q "auth-guard
 pr=$(free_port)
 start right "$SLUICE" -L "proxy://127.0.0.1:$pr" -F "wstan://127.0.0.1:$gs/t?key=$KEY"
 wait_port "$pr"
-check_fails "then the right key from there gets no answer" \
+check_fails "then the right key from there gets no tunnel" \
 	curl -fsS -m 3 --socks5-hostname "127.0.0.1:$pr" "http://127.0.0.1:$web/once"
+check "the server says why" grep -q "is banned (auth-guard): a right key, refused" "$T/guarded.log"
 
 finish

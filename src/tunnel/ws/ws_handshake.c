@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 #include "core/crypto.h"
 
+#include "core/authguard.h"
 #include "core/encoding.h"
 #include "core/log.h"
 
@@ -418,34 +419,6 @@ void ws_head_read(ws_head_t *h, tls_ctx_t *tls)
 	head_start(h);
 }
 
-void ws_head_decoy_auth(ws_head_t *h, const decoy_t *d, uint64_t *count, const char *what,
-                        const char *why)
-{
-	int64_t hold = conn_auth_count(h->c, what);
-	char *r;
-	size_t n;
-
-	(*count)++;
-	if (decoy_passes(d) && hold >= 0) {
-		/* a web server's answer at a web server's pace: the guard counts
-		 * the failure (and bans) but does not hold the answer, which
-		 * would tell a prober apart from a request to that server */
-		log_info(h->c->id, "%s: %s: passed to the decoy web server", h->c->peer_str, why);
-		decoy_pass(d, h->c, h->raw);
-		h->raw = NULL;
-		return;
-	}
-	if (hold == 0) { /* the decoy's answer as to anyone, kept alive if it keeps */
-		log_info(h->c->id, "%s: %s: decoy page", h->c->peer_str, why);
-		decoy_send(d, h->c, h->req, h->not_http);
-		return;
-	}
-	n = decoy_reply(d, h->req, 0, &r, NULL);
-	log_info(h->c->id, "%s: %s: decoy page", h->c->peer_str, why);
-	conn_auth_hold(h->c, hold, r, n, why);
-	free(r);
-}
-
 void ws_head_decoy(ws_head_t *h, const decoy_t *d, uint64_t *count, const char *why)
 {
 	(*count)++;
@@ -457,6 +430,25 @@ void ws_head_decoy(ws_head_t *h, const decoy_t *d, uint64_t *count, const char *
 	}
 	log_info(h->c->id, "%s: %s: decoy page", h->c->peer_str, why);
 	decoy_send(d, h->c, h->req, h->not_http);
+}
+
+void ws_head_decoy_auth(ws_head_t *h, const decoy_t *d, uint64_t *count, const char *what,
+                        const char *why)
+{
+	/* the guard counts the failure (and bans), but the answer is the
+	 * decoy's, at the decoy's pace: a held or missing answer would tell a
+	 * prober apart from a visitor of the web site */
+	conn_auth_count(h->c, what);
+	ws_head_decoy(h, d, count, why);
+}
+
+int ws_head_banned(ws_head_t *h, const decoy_t *d, uint64_t *count)
+{
+	if (!authguard_banned((struct sockaddr *)&h->c->peer, uv_now(h->c->l->loop)))
+		return 0;
+	log_info(h->c->id, "%s is banned (auth-guard): a right key, refused", h->c->peer_str);
+	ws_head_decoy(h, d, count, "banned source");
+	return 1;
 }
 
 /* ---- a hop's side ---- */

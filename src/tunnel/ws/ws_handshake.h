@@ -81,11 +81,15 @@ void ws_head_read(ws_head_t *h, tls_ctx_t *tls);
 /* Not a tunnel request (why, for the log): count it, answer with the decoy. */
 void ws_head_decoy(ws_head_t *h, const decoy_t *d, uint64_t *count, const char *why);
 /* The same for a wrong key: it counts against the client's address in the
- * brute-force guard (core/authguard.h), which may hold the decoy for a
- * while or, once the address is banned, send nothing (conn_auth_refuse;
- * what names the protocol, why must be a static string). */
+ * brute-force guard (core/authguard.h), which may ban the address; the
+ * answer is the decoy's all the same, neither held nor dropped (what names
+ * the protocol, why must be a static string). */
 void ws_head_decoy_auth(ws_head_t *h, const decoy_t *d, uint64_t *count, const char *what,
                         const char *why);
+/* For a request that authenticated: 1 when its address is banned now, and
+ * then it got the decoy (counted in *count) instead of a tunnel, as a wrong
+ * key would; 0 otherwise. */
+int ws_head_banned(ws_head_t *h, const decoy_t *d, uint64_t *count);
 
 /* ---- a hop's side: the dial, [TLS], the request, the 101 ---- */
 

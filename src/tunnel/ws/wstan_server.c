@@ -276,6 +276,8 @@ static void srv_verdict(sconn_t *w, int r)
 	w->pend = NULL;
 	switch (r) {
 	case REPLAY_NEW:
+		if (ws_head_banned(&w->hs, w->srv->decoy, &w->srv->rejected[REJ_AUTH]))
+			break; /* too many wrong keys from there: the decoy, never a tunnel */
 		conn_auth_ok(w->c);
 		srv_upgrade(w, p->wskey, p->compat, p->cn, &p->rx, p->m, p->rest);
 		p->rest = NULL;
@@ -473,11 +475,6 @@ static void srv_on_request(ws_head_t *h, sbuf_t *rest)
 	spend_t *p;
 	int n, r;
 
-	if (conn_auth_banned(c)) { /* too many wrong keys from there: no answer */
-		sbuf_free(rest);
-		conn_close(c, "banned");
-		return;
-	}
 	if (!(p = calloc(1, sizeof(*p))))
 		abort();
 	p->rest = rest;

@@ -575,6 +575,8 @@ static void verdict(wconn_t *w, int r)
 	else if (r == REPLAY_SEEN || r == REPLAY_FULL)
 		send_decoy(w, r == REPLAY_SEEN ? REJ_REPLAY : REJ_FULL,
 		           r == REPLAY_SEEN ? "replayed token" : "replay cache full");
+	else if (ws_head_banned(&w->hs, s->decoy, &s->rejected[REJ_AUTH]))
+		; /* too many wrong keys from there: the decoy, never a tunnel */
 	else {
 		if (r == REPLAY_UNSURE)
 			s->unsure++;
@@ -617,11 +619,6 @@ static void on_request(ws_head_t *h, sbuf_t *rest)
 		sbuf_free(rest);
 		log_info(c->id, "%s: refused (X-Forwarded-For not allowed)", c->peer_str);
 		conn_close(c, "client not allowed");
-		return;
-	}
-	if (conn_auth_banned(c)) { /* too many wrong keys from there: no answer */
-		sbuf_free(rest);
-		conn_close(c, "banned");
 		return;
 	}
 	if (!ws_upgrade_key(w->req) || !ck || w->req->target.len < plen ||
