@@ -1,5 +1,6 @@
 /* socks: the SOCKS4/4a/5 front end (see socks.h; wire formats in
- * socks_proto.c, UDP relay in socks_udp.c, hops in socks_hop.c).
+ * socks_proto.c, UDP relay in socks_udp.c, BIND in socks_bind.c, hops in
+ * socks_hop.c).
  *
  * One socks_conn_t per client, hung on c->front and freed with the conn.
  * Its states:
@@ -45,12 +46,9 @@
 #include "core/log.h"
 #include "core/tcp.h"
 #include "core/transport.h"
+#include "front/socks_priv.h"
 #include "front/socks_udp.h"
 #include "wire/socks_proto.h"
-
-#define SK_BUF 1024
-
-typedef enum sk_state { SK_HELLO, SK_AUTH, SK_REQUEST, SK_DIALING, SK_UDP, SK_DONE } sk_state_t;
 
 static const char *const sk_state_names[] = {"hello", "auth", "request", "dialing", "udp", "done"};
 
@@ -66,34 +64,7 @@ static const unsigned sk_next[] = {
 };
 #undef B
 
-typedef struct socks_conn {
-	conn_t *c;
-	sk_state_t state;
-	unsigned versions;
-	uint8_t ver; /* 4 or 5 once known */
-	unsigned is_4a : 1;
-	unsigned any_auth : 1;  /* no credentials configured but the client insists */
-	unsigned pass_cred : 1; /* SOCKS_PASS_CRED */
-	size_t len;
-	uint8_t buf[SK_BUF];
-	sbuf_queue_t early; /* client bytes after the request */
-	target_t target;
-	socks_udp_t *udp;
-	unsigned udp_replied : 1, bind : 1;
-	uv_tcp_t *bind_srv;                /* BIND: listening for the peer */
-	struct sockaddr_storage bind_from; /* BIND: DST.ADDR, or family 0 for any */
-	dialer_t *bind_hop;                /* or the hop whose server listens, */
-	dial_t *bind_req;                  /* with this request */
-	target_t bind_addr;                /* its last answer */
-	unsigned bind_replied : 1;
-	dial_cred_t cred; /* pass_cred: what the client sent, in user/pass */
-	char user[256], pass[256];
-} socks_conn_t;
-
-/* Result of one parsing pass over buf. */
-enum { STEP_MORE, STEP_GO, STEP_STOP };
-
-static void sk_set_state(socks_conn_t *k, sk_state_t s)
+void sk_set_state(socks_conn_t *k, sk_state_t s)
 {
 	if (!(sk_next[k->state] & (1u << s))) {
 		log_err(k->c->id, "socks: illegal state change %s -> %s", sk_state_names[k->state],
@@ -165,7 +136,7 @@ static int cfg_auth(const socks_conn_t *k)
 }
 
 /* Write a reply; -1 (and the conn is closed) if the client is gone. */
-static int sk_send(socks_conn_t *k, const uint8_t *p, size_t n)
+int sk_send(socks_conn_t *k, const uint8_t *p, size_t n)
 {
 	int r = stream_write_copy(k->c->client, p, n);
 
@@ -187,7 +158,7 @@ static int sk_bad(socks_conn_t *k, const char *why)
 }
 
 /* Send a final reply, then close once it is out. */
-static int sk_refuse(socks_conn_t *k, const uint8_t *p, size_t n, const char *why)
+int sk_refuse(socks_conn_t *k, const uint8_t *p, size_t n, const char *why)
 {
 	log_info(k->c->id, "%s from %s: %s", sk_name(k), k->c->peer_str, why);
 	sk_set_state(k, SK_DONE);
@@ -213,7 +184,7 @@ static int sk_banned(socks_conn_t *k)
 	return STEP_STOP;
 }
 
-static int sk_refuse5(socks_conn_t *k, uint8_t rep, const char *why)
+int sk_refuse5(socks_conn_t *k, uint8_t rep, const char *why)
 {
 	uint8_t out[SOCKS5_REQ_MAX];
 
@@ -563,8 +534,6 @@ static int sk_parse(socks_conn_t *k)
 	}
 }
 
-static void sk_reply_relay(socks_conn_t *k, const socks_addr_t *bnd);
-
 static void sk_dialed(conn_t *c, int err)
 {
 	socks_conn_t *k = c->front;
@@ -594,7 +563,7 @@ static void sk_dialed(conn_t *c, int err)
 }
 
 /* The success reply naming bnd, the early data, the relay. */
-static void sk_reply_relay(socks_conn_t *k, const socks_addr_t *bnd_)
+void sk_reply_relay(socks_conn_t *k, const socks_addr_t *bnd_)
 {
 	conn_t *c = k->c;
 	socks_addr_t bnd = *bnd_;
@@ -619,191 +588,6 @@ static void sk_reply_relay(socks_conn_t *k, const socks_addr_t *bnd_)
 		}
 	}
 	conn_relay(c);
-}
-
-/* ---- BIND ---- */
-
-#define BIND_WAIT_MS 60000 /* for the peer to connect */
-
-static void sk_bind_conn(uv_stream_t *srv, int status)
-{
-	socks_conn_t *k = srv->data;
-	conn_t *c = k->c;
-	struct sockaddr_storage peer;
-	int plen = sizeof(peer);
-	socks_addr_t bnd;
-	char pstr[64];
-	stream_t *s;
-
-	if (status < 0 || tcp_stream_accept(srv, c->id, &s) < 0)
-		return;
-	if (uv_tcp_getpeername(tcp_stream_handle(s), (struct sockaddr *)&peer, &plen) < 0) {
-		stream_close(s);
-		return;
-	}
-	sockaddr_unmap(&peer);
-	sockaddr_str((struct sockaddr *)&peer, pstr, sizeof(pstr));
-	if ((k->bind_from.ss_family &&
-	     !sockaddr_same_ip((struct sockaddr *)&peer, (struct sockaddr *)&k->bind_from)) ||
-	    !acl_permits(&c->l->targets, (struct sockaddr *)&peer)) {
-		log_info(c->id, "socks5 BIND: %s is not the peer it was for; refused", pstr);
-		stream_reset(s);
-		return;
-	}
-	log_info(c->id, "socks5 BIND: %s connected", pstr);
-	stream_read_stop(c->client);
-	uv_close((uv_handle_t *)k->bind_srv, (uv_close_cb)free);
-	k->bind_srv = NULL;
-	conn_set_deadline(c, 0);
-	sk_set_state(k, SK_DONE);
-	c->up = s;
-	socks_addr_from_sa(&bnd, (struct sockaddr *)&peer);
-	sk_reply_relay(k, &bnd);
-}
-
-/* While the peer is awaited the client is read: bytes it sends early wait
- * for the peer (at most SK_BUF: then it is not read), its close ends it. */
-static void sk_bind_read(stream_t *s, sbuf_t *b)
-{
-	socks_conn_t *k = s->data;
-
-	if (!b) {
-		sk_set_state(k, SK_DONE);
-		conn_close(k->c, "client closed while BIND waited");
-		return;
-	}
-	sbufq_push(&k->early, b);
-	if (k->early.bytes >= SK_BUF)
-		stream_read_stop(s);
-}
-
-static void sk_bind_error(stream_t *s, int err)
-{
-	socks_conn_t *k = s->data;
-
-	sk_set_state(k, SK_DONE);
-	conn_close(k->c, "client error while BIND waited");
-}
-
-static const stream_cbs_t sk_bind_cbs = {sk_bind_read, NULL, sk_bind_error};
-
-/* The hop's server answered: where it listens (the first reply), then
- * who connected (kept for the second, sent with the relay). */
-static void sk_hop_bound(void *ud, const target_t *addr)
-{
-	socks_conn_t *k = ud;
-	conn_t *c = k->c;
-	uint8_t out[SOCKS5_REQ_MAX];
-	char a[300];
-	socks_addr_t bnd;
-
-	k->bind_addr = *addr;
-	if (k->bind_replied)
-		return;
-	k->bind_replied = 1;
-	target_str(addr, a, sizeof(a));
-	log_info(c->id, "socks5 BIND from %s: the hop's server listens on %s", c->peer_str, a);
-	if (socks_addr_set_host(&bnd, addr->host, addr->port) < 0 ||
-	    sk_send(k, out, socks5_reply_encode(out, sizeof(out), SOCKS5_REP_OK, &bnd)) < 0)
-		return;
-	conn_set_deadline(c, BIND_WAIT_MS);
-	stream_set_cbs(c->client, &sk_bind_cbs, k);
-	stream_read_start(c->client);
-}
-
-static void sk_hop_bind_done(void *ud, stream_t *s, int err)
-{
-	socks_conn_t *k = ud;
-	conn_t *c = k->c;
-	socks_addr_t bnd;
-	char a[300];
-
-	k->bind_req = NULL;
-	if (err < 0 && !k->bind_replied) {
-		sk_refuse5(k, socks5_rep_from_err(err), "BIND through the hop failed");
-		return;
-	}
-	if (err < 0) {
-		log_info(c->id, "socks5 BIND through the hop: %s", uv_strerror(err));
-		sk_set_state(k, SK_DONE);
-		conn_close(c, "BIND failed");
-		return;
-	}
-	target_str(&k->bind_addr, a, sizeof(a));
-	log_info(c->id, "socks5 BIND: %s connected (through the hop)", a);
-	stream_read_stop(c->client);
-	conn_set_deadline(c, 0);
-	sk_set_state(k, SK_DONE);
-	c->up = s;
-	if (socks_addr_set_host(&bnd, k->bind_addr.host, k->bind_addr.port) < 0)
-		memset(&bnd, 0, sizeof(bnd)), bnd.atyp = SOCKS5_ATYP_IPV4;
-	sk_reply_relay(k, &bnd);
-}
-
-/* Through a chain, its last hop's server listens (a socks5 hop asks its
- * server for a BIND); a hop that cannot is refused (7): a peer reaching
- * this host would go around the chain. */
-static void sk_bind_hop(socks_conn_t *k, dialer_t *d)
-{
-	conn_t *c = k->c;
-	dial_opts_t o = {.id = c->id, .acl = &c->l->targets, .peer = (struct sockaddr *)&c->peer};
-
-	if (!d->ops->bind) {
-		sk_refuse5(k, SOCKS5_REP_CMD_UNSUPP,
-		           "SOCKS5 BIND through this chain is not supported: its last hop cannot "
-		           "listen (a socks5 hop can; the peer must never reach this host around "
-		           "the chain)");
-		return;
-	}
-	k->bind_hop = d;
-	k->bind_req = d->ops->bind(d, &k->target, &o, sk_hop_bound, sk_hop_bind_done, k);
-	if (!k->bind_req)
-		sk_refuse5(k, SOCKS5_REP_FAIL, "BIND through the hop could not start");
-}
-
-/* Listen where the client reached us, port chosen by the system; the
- * first reply names it.  The peer has BIND_WAIT_MS to come. */
-static void sk_bind(socks_conn_t *k)
-{
-	conn_t *c = k->c;
-	struct sockaddr_storage local;
-	int len = sizeof(local), r;
-	socks_addr_t bnd;
-	uint8_t out[SOCKS5_REQ_MAX];
-	char a[64];
-
-	if (k->ver != 5) {
-		sk_refuse(k, out,
-		          socks4_reply_encode(out, sizeof(out), SOCKS4_REP_REJECTED, 0, NULL),
-		          "SOCKS4 BIND is not supported");
-		return;
-	}
-	if (conn_chain(c)->next) {
-		sk_bind_hop(k, conn_chain(c));
-		return;
-	}
-	if (stream_addr(c->client, 0, &local) < 0)
-		memcpy(&local, &c->l->bind, sizeof(local));
-	sockaddr_set_port((struct sockaddr *)&local, 0);
-	if (!(k->bind_srv = malloc(sizeof(*k->bind_srv))))
-		abort();
-	uv_tcp_init(c->l->loop, k->bind_srv);
-	k->bind_srv->data = k;
-	if ((r = uv_tcp_bind(k->bind_srv, (struct sockaddr *)&local, 0)) < 0 ||
-	    (r = uv_listen((uv_stream_t *)k->bind_srv, 4, sk_bind_conn)) < 0 ||
-	    (r = uv_tcp_getsockname(k->bind_srv, (struct sockaddr *)&local, &len)) < 0) {
-		log_info(c->id, "socks5 BIND: %s", uv_strerror(r));
-		sk_refuse5(k, SOCKS5_REP_FAIL, "BIND could not listen");
-		return;
-	}
-	sockaddr_str((struct sockaddr *)&local, a, sizeof(a));
-	log_info(c->id, "socks5 BIND from %s: listening on %s", c->peer_str, a);
-	socks_addr_from_sa(&bnd, (struct sockaddr *)&local);
-	if (sk_send(k, out, socks5_reply_encode(out, sizeof(out), SOCKS5_REP_OK, &bnd)) < 0)
-		return;
-	conn_set_deadline(c, BIND_WAIT_MS);
-	stream_set_cbs(c->client, &sk_bind_cbs, k);
-	stream_read_start(c->client);
 }
 
 /* The request is complete: keep what follows it and dial. */
