@@ -23,6 +23,7 @@
  *            before its own flow is up, and a refusal (OPEN_FAIL) ends the
  *            flow.  A datagram that finds more than DGRAM_QUEUE_MAX bytes
  *            waiting on the WebSocket is dropped, never queued.
+ * The reverse forwards' client side (-R) is wstun_client_rev.c.
  */
 #include "tunnel/ws/wstun_client.h"
 
@@ -37,11 +38,11 @@
 #include "core/encoding.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "core/reverse.h"
 #include "core/tls.h"
 #include "core/tunkey.h"
 #include "tunnel/ws/ws_hop.h"
 #include "tunnel/ws/wstun.h"
+#include "tunnel/ws/wstun_client_priv.h"
 #include "wire/socks_proto.h"
 
 #define BACKOFF_MIN 500
@@ -51,30 +52,6 @@ typedef struct pent {
 	ws_pooled_t p; /* in the hop's pool */
 	wstun_t *t;
 } pent_t;
-
-typedef struct wcli {
-	ws_hop_t h; /* first */
-	wstun_keys_t keys;
-	char path[512];
-	int enc, aes, fast_open; /* aes: offer AES-128-GCM records */
-	size_t pool_size, nfilling;
-	uint64_t backoff_ms, retry_at;
-} wcli_t;
-
-typedef struct opener {
-	ws_open_t o; /* the dial, [TLS], the upgrade */
-	wcli_t *cl;
-	wstun_t *t;
-	uint64_t id;
-	target_t target;
-	int has_target;
-	uint8_t nonce[WSTUN_NONCE];
-	uint8_t open[WSTUN_OPEN_MAX]; /* the open in the token, resent if not taken */
-	size_t open_len;
-	uint8_t rec_type; /* 0, or a first record other than OPEN (LISTEN, JOIN) */
-	void (*done)(struct opener *op, int err); /* err < 0: failed; t still exists */
-	void *ud;
-} opener_t;
 
 typedef struct wreq {
 	ws_req_t r; /* first: the request's memory goes with it */
@@ -215,8 +192,8 @@ static const ws_open_ops_t open_ops = {send_upgrade,
                                        "server closed the connection during the upgrade",
                                        "server refused the tunnel (%s): wrong key, path or clock?"};
 
-static opener_t *opener_start(wcli_t *cl, wstun_t *t, uint64_t id, const target_t *target,
-                              void (*done)(opener_t *, int), void *ud)
+opener_t *wcli_opener_start(wcli_t *cl, wstun_t *t, uint64_t id, const target_t *target,
+                            void (*done)(opener_t *, int), void *ud)
 {
 	opener_t *op = calloc(1, sizeof(*op));
 
@@ -294,7 +271,7 @@ static void pool_fill(wcli_t *cl)
 		return;
 	while (cl->h.npool + cl->nfilling < cl->pool_size) {
 		wstun_t *t = wstun_new(cl->h.d.loop, 0, pool_ctl, cl);
-		if (!opener_start(cl, t, 0, NULL, pool_opened, NULL)) {
+		if (!wcli_opener_start(cl, t, 0, NULL, pool_opened, NULL)) {
 			stream_close(wstun_stream(t));
 			cl->retry_at = uv_now(cl->h.d.loop) + BACKOFF_MAX;
 			return;
@@ -319,7 +296,7 @@ static void on_pool_timer(uv_timer_t *h)
 	pool_fill(cl);
 }
 
-static wstun_t *pool_take(wcli_t *cl)
+wstun_t *wcli_pool_take(wcli_t *cl)
 {
 	ws_pooled_t *p = ws_hop_pool_take(&cl->h);
 	pent_t *e = p ? queue_data(p, pent_t, p) : NULL;
@@ -407,7 +384,7 @@ static dial_t *ws_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, dia
 	ws_req_init(&q->r, d->loop, cb, ud, on_answer);
 	q->cl = cl;
 	q->fail = o->fail;
-	q->t = pool_take(cl);
+	q->t = wcli_pool_take(cl);
 	if (q->t) {
 		q->r.s = wstun_stream(q->t);
 		q->r.s->id = o->id;
@@ -421,7 +398,7 @@ static dial_t *ws_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, dia
 	} else {
 		q->t = wstun_new(d->loop, o->id, req_ctl, q);
 		q->r.s = wstun_stream(q->t);
-		if (!(q->op = opener_start(cl, q->t, o->id, t, fresh_opened, q))) {
+		if (!(q->op = wcli_opener_start(cl, q->t, o->id, t, fresh_opened, q))) {
 			ws_req_answer_soon(&q->r, UV_ENOMEM);
 			return (dial_t *)q;
 		}
@@ -611,7 +588,7 @@ static dial_t *ws_dgram(dialer_t *d, const dial_opts_t *o, dgram_cb cb, void *ud
 	wf->ud = ud;
 	uv_timer_init(d->loop, &wf->tm);
 	wf->tm.data = wf;
-	if ((wf->t = pool_take(cl))) {
+	if ((wf->t = wcli_pool_take(cl))) {
 		wstun_stream(wf->t)->id = o->id;
 		wstun_set_owner(wf->t, wflow_ctl, wf);
 		uv_timer_start(&wf->tm, wflow_pooled, 0, 0);
@@ -619,7 +596,7 @@ static dial_t *ws_dgram(dialer_t *d, const dial_opts_t *o, dgram_cb cb, void *ud
 		return (dial_t *)wf;
 	}
 	wf->t = wstun_new(d->loop, o->id, wflow_ctl, wf);
-	if (!(wf->op = opener_start(cl, wf->t, o->id, NULL, wflow_opened, wf))) {
+	if (!(wf->op = wcli_opener_start(cl, wf->t, o->id, NULL, wflow_opened, wf))) {
 		wflow_release(wf);
 		return NULL;
 	}
@@ -662,7 +639,7 @@ static dial_t *ws_probe(dialer_t *d, const dial_opts_t *o, dial_cb cb, void *ud)
 	p->cb = cb;
 	p->ud = ud;
 	p->t = wstun_new(d->loop, o->id, probe_ctl, cl);
-	if (!opener_start(cl, p->t, o->id, NULL, probe_opened, p)) {
+	if (!wcli_opener_start(cl, p->t, o->id, NULL, probe_opened, p)) {
 		stream_close(wstun_stream(p->t));
 		free(p);
 		return NULL;
@@ -679,156 +656,6 @@ static void ws_probe_cancel(dialer_t *d, dial_t *req)
 	free(p);
 }
 
-/* ---- reverse forwards (core/reverse.h): a WebSocket that claims ---- *
- *
- * The claim is one WebSocket whose first record is LISTEN; the server's
- * LISTEN_OK, ACCEPTs and its close come back on it.  Each accepted
- * connection the caller takes (join) is another WebSocket, from the pool
- * or fresh, whose first record is JOIN. */
-
-struct rev_claim {
-	wcli_t *cl;
-	wstun_t *t;
-	const rev_cbs_t *cbs;
-	void *ud;
-};
-
-/* A WebSocket whose first record is type/body: from the pool (sent at
- * once), or fresh (sent as its first record once it is up). */
-static wstun_t *ws_with_record(wcli_t *cl, uint64_t id, uint8_t type, const uint8_t *body,
-                               size_t len, wstun_ctl_fn ctl, void *owner,
-                               void (*done)(opener_t *, int))
-{
-	wstun_t *t = pool_take(cl);
-	opener_t *op;
-
-	if (t) {
-		wstun_set_owner(t, ctl, owner);
-		wstun_stream(t)->id = id;
-		if (wstun_send_ctl(t, type, body, len) < 0) {
-			stream_close(wstun_stream(t));
-			return NULL;
-		}
-		return t;
-	}
-	t = wstun_new(cl->h.d.loop, id, ctl, owner);
-	if (!(op = opener_start(cl, t, id, NULL, done, owner))) {
-		stream_close(wstun_stream(t));
-		return NULL;
-	}
-	memcpy(op->open, body, len);
-	op->open_len = len;
-	op->rec_type = type;
-	return t;
-}
-
-static void claim_end(rev_claim_t *rc, int err, const char *why)
-{
-	rc->cbs->ended(rc->ud, err, why);
-	stream_close(wstun_stream(rc->t));
-	free(rc);
-}
-
-static void claim_ctl(wstun_t *t, uint8_t type, const uint8_t *body, size_t len)
-{
-	rev_claim_t *rc = wstun_owner(t);
-	char peer[WSTUN_PEER_MAX + 1], why[200];
-	const uint8_t *data;
-	uint64_t conn;
-	size_t dlen;
-	target_t b;
-
-	if (type == WSTUN_REC_LISTEN_OK && wstun_open_parse(body, len, &b, &data, &dlen) == 0) {
-		rc->cbs->claimed(rc->ud, &b);
-	} else if (type == WSTUN_REC_ACCEPT &&
-	           wstun_conn_parse(body, len, &conn, peer, sizeof(peer)) == 0) {
-		rc->cbs->accept(rc->ud, conn, peer);
-	} else if (type == WSTUN_REC_OPEN_FAIL && len >= 1) {
-		snprintf(why, sizeof(why), "%.*s", (int)(len - 1 > 160 ? 160 : len - 1),
-		         (const char *)body + 1);
-		for (char *p = why; *p; p++)
-			if (*p < 0x20 || *p > 0x7e)
-				*p = '?';
-		claim_end(rc, body[0] == SOCKS5_REP_NOT_ALLOWED ? UV_EACCES : UV_ECONNREFUSED, why);
-	} else if (type == 0) {
-		claim_end(rc, UV_ECONNRESET, "the tunnel to the server closed");
-	} else {
-		log_info(0, "%s: unexpected record %u on a reverse listener", rc->cl->h.name, type);
-		claim_end(rc, UV_EPROTO, "the server sent an unexpected record");
-	}
-}
-
-static void claim_opened(opener_t *op, int err)
-{
-	rev_claim_t *rc = op->ud;
-
-	ws_hop_count(&rc->cl->h, err);
-	if (err < 0) {
-		/* the opener frees itself after this; the stream is ours */
-		char why[160];
-		snprintf(why, sizeof(why), "could not open the tunnel: %s", uv_strerror(err));
-		claim_end(rc, err, why);
-	}
-}
-
-static rev_claim_t *ws_rlisten(dialer_t *d, const target_t *bind, const rev_cbs_t *cbs, void *ud)
-{
-	wcli_t *cl = (wcli_t *)d;
-	rev_claim_t *rc = calloc(1, sizeof(*rc));
-	uint8_t body[1 + 255 + 2];
-	int n = wstun_open_encode(bind, NULL, 0, body, sizeof(body));
-
-	if (!rc)
-		abort();
-	rc->cl = cl;
-	rc->cbs = cbs;
-	rc->ud = ud;
-	if (n < 0 || !(rc->t = ws_with_record(cl, 0, WSTUN_REC_LISTEN, body, (size_t)n, claim_ctl,
-	                                      rc, claim_opened))) {
-		free(rc);
-		return NULL;
-	}
-	return rc;
-}
-
-static void ws_rrelease(dialer_t *d, rev_claim_t *rc)
-{
-	stream_close(wstun_stream(rc->t)); /* ends an opener too */
-	free(rc);
-}
-
-/* A joined WebSocket: its stream belongs to the relay; only a failure to
- * open it matters, and the relay sees that as an error. */
-static void join_ctl(wstun_t *t, uint8_t type, const uint8_t *body, size_t len) {}
-
-static void join_opened(opener_t *op, int err)
-{
-	ws_hop_count(&op->cl->h, err);
-	if (err < 0)
-		wstun_fail(op->t, err);
-}
-
-static stream_t *ws_rjoin(dialer_t *d, rev_claim_t *rc, uint64_t conn, uint64_t id)
-{
-	uint8_t body[WSTUN_CONN_ID];
-	wstun_t *t;
-
-	wstun_conn_encode(conn, NULL, body, sizeof(body));
-	t = ws_with_record(rc->cl, id, WSTUN_REC_JOIN, body, sizeof(body), join_ctl, NULL,
-	                   join_opened);
-	return t ? wstun_stream(t) : NULL;
-}
-
-static void ws_rrefuse(dialer_t *d, rev_claim_t *rc, uint64_t conn)
-{
-	uint8_t body[WSTUN_CONN_ID];
-
-	wstun_conn_encode(conn, NULL, body, sizeof(body));
-	wstun_send_ctl(rc->t, WSTUN_REC_REFUSE, body, sizeof(body));
-}
-
-static const rev_hop_ops_t ws_rev_ops = {ws_rlisten, ws_rrelease, ws_rjoin, ws_rrefuse};
-
 static const dialer_ops_t ws_ops = {.scheme = "ws",
                                     .dial = ws_dial,
                                     .cancel = ws_cancel,
@@ -838,7 +665,7 @@ static const dialer_ops_t ws_ops = {.scheme = "ws",
                                     .probe = ws_probe,
                                     .probe_cancel = ws_probe_cancel,
                                     .session = ws_hop_session,
-                                    .reverse = &ws_rev_ops};
+                                    .reverse = &wcli_rev_ops};
 
 typedef struct wcli_opts {
 	tunkey_opts_t key;
