@@ -63,6 +63,12 @@ for _ in $(seq 50); do
 	sleep 0.2
 done
 check_eq "a page from the server's loopback through 10.10.0.1" 1 "$ok"
+# DATA is AES-128-GCM where the CPU has AES instructions (cipher=auto on
+# both ends), ChaCha20-Poly1305 elsewhere; client3 below asks for ChaCha
+want=chacha20-poly1305
+grep -qw aes /proc/cpuinfo && grep -qw pclmulqdq /proc/cpuinfo && want=aes-128-gcm
+check "both ends chose DATA $want" sh -c "grep -q 'up, address .*, DATA $want' '$T/client.log' &&
+	grep -q 'alice 10.10.0.[0-9]* from .*: up, DATA $want' '$T/server.log'"
 
 # 100 MiB, twice: plain, then through the HTTP proxy side of the same port
 t0=$(date +%s.%N)
@@ -135,16 +141,17 @@ check "200 modified transport packets were rejected" test $((a1 - a0)) -ge 200
 curl -fsS --max-time 20 -x "socks5h://127.0.0.1:$pp" "http://10.10.0.1:$web/token.txt" >/dev/null
 check "the server followed the roaming client" grep -q 'alice roamed to' "$T/server.log"
 
-# rekeying every second during a transfer
+# rekeying every second during a transfer, under ChaCha20-Poly1305
 pp3=$(free_port)
 start client3 "$SLUICE" -v -L "proxy://127.0.0.1:$pp3" \
-	-F "vpn://alice:correct%20horse@127.0.0.1:$vp?pub=$pub&rekey=1s"
+	-F "vpn://alice:correct%20horse@127.0.0.1:$vp?pub=$pub&rekey=1s&cipher=chacha20-poly1305"
 wait_port "$pp3"
 curl -fsS --max-time 60 --limit-rate 20M --retry 5 --retry-all-errors --retry-delay 1 \
 	-x "socks5h://127.0.0.1:$pp3" -o "$T/got5" "http://10.10.0.1:$web/big"
 check_eq "100 MiB while rekeying every second, sha256" "$(sha "$big")" "$(sha "$T/got5")"
 rm -f "$T/got5"
 check "the server saw rekeys" test "$(grep -c 'alice 10.10.0.[0-9]* from .*: rekeyed' "$T/server.log")" -ge 3
+check "client3 asked for ChaCha20-Poly1305 and got it" grep -q 'DATA chacha20-poly1305' "$T/client3.log"
 kill "$(pid_of client3)"
 
 # a rekey whose ACCEPT is lost: the server keeps sending under the old keys

@@ -38,7 +38,7 @@ static void setup(void)
 	memcpy(pub, srv.pub, 32);
 	vpn_static_init(&view, NULL, pub);
 	vpn_verifier_make("pw", 1, 1, 1, &ver);
-	vpn_init_create(&c_after_init, &view, "alice", 1, 1, NULL, init);
+	vpn_init_create(&c_after_init, &view, "alice", 1, 1, NULL, 0, init);
 	vpn_init_consume(&s, &srv, init, sizeof(init));
 	vpn_resp_create(&s, 2, &ver, resp);
 	s_after_resp = s;

@@ -38,17 +38,18 @@ static void setup_pair(pair_t *p, const char *pw)
 	assert_int_equal(vpn_verifier_make(pw, LN, 8, 1, &p->v), 0);
 }
 
-/* Runs INIT, RESP, CONFIRM; returns confirm_consume's result. */
-static int handshake(pair_t *p, const char *pw)
+/* Runs INIT (from user, offering flags), RESP, CONFIRM; returns
+ * confirm_consume's result. */
+static int handshake_as(pair_t *p, const char *pw, const char *user, unsigned flags)
 {
 	uint8_t init[VPN_INIT_LEN], resp[VPN_RESP_LEN], conf[VPN_CONFIRM_LEN], salt[16], ln, r, pp;
 	uint32_t prev = 1;
 
 	assert_int_equal(
-	    vpn_init_create(&p->c, &p->cli_view, "alice", 0x11223344, 1000, NULL, init), 0);
+	    vpn_init_create(&p->c, &p->cli_view, user, 0x11223344, 1000, NULL, flags, init), 0);
 	assert_int_equal(vpn_init_check_mac1(&p->srv, init, sizeof(init)), 0);
 	assert_int_equal(vpn_init_consume(&p->s, &p->srv, init, sizeof(init)), 0);
-	assert_string_equal(p->s.user, "alice");
+	assert_string_equal(p->s.user, user);
 	assert_int_equal(p->s.ts, 1000);
 	assert_int_equal(p->s.remote_idx, 0x11223344);
 	assert_int_equal(vpn_resp_create(&p->s, 0x55667788, &p->v, resp), 0);
@@ -58,6 +59,11 @@ static int handshake(pair_t *p, const char *pw)
 	assert_int_equal(vpn_scram_keys(pw, salt, ln, r, pp, p->ck, p->sk), 0);
 	assert_int_equal(vpn_confirm_create(&p->c, p->ck, 0, conf), 0);
 	return vpn_confirm_consume(&p->s, &p->v, conf, sizeof(conf), &prev);
+}
+
+static int handshake(pair_t *p, const char *pw)
+{
+	return handshake_as(p, pw, "alice", 0);
 }
 
 static void test_handshake_and_transport(void **st)
@@ -146,6 +152,74 @@ static void test_handshake_and_transport(void **st)
 	aead_free(&sd);
 }
 
+/* The DATA cipher: INIT offers AES-128-GCM, ACCEPT picks; a client takes
+ * only what it offered, and both ends then open each other's DATA. */
+static void test_cipher_choice(void **st)
+{
+	static const char long_name[] =
+	    "u23456789012345678901234567890123456789012345678901234567890123";
+	vpn_assign_t a = {.addr = 0x0200000a, .prefix = 24, .mtu = 1420, .keepalive = 15}, b;
+	uint8_t acc[VPN_ACCEPT6_LEN], ct[VPN_OVERHEAD + 100], pt[100], out[100];
+	uint8_t ctx[32], crx[32], stx[32], srx[32];
+	vpn_replay_t rp = {0};
+	aead_t ce, sd, cc;
+	pair_t p;
+
+	(void)st;
+	_Static_assert(sizeof(long_name) == VPN_USER_MAX + 1, "a name of the longest length");
+	/* offered: the server sees the offer, the client takes AES */
+	setup_pair(&p, "pw");
+	assert_int_equal(handshake_as(&p, "pw", "alice", VPN_F_AES), 0);
+	assert_int_equal(p.s.flags, VPN_F_AES);
+	a.cipher = VPN_CIPHER_AES128;
+	assert_int_equal(vpn_accept_create(&p.s, p.v.server_key, &a, acc), VPN_ACCEPT_LEN);
+	assert_int_equal(vpn_accept_consume(&p.c, p.sk, acc, VPN_ACCEPT_LEN, &b), 0);
+	assert_int_equal(b.cipher, VPN_CIPHER_AES128);
+	assert_int_equal(vpn_cipher_alg(b.cipher), AEAD_AES_128_GCM);
+	vpn_hs_transport(&p.c, 1, ctx, crx);
+	vpn_hs_transport(&p.s, 0, stx, srx);
+	memset(pt, 0x45, sizeof(pt));
+	assert_int_equal(aead_init(&ce, vpn_cipher_alg(b.cipher), ctx, 1), 0);
+	assert_int_equal(aead_init(&sd, vpn_cipher_alg(a.cipher), srx, 0), 0);
+	assert_int_equal(aead_init(&cc, AEAD_CHACHA20_POLY1305, srx, 0), 0);
+	assert_int_equal(vpn_data_seal(&ce, 1, 0, pt, sizeof(pt), ct), sizeof(ct));
+	/* the other cipher under the same key opens nothing */
+	assert_int_equal(vpn_data_open(&cc, &rp, ct, sizeof(ct), out), -EBADMSG);
+	assert_int_equal(vpn_data_open(&sd, &rp, ct, sizeof(ct), out), sizeof(pt));
+	assert_memory_equal(out, pt, sizeof(pt));
+	aead_free(&ce);
+	aead_free(&sd);
+	aead_free(&cc);
+
+	/* not offered (a client that knows no offers): AES in ACCEPT is refused,
+	 * as is a cipher nobody knows */
+	setup_pair(&p, "pw");
+	assert_int_equal(handshake_as(&p, "pw", "alice", 0), 0);
+	assert_int_equal(p.s.flags, 0);
+	{
+		vpn_hs_t cs = p.s, c2 = p.c;
+		a.cipher = VPN_CIPHER_AES128;
+		assert_int_equal(vpn_accept_create(&cs, p.v.server_key, &a, acc), VPN_ACCEPT_LEN);
+		assert_int_equal(vpn_accept_consume(&c2, p.sk, acc, VPN_ACCEPT_LEN, &b), -EBADMSG);
+		cs = p.s;
+		c2 = p.c;
+		c2.flags = VPN_F_AES;
+		a.cipher = 2;
+		assert_int_equal(vpn_accept_create(&cs, p.v.server_key, &a, acc), VPN_ACCEPT_LEN);
+		assert_int_equal(vpn_accept_consume(&c2, p.sk, acc, VPN_ACCEPT_LEN, &b), -EBADMSG);
+	}
+	a.cipher = VPN_CIPHER_CHACHA;
+	assert_int_equal(vpn_accept_create(&p.s, p.v.server_key, &a, acc), VPN_ACCEPT_LEN);
+	assert_int_equal(vpn_accept_consume(&p.c, p.sk, acc, VPN_ACCEPT_LEN, &b), 0);
+	assert_int_equal(b.cipher, VPN_CIPHER_CHACHA);
+
+	/* a 63-character name leaves no room for offers: none reach the server */
+	setup_pair(&p, "pw");
+	assert_int_equal(handshake_as(&p, "pw", long_name, VPN_F_AES), 0);
+	assert_int_equal(p.s.flags, 0);
+	assert_int_equal(p.c.flags, 0);
+}
+
 static void test_wrong_password(void **st)
 {
 	pair_t p;
@@ -161,7 +235,7 @@ static void test_tampered_handshake(void **st)
 	vpn_hs_t s2;
 
 	setup_pair(&p, "pw");
-	assert_int_equal(vpn_init_create(&p.c, &p.cli_view, "alice", 7, 5, NULL, init), 0);
+	assert_int_equal(vpn_init_create(&p.c, &p.cli_view, "alice", 7, 5, NULL, 0, init), 0);
 	for (size_t i = 0; i < VPN_INIT_MAC1_OFF; i += 13) {
 		init[i] ^= 0x80;
 		assert_int_equal(vpn_init_check_mac1(&p.srv, init, sizeof(init)), -EBADMSG);
@@ -187,7 +261,8 @@ static void test_tampered_handshake(void **st)
 		vpn_init_nonce(init, n1);
 		vpn_init_nonce(init, n2);
 		assert_memory_equal(n1, n2, 16);
-		assert_int_equal(vpn_init_create(&c2, &p.cli_view, "alice", 7, 5, NULL, init2), 0);
+		assert_int_equal(vpn_init_create(&c2, &p.cli_view, "alice", 7, 5, NULL, 0, init2),
+		                 0);
 		vpn_init_nonce(init2, n2);
 		assert_memory_not_equal(n1, n2, 16);
 	}
@@ -202,14 +277,14 @@ static void test_cookie(void **st)
 	setup_pair(&p, "pw");
 	random_bytes(secret, sizeof(secret));
 	vpn_cookie_make(secret, addr, sizeof(addr), cookie);
-	assert_int_equal(vpn_init_create(&p.c, &p.cli_view, "bob", 3, 5, NULL, init), 0);
+	assert_int_equal(vpn_init_create(&p.c, &p.cli_view, "bob", 3, 5, NULL, 0, init), 0);
 	assert_int_equal(vpn_init_check_mac2(cookie, init, sizeof(init)), -EAGAIN);
 	assert_int_equal(vpn_cookie_create(&p.srv, init, cookie, rep), 0);
 	assert_int_equal(vpn_cookie_consume(&p.cli_view, &p.c, rep, sizeof(rep), got), 0);
 	assert_memory_equal(got, cookie, 16);
 	rep[30] ^= 1;
 	assert_int_equal(vpn_cookie_consume(&p.cli_view, &p.c, rep, sizeof(rep), got), -EBADMSG);
-	assert_int_equal(vpn_init_create(&p.c, &p.cli_view, "bob", 3, 5, cookie, init), 0);
+	assert_int_equal(vpn_init_create(&p.c, &p.cli_view, "bob", 3, 5, cookie, 0, init), 0);
 	assert_int_equal(vpn_init_check_mac1(&p.srv, init, sizeof(init)), 0);
 	assert_int_equal(vpn_init_check_mac2(cookie, init, sizeof(init)), 0);
 }
@@ -343,6 +418,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_handshake_and_transport),
+	    cmocka_unit_test(test_cipher_choice),
 	    cmocka_unit_test(test_wrong_password),
 	    cmocka_unit_test(test_tampered_handshake),
 	    cmocka_unit_test(test_cookie),

@@ -14,7 +14,9 @@
  * the first key the server shows is trusted for the life of the process,
  * with a warning), mtu=N (path MTU, default 1500), keepalive=D (default:
  * what the server asks, 15 s), rekey=D (default 120 s, at most that;
- * shorter is for tests), dns=IP.
+ * shorter is for tests), dns=IP, cipher=auto|chacha20-poly1305|aes-128-gcm
+ * (whether INIT offers AES-128-GCM for DATA: auto where this CPU has AES
+ * instructions; the server picks).
  */
 #include "tunnel/vpn/vpn_client.h"
 
@@ -43,6 +45,7 @@ enum { HS_NONE, HS_INIT, HS_CONFIRM };
 
 typedef struct ckp {
 	int valid;
+	uint64_t rekey_msgs; /* VPN_REKEY_AFTER_MSGS of its cipher */
 	uint32_t local, remote;
 	aead_t tx, rx;
 	vpn_replay_t rp;
@@ -57,6 +60,7 @@ struct vcli {
 	vpn_static_t skey;
 	uint64_t mtu_path, ka_opt, ka_ms, rekey_ms;
 	int offload;
+	unsigned offers; /* VPN_F_* in INIT */
 	udpsock_t *udp;
 	uv_getaddrinfo_t *gai;
 	struct sockaddr_storage srv;
@@ -148,7 +152,7 @@ static void send_init(vcli_t *c)
 		uv_gettimeofday(&tv);
 		if (vpn_init_create(&c->hss, &c->skey, c->user, idx,
 		                    (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000,
-		                    c->have_cookie ? c->cookie : NULL, m) < 0)
+		                    c->have_cookie ? c->cookie : NULL, c->offers, m) < 0)
 			return;
 	}
 	c->hs = HS_INIT;
@@ -230,9 +234,13 @@ static void on_accept(vcli_t *c, const uint8_t *d, size_t n)
 	kp_clear(&c->prev);
 	c->prev = c->cur;
 	memset(&c->cur, 0, sizeof(c->cur));
-	aead_init(&c->cur.tx, AEAD_CHACHA20_POLY1305, tx, 1);
-	aead_init(&c->cur.rx, AEAD_CHACHA20_POLY1305, rx, 0);
+	aead_init(&c->cur.tx, vpn_cipher_alg(a.cipher), tx, 1);
+	aead_init(&c->cur.rx, vpn_cipher_alg(a.cipher), rx, 0);
+	secret_wipe(tx, sizeof(tx));
+	secret_wipe(rx, sizeof(rx));
 	c->cur.valid = 1;
+	c->cur.rekey_msgs =
+	    a.cipher == VPN_CIPHER_AES128 ? VPN_REKEY_AFTER_MSGS_AES : VPN_REKEY_AFTER_MSGS;
 	c->cur.local = c->hss.local_idx;
 	c->cur.remote = c->hss.remote_idx;
 	c->cur.created = now_ms(c);
@@ -241,6 +249,8 @@ static void on_accept(vcli_t *c, const uint8_t *d, size_t n)
 	c->last_rx = now_ms(c);
 	c->ka_ms = c->ka_opt ? c->ka_opt : (a.keepalive ? a.keepalive * 1000ull : 15000);
 	if (c->state == LS_UP) { /* rekeyed: show the server we have the new keys */
+		log_debug(0, "%s: rekeyed, DATA %s", pkthop_name(c->h),
+		          aead_alg_name(vpn_cipher_alg(a.cipher)));
 		send_data(c, NULL, 0);
 		return;
 	}
@@ -268,7 +278,8 @@ static void on_accept(vcli_t *c, const uint8_t *d, size_t n)
 			memcpy(s6, " and ", 5);
 			inet_ntop(AF_INET6, &la.local6, s6 + 5, sizeof(s6) - 5);
 		}
-		log_info(0, "%s: up, address %s%s, MTU %u", pkthop_name(c->h), s, s6, la.mtu);
+		log_info(0, "%s: up, address %s%s, MTU %u, DATA %s", pkthop_name(c->h), s, s6,
+		         la.mtu, aead_alg_name(vpn_cipher_alg(a.cipher)));
 	}
 	pkthop_link_up(c->h, &la);
 }
@@ -397,7 +408,8 @@ static void on_tick(uv_timer_t *t)
 		return;
 	}
 	if (c->hs == HS_NONE &&
-	    (now - c->cur.created > c->rekey_ms || c->cur.tx_ctr > VPN_REKEY_AFTER_MSGS))
+	    (now - c->cur.created > c->rekey_ms || c->cur.tx_ctr > c->cur.rekey_msgs ||
+	     c->cur.rp.top > c->cur.rekey_msgs))
 		start_handshake(c);
 	if (now - c->last_tx >= c->ka_ms)
 		send_data(c, NULL, 0);
@@ -574,7 +586,25 @@ typedef struct vcli_opts {
 	const char *pub;
 	uint64_t mtu, keepalive_ms, rekey_ms;
 	int offload;
+	int cipher; /* CIPHER_* */
 } vcli_opts_t;
+
+enum { CIPHER_AUTO, CIPHER_CHACHA, CIPHER_AES };
+
+static int parse_cipher(void *obj, const char *v, char *err, size_t errlen)
+{
+	static const char *const names[] = {[CIPHER_AUTO] = "auto",
+	                                    [CIPHER_CHACHA] = "chacha20-poly1305",
+	                                    [CIPHER_AES] = "aes-128-gcm"};
+
+	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
+		if (!strcmp(v, names[i])) {
+			((vcli_opts_t *)obj)->cipher = i;
+			return 0;
+		}
+	snprintf(err, errlen, "option 'cipher': auto, chacha20-poly1305 or aes-128-gcm");
+	return -EINVAL;
+}
 
 static const opt_t cli_table[] = {
     OPT_STR(vcli_opts_t, pub, "pub", "none", "KEY",
@@ -590,6 +620,9 @@ static const opt_t cli_table[] = {
     OPT_BOOL(vcli_opts_t, offload, "offload", "1",
              "the kernel's offloads where it has them: UDP GSO and GRO on the socket, TSO and "
              "USO on a tun:// device (0: one packet per read and write, as without them)"),
+    OPT_FUNC("cipher", parse_cipher, "auto", "auto|chacha20-poly1305|aes-128-gcm",
+             "DATA under AES-128-GCM if the server agrees (auto: where this CPU has AES "
+             "instructions, where it is the faster), or always ChaCha20-Poly1305"),
 };
 
 const opt_schema_t vpn_hop_opts = OPT_SCHEMA_AT(vcli_opts_t, pkt, &pkthop_opts, cli_table);
@@ -623,6 +656,8 @@ int vpn_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char 
 	c->ka_opt = o.keepalive_ms;
 	c->rekey_ms = o.rekey_ms;
 	c->offload = o.offload;
+	c->offers =
+	    o.cipher == CIPHER_AES || (o.cipher == CIPHER_AUTO && aead_hw_aes()) ? VPN_F_AES : 0;
 	if (c->rekey_ms < 1000 || c->rekey_ms > VPN_REKEY_AFTER_MS) {
 		snprintf(err, errlen, "option 'rekey': 1s to 120s");
 		r = -EINVAL;

@@ -6,10 +6,10 @@
  * used once (zero nonce) with h as associated data.  Layouts (offsets in
  * bytes; indices little-endian, timestamp big-endian):
  *
- *   INIT     0 type | 4 sender | 8 e_c | 40 ts | 48 {len,user[63]}+tag | 128 mac1 | 144 mac2
+ *   INIT     0 type | 4 sender | 8 e_c | 40 ts | 48 {len,user[62],flags}+tag | 128 mac1 | 144 mac2
  *   RESP     0 type | 4 sender | 8 receiver | 12 e_s | 44 {salt,ln,r,p,0}+tag
  *   CONFIRM  0 type | 4 receiver | 8 {proof[32], prev[4]}+tag
- *   ACCEPT   0 type | 4 receiver | 8 {addr,gw,dns,prefix,0,mtu,ka,sig[32],0,0}+tag
+ *   ACCEPT   0 type | 4 receiver | 8 {addr,gw,dns,prefix,cipher,mtu,ka,sig[32],0,0}+tag
  *   COOKIE   0 type | 4 receiver | 8 nonce[12] | 20 {cookie}+tag
  *   DATA     0 type | 4 receiver | 8 counter | 16 {packet}+tag
  */
@@ -178,7 +178,8 @@ static void hs_start(vpn_hs_t *hs, const uint8_t server_pub[32])
 }
 
 int vpn_init_create(vpn_hs_t *hs, const vpn_static_t *server, const char *user, uint32_t idx,
-                    uint64_t ts_ms, const uint8_t *cookie, uint8_t out[VPN_INIT_LEN])
+                    uint64_t ts_ms, const uint8_t *cookie, unsigned flags,
+                    uint8_t out[VPN_INIT_LEN])
 {
 	uint8_t dh[32], block[64] = {0};
 	size_t ulen = strlen(user);
@@ -205,6 +206,12 @@ int vpn_init_create(vpn_hs_t *hs, const vpn_static_t *server, const char *user, 
 		return r;
 	block[0] = (uint8_t)ulen;
 	memcpy(block + 1, user, ulen);
+	/* the offers go after the name, where a server that knows none of
+	 * them reads nothing (a 63-character name leaves no room: none) */
+	if (ulen < VPN_USER_MAX) {
+		block[63] = (uint8_t)flags;
+		hs->flags = flags & 0xff;
+	}
 	if ((r = aead(1, hs->k, zero_nonce, hs->h, 32, block, 64, out + 48)) < 0)
 		return r;
 	mix_hash(hs->h, out + 48, 80);
@@ -274,6 +281,7 @@ int vpn_init_consume(vpn_hs_t *hs, const vpn_static_t *s, const uint8_t *pkt, si
 		}
 	memcpy(hs->user, block + 1, block[0]);
 	hs->user[block[0]] = 0;
+	hs->flags = block[0] < VPN_USER_MAX ? block[63] : 0;
 	mix_hash(hs->h, pkt + 48, 80);
 	memcpy(hs->mac1, pkt + VPN_INIT_MAC1_OFF, 16);
 out:
@@ -427,6 +435,7 @@ int vpn_accept_create(vpn_hs_t *hs, const uint8_t server_key[32], const vpn_assi
 	memcpy(body + 4, &a->gateway, 4);
 	memcpy(body + 8, &a->dns, 4);
 	body[12] = a->prefix;
+	body[13] = a->cipher;
 	body[14] = (uint8_t)(a->mtu >> 8);
 	body[15] = (uint8_t)a->mtu;
 	body[16] = (uint8_t)(a->keepalive >> 8);
@@ -467,9 +476,11 @@ int vpn_accept_consume(vpn_hs_t *hs, const uint8_t server_key[32], const uint8_t
 	memcpy(&a->gateway, body + 4, 4);
 	memcpy(&a->dns, body + 8, 4);
 	a->prefix = body[12];
+	a->cipher = body[13];
 	a->mtu = (uint16_t)(body[14] << 8 | body[15]);
 	a->keepalive = (uint16_t)(body[16] << 8 | body[17]);
-	if (a->prefix > 32)
+	if (a->prefix > 32 || (a->cipher != VPN_CIPHER_CHACHA &&
+	                       !(a->cipher == VPN_CIPHER_AES128 && (hs->flags & VPN_F_AES))))
 		return -EBADMSG;
 	if (blen == VPN_ACCEPT6_BODY) {
 		memcpy(a->addr6, body + VPN_ACCEPT_BODY, 16);
@@ -551,6 +562,11 @@ int vpn_keyresp_consume(const uint8_t *pkt, size_t len, uint8_t pub[32])
 }
 
 /* ---- transport ---- */
+
+aead_alg_t vpn_cipher_alg(unsigned cipher)
+{
+	return cipher == VPN_CIPHER_AES128 ? AEAD_AES_128_GCM : AEAD_CHACHA20_POLY1305;
+}
 
 int vpn_replay_check(const vpn_replay_t *r, uint64_t ctr)
 {

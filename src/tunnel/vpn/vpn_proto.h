@@ -71,6 +71,7 @@ enum vpn_msg {
 #define VPN_REKEY_AFTER_MS (120 * 1000)
 #define VPN_REJECT_AFTER_MS (180 * 1000)
 #define VPN_REKEY_AFTER_MSGS (1ull << 60)
+#define VPN_REKEY_AFTER_MSGS_AES (1ull << 28) /* AES-128-GCM: about 2^38 bytes */
 #define VPN_REJECT_AFTER_MSGS (UINT64_MAX - (1ull << 13))
 #define VPN_TS_WINDOW_MS (60 * 1000) /* allowed clock skew of INIT timestamps */
 #define VPN_COOKIE_SECRET_MS (120 * 1000)
@@ -117,8 +118,17 @@ typedef struct vpn_hs {
 	uint8_t mac1[16]; /* of our INIT (cookie replies bind to it) */
 	uint32_t local_idx, remote_idx;
 	uint64_t ts;
+	unsigned flags; /* VPN_F_*: what the client offered in INIT */
 	char user[VPN_USER_MAX + 1];
 } vpn_hs_t;
+
+/* INIT's offers (the byte after the user name's 63: a name of 63
+ * characters offers nothing) */
+#define VPN_F_AES 1 /* DATA may be AES-128-GCM */
+
+/* The DATA cipher, which the server picks in ACCEPT */
+enum vpn_cipher { VPN_CIPHER_CHACHA = 0, VPN_CIPHER_AES128 = 1 };
+aead_alg_t vpn_cipher_alg(unsigned cipher);
 
 /* Addresses the server gives the client in ACCEPT (network byte order).
  * prefix6 0: no IPv6 (a 76-byte ACCEPT); otherwise addr6/prefix6 is the
@@ -130,15 +140,18 @@ typedef struct vpn_assign {
 	uint8_t addr6[16], dns6[16];
 	uint16_t mtu;       /* the tunnel MTU the client should use */
 	uint16_t keepalive; /* seconds */
+	uint8_t cipher;     /* enum vpn_cipher */
 } vpn_assign_t;
 
-/* client: INIT.  cookie: the last cookie from the server (16 bytes), or NULL. */
+/* client: INIT.  cookie: the last cookie from the server (16 bytes), or
+ * NULL; flags: VPN_F_* offered (kept in hs->flags). */
 int vpn_init_create(vpn_hs_t *hs, const vpn_static_t *server, const char *user, uint32_t idx,
-                    uint64_t ts_ms, const uint8_t *cookie, uint8_t out[VPN_INIT_LEN]);
+                    uint64_t ts_ms, const uint8_t *cookie, unsigned flags,
+                    uint8_t out[VPN_INIT_LEN]);
 /* server: mac1 (0 or -EBADMSG); mac2 against cookie (0 or -EAGAIN). */
 int vpn_init_check_mac1(const vpn_static_t *s, const uint8_t *pkt, size_t len);
 int vpn_init_check_mac2(const uint8_t cookie[16], const uint8_t *pkt, size_t len);
-/* server: decrypts INIT into hs (user, ts, remote index, e_c).  The
+/* server: decrypts INIT into hs (user, ts, remote index, e_c, flags).  The
  * caller checks the time window and the replay cache (vpn_init_nonce). */
 int vpn_init_consume(vpn_hs_t *hs, const vpn_static_t *s, const uint8_t *pkt, size_t len);
 /* The 16-byte nonce that identifies an INIT (for the replay cache). */
@@ -158,7 +171,8 @@ int vpn_confirm_consume(vpn_hs_t *hs, const vpn_verifier_t *v, const uint8_t *pk
  * a negative errno. */
 int vpn_accept_create(vpn_hs_t *hs, const uint8_t server_key[32], const vpn_assign_t *a,
                       uint8_t out[VPN_ACCEPT6_LEN]);
-/* client: -EACCES if the server signature is wrong. */
+/* client: -EACCES if the server signature is wrong; -EBADMSG also for a
+ * cipher the INIT in hs did not offer. */
 int vpn_accept_consume(vpn_hs_t *hs, const uint8_t server_key[32], const uint8_t *pkt, size_t len,
                        vpn_assign_t *a);
 
@@ -192,8 +206,8 @@ _Static_assert(RWIN_SIZE == VPN_WINDOW, "the VPN's replay window is core/rwin's"
 int vpn_replay_check(const vpn_replay_t *r, uint64_t ctr);
 void vpn_replay_update(vpn_replay_t *r, uint64_t ctr);
 
-/* DATA is ChaCha20-Poly1305 (core/aead.h) under the session's key for its
- * direction: aead_init(a, AEAD_CHACHA20_POLY1305, key, encrypt).
+/* DATA is the session's cipher (core/aead.h) under its key for the
+ * direction: aead_init(a, vpn_cipher_alg(cipher), key, encrypt).
  * out must hold VPN_OVERHEAD + len.  Returns the datagram length. */
 int vpn_data_seal(aead_t *a, uint32_t receiver, uint64_t ctr, const uint8_t *pkt, size_t len,
                   uint8_t *out);
