@@ -421,6 +421,74 @@ void revfwd_free(revfwd_t *f)
 	free(f);
 }
 
+/* ---- connections nobody will serve ---- */
+
+typedef struct gone {
+	queue_t link;
+	stream_t *s;
+	uint64_t since;
+} gone_t;
+
+static void gone_free(gone_t *g)
+{
+	queue_remove(&g->link);
+	stream_close(g->s);
+	free(g);
+}
+
+static void gone_read(stream_t *s, sbuf_t *b)
+{
+	if (!b)
+		gone_free(s->data);
+	else
+		sbuf_free(b);
+}
+
+static void gone_error(stream_t *s, int err)
+{
+	gone_free(s->data);
+}
+
+static void gone_drain(stream_t *s) {}
+
+static const stream_cbs_t gone_cbs = {gone_read, gone_drain, gone_error};
+
+void rev_gone_init(rev_gone_t *g)
+{
+	queue_init(&g->q);
+}
+
+void rev_gone_add(rev_gone_t *g, stream_t *s, uint64_t now)
+{
+	gone_t *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		abort();
+	x->s = s;
+	x->since = now;
+	queue_insert_tail(&g->q, &x->link);
+	stream_set_cbs(s, &gone_cbs, x);
+	stream_read_start(s);
+	if (stream_shutdown(s) < 0)
+		gone_free(x);
+}
+
+void rev_gone_sweep(rev_gone_t *g, uint64_t now)
+{
+	while (!queue_empty(&g->q)) {
+		gone_t *x = queue_data(queue_first(&g->q), gone_t, link);
+		if (now - x->since < REV_JOIN_MS)
+			break;
+		gone_free(x);
+	}
+}
+
+void rev_gone_close(rev_gone_t *g)
+{
+	while (!queue_empty(&g->q))
+		gone_free(queue_data(queue_first(&g->q), gone_t, link));
+}
+
 /* ---- the server ---- */
 
 struct revsrv {
@@ -433,7 +501,8 @@ struct revsrv {
 	uv_timer_t timer;
 	revsrv_cbs_t cbs;
 	void *ud;
-	queue_t pend, live, gone; /* gone: closing with a FIN, reading to its end */
+	queue_t pend, live;
+	rev_gone_t gone;
 	size_t npend;
 	int open_handles;
 };
@@ -512,43 +581,15 @@ static rconn_t *pend_find(revsrv_t *s, uint64_t conn)
 	return NULL;
 }
 
-static void gone_free(rconn_t *rc)
-{
-	stream_close(rc->pub);
-	queue_remove(&rc->link);
-	free(rc);
-}
-
-static void gone_read(stream_t *st, sbuf_t *b)
-{
-	if (!b) {
-		gone_free(st->data);
-		return;
-	}
-	sbuf_free(b);
-}
-
-static void gone_error(stream_t *st, int err)
-{
-	gone_free(st->data);
-}
-
-static const stream_cbs_t gone_cbs = {gone_read, NULL, gone_error};
-
-/* A connection nobody will serve is closed with a FIN, not a reset: its
- * unread request is read and dropped (closing a socket with unread data
- * resets it) until the client closes too, or REV_JOIN_MS. */
+/* A connection nobody will serve is closed with a FIN, not a reset
+ * (rev_gone_t), until the client closes too, or REV_JOIN_MS. */
 static void pend_drop(revsrv_t *s, rconn_t *rc, const char *why)
 {
 	log_info(rc->id, "reverse %s: %s: %s", s->st.name, rc->peer, why);
 	queue_remove(&rc->link);
 	s->npend--;
-	queue_insert_tail(&s->gone, &rc->link);
-	rc->since = uv_now(s->l->loop);
-	stream_set_cbs(rc->pub, &gone_cbs, rc);
-	stream_read_start(rc->pub);
-	if (stream_shutdown(rc->pub) < 0)
-		gone_free(rc);
+	rev_gone_add(&s->gone, rc->pub, uv_now(s->l->loop));
+	free(rc);
 }
 
 static void on_sweep(uv_timer_t *t)
@@ -563,12 +604,7 @@ static void on_sweep(uv_timer_t *t)
 		s->st.refused++;
 		pend_drop(s, rc, "the client did not take it in time");
 	}
-	while (!queue_empty(&s->gone)) {
-		rconn_t *rc = queue_data(queue_first(&s->gone), rconn_t, link);
-		if (now - rc->since < REV_JOIN_MS)
-			break;
-		gone_free(rc);
-	}
+	rev_gone_sweep(&s->gone, now);
 }
 
 int revsrv_listen(listener_t *l, const void *owner, const target_t *bind, const char *who,
@@ -592,7 +628,7 @@ int revsrv_listen(listener_t *l, const void *owner, const target_t *bind, const 
 	s->ud = ud;
 	queue_init(&s->pend);
 	queue_init(&s->live);
-	queue_init(&s->gone);
+	rev_gone_init(&s->gone);
 	uv_tcp_init(l->loop, &s->tcp);
 	s->tcp.data = s;
 	s->open_handles = 1;
@@ -685,7 +721,7 @@ void revsrv_close(revsrv_t *s)
 	stat_remove(&s->st);
 	rconns_close(&s->pend);
 	rconns_close(&s->live);
-	rconns_close(&s->gone);
+	rev_gone_close(&s->gone);
 	uv_close((uv_handle_t *)&s->tcp, srv_handle_closed);
 	uv_close((uv_handle_t *)&s->timer, srv_handle_closed);
 }

@@ -41,11 +41,26 @@
 
 #include "core/dial.h"
 #include "core/listener.h"
+#include "core/queue.h"
+#include "core/stream.h"
 
 #define REV_PENDING_MAX 64 /* accepted connections waiting for a join, per claim */
 #define REV_JOIN_MS 10000  /* how long one waits */
 #define REV_ALLOW_MAX 64   /* entries of reverse= */
 #define REV_CLAIMS_DEFAULT 8
+
+/* Connections nobody will serve (a reverse server's public ones, a packet
+ * hop's accepted ones): each is closed with a FIN, not a reset; what it
+ * sent is read and dropped (closing a socket with unread data resets it)
+ * until its peer closes too, or REV_JOIN_MS.  The owner sweeps them from
+ * its timer and closes the rest when it goes. */
+typedef struct rev_gone {
+	queue_t q;
+} rev_gone_t;
+void rev_gone_init(rev_gone_t *g);
+void rev_gone_add(rev_gone_t *g, stream_t *s, uint64_t now); /* takes s */
+void rev_gone_sweep(rev_gone_t *g, uint64_t now);            /* those past REV_JOIN_MS */
+void rev_gone_close(rev_gone_t *g);                          /* every one, now */
 
 /* ---- the hop's side (dialer_ops_t.reverse) ---- */
 

@@ -53,7 +53,8 @@ struct rev_claim {
 	void *ud;
 	acl_t clients;
 	ratelimit_t *rl;
-	queue_t pend, gone; /* gone: closing with a FIN, read to its end */
+	queue_t pend;
+	rev_gone_t gone;
 	size_t npend;
 	uint64_t next_conn;
 	uv_timer_t timer; /* the first report, then the sweep */
@@ -72,41 +73,13 @@ static void pend_free(pconn_t *p, int reset)
 	free(p);
 }
 
-static void gone_free(pconn_t *p)
-{
-	queue_remove(&p->link);
-	stream_close(p->s);
-	free(p);
-}
-
-static void gone_read(stream_t *s, sbuf_t *b)
-{
-	if (!b)
-		gone_free(s->data);
-	else
-		sbuf_free(b);
-}
-
-static void gone_error(stream_t *s, int err)
-{
-	gone_free(s->data);
-}
-
-static void gone_drain(stream_t *s) {}
-
-static const stream_cbs_t gone_cbs = {gone_read, gone_drain, gone_error};
-
-/* Nobody will serve p: a FIN, and what it sent is dropped. */
+/* Nobody will serve p: a FIN, and what it sent is dropped (rev_gone_t). */
 static void pend_drop(pconn_t *p)
 {
 	queue_remove(&p->link);
 	p->c->npend--;
-	queue_insert_tail(&p->c->gone, &p->link);
-	p->since = uv_now(p->c->timer.loop);
-	stream_set_cbs(p->s, &gone_cbs, p);
-	stream_read_start(p->s);
-	if (stream_shutdown(p->s) < 0)
-		gone_free(p);
+	rev_gone_add(&p->c->gone, p->s, uv_now(p->c->timer.loop));
+	free(p);
 }
 
 static pconn_t *pend_find(rev_claim_t *c, uint64_t conn)
@@ -190,8 +163,7 @@ static void claim_close(rev_claim_t *c)
 	c->l = NULL;
 	while (!queue_empty(&c->pend))
 		pend_free(queue_data(queue_first(&c->pend), pconn_t, link), 1);
-	while (!queue_empty(&c->gone))
-		gone_free(queue_data(queue_first(&c->gone), pconn_t, link));
+	rev_gone_close(&c->gone);
 	acl_free(&c->clients);
 	ratelimit_free(c->rl);
 	c->rl = NULL;
@@ -231,12 +203,7 @@ static void on_timer(uv_timer_t *t)
 		         pkthop_name(c->h), c->bind.port);
 		pend_drop(p);
 	}
-	while (!queue_empty(&c->gone)) {
-		pconn_t *p = queue_data(queue_first(&c->gone), pconn_t, link);
-		if (now - p->since < REV_JOIN_MS)
-			break;
-		gone_free(p);
-	}
+	rev_gone_sweep(&c->gone, now);
 }
 
 static rev_claim_t *pr_listen(dialer_t *d, const target_t *bind, const rev_cbs_t *cbs, void *ud)
@@ -253,7 +220,7 @@ static rev_claim_t *pr_listen(dialer_t *d, const target_t *bind, const rev_cbs_t
 	c->cbs = cbs;
 	c->ud = ud;
 	queue_init(&c->pend);
-	queue_init(&c->gone);
+	rev_gone_init(&c->gone);
 	if (o->rev_allow)
 		cidr_list_add(&c->clients.allow, o->rev_allow, bad, sizeof(bad)); /* checked */
 	if (o->rev_rate)
