@@ -15,26 +15,13 @@
 need_cmd nginx
 
 KEY=$("$SLUICE" keygen)
-mkdir -p "$T/site/sub" "$T/nginx"
+mkdir -p "$T/site/sub"
 echo "<html><body>the site</body></html>" >"$T/site/index.html"
 echo "a page" >"$T/site/sub/page.html"
 echo "User-agent: *" >"$T/site/robots.txt"
 mkdir -p "$T/site/noidx"
 ngx=$(free_port)
-cat >"$T/nginx/nginx.conf" <<CONF
-daemon off;
-user root;
-worker_processes 1;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log warn;
-events { worker_connections 256; }
-http {
-    access_log $T/nginx/access.log;
-    client_body_temp_path $T/nginx/body;
-    proxy_temp_path $T/nginx/proxy;
-    fastcgi_temp_path $T/nginx/fastcgi;
-    uwsgi_temp_path $T/nginx/uwsgi;
-    scgi_temp_path $T/nginx/scgi;
+start_nginx "$ngx" <<CONF
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
     server {
@@ -44,10 +31,7 @@ http {
         # where both listen on loopback side by side (on port 80 neither would)
         port_in_redirect off;
     }
-}
 CONF
-start nginx nginx -c "$T/nginx/nginx.conf" -p "$T/nginx"
-wait_port "$ngx"
 
 web=$(free_port)
 mkdir -p "$T/www"

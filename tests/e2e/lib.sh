@@ -230,6 +230,34 @@ start_redis() {
 	wait_port "$1"
 }
 
+# start_nginx PORT: nginx (started as "nginx") with the http{} block's
+# contents read from stdin, in a config whose pid, logs and temp files are
+# all in $T/nginx (the access log: $T/nginx/access.log); waits for PORT.
+start_nginx() {
+	mkdir -p "$T/nginx"
+	{
+		cat <<CONF
+daemon off;
+user root;
+worker_processes 1;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log $T/nginx/access.log;
+    client_body_temp_path $T/nginx/body;
+    proxy_temp_path $T/nginx/proxy;
+    fastcgi_temp_path $T/nginx/fastcgi;
+    uwsgi_temp_path $T/nginx/uwsgi;
+    scgi_temp_path $T/nginx/scgi;
+CONF
+		cat
+		echo "}"
+	} >"$T/nginx/nginx.conf"
+	start nginx nginx -c "$T/nginx/nginx.conf" -p "$T/nginx"
+	wait_port "$1"
+}
+
 # A static HTTP server on 127.0.0.1:PORT serving DIR.
 http_server() {
 	local port=$1 dir=$2

@@ -137,19 +137,7 @@ check "an X-Forwarded-For straight from a client (not trust-xff-from) is ignored
 # (from 127.0.0.2, which trust-xff-from trusts)
 if command -v nginx >/dev/null; then
 	np=$(free_port)
-	mkdir -p "$T/nginx"
-	cat >"$T/nginx/nginx.conf" <<EOF
-daemon off;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log warn;
-events {}
-http {
-	access_log $T/nginx/access.log;
-	client_body_temp_path $T/nginx/body;
-	proxy_temp_path $T/nginx/proxy;
-	fastcgi_temp_path $T/nginx/fastcgi;
-	uwsgi_temp_path $T/nginx/uwsgi;
-	scgi_temp_path $T/nginx/scgi;
+	start_nginx "$np" <<EOF
 	map \$http_upgrade \$connection_upgrade {
 		default upgrade;
 		''      close;
@@ -175,10 +163,7 @@ http {
 			proxy_bind 127.0.0.2;
 		}
 	}
-}
 EOF
-	start nginx nginx -c "$T/nginx/nginx.conf"
-	wait_port "$np"
 	fwn=$(free_port)
 	start nclient "$SLUICE" -L "tcp://127.0.0.1:$fwn/127.0.0.1:$web" -F "ws://127.0.0.1:$np/tun?key=$KEY"
 	wait_port "$fwn"

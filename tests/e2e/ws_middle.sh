@@ -7,7 +7,7 @@
 need_cmd nginx tinyproxy openssl
 
 KEY=$("$SLUICE" keygen)
-mkdir -p "$T/www" "$T/nginx"
+mkdir -p "$T/www"
 echo "hello from behind nginx" >"$T/www/index.html"
 web=$(free_port)
 http_server "$web" "$T/www"
@@ -27,19 +27,7 @@ start server "$SLUICE" -v -L "ws://127.0.0.1:$ws/tun?host-loopback=1&key=$KEY&tr
 wait_port "$ws" && wait_port "$ws2"
 
 ngx=$(free_port)
-cat >"$T/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log warn;
-events { worker_connections 256; }
-http {
-    access_log $T/nginx/access.log;
-    client_body_temp_path $T/nginx/body;
-    proxy_temp_path $T/nginx/proxy;
-    fastcgi_temp_path $T/nginx/fastcgi;
-    uwsgi_temp_path $T/nginx/uwsgi;
-    scgi_temp_path $T/nginx/scgi;
+start_nginx "$ngx" <<CONF
     map \$http_upgrade \$connection_upgrade { default upgrade; '' close; }
     server {
         listen 127.0.0.1:$ngx ssl;
@@ -65,10 +53,7 @@ http {
         }
         location / { return 404; }
     }
-}
 CONF
-start nginx nginx -c "$T/nginx/nginx.conf"
-wait_port "$ngx"
 
 # tinyproxy connects out from 127.0.0.7, so nginx and sluice see that address
 tp=$(free_port)
