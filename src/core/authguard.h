@@ -8,8 +8,8 @@
  * `max-delay`; at `max-failures` within `window` the source is banned for
  * `ban`: it gets no answer at all, one log line says so, and a metric counts
  * it.  (The WebSocket tunnel servers take only the counting and the ban
- * from here: their answer is the decoy's, never held nor dropped.)  A success clears the source's count; failures older than `window`
- * are forgotten.
+ * from here: their answer is the decoy's, never held nor dropped.)  A success clears the source's
+ * count; failures older than `window` are forgotten.
  *
  * Only a source is ever blocked, never a user name: an attacker guessing
  * alice's password from one address does not lock alice out at another.
