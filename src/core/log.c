@@ -1,7 +1,15 @@
-/* log: see log.h.  One write per line (a file opened O_APPEND, a datagram
- * socket), so concurrent writers do not mix and a rename never splits a
- * line.  A mutex keeps the sink and the rate table whole should a thread
- * other than the loop's ever log. */
+/* log: see log.h.  Whole lines per write (a file opened O_APPEND, a
+ * datagram socket), so concurrent writers do not mix and a rename never
+ * splits a line.  A mutex keeps the sink, the rate table and the batches
+ * whole should a thread other than the loop's ever log.
+ *
+ * Batches (log_batch): a loop thread's info, debug and trace lines for
+ * stderr or a file gather in its batch, in order, and go out in one
+ * write(2) when the loop is about to wait (log_flush from its prepare
+ * phase), when the batch is full, before any err or warn line (which is
+ * written at once: an abort may follow), before the sink changes, and at
+ * exit.  A busy loop then pays one write per turn, not one per line.  The
+ * datagram sinks are never batched: a datagram is a line. */
 #include "core/log.h"
 
 #include <errno.h>
@@ -35,6 +43,7 @@ typedef enum sink_kind { SINK_STDERR, SINK_FILE, SINK_SYSLOG, SINK_JOURNAL } sin
 #define LOG_LINE_MAX 1024
 #define RATE_SLOTS 256
 #define RATE_WAYS 4
+#define BATCH_CAP (16 * 1024)
 
 typedef struct sink {
 	sink_kind_t kind;
@@ -57,6 +66,17 @@ static int format = LOG_TEXT;
 static uint64_t rate = LOG_RATE_DEFAULT;
 static rslot_t slots[RATE_SLOTS];
 static int (*fields_fn)(uint64_t id, log_fields_t *f);
+
+/* A loop thread's lines not yet written; every one is on the list, so
+ * that the exit's flush reaches the batches of all threads. */
+typedef struct batch {
+	struct batch *next;
+	size_t len;
+	char buf[BATCH_CAP];
+} batch_t;
+static __thread batch_t *tbatch;
+static batch_t *batches;
+static void flush_all(void);
 
 const char *log_level_name(int level)
 {
@@ -177,6 +197,7 @@ int log_configure(const log_cfg_t *cfg, char *err, size_t errlen)
 	         : n.kind == SINK_SYSLOG ? cfg->syslog
 	                                 : "");
 	pthread_mutex_lock(&mu);
+	flush_all(); /* what was logged before goes where it was headed */
 	sink_close(&sink);
 	sink = n;
 	format = cfg->format;
@@ -197,6 +218,7 @@ int log_reopen(char *err, size_t errlen)
 		return fd;
 	}
 	pthread_mutex_lock(&mu);
+	flush_all();
 	old = sink.fd;
 	sink.fd = fd;
 	pthread_mutex_unlock(&mu);
@@ -234,14 +256,10 @@ static void sink_send(const char *buf, size_t n)
 	log_stats.dropped++;
 }
 
-static void sink_write(const char *buf, size_t n)
+static void sink_put(const char *buf, size_t n)
 {
 	ssize_t w;
 
-	if (sink.kind == SINK_SYSLOG || sink.kind == SINK_JOURNAL) {
-		sink_send(buf, n);
-		return;
-	}
 	while (n) {
 		w = write(sink.fd, buf, n);
 		if (w < 0 && errno == EINTR)
@@ -251,6 +269,83 @@ static void sink_write(const char *buf, size_t n)
 		buf += w;
 		n -= (size_t)w;
 	}
+}
+
+/* The batch's lines to the sink (mu held). */
+static void batch_out(batch_t *b)
+{
+	if (b && b->len) {
+		sink_put(b->buf, b->len);
+		b->len = 0;
+	}
+}
+
+/* One line: into this thread's batch when it has one and the line may
+ * wait (hold), else out now, after what the batch holds (mu held). */
+static void sink_write(const char *buf, size_t n, int hold)
+{
+	batch_t *b = tbatch;
+
+	if (sink.kind == SINK_SYSLOG || sink.kind == SINK_JOURNAL) {
+		sink_send(buf, n);
+		return;
+	}
+	if (b && hold && n <= BATCH_CAP) {
+		if (b->len + n > BATCH_CAP)
+			batch_out(b);
+		memcpy(b->buf + b->len, buf, n);
+		b->len += n;
+		return;
+	}
+	batch_out(b);
+	sink_put(buf, n);
+}
+
+static void flush_all(void)
+{
+	for (batch_t *b = batches; b; b = b->next)
+		batch_out(b);
+}
+
+void log_flush(void)
+{
+	if (!tbatch || !tbatch->len)
+		return;
+	pthread_mutex_lock(&mu);
+	batch_out(tbatch);
+	pthread_mutex_unlock(&mu);
+}
+
+static void flush_at_exit(void)
+{
+	pthread_mutex_lock(&mu);
+	flush_all();
+	pthread_mutex_unlock(&mu);
+}
+
+void log_batch(int on)
+{
+	static int registered;
+	batch_t **pp;
+
+	pthread_mutex_lock(&mu);
+	if (on && !tbatch) {
+		if (!(tbatch = malloc(sizeof(*tbatch))))
+			abort();
+		tbatch->len = 0;
+		tbatch->next = batches;
+		batches = tbatch;
+		if (!registered++)
+			atexit(flush_at_exit);
+	} else if (!on && tbatch) {
+		batch_out(tbatch);
+		for (pp = &batches; *pp != tbatch; pp = &(*pp)->next)
+			;
+		*pp = tbatch->next;
+		free(tbatch);
+		tbatch = NULL;
+	}
+	pthread_mutex_unlock(&mu);
 }
 
 /* ---- one line ---- */
@@ -348,12 +443,12 @@ static void emit(const line_t *l)
 		if (l->id)
 			n = put(out, sizeof(out), n, "[c%llu] ", (unsigned long long)l->id);
 		n = put(out, sizeof(out), n, "%s", l->msg);
-		sink_write(out, n);
+		sink_write(out, n, 0);
 		return;
 	}
 	if (sink.kind == SINK_JOURNAL) {
 		n = format_journal(out, sizeof(out), l);
-		sink_write(out, n);
+		sink_write(out, n, 0);
 		return;
 	}
 	gmtime_r(&tv.tv_sec, &tm);
@@ -373,7 +468,7 @@ static void emit(const line_t *l)
 		if (out[n - 1] == '\n')
 			n--;
 	}
-	sink_write(out, n);
+	sink_write(out, n, l->level >= LOG_INFO);
 }
 
 /* ---- rate ---- */
@@ -471,15 +566,17 @@ void log_msg(int level, uint64_t id, const char *fmt, ...)
 
 	if (id && fields_fn)
 		l.have_fields = fields_fn(id, &l.f);
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	/* one line each: a peer's bytes in a message cannot forge another */
-	for (char *p = msg; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
 	pthread_mutex_lock(&mu);
-	if (rate_allow(fmt, l.have_fields ? l.f.peer_addr : NULL))
+	/* the rate first: a line over it costs no formatting */
+	if (rate_allow(fmt, l.have_fields ? l.f.peer_addr : NULL)) {
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		/* one line each: a peer's bytes in a message cannot forge another */
+		for (char *p = msg; *p; p++)
+			if (*p == '\n' || *p == '\r')
+				*p = ' ';
 		emit(&l);
+	}
 	pthread_mutex_unlock(&mu);
 }

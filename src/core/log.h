@@ -73,6 +73,14 @@ void log_chown(unsigned uid, unsigned gid);
 /* Say what was suppressed by sources that have gone quiet (about once a
  * second, from the loop). */
 void log_tick(void);
+/* Batching, for a thread that runs a loop: with on, its info, debug and
+ * trace lines to stderr or a file wait in a batch of the thread's own
+ * until log_flush() (the loop calls it before it waits), a full batch, an
+ * err or warn line, a change of sink, or exit(3); off writes what waits
+ * and ends it.  Lines keep their order.  Datagram sinks send each line at
+ * once. */
+void log_batch(int on);
+void log_flush(void);
 
 typedef struct log_fields {
 	const char *listener, *peer, *target; /* NULL: unknown */

@@ -26,6 +26,7 @@ static struct {
 	const runtime_hooks_t *h;
 	uv_signal_t sig_int, sig_term, sig_hup, sig_usr1;
 	uv_timer_t drain_timer, tick, watchdog;
+	uv_prepare_t log_flush; /* the turn's log lines, before the loop waits */
 	uint64_t drain_ms, deadline;
 	int stopping, finished, ready;
 	char waiting[256]; /* what readiness waits for, as last said */
@@ -215,6 +216,11 @@ static void on_tick(uv_timer_t *t)
 	uv_timer_start(t, on_tick, 1000, 1000);
 }
 
+static void on_log_flush(uv_prepare_t *p)
+{
+	log_flush();
+}
+
 static void on_watchdog(uv_timer_t *t)
 {
 	sdnotify("WATCHDOG=1");
@@ -242,7 +248,12 @@ int runtime_run(const runtime_hooks_t *h, uint64_t drain_ms)
 	uv_unref((uv_handle_t *)&rt.watchdog);
 	if (wd)
 		uv_timer_start(&rt.watchdog, on_watchdog, 0, wd / 2 ? wd / 2 : 1);
+	uv_prepare_init(rt.loop, &rt.log_flush);
+	uv_unref((uv_handle_t *)&rt.log_flush);
+	uv_prepare_start(&rt.log_flush, on_log_flush);
+	log_batch(1);
 	uv_run(rt.loop, UV_RUN_DEFAULT);
+	log_batch(0);
 	uv_loop_close(rt.loop);
 	log_info(0, "%sbye", h->tag ? h->tag : "");
 	return 0;
