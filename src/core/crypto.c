@@ -1,6 +1,6 @@
 /* crypto: see crypto.h.
  *
- * HMAC and HKDF run on one HMAC context per thread, made once: OpenSSL 3
+ * HMAC and HKDF run on one SHA-256 context per thread, made once: OpenSSL 3
  * looks an algorithm up by name (under a lock) every time a one-shot call
  * such as HMAC() or EVP_KDF_fetch() is made, which cost more than the
  * hashing itself in a tunnel's handshake.  HKDF is RFC 5869's two steps
@@ -8,11 +8,8 @@
 #include "core/crypto.h"
 
 #include <errno.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/kdf.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -98,44 +95,64 @@ void key_generate(char *out, size_t len)
 	OPENSSL_cleanse(k, sizeof(k));
 }
 
-/* This thread's HMAC-SHA256 context (keyed anew for every MAC). */
-static EVP_MAC_CTX *hmac_ctx(void)
+/* This thread's SHA-256 digest context, its algorithm fetched once. */
+static EVP_MD_CTX *sha_ctx(const EVP_MD **md)
 {
-	static __thread EVP_MAC_CTX *ctx;
+	static __thread EVP_MD_CTX *ctx;
+	static __thread EVP_MD *m;
 
 	if (!ctx) {
-		EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
-		OSSL_PARAM p[2] = {
-		    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
-		    OSSL_PARAM_construct_end()};
-
-		if (!m || !(ctx = EVP_MAC_CTX_new(m)) || !EVP_MAC_CTX_set_params(ctx, p))
-			abort(); /* no HMAC-SHA256: nothing would work */
-		EVP_MAC_free(m);
+		if (!(m = EVP_MD_fetch(NULL, "SHA256", NULL)) || !(ctx = EVP_MD_CTX_new()))
+			abort(); /* no SHA-256: nothing would work */
 	}
+	*md = m;
 	return ctx;
 }
 
-/* HMAC-SHA256(key, p[0] || p[1] || ...) for n pieces; an empty key is 32
+/* SHA-256(pad || p[0] || p[1] || ...) for n pieces; pad is SHA256_BLOCK
+ * bytes, or NULL for none */
+#define SHA256_BLOCK 64
+static void sha_parts(const uint8_t *pad, const uint8_t *const *p, const size_t *len, int n,
+                      uint8_t out[32])
+{
+	const EVP_MD *md;
+	EVP_MD_CTX *c = sha_ctx(&md);
+	unsigned outl = 0;
+
+	if (!EVP_DigestInit_ex2(c, md, NULL) || (pad && !EVP_DigestUpdate(c, pad, SHA256_BLOCK)))
+		abort();
+	for (int i = 0; i < n; i++)
+		if (len[i] && !EVP_DigestUpdate(c, p[i], len[i]))
+			abort();
+	if (!EVP_DigestFinal_ex(c, out, &outl) || outl != 32)
+		abort();
+}
+
+/* HMAC-SHA256(key, p[0] || p[1] || ...) for n pieces (RFC 2104), as two
+ * digests on the thread's context: OpenSSL's EVP_MAC keys its HMAC
+ * through the provider layer on every init, several times the cost of
+ * the hashing for the short messages of a handshake.  An empty key is 32
  * zero bytes, which HMAC pads to the same block. */
 static void hmac_parts(const uint8_t *key, size_t keylen, const uint8_t *const *p,
                        const size_t *len, int n, uint8_t out[32])
 {
-	static const uint8_t zero[32];
-	EVP_MAC_CTX *c = hmac_ctx();
-	size_t outl = 0;
+	uint8_t k[SHA256_BLOCK] = {0}, pad[SHA256_BLOCK], inner[32];
+	const uint8_t *ip = inner;
+	size_t il = sizeof(inner);
 
-	if (!keylen) {
-		key = zero;
-		keylen = sizeof(zero);
-	}
-	if (!EVP_MAC_init(c, key, keylen, NULL))
-		abort();
-	for (int i = 0; i < n; i++)
-		if (len[i] && !EVP_MAC_update(c, p[i], len[i]))
-			abort();
-	if (!EVP_MAC_final(c, out, &outl, 32) || outl != 32)
-		abort();
+	if (keylen > SHA256_BLOCK)
+		sha_parts(NULL, &key, &keylen, 1, k); /* a long key is its hash */
+	else if (keylen)
+		memcpy(k, key, keylen);
+	for (size_t i = 0; i < SHA256_BLOCK; i++)
+		pad[i] = k[i] ^ 0x36;
+	sha_parts(pad, p, len, n, inner);
+	for (size_t i = 0; i < SHA256_BLOCK; i++)
+		pad[i] = k[i] ^ 0x5c;
+	sha_parts(pad, &ip, &il, 1, out);
+	OPENSSL_cleanse(k, sizeof(k));
+	OPENSSL_cleanse(pad, sizeof(pad));
+	OPENSSL_cleanse(inner, sizeof(inner));
 }
 
 int hkdf_sha256(const uint8_t *ikm, size_t ikmlen, const uint8_t *salt, size_t saltlen,

@@ -66,6 +66,18 @@ static void test_hmac_rfc4231(void **st)
 	assert_memory_equal(out, want, 32);
 }
 
+/* RFC 4231 case 6: a key longer than SHA-256's block is hashed first */
+static void test_hmac_rfc4231_long_key(void **st)
+{
+	static const char data[] = "Test Using Larger Than Block-Size Key - Hash Key First";
+	uint8_t key[131], out[32], want[32];
+
+	memset(key, 0xaa, sizeof(key));
+	unhex("60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54", want);
+	hmac_sha256(key, sizeof(key), (const uint8_t *)data, sizeof(data) - 1, out);
+	assert_memory_equal(out, want, 32);
+}
+
 static void test_base64(void **st)
 {
 	uint8_t out[16];
@@ -483,12 +495,19 @@ static void test_udp_records(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_hkdf_rfc5869),   cmocka_unit_test(test_dgram_body),
-	    cmocka_unit_test(test_record_room),    cmocka_unit_test(test_udp_records),
-	    cmocka_unit_test(test_hmac_rfc4231),   cmocka_unit_test(test_base64),
-	    cmocka_unit_test(test_keys),           cmocka_unit_test(test_seal_vector),
-	    cmocka_unit_test(test_replay),         cmocka_unit_test(test_replay_store),
-	    cmocka_unit_test(test_token),          cmocka_unit_test(test_answer_and_records),
+	    cmocka_unit_test(test_hkdf_rfc5869),
+	    cmocka_unit_test(test_dgram_body),
+	    cmocka_unit_test(test_record_room),
+	    cmocka_unit_test(test_udp_records),
+	    cmocka_unit_test(test_hmac_rfc4231),
+	    cmocka_unit_test(test_hmac_rfc4231_long_key),
+	    cmocka_unit_test(test_base64),
+	    cmocka_unit_test(test_keys),
+	    cmocka_unit_test(test_seal_vector),
+	    cmocka_unit_test(test_replay),
+	    cmocka_unit_test(test_replay_store),
+	    cmocka_unit_test(test_token),
+	    cmocka_unit_test(test_answer_and_records),
 	    cmocka_unit_test(test_open_parse_bad),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
