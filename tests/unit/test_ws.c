@@ -717,6 +717,50 @@ static void test_close_handshake(void **st)
 	pair_done(&c, &s);
 }
 
+/* ws_close_now: the transport closes once the close frame is out, the
+ * answer not awaited (a peer that does not read never answers; waiting
+ * would take the 2 s close timer).  ws_close_unanswered: the peer's close
+ * is not answered, so a peer that waits for the answer sees the
+ * transport's end (1006), not an echo of its 1000. */
+static void test_close_now_unanswered(void **st)
+{
+	ep_t c = {0}, s = {0};
+	uint64_t t0;
+
+	pair(&c, NULL, &s, NULL);
+	assert_int_equal(t_send(&c, WS_OP_TEXT, sbuf_from("last words", 10)), 0);
+	RUN_UNTIL(s.nmsg == 1, 5000);
+	t_pause(&s);
+	uv_update_time(loop);
+	t0 = uv_now(loop);
+	in_api++;
+	assert_int_equal(ws_close_now(c.w, 1000), 0);
+	assert_int_equal(ws_close_now(c.w, 1000), UV_EALREADY);
+	in_api--;
+	assert_int_equal(t_send(&c, WS_OP_TEXT, sbuf_from("late", 4)), UV_EPIPE);
+	RUN_UNTIL(c.closed, 5000);
+	assert_true(c.closed);
+	assert_int_equal(c.code, 1000);
+	assert_true(uv_now(loop) - t0 < 2000); /* not the close timer */
+	assert_false(s.closed);                /* it never read the close */
+	t_resume(&s);
+	RUN_UNTIL(s.closed, 5000);
+	assert_int_equal(s.code, 1000);
+	pair_done(&c, &s);
+
+	memset(&c, 0, sizeof(c));
+	memset(&s, 0, sizeof(s));
+	pair(&c, NULL, &s, NULL);
+	in_api++;
+	ws_close_unanswered(s.w);
+	in_api--;
+	assert_int_equal(t_close(&c, 1000, NULL), 0);
+	RUN_UNTIL(c.closed && s.closed, 5000);
+	assert_int_equal(s.code, 1000);
+	assert_int_equal(c.code, 1006); /* no echo: the transport ended (abnormal) */
+	pair_done(&c, &s);
+}
+
 static void test_too_big(void **st)
 {
 	ws_opts_t so = {.max_message = 64 * KIB};
@@ -1416,16 +1460,27 @@ static void test_decoy_paths(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_accept_vector),      cmocka_unit_test(test_decoy_paths),
-	    cmocka_unit_test(test_make_key),           cmocka_unit_test(test_client_request),
-	    cmocka_unit_test(test_server_response),    cmocka_unit_test(test_check_response_good),
-	    cmocka_unit_test(test_check_response_bad), cmocka_unit_test(test_messages),
-	    cmocka_unit_test(test_close_handshake),    cmocka_unit_test(test_too_big),
-	    cmocka_unit_test(test_keepalive),          cmocka_unit_test(test_transport_loss),
-	    cmocka_unit_test(test_backpressure),       cmocka_unit_test(test_free_in_callback),
-	    cmocka_unit_test(test_protocol_errors),    cmocka_unit_test(test_fragments_and_ping),
-	    cmocka_unit_test(test_silent_peer),        cmocka_unit_test(test_client_errors),
-	    cmocka_unit_test(test_interop_client),     cmocka_unit_test(test_interop_server),
+	    cmocka_unit_test(test_accept_vector),
+	    cmocka_unit_test(test_decoy_paths),
+	    cmocka_unit_test(test_make_key),
+	    cmocka_unit_test(test_client_request),
+	    cmocka_unit_test(test_server_response),
+	    cmocka_unit_test(test_check_response_good),
+	    cmocka_unit_test(test_check_response_bad),
+	    cmocka_unit_test(test_messages),
+	    cmocka_unit_test(test_close_handshake),
+	    cmocka_unit_test(test_too_big),
+	    cmocka_unit_test(test_close_now_unanswered),
+	    cmocka_unit_test(test_keepalive),
+	    cmocka_unit_test(test_transport_loss),
+	    cmocka_unit_test(test_backpressure),
+	    cmocka_unit_test(test_free_in_callback),
+	    cmocka_unit_test(test_protocol_errors),
+	    cmocka_unit_test(test_fragments_and_ping),
+	    cmocka_unit_test(test_silent_peer),
+	    cmocka_unit_test(test_client_errors),
+	    cmocka_unit_test(test_interop_client),
+	    cmocka_unit_test(test_interop_server),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -41,7 +41,7 @@
  *
  *   OPEN -----ws_close-----> CLOSING --peer's close--> FLUSHING --> CLOSED
  *     |                         |                        ^            ^
- *     +--peer's close, protocol error, too big ----------+            |
+ *     +--peer's close, protocol error, too big, ws_close_now          |
  *     +--transport EOF/error, keepalive ---------------(1006)---------+
  *
  *   FLUSHING means reading is over and our close frame is on its way (the
@@ -570,6 +570,26 @@ int ws_close(ws_t *w, uint16_t code, const char *reason)
 	ws_start_close_timer(w);
 	ws_kick(w);
 	return 0;
+}
+
+int ws_close_now(ws_t *w, uint16_t code)
+{
+	if (!ws_valid_close_code(code))
+		return UV_EINVAL;
+	if (w->freed || w->state != WS_OPEN || !w->inner || w->close_sent)
+		return UV_EALREADY;
+	ws_queue_close(w, code, NULL, 0);
+	w->code = code;
+	w->reason[0] = 0;
+	ws_set_state(w, WS_FLUSHING); /* reading is over: set_reading stops it */
+	ws_start_close_timer(w);
+	ws_kick(w);
+	return 0;
+}
+
+void ws_close_unanswered(ws_t *w)
+{
+	w->no_answer = 1;
 }
 
 static void destroy(ws_t *w)

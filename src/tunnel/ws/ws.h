@@ -77,6 +77,15 @@ uint64_t ws_pongs_dropped(void);
 void ws_pause(ws_t *w); /* stop reading the inner stream */
 void ws_resume(ws_t *w);
 int ws_close(ws_t *w, uint16_t code, const char *reason); /* start the close handshake */
+/* Close without waiting for the peer's answer: reading ends now, and the
+ * transport closes once our close frame is written (for an end after which
+ * nothing the peer could still send matters; the peer's echo, if any, meets
+ * a closed socket).  on_close fires with code, as for ws_close. */
+int ws_close_now(ws_t *w, uint16_t code);
+/* The peer's close needs no answer (the owner knows both sides are done,
+ * and the peer, closing then, does not wait for one): when it comes, the
+ * transport closes and nothing is sent. */
+void ws_close_unanswered(ws_t *w);
 void ws_free(ws_t *w); /* tear down now, idempotent; no callbacks after */
 uint64_t ws_id(ws_t *w);
 

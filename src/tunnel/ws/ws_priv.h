@@ -65,7 +65,7 @@ struct ws {
 	size_t drained_at; /* ws_pending() when on_drain last fired */
 	uint8_t hold;      /* ws_head's answer waits on out for this many idle runs */
 	unsigned paused : 1, reading : 1, eof : 1, above : 1, freed : 1;
-	unsigned in_frame : 1, rx_done : 1, close_sent : 1, werr : 1;
+	unsigned in_frame : 1, rx_done : 1, close_sent : 1, werr : 1, no_answer : 1;
 };
 
 /* ws.c */

@@ -73,7 +73,7 @@ int ws_valid_close_code(uint16_t code)
 }
 
 /* The peer's close frame (its payload in ctl): answered with the same code
- * and reason, unless ours went first. */
+ * and reason, unless ours went first or the owner said none is needed. */
 static void rx_close(ws_t *w, size_t n)
 {
 	uint16_t code = 0;
@@ -92,7 +92,10 @@ static void rx_close(ws_t *w, size_t n)
 	}
 	rx_stop(w);
 	if (w->state == WS_OPEN) {
-		ws_queue_close(w, code, (const char *)w->ctl + 2, n > 2 ? n - 2 : 0);
+		if (w->no_answer)
+			w->close_sent = 1; /* nothing more goes out */
+		else
+			ws_queue_close(w, code, (const char *)w->ctl + 2, n > 2 ? n - 2 : 0);
 		w->code = code ? code : WS_CODE_NO_STATUS;
 		ws_set_reason(w->reason, w->ctl + 2, n > 2 ? n - 2 : 0);
 		ws_set_state(w, WS_FLUSHING);

@@ -87,6 +87,14 @@ static void free_all(wstun_t *t)
 	msgstream_release(&t->m, NULL);
 }
 
+/* Both EOFs, ours and the peer's: the peer's close, which a newer peer
+ * sends without waiting for an answer (sclose), needs none. */
+static void both_ends(wstun_t *t)
+{
+	if (t->ws && !t->ws_dead && t->shut_sent && t->m.eof)
+		ws_close_unanswered(t->ws);
+}
+
 static void deliver_error(wstun_t *t, int err)
 {
 	msgstream_fail(&t->m, err);
@@ -112,6 +120,8 @@ static void on_message(ws_t *w, int opcode, sbuf_t *msg)
 			msg = NULL;
 		}
 		msgstream_push(&t->m, msg); /* dropped after the end or an error */
+		if (!msg)
+			both_ends(t);
 		msgstream_deliver(&t->m);
 		return;
 	}
@@ -209,6 +219,7 @@ static int ws_shutdown(stream_t *s)
 	t->shut_pending = 1;
 	if (t->ws && !t->ws_dead) {
 		t->shut_sent = 1;
+		both_ends(t);
 		return send_rec(t, WSTUN_REC_EOF, NULL, 0);
 	}
 	return 0;
@@ -235,7 +246,11 @@ static void sclose(stream_t *s, int eof)
 	if (!t->ws && t->cancel)
 		t->cancel(t->cancel_arg);
 	t->cancel = NULL;
-	if (t->ws && !t->ws_dead && ws_close(t->ws, 1000, "") == 0)
+	/* after both EOFs nothing can come that matters: the close goes out
+	 * and the transport closes with it, the peer's echo not awaited (a
+	 * loop turn, a read and a wake for each new connection's end) */
+	if (t->ws && !t->ws_dead &&
+	    (eof && t->m.eof ? ws_close_now(t->ws, 1000) : ws_close(t->ws, 1000, "")) == 0)
 		return; /* freed from on_close */
 	free_all(t);
 }
