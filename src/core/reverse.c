@@ -23,6 +23,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/opts.h"
 #include "core/relay.h"
 #include "core/tcp.h"
 
@@ -364,14 +365,16 @@ int revfwd_check(const revfwd_t *f, const dialer_t *chain, char *err, size_t err
 	if (!chain || !chain->next || !chain->ops->reverse) {
 		if (!chain || !chain->next)
 			snprintf(err, errlen,
-			         "-R %s: needs a hop whose server listens for us: -F ws://... or "
-			         "-F wss://...",
+			         "-R %s: needs a hop whose server listens for us: -F ws://..., "
+			         "-F wss://... or -F sctp+udp://...",
 			         f->st.name);
 		else
-			snprintf(err, errlen,
-			         "-R %s: the last hop (-F) must be one whose server can listen for "
-			         "us (ws, wss) or listen itself (sstp, vpn, ppp); %s:// cannot",
-			         f->st.name, dialer_scheme(chain));
+			snprintf(
+			    err, errlen,
+			    "-R %s: the last hop (-F) must be one whose server can listen for "
+			    "us (ws, wss, sctp, sctp+udp) or listen itself (sstp, vpn, ppp); %s:// "
+			    "cannot",
+			    f->st.name, dialer_scheme(chain));
 		return -ENOTSUP;
 	}
 	return 0;
@@ -726,6 +729,31 @@ void revsrv_close(revsrv_t *s)
 	uv_close((uv_handle_t *)&s->timer, srv_handle_closed);
 }
 
+int revsrv_claim(listener_t *l, const void *owner, const rev_allow_t *a, uint64_t max_claims,
+                 const target_t *bind, const char *who, const revsrv_cbs_t *cbs, void *ud,
+                 revsrv_t **out, char *why, size_t len)
+{
+	int r;
+
+	*out = NULL;
+	if (l->stopping) { /* draining: the client claims from the next server */
+		snprintf(why, len, "the server is shutting down");
+		return UV_ESHUTDOWN;
+	}
+	if (rev_allow_check(a, bind, why, len) < 0)
+		return UV_EACCES;
+	if (revsrv_count(owner) >= max_claims) {
+		snprintf(
+		    why, len,
+		    "this key holds %llu reverse listeners already (the server's reverse-claims)",
+		    (unsigned long long)max_claims);
+		return UV_EACCES;
+	}
+	if ((r = revsrv_listen(l, owner, bind, who, cbs, ud, out)) < 0)
+		snprintf(why, len, "cannot listen there: %s", uv_strerror(r));
+	return r;
+}
+
 /* ---- reverse= ---- */
 
 static int allow_one(rev_allow_t *a, const char *e, size_t n, char *err, size_t errlen)
@@ -820,3 +848,20 @@ int rev_allow_check(const rev_allow_t *a, const target_t *bind, char *why, size_
 	snprintf(why, len, "%s is not among the addresses this server lets clients claim", b);
 	return -EACCES;
 }
+
+static int parse_reverse(void *obj, const char *v, char *err, size_t errlen)
+{
+	return rev_allow_parse(&((rev_server_opts_t *)obj)->allow, v, err, errlen);
+}
+
+static const opt_t rev_opts_table[] = {
+    OPT_FUNC_DOC("reverse", parse_reverse, "none (refused)", "[IP:]PORT[-PORT],...",
+                 "where key holders may have this server listen for them (reverse forwards, "
+                 "-R): ports, ranges, each optionally bound to one address; the listener's "
+                 "allow=, deny=, rate= and max-conns apply to whoever connects there"),
+    OPT_UINT(rev_server_opts_t, claims, "reverse-claims", 1024, "8",
+             "reverse listeners the key may hold at once, on all this server's listeners "
+             "together"),
+};
+
+const opt_schema_t rev_server_opts = OPT_SCHEMA(NULL, rev_opts_table);

@@ -109,6 +109,7 @@ void revfwd_free(revfwd_t *f);
 /* ---- the server: one claim ---- */
 
 typedef struct revsrv revsrv_t;
+struct rev_allow;
 
 typedef struct revsrv_cbs {
 	/* a public connection waits for a join: tell the client */
@@ -130,6 +131,14 @@ int revsrv_join(revsrv_t *s, uint64_t conn, stream_t *tunnel, uint64_t idle_ms);
 void revsrv_refuse(revsrv_t *s, uint64_t conn);
 /* Stop listening, close what waits and what is relayed; free. */
 void revsrv_close(revsrv_t *s);
+/* A claim as every tunnel server decides it: the listener draining, the
+ * operator's allowance (a), the cap of claims per owner (max_claims),
+ * then revsrv_listen.  0 and *out; else why (for both logs and the
+ * client) and UV_EACCES (not allowed: the SOCKS5 code 2), UV_ESHUTDOWN
+ * (draining) or the error of the listen. */
+int revsrv_claim(listener_t *l, const void *owner, const struct rev_allow *a, uint64_t max_claims,
+                 const target_t *bind, const char *who, const revsrv_cbs_t *cbs, void *ud,
+                 revsrv_t **out, char *why, size_t len);
 /* Claims live for this owner now. */
 size_t revsrv_count(const void *owner);
 
@@ -144,6 +153,13 @@ typedef struct rev_allow {
 	rev_allow_ent_t v[REV_ALLOW_MAX];
 	size_t n; /* 0: reverse forwards are refused */
 } rev_allow_t;
+
+/* A tunnel server's reverse= and reverse-claims= (opts_t: OPT_INCLUDE it). */
+typedef struct rev_server_opts {
+	rev_allow_t allow;
+	uint64_t claims;
+} rev_server_opts_t;
+extern const struct opt_schema rev_server_opts;
 
 /* Add "[IP:]PORT[-PORT]" entries, comma-separated (IPv6 in brackets);
  * 0, or -EINVAL and err naming the bad entry. */

@@ -370,6 +370,19 @@ static void a_setup_streams(sctp_association_t *a, uint16_t out, uint16_t in)
 }
 
 /* Detach every stream, tell the owner, queue a for freeing. */
+/* An ABORT to the peer, so that it lets go of the association (and what
+ * it holds for it: a reverse forward's listeners) at once. */
+static void a_abort(sctp_association_t *a)
+{
+	sctp_sock_t *so = a->sock;
+	struct sctp_sndinfo si = {.snd_flags = SCTP_ABORT, .snd_assoc_id = a->aid};
+
+	if (so->k)
+		sctp_kern_abort(so->k, (uint32_t)a->aid);
+	else
+		usrsctp_sendv(so->so, "", 0, NULL, 0, &si, sizeof(si), SCTP_SENDV_SNDINFO, 0);
+}
+
 void sctp_assoc_fail(sctp_association_t *a, int err, const char *why)
 {
 	sctp_sock_t *so = a->sock;
@@ -380,15 +393,8 @@ void sctp_assoc_fail(sctp_association_t *a, int err, const char *why)
 	         a->state == A_UP ? "lost" : "failed", why);
 	if (err == UV_EPROTO)
 		sctp_stats.proto_errors++;
-	if (so->server && a->state != A_CONNECTING) {
-		/* tell the peer at once */
-		struct sctp_sndinfo si = {.snd_flags = SCTP_ABORT, .snd_assoc_id = a->aid};
-		if (so->k)
-			sctp_kern_abort(so->k, (uint32_t)a->aid);
-		else
-			usrsctp_sendv(so->so, NULL, 0, NULL, 0, &si, sizeof(si), SCTP_SENDV_SNDINFO,
-			              0);
-	}
+	if (so->server && a->state != A_CONNECTING)
+		a_abort(a); /* tell the peer at once */
 	a_set_state(a, A_DEAD);
 	for (uint16_t i = 1; i < a->nstreams; i++) {
 		scstream_t *st = a->st[i];
@@ -607,6 +613,10 @@ int sctp_assoc_connect(const struct sockaddr *to, int stack, const sctp_assoc_cf
 
 void sctp_assoc_close(sctp_association_t *a, const char *why)
 {
+	/* a client's hop that closes (a stop, a reload) tells the server; a
+	 * server's association is aborted by sctp_assoc_fail */
+	if (!a->sock->server && (a->state == A_AUTH || a->state == A_UP))
+		a_abort(a);
 	a->down_called = 1; /* no callback */
 	sctp_assoc_fail(a, UV_ECONNRESET, why);
 }

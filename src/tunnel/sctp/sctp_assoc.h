@@ -66,6 +66,12 @@ typedef struct sctp_assoc_ops {
 	/* server: the client opens a datagram association on s (UDP_OPEN):
 	 * sctp_dgram_set(), then sctp_stream_answer().  NULL: refused (7). */
 	void (*open_dgram)(sctp_association_t *a, void *ud, stream_t *s);
+	/* server: the client asks to have bind listened on (LISTEN), for as
+	 * long as s lives: sctp_stream_answer_listen().  NULL: refused. */
+	void (*listen)(sctp_association_t *a, void *ud, stream_t *s, const target_t *bind);
+	/* server: s carries the accepted connection conn (JOIN):
+	 * sctp_stream_answer(), then relay.  NULL: refused. */
+	void (*join)(sctp_association_t *a, void *ud, stream_t *s, uint64_t conn);
 } sctp_assoc_ops_t;
 
 /* Set up the loop side once per process, and usrsctp for its stacks. */
@@ -116,6 +122,24 @@ typedef void (*sctp_dgram_fn)(void *ud, const target_t *addr, sbuf_t *b);
 int sctp_assoc_open_dgram(sctp_association_t *a, uint64_t id, dial_cb cb, void *ud, stream_t **req);
 void sctp_dgram_set(stream_t *s, sctp_dgram_fn fn, void *ud);
 int sctp_dgram_send(stream_t *s, const target_t *addr, sbuf_t *b);
+
+/* Reverse forwards (core/reverse.h).  Client: a LISTEN for bind, opened
+ * as sctp_assoc_open; the answer goes to *res before cb: where the server
+ * listens, or why it refused (its text).  Once open, each read is one
+ * ACCEPT body (sctp_proto_conn_parse) and each write (one REFUSE body)
+ * one record.  A JOIN of conn: a stream at once, which may be written
+ * (held until the OPEN_OK); the server's refusal reaches its reader as
+ * an error.  Server: answer a LISTEN with where it listens (err 0: a
+ * LISTEN_OK, then each write is one ACCEPT) or OPEN_FAIL with the SOCKS5
+ * code of err and why. */
+typedef struct sctp_listen_res {
+	target_t bound;
+	char why[SCTP_PROTO_LISTEN_FAIL_TEXT + 1];
+} sctp_listen_res_t;
+int sctp_assoc_listen(sctp_association_t *a, const target_t *bind, uint64_t id,
+                      sctp_listen_res_t *res, dial_cb cb, void *ud, stream_t **req);
+int sctp_assoc_join(sctp_association_t *a, uint64_t conn, uint64_t id, stream_t **out);
+void sctp_stream_answer_listen(stream_t *s, const target_t *bound, int err, const char *why);
 
 /* Server: answer an open: 0 sends OPEN_OK, else OPEN_FAIL with the SOCKS5
  * code of err (the owner then closes s). */

@@ -27,6 +27,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/queue.h"
+#include "core/reverse.h"
 #include "tunnel/sctp/sctp_assoc.h"
 
 #define BACKOFF_MIN 100
@@ -62,10 +63,12 @@ struct creq {
 	void *ud;
 	stream_t *st;        /* in flight */
 	stream_fail_t *fail; /* the dial's, or NULL */
+	rev_claim_t *claim;  /* a reverse listener's LISTEN, instead of an OPEN */
 	int waiting;
 };
 
 static void flow_opened(creq_t *q, stream_t *s, int err);
+static sctp_listen_res_t *rev_res(rev_claim_t *c);
 
 static void connect_now(sccli_t *cl);
 static void issue_waiting(sccli_t *cl);
@@ -130,7 +133,9 @@ static void on_open(void *ud, stream_t *s, int err)
 static int issue(sccli_t *cl, creq_t *q)
 {
 	int r = q->fcb ? sctp_assoc_open_dgram(cl->a, q->id, on_open, q, &q->st)
-	               : sctp_assoc_open(cl->a, &q->t, q->id, on_open, q, &q->st);
+	        : q->claim
+	            ? sctp_assoc_listen(cl->a, &q->t, q->id, rev_res(q->claim), on_open, q, &q->st)
+	            : sctp_assoc_open(cl->a, &q->t, q->id, on_open, q, &q->st);
 
 	if (r < 0)
 		return r;
@@ -278,13 +283,9 @@ static void connect_now(sccli_t *cl)
 
 /* A request (t NULL: a datagram flow's): issued now, or queued for the
  * association or a free stream id. */
-static dial_t *submit(sccli_t *cl, const target_t *t, const dial_opts_t *o, dial_cb cb,
-                      dgram_cb fcb, void *ud)
+static void submit_req(sccli_t *cl, creq_t *q, const target_t *t, const dial_opts_t *o, dial_cb cb,
+                       dgram_cb fcb, void *ud)
 {
-	creq_t *q = calloc(1, sizeof(*q));
-
-	if (!q)
-		abort();
 	cl->last_dial = uv_now(cl->d.loop);
 	q->cl = cl;
 	if (t)
@@ -298,6 +299,16 @@ static dial_t *submit(sccli_t *cl, const target_t *t, const dial_opts_t *o, dial
 		wait_push(cl, q, 0);
 		connect_now(cl);
 	}
+}
+
+static dial_t *submit(sccli_t *cl, const target_t *t, const dial_opts_t *o, dial_cb cb,
+                      dgram_cb fcb, void *ud)
+{
+	creq_t *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		abort();
+	submit_req(cl, q, t, o, cb, fcb, ud);
 	return (dial_t *)q;
 }
 
@@ -398,6 +409,129 @@ static dial_t *sc_dgram(dialer_t *d, const dial_opts_t *o, dgram_cb cb, void *ud
 	return submit((sccli_t *)d, NULL, o, NULL, cb, ud);
 }
 
+/* ---- reverse forwards (core/reverse.h) ----
+ *
+ * A claim is a stream whose first record is LISTEN, queued and reissued
+ * after a lost association as an open is; the server's ACCEPTs are its
+ * reads, our REFUSEs its writes, and its end (the server's CLOSE, the
+ * association lost) ends the claim.  A connection taken is a stream whose
+ * first record is JOIN, written at once. */
+
+struct rev_claim {
+	sccli_t *cl;
+	creq_t *q;   /* the LISTEN in the queue or in flight, or */
+	stream_t *s; /* the listener's stream, once the server listens */
+	const rev_cbs_t *cbs;
+	void *ud;
+	sctp_listen_res_t res;
+};
+
+static sctp_listen_res_t *rev_res(rev_claim_t *c)
+{
+	return &c->res;
+}
+
+static void claim_end(rev_claim_t *c, int err, const char *why)
+{
+	c->cbs->ended(c->ud, err, why);
+	if (c->s)
+		stream_close(c->s);
+	free(c);
+}
+
+static void claim_read(stream_t *s, sbuf_t *b)
+{
+	rev_claim_t *c = s->data;
+	char peer[SCTP_PROTO_PEER_MAX + 1];
+	uint64_t conn;
+
+	if (!b) {
+		claim_end(c, UV_ECONNRESET, "the server closed the listener");
+		return;
+	}
+	if (sctp_proto_conn_parse(sbuf_ptr(b), b->len, &conn, peer, sizeof(peer)) < 0) {
+		sbuf_free(b);
+		log_info(0, "%s: a bad ACCEPT on a reverse listener", c->cl->name);
+		claim_end(c, UV_EPROTO, "the server sent a bad ACCEPT");
+		return;
+	}
+	sbuf_free(b);
+	c->cbs->accept(c->ud, conn, peer);
+}
+
+static void claim_error(stream_t *s, int err)
+{
+	claim_end(s->data, err, "the association to the server was lost");
+}
+
+static const stream_cbs_t claim_cbs = {claim_read, NULL, claim_error};
+
+static void claim_opened(void *ud, stream_t *s, int err)
+{
+	rev_claim_t *c = ud;
+	char why[200];
+
+	c->q = NULL; /* on_open frees it */
+	if (err < 0) {
+		snprintf(why, sizeof(why), "%s", c->res.why[0] ? c->res.why : dial_error_text(err));
+		claim_end(c, err, why);
+		return;
+	}
+	c->s = s;
+	stream_set_cbs(s, &claim_cbs, c);
+	stream_read_start(s);
+	c->cbs->claimed(c->ud, &c->res.bound);
+}
+
+static rev_claim_t *sc_rlisten(dialer_t *d, const target_t *bind, const rev_cbs_t *cbs, void *ud)
+{
+	sccli_t *cl = (sccli_t *)d;
+	rev_claim_t *c = calloc(1, sizeof(*c));
+	dial_opts_t o = {0};
+
+	if (!c)
+		abort();
+	c->cl = cl;
+	c->cbs = cbs;
+	c->ud = ud;
+	c->q = calloc(1, sizeof(*c->q));
+	if (!c->q)
+		abort();
+	c->q->claim = c;
+	submit_req(cl, c->q, bind, &o, claim_opened, NULL, c);
+	return c;
+}
+
+static void sc_rrelease(dialer_t *d, rev_claim_t *c)
+{
+	if (c->q)
+		sc_cancel(d, (dial_t *)c->q);
+	if (c->s)
+		stream_close(c->s);
+	free(c);
+}
+
+static stream_t *sc_rjoin(dialer_t *d, rev_claim_t *c, uint64_t conn, uint64_t id)
+{
+	sccli_t *cl = (sccli_t *)d;
+	stream_t *s;
+
+	if (!sctp_assoc_is_up(cl->a) || sctp_assoc_join(cl->a, conn, id, &s) < 0)
+		return NULL;
+	return s;
+}
+
+static void sc_rrefuse(dialer_t *d, rev_claim_t *c, uint64_t conn)
+{
+	uint8_t body[SCTP_PROTO_CONN_ID];
+
+	if (c->s)
+		stream_write(
+		    c->s, sbuf_from(body, sctp_proto_conn_encode(conn, NULL, body, sizeof(body))));
+}
+
+static const rev_hop_ops_t sc_rev_ops = {sc_rlisten, sc_rrelease, sc_rjoin, sc_rrefuse};
+
 static void free_on_close(uv_handle_t *h)
 {
 	free(h->data);
@@ -479,7 +613,8 @@ static const dialer_ops_t sctp_ops = {.scheme = "sctp",
                                       .free = sc_free,
                                       .dgram = sc_dgram,
                                       .dgram_cancel = sc_cancel,
-                                      .session = sc_session};
+                                      .session = sc_session,
+                                      .reverse = &sc_rev_ops};
 
 typedef struct sccli_opts {
 	sctp_assoc_opts_t assoc;

@@ -67,6 +67,10 @@ struct sctp_association {
 };
 
 enum { S_OPENING, S_OPEN };
+/* what a lifetime carries: a connection (OPEN), a reverse listener
+ * (LISTEN: its DATA are ACCEPTs and REFUSEs, one per write), a
+ * connection accepted there (JOIN) */
+enum { K_CONN, K_LISTEN, K_JOIN };
 
 /* A datagram association on a stream lifetime: its own keys (a counter
  * per message, sent in clear), a replay window for what arrives, and the
@@ -93,12 +97,15 @@ struct scstream {
 	uint32_t credit_want;
 	sbuf_t *stalled;
 	uint8_t stalled_type;
-	uint8_t fail_body[1 + SCTP_PROTO_FAIL_TEXT];
+	uint8_t fail_body[1 + SCTP_PROTO_LISTEN_FAIL_TEXT];
 	size_t fail_len;
 	target_t target;
 	dial_cb cb;
 	void *ud;
 	struct scdg *dg;            /* a datagram association's state (UDP_OPEN) */
+	uint8_t kind;               /* K_* */
+	uint64_t conn;              /* K_JOIN: the connection it carries */
+	sctp_listen_res_t *res;     /* client K_LISTEN: where the answer goes, until cb */
 	queue_t tx_link, pend_link; /* in a->tx, in rt.pend */
 	scstream_t *grave_next;
 	unsigned owner_closed : 1, close_want : 1, close_sent : 1, close_rcvd : 1, eof_want : 1,

@@ -8,12 +8,13 @@
 #include "core/bytes.h"
 #include "wire/wire_addr.h"
 
-static const char *const type_names[] = {"?",   "OPEN",  "OPEN_OK", "OPEN_FAIL", "DATA",
-                                         "EOF", "CLOSE", "CREDIT",  "UDP_OPEN"};
+static const char *const type_names[] = {"?",         "OPEN",   "OPEN_OK", "OPEN_FAIL", "DATA",
+                                         "EOF",       "CLOSE",  "CREDIT",  "UDP_OPEN",  "LISTEN",
+                                         "LISTEN_OK", "ACCEPT", "JOIN",    "REFUSE"};
 
 const char *sctp_proto_type_name(uint8_t type)
 {
-	return type <= SCTP_PROTO_UDP_OPEN ? type_names[type] : "?";
+	return type <= SCTP_PROTO_REFUSE ? type_names[type] : "?";
 }
 
 int sctp_proto_keys_init(sctp_proto_keys_t *k, const uint8_t *key, size_t len)
@@ -205,7 +206,7 @@ int sctp_proto_fail_encode(uint8_t code, const char *text, uint8_t *out, size_t 
 
 int sctp_proto_fail_parse(const uint8_t *buf, size_t len, uint8_t *code)
 {
-	if (len < 1 || len > 1 + SCTP_PROTO_FAIL_TEXT)
+	if (len < 1 || len > 1 + SCTP_PROTO_LISTEN_FAIL_TEXT)
 		return -EINVAL;
 	*code = buf[0];
 	return 0;
@@ -214,6 +215,17 @@ int sctp_proto_fail_parse(const uint8_t *buf, size_t len, uint8_t *code)
 void sctp_proto_credit_encode(uint32_t inc, uint8_t out[4])
 {
 	put_be32(out, inc);
+}
+
+size_t sctp_proto_conn_encode(uint64_t conn, const char *peer, uint8_t *out, size_t cap)
+{
+	return wire_conn_encode(conn, peer, SCTP_PROTO_PEER_MAX, out, cap);
+}
+
+int sctp_proto_conn_parse(const uint8_t *buf, size_t len, uint64_t *conn, char *peer,
+                          size_t peercap)
+{
+	return wire_conn_parse(buf, len, conn, SCTP_PROTO_PEER_MAX, peer, peercap);
 }
 
 int sctp_proto_credit_parse(const uint8_t *buf, size_t len, uint32_t *inc)
@@ -236,9 +248,18 @@ int sctp_proto_rec_parse(const uint8_t *buf, size_t len, uint8_t *type, const ui
 	*blen = n = len - 1;
 	switch (*type) {
 	case SCTP_PROTO_OPEN:
+	case SCTP_PROTO_LISTEN:
+	case SCTP_PROTO_LISTEN_OK:
 		return n >= 4 && n <= SCTP_PROTO_OPEN_MAX ? 0 : -EINVAL;
 	case SCTP_PROTO_OPEN_FAIL:
-		return n >= 1 && n <= 1 + SCTP_PROTO_FAIL_TEXT ? 0 : -EINVAL;
+		return n >= 1 && n <= 1 + SCTP_PROTO_LISTEN_FAIL_TEXT ? 0 : -EINVAL;
+	case SCTP_PROTO_ACCEPT:
+		return n >= SCTP_PROTO_CONN_ID && n <= SCTP_PROTO_CONN_ID + SCTP_PROTO_PEER_MAX
+		           ? 0
+		           : -EINVAL;
+	case SCTP_PROTO_JOIN:
+	case SCTP_PROTO_REFUSE:
+		return n == SCTP_PROTO_CONN_ID ? 0 : -EINVAL;
 	case SCTP_PROTO_DATA:
 		return n >= 1 && n <= SCTP_PROTO_DATA_MAX ? 0 : -EINVAL;
 	case SCTP_PROTO_CREDIT:

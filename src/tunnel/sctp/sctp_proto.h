@@ -18,6 +18,12 @@
  *       CLOSE     both  empty (this side is done with the stream id)
  *       CREDIT    both  increment(4) > 0 (flow control, per stream)
  *       UDP_OPEN  c->s  empty: this lifetime carries a datagram association
+ *       LISTEN    c->s  host_len(1) host port(2): the server listens there
+ *                       for this lifetime (a reverse forward); first record
+ *       LISTEN_OK s->c  host_len(1) host port(2): where it listens
+ *       ACCEPT    s->c  conn(8) peer(0..63): a connection came, on a LISTEN's
+ *       JOIN      c->s  conn(8): this lifetime carries that connection; first
+ *       REFUSE    c->s  conn(8): on a LISTEN's: the target refused, close it
  *     and, on a datagram association's stream, unordered and never
  *     retransmitted (PR-SCTP, RFC 3758), PPID "slcd":
  *       dgram = ctr(8) AEAD(K_dgram_dir(sid, gen), nonce ctr, aad ctr,
@@ -64,7 +70,17 @@ enum {
 	SCTP_PROTO_CLOSE = 6,
 	SCTP_PROTO_CREDIT = 7,
 	SCTP_PROTO_UDP_OPEN = 8,
+	/* reverse forwards (core/reverse.h) */
+	SCTP_PROTO_LISTEN = 9,     /* c->s host_len host port: listen there; first record */
+	SCTP_PROTO_LISTEN_OK = 10, /* s->c host_len host port: listening there */
+	SCTP_PROTO_ACCEPT = 11,    /* s->c conn(8) peer(0..63): a connection came */
+	SCTP_PROTO_JOIN = 12,      /* c->s conn(8): this lifetime carries it; first record */
+	SCTP_PROTO_REFUSE = 13,    /* c->s conn(8): its target refused; close it */
 };
+
+#define SCTP_PROTO_CONN_ID 8
+#define SCTP_PROTO_PEER_MAX 63
+#define SCTP_PROTO_LISTEN_FAIL_TEXT 160 /* an OPEN_FAIL answering a LISTEN */
 
 const char *sctp_proto_type_name(uint8_t type);
 
@@ -119,6 +135,13 @@ int sctp_proto_open_parse(const uint8_t *buf, size_t len, target_t *t);
 int sctp_proto_fail_encode(uint8_t code, const char *text, uint8_t *out, size_t cap);
 int sctp_proto_fail_parse(const uint8_t *buf, size_t len, uint8_t *code);
 void sctp_proto_credit_encode(uint32_t inc, uint8_t out[4]);
+/* ACCEPT (peer text), JOIN and REFUSE (peer NULL) bodies: the length, or
+ * 0 when cap is too small; parse: 0, or -EINVAL (peer: printable, at
+ * most SCTP_PROTO_PEER_MAX, NUL-terminated in peercap; NULL: none may
+ * follow the id). */
+size_t sctp_proto_conn_encode(uint64_t conn, const char *peer, uint8_t *out, size_t cap);
+int sctp_proto_conn_parse(const uint8_t *buf, size_t len, uint64_t *conn, char *peer,
+                          size_t peercap);
 int sctp_proto_credit_parse(const uint8_t *buf, size_t len, uint32_t *inc);
 
 /* A plaintext record: the type is known and the body length fits it. */

@@ -10,7 +10,9 @@
  * UDP_OPEN instead: the same admission, then a datagram flow through the
  * listener's chain (conn_dgram: target ACL on every datagram, idle
  * timeout), OPEN_OK once it is up; OPEN_FAIL 7 when a hop of the chain
- * cannot carry datagrams, naming it in the log.
+ * cannot carry datagrams, naming it in the log.  A LISTEN (a reverse
+ * forward, core/reverse.h): reverse= and reverse-claims decide, the claim
+ * lives as long as its stream; a JOIN carries a connection accepted there.
  */
 #include "tunnel/sctp/sctp_server.h"
 
@@ -24,6 +26,7 @@
 #include "core/conn.h"
 #include "core/dgram.h"
 #include "core/log.h"
+#include "core/reverse.h"
 #include "core/transport.h"
 #include "tunnel/sctp/sctp_assoc.h"
 #include "tunnel/sctp/sctp_client.h"
@@ -39,6 +42,9 @@ typedef struct scsrv {
 	uint64_t replay_cache, replay_timeout_ms;
 	char *replay_url;
 	uint64_t assocs, refused, udp_assocs, udp_refused;
+	rev_allow_t allow; /* reverse=: what the key's holders may claim */
+	uint64_t rev_claims, rev_refused;
+	queue_t revs; /* screv_t.link: the claims */
 } scsrv_t;
 
 static uint64_t wall_ms(void)
@@ -179,6 +185,111 @@ static void srv_open_dgram(sctp_association_t *a, void *ud, stream_t *s)
 	conn_dgram(c, &flow_cbs, c);
 }
 
+/* ---- reverse forwards: LISTEN, ACCEPT, JOIN, REFUSE ---- */
+
+typedef struct screv {
+	queue_t link; /* in srv->revs */
+	revsrv_t *rs;
+	stream_t *s; /* the LISTEN's */
+} screv_t;
+
+static void screv_free(screv_t *r)
+{
+	queue_remove(&r->link);
+	revsrv_close(r->rs);
+	stream_close(r->s);
+	free(r);
+}
+
+/* The client's REFUSEs; its end (released, or the association lost) is
+ * the claim's. */
+static void rev_read(stream_t *s, sbuf_t *b)
+{
+	screv_t *r = s->data;
+	uint64_t conn;
+	int bad;
+
+	if (!b) {
+		screv_free(r);
+		return;
+	}
+	bad = sctp_proto_conn_parse(sbuf_ptr(b), b->len, &conn, NULL, 0) < 0;
+	sbuf_free(b);
+	if (bad) {
+		log_info(s->id, "sctp: a bad REFUSE; the reverse listener is closed");
+		screv_free(r);
+		return;
+	}
+	revsrv_refuse(r->rs, conn);
+}
+
+static void rev_error(stream_t *s, int err)
+{
+	screv_free(s->data);
+}
+
+static const stream_cbs_t rev_stream_cbs = {rev_read, NULL, rev_error};
+
+static void rev_announce(void *ud, uint64_t conn, const char *peer)
+{
+	screv_t *r = ud;
+	uint8_t body[SCTP_PROTO_CONN_ID + SCTP_PROTO_PEER_MAX];
+
+	stream_write(r->s, sbuf_from(body, sctp_proto_conn_encode(conn, peer, body, sizeof(body))));
+}
+
+static const revsrv_cbs_t rev_cbs = {rev_announce};
+
+static void srv_listen(sctp_association_t *a, void *ud, stream_t *s, const target_t *bind)
+{
+	scsrv_t *srv = ud;
+	screv_t *r = calloc(1, sizeof(*r));
+	char who[120], why[200];
+	target_t b;
+	int rc;
+
+	if (!r)
+		abort();
+	s->id = conn_next_id();
+	r->s = s;
+	snprintf(who, sizeof(who), "%s, conn %llu", sctp_assoc_peer(a), (unsigned long long)s->id);
+	rc = revsrv_claim(srv->l, srv->replay, &srv->allow, srv->rev_claims, bind, who, &rev_cbs, r,
+	                  &r->rs, why, sizeof(why));
+	if (rc < 0) {
+		if (rc != UV_ESHUTDOWN) {
+			srv->rev_refused++;
+			log_warn(s->id, "%s: reverse listener refused to %s: %s", srv->l->name,
+			         sctp_assoc_peer(a), why);
+		}
+		sctp_stream_answer_listen(s, NULL, rc, why);
+		stream_close(s);
+		free(r);
+		return;
+	}
+	revsrv_bound(r->rs, &b);
+	sctp_stream_answer_listen(s, &b, 0, NULL);
+	queue_insert_tail(&srv->revs, &r->link);
+	stream_set_cbs(s, &rev_stream_cbs, r);
+	stream_read_start(s);
+}
+
+static void srv_join(sctp_association_t *a, void *ud, stream_t *s, uint64_t conn)
+{
+	scsrv_t *srv = ud;
+	revsrv_t *rs = revsrv_find(srv->replay, conn);
+
+	s->id = conn_next_id();
+	if (!rs) {
+		log_info(s->id, "%s: JOIN from %s for no waiting connection", srv->l->name,
+		         sctp_assoc_peer(a));
+		sctp_stream_answer(s, UV_ECONNREFUSED);
+		stream_close(s);
+		return;
+	}
+	sctp_stream_answer(s, 0);
+	revsrv_join(rs, conn, s, srv->l->idle_timeout_ms);
+}
+
 static void srv_up(sctp_association_t *a, void *ud)
 {
 	((scsrv_t *)ud)->assocs++;
@@ -186,8 +297,12 @@ static void srv_up(sctp_association_t *a, void *ud)
 
 static void srv_down(sctp_association_t *a, void *ud, int err, const char *why) {}
 
-static const sctp_assoc_ops_t srv_ops = {
-    .up = srv_up, .down = srv_down, .open = srv_open, .open_dgram = srv_open_dgram};
+static const sctp_assoc_ops_t srv_ops = {.up = srv_up,
+                                         .down = srv_down,
+                                         .open = srv_open,
+                                         .open_dgram = srv_open_dgram,
+                                         .listen = srv_listen,
+                                         .join = srv_join};
 
 static const metric_t srv_metrics[] = {
     METRIC(scsrv_t, assocs, "sluice_sctp_associations_total", "counter",
@@ -198,6 +313,9 @@ static const metric_t srv_metrics[] = {
            "Datagram associations carried."),
     METRIC(scsrv_t, udp_refused, "sluice_sctp_udp_refused_total", "counter",
            "Datagram associations refused (the chain cannot carry UDP)."),
+    METRIC(scsrv_t, rev_refused, "sluice_sctp_reverse_refused_total", "counter",
+           "Reverse listeners refused (not in reverse=, over reverse-claims, or the bind "
+           "failed)."),
 };
 
 static const metric_t sock_metrics[] = {
@@ -228,12 +346,14 @@ static void metrics_fn(mbuf_t *b, void *ud)
 typedef struct scsrv_opts {
 	sctp_assoc_opts_t assoc;
 	sctp_stack_opts_t stack;
+	rev_server_opts_t rev;
 	uint64_t skew_ms, replay_cache, max_assocs, replay_timeout_ms;
 	const char *replay;
 } scsrv_opts_t;
 
 static const opt_include_t udp_inc[] = {
     OPT_INCLUDE(scsrv_opts_t, assoc, &sctp_assoc_opts),
+    OPT_INCLUDE(scsrv_opts_t, rev, &rev_server_opts),
     {NULL, 0},
 };
 
@@ -270,6 +390,7 @@ static int init_common(listener_t *l, int udp, char *err, size_t errlen)
 		abort();
 	l->front = s;
 	s->l = l;
+	queue_init(&s->revs);
 	if ((r = opts_parse(udp ? &udp_srv_opts : &raw_srv_opts, u, &o, err, errlen)) < 0 ||
 	    (r = sctp_stack_pick(o.stack.stack, udp, &s->stack, err, errlen)) < 0 ||
 	    (r = listener_bind_addr(u, &ss, err, errlen)) < 0)
@@ -293,6 +414,8 @@ static int init_common(listener_t *l, int udp, char *err, size_t errlen)
 	if (o.replay && !(s->replay_url = strdup(o.replay)))
 		abort();
 	s->cfg.max_assocs = (uint32_t)max_assocs;
+	s->allow = o.rev.allow;
+	s->rev_claims = o.rev.claims;
 	s->cfg.name = l->name;
 	s->cfg.replay = s->replay;
 	s->cfg.start_ms = wall_ms();
@@ -382,9 +505,21 @@ static void srv_adopt(listener_t *l, listener_t *nl)
 	const scsrv_t *n = nl->front;
 
 	s->cfg.max_assocs = n->cfg.max_assocs;
+	s->allow = n->allow; /* claims made already stay */
+	s->rev_claims = n->rev_claims;
 	s->cfg.auth_timeout_ms = l->handshake_timeout_ms; /* l's new one */
 	log_info(0, "%s: reloaded in place: max-assocs=%u skew=%llums, associations kept", l->name,
 	         (unsigned)s->cfg.max_assocs, (unsigned long long)s->cfg.skew_ms);
+}
+
+/* Stop accepting: the reverse listeners stop too, so their clients claim
+ * again from whoever listens next. */
+static void srv_stop(listener_t *l)
+{
+	scsrv_t *s = l->front;
+
+	while (s && !queue_empty(&s->revs))
+		screv_free(queue_data(queue_first(&s->revs), screv_t, link));
 }
 
 static void srv_free(listener_t *l)
@@ -394,6 +529,7 @@ static void srv_free(listener_t *l)
 	if (!s)
 		return;
 	metrics_unregister(metrics_fn, s);
+	srv_stop(l);
 	sctp_sock_close(s->sock);
 	replay_store_put(s->replay);
 	free(s->replay_url);
@@ -404,6 +540,7 @@ const front_ops_t sctp_udp_front_ops = {
     .scheme = "sctp+udp",
     .init = udp_init,
     .start = srv_start,
+    .stop = srv_stop,
     .free = srv_free,
     .adopt_check = srv_adopt_check,
     .adopt = srv_adopt,
@@ -415,6 +552,7 @@ const front_ops_t sctp_front_ops = {
     .scheme = "sctp",
     .init = raw_init,
     .start = srv_start,
+    .stop = srv_stop,
     .free = srv_free,
     .adopt_check = srv_adopt_check,
     .adopt = srv_adopt,

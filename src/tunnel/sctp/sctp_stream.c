@@ -28,6 +28,7 @@
 #include "core/rwin.h"
 #include "tunnel/sctp/sctp_priv.h"
 #include "wire/socks_proto.h"
+#include "wire/wire_addr.h"
 
 void sctp_stream_tx_add(scstream_t *st)
 {
@@ -176,6 +177,7 @@ static void st_end(stream_t *s, int graceful)
 
 	st->owner_closed = 1;
 	st->cb = NULL;
+	st->res = NULL;
 	s->cbs = NULL;
 	sbufq_clear(&st->m.rq);
 	sctp_stream_rx_sync(st, 0);
@@ -306,17 +308,31 @@ sbuf_t *sctp_stream_next_record(scstream_t *st, uint8_t *type)
 		*type = SCTP_PROTO_UDP_OPEN;
 		return sctp_proto_rec_build(&st->tx, SCTP_PROTO_UDP_OPEN, NULL, 0);
 	}
-	if (st->open_want) {
+	if (st->open_want && st->kind == K_JOIN) {
 		st->open_want = 0;
-		n = sctp_proto_open_encode(&st->target, body, sizeof(body));
-		*type = SCTP_PROTO_OPEN;
-		return sctp_proto_rec_build(&st->tx, SCTP_PROTO_OPEN, body, n > 0 ? (size_t)n : 0);
+		*type = SCTP_PROTO_JOIN;
+		return sctp_proto_rec_build(
+		    &st->tx, SCTP_PROTO_JOIN, body,
+		    sctp_proto_conn_encode(st->conn, NULL, body, sizeof(body)));
+	}
+	if (st->open_want) { /* OPEN, or LISTEN with the address to listen on */
+		st->open_want = 0;
+		n = st->kind == K_LISTEN ? wire_addr_encode(&st->target, body, sizeof(body))
+		                         : sctp_proto_open_encode(&st->target, body, sizeof(body));
+		*type = st->kind == K_LISTEN ? SCTP_PROTO_LISTEN : SCTP_PROTO_OPEN;
+		return sctp_proto_rec_build(&st->tx, *type, body, n > 0 ? (size_t)n : 0);
 	}
 	if (st->fail_want) {
 		st->fail_want = 0;
 		*type = SCTP_PROTO_OPEN_FAIL;
 		return sctp_proto_rec_build(&st->tx, SCTP_PROTO_OPEN_FAIL, st->fail_body,
 		                            st->fail_len);
+	}
+	if (st->ok_want && st->kind == K_LISTEN) {
+		st->ok_want = 0;
+		n = sctp_proto_open_encode(&st->target, body, sizeof(body));
+		*type = SCTP_PROTO_LISTEN_OK;
+		return sctp_proto_rec_build(&st->tx, *type, body, n > 0 ? (size_t)n : 0);
 	}
 	if (st->ok_want) {
 		st->ok_want = 0;
@@ -330,7 +346,20 @@ sbuf_t *sctp_stream_next_record(scstream_t *st, uint8_t *type)
 		*type = SCTP_PROTO_CREDIT;
 		return sctp_proto_rec_build(&st->tx, SCTP_PROTO_CREDIT, c, 4);
 	}
-	if (st->m.wq.bytes && st->tx_credit && st->state == S_OPEN) {
+	if (st->kind == K_LISTEN && st->m.wq.head && st->state == S_OPEN &&
+	    st->tx_credit >= st->m.wq.head->len) {
+		/* a reverse listener's: one record per write, counted in the
+		 * window as DATA is */
+		b = msgstream_pop_held(&st->m);
+		st->tx_credit -= b->len;
+		if (st->m.s.wq_bytes <= STREAM_LOW_WATER)
+			msgstream_drain_later(&st->m);
+		*type = st->a->sock->server ? SCTP_PROTO_ACCEPT : SCTP_PROTO_REFUSE;
+		sbuf_t *r = sctp_proto_rec_build(&st->tx, *type, sbuf_ptr(b), b->len);
+		sbuf_free(b);
+		return r;
+	}
+	if (st->m.wq.bytes && st->tx_credit && st->state == S_OPEN && st->kind != K_LISTEN) {
 		size_t want = st->m.wq.bytes, got;
 		if (want > st->tx_credit)
 			want = (size_t)st->tx_credit;
@@ -372,11 +401,43 @@ static void st_grant(scstream_t *st)
 	sctp_stream_tx_add(st);
 }
 
+/* DATA (or a reverse listener's ACCEPT or REFUSE) for st's reader. */
+static void on_data(sctp_association_t *a, scstream_t *st, const uint8_t *body, size_t len)
+{
+	if (st->state != S_OPEN) {
+		/* nothing is kept for a stream that is not open */
+		a->sock->stats.early++;
+		st_reset(st, "DATA before OPEN_OK");
+		return;
+	}
+	if (len > st->rx_left || st->eof_rcvd) {
+		st_reset(st, len > st->rx_left ? "DATA beyond the window" : "DATA after EOF");
+		return;
+	}
+	st->rx_left -= len;
+	sctp_stats.bytes_in += len;
+	a->bytes_in += len;
+	if (st->owner_closed || st->m.err)
+		return; /* nobody reads: drop */
+	if (a->rxbuf + len > a->sock->cfg->max_buffer) {
+		/* every stream within its window, but too many of them
+		 * unread: the association holds no more */
+		a->sock->stats.buffer_resets++;
+		st_reset(st, "the association's receive buffer is full (assoc-buffer)");
+		return;
+	}
+	msgstream_push(&st->m, sbuf_from(body, len));
+	sctp_stream_rx_sync(st, 0);
+	if (st->m.reading)
+		sctp_stream_pend_add(st);
+}
+
 static void on_record(sctp_association_t *a, scstream_t *st, uint8_t type, const uint8_t *body,
                       size_t len)
 {
 	uint32_t inc;
 	uint8_t code;
+	target_t t;
 
 	/* we are done with the stream: what the peer sent before it saw our
 	 * CLOSE is dropped, only its own CLOSE still counts */
@@ -384,12 +445,35 @@ static void on_record(sctp_association_t *a, scstream_t *st, uint8_t type, const
 		return;
 	switch (type) {
 	case SCTP_PROTO_OPEN_OK:
-		if (a->sock->server || st->state != S_OPENING) {
+		if (a->sock->server || st->state != S_OPENING || st->kind == K_LISTEN) {
 			st_reset(st, "unexpected OPEN_OK");
 			return;
 		}
 		st->state = S_OPEN;
+		sctp_stream_pend_add(st);           /* the open callback */
+		if (st->m.wq.bytes || st->eof_want) /* a JOIN's, written before */
+			sctp_stream_tx_add(st);
+		break;
+	case SCTP_PROTO_LISTEN_OK:
+		if (a->sock->server || st->state != S_OPENING || st->kind != K_LISTEN ||
+		    sctp_proto_open_parse(body, len, &t) < 0) {
+			st_reset(st, "unexpected LISTEN_OK");
+			return;
+		}
+		if (st->res)
+			st->res->bound = t;
+		st->state = S_OPEN;
 		sctp_stream_pend_add(st); /* the open callback */
+		break;
+	case SCTP_PROTO_ACCEPT:
+	case SCTP_PROTO_REFUSE:
+		/* a reverse listener's, as DATA: in the window, one per read */
+		if (st->kind != K_LISTEN ||
+		    type != (a->sock->server ? SCTP_PROTO_REFUSE : SCTP_PROTO_ACCEPT)) {
+			st_reset(st, "unexpected ACCEPT or REFUSE");
+			return;
+		}
+		on_data(a, st, body, len);
 		break;
 	case SCTP_PROTO_OPEN_FAIL:
 		if (a->sock->server || st->state != S_OPENING ||
@@ -398,6 +482,15 @@ static void on_record(sctp_association_t *a, scstream_t *st, uint8_t type, const
 			return;
 		}
 		st->m.err = tun_fail_err(body, len);
+		if (st->res) {
+			size_t n =
+			    len - 1 < sizeof(st->res->why) - 1 ? len - 1 : sizeof(st->res->why) - 1;
+			for (size_t i = 0; i < n; i++)
+				st->res->why[i] = body[1 + i] >= 0x20 && body[1 + i] <= 0x7e
+				                      ? (char)body[1 + i]
+				                      : '?';
+			st->res->why[n] = 0;
+		}
 		log_debug(st->m.s.id, "sctp stream %u: the server could not connect: %s", st->sid,
 		          dial_error_text(st->m.err));
 		st->close_want = 1;
@@ -405,37 +498,12 @@ static void on_record(sctp_association_t *a, scstream_t *st, uint8_t type, const
 		sctp_stream_pend_add(st);
 		break;
 	case SCTP_PROTO_DATA:
-		if (st->dg) {
-			st_reset(st, "DATA on a datagram association");
+		if (st->dg || st->kind == K_LISTEN) {
+			st_reset(st, st->dg ? "DATA on a datagram association"
+			                    : "DATA on a reverse listener");
 			return;
 		}
-		if (st->state != S_OPEN) {
-			/* nothing is kept for a stream that is not open */
-			a->sock->stats.early++;
-			st_reset(st, "DATA before OPEN_OK");
-			return;
-		}
-		if (len > st->rx_left || st->eof_rcvd) {
-			st_reset(st,
-			         len > st->rx_left ? "DATA beyond the window" : "DATA after EOF");
-			return;
-		}
-		st->rx_left -= len;
-		sctp_stats.bytes_in += len;
-		a->bytes_in += len;
-		if (st->owner_closed || st->m.err)
-			break; /* nobody reads: drop */
-		if (a->rxbuf + len > a->sock->cfg->max_buffer) {
-			/* every stream within its window, but too many of them
-			 * unread: the association holds no more */
-			a->sock->stats.buffer_resets++;
-			st_reset(st, "the association's receive buffer is full (assoc-buffer)");
-			return;
-		}
-		msgstream_push(&st->m, sbuf_from(body, len));
-		sctp_stream_rx_sync(st, 0);
-		if (st->m.reading)
-			sctp_stream_pend_add(st);
+		on_data(a, st, body, len);
 		break;
 	case SCTP_PROTO_EOF:
 		if (st->state != S_OPEN || st->eof_rcvd) {
@@ -504,7 +572,8 @@ void sctp_stream_on_msg(sctp_association_t *a, uint16_t sid, uint8_t *buf, size_
 		st->state = S_OPENING;
 		st->owner_closed = 1; /* until the server takes it */
 		r = sctp_proto_rec_open(&st->rx, buf, len, &type, &body, &blen);
-		if (r < 0 || (type != SCTP_PROTO_OPEN && type != SCTP_PROTO_UDP_OPEN)) {
+		if (r < 0 || (type != SCTP_PROTO_OPEN && type != SCTP_PROTO_UDP_OPEN &&
+		              type != SCTP_PROTO_LISTEN && type != SCTP_PROTO_JOIN)) {
 			sctp_assoc_fail(a, UV_EPROTO,
 			                r == -EBADMSG ? "record not authentic"
 			                              : "first record is not OPEN");
@@ -520,8 +589,37 @@ void sctp_stream_on_msg(sctp_association_t *a, uint16_t sid, uint8_t *buf, size_
 				sctp_stream_answer(&st->m.s, UV_ENOTSUP);
 			return;
 		}
-		if (sctp_proto_open_parse(body, blen, &t) < 0) {
-			st_reset(st, "malformed OPEN");
+		if (type == SCTP_PROTO_JOIN) {
+			uint64_t conn;
+			if (sctp_proto_conn_parse(body, blen, &conn, NULL, 0) < 0) {
+				st_reset(st, "malformed JOIN");
+				return;
+			}
+			st->kind = K_JOIN;
+			st->conn = conn;
+			st->owner_closed = 0;
+			if (so->ops->join)
+				so->ops->join(a, so->ud, &st->m.s, conn);
+			else
+				sctp_stream_answer(&st->m.s, UV_ENOTSUP);
+			return;
+		}
+		if ((type == SCTP_PROTO_LISTEN ? wire_listen_parse(body, blen, &t)
+		                               : sctp_proto_open_parse(body, blen, &t)) < 0) {
+			st_reset(st,
+			         type == SCTP_PROTO_LISTEN ? "malformed LISTEN" : "malformed OPEN");
+			return;
+		}
+		if (type == SCTP_PROTO_LISTEN) {
+			st->kind = K_LISTEN;
+			st->owner_closed = 0;
+			st->target = t;
+			if (so->ops->listen)
+				so->ops->listen(a, so->ud, &st->m.s, &t);
+			else
+				sctp_stream_answer_listen(
+				    &st->m.s, NULL, UV_ENOTSUP,
+				    "this server does not listen for clients");
 			return;
 		}
 		st->owner_closed = 0;
@@ -586,6 +684,7 @@ void sctp_stream_deliver(scstream_t *st)
 	if (st->cb) { /* client: the open is answered */
 		dial_cb cb = st->cb;
 		void *ud = st->ud;
+		st->res = NULL; /* answered */
 		if (st->m.err) {
 			int err = st->m.err;
 			s->closed = 1;
@@ -608,8 +707,8 @@ void sctp_stream_deliver(scstream_t *st)
 		st_grant(st);
 }
 
-static int open_common(sctp_association_t *a, const target_t *t, uint64_t id, dial_cb cb, void *ud,
-                       stream_t **req)
+static int open_common(sctp_association_t *a, int kind, const target_t *t, uint64_t id, dial_cb cb,
+                       void *ud, stream_t **req)
 {
 	scstream_t *st;
 	uint16_t sid = 0;
@@ -628,9 +727,10 @@ static int open_common(sctp_association_t *a, const target_t *t, uint64_t id, di
 	a->next_sid = (uint16_t)(sid % (a->nstreams - 1) + 1);
 	st = st_new(a, sid, id);
 	st->state = S_OPENING;
+	st->kind = (uint8_t)kind;
 	if (t)
 		st->target = *t;
-	else
+	else if (kind == K_CONN)
 		st_make_dgram(st);
 	st->cb = cb;
 	st->ud = ud;
@@ -644,12 +744,31 @@ static int open_common(sctp_association_t *a, const target_t *t, uint64_t id, di
 int sctp_assoc_open(sctp_association_t *a, const target_t *t, uint64_t id, dial_cb cb, void *ud,
                     stream_t **req)
 {
-	return open_common(a, t, id, cb, ud, req);
+	return open_common(a, K_CONN, t, id, cb, ud, req);
 }
 
 int sctp_assoc_open_dgram(sctp_association_t *a, uint64_t id, dial_cb cb, void *ud, stream_t **req)
 {
-	return open_common(a, NULL, id, cb, ud, req);
+	return open_common(a, K_CONN, NULL, id, cb, ud, req);
+}
+
+int sctp_assoc_listen(sctp_association_t *a, const target_t *bind, uint64_t id,
+                      sctp_listen_res_t *res, dial_cb cb, void *ud, stream_t **req)
+{
+	int r = open_common(a, K_LISTEN, bind, id, cb, ud, req);
+
+	if (r == 0)
+		((scstream_t *)*req)->res = res;
+	return r;
+}
+
+int sctp_assoc_join(sctp_association_t *a, uint64_t conn, uint64_t id, stream_t **out)
+{
+	int r = open_common(a, K_JOIN, NULL, id, NULL, NULL, out);
+
+	if (r == 0)
+		((scstream_t *)*out)->conn = conn;
+	return r;
 }
 
 void sctp_dgram_set(stream_t *s, sctp_dgram_fn fn, void *ud)
@@ -710,6 +829,29 @@ void sctp_stream_answer(stream_t *s, int err)
 		st->fail_len = tun_fail_encode(err, st->fail_body, sizeof(st->fail_body));
 		st->fail_want = 1;
 	} else {
+		st->state = S_OPEN;
+		st->ok_want = 1;
+	}
+	sctp_stream_tx_add(st);
+}
+
+void sctp_stream_answer_listen(stream_t *s, const target_t *bound, int err, const char *why)
+{
+	scstream_t *st = (scstream_t *)s;
+	size_t n;
+
+	if (!st->a || st->state != S_OPENING || st->kind != K_LISTEN)
+		return;
+	if (err < 0) {
+		n = why ? strlen(why) : 0;
+		if (n > SCTP_PROTO_LISTEN_FAIL_TEXT)
+			n = SCTP_PROTO_LISTEN_FAIL_TEXT;
+		st->fail_body[0] = socks5_rep_from_err(err);
+		memcpy(st->fail_body + 1, why, n);
+		st->fail_len = 1 + n;
+		st->fail_want = 1;
+	} else {
+		st->target = *bound;
 		st->state = S_OPEN;
 		st->ok_want = 1;
 	}

@@ -243,35 +243,10 @@ int wstun_rec_open(seal_t *s, sbuf_t *msg, uint8_t *type)
 
 size_t wstun_conn_encode(uint64_t conn, const char *peer, uint8_t *out, size_t cap)
 {
-	size_t pl = peer ? strnlen(peer, WSTUN_PEER_MAX) : 0;
-
-	if (cap < WSTUN_CONN_ID + pl)
-		return 0;
-	for (int i = 0; i < WSTUN_CONN_ID; i++)
-		out[i] = (uint8_t)(conn >> (56 - 8 * i));
-	if (pl)
-		memcpy(out + WSTUN_CONN_ID, peer, pl);
-	return WSTUN_CONN_ID + pl;
+	return wire_conn_encode(conn, peer, WSTUN_PEER_MAX, out, cap);
 }
 
 int wstun_conn_parse(const uint8_t *buf, size_t len, uint64_t *conn, char *peer, size_t peercap)
 {
-	size_t pl;
-
-	if (len < WSTUN_CONN_ID || (!peer && len != WSTUN_CONN_ID))
-		return -EINVAL;
-	pl = len - WSTUN_CONN_ID;
-	if (peer && (pl > WSTUN_PEER_MAX || pl >= peercap))
-		return -EINVAL;
-	*conn = 0;
-	for (int i = 0; i < WSTUN_CONN_ID; i++)
-		*conn = *conn << 8 | buf[i];
-	if (peer) {
-		for (size_t i = 0; i < pl; i++)
-			if (buf[WSTUN_CONN_ID + i] < 0x20 || buf[WSTUN_CONN_ID + i] > 0x7e)
-				return -EINVAL;
-		memcpy(peer, buf + WSTUN_CONN_ID, pl);
-		peer[pl] = 0;
-	}
-	return 0;
+	return wire_conn_parse(buf, len, conn, WSTUN_PEER_MAX, peer, peercap);
 }

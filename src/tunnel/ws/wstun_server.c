@@ -567,10 +567,10 @@ static void metrics_fn(mbuf_t *b, void *ud)
 typedef struct wsrv_opts {
 	tunkey_opts_t key;
 	ws_opts_t wo;
-	uint64_t skew_ms, open_timeout_ms, replay_cache, replay_timeout_ms, rev_claims;
+	uint64_t skew_ms, open_timeout_ms, replay_cache, replay_timeout_ms;
 	int trust_xff, enc_any;
 	cidr_list_t xff_from;
-	rev_allow_t allow;
+	rev_server_opts_t rev;
 	const char *replay, *replay_state, *host, *decoy, *decoy_server, *cert, *certkey, *ciphers;
 } wsrv_opts_t;
 
@@ -587,14 +587,10 @@ static int parse_enc(void *obj, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
-static int parse_reverse(void *obj, const char *v, char *err, size_t errlen)
-{
-	return rev_allow_parse(&((wsrv_opts_t *)obj)->allow, v, err, errlen);
-}
-
 static const opt_include_t ws_server_inc[] = {
     OPT_INCLUDE(wsrv_opts_t, key, &tunkey_opts),
     OPT_INCLUDE(wsrv_opts_t, wo, &ws_keepalive_opts),
+    OPT_INCLUDE(wsrv_opts_t, rev, &rev_server_opts),
     {NULL, 0},
 };
 
@@ -623,13 +619,6 @@ static const opt_t ws_server_table[] = {
             "connection is passed to"),
     OPT_STR(wsrv_opts_t, decoy_server, "decoy-server", "nginx", "NAME",
             "the Server header of the decoy's own answers (empty: none)"),
-    OPT_FUNC_DOC("reverse", parse_reverse, "none (refused)", "[IP:]PORT[-PORT],...",
-                 "where key holders may have this server listen for them (reverse forwards, "
-                 "-R): ports, ranges, each optionally bound to one address; the listener's "
-                 "allow=, deny=, rate= and max-conns apply to whoever connects there"),
-    OPT_UINT(wsrv_opts_t, rev_claims, "reverse-claims", 1024, "8",
-             "reverse listeners the key may hold at once, on all this server's listeners "
-             "together"),
     OPT_BOOL(wsrv_opts_t, trust_xff, "trust-xff", "0",
              "take the client address from X-Forwarded-For (behind a reverse proxy such as "
              "nginx) for logs and ACLs"),
@@ -674,8 +663,8 @@ static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 	s->skew_ms = o.skew_ms;
 	s->open_timeout_ms = o.open_timeout_ms;
 	s->trust_xff = o.trust_xff || o.xff_from.n;
-	s->allow = o.allow;
-	s->rev_claims = o.rev_claims;
+	s->allow = o.rev.allow;
+	s->rev_claims = o.rev.claims;
 	s->wo = o.wo;
 	s->plain_ok = tls || o.enc_any;
 	conf = (replay_conf_t){.capacity = o.replay_cache,

@@ -11,6 +11,7 @@
 #include "tunnel/ws/wstun.h"
 #include "tunnel/ws/wstun_server_priv.h"
 #include "wire/socks_proto.h"
+#include "wire/wire_addr.h"
 
 /* ---- reverse forwards: LISTEN, ACCEPT, JOIN, REFUSE ---- */
 
@@ -44,51 +45,33 @@ void wsrv_rev_listen(wconn_t *w, const uint8_t *body, size_t len)
 {
 	wsrv_t *s = w->srv;
 	conn_t *c = w->c;
-	const uint8_t *data;
-	size_t dlen;
 	target_t b;
 	char why[200], who[120];
 	uint8_t ok[1 + 255 + 2];
 	int r, n;
 
-	if (wstun_open_parse(body, len, &b, &data, &dlen) < 0 || dlen) {
+	if (wire_listen_parse(body, len, &b) < 0) {
 		log_info(c->id, "ws tunnel: bad LISTEN record");
 		conn_close(c, "protocol error");
 		return;
 	}
-	if (c->l->stopping) { /* draining: the client claims from the next server */
-		send_fail(w->t, SOCKS5_REP_FAIL, "the server is shutting down");
-		conn_close(c, "reverse listener refused: shutting down");
-		return;
-	}
-	if (rev_allow_check(&s->allow, &b, why, sizeof(why)) < 0) {
-	} else if (revsrv_count(s->replay) >= s->rev_claims) {
-		snprintf(
-		    why, sizeof(why),
-		    "this key holds %llu reverse listeners already (the server's reverse-claims)",
-		    (unsigned long long)s->rev_claims);
-	} else {
-		snprintf(who, sizeof(who), "%s, conn %llu", c->peer_str, (unsigned long long)c->id);
-		r = revsrv_listen(c->l, s->replay, &b, who, &rev_cbs, w, &w->rev);
-		if (r < 0) {
-			snprintf(why, sizeof(why), "cannot listen there: %s", uv_strerror(r));
-			s->rev_refused++;
-			log_warn(c->id, "ws tunnel: reverse listener refused to %s: %s",
-			         c->peer_str, why);
-			send_fail(w->t, SOCKS5_REP_FAIL, why);
-			conn_close(c, "reverse listener refused");
-			return;
-		}
+	snprintf(who, sizeof(who), "%s, conn %llu", c->peer_str, (unsigned long long)c->id);
+	r = revsrv_claim(c->l, s->replay, &s->allow, s->rev_claims, &b, who, &rev_cbs, w, &w->rev,
+	                 why, sizeof(why));
+	if (r == 0) {
 		revsrv_bound(w->rev, &b);
 		n = wstun_open_encode(&b, NULL, 0, ok, sizeof(ok));
 		wstun_send_ctl(w->t, WSTUN_REC_LISTEN_OK, ok, n > 0 ? (size_t)n : 0);
 		conn_set_deadline(c, 0); /* it lives while the WebSocket does */
 		return;
 	}
-	s->rev_refused++;
-	log_warn(c->id, "ws tunnel: reverse listener refused to %s: %s", c->peer_str, why);
-	send_fail(w->t, SOCKS5_REP_NOT_ALLOWED, why);
-	conn_close(c, "reverse listener refused");
+	if (r != UV_ESHUTDOWN) { /* draining: the client claims from the next server */
+		s->rev_refused++;
+		log_warn(c->id, "ws tunnel: reverse listener refused to %s: %s", c->peer_str, why);
+	}
+	send_fail(w->t, r == UV_EACCES ? SOCKS5_REP_NOT_ALLOWED : SOCKS5_REP_FAIL, why);
+	conn_close(c, r == UV_ESHUTDOWN ? "reverse listener refused: shutting down"
+	                                : "reverse listener refused");
 }
 
 static void joined_ctl(wstun_t *t, uint8_t type, const uint8_t *body, size_t len) {}
