@@ -492,6 +492,108 @@ void rev_gone_close(rev_gone_t *g)
 		gone_free(queue_data(queue_first(&g->q), gone_t, link));
 }
 
+/* ---- the client: one SOCKS5 BIND ---- */
+
+struct revbind {
+	dialer_t *hop;
+	const rev_hop_ops_t *ops;
+	rev_claim_t *claim;
+	struct sockaddr_storage from; /* ss_family 0: anyone */
+	uint64_t id;
+	void (*bound)(void *ud, const target_t *addr);
+	dial_cb cb;
+	void *ud;
+	int done; /* the connection came */
+};
+
+static void b_claimed(void *ud, const target_t *bound)
+{
+	revbind_t *b = ud;
+	struct sockaddr_storage ss;
+	target_t t = *bound;
+
+	/* a wildcard is no address to give a peer: the server's is */
+	if (target_is_ip(&t, &ss) && sockaddr_is_any((struct sockaddr *)&ss))
+		target_set(&t, b->hop->server.host, bound->port);
+	b->bound(b->ud, &t);
+}
+
+static void b_accept(void *ud, uint64_t conn, const char *peer)
+{
+	revbind_t *b = ud;
+	struct sockaddr_storage ss;
+	char host[256];
+	uint16_t port;
+	target_t t;
+	stream_t *s;
+
+	if (b->done || hostport_parse(peer, host, sizeof(host), &port) < 0 ||
+	    target_set(&t, host, port) < 0 || !target_is_ip(&t, &ss) ||
+	    (b->from.ss_family &&
+	     !sockaddr_same_ip((struct sockaddr *)&ss, (struct sockaddr *)&b->from))) {
+		log_info(b->id, "socks5 BIND: %s is not the peer it was for; refused", peer);
+		b->ops->refuse(b->hop, b->claim, conn);
+		return;
+	}
+	if (!(s = b->ops->join(b->hop, b->claim, conn, b->id))) {
+		b->ops->refuse(b->hop, b->claim, conn);
+		return;
+	}
+	b->done = 1;
+	b->bound(b->ud, &t);
+	b->cb(b->ud, s, 0);
+}
+
+static void b_ended(void *ud, int err, const char *why)
+{
+	revbind_t *b = ud;
+	dial_cb cb = b->cb;
+	void *cud = b->ud;
+
+	b->claim = NULL;
+	if (b->done)
+		return; /* its connection goes on, or ends, on its own */
+	log_info(b->id, "socks5 BIND: the hop's server %s: %s",
+	         err == UV_EACCES ? "refused" : "ended it", why ? why : uv_strerror(err));
+	free(b);
+	cb(cud, NULL, err);
+}
+
+static const rev_cbs_t bind_cbs = {b_claimed, b_accept, b_ended};
+
+revbind_t *revbind_start(dialer_t *hop, const target_t *from, uint64_t id,
+                         void (*bound)(void *ud, const target_t *addr), dial_cb cb, void *ud)
+{
+	revbind_t *b = calloc(1, sizeof(*b));
+	target_t any;
+
+	if (!b)
+		abort();
+	b->hop = hop;
+	b->ops = hop->ops->reverse;
+	b->id = id;
+	b->bound = bound;
+	b->cb = cb;
+	b->ud = ud;
+	if (!target_is_ip(from, &b->from) || sockaddr_is_any((struct sockaddr *)&b->from))
+		b->from.ss_family = 0; /* a name or 0.0.0.0: whoever comes */
+	target_set(&any, b->from.ss_family == AF_INET6 ? "::" : "0.0.0.0", 0);
+	if (!(b->claim = b->ops->listen(hop, &any, &bind_cbs, b))) {
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+void revbind_free(revbind_t *b)
+{
+	if (!b)
+		return;
+	if (b->claim)
+		b->ops->release(b->hop, b->claim);
+	free(b);
+}
+
 /* ---- the server ---- */
 
 struct revsrv {
@@ -508,6 +610,8 @@ struct revsrv {
 	rev_gone_t gone;
 	size_t npend;
 	int open_handles;
+	unsigned once : 1;   /* a BIND's: one connection, then no more listening */
+	unsigned closed : 1; /* the listening socket is closed */
 };
 
 static queue_t claims = {&claims, &claims};
@@ -692,6 +796,15 @@ int revsrv_join(revsrv_t *s, uint64_t conn, stream_t *tunnel, uint64_t idle_ms)
 	rc->pub = NULL;
 	log_debug(rc->id, "reverse %s: %s joined", s->st.name, rc->peer);
 	rconn_relay(rc, s->l->loop, pub, tunnel, idle_ms);
+	if (s->once && !s->closed) { /* a BIND's one connection: the port is free again */
+		s->closed = 1;
+		uv_close((uv_handle_t *)&s->tcp, srv_handle_closed);
+		while (!queue_empty(&s->pend))
+			pend_drop(s, queue_data(queue_first(&s->pend), rconn_t, link),
+			          "the BIND took its one connection");
+		log_info(rc->id, "reverse %s: %s took the BIND; no longer listening", s->st.name,
+		         rc->peer);
+	}
 	return 0;
 }
 
@@ -725,8 +838,60 @@ void revsrv_close(revsrv_t *s)
 	rconns_close(&s->pend);
 	rconns_close(&s->live);
 	rev_gone_close(&s->gone);
-	uv_close((uv_handle_t *)&s->tcp, srv_handle_closed);
+	if (!s->closed)
+		uv_close((uv_handle_t *)&s->tcp, srv_handle_closed);
 	uv_close((uv_handle_t *)&s->timer, srv_handle_closed);
+}
+
+/* A BIND's claim (port 0): a port of the allowance, at random within each
+ * entry (up to 32 tries each), on the entry's address or else the one
+ * asked for; it takes one connection (once). */
+static int claim_any(listener_t *l, const void *owner, const rev_allow_t *a, const target_t *bind,
+                     const char *who, const revsrv_cbs_t *cbs, void *ud, revsrv_t **out, char *why,
+                     size_t len)
+{
+	struct sockaddr_storage want;
+	int r = UV_EADDRINUSE, wild;
+
+	if (!a->n) {
+		snprintf(why, len, "this server allows no reverse forwards (its reverse= option)");
+		return UV_EACCES;
+	}
+	if (!target_is_ip(bind, &want)) {
+		snprintf(why, len, "%s: the address must be an IP", bind->host);
+		return UV_EACCES;
+	}
+	wild = sockaddr_is_any((struct sockaddr *)&want);
+	for (size_t i = 0; i < a->n; i++) {
+		const rev_allow_ent_t *e = &a->v[i];
+		uint32_t span = (uint32_t)e->hi - e->lo + 1, start;
+		char host[256];
+		target_t t;
+
+		if (e->addr.ss_family &&
+		    (e->addr.ss_family != want.ss_family ||
+		     (!wild && !sockaddr_same_ip((const struct sockaddr *)&e->addr,
+		                                 (struct sockaddr *)&want))))
+			continue;
+		if (e->addr.ss_family)
+			sockaddr_ip((const struct sockaddr *)&e->addr, host, sizeof(host));
+		else
+			snprintf(host, sizeof(host), "%s", bind->host);
+		random_bytes(&start, sizeof(start));
+		for (uint32_t k = 0; k < span && k < 32; k++) {
+			target_set(&t, host, (uint16_t)(e->lo + (start + k) % span));
+			r = revsrv_listen(l, owner, &t, who, cbs, ud, out);
+			if (r == 0) {
+				(*out)->once = 1;
+				return 0;
+			}
+			if (r != UV_EADDRINUSE && r != UV_EACCES)
+				break;
+		}
+	}
+	snprintf(why, len, "no port this server lets clients claim is free for %s: %s", bind->host,
+	         uv_strerror(r));
+	return r == UV_EACCES ? UV_EADDRINUSE : r;
 }
 
 int revsrv_claim(listener_t *l, const void *owner, const rev_allow_t *a, uint64_t max_claims,
@@ -740,7 +905,7 @@ int revsrv_claim(listener_t *l, const void *owner, const rev_allow_t *a, uint64_
 		snprintf(why, len, "the server is shutting down");
 		return UV_ESHUTDOWN;
 	}
-	if (rev_allow_check(a, bind, why, len) < 0)
+	if (bind->port && rev_allow_check(a, bind, why, len) < 0)
 		return UV_EACCES;
 	if (revsrv_count(owner) >= max_claims) {
 		snprintf(
@@ -749,6 +914,8 @@ int revsrv_claim(listener_t *l, const void *owner, const rev_allow_t *a, uint64_
 		    (unsigned long long)max_claims);
 		return UV_EACCES;
 	}
+	if (!bind->port)
+		return claim_any(l, owner, a, bind, who, cbs, ud, out, why, len);
 	if ((r = revsrv_listen(l, owner, bind, who, cbs, ud, out)) < 0)
 		snprintf(why, len, "cannot listen there: %s", uv_strerror(r));
 	return r;

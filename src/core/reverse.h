@@ -106,6 +106,23 @@ int revfwd_start(revfwd_t *f, uv_loop_t *loop, dialer_t *chain, uint64_t connect
 /* Release the claim, close its connections, free. */
 void revfwd_free(revfwd_t *f);
 
+/* ---- the client: one SOCKS5 BIND (RFC 1928) through a hop that can
+ * claim ---- *
+ *
+ * The last hop's server listens on a port of its reverse= allowance (a
+ * claim for port 0: it picks one, and takes one connection there, then
+ * stops listening).  bound(ud, addr) twice: where it listens (the first
+ * reply; a wildcard address is replaced by the hop server's), then who
+ * connected (the second); cb(ud, s, 0) with that connection, or cb(ud,
+ * NULL, err) (UV_EACCES: refused by the server, reverse= or
+ * reverse-claims), after which the revbind is gone.  Announced peers
+ * other than from (an IP; else anyone) are refused.  The claim is held
+ * until revbind_free: free it when the connection ends. */
+typedef struct revbind revbind_t;
+revbind_t *revbind_start(dialer_t *hop, const target_t *from, uint64_t id,
+                         void (*bound)(void *ud, const target_t *addr), dial_cb cb, void *ud);
+void revbind_free(revbind_t *b);
+
 /* ---- the server: one claim ---- */
 
 typedef struct revsrv revsrv_t;

@@ -44,6 +44,7 @@
 #include "core/conn.h"
 #include "core/dgram.h"
 #include "core/log.h"
+#include "core/reverse.h"
 #include "core/tcp.h"
 #include "core/transport.h"
 #include "front/socks_priv.h"
@@ -91,6 +92,7 @@ static void sk_free(void *p)
 		uv_close((uv_handle_t *)k->bind_srv, (uv_close_cb)free);
 	if (k->bind_req)
 		k->bind_hop->ops->cancel(k->bind_hop, k->bind_req);
+	revbind_free(k->bind_rev);
 	if (k->udp)
 		socks_udp_free(k->udp);
 	explicit_bzero(k->user, sizeof(k->user));
@@ -729,6 +731,10 @@ static const opt_t socks_opt_table[] = {
     OPT_FUNC("udp", parse_udp, "chain", "chain|direct|off",
              "UDP ASSOCIATE: through the -F chain (refused when a hop cannot carry UDP), "
              "from this host around the chain, or refused"),
+    OPT_DURATION(socks_front_t, bind_ms, "bind-timeout", "60s",
+                 "how long a SOCKS5 BIND waits for its peer to connect; then the client's "
+                 "connection is closed and the port (this host's, or the hop server's) is "
+                 "released"),
 };
 
 /* udp= alone, parsed here; with the relay listeners' options, for docs */
@@ -742,7 +748,7 @@ int socks_listener_init(listener_t *l, char *err, size_t errlen)
 
 	if (!sf)
 		abort();
-	if ((r = opts_parse(&socks_udp_opts, l->url, &sf->udp, err, errlen)) < 0) {
+	if ((r = opts_parse(&socks_udp_opts, l->url, sf, err, errlen)) < 0) {
 		free(sf);
 		return r;
 	}

@@ -29,8 +29,9 @@
  * and proxy listeners. */
 enum { SOCKS_UDP_CHAIN, SOCKS_UDP_DIRECT, SOCKS_UDP_OFF };
 typedef struct socks_front {
-	int udp;
+	int udp;          /* first: udp= is parsed into it */
 	dialer_t *direct; /* udp=direct */
+	uint64_t bind_ms; /* bind-timeout=: how long a BIND waits for its peer */
 } socks_front_t;
 extern const opt_schema_t socks_listen_opts;
 /* front_ops init / free parts of a listener that serves SOCKS5 */

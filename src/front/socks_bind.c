@@ -2,22 +2,30 @@
  *
  * The first reply names where the peer is to connect: a socket listening
  * on this host where the chain is direct, or, through a chain, its last
- * hop's server (dialer_ops_t.bind).  The second reply names who
- * connected, and the relay starts.  While the peer is awaited the client
- * is read into k->early.
+ * hop's server (dialer_ops_t.bind: a socks5 hop), or a ws, wss or sctp
+ * hop's server through a reverse forward's claim of one connection
+ * (core/reverse.h, revbind: a port of its reverse= allowance).  The
+ * second reply names who connected, and the relay starts.  While the peer
+ * is awaited (bind-timeout=, 60 s) the client is read into k->early; then
+ * the connection closes, and with it the claim.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/conn.h"
 #include "core/log.h"
+#include "core/reverse.h"
 #include "core/tcp.h"
 #include "front/socks_priv.h"
 #include "wire/socks_proto.h"
 
 /* ---- BIND ---- */
 
-#define BIND_WAIT_MS 60000 /* for the peer to connect */
+/* for the peer to connect (bind-timeout=) */
+static uint64_t bind_wait_ms(const socks_conn_t *k)
+{
+	return ((const socks_front_t *)k->c->l->front)->bind_ms;
+}
 
 static void sk_bind_conn(uv_stream_t *srv, int status)
 {
@@ -100,7 +108,7 @@ static void sk_hop_bound(void *ud, const target_t *addr)
 	if (socks_addr_set_host(&bnd, addr->host, addr->port) < 0 ||
 	    sk_send(k, out, socks5_reply_encode(out, sizeof(out), SOCKS5_REP_OK, &bnd)) < 0)
 		return;
-	conn_set_deadline(c, BIND_WAIT_MS);
+	conn_set_deadline(c, bind_wait_ms(k));
 	stream_set_cbs(c->client, &sk_bind_cbs, k);
 	stream_read_start(c->client);
 }
@@ -134,6 +142,16 @@ static void sk_hop_bind_done(void *ud, stream_t *s, int err)
 	sk_reply_relay(k, &bnd);
 }
 
+/* A revbind's answer; after an error it is gone. */
+static void sk_rev_done(void *ud, stream_t *s, int err)
+{
+	socks_conn_t *k = ud;
+
+	if (err < 0)
+		k->bind_rev = NULL;
+	sk_hop_bind_done(ud, s, err);
+}
+
 /* Through a chain, its last hop's server listens (a socks5 hop asks its
  * server for a BIND); a hop that cannot is refused (7): a peer reaching
  * this host would go around the chain. */
@@ -142,11 +160,18 @@ static void sk_bind_hop(socks_conn_t *k, dialer_t *d)
 	conn_t *c = k->c;
 	dial_opts_t o = {.id = c->id, .acl = &c->l->targets, .peer = (struct sockaddr *)&c->peer};
 
+	if (!d->ops->bind && d->ops->reverse && !(dialer_caps(d) & HOP_PACKETS)) {
+		/* ws, wss, sctp: the hop's server claims a port for one connection */
+		k->bind_rev = revbind_start(d, &k->target, c->id, sk_hop_bound, sk_rev_done, k);
+		if (!k->bind_rev)
+			sk_refuse5(k, SOCKS5_REP_FAIL, "BIND through the hop could not start");
+		return;
+	}
 	if (!d->ops->bind) {
 		sk_refuse5(k, SOCKS5_REP_CMD_UNSUPP,
 		           "SOCKS5 BIND through this chain is not supported: its last hop cannot "
-		           "listen (a socks5 hop can; the peer must never reach this host around "
-		           "the chain)");
+		           "listen (socks5, ws, wss and sctp hops can; the peer must never reach "
+		           "this host around the chain)");
 		return;
 	}
 	k->bind_hop = d;
@@ -156,7 +181,7 @@ static void sk_bind_hop(socks_conn_t *k, dialer_t *d)
 }
 
 /* Listen where the client reached us, port chosen by the system; the
- * first reply names it.  The peer has BIND_WAIT_MS to come. */
+ * first reply names it.  The peer has bind-timeout= to come. */
 void sk_bind(socks_conn_t *k)
 {
 	conn_t *c = k->c;
@@ -195,7 +220,7 @@ void sk_bind(socks_conn_t *k)
 	socks_addr_from_sa(&bnd, (struct sockaddr *)&local);
 	if (sk_send(k, out, socks5_reply_encode(out, sizeof(out), SOCKS5_REP_OK, &bnd)) < 0)
 		return;
-	conn_set_deadline(c, BIND_WAIT_MS);
+	conn_set_deadline(c, bind_wait_ms(k));
 	stream_set_cbs(c->client, &sk_bind_cbs, k);
 	stream_read_start(c->client);
 }

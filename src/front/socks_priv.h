@@ -35,7 +35,8 @@ typedef struct socks_conn {
 	uv_tcp_t *bind_srv;                /* BIND: listening for the peer */
 	struct sockaddr_storage bind_from; /* BIND: DST.ADDR, or family 0 for any */
 	dialer_t *bind_hop;                /* or the hop whose server listens, */
-	dial_t *bind_req;                  /* with this request */
+	dial_t *bind_req;                  /* with this request, */
+	struct revbind *bind_rev;          /* or its claim (core/reverse.h) */
 	target_t bind_addr;                /* its last answer */
 	unsigned bind_replied : 1;
 	dial_cred_t cred; /* pass_cred: what the client sent, in user/pass */

@@ -5,8 +5,12 @@
 # on the port sluice's first reply named.  Then the refusals: a BIND whose
 # peer is not the one it named is not handed over.  Through a socks5 hop
 # the BIND goes on to the hop's server (another sluice here), which
-# listens; through a hop that cannot (ws) it is refused (7), since the
-# peer would reach this host around the hops.
+# listens; through ws and sctp hops the hop's server claims a port of its
+# reverse= allowance for the one connection (core/reverse.h).  The claim
+# cap (reverse-claims) refuses a BIND with 2, a BIND whose peer never comes
+# is closed after bind-timeout= and its port released; through a hop that
+# cannot (http) it is refused (7), since the peer would reach this host
+# around the hops.
 . "$(dirname "$0")/lib.sh"
 need_cmd socksify curl
 need_py pyftpdlib
@@ -96,13 +100,96 @@ check "the first sluice relayed it, naming the upstream's port" \
 	grep -q "connected (through the hop)" "$T/chained.log"
 check_eq "through a socks5 hop, a raw BIND for 127.0.0.1 is served the same" \
 	"reply 0 peer waits second 00" "$(echo $(bind "$cp" 127.0.0.1))"
-wp=$(free_port)
+# Through ws and sctp hops the hop's server claims a port of its reverse=
+# allowance for the one connection (a reverse forward's LISTEN for port
+# 0), names it in the first reply, and carries the peer back.
 KEY=$("$SLUICE" keygen)
-start wsserver "$SLUICE" -L "ws://127.0.0.1:$wp?key=$KEY"
+rb=$(free_port)
+while ! { ! ss -Hltn "sport = :$((rb + 1))" | grep -q . && ! ss -Hltn "sport = :$((rb + 2))" | grep -q .; }; do
+	rb=$(free_port)
+done
+wp=$(free_port)
+start wsserver "$SLUICE" -v -L "ws://127.0.0.1:$wp?key=$KEY&reverse=$rb-$((rb + 2))&reverse-claims=2"
 wc=$(free_port)
-start wschained "$SLUICE" -L "socks5://127.0.0.1:$wc" -F "ws://127.0.0.1:$wp?key=$KEY"
+start wschained "$SLUICE" -v -L "socks5://127.0.0.1:$wc?bind-timeout=3s" -F "ws://127.0.0.1:$wp?key=$KEY"
+sctpp=$(free_port)
+start sctpserver "$SLUICE" -v -L "sctp+udp://127.0.0.1:$sctpp?key=$KEY&reverse=$rb-$((rb + 2))"
+sc=$(free_port)
+start sctpchained "$SLUICE" -v -L "socks5://127.0.0.1:$sc" -F "sctp+udp://127.0.0.1:$sctpp?key=$KEY"
 wait_port "$wp"
 wait_port "$wc"
-check_eq "a BIND through a ws hop: refused with 7 (command not supported)" "reply 7" "$(bind "$wc" 0.0.0.0)"
-check "... saying why" grep -q "BIND through this chain is not supported" "$T/wschained.log"
+wait_port "$sc"
+sed -i "s/port = $cp/port = $wc/" "$T/dante.conf"
+got=$(SOCKS_CONF="$T/dante.conf" timeout 20 socksify curl -sS -P 127.0.0.1 "ftp://127.0.0.1:$fp/f.txt")
+check_eq "through a ws hop: curl --ftp-port under socksify got the file" \
+	"a file over an active-mode data connection" "$got"
+check "the ws server listened on a port of its reverse= range for it" \
+	grep -Eq "reverse 0.0.0.0:($rb|$((rb + 1))|$((rb + 2))): listening for" "$T/wsserver.log"
+check "... took the FTP server's data connection, then stopped listening" \
+	grep -q "took the BIND; no longer listening" "$T/wsserver.log"
+check "the first sluice named the ws server's address and port" \
+	grep -Eq "the hop's server listens on 127.0.0.1:($rb|$((rb + 1))|$((rb + 2)))" "$T/wschained.log"
+sed -i "s/port = $wc/port = $sc/" "$T/dante.conf"
+got=$(SOCKS_CONF="$T/dante.conf" timeout 20 socksify curl -sS -P 127.0.0.1 "ftp://127.0.0.1:$fp/f.txt")
+check_eq "through an sctp+udp hop: curl --ftp-port under socksify got the file" \
+	"a file over an active-mode data connection" "$got"
+check "the sctp server took the data connection" \
+	grep -q "took the BIND; no longer listening" "$T/sctpserver.log"
+check_eq "through a ws hop, a raw BIND for 127.0.0.1 is served the same" \
+	"reply 0 peer waits second 00" "$(echo $(bind "$wc" 127.0.0.1))"
+check_eq "through an sctp hop too" "reply 0 peer waits second 00" "$(echo $(bind "$sc" 127.0.0.1))"
+check_eq "through a ws hop, a BIND for 127.0.0.2: 127.0.0.1 is refused, no second reply" \
+	"reply 0 peer closed second none" "$(echo $(bind "$wc" 127.0.0.2))"
+
+# the claim cap: reverse-claims=2, so of three BINDs held at once the third
+# is refused with 2 (not allowed by the ruleset)
+held=$(/usr/bin/python3 - "$wc" <<'PY'
+import socket, struct, sys
+port = int(sys.argv[1])
+codes, keep = [], []
+for _ in range(3):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"\x05\x01\x00")
+    assert s.recv(2) == b"\x05\x00"
+    s.sendall(b"\x05\x02\x00\x01" + socket.inet_aton("0.0.0.0") + struct.pack(">H", 0))
+    r = s.recv(10)
+    codes.append(str(r[1]) if len(r) > 1 else "closed")
+    keep.append(s)
+print(" ".join(codes))
+PY
+)
+check_eq "three BINDs at once through ws with reverse-claims=2: the third is refused (2)" "0 0 2" "$held"
+check "... and both ends say why" bash -c \
+	"grep -q 'this key holds 2 reverse listeners already' '$T/wsserver.log' && grep -q 'this key holds 2 reverse listeners already' '$T/wschained.log'"
+
+# a BIND whose peer never comes: bind-timeout=3s closes the client's
+# connection and the server releases the port
+t0=$(date +%s)
+waited=$(/usr/bin/python3 - "$wc" <<'PY'
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=15)
+s.sendall(b"\x05\x01\x00")
+s.recv(2)
+s.sendall(b"\x05\x02\x00\x01" + socket.inet_aton("0.0.0.0") + struct.pack(">H", 0))
+r = s.recv(10)
+print(struct.unpack(">H", r[8:10])[0], "closed" if s.recv(10) == b"" else "data")
+PY
+)
+t1=$(date +%s)
+bp=${waited% *}
+check_eq "an unanswered BIND: the client's connection is closed" "closed" "${waited#* }"
+check "... after bind-timeout=3s (3 to 10 s)" test $((t1 - t0)) -ge 3 -a $((t1 - t0)) -le 10
+sleep 0.5
+check "... and the ws server released the port" grep -q "reverse 0.0.0.0:$bp: released" "$T/wsserver.log"
+check "nothing listens there any more" bash -c "! ss -Hltn 'sport = :$bp' | grep -q ."
+
+# a hop whose server cannot listen (an HTTP proxy): refused with 7
+hp=$(free_port)
+start httpup "$SLUICE" -L "http://127.0.0.1:$hp"
+hc=$(free_port)
+start httpchained "$SLUICE" -L "socks5://127.0.0.1:$hc" -F "http://127.0.0.1:$hp"
+wait_port "$hp"
+wait_port "$hc"
+check_eq "a BIND through an http hop: refused with 7 (command not supported)" "reply 7" "$(bind "$hc" 0.0.0.0)"
+check "... saying why" grep -q "BIND through this chain is not supported" "$T/httpchained.log"
 finish
