@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "tunnel/sctp/sctp_proto.h"
+#include "wire/wire_addr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -50,6 +51,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					abort();
 			}
 			break;
+		case SCTP_PROTO_LISTEN:
+		case SCTP_PROTO_LISTEN_OK:
+			/* a reverse listener's address: port 0 too (a BIND's) */
+			if (wire_listen_parse(body, blen, &t) == 0) {
+				n = wire_addr_encode(&t, out, sizeof(out));
+				if (n != (int)blen || memcmp(out, body, blen))
+					abort();
+			}
+			break;
+		case SCTP_PROTO_ACCEPT:
+		case SCTP_PROTO_JOIN:
+		case SCTP_PROTO_REFUSE: {
+			char peer[SCTP_PROTO_PEER_MAX + 1];
+			uint8_t cb[SCTP_PROTO_CONN_ID + SCTP_PROTO_PEER_MAX];
+			uint64_t conn;
+			if (sctp_proto_conn_parse(body, blen, &conn, peer, sizeof(peer)) == 0 &&
+			    (sctp_proto_conn_encode(conn, peer, cb, sizeof(cb)) != blen ||
+			     memcmp(cb, body, blen)))
+				abort();
+			break;
+		}
 		default:
 			break;
 		}
