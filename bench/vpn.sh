@@ -19,7 +19,10 @@
 # minus before, over the bytes iperf3 received.  The namespace paths need
 # root; without it only the loopback ones run.  NOOFFLOAD=1 turns the
 # veth's offloads off with ethtool (a kernel and NIC without them);
-# VPNOPTS adds options to the VPN client's URL.
+# VPNOPTS adds options to the VPN client's URL (VPNSRVOPTS to the
+# server's); VPN2OPTS (and VPN2SRVOPTS) set up a second TUN VPN pair
+# beside the first, the row vpn-tun2, to compare two settings in one run
+# (VPNOPTS='&cipher=chacha20-poly1305' VPN2OPTS='&cipher=aes-128-gcm').
 set -euo pipefail
 SLUICE=${SLUICE:-$(cd "$(dirname "$0")/.." && pwd)/build/sluice}
 # run as root, a sluice that serves the network must be told to stay root (core/priv.h)
@@ -130,16 +133,25 @@ if [ "$ROOT" = 1 ]; then
 		done
 	fi
 	start iperfB ip netns exec "$B" iperf3 -s -p 5201
-	start srv ip netns exec "$B" "$SLUICE" -L "vpn://192.168.81.1:5555?users=$T/users.txt&net=10.10.0.0/24&tun=bvpn"
-	sleep 0.5
-	pub=$(sed -n 's/.*server public key \([^ ]*\) .*/\1/p' "$T/srv.log" | head -1)
-	start cli ip netns exec "$A" "$SLUICE" -L tun://bvpn -F "vpn://alice:alice%20bench@192.168.81.1:5555?pub=$pub${VPNOPTS:-}"
-	for _ in $(seq 100); do
-		ip -n "$A" -4 addr show bvpn 2>/dev/null | grep -q 'inet 10.10.0' && break
-		sleep 0.1
-	done
+	# vpnpair SUFFIX PORT NET3 CLIENTOPTS SERVEROPTS: a TUN VPN server in B and its client in A
+	vpnpair() {
+		local s=$1
+		start "srv$s" ip netns exec "$B" "$SLUICE" -L "vpn://192.168.81.1:$2?users=$T/users.txt&net=$3.0/24&tun=bvpn$s$5"
+		sleep 0.5
+		pub=$(sed -n 's/.*server public key \([^ ]*\) .*/\1/p' "$T/srv$s.log" | head -1)
+		start "cli$s" ip netns exec "$A" "$SLUICE" -L "tun://bvpn$s" -F "vpn://alice:alice%20bench@192.168.81.1:$2?pub=$pub$4"
+		for _ in $(seq 100); do
+			ip -n "$A" -4 addr show "bvpn$s" 2>/dev/null | grep -q "inet $3" && break
+			sleep 0.1
+		done
+	}
+	vpnpair "" 5555 10.10.0 "${VPNOPTS:-}" "${VPNSRVOPTS:-}"
 	path veth "" "ip netns exec $A" 192.168.81.1 5201
 	path vpn-tun veth "ip netns exec $A" 10.10.0.1 5201 "$PID_srv" "$PID_cli"
+	if [ -n "${VPN2OPTS:-}${VPN2SRVOPTS:-}" ]; then
+		vpnpair 2 5556 10.12.0 "${VPN2OPTS:-}" "${VPN2SRVOPTS:-}"
+		path vpn-tun2 veth "ip netns exec $A" 10.12.0.1 5201 "$PID_srv2" "$PID_cli2"
+	fi
 	if [ "$WG" = 1 ]; then
 		wg genkey >"$T/wga.key"
 		wg genkey >"$T/wgb.key"
@@ -192,6 +204,8 @@ echo "One iperf3 stream, $SECS s, $ROUNDS rounds (median); F = client to server,
 echo "Ratio: the median over rounds of the path's rate over its bare twin's (veth or lo) in the same round."
 echo "CPU per GB: both tunnel processes, seconds of CPU per GB received (median)."
 [ "${NOOFFLOAD:-0}" = 1 ] && echo "The veth's offloads were off (ethtool -K ... off)."
+echo "vpn-tun: client options '${VPNOPTS:-}', server '${VPNSRVOPTS:-}'."
+[ -n "${VPN2OPTS:-}${VPN2SRVOPTS:-}" ] && echo "vpn-tun2: client options '${VPN2OPTS:-}', server '${VPN2SRVOPTS:-}'."
 echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs."
 echo
 echo "| path | dir | Gbit/s (median) | × bare | CPU s/GB |"
@@ -207,4 +221,4 @@ for dir in F R; do
 done
 [ "$ROOT" = 1 ] || echo "(not root: the namespace paths were skipped)"
 [ "$ROOT" = 0 ] || [ "$WG" = 1 ] || echo "(wireguard-go or wg not installed: no wg-go row)"
-grep -h 'path\|offload' "$T/srv.log" "$T/cli.log" 2>/dev/null | sed 's/^/    /' || true
+grep -h 'path\|offload\|DATA\|worker' "$T"/srv*.log "$T"/cli*.log 2>/dev/null | sed 's/^/    /' || true
