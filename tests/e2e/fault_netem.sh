@@ -54,7 +54,10 @@ INB="ip netns exec $FLT_B"
 TUN_NS=$INB
 # the VPN rekeys every 2 s, so that rekeys happen under loss and across the
 # outage (a rekey's handshake is retried each second until it is answered)
-TUN_VPN_OPTS="&rekey=2s"
+# (FLT_VPN_OPTS adds options: "&crypto-workers=2", with FLT_VPN_SRV_OPTS for
+# the server)
+TUN_VPN_OPTS="&rekey=2s${FLT_VPN_OPTS:-}"
+TUN_VPN_SRV_OPTS=${FLT_VPN_SRV_OPTS:-}
 tun_netns --here
 case " $TUNNELS " in *" sstp "*) ip -n "$FLT_B" addr add "$TUN_SSTP_TGT/32" dev lo ;; esac
 

@@ -141,10 +141,11 @@ check "200 modified transport packets were rejected" test $((a1 - a0)) -ge 200
 curl -fsS --max-time 20 -x "socks5h://127.0.0.1:$pp" "http://10.10.0.1:$web/token.txt" >/dev/null
 check "the server followed the roaming client" grep -q 'alice roamed to' "$T/server.log"
 
-# rekeying every second during a transfer, under ChaCha20-Poly1305
+# rekeying every second during a transfer, under ChaCha20-Poly1305, with
+# the client's DATA opened and sealed on two threads (crypto-workers=2)
 pp3=$(free_port)
 start client3 "$SLUICE" -v -L "proxy://127.0.0.1:$pp3" \
-	-F "vpn://alice:correct%20horse@127.0.0.1:$vp?pub=$pub&rekey=1s&cipher=chacha20-poly1305"
+	-F "vpn://alice:correct%20horse@127.0.0.1:$vp?pub=$pub&rekey=1s&cipher=chacha20-poly1305&crypto-workers=2"
 wait_port "$pp3"
 curl -fsS --max-time 60 --limit-rate 20M --retry 5 --retry-all-errors --retry-delay 1 \
 	-x "socks5h://127.0.0.1:$pp3" -o "$T/got5" "http://10.10.0.1:$web/big"

@@ -13,7 +13,9 @@
 # (no checksum offload: the kernel cuts UDP GSO runs in software; no GRO:
 # one datagram per read): the same transfers again.  Last, both ends
 # restarted with offload=0, the path of a kernel that has none of them
-# (plain TUN, recvmmsg, sendmmsg), which the log must say.
+# (plain TUN, recvmmsg, sendmmsg), which the log must say; then both with
+# crypto-workers=2 (DATA sealed and opened on threads, in order), offloads
+# back on: the same transfers.
 # Needs root, /dev/net/tun, ethtool and socat (skipped otherwise).
 . "$(dirname "$0")/lib.sh"
 need_tun
@@ -164,4 +166,22 @@ check "offload=0: the sockets say one datagram per send and read" \
 	grep -q 'without GSO (sendmmsg), without GRO (recvmmsg)' "$T/server0.log"
 xfer "upload with offload=0" up 10.10.0.1
 xfer "download with offload=0" down 10.10.0.2
+
+# crypto workers on both ends, the veth's offloads back on
+kill "$(pid_of server0)" "$(pid_of client0)"
+sleep 0.5
+ip netns exec "$NS_S" ethtool -K "v$NS_S" tx on gro on >/dev/null 2>&1
+ip netns exec "$NS_C" ethtool -K "v$NS_C" tx on gro on >/dev/null 2>&1
+start serverw ip netns exec "$NS_S" "$SLUICE" -v \
+	-L "vpn://192.168.83.1:5555?users=$T/users.txt&net=10.10.0.0/24&tun=vofs&crypto-workers=2"
+sleep 0.5
+start clientw ip netns exec "$NS_C" "$SLUICE" -v -L tun://vofc \
+	-F "vpn://alice:alice%20pw@192.168.83.1:5555?pub=$pub&crypto-workers=2"
+check "crypto-workers=2: the client's device is up again" up4
+check "crypto-workers=2: both ends say DATA goes to the worker threads" \
+	eval "grep -q 'opened on crypto worker threads' $T/serverw.log && grep -q 'opened on crypto worker threads' $T/clientw.log"
+xfer "upload with crypto-workers=2" up 10.10.0.1
+xfer "download with crypto-workers=2" down 10.10.0.2
+check "crypto-workers=2: the server is alive" alive serverw
+check "crypto-workers=2: the client is alive" alive clientw
 finish

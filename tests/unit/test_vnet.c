@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "core/cryptopool.h"
 #include "netstack/ippkt.h"
 #include "netstack/vnet.h"
 #include "tunnel/vpn/vpn_proto.h"
@@ -420,6 +421,153 @@ static void test_vpn_runs_reordered(void **st)
 	aead_free(&rx);
 }
 
+/* The crypto workers' path (core/cryptopool, as the VPN client and server
+ * use it): three runs' datagrams in batches, shuffled across and inside
+ * batches, each datagram in its batch twice, the first run again in a
+ * later batch, and one with a bit flipped.  The window is checked when a
+ * datagram joins a batch (it lets both copies through), the workers open,
+ * and back on the loop, in submission order, vpn_data_accept() takes each
+ * counter once: every datagram is delivered exactly once, the flipped one
+ * never, and the batches come back in the order they were handed over. */
+typedef struct wtest {
+	vpn_replay_t rp;
+	int got[64];   /* deliveries per counter */
+	int seq[32];   /* batch tags in delivery order */
+	int nseq, bad; /* batches delivered, records not authentic */
+	int left;
+} wtest_t;
+
+static void wtest_done(cpjob_t *j)
+{
+	wtest_t *w = j->owner;
+
+	w->seq[w->nseq++] = (int)j->tag;
+	for (size_t i = 0; i < j->n; i++) {
+		const uint8_t *d = j->buf + j->off[i];
+		if (j->len[i] < 0) {
+			w->bad++;
+			continue;
+		}
+		if (vpn_data_accept(&w->rp, d)) {
+			uint64_t ctr = 0;
+			uint32_t recv;
+			assert_int_equal(
+			    vpn_data_peek(d, (size_t)j->len[i] + VPN_OVERHEAD, &recv, &ctr), 0);
+			assert_true(ctr < 64);
+			w->got[ctr]++;
+		}
+	}
+	w->left--;
+}
+
+static void test_vpn_workers_reordered(void **st)
+{
+	enum { RUNS = 3, BATCHES = 6 };
+	uint8_t key[32];
+	aead_t tx;
+	vnet_hdr_t h = tso(0);
+	size_t len = make_tcp(pkt, 0, PAY, 0x10), stride[RUNS], last[RUNS];
+	static uint8_t runs[RUNS][64 * 2048];
+	static wtest_t w;
+	uv_loop_t loop;
+	cpool_t *pool;
+	cpkey_t *k;
+	uint64_t ctr = 1;
+	int n[RUNS], dg[RUNS * 8][2], nd = 0;
+	(void)st;
+
+	memset(&w, 0, sizeof(w));
+	memset(key, 5, sizeof(key));
+	aead_init(&tx, AEAD_AES_128_GCM, key, 1);
+	for (int r = 0; r < RUNS; r++) {
+		n[r] = vpn_data_seal_run(&tx, 7, &ctr, pkt, len, &h, runs[r], sizeof(runs[r]),
+		                         &stride[r], &last[r]);
+		assert_int_equal(n[r], 8);
+		for (int i = 0; i < n[r]; i++) {
+			dg[nd][0] = r;
+			dg[nd++][1] = i;
+		}
+	}
+	srand(23);
+	for (int i = nd - 1; i > 0; i--) {
+		int j = rand() % (i + 1), t0 = dg[i][0], t1 = dg[i][1];
+		dg[i][0] = dg[j][0];
+		dg[i][1] = dg[j][1];
+		dg[j][0] = t0;
+		dg[j][1] = t1;
+	}
+	runs[1][3 * stride[1] + 40] ^= 1; /* run 1's fourth datagram: not authentic */
+	assert_int_equal(uv_loop_init(&loop), 0);
+	pool = cpool_new(&loop, 2);
+	assert_non_null(pool);
+	k = cpkey_new(pool, AEAD_AES_128_GCM, key, 0);
+	for (int b = 0; b < BATCHES; b++) {
+		cpjob_t *j = cpool_job(pool, &w, k, vpn_job_open, wtest_done);
+		assert_non_null(j);
+		j->tag = (uint64_t)b;
+		/* batch b: its share of the shuffled datagrams, each twice; the last
+		 * batch replays the whole first run */
+		for (int x = b * nd / (BATCHES - 1);
+		     b < BATCHES - 1 && x < (b + 1) * nd / (BATCHES - 1); x++)
+			for (int c = 0; c < 2; c++) {
+				int r = dg[x][0], i = dg[x][1];
+				size_t dl = i + 1 < n[r] ? stride[r] : last[r];
+				uint32_t recv;
+				uint64_t cn;
+				assert_int_equal(
+				    vpn_data_peek(runs[r] + (size_t)i * stride[r], dl, &recv, &cn),
+				    0);
+				if (!vpn_replay_check(&w.rp, cn))
+					continue;
+				j->off[j->n] = (uint32_t)j->used;
+				j->len[j->n++] = (int32_t)dl;
+				memcpy(j->buf + j->used, runs[r] + (size_t)i * stride[r], dl);
+				j->used += dl;
+			}
+		for (int i = 0; b == BATCHES - 1 && i < n[0]; i++) {
+			size_t dl = i + 1 < n[0] ? stride[0] : last[0];
+			j->off[j->n] = (uint32_t)j->used;
+			j->len[j->n++] = (int32_t)dl;
+			memcpy(j->buf + j->used, runs[0] + (size_t)i * stride[0], dl);
+			j->used += dl;
+		}
+		w.left++;
+		cpool_submit(pool, j);
+	}
+	cpkey_unref(k); /* the jobs hold it until they are delivered */
+	while (w.left)
+		uv_run(&loop, UV_RUN_ONCE);
+	assert_int_equal(w.nseq, BATCHES);
+	for (int b = 0; b < BATCHES; b++)
+		assert_int_equal(w.seq[b], b);
+	for (uint64_t c = 1; c < ctr; c++)
+		assert_int_equal(w.got[c], c == 1 + 8 + 3 ? 0 : 1);
+	assert_int_equal(w.bad, 2); /* the flipped datagram, both copies */
+	/* a pool behind takes no more than its cap; the loop works for it first */
+	{
+		cpool_stats_t cs;
+		k = cpkey_new(pool, AEAD_AES_128_GCM, key, 0);
+		w.left = 0;
+		for (int b = 0; b < CPOOL_JOBS_MAX + 5; b++) {
+			cpjob_t *j = cpool_job(pool, &w, k, vpn_job_open, wtest_done);
+			if (!j)
+				continue;
+			w.left++;
+			cpool_submit(pool, j);
+		}
+		cpool_stats(pool, &cs);
+		assert_int_equal(cs.dropped, 5);
+		assert_int_equal(cs.jobs, BATCHES + CPOOL_JOBS_MAX);
+		/* forgotten: freed without done */
+		cpool_forget(pool, &w);
+		cpkey_unref(k);
+	}
+	cpool_free(pool);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	aead_free(&tx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -430,6 +578,7 @@ int main(void)
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_vpn_run_shuffled),
 	    cmocka_unit_test(test_vpn_runs_reordered),
+	    cmocka_unit_test(test_vpn_workers_reordered),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,7 +16,8 @@
  * what the server asks, 15 s), rekey=D (default 120 s, at most that;
  * shorter is for tests), dns=IP, cipher=auto|chacha20-poly1305|aes-128-gcm
  * (whether INIT offers AES-128-GCM for DATA: auto where this CPU has AES
- * instructions; the server picks).
+ * instructions; the server picks), crypto-workers=N (seal and open DATA on
+ * N threads, core/cryptopool.h; 0: on the loop).
  */
 #include "tunnel/vpn/vpn_client.h"
 
@@ -48,6 +49,7 @@ typedef struct ckp {
 	uint64_t rekey_msgs; /* VPN_REKEY_AFTER_MSGS of its cipher */
 	uint32_t local, remote;
 	aead_t tx, rx;
+	cpkey_t *ptx, *prx; /* the same keys for the crypto workers */
 	vpn_replay_t rp;
 	uint64_t tx_ctr, created;
 } ckp_t;
@@ -61,6 +63,8 @@ struct vcli {
 	uint64_t mtu_path, ka_opt, ka_ms, rekey_ms;
 	int offload;
 	unsigned offers; /* VPN_F_* in INIT */
+	cpool_t *pool;   /* crypto-workers, or NULL */
+	cpjob_t *rxj;    /* datagrams of this loop turn to open, not handed over yet */
 	udpsock_t *udp;
 	uv_getaddrinfo_t *gai;
 	struct sockaddr_storage srv;
@@ -101,6 +105,8 @@ static void kp_clear(ckp_t *k)
 	if (k->valid) {
 		aead_free(&k->tx);
 		aead_free(&k->rx);
+		cpkey_unref(k->ptx);
+		cpkey_unref(k->prx);
 	}
 	memset(k, 0, sizeof(*k));
 }
@@ -111,6 +117,10 @@ static void release(vcli_t *c)
 		c->gai->data = NULL;
 		uv_cancel((uv_req_t *)c->gai);
 		c->gai = NULL;
+	}
+	if (c->rxj) {
+		cpool_discard(c->pool, c->rxj);
+		c->rxj = NULL;
 	}
 	if (c->udp) {
 		udpsock_close(c->udp);
@@ -236,6 +246,10 @@ static void on_accept(vcli_t *c, const uint8_t *d, size_t n)
 	memset(&c->cur, 0, sizeof(c->cur));
 	aead_init(&c->cur.tx, vpn_cipher_alg(a.cipher), tx, 1);
 	aead_init(&c->cur.rx, vpn_cipher_alg(a.cipher), rx, 0);
+	if (c->pool) {
+		c->cur.ptx = cpkey_new(c->pool, vpn_cipher_alg(a.cipher), tx, 1);
+		c->cur.prx = cpkey_new(c->pool, vpn_cipher_alg(a.cipher), rx, 0);
+	}
 	secret_wipe(tx, sizeof(tx));
 	secret_wipe(rx, sizeof(rx));
 	c->cur.valid = 1;
@@ -284,6 +298,72 @@ static void on_accept(vcli_t *c, const uint8_t *d, size_t n)
 	pkthop_link_up(c->h, &la);
 }
 
+static ckp_t *kp_of(vcli_t *c, uint32_t idx)
+{
+	return c->cur.valid && c->cur.local == idx     ? &c->cur
+	       : c->prev.valid && c->prev.local == idx ? &c->prev
+	                                               : NULL;
+}
+
+/* An authentic packet of m bytes (0: a keepalive) at pt. */
+static void data_in(vcli_t *c, const uint8_t *pt, int m)
+{
+	c->last_rx = now_ms(c);
+	if (m > 0 && c->state == LS_UP) {
+		if (c->have_tap) {
+			pkthop_link_count(c->h, (size_t)m, 0);
+			c->tap.input(c->tap.ud, pt, (size_t)m);
+		} else
+			pkthop_link_input(c->h, pt, (size_t)m);
+	}
+}
+
+/* Opened by a crypto worker, back in order: the window is checked again
+ * (a counter twice in one turn passed the first check twice) and only now
+ * updated, as vpn_data_open does. */
+static void rx_done(cpjob_t *j)
+{
+	vcli_t *c = j->owner;
+
+	for (size_t i = 0; i < j->n; i++) {
+		const uint8_t *d = j->buf + j->off[i];
+		ckp_t *k = kp_of(c, (uint32_t)j->tag);
+		if (j->len[i] < 0 || !k || !vpn_data_accept(&k->rp, d))
+			continue;
+		data_in(c, d + VPN_DATA_HDR, j->len[i]);
+	}
+}
+
+static void rx_flush(void *ud)
+{
+	vcli_t *c = ud;
+	cpjob_t *j = c->rxj;
+
+	c->rxj = NULL;
+	if (j)
+		cpool_submit(c->pool, j);
+}
+
+/* With crypto workers: d joins this turn's datagrams to open under k. */
+static void rx_queue(vcli_t *c, ckp_t *k, uint32_t idx, const uint8_t *d, size_t n)
+{
+	cpjob_t *j = c->rxj;
+
+	if (j && (j->key != k->prx || j->n == CPJOB_RECORDS || j->used + n > CPJOB_BUF))
+		rx_flush(c);
+	if (!(j = c->rxj)) {
+		if (!(j = cpool_job(c->pool, c, k->prx, vpn_job_open, rx_done)))
+			return; /* too much in flight: dropped, as a full queue would */
+		j->tag = idx;
+		c->rxj = j;
+		udpsock_arm(c->udp); /* rx_flush at the end of the turn */
+	}
+	j->off[j->n] = (uint32_t)j->used;
+	j->len[j->n++] = (int32_t)n;
+	memcpy(j->buf + j->used, d, n);
+	j->used += (n + 15) & ~(size_t)15;
+}
+
 static void on_data(vcli_t *c, const uint8_t *d, size_t n)
 {
 	uint32_t idx;
@@ -293,22 +373,17 @@ static void on_data(vcli_t *c, const uint8_t *d, size_t n)
 
 	if (vpn_data_peek(d, n, &idx, &ctr) < 0)
 		return;
-	k = c->cur.valid && c->cur.local == idx     ? &c->cur
-	    : c->prev.valid && c->prev.local == idx ? &c->prev
-	                                            : NULL;
+	k = kp_of(c, idx);
 	if (!k || now_ms(c) - k->created > VPN_REJECT_AFTER_MS)
 		return;
-	m = vpn_data_open(&k->rx, &k->rp, d, n, c->buf);
-	if (m < 0)
+	if (c->pool && k->prx) {
+		if (vpn_replay_check(&k->rp, ctr))
+			rx_queue(c, k, idx, d, n);
 		return;
-	c->last_rx = now_ms(c);
-	if (m > 0 && c->state == LS_UP) {
-		if (c->have_tap) {
-			pkthop_link_count(c->h, (size_t)m, 0);
-			c->tap.input(c->tap.ud, c->buf, (size_t)m);
-		} else
-			pkthop_link_input(c->h, c->buf, (size_t)m);
 	}
+	m = vpn_data_open(&k->rx, &k->rp, d, n, c->buf);
+	if (m >= 0)
+		data_in(c, c->buf, m);
 }
 
 static int same_addr(const struct sockaddr *a, const struct sockaddr_storage *b)
@@ -424,12 +499,15 @@ static int open_udp(vcli_t *c)
 	if ((r = udpsock_open(c->loop, (struct sockaddr *)&any,
 	                      c->offload ? UDPSOCK_GRO | UDPSOCK_GSO : 0, on_recv, c, &c->udp)) < 0)
 		return r;
+	if (c->pool)
+		udpsock_on_turn_end(c->udp, rx_flush, c);
 	if (c->have_tap) {
 		unsigned o = udpsock_offloads(c->udp);
-		log_info(0, "%s: UDP %s, %s", pkthop_name(c->h),
+		log_info(0, "%s: UDP %s, %s; DATA sealed and opened %s", pkthop_name(c->h),
 		         o & UDPSOCK_GSO ? "GSO (one send per run of datagrams)"
 		                         : "without GSO (sendmmsg)",
-		         o & UDPSOCK_GRO ? "GRO (one read per run)" : "without GRO (recvmmsg)");
+		         o & UDPSOCK_GRO ? "GRO (one read per run)" : "without GRO (recvmmsg)",
+		         c->pool ? "on crypto worker threads" : "on the loop");
 	}
 	return 0;
 }
@@ -529,6 +607,44 @@ int vpn_client_offload(const vcli_t *c)
 	return c->offload;
 }
 
+/* Sealed by a crypto worker, back in order: one GSO run. */
+static void tx_done(cpjob_t *j)
+{
+	vcli_t *c = j->owner;
+
+	if (!j->n || !c->udp || j->len[j->n - 1] < 0)
+		return;
+	udpsock_send_run(c->udp, (struct sockaddr *)&c->srv, j->buf, j->stride, j->n,
+	                 (size_t)j->len[j->n - 1]);
+}
+
+/* The run cut here, sealed by a worker: 0, or -ENOSPC (more datagrams than
+ * a job holds: the caller seals it on the loop). */
+static int send_run_pooled(vcli_t *c, ckp_t *k, const uint8_t *pkt, size_t len, const vnet_hdr_t *h)
+{
+	uint16_t lens[CPJOB_RECORDS];
+	uint64_t ctr = k->tx_ctr;
+	cpjob_t *j = cpool_job(c->pool, c, k->ptx, vpn_job_seal, tx_done);
+	int n;
+
+	if (!j)
+		return 0; /* too much in flight: dropped, as a full queue would */
+	n = vpn_data_cut_run(k->remote, &ctr, pkt, len, h, j->buf, CPJOB_BUF, CPJOB_RECORDS,
+	                     &j->stride, lens);
+	if (n <= 0) {
+		cpool_discard(c->pool, j);
+		return n;
+	}
+	k->tx_ctr = ctr;
+	for (int i = 0; i < n; i++) {
+		j->off[i] = (uint32_t)((size_t)i * j->stride);
+		j->len[i] = lens[i];
+	}
+	j->n = (size_t)n;
+	cpool_submit(c->pool, j);
+	return 0;
+}
+
 int vpn_client_send(vcli_t *c, const uint8_t *pkt, size_t len, const vnet_hdr_t *h)
 {
 	ckp_t *k = &c->cur;
@@ -544,6 +660,11 @@ int vpn_client_send(vcli_t *c, const uint8_t *pkt, size_t len, const vnet_hdr_t 
 	}
 	if (!k->valid || k->tx_ctr >= VPN_REJECT_AFTER_MSGS - VPN_RUN_MAX)
 		return -ENETDOWN;
+	if (c->pool && k->ptx && (n = send_run_pooled(c, k, pkt, len, h)) != -ENOSPC) {
+		c->last_tx = now_ms(c);
+		pkthop_link_count(c->h, 0, len);
+		return n;
+	}
 	n = vpn_data_seal_run(&k->tx, k->remote, &k->tx_ctr, pkt, len, h, c->run, RUN_BUF, &stride,
 	                      &last);
 	if (n <= 0)
@@ -573,6 +694,8 @@ static void link_free(pkthop_t *h)
 	vcli_t *c = pkthop_link(h);
 
 	release(c);
+	cpool_free(c->pool); /* its jobs for c go without their done */
+	c->pool = NULL;
 	free(c->user);
 	secret_free_str(c->pass);
 	secret_wipe(c->client_key, 32);
@@ -587,6 +710,7 @@ typedef struct vcli_opts {
 	uint64_t mtu, keepalive_ms, rekey_ms;
 	int offload;
 	int cipher; /* CIPHER_* */
+	uint64_t workers;
 } vcli_opts_t;
 
 enum { CIPHER_AUTO, CIPHER_CHACHA, CIPHER_AES };
@@ -623,6 +747,8 @@ static const opt_t cli_table[] = {
     OPT_FUNC("cipher", parse_cipher, "auto", "auto|chacha20-poly1305|aes-128-gcm",
              "DATA under AES-128-GCM if the server agrees (auto: where this CPU has AES "
              "instructions, where it is the faster), or always ChaCha20-Poly1305"),
+    OPT_UINT(vcli_opts_t, workers, "crypto-workers", CPOOL_WORKERS_MAX, "0",
+             "threads that seal and open DATA beside the loop (0: the loop does it)"),
 };
 
 const opt_schema_t vpn_hop_opts = OPT_SCHEMA_AT(vcli_opts_t, pkt, &pkthop_opts, cli_table);
@@ -656,6 +782,12 @@ int vpn_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char 
 	c->ka_opt = o.keepalive_ms;
 	c->rekey_ms = o.rekey_ms;
 	c->offload = o.offload;
+	if (o.workers && !(c->pool = cpool_new(loop, (unsigned)o.workers))) {
+		snprintf(err, errlen, "option 'crypto-workers': cannot start %llu threads",
+		         (unsigned long long)o.workers);
+		r = -EINVAL;
+		goto fail;
+	}
 	c->offers =
 	    o.cipher == CIPHER_AES || (o.cipher == CIPHER_AUTO && aead_hw_aes()) ? VPN_F_AES : 0;
 	if (c->rekey_ms < 1000 || c->rekey_ms > VPN_REKEY_AFTER_MS) {
@@ -705,6 +837,8 @@ int vpn_hop_new(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char 
 	clients = c;
 	return 0;
 fail:
+	cpool_free(c->pool);
+	c->pool = NULL;
 	free(c->user);
 	free(c->pass);
 	c->user = c->pass = NULL;

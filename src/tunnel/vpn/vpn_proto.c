@@ -578,6 +578,14 @@ void vpn_replay_update(vpn_replay_t *r, uint64_t ctr)
 	rwin_update(r, ctr);
 }
 
+static void data_hdr(uint8_t *out, uint32_t receiver, uint64_t ctr)
+{
+	out[0] = VPN_MSG_DATA;
+	out[1] = out[2] = out[3] = 0;
+	put_le32(out + 4, receiver);
+	put_le64(out + 8, ctr);
+}
+
 int vpn_data_seal(aead_t *a, uint32_t receiver, uint64_t ctr, const uint8_t *pkt, size_t len,
                   uint8_t *out)
 {
@@ -585,45 +593,67 @@ int vpn_data_seal(aead_t *a, uint32_t receiver, uint64_t ctr, const uint8_t *pkt
 
 	if (len > VPN_PKT_MAX)
 		return -EMSGSIZE;
-	out[0] = VPN_MSG_DATA;
-	out[1] = out[2] = out[3] = 0;
-	put_le32(out + 4, receiver);
-	put_le64(out + 8, ctr);
+	data_hdr(out, receiver, ctr);
 	put_le64(nonce + 4, ctr);
 	if (aead_seal(a, nonce, out, VPN_DATA_HDR, pkt, len, out + VPN_DATA_HDR) < 0)
 		return -EIO;
 	return (int)(len + VPN_OVERHEAD);
 }
 
+int vpn_data_cut_run(uint32_t receiver, uint64_t *ctr, const uint8_t *pkt, size_t len,
+                     const vnet_hdr_t *h, uint8_t *out, size_t cap, size_t max, size_t *stride,
+                     uint16_t *lens)
+{
+	size_t st;
+	int n, sl;
+
+	if (!h || (h->gso_type == VNET_GSO_NONE && !(h->flags & VNET_F_NEEDS_CSUM))) {
+		if (len + VPN_OVERHEAD > cap || len > VPN_PKT_MAX)
+			return len > VPN_PKT_MAX ? -EMSGSIZE : -ENOSPC;
+		memmove(out + VPN_DATA_HDR, pkt, len);
+		lens[0] = (uint16_t)len;
+		*stride = len + VPN_OVERHEAD;
+		n = 1;
+	} else {
+		if ((sl = vnet_seg_len(h, pkt, len)) < 0)
+			return sl;
+		st = (size_t)sl + VPN_OVERHEAD;
+		if (cap / st < max)
+			max = cap / st;
+		n = vnet_segment(h, pkt, len, out + VPN_DATA_HDR, st, max, lens);
+		if (n < 0)
+			return n;
+		*stride = st;
+	}
+	for (int i = 0; i < n; i++)
+		data_hdr(out + (size_t)i * *stride, receiver, (*ctr)++);
+	return n;
+}
+
+int vpn_data_seal_in_place(aead_t *a, uint8_t *d, size_t plen)
+{
+	uint8_t nonce[12] = {0};
+
+	memcpy(nonce + 4, d + 8, 8);
+	if (aead_seal(a, nonce, d, VPN_DATA_HDR, d + VPN_DATA_HDR, plen, d + VPN_DATA_HDR) < 0)
+		return -EIO;
+	return (int)(plen + VPN_OVERHEAD);
+}
+
 int vpn_data_seal_run(aead_t *a, uint32_t receiver, uint64_t *ctr, const uint8_t *pkt, size_t len,
                       const vnet_hdr_t *h, uint8_t *out, size_t cap, size_t *stride, size_t *last)
 {
 	uint16_t lens[VPN_RUN_MAX];
-	size_t st, max;
-	int n, sl, r;
+	int n, r;
 
-	if (!h || (h->gso_type == VNET_GSO_NONE && !(h->flags & VNET_F_NEEDS_CSUM))) {
-		if (len + VPN_OVERHEAD > cap)
-			return -ENOSPC;
-		if ((r = vpn_data_seal(a, receiver, (*ctr)++, pkt, len, out)) < 0)
-			return r;
-		*stride = *last = (size_t)r;
-		return 1;
-	}
-	if ((sl = vnet_seg_len(h, pkt, len)) < 0)
-		return sl;
-	st = (size_t)sl + VPN_OVERHEAD;
-	max = cap / st < VPN_RUN_MAX ? cap / st : VPN_RUN_MAX;
-	n = vnet_segment(h, pkt, len, out + VPN_DATA_HDR, st, max, lens);
-	if (n < 0)
+	if ((n = vpn_data_cut_run(receiver, ctr, pkt, len, h, out, cap, VPN_RUN_MAX, stride,
+	                          lens)) < 0)
 		return n;
 	for (int i = 0; i < n; i++) {
-		uint8_t *d = out + (size_t)i * st;
-		if ((r = vpn_data_seal(a, receiver, (*ctr)++, d + VPN_DATA_HDR, lens[i], d)) < 0)
+		if ((r = vpn_data_seal_in_place(a, out + (size_t)i * *stride, lens[i])) < 0)
 			return r;
 		*last = (size_t)r;
 	}
-	*stride = st;
 	return n;
 }
 
@@ -637,7 +667,7 @@ int vpn_data_peek(const uint8_t *d, size_t len, uint32_t *receiver, uint64_t *ct
 	return 0;
 }
 
-int vpn_data_open(aead_t *a, vpn_replay_t *r, const uint8_t *d, size_t len, uint8_t *out)
+int vpn_data_open_only(aead_t *a, const uint8_t *d, size_t len, uint8_t *out)
 {
 	uint8_t nonce[12] = {0};
 	uint32_t recv;
@@ -646,12 +676,49 @@ int vpn_data_open(aead_t *a, vpn_replay_t *r, const uint8_t *d, size_t len, uint
 
 	if (vpn_data_peek(d, len, &recv, &ctr) < 0)
 		return -EBADMSG;
-	if (!vpn_replay_check(r, ctr))
-		return -EALREADY;
 	plen = len - VPN_OVERHEAD;
 	put_le64(nonce + 4, ctr);
 	if (aead_open(a, nonce, d, VPN_DATA_HDR, d + VPN_DATA_HDR, plen, out) < 0)
 		return -EBADMSG;
-	vpn_replay_update(r, ctr);
 	return (int)plen;
+}
+
+int vpn_data_open(aead_t *a, vpn_replay_t *r, const uint8_t *d, size_t len, uint8_t *out)
+{
+	uint32_t recv;
+	uint64_t ctr;
+	int m;
+
+	if (vpn_data_peek(d, len, &recv, &ctr) < 0)
+		return -EBADMSG;
+	if (!vpn_replay_check(r, ctr))
+		return -EALREADY;
+	if ((m = vpn_data_open_only(a, d, len, out)) < 0)
+		return m;
+	vpn_replay_update(r, ctr);
+	return m;
+}
+
+int vpn_data_accept(vpn_replay_t *r, const uint8_t *d)
+{
+	uint64_t ctr = get_le64(d + 8);
+
+	if (!vpn_replay_check(r, ctr))
+		return 0;
+	vpn_replay_update(r, ctr);
+	return 1;
+}
+
+void vpn_job_seal(cpjob_t *j, aead_t *a)
+{
+	for (size_t i = 0; i < j->n; i++)
+		j->len[i] = vpn_data_seal_in_place(a, j->buf + j->off[i], (size_t)j->len[i]);
+}
+
+void vpn_job_open(cpjob_t *j, aead_t *a)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		uint8_t *d = j->buf + j->off[i];
+		j->len[i] = vpn_data_open_only(a, d, (size_t)j->len[i], d + VPN_DATA_HDR);
+	}
 }

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "core/aead.h"
+#include "core/cryptopool.h"
 #include "core/rwin.h"
 #include "netstack/vnet.h"
 
@@ -219,12 +220,36 @@ int vpn_data_seal(aead_t *a, uint32_t receiver, uint64_t ctr, const uint8_t *pkt
 int vpn_data_seal_run(aead_t *a, uint32_t receiver, uint64_t *ctr, const uint8_t *pkt, size_t len,
                       const vnet_hdr_t *h, uint8_t *out, size_t cap, size_t *stride, size_t *last);
 #define VPN_RUN_MAX 1024 /* datagrams in one run */
+/* The same in two steps, for sealing elsewhere (core/cryptopool.h): the
+ * run of at most max datagrams at out, headers written and counters
+ * assigned, each packet in place (lens[i] bytes at datagram + 16), then
+ * vpn_data_seal_in_place() on each, which returns its sealed length. */
+int vpn_data_cut_run(uint32_t receiver, uint64_t *ctr, const uint8_t *pkt, size_t len,
+                     const vnet_hdr_t *h, uint8_t *out, size_t cap, size_t max, size_t *stride,
+                     uint16_t *lens);
+int vpn_data_seal_in_place(aead_t *a, uint8_t *d, size_t plen);
 /* Header only: receiver index and counter of a DATA datagram, or -EBADMSG. */
 int vpn_data_peek(const uint8_t *d, size_t len, uint32_t *receiver, uint64_t *ctr);
 /* Opens into out (len - VPN_OVERHEAD bytes), checks and then records the
  * counter in the window.  Plaintext length, -EBADMSG (not authentic,
  * malformed) or -EALREADY (replayed / too old). */
 int vpn_data_open(aead_t *a, vpn_replay_t *r, const uint8_t *d, size_t len, uint8_t *out);
+/* Opens without the window (the caller checks it before and records the
+ * counter after, as vpn_data_open does): plaintext length or -EBADMSG. */
+int vpn_data_open_only(aead_t *a, const uint8_t *d, size_t len, uint8_t *out);
+/* After vpn_data_open_only() (on a worker) of the datagram d, back on the
+ * loop: 1, and its counter recorded, if the window still takes it; 0 if
+ * it came meanwhile (twice in one batch, say). */
+int vpn_data_accept(vpn_replay_t *r, const uint8_t *d);
+
+/* Work functions for core/cryptopool jobs: record i is j->len[i] bytes at
+ * j->buf + j->off[i].  vpn_job_seal: a packet after room for the header,
+ * header written (vpn_data_cut_run); sealed in place, len[i] its datagram
+ * length.  vpn_job_open: a DATA datagram; opened in place (the plaintext
+ * at + VPN_DATA_HDR), len[i] its length or -EBADMSG.  Neither touches a
+ * replay window. */
+void vpn_job_seal(cpjob_t *j, aead_t *a);
+void vpn_job_open(cpjob_t *j, aead_t *a);
 
 static inline uint32_t vpn_get32(const uint8_t *p)
 {

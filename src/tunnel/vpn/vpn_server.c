@@ -59,6 +59,8 @@
  *   tun=NAME          (root) no NAT: a TUN device with the server address
  *                     carries clients' traffic to the kernel, which routes
  *                     (and, if the admin says so, NATs) it
+ *   crypto-workers=N  seal (the device's runs) and open DATA on N threads
+ *                     (core/cryptopool.h; default 0: on the loop)
  */
 #include "tunnel/vpn/vpn_server.h"
 
@@ -118,6 +120,7 @@ typedef struct vkp {
 	struct sockaddr_storage from;
 	uint8_t src[16]; /* vpn_source() of from */
 	aead_t tx, rx;
+	cpkey_t *ptx, *prx; /* the same keys for the crypto workers */
 	vpn_replay_t rp;
 	uint64_t tx_ctr;
 	int proven; /* a data packet came under these keys: the client has them */
@@ -167,11 +170,15 @@ typedef struct vsrv {
 	uint16_t tun_mtu;
 	uint64_t hs_window_start, hs_in_window, cookies_in_window;
 	uint8_t *buf, *run;
+	cpool_t *pool; /* crypto-workers, or NULL */
+	unsigned workers;
+	cpjob_t *rxj;   /* datagrams of this loop turn to open, not handed over yet */
 	queue_t thin_q; /* vpeer_t.tlink: peers holding an ACK back */
 	uint64_t next_id;
 	/* counters */
 	uint64_t c_init, c_cookie, c_badmac, c_replay, c_badauth, c_drop, c_up, c_big;
 	uint64_t c_limited, c_evicted, c_locked;
+	uint64_t c_cp_jobs, c_cp_inline, c_cp_dropped; /* the pool's, copied for metrics */
 } vsrv_t;
 
 static uint64_t now_ms(vsrv_t *g)
@@ -251,6 +258,8 @@ static void kp_free(vsrv_t *g, vkp_t *k)
 	if (k->state == KP_UP) {
 		aead_free(&k->tx);
 		aead_free(&k->rx);
+		cpkey_unref(k->ptx);
+		cpkey_unref(k->prx);
 	}
 	vpn_hs_wipe(&k->hs);
 	memset(k, 0, sizeof(*k));
@@ -277,6 +286,51 @@ static void peer_free(vpeer_t *p, const char *why)
 	free(p);
 }
 
+/* Sealed by a crypto worker, back in order: one GSO run to the peer, if
+ * it is still there. */
+static void tx_done(cpjob_t *j)
+{
+	vsrv_t *g = j->owner;
+	vpeer_t *p = j->tag2 < g->nhosts ? g->by_host[j->tag2] : NULL;
+
+	if (!j->n || !p || p->id != j->tag || j->len[j->n - 1] < 0 || !g->udp)
+		return;
+	if (udpsock_send_run(g->udp, (struct sockaddr *)&p->to, j->buf, j->stride, j->n,
+	                     (size_t)j->len[j->n - 1]) < 0)
+		g->c_drop++;
+}
+
+/* The run cut here, sealed by a worker: the datagrams, 0 (dropped: too
+ * much in flight), or -ENOSPC (more than a job holds: seal it here). */
+static int send_run_pooled(vpeer_t *p, vkp_t *k, const uint8_t *pkt, size_t len,
+                           const vnet_hdr_t *h)
+{
+	vsrv_t *g = p->g;
+	uint16_t lens[CPJOB_RECORDS];
+	uint64_t ctr = k->tx_ctr;
+	cpjob_t *j = cpool_job(g->pool, g, k->ptx, vpn_job_seal, tx_done);
+	int n;
+
+	if (!j)
+		return 0;
+	n = vpn_data_cut_run(k->remote_idx, &ctr, pkt, len, h, j->buf, CPJOB_BUF, CPJOB_RECORDS,
+	                     &j->stride, lens);
+	if (n <= 0) {
+		cpool_discard(g->pool, j);
+		return n;
+	}
+	k->tx_ctr = ctr;
+	for (int i = 0; i < n; i++) {
+		j->off[i] = (uint32_t)((size_t)i * j->stride);
+		j->len[i] = lens[i];
+	}
+	j->n = (size_t)n;
+	j->tag = p->id;
+	j->tag2 = ntohl(p->addr) & ~g->mask;
+	cpool_submit(g->pool, j);
+	return n;
+}
+
 /* A packet to p, or a super-packet from the TUN device with its header h
  * (sent as one run of datagrams). */
 static void peer_send_run(vpeer_t *p, const uint8_t *pkt, size_t len, const vnet_hdr_t *h)
@@ -293,6 +347,15 @@ static void peer_send_run(vpeer_t *p, const uint8_t *pkt, size_t len, const vnet
 		k = p->prev;
 	if (!k || len > VPN_PKT_MAX || k->tx_ctr >= VPN_REJECT_AFTER_MSGS - VPN_RUN_MAX) {
 		g->c_drop++;
+		return;
+	}
+	if (h && g->pool && k->ptx && (n = send_run_pooled(p, k, pkt, len, h)) != -ENOSPC) {
+		if (n <= 0) {
+			g->c_drop++;
+			return;
+		}
+		p->last_tx = now_ms(g);
+		p->pkts_out += (uint64_t)n;
 		return;
 	}
 	if (h) {
@@ -349,10 +412,21 @@ static void gw_out(void *ud, const uint8_t *pkt, size_t len)
 	udpsock_arm(p->g->udp);
 }
 
+static void rx_flush(vsrv_t *g)
+{
+	cpjob_t *j = g->rxj;
+
+	g->rxj = NULL;
+	if (j)
+		cpool_submit(g->pool, j);
+}
+
 static void thin_flush(void *ud)
 {
 	vsrv_t *g = ud;
 	uint8_t b[ACKTHIN_MAX];
+
+	rx_flush(g);
 
 	while (!queue_empty(&g->thin_q)) {
 		vpeer_t *p = queue_data(queue_first(&g->thin_q), vpeer_t, tlink);
@@ -705,6 +779,10 @@ static void on_confirm(vsrv_t *g, const uint8_t *d, size_t n, const struct socka
 	    (k->hs.flags & VPN_F_AES) && aead_hw_aes() ? VPN_CIPHER_AES128 : VPN_CIPHER_CHACHA;
 	aead_init(&k->tx, vpn_cipher_alg(a.cipher), tx, 1);
 	aead_init(&k->rx, vpn_cipher_alg(a.cipher), rx, 0);
+	if (g->pool) {
+		k->ptx = cpkey_new(g->pool, vpn_cipher_alg(a.cipher), tx, 1);
+		k->prx = cpkey_new(g->pool, vpn_cipher_alg(a.cipher), rx, 0);
+	}
 	secret_wipe(tx, sizeof(tx));
 	secret_wipe(rx, sizeof(rx));
 	k->remote_idx = k->hs.remote_idx;
@@ -908,6 +986,83 @@ static void tun_in(void *ud, const uint8_t *pkt, size_t len, const vnet_hdr_t *v
 	peer_send_run(q, pkt, len, vh);
 }
 
+/* An authentic, new packet of m bytes (0: a keepalive) at pt under k from
+ * p's client, which sent it from from. */
+static void data_in(vsrv_t *g, vkp_t *k, vpeer_t *p, uint8_t *pt, int m,
+                    const struct sockaddr_storage *from)
+{
+	k->proven = 1;
+	/* authentic and new: follow the client wherever it is now */
+	if (memcmp(&p->to, from, sizeof(*from))) {
+		char ip[64];
+		sockaddr_str((const struct sockaddr *)from, ip, sizeof(ip));
+		log_info(p->id, "vpn: %s roamed to %s", p->user->name, ip);
+		p->to = *from;
+	}
+	p->last_rx = now_ms(g);
+	p->pkts_in++;
+	if (m == 0) { /* keepalive: answer, so the client knows we are here */
+		peer_send(p, NULL, 0);
+		return;
+	}
+	route(g, p, pt, (size_t)m);
+}
+
+/* Record i of an open job: the sender's address, then the datagram. */
+#define RX_FROM sizeof(struct sockaddr_storage)
+
+/* Opened by a crypto worker, back in order: the keypair looked up again,
+ * the window checked again (a counter twice in one turn passed the first
+ * check twice) and only now updated, as vpn_data_open does. */
+static void rx_done(cpjob_t *j)
+{
+	vsrv_t *g = j->owner;
+
+	for (size_t i = 0; i < j->n; i++) {
+		uint8_t *d = j->buf + j->off[i];
+		struct sockaddr_storage from;
+		vkp_t *k = kp_find(g, (uint32_t)j->tag);
+		if (j->len[i] < 0) {
+			g->c_badauth++;
+			continue;
+		}
+		if (!k || k->state != KP_UP || !k->peer) {
+			g->c_drop++;
+			continue;
+		}
+		if (!vpn_data_accept(&k->rp, d)) {
+			g->c_replay++;
+			continue;
+		}
+		memcpy(&from, d - RX_FROM, sizeof(from));
+		data_in(g, k, k->peer, d + VPN_DATA_HDR, j->len[i], &from);
+	}
+}
+
+/* With crypto workers: d joins this turn's datagrams to open under k. */
+static void rx_queue(vsrv_t *g, vkp_t *k, const uint8_t *d, size_t n,
+                     const struct sockaddr_storage *from)
+{
+	cpjob_t *j = g->rxj;
+
+	if (j && (j->key != k->prx || j->n == CPJOB_RECORDS || j->used + RX_FROM + n > CPJOB_BUF))
+		rx_flush(g);
+	if (!(j = g->rxj)) {
+		if (!(j = cpool_job(g->pool, g, k->prx, vpn_job_open, rx_done))) {
+			g->c_drop++; /* too much in flight: as a full queue would */
+			return;
+		}
+		j->tag = k->idx;
+		g->rxj = j;
+		udpsock_arm(g->udp); /* rx_flush at the end of the turn */
+	}
+	memcpy(j->buf + j->used, from, RX_FROM);
+	j->off[j->n] = (uint32_t)(j->used + RX_FROM);
+	j->len[j->n++] = (int32_t)n;
+	memcpy(j->buf + j->used + RX_FROM, d, n);
+	j->used += (RX_FROM + n + 15) & ~(size_t)15;
+}
+
 static void on_data(vsrv_t *g, const uint8_t *d, size_t n, const struct sockaddr_storage *from)
 {
 	uint32_t idx;
@@ -925,6 +1080,13 @@ static void on_data(vsrv_t *g, const uint8_t *d, size_t n, const struct sockaddr
 		g->c_drop++;
 		return;
 	}
+	if (g->pool && k->prx) {
+		if (vpn_replay_check(&k->rp, ctr))
+			rx_queue(g, k, d, n, from);
+		else
+			g->c_replay++;
+		return;
+	}
 	m = vpn_data_open(&k->rx, &k->rp, d, n, g->buf);
 	if (m < 0) {
 		if (m == -EALREADY)
@@ -933,21 +1095,7 @@ static void on_data(vsrv_t *g, const uint8_t *d, size_t n, const struct sockaddr
 			g->c_badauth++;
 		return;
 	}
-	k->proven = 1;
-	/* authentic and new: follow the client wherever it is now */
-	if (memcmp(&p->to, from, sizeof(*from))) {
-		char ip[64];
-		sockaddr_str((const struct sockaddr *)from, ip, sizeof(ip));
-		log_info(p->id, "vpn: %s roamed to %s", p->user->name, ip);
-		p->to = *from;
-	}
-	p->last_rx = now_ms(g);
-	p->pkts_in++;
-	if (m == 0) { /* keepalive: answer, so the client knows we are here */
-		peer_send(p, NULL, 0);
-		return;
-	}
-	route(g, p, g->buf, (size_t)m);
+	data_in(g, k, p, g->buf, m, from);
 }
 
 static void on_recv(void *ud, uint8_t *d, size_t n, const struct sockaddr *addr)
@@ -1088,19 +1236,31 @@ static const metric_t srv_metrics[] = {
            "Half-open handshakes dropped to make room (per source or in all)."),
     METRIC(vsrv_t, c_locked, "sluice_vpn_logins_locked_total", "counter",
            "Logins refused while a user and address pair is locked out."),
+    METRIC(vsrv_t, c_cp_jobs, "sluice_vpn_crypto_jobs_total", "counter",
+           "Batches of DATA handed to the crypto workers (crypto-workers=)."),
+    METRIC(vsrv_t, c_cp_inline, "sluice_vpn_crypto_inline_total", "counter",
+           "Of them, sealed or opened on the loop: the workers were behind."),
+    METRIC(vsrv_t, c_cp_dropped, "sluice_vpn_crypto_dropped_total", "counter",
+           "Batches dropped: too many in flight to the crypto workers."),
 };
 
 static void metrics_fn(mbuf_t *b, void *ud)
 {
 	vsrv_t *g = ud;
+	cpool_stats_t cs;
 	char lab[300];
+
+	cpool_stats(g->pool, &cs);
+	g->c_cp_jobs = cs.jobs;
+	g->c_cp_inline = cs.inl;
+	g->c_cp_dropped = cs.dropped;
 
 	METRICS_TABLE(b, srv_metrics, g, metrics_label(lab, sizeof(lab), "listener", g->l->name));
 }
 
 typedef struct vsrv_opts {
 	const char *users, *net, *net6, *key, *tun;
-	uint64_t max_sessions, mtu, keepalive_ms, hs_rate;
+	uint64_t max_sessions, mtu, keepalive_ms, hs_rate, workers;
 	int offload;
 } vsrv_opts_t;
 
@@ -1126,6 +1286,8 @@ static const opt_t srv_table[] = {
     OPT_BOOL(vsrv_opts_t, offload, "offload", "1",
              "the kernel's offloads where it has them: UDP GSO and GRO on the socket, TSO and "
              "USO on the tun= device (0: one packet per read and write, as without them)"),
+    OPT_UINT(vsrv_opts_t, workers, "crypto-workers", CPOOL_WORKERS_MAX, "0",
+             "threads that seal and open DATA beside the loop (0: the loop does it)"),
 };
 
 const opt_schema_t vpn_server_opts = OPT_SCHEMA(NULL, srv_table);
@@ -1157,6 +1319,7 @@ static int vpn_init(listener_t *l, char *err, size_t errlen)
 	g->max_sessions = o.max_sessions;
 	g->keepalive_ms = o.keepalive_ms;
 	g->hs_rate = o.hs_rate;
+	g->workers = (unsigned)o.workers;
 	if (!users) {
 		snprintf(err, errlen,
 		         "option 'users' is required: users=FILE (sluice vpn-user add)");
@@ -1261,6 +1424,10 @@ static int vpn_start(listener_t *l)
 	                      g->offload ? UDPSOCK_GRO | UDPSOCK_GSO : 0, on_recv, g, &g->udp)) < 0)
 		return r;
 	udpsock_on_turn_end(g->udp, thin_flush, g);
+	if (g->workers && !(g->pool = cpool_new(l->loop, g->workers))) {
+		log_err(0, "vpn: crypto-workers=%u: cannot start the threads", g->workers);
+		return -EAGAIN;
+	}
 	if (g->tun_dev) {
 		if ((r = tun_open(l->loop, g->tun_dev, g->offload ? TUN_OFFLOAD : 0, tun_in, g,
 		                  &g->tun)) < 0 ||
@@ -1281,12 +1448,13 @@ static int vpn_start(listener_t *l)
 		}
 		log_info(0, "vpn: tun %s up, clients' traffic goes to the kernel (offloads %s)",
 		         tun_name(g->tun), tun_offloads(g->tun));
-		log_info(0, "vpn: UDP %s, %s",
+		log_info(0, "vpn: UDP %s, %s; DATA sealed and opened %s",
 		         udpsock_offloads(g->udp) & UDPSOCK_GSO
 		             ? "GSO (one send per run of datagrams)"
 		             : "without GSO (sendmmsg)",
 		         udpsock_offloads(g->udp) & UDPSOCK_GRO ? "GRO (one read per run)"
-		                                                : "without GRO (recvmmsg)");
+		                                                : "without GRO (recvmmsg)",
+		         g->pool ? "on crypto worker threads" : "on the loop");
 	}
 	uv_timer_init(l->loop, &g->tick);
 	g->tick.data = g;
@@ -1326,6 +1494,8 @@ static int vpn_adopt_check(listener_t *l, listener_t *nl, char *err, size_t errl
 		what = "mtu";
 	else if (g->offload != n->offload)
 		what = "offload";
+	else if (g->workers != n->workers)
+		what = "crypto-workers";
 	if (!what)
 		return 0;
 	snprintf(err, errlen,
@@ -1417,6 +1587,9 @@ static void vpn_free(listener_t *l)
 	for (uint32_t i = 0; g->kps && i < KP_MAX; i++)
 		if (g->kps[i].state != KP_FREE)
 			kp_free(g, &g->kps[i]);
+	if (g->rxj)
+		cpool_discard(g->pool, g->rxj);
+	cpool_free(g->pool); /* its jobs go without their done */
 	vpn_users_free(&g->users);
 	if (g->tun)
 		tun_close(g->tun);

@@ -26,7 +26,8 @@
 # TUN_WRAP, if set, is a command prefix for sluice's processes (taskset,
 # prlimit; not for SoftEther, which is not what these tests try);
 # TUN_NS a prefix for every server, SoftEther too (ip netns exec NS);
-# TUN_VPN_OPTS is appended to the VPN hop's URL ("&keepalive=2s"); TUN_HOST
+# TUN_VPN_OPTS is appended to the VPN hop's URL ("&keepalive=2s"), TUN_VPN_SRV_OPTS
+# to the VPN server's ("&crypto-workers=2"); TUN_HOST
 # (default 127.0.0.1) is the address servers listen on.  procs (set by
 # tun_up, or tun_procs KIND) names the sluice processes of a path: SoftEther's
 # memory and descriptors are not sluice's.
@@ -136,7 +137,7 @@ tun_server() {
 	wstan) start "$name" $TUN_NS $TUN_WRAP "$SLUICE" -L "wstan://$TUN_HOST:$port/t?key=$key&$TGT" ;;
 	sctp) start "$name" $TUN_NS $TUN_WRAP "$SLUICE" -L "sctp+udp://$TUN_HOST:$port?key=$key&$TGT" ;;
 	vpn) start "$name" $TUN_NS $TUN_WRAP "$SLUICE" \
-		-L "vpn://$TUN_HOST:$port?users=$T/vpnusers.txt&net=10.10.0.0/24&key=$T/vpn.key&$TGT" ;;
+		-L "vpn://$TUN_HOST:$port?users=$T/vpnusers.txt&net=10.10.0.0/24&key=$T/vpn.key${TUN_VPN_SRV_OPTS:-}&$TGT" ;;
 	ppp) start "$name" $TUN_NS $TUN_WRAP "$SLUICE" \
 		-L "ppp+tcp://$TUN_HOST:$port?users=$T/pppusers&$TGT" ;;
 	sstp)
