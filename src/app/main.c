@@ -22,6 +22,7 @@
 #include "app/app.h"
 #include "app/control.h"
 #include "app/transports.h"
+#include "app/workers.h"
 #include "core/authguard.h"
 #include "core/config.h"
 #include "core/cred.h"
@@ -48,6 +49,7 @@ static size_t nlisteners;
 static const char *cfgpath;
 static int saved_argc, verbosity;
 static char **saved_argv;
+static char **full_argv; /* main's: what a worker process runs */
 static uv_loop_t *loop;
 /* static, not on a stack: an early exit(2) leaves them reachable */
 static config_t file, env, cli;
@@ -597,7 +599,7 @@ static int load_layers(config_t *f, config_t *e, config_t *c, char *err, size_t 
 		         "nothing to do: give at least one -L or -R URL (see sluice --help)");
 		return -1;
 	}
-	return 0;
+	return workers_filter(f, err, errlen); /* a worker: its own listeners */
 }
 
 /* `sluice [run]` and `sluice check`: argv[0] is the subcommand's name. */
@@ -607,7 +609,7 @@ static int run_or_check(int argc, char **argv, int check)
 	routing_t *rt;
 	priv_t priv;
 	char err[URL_ERRLEN * 4], cpath[256];
-	int r;
+	int r, worker = workers_self(NULL, NULL);
 
 	config_init(&file);
 	config_init(&env);
@@ -636,6 +638,10 @@ static int run_or_check(int argc, char **argv, int check)
 	}
 
 	loop = runtime_init();
+	if (worker && workers_child_init(err, sizeof(err)) < 0) {
+		fprintf(stderr, "sluice: %s\n", err);
+		return 1;
+	}
 
 	/* phase 1: parse and build everything */
 	if (routing_build(loop, &file, NULL, &rt, err, sizeof(err)) < 0) {
@@ -696,11 +702,32 @@ static int run_or_check(int argc, char **argv, int check)
 		fprintf(stderr, "sluice: %s\n", err);
 		return 2;
 	}
+	if (!worker) {
+		int n = 1;
+		for (size_t i = 0; i < nlisteners; i++)
+			n = listeners[i]->workers > (uint64_t)n ? (int)listeners[i]->workers : n;
+		if (n > 1) { /* the master: serves the workers, runs no listener */
+			workers_conf_t wc = {.n = n,
+			                     .argv = full_argv,
+			                     .metrics = file.metrics,
+			                     .cpath = "",
+			                     .uid = priv.set && !priv.keep ? (int)priv.uid : -1,
+			                     .gid = (int)priv.gid,
+			                     .drain_ms = file.drain_ms,
+			                     .priv = &priv};
+			if ((r = control_path(file.control, cpath, sizeof(cpath))) < 0) {
+				fprintf(stderr, "sluice: --control: the path is too long\n");
+				return 1;
+			}
+			wc.cpath = r == 0 ? cpath : "";
+			return workers_master(loop, &wc);
+		}
+	}
 	if ((r = transports_start(loop, err, sizeof(err))) < 0) {
 		fprintf(stderr, "sluice: %s\n", err);
 		return 1;
 	}
-	if (file.metrics && metrics_serve(loop, file.metrics, err, sizeof(err)) < 0) {
+	if (file.metrics && !worker && metrics_serve(loop, file.metrics, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sluice: %s\n", err);
 		return 1;
 	}
@@ -716,10 +743,15 @@ static int run_or_check(int argc, char **argv, int check)
 			return 1;
 		}
 	}
-	if ((r = control_path(file.control, cpath, sizeof(cpath))) < 0 ||
-	    (r == 0 &&
-	     control_serve(loop, cpath, on_control, priv.set && !priv.keep ? (int)priv.uid : -1,
-	                   (int)priv.gid, err, sizeof(err)) < 0)) {
+	if (worker && workers_child_start(loop, on_control, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sluice: %s\n", err);
+		return 1;
+	}
+	/* the control socket: a worker's master serves it */
+	if (!worker && ((r = control_path(file.control, cpath, sizeof(cpath))) < 0 ||
+	                (r == 0 && control_serve(loop, cpath, on_control,
+	                                         priv.set && !priv.keep ? (int)priv.uid : -1,
+	                                         (int)priv.gid, err, sizeof(err)) < 0))) {
 		fprintf(stderr, "sluice: %s\n", r < 0 ? "--control: the path is too long" : err);
 		return 1;
 	}
@@ -785,6 +817,7 @@ const size_t app_ncmds = sizeof(app_cmds) / sizeof(app_cmds[0]);
 
 int main(int argc, char **argv)
 {
+	full_argv = argv;
 	app_transports_register();
 	if (argc > 1)
 		for (size_t i = 0; i < app_ncmds; i++)

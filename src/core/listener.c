@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/conn.h"
@@ -86,6 +87,9 @@ static const opt_t shared_opts[] = {
                  "time for a client to say what it wants"),
     OPT_STR(listener_t, via, "via", "the rules, or the -F chain", "NAME",
             "the chain its connections take: a --chain name, default or direct"),
+    OPT_UINT(listener_t, workers, "workers", LISTENER_WORKERS_MAX, "1",
+             "worker processes accepting on its address, each on a core of its own "
+             "(stream listeners; docs/deploy.md)"),
 };
 
 const opt_schema_t listener_opts = OPT_SCHEMA(NULL, shared_opts);
@@ -153,6 +157,63 @@ static int open_relay(listener_t *l, char *err, size_t errlen)
 	}
 	log_warn(0, "%s: an open proxy (open=1): anyone who can reach it may relay through it",
 	         l->name);
+	return 0;
+}
+
+int listener_reuseport;
+
+/* Hops whose session must be unique, by their ops' scheme: one worker
+ * keeps it (the packet hops: sstp, ppp, vpn; one SCTP association). */
+static const char *const unique_hops[] = {"packet", "sctp"};
+
+typedef struct wcheck {
+	const char *found;
+} wcheck_t;
+
+static void workers_chain(void *ud, const char *name, const char *hops, dialer_t *head)
+{
+	wcheck_t *w = ud;
+
+	for (const dialer_t *d = head; d && !w->found; d = d->next)
+		for (size_t i = 0; i < sizeof(unique_hops) / sizeof(unique_hops[0]); i++)
+			if (!strcmp(d->ops->scheme, unique_hops[i]))
+				w->found = i ? "an sctp" : "a packet (sstp, ppp, vpn)";
+}
+
+/* workers=N > 1: a stream listener, none of whose chains holds a session
+ * that must be unique, and no option whose state is this process's. */
+static int workers_check(listener_t *l, char *err, size_t errlen)
+{
+	wcheck_t w = {0};
+	routing_t *rt = routing_current();
+
+	if (l->workers <= 1)
+		return 0;
+	if (!l->ops->workers) {
+		snprintf(err, errlen,
+		         "option 'workers': a %s listener runs in one process (its sessions must "
+		         "be unique: docs/deploy.md)",
+		         l->ops->scheme);
+		return -EINVAL;
+	}
+	if (url_opt_given(l->url, "reverse") || url_opt_given(l->url, "replay-state")) {
+		snprintf(err, errlen,
+		         "option 'workers': not with %s= (its state is one process's: "
+		         "docs/deploy.md)",
+		         url_opt_given(l->url, "reverse") ? "reverse" : "replay-state");
+		return -EINVAL;
+	}
+	if (l->routed && rt)
+		routing_chains(rt, workers_chain, &w);
+	else
+		workers_chain(&w, NULL, NULL, l->chain);
+	if (w.found) {
+		snprintf(err, errlen,
+		         "option 'workers': a chain holds %s hop, whose session must be unique: "
+		         "workers=1 (docs/deploy.md)",
+		         w.found);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -250,7 +311,7 @@ int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, c
 		goto fail;
 	/* after init: a listener that starts itself sets its bind address there */
 	target_policy(l);
-	if ((r = open_relay(l, err, errlen)) < 0)
+	if ((r = open_relay(l, err, errlen)) < 0 || (r = workers_check(l, err, errlen)) < 0)
 		goto fail;
 	if ((r = url_check_opts(u, err, errlen)) < 0)
 		goto fail;
@@ -381,6 +442,31 @@ static void on_connection(uv_stream_t *srv, int status)
 		l->ops->on_conn(conn_new(l, s, (struct sockaddr *)&peer));
 }
 
+/* A socket of l's address with SO_REUSEPORT (libuv 1.44 has no flag for
+ * it), bound, listening, and l's. */
+static int reuseport_open(listener_t *l)
+{
+	int one = 1, r;
+	int fd = socket(l->bind.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	socklen_t len = l->bind.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+	                                              : sizeof(struct sockaddr_in);
+
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&l->bind, len) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	if ((r = uv_tcp_open(&l->tcp, fd)) < 0) {
+		close(fd);
+		return r;
+	}
+	return uv_listen((uv_stream_t *)&l->tcp, 4096, on_connection);
+}
+
 /* l's TCP socket listens (fd >= 0: that socket, already bound and
  * listening, is l's now); then what serves beside it. */
 static int tcp_listen(listener_t *l, int fd, char *err, size_t errlen)
@@ -393,6 +479,8 @@ static int tcp_listen(listener_t *l, int fd, char *err, size_t errlen)
 		close(fd);
 	else if (fd >= 0)
 		r = uv_listen((uv_stream_t *)&l->tcp, 4096, on_connection);
+	else if (l->workers > 1 && listener_reuseport)
+		r = reuseport_open(l);
 	else if ((r = uv_tcp_bind(&l->tcp, (struct sockaddr *)&l->bind, 0)) >= 0)
 		r = uv_listen((uv_stream_t *)&l->tcp, 4096, on_connection);
 	if (r < 0) {

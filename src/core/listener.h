@@ -28,6 +28,10 @@
  *   via=NAME             the chain its connections take (core/route/routing.h):
  *                        a --chain / chains: name, default or direct;
  *                        without it, the rules decide (or default)
+ *   workers=N            worker processes accepting on its address
+ *                        (app/workers.h; default 1): stream listeners
+ *                        (front_ops_t.workers) whose chains hold no session
+ *                        that must be unique
  *
  * A front end (socks, http, proxy, tcp, and later tunnel servers) supplies a
  * front_ops table.  TCP front ends leave .start NULL and get the shared
@@ -95,6 +99,9 @@ typedef struct front_ops {
 	/* a proxy's keyword in a proxy auto-config file ("PROXY", "SOCKS5",
 	 * "SOCKS"): /proxy.pac may send browsers to it; NULL: not a proxy */
 	const char *pac;
+	/* its connections are independent of each other: several worker
+	 * processes may accept on its address (workers=N) */
+	unsigned workers : 1;
 	/* idle-timeout when it is not given; 0: LISTENER_IDLE_DEFAULT */
 	uint64_t idle_timeout_ms;
 	/* what a reload that changes the chain of a kept listener does: by
@@ -107,6 +114,7 @@ typedef struct front_ops {
 } front_ops_t;
 
 #define LISTENER_IDLE_DEFAULT (5 * 60 * 1000)
+#define LISTENER_WORKERS_MAX 64
 
 struct listener {
 	const front_ops_t *ops;
@@ -122,6 +130,7 @@ struct listener {
 	uint64_t max_conns, rate, burst;
 	ratelimit_t *rl;
 	uint64_t connect_timeout_ms, idle_timeout_ms, handshake_timeout_ms;
+	uint64_t workers;              /* workers=N: the worker processes that run it */
 	int host_loopback, link_local; /* the target policy (listener.c) */
 	int open;                      /* open=1: a proxy without credentials is meant */
 	void *front;                   /* front end's own state */
@@ -139,6 +148,10 @@ struct listener {
 int listener_new(uv_loop_t *loop, url_t *u, dialer_t *chain, listener_t **out, char *err,
                  size_t errlen);
 int listener_start(listener_t *l, char *err, size_t errlen);
+/* 1 in a worker process of several (app/workers.h): listeners with
+ * workers=N > 1 bind with SO_REUSEPORT, the kernel spreading connections
+ * over the workers' sockets. */
+extern int listener_reuseport;
 /* Start l on the address old listens on, in old's place: a TCP listener
  * takes old's socket (never closed, so no client is refused meanwhile),
  * and old stops accepting; one of old's scheme with a datagram socket

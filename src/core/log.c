@@ -383,12 +383,15 @@ static size_t put_json(char *out, size_t cap, size_t o, const char *key, const c
 	return put(out, cap, o, ",\"%s\":\"%s\"", key, esc);
 }
 
+int log_worker = -1;
+
 static size_t format_text(char *out, size_t cap, const line_t *l, const char *ts)
 {
-	char tag[32] = "";
+	char tag[48] = "";
+	int n = log_worker >= 0 ? snprintf(tag, sizeof(tag), "[w%d] ", log_worker) : 0;
 
 	if (l->id)
-		snprintf(tag, sizeof(tag), "[c%llu] ", (unsigned long long)l->id);
+		snprintf(tag + n, sizeof(tag) - (size_t)n, "[c%llu] ", (unsigned long long)l->id);
 	return put(out, cap, 0, "%s %-5s %s%s\n", ts, log_level_name(l->level), tag, l->msg);
 }
 
@@ -397,6 +400,8 @@ static size_t format_json(char *out, size_t cap, const line_t *l, const char *ts
 	size_t o =
 	    put(out, cap, 0, "{\"time\":\"%s\",\"level\":\"%s\"", ts, log_level_name(l->level));
 
+	if (log_worker >= 0)
+		o = put(out, cap, o, ",\"worker\":%d", log_worker);
 	if (l->id)
 		o = put(out, cap, o, ",\"conn\":%llu", (unsigned long long)l->id);
 	if (l->have_fields) {
@@ -413,6 +418,8 @@ static size_t format_journal(char *out, size_t cap, const line_t *l)
 	size_t o = put(out, cap, 0, "PRIORITY=%d\nSYSLOG_IDENTIFIER=sluice\nSLUICE_LEVEL=%s\n",
 	               severity[l->level], log_level_name(l->level));
 
+	if (log_worker >= 0)
+		o = put(out, cap, o, "SLUICE_WORKER=%d\n", log_worker);
 	if (l->id)
 		o = put(out, cap, o, "CONN_ID=%llu\n", (unsigned long long)l->id);
 	if (l->have_fields) {

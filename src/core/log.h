@@ -70,6 +70,9 @@ const char *log_sink_name(void);
 /* Give the file to uid/gid (before privileges are dropped, so that a
  * reopen can still write its directory's new file as that user). */
 void log_chown(unsigned uid, unsigned gid);
+/* A worker process's index (app/workers.h), shown in each line ("[w1]",
+ * "worker":1, SLUICE_WORKER=1); -1: not a worker. */
+extern int log_worker;
 /* Say what was suppressed by sources that have gone quiet (about once a
  * second, from the loop). */
 void log_tick(void);

@@ -377,6 +377,101 @@ static void regroup(const mbuf_t *in, mbuf_t *out)
 	free(l);
 }
 
+/* ---- several processes' text summed (workers=N) ----
+ *
+ * A sample is "NAME{LABELS} VALUE"; the same NAME{LABELS} from each text
+ * adds up, but for the families whose value is a state, not an amount
+ * (NAME ending _up, _info, _seconds, _max, _entries; sluice_rules): the
+ * largest.  # lines are kept once.  Then grouped by family as above. */
+
+typedef struct sample {
+	span_t key; /* the line for a # line */
+	double v;
+	int meta;
+} sample_t;
+
+static int sample_is_state(span_t key)
+{
+	static const char *const sfx[] = {"_up", "_info", "_seconds", "_max", "_entries"};
+	size_t n = strcspn(key.p, "{ ");
+
+	n = n < key.len ? n : key.len;
+	if (n == 12 && !memcmp(key.p, "sluice_rules", 12))
+		return 1;
+	for (size_t k = 0; k < sizeof(sfx) / sizeof(sfx[0]); k++) {
+		size_t sl = strlen(sfx[k]);
+		if (n > sl && !memcmp(key.p + n - sl, sfx[k], sl))
+			return 1;
+	}
+	return 0;
+}
+
+void metrics_sum(const mbuf_t *texts, size_t ntexts, mbuf_t *out)
+{
+	size_t ns = 0, cap = 64;
+	sample_t *sm = calloc(cap, sizeof(*sm));
+	mbuf_t flat = {0};
+
+	if (!sm)
+		abort();
+	for (size_t t = 0; t < ntexts; t++) {
+		const char *p = texts[t].p, *end = p ? p + texts[t].len : p;
+		while (p && p < end) {
+			const char *eol = memchr(p, '\n', (size_t)(end - p)), *sp;
+			span_t line = {p, (size_t)((eol ? eol : end) - p)};
+			sample_t x = {0};
+			size_t i;
+
+			p = eol ? eol + 1 : end;
+			if (!line.len)
+				continue;
+			if (line.p[0] == '#') {
+				x = (sample_t){line, 0, 1};
+			} else {
+				for (sp = line.p + line.len; sp > line.p && sp[-1] != ' '; sp--)
+					;
+				if (sp == line.p)
+					continue;
+				x.key = (span_t){line.p, (size_t)(sp - 1 - line.p)};
+				x.v = strtod(sp, NULL);
+			}
+			for (i = 0; i < ns; i++)
+				if (sm[i].meta == x.meta && span_is(sm[i].key, x.key.p, x.key.len))
+					break;
+			if (i < ns && !x.meta)
+				sm[i].v = sample_is_state(x.key) ? (x.v > sm[i].v ? x.v : sm[i].v)
+				                                 : sm[i].v + x.v;
+			if (i < ns)
+				continue;
+			if (ns == cap && !(sm = realloc(sm, (cap *= 2) * sizeof(*sm))))
+				abort();
+			sm[ns++] = x;
+		}
+	}
+	for (size_t i = 0; i < ns; i++) {
+		if (sm[i].meta)
+			mbuf_printf(&flat, "%.*s\n", (int)sm[i].key.len, sm[i].key.p);
+		else if (sm[i].v == (double)(uint64_t)sm[i].v)
+			mbuf_printf(&flat, "%.*s %llu\n", (int)sm[i].key.len, sm[i].key.p,
+			            (unsigned long long)sm[i].v);
+		else
+			mbuf_printf(&flat, "%.*s %.6f\n", (int)sm[i].key.len, sm[i].key.p, sm[i].v);
+	}
+	if (flat.len)
+		regroup(&flat, out);
+	free(flat.p);
+	free(sm);
+}
+
+void metrics_totals(uint64_t *active, uint64_t *total)
+{
+	*active = *total = 0;
+	for (metrics_listener_t *m = listeners; m; m = m->next) {
+		*active += m->active;
+		*total += m->total;
+	}
+}
+
 void metrics_render(mbuf_t *b)
 {
 	mbuf_t raw = {0};
@@ -491,12 +586,47 @@ static int page_of(const char *req)
 	return -1;
 }
 
+static metrics_answer_fn answer_fn = metrics_answer;
+
+void metrics_answer_set(metrics_answer_fn fn)
+{
+	answer_fn = fn ? fn : metrics_answer;
+}
+
+int metrics_answer(const char *req, mbuf_t *body, const char **ctype, const struct sockaddr *local)
+{
+	int page;
+
+	*ctype = "text/plain";
+	if (!strncmp(req, "GET /metrics ", 13) || !strncmp(req, "GET /metrics?", 13)) {
+		metrics_render(body);
+		*ctype = "text/plain; version=0.0.4";
+		return 200;
+	} else if ((page = page_of(req)) >= 0) {
+		struct sockaddr_storage none = {0};
+		char query[256] = "";
+		const char *q = req + 4 + strlen(pages[page].path);
+		if (*q == '?')
+			snprintf(query, sizeof(query), "%.*s", (int)strcspn(q + 1, " \r\n"), q + 1);
+		return pages[page].fn(body, ctype, local ? local : (struct sockaddr *)&none, query,
+		                      pages[page].ud);
+	} else if (!strncmp(req, "GET /health ", 12)) {
+		metrics_render_health(body, NULL);
+		*ctype = "application/json";
+		return 200;
+	}
+	mbuf_printf(body, "not found: try /metrics or /health\n");
+	return 404;
+}
+
 static void mc_read(stream_t *s, sbuf_t *b)
 {
 	mconn_t *c = s->data;
 	mbuf_t body = {0};
+	struct sockaddr_storage local;
+	const char *ctype = "text/plain";
 	size_t n;
-	int page;
+	int code;
 
 	if (!b || c->answered) {
 		sbuf_free(b);
@@ -518,29 +648,11 @@ static void mc_read(stream_t *s, sbuf_t *b)
 		return;
 	}
 	stream_read_stop(s);
-	if (!strncmp(c->req, "GET /metrics ", 13) || !strncmp(c->req, "GET /metrics?", 13)) {
-		metrics_render(&body);
-		respond(c, 200, "text/plain; version=0.0.4", &body);
-	} else if ((page = page_of(c->req)) >= 0) {
-		struct sockaddr_storage local;
-		const char *ctype = "text/plain";
-		char query[256] = "";
-		const char *q = c->req + 4 + strlen(pages[page].path);
-		int code;
-		if (*q == '?')
-			snprintf(query, sizeof(query), "%.*s", (int)strcspn(q + 1, " \r\n"), q + 1);
-		if (stream_addr(s, 0, &local) < 0)
-			memset(&local, 0, sizeof(local));
-		code =
-		    pages[page].fn(&body, &ctype, (struct sockaddr *)&local, query, pages[page].ud);
-		respond(c, code, ctype, &body);
-	} else if (!strncmp(c->req, "GET /health ", 12)) {
-		metrics_render_health(&body, NULL);
-		respond(c, 200, "application/json", &body);
-	} else {
-		mbuf_printf(&body, "not found: try /metrics or /health\n");
-		respond(c, 404, "text/plain", &body);
-	}
+	if (stream_addr(s, 0, &local) < 0)
+		memset(&local, 0, sizeof(local));
+	c->req[strcspn(c->req, "\r\n")] = 0; /* the request line */
+	code = answer_fn(c->req, &body, &ctype, (struct sockaddr *)&local);
+	respond(c, code, ctype, &body);
 	free(body.p);
 }
 

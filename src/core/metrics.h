@@ -99,6 +99,20 @@ typedef int (*metrics_page_fn)(mbuf_t *body, const char **ctype, const struct so
                                const char *query, void *ud);
 void metrics_page(const char *path, metrics_page_fn fn, void *ud);
 void metrics_render(mbuf_t *out); /* the /metrics body */
+/* The /metrics texts of several processes as one (workers=N): the same
+ * sample in each adds up (a state, such as NAME_up, takes the largest),
+ * grouped by family. */
+void metrics_sum(const mbuf_t *texts, size_t n, mbuf_t *out);
+/* Connections open now and accepted, over every listener. */
+void metrics_totals(uint64_t *active, uint64_t *total);
+/* The answer to a request line ("GET /path?query HTTP/1.1") as the
+ * metrics server gives it: the HTTP status, body and its type; local is
+ * the address it came in on (NULL: none).  metrics_answer_set(fn) makes
+ * the server answer with fn instead (NULL: this one again). */
+int metrics_answer(const char *req, mbuf_t *body, const char **ctype, const struct sockaddr *local);
+typedef int (*metrics_answer_fn)(const char *req, mbuf_t *body, const char **ctype,
+                                 const struct sockaddr *local);
+void metrics_answer_set(metrics_answer_fn fn);
 /* the /health body: status "ok" (or "degraded" when a health writer
  * says so), or "unhealthy" and the reason when why is not NULL */
 void metrics_render_health(mbuf_t *out, const char *why);

@@ -351,6 +351,13 @@ int replay_store_get(const char *kind, const uint8_t id[32], const replay_conf_t
 	s->start_ms = wall_ms();
 	s->round_trip = c->round_trip;
 	s->floor = s->start_ms + (s->round_trip ? s->skew_ms : 0);
+	if (c->state && replay_shm_attached()) {
+		snprintf(err, errlen,
+		         "option 'replay-state': one file cannot serve several "
+		         "workers (workers=1, or replay=redis://)");
+		free(s);
+		return -EINVAL;
+	}
 	if (c->state && (r = state_open(s, c->state, err, errlen)) < 0) {
 		free(s);
 		return r;
@@ -362,8 +369,13 @@ int replay_store_get(const char *kind, const uint8_t id[32], const replay_conf_t
 		free(s);
 		return r;
 	}
-	s->ops = &replay_local_ops;
-	s->b = s->ops->open(c->capacity);
+	if (replay_shm_attached()) { /* a worker: the one its siblings ask too */
+		s->ops = &replay_shm_ops;
+		s->b = replay_shm_ns(s->kind, s->id);
+	} else {
+		s->ops = &replay_local_ops;
+		s->b = s->ops->open(c->capacity);
+	}
 	s->next = stores;
 	stores = s;
 	*out = s;

@@ -92,6 +92,16 @@ typedef struct replay_backend_ops {
 
 extern const replay_backend_ops_t replay_local_ops; /* replay_t, in this process */
 
+/* The cache the worker processes of one sluice share (core/replay_shm.c):
+ * the master creates it (a descriptor of `slots` nonces' room, or -errno
+ * and err); each worker attaches it before any store is made, and every
+ * store then asks it, in a namespace of its own (replay_shm_ns). */
+int replay_shm_create(size_t slots, char *err, size_t errlen);
+int replay_shm_attach(int fd, char *err, size_t errlen);
+int replay_shm_attached(void);
+void *replay_shm_ns(const char *kind, const uint8_t id[32]);
+extern const replay_backend_ops_t replay_shm_ops;
+
 /* A cache shared by several processes, asked over the network.  check()
  * records key (REPLAY_NONCE bytes, already namespaced by the store) for
  * ttl_ms unless it is there: REPLAY_DOWN at once when it cannot ask (down,

@@ -835,6 +835,7 @@ static void http_on_conn(conn_t *c)
 }
 
 const front_ops_t http_front_ops = {
+    .workers = 1,
     .relay = 1,
     .scheme = "http",
     .pac = "PROXY",

@@ -41,6 +41,7 @@ static void proxy_on_conn(conn_t *c)
 }
 
 const front_ops_t proxy_front_ops = {
+    .workers = 1,
     .scheme = "proxy",
     .pac = "PROXY",
     .init = socks_listener_init,

@@ -804,6 +804,7 @@ static void socks_cred_on_conn(conn_t *c)
 }
 
 const front_ops_t socks_front_ops = {
+    .workers = 1,
     .relay = 1,
     .scheme = "socks",
     .pac = "SOCKS5",
@@ -813,6 +814,7 @@ const front_ops_t socks_front_ops = {
 };
 
 const front_ops_t socks5_front_ops = {
+    .workers = 1,
     .relay = 1,
     .scheme = "socks5",
     .pac = "SOCKS5",
@@ -822,6 +824,7 @@ const front_ops_t socks5_front_ops = {
 };
 
 const front_ops_t socks4_front_ops = {
+    .workers = 1,
     .relay = 1,
     .scheme = "socks4",
     .pac = "SOCKS",
@@ -830,6 +833,7 @@ const front_ops_t socks4_front_ops = {
 };
 
 const front_ops_t socks_cred_front_ops = {
+    .workers = 1,
     .relay = 1,
     .scheme = "socks",
     .init = socks_init_common,

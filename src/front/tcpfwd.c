@@ -52,6 +52,7 @@ static void tcpfwd_free(listener_t *l)
 }
 
 const front_ops_t tcpfwd_front_ops = {
+    .workers = 1,
     .scheme = "tcp",
     .init = tcpfwd_init,
     .on_conn = tcpfwd_on_conn,

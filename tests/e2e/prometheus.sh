@@ -7,7 +7,8 @@
 # socket path with a quote and a backslash, which a label must escape);
 # seven more are clients through each tunnel (ws, wstan, sctp+udp, vpn,
 # ppp+tcp, sstp) and one a reverse forward's, one routes through a group
-# with rules, a UDP and a DNS forward, and
+# with rules, a UDP and a DNS forward, one runs two worker processes
+# (workers=2: its master's /metrics is the workers' summed), and
 # curl fetches a page through every one, with a wrong password and a probe
 # of the ws server on the side (the ws client's pool is a session in
 # /status), so every metric family the sources declare
@@ -15,7 +16,7 @@
 # promtool check metrics must accept every /metrics (help, type, names,
 # one group per family), every family declared in the sources must show
 # up, and a Prometheus server (Debian's) started here on 127.0.0.1 scrapes
-# all nine and answers sluice_connections_total of the proxy listener with
+# all ten and answers sluice_connections_total of the proxy listener with
 # the value /metrics shows.
 . "$(dirname "$0")/lib.sh"
 need_cmd prometheus promtool curl
@@ -77,7 +78,12 @@ start routed "$SLUICE" -v --metrics "127.0.0.1:${mport[routed]}" \
 	-L "udp://127.0.0.1:$p_udp/127.0.0.1:9" \
 	-L "dns://127.0.0.1:$p_dns?server=127.0.0.1:9" \
 	-F group://tunnels
-for c in ws wstan sctp vpn ppp sstp rev routed; do wait_port "${pport[$c]}"; done
+# and one of two worker processes (workers=2): its master's /metrics sums
+# the workers' and adds sluice_worker_*
+mport[workers]=$(free_port) pport[workers]=$(free_port)
+start workers "$SLUICE" -v --metrics "127.0.0.1:${mport[workers]}" \
+	-L "proxy://127.0.0.1:${pport[workers]}?workers=2" -F "ws://127.0.0.1:$p_ws?key=$KEY"
+for c in ws wstan sctp vpn ppp sstp rev routed workers; do wait_port "${pport[$c]}"; done
 
 fetch() { curl -fsS --max-time 20 -x "$1" "$2"; }
 check_eq "direct proxy" "metrics page" "$(fetch "socks5h://127.0.0.1:$p_proxy" "http://127.0.0.1:$web/")"
@@ -85,7 +91,7 @@ check_eq "socks5 with the password" "metrics page" \
 	"$(fetch "socks5h://u:right@127.0.0.1:$p_socks" "http://127.0.0.1:$web/")"
 check_fails "socks5 with a wrong password" fetch "socks5h://u:wrong@127.0.0.1:$p_socks" "http://127.0.0.1:$web/"
 check "a browser's GET to the ws server gets the decoy" curl -fsS --max-time 5 -o /dev/null "http://127.0.0.1:$p_ws/"
-for c in ws wstan sctp; do
+for c in ws wstan sctp workers; do
 	check_eq "through $c" "metrics page" "$(fetch "socks5h://127.0.0.1:${pport[$c]}" "http://127.0.0.1:$web/")"
 done
 # inside the VPN the server's address (.1) and inside PPP the host alias

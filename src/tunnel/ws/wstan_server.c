@@ -711,6 +711,7 @@ static void srv_free(listener_t *l)
 }
 
 const front_ops_t wstan_front_ops = {
+    .workers = 1,
     .scheme = "wstan",
     .init = srv_init,
     .on_conn = srv_on_conn,

@@ -738,6 +738,7 @@ static void ws_stop(listener_t *l)
 }
 
 const front_ops_t ws_front_ops = {
+    .workers = 1,
     .scheme = "ws",
     .init = ws_init,
     .on_conn = ws_on_conn,
@@ -748,6 +749,7 @@ const front_ops_t ws_front_ops = {
 };
 
 const front_ops_t wss_front_ops = {
+    .workers = 1,
     .scheme = "wss",
     .init = wss_init,
     .on_conn = ws_on_conn,
