@@ -88,11 +88,42 @@ static void test_label(void **st)
 	assert_true(strlen(buf) < sizeof(buf)); /* cut, never past the end */
 }
 
+/* Two workers' texts summed: amounts add up, states take the largest, a
+ * sample only one has is kept, # lines once, families stay together. */
+static void test_sum(void **st)
+{
+	const char *a = "# HELP sluice_x_total X.\n# TYPE sluice_x_total counter\n"
+	                "sluice_x_total{l=\"a\"} 3\n"
+	                "# HELP sluice_s_up Up.\n# TYPE sluice_s_up gauge\nsluice_s_up 1\n"
+	                "# HELP sluice_d_seconds D.\n# TYPE sluice_d_seconds histogram\n"
+	                "sluice_d_seconds_bucket{le=\"+Inf\"} 2\nsluice_d_seconds_sum 0.5\n";
+	const char *b = "# HELP sluice_x_total X.\n# TYPE sluice_x_total counter\n"
+	                "sluice_x_total{l=\"a\"} 4\n"
+	                "# HELP sluice_s_up Up.\n# TYPE sluice_s_up gauge\nsluice_s_up 1\n"
+	                "# HELP sluice_d_seconds D.\n# TYPE sluice_d_seconds histogram\n"
+	                "sluice_d_seconds_bucket{le=\"+Inf\"} 1\nsluice_d_seconds_sum 0.25\n"
+	                "sluice_x_total{l=\"b\"} 9\n";
+	mbuf_t in[2] = {{(char *)a, strlen(a), 0}, {(char *)b, strlen(b), 0}}, out = {0};
+
+	(void)st;
+	metrics_sum(in, 2, &out);
+	assert_non_null(out.p);
+	assert_string_equal(out.p, "# HELP sluice_x_total X.\n# TYPE sluice_x_total counter\n"
+	                           "sluice_x_total{l=\"a\"} 7\nsluice_x_total{l=\"b\"} 9\n"
+	                           "# HELP sluice_s_up Up.\n# TYPE sluice_s_up gauge\n"
+	                           "sluice_s_up 1\n"
+	                           "# HELP sluice_d_seconds D.\n# TYPE sluice_d_seconds histogram\n"
+	                           "sluice_d_seconds_bucket{le=\"+Inf\"} 3\n"
+	                           "sluice_d_seconds_sum 0.750000\n");
+	free(out.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_table),
 	    cmocka_unit_test(test_label),
+	    cmocka_unit_test(test_sum),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
