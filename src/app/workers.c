@@ -21,6 +21,7 @@
 #include "core/metrics.h"
 #include "core/priv.h"
 #include "core/replay.h"
+#include "core/runtime.h"
 #include "core/sdnotify.h"
 #include "core/url.h"
 
@@ -134,6 +135,11 @@ static void chan_request(const char *req)
 		code = metrics_answer(req + 5, &body, &ctype, NULL);
 	} else if (!strncmp(req, "ctl ", 4)) {
 		ctl_fn(req + 4, &body);
+	} else if (!strcmp(req, "stop")) {
+		runtime_stop("the master's SIGTERM");
+	} else if (!strcmp(req, "exit")) {
+		log_info(0, "the master's second signal: exiting now");
+		exit(0);
 	} else if (!strcmp(req, "counts")) {
 		uint64_t active, total;
 		metrics_totals(&active, &total);
@@ -157,10 +163,9 @@ static void chan_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	char *nl;
 
 	if (n < 0) {
-		log_info(0, "worker %d: the master is gone: draining", self_index);
 		uv_read_stop(s);
 		uv_close((uv_handle_t *)&chan, NULL);
-		kill(getpid(), SIGTERM);
+		runtime_stop("the master is gone");
 		return;
 	}
 	creq_len += (size_t)n;
@@ -221,7 +226,7 @@ static struct {
 	int shm;
 	int stopping;
 	uv_signal_t sig_int, sig_term, sig_hup, sig_usr1;
-	uv_timer_t tick, deadline;
+	uv_timer_t tick, deadline, watchdog;
 	int ready;
 } m;
 
@@ -627,12 +632,16 @@ static void on_stop(uv_signal_t *s, int signum)
 		sdnotify("STOPPING=1\nSTATUS=draining");
 		uv_timer_start(&m.deadline, on_deadline, m.c->drain_ms + 5000, 0);
 	}
-	m.stopping = 1;
+	/* the first: "stop" on each channel, which a worker that had the
+	 * signal too (a service manager signals the whole group) takes once;
+	 * the second: "exit" */
 	for (int i = 0; i < m.c->n; i++) {
+		const char *req = m.stopping ? "exit\n" : "stop\n";
 		uv_timer_stop(&m.w[i].again);
-		if (m.w[i].alive)
-			uv_process_kill(&m.w[i].proc, SIGTERM);
+		if (m.w[i].alive && send(m.w[i].fd, req, 5, MSG_NOSIGNAL) != 5)
+			uv_process_kill(&m.w[i].proc, m.stopping ? SIGKILL : SIGTERM);
 	}
+	m.stopping = 1;
 	for (int i = 0; i < m.c->n; i++)
 		if (m.w[i].running)
 			return;
@@ -659,6 +668,11 @@ static void on_usr1(uv_signal_t *s, int signum)
 			uv_process_kill(&m.w[i].proc, SIGUSR1);
 	if (log_reopen(err, sizeof(err)) < 0)
 		log_err(0, "SIGUSR1: %s", err);
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+	sdnotify("WATCHDOG=1");
 }
 
 /* READY=1 once every worker's /ready says so. */
@@ -723,6 +737,11 @@ int workers_master(uv_loop_t *loop, const workers_conf_t *c)
 	uv_timer_init(loop, &m.tick);
 	uv_unref((uv_handle_t *)&m.tick);
 	uv_timer_start(&m.tick, on_tick, 200, 200);
+	uv_timer_init(loop, &m.watchdog);
+	uv_unref((uv_handle_t *)&m.watchdog);
+	if (sdnotify_watchdog_ms())
+		uv_timer_start(&m.watchdog, on_watchdog, 0,
+		               sdnotify_watchdog_ms() / 2 ? sdnotify_watchdog_ms() / 2 : 1);
 	log_info(0, "workers: starting %d (master pid %d)", c->n, (int)getpid());
 	for (int i = 0; i < c->n; i++) {
 		m.w[i].idx = i;

@@ -15,14 +15,21 @@
  * master asks, one request line at a time,
  *   page REQUEST-LINE   the metrics server's answer (/metrics, /health...)
  *   ctl CMD             the control socket's (reload, status, status json)
- *   counts              "ACTIVE TOTAL": connections open and accepted
+ *   counts              "ACTIVE TOTAL LIVE": connections open and accepted
+ *                       (metrics), and live (conn_live)
+ *   stop                drain, as the first SIGTERM does (once: a worker
+ *                       that had the signal too drains once)
+ *   exit                exit now, as a second signal does
  * and the worker answers "CODE LENGTH CONTENT-TYPE\n" and the body.  The
  * master sums the workers' /metrics (core/metrics.h metrics_sum) and adds
  * sluice_worker_* per worker; /health and /ready are the worst worker's,
  * with each worker's counts; reload (SIGHUP, `sluice reload`) is asked of
- * every worker in turn and reported per worker; SIGTERM is passed to each
- * (each drains its own connections) and the master exits when the last
- * has; a worker that dies otherwise is started again after a second.  A
+ * every worker in turn and reported per worker; the first SIGTERM or
+ * SIGINT becomes "stop" on each channel (each drains its own connections;
+ * one that the service manager signalled as well drains once), a second
+ * becomes "exit" (the workers exit at once); the master exits
+ * when the last worker has; a worker that dies otherwise is started again
+ * after a second.  A
  * worker whose channel closes (the master is gone) drains and exits.
  */
 #ifndef SLUICE_WORKERS_H

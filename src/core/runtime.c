@@ -29,6 +29,7 @@ static struct {
 	uv_prepare_t log_flush; /* the turn's log lines, before the loop waits */
 	uint64_t drain_ms, deadline;
 	int stopping, finished, ready;
+	int asked;         /* draining at runtime_stop(), not at a signal */
 	char waiting[256]; /* what readiness waits for, as last said */
 } rt;
 
@@ -115,24 +116,42 @@ static void on_drain_tick(uv_timer_t *t)
 	}
 }
 
-static void on_signal(uv_signal_t *s, int signum)
+static void drain_start(const char *why)
 {
 	const char *tag = rt.h->tag ? rt.h->tag : "";
 
-	if (rt.stopping) {
-		log_info(0, "%ssecond signal: exiting now", tag);
-		exit(0);
-	}
 	rt.stopping = 1;
 	health_draining();
 	log_info(0, "%s%s: no longer accepting; draining %llu connections (up to %llu ms)", tag,
-	         signum == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)conn_live,
-	         (unsigned long long)rt.drain_ms);
+	         why, (unsigned long long)conn_live, (unsigned long long)rt.drain_ms);
 	sdnotify("STOPPING=1\nSTATUS=draining %llu connections", (unsigned long long)conn_live);
 	if (rt.h->stop)
 		rt.h->stop(rt.h->ud);
 	rt.deadline = uv_now(rt.loop) + rt.drain_ms;
 	uv_timer_start(&rt.drain_timer, on_drain_tick, 0, 50);
+}
+
+void runtime_stop(const char *why)
+{
+	if (rt.h && !rt.stopping && !rt.finished) {
+		rt.asked = 1;
+		drain_start(why);
+	}
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	if (rt.stopping && rt.asked) { /* the signal that asked it too */
+		rt.asked = 0;
+		log_info(0, "%s%s: draining already", rt.h->tag ? rt.h->tag : "",
+		         signum == SIGINT ? "SIGINT" : "SIGTERM");
+		return;
+	}
+	if (rt.stopping) {
+		log_info(0, "%ssecond signal: exiting now", rt.h->tag ? rt.h->tag : "");
+		exit(0);
+	}
+	drain_start(signum == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
 static void on_hup(uv_signal_t *s, int signum)

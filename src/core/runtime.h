@@ -42,6 +42,10 @@ typedef struct runtime_hooks {
 uv_loop_t *runtime_init(void);
 /* 0 when the loop ended normally. */
 int runtime_run(const runtime_hooks_t *h, uint64_t drain_ms);
+/* Stop accepting and drain, as the first SIGTERM does (why: for the log);
+ * nothing when already draining.  The first signal after it is taken as
+ * the one that asked for it too (the drain goes on), a second exits. */
+void runtime_stop(const char *why);
 /* Tear down now (a configuration error before runtime_run, stdin closed):
  * the loop then runs out. */
 void runtime_finish(const runtime_hooks_t *h, const char *why);

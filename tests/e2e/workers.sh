@@ -14,8 +14,9 @@
 #     worker (deny= refuses the client at both, then allows it again);
 #   - a worker killed is started again; the master's descriptors stay as
 #     they were; churn returns the workers' descriptors to their baseline;
-#   - SIGTERM drains every worker: a transfer in flight completes, new
-#     connections are refused, the master exits 0 after its workers.
+#   - SIGTERM (to the master and the workers at once, as systemd sends it)
+#     drains every worker: a connection open before it is still served,
+#     new connections are refused, the master exits after its workers.
 . "$(dirname "$0")/lib.sh"
 need_cmd curl
 need_py websockets
@@ -146,11 +147,13 @@ check "the new worker serves" bash -c \
 
 # ---- SIGTERM drains every worker ----
 # a connection open through the forward, its request sent only once the
-# drain has begun
+# drain has begun; SIGTERM to the master and to each worker at once, as a
+# service manager stopping the unit's processes sends it: each drains once
 wpids=$(workers)
 exec 5<>"/dev/tcp/127.0.0.1/$fwd"
 sleep 0.3
-kill -TERM "$master"
+# shellcheck disable=SC2086
+kill -TERM "$master" $wpids
 sleep 0.5
 check_fails "while draining, a new connection is refused" curl -fsS -m 2 "http://127.0.0.1:$fwd/small"
 printf 'GET /small HTTP/1.0\r\n\r\n' >&5
@@ -164,6 +167,7 @@ left=0
 for p in $wpids; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
 check_eq "no worker left" 0 "$left"
 check "the master said all had exited" grep -q "workers: all have exited" "$T/srv.log"
+check "no worker took its own signal as a second one" bash -c "! grep -q 'exiting now' '$T/srv.log'"
 
 # ---- a listener whose sessions must be unique stays on one worker ----
 "$SLUICE" -L "udp://127.0.0.1:$(free_port)/127.0.0.1:53?workers=2" >"$T/bad.out" 2>&1
