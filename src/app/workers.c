@@ -131,8 +131,16 @@ static void chan_request(const char *req)
 	const char *ctype = "text/plain";
 	int code = 0;
 
-	if (!strncmp(req, "page ", 5)) {
-		code = metrics_answer(req + 5, &body, &ctype, NULL);
+	if (!strncmp(req, "page ", 5)) { /* page IP PORT REQUEST-LINE ("-" "0": none) */
+		struct sockaddr_storage local = {0};
+		char ip[64];
+		unsigned port;
+		int used = 0;
+		if (sscanf(req + 5, "%63s %u %n", ip, &port, &used) == 2 && used > 0 &&
+		    port < 65536 && uv_ip4_addr(ip, (int)port, (struct sockaddr_in *)&local) < 0 &&
+		    uv_ip6_addr(ip, (int)port, (struct sockaddr_in6 *)&local) < 0)
+			memset(&local, 0, sizeof(local));
+		code = metrics_answer(req + 5 + used, &body, &ctype, (struct sockaddr *)&local);
 	} else if (!strncmp(req, "ctl ", 4)) {
 		ctl_fn(req + 4, &body);
 	} else if (!strcmp(req, "stop")) {
@@ -186,6 +194,8 @@ int workers_child_init(char *err, size_t errlen)
 {
 	if (replay_shm_attach(REPLAY_FD, err, errlen) < 0)
 		return -1;
+	close(REPLAY_FD); /* mapped: the descriptor is not needed */
+	fcntl(CHANNEL_FD, F_SETFD, FD_CLOEXEC);
 	listener_reuseport = 1;
 	return 0;
 }
@@ -463,7 +473,7 @@ static void master_metrics(mbuf_t *out)
 	if (!t)
 		abort();
 	for (int i = 0; i < m.c->n; i++)
-		if (ask(&m.w[i], "page GET /metrics HTTP/1.1", &t[k], NULL, 0) == 200)
+		if (ask(&m.w[i], "page - 0 GET /metrics HTTP/1.1", &t[k], NULL, 0) == 200)
 			k++;
 		else
 			free(t[k].p), t[k] = (mbuf_t){0};
@@ -509,7 +519,18 @@ static int master_answer(const char *req, mbuf_t *body, const char **ctype,
 		mbuf_printf(body, "live\n");
 		return 200;
 	}
-	snprintf(fwd, sizeof(fwd), "page %s", req);
+	{ /* the address it came in on: /proxy.pac names it */
+		char ip[64] = "-";
+		unsigned port = 0;
+		if (local && local->sa_family == AF_INET) {
+			uv_ip4_name((const struct sockaddr_in *)local, ip, sizeof(ip));
+			port = ntohs(((const struct sockaddr_in *)local)->sin_port);
+		} else if (local && local->sa_family == AF_INET6) {
+			uv_ip6_name((const struct sockaddr_in6 *)local, ip, sizeof(ip));
+			port = ntohs(((const struct sockaddr_in6 *)local)->sin6_port);
+		}
+		snprintf(fwd, sizeof(fwd), "page %s %u %s", ip, port, req);
+	}
 	if (!strncmp(req, "GET /health", 11) || !strncmp(req, "GET /ready", 10)) {
 		/* the worst worker's answer (a worker that does not answer: 503) */
 		for (int i = 0; i < m.c->n; i++) {
@@ -682,7 +703,7 @@ static void on_tick(uv_timer_t *t)
 	int ok = 1;
 
 	for (int i = 0; i < m.c->n && ok; i++) {
-		ok = ask(&m.w[i], "page GET /ready HTTP/1.1", &b, NULL, 0) == 200;
+		ok = ask(&m.w[i], "page - 0 GET /ready HTTP/1.1", &b, NULL, 0) == 200;
 		free(b.p);
 		b = (mbuf_t){0};
 	}
