@@ -141,7 +141,8 @@ kill -9 "$victim"
 check "the killed worker is started again" bash -c \
 	"for _ in \$(seq 50); do [ \$(pgrep -P $master | wc -l) = 2 ] && ! pgrep -P $master | grep -qx $victim && exit 0; sleep 0.1; done; exit 1"
 check_eq "and counted" 1 $(($(metric 'sluice_worker_restarts_total{worker="0"}') + $(metric 'sluice_worker_restarts_total{worker="1"}')))
-check "the master's descriptors as before ($mfd)" test "$(ls "/proc/$master/fd" | wc -l)" -eq "$mfd"
+check "the master's descriptors as before ($mfd)" bash -c \
+	"for _ in \$(seq 30); do [ \$(ls /proc/$master/fd | wc -l) -eq $mfd ] && exit 0; sleep 0.1; done; ls -l /proc/$master/fd; exit 1"
 check "the new worker serves" bash -c \
 	"for _ in \$(seq 20); do curl -fsS -m 5 http://127.0.0.1:$fwd/small >/dev/null || exit 1; done"
 
