@@ -125,6 +125,9 @@ typedef struct hop_session {
 	const char *kind;  /* "sstp", "vpn", "ppp", "sctp", "group", "ws"... */
 	const char *state; /* "up", "starting", "down", "idle" */
 	int ok;
+	/* d->server names the hop (a group's name), it is no server to reach:
+	 * the session is "KIND://NAME" and has no peer */
+	int named;
 	char address[64]; /* the address the session gave this side, or "" */
 	char why[160];    /* why it is not up, or "" */
 	uint64_t since;   /* uv_now() when it last came up, or 0 */

@@ -35,8 +35,8 @@ static void session_name(const dialer_t *d, const hop_session_t *s, char *buf, s
 {
 	char t[300];
 
-	if (!strcmp(s->kind, "group")) {
-		snprintf(buf, len, "group://%s", d->server.host);
+	if (s->named) {
+		snprintf(buf, len, "%s://%s", s->kind, d->server.host);
 		return;
 	}
 	target_str(&d->server, t, sizeof(t));
@@ -175,7 +175,7 @@ static void session_json(void *ud, const dialer_t *d, const char *name, const ho
 	out_t *o = ud;
 	char peer[300] = "";
 
-	if (strcmp(s->kind, "group"))
+	if (!s->named)
 		target_str(&d->server, peer, sizeof(peer));
 	mbuf_printf(o->b, "%s{", o->n++ ? "," : "");
 	jstr(o->b, "name", name, 0);

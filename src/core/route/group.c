@@ -765,6 +765,7 @@ static void group_session(const dialer_t *d, hop_session_t *s)
 	for (size_t i = 0; i < g->n; i++)
 		up += (size_t)g->m[i].up;
 	s->kind = "group";
+	s->named = 1;
 	s->ok = up > 0;
 	s->state = up ? "up" : "down";
 	if (!up)
