@@ -10,7 +10,11 @@
 # root, with nginx's Server header, answers ordinary requests (paths,
 # directories, HEAD, methods, If-Modified-Since, keep-alive, a path that
 # climbs above the root) as nginx does, and the same to wrong keys and
-# replays.  Loopback only; a few seconds.
+# replays, also after 20 failures in a row; with byte ranges (206, 416),
+# request bodies read and dropped (405 for a POST to a file), pipelined
+# requests answered in order.  decoy=FILE is a one-page site, compared with
+# nginx serving a root that holds only that page; the built-in page is the
+# same.  Loopback only; about 30 s.
 . "$(dirname "$0")/lib.sh"
 need_cmd nginx
 
@@ -20,7 +24,9 @@ echo "<html><body>the site</body></html>" >"$T/site/index.html"
 echo "a page" >"$T/site/sub/page.html"
 echo "User-agent: *" >"$T/site/robots.txt"
 mkdir -p "$T/site/noidx"
-ngx=$(free_port)
+mkdir -p "$T/one"
+echo "<html><body>one page</body></html>" >"$T/one/index.html"
+ngx=$(free_port) ngx1=$(free_port)
 start_nginx "$ngx" <<CONF
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
@@ -30,6 +36,10 @@ start_nginx "$ngx" <<CONF
         # nginx names its own port in a redirect; sluice's differs here,
         # where both listen on loopback side by side (on port 80 neither would)
         port_in_redirect off;
+    }
+    server {
+        listen 127.0.0.1:$ngx1;
+        root $T/one;
     }
 CONF
 
@@ -63,8 +73,10 @@ check "and its right key, during the ban, got nginx's answer, not a tunnel" \
 # decoy=DIR: a static web server's answers, as nginx gives them
 ngx_server=$(curl -sI "http://127.0.0.1:$ngx/" | sed -n 's/^Server: //p' | tr -d '\r')
 lm=$(curl -sI "http://127.0.0.1:$ngx/index.html" | sed -n 's/^Last-Modified: //p' | tr -d '\r')
-wd=$(free_port)
-start dirserver "$SLUICE" -v -L "ws://127.0.0.1:$wd/tun?key=$KEY&decoy=$T/site&decoy-server=$ngx_server"
+wd=$(free_port) wf=$(free_port) wb=$(free_port)
+start dirserver "$SLUICE" -v -L "ws://127.0.0.1:$wd/tun?key=$KEY&decoy=$T/site&decoy-server=$ngx_server" \
+	-L "ws://127.0.0.1:$wf/tun?key=$KEY&decoy=$T/one/index.html&decoy-server=$ngx_server" \
+	-L "ws://127.0.0.1:$wb/tun?key=$KEY"
 wait_port "$wd"
 check "decoy=DIR: 20 failures, then ordinary requests answered as nginx ($ngx_server) answers them" \
 	python3 "$SRCDIR/tests/e2e/prober.py" "$wd" "$ngx" "$KEY" /tun static "$lm" ban
@@ -72,6 +84,21 @@ grep -A2 "^DIFF" "$T/check.out" | sed "s/^/    /"; tail -n 3 "$T/check.out" | se
 
 check "decoy=DIR: the ban still refuses the right key" \
 	grep -q "127.0.0.2:[0-9]* is banned (auth-guard): a right key, refused" "$T/dirserver.log"
+
+# decoy=FILE: a site of that one page, as nginx serves a root holding only it
+lm1=$(curl -sI "http://127.0.0.1:$ngx1/index.html" | sed -n 's/^Last-Modified: //p' | tr -d '\r')
+check "decoy=FILE: the same requests answered as nginx answers them for a one-page site" \
+	python3 "$SRCDIR/tests/e2e/prober.py" "$wf" "$ngx1" "$KEY" /tun static "$lm1"
+grep -A2 "^DIFF" "$T/check.out" | sed "s/^/    /"; tail -n 3 "$T/check.out" | sed "s/^/    /"
+# the built-in page: the same machinery, its own page at / and /index.html
+curl -sv "http://127.0.0.1:$wb/" "http://127.0.0.1:$wb/favicon.ico" -o "$T/b1" -o "$T/b2" 2>"$T/b.err"
+check "built-in page: / is it" grep -q "It works" "$T/b1"
+check "built-in page: /favicon.ico is nginx's 404 page" grep -q "<h1>404 Not Found</h1>" "$T/b2"
+check "built-in page: on one kept connection, with Date and Server" bash -c \
+	"grep -q 'Re-using existing connection' '$T/b.err' && grep -q '< Date: ' '$T/b.err' &&
+	 grep -q '< Server: nginx' '$T/b.err'"
+check "built-in page: HEAD" bash -c \
+	"curl -sI http://127.0.0.1:$wb/index.html | grep -q '^HTTP/1.1 200 OK'"
 
 rej=$(curl -fsS "http://127.0.0.1:$m/metrics" | sed -n 's/^sluice_ws_rejected_total{.*reason="auth"} //p')
 check "and counted ($rej wrong keys)" test "${rej:-0}" -ge 3

@@ -22,6 +22,7 @@ upgrade with the right key, which must get what the web server gives it
 (the decoy's answer, never a 101).  Each request goes to both servers at
 once.
 """
+import concurrent.futures
 import os
 import socket
 import statistics
@@ -106,6 +107,40 @@ def requests_static(key, path, lm):
     r.append(("HTTP/1.0 /", get("/", ver="1.0"), 1))
     r.append(("HTTP/1.0 keep-alive", get("/", ver="1.0", extra="Connection: keep-alive\r\n"), 1))
     r.append(("Connection: close", get("/", extra="Connection: close\r\n"), 1))
+    r.append(("If-Modified-Since future",
+              get("/index.html", extra="If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n"), 1))
+    r.append(("If-None-Match *", get("/index.html", extra="If-None-Match: *\r\n"), 1))
+    r.append(("If-None-Match other", get("/index.html", extra='If-None-Match: "1-2"\r\n'), 1))
+    # bodies: read and dropped, the connection kept, as nginx does
+    r.append(("POST / with a body", get("/", "POST", "Content-Length: 5\r\n", body=b"hello"), 1))
+    r.append(("POST /missing with a body",
+              get("/missing", "POST", "Content-Length: 5\r\n", body=b"hello"), 1))
+    r.append(("POST /sub", get("/sub", "POST"), 1))
+    r.append(("POST chunked, then GET",
+              get("/", "POST", "Transfer-Encoding: chunked\r\n", body=b"5\r\nhello\r\n0\r\n\r\n")
+              + get("/sub/page.html"), 2))
+    r.append(("PUT with a body, then GET",
+              get("/x", "PUT", "Content-Length: 3\r\n", body=b"abc") + get("/sub/page.html"), 2))
+    r.append(("GET with a body, then GET",
+              get("/", extra="Content-Length: 3\r\n", body=b"abc") + get("/sub/page.html"), 2))
+    r.append(("DELETE /../x", get("/../x", "DELETE"), 1))
+    r.append(("OPTIONS *", get("*", "OPTIONS"), 1))
+    # pipelined requests, answered in order
+    r.append(("three pipelined", get("/") + get("/missing") + get("/sub/page.html", "HEAD"),
+              [False, False, True]))
+    r.append(("pipelined after close", get("/", extra="Connection: close\r\n") + get("/missing"), 2))
+    r.append(("pipelined, then garbage", get("/robots.txt") + b"\x16\x03\x01garbage\r\n\r\n", 2))
+    # byte ranges
+    for rg in ["bytes=0-3", "bytes=5-", "bytes=-5", "bytes=0-0", "bytes=3-1000", "bytes=-1000",
+               "bytes=100-", "bytes=3-1", "bytes=-0", "bytes=abc", "Bytes=0-3", "items=0-3",
+               "bytes=", "bytes= 1 - 2 ", "bytes=0-3,", "bytes=99999999999999999999-"]:
+        r.append(("Range: " + rg, get("/index.html", extra="Range: %s\r\n" % rg), 1))
+    r.append(("HEAD Range", get("/index.html", "HEAD", "Range: bytes=-5\r\n"), 1))
+    r.append(("Range, missing file", get("/missing", extra="Range: bytes=0-3\r\n"), 1))
+    r.append(("If-Range time", get("/index.html", extra="Range: bytes=1-2\r\nIf-Range: %s\r\n" % lm), 1))
+    r.append(("If-Range old time",
+              get("/index.html", extra="Range: bytes=1-2\r\nIf-Range: Thu, 01 Jan 1998 00:00:00 GMT\r\n"), 1))
+    r.append(("If-Range other ETag", get("/index.html", extra='Range: bytes=1-2\r\nIf-Range: "1-2"\r\n'), 1))
     tok, _ = wspeer.token(wspeer.b64url(os.urandom(32)), HOST, path)
     r.append(("wrong key", upgrade_req(path, tok), 1))
     tok, _ = wspeer.token(key, HOST, path, skew_ms=-600000)
@@ -169,6 +204,9 @@ SOURCE = ""
 
 
 def probe(port, data, nresp, head_only):
+    """nresp: how many answers to read, or a list saying for each whether it
+    answers a HEAD."""
+    heads = nresp if isinstance(nresp, list) else [head_only] * nresp
     s = Sock()
     s.settimeout(5)
     if SOURCE:
@@ -178,8 +216,8 @@ def probe(port, data, nresp, head_only):
     s.sendall(data)
     out = []
     try:
-        for _ in range(nresp):
-            r = read_response(s, head_only)
+        for h in heads:
+            r = read_response(s, h)
             if r is None:
                 break
             out.append(r)
@@ -237,8 +275,13 @@ def main():
         reqs = fails + reqs + [("right key, banned", upgrade_req(path, tok), 1)]
     bad = 0
     times = {"sluice": [], "web": []}
-    for name, data, nresp in reqs:
-        a, b = both(sp, wp, data, nresp)
+    # the failures in a row, then the rest eight at a time (each on its own
+    # connections; answers are printed in order)
+    nfirst = 20 if ban else 0
+    results = [both(sp, wp, data, nresp) for _, data, nresp in reqs[:nfirst]]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results += list(pool.map(lambda r: both(sp, wp, r[1], r[2]), reqs[nfirst:]))
+    for (name, data, nresp), (a, b) in zip(reqs, results):
         times["sluice"].append(a[2])
         times["web"].append(b[2])
         same = a[0] == b[0] and a[1] == b[1]

@@ -178,7 +178,7 @@ check "an open through a recording relay to instance 1" \
 check "it went in the open's 0-RTT part" bash -c \
 	"grep 'ws tunnel up' '$T/ws1.log' | tail -1 | grep -vq 'not taken'"
 for i in 1 2 3; do
-	check_eq "replayed to instance $i: the decoy" "HTTP/1.1 200 OK" \
+	check_eq "replayed to instance $i: the decoy (its 404 for the path)" "HTTP/1.1 404 Not Found" \
 		"$($WSPEER resend 127.0.0.1 "${ws[i]}" "$T/captured")"
 	check "instance $i counts it as a replay" grep -q "replayed token" "$T/ws$i.log"
 done
@@ -193,7 +193,7 @@ kill "$(pid_of ws4)"
 # the same for wstan: a request recorded at instance 1, replayed to 3
 check "wstan: a request through a recording relay to instance 1" \
 	record wclient "${wt[1]}" "wstan:///t?key=pw-scale" "$T/captured-wstan" small
-check_eq "wstan: replayed to instance 3: the decoy" "HTTP/1.1 200 OK" \
+check_eq "wstan: replayed to instance 3: the decoy" "HTTP/1.1 404 Not Found" \
 	"$($WSPEER resend 127.0.0.1 "${wt[3]}" "$T/captured-wstan")"
 check "wstan: instance 3 counts it as a replay" grep -q "replayed request" "$T/ws3.log"
 

@@ -72,10 +72,10 @@ check_fails "a wrong key cannot tunnel" curl -fsS -m 5 --socks5-hostname "127.0.
 check "the client says why" grep -q "refused the tunnel" "$T/wrongkey.log"
 tok=$($WSPEER token "$WRONG" 0 "127.0.0.1:$ws" /tun)
 check "a wrong-key upgrade sees the decoy page" bash -c \
-	"curl -sS -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Cookie: sid=$tok' http://127.0.0.1:$ws/tun | grep -q 'It works'"
+	"curl -sS -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Cookie: sid=$tok' http://127.0.0.1:$ws/tun | grep -q '404 Not Found'"
 tok=$($WSPEER token "$KEY" -600000 "127.0.0.1:$ws" /tun)
 check "a token 10 minutes old sees the decoy page" bash -c \
-	"curl -sS -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Cookie: sid=$tok' http://127.0.0.1:$ws/tun | grep -q 'It works'"
+	"curl -sS -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Cookie: sid=$tok' http://127.0.0.1:$ws/tun | grep -q '404 Not Found'"
 
 # a captured open request, replayed: the first use works, the second is refused
 rec=$(free_port)
@@ -89,7 +89,7 @@ curl -s -m 2 "http://127.0.0.1:$rc/" >/dev/null 2>&1
 wait $recpid
 out=$($WSPEER replay 127.0.0.1 "$ws" "$T/captured")
 check_eq "captured open: first use accepted, replay refused" \
-	"HTTP/1.1 101 Switching Protocols|HTTP/1.1 200 OK" "$(echo "$out" | paste -sd'|')"
+	"HTTP/1.1 101 Switching Protocols|HTTP/1.1 404 Not Found" "$(echo "$out" | paste -sd'|')"
 check "metrics count rejections by reason" bash -c \
 	"curl -fsS http://127.0.0.1:$wm/metrics | grep -q 'sluice_ws_rejected_total{listener=\"ws://127.0.0.1:$ws\",reason=\"replay\"} 1'"
 

@@ -200,8 +200,8 @@ def guard(port, path, key, wrong, delay_ms):
     for i in range(8):
         status, ms = attempt(wrong, "127.0.0.1")
         print("wrong key %d from 127.0.0.1: %r after %d ms" % (i + 1, status, ms), flush=True)
-        if status != "HTTP/1.1 200 OK":
-            ok = False  # the decoy, as to anyone
+        if status != "HTTP/1.1 404 Not Found":
+            ok = False  # the decoy (a one-page site's 404 for the path), as to anyone
         good, _ = attempt(key, "127.0.0.2")
         if good != "HTTP/1.1 101 Switching Protocols":
             print("the right key from 127.0.0.2 was refused: %r" % good, flush=True)
@@ -210,7 +210,7 @@ def guard(port, path, key, wrong, delay_ms):
     print("right key from the banned 127.0.0.1: %r" % status, flush=True)
     good, _ = attempt(key, "127.0.0.2")
     print("right key from 127.0.0.2: %r" % good, flush=True)
-    ok = ok and status == "HTTP/1.1 200 OK" and good == "HTTP/1.1 101 Switching Protocols"
+    ok = ok and status == "HTTP/1.1 404 Not Found" and good == "HTTP/1.1 101 Switching Protocols"
     sys.exit(0 if ok else 1)
 
 

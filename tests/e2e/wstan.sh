@@ -135,7 +135,7 @@ curl -s -m 2 "http://127.0.0.1:$rc/" >/dev/null 2>&1
 wait $recpid
 out=$($WSPEER replay 127.0.0.1 "$ws" "$T/captured")
 check_eq "a captured upgrade: first use accepted, replay refused" \
-	"HTTP/1.1 101 Switching Protocols|HTTP/1.1 200 OK" "$(echo "$out" | paste -sd'|')"
+	"HTTP/1.1 101 Switching Protocols|HTTP/1.1 404 Not Found" "$(echo "$out" | paste -sd"|")"
 check "metrics count rejections by reason" bash -c \
 	"curl -fsS http://127.0.0.1:$sm/metrics | grep -q 'sluice_wstan_rejected_total{listener=\"wstan://127.0.0.1:$ws\",reason=\"replay\"} 1'"
 check "the server survived all of it" alive srv

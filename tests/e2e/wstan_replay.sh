@@ -39,10 +39,10 @@ kill "$(pid_of cli)"
 wait $relay
 check "the request rode in the URI, in clear behind the front end" grep -aq "GET /t/" "$T/captured"
 
-check_eq "sent again at once: the decoy" "HTTP/1.1 200 OK" "$($WSPEER resend 127.0.0.1 "$ws" "$T/captured")"
+check_eq "sent again at once: the decoy (its 404 for the path)" "HTTP/1.1 404 Not Found" "$($WSPEER resend 127.0.0.1 "$ws" "$T/captured")"
 check "as a replay" grep -q "replayed request" "$T/srv.log"
 sleep 1.2
-check_eq "sent again after the window: the decoy" "HTTP/1.1 200 OK" "$($WSPEER resend 127.0.0.1 "$ws" "$T/captured")"
+check_eq "sent again after the window: the decoy" "HTTP/1.1 404 Not Found" "$($WSPEER resend 127.0.0.1 "$ws" "$T/captured")"
 check "as stale" grep -q "request timestamp outside the window" "$T/srv.log"
 check_eq "the target saw the request once" 1 "$(seen)"
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,7 +28,8 @@ static const char default_page[] =
 struct decoy {
 	char *page; /* decoy=FILE contents, or NULL */
 	size_t page_len;
-	char *dir; /* decoy=DIR without a trailing '/', or NULL */
+	time_t page_mtime; /* the file's, or the built-in page's (when the server started) */
+	char *dir;         /* decoy=DIR without a trailing '/', or NULL */
 	/* decoy=http://HOST:PORT */
 	struct sockaddr_storage web;
 	int passes;
@@ -171,6 +173,7 @@ int decoy_new(const char *path, const char *server, decoy_t **out, char *err, si
 		return -EINVAL;
 	}
 	snprintf(d->server, sizeof(d->server), "%s", server ? server : "nginx");
+	d->page_mtime = time(NULL);
 	if (!path)
 		return 0;
 	if (!strncmp(path, "http://", 7))
@@ -189,6 +192,8 @@ int decoy_new(const char *path, const char *server, decoy_t **out, char *err, si
 	} else if (!(d->page = slurp(path, &d->page_len))) {
 		snprintf(err, errlen, "option 'decoy': %s: not a readable file under 1 MiB", path);
 		return -EINVAL;
+	} else {
+		d->page_mtime = st.st_mtime;
 	}
 	return 0;
 }
@@ -274,6 +279,8 @@ static const char *reason_of(int status)
 	switch (status) {
 	case 200:
 		return "OK";
+	case 206:
+		return "Partial Content";
 	case 301:
 		return "Moved Permanently";
 	case 304:
@@ -284,6 +291,8 @@ static const char *reason_of(int status)
 		return "Forbidden";
 	case 405:
 		return "Not Allowed";
+	case 416:
+		return "Requested Range Not Satisfiable";
 	default:
 		return "Not Found";
 	}
@@ -307,24 +316,29 @@ static char *error_page(const decoy_t *d, int status, size_t *len)
 	return p;
 }
 
-/* decoy=DIR: what a static web server answers req: status, and the body
- * (malloc'd) with its type and modification time, or a Location. */
-static int dir_answer(const decoy_t *d, const http_req_t *req, char **body, size_t *blen,
-                      const char **ctype, time_t *mtime, char *loc, size_t loclen)
+/* The file rel names: 200 with its body (malloc'd), type and time; 404,
+ * 403 (not a readable file, a directory without an index), or 301 with
+ * a Location.  decoy=DIR looks under the directory; the single page
+ * (decoy=FILE or the built-in one) is the site's only file, its
+ * index.html. */
+static int find_file(const decoy_t *d, const char *rel, const http_req_t *req, char **body,
+                     size_t *blen, const char **ctype, time_t *mtime, char *loc, size_t loclen)
 {
-	char rel[1024], full[1300];
+	char full[1300];
 	struct stat st;
-	int r;
 
-	if (req->method != HTTP_GET && req->method != HTTP_HEAD)
-		return 405;
-	if (!req->target.len || req->target.p[0] != '/')
-		return 400;
-	r = decoy_target_path(req->target.p, req->target.len, rel, sizeof(rel));
-	if (r == -ENAMETOOLONG)
-		return 404;
-	if (r < 0)
-		return 400;
+	if (!d->dir) {
+		if (strcmp(rel, "/") && strcmp(rel, "/index.html"))
+			return 404;
+		*blen = d->page ? d->page_len : sizeof(default_page) - 1;
+		*body = malloc(*blen + 1);
+		if (!*body)
+			abort();
+		memcpy(*body, d->page ? d->page : default_page, *blen);
+		*ctype = "text/html";
+		*mtime = d->page_mtime;
+		return 200;
+	}
 	snprintf(full, sizeof(full), "%s%s", d->dir, rel);
 	if (stat(full, &st) < 0)
 		return 404;
@@ -346,45 +360,210 @@ static int dir_answer(const decoy_t *d, const http_req_t *req, char **body, size
 	return 200;
 }
 
-size_t decoy_reply(const decoy_t *d, const http_req_t *req, int may_keep, char **out, int *keep)
+/* What a static web server answers req, as nginx does: 400 for a target
+ * that is not a path or climbs above the root (whatever the method), 405
+ * for methods other than GET, HEAD and POST (and for a POST to a file),
+ * else find_file's. */
+static int answer(const decoy_t *d, const http_req_t *req, char **body, size_t *blen,
+                  const char **ctype, time_t *mtime, char *loc, size_t loclen)
+{
+	char rel[1024];
+	int r;
+
+	if (!req->target.len || req->target.p[0] != '/')
+		return 400;
+	r = decoy_target_path(req->target.p, req->target.len, rel, sizeof(rel));
+	if (r < 0 && r != -ENAMETOOLONG)
+		return 400; /* nginx refuses it before it looks at the method */
+	if (req->method != HTTP_GET && req->method != HTTP_HEAD && req->method != HTTP_POST)
+		return 405;
+	if (r == -ENAMETOOLONG)
+		return 404;
+	r = find_file(d, rel, req, body, blen, ctype, mtime, loc, loclen);
+	if (r == 200 && req->method == HTTP_POST) {
+		free(*body);
+		*body = NULL;
+		return 405;
+	}
+	return r;
+}
+
+/* A header's value as a C string, or "" when absent or too long. */
+static const char *header_str(const http_req_t *req, const char *name, char *buf, size_t cap)
+{
+	const http_str_t *h = http_req_header(req, name);
+
+	if (!h || h->len >= cap)
+		return "";
+	memcpy(buf, h->p, h->len);
+	buf[h->len] = 0;
+	return buf;
+}
+
+/* If-None-Match: does the list name etag (weak or strong) or "*"? */
+static int etag_listed(const char *list, const char *etag)
+{
+	size_t el = strlen(etag);
+
+	for (const char *p = list; *p;) {
+		size_t n;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (!strncmp(p, "W/", 2))
+			p += 2;
+		n = strcspn(p, ", ");
+		if ((n == 1 && *p == '*') || (n == el && !memcmp(p, etag, el)))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+int decoy_range(const char *v, uint64_t size, uint64_t *start, uint64_t *end)
+{
+	const uint64_t cutoff = INT64_MAX / 10, cutlim = INT64_MAX % 10;
+	const char *p;
+	uint64_t a, b, total = 0;
+	int n = 0;
+
+	if (strlen(v) < 7 || strncasecmp(v, "bytes=", 6))
+		return 0;
+	/* nginx's reading, step by step: a range it cannot read is a 416;
+	 * one that starts past the end is skipped, and only those: a 416 */
+	for (p = v + 6;;) {
+		int suffix = 0;
+
+		a = b = 0;
+		while (*p == ' ')
+			p++;
+		if (*p != '-') {
+			if (*p < '0' || *p > '9')
+				return -1;
+			while (*p >= '0' && *p <= '9') {
+				if (a >= cutoff && (a > cutoff || (uint64_t)(*p - '0') > cutlim))
+					return -1;
+				a = a * 10 + (uint64_t)(*p++ - '0');
+			}
+			while (*p == ' ')
+				p++;
+			if (*p++ != '-')
+				return -1;
+			while (*p == ' ')
+				p++;
+			if (*p == ',' || *p == 0) {
+				b = size;
+				goto found;
+			}
+		} else {
+			suffix = 1;
+			p++;
+		}
+		if (*p < '0' || *p > '9')
+			return -1;
+		while (*p >= '0' && *p <= '9') {
+			if (b >= cutoff && (b > cutoff || (uint64_t)(*p - '0') > cutlim))
+				return -1;
+			b = b * 10 + (uint64_t)(*p++ - '0');
+		}
+		while (*p == ' ')
+			p++;
+		if (*p != ',' && *p != 0)
+			return -1;
+		if (suffix) { /* the last b bytes */
+			a = b < size ? size - b : 0;
+			b = size;
+		} else { /* to b inclusive, cut at the end */
+			b = b >= size ? size : b + 1;
+		}
+	found:
+		if (a < b) {
+			if (total > (uint64_t)INT64_MAX - (b - a))
+				return -1;
+			total += b - a;
+			if (!n) {
+				*start = a;
+				*end = b;
+			}
+			n++;
+		} else if (a == 0) {
+			return 0;
+		}
+		if (*p++ != ',')
+			break;
+	}
+	if (!n)
+		return -1;
+	if (total > size || n > 1)
+		return 0; /* overlapping, or several: the whole file */
+	return 1;
+}
+
+size_t decoy_reply(const decoy_t *d, const http_req_t *req, char **out, int *keep)
 {
 	const char *ctype = "text/html";
-	char *body = NULL, head[1024], date[64], lm[100], loc[600] = "", etag[64] = "";
-	size_t blen = 0, hl;
+	char *body = NULL, head[1200], date[64], lm[100], loc[600] = "", etag[64] = "",
+	     crange[100] = "", v[256];
+	size_t blen = 0, hl, off = 0;
 	time_t mtime = 0, ims;
-	int status = 200, kept;
+	int status, kept;
 
-	if (d->dir) {
-		status = dir_answer(d, req, &body, &blen, &ctype, &mtime, loc, sizeof(loc));
-	} else {
-		body = malloc(d->page ? d->page_len + 1 : sizeof(default_page));
-		if (!body)
-			abort();
-		blen = d->page ? d->page_len : sizeof(default_page) - 1;
-		memcpy(body, d->page ? d->page : default_page, blen);
-	}
-	if (status == 200 && mtime) {
-		const http_str_t *h = http_req_header(req, "If-Modified-Since");
-		char v[64];
+	status = answer(d, req, &body, &blen, &ctype, &mtime, loc, sizeof(loc));
+	if (status == 200) {
+		const char *h;
+		char tag[48];
 
-		snprintf(etag, sizeof(etag), "ETag: \"%llx-%zx\"\r\n", (unsigned long long)mtime,
-		         blen);
-		if (h && h->len < sizeof(v)) {
-			memcpy(v, h->p, h->len);
-			v[h->len] = 0;
-			if (decoy_http_date(v, &ims) == 0 && mtime <= ims)
+		snprintf(tag, sizeof(tag), "\"%llx-%zx\"", (unsigned long long)mtime, blen);
+		snprintf(etag, sizeof(etag), "ETag: %s\r\n", tag);
+		/* nginx's if_modified_since exact: the very time, or the ETag */
+		h = header_str(req, "If-Modified-Since", v, sizeof(v));
+		if (*h || http_req_header(req, "If-None-Match")) {
+			int same = 1;
+
+			if (*h && (decoy_http_date(h, &ims) < 0 || ims != mtime))
+				same = 0;
+			h = header_str(req, "If-None-Match", v, sizeof(v));
+			if (same && http_req_header(req, "If-None-Match") && !etag_listed(h, tag))
+				same = 0;
+			if (same)
 				status = 304;
 		}
+		/* one byte range, as nginx serves it (If-Range: the ETag or
+		 * the very time); several ranges get the whole file */
+		h = header_str(req, "If-Range", v, sizeof(v));
+		if (status == 200 && (!http_req_header(req, "If-Range") ||
+		                      (strlen(h) >= 2 && h[strlen(h) - 1] == '"'
+		                           ? !strcmp(h, tag)
+		                           : decoy_http_date(h, &ims) == 0 && ims == mtime))) {
+			uint64_t a = 0, b = 0;
+			int r = decoy_range(header_str(req, "Range", v, sizeof(v)), blen, &a, &b);
+
+			if (r > 0) {
+				status = 206;
+				snprintf(crange, sizeof(crange),
+				         "Content-Range: bytes %llu-%llu/%zu\r\n",
+				         (unsigned long long)a, (unsigned long long)b - 1, blen);
+				off = (size_t)a;
+				blen = (size_t)(b - a);
+			} else if (r < 0) {
+				status = 416;
+				snprintf(crange, sizeof(crange), "Content-Range: bytes */%zu\r\n",
+				         blen);
+			}
+		}
 	}
-	if (status != 200 && status != 304) {
+	if (status != 200 && status != 206 && status != 304) {
 		free(body);
 		body = error_page(d, status, &blen);
 		ctype = "text/html";
+		off = 0;
+		mtime = 0;
+		etag[0] = 0;
 	}
-	/* a static site keeps the connection as a web server does; a request
-	 * with a body, a refusal of the request itself, and the single page
-	 * end it */
-	kept = d->dir && may_keep && req->keep_alive && !req->has_body && status != 400;
+	/* the connection is kept as a web server keeps it, a request body or
+	 * not (it is read and dropped); a refusal of the request itself ends
+	 * it */
+	kept = req->keep_alive && status != 400;
 	http_date(time(NULL), date, sizeof(date));
 	lm[0] = 0;
 	if (mtime) {
@@ -402,11 +581,11 @@ size_t decoy_reply(const decoy_t *d, const http_req_t *req, int may_keep, char *
 	else
 		snprintf(head, sizeof(head),
 		         "HTTP/1.1 %d %s\r\n%s%s%sDate: %s\r\nContent-Type: %s\r\n"
-		         "Content-Length: %zu\r\n%s%s%s%sConnection: %s\r\n%s%s\r\n",
+		         "Content-Length: %zu\r\n%s%s%s%sConnection: %s\r\n%s%s%s\r\n",
 		         status, reason_of(status), d->server[0] ? "Server: " : "", d->server,
 		         d->server[0] ? "\r\n" : "", date, ctype, blen, lm,
 		         loc[0] ? "Location: " : "", loc, loc[0] ? "\r\n" : "",
-		         kept ? "keep-alive" : "close", etag,
+		         kept ? "keep-alive" : "close", etag, crange,
 		         status == 200 ? "Accept-Ranges: bytes\r\n" : "");
 	if (req->method == HTTP_HEAD || status == 304)
 		blen = 0;
@@ -416,21 +595,97 @@ size_t decoy_reply(const decoy_t *d, const http_req_t *req, int may_keep, char *
 		abort();
 	memcpy(*out, head, hl);
 	if (blen)
-		memcpy(*out + hl, body, blen);
+		memcpy(*out + hl, body + off, blen);
 	free(body);
 	if (keep)
 		*keep = kept;
 	return hl + blen;
 }
 
-/* ---- a kept connection (decoy=DIR): the next requests ---- */
+size_t decoy_bad_reply(const decoy_t *d, char **out)
+{
+	char date[64], head[300], *body;
+	size_t blen, hl;
 
-#define DECOY_KEEP_MS 5000 /* how long a kept connection waits for its next request */
+	body = error_page(d, 400, &blen);
+	http_date(time(NULL), date, sizeof(date));
+	snprintf(head, sizeof(head),
+	         "HTTP/1.1 400 Bad Request\r\n%s%s%sDate: %s\r\nContent-Type: text/html\r\n"
+	         "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+	         d->server[0] ? "Server: " : "", d->server, d->server[0] ? "\r\n" : "", date, blen);
+	hl = strlen(head);
+	*out = malloc(hl + blen);
+	if (!*out)
+		abort();
+	memcpy(*out, head, hl);
+	memcpy(*out + hl, body, blen);
+	free(body);
+	return hl + blen;
+}
+
+/* ---- the requests on a connection, in order ---- */
+
+void decoy_in_init(decoy_in_t *in, http_req_t *first)
+{
+	memset(in, 0, sizeof(*in));
+	http_req_init(&in->req);
+	in->cur = first;
+	in->body = first != NULL;
+}
+
+void decoy_in_free(decoy_in_t *in)
+{
+	http_req_free(&in->req);
+}
+
+decoy_in_res_t decoy_in_feed(decoy_in_t *in, const uint8_t *p, size_t n, size_t *used)
+{
+	size_t u, off = 0;
+	http_res_t r;
+
+	*used = 0;
+	for (;;) {
+		if (in->body) { /* the answered request's body: read and dropped */
+			r = http_req_body(in->cur, p + off, n - off, &u);
+			off += u;
+			if (r == HTTP_ERROR) {
+				*used = off;
+				return DECOY_IN_BAD;
+			}
+			if (r == HTTP_MORE) {
+				*used = n;
+				return DECOY_IN_MORE;
+			}
+			in->body = 0;
+			http_req_reset(&in->req);
+		}
+		if (off == n) {
+			*used = n;
+			return DECOY_IN_MORE;
+		}
+		r = http_req_feed(&in->req, p + off, n - off, &u);
+		off += u;
+		*used = off;
+		if (r == HTTP_MORE)
+			return DECOY_IN_MORE;
+		if (r == HTTP_ERROR)
+			return DECOY_IN_BAD;
+		in->cur = &in->req;
+		in->body = 1; /* once it is answered */
+		return DECOY_IN_REQUEST;
+	}
+}
+
+/* ---- a kept connection: the next requests ---- */
+
+#define DECOY_KEEP_MS 5000        /* how long a kept connection waits for its next request */
+#define DECOY_WQ_MAX (256 * 1024) /* answers not yet sent before reading stops */
 
 typedef struct dsess {
 	conn_t *c;
 	const decoy_t *d;
-	http_req_t req;
+	decoy_in_t in;
+	sbuf_t *pending; /* read, not yet parsed: the client reads too slowly */
 	uint64_t *count; /* requests answered, or NULL */
 	void *front;     /* the tunnel server's, freed with ours */
 	void (*front_free)(void *front);
@@ -442,36 +697,97 @@ static void dsess_free(void *p)
 
 	if (k->front_free)
 		k->front_free(k->front);
-	http_req_free(&k->req);
+	decoy_in_free(&k->in);
+	sbuf_free(k->pending);
 	free(k);
+}
+
+/* Answer req; 0 when the connection is kept for more. */
+static int dsess_answer(dsess_t *k, const http_req_t *req)
+{
+	char *r;
+	int keep;
+	size_t n = decoy_reply(k->d, req, &r, &keep);
+
+	stream_write(k->c->client, sbuf_from(r, n));
+	free(r);
+	if (!keep) {
+		conn_linger(k->c, "decoy");
+		return -1;
+	}
+	conn_set_deadline(k->c, DECOY_KEEP_MS);
+	return 0;
+}
+
+static void dsess_bad(dsess_t *k)
+{
+	char *r;
+	size_t n = decoy_bad_reply(k->d, &r);
+
+	stream_write(k->c->client, sbuf_from(r, n));
+	free(r);
+	conn_linger(k->c, "bad request");
+}
+
+/* Parse and answer what b holds, in order; what is left when the answers
+ * pile up waits in k->pending, with reading stopped. */
+static void dsess_run(dsess_t *k, sbuf_t *b)
+{
+	conn_t *c = k->c;
+
+	while (b && b->len) {
+		size_t used;
+		decoy_in_res_t r;
+
+		if (c->client->wq_bytes > DECOY_WQ_MAX) {
+			stream_read_stop(c->client);
+			k->pending = b;
+			return;
+		}
+		r = decoy_in_feed(&k->in, sbuf_ptr(b), b->len, &used);
+		sbuf_consume(b, used);
+		if (r == DECOY_IN_MORE)
+			break;
+		if (r == DECOY_IN_BAD) {
+			sbuf_free(b);
+			dsess_bad(k);
+			return;
+		}
+		log_info(c->id, "%s: decoy: %.*s %.*s", c->peer_str, (int)k->in.req.method_str.len,
+		         k->in.req.method_str.p,
+		         (int)(k->in.req.target.len > 200 ? 200 : k->in.req.target.len),
+		         k->in.req.target.p);
+		if (k->count)
+			(*k->count)++;
+		if (dsess_answer(k, &k->in.req) < 0) {
+			sbuf_free(b);
+			return;
+		}
+	}
+	sbuf_free(b);
 }
 
 static void dsess_read(stream_t *s, sbuf_t *b)
 {
 	dsess_t *k = s->data;
-	conn_t *c = k->c;
-	size_t used;
-	http_res_t r;
 
 	if (!b) {
-		conn_close(c, "client closed");
+		conn_close(k->c, "client closed");
 		return;
 	}
-	r = http_req_feed(&k->req, sbuf_ptr(b), b->len, &used);
-	sbuf_free(b); /* what a client pipelines after a head is not answered */
-	if (r == HTTP_MORE)
+	dsess_run(k, b);
+}
+
+static void dsess_drain(stream_t *s)
+{
+	dsess_t *k = s->data;
+	sbuf_t *b = k->pending;
+
+	if (!b)
 		return;
-	stream_read_stop(s);
-	if (r == HTTP_ERROR) {
-		decoy_bad_request(c);
-		return;
-	}
-	log_info(c->id, "%s: decoy: %.*s %.*s", c->peer_str, (int)k->req.method_str.len,
-	         k->req.method_str.p, (int)(k->req.target.len > 200 ? 200 : k->req.target.len),
-	         k->req.target.p);
-	if (k->count)
-		(*k->count)++;
-	decoy_send(k->d, c, &k->req, k->count);
+	k->pending = NULL;
+	stream_read_start(s);
+	dsess_run(k, b);
 }
 
 static void dsess_error(stream_t *s, int err)
@@ -481,45 +797,44 @@ static void dsess_error(stream_t *s, int err)
 	conn_close(k->c, "client error");
 }
 
-static const stream_cbs_t dsess_cbs = {dsess_read, NULL, dsess_error};
+static const stream_cbs_t dsess_cbs = {dsess_read, dsess_drain, dsess_error};
 
-void decoy_send(const decoy_t *d, conn_t *c, const http_req_t *req, uint64_t *count)
+void decoy_send(const decoy_t *d, conn_t *c, http_req_t *req, sbuf_t *rest, uint64_t *count)
 {
-	dsess_t *k;
-	char *r;
-	int keep;
-	size_t n = decoy_reply(d, req, 1, &r, &keep);
+	dsess_t *k = calloc(1, sizeof(*k));
 
-	stream_write(c->client, sbuf_from(r, n));
-	free(r);
-	if (!keep) {
-		conn_linger(c, "decoy");
+	if (!k)
+		abort();
+	k->c = c;
+	k->d = d;
+	k->count = count;
+	decoy_in_init(&k->in, req);
+	k->front = c->front;
+	k->front_free = c->front_free;
+	c->front = k;
+	c->front_free = dsess_free;
+	stream_set_cbs(c->client, &dsess_cbs, k);
+	if (dsess_answer(k, req) < 0) {
+		sbuf_free(rest);
 		return;
 	}
-	if (c->front_free == dsess_free) {
-		k = c->front;
-		http_req_reset(&k->req);
-	} else {
-		k = calloc(1, sizeof(*k));
-		if (!k)
-			abort();
-		k->c = c;
-		k->d = d;
-		k->count = count;
-		http_req_init(&k->req);
-		k->front = c->front;
-		k->front_free = c->front_free;
-		c->front = k;
-		c->front_free = dsess_free;
-	}
-	stream_set_cbs(c->client, &dsess_cbs, k);
 	stream_read_start(c->client);
-	conn_set_deadline(c, DECOY_KEEP_MS);
+	dsess_run(k, rest);
 }
 
-void decoy_bad_request(conn_t *c)
+void decoy_bad_request(const decoy_t *d, conn_t *c)
 {
-	stream_write_str(c->client, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
-	                            "Connection: close\r\n\r\n");
+	char *r;
+	size_t n;
+
+	if (!d) {
+		stream_write_str(c->client, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+		                            "Connection: close\r\n\r\n");
+		conn_linger(c, "bad request");
+		return;
+	}
+	n = decoy_bad_reply(d, &r);
+	stream_write(c->client, sbuf_from(r, n));
+	free(r);
 	conn_linger(c, "bad request");
 }

@@ -324,6 +324,8 @@ void ws_head_release(ws_head_t *h)
 {
 	sbuf_free(h->raw);
 	h->raw = NULL;
+	sbuf_free(h->pipe);
+	h->pipe = NULL;
 }
 
 static void head_read(stream_t *st, sbuf_t *b)
@@ -367,10 +369,12 @@ static void head_read(stream_t *st, sbuf_t *b)
 			h->raw = NULL;
 			return;
 		}
-		decoy_bad_request(c);
+		decoy_bad_request(h->decoy, c);
 		return;
 	}
 	sbuf_consume(b, used);
+	if (b->len && h->decoy && !decoy_passes(h->decoy)) /* pipelined, or a body */
+		h->pipe = sbuf_from(sbuf_ptr(b), b->len);
 	if (!b->len) {
 		sbuf_free(b);
 		b = NULL;
@@ -429,7 +433,8 @@ void ws_head_decoy(ws_head_t *h, const decoy_t *d, uint64_t *count, const char *
 		return;
 	}
 	log_info(h->c->id, "%s: %s: decoy page", h->c->peer_str, why);
-	decoy_send(d, h->c, h->req, h->not_http);
+	decoy_send(d, h->c, h->req, h->pipe, h->not_http);
+	h->pipe = NULL;
 }
 
 void ws_head_decoy_auth(ws_head_t *h, const decoy_t *d, uint64_t *count, const char *what,

@@ -72,8 +72,9 @@ struct ws_head {
 	void *data;
 	const decoy_t *decoy; /* for bytes that are not a request head */
 	sbuf_t *raw;          /* every byte read, for a decoy that passes them on */
+	sbuf_t *pipe;         /* a copy of the bytes after the head, for a decoy that answers */
 };
-/* The raw bytes go (the owner, when its conn is a tunnel or goes). */
+/* The raw and piped bytes go (the owner, when its conn is a tunnel or goes). */
 void ws_head_release(ws_head_t *h);
 
 /* With tls, c->client becomes the TLS stream and its handshake comes first. */

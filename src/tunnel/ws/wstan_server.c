@@ -426,6 +426,7 @@ static void srv_upgrade(sconn_t *w, const char *wskey, int compat, const uint8_t
 	wstan_tun_t *t;
 	int n;
 
+	ws_head_release(&w->hs); /* a tunnel: the decoy's copies go */
 	n = ws_server_response(resp, sizeof(resp), wskey, NULL);
 	if (n < 0) {
 		sbuf_free(rest);
@@ -546,7 +547,8 @@ static void srv_on_conn(conn_t *c)
 	http_req_init(&w->req);
 	c->front = w;
 	c->front_free = sconn_free;
-	w->hs = (ws_head_t){c, &w->req, &s->rejected[REJ_PROBE], srv_on_request, w, s->decoy, NULL};
+	w->hs = (ws_head_t){c,    &w->req, &s->rejected[REJ_PROBE], srv_on_request, w, s->decoy,
+	                    NULL, NULL};
 	ws_head_read(&w->hs, s->tls);
 }
 

@@ -518,7 +518,8 @@ static void ws_on_conn(conn_t *c)
 	http_req_init(w->req);
 	c->front = w;
 	c->front_free = wconn_free;
-	w->hs = (ws_head_t){c, w->req, &s->rejected[REJ_PROBE], on_request, w, s->decoy, NULL};
+	w->hs =
+	    (ws_head_t){c, w->req, &s->rejected[REJ_PROBE], on_request, w, s->decoy, NULL, NULL};
 	ws_head_read(&w->hs, s->tls);
 }
 
