@@ -30,7 +30,8 @@ static const char *const opts_head[][2] = {
     {"-F URL", "forward through this hop (repeatable, in order)"},
     {"-R tcp://BIND:PORT/HOST:PORT",
      "reverse forward: the last hop's server listens on BIND:PORT and sends each connection "
-     "back to HOST:PORT from here (repeatable; the server must allow it: reverse=)"},
+     "back to HOST:PORT from here (repeatable; the server must allow it: reverse=); "
+     "udp://BIND:PORT/HOST:PORT the same for datagrams, a flow per public peer"},
     {"-c FILE", "read the configuration from a YAML file"},
     {"-v, -q", "more / less logging (err warn info debug trace)"},
 };

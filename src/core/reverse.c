@@ -20,12 +20,14 @@
 
 #include "core/conn.h"
 #include "core/crypto.h"
+#include "core/dgram.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/opts.h"
 #include "core/relay.h"
 #include "core/tcp.h"
+#include "core/udphost.h"
 
 #define BACKOFF_MIN 500
 #define BACKOFF_MAX 30000
@@ -194,15 +196,131 @@ struct revfwd {
 	const rev_hop_ops_t *ops;
 	rev_claim_t *claim;
 	uint64_t gen, backoff_ms, connect_ms;
-	uv_timer_t *timer;
+	uv_timer_t *timer, *sweep; /* sweep: udp:// only, the flows' idle clock */
 	queue_t conns;
+	queue_t flows; /* udp://: cflow_t, least recently used first */
+	size_t nflows;
+	int udp;
 	char hopname[300];
 };
 
+/* ---- the client's UDP flows: one per public peer ---- */
+
+typedef struct cflow {
+	queue_t link;
+	revfwd_t *f;
+	target_t peer; /* as the hop names it: an IP literal and a port */
+	dgram_t *flow; /* to the target, from a socket of its own */
+	uint64_t id, last;
+} cflow_t;
+
+static void cflow_free(cflow_t *cf, const char *why)
+{
+	revfwd_t *f = cf->f;
+
+	log_debug(cf->id, "reverse %s: flow of %s:%u closed (%s)", f->st.name, cf->peer.host,
+	          cf->peer.port, why);
+	queue_remove(&cf->link);
+	f->nflows--;
+	f->st.active--;
+	dgram_close(cf->flow);
+	free(cf);
+}
+
+static void cflows_close(revfwd_t *f, const char *why)
+{
+	while (!queue_empty(&f->flows))
+		cflow_free(queue_data(queue_first(&f->flows), cflow_t, link), why);
+}
+
+static void cflow_touch(cflow_t *cf)
+{
+	cf->last = uv_now(cf->f->loop);
+	queue_remove(&cf->link);
+	queue_insert_tail(&cf->f->flows, &cf->link);
+}
+
+/* The target's answer: back through the claim to the flow's peer. */
+static void cflow_recv(dgram_t *d, const struct sockaddr *src, sbuf_t *b)
+{
+	cflow_t *cf = d->data;
+	revfwd_t *f = cf->f;
+
+	if (!f->claim) {
+		sbuf_free(b);
+		return;
+	}
+	cflow_touch(cf);
+	f->st.bytes_out += b->len;
+	f->ops->send(f->hop, f->claim, &cf->peer, b);
+}
+
+static void cflow_error(dgram_t *d, int err)
+{
+	cflow_free(d->data, uv_strerror(err));
+}
+
+static const dgram_cbs_t cflow_cbs = {cflow_recv, cflow_error, NULL};
+
+static cflow_t *cflow_find(revfwd_t *f, const target_t *peer)
+{
+	queue_t *q;
+
+	queue_foreach (q, &f->flows) {
+		cflow_t *cf = queue_data(q, cflow_t, link);
+		if (cf->peer.port == peer->port && !strcmp(cf->peer.host, peer->host))
+			return cf;
+	}
+	return NULL;
+}
+
+/* A datagram from a public peer: to the target on that peer's flow (a new
+ * one for a new peer; at REV_UDP_FLOWS, the least recently used goes). */
+static void f_dgram(void *ud, const target_t *peer, sbuf_t *b)
+{
+	revfwd_t *f = ud;
+	cflow_t *cf = cflow_find(f, peer);
+
+	if (!cf) {
+		dial_opts_t o = {0};
+		if (f->nflows >= REV_UDP_FLOWS)
+			cflow_free(queue_data(queue_first(&f->flows), cflow_t, link),
+			           "the least recently used, for a new peer");
+		if (!(cf = calloc(1, sizeof(*cf))))
+			abort();
+		cf->f = f;
+		cf->peer = *peer;
+		cf->id = o.id = conn_next_id();
+		queue_insert_tail(&f->flows, &cf->link);
+		f->nflows++;
+		f->st.conns++;
+		f->st.active++;
+		log_info(cf->id, "reverse %s: flow from %s:%u", f->st.name, peer->host, peer->port);
+		cf->flow = dgram_open(f->direct, &o, f->connect_ms, &cflow_cbs, cf);
+	}
+	cflow_touch(cf);
+	f->st.bytes_in += b->len;
+	dgram_send(cf->flow, &f->target, b);
+}
+
+static void on_fsweep(uv_timer_t *t)
+{
+	revfwd_t *f = t->data;
+	uint64_t now = uv_now(f->loop);
+
+	while (!queue_empty(&f->flows)) {
+		cflow_t *cf = queue_data(queue_first(&f->flows), cflow_t, link);
+		if (now - cf->last < REV_UDP_IDLE_MS)
+			break;
+		cflow_free(cf, "idle");
+	}
+}
+
 int revfwd_parse(const char *spec, revfwd_t **out, char *err, size_t errlen)
 {
-	static const char usage[] = "-R: write tcp://BIND:PORT/HOST:PORT (the server listens on "
-	                            "BIND:PORT, this host dials HOST:PORT)";
+	static const char usage[] =
+	    "-R: write tcp://BIND:PORT/HOST:PORT or udp://BIND:PORT/HOST:PORT "
+	    "(the server listens on BIND:PORT, this host reaches HOST:PORT)";
 	char host[256];
 	uint16_t port;
 	url_t *u = NULL;
@@ -214,7 +332,8 @@ int revfwd_parse(const char *spec, revfwd_t **out, char *err, size_t errlen)
 		snprintf(err, errlen, "-R: %s", msg);
 		return -EINVAL;
 	}
-	if (strcmp(u->scheme, "tcp") || u->port < 1 || !u->path[0] || u->nopts || u->user) {
+	if ((strcmp(u->scheme, "tcp") && strcmp(u->scheme, "udp")) || u->port < 1 || !u->path[0] ||
+	    u->nopts || u->user) {
 		snprintf(err, errlen, "%s", usage);
 		url_free(u);
 		return -EINVAL;
@@ -243,13 +362,15 @@ int revfwd_parse(const char *spec, revfwd_t **out, char *err, size_t errlen)
 		free(f);
 		return -EINVAL;
 	}
+	f->udp = !strcmp(u->scheme, "udp");
 	url_free(u);
 	queue_init(&f->conns);
+	queue_init(&f->flows);
 	f->st.side = "client";
 	f->st.state = "idle";
 	target_str(&f->bind, host, sizeof(host));
 	target_str(&f->target, msg, sizeof(msg));
-	snprintf(f->st.name, sizeof(f->st.name), "%s/%s", host, msg);
+	snprintf(f->st.name, sizeof(f->st.name), "%s%s/%s", f->udp ? "udp://" : "", host, msg);
 	*out = f;
 	return 0;
 }
@@ -281,6 +402,7 @@ static void f_ended(void *ud, int err, const char *why)
 
 	f->claim = NULL;
 	f->gen++;
+	cflows_close(f, "the claim ended");
 	f->st.state = refused ? "refused" : "waiting";
 	snprintf(f->st.why, sizeof(f->st.why), "%s", why ? why : uv_strerror(err));
 	if (refused)
@@ -350,12 +472,13 @@ static void f_accept(void *ud, uint64_t conn, const char *peer)
 	rc->dial = dial_start(f->direct, &f->target, &o, f->connect_ms, on_local, rc);
 }
 
-static const rev_cbs_t fwd_cbs = {f_claimed, f_accept, f_ended};
+static const rev_cbs_t fwd_cbs = {f_claimed, f_accept, f_ended, f_dgram};
 
 static void claim(revfwd_t *f)
 {
 	f->st.state = "claiming";
-	f->claim = f->ops->listen(f->hop, &f->bind, &fwd_cbs, f);
+	f->claim = f->udp ? f->ops->listen_udp(f->hop, &f->bind, &fwd_cbs, f)
+	                  : f->ops->listen(f->hop, &f->bind, &fwd_cbs, f);
 	if (!f->claim)
 		f_ended(f, UV_ECONNREFUSED, "the tunnel could not start");
 }
@@ -375,6 +498,13 @@ int revfwd_check(const revfwd_t *f, const dialer_t *chain, char *err, size_t err
 			    "us (ws, wss, sctp, sctp+udp) or listen itself (sstp, vpn, ppp); %s:// "
 			    "cannot",
 			    f->st.name, dialer_scheme(chain));
+		return -ENOTSUP;
+	}
+	if (f->udp && !chain->ops->reverse->listen_udp) {
+		snprintf(err, errlen,
+		         "-R %s: the last hop (-F) must be one whose server can listen on UDP for "
+		         "us (ws, wss); %s:// cannot",
+		         f->st.name, dialer_scheme(chain));
 		return -ENOTSUP;
 	}
 	return 0;
@@ -397,6 +527,13 @@ int revfwd_start(revfwd_t *f, uv_loop_t *loop, dialer_t *chain, uint64_t connect
 		abort();
 	uv_timer_init(loop, f->timer);
 	f->timer->data = f;
+	if (f->udp) {
+		if (!(f->sweep = malloc(sizeof(*f->sweep))))
+			abort();
+		uv_timer_init(loop, f->sweep);
+		f->sweep->data = f;
+		uv_timer_start(f->sweep, on_fsweep, REV_UDP_IDLE_MS / 8, REV_UDP_IDLE_MS / 8);
+	}
 	stat_add(&f->st);
 	claim(f);
 	return 0;
@@ -415,6 +552,9 @@ void revfwd_free(revfwd_t *f)
 		f->ops->release(f->hop, f->claim);
 	f->claim = NULL;
 	rconns_close(&f->conns);
+	cflows_close(f, "the forward is gone");
+	if (f->sweep)
+		uv_close((uv_handle_t *)f->sweep, timer_freed);
 	if (f->timer) {
 		stat_remove(&f->st);
 		uv_close((uv_handle_t *)f->timer, timer_freed);
@@ -559,7 +699,7 @@ static void b_ended(void *ud, int err, const char *why)
 	cb(cud, NULL, err);
 }
 
-static const rev_cbs_t bind_cbs = {b_claimed, b_accept, b_ended};
+static const rev_cbs_t bind_cbs = {.claimed = b_claimed, .accept = b_accept, .ended = b_ended};
 
 revbind_t *revbind_start(dialer_t *hop, const target_t *from, uint64_t id,
                          void (*bound)(void *ud, const target_t *addr), dial_cb cb, void *ud)
@@ -596,13 +736,26 @@ void revbind_free(revbind_t *b)
 
 /* ---- the server ---- */
 
+typedef struct sflow {
+	queue_t link; /* the claim's flows, least recently used first */
+	struct sockaddr_storage peer;
+	uint64_t id, last;
+} sflow_t;
+
 struct revsrv {
 	rev_stat_t st;
 	queue_t link; /* all claims */
 	const void *owner;
 	listener_t *l;
 	target_t bound;
-	uv_tcp_t tcp;
+	union {
+		uv_tcp_t tcp;
+		uv_udp_t udp;
+	};
+	int is_udp;
+	queue_t flows; /* UDP: sflow_t */
+	size_t nflows;
+	uint64_t idle_ms, max_flows;
 	uv_timer_t timer;
 	revsrv_cbs_t cbs;
 	void *ud;
@@ -699,6 +852,112 @@ static void pend_drop(revsrv_t *s, rconn_t *rc, const char *why)
 	free(rc);
 }
 
+/* ---- the server's UDP flows: one per public peer ---- */
+
+static void sflow_free(revsrv_t *s, sflow_t *sf, const char *why)
+{
+	char p[64];
+
+	sockaddr_str((struct sockaddr *)&sf->peer, p, sizeof(p));
+	log_debug(sf->id, "reverse %s: flow of %s closed (%s)", s->st.name, p, why);
+	queue_remove(&sf->link);
+	s->nflows--;
+	s->st.active--;
+	free(sf);
+}
+
+static sflow_t *sflow_find(revsrv_t *s, const struct sockaddr *sa)
+{
+	queue_t *q;
+
+	queue_foreach (q, &s->flows) {
+		sflow_t *sf = queue_data(q, sflow_t, link);
+		if (sockaddr_equal((struct sockaddr *)&sf->peer, sa))
+			return sf;
+	}
+	return NULL;
+}
+
+static void sflow_touch(revsrv_t *s, sflow_t *sf)
+{
+	sf->last = uv_now(s->l->loop);
+	queue_remove(&sf->link);
+	queue_insert_tail(&s->flows, &sf->link);
+}
+
+/* A new public peer: the cap on flows, then the listener's guard rails. */
+static sflow_t *sflow_new(revsrv_t *s, const struct sockaddr *sa)
+{
+	uint64_t id = conn_next_id();
+	char who[620];
+	sflow_t *sf;
+
+	if (s->nflows >= s->max_flows) {
+		s->st.refused++;
+		s->l->m->rejected++;
+		log_debug(id, "reverse %s: a new peer dropped: %zu flows already", s->st.name,
+		          s->nflows);
+		return NULL;
+	}
+	snprintf(who, sizeof(who), "reverse %s", s->st.name);
+	if (!listener_admit(s->l, who, NULL, sa, s->nflows, id)) {
+		s->st.refused++;
+		return NULL;
+	}
+	if (!(sf = calloc(1, sizeof(*sf))))
+		abort();
+	memcpy(&sf->peer, sa, sockaddr_len(sa));
+	sf->id = id;
+	queue_insert_tail(&s->flows, &sf->link);
+	s->nflows++;
+	s->st.conns++;
+	s->st.active++;
+	sockaddr_str(sa, who, sizeof(who));
+	log_debug(id, "reverse %s: flow from %s", s->st.name, who);
+	return sf;
+}
+
+static void on_pub_dgram(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *addr,
+                         unsigned flags)
+{
+	revsrv_t *s = h->data;
+	sflow_t *sf;
+	char ip[64];
+	target_t peer;
+
+	if (n < 0 || !addr || (flags & UV_UDP_PARTIAL))
+		return;
+	if (!(sf = sflow_find(s, addr)) && !(sf = sflow_new(s, addr)))
+		return;
+	sflow_touch(s, sf);
+	s->st.bytes_in += (uint64_t)n;
+	sockaddr_ip(addr, ip, sizeof(ip));
+	target_set(&peer, ip, sockaddr_port(addr));
+	s->cbs.dgram(s->ud, &peer, dgram_buf(buf->base, (size_t)n));
+}
+
+int revsrv_send(revsrv_t *s, const target_t *peer, const uint8_t *p, size_t n)
+{
+	struct sockaddr_storage ss;
+	sflow_t *sf;
+	uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+	int r;
+
+	if (!s->is_udp)
+		return UV_EINVAL;
+	if (!target_is_ip(peer, &ss) || !(sf = sflow_find(s, (struct sockaddr *)&ss))) {
+		dgram_drops[DGRAM_DROP_STRANGER]++;
+		return UV_ENOENT;
+	}
+	if ((r = uv_udp_try_send(&s->udp, &b, 1, (struct sockaddr *)&ss)) < 0) {
+		dgram_drops[dgram_drop_why(r)]++;
+		return r;
+	}
+	sflow_touch(s, sf);
+	s->st.bytes_out += n;
+	return 0;
+}
+
 static void on_sweep(uv_timer_t *t)
 {
 	revsrv_t *s = t->data;
@@ -712,23 +971,20 @@ static void on_sweep(uv_timer_t *t)
 		pend_drop(s, rc, "the client did not take it in time");
 	}
 	rev_gone_sweep(&s->gone, now);
+	while (s->is_udp && !queue_empty(&s->flows)) {
+		sflow_t *sf = queue_data(queue_first(&s->flows), sflow_t, link);
+		if (now - sf->last < s->idle_ms)
+			break;
+		sflow_free(s, sf, "idle");
+	}
 }
 
-int revsrv_listen(listener_t *l, const void *owner, const target_t *bind, const char *who,
-                  const revsrv_cbs_t *cbs, void *ud, revsrv_t **out)
+static revsrv_t *srv_new(listener_t *l, const void *owner, const revsrv_cbs_t *cbs, void *ud)
 {
 	revsrv_t *s = calloc(1, sizeof(*s));
-	struct sockaddr_storage ss;
-	int len = sizeof(ss), r;
-	char b[300];
 
 	if (!s)
 		abort();
-	*out = NULL;
-	if (!target_is_ip(bind, &ss)) {
-		free(s);
-		return UV_EINVAL;
-	}
 	s->l = l;
 	s->owner = owner;
 	s->cbs = *cbs;
@@ -736,17 +992,19 @@ int revsrv_listen(listener_t *l, const void *owner, const target_t *bind, const 
 	queue_init(&s->pend);
 	queue_init(&s->live);
 	rev_gone_init(&s->gone);
-	uv_tcp_init(l->loop, &s->tcp);
-	s->tcp.data = s;
+	queue_init(&s->flows);
 	s->open_handles = 1;
-	if ((r = uv_tcp_bind(&s->tcp, (struct sockaddr *)&ss, 0)) < 0 ||
-	    (r = uv_listen((uv_stream_t *)&s->tcp, 128, on_pub)) < 0 ||
-	    (r = uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&ss, &len)) < 0) {
-		uv_close((uv_handle_t *)&s->tcp, srv_handle_closed);
-		return r;
-	}
-	sockaddr_ip((struct sockaddr *)&ss, b, sizeof(b));
-	target_set(&s->bound, b, sockaddr_port((struct sockaddr *)&ss));
+	return s;
+}
+
+/* s's socket is bound at ss: the rest of a claim. */
+static void srv_claimed(revsrv_t *s, struct sockaddr_storage *ss, const char *who)
+{
+	listener_t *l = s->l;
+	char b[300];
+
+	sockaddr_ip((struct sockaddr *)ss, b, sizeof(b));
+	target_set(&s->bound, b, sockaddr_port((struct sockaddr *)ss));
 	uv_timer_init(l->loop, &s->timer);
 	s->timer.data = s;
 	s->open_handles++;
@@ -755,10 +1013,61 @@ int revsrv_listen(listener_t *l, const void *owner, const target_t *bind, const 
 	s->st.state = "claimed";
 	s->st.claims = 1;
 	target_str(&s->bound, b, sizeof(b));
-	snprintf(s->st.name, sizeof(s->st.name), "%s", b);
+	snprintf(s->st.name, sizeof(s->st.name), "%s%s", s->is_udp ? "udp://" : "", b);
 	stat_add(&s->st);
 	queue_insert_tail(&claims, &s->link);
-	log_info(0, "reverse %s: listening for %s (%s)", b, who, l->name);
+	log_info(0, "reverse %s: listening for %s (%s)", s->st.name, who, l->name);
+}
+
+int revsrv_listen(listener_t *l, const void *owner, const target_t *bind, const char *who,
+                  const revsrv_cbs_t *cbs, void *ud, revsrv_t **out)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss), r;
+	revsrv_t *s;
+
+	*out = NULL;
+	if (!target_is_ip(bind, &ss))
+		return UV_EINVAL;
+	s = srv_new(l, owner, cbs, ud);
+	uv_tcp_init(l->loop, &s->tcp);
+	s->tcp.data = s;
+	if ((r = uv_tcp_bind(&s->tcp, (struct sockaddr *)&ss, 0)) < 0 ||
+	    (r = uv_listen((uv_stream_t *)&s->tcp, 128, on_pub)) < 0 ||
+	    (r = uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&ss, &len)) < 0) {
+		uv_close((uv_handle_t *)&s->tcp, srv_handle_closed);
+		return r;
+	}
+	srv_claimed(s, &ss, who);
+	*out = s;
+	return 0;
+}
+
+int revsrv_listen_udp(listener_t *l, const void *owner, const target_t *bind, const char *who,
+                      uint64_t idle_ms, uint64_t max_flows, const revsrv_cbs_t *cbs, void *ud,
+                      revsrv_t **out)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss), r;
+	revsrv_t *s;
+
+	*out = NULL;
+	if (!target_is_ip(bind, &ss))
+		return UV_EINVAL;
+	s = srv_new(l, owner, cbs, ud);
+	s->is_udp = 1;
+	s->idle_ms = idle_ms;
+	s->max_flows = max_flows;
+	uv_udp_init(l->loop, &s->udp);
+	s->udp.data = s;
+	if ((r = uv_udp_bind(&s->udp, (struct sockaddr *)&ss, 0)) < 0 ||
+	    (r = udp_socket_buffers(&s->udp)) < 0 ||
+	    (r = uv_udp_recv_start(&s->udp, udp_alloc, on_pub_dgram)) < 0 ||
+	    (r = uv_udp_getsockname(&s->udp, (struct sockaddr *)&ss, &len)) < 0) {
+		uv_close((uv_handle_t *)&s->udp, srv_handle_closed);
+		return r;
+	}
+	srv_claimed(s, &ss, who);
 	*out = s;
 	return 0;
 }
@@ -838,6 +1147,8 @@ void revsrv_close(revsrv_t *s)
 	rconns_close(&s->pend);
 	rconns_close(&s->live);
 	rev_gone_close(&s->gone);
+	while (!queue_empty(&s->flows))
+		sflow_free(s, queue_data(queue_first(&s->flows), sflow_t, link), "released");
 	if (!s->closed)
 		uv_close((uv_handle_t *)&s->tcp, srv_handle_closed);
 	uv_close((uv_handle_t *)&s->timer, srv_handle_closed);
@@ -894,13 +1205,12 @@ static int claim_any(listener_t *l, const void *owner, const rev_allow_t *a, con
 	return r == UV_EACCES ? UV_EADDRINUSE : r;
 }
 
-int revsrv_claim(listener_t *l, const void *owner, const rev_allow_t *a, uint64_t max_claims,
-                 const target_t *bind, const char *who, const revsrv_cbs_t *cbs, void *ud,
-                 revsrv_t **out, char *why, size_t len)
+/* What every claim passes: the server is not draining, reverse= allows
+ * bind (port 0, a BIND's, is checked by claim_any), the key is under
+ * reverse-claims.  0, or UV_ESHUTDOWN / UV_EACCES and why. */
+static int claim_check(listener_t *l, const void *owner, const rev_allow_t *a, uint64_t max_claims,
+                       const target_t *bind, char *why, size_t len)
 {
-	int r;
-
-	*out = NULL;
 	if (l->stopping) { /* draining: the client claims from the next server */
 		snprintf(why, len, "the server is shutting down");
 		return UV_ESHUTDOWN;
@@ -914,6 +1224,36 @@ int revsrv_claim(listener_t *l, const void *owner, const rev_allow_t *a, uint64_
 		    (unsigned long long)max_claims);
 		return UV_EACCES;
 	}
+	return 0;
+}
+
+int revsrv_claim_udp(listener_t *l, const void *owner, const rev_allow_t *a, uint64_t max_claims,
+                     const target_t *bind, const char *who, uint64_t idle_ms, uint64_t max_flows,
+                     const revsrv_cbs_t *cbs, void *ud, revsrv_t **out, char *why, size_t len)
+{
+	int r;
+
+	*out = NULL;
+	if (!bind->port) {
+		snprintf(why, len, "a UDP reverse forward needs a port");
+		return UV_EACCES;
+	}
+	if ((r = claim_check(l, owner, a, max_claims, bind, why, len)) < 0)
+		return r;
+	if ((r = revsrv_listen_udp(l, owner, bind, who, idle_ms, max_flows, cbs, ud, out)) < 0)
+		snprintf(why, len, "cannot listen there: %s", uv_strerror(r));
+	return r;
+}
+
+int revsrv_claim(listener_t *l, const void *owner, const rev_allow_t *a, uint64_t max_claims,
+                 const target_t *bind, const char *who, const revsrv_cbs_t *cbs, void *ud,
+                 revsrv_t **out, char *why, size_t len)
+{
+	int r;
+
+	*out = NULL;
+	if ((r = claim_check(l, owner, a, max_claims, bind, why, len)) < 0)
+		return r;
 	if (!bind->port)
 		return claim_any(l, owner, a, bind, who, cbs, ud, out, why, len);
 	if ((r = revsrv_listen(l, owner, bind, who, cbs, ud, out)) < 0)

@@ -1,11 +1,21 @@
 /* reverse: reverse forwards, a listener on the far side of a hop.
  *
  *   -R tcp://BIND:PORT/HOST:PORT    (YAML `reverse:`, SLUICE_REVERSE)
+ *   -R udp://BIND:PORT/HOST:PORT
  *
  * asks the last hop of the default chain to have its server (or, for a
  * packet hop, its netstack) listen on BIND:PORT; each connection accepted
  * there comes back through the tunnel and is relayed to HOST:PORT, which
- * this host dials directly.  Like `ssh -R` and chisel's `R:`.
+ * this host dials directly.  Like `ssh -R` and chisel's `R:`.  With udp://
+ * each public peer address (IP and port) is a flow: its datagrams come
+ * back through the tunnel on the claim itself, this host sends them to
+ * HOST:PORT from a socket of that flow's own, and the answers go back
+ * through the claim to that peer.  A flow ends after REV_UDP_IDLE_MS
+ * without a datagram (each end keeps its own clock: the server's
+ * reverse-udp-idle, this host's constant), and each end caps its flows
+ * (the server: reverse-udp-flows per claim, new peers beyond it dropped;
+ * this host: REV_UDP_FLOWS, the least recently used one closed for a new
+ * one).
  *
  * Three pieces live here, so that every hop and every tunnel server shares
  * them:
@@ -19,12 +29,17 @@
  *            relays, or tells the hop it could not (refuse), so the public
  *            side closes at once.
  *   revsrv   one claim on a tunnel server: a TCP socket on the bind address
- *            with the hosting listener's guard rails (client ACL, rate,
- *            max-conns as a cap on the claim's connections); each accepted
+ *            with the hosting listener's guard rails (listener_admit: spare
+ *            descriptors, client ACL, rate, max-conns as a cap on the
+ *            claim's connections); each accepted
  *            connection waits (paused, at most REV_PENDING_MAX per claim,
  *            REV_JOIN_MS) until the client joins it with a tunnel stream,
  *            then the two are relayed.  Closing the claim closes the socket
- *            and everything waiting: the port is free again.
+ *            and everything waiting: the port is free again.  A UDP claim
+ *            is a UDP socket there: a datagram from a new peer passes the
+ *            same guard rails (no descriptor: flows have none) and the
+ *            cap on flows, then the peer's datagrams go to the client, and
+ *            the client's answers go only to peers with a live flow.
  *   rev_allow  what a server's operator lets key holders claim
  *            (`reverse=` on a tunnel server): a pure parser and a check.
  *
@@ -42,12 +57,16 @@
 #include "core/dial.h"
 #include "core/listener.h"
 #include "core/queue.h"
+#include "core/sbuf.h"
 #include "core/stream.h"
 
 #define REV_PENDING_MAX 64 /* accepted connections waiting for a join, per claim */
 #define REV_JOIN_MS 10000  /* how long one waits */
 #define REV_ALLOW_MAX 64   /* entries of reverse= */
 #define REV_CLAIMS_DEFAULT 8
+#define REV_UDP_IDLE_MS 60000 /* a UDP flow without a datagram ends */
+#define REV_UDP_FLOWS 256     /* UDP flows per claim */
+#define REV_UDP_FLOWS_MAX 65536
 
 /* Connections nobody will serve (a reverse server's public ones, a packet
  * hop's accepted ones): each is closed with a FIN, not a reset; what it
@@ -76,6 +95,9 @@ typedef struct rev_cbs {
 	 * (the tunnel went); the hop frees it after this returns, and calls
 	 * nothing more */
 	void (*ended)(void *ud, int err, const char *why);
+	/* a UDP claim: a datagram from the public peer (an IP literal and a
+	 * port); b is the callee's */
+	void (*dgram)(void *ud, const target_t *peer, sbuf_t *b);
 } rev_cbs_t;
 
 typedef struct rev_hop_ops {
@@ -89,13 +111,20 @@ typedef struct rev_hop_ops {
 	stream_t *(*join)(dialer_t *d, rev_claim_t *c, uint64_t conn, uint64_t id);
 	/* the target could not be reached: the server closes its side */
 	void (*refuse)(dialer_t *d, rev_claim_t *c, uint64_t conn);
+	/* optional: the same for a UDP port (-R udp://); NULL: the hop cannot */
+	rev_claim_t *(*listen_udp)(dialer_t *d, const target_t *bind, const rev_cbs_t *cbs,
+	                           void *ud);
+	/* a UDP claim's answer to its public peer (b taken, even on error):
+	 * 0, or a UV_E* for a datagram dropped */
+	int (*send)(dialer_t *d, rev_claim_t *c, const target_t *peer, sbuf_t *b);
 } rev_hop_ops_t;
 
 /* ---- the client: one -R ---- */
 
 typedef struct revfwd revfwd_t;
 
-/* "tcp://BIND:PORT/HOST:PORT": 0 and a new revfwd, or -EINVAL and err. */
+/* "tcp://BIND:PORT/HOST:PORT" or "udp://...": 0 and a new revfwd, or
+ * -EINVAL and err. */
 int revfwd_parse(const char *spec, revfwd_t **out, char *err, size_t errlen);
 /* 0 when chain's last hop can listen for f; else -ENOTSUP and err. */
 int revfwd_check(const revfwd_t *f, const dialer_t *chain, char *err, size_t errlen);
@@ -131,12 +160,23 @@ struct rev_allow;
 typedef struct revsrv_cbs {
 	/* a public connection waits for a join: tell the client */
 	void (*announce)(void *ud, uint64_t conn, const char *peer);
+	/* a UDP claim: a datagram from peer for the client (b taken) */
+	void (*dgram)(void *ud, const target_t *peer, sbuf_t *b);
 } revsrv_cbs_t;
 
 /* Listen on bind for a claim made through listener l (its guard rails
  * apply); owner tags it for revsrv_find.  0, or a UV_E* error. */
 int revsrv_listen(listener_t *l, const void *owner, const target_t *bind, const char *who,
                   const revsrv_cbs_t *cbs, void *ud, revsrv_t **out);
+/* The same on a UDP socket: flows of at most max_flows peers, each ended
+ * after idle_ms without a datagram. */
+int revsrv_listen_udp(listener_t *l, const void *owner, const target_t *bind, const char *who,
+                      uint64_t idle_ms, uint64_t max_flows, const revsrv_cbs_t *cbs, void *ud,
+                      revsrv_t **out);
+/* A UDP claim: the client's answer to peer, sent only while peer has a
+ * live flow: 0, or UV_ENOENT (no such flow), UV_EINVAL (not a UDP claim),
+ * or the socket's error: the datagram is dropped and counted. */
+int revsrv_send(revsrv_t *s, const target_t *peer, const uint8_t *p, size_t n);
 /* The address it listens on. */
 void revsrv_bound(const revsrv_t *s, target_t *out);
 /* The claim of that owner with a waiting connection conn, or NULL. */
@@ -156,6 +196,11 @@ void revsrv_close(revsrv_t *s);
 int revsrv_claim(listener_t *l, const void *owner, const struct rev_allow *a, uint64_t max_claims,
                  const target_t *bind, const char *who, const revsrv_cbs_t *cbs, void *ud,
                  revsrv_t **out, char *why, size_t len);
+/* The same for a UDP claim (revsrv_listen_udp); port 0 is refused. */
+int revsrv_claim_udp(listener_t *l, const void *owner, const struct rev_allow *a,
+                     uint64_t max_claims, const target_t *bind, const char *who, uint64_t idle_ms,
+                     uint64_t max_flows, const revsrv_cbs_t *cbs, void *ud, revsrv_t **out,
+                     char *why, size_t len);
 /* Claims live for this owner now. */
 size_t revsrv_count(const void *owner);
 

@@ -369,7 +369,7 @@ static void test_answer_and_records(void **st)
 	assert_int_equal(m->len, 7);
 	assert_memory_equal(sbuf_ptr(m), "payload", 7);
 	sbuf_free(m);
-	m = wstun_rec_build(&tx, 0, WSTUN_REC_REFUSE + 1, NULL, 0); /* unknown type */
+	m = wstun_rec_build(&tx, 0, WSTUN_REC_LAST + 1, NULL, 0); /* unknown type */
 	assert_int_equal(wstun_rec_open(&rx, m, &type), -22);
 	sbuf_free(m);
 	m = wstun_rec_build(NULL, 0, WSTUN_REC_EOF, NULL, 0); /* plain */
@@ -487,7 +487,7 @@ static void test_udp_records(void **st)
 	assert_int_equal(wstun_rec_open(NULL, m, &type), 0);
 	assert_int_equal(type, WSTUN_REC_DGRAM);
 	sbuf_free(m);
-	m = wstun_rec_build(NULL, 0, WSTUN_REC_REFUSE + 1, NULL, 0);
+	m = wstun_rec_build(NULL, 0, WSTUN_REC_LAST + 1, NULL, 0);
 	assert_int_equal(wstun_rec_open(NULL, m, &type), -22);
 	sbuf_free(m);
 }

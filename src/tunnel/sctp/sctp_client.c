@@ -530,7 +530,8 @@ static void sc_rrefuse(dialer_t *d, rev_claim_t *c, uint64_t conn)
 		    c->s, sbuf_from(body, sctp_proto_conn_encode(conn, NULL, body, sizeof(body))));
 }
 
-static const rev_hop_ops_t sc_rev_ops = {sc_rlisten, sc_rrelease, sc_rjoin, sc_rrefuse};
+static const rev_hop_ops_t sc_rev_ops = {
+    .listen = sc_rlisten, .release = sc_rrelease, .join = sc_rjoin, .refuse = sc_rrefuse};
 
 static void free_on_close(uv_handle_t *h)
 {

@@ -238,7 +238,7 @@ static void rev_announce(void *ud, uint64_t conn, const char *peer)
 	stream_write(r->s, sbuf_from(body, sctp_proto_conn_encode(conn, peer, body, sizeof(body))));
 }
 
-static const revsrv_cbs_t rev_cbs = {rev_announce};
+static const revsrv_cbs_t rev_cbs = {.announce = rev_announce};
 
 static void srv_listen(sctp_association_t *a, void *ud, stream_t *s, const target_t *bind)
 {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dgram.h"
 #include "core/log.h"
 #include "core/reverse.h"
 #include "tunnel/ws/ws_hop.h"
@@ -17,13 +18,16 @@
  * The claim is one WebSocket whose first record is LISTEN; the server's
  * LISTEN_OK, ACCEPTs and its close come back on it.  Each accepted
  * connection the caller takes (join) is another WebSocket, from the pool
- * or fresh, whose first record is JOIN. */
+ * or fresh, whose first record is JOIN.  A UDP claim's first record is
+ * LISTEN_UDP, and its datagrams travel on the claim itself as DGRAM
+ * records, the public peer's address in front, both ways. */
 
 struct rev_claim {
 	wcli_t *cl;
 	wstun_t *t;
 	const rev_cbs_t *cbs;
 	void *ud;
+	int udp;
 };
 
 /* A WebSocket whose first record is type/body: from the pool (sent at
@@ -71,9 +75,15 @@ static void claim_ctl(wstun_t *t, uint8_t type, const uint8_t *body, size_t len)
 	size_t dlen;
 	target_t b;
 
-	if (type == WSTUN_REC_LISTEN_OK && wstun_open_parse(body, len, &b, &data, &dlen) == 0) {
+	if (type == WSTUN_REC_DGRAM && rc->udp) {
+		if (wstun_dgram_parse(body, len, &b, &data, &dlen) < 0)
+			dgram_drops[DGRAM_DROP_BAD]++;
+		else
+			rc->cbs->dgram(rc->ud, &b, dgram_buf(data, dlen));
+	} else if (type == WSTUN_REC_LISTEN_OK &&
+	           wstun_open_parse(body, len, &b, &data, &dlen) == 0) {
 		rc->cbs->claimed(rc->ud, &b);
-	} else if (type == WSTUN_REC_ACCEPT &&
+	} else if (type == WSTUN_REC_ACCEPT && !rc->udp &&
 	           wstun_conn_parse(body, len, &conn, peer, sizeof(peer)) == 0) {
 		rc->cbs->accept(rc->ud, conn, peer);
 	} else if (type == WSTUN_REC_OPEN_FAIL && len >= 1) {
@@ -104,7 +114,8 @@ static void claim_opened(opener_t *op, int err)
 	}
 }
 
-static rev_claim_t *ws_rlisten(dialer_t *d, const target_t *bind, const rev_cbs_t *cbs, void *ud)
+static rev_claim_t *claim_start(dialer_t *d, uint8_t type, const target_t *bind,
+                                const rev_cbs_t *cbs, void *ud)
 {
 	wcli_t *cl = (wcli_t *)d;
 	rev_claim_t *rc = calloc(1, sizeof(*rc));
@@ -116,12 +127,35 @@ static rev_claim_t *ws_rlisten(dialer_t *d, const target_t *bind, const rev_cbs_
 	rc->cl = cl;
 	rc->cbs = cbs;
 	rc->ud = ud;
-	if (n < 0 || !(rc->t = ws_with_record(cl, 0, WSTUN_REC_LISTEN, body, (size_t)n, claim_ctl,
-	                                      rc, claim_opened))) {
+	rc->udp = type == WSTUN_REC_LISTEN_UDP;
+	if (n < 0 ||
+	    !(rc->t = ws_with_record(cl, 0, type, body, (size_t)n, claim_ctl, rc, claim_opened))) {
 		free(rc);
 		return NULL;
 	}
 	return rc;
+}
+
+static rev_claim_t *ws_rlisten(dialer_t *d, const target_t *bind, const rev_cbs_t *cbs, void *ud)
+{
+	return claim_start(d, WSTUN_REC_LISTEN, bind, cbs, ud);
+}
+
+static rev_claim_t *ws_rlisten_udp(dialer_t *d, const target_t *bind, const rev_cbs_t *cbs,
+                                   void *ud)
+{
+	return claim_start(d, WSTUN_REC_LISTEN_UDP, bind, cbs, ud);
+}
+
+/* An answer to a UDP claim's public peer: a DGRAM record on the claim
+ * (dropped, and counted, when its WebSocket holds too much unsent). */
+static int ws_rsend(dialer_t *d, rev_claim_t *rc, const target_t *peer, sbuf_t *b)
+{
+	int r = wstun_send_dgram(rc->t, peer, b);
+
+	if (r < 0)
+		dgram_drops[dgram_drop_why(r)]++;
+	return r;
 }
 
 static void ws_rrelease(dialer_t *d, rev_claim_t *rc)
@@ -160,4 +194,5 @@ static void ws_rrefuse(dialer_t *d, rev_claim_t *rc, uint64_t conn)
 	wstun_send_ctl(rc->t, WSTUN_REC_REFUSE, body, sizeof(body));
 }
 
-const rev_hop_ops_t wcli_rev_ops = {ws_rlisten, ws_rrelease, ws_rjoin, ws_rrefuse};
+const rev_hop_ops_t wcli_rev_ops = {ws_rlisten, ws_rrelease,    ws_rjoin,
+                                    ws_rrefuse, ws_rlisten_udp, ws_rsend};

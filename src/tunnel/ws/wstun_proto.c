@@ -236,7 +236,7 @@ int wstun_rec_open(seal_t *s, sbuf_t *msg, uint8_t *type)
 		return -EINVAL;
 	*type = sbuf_ptr(msg)[0];
 	sbuf_consume(msg, 1);
-	if (*type < WSTUN_REC_OPEN || *type > WSTUN_REC_REFUSE)
+	if (*type < WSTUN_REC_OPEN || *type > WSTUN_REC_LAST)
 		return -EINVAL;
 	return 0;
 }

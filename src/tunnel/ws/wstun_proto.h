@@ -67,6 +67,10 @@ enum {
 	WSTUN_REC_ACCEPT = 10,   /* s->c: conn(8) peer(text): a connection waits */
 	WSTUN_REC_JOIN = 11,     /* c->s: conn(8): this WebSocket carries that connection */
 	WSTUN_REC_REFUSE = 12,   /* c->s: conn(8): the target refused; close it */
+	/* c->s: an address (as in open): listen on UDP there for me; then DGRAM
+	 * records on this WebSocket, the public peer's address in front */
+	WSTUN_REC_LISTEN_UDP = 13,
+	WSTUN_REC_LAST = WSTUN_REC_LISTEN_UDP,
 };
 #define WSTUN_CONN_ID 8
 #define WSTUN_PEER_MAX 63

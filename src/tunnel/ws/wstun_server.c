@@ -11,8 +11,8 @@
  * chain (conn_dgram: the target ACL on every datagram, the idle timeout),
  * DGRAM records both ways; a chain that cannot carry datagrams is refused
  * with OPEN_FAIL 7, naming the hop in the log.
- * The reverse forwards' records (LISTEN, ACCEPT, JOIN, REFUSE) are served
- * in wstun_server_rev.c.
+ * The reverse forwards' records (LISTEN, LISTEN_UDP, ACCEPT, JOIN, REFUSE,
+ * a UDP claim's DGRAM) are served in wstun_server_rev.c.
  *
  * Probing: wrong key, replay, stale clock, a browser, random bytes all get
  * the same decoy page; only logs and metrics tell the reasons apart.
@@ -245,16 +245,20 @@ static void on_ctl(wstun_t *t, uint8_t type, const uint8_t *body, size_t len)
 		start_udp(w);
 		return;
 	}
-	if (type == WSTUN_REC_REFUSE && w->rev) {
+	if (type == WSTUN_REC_REFUSE && w->rev && !w->rev_udp) {
 		wsrv_rev_refuse(w, body, len);
 		return;
 	}
-	if ((type == WSTUN_REC_LISTEN || type == WSTUN_REC_JOIN) && c->state == CONN_HANDSHAKE &&
-	    !w->rev && !w->udp) {
-		if (type == WSTUN_REC_LISTEN)
-			wsrv_rev_listen(w, body, len);
-		else
+	if (type == WSTUN_REC_DGRAM && w->rev && w->rev_udp) {
+		wsrv_rev_dgram(w, body, len);
+		return;
+	}
+	if ((type == WSTUN_REC_LISTEN || type == WSTUN_REC_LISTEN_UDP || type == WSTUN_REC_JOIN) &&
+	    c->state == CONN_HANDSHAKE && !w->rev && !w->udp) {
+		if (type == WSTUN_REC_JOIN)
 			wsrv_rev_join(w, body, len);
+		else
+			wsrv_rev_listen(w, type == WSTUN_REC_LISTEN_UDP, body, len);
 		return;
 	}
 	if (type != WSTUN_REC_OPEN || c->state != CONN_HANDSHAKE || w->rev ||
@@ -569,6 +573,7 @@ typedef struct wsrv_opts {
 	tunkey_opts_t key;
 	ws_opts_t wo;
 	uint64_t skew_ms, open_timeout_ms, replay_cache, replay_timeout_ms;
+	uint64_t rev_udp_idle_ms, rev_udp_flows;
 	int trust_xff, enc_any;
 	cidr_list_t xff_from;
 	rev_server_opts_t rev;
@@ -620,6 +625,12 @@ static const opt_t ws_server_table[] = {
             "connection is passed to"),
     OPT_STR(wsrv_opts_t, decoy_server, "decoy-server", "nginx", "NAME",
             "the Server header of the decoy's own answers (empty: none)"),
+    OPT_DURATION(wsrv_opts_t, rev_udp_idle_ms, "reverse-udp-idle", "60s",
+                 "a UDP reverse forward's flow (one public peer) ends after this without a "
+                 "datagram"),
+    OPT_UINT(wsrv_opts_t, rev_udp_flows, "reverse-udp-flows", REV_UDP_FLOWS_MAX, "256",
+             "flows (public peers) one UDP reverse forward serves at once; a new peer beyond "
+             "them is dropped"),
     OPT_BOOL(wsrv_opts_t, trust_xff, "trust-xff", "0",
              "take the client address from X-Forwarded-For (behind a reverse proxy such as "
              "nginx) for logs and ACLs"),
@@ -666,6 +677,8 @@ static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 	s->trust_xff = o.trust_xff || o.xff_from.n;
 	s->allow = o.rev.allow;
 	s->rev_claims = o.rev.claims;
+	s->rev_udp_idle_ms = o.rev_udp_idle_ms ? o.rev_udp_idle_ms : REV_UDP_IDLE_MS;
+	s->rev_udp_flows = o.rev_udp_flows;
 	s->wo = o.wo;
 	s->plain_ok = tls || o.enc_any;
 	conf = (replay_conf_t){.capacity = o.replay_cache,

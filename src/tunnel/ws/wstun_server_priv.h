@@ -45,7 +45,7 @@ typedef struct wsrv {
 	uint64_t active, opens, unsure, down, rejected[REJ_N];
 	uint64_t udp_assocs, udp_refused, udp_in, udp_out;
 	rev_allow_t allow; /* reverse=: what key holders may claim */
-	uint64_t rev_claims, rev_refused;
+	uint64_t rev_claims, rev_refused, rev_udp_idle_ms, rev_udp_flows;
 	listener_t *l;
 } wsrv_t;
 
@@ -61,12 +61,14 @@ typedef struct wconn {
 	wstun_token_t *tok;
 	sbuf_t *rest;
 	revsrv_t *rev; /* a LISTEN's claim: released with the WebSocket */
-	unsigned counted : 1, udp : 1;
+	unsigned counted : 1, udp : 1, rev_udp : 1; /* rev_udp: rev is a UDP claim */
 } wconn_t;
 
 /* wstun_server_rev.c: the records of the reverse forwards */
-void wsrv_rev_listen(wconn_t *w, const uint8_t *body, size_t len); /* LISTEN */
+/* LISTEN, or LISTEN_UDP (udp) */
+void wsrv_rev_listen(wconn_t *w, int udp, const uint8_t *body, size_t len);
 void wsrv_rev_join(wconn_t *w, const uint8_t *body, size_t len);   /* JOIN */
 void wsrv_rev_refuse(wconn_t *w, const uint8_t *body, size_t len); /* REFUSE */
+void wsrv_rev_dgram(wconn_t *w, const uint8_t *body, size_t len);  /* a UDP claim's DGRAM */
 
 #endif

@@ -1,11 +1,13 @@
 /* wstun_server_rev: the reverse forwards' server side of the WebSocket
- * tunnel (LISTEN, ACCEPT, JOIN, REFUSE; core/reverse.h's revsrv holds the
- * public listeners).  wstun_server.c reads the records and calls here.
+ * tunnel (LISTEN, ACCEPT, JOIN, REFUSE; LISTEN_UDP and a UDP claim's
+ * DGRAMs; core/reverse.h's revsrv holds the public listeners).
+ * wstun_server.c reads the records and calls here.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "core/conn.h"
+#include "core/dgram.h"
 #include "core/log.h"
 #include "core/reverse.h"
 #include "tunnel/ws/wstun.h"
@@ -34,14 +36,39 @@ static void rev_announce(void *ud, uint64_t conn, const char *peer)
 	               wstun_conn_encode(conn, peer, body, sizeof(body)));
 }
 
-static const revsrv_cbs_t rev_cbs = {rev_announce};
+/* A datagram from a UDP claim's public peer: to the client on the claim. */
+static void rev_dgram(void *ud, const target_t *peer, sbuf_t *b)
+{
+	wconn_t *w = ud;
+	int r = wstun_send_dgram(w->t, peer, b);
+
+	if (r < 0)
+		dgram_drops[dgram_drop_why(r)]++;
+}
+
+static const revsrv_cbs_t rev_cbs = {rev_announce, rev_dgram};
+
+/* A UDP claim's DGRAM: the client's answer to a public peer, which only a
+ * peer with a live flow gets. */
+void wsrv_rev_dgram(wconn_t *w, const uint8_t *body, size_t len)
+{
+	const uint8_t *data;
+	size_t dlen;
+	target_t t;
+
+	if (wstun_dgram_parse(body, len, &t, &data, &dlen) < 0) {
+		dgram_drops[DGRAM_DROP_BAD]++;
+		return;
+	}
+	revsrv_send(w->rev, &t, data, dlen);
+}
 
 /* A LISTEN: the operator's reverse= and the per-key cap decide; the
  * claim lives as long as this WebSocket.  Claims belong to the key, not
  * to this listener: the key's replay store, one per key in the process,
  * is their owner, so reverse-claims counts the key's claims on every
  * listener (ws and wss) and a JOIN finds its connection on any of them. */
-void wsrv_rev_listen(wconn_t *w, const uint8_t *body, size_t len)
+void wsrv_rev_listen(wconn_t *w, int udp, const uint8_t *body, size_t len)
 {
 	wsrv_t *s = w->srv;
 	conn_t *c = w->c;
@@ -56,8 +83,12 @@ void wsrv_rev_listen(wconn_t *w, const uint8_t *body, size_t len)
 		return;
 	}
 	snprintf(who, sizeof(who), "%s, conn %llu", c->peer_str, (unsigned long long)c->id);
-	r = revsrv_claim(c->l, s->replay, &s->allow, s->rev_claims, &b, who, &rev_cbs, w, &w->rev,
-	                 why, sizeof(why));
+	r = udp ? revsrv_claim_udp(c->l, s->replay, &s->allow, s->rev_claims, &b, who,
+	                           s->rev_udp_idle_ms, s->rev_udp_flows, &rev_cbs, w, &w->rev, why,
+	                           sizeof(why))
+	        : revsrv_claim(c->l, s->replay, &s->allow, s->rev_claims, &b, who, &rev_cbs, w,
+	                       &w->rev, why, sizeof(why));
+	w->rev_udp = udp && !r;
 	if (r == 0) {
 		revsrv_bound(w->rev, &b);
 		n = wstun_open_encode(&b, NULL, 0, ok, sizeof(ok));

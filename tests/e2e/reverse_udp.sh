@@ -1,0 +1,152 @@
+#!/bin/bash
+# UDP reverse forwards (-R udp://) over ws://: a client in a network
+# namespace that nobody can send into exposes dnsmasq, a real DNS server,
+# which dig on the server's side queries.
+#
+#   S (server, NET.1, and NET.9)  <-- veth -->  C (client, NET.2: new
+#                                                 inbound flows dropped)
+#
+# Checks: dig on S gets C's records through the reverse forward (an A
+# record, and a TXT answer of about 1 kB equal to what dnsmasq gives in C);
+# a raw query's answer is byte for byte the one dnsmasq gives directly; a
+# port the server does not allow is refused on both ends and nothing
+# listens there; the listener's deny= holds for the public side (a peer
+# at NET.9 gets nothing); 200 source ports at once against a claim capped
+# at 20 flows: exactly 20 are answered, the server's descriptors do not
+# move and its RSS stays within 2 MB, the client holds at most 20 flow
+# sockets; after reverse-udp-idle (3 s) the server's flows are gone and a
+# new peer is served again.
+. "$(dirname "$0")/lib.sh"
+need_cmd dig dnsmasq nft
+netns_pair ru21s ru21c 10.122.0
+S=10.122.0.1
+KEY=$("$SLUICE" keygen)
+ip -n ru21s addr add 10.122.0.9/24 dev vru21s
+
+inC nft -f - <<'EOF' || skip "nft cannot filter in the namespace"
+table inet ru21 {
+	chain in {
+		type filter hook input priority 0; policy accept;
+		iifname "vru21c" ct state new drop
+	}
+}
+EOF
+TXT=()
+for i in 1 2 3 4 5; do TXT+=("\"$(head -c 150 /dev/urandom | base64 -w0 | head -c 200)\""); done
+start dns ip netns exec ru21c dnsmasq --no-daemon --no-resolv --no-hosts --port=53 \
+	--listen-address=127.0.0.1 --bind-interfaces --user=root --pid-file="$T/dnsmasq.pid" \
+	--local=/test/ --host-record=svc.test,10.9.8.7 \
+	--txt-record="big.test,$(
+		IFS=,
+		echo "${TXT[*]}"
+	)"
+SM=9200
+start server ip netns exec ru21s "$SLUICE" -v \
+	-L "ws://$S:8200?key=$KEY&reverse=$S:5300-5360&reverse-udp-flows=20&reverse-udp-idle=3s&deny=10.122.0.9" \
+	--metrics "$S:$SM"
+sleep 0.5
+conf() { # the client's configuration: its -R list is "$@"
+	{
+		echo "forward: [\"ws://$S:8200?key=$KEY&pool=2\"]"
+		echo "control: $T/client.sock"
+		echo "reverse:"
+		for r in "$@"; do echo "  - $r"; done
+	} >"$T/client.yaml"
+}
+conf "udp://$S:5353/127.0.0.1:53" "udp://$S:5399/127.0.0.1:53" "tcp://$S:5354/127.0.0.1:53" \
+	"udp://$S:5356/127.0.0.1:53"
+start client ip netns exec ru21c "$SLUICE" -v -c "$T/client.yaml"
+
+q() { inS dig +time=2 +tries=1 "@$S" -p "$1" "${@:2}"; }
+up() {
+	for _ in $(seq 100); do
+		[ "$(q 5353 +short svc.test A 2>/dev/null)" = "10.9.8.7" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "C's dnsmasq is not reachable from S directly (inbound dropped)" \
+	bash -c "! ip netns exec ru21s dig +time=1 +tries=1 @10.122.0.2 svc.test A"
+check "dig on S gets C's A record through the UDP reverse forward" up
+direct=$(inC dig +short @127.0.0.1 big.test TXT)
+rev=$(q 5353 +short big.test TXT)
+check "the TXT answer is non-trivial (${#direct} bytes of text)" test "${#direct}" -gt 1000
+check_eq "dig's TXT answer through it equals dnsmasq's in C" "$direct" "$rev"
+
+# byte for byte: one raw query, the same ID, to dnsmasq in C and through
+# the forward from S
+rawq() {
+	python3 -c '
+import socket, sys
+q = (bytes.fromhex("beef01000001000000000001") + b"\x03big\x04test\x00\x00\x10\x00\x01"
+     + bytes.fromhex("0000291000000000000000"))  # EDNS: answers up to 4096 bytes
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.sendto(q, (sys.argv[1], int(sys.argv[2])))
+print(s.recv(65535).hex())' "$@"
+}
+a=$(inC bash -c "$(declare -f rawq); rawq 127.0.0.1 53")
+b=$(inS bash -c "$(declare -f rawq); rawq $S 5353")
+check "a raw answer is ${#a} hex digits (over 2 kB of hex)" test "${#a}" -gt 2000
+check_eq "the raw answer through the forward is byte-exact" "$a" "$b"
+
+# a port the server does not allow
+for _ in $(seq 30); do grep -q "refused by the server" "$T/client.log" && break; sleep 0.1; done
+check "client: refused, and why" \
+	grep -q "reverse udp://$S:5399/127.0.0.1:53: refused by the server: $S:5399 is not among" "$T/client.log"
+check "server: refused, and to whom" grep -q "reverse listener refused to 10.122.0.2.*$S:5399" "$T/server.log"
+check "nothing listens on UDP $S:5399" bash -c "[ -z \"\$(ip netns exec ru21s ss -Hlun 'sport = :5399')\" ]"
+
+# the listener's ACL on the public side: deny=10.122.0.9
+check "a denied public peer (10.122.0.9) gets no answer" \
+	bash -c "! ip netns exec ru21s dig +time=1 +tries=1 -b 10.122.0.9 @$S -p 5353 svc.test A"
+check "the server says why" grep -q "reverse udp://$S:5353: refused 10.122.0.9:.*client not allowed" "$T/server.log"
+
+# many source ports against the cap of 20 flows
+SP=$(pid_of server)
+CP=$(pgrep -P "$(pid_of client)" sluice || pid_of client)
+fds() { ls "/proc/$1/fd" | wc -l; }
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+sleep 4 # the flows so far expire
+fd0=$(fds "$SP")
+rss0=$(rss "$SP")
+cfd0=$(fds "$CP")
+n=$(inS python3 -c '
+import socket, sys, select, time
+q = bytes.fromhex("0001010000010000000000000373766304746573740000010001")
+socks = []
+for i in range(200):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setblocking(False)
+    s.sendto(q, (sys.argv[1], 5353))
+    socks.append(s)
+got = set()
+end = time.time() + 1
+while time.time() < end and len(got) < 200:
+    r, _, _ = select.select(socks, [], [], 0.2)
+    for s in r:
+        s.recv(65535)
+        got.add(s)
+print(len(got))' "$S")
+check_eq "200 source ports at once, a cap of 20 flows: 20 answered" 20 "$n"
+active() { inS curl -fsS "http://$S:$SM/metrics" | sed -n "s/^sluice_reverse_connections_active{side=\"server\",reverse=\"udp:\/\/$S:5353\"} //p"; }
+check_eq "the server holds 20 flows" 20 "$(active)"
+fd1=$(fds "$SP")
+rss1=$(rss "$SP")
+cfd1=$(fds "$CP")
+echo "    server descriptors $fd0 -> $fd1, RSS $rss0 -> $rss1 kB; client descriptors $cfd0 -> $cfd1"
+check "server descriptors unchanged by 200 peers (flows have none)" test "$fd1" -le "$fd0"
+check "server RSS within 2 MB" test "$rss1" -le $((rss0 + 2048))
+check "client descriptors: at most one per flow (20) more" test "$cfd1" -le $((cfd0 + 20))
+check "the refusals are counted" bash -c \
+	"ip netns exec ru21s curl -fsS http://$S:$SM/metrics | grep -E '^sluice_reverse_refused_total\{side=\"server\",reverse=\"udp://$S:5353\"\} (1[89][0-9]|[2-9][0-9][0-9])'"
+gone() {
+	for _ in $(seq 60); do [ "$(active)" = 0 ] && return 0; sleep 0.1; done
+	return 1
+}
+check "after reverse-udp-idle (3 s) the server's flows are gone" gone
+check "a new peer is served again" up
+check "the client logged its claim" \
+	grep -q "reverse udp://$S:5353/127.0.0.1:53: the server listens on $S:5353" "$T/client.log"
+
+finish
