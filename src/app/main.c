@@ -54,9 +54,11 @@ static uv_loop_t *loop;
 /* static, not on a stack: an early exit(2) leaves them reachable */
 static config_t file, env, cli;
 static url_t *u;
-/* -R: parsed with everything else, started once the listeners listen;
- * they keep the routing they started on (a reload leaves them) */
+/* -R: parsed with everything else, started once the listeners listen, on
+ * the routing rev_rt holds; revsrc, the -R each was made from.  A reload
+ * re-reads them (rev_reload) */
 static revfwd_t **revs;
+static char **revsrc;
 static size_t nrevs;
 static struct routing *rev_rt;
 
@@ -83,8 +85,10 @@ static void teardown(void *ud)
 		free(lsrc[i]);
 	}
 	nlisteners = 0;
-	for (size_t i = 0; i < nrevs; i++)
+	for (size_t i = 0; i < nrevs; i++) {
 		revfwd_free(revs[i]);
+		free(revsrc[i]);
+	}
 	nrevs = 0;
 	routing_unref(rev_rt);
 	rev_rt = NULL;
@@ -117,6 +121,63 @@ static char *listen_key(const char *url)
 
 	cred_url_key(&k, &n, url);
 	return k;
+}
+
+/* The new -R list (parsed and checked against the new routing rt):
+ * those whose -R and default chain did not change are kept with their
+ * claims and connections, removed ones released, new ones claimed.  A
+ * changed default chain claims them all again on it.  nrv's entries are
+ * taken. */
+static void rev_reload(routing_t *rt, revfwd_t **nrv, const strlist_t *specs)
+{
+	dialer_t *chain = routing_dialer(rt, "default");
+	int same = rev_rt && routing_dialer(rev_rt, "default") == chain;
+	char **nsrc = calloc(specs->n + 1, sizeof(*nsrc)), err[URL_ERRLEN];
+	size_t kept = 0, gone = 0;
+
+	if (!nsrc)
+		abort();
+	for (size_t j = 0; j < nrevs; j++) {
+		size_t i = 0;
+		while (i < specs->n &&
+		       (!same || !nrv[i] || nsrc[i] || strcmp(revsrc[j], specs->v[i])))
+			i++;
+		if (i < specs->n) {
+			revfwd_free(nrv[i]); /* never started */
+			nrv[i] = revs[j];
+			nsrc[i] = revsrc[j];
+			kept++;
+			continue;
+		}
+		revfwd_free(revs[j]);
+		free(revsrc[j]);
+		gone++;
+	}
+	for (size_t i = 0; i < specs->n; i++) {
+		if (nsrc[i])
+			continue;
+		if (!(nsrc[i] = strdup(specs->v[i])))
+			abort();
+		if (revfwd_start(nrv[i], loop, chain, 10000, err, sizeof(err)) < 0)
+			log_err(0, "reload: %s", err); /* revfwd_check passed: not reached */
+	}
+	if (nrevs || specs->n)
+		log_info(0, "reload: reverse forwards: %zu kept, %zu new, %zu gone", kept,
+		         specs->n - kept, gone);
+	free(revs);
+	free(revsrc);
+	revs = nrv;
+	revsrc = nsrc;
+	nrevs = specs->n;
+	routing_unref(rev_rt);
+	rev_rt = nrevs ? routing_ref(rt) : NULL;
+}
+
+static void revs_free(revfwd_t **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		revfwd_free(v[i]);
+	free(v);
 }
 
 static listener_t **retired;
@@ -203,6 +264,7 @@ static int reload_config(const char *who, char *out, size_t outlen)
 	char **ns = NULL;
 	int *kept = calloc(nlisteners + 1, sizeof(int)), *fresh = NULL;
 	listener_t **adopt = NULL; /* the running one nl[i] changes in place */
+	revfwd_t **nrv = NULL;     /* the new -R, parsed */
 	char err[URL_ERRLEN * 4], msg[URL_ERRLEN * 3];
 	size_t nn = 0, added = 0;
 	int v = 0, r;
@@ -222,6 +284,12 @@ static int reload_config(const char *who, char *out, size_t outlen)
 	if (routing_build(loop, &f, old, &rt, err, sizeof(err)) < 0)
 		goto refused;
 	routing_install(rt); /* listener_new reads it; old is ours still */
+	if (!(nrv = calloc(f.reverse.n + 1, sizeof(*nrv))))
+		abort();
+	for (size_t i = 0; i < f.reverse.n; i++)
+		if (revfwd_parse(f.reverse.v[i], &nrv[i], err, sizeof(err)) < 0 ||
+		    revfwd_check(nrv[i], routing_dialer(rt, "default"), err, sizeof(err)) < 0)
+			goto undo;
 	nn = f.listen.n;
 	nl = calloc(nn, sizeof(*nl));
 	ns = calloc(nn, sizeof(*ns));
@@ -347,6 +415,7 @@ static int reload_config(const char *who, char *out, size_t outlen)
 	if (file.metrics)
 		pac_serve(listeners, nlisteners);
 	routing_start(rt);
+	rev_reload(rt, nrv, &f.reverse);
 	routing_unref(old);
 	reload_settings(&f);
 	runtime_log_level(f.log_level, v);
@@ -379,6 +448,7 @@ undo:
 		}
 		free(ns ? ns[i] : NULL);
 	}
+	revs_free(nrv, f.reverse.n);
 	routing_install(old); /* takes our reference; rt goes */
 	old = NULL;
 refused:
@@ -666,9 +736,12 @@ static int run_or_check(int argc, char **argv, int check)
 		nlisteners++;
 	}
 	revs = calloc(file.reverse.n + 1, sizeof(*revs));
-	if (!revs)
+	revsrc = calloc(file.reverse.n + 1, sizeof(*revsrc));
+	if (!revs || !revsrc)
 		abort();
 	for (size_t i = 0; i < file.reverse.n; i++) {
+		if (!(revsrc[i] = strdup(file.reverse.v[i])))
+			abort();
 		if (revfwd_parse(file.reverse.v[i], &revs[i], err, sizeof(err)) < 0) {
 			fprintf(stderr, "sluice: %s\n", err);
 			return 2;
@@ -774,6 +847,7 @@ static int run_or_check(int argc, char **argv, int check)
 	runtime_run(&hooks, file.drain_ms);
 	free(listeners);
 	free(revs);
+	free(revsrc);
 	config_free(&file);
 	config_free(&env);
 	config_free(&cli);

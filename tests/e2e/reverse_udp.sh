@@ -15,7 +15,11 @@
 # at 20 flows: exactly 20 are answered, the server's descriptors do not
 # move and its RSS stays within 2 MB, the client holds at most 20 flow
 # sockets; after reverse-udp-idle (3 s) the server's flows are gone and a
-# new peer is served again.
+# new peer is served again.  Reload (SIGHUP, then the control socket):
+# the client's -R list is re-read; a TCP connection held through a kept
+# forward (DNS over TCP) answers before and after, the kept claims are not
+# claimed again, a removed one's port is released on the server, an added
+# one answers.
 . "$(dirname "$0")/lib.sh"
 need_cmd dig dnsmasq nft
 netns_pair ru21s ru21c 10.122.0
@@ -149,4 +153,61 @@ check "a new peer is served again" up
 check "the client logged its claim" \
 	grep -q "reverse udp://$S:5353/127.0.0.1:53: the server listens on $S:5353" "$T/client.log"
 
+# reload: -R re-read.  A TCP connection held through tcp://:5354 (DNS over
+# TCP to the same dnsmasq) asks before and after; udp://:5356 goes,
+# udp://:5355 comes, the rest stay
+udpup() { [ -n "$(ip netns exec ru21s ss -Hlun "sport = :$1")" ]; }
+for _ in $(seq 50); do udpup 5356 && break; sleep 0.1; done
+check "before the reload the server listens on UDP 5356" udpup 5356
+inS python3 -c '
+import socket, struct, sys, os, time
+q = bytes.fromhex("0002010000010000000000000373766304746573740000010001")
+def ask(s):
+    s.sendall(struct.pack(">H", len(q)) + q)
+    n = struct.unpack(">H", s.recv(2))[0]
+    a = b""
+    while len(a) < n:
+        a += s.recv(n - len(a))
+    return a[-4:] == bytes([10, 9, 8, 7])
+for _ in range(50):
+    try:
+        s = socket.create_connection((sys.argv[1], 5354), timeout=5)
+        break
+    except OSError:
+        time.sleep(0.1)
+ok1 = ask(s)
+open(sys.argv[2] + "/held", "w").close()
+while not os.path.exists(sys.argv[2] + "/go"):
+    time.sleep(0.05)
+ok2 = ask(s)
+print("before=%d after=%d" % (ok1, ok2))' "$S" "$T" >"$T/held.out" 2>&1 &
+hp=$!
+for _ in $(seq 100); do [ -e "$T/held" ] && break; sleep 0.1; done
+conf "udp://$S:5353/127.0.0.1:53" "udp://$S:5399/127.0.0.1:53" "tcp://$S:5354/127.0.0.1:53" \
+	"udp://$S:5355/127.0.0.1:53"
+kill -HUP "$(pid_of client)"
+for _ in $(seq 50); do grep -q "reverse forwards:" "$T/client.log" && break; sleep 0.1; done
+check "SIGHUP: 3 kept, 1 new, 1 gone" grep -q "reload: reverse forwards: 3 kept, 1 new, 1 gone" "$T/client.log"
+touch "$T/go"
+wait $hp
+check_eq "the TCP connection held through a kept forward answers before and after" \
+	"before=1 after=1" "$(cat "$T/held.out")"
+gone5356() {
+	for _ in $(seq 50); do udpup 5356 || return 0; sleep 0.1; done
+	return 1
+}
+check "the removed forward's UDP port is released on the server" gone5356
+check "the added one answers" bash -c "for i in \$(seq 50); do [ \"\$(ip netns exec ru21s dig +time=1 +tries=1 @$S -p 5355 +short svc.test A)\" = 10.9.8.7 ] && exit 0; sleep 0.1; done; exit 1"
+check "the kept UDP forward answers" up
+check_eq "the kept claims were not claimed again" 1 "$(grep -c "the server listens on $S:5353" "$T/client.log")"
+# the control socket: 5355 goes
+conf "udp://$S:5353/127.0.0.1:53" "udp://$S:5399/127.0.0.1:53" "tcp://$S:5354/127.0.0.1:53"
+check "sluice reload through the control socket" \
+	ip netns exec ru21c "$SLUICE" reload --control "$T/client.sock"
+check "control reload: 3 kept, 0 new, 1 gone" grep -q "reload: reverse forwards: 3 kept, 0 new, 1 gone" "$T/client.log"
+gone5355() {
+	for _ in $(seq 50); do udpup 5355 || return 0; sleep 0.1; done
+	return 1
+}
+check "... and UDP 5355 is released" gone5355
 finish
