@@ -503,7 +503,7 @@ int revfwd_check(const revfwd_t *f, const dialer_t *chain, char *err, size_t err
 	if (f->udp && !chain->ops->reverse->listen_udp) {
 		snprintf(err, errlen,
 		         "-R %s: the last hop (-F) must be one whose server can listen on UDP for "
-		         "us (ws, wss); %s:// cannot",
+		         "us (ws, wss) or listen itself (sstp, vpn, ppp); %s:// cannot",
 		         f->st.name, dialer_scheme(chain));
 		return -ENOTSUP;
 	}
@@ -736,12 +736,6 @@ void revbind_free(revbind_t *b)
 
 /* ---- the server ---- */
 
-typedef struct sflow {
-	queue_t link; /* the claim's flows, least recently used first */
-	struct sockaddr_storage peer;
-	uint64_t id, last;
-} sflow_t;
-
 struct revsrv {
 	rev_stat_t st;
 	queue_t link; /* all claims */
@@ -753,8 +747,7 @@ struct revsrv {
 		uv_udp_t udp;
 	};
 	int is_udp;
-	queue_t flows; /* UDP: sflow_t */
-	size_t nflows;
+	rev_flows_t flows; /* UDP */
 	uint64_t idle_ms, max_flows;
 	uv_timer_t timer;
 	revsrv_cbs_t cbs;
@@ -852,84 +845,112 @@ static void pend_drop(revsrv_t *s, rconn_t *rc, const char *why)
 	free(rc);
 }
 
-/* ---- the server's UDP flows: one per public peer ---- */
+/* ---- UDP flows: one per public peer (rev_flows_t) ---- */
 
-static void sflow_free(revsrv_t *s, sflow_t *sf, const char *why)
+void rev_flows_init(rev_flows_t *fl)
 {
-	char p[64];
-
-	sockaddr_str((struct sockaddr *)&sf->peer, p, sizeof(p));
-	log_debug(sf->id, "reverse %s: flow of %s closed (%s)", s->st.name, p, why);
-	queue_remove(&sf->link);
-	s->nflows--;
-	s->st.active--;
-	free(sf);
+	queue_init(&fl->q);
+	fl->n = 0;
 }
 
-static sflow_t *sflow_find(revsrv_t *s, const struct sockaddr *sa)
+rev_flow_t *rev_flows_find(rev_flows_t *fl, const struct sockaddr *sa)
 {
 	queue_t *q;
 
-	queue_foreach (q, &s->flows) {
-		sflow_t *sf = queue_data(q, sflow_t, link);
-		if (sockaddr_equal((struct sockaddr *)&sf->peer, sa))
-			return sf;
+	queue_foreach (q, &fl->q) {
+		rev_flow_t *f = queue_data(q, rev_flow_t, link);
+		if (sockaddr_equal((struct sockaddr *)&f->peer, sa))
+			return f;
 	}
 	return NULL;
 }
 
-static void sflow_touch(revsrv_t *s, sflow_t *sf)
+rev_flow_t *rev_flows_add(rev_flows_t *fl, const struct sockaddr *sa, uint64_t id, uint64_t now)
 {
-	sf->last = uv_now(s->l->loop);
-	queue_remove(&sf->link);
-	queue_insert_tail(&s->flows, &sf->link);
+	rev_flow_t *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		abort();
+	memcpy(&f->peer, sa, sockaddr_len(sa));
+	f->id = id;
+	f->last = now;
+	queue_insert_tail(&fl->q, &f->link);
+	fl->n++;
+	return f;
+}
+
+void rev_flows_touch(rev_flows_t *fl, rev_flow_t *f, uint64_t now)
+{
+	f->last = now;
+	queue_remove(&f->link);
+	queue_insert_tail(&fl->q, &f->link);
+}
+
+static void flow_free(rev_flows_t *fl, rev_flow_t *f, const char *name, const char *why)
+{
+	char p[64];
+
+	sockaddr_str((struct sockaddr *)&f->peer, p, sizeof(p));
+	log_debug(f->id, "reverse %s: flow of %s closed (%s)", name, p, why);
+	queue_remove(&f->link);
+	fl->n--;
+	free(f);
+}
+
+void rev_flows_sweep(rev_flows_t *fl, uint64_t now, uint64_t idle_ms, const char *name)
+{
+	while (!queue_empty(&fl->q)) {
+		rev_flow_t *f = queue_data(queue_first(&fl->q), rev_flow_t, link);
+		if (now - f->last < idle_ms)
+			break;
+		flow_free(fl, f, name, "idle");
+	}
+}
+
+void rev_flows_clear(rev_flows_t *fl, const char *name)
+{
+	while (!queue_empty(&fl->q))
+		flow_free(fl, queue_data(queue_first(&fl->q), rev_flow_t, link), name, "released");
 }
 
 /* A new public peer: the cap on flows, then the listener's guard rails. */
-static sflow_t *sflow_new(revsrv_t *s, const struct sockaddr *sa)
+static rev_flow_t *sflow_new(revsrv_t *s, const struct sockaddr *sa)
 {
 	uint64_t id = conn_next_id();
 	char who[620];
-	sflow_t *sf;
 
-	if (s->nflows >= s->max_flows) {
+	if (s->flows.n >= s->max_flows) {
 		s->st.refused++;
 		s->l->m->rejected++;
 		log_debug(id, "reverse %s: a new peer dropped: %zu flows already", s->st.name,
-		          s->nflows);
+		          s->flows.n);
 		return NULL;
 	}
 	snprintf(who, sizeof(who), "reverse %s", s->st.name);
-	if (!listener_admit(s->l, who, NULL, sa, s->nflows, id)) {
+	if (!listener_admit(s->l, who, NULL, sa, s->flows.n, id)) {
 		s->st.refused++;
 		return NULL;
 	}
-	if (!(sf = calloc(1, sizeof(*sf))))
-		abort();
-	memcpy(&sf->peer, sa, sockaddr_len(sa));
-	sf->id = id;
-	queue_insert_tail(&s->flows, &sf->link);
-	s->nflows++;
 	s->st.conns++;
 	s->st.active++;
 	sockaddr_str(sa, who, sizeof(who));
 	log_debug(id, "reverse %s: flow from %s", s->st.name, who);
-	return sf;
+	return rev_flows_add(&s->flows, sa, id, uv_now(s->l->loop));
 }
 
 static void on_pub_dgram(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *addr,
                          unsigned flags)
 {
 	revsrv_t *s = h->data;
-	sflow_t *sf;
+	rev_flow_t *sf;
 	char ip[64];
 	target_t peer;
 
 	if (n < 0 || !addr || (flags & UV_UDP_PARTIAL))
 		return;
-	if (!(sf = sflow_find(s, addr)) && !(sf = sflow_new(s, addr)))
+	if (!(sf = rev_flows_find(&s->flows, addr)) && !(sf = sflow_new(s, addr)))
 		return;
-	sflow_touch(s, sf);
+	rev_flows_touch(&s->flows, sf, uv_now(s->l->loop));
 	s->st.bytes_in += (uint64_t)n;
 	sockaddr_ip(addr, ip, sizeof(ip));
 	target_set(&peer, ip, sockaddr_port(addr));
@@ -939,13 +960,13 @@ static void on_pub_dgram(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const stru
 int revsrv_send(revsrv_t *s, const target_t *peer, const uint8_t *p, size_t n)
 {
 	struct sockaddr_storage ss;
-	sflow_t *sf;
+	rev_flow_t *sf;
 	uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
 	int r;
 
 	if (!s->is_udp)
 		return UV_EINVAL;
-	if (!target_is_ip(peer, &ss) || !(sf = sflow_find(s, (struct sockaddr *)&ss))) {
+	if (!target_is_ip(peer, &ss) || !(sf = rev_flows_find(&s->flows, (struct sockaddr *)&ss))) {
 		dgram_drops[DGRAM_DROP_STRANGER]++;
 		return UV_ENOENT;
 	}
@@ -953,7 +974,7 @@ int revsrv_send(revsrv_t *s, const target_t *peer, const uint8_t *p, size_t n)
 		dgram_drops[dgram_drop_why(r)]++;
 		return r;
 	}
-	sflow_touch(s, sf);
+	rev_flows_touch(&s->flows, sf, uv_now(s->l->loop));
 	s->st.bytes_out += n;
 	return 0;
 }
@@ -971,11 +992,9 @@ static void on_sweep(uv_timer_t *t)
 		pend_drop(s, rc, "the client did not take it in time");
 	}
 	rev_gone_sweep(&s->gone, now);
-	while (s->is_udp && !queue_empty(&s->flows)) {
-		sflow_t *sf = queue_data(queue_first(&s->flows), sflow_t, link);
-		if (now - sf->last < s->idle_ms)
-			break;
-		sflow_free(s, sf, "idle");
+	if (s->is_udp) {
+		rev_flows_sweep(&s->flows, now, s->idle_ms, s->st.name);
+		s->st.active = s->flows.n;
 	}
 }
 
@@ -992,7 +1011,7 @@ static revsrv_t *srv_new(listener_t *l, const void *owner, const revsrv_cbs_t *c
 	queue_init(&s->pend);
 	queue_init(&s->live);
 	rev_gone_init(&s->gone);
-	queue_init(&s->flows);
+	rev_flows_init(&s->flows);
 	s->open_handles = 1;
 	return s;
 }
@@ -1147,8 +1166,7 @@ void revsrv_close(revsrv_t *s)
 	rconns_close(&s->pend);
 	rconns_close(&s->live);
 	rev_gone_close(&s->gone);
-	while (!queue_empty(&s->flows))
-		sflow_free(s, queue_data(queue_first(&s->flows), sflow_t, link), "released");
+	rev_flows_clear(&s->flows, s->st.name);
 	if (!s->closed)
 		uv_close((uv_handle_t *)&s->tcp, srv_handle_closed);
 	uv_close((uv_handle_t *)&s->timer, srv_handle_closed);

@@ -204,6 +204,29 @@ int revsrv_claim_udp(listener_t *l, const void *owner, const struct rev_allow *a
 /* Claims live for this owner now. */
 size_t revsrv_count(const void *owner);
 
+/* ---- UDP flows: a claim's public peers, for whoever serves UDP claims ----
+ * A list, least recently used first: find, add, touch (used now), sweep
+ * (end those idle for idle_ms), clear.  The caller applies its caps and
+ * guard rails before add; name is for the log lines. */
+
+typedef struct rev_flow {
+	queue_t link;
+	struct sockaddr_storage peer;
+	uint64_t id, last;
+} rev_flow_t;
+
+typedef struct rev_flows {
+	queue_t q;
+	size_t n;
+} rev_flows_t;
+
+void rev_flows_init(rev_flows_t *fl);
+rev_flow_t *rev_flows_find(rev_flows_t *fl, const struct sockaddr *sa);
+rev_flow_t *rev_flows_add(rev_flows_t *fl, const struct sockaddr *sa, uint64_t id, uint64_t now);
+void rev_flows_touch(rev_flows_t *fl, rev_flow_t *f, uint64_t now);
+void rev_flows_sweep(rev_flows_t *fl, uint64_t now, uint64_t idle_ms, const char *name);
+void rev_flows_clear(rev_flows_t *fl, const char *name);
+
 /* ---- what a server lets key holders claim ---- */
 
 typedef struct rev_allow_ent {

@@ -142,10 +142,11 @@ struct lwipep {
 	dns_addr_t fallback;
 	int has_fallback;
 	dns_resolver_t *dns;
-	queue_t streams; /* lwtcp_t.link */
-	queue_t dials;   /* lwipep_dial_t.link */
-	queue_t udp;     /* datagram flows (lwipudp.c) */
-	queue_t listens; /* listening ports (lwiplisten.c) */
+	queue_t streams;  /* lwtcp_t.link */
+	queue_t dials;    /* lwipep_dial_t.link */
+	queue_t udp;      /* datagram flows (lwipudp.c) */
+	queue_t listens;  /* listening ports (lwiplisten.c) */
+	queue_t ulistens; /* listening UDP ports (lwipudp.c) */
 	lwipep_addr_t addr;
 	int has4, has6;
 	s8_t slot6;
@@ -1432,6 +1433,7 @@ int lwipep_new(uv_loop_t *loop, const lwipep_opts_t *o, lwipep_output_fn out, vo
 	queue_init(&ep->udp);
 	queue_init(&ep->dials);
 	queue_init(&ep->listens);
+	queue_init(&ep->ulistens);
 	if (o->dns_fallback) {
 		if (inet_pton(AF_INET, o->dns_fallback, ep->fallback.a) == 1)
 			ep->fallback.family = AF_INET;
@@ -1492,6 +1494,7 @@ void lwipep_free(lwipep_t *ep)
 		queue_data(q, lwipep_dial_t, link)->ep = NULL;
 	lwudp_orphan_all(&ep->udp);
 	lwlisten_orphan_all(&ep->listens);
+	lwulisten_orphan_all(&ep->ulistens);
 	for (unsigned i = 0; i < core.inq_len; i++) {
 		unsigned k = (core.inq_head + i) % INQ_MAX;
 		if (core.inq[k].ep == ep) {
@@ -1660,6 +1663,11 @@ queue_t *lwipep_udp_list(lwipep_t *ep)
 queue_t *lwipep_listen_list(lwipep_t *ep)
 {
 	return &ep->listens;
+}
+
+queue_t *lwipep_ulisten_list(lwipep_t *ep)
+{
+	return &ep->ulistens;
 }
 
 void lwipep_cb_begin(cbframe_t *f, struct tcp_pcb *pcb)

@@ -153,6 +153,19 @@ int lwipep_listen(lwipep_t *ep, uint16_t port, unsigned syn_max, lwipep_accept_c
 /* cb will not run again; the port answers RST from now on. */
 void lwipep_unlisten(lwipep_listen_t *l);
 void lwipep_listen_stats(const lwipep_listen_t *l, lwipep_listen_stats_t *st);
+/* UDP on port at whatever addresses the link gives, across reconnects
+ * (lwipudp.c): cb runs from lwipep_input() with each datagram that
+ * arrives there (b is the callee's) and its source.  sendto sends b (taken)
+ * from that port to peer: 0, or UV_ENETDOWN (the link is down),
+ * UV_ENOBUFS (lwIP has no room), UV_EMSGSIZE.  Errors of listen:
+ * UV_EADDRINUSE, UV_ENOMEM. */
+typedef struct lwipep_ulisten lwipep_ulisten_t;
+typedef void (*lwipep_urecv_cb)(void *ud, const struct sockaddr *peer, sbuf_t *b);
+int lwipep_udp_listen(lwipep_t *ep, uint16_t port, lwipep_urecv_cb cb, void *ud,
+                      lwipep_ulisten_t **out);
+int lwipep_udp_sendto(lwipep_ulisten_t *l, const struct sockaddr *peer, sbuf_t *b);
+/* cb will not run again; the port is free. */
+void lwipep_udp_unlisten(lwipep_ulisten_t *l);
 
 /* The name servers the link gave (port 53), else the fallback; 0 while
  * the link is down. */

@@ -44,8 +44,9 @@ int lwipep_target_ok(const lwipep_t *ep, const ip_addr_t *a);
 dns_resolver_t *lwipep_resolver(lwipep_t *ep);
 uint32_t lwipep_dns_ms(const lwipep_t *ep);
 lwipep_stats_t *lwipep_stats_of(lwipep_t *ep);
-queue_t *lwipep_udp_list(lwipep_t *ep);    /* lwudp_t.link */
-queue_t *lwipep_listen_list(lwipep_t *ep); /* lwipep_listen_t.link */
+queue_t *lwipep_udp_list(lwipep_t *ep);     /* lwudp_t.link */
+queue_t *lwipep_listen_list(lwipep_t *ep);  /* lwipep_listen_t.link */
+queue_t *lwipep_ulisten_list(lwipep_t *ep); /* lwipep_ulisten_t.link */
 /* A pcb lwIP accepted becomes a stream of ep (lwIP's callbacks are ours). */
 stream_t *lwipep_accepted(lwipep_t *ep, struct tcp_pcb *pcb, uint64_t id);
 void lwipep_ip_from_sa(const struct sockaddr *sa, ip_addr_t *ip);
@@ -55,6 +56,9 @@ void lwipep_sa_from_ip(const ip_addr_t *ip, uint16_t port, struct sockaddr_stora
  * pcbs and lookups go now.  Then, from lwipep_free(), they forget ep. */
 void lwudp_fail_all(queue_t *list, int err);
 void lwudp_orphan_all(queue_t *list);
+/* lwipudp.c, from lwipep_free(): the listening UDP pcbs go and their
+ * listeners forget ep. */
+void lwulisten_orphan_all(queue_t *list);
 
 /* lwiplisten.c: 0 to drop pkt, a SYN to a port whose handshakes are at
  * their cap; prune: half-open connections past the cap go (those whose

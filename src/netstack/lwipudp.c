@@ -1,4 +1,5 @@
-/* lwipudp: the lwIP endpoint's datagram flows (lwipep.h: lwipep_dgram).
+/* lwipudp: the lwIP endpoint's datagram flows (lwipep.h: lwipep_dgram),
+ * and its listening UDP ports (lwipep_udp_listen).
  *
  * One flow is one UDP pcb inside the tunnel, made on the first datagram
  * (a random port, bound to the endpoint's netif) and removed when the flow
@@ -336,4 +337,132 @@ dial_t *lwipep_dgram(lwipep_t *ep, const dial_opts_t *o, dgram_cb cb, void *ud)
 void lwipep_dgram_cancel(dial_t *req)
 {
 	dgram_ready_cancel(req);
+}
+
+/* ---- listening UDP ports ----
+ *
+ * One pcb per port, bound to the endpoint's netif and to any address of
+ * either family, like lwiplisten.c's TCP ones: it serves the address each
+ * session gives.  Datagrams arrive from lwipep_input(); answers go from
+ * the same pcb.  What to admit is the owner's (pktrev.c). */
+
+struct lwipep_ulisten {
+	lwipep_t *ep; /* NULL once the endpoint is freed */
+	queue_t link; /* in the endpoint's list */
+	struct udp_pcb *pcb;
+	lwipep_urecv_cb cb;
+	void *ud;
+};
+
+static void ul_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr,
+                    u16_t port)
+{
+	lwipep_ulisten_t *l = arg;
+	struct sockaddr_storage ss;
+	sbuf_t *b;
+
+	if (!l->ep || p->tot_len > DGRAM_MAX) {
+		pbuf_free(p);
+		return;
+	}
+	lwipep_sa_from_ip(addr, port, &ss);
+	b = sbuf_new(DGRAM_HEADROOM + p->tot_len);
+	b->off = DGRAM_HEADROOM;
+	b->len = p->tot_len;
+	pbuf_copy_partial(p, sbuf_ptr(b), p->tot_len, 0);
+	pbuf_free(p);
+	lwipep_stats_of(l->ep)->udp_in++;
+	l->cb(l->ud, (struct sockaddr *)&ss, b);
+}
+
+int lwipep_udp_listen(lwipep_t *ep, uint16_t port, lwipep_urecv_cb cb, void *ud,
+                      lwipep_ulisten_t **out)
+{
+	lwipep_ulisten_t *l = calloc(1, sizeof(*l));
+	err_t e = ERR_MEM;
+
+	if (!l)
+		abort();
+	*out = NULL;
+	lwipep_core_enter();
+	l->pcb = udp_new_ip_type(IPADDR_TYPE_ANY);
+	if (l->pcb) {
+		udp_bind_netif(l->pcb, lwipep_netif(ep));
+		if ((e = udp_bind(l->pcb, IP_ANY_TYPE, port)) != ERR_OK)
+			udp_remove(l->pcb);
+		else
+			udp_recv(l->pcb, ul_recv, l);
+	}
+	lwipep_core_leave();
+	if (e != ERR_OK) {
+		free(l);
+		return e == ERR_USE ? UV_EADDRINUSE : UV_ENOMEM;
+	}
+	l->ep = ep;
+	l->cb = cb;
+	l->ud = ud;
+	queue_insert_tail(lwipep_ulisten_list(ep), &l->link);
+	*out = l;
+	return 0;
+}
+
+int lwipep_udp_sendto(lwipep_ulisten_t *l, const struct sockaddr *peer, sbuf_t *b)
+{
+	struct pbuf *p;
+	ip_addr_t ip;
+	err_t e;
+
+	if (!l->ep || !lwipep_is_up(l->ep)) {
+		sbuf_free(b);
+		return UV_ENETDOWN;
+	}
+	if (b->len > DGRAM_MAX) {
+		sbuf_free(b);
+		return UV_EMSGSIZE;
+	}
+	if (!(p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)b->len, PBUF_RAM))) {
+		sbuf_free(b);
+		return UV_ENOBUFS;
+	}
+	memcpy(p->payload, sbuf_ptr(b), b->len);
+	sbuf_free(b);
+	lwipep_ip_from_sa(peer, &ip);
+	lwipep_core_enter();
+	e = udp_sendto(l->pcb, p, &ip, sockaddr_port(peer));
+	lwipep_core_leave();
+	pbuf_free(p);
+	if (e != ERR_OK)
+		return e == ERR_MEM || e == ERR_BUF ? UV_ENOBUFS : UV_EHOSTUNREACH;
+	lwipep_stats_of(l->ep)->udp_out++;
+	return 0;
+}
+
+static void ul_close_pcb(lwipep_ulisten_t *l)
+{
+	lwipep_core_enter();
+	udp_remove(l->pcb);
+	lwipep_core_leave();
+	l->pcb = NULL;
+}
+
+void lwipep_udp_unlisten(lwipep_ulisten_t *l)
+{
+	if (!l)
+		return;
+	if (l->ep) {
+		queue_remove(&l->link);
+		ul_close_pcb(l);
+	}
+	free(l);
+}
+
+void lwulisten_orphan_all(queue_t *list)
+{
+	queue_t *q;
+
+	while ((q = queue_pop(list))) {
+		lwipep_ulisten_t *l = queue_data(q, lwipep_ulisten_t, link);
+		ul_close_pcb(l);
+		l->ep = NULL;
+	}
 }

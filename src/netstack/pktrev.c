@@ -21,6 +21,14 @@
  * The half-open handshakes are capped by the endpoint (lwiplisten.c).  A
  * waiting connection goes after REV_JOIN_MS (the timer sweeps every
  * second), or when it fails (the peer resets it, the session drops).
+ *
+ * A UDP claim (-R udp://) is a listening UDP port of the endpoint
+ * (lwipep_udp_listen).  Each source address is a flow (rev_flows_t): a
+ * datagram from a new one passes reverse-allow, reverse-rate (new flows
+ * per host and second) and the cap on flows (reverse-max-conns, at most
+ * REV_UDP_FLOWS), else it is dropped; then the owner gets it
+ * (cbs->dgram).  The owner's answers go only to live flows; a flow ends
+ * after REV_UDP_IDLE_MS without a datagram (the sweep).
  */
 #include "netstack/pktrev.h"
 
@@ -30,6 +38,8 @@
 #include <string.h>
 
 #include "core/acl.h"
+#include "core/conn.h"
+#include "core/dgram.h"
 #include "core/log.h"
 #include "core/queue.h"
 #include "core/ratelimit.h"
@@ -57,9 +67,11 @@ struct rev_claim {
 	rev_gone_t gone;
 	size_t npend;
 	uint64_t next_conn;
-	uv_timer_t timer; /* the first report, then the sweep */
-	int err;          /* the port could not be had */
-	unsigned reported : 1;
+	lwipep_ulisten_t *ul; /* a UDP claim's port */
+	rev_flows_t flows;    /* and its peers */
+	uv_timer_t timer;     /* the first report, then the sweep */
+	int err;              /* the port could not be had */
+	unsigned reported : 1, udp : 1;
 };
 
 static void pend_free(pconn_t *p, int reset)
@@ -161,6 +173,9 @@ static void claim_close(rev_claim_t *c)
 {
 	lwipep_unlisten(c->l);
 	c->l = NULL;
+	lwipep_udp_unlisten(c->ul);
+	c->ul = NULL;
+	rev_flows_clear(&c->flows, pkthop_name(c->h));
 	while (!queue_empty(&c->pend))
 		pend_free(queue_data(queue_first(&c->pend), pconn_t, link), 1);
 	rev_gone_close(&c->gone);
@@ -204,9 +219,46 @@ static void on_timer(uv_timer_t *t)
 		pend_drop(p);
 	}
 	rev_gone_sweep(&c->gone, now);
+	rev_flows_sweep(&c->flows, now, REV_UDP_IDLE_MS, pkthop_name(c->h));
 }
 
-static rev_claim_t *pr_listen(dialer_t *d, const target_t *bind, const rev_cbs_t *cbs, void *ud)
+/* A datagram to a UDP claim's port: a flow's, or a new flow's if the
+ * guard rails let it in. */
+static void on_udp(void *ud, const struct sockaddr *peer, sbuf_t *b)
+{
+	rev_claim_t *c = ud;
+	const pkthop_opts_t *o = pkthop_opts_of(c->h);
+	uint64_t now = uv_now(c->timer.loop);
+	rev_flow_t *f = rev_flows_find(&c->flows, peer);
+	const char *why = NULL;
+	char ip[64];
+	target_t t;
+
+	if (!f) {
+		if (!acl_permits(&c->clients, peer))
+			why = "host not allowed (reverse-allow)";
+		else if (c->flows.n >= o->rev_max || c->flows.n >= REV_UDP_FLOWS)
+			why = "too many flows (reverse-max-conns)";
+		else if (c->rl && !ratelimit_allow(c->rl, peer, now))
+			why = "flow rate exceeded (reverse-rate)";
+		if (why) {
+			sockaddr_str(peer, ip, sizeof(ip));
+			log_debug(0, "%s: reverse udp :%u: dropped %s: %s", pkthop_name(c->h),
+			          c->bind.port, ip, why);
+			dgram_drops[DGRAM_DROP_REFUSED]++;
+			sbuf_free(b);
+			return;
+		}
+		f = rev_flows_add(&c->flows, peer, conn_next_id(), now);
+	}
+	rev_flows_touch(&c->flows, f, now);
+	sockaddr_ip(peer, ip, sizeof(ip));
+	target_set(&t, ip, sockaddr_port(peer));
+	c->cbs->dgram(c->ud, &t, b);
+}
+
+static rev_claim_t *claim_new(dialer_t *d, int udp, const target_t *bind, const rev_cbs_t *cbs,
+                              void *ud)
 {
 	pkthop_t *h = (pkthop_t *)d; /* pkthop's dialer is its first member */
 	const pkthop_opts_t *o = pkthop_opts_of(h);
@@ -215,24 +267,32 @@ static rev_claim_t *pr_listen(dialer_t *d, const target_t *bind, const rev_cbs_t
 
 	if (!c)
 		abort();
+	c->udp = udp;
 	c->h = h;
 	c->bind = *bind;
 	c->cbs = cbs;
 	c->ud = ud;
 	queue_init(&c->pend);
 	rev_gone_init(&c->gone);
+	rev_flows_init(&c->flows);
 	if (o->rev_allow)
 		cidr_list_add(&c->clients.allow, o->rev_allow, bad, sizeof(bad)); /* checked */
 	if (o->rev_rate)
 		c->rl = ratelimit_new((double)o->rev_rate, (double)o->rev_rate * 2, RATE_SLOTS);
 	uv_timer_init(d->loop, &c->timer);
 	c->timer.data = c;
-	c->err = lwipep_listen(pkthop_ep(h), bind->port, 0, on_accept, c, &c->l);
+	c->err = c->udp ? lwipep_udp_listen(pkthop_ep(h), bind->port, on_udp, c, &c->ul)
+	                : lwipep_listen(pkthop_ep(h), bind->port, 0, on_accept, c, &c->l);
 	if (!c->err)
-		log_info(0, "%s: reverse: listening on port %u of the session's address",
-		         pkthop_name(h), bind->port);
+		log_info(0, "%s: reverse: listening on %s port %u of the session's address",
+		         pkthop_name(h), c->udp ? "UDP" : "TCP", bind->port);
 	uv_timer_start(&c->timer, on_timer, 0, 0);
 	return c;
+}
+
+static rev_claim_t *pr_listen(dialer_t *d, const target_t *bind, const rev_cbs_t *cbs, void *ud)
+{
+	return claim_new(d, 0, bind, cbs, ud);
 }
 
 static void pr_release(dialer_t *d, rev_claim_t *c)
@@ -264,5 +324,33 @@ static void pr_refuse(dialer_t *d, rev_claim_t *c, uint64_t conn)
 		pend_drop(p);
 }
 
-const rev_hop_ops_t pktrev_ops = {
-    .listen = pr_listen, .release = pr_release, .join = pr_join, .refuse = pr_refuse};
+static rev_claim_t *pr_listen_udp(dialer_t *d, const target_t *bind, const rev_cbs_t *cbs, void *ud)
+{
+	return claim_new(d, 1, bind, cbs, ud);
+}
+
+/* An answer to a UDP claim's peer: only to a live flow. */
+static int pr_send(dialer_t *d, rev_claim_t *c, const target_t *peer, sbuf_t *b)
+{
+	struct sockaddr_storage ss;
+	rev_flow_t *f;
+	int r;
+
+	if (!c->ul || !target_is_ip(peer, &ss) ||
+	    !(f = rev_flows_find(&c->flows, (struct sockaddr *)&ss))) {
+		dgram_drops[DGRAM_DROP_STRANGER]++;
+		sbuf_free(b);
+		return UV_ENOENT;
+	}
+	rev_flows_touch(&c->flows, f, uv_now(c->timer.loop));
+	if ((r = lwipep_udp_sendto(c->ul, (struct sockaddr *)&ss, b)) < 0)
+		dgram_drops[dgram_drop_why(r)]++;
+	return r;
+}
+
+const rev_hop_ops_t pktrev_ops = {.listen = pr_listen,
+                                  .release = pr_release,
+                                  .join = pr_join,
+                                  .refuse = pr_refuse,
+                                  .listen_udp = pr_listen_udp,
+                                  .send = pr_send};
