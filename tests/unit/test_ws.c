@@ -721,7 +721,8 @@ static void test_close_handshake(void **st)
  * answer not awaited (a peer that does not read never answers; waiting
  * would take the 2 s close timer).  ws_close_unanswered: the peer's close
  * is not answered, so a peer that waits for the answer sees the
- * transport's end (1006), not an echo of its 1000. */
+ * transport's end (1006), not an echo of its 1000.  ws_close_await: no
+ * close of ours at all, the peer's ends it. */
 static void test_close_now_unanswered(void **st)
 {
 	ep_t c = {0}, s = {0};
@@ -758,6 +759,25 @@ static void test_close_now_unanswered(void **st)
 	RUN_UNTIL(c.closed && s.closed, 5000);
 	assert_int_equal(s.code, 1000);
 	assert_int_equal(c.code, 1006); /* no echo: the transport ended (abnormal) */
+	pair_done(&c, &s);
+
+	/* ws_close_await: nothing sent; the peer's close ends it, unanswered */
+	memset(&c, 0, sizeof(c));
+	memset(&s, 0, sizeof(s));
+	pair(&c, NULL, &s, NULL);
+	in_api++;
+	assert_int_equal(ws_close_await(s.w, 1000), 0);
+	assert_int_equal(ws_close_await(s.w, 1000), UV_EALREADY);
+	in_api--;
+	assert_int_equal(t_send(&s, WS_OP_TEXT, sbuf_from("late", 4)), UV_EPIPE);
+	assert_int_equal(t_send(&c, WS_OP_TEXT, sbuf_from("still", 5)), 0);
+	RUN_UNTIL(s.nmsg == 1, 5000); /* it still reads until the close */
+	assert_int_equal(s.nmsg, 1);
+	assert_false(c.closed || s.closed);
+	assert_int_equal(t_close(&c, 1000, NULL), 0);
+	RUN_UNTIL(c.closed && s.closed, 5000);
+	assert_int_equal(s.code, 1000);
+	assert_int_equal(c.code, 1006); /* no close came from s, only the end */
 	pair_done(&c, &s);
 }
 

@@ -39,7 +39,7 @@
  *
  * States (ws_set_state checks every transition):
  *
- *   OPEN -----ws_close-----> CLOSING --peer's close--> FLUSHING --> CLOSED
+ *   OPEN --ws_close(_await)--> CLOSING --peer's close--> FLUSHING --> CLOSED
  *     |                         |                        ^            ^
  *     +--peer's close, protocol error, too big, ws_close_now          |
  *     +--transport EOF/error, keepalive ---------------(1006)---------+
@@ -590,6 +590,22 @@ int ws_close_now(ws_t *w, uint16_t code)
 void ws_close_unanswered(ws_t *w)
 {
 	w->no_answer = 1;
+}
+
+int ws_close_await(ws_t *w, uint16_t code)
+{
+	if (!ws_valid_close_code(code))
+		return UV_EINVAL;
+	if (w->freed || w->state != WS_OPEN || !w->inner || w->close_sent)
+		return UV_EALREADY;
+	w->close_sent = 1; /* nothing more goes out; what is queued still does */
+	w->no_answer = 1;
+	w->code = code;
+	w->reason[0] = 0;
+	ws_set_state(w, WS_CLOSING);
+	ws_start_close_timer(w);
+	ws_kick(w);
+	return 0;
 }
 
 static void destroy(ws_t *w)

@@ -86,6 +86,10 @@ int ws_close_now(ws_t *w, uint16_t code);
  * and the peer, closing then, does not wait for one): when it comes, the
  * transport closes and nothing is sent. */
 void ws_close_unanswered(ws_t *w);
+/* Wait for the peer's close without sending one (the owner knows the peer
+ * closes now): the transport closes when it comes, unanswered, or at the
+ * close timer; on_close fires with code, as for ws_close. */
+int ws_close_await(ws_t *w, uint16_t code);
 void ws_free(ws_t *w); /* tear down now, idempotent; no callbacks after */
 uint64_t ws_id(ws_t *w);
 

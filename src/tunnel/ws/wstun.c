@@ -30,6 +30,9 @@ struct wstun {
 	void (*cancel)(void *arg);
 	void *cancel_arg;
 	unsigned shut_pending : 1, shut_sent : 1, ws_dead : 1, peer_done : 1;
+	/* client: the client's end; last_eof_ours: the EOF that completed
+	 * the pair was ours (sclose says why) */
+	unsigned client : 1, last_eof_ours : 1;
 };
 
 static const stream_ops_t wstun_ops;
@@ -120,8 +123,10 @@ static void on_message(ws_t *w, int opcode, sbuf_t *msg)
 			msg = NULL;
 		}
 		msgstream_push(&t->m, msg); /* dropped after the end or an error */
-		if (!msg)
+		if (!msg) {
+			t->last_eof_ours = 0;
 			both_ends(t);
+		}
 		msgstream_deliver(&t->m);
 		return;
 	}
@@ -219,6 +224,7 @@ static int ws_shutdown(stream_t *s)
 	t->shut_pending = 1;
 	if (t->ws && !t->ws_dead) {
 		t->shut_sent = 1;
+		t->last_eof_ours = 1;
 		both_ends(t);
 		return send_rec(t, WSTUN_REC_EOF, NULL, 0);
 	}
@@ -240,17 +246,23 @@ static void sclose(stream_t *s, int eof)
 	wstun_t *t = (wstun_t *)s;
 
 	if (eof && t->ws && !t->ws_dead && !t->shut_sent) {
-		t->shut_pending = t->shut_sent = 1;
+		t->shut_pending = t->shut_sent = t->last_eof_ours = 1;
 		send_rec(t, WSTUN_REC_EOF, NULL, 0);
 	}
 	if (!t->ws && t->cancel)
 		t->cancel(t->cancel_arg);
 	t->cancel = NULL;
-	/* after both EOFs nothing can come that matters: the close goes out
-	 * and the transport closes with it, the peer's echo not awaited (a
-	 * loop turn, a read and a wake for each new connection's end) */
+	/* After both EOFs nothing can come that matters.  The side whose EOF
+	 * completed the pair closes: its close goes out and the transport
+	 * closes with it, the answer not awaited (a loop turn, a read and a
+	 * wake for each new connection's end).  A server whose EOF went first
+	 * sends nothing and waits for the client's close, which any sluice
+	 * client sends after both EOFs (a write less; a client never waits,
+	 * so EOFs that cross cannot leave both waiting). */
 	if (t->ws && !t->ws_dead &&
-	    (eof && t->m.eof ? ws_close_now(t->ws, 1000) : ws_close(t->ws, 1000, "")) == 0)
+	    (!(eof && t->m.eof)                ? ws_close(t->ws, 1000, "")
+	     : !t->client && !t->last_eof_ours ? ws_close_await(t->ws, 1000)
+	                                       : ws_close_now(t->ws, 1000)) == 0)
 		return; /* freed from on_close */
 	free_all(t);
 }
@@ -296,6 +308,7 @@ int wstun_attach(wstun_t *t, uv_loop_t *loop, stream_t *inner, sbuf_t *first, in
 	int r;
 
 	t->cancel = NULL;
+	t->client = client != 0;
 	t->enc = sess->enc;
 	if (t->enc) {
 		aead_alg_t alg = sess->aes ? AEAD_AES_128_GCM : AEAD_CHACHA20_POLY1305;
