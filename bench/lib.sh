@@ -224,6 +224,50 @@ wait_port() {
 	return 1
 }
 
+# ports_init N: N free ports on 127.0.0.1 (lab.py); port VAR: the next of
+# them into VAR.
+ports_init() {
+	FREE=()
+	read -r -a FREE <<<"$("${LAB[@]}" ports "$1")"
+}
+port() {
+	printf -v "$1" '%s' "${FREE[0]}"
+	FREE=("${FREE[@]:1}")
+}
+
+# dokodemo PORT TARGET_PORT NETWORK: a v2ray inbound forwarding
+# 127.0.0.1:PORT to 127.0.0.1:TARGET_PORT ("tcp", "udp" or "tcp,udp").
+dokodemo() {
+	printf '{"listen": "127.0.0.1", "port": %s, "protocol": "dokodemo-door", "settings": {"address": "127.0.0.1", "port": %s, "network": "%s"}}' "$1" "$2" "$3"
+}
+
+# v2ray_vless NAME SRVPORT INBOUNDS: v2ray VLESS over WebSocket (path /ws,
+# no TLS, user $UUID): a server on SRVPORT, freedom out, started as
+# NAME-srv; a client whose inbounds are INBOUNDS (dokodemo lines, comma
+# separated), started as NAME (its pid in LAST_PID).  Configurations in
+# $T/v2ray.
+v2ray_vless() {
+	local name=$1 srv=$2 ins=$3
+	mkdir -p "$T/v2ray"
+	cat >"$T/v2ray/$name-srv.json" <<-EOF
+		{"log": {"loglevel": "warning", "access": "none"},
+		 "inbounds": [{"listen": "127.0.0.1", "port": $srv, "protocol": "vless",
+		   "settings": {"clients": [{"id": "$UUID"}], "decryption": "none"},
+		   "streamSettings": {"network": "ws", "wsSettings": {"path": "/ws"}}}],
+		 "outbounds": [{"protocol": "freedom", "settings": {}}]}
+	EOF
+	cat >"$T/v2ray/$name.json" <<-EOF
+		{"log": {"loglevel": "warning", "access": "none"},
+		 "inbounds": [$ins],
+		 "outbounds": [{"protocol": "vless",
+		   "settings": {"vnext": [{"address": "127.0.0.1", "port": $srv, "users": [{"id": "$UUID", "encryption": "none"}]}]},
+		   "streamSettings": {"network": "ws", "wsSettings": {"path": "/ws"}}}]}
+	EOF
+	start "$name-srv" v2ray -config "$T/v2ray/$name-srv.json"
+	wait_port "$srv"
+	start "$name" v2ray -config "$T/v2ray/$name.json"
+}
+
 # ------------------------------------------------------------- iperf3 rounds
 # A script that uses these sets P_IPERF, RESULTS (JSON lines for lab.py
 # report), SECS, ROUNDS, ORDER (PATH:DIR entries, DIR fwd or rev) and

@@ -36,12 +36,7 @@ RESULTS=$T/results.jsonl
 : >"$RESULTS"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-FREE=()
-read -r -a FREE <<<"$("${LAB[@]}" ports 20)"
-port() { # VAR: the next free port into VAR
-	printf -v "$1" '%s' "${FREE[0]}"
-	FREE=("${FREE[@]:1}")
-}
+ports_init 20
 port P_IPERF
 port P_HTTP
 KEY=$("$SLUICE" keygen)
@@ -49,7 +44,7 @@ UUID=$(cat /proc/sys/kernel/random/uuid)
 declare -A FWD_I FWD_H # path -> its forward to iperf3 / to nginx
 
 start_iperf_server
-mkdir -p "$T/nginx" "$T/v2ray"
+mkdir -p "$T/nginx"
 head -c 1024 /dev/urandom | base64 >"$T/nginx/index.html"
 chmod 755 "$T" "$T/nginx" # nginx's workers run as nobody
 chmod 644 "$T/nginx/index.html"
@@ -91,27 +86,7 @@ v2ray_pair() {
 	port srv
 	port "FWD_I[v2ray]"
 	port "FWD_H[v2ray]"
-	cat >"$T/v2ray/srv.json" <<-EOF
-		{"log": {"loglevel": "warning", "access": "none"},
-		 "inbounds": [{"listen": "127.0.0.1", "port": $srv, "protocol": "vless",
-		   "settings": {"clients": [{"id": "$UUID"}], "decryption": "none"},
-		   "streamSettings": {"network": "ws", "wsSettings": {"path": "/ws"}}}],
-		 "outbounds": [{"protocol": "freedom", "settings": {}}]}
-	EOF
-	cat >"$T/v2ray/cli.json" <<-EOF
-		{"log": {"loglevel": "warning", "access": "none"},
-		 "inbounds": [
-		   {"listen": "127.0.0.1", "port": ${FWD_I[v2ray]}, "protocol": "dokodemo-door",
-		    "settings": {"address": "127.0.0.1", "port": $P_IPERF, "network": "tcp"}},
-		   {"listen": "127.0.0.1", "port": ${FWD_H[v2ray]}, "protocol": "dokodemo-door",
-		    "settings": {"address": "127.0.0.1", "port": $P_HTTP, "network": "tcp"}}],
-		 "outbounds": [{"protocol": "vless",
-		   "settings": {"vnext": [{"address": "127.0.0.1", "port": $srv, "users": [{"id": "$UUID", "encryption": "none"}]}]},
-		   "streamSettings": {"network": "ws", "wsSettings": {"path": "/ws"}}}]}
-	EOF
-	start v2ray-srv v2ray -config "$T/v2ray/srv.json"
-	wait_port "$srv"
-	start v2ray-cli v2ray -config "$T/v2ray/cli.json"
+	v2ray_vless v2ray "$srv" "$(dokodemo "${FWD_I[v2ray]}" "$P_IPERF" tcp), $(dokodemo "${FWD_H[v2ray]}" "$P_HTTP" tcp)"
 	wait_port "${FWD_I[v2ray]}"
 	wait_port "${FWD_H[v2ray]}"
 }

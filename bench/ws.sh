@@ -101,12 +101,7 @@ RESULTS=$T/results.jsonl
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # ------------------------------------------------------------- ports, keys
-FREE=()
-read -r -a FREE <<<"$("${LAB[@]}" ports 80)"
-port() { # VAR: the next free port into VAR
-	printf -v "$1" '%s' "${FREE[0]}"
-	FREE=("${FREE[@]:1}")
-}
+ports_init 80
 port P_IPERF
 port P_BANNER
 port P_ECHO
@@ -181,11 +176,8 @@ v2ray_pair() {
 		   "streamSettings": {"network": "ws", "wsSettings": {"path": "/ws"}$tls_s}}],
 		 "outbounds": [{"protocol": "freedom", "settings": {}}]}
 	EOF
-	dokodemo() { # PORT TARGET
-		printf '{"listen": "127.0.0.1", "port": %s, "protocol": "dokodemo-door", "settings": {"address": "127.0.0.1", "port": %s, "network": "tcp"}}' "$1" "$2"
-	}
-	ins=$(dokodemo "${PORT[$path]}" "$P_IPERF")
-	[ -n "$ttfb" ] && ins+=", $(dokodemo "${BPORT[$path]}" "$P_BANNER"), $(dokodemo "${EPORT[$path]}" "$P_ECHO"), $(dokodemo "${HPORT[$path]}" "$P_HTTP")"
+	ins=$(dokodemo "${PORT[$path]}" "$P_IPERF" tcp)
+	[ -n "$ttfb" ] && ins+=", $(dokodemo "${BPORT[$path]}" "$P_BANNER" tcp), $(dokodemo "${EPORT[$path]}" "$P_ECHO" tcp), $(dokodemo "${HPORT[$path]}" "$P_HTTP" tcp)"
 	cat >"$T/v2ray/$path.json" <<-EOF
 		{"log": {"loglevel": "warning", "access": "none"},
 		 "inbounds": [$ins],
