@@ -106,10 +106,10 @@ static void chan_written(uv_write_t *w, int status)
 	free(w);
 }
 
-static void chan_answer(int code, const char *ctype, const mbuf_t *body)
+static void chan_answer(unsigned id, int code, const char *ctype, const mbuf_t *body)
 {
-	char head[128];
-	int hl = snprintf(head, sizeof(head), "%d %zu %s\n", code, body->len, ctype);
+	char head[160];
+	int hl = snprintf(head, sizeof(head), "%u %d %zu %s\n", id, code, body->len, ctype);
 	uv_write_t *w = malloc(sizeof(*w));
 	char *p = malloc((size_t)hl + body->len + 1);
 	uv_buf_t b;
@@ -125,11 +125,15 @@ static void chan_answer(int code, const char *ctype, const mbuf_t *body)
 		chan_written(w, 0);
 }
 
-static void chan_request(const char *req)
+static void chan_request(const char *line)
 {
 	mbuf_t body = {0};
-	const char *ctype = "text/plain";
-	int code = 0;
+	const char *ctype = "text/plain", *req = line;
+	unsigned id = 0;
+	int code = 0, used = 0;
+
+	if (sscanf(line, "%u %n", &id, &used) == 1 && used > 0)
+		req = line + used;
 
 	if (!strncmp(req, "page ", 5)) { /* page IP PORT REQUEST-LINE ("-" "0": none) */
 		struct sockaddr_storage local = {0};
@@ -157,7 +161,7 @@ static void chan_request(const char *req)
 		mbuf_printf(&body, "unknown request\n");
 		code = 400;
 	}
-	chan_answer(code, ctype, &body);
+	chan_answer(id, code, ctype, &body);
 	free(body.p);
 }
 
@@ -224,8 +228,9 @@ typedef struct worker {
 	pid_t pid;
 	uv_process_t proc;
 	uv_timer_t again;
-	int alive;   /* started, not yet exited */
-	int running; /* its process handle open */
+	int alive;    /* started, not yet exited */
+	int running;  /* its process handle open */
+	unsigned seq; /* the last ask's number */
 	uint64_t restarts;
 } worker_t;
 
@@ -269,40 +274,47 @@ static int read_by(int fd, char *p, size_t len, uint64_t deadline)
 }
 
 /* Ask worker w: the answer's code (0 for ctl), its body and type; -1 when
- * it did not answer within ASK_MS. */
+ * it did not answer within ASK_MS.  Each ask has a number, which its
+ * answer repeats: a late answer to an ask that gave up is skipped. */
 static int ask(worker_t *w, const char *req, mbuf_t *body, char *ctype, size_t ctlen)
 {
-	char line[CHANNEL_MAX + 8], head[160], junk[4096], *sp;
+	char line[CHANNEL_MAX + 16], head[200], *sp;
 	uint64_t deadline = now_ms() + ASK_MS;
-	size_t hl = 0, len;
+	unsigned id = ++w->seq, got;
+	size_t len;
 	int n, code;
 
 	if (!w->alive || w->fd < 0)
 		return -1;
-	while (read(w->fd, junk, sizeof(junk)) > 0) /* a late answer to an ask that gave up */
-		;
-	n = snprintf(line, sizeof(line), "%s\n", req);
+	n = snprintf(line, sizeof(line), "%u %s\n", id, req);
 	if (n >= (int)sizeof(line) || send(w->fd, line, (size_t)n, MSG_NOSIGNAL) != n)
 		return -1;
-	while (hl < sizeof(head) - 1) {
-		if (read_by(w->fd, head + hl, 1, deadline) < 0)
+	for (;;) {
+		size_t hl = 0;
+		while (hl < sizeof(head) - 1) {
+			if (read_by(w->fd, head + hl, 1, deadline) < 0)
+				return -1;
+			if (head[hl++] == '\n')
+				break;
+		}
+		head[hl] = 0;
+		if (sscanf(head, "%u %d %zu", &got, &code, &len) != 3 || len > (64u << 20) ||
+		    !(sp = strchr(head, ' ')) || !(sp = strchr(sp + 1, ' ')) ||
+		    !(sp = strchr(sp + 1, ' ')))
 			return -1;
-		if (head[hl++] == '\n')
+		if (body->cap < body->len + len + 1) {
+			body->cap = body->len + len + 1;
+			if (!(body->p = realloc(body->p, body->cap)))
+				abort();
+		}
+		if (read_by(w->fd, body->p + body->len, len, deadline) < 0)
+			return -1;
+		if (got == id)
 			break;
+		body->p[body->len] = 0; /* another ask's: dropped */
 	}
-	head[hl] = 0;
-	if (sscanf(head, "%d %zu", &code, &len) != 2 || !(sp = strchr(head, ' ')) ||
-	    !(sp = strchr(sp + 1, ' ')) || len > (64u << 20))
-		return -1;
 	if (ctype)
 		snprintf(ctype, ctlen, "%.*s", (int)strcspn(sp + 1, "\n"), sp + 1);
-	if (body->cap < body->len + len + 1) {
-		body->cap = body->len + len + 1;
-		if (!(body->p = realloc(body->p, body->cap)))
-			abort();
-	}
-	if (read_by(w->fd, body->p + body->len, len, deadline) < 0)
-		return -1;
 	body->len += len;
 	body->p[body->len] = 0;
 	return code;
@@ -657,9 +669,9 @@ static void on_stop(uv_signal_t *s, int signum)
 	 * signal too (a service manager signals the whole group) takes once;
 	 * the second: "exit" */
 	for (int i = 0; i < m.c->n; i++) {
-		const char *req = m.stopping ? "exit\n" : "stop\n";
+		const char *req = m.stopping ? "0 exit\n" : "0 stop\n";
 		uv_timer_stop(&m.w[i].again);
-		if (m.w[i].alive && send(m.w[i].fd, req, 5, MSG_NOSIGNAL) != 5)
+		if (m.w[i].alive && send(m.w[i].fd, req, 7, MSG_NOSIGNAL) != 7)
 			uv_process_kill(&m.w[i].proc, m.stopping ? SIGKILL : SIGTERM);
 	}
 	m.stopping = 1;

@@ -12,7 +12,8 @@
  * What the workers share: one replay cache (core/replay_shm.c, a memfd
  * the master makes before the first worker starts: descriptor 4 in each);
  * a channel to the master (a socketpair: descriptor 3), on which the
- * master asks, one request line at a time,
+ * master asks, one request line at a time, each after a number that its
+ * answer repeats,
  *   page REQUEST-LINE   the metrics server's answer (/metrics, /health...)
  *   ctl CMD             the control socket's (reload, status, status json)
  *   counts              "ACTIVE TOTAL LIVE": connections open and accepted
@@ -20,7 +21,7 @@
  *   stop                drain, as the first SIGTERM does (once: a worker
  *                       that had the signal too drains once)
  *   exit                exit now, as a second signal does
- * and the worker answers "CODE LENGTH CONTENT-TYPE\n" and the body.  The
+ * and the worker answers "NUMBER CODE LENGTH CONTENT-TYPE\n" and the body.  The
  * master sums the workers' /metrics (core/metrics.h metrics_sum) and adds
  * sluice_worker_* per worker; /health and /ready are the worst worker's,
  * with each worker's counts; reload (SIGHUP, `sluice reload`) is asked of

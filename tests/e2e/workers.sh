@@ -12,6 +12,8 @@
 #     sees it once: the workers share one replay cache;
 #   - a reload (`sluice reload`, then SIGHUP) changes an option in every
 #     worker (deny= refuses the client at both, then allows it again);
+#   - a worker stopped (SIGSTOP) makes /health 503; its late answer is
+#     skipped once it runs again (the next /metrics is right);
 #   - a worker killed is started again; the master's descriptors stay as
 #     they were; churn returns the workers' descriptors to their baseline;
 #   - SIGTERM (to the master and the workers at once, as systemd sends it)
@@ -128,6 +130,16 @@ check_eq "SIGHUP: deny= gone in both (each worker's second reload)" 4 \
 ok=0
 for _ in $(seq 12); do curl -fsS -m 3 "http://127.0.0.1:$fwd/small" >/dev/null && ok=$((ok + 1)); done
 check_eq "and 12 of 12 go through" 12 "$ok"
+
+# ---- a worker that does not answer (stopped), then answers late ----
+total=$(metric "sluice_connections_total{$fl}")
+stopped=$(workers | head -1)
+kill -STOP "$stopped"
+check_eq "/health while a worker does not answer: 503" 503 \
+	"$(curl -s -o /dev/null -w '%{http_code}' -m 15 "http://127.0.0.1:$mp/health")"
+kill -CONT "$stopped"
+check_eq "its late answer is skipped: /metrics as before" "$total" "$(metric "sluice_connections_total{$fl}")"
+check_eq "and both workers up" 2 $(($(metric 'sluice_worker_up{worker="0"}') + $(metric 'sluice_worker_up{worker="1"}')))
 
 # ---- descriptors: churn, and a worker killed ----
 mfd=$(ls "/proc/$master/fd" | wc -l)
