@@ -622,25 +622,15 @@ static void tx_done(cpjob_t *j)
  * a job holds: the caller seals it on the loop). */
 static int send_run_pooled(vcli_t *c, ckp_t *k, const uint8_t *pkt, size_t len, const vnet_hdr_t *h)
 {
-	uint16_t lens[CPJOB_RECORDS];
-	uint64_t ctr = k->tx_ctr;
 	cpjob_t *j = cpool_job(c->pool, c, k->ptx, vpn_job_seal, tx_done);
 	int n;
 
 	if (!j)
 		return 0; /* too much in flight: dropped, as a full queue would */
-	n = vpn_data_cut_run(k->remote, &ctr, pkt, len, h, j->buf, CPJOB_BUF, CPJOB_RECORDS,
-	                     &j->stride, lens);
-	if (n <= 0) {
+	if ((n = vpn_job_cut(j, k->remote, &k->tx_ctr, pkt, len, h)) <= 0) {
 		cpool_discard(c->pool, j);
 		return n;
 	}
-	k->tx_ctr = ctr;
-	for (int i = 0; i < n; i++) {
-		j->off[i] = (uint32_t)((size_t)i * j->stride);
-		j->len[i] = lens[i];
-	}
-	j->n = (size_t)n;
 	cpool_submit(c->pool, j);
 	return 0;
 }

@@ -709,6 +709,21 @@ int vpn_data_accept(vpn_replay_t *r, const uint8_t *d)
 	return 1;
 }
 
+int vpn_job_cut(cpjob_t *j, uint32_t receiver, uint64_t *ctr, const uint8_t *pkt, size_t len,
+                const vnet_hdr_t *h)
+{
+	uint16_t lens[CPJOB_RECORDS];
+	int n = vpn_data_cut_run(receiver, ctr, pkt, len, h, j->buf, CPJOB_BUF, CPJOB_RECORDS,
+	                         &j->stride, lens);
+
+	for (int i = 0; i < n; i++) {
+		j->off[i] = (uint32_t)((size_t)i * j->stride);
+		j->len[i] = lens[i];
+	}
+	j->n = n > 0 ? (size_t)n : 0;
+	return n;
+}
+
 void vpn_job_seal(cpjob_t *j, aead_t *a)
 {
 	for (size_t i = 0; i < j->n; i++)

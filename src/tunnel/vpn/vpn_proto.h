@@ -249,6 +249,11 @@ int vpn_data_accept(vpn_replay_t *r, const uint8_t *d);
  * at + VPN_DATA_HDR), len[i] its length or -EBADMSG.  Neither touches a
  * replay window. */
 void vpn_job_seal(cpjob_t *j, aead_t *a);
+/* Fills an empty job for vpn_job_seal with pkt's run (vpn_data_cut_run,
+ * at most CPJOB_RECORDS datagrams): their number, -ENOSPC (more than that)
+ * or -EINVAL. */
+int vpn_job_cut(cpjob_t *j, uint32_t receiver, uint64_t *ctr, const uint8_t *pkt, size_t len,
+                const vnet_hdr_t *h);
 void vpn_job_open(cpjob_t *j, aead_t *a);
 
 static inline uint32_t vpn_get32(const uint8_t *p)

@@ -306,25 +306,15 @@ static int send_run_pooled(vpeer_t *p, vkp_t *k, const uint8_t *pkt, size_t len,
                            const vnet_hdr_t *h)
 {
 	vsrv_t *g = p->g;
-	uint16_t lens[CPJOB_RECORDS];
-	uint64_t ctr = k->tx_ctr;
 	cpjob_t *j = cpool_job(g->pool, g, k->ptx, vpn_job_seal, tx_done);
 	int n;
 
 	if (!j)
 		return 0;
-	n = vpn_data_cut_run(k->remote_idx, &ctr, pkt, len, h, j->buf, CPJOB_BUF, CPJOB_RECORDS,
-	                     &j->stride, lens);
-	if (n <= 0) {
+	if ((n = vpn_job_cut(j, k->remote_idx, &k->tx_ctr, pkt, len, h)) <= 0) {
 		cpool_discard(g->pool, j);
 		return n;
 	}
-	k->tx_ctr = ctr;
-	for (int i = 0; i < n; i++) {
-		j->off[i] = (uint32_t)((size_t)i * j->stride);
-		j->len[i] = lens[i];
-	}
-	j->n = (size_t)n;
 	j->tag = p->id;
 	j->tag2 = ntohl(p->addr) & ~g->mask;
 	cpool_submit(g->pool, j);
