@@ -198,8 +198,7 @@ struct revfwd {
 	uint64_t gen, backoff_ms, connect_ms;
 	uv_timer_t *timer, *sweep; /* sweep: udp:// only, the flows' idle clock */
 	queue_t conns;
-	queue_t flows; /* udp://: cflow_t, least recently used first */
-	size_t nflows;
+	rev_flows_t flows; /* udp://: cflow_t */
 	int udp;
 	char hopname[300];
 };
@@ -207,37 +206,18 @@ struct revfwd {
 /* ---- the client's UDP flows: one per public peer ---- */
 
 typedef struct cflow {
-	queue_t link;
-	revfwd_t *f;
+	rev_flow_t rf; /* first: an entry of the forward's flows */
 	target_t peer; /* as the hop names it: an IP literal and a port */
 	dgram_t *flow; /* to the target, from a socket of its own */
-	uint64_t id, last;
+	revfwd_t *f;
 } cflow_t;
 
-static void cflow_free(cflow_t *cf, const char *why)
+static void cflow_gone(rev_flow_t *rf, void *ud)
 {
-	revfwd_t *f = cf->f;
+	revfwd_t *f = ud;
 
-	log_debug(cf->id, "reverse %s: flow of %s:%u closed (%s)", f->st.name, cf->peer.host,
-	          cf->peer.port, why);
-	queue_remove(&cf->link);
-	f->nflows--;
 	f->st.active--;
-	dgram_close(cf->flow);
-	free(cf);
-}
-
-static void cflows_close(revfwd_t *f, const char *why)
-{
-	while (!queue_empty(&f->flows))
-		cflow_free(queue_data(queue_first(&f->flows), cflow_t, link), why);
-}
-
-static void cflow_touch(cflow_t *cf)
-{
-	cf->last = uv_now(cf->f->loop);
-	queue_remove(&cf->link);
-	queue_insert_tail(&cf->f->flows, &cf->link);
+	dgram_close(((cflow_t *)rf)->flow);
 }
 
 /* The target's answer: back through the claim to the flow's peer. */
@@ -250,55 +230,49 @@ static void cflow_recv(dgram_t *d, const struct sockaddr *src, sbuf_t *b)
 		sbuf_free(b);
 		return;
 	}
-	cflow_touch(cf);
+	rev_flows_touch(&f->flows, &cf->rf, uv_now(f->loop));
 	f->st.bytes_out += b->len;
 	f->ops->send(f->hop, f->claim, &cf->peer, b);
 }
 
 static void cflow_error(dgram_t *d, int err)
 {
-	cflow_free(d->data, uv_strerror(err));
+	cflow_t *cf = d->data;
+
+	rev_flows_end(&cf->f->flows, &cf->rf, cf->f->st.name, uv_strerror(err));
 }
 
 static const dgram_cbs_t cflow_cbs = {cflow_recv, cflow_error, NULL};
-
-static cflow_t *cflow_find(revfwd_t *f, const target_t *peer)
-{
-	queue_t *q;
-
-	queue_foreach (q, &f->flows) {
-		cflow_t *cf = queue_data(q, cflow_t, link);
-		if (cf->peer.port == peer->port && !strcmp(cf->peer.host, peer->host))
-			return cf;
-	}
-	return NULL;
-}
 
 /* A datagram from a public peer: to the target on that peer's flow (a new
  * one for a new peer; at REV_UDP_FLOWS, the least recently used goes). */
 static void f_dgram(void *ud, const target_t *peer, sbuf_t *b)
 {
 	revfwd_t *f = ud;
-	cflow_t *cf = cflow_find(f, peer);
+	struct sockaddr_storage ss;
+	cflow_t *cf;
 
-	if (!cf) {
-		dial_opts_t o = {0};
-		if (f->nflows >= REV_UDP_FLOWS)
-			cflow_free(queue_data(queue_first(&f->flows), cflow_t, link),
-			           "the least recently used, for a new peer");
-		if (!(cf = calloc(1, sizeof(*cf))))
-			abort();
+	if (!target_is_ip(peer, &ss)) { /* the hop names peers by address */
+		dgram_drops[DGRAM_DROP_BAD]++;
+		sbuf_free(b);
+		return;
+	}
+	if (!(cf = (cflow_t *)rev_flows_find(&f->flows, (struct sockaddr *)&ss))) {
+		dial_opts_t o = {.id = conn_next_id()};
+		if (f->flows.n >= REV_UDP_FLOWS)
+			rev_flows_end(&f->flows,
+			              queue_data(queue_first(&f->flows.q), rev_flow_t, link),
+			              f->st.name, "the least recently used, for a new peer");
+		cf = (cflow_t *)rev_flows_add(&f->flows, (struct sockaddr *)&ss, sizeof(*cf), o.id,
+		                              uv_now(f->loop));
 		cf->f = f;
 		cf->peer = *peer;
-		cf->id = o.id = conn_next_id();
-		queue_insert_tail(&f->flows, &cf->link);
-		f->nflows++;
 		f->st.conns++;
 		f->st.active++;
-		log_info(cf->id, "reverse %s: flow from %s:%u", f->st.name, peer->host, peer->port);
+		log_info(o.id, "reverse %s: flow from %s:%u", f->st.name, peer->host, peer->port);
 		cf->flow = dgram_open(f->direct, &o, f->connect_ms, &cflow_cbs, cf);
 	}
-	cflow_touch(cf);
+	rev_flows_touch(&f->flows, &cf->rf, uv_now(f->loop));
 	f->st.bytes_in += b->len;
 	dgram_send(cf->flow, &f->target, b);
 }
@@ -306,14 +280,8 @@ static void f_dgram(void *ud, const target_t *peer, sbuf_t *b)
 static void on_fsweep(uv_timer_t *t)
 {
 	revfwd_t *f = t->data;
-	uint64_t now = uv_now(f->loop);
 
-	while (!queue_empty(&f->flows)) {
-		cflow_t *cf = queue_data(queue_first(&f->flows), cflow_t, link);
-		if (now - cf->last < REV_UDP_IDLE_MS)
-			break;
-		cflow_free(cf, "idle");
-	}
+	rev_flows_sweep(&f->flows, uv_now(f->loop), REV_UDP_IDLE_MS, f->st.name);
 }
 
 int revfwd_parse(const char *spec, revfwd_t **out, char *err, size_t errlen)
@@ -365,7 +333,7 @@ int revfwd_parse(const char *spec, revfwd_t **out, char *err, size_t errlen)
 	f->udp = !strcmp(u->scheme, "udp");
 	url_free(u);
 	queue_init(&f->conns);
-	queue_init(&f->flows);
+	rev_flows_init(&f->flows, cflow_gone, f);
 	f->st.side = "client";
 	f->st.state = "idle";
 	target_str(&f->bind, host, sizeof(host));
@@ -402,7 +370,7 @@ static void f_ended(void *ud, int err, const char *why)
 
 	f->claim = NULL;
 	f->gen++;
-	cflows_close(f, "the claim ended");
+	rev_flows_clear(&f->flows, f->st.name);
 	f->st.state = refused ? "refused" : "waiting";
 	snprintf(f->st.why, sizeof(f->st.why), "%s", why ? why : uv_strerror(err));
 	if (refused)
@@ -552,7 +520,7 @@ void revfwd_free(revfwd_t *f)
 		f->ops->release(f->hop, f->claim);
 	f->claim = NULL;
 	rconns_close(&f->conns);
-	cflows_close(f, "the forward is gone");
+	rev_flows_clear(&f->flows, f->st.name);
 	if (f->sweep)
 		uv_close((uv_handle_t *)f->sweep, timer_freed);
 	if (f->timer) {
@@ -847,10 +815,12 @@ static void pend_drop(revsrv_t *s, rconn_t *rc, const char *why)
 
 /* ---- UDP flows: one per public peer (rev_flows_t) ---- */
 
-void rev_flows_init(rev_flows_t *fl)
+void rev_flows_init(rev_flows_t *fl, rev_flow_gone_fn gone, void *ud)
 {
 	queue_init(&fl->q);
 	fl->n = 0;
+	fl->gone = gone;
+	fl->ud = ud;
 }
 
 rev_flow_t *rev_flows_find(rev_flows_t *fl, const struct sockaddr *sa)
@@ -865,9 +835,10 @@ rev_flow_t *rev_flows_find(rev_flows_t *fl, const struct sockaddr *sa)
 	return NULL;
 }
 
-rev_flow_t *rev_flows_add(rev_flows_t *fl, const struct sockaddr *sa, uint64_t id, uint64_t now)
+rev_flow_t *rev_flows_add(rev_flows_t *fl, const struct sockaddr *sa, size_t size, uint64_t id,
+                          uint64_t now)
 {
-	rev_flow_t *f = calloc(1, sizeof(*f));
+	rev_flow_t *f = calloc(1, size < sizeof(*f) ? sizeof(*f) : size);
 
 	if (!f)
 		abort();
@@ -886,7 +857,7 @@ void rev_flows_touch(rev_flows_t *fl, rev_flow_t *f, uint64_t now)
 	queue_insert_tail(&fl->q, &f->link);
 }
 
-static void flow_free(rev_flows_t *fl, rev_flow_t *f, const char *name, const char *why)
+void rev_flows_end(rev_flows_t *fl, rev_flow_t *f, const char *name, const char *why)
 {
 	char p[64];
 
@@ -894,6 +865,8 @@ static void flow_free(rev_flows_t *fl, rev_flow_t *f, const char *name, const ch
 	log_debug(f->id, "reverse %s: flow of %s closed (%s)", name, p, why);
 	queue_remove(&f->link);
 	fl->n--;
+	if (fl->gone)
+		fl->gone(f, fl->ud);
 	free(f);
 }
 
@@ -903,14 +876,15 @@ void rev_flows_sweep(rev_flows_t *fl, uint64_t now, uint64_t idle_ms, const char
 		rev_flow_t *f = queue_data(queue_first(&fl->q), rev_flow_t, link);
 		if (now - f->last < idle_ms)
 			break;
-		flow_free(fl, f, name, "idle");
+		rev_flows_end(fl, f, name, "idle");
 	}
 }
 
 void rev_flows_clear(rev_flows_t *fl, const char *name)
 {
 	while (!queue_empty(&fl->q))
-		flow_free(fl, queue_data(queue_first(&fl->q), rev_flow_t, link), name, "released");
+		rev_flows_end(fl, queue_data(queue_first(&fl->q), rev_flow_t, link), name,
+		              "released");
 }
 
 /* A new public peer: the cap on flows, then the listener's guard rails. */
@@ -935,7 +909,7 @@ static rev_flow_t *sflow_new(revsrv_t *s, const struct sockaddr *sa)
 	s->st.active++;
 	sockaddr_str(sa, who, sizeof(who));
 	log_debug(id, "reverse %s: flow from %s", s->st.name, who);
-	return rev_flows_add(&s->flows, sa, id, uv_now(s->l->loop));
+	return rev_flows_add(&s->flows, sa, sizeof(rev_flow_t), id, uv_now(s->l->loop));
 }
 
 static void on_pub_dgram(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *addr,
@@ -1011,7 +985,7 @@ static revsrv_t *srv_new(listener_t *l, const void *owner, const revsrv_cbs_t *c
 	queue_init(&s->pend);
 	queue_init(&s->live);
 	rev_gone_init(&s->gone);
-	rev_flows_init(&s->flows);
+	rev_flows_init(&s->flows, NULL, NULL);
 	s->open_handles = 1;
 	return s;
 }

@@ -204,10 +204,12 @@ int revsrv_claim_udp(listener_t *l, const void *owner, const struct rev_allow *a
 /* Claims live for this owner now. */
 size_t revsrv_count(const void *owner);
 
-/* ---- UDP flows: a claim's public peers, for whoever serves UDP claims ----
- * A list, least recently used first: find, add, touch (used now), sweep
- * (end those idle for idle_ms), clear.  The caller applies its caps and
- * guard rails before add; name is for the log lines. */
+/* ---- UDP flows: a claim's public peers, on either end ----
+ * A list, least recently used first: find, add, touch (used now), end
+ * one, sweep (end those idle for idle_ms), clear.  An entry may be the
+ * head of the caller's own struct (add's size); gone, if given, runs for
+ * each entry that ends, before it is freed.  The caller applies its caps
+ * and guard rails before add; name is for the log lines. */
 
 typedef struct rev_flow {
 	queue_t link;
@@ -215,15 +217,20 @@ typedef struct rev_flow {
 	uint64_t id, last;
 } rev_flow_t;
 
+typedef void (*rev_flow_gone_fn)(rev_flow_t *f, void *ud);
 typedef struct rev_flows {
 	queue_t q;
 	size_t n;
+	rev_flow_gone_fn gone;
+	void *ud;
 } rev_flows_t;
 
-void rev_flows_init(rev_flows_t *fl);
+void rev_flows_init(rev_flows_t *fl, rev_flow_gone_fn gone, void *ud);
 rev_flow_t *rev_flows_find(rev_flows_t *fl, const struct sockaddr *sa);
-rev_flow_t *rev_flows_add(rev_flows_t *fl, const struct sockaddr *sa, uint64_t id, uint64_t now);
+rev_flow_t *rev_flows_add(rev_flows_t *fl, const struct sockaddr *sa, size_t size, uint64_t id,
+                          uint64_t now);
 void rev_flows_touch(rev_flows_t *fl, rev_flow_t *f, uint64_t now);
+void rev_flows_end(rev_flows_t *fl, rev_flow_t *f, const char *name, const char *why);
 void rev_flows_sweep(rev_flows_t *fl, uint64_t now, uint64_t idle_ms, const char *name);
 void rev_flows_clear(rev_flows_t *fl, const char *name);
 

@@ -249,7 +249,7 @@ static void on_udp(void *ud, const struct sockaddr *peer, sbuf_t *b)
 			sbuf_free(b);
 			return;
 		}
-		f = rev_flows_add(&c->flows, peer, conn_next_id(), now);
+		f = rev_flows_add(&c->flows, peer, sizeof(*f), conn_next_id(), now);
 	}
 	rev_flows_touch(&c->flows, f, now);
 	sockaddr_ip(peer, ip, sizeof(ip));
@@ -274,7 +274,7 @@ static rev_claim_t *claim_new(dialer_t *d, int udp, const target_t *bind, const 
 	c->ud = ud;
 	queue_init(&c->pend);
 	rev_gone_init(&c->gone);
-	rev_flows_init(&c->flows);
+	rev_flows_init(&c->flows, NULL, NULL);
 	if (o->rev_allow)
 		cidr_list_add(&c->clients.allow, o->rev_allow, bad, sizeof(bad)); /* checked */
 	if (o->rev_rate)
