@@ -15,7 +15,9 @@
 # at 20 flows: exactly 20 are answered, the server's descriptors do not
 # move and its RSS stays within 2 MB, the client holds at most 20 flow
 # sockets; after reverse-udp-idle (3 s) the server's flows are gone and a
-# new peer is served again.  Reload (SIGHUP, then the control socket):
+# new peer is served again; a key holder's own client (wspeer.py) cannot
+# send through its claim to an address that did not send to it first, and
+# its malformed DGRAMs are dropped.  Reload (SIGHUP, then the control socket):
 # the client's -R list is re-read; a TCP connection held through a kept
 # forward (DNS over TCP) answers before and after, the kept claims are not
 # claimed again, a removed one's port is released on the server, an added
@@ -152,6 +154,17 @@ check "after reverse-udp-idle (3 s) the server's flows are gone" gone
 check "a new peer is served again" up
 check "the client logged its claim" \
 	grep -q "reverse udp://$S:5353/127.0.0.1:53: the server listens on $S:5353" "$T/client.log"
+
+# a key holder's own client (tests/e2e/wspeer.py, from the spec): its
+# DGRAMs to an address that never sent to the claim, and malformed ones,
+# reach nobody and cost nothing but themselves
+if /usr/bin/python3 -c 'import cryptography' 2>/dev/null; then
+	check "a claim answers only peers that sent to it; malformed DGRAMs are dropped" \
+		ip netns exec ru21s /usr/bin/python3 "$SRCDIR/tests/e2e/wspeer.py" revudp "$S" 8200 / "$KEY" 5340
+	cat "$T/check.out"
+else
+	echo "    (python3-cryptography missing: the stranger check is not run)"
+fi
 
 # reload: -R re-read.  A TCP connection held through tcp://:5354 (DNS over
 # TCP to the same dnsmasq) asks before and after; udp://:5356 goes,

@@ -27,6 +27,12 @@ written from the spec with Python's standard library and python3-websockets
                                            ones to the UDP echo 127.0.0.1:ECHO; exit 0 if
                                            every good one came back and the association
                                            lived through the bad ones
+  wspeer.py revudp HOST PORT PATH KEY BPORT  a UDP reverse forward's client (LISTEN_UDP on
+                                           HOST:BPORT): a peer's datagram comes as DGRAM
+                                           and the answer reaches it; answers to an address
+                                           that never sent (a stranger on HOST) and malformed
+                                           DGRAMs reach nobody, and the claim lives; exit 0
+                                           if so
 """
 import asyncio
 import base64
@@ -327,6 +333,82 @@ def udp(host, port, path, key, echo):
     s.close()
 
 
+def session(host, port, path, key):
+    """An upgraded, sealed session: (send(type, body), recv() -> (type, body), socket)."""
+    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+    tok, cn = token(key, "%s:%d" % (host, port), path)
+    s = socket.create_connection((host, port), timeout=5)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nCookie: sid=%s\r\n\r\n"
+               % (path, host, port, tok)).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(4096)
+    head, rest = head.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 101"), head.split(b"\r\n")[0]
+    ck = [l for l in head.split(b"\r\n") if l.lower().startswith(b"set-cookie:")][0].decode()
+    sn = b64any(ck.split("sid=")[1].split(";")[0])[:16]
+    k = b64any(key)
+    tx = ChaCha20Poly1305(hkdf(k, cn + sn, b"c2s"))
+    rx = ChaCha20Poly1305(hkdf(k, cn + sn, b"s2c"))
+    st = {"tx": 0, "rx": 0, "buf": rest}
+
+    def send(rtype, body=b""):
+        nonce = bytes(4) + struct.pack(">Q", st["tx"])
+        st["tx"] += 1
+        s.sendall(ws_frame(tx.encrypt(nonce, bytes([rtype]) + body, None)))
+
+    def recv():
+        op, payload, st["buf"] = ws_read(s, st["buf"])
+        assert op == 2, "opcode %d" % op
+        nonce = bytes(4) + struct.pack(">Q", st["rx"])
+        st["rx"] += 1
+        p = rx.decrypt(nonce, payload, None)
+        return p[0], p[1:]
+    return send, recv, s
+
+
+def revudp(host, port, path, key, bport):
+    def addr(h, p):
+        return bytes([len(h)]) + h + struct.pack(">H", p)
+    send, recv, s = session(host, port, path, key)
+    send(13, addr(host.encode(), bport))  # LISTEN_UDP
+    t, body = recv()
+    assert t == 9, "LISTEN_UDP answered with record %d %r" % (t, body)
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind((host, 0))
+    peer.settimeout(3)
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stranger.bind((host, 0))
+    stranger.settimeout(1)
+    peer.sendto(b"query", (host, bport))
+    t, body = recv()
+    src = addr(host.encode(), peer.getsockname()[1])
+    assert t == 7 and body == src + b"query", "DGRAM %d %r" % (t, body)
+    # to a stranger (never sent to the claim), then malformed, then the peer
+    send(7, addr(host.encode(), stranger.getsockname()[1]) + b"spoofed")
+    send(7, addr(b"127.0.0.1", peer.getsockname()[1]) + b"other address")
+    for bad in [b"", b"\x00\x00\x35x", addr(host.encode(), 0) + b"port 0", b"\x09127.0.0",
+                addr(b"a/b", 53) + b"slash"]:
+        send(7, bad)
+    send(7, src + b"answer")
+    got = peer.recv(65535)
+    assert got == b"answer", "the peer got %r" % got
+    try:
+        leaked = stranger.recv(65535)
+    except socket.timeout:
+        leaked = None
+    assert leaked is None, "a stranger got %r" % leaked
+    peer.sendto(b"again", (host, bport))
+    t, body = recv()
+    assert t == 7 and body == src + b"again", "after the bad ones: %d %r" % (t, body)
+    print("revudp: the peer got its answer; the stranger nothing; 5 malformed DGRAMs dropped,"
+          " the claim lived")
+    s.sendall(ws_frame(struct.pack(">H", 1000), 8))
+    s.close()
+
+
 def relay(port, to_port, path):
     import select
     s = socket.socket()
@@ -410,6 +492,8 @@ def main():
         guard(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]))
     elif cmd == "udp":
         udp(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]))
+    elif cmd == "revudp":
+        revudp(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]))
     elif cmd == "pingflood":
         pingflood(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]))
     elif cmd == "replay":
