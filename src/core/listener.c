@@ -405,7 +405,10 @@ int listener_admit(listener_t *l, const char *who, stream_t *s, const struct soc
 		why = "connection rate exceeded";
 	if (!why)
 		return 1;
-	log_info(id, "%s: refused %s: %s", who, pstr, why);
+	if (s)
+		log_info(id, "%s: refused %s: %s", who, pstr, why);
+	else /* a datagram: one line each would let a sender flood the log */
+		log_debug(id, "%s: refused %s: %s", who, pstr, why);
 	l->m->rejected++;
 	if (s)
 		stream_reset(s);

@@ -175,7 +175,8 @@ void listener_adopt(listener_t *l, listener_t *nl);
  * listener's public side (core/reverse.h): descriptors to spare (s's;
  * s NULL for a datagram peer, which has none), the client ACL, active
  * against max-conns, the rate.  1: admitted; 0: refused, logged as
- * "WHO: refused PEER: why", counted in l's rejected, s reset. */
+ * "WHO: refused PEER: why" (at debug for a datagram peer), counted in l's
+ * rejected, s reset. */
 int listener_admit(listener_t *l, const char *who, stream_t *s, const struct sockaddr *peer,
                    uint64_t active, uint64_t id);
 void listener_stop(listener_t *l); /* stop accepting; live conns go on */

@@ -135,9 +135,8 @@ static usess_t *sess_new(udpfwd_t *u, const struct sockaddr *sa)
 	usess_t *s;
 	unsigned b;
 
-	if (!acl_permits(&l->clients, sa) ||
-	    (l->rl && !ratelimit_allow(l->rl, sa, uv_now(l->loop))) || u->nsess >= l->max_conns) {
-		l->m->rejected++;
+	o.id = conn_next_id();
+	if (!listener_admit(l, l->name, NULL, sa, u->nsess, o.id)) {
 		u->refused++;
 		return NULL;
 	}
@@ -145,7 +144,7 @@ static usess_t *sess_new(udpfwd_t *u, const struct sockaddr *sa)
 	if (!s)
 		abort();
 	s->u = u;
-	s->id = o.id = conn_next_id();
+	s->id = o.id;
 	memcpy(&s->client, sa, sockaddr_len(sa));
 	s->last = s->t_start = uv_now(l->loop);
 	b = bucket_of(sa);
