@@ -280,6 +280,29 @@ check() {
 	fi
 }
 
+# ws_record NAME PORT HOP FILE WHAT: a client (NAME) whose hop is HOP (a URL
+# without its address, e.g. "ws:///tun?key=K") reaches 127.0.0.1:PORT
+# through a relay that records what the client sends into FILE, and fetches
+# /WHAT from the target (whose body is WHAT); then the client stops, which
+# ends the recording.  Needs $WSPEER (tests/e2e/wspeer.py) and the target
+# web server's port in $web.
+ws_record() {
+	local name=$1 to=$2 hop=$3 file=$4 what=$5 rec fw relay rc=0
+	rec=$(free_port)
+	$WSPEER relay "$rec" "$to" "$file" &
+	relay=$!
+	sleep 0.3
+	fw=$(free_port)
+	start "$name" "$SLUICE" -L "tcp://127.0.0.1:$fw/127.0.0.1:$web" -F "${hop/:\/\//://127.0.0.1:$rec}"
+	# not wait_port: its connection would be the one the relay records
+	for _ in $(seq 100); do grep -q "listening on" "$T/$name.log" && break; sleep 0.05; done
+	curl -fsS -m 5 "http://127.0.0.1:$fw/$what" | grep -q "$what" || rc=1
+	kill "$(pid_of "$name")"
+	wait "$relay"
+	[ -s "$file" ] || { echo "nothing recorded in $file" >&2; rc=1; }
+	return $rc
+}
+
 # check_fails DESC CMD...: CMD must fail.
 check_fails() {
 	local desc=$1

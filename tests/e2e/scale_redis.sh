@@ -33,28 +33,6 @@ web=$(free_port)
 http_server "$web" "$T/www"
 seen() { grep -c "GET /$1 " "$T/http$web.log"; }
 
-# record NAME PORT HOP FILE WHAT: a client (NAME) whose hop is HOP (a URL
-# without its address, e.g. "ws:///tun?key=K") reaches 127.0.0.1:PORT
-# through a relay that records what the client sends into FILE, and fetches
-# /WHAT from the target (whose body is WHAT); then the client stops, which
-# ends the recording.
-record() {
-	local name=$1 to=$2 hop=$3 file=$4 what=$5 rec fw relay rc=0
-	rec=$(free_port)
-	$WSPEER relay "$rec" "$to" "$file" &
-	relay=$!
-	sleep 0.3
-	fw=$(free_port)
-	start "$name" "$SLUICE" -L "tcp://127.0.0.1:$fw/127.0.0.1:$web" -F "${hop/:\/\//://127.0.0.1:$rec}"
-	# not wait_port: its connection would be the one the relay records
-	for _ in $(seq 100); do grep -q "listening on" "$T/$name.log" && break; sleep 0.05; done
-	curl -fsS -m 5 "http://127.0.0.1:$fw/$what" | grep -q "$what" || rc=1
-	kill "$(pid_of "$name")"
-	wait "$relay"
-	[ -s "$file" ] || { echo "nothing recorded in $file" >&2; rc=1; }
-	return $rc
-}
-
 rp=$(free_port)
 start_redis "$rp"
 
@@ -174,7 +152,7 @@ fi
 
 # ---- a recorded open, replayed to every instance ----
 check "an open through a recording relay to instance 1" \
-	record client1 "${ws[1]}" "ws:///tun?key=$KEY" "$T/captured" once
+	ws_record client1 "${ws[1]}" "ws:///tun?key=$KEY" "$T/captured" once
 check "it went in the open's 0-RTT part" bash -c \
 	"grep 'ws tunnel up' '$T/ws1.log' | tail -1 | grep -vq 'not taken'"
 for i in 1 2 3; do
@@ -192,7 +170,7 @@ kill "$(pid_of ws4)"
 
 # the same for wstan: a request recorded at instance 1, replayed to 3
 check "wstan: a request through a recording relay to instance 1" \
-	record wclient "${wt[1]}" "wstan:///t?key=pw-scale" "$T/captured-wstan" small
+	ws_record wclient "${wt[1]}" "wstan:///t?key=pw-scale" "$T/captured-wstan" small
 check_eq "wstan: replayed to instance 3: the decoy" "HTTP/1.1 404 Not Found" \
 	"$($WSPEER resend 127.0.0.1 "${wt[3]}" "$T/captured-wstan")"
 check "wstan: instance 3 counts it as a replay" grep -q "replayed request" "$T/ws3.log"
@@ -241,7 +219,7 @@ check "/health says degraded: the shared cache is down" bash -c \
 	"for _ in \$(seq 50); do curl -fsS http://127.0.0.1:${mp[1]}/health | grep '\"status\":\"degraded\"' | grep -q '\"state\":\"down\"' && exit 0; sleep 0.1; done; exit 1"
 check "the log says so" grep -q "replay redis 127.0.0.1:$rp/3: .* -> down" "$T/ws1.log"
 check "with Redis down an open still goes through" \
-	record client2 "${ws[1]}" "ws:///tun?key=$KEY" "$T/captured2" down
+	ws_record client2 "${ws[1]}" "ws:///tun?key=$KEY" "$T/captured2" down
 check "one round trip later: its 0-RTT part not taken" grep -q "replay cache unreachable: the open waits a round trip" "$T/ws1.log"
 for i in 1 3; do
 	$WSPEER resend 127.0.0.1 "${ws[i]}" "$T/captured2" >/dev/null

@@ -94,16 +94,8 @@ check "sluice status shows each worker's counts" bash -c \
 	"'$SLUICE' status --control '$T/ctl' | grep -A2 '^workers' | grep -Eq '^  1  pid [0-9]+  up  [0-9]+ active  [1-9][0-9]* accepted'"
 
 # ---- an open recorded, then sent again to the server eight times ----
-rec=$(free_port)
-$WSPEER relay "$rec" "$wsp" "$T/captured" &
-relay=$!
-sleep 0.3
-rf=$(free_port)
-start rclient "$SLUICE" -L "tcp://127.0.0.1:$rf/127.0.0.1:$web" -F "ws://127.0.0.1:$rec/t?key=$KEY"
-for _ in $(seq 100); do grep -q "listening on" "$T/rclient.log" && break; sleep 0.05; done
-check "an open through a recording relay" bash -c "curl -fsS -m 5 http://127.0.0.1:$rf/once | grep -q once"
-kill "$(pid_of rclient)"
-wait "$relay"
+check "an open through a recording relay" \
+	ws_record rclient "$wsp" "ws:///t?key=$KEY" "$T/captured" once
 for i in $(seq 8); do
 	check_eq "sent again ($i): the decoy (its 404 for the path)" "HTTP/1.1 404 Not Found" \
 		"$($WSPEER resend 127.0.0.1 "$wsp" "$T/captured")"
