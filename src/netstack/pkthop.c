@@ -432,6 +432,9 @@ static const opt_t opts[] = {
              "connections those ports carry at once, all together"),
     OPT_UINT(pkthop_opts_t, rev_rate, "reverse-rate", 1000000, "0",
              "new connections to those ports per second per host (0: no limit)"),
+    OPT_DURATION(pkthop_opts_t, rev_udp_idle, "reverse-udp-idle", "60s",
+                 "a flow of a UDP port -R opens (one source) ends after this without a "
+                 "datagram"),
 };
 
 const opt_schema_t pkthop_opts = OPT_SCHEMA(NULL, opts);

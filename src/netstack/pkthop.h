@@ -45,6 +45,7 @@ typedef struct pkthop_opts {
 	const char *rev_allow; /* reverse-allow=: CIDRs (checked), or NULL: all */
 	uint64_t rev_max;      /* reverse-max-conns= */
 	uint64_t rev_rate;     /* reverse-rate=: per client address and second, 0: none */
+	uint64_t rev_udp_idle; /* reverse-udp-idle=: ms a UDP flow lives without a datagram */
 } pkthop_opts_t;
 extern const opt_schema_t pkthop_opts;
 pkthop_t *pkthop_new(uv_loop_t *loop, dialer_t *next, const target_t *server,

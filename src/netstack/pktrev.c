@@ -28,7 +28,7 @@
  * per host and second) and the cap on flows (reverse-max-conns, at most
  * REV_UDP_FLOWS), else it is dropped; then the owner gets it
  * (cbs->dgram).  The owner's answers go only to live flows; a flow ends
- * after REV_UDP_IDLE_MS without a datagram (the sweep).
+ * after reverse-udp-idle (60 s) without a datagram (the sweep).
  */
 #include "netstack/pktrev.h"
 
@@ -219,7 +219,10 @@ static void on_timer(uv_timer_t *t)
 		pend_drop(p);
 	}
 	rev_gone_sweep(&c->gone, now);
-	rev_flows_sweep(&c->flows, now, REV_UDP_IDLE_MS, pkthop_name(c->h));
+	rev_flows_sweep(&c->flows, now,
+	                pkthop_opts_of(c->h)->rev_udp_idle ? pkthop_opts_of(c->h)->rev_udp_idle
+	                                                   : REV_UDP_IDLE_MS,
+	                pkthop_name(c->h));
 }
 
 /* A datagram to a UDP claim's port: a flow's, or a new flow's if the

@@ -9,7 +9,9 @@
 # nothing, and alice counts the drop; a port alice did not expose answers
 # nothing; reverse-max-conns=5 caps the flows: 20 source ports at once
 # through bob's forward, alice holds 5 flows and the rest are dropped;
-# her descriptors grow by at most one socket (to dnsmasq) per flow.
+# her descriptors grow by at most one socket (to dnsmasq) per flow; a new
+# source gets nothing at the cap, and is answered once reverse-udp-idle
+# (5 s) has ended the flows.
 . "$(dirname "$0")/lib.sh"
 need_cmd dig dnsmasq
 /usr/bin/python3 -c 'import cryptography' 2>/dev/null || skip "python3-cryptography"
@@ -36,7 +38,7 @@ for _ in $(seq 50); do
 done
 ma=$(free_port)
 start A "$SLUICE" -vv --metrics "127.0.0.1:$ma" -R "udp://:5353/127.0.0.1:$dp" \
-	-F "vpn://alice:pw-alice@127.0.0.1:$vp?pub=$pub&reverse-allow=10.10.0.22&reverse-max-conns=5"
+	-F "vpn://alice:pw-alice@127.0.0.1:$vp?pub=$pub&reverse-allow=10.10.0.22&reverse-max-conns=5&reverse-udp-idle=5s"
 start B "$SLUICE" -v -L "udp://127.0.0.1:$ub/10.10.0.21:5353" -L "udp://127.0.0.1:$un/10.10.0.21:5399" \
 	-F "vpn://bob:pw-bob@127.0.0.1:$vp?pub=$pub"
 start C "$SLUICE" -v -L "udp://127.0.0.1:$uc/10.10.0.21:5353" \
@@ -78,7 +80,7 @@ for i in range(20):
     s.sendto(q, ("127.0.0.1", int(sys.argv[1])))
     socks.append(s)
 got = set()
-end = time.time() + 3
+end = time.time() + 1
 while time.time() < end and len(got) < 20:
     r, _, _ = select.select(socks, [], [], 0.2)
     for s in r:
@@ -93,4 +95,11 @@ check "... of 20 new source ports at once, some answered until the cap, not all 
 	test "$n" -ge 1 -a "$n" -le 4
 check "... the rest dropped for the cap" grep -q "dropped 10.10.0.22:.*too many flows" "$T/A.log"
 check "alice's descriptors: one socket per flow to dnsmasq at most (5)" test "$fd1" -le $((fd0 + 5))
+# reverse-udp-idle=5s: once the flows expire, a new source is served again
+newsrc() {
+	dig +time=1 +tries=1 @127.0.0.1 -p "$ub" +short svc.test A 2>/dev/null | grep -qx 10.9.8.7
+}
+check "at the cap, a new source port gets nothing" bash -c "! dig +time=1 +tries=1 @127.0.0.1 -p $ub svc.test A"
+sleep 6.5
+check "after reverse-udp-idle (5 s) the flows expired: a new source is answered" newsrc
 finish
