@@ -12,6 +12,7 @@
  * (SIGINT/SIGTERM stop accepting, let live connections drain for `drain`,
  * default 5 s, and exit 0; a second signal exits at once).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <linux/capability.h>
 #include <stdio.h>
@@ -672,6 +673,28 @@ static int load_layers(config_t *f, config_t *e, config_t *c, char *err, size_t 
 	return workers_filter(f, err, errlen); /* a worker: its own listeners */
 }
 
+/* workers=N > 1: no group may hold a hop whose session must be unique
+ * (listener.c checks the chains' own hops; a group's members are hops
+ * inside one) */
+static int groups_unique(const config_t *f, char *err, size_t errlen)
+{
+	static const char *const unique[] = {"sstp", "ppp", "vpn", "sctp"};
+
+	for (size_t g = 0; g < f->ngroups; g++)
+		for (size_t i = 0; i < f->groups[g].members.n; i++)
+			for (size_t k = 0; k < sizeof(unique) / sizeof(unique[0]); k++)
+				if (!strncmp(f->groups[g].members.v[i], unique[k],
+				             strlen(unique[k]))) {
+					snprintf(
+					    err, errlen,
+					    "option 'workers': group %s holds a %s:// hop, whose "
+					    "session must be unique: workers=1 (docs/deploy.md)",
+					    f->groups[g].name, unique[k]);
+					return -EINVAL;
+				}
+	return 0;
+}
+
 /* `sluice [run]` and `sluice check`: argv[0] is the subcommand's name. */
 static int run_or_check(int argc, char **argv, int check)
 {
@@ -779,6 +802,10 @@ static int run_or_check(int argc, char **argv, int check)
 		int n = 1;
 		for (size_t i = 0; i < nlisteners; i++)
 			n = listeners[i]->workers > (uint64_t)n ? (int)listeners[i]->workers : n;
+		if (n > 1 && (r = groups_unique(&file, err, sizeof(err))) < 0) {
+			fprintf(stderr, "sluice: %s\n", err);
+			return 2;
+		}
 		if (n > 1) { /* the master: serves the workers, runs no listener */
 			workers_conf_t wc = {.n = n,
 			                     .argv = full_argv,
