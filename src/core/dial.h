@@ -61,8 +61,8 @@ typedef struct dial_opts {
 	 * for the front end's error page and the log; may be NULL */
 	char *why;
 	size_t whylen;
-	/* where a failing dial failed (core/stream.h), filled by a tunnel hop
-	 * before its failing cb; may be NULL */
+	/* where a failing dial failed (core/stream.h), filled by a tunnel or
+	 * proxy hop (socks5, http) before its failing cb; may be NULL */
 	stream_fail_t *fail;
 } dial_opts_t;
 

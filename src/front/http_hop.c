@@ -8,14 +8,18 @@
  * SMTP servers speak first) and are delivered first through prebuf_wrap().
  * Other statuses map onto the dial errors of dial.h: 401/403/407 -> UV_EACCES,
  * 500/502/503 -> UV_ECONNREFUSED, 504 -> UV_ETIMEDOUT, anything else or a
- * reply that is not HTTP -> UV_EPROTO.  cancel() works in either stage and
- * the callback never runs after it.
+ * reply that is not HTTP -> UV_EPROTO.  A failure names this hop in the
+ * dial's stream_fail_t (the proxy could not reach the target, or we could
+ * not reach or log in to the proxy), and the proxy's status goes to the
+ * dial's why.  cancel() works in either stage and the callback never runs
+ * after it.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dgram.h"
 #include "core/log.h"
 #include "core/prebuf.h"
 #include "core/secret.h"
@@ -26,7 +30,8 @@
 
 typedef struct http_hop {
 	dialer_t d;
-	char *auth; /* "Basic ..." or NULL */
+	char *auth;     /* "Basic ..." or NULL */
+	char name[300]; /* "http://HOST:PORT", for a failure's stream_fail_t */
 } http_hop_t;
 
 typedef struct hop_req {
@@ -35,6 +40,9 @@ typedef struct hop_req {
 	stream_t *s;   /* REPLY */
 	dial_cb cb;
 	void *ud;
+	stream_fail_t *fail; /* the dial's, or NULL */
+	char *why;           /* the dial's, or NULL: the proxy's status goes there */
+	size_t whylen;
 	uint64_t id;
 	target_t t;
 	http_resp_t resp;
@@ -67,11 +75,23 @@ static int status_error(int status)
 	}
 }
 
-static void fail(hop_req_t *q, int err)
+/* A failure, naming this hop for the one sentence (core/dial.h): at_hop 1
+ * when we could not use the proxy, 0 when it could not reach the target. */
+static void fail_at(hop_req_t *q, int err, int at_hop)
 {
+	if (q->fail) {
+		if (!q->hop->name[0])
+			dialer_name(&q->hop->d, q->hop->name, sizeof(q->hop->name));
+		*q->fail = (stream_fail_t){q->hop->name, (unsigned)at_hop};
+	}
 	stream_close(q->s);
 	q->s = NULL;
 	finish(q, NULL, err);
+}
+
+static void fail(hop_req_t *q, int err)
+{
+	fail_at(q, err, 1);
 }
 
 /* Until the caller takes the stream over: read is stopped, nothing to do. */
@@ -111,7 +131,14 @@ static void hop_read(stream_t *s, sbuf_t *b)
 		sbuf_free(b);
 		log_info(q->id, "http hop %s: CONNECT %s: %d%s", ps, ts, q->resp.status,
 		         q->resp.status == 407 ? " (proxy authentication)" : "");
-		fail(q, status_error(q->resp.status));
+		/* the proxy's refusal of the target, but for its own login; its
+		 * status says more than the error it maps onto (a 502 may be a
+		 * name not found as well as a refusal) */
+		if (q->why && q->whylen)
+			snprintf(q->why, q->whylen, "the proxy answered %d %s", q->resp.status,
+			         http_reason(q->resp.status));
+		fail_at(q, status_error(q->resp.status),
+		        q->resp.status == 407 || q->resp.status == 401);
 		return;
 	}
 	log_debug(q->id, "http hop %s: CONNECT %s: %d", ps, ts, q->resp.status);
@@ -140,7 +167,7 @@ static void on_next(void *ud, stream_t *s, int err)
 
 	q->inner = NULL;
 	if (err < 0) {
-		finish(q, NULL, err);
+		fail(q, err);
 		return;
 	}
 	q->s = s;
@@ -168,6 +195,9 @@ static dial_t *hop_dial(dialer_t *d, const target_t *t, const dial_opts_t *o, di
 	q->hop = (http_hop_t *)d;
 	q->cb = cb;
 	q->ud = ud;
+	q->fail = o->fail;
+	q->why = o->why;
+	q->whylen = o->whylen;
 	q->id = o->id;
 	q->t = *t;
 	http_resp_init(&q->resp, HTTP_CONNECT);

@@ -21,6 +21,10 @@
  * without theirs.  The association lives as long as its TCP connection to
  * the server: that connection's end is the flow's.
  *
+ * A failure names this hop in the dial's stream_fail_t: the server's reply
+ * said it could not reach the target, or we could not reach or use the
+ * server.
+ *
  * cancel() closes the server stream or cancels the inner dial; after it the
  * callback never fires.  The hop's server is dialed without the listener's
  * target ACL: the operator chose it, and the ACL is about the final target.
@@ -47,6 +51,7 @@ typedef struct socks_hop {
 	dialer_t d;
 	hop_kind_t kind;
 	char *user, *pass; /* NULL when absent */
+	char name[300];    /* "socks5://HOST:PORT", for a failure's stream_fail_t */
 } socks_hop_t;
 
 typedef enum hq_state { HQ_SERVER, HQ_METHOD, HQ_AUTH, HQ_REPLY } hq_state_t;
@@ -65,6 +70,7 @@ typedef struct hop_req {
 	void (*bound)(void *ud, const target_t *addr); /* a BIND */
 	int replies;                                   /* a BIND's, so far */
 	void *ud;
+	unsigned target_failed : 1; /* the server's reply: it could not reach the target */
 	size_t len;
 	uint8_t buf[HOP_BUF];
 } hop_req_t;
@@ -103,6 +109,13 @@ static void hq_finish(hop_req_t *q, stream_t *s, int err)
 		log_debug(q->o.id, "%s hop %s:%u: %s", kind_names[q->h->kind], q->h->d.server.host,
 		          q->h->d.server.port, uv_strerror(err));
 		stream_close(q->s);
+		/* which hop failed, for the one sentence (core/dial.h): its
+		 * server could not reach the target, or we could not use it */
+		if (q->o.fail) {
+			if (!q->h->name[0])
+				dialer_name(&q->h->d, q->h->name, sizeof(q->h->name));
+			*q->o.fail = (stream_fail_t){q->h->name, !q->target_failed};
+		}
 	}
 	free(q);
 	cb(ud, s, err);
@@ -353,6 +366,7 @@ static int hq_parse(hop_req_t *q, sbuf_t *rest)
 			          h->d.server.host, h->d.server.port, v,
 			          h->kind == HOP_SOCKS5 ? socks5_rep_str(v) : "rejected");
 			sbuf_free(rest);
+			q->target_failed = 1;
 			hq_finish(q, NULL, r);
 			return 0;
 		}

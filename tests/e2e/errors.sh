@@ -14,8 +14,11 @@
 #     sluice_connections_failed_late_total;
 #   - 0-RTT connections (a tcp:// forward's first bytes ride in the open):
 #     the client's and the server's closing lines and /metrics byte
-#     counters agree.
-# Loopback only; about 20 s.
+#     counters agree;
+#   - the socks5:// and http:// hops name themselves the same way, with
+#     real proxies as those hops (Dante; tinyproxy and sluice's own HTTP
+#     front end), and a proxy hop that is down is named as unreachable.
+# Loopback only; about 30 s.
 . "$(dirname "$0")/lib.sh"
 need_cmd openssl
 TOOLS="python3 $SRCDIR/tests/e2e/tools.py"
@@ -106,6 +109,109 @@ page dead x "http://127.0.0.1:$web/"
 check "a tunnel server that is down: the page names it" grep -qF \
 	"Could not reach ws://127.0.0.1:$dead/t (on the way to 127.0.0.1:$web): connection refused" \
 	"$T/dead-x.out"
+
+# proxy hops name themselves too: Dante as a socks5:// hop, tinyproxy and
+# sluice's own HTTP front end as http:// hops (each with a 2 s connect
+# timeout of its own), and a hop whose server is down
+up=$(free_port) tp=$(free_port) dp=""
+start up-http "$SLUICE" -L "http://127.0.0.1:$up?connect-timeout=2s"
+HOP[httpup]="http://127.0.0.1:$up"
+cat >"$T/tinyproxy.conf" <<CONF
+Port $tp
+Listen 127.0.0.1
+Timeout 10
+Allow 127.0.0.1
+LogLevel Info
+CONF
+HOP[tinyproxy]="http://127.0.0.1:$tp"
+PROXIES="httpup"
+if command -v tinyproxy >/dev/null; then
+	start tinyproxy tinyproxy -d -c "$T/tinyproxy.conf"
+	PROXIES="$PROXIES tinyproxy"
+else
+	echo "note: no tinyproxy (scripts/deps.sh installs it): not checked as an http:// hop"
+fi
+if command -v danted >/dev/null; then
+	dp=$(free_port)
+	cat >"$T/danted.conf" <<CONF
+logoutput: $T/danted-own.log
+internal: 127.0.0.1 port = $dp
+external: 127.0.0.1
+socksmethod: none
+clientmethod: none
+user.privileged: root
+user.unprivileged: nobody
+timeout.connect: 2
+client pass {
+	from: 127.0.0.0/8 to: 0.0.0.0/0
+}
+socks pass {
+	from: 127.0.0.0/8 to: 0.0.0.0/0
+	command: connect
+}
+CONF
+	start danted danted -f "$T/danted.conf" -p "$T/danted.pid" -N 1
+	HOP[dante]="socks5://127.0.0.1:$dp"
+	PROXIES="$PROXIES dante"
+else
+	echo "note: no Dante (scripts/deps.sh installs it): the socks5:// hop is not checked"
+fi
+for p in $PROXIES deadsocks deadhttp; do PX[$p]=$(free_port); done
+HOP[deadsocks]="socks5://127.0.0.1:$dead"
+HOP[deadhttp]="http://127.0.0.1:$dead"
+for p in $PROXIES deadsocks deadhttp; do
+	start "c-$p" "$SLUICE" -L "proxy://127.0.0.1:${PX[$p]}?connect-timeout=8s" -F "${HOP[$p]}"
+done
+wait_port "$up"
+case $PROXIES in *tinyproxy*) wait_port "$tp" ;; esac
+[ -n "$dp" ] && wait_port "$dp"
+for p in $PROXIES deadsocks deadhttp; do wait_port "${PX[$p]}"; done
+for p in $PROXIES; do
+	page "$p" refused "http://127.0.0.1:$closed/" &
+	j1=$!
+	page "$p" nx "http://nx.invalid/" &
+	j2=$!
+	[ "$p" = tinyproxy ] || page "$p" timeout "http://127.0.0.1:$bh/"
+	wait $j1 $j2
+done
+# what each proxy says decides the error: SOCKS5 has no code for a name not
+# found (Dante answers 4, host unreachable), HTTP proxies answer 502 to both
+# (sluice adds the proxy's status); tinyproxy's own connect timeout is not
+# short, so it is not timed here
+check_proxy() { # PATH CASE STATUS SENTENCE-BEFORE-THE-HOP [AFTER]
+	local want="$4, reached through ${HOP[$1]}${5:-}"
+	check_eq "$1: $2: status $3" "$3" "$(status "$1" "$2")"
+	check "$1: $2: the page says '$want'" grep -qF "<p>$want</p>" "$T/$1-$2.out"
+	check "$1: $2: the client's log says it" grep -qF "http: $3 $want" "$T/c-$1.log"
+}
+if [ -n "$dp" ]; then
+	check_proxy dante refused 502 "Could not connect to 127.0.0.1:$closed: connection refused"
+	check_proxy dante nx 502 "Could not connect to nx.invalid:80: host unreachable"
+	check_proxy dante timeout 504 "Could not connect to 127.0.0.1:$bh: timed out"
+fi
+check_proxy httpup refused 502 "Could not connect to 127.0.0.1:$closed: connection refused" \
+	" (the proxy answered 502 Bad Gateway)"
+check_proxy httpup timeout 504 "Could not connect to 127.0.0.1:$bh: timed out" \
+	" (the proxy answered 504 Gateway Timeout)"
+check "httpup: nx: the page names the hop and its answer" \
+	grep -qF "Could not connect to nx.invalid:80: connection refused, reached through ${HOP[httpup]} (the proxy answered 502 Bad Gateway)" \
+	"$T/httpup-nx.out"
+check "the upstream front end itself said why" grep -qF "Could not connect to nx.invalid:80: name not found" \
+	"$T/up-http.log"
+case $PROXIES in *tinyproxy*)
+	tstatus=$(status tinyproxy refused)
+	check "tinyproxy: refused: a $tstatus page naming the hop" grep -qF \
+		"Could not connect to 127.0.0.1:$closed: connection refused, reached through ${HOP[tinyproxy]} (the proxy answered" \
+		"$T/tinyproxy-refused.out"
+	;;
+esac
+for p in deadsocks deadhttp; do
+	page "$p" x "http://127.0.0.1:$web/"
+	check "$p: a proxy that is down: the page names it" grep -qF \
+		"Could not reach ${HOP[$p]} (on the way to 127.0.0.1:$web): connection refused" "$T/$p-x.out"
+	check "$p: and the log" grep -qF \
+		"Could not reach ${HOP[$p]} (on the way to 127.0.0.1:$web): connection refused" "$T/c-$p.log"
+done
 
 # fast-open: SOCKS is told the connection worked; the log and a metric say it did not
 for p in ws wss wstan; do
