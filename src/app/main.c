@@ -10,7 +10,8 @@
  * every listener), so a mistake exits with status 2 before anything
  * listens; then the listeners bind and core/runtime.c runs the loop
  * (SIGINT/SIGTERM stop accepting, let live connections drain for `drain`,
- * default 5 s, and exit 0; a second signal exits at once).
+ * default 5 s, and exit 0; a second signal exits at once).  The command
+ * line and the configuration's layers are read in args.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -47,7 +48,6 @@ extern char **environ;
 static listener_t **listeners;
 static char **lsrc; /* the -L each was built from and its files (cred_url_key) */
 static size_t nlisteners;
-static const char *cfgpath;
 static int saved_argc, verbosity;
 static char **saved_argv;
 static char **full_argv; /* main's: what a worker process runs */
@@ -226,11 +226,6 @@ static void retire(listener_t *l)
 	uv_timer_start(&retire_timer, on_retire, 1000, 1000);
 }
 
-static int log_setup(const config_t *c, char *err, size_t errlen);
-static int parse_args(int argc, char **argv, config_t *cli, int *verbosity, char *err,
-                      size_t errlen);
-static int load_layers(config_t *f, config_t *e, config_t *c, char *err, size_t errlen);
-
 static int differ(const char *a, const char *b)
 {
 	return !a != !b || (a && strcmp(a, b));
@@ -274,13 +269,13 @@ static int reload_config(const char *who, char *out, size_t outlen)
 	if (!kept)
 		abort();
 	runtime_reloading();
-	log_info(0, "%s: reading the configuration again%s%s", who, cfgpath ? " from " : "",
-	         cfgpath ? cfgpath : "");
+	log_info(0, "%s: reading the configuration again%s%s", who, app_cfgpath ? " from " : "",
+	         app_cfgpath ? app_cfgpath : "");
 	config_init(&f);
 	config_init(&e);
 	config_init(&c);
-	if (parse_args(saved_argc, saved_argv, &c, &v, err, sizeof(err)) != 0 ||
-	    load_layers(&f, &e, &c, err, sizeof(err)) < 0)
+	if (app_parse_args(saved_argc, saved_argv, &c, &v, err, sizeof(err)) != 0 ||
+	    app_load_layers(&f, &e, &c, err, sizeof(err)) < 0)
 		goto refused;
 	if (routing_build(loop, &f, old, &rt, err, sizeof(err)) < 0)
 		goto refused;
@@ -424,7 +419,7 @@ static int reload_config(const char *who, char *out, size_t outlen)
 	if (f.auth_guard)
 		authguard_cfg_parse(&guard, f.auth_guard, err, sizeof(err));
 	authguard_configure(&guard);
-	if (log_setup(&f, err, sizeof(err)) < 0)
+	if (app_log_setup(&f, err, sizeof(err)) < 0)
 		log_err(0, "reload: the log: %s (it stays where it was)", err);
 	free(f.metrics); /* the running one's is file's */
 	f.metrics = file.metrics;
@@ -505,22 +500,9 @@ static int ready(void *ud, char *why, size_t len)
 static const runtime_hooks_t hooks = {
     .stop = stop_listeners, .teardown = teardown, .tag = "", .ready = ready, .reload = reload};
 
-enum { OPT_CHAIN = 256, OPT_GROUP, OPT_RULE, OPT_RULES };
-
 static void check_line(void *ud, const char *s)
 {
 	printf("  %s\n", s);
-}
-
-/* The log's sink, format and rate from the configuration. */
-static int log_setup(const config_t *c, char *err, size_t errlen)
-{
-	log_cfg_t lc = {.file = c->log_file,
-	                .syslog = c->log_syslog && *c->log_syslog ? c->log_syslog : NULL,
-	                .format = c->log_format < 0 ? LOG_TEXT : c->log_format,
-	                .rate = c->log_rate};
-
-	return log_configure(&lc, err, errlen);
 }
 
 /* As root without user:, nothing the network reaches (priv.h).  A port
@@ -554,147 +536,6 @@ static int refuse_root(const priv_t *p, char *err, size_t errlen)
 	return 0;
 }
 
-enum { OPT_SETTING = 1000 }; /* + the index in config_settings[] */
-
-/* -h, -V and every setting's --flag. */
-static const struct option *longopts(void)
-{
-	static struct option o[64];
-	size_t n = 0;
-
-	if (o[0].name)
-		return o;
-	o[n++] = (struct option){"help", no_argument, NULL, 'h'};
-	o[n++] = (struct option){"version", no_argument, NULL, 'V'};
-	o[n++] = (struct option){"chain", required_argument, NULL, OPT_CHAIN};
-	o[n++] = (struct option){"group", required_argument, NULL, OPT_GROUP};
-	o[n++] = (struct option){"rule", required_argument, NULL, OPT_RULE};
-	o[n++] = (struct option){"rules", required_argument, NULL, OPT_RULES};
-	for (size_t i = 0; i < config_nsettings && n + 1 < sizeof(o) / sizeof(o[0]); i++)
-		o[n++] = (struct option){config_settings[i].flag,
-		                         config_settings[i].optional ? optional_argument
-		                                                     : required_argument,
-		                         NULL, OPT_SETTING + (int)i};
-	return o;
-}
-
-/* The command line into cli: 0; 1 after -h or -V (exit 0); -1 and err
- * (a usage error); -2 (help on stderr, exit 2).  Again on each reload
- * (optind = 0), from the same argv. */
-static int parse_args(int argc, char **argv, config_t *cli, int *verbosity, char *err,
-                      size_t errlen)
-{
-	unsigned nrule = 0;
-	int c, r;
-
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "L:F:R:c:vqhV", longopts(), NULL)) != -1) {
-		if ((r = runtime_log_opt(c, optarg, &cli->log_level, verbosity)) < 0) {
-			snprintf(err, errlen, "%s", RUNTIME_LOG_LEVEL_HELP);
-			return -1;
-		}
-		if (r)
-			continue;
-		if (c >= OPT_SETTING && c < OPT_SETTING + (int)config_nsettings) {
-			const config_setting_t *st = &config_settings[c - OPT_SETTING];
-			char where[64];
-			snprintf(where, sizeof(where), "--%s", st->flag);
-			if (config_set(cli, st, optarg, where, err, errlen) < 0)
-				return -1;
-			continue;
-		}
-		switch (c) {
-		case 'L':
-			strlist_push(&cli->listen, optarg);
-			break;
-		case 'F':
-			strlist_push(&cli->forward, optarg);
-			break;
-		case 'R':
-			strlist_push(&cli->reverse, optarg);
-			break;
-		case 'c':
-			cfgpath = optarg;
-			break;
-		case OPT_CHAIN:
-			if (config_chain_arg(cli, optarg, err, errlen) < 0)
-				return -1;
-			break;
-		case OPT_GROUP: /* NAME=URL,... a routing group; a bare NAME, --user's group */
-			if (!strchr(optarg, '=') ? config_set(cli, config_setting("group"), optarg,
-			                                      "--group", err, errlen) < 0
-			                         : config_group_arg(cli, optarg, err, errlen) < 0)
-				return -1;
-			break;
-		case OPT_RULE: /* "--rule:N" in messages: the Nth --rule */
-			config_rule_add(cli, optarg, NULL, NULL, "--rule", ++nrule);
-			break;
-		case OPT_RULES:
-			config_rule_add(cli, NULL, optarg, NULL, "--rules", 0);
-			break;
-		case 'h':
-			help_usage(stdout);
-			return 1;
-		case 'V':
-			printf("sluice %s\n", SLUICE_VERSION);
-			return 1;
-		default:
-			help_usage(stderr);
-			return -2;
-		}
-	}
-	if (optind < argc) {
-		snprintf(err, errlen, "unexpected argument '%s' (see sluice --help)", argv[optind]);
-		return -1;
-	}
-	return 0;
-}
-
-/* The configuration from its three layers into *f (env and cli are used
- * up); 0, or -1 and err. */
-static int load_layers(config_t *f, config_t *e, config_t *c, char *err, size_t errlen)
-{
-	authguard_cfg_t guard;
-
-	if (cfgpath && config_load_file(f, cfgpath, err, errlen) < 0)
-		return -1;
-	if (config_load_env(e, environ, err, errlen) < 0)
-		return -1;
-	config_merge(f, e);
-	config_merge(f, c);
-	authguard_cfg_default(&guard);
-	if (f->auth_guard && authguard_cfg_parse(&guard, f->auth_guard, err, errlen) < 0)
-		return -1;
-	if (!f->listen.n && !f->reverse.n) {
-		snprintf(err, errlen,
-		         "nothing to do: give at least one -L or -R URL (see sluice --help)");
-		return -1;
-	}
-	return workers_filter(f, err, errlen); /* a worker: its own listeners */
-}
-
-/* workers=N > 1: no group may hold a hop whose session must be unique
- * (listener.c checks the chains' own hops; a group's members are hops
- * inside one) */
-static int groups_unique(const config_t *f, char *err, size_t errlen)
-{
-	static const char *const unique[] = {"sstp", "ppp", "vpn", "sctp"};
-
-	for (size_t g = 0; g < f->ngroups; g++)
-		for (size_t i = 0; i < f->groups[g].members.n; i++)
-			for (size_t k = 0; k < sizeof(unique) / sizeof(unique[0]); k++)
-				if (!strncmp(f->groups[g].members.v[i], unique[k],
-				             strlen(unique[k]))) {
-					snprintf(
-					    err, errlen,
-					    "option 'workers': group %s holds a %s:// hop, whose "
-					    "session must be unique: workers=1 (docs/deploy.md)",
-					    f->groups[g].name, unique[k]);
-					return -EINVAL;
-				}
-	return 0;
-}
-
 /* `sluice [run]` and `sluice check`: argv[0] is the subcommand's name. */
 static int run_or_check(int argc, char **argv, int check)
 {
@@ -709,23 +550,23 @@ static int run_or_check(int argc, char **argv, int check)
 	config_init(&cli);
 	saved_argc = argc;
 	saved_argv = argv;
-	r = parse_args(argc, argv, &cli, &verbosity, err, sizeof(err));
+	r = app_parse_args(argc, argv, &cli, &verbosity, err, sizeof(err));
 	if (r == 1)
 		return 0;
 	if (r == -2)
 		return 2;
 	if (r < 0)
 		die_usage(err);
-	if (load_layers(&file, &env, &cli, err, sizeof(err)) < 0)
+	if (app_load_layers(&file, &env, &cli, err, sizeof(err)) < 0)
 		die_usage(err);
 	runtime_log_level(file.log_level, verbosity);
 	authguard_cfg_default(&guard);
-	if (file.auth_guard) /* load_layers read it */
+	if (file.auth_guard) /* app_load_layers read it */
 		authguard_cfg_parse(&guard, file.auth_guard, err, sizeof(err));
 	authguard_configure(&guard);
 	if (priv_lookup(file.user, file.group, &priv, err, sizeof(err)) < 0)
 		die_usage(err);
-	if (!check && (r = log_setup(&file, err, sizeof(err))) < 0) {
+	if (!check && (r = app_log_setup(&file, err, sizeof(err))) < 0) {
 		fprintf(stderr, "sluice: %s\n", err);
 		return 1;
 	}
@@ -802,7 +643,7 @@ static int run_or_check(int argc, char **argv, int check)
 		int n = 1;
 		for (size_t i = 0; i < nlisteners; i++)
 			n = listeners[i]->workers > (uint64_t)n ? (int)listeners[i]->workers : n;
-		if (n > 1 && (r = groups_unique(&file, err, sizeof(err))) < 0) {
+		if (n > 1 && (r = app_groups_unique(&file, err, sizeof(err))) < 0) {
 			fprintf(stderr, "sluice: %s\n", err);
 			return 2;
 		}
