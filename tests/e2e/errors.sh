@@ -133,24 +133,7 @@ else
 fi
 if command -v danted >/dev/null; then
 	dp=$(free_port)
-	cat >"$T/danted.conf" <<CONF
-logoutput: $T/danted-own.log
-internal: 127.0.0.1 port = $dp
-external: 127.0.0.1
-socksmethod: none
-clientmethod: none
-user.privileged: root
-user.unprivileged: nobody
-timeout.connect: 2
-client pass {
-	from: 127.0.0.0/8 to: 0.0.0.0/0
-}
-socks pass {
-	from: 127.0.0.0/8 to: 0.0.0.0/0
-	command: connect
-}
-CONF
-	start danted danted -f "$T/danted.conf" -p "$T/danted.pid" -N 1
+	start_danted "$dp" "timeout.connect: 2"
 	HOP[dante]="socks5://127.0.0.1:$dp"
 	PROXIES="$PROXIES dante"
 else

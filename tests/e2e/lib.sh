@@ -258,6 +258,33 @@ CONF
 	wait_port "$1"
 }
 
+# start_danted PORT [SERVER-LINES [RULE-LINES]]: Dante (started as
+# "danted") on 127.0.0.1:PORT for clients on loopback, CONNECT only, no
+# authentication, its own log in $T/danted-own.log; SERVER-LINES go into
+# its configuration (timeout.connect: 2), RULE-LINES into its socks pass
+# rule (log: connect).  Does not wait for the port.
+start_danted() {
+	cat >"$T/danted.conf" <<EOF
+logoutput: $T/danted-own.log
+internal: 127.0.0.1 port = $1
+external: 127.0.0.1
+socksmethod: none
+clientmethod: none
+user.privileged: root
+user.unprivileged: nobody
+${2:-}
+client pass {
+	from: 127.0.0.0/8 to: 0.0.0.0/0
+}
+socks pass {
+	from: 127.0.0.0/8 to: 0.0.0.0/0
+	command: connect
+	${3:-}
+}
+EOF
+	start danted danted -f "$T/danted.conf" -p "$T/danted.pid" -N 1
+}
+
 # A static HTTP server on 127.0.0.1:PORT serving DIR.
 http_server() {
 	local port=$1 dir=$2

@@ -164,24 +164,7 @@ fi
 # a group after another hop: its members reach their servers through Dante
 if command -v danted >/dev/null; then
 	dp=$(free_port) fd=$(free_port)
-	cat >"$T/danted.conf" <<EOF
-logoutput: $T/danted-own.log
-internal: 127.0.0.1 port = $dp
-external: 127.0.0.1
-socksmethod: none
-clientmethod: none
-user.privileged: root
-user.unprivileged: nobody
-client pass {
-	from: 127.0.0.0/8 to: 0.0.0.0/0
-}
-socks pass {
-	from: 127.0.0.0/8 to: 0.0.0.0/0
-	command: connect
-	log: connect
-}
-EOF
-	start danted danted -f "$T/danted.conf" -p "$T/danted.pid" -N 1
+	start_danted "$dp" "" "log: connect"
 	wait_port "$dp"
 	start viadante "$SLUICE" -v -L "tcp://127.0.0.1:$fd/127.0.0.1:$web" -F "socks5://127.0.0.1:$dp" \
 		--group "d=ws://127.0.0.1:$a?key=$KEY,ws://127.0.0.1:$b?key=$KEY" -F group://d

@@ -145,23 +145,7 @@ fi
 
 if command -v danted >/dev/null; then
 	dp=$(free_port)
-	cat >"$T/danted.conf" <<EOF
-logoutput: $T/danted-own.log
-internal: 127.0.0.1 port = $dp
-external: 127.0.0.1
-socksmethod: none
-clientmethod: none
-user.privileged: root
-user.unprivileged: nobody
-client pass {
-	from: 127.0.0.0/8 to: 0.0.0.0/0
-}
-socks pass {
-	from: 127.0.0.0/8 to: 0.0.0.0/0
-	command: connect
-}
-EOF
-	start danted danted -f "$T/danted.conf" -p "$T/danted.pid" -N 1
+	start_danted "$dp"
 	if wait_port "$dp"; then
 		h4=$(free_port)
 		start hop4 "$SLUICE" -v -L "socks://127.0.0.1:$h4" -F "socks5://127.0.0.1:$dp"
