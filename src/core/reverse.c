@@ -450,10 +450,11 @@ int revfwd_check(const revfwd_t *f, const dialer_t *chain, char *err, size_t err
 		return -ENOTSUP;
 	}
 	if (f->udp && !chain->ops->reverse->listen_udp) {
-		snprintf(err, errlen,
-		         "-R %s: the last hop (-F) must be one whose server can listen on UDP for "
-		         "us (ws, wss) or listen itself (sstp, vpn, ppp); %s:// cannot",
-		         f->st.name, dialer_scheme(chain));
+		snprintf(
+		    err, errlen,
+		    "-R %s: the last hop (-F) must be one whose server can listen on UDP for "
+		    "us (ws, wss, sctp, sctp+udp) or listen itself (sstp, vpn, ppp); %s:// cannot",
+		    f->st.name, dialer_scheme(chain));
 		return -ENOTSUP;
 	}
 	return 0;

@@ -246,10 +246,12 @@ typedef struct rev_allow {
 	size_t n; /* 0: reverse forwards are refused */
 } rev_allow_t;
 
-/* A tunnel server's reverse= and reverse-claims= (opts_t: OPT_INCLUDE it). */
+/* A tunnel server's reverse=, reverse-claims=, reverse-udp-idle= and
+ * reverse-udp-flows= (opts_t: OPT_INCLUDE it). */
 typedef struct rev_server_opts {
 	rev_allow_t allow;
 	uint64_t claims;
+	uint64_t udp_idle_ms, udp_flows;
 } rev_server_opts_t;
 extern const struct opt_schema rev_server_opts;
 

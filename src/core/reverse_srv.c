@@ -606,6 +606,12 @@ static const opt_t rev_opts_table[] = {
     OPT_UINT(rev_server_opts_t, claims, "reverse-claims", 1024, "8",
              "reverse listeners the key may hold at once, on all this server's listeners "
              "together"),
+    OPT_DURATION(rev_server_opts_t, udp_idle_ms, "reverse-udp-idle", "60s",
+                 "a UDP reverse forward's flow (one public peer) ends after this without a "
+                 "datagram"),
+    OPT_UINT(rev_server_opts_t, udp_flows, "reverse-udp-flows", REV_UDP_FLOWS_MAX, "256",
+             "flows (public peers) one UDP reverse forward serves at once; a new peer beyond "
+             "them is dropped"),
 };
 
 const opt_schema_t rev_server_opts = OPT_SCHEMA(NULL, rev_opts_table);

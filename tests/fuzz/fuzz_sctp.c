@@ -1,6 +1,7 @@
 /* Fuzz target: the SCTP tunnel's messages (tunnel/sctp/sctp_proto): AUTH,
  * AUTH_OK, the stream records (plain and sealed) and their bodies: OPEN,
- * OPEN_FAIL, CREDIT; CLOSE, EOF and UDP_OPEN are records with empty bodies;
+ * OPEN_FAIL, CREDIT, LISTEN, LISTEN_UDP, LISTEN_OK, ACCEPT, JOIN, REFUSE;
+ * CLOSE, EOF and UDP_OPEN are records with empty bodies;
  * datagram messages (sealed with an explicit counter).  Whatever parses
  * must rebuild to the same bytes. */
 #include <stdint.h>
@@ -52,6 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			break;
 		case SCTP_PROTO_LISTEN:
+		case SCTP_PROTO_LISTEN_UDP:
 		case SCTP_PROTO_LISTEN_OK:
 			/* a reverse listener's address: port 0 too (a BIND's) */
 			if (wire_listen_parse(body, blen, &t) == 0) {

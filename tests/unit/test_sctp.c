@@ -201,6 +201,17 @@ static void test_rec_rules(void **state)
 	r[0] = 9;
 	assert_int_equal(sctp_proto_rec_parse(r, 1, &type, &body, &blen), -EINVAL);
 	assert_int_equal(sctp_proto_rec_parse(r, 0, &type, &body, &blen), -EINVAL);
+	/* LISTEN_UDP: an address as LISTEN's (host_len host port, at least 4) */
+	r[0] = SCTP_PROTO_LISTEN_UDP;
+	memcpy(r + 1, "\x01x\x14\xe9", 4);
+	assert_int_equal(sctp_proto_rec_parse(r, 5, &type, &body, &blen), 0);
+	assert_int_equal(type, SCTP_PROTO_LISTEN_UDP);
+	assert_int_equal(blen, 4);
+	assert_int_equal(sctp_proto_rec_parse(r, 4, &type, &body, &blen), -EINVAL);
+	assert_string_equal(sctp_proto_type_name(SCTP_PROTO_LISTEN_UDP), "LISTEN_UDP");
+	r[0] = SCTP_PROTO_LISTEN_UDP + 1; /* unknown */
+	assert_int_equal(sctp_proto_rec_parse(r, 5, &type, &body, &blen), -EINVAL);
+	assert_string_equal(sctp_proto_type_name(SCTP_PROTO_LISTEN_UDP + 1), "?");
 	big[0] = SCTP_PROTO_DATA;
 	assert_int_equal(sctp_proto_rec_parse(big, SCTP_PROTO_DATA_MAX + 1, &type, &body, &blen),
 	                 0);

@@ -66,9 +66,10 @@ typedef struct sctp_assoc_ops {
 	/* server: the client opens a datagram association on s (UDP_OPEN):
 	 * sctp_dgram_set(), then sctp_stream_answer().  NULL: refused (7). */
 	void (*open_dgram)(sctp_association_t *a, void *ud, stream_t *s);
-	/* server: the client asks to have bind listened on (LISTEN), for as
-	 * long as s lives: sctp_stream_answer_listen().  NULL: refused. */
-	void (*listen)(sctp_association_t *a, void *ud, stream_t *s, const target_t *bind);
+	/* server: the client asks to have bind listened on (LISTEN, or with
+	 * udp LISTEN_UDP: then s carries the datagrams, sctp_dgram_set), for
+	 * as long as s lives: sctp_stream_answer_listen().  NULL: refused. */
+	void (*listen)(sctp_association_t *a, void *ud, stream_t *s, const target_t *bind, int udp);
 	/* server: s carries the accepted connection conn (JOIN):
 	 * sctp_stream_answer(), then relay.  NULL: refused. */
 	void (*join)(sctp_association_t *a, void *ud, stream_t *s, uint64_t conn);
@@ -131,12 +132,14 @@ int sctp_dgram_send(stream_t *s, const target_t *addr, sbuf_t *b);
  * (held until the OPEN_OK); the server's refusal reaches its reader as
  * an error.  Server: answer a LISTEN with where it listens (err 0: a
  * LISTEN_OK, then each write is one ACCEPT) or OPEN_FAIL with the SOCKS5
- * code of err and why. */
+ * code of err and why.  With udp (LISTEN_UDP), the listener's stream is a
+ * datagram association's (sctp_dgram_set, sctp_dgram_send: the address is
+ * the public peer's) and carries no ACCEPT or REFUSE. */
 typedef struct sctp_listen_res {
 	target_t bound;
 	char why[SCTP_PROTO_LISTEN_FAIL_TEXT + 1];
 } sctp_listen_res_t;
-int sctp_assoc_listen(sctp_association_t *a, const target_t *bind, uint64_t id,
+int sctp_assoc_listen(sctp_association_t *a, const target_t *bind, int udp, uint64_t id,
                       sctp_listen_res_t *res, dial_cb cb, void *ud, stream_t **req);
 int sctp_assoc_join(sctp_association_t *a, uint64_t conn, uint64_t id, stream_t **out);
 void sctp_stream_answer_listen(stream_t *s, const target_t *bound, int err, const char *why);

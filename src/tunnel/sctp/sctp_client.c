@@ -69,6 +69,7 @@ struct creq {
 
 static void flow_opened(creq_t *q, stream_t *s, int err);
 static sctp_listen_res_t *rev_res(rev_claim_t *c);
+static int rev_udp(rev_claim_t *c);
 
 static void connect_now(sccli_t *cl);
 static void issue_waiting(sccli_t *cl);
@@ -132,10 +133,10 @@ static void on_open(void *ud, stream_t *s, int err)
 
 static int issue(sccli_t *cl, creq_t *q)
 {
-	int r = q->fcb ? sctp_assoc_open_dgram(cl->a, q->id, on_open, q, &q->st)
-	        : q->claim
-	            ? sctp_assoc_listen(cl->a, &q->t, q->id, rev_res(q->claim), on_open, q, &q->st)
-	            : sctp_assoc_open(cl->a, &q->t, q->id, on_open, q, &q->st);
+	int r = q->fcb     ? sctp_assoc_open_dgram(cl->a, q->id, on_open, q, &q->st)
+	        : q->claim ? sctp_assoc_listen(cl->a, &q->t, rev_udp(q->claim), q->id,
+	                                       rev_res(q->claim), on_open, q, &q->st)
+	                   : sctp_assoc_open(cl->a, &q->t, q->id, on_open, q, &q->st);
 
 	if (r < 0)
 		return r;
@@ -415,7 +416,9 @@ static dial_t *sc_dgram(dialer_t *d, const dial_opts_t *o, dgram_cb cb, void *ud
  * after a lost association as an open is; the server's ACCEPTs are its
  * reads, our REFUSEs its writes, and its end (the server's CLOSE, the
  * association lost) ends the claim.  A connection taken is a stream whose
- * first record is JOIN, written at once. */
+ * first record is JOIN, written at once.  A UDP claim's first record is
+ * LISTEN_UDP, and its stream carries the public peers' datagrams both
+ * ways (unordered, never retransmitted), the peer's address in front. */
 
 struct rev_claim {
 	sccli_t *cl;
@@ -424,11 +427,25 @@ struct rev_claim {
 	const rev_cbs_t *cbs;
 	void *ud;
 	sctp_listen_res_t res;
+	int udp;
 };
 
 static sctp_listen_res_t *rev_res(rev_claim_t *c)
 {
 	return &c->res;
+}
+
+static int rev_udp(rev_claim_t *c)
+{
+	return c->udp;
+}
+
+/* A datagram from a UDP claim's public peer. */
+static void claim_dgram(void *ud, const target_t *peer, sbuf_t *b)
+{
+	rev_claim_t *c = ud;
+
+	c->cbs->dgram(c->ud, peer, b);
 }
 
 static void claim_end(rev_claim_t *c, int err, const char *why)
@@ -479,11 +496,14 @@ static void claim_opened(void *ud, stream_t *s, int err)
 	}
 	c->s = s;
 	stream_set_cbs(s, &claim_cbs, c);
+	if (c->udp)
+		sctp_dgram_set(s, claim_dgram, c);
 	stream_read_start(s);
 	c->cbs->claimed(c->ud, &c->res.bound);
 }
 
-static rev_claim_t *sc_rlisten(dialer_t *d, const target_t *bind, const rev_cbs_t *cbs, void *ud)
+static rev_claim_t *claim_start(dialer_t *d, int udp, const target_t *bind, const rev_cbs_t *cbs,
+                                void *ud)
 {
 	sccli_t *cl = (sccli_t *)d;
 	rev_claim_t *c = calloc(1, sizeof(*c));
@@ -494,12 +514,39 @@ static rev_claim_t *sc_rlisten(dialer_t *d, const target_t *bind, const rev_cbs_
 	c->cl = cl;
 	c->cbs = cbs;
 	c->ud = ud;
+	c->udp = udp;
 	c->q = calloc(1, sizeof(*c->q));
 	if (!c->q)
 		abort();
 	c->q->claim = c;
 	submit_req(cl, c->q, bind, &o, claim_opened, NULL, c);
 	return c;
+}
+
+static rev_claim_t *sc_rlisten(dialer_t *d, const target_t *bind, const rev_cbs_t *cbs, void *ud)
+{
+	return claim_start(d, 0, bind, cbs, ud);
+}
+
+static rev_claim_t *sc_rlisten_udp(dialer_t *d, const target_t *bind, const rev_cbs_t *cbs,
+                                   void *ud)
+{
+	return claim_start(d, 1, bind, cbs, ud);
+}
+
+/* An answer to a UDP claim's public peer: a datagram on the claim's
+ * stream (dropped, and counted, when the association has no room). */
+static int sc_rsend(dialer_t *d, rev_claim_t *c, const target_t *peer, sbuf_t *b)
+{
+	int r;
+
+	if (!c->s) {
+		sbuf_free(b);
+		return UV_ENOTCONN;
+	}
+	if ((r = sctp_dgram_send(c->s, peer, b)) < 0)
+		dgram_drops[dgram_drop_why(r)]++;
+	return r;
 }
 
 static void sc_rrelease(dialer_t *d, rev_claim_t *c)
@@ -530,8 +577,12 @@ static void sc_rrefuse(dialer_t *d, rev_claim_t *c, uint64_t conn)
 		    c->s, sbuf_from(body, sctp_proto_conn_encode(conn, NULL, body, sizeof(body))));
 }
 
-static const rev_hop_ops_t sc_rev_ops = {
-    .listen = sc_rlisten, .release = sc_rrelease, .join = sc_rjoin, .refuse = sc_rrefuse};
+static const rev_hop_ops_t sc_rev_ops = {.listen = sc_rlisten,
+                                         .release = sc_rrelease,
+                                         .join = sc_rjoin,
+                                         .refuse = sc_rrefuse,
+                                         .listen_udp = sc_rlisten_udp,
+                                         .send = sc_rsend};
 
 static void free_on_close(uv_handle_t *h)
 {

@@ -8,13 +8,13 @@
 #include "core/bytes.h"
 #include "wire/wire_addr.h"
 
-static const char *const type_names[] = {"?",         "OPEN",   "OPEN_OK", "OPEN_FAIL", "DATA",
-                                         "EOF",       "CLOSE",  "CREDIT",  "UDP_OPEN",  "LISTEN",
-                                         "LISTEN_OK", "ACCEPT", "JOIN",    "REFUSE"};
+static const char *const type_names[] = {
+    "?",        "OPEN",   "OPEN_OK",   "OPEN_FAIL", "DATA", "EOF",    "CLOSE",     "CREDIT",
+    "UDP_OPEN", "LISTEN", "LISTEN_OK", "ACCEPT",    "JOIN", "REFUSE", "LISTEN_UDP"};
 
 const char *sctp_proto_type_name(uint8_t type)
 {
-	return type <= SCTP_PROTO_REFUSE ? type_names[type] : "?";
+	return type <= SCTP_PROTO_LISTEN_UDP ? type_names[type] : "?";
 }
 
 int sctp_proto_keys_init(sctp_proto_keys_t *k, const uint8_t *key, size_t len)
@@ -249,6 +249,7 @@ int sctp_proto_rec_parse(const uint8_t *buf, size_t len, uint8_t *type, const ui
 	switch (*type) {
 	case SCTP_PROTO_OPEN:
 	case SCTP_PROTO_LISTEN:
+	case SCTP_PROTO_LISTEN_UDP:
 	case SCTP_PROTO_LISTEN_OK:
 		return n >= 4 && n <= SCTP_PROTO_OPEN_MAX ? 0 : -EINVAL;
 	case SCTP_PROTO_OPEN_FAIL:

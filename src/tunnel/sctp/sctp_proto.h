@@ -24,7 +24,10 @@
  *       ACCEPT    s->c  conn(8) peer(0..63): a connection came, on a LISTEN's
  *       JOIN      c->s  conn(8): this lifetime carries that connection; first
  *       REFUSE    c->s  conn(8): on a LISTEN's: the target refused, close it
- *     and, on a datagram association's stream, unordered and never
+ *       LISTEN_UDP c->s host_len(1) host port(2): the server listens on UDP
+ *                       there; first record; answered as LISTEN, then
+ *                       datagrams both ways (the public peer in front)
+ *     and, on a datagram association's stream (or a LISTEN_UDP's), unordered and never
  *     retransmitted (PR-SCTP, RFC 3758), PPID "slcd":
  *       dgram = ctr(8) AEAD(K_dgram_dir(sid, gen), nonce ctr, aad ctr,
  *                           host_len(1) host port(2) datagram)
@@ -76,6 +79,9 @@ enum {
 	SCTP_PROTO_ACCEPT = 11,    /* s->c conn(8) peer(0..63): a connection came */
 	SCTP_PROTO_JOIN = 12,      /* c->s conn(8): this lifetime carries it; first record */
 	SCTP_PROTO_REFUSE = 13,    /* c->s conn(8): its target refused; close it */
+	/* c->s host_len host port: listen on UDP there; first record; then
+	 * datagrams both ways, the public peer's address in front */
+	SCTP_PROTO_LISTEN_UDP = 14,
 };
 
 #define SCTP_PROTO_CONN_ID 8

@@ -13,6 +13,8 @@
  * cannot carry datagrams, naming it in the log.  A LISTEN (a reverse
  * forward, core/reverse.h): reverse= and reverse-claims decide, the claim
  * lives as long as its stream; a JOIN carries a connection accepted there.
+ * A LISTEN_UDP: the same decision on a UDP port, whose public peers' flows
+ * (core/reverse.h) ride its stream as datagrams.
  */
 #include "tunnel/sctp/sctp_server.h"
 
@@ -43,7 +45,7 @@ typedef struct scsrv {
 	char *replay_url;
 	uint64_t assocs, refused, udp_assocs, udp_refused;
 	rev_allow_t allow; /* reverse=: what the key's holders may claim */
-	uint64_t rev_claims, rev_refused;
+	uint64_t rev_claims, rev_refused, rev_udp_idle_ms, rev_udp_flows;
 	queue_t revs; /* screv_t.link: the claims */
 } scsrv_t;
 
@@ -238,9 +240,30 @@ static void rev_announce(void *ud, uint64_t conn, const char *peer)
 	stream_write(r->s, sbuf_from(body, sctp_proto_conn_encode(conn, peer, body, sizeof(body))));
 }
 
-static const revsrv_cbs_t rev_cbs = {.announce = rev_announce};
+/* A datagram from a UDP claim's public peer: to the client, unordered and
+ * never retransmitted, on the LISTEN_UDP's stream. */
+static void rev_dgram(void *ud, const target_t *peer, sbuf_t *b)
+{
+	screv_t *r = ud;
+	int rc = sctp_dgram_send(r->s, peer, b);
 
-static void srv_listen(sctp_association_t *a, void *ud, stream_t *s, const target_t *bind)
+	if (rc < 0)
+		dgram_drops[dgram_drop_why(rc)]++;
+}
+
+/* The client's answer to a public peer, which only a peer with a live
+ * flow gets (revsrv_send drops and counts any other). */
+static void rev_answer(void *ud, const target_t *peer, sbuf_t *b)
+{
+	screv_t *r = ud;
+
+	revsrv_send(r->rs, peer, sbuf_ptr(b), b->len);
+	sbuf_free(b);
+}
+
+static const revsrv_cbs_t rev_cbs = {.announce = rev_announce, .dgram = rev_dgram};
+
+static void srv_listen(sctp_association_t *a, void *ud, stream_t *s, const target_t *bind, int udp)
 {
 	scsrv_t *srv = ud;
 	screv_t *r = calloc(1, sizeof(*r));
@@ -253,8 +276,11 @@ static void srv_listen(sctp_association_t *a, void *ud, stream_t *s, const targe
 	s->id = conn_next_id();
 	r->s = s;
 	snprintf(who, sizeof(who), "%s, conn %llu", sctp_assoc_peer(a), (unsigned long long)s->id);
-	rc = revsrv_claim(srv->l, srv->replay, &srv->allow, srv->rev_claims, bind, who, &rev_cbs, r,
-	                  &r->rs, why, sizeof(why));
+	rc = udp ? revsrv_claim_udp(srv->l, srv->replay, &srv->allow, srv->rev_claims, bind, who,
+	                            srv->rev_udp_idle_ms, srv->rev_udp_flows, &rev_cbs, r, &r->rs,
+	                            why, sizeof(why))
+	         : revsrv_claim(srv->l, srv->replay, &srv->allow, srv->rev_claims, bind, who,
+	                        &rev_cbs, r, &r->rs, why, sizeof(why));
 	if (rc < 0) {
 		if (rc != UV_ESHUTDOWN) {
 			srv->rev_refused++;
@@ -270,6 +296,8 @@ static void srv_listen(sctp_association_t *a, void *ud, stream_t *s, const targe
 	sctp_stream_answer_listen(s, &b, 0, NULL);
 	queue_insert_tail(&srv->revs, &r->link);
 	stream_set_cbs(s, &rev_stream_cbs, r);
+	if (udp)
+		sctp_dgram_set(s, rev_answer, r);
 	stream_read_start(s);
 }
 
@@ -416,6 +444,8 @@ static int init_common(listener_t *l, int udp, char *err, size_t errlen)
 	s->cfg.max_assocs = (uint32_t)max_assocs;
 	s->allow = o.rev.allow;
 	s->rev_claims = o.rev.claims;
+	s->rev_udp_idle_ms = o.rev.udp_idle_ms ? o.rev.udp_idle_ms : REV_UDP_IDLE_MS;
+	s->rev_udp_flows = o.rev.udp_flows;
 	s->cfg.name = l->name;
 	s->cfg.replay = s->replay;
 	s->cfg.start_ms = wall_ms();
@@ -507,6 +537,8 @@ static void srv_adopt(listener_t *l, listener_t *nl)
 	s->cfg.max_assocs = n->cfg.max_assocs;
 	s->allow = n->allow; /* claims made already stay */
 	s->rev_claims = n->rev_claims;
+	s->rev_udp_idle_ms = n->rev_udp_idle_ms;
+	s->rev_udp_flows = n->rev_udp_flows;
 	s->cfg.auth_timeout_ms = l->handshake_timeout_ms; /* l's new one */
 	log_info(0, "%s: reloaded in place: max-assocs=%u skew=%llums, associations kept", l->name,
 	         (unsigned)s->cfg.max_assocs, (unsigned long long)s->cfg.skew_ms);

@@ -303,7 +303,7 @@ sbuf_t *sctp_stream_next_record(scstream_t *st, uint8_t *type)
 	}
 	if (st->close_sent)
 		return NULL;
-	if (st->open_want && st->dg) {
+	if (st->open_want && st->dg && st->kind != K_LISTEN) {
 		st->open_want = 0;
 		*type = SCTP_PROTO_UDP_OPEN;
 		return sctp_proto_rec_build(&st->tx, SCTP_PROTO_UDP_OPEN, NULL, 0);
@@ -315,11 +315,13 @@ sbuf_t *sctp_stream_next_record(scstream_t *st, uint8_t *type)
 		    &st->tx, SCTP_PROTO_JOIN, body,
 		    sctp_proto_conn_encode(st->conn, NULL, body, sizeof(body)));
 	}
-	if (st->open_want) { /* OPEN, or LISTEN with the address to listen on */
+	if (st->open_want) { /* OPEN, or LISTEN(_UDP) with the address to listen on */
 		st->open_want = 0;
 		n = st->kind == K_LISTEN ? wire_addr_encode(&st->target, body, sizeof(body))
 		                         : sctp_proto_open_encode(&st->target, body, sizeof(body));
-		*type = st->kind == K_LISTEN ? SCTP_PROTO_LISTEN : SCTP_PROTO_OPEN;
+		*type = st->kind != K_LISTEN ? SCTP_PROTO_OPEN
+		        : st->dg             ? SCTP_PROTO_LISTEN_UDP
+		                             : SCTP_PROTO_LISTEN;
 		return sctp_proto_rec_build(&st->tx, *type, body, n > 0 ? (size_t)n : 0);
 	}
 	if (st->fail_want) {
@@ -467,8 +469,9 @@ static void on_record(sctp_association_t *a, scstream_t *st, uint8_t type, const
 		break;
 	case SCTP_PROTO_ACCEPT:
 	case SCTP_PROTO_REFUSE:
-		/* a reverse listener's, as DATA: in the window, one per read */
-		if (st->kind != K_LISTEN ||
+		/* a reverse listener's, as DATA: in the window, one per read
+		 * (a UDP listener's carries datagrams only) */
+		if (st->kind != K_LISTEN || st->dg ||
 		    type != (a->sock->server ? SCTP_PROTO_REFUSE : SCTP_PROTO_ACCEPT)) {
 			st_reset(st, "unexpected ACCEPT or REFUSE");
 			return;
@@ -573,7 +576,8 @@ void sctp_stream_on_msg(sctp_association_t *a, uint16_t sid, uint8_t *buf, size_
 		st->owner_closed = 1; /* until the server takes it */
 		r = sctp_proto_rec_open(&st->rx, buf, len, &type, &body, &blen);
 		if (r < 0 || (type != SCTP_PROTO_OPEN && type != SCTP_PROTO_UDP_OPEN &&
-		              type != SCTP_PROTO_LISTEN && type != SCTP_PROTO_JOIN)) {
+		              type != SCTP_PROTO_LISTEN && type != SCTP_PROTO_LISTEN_UDP &&
+		              type != SCTP_PROTO_JOIN)) {
 			sctp_assoc_fail(a, UV_EPROTO,
 			                r == -EBADMSG ? "record not authentic"
 			                              : "first record is not OPEN");
@@ -604,18 +608,21 @@ void sctp_stream_on_msg(sctp_association_t *a, uint16_t sid, uint8_t *buf, size_
 				sctp_stream_answer(&st->m.s, UV_ENOTSUP);
 			return;
 		}
-		if ((type == SCTP_PROTO_LISTEN ? wire_listen_parse(body, blen, &t)
-		                               : sctp_proto_open_parse(body, blen, &t)) < 0) {
+		if (type == SCTP_PROTO_LISTEN_UDP) /* its datagrams' keys, as UDP_OPEN's */
+			st_make_dgram(st);
+		if ((type == SCTP_PROTO_OPEN ? sctp_proto_open_parse(body, blen, &t)
+		                             : wire_listen_parse(body, blen, &t)) < 0) {
 			st_reset(st,
-			         type == SCTP_PROTO_LISTEN ? "malformed LISTEN" : "malformed OPEN");
+			         type == SCTP_PROTO_OPEN ? "malformed OPEN" : "malformed LISTEN");
 			return;
 		}
-		if (type == SCTP_PROTO_LISTEN) {
+		if (type != SCTP_PROTO_OPEN) {
 			st->kind = K_LISTEN;
 			st->owner_closed = 0;
 			st->target = t;
 			if (so->ops->listen)
-				so->ops->listen(a, so->ud, &st->m.s, &t);
+				so->ops->listen(a, so->ud, &st->m.s, &t,
+				                type == SCTP_PROTO_LISTEN_UDP);
 			else
 				sctp_stream_answer_listen(
 				    &st->m.s, NULL, UV_ENOTSUP,
@@ -752,13 +759,16 @@ int sctp_assoc_open_dgram(sctp_association_t *a, uint64_t id, dial_cb cb, void *
 	return open_common(a, K_CONN, NULL, id, cb, ud, req);
 }
 
-int sctp_assoc_listen(sctp_association_t *a, const target_t *bind, uint64_t id,
+int sctp_assoc_listen(sctp_association_t *a, const target_t *bind, int udp, uint64_t id,
                       sctp_listen_res_t *res, dial_cb cb, void *ud, stream_t **req)
 {
 	int r = open_common(a, K_LISTEN, bind, id, cb, ud, req);
 
-	if (r == 0)
+	if (r == 0) {
 		((scstream_t *)*req)->res = res;
+		if (udp)
+			st_make_dgram((scstream_t *)*req);
+	}
 	return r;
 }
 

@@ -573,7 +573,6 @@ typedef struct wsrv_opts {
 	tunkey_opts_t key;
 	ws_opts_t wo;
 	uint64_t skew_ms, open_timeout_ms, replay_cache, replay_timeout_ms;
-	uint64_t rev_udp_idle_ms, rev_udp_flows;
 	int trust_xff, enc_any;
 	cidr_list_t xff_from;
 	rev_server_opts_t rev;
@@ -625,12 +624,6 @@ static const opt_t ws_server_table[] = {
             "connection is passed to"),
     OPT_STR(wsrv_opts_t, decoy_server, "decoy-server", "nginx", "NAME",
             "the Server header of the decoy's own answers (empty: none)"),
-    OPT_DURATION(wsrv_opts_t, rev_udp_idle_ms, "reverse-udp-idle", "60s",
-                 "a UDP reverse forward's flow (one public peer) ends after this without a "
-                 "datagram"),
-    OPT_UINT(wsrv_opts_t, rev_udp_flows, "reverse-udp-flows", REV_UDP_FLOWS_MAX, "256",
-             "flows (public peers) one UDP reverse forward serves at once; a new peer beyond "
-             "them is dropped"),
     OPT_BOOL(wsrv_opts_t, trust_xff, "trust-xff", "0",
              "take the client address from X-Forwarded-For (behind a reverse proxy such as "
              "nginx) for logs and ACLs"),
@@ -677,8 +670,8 @@ static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 	s->trust_xff = o.trust_xff || o.xff_from.n;
 	s->allow = o.rev.allow;
 	s->rev_claims = o.rev.claims;
-	s->rev_udp_idle_ms = o.rev_udp_idle_ms ? o.rev_udp_idle_ms : REV_UDP_IDLE_MS;
-	s->rev_udp_flows = o.rev_udp_flows;
+	s->rev_udp_idle_ms = o.rev.udp_idle_ms ? o.rev.udp_idle_ms : REV_UDP_IDLE_MS;
+	s->rev_udp_flows = o.rev.udp_flows;
 	s->wo = o.wo;
 	s->plain_ok = tls || o.enc_any;
 	conf = (replay_conf_t){.capacity = o.replay_cache,
