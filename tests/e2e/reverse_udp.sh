@@ -23,29 +23,15 @@
 # claimed again, a removed one's port is released on the server, an added
 # one answers.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/reverse.inc"
 need_cmd dig dnsmasq nft
 netns_pair ru21s ru21c 10.122.0
 S=10.122.0.1
 KEY=$("$SLUICE" keygen)
 ip -n ru21s addr add 10.122.0.9/24 dev vru21s
 
-inC nft -f - <<'EOF' || skip "nft cannot filter in the namespace"
-table inet ru21 {
-	chain in {
-		type filter hook input priority 0; policy accept;
-		iifname "vru21c" ct state new drop
-	}
-}
-EOF
-TXT=()
-for i in 1 2 3 4 5; do TXT+=("\"$(head -c 150 /dev/urandom | base64 -w0 | head -c 200)\""); done
-start dns ip netns exec ru21c dnsmasq --no-daemon --no-resolv --no-hosts --port=53 \
-	--listen-address=127.0.0.1 --bind-interfaces --user=root --pid-file="$T/dnsmasq.pid" \
-	--local=/test/ --host-record=svc.test,10.9.8.7 \
-	--txt-record="big.test,$(
-		IFS=,
-		echo "${TXT[*]}"
-	)"
+rev_wall ru21
+rev_dns
 SM=9200
 start server ip netns exec ru21s "$SLUICE" -v \
 	-L "ws://$S:8200?key=$KEY&reverse=$S:5300-5360&reverse-udp-flows=20&reverse-udp-idle=3s&deny=10.122.0.9" \
@@ -63,14 +49,8 @@ conf "udp://$S:5353/127.0.0.1:53" "udp://$S:5399/127.0.0.1:53" "tcp://$S:5354/12
 	"udp://$S:5356/127.0.0.1:53"
 start client ip netns exec ru21c "$SLUICE" -v -c "$T/client.yaml"
 
-q() { inS dig +time=2 +tries=1 "@$S" -p "$1" "${@:2}"; }
-up() {
-	for _ in $(seq 100); do
-		[ "$(q 5353 +short svc.test A 2>/dev/null)" = "10.9.8.7" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+q() { rev_dig "$@"; }
+up() { rev_dns_up "$@"; }
 check "C's dnsmasq is not reachable from S directly (inbound dropped)" \
 	bash -c "! ip netns exec ru21s dig +time=1 +tries=1 @10.122.0.2 svc.test A"
 check "dig on S gets C's A record through the UDP reverse forward" up
@@ -81,18 +61,8 @@ check_eq "dig's TXT answer through it equals dnsmasq's in C" "$direct" "$rev"
 
 # byte for byte: one raw query, the same ID, to dnsmasq in C and through
 # the forward from S
-rawq() {
-	python3 -c '
-import socket, sys
-q = (bytes.fromhex("beef01000001000000000001") + b"\x03big\x04test\x00\x00\x10\x00\x01"
-     + bytes.fromhex("0000291000000000000000"))  # EDNS: answers up to 4096 bytes
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(3)
-s.sendto(q, (sys.argv[1], int(sys.argv[2])))
-print(s.recv(65535).hex())' "$@"
-}
-a=$(inC bash -c "$(declare -f rawq); rawq 127.0.0.1 53")
-b=$(inS bash -c "$(declare -f rawq); rawq $S 5353")
+a=$(inC bash -c "$(declare -f rev_rawq); rev_rawq 127.0.0.1 53")
+b=$(inS bash -c "$(declare -f rev_rawq); rev_rawq $S 5353")
 check "a raw answer is ${#a} hex digits (over 2 kB of hex)" test "${#a}" -gt 2000
 check_eq "the raw answer through the forward is byte-exact" "$a" "$b"
 
@@ -117,23 +87,7 @@ sleep 4 # the flows so far expire
 fd0=$(fds "$SP")
 rss0=$(rss "$SP")
 cfd0=$(fds "$CP")
-n=$(inS python3 -c '
-import socket, sys, select, time
-q = bytes.fromhex("0001010000010000000000000373766304746573740000010001")
-socks = []
-for i in range(200):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setblocking(False)
-    s.sendto(q, (sys.argv[1], 5353))
-    socks.append(s)
-got = set()
-end = time.time() + 1
-while time.time() < end and len(got) < 200:
-    r, _, _ = select.select(socks, [], [], 0.2)
-    for s in r:
-        s.recv(65535)
-        got.add(s)
-print(len(got))' "$S")
+n=$(rev_flood 5353 200)
 check_eq "200 source ports at once, a cap of 20 flows: 20 answered" 20 "$n"
 active() { inS curl -fsS "http://$S:$SM/metrics" | sed -n "s/^sluice_reverse_connections_active{side=\"server\",reverse=\"udp:\/\/$S:5353\"} //p"; }
 check_eq "the server holds 20 flows" 20 "$(active)"

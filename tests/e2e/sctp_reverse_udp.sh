@@ -3,7 +3,8 @@
 # sctp:// on a raw socket): a client in a network namespace that nobody
 # can send into exposes dnsmasq, a real DNS server, which dig on the
 # server's side queries.  The same shape as reverse_udp.sh (ws), through
-# LISTEN_UDP and the tunnel's datagram messages (docs/sctp-protocol.md).
+# LISTEN_UDP and the tunnel's datagram messages (docs/sctp-protocol.md); the
+# DNS side is reverse.inc's, shared with reverse_udp.sh.
 #
 #   S (server, NET.1)  <-- veth -->  C (client, NET.2: new inbound flows
 #                                       dropped by nft)
@@ -15,28 +16,14 @@
 # flows: exactly 20 are answered, the rest counted as refused; after
 # reverse-udp-idle (3 s) the flows are gone and a new peer is served again.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/reverse.inc"
 need_cmd dig dnsmasq nft
 netns_pair rsu21s rsu21c 10.124.0
 S=10.124.0.1
 KEY=$("$SLUICE" keygen)
 
-inC nft -f - <<'EOF' || skip "nft cannot filter in the namespace"
-table inet rsu21 {
-	chain in {
-		type filter hook input priority 0; policy accept;
-		iifname "vrsu21c" ct state new drop
-	}
-}
-EOF
-TXT=()
-for i in 1 2 3 4 5; do TXT+=("\"$(head -c 150 /dev/urandom | base64 -w0 | head -c 200)\""); done
-start dns ip netns exec rsu21c dnsmasq --no-daemon --no-resolv --no-hosts --port=53 \
-	--listen-address=127.0.0.1 --bind-interfaces --user=root --pid-file="$T/dnsmasq.pid" \
-	--local=/test/ --host-record=svc.test,10.9.8.7 \
-	--txt-record="big.test,$(
-		IFS=,
-		echo "${TXT[*]}"
-	)"
+rev_wall rsu21
+rev_dns
 SM=9200
 start server ip netns exec rsu21s "$SLUICE" -v \
 	-L "sctp+udp://$S:8200?key=$KEY&reverse=$S:5300-5360&reverse-udp-flows=20&reverse-udp-idle=3s" \
@@ -45,14 +32,8 @@ sleep 0.5
 start client ip netns exec rsu21c "$SLUICE" -v -R "udp://$S:5353/127.0.0.1:53" \
 	-R "udp://$S:5399/127.0.0.1:53" -F "sctp+udp://$S:8200?key=$KEY"
 
-q() { inS dig +time=2 +tries=1 "@$S" -p "$1" "${@:2}"; }
-up() {
-	for _ in $(seq 100); do
-		[ "$(q "${1:-5353}" +short svc.test A 2>/dev/null)" = "10.9.8.7" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+q() { rev_dig "$@"; }
+up() { rev_dns_up "$@"; }
 check "C's dnsmasq is not reachable from S directly (inbound dropped)" \
 	bash -c "! ip netns exec rsu21s dig +time=1 +tries=1 @10.124.0.2 svc.test A"
 check "dig on S gets C's A record through the UDP reverse forward over sctp+udp" up
@@ -61,18 +42,8 @@ rev=$(q 5353 +short big.test TXT)
 check "the TXT answer is non-trivial (${#direct} bytes of text)" test "${#direct}" -gt 1000
 check_eq "dig's TXT answer through it equals dnsmasq's in C" "$direct" "$rev"
 
-rawq() {
-	python3 -c '
-import socket, sys
-q = (bytes.fromhex("beef01000001000000000001") + b"\x03big\x04test\x00\x00\x10\x00\x01"
-     + bytes.fromhex("0000291000000000000000"))  # EDNS: answers up to 4096 bytes
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(3)
-s.sendto(q, (sys.argv[1], int(sys.argv[2])))
-print(s.recv(65535).hex())' "$@"
-}
-a=$(inC bash -c "$(declare -f rawq); rawq 127.0.0.1 53")
-b=$(inS bash -c "$(declare -f rawq); rawq $S 5353")
+a=$(inC bash -c "$(declare -f rev_rawq); rev_rawq 127.0.0.1 53")
+b=$(inS bash -c "$(declare -f rev_rawq); rev_rawq $S 5353")
 check "a raw answer is ${#a} hex digits (over 2 kB of hex)" test "${#a}" -gt 2000
 check_eq "the raw answer through the forward is byte-exact" "$a" "$b"
 
@@ -90,23 +61,7 @@ gone() {
 	return 1
 }
 check "the first flows end after reverse-udp-idle (3 s)" gone
-n=$(inS python3 -c '
-import socket, sys, select, time
-q = bytes.fromhex("0001010000010000000000000373766304746573740000010001")
-socks = []
-for i in range(200):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setblocking(False)
-    s.sendto(q, (sys.argv[1], 5353))
-    socks.append(s)
-got = set()
-end = time.time() + 1.5
-while time.time() < end and len(got) < 200:
-    r, _, _ = select.select(socks, [], [], 0.2)
-    for s in r:
-        s.recv(65535)
-        got.add(s)
-print(len(got))' "$S")
+n=$(rev_flood 5353 200)
 check_eq "200 source ports at once, a cap of 20 flows: 20 answered" 20 "$n"
 check_eq "the server holds 20 flows" 20 "$(active)"
 check "the refusals are counted" bash -c \
