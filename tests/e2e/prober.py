@@ -3,7 +3,8 @@ is a web server (decoy=http://...) and to that web server directly; the
 answers must match one for one (status line, headers but Date, body, and
 whether the connection stays open after them).
 
-  prober.py SLUICE_PORT WEB_PORT KEY PATH [static LAST_MODIFIED] [ban]
+  prober.py SLUICE_PORT WEB_PORT KEY PATH [static LAST_MODIFIED] [ban] [tls]
+  prober.py SLUICE_PORT WEB_PORT - PATH wstan CAPTURED [tls]
 
 With `static`, the requests are ordinary ones to a static site (paths,
 directories, HEAD, other methods, If-Modified-Since with the index's
@@ -21,10 +22,18 @@ keys, which bans that source; the requests above come after, and last an
 upgrade with the right key, which must get what the web server gives it
 (the decoy's answer, never a 101).  Each request goes to both servers at
 once.
+
+With `tls`, every request goes over TLS (no verification) to both: a wss://
+server and a web server serving TLS.  With `wstan`, the server is a wstan://
+listener on PATH and CAPTURED a recorded upgrade of a real wstan client:
+sent once for real (it must open), then replayed, and tampered with (its
+path, its Sec-WebSocket-Key), among wstan opens with no request in the
+path, one that does not decode and ones under a wrong key.
 """
 import concurrent.futures
 import os
 import socket
+import ssl
 import statistics
 import sys
 import threading
@@ -148,6 +157,34 @@ def requests_static(key, path, lm):
     return r
 
 
+def requests_wstan(path, captured):
+    """Failed wstan opens: each must get the web server's answer."""
+    r = [x for x in requests("", path) if not x[0].startswith(("wrong key", "stale", "future", "token", "v1 "))]
+    b64 = wspeer.b64url
+    r.append(("wstan: no request in the path", upgrade_req(path, "x"), 1))
+    r.append(("wstan: path ends in /", upgrade_req(path + "/", "x"), 1))
+    r.append(("wstan: not base64", upgrade_req(path + "/!!~~**", "x"), 1))
+    r.append(("wstan: short request", upgrade_req(path + "/" + b64(os.urandom(6)), "x"), 1))
+    for i in range(3):
+        r.append(("wstan: wrong key %d" % i, upgrade_req(path + "/" + b64(os.urandom(90)), "x"), 1))
+    r.append(("wstan: under another path", upgrade_req("/x" + path + "/" + b64(os.urandom(90)), "x"), 1))
+    head, _, _ = captured.partition(b"\r\n\r\n")
+    line, _, rest = head.partition(b"\r\n")
+    meth, target, ver = line.split(b" ")
+    i = len(target) // 2
+    flip = target[:i] + (b"A" if target[i:i + 1] != b"A" else b"B") + target[i + 1:]
+    r.append(("wstan: tampered path", b" ".join([meth, flip, ver]) + b"\r\n" + rest + b"\r\n\r\n", 1))
+    lines = rest.split(b"\r\n")
+    other = [ln for ln in lines if not ln.lower().startswith(b"sec-websocket-key:")]
+    nk = b"Sec-WebSocket-Key: " + __import__("base64").b64encode(os.urandom(16))
+    r.append(("wstan: another nonce", b"\r\n".join([line] + other + [nk]) + b"\r\n\r\n", 1))
+    lk = b"Sec-WebSocket-Key: " + __import__("base64").b64encode(os.urandom(20))
+    r.append(("wstan: key of 20 bytes", b"\r\n".join([line] + other + [lk]) + b"\r\n\r\n", 1))
+    nu = [ln for ln in lines if not ln.lower().startswith(b"upgrade:")]
+    r.append(("wstan: no Upgrade header", b"\r\n".join([line] + nu) + b"\r\n\r\n", 1))
+    return r
+
+
 def read_response(s, head_only):
     """One response: (status line, headers without Date, body) or None at EOF."""
     buf = s.buf
@@ -196,24 +233,37 @@ def read_response(s, head_only):
     return (status, tuple(hdrs), body)
 
 
-class Sock(socket.socket):
-    buf = b""
+class Conn:
+    """A connection and what was read past the last answer."""
+
+    def __init__(self, s):
+        self.s, self.buf = s, b""
+
+    def recv(self, n):
+        return self.s.recv(n)
+
+    def settimeout(self, t):
+        self.s.settimeout(t)
 
 
 SOURCE = ""
+TLS = None
 
 
 def probe(port, data, nresp, head_only):
     """nresp: how many answers to read, or a list saying for each whether it
     answers a HEAD."""
     heads = nresp if isinstance(nresp, list) else [head_only] * nresp
-    s = Sock()
-    s.settimeout(5)
+    raw = socket.socket()
+    raw.settimeout(5)
     if SOURCE:
-        s.bind((SOURCE, 0))
+        raw.bind((SOURCE, 0))
     t0 = time.monotonic()
-    s.connect(("127.0.0.1", port))
-    s.sendall(data)
+    raw.connect(("127.0.0.1", port))
+    if TLS:
+        raw = TLS.wrap_socket(raw, server_hostname="localhost")
+    s = Conn(raw)
+    raw.sendall(data)
     out = []
     try:
         for h in heads:
@@ -228,10 +278,10 @@ def probe(port, data, nresp, head_only):
             state = "closed" if not s.recv(1) else "more bytes"
         except socket.timeout:
             state = "open"
-    except (ConnectionResetError, socket.timeout) as e:
+    except (ConnectionResetError, socket.timeout, ssl.SSLError) as e:
         took = time.monotonic() - t0
         state = type(e).__name__
-    s.close()
+    raw.close()
     return out, state, took
 
 
@@ -247,16 +297,25 @@ def both(sp, wp, data, nresp):
 
 
 def main():
-    global SOURCE
+    global SOURCE, TLS
     sp, wp, key, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
     static = len(sys.argv) > 5 and sys.argv[5] == "static"
+    wstan = len(sys.argv) > 5 and sys.argv[5] == "wstan"
     ban = "ban" in sys.argv[5:]
     if ban:
         SOURCE = "127.0.0.2"
-    reqs = requests_static(key, path, sys.argv[6]) if static else requests(key, path)
-    # a real open, once, so that its replay below is a replay
-    tok, _ = wspeer.token(key, HOST, path)
-    first = upgrade_req(path, tok)
+    if "tls" in sys.argv[5:]:
+        TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        TLS.check_hostname = False
+        TLS.verify_mode = ssl.CERT_NONE
+    if wstan:
+        first = open(sys.argv[6], "rb").read()
+        reqs = requests_wstan(path, first)
+    else:
+        reqs = requests_static(key, path, sys.argv[6]) if static else requests(key, path)
+        # a real open, once, so that its replay below is a replay
+        tok, _ = wspeer.token(key, HOST, path)
+        first = upgrade_req(path, tok)
     out, _, _ = probe(sp, first, 1, False)
     if not out or b" 101 " not in out[0][0]:
         print("the real upgrade was not accepted: %r" % (out,))

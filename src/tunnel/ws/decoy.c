@@ -35,6 +35,7 @@ struct decoy {
 	int passes;
 	char web_name[300];
 	char server[64]; /* the Server header's value ("" for none) */
+	int https;       /* served over TLS: its own redirects say https:// */
 };
 
 static const char *ctype_of(const char *path)
@@ -120,6 +121,11 @@ static int web_new(decoy_t *d, const char *spec, char *err, size_t errlen)
 	snprintf(d->web_name, sizeof(d->web_name), "%.*s", (int)n, hp);
 	d->passes = 1;
 	return 0;
+}
+
+void decoy_set_https(decoy_t *d)
+{
+	d->https = 1;
 }
 
 int decoy_passes(const decoy_t *d)
@@ -344,8 +350,8 @@ static int find_file(const decoy_t *d, const char *rel, const http_req_t *req, c
 		return 404;
 	if (S_ISDIR(st.st_mode) && rel[strlen(rel) - 1] != '/') {
 		const http_str_t *host = http_req_header(req, "Host");
-		snprintf(loc, loclen, "http://%.*s%s/", host ? (int)host->len : 0,
-		         host ? host->p : "", rel);
+		snprintf(loc, loclen, "%s://%.*s%s/", d->https ? "https" : "http",
+		         host ? (int)host->len : 0, host ? host->p : "", rel);
 		return 301;
 	}
 	if (S_ISDIR(st.st_mode)) {

@@ -28,6 +28,11 @@ typedef struct decoy decoy_t;
  * not a tunnel's is passed to (its name resolved here, once).  -EINVAL
  * with a message naming the option on failure. */
 int decoy_new(const char *path, const char *server, decoy_t **out, char *err, size_t errlen);
+/* The listener speaks TLS: the static site's redirects (a directory's 301)
+ * name https://, as a web server serving TLS names it.  (A web server that
+ * decoy=http:// passes to names its own scheme: behind wss:// it should
+ * say https://, or, nginx, give relative ones with absolute_redirect off.) */
+void decoy_set_https(decoy_t *d);
 /* 1 when d passes requests to a web server (decoy=http://). */
 int decoy_passes(const decoy_t *d);
 /* Pass the connection to that web server, as Trojan's and Xray's fallbacks

@@ -687,6 +687,7 @@ static int srv_init(listener_t *l, char *err, size_t errlen)
 		}
 		if ((r = tls_ctx_new_server(&t, &s->tls, err, errlen)) < 0)
 			return r;
+		decoy_set_https(s->decoy);
 		tls = 1;
 	} else if (o.ciphers) {
 		snprintf(err, errlen, "option 'ciphers' is for a server with 'cert' and 'certkey'");

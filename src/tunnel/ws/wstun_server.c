@@ -700,6 +700,7 @@ static int ws_init_common(listener_t *l, int tls, char *err, size_t errlen)
 		}
 		if ((r = tls_ctx_new_server(&t, &s->tls, err, errlen)) < 0)
 			return r;
+		decoy_set_https(s->decoy);
 	}
 	metrics_register(metrics_fn, s);
 	return 0;
