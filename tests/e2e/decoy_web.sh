@@ -10,7 +10,8 @@
 # root, with nginx's Server header, answers ordinary requests (paths,
 # directories, HEAD, methods, If-Modified-Since, keep-alive, a path that
 # climbs above the root) as nginx does, and the same to wrong keys and
-# replays, also after 20 failures in a row; with byte ranges (206, 416),
+# replays, also after 20 failures in a row; with byte ranges (206, 416,
+# several as multipart/byteranges, the boundary counters made the same),
 # request bodies read and dropped (405 for a POST to a file), pipelined
 # requests answered in order.  decoy=FILE is a one-page site, compared with
 # nginx serving a root that holds only that page; the built-in page is the

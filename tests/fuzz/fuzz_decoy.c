@@ -1,6 +1,6 @@
 /* fuzz_decoy: what the decoy reads before any authentication
  * (tunnel/ws/decoy.h): the mapping of a request target to a file, an HTTP
- * date, a Range header, and the requests of a connection in order
+ * date, a Range header (one range or several), and the requests of a connection in order
  * (pipelined heads, bodies read and dropped), each answered as the
  * single-page site answers it (ranges, If-Range, If-None-Match...).
  *
@@ -10,8 +10,8 @@
  * first bytes, and as the bytes of a connection, cut in two where its first
  * byte says, through decoy_in_feed() and decoy_reply().  Checks: no memory
  * error; a mapped path is NUL-terminated, absolute and never climbs with
- * ".."; a served range lies inside the file; every answer is an HTTP/1.1
- * response; the connection's bytes are all taken or it ends with a 400.
+ * ".."; served ranges lie inside the file and add up to no more than it; every answer is an
+ * HTTP/1.1 response; the connection's bytes are all taken or it ends with a 400.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -74,6 +74,18 @@ static void range(const uint8_t *data, size_t size)
 	s[size] = 0;
 	if (decoy_range(s, len, &a, &b) > 0)
 		CHECK(a < b && b <= len);
+	/* several: each inside the file, all together no more than it */
+	{
+		uint64_t as[DECOY_RANGES], bs[DECOY_RANGES], total = 0;
+		int n = decoy_ranges(s, len, as, bs, DECOY_RANGES);
+
+		CHECK(n >= -1 && n <= DECOY_RANGES);
+		for (int i = 0; i < n; i++) {
+			CHECK(as[i] < bs[i] && bs[i] <= len);
+			total += bs[i] - as[i];
+		}
+		CHECK(total <= len);
+	}
 }
 
 static void connection(const uint8_t *data, size_t size)

@@ -426,7 +426,7 @@ static int etag_listed(const char *list, const char *etag)
 	return 0;
 }
 
-int decoy_range(const char *v, uint64_t size, uint64_t *start, uint64_t *end)
+int decoy_ranges(const char *v, uint64_t size, uint64_t *start, uint64_t *end, int max)
 {
 	const uint64_t cutoff = INT64_MAX / 10, cutlim = INT64_MAX % 10;
 	const char *p;
@@ -487,9 +487,9 @@ int decoy_range(const char *v, uint64_t size, uint64_t *start, uint64_t *end)
 			if (total > (uint64_t)INT64_MAX - (b - a))
 				return -1;
 			total += b - a;
-			if (!n) {
-				*start = a;
-				*end = b;
+			if (n < max) {
+				start[n] = a;
+				end[n] = b;
 			}
 			n++;
 		} else if (a == 0) {
@@ -500,16 +500,47 @@ int decoy_range(const char *v, uint64_t size, uint64_t *start, uint64_t *end)
 	}
 	if (!n)
 		return -1;
-	if (total > size || n > 1)
-		return 0; /* overlapping, or several: the whole file */
-	return 1;
+	if (total > size || n > max)
+		return 0; /* more than the file, or than max: the whole file */
+	return n;
+}
+
+int decoy_range(const char *v, uint64_t size, uint64_t *start, uint64_t *end)
+{
+	return decoy_ranges(v, size, start, end, 1);
+}
+
+/* nginx's multipart/byteranges body for the n ranges [a[i], b[i]) of
+ * file (size bytes, type ctype), its parts split by boundary; malloc'd. */
+static char *multipart(const char *file, size_t size, const char *ctype, const char *boundary,
+                       const uint64_t *a, const uint64_t *b, int n, size_t *len)
+{
+	size_t cap = 64, at = 0;
+	char *out;
+
+	for (int i = 0; i < n; i++)
+		cap += 200 + strlen(ctype) + (size_t)(b[i] - a[i]);
+	if (!(out = malloc(cap)))
+		abort();
+	for (int i = 0; i < n; i++) {
+		at += (size_t)snprintf(out + at, cap - at,
+		                       "\r\n--%s\r\nContent-Type: %s\r\n"
+		                       "Content-Range: bytes %llu-%llu/%zu\r\n\r\n",
+		                       boundary, ctype, (unsigned long long)a[i],
+		                       (unsigned long long)b[i] - 1, size);
+		memcpy(out + at, file + a[i], (size_t)(b[i] - a[i]));
+		at += (size_t)(b[i] - a[i]);
+	}
+	at += (size_t)snprintf(out + at, cap - at, "\r\n--%s--\r\n", boundary);
+	*len = at;
+	return out;
 }
 
 size_t decoy_reply(const decoy_t *d, const http_req_t *req, char **out, int *keep)
 {
 	const char *ctype = "text/html";
 	char *body = NULL, head[1200], date[64], lm[100], loc[600] = "", etag[64] = "",
-	     crange[100] = "", v[256];
+	     crange[100] = "", v[256], mtype[80];
 	size_t blen = 0, hl, off = 0;
 	time_t mtime = 0, ims;
 	int status, kept;
@@ -534,23 +565,41 @@ size_t decoy_reply(const decoy_t *d, const http_req_t *req, char **out, int *kee
 			if (same)
 				status = 304;
 		}
-		/* one byte range, as nginx serves it (If-Range: the ETag or
-		 * the very time); several ranges get the whole file */
+		/* byte ranges, as nginx serves them (If-Range: the ETag or
+		 * the very time): one as itself, several as a multipart body */
 		h = header_str(req, "If-Range", v, sizeof(v));
 		if (status == 200 && (!http_req_header(req, "If-Range") ||
 		                      (strlen(h) >= 2 && h[strlen(h) - 1] == '"'
 		                           ? !strcmp(h, tag)
 		                           : decoy_http_date(h, &ims) == 0 && ims == mtime))) {
-			uint64_t a = 0, b = 0;
-			int r = decoy_range(header_str(req, "Range", v, sizeof(v)), blen, &a, &b);
+			uint64_t a[DECOY_RANGES], b[DECOY_RANGES];
+			int r = decoy_ranges(header_str(req, "Range", v, sizeof(v)), blen, a, b,
+			                     DECOY_RANGES);
 
-			if (r > 0) {
+			if (r == 1) {
 				status = 206;
 				snprintf(crange, sizeof(crange),
 				         "Content-Range: bytes %llu-%llu/%zu\r\n",
-				         (unsigned long long)a, (unsigned long long)b - 1, blen);
-				off = (size_t)a;
-				blen = (size_t)(b - a);
+				         (unsigned long long)a[0], (unsigned long long)b[0] - 1,
+				         blen);
+				off = (size_t)a[0];
+				blen = (size_t)(b[0] - a[0]);
+			} else if (r > 1) {
+				/* nginx's boundary: a counter, 20 digits */
+				static uint64_t boundaries;
+				char bd[24];
+				char *mp;
+
+				snprintf(bd, sizeof(bd), "%020llu",
+				         (unsigned long long)__atomic_add_fetch(&boundaries, 1,
+				                                                __ATOMIC_RELAXED));
+				mp = multipart(body, blen, ctype, bd, a, b, r, &blen);
+				free(body);
+				body = mp;
+				snprintf(mtype, sizeof(mtype), "multipart/byteranges; boundary=%s",
+				         bd);
+				ctype = mtype;
+				status = 206;
 			} else if (r < 0) {
 				status = 416;
 				snprintf(crange, sizeof(crange), "Content-Range: bytes */%zu\r\n",

@@ -75,6 +75,14 @@ size_t decoy_bad_reply(const decoy_t *d, char **out);
  * a range from 0 on an empty file); -1 for a 416.  Pure, for the fuzz
  * target. */
 int decoy_range(const char *v, uint64_t size, uint64_t *start, uint64_t *end);
+/* The same for several ranges: n and the first n ranges in start[] and
+ * end[] (arrays of max), in the order asked, for n satisfiable ranges
+ * (1 <= n <= max; nginx answers several with a multipart/byteranges body);
+ * 0 for the whole file (as above, or more than max ranges, or more bytes
+ * than the file); -1 for a 416. */
+int decoy_ranges(const char *v, uint64_t size, uint64_t *start, uint64_t *end, int max);
+/* The most ranges the decoy answers with parts (more: the whole file). */
+#define DECOY_RANGES 16
 
 /* The requests on one connection, in order, as they come: the body of
  * each (Content-Length or chunked) is read and dropped, then the next
