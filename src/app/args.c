@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/runtime.h"
+#include "core/transport.h"
 
 extern char **environ;
 
@@ -153,19 +154,23 @@ int app_load_layers(config_t *f, config_t *e, config_t *c, char *err, size_t err
  * inside one) */
 int app_groups_unique(const config_t *f, char *err, size_t errlen)
 {
-	static const char *const unique[] = {"sstp", "ppp", "vpn", "sctp"};
-
 	for (size_t g = 0; g < f->ngroups; g++)
-		for (size_t i = 0; i < f->groups[g].members.n; i++)
-			for (size_t k = 0; k < sizeof(unique) / sizeof(unique[0]); k++)
-				if (!strncmp(f->groups[g].members.v[i], unique[k],
-				             strlen(unique[k]))) {
-					snprintf(
-					    err, errlen,
-					    "option 'workers': group %s holds a %s:// hop, whose "
-					    "session must be unique: workers=1 (docs/deploy.md)",
-					    f->groups[g].name, unique[k]);
-					return -EINVAL;
-				}
+		for (size_t i = 0; i < f->groups[g].members.n; i++) {
+			const char *m = f->groups[g].members.v[i], *sep = strstr(m, "://");
+			char scheme[32];
+			const transport_scheme_t *ts;
+
+			if (!sep || (size_t)(sep - m) >= sizeof(scheme))
+				continue; /* building the group says what is wrong */
+			snprintf(scheme, sizeof(scheme), "%.*s", (int)(sep - m), m);
+			ts = transport_hop(scheme);
+			if (ts && (ts->hop_caps & HOP_SESSION)) {
+				snprintf(err, errlen,
+				         "option 'workers': group %s holds a %s:// hop, whose "
+				         "session must be unique: workers=1 (docs/deploy.md)",
+				         f->groups[g].name, ts->scheme);
+				return -EINVAL;
+			}
+		}
 	return 0;
 }

@@ -276,6 +276,8 @@ int hop_build(uv_loop_t *loop, url_t *u, dialer_t *next, dialer_t **out, char *e
 		r = ts->hop(loop, u, next, out, err, errlen);
 	if (r == 0 && (r = url_check_opts(u, err, errlen)) < 0)
 		(*out)->ops->free(*out); /* the hop only: next is the caller's */
+	if (r == 0)
+		(*out)->caps |= ts->hop_caps;
 	if (r < 0) {
 		snprintf(msg, sizeof(msg), "%s", err);
 		snprintf(err, errlen, "%s://: %s", u->scheme, msg);

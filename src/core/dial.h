@@ -152,6 +152,9 @@ enum {
 	/* its datagrams reach its server as datagrams, through the hop before
 	 * it (socks5's UDP ASSOCIATE): that hop must carry datagrams too */
 	HOP_DGRAM_NEXT = 1u << 6,
+	/* it holds one session for the process (a packet tunnel's session,
+	 * an SCTP association): one worker must keep it (workers=) */
+	HOP_SESSION = 1u << 7,
 };
 
 struct dialer {
@@ -160,11 +163,14 @@ struct dialer {
 	uv_loop_t *loop;
 	target_t server;    /* this hop's server */
 	const char *scheme; /* a static string; NULL: ops->scheme */
+	unsigned caps;      /* its transport's HOP_* for its scheme (hop_build sets them) */
 };
 
+/* What d does: its ops' HOP_* and those its transport declares for the
+ * scheme it was built for. */
 static inline unsigned dialer_caps(const dialer_t *d)
 {
-	return d && d->ops ? d->ops->caps : 0;
+	return d && d->ops ? d->ops->caps | d->caps : 0;
 }
 
 /* The scheme d was built for ("wss"), for names and messages. */

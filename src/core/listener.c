@@ -162,22 +162,18 @@ static int open_relay(listener_t *l, char *err, size_t errlen)
 
 int listener_reuseport;
 
-/* Hops whose session must be unique, by their ops' scheme: one worker
- * keeps it (the packet hops: sstp, ppp, vpn; one SCTP association). */
-static const char *const unique_hops[] = {"packet", "sctp"};
-
 typedef struct wcheck {
-	const char *found;
+	int found;
 } wcheck_t;
 
+/* Hops whose session must be unique (HOP_SESSION: sstp, ppp, vpn, one
+ * SCTP association): one worker keeps it. */
 static void workers_chain(void *ud, const char *name, const char *hops, dialer_t *head)
 {
 	wcheck_t *w = ud;
 
 	for (const dialer_t *d = head; d && !w->found; d = d->next)
-		for (size_t i = 0; i < sizeof(unique_hops) / sizeof(unique_hops[0]); i++)
-			if (!strcmp(d->ops->scheme, unique_hops[i]))
-				w->found = i ? "an sctp" : "a packet (sstp, ppp, vpn)";
+		w->found = !!(dialer_caps(d) & HOP_SESSION);
 }
 
 /* workers=N > 1: a stream listener, none of whose chains holds a session
@@ -208,10 +204,10 @@ static int workers_check(listener_t *l, char *err, size_t errlen)
 	else
 		workers_chain(&w, NULL, NULL, l->chain);
 	if (w.found) {
-		snprintf(err, errlen,
-		         "option 'workers': a chain holds %s hop, whose session must be unique: "
-		         "workers=1 (docs/deploy.md)",
-		         w.found);
+		snprintf(
+		    err, errlen,
+		    "option 'workers': a chain holds a hop whose session must be unique (sstp, "
+		    "ppp, vpn, sctp): workers=1 (docs/deploy.md)");
 		return -EINVAL;
 	}
 	return 0;

@@ -756,7 +756,7 @@ static const transport_scheme_t sstp_schemes[] = {
                     .about = "SSTP VPN server: clients NATed to the host's network (no root)",
                     .opts = &sstpd_opts},
      .hop = sstp_hop_new,
-     .hop_caps = HOP_STREAMS | HOP_DATAGRAMS | HOP_PACKETS,
+     .hop_caps = HOP_STREAMS | HOP_DATAGRAMS | HOP_PACKETS | HOP_SESSION,
      .hop_doc = {.usage = "sstp://user:pass@HOST[:PORT][?ca=FILE|insecure=1|pin=SHA256]",
                  .about = "an SSTP VPN, hosts inside it reached on lwIP",
                  .opts = &sstp_hop_opts,

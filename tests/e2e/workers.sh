@@ -183,10 +183,16 @@ check "workers=2 on a udp forward: exit 2 naming the option" bash -c \
 timeout 10 "$SLUICE" -L "proxy://127.0.0.1:$(free_port)?workers=2" -F "sstp://u:p@127.0.0.1:1" >"$T/bad2.out" 2>&1
 rc=$?
 check "workers=2 with an sstp hop in the chain: exit 2, the session must be unique" bash -c \
-	"[ $rc = 2 ] && grep -q 'packet (sstp, ppp, vpn) hop, whose session must be unique' '$T/bad2.out'"
+	"[ $rc = 2 ] && grep -q 'a chain holds a hop whose session must be unique (sstp, ppp, vpn, sctp)' '$T/bad2.out'"
 timeout 10 "$SLUICE" --group "g=sstp://u:p@127.0.0.1:1,sstp://u:p@127.0.0.1:2" \
 	-L "proxy://127.0.0.1:$(free_port)?workers=2" -F group://g >"$T/bad3.out" 2>&1
 rc=$?
 check "workers=2 with sstp hops in a group: exit 2" bash -c \
-	"[ $rc = 2 ] && grep -q 'group g holds a sstp:// hop, whose session must be unique' '$T/bad3.out'"
+	"[ $rc = 2 ] && grep -q 'a chain holds a hop whose session must be unique' '$T/bad3.out'"
+# a group whose members differ: one sstp member is enough
+timeout 10 "$SLUICE" --group "g=socks5://127.0.0.1:2,sstp://u:p@127.0.0.1:1" \
+	-L "proxy://127.0.0.1:$(free_port)?workers=2" -F group://g >"$T/bad4.out" 2>&1
+rc=$?
+check "workers=2 with one sstp member in a group: exit 2" bash -c \
+	"[ $rc = 2 ] && grep -q 'group g holds a sstp:// hop, whose session must be unique' '$T/bad4.out'"
 finish

@@ -1619,7 +1619,7 @@ static const transport_scheme_t vpn_schemes[] = {
     {.scheme = "vpn",
      .listen = &vpn_front_ops,
      .hop = vpn_hop_new,
-     .hop_caps = HOP_STREAMS | HOP_DATAGRAMS | HOP_PACKETS | HOP_FIRST_ONLY,
+     .hop_caps = HOP_STREAMS | HOP_DATAGRAMS | HOP_PACKETS | HOP_FIRST_ONLY | HOP_SESSION,
      .listen_doc = {.usage = "vpn://IP:PORT?users=FILE&net=CIDR",
                     .about = "UDP VPN server (rootless NAT, or &tun=NAME)",
                     .opts = &vpn_server_opts},
