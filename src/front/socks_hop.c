@@ -70,7 +70,9 @@ typedef struct hop_req {
 	void (*bound)(void *ud, const target_t *addr); /* a BIND */
 	int replies;                                   /* a BIND's, so far */
 	void *ud;
-	unsigned target_failed : 1; /* the server's reply: it could not reach the target */
+	/* the target failed, not the hop: the server's reply said it could
+	 * not reach it, or it is one this hop cannot carry (SOCKS4 and IPv6) */
+	unsigned target_failed : 1;
 	size_t len;
 	uint8_t buf[HOP_BUF];
 } hop_req_t;
@@ -154,8 +156,10 @@ static int hq_send_request(hop_req_t *q)
 		return hq_write(q, out, n);
 	}
 	if (target_is_ip(&q->t, &ss)) {
-		if (ss.ss_family != AF_INET)
+		if (ss.ss_family != AF_INET) {
+			q->target_failed = 1;
 			return UV_EAFNOSUPPORT; /* SOCKS4 has no IPv6 */
+		}
 		n = socks4_request_encode(out, sizeof(out), SOCKS_CMD_CONNECT, q->t.port,
 		                          (uint8_t *)&((struct sockaddr_in *)&ss)->sin_addr,
 		                          h->user, NULL);
@@ -163,6 +167,7 @@ static int hq_send_request(hop_req_t *q)
 		n = socks4_request_encode(out, sizeof(out), SOCKS_CMD_CONNECT, q->t.port, NULL,
 		                          h->user, q->t.host);
 	} else {
+		q->target_failed = 1;
 		return UV_EAFNOSUPPORT; /* socks4:// cannot carry names */
 	}
 	return hq_write(q, out, n);
