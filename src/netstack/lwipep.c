@@ -1370,11 +1370,56 @@ int lwipep_set_addr(lwipep_t *ep, const lwipep_addr_t *a)
 	return 0;
 }
 
+/* Debian's lwIP aborts (an assertion in inet_chksum.c) on a UDP-Lite
+ * datagram whose checksum coverage is past its end, so a packet from the
+ * tunnel could stop the process.  Nothing here speaks UDP-Lite (136): it
+ * never reaches lwIP, behind IPv6 extension headers and in fragments
+ * too (each fragment's header names the protocol; a first fragment whose
+ * chain of headers is cut short is dropped, as RFC 7112 allows). */
+#define UDPLITE 136
+static int pkt_lwip_safe(const uint8_t *b, size_t len)
+{
+	size_t off = 40;
+	uint8_t nh;
+
+	if (ippkt_version(b, len) == 4)
+		return len < 20 || b[9] != UDPLITE;
+	if (ippkt_version(b, len) != 6 || len < 40)
+		return 1;
+	nh = b[6];
+	for (;;) {
+		switch (nh) {
+		case 0:  /* hop-by-hop */
+		case 43: /* routing */
+		case 60: /* destination options */
+			if (off + 8 > len)
+				return 0;
+			nh = b[off];
+			off += 8 + (size_t)b[off + 1] * 8;
+			break;
+		case 44: /* fragment */
+			if (off + 8 > len)
+				return 0;
+			nh = b[off];
+			if (nh == UDPLITE)
+				return 0;
+			if ((b[off + 2] << 8 | b[off + 3]) & 0xfff8)
+				return 1; /* a later fragment: nothing more to see */
+			off += 8;
+			break;
+		case UDPLITE:
+			return 0;
+		default:
+			return 1;
+		}
+	}
+}
+
 void lwipep_input(lwipep_t *ep, const uint8_t *pkt, size_t len)
 {
 	struct pbuf *p;
 
-	if (!ep->up || len > 0xffff || !pkt_for_us(ep, pkt, len) ||
+	if (!ep->up || len > 0xffff || !pkt_for_us(ep, pkt, len) || !pkt_lwip_safe(pkt, len) ||
 	    !lwlisten_admit(&ep->listens, pkt, len)) {
 		ep->st.pkts_dropped++;
 		return;
