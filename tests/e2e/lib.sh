@@ -36,6 +36,8 @@ NFAIL=0
 SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 cleanup() {
+	# start() in a subshell ($(...)) cannot add to PIDS: $T/pids has them all
+	PIDS="$PIDS $(cat "$T/pids" 2>/dev/null)"
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	sleep 0.2
 	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
@@ -187,6 +189,7 @@ start() {
 	"$@" >"$T/$name.log" 2>&1 &
 	local pid=$!
 	PIDS="$PIDS $pid"
+	echo "$pid" >>"$T/pids"
 	eval "PID_${name//[^a-zA-Z0-9_]/_}=$pid"
 }
 
